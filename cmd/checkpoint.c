@@ -1,0 +1,88 @@
+/*
+ * cmd/checkpoint.c - `ckpt-oci checkpoint --pid PID -o BUNDLE`.
+ * Parses options into struct ckpt_dump_opts and calls ckpt_dump().
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt/ckpt.h"
+#include "cmd/cmd.h"
+
+static void checkpoint_usage(FILE *f)
+{
+	fprintf(f, "usage: ckpt-oci checkpoint --pid PID -o BUNDLE [--leave-running]\n"
+		   "                           [--work-dir DIR] [--cgroup PATH] [-v]\n"
+		   "\n"
+		   "  -p, --pid PID        root of the process tree to checkpoint\n"
+		   "  -o, --output DIR     bundle directory to create (must not exist)\n"
+		   "  -R, --leave-running  resume the tree afterwards (default: stop it)\n"
+		   "  -w, --work-dir DIR   where dump.log is written (default: beside the bundle)\n"
+		   "      --cgroup PATH    freeze this cgroup (v1 freezer or v2) instead of\n"
+		   "                       seizing thread by thread\n"
+		   "  -v, --verbose        progress on stderr\n");
+}
+
+int cmd_checkpoint(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "leave-running", no_argument, NULL, 'R' },
+		{ "work-dir", required_argument, NULL, 'w' },
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ckpt_dump_opts opts = { 0 };
+	ckpt_err_t err = { 0 };
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:o:Rw:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			opts.pid = strtol(optarg, &end, 10);
+			if (*end || opts.pid <= 0)
+				return cmd_fail("checkpoint", "--pid needs a positive number");
+			break;
+		case 'o':
+			opts.bundle = optarg;
+			break;
+		case 'R':
+			opts.leave_running = true;
+			break;
+		case 'w':
+			opts.work_dir = optarg;
+			break;
+		case 'c':
+			opts.cgroup = optarg;
+			break;
+		case 'v':
+			opts.verbose = true;
+			break;
+		case 'h':
+			checkpoint_usage(stdout);
+			return 0;
+		default:
+			checkpoint_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return cmd_fail("checkpoint", "checkpointing a container by name is not supported "
+					      "yet; use --pid PID");
+	if (!opts.pid || !opts.bundle) {
+		checkpoint_usage(stderr);
+		return 2;
+	}
+	if (ckpt_dump(&opts, &err) < 0) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "checkpoint %d", opts.pid);
+		return cmd_fail(what, err.msg);
+	}
+	return 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * cmd/restore.c - `ckpt-oci restore [-d] [--pid-file F] BUNDLE`.
+ * Without -d, waits for the restored root and exits with its status.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "ckpt/ckpt.h"
+#include "cmd/cmd.h"
+
+static void restore_usage(FILE *f)
+{
+	fprintf(f, "usage: ckpt-oci restore [-d] [--pid-file F] [--work-dir DIR] [-v] BUNDLE\n"
+		   "\n"
+		   "  -d, --detach         return once the tree runs, printing the root's pid\n"
+		   "      --pid-file F     write the root's pid to F\n"
+		   "  -w, --work-dir DIR   where restore.log is written (default: beside the bundle)\n"
+		   "  -v, --verbose        progress on stderr\n");
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "detach", no_argument, NULL, 'd' },
+		{ "pid-file", required_argument, NULL, 'P' },
+		{ "work-dir", required_argument, NULL, 'w' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ckpt_restore_opts opts = { 0 };
+	ckpt_err_t err = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "dP:w:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			opts.detach = true;
+			break;
+		case 'P':
+			opts.pid_file = optarg;
+			break;
+		case 'w':
+			opts.work_dir = optarg;
+			break;
+		case 'v':
+			opts.verbose = true;
+			break;
+		case 'h':
+			restore_usage(stdout);
+			return 0;
+		default:
+			restore_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		restore_usage(stderr);
+		return 2;
+	}
+	opts.bundle = argv[optind];
+	if (ckpt_restore(&opts, &err) < 0)
+		return cmd_fail("restore", err.msg);
+	if (opts.detach) {
+		printf("%d\n", opts.root_pid);
+		return 0;
+	}
+	if (WIFEXITED(opts.exit_status))
+		return WEXITSTATUS(opts.exit_status);
+	if (WIFSIGNALED(opts.exit_status))
+		return 128 + WTERMSIG(opts.exit_status);
+	return 1;
+}

@@ -1,0 +1,42 @@
+/*
+ * include/ckpt/ckpt.h - the engine's entry points, what cmd/ calls.
+ */
+#ifndef CKPT_CKPT_H
+#define CKPT_CKPT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "ckpt/error.h"
+
+#define CKPT_WARN_UNUSED __attribute__((warn_unused_result))
+
+struct ckpt_dump_opts {
+	pid_t pid;		/* root of the tree */
+	const char *bundle;	/* output directory (created; must not exist) */
+	const char *work_dir;	/* where dump.log goes; default: bundle's parent */
+	bool leave_running;	/* resume the tree instead of killing it */
+	const char *cgroup;	/* freezer cgroup of the tree, NULL: seize thread by thread */
+	bool verbose;		/* progress on stderr */
+};
+
+struct ckpt_restore_opts {
+	const char *bundle;
+	const char *work_dir;	/* where restore.log goes */
+	bool detach;		/* -d: return once the tree runs */
+	const char *pid_file;	/* write the root's pid here */
+	int exit_status;	/* out: root's exit status (without detach) */
+	pid_t root_pid;		/* out: the restored root */
+	bool verbose;		/* progress on stderr */
+};
+
+int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
+int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+/* Probe every kernel feature; returns 0 when all required ones work, 1 if not. */
+int ckpt_check(FILE *out, bool json, ckpt_err_t *err) CKPT_WARN_UNUSED;
+/* Human-readable (or JSON) summary of a verified bundle. */
+int ckpt_inspect(const char *bundle, FILE *out, bool json, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,2 @@
+# Runtime state, config.json, the OCI hook.
+LIB_SRCS += $(wildcard oci/*.c)
