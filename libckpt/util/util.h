@@ -19,7 +19,9 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))
 #define MAX(a, b)     ((a) > (b) ? (a) : (b))
-#define PAGE_SIZE     4096UL
+#ifndef PAGE_SIZE
+#define PAGE_SIZE 4096UL
+#endif
 #define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 #define __unused      __attribute__((unused))
 #define __must_check  __attribute__((warn_unused_result))

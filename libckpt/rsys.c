@@ -1,0 +1,204 @@
+/*
+ * libckpt/rsys.c - remote syscalls in a ptrace-stopped thread.
+ *
+ * Save the registers, point rip at a `syscall` instruction (one in the
+ * vdso at dump, the scratch page ckpt-oci maps at restore), set orig_rax
+ * to -1 so an interrupted syscall of the thread is not restarted over ours,
+ * run to the syscall's exit with PTRACE_SYSCALL, read rax, and finally put
+ * the registers back. Every signal is blocked while we drive the thread, so
+ * that a pending signal is not delivered to the program at the wrong time.
+ */
+#define LOG_PREFIX "rsys: "
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "rsys.h"
+#include "util/log.h"
+#include "util/util.h"
+
+int rsys_wait_stop(pid_t tid, int *status, ckpt_err_t *err)
+{
+	pid_t w;
+
+	do
+		w = waitpid(tid, status, __WALL);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return ckpt_error(err, errno, "wait for thread %d", tid);
+	if (WIFEXITED(*status) || WIFSIGNALED(*status))
+		return ckpt_error_msg(err, ESRCH, "thread %d died (status 0x%x)", tid, *status);
+	return 0;
+}
+
+int rsys_init(struct rsys *r, pid_t tid, uint64_t sc_addr, ckpt_err_t *err)
+{
+	uint64_t all = ~0ULL;
+
+	memset(r, 0, sizeof(*r));
+	r->tid = tid;
+	r->sc_addr = sc_addr;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r->saved) < 0)
+		return ckpt_error(err, errno, "thread %d: get registers", tid);
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &r->saved_mask) < 0)
+		return ckpt_error(err, errno, "thread %d: get signal mask", tid);
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &all) < 0)
+		return ckpt_error(err, errno, "thread %d: block signals", tid);
+	r->active = true;
+	return 0;
+}
+
+int rsys_fini(struct rsys *r, ckpt_err_t *err)
+{
+	if (!r->active)
+		return 0;
+	r->active = false;
+	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &r->saved) < 0)
+		return ckpt_error(err, errno, "thread %d: restore registers", r->tid);
+	if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &r->saved_mask) < 0)
+		return ckpt_error(err, errno, "thread %d: restore signal mask", r->tid);
+	return 0;
+}
+
+void rsys_drop(struct rsys *r)
+{
+	r->active = false;
+}
+
+/* Resume to the next syscall stop; other stops are not expected with all signals blocked. */
+static int rsys_step(struct rsys *r, ckpt_err_t *err)
+{
+	int status, ret;
+
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0)
+			return ckpt_error(err, errno, "thread %d: resume to syscall", r->tid);
+		ret = rsys_wait_stop(r->tid, &status, err);
+		if (ret < 0)
+			return ret;
+		if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80))
+			return 0;
+		/*
+		 * A group-stop or interrupt event: go on. A signal-delivery stop
+		 * (only SIGKILL/SIGSTOP can get here) is suppressed.
+		 */
+		pr_debug("thread %d: stop 0x%x while driving a syscall, resuming", r->tid,
+			 status);
+	}
+}
+
+int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
+{
+	struct user_regs_struct regs = r->saved;
+	int rc;
+
+	if (!r->active)
+		return ckpt_error_msg(err, EINVAL, "thread %d: remote syscall without init", r->tid);
+	regs.rip = r->sc_addr;
+	regs.rax = nr;
+	regs.orig_rax = -1;
+	regs.rdi = a1;
+	regs.rsi = a2;
+	regs.rdx = a3;
+	regs.r10 = a4;
+	regs.r8 = a5;
+	regs.r9 = a6;
+	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
+		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
+	rc = rsys_step(r, err); /* syscall entry */
+	if (rc < 0)
+		return rc;
+	rc = rsys_step(r, err); /* syscall exit */
+	if (rc < 0)
+		return rc;
+	if (ptrace(PTRACE_GETREGS, r->tid, NULL, &regs) < 0)
+		return ckpt_error(err, errno, "thread %d: get registers", r->tid);
+	*ret = (long)regs.rax;
+	pr_debug("%d: syscall %ld(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) = %ld", r->tid, nr,
+		 (unsigned long)a1, (unsigned long)a2, (unsigned long)a3, (unsigned long)a4,
+		 (unsigned long)a5, (unsigned long)a6, *ret);
+	return 0;
+}
+
+int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6])
+{
+	return rsys_call(r, ret, nr, a[0], a[1], a[2], a[3], a[4], a[5], err);
+}
+
+static int mem_fd(pid_t pid, int flags, ckpt_err_t *err)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return ckpt_error(err, errno, "open %s", path);
+	return fd;
+}
+
+int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err)
+{
+	cleanup_close int fd = mem_fd(pid, O_WRONLY, err);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = pwrite(fd, buf, len, (off_t)addr);
+	if (n != (ssize_t)len)
+		return ckpt_error(err, n < 0 ? errno : EIO, "write %zu bytes at %#lx in %d", len,
+				  (unsigned long)addr, pid);
+	return 0;
+}
+
+int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, ckpt_err_t *err)
+{
+	cleanup_close int fd = mem_fd(pid, O_RDONLY, err);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = pread(fd, buf, len, (off_t)addr);
+	if (n != (ssize_t)len)
+		return ckpt_error(err, n < 0 ? errno : EIO, "read %zu bytes at %#lx in %d", len,
+				  (unsigned long)addr, pid);
+	return 0;
+}
+
+uint64_t rsys_find_vdso_syscall(pid_t pid)
+{
+	cleanup_file FILE *f = NULL;
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	unsigned long start = 0, end = 0;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (getline(&line, &cap, f) > 0) {
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &start, &end) == 2)
+			break;
+		start = end = 0;
+	}
+	if (!start || end - start > (1 << 20))
+		return 0;
+	{
+		cleanup_free unsigned char *img = xzalloc(end - start);
+		ckpt_err_t e = { 0 };
+
+		if (rsys_peek(pid, start, img, end - start, &e) < 0)
+			return 0;
+		for (unsigned long i = 0; i + 1 < end - start; i++)
+			if (img[i] == 0x0f && img[i + 1] == 0x05)
+				return start + i;
+	}
+	return 0;
+}

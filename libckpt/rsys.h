@@ -1,0 +1,56 @@
+/*
+ * libckpt/rsys.h - remote syscalls: run one syscall inside a ptrace-stopped
+ * thread. The one place that knows the x86-64 syscall ABI.
+ */
+#ifndef CKPT_RSYS_H
+#define CKPT_RSYS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "ckpt/error.h"
+
+struct rsys {
+	pid_t tid;			 /* thread that executes the calls */
+	uint64_t sc_addr;		 /* address of a `syscall` instruction in it */
+	struct user_regs_struct saved;	 /* registers put back by rsys_fini */
+	uint64_t saved_mask;		 /* blocked signals put back by rsys_fini */
+	bool active;
+};
+
+/*
+ * Take over a stopped thread: save its registers and signal mask, block
+ * every signal so nothing is delivered while it runs our syscalls.
+ */
+int rsys_init(struct rsys *r, pid_t tid, uint64_t sc_addr, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* Put the saved registers and mask back. Accepts an inactive rsys. */
+int rsys_fini(struct rsys *r, ckpt_err_t *err);
+/* Forget the saved state without touching the thread (it is being rewritten). */
+void rsys_drop(struct rsys *r);
+
+/*
+ * Run syscall nr with up to six arguments; *ret gets the raw return value
+ * (a negative errno is a result, not a failure of rsys). Fails only when
+ * the thread could not be driven.
+ */
+int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+
+#define RSYS(r, ret, err, nr, ...) rsys_callv(r, ret, err, nr, (uint64_t[6]){ __VA_ARGS__ })
+int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6]);
+
+/* Memory of the traced task through /proc/PID/mem (works on read-only pages). */
+int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err);
+int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, ckpt_err_t *err);
+
+/* Find a `syscall` instruction in the task's [vdso]; 0 if none. */
+uint64_t rsys_find_vdso_syscall(pid_t pid);
+
+/* Wait for a traced thread to stop; *status as waitpid gives it. */
+int rsys_wait_stop(pid_t tid, int *status, ckpt_err_t *err);
+
+#endif
