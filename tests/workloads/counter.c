@@ -23,7 +23,7 @@ static uint64_t expected_sum(uint64_t n)
 	return s;
 }
 
-static void *spin(void *arg)
+static void *spin(void *arg __attribute__((unused)))
 {
 	while (!stop) {
 		uint64_t n = counter + 1;
@@ -61,7 +61,8 @@ int main(int argc, char **argv)
 	if (counter < after + 10000)
 		return wl_fail("counter stuck at %lu after restore", (unsigned long)counter);
 	stop = 1;
-	pthread_join(t, NULL);
+	if (wl_join(t, NULL))
+		return wl_fail("counter thread did not stop");
 	end_val = counter;
 	if (checksum != expected_sum(end_val))
 		return wl_fail("checksum of history does not match counter %lu",

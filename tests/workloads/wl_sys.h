@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,16 @@ static inline int wl_wait_atleast(volatile int *w, int target, int timeout_sec)
 		if (wl_futex_wait_change(w, v, timeout_sec) < 0)
 			return -1;
 	return 0;
+}
+
+/* pthread_join with the workload timeout; 0 or -1 (thread stuck). */
+static inline int wl_join(pthread_t t, void **ret)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WL_TIMEOUT_SEC;
+	return pthread_timedjoin_np(t, ret, &ts) ? -1 : 0;
 }
 
 /*
