@@ -481,14 +481,32 @@ static int cb_bool(void *ctx, int b)
 	return attach(ctx, json_bool(b));
 }
 
-static int cb_int(void *ctx, long long v)
+/*
+ * Numbers arrive as text: yajl's own integer conversion rejects INT64_MIN,
+ * which a signed 64-bit field may legitimately hold.
+ */
+static int cb_number(void *ctx, const char *s, size_t len)
 {
-	return attach(ctx, json_int(v));
-}
+	char buf[64], *end;
+	long long i;
+	double d;
 
-static int cb_double(void *ctx, double v)
-{
-	return attach(ctx, json_double(v));
+	if (len >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	if (!strpbrk(buf, ".eE")) {
+		i = strtoll(buf, &end, 10);
+		/* beyond int64 is an error, not a silently rounded double */
+		if (errno || *end)
+			return 0;
+		return attach(ctx, json_int(i));
+	}
+	d = strtod(buf, &end);
+	if (*end)
+		return 0;
+	return attach(ctx, json_double(d));
 }
 
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
@@ -532,8 +550,7 @@ static int cb_start_array(void *ctx)
 static const yajl_callbacks parse_callbacks = {
 	.yajl_null = cb_null,
 	.yajl_boolean = cb_bool,
-	.yajl_integer = cb_int,
-	.yajl_double = cb_double,
+	.yajl_number = cb_number,
 	.yajl_string = cb_string,
 	.yajl_start_map = cb_start_map,
 	.yajl_map_key = cb_map_key,

@@ -1,0 +1,127 @@
+/*
+ * tests/unit/mkbundle.c - test-only tool: write a small valid bundle
+ * through the bundle API (pstree.json, task-PID.json, pages-PID.img), in
+ * the shape the engine writes, for the inspect tests.
+ *
+ *	mkbundle PATH
+ */
+#include <string.h>
+
+#include "ckpt/bundle.h"
+#include "json.h"
+#include "util/util.h"
+
+static struct json *pstree(void)
+{
+	struct json *t = json_obj(), *tasks, *task, *thr;
+
+	json_set(t, "root", json_int(100));
+	tasks = json_set(t, "tasks", json_arr());
+	for (int pid = 100; pid <= 101; pid++) {
+		task = json_push(tasks, json_obj());
+		json_set(task, "pid", json_int(pid));
+		json_set(task, "ppid", json_int(pid == 100 ? 1 : 100));
+		json_set(task, "pgid", json_int(100));
+		json_set(task, "sid", json_int(100));
+		json_set(task, "comm", json_str(pid == 100 ? "sh" : "sleep"));
+		json_set(task, "state", json_str("S"));
+		thr = json_set(task, "threads", json_arr());
+		json_push(thr, json_int(pid));
+	}
+	return t;
+}
+
+static struct json *task(int pid)
+{
+	struct json *t = json_obj(), *creds, *a, *th, *v, *fds;
+
+	json_set(t, "pid", json_int(pid));
+	json_set(t, "comm", json_str(pid == 100 ? "sh" : "sleep"));
+	json_set(t, "exe", json_str("/bin/busybox"));
+	json_set(t, "cwd", json_str("/"));
+	creds = json_set(t, "creds", json_obj());
+	a = json_set(creds, "uids", json_arr());
+	for (int i = 0; i < 4; i++)
+		json_push(a, json_int(0));
+	a = json_set(creds, "gids", json_arr());
+	for (int i = 0; i < 4; i++)
+		json_push(a, json_int(0));
+	json_set(creds, "groups", json_arr());
+	json_set(creds, "cap_eff", json_hex(0x1ffffffffffULL));
+	a = json_set(t, "threads", json_arr());
+	th = json_push(a, json_obj());
+	json_set(th, "tid", json_int(pid));
+	v = json_set(th, "regs", json_obj());
+	json_set(v, "rip", json_hex(0x401000));
+	json_set(v, "rsp", json_hex(0x7ffc0000f000ULL));
+	json_set(th, "sigmask", json_hex(0));
+	a = json_set(t, "vmas", json_arr());
+	v = json_push(a, json_obj());
+	json_set(v, "start", json_hex(0x400000));
+	json_set(v, "end", json_hex(0x402000));
+	json_set(v, "prot", json_str("r-xp"));
+	json_set(v, "path", json_str("/bin/busybox"));
+	v = json_push(a, json_obj());
+	json_set(v, "start", json_hex(0x7ffc00000000ULL));
+	json_set(v, "end", json_hex(0x7ffc00021000ULL));
+	json_set(v, "prot", json_str("rw-p"));
+	json_set(v, "path", json_str("[stack]"));
+	fds = json_set(t, "fds", json_arr());
+	for (int fd = 0; fd < 3; fd++) {
+		v = json_push(fds, json_obj());
+		json_set(v, "fd", json_int(fd));
+		json_set(v, "kind", json_str("chr"));
+		json_set(v, "path", json_str("/dev/null"));
+	}
+	return t;
+}
+
+static int write_bundle(const char *path, ckpt_err_t *err)
+{
+	struct ckpt_bundle *b = NULL;
+	struct bundle_image *img = NULL;
+	char name[64], page[4096];
+	int ret;
+
+	ret = bundle_create(path, &b, err);
+	for (int pid = 100; ret == 0 && pid <= 101; pid++) {
+		cleanup_json struct json *t = task(pid);
+
+		snprintf(name, sizeof(name), "task-%d.json", pid);
+		ret = bundle_put_json(b, name, t, err);
+		snprintf(name, sizeof(name), "pages-%d.img", pid);
+		if (ret == 0)
+			ret = bundle_image_create(b, name, &img, err);
+		for (int i = 0; ret == 0 && i < 4; i++) {
+			memset(page, 'a' + i, sizeof(page));
+			ret = bundle_image_write(img, page, sizeof(page), err);
+		}
+		if (ret == 0)
+			ret = bundle_image_close(steal_pointer(&img), err);
+	}
+	if (ret == 0) {
+		cleanup_json struct json *t = pstree();
+
+		ret = bundle_put_json(b, "pstree.json", t, err);
+	}
+	if (ret == 0)
+		ret = bundle_commit(b, err);
+	bundle_image_abort(img);
+	bundle_close(b);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	ckpt_err_t err = { 0 };
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: mkbundle PATH\n");
+		return 2;
+	}
+	if (write_bundle(argv[1], &err) < 0) {
+		fprintf(stderr, "mkbundle: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}

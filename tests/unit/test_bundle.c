@@ -1,0 +1,335 @@
+/*
+ * tests/unit/test_bundle.c - the bundle: write -> commit -> open -> read
+ * round trip, permissions, atomicity, and every rejection bundle_open()
+ * promises (corrupt, truncated, extra, missing, escaping names, unknown
+ * format, oversized JSON, foreign CPU features). Works in a mkdtemp dir.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ckpt/bundle.h"
+#include "json.h"
+#include "tap.h"
+#include "util/util.h"
+
+#define IMG_SIZE ((3u << 20) + 12345)
+
+static char base[] = "/tmp/ckpt-unit-XXXXXX";
+
+static unsigned char pattern(size_t i)
+{
+	return (i * 2654435761u) >> 13;
+}
+
+/* A bundle like a dump writes: two JSON documents and a streamed image. */
+static int make_bundle(const char *path, ckpt_err_t *err)
+{
+	struct ckpt_bundle *b = NULL;
+	struct bundle_image *img = NULL;
+	cleanup_json struct json *tree = json_obj(), *task = json_obj();
+	static unsigned char buf[2u << 20];
+	size_t off = 0, chunks[] = { 1, 4095, 2u << 20, 7, 100000 };
+	int ret;
+
+	json_set(tree, "root", json_int(12));
+	json_set(task, "pid", json_int(12));
+	json_set(task, "comm", json_str("sleep"));
+	ret = bundle_create(path, &b, err);
+	if (ret < 0)
+		return ret;
+	if ((ret = bundle_put_json(b, "pstree.json", tree, err)) < 0 ||
+	    (ret = bundle_put_json(b, "task-12.json", task, err)) < 0 ||
+	    (ret = bundle_image_create(b, "pages-12.img", &img, err)) < 0)
+		goto out;
+	for (size_t k = 0; off < IMG_SIZE; k++) {
+		size_t n = MIN(chunks[k % ARRAY_SIZE(chunks)], IMG_SIZE - off);
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(off + i);
+		if ((ret = bundle_image_write(img, buf, n, err)) < 0)
+			goto out;
+		off += n;
+	}
+	ret = bundle_image_close(steal_pointer(&img), err);
+	if (ret == 0)
+		ret = bundle_commit(b, err);
+out:
+	bundle_image_abort(img);
+	bundle_close(b);
+	return ret;
+}
+
+static char *bpath(const char *name)
+{
+	return xasprintf("%s/%s", base, name);
+}
+
+/* Try to open; return the error message (or "" when it opened). */
+static const char *open_msg(const char *path, ckpt_err_t *err)
+{
+	struct ckpt_bundle *b = NULL;
+
+	ckpt_error_clear(err);
+	if (bundle_open(path, &b, err) == 0) {
+		bundle_close(b);
+		return "";
+	}
+	return err->msg;
+}
+
+static void flip_byte(const char *path, const char *file, off_t at)
+{
+	cleanup_free char *p = xasprintf("%s/%s", path, file);
+	cleanup_close int fd = open(p, O_RDWR | O_CLOEXEC);
+	unsigned char c;
+
+	if (pread(fd, &c, 1, at) == 1) {
+		c ^= 0x20;
+		if (pwrite(fd, &c, 1, at) != 1)
+			abort();
+	}
+}
+
+/* Rewrite manifest.json after fn edits it (the manifest is not checksummed). */
+static void edit_manifest(const char *path, void (*fn)(struct json *m))
+{
+	cleanup_free char *p = xasprintf("%s/manifest.json", path), *text = NULL;
+	cleanup_json struct json *m = NULL;
+	ckpt_err_t err;
+	size_t len;
+
+	if (read_file_at(AT_FDCWD, p, 1 << 20, &text, &len, &err) < 0 ||
+	    json_parse(text, len, &m, &err) < 0)
+		abort();
+	fn(m);
+	free(text);
+	text = json_dump(m, true, &len);
+	if (write_file_at(AT_FDCWD, p, text, len, 0600, &err) < 0)
+		abort();
+}
+
+static void set_escape(struct json *m)
+{
+	json_set(json_at(json_get(m, "files"), 0), "name", json_str("../pstree.json"));
+}
+
+static void set_major99(struct json *m)
+{
+	json_set(json_get(m, "format"), "major", json_int(99));
+}
+
+static void set_xcr0(struct json *m)
+{
+	json_set(json_get(m, "host"), "xcr0", json_hex(~0ULL));
+}
+
+/* Fresh valid bundle at base/name; path returned. */
+static char *fresh(const char *name, ckpt_err_t *err)
+{
+	char *p = bpath(name);
+
+	if (make_bundle(p, err) < 0) {
+		printf("# make_bundle: %s\n", err->msg);
+		abort();
+	}
+	return p;
+}
+
+static void test_round_trip(ckpt_err_t *err)
+{
+	cleanup_free char *p = bpath("good"), *tmp = xasprintf("%s.tmp", p);
+	cleanup_free unsigned char *img = NULL;
+	cleanup_json struct json *task = NULL;
+	cleanup_close int fd = -1;
+	struct ckpt_bundle *b = NULL;
+	struct stat st;
+	uint64_t size = 0;
+	ssize_t n;
+	size_t bad = 0;
+
+	is_int(make_bundle(p, err), 0, "write and commit a bundle");
+	ok(stat(tmp, &st) < 0 && errno == ENOENT, "no .tmp left after commit");
+	ok(stat(p, &st) == 0 && (st.st_mode & 07777) == 0700, "bundle dir is 0700");
+	free(tmp);
+	tmp = xasprintf("%s/pages-12.img", p);
+	ok(stat(tmp, &st) == 0 && (st.st_mode & 07777) == 0600, "files are 0600");
+	is_int(bundle_open(p, &b, err), 0, "open verifies and succeeds");
+	if (!b) {
+		printf("# %s\n", err->msg);
+		return;
+	}
+	ok(bundle_has_file(b, "pages-12.img") && !bundle_has_file(b, "nope"), "has_file");
+	is_int(bundle_get_json(b, "task-12.json", &task, err), 0, "get_json");
+	is_str(json_as_str(json_get(task, "comm")), "sleep", "JSON content survives");
+	is_int(bundle_open_file(b, "pages-12.img", &fd, &size, err), 0, "open_file");
+	is_int(size, IMG_SIZE, "image size from the manifest");
+	img = xzalloc(IMG_SIZE);
+	n = read_all(fd, img, IMG_SIZE);
+	for (size_t i = 0; i < IMG_SIZE; i++)
+		bad += img[i] != pattern(i);
+	ok(n == IMG_SIZE && bad == 0, "image bytes survive mixed-size streaming writes");
+	is_int(bundle_get_json(b, "manifest.json", &task, err), -ENOENT, "manifest not via get");
+	is_int(bundle_get_json(b, "nope.json", &task, err), -ENOENT, "unlisted name refused");
+	is_int(bundle_check_host(b, err), 0, "bundle from this host fits this host");
+	is_int(json_as_int(json_get(json_get(bundle_manifest(b), "format"), "major")), 1,
+	       "manifest format major 1");
+	bundle_close(b);
+}
+
+static void test_writer(ckpt_err_t *err)
+{
+	cleanup_free char *p = bpath("good"), *q = bpath("w"), *tmp = xasprintf("%s.tmp", q);
+	cleanup_json struct json *doc = json_obj();
+	struct ckpt_bundle *b = NULL;
+	struct bundle_image *img = NULL;
+	struct stat st;
+
+	is_int(bundle_create(p, &b, err), -EEXIST, "create over an existing bundle refused");
+	like(err->msg, "already exists", "says it already exists");
+	if (mkdir(tmp, 0755) == 0) /* stale .tmp from a crashed run */
+		close(open(tmp, O_RDONLY));
+	is_int(bundle_create(q, &b, err), 0, "create despite a stale .tmp");
+	ok(stat(tmp, &st) == 0 && (st.st_mode & 07777) == 0700, "NAME.tmp is 0700 while writing");
+	is_int(bundle_put_json(b, "../x.json", doc, err), -EINVAL, "'..' name refused");
+	is_int(bundle_put_json(b, "a/b.json", doc, err), -EINVAL, "'/' name refused");
+	is_int(bundle_put_json(b, ".hidden", doc, err), -EINVAL, "dot name refused");
+	is_int(bundle_put_json(b, "manifest.json", doc, err), -EINVAL, "manifest name reserved");
+	is_int(bundle_put_json(b, "a.json", doc, err), 0, "put_json");
+	is_int(bundle_put_json(b, "a.json", doc, err), -EEXIST, "same name twice refused");
+	is_int(bundle_image_create(b, "i.img", &img, err), 0, "image_create");
+	is_int(bundle_image_write(img, "abc", 3, err), 0, "image_write");
+	is_int(bundle_image_size(img), 3, "image_size counts bytes");
+	is_int(bundle_commit(b, err), -EBUSY, "commit with an open image refused");
+	ok(stat(q, &st) < 0 && stat(tmp, &st) < 0, "failed commit leaves nothing");
+	bundle_image_abort(img);
+	bundle_close(b);
+
+	is_int(bundle_create(q, &b, err), 0, "create again");
+	is_int(bundle_put_json(b, "a.json", doc, err), 0, "put_json again");
+	bundle_close(b);
+	ok(stat(q, &st) < 0 && stat(tmp, &st) < 0, "close without commit removes NAME.tmp");
+}
+
+static void test_rejections(ckpt_err_t *err)
+{
+	static const char *files[] = { "pstree.json", "task-12.json", "pages-12.img" };
+	cleanup_free char *p = NULL;
+	char fn[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(fn, sizeof(fn), "flip-%zu", i);
+		p = fresh(fn, err);
+		flip_byte(p, files[i], i == 2 ? IMG_SIZE - 5 : 3);
+		snprintf(fn, sizeof(fn), "%s: checksum mismatch: corrupt bundle", files[i]);
+		like(open_msg(p, err), fn, "flipped byte in %s", files[i]);
+		free(steal_pointer(&p));
+	}
+	p = fresh("trunc", err);
+	{
+		cleanup_free char *f = xasprintf("%s/pages-12.img", p);
+
+		if (truncate(f, 4096) < 0)
+			abort();
+	}
+	like(open_msg(p, err), "pages-12.img: size 4096, manifest says 3158073: truncated or corrupt",
+	     "truncated image");
+	free(steal_pointer(&p));
+
+	p = fresh("extra", err);
+	snprintf(fn, sizeof(fn), "%s/stray.json", p);
+	close(open(fn, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	like(open_msg(p, err), "stray.json: extra file not listed", "extra file");
+	free(steal_pointer(&p));
+
+	p = fresh("missing", err);
+	snprintf(fn, sizeof(fn), "%s/task-12.json", p);
+	unlink(fn);
+	like(open_msg(p, err), "task-12.json: missing from the bundle", "missing file");
+	free(steal_pointer(&p));
+
+	p = fresh("link", err);
+	snprintf(fn, sizeof(fn), "%s/task-12.json", p);
+	unlink(fn);
+	if (symlink("/etc/passwd", fn) < 0)
+		abort();
+	like(open_msg(p, err), "path escapes the bundle", "symlinked member refused");
+	free(steal_pointer(&p));
+
+	p = fresh("escape", err);
+	edit_manifest(p, set_escape);
+	like(open_msg(p, err), "file `../pstree.json`: path escapes the bundle", "'../' name");
+	free(steal_pointer(&p));
+
+	p = fresh("v99", err);
+	edit_manifest(p, set_major99);
+	like(open_msg(p, err), "bundle format 99.0 is not supported (this ckpt-oci reads 1.x)",
+	     "format major 99");
+	ok(strchr(err->msg, '\n') == NULL, "errors are one line");
+	free(steal_pointer(&p));
+
+	p = fresh("bigmanifest", err);
+	snprintf(fn, sizeof(fn), "%s/manifest.json", p);
+	if (truncate(fn, BUNDLE_JSON_MAX + 1ULL) < 0)
+		abort();
+	like(open_msg(p, err), "manifest.json: JSON larger than", "oversized manifest");
+	free(steal_pointer(&p));
+
+	p = fresh("cpu", err);
+	edit_manifest(p, set_xcr0);
+	{
+		struct ckpt_bundle *b = NULL;
+
+		is_int(bundle_open(p, &b, err), 0, "foreign xcr0 still opens");
+		ok(b && bundle_check_host(b, err) < 0, "but check_host refuses it");
+		like(err->msg, "that this CPU lacks", "names the missing features");
+		bundle_close(b);
+	}
+}
+
+/* A listed JSON document over BUNDLE_JSON_MAX: opens (it is checksummed) but get refuses. */
+static void test_big_json(ckpt_err_t *err)
+{
+	cleanup_free char *p = bpath("bigjson");
+	cleanup_free char *zero = xzalloc(1 << 20);
+	cleanup_json struct json *j = NULL;
+	struct ckpt_bundle *b = NULL;
+	struct bundle_image *img = NULL;
+	int ret = bundle_create(p, &b, err);
+
+	for (unsigned i = 0; ret == 0 && i <= (BUNDLE_JSON_MAX >> 20) + 1; i++)
+		ret = i == 0 ? bundle_image_create(b, "big.json", &img, err)
+			     : bundle_image_write(img, zero, 1 << 20, err);
+	if (ret == 0)
+		ret = bundle_image_close(img, err);
+	if (ret == 0)
+		ret = bundle_commit(b, err);
+	bundle_close(b);
+	b = NULL;
+	is_int(ret, 0, "write a 65 MiB image named .json");
+	is_int(bundle_open(p, &b, err), 0, "it verifies");
+	is_int(b ? bundle_get_json(b, "big.json", &j, err) : -1, -EFBIG, "get_json refuses it");
+	like(err->msg, "big.json: JSON larger than", "says it is too large");
+	bundle_close(b);
+}
+
+int main(void)
+{
+	ckpt_err_t err = { 0 };
+	cleanup_free char *cmd = NULL;
+
+	umask(022);
+	if (!mkdtemp(base)) {
+		skip(1, "mkdtemp failed");
+		return done_testing();
+	}
+	test_round_trip(&err);
+	test_writer(&err);
+	test_rejections(&err);
+	test_big_json(&err);
+	cmd = xasprintf("rm -rf '%s'", base);
+	if (system(cmd) != 0)
+		diag("cleanup failed");
+	return done_testing();
+}
