@@ -1,0 +1,211 @@
+/*
+ * libckpt/inspect.c - ckpt_inspect(): what a bundle holds, for people
+ * (text) or tools (--json). The bundle is verified by bundle_open() first,
+ * so a corrupt bundle fails here exactly as it would fail restore.
+ * Reads manifest.json, pstree.json and task-PID.json; every engine key is
+ * optional here, so inspect keeps working while the schema grows.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "ckpt/bundle.h"
+#include "ckpt/ckpt.h"
+#include "json.h"
+#include "util/util.h"
+
+/* A member that may be missing: "-" rather than "(null)". */
+static const char *str_or(const struct json *obj, const char *key)
+{
+	const char *s = json_as_str(json_get(obj, key));
+
+	return s ? s : "-";
+}
+
+static long long int_or(const struct json *obj, const char *key)
+{
+	return json_as_int(json_get(obj, key));
+}
+
+static uint64_t hex_or(const struct json *obj, const char *key)
+{
+	uint64_t v = 0;
+
+	if (json_get_hex(obj, key, &v, NULL) < 0)
+		return 0;
+	return v;
+}
+
+static void print_int_list(FILE *out, const struct json *arr)
+{
+	for (size_t i = 0; i < json_len(arr); i++)
+		fprintf(out, "%s%lld", i ? "," : "", (long long)json_as_int(json_at(arr, i)));
+}
+
+static void print_manifest(FILE *out, const struct json *m)
+{
+	const struct json *fmt = json_get(m, "format"), *host = json_get(m, "host");
+	const struct json *files = json_get(m, "files");
+
+	fprintf(out, "format:    %lld.%lld\n", int_or(fmt, "major"), int_or(fmt, "minor"));
+	fprintf(out, "tool:      %s\n", str_or(m, "tool"));
+	fprintf(out, "created:   %s\n", str_or(m, "created"));
+	fprintf(out, "host:      kernel %s, page size %lld, xcr0 %s\n", str_or(host, "kernel"),
+		int_or(host, "page_size"), str_or(host, "xcr0"));
+	fprintf(out, "cpu:       %s\n", str_or(host, "cpu_model"));
+	fprintf(out, "files:     %zu\n", json_len(files));
+	for (size_t i = 0; i < json_len(files); i++) {
+		const struct json *f = json_at(files, i);
+
+		fprintf(out, "  %12lld  %s  %s\n", int_or(f, "size"), str_or(f, "xxh64"),
+			str_or(f, "name"));
+	}
+}
+
+static void print_pstree(FILE *out, const struct json *tree)
+{
+	const struct json *tasks = json_get(tree, "tasks");
+
+	fprintf(out, "\nprocess tree (root %lld):\n", int_or(tree, "root"));
+	fprintf(out, "  %7s %7s %7s %7s %-5s %-16s %s\n", "PID", "PPID", "PGID", "SID", "STATE",
+		"COMM", "THREADS");
+	for (size_t i = 0; i < json_len(tasks); i++) {
+		const struct json *t = json_at(tasks, i);
+
+		fprintf(out, "  %7lld %7lld %7lld %7lld %-5s %-16s ", int_or(t, "pid"),
+			int_or(t, "ppid"), int_or(t, "pgid"), int_or(t, "sid"),
+			str_or(t, "state"), str_or(t, "comm"));
+		print_int_list(out, json_get(t, "threads"));
+		fputc('\n', out);
+	}
+}
+
+static void print_task_creds(FILE *out, const struct json *creds)
+{
+	if (!creds)
+		return;
+	fprintf(out, "  creds:   uids ");
+	print_int_list(out, json_get(creds, "uids"));
+	fprintf(out, "  gids ");
+	print_int_list(out, json_get(creds, "gids"));
+	fprintf(out, "  groups ");
+	print_int_list(out, json_get(creds, "groups"));
+	fprintf(out, "  cap_eff 0x%" PRIx64 "\n", hex_or(creds, "cap_eff"));
+}
+
+static void print_task(FILE *out, const struct json *t)
+{
+	const struct json *threads = json_get(t, "threads"), *vmas = json_get(t, "vmas");
+	const struct json *fds = json_get(t, "fds");
+
+	fprintf(out, "\ntask %lld (%s)\n", int_or(t, "pid"), str_or(t, "comm"));
+	fprintf(out, "  exe:     %s\n  cwd:     %s\n", str_or(t, "exe"), str_or(t, "cwd"));
+	print_task_creds(out, json_get(t, "creds"));
+	fprintf(out, "  threads: %zu\n", json_len(threads));
+	for (size_t i = 0; i < json_len(threads); i++) {
+		const struct json *th = json_at(threads, i), *regs = json_get(th, "regs");
+
+		fprintf(out, "    tid %-7lld rip 0x%016" PRIx64 " rsp 0x%016" PRIx64
+			     " sigmask 0x%" PRIx64 "\n",
+			int_or(th, "tid"), hex_or(regs, "rip"), hex_or(regs, "rsp"),
+			hex_or(th, "sigmask"));
+	}
+	fprintf(out, "  vmas:    %zu\n", json_len(vmas));
+	for (size_t i = 0; i < json_len(vmas); i++) {
+		const struct json *v = json_at(vmas, i);
+		uint64_t start = hex_or(v, "start"), end = hex_or(v, "end");
+
+		fprintf(out, "    %012" PRIx64 "-%012" PRIx64 " %-4s %8" PRIu64 "K %s\n", start,
+			end, str_or(v, "prot"), end > start ? (end - start) >> 10 : 0,
+			json_as_str(json_get(v, "path")) ? json_as_str(json_get(v, "path")) : "");
+	}
+	fprintf(out, "  fds:     %zu\n", json_len(fds));
+	for (size_t i = 0; i < json_len(fds); i++) {
+		const struct json *f = json_at(fds, i);
+
+		fprintf(out, "    %4lld %-6s %s\n", int_or(f, "fd"), str_or(f, "kind"),
+			str_or(f, "path"));
+	}
+}
+
+/* task-PID.json for every task of pstree.json that the bundle holds. */
+static int load_tasks(struct ckpt_bundle *b, const struct json *tree, struct json *tasks,
+		      ckpt_err_t *err)
+{
+	const struct json *list = json_get(tree, "tasks");
+	char name[64];
+
+	for (size_t i = 0; i < json_len(list); i++) {
+		long long pid = int_or(json_at(list, i), "pid");
+		struct json *t = NULL;
+		int ret;
+
+		snprintf(name, sizeof(name), "task-%lld.json", pid);
+		if (!bundle_has_file(b, name))
+			continue;
+		ret = bundle_get_json(b, name, &t, err);
+		if (ret < 0)
+			return ret;
+		snprintf(name, sizeof(name), "%lld", pid);
+		json_set(tasks, name, t);
+	}
+	return 0;
+}
+
+static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_err_t *err)
+{
+	cleanup_json struct json *tree = NULL, *tasks = json_obj(), *doc = NULL;
+	cleanup_free char *text = NULL;
+	int ret;
+
+	if (bundle_has_file(b, "pstree.json")) {
+		ret = bundle_get_json(b, "pstree.json", &tree, err);
+		if (ret < 0)
+			return ret;
+		ret = load_tasks(b, tree, tasks, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (!as_json) {
+		print_manifest(out, bundle_manifest(b));
+		if (tree)
+			print_pstree(out, tree);
+		for (size_t i = 0; i < json_len(tasks); i++)
+			print_task(out, json_at(tasks, i));
+		return 0;
+	}
+	doc = json_obj();
+	/* the manifest stays owned by the bundle: put a copy in the document */
+	text = json_dump(bundle_manifest(b), false, NULL);
+	{
+		struct json *m = NULL;
+
+		ret = json_parse(text, strlen(text), &m, err);
+		if (ret < 0)
+			return ret;
+		json_set(doc, "manifest", m);
+	}
+	json_set(doc, "pstree", steal_pointer(&tree));
+	json_set(doc, "tasks", steal_pointer(&tasks));
+	free(text);
+	text = json_dump(doc, true, NULL);
+	fprintf(out, "%s\n", text);
+	return 0;
+}
+
+int ckpt_inspect(const char *bundle, FILE *out, bool json, ckpt_err_t *err)
+{
+	struct ckpt_bundle *b = NULL;
+	int ret;
+
+	ret = bundle_open(bundle, &b, err);
+	if (ret < 0)
+		return ret;
+	ret = inspect_bundle(b, out, json, err);
+	bundle_close(b);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "bundle `%s`", bundle);
+	if (fflush(out) == EOF || ferror(out))
+		return ckpt_error(err, errno, "write output");
+	return 0;
+}
