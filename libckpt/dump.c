@@ -1,7 +1,166 @@
-/* placeholder until the dump pipeline lands */
+/*
+ * libckpt/dump.c - the checkpoint pipeline, short and linear:
+ *
+ *   create bundle (NAME.tmp) -> seize the tree -> per task: registers,
+ *   state via remote syscalls, memory, files -> pstree.json -> commit
+ *   (fsync, rename) -> kill the tree, or release it (--leave-running).
+ *
+ * Any failure before the commit releases the tree exactly as it was
+ * (registers and signal masks put back, scratch memory unmapped, ptrace
+ * detached) and removes NAME.tmp: the tree runs on, no bundle is left.
+ */
+#define LOG_PREFIX "dump: "
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
 #include "ckpt/ckpt.h"
+#include "engine.h"
+#include "files/files.h"
+#include "util/log.h"
+#include "util/util.h"
+
+/* Per-thread state through remote syscalls; the scratch page lives only here. */
+static int task_dump_remote(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
+{
+	struct json *threads = json_set(t->doc, "threads", json_arr());
+	struct rsys rs = { 0 }, trs = { 0 };
+	uint64_t sc, scratch = 0;
+	long r;
+	int ret;
+
+	sc = rsys_find_vdso_syscall(t->pid);
+	if (!sc)
+		return ckpt_error_msg(err, ENOTSUP, "task %d has no vdso to run syscalls from",
+				      t->pid);
+	ret = rsys_init(&rs, t->threads[0].tid, sc, err);
+	if (ret < 0)
+		return ret;
+	ret = RSYS(&rs, &r, err, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ret == 0 && r < 0 && r > -4096)
+		ret = ckpt_error(err, -r, "task %d: map scratch memory", t->pid);
+	if (ret < 0)
+		goto out;
+	scratch = r;
+	ret = task_dump_state(ctx, t, &rs, scratch, err);
+	for (int i = 0; ret == 0 && i < t->nthreads; i++) {
+		struct thread *th = &t->threads[i];
+		struct rsys *use = &rs;
+
+		if (i > 0) {
+			ret = rsys_init(&trs, th->tid, sc, err);
+			if (ret < 0)
+				break;
+			use = &trs;
+		}
+		ret = thread_dump_state(ctx, t, th, use, scratch, json_push(threads, json_obj()),
+					err);
+		if (i > 0 && rsys_fini(&trs, ret < 0 ? NULL : err) < 0 && ret == 0)
+			ret = -err->code;
+	}
+out:
+	if (scratch) {
+		ckpt_err_t e2 = { 0 };
+		int r2 = RSYS(&rs, &r, &e2, SYS_munmap, scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+
+		if (r2 < 0 || r < 0)
+			pr_warn("task %d: unmap scratch memory failed, ignoring", t->pid);
+	}
+	if (rsys_fini(&rs, ret < 0 ? NULL : err) < 0 && ret == 0)
+		ret = -err->code;
+	return ret;
+}
+
+static int task_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
+{
+	char name[64];
+	int ret;
+
+	t->doc = json_obj();
+	json_set(t->doc, "pid", json_int(t->ns_pid));
+	if (t->state == 'Z') {
+		json_set(t->doc, "zombie", json_bool(true));
+		json_set(t->doc, "exit_code", json_int(t->exit_code));
+		goto write;
+	}
+	for (int i = 0; i < t->nthreads; i++) {
+		ret = regs_dump(&t->threads[i], err);
+		if (ret < 0)
+			return ret;
+	}
+	ret = task_dump_remote(ctx, t, err);
+	if (ret < 0)
+		return ret;
+	ret = mem_dump(ctx, t, err);
+	if (ret < 0)
+		return ret;
+	ret = files_dump_task(t->pid, t->procfd, t->doc, err);
+	if (ret < 0)
+		return ret;
+write:
+	snprintf(name, sizeof(name), "task-%d.json", t->ns_pid);
+	return bundle_put_json(ctx->bundle, name, t->doc, err);
+}
+
+static void open_log(const char *work_dir, const char *bundle, const char *name, bool verbose)
+{
+	cleanup_free char *copy = xstrdup(bundle);
+	cleanup_free char *path = NULL;
+	ckpt_err_t err = { 0 };
+
+	log_set_stderr_level(verbose ? LOG_INFO : LOG_WARN);
+	path = xasprintf("%s/%s", work_dir ? work_dir : dirname(copy), name);
+	if (log_open_file(path, &err) < 0)
+		pr_warn("%s, no debug log", err.msg);
+}
+
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 {
-	return ckpt_error_msg(err, ENOSYS, "not built yet");
+	struct ckpt_ctx ctx = { 0 };
+	uint64_t t0 = now_ns(), t_frozen, t_dumped;
+	int ret;
+
+	if (geteuid() != 0)
+		return ckpt_error_msg(err, EPERM, "checkpoint needs root");
+	open_log(o->work_dir, o->bundle, "dump.log", o->verbose);
+	pr_info("checkpoint of %d into %s", o->pid, o->bundle);
+	ret = bundle_create(o->bundle, &ctx.bundle, err);
+	if (ret < 0)
+		goto out;
+	ret = seize_tree(&ctx, o->pid, err);
+	t_frozen = now_ns();
+	if (ret == 0)
+		ret = pstree_collect(&ctx, err);
+	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
+		ret = task_dump(&ctx, ctx.tasks[i], err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "task %d", ctx.tasks[i]->pid);
+	}
+	if (ret == 0)
+		ret = pstree_dump(&ctx, err);
+	if (ret == 0)
+		ret = bundle_commit(ctx.bundle, err);
+	t_dumped = now_ns();
+	if (ret < 0) {
+		seize_release(&ctx);
+		pr_info("checkpoint failed, tree left running: %s", err->msg);
+		goto out;
+	}
+	if (o->leave_running)
+		seize_release(&ctx);
+	else
+		ret = seize_kill(&ctx, err);
+	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,
+		(now_ns() - t_frozen) / 1e9, (now_ns() - t0) / 1e9);
+	(void)t_dumped;
+out:
+	bundle_close(ctx.bundle);
+	ctx_free(&ctx);
+	log_close_file();
+	return ret;
 }

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include "engine.h"
 #include "rsys.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -58,6 +59,16 @@ int rsys_fini(struct rsys *r, ckpt_err_t *err)
 	if (!r->active)
 		return 0;
 	r->active = false;
+	/*
+	 * The thread now sits at the exit of our last syscall, where the kernel
+	 * applies no restart rules: apply them to its own interrupted syscall.
+	 */
+	if (-(long)r->saved.rax == 516 /* ERESTART_RESTARTBLOCK */ && (long)r->saved.orig_rax >= 0) {
+		r->saved.rax = SYS_restart_syscall;
+		r->saved.rip -= 2;
+	} else {
+		regs_fixup_restart(&r->saved, r->tid);
+	}
 	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &r->saved) < 0)
 		return ckpt_error(err, errno, "thread %d: restore registers", r->tid);
 	if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &r->saved_mask) < 0)

@@ -13,14 +13,15 @@
 /* ptrace */
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
-struct ptrace_rseq_configuration {
+#endif
+/* glibc names it __ptrace_rseq_configuration, the kernel without underscores */
+struct ckpt_rseq_config {
 	__u64 rseq_abi_pointer;
 	__u32 rseq_abi_size;
 	__u32 signature;
 	__u32 flags;
 	__u32 pad;
 };
-#endif
 #ifndef PTRACE_O_SUSPEND_SECCOMP
 #define PTRACE_O_SUSPEND_SECCOMP (1 << 21)
 #endif

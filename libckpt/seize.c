@@ -1,0 +1,274 @@
+/*
+ * libckpt/seize.c - stop a process tree without running any of its code.
+ *
+ * Every thread is PTRACE_SEIZEd and PTRACE_INTERRUPTed. The tree is walked
+ * again and again (threads from /proc/PID/task, children from
+ * task/TID/children) until a pass finds nothing new: a task that forks or
+ * spawns a thread while we seize it is caught on the next pass, because a
+ * stopped thread can create nothing. Zombies are recorded, not seized.
+ * A signal dequeued by a delivery stop during the seize is kept in
+ * thread->stolen and queued back before anything reads the pending sets.
+ */
+#define LOG_PREFIX "seize: "
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "engine.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/uapi.h"
+#include "util/util.h"
+
+#define SEIZE_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)
+
+struct task *ctx_find(const struct ckpt_ctx *ctx, pid_t pid)
+{
+	for (int i = 0; i < ctx->ntasks; i++)
+		if (ctx->tasks[i]->pid == pid)
+			return ctx->tasks[i];
+	return NULL;
+}
+
+static struct thread *task_find_thread(struct task *t, pid_t tid)
+{
+	for (int i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == tid)
+			return &t->threads[i];
+	return NULL;
+}
+
+/* Seize one thread and wait for its interrupt stop. -ESRCH: it is gone. */
+static int seize_thread(struct thread *th, ckpt_err_t *err)
+{
+	int status;
+
+	if (ptrace(PTRACE_SEIZE, th->tid, NULL, (void *)(long)SEIZE_OPTIONS) < 0) {
+		if (errno == ESRCH)
+			return -ESRCH;
+		return ckpt_error(err, errno, "ptrace seize thread %d", th->tid);
+	}
+	th->seized = true;
+	if (ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL) < 0)
+		return ckpt_error(err, errno, "ptrace interrupt thread %d", th->tid);
+	for (;;) {
+		siginfo_t si;
+
+		if (waitpid(th->tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return ckpt_error(err, errno, "wait for thread %d", th->tid);
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			th->seized = false;
+			return -ESRCH;
+		}
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			return 0;
+		/* signal-delivery stop: keep the signal, deliver it later, stay stopped */
+		if (ptrace(PTRACE_GETSIGINFO, th->tid, NULL, &si) < 0)
+			return ckpt_error(err, errno, "thread %d: get siginfo", th->tid);
+		th->stolen = xrealloc(th->stolen, (th->nstolen + 1) * sizeof(si));
+		th->stolen[th->nstolen++] = si;
+		pr_debug("thread %d: signal %d caught while seizing, kept", th->tid, si.si_signo);
+		if (ptrace(PTRACE_CONT, th->tid, NULL, NULL) < 0)
+			return ckpt_error(err, errno, "thread %d: resume", th->tid);
+	}
+}
+
+static struct task *task_new(struct ckpt_ctx *ctx, pid_t pid, struct task *parent,
+			     ckpt_err_t *err)
+{
+	struct task *t = xzalloc(sizeof(*t));
+	char path[64];
+
+	t->pid = pid;
+	t->parent = parent;
+	t->procfd = -1;
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	t->procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->procfd < 0) {
+		int e = errno;
+
+		free(t);
+		if (e == ENOENT)
+			ckpt_error_msg(err, ESRCH, "no process with pid %d", pid);
+		else
+			ckpt_error(err, e, "open %s", path);
+		return NULL;
+	}
+	ctx->tasks = xrealloc(ctx->tasks, (ctx->ntasks + 1) * sizeof(*ctx->tasks));
+	ctx->tasks[ctx->ntasks++] = t;
+	if (parent) {
+		parent->children = xrealloc(parent->children,
+					    (parent->nchildren + 1) * sizeof(*parent->children));
+		parent->children[parent->nchildren++] = t;
+	}
+	return t;
+}
+
+/*
+ * One pass over a task: seize threads not yet seized, add children not
+ * yet known. *changed is set when anything new was found.
+ */
+static int seize_pass_task(struct ckpt_ctx *ctx, struct task *t, bool *changed, ckpt_err_t *err)
+{
+	cleanup_free pid_t *tids = NULL;
+	struct proc_stat st;
+	int ntids, ret;
+
+	ret = proc_read_stat(t->procfd, &st, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "task %d", t->pid);
+	t->state = st.state;
+	if (st.state == 'Z' || st.state == 'X') {
+		if (!t->nthreads) {
+			t->threads = xzalloc(sizeof(*t->threads));
+			t->threads[0].tid = t->pid;
+			t->nthreads = 1;
+			*changed = true;
+		}
+		return 0;
+	}
+	ret = proc_list_threads(t->procfd, &tids, &ntids, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "task %d", t->pid);
+	for (int i = 0; i < ntids; i++) {
+		struct thread *th = task_find_thread(t, tids[i]);
+
+		if (th)
+			continue;
+		t->threads = xrealloc(t->threads, (t->nthreads + 1) * sizeof(*t->threads));
+		th = &t->threads[t->nthreads];
+		memset(th, 0, sizeof(*th));
+		th->tid = tids[i];
+		ret = seize_thread(th, err);
+		if (ret == -ESRCH)
+			continue; /* exited meanwhile */
+		t->nthreads++;
+		if (ret < 0)
+			return ret;
+		*changed = true;
+	}
+	for (int i = 0; i < t->nthreads; i++) {
+		cleanup_free pid_t *kids = NULL;
+		int nkids;
+
+		if (proc_list_children(t->procfd, t->threads[i].tid, &kids, &nkids, err) < 0) {
+			ckpt_error_clear(err); /* thread gone: its children moved to others */
+			continue;
+		}
+		for (int k = 0; k < nkids; k++) {
+			if (ctx_find(ctx, kids[k]))
+				continue;
+			if (!task_new(ctx, kids[k], t, err)) {
+				if (err->code == ESRCH) {
+					ckpt_error_clear(err);
+					continue;
+				}
+				return -err->code;
+			}
+			*changed = true;
+		}
+	}
+	return 0;
+}
+
+int seize_tree(struct ckpt_ctx *ctx, pid_t root, ckpt_err_t *err)
+{
+	bool changed;
+	int ret, passes = 0;
+
+	if (root == getpid())
+		return ckpt_error_msg(err, EINVAL, "cannot checkpoint ckpt-oci itself");
+	ctx->root = task_new(ctx, root, NULL, err);
+	if (!ctx->root)
+		return -err->code;
+	do {
+		changed = false;
+		for (int i = 0; i < ctx->ntasks; i++) {
+			ret = seize_pass_task(ctx, ctx->tasks[i], &changed, err);
+			if (ret < 0)
+				return ret;
+		}
+		passes++;
+	} while (changed);
+	if (ctx->root->state == 'Z')
+		return ckpt_error_msg(err, ESRCH, "process %d is a zombie", root);
+	pr_info("seized %d tasks in %d passes", ctx->ntasks, passes);
+	return 0;
+}
+
+void seize_release(struct ckpt_ctx *ctx)
+{
+	for (int i = ctx->ntasks - 1; i >= 0; i--) {
+		struct task *t = ctx->tasks[i];
+
+		for (int j = 0; j < t->nthreads; j++) {
+			struct thread *th = &t->threads[j];
+
+			if (!th->seized)
+				continue;
+			if (ptrace(PTRACE_DETACH, th->tid, NULL, NULL) < 0)
+				pr_warn("detach thread %d: %m, ignoring", th->tid);
+			th->seized = false;
+		}
+	}
+}
+
+/* Wait until no process holds pid; pid 1 of these machines reaps lazily. */
+static void wait_pid_free(pid_t pid)
+{
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+
+	for (int i = 0; i < 5000; i++) {
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	pr_warn("pid %d still taken after the tree was killed", pid);
+}
+
+int seize_kill(struct ckpt_ctx *ctx, ckpt_err_t *err)
+{
+	for (int i = 0; i < ctx->ntasks; i++)
+		if (kill(ctx->tasks[i]->pid, SIGKILL) < 0 && errno != ESRCH)
+			return ckpt_error(err, errno, "kill %d", ctx->tasks[i]->pid);
+	/* Tracees die only once we let go of them or reap them. */
+	seize_release(ctx);
+	for (int i = 0; i < ctx->ntasks; i++) {
+		struct task *t = ctx->tasks[i];
+
+		for (int j = 0; j < t->nthreads; j++)
+			(void)waitpid(t->threads[j].tid, NULL, __WALL | WNOHANG);
+	}
+	for (int i = 0; i < ctx->ntasks; i++)
+		for (int j = 0; j < ctx->tasks[i]->nthreads; j++)
+			wait_pid_free(ctx->tasks[i]->threads[j].tid);
+	return 0;
+}
+
+void ctx_free(struct ckpt_ctx *ctx)
+{
+	for (int i = 0; i < ctx->ntasks; i++) {
+		struct task *t = ctx->tasks[i];
+
+		for (int j = 0; j < t->nthreads; j++) {
+			free(t->threads[j].xstate);
+			free(t->threads[j].stolen);
+		}
+		free(t->threads);
+		free(t->children);
+		if (t->procfd >= 0)
+			close(t->procfd);
+		json_free(t->doc);
+		free(t);
+	}
+	free(ctx->tasks);
+	ctx->tasks = NULL;
+	ctx->ntasks = 0;
+}
