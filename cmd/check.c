@@ -30,6 +30,7 @@ int cmd_check(int argc, char **argv)
 	bool arg_json = false;
 	int c, ret;
 
+	opterr = 0; /* our own message, naming the command */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -39,6 +40,7 @@ int cmd_check(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			fprintf(stderr, "ckpt-oci: check: unknown option `%s`\n", argv[optind - 1]);
 			usage(stderr);
 			return 2;
 		}

@@ -21,6 +21,7 @@
 
 #include "ckpt/ckpt.h"
 #include "check.h"
+#include "json.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -314,35 +315,29 @@ static void probe_run(const struct probe *p, struct probe_out *out)
 		p->cleanup();
 }
 
-/* One JSON string, escaped; the detail texts are ours, but may quote the kernel. */
-static void json_put_str(FILE *out, const char *s)
+static int print_json(FILE *out, const struct probe_result *r, size_t n, int missing,
+		      ckpt_err_t *err)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	cleanup_json struct json *doc = json_obj();
+	struct json *arr = json_set(doc, "probes", json_arr());
+	cleanup_free char *text = NULL;
+	size_t len;
 
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
-static void print_json(FILE *out, const struct probe_result *r, size_t n, int missing)
-{
-	fprintf(out, "{\"probes\":[");
 	for (size_t i = 0; i < n; i++) {
-		fprintf(out, "%s{\"name\":", i ? "," : "");
-		json_put_str(out, r[i].p->name);
-		fprintf(out, ",\"required\":%s,\"ok\":%s,\"detail\":", r[i].required ? "true" : "false",
-			r[i].out.ok ? "true" : "false");
-		json_put_str(out, r[i].out.detail);
-		fputc('}', out);
+		struct json *p = json_push(arr, json_obj());
+
+		json_set(p, "name", json_str(r[i].p->name));
+		json_set(p, "required", json_bool(r[i].required));
+		json_set(p, "ok", json_bool(r[i].out.ok));
+		json_set(p, "detail", json_str(r[i].out.detail));
 	}
-	fprintf(out, "],\"ok\":%s}\n", missing ? "false" : "true");
+	json_set(doc, "ok", json_bool(!missing));
+	text = json_dump(doc, false, &len);
+	if (!text)
+		return ckpt_error_msg(err, ENOMEM, "encode JSON");
+	if (fwrite(text, 1, len, out) != len || fputc('\n', out) == EOF)
+		return ckpt_error(err, errno, "write output");
+	return 0;
 }
 
 static void print_text(FILE *out, const struct probe_result *r, size_t n, int missing)
@@ -415,7 +410,10 @@ int ckpt_check(FILE *out, bool json, ckpt_err_t *err)
 	for (size_t i = 0; i < ARRAY_SIZE(r); i++)
 		missing += r[i].required && !r[i].out.ok;
 	if (json) {
-		print_json(out, r, ARRAY_SIZE(r), missing);
+		int ret = print_json(out, r, ARRAY_SIZE(r), missing, err);
+
+		if (ret < 0)
+			return ret;
 	} else {
 		if (!root)
 			fprintf(out, "not running as root: probes that need root are reported missing\n");
