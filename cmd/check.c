@@ -22,11 +22,11 @@ static void usage(FILE *f)
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 	bool arg_json = false;
 	int c, ret;
 

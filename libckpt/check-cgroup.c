@@ -73,7 +73,7 @@ static int cg_write(const char *dir, const char *file, const char *val)
 static bool v1_wait_state(const char *dir, const char *want)
 {
 	cleanup_free char *path = xasprintf("%s/freezer.state", dir);
-	struct timespec tick = { 0, 1000000 };
+	struct timespec tick = {0, 1000000};
 	ckpt_err_t err;
 
 	for (int i = 0; i < FREEZE_TIMEOUT_MS; i++) {
@@ -92,7 +92,7 @@ static bool v1_wait_state(const char *dir, const char *want)
 static bool v2_wait_frozen(int fd, int want)
 {
 	uint64_t deadline = now_ns() + FREEZE_TIMEOUT_MS * 1000000ULL;
-	struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+	struct pollfd pfd = {.fd = fd, .events = POLLPRI};
 	char buf[256], line[16];
 
 	snprintf(line, sizeof(line), "frozen %d", want);

@@ -15,19 +15,19 @@
 #ifndef CAP_CHECKPOINT_RESTORE
 #define CAP_CHECKPOINT_RESTORE 40
 #endif
-#define CAP_NET_ADMIN	12
-#define CAP_SYS_PTRACE	19
-#define CAP_SYS_ADMIN	21
+#define CAP_NET_ADMIN	 12
+#define CAP_SYS_PTRACE	 19
+#define CAP_SYS_ADMIN	 21
 #define CAP_SYS_RESOURCE 24
 
 static const struct {
 	int bit;
 	const char *name;
 } needed_caps[] = {
-	{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN" },
-	{ CAP_SYS_PTRACE, "CAP_SYS_PTRACE" },
-	{ CAP_CHECKPOINT_RESTORE, "CAP_CHECKPOINT_RESTORE" },
-	{ CAP_NET_ADMIN, "CAP_NET_ADMIN" },
+	{CAP_SYS_ADMIN, "CAP_SYS_ADMIN"},
+	{CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
+	{CAP_CHECKPOINT_RESTORE, "CAP_CHECKPOINT_RESTORE"},
+	{CAP_NET_ADMIN, "CAP_NET_ADMIN"},
 };
 
 void probe_capabilities(struct probe_out *o)
@@ -53,8 +53,10 @@ void probe_capabilities(struct probe_out *o)
 	if (missing[0])
 		return (void)probe_fail(o, "root, but missing%s", missing);
 	if (!(eff & (1ULL << CAP_SYS_RESOURCE)))
-		return (void)probe_detail(o, "root, CapEff 0x%llx; CAP_SYS_RESOURCE missing: pipes "
-					     "over 1 MiB and raising hard rlimits will fail", eff);
+		return (void)probe_detail(o,
+					  "root, CapEff 0x%llx; CAP_SYS_RESOURCE missing: pipes "
+					  "over 1 MiB and raising hard rlimits will fail",
+					  eff);
 	probe_detail(o, "root, CapEff 0x%llx", eff);
 }
 
@@ -103,7 +105,7 @@ static char *which(const char *name)
 
 void probe_runtimes(struct probe_out *o)
 {
-	static const char *const names[] = { "runc", "crun" };
+	static const char *const names[] = {"runc", "crun"};
 	char detail[PROBE_DETAIL_MAX] = "";
 	int found = 0;
 
@@ -131,7 +133,7 @@ void probe_runtimes(struct probe_out *o)
 
 void probe_io_uring(struct probe_out *o)
 {
-	struct io_uring_params p = { 0 };
+	struct io_uring_params p = {0};
 	int fd;
 
 	fd = syscall(SYS_io_uring_setup, 4, &p);

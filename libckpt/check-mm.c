@@ -24,9 +24,19 @@
 #define VDSO_PARTS 3
 
 /* /proc/self/stat fields (1-based) that PR_SET_MM_MAP takes. */
-enum { STAT_START_CODE = 26, STAT_END_CODE, STAT_START_STACK, STAT_START_DATA = 45,
-       STAT_END_DATA, STAT_START_BRK, STAT_ARG_START, STAT_ARG_END, STAT_ENV_START,
-       STAT_ENV_END, STAT_LAST };
+enum {
+	STAT_START_CODE = 26,
+	STAT_END_CODE,
+	STAT_START_STACK,
+	STAT_START_DATA = 45,
+	STAT_END_DATA,
+	STAT_START_BRK,
+	STAT_ARG_START,
+	STAT_ARG_END,
+	STAT_ENV_START,
+	STAT_ENV_END,
+	STAT_LAST
+};
 
 static int read_stat_fields(uint64_t *f, struct probe_out *o)
 {
@@ -58,9 +68,9 @@ static int read_stat_fields(uint64_t *f, struct probe_out *o)
 void probe_pr_set_mm_map(struct probe_out *o)
 {
 	cleanup_free char *auxv = NULL;
-	struct prctl_mm_map map = { 0 };
+	struct prctl_mm_map map = {0};
 	unsigned int size = 0;
-	uint64_t f[STAT_LAST] = { 0 };
+	uint64_t f[STAT_LAST] = {0};
 	size_t auxv_len = 0;
 	ckpt_err_t err;
 
@@ -73,12 +83,19 @@ void probe_pr_set_mm_map(struct probe_out *o)
 	if (read_file_at(AT_FDCWD, "/proc/self/auxv", 4096, &auxv, &auxv_len, &err) < 0)
 		return (void)probe_fail(o, "%s", err.msg);
 	map = (struct prctl_mm_map){
-		.start_code = f[STAT_START_CODE], .end_code = f[STAT_END_CODE],
-		.start_data = f[STAT_START_DATA], .end_data = f[STAT_END_DATA],
-		.start_brk = f[STAT_START_BRK], .brk = syscall(SYS_brk, 0),
-		.start_stack = f[STAT_START_STACK], .arg_start = f[STAT_ARG_START],
-		.arg_end = f[STAT_ARG_END], .env_start = f[STAT_ENV_START],
-		.env_end = f[STAT_ENV_END], .auxv = (__u64 *)auxv, .auxv_size = auxv_len,
+		.start_code = f[STAT_START_CODE],
+		.end_code = f[STAT_END_CODE],
+		.start_data = f[STAT_START_DATA],
+		.end_data = f[STAT_END_DATA],
+		.start_brk = f[STAT_START_BRK],
+		.brk = syscall(SYS_brk, 0),
+		.start_stack = f[STAT_START_STACK],
+		.arg_start = f[STAT_ARG_START],
+		.arg_end = f[STAT_ARG_END],
+		.env_start = f[STAT_ENV_START],
+		.env_end = f[STAT_ENV_END],
+		.auxv = (__u64 *)auxv,
+		.auxv_size = auxv_len,
 		.exe_fd = (__u32)-1, /* keep the exe link */
 	};
 	if (prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof(map), 0) < 0)
@@ -97,7 +114,7 @@ struct vdso_parts {
  */
 static int vdso_find(char *buf, struct vdso_parts *v)
 {
-	static const char *const names[VDSO_PARTS] = { "[vvar]", "[vvar_vclock]", "[vdso]" };
+	static const char *const names[VDSO_PARTS] = {"[vvar]", "[vvar_vclock]", "[vdso]"};
 	ssize_t n;
 	int fd;
 
@@ -124,6 +141,7 @@ static int vdso_find(char *buf, struct vdso_parts *v)
 			v->start[i] = strtoull(line, &line, 16);
 			v->end[i] = strtoull(line + 1, NULL, 16);
 			v->n++;
+			break;
 		}
 	}
 	return 0;
@@ -183,9 +201,14 @@ static long pagemap_count(char *p, uint64_t categories, uint64_t flags, struct p
 {
 	struct page_region vec[NPAGES];
 	struct pm_scan_arg arg = {
-		.size = sizeof(arg), .flags = flags, .start = (uintptr_t)p,
-		.end = (uintptr_t)p + NPAGES * PAGE_SIZE, .vec = (uintptr_t)vec,
-		.vec_len = NPAGES, .category_mask = categories, .return_mask = categories,
+		.size = sizeof(arg),
+		.flags = flags,
+		.start = (uintptr_t)p,
+		.end = (uintptr_t)p + NPAGES * PAGE_SIZE,
+		.vec = (uintptr_t)vec,
+		.vec_len = NPAGES,
+		.category_mask = categories,
+		.return_mask = categories,
 	};
 	cleanup_close int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	long n, pages = 0;
@@ -214,10 +237,10 @@ static char *map_pages(struct probe_out *o)
 
 void probe_uffd_wp_async(struct probe_out *o)
 {
-	struct uffdio_api api = { .api = UFFD_API,
-				  .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
-	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	struct uffdio_api api = {.api = UFFD_API,
+				 .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
+	struct uffdio_register reg = {.mode = UFFDIO_REGISTER_MODE_WP};
+	struct uffdio_writeprotect wp = {.mode = UFFDIO_WRITEPROTECT_MODE_WP};
 	cleanup_close int fd = -1;
 	long written;
 	char *p;
@@ -230,7 +253,7 @@ void probe_uffd_wp_async(struct probe_out *o)
 	p = map_pages(o);
 	if (!p)
 		return;
-	reg.range = (struct uffdio_range){ .start = (uintptr_t)p, .len = NPAGES * PAGE_SIZE };
+	reg.range = (struct uffdio_range){.start = (uintptr_t)p, .len = NPAGES * PAGE_SIZE};
 	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
 		return (void)probe_errno(o, "UFFDIO_REGISTER_MODE_WP");
 	wp.range = reg.range;
@@ -249,7 +272,7 @@ void probe_uffd_wp_async(struct probe_out *o)
 
 void probe_pagemap_scan(struct probe_out *o)
 {
-	static const int touch[] = { 0, 2, 3, 7, 15 };
+	static const int touch[] = {0, 2, 3, 7, 15};
 	long present;
 	char *p;
 
@@ -327,7 +350,7 @@ void probe_madv_guard(struct probe_out *o)
 
 void probe_timer_restore_ids(struct probe_out *o)
 {
-	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	struct sigevent sev = {.sigev_notify = SIGEV_NONE};
 	int id = 42;
 
 	if (prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0) < 0)

@@ -25,8 +25,8 @@ static int listen_loopback(struct sockaddr_in *sa, struct probe_out *o)
 	socklen_t len = sizeof(*sa);
 	int fd;
 
-	*sa = (struct sockaddr_in){ .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	*sa = (struct sockaddr_in){.sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return probe_errno(o, "socket"), -1;
@@ -135,7 +135,8 @@ static int unix_cb(const struct nlmsghdr *nlh, void *data)
 	if (m->udiag_ino != f->ino)
 		return MNL_CB_OK;
 	f->found = true;
-	mnl_attr_for_each(a, nlh, sizeof(*m)) {
+	mnl_attr_for_each(a, nlh, sizeof(*m))
+	{
 		if (mnl_attr_get_type(a) == UNIX_DIAG_PEER)
 			f->seen_peer = mnl_attr_get_u32(a);
 	}
@@ -149,7 +150,7 @@ void probe_sock_diag_unix(struct probe_out *o)
 		.udiag_states = -1,
 		.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER,
 	};
-	struct unix_find f = { 0 };
+	struct unix_find f = {0};
 	struct stat a, b;
 	int sv[2];
 
@@ -194,7 +195,7 @@ void probe_sock_diag_inet(struct probe_out *o)
 		.idiag_states = 1 << TCP_LISTEN,
 	};
 	cleanup_close int fd = -1;
-	struct inet_find f = { 0 };
+	struct inet_find f = {0};
 	struct sockaddr_in sa;
 	struct stat st;
 

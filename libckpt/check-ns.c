@@ -43,7 +43,8 @@ static void set_tid_init(struct probe_out *o, void *arg)
 		return (void)probe_errno(o, "clone3 with set_tid %d", CHOSEN_PID);
 	code = check_wait_exit(pid);
 	if (pid != CHOSEN_PID)
-		return (void)probe_fail(o, "asked for pid %d, clone3 returned %ld", CHOSEN_PID, pid);
+		return (void)probe_fail(o, "asked for pid %d, clone3 returned %ld", CHOSEN_PID,
+					pid);
 	if (code != 0)
 		return (void)probe_fail(o, "the child does not see itself as pid %d", CHOSEN_PID);
 	probe_detail(o, "pid %d chosen in a new pid namespace", CHOSEN_PID);
@@ -136,8 +137,8 @@ void probe_namespaces(struct probe_out *o)
 		const char *name;
 		int flag;
 	} kinds[] = {
-		{ "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },  { "net", CLONE_NEWNET },
-		{ "uts", CLONE_NEWUTS }, { "ipc", CLONE_NEWIPC }, { "cgroup", CLONE_NEWCGROUP },
+		{"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},  {"net", CLONE_NEWNET},
+		{"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"cgroup", CLONE_NEWCGROUP},
 	};
 	char good[64] = "", bad[160] = "";
 

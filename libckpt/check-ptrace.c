@@ -43,7 +43,7 @@ void probe_ptrace_seize(struct probe_out *o)
 void probe_ptrace_xstate(struct probe_out *o)
 {
 	static uint8_t buf[64 << 10];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 	uint64_t xcr0;
 	pid_t pid;
 
@@ -78,8 +78,8 @@ static int block_usr1(void *arg, uint64_t *val)
 	 * Blocked, pending signals for PEEKSIGINFO to find: one in the
 	 * thread's private queue, one in the process-wide shared queue.
 	 */
-	if (arg && (pthread_sigqueue(pthread_self(), SIGUSR1, (union sigval){ .sival_int = 1 }) ||
-		    sigqueue(getpid(), SIGUSR1, (union sigval){ .sival_int = 2 }) < 0))
+	if (arg && (pthread_sigqueue(pthread_self(), SIGUSR1, (union sigval){.sival_int = 1}) ||
+		    sigqueue(getpid(), SIGUSR1, (union sigval){.sival_int = 2}) < 0))
 		return -1;
 	return 0;
 }
@@ -120,7 +120,7 @@ out:
 /* The one queued SIGUSR1 of the private or shared queue, its value checked. */
 static bool peek_one(pid_t pid, uint32_t flags, int value, struct probe_out *o)
 {
-	struct __ptrace_peeksiginfo_args a = { .off = 0, .flags = flags, .nr = 4 };
+	struct __ptrace_peeksiginfo_args a = {.off = 0, .flags = flags, .nr = 4};
 	siginfo_t si[4];
 	long n;
 
@@ -148,7 +148,7 @@ void probe_ptrace_peeksiginfo(struct probe_out *o)
 
 void probe_ptrace_rseq(struct probe_out *o)
 {
-	struct __ptrace_rseq_configuration conf = { 0 };
+	struct __ptrace_rseq_configuration conf = {0};
 	pid_t pid;
 
 	/* the helper is a fork of ckpt-oci, so it has glibc's rseq registration */
@@ -177,7 +177,7 @@ static int install_filter(void *arg, uint64_t *val)
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { .len = ARRAY_SIZE(insn), .filter = insn };
+	struct sock_fprog prog = {.len = ARRAY_SIZE(insn), .filter = insn};
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;
@@ -241,7 +241,8 @@ void probe_pidfd_getfd(struct probe_out *o)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, GETFD_TARGET);
-	if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev) {
 		probe_fail(o, "the fd received is not the helper's file");
 		goto out;
 	}
@@ -278,8 +279,8 @@ void probe_kcmp(struct probe_out *o)
 
 static int fill_buffer(void *arg, uint64_t *val)
 {
-	char *p = mmap(NULL, VM_READ_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	char *p = mmap(NULL, VM_READ_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
 
 	if (p == MAP_FAILED)
 		return -1;
@@ -292,8 +293,8 @@ static int fill_buffer(void *arg, uint64_t *val)
 /* One 64 MiB process_vm_readv; returns GiB/s, or -1 with o set. */
 static double vm_read_once(pid_t pid, char *buf, uint64_t addr, struct probe_out *o)
 {
-	struct iovec local = { .iov_base = buf, .iov_len = VM_READ_SIZE };
-	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = VM_READ_SIZE };
+	struct iovec local = {.iov_base = buf, .iov_len = VM_READ_SIZE};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = VM_READ_SIZE};
 	uint64_t t = now_ns();
 	ssize_t n;
 

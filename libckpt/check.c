@@ -46,37 +46,37 @@ struct probe_result {
 pid_t check_owner;
 
 static const struct probe probes[] = {
-	{ "capabilities", true, false, probe_capabilities },
-	{ "ptrace-seize", true, false, probe_ptrace_seize },
-	{ "ptrace-regset-xstate", true, false, probe_ptrace_xstate },
-	{ "ptrace-sigmask", true, false, probe_ptrace_sigmask },
-	{ "ptrace-peeksiginfo", true, false, probe_ptrace_peeksiginfo },
-	{ "ptrace-rseq", true, false, probe_ptrace_rseq },
-	{ "ptrace-seccomp-filter", true, true, probe_ptrace_seccomp },
-	{ "clone3-set-tid", true, true, probe_clone3_set_tid },
-	{ "ns-last-pid", true, true, probe_ns_last_pid },
-	{ "pr-set-mm-map", true, true, probe_pr_set_mm_map },
-	{ "arch-map-vdso", true, false, probe_arch_map_vdso },
-	{ "pidfd-getfd", true, false, probe_pidfd_getfd },
-	{ "kcmp", true, false, probe_kcmp },
-	{ "process-vm-readv", true, false, probe_process_vm_readv },
-	{ "userfaultfd-wp-async", false, false, probe_uffd_wp_async,
-	  "needed only for incremental dumps" },
-	{ "pagemap-scan", true, false, probe_pagemap_scan },
-	{ "soft-dirty", false, false, probe_soft_dirty,
-	  "the tool uses uffd WP_ASYNC + PAGEMAP_SCAN instead" },
-	{ "tcp-repair", true, true, probe_tcp_repair },
-	{ "sock-diag-unix", true, false, probe_sock_diag_unix },
-	{ "sock-diag-inet", true, false, probe_sock_diag_inet },
-	{ "cgroup-freezer", true, true, probe_cgroup_freezer, NULL, check_cgroup_cleanup },
-	{ "cgroup-v2-freeze", true, true, probe_cgroup_v2_freeze, NULL, check_cgroup_cleanup },
-	{ "time-namespace", true, true, probe_time_ns },
-	{ "namespaces", true, true, probe_namespaces },
-	{ "io-uring", false, false, probe_io_uring, "information only" },
-	{ "timer-restore-ids", false, false, probe_timer_restore_ids,
-	  "without it POSIX timer ids may change across restore" },
-	{ "madv-guard", false, false, probe_madv_guard, "guard regions are not restored" },
-	{ "runtimes", false, false, probe_runtimes, "needed only for containers" },
+	{"capabilities", true, false, probe_capabilities},
+	{"ptrace-seize", true, false, probe_ptrace_seize},
+	{"ptrace-regset-xstate", true, false, probe_ptrace_xstate},
+	{"ptrace-sigmask", true, false, probe_ptrace_sigmask},
+	{"ptrace-peeksiginfo", true, false, probe_ptrace_peeksiginfo},
+	{"ptrace-rseq", true, false, probe_ptrace_rseq},
+	{"ptrace-seccomp-filter", true, true, probe_ptrace_seccomp},
+	{"clone3-set-tid", true, true, probe_clone3_set_tid},
+	{"ns-last-pid", true, true, probe_ns_last_pid},
+	{"pr-set-mm-map", true, true, probe_pr_set_mm_map},
+	{"arch-map-vdso", true, false, probe_arch_map_vdso},
+	{"pidfd-getfd", true, false, probe_pidfd_getfd},
+	{"kcmp", true, false, probe_kcmp},
+	{"process-vm-readv", true, false, probe_process_vm_readv},
+	{"userfaultfd-wp-async", false, false, probe_uffd_wp_async,
+	 "needed only for incremental dumps"},
+	{"pagemap-scan", true, false, probe_pagemap_scan},
+	{"soft-dirty", false, false, probe_soft_dirty,
+	 "the tool uses uffd WP_ASYNC + PAGEMAP_SCAN instead"},
+	{"tcp-repair", true, true, probe_tcp_repair},
+	{"sock-diag-unix", true, false, probe_sock_diag_unix},
+	{"sock-diag-inet", true, false, probe_sock_diag_inet},
+	{"cgroup-freezer", true, true, probe_cgroup_freezer, NULL, check_cgroup_cleanup},
+	{"cgroup-v2-freeze", true, true, probe_cgroup_v2_freeze, NULL, check_cgroup_cleanup},
+	{"time-namespace", true, true, probe_time_ns},
+	{"namespaces", true, true, probe_namespaces},
+	{"io-uring", false, false, probe_io_uring, "information only"},
+	{"timer-restore-ids", false, false, probe_timer_restore_ids,
+	 "without it POSIX timer ids may change across restore"},
+	{"madv-guard", false, false, probe_madv_guard, "guard regions are not restored"},
+	{"runtimes", false, false, probe_runtimes, "needed only for containers"},
 };
 
 static bool vdetail(struct probe_out *o, const char *fmt, va_list ap)
@@ -181,7 +181,7 @@ int check_wait_exit(pid_t pid)
 
 void check_in_child(void (*fn)(struct probe_out *o, void *arg), void *arg, struct probe_out *o)
 {
-	struct probe_out r = { .ok = true };
+	struct probe_out r = {.ok = true};
 	int p[2];
 	pid_t pid;
 
@@ -230,7 +230,7 @@ bool check_seize_stop(pid_t pid, unsigned long options, struct probe_out *o)
 static void probe_collect(int fd, pid_t pid, struct probe_out *out)
 {
 	uint64_t deadline = now_ns() + PROBE_TIMEOUT_MS * 1000000ULL;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	ssize_t n;
 	int st, r;
 
@@ -274,7 +274,7 @@ static void probe_reap(pid_t pgid)
 
 static void probe_run(const struct probe *p, struct probe_out *out)
 {
-	struct probe_out o = { .ok = true };
+	struct probe_out o = {.ok = true};
 	int fds[2];
 	pid_t pid;
 
@@ -389,8 +389,7 @@ int ckpt_check(FILE *out, bool json, ckpt_err_t *err)
 	int was_reaper = 0, missing = 0;
 
 	check_owner = getpid();
-	if (prctl(PR_GET_CHILD_SUBREAPER, &was_reaper) < 0 ||
-	    prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+	if (prctl(PR_GET_CHILD_SUBREAPER, &was_reaper) < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		return ckpt_error(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
 	for (size_t i = 0; i < ARRAY_SIZE(probes); i++) {
 		r[i].p = &probes[i];
@@ -416,7 +415,8 @@ int ckpt_check(FILE *out, bool json, ckpt_err_t *err)
 			return ret;
 	} else {
 		if (!root)
-			fprintf(out, "not running as root: probes that need root are reported missing\n");
+			fprintf(out, "not running as root: probes that need root are reported "
+				     "missing\n");
 		print_text(out, r, ARRAY_SIZE(r), missing);
 	}
 	if (fflush(out) != 0)
