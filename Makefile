@@ -1,5 +1,6 @@
 # ckpt-oci - one non-recursive Makefile; each folder adds its sources in module.mk.
 VERSION := 0.1.0
+.DEFAULT_GOAL := all
 CC ?= gcc
 PREFIX ?= /usr/local
 BUILD ?= build
@@ -38,11 +39,55 @@ $(LIB): $(LIB_OBJS)
 $(BIN): $(CMD_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(LDLIBS)
 
+clean:
+	rm -rf build build-*
+
+# ---- test, demo and install targets -------------------------------------
+# `check` installs the packages first, then builds in a second pass of this
+# same Makefile: compiling must not start before pkg-config and the headers
+# exist, which prerequisites alone cannot order under -j.
+TEST_ENV = BUILD=$(BUILD) CKPT_OCI=$(abspath $(BIN)) WL_BIN=$(abspath $(WL_OUT)) \
+	   UNIT_BINS="$(abspath $(UNIT_BINS))"
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	      -fno-omit-frame-pointer
+
 deps:
 	scripts/deps.sh
 
-clean:
-	rm -rf build build-*
+check: deps
+	@$(MAKE) --no-print-directory test-build
+	$(TEST_ENV) tests/run-tests
+
+test-build: $(BIN) $(UNIT_BINS) workloads
+
+# `unit` comes from tests/unit/module.mk; without it there is nothing to run.
+ifeq ($(wildcard tests/unit/module.mk),)
+unit:
+	@echo "no unit tests yet (tests/unit/module.mk is absent)"
+endif
+
+integration: $(BIN) workloads
+	$(TEST_ENV) tests/run-tests --integration
+
+asan:
+	CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
+		$(MAKE) --no-print-directory BUILD=build-asan asan-unit
+
+asan-unit: $(BIN) $(UNIT_BINS)
+	$(TEST_ENV) tests/run-tests --unit
+
+demo:
+	scripts/demo.sh
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ckpt-oci
+	for p in $(MAN_PAGES); do \
+		s=$${p##*.}; \
+		install -D -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/$${p##*/} || exit; \
+	done
+
+.PHONY: test-build asan-unit workloads
+# ---- end of test, demo and install targets -------------------------------
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

@@ -1,0 +1,32 @@
+#!/bin/sh
+# scripts/deps.sh - install the packages ckpt-oci needs to build and test
+# (Debian 12). Idempotent: when all are installed it only asks dpkg.
+set -eu
+
+PKGS="build-essential pkg-config libseccomp-dev libmnl-dev libyajl-dev
+bats bats-support bats-assert runc crun busybox-static iproute2 nftables
+clang libclang-rt-14-dev jq gnuplot-nox python3 strace procps util-linux file"
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "deps.sh: not a Debian system; install by hand:" $PKGS >&2
+	exit 1
+fi
+
+# One dpkg-query for all; a package dpkg never heard of prints nothing.
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' $PKGS 2>/dev/null |
+	awk '$2 == "installed" { print $1 }') || true
+missing=
+for p in $PKGS; do
+	echo "$installed" | grep -qx "$p" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: need root to install packages (sudo make deps)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $missing

@@ -1,0 +1,339 @@
+# tests/integration/helpers.bash - shared helpers for the bats tests.
+#
+# Use:   load helpers        (at the top of every tests/integration/*.bats)
+#
+# Every test gets a fresh temp dir $T (removed afterwards) through the
+# default setup/teardown below. A file that needs its own setup() or
+# teardown() must call ckpt_setup / ckpt_teardown from it.
+#
+# Workloads (tests/workloads/*.c) speak a FIFO protocol (wl.h): started by
+# wl_start, they say "ready" on $T/ready, then block in open($T/go) until
+# wl_go. The usual test is one line:
+#
+#     @test "pipe_data: roundtrip (dynamic)" { wl_roundtrip pipe_data; }
+#     @test "pipe_data: roundtrip (static)"  { wl_roundtrip pipe_data.static; }
+#
+# The for_each_build convention: every workload is built twice, NAME
+# (dynamic, glibc with rseq) and NAME.static; a property is tested with two
+# @test blocks as above, named "...(dynamic)" and "...(static)". A missing
+# static build (its libraries have no .a) skips, it does not fail.
+# wl_native NAME proves the workload itself passes without checkpointing.
+#
+# Step by step, for tests that look from outside between the steps:
+#     wl_start NAME [ARGS]      # WL_PID is the workload, now waiting
+#     ckpt_checkpoint [ARGS]    # bundle in $T/bundle, dump.log in $T
+#     ckpt_restore_bg [ARGS]    # RESTORE_PID; output in $T/restore.{out,err}
+#     wl_go                     # tell the restored workload to check itself
+#                               # (after restore -d, set WL_GO_PID first)
+#     wl_finish                 # restore's (= workload's) exit 0, last line PASS
+#
+# Processes: every process a helper starts is recorded; teardown stops and
+# kills each one with all its descendants, so no test leaves one behind.
+# Use ckpt_track_pid PID for processes a test starts itself in the
+# background. Tests synchronise on FIFOs and exit statuses, never on sleep;
+# bats' BATS_TEST_TIMEOUT (set by tests/run-tests) bounds every test.
+
+REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+
+_build=${BUILD:-build}
+[[ $_build == /* ]] || _build=$REPO_ROOT/$_build
+CKPT_OCI=${CKPT_OCI:-$_build/ckpt-oci}
+WL_BIN=${WL_BIN:-$_build/tests/workloads}
+unset _build
+
+# How long to wait for a workload to say ready or to take its go.
+WL_TIMEOUT=${WL_TIMEOUT:-60}
+
+# ---- setup and teardown --------------------------------------------------
+
+ckpt_setup()
+{
+	T=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-test.XXXXXX")
+	WL_PID=
+	RESTORE_PID=
+	export T
+}
+
+# Record a pid with its start time, so teardown never kills a reused pid.
+ckpt_track_pid()
+{
+	local start
+
+	start=$(_proc_starttime "$1") || return 0
+	echo "$1 $start" >>"$T/.pids"
+}
+
+ckpt_teardown()
+{
+	[[ -n ${T:-} && -d $T ]] || return 0
+	ckpt_kill_started
+	rm -rf "$T"
+}
+
+setup()
+{
+	ckpt_setup
+}
+
+teardown()
+{
+	ckpt_teardown
+}
+
+# Field 22 of /proc/PID/stat; fails when the process is gone.
+_proc_starttime()
+{
+	local stat rest
+
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+	rest=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $rest
+	echo "${20}"
+}
+
+# True while PID runs (a zombie does not count).
+pid_alive()
+{
+	local stat rest
+
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+	rest=${stat##*) }
+	[[ ${rest:0:1} != Z ]]
+}
+
+# Stop PID, then its descendants, so nothing forks while the tree is listed.
+_collect_tree()
+{
+	local pid=$1 child
+
+	kill -STOP "$pid" 2>/dev/null || return 0
+	_tree+=("$pid")
+	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		_collect_tree "$child"
+	done
+}
+
+# Kill every recorded process and all its descendants; reap our children.
+ckpt_kill_started()
+{
+	local pid start _tree=()
+
+	[[ -f $T/.pids ]] || return 0
+	while read -r pid start; do
+		[[ $(_proc_starttime "$pid" 2>/dev/null) == "$start" ]] || continue
+		_collect_tree "$pid"
+	done <"$T/.pids"
+	for pid in "${_tree[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	while read -r pid start; do
+		wait "$pid" 2>/dev/null || true
+	done <"$T/.pids"
+	rm -f "$T/.pids"
+}
+
+# wait_until SECONDS CMD [ARGS...]: poll an observable condition (not a
+# guess at timing) every 10 ms; fails when it is still false at the end.
+# The pause is a timed read on a private FIFO nobody writes.
+wait_until()
+{
+	local secs=$1 fd i
+	shift
+	[[ -p $T/.tick ]] || mkfifo "$T/.tick"
+	exec {fd}<>"$T/.tick"
+	for ((i = 0; i < secs * 100; i++)); do
+		if "$@"; then
+			exec {fd}<&-
+			return 0
+		fi
+		read -t 0.01 -u "$fd" _ || true
+	done
+	exec {fd}<&-
+	"$@"
+}
+
+# in_syscall PID NR: the main thread of PID is blocked in syscall NR
+# (the x86-64 number, as /proc/PID/syscall shows it).
+in_syscall()
+{
+	local nr
+
+	{ read -r nr _ <"/proc/$1/syscall"; } 2>/dev/null || return 1
+	[[ $nr == "$2" ]]
+}
+
+# ---- requirements ----------------------------------------------------------
+
+require_root()
+{
+	[[ $EUID -eq 0 ]] || skip "needs root"
+}
+
+require_cmd()
+{
+	local c
+
+	for c in "$@"; do
+		command -v "$c" >/dev/null || skip "needs $c"
+	done
+}
+
+# ---- diagnostics -------------------------------------------------------------
+
+# Print what a failing test needs to be understood (bats shows it on failure).
+ckpt_show_logs()
+{
+	local f
+
+	for f in "$T/out" "$T/restore.out" "$T/restore.err" "$T/dump.log" "$T/restore.log"; do
+		[[ -s $f ]] || continue
+		echo "---- ${f##*/}"
+		cat "$f"
+	done
+	echo "----"
+}
+
+# ---- the workload protocol -------------------------------------------------
+
+# wl_start NAME [ARGS...]: start a workload, return once it said "ready".
+wl_start()
+{
+	local name=$1 bin fd line i
+	shift
+	bin=$WL_BIN/$name
+	if [[ ! -x $bin ]]; then
+		if [[ $name == *.static && -x $WL_BIN/${name%.static} ]]; then
+			skip "no static build of ${name%.static} (a library has no .a)"
+		fi
+		fail "workload $bin is not built (make workloads)"
+		return
+	fi
+	mkfifo "$T/ready" "$T/go" || return
+	# fd 3 is bats' own: a background job holding it would stall bats.
+	WL_READY=$T/ready WL_GO=$T/go "$bin" "$@" </dev/null >>"$T/out" 2>&1 3>&- &
+	WL_PID=$!
+	ckpt_track_pid "$WL_PID"
+	# Read-write: opening never blocks, and no EOF when the writer closes.
+	exec {fd}<>"$T/ready"
+	# Short reads so a workload that died is reported at once, not after
+	# the whole timeout.
+	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
+		if read -t 0.1 -u "$fd" line; then
+			break
+		fi
+		if ! pid_alive "$WL_PID"; then
+			# It may have said ready just before exiting.
+			read -t 0.1 -u "$fd" line || true
+			break
+		fi
+	done
+	exec {fd}<&-
+	if [[ ${line:-} != ready ]]; then
+		ckpt_show_logs
+		if pid_alive "$WL_PID"; then
+			fail "workload $name did not say ready within ${WL_TIMEOUT}s"
+		else
+			fail "workload $name exited before saying ready"
+		fi
+		return
+	fi
+}
+
+# wl_go: tell the workload it was restored (it is blocked opening $T/go).
+# A non-blocking open for writing succeeds only once a reader waits in
+# open(), so poll that; stop early when the process that should take the go
+# (WL_GO_PID, else RESTORE_PID, else WL_PID) is gone.
+wl_go()
+{
+	local target=${WL_GO_PID:-${RESTORE_PID:-$WL_PID}}
+
+	_wl_go_sent=0
+	wait_until "$WL_TIMEOUT" _wl_try_go "$target" || true
+	if ((!_wl_go_sent)); then
+		ckpt_show_logs
+		if pid_alive "$target"; then
+			fail "nobody opened $T/go within ${WL_TIMEOUT}s"
+		else
+			fail "process $target exited before taking its go"
+		fi
+		return
+	fi
+}
+
+_wl_try_go()
+{
+	if echo go | dd of="$T/go" oflag=nonblock status=none 2>/dev/null; then
+		_wl_go_sent=1
+		return 0
+	fi
+	! pid_alive "$1"
+}
+
+# Wait for PID (a child of this shell); 0 when it exited 0 and $T/out ends
+# in PASS. On failure prints the outputs and logs and fails the test.
+_wl_wait_pass()
+{
+	local pid=$1 what=$2 rc=0 last
+
+	wait "$pid" || rc=$?
+	last=$(tail -n 1 "$T/out" 2>/dev/null)
+	if [[ $rc -ne 0 || $last != PASS ]]; then
+		ckpt_show_logs
+		fail "$what: exit status $rc, last line \`$last\` (want PASS)"
+		return
+	fi
+}
+
+# ckpt_checkpoint [ARGS...]: checkpoint WL_PID into $T/bundle.
+ckpt_checkpoint()
+{
+	local a
+
+	run "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" "$@"
+	if [[ $status -ne 0 ]]; then
+		ckpt_show_logs
+	fi
+	assert_success || return
+	for a in "$@"; do
+		[[ $a == -R || $a == --leave-running ]] && return 0
+	done
+	# The checkpoint killed the workload: be sure it is gone and reaped
+	# before the restore wants its pid back.
+	wait "$WL_PID" 2>/dev/null || true
+}
+
+# ckpt_restore_bg [ARGS...]: restore $T/bundle in the background.
+ckpt_restore_bg()
+{
+	"$CKPT_OCI" restore "$@" "$T/bundle" </dev/null >"$T/restore.out" 2>"$T/restore.err" 3>&- &
+	RESTORE_PID=$!
+	ckpt_track_pid "$RESTORE_PID"
+}
+
+# wl_finish: after wl_go, the restore exits with the workload's status.
+wl_finish()
+{
+	_wl_wait_pass "$RESTORE_PID" "restored workload"
+}
+
+# wl_roundtrip NAME [ARGS...]: start, checkpoint, restore, go, PASS.
+wl_roundtrip()
+{
+	wl_start "$@" || return
+	ckpt_checkpoint || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+# wl_native NAME [ARGS...]: the workload passes without any checkpoint.
+wl_native()
+{
+	wl_start "$@" || return
+	wl_go || return
+	_wl_wait_pass "$WL_PID" "workload $1"
+}
