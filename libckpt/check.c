@@ -75,24 +75,22 @@ static const struct probe probes[] = {
 	{"io-uring", false, false, probe_io_uring, "information only"},
 	{"timer-restore-ids", false, false, probe_timer_restore_ids,
 	 "without it POSIX timer ids may change across restore"},
-	{"madv-guard", false, false, probe_madv_guard, "guard regions are not restored"},
+	{"madv-guard", false, false, probe_madv_guard, "only programs using guard regions need it"},
 	{"runtimes", false, false, probe_runtimes, "needed only for containers"},
 };
 
-static bool vdetail(struct probe_out *o, const char *fmt, va_list ap)
+static void vdetail(struct probe_out *o, const char *fmt, va_list ap)
 {
 	vsnprintf(o->detail, sizeof(o->detail), fmt, ap);
-	return false;
 }
 
-bool probe_detail(struct probe_out *o, const char *fmt, ...)
+void probe_detail(struct probe_out *o, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vdetail(o, fmt, ap);
 	va_end(ap);
-	return false;
 }
 
 bool probe_fail(struct probe_out *o, const char *fmt, ...)
@@ -124,9 +122,9 @@ bool probe_errno(struct probe_out *o, const char *fmt, ...)
 pid_t check_spawn(int (*setup)(void *arg, uint64_t *val), void *arg, uint64_t *val,
 		  struct probe_out *o)
 {
+	pid_t parent = getpid(), pid;
 	uint64_t v = 0;
 	int p[2];
-	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return probe_errno(o, "pipe"), -1;
@@ -140,6 +138,8 @@ pid_t check_spawn(int (*setup)(void *arg, uint64_t *val), void *arg, uint64_t *v
 	if (pid == 0) {
 		close(p[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) /* the parent died before prctl */
+			_exit(1);
 		if (setup && setup(arg, &v) < 0)
 			_exit(1);
 		if (write(p[1], &v, sizeof(v)) != sizeof(v))
@@ -295,6 +295,8 @@ static void probe_run(const struct probe *p, struct probe_out *out)
 		close(fds[0]);
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != check_owner)
+			_exit(1);
 		p->fn(&o);
 		/* only write and _exit from here: the probe may have unmapped the vdso */
 		if (write(fds[1], &o, sizeof(o)) != sizeof(o))

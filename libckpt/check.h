@@ -24,8 +24,8 @@ struct probe_out {
 
 typedef void (*probe_fn)(struct probe_out *o);
 
-/* Set the detail text; probe_fail also clears ok. Both return false. */
-__attribute__((format(printf, 2, 3))) bool probe_detail(struct probe_out *o, const char *fmt, ...);
+/* Set the detail text; probe_fail also clears ok and returns false. */
+__attribute__((format(printf, 2, 3))) void probe_detail(struct probe_out *o, const char *fmt, ...);
 __attribute__((format(printf, 2, 3))) bool probe_fail(struct probe_out *o, const char *fmt, ...);
 /* probe_fail with ": strerror(errno)" appended. */
 __attribute__((format(printf, 2, 3))) bool probe_errno(struct probe_out *o, const char *fmt, ...);
