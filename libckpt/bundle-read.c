@@ -20,7 +20,7 @@
 
 /* Below this much data a second hashing thread costs more than it saves. */
 #define VERIFY_PARALLEL_MIN (64u << 20)
-#define VERIFY_THREADS 2
+#define VERIFY_THREADS	    2
 
 /* Open a bundle member: a regular file, never through a symlink. */
 static int open_member(int dirfd, const char *name, struct stat *st, ckpt_err_t *err)
@@ -97,7 +97,7 @@ static int manifest_file(struct ckpt_bundle *b, const struct json *f, ckpt_err_t
 	if (bundle_find(b, name))
 		return ckpt_error_msg(err, EPROTO, "%s: listed twice", name);
 	b->files = xrealloc(b->files, (b->nfiles + 1) * sizeof(*b->files));
-	b->files[b->nfiles++] = (struct bundle_file){ xstrdup(name), size, h };
+	b->files[b->nfiles++] = (struct bundle_file){xstrdup(name), size, h};
 	return 0;
 }
 
@@ -224,7 +224,7 @@ static void *verify_worker(void *arg)
 {
 	struct verify_job *job = arg;
 	char *buf = malloc(BUNDLE_IOBUF);
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 	size_t i;
 
 	if (!buf)
@@ -257,7 +257,7 @@ static int by_size_desc(const void *a, const void *b)
 /* Hash every file; big bundles use a second thread (files are independent). */
 static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
 {
-	struct verify_job job = { .b = b, .bad = b->nfiles, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct verify_job job = {.b = b, .bad = b->nfiles, .lock = PTHREAD_MUTEX_INITIALIZER};
 	pthread_t tid;
 	uint64_t total = 0;
 	bool spawned = false;

@@ -133,7 +133,7 @@ static int new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
 static void add_file(struct ckpt_bundle *b, const char *name, uint64_t size, uint64_t h)
 {
 	b->files = xrealloc(b->files, (b->nfiles + 1) * sizeof(*b->files));
-	b->files[b->nfiles++] = (struct bundle_file){ xstrdup(name), size, h };
+	b->files[b->nfiles++] = (struct bundle_file){xstrdup(name), size, h};
 }
 
 int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *doc,

@@ -73,8 +73,8 @@ static void print_pstree(FILE *out, const struct json *tree)
 		const struct json *t = json_at(tasks, i);
 
 		fprintf(out, "  %7lld %7lld %7lld %7lld %-5s %-16s ", int_or(t, "pid"),
-			int_or(t, "ppid"), int_or(t, "pgid"), int_or(t, "sid"),
-			str_or(t, "state"), str_or(t, "comm"));
+			int_or(t, "ppid"), int_or(t, "pgid"), int_or(t, "sid"), str_or(t, "state"),
+			str_or(t, "comm"));
 		print_int_list(out, json_get(t, "threads"));
 		fputc('\n', out);
 	}
@@ -105,8 +105,9 @@ static void print_task(FILE *out, const struct json *t)
 	for (size_t i = 0; i < json_len(threads); i++) {
 		const struct json *th = json_at(threads, i), *regs = json_get(th, "regs");
 
-		fprintf(out, "    tid %-7lld rip 0x%016" PRIx64 " rsp 0x%016" PRIx64
-			     " sigmask 0x%" PRIx64 "\n",
+		fprintf(out,
+			"    tid %-7lld rip 0x%016" PRIx64 " rsp 0x%016" PRIx64
+			" sigmask 0x%" PRIx64 "\n",
 			int_or(th, "tid"), hex_or(regs, "rip"), hex_or(regs, "rsp"),
 			hex_or(th, "sigmask"));
 	}

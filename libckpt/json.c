@@ -338,8 +338,7 @@ int json_get_hex(const struct json *obj, const char *key, uint64_t *out, ckpt_er
 	return 0;
 }
 
-int json_get_hexbuf(const struct json *obj, const char *key, void *buf, size_t len,
-		    ckpt_err_t *err)
+int json_get_hexbuf(const struct json *obj, const char *key, void *buf, size_t len, ckpt_err_t *err)
 {
 	unsigned char *p = buf;
 	struct json *v = NULL;
@@ -584,7 +583,7 @@ static int parse_error(yajl_handle h, struct parse_ctx *p, const char *buf, size
 
 int json_parse(const char *buf, size_t len, struct json **out, ckpt_err_t *err)
 {
-	struct parse_ctx p = { 0 };
+	struct parse_ctx p = {0};
 	yajl_status st;
 	yajl_handle h;
 	int ret = 0;

@@ -14,7 +14,7 @@
 #include "util/util.h"
 
 #define PROC_FILE_MAX (1u << 20)
-#define STAT_FIELDS 52
+#define STAT_FIELDS   52
 
 /* Parse one unsigned decimal (or, with base 16/8, other) token; advance *p. */
 static int next_num(const char **p, int base, unsigned long long *out)
@@ -37,7 +37,7 @@ static int next_num(const char **p, int base, unsigned long long *out)
 
 int proc_parse_stat(const char *buf, struct proc_stat *st, ckpt_err_t *err)
 {
-	unsigned long long f[STAT_FIELDS + 1] = { 0 };
+	unsigned long long f[STAT_FIELDS + 1] = {0};
 	const char *open, *close, *p;
 	size_t clen;
 	int n;

@@ -15,7 +15,7 @@
 
 #include "ckpt/error.h"
 
-#define PROC_COMM_MAX 64
+#define PROC_COMM_MAX  64
 #define PROC_NSPID_MAX 32
 
 struct proc_stat {
@@ -48,7 +48,7 @@ struct proc_status {
 	int seccomp;	     /* 0 off, 1 strict, 2 filter */
 	int seccomp_filters; /* -1 when the kernel does not say */
 	uint64_t sig_pnd, shd_pnd, sig_blk, sig_ign, sig_cgt;
-	unsigned int umask; /* -1U when the kernel does not say */
+	unsigned int umask;	     /* -1U when the kernel does not say */
 	pid_t nspid[PROC_NSPID_MAX]; /* outermost first, as in NSpid */
 	int nspid_count;
 };

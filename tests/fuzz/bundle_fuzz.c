@@ -35,7 +35,8 @@ static char root[64];
 
 static bool name_safe(const char *n)
 {
-	return *n && n[0] != '.' && strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(n);
+	return *n && n[0] != '.' &&
+	       strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(n);
 }
 
 /* Split the input into records; returns how many. */

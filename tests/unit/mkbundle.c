@@ -113,7 +113,7 @@ static int write_bundle(const char *path, ckpt_err_t *err)
 
 int main(int argc, char **argv)
 {
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: mkbundle PATH\n");

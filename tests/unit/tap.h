@@ -43,7 +43,7 @@ __attribute__((format(printf, 2, 3))) static inline int ok(int cond, const char 
 		long long _g = (long long)(got), _w = (long long)(want);                           \
 		int _r = ok(_g == _w, __VA_ARGS__);                                                \
 		if (!_r)                                                                           \
-			printf("#   got %lld, want %lld\n", _g, _w);                           \
+			printf("#   got %lld, want %lld\n", _g, _w);                               \
 		_r;                                                                                \
 	})
 
@@ -52,7 +52,7 @@ __attribute__((format(printf, 2, 3))) static inline int ok(int cond, const char 
 		const char *_g = (got), *_w = (want);                                              \
 		int _r = ok(_g && _w ? !strcmp(_g, _w) : _g == _w, __VA_ARGS__);                   \
 		if (!_r)                                                                           \
-			printf("#   got \"%s\", want \"%s\"\n", _g ? _g : "(null)",              \
+			printf("#   got \"%s\", want \"%s\"\n", _g ? _g : "(null)",                \
 			       _w ? _w : "(null)");                                                \
 		_r;                                                                                \
 	})
@@ -63,7 +63,7 @@ __attribute__((format(printf, 2, 3))) static inline int ok(int cond, const char 
 		const char *_g = (got), *_f = (frag);                                              \
 		int _r = ok(_g && strstr(_g, _f) != NULL, __VA_ARGS__);                            \
 		if (!_r)                                                                           \
-			printf("#   \"%s\" does not contain \"%s\"\n", _g ? _g : "(null)", _f);  \
+			printf("#   \"%s\" does not contain \"%s\"\n", _g ? _g : "(null)", _f);    \
 		_r;                                                                                \
 	})
 

@@ -30,7 +30,7 @@ static int make_bundle(const char *path, ckpt_err_t *err)
 	struct bundle_image *img = NULL;
 	cleanup_json struct json *tree = json_obj(), *task = json_obj();
 	static unsigned char buf[2u << 20];
-	size_t off = 0, chunks[] = { 1, 4095, 2u << 20, 7, 100000 };
+	size_t off = 0, chunks[] = {1, 4095, 2u << 20, 7, 100000};
 	int ret;
 
 	json_set(tree, "root", json_int(12));
@@ -214,7 +214,7 @@ static void test_writer(ckpt_err_t *err)
 
 static void test_rejections(ckpt_err_t *err)
 {
-	static const char *files[] = { "pstree.json", "task-12.json", "pages-12.img" };
+	static const char *files[] = {"pstree.json", "task-12.json", "pages-12.img"};
 	cleanup_free char *p = NULL;
 	char fn[256];
 
@@ -233,7 +233,8 @@ static void test_rejections(ckpt_err_t *err)
 		if (truncate(f, 4096) < 0)
 			abort();
 	}
-	like(open_msg(p, err), "pages-12.img: size 4096, manifest says 3158073: truncated or corrupt",
+	like(open_msg(p, err),
+	     "pages-12.img: size 4096, manifest says 3158073: truncated or corrupt",
 	     "truncated image");
 	free(steal_pointer(&p));
 
@@ -316,7 +317,7 @@ static void test_big_json(ckpt_err_t *err)
 
 int main(void)
 {
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 	cleanup_free char *cmd = NULL;
 
 	umask(022);

@@ -15,7 +15,7 @@ static int inner(ckpt_err_t *err)
 
 int main(void)
 {
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 	char big[4000];
 	int ret;
 

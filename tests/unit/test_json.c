@@ -19,7 +19,7 @@ static int parse(const char *s, struct json **out, ckpt_err_t *err)
 int main(void)
 {
 	cleanup_json struct json *doc = json_obj(), *back = NULL, *j = NULL;
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 	cleanup_free char *text = NULL, *deep = NULL;
 	unsigned char bytes[4];
 	struct json *arr;
@@ -70,8 +70,7 @@ int main(void)
 	is_int(json_type(json_at(json_get(back, "threads"), 1)), JSON_STR, "array element type");
 	ok(json_as_bool(json_get(back, "ok")), "bool");
 	is_int(json_type(json_get(back, "nothing")), JSON_NULL, "null");
-	ok(json_get(back, "ratio") && json_type(json_get(back, "ratio")) == JSON_DOUBLE,
-	   "double");
+	ok(json_get(back, "ratio") && json_type(json_get(back, "ratio")) == JSON_DOUBLE, "double");
 
 	is_int(parse("{\"a\":1,\"a\":2}", &j, &err), 0, "duplicate keys accepted");
 	ok(json_len(j) == 1 && json_as_int(json_get(j, "a")) == 2, "last duplicate wins");

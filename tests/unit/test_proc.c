@@ -45,7 +45,7 @@ int main(void)
 	struct proc_stat st;
 	struct proc_status ss;
 	struct proc_vma v;
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 	cleanup_free pid_t *pids = NULL;
 	cleanup_close int self = -1;
 	int n = 0;
