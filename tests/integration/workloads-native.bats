@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# tests/integration/workloads-native.bats - every workload passes when run
+# without any checkpoint (dynamic and static builds): proof that the
+# workloads themselves are right, so an engine.bats failure is the engine's.
+
+load helpers
+
+@test "native: counter (dynamic)" {
+	wl_native counter
+}
+
+@test "native: counter (static)" {
+	wl_native counter.static
+}
+
+@test "native: mem_patterns (dynamic)" {
+	wl_native mem_patterns
+}
+
+@test "native: mem_patterns (static)" {
+	wl_native mem_patterns.static
+}
+
+@test "native: shared_anon (dynamic)" {
+	wl_native shared_anon
+}
+
+@test "native: shared_anon (static)" {
+	wl_native shared_anon.static
+}
+
+@test "native: file_mappings (dynamic)" {
+	wl_native file_mappings "$T"
+}
+
+@test "native: file_mappings (static)" {
+	wl_native file_mappings.static "$T"
+}
+
+@test "native: memfd_map (dynamic)" {
+	wl_native memfd_map
+}
+
+@test "native: memfd_map (static)" {
+	wl_native memfd_map.static
+}
+
+@test "native: bigmem (dynamic)" {
+	wl_native bigmem
+}
+
+@test "native: bigmem (static)" {
+	wl_native bigmem.static
+}
+
+@test "native: threads64 (dynamic)" {
+	wl_native threads64
+}
+
+@test "native: threads64 (static)" {
+	wl_native threads64.static
+}
+
+@test "native: syscall_read (dynamic)" {
+	wl_native syscall_read
+}
+
+@test "native: syscall_read (static)" {
+	wl_native syscall_read.static
+}
+
+@test "native: syscall_nanosleep (dynamic)" {
+	wl_native syscall_nanosleep
+}
+
+@test "native: syscall_nanosleep (static)" {
+	wl_native syscall_nanosleep.static
+}
+
+@test "native: syscall_futex (dynamic)" {
+	wl_native syscall_futex
+}
+
+@test "native: syscall_futex (static)" {
+	wl_native syscall_futex.static
+}
+
+@test "native: syscall_pause (dynamic)" {
+	wl_native syscall_pause
+}
+
+@test "native: syscall_pause (static)" {
+	wl_native syscall_pause.static
+}
+
+@test "native: sig_handlers (dynamic)" {
+	wl_native sig_handlers
+}
+
+@test "native: sig_handlers (static)" {
+	wl_native sig_handlers.static
+}
+
+@test "native: sig_pending (dynamic)" {
+	wl_native sig_pending
+}
+
+@test "native: sig_pending (static)" {
+	wl_native sig_pending.static
+}
+
+@test "native: sigaltstack (dynamic)" {
+	wl_native sigaltstack
+}
+
+@test "native: sigaltstack (static)" {
+	wl_native sigaltstack.static
+}
+
+@test "native: creds (dynamic)" {
+	require_root
+	wl_native creds
+}
+
+@test "native: creds (static)" {
+	require_root
+	wl_native creds.static
+}
+
+@test "native: seccomp (dynamic)" {
+	wl_native seccomp
+}
+
+@test "native: seccomp (static)" {
+	wl_native seccomp.static
+}
+
+@test "native: rlimits (dynamic)" {
+	wl_native rlimits
+}
+
+@test "native: rlimits (static)" {
+	wl_native rlimits.static
+}
+
+@test "native: itimers (dynamic)" {
+	wl_native itimers
+}
+
+@test "native: itimers (static)" {
+	wl_native itimers.static
+}
+
+@test "native: posix_timers (dynamic)" {
+	wl_native posix_timers
+}
+
+@test "native: posix_timers (static)" {
+	wl_native posix_timers.static
+}
+
+@test "native: tree (dynamic)" {
+	wl_native tree
+}
+
+@test "native: tree (static)" {
+	wl_native tree.static
+}
+
+@test "native: zombie (dynamic)" {
+	wl_native zombie
+}
+
+@test "native: zombie (static)" {
+	wl_native zombie.static
+}
+
+@test "native: rseq (dynamic)" {
+	wl_native rseq
+}
+
+@test "native: rseq (static)" {
+	wl_native rseq.static
+}
+
+@test "native: misc_state (dynamic)" {
+	wl_native misc_state "$T"
+}
+
+@test "native: misc_state (static)" {
+	wl_native misc_state.static "$T"
+}
