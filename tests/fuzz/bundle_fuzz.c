@@ -112,6 +112,14 @@ static void read_all_members(const char *dir)
 	bundle_close(b);
 }
 
+static void remove_root(void)
+{
+	cleanup_free char *dir = xasprintf("%s/b", root);
+
+	(void)bundle_rmtree(AT_FDCWD, dir);
+	(void)rmdir(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rec r[MAX_FILES];
@@ -125,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 		if (!mkdtemp(root))
 			abort();
+		atexit(remove_root);
 	}
 	if (size < 1)
 		return 0;
