@@ -88,6 +88,4 @@ int thread_dump_state(struct ckpt_ctx *ctx, struct task *t, struct thread *th,
 /* files-dump.c */
 int files_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err);
 
-#define SCRATCH_SIZE (64 * 1024UL)
-
 #endif

@@ -1,7 +1,431 @@
-/* placeholder until the restore pipeline lands */
+/*
+ * libckpt/restore.c - the restore pipeline, short and linear:
+ *
+ *   verify the bundle (every checksum, the CPU) -> read the tree -> check
+ *   every pid is free -> create the tree (clone3 with set_tid; each process
+ *   makes its own children, see restore-child.c) -> seize every process ->
+ *   puppeteer each: memory, threads, state, credentials, registers ->
+ *   detach them all together -> wait for the root (unless -d).
+ *
+ * Nothing is started before the bundle is verified; a failure after that
+ * kills whatever was half-restored and names the object that failed.
+ */
+#define LOG_PREFIX "restore: "
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
 #include "ckpt/ckpt.h"
+#include "engine.h"
+#include "mem.h"
+#include "restore.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/uapi.h"
+#include "util/util.h"
+
+#define RESTORE_OPTIONS                                                                            \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_SUSPEND_SECCOMP |                  \
+	 PTRACE_O_EXITKILL)
+#define READY_TIMEOUT_S 30
+
+static int rc_load_task(struct rctx *rc, struct rtask *t, const struct json *pt,
+			ckpt_err_t *err)
+{
+	struct json *threads;
+	char name[64];
+	int ret;
+
+	t->pid = json_as_int(json_get(pt, "pid"));
+	t->ppid = json_as_int(json_get(pt, "ppid"));
+	t->pgid = json_as_int(json_get(pt, "pgid"));
+	t->sid = json_as_int(json_get(pt, "sid"));
+	if (t->pid <= 0)
+		return ckpt_error_msg(err, EPROTO, "pstree.json: task without a pid");
+	snprintf(name, sizeof(name), "task-%d.json", t->pid);
+	ret = bundle_get_json(rc->bundle, name, &t->doc, err);
+	if (ret < 0)
+		return ret;
+	t->zombie = json_as_bool(json_get(t->doc, "zombie"));
+	t->exit_code = json_as_int(json_get(t->doc, "exit_code"));
+	if (t->zombie)
+		return 0;
+	snprintf(name, sizeof(name), "pagemap-%d.json", t->pid);
+	ret = bundle_get_json(rc->bundle, name, &t->pagemap, err);
+	if (ret < 0)
+		return ret;
+	threads = json_get(t->doc, "threads");
+	t->nthreads = json_len(threads);
+	if (!t->nthreads)
+		return ckpt_error_msg(err, EPROTO, "task %d has no threads", t->pid);
+	t->threads = xzalloc(t->nthreads * sizeof(*t->threads));
+	for (int i = 0; i < t->nthreads; i++) {
+		t->threads[i].doc = json_at(threads, i);
+		t->threads[i].tid = json_as_int(json_get(t->threads[i].doc, "tid"));
+	}
+	/* the page image sits above every fd the task will have */
+	t->img_fd = 3;
+	for (size_t i = 0; i < json_len(json_get(t->doc, "fds")); i++)
+		t->img_fd = MAX(t->img_fd,
+				json_as_int(json_get(json_at(json_get(t->doc, "fds"), i), "fd")) + 1);
+	return 0;
+}
+
+static int rc_load(struct rctx *rc, ckpt_err_t *err)
+{
+	struct json *tasks;
+	int ret;
+
+	ret = bundle_get_json(rc->bundle, "pstree.json", &rc->pstree, err);
+	if (ret < 0)
+		return ret;
+	rc->own_pidns = json_as_bool(json_get(rc->pstree, "own_pidns"));
+	ret = json_get_arr(rc->pstree, "tasks", &tasks, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "pstree.json");
+	rc->ntasks = json_len(tasks);
+	if (!rc->ntasks || rc->ntasks > 100000)
+		return ckpt_error_msg(err, EPROTO, "pstree.json: %d tasks", rc->ntasks);
+	rc->tasks = xzalloc(rc->ntasks * sizeof(*rc->tasks));
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+
+		t->idx = i;
+		t->img_fd = -1;
+		ret = rc_load_task(rc, t, json_at(tasks, i), err);
+		if (ret < 0)
+			return ret;
+		/* parents come first in pstree.json */
+		for (int k = 0; k < i && i > 0; k++)
+			if (rc->tasks[k].pid == t->ppid)
+				t->parent = &rc->tasks[k];
+		if (i == 0) {
+			rc->root = t;
+		} else if (!t->parent) {
+			return ckpt_error_msg(err, EPROTO, "task %d: parent %d not in the tree",
+					      t->pid, t->ppid);
+		} else {
+			struct rtask *p = t->parent;
+
+			p->children = xrealloc(p->children, (p->nchildren + 1) * sizeof(t));
+			p->children[p->nchildren++] = t;
+		}
+	}
+	return 0;
+}
+
+static int check_pids_free(struct rctx *rc, ckpt_err_t *err)
+{
+	if (rc->own_pidns)
+		return 0; /* a fresh namespace: every pid is free */
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+
+		for (int j = -1; j < t->nthreads; j++) {
+			pid_t p = j < 0 ? t->pid : t->threads[j].tid;
+
+			if (kill(p, 0) == 0 || errno != ESRCH)
+				return ckpt_error_msg(err, EEXIST, "pid %d is taken", p);
+		}
+	}
+	return 0;
+}
+
+/* A scratch address free in ckpt-oci's layout and in every saved one. */
+static int choose_scratch(struct rctx *rc, ckpt_err_t *err)
+{
+	cleanup_file FILE *f = fopen("/proc/self/maps", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	uint64_t cand = 0x10000000;
+	uint64_t *ranges = NULL;
+	size_t nr = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2) {
+			ranges = xrealloc(ranges, (nr + 2) * sizeof(*ranges));
+			ranges[nr++] = s;
+			ranges[nr++] = e;
+		}
+	}
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct json *vmas = json_get(rc->tasks[i].doc, "vmas");
+
+		for (size_t k = 0; k < json_len(vmas); k++) {
+			ranges = xrealloc(ranges, (nr + 2) * sizeof(*ranges));
+			ranges[nr++] = strtoull(json_as_str(json_get(json_at(vmas, k), "start")) ?: "0",
+						NULL, 16);
+			ranges[nr++] = strtoull(json_as_str(json_get(json_at(vmas, k), "end")) ?: "0",
+						NULL, 16);
+		}
+	}
+	for (; cand < 0x7f0000000000ULL; cand += 1 << 20) {
+		bool clash = false;
+
+		for (size_t k = 0; k < nr && !clash; k += 2)
+			clash = cand < ranges[k + 1] && cand + SCRATCH_SIZE > ranges[k];
+		if (!clash) {
+			rc->scratch = cand;
+			free(ranges);
+			return 0;
+		}
+	}
+	free(ranges);
+	return ckpt_error_msg(err, ENOMEM, "no room for the scratch area");
+}
+
+static int wait_ready(struct rctx *rc, ckpt_err_t *err)
+{
+	uint64_t deadline = now_ns() + READY_TIMEOUT_S * 1000000000ULL;
+
+	for (;;) {
+		int done = __atomic_load_n(&rc->shared->done, __ATOMIC_SEQ_CST);
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		for (int i = 0; i < rc->ntasks; i++)
+			if (rc->shared->slot[i].state < 0)
+				return ckpt_error_msg(err, EIO, "task %d: %s", rc->tasks[i].pid,
+						      rc->shared->slot[i].msg);
+		if (done >= rc->ntasks)
+			return 0;
+		if (waitpid(rc->root->host_pid, NULL, WNOHANG) == rc->root->host_pid)
+			return ckpt_error_msg(err, ECHILD, "task %d died while being created",
+					      rc->root->pid);
+		if (now_ns() > deadline)
+			return ckpt_error_msg(err, ETIMEDOUT, "tree not created after %d s",
+					      READY_TIMEOUT_S);
+		syscall(SYS_futex, &rc->shared->done, FUTEX_WAIT, done, &ts, NULL, 0);
+	}
+}
+
+/* Host pids: the same, or found through NSpid under the new namespace's init. */
+static int map_host_pids(struct rctx *rc, ckpt_err_t *err)
+{
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+
+		if (!rc->own_pidns || t == rc->root)
+			continue;
+		t->host_pid = 0;
+		for (int k = 0; k < t->parent->nchildren; k++) {
+			/* children of the parent, looked up in /proc */
+		}
+		{
+			cleanup_free char *path = xasprintf("/proc/%d/task", t->parent->host_pid);
+			cleanup_free pid_t *kids = NULL;
+			cleanup_close int pfd = -1;
+			int n = 0;
+
+			path[strlen(path) - 5] = '\0';
+			pfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (pfd < 0 || proc_list_children(pfd, t->parent->host_pid, &kids, &n, err) < 0)
+				return ckpt_error(err, errno, "children of %d", t->parent->host_pid);
+			for (int k = 0; k < n && !t->host_pid; k++) {
+				cleanup_free char *kp = xasprintf("/proc/%d", kids[k]);
+				struct proc_status st = { 0 };
+				int kfd = open(kp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+				if (kfd >= 0 && proc_read_status(kfd, &st, err) == 0 &&
+				    st.nspid_count && st.nspid[st.nspid_count - 1] == t->pid)
+					t->host_pid = kids[k];
+				proc_status_free(&st);
+				if (kfd >= 0)
+					close(kfd);
+			}
+		}
+		if (!t->host_pid)
+			return ckpt_error_msg(err, ESRCH, "task %d not found after creation", t->pid);
+	}
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+
+		if (!rc->own_pidns)
+			t->host_pid = t->pid;
+		if (t->nthreads)
+			t->threads[0].host_tid = t->host_pid;
+	}
+	return 0;
+}
+
+static int seize_one(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	int status, ret;
+
+	if (ptrace(PTRACE_SEIZE, t->host_pid, NULL, (void *)(long)RESTORE_OPTIONS) < 0)
+		return ckpt_error(err, errno, "seize task %d", t->pid);
+	if (ptrace(PTRACE_INTERRUPT, t->host_pid, NULL, NULL) < 0)
+		return ckpt_error(err, errno, "interrupt task %d", t->pid);
+	do {
+		ret = rsys_wait_stop(t->host_pid, &status, err);
+		if (ret < 0)
+			return ret;
+		if (status >> 16 != PTRACE_EVENT_STOP &&
+		    ptrace(PTRACE_CONT, t->host_pid, NULL, NULL) < 0)
+			return ckpt_error(err, errno, "task %d: resume", t->pid);
+	} while (status >> 16 != PTRACE_EVENT_STOP);
+	return rsys_init(&t->rs, t->host_pid, rc->scratch + SCRATCH_CODE, err);
+}
+
+/* Everything the puppeteer does to one task, up to but not including credentials. */
+static int puppeteer_task(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	int ret = rmem_restore(rc, t, err);
+
+	if (ret == 0)
+		ret = rmem_fill_shared(rc, t, err);
+	if (ret == 0)
+		ret = rtask_threads(rc, t, err);
+	if (ret == 0)
+		ret = rtask_state(rc, t, err);
+	if (ret == 0)
+		ret = rtask_finish(rc, t, err);
+	for (int i = 0; ret == 0 && i < t->nthreads; i++)
+		ret = rthread_restore(rc, t, &t->threads[i], err);
+	if (ret == 0)
+		ret = rtask_last(rc, t, err);
+	for (int i = t->nthreads - 1; ret == 0 && i >= 0; i--)
+		ret = rthread_regs(rc, t, &t->threads[i], err);
+	return ret;
+}
+
+static int restore_tree(struct rctx *rc, ckpt_err_t *err)
+{
+	int ret;
+
+	ret = rchild_spawn(rc, rc->root, rc->own_pidns, &rc->root->host_pid, err);
+	if (ret < 0)
+		return ret;
+	ret = wait_ready(rc, err);
+	if (ret == 0)
+		ret = map_host_pids(rc, err);
+	for (int i = 0; ret == 0 && i < rc->ntasks; i++)
+		if (!rc->tasks[i].zombie)
+			ret = seize_one(rc, &rc->tasks[i], err);
+	for (int i = 0; ret == 0 && i < rc->ntasks; i++)
+		if (!rc->tasks[i].zombie)
+			ret = rtask_prepare(rc, &rc->tasks[i], err);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; ret == 0 && i < rc->ntasks; i++)
+			ret = rtask_pgid(rc, &rc->tasks[i], pass == 0, err);
+	for (int i = 0; ret == 0 && i < rc->ntasks; i++) {
+		if (rc->tasks[i].zombie)
+			continue;
+		ret = puppeteer_task(rc, &rc->tasks[i], err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "task %d", rc->tasks[i].pid);
+	}
+	return ret;
+}
+
+static void release_all(struct rctx *rc)
+{
+	for (int i = 0; i < rc->ntasks; i++)
+		for (int j = 0; j < rc->tasks[i].nthreads; j++)
+			if (rc->tasks[i].threads[j].host_tid > 0)
+				(void)ptrace(PTRACE_DETACH, rc->tasks[i].threads[j].host_tid, NULL,
+					     NULL);
+}
+
+static void kill_all(struct rctx *rc)
+{
+	if (rc->root && rc->root->host_pid > 0) {
+		for (int i = rc->ntasks - 1; i >= 0; i--)
+			if (rc->tasks[i].host_pid > 0)
+				kill(rc->tasks[i].host_pid, SIGKILL);
+		kill(rc->root->host_pid, SIGKILL);
+		(void)waitpid(rc->root->host_pid, NULL, __WALL);
+	}
+}
+
+static void rc_free(struct rctx *rc)
+{
+	for (int i = 0; i < rc->ntasks; i++) {
+		json_free(rc->tasks[i].doc);
+		json_free(rc->tasks[i].pagemap);
+		free(rc->tasks[i].children);
+		free(rc->tasks[i].threads);
+	}
+	free(rc->tasks);
+	free(rc->shms);
+	json_free(rc->pstree);
+	if (rc->shared)
+		munmap(rc->shared, rc->shared_len);
+	bundle_close(rc->bundle);
+}
+
+static int write_pid_file(const char *path, pid_t pid, ckpt_err_t *err)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", pid);
+
+	return write_file_at(AT_FDCWD, path, buf, n, 0644, err);
+}
+
 int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 {
-	return ckpt_error_msg(err, ENOSYS, "not built yet");
+	cleanup_free char *copy = xstrdup(o->bundle), *logpath = NULL;
+	struct rctx rc = { .detach = o->detach };
+	uint64_t t0 = now_ns();
+	int ret;
+
+	if (geteuid() != 0)
+		return ckpt_error_msg(err, EPERM, "restore needs root");
+	log_set_stderr_level(o->verbose ? LOG_INFO : LOG_WARN);
+	logpath = xasprintf("%s/restore.log", o->work_dir ? o->work_dir : dirname(copy));
+	if (log_open_file(logpath, err) < 0) {
+		pr_warn("%s, no debug log", err->msg);
+		ckpt_error_clear(err);
+	}
+	ret = bundle_open(o->bundle, &rc.bundle, err);
+	if (ret == 0)
+		ret = bundle_check_host(rc.bundle, err);
+	if (ret == 0)
+		ret = rc_load(&rc, err);
+	if (ret == 0)
+		ret = check_pids_free(&rc, err);
+	if (ret == 0)
+		ret = choose_scratch(&rc, err);
+	if (ret < 0)
+		goto out;
+	pr_info("bundle verified in %.3f s", (now_ns() - t0) / 1e9);
+	rc.shared_len = sizeof(struct rshared) + rc.ntasks * sizeof(struct rslot);
+	rc.shared = mmap(NULL, rc.shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			 -1, 0);
+	if (rc.shared == MAP_FAILED) {
+		rc.shared = NULL;
+		ret = ckpt_error(err, errno, "map control block");
+		goto out;
+	}
+	ret = restore_tree(&rc, err);
+	if (ret < 0) {
+		kill_all(&rc);
+		goto out;
+	}
+	o->root_pid = rc.root->host_pid;
+	if (o->pid_file && write_pid_file(o->pid_file, o->root_pid, err) < 0) {
+		kill_all(&rc);
+		ret = -err->code;
+		goto out;
+	}
+	release_all(&rc);
+	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);
+	if (!o->detach) {
+		log_close_file();
+		while (waitpid(o->root_pid, &o->exit_status, 0) < 0 && errno == EINTR)
+			;
+	}
+out:
+	rc_free(&rc);
+	log_close_file();
+	return ret;
 }

@@ -12,6 +12,9 @@
 
 #include "ckpt/error.h"
 
+/* Scratch memory mapped into a task for the buffers of remote syscalls. */
+#define SCRATCH_SIZE (64 * 1024UL)
+
 struct rsys {
 	pid_t tid;			 /* thread that executes the calls */
 	uint64_t sc_addr;		 /* address of a `syscall` instruction in it */

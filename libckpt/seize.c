@@ -238,13 +238,22 @@ int seize_kill(struct ckpt_ctx *ctx, ckpt_err_t *err)
 	for (int i = 0; i < ctx->ntasks; i++)
 		if (kill(ctx->tasks[i]->pid, SIGKILL) < 0 && errno != ESRCH)
 			return ckpt_error(err, errno, "kill %d", ctx->tasks[i]->pid);
-	/* Tracees die only once we let go of them or reap them. */
-	seize_release(ctx);
+	/*
+	 * A dead tracee is reported to its tracer first; its real parent sees
+	 * it only after we collected that report, so wait for every thread.
+	 */
 	for (int i = 0; i < ctx->ntasks; i++) {
 		struct task *t = ctx->tasks[i];
 
-		for (int j = 0; j < t->nthreads; j++)
-			(void)waitpid(t->threads[j].tid, NULL, __WALL | WNOHANG);
+		for (int j = 0; j < t->nthreads; j++) {
+			struct thread *th = &t->threads[j];
+			int status;
+
+			while (th->seized && waitpid(th->tid, &status, __WALL) >= 0)
+				if (WIFEXITED(status) || WIFSIGNALED(status))
+					break;
+			th->seized = false;
+		}
 	}
 	for (int i = 0; i < ctx->ntasks; i++)
 		for (int j = 0; j < ctx->tasks[i]->nthreads; j++)

@@ -289,7 +289,7 @@ static int posix_timers_dump(struct task *t, struct rsys *rs, uint64_t scratch,
 		return ret;
 	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		unsigned long long sigval;
-		char how[16];
+		char how[16], who[8];
 		int id, sig, target, clock;
 
 		if (sscanf(l, "ID: %d", &id) == 1) {
@@ -298,8 +298,9 @@ static int posix_timers_dump(struct task *t, struct rsys *rs, uint64_t scratch,
 		} else if (o && sscanf(l, "signal: %d/%llx", &sig, &sigval) == 2) {
 			json_set(o, "signo", json_int(sig));
 			json_set(o, "sigval", json_hex(sigval));
-		} else if (o && sscanf(l, "notify: %15[a-z]/%*[a-z].%d", how, &target) == 2) {
+		} else if (o && sscanf(l, "notify: %15[a-z]/%7[a-z].%d", how, who, &target) == 3) {
 			json_set(o, "notify", json_str(how));
+			json_set(o, "notify_thread", json_bool(!strcmp(who, "tid")));
 			json_set(o, "notify_tid", json_int(target));
 		} else if (o && sscanf(l, "ClockID: %d", &clock) == 1) {
 			json_set(o, "clock", json_int(clock));

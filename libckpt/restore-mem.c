@@ -1,0 +1,444 @@
+/*
+ * libckpt/restore-mem.c - the puppeteer's memory phase: the restored task
+ * (still a fork of ckpt-oci) loses its whole address space but the scratch
+ * area, gets the vdso back at its old place, then every saved VMA mapped at
+ * its address, its private pages read by the task itself with preadv()
+ * from its page image (no copy through ckpt-oci), protections and madvise
+ * state applied, and the mm fields set (PR_SET_MM_MAP) so that cmdline,
+ * environ, exe, [heap] and [stack] read as before.
+ *
+ * Order matters: rseq must be unregistered before its memory goes (the
+ * kernel writes it on every return to user space); ARCH_MAP_VDSO_64 fails
+ * while any vdso is mapped; PR_SET_MM_MAP refuses a new exe_fd while the
+ * old executable is still mapped. The task runs no user code throughout.
+ */
+#define LOG_PREFIX "rmem: "
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/prctl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "mem.h"
+#include "restore.h"
+#include "util/log.h"
+#include "util/uapi.h"
+#include "util/util.h"
+
+#define TASK_SIZE 0x7ffffffff000ULL
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA	      0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+struct rvma {
+	uint64_t start, end, pgoff;
+	int prot, tmp_prot;
+	bool shared;
+	enum vma_kind kind;
+	const char *path, *vmflags;
+	struct json *doc;
+};
+
+/* Write buf into the scratch data area and return its address. */
+int rcall_buf(struct rsys *rs, pid_t pid, uint64_t addr, const void *buf, size_t len,
+	      ckpt_err_t *err)
+{
+	return rsys_poke(pid, addr, buf, len, err);
+}
+
+static int rcheck(int ret, long r, ckpt_err_t *err, const char *what, uint64_t arg)
+{
+	if (ret < 0)
+		return ret;
+	if (r < 0 && r > -4096)
+		return ckpt_error(err, -r, "%s %#lx", what, (unsigned long)arg);
+	return 0;
+}
+
+static int vma_parse(const struct json *j, struct rvma *v, ckpt_err_t *err)
+{
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	v->doc = (struct json *)j;
+	ret = json_get_hex(j, "start", &v->start, err);
+	if (ret == 0)
+		ret = json_get_hex(j, "end", &v->end, err);
+	if (ret == 0)
+		ret = json_get_hex(j, "pgoff", &v->pgoff, err);
+	if (ret < 0)
+		return ret;
+	if (v->start >= v->end || v->end > TASK_SIZE || (v->start | v->end) & (PAGE_SIZE - 1))
+		return ckpt_error_msg(err, EPROTO, "bad VMA %#lx-%#lx", (unsigned long)v->start,
+				      (unsigned long)v->end);
+	if (vma_kind_parse(json_as_str(json_get(j, "kind")), &v->kind) < 0)
+		return ckpt_error_msg(err, EPROTO, "VMA %#lx: unknown kind", (unsigned long)v->start);
+	v->prot = prot_from_str(json_as_str(json_get(j, "prot")));
+	v->shared = json_as_bool(json_get(j, "shared"));
+	v->path = json_as_str(json_get(j, "path")) ?: "";
+	v->vmflags = json_as_str(json_get(j, "vmflags")) ?: "";
+	v->tmp_prot = v->shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
+	return 0;
+}
+
+static bool has_flag(const char *vmflags, const char *fl)
+{
+	for (const char *p = vmflags; (p = strstr(p, fl)); p += 2)
+		if ((p == vmflags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0'))
+			return true;
+	return false;
+}
+
+static struct rshm *shm_find(struct rctx *rc, uint64_t id)
+{
+	for (int i = 0; i < rc->nshms; i++)
+		if (rc->shms[i].id == id)
+			return &rc->shms[i];
+	return NULL;
+}
+
+/* Open a file inside the task; returns the task's fd number. */
+static int ropen(struct rtask *t, uint64_t data, const char *path, int flags, long *fd,
+		 ckpt_err_t *err)
+{
+	int ret = rsys_poke(t->host_pid, data, path, strlen(path) + 1, err);
+
+	if (ret == 0)
+		ret = RSYS(&t->rs, fd, err, SYS_openat, AT_FDCWD, data, flags | O_CLOEXEC, 0, 0, 0);
+	if (ret == 0 && *fd < 0)
+		ret = ckpt_error(err, -*fd, "open `%s` in the task", path);
+	return ret;
+}
+
+/* Where the mapping comes from: nothing, a file, or a shared object already made. */
+static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags,
+		      long *fd, ckpt_err_t *err)
+{
+	uint64_t data = rc->scratch + SCRATCH_DATA;
+	uint64_t id = json_as_int(json_get(v->doc, "shmid"));
+	struct rshm *shm;
+	char path[PATH_MAX];
+	int ret;
+
+	*fd = -1;
+	switch (v->kind) {
+	case VMA_ANON:
+		*flags |= MAP_ANONYMOUS;
+		return 0;
+	case VMA_FILE:
+		if (strstr(v->path, " (deleted)"))
+			return ckpt_error_msg(err, ENOTSUP, "mapping of deleted file `%s`", v->path);
+		return ropen(t, data, v->path, v->shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY,
+			     fd, err);
+	case VMA_SHMEM:
+	case VMA_MEMFD:
+		shm = shm_find(rc, id);
+		if (shm) {
+			snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", shm->host_pid,
+				 (unsigned long)shm->start, (unsigned long)shm->end);
+			return ropen(t, data, path, O_RDWR, fd, err);
+		}
+		rc->shms = xrealloc(rc->shms, (rc->nshms + 1) * sizeof(*rc->shms));
+		rc->shms[rc->nshms++] = (struct rshm){ id, t->host_pid, v->start, v->end, false };
+		if (v->kind == VMA_SHMEM) {
+			*flags |= MAP_ANONYMOUS;
+			return 0;
+		}
+		{
+			/* "/memfd:NAME (deleted)" -> NAME */
+			long r;
+
+			snprintf(path, sizeof(path), "%s", v->path + 7);
+			if (strstr(path, " (deleted)"))
+				*strstr(path, " (deleted)") = '\0';
+			ret = rsys_poke(t->host_pid, data, path, strlen(path) + 1, err);
+			if (ret == 0)
+				ret = RSYS(&t->rs, fd, err, SYS_memfd_create, data, MFD_CLOEXEC, 0, 0,
+					   0, 0);
+			ret = rcheck(ret, *fd, err, "memfd_create", 0);
+			if (ret == 0)
+				ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd,
+					   json_as_int(json_get(v->doc, "shm_size")), 0, 0, 0, 0);
+			return rcheck(ret, r, err, "ftruncate memfd", 0);
+		}
+	default:
+		return ckpt_error_msg(err, EPROTO, "VMA %#lx: cannot map", (unsigned long)v->start);
+	}
+}
+
+static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, ckpt_err_t *err)
+{
+	int flags = MAP_FIXED | (v->shared ? MAP_SHARED : MAP_PRIVATE);
+	long fd, r, r2;
+	int ret;
+
+	if (has_flag(v->vmflags, "gd"))
+		flags |= MAP_GROWSDOWN;
+	ret = vma_source(rc, t, v, &flags, &fd, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "VMA %#lx-%#lx", (unsigned long)v->start,
+				       (unsigned long)v->end);
+	ret = RSYS(&t->rs, &r, err, SYS_mmap, v->start, v->end - v->start, v->tmp_prot, flags,
+		   fd, (flags & MAP_ANONYMOUS) ? 0 : v->pgoff);
+	if (fd >= 0 && RSYS(&t->rs, &r2, err, SYS_close, fd, 0, 0, 0, 0, 0) < 0 && ret == 0)
+		ret = -err->code;
+	ret = rcheck(ret, r, err, "mmap", v->start);
+	if (ret == 0 && (uint64_t)r != v->start)
+		ret = ckpt_error_msg(err, EFAULT, "mmap at %#lx landed at %#lx",
+				     (unsigned long)v->start, (unsigned long)r);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "VMA `%s`", v->path);
+	return 0;
+}
+
+/* The task reads its own pages: preadv with as many runs as fit in scratch. */
+static int pages_fill(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	size_t max_iov = MIN((size_t)IOV_MAX, (SCRATCH_SIZE - SCRATCH_DATA) / sizeof(struct iovec));
+	cleanup_free struct iovec *iov = xzalloc(max_iov * sizeof(*iov));
+	uint64_t data = rc->scratch + SCRATCH_DATA, file_off = 0, next_off = 0, total = 0;
+	size_t n = 0, nruns = json_len(t->pagemap);
+	long r;
+	int ret;
+
+	for (size_t i = 0; i <= nruns; i++) {
+		struct json *run = i < nruns ? json_at(t->pagemap, i) : NULL;
+		uint64_t addr = 0, len = 0, off = 0;
+
+		if (run) {
+			const char *a = json_as_str(json_at(run, 0));
+
+			addr = a ? strtoull(a, NULL, 16) : 0;
+			len = json_as_int(json_at(run, 1)) * PAGE_SIZE;
+			off = json_as_int(json_at(run, 2)) * PAGE_SIZE;
+			if (!len || addr >= TASK_SIZE || len > TASK_SIZE - addr)
+				return ckpt_error_msg(err, EPROTO, "pagemap run %zu is invalid", i);
+		}
+		if (n && (!run || n == max_iov || off != next_off)) {
+			ret = rsys_poke(t->host_pid, data, iov, n * sizeof(*iov), err);
+			if (ret == 0)
+				ret = RSYS(&t->rs, &r, err, SYS_preadv, t->img_fd, data, n, file_off,
+					   0, 0);
+			if (ret == 0 && (uint64_t)r != total)
+				ret = ckpt_error(err, r < 0 ? -r : EIO,
+						 "read %lu bytes of pages at offset %lu",
+						 (unsigned long)total, (unsigned long)file_off);
+			if (ret < 0)
+				return ret;
+			n = 0;
+		}
+		if (!run)
+			break;
+		if (n == 0) {
+			file_off = off;
+			total = 0;
+		}
+		iov[n].iov_base = (void *)addr;
+		iov[n].iov_len = len;
+		n++;
+		total += len;
+		next_off = off + len;
+	}
+	return 0;
+}
+
+static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt_err_t *err)
+{
+	static const struct {
+		const char *flag;
+		int advice;
+	} advice[] = {
+		{ "dc", MADV_DONTFORK }, { "wf", MADV_WIPEONFORK }, { "hg", MADV_HUGEPAGE },
+		{ "nh", MADV_NOHUGEPAGE }, { "dd", MADV_DONTDUMP },
+	};
+	uint64_t len = v->end - v->start;
+	long r;
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(advice); i++) {
+		if (!has_flag(v->vmflags, advice[i].flag))
+			continue;
+		ret = RSYS(&t->rs, &r, err, SYS_madvise, v->start, len, advice[i].advice, 0, 0, 0);
+		ret = rcheck(ret, r, err, "madvise", v->start);
+		if (ret < 0)
+			return ret;
+	}
+	if (!strncmp(v->path, "[anon:", 6) && strlen(v->path) > 7) {
+		char name[256];
+
+		snprintf(name, sizeof(name), "%.*s", (int)strlen(v->path) - 7, v->path + 6);
+		ret = rsys_poke(t->host_pid, data, name, strlen(name) + 1, err);
+		if (ret == 0)
+			ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME,
+				   v->start, len, data, 0);
+		ret = rcheck(ret, r, err, "name VMA", v->start);
+		if (ret < 0)
+			return ret;
+	}
+	if (v->tmp_prot != v->prot) {
+		ret = RSYS(&t->rs, &r, err, SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
+		ret = rcheck(ret, r, err, "mprotect", v->start);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int vdso_restore(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n,
+			ckpt_err_t *err)
+{
+	uint64_t first = 0;
+	long r;
+	int ret;
+
+	for (int i = 0; i < n; i++)
+		if (vmas[i].kind == VMA_VDSO && (!first || vmas[i].start < first))
+			first = vmas[i].start;
+	if (!first)
+		return 0;
+	/* the vvar pages come first; the call maps them and the text after them */
+	ret = RSYS(&t->rs, &r, err, SYS_arch_prctl, ARCH_MAP_VDSO_64, first, 0, 0, 0, 0);
+	return rcheck(ret, r, err, "map vdso at", first);
+}
+
+static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	struct json *mm = json_get(t->doc, "mm");
+	const char *exe = json_as_str(json_get(t->doc, "exe"));
+	static const char *const fields[] = { "start_code", "end_code", "start_data", "end_data",
+					      "start_brk", "brk", "start_stack", "arg_start",
+					      "arg_end", "env_start", "env_end" };
+	uint64_t data = rc->scratch + SCRATCH_DATA, auxv_at = data + 1024;
+	struct prctl_mm_map map = { 0 };
+	uint64_t *vals = (uint64_t *)&map.start_code;
+	uint8_t auxv[4096];
+	const char *hex;
+	size_t alen;
+	long fd, r;
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		ret = json_get_hex(mm, fields[i], &vals[i], err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "mm");
+	}
+	hex = json_as_str(json_get(mm, "auxv"));
+	alen = hex ? strlen(hex) / 2 : 0;
+	if (alen > sizeof(auxv) || (alen && json_get_hexbuf(mm, "auxv", auxv, alen, err) < 0))
+		return ckpt_error_msg(err, EPROTO, "mm: bad auxv");
+	ret = ropen(t, data + 2048 + 4096, exe ?: "", O_RDONLY, &fd, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "executable");
+	map.auxv = (__u64 *)(uintptr_t)auxv_at;
+	map.auxv_size = alen;
+	map.exe_fd = fd;
+	ret = rsys_poke(t->host_pid, data, &map, sizeof(map), err);
+	if (ret == 0 && alen)
+		ret = rsys_poke(t->host_pid, auxv_at, auxv, alen, err);
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, data, sizeof(map), 0,
+			   0);
+	ret = rcheck(ret, r, err, "prctl PR_SET_MM_MAP", 0);
+	if (ret == 0) {
+		long r2;
+
+		ret = RSYS(&t->rs, &r2, err, SYS_close, fd, 0, 0, 0, 0, 0);
+	}
+	return ret;
+}
+
+int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	struct json *vj = json_get(t->doc, "vmas");
+	struct ckpt_rseq_config rseq = { 0 };
+	cleanup_free struct rvma *vmas = NULL;
+	int n = json_len(vj), ret;
+	long r;
+
+	vmas = xzalloc((n + 1) * sizeof(*vmas));
+	for (int i = 0; i < n; i++) {
+		ret = vma_parse(json_at(vj, i), &vmas[i], err);
+		if (ret < 0)
+			return ret;
+	}
+	/* glibc registered rseq in the fork of ckpt-oci: unregister before its memory goes */
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->host_pid, sizeof(rseq), &rseq) < 0)
+		return ckpt_error(err, errno, "get rseq of %d", t->host_pid);
+	if (rseq.rseq_abi_pointer) {
+		ret = RSYS(&t->rs, &r, err, __NR_rseq, rseq.rseq_abi_pointer, rseq.rseq_abi_size,
+			   RSEQ_FLAG_UNREGISTER, rseq.signature, 0, 0);
+		ret = rcheck(ret, r, err, "unregister rseq", rseq.rseq_abi_pointer);
+		if (ret < 0)
+			return ret;
+	}
+	ret = RSYS(&t->rs, &r, err, SYS_munmap, 0, rc->scratch, 0, 0, 0, 0);
+	ret = rcheck(ret, r, err, "unmap below", rc->scratch);
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_munmap, rc->scratch + SCRATCH_SIZE,
+			   TASK_SIZE - rc->scratch - SCRATCH_SIZE, 0, 0, 0, 0);
+	ret = rcheck(ret, r, err, "unmap above", rc->scratch);
+	if (ret == 0)
+		ret = vdso_restore(rc, t, vmas, n, err);
+	for (int i = 0; ret == 0 && i < n; i++)
+		if (vmas[i].kind != VMA_VDSO)
+			ret = vma_map(rc, t, &vmas[i], err);
+	if (ret == 0)
+		ret = pages_fill(rc, t, err);
+	for (int i = 0; ret == 0 && i < n; i++)
+		if (vmas[i].kind != VMA_VDSO)
+			ret = vma_finish(t, &vmas[i], rc->scratch + SCRATCH_DATA, err);
+	if (ret == 0)
+		ret = mm_restore(rc, t, err);
+	return ret;
+}
+
+/* Shared objects are filled from outside, through /proc/PID/map_files. */
+int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	struct json *vj = json_get(t->doc, "vmas");
+
+	for (size_t i = 0; i < json_len(vj); i++) {
+		struct json *v = json_at(vj, i), *runs = json_get(v, "shm_runs");
+		struct rshm *shm = shm_find(rc, json_as_int(json_get(v, "shmid")));
+		cleanup_free char *img = NULL, *path = NULL;
+		cleanup_close int in = -1, out = -1;
+		uint64_t size;
+		int ret;
+
+		if (!runs || !shm || shm->filled || shm->host_pid != t->host_pid)
+			continue;
+		shm->filled = true;
+		img = xasprintf("shmem-%lu.img", (unsigned long)shm->id);
+		ret = bundle_open_file(rc->bundle, img, &in, &size, err);
+		if (ret < 0)
+			return ret;
+		path = xasprintf("/proc/%d/map_files/%lx-%lx", t->host_pid,
+				 (unsigned long)shm->start, (unsigned long)shm->end);
+		out = open(path, O_RDWR | O_CLOEXEC);
+		if (out < 0)
+			return ckpt_error(err, errno, "open %s", path);
+		for (size_t k = 0; k < json_len(runs); k++) {
+			struct json *run = json_at(runs, k);
+			loff_t src = json_as_int(json_at(run, 2)), dst = json_as_int(json_at(run, 0));
+			size_t len = json_as_int(json_at(run, 1));
+
+			while (len > 0) {
+				ssize_t c = copy_file_range(in, &src, out, &dst, len, 0);
+
+				if (c <= 0)
+					return ckpt_error(err, c < 0 ? errno : EIO,
+							  "fill shared memory %lu",
+							  (unsigned long)shm->id);
+				len -= c;
+			}
+		}
+	}
+	return 0;
+}
