@@ -58,7 +58,7 @@ check: deps
 	@$(MAKE) --no-print-directory test-build
 	$(TEST_ENV) tests/run-tests
 
-test-build: $(BIN) $(UNIT_BINS) workloads
+test-build: all $(UNIT_BINS) workloads
 
 # `unit` comes from tests/unit/module.mk; without it there is nothing to run.
 ifeq ($(wildcard tests/unit/module.mk),)
@@ -66,7 +66,7 @@ unit:
 	@echo "no unit tests yet (tests/unit/module.mk is absent)"
 endif
 
-integration: $(BIN) workloads
+integration: all workloads
 	$(TEST_ENV) tests/run-tests --integration
 
 asan:

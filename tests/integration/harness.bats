@@ -95,3 +95,10 @@ fake_tap()
 	assert_line --partial "planned 4 tests, ran 2"
 	assert_equal "${lines[-1]}" "1 passed, 2 failed"
 }
+
+@test "run-tests: exit 77 with every test skipped is a skip" {
+	fake_tap allskip "echo 1..1" "echo 'ok 1 # skip no device'" "exit 77"
+	run "$REPO_ROOT/tests/run-tests" "$T/test_allskip"
+	assert_success
+	assert_equal "${lines[-1]}" "0 passed, 0 failed, 1 skipped"
+}

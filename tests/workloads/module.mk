@@ -1,9 +1,9 @@
 # Workloads: every tests/workloads/*.c but wl.c is one program, linked with
 # wl.c, built twice: dynamic ($(WL_OUT)/NAME) and static ($(WL_OUT)/NAME.static).
 #
-# Extra libraries for one workload, either here:
+# Extra libraries for one workload, either here (above the rules, see below):
 #     WL_LDLIBS_seccomp_filter := -lseccomp
-# or in the workload's own source, on a line of its own:
+# or, better, in the workload's own source, on a line of its own:
 #     /* wl-ldlibs: -lseccomp */
 # The static variant is built only when every extra -lX has a libX.a.
 #
@@ -17,6 +17,7 @@ WL_NAMES := $(notdir $(WL_SRCS:.c=))
 WL_HDRS := $(wildcard $(WL_DIR)/*.h)
 WL_CFLAGS := -O1 -g -Wall -Wextra -Werror -pthread -D_GNU_SOURCE= -I$(WL_DIR)
 WL_LDLIBS := -lrt
+# Per-workload libraries: WL_LDLIBS_<name> := ... goes here.
 
 # "name:-la,-lb" for each source that declares wl-ldlibs (one grep in all).
 wl_comma := ,
