@@ -1,0 +1,38 @@
+#!/usr/bin/env bats
+# tests/integration/docs.bats - the man pages render cleanly, make install
+# puts the binary and the pages where they belong, and the CLI synopsis in
+# ckpt-oci(1) names every subcommand the binary has.
+
+load helpers
+
+@test "docs: every man page renders without a groff warning" {
+	require_cmd groff
+	local page
+	for page in "$REPO_ROOT"/man/*.[1-8]; do
+		run groff -man -ww -z -Tutf8 "$page"
+		assert_success
+		assert_output ""
+	done
+}
+
+@test "docs: make install puts the binary and man pages under DESTDIR/PREFIX" {
+	run make -C "$REPO_ROOT" --no-print-directory BUILD="${BUILD:-build}" \
+		DESTDIR="$T/root" PREFIX=/usr install
+	assert_success
+	[ -x "$T/root/usr/bin/ckpt-oci" ]
+	[ -f "$T/root/usr/share/man/man1/ckpt-oci.1" ]
+	[ -f "$T/root/usr/share/man/man5/ckpt-oci-bundle.5" ]
+	run "$T/root/usr/bin/ckpt-oci" --version
+	assert_success
+	assert_output --regexp '^ckpt-oci [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "docs: ckpt-oci(1) documents every subcommand of the binary" {
+	local cmd
+	run "$CKPT_OCI" --help
+	assert_success
+	for cmd in $(sed -n 's/^  \([a-z]\+\) .*/\1/p' <<<"$output"); do
+		grep -q "^\.B ckpt-oci $cmd" "$REPO_ROOT/man/ckpt-oci.1" ||
+			fail "ckpt-oci(1) has no synopsis for \`$cmd\`"
+	done
+}
