@@ -245,7 +245,8 @@ int seize_kill(struct ckpt_ctx *ctx, ckpt_err_t *err)
 	for (int i = 0; i < ctx->ntasks; i++) {
 		struct task *t = ctx->tasks[i];
 
-		for (int j = 0; j < t->nthreads; j++) {
+		/* a group leader is reported only after its other threads */
+		for (int j = t->nthreads - 1; j >= 0; j--) {
 			struct thread *th = &t->threads[j];
 			int status;
 
