@@ -399,6 +399,36 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return ret;
 }
 
+/* Copy len bytes between files: copy_file_range, or read/write across filesystems. */
+static int copy_range(int in, loff_t src, int out, loff_t dst, size_t len, ckpt_err_t *err)
+{
+	cleanup_free char *buf = NULL;
+
+	while (len > 0) {
+		ssize_t c = copy_file_range(in, &src, out, &dst, len, 0);
+
+		if (c > 0) {
+			len -= c;
+			continue;
+		}
+		if (c == 0 || (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP))
+			return ckpt_error(err, c ? errno : EIO, "copy");
+		break;
+	}
+	if (len)
+		buf = xzalloc(1 << 20);
+	while (len > 0) {
+		ssize_t n = pread(in, buf, MIN(len, (size_t)1 << 20), src);
+
+		if (n <= 0 || pwrite(out, buf, n, dst) != n)
+			return ckpt_error(err, n < 0 ? errno : EIO, "copy");
+		src += n;
+		dst += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* Shared objects are filled from outside, through /proc/PID/map_files. */
 int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
@@ -429,15 +459,10 @@ int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 			loff_t src = json_as_int(json_at(run, 2)), dst = json_as_int(json_at(run, 0));
 			size_t len = json_as_int(json_at(run, 1));
 
-			while (len > 0) {
-				ssize_t c = copy_file_range(in, &src, out, &dst, len, 0);
-
-				if (c <= 0)
-					return ckpt_error(err, c < 0 ? errno : EIO,
-							  "fill shared memory %lu",
-							  (unsigned long)shm->id);
-				len -= c;
-			}
+			ret = copy_range(in, src, out, dst, len, err);
+			if (ret < 0)
+				return ckpt_error_wrap(err, "fill shared memory %lu",
+						       (unsigned long)shm->id);
 		}
 	}
 	return 0;

@@ -199,6 +199,41 @@ static int sigactions_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * The kernel adds a tick to the value of a CPU-time itimer (VIRTUAL, PROF)
+ * when it is set; measure that and take it off so the remaining time stays.
+ */
+static int itimer_set(struct rctx *rc, struct rtask *t, int which, int64_t v, int64_t iv,
+		      ckpt_err_t *err)
+{
+	struct itimerval it = { { iv / 1000000, iv % 1000000 }, { v / 1000000, v % 1000000 } };
+	uint64_t data = rc->scratch + SCRATCH_DATA;
+	long r;
+	int ret;
+
+	ret = rbuf(rc, &t->rs, t->host_pid, &it, sizeof(it), err);
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_setitimer, which, data, data + 64, 0, 0, 0);
+	ret = rcheck(ret, r, err, "setitimer");
+	if (ret < 0 || which == ITIMER_REAL)
+		return ret;
+	ret = RSYS(&t->rs, &r, err, SYS_getitimer, which, data + 64, 0, 0, 0, 0);
+	if (ret == 0)
+		ret = rsys_peek(t->host_pid, data + 64, &it, sizeof(it), err);
+	if (ret < 0)
+		return ret;
+	int64_t extra = it.it_value.tv_sec * 1000000LL + it.it_value.tv_usec - v;
+
+	if (extra <= 0)
+		return 0;
+	v = v > extra ? v - extra : 1;
+	it = (struct itimerval){ { iv / 1000000, iv % 1000000 }, { v / 1000000, v % 1000000 } };
+	ret = rbuf(rc, &t->rs, t->host_pid, &it, sizeof(it), err);
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_setitimer, which, data, 0, 0, 0, 0);
+	return rcheck(ret, r, err, "setitimer");
+}
+
 static int itimers_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	struct json *its = json_get(t->doc, "itimers");
@@ -206,18 +241,11 @@ static int itimers_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	for (size_t which = 0; which < json_len(its) && which < 3; which++) {
 		struct json *o = json_at(its, which);
 		int64_t v = json_as_int(json_get(o, "value_us"));
-		int64_t iv = json_as_int(json_get(o, "interval_us"));
-		struct itimerval it = { { iv / 1000000, iv % 1000000 }, { v / 1000000, v % 1000000 } };
-		long r;
 		int ret;
 
 		if (!v)
 			continue;
-		ret = rbuf(rc, &t->rs, t->host_pid, &it, sizeof(it), err);
-		if (ret == 0)
-			ret = RSYS(&t->rs, &r, err, SYS_setitimer, which, rc->scratch + SCRATCH_DATA,
-				   0, 0, 0, 0);
-		ret = rcheck(ret, r, err, "setitimer");
+		ret = itimer_set(rc, t, which, v, json_as_int(json_get(o, "interval_us")), err);
 		if (ret < 0)
 			return ret;
 	}

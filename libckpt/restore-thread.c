@@ -89,6 +89,9 @@ static int thread_runtime(struct rcall *c, const struct json *th)
 	if (ret == 0 && rseq)
 		ret = rc_do(c, "rseq", __NR_rseq, hexval(rseq, "addr"),
 			    json_as_int(json_get(rseq, "len")), 0, hexval(rseq, "sig"), NULL);
+	if (ret == 0 && json_get(th, "timer_slack_ns"))
+		ret = rc_do(c, "timer slack", SYS_prctl, PR_SET_TIMERSLACK,
+			    json_as_int(json_get(th, "timer_slack_ns")), 0, 0, NULL);
 	if (ret == 0 && comm) {
 		ret = rc_poke(c, 0, comm, strlen(comm) + 1);
 		if (ret == 0)

@@ -189,6 +189,10 @@ int thread_dump_state(struct ckpt_ctx *ctx, struct task *t, struct thread *th,
 	if (errno)
 		return ckpt_error(err, errno, "thread %d: getpriority", th->tid);
 	json_set(out, "nice", json_int(r));
+	ret = rcall(rs, &r, SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, err);
+	if (ret < 0)
+		return ret;
+	json_set(out, "timer_slack_ns", json_int(r));
 	ret = sched_dump(th->tid, out, err);
 	if (ret < 0)
 		return ret;
@@ -330,19 +334,34 @@ static int posix_timers_dump(struct task *t, struct rsys *rs, uint64_t scratch,
 	return 0;
 }
 
+/*
+ * /proc/PID/limits, not prlimit(): prlimit on a task with other uids needs
+ * CAP_SYS_RESOURCE. Lines are in RLIMIT_* order: a 26-column name, then
+ * soft and hard limits ("unlimited" or a number).
+ */
 static int rlimits_dump(struct task *t, struct json *out, ckpt_err_t *err)
 {
+	cleanup_free char *text = NULL;
 	struct json *arr = json_set(out, "rlimits", json_arr());
+	char *save = NULL, *l;
+	int ret, res = 0;
 
-	for (int res = 0; res < RLIM_NLIMITS; res++) {
-		struct rlimit rl;
+	ret = read_file_at(t->procfd, "limits", 1 << 16, &text, NULL, err);
+	if (ret < 0)
+		return ret;
+	l = strtok_r(text, "\n", &save); /* header */
+	while ((l = strtok_r(NULL, "\n", &save)) && res < RLIM_NLIMITS) {
+		char soft[32], hard[32];
 		struct json *o;
 
-		if (prlimit(t->pid, res, NULL, &rl) < 0)
-			return ckpt_error(err, errno, "task %d: prlimit %d", t->pid, res);
+		if (strlen(l) < 26 || sscanf(l + 26, "%31s %31s", soft, hard) != 2)
+			return ckpt_error_msg(err, EPROTO, "/proc/%d/limits: bad line", t->pid);
 		o = json_push(arr, json_arr());
-		json_push(o, json_hex(rl.rlim_cur));
-		json_push(o, json_hex(rl.rlim_max));
+		json_push(o, json_hex(strcmp(soft, "unlimited") ? strtoull(soft, NULL, 10)
+							      : RLIM_INFINITY));
+		json_push(o, json_hex(strcmp(hard, "unlimited") ? strtoull(hard, NULL, 10)
+							      : RLIM_INFINITY));
+		res++;
 	}
 	return 0;
 }
@@ -385,14 +404,14 @@ static int mm_dump(struct task *t, struct rsys *rs, const struct proc_stat *st, 
 	return 0;
 }
 
-static int read_int_file(int procfd, const char *name, long *v, ckpt_err_t *err)
+static int read_int_file(int procfd, const char *name, int base, long *v, ckpt_err_t *err)
 {
 	cleanup_free char *s = NULL;
 	int ret = read_file_at(procfd, name, 64, &s, NULL, err);
 
 	if (ret < 0)
 		return ret;
-	*v = strtol(s, NULL, 0);
+	*v = strtol(s, NULL, base);
 	return 0;
 }
 
@@ -404,11 +423,11 @@ static int misc_dump(struct task *t, struct rsys *rs, uint64_t scratch, struct j
 	long v, r;
 	int ret, iv;
 
-	ret = read_int_file(t->procfd, "personality", &v, err);
+	ret = read_int_file(t->procfd, "personality", 16, &v, err);
 	if (ret < 0)
 		return ret;
 	json_set(out, "personality", json_hex(v));
-	ret = read_int_file(t->procfd, "oom_score_adj", &v, err);
+	ret = read_int_file(t->procfd, "oom_score_adj", 10, &v, err);
 	if (ret < 0)
 		return ret;
 	json_set(out, "oom_score_adj", json_int(v));
