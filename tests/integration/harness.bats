@@ -102,3 +102,12 @@ fake_tap()
 	assert_success
 	assert_equal "${lines[-1]}" "0 passed, 0 failed, 1 skipped"
 }
+
+@test "harness: a workload starts with only stdin, stdout and stderr" {
+	wl_start harness_selftest
+	run ls "/proc/$WL_PID/fd"
+	assert_success
+	assert_output "$(printf '0\n1\n2')"
+	wl_go
+	_wl_wait_pass "$WL_PID" "workload harness_selftest"
+}

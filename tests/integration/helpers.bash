@@ -46,6 +46,8 @@ unset _build
 
 # How long to wait for a workload to say ready or to take its go.
 WL_TIMEOUT=${WL_TIMEOUT:-60}
+# How long one `ckpt-oci checkpoint` may take.
+CKPT_TIMEOUT=${CKPT_TIMEOUT:-120}
 
 # ---- setup and teardown --------------------------------------------------
 
@@ -103,6 +105,16 @@ pid_alive()
 	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
 	rest=${stat##*) }
 	[[ ${rest:0:1} != Z ]]
+}
+
+# True once every thread of PID has exited (a zombie leader whose other
+# threads still run has not).
+pid_exited()
+{
+	local tasks=(/proc/"$1"/task/*)
+
+	[[ ! -e /proc/$1 ]] && return 0
+	! pid_alive "$1" && ((${#tasks[@]} <= 1))
 }
 
 # Stop PID, then its descendants, so nothing forks while the tree is listed.
@@ -166,6 +178,30 @@ in_syscall()
 	[[ $nr == "$2" ]]
 }
 
+# Close every fd above 2 in this (sub)shell: bats keeps pipes and files of
+# its own open (fd 3, 4, 251...), and a workload, the checkpointer and the
+# restored tree must start with nothing but stdin, stdout and stderr.
+# Call it in a subshell right before exec.
+_close_fds()
+{
+	local fd
+
+	for fd in /proc/"$BASHPID"/fd/*; do
+		fd=${fd##*/}
+		((fd > 2)) || continue
+		{ exec {fd}>&-; } 2>/dev/null || true
+	done
+}
+
+# clean_exec CMD [ARGS...]: run CMD with only fds 0-2 (for `run`).
+clean_exec()
+{
+	(
+		_close_fds
+		exec "$@"
+	)
+}
+
 # ---- requirements ----------------------------------------------------------
 
 require_root()
@@ -213,8 +249,12 @@ wl_start()
 		return
 	fi
 	mkfifo "$T/ready" "$T/go" || return
-	# fd 3 is bats' own: a background job holding it would stall bats.
-	WL_READY=$T/ready WL_GO=$T/go "$bin" "$@" </dev/null >>"$T/out" 2>&1 3>&- &
+	# Only fds 0-2: a background job holding bats' fd 3 would stall bats,
+	# and any other inherited fd would be checkpointed with the workload.
+	(
+		_close_fds
+		WL_READY=$T/ready WL_GO=$T/go exec "$bin" "$@"
+	) </dev/null >>"$T/out" 2>&1 &
 	WL_PID=$!
 	ckpt_track_pid "$WL_PID"
 	# Read-write: opening never blocks, and no EOF when the writer closes.
@@ -293,7 +333,10 @@ ckpt_checkpoint()
 {
 	local a
 
-	run "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" "$@"
+	# Bounded: `run` reads the output until EOF, so a hung checkpoint would
+	# hang bats itself, past its own test timeout.
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" \
+		"$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" "$@"
 	if [[ $status -ne 0 ]]; then
 		ckpt_show_logs
 	fi
@@ -303,13 +346,22 @@ ckpt_checkpoint()
 	done
 	# The checkpoint killed the workload: be sure it is gone and reaped
 	# before the restore wants its pid back.
+	if ! wait_until 10 pid_exited "$WL_PID"; then
+		ckpt_show_logs
+		fail "checkpoint succeeded but workload $WL_PID did not die:" \
+			"$(ls /proc/$WL_PID/task 2>/dev/null | wc -l) threads left"
+		return
+	fi
 	wait "$WL_PID" 2>/dev/null || true
 }
 
 # ckpt_restore_bg [ARGS...]: restore $T/bundle in the background.
 ckpt_restore_bg()
 {
-	"$CKPT_OCI" restore "$@" "$T/bundle" </dev/null >"$T/restore.out" 2>"$T/restore.err" 3>&- &
+	(
+		_close_fds
+		exec "$CKPT_OCI" restore "$@" "$T/bundle"
+	) </dev/null >"$T/restore.out" 2>"$T/restore.err" &
 	RESTORE_PID=$!
 	ckpt_track_pid "$RESTORE_PID"
 }
