@@ -111,3 +111,16 @@ fake_tap()
 	wl_go
 	_wl_wait_pass "$WL_PID" "workload harness_selftest"
 }
+
+@test "harness: clean_exec in the background leaves \$! as the program, fds 0-2" {
+	clean_exec sleep 1000 </dev/null >/dev/null 2>&1 &
+	local pid=$!
+	ckpt_track_pid "$pid"
+	wait_until 10 grep -qx sleep "/proc/$pid/comm"
+	run ls "/proc/$pid/fd"
+	assert_output "$(printf '0\n1\n2')"
+	run clean_exec ls /proc/self/fd
+	assert_success
+	# ls itself opens one more fd to read the directory
+	assert_equal "${#lines[@]}" 4
+}

@@ -29,8 +29,10 @@
 #
 # Processes: every process a helper starts is recorded; teardown stops and
 # kills each one with all its descendants, so no test leaves one behind.
-# Use ckpt_track_pid PID for processes a test starts itself in the
-# background. Tests synchronise on FIFOs and exit statuses, never on sleep;
+# A process a test starts itself in the background must start with fds 0-2
+# only (bats holds pipes of its own, which would be checkpointed with it):
+#     clean_exec sleep 1000 </dev/null >/dev/null 2>&1 &
+#     WL_PID=$!; ckpt_track_pid "$WL_PID" Tests synchronise on FIFOs and exit statuses, never on sleep;
 # bats' BATS_TEST_TIMEOUT (set by tests/run-tests) bounds every test.
 
 REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
@@ -193,13 +195,18 @@ _close_fds()
 	done
 }
 
-# clean_exec CMD [ARGS...]: run CMD with only fds 0-2 (for `run`).
+# clean_exec CMD [ARGS...]: exec CMD with only fds 0-2. It replaces the
+# shell it runs in, so use it where bats already made a subshell:
+#     run clean_exec "$CKPT_OCI" inspect "$T/bundle"
+#     clean_exec sleep 1000 </dev/null >/dev/null 2>&1 &   # $! is sleep
 clean_exec()
 {
-	(
-		_close_fds
-		exec "$@"
-	)
+	if [[ $BASHPID == "$$" ]]; then
+		fail "clean_exec would replace the test shell: use it with run or &"
+		return
+	fi
+	_close_fds
+	exec "$@"
 }
 
 # ---- requirements ----------------------------------------------------------
