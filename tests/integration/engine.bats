@@ -358,14 +358,14 @@ py_lines_atleast()
 
 @test "engine: python3 loop continues from its saved state" {
 	require_cmd python3
-	python3 -u -c '
+	clean_exec python3 -u -c '
 import time
 state = {"n": 0}
 while True:
     state["n"] += 1
     print(state["n"])
     time.sleep(0.005)
-' </dev/null >>"$T/py.out" 2>&1 3>&- &
+' </dev/null >>"$T/py.out" 2>&1 &
 	WL_PID=$!
 	ckpt_track_pid "$WL_PID"
 	wait_until 30 py_lines_atleast 50 || fail "python did not start counting"
@@ -386,7 +386,7 @@ while True:
 }
 
 @test "engine: sleep 1000 restored is still sleeping and killable" {
-	sleep 1000 </dev/null >/dev/null 2>&1 3>&- &
+	clean_exec sleep 1000 </dev/null >/dev/null 2>&1 &
 	WL_PID=$!
 	ckpt_track_pid "$WL_PID"
 	wait_until 10 in_syscall "$WL_PID" 230 || fail "sleep is not in clock_nanosleep"
