@@ -76,7 +76,7 @@ out:
 	return ret;
 }
 
-static int task_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
+static int task_dump(struct ckpt_ctx *ctx, struct task *t, struct files_dctx *fc, ckpt_err_t *err)
 {
 	char name[64];
 	int ret;
@@ -99,7 +99,7 @@ static int task_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
 	ret = mem_dump(ctx, t, err);
 	if (ret < 0)
 		return ret;
-	ret = files_dump_task(t->pid, t->procfd, t->doc, err);
+	ret = files_dump_task(t->pid, t->procfd, t->doc, fc, err);
 	if (ret < 0)
 		return ret;
 write:
@@ -122,6 +122,7 @@ static void open_log(const char *work_dir, const char *bundle, const char *name,
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 {
 	struct ckpt_ctx ctx = { 0 };
+	struct files_dctx fc = { 0 };
 	uint64_t t0 = now_ns(), t_frozen, t_dumped;
 	int ret;
 
@@ -132,15 +133,18 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	ret = bundle_create(o->bundle, &ctx.bundle, err);
 	if (ret < 0)
 		goto out;
+	fc.bundle = ctx.bundle;
 	ret = seize_tree(&ctx, o->pid, err);
 	t_frozen = now_ns();
 	if (ret == 0)
 		ret = pstree_collect(&ctx, err);
 	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
-		ret = task_dump(&ctx, ctx.tasks[i], err);
+		ret = task_dump(&ctx, ctx.tasks[i], &fc, err);
 		if (ret < 0)
 			ckpt_error_wrap(err, "task %d", ctx.tasks[i]->pid);
 	}
+	if (ret == 0)
+		ret = files_dump_finish(&fc, err);
 	if (ret == 0)
 		ret = pstree_dump(&ctx, err);
 	if (ret == 0)
@@ -160,6 +164,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	(void)t_dumped;
 out:
 	bundle_close(ctx.bundle);
+	json_free(fc.doc);
 	ctx_free(&ctx);
 	log_close_file();
 	return ret;

@@ -93,7 +93,7 @@ static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 			return ckpt_error(err, errno, "move page image to fd %d", t->img_fd);
 		close(fd);
 	}
-	ret = files_restore_task(t->doc, t->img_fd, err);
+	ret = files_restore_task(t->doc, &rc->files, t->img_fd, err);
 	if (ret < 0)
 		return ret;
 	return close_others(t->doc, t->img_fd, err);

@@ -122,6 +122,28 @@ static int rc_load(struct rctx *rc, ckpt_err_t *err)
 	return 0;
 }
 
+/* Shared open files (pipes) are made here, parked above every fd of the tree. */
+static int files_setup(struct rctx *rc, ckpt_err_t *err)
+{
+	cleanup_free struct json **docs = xzalloc((rc->ntasks + 1) * sizeof(*docs));
+	int n = 0, ret;
+
+	rc->files.bundle = rc->bundle;
+	rc->files.min_fd = 3;
+	for (int i = 0; i < rc->ntasks; i++) {
+		if (rc->tasks[i].zombie)
+			continue;
+		docs[n++] = rc->tasks[i].doc;
+		rc->files.min_fd = MAX(rc->files.min_fd, rc->tasks[i].img_fd + 1);
+	}
+	if (bundle_has_file(rc->bundle, "files.json")) {
+		ret = bundle_get_json(rc->bundle, "files.json", &rc->files.doc, err);
+		if (ret < 0)
+			return ret;
+	}
+	return files_prepare(&rc->files, docs, n, err);
+}
+
 static int check_pids_free(struct rctx *rc, ckpt_err_t *err)
 {
 	if (rc->own_pidns)
@@ -306,6 +328,7 @@ static int restore_tree(struct rctx *rc, ckpt_err_t *err)
 	if (ret < 0)
 		return ret;
 	ret = wait_ready(rc, err);
+	files_rctx_free(&rc->files); /* every task holds its own copies now */
 	if (ret == 0)
 		ret = map_host_pids(rc, err);
 	for (int i = 0; ret == 0 && i < rc->ntasks; i++)
@@ -357,6 +380,7 @@ static void rc_free(struct rctx *rc)
 	}
 	free(rc->tasks);
 	free(rc->shms);
+	files_rctx_free(&rc->files);
 	json_free(rc->pstree);
 	if (rc->shared)
 		munmap(rc->shared, rc->shared_len);
@@ -395,6 +419,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		ret = check_pids_free(&rc, err);
 	if (ret == 0)
 		ret = choose_scratch(&rc, err);
+	if (ret == 0)
+		ret = files_setup(&rc, err);
 	if (ret < 0)
 		goto out;
 	pr_info("bundle verified in %.3f s", (now_ns() - t0) / 1e9);

@@ -13,6 +13,7 @@
 #include "ckpt/bundle.h"
 #include "ckpt/error.h"
 #include "json.h"
+#include "files/files.h"
 #include "rsys.h"
 
 #define RSLOT_MSG 512
@@ -73,6 +74,7 @@ struct rctx {
 	struct json *pstree;
 	struct rshm *shms;
 	int nshms;
+	struct files_rctx files;	/* shared open files, made before the fork */
 };
 
 /* restore-child.c: runs inside the new processes */

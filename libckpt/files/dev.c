@@ -34,7 +34,8 @@ static bool dev_match(const struct fd_info *fi)
 	return S_ISCHR(fi->st.st_mode);
 }
 
-static int dev_dump(const struct fd_info *fi, struct json *o, ckpt_err_t *err)
+static int dev_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+		    ckpt_err_t *err)
 {
 	if (is_mem_dev(&fi->st))
 		return 0;
@@ -46,7 +47,8 @@ static int dev_dump(const struct fd_info *fi, struct json *o, ckpt_err_t *err)
 			      major(fi->st.st_rdev), minor(fi->st.st_rdev), fi->fd, fi->pid);
 }
 
-static int dev_restore(const struct json *o, int *fd, ckpt_err_t *err)
+static int dev_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+		       ckpt_err_t *err)
 {
 	const char *path = json_as_str(json_get(o, "path"));
 	int flags = json_as_int(json_get(o, "flags")) & ~(O_CREAT | O_TRUNC | O_EXCL);

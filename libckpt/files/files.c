@@ -10,11 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ckpt/bundle.h"
+
 #include "files/files.h"
 #include "util/log.h"
 #include "util/util.h"
 
-static const struct fd_ops *const fd_kinds[] = { &fd_reg_ops, &fd_dev_ops };
+static const struct fd_ops *const fd_kinds[] = { &fd_reg_ops, &fd_dev_ops, &fd_pipe_ops };
 
 static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
 {
@@ -34,7 +36,8 @@ static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
 	return 0;
 }
 
-static int fd_dump_one(pid_t pid, int procfd, int fd, struct json *fds, ckpt_err_t *err)
+static int fd_dump_one(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,
+		       ckpt_err_t *err)
 {
 	struct fd_info *fi = xzalloc(sizeof(*fi));
 	char path[64];
@@ -65,7 +68,7 @@ static int fd_dump_one(pid_t pid, int procfd, int fd, struct json *fds, ckpt_err
 		json_set(o, "flags", json_int(fi->flags));
 		json_set(o, "pos", json_int(fi->pos));
 		json_set(o, "path", json_str(fi->link));
-		ret = fd_kinds[i]->dump(fi, o, err);
+		ret = fd_kinds[i]->dump(fi, o, dc, err);
 		goto out;
 	}
 	ret = ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (%s) in pid %d", fd, fi->link, pid);
@@ -74,7 +77,8 @@ out:
 	return ret;
 }
 
-int files_dump_task(pid_t pid, int procfd, struct json *doc, ckpt_err_t *err)
+int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *dc,
+		    ckpt_err_t *err)
 {
 	cleanup_dir DIR *d = NULL;
 	struct json *fds = json_set(doc, "fds", json_arr());
@@ -90,7 +94,7 @@ int files_dump_task(pid_t pid, int procfd, struct json *doc, ckpt_err_t *err)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		ret = fd_dump_one(pid, procfd, atoi(de->d_name), fds, err);
+		ret = fd_dump_one(pid, procfd, atoi(de->d_name), fds, dc, err);
 		if (ret < 0)
 			return ret;
 	}
@@ -105,8 +109,61 @@ static const struct fd_ops *fd_kind_find(const char *kind)
 	return NULL;
 }
 
+int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err)
+{
+	if (!dc->doc)
+		dc->doc = json_obj();
+	return bundle_put_json(dc->bundle, "files.json", dc->doc, err);
+}
+
+struct fd_shared *files_shared_find(const struct files_rctx *rc, const char *kind, uint64_t id,
+				    int end)
+{
+	for (int i = 0; i < rc->nobjs; i++)
+		if (rc->objs[i].id == id && rc->objs[i].end == end &&
+		    !strcmp(rc->objs[i].kind, kind))
+			return &rc->objs[i];
+	return NULL;
+}
+
+int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err)
+{
+	for (int d = 0; d < ndocs; d++) {
+		struct json *fds = json_get(docs[d], "fds");
+
+		for (size_t i = 0; i < json_len(fds); i++) {
+			struct json *o = json_at(fds, i);
+			const struct fd_ops *ops = NULL;
+			int ret;
+
+			for (size_t k = 0; k < ARRAY_SIZE(fd_kinds); k++)
+				if (!strcmp(json_as_str(json_get(o, "kind")) ?: "", fd_kinds[k]->kind))
+					ops = fd_kinds[k];
+			if (!ops || !ops->prepare)
+				continue;
+			ret = ops->prepare(o, rc, err);
+			if (ret < 0)
+				return ckpt_error_wrap(err, "fd %lld",
+						       (long long)json_as_int(json_get(o, "fd")));
+		}
+	}
+	return 0;
+}
+
+void files_rctx_free(struct files_rctx *rc)
+{
+	for (int i = 0; i < rc->nobjs; i++)
+		close(rc->objs[i].fd);
+	free(rc->objs);
+	rc->objs = NULL;
+	rc->nobjs = 0;
+	json_free(rc->doc);
+	rc->doc = NULL;
+}
+
 /* Move every fd we hold out of the way of the numbers the task needs. */
-int files_restore_task(const struct json *doc, int keep_fd, ckpt_err_t *err)
+int files_restore_task(const struct json *doc, const struct files_rctx *rc, int keep_fd,
+		       ckpt_err_t *err)
 {
 	struct json *fds = json_get(doc, "fds");
 
@@ -121,7 +178,7 @@ int files_restore_task(const struct json *doc, int keep_fd, ckpt_err_t *err)
 			return ckpt_error_msg(err, EPROTO, "fd %d: unknown kind", want);
 		if (want == keep_fd)
 			return ckpt_error_msg(err, EBUSY, "fd %d collides with the image fd", want);
-		ret = ops->restore(o, &fd, err);
+		ret = ops->restore(o, rc, &fd, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "fd %d", want);
 		if (fd != want) {

@@ -17,7 +17,8 @@ static bool reg_match(const struct fd_info *fi)
 	return (S_ISREG(fi->st.st_mode) || S_ISDIR(fi->st.st_mode)) && fi->link[0] == '/';
 }
 
-static int reg_dump(const struct fd_info *fi, struct json *o, ckpt_err_t *err)
+static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+		    ckpt_err_t *err)
 {
 	size_t l = strlen(fi->link);
 
@@ -30,7 +31,8 @@ static int reg_dump(const struct fd_info *fi, struct json *o, ckpt_err_t *err)
 	return 0;
 }
 
-static int reg_restore(const struct json *o, int *fd, ckpt_err_t *err)
+static int reg_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+		       ckpt_err_t *err)
 {
 	const char *path = json_as_str(json_get(o, "path"));
 	int flags = json_as_int(json_get(o, "flags"));

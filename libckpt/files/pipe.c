@@ -1,0 +1,183 @@
+/*
+ * libckpt/files/pipe.c - pipes: both ends, their capacity and the bytes
+ * sitting in them (files.json "pipes", data in pipe-ID.img).
+ *
+ * The bytes are read without consuming them: tee() from a new read end
+ * (opened through /proc/PID/fd/N) into a private pipe, then read that.
+ * At restore ckpt-oci makes each pipe once, refills it, and parks both
+ * ends above every fd number of the tree before forking it, so every task
+ * inherits the same open file descriptions it shared before.
+ */
+#define LOG_PREFIX "pipe: "
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt/bundle.h"
+#include "files/files.h"
+#include "util/log.h"
+#include "util/util.h"
+
+static bool pipe_match(const struct fd_info *fi)
+{
+	return S_ISFIFO(fi->st.st_mode) && !strncmp(fi->link, "pipe:[", 6);
+}
+
+static struct json *pipe_find(const struct json *pipes, uint64_t id)
+{
+	for (size_t i = 0; i < json_len(pipes); i++)
+		if ((uint64_t)json_as_int(json_get(json_at(pipes, i), "id")) == id)
+			return json_at(pipes, i);
+	return NULL;
+}
+
+/* Copy the queued bytes of the pipe behind fd without consuming them. */
+static int pipe_peek(int rfd, int size, char **buf, ssize_t *len, ckpt_err_t *err)
+{
+	cleanup_close int p0 = -1, p1 = -1;
+	int p[2];
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return ckpt_error(err, errno, "pipe");
+	p0 = p[0];
+	p1 = p[1];
+	if (fcntl(p1, F_SETPIPE_SZ, size) < size)
+		return ckpt_error(err, errno, "private pipe of %d bytes", size);
+	n = tee(rfd, p1, size, SPLICE_F_NONBLOCK);
+	if (n < 0 && errno == EAGAIN)
+		n = 0; /* empty */
+	if (n < 0)
+		return ckpt_error(err, errno, "tee");
+	*buf = xzalloc(n + 1);
+	*len = n ? read_all(p0, *buf, n) : 0;
+	if (*len != n)
+		return ckpt_error(err, EIO, "read %zd queued bytes", n);
+	return 0;
+}
+
+static int pipe_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+		     ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("fd/%d", fi->fd), *buf = NULL, *name = NULL;
+	cleanup_close int rfd = -1;
+	struct bundle_image *img = NULL;
+	struct json *pipes, *p;
+	uint64_t id = fi->st.st_ino;
+	ssize_t len = 0;
+	int size, ret;
+
+	json_set(o, "id", json_int(id));
+	json_set(o, "end", json_int((fi->flags & O_ACCMODE) == O_RDONLY ? 0 : 1));
+	if (!dc->doc)
+		dc->doc = json_obj();
+	pipes = json_get(dc->doc, "pipes") ?: json_set(dc->doc, "pipes", json_arr());
+	if (pipe_find(pipes, id))
+		return 0;
+	rfd = openat(fi->procfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd < 0)
+		return ckpt_error(err, errno, "open pipe %lu of %d", (unsigned long)id, fi->pid);
+	size = fcntl(rfd, F_GETPIPE_SZ);
+	if (size < 0)
+		return ckpt_error(err, errno, "pipe size");
+	ret = pipe_peek(rfd, size, &buf, &len, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "pipe %lu of %d", (unsigned long)id, fi->pid);
+	p = json_push(pipes, json_obj());
+	json_set(p, "id", json_int(id));
+	json_set(p, "size", json_int(size));
+	json_set(p, "bytes", json_int(len));
+	if (!len)
+		return 0;
+	name = xasprintf("pipe-%lu.img", (unsigned long)id);
+	json_set(p, "image", json_str(name));
+	ret = bundle_image_create(dc->bundle, name, &img, err);
+	if (ret == 0)
+		ret = bundle_image_write(img, buf, len, err);
+	if (ret < 0) {
+		bundle_image_abort(img);
+		return ret;
+	}
+	return bundle_image_close(img, err);
+}
+
+static int pipe_fill(int wfd, const struct json *p, struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	const char *name = json_as_str(json_get(p, "image"));
+	cleanup_free char *buf = NULL;
+	cleanup_close int in = -1;
+	uint64_t size;
+	int ret;
+
+	if (!name)
+		return 0;
+	ret = bundle_open_file(b, name, &in, &size, err);
+	if (ret < 0)
+		return ret;
+	buf = xzalloc(size + 1);
+	if (read_all(in, buf, size) != (ssize_t)size)
+		return ckpt_error(err, EIO, "read %s", name);
+	ret = write_all(wfd, buf, size);
+	if (ret < 0)
+		return ckpt_error(err, -ret, "refill pipe from %s", name);
+	return 0;
+}
+
+static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
+{
+	uint64_t id = json_as_int(json_get(o, "id"));
+	int end = json_as_int(json_get(o, "end")), flags = json_as_int(json_get(o, "flags"));
+	struct json *p = pipe_find(json_get(rc->doc, "pipes"), id);
+	struct fd_shared *sh = files_shared_find(rc, "pipe", id, end);
+	int fds[2], size, ret;
+
+	if (!p)
+		return ckpt_error_msg(err, EPROTO, "files.json: no pipe %lu", (unsigned long)id);
+	if (!sh) {
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return ckpt_error(err, errno, "pipe");
+		size = json_as_int(json_get(p, "size"));
+		if (size > 0 && fcntl(fds[1], F_SETPIPE_SZ, size) < size)
+			pr_warn("pipe %lu: size %d not restored (%m), ignoring", (unsigned long)id,
+				size);
+		ret = pipe_fill(fds[1], p, rc->bundle, err);
+		for (int e = 0; e < 2; e++) {
+			int high = fcntl(fds[e], F_DUPFD_CLOEXEC, rc->min_fd);
+
+			close(fds[e]);
+			if (high < 0 && ret == 0)
+				ret = ckpt_error(err, errno, "park pipe above fd %d", rc->min_fd);
+			rc->objs = xrealloc(rc->objs, (rc->nobjs + 1) * sizeof(*rc->objs));
+			rc->objs[rc->nobjs++] = (struct fd_shared){ "pipe", id, e, high };
+		}
+		if (ret < 0)
+			return ret;
+		sh = files_shared_find(rc, "pipe", id, end);
+	}
+	if (fcntl(sh->fd, F_SETFL, flags & O_NONBLOCK) < 0)
+		return ckpt_error(err, errno, "pipe flags");
+	return 0;
+}
+
+static int pipe_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+			ckpt_err_t *err)
+{
+	struct fd_shared *sh = files_shared_find(rc, "pipe", json_as_int(json_get(o, "id")),
+						 json_as_int(json_get(o, "end")));
+
+	if (!sh)
+		return ckpt_error_msg(err, EPROTO, "pipe was not prepared");
+	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
+	if (*fd < 0)
+		return ckpt_error(err, errno, "dup pipe");
+	return 0;
+}
+
+const struct fd_ops fd_pipe_ops = {
+	.kind = "pipe",
+	.match = pipe_match,
+	.dump = pipe_dump,
+	.prepare = pipe_prepare,
+	.restore = pipe_restore,
+};
