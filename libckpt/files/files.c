@@ -2,21 +2,102 @@
  * libckpt/files/files.c - the fd table of a task ("fds" in task-PID.json):
  * dispatch to one fd_ops per kind, common state (number, flags, offset).
  * An fd of a kind no fd_ops handles fails the checkpoint, never a silent drop.
+ *
+ * Sharing: fds (in one task or several) on the same open file description
+ * are found with kcmp(KCMP_FILE) and get one "desc" id; only the first
+ * holds the state, the others say "dup". At restore such a description is
+ * made once in ckpt-oci before the tree is forked and parked above every
+ * fd number of the tree, so every task inherits the same description.
  */
 #define LOG_PREFIX "files: "
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "ckpt/bundle.h"
 
 #include "files/files.h"
 #include "util/log.h"
+#include "util/uapi.h"
 #include "util/util.h"
 
-static const struct fd_ops *const fd_kinds[] = { &fd_reg_ops, &fd_dev_ops, &fd_pipe_ops };
+/* Order matters: the first kind whose match() is true takes the fd. */
+static const struct fd_ops *const fd_kinds[] = {
+	&fd_memfd_ops,	  &fd_reg_ops,	   &fd_dev_ops,	    &fd_pipe_ops,   &fd_fifo_ops,
+	&fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops, &fd_epoll_ops,
+	&fd_inotify_ops, &fd_pidfd_ops,
+};
+
+struct files_desc {
+	pid_t pid;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	int id;
+};
+
+struct json *files_dlist(struct files_dctx *dc, const char *key)
+{
+	if (!dc->doc)
+		dc->doc = json_obj();
+	return json_get(dc->doc, key) ?: json_set(dc->doc, key, json_arr());
+}
+
+struct json *files_list_find(const struct json *list, uint64_t id)
+{
+	for (size_t i = 0; i < json_len(list); i++)
+		if ((uint64_t)json_as_int(json_get(json_at(list, i), "id")) == id)
+			return json_at(list, i);
+	return NULL;
+}
+
+long long fdinfo_num(const char *text, const char *key, int base, long long def)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, kl) && p[kl] == ':')
+			return strtoll(p + kl + 1, NULL, base);
+	return def;
+}
+
+int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err)
+{
+	int pfd = syscall(__NR_pidfd_open, pid, 0), copy;
+
+	if (pfd < 0)
+		return ckpt_error(err, errno, "pidfd_open %d", pid);
+	copy = syscall(__NR_pidfd_getfd, pfd, fd, 0);
+	close(pfd);
+	if (copy < 0)
+		return ckpt_error(err, errno, "pidfd_getfd fd %d of %d", fd, pid);
+	return copy;
+}
+
+/* The description id of fi: an earlier one kcmp calls equal, or a new one. */
+static int desc_find(struct files_dctx *dc, const struct fd_info *fi, bool *dup)
+{
+	struct files_desc *d;
+
+	for (int i = 0; i < dc->ndescs; i++) {
+		d = &dc->descs[i];
+		if (d->dev != fi->st.st_dev || d->ino != fi->st.st_ino)
+			continue;
+		if (syscall(SYS_kcmp, d->pid, fi->pid, KCMP_FILE, d->fd, fi->fd) == 0) {
+			*dup = true;
+			return d->id;
+		}
+	}
+	dc->descs = xrealloc(dc->descs, (dc->ndescs + 1) * sizeof(*dc->descs));
+	d = &dc->descs[dc->ndescs];
+	*d = (struct files_desc){ fi->pid, fi->fd, fi->st.st_dev, fi->st.st_ino, dc->ndescs + 1 };
+	*dup = false;
+	return dc->ndescs++ + 1;
+}
 
 static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
 {
@@ -26,13 +107,14 @@ static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
 	int ret;
 
 	snprintf(path, sizeof(path), "fdinfo/%d", fi->fd);
-	ret = read_file_at(fi->procfd, path, 1 << 16, &text, NULL, err);
+	ret = read_file_at(fi->procfd, path, 1 << 20, &text, NULL, err);
 	if (ret < 0)
 		return ret;
 	p = strstr(text, "pos:");
 	fi->pos = p ? strtoll(p + 4, NULL, 10) : 0;
 	p = strstr(text, "flags:");
 	fi->flags = p ? strtoul(p + 6, NULL, 8) : 0;
+	fi->fdinfo = steal_pointer(&text);
 	return 0;
 }
 
@@ -59,6 +141,7 @@ static int fd_dump_one(pid_t pid, int procfd, int fd, struct json *fds, struct f
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds); i++) {
 		struct json *o;
+		bool dup = false;
 
 		if (!fd_kinds[i]->match(fi))
 			continue;
@@ -68,11 +151,23 @@ static int fd_dump_one(pid_t pid, int procfd, int fd, struct json *fds, struct f
 		json_set(o, "flags", json_int(fi->flags));
 		json_set(o, "pos", json_int(fi->pos));
 		json_set(o, "path", json_str(fi->link));
+		if (!fd_kinds[i]->own_sharing) {
+			json_set(o, "desc", json_int(desc_find(dc, fi, &dup)));
+			if (dup) {
+				/* the first fd on it holds the state; POSIX locks are per task */
+				json_set(o, "dup", json_bool(true));
+				ret = locks_dump(fi, o, err);
+				goto out;
+			}
+		}
 		ret = fd_kinds[i]->dump(fi, o, dc, err);
+		if (ret == 0)
+			ret = locks_dump(fi, o, err);
 		goto out;
 	}
 	ret = ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (%s) in pid %d", fd, fi->link, pid);
 out:
+	free(fi->fdinfo);
 	free(fi);
 	return ret;
 }
@@ -85,6 +180,8 @@ int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *
 	struct dirent *de;
 	int dfd, ret;
 
+	if (!dc->ghost_limit)
+		dc->ghost_limit = FILES_GHOST_LIMIT_DEFAULT;
 	dfd = openat(procfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || !(d = fdopendir(dfd))) {
 		if (dfd >= 0)
@@ -111,6 +208,9 @@ static const struct fd_ops *fd_kind_find(const char *kind)
 
 int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err)
 {
+	free(dc->descs);
+	dc->descs = NULL;
+	dc->ndescs = 0;
 	if (!dc->doc)
 		dc->doc = json_obj();
 	return bundle_put_json(dc->bundle, "files.json", dc->doc, err);
@@ -126,6 +226,61 @@ struct fd_shared *files_shared_find(const struct files_rctx *rc, const char *kin
 	return NULL;
 }
 
+int files_park(struct files_rctx *rc, const char *kind, uint64_t id, int end, int fd,
+	       ckpt_err_t *err)
+{
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, rc->min_fd);
+
+	close(fd);
+	if (high < 0)
+		return ckpt_error(err, errno, "park %s %lu above fd %d", kind, (unsigned long)id,
+				  rc->min_fd);
+	rc->objs = xrealloc(rc->objs, (rc->nobjs + 1) * sizeof(*rc->objs));
+	rc->objs[rc->nobjs++] = (struct fd_shared){ kind, id, end, high };
+	return 0;
+}
+
+static const struct fd_ops *fd_ops_of(const struct json *o)
+{
+	return fd_kind_find(json_as_str(json_get(o, "kind")));
+}
+
+/* Descriptions used by more than one fd: made here, once, and parked. */
+static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int ndocs,
+			 ckpt_err_t *err)
+{
+	int maxid = 0, *uses, ret = 0;
+
+	for (int d = 0; d < ndocs; d++)
+		for (size_t i = 0; i < json_len(json_get(docs[d], "fds")); i++)
+			maxid = MAX(maxid, json_as_int(json_get(json_at(json_get(docs[d], "fds"), i),
+								"desc")));
+	uses = xzalloc((maxid + 1) * sizeof(*uses));
+	for (int d = 0; d < ndocs; d++)
+		for (size_t i = 0; i < json_len(json_get(docs[d], "fds")); i++)
+			uses[MAX(0, json_as_int(json_get(json_at(json_get(docs[d], "fds"), i),
+							"desc")))]++;
+	for (int d = 0; ret == 0 && d < ndocs; d++) {
+		struct json *fds = json_get(docs[d], "fds");
+
+		for (size_t i = 0; ret == 0 && i < json_len(fds); i++) {
+			struct json *o = json_at(fds, i);
+			int id = json_as_int(json_get(o, "desc")), fd;
+
+			if (id <= 0 || uses[id] < 2 || json_as_bool(json_get(o, "dup")))
+				continue;
+			ret = fd_ops_of(o)->restore(o, rc, &fd, err);
+			if (ret == 0)
+				ret = files_park(rc, "desc", id, 0, fd, err);
+			if (ret < 0)
+				ckpt_error_wrap(err, "shared description of fd %lld",
+						(long long)json_as_int(json_get(o, "fd")));
+		}
+	}
+	free(uses);
+	return ret;
+}
+
 int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err)
 {
 	for (int d = 0; d < ndocs; d++) {
@@ -133,13 +288,14 @@ int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ck
 
 		for (size_t i = 0; i < json_len(fds); i++) {
 			struct json *o = json_at(fds, i);
-			const struct fd_ops *ops = NULL;
+			const struct fd_ops *ops = fd_ops_of(o);
 			int ret;
 
-			for (size_t k = 0; k < ARRAY_SIZE(fd_kinds); k++)
-				if (!strcmp(json_as_str(json_get(o, "kind")) ?: "", fd_kinds[k]->kind))
-					ops = fd_kinds[k];
-			if (!ops || !ops->prepare)
+			if (!ops)
+				return ckpt_error_msg(err, EPROTO, "fd %lld: unknown kind `%s`",
+						      (long long)json_as_int(json_get(o, "fd")),
+						      json_as_str(json_get(o, "kind")) ?: "");
+			if (!ops->prepare || json_as_bool(json_get(o, "dup")))
 				continue;
 			ret = ops->prepare(o, rc, err);
 			if (ret < 0)
@@ -147,7 +303,7 @@ int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ck
 						       (long long)json_as_int(json_get(o, "fd")));
 		}
 	}
-	return 0;
+	return prepare_descs(rc, docs, ndocs, err);
 }
 
 void files_rctx_free(struct files_rctx *rc)
@@ -161,7 +317,28 @@ void files_rctx_free(struct files_rctx *rc)
 	rc->doc = NULL;
 }
 
-/* Move every fd we hold out of the way of the numbers the task needs. */
+/* A new fd for o: the parked shared description, or one made by its kind. */
+static int fd_open_one(const struct json *o, const struct fd_ops *ops,
+		       const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+{
+	int id = json_as_int(json_get(o, "desc"));
+	struct fd_shared *sh = id > 0 ? files_shared_find(rc, "desc", id, 0) : NULL;
+
+	if (!sh && json_as_bool(json_get(o, "dup")))
+		return ckpt_error_msg(err, EPROTO, "shared description %d was not prepared", id);
+	if (!sh)
+		return ops->restore(o, rc, fd, err);
+	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
+	if (*fd < 0)
+		return ckpt_error(err, errno, "dup shared description %d", id);
+	return 0;
+}
+
+/*
+ * Put every saved fd at its number, then let kinds that refer to other fds
+ * (epoll) or hold locks finish once all are in place. Runs in the restored
+ * task; the bundle must not be read here (its fd may be overwritten).
+ */
 int files_restore_task(const struct json *doc, const struct files_rctx *rc, int keep_fd,
 		       ckpt_err_t *err)
 {
@@ -169,7 +346,7 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 
 	for (size_t i = 0; i < json_len(fds); i++) {
 		struct json *o = json_at(fds, i);
-		const struct fd_ops *ops = fd_kind_find(json_as_str(json_get(o, "kind")));
+		const struct fd_ops *ops = fd_ops_of(o);
 		int want = json_as_int(json_get(o, "fd"));
 		int flags = json_as_int(json_get(o, "flags"));
 		int fd, ret;
@@ -178,7 +355,7 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 			return ckpt_error_msg(err, EPROTO, "fd %d: unknown kind", want);
 		if (want == keep_fd)
 			return ckpt_error_msg(err, EBUSY, "fd %d collides with the image fd", want);
-		ret = ops->restore(o, rc, &fd, err);
+		ret = fd_open_one(o, ops, rc, &fd, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "fd %d", want);
 		if (fd != want) {
@@ -188,6 +365,18 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 		} else if (!(flags & O_CLOEXEC)) {
 			fcntl(fd, F_SETFD, 0);
 		}
+	}
+	for (size_t i = 0; i < json_len(fds); i++) {
+		struct json *o = json_at(fds, i);
+		const struct fd_ops *ops = fd_ops_of(o);
+		int want = json_as_int(json_get(o, "fd")), ret = 0;
+
+		if (ops->restore_late && !json_as_bool(json_get(o, "dup")))
+			ret = ops->restore_late(o, rc, want, err);
+		if (ret == 0)
+			ret = locks_restore(o, want, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "fd %d", want);
 	}
 	return 0;
 }

@@ -23,15 +23,28 @@ struct fd_info {
 	char link[4096];	/* readlink of /proc/PID/fd/N */
 	unsigned int flags;	/* from fdinfo, O_* with O_CLOEXEC */
 	long long pos;
+	char *fdinfo;		/* the whole of /proc/PID/fdinfo/N */
 };
 
 struct ckpt_bundle;
 
 /* Dump side: objects shared between fds and tasks, written once (files.json). */
+struct files_desc;
+
+#define FILES_GHOST_LIMIT_DEFAULT (64ULL << 20)
+
 struct files_dctx {
 	struct ckpt_bundle *bundle;
 	struct json *doc;	/* files.json being built */
+	uint64_t ghost_limit;	/* largest unlinked file saved with its content */
+	struct files_desc *descs; /* every open file description seen (kcmp) */
+	int ndescs;
 };
+
+/* The list `key` of files.json, created on first use. */
+struct json *files_dlist(struct files_dctx *dc, const char *key);
+/* The member of a files.json list whose "id" is id. */
+struct json *files_list_find(const struct json *list, uint64_t id);
 
 /*
  * Restore side: shared objects made by ckpt-oci before the tree is forked,
@@ -50,7 +63,12 @@ struct files_rctx {
 	struct fd_shared *objs;
 	int nobjs;
 	int min_fd;		/* where shared objects are parked */
+	bool ignore_changes;	/* --ignore-file-changes */
 };
+
+/* Park fd above rc->min_fd as shared object (kind, id, end); closes fd. */
+int files_park(struct files_rctx *rc, const char *kind, uint64_t id, int end, int fd,
+	       ckpt_err_t *err);
 
 struct fd_ops {
 	const char *kind;
@@ -64,9 +82,36 @@ struct fd_ops {
 	/* in the restored task: return a new fd (any number) for obj */
 	int (*restore)(const struct json *obj, const struct files_rctx *rc, int *fd,
 		       ckpt_err_t *err);
+	/* in the restored task, once every fd is at its number (optional) */
+	int (*restore_late)(const struct json *obj, const struct files_rctx *rc, int fd,
+			    ckpt_err_t *err);
+	/*
+	 * The kind shares its objects itself (pipes, sockets: one description
+	 * per object); else descriptions are compared with kcmp and a shared
+	 * one is made once in ckpt-oci before the fork (files.c).
+	 */
+	bool own_sharing;
 };
 
-extern const struct fd_ops fd_reg_ops, fd_dev_ops, fd_pipe_ops;
+extern const struct fd_ops fd_reg_ops, fd_dev_ops, fd_pipe_ops, fd_fifo_ops, fd_unix_ops,
+	fd_eventfd_ops, fd_signalfd_ops, fd_timerfd_ops, fd_epoll_ops, fd_inotify_ops,
+	fd_pidfd_ops, fd_memfd_ops;
+
+/* pipe.c: copy the queued bytes behind read end rfd without consuming them */
+int pipe_peek(int rfd, int size, char **buf, ssize_t *len, ckpt_err_t *err);
+/* pipe.c: write image `name` of the bundle into wfd */
+int pipe_fill_image(int wfd, const char *name, struct ckpt_bundle *b, ckpt_err_t *err);
+/* pipe.c: write buf as image name */
+int files_put_image(struct ckpt_bundle *b, const char *name, const void *buf, size_t len,
+		    ckpt_err_t *err);
+/* files.c: a pidfd_getfd copy of the task's fd (for getsockopt, peeking...) */
+int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err);
+/* files.c: value of "key:" in an fdinfo text, as a number in base; def when absent */
+long long fdinfo_num(const char *text, const char *key, int base, long long def);
+
+/* locks.c: POSIX, OFD and flock locks held through this fd (into obj "locks") */
+int locks_dump(const struct fd_info *fi, struct json *obj, ckpt_err_t *err);
+int locks_restore(const struct json *obj, int fd, ckpt_err_t *err);
 
 /* Dump every fd of a task into "fds" of its document. */
 int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *dc,

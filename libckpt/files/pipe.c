@@ -24,16 +24,8 @@ static bool pipe_match(const struct fd_info *fi)
 	return S_ISFIFO(fi->st.st_mode) && !strncmp(fi->link, "pipe:[", 6);
 }
 
-static struct json *pipe_find(const struct json *pipes, uint64_t id)
-{
-	for (size_t i = 0; i < json_len(pipes); i++)
-		if ((uint64_t)json_as_int(json_get(json_at(pipes, i), "id")) == id)
-			return json_at(pipes, i);
-	return NULL;
-}
-
 /* Copy the queued bytes of the pipe behind fd without consuming them. */
-static int pipe_peek(int rfd, int size, char **buf, ssize_t *len, ckpt_err_t *err)
+int pipe_peek(int rfd, int size, char **buf, ssize_t *len, ckpt_err_t *err)
 {
 	cleanup_close int p0 = -1, p1 = -1;
 	int p[2];
@@ -62,7 +54,6 @@ static int pipe_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 {
 	cleanup_free char *path = xasprintf("fd/%d", fi->fd), *buf = NULL, *name = NULL;
 	cleanup_close int rfd = -1;
-	struct bundle_image *img = NULL;
 	struct json *pipes, *p;
 	uint64_t id = fi->st.st_ino;
 	ssize_t len = 0;
@@ -70,10 +61,8 @@ static int pipe_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 
 	json_set(o, "id", json_int(id));
 	json_set(o, "end", json_int((fi->flags & O_ACCMODE) == O_RDONLY ? 0 : 1));
-	if (!dc->doc)
-		dc->doc = json_obj();
-	pipes = json_get(dc->doc, "pipes") ?: json_set(dc->doc, "pipes", json_arr());
-	if (pipe_find(pipes, id))
+	pipes = files_dlist(dc, "pipes");
+	if (files_list_find(pipes, id))
 		return 0;
 	rfd = openat(fi->procfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (rfd < 0)
@@ -92,7 +81,16 @@ static int pipe_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 		return 0;
 	name = xasprintf("pipe-%lu.img", (unsigned long)id);
 	json_set(p, "image", json_str(name));
-	ret = bundle_image_create(dc->bundle, name, &img, err);
+	return files_put_image(dc->bundle, name, buf, len, err);
+}
+
+int files_put_image(struct ckpt_bundle *b, const char *name, const void *buf, size_t len,
+		    ckpt_err_t *err)
+{
+	struct bundle_image *img = NULL;
+	int ret;
+
+	ret = bundle_image_create(b, name, &img, err);
 	if (ret == 0)
 		ret = bundle_image_write(img, buf, len, err);
 	if (ret < 0) {
@@ -102,9 +100,8 @@ static int pipe_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 	return bundle_image_close(img, err);
 }
 
-static int pipe_fill(int wfd, const struct json *p, struct ckpt_bundle *b, ckpt_err_t *err)
+int pipe_fill_image(int wfd, const char *name, struct ckpt_bundle *b, ckpt_err_t *err)
 {
-	const char *name = json_as_str(json_get(p, "image"));
 	cleanup_free char *buf = NULL;
 	cleanup_close int in = -1;
 	uint64_t size;
@@ -128,7 +125,7 @@ static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 {
 	uint64_t id = json_as_int(json_get(o, "id"));
 	int end = json_as_int(json_get(o, "end")), flags = json_as_int(json_get(o, "flags"));
-	struct json *p = pipe_find(json_get(rc->doc, "pipes"), id);
+	struct json *p = files_list_find(json_get(rc->doc, "pipes"), id);
 	struct fd_shared *sh = files_shared_find(rc, "pipe", id, end);
 	int fds[2], size, ret;
 
@@ -141,16 +138,17 @@ static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 		if (size > 0 && fcntl(fds[1], F_SETPIPE_SZ, size) < size)
 			pr_warn("pipe %lu: size %d not restored (%m), ignoring", (unsigned long)id,
 				size);
-		ret = pipe_fill(fds[1], p, rc->bundle, err);
-		for (int e = 0; e < 2; e++) {
-			int high = fcntl(fds[e], F_DUPFD_CLOEXEC, rc->min_fd);
-
-			close(fds[e]);
-			if (high < 0 && ret == 0)
-				ret = ckpt_error(err, errno, "park pipe above fd %d", rc->min_fd);
-			rc->objs = xrealloc(rc->objs, (rc->nobjs + 1) * sizeof(*rc->objs));
-			rc->objs[rc->nobjs++] = (struct fd_shared){ "pipe", id, e, high };
+		ret = pipe_fill_image(fds[1], json_as_str(json_get(p, "image")), rc->bundle, err);
+		if (ret < 0) {
+			close(fds[0]);
+			close(fds[1]);
+			return ret;
 		}
+		ret = files_park(rc, "pipe", id, 0, fds[0], err);
+		if (ret == 0)
+			ret = files_park(rc, "pipe", id, 1, fds[1], err);
+		else
+			close(fds[1]);
 		if (ret < 0)
 			return ret;
 		sh = files_shared_find(rc, "pipe", id, end);
@@ -180,4 +178,5 @@ const struct fd_ops fd_pipe_ops = {
 	.dump = pipe_dump,
 	.prepare = pipe_prepare,
 	.restore = pipe_restore,
+	.own_sharing = true,
 };

@@ -1,0 +1,61 @@
+/*
+ * libckpt/files/eventfd.c - eventfd: counter and semaphore mode, from
+ * fdinfo ("eventfd-count", "eventfd-semaphore"); restore makes a new one
+ * with the same counter and flags.
+ */
+#define LOG_PREFIX "eventfd: "
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "files/files.h"
+#include "util/util.h"
+
+static bool eventfd_match(const struct fd_info *fi)
+{
+	return !strcmp(fi->link, "anon_inode:[eventfd]");
+}
+
+static int eventfd_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+			ckpt_err_t *err)
+{
+	long long count = fdinfo_num(fi->fdinfo, "eventfd-count", 16, -1);
+
+	if (count < 0)
+		return ckpt_error_msg(err, EPROTO, "fd %d of %d: no eventfd-count in fdinfo",
+				      fi->fd, fi->pid);
+	json_set(o, "count", json_hex(count));
+	json_set(o, "semaphore",
+		 json_bool(fdinfo_num(fi->fdinfo, "eventfd-semaphore", 10, 0) != 0));
+	return 0;
+}
+
+static int eventfd_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+			   ckpt_err_t *err)
+{
+	uint64_t count = 0;
+	int flags = json_as_int(json_get(o, "flags")), ret;
+
+	ret = json_get_hex(o, "count", &count, err);
+	if (ret < 0)
+		return ret;
+	/* eventfd() takes an unsigned int: write the rest of a larger count */
+	*fd = eventfd(count > 0xffffffffULL ? 0 : count,
+		      EFD_CLOEXEC | (flags & O_NONBLOCK ? EFD_NONBLOCK : 0) |
+			      (json_as_bool(json_get(o, "semaphore")) ? EFD_SEMAPHORE : 0));
+	if (*fd < 0)
+		return ckpt_error(err, errno, "eventfd");
+	if (count > 0xffffffffULL && write(*fd, &count, sizeof(count)) != sizeof(count)) {
+		close(*fd);
+		return ckpt_error(err, errno, "eventfd counter %llu", (unsigned long long)count);
+	}
+	return 0;
+}
+
+const struct fd_ops fd_eventfd_ops = {
+	.kind = "eventfd",
+	.match = eventfd_match,
+	.dump = eventfd_dump,
+	.restore = eventfd_restore,
+};

@@ -1,0 +1,52 @@
+/*
+ * libckpt/files/pidfd.c - pidfd: the pid it refers to (fdinfo "Pid", in
+ * the namespace of whoever reads fdinfo, here the tree's). Restore opens a
+ * new pidfd on the same pid, which must exist by then: the task's parent
+ * and children do (children are created before fds are put in place).
+ */
+#define LOG_PREFIX "pidfd: "
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "files/files.h"
+#include "util/uapi.h"
+#include "util/util.h"
+
+static bool pidfd_match(const struct fd_info *fi)
+{
+	return !strcmp(fi->link, "anon_inode:[pidfd]") || !strncmp(fi->link, "pidfd:", 6);
+}
+
+static int pidfd_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+		      ckpt_err_t *err)
+{
+	long long pid = fdinfo_num(fi->fdinfo, "Pid", 10, -1);
+
+	if (pid <= 0)
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (pidfd of an exited process) in pid %d",
+				      fi->fd, fi->pid);
+	json_set(o, "pid", json_int(pid));
+	return 0;
+}
+
+static int pidfd_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+			 ckpt_err_t *err)
+{
+	int pid = json_as_int(json_get(o, "pid"));
+	int flags = json_as_int(json_get(o, "flags")) & O_NONBLOCK;
+
+	*fd = syscall(__NR_pidfd_open, pid, flags);
+	if (*fd < 0)
+		return ckpt_error(err, errno, "pidfd_open %d", pid);
+	return 0;
+}
+
+const struct fd_ops fd_pidfd_ops = {
+	.kind = "pidfd",
+	.match = pidfd_match,
+	.dump = pidfd_dump,
+	.restore = pidfd_restore,
+};

@@ -1,0 +1,56 @@
+/*
+ * libckpt/files/signalfd.c - signalfd: its signal mask (fdinfo "sigmask").
+ * The signals it reports are the reading task's pending ones, restored with
+ * the task; the fd itself holds nothing else.
+ */
+#define LOG_PREFIX "signalfd: "
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+
+#include "files/files.h"
+#include "util/util.h"
+
+static bool signalfd_match(const struct fd_info *fi)
+{
+	return !strcmp(fi->link, "anon_inode:[signalfd]");
+}
+
+static int signalfd_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+			 ckpt_err_t *err)
+{
+	const char *p = strstr(fi->fdinfo, "sigmask:");
+
+	if (!p)
+		return ckpt_error_msg(err, EPROTO, "fd %d of %d: no sigmask in fdinfo", fi->fd,
+				      fi->pid);
+	json_set(o, "sigmask", json_hex(strtoull(p + 8, NULL, 16)));
+	return 0;
+}
+
+static int signalfd_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+			    ckpt_err_t *err)
+{
+	int flags = json_as_int(json_get(o, "flags")), ret;
+	uint64_t mask;
+
+	ret = json_get_hex(o, "sigmask", &mask, err);
+	if (ret < 0)
+		return ret;
+	/* the raw syscall: glibc's sigset_t is 128 bytes, the kernel's 8 */
+	*fd = syscall(SYS_signalfd4, -1, &mask, sizeof(mask),
+		      SFD_CLOEXEC | (flags & O_NONBLOCK ? SFD_NONBLOCK : 0));
+	if (*fd < 0)
+		return ckpt_error(err, errno, "signalfd");
+	return 0;
+}
+
+const struct fd_ops fd_signalfd_ops = {
+	.kind = "signalfd",
+	.match = signalfd_match,
+	.dump = signalfd_dump,
+	.restore = signalfd_restore,
+};
