@@ -119,7 +119,7 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 	return 0;
 }
 
-static int watch_add(int fd, const struct json *w, ckpt_err_t *err)
+static int watch_add(int fd, const struct json *w, bool *removed, ckpt_err_t *err)
 {
 	const char *path = json_as_str(json_get(w, "path"));
 	int want = json_as_int(json_get(w, "wd")), wd = 0;
@@ -134,10 +134,29 @@ static int watch_add(int fd, const struct json *w, ckpt_err_t *err)
 		if (wd >= want)
 			break;
 		inotify_rm_watch(fd, wd);
+		*removed = true;
 	}
 	if (wd != want)
 		return ckpt_error_msg(err, EEXIST, "inotify watch `%s`: wd %d, want %d", path, wd,
 				      want);
+	return 0;
+}
+
+/*
+ * Removing the watches that filled the wd gaps queued IN_IGNORED events the
+ * program never asked for: read them away (the fd is new, nothing else is
+ * in it but events that raced with the restore).
+ */
+static int drain_ignored(int fd, int flags, ckpt_err_t *err)
+{
+	char buf[4096];
+
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return ckpt_error(err, errno, "inotify flags");
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (fcntl(fd, F_SETFL, flags & O_NONBLOCK) < 0)
+		return ckpt_error(err, errno, "inotify flags");
 	return 0;
 }
 
@@ -146,6 +165,7 @@ static int inotify_restore(const struct json *o, const struct files_rctx *rc, in
 {
 	struct json *watches = json_get(o, "watches");
 	int flags = json_as_int(json_get(o, "flags")), ret = 0;
+	bool removed = false;
 
 	*fd = inotify_init1(IN_CLOEXEC | (flags & O_NONBLOCK ? IN_NONBLOCK : 0));
 	if (*fd < 0)
@@ -165,9 +185,11 @@ static int inotify_restore(const struct json *o, const struct files_rctx *rc, in
 		}
 		if (!next)
 			break;
-		ret = watch_add(*fd, next, err);
+		ret = watch_add(*fd, next, &removed, err);
 		last = best;
 	}
+	if (ret == 0 && removed)
+		ret = drain_ignored(*fd, flags, err);
 	if (ret < 0)
 		close(*fd);
 	return ret;

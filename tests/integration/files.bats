@@ -11,3 +11,19 @@ load helpers
 @test "files: unlinked file and directory (static)" { wl_roundtrip fd_ghost.static; }
 @test "files: fifo with queued data (dynamic)" { wl_roundtrip fd_fifo; }
 @test "files: fifo with queued data (static)" { wl_roundtrip fd_fifo.static; }
+@test "files: eventfd counter and semaphore (dynamic)" { wl_roundtrip fd_eventfd; }
+@test "files: eventfd counter and semaphore (static)" { wl_roundtrip fd_eventfd.static; }
+@test "files: signalfd mask (dynamic)" { wl_roundtrip fd_signalfd; }
+@test "files: signalfd mask (static)" { wl_roundtrip fd_signalfd.static; }
+@test "files: timerfd fires on time (dynamic)" { wl_roundtrip fd_timerfd; }
+@test "files: timerfd fires on time (static)" { wl_roundtrip fd_timerfd.static; }
+@test "files: epoll watches (dynamic)" { wl_roundtrip fd_epoll; }
+@test "files: epoll watches (static)" { wl_roundtrip fd_epoll.static; }
+@test "files: inotify watches (dynamic)" { wl_roundtrip fd_inotify; }
+@test "files: inotify watches (static)" { wl_roundtrip fd_inotify.static; }
+@test "files: memfd content and seals (dynamic)" { wl_roundtrip fd_memfd; }
+@test "files: memfd content and seals (static)" { wl_roundtrip fd_memfd.static; }
+@test "files: POSIX, OFD and flock locks (dynamic)" { wl_roundtrip fd_locks; }
+@test "files: POSIX, OFD and flock locks (static)" { wl_roundtrip fd_locks.static; }
+@test "files: pidfd of a child (dynamic)" { wl_roundtrip fd_pidfd; }
+@test "files: pidfd of a child (static)" { wl_roundtrip fd_pidfd.static; }
