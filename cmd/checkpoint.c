@@ -21,6 +21,8 @@ static void checkpoint_usage(FILE *f)
 		   "  -w, --work-dir DIR   where dump.log is written (default: beside the bundle)\n"
 		   "      --cgroup PATH    freeze this cgroup (v1 freezer or v2) instead of\n"
 		   "                       seizing thread by thread\n"
+		   "      --ghost-limit N  largest unlinked file saved with its content, in\n"
+		   "                       bytes (suffix K, M, G; default 64M)\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -32,6 +34,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "work-dir", required_argument, NULL, 'w' },
 		{ "cgroup", required_argument, NULL, 'c' },
+		{ "ghost-limit", required_argument, NULL, 'G' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -59,6 +62,13 @@ int cmd_checkpoint(int argc, char **argv)
 			break;
 		case 'c':
 			opts.cgroup = optarg;
+			break;
+		case 'G':
+			opts.ghost_limit = strtoull(optarg, &end, 10);
+			if (*end && strchr("KMG", *end) && !end[1])
+				opts.ghost_limit <<= *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
+			else if (*end || !opts.ghost_limit)
+				return cmd_fail("checkpoint", "--ghost-limit needs a size such as 64M");
 			break;
 		case 'v':
 			opts.verbose = true;

@@ -11,11 +11,14 @@
 
 static void restore_usage(FILE *f)
 {
-	fprintf(f, "usage: ckpt-oci restore [-d] [--pid-file F] [--work-dir DIR] [-v] BUNDLE\n"
+	fprintf(f, "usage: ckpt-oci restore [-d] [--pid-file F] [--work-dir DIR] [--ignore-file-changes] [-v]\n"
+		   "                        BUNDLE\n"
 		   "\n"
 		   "  -d, --detach         return once the tree runs, printing the root's pid\n"
 		   "      --pid-file F     write the root's pid to F\n"
 		   "  -w, --work-dir DIR   where restore.log is written (default: beside the bundle)\n"
+		   "      --ignore-file-changes  restore files that changed on disk since the\n"
+		   "                       checkpoint (default: refuse)\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -25,6 +28,7 @@ int cmd_restore(int argc, char **argv)
 		{ "detach", no_argument, NULL, 'd' },
 		{ "pid-file", required_argument, NULL, 'P' },
 		{ "work-dir", required_argument, NULL, 'w' },
+		{ "ignore-file-changes", no_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -43,6 +47,9 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case 'w':
 			opts.work_dir = optarg;
+			break;
+		case 'I':
+			opts.ignore_file_changes = true;
 			break;
 		case 'v':
 			opts.verbose = true;

@@ -134,6 +134,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	if (ret < 0)
 		goto out;
 	fc.bundle = ctx.bundle;
+	fc.ghost_limit = o->ghost_limit;
 	ret = seize_tree(&ctx, o->pid, err);
 	t_frozen = now_ns();
 	if (ret == 0)

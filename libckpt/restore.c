@@ -398,7 +398,8 @@ static int write_pid_file(const char *path, pid_t pid, ckpt_err_t *err)
 int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 {
 	cleanup_free char *copy = xstrdup(o->bundle), *logpath = NULL;
-	struct rctx rc = { .detach = o->detach };
+	struct rctx rc = { .detach = o->detach,
+			   .files.ignore_changes = o->ignore_file_changes };
 	uint64_t t0 = now_ns();
 	int ret;
 

@@ -19,6 +19,7 @@ struct ckpt_dump_opts {
 	bool leave_running;	/* resume the tree instead of killing it */
 	const char *cgroup;	/* freezer cgroup of the tree, NULL: seize thread by thread */
 	bool verbose;		/* progress on stderr */
+	unsigned long long ghost_limit;	/* largest unlinked file saved, bytes; 0: 64 MiB */
 };
 
 struct ckpt_restore_opts {
@@ -29,6 +30,7 @@ struct ckpt_restore_opts {
 	int exit_status;	/* out: root's exit status (without detach) */
 	pid_t root_pid;		/* out: the restored root */
 	bool verbose;		/* progress on stderr */
+	bool ignore_file_changes;	/* restore files changed on disk since the checkpoint */
 };
 
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
