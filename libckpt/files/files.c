@@ -28,7 +28,7 @@
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
 	&fd_memfd_ops,	  &fd_reg_ops,	   &fd_dev_ops,	    &fd_pipe_ops,   &fd_fifo_ops,
-	&fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops, &fd_epoll_ops,
+	&fd_unix_ops,	  &fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops, &fd_epoll_ops,
 	&fd_inotify_ops, &fd_pidfd_ops,
 };
 
@@ -208,6 +208,10 @@ static const struct fd_ops *fd_kind_find(const char *kind)
 
 int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err)
 {
+	int ret = unix_dump_check(dc, err);
+
+	if (ret < 0)
+		return ret;
 	free(dc->descs);
 	dc->descs = NULL;
 	dc->ndescs = 0;

@@ -64,6 +64,7 @@ struct files_rctx {
 	int nobjs;
 	int min_fd;		/* where shared objects are parked */
 	bool ignore_changes;	/* --ignore-file-changes */
+	bool unix_made;		/* every unix socket of files.json exists (unix.c) */
 };
 
 /* Park fd above rc->min_fd as shared object (kind, id, end); closes fd. */
@@ -116,6 +117,8 @@ int locks_restore(const struct json *obj, int fd, ckpt_err_t *err);
 /* Dump every fd of a task into "fds" of its document. */
 int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *dc,
 		    ckpt_err_t *err);
+/* unix.c: every connected socket's peer is in the tree (at the end of dump) */
+int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err);
 /* Write files.json (after every task). */
 int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err);
 

@@ -27,3 +27,7 @@ load helpers
 @test "files: POSIX, OFD and flock locks (static)" { wl_roundtrip fd_locks.static; }
 @test "files: pidfd of a child (dynamic)" { wl_roundtrip fd_pidfd; }
 @test "files: pidfd of a child (static)" { wl_roundtrip fd_pidfd.static; }
+@test "files: unix socketpairs across processes (dynamic)" { wl_roundtrip fd_unix_pair; }
+@test "files: unix socketpairs across processes (static)" { wl_roundtrip fd_unix_pair.static; }
+@test "files: unix listener, pending connection, bound datagrams (dynamic)" { wl_roundtrip fd_unix_listen; }
+@test "files: unix listener, pending connection, bound datagrams (static)" { wl_roundtrip fd_unix_listen.static; }

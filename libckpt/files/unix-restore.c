@@ -1,0 +1,296 @@
+/*
+ * libckpt/files/unix-restore.c - unix sockets at restore, all made by
+ * ckpt-oci before the tree is forked and parked ("unix", inode), so every
+ * task inherits the socket it had:
+ *
+ *   listeners       socket, bind, listen; then each pending client
+ *                   connects to it (an un-accepted connection again)
+ *   pairs           both ends in the tree, peers of each other: socketpair
+ *   one-way         a datagram socket connected to another: connect by name
+ *   orphans         connected stream whose peer was closed: socketpair with
+ *                   the other end dropped, so the queue ends in EOF
+ *   unconnected     socket, bind
+ *
+ * Then each receive queue is refilled through the peer (or sent to the
+ * bound name from a private socket), SO_PASSCRED and shutdown applied.
+ * Known gaps: connected stream sockets are not re-bound (getsockname is
+ * empty); datagram senders' addresses and SCM credentials are ckpt-oci's.
+ */
+#define LOG_PREFIX "unix: "
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "ckpt/bundle.h"
+#include "files/files.h"
+#include "files/unix.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define ORPHAN_END 1 /* end 1 of ("unix", id): the dropped peer of an orphan */
+
+static socklen_t addr_of(const struct json *e, struct sockaddr_un *a, ckpt_err_t *err)
+{
+	const char *hex = json_as_str(json_get(e, "name"));
+	size_t n = hex ? strlen(hex) / 2 : 0;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (!n || n > sizeof(a->sun_path))
+		return 0;
+	if (json_get_hexbuf(e, "name", a->sun_path, n, err) < 0)
+		return 0;
+	if (a->sun_path[0]) /* a path: up to its NUL */
+		n = strnlen(a->sun_path, n);
+	return offsetof(struct sockaddr_un, sun_path) + n;
+}
+
+static int sock_bind(int sk, const struct json *e, ckpt_err_t *err)
+{
+	struct sockaddr_un a;
+	socklen_t l = addr_of(e, &a, err);
+	struct stat st;
+
+	if (!l)
+		return 0;
+	/* the socket file of the dead original is in the way */
+	if (a.sun_path[0] && lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(a.sun_path);
+	if (bind(sk, (struct sockaddr *)&a, l) < 0)
+		return ckpt_error(err, errno, "bind unix socket to `%s%s`", a.sun_path[0] ? "" : "@",
+				  a.sun_path[0] ? a.sun_path : a.sun_path + 1);
+	return 0;
+}
+
+static int sock_connect(int sk, const struct json *to, ckpt_err_t *err)
+{
+	struct sockaddr_un a;
+	socklen_t l = addr_of(to, &a, err);
+
+	if (!l)
+		return ckpt_error_msg(err, EPROTO, "connect to an unbound unix socket");
+	if (connect(sk, (struct sockaddr *)&a, l) < 0)
+		return ckpt_error(err, errno, "connect unix socket");
+	return 0;
+}
+
+static int park(struct files_rctx *rc, uint64_t id, int end, int fd, ckpt_err_t *err)
+{
+	return files_park(rc, "unix", id, end, fd, err);
+}
+
+static int unix_make(struct files_rctx *rc, const struct json *e, ckpt_err_t *err);
+
+static int make_listener(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
+{
+	const struct json *list = json_get(rc->doc, "unix"), *icons = json_get(e, "icons");
+	uint64_t id = json_as_int(json_get(e, "id"));
+	int sk = socket(AF_UNIX, json_as_int(json_get(e, "type")) | SOCK_CLOEXEC, 0), ret;
+
+	if (sk < 0)
+		return ckpt_error(err, errno, "socket");
+	ret = sock_bind(sk, e, err);
+	if (ret == 0 && listen(sk, json_as_int(json_get(e, "backlog"))) < 0)
+		ret = ckpt_error(err, errno, "listen");
+	if (ret < 0) {
+		close(sk);
+		return ret;
+	}
+	ret = park(rc, id, 0, sk, err);
+	for (size_t i = 0; ret == 0 && i < json_len(icons); i++) {
+		uint64_t cid = json_as_int(json_at(icons, i));
+		const struct json *c = files_list_find(list, cid);
+		int csk;
+
+		if (!c || files_shared_find(rc, "unix", cid, 0))
+			continue; /* a client no task holds any more */
+		csk = socket(AF_UNIX, json_as_int(json_get(c, "type")) | SOCK_CLOEXEC, 0);
+		if (csk < 0)
+			return ckpt_error(err, errno, "socket");
+		ret = sock_connect(csk, e, err);
+		if (ret == 0)
+			ret = park(rc, cid, 0, csk, err);
+		else
+			close(csk);
+	}
+	return ret;
+}
+
+static int make_pair(struct files_rctx *rc, const struct json *e, const struct json *p,
+		     ckpt_err_t *err)
+{
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, json_as_int(json_get(e, "type")) | SOCK_CLOEXEC, 0, sv) < 0)
+		return ckpt_error(err, errno, "socketpair");
+	ret = park(rc, json_as_int(json_get(e, "id")), 0, sv[0], err);
+	if (ret < 0) {
+		close(sv[1]);
+		return ret;
+	}
+	if (p)
+		return park(rc, json_as_int(json_get(p, "id")), 0, sv[1], err);
+	return park(rc, json_as_int(json_get(e, "id")), ORPHAN_END, sv[1], err);
+}
+
+static int make_single(struct files_rctx *rc, const struct json *e, const struct json *to,
+		       ckpt_err_t *err)
+{
+	int sk = socket(AF_UNIX, json_as_int(json_get(e, "type")) | SOCK_CLOEXEC, 0), ret;
+
+	if (sk < 0)
+		return ckpt_error(err, errno, "socket");
+	ret = sock_bind(sk, e, err);
+	if (ret == 0 && to)
+		ret = sock_connect(sk, to, err);
+	if (ret < 0) {
+		close(sk);
+		return ret;
+	}
+	return park(rc, json_as_int(json_get(e, "id")), 0, sk, err);
+}
+
+static int unix_make(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
+{
+	const struct json *list = json_get(rc->doc, "unix"), *p, *l;
+	uint64_t id = json_as_int(json_get(e, "id")), peer = json_as_int(json_get(e, "peer"));
+	int state = json_as_int(json_get(e, "state")), ret;
+
+	if (files_shared_find(rc, "unix", id, 0))
+		return 0;
+	if (state == TCP_LISTEN)
+		return make_listener(rc, e, err);
+	l = unix_listener_of(list, id);
+	if (l) /* a pending connection: made by its listener */
+		return make_listener(rc, l, err);
+	p = peer ? files_list_find(list, peer) : NULL;
+	if (p && (uint64_t)json_as_int(json_get(p, "peer")) == id)
+		return make_pair(rc, e, p, err);
+	if (p) { /* connected one way, to a bound datagram socket */
+		ret = unix_make(rc, p, err);
+		return ret < 0 ? ret : make_single(rc, e, p, err);
+	}
+	if (state == TCP_ESTABLISHED && json_as_int(json_get(e, "type")) != SOCK_DGRAM)
+		return make_pair(rc, e, NULL, err);
+	return make_single(rc, e, NULL, err);
+}
+
+/* Write the saved queue of e into it, from its peer or to its name. */
+static int unix_fill(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
+{
+	const char *image = json_as_str(json_get(e, "image"));
+	const struct json *msgs = json_get(e, "msgs");
+	uint64_t id = json_as_int(json_get(e, "id")), peer = json_as_int(json_get(e, "peer"));
+	struct fd_shared *w = files_shared_find(rc, "unix", id, ORPHAN_END);
+	cleanup_free char *buf = NULL;
+	cleanup_close int in = -1, tmp = -1;
+	struct sockaddr_un a;
+	socklen_t al = 0;
+	uint64_t size, off = 0;
+	int ret, wfd, big;
+
+	if (!image)
+		return 0;
+	if (!w && peer) {
+		const struct json *p = files_list_find(json_get(rc->doc, "unix"), peer);
+
+		if (p && (uint64_t)json_as_int(json_get(p, "peer")) == id)
+			w = files_shared_find(rc, "unix", peer, 0);
+	}
+	if (!w) {
+		al = addr_of(e, &a, err);
+		tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (!al || tmp < 0 || json_as_int(json_get(e, "type")) != SOCK_DGRAM)
+			return ckpt_error_msg(err, ENOTSUP, "no way to refill unix socket %lu",
+					      (unsigned long)id);
+	}
+	wfd = w ? w->fd : tmp;
+	ret = bundle_open_file(rc->bundle, image, &in, &size, err);
+	if (ret < 0)
+		return ret;
+	buf = xzalloc(size + 1);
+	if (read_all(in, buf, size) != (ssize_t)size)
+		return ckpt_error(err, EIO, "read %s", image);
+	big = size * 2 + 65536;
+	(void)setsockopt(wfd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	if (!msgs)
+		return write_all(wfd, buf, size) < 0 ? ckpt_error(err, errno, "refill unix socket")
+						     : 0;
+	for (size_t i = 0; i < json_len(msgs); i++) {
+		uint64_t n = json_as_int(json_at(msgs, i));
+
+		if (off + n > size ||
+		    sendto(wfd, buf + off, n, MSG_DONTWAIT, al ? (struct sockaddr *)&a : NULL,
+			   al) != (ssize_t)n)
+			return ckpt_error(err, errno ?: EPROTO, "refill datagram %zu", i);
+		off += n;
+	}
+	return 0;
+}
+
+static int unix_finish(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
+{
+	struct fd_shared *sh = files_shared_find(rc, "unix", json_as_int(json_get(e, "id")), 0);
+	int on = 1, shut = json_as_int(json_get(e, "shutdown"));
+
+	if (!sh)
+		return 0;
+	if (json_as_bool(json_get(e, "passcred")) &&
+	    setsockopt(sh->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+		return ckpt_error(err, errno, "SO_PASSCRED");
+	/* RCV_SHUTDOWN 1, SEND_SHUTDOWN 2: SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2 */
+	if (shut && shutdown(sh->fd, shut - 1) < 0 && errno != ENOTCONN)
+		return ckpt_error(err, errno, "shutdown");
+	return 0;
+}
+
+static int unix_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
+{
+	const struct json *list = json_get(rc->doc, "unix");
+	struct fd_shared *sh;
+	int ret = 0;
+
+	for (size_t i = 0; !rc->unix_made && ret == 0 && i < json_len(list); i++)
+		ret = unix_make(rc, json_at(list, i), err);
+	for (size_t i = 0; !rc->unix_made && ret == 0 && i < json_len(list); i++)
+		ret = unix_fill(rc, json_at(list, i), err);
+	for (size_t i = 0; !rc->unix_made && ret == 0 && i < json_len(list); i++)
+		ret = unix_finish(rc, json_at(list, i), err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "unix socket");
+	rc->unix_made = true;
+	sh = files_shared_find(rc, "unix", json_as_int(json_get(o, "id")), 0);
+	if (!sh)
+		return ckpt_error_msg(err, EPROTO, "files.json: no unix socket %lld",
+				      (long long)json_as_int(json_get(o, "id")));
+	if (fcntl(sh->fd, F_SETFL, json_as_int(json_get(o, "flags")) & O_NONBLOCK) < 0)
+		return ckpt_error(err, errno, "socket flags");
+	return 0;
+}
+
+static int unix_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+			ckpt_err_t *err)
+{
+	struct fd_shared *sh = files_shared_find(rc, "unix", json_as_int(json_get(o, "id")), 0);
+
+	if (!sh)
+		return ckpt_error_msg(err, EPROTO, "unix socket was not prepared");
+	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
+	if (*fd < 0)
+		return ckpt_error(err, errno, "dup unix socket");
+	return 0;
+}
+
+const struct fd_ops fd_unix_ops = {
+	.kind = "unix",
+	.match = unix_match,
+	.dump = unix_dump,
+	.prepare = unix_prepare,
+	.restore = unix_restore,
+	.own_sharing = true,
+};

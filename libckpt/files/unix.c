@@ -1,0 +1,231 @@
+/*
+ * libckpt/files/unix.c - unix sockets (files.json "unix", unix-ID.img).
+ *
+ * Dump: sock_diag gives type, state, name, peer and a listener's pending
+ * connections; the receive queue is copied without consuming it (MSG_PEEK
+ * with SO_PEEK_OFF walking the queue, on a pidfd_getfd copy; the socket's
+ * own peek offset is put back). Datagram boundaries are kept ("msgs").
+ * Every socket is recorded once, by inode; a socket connected to one that
+ * is neither in the tree nor a pending connection of a listener in the
+ * tree fails the checkpoint (unix_dump_check).
+ *
+ * Restore (unix-restore.c): ckpt-oci makes every socket before forking.
+ */
+#define LOG_PREFIX "unix: "
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "files/files.h"
+#include "files/unix.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define UNIX_QUEUE_MAX (64u << 20)
+
+bool unix_match(const struct fd_info *fi)
+{
+	return S_ISSOCK(fi->st.st_mode);
+}
+
+static const char *family_name(int f)
+{
+	switch (f) {
+	case AF_INET:
+		return "inet socket";
+	case AF_INET6:
+		return "inet6 socket";
+	case AF_NETLINK:
+		return "netlink socket";
+	case AF_PACKET:
+		return "packet socket";
+	default:
+		return "socket";
+	}
+}
+
+/* One peek; SCM_RIGHTS in flight are refused (their fds were installed here). */
+static ssize_t peek_one(int sk, char *buf, size_t cap, int *msg_flags, ckpt_err_t *err)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 253)] __attribute__((aligned(8)));
+	struct iovec iov = { buf, cap };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	bool rights = false;
+	ssize_t n;
+
+	n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : ckpt_error(err, errno, "peek unix queue");
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+			close(((int *)CMSG_DATA(c))[i]);
+		rights = true;
+	}
+	if (rights)
+		return ckpt_error_msg(err, ENOTSUP, "fds in flight (SCM_RIGHTS) in a unix queue");
+	*msg_flags = mh.msg_flags;
+	return n;
+}
+
+/* The receive queue, message by message for datagrams. */
+static int unix_peek(int sk, int type, struct json *e, char **out, size_t *len,
+		     ckpt_err_t *err)
+{
+	struct json *msgs = type == SOCK_STREAM ? NULL : json_set(e, "msgs", json_arr());
+	socklen_t sl = sizeof(int);
+	int old = -1, zero = 0, ret = 0;
+	size_t cap = 0;
+	char *buf = NULL;
+
+	if (getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &sl) < 0 ||
+	    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		return ckpt_error(err, errno, "SO_PEEK_OFF");
+	*len = 0;
+	for (;;) {
+		int flags = 0;
+		ssize_t n;
+
+		if (cap - *len < (256u << 10)) {
+			cap = *len + (1u << 20);
+			buf = xrealloc(buf, cap);
+		}
+		n = peek_one(sk, buf + *len, cap - *len, &flags, err);
+		if (n < 0)
+			ret = n;
+		if (n <= 0)
+			break;
+		if (flags & MSG_TRUNC) {
+			ret = ckpt_error_msg(err, EMSGSIZE, "datagram larger than 768 KiB");
+			break;
+		}
+		if (msgs)
+			json_push(msgs, json_int(n));
+		*len += n;
+		if (*len > UNIX_QUEUE_MAX) {
+			ret = ckpt_error_msg(err, EFBIG, "more than %u bytes queued", UNIX_QUEUE_MAX);
+			break;
+		}
+	}
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) < 0 && ret == 0)
+		ret = ckpt_error(err, errno, "put SO_PEEK_OFF back");
+	*out = buf;
+	return ret;
+}
+
+static int unix_dump_queue(int sk, const struct unix_diag_info *ui, struct json *e,
+			   struct files_dctx *dc, ckpt_err_t *err)
+{
+	cleanup_free char *buf = NULL, *name = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = unix_peek(sk, ui->type, e, &buf, &len, err);
+	if (ret < 0 || !len)
+		return ret;
+	name = xasprintf("unix-%u.img", ui->ino);
+	json_set(e, "image", json_str(name));
+	json_set(e, "bytes", json_int(len));
+	return files_put_image(dc->bundle, name, buf, len, err);
+}
+
+static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
+			  struct files_dctx *dc, ckpt_err_t *err)
+{
+	struct unix_diag_info ui;
+	struct json *e, *icons;
+	int on = 0, ret;
+	socklen_t sl = sizeof(on);
+
+	ret = unix_diag_get(fi->st.st_ino, &ui, err);
+	if (ret < 0)
+		return ret;
+	e = json_push(list, json_obj());
+	json_set(e, "id", json_int(ui.ino));
+	json_set(e, "type", json_int(ui.type));
+	json_set(e, "state", json_int(ui.state));
+	json_set(e, "peer", json_int(ui.peer));
+	json_set(e, "shutdown", json_int(ui.shutdown));
+	if (ui.name_len)
+		json_set(e, "name", json_hexbuf(ui.name, ui.name_len));
+	if (getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, &sl) == 0 && on)
+		json_set(e, "passcred", json_bool(true));
+	if (ui.state == TCP_LISTEN) {
+		json_set(e, "backlog", json_int(ui.wqueue));
+		icons = json_set(e, "icons", json_arr());
+		for (int i = 0; i < ui.nicons; i++)
+			json_push(icons, json_int(ui.icons[i]));
+		free(ui.icons);
+		return 0;
+	}
+	free(ui.icons);
+	return unix_dump_queue(sk, &ui, e, dc, err);
+}
+
+int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+		     ckpt_err_t *err)
+{
+	cleanup_close int sk = files_steal_fd(fi->pid, fi->fd, err);
+	struct json *list;
+	int fam = 0, ret;
+	socklen_t sl = sizeof(fam);
+
+	if (sk < 0)
+		return sk;
+	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &fam, &sl) < 0)
+		return ckpt_error(err, errno, "fd %d of %d: socket family", fi->fd, fi->pid);
+	if (fam != AF_UNIX)
+		return ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (%s) in pid %d", fi->fd,
+				      family_name(fam), fi->pid);
+	json_set(o, "id", json_int(fi->st.st_ino));
+	list = files_dlist(dc, "unix");
+	if (files_list_find(list, fi->st.st_ino))
+		return 0;
+	ret = unix_dump_sock(sk, fi, list, dc, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "unix socket fd %d of %d", fi->fd, fi->pid);
+	return 0;
+}
+
+/* A listener in list with client ino among its pending connections. */
+const struct json *unix_listener_of(const struct json *list, uint64_t client)
+{
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *icons = json_get(json_at(list, i), "icons");
+
+		for (size_t k = 0; k < json_len(icons); k++)
+			if ((uint64_t)json_as_int(json_at(icons, k)) == client)
+				return json_at(list, i);
+	}
+	return NULL;
+}
+
+int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
+{
+	const struct json *list = dc->doc ? json_get(dc->doc, "unix") : NULL;
+
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *e = json_at(list, i);
+		uint64_t id = json_as_int(json_get(e, "id")), peer;
+		struct unix_diag_info ui;
+
+		peer = json_as_int(json_get(e, "peer"));
+		if (!peer || files_list_find(list, peer) || unix_listener_of(list, id))
+			continue;
+		/* a peer that no longer exists is a closed end: restored as such */
+		if (unix_diag_get(peer, &ui, err) < 0) {
+			ckpt_error_clear(err);
+			continue;
+		}
+		free(ui.icons);
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported unix socket %lu: connected to socket %lu outside "
+				      "the tree",
+				      (unsigned long)id, (unsigned long)peer);
+	}
+	return 0;
+}
