@@ -31,3 +31,7 @@ load helpers
 @test "files: unix socketpairs across processes (static)" { wl_roundtrip fd_unix_pair.static; }
 @test "files: unix listener, pending connection, bound datagrams (dynamic)" { wl_roundtrip fd_unix_listen; }
 @test "files: unix listener, pending connection, bound datagrams (static)" { wl_roundtrip fd_unix_listen.static; }
+@test "files: producer | filter | consumer mid-flight (dynamic)" { wl_roundtrip fd_pipeline; }
+@test "files: producer | filter | consumer mid-flight (static)" { wl_roundtrip fd_pipeline.static; }
+@test "files: tree passes an fd over a unix socket after restore (dynamic)" { wl_roundtrip fd_unix_passfd; }
+@test "files: tree passes an fd over a unix socket after restore (static)" { wl_roundtrip fd_unix_passfd.static; }
