@@ -35,3 +35,39 @@ load helpers
 @test "files: producer | filter | consumer mid-flight (static)" { wl_roundtrip fd_pipeline.static; }
 @test "files: tree passes an fd over a unix socket after restore (dynamic)" { wl_roundtrip fd_unix_passfd; }
 @test "files: tree passes an fd over a unix socket after restore (static)" { wl_roundtrip fd_unix_passfd.static; }
+
+# ---- outside views -----------------------------------------------------------
+
+@test "files: an inet socket fails the checkpoint and leaves the tree running" {
+	wl_start fd_inet || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(inet socket\) in pid $WL_PID"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_inet after the failed checkpoint"
+}
+
+@test "files: a file changed on disk is refused, then restored with --ignore-file-changes" {
+	wl_start fd_file_changed || return
+	ckpt_checkpoint || return
+	echo more >>"$T/changed.txt"
+	run clean_exec "$CKPT_OCI" restore "$T/bundle"
+	assert_failure
+	assert_output --partial "changed.txt\` changed since the checkpoint"
+	ckpt_restore_bg --ignore-file-changes || return
+	wl_go || return
+	wl_finish
+}
+
+@test "files: an unlinked file above --ghost-limit fails the checkpoint clearly" {
+	wl_start fd_ghost || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" --ghost-limit 4K
+	assert_failure
+	assert_output --partial "more than the ghost limit of 4096"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_ghost after the failed checkpoint"
+}
