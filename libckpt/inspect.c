@@ -93,6 +93,54 @@ static void print_task_creds(FILE *out, const struct json *creds)
 	fprintf(out, "  cap_eff 0x%" PRIx64 "\n", hex_or(creds, "cap_eff"));
 }
 
+/* Access mode and the flags that matter, as in open(2). */
+static void print_fd_flags(FILE *out, long long fl)
+{
+	static const char *const acc[] = { "r", "w", "rw", "?" };
+
+	fprintf(out, " %s%s%s%s", acc[fl & 3], fl & 02000 ? ",append" : "",
+		fl & 04000 ? ",nonblock" : "", fl & 02000000 ? ",cloexec" : "");
+}
+
+/* One fd: number, kind, flags, offset, then the kind's key state. */
+static void print_fd(FILE *out, const struct json *f)
+{
+	const char *kind = str_or(f, "kind");
+	const struct json *w = json_get(f, "watches");
+
+	fprintf(out, "    %4lld %-8s", int_or(f, "fd"), kind);
+	print_fd_flags(out, int_or(f, "flags"));
+	if (int_or(f, "pos"))
+		fprintf(out, " pos %lld", int_or(f, "pos"));
+	if (json_get(f, "desc"))
+		fprintf(out, " desc %lld%s", int_or(f, "desc"),
+			json_as_bool(json_get(f, "dup")) ? " (shared)" : "");
+	if (!strcmp(kind, "pipe"))
+		fprintf(out, " pipe %lld %s end", int_or(f, "id"), int_or(f, "end") ? "write" : "read");
+	else if (!strcmp(kind, "unix"))
+		fprintf(out, " socket %lld", int_or(f, "id"));
+	else if (!strcmp(kind, "eventfd"))
+		fprintf(out, " count %" PRIu64 "%s", hex_or(f, "count"),
+			json_as_bool(json_get(f, "semaphore")) ? " semaphore" : "");
+	else if (!strcmp(kind, "signalfd"))
+		fprintf(out, " mask 0x%" PRIx64, hex_or(f, "sigmask"));
+	else if (!strcmp(kind, "timerfd"))
+		fprintf(out, " clock %lld value %s interval %s", int_or(f, "clockid"),
+			str_or(f, "it_value"), str_or(f, "it_interval"));
+	else if (!strcmp(kind, "epoll") || !strcmp(kind, "inotify"))
+		fprintf(out, " %zu watches", json_len(w));
+	else if (!strcmp(kind, "pidfd"))
+		fprintf(out, " pid %lld", int_or(f, "pid"));
+	else if (json_get(f, "ghost"))
+		fprintf(out, " unlinked");
+	if (json_len(json_get(f, "locks")))
+		fprintf(out, " %zu locks", json_len(json_get(f, "locks")));
+	fprintf(out, " %s\n", str_or(f, "path"));
+	for (size_t i = 0; !strcmp(kind, "inotify") && i < json_len(w); i++)
+		fprintf(out, "           wd %lld mask 0x%" PRIx64 " %s\n", int_or(json_at(w, i), "wd"),
+			hex_or(json_at(w, i), "mask"), str_or(json_at(w, i), "path"));
+}
+
 static void print_task(FILE *out, const struct json *t)
 {
 	const struct json *threads = json_get(t, "threads"), *vmas = json_get(t, "vmas");
@@ -122,10 +170,7 @@ static void print_task(FILE *out, const struct json *t)
 	}
 	fprintf(out, "  fds:     %zu\n", json_len(fds));
 	for (size_t i = 0; i < json_len(fds); i++) {
-		const struct json *f = json_at(fds, i);
-
-		fprintf(out, "    %4lld %-6s %s\n", int_or(f, "fd"), str_or(f, "kind"),
-			str_or(f, "path"));
+		print_fd(out, json_at(fds, i));
 	}
 }
 

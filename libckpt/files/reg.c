@@ -3,8 +3,10 @@
  *
  * Restore reopens the same path with the same access mode and status flags
  * (never O_CREAT/O_TRUNC: the file must be there) and seeks to the offset.
- * A regular file's size and mtime are recorded; restore refuses a file that
- * changed since, unless --ignore-file-changes.
+ * A regular file opened read-only has its size and mtime recorded; restore
+ * refuses it if either changed since, unless --ignore-file-changes. Files
+ * opened for writing are expected to change (a log the program itself, left
+ * running, keeps appending to) and are not checked.
  *
  * Opened-then-unlinked ("ghost") files: the content goes into the bundle
  * (ghost-ID.img, bounded by --ghost-limit), listed once per inode in
@@ -83,7 +85,8 @@ static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 	if (is_deleted(fi->link))
 		return ghost_dump(fi, o, dc, err);
 	json_set(o, "size", json_int(fi->st.st_size));
-	json_set(o, "mtime", json_str(xasprintf("%lld.%09ld", (long long)fi->st.st_mtim.tv_sec,
+	if ((fi->flags & O_ACCMODE) == O_RDONLY && S_ISREG(fi->st.st_mode))
+		json_set(o, "mtime", json_str(xasprintf("%lld.%09ld", (long long)fi->st.st_mtim.tv_sec,
 						 fi->st.st_mtim.tv_nsec)));
 	return 0;
 }

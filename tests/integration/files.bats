@@ -71,3 +71,16 @@ load helpers
 	WL_GO_PID=$WL_PID wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_ghost after the failed checkpoint"
 }
+
+@test "files: inspect lists each fd with its kind and key state" {
+	wl_start fd_epoll || return
+	ckpt_checkpoint || return
+	run clean_exec "$CKPT_OCI" inspect "$T/bundle"
+	assert_success
+	assert_output --regexp "epoll +rw,cloexec desc [0-9]+ 3 watches"
+	assert_output --regexp "eventfd +rw,nonblock desc [0-9]+ count 0"
+	assert_output --regexp "pipe +r pipe [0-9]+ read end"
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}

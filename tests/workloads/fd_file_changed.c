@@ -1,5 +1,5 @@
 /*
- * fd_file_changed - holds a file open at an offset; the test changes the
+ * fd_file_changed - holds a file open read-only at an offset; the test changes the
  * file on disk between checkpoint and restore. A plain restore must refuse;
  * with --ignore-file-changes the fd is restored at its offset.
  */
@@ -10,11 +10,14 @@
 int main(int argc, char **argv)
 {
 	const char *path = fd_path("changed.txt");
-	int fd;
+	int w, fd;
 
 	wl_init(argc, argv);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, "abcdef", 6) != 6 || lseek(fd, 2, SEEK_SET) != 2)
+	w = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w < 0 || write(w, "abcdef", 6) != 6 || close(w) < 0)
+		return wl_fail("setup: %m");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || lseek(fd, 2, SEEK_SET) != 2)
 		return wl_fail("setup: %m");
 	wl_ready();
 	wl_wait_restored();
