@@ -240,9 +240,10 @@ int seize_kill(struct ckpt_ctx *ctx, ckpt_err_t *err)
 			return ckpt_error(err, errno, "kill %d", ctx->tasks[i]->pid);
 	/*
 	 * A dead tracee is reported to its tracer first; its real parent sees
-	 * it only after we collected that report, so wait for every thread.
+	 * it only after we collected that report, so wait for every thread,
+	 * children first: a dying init of a pid namespace waits for them.
 	 */
-	for (int i = 0; i < ctx->ntasks; i++) {
+	for (int i = ctx->ntasks - 1; i >= 0; i--) {
 		struct task *t = ctx->tasks[i];
 
 		/* a group leader is reported only after its other threads */
