@@ -21,7 +21,8 @@
 struct thread {
 	pid_t tid;			/* in ckpt-oci's pid namespace */
 	pid_t ns_tid;			/* in the tree's innermost namespace */
-	bool seized;			/* ptrace-stopped by us */
+	bool seized;			/* attached by us */
+	bool stopped;			/* in its ptrace stop */
 	struct user_regs_struct regs;	/* as stopped */
 	uint8_t *xstate;		/* NT_X86_XSTATE image */
 	size_t xstate_len;
@@ -51,10 +52,13 @@ struct ckpt_ctx {
 	struct task *root;
 	bool own_pidns;			/* root is pid 1 of its namespace */
 	struct ckpt_bundle *bundle;
+	bool defer_wait;		/* the tree is frozen: attach now, wait later */
 };
 
 /* seize.c */
 int seize_tree(struct ckpt_ctx *ctx, pid_t root, ckpt_err_t *err);
+/* After a thaw: wait for the stop of every thread attached while frozen. */
+int seize_wait_all(struct ckpt_ctx *ctx, ckpt_err_t *err);
 /* Put every seized thread back as it was and detach (rollback and --leave-running). */
 void seize_release(struct ckpt_ctx *ctx);
 /* SIGKILL the tree and wait until its pids can be used again. */

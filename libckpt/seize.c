@@ -42,11 +42,9 @@ static struct thread *task_find_thread(struct task *t, pid_t tid)
 	return NULL;
 }
 
-/* Seize one thread and wait for its interrupt stop. -ESRCH: it is gone. */
-static int seize_thread(struct thread *th, ckpt_err_t *err)
+/* Attach to one thread and ask it to stop. -ESRCH: it is gone. */
+static int seize_attach(struct thread *th, ckpt_err_t *err)
 {
-	int status;
-
 	if (ptrace(PTRACE_SEIZE, th->tid, NULL, (void *)(long)SEIZE_OPTIONS) < 0) {
 		if (errno == ESRCH)
 			return -ESRCH;
@@ -55,6 +53,14 @@ static int seize_thread(struct thread *th, ckpt_err_t *err)
 	th->seized = true;
 	if (ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL) < 0)
 		return ckpt_error(err, errno, "ptrace interrupt thread %d", th->tid);
+	return 0;
+}
+
+/* Wait for the interrupt stop of a seized thread. -ESRCH: it died. */
+static int seize_wait(struct thread *th, ckpt_err_t *err)
+{
+	int status;
+
 	for (;;) {
 		siginfo_t si;
 
@@ -67,8 +73,10 @@ static int seize_thread(struct thread *th, ckpt_err_t *err)
 			th->seized = false;
 			return -ESRCH;
 		}
-		if (status >> 16 == PTRACE_EVENT_STOP)
+		if (status >> 16 == PTRACE_EVENT_STOP) {
+			th->stopped = true;
 			return 0;
+		}
 		/* signal-delivery stop: keep the signal, deliver it later, stay stopped */
 		if (ptrace(PTRACE_GETSIGINFO, th->tid, NULL, &si) < 0)
 			return ckpt_error(err, errno, "thread %d: get siginfo", th->tid);
@@ -78,6 +86,37 @@ static int seize_thread(struct thread *th, ckpt_err_t *err)
 		if (ptrace(PTRACE_CONT, th->tid, NULL, NULL) < 0)
 			return ckpt_error(err, errno, "thread %d: resume", th->tid);
 	}
+}
+
+/* A frozen thread stops only once thawed: then ctx->defer_wait is set. */
+static int seize_thread(struct ckpt_ctx *ctx, struct thread *th, ckpt_err_t *err)
+{
+	int ret = seize_attach(th, err);
+
+	if (ret < 0 || ctx->defer_wait)
+		return ret;
+	return seize_wait(th, err);
+}
+
+int seize_wait_all(struct ckpt_ctx *ctx, ckpt_err_t *err)
+{
+	for (int i = 0; i < ctx->ntasks; i++) {
+		struct task *t = ctx->tasks[i];
+
+		for (int j = 0; j < t->nthreads; j++) {
+			struct thread *th = &t->threads[j];
+			int ret;
+
+			if (!th->seized || th->stopped)
+				continue;
+			ret = seize_wait(th, err);
+			if (ret == -ESRCH)
+				continue; /* died while thawing: its pass finds it gone */
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
 }
 
 static struct task *task_new(struct ckpt_ctx *ctx, pid_t pid, struct task *parent,
@@ -146,7 +185,7 @@ static int seize_pass_task(struct ckpt_ctx *ctx, struct task *t, bool *changed, 
 		th = &t->threads[t->nthreads];
 		memset(th, 0, sizeof(*th));
 		th->tid = tids[i];
-		ret = seize_thread(th, err);
+		ret = seize_thread(ctx, th, err);
 		if (ret == -ESRCH)
 			continue; /* exited meanwhile */
 		t->nthreads++;
@@ -185,7 +224,8 @@ int seize_tree(struct ckpt_ctx *ctx, pid_t root, ckpt_err_t *err)
 
 	if (root == getpid())
 		return ckpt_error_msg(err, EINVAL, "cannot checkpoint ckpt-oci itself");
-	ctx->root = task_new(ctx, root, NULL, err);
+	if (!ctx->root)
+		ctx->root = task_new(ctx, root, NULL, err);
 	if (!ctx->root)
 		return -err->code;
 	do {
