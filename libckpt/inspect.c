@@ -96,7 +96,7 @@ static void print_task_creds(FILE *out, const struct json *creds)
 /* Access mode and the flags that matter, as in open(2). */
 static void print_fd_flags(FILE *out, long long fl)
 {
-	static const char *const acc[] = { "r", "w", "rw", "?" };
+	static const char *const acc[] = {"r", "w", "rw", "?"};
 
 	fprintf(out, " %s%s%s%s", acc[fl & 3], fl & 02000 ? ",append" : "",
 		fl & 04000 ? ",nonblock" : "", fl & 02000000 ? ",cloexec" : "");
@@ -116,7 +116,8 @@ static void print_fd(FILE *out, const struct json *f)
 		fprintf(out, " desc %lld%s", int_or(f, "desc"),
 			json_as_bool(json_get(f, "dup")) ? " (shared)" : "");
 	if (!strcmp(kind, "pipe"))
-		fprintf(out, " pipe %lld %s end", int_or(f, "id"), int_or(f, "end") ? "write" : "read");
+		fprintf(out, " pipe %lld %s end", int_or(f, "id"),
+			int_or(f, "end") ? "write" : "read");
 	else if (!strcmp(kind, "unix"))
 		fprintf(out, " socket %lld", int_or(f, "id"));
 	else if (!strcmp(kind, "eventfd"))
@@ -137,8 +138,9 @@ static void print_fd(FILE *out, const struct json *f)
 		fprintf(out, " %zu locks", json_len(json_get(f, "locks")));
 	fprintf(out, " %s\n", str_or(f, "path"));
 	for (size_t i = 0; !strcmp(kind, "inotify") && i < json_len(w); i++)
-		fprintf(out, "           wd %lld mask 0x%" PRIx64 " %s\n", int_or(json_at(w, i), "wd"),
-			hex_or(json_at(w, i), "mask"), str_or(json_at(w, i), "path"));
+		fprintf(out, "           wd %lld mask 0x%" PRIx64 " %s\n",
+			int_or(json_at(w, i), "wd"), hex_or(json_at(w, i), "mask"),
+			str_or(json_at(w, i), "path"));
 }
 
 static void print_task(FILE *out, const struct json *t)

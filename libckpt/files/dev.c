@@ -47,8 +47,7 @@ static int dev_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 			      major(fi->st.st_rdev), minor(fi->st.st_rdev), fi->fd, fi->pid);
 }
 
-static int dev_restore(const struct json *o, const struct files_rctx *rc, int *fd,
-		       ckpt_err_t *err)
+static int dev_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
 	const char *path = json_as_str(json_get(o, "path"));
 	int flags = json_as_int(json_get(o, "flags")) & ~(O_CREAT | O_TRUNC | O_EXCL);

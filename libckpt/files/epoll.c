@@ -31,8 +31,8 @@ static int epoll_dump(const struct fd_info *fi, struct json *o, struct files_dct
 		int tfd;
 		struct json *w;
 
-		if (sscanf(p, "tfd: %d events: %llx data: %llx pos:%*d ino:%llx", &tfd, &ev,
-			   &data, &ino) != 4)
+		if (sscanf(p, "tfd: %d events: %llx data: %llx pos:%*d ino:%llx", &tfd, &ev, &data,
+			   &ino) != 4)
 			return ckpt_error_msg(err, EPROTO, "epoll fd %d of %d: bad fdinfo line",
 					      fi->fd, fi->pid);
 		snprintf(path, sizeof(path), "fd/%d", tfd);

@@ -86,8 +86,7 @@ static int fifo_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 	return files_park(rc, "fifo", id, 0, fd, err);
 }
 
-static int fifo_restore(const struct json *o, const struct files_rctx *rc, int *fd,
-			ckpt_err_t *err)
+static int fifo_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
 	const char *path = json_as_str(json_get(o, "path"));
 	int flags = json_as_int(json_get(o, "flags")) & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC);

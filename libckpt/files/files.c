@@ -36,9 +36,9 @@
 
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
-	&fd_memfd_ops,	  &fd_reg_ops,	   &fd_dev_ops,	    &fd_pipe_ops,   &fd_fifo_ops,
-	&fd_unix_ops,	  &fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops, &fd_epoll_ops,
-	&fd_inotify_ops, &fd_pidfd_ops,
+	&fd_memfd_ops,	 &fd_reg_ops,	&fd_dev_ops,	 &fd_pipe_ops,
+	&fd_fifo_ops,	 &fd_unix_ops,	&fd_eventfd_ops, &fd_signalfd_ops,
+	&fd_timerfd_ops, &fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,
 };
 
 struct files_desc {
@@ -103,7 +103,7 @@ static int desc_find(struct files_dctx *dc, const struct fd_info *fi, bool *dup)
 	}
 	dc->descs = xrealloc(dc->descs, (dc->ndescs + 1) * sizeof(*dc->descs));
 	d = &dc->descs[dc->ndescs];
-	*d = (struct files_desc){ fi->pid, fi->fd, fi->st.st_dev, fi->st.st_ino, dc->ndescs + 1 };
+	*d = (struct files_desc){fi->pid, fi->fd, fi->st.st_dev, fi->st.st_ino, dc->ndescs + 1};
 	*dup = false;
 	return dc->ndescs++ + 1;
 }
@@ -181,8 +181,7 @@ out:
 	return ret;
 }
 
-int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *dc,
-		    ckpt_err_t *err)
+int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *dc, ckpt_err_t *err)
 {
 	cleanup_dir DIR *d = NULL;
 	struct json *fds = json_set(doc, "fds", json_arr());
@@ -249,7 +248,7 @@ int files_park(struct files_rctx *rc, const char *kind, uint64_t id, int end, in
 		return ckpt_error(err, errno, "park %s %lu above fd %d", kind, (unsigned long)id,
 				  rc->min_fd);
 	rc->objs = xrealloc(rc->objs, (rc->nobjs + 1) * sizeof(*rc->objs));
-	rc->objs[rc->nobjs++] = (struct fd_shared){ kind, id, end, high };
+	rc->objs[rc->nobjs++] = (struct fd_shared){kind, id, end, high};
 	return 0;
 }
 
@@ -266,13 +265,13 @@ static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int nd
 
 	for (int d = 0; d < ndocs; d++)
 		for (size_t i = 0; i < json_len(json_get(docs[d], "fds")); i++)
-			maxid = MAX(maxid, json_as_int(json_get(json_at(json_get(docs[d], "fds"), i),
-								"desc")));
+			maxid = MAX(maxid, json_as_int(json_get(
+						   json_at(json_get(docs[d], "fds"), i), "desc")));
 	uses = xzalloc((maxid + 1) * sizeof(*uses));
 	for (int d = 0; d < ndocs; d++)
 		for (size_t i = 0; i < json_len(json_get(docs[d], "fds")); i++)
 			uses[MAX(0, json_as_int(json_get(json_at(json_get(docs[d], "fds"), i),
-							"desc")))]++;
+							 "desc")))]++;
 	for (int d = 0; ret == 0 && d < ndocs; d++) {
 		struct json *fds = json_get(docs[d], "fds");
 
@@ -331,8 +330,8 @@ void files_rctx_free(struct files_rctx *rc)
 }
 
 /* A new fd for o: the parked shared description, or one made by its kind. */
-static int fd_open_one(const struct json *o, const struct fd_ops *ops,
-		       const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+static int fd_open_one(const struct json *o, const struct fd_ops *ops, const struct files_rctx *rc,
+		       int *fd, ckpt_err_t *err)
 {
 	int id = json_as_int(json_get(o, "desc"));
 	struct fd_shared *sh = id > 0 ? files_shared_find(rc, "desc", id, 0) : NULL;

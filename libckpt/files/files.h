@@ -18,12 +18,12 @@
 struct fd_info {
 	pid_t pid;
 	int fd;
-	int procfd;		/* /proc/PID */
-	struct stat st;		/* stat of the open file (through /proc/PID/fd/N) */
-	char link[4096];	/* readlink of /proc/PID/fd/N */
-	unsigned int flags;	/* from fdinfo, O_* with O_CLOEXEC */
+	int procfd;	    /* /proc/PID */
+	struct stat st;	    /* stat of the open file (through /proc/PID/fd/N) */
+	char link[4096];    /* readlink of /proc/PID/fd/N */
+	unsigned int flags; /* from fdinfo, O_* with O_CLOEXEC */
 	long long pos;
-	char *fdinfo;		/* the whole of /proc/PID/fdinfo/N */
+	char *fdinfo; /* the whole of /proc/PID/fdinfo/N */
 };
 
 struct ckpt_bundle;
@@ -35,8 +35,8 @@ struct files_desc;
 
 struct files_dctx {
 	struct ckpt_bundle *bundle;
-	struct json *doc;	/* files.json being built */
-	uint64_t ghost_limit;	/* largest unlinked file saved with its content */
+	struct json *doc;	  /* files.json being built */
+	uint64_t ghost_limit;	  /* largest unlinked file saved with its content */
 	struct files_desc *descs; /* every open file description seen (kcmp) */
 	int ndescs;
 };
@@ -53,18 +53,18 @@ struct json *files_list_find(const struct json *list, uint64_t id);
 struct fd_shared {
 	const char *kind;
 	uint64_t id;
-	int end;		/* pipes: 0 read, 1 write */
-	int fd;			/* in ckpt-oci, above every fd number of the tree */
+	int end; /* pipes: 0 read, 1 write */
+	int fd;	 /* in ckpt-oci, above every fd number of the tree */
 };
 
 struct files_rctx {
 	struct ckpt_bundle *bundle;
-	struct json *doc;	/* files.json */
+	struct json *doc; /* files.json */
 	struct fd_shared *objs;
 	int nobjs;
-	int min_fd;		/* where shared objects are parked */
-	bool ignore_changes;	/* --ignore-file-changes */
-	bool unix_made;		/* every unix socket of files.json exists (unix.c) */
+	int min_fd;	     /* where shared objects are parked */
+	bool ignore_changes; /* --ignore-file-changes */
+	bool unix_made;	     /* every unix socket of files.json exists (unix.c) */
 };
 
 /* Park fd above rc->min_fd as shared object (kind, id, end); closes fd. */
@@ -95,8 +95,8 @@ struct fd_ops {
 };
 
 extern const struct fd_ops fd_reg_ops, fd_dev_ops, fd_pipe_ops, fd_fifo_ops, fd_unix_ops,
-	fd_eventfd_ops, fd_signalfd_ops, fd_timerfd_ops, fd_epoll_ops, fd_inotify_ops,
-	fd_pidfd_ops, fd_memfd_ops;
+	fd_eventfd_ops, fd_signalfd_ops, fd_timerfd_ops, fd_epoll_ops, fd_inotify_ops, fd_pidfd_ops,
+	fd_memfd_ops;
 
 /* pipe.c: copy the queued bytes behind read end rfd without consuming them */
 int pipe_peek(int rfd, int size, char **buf, ssize_t *len, ckpt_err_t *err);

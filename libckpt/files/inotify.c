@@ -91,8 +91,8 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 	if (copy < 0)
 		return copy;
 	if (ioctl(copy, FIONREAD, &queued) == 0 && queued > 0)
-		pr_warn("fd %d of %d: %d bytes of inotify events not read yet are dropped",
-			fi->fd, fi->pid, queued);
+		pr_warn("fd %d of %d: %d bytes of inotify events not read yet are dropped", fi->fd,
+			fi->pid, queued);
 	for (const char *p = strstr(fi->fdinfo, "inotify wd:"); p;
 	     p = strstr(p + 1, "inotify wd:")) {
 		unsigned long sdev;
@@ -102,8 +102,9 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 		struct json *w;
 		int ret;
 
-		if (sscanf(p, "inotify wd:%u ino:%*x sdev:%lx mask:%x ignored_mask:%*x "
-			      "fhandle-bytes:%*x fhandle-type:%x f_handle:%259s",
+		if (sscanf(p,
+			   "inotify wd:%u ino:%*x sdev:%lx mask:%x ignored_mask:%*x "
+			   "fhandle-bytes:%*x fhandle-type:%x f_handle:%259s",
 			   &wd, &sdev, &mask, &type, hex) != 5)
 			return ckpt_error_msg(err, EPROTO, "inotify fd %d of %d: bad fdinfo line",
 					      fi->fd, fi->pid);

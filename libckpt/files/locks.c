@@ -58,7 +58,7 @@ int locks_restore(const struct json *o, int fd, ckpt_err_t *err)
 		const char *kind = json_as_str(json_get(l, "kind")) ?: "";
 		bool wr = json_as_bool(json_get(l, "write"));
 		long long start = json_as_int(json_get(l, "start")), end;
-		struct flock fl = { .l_type = wr ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
+		struct flock fl = {.l_type = wr ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET};
 
 		end = json_as_int(json_get(l, "end"));
 		fl.l_start = start;

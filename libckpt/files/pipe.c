@@ -158,8 +158,7 @@ static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 	return 0;
 }
 
-static int pipe_restore(const struct json *o, const struct files_rctx *rc, int *fd,
-			ckpt_err_t *err)
+static int pipe_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
 	struct fd_shared *sh = files_shared_find(rc, "pipe", json_as_int(json_get(o, "id")),
 						 json_as_int(json_get(o, "end")));

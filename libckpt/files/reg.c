@@ -51,17 +51,19 @@ static int ghost_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	ssize_t n;
 
 	if (S_ISDIR(fi->st.st_mode))
-		return ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (deleted directory `%s`) in pid %d",
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (deleted directory `%s`) in pid %d",
 				      fi->fd, fi->link, fi->pid);
 	json_set(o, "ghost", json_int(id));
 	if (files_list_find(ghosts, id))
 		return 0;
 	if ((uint64_t)fi->st.st_size > dc->ghost_limit)
-		return ckpt_error_msg(err, EFBIG,
-				      "fd %d of pid %d: unlinked file `%s` has %lld bytes, more than "
-				      "the ghost limit of %llu (--ghost-limit)",
-				      fi->fd, fi->pid, fi->link, (long long)fi->st.st_size,
-				      (unsigned long long)dc->ghost_limit);
+		return ckpt_error_msg(
+			err, EFBIG,
+			"fd %d of pid %d: unlinked file `%s` has %lld bytes, more than "
+			"the ghost limit of %llu (--ghost-limit)",
+			fi->fd, fi->pid, fi->link, (long long)fi->st.st_size,
+			(unsigned long long)dc->ghost_limit);
 	fd = openat(fi->procfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ckpt_error(err, errno, "open unlinked `%s` of %d", fi->link, fi->pid);
@@ -86,8 +88,9 @@ static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 		return ghost_dump(fi, o, dc, err);
 	json_set(o, "size", json_int(fi->st.st_size));
 	if ((fi->flags & O_ACCMODE) == O_RDONLY && S_ISREG(fi->st.st_mode))
-		json_set(o, "mtime", json_str(xasprintf("%lld.%09ld", (long long)fi->st.st_mtim.tv_sec,
-						 fi->st.st_mtim.tv_nsec)));
+		json_set(o, "mtime",
+			 json_str(xasprintf("%lld.%09ld", (long long)fi->st.st_mtim.tv_sec,
+					    fi->st.st_mtim.tv_nsec)));
 	return 0;
 }
 
@@ -133,8 +136,7 @@ static int reg_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *
 }
 
 /* Refuse a file whose size or mtime moved since the checkpoint. */
-static int reg_check(const struct json *o, const char *path, int fd, bool ignore,
-		     ckpt_err_t *err)
+static int reg_check(const struct json *o, const char *path, int fd, bool ignore, ckpt_err_t *err)
 {
 	const char *mtime = json_as_str(json_get(o, "mtime"));
 	long long size = json_as_int(json_get(o, "size"));
@@ -145,8 +147,7 @@ static int reg_check(const struct json *o, const char *path, int fd, bool ignore
 		return 0;
 	if (fstat(fd, &st) < 0)
 		return ckpt_error(err, errno, "stat `%s`", path);
-	snprintf(now, sizeof(now), "%lld.%09ld", (long long)st.st_mtim.tv_sec,
-		 st.st_mtim.tv_nsec);
+	snprintf(now, sizeof(now), "%lld.%09ld", (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	if (st.st_size != size || strcmp(now, mtime))
 		return ckpt_error_msg(err, ESTALE,
 				      "file `%s` changed since the checkpoint (size %lld -> %lld, "
@@ -155,8 +156,7 @@ static int reg_check(const struct json *o, const char *path, int fd, bool ignore
 	return 0;
 }
 
-static int reg_restore(const struct json *o, const struct files_rctx *rc, int *fd,
-		       ckpt_err_t *err)
+static int reg_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
 	const char *path = json_as_str(json_get(o, "path"));
 	int flags = json_as_int(json_get(o, "flags"));

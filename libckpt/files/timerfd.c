@@ -54,7 +54,7 @@ static int timerfd_dump(const struct fd_info *fi, struct json *o, struct files_d
 static struct timespec ts_of(const struct json *o, const char *key)
 {
 	const char *s = json_as_str(json_get(o, key)) ?: "0.0";
-	struct timespec ts = { 0 };
+	struct timespec ts = {0};
 	char *dot;
 
 	ts.tv_sec = strtoll(s, &dot, 10);
@@ -68,7 +68,7 @@ static int timerfd_restore(const struct json *o, const struct files_rctx *rc, in
 {
 	int flags = json_as_int(json_get(o, "flags"));
 	uint64_t ticks = json_as_int(json_get(o, "ticks"));
-	struct itimerspec its = { ts_of(o, "it_interval"), ts_of(o, "it_value") };
+	struct itimerspec its = {ts_of(o, "it_interval"), ts_of(o, "it_value")};
 	/* the cancel-on-set flag needs an absolute time; the value saved is relative */
 	int tflags = 0;
 

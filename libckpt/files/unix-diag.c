@@ -85,16 +85,17 @@ int unix_diag_get(uint32_t ino, struct unix_diag_info *ui, ckpt_err_t *err)
 	req->sdiag_family = AF_UNIX;
 	req->udiag_ino = ino;
 	req->udiag_cookie[0] = req->udiag_cookie[1] = ~0U; /* no cookie: look up by inode */
-	req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
-			  UDIAG_SHOW_RQLEN;
+	req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 		ret = ckpt_error(err, errno, "sock_diag request");
 		goto out;
 	}
 	n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
 	if (n < 0 || mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl), msg_cb, ui) < 0)
-		ret = ckpt_error(err, errno, "sock_diag of unix socket %u (in another network "
-					     "namespace?)", ino);
+		ret = ckpt_error(err, errno,
+				 "sock_diag of unix socket %u (in another network "
+				 "namespace?)",
+				 ino);
 	else if (ui->ino != ino)
 		ret = ckpt_error_msg(err, ENOENT, "sock_diag: no unix socket %u", ino);
 out:

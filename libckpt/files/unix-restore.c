@@ -62,7 +62,8 @@ static int sock_bind(int sk, const struct json *e, ckpt_err_t *err)
 	if (a.sun_path[0] && lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
 		(void)unlink(a.sun_path);
 	if (bind(sk, (struct sockaddr *)&a, l) < 0)
-		return ckpt_error(err, errno, "bind unix socket to `%s%s`", a.sun_path[0] ? "" : "@",
+		return ckpt_error(err, errno, "bind unix socket to `%s%s`",
+				  a.sun_path[0] ? "" : "@",
 				  a.sun_path[0] ? a.sun_path : a.sun_path + 1);
 	return 0;
 }
@@ -224,9 +225,8 @@ static int unix_fill(struct files_rctx *rc, const struct json *e, ckpt_err_t *er
 	for (size_t i = 0; i < json_len(msgs); i++) {
 		uint64_t n = json_as_int(json_at(msgs, i));
 
-		if (off + n > size ||
-		    sendto(wfd, buf + off, n, MSG_DONTWAIT, al ? (struct sockaddr *)&a : NULL,
-			   al) != (ssize_t)n)
+		if (off + n > size || sendto(wfd, buf + off, n, MSG_DONTWAIT,
+					     al ? (struct sockaddr *)&a : NULL, al) != (ssize_t)n)
 			return ckpt_error(err, errno ?: EPROTO, "refill datagram %zu", i);
 		off += n;
 	}
@@ -273,8 +273,7 @@ static int unix_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 	return 0;
 }
 
-static int unix_restore(const struct json *o, const struct files_rctx *rc, int *fd,
-			ckpt_err_t *err)
+static int unix_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
 	struct fd_shared *sh = files_shared_find(rc, "unix", json_as_int(json_get(o, "id")), 0);
 

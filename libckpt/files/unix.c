@@ -50,9 +50,11 @@ static const char *family_name(int f)
 static ssize_t peek_one(int sk, char *buf, size_t cap, int *msg_flags, ckpt_err_t *err)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 253)] __attribute__((aligned(8)));
-	struct iovec iov = { buf, cap };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
+	struct iovec iov = {buf, cap};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
 	bool rights = false;
 	ssize_t n;
 
@@ -73,8 +75,7 @@ static ssize_t peek_one(int sk, char *buf, size_t cap, int *msg_flags, ckpt_err_
 }
 
 /* The receive queue, message by message for datagrams. */
-static int unix_peek(int sk, int type, struct json *e, char **out, size_t *len,
-		     ckpt_err_t *err)
+static int unix_peek(int sk, int type, struct json *e, char **out, size_t *len, ckpt_err_t *err)
 {
 	struct json *msgs = type == SOCK_STREAM ? NULL : json_set(e, "msgs", json_arr());
 	socklen_t sl = sizeof(int);
@@ -107,7 +108,8 @@ static int unix_peek(int sk, int type, struct json *e, char **out, size_t *len,
 			json_push(msgs, json_int(n));
 		*len += n;
 		if (*len > UNIX_QUEUE_MAX) {
-			ret = ckpt_error_msg(err, EFBIG, "more than %u bytes queued", UNIX_QUEUE_MAX);
+			ret = ckpt_error_msg(err, EFBIG, "more than %u bytes queued",
+					     UNIX_QUEUE_MAX);
 			break;
 		}
 	}
@@ -166,8 +168,7 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 	return unix_dump_queue(sk, &ui, e, dc, err);
 }
 
-int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
-		     ckpt_err_t *err)
+int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, ckpt_err_t *err)
 {
 	cleanup_close int sk = files_steal_fd(fi->pid, fi->fd, err);
 	struct json *list;
@@ -222,10 +223,11 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 			continue;
 		}
 		free(ui.icons);
-		return ckpt_error_msg(err, ENOTSUP,
-				      "unsupported unix socket %lu: connected to socket %lu outside "
-				      "the tree",
-				      (unsigned long)id, (unsigned long)peer);
+		return ckpt_error_msg(
+			err, ENOTSUP,
+			"unsupported unix socket %lu: connected to socket %lu outside "
+			"the tree",
+			(unsigned long)id, (unsigned long)peer);
 	}
 	return 0;
 }

@@ -11,14 +11,14 @@
 #include "ckpt/error.h"
 
 struct unix_diag_info {
-	uint8_t type, state;	/* SOCK_*, TCP_ESTABLISHED / TCP_LISTEN / TCP_CLOSE */
-	uint32_t ino, peer;	/* peer 0: none */
+	uint8_t type, state; /* SOCK_*, TCP_ESTABLISHED / TCP_LISTEN / TCP_CLOSE */
+	uint32_t ino, peer;  /* peer 0: none */
 	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int name_len;		/* 0: unbound; name[0] == 0: abstract */
+	int name_len;		 /* 0: unbound; name[0] == 0: abstract */
 	uint32_t rqueue, wqueue; /* listeners: pending and backlog */
-	uint32_t *icons;	/* listeners: peers (clients) of pending connections */
+	uint32_t *icons;	 /* listeners: peers (clients) of pending connections */
 	int nicons;
-	uint8_t shutdown;	/* RCV_SHUTDOWN 1, SEND_SHUTDOWN 2 */
+	uint8_t shutdown; /* RCV_SHUTDOWN 1, SEND_SHUTDOWN 2 */
 };
 
 /* Ask NETLINK_SOCK_DIAG about socket ino (in ckpt-oci's network namespace). */

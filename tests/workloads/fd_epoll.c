@@ -21,11 +21,11 @@ int main(int argc, char **argv)
 	efd = eventfd(0, EFD_NONBLOCK);
 	if (ep < 0 || efd < 0 || pipe(p) < 0 || pipe(q) < 0 || write(p[1], "x", 1) != 1)
 		return wl_fail("setup: %m");
-	e = (struct epoll_event){ EPOLLIN, { .u64 = 0x1111222233334444ULL } };
+	e = (struct epoll_event){EPOLLIN, {.u64 = 0x1111222233334444ULL}};
 	epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &e);
-	e = (struct epoll_event){ EPOLLIN | EPOLLET, { .u64 = 7 } };
+	e = (struct epoll_event){EPOLLIN | EPOLLET, {.u64 = 7}};
 	epoll_ctl(ep, EPOLL_CTL_ADD, efd, &e);
-	e = (struct epoll_event){ EPOLLOUT, { .u64 = 99 } };
+	e = (struct epoll_event){EPOLLOUT, {.u64 = 99}};
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, q[1], &e) < 0)
 		return wl_fail("epoll_ctl: %m");
 	wl_ready();

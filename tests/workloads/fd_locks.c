@@ -17,8 +17,8 @@ static int blocked(const char *a, const char *b)
 	int st;
 
 	if (kid == 0) {
-		struct flock pl = { F_WRLCK, SEEK_SET, 0, 10, 0 };
-		struct flock ol = { F_WRLCK, SEEK_SET, 100, 10, 0 };
+		struct flock pl = {F_WRLCK, SEEK_SET, 0, 10, 0};
+		struct flock ol = {F_WRLCK, SEEK_SET, 100, 10, 0};
 		int fa = open(a, O_RDWR), fb = open(b, O_RDWR);
 
 		if (fa < 0 || fb < 0)
@@ -39,8 +39,8 @@ static int blocked(const char *a, const char *b)
 int main(int argc, char **argv)
 {
 	const char *a = fd_path("locked.a"), *b = fd_path("locked.b");
-	struct flock pl = { F_WRLCK, SEEK_SET, 0, 10, 0 };
-	struct flock ol = { F_RDLCK, SEEK_SET, 100, 10, 0 };
+	struct flock pl = {F_WRLCK, SEEK_SET, 0, 10, 0};
+	struct flock ol = {F_RDLCK, SEEK_SET, 100, 10, 0};
 	int fa, fb, r;
 
 	wl_init(argc, argv);

@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 		return wl_fail("pidfd_open: %m");
 	wl_ready();
 	wl_wait_restored();
-	p = (struct pollfd){ pfd, POLLIN, 0 };
+	p = (struct pollfd){pfd, POLLIN, 0};
 	if (poll(&p, 1, 0) != 0)
 		return wl_fail("pidfd reports exit of a live child");
 	if (syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0) < 0)

@@ -10,7 +10,7 @@
 
 int main(int argc, char **argv)
 {
-	struct itimerspec its = { { 0, 200000000 }, { 3, 0 } }, cur;
+	struct itimerspec its = {{0, 200000000}, {3, 0}}, cur;
 	uint64_t ticks;
 	double t0;
 	int fd, off;

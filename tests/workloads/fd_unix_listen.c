@@ -37,7 +37,8 @@ int main(int argc, char **argv)
 	if (lsk < 0 || bind(lsk, (struct sockaddr *)&la, ll) < 0 || listen(lsk, 8) < 0)
 		return wl_fail("listen: %m");
 	c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (connect(c1, (struct sockaddr *)&la, ll) < 0 || (a1 = accept4(lsk, NULL, NULL, SOCK_CLOEXEC)) < 0)
+	if (connect(c1, (struct sockaddr *)&la, ll) < 0 ||
+	    (a1 = accept4(lsk, NULL, NULL, SOCK_CLOEXEC)) < 0)
 		return wl_fail("connect/accept: %m");
 	c2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (connect(c2, (struct sockaddr *)&la, ll) < 0)
