@@ -130,7 +130,7 @@ def header(args):
     lines = [
         f"{'Quick run' if args.quick == '1' else 'Full run'} of {time.strftime('%Y-%m-%d %H:%M %Z')}"
         f" on {machine}; {args.ckpt_version}, {criu}; medians of {args.reps} repetitions"
-        f" (measured in {args.seconds} s).",
+        f" (measured in {args.seconds} s; load average before / after: {args.load}).",
         "",
         "Each cell: ckpt-oci / CRIU (ratio ckpt-oci/CRIU: below 1, ckpt-oci is faster or "
         "smaller). RSS and CPU: ckpt-oci ; CRIU, each as dump / restore.",
@@ -170,7 +170,7 @@ def plot(summ, args):
 def main():
     ap = argparse.ArgumentParser()
     for opt in ("runs", "out", "plot", "ckpt-version", "criu-version", "criu-note", "quick",
-                "reps", "seconds"):
+                "reps", "seconds", "load"):
         ap.add_argument("--" + opt, default="")
     args = ap.parse_args()
     runs = load(args.runs)
@@ -183,7 +183,7 @@ def main():
         "host": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count(),
         "ckpt_oci": args.ckpt_version, "criu": args.criu_version or None,
         "criu_note": args.criu_note or None, "quick": args.quick == "1",
-        "repetitions": int(args.reps or 0),
+        "repetitions": int(args.reps or 0), "loadavg": args.load,
         "results": [dict(storage=k[0], mode=k[1], n=k[2], tool=k[3], **v)
                     for k, v in sorted(summ.items())],
         "runs": runs,
