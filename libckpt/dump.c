@@ -21,6 +21,7 @@
 #include "ckpt/ckpt.h"
 #include "engine.h"
 #include "files/files.h"
+#include "freezer.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -33,7 +34,7 @@ static int task_dump_remote(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *er
 	long r;
 	int ret;
 
-	sc = rsys_find_vdso_syscall(t->pid);
+	sc = t->sc_addr = rsys_find_vdso_syscall(t->pid);
 	if (!sc)
 		return ckpt_error_msg(err, ENOTSUP, "task %d has no vdso to run syscalls from",
 				      t->pid);
@@ -107,6 +108,37 @@ write:
 	return bundle_put_json(ctx->bundle, name, t->doc, err);
 }
 
+/*
+ * With a cgroup of its own the tree is frozen, every thread attached in one
+ * pass, then thawed into its ptrace stop; otherwise threads are seized one
+ * by one until no new one shows up.
+ */
+static int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o,
+			       ckpt_err_t *err)
+{
+	struct freezer fz;
+	int ret;
+
+	ret = freezer_find(&fz, o->pid, o->cgroup, err);
+	if (ret < 0)
+		return ret;
+	if (fz.dirfd < 0)
+		return seize_tree(ctx, o->pid, err);
+	ret = freezer_freeze(&fz, err);
+	if (ret == 0) {
+		ctx->defer_wait = true;
+		ret = seize_tree(ctx, o->pid, err);
+		ctx->defer_wait = false;
+		freezer_thaw(&fz);
+	}
+	if (ret == 0)
+		ret = seize_wait_all(ctx, err);
+	if (ret == 0)
+		ret = seize_tree(ctx, o->pid, err); /* nothing new expected; catches races */
+	freezer_close(&fz);
+	return ret;
+}
+
 static void open_log(const char *work_dir, const char *bundle, const char *name, bool verbose)
 {
 	cleanup_free char *copy = xstrdup(bundle);
@@ -123,7 +155,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 {
 	struct ckpt_ctx ctx = { 0 };
 	struct files_dctx fc = { 0 };
-	uint64_t t0 = now_ns(), t_frozen, t_dumped;
+	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
 	int ret;
 
 	if (geteuid() != 0)
@@ -135,8 +167,8 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		goto out;
 	fc.bundle = ctx.bundle;
 	fc.ghost_limit = o->ghost_limit;
-	ret = seize_tree(&ctx, o->pid, err);
 	t_frozen = now_ns();
+	ret = seize_frozen_or_not(&ctx, o, err);
 	if (ret == 0)
 		ret = pstree_collect(&ctx, err);
 	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
@@ -150,19 +182,20 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		ret = pstree_dump(&ctx, err);
 	if (ret == 0)
 		ret = bundle_commit(ctx.bundle, err);
-	t_dumped = now_ns();
 	if (ret < 0) {
 		seize_release(&ctx);
 		pr_info("checkpoint failed, tree left running: %s", err->msg);
 		goto out;
 	}
-	if (o->leave_running)
+	if (o->leave_running) {
 		seize_release(&ctx);
-	else
-		ret = seize_kill(&ctx, err);
+		t_end = now_ns();
+	} else {
+		ret = seize_kill(&ctx, &t_end, err);
+	}
+	/* frozen: from the first thread stopped until the tree resumed or was killed */
 	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,
-		(now_ns() - t_frozen) / 1e9, (now_ns() - t0) / 1e9);
-	(void)t_dumped;
+		(t_end - t_frozen) / 1e9, (now_ns() - t0) / 1e9);
 out:
 	bundle_close(ctx.bundle);
 	json_free(fc.doc);

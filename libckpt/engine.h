@@ -44,6 +44,7 @@ struct task {
 	struct thread *threads;		/* threads[0] is the leader */
 	int nthreads;
 	struct json *doc;		/* task-PID.json being built */
+	uint64_t sc_addr;		/* a `syscall` instruction in its vdso */
 };
 
 struct ckpt_ctx {
@@ -62,7 +63,7 @@ int seize_wait_all(struct ckpt_ctx *ctx, ckpt_err_t *err);
 /* Put every seized thread back as it was and detach (rollback and --leave-running). */
 void seize_release(struct ckpt_ctx *ctx);
 /* SIGKILL the tree and wait until its pids can be used again. */
-int seize_kill(struct ckpt_ctx *ctx, ckpt_err_t *err);
+int seize_kill(struct ckpt_ctx *ctx, uint64_t *killed_at, ckpt_err_t *err);
 void ctx_free(struct ckpt_ctx *ctx);
 struct task *ctx_find(const struct ckpt_ctx *ctx, pid_t pid);
 

@@ -241,11 +241,17 @@ static int itimers_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	for (size_t which = 0; which < json_len(its) && which < 3; which++) {
 		struct json *o = json_at(its, which);
 		int64_t v = json_as_int(json_get(o, "value_us"));
+		int64_t iv = json_as_int(json_get(o, "interval_us"));
 		int ret;
 
-		if (!v)
+		/*
+		 * value 0 with an interval: the timer fired and its SIGALRM is still
+		 * queued; the kernel re-arms it when that signal is dequeued, so the
+		 * interval alone must be set (the signal is queued again later).
+		 */
+		if (!v && !iv)
 			continue;
-		ret = itimer_set(rc, t, which, v, json_as_int(json_get(o, "interval_us")), err);
+		ret = itimer_set(rc, t, which, v, iv, err);
 		if (ret < 0)
 			return ret;
 	}

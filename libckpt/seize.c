@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -273,30 +274,65 @@ static void wait_pid_free(pid_t pid)
 	pr_warn("pid %d still taken after the tree was killed", pid);
 }
 
-int seize_kill(struct ckpt_ctx *ctx, ckpt_err_t *err)
+/* Collect the death of every thread of a killed task (we are its tracer). */
+static void reap_traced(struct task *t)
 {
-	for (int i = 0; i < ctx->ntasks; i++)
-		if (kill(ctx->tasks[i]->pid, SIGKILL) < 0 && errno != ESRCH)
-			return ckpt_error(err, errno, "kill %d", ctx->tasks[i]->pid);
+	/* a group leader is reported only after its other threads */
+	for (int j = t->nthreads - 1; j >= 0; j--) {
+		struct thread *th = &t->threads[j];
+		int status;
+
+		while (th->seized && waitpid(th->tid, &status, __WALL) >= 0)
+			if (WIFEXITED(status) || WIFSIGNALED(status))
+				break;
+		th->seized = false;
+	}
+}
+
+/*
+ * Have the (still stopped) parent reap a killed child with a remote
+ * wait4(): otherwise the child's zombie goes to pid 1, which on these
+ * machines reaps only about once a second, and restore would find the
+ * pid taken.
+ */
+static void parent_reaps(struct task *child)
+{
+	struct task *p = child->parent;
+	struct rsys rs;
+	ckpt_err_t e = { 0 };
+	long r;
+
+	if (!p || !p->sc_addr || !p->nthreads || !p->threads[0].stopped)
+		return;
+	if (rsys_init(&rs, p->threads[0].tid, p->sc_addr, &e) < 0)
+		return;
+	if (rsys_call(&rs, &r, SYS_wait4, child->pid, 0, __WALL, 0, 0, 0, &e) < 0 || r < 0)
+		pr_debug("task %d could not reap %d, pid 1 will", p->pid, child->pid);
+	rsys_drop(&rs); /* it dies next: no need to put its registers back */
+}
+
+int seize_kill(struct ckpt_ctx *ctx, uint64_t *killed_at, ckpt_err_t *err)
+{
+	*killed_at = 0;
 	/*
-	 * A dead tracee is reported to its tracer first; its real parent sees
-	 * it only after we collected that report, so wait for every thread,
-	 * children first: a dying init of a pid namespace waits for them.
+	 * Children first, each reaped by its parent. A dead tracee is reported
+	 * to its tracer first; its real parent sees it only after we collected
+	 * that report. In a pid namespace of its own, the dying init reaps all.
 	 */
 	for (int i = ctx->ntasks - 1; i >= 0; i--) {
 		struct task *t = ctx->tasks[i];
 
-		/* a group leader is reported only after its other threads */
-		for (int j = t->nthreads - 1; j >= 0; j--) {
-			struct thread *th = &t->threads[j];
-			int status;
-
-			while (th->seized && waitpid(th->tid, &status, __WALL) >= 0)
-				if (WIFEXITED(status) || WIFSIGNALED(status))
-					break;
-			th->seized = false;
-		}
+		if (kill(t->pid, SIGKILL) < 0 && errno != ESRCH)
+			return ckpt_error(err, errno, "kill %d", t->pid);
+		if (!*killed_at)
+			*killed_at = now_ns();
+		if (ctx->own_pidns && t != ctx->root)
+			continue;
+		reap_traced(t);
+		parent_reaps(t);
 	}
+	for (int i = ctx->ntasks - 1; i >= 0; i--)
+		reap_traced(ctx->tasks[i]);
 	for (int i = 0; i < ctx->ntasks; i++)
 		for (int j = 0; j < ctx->tasks[i]->nthreads; j++)
 			wait_pid_free(ctx->tasks[i]->threads[j].tid);
