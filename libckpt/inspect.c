@@ -93,6 +93,19 @@ static void print_task_creds(FILE *out, const struct json *creds)
 	fprintf(out, "  cap_eff 0x%" PRIx64 "\n", hex_or(creds, "cap_eff"));
 }
 
+/* Handlers (signal number and handler address), process-wide pending signals. */
+static void print_task_signals(FILE *out, const struct json *t)
+{
+	const struct json *acts = json_get(t, "sigactions");
+
+	fprintf(out, "  signals: %zu handlers", json_len(acts));
+	for (size_t i = 0; i < json_len(acts); i++)
+		fprintf(out, "%s%lld@0x%" PRIx64, i ? ", " : " (", int_or(json_at(acts, i), "sig"),
+			hex_or(json_at(acts, i), "handler"));
+	fprintf(out, "%s; %zu pending for the process\n", json_len(acts) ? ")" : "",
+		json_len(json_get(t, "shared_pending")));
+}
+
 /* Access mode and the flags that matter, as in open(2). */
 static void print_fd_flags(FILE *out, long long fl)
 {
@@ -150,16 +163,20 @@ static void print_task(FILE *out, const struct json *t)
 
 	fprintf(out, "\ntask %lld (%s)\n", int_or(t, "pid"), str_or(t, "comm"));
 	fprintf(out, "  exe:     %s\n  cwd:     %s\n", str_or(t, "exe"), str_or(t, "cwd"));
-	print_task_creds(out, json_get(t, "creds"));
+	/* credentials are per thread; threads of one process nearly always agree */
+	print_task_creds(out, json_get(json_at(threads, 0), "creds"));
+	print_task_signals(out, t);
 	fprintf(out, "  threads: %zu\n", json_len(threads));
 	for (size_t i = 0; i < json_len(threads); i++) {
-		const struct json *th = json_at(threads, i), *regs = json_get(th, "regs");
+		const struct json *th = json_at(threads, i);
+		const struct json *gpr = json_get(json_get(th, "regs"), "gpr");
 
 		fprintf(out,
-			"    tid %-7lld rip 0x%016" PRIx64 " rsp 0x%016" PRIx64
-			" sigmask 0x%" PRIx64 "\n",
-			int_or(th, "tid"), hex_or(regs, "rip"), hex_or(regs, "rsp"),
-			hex_or(th, "sigmask"));
+			"    tid %-7lld %-16s rip 0x%016" PRIx64 " rsp 0x%016" PRIx64
+			" sigmask 0x%" PRIx64 " pending %zu%s\n",
+			int_or(th, "tid"), str_or(th, "comm"), hex_or(gpr, "rip"), hex_or(gpr, "rsp"),
+			hex_or(th, "sigmask"), json_len(json_get(th, "pending")),
+			json_get(th, "rseq") ? " rseq" : "");
 	}
 	fprintf(out, "  vmas:    %zu\n", json_len(vmas));
 	for (size_t i = 0; i < json_len(vmas); i++) {

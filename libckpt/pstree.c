@@ -37,7 +37,7 @@ int pstree_collect(struct ckpt_ctx *ctx, ckpt_err_t *err)
 			ret = proc_read_status(t->procfd, &ps, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "task %d", t->pid);
-		t->state = st.state;
+		/* t->state was read before the seize; now every live task reads 't' */
 		t->exit_code = st.exit_code;
 		t->ns_pid = ps.nspid_count ? ps.nspid[ps.nspid_count - 1] : t->pid;
 		if (t == ctx->root)

@@ -164,7 +164,8 @@ static int seize_pass_task(struct ckpt_ctx *ctx, struct task *t, bool *changed, 
 	ret = proc_read_stat(t->procfd, &st, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "task %d", t->pid);
-	t->state = st.state;
+	if (!t->state || st.state == 'Z')
+		t->state = st.state; /* as it was before we stopped it */
 	if (st.state == 'Z' || st.state == 'X') {
 		if (!t->nthreads) {
 			t->threads = xzalloc(sizeof(*t->threads));
