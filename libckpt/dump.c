@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "files/files.h"
 #include "freezer.h"
+#include "namespaces/ns.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -108,6 +109,16 @@ write:
 	return bundle_put_json(ctx->bundle, name, t->doc, err);
 }
 
+/* The namespaces the tree owns (ns.json and one file per namespace). */
+static int namespaces_dump(struct ckpt_ctx *ctx, ckpt_err_t *err)
+{
+	cleanup_free pid_t *pids = xzalloc(ctx->ntasks * sizeof(pid_t));
+
+	for (int i = 0; i < ctx->ntasks; i++)
+		pids[i] = ctx->tasks[i]->pid;
+	return ns_dump_all(ctx->bundle, ctx->root->pid, pids, ctx->ntasks, err);
+}
+
 /*
  * With a cgroup of its own the tree is frozen, every thread attached in one
  * pass, then thawed into its ptrace stop; otherwise threads are seized one
@@ -171,6 +182,8 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	ret = seize_frozen_or_not(&ctx, o, err);
 	if (ret == 0)
 		ret = pstree_collect(&ctx, err);
+	if (ret == 0)
+		ret = namespaces_dump(&ctx, err);
 	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
 		ret = task_dump(&ctx, ctx.tasks[i], &fc, err);
 		if (ret < 0)

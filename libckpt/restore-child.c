@@ -153,6 +153,9 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 		}
 		_exit(WEXITSTATUS(code));
 	}
+	/* the root was created in the new namespaces: fill them before anything else */
+	if (t == rc->root && ns_restore_all(&rc->ns, &err) < 0)
+		child_fail(rc, t, "%s", err.msg);
 	if (t->sid == t->pid && setsid() < 0)
 		child_fail(rc, t, "setsid: %s", strerror(errno));
 	for (int i = 0; i < t->nchildren; i++) {
@@ -181,7 +184,7 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 {
 	pid_t want = t->pid;
 	struct ckpt_clone_args a = {
-		.flags = new_pidns ? CLONE_NEWPID : 0,
+		.flags = (new_pidns ? CLONE_NEWPID : 0) | (t == rc->root ? rc->ns.flags : 0),
 		.exit_signal = t->doc ? (uint64_t)json_as_int(json_get(t->doc, "exit_signal")) : 0,
 		.set_tid = (uintptr_t)&want,
 		.set_tid_size = 1,

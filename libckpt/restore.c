@@ -331,6 +331,9 @@ static int restore_tree(struct rctx *rc, ckpt_err_t *err)
 	files_rctx_free(&rc->files); /* every task holds its own copies now */
 	if (ret == 0)
 		ret = map_host_pids(rc, err);
+	rc->ns.root_host_pid = rc->root->host_pid;
+	if (ret == 0)
+		ret = ns_finish_all(&rc->ns, err);
 	for (int i = 0; ret == 0 && i < rc->ntasks; i++)
 		if (!rc->tasks[i].zombie)
 			ret = seize_one(rc, &rc->tasks[i], err);
@@ -421,7 +424,11 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	if (ret == 0)
 		ret = choose_scratch(&rc, err);
 	if (ret == 0)
+		ret = ns_restore_load(&rc.ns, rc.bundle, err);
+	if (ret == 0)
 		ret = files_setup(&rc, err);
+	if (ret == 0)
+		ret = ns_prepare_all(&rc.ns, err);
 	if (ret < 0)
 		goto out;
 	pr_info("bundle verified in %.3f s", (now_ns() - t0) / 1e9);

@@ -14,6 +14,7 @@
 #include "ckpt/error.h"
 #include "json.h"
 #include "files/files.h"
+#include "namespaces/ns.h"
 #include "rsys.h"
 
 #define RSLOT_MSG 512
@@ -75,6 +76,7 @@ struct rctx {
 	struct rshm *shms;
 	int nshms;
 	struct files_rctx files;	/* shared open files, made before the fork */
+	struct ns_restore ns;		/* the tree's own namespaces */
 };
 
 /* restore-child.c: runs inside the new processes */

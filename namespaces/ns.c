@@ -1,0 +1,225 @@
+/*
+ * namespaces/ns.c - the namespace table (ns.json lists the tree's own) and
+ * the helper that runs a function inside a namespace.
+ */
+#define LOG_PREFIX "ns: "
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "namespaces/ns.h"
+#include "util/log.h"
+#include "util/util.h"
+
+extern const struct ckpt_ns_ops ns_uts_ops;
+
+static const struct ckpt_ns_ops *const ns_table[] = {
+	&ns_uts_ops,
+};
+
+/* Namespaces a tree may own that no module handles yet: refused at dump. */
+static const char *const ns_unhandled[] = { "ipc", "mnt", "net", "cgroup", "time", "user" };
+
+int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
+		 void *arg, struct json **out, ckpt_err_t *err)
+{
+	cleanup_free char *buf = NULL;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ckpt_error(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return ckpt_error(err, errno, "fork");
+	}
+	if (pid == 0) {
+		ckpt_err_t e = { 0 };
+		struct json *j = NULL;
+		char *text;
+		size_t len;
+
+		close(p[0]);
+		if (setns(nsfd, nstype) < 0)
+			ckpt_error(&e, errno, "join namespace");
+		else
+			j = fn(arg, &e);
+		if (!j) {
+			j = json_obj();
+			json_set(j, "__error", json_str(e.msg));
+			json_set(j, "__errno", json_int(e.code ? e.code : EIO));
+		}
+		text = json_dump(j, false, &len);
+		_exit(write_all(p[1], text, len) < 0);
+	}
+	close(p[1]);
+	buf = xzalloc(BUNDLE_JSON_MAX + 1);
+	n = read_all(p[0], buf, BUNDLE_JSON_MAX);
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (n <= 0)
+		return ckpt_error_msg(err, EIO, "namespace helper died (status 0x%x)", status);
+	if (json_parse(buf, n, out, err) < 0)
+		return -err->code;
+	if (json_get(*out, "__error")) {
+		int code = json_as_int(json_get(*out, "__errno"));
+		int ret = ckpt_error_msg(err, code, "%s", json_as_str(json_get(*out, "__error")));
+
+		json_free(*out);
+		*out = NULL;
+		return ret;
+	}
+	return 0;
+}
+
+static int ns_ino(pid_t pid, const char *name, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
+	if (stat(path, &st) < 0)
+		return -errno;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* The tree's own namespaces must be shared by every task of it. */
+static int ns_owned(const char *name, pid_t root, const pid_t *pids, int npids, bool *owned,
+		    ckpt_err_t *err)
+{
+	ino_t mine, theirs, other;
+
+	if (ns_ino(getpid(), name, &mine) < 0 || ns_ino(root, name, &theirs) < 0) {
+		*owned = false; /* this kernel has no such namespace */
+		return 0;
+	}
+	*owned = mine != theirs;
+	for (int i = 0; i < npids; i++) {
+		if (ns_ino(pids[i], name, &other) < 0)
+			continue; /* zombies have no namespaces */
+		if (other != theirs)
+			return ckpt_error_msg(err, ENOTSUP,
+					      "task %d is in another %s namespace than the root "
+					      "(nested namespaces are not supported)",
+					      pids[i], name);
+	}
+	return 0;
+}
+
+int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
+		ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = json_obj();
+	struct json *list = json_set(doc, "owned", json_arr());
+	bool owned;
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ns_unhandled); i++) {
+		ret = ns_owned(ns_unhandled[i], root, pids, npids, &owned, err);
+		if (ret < 0)
+			return ret;
+		if (owned)
+			return ckpt_error_msg(err, ENOTSUP,
+					      "the tree has its own %s namespace: not supported yet",
+					      ns_unhandled[i]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
+		const struct ckpt_ns_ops *ops = ns_table[i];
+		char path[64];
+		struct ns_dump d = { b, root, -1 };
+
+		ret = ns_owned(ops->name, root, pids, npids, &owned, err);
+		if (ret < 0)
+			return ret;
+		if (!owned)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", root, ops->name);
+		d.nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (d.nsfd < 0)
+			return ckpt_error(err, errno, "open %s", path);
+		ret = ops->dump(&d, err);
+		close(d.nsfd);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "%s namespace", ops->name);
+		json_push(list, json_str(ops->name));
+		pr_info("dumped the %s namespace", ops->name);
+	}
+	return bundle_put_json(b, "ns.json", doc, err);
+}
+
+static const struct ckpt_ns_ops *ns_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++)
+		if (name && !strcmp(name, ns_table[i]->name))
+			return ns_table[i];
+	return NULL;
+}
+
+int ns_restore_load(struct ns_restore *r, struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = NULL;
+	struct json *list;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->bundle = b;
+	if (!bundle_has_file(b, "ns.json"))
+		return 0;
+	ret = bundle_get_json(b, "ns.json", &doc, err);
+	if (ret < 0)
+		return ret;
+	list = json_get(doc, "owned");
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct ckpt_ns_ops *ops = ns_find(json_as_str(json_at(list, i)));
+
+		if (!ops)
+			return ckpt_error_msg(err, EPROTO, "ns.json: unknown namespace `%s`",
+					      json_as_str(json_at(list, i)) ?: "?");
+		r->flags |= ops->clone_flag;
+	}
+	return 0;
+}
+
+/* Run one hook of every namespace the bundle lists. */
+static int ns_each(struct ns_restore *r, size_t hook, const char *what, ckpt_err_t *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
+		const struct ckpt_ns_ops *ops = ns_table[i];
+		int (*fn)(struct ns_restore *, ckpt_err_t *);
+		int ret;
+
+		if (!(r->flags & ops->clone_flag))
+			continue;
+		fn = *(int (**)(struct ns_restore *, ckpt_err_t *))((const char *)ops + hook);
+		if (!fn)
+			continue;
+		ret = fn(r, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "%s namespace %s", ops->name, what);
+	}
+	return 0;
+}
+
+int ns_prepare_all(struct ns_restore *r, ckpt_err_t *err)
+{
+	return ns_each(r, offsetof(struct ckpt_ns_ops, prepare), "prepare", err);
+}
+
+int ns_restore_all(struct ns_restore *r, ckpt_err_t *err)
+{
+	return ns_each(r, offsetof(struct ckpt_ns_ops, restore), "restore", err);
+}
+
+int ns_finish_all(struct ns_restore *r, ckpt_err_t *err)
+{
+	return ns_each(r, offsetof(struct ckpt_ns_ops, finish), "finish", err);
+}

@@ -1,0 +1,65 @@
+/*
+ * namespaces/ns.h - one module per namespace, each a struct ckpt_ns_ops;
+ * ns.c holds the table and the walk. Core code never switches on a
+ * namespace type.
+ *
+ * Dump: a namespace is the tree's own when the root's /proc/PID/ns/X
+ * differs from ckpt-oci's; only those are dumped (ns.json lists them) and
+ * restored into new namespaces. Every task of the tree must share the
+ * root's namespaces.
+ *
+ * Restore, in order: prepare (in ckpt-oci, before the tree exists), the
+ * root is created with the clone flags of every listed namespace, restore
+ * (inside the root process, in its new namespaces, before it creates its
+ * children; still ckpt-oci code), finish (in ckpt-oci, once the whole tree
+ * exists and before it resumes).
+ */
+#ifndef CKPT_NS_H
+#define CKPT_NS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "ckpt/bundle.h"
+#include "ckpt/error.h"
+#include "json.h"
+
+struct ns_dump {
+	struct ckpt_bundle *bundle;
+	pid_t pid;		/* the tree's root, in ckpt-oci's pid namespace */
+	int nsfd;		/* /proc/PID/ns/NAME */
+};
+
+struct ns_restore {
+	struct ckpt_bundle *bundle;
+	pid_t root_host_pid;	/* once the tree exists (finish) */
+	int flags;		/* clone flags of every namespace restored */
+};
+
+struct ckpt_ns_ops {
+	const char *name;	/* as in /proc/PID/ns */
+	int clone_flag;
+	int (*dump)(const struct ns_dump *d, ckpt_err_t *err);
+	int (*prepare)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
+	int (*restore)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
+	int (*finish)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
+};
+
+/*
+ * Run fn in a child that joined the namespace behind nsfd; what it returns
+ * comes back as a JSON document (the child cannot write into the bundle).
+ */
+int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
+		 void *arg, struct json **out, ckpt_err_t *err);
+
+/* dump.c: the namespaces of the tree rooted at pid; pids are every task. */
+int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
+		ckpt_err_t *err);
+
+/* restore.c / restore-child.c */
+int ns_restore_load(struct ns_restore *r, struct ckpt_bundle *b, ckpt_err_t *err);
+int ns_prepare_all(struct ns_restore *r, ckpt_err_t *err);
+int ns_restore_all(struct ns_restore *r, ckpt_err_t *err);
+int ns_finish_all(struct ns_restore *r, ckpt_err_t *err);
+
+#endif
