@@ -21,6 +21,7 @@
 #
 # Step by step, for tests that look from outside between the steps:
 #     wl_start NAME [ARGS]      # WL_PID is the workload, now waiting
+#     wl_start_ns "--ipc ..." NAME   # the same in new namespaces (pid 1 there)
 #     ckpt_checkpoint [ARGS]    # bundle in $T/bundle, dump.log in $T
 #     ckpt_restore_bg [ARGS]    # RESTORE_PID; output in $T/restore.{out,err}
 #     wl_go                     # tell the restored workload to check itself
@@ -57,6 +58,7 @@ ckpt_setup()
 {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-test.XXXXXX")
 	WL_PID=
+	WL_NS_PARENT=
 	RESTORE_PID=
 	export T
 }
@@ -288,6 +290,78 @@ wl_start()
 		fi
 		return
 	fi
+}
+
+# wl_start_ns "UNSHARE-FLAGS" NAME [ARGS...]: like wl_start, but the
+# workload runs as pid 1 of a new pid namespace, under
+#     unshare --fork --pid UNSHARE-FLAGS $WL_BIN/NAME ARGS
+# (e.g. "--ipc --uts --mount --mount-proc"). WL_PID is the workload itself
+# (unshare's child, pid 1 inside), WL_NS_PARENT the unshare process; both
+# are tracked for teardown.
+wl_start_ns()
+{
+	local flags=$1 name=$2 bin fd line i
+	shift 2
+	bin=$WL_BIN/$name
+	if [[ ! -x $bin ]]; then
+		if [[ $name == *.static && -x $WL_BIN/${name%.static} ]]; then
+			skip "no static build of ${name%.static} (a library has no .a)"
+		fi
+		fail "workload $bin is not built (make workloads)"
+		return
+	fi
+	require_cmd unshare
+	mkfifo "$T/ready" "$T/go" || return
+	(
+		_close_fds
+		# shellcheck disable=SC2086 # the flags are words on purpose
+		WL_READY=$T/ready WL_GO=$T/go exec unshare --fork --pid $flags "$bin" "$@"
+	) </dev/null >>"$T/out" 2>&1 &
+	WL_NS_PARENT=$!
+	ckpt_track_pid "$WL_NS_PARENT"
+	exec {fd}<>"$T/ready"
+	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
+		if read -t 0.1 -u "$fd" line; then
+			break
+		fi
+		if ! pid_alive "$WL_NS_PARENT"; then
+			read -t 0.1 -u "$fd" line || true
+			break
+		fi
+	done
+	exec {fd}<&-
+	if [[ ${line:-} != ready ]]; then
+		ckpt_show_logs
+		fail "workload $name (in new namespaces: $flags) did not say ready"
+		return
+	fi
+	# It said ready after exec, so unshare's only child is the workload.
+	WL_PID=$(cat /proc/"$WL_NS_PARENT"/task/*/children 2>/dev/null)
+	WL_PID=${WL_PID// /}
+	if [[ -z $WL_PID ]]; then
+		fail "no workload process under unshare $WL_NS_PARENT"
+		return
+	fi
+	ckpt_track_pid "$WL_PID"
+}
+
+# wl_roundtrip_ns "UNSHARE-FLAGS" NAME [ARGS...]: wl_roundtrip in new
+# namespaces; the checkpoint kills them, the restore makes fresh ones.
+wl_roundtrip_ns()
+{
+	wl_start_ns "$@" || return
+	ckpt_checkpoint || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+# wl_native_ns "UNSHARE-FLAGS" NAME [ARGS...]: passes without a checkpoint.
+wl_native_ns()
+{
+	wl_start_ns "$@" || return
+	wl_go || return
+	_wl_wait_pass "$WL_NS_PARENT" "workload $2"
 }
 
 # wl_go: tell the workload it was restored (it is blocked opening $T/go).
