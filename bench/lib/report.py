@@ -167,10 +167,24 @@ def plot(summ, args):
     return [f"Plots: {', '.join(made)}"] if made else []
 
 
+MARK = "<!-- results -->"
+
+
+def update_readme(path, lines):
+    """Replace everything after the marker line with this run's table."""
+    with open(path) as f:
+        text = f.read()
+    if MARK not in text:
+        raise SystemExit(f"{path}: no {MARK} line")
+    table_lines = [l for l in lines if not l.startswith("Plots:")]
+    with open(path, "w") as f:
+        f.write(text.split(MARK)[0] + MARK + "\n\n" + "\n".join(table_lines).rstrip() + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     for opt in ("runs", "out", "plot", "ckpt-version", "criu-version", "criu-note", "quick",
-                "reps", "seconds", "load"):
+                "reps", "seconds", "load", "readme"):
         ap.add_argument("--" + opt, default="")
     args = ap.parse_args()
     runs = load(args.runs)
@@ -178,6 +192,8 @@ def main():
     lines = header(args) + table(summ, args) + [""] + plot(summ, args)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    if args.readme:
+        update_readme(args.readme, lines)
     res = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count(),
