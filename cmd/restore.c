@@ -4,6 +4,8 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "ckpt/ckpt.h"
@@ -11,7 +13,8 @@
 
 static void restore_usage(FILE *f)
 {
-	fprintf(f, "usage: ckpt-oci restore [-d] [--pid-file F] [--work-dir DIR] [--ignore-file-changes] [-v]\n"
+	fprintf(f, "usage: ckpt-oci restore [-d] [--pid-file F] [--work-dir DIR] [--ignore-file-changes]\n"
+		   "                        [--mount-map OLD=NEW]... [-v]\n"
 		   "                        BUNDLE\n"
 		   "\n"
 		   "  -d, --detach         return once the tree runs, printing the root's pid\n"
@@ -19,6 +22,8 @@ static void restore_usage(FILE *f)
 		   "  -w, --work-dir DIR   where restore.log is written (default: beside the bundle)\n"
 		   "      --ignore-file-changes  restore files that changed on disk since the\n"
 		   "                       checkpoint (default: refuse)\n"
+		   "      --mount-map OLD=NEW  take external mounts whose host path is under OLD\n"
+		   "                       from NEW instead (repeatable)\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -29,11 +34,13 @@ int cmd_restore(int argc, char **argv)
 		{ "pid-file", required_argument, NULL, 'P' },
 		{ "work-dir", required_argument, NULL, 'w' },
 		{ "ignore-file-changes", no_argument, NULL, 'I' },
+		{ "mount-map", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ckpt_restore_opts opts = { 0 };
+	const char **maps = NULL;
 	ckpt_err_t err = { 0 };
 	int c;
 
@@ -50,6 +57,17 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case 'I':
 			opts.ignore_file_changes = true;
+			break;
+		case 'M':
+			if (!strchr(optarg, '=') || optarg[0] != '/' || strchr(optarg, '=')[1] != '/') {
+				fprintf(stderr, "ckpt-oci restore: --mount-map wants /OLD=/NEW\n");
+				return 2;
+			}
+			maps = realloc(maps, (opts.nmount_map + 1) * sizeof(*maps));
+			if (!maps)
+				return cmd_fail("restore", "out of memory");
+			maps[opts.nmount_map++] = optarg;
+			opts.mount_map = maps;
 			break;
 		case 'v':
 			opts.verbose = true;

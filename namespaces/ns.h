@@ -34,6 +34,8 @@ struct ns_restore {
 	struct ckpt_bundle *bundle;
 	pid_t root_host_pid;	/* once the tree exists (finish) */
 	int flags;		/* clone flags of every namespace restored */
+	const char *const *mount_map;	/* restore --mount-map OLD=NEW, for mnt */
+	int nmount_map;
 };
 
 struct ckpt_ns_ops {

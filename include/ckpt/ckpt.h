@@ -31,6 +31,8 @@ struct ckpt_restore_opts {
 	pid_t root_pid;		/* out: the restored root */
 	bool verbose;		/* progress on stderr */
 	bool ignore_file_changes;	/* restore files changed on disk since the checkpoint */
+	const char *const *mount_map;	/* OLD=NEW: host paths of external mounts */
+	int nmount_map;
 };
 
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;

@@ -1,0 +1,464 @@
+/*
+ * namespaces/mnt-restore.c - rebuild the tree's mount table (mounts.json)
+ * inside the new mount namespace, in the root process before its children
+ * exist. See mnt.c for the kinds of mounts.
+ *
+ * The namespace starts as a copy of ckpt-oci's. Every host source is
+ * cloned first (open_tree, detached), while host paths still resolve; then
+ * the copy is made private so nothing propagates back to the host, the
+ * tree's root is attached on /tmp and the rest below it, parents first;
+ * pivot_root makes it the root and the old one is detached. Per-mount
+ * flags (read-only) and propagation come last: read-only would stop the
+ * mounting of children, and pivot_root refuses a shared new root.
+ * Paths inside the tree are resolved with RESOLVE_IN_ROOT, as the restored
+ * program will see them, so a symlink in a bundle cannot reach the host.
+ */
+#define LOG_PREFIX "mnt: "
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "namespaces/mnt.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define MNT_STAGE "/tmp"
+
+struct rmount {
+	struct json *doc;
+	const char *kind, *mountpoint, *fstype;
+	int src;	/* host source (O_PATH) or overlay context, opened early */
+	int fd;		/* the mount, detached until attached; kept for its flags */
+};
+
+/* OLD=NEW from --mount-map: the first OLD that path is under. */
+static char *map_path(const struct ns_restore *r, const char *path)
+{
+	for (int i = 0; i < r->nmount_map; i++) {
+		const char *eq = strchr(r->mount_map[i], '=');
+		size_t len = eq ? (size_t)(eq - r->mount_map[i]) : 0;
+
+		if (!len || strncmp(path, r->mount_map[i], len) ||
+		    (path[len] && path[len] != '/' && r->mount_map[i][len - 1] != '/'))
+			continue;
+		return xasprintf("%s%s", eq + 1, path + len);
+	}
+	return xstrdup(path);
+}
+
+static char *map_layers(const struct ns_restore *r, const char *val)
+{
+	cleanup_free char *copy = xstrdup(val);
+	char *out = xzalloc(1), *save = NULL;
+
+	for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+		cleanup_free char *m = map_path(r, p);
+		char *o = xasprintf("%s%s%s", out, *out ? ":" : "", m);
+
+		free(out);
+		out = o;
+	}
+	return out;
+}
+
+static int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n,
+		    ckpt_err_t *err)
+{
+	struct json *list;
+	struct rmount *v;
+	int ret;
+
+	ret = bundle_get_json(r->bundle, "mounts.json", doc, err);
+	if (ret < 0)
+		return ret;
+	ret = json_get_arr(*doc, "mounts", &list, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "mounts.json");
+	*n = json_len(list);
+	if (!*n)
+		return ckpt_error_msg(err, EPROTO, "mounts.json: no mounts");
+	v = xzalloc(*n * sizeof(*v));
+	for (int i = 0; i < *n; i++) {
+		v[i].doc = json_at(list, i);
+		v[i].fd = v[i].src = -1;
+		v[i].kind = json_as_str(json_get(v[i].doc, "kind"));
+		v[i].mountpoint = json_as_str(json_get(v[i].doc, "mountpoint"));
+		v[i].fstype = json_as_str(json_get(v[i].doc, "fstype"));
+		if (!v[i].kind || !v[i].mountpoint || v[i].mountpoint[0] != '/' || !v[i].fstype) {
+			free(v);
+			return ckpt_error_msg(err, EPROTO, "mounts.json: mount %d incomplete", i);
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static void rmounts_free(struct rmount *v, int n)
+{
+	for (int i = 0; v && i < n; i++) {
+		if (v[i].fd >= 0)
+			close(v[i].fd);
+		if (v[i].src >= 0)
+			close(v[i].src);
+	}
+	free(v);
+}
+
+/* In ckpt-oci, before anything is created: every host source must exist. */
+int mnt_prepare(struct ns_restore *r, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = NULL;
+	struct rmount *v = NULL;
+	int n = 0, ret;
+
+	ret = mnt_load(r, &doc, &v, &n, err);
+	for (int i = 0; ret == 0 && i < n; i++) {
+		cleanup_free char *p = NULL;
+		struct stat st;
+
+		if (strcmp(v[i].kind, "external"))
+			continue;
+		p = map_path(r, json_as_str(json_get(v[i].doc, "host_path")) ?: "");
+		if (stat(p, &st) < 0)
+			ret = ckpt_error(err, errno,
+					 "mount `%s`: host source `%s` (use --mount-map OLD=NEW "
+					 "to give another)",
+					 v[i].mountpoint, p);
+	}
+	rmounts_free(v, n);
+	return ret;
+}
+
+/* A new superblock of the saved type, source and options: its context fd. */
+static int fresh_context(struct ns_restore *r, const struct rmount *m, ckpt_err_t *err)
+{
+	cleanup_free char *super = xstrdup(json_as_str(json_get(m->doc, "super")) ?: "");
+	const char *source = json_as_str(json_get(m->doc, "source")) ?: m->fstype;
+	cleanup_close int fs = fsopen(m->fstype, FSOPEN_CLOEXEC);
+	char *save = NULL;
+
+	if (fs < 0)
+		return ckpt_error(err, errno, "fsopen %s", m->fstype);
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+		return ckpt_error(err, errno, "%s: source `%s`", m->fstype, source);
+	for (char *o = strtok_r(super, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		cleanup_free char *val = NULL;
+		char *eq = strchr(o, '=');
+		int rc;
+
+		if (!strcmp(o, "rw") || !strcmp(o, "ro"))
+			continue;
+		if (eq) {
+			*eq = '\0';
+			val = strstr(o, "dir") ? map_layers(r, eq + 1) : xstrdup(eq + 1);
+			rc = fsconfig(fs, FSCONFIG_SET_STRING, o, val, 0);
+		} else {
+			rc = fsconfig(fs, FSCONFIG_SET_FLAG, o, NULL, 0);
+		}
+		if (rc < 0)
+			pr_warn("%s on `%s`: option `%s`: %s, ignoring", m->fstype, m->mountpoint,
+				o, strerror(errno));
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return ckpt_error(err, errno, "create %s for `%s`", m->fstype, m->mountpoint);
+	return steal_fd(&fs);
+}
+
+/*
+ * The mount itself, made only when it is attached: mountinfo lists mounts
+ * in the order they were made, so that order must be the saved one.
+ */
+static int fresh_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
+{
+	int fd;
+
+	if (m->src < 0)
+		m->src = fresh_context(r, m, err);
+	if (m->src < 0)
+		return m->src;
+	fd = fsmount(m->src, FSMOUNT_CLOEXEC, 0);
+	if (fd < 0)
+		return ckpt_error(err, errno, "fsmount %s", m->fstype);
+	return fd;
+}
+
+static int external_mount(struct rmount *m, ckpt_err_t *err)
+{
+	int fd = open_tree(m->src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+
+	if (fd < 0)
+		return ckpt_error(err, errno, "mount `%s`: clone its host source", m->mountpoint);
+	return fd;
+}
+
+/* Host sources, while host paths still resolve; cloned when attached. */
+static int open_sources(struct ns_restore *r, struct rmount *v, int n, ckpt_err_t *err)
+{
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(v[i].kind, "external")) {
+			cleanup_free char *p =
+				map_path(r, json_as_str(json_get(v[i].doc, "host_path")) ?: "");
+
+			v[i].src = open(p, O_PATH | O_CLOEXEC);
+			if (v[i].src < 0)
+				return ckpt_error(err, errno, "mount `%s`: open host `%s`",
+						  v[i].mountpoint, p);
+		} else if (!strcmp(v[i].kind, "fresh") && !strcmp(v[i].fstype, "overlay")) {
+			/* its layers are host paths */
+			v[i].src = fresh_context(r, &v[i], err);
+			if (v[i].src < 0)
+				return v[i].src;
+		}
+	}
+	return 0;
+}
+
+static int open_in(int root, const char *path, int flags)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+
+	return syscall(SYS_openat2, root, path[0] == '/' ? path + 1 : path, &how, sizeof(how));
+}
+
+/* mkdir -p below the tree's root; the last component a file when dir is false. */
+static int make_mountpoint(int root, const char *mp, bool dir, ckpt_err_t *err)
+{
+	const char *c = mp;
+
+	while (*c) {
+		cleanup_free char *parent = NULL, *name = NULL;
+		cleanup_close int pfd = -1;
+		size_t len;
+		int rc;
+
+		while (*c == '/')
+			c++;
+		len = strcspn(c, "/");
+		if (!len)
+			break;
+		parent = xasprintf("/%.*s", (int)(c - mp), mp);
+		name = xasprintf("%.*s", (int)len, c);
+		c += len;
+		pfd = open_in(root, parent, O_PATH | O_DIRECTORY);
+		if (pfd < 0)
+			return ckpt_error(err, errno, "mountpoint `%s`: open `%s`", mp, parent);
+		if (!*c && !dir) {
+			rc = openat(pfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (rc >= 0)
+				close(rc);
+			else if (errno == EEXIST || errno == EISDIR || errno == ELOOP)
+				rc = 0;
+		} else {
+			rc = mkdirat(pfd, name, 0755);
+			if (rc < 0 && errno == EEXIST)
+				rc = 0;
+		}
+		if (rc < 0)
+			return ckpt_error(err, errno, "create mountpoint `%s`", mp);
+	}
+	return 0;
+}
+
+/* The detached mount for a bind inside the tree: a clone of what is there now. */
+static int bind_create(int root, const struct rmount *m, ckpt_err_t *err)
+{
+	const char *of = json_as_str(json_get(m->doc, "bind_of"));
+	const char *rel = json_as_str(json_get(m->doc, "bind_root"));
+	cleanup_free char *src = NULL;
+	cleanup_close int sfd = -1;
+	int fd;
+
+	if (!of || !rel)
+		return ckpt_error_msg(err, EPROTO, "mount `%s`: bind without a source",
+				      m->mountpoint);
+	src = xasprintf("%s/%s", of, rel);
+	sfd = open_in(root, src, O_PATH);
+	if (sfd < 0)
+		return ckpt_error(err, errno, "mount `%s`: bind source `%s`", m->mountpoint, src);
+	fd = open_tree(sfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (fd < 0)
+		return ckpt_error(err, errno, "mount `%s`: clone `%s`", m->mountpoint, src);
+	return fd;
+}
+
+static int set_propagation(int fd, unsigned long prop, const char *mp, ckpt_err_t *err)
+{
+	struct mount_attr a = { .propagation = prop };
+
+	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+		return ckpt_error(err, errno, "propagation of `%s`", mp);
+	return 0;
+}
+
+/* Attach mount m (i > 0: below root) and fill it when it has saved content. */
+static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err_t *err)
+{
+	const char *content = json_as_str(json_get(m->doc, "content"));
+	cleanup_close int tfd = -1;
+	int ret;
+
+	if (!strcmp(m->kind, "fresh"))
+		m->fd = fresh_mount(r, m, err);
+	else if (!strcmp(m->kind, "bind"))
+		m->fd = bind_create(root, m, err);
+	else if (!strcmp(m->kind, "external"))
+		m->fd = external_mount(m, err);
+	else
+		return ckpt_error_msg(err, EPROTO, "mount `%s`: unknown kind `%s`",
+				      m->mountpoint, m->kind);
+	if (m->fd < 0)
+		return m->fd;
+	ret = make_mountpoint(root, m->mountpoint, json_as_bool(json_get(m->doc, "dir")), err);
+	if (ret < 0)
+		return ret;
+	tfd = open_in(root, m->mountpoint, O_PATH);
+	if (tfd < 0)
+		return ckpt_error(err, errno, "open mountpoint `%s`", m->mountpoint);
+	if (move_mount(m->fd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return ckpt_error(err, errno, "attach `%s`", m->mountpoint);
+	if (!strcmp(m->kind, "external")) {
+		/*
+		 * A clone of a shared host mount is its peer: mounting below it
+		 * would reach the host. A slave never sends; anything else is
+		 * private until the end.
+		 */
+		const char *prop = json_as_str(json_get(m->doc, "propagation")) ?: "";
+
+		ret = set_propagation(m->fd, strncmp(prop, "slave", 5) ? MS_PRIVATE : MS_SLAVE,
+				      m->mountpoint, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (content) {
+		cleanup_close int dfd = openat(m->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0)
+			return ckpt_error(err, errno, "open `%s`", m->mountpoint);
+		return mnt_tmpfs_restore(r->bundle, content, dfd, err);
+	}
+	return 0;
+}
+
+/* Per-mount flags from the options field: rw/ro, nosuid, nodev, noexec, atime. */
+static void mount_flags(const char *opts, struct mount_attr *a)
+{
+	cleanup_free char *copy = xstrdup(opts ?: "");
+	char *save = NULL;
+
+	a->attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+		      MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME |
+		      MOUNT_ATTR_NOSYMFOLLOW;
+	a->attr_set = MOUNT_ATTR_RELATIME;
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		static const struct {
+			const char *name;
+			__u64 flag;
+		} map[] = {
+			{ "ro", MOUNT_ATTR_RDONLY },	     { "nosuid", MOUNT_ATTR_NOSUID },
+			{ "nodev", MOUNT_ATTR_NODEV },	     { "noexec", MOUNT_ATTR_NOEXEC },
+			{ "noatime", MOUNT_ATTR_NOATIME },   { "strictatime", MOUNT_ATTR_STRICTATIME },
+			{ "nodiratime", MOUNT_ATTR_NODIRATIME },
+			{ "nosymfollow", MOUNT_ATTR_NOSYMFOLLOW },
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+			if (!strcmp(o, map[i].name))
+				a->attr_set |= map[i].flag;
+	}
+}
+
+/* Last: flags (read-only) and propagation, once nothing more is mounted. */
+static int finish_mounts(struct rmount *v, int n, ckpt_err_t *err)
+{
+	for (int i = 0; i < n; i++) {
+		const char *prop = json_as_str(json_get(v[i].doc, "propagation")) ?: "private";
+		struct mount_attr a = { 0 };
+		int ret = 0;
+
+		mount_flags(json_as_str(json_get(v[i].doc, "options")), &a);
+		if (mount_setattr(v[i].fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+			return ckpt_error(err, errno, "flags of `%s`", v[i].mountpoint);
+		if (!strcmp(prop, "unbindable"))
+			ret = set_propagation(v[i].fd, MS_UNBINDABLE, v[i].mountpoint, err);
+		else if (strstr(prop, "shared"))
+			ret = set_propagation(v[i].fd, MS_SHARED, v[i].mountpoint, err);
+		else if (!strcmp(prop, "slave") && strcmp(v[i].kind, "external"))
+			/* its master was a group of the old tree: not rebuilt */
+			pr_warn("`%s` was a slave of a group inside the tree; now private",
+				v[i].mountpoint);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The tree on MNT_STAGE becomes the root; the old root goes away. */
+static int switch_root(ckpt_err_t *err)
+{
+	cleanup_close int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (old < 0 || chdir(MNT_STAGE) < 0)
+		return ckpt_error(err, errno, "enter the new root");
+	/* pivot_root(".", "."): the old root ends up stacked on the new one */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return ckpt_error(err, errno, "pivot_root");
+	if (fchdir(old) < 0 || umount2(".", MNT_DETACH) < 0)
+		return ckpt_error(err, errno, "detach the old root");
+	if (chdir("/") < 0)
+		return ckpt_error(err, errno, "chdir /");
+	return 0;
+}
+
+int mnt_restore(struct ns_restore *r, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = NULL;
+	cleanup_close int root = -1;
+	struct rmount *v = NULL;
+	int n = 0, ret;
+
+	ret = mnt_load(r, &doc, &v, &n, err);
+	if (ret == 0)
+		ret = open_sources(r, v, n, err);
+	if (ret == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		ret = ckpt_error(err, errno, "make the mount namespace private");
+	if (ret == 0)
+		v[0].fd = !strcmp(v[0].kind, "fresh")	   ? fresh_mount(r, &v[0], err)
+			  : !strcmp(v[0].kind, "external") ? external_mount(&v[0], err)
+							   : ckpt_error_msg(err, EPROTO,
+									    "root mount: kind `%s`",
+									    v[0].kind);
+	if (ret == 0 && v[0].fd < 0)
+		ret = v[0].fd;
+	if (ret == 0 && move_mount(v[0].fd, "", AT_FDCWD, MNT_STAGE, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		ret = ckpt_error(err, errno, "attach the root on %s", MNT_STAGE);
+	if (ret == 0 && (root = open(MNT_STAGE, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		ret = ckpt_error(err, errno, "open the new root");
+	if (ret == 0 && !strcmp(v[0].kind, "external"))
+		ret = set_propagation(v[0].fd, MS_PRIVATE, "/", err);
+	if (ret == 0 && json_get(v[0].doc, "content")) {
+		cleanup_close int dfd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		ret = dfd < 0 ? ckpt_error(err, errno, "open the new root")
+			      : mnt_tmpfs_restore(r->bundle,
+						  json_as_str(json_get(v[0].doc, "content")), dfd, err);
+	}
+	for (int i = 1; ret == 0 && i < n; i++) {
+		ret = attach_one(r, root, &v[i], err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "mount `%s`", v[i].mountpoint);
+	}
+	if (ret == 0)
+		ret = switch_root(err);
+	if (ret == 0)
+		ret = finish_mounts(v, n, err);
+	if (ret == 0)
+		pr_info("%d mounts restored", n);
+	rmounts_free(v, n);
+	return ret;
+}

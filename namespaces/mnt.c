@@ -1,0 +1,229 @@
+/*
+ * namespaces/mnt.c - mount namespace: the whole mount table of the tree
+ * (mounts.json), tmpfs contents (mnt-tmpfs-ID.img, see mnt-tmpfs.c).
+ *
+ * Dump reads the root task's /proc/PID/mountinfo and sorts it parents
+ * first. Each mount is one of:
+ *   external  its filesystem is also mounted in ckpt-oci's namespace: a
+ *             bind of a host path (the tree's root is usually one), made
+ *             again from that path, or from NEW for `--mount-map OLD=NEW`;
+ *   bind      a second view of a filesystem already in the tree (a bind
+ *             made inside the container, e.g. /dev/ptmx of devpts);
+ *   fresh     a filesystem of the tree's own (proc, sysfs, devpts, mqueue,
+ *             cgroup, tmpfs with its content, overlay from its layers),
+ *             created anew with the same source and superblock options.
+ * Restore runs in the root process, in the new mount namespace (a copy of
+ * ckpt-oci's): host sources are opened first (open_tree clones, detached),
+ * the copy is made private, the tree is built on /tmp parents first and
+ * becomes the root (pivot_root); per-mount flags (read-only last) and
+ * propagation are set at the end, once nothing more is mounted.
+ */
+#define LOG_PREFIX "mnt: "
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "namespaces/mnt.h"
+#include "util/log.h"
+#include "util/util.h"
+
+/* Always made anew: their content belongs to the new namespaces. */
+static const char *const mnt_always_fresh[] = { "proc", "sysfs", "mqueue", "cgroup", "cgroup2" };
+/* Made anew when the host does not share them with the tree. */
+static const char *const mnt_fresh[] = { "tmpfs",    "ramfs",  "devpts",	"overlay",
+					 "bpf",	     "debugfs", "tracefs", "securityfs",
+					 "configfs", "pstore",	"hugetlbfs", "fusectl" };
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, list[i]))
+			return true;
+	return false;
+}
+
+/* ROOT minus the prefix PREFIX ("" when equal), or NULL when not under it. */
+static const char *path_under(const char *root, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	if (!strcmp(prefix, "/"))
+		return root + 1;
+	if (strncmp(root, prefix, len) || (root[len] && root[len] != '/'))
+		return NULL;
+	return root[len] ? root + len + 1 : root + len;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	while (*b == '/')
+		b++;
+	if (!*b)
+		return xstrdup(a);
+	return xasprintf("%s%s%s", a, la && a[la - 1] == '/' ? "" : "/", b);
+}
+
+/* Parents before children, siblings in mountinfo (creation) order. */
+static void order_dfs(const struct mnt_info *m, int n, int idx, int *order, int *k, int depth)
+{
+	order[(*k)++] = idx;
+	for (int i = 0; i < n && depth < 1000; i++)
+		if (i != idx && m[i].parent == m[idx].id)
+			order_dfs(m, n, i, order, k, depth + 1);
+}
+
+static const char *propagation(const struct mnt_info *m)
+{
+	bool shared = mnt_info_tag(m, "shared"), slave = mnt_info_tag(m, "master");
+
+	if (strstr(m->optional, "unbindable"))
+		return "unbindable";
+	return shared && slave ? "slave+shared" : shared ? "shared" : slave ? "slave" : "private";
+}
+
+/* Find where the filesystem of tree mount m shows ROOT in the host namespace. */
+static char *host_path(const struct mnt_info *m, const struct mnt_info *host, int nh)
+{
+	for (int i = 0; i < nh; i++) {
+		const char *rest;
+
+		if (host[i].major != m->major || host[i].minor != m->minor)
+			continue;
+		rest = path_under(m->root, host[i].root);
+		if (rest)
+			return path_join(host[i].mountpoint, rest);
+	}
+	return NULL;
+}
+
+static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, const int *order,
+		    int k, const struct mnt_info *host, int nh, struct json *j, ckpt_err_t *err)
+{
+	const struct mnt_info *me = &m[order[k]];
+	char *hp;
+
+	for (int p = 0; p < k; p++) {
+		const struct mnt_info *o = &m[order[p]];
+		const char *rest;
+
+		if (o->major != me->major || o->minor != me->minor)
+			continue;
+		rest = path_under(me->root, o->root);
+		if (!rest)
+			continue;
+		json_set(j, "kind", json_str("bind"));
+		json_set(j, "bind_of", json_str(o->mountpoint));
+		json_set(j, "bind_root", json_str(rest));
+		return 0;
+	}
+	if (in_list(me->fstype, mnt_always_fresh, ARRAY_SIZE(mnt_always_fresh)) &&
+	    !strcmp(me->root, "/")) {
+		json_set(j, "kind", json_str("fresh"));
+		return 0;
+	}
+	hp = host_path(me, host, nh);
+	if (hp) {
+		json_set(j, "kind", json_str("external"));
+		json_set(j, "host_path", json_str(hp));
+		free(hp);
+		return 0;
+	}
+	if (!in_list(me->fstype, mnt_fresh, ARRAY_SIZE(mnt_fresh)) || strcmp(me->root, "/"))
+		return ckpt_error_msg(err, ENOTSUP,
+				      "mount `%s` (%s from `%s`, root `%s`): not visible from "
+				      "the host and not a filesystem that can be made anew",
+				      me->mountpoint, me->fstype, me->source, me->root);
+	json_set(j, "kind", json_str("fresh"));
+	if (!strcmp(me->fstype, "tmpfs") || !strcmp(me->fstype, "ramfs")) {
+		cleanup_free char *path = xasprintf("/proc/%d/root%s", d->pid, me->mountpoint);
+		cleanup_free char *img = xasprintf("mnt-tmpfs-%d.img", me->id);
+		cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int ret;
+
+		if (fd < 0)
+			return ckpt_error(err, errno, "open `%s`", path);
+		ret = mnt_tmpfs_dump(d->bundle, img, fd, makedev(me->major, me->minor), err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "tmpfs `%s`", me->mountpoint);
+		json_set(j, "content", json_str(img));
+	}
+	return 0;
+}
+
+static struct json *mnt_json(const struct ns_dump *d, const struct mnt_info *me)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/root%s", d->pid, me->mountpoint);
+	struct json *j = json_obj();
+	struct stat st;
+
+	json_set(j, "id", json_int(me->id));
+	json_set(j, "mountpoint", json_str(me->mountpoint));
+	json_set(j, "root", json_str(me->root));
+	json_set(j, "fstype", json_str(me->fstype));
+	json_set(j, "source", json_str(me->source));
+	json_set(j, "options", json_str(me->options));
+	json_set(j, "super", json_str(me->super));
+	json_set(j, "propagation", json_str(propagation(me)));
+	/* a bind of a file needs a file to mount on */
+	json_set(j, "dir", json_bool(stat(path, &st) < 0 || S_ISDIR(st.st_mode)));
+	return j;
+}
+
+static int mnt_dump(const struct ns_dump *d, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/mountinfo", d->pid);
+	cleanup_json struct json *doc = json_obj();
+	struct json *list = json_set(doc, "mounts", json_arr());
+	struct mnt_info *m = NULL, *host = NULL;
+	cleanup_free int *order = NULL;
+	int n = 0, nh = 0, k = 0, root = -1, ret;
+
+	ret = mnt_info_read(path, &m, &n, err);
+	if (ret == 0)
+		ret = mnt_info_read("/proc/self/mountinfo", &host, &nh, err);
+	for (int i = 0; ret == 0 && i < n && root < 0; i++) {
+		bool has_parent = false;
+
+		for (int p = 0; p < n; p++)
+			has_parent |= m[p].id == m[i].parent;
+		if (!has_parent)
+			root = i;
+	}
+	if (ret == 0 && root < 0)
+		ret = ckpt_error_msg(err, EPROTO, "%s: no root mount", path);
+	if (ret == 0) {
+		order = xzalloc(n * sizeof(*order));
+		order_dfs(m, n, root, order, &k, 0);
+		if (k != n)
+			pr_warn("%d mounts are not below the root, ignoring", n - k);
+	}
+	for (int i = 0; ret == 0 && i < k; i++) {
+		struct json *j = mnt_json(d, &m[order[i]]);
+
+		json_push(list, j);
+		ret = classify(d, m, n, order, i, host, nh, j, err);
+		pr_debug("`%s` %s: %s", m[order[i]].mountpoint, m[order[i]].fstype,
+			 json_as_str(json_get(j, "kind")) ?: "?");
+	}
+	mnt_info_free(m, n);
+	mnt_info_free(host, nh);
+	if (ret < 0)
+		return ret;
+	return bundle_put_json(d->bundle, "mounts.json", doc, err);
+}
+
+const struct ckpt_ns_ops ns_mnt_ops = {
+	.name = "mnt",
+	.clone_flag = CLONE_NEWNS,
+	.dump = mnt_dump,
+	.prepare = mnt_prepare,
+	.restore = mnt_restore,
+};

@@ -1,0 +1,44 @@
+/*
+ * namespaces/mnt.h - what the mount namespace's files share: one parsed
+ * line of /proc/PID/mountinfo, and the tmpfs content image.
+ */
+#ifndef CKPT_NS_MNT_H
+#define CKPT_NS_MNT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "namespaces/ns.h"
+
+struct mnt_info {
+	int id, parent;
+	unsigned int major, minor;
+	char *root;		/* path inside the filesystem */
+	char *mountpoint;	/* relative to the reader's root */
+	char *options;		/* per-mount: rw,nosuid,relatime... */
+	char *optional;		/* shared:N master:N ..., space separated */
+	char *fstype;
+	char *source;
+	char *super;		/* superblock options */
+};
+
+/* mnt-info.c: parse a whole mountinfo file; octal escapes undone. */
+int mnt_info_read(const char *path, struct mnt_info **out, int *n, ckpt_err_t *err);
+void mnt_info_free(struct mnt_info *m, int n);
+/* The number after TAG: in the optional fields ("shared", "master"), or 0. */
+int mnt_info_tag(const struct mnt_info *m, const char *tag);
+
+/*
+ * mnt-tmpfs.c: the content of one tmpfs mount, one record per inode
+ * (directories first, then what is in them), in image NAME. dirfd is the
+ * mount's root; entries on another device (child mounts) are left out.
+ */
+int mnt_tmpfs_dump(struct ckpt_bundle *b, const char *name, int dirfd, dev_t dev,
+		   ckpt_err_t *err);
+int mnt_tmpfs_restore(struct ckpt_bundle *b, const char *name, int dirfd, ckpt_err_t *err);
+
+/* mnt-restore.c */
+int mnt_prepare(struct ns_restore *r, ckpt_err_t *err);
+int mnt_restore(struct ns_restore *r, ckpt_err_t *err);
+
+#endif

@@ -1,0 +1,64 @@
+#!/usr/bin/env bats
+# tests/integration/ns-mnt.bats - the mount namespace: a container-like
+# tree (host / bound read-only, proc, sysfs, tmpfs /dev with nodes, devpts,
+# mqueue, cgroup2, a bind of a host directory, tmpfs mounts made at run
+# time with their content, a read-only remount, shared propagation) is
+# restored into fresh mount and pid namespaces; the workload checks it
+# from inside, mountinfo included.
+
+load helpers
+
+setup()
+{
+	ckpt_setup
+	require_root
+	mkdir "$T/root"
+	# a host directory on another filesystem than /, so it is an external mount
+	DATA=$(mktemp -d /dev/shm/ckpt-mnt.XXXXXX)
+	echo "from the host" >"$DATA/hello"
+}
+
+teardown()
+{
+	ckpt_teardown
+	rm -rf "$DATA" "$DATA.moved"
+}
+
+@test "ns_mnt_tree: native" {
+	wl_native_ns "--mount" ns_mnt_tree "$T/root" "$DATA"
+}
+
+@test "ns_mnt_tree: roundtrip (dynamic)" {
+	wl_roundtrip_ns "--mount" ns_mnt_tree "$T/root" "$DATA"
+}
+
+@test "ns_mnt_tree: roundtrip (static)" {
+	wl_roundtrip_ns "--mount" ns_mnt_tree.static "$T/root" "$DATA"
+}
+
+@test "ns_mnt_tree: the bundle lists every mount with its kind" {
+	wl_start_ns "--mount" ns_mnt_tree "$T/root" "$DATA" || return
+	ckpt_checkpoint || return
+	run jq -r '.mounts[] | "\(.mountpoint) \(.kind)"' "$T/bundle/mounts.json"
+	assert_line "/ external"
+	assert_line "/proc fresh"
+	assert_line "/dev fresh"
+	assert_line "/dev/pts fresh"
+	assert_line "/media external"
+	assert_line "/mnt/y bind"
+	run jq -r '.owned[]' "$T/bundle/ns.json"
+	assert_line mnt
+}
+
+@test "ns_mnt_tree: a missing host source is refused; --mount-map gives another" {
+	wl_start_ns "--mount" ns_mnt_tree "$T/root" "$DATA" any-root || return
+	ckpt_checkpoint || return
+	mv "$DATA" "$DATA.moved"
+	run clean_exec "$CKPT_OCI" restore "$T/bundle"
+	assert_failure
+	assert_output --partial "host source \`$DATA\`"
+	assert_output --partial "--mount-map"
+	ckpt_restore_bg --mount-map "$DATA=$DATA.moved" || return
+	wl_go || return
+	wl_finish
+}
