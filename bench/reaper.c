@@ -37,9 +37,19 @@ static void close_above_2(void)
 	closedir(d);
 }
 
+static pid_t child;
+
+/* timeout(1) or kill stopping the reaper stops the command (it cleans up). */
+static void forward(int sig)
+{
+	if (child > 0)
+		kill(child, sig);
+}
+
 int main(int argc, char **argv)
 {
-	pid_t child, pid;
+	struct sigaction sa = {.sa_handler = forward};
+	pid_t pid;
 	int st, rc = 1;
 
 	if (argc < 2) {
@@ -63,6 +73,9 @@ int main(int argc, char **argv)
 	}
 	/* ^C reaches the command too (same process group); it decides. */
 	signal(SIGINT, SIG_IGN);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	/*
 	 * Reap until the command itself ends; orphans still alive then go to
 	 * pid 1 (the harness kills what it started before it exits).
