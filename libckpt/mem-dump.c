@@ -35,6 +35,7 @@
 static const char *const kind_names[] = {
 	[VMA_ANON] = "anon", [VMA_FILE] = "file",  [VMA_SHMEM] = "shmem",
 	[VMA_MEMFD] = "memfd", [VMA_VDSO] = "vdso", [VMA_SKIP] = "skip",
+	[VMA_SYSV] = "sysv",
 };
 
 const char *vma_kind_name(enum vma_kind k)
@@ -83,8 +84,10 @@ static enum vma_kind classify(const struct proc_vma *v)
 		return VMA_VDSO;
 	if (!strncmp(p, "/memfd:", 7))
 		return VMA_MEMFD;
-	if (v->shared && (!strncmp(p, "/dev/zero", 9) || !strncmp(p, "/SYSV", 5) ||
-			  !strncmp(p, "[anon_shmem", 11)))
+	/* the inode number of a SysV mapping is the segment's id */
+	if (v->shared && !strncmp(p, "/SYSV", 5))
+		return VMA_SYSV;
+	if (v->shared && (!strncmp(p, "/dev/zero", 9) || !strncmp(p, "[anon_shmem", 11)))
 		return VMA_SHMEM;
 	if (v->ino && p[0] == '/')
 		return VMA_FILE;
@@ -151,6 +154,25 @@ static int shmem_dump(struct ckpt_ctx *ctx, struct task *t, const struct proc_vm
 	return bundle_image_close(img, err);
 }
 
+/*
+ * A SysV segment belongs to the IPC namespace, which dumps its contents
+ * once; the task only records which segment is attached and its size, so
+ * that restore can shmat() it again and trim what the task had unmapped.
+ */
+static int sysv_dump(struct task *t, const struct proc_vma *v, struct json *vj,
+		     ckpt_err_t *err)
+{
+	cleanup_free char *mf = xasprintf("map_files/%lx-%lx", (unsigned long)v->start,
+					  (unsigned long)v->end);
+	struct stat st;
+
+	if (fstatat(t->procfd, mf, &st, 0) < 0)
+		return ckpt_error(err, errno, "stat /proc/%d/%s", t->pid, mf);
+	json_set(vj, "shmid", json_int((int64_t)v->ino));
+	json_set(vj, "shm_size", json_int(st.st_size));
+	return 0;
+}
+
 static int vma_to_json(struct ckpt_ctx *ctx, struct task *t, const struct proc_vma *v,
 		       const char *vmflags, struct json *vmas, ckpt_err_t *err)
 {
@@ -175,6 +197,8 @@ static int vma_to_json(struct ckpt_ctx *ctx, struct task *t, const struct proc_v
 	json_set(vj, "vmflags", json_str(vmflags));
 	if (kind == VMA_SHMEM || kind == VMA_MEMFD)
 		return shmem_dump(ctx, t, v, vj, err);
+	if (kind == VMA_SYSV)
+		return sysv_dump(t, v, vj, err);
 	return 0;
 }
 
@@ -255,6 +279,7 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 	struct bundle_image *img = NULL;
 	struct pm_scan_arg arg = { 0 };
 	uint64_t pos = 0, end = 0x7ffffffff000ULL, npages = 0; /* TASK_SIZE */
+	uint64_t guard = PAGE_IS_GUARD;
 	size_t batch = 0;
 	int nr = 0, ret;
 
@@ -269,12 +294,17 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 		arg = (struct pm_scan_arg){
 			.size = sizeof(arg), .start = pos, .end = end,
 			.vec = (uintptr_t)regs, .vec_len = SCAN_REGIONS,
-			.category_inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO,
-			.category_mask = PAGE_IS_FILE | PAGE_IS_PFNZERO,
+			/* guard markers count as swapped: keep them out */
+			.category_inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO | guard,
+			.category_mask = PAGE_IS_FILE | PAGE_IS_PFNZERO | guard,
 			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		};
 		n = ioctl(pmfd, PAGEMAP_SCAN, &arg);
+		if (n < 0 && errno == EINVAL && guard) {
+			guard = 0; /* before 6.14 there is no PAGE_IS_GUARD, nor guards */
+			continue;
+		}
 		if (n < 0) {
 			bundle_image_abort(img);
 			return ckpt_error(err, errno, "PAGEMAP_SCAN of %d", t->pid);
@@ -323,6 +353,45 @@ fail:
 	return ret;
 }
 
+/*
+ * Guard regions (MADV_GUARD_INSTALL) live in page tables, not in VMAs:
+ * PAGEMAP_SCAN reports them as PAGE_IS_GUARD (6.14+). "guards" lists
+ * [start, npages]; restore installs them again.
+ */
+static int guards_dump(struct task *t, struct json *doc, ckpt_err_t *err)
+{
+	cleanup_free struct page_region *regs = xzalloc(SCAN_REGIONS * sizeof(*regs));
+	cleanup_close int pmfd = openat(t->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
+	struct json *guards = json_set(doc, "guards", json_arr());
+	uint64_t pos = 0, end = 0x7ffffffff000ULL;
+
+	if (pmfd < 0)
+		return ckpt_error(err, errno, "open /proc/%d/pagemap", t->pid);
+	while (pos < end) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg), .start = pos, .end = end,
+			.vec = (uintptr_t)regs, .vec_len = SCAN_REGIONS,
+			.category_mask = PAGE_IS_GUARD, .return_mask = PAGE_IS_GUARD,
+		};
+		long n = ioctl(pmfd, PAGEMAP_SCAN, &arg);
+
+		if (n < 0 && errno == EINVAL)
+			return 0; /* a kernel without guard regions has none to keep */
+		if (n < 0)
+			return ckpt_error(err, errno, "PAGEMAP_SCAN guards of %d", t->pid);
+		for (long i = 0; i < n; i++) {
+			struct json *g = json_push(guards, json_arr());
+
+			json_push(g, json_hex(regs[i].start));
+			json_push(g, json_int((regs[i].end - regs[i].start) / PAGE_SIZE));
+		}
+		if (arg.walk_end <= pos)
+			break;
+		pos = arg.walk_end;
+	}
+	return 0;
+}
+
 int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
 {
 	cleanup_json struct json *pagemap = json_arr();
@@ -334,6 +403,8 @@ int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
 	if (ret < 0)
 		return ret;
 	ret = pages_dump(ctx, t, pagemap, err);
+	if (ret == 0)
+		ret = guards_dump(t, t->doc, err);
 	if (ret < 0)
 		return ret;
 	return bundle_put_json(ctx->bundle, name, pagemap, err);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -175,12 +176,53 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 	}
 }
 
+/*
+ * A SysV segment is attached again with shmat() (the IPC namespace restore
+ * made it with its old id), not mapped: otherwise the task's mapping and
+ * the segment other tasks or shmctl() see would be different objects.
+ * SHM_REMAP works like MAP_FIXED; a tail the task had unmapped is trimmed.
+ */
+#ifndef SHM_REMAP
+#define SHM_REMAP 040000
+#endif
+static int vma_map_sysv(struct rtask *t, const struct rvma *v, ckpt_err_t *err)
+{
+	int64_t id = json_as_int(json_get(v->doc, "shmid"));
+	uint64_t end = v->start + PAGE_ALIGN(json_as_int(json_get(v->doc, "shm_size")));
+	int flags = SHM_REMAP;
+	long r;
+	int ret;
+
+	if (v->pgoff || end < v->end)
+		return ckpt_error_msg(err, ENOTSUP, "SysV segment %lld mapped from offset %#lx",
+				      (long long)id, (unsigned long)v->pgoff * PAGE_SIZE);
+	/* attach with what the mapping may become; vma_finish sets prot */
+	if (!has_flag(v->vmflags, "mw"))
+		flags |= SHM_RDONLY;
+	if (has_flag(v->vmflags, "me"))
+		flags |= SHM_EXEC;
+	ret = RSYS(&t->rs, &r, err, SYS_shmat, id, v->start, flags, 0, 0, 0);
+	ret = rcheck(ret, r, err, "shmat SysV segment at", v->start);
+	if (ret == 0 && (uint64_t)r != v->start)
+		ret = ckpt_error_msg(err, EFAULT, "shmat at %#lx landed at %#lx",
+				     (unsigned long)v->start, (unsigned long)r);
+	if (ret == 0 && end > v->end) {
+		ret = RSYS(&t->rs, &r, err, SYS_munmap, v->end, end - v->end, 0, 0, 0, 0);
+		ret = rcheck(ret, r, err, "trim SysV segment at", v->end);
+	}
+	if (ret < 0)
+		return ckpt_error_wrap(err, "SysV segment %lld", (long long)id);
+	return 0;
+}
+
 static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, ckpt_err_t *err)
 {
 	int flags = MAP_FIXED | (v->shared ? MAP_SHARED : MAP_PRIVATE);
 	long fd, r, r2;
 	int ret;
 
+	if (v->kind == VMA_SYSV)
+		return vma_map_sysv(t, v, err);
 	if (has_flag(v->vmflags, "gd"))
 		flags |= MAP_GROWSDOWN;
 	if (v->populate)
@@ -349,6 +391,25 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 	return 0;
 }
 
+static int guards_restore(struct rtask *t, ckpt_err_t *err)
+{
+	struct json *guards = json_get(t->doc, "guards");
+
+	for (size_t i = 0; i < json_len(guards); i++) {
+		struct json *g = json_at(guards, i);
+		uint64_t addr = strtoull(json_as_str(json_at(g, 0)) ?: "0", NULL, 16);
+		uint64_t len = json_as_int(json_at(g, 1)) * PAGE_SIZE;
+		long r;
+		int ret;
+
+		ret = RSYS(&t->rs, &r, err, SYS_madvise, addr, len, MADV_GUARD_INSTALL, 0, 0, 0);
+		ret = rcheck(ret, r, err, "install guard pages at", addr);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 static int vdso_restore(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n,
 			ckpt_err_t *err)
 {
@@ -453,6 +514,8 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (vmas[i].kind != VMA_VDSO)
 			ret = vma_finish(t, &vmas[i], rc->scratch + SCRATCH_DATA, err);
+	if (ret == 0)
+		ret = guards_restore(t, err);
 	if (ret == 0)
 		ret = mm_restore(rc, t, err);
 	return ret;

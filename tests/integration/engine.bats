@@ -407,3 +407,11 @@ restored_sleeping()
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" 2>/dev/null &&
 		in_syscall "$WL_PID" 230
 }
+
+@test "engine: guard_pages (dynamic)" {
+	wl_roundtrip guard_pages
+}
+
+@test "engine: guard_pages (static)" {
+	wl_roundtrip guard_pages.static
+}
