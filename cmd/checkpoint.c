@@ -23,6 +23,8 @@ static void checkpoint_usage(FILE *f)
 		   "                       seizing thread by thread\n"
 		   "      --ghost-limit N  largest unlinked file saved with its content, in\n"
 		   "                       bytes (suffix K, M, G; default 64M)\n"
+		   "      --tcp-established  also checkpoint established TCP connections\n"
+		   "                       (TCP_REPAIR; default: refuse them)\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -35,6 +37,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "work-dir", required_argument, NULL, 'w' },
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "ghost-limit", required_argument, NULL, 'G' },
+		{ "tcp-established", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -69,6 +72,9 @@ int cmd_checkpoint(int argc, char **argv)
 				opts.ghost_limit <<= *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
 			else if (*end || !opts.ghost_limit)
 				return cmd_fail("checkpoint", "--ghost-limit needs a size such as 64M");
+			break;
+		case 'T':
+			opts.tcp_established = true;
 			break;
 		case 'v':
 			opts.verbose = true;

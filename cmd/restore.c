@@ -24,6 +24,8 @@ static void restore_usage(FILE *f)
 		   "                       checkpoint (default: refuse)\n"
 		   "      --mount-map OLD=NEW  take external mounts whose host path is under OLD\n"
 		   "                       from NEW instead (repeatable)\n"
+		   "      --veth-map CT=HOST  make the host end of veth CT in this namespace:\n"
+		   "                       on bridge HOST if it is one, else named HOST\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -35,12 +37,13 @@ int cmd_restore(int argc, char **argv)
 		{ "work-dir", required_argument, NULL, 'w' },
 		{ "ignore-file-changes", no_argument, NULL, 'I' },
 		{ "mount-map", required_argument, NULL, 'M' },
+		{ "veth-map", required_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ckpt_restore_opts opts = { 0 };
-	const char **maps = NULL;
+	const char **maps = NULL, **veths = NULL;
 	ckpt_err_t err = { 0 };
 	int c;
 
@@ -68,6 +71,17 @@ int cmd_restore(int argc, char **argv)
 				return cmd_fail("restore", "out of memory");
 			maps[opts.nmount_map++] = optarg;
 			opts.mount_map = maps;
+			break;
+		case 'V':
+			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
+				fprintf(stderr, "ckpt-oci restore: --veth-map wants CTNAME=HOSTNAME\n");
+				return 2;
+			}
+			veths = realloc(veths, (opts.nveth_map + 1) * sizeof(*veths));
+			if (!veths)
+				return cmd_fail("restore", "out of memory");
+			veths[opts.nveth_map++] = optarg;
+			opts.veth_map = veths;
 			break;
 		case 'v':
 			opts.verbose = true;

@@ -178,6 +178,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		goto out;
 	fc.bundle = ctx.bundle;
 	fc.ghost_limit = o->ghost_limit;
+	fc.tcp_established = o->tcp_established;
 	t_frozen = now_ns();
 	ret = seize_frozen_or_not(&ctx, o, err);
 	if (ret == 0)
@@ -196,15 +197,18 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	if (ret == 0)
 		ret = bundle_commit(ctx.bundle, err);
 	if (ret < 0) {
+		inet_dump_release(&fc, false);
 		seize_release(&ctx);
 		pr_info("checkpoint failed, tree left running: %s", err->msg);
 		goto out;
 	}
 	if (o->leave_running) {
+		inet_dump_release(&fc, false);
 		seize_release(&ctx);
 		t_end = now_ns();
 	} else {
 		ret = seize_kill(&ctx, &t_end, err);
+		inet_dump_release(&fc, true);
 	}
 	/* frozen: from the first thread stopped until the tree resumed or was killed */
 	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,

@@ -427,6 +427,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		ret = ns_restore_load(&rc.ns, rc.bundle, err);
 	rc.ns.mount_map = o->mount_map;
 	rc.ns.nmount_map = o->nmount_map;
+	rc.ns.veth_map = o->veth_map;
+	rc.ns.nveth_map = o->nveth_map;
 	if (ret == 0)
 		ret = files_setup(&rc, err);
 	if (ret == 0)

@@ -36,6 +36,8 @@ struct ns_restore {
 	int flags;		/* clone flags of every namespace restored */
 	const char *const *mount_map;	/* restore --mount-map OLD=NEW, for mnt */
 	int nmount_map;
+	const char *const *veth_map;	/* restore --veth-map CTNAME=HOSTNAME, for net */
+	int nveth_map;
 };
 
 struct ckpt_ns_ops {

@@ -20,6 +20,7 @@ struct ckpt_dump_opts {
 	const char *cgroup;	/* freezer cgroup of the tree, NULL: seize thread by thread */
 	bool verbose;		/* progress on stderr */
 	unsigned long long ghost_limit;	/* largest unlinked file saved, bytes; 0: 64 MiB */
+	bool tcp_established;	/* dump established TCP connections (TCP_REPAIR) */
 };
 
 struct ckpt_restore_opts {
@@ -33,6 +34,8 @@ struct ckpt_restore_opts {
 	bool ignore_file_changes;	/* restore files changed on disk since the checkpoint */
 	const char *const *mount_map;	/* OLD=NEW: host paths of external mounts */
 	int nmount_map;
+	const char *const *veth_map;	/* CTNAME=HOSTNAME: host end of a veth */
+	int nveth_map;
 };
 
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;

@@ -10,7 +10,7 @@
  * fd number of the tree, so every task inherits the same description.
  *
  * Not supported yet (checkpoint fails or, where said, the gap is logged):
- * inet/netlink/packet sockets, io_uring, bpf, perf, fanotify, SysV IPC and
+ * netlink/packet/raw sockets (inet.c lists its own gaps), io_uring, bpf, perf, fanotify, SysV IPC and
  * POSIX mqueues; fds in flight in SCM_RIGHTS (refused); bytes a client
  * sent into a not yet accepted connection (lost); inotify events queued
  * but unread (dropped, logged); unix sockets outside ckpt-oci's network
@@ -37,7 +37,7 @@
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
 	&fd_memfd_ops,	 &fd_reg_ops,	&fd_dev_ops,	 &fd_pipe_ops,
-	&fd_fifo_ops,	 &fd_unix_ops,	&fd_eventfd_ops, &fd_signalfd_ops,
+	&fd_fifo_ops,	 &fd_inet_ops,	&fd_unix_ops,	&fd_eventfd_ops, &fd_signalfd_ops,
 	&fd_timerfd_ops, &fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,
 };
 

@@ -39,6 +39,9 @@ struct files_dctx {
 	uint64_t ghost_limit;	  /* largest unlinked file saved with its content */
 	struct files_desc *descs; /* every open file description seen (kcmp) */
 	int ndescs;
+	bool tcp_established;	  /* --tcp-established: dump connections (inet.c) */
+	int *inet_held;		  /* copies of repaired TCP sockets, until the end */
+	int ninet_held;
 };
 
 /* The list `key` of files.json, created on first use. */
@@ -96,7 +99,7 @@ struct fd_ops {
 
 extern const struct fd_ops fd_reg_ops, fd_dev_ops, fd_pipe_ops, fd_fifo_ops, fd_unix_ops,
 	fd_eventfd_ops, fd_signalfd_ops, fd_timerfd_ops, fd_epoll_ops, fd_inotify_ops, fd_pidfd_ops,
-	fd_memfd_ops;
+	fd_memfd_ops, fd_inet_ops;
 
 /* pipe.c: copy the queued bytes behind read end rfd without consuming them */
 int pipe_peek(int rfd, int size, char **buf, ssize_t *len, ckpt_err_t *err);
@@ -119,6 +122,11 @@ int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *
 		    ckpt_err_t *err);
 /* unix.c: every connected socket's peer is in the tree (at the end of dump) */
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err);
+/*
+ * inet.c: once the dump is over (committed or not): close the copies of
+ * repaired TCP sockets, silently (in repair mode) when the tree was killed.
+ */
+void inet_dump_release(struct files_dctx *dc, bool killed);
 /* Write files.json (after every task). */
 int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err);
 

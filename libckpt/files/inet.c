@@ -1,0 +1,371 @@
+/*
+ * libckpt/files/inet.c - TCP and UDP sockets over IPv4 and IPv6
+ * (files.json "inet", inet-ID-rcv.img and inet-ID-snd.img).
+ *
+ * Dump works on a pidfd_getfd copy of the socket while the tree is
+ * stopped: addresses, options, and for an established TCP connection
+ * (only with --tcp-established) its repair state: sequence numbers, both
+ * queues peeked in TCP_REPAIR mode, window, MSS, window scaling, SACK and
+ * timestamps. The copy of every repaired socket is held until the dump
+ * ends (inet_dump_release): if the tree was killed the copy is the last
+ * reference, and closing it in repair mode sends nothing to the peer (no
+ * FIN, no RST); if the tree runs on, repair mode is simply left.
+ *
+ * Restore (inet-restore.c) runs inside the restored task, which is in the
+ * tree's new network namespace by then.
+ *
+ * Not supported (the checkpoint fails, naming the fd): raw and other
+ * protocols, a socket shared by two fds, a listener with connections not
+ * yet accepted, TCP states other than listen/established/closed, and
+ * established connections without --tcp-established. Datagrams queued on
+ * a UDP socket are dropped (logged), as a network would drop them.
+ */
+#define LOG_PREFIX "inet: "
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "files/files.h"
+#include "files/inet.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define INET_QUEUE_MAX (64u << 20)
+
+static int sk_family(const struct fd_info *fi)
+{
+	cleanup_close int sk = -1;
+	ckpt_err_t e = {0};
+	int fam = 0;
+	socklen_t sl = sizeof(fam);
+
+	if (!S_ISSOCK(fi->st.st_mode))
+		return -1;
+	sk = files_steal_fd(fi->pid, fi->fd, &e);
+	if (sk < 0 || getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &fam, &sl) < 0)
+		return -1;
+	return fam;
+}
+
+static bool inet_match(const struct fd_info *fi)
+{
+	int fam = sk_family(fi);
+
+	return fam == AF_INET || fam == AF_INET6;
+}
+
+static int unsupported(const struct fd_info *fi, ckpt_err_t *err, const char *why)
+{
+	return ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (inet socket) in pid %d: %s",
+			      fi->fd, fi->pid, why);
+}
+
+/* "addr" and "port" keys of o from a sockaddr_in or sockaddr_in6. */
+static void put_addr(struct json *o, const char *ak, const char *pk,
+		     const struct sockaddr_storage *ss)
+{
+	char buf[INET6_ADDRSTRLEN] = "";
+	int port;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+		port = ntohs(a->sin6_port);
+	} else {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
+		port = ntohs(a->sin_port);
+	}
+	json_set(o, ak, json_str(buf));
+	json_set(o, pk, json_int(port));
+}
+
+static int get_int(int sk, int level, int opt)
+{
+	int v = 0;
+	socklen_t sl = sizeof(v);
+
+	if (getsockopt(sk, level, opt, &v, &sl) < 0)
+		return -1;
+	return v;
+}
+
+/* The options restore puts back (inet.h: inet_int_opts). */
+static void dump_opts(int sk, int fam, struct json *e)
+{
+	struct json *opts = json_set(e, "opts", json_obj());
+	struct linger l = {0};
+	socklen_t sl = sizeof(l);
+
+	for (const struct inet_opt *o = inet_int_opts; o->name; o++) {
+		int v;
+
+		if (o->level == IPPROTO_TCP && get_int(sk, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_TCP)
+			continue;
+		if (o->level == IPPROTO_IPV6 && fam != AF_INET6)
+			continue;
+		v = get_int(sk, o->level, o->opt);
+		if (v >= 0)
+			json_set(opts, o->name, json_int(v));
+	}
+	if (getsockopt(sk, SOL_SOCKET, SO_LINGER, &l, &sl) == 0 && l.l_onoff)
+		json_set(opts, "linger", json_int(l.l_linger));
+}
+
+static int peek_queue(int sk, int queue, size_t len, char **out, ckpt_err_t *err)
+{
+	char *buf;
+	ssize_t n;
+
+	*out = NULL;
+	if (!len)
+		return 0;
+	if (len > INET_QUEUE_MAX)
+		return ckpt_error_msg(err, EFBIG, "more than %u bytes queued", INET_QUEUE_MAX);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &queue, sizeof(queue)) < 0)
+		return ckpt_error(err, errno, "TCP_REPAIR_QUEUE");
+	buf = xzalloc(len);
+	n = recv(sk, buf, len, MSG_PEEK | MSG_DONTWAIT);
+	if (n != (ssize_t)len) {
+		free(buf);
+		return ckpt_error_msg(err, EIO, "peek %s queue: %zd of %zu bytes",
+				      queue == TCP_RECV_QUEUE ? "receive" : "send", n, len);
+	}
+	*out = buf;
+	return 0;
+}
+
+static int seq_of(int sk, int queue, uint32_t *seq, ckpt_err_t *err)
+{
+	socklen_t sl = sizeof(*seq);
+
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &queue, sizeof(queue)) < 0 ||
+	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, seq, &sl) < 0)
+		return ckpt_error(err, errno, "TCP_QUEUE_SEQ");
+	return 0;
+}
+
+/* One queue: its sequence number, length and bytes (an image). */
+static int dump_queue(int sk, int queue, uint64_t id, struct json *e, struct files_dctx *dc,
+		      ckpt_err_t *err)
+{
+	const char *tag = queue == TCP_RECV_QUEUE ? "rcv" : "snd";
+	cleanup_free char *buf = NULL, *name = NULL, *key = NULL;
+	uint32_t seq;
+	int len = 0, ret;
+
+	if (ioctl(sk, queue == TCP_RECV_QUEUE ? SIOCINQ : SIOCOUTQ, &len) < 0)
+		return ckpt_error(err, errno, "queue length");
+	ret = seq_of(sk, queue, &seq, err);
+	if (ret == 0)
+		ret = peek_queue(sk, queue, len, &buf, err);
+	if (ret < 0)
+		return ret;
+	key = xasprintf("%s_seq", tag);
+	json_set(e, key, json_int(seq));
+	free(key);
+	key = xasprintf("%s_len", tag);
+	json_set(e, key, json_int(len));
+	if (!len)
+		return 0;
+	name = xasprintf("inet-%lu-%s.img", (unsigned long)id, tag);
+	free(key);
+	key = xasprintf("%s_image", tag);
+	json_set(e, key, json_str(name));
+	return files_put_image(dc->bundle, name, buf, len, err);
+}
+
+/* Everything TCP_REPAIR needs; sk is already in repair mode. */
+static int dump_repair(int sk, uint64_t id, struct json *e, struct files_dctx *dc,
+		       ckpt_err_t *err)
+{
+	struct tcp_repair_window w;
+	struct tcp_info ti;
+	socklen_t sl = sizeof(ti);
+	int unsent = 0, ret;
+
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &sl) < 0)
+		return ckpt_error(err, errno, "TCP_INFO");
+	sl = sizeof(w);
+	if (getsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &sl) < 0)
+		return ckpt_error(err, errno, "TCP_REPAIR_WINDOW");
+	if (ioctl(sk, SIOCOUTQNSD, &unsent) < 0)
+		return ckpt_error(err, errno, "SIOCOUTQNSD");
+	ret = dump_queue(sk, TCP_RECV_QUEUE, id, e, dc, err);
+	if (ret == 0)
+		ret = dump_queue(sk, TCP_SEND_QUEUE, id, e, dc, err);
+	if (ret < 0)
+		return ret;
+	json_set(e, "unsent", json_int(unsent));
+	json_set(e, "mss", json_int(get_int(sk, IPPROTO_TCP, TCP_MAXSEG)));
+	json_set(e, "timestamp", json_int((uint32_t)get_int(sk, IPPROTO_TCP, TCP_TIMESTAMP)));
+	json_set(e, "tcpi_options", json_int(ti.tcpi_options));
+	json_set(e, "snd_wscale", json_int(ti.tcpi_snd_wscale));
+	json_set(e, "rcv_wscale", json_int(ti.tcpi_rcv_wscale));
+	json_set(e, "snd_wl1", json_int(w.snd_wl1));
+	json_set(e, "snd_wnd", json_int(w.snd_wnd));
+	json_set(e, "max_window", json_int(w.max_window));
+	json_set(e, "rcv_wnd", json_int(w.rcv_wnd));
+	json_set(e, "rcv_wup", json_int(w.rcv_wup));
+	return 0;
+}
+
+/* Keep the copy of a repaired socket until the dump ends (see the top). */
+static void hold(struct files_dctx *dc, int *sk)
+{
+	dc->inet_held = xrealloc(dc->inet_held, (dc->ninet_held + 1) * sizeof(int));
+	dc->inet_held[dc->ninet_held++] = *sk;
+	*sk = -1;
+}
+
+static int dump_tcp(int *sk, const struct fd_info *fi, struct json *e, struct files_dctx *dc,
+		    ckpt_err_t *err)
+{
+	struct tcp_info ti;
+	socklen_t sl = sizeof(ti);
+	int on = 1, off = 0, ret;
+
+	if (getsockopt(*sk, IPPROTO_TCP, TCP_INFO, &ti, &sl) < 0)
+		return ckpt_error(err, errno, "TCP_INFO");
+	json_set(e, "state", json_int(ti.tcpi_state));
+	switch (ti.tcpi_state) {
+	case TCP_CLOSE:
+		return 0;
+	case TCP_LISTEN:
+		/* for a listener, tcpi_unacked is the accept queue, tcpi_sacked the backlog */
+		if (ti.tcpi_unacked)
+			return unsupported(fi, err, "listener with connections not yet accepted");
+		json_set(e, "backlog", json_int(ti.tcpi_sacked));
+		return 0;
+	case TCP_ESTABLISHED:
+		break;
+	default:
+		return unsupported(fi, err, "TCP connection neither listening nor established");
+	}
+	if (!dc->tcp_established)
+		return unsupported(fi, err, "established TCP connection (use --tcp-established)");
+	if (setsockopt(*sk, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
+		return ckpt_error(err, errno, "TCP_REPAIR");
+	ret = dump_repair(*sk, fi->st.st_ino, e, dc, err);
+	/* out of repair mode again until the dump ends; the tree is stopped */
+	if (setsockopt(*sk, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)) < 0 && ret == 0)
+		ret = ckpt_error(err, errno, "leave TCP_REPAIR");
+	if (ret == 0)
+		hold(dc, sk);
+	return ret;
+}
+
+static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct files_dctx *dc,
+		     ckpt_err_t *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fam = get_int(*sk, SOL_SOCKET, SO_DOMAIN), type = get_int(*sk, SOL_SOCKET, SO_TYPE);
+	int proto = get_int(*sk, SOL_SOCKET, SO_PROTOCOL);
+
+	if (!((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+	      (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
+		return unsupported(fi, err, type == SOCK_RAW ? "raw socket" : "protocol");
+	json_set(e, "family", json_int(fam));
+	json_set(e, "type", json_int(type));
+	if (getsockname(*sk, (struct sockaddr *)&ss, &sl) < 0)
+		return ckpt_error(err, errno, "getsockname");
+	put_addr(e, "addr", "port", &ss);
+	sl = sizeof(ss);
+	if (getpeername(*sk, (struct sockaddr *)&ss, &sl) == 0)
+		put_addr(e, "peer_addr", "peer_port", &ss);
+	dump_opts(*sk, fam, e);
+	if (type == SOCK_DGRAM) {
+		int len = 0;
+
+		if (ioctl(*sk, SIOCINQ, &len) == 0 && len > 0)
+			pr_warn("fd %d of %d: UDP datagrams queued, dropped", fi->fd, fi->pid);
+		return 0;
+	}
+	return dump_tcp(sk, fi, e, dc, err);
+}
+
+static int inet_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+		     ckpt_err_t *err)
+{
+	cleanup_close int sk = files_steal_fd(fi->pid, fi->fd, err);
+	struct json *list, *e;
+	int ret;
+
+	if (sk < 0)
+		return sk;
+	json_set(o, "id", json_int(fi->st.st_ino));
+	list = files_dlist(dc, "inet");
+	if (files_list_find(list, fi->st.st_ino))
+		return unsupported(fi, err, "socket shared by two fds");
+	e = json_push(list, json_obj());
+	json_set(e, "id", json_int(fi->st.st_ino));
+	ret = dump_sock(&sk, fi, e, dc, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "inet socket fd %d of %d", fi->fd, fi->pid);
+	return 0;
+}
+
+void inet_dump_release(struct files_dctx *dc, bool killed)
+{
+	int on = 1;
+
+	for (int i = 0; i < dc->ninet_held; i++) {
+		/* the last reference of a killed tree's socket: close it silently */
+		if (killed && setsockopt(dc->inet_held[i], IPPROTO_TCP, TCP_REPAIR, &on,
+					 sizeof(on)) < 0)
+			pr_warn("TCP_REPAIR before close: %m, the peer may see a reset");
+		close(dc->inet_held[i]);
+	}
+	free(dc->inet_held);
+	dc->inet_held = NULL;
+	dc->ninet_held = 0;
+}
+
+/* Queued bytes are read into memfds here, before the fork (tasks cannot read the bundle). */
+static int inet_prepare(const struct json *obj, struct files_rctx *rc, ckpt_err_t *err)
+{
+	uint64_t id = json_as_int(json_get(obj, "id"));
+	const struct json *e = files_list_find(json_get(rc->doc, "inet"), id);
+	static const char *const keys[] = {"rcv_image", "snd_image"};
+
+	if (!e)
+		return ckpt_error_msg(err, EPROTO, "files.json: no inet socket %lu",
+				      (unsigned long)id);
+	for (int q = 0; q < 2; q++) {
+		const char *name = json_as_str(json_get(e, keys[q]));
+		int fd, ret;
+
+		if (!name)
+			continue;
+		fd = memfd_create("inet-queue", MFD_CLOEXEC);
+		if (fd < 0)
+			return ckpt_error(err, errno, "memfd_create");
+		ret = pipe_fill_image(fd, name, rc->bundle, err);
+		if (ret == 0)
+			ret = files_park(rc, "inet", id, q, fd, err);
+		else
+			close(fd);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+const struct fd_ops fd_inet_ops = {
+	.kind = "inet",
+	.match = inet_match,
+	.dump = inet_dump,
+	.prepare = inet_prepare,
+	.restore = inet_restore,
+	.own_sharing = true,
+};

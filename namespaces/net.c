@@ -1,0 +1,214 @@
+/*
+ * namespaces/net.c - network namespace (net.json): links, addresses,
+ * routes (net-link.c), nftables ruleset and sysctls (net-sys.c).
+ *
+ * Dump reads everything inside the tree's namespace (ns_exec_json). The
+ * host end of a veth lives outside the container: it is recorded with the
+ * name of its namespace (ckpt-oci's own, or /run/netns/NAME).
+ *
+ * Restore: prepare (ckpt-oci) decides where each host end goes and opens
+ * that namespace plus an rtnetlink socket inside it; the fds reach the
+ * root through the fork. restore (the root, inside the new namespace)
+ * makes the links, each veth pair with its host end already in place, the
+ * addresses and routes, before any socket of the tree is made. finish
+ * (ckpt-oci) sets sysctls and loads the ruleset.
+ *
+ * --veth-map CTNAME=HOSTNAME puts the host end of CTNAME in ckpt-oci's
+ * namespace: attached to HOSTNAME if that is a bridge there, else named
+ * HOSTNAME. Without a map the host end goes back to the recorded
+ * namespace under the recorded name.
+ */
+#define LOG_PREFIX "net: "
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "namespaces/net.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define NET_PEERS_MAX 16
+
+/*
+ * What prepare made for restore and finish: prepare runs in ckpt-oci, the
+ * root is a fork of it, so plain process memory carries it across.
+ */
+static struct {
+	struct json *net;
+	struct net_peer peers[NET_PEERS_MAX];
+	int npeers;
+} net_rs;
+
+static void cands_free(struct net_cands *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		close(c->fds[i]);
+		free(c->names[i]);
+	}
+	c->n = 0;
+}
+
+static void cands_open(struct net_cands *c)
+{
+	DIR *d = opendir("/run/netns");
+	struct dirent *de;
+
+	c->n = 0;
+	c->fds[0] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (c->fds[0] >= 0)
+		c->names[c->n++] = NULL;
+	while (d && (de = readdir(d)) && c->n < (int)ARRAY_SIZE(c->fds)) {
+		char path[300];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+		c->fds[c->n] = open(path, O_RDONLY | O_CLOEXEC);
+		if (c->fds[c->n] >= 0)
+			c->names[c->n++] = xstrdup(de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int net_dump(const struct ns_dump *d, ckpt_err_t *err)
+{
+	cleanup_json struct json *net = NULL;
+	struct net_cands c;
+	int ret;
+
+	cands_open(&c);
+	ret = ns_exec_json(d->nsfd, CLONE_NEWNET, net_link_read, &c, &net, err);
+	cands_free(&c);
+	if (ret < 0)
+		return ret;
+	return bundle_put_json(d->bundle, "net.json", net, err);
+}
+
+/* An rtnetlink socket made inside the namespace behind nsfd, bound. */
+static int nl_socket_in(int nsfd, ckpt_err_t *err)
+{
+	cleanup_close int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	struct mnl_socket *nl;
+	int fd;
+
+	if (own < 0 || setns(nsfd, CLONE_NEWNET) < 0)
+		return ckpt_error(err, errno, "join the host end's namespace");
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (setns(own, CLONE_NEWNET) < 0)
+		return ckpt_error(err, errno, "back to ckpt-oci's namespace");
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return ckpt_error(err, errno, "rtnetlink socket");
+	fd = fcntl(mnl_socket_get_fd(nl), F_DUPFD_CLOEXEC, 0);
+	mnl_socket_close(nl);
+	return fd < 0 ? ckpt_error(err, errno, "dup") : fd;
+}
+
+/* HOSTNAME of --veth-map CTNAME=HOSTNAME, or NULL. */
+static const char *veth_map_find(const struct ns_restore *r, const char *ct)
+{
+	size_t l = strlen(ct);
+
+	for (int i = 0; i < r->nveth_map; i++)
+		if (!strncmp(r->veth_map[i], ct, l) && r->veth_map[i][l] == '=')
+			return r->veth_map[i] + l + 1;
+	return NULL;
+}
+
+static int peer_prepare(struct ns_restore *r, const struct json *o, struct net_peer *p,
+			ckpt_err_t *err)
+{
+	const struct json *peer = json_get(o, "peer");
+	const char *ct = json_as_str(json_get(o, "name")), *map = veth_map_find(r, ct);
+	const char *ns = map ? NULL : json_as_str(json_get(peer, "netns"));
+	const char *name = json_as_str(json_get(peer, "name"));
+	char path[300];
+
+	p->ctname = ct;
+	snprintf(path, sizeof(path), ns ? "/run/netns/%s" : "/proc/self/ns/net", ns);
+	p->nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p->nsfd < 0)
+		return ckpt_error(err, errno, "veth `%s`: the host end's namespace %s", ct, path);
+	if (map) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/bridge", map);
+		if (access(path, F_OK) == 0) {
+			p->master = -1; /* resolved below, in that namespace */
+		} else {
+			name = map;
+		}
+	}
+	snprintf(p->name, sizeof(p->name), "%s", name ?: ct);
+	if (!name)
+		snprintf(p->name, sizeof(p->name), "h-%.13s", ct);
+	p->nlfd = nl_socket_in(p->nsfd, err);
+	if (p->nlfd < 0)
+		return p->nlfd;
+	if (p->master < 0 && !(p->master = net_link_index(p->nlfd, map)))
+		return ckpt_error_msg(err, ENODEV, "bridge `%s` not found", map);
+	pr_info("veth `%s`: host end `%s` in %s%s", ct, p->name, ns ?: "ckpt-oci's namespace",
+		p->master ? " (on a bridge)" : "");
+	return 0;
+}
+
+static int net_prepare(struct ns_restore *r, ckpt_err_t *err)
+{
+	const struct json *links;
+	int ret;
+
+	ret = bundle_get_json(r->bundle, "net.json", &net_rs.net, err);
+	if (ret < 0)
+		return ret;
+	links = json_get(net_rs.net, "links");
+	for (size_t i = 0; i < json_len(links); i++) {
+		const struct json *o = json_at(links, i);
+		struct net_peer *p = &net_rs.peers[net_rs.npeers];
+
+		if (strcmp(json_as_str(json_get(o, "kind")) ?: "", "veth"))
+			continue;
+		if (net_rs.npeers == NET_PEERS_MAX)
+			return ckpt_error_msg(err, ENOTSUP, "more than %d veth links",
+					      NET_PEERS_MAX);
+		*p = (struct net_peer){.nsfd = -1, .nlfd = -1};
+		net_rs.npeers++;
+		ret = peer_prepare(r, o, p, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int net_restore(struct ns_restore *r, ckpt_err_t *err)
+{
+	if (!net_rs.net)
+		return ckpt_error_msg(err, EPROTO, "net.json was not prepared");
+	return net_link_restore(net_rs.net, net_rs.peers, net_rs.npeers, err);
+}
+
+static int net_finish(struct ns_restore *r, ckpt_err_t *err)
+{
+	int ret = net_sys_restore(net_rs.net, r->root_host_pid, err);
+
+	for (int i = 0; i < net_rs.npeers; i++) {
+		close(net_rs.peers[i].nsfd);
+		close(net_rs.peers[i].nlfd);
+	}
+	net_rs.npeers = 0;
+	json_free(net_rs.net);
+	net_rs.net = NULL;
+	return ret;
+}
+
+const struct ckpt_ns_ops ns_net_ops = {
+	.name = "net",
+	.clone_flag = CLONE_NEWNET,
+	.dump = net_dump,
+	.prepare = net_prepare,
+	.restore = net_restore,
+	.finish = net_finish,
+};

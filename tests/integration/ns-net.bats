@@ -1,0 +1,154 @@
+#!/usr/bin/env bats
+# tests/integration/ns-net.bats - the network namespace and inet sockets:
+# links, addresses, routes, sysctls and the nftables ruleset restored into
+# a fresh namespace; TCP listeners, UDP sockets and an established TCP
+# connection (--tcp-established) to a peer outside the tree.
+#
+# Only namespaces the test makes (ip netns NAME, removed in teardown), a
+# veth pair between them, their loopbacks; addresses are 10.201.0.0/24 and
+# fd01::/64 inside those namespaces only.
+
+load helpers
+
+setup()
+{
+	ckpt_setup
+	require_root
+	require_cmd ip nsenter unshare nft
+	NS_SRV=ckpt-srv-$$-$BATS_TEST_NUMBER
+	NS_CLI=ckpt-cli-$$-$BATS_TEST_NUMBER
+}
+
+teardown()
+{
+	ckpt_teardown
+	ip netns del "$NS_SRV" 2>/dev/null || true
+	ip netns del "$NS_CLI" 2>/dev/null || true
+}
+
+# Two namespaces joined by a veth pair: eth0 (server side) and vc0 (client).
+net_pair()
+{
+	ip netns add "$NS_SRV" && ip netns add "$NS_CLI" || return
+	ip -n "$NS_CLI" link add vc0 type veth peer name eth0 netns "$NS_SRV" || return
+	ip -n "$NS_SRV" link set lo up
+	ip -n "$NS_CLI" link set lo up
+	ip -n "$NS_SRV" link set eth0 mtu 1400 address 02:00:00:00:01:01
+	ip -n "$NS_SRV" addr add 10.201.0.1/24 dev eth0
+	ip -n "$NS_SRV" addr add fd01::1/64 dev eth0 nodad
+	ip -n "$NS_CLI" addr add 10.201.0.2/24 dev vc0
+	ip -n "$NS_CLI" addr add fd01::2/64 dev vc0 nodad
+	ip -n "$NS_SRV" link set eth0 up
+	ip -n "$NS_CLI" link set vc0 up
+	ip -n "$NS_SRV" route add 10.202.0.0/24 via 10.201.0.2
+}
+
+# wl_start_netns NETNS NAME [ARGS...]: wl_start_ns in the named network
+# namespace (joined with nsenter) and a new pid namespace.
+wl_start_netns()
+{
+	local netns=$1 name=$2 fd line i
+	shift 2
+	mkfifo "$T/ready" "$T/go" || return
+	(
+		_close_fds
+		WL_READY=$T/ready WL_GO=$T/go exec nsenter --net=/run/netns/"$netns" \
+			unshare --fork --pid "$WL_BIN/$name" "$@"
+	) </dev/null >>"$T/out" 2>&1 &
+	WL_NS_PARENT=$!
+	ckpt_track_pid "$WL_NS_PARENT"
+	exec {fd}<>"$T/ready"
+	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
+		read -t 0.1 -u "$fd" line && break
+		pid_alive "$WL_NS_PARENT" || break
+	done
+	exec {fd}<&-
+	if [[ ${line:-} != ready ]]; then
+		ckpt_show_logs
+		fail "workload $name (in netns $netns) did not say ready"
+		return
+	fi
+	WL_PID=$(cat /proc/"$WL_NS_PARENT"/task/*/children 2>/dev/null)
+	WL_PID=${WL_PID// /}
+	ckpt_track_pid "$WL_PID"
+}
+
+# The client end: same protocol on $T/cready and $T/cgo, output in $T/client.out.
+client_start()
+{
+	local fd line i
+	mkfifo "$T/cready" "$T/cgo" || return
+	(
+		_close_fds
+		WL_READY=$T/cready WL_GO=$T/cgo exec nsenter --net=/run/netns/"$NS_CLI" \
+			"$WL_BIN/ns_net_tcp_echo" client "$@"
+	) </dev/null >"$T/client.out" 2>&1 &
+	CLIENT_PID=$!
+	ckpt_track_pid "$CLIENT_PID"
+}
+
+client_wait_ready()
+{
+	local fd line i
+	exec {fd}<>"$T/cready"
+	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
+		read -t 0.1 -u "$fd" line && break
+		pid_alive "$CLIENT_PID" || break
+	done
+	exec {fd}<&-
+	[[ ${line:-} == ready ]] || fail "client did not say ready: $(cat "$T/client.out")"
+}
+
+_client_try_go()
+{
+	echo go | dd of="$T/cgo" oflag=nonblock status=none 2>/dev/null || ! pid_alive "$CLIENT_PID"
+}
+
+client_finish()
+{
+	local rc=0
+	wait_until "$WL_TIMEOUT" _client_try_go || return
+	wait "$CLIENT_PID" || rc=$?
+	[[ $rc -eq 0 && $(tail -n 1 "$T/client.out") == PASS ]] ||
+		fail "client: exit $rc: $(cat "$T/client.out")"
+}
+
+_link_gone()
+{
+	! ip -n "$NS_CLI" link show "$1" >/dev/null 2>&1
+}
+
+# The checkpoint killed the tree; drop its named namespace too, and wait
+# until the kernel has removed the old veth pair with it.
+srv_netns_gone()
+{
+	ip netns del "$NS_SRV" || return
+	wait_until 10 _link_gone vc0 || fail "old veth pair still there"
+}
+
+@test "net: TCP connection to a peer in another namespace survives, no byte lost or doubled" {
+	net_pair || return
+	client_start 10.201.0.1 7000 || return
+	wl_start_netns "$NS_SRV" ns_net_tcp_echo server 7000 || return
+	client_wait_ready || return
+	ckpt_checkpoint --tcp-established || return
+	srv_netns_gone || return
+	ckpt_restore_bg || return
+	wl_go || return
+	client_finish || { ckpt_show_logs; return 1; }
+	wl_finish
+}
+
+@test "net: an established TCP connection without --tcp-established is refused" {
+	net_pair || return
+	client_start 10.201.0.1 7000 || return
+	wl_start_netns "$NS_SRV" ns_net_tcp_echo server 7000 || return
+	client_wait_ready || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(inet socket\) in pid $WL_PID: established TCP connection \(use --tcp-established\)"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	wl_go || return
+	client_finish || return
+	_wl_wait_pass "$WL_NS_PARENT" "server after the refused checkpoint"
+}
