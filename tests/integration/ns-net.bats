@@ -152,3 +152,44 @@ srv_netns_gone()
 	client_finish || return
 	_wl_wait_pass "$WL_NS_PARENT" "server after the refused checkpoint"
 }
+
+@test "net: addresses, MTU, MAC, routes and sysctls seen from inside after restore" {
+	net_pair || return
+	ip netns exec "$NS_SRV" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.tcp_keepalive_time=600
+	ip netns exec "$NS_SRV" nft add table inet ckpt_t
+	ip netns exec "$NS_SRV" nft add chain inet ckpt_t c '{ type filter hook input priority 0; }'
+	ip netns exec "$NS_SRV" nft add rule inet ckpt_t c tcp dport 9 drop
+	wl_start_netns "$NS_SRV" ns_net_addr || return
+	ckpt_checkpoint || return
+	srv_netns_gone || return
+	ckpt_restore_bg --pid-file "$T/pid" || return
+	# the ruleset, from outside, in the restored tree's namespace
+	wait_until 20 test -s "$T/pid" || { ckpt_show_logs; fail "restore wrote no pid"; return; }
+	run nsenter --net=/proc/"$(cat "$T/pid")"/ns/net nft list ruleset
+	assert_output --partial "tcp dport 9 drop"
+	wl_go || return
+	wl_finish
+}
+
+@test "net: the host end of the veth comes back in its namespace with its addresses" {
+	net_pair || return
+	wl_start_netns "$NS_SRV" ns_net_addr || return
+	ckpt_checkpoint || return
+	srv_netns_gone || return
+	ckpt_restore_bg || return
+	wait_until 10 ip -n "$NS_CLI" link show vc0 >/dev/null 2>&1 || return
+	run ip -n "$NS_CLI" -br addr show vc0
+	assert_output --partial "10.201.0.2/24"
+	assert_output --partial "fd01::2/64"
+	assert_output --regexp "^vc0@[^ ]+ +UP"
+	wl_go || return
+	wl_finish
+}
+
+@test "net: TCP listener with its options accepts after restore" {
+	wl_roundtrip_ns "--net" ns_net_tcp_listen
+}
+
+@test "net: UDP sockets bound and connected keep talking" {
+	wl_roundtrip_ns "--net" ns_net_udp
+}
