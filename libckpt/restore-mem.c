@@ -294,59 +294,70 @@ static int run_populate(struct rtask *t, const struct rvma *vmas, int n, int *v,
 	return ret;
 }
 
+/* One preadv() by the task of n runs that are consecutive in its image. */
+static int fill_batch(struct rtask *t, uint64_t data, const struct iovec *iov, size_t n,
+		      uint64_t file_off, uint64_t total, ckpt_err_t *err)
+{
+	long r;
+	int ret = rsys_poke(t->host_pid, data, iov, n * sizeof(*iov), err);
+
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_preadv, t->img_fd, data, n, file_off, 0, 0);
+	if (ret == 0 && (uint64_t)r != total)
+		ret = ckpt_error(err, r < 0 ? -r : EIO, "read %lu bytes of pages at offset %lu",
+				 (unsigned long)total, (unsigned long)file_off);
+	return ret;
+}
+
+/* One read stays well under the kernel's cap of 2 GiB - 4 KiB (MAX_RW_COUNT). */
+#define FILL_MAX (1UL << 30)
+
 static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas, int nvmas,
 		      ckpt_err_t *err)
 {
-	int vi = 0;
 	size_t max_iov = MIN((size_t)IOV_MAX, (SCRATCH_SIZE - SCRATCH_DATA) / sizeof(struct iovec));
 	cleanup_free struct iovec *iov = xzalloc(max_iov * sizeof(*iov));
 	uint64_t data = rc->scratch + SCRATCH_DATA, file_off = 0, next_off = 0, total = 0;
 	size_t n = 0, nruns = json_len(t->pagemap);
-	long r;
-	int ret;
+	int vi = 0, ret;
 
-	for (size_t i = 0; i <= nruns; i++) {
-		struct json *run = i < nruns ? json_at(t->pagemap, i) : NULL;
-		uint64_t addr = 0, len = 0, off = 0;
+	for (size_t i = 0; i < nruns; i++) {
+		struct json *run = json_at(t->pagemap, i);
+		const char *a = json_as_str(json_at(run, 0));
+		uint64_t addr = a ? strtoull(a, NULL, 16) : 0;
+		uint64_t len = json_as_int(json_at(run, 1)) * PAGE_SIZE;
+		uint64_t off = json_as_int(json_at(run, 2)) * PAGE_SIZE;
 
-		if (run) {
-			const char *a = json_as_str(json_at(run, 0));
-
-			addr = a ? strtoull(a, NULL, 16) : 0;
-			len = json_as_int(json_at(run, 1)) * PAGE_SIZE;
-			off = json_as_int(json_at(run, 2)) * PAGE_SIZE;
-			if (!len || addr >= TASK_SIZE || len > TASK_SIZE - addr)
-				return ckpt_error_msg(err, EPROTO, "pagemap run %zu is invalid", i);
-		}
-		if (n && (!run || n == max_iov || off != next_off)) {
-			ret = rsys_poke(t->host_pid, data, iov, n * sizeof(*iov), err);
-			if (ret == 0)
-				ret = RSYS(&t->rs, &r, err, SYS_preadv, t->img_fd, data, n, file_off,
-					   0, 0);
-			if (ret == 0 && (uint64_t)r != total)
-				ret = ckpt_error(err, r < 0 ? -r : EIO,
-						 "read %lu bytes of pages at offset %lu",
-						 (unsigned long)total, (unsigned long)file_off);
-			if (ret < 0)
-				return ret;
-			n = 0;
-		}
-		if (!run)
-			break;
-		if (n == 0) {
-			file_off = off;
-			total = 0;
-		}
+		if (!len || addr >= TASK_SIZE || len > TASK_SIZE - addr)
+			return ckpt_error_msg(err, EPROTO, "pagemap run %zu is invalid", i);
 		ret = run_populate(t, vmas, nvmas, &vi, addr, len, err);
 		if (ret < 0)
 			return ret;
-		iov[n].iov_base = (void *)addr;
-		iov[n].iov_len = len;
-		n++;
-		total += len;
-		next_off = off + len;
+		while (len) {
+			uint64_t c;
+
+			if (n && (n == max_iov || off != next_off || total == FILL_MAX)) {
+				ret = fill_batch(t, data, iov, n, file_off, total, err);
+				if (ret < 0)
+					return ret;
+				n = 0;
+			}
+			if (n == 0) {
+				file_off = off;
+				total = 0;
+			}
+			c = MIN(len, FILL_MAX - total);
+			iov[n].iov_base = (void *)addr;
+			iov[n].iov_len = c;
+			n++;
+			total += c;
+			next_off = off + c;
+			addr += c;
+			off += c;
+			len -= c;
+		}
 	}
-	return 0;
+	return n ? fill_batch(t, data, iov, n, file_off, total, err) : 0;
 }
 
 static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt_err_t *err)

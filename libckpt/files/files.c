@@ -87,25 +87,51 @@ int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err)
 	return copy;
 }
 
+/*
+ * Order of two open files: by device and inode, then by kcmp(KCMP_FILE),
+ * which orders the kernel's file pointers consistently (1: less, 2:
+ * greater). The descriptions seen so far are kept sorted that way, so a
+ * lookup costs log n kcmp calls instead of one per description with the
+ * same inode (a thousand opens of one file would cost half a million).
+ */
+static int desc_cmp(const struct files_desc *d, const struct fd_info *fi)
+{
+	long r;
+
+	if (d->dev != fi->st.st_dev)
+		return d->dev < fi->st.st_dev ? -1 : 1;
+	if (d->ino != fi->st.st_ino)
+		return d->ino < fi->st.st_ino ? -1 : 1;
+	r = syscall(SYS_kcmp, d->pid, fi->pid, KCMP_FILE, d->fd, fi->fd);
+	if (r == 0)
+		return 0;
+	return r == 1 ? -1 : 1;
+}
+
 /* The description id of fi: an earlier one kcmp calls equal, or a new one. */
 static int desc_find(struct files_dctx *dc, const struct fd_info *fi, bool *dup)
 {
+	int lo = 0, hi = dc->ndescs;
 	struct files_desc *d;
 
-	for (int i = 0; i < dc->ndescs; i++) {
-		d = &dc->descs[i];
-		if (d->dev != fi->st.st_dev || d->ino != fi->st.st_ino)
-			continue;
-		if (syscall(SYS_kcmp, d->pid, fi->pid, KCMP_FILE, d->fd, fi->fd) == 0) {
+	while (lo < hi) {
+		int mid = (lo + hi) / 2, c = desc_cmp(&dc->descs[mid], fi);
+
+		if (c == 0) {
 			*dup = true;
-			return d->id;
+			return dc->descs[mid].id;
 		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	dc->descs = xrealloc(dc->descs, (dc->ndescs + 1) * sizeof(*dc->descs));
-	d = &dc->descs[dc->ndescs];
+	memmove(&dc->descs[lo + 1], &dc->descs[lo], (dc->ndescs - lo) * sizeof(*dc->descs));
+	d = &dc->descs[lo];
 	*d = (struct files_desc){fi->pid, fi->fd, fi->st.st_dev, fi->st.st_ino, dc->ndescs + 1};
 	*dup = false;
-	return dc->ndescs++ + 1;
+	return ++dc->ndescs;
 }
 
 static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
