@@ -143,6 +143,10 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 	static int never;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* until the puppeteer sets the real one */
+	/* whatever ckpt-oci inherited (an ignored SIGPIPE...) must not leak in */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	if (t->zombie) {
 		int code = t->exit_code;
 

@@ -167,28 +167,29 @@ int rtask_threads(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * Only saved actions are set: every other one is already SIG_DFL, reset by
+ * the restored process itself before it was taken over (restore-child.c).
+ */
 static int sigactions_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	struct json *acts = json_get(t->doc, "sigactions");
 	uint64_t data = rc->scratch + SCRATCH_DATA;
 
-	for (int sig = 1; sig <= 64; sig++) {
-		struct k_sigaction ka = { 0 };
+	for (size_t i = 0; i < json_len(acts); i++) {
+		struct json *a = json_at(acts, i);
+		int sig = json_as_int(json_get(a, "sig"));
+		struct k_sigaction ka = {
+			.handler = hexval(a, "handler"),
+			.flags = hexval(a, "flags"),
+			.restorer = hexval(a, "restorer"),
+			.mask = hexval(a, "mask"),
+		};
 		long r;
 		int ret;
 
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		for (size_t i = 0; i < json_len(acts); i++) {
-			struct json *a = json_at(acts, i);
-
-			if (json_as_int(json_get(a, "sig")) != sig)
-				continue;
-			ka.handler = hexval(a, "handler");
-			ka.flags = hexval(a, "flags");
-			ka.restorer = hexval(a, "restorer");
-			ka.mask = hexval(a, "mask");
-		}
+		if (sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
+			return ckpt_error_msg(err, EPROTO, "sigaction of signal %d", sig);
 		ret = rbuf(rc, &t->rs, t->host_pid, &ka, sizeof(ka), err);
 		if (ret == 0)
 			ret = RSYS(&t->rs, &r, err, SYS_rt_sigaction, sig, data, 0, 8, 0, 0);

@@ -210,17 +210,21 @@ out:
 	return ret;
 }
 
-/* rt_sigaction for every signal but SIGKILL and SIGSTOP. */
+/*
+ * rt_sigaction for every signal but SIGKILL and SIGSTOP: even a default
+ * action keeps the flags and mask it was given, and sigaction() shows them.
+ * Only actions that differ from the pristine default are saved.
+ */
 static int sigactions_dump(struct task *t, struct rsys *rs, uint64_t scratch, struct json *out,
 			   ckpt_err_t *err)
 {
 	struct json *acts = json_set(out, "sigactions", json_arr());
+	int ret;
 
 	for (int sig = 1; sig <= 64; sig++) {
 		struct k_sigaction ka;
 		struct json *a;
 		long r;
-		int ret;
 
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
