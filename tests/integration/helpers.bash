@@ -48,7 +48,7 @@ WL_BIN=${WL_BIN:-$_build/tests/workloads}
 unset _build
 
 # How long to wait for a workload to say ready or to take its go.
-WL_TIMEOUT=${WL_TIMEOUT:-60}
+WL_TIMEOUT=${WL_TIMEOUT:-120}
 # How long one `ckpt-oci checkpoint` may take.
 CKPT_TIMEOUT=${CKPT_TIMEOUT:-120}
 
