@@ -231,6 +231,15 @@ const char *json_as_str(const struct json *j)
 	return j && j->type == JSON_STR ? j->str.s : NULL;
 }
 
+uint64_t json_as_hex(const struct json *j)
+{
+	const char *s = json_as_str(j);
+
+	if (s)
+		return strtoull(s, NULL, 16);
+	return (uint64_t)json_as_int(j);
+}
+
 int64_t json_as_int(const struct json *j)
 {
 	return j && j->type == JSON_INT ? j->i : 0;

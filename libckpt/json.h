@@ -56,6 +56,8 @@ struct json *json_get(const struct json *obj, const char *key); /* NULL if absen
 const char *json_as_str(const struct json *j);
 int64_t json_as_int(const struct json *j);
 bool json_as_bool(const struct json *j);
+/* A "0x.." string or a non-negative integer; 0 for anything else. */
+uint64_t json_as_hex(const struct json *j);
 
 /*
  * Checked getters for required members: a missing member or wrong type is

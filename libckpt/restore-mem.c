@@ -34,7 +34,7 @@
 #define TASK_SIZE 0x7ffffffff000ULL
 
 #ifndef PR_SET_VMA
-#define PR_SET_VMA	      0x53564d41
+#define PR_SET_VMA	     0x53564d41
 #define PR_SET_VMA_ANON_NAME 0
 #endif
 
@@ -42,8 +42,8 @@ struct rvma {
 	uint64_t start, end, pgoff;
 	int prot, tmp_prot;
 	bool shared;
-	bool populate;		/* mapped with MAP_POPULATE */
-	uint64_t npages;	/* saved private pages inside */
+	bool populate;	 /* mapped with MAP_POPULATE */
+	uint64_t npages; /* saved private pages inside */
 	enum vma_kind kind;
 	const char *path, *vmflags;
 	struct json *doc;
@@ -54,15 +54,6 @@ int rcall_buf(struct rsys *rs, pid_t pid, uint64_t addr, const void *buf, size_t
 	      ckpt_err_t *err)
 {
 	return rsys_poke(pid, addr, buf, len, err);
-}
-
-static int rcheck(int ret, long r, ckpt_err_t *err, const char *what, uint64_t arg)
-{
-	if (ret < 0)
-		return ret;
-	if (r < 0 && r > -4096)
-		return ckpt_error(err, -r, "%s %#lx", what, (unsigned long)arg);
-	return 0;
 }
 
 static int vma_parse(const struct json *j, struct rvma *v, ckpt_err_t *err)
@@ -82,7 +73,8 @@ static int vma_parse(const struct json *j, struct rvma *v, ckpt_err_t *err)
 		return ckpt_error_msg(err, EPROTO, "bad VMA %#lx-%#lx", (unsigned long)v->start,
 				      (unsigned long)v->end);
 	if (vma_kind_parse(json_as_str(json_get(j, "kind")), &v->kind) < 0)
-		return ckpt_error_msg(err, EPROTO, "VMA %#lx: unknown kind", (unsigned long)v->start);
+		return ckpt_error_msg(err, EPROTO, "VMA %#lx: unknown kind",
+				      (unsigned long)v->start);
 	v->prot = prot_from_str(json_as_str(json_get(j, "prot")));
 	v->shared = json_as_bool(json_get(j, "shared"));
 	v->path = json_as_str(json_get(j, "path")) ?: "";
@@ -121,8 +113,8 @@ static int ropen(struct rtask *t, uint64_t data, const char *path, int flags, lo
 }
 
 /* Where the mapping comes from: nothing, a file, or a shared object already made. */
-static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags,
-		      long *fd, ckpt_err_t *err)
+static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags, long *fd,
+		      ckpt_err_t *err)
 {
 	uint64_t data = rc->scratch + SCRATCH_DATA;
 	uint64_t id = json_as_int(json_get(v->doc, "shmid"));
@@ -137,9 +129,10 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 		return 0;
 	case VMA_FILE:
 		if (strstr(v->path, " (deleted)"))
-			return ckpt_error_msg(err, ENOTSUP, "mapping of deleted file `%s`", v->path);
-		return ropen(t, data, v->path, v->shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY,
-			     fd, err);
+			return ckpt_error_msg(err, ENOTSUP, "mapping of deleted file `%s`",
+					      v->path);
+		return ropen(t, data, v->path,
+			     v->shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY, fd, err);
 	case VMA_SHMEM:
 	case VMA_MEMFD:
 		shm = shm_find(rc, id);
@@ -149,7 +142,7 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 			return ropen(t, data, path, O_RDWR, fd, err);
 		}
 		rc->shms = xrealloc(rc->shms, (rc->nshms + 1) * sizeof(*rc->shms));
-		rc->shms[rc->nshms++] = (struct rshm){ id, t->host_pid, v->start, v->end, false };
+		rc->shms[rc->nshms++] = (struct rshm){id, t->host_pid, v->start, v->end, false};
 		if (v->kind == VMA_SHMEM) {
 			*flags |= MAP_ANONYMOUS;
 			return 0;
@@ -163,13 +156,13 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 				*strstr(path, " (deleted)") = '\0';
 			ret = rsys_poke(t->host_pid, data, path, strlen(path) + 1, err);
 			if (ret == 0)
-				ret = RSYS(&t->rs, fd, err, SYS_memfd_create, data, MFD_CLOEXEC, 0, 0,
-					   0, 0);
-			ret = rcheck(ret, *fd, err, "memfd_create", 0);
+				ret = RSYS(&t->rs, fd, err, SYS_memfd_create, data, MFD_CLOEXEC, 0,
+					   0, 0, 0);
+			ret = rsys_check(ret, *fd, err, "memfd_create %#lx", (unsigned long)(0));
 			if (ret == 0)
 				ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd,
 					   json_as_int(json_get(v->doc, "shm_size")), 0, 0, 0, 0);
-			return rcheck(ret, r, err, "ftruncate memfd", 0);
+			return rsys_check(ret, r, err, "ftruncate memfd %#lx", (unsigned long)(0));
 		}
 	default:
 		return ckpt_error_msg(err, EPROTO, "VMA %#lx: cannot map", (unsigned long)v->start);
@@ -202,13 +195,13 @@ static int vma_map_sysv(struct rtask *t, const struct rvma *v, ckpt_err_t *err)
 	if (has_flag(v->vmflags, "me"))
 		flags |= SHM_EXEC;
 	ret = RSYS(&t->rs, &r, err, SYS_shmat, id, v->start, flags, 0, 0, 0);
-	ret = rcheck(ret, r, err, "shmat SysV segment at", v->start);
+	ret = rsys_check(ret, r, err, "shmat SysV segment at %#lx", (unsigned long)(v->start));
 	if (ret == 0 && (uint64_t)r != v->start)
 		ret = ckpt_error_msg(err, EFAULT, "shmat at %#lx landed at %#lx",
 				     (unsigned long)v->start, (unsigned long)r);
 	if (ret == 0 && end > v->end) {
 		ret = RSYS(&t->rs, &r, err, SYS_munmap, v->end, end - v->end, 0, 0, 0, 0);
-		ret = rcheck(ret, r, err, "trim SysV segment at", v->end);
+		ret = rsys_check(ret, r, err, "trim SysV segment at %#lx", (unsigned long)(v->end));
 	}
 	if (ret < 0)
 		return ckpt_error_wrap(err, "SysV segment %lld", (long long)id);
@@ -231,11 +224,11 @@ static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, ckpt_
 	if (ret < 0)
 		return ckpt_error_wrap(err, "VMA %#lx-%#lx", (unsigned long)v->start,
 				       (unsigned long)v->end);
-	ret = RSYS(&t->rs, &r, err, SYS_mmap, v->start, v->end - v->start, v->tmp_prot, flags,
-		   fd, (flags & MAP_ANONYMOUS) ? 0 : v->pgoff);
+	ret = RSYS(&t->rs, &r, err, SYS_mmap, v->start, v->end - v->start, v->tmp_prot, flags, fd,
+		   (flags & MAP_ANONYMOUS) ? 0 : v->pgoff);
 	if (fd >= 0 && RSYS(&t->rs, &r2, err, SYS_close, fd, 0, 0, 0, 0, 0) < 0 && ret == 0)
 		ret = -err->code;
-	ret = rcheck(ret, r, err, "mmap", v->start);
+	ret = rsys_check(ret, r, err, "mmap %#lx", (unsigned long)(v->start));
 	if (ret == 0 && (uint64_t)r != v->start)
 		ret = ckpt_error_msg(err, EFAULT, "mmap at %#lx landed at %#lx",
 				     (unsigned long)v->start, (unsigned long)r);
@@ -366,8 +359,8 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 		const char *flag;
 		int advice;
 	} advice[] = {
-		{ "dc", MADV_DONTFORK }, { "wf", MADV_WIPEONFORK }, { "hg", MADV_HUGEPAGE },
-		{ "nh", MADV_NOHUGEPAGE }, { "dd", MADV_DONTDUMP },
+		{"dc", MADV_DONTFORK},	 {"wf", MADV_WIPEONFORK}, {"hg", MADV_HUGEPAGE},
+		{"nh", MADV_NOHUGEPAGE}, {"dd", MADV_DONTDUMP},
 	};
 	uint64_t len = v->end - v->start;
 	long r;
@@ -377,7 +370,7 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 		if (!has_flag(v->vmflags, advice[i].flag))
 			continue;
 		ret = RSYS(&t->rs, &r, err, SYS_madvise, v->start, len, advice[i].advice, 0, 0, 0);
-		ret = rcheck(ret, r, err, "madvise", v->start);
+		ret = rsys_check(ret, r, err, "madvise %#lx", (unsigned long)(v->start));
 		if (ret < 0)
 			return ret;
 	}
@@ -389,13 +382,13 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 		if (ret == 0)
 			ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME,
 				   v->start, len, data, 0);
-		ret = rcheck(ret, r, err, "name VMA", v->start);
+		ret = rsys_check(ret, r, err, "name VMA %#lx", (unsigned long)(v->start));
 		if (ret < 0)
 			return ret;
 	}
 	if (v->tmp_prot != v->prot) {
 		ret = RSYS(&t->rs, &r, err, SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
-		ret = rcheck(ret, r, err, "mprotect", v->start);
+		ret = rsys_check(ret, r, err, "mprotect %#lx", (unsigned long)(v->start));
 		if (ret < 0)
 			return ret;
 	}
@@ -414,15 +407,14 @@ static int guards_restore(struct rtask *t, ckpt_err_t *err)
 		int ret;
 
 		ret = RSYS(&t->rs, &r, err, SYS_madvise, addr, len, MADV_GUARD_INSTALL, 0, 0, 0);
-		ret = rcheck(ret, r, err, "install guard pages at", addr);
+		ret = rsys_check(ret, r, err, "install guard pages at %#lx", (unsigned long)(addr));
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
 }
 
-static int vdso_restore(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n,
-			ckpt_err_t *err)
+static int vdso_restore(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n, ckpt_err_t *err)
 {
 	uint64_t first = 0;
 	long r;
@@ -435,18 +427,18 @@ static int vdso_restore(struct rctx *rc, struct rtask *t, struct rvma *vmas, int
 		return 0;
 	/* the vvar pages come first; the call maps them and the text after them */
 	ret = RSYS(&t->rs, &r, err, SYS_arch_prctl, ARCH_MAP_VDSO_64, first, 0, 0, 0, 0);
-	return rcheck(ret, r, err, "map vdso at", first);
+	return rsys_check(ret, r, err, "map vdso at %#lx", (unsigned long)(first));
 }
 
 static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	struct json *mm = json_get(t->doc, "mm");
 	const char *exe = json_as_str(json_get(t->doc, "exe"));
-	static const char *const fields[] = { "start_code", "end_code", "start_data", "end_data",
-					      "start_brk", "brk", "start_stack", "arg_start",
-					      "arg_end", "env_start", "env_end" };
+	static const char *const fields[] = {"start_code", "end_code",	"start_data",  "end_data",
+					     "start_brk",  "brk",	"start_stack", "arg_start",
+					     "arg_end",	   "env_start", "env_end"};
 	uint64_t data = rc->scratch + SCRATCH_DATA, auxv_at = data + 1024;
-	struct prctl_mm_map map = { 0 };
+	struct prctl_mm_map map = {0};
 	uint64_t *vals = (uint64_t *)&map.start_code;
 	uint8_t auxv[4096];
 	const char *hex;
@@ -473,9 +465,9 @@ static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	if (ret == 0 && alen)
 		ret = rsys_poke(t->host_pid, auxv_at, auxv, alen, err);
 	if (ret == 0)
-		ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, data, sizeof(map), 0,
-			   0);
-	ret = rcheck(ret, r, err, "prctl PR_SET_MM_MAP", 0);
+		ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, data, sizeof(map),
+			   0, 0);
+	ret = rsys_check(ret, r, err, "prctl PR_SET_MM_MAP %#lx", (unsigned long)(0));
 	if (ret == 0) {
 		long r2;
 
@@ -487,7 +479,7 @@ static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	struct json *vj = json_get(t->doc, "vmas");
-	struct ckpt_rseq_config rseq = { 0 };
+	struct ckpt_rseq_config rseq = {0};
 	cleanup_free struct rvma *vmas = NULL;
 	int n = json_len(vj), ret;
 	long r;
@@ -505,16 +497,17 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	if (rseq.rseq_abi_pointer) {
 		ret = RSYS(&t->rs, &r, err, __NR_rseq, rseq.rseq_abi_pointer, rseq.rseq_abi_size,
 			   RSEQ_FLAG_UNREGISTER, rseq.signature, 0, 0);
-		ret = rcheck(ret, r, err, "unregister rseq", rseq.rseq_abi_pointer);
+		ret = rsys_check(ret, r, err, "unregister rseq %#lx",
+				 (unsigned long)(rseq.rseq_abi_pointer));
 		if (ret < 0)
 			return ret;
 	}
 	ret = RSYS(&t->rs, &r, err, SYS_munmap, 0, rc->scratch, 0, 0, 0, 0);
-	ret = rcheck(ret, r, err, "unmap below", rc->scratch);
+	ret = rsys_check(ret, r, err, "unmap below %#lx", (unsigned long)(rc->scratch));
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_munmap, rc->scratch + SCRATCH_SIZE,
 			   TASK_SIZE - rc->scratch - SCRATCH_SIZE, 0, 0, 0, 0);
-	ret = rcheck(ret, r, err, "unmap above", rc->scratch);
+	ret = rsys_check(ret, r, err, "unmap above %#lx", (unsigned long)(rc->scratch));
 	if (ret == 0)
 		ret = vdso_restore(rc, t, vmas, n, err);
 	for (int i = 0; ret == 0 && i < n; i++)
@@ -589,7 +582,8 @@ int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 			return ckpt_error(err, errno, "open %s", path);
 		for (size_t k = 0; k < json_len(runs); k++) {
 			struct json *run = json_at(runs, k);
-			loff_t src = json_as_int(json_at(run, 2)), dst = json_as_int(json_at(run, 0));
+			loff_t src = json_as_int(json_at(run, 2)),
+			       dst = json_as_int(json_at(run, 0));
 			size_t len = json_as_int(json_at(run, 1));
 
 			ret = copy_range(in, src, out, dst, len, err);

@@ -33,22 +33,6 @@
 
 #define SECBIT_NO_SETUID_FIXUP (1 << 2)
 
-static int rcheck(int ret, long r, ckpt_err_t *err, const char *what)
-{
-	if (ret < 0)
-		return ret;
-	if (r < 0 && r > -4096)
-		return ckpt_error(err, -r, "%s", what);
-	return 0;
-}
-
-static uint64_t hexval(const struct json *o, const char *key)
-{
-	const char *s = json_as_str(json_get(o, key));
-
-	return s ? strtoull(s, NULL, 16) : (uint64_t)json_as_int(json_get(o, key));
-}
-
 /* Write buf into scratch data and run one syscall whose argument `at` points there. */
 static int rbuf(struct rctx *rc, struct rsys *rs, pid_t pid, const void *buf, size_t len,
 		ckpt_err_t *err)
@@ -60,7 +44,7 @@ static int rbuf(struct rctx *rc, struct rsys *rs, pid_t pid, const void *buf, si
 
 int rtask_prepare(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	uint64_t data = rc->scratch + SCRATCH_DATA, all = ~0ULL;
 	long r;
 	int ret;
@@ -101,7 +85,7 @@ static pid_t host_tid_of(struct rctx *rc, struct rtask *t, pid_t ns_tid)
 	cleanup_free pid_t *tids = NULL;
 	cleanup_close int procfd = -1;
 	char path[64];
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	int n;
 
 	if (!rc->own_pidns)
@@ -111,7 +95,7 @@ static pid_t host_tid_of(struct rctx *rc, struct rtask *t, pid_t ns_tid)
 	if (procfd < 0 || proc_list_threads(procfd, &tids, &n, &e) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		struct proc_status st = { 0 };
+		struct proc_status st = {0};
 		pid_t nst = -1;
 
 		snprintf(path, sizeof(path), "task/%d", tids[i]);
@@ -151,7 +135,7 @@ int rtask_threads(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 			ret = RSYS(&t->rs, &r, err, __NR_clone3, data, sizeof(a), 0, 0, 0, 0);
 		if (ret == 0 && r == -EEXIST)
 			return ckpt_error_msg(err, EEXIST, "thread id %d is taken", want);
-		ret = rcheck(ret, r, err, "clone3 thread");
+		ret = rsys_check(ret, r, err, "clone3 thread");
 		if (ret < 0)
 			return ckpt_error_wrap(err, "thread %d", want);
 		th->host_tid = host_tid_of(rc, t, r);
@@ -180,10 +164,10 @@ static int sigactions_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		struct json *a = json_at(acts, i);
 		int sig = json_as_int(json_get(a, "sig"));
 		struct k_sigaction ka = {
-			.handler = hexval(a, "handler"),
-			.flags = hexval(a, "flags"),
-			.restorer = hexval(a, "restorer"),
-			.mask = hexval(a, "mask"),
+			.handler = json_as_hex(json_get(a, "handler")),
+			.flags = json_as_hex(json_get(a, "flags")),
+			.restorer = json_as_hex(json_get(a, "restorer")),
+			.mask = json_as_hex(json_get(a, "mask")),
 		};
 		long r;
 		int ret;
@@ -193,7 +177,7 @@ static int sigactions_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		ret = rbuf(rc, &t->rs, t->host_pid, &ka, sizeof(ka), err);
 		if (ret == 0)
 			ret = RSYS(&t->rs, &r, err, SYS_rt_sigaction, sig, data, 0, 8, 0, 0);
-		ret = rcheck(ret, r, err, "rt_sigaction");
+		ret = rsys_check(ret, r, err, "rt_sigaction");
 		if (ret < 0)
 			return ckpt_error_wrap(err, "signal %d", sig);
 	}
@@ -207,7 +191,7 @@ static int sigactions_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 static int itimer_set(struct rctx *rc, struct rtask *t, int which, int64_t v, int64_t iv,
 		      ckpt_err_t *err)
 {
-	struct itimerval it = { { iv / 1000000, iv % 1000000 }, { v / 1000000, v % 1000000 } };
+	struct itimerval it = {{iv / 1000000, iv % 1000000}, {v / 1000000, v % 1000000}};
 	uint64_t data = rc->scratch + SCRATCH_DATA;
 	long r;
 	int ret;
@@ -215,7 +199,7 @@ static int itimer_set(struct rctx *rc, struct rtask *t, int which, int64_t v, in
 	ret = rbuf(rc, &t->rs, t->host_pid, &it, sizeof(it), err);
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_setitimer, which, data, data + 64, 0, 0, 0);
-	ret = rcheck(ret, r, err, "setitimer");
+	ret = rsys_check(ret, r, err, "setitimer");
 	if (ret < 0 || which == ITIMER_REAL)
 		return ret;
 	ret = RSYS(&t->rs, &r, err, SYS_getitimer, which, data + 64, 0, 0, 0, 0);
@@ -228,11 +212,11 @@ static int itimer_set(struct rctx *rc, struct rtask *t, int which, int64_t v, in
 	if (extra <= 0)
 		return 0;
 	v = v > extra ? v - extra : 1;
-	it = (struct itimerval){ { iv / 1000000, iv % 1000000 }, { v / 1000000, v % 1000000 } };
+	it = (struct itimerval){{iv / 1000000, iv % 1000000}, {v / 1000000, v % 1000000}};
 	ret = rbuf(rc, &t->rs, t->host_pid, &it, sizeof(it), err);
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_setitimer, which, data, 0, 0, 0, 0);
-	return rcheck(ret, r, err, "setitimer");
+	return rsys_check(ret, r, err, "setitimer");
 }
 
 static int itimers_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
@@ -267,15 +251,15 @@ static int posix_timer_restore(struct rctx *rc, struct rtask *t, const struct js
 	int id = json_as_int(json_get(tm, "id")), got = id;
 	int64_t v = json_as_int(json_get(tm, "value_ns"));
 	int64_t iv = json_as_int(json_get(tm, "interval_ns"));
-	struct itimerspec its = { { iv / 1000000000, iv % 1000000000 },
-				  { v / 1000000000, v % 1000000000 } };
+	struct itimerspec its = {{iv / 1000000000, iv % 1000000000},
+				 {v / 1000000000, v % 1000000000}};
 	struct sigevent sev;
 	long r;
 	int ret;
 
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_signo = json_as_int(json_get(tm, "signo"));
-	sev.sigev_value.sival_ptr = (void *)(uintptr_t)hexval(tm, "sigval");
+	sev.sigev_value.sival_ptr = (void *)(uintptr_t)json_as_hex(json_get(tm, "sigval"));
 	if (!strcmp(notify, "none"))
 		sev.sigev_notify = SIGEV_NONE;
 	else
@@ -290,7 +274,7 @@ static int posix_timer_restore(struct rctx *rc, struct rtask *t, const struct js
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_timer_create, json_as_int(json_get(tm, "clock")),
 			   data, data + 128, 0, 0, 0);
-	ret = rcheck(ret, r, err, "timer_create");
+	ret = rsys_check(ret, r, err, "timer_create");
 	if (ret == 0)
 		ret = rsys_peek(t->host_pid, data + 128, &got, sizeof(got), err);
 	if (ret < 0)
@@ -302,7 +286,7 @@ static int posix_timer_restore(struct rctx *rc, struct rtask *t, const struct js
 	ret = rsys_poke(t->host_pid, data + 256, &its, sizeof(its), err);
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_timer_settime, got, 0, data + 256, 0, 0, 0);
-	return rcheck(ret, r, err, "timer_settime");
+	return rsys_check(ret, r, err, "timer_settime");
 }
 
 static int posix_timers_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
@@ -323,8 +307,9 @@ static int posix_timers_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *er
 	for (size_t i = 0; i < json_len(tms); i++) {
 		ret = posix_timer_restore(rc, t, json_at(tms, i), err);
 		if (ret < 0)
-			return ckpt_error_wrap(err, "POSIX timer %lld",
-					       (long long)json_as_int(json_get(json_at(tms, i), "id")));
+			return ckpt_error_wrap(
+				err, "POSIX timer %lld",
+				(long long)json_as_int(json_get(json_at(tms, i), "id")));
 	}
 	return RSYS(&t->rs, &r, err, SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS,
 		    PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0, 0);
@@ -351,7 +336,7 @@ static int pending_restore(struct rctx *rc, struct rtask *t, struct rsys *rs, pi
 		else if (ret == 0)
 			ret = RSYS(rs, &r, err, SYS_rt_sigqueueinfo, t->pid, si.si_signo,
 				   rc->scratch + SCRATCH_DATA, 0, 0, 0);
-		ret = rcheck(ret, r, err, "queue pending signal");
+		ret = rsys_check(ret, r, err, "queue pending signal");
 		if (ret < 0)
 			return ret;
 	}
@@ -379,8 +364,8 @@ static int rlimits_restore(struct rtask *t, ckpt_err_t *err)
 			return ckpt_error(err, errno, "get rlimit %zu", res);
 		if (want.rlim_max > now.rlim_max) {
 			/* raising a hard limit needs CAP_SYS_RESOURCE */
-			pr_warn("task %d: rlimit %zu hard %llu above ours, kept at %llu", t->pid, res,
-				(unsigned long long)want.rlim_max,
+			pr_warn("task %d: rlimit %zu hard %llu above ours, kept at %llu", t->pid,
+				res, (unsigned long long)want.rlim_max,
 				(unsigned long long)now.rlim_max);
 			want.rlim_max = now.rlim_max;
 			want.rlim_cur = MIN(want.rlim_cur, want.rlim_max);
@@ -419,17 +404,17 @@ int rtask_finish(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		pdeath = 0;
 	}
 	ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_PDEATHSIG, pdeath, 0, 0, 0, 0);
-	ret = rcheck(ret, r, err, "parent-death signal");
+	ret = rsys_check(ret, r, err, "parent-death signal");
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_CHILD_SUBREAPER,
 			   json_as_bool(json_get(t->doc, "child_subreaper")), 0, 0, 0, 0);
-	ret = rcheck(ret, r, err, "child subreaper");
+	ret = rsys_check(ret, r, err, "child subreaper");
 	if (ret == 0 && root && strcmp(root, "/")) {
 		ret = rbuf(rc, &t->rs, t->host_pid, root, strlen(root) + 1, err);
 		if (ret == 0)
 			ret = RSYS(&t->rs, &r, err, SYS_chroot, rc->scratch + SCRATCH_DATA, 0, 0, 0,
 				   0, 0);
-		ret = rcheck(ret, r, err, "chroot");
+		ret = rsys_check(ret, r, err, "chroot");
 	}
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_close, t->img_fd, 0, 0, 0, 0, 0);
@@ -444,8 +429,8 @@ int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 
 	ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_DUMPABLE,
 		   json_as_int(json_get(t->doc, "dumpable")), 0, 0, 0, 0);
-	ret = rcheck(ret, r, err, "dumpable");
+	ret = rsys_check(ret, r, err, "dumpable");
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_munmap, rc->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
-	return rcheck(ret, r, err, "unmap scratch");
+	return rsys_check(ret, r, err, "unmap scratch");
 }

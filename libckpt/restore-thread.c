@@ -27,13 +27,6 @@
 
 #define SECBIT_NO_SETUID_FIXUP (1 << 2)
 
-static uint64_t hexval(const struct json *o, const char *key)
-{
-	const char *s = json_as_str(json_get(o, key));
-
-	return s ? strtoull(s, NULL, 16) : (uint64_t)json_as_int(json_get(o, key));
-}
-
 struct rcall {
 	struct rctx *rc;
 	struct rtask *t;
@@ -42,8 +35,8 @@ struct rcall {
 };
 
 /* One syscall; buf (if any) is copied to scratch data and passed as argument `bufarg`. */
-static int rc_do(struct rcall *c, const char *what, long nr, uint64_t a1, uint64_t a2,
-		 uint64_t a3, uint64_t a4, long *out)
+static int rc_do(struct rcall *c, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+		 uint64_t a4, long *out)
 {
 	long r;
 	int ret = rsys_call(c->rs, &r, nr, a1, a2, a3, a4, 0, 0, c->err);
@@ -68,11 +61,11 @@ static int thread_runtime(struct rcall *c, const struct json *th)
 {
 	struct json *ss = json_get(th, "sigaltstack"), *rseq = json_get(th, "rseq");
 	const char *comm = json_as_str(json_get(th, "comm"));
-	stack_t st = { 0 };
+	stack_t st = {0};
 	int ret;
 
 	if (ss && !(json_as_int(json_get(ss, "flags")) & SS_DISABLE)) {
-		st.ss_sp = (void *)(uintptr_t)hexval(ss, "sp");
+		st.ss_sp = (void *)(uintptr_t)json_as_hex(json_get(ss, "sp"));
 		st.ss_size = json_as_int(json_get(ss, "size"));
 		st.ss_flags = json_as_int(json_get(ss, "flags")) & ~SS_ONSTACK;
 		ret = rc_poke(c, 0, &st, sizeof(st));
@@ -81,14 +74,16 @@ static int thread_runtime(struct rcall *c, const struct json *th)
 		if (ret < 0)
 			return ret;
 	}
-	ret = rc_do(c, "set_robust_list", SYS_set_robust_list, hexval(th, "robust_list"),
+	ret = rc_do(c, "set_robust_list", SYS_set_robust_list,
+		    json_as_hex(json_get(th, "robust_list")),
 		    json_as_int(json_get(th, "robust_list_len")) ?: 24, 0, 0, NULL);
 	if (ret == 0)
 		ret = rc_do(c, "set_tid_address", SYS_set_tid_address,
-			    hexval(th, "clear_child_tid"), 0, 0, 0, NULL);
+			    json_as_hex(json_get(th, "clear_child_tid")), 0, 0, 0, NULL);
 	if (ret == 0 && rseq)
-		ret = rc_do(c, "rseq", __NR_rseq, hexval(rseq, "addr"),
-			    json_as_int(json_get(rseq, "len")), 0, hexval(rseq, "sig"), NULL);
+		ret = rc_do(c, "rseq", __NR_rseq, json_as_hex(json_get(rseq, "addr")),
+			    json_as_int(json_get(rseq, "len")), 0,
+			    json_as_hex(json_get(rseq, "sig")), NULL);
 	if (ret == 0 && json_get(th, "timer_slack_ns"))
 		ret = rc_do(c, "timer slack", SYS_prctl, PR_SET_TIMERSLACK,
 			    json_as_int(json_get(th, "timer_slack_ns")), 0, 0, NULL);
@@ -102,7 +97,7 @@ static int thread_runtime(struct rcall *c, const struct json *th)
 
 static int thread_sched(pid_t tid, const struct json *th, ckpt_err_t *err)
 {
-	struct sched_param sp = { .sched_priority = json_as_int(json_get(th, "sched_priority")) };
+	struct sched_param sp = {.sched_priority = json_as_int(json_get(th, "sched_priority"))};
 	int policy = json_as_int(json_get(th, "sched_policy"));
 
 	if (sched_setscheduler(tid, policy, &sp) < 0)
@@ -152,10 +147,10 @@ static int thread_seccomp(struct rcall *c, const struct json *th)
 
 static int capset_remote(struct rcall *c, uint64_t eff, uint64_t prm, uint64_t inh)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2] = {
-		{ (uint32_t)eff, (uint32_t)prm, (uint32_t)inh },
-		{ (uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32) },
+		{(uint32_t)eff, (uint32_t)prm, (uint32_t)inh},
+		{(uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32)},
 	};
 	int ret = rc_poke(c, 0, &hdr, sizeof(hdr));
 
@@ -169,7 +164,7 @@ static int capset_remote(struct rcall *c, uint64_t eff, uint64_t prm, uint64_t i
 /* The permitted set the thread has now (what ckpt-oci had). */
 static int capget_remote(struct rcall *c, uint64_t *prm)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
 	int ret = rc_poke(c, 0, &hdr, sizeof(hdr));
 
@@ -186,8 +181,9 @@ static int thread_creds(struct rcall *c, const struct json *cr)
 {
 	struct json *uids = json_get(cr, "uids"), *gids = json_get(cr, "gids");
 	struct json *groups = json_get(cr, "groups");
-	uint64_t bnd = hexval(cr, "cap_bnd"), amb = hexval(cr, "cap_amb");
-	uint64_t inh = hexval(cr, "cap_inh"), full = ~0ULL;
+	uint64_t bnd = json_as_hex(json_get(cr, "cap_bnd")),
+		 amb = json_as_hex(json_get(cr, "cap_amb"));
+	uint64_t inh = json_as_hex(json_get(cr, "cap_inh")), full = ~0ULL;
 	gid_t gl[NGROUPS_MAX > 1024 ? 1024 : NGROUPS_MAX];
 	size_t ng = MIN(json_len(groups), ARRAY_SIZE(gl));
 	int ret;
@@ -208,13 +204,13 @@ static int thread_creds(struct rcall *c, const struct json *cr)
 		ret = rc_do(c, "setresgid", SYS_setresgid, ID(gids, 0), ID(gids, 1), ID(gids, 2), 0,
 			    NULL);
 	if (ret == 0)
-		ret = rsys_call(c->rs, &(long){ 0 }, SYS_setfsgid, ID(gids, 3), 0, 0, 0, 0, 0,
+		ret = rsys_call(c->rs, &(long){0}, SYS_setfsgid, ID(gids, 3), 0, 0, 0, 0, 0,
 				c->err);
 	if (ret == 0)
 		ret = rc_do(c, "setresuid", SYS_setresuid, ID(uids, 0), ID(uids, 1), ID(uids, 2), 0,
 			    NULL);
 	if (ret == 0)
-		ret = rsys_call(c->rs, &(long){ 0 }, SYS_setfsuid, ID(uids, 3), 0, 0, 0, 0, 0,
+		ret = rsys_call(c->rs, &(long){0}, SYS_setfsuid, ID(uids, 3), 0, 0, 0, 0, 0,
 				c->err);
 #undef ID
 	for (int cap = 0; ret == 0 && cap < 64; cap++) {
@@ -239,7 +235,8 @@ static int thread_creds(struct rcall *c, const struct json *cr)
 		ret = rc_do(c, "securebits", SYS_prctl, PR_SET_SECUREBITS,
 			    json_as_int(json_get(cr, "securebits")), 0, 0, NULL);
 	if (ret == 0)
-		ret = capset_remote(c, hexval(cr, "cap_eff"), hexval(cr, "cap_prm"), inh);
+		ret = capset_remote(c, json_as_hex(json_get(cr, "cap_eff")),
+				    json_as_hex(json_get(cr, "cap_prm")), inh);
 	if (ret == 0 && json_as_bool(json_get(cr, "no_new_privs")))
 		ret = rc_do(c, "no_new_privs", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, NULL);
 	return ret;
@@ -248,7 +245,7 @@ static int thread_creds(struct rcall *c, const struct json *cr)
 /* Everything of one thread that the thread itself must do. */
 int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err)
 {
-	struct rcall c = { rc, t, th == &t->threads[0] ? &t->rs : &th->rs, err };
+	struct rcall c = {rc, t, th == &t->threads[0] ? &t->rs : &th->rs, err};
 	int ret;
 
 	ret = thread_runtime(&c, th->doc);
@@ -276,7 +273,7 @@ int rthread_regs(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_
 	ret = regs_from_json(json_get(th->doc, "regs"), &rs->saved, &xstate, &xlen, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "thread %d registers", th->tid);
-	rs->saved_mask = hexval(th->doc, "sigmask");
+	rs->saved_mask = json_as_hex(json_get(th->doc, "sigmask"));
 	ret = regs_restore(rs->tid, &rs->saved, xstate, xlen, err);
 	if (ret < 0)
 		return ret;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -63,7 +64,8 @@ int rsys_fini(struct rsys *r, ckpt_err_t *err)
 	 * The thread now sits at the exit of our last syscall, where the kernel
 	 * applies no restart rules: apply them to its own interrupted syscall.
 	 */
-	if (-(long)r->saved.rax == 516 /* ERESTART_RESTARTBLOCK */ && (long)r->saved.orig_rax >= 0) {
+	if (-(long)r->saved.rax == 516 /* ERESTART_RESTARTBLOCK */ &&
+	    (long)r->saved.orig_rax >= 0) {
 		r->saved.rax = SYS_restart_syscall;
 		r->saved.rip -= 2;
 	} else {
@@ -98,8 +100,7 @@ static int rsys_step(struct rsys *r, ckpt_err_t *err)
 		 * A group-stop or interrupt event: go on. A signal-delivery stop
 		 * (only SIGKILL/SIGSTOP can get here) is suppressed.
 		 */
-		pr_debug("thread %d: stop 0x%x while driving a syscall, resuming", r->tid,
-			 status);
+		pr_debug("thread %d: stop 0x%x while driving a syscall, resuming", r->tid, status);
 	}
 }
 
@@ -110,7 +111,8 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 	int rc;
 
 	if (!r->active)
-		return ckpt_error_msg(err, EINVAL, "thread %d: remote syscall without init", r->tid);
+		return ckpt_error_msg(err, EINVAL, "thread %d: remote syscall without init",
+				      r->tid);
 	regs.rip = r->sc_addr;
 	regs.rax = nr;
 	regs.orig_rax = -1;
@@ -140,6 +142,21 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6])
 {
 	return rsys_call(r, ret, nr, a[0], a[1], a[2], a[3], a[4], a[5], err);
+}
+
+int rsys_check(int ret, long r, ckpt_err_t *err, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	if (ret < 0)
+		return ret;
+	if (r >= 0 || r <= -4096)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return ckpt_error(err, -r, "%s", what);
 }
 
 static int mem_fd(pid_t pid, int flags, ckpt_err_t *err)
@@ -203,7 +220,7 @@ uint64_t rsys_find_vdso_syscall(pid_t pid)
 		return 0;
 	{
 		cleanup_free unsigned char *img = xzalloc(end - start);
-		ckpt_err_t e = { 0 };
+		ckpt_err_t e = {0};
 
 		if (rsys_peek(pid, start, img, end - start, &e) < 0)
 			return 0;

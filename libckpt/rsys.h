@@ -16,10 +16,10 @@
 #define SCRATCH_SIZE (64 * 1024UL)
 
 struct rsys {
-	pid_t tid;			 /* thread that executes the calls */
-	uint64_t sc_addr;		 /* address of a `syscall` instruction in it */
-	struct user_regs_struct saved;	 /* registers put back by rsys_fini */
-	uint64_t saved_mask;		 /* blocked signals put back by rsys_fini */
+	pid_t tid;		       /* thread that executes the calls */
+	uint64_t sc_addr;	       /* address of a `syscall` instruction in it */
+	struct user_regs_struct saved; /* registers put back by rsys_fini */
+	uint64_t saved_mask;	       /* blocked signals put back by rsys_fini */
 	bool active;
 };
 
@@ -43,8 +43,15 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 
-#define RSYS(r, ret, err, nr, ...) rsys_callv(r, ret, err, nr, (uint64_t[6]){ __VA_ARGS__ })
+#define RSYS(r, ret, err, nr, ...) rsys_callv(r, ret, err, nr, (uint64_t[6]){__VA_ARGS__})
 int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6]);
+
+/*
+ * The usual check after a remote call: a failure to drive the thread (ret),
+ * or the syscall's own error (r in -4095..-1), as "<what>: strerror".
+ */
+__attribute__((format(printf, 4, 5))) int rsys_check(int ret, long r, ckpt_err_t *err,
+						     const char *fmt, ...);
 
 /* Memory of the traced task through /proc/PID/mem (works on read-only pages). */
 int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err);
