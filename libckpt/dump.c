@@ -150,6 +150,25 @@ static int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts
 	return ret;
 }
 
+/* Documents the caller adds as they are (oci/: the container's config.json). */
+static int extra_dump(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o, ckpt_err_t *err)
+{
+	for (int i = 0; i < o->nextra; i++) {
+		const struct ckpt_extra_file *x = &o->extra[i];
+		cleanup_json struct json *doc = NULL;
+		int ret;
+
+		if (!*x->name || strchr(x->name, '/'))
+			return ckpt_error_msg(err, EINVAL, "bad bundle file name `%s`", x->name);
+		ret = json_parse(x->json, strlen(x->json), &doc, err);
+		if (ret == 0)
+			ret = bundle_put_json(ctx->bundle, x->name, doc, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "%s", x->name);
+	}
+	return 0;
+}
+
 static void open_log(const char *work_dir, const char *bundle, const char *name, bool verbose)
 {
 	cleanup_free char *copy = xstrdup(bundle);
@@ -174,6 +193,9 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	open_log(o->work_dir, o->bundle, "dump.log", o->verbose);
 	pr_info("checkpoint of %d into %s", o->pid, o->bundle);
 	ret = bundle_create(o->bundle, &ctx.bundle, err);
+	if (ret < 0)
+		goto out;
+	ret = extra_dump(&ctx, o, err);
 	if (ret < 0)
 		goto out;
 	fc.bundle = ctx.bundle;

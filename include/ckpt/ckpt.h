@@ -12,6 +12,12 @@
 
 #define CKPT_WARN_UNUSED __attribute__((warn_unused_result))
 
+/* A JSON document the caller adds to the bundle as it is (e.g. config.json). */
+struct ckpt_extra_file {
+	const char *name;	/* file name in the bundle, no '/' */
+	const char *json;	/* its text; parsed, so it must be valid JSON */
+};
+
 struct ckpt_dump_opts {
 	pid_t pid;		/* root of the tree */
 	const char *bundle;	/* output directory (created; must not exist) */
@@ -21,6 +27,8 @@ struct ckpt_dump_opts {
 	bool verbose;		/* progress on stderr */
 	unsigned long long ghost_limit;	/* largest unlinked file saved, bytes; 0: 64 MiB */
 	bool tcp_established;	/* dump established TCP connections (TCP_REPAIR) */
+	const struct ckpt_extra_file *extra;	/* documents added to the bundle */
+	int nextra;
 };
 
 struct ckpt_restore_opts {
