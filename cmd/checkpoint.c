@@ -1,6 +1,8 @@
 /*
- * cmd/checkpoint.c - `ckpt-oci checkpoint --pid PID -o BUNDLE`.
- * Parses options into struct ckpt_dump_opts and calls ckpt_dump().
+ * cmd/checkpoint.c - `ckpt-oci checkpoint [OPTIONS] CONTAINER` and
+ * `ckpt-oci checkpoint --pid PID -o BUNDLE`. Parses options into struct
+ * ckpt_dump_opts and calls oci_checkpoint() (a container by name) or
+ * ckpt_dump() (any process tree).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -9,14 +11,20 @@
 
 #include "ckpt/ckpt.h"
 #include "cmd/cmd.h"
+#include "oci/oci.h"
 
 static void checkpoint_usage(FILE *f)
 {
-	fprintf(f, "usage: ckpt-oci checkpoint --pid PID -o BUNDLE [--leave-running]\n"
-		   "                           [--work-dir DIR] [--cgroup PATH] [-v]\n"
+	fprintf(f, "usage: ckpt-oci checkpoint [--runtime runc|crun] [--root DIR] [-o BUNDLE]\n"
+		   "                           [--leave-running] [OPTIONS] CONTAINER\n"
+		   "       ckpt-oci checkpoint --pid PID -o BUNDLE [--leave-running] [OPTIONS]\n"
 		   "\n"
+		   "      --runtime NAME   the container's runtime: runc or crun (default: runc,\n"
+		   "                       or crun when only crun knows the container)\n"
+		   "      --root DIR       the runtime's state root (default /run/runc, /run/crun)\n"
 		   "  -p, --pid PID        root of the process tree to checkpoint\n"
-		   "  -o, --output DIR     bundle directory to create (must not exist)\n"
+		   "  -o, --output DIR     bundle directory to create (must not exist;\n"
+		   "                       default for a container: ./CONTAINER-checkpoint)\n"
 		   "  -R, --leave-running  resume the tree afterwards (default: stop it)\n"
 		   "  -w, --work-dir DIR   where dump.log is written (default: beside the bundle)\n"
 		   "      --cgroup PATH    freeze this cgroup (v1 freezer or v2) instead of\n"
@@ -26,6 +34,26 @@ static void checkpoint_usage(FILE *f)
 		   "      --tcp-established  also checkpoint established TCP connections\n"
 		   "                       (TCP_REPAIR; default: refuse them)\n"
 		   "  -v, --verbose        progress on stderr\n");
+}
+
+static int checkpoint_container(struct oci_checkpoint_opts *oci, struct ckpt_dump_opts *opts,
+				int nargs, char **args)
+{
+	ckpt_err_t err = { 0 };
+	char what[300];
+
+	if (nargs > 1)
+		return cmd_fail("checkpoint", "one CONTAINER at a time");
+	if (opts->pid || opts->cgroup)
+		return cmd_fail("checkpoint", "--pid and --cgroup are for a process tree, "
+					      "not a CONTAINER");
+	oci->id = args[0];
+	oci->dump = *opts;
+	if (oci_checkpoint(oci, &err) < 0) {
+		snprintf(what, sizeof(what), "checkpoint %s", oci->id);
+		return cmd_fail(what, err.msg);
+	}
+	return 0;
 }
 
 int cmd_checkpoint(int argc, char **argv)
@@ -39,9 +67,12 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "ghost-limit", required_argument, NULL, 'G' },
 		{ "tcp-established", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "runtime", required_argument, NULL, 'r' },
+		{ "root", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct oci_checkpoint_opts oci = { 0 };
 	struct ckpt_dump_opts opts = { 0 };
 	ckpt_err_t err = { 0 };
 	char *end;
@@ -76,6 +107,12 @@ int cmd_checkpoint(int argc, char **argv)
 		case 'T':
 			opts.tcp_established = true;
 			break;
+		case 'r':
+			oci.runtime = optarg;
+			break;
+		case 'D':
+			oci.root = optarg;
+			break;
 		case 'v':
 			opts.verbose = true;
 			break;
@@ -88,8 +125,9 @@ int cmd_checkpoint(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return cmd_fail("checkpoint", "checkpointing a container by name is not supported "
-					      "yet; use --pid PID");
+		return checkpoint_container(&oci, &opts, argc - optind, argv + optind);
+	if (oci.runtime || oci.root)
+		return cmd_fail("checkpoint", "--runtime and --root need a CONTAINER");
 	if (!opts.pid || !opts.bundle) {
 		checkpoint_usage(stderr);
 		return 2;

@@ -1,0 +1,71 @@
+/*
+ * oci/checkpoint.c - checkpoint a container by name: find it in the
+ * runtime's state, hold its lock, dump the tree of its init (every process
+ * of a container descends from it) frozen through its cgroup, with its
+ * config.json in the bundle; then remove the runtime's state of the
+ * stopped container, as `runc delete -f` does.
+ */
+#define LOG_PREFIX "oci: "
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oci/oci.h"
+#include "util/log.h"
+#include "util/util.h"
+
+static int check_status(const struct oci_container *c, ckpt_err_t *err)
+{
+	switch (c->status) {
+	case OCI_RUNNING:
+	case OCI_PAUSED:	/* allowed: the engine leaves its freezer frozen */
+		return 0;
+	default:
+		return ckpt_error_msg(err, EINVAL, "container `%s` is not running (%s)", c->id,
+				      oci_status_name(c->status));
+	}
+}
+
+int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
+{
+	struct oci_container c = { 0 };
+	cleanup_free char *bundle = NULL;
+	cleanup_close int lock = -1;
+	struct ckpt_extra_file extra[1];
+	int ret;
+
+	ret = oci_find(o->runtime, o->root, o->id, &c, err);
+	if (ret < 0)
+		return ret;
+	lock = oci_lock(&c, err);
+	oci_container_free(&c);
+	if (lock < 0)
+		return lock;
+	/* Read the state again under the lock: a checkpoint that just ended changed it. */
+	ret = oci_find(o->runtime, o->root, o->id, &c, err);
+	if (ret == 0)
+		ret = check_status(&c, err);
+	if (ret < 0)
+		goto out;
+	if (!o->dump.bundle)
+		o->dump.bundle = bundle = xasprintf("%s-checkpoint", c.id);
+	o->dump.pid = c.pid;
+	o->dump.cgroup = c.cgroup;
+	extra[0] = (struct ckpt_extra_file){ "config.json", c.config };
+	o->dump.extra = extra;
+	o->dump.nextra = 1;
+	ret = ckpt_dump(&o->dump, err);
+	if (ret == 0 && !o->dump.leave_running) {
+		ret = oci_delete(&c, err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "bundle written, processes stopped, but state not removed");
+	}
+out:
+	o->dump.extra = NULL;
+	o->dump.nextra = 0;
+	o->dump.cgroup = NULL;
+	if (bundle)
+		o->dump.bundle = NULL;
+	oci_container_free(&c);
+	return ret;
+}

@@ -1,0 +1,56 @@
+/*
+ * oci/oci.h - containers of OCI runtimes (runc, crun): where their state
+ * lives, what it says, and checkpointing one by name. cmd/ calls this;
+ * this calls the engine through include/ckpt/ckpt.h.
+ */
+#ifndef CKPT_OCI_H
+#define CKPT_OCI_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "ckpt/ckpt.h"
+
+enum oci_status { OCI_CREATED, OCI_RUNNING, OCI_PAUSED, OCI_STOPPED };
+
+/* What a runtime's state directory says about one container. */
+struct oci_container {
+	char *runtime;		/* "runc" or "crun" */
+	char *root;		/* the runtime's state root, e.g. /run/runc */
+	char *id;
+	pid_t pid;		/* init process, in our pid namespace */
+	unsigned long long start;	/* its start time (clock ticks since boot) */
+	enum oci_status status;
+	char *bundle;		/* OCI bundle directory (holds config.json) */
+	char *rootfs;
+	char *cgroup;		/* cgroup to freeze: v1 freezer or v2 directory */
+	char *config;		/* text of BUNDLE/config.json */
+};
+
+const char *oci_status_name(enum oci_status s);
+
+/*
+ * Find container id in runtime's state under root (NULL: the runtime's
+ * default root). runtime NULL: runc, or crun when only crun knows the id.
+ */
+int oci_find(const char *runtime, const char *root, const char *id, struct oci_container *c,
+	     ckpt_err_t *err) CKPT_WARN_UNUSED;
+void oci_container_free(struct oci_container *c);
+
+/* Take the per-container lock: a second holder gets EBUSY. Returns the fd. */
+int oci_lock(const struct oci_container *c, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+/* Remove the runtime's state of a container whose processes are gone. */
+int oci_delete(const struct oci_container *c, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+struct oci_checkpoint_opts {
+	const char *runtime;	/* NULL: found by oci_find */
+	const char *root;	/* NULL: the runtime's default */
+	const char *id;
+	struct ckpt_dump_opts dump;	/* pid, cgroup and extra are filled in here */
+};
+
+/* Look up, lock, check the status, dump the init's tree, clean up the state. */
+int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * oci/runtime.c - find a container in an OCI runtime's state directory.
+ *
+ * runc keeps ROOT/ID/state.json (init_process_pid, init_process_start,
+ * cgroup_paths, config.rootfs, the bundle in config.labels "bundle=DIR");
+ * crun keeps ROOT/ID/status (pid, process-start-time, bundle, rootfs).
+ * Neither records the status itself: like the runtimes, we derive it from
+ * the init process (gone or pid reused: stopped), the exec.fifo both keep
+ * until the container is started (created), and the freezer (paused).
+ */
+#define LOG_PREFIX "oci: "
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "oci/oci.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define STATE_MAX (4u << 20)
+#define LOCK_DIR "/run/ckpt-oci"
+
+const char *oci_status_name(enum oci_status s)
+{
+	static const char *const names[] = { "created", "running", "paused", "stopped" };
+
+	return names[s];
+}
+
+static const char *default_root(const char *runtime)
+{
+	return !strcmp(runtime, "crun") ? "/run/crun" : "/run/runc";
+}
+
+/* Field 22 of /proc/PID/stat: the process start time, to detect pid reuse. */
+static int proc_starttime(pid_t pid, unsigned long long *start)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/stat", pid), *buf = NULL;
+	ckpt_err_t e = { 0 };
+	char *p;
+
+	if (read_file_at(AT_FDCWD, path, 4096, &buf, NULL, &e) < 0)
+		return -e.code;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+				"%*d %*d %*d %*d %llu", start) != 1)
+		return -EPROTO;
+	return 0;
+}
+
+/* A paused container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze). */
+static bool cgroup_frozen(const char *dir)
+{
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free char *st = NULL;
+	ckpt_err_t e = { 0 };
+
+	if (fd < 0)
+		return false;
+	if (read_file_at(fd, "freezer.state", 64, &st, NULL, &e) == 0)
+		return strncmp(st, "THAWED", 6) != 0;
+	if (read_file_at(fd, "cgroup.freeze", 64, &st, NULL, &e) == 0)
+		return st[0] == '1';
+	return false;
+}
+
+static void derive_status(struct oci_container *c, int dirfd)
+{
+	unsigned long long start = 0;
+
+	if (c->pid <= 0 || proc_starttime(c->pid, &start) < 0 || (c->start && start != c->start))
+		c->status = OCI_STOPPED;
+	else if (faccessat(dirfd, "exec.fifo", F_OK, 0) == 0)
+		c->status = OCI_CREATED;
+	else if (c->cgroup && cgroup_frozen(c->cgroup))
+		c->status = OCI_PAUSED;
+	else
+		c->status = OCI_RUNNING;
+}
+
+static char *dup_str(const struct json *j)
+{
+	const char *s = json_as_str(j);
+
+	return s && *s ? xstrdup(s) : NULL;
+}
+
+/* runc's state.json; the freezer cgroup (v1) or else the unified one. */
+static int runc_load(struct oci_container *c, const struct json *st, ckpt_err_t *err)
+{
+	const struct json *cg = json_get(st, "cgroup_paths"), *cfg = json_get(st, "config");
+	const struct json *labels = json_get(cfg, "labels");
+
+	c->pid = json_as_int(json_get(st, "init_process_pid"));
+	c->start = json_as_int(json_get(st, "init_process_start"));
+	c->cgroup = dup_str(json_get(cg, "freezer"));
+	if (!c->cgroup)
+		c->cgroup = dup_str(json_get(cg, ""));
+	c->rootfs = dup_str(json_get(cfg, "rootfs"));
+	for (size_t i = 0; i < json_len(labels); i++) {
+		const char *l = json_as_str(json_at(labels, i));
+
+		if (l && !strncmp(l, "bundle=", 7))
+			c->bundle = xstrdup(l + 7);
+	}
+	if (!c->bundle)
+		return ckpt_error_msg(err, EPROTO, "state.json names no bundle directory");
+	return 0;
+}
+
+/*
+ * crun's status file. It names the cgroup relative to the hierarchy; the
+ * engine finds the init's own freezer cgroup by itself (c->cgroup NULL).
+ */
+static int crun_load(struct oci_container *c, const struct json *st, ckpt_err_t *err)
+{
+	c->pid = json_as_int(json_get(st, "pid"));
+	c->start = json_as_int(json_get(st, "process-start-time"));
+	c->bundle = dup_str(json_get(st, "bundle"));
+	c->rootfs = dup_str(json_get(st, "rootfs"));
+	if (!c->bundle)
+		return ckpt_error_msg(err, EPROTO, "status names no bundle directory");
+	return 0;
+}
+
+static int load_config(struct oci_container *c, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", c->bundle);
+	cleanup_json struct json *doc = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = read_file_at(AT_FDCWD, path, STATE_MAX, &c->config, &len, err);
+	if (ret == 0)
+		ret = json_parse(c->config, len, &doc, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "%s", path);
+	return 0;
+}
+
+static bool valid_id(const char *id)
+{
+	return *id && !strchr(id, '/') && strcmp(id, ".") && strcmp(id, "..");
+}
+
+/* The state directory of id under root, or -ENOENT. */
+static int open_state(const char *root, const char *id)
+{
+	cleanup_free char *dir = xasprintf("%s/%s", root, id);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int load(struct oci_container *c, int dirfd, ckpt_err_t *err)
+{
+	bool runc = !strcmp(c->runtime, "runc");
+	const char *file = runc ? "state.json" : "status";
+	cleanup_json struct json *st = NULL;
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = read_file_at(dirfd, file, STATE_MAX, &buf, &len, err);
+	if (ret == 0)
+		ret = json_parse(buf, len, &st, err);
+	if (ret == 0)
+		ret = runc ? runc_load(c, st, err) : crun_load(c, st, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "%s/%s/%s", c->root, c->id, file);
+	derive_status(c, dirfd);
+	return load_config(c, err);
+}
+
+int oci_find(const char *runtime, const char *root, const char *id, struct oci_container *c,
+	     ckpt_err_t *err)
+{
+	cleanup_close int dirfd = -1;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	if (runtime && strcmp(runtime, "runc") && strcmp(runtime, "crun"))
+		return ckpt_error_msg(err, EINVAL, "unknown runtime `%s` (runc or crun)", runtime);
+	if (!valid_id(id))
+		return ckpt_error_msg(err, EINVAL, "bad container name `%s`", id);
+	dirfd = open_state(root ? root : default_root(runtime ? runtime : "runc"), id);
+	/* Without --runtime, a container only crun knows is crun's. */
+	if (dirfd == -ENOENT && !runtime && !root) {
+		dirfd = open_state(default_root("crun"), id);
+		if (dirfd >= 0)
+			runtime = "crun";
+		else
+			dirfd = -ENOENT;
+	}
+	runtime = runtime ? runtime : "runc";
+	root = root ? root : default_root(runtime);
+	if (dirfd == -ENOENT)
+		return ckpt_error_msg(err, ENOENT, "no container `%s` in %s", id, root);
+	if (dirfd < 0)
+		return ckpt_error(err, -dirfd, "open %s/%s", root, id);
+	c->runtime = xstrdup(runtime);
+	c->root = xstrdup(root);
+	c->id = xstrdup(id);
+	ret = load(c, dirfd, err);
+	if (ret < 0)
+		oci_container_free(c);
+	return ret;
+}
+
+void oci_container_free(struct oci_container *c)
+{
+	free(c->runtime);
+	free(c->root);
+	free(c->id);
+	free(c->bundle);
+	free(c->rootfs);
+	free(c->cgroup);
+	free(c->config);
+	memset(c, 0, sizeof(*c));
+}
+
+int oci_lock(const struct oci_container *c, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf(LOCK_DIR "/%s-%s.lock", c->runtime, c->id);
+	cleanup_close int fd = -1;
+
+	if (mkdir(LOCK_DIR, 0700) < 0 && errno != EEXIST)
+		return ckpt_error(err, errno, "mkdir %s", LOCK_DIR);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ckpt_error(err, errno, "open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return ckpt_error_msg(err, EBUSY, "container `%s` is busy: another "
+					      "checkpoint of it is running", c->id);
+		return ckpt_error(err, errno, "lock %s", path);
+	}
+	return steal_fd(&fd);
+}
+
+/* Last line of what the runtime said, for a one-line error. */
+static const char *last_line(char *buf)
+{
+	char *p;
+
+	while ((p = strrchr(buf, '\n')) && !p[1])
+		*p = '\0';
+	p = strrchr(buf, '\n');
+	return p ? p + 1 : buf;
+}
+
+/* `RUNTIME --root ROOT delete -f ID`, as after `runc kill` + `runc delete`. */
+int oci_delete(const struct oci_container *c, ckpt_err_t *err)
+{
+	char out[4096];
+	int pfd[2], status;
+	ssize_t n = 0, r;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return ckpt_error(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return ckpt_error(err, errno, "fork");
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0)
+			_exit(127);
+		execlp(c->runtime, c->runtime, "--root", c->root, "delete", "-f", c->id, NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (n < (ssize_t)sizeof(out) - 1 &&
+	       ((r = read(pfd[0], out + n, sizeof(out) - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
+		n += r > 0 ? r : 0;
+	out[n] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return ckpt_error(err, errno, "wait for %s delete", c->runtime);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !n)
+		return ckpt_error_msg(err, ENOENT, "cannot run `%s`", c->runtime);
+	return ckpt_error_msg(err, EIO, "%s delete -f %s failed: %s", c->runtime, c->id,
+			      last_line(out));
+}
