@@ -17,6 +17,8 @@ enum vma_kind {
 	VMA_MEMFD,	/* memfd mapping: /memfd:NAME (deleted) */
 	VMA_VDSO,	/* [vvar], [vvar_vclock], [vdso]: moved together */
 	VMA_SKIP,	/* [vsyscall]: fixed by the kernel */
+	VMA_SYSV,	/* SysV shm: /SYSVkey (deleted), shmat() of the segment the ipc
+			   namespace restored (namespaces/ipc.c keeps its contents) */
 };
 
 const char *vma_kind_name(enum vma_kind k);
