@@ -1,0 +1,510 @@
+/*
+ * namespaces/ipc.c - IPC namespace (ipc.json, ipc-shm.img): the ipc
+ * sysctls, SysV shared memory segments (key, id, owner, mode, size and
+ * contents), semaphore sets (values) and message queues (messages in order,
+ * with their types); POSIX message queues are in ipc-mq.c.
+ *
+ * Dump runs in helpers that join the tree's namespace: one returns the
+ * description as JSON, one streams the segments' contents into the image.
+ * Queued messages are copied with msgrcv(MSG_COPY), which leaves them in
+ * place. Restore runs in the root of the new tree, in its new namespace,
+ * before it has children: every object gets its old id back by writing
+ * /proc/sys/kernel/{shm,sem,msg}_next_id right before it is created. Tasks
+ * attach segments again in their memory restore (VMA kind "sysv").
+ *
+ * Not kept: creator uid/gid (the creator is the restorer), times, last
+ * pids, semaphore undo (semadj) lists, and the "destroyed once detached"
+ * state of a segment removed while attached: it comes back as a live
+ * IPC_PRIVATE segment, freed when the namespace goes.
+ */
+#define LOG_PREFIX "ipc: "
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "namespaces/ipc.h"
+#include "namespaces/ns.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#ifndef MSG_COPY
+#define MSG_COPY 040000
+#endif
+#define SHM_IMG "ipc-shm.img"
+
+/* Limits in the namespace; mqueue ones are per namespace too. */
+static const char *const ipc_sysctls[] = {
+	"kernel/shmmax",	     "kernel/shmall",	       "kernel/shmmni",
+	"kernel/shm_rmid_forced",    "kernel/msgmax",	       "kernel/msgmnb",
+	"kernel/msgmni",	     "kernel/sem",	       "fs/mqueue/msg_max",
+	"fs/mqueue/msgsize_max",     "fs/mqueue/queues_max",   "fs/mqueue/msg_default",
+	"fs/mqueue/msgsize_default",
+};
+
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
+int ipc_sysctl_read(const char *name, char **out, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("/proc/sys/%s", name);
+	size_t len;
+	int ret;
+
+	ret = read_file_at(AT_FDCWD, path, 4096, out, &len, err);
+	if (ret < 0)
+		return ret;
+	while (len && (*out)[len - 1] == '\n')
+		(*out)[--len] = '\0';
+	return 0;
+}
+
+int ipc_sysctl_write(const char *name, const char *val, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("/proc/sys/%s", name);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ckpt_error(err, errno, "open %s", path);
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		return ckpt_error(err, errno, "write `%s` to %s", val, path);
+	return 0;
+}
+
+static void perm_json(struct json *o, int id, const struct ipc_perm *p)
+{
+	json_set(o, "id", json_int(id));
+	json_set(o, "key", json_int(p->__key));
+	json_set(o, "mode", json_int(p->mode));
+	json_set(o, "uid", json_int(p->uid));
+	json_set(o, "gid", json_int(p->gid));
+}
+
+static struct json *shm_read(void)
+{
+	struct json *arr = json_arr();
+	struct shm_info info;
+	struct shmid_ds ds;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+
+	for (int i = 0; i <= max; i++) {
+		int id = shmctl(i, SHM_STAT, &ds);
+		struct json *o;
+
+		if (id < 0)
+			continue;
+		o = json_push(arr, json_obj());
+		perm_json(o, id, &ds.shm_perm);
+		json_set(o, "size", json_int(ds.shm_segsz));
+	}
+	return arr;
+}
+
+static struct json *sem_read(ckpt_err_t *err)
+{
+	struct json *arr = json_arr();
+	struct seminfo info;
+	struct semid_ds ds;
+	int max = semctl(0, 0, SEM_INFO, (union semun){ .buf = (struct semid_ds *)&info });
+
+	for (int i = 0; i <= max; i++) {
+		int id = semctl(i, 0, SEM_STAT, (union semun){ .buf = &ds });
+		cleanup_free unsigned short *vals = NULL;
+		struct json *o, *v;
+
+		if (id < 0)
+			continue;
+		vals = xzalloc(ds.sem_nsems * sizeof(*vals) + 1);
+		if (semctl(id, 0, GETALL, (union semun){ .array = vals }) < 0) {
+			ckpt_error(err, errno, "semaphore set %d: GETALL", id);
+			json_free(arr);
+			return NULL;
+		}
+		o = json_push(arr, json_obj());
+		perm_json(o, id, &ds.sem_perm);
+		v = json_set(o, "values", json_arr());
+		for (unsigned long k = 0; k < ds.sem_nsems; k++)
+			json_push(v, json_int(vals[k]));
+	}
+	return arr;
+}
+
+/* Every message of one queue, oldest first, copied in place (MSG_COPY). */
+static int msg_read_queue(int id, size_t qnum, size_t msgmax, struct json *msgs,
+			  ckpt_err_t *err)
+{
+	cleanup_free struct msgbuf *m = xzalloc(sizeof(long) + msgmax + 1);
+
+	for (size_t k = 0; k < qnum; k++) {
+		ssize_t n = msgrcv(id, m, msgmax, k, IPC_NOWAIT | MSG_COPY | MSG_NOERROR);
+		struct json *o;
+
+		if (n < 0)
+			return ckpt_error(err, errno, "message queue %d: copy message %zu", id, k);
+		o = json_push(msgs, json_obj());
+		json_set(o, "type", json_int(m->mtype));
+		json_set(o, "data", json_hexbuf(m->mtext, n));
+	}
+	return 0;
+}
+
+static struct json *msg_read(ckpt_err_t *err)
+{
+	struct json *arr = json_arr();
+	cleanup_free char *mx = NULL;
+	struct msginfo info;
+	struct msqid_ds ds;
+	int max = msgctl(0, MSG_INFO, (struct msqid_ds *)&info);
+	size_t msgmax;
+
+	if (ipc_sysctl_read("kernel/msgmax", &mx, err) < 0) {
+		json_free(arr);
+		return NULL;
+	}
+	msgmax = strtoul(mx, NULL, 10);
+	for (int i = 0; i <= max; i++) {
+		int id = msgctl(i, MSG_STAT, &ds);
+		struct json *o;
+
+		if (id < 0)
+			continue;
+		o = json_push(arr, json_obj());
+		perm_json(o, id, &ds.msg_perm);
+		json_set(o, "qbytes", json_int(ds.msg_qbytes));
+		if (msg_read_queue(id, ds.msg_qnum, msgmax, json_set(o, "messages", json_arr()),
+				   err) < 0) {
+			json_free(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/* In a helper inside the tree's namespace. */
+static struct json *ipc_read(void *arg, ckpt_err_t *err)
+{
+	cleanup_json struct json *j = json_obj();
+	struct json *sys = json_set(j, "sysctls", json_obj()), *v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ipc_sysctls); i++) {
+		cleanup_free char *val = NULL;
+
+		if (ipc_sysctl_read(ipc_sysctls[i], &val, err) < 0)
+			return NULL;
+		json_set(sys, ipc_sysctls[i], json_str(val));
+	}
+	json_set(j, "shm", shm_read());
+	if (!(v = sem_read(err)))
+		return NULL;
+	json_set(j, "sem", v);
+	if (!(v = msg_read(err)))
+		return NULL;
+	json_set(j, "msg", v);
+	/* last: it moves this helper into a mount namespace of its own */
+	if (!(v = ipc_mq_read(err)))
+		return NULL;
+	json_set(j, "mqueue", v);
+	return steal_pointer(&j);
+}
+
+/* The child of shm_dump_data: every segment's bytes, in order, to fd. */
+static int shm_stream(int nsfd, const struct json *shm, int fd)
+{
+	if (setns(nsfd, CLONE_NEWIPC) < 0)
+		return 1;
+	for (size_t i = 0; i < json_len(shm); i++) {
+		const struct json *s = json_at(shm, i);
+		int id = json_as_int(json_get(s, "id"));
+		void *p = shmat(id, NULL, SHM_RDONLY);
+
+		if (p == (void *)-1 || write_all(fd, p, json_as_int(json_get(s, "size"))) < 0)
+			return 1;
+		shmdt(p);
+	}
+	return 0;
+}
+
+/* Copy the contents of every segment into ipc-shm.img; record offsets. */
+static int shm_dump_data(const struct ns_dump *d, struct json *shm, ckpt_err_t *err)
+{
+	cleanup_free char *buf = xzalloc(1 << 20);
+	struct bundle_image *img = NULL;
+	int p[2], status, ret;
+	uint64_t total = 0;
+	pid_t pid;
+
+	for (size_t i = 0; i < json_len(shm); i++) {
+		json_set(json_at(shm, i), "offset", json_int(total));
+		total += json_as_int(json_get(json_at(shm, i), "size"));
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ckpt_error(err, errno, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		_exit(shm_stream(d->nsfd, shm, p[1]));
+	}
+	close(p[1]);
+	ret = pid < 0 ? ckpt_error(err, errno, "fork") : bundle_image_create(d->bundle, SHM_IMG,
+									     &img, err);
+	while (ret == 0 && total > 0) {
+		ssize_t n = read(p[0], buf, MIN(total, (uint64_t)1 << 20));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			ret = ckpt_error_msg(err, EIO, "read shared memory segments: %s",
+					     n < 0 ? strerror(errno) : "helper died");
+		else
+			ret = bundle_image_write(img, buf, n, err);
+		total -= n > 0 ? n : 0;
+	}
+	close(p[0]);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (ret == 0 && pid > 0 && status != 0)
+		ret = ckpt_error_msg(err, EIO, "shared memory helper failed (status 0x%x)", status);
+	if (ret < 0) {
+		bundle_image_abort(img);
+		return ret;
+	}
+	return img ? bundle_image_close(img, err) : 0;
+}
+
+static int ipc_dump(const struct ns_dump *d, ckpt_err_t *err)
+{
+	cleanup_json struct json *ipc = NULL;
+	struct json *shm;
+	int ret;
+
+	ret = ns_exec_json(d->nsfd, CLONE_NEWIPC, ipc_read, NULL, &ipc, err);
+	if (ret < 0)
+		return ret;
+	shm = json_get(ipc, "shm");
+	if (json_len(shm)) {
+		ret = shm_dump_data(d, shm, err);
+		if (ret < 0)
+			return ret;
+	}
+	pr_info("%zu segments, %zu semaphore sets, %zu message queues, %zu POSIX queues",
+		json_len(shm), json_len(json_get(ipc, "sem")), json_len(json_get(ipc, "msg")),
+		json_len(json_get(ipc, "mqueue")));
+	return bundle_put_json(d->bundle, "ipc.json", ipc, err);
+}
+
+/* ---- restore: in the root, inside the new namespace ---------------------- */
+
+/* The next object of this kind gets exactly id (needs CONFIG_CHECKPOINT_RESTORE). */
+static int next_id(const char *kind, int64_t id, ckpt_err_t *err)
+{
+	char name[32], val[32];
+
+	snprintf(name, sizeof(name), "kernel/%s_next_id", kind);
+	snprintf(val, sizeof(val), "%lld", (long long)id);
+	return ipc_sysctl_write(name, val, err);
+}
+
+static int got_id(const char *what, int64_t want, int got, ckpt_err_t *err)
+{
+	if (got < 0)
+		return ckpt_error(err, errno, "create %s %lld", what, (long long)want);
+	if (got != want)
+		return ckpt_error_msg(err, EEXIST, "%s %lld came back as %d", what, (long long)want,
+				      got);
+	return 0;
+}
+
+static int sysctls_restore(const struct json *sys, ckpt_err_t *err)
+{
+	for (size_t i = 0; i < json_len(sys); i++) {
+		const char *name = json_key_at(sys, i), *want = json_as_str(json_at(sys, i));
+		cleanup_free char *cur = NULL;
+		bool known = false;
+
+		for (size_t k = 0; k < ARRAY_SIZE(ipc_sysctls); k++)
+			known |= !strcmp(name, ipc_sysctls[k]);
+		if (!known || !want)
+			return ckpt_error_msg(err, EPROTO, "ipc.json: bad sysctl `%s`", name);
+		if (ipc_sysctl_read(name, &cur, err) < 0)
+			return -err->code;
+		if (!strcmp(cur, want))
+			continue; /* a new namespace starts with the defaults */
+		if (ipc_sysctl_write(name, want, err) < 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+static int shm_restore_one(const struct json *s, int img, ckpt_err_t *err)
+{
+	int64_t id = json_as_int(json_get(s, "id")), size = json_as_int(json_get(s, "size"));
+	int64_t off = json_as_int(json_get(s, "offset"));
+	struct shmid_ds ds;
+	ssize_t n = 0;
+	void *p;
+	int got;
+
+	if (next_id("shm", id, err) < 0)
+		return -err->code;
+	got = shmget(json_as_int(json_get(s, "key")), size, IPC_CREAT | IPC_EXCL | 0600);
+	if (got_id("SysV segment", id, got, err) < 0)
+		return -err->code;
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		return ckpt_error(err, errno, "attach SysV segment %lld", (long long)id);
+	for (int64_t done = 0; done < size; done += n) {
+		n = pread(img, (char *)p + done, size - done, off + done);
+		if (n <= 0)
+			break;
+	}
+	shmdt(p);
+	if (n <= 0 && size > 0)
+		return ckpt_error(err, n < 0 ? errno : EIO, "fill SysV segment %lld", (long long)id);
+	memset(&ds, 0, sizeof(ds));
+	ds.shm_perm.uid = json_as_int(json_get(s, "uid"));
+	ds.shm_perm.gid = json_as_int(json_get(s, "gid"));
+	ds.shm_perm.mode = json_as_int(json_get(s, "mode")) & 0777;
+	if (shmctl(id, IPC_SET, &ds) < 0)
+		return ckpt_error(err, errno, "set owner of SysV segment %lld", (long long)id);
+	return 0;
+}
+
+static int sem_restore_one(const struct json *s, ckpt_err_t *err)
+{
+	int64_t id = json_as_int(json_get(s, "id"));
+	struct json *vals = json_get(s, "values");
+	size_t n = json_len(vals);
+	cleanup_free unsigned short *v = xzalloc(n * sizeof(*v) + 1);
+	struct semid_ds ds = { 0 };
+	int got;
+
+	if (n == 0)
+		return ckpt_error_msg(err, EPROTO, "ipc.json: semaphore set %lld has no values",
+				      (long long)id);
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_as_int(json_at(vals, i));
+	if (next_id("sem", id, err) < 0)
+		return -err->code;
+	got = semget(json_as_int(json_get(s, "key")), n, IPC_CREAT | IPC_EXCL | 0600);
+	if (got_id("semaphore set", id, got, err) < 0)
+		return -err->code;
+	if (semctl(id, 0, SETALL, (union semun){ .array = v }) < 0)
+		return ckpt_error(err, errno, "set values of semaphore set %lld", (long long)id);
+	ds.sem_perm.uid = json_as_int(json_get(s, "uid"));
+	ds.sem_perm.gid = json_as_int(json_get(s, "gid"));
+	ds.sem_perm.mode = json_as_int(json_get(s, "mode")) & 0777;
+	if (semctl(id, 0, IPC_SET, (union semun){ .buf = &ds }) < 0)
+		return ckpt_error(err, errno, "set owner of semaphore set %lld", (long long)id);
+	return 0;
+}
+
+static int msg_fill(int id, const struct json *msgs, ckpt_err_t *err)
+{
+	for (size_t i = 0; i < json_len(msgs); i++) {
+		const struct json *m = json_at(msgs, i);
+		const char *hex = json_as_str(json_get(m, "data")) ?: "";
+		size_t len = strlen(hex) / 2;
+		cleanup_free struct msgbuf *b = xzalloc(sizeof(long) + len + 1);
+
+		b->mtype = json_as_int(json_get(m, "type"));
+		if (b->mtype <= 0 || (len && json_get_hexbuf(m, "data", b->mtext, len, err) < 0))
+			return ckpt_error_msg(err, EPROTO, "ipc.json: bad message %zu", i);
+		if (msgsnd(id, b, len, IPC_NOWAIT) < 0)
+			return ckpt_error(err, errno, "queue message %zu", i);
+	}
+	return 0;
+}
+
+/*
+ * A queue's byte limit may only exceed kernel.msgmnb with CAP_SYS_RESOURCE
+ * (missing here even for root), and a new queue takes msgmnb as its limit:
+ * so msgmnb is set to the queue's limit while it is made, then put back.
+ */
+static int msg_restore_one(const struct json *q, const char *msgmnb, ckpt_err_t *err)
+{
+	int64_t id = json_as_int(json_get(q, "id")), qbytes = json_as_int(json_get(q, "qbytes"));
+	struct msqid_ds ds = { 0 };
+	char lim[32];
+	int got, ret;
+
+	snprintf(lim, sizeof(lim), "%lld", (long long)qbytes);
+	if (ipc_sysctl_write("kernel/msgmnb", lim, err) < 0 || next_id("msg", id, err) < 0)
+		return -err->code;
+	got = msgget(json_as_int(json_get(q, "key")), IPC_CREAT | IPC_EXCL | 0600);
+	ret = got_id("message queue", id, got, err);
+	if (ret == 0)
+		ret = msg_fill(id, json_get(q, "messages"), err);
+	ds.msg_perm.uid = json_as_int(json_get(q, "uid"));
+	ds.msg_perm.gid = json_as_int(json_get(q, "gid"));
+	ds.msg_perm.mode = json_as_int(json_get(q, "mode")) & 0777;
+	ds.msg_qbytes = qbytes;
+	if (ret == 0 && msgctl(id, IPC_SET, &ds) < 0)
+		ret = ckpt_error(err, errno, "set owner and limit");
+	if (ipc_sysctl_write("kernel/msgmnb", msgmnb, ret < 0 ? &(ckpt_err_t){ 0 } : err) < 0 &&
+	    ret == 0)
+		ret = -err->code;
+	if (ret < 0)
+		return ckpt_error_wrap(err, "message queue %lld", (long long)id);
+	return 0;
+}
+
+static int sysv_restore(const struct json *ipc, struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	struct json *shm = json_get(ipc, "shm"), *sem = json_get(ipc, "sem");
+	struct json *msg = json_get(ipc, "msg");
+	cleanup_free char *msgmnb = NULL;
+	cleanup_close int img = -1;
+	uint64_t size;
+	int ret;
+
+	if (json_len(shm)) {
+		ret = bundle_open_file(b, SHM_IMG, &img, &size, err);
+		if (ret < 0)
+			return ret;
+	}
+	for (size_t i = 0; i < json_len(shm); i++)
+		if (shm_restore_one(json_at(shm, i), img, err) < 0)
+			return -err->code;
+	for (size_t i = 0; i < json_len(sem); i++)
+		if (sem_restore_one(json_at(sem, i), err) < 0)
+			return -err->code;
+	if (json_len(msg) && ipc_sysctl_read("kernel/msgmnb", &msgmnb, err) < 0)
+		return -err->code;
+	for (size_t i = 0; i < json_len(msg); i++)
+		if (msg_restore_one(json_at(msg, i), msgmnb, err) < 0)
+			return -err->code;
+	return 0;
+}
+
+static int ipc_restore(struct ns_restore *r, ckpt_err_t *err)
+{
+	cleanup_json struct json *ipc = NULL;
+	int ret;
+
+	ret = bundle_get_json(r->bundle, "ipc.json", &ipc, err);
+	if (ret < 0)
+		return ret;
+	ret = sysctls_restore(json_get(ipc, "sysctls"), err);
+	if (ret == 0)
+		ret = sysv_restore(ipc, r->bundle, err);
+	if (ret == 0)
+		ret = ipc_mq_restore(json_get(ipc, "mqueue"), err);
+	return ret;
+}
+
+const struct ckpt_ns_ops ns_ipc_ops = {
+	.name = "ipc",
+	.clone_flag = CLONE_NEWIPC,
+	.dump = ipc_dump,
+	.restore = ipc_restore,
+};
