@@ -18,17 +18,19 @@
 extern const struct ckpt_ns_ops ns_uts_ops;
 extern const struct ckpt_ns_ops ns_net_ops;
 extern const struct ckpt_ns_ops ns_ipc_ops;
+extern const struct ckpt_ns_ops ns_time_ops;
 extern const struct ckpt_ns_ops ns_mnt_ops;
 
 static const struct ckpt_ns_ops *const ns_table[] = {
 	&ns_uts_ops,
 	&ns_net_ops, /* before mnt; restore only needs netlink sockets and fds */
 	&ns_ipc_ops, /* before mnt: it writes the new namespace's /proc/sys */
+	&ns_time_ops,
 	&ns_mnt_ops, /* last: its restore leaves the host's paths behind (pivot_root) */
 };
 
 /* Namespaces a tree may own that no module handles yet: refused at dump. */
-static const char *const ns_unhandled[] = { "cgroup", "time", "user" };
+static const char *const ns_unhandled[] = { "cgroup", "user" };
 
 int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
 		 void *arg, struct json **out, ckpt_err_t *err)
