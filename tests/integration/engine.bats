@@ -335,6 +335,13 @@ failed_checkpoint()
 	failed_checkpoint "$T/file/bundle"
 }
 
+@test "engine: failed checkpoint (disk full) leaves the tree running and no bundle" {
+	mkdir "$T/small"
+	mount -t tmpfs -o size=32k ckpt-test-full "$T/small"
+	failed_checkpoint "$T/small/bundle" || { umount "$T/small"; return 1; }
+	umount "$T/small"
+}
+
 # ---- restore refuses a taken pid ---------------------------------------------
 
 @test "engine: restore while the pid is taken fails naming the pid" {
