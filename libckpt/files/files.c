@@ -9,14 +9,19 @@
  * made once in ckpt-oci before the tree is forked and parked above every
  * fd number of the tree, so every task inherits the same description.
  *
- * Not supported yet (checkpoint fails or, where said, the gap is logged):
- * netlink/packet/raw sockets (inet.c lists its own gaps), io_uring, bpf, perf, fanotify, SysV IPC and
- * POSIX mqueues; fds in flight in SCM_RIGHTS (refused); bytes a client
- * sent into a not yet accepted connection (lost); inotify events queued
- * but unread (dropped, logged); unix sockets outside ckpt-oci's network
- * namespace; relative unix socket paths; getsockname of connected stream
- * sockets; a memfd both mapped and open is two objects after restore;
- * two separate opens of one unlinked file become one file.
+ * Not supported yet; the checkpoint fails with "unsupported fd N (...) in
+ * pid P" (or names the socket) and the tree runs on: netlink/packet/raw
+ * sockets (inet.c lists its own gaps), io_uring, bpf, perf, fanotify;
+ * fds in flight in SCM_RIGHTS in a unix queue; a not yet accepted unix
+ * connection holding bytes its client sent, or whose client is closed, or
+ * whose client is outside the tree; unix sockets bound to a relative
+ * path; inotify events queued but unread; unix sockets outside
+ * ckpt-oci's network namespace. SysV IPC and POSIX mqueues belong to the
+ * IPC namespace (namespaces/), not to this table.
+ * Restored differently (no error): getsockname of connected stream
+ * sockets; datagram senders' addresses and SCM credentials; a memfd both
+ * mapped and open is two objects after restore; two separate opens of one
+ * unlinked file become one file.
  */
 #define LOG_PREFIX "files: "
 #include <dirent.h>

@@ -5,8 +5,11 @@
  * open_by_handle_at() on the mount with that device (mountinfo of the
  * task), read back through /proc/self/fd. Restore adds the watches in wd
  * order; wds are handed out cyclically, so removing and re-adding a watch
- * moves it up to the saved number. Events queued but not read are not
- * saved: the dump log says how many bytes were dropped.
+ * moves it up to the saved number. Events queued but not read cannot be
+ * put into a new inotify fd: such an fd fails the checkpoint (FIONREAD on
+ * a pidfd_getfd copy), so none is dropped. Events that happen after the
+ * dump (the tree is stopped, others may still touch the watched paths)
+ * are not seen by the restored tree.
  */
 #define LOG_PREFIX "inotify: "
 #include <errno.h>
@@ -90,9 +93,14 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 
 	if (copy < 0)
 		return copy;
-	if (ioctl(copy, FIONREAD, &queued) == 0 && queued > 0)
-		pr_warn("fd %d of %d: %d bytes of inotify events not read yet are dropped", fi->fd,
-			fi->pid, queued);
+	/* queued events cannot be put back into a new inotify fd: refuse, never drop */
+	if (ioctl(copy, FIONREAD, &queued) < 0)
+		return ckpt_error(err, errno, "inotify fd %d of %d: FIONREAD", fi->fd, fi->pid);
+	if (queued > 0)
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (inotify with %d bytes of unread events) "
+				      "in pid %d",
+				      fi->fd, queued, fi->pid);
 	for (const char *p = strstr(fi->fdinfo, "inotify wd:"); p;
 	     p = strstr(p + 1, "inotify wd:")) {
 		unsigned long sdev;

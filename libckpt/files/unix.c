@@ -7,7 +7,13 @@
  * own peek offset is put back). Datagram boundaries are kept ("msgs").
  * Every socket is recorded once, by inode; a socket connected to one that
  * is neither in the tree nor a pending connection of a listener in the
- * tree fails the checkpoint (unix_dump_check).
+ * tree fails the checkpoint (unix_dump_check), as does a pending connection
+ * from a client outside the tree.
+ *
+ * Refused with "unsupported fd N (...) in pid P", never dropped: fds in
+ * flight (SCM_RIGHTS) in a receive queue; a pending (not accepted)
+ * connection holding bytes the client sent, or whose client is closed;
+ * a socket bound to a relative path (restore could not tell where).
  *
  * Restore (unix-restore.c): ckpt-oci makes every socket before forking.
  */
@@ -46,8 +52,13 @@ static const char *family_name(int f)
 	}
 }
 
-/* One peek; SCM_RIGHTS in flight are refused (their fds were installed here). */
-static ssize_t peek_one(int sk, char *buf, size_t cap, int *msg_flags, ckpt_err_t *err)
+/*
+ * One peek. The kernel installs a copy of every fd in flight (SCM_RIGHTS)
+ * into ckpt-oci on each peek: they are closed at once and the socket is
+ * refused, as re-sending them would need each to be recreated standalone.
+ */
+static ssize_t peek_one(const struct fd_info *fi, int sk, char *buf, size_t cap, int *msg_flags,
+			ckpt_err_t *err)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 253)] __attribute__((aligned(8)));
 	struct iovec iov = {buf, cap};
@@ -68,14 +79,19 @@ static ssize_t peek_one(int sk, char *buf, size_t cap, int *msg_flags, ckpt_err_
 			close(((int *)CMSG_DATA(c))[i]);
 		rights = true;
 	}
-	if (rights)
-		return ckpt_error_msg(err, ENOTSUP, "fds in flight (SCM_RIGHTS) in a unix queue");
+	/* MSG_CTRUNC: more fds than cbuf holds, the rest were dropped (in the peek only) */
+	if (rights || (mh.msg_flags & MSG_CTRUNC))
+		return ckpt_error_msg(
+			err, ENOTSUP,
+			"unsupported fd %d (unix socket with fds in flight) in pid %d", fi->fd,
+			fi->pid);
 	*msg_flags = mh.msg_flags;
 	return n;
 }
 
 /* The receive queue, message by message for datagrams. */
-static int unix_peek(int sk, int type, struct json *e, char **out, size_t *len, ckpt_err_t *err)
+static int unix_peek(const struct fd_info *fi, int sk, int type, struct json *e, char **out,
+		     size_t *len, ckpt_err_t *err)
 {
 	struct json *msgs = type == SOCK_STREAM ? NULL : json_set(e, "msgs", json_arr());
 	socklen_t sl = sizeof(int);
@@ -95,7 +111,7 @@ static int unix_peek(int sk, int type, struct json *e, char **out, size_t *len, 
 			cap = *len + (1u << 20);
 			buf = xrealloc(buf, cap);
 		}
-		n = peek_one(sk, buf + *len, cap - *len, &flags, err);
+		n = peek_one(fi, sk, buf + *len, cap - *len, &flags, err);
 		if (n < 0)
 			ret = n;
 		if (n <= 0)
@@ -119,20 +135,51 @@ static int unix_peek(int sk, int type, struct json *e, char **out, size_t *len, 
 	return ret;
 }
 
-static int unix_dump_queue(int sk, const struct unix_diag_info *ui, struct json *e,
-			   struct files_dctx *dc, ckpt_err_t *err)
+static int unix_dump_queue(const struct fd_info *fi, int sk, const struct unix_diag_info *ui,
+			   struct json *e, struct files_dctx *dc, ckpt_err_t *err)
 {
 	cleanup_free char *buf = NULL, *name = NULL;
 	size_t len = 0;
 	int ret;
 
-	ret = unix_peek(sk, ui->type, e, &buf, &len, err);
+	ret = unix_peek(fi, sk, ui->type, e, &buf, &len, err);
 	if (ret < 0 || !len)
 		return ret;
 	name = xasprintf("unix-%u.img", ui->ino);
 	json_set(e, "image", json_str(name));
 	json_set(e, "bytes", json_int(len));
 	return files_put_image(dc->bundle, name, buf, len, err);
+}
+
+/*
+ * The bytes a client sent into a connection not accepted yet sit in the
+ * embryo socket's queue, which no fd reaches (accepting it would change
+ * the task, also under --leave-running). They are charged to the client's
+ * send buffer, so its sock_diag wqueue says whether there are any: refuse
+ * those, and connections whose client is closed (icon 0: whether it sent
+ * something before closing cannot be told).
+ */
+static int unix_dump_pending(const struct fd_info *fi, const struct unix_diag_info *ui,
+			     ckpt_err_t *err)
+{
+	for (int i = 0; i < ui->nicons; i++) {
+		struct unix_diag_info ci;
+
+		if (!ui->icons[i] || unix_diag_get(ui->icons[i], &ci, err) < 0) {
+			ckpt_error_clear(err);
+			return ckpt_error_msg(err, ENOTSUP,
+					      "unsupported fd %d (unix socket with unaccepted "
+					      "connection from a closed client) in pid %d",
+					      fi->fd, fi->pid);
+		}
+		free(ci.icons);
+		if (ci.wqueue > 0)
+			return ckpt_error_msg(err, ENOTSUP,
+					      "unsupported fd %d (unix socket with unaccepted "
+					      "connection holding queued data) in pid %d",
+					      fi->fd, fi->pid);
+	}
+	return 0;
 }
 
 static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
@@ -152,11 +199,24 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 	json_set(e, "state", json_int(ui.state));
 	json_set(e, "peer", json_int(ui.peer));
 	json_set(e, "shutdown", json_int(ui.shutdown));
+	/* a relative path would be bound again in ckpt-oci's cwd, not the task's */
+	if (ui.name_len && ui.name[0] && ui.name[0] != '/') {
+		free(ui.icons);
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (unix socket bound to relative path "
+				      "`%.*s`) in pid %d",
+				      fi->fd, ui.name_len, ui.name, fi->pid);
+	}
 	if (ui.name_len)
 		json_set(e, "name", json_hexbuf(ui.name, ui.name_len));
 	if (getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, &sl) == 0 && on)
 		json_set(e, "passcred", json_bool(true));
 	if (ui.state == TCP_LISTEN) {
+		ret = unix_dump_pending(fi, &ui, err);
+		if (ret < 0) {
+			free(ui.icons);
+			return ret;
+		}
 		json_set(e, "backlog", json_int(ui.wqueue));
 		icons = json_set(e, "icons", json_arr());
 		for (int i = 0; i < ui.nicons; i++)
@@ -165,7 +225,7 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 		return 0;
 	}
 	free(ui.icons);
-	return unix_dump_queue(sk, &ui, e, dc, err);
+	return unix_dump_queue(fi, sk, &ui, e, dc, err);
 }
 
 int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, ckpt_err_t *err)
@@ -187,6 +247,8 @@ int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, c
 	if (files_list_find(list, fi->st.st_ino))
 		return 0;
 	ret = unix_dump_sock(sk, fi, list, dc, err);
+	if (ret == -ENOTSUP) /* "unsupported fd N (...) in pid P" says it all */
+		return ret;
 	if (ret < 0)
 		return ckpt_error_wrap(err, "unix socket fd %d of %d", fi->fd, fi->pid);
 	return 0;
@@ -205,6 +267,24 @@ const struct json *unix_listener_of(const struct json *list, uint64_t client)
 	return NULL;
 }
 
+/* Every pending connection of listener e comes from a client in the tree. */
+static int unix_check_icons(const struct json *list, const struct json *e, ckpt_err_t *err)
+{
+	const struct json *icons = json_get(e, "icons");
+
+	for (size_t k = 0; k < json_len(icons); k++) {
+		uint64_t c = json_as_int(json_at(icons, k));
+
+		if (!files_list_find(list, c))
+			return ckpt_error_msg(err, ENOTSUP,
+					      "unsupported unix socket %lu: pending connection "
+					      "from socket %lu outside the tree",
+					      (unsigned long)json_as_int(json_get(e, "id")),
+					      (unsigned long)c);
+	}
+	return 0;
+}
+
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 {
 	const struct json *list = dc->doc ? json_get(dc->doc, "unix") : NULL;
@@ -213,7 +293,11 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 		const struct json *e = json_at(list, i);
 		uint64_t id = json_as_int(json_get(e, "id")), peer;
 		struct unix_diag_info ui;
+		int ret;
 
+		ret = unix_check_icons(list, e, err);
+		if (ret < 0)
+			return ret;
 		peer = json_as_int(json_get(e, "peer"));
 		if (!peer || files_list_find(list, peer) || unix_listener_of(list, id))
 			continue;

@@ -84,3 +84,45 @@ load helpers
 	wl_go || return
 	wl_finish
 }
+
+# Start NAME [ARGS], expect the checkpoint to fail with output matching
+# REGEXP ($1), no bundle, the tree untraced and still passing after the go.
+_refused()
+{
+	local regexp=$1
+	shift
+	wl_start "$@" || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "$regexp"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "$1 after the failed checkpoint"
+}
+
+@test "files: bytes in a not yet accepted unix connection fail the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(unix socket with unaccepted connection holding queued data\) in pid [0-9]+" \
+		fd_unix_refused pending-data
+}
+
+@test "files: a not yet accepted unix connection of a closed client fails the checkpoint" {
+	_refused "unsupported fd [0-9]+ \(unix socket with unaccepted connection from a closed client\) in pid [0-9]+" \
+		fd_unix_refused pending-closed
+}
+
+@test "files: fds in flight in a unix queue fail the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(unix socket with fds in flight\) in pid [0-9]+" \
+		fd_unix_refused inflight
+}
+
+@test "files: unread inotify events fail the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(inotify with [0-9]+ bytes of unread events\) in pid [0-9]+" \
+		fd_inotify_queued
+}
+
+@test "files: a unix socket bound to a relative path fails the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(unix socket bound to relative path \`rel.sock\`\) in pid [0-9]+" \
+		fd_unix_refused relative
+}

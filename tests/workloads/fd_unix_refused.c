@@ -1,0 +1,135 @@
+/*
+ * fd_unix_refused MODE - unix socket states this version refuses to
+ * checkpoint (the checkpoint must fail naming the fd and leave the tree
+ * running); after the go, without any restore, each is verified intact:
+ *   pending-data    a client sent bytes into a connection not accepted yet
+ *   pending-closed  the same client then closed its end
+ *   inflight        a pipe's read end in flight (SCM_RIGHTS) in a queue
+ *   relative        a listener bound to a relative path
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "fd_common.h"
+#include "wl.h"
+#include "wl_sys.h"
+
+static int lsk, sv[2];
+
+static int setup_pending(bool close_client)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int c;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", fd_path("refused.sock"));
+	lsk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lsk < 0 || c < 0 || bind(lsk, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(lsk, 4) < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    write(c, "early", 5) != 5)
+		return wl_fail("pending connection setup: %m");
+	if (close_client)
+		close(c);
+	return 0;
+}
+
+static int check_pending(bool closed)
+{
+	char buf[16];
+	int a = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+
+	if (a < 0 || read(a, buf, sizeof(buf)) != 5 || memcmp(buf, "early", 5))
+		return wl_fail("bytes of the pending connection lost: %m");
+	if (closed && read(a, buf, sizeof(buf)) != 0)
+		return wl_fail("no EOF after the closed client's bytes");
+	return wl_pass();
+}
+
+/* bound as "rel.sock" in the test directory, reached there by the same name */
+static int relative(bool connect_now)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX, .sun_path = "rel.sock"};
+	int c;
+
+	if (connect_now) {
+		c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
+			return wl_fail("connect to the relative path: %m");
+		return wl_pass();
+	}
+	lsk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (chdir(fd_path(".")) < 0 || bind(lsk, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(lsk, 4) < 0)
+		return wl_fail("relative bind: %m");
+	return 0;
+}
+
+static int setup_inflight(void)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8))) = {0};
+	struct iovec iov = {"F", 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int p[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe(p) < 0)
+		return wl_fail("setup: %m");
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &p[0], sizeof(int));
+	if (sendmsg(sv[1], &mh, 0) != 1 || write(p[1], "in-flight", 9) != 9)
+		return wl_fail("send fd: %m");
+	close(p[0]); /* only the copy in flight is left */
+	close(p[1]);
+	return 0;
+}
+
+static int check_inflight(void)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8))), b, buf[16];
+	struct iovec iov = {&b, 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC) != 1 || !(c = CMSG_FIRSTHDR(&mh)) ||
+	    c->cmsg_type != SCM_RIGHTS)
+		return wl_fail("fd in flight lost: %m");
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (read(fd, buf, sizeof(buf)) != 9 || memcmp(buf, "in-flight", 9))
+		return wl_fail("fd in flight does not carry the data");
+	return wl_pass();
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	bool closed = !strcmp(mode, "pending-closed");
+	int ret;
+
+	wl_init(argc, argv);
+	if (!strcmp(mode, "inflight"))
+		ret = setup_inflight();
+	else if (!strcmp(mode, "relative"))
+		ret = relative(false);
+	else if (closed || !strcmp(mode, "pending-data"))
+		ret = setup_pending(closed);
+	else
+		return wl_fail("mode pending-data, pending-closed, inflight or relative, not `%s`", mode);
+	if (ret)
+		return ret;
+	wl_ready();
+	wl_wait_restored();
+	if (!strcmp(mode, "relative"))
+		return relative(true);
+	return !strcmp(mode, "inflight") ? check_inflight() : check_pending(closed);
+}
