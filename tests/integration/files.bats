@@ -126,3 +126,25 @@ _refused()
 	_refused "unsupported fd [0-9]+ \(unix socket bound to relative path \`rel.sock\`\) in pid [0-9]+" \
 		fd_unix_refused relative
 }
+
+@test "files: a pending unix connection from outside the tree fails the checkpoint" {
+	local line fd
+	wl_start fd_unix_refused listen || return
+	mkfifo "$T/client" || return
+	# a client outside the tree: connects, says so, holds the connection
+	(clean_exec /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("connected", flush=True)
+time.sleep(3600)' "$T/refused.sock" </dev/null >"$T/client" 2>&1) &
+	ckpt_track_pid $!
+	exec {fd}<"$T/client"
+	read -t 30 -u "$fd" line
+	exec {fd}<&-
+	[[ $line == connected ]] || fail "client: $line"
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported unix socket [0-9]+: pending connection from socket [0-9]+ outside the tree"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_unix_refused listen after the failed checkpoint"
+}

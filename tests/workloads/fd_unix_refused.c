@@ -6,6 +6,8 @@
  *   pending-closed  the same client then closed its end
  *   inflight        a pipe's read end in flight (SCM_RIGHTS) in a queue
  *   relative        a listener bound to a relative path
+ *   listen          a listener at refused.sock; the harness connects to it
+ *                   from outside the tree and does not wait to be accepted
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,6 +68,17 @@ static int relative(bool connect_now)
 	return 0;
 }
 
+static int listen_only(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", fd_path("refused.sock"));
+	lsk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lsk < 0 || bind(lsk, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lsk, 4) < 0)
+		return wl_fail("listen: %m");
+	return 0;
+}
+
 static int setup_inflight(void)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8))) = {0};
@@ -121,15 +134,20 @@ int main(int argc, char **argv)
 		ret = setup_inflight();
 	else if (!strcmp(mode, "relative"))
 		ret = relative(false);
+	else if (!strcmp(mode, "listen"))
+		ret = listen_only();
 	else if (closed || !strcmp(mode, "pending-data"))
 		ret = setup_pending(closed);
 	else
-		return wl_fail("mode pending-data, pending-closed, inflight or relative, not `%s`", mode);
+		return wl_fail("unknown mode `%s`", mode);
 	if (ret)
 		return ret;
 	wl_ready();
 	wl_wait_restored();
 	if (!strcmp(mode, "relative"))
 		return relative(true);
+	if (!strcmp(mode, "listen"))
+		return accept4(lsk, NULL, NULL, SOCK_CLOEXEC) < 0 ? wl_fail("accept: %m")
+								   : wl_pass();
 	return !strcmp(mode, "inflight") ? check_inflight() : check_pending(closed);
 }
