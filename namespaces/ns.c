@@ -19,6 +19,7 @@ extern const struct ckpt_ns_ops ns_uts_ops;
 extern const struct ckpt_ns_ops ns_net_ops;
 extern const struct ckpt_ns_ops ns_ipc_ops;
 extern const struct ckpt_ns_ops ns_time_ops;
+extern const struct ckpt_ns_ops ns_cgroup_ops;
 extern const struct ckpt_ns_ops ns_mnt_ops;
 
 static const struct ckpt_ns_ops *const ns_table[] = {
@@ -26,11 +27,12 @@ static const struct ckpt_ns_ops *const ns_table[] = {
 	&ns_net_ops, /* before mnt; restore only needs netlink sockets and fds */
 	&ns_ipc_ops, /* before mnt: it writes the new namespace's /proc/sys */
 	&ns_time_ops,
+	&ns_cgroup_ops, /* before mnt: it joins cgroups through the host's paths */
 	&ns_mnt_ops, /* last: its restore leaves the host's paths behind (pivot_root) */
 };
 
 /* Namespaces a tree may own that no module handles yet: refused at dump. */
-static const char *const ns_unhandled[] = { "cgroup", "user" };
+static const char *const ns_unhandled[] = { "user" };
 
 int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
 		 void *arg, struct json **out, ckpt_err_t *err)

@@ -297,10 +297,11 @@ wl_start()
 #     unshare --fork --pid UNSHARE-FLAGS $WL_BIN/NAME ARGS
 # (e.g. "--ipc --uts --mount --mount-proc"). WL_PID is the workload itself
 # (unshare's child, pid 1 inside), WL_NS_PARENT the unshare process; both
-# are tracked for teardown.
+# are tracked for teardown. With WL_NS_CGROUPS set (cgroup directories,
+# space separated), the workload starts in those cgroups.
 wl_start_ns()
 {
-	local flags=$1 name=$2 bin fd line i
+	local flags=$1 name=$2 bin fd line i cg
 	shift 2
 	bin=$WL_BIN/$name
 	if [[ ! -x $bin ]]; then
@@ -314,6 +315,10 @@ wl_start_ns()
 	mkfifo "$T/ready" "$T/go" || return
 	(
 		_close_fds
+		# WL_NS_CGROUPS: cgroup directories to start in (before --cgroup)
+		for cg in ${WL_NS_CGROUPS:-}; do
+			echo "$BASHPID" >"$cg/cgroup.procs" || exit 1
+		done
 		# shellcheck disable=SC2086 # the flags are words on purpose
 		WL_READY=$T/ready WL_GO=$T/go exec unshare --fork --pid $flags "$bin" "$@"
 	) </dev/null >>"$T/out" 2>&1 &

@@ -34,6 +34,7 @@ TIME_FLAGS="--time --monotonic 1000000 --boottime 2000000"
 _root_of_restore()
 {
 	ROOT=$(cat /proc/"$RESTORE_PID"/task/*/children 2>/dev/null)
+	ROOT=${ROOT// /}
 	[[ -n $ROOT ]]
 }
 

@@ -1,0 +1,245 @@
+/*
+ * namespaces/cgroup.c - cgroup namespace (cgroup.json): the tree's cgroup
+ * in every hierarchy (v1 controllers and the v2 unified one) and the
+ * limits set there; the root's view of them through its namespace.
+ *
+ * Dump reads /proc/ROOT/cgroup from ckpt-oci (whose cgroup namespace shows
+ * whole paths) and, for each hierarchy where the tree is not in the root
+ * cgroup "/", the limit files of that cgroup that exist.
+ *
+ * Restore: prepare (ckpt-oci) makes, in each such hierarchy, a new cgroup
+ * below ckpt-oci's own one, named after the original with "-r<pid of
+ * ckpt-oci>" added, and writes the limits that differ from the new
+ * cgroup's. The root of the tree (created with CLONE_NEWCGROUP, still
+ * ckpt-oci code) joins them before it has children, so every process of
+ * the tree is born inside, then unshares its cgroup namespace again so
+ * that its root is the new cgroups: /proc/self/cgroup reads as it did.
+ *
+ * Nobody removes these cgroups when the tree is gone: the caller does
+ * (rmdir, once the tree exited), as the tests do in their teardown.
+ */
+#define LOG_PREFIX "cgroup: "
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "namespaces/ns.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define CG_MAX 16
+
+/* Limits copied, in the order they are written (cfs period before quota). */
+static const char *const cg_limits[] = {
+	"memory.limit_in_bytes", "memory.max", "memory.high", "pids.max", "cpu.cfs_period_us",
+	"cpu.cfs_quota_us", "cpu.shares", "cpu.max", "cpu.weight", "cpuset.cpus",
+	"cpuset.mems",
+};
+
+/*
+ * The cgroups prepare made, for the root to join: the root is a fork of
+ * ckpt-oci made after prepare, so it inherits this (file-local) list.
+ */
+static char *cg_made[CG_MAX];
+static int cg_nmade;
+
+/* Mount point of the hierarchy "controllers" ("" for v2) in our mountinfo. */
+static char *cg_mount(const char *controllers)
+{
+	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		char root[512], mnt[512], fstype[64], opts[512];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
+		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2 || strcmp(root, "/"))
+			continue;
+		if (!*controllers && !strcmp(fstype, "cgroup2"))
+			return xstrdup(mnt);
+		if (*controllers && !strcmp(fstype, "cgroup")) {
+			cleanup_free char *want = xasprintf(",%s,", controllers);
+			cleanup_free char *have = xasprintf(",%s,", opts);
+
+			if (strstr(have, want))
+				return xstrdup(mnt);
+		}
+	}
+	return NULL;
+}
+
+/* Our own (ckpt-oci's) path in the hierarchy listed as controllers. */
+static char *cg_path_of(const char *procfile, const char *controllers)
+{
+	cleanup_file FILE *f = fopen(procfile, "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+
+		if (!p)
+			continue;
+		*p = '\0';
+		p[1 + strcspn(p + 1, "\n")] = '\0';
+		if (!strcmp(c + 1, controllers))
+			return xstrdup(p + 1);
+	}
+	return NULL;
+}
+
+static void cg_limits_read(const char *dir, struct json *lim)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cg_limits); i++) {
+		cleanup_free char *path = xasprintf("%s/%s", dir, cg_limits[i]), *val = NULL;
+		ckpt_err_t e = { 0 };
+		size_t len;
+
+		if (read_file_at(AT_FDCWD, path, 4096, &val, &len, &e) < 0)
+			continue; /* not this controller */
+		val[strcspn(val, "\n")] = '\0';
+		json_set(lim, cg_limits[i], json_str(val));
+	}
+}
+
+static int cgroup_dump(const struct ns_dump *d, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = json_obj();
+	cleanup_free char *procfile = xasprintf("/proc/%d/cgroup", d->pid), *line = NULL;
+	cleanup_file FILE *f = fopen(procfile, "re");
+	struct json *list = json_set(doc, "cgroups", json_arr());
+	size_t cap = 0;
+
+	if (!f)
+		return ckpt_error(err, errno, "open %s", procfile);
+	while (getline(&line, &cap, f) > 0) {
+		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+		cleanup_free char *mnt = NULL, *dir = NULL;
+		struct json *o;
+
+		if (!p)
+			continue;
+		*p++ = '\0';
+		p[strcspn(p, "\n")] = '\0';
+		if (!strcmp(p, "/"))
+			continue; /* the root cgroup: nothing to make */
+		mnt = cg_mount(c + 1);
+		if (!mnt)
+			return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted", c + 1);
+		if (json_len(list) == CG_MAX)
+			return ckpt_error_msg(err, E2BIG, "more than %d cgroup hierarchies", CG_MAX);
+		dir = xasprintf("%s%s", mnt, p);
+		o = json_push(list, json_obj());
+		json_set(o, "controllers", json_str(c + 1));
+		json_set(o, "path", json_str(p));
+		cg_limits_read(dir, json_set(o, "limits", json_obj()));
+	}
+	return bundle_put_json(d->bundle, "cgroup.json", doc, err);
+}
+
+static int cg_write(const char *dir, const char *file, const char *val, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, val, strlen(val)) < 0)
+		return ckpt_error(err, errno, "write `%s` to %s", val, path);
+	return 0;
+}
+
+/* Make one cgroup below ours and copy the limits that differ. */
+static int cg_make(const struct json *o, ckpt_err_t *err)
+{
+	const char *ctl = json_as_str(json_get(o, "controllers"));
+	const char *orig = json_as_str(json_get(o, "path"));
+	struct json *lim = json_get(o, "limits");
+	cleanup_free char *mnt = NULL, *mine = NULL, *dir = NULL;
+	const char *base;
+
+	if (!ctl || !orig || strstr(orig, "..") || strchr(ctl, '/'))
+		return ckpt_error_msg(err, EPROTO, "cgroup.json: bad entry");
+	mnt = cg_mount(ctl);
+	mine = cg_path_of("/proc/self/cgroup", ctl);
+	if (!mnt || !mine)
+		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted here", ctl);
+	base = strrchr(orig, '/') ? strrchr(orig, '/') + 1 : orig;
+	dir = xasprintf("%s%s/%s-r%d", mnt, strcmp(mine, "/") ? mine : "", base, getpid());
+	if (mkdir(dir, 0755) < 0)
+		return ckpt_error(err, errno, "mkdir %s", dir);
+	cg_made[cg_nmade++] = xstrdup(dir);
+	for (size_t i = 0; i < json_len(lim); i++) {
+		const char *file = json_key_at(lim, i), *want = json_as_str(json_at(lim, i));
+		cleanup_free char *path = xasprintf("%s/%s", dir, file ?: ""), *cur = NULL;
+		bool known = false;
+		ckpt_err_t e = { 0 };
+		size_t len;
+
+		for (size_t k = 0; k < ARRAY_SIZE(cg_limits); k++)
+			known |= file && !strcmp(file, cg_limits[k]);
+		if (!known || !want)
+			return ckpt_error_msg(err, EPROTO, "cgroup.json: bad limit `%s`", file ?: "");
+		if (read_file_at(AT_FDCWD, path, 4096, &cur, &len, &e) == 0 &&
+		    !strncmp(cur, want, strlen(want)) && cur[strlen(want)] == '\n')
+			continue;
+		if (cg_write(dir, file, want, err) < 0)
+			return -err->code;
+	}
+	pr_info("made %s for `%s`", dir, orig);
+	return 0;
+}
+
+static void cg_unmake(void)
+{
+	while (cg_nmade > 0) {
+		cg_nmade--;
+		(void)rmdir(cg_made[cg_nmade]);
+		free(cg_made[cg_nmade]);
+	}
+}
+
+static int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = NULL;
+	struct json *list;
+	int ret;
+
+	ret = bundle_get_json(r->bundle, "cgroup.json", &doc, err);
+	if (ret < 0)
+		return ret;
+	list = json_get(doc, "cgroups");
+	if (json_len(list) > CG_MAX)
+		return ckpt_error_msg(err, E2BIG, "cgroup.json: too many hierarchies");
+	for (size_t i = 0; i < json_len(list); i++) {
+		ret = cg_make(json_at(list, i), err);
+		if (ret < 0) {
+			cg_unmake(); /* nothing half made stays behind */
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* In the root, before its children: join, then see the new cgroups as "/". */
+static int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
+{
+	for (int i = 0; i < cg_nmade; i++)
+		if (cg_write(cg_made[i], "cgroup.procs", "0", err) < 0)
+			return -err->code;
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return ckpt_error(err, errno, "unshare cgroup namespace");
+	return 0;
+}
+
+const struct ckpt_ns_ops ns_cgroup_ops = {
+	.name = "cgroup",
+	.clone_flag = CLONE_NEWCGROUP,
+	.dump = cgroup_dump,
+	.prepare = cgroup_prepare,
+	.restore = cgroup_restore,
+};

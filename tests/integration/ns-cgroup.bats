@@ -1,0 +1,78 @@
+#!/usr/bin/env bats
+# ns-cgroup.bats - the cgroup namespace: a workload in cgroups of its own
+# (v1 pids and memory below ours, and the v2 unified hierarchy when
+# mounted) with limits, in its own pid and cgroup namespaces. The restore
+# makes new cgroups (NAME-rPID beside ours) with the same limits; the
+# teardown removes them, the restore does not.
+
+load helpers
+
+CG=/sys/fs/cgroup
+
+setup()
+{
+	require_root
+	ckpt_setup
+	[[ -f $CG/pids/pids.max || -d $CG/pids ]] || skip "needs the v1 pids hierarchy"
+	NAME=ckpt-test-${T##*.}
+	local mem
+	mem=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
+	[[ $mem == / ]] && mem=
+	CG_PIDS=$CG/pids/$NAME
+	CG_MEM=$CG/memory$mem/$NAME
+	mkdir "$CG_PIDS" "$CG_MEM"
+	echo 8 >"$CG_PIDS/pids.max"
+	echo $((64 << 20)) >"$CG_MEM/memory.limit_in_bytes"
+	WL_NS_CGROUPS="$CG_PIDS $CG_MEM"
+	if [[ -d $CG/unified ]]; then
+		CG_V2=$CG/unified/$NAME
+		mkdir "$CG_V2"
+		WL_NS_CGROUPS+=" $CG_V2"
+	fi
+}
+
+teardown()
+{
+	local d
+
+	ckpt_teardown
+	# the restored cgroups first (children of the same parents), then ours
+	for d in "${CG_PIDS:-}" "${CG_MEM:-}" "${CG_V2:-}"; do
+		[[ -n $d ]] || continue
+		rmdir "$d"-r* "$d" 2>/dev/null || true
+	done
+}
+
+_root_of_restore()
+{
+	ROOT=$(cat /proc/"$RESTORE_PID"/task/*/children 2>/dev/null)
+	ROOT=${ROOT// /}
+	[[ -n $ROOT ]]
+}
+
+@test "ns_cgroup: native" { wl_native_ns "--cgroup" ns_cgroup 6; }
+
+@test "ns_cgroup: roundtrip into new cgroups with the same limits" {
+	# pids.max 8: the workload and 7 children once the harness' unshare is gone
+	wl_start_ns "--cgroup" ns_cgroup 7
+	ckpt_checkpoint
+	run jq -r '.cgroups[] | select(.controllers == "pids") | .limits["pids.max"]' \
+		"$T/bundle/cgroup.json"
+	assert_output 8
+	ckpt_restore_bg
+	wait_until 30 _root_of_restore
+	# seen from here: the root sits in NAME-rPID, limits copied
+	local pids mem
+	pids=$(sed -n 's/^[0-9]*:pids://p' /proc/"$ROOT"/cgroup)
+	mem=$(sed -n 's/^[0-9]*:memory://p' /proc/"$ROOT"/cgroup)
+	[[ $pids == */$NAME-r$RESTORE_PID ]] || fail "pids cgroup is $pids"
+	[[ $mem == */$NAME-r$RESTORE_PID ]] || fail "memory cgroup is $mem"
+	[[ $(cat "$CG/pids$pids/pids.max") == 8 ]]
+	[[ $(cat "$CG/memory$mem/memory.limit_in_bytes") == $((64 << 20)) ]]
+	wl_go
+	wl_finish
+}
+
+@test "ns_cgroup: roundtrip (static)" {
+	wl_roundtrip_ns "--cgroup" ns_cgroup.static 7
+}
