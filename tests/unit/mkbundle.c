@@ -39,7 +39,11 @@ static struct json *task(int pid)
 	json_set(t, "comm", json_str(pid == 100 ? "sh" : "sleep"));
 	json_set(t, "exe", json_str("/bin/busybox"));
 	json_set(t, "cwd", json_str("/"));
-	creds = json_set(t, "creds", json_obj());
+	a = json_set(t, "threads", json_arr());
+	th = json_push(a, json_obj());
+	json_set(th, "tid", json_int(pid));
+	/* as the engine writes them: creds per thread, registers under "gpr" */
+	creds = json_set(th, "creds", json_obj());
 	a = json_set(creds, "uids", json_arr());
 	for (int i = 0; i < 4; i++)
 		json_push(a, json_int(0));
@@ -48,10 +52,7 @@ static struct json *task(int pid)
 		json_push(a, json_int(0));
 	json_set(creds, "groups", json_arr());
 	json_set(creds, "cap_eff", json_hex(0x1ffffffffffULL));
-	a = json_set(t, "threads", json_arr());
-	th = json_push(a, json_obj());
-	json_set(th, "tid", json_int(pid));
-	v = json_set(th, "regs", json_obj());
+	v = json_set(json_set(th, "regs", json_obj()), "gpr", json_obj());
 	json_set(v, "rip", json_hex(0x401000));
 	json_set(v, "rsp", json_hex(0x7ffc0000f000ULL));
 	json_set(th, "sigmask", json_hex(0));
