@@ -318,7 +318,9 @@ int seize_kill(struct ckpt_ctx *ctx, uint64_t *killed_at, ckpt_err_t *err)
 	/*
 	 * Children first, each reaped by its parent. A dead tracee is reported
 	 * to its tracer first; its real parent sees it only after we collected
-	 * that report. In a pid namespace of its own, the dying init reaps all.
+	 * that report. In a pid namespace of its own, the dying init reaps all,
+	 * but only once we collected each report: a traced zombie stays
+	 * invisible to it, and it would wait for it forever in its exit.
 	 */
 	for (int i = ctx->ntasks - 1; i >= 0; i--) {
 		struct task *t = ctx->tasks[i];
@@ -327,10 +329,9 @@ int seize_kill(struct ckpt_ctx *ctx, uint64_t *killed_at, ckpt_err_t *err)
 			return ckpt_error(err, errno, "kill %d", t->pid);
 		if (!*killed_at)
 			*killed_at = now_ns();
-		if (ctx->own_pidns && t != ctx->root)
-			continue;
 		reap_traced(t);
-		parent_reaps(t);
+		if (!ctx->own_pidns || t == ctx->root)
+			parent_reaps(t);
 	}
 	for (int i = ctx->ntasks - 1; i >= 0; i--)
 		reap_traced(ctx->tasks[i]);
