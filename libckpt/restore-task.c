@@ -231,11 +231,15 @@ static int itimers_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 
 		/*
 		 * value 0 with an interval: the timer fired and its SIGALRM is still
-		 * queued; the kernel re-arms it when that signal is dequeued, so the
-		 * interval alone must be set (the signal is queued again later).
+		 * queued (it comes back with the pending signals); the kernel would
+		 * re-arm it one interval after that signal is taken. setitimer()
+		 * with value 0 disarms and forgets the interval, so arm it one
+		 * interval from now, which is where the re-arm would have put it.
 		 */
 		if (!v && !iv)
 			continue;
+		if (!v)
+			v = iv;
 		ret = itimer_set(rc, t, which, v, iv, err);
 		if (ret < 0)
 			return ret;
