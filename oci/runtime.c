@@ -39,9 +39,14 @@ static const char *default_root(const char *runtime)
 	return !strcmp(runtime, "crun") ? "/run/crun" : "/run/runc";
 }
 
-/* Field 22 of /proc/PID/stat: the process start time, to detect pid reuse. */
+/*
+ * Field 22 of /proc/PID/stat: the process start time, to detect pid reuse.
+ * A zombie counts as gone: an exited init waits there for the host's pid 1.
+ */
 static int proc_starttime(pid_t pid, unsigned long long *start)
 {
+	char state;
+
 	cleanup_free char *path = xasprintf("/proc/%d/stat", pid), *buf = NULL;
 	ckpt_err_t e = { 0 };
 	char *p;
@@ -49,9 +54,11 @@ static int proc_starttime(pid_t pid, unsigned long long *start)
 	if (read_file_at(AT_FDCWD, path, 4096, &buf, NULL, &e) < 0)
 		return -e.code;
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-				"%*d %*d %*d %*d %llu", start) != 1)
+	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+				"%*d %*d %*d %*d %llu", &state, start) != 2)
 		return -EPROTO;
+	if (state == 'Z' || state == 'X')
+		return -ESRCH;
 	return 0;
 }
 

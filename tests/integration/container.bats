@@ -1,0 +1,188 @@
+#!/usr/bin/env bats
+# container.bats - `ckpt-oci checkpoint CONTAINER` on containers run by
+# real runc with a busybox rootfs: the container is found by name in the
+# runtime's state, checkpointed with its config.json, and stopped and
+# deleted (or left running); each refusal is one line and leaves the
+# container as it was. Then the bundle is restored outside the runtime.
+
+load helpers
+load container
+
+setup()
+{
+	ckpt_setup
+	ctr_setup
+}
+
+teardown()
+{
+	ctr_teardown
+	ckpt_teardown
+}
+
+checkpoint()
+{
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --root "$RUNC_ROOT" "$@"
+}
+
+# The container still runs and counts, and no bundle was left behind.
+assert_untouched()
+{
+	local n
+
+	[[ $(ctr_status "$1") == running ]]
+	n=$(ctr_count "$1")
+	ctr_wait_count_above "$1" "$n"
+	[[ ! -e $T/ckpt && ! -e $T/ckpt.tmp ]]
+}
+
+# runc knows the container no more.
+assert_gone()
+{
+	run "$RUNC" --root "$RUNC_ROOT" state "$1"
+	assert_failure
+	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) != *"$1"* ]]
+}
+
+assert_one_line_error()
+{
+	assert_failure
+	assert_equal "${#lines[@]}" 1
+	assert_output "$1"
+}
+
+@test "container: checkpoint by name stops it and removes it from runc" {
+	local pids p
+
+	ctr_run_counter c1
+	pids=$(ctr_pids c1)
+	checkpoint -o "$T/ckpt" c1
+	assert_success
+	cmp <(jq -S . "$T/c1/config.json") <(jq -S . "$T/ckpt/config.json")
+	[[ -f $T/ckpt/pstree.json && -f $T/ckpt/manifest.json ]]
+	assert_gone c1
+	for p in $pids; do
+		wait_until 10 pid_exited "$p"
+	done
+}
+
+@test "container: --leave-running keeps it running and counting" {
+	local n
+
+	ctr_run_counter c1
+	checkpoint --leave-running -o "$T/ckpt" c1
+	assert_success
+	[[ -f $T/ckpt/config.json ]]
+	[[ $(ctr_status c1) == running ]]
+	n=$(ctr_count c1)
+	ctr_wait_count_above c1 "$n"
+}
+
+@test "container: the bundle is ./CONTAINER-checkpoint by default" {
+	ctr_run_counter c1
+	cd "$T"
+	checkpoint -R c1
+	assert_success
+	[[ -f $T/c1-checkpoint/config.json ]]
+}
+
+@test "container: unknown container is one line, nothing changed" {
+	ctr_run_counter c1
+	checkpoint -o "$T/ckpt" nope
+	assert_one_line_error "ckpt-oci: checkpoint nope: no container \`nope\` in $RUNC_ROOT"
+	assert_untouched c1
+}
+
+@test "container: a created (not started) container is refused" {
+	ctr_create c2 '.process.args = ["sh", "-c", "exit 0"]'
+	CTRS+=(c2)
+	"$RUNC" --root "$RUNC_ROOT" create --bundle "$T/c2" c2 >"$T/c2.out" 2>&1 </dev/null
+	checkpoint -o "$T/ckpt" c2
+	assert_one_line_error "ckpt-oci: checkpoint c2: container \`c2\` is not running (created)"
+	[[ $(ctr_status c2) == created && ! -e $T/ckpt ]]
+}
+
+@test "container: a stopped container is refused" {
+	ctr_create c2 '.process.args = ["true"]'
+	ctr_start c2
+	wait_until 20 eval '[[ $(ctr_status c2) == stopped ]]'
+	checkpoint -o "$T/ckpt" c2
+	assert_one_line_error "ckpt-oci: checkpoint c2: container \`c2\` is not running (stopped)"
+	[[ $(ctr_status c2) == stopped && ! -e $T/ckpt ]]
+}
+
+@test "container: a second checkpoint at the same time is busy" {
+	ctr_run_counter c1
+	# hold the lock a running checkpoint of c1 holds
+	mkdir -p /run/ckpt-oci
+	run flock -n /run/ckpt-oci/runc-c1.lock timeout -k 5 "$CKPT_TIMEOUT" \
+		"$CKPT_OCI" checkpoint --root "$RUNC_ROOT" -o "$T/ckpt" c1
+	assert_one_line_error "ckpt-oci: checkpoint c1: container \`c1\` is busy: another checkpoint of it is running"
+	assert_untouched c1
+}
+
+@test "container: a checkpoint that fails leaves the container running" {
+	ctr_run_counter c1
+	mkdir "$T/ckpt"
+	checkpoint -o "$T/ckpt" c1
+	assert_failure
+	assert_equal "${#lines[@]}" 1
+	rmdir "$T/ckpt"
+	assert_untouched c1
+}
+
+@test "container: a paused container stays paused with --leave-running" {
+	local n
+
+	ctr_run_counter c1
+	"$RUNC" --root "$RUNC_ROOT" pause c1
+	n=$(ctr_count c1)
+	checkpoint -R -o "$T/ckpt" c1
+	assert_success
+	[[ $(ctr_status c1) == paused ]]
+	[[ $(cat "$(jq -r .cgroup_paths.freezer "$RUNC_ROOT/c1/state.json")/freezer.state") == FROZEN ]]
+	assert_equal "$(ctr_count c1)" "$n"
+	"$RUNC" --root "$RUNC_ROOT" resume c1
+	ctr_wait_count_above c1 "$n"
+}
+
+@test "container: a paused container is checkpointed and removed" {
+	ctr_run_counter c1
+	"$RUNC" --root "$RUNC_ROOT" pause c1
+	checkpoint -o "$T/ckpt" c1
+	assert_success
+	assert_gone c1
+}
+
+@test "container: the bundle restores outside runc and the counter continues" {
+	local n pid
+
+	ctr_run_counter c1
+	checkpoint -o "$T/ckpt" c1
+	assert_success
+	n=$(ctr_count c1)
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$T/ckpt"
+	assert_success
+	pid=$(cat "$T/r.pid")
+	ckpt_track_pid "$pid"
+	ctr_wait_count_above c1 "$n"
+	[[ $(cat "/proc/$pid/root/tmp/count") -gt $n ]]
+}
+
+@test "container: runc's full default config (masked paths, cgroup mount) roundtrip" {
+	local n pid
+
+	CTR_FULL_SPEC=1 ctr_run_counter c1
+	checkpoint -o "$T/ckpt" c1
+	[[ $status -ne 0 && $output == *"mount \`/proc/"*"not visible from the host"* ]] &&
+		skip "needs mnt: runc's masked paths (/dev/null bound over /proc files)"
+	assert_success
+	n=$(ctr_count c1)
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$T/ckpt"
+	[[ $status -ne 0 && $output == *"mount \`/sys/fs/cgroup/"*"host source"* ]] &&
+		skip "needs mnt/cgroup: the cgroup v1 mounts under /sys/fs/cgroup made anew"
+	assert_success
+	pid=$(cat "$T/r.pid")
+	ckpt_track_pid "$pid"
+	ctr_wait_count_above c1 "$n"
+}
