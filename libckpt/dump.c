@@ -125,29 +125,37 @@ static int namespaces_dump(struct ckpt_ctx *ctx, ckpt_err_t *err)
  * by one until no new one shows up.
  */
 static int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o,
-			       ckpt_err_t *err)
+			       struct freezer *fz, ckpt_err_t *err)
 {
-	struct freezer fz;
 	int ret;
 
-	ret = freezer_find(&fz, o->pid, o->cgroup, err);
+	ret = freezer_find(fz, o->pid, o->cgroup, err);
 	if (ret < 0)
 		return ret;
-	if (fz.dirfd < 0)
+	if (fz->dirfd < 0)
 		return seize_tree(ctx, o->pid, err);
-	ret = freezer_freeze(&fz, err);
+	ret = freezer_freeze(fz, err);
 	if (ret == 0) {
 		ctx->defer_wait = true;
 		ret = seize_tree(ctx, o->pid, err);
 		ctx->defer_wait = false;
-		freezer_thaw(&fz);
+		freezer_thaw(fz); /* even a paused tree's: only thawed do tasks reach the stop */
 	}
 	if (ret == 0)
 		ret = seize_wait_all(ctx, err);
 	if (ret == 0)
 		ret = seize_tree(ctx, o->pid, err); /* nothing new expected; catches races */
-	freezer_close(&fz);
 	return ret;
+}
+
+/* Resume the tree; one that was frozen (paused) is frozen again first. */
+static void release_tree(struct ckpt_ctx *ctx, struct freezer *fz)
+{
+	ckpt_err_t e = { 0 };
+
+	if (freezer_restore_state(fz, &e) < 0)
+		pr_warn("%s: the tree was frozen before, runs now", e.msg);
+	seize_release(ctx);
 }
 
 /* Documents the caller adds as they are (oci/: the container's config.json). */
@@ -185,6 +193,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 {
 	struct ckpt_ctx ctx = { 0 };
 	struct files_dctx fc = { 0 };
+	struct freezer fz = { .dirfd = -1 };
 	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
 	int ret;
 
@@ -202,7 +211,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	fc.ghost_limit = o->ghost_limit;
 	fc.tcp_established = o->tcp_established;
 	t_frozen = now_ns();
-	ret = seize_frozen_or_not(&ctx, o, err);
+	ret = seize_frozen_or_not(&ctx, o, &fz, err);
 	if (ret == 0)
 		ret = pstree_collect(&ctx, err);
 	if (ret == 0)
@@ -220,13 +229,13 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		ret = bundle_commit(ctx.bundle, err);
 	if (ret < 0) {
 		inet_dump_release(&fc, false);
-		seize_release(&ctx);
+		release_tree(&ctx, &fz);
 		pr_info("checkpoint failed, tree left running: %s", err->msg);
 		goto out;
 	}
 	if (o->leave_running) {
 		inet_dump_release(&fc, false);
-		seize_release(&ctx);
+		release_tree(&ctx, &fz);
 		t_end = now_ns();
 	} else {
 		ret = seize_kill(&ctx, &t_end, err);
@@ -236,6 +245,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,
 		(t_end - t_frozen) / 1e9, (now_ns() - t0) / 1e9);
 out:
+	freezer_close(&fz);
 	bundle_close(ctx.bundle);
 	json_free(fc.doc);
 	ctx_free(&ctx);

@@ -188,10 +188,23 @@ static int wait_v2(struct freezer *fz, ckpt_err_t *err)
 	return ckpt_error_msg(err, ETIMEDOUT, "cgroup `%s` did not freeze", fz->path);
 }
 
+/* Frozen already: v1 FROZEN (or FREEZING), v2 cgroup.freeze 1. */
+static bool is_frozen(struct freezer *fz)
+{
+	cleanup_free char *st = NULL;
+	ckpt_err_t e = { 0 };
+
+	if (read_file_at(fz->dirfd, fz->v2 ? "cgroup.freeze" : "freezer.state", 64, &st, NULL,
+			 &e) < 0)
+		return false;
+	return fz->v2 ? st[0] == '1' : strncmp(st, "THAWED", 6) != 0;
+}
+
 int freezer_freeze(struct freezer *fz, ckpt_err_t *err)
 {
 	int ret;
 
+	fz->was_frozen = is_frozen(fz);
 	ret = write_at(fz->dirfd, fz->v2 ? "cgroup.freeze" : "freezer.state",
 		       fz->v2 ? "1" : "FROZEN", err);
 	if (ret < 0)
@@ -215,6 +228,18 @@ void freezer_thaw(struct freezer *fz)
 		     fz->v2 ? "0" : "THAWED", &e) < 0)
 		pr_warn("thaw %s: %s", fz->path, e.msg);
 	fz->frozen = false;
+}
+
+int freezer_restore_state(struct freezer *fz, ckpt_err_t *err)
+{
+	int ret;
+
+	if (fz->dirfd < 0 || !fz->was_frozen)
+		return 0;
+	ret = freezer_freeze(fz, err);
+	fz->frozen = false; /* stays frozen: freezer_close must not thaw it */
+	fz->was_frozen = true;
+	return ret;
 }
 
 void freezer_close(struct freezer *fz)

@@ -13,6 +13,7 @@ struct freezer {
 	int dirfd;		/* the cgroup directory, -1 when none is used */
 	bool v2;
 	bool frozen;
+	bool was_frozen;	/* frozen before we came (a paused container) */
 	char path[4096];
 };
 
@@ -24,6 +25,11 @@ struct freezer {
 int freezer_find(struct freezer *fz, pid_t root, const char *given, ckpt_err_t *err);
 int freezer_freeze(struct freezer *fz, ckpt_err_t *err);
 void freezer_thaw(struct freezer *fz);
+/*
+ * A cgroup that was frozen before we froze it is frozen again before the
+ * tree is released, so a paused container stays paused; no-op otherwise.
+ */
+int freezer_restore_state(struct freezer *fz, ckpt_err_t *err);
 void freezer_close(struct freezer *fz);
 
 #endif
