@@ -123,11 +123,29 @@ static int runc_load(struct oci_container *c, const struct json *st, ckpt_err_t 
 }
 
 /*
- * crun's status file. It names the cgroup relative to the hierarchy; the
- * engine finds the init's own freezer cgroup by itself (c->cgroup NULL).
+ * crun's status file names the cgroup relative to the hierarchies: the v1
+ * freezer's directory when there is one, else the unified one. Neither
+ * there: c->cgroup stays NULL and the engine finds the init's own cgroup.
  */
+static void crun_cgroup(struct oci_container *c, const char *rel)
+{
+	static const char *const mnts[] = { "/sys/fs/cgroup/freezer", "/sys/fs/cgroup" };
+	static const char *const files[] = { "freezer.state", "cgroup.freeze" };
+
+	for (int i = 0; rel && *rel && i < 2; i++) {
+		cleanup_free char *dir = xasprintf("%s%s%s", mnts[i], *rel == '/' ? "" : "/", rel);
+		cleanup_free char *f = xasprintf("%s/%s", dir, files[i]);
+
+		if (access(f, F_OK) == 0) {
+			c->cgroup = steal_pointer(&dir);
+			return;
+		}
+	}
+}
+
 static int crun_load(struct oci_container *c, const struct json *st, ckpt_err_t *err)
 {
+	crun_cgroup(c, json_as_str(json_get(st, "cgroup-path")));
 	c->pid = json_as_int(json_get(st, "pid"));
 	c->start = json_as_int(json_get(st, "process-start-time"));
 	c->bundle = dup_str(json_get(st, "bundle"));
