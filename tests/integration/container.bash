@@ -133,3 +133,53 @@ ctr_pids()
 {
 	cat "$(jq -r '.cgroup_paths.freezer' "$RUNC_ROOT/$1/state.json")/cgroup.procs"
 }
+
+# ---- crun ------------------------------------------------------------------
+
+# crun 1.8.1 refuses to start a container while the cgroup v2 root lists a
+# controller next to v1 hierarchies ("cgroups in hybrid mode not
+# supported"). Where the one listed is hugetlb (these machines), mounting
+# its v1 hierarchy takes it off the v2 root; ctr_crun_teardown unmounts it.
+CTR_HUGETLB_MOUNTED=
+
+ctr_crun_setup()
+{
+	local v2=/sys/fs/cgroup/unified/cgroup.controllers ctl
+
+	require_cmd crun
+	RUNC=crun
+	RUNC_ROOT=$T/crun
+	[[ -r $v2 ]] || return 0
+	ctl=$(cat "$v2")
+	[[ -z $ctl ]] && return 0
+	[[ $ctl == hugetlb ]] || skip "crun: the cgroup v2 root lists \`$ctl\` (hybrid mode)"
+	mountpoint -q /sys/fs/cgroup/hugetlb && skip "crun: hybrid mode, hugetlb busy"
+	mkdir -p /sys/fs/cgroup/hugetlb 2>/dev/null
+	mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || skip "crun: hybrid mode"
+	CTR_HUGETLB_MOUNTED=1
+}
+
+_hugetlb_on_v2()
+{
+	[[ $(cat /sys/fs/cgroup/unified/cgroup.controllers) == *hugetlb* ]]
+}
+
+# Unmounted while a container's cgroup is still dying (its processes not
+# yet reaped), the v1 hierarchy lingers and keeps hugetlb off the v2 root;
+# mounted and unmounted again once that cgroup is gone, it is released.
+ctr_crun_teardown()
+{
+	local i
+
+	ctr_teardown
+	[[ -n $CTR_HUGETLB_MOUNTED ]] || return 0
+	CTR_HUGETLB_MOUNTED=
+	umount /sys/fs/cgroup/hugetlb
+	for ((i = 0; i < 10; i++)); do
+		wait_until 1 _hugetlb_on_v2 && return 0
+		mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb &&
+			umount /sys/fs/cgroup/hugetlb
+	done
+	echo "hugetlb did not return to the cgroup v2 root" >&2
+	return 1
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# container-crun.bats - `ckpt-oci checkpoint --runtime crun CONTAINER`:
+# the same container as in container.bats, run by crun, whose state
+# (ROOT/ID/status) differs from runc's.
+
+load helpers
+load container
+
+setup()
+{
+	ckpt_setup
+	ctr_setup
+	ctr_crun_setup
+}
+
+teardown()
+{
+	ctr_crun_teardown
+	ckpt_teardown
+}
+
+checkpoint()
+{
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --runtime crun \
+		--root "$RUNC_ROOT" "$@"
+}
+
+@test "crun: checkpoint by name stops it and removes it from crun" {
+	local pid
+
+	ctr_run_counter c1
+	pid=$(jq -r .pid "$RUNC_ROOT/c1/status")
+	checkpoint -o "$T/ckpt" c1
+	assert_success
+	cmp <(jq -S . "$T/c1/config.json") <(jq -S . "$T/ckpt/config.json")
+	run crun --root "$RUNC_ROOT" state c1
+	assert_failure
+	wait_until 10 pid_exited "$pid"
+}
+
+@test "crun: --leave-running keeps it counting; a paused one stays paused" {
+	local n
+
+	ctr_run_counter c1
+	checkpoint -R -o "$T/ckpt" c1
+	assert_success
+	n=$(ctr_count c1)
+	ctr_wait_count_above c1 "$n"
+	crun --root "$RUNC_ROOT" pause c1
+	n=$(ctr_count c1)
+	checkpoint -R -o "$T/ckpt2" c1
+	assert_success
+	[[ $(ctr_status c1) == paused ]]
+	assert_equal "$(ctr_count c1)" "$n"
+	crun --root "$RUNC_ROOT" resume c1
+	ctr_wait_count_above c1 "$n"
+}
+
+@test "crun: unknown and stopped containers are refused in one line" {
+	checkpoint nope
+	assert_failure
+	assert_output "ckpt-oci: checkpoint nope: no container \`nope\` in $RUNC_ROOT"
+	ctr_create c2 '.process.args = ["true"]'
+	ctr_start c2
+	wait_until 20 eval '[[ $(ctr_status c2) == stopped ]]'
+	checkpoint -o "$T/ckpt" c2
+	assert_failure
+	assert_output "ckpt-oci: checkpoint c2: container \`c2\` is not running (stopped)"
+}
