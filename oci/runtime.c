@@ -224,6 +224,10 @@ int oci_find(const char *runtime, const char *root, const char *id, struct oci_c
 		else
 			dirfd = -ENOENT;
 	}
+	/* Under a --root of its own, the state file tells the runtime. */
+	if (!runtime && dirfd >= 0 && faccessat(dirfd, "state.json", F_OK, 0) < 0 &&
+	    faccessat(dirfd, "status", F_OK, 0) == 0)
+		runtime = "crun";
 	runtime = runtime ? runtime : "runc";
 	root = root ? root : default_root(runtime);
 	if (dirfd == -ENOENT)

@@ -46,6 +46,10 @@ checkpoint()
 	assert_success
 	n=$(ctr_count c1)
 	ctr_wait_count_above c1 "$n"
+	# without --runtime: the status file under --root says crun
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --root "$RUNC_ROOT" -R \
+		-o "$T/ckpt1" c1
+	assert_success
 	crun --root "$RUNC_ROOT" pause c1
 	n=$(ctr_count c1)
 	checkpoint -R -o "$T/ckpt2" c1
