@@ -174,9 +174,9 @@ static void print_task(FILE *out, const struct json *t)
 		fprintf(out,
 			"    tid %-7lld %-16s rip 0x%016" PRIx64 " rsp 0x%016" PRIx64
 			" sigmask 0x%" PRIx64 " pending %zu%s\n",
-			int_or(th, "tid"), str_or(th, "comm"), hex_or(gpr, "rip"), hex_or(gpr, "rsp"),
-			hex_or(th, "sigmask"), json_len(json_get(th, "pending")),
-			json_get(th, "rseq") ? " rseq" : "");
+			int_or(th, "tid"), str_or(th, "comm"), hex_or(gpr, "rip"),
+			hex_or(gpr, "rsp"), hex_or(th, "sigmask"),
+			json_len(json_get(th, "pending")), json_get(th, "rseq") ? " rseq" : "");
 	}
 	fprintf(out, "  vmas:    %zu\n", json_len(vmas));
 	for (size_t i = 0; i < json_len(vmas); i++) {
@@ -217,6 +217,58 @@ static int load_tasks(struct ckpt_bundle *b, const struct json *tree, struct jso
 	return 0;
 }
 
+/* The tree's own namespaces; mounts and network when they were dumped. */
+static int print_namespaces(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
+{
+	cleanup_json struct json *ns = NULL, *mnt = NULL, *net = NULL;
+	struct json *list;
+	int ret;
+
+	if (!bundle_has_file(b, "ns.json"))
+		return 0;
+	ret = bundle_get_json(b, "ns.json", &ns, err);
+	if (ret < 0)
+		return ret;
+	list = json_get(ns, "owned");
+	fprintf(out, "\nnamespaces of its own:");
+	for (size_t i = 0; i < json_len(list); i++)
+		fprintf(out, " %s", json_as_str(json_at(list, i)) ?: "?");
+	fprintf(out, "%s\n", json_len(list) ? "" : " none (the caller's are used)");
+	if (bundle_has_file(b, "mounts.json") &&
+	    (ret = bundle_get_json(b, "mounts.json", &mnt, err)) == 0) {
+		list = json_get(mnt, "mounts");
+		fprintf(out, "mounts:    %zu\n", json_len(list));
+		for (size_t i = 0; i < json_len(list); i++) {
+			const struct json *m = json_at(list, i);
+
+			fprintf(out, "    %-24s %-8s %-8s %s\n", str_or(m, "mountpoint"),
+				str_or(m, "fstype"), str_or(m, "kind"), str_or(m, "options"));
+		}
+	}
+	if (ret < 0)
+		return ret;
+	if (bundle_has_file(b, "net.json") &&
+	    (ret = bundle_get_json(b, "net.json", &net, err)) == 0) {
+		list = json_get(net, "links");
+		fprintf(out, "network:   %zu links, %zu addresses, %zu routes\n", json_len(list),
+			json_len(json_get(net, "addrs")), json_len(json_get(net, "routes")));
+		for (size_t i = 0; i < json_len(list); i++) {
+			const struct json *l = json_at(list, i), *addrs = json_get(net, "addrs");
+
+			fprintf(out, "    %-10s %-8s %s mtu %lld", str_or(l, "name"),
+				str_or(l, "kind"),
+				json_as_bool(json_get(l, "up")) ? "up  " : "down",
+				int_or(l, "mtu"));
+			for (size_t k = 0; k < json_len(addrs); k++)
+				if (int_or(json_at(addrs, k), "index") == int_or(l, "index"))
+					fprintf(out, " %s/%lld", str_or(json_at(addrs, k), "addr"),
+						int_or(json_at(addrs, k), "prefixlen"));
+			fputc('\n', out);
+		}
+	}
+	return ret;
+}
+
 static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_err_t *err)
 {
 	cleanup_json struct json *tree = NULL, *tasks = json_obj(), *doc = NULL;
@@ -235,6 +287,9 @@ static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_e
 		print_manifest(out, bundle_manifest(b));
 		if (tree)
 			print_pstree(out, tree);
+		ret = print_namespaces(b, out, err);
+		if (ret < 0)
+			return ret;
 		for (size_t i = 0; i < json_len(tasks); i++)
 			print_task(out, json_at(tasks, i));
 		return 0;
