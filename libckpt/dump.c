@@ -1,13 +1,16 @@
 /*
  * libckpt/dump.c - the checkpoint pipeline, short and linear:
  *
- *   create bundle (NAME.tmp) -> seize the tree -> per task: registers,
- *   state via remote syscalls, memory, files -> pstree.json -> commit
- *   (fsync, rename) -> kill the tree, or release it (--leave-running).
+ *   create bundle (NAME.tmp) -> seize the tree -> namespaces -> lock
+ *   the network -> per task: registers, state via remote syscalls,
+ *   memory, files -> pstree.json -> commit (fsync, rename) -> kill the
+ *   tree (its network stays locked), or unlock and release it
+ *   (--leave-running).
  *
  * Any failure before the commit releases the tree exactly as it was
- * (registers and signal masks put back, scratch memory unmapped, ptrace
- * detached) and removes NAME.tmp: the tree runs on, no bundle is left.
+ * (registers and signal masks put back, scratch memory unmapped, network
+ * unlocked, ptrace detached) and removes NAME.tmp: the tree runs on, no
+ * bundle is left.
  */
 #define LOG_PREFIX "dump: "
 #include <errno.h>
@@ -60,6 +63,7 @@ static int task_dump_remote(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *er
 				break;
 			use = &trs;
 		}
+		use->signal_taken = th->nstolen > 0; /* then an EINTR is the program's */
 		ret = thread_dump_state(ctx, t, th, use, scratch, json_push(threads, json_obj()),
 					err);
 		if (i > 0 && rsys_fini(&trs, ret < 0 ? NULL : err) < 0 && ret == 0)
@@ -195,6 +199,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	struct files_dctx fc = { 0 };
 	struct freezer fz = { .dirfd = -1 };
 	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
+	bool locked = false;
 	int ret;
 
 	if (geteuid() != 0)
@@ -216,6 +221,11 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		ret = pstree_collect(&ctx, err);
 	if (ret == 0)
 		ret = namespaces_dump(&ctx, err);
+	/* after the namespaces: the ruleset saved must not hold the lock */
+	if (ret == 0) {
+		ret = ns_lock_all(ctx.root->pid, err);
+		locked = ret == 0;
+	}
 	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
 		ret = task_dump(&ctx, ctx.tasks[i], &fc, err);
 		if (ret < 0)
@@ -229,12 +239,16 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		ret = bundle_commit(ctx.bundle, err);
 	if (ret < 0) {
 		inet_dump_release(&fc, false);
+		if (locked)
+			ns_unlock_all(ctx.root->pid);
 		release_tree(&ctx, &fz);
 		pr_info("checkpoint failed, tree left running: %s", err->msg);
 		goto out;
 	}
 	if (o->leave_running) {
 		inet_dump_release(&fc, false);
+		if (locked)
+			ns_unlock_all(ctx.root->pid);
 		release_tree(&ctx, &fz);
 		t_end = now_ns();
 	} else {

@@ -79,7 +79,7 @@ int regs_from_json(const struct json *j, struct user_regs_struct *regs, uint8_t 
 int regs_restore(pid_t tid, const struct user_regs_struct *regs, const uint8_t *xstate,
 		 size_t xstate_len, ckpt_err_t *err);
 /* Turn "stopped inside a syscall" into registers that restart it on resume. */
-void regs_fixup_restart(struct user_regs_struct *regs, pid_t tid);
+void regs_fixup_restart(struct user_regs_struct *regs, pid_t tid, bool our_interrupt);
 
 /* mem-dump.c */
 int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err);

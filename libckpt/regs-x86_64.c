@@ -54,12 +54,25 @@ int regs_dump(struct thread *th, ckpt_err_t *err)
 	return 0;
 }
 
-void regs_fixup_restart(struct user_regs_struct *regs, pid_t tid)
+/*
+ * epoll_wait() is never restarted by the kernel: stopped by our interrupt
+ * it returns EINTR, which the program would see although no signal came.
+ * When no signal was taken from the thread while we stopped it, the EINTR
+ * is ours and the call is restarted instead (with its full timeout).
+ */
+static bool epoll_family(long nr)
+{
+	return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */;
+}
+
+void regs_fixup_restart(struct user_regs_struct *regs, pid_t tid, bool our_interrupt)
 {
 	long ret = (long)regs->rax;
 
 	if ((long)regs->orig_rax < 0)
 		return;
+	if (ret == -EINTR && our_interrupt && epoll_family(regs->orig_rax))
+		ret = -ERESTARTNOHAND;
 	switch (-ret) {
 	case ERESTARTSYS:
 	case ERESTARTNOINTR:
@@ -97,7 +110,7 @@ struct json *regs_to_json(const struct thread *th)
 	struct json *j = json_obj(), *gpr = json_set(j, "gpr", json_obj());
 	struct user_regs_struct regs = th->regs;
 
-	regs_fixup_restart(&regs, th->tid);
+	regs_fixup_restart(&regs, th->tid, th->nstolen == 0);
 	regs.orig_rax = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(gpr_fields); i++)
 		json_set(gpr, gpr_fields[i].name,

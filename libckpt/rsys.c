@@ -69,7 +69,7 @@ int rsys_fini(struct rsys *r, ckpt_err_t *err)
 		r->saved.rax = SYS_restart_syscall;
 		r->saved.rip -= 2;
 	} else {
-		regs_fixup_restart(&r->saved, r->tid);
+		regs_fixup_restart(&r->saved, r->tid, !r->signal_taken);
 	}
 	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &r->saved) < 0)
 		return ckpt_error(err, errno, "thread %d: restore registers", r->tid);

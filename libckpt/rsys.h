@@ -21,6 +21,7 @@ struct rsys {
 	struct user_regs_struct saved; /* registers put back by rsys_fini */
 	uint64_t saved_mask;	       /* blocked signals put back by rsys_fini */
 	bool active;
+	bool signal_taken;		/* a signal was dequeued while we stopped it */
 };
 
 /*

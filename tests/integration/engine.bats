@@ -422,3 +422,27 @@ restored_sleeping()
 @test "engine: guard_pages (static)" {
 	wl_roundtrip guard_pages.static
 }
+
+@test "engine: syscall_epoll_wait (dynamic)" {
+	wl_roundtrip syscall_epoll_wait
+}
+
+@test "engine: syscall_epoll_wait (static)" {
+	wl_roundtrip syscall_epoll_wait.static
+}
+
+@test "engine: seccomp_strict (dynamic)" {
+	wl_roundtrip seccomp_strict
+}
+
+@test "engine: seccomp_strict (static)" {
+	wl_roundtrip seccomp_strict.static
+}
+
+@test "engine: orphan (dynamic)" {
+	wl_roundtrip orphan
+}
+
+@test "engine: orphan (static)" {
+	wl_roundtrip orphan.static
+}

@@ -89,12 +89,11 @@ static inline int wl_join(pthread_t t, void **ret)
  * checkpoint happens while the thread is blocked in the call" deterministic
  * instead of a race. Returns 0, or -1 on timeout.
  */
-static inline int wl_wait_in_syscall(pid_t tid, long nr)
+static inline int wl_wait_syscall_path(const char *path, long nr)
 {
 	double end = wl_now() + WL_TIMEOUT_SEC;
-	char path[64], buf[256];
+	char buf[256];
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
 	while (wl_now() < end) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
@@ -109,6 +108,23 @@ static inline int wl_wait_in_syscall(pid_t tid, long nr)
 		wl_msleep(1);
 	}
 	return -1;
+}
+
+static inline int wl_wait_in_syscall(pid_t tid, long nr)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	return wl_wait_syscall_path(path, nr);
+}
+
+/* The same for another process (a child): /proc/PID/syscall. */
+static inline int wl_wait_in_syscall_pid(pid_t pid, long nr)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	return wl_wait_syscall_path(path, nr);
 }
 
 /* Directory for temporary files: argv-given, else $WL_TMPDIR, else /tmp. */
