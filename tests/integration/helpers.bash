@@ -245,9 +245,34 @@ ckpt_show_logs()
 # ---- the workload protocol -------------------------------------------------
 
 # wl_start NAME [ARGS...]: start a workload, return once it said "ready".
+# _read_ready FD PID: print the line the workload wrote on its ready FIFO,
+# polling in short reads so that a dead PID is noticed at once. A read that
+# times out mid-line keeps what it got (bash reads a FIFO byte by byte):
+# collect it, or a line cut in two would never be seen.
+_read_ready()
+{
+	local fd=$1 pid=$2 line= part i
+
+	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
+		part=
+		if read -t 0.1 -u "$fd" part; then
+			printf '%s' "$line$part"
+			return
+		fi
+		line+=$part
+		if ! pid_alive "$pid"; then
+			# it may have said ready just before exiting
+			part=
+			read -t 0.1 -u "$fd" part || true
+			break
+		fi
+	done
+	printf '%s' "$line$part"
+}
+
 wl_start()
 {
-	local name=$1 bin fd line i
+	local name=$1 bin fd line
 	shift
 	bin=$WL_BIN/$name
 	if [[ ! -x $bin ]]; then
@@ -270,16 +295,7 @@ wl_start()
 	exec {fd}<>"$T/ready"
 	# Short reads so a workload that died is reported at once, not after
 	# the whole timeout.
-	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
-		if read -t 0.1 -u "$fd" line; then
-			break
-		fi
-		if ! pid_alive "$WL_PID"; then
-			# It may have said ready just before exiting.
-			read -t 0.1 -u "$fd" line || true
-			break
-		fi
-	done
+	line=$(_read_ready "$fd" "$WL_PID")
 	exec {fd}<&-
 	if [[ ${line:-} != ready ]]; then
 		ckpt_show_logs
@@ -325,15 +341,7 @@ wl_start_ns()
 	WL_NS_PARENT=$!
 	ckpt_track_pid "$WL_NS_PARENT"
 	exec {fd}<>"$T/ready"
-	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
-		if read -t 0.1 -u "$fd" line; then
-			break
-		fi
-		if ! pid_alive "$WL_NS_PARENT"; then
-			read -t 0.1 -u "$fd" line || true
-			break
-		fi
-	done
+	line=$(_read_ready "$fd" "$WL_NS_PARENT")
 	exec {fd}<&-
 	if [[ ${line:-} != ready ]]; then
 		ckpt_show_logs
