@@ -113,8 +113,51 @@ static int ropen(struct rtask *t, uint64_t data, const char *path, int flags, lo
 }
 
 /* Where the mapping comes from: nothing, a file, or a shared object already made. */
+/*
+ * The file of the last file mapping, still open in the task: a library is
+ * five mappings of one file, opened once instead of five times.
+ */
+struct fcache {
+	const char *path;
+	int flags;
+	long fd;
+};
+
+static int fcache_close(struct rtask *t, struct fcache *fc, ckpt_err_t *err)
+{
+	long r;
+	int ret = 0;
+
+	if (fc->fd >= 0)
+		ret = RSYS(&t->rs, &r, err, SYS_close, fc->fd, 0, 0, 0, 0, 0);
+	fc->fd = -1;
+	fc->path = NULL;
+	return ret;
+}
+
+static int fcache_open(struct rtask *t, struct fcache *fc, uint64_t data, const char *path,
+		       int flags, long *fd, ckpt_err_t *err)
+{
+	int ret;
+
+	if (fc->fd >= 0 && fc->flags == flags && !strcmp(fc->path, path)) {
+		*fd = fc->fd;
+		return 0;
+	}
+	ret = fcache_close(t, fc, err);
+	if (ret == 0)
+		ret = ropen(t, data, path, flags, fd, err);
+	if (ret == 0) {
+		fc->fd = *fd;
+		fc->path = path;
+		fc->flags = flags;
+	}
+	return ret;
+}
+
+/* Where the mapping comes from. *fd is to be closed unless it is fc's. */
 static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags, long *fd,
-		      ckpt_err_t *err)
+		      struct fcache *fc, ckpt_err_t *err)
 {
 	uint64_t data = rc->scratch + SCRATCH_DATA;
 	uint64_t id = json_as_int(json_get(v->doc, "shmid"));
@@ -131,8 +174,8 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 		if (strstr(v->path, " (deleted)"))
 			return ckpt_error_msg(err, ENOTSUP, "mapping of deleted file `%s`",
 					      v->path);
-		return ropen(t, data, v->path,
-			     v->shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY, fd, err);
+		return fcache_open(t, fc, data, v->path,
+				   v->shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY, fd, err);
 	case VMA_SHMEM:
 	case VMA_MEMFD:
 		shm = shm_find(rc, id);
@@ -158,11 +201,11 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 			if (ret == 0)
 				ret = RSYS(&t->rs, fd, err, SYS_memfd_create, data, MFD_CLOEXEC, 0,
 					   0, 0, 0);
-			ret = rsys_check(ret, *fd, err, "memfd_create %#lx", (unsigned long)(0));
+			ret = rsys_check(ret, *fd, err, "memfd_create `%s`", path);
 			if (ret == 0)
 				ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd,
 					   json_as_int(json_get(v->doc, "shm_size")), 0, 0, 0, 0);
-			return rsys_check(ret, r, err, "ftruncate memfd %#lx", (unsigned long)(0));
+			return rsys_check(ret, r, err, "ftruncate memfd `%s`", path);
 		}
 	default:
 		return ckpt_error_msg(err, EPROTO, "VMA %#lx: cannot map", (unsigned long)v->start);
@@ -208,7 +251,8 @@ static int vma_map_sysv(struct rtask *t, const struct rvma *v, ckpt_err_t *err)
 	return 0;
 }
 
-static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, ckpt_err_t *err)
+static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, struct fcache *fc,
+		   ckpt_err_t *err)
 {
 	int flags = MAP_FIXED | (v->shared ? MAP_SHARED : MAP_PRIVATE);
 	long fd, r, r2;
@@ -220,13 +264,14 @@ static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, ckpt_
 		flags |= MAP_GROWSDOWN;
 	if (v->populate)
 		flags |= MAP_POPULATE;
-	ret = vma_source(rc, t, v, &flags, &fd, err);
+	ret = vma_source(rc, t, v, &flags, &fd, fc, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "VMA %#lx-%#lx", (unsigned long)v->start,
 				       (unsigned long)v->end);
 	ret = RSYS(&t->rs, &r, err, SYS_mmap, v->start, v->end - v->start, v->tmp_prot, flags, fd,
 		   (flags & MAP_ANONYMOUS) ? 0 : v->pgoff);
-	if (fd >= 0 && RSYS(&t->rs, &r2, err, SYS_close, fd, 0, 0, 0, 0, 0) < 0 && ret == 0)
+	if (fd >= 0 && fd != fc->fd && RSYS(&t->rs, &r2, err, SYS_close, fd, 0, 0, 0, 0, 0) < 0 &&
+	    ret == 0)
 		ret = -err->code;
 	ret = rsys_check(ret, r, err, "mmap %#lx", (unsigned long)(v->start));
 	if (ret == 0 && (uint64_t)r != v->start)
@@ -254,20 +299,29 @@ static void vmas_count_pages(struct rvma *vmas, int n, const struct json *pagema
 	size_t nruns = json_len(pagemap);
 	int v = 0;
 
+	/* a run may cross VMA boundaries (PAGEMAP_SCAN merges alike pages) */
 	for (size_t i = 0; i < nruns && v < n; i++) {
 		struct json *run = json_at(pagemap, i);
 		uint64_t addr = strtoull(json_as_str(json_at(run, 0)) ?: "0", NULL, 16);
+		uint64_t end = addr + json_as_int(json_at(run, 1)) * PAGE_SIZE;
 
 		while (v < n && vmas[v].end <= addr)
 			v++;
-		if (v < n && addr >= vmas[v].start)
-			vmas[v].npages += json_as_int(json_at(run, 1));
+		for (int k = v; k < n && vmas[k].start < end; k++) {
+			uint64_t s = MAX(addr, vmas[k].start), e = MIN(end, vmas[k].end);
+
+			if (e > s)
+				vmas[k].npages += (e - s) / PAGE_SIZE;
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		uint64_t total = (vmas[i].end - vmas[i].start) / PAGE_SIZE;
 
 		vmas[i].populate = vmas[i].kind == VMA_ANON && !vmas[i].shared &&
 				   vmas[i].npages * 2 >= total && vmas[i].npages;
+		/* write access only where pages are to be read in: no mprotect after */
+		if (!vmas[i].npages)
+			vmas[i].tmp_prot = vmas[i].prot;
 	}
 }
 
@@ -478,6 +532,7 @@ static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 
 int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
+	struct fcache fc = { NULL, 0, -1 };
 	struct json *vj = json_get(t->doc, "vmas");
 	struct ckpt_rseq_config rseq = {0};
 	cleanup_free struct rvma *vmas = NULL;
@@ -512,7 +567,9 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		ret = vdso_restore(rc, t, vmas, n, err);
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (vmas[i].kind != VMA_VDSO)
-			ret = vma_map(rc, t, &vmas[i], err);
+			ret = vma_map(rc, t, &vmas[i], &fc, err);
+	if (fcache_close(t, &fc, ret < 0 ? NULL : err) < 0 && ret == 0)
+		ret = -err->code;
 	if (ret == 0)
 		ret = pages_fill(rc, t, vmas, n, err);
 	for (int i = 0; ret == 0 && i < n; i++)

@@ -9,6 +9,7 @@
  */
 #define LOG_PREFIX "rthread: "
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -22,6 +23,7 @@
 #include "engine.h"
 #include "restore.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/uapi.h"
 #include "util/util.h"
 
@@ -161,6 +163,21 @@ static int capset_remote(struct rcall *c, uint64_t eff, uint64_t prm, uint64_t i
 	return ret;
 }
 
+/* The bounding set the thread has now; all of them if /proc cannot say. */
+static uint64_t current_bnd(struct rcall *c)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/task/%d", c->t->host_pid, c->rs->tid);
+	cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct proc_status st = { 0 };
+	ckpt_err_t e = { 0 };
+	uint64_t bnd = ~0ULL;
+
+	if (fd >= 0 && proc_read_status(fd, &st, &e) == 0)
+		bnd = st.cap_bnd;
+	proc_status_free(&st);
+	return bnd;
+}
+
 /* The permitted set the thread has now (what ckpt-oci had). */
 static int capget_remote(struct rcall *c, uint64_t *prm)
 {
@@ -213,10 +230,12 @@ static int thread_creds(struct rcall *c, const struct json *cr)
 		ret = rsys_call(c->rs, &(long){0}, SYS_setfsuid, ID(uids, 3), 0, 0, 0, 0, 0,
 				c->err);
 #undef ID
+	/* only what the thread has now and the saved set lacks: a call each */
+	bnd = ~bnd & current_bnd(c);
 	for (int cap = 0; ret == 0 && cap < 64; cap++) {
 		long r;
 
-		if (bnd & (1ULL << cap))
+		if (!(bnd & (1ULL << cap)))
 			continue;
 		ret = rsys_call(c->rs, &r, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0, c->err);
 		/* EINVAL: a capability this kernel does not have */
