@@ -45,7 +45,8 @@ static int task_dump_remote(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *er
 	ret = rsys_init(&rs, t->threads[0].tid, sc, err);
 	if (ret < 0)
 		return ret;
-	ret = RSYS(&rs, &r, err, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+	/* executable too: short code runs there (rsys_run_code) */
+	ret = RSYS(&rs, &r, err, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ret == 0 && r < 0 && r > -4096)
 		ret = ckpt_error(err, -r, "task %d: map scratch memory", t->pid);

@@ -139,6 +139,56 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 	return 0;
 }
 
+__asm__(".pushsection .rodata\n"
+	".globl rsys_code_sigactions\n"
+	"rsys_code_sigactions:\n"
+	"1:	mov $13, %eax\n"	/* rt_sigaction */
+	"	mov %r12d, %edi\n"
+	"	xor %esi, %esi\n"
+	"	mov %r13, %rdx\n"
+	"	mov $8, %r10d\n"
+	"	syscall\n"
+	"	add $32, %r13\n"
+	"	inc %r12d\n"
+	"	cmp $65, %r12d\n"
+	"	jne 1b\n"
+	"	int3\n"
+	".globl rsys_code_sigactions_end\n"
+	"rsys_code_sigactions_end:\n"
+	".popsection\n");
+
+int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
+		  ckpt_err_t *err)
+{
+	struct user_regs_struct regs = r->saved;
+	int status, ret;
+
+	if (!r->active)
+		return ckpt_error_msg(err, EINVAL, "thread %d: remote code without init", r->tid);
+	regs.rip = rip;
+	regs.orig_rax = -1;
+	regs.r12 = r12;
+	regs.r13 = r13;
+	regs.r14 = r14;
+	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
+		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
+	for (;;) {
+		if (ptrace(PTRACE_CONT, r->tid, NULL, NULL) < 0)
+			return ckpt_error(err, errno, "thread %d: run code", r->tid);
+		ret = rsys_wait_stop(r->tid, &status, err);
+		if (ret < 0)
+			return ret;
+		/* the int3: a SIGTRAP delivery stop, suppressed by the next resume */
+		if (WSTOPSIG(status) == SIGTRAP && status >> 16 == 0)
+			return 0;
+		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS ||
+		    WSTOPSIG(status) == SIGILL)
+			return ckpt_error_msg(err, EFAULT, "thread %d: remote code faulted (signal %d)",
+					      r->tid, WSTOPSIG(status));
+		pr_debug("thread %d: stop 0x%x while running code, resuming", r->tid, status);
+	}
+}
+
 int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6])
 {
 	return rsys_call(r, ret, nr, a[0], a[1], a[2], a[3], a[4], a[5], err);

@@ -54,6 +54,20 @@ int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64
 __attribute__((format(printf, 4, 5))) int rsys_check(int ret, long r, ckpt_err_t *err,
 						     const char *fmt, ...);
 
+/*
+ * Run a short piece of machine code inside the thread, from rip with
+ * r12, r13 and r14 set, until it traps (int3). The code must live in
+ * executable scratch memory; registers are put back by rsys_fini.
+ */
+int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
+		  ckpt_err_t *err) __attribute__((warn_unused_result));
+
+/*
+ * rt_sigaction(sig, NULL, r13 + 32 * (sig - 1), 8) for sig = r12 .. 64,
+ * then int3: every signal action in one stop instead of 64 round trips.
+ */
+extern const unsigned char rsys_code_sigactions[], rsys_code_sigactions_end[];
+
 /* Memory of the traced task through /proc/PID/mem (works on read-only pages). */
 int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err);
 int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, ckpt_err_t *err);

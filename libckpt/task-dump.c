@@ -218,32 +218,34 @@ out:
 static int sigactions_dump(struct task *t, struct rsys *rs, uint64_t scratch, struct json *out,
 			   ckpt_err_t *err)
 {
+	size_t len = rsys_code_sigactions_end - rsys_code_sigactions;
+	uint64_t code = scratch + SCRATCH_SIZE - 256;
 	struct json *acts = json_set(out, "sigactions", json_arr());
+	struct k_sigaction ka[64];
 	int ret;
 
+	/* one stop for all 64: the code loops over rt_sigaction in the task */
+	ret = rsys_poke(t->pid, code, rsys_code_sigactions, len, err);
+	if (ret == 0)
+		ret = rsys_run_code(rs, code, 1, scratch, 0, err);
+	if (ret == 0)
+		ret = rsys_peek(t->pid, scratch, ka, sizeof(ka), err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "task %d: signal actions", t->pid);
 	for (int sig = 1; sig <= 64; sig++) {
-		struct k_sigaction ka;
+		const struct k_sigaction *k = &ka[sig - 1];
 		struct json *a;
-		long r;
 
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		ret = rcall(rs, &r, SYS_rt_sigaction, sig, 0, scratch, 8, err);
-		if (ret < 0)
-			return ret;
-		if (r < 0)
-			return ckpt_error(err, -r, "task %d: rt_sigaction %d", t->pid, sig);
-		ret = rsys_peek(t->pid, scratch, &ka, sizeof(ka), err);
-		if (ret < 0)
-			return ret;
-		if (ka.handler == (uint64_t)SIG_DFL && !ka.flags && !ka.mask)
+		if (k->handler == (uint64_t)SIG_DFL && !k->flags && !k->mask)
 			continue;
 		a = json_push(acts, json_obj());
 		json_set(a, "sig", json_int(sig));
-		json_set(a, "handler", json_hex(ka.handler));
-		json_set(a, "flags", json_hex(ka.flags));
-		json_set(a, "restorer", json_hex(ka.restorer));
-		json_set(a, "mask", json_hex(ka.mask));
+		json_set(a, "handler", json_hex(k->handler));
+		json_set(a, "flags", json_hex(k->flags));
+		json_set(a, "restorer", json_hex(k->restorer));
+		json_set(a, "mask", json_hex(k->mask));
 	}
 	return 0;
 }
