@@ -5,7 +5,8 @@
  *   every pid is free -> create the tree (clone3 with set_tid; each process
  *   makes its own children, see restore-child.c) -> seize every process ->
  *   puppeteer each: memory, threads, state, credentials, registers ->
- *   detach them all together -> wait for the root (unless -d).
+ *   resume the namespaces (the network lock goes) -> detach them all
+ *   together -> wait for the root (unless -d).
  *
  * Nothing is started before the bundle is verified; a failure after that
  * kills whatever was half-restored and names the object that failed.
@@ -445,6 +446,12 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		goto out;
 	}
 	ret = restore_tree(&rc, err);
+	if (ret < 0) {
+		kill_all(&rc);
+		goto out;
+	}
+	/* the network lock goes last, when nothing but the detach is left */
+	ret = ns_resume_all(&rc.ns, err);
 	if (ret < 0) {
 		kill_all(&rc);
 		goto out;

@@ -13,6 +13,10 @@
  * addresses and routes, before any socket of the tree is made. finish
  * (ckpt-oci) sets sysctls and loads the ruleset.
  *
+ * The network lock (net-lock.c) covers the namespace while the tree is
+ * stopped: set at dump before any socket is read, and at restore right
+ * after the links, before any socket; resume (ckpt-oci) takes it away.
+ *
  * --veth-map CTNAME=HOSTNAME puts the host end of CTNAME in ckpt-oci's
  * namespace: attached to HOSTNAME if that is a bridge there, else named
  * HOSTNAME. Without a map the host end goes back to the recorded
@@ -185,9 +189,14 @@ static int net_prepare(struct ns_restore *r, ckpt_err_t *err)
 
 static int net_restore(struct ns_restore *r, ckpt_err_t *err)
 {
+	int ret;
+
 	if (!net_rs.net)
 		return ckpt_error_msg(err, EPROTO, "net.json was not prepared");
-	return net_link_restore(net_rs.net, net_rs.peers, net_rs.npeers, err);
+	ret = net_link_restore(net_rs.net, net_rs.peers, net_rs.npeers, err);
+	if (ret == 0)
+		ret = net_lock_here(err);
+	return ret;
 }
 
 static int net_finish(struct ns_restore *r, ckpt_err_t *err)
@@ -204,6 +213,24 @@ static int net_finish(struct ns_restore *r, ckpt_err_t *err)
 	return ret;
 }
 
+static int net_resume(struct ns_restore *r, ckpt_err_t *err)
+{
+	return net_unlock_pid(r->root_host_pid, err);
+}
+
+static int net_lock(const struct ns_dump *d, ckpt_err_t *err)
+{
+	return net_lock_ns(d->nsfd, err);
+}
+
+static void net_unlock(const struct ns_dump *d)
+{
+	ckpt_err_t e = { 0 };
+
+	if (net_unlock_ns(d->nsfd, &e) < 0)
+		pr_warn("%s: the tree's network stays locked", e.msg);
+}
+
 const struct ckpt_ns_ops ns_net_ops = {
 	.name = "net",
 	.clone_flag = CLONE_NEWNET,
@@ -211,4 +238,7 @@ const struct ckpt_ns_ops ns_net_ops = {
 	.prepare = net_prepare,
 	.restore = net_restore,
 	.finish = net_finish,
+	.resume = net_resume,
+	.lock = net_lock,
+	.unlock = net_unlock,
 };

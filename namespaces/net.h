@@ -1,7 +1,8 @@
 /*
  * namespaces/net.h - the network namespace module, split by concept:
  * net.c (ops, veth peers), net-link.c (links, addresses, routes over
- * rtnetlink with libmnl), net-sys.c (nftables ruleset, sysctls).
+ * rtnetlink with libmnl), net-sys.c (nftables ruleset, sysctls),
+ * net-lock.c (the network lock while the tree is stopped).
  */
 #ifndef CKPT_NET_H
 #define CKPT_NET_H
@@ -36,5 +37,15 @@ int net_link_index(int nlfd, const char *name);
 int net_sys_read(struct json *out, ckpt_err_t *err);
 /* net-sys.c: from ckpt-oci, into the netns of pid. */
 int net_sys_restore(const struct json *net, pid_t pid, ckpt_err_t *err);
+
+/* net-lock.c: the lock's table (`inet ckpt_oci_lock`). */
+#define NET_LOCK_NAME "ckpt_oci_lock"
+/* net-lock.c: lock the caller's own network namespace (the root at restore). */
+int net_lock_here(ckpt_err_t *err);
+/* net-lock.c: from ckpt-oci, lock or unlock the namespace behind nsfd. */
+int net_lock_ns(int nsfd, ckpt_err_t *err);
+int net_unlock_ns(int nsfd, ckpt_err_t *err);
+/* net-lock.c: from ckpt-oci, unlock the network namespace of pid. */
+int net_unlock_pid(pid_t pid, ckpt_err_t *err);
 
 #endif

@@ -233,3 +233,58 @@ int ns_finish_all(struct ns_restore *r, ckpt_err_t *err)
 {
 	return ns_each(r, offsetof(struct ckpt_ns_ops, finish), "finish", err);
 }
+
+int ns_resume_all(struct ns_restore *r, ckpt_err_t *err)
+{
+	return ns_each(r, offsetof(struct ckpt_ns_ops, resume), "resume", err);
+}
+
+/* The namespace behind ops is root's own (dumped): open it, else -1. */
+static int ns_own_fd(const struct ckpt_ns_ops *ops, pid_t root)
+{
+	char path[64];
+	ino_t mine = 0, theirs = 0;
+
+	if (ns_ino(getpid(), ops->name, &mine) < 0 || ns_ino(root, ops->name, &theirs) < 0 ||
+	    mine == theirs)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", root, ops->name);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int ns_lock_all(pid_t root, ckpt_err_t *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
+		const struct ckpt_ns_ops *ops = ns_table[i];
+		struct ns_dump d = { NULL, root, -1 };
+		int ret;
+
+		if (!ops->lock || (d.nsfd = ns_own_fd(ops, root)) < 0)
+			continue;
+		ret = ops->lock(&d, err);
+		close(d.nsfd);
+		if (ret < 0) {
+			/* the ones before are locked: take them back */
+			while (i-- > 0)
+				if (ns_table[i]->lock && (d.nsfd = ns_own_fd(ns_table[i], root)) >= 0) {
+					ns_table[i]->unlock(&d);
+					close(d.nsfd);
+				}
+			return ckpt_error_wrap(err, "%s namespace lock", ops->name);
+		}
+	}
+	return 0;
+}
+
+void ns_unlock_all(pid_t root)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
+		const struct ckpt_ns_ops *ops = ns_table[i];
+		struct ns_dump d = { NULL, root, -1 };
+
+		if (!ops->lock || (d.nsfd = ns_own_fd(ops, root)) < 0)
+			continue;
+		ops->unlock(&d);
+		close(d.nsfd);
+	}
+}

@@ -12,7 +12,13 @@
  * root is created with the clone flags of every listed namespace, restore
  * (inside the root process, in its new namespaces, before it creates its
  * children; still ckpt-oci code), finish (in ckpt-oci, once the whole tree
- * exists and before it resumes).
+ * exists and before it resumes), resume (in ckpt-oci, right before the
+ * tree is detached and runs; a failure kills the tree).
+ *
+ * Dump, around the tasks' dumps: lock (after every namespace is dumped,
+ * before any task is read) and unlock (when the tree runs on: released
+ * with --leave-running or after a failure; a killed tree stays locked).
+ * The network module locks the namespace so a peer sees no reset.
  */
 #ifndef CKPT_NS_H
 #define CKPT_NS_H
@@ -47,6 +53,9 @@ struct ckpt_ns_ops {
 	int (*prepare)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
 	int (*restore)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
 	int (*finish)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
+	int (*resume)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
+	int (*lock)(const struct ns_dump *d, ckpt_err_t *err);		/* optional */
+	void (*unlock)(const struct ns_dump *d);	/* optional; with lock, warns */
 };
 
 /*
@@ -59,11 +68,15 @@ int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t 
 /* dump.c: the namespaces of the tree rooted at pid; pids are every task. */
 int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
 		ckpt_err_t *err);
+/* dump.c: lock the tree's own namespaces once dumped; unlock if the tree runs on. */
+int ns_lock_all(pid_t root, ckpt_err_t *err);
+void ns_unlock_all(pid_t root);
 
 /* restore.c / restore-child.c */
 int ns_restore_load(struct ns_restore *r, struct ckpt_bundle *b, ckpt_err_t *err);
 int ns_prepare_all(struct ns_restore *r, ckpt_err_t *err);
 int ns_restore_all(struct ns_restore *r, ckpt_err_t *err);
 int ns_finish_all(struct ns_restore *r, ckpt_err_t *err);
+int ns_resume_all(struct ns_restore *r, ckpt_err_t *err);
 
 #endif

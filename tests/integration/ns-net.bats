@@ -126,17 +126,80 @@ srv_netns_gone()
 	wait_until 10 _link_gone vc0 || fail "old veth pair still there"
 }
 
+# No network lock table of ckpt-oci's in the namespace behind path $1.
+no_net_lock()
+{
+	run nsenter --net="$1" nft list tables
+	assert_success || return
+	refute_output --partial ckpt_oci_lock
+}
+
+# The checkpoint's dump.log (in $1, default $T) says the network was locked
+# and, if $2 is "unlocked", unlocked again.
+dump_log_lock()
+{
+	local log=${1:-$T}/dump.log
+	grep -q "net: network locked" "$log" || fail "no network lock in $log"
+	if [[ ${2:-} == unlocked ]]; then
+		grep -q "net: network unlocked" "$log" || fail "no network unlock in $log"
+	fi
+}
+
 @test "net: TCP connection to a peer in another namespace survives, no byte lost or doubled" {
 	net_pair || return
 	client_start 10.201.0.1 7000 || return
 	wl_start_netns "$NS_SRV" ns_net_tcp_echo server 7000 || return
 	client_wait_ready || return
 	ckpt_checkpoint --tcp-established || return
+	dump_log_lock || return
 	srv_netns_gone || return
-	ckpt_restore_bg || return
+	ckpt_restore_bg --pid-file "$T/pid" || return
+	# locked while the sockets were made, unlocked before the tree ran
+	wait_until 20 test -s "$T/pid" || { ckpt_show_logs; fail "restore wrote no pid"; return; }
+	grep -q "net: network locked" "$T/restore.log" || fail "restore set no network lock"
+	grep -q "net: network unlocked" "$T/restore.log" || fail "restore left the lock"
+	no_net_lock /proc/"$(cat "$T/pid")"/ns/net || return
 	wl_go || return
 	client_finish || { ckpt_show_logs; return 1; }
 	wl_finish
+}
+
+@test "net: --leave-running with a TCP connection: locked during the dump, the peer goes on" {
+	net_pair || return
+	ip netns exec "$NS_SRV" nft add table inet ckpt_t
+	client_start 10.201.0.1 7000 || return
+	wl_start_netns "$NS_SRV" ns_net_tcp_echo server 7000 || return
+	client_wait_ready || return
+	ckpt_checkpoint --leave-running --tcp-established || return
+	dump_log_lock "$T" unlocked || return
+	no_net_lock /run/netns/"$NS_SRV" || return
+	# the saved ruleset is the tree's own, taken before the lock
+	grep -q '"nft": "table inet ckpt_t' "$T/bundle/net.json" || fail "ruleset not saved"
+	! grep -q ckpt_oci_lock "$T/bundle/net.json" || fail "the lock was saved"
+	run nsenter --net=/run/netns/"$NS_SRV" nft list tables
+	assert_output "table inet ckpt_t"
+	# no reset, nothing lost or doubled: both ends check every byte
+	wl_go || return
+	client_finish || { ckpt_show_logs; return 1; }
+	_wl_wait_pass "$WL_NS_PARENT" "server after the checkpoint"
+}
+
+@test "net: a checkpoint failing after the lock (disk full) unlocks, the connection goes on" {
+	net_pair || return
+	client_start 10.201.0.1 7000 || return
+	wl_start_netns "$NS_SRV" ns_net_tcp_echo server 7000 || return
+	client_wait_ready || return
+	mkdir "$T/small" "$T/log"
+	mount -t tmpfs -o size=32k ckpt-test-full "$T/small" || return
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --pid "$WL_PID" \
+		--tcp-established -w "$T/log" -o "$T/small/bundle"
+	umount "$T/small"
+	assert_failure
+	dump_log_lock "$T/log" unlocked || return
+	no_net_lock /run/netns/"$NS_SRV" || return
+	wl_go || return
+	client_finish || { ckpt_show_logs; return 1; }
+	_wl_wait_pass "$WL_NS_PARENT" "server after the failed checkpoint"
 }
 
 @test "net: an established TCP connection without --tcp-established is refused" {
