@@ -31,8 +31,8 @@
 #include "util/log.h"
 #include "util/util.h"
 
-/* INT_MIN: before conntrack, raw and every table the tree may have */
 #define NET_LOCK_TABLE "inet " NET_LOCK_NAME
+/* priority INT_MIN: before conntrack, raw and every chain the tree may have */
 #define NET_LOCK_HOOK(h) \
 	"\tchain " h " { type filter hook " h " priority -2147483648; policy drop; }\n"
 
