@@ -296,45 +296,73 @@ static void reap_traced(struct task *t)
  * machines reaps only about once a second, and restore would find the
  * pid taken.
  */
-static void parent_reaps(struct task *child)
+/* Have a (still stopped) parent reap its killed children. */
+static void parent_reaps(struct task *p)
 {
-	struct task *p = child->parent;
 	struct rsys rs;
 	ckpt_err_t e = { 0 };
 	long r;
 
-	if (!p || !p->sc_addr || !p->nthreads || !p->threads[0].stopped)
+	if (!p->sc_addr || !p->nthreads || !p->threads[0].stopped)
 		return;
 	if (rsys_init(&rs, p->threads[0].tid, p->sc_addr, &e) < 0)
 		return;
-	if (rsys_call(&rs, &r, SYS_wait4, child->pid, 0, __WALL, 0, 0, 0, &e) < 0 || r < 0)
-		pr_debug("task %d could not reap %d, pid 1 will", p->pid, child->pid);
+	for (int k = 0; k < p->nchildren; k++) {
+		if (rsys_call(&rs, &r, SYS_wait4, p->children[k]->pid, 0, __WALL, 0, 0, 0, &e) < 0)
+			break;
+		if (r < 0)
+			pr_debug("task %d could not reap %d, pid 1 will", p->pid,
+				 p->children[k]->pid);
+	}
 	rsys_drop(&rs); /* it dies next: no need to put its registers back */
 }
 
+static int task_depth(const struct task *t)
+{
+	int d = 0;
+
+	for (; t->parent; t = t->parent)
+		d++;
+	return d;
+}
+
+/*
+ * Kill the tree level by level, deepest first: all tasks of a level at
+ * once, our trace report of each collected, then each parent (one level
+ * up, still stopped) reaps its children with remote wait4() calls. The
+ * zombies would otherwise go to pid 1, which on these machines reaps only
+ * about once a second, and restore would find their pids taken. In a pid
+ * namespace of its own the dying init reaps everything itself, but only
+ * once we collected each report: a traced zombie is invisible to it.
+ */
 int seize_kill(struct ckpt_ctx *ctx, uint64_t *killed_at, ckpt_err_t *err)
 {
-	*killed_at = 0;
-	/*
-	 * Children first, each reaped by its parent. A dead tracee is reported
-	 * to its tracer first; its real parent sees it only after we collected
-	 * that report. In a pid namespace of its own, the dying init reaps all,
-	 * but only once we collected each report: a traced zombie stays
-	 * invisible to it, and it would wait for it forever in its exit.
-	 */
-	for (int i = ctx->ntasks - 1; i >= 0; i--) {
-		struct task *t = ctx->tasks[i];
+	cleanup_free int *depth = xzalloc((ctx->ntasks + 1) * sizeof(int));
+	int maxd = 0;
 
-		if (kill(t->pid, SIGKILL) < 0 && errno != ESRCH)
-			return ckpt_error(err, errno, "kill %d", t->pid);
-		if (!*killed_at)
-			*killed_at = now_ns();
-		reap_traced(t);
-		if (!ctx->own_pidns || t == ctx->root)
-			parent_reaps(t);
+	for (int i = 0; i < ctx->ntasks; i++) {
+		depth[i] = task_depth(ctx->tasks[i]);
+		maxd = MAX(maxd, depth[i]);
 	}
-	for (int i = ctx->ntasks - 1; i >= 0; i--)
-		reap_traced(ctx->tasks[i]);
+	*killed_at = 0;
+	for (int d = maxd; d >= 0; d--) {
+		for (int i = 0; i < ctx->ntasks; i++) {
+			if (depth[i] != d)
+				continue;
+			if (kill(ctx->tasks[i]->pid, SIGKILL) < 0 && errno != ESRCH)
+				return ckpt_error(err, errno, "kill %d", ctx->tasks[i]->pid);
+			if (!*killed_at)
+				*killed_at = now_ns();
+		}
+		for (int i = ctx->ntasks - 1; i >= 0; i--)
+			if (depth[i] == d)
+				reap_traced(ctx->tasks[i]);
+		if (ctx->own_pidns || d == 0)
+			continue;
+		for (int i = 0; i < ctx->ntasks; i++)
+			if (depth[i] == d - 1 && ctx->tasks[i]->nchildren)
+				parent_reaps(ctx->tasks[i]);
+	}
 	for (int i = 0; i < ctx->ntasks; i++)
 		for (int j = 0; j < ctx->tasks[i]->nthreads; j++)
 			wait_pid_free(ctx->tasks[i]->threads[j].tid);
