@@ -48,18 +48,13 @@ int pstree_collect(struct ckpt_ctx *ctx, ckpt_err_t *err)
 		proc_status_free(&ps);
 		for (int j = 0; j < t->nthreads; j++) {
 			struct thread *th = &t->threads[j];
-			cleanup_free char *path = xasprintf("task/%d", th->tid);
-			struct proc_status ts = { 0 };
-			int tfd = openat(t->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			char path[32];
 
-			th->ns_tid = th->tid;
-			if (tfd < 0)
-				continue; /* zombie leader: no task dir to read */
-			if (proc_read_status(tfd, &ts, err) == 0 && ts.nspid_count)
-				th->ns_tid = ts.nspid[ts.nspid_count - 1];
-			ckpt_error_clear(err);
-			proc_status_free(&ts);
-			close(tfd);
+			snprintf(path, sizeof(path), "task/%d", th->tid);
+			/* a zombie leader has no task dir: its id is the same */
+			th->ns_tid = proc_ns_pid(t->procfd, path);
+			if (th->ns_tid < 0)
+				th->ns_tid = th->tid;
 		}
 	}
 	if (!ctx->own_pidns) {

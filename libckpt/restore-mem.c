@@ -49,13 +49,6 @@ struct rvma {
 	struct json *doc;
 };
 
-/* Write buf into the scratch data area and return its address. */
-int rcall_buf(struct rsys *rs, pid_t pid, uint64_t addr, const void *buf, size_t len,
-	      ckpt_err_t *err)
-{
-	return rsys_poke(pid, addr, buf, len, err);
-}
-
 static int vma_parse(const struct json *j, struct rvma *v, ckpt_err_t *err)
 {
 	int ret;

@@ -95,18 +95,8 @@ static pid_t host_tid_of(struct rctx *rc, struct rtask *t, pid_t ns_tid)
 	if (procfd < 0 || proc_list_threads(procfd, &tids, &n, &e) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		struct proc_status st = {0};
-		pid_t nst = -1;
-
 		snprintf(path, sizeof(path), "task/%d", tids[i]);
-		int tfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (tfd >= 0 && proc_read_status(tfd, &st, &e) == 0 && st.nspid_count)
-			nst = st.nspid[st.nspid_count - 1];
-		proc_status_free(&st);
-		if (tfd >= 0)
-			close(tfd);
-		if (nst == ns_tid)
+		if (proc_ns_pid(procfd, path) == ns_tid)
 			return tids[i];
 	}
 	return -1;

@@ -231,49 +231,38 @@ static int wait_ready(struct rctx *rc, ckpt_err_t *err)
 	}
 }
 
+/* The host pid of t: the child of its (already mapped) parent whose NSpid is t's. */
+static pid_t find_host_pid(const struct rtask *t, ckpt_err_t *err)
+{
+	cleanup_free char *ppath = xasprintf("/proc/%d", t->parent->host_pid);
+	cleanup_close int pfd = open(ppath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free pid_t *kids = NULL;
+	int n = 0;
+
+	if (pfd < 0 || proc_list_children(pfd, t->parent->host_pid, &kids, &n, err) < 0)
+		return ckpt_error(err, errno, "children of %d", t->parent->host_pid);
+	for (int k = 0; k < n; k++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/proc/%d", kids[k]);
+		if (proc_ns_pid(AT_FDCWD, path) == t->pid)
+			return kids[k];
+	}
+	return ckpt_error_msg(err, ESRCH, "task %d not found after creation", t->pid);
+}
+
 /* Host pids: the same, or found through NSpid under the new namespace's init. */
 static int map_host_pids(struct rctx *rc, ckpt_err_t *err)
 {
 	for (int i = 0; i < rc->ntasks; i++) {
 		struct rtask *t = &rc->tasks[i];
 
-		if (!rc->own_pidns || t == rc->root)
-			continue;
-		t->host_pid = 0;
-		for (int k = 0; k < t->parent->nchildren; k++) {
-			/* children of the parent, looked up in /proc */
-		}
-		{
-			cleanup_free char *path = xasprintf("/proc/%d/task", t->parent->host_pid);
-			cleanup_free pid_t *kids = NULL;
-			cleanup_close int pfd = -1;
-			int n = 0;
-
-			path[strlen(path) - 5] = '\0';
-			pfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (pfd < 0 || proc_list_children(pfd, t->parent->host_pid, &kids, &n, err) < 0)
-				return ckpt_error(err, errno, "children of %d", t->parent->host_pid);
-			for (int k = 0; k < n && !t->host_pid; k++) {
-				cleanup_free char *kp = xasprintf("/proc/%d", kids[k]);
-				struct proc_status st = { 0 };
-				int kfd = open(kp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-				if (kfd >= 0 && proc_read_status(kfd, &st, err) == 0 &&
-				    st.nspid_count && st.nspid[st.nspid_count - 1] == t->pid)
-					t->host_pid = kids[k];
-				proc_status_free(&st);
-				if (kfd >= 0)
-					close(kfd);
-			}
-		}
-		if (!t->host_pid)
-			return ckpt_error_msg(err, ESRCH, "task %d not found after creation", t->pid);
-	}
-	for (int i = 0; i < rc->ntasks; i++) {
-		struct rtask *t = &rc->tasks[i];
-
 		if (!rc->own_pidns)
 			t->host_pid = t->pid;
+		else if (t != rc->root)
+			t->host_pid = find_host_pid(t, err); /* parents come first */
+		if (t->host_pid < 0)
+			return t->host_pid;
 		if (t->nthreads)
 			t->threads[0].host_tid = t->host_pid;
 	}

@@ -102,10 +102,6 @@ int rtask_pending_thread(struct rctx *rc, struct rtask *t, struct rsys *rs, pid_
 int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err);
 int rthread_regs(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err);
 
-/* remote call with the scratch area: write buf at scratch+off first */
-int rcall_buf(struct rsys *rs, pid_t pid, uint64_t addr, const void *buf, size_t len,
-	      ckpt_err_t *err);
-
 #define SCRATCH_CODE 0		/* syscall; int3 */
 #define SCRATCH_DATA 4096	/* buffers for remote calls */
 

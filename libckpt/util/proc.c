@@ -354,3 +354,19 @@ int proc_list_children(int procfd, pid_t tid, pid_t **out, int *n, ckpt_err_t *e
 		return ret;
 	return proc_parse_pid_list(buf, out, n, err);
 }
+
+pid_t proc_ns_pid(int dirfd, const char *path)
+{
+	struct proc_status st = { 0 };
+	ckpt_err_t e = { 0 };
+	pid_t ns = -1;
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (proc_read_status(fd, &st, &e) == 0 && st.nspid_count)
+		ns = st.nspid[st.nspid_count - 1];
+	proc_status_free(&st);
+	close(fd);
+	return ns;
+}

@@ -73,6 +73,13 @@ void proc_status_free(struct proc_status *st);
 /* One line of /proc/PID/maps, with or without its trailing newline. */
 int proc_parse_maps_line(const char *line, struct proc_vma *vma, ckpt_err_t *err);
 
+/*
+ * The id of a process or thread in its innermost pid namespace (the last
+ * NSpid entry of dirfd/path/status; path is e.g. "task/12" or "/proc/12").
+ * -1 when it cannot be read (gone, or a zombie leader without task dir).
+ */
+pid_t proc_ns_pid(int dirfd, const char *path);
+
 /* Parse a whitespace-separated list of pids ("children" files). */
 int proc_parse_pid_list(const char *buf, pid_t **out, int *n, ckpt_err_t *err);
 /* Thread ids under /proc/PID/task, ascending. *out is malloc'd. */
