@@ -52,28 +52,42 @@ child_fail(struct rctx *rc, struct rtask *t, const char *fmt, ...)
 }
 
 /* Close every fd that is neither saved nor the page image. */
+/*
+ * Close every fd that is neither saved nor the page image: one pass over
+ * /proc/self/fd against a bitmap of the saved numbers (keep is above all
+ * of them), collected first so the directory is not changed under readdir.
+ */
 static int close_others(const struct json *doc, int keep, ckpt_err_t *err)
 {
 	struct json *fds = json_get(doc, "fds");
+	cleanup_free unsigned char *saved = xzalloc(keep / 8 + 1);
 	cleanup_dir DIR *d = opendir("/proc/self/fd");
+	cleanup_free int *todo = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *de;
-	int n = 0, *todo;
 
 	if (!d)
 		return ckpt_error(err, errno, "open /proc/self/fd");
-	todo = xzalloc(4096 * sizeof(int));
-	while ((de = readdir(d)) && n < 4096) {
-		int fd = atoi(de->d_name);
-		bool saved = fd == keep || fd == dirfd(d) || de->d_name[0] == '.';
+	for (size_t i = 0; i < json_len(fds); i++) {
+		int fd = json_as_int(json_get(json_at(fds, i), "fd"));
 
-		for (size_t i = 0; !saved && i < json_len(fds); i++)
-			saved = json_as_int(json_get(json_at(fds, i), "fd")) == fd;
-		if (!saved)
-			todo[n++] = fd;
+		if (fd >= 0 && fd < keep)
+			saved[fd / 8] |= 1 << (fd % 8);
 	}
-	for (int i = 0; i < n; i++)
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || fd == keep || fd == dirfd(d) ||
+		    (fd < keep && saved[fd / 8] & (1 << (fd % 8))))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			todo = xrealloc(todo, cap * sizeof(*todo));
+		}
+		todo[n++] = fd;
+	}
+	for (size_t i = 0; i < n; i++)
 		close(todo[i]);
-	free(todo);
 	return 0;
 }
 
