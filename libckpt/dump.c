@@ -115,13 +115,13 @@ write:
 }
 
 /* The namespaces the tree owns (ns.json and one file per namespace). */
-static int namespaces_dump(struct ckpt_ctx *ctx, ckpt_err_t *err)
+static int namespaces_dump(struct ckpt_ctx *ctx, bool own_cgroup, ckpt_err_t *err)
 {
 	cleanup_free pid_t *pids = xzalloc(ctx->ntasks * sizeof(pid_t));
 
 	for (int i = 0; i < ctx->ntasks; i++)
 		pids[i] = ctx->tasks[i]->pid;
-	return ns_dump_all(ctx->bundle, ctx->root->pid, pids, ctx->ntasks, err);
+	return ns_dump_all(ctx->bundle, ctx->root->pid, pids, ctx->ntasks, own_cgroup, err);
 }
 
 /*
@@ -221,7 +221,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	if (ret == 0)
 		ret = pstree_collect(&ctx, err);
 	if (ret == 0)
-		ret = namespaces_dump(&ctx, err);
+		ret = namespaces_dump(&ctx, o->own_cgroup, err);
 	/* after the namespaces: the ruleset saved must not hold the lock */
 	if (ret == 0) {
 		ret = ns_lock_all(ctx.root->pid, err);

@@ -419,6 +419,7 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	rc.ns.nmount_map = o->nmount_map;
 	rc.ns.veth_map = o->veth_map;
 	rc.ns.nveth_map = o->nveth_map;
+	rc.ns.cgroup_name = o->cgroup_name;
 	if (ret == 0)
 		ret = files_setup(&rc, err);
 	if (ret == 0)
@@ -435,6 +436,12 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		goto out;
 	}
 	ret = restore_tree(&rc, err);
+	if (ret < 0) {
+		kill_all(&rc);
+		goto out;
+	}
+	o->root_pid = rc.root->host_pid;
+	ret = o->adopt ? o->adopt(o, err) : 0;
 	if (ret < 0) {
 		kill_all(&rc);
 		goto out;

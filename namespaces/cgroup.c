@@ -15,8 +15,14 @@
  * the tree is born inside, then unshares its cgroup namespace again so
  * that its root is the new cgroups: /proc/self/cgroup reads as it did.
  *
+ * A container's tree usually has cgroups of its own but no cgroup
+ * namespace (runc's default): dumped as well when the dump is told so
+ * (ns.json lists it as "joined"), and restored the same way without the
+ * new namespace. Restore names the new cgroups after the container when
+ * it restores one under its runtime (ns_restore.cgroup_name).
+ *
  * Nobody removes these cgroups when the tree is gone: the caller does
- * (rmdir, once the tree exited), as the tests do in their teardown.
+ * (rmdir, once the tree exited, or the runtime's delete).
  */
 #define LOG_PREFIX "cgroup: "
 #include <errno.h>
@@ -154,7 +160,7 @@ static int cg_write(const char *dir, const char *file, const char *val, ckpt_err
 }
 
 /* Make one cgroup below ours and copy the limits that differ. */
-static int cg_make(const struct json *o, ckpt_err_t *err)
+static int cg_make(const struct json *o, const char *name, ckpt_err_t *err)
 {
 	const char *ctl = json_as_str(json_get(o, "controllers"));
 	const char *orig = json_as_str(json_get(o, "path"));
@@ -169,7 +175,11 @@ static int cg_make(const struct json *o, ckpt_err_t *err)
 	if (!mnt || !mine)
 		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted here", ctl);
 	base = strrchr(orig, '/') ? strrchr(orig, '/') + 1 : orig;
-	dir = xasprintf("%s%s/%s-r%d", mnt, strcmp(mine, "/") ? mine : "", base, getpid());
+	if (name)
+		dir = xasprintf("%s%s/%s", mnt, strcmp(mine, "/") ? mine : "", name);
+	else
+		dir = xasprintf("%s%s/%s-r%d", mnt, strcmp(mine, "/") ? mine : "", base,
+				getpid());
 	if (mkdir(dir, 0755) < 0)
 		return ckpt_error(err, errno, "mkdir %s", dir);
 	cg_made[cg_nmade++] = xstrdup(dir);
@@ -216,7 +226,7 @@ static int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err)
 	if (json_len(list) > CG_MAX)
 		return ckpt_error_msg(err, E2BIG, "cgroup.json: too many hierarchies");
 	for (size_t i = 0; i < json_len(list); i++) {
-		ret = cg_make(json_at(list, i), err);
+		ret = cg_make(json_at(list, i), r->cgroup_name, err);
 		if (ret < 0) {
 			cg_unmake(); /* nothing half made stays behind */
 			return ret;
@@ -225,12 +235,17 @@ static int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err)
 	return 0;
 }
 
-/* In the root, before its children: join, then see the new cgroups as "/". */
+/*
+ * In the root, before its children: join, then (when the namespace was the
+ * tree's own) see the new cgroups as "/".
+ */
 static int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 {
 	for (int i = 0; i < cg_nmade; i++)
 		if (cg_write(cg_made[i], "cgroup.procs", "0", err) < 0)
 			return -err->code;
+	if (!(r->flags & CLONE_NEWCGROUP))
+		return 0;
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return ckpt_error(err, errno, "unshare cgroup namespace");
 	return 0;
@@ -239,6 +254,7 @@ static int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 const struct ckpt_ns_ops ns_cgroup_ops = {
 	.name = "cgroup",
 	.clone_flag = CLONE_NEWCGROUP,
+	.with_tree_cgroup = true,
 	.dump = cgroup_dump,
 	.prepare = cgroup_prepare,
 	.restore = cgroup_restore,

@@ -126,10 +126,11 @@ static int ns_owned(const char *name, pid_t root, const pid_t *pids, int npids, 
 }
 
 int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
-		ckpt_err_t *err)
+		bool tree_cgroup, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = json_obj();
 	struct json *list = json_set(doc, "owned", json_arr());
+	struct json *joined = json_set(doc, "joined", json_arr());
 	bool owned;
 	int ret;
 
@@ -150,7 +151,7 @@ int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
 		ret = ns_owned(ops->name, root, pids, npids, &owned, err);
 		if (ret < 0)
 			return ret;
-		if (!owned)
+		if (!owned && !(tree_cgroup && ops->with_tree_cgroup))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", root, ops->name);
 		d.nsfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -160,8 +161,8 @@ int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
 		close(d.nsfd);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "%s namespace", ops->name);
-		json_push(list, json_str(ops->name));
-		pr_info("dumped the %s namespace", ops->name);
+		json_push(owned ? list : joined, json_str(ops->name));
+		pr_info("dumped the %s namespace%s", ops->name, owned ? "" : " (the tree's part)");
 	}
 	return bundle_put_json(b, "ns.json", doc, err);
 }
@@ -187,14 +188,19 @@ int ns_restore_load(struct ns_restore *r, struct ckpt_bundle *b, ckpt_err_t *err
 	ret = bundle_get_json(b, "ns.json", &doc, err);
 	if (ret < 0)
 		return ret;
-	list = json_get(doc, "owned");
-	for (size_t i = 0; i < json_len(list); i++) {
-		const struct ckpt_ns_ops *ops = ns_find(json_as_str(json_at(list, i)));
+	for (int k = 0; k < 2; k++) {
+		list = json_get(doc, k ? "joined" : "owned");
+		for (size_t i = 0; i < json_len(list); i++) {
+			const struct ckpt_ns_ops *ops = ns_find(json_as_str(json_at(list, i)));
 
-		if (!ops)
-			return ckpt_error_msg(err, EPROTO, "ns.json: unknown namespace `%s`",
-					      json_as_str(json_at(list, i)) ?: "?");
-		r->flags |= ops->clone_flag;
+			if (!ops || (k && !ops->with_tree_cgroup))
+				return ckpt_error_msg(err, EPROTO, "ns.json: unknown namespace `%s`",
+						      json_as_str(json_at(list, i)) ?: "?");
+			if (k)
+				r->join_flags |= ops->clone_flag;
+			else
+				r->flags |= ops->clone_flag;
+		}
 	}
 	return 0;
 }
@@ -207,7 +213,7 @@ static int ns_each(struct ns_restore *r, size_t hook, const char *what, ckpt_err
 		int (*fn)(struct ns_restore *, ckpt_err_t *);
 		int ret;
 
-		if (!(r->flags & ops->clone_flag))
+		if (!((r->flags | r->join_flags) & ops->clone_flag))
 			continue;
 		fn = *(int (**)(struct ns_restore *, ckpt_err_t *))((const char *)ops + hook);
 		if (!fn)

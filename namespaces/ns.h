@@ -44,11 +44,19 @@ struct ns_restore {
 	int nmount_map;
 	const char *const *veth_map;	/* restore --veth-map CTNAME=HOSTNAME, for net */
 	int nveth_map;
+	int join_flags;		/* namespaces not the tree's own whose state is restored */
+	const char *cgroup_name;	/* leaf name of the cgroups made; NULL: NAME-rPID */
 };
 
 struct ckpt_ns_ops {
 	const char *name;	/* as in /proc/PID/ns */
 	int clone_flag;
+	/*
+	 * Dumped even when the namespace is the host's, if the dump says the
+	 * tree has a cgroup of its own (a container's cgroup, not namespaced):
+	 * listed as "joined" in ns.json, restored without the clone flag.
+	 */
+	bool with_tree_cgroup;
 	int (*dump)(const struct ns_dump *d, ckpt_err_t *err);
 	int (*prepare)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
 	int (*restore)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
@@ -65,9 +73,12 @@ struct ckpt_ns_ops {
 int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
 		 void *arg, struct json **out, ckpt_err_t *err);
 
-/* dump.c: the namespaces of the tree rooted at pid; pids are every task. */
+/*
+ * dump.c: the namespaces of the tree rooted at pid; pids are every task;
+ * tree_cgroup: the tree has cgroups of its own (a container's).
+ */
 int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
-		ckpt_err_t *err);
+		bool tree_cgroup, ckpt_err_t *err);
 /* dump.c: lock the tree's own namespaces once dumped; unlock if the tree runs on. */
 int ns_lock_all(pid_t root, ckpt_err_t *err);
 void ns_unlock_all(pid_t root);

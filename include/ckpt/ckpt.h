@@ -27,6 +27,7 @@ struct ckpt_dump_opts {
 	bool verbose;		/* progress on stderr */
 	unsigned long long ghost_limit;	/* largest unlinked file saved, bytes; 0: 64 MiB */
 	bool tcp_established;	/* dump established TCP connections (TCP_REPAIR) */
+	bool own_cgroup;	/* the tree's cgroups are its own (a container's): record them */
 	const struct ckpt_extra_file *extra;	/* documents added to the bundle */
 	int nextra;
 };
@@ -44,6 +45,13 @@ struct ckpt_restore_opts {
 	int nmount_map;
 	const char *const *veth_map;	/* CTNAME=HOSTNAME: host end of a veth */
 	int nveth_map;
+	const char *cgroup_name;	/* name of the cgroups made for the tree; NULL: NAME-rPID */
+	/*
+	 * Called once the whole tree exists, before it resumes (root_pid is
+	 * set); a failure kills the tree. Used to hand it to a runtime.
+	 */
+	int (*adopt)(struct ckpt_restore_opts *o, ckpt_err_t *err);
+	void *adopt_arg;
 };
 
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
