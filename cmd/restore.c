@@ -1,6 +1,8 @@
 /*
  * cmd/restore.c - `ckpt-oci restore [-d] [--pid-file F] BUNDLE`.
  * Without -d, waits for the restored root and exits with its status.
+ * A container's bundle is restored under its runtime (oci/restore.c)
+ * unless --no-runtime.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 
 #include "ckpt/ckpt.h"
 #include "cmd/cmd.h"
+#include "oci/oci.h"
 
 static void restore_usage(FILE *f)
 {
@@ -26,6 +29,11 @@ static void restore_usage(FILE *f)
 		   "                       from NEW instead (repeatable)\n"
 		   "      --veth-map CT=HOST  make the host end of veth CT in this namespace:\n"
 		   "                       on bridge HOST if it is one, else named HOST\n"
+		   "A container's bundle is handed to its runtime (runc, crun):\n"
+		   "      --name NAME      the restored container's name (default: the old one)\n"
+		   "      --runtime R      runc or crun (default: the one it came from)\n"
+		   "      --root DIR       the runtime's state root (default: the one it came from)\n"
+		   "      --no-runtime     restore the processes only, unknown to any runtime\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -39,13 +47,19 @@ int cmd_restore(int argc, char **argv)
 		{ "mount-map", required_argument, NULL, 'M' },
 		{ "veth-map", required_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "runtime", required_argument, NULL, 'R' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "no-runtime", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct oci_restore_opts oopts = { 0 };
 	struct ckpt_restore_opts opts = { 0 };
 	const char **maps = NULL, **veths = NULL;
+	bool no_runtime = false;
 	ckpt_err_t err = { 0 };
-	int c;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "dP:w:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -86,6 +100,18 @@ int cmd_restore(int argc, char **argv)
 		case 'v':
 			opts.verbose = true;
 			break;
+		case 'N':
+			oopts.name = optarg;
+			break;
+		case 'R':
+			oopts.runtime = optarg;
+			break;
+		case 'r':
+			oopts.root = optarg;
+			break;
+		case 'n':
+			no_runtime = true;
+			break;
 		case 'h':
 			restore_usage(stdout);
 			return 0;
@@ -99,7 +125,20 @@ int cmd_restore(int argc, char **argv)
 		return 2;
 	}
 	opts.bundle = argv[optind];
-	if (ckpt_restore(&opts, &err) < 0)
+	if (no_runtime && (oopts.name || oopts.runtime || oopts.root)) {
+		fprintf(stderr, "ckpt-oci restore: --no-runtime with --name, --runtime or --root\n");
+		return 2;
+	}
+	if (!no_runtime && oci_is_container_bundle(opts.bundle)) {
+		oopts.restore = opts;
+		ret = oci_restore(&oopts, &err);
+		opts = oopts.restore;
+	} else if (oopts.name || oopts.runtime || oopts.root) {
+		return cmd_fail("restore", "--name, --runtime and --root need a container's bundle");
+	} else {
+		ret = ckpt_restore(&opts, &err);
+	}
+	if (ret < 0)
 		return cmd_fail("restore", err.msg);
 	if (opts.detach) {
 		printf("%d\n", opts.root_pid);

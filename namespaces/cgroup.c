@@ -180,8 +180,9 @@ static int cg_make(const struct json *o, const char *name, ckpt_err_t *err)
 	else
 		dir = xasprintf("%s%s/%s-r%d", mnt, strcmp(mine, "/") ? mine : "", base,
 				getpid());
-	if (mkdir(dir, 0755) < 0)
-		return ckpt_error(err, errno, "mkdir %s", dir);
+	/* an empty one left by a failed restore of the same name goes first */
+	if (mkdir(dir, 0755) < 0 && (errno != EEXIST || rmdir(dir) < 0 || mkdir(dir, 0755) < 0))
+		return ckpt_error(err, errno == EBUSY ? EEXIST : errno, "mkdir %s", dir);
 	cg_made[cg_nmade++] = xstrdup(dir);
 	for (size_t i = 0; i < json_len(lim); i++) {
 		const char *file = json_key_at(lim, i), *want = json_as_str(json_at(lim, i));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "oci/oci.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -26,12 +27,34 @@ static int check_status(const struct oci_container *c, ckpt_err_t *err)
 	}
 }
 
+/*
+ * oci.json: which runtime held the container, under which root and id, and
+ * its state file as the runtime wrote it: restore hands the tree back to
+ * that runtime by writing the same state with what changed.
+ */
+static int oci_json(const struct oci_container *c, char **out, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = json_obj(), *st = NULL;
+	int ret;
+
+	ret = json_parse(c->state, strlen(c->state), &st, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "%s state of `%s`", c->runtime, c->id);
+	json_set(doc, "runtime", json_str(c->runtime));
+	json_set(doc, "root", json_str(c->root));
+	json_set(doc, "id", json_str(c->id));
+	json_set(doc, "state", steal_pointer(&st));
+	*out = json_dump(doc, true, NULL);
+	return 0;
+}
+
 int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 {
 	struct oci_container c = { 0 };
 	cleanup_free char *bundle = NULL;
 	cleanup_close int lock = -1;
-	struct ckpt_extra_file extra[1];
+	struct ckpt_extra_file extra[2];
+	cleanup_free char *ocij = NULL;
 	int ret;
 
 	ret = oci_find(o->runtime, o->root, o->id, &c, err);
@@ -51,9 +74,14 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 		o->dump.bundle = bundle = xasprintf("%s-checkpoint", c.id);
 	o->dump.pid = c.pid;
 	o->dump.cgroup = c.cgroup;
+	ret = oci_json(&c, &ocij, err);
+	if (ret < 0)
+		goto out;
 	extra[0] = (struct ckpt_extra_file){ "config.json", c.config };
+	extra[1] = (struct ckpt_extra_file){ "oci.json", ocij };
 	o->dump.extra = extra;
-	o->dump.nextra = 1;
+	o->dump.nextra = 2;
+	o->dump.own_cgroup = true;
 	ret = ckpt_dump(&o->dump, err);
 	if (ret == 0 && !o->dump.leave_running) {
 		ret = oci_delete(&c, err);

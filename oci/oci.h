@@ -25,6 +25,7 @@ struct oci_container {
 	char *rootfs;
 	char *cgroup;		/* cgroup to freeze: v1 freezer or v2 directory */
 	char *config;		/* text of BUNDLE/config.json */
+	char *state;		/* text of the runtime's state file (state.json / status) */
 };
 
 const char *oci_status_name(enum oci_status s);
@@ -36,6 +37,9 @@ const char *oci_status_name(enum oci_status s);
 int oci_find(const char *runtime, const char *root, const char *id, struct oci_container *c,
 	     ckpt_err_t *err) CKPT_WARN_UNUSED;
 void oci_container_free(struct oci_container *c);
+
+/* Start time of pid (field 22 of /proc/PID/stat); -ESRCH for a zombie. */
+int oci_proc_starttime(pid_t pid, unsigned long long *start);
 
 /* Take the per-container lock: a second holder gets EBUSY. Returns the fd. */
 int oci_lock(const struct oci_container *c, ckpt_err_t *err) CKPT_WARN_UNUSED;
@@ -52,5 +56,28 @@ struct oci_checkpoint_opts {
 
 /* Look up, lock, check the status, dump the init's tree, clean up the state. */
 int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+/*
+ * Restore a container bundle (one with oci.json) under the runtime it came
+ * from (or o->runtime / o->root), as o->name or its old id.
+ */
+struct oci_restore_opts {
+	const char *runtime;	/* NULL: the one in the bundle */
+	const char *root;	/* NULL: the one in the bundle */
+	const char *name;	/* NULL: the container's id at checkpoint */
+	struct ckpt_restore_opts restore;
+};
+
+bool oci_is_container_bundle(const char *bundle);
+int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+/*
+ * The OCI runtime hook (`ckpt-oci hook [STAGE]`, oci/hook.c): state is the
+ * runtime's state JSON (stdin). stage NULL: poststop when the state says
+ * "stopped", else poststart. poststart with checkpoint annotations starts
+ * the checkpoint supervisor; poststop stops it. An error is also appended
+ * to the checkpoint directory's log when that is known.
+ */
+int oci_hook(const char *stage, const char *state, size_t len, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 #endif

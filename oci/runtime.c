@@ -43,7 +43,7 @@ static const char *default_root(const char *runtime)
  * Field 22 of /proc/PID/stat: the process start time, to detect pid reuse.
  * A zombie counts as gone: an exited init waits there for the host's pid 1.
  */
-static int proc_starttime(pid_t pid, unsigned long long *start)
+int oci_proc_starttime(pid_t pid, unsigned long long *start)
 {
 	char state;
 
@@ -82,7 +82,7 @@ static void derive_status(struct oci_container *c, int dirfd)
 {
 	unsigned long long start = 0;
 
-	if (c->pid <= 0 || proc_starttime(c->pid, &start) < 0 || (c->start && start != c->start))
+	if (c->pid <= 0 || oci_proc_starttime(c->pid, &start) < 0 || (c->start && start != c->start))
 		c->status = OCI_STOPPED;
 	else if (faccessat(dirfd, "exec.fifo", F_OK, 0) == 0)
 		c->status = OCI_CREATED;
@@ -200,6 +200,7 @@ static int load(struct oci_container *c, int dirfd, ckpt_err_t *err)
 		ret = runc ? runc_load(c, st, err) : crun_load(c, st, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "%s/%s/%s", c->root, c->id, file);
+	c->state = steal_pointer(&buf);
 	derive_status(c, dirfd);
 	return load_config(c, err);
 }
@@ -252,6 +253,7 @@ void oci_container_free(struct oci_container *c)
 	free(c->rootfs);
 	free(c->cgroup);
 	free(c->config);
+	free(c->state);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -1,0 +1,335 @@
+/*
+ * oci/restore.c - restore a container bundle under the runtime it came
+ * from, so that `runc list`, `runc state`, `runc kill`, `runc exec` and
+ * `runc delete` (or crun's) work on the restored container.
+ *
+ * The engine restores the tree as for any bundle: fresh namespaces, the
+ * mounts of the bundle, and, since a container's cgroups are recorded at
+ * checkpoint, new cgroups named after the container below ckpt-oci's own
+ * (where the runtime would have made them). Once the whole tree exists and
+ * before it resumes (the adopt callback), the runtime's state is written
+ * for it: the state file saved at checkpoint (oci.json), with what differs
+ * now: the id, the init's pid and start time, the namespaces and cgroups
+ * of the new tree, the creation time, the stdio. A runtime reads nothing
+ * else about a running container, so from then on it manages it as one it
+ * started. Nothing of the runtime's runs during the restore; runc's own
+ * `runc restore` works the same way around CRIU (DESIGN.md, containers).
+ */
+#define LOG_PREFIX "oci: "
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "oci/oci.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define OCI_JSON_MAX (4u << 20)
+
+struct adopt {
+	struct oci_restore_opts *o;
+	struct json *saved;	/* oci.json */
+	const char *runtime, *root, *name;
+	char *dir;		/* ROOT/NAME */
+	bool made;		/* dir made by us */
+};
+
+bool oci_is_container_bundle(const char *bundle)
+{
+	cleanup_free char *path = xasprintf("%s/oci.json", bundle);
+
+	return access(path, F_OK) == 0;
+}
+
+static bool valid_name(const char *id)
+{
+	return *id && strlen(id) < 1024 && !strchr(id, '/') && strcmp(id, ".") && strcmp(id, "..");
+}
+
+/* "2026-11-26T09:08:26.699173866Z", as the runtimes write it. */
+static char *now_rfc3339(void)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+}
+
+/* Mount point of the cgroup hierarchy holding controller key ("" : v2). */
+static char *cg_mount_of(const char *key)
+{
+	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		char root[512], mnt[512], fstype[64], opts[512];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
+		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2 || strcmp(root, "/"))
+			continue;
+		if (!*key && !strcmp(fstype, "cgroup2"))
+			return xstrdup(mnt);
+		if (*key && !strcmp(fstype, "cgroup")) {
+			cleanup_free char *want = xasprintf(",%s,", key);
+			cleanup_free char *have = xasprintf(",%s,", opts);
+
+			if (strstr(have, want))
+				return xstrdup(mnt);
+		}
+	}
+	return NULL;
+}
+
+/* pid's cgroup in the hierarchy holding key, as /proc/PID/cgroup names it. */
+static char *cg_path_of(pid_t pid, const char *key)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/cgroup", pid), *line = NULL;
+	cleanup_file FILE *f = fopen(path, "re");
+	size_t cap = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+		cleanup_free char *have = NULL, *want = NULL;
+
+		if (!p)
+			continue;
+		*p++ = '\0';
+		p[strcspn(p, "\n")] = '\0';
+		have = xasprintf(",%s,", c + 1);
+		want = xasprintf(",%s,", key);
+		if ((!*key && !c[1]) || (*key && c[1] && strstr(have, want)))
+			return xstrdup(p);
+	}
+	return NULL;
+}
+
+/* Directory of pid's cgroup for key; the tree must have one of its own. */
+static int cg_dir(pid_t pid, const char *key, char **out, ckpt_err_t *err)
+{
+	cleanup_free char *mnt = cg_mount_of(key), *rel = cg_path_of(pid, key);
+
+	if (!mnt || !rel)
+		return ckpt_error_msg(err, ENOENT, "cgroup hierarchy `%s` not found here",
+				      *key ? key : "unified");
+	if (!strcmp(rel, "/"))
+		return ckpt_error_msg(err, EPROTO, "the restored tree has no cgroup of its own "
+				      "in `%s`", *key ? key : "unified");
+	*out = xasprintf("%s%s", mnt, rel);
+	return 0;
+}
+
+/* Where fd n of pid leads, for the runtime's record of the stdio. */
+static struct json *fd_target(pid_t pid, int n)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/fd/%d", pid, n);
+	char buf[4096];
+	ssize_t len = readlink(path, buf, sizeof(buf) - 1);
+
+	if (len < 0)
+		return json_str("/dev/null");
+	return json_strn(buf, len);
+}
+
+static const char *const ns_keys[][2] = {
+	{ "NEWCGROUP", "cgroup" }, { "NEWIPC", "ipc" },	  { "NEWNET", "net" },
+	{ "NEWNS", "mnt" },	   { "NEWPID", "pid" },	  { "NEWUSER", "user" },
+	{ "NEWUTS", "uts" },	   { "NEWTIME", "time" },
+};
+
+static int runc_state(struct adopt *a, struct json *st, pid_t pid, unsigned long long start,
+		      ckpt_err_t *err)
+{
+	struct json *cfg = json_get(st, "config"), *cg = json_get(st, "cgroup_paths");
+	struct json *nsp = json_set(st, "namespace_paths", json_obj());
+	struct json *ext = json_set(st, "external_descriptors", json_arr());
+	cleanup_json struct json *paths = json_obj();
+	cleanup_free char *created = now_rfc3339();
+
+	json_set(st, "id", json_str(a->name));
+	json_set(st, "init_process_pid", json_int(pid));
+	json_set(st, "init_process_start", json_int(start));
+	json_set(st, "created", json_str(created));
+	if (json_get(cfg, "cgroups"))
+		json_set(json_get(cfg, "cgroups"), "name", json_str(a->name));
+	for (size_t i = 0; i < json_len(cg); i++) {
+		const char *key = json_key_at(cg, i);
+		cleanup_free char *dir = NULL;
+
+		if (!key || cg_dir(pid, key, &dir, err) < 0)
+			return key ? -err->code : ckpt_error_msg(err, EPROTO, "bad cgroup_paths");
+		json_set(paths, key, json_str(dir));
+	}
+	json_set(st, "cgroup_paths", steal_pointer(&paths));
+	for (size_t i = 0; i < ARRAY_SIZE(ns_keys); i++) {
+		cleanup_free char *p = xasprintf("/proc/%d/ns/%s", pid, ns_keys[i][1]);
+
+		if (access(p, F_OK) == 0)
+			json_set(nsp, ns_keys[i][0], json_str(p));
+	}
+	for (int n = 0; n < 3; n++)
+		json_push(ext, fd_target(pid, n));
+	return 0;
+}
+
+/* crun's status: the cgroup relative to the hierarchies (freezer's, else v2). */
+static int crun_state(struct adopt *a, struct json *st, pid_t pid, unsigned long long start,
+		      ckpt_err_t *err)
+{
+	cleanup_free char *rel = cg_path_of(pid, "freezer"), *created = now_rfc3339();
+	struct json *ext;
+
+	if (!rel || !strcmp(rel, "/")) {
+		free(rel);
+		rel = cg_path_of(pid, "");
+	}
+	if (!rel || !strcmp(rel, "/"))
+		return ckpt_error_msg(err, EPROTO, "the restored tree has no cgroup of its own");
+	json_set(st, "pid", json_int(pid));
+	json_set(st, "process-start-time", json_int(start));
+	json_set(st, "cgroup-path", json_str(rel));
+	json_set(st, "created", json_str(created));
+	ext = json_set(st, "external_descriptors", json_arr());
+	for (int n = 0; n < 3; n++)
+		json_push(ext, fd_target(pid, n));
+	return 0;
+}
+
+static int write_doc(const char *dir, const char *file, const char *text, ckpt_err_t *err)
+{
+	cleanup_free char *tmp = xasprintf("%s/.%s.tmp", dir, file);
+	cleanup_free char *path = xasprintf("%s/%s", dir, file);
+	int ret;
+
+	ret = write_file_at(AT_FDCWD, tmp, text, strlen(text), 0600, err);
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = ckpt_error(err, errno, "rename %s", tmp);
+	return ret;
+}
+
+/* The engine's adopt callback: the tree exists, stopped; hand it over. */
+static int adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
+{
+	struct adopt *a = ro->adopt_arg;
+	bool runc = !strcmp(a->runtime, "runc");
+	struct json *st = json_get(a->saved, "state");
+	unsigned long long start = 0;
+	cleanup_free char *text = NULL;
+	int ret;
+
+	ret = oci_proc_starttime(ro->root_pid, &start);
+	if (ret < 0)
+		return ckpt_error(err, -ret, "start time of %d", ro->root_pid);
+	ret = runc ? runc_state(a, st, ro->root_pid, start, err)
+		   : crun_state(a, st, ro->root_pid, start, err);
+	if (ret < 0)
+		return ret;
+	if (mkdir(a->root, 0700) < 0 && errno != EEXIST)
+		return ckpt_error(err, errno, "mkdir %s", a->root);
+	if (mkdir(a->dir, 0711) < 0)
+		return ckpt_error(err, errno, "mkdir %s", a->dir);
+	a->made = true;
+	if (!runc) {
+		/* crun keeps the config beside the status (verified with the bundle) */
+		cleanup_free char *path = xasprintf("%s/config.json", ro->bundle), *cfg = NULL;
+
+		ret = read_file_at(AT_FDCWD, path, OCI_JSON_MAX, &cfg, NULL, err);
+		if (ret == 0)
+			ret = write_doc(a->dir, "config.json", cfg, err);
+		if (ret < 0)
+			return ret;
+	}
+	text = json_dump(st, false, NULL);
+	ret = write_doc(a->dir, runc ? "state.json" : "status", text, err);
+	if (ret == 0)
+		pr_info("%s knows the restored tree (pid %d) as `%s`", a->runtime, ro->root_pid,
+			a->name);
+	return ret;
+}
+
+/* The runtime's directory for the container, removed with what is in it. */
+static void remove_state(const char *dir)
+{
+	static const char *const files[] = { "state.json", "status", "config.json",
+					     ".state.json.tmp", ".status.tmp", ".config.json.tmp" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
+
+		(void)unlink(p);
+	}
+	(void)rmdir(dir);
+}
+
+static int load_saved(struct adopt *a, const char *bundle, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/oci.json", bundle), *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = read_file_at(AT_FDCWD, path, OCI_JSON_MAX, &buf, &len, err);
+	if (ret == 0)
+		ret = json_parse(buf, len, &a->saved, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "%s", path);
+	if (!json_as_str(json_get(a->saved, "runtime")) || !json_get(a->saved, "state") ||
+	    !json_as_str(json_get(a->saved, "id")) || !json_as_str(json_get(a->saved, "root")))
+		return ckpt_error_msg(err, EPROTO, "%s: runtime, root, id or state missing", path);
+	return 0;
+}
+
+int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
+{
+	struct adopt a = { .o = o };
+	cleanup_free char *cg = xasprintf("%s/cgroup.json", o->restore.bundle);
+	int ret;
+
+	ret = load_saved(&a, o->restore.bundle, err);
+	if (ret < 0)
+		return ret;
+	a.runtime = o->runtime ?: json_as_str(json_get(a.saved, "runtime"));
+	a.root = o->root ?: (o->runtime ? NULL : json_as_str(json_get(a.saved, "root")));
+	a.root = a.root ?: (!strcmp(a.runtime, "crun") ? "/run/crun" : "/run/runc");
+	a.name = o->name ?: json_as_str(json_get(a.saved, "id"));
+	if (strcmp(a.runtime, "runc") && strcmp(a.runtime, "crun"))
+		ret = ckpt_error_msg(err, EINVAL, "unknown runtime `%s` (runc or crun)", a.runtime);
+	else if (strcmp(a.runtime, json_as_str(json_get(a.saved, "runtime"))))
+		ret = ckpt_error_msg(err, EINVAL, "the bundle holds a %s container, not %s",
+				     json_as_str(json_get(a.saved, "runtime")), a.runtime);
+	else if (!valid_name(a.name))
+		ret = ckpt_error_msg(err, EINVAL, "bad container name `%s`", a.name);
+	else if (access(cg, F_OK) < 0)
+		ret = ckpt_error_msg(err, EPROTO, "the bundle records no cgroup for the container: "
+				     "restore it with --no-runtime");
+	if (ret < 0)
+		goto out;
+	a.dir = xasprintf("%s/%s", a.root, a.name);
+	if (access(a.dir, F_OK) == 0) {
+		ret = ckpt_error_msg(err, EEXIST, "container `%s` already exists in %s", a.name,
+				     a.root);
+		goto out;
+	}
+	o->restore.cgroup_name = a.name;
+	o->restore.adopt = adopt;
+	o->restore.adopt_arg = &a;
+	ret = ckpt_restore(&o->restore, err);
+	if (ret < 0 && a.made)
+		remove_state(a.dir);
+out:
+	o->restore.adopt = NULL;
+	o->restore.adopt_arg = NULL;
+	o->restore.cgroup_name = NULL;
+	json_free(a.saved);
+	free(a.dir);
+	return ret;
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env bats
+# container-runtime.bats - a container's bundle restored under the runtime
+# it came from: the restored container is in `runc list` under its name (or
+# --name), and `runc state`, `runc exec`, `runc pause`, `runc kill` and
+# `runc delete` work on it as on one runc started; refusals are one line
+# and change nothing.
+
+load helpers
+load container
+
+setup()
+{
+	ckpt_setup
+	ctr_setup
+}
+
+teardown()
+{
+	ctr_teardown
+	ckpt_teardown
+}
+
+checkpoint()
+{
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --root "$RUNC_ROOT" "$@"
+}
+
+restore()
+{
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d "$@"
+}
+
+# Every cgroup directory runc records for the container, one a line.
+ctr_cgroup_dirs()
+{
+	jq -r '.cgroup_paths[]' "$RUNC_ROOT/$1/state.json"
+}
+
+@test "runtime: restored under runc, listed running, counting, and runc kill/delete end it" {
+	local n pid dirs d
+
+	ctr_run_counter rc1
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	n=$(ctr_count rc1)
+	restore "$T/ckpt"
+	assert_success
+	pid=$output
+	ckpt_track_pid "$pid"
+	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == rc1 ]]
+	[[ $(ctr_status rc1) == running ]]
+	[[ $(ctr_pid rc1) == "$pid" ]]
+	ctr_wait_count_above rc1 "$n"
+	# the restored processes are in the cgroups runc will remove
+	dirs=$(ctr_cgroup_dirs rc1)
+	for d in $dirs; do
+		grep -qx "$pid" "$d/cgroup.procs"
+	done
+	"$RUNC" --root "$RUNC_ROOT" kill rc1 KILL
+	wait_until 10 pid_exited "$pid"
+	run "$RUNC" --root "$RUNC_ROOT" delete rc1
+	assert_success
+	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
+	for d in $dirs; do
+		[[ ! -d $d ]]
+	done
+}
+
+@test "runtime: runc exec, pause and resume work on the restored container" {
+	local n pid
+
+	ctr_run_counter rc1
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	restore "$T/ckpt"
+	assert_success
+	pid=$output
+	ckpt_track_pid "$pid"
+	run "$RUNC" --root "$RUNC_ROOT" exec rc1 hostname
+	assert_success
+	assert_output rc1
+	"$RUNC" --root "$RUNC_ROOT" pause rc1
+	[[ $(ctr_status rc1) == paused ]]
+	"$RUNC" --root "$RUNC_ROOT" resume rc1
+	[[ $(ctr_status rc1) == running ]]
+	n=$(ctr_count rc1)
+	ctr_wait_count_above rc1 "$n"
+}
+
+@test "runtime: --name restores it under a new name; checkpointed again by that name" {
+	local n pid
+
+	ctr_run_counter rc1
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	CTRS+=(rc2)
+	restore --name rc2 "$T/ckpt"
+	assert_success
+	pid=$output
+	ckpt_track_pid "$pid"
+	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == rc2 ]]
+	[[ $(ctr_status rc2) == running ]]
+	n=$(ctr_count rc1)
+	ctr_wait_count_above rc1 "$n"
+	# the restored container is a container like any other
+	checkpoint -o "$T/ckpt2" rc2
+	assert_success
+	wait_until 10 pid_exited "$pid"
+	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
+	n=$(ctr_count rc1)
+	restore --name rc3 "$T/ckpt2"
+	assert_success
+	CTRS+=(rc3)
+	ckpt_track_pid "$output"
+	ctr_wait_count_above rc1 "$n"
+}
+
+@test "runtime: a name in use is refused in one line, nothing changed" {
+	local n
+
+	ctr_run_counter rc1
+	checkpoint -R -o "$T/ckpt" rc1
+	assert_success
+	restore "$T/ckpt"
+	assert_failure
+	assert_equal "${#lines[@]}" 1
+	assert_output "ckpt-oci: restore: container \`rc1\` already exists in $RUNC_ROOT"
+	[[ $(ctr_status rc1) == running ]]
+	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == rc1 ]]
+	n=$(ctr_count rc1)
+	ctr_wait_count_above rc1 "$n"
+}
+
+@test "runtime: --no-runtime restores the processes only; option errors are one line" {
+	local n pid dirs d p
+
+	ctr_run_counter rc1
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	restore --no-runtime --name x "$T/ckpt"
+	assert_failure
+	assert_output "ckpt-oci restore: --no-runtime with --name, --runtime or --root"
+	restore --runtime crun "$T/ckpt"
+	assert_failure
+	assert_output "ckpt-oci: restore: the bundle holds a runc container, not crun"
+	restore --name a/b "$T/ckpt"
+	assert_failure
+	assert_output "ckpt-oci: restore: bad container name \`a/b\`"
+	n=$(ctr_count rc1)
+	restore --no-runtime "$T/ckpt"
+	assert_success
+	pid=$output
+	ckpt_track_pid "$pid"
+	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
+	ctr_wait_count_above rc1 "$n"
+	# its cgroups (the container's limits) are the caller's to remove
+	dirs=$(awk -F: '$3 != "/" { print $3 }' "/proc/$pid/cgroup")
+	[[ $dirs == *rc1-r* ]]
+	kill -KILL "$pid"
+	wait_until 10 pid_exited "$pid"
+	for d in /sys/fs/cgroup/*/; do
+		for p in $dirs; do
+			[[ -d $d$p ]] && rmdir "$d$p"
+		done
+	done
+	true
+}
