@@ -1,0 +1,514 @@
+/*
+ * oci/supervisor.c - the checkpoint supervisor the poststart hook leaves
+ * behind. A detached process (double fork, setsid, stdio on DIR's log)
+ * that checkpoints one container with --leave-running every interval into
+ * DIR/ckpt-NNNNNN, points DIR/latest at the newest and removes all but the
+ * newest `keep`. Each bundle is written by the engine as NAME.tmp and
+ * renamed, so it is complete or absent.
+ *
+ * It stops when the container's init exits (a pidfd, polled with the
+ * interval's timerfd) or on SIGTERM, which the poststop hook sends to the
+ * holder of the POSIX lock on DIR/supervisor.pid: the lock, not the pid
+ * written in the file, says which process is the live supervisor.
+ */
+#define LOG_PREFIX "supervisor: "
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oci/hook.h"
+#include "oci/oci.h"
+#include "util/uapi.h"
+#include "util/util.h"
+
+#define BUNDLE_PREFIX "ckpt-"
+#define LATEST	      "latest"
+/* How long poststop waits for the supervisor, and for its first words. */
+#define STOP_TIMEOUT_MS	 10000
+#define START_TIMEOUT_MS 10000
+
+struct supervisor {
+	const struct hook_conf *c;
+	int pidfd;		/* the container's init */
+	int sigfd;		/* SIGTERM, SIGINT, SIGHUP */
+	int timerfd;
+	unsigned long seq;	/* number of the last bundle written */
+	unsigned long done;	/* checkpoints written by this supervisor */
+	char who[64];		/* "supervisor[PID]" for the log */
+};
+
+/* N for a name ckpt-N (digits only), else 0; .tmp leftovers are not bundles. */
+static unsigned long bundle_seq(const char *name)
+{
+	const char *p = name + strlen(BUNDLE_PREFIX);
+	char *end;
+	unsigned long n;
+
+	if (strncmp(name, BUNDLE_PREFIX, strlen(BUNDLE_PREFIX)) || *p < '0' || *p > '9')
+		return 0;
+	n = strtoul(p, &end, 10);
+	return *end ? 0 : n;
+}
+
+static int rmtree_at(int parentfd, const char *name)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
+			(void)rmtree_at(fd, de->d_name);
+	}
+	return unlinkat(parentfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Scan DIR: remove ckpt-*.tmp (we hold DIR's lock, so nobody is writing
+ * one: it is what a killed checkpoint left), then every bundle but the
+ * newest keep. Returns the highest sequence number seen.
+ */
+static unsigned long prune(struct supervisor *s)
+{
+	cleanup_free unsigned long *seqs = NULL;
+	cleanup_dir DIR *d = NULL;
+	size_t n = 0, cap = 0;
+	unsigned long max = 0;
+	struct dirent *de;
+	int fd, ret;
+
+	fd = openat(s->c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		hook_log(s->c->logfd, s->who, false, "list %s: %m, not pruning", s->c->dir);
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		unsigned long seq = bundle_seq(de->d_name);
+
+		if (!strncmp(de->d_name, BUNDLE_PREFIX, strlen(BUNDLE_PREFIX)) && len > 4 &&
+		    !strcmp(de->d_name + len - 4, ".tmp")) {
+			hook_log(s->c->logfd, s->who, false, "removing leftover %s", de->d_name);
+			(void)rmtree_at(s->c->dirfd, de->d_name);
+			continue;
+		}
+		if (!seq)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			seqs = xrealloc(seqs, cap * sizeof(*seqs));
+		}
+		seqs[n++] = seq;
+		max = MAX(max, seq);
+	}
+	qsort(seqs, n, sizeof(*seqs), cmp_ulong);
+	for (size_t i = 0; i + s->c->keep < n; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), BUNDLE_PREFIX "%06lu", seqs[i]);
+		ret = rmtree_at(s->c->dirfd, name);
+		if (ret < 0)
+			hook_log(s->c->logfd, s->who, false, "remove %s: %s, ignoring", name,
+				 strerror(-ret));
+	}
+	return max;
+}
+
+/* DIR/latest -> ckpt-N, replaced by rename so it never dangles half-made. */
+static void point_latest(struct supervisor *s, const char *name)
+{
+	(void)unlinkat(s->c->dirfd, LATEST ".tmp", 0);
+	if (symlinkat(name, s->c->dirfd, LATEST ".tmp") < 0 ||
+	    renameat(s->c->dirfd, LATEST ".tmp", s->c->dirfd, LATEST) < 0)
+		hook_log(s->c->logfd, s->who, false, "update %s/%s: %m, ignoring", s->c->dir,
+			 LATEST);
+}
+
+/*
+ * In a child of its own: a crash or a leak in the engine must not take the
+ * supervisor down, and the child's ptrace of the container ends with it.
+ * The error message comes back through a pipe.
+ */
+static int checkpoint_child(struct supervisor *s, const char *path, int wfd)
+{
+	struct oci_checkpoint_opts o = { 0 };
+	ckpt_err_t err = { 0 };
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	o.runtime = s->c->runtime;
+	o.root = s->c->root;
+	o.id = s->c->id;
+	o.dump.bundle = path;
+	o.dump.work_dir = s->c->dir;
+	o.dump.leave_running = true;
+	if (oci_checkpoint(&o, &err) == 0)
+		return 0;
+	if (write_all(wfd, err.msg, strlen(err.msg)) < 0) {
+		/* the parent then reports the exit status alone */
+	}
+	return 1;
+}
+
+static int checkpoint_once(struct supervisor *s, ckpt_err_t *err)
+{
+	char name[64], msg[CKPT_ERR_MSG_MAX];
+	cleanup_free char *path = NULL;
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), BUNDLE_PREFIX "%06lu", s->seq + 1);
+	path = xasprintf("%s/%s", s->c->dir, name);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return ckpt_error(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return ckpt_error(err, errno, "fork");
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		_exit(checkpoint_child(s, path, pfd[1]));
+	}
+	close(pfd[1]);
+	n = read_all(pfd[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return ckpt_error(err, errno, "wait for checkpoint process %d", pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		/* a killed child may leave NAME.tmp behind: never a half bundle */
+		cleanup_free char *tmp = xasprintf("%s.tmp", name);
+
+		(void)rmtree_at(s->c->dirfd, tmp);
+		if (WIFSIGNALED(status))
+			return ckpt_error_msg(err, EIO, "%s: checkpoint process killed by signal %d",
+					      name, WTERMSIG(status));
+		return ckpt_error_msg(err, EIO, "%s: %s", name, *msg ? msg : "checkpoint failed");
+	}
+	s->seq++;
+	s->done++;
+	point_latest(s, name);
+	return 0;
+}
+
+/* One-shot timer: the next checkpoint starts an interval after this one ended. */
+static int arm_timer(struct supervisor *s, ckpt_err_t *err)
+{
+	struct itimerspec it = { 0 };
+
+	it.it_value.tv_sec = s->c->interval_ns / 1000000000ull;
+	it.it_value.tv_nsec = s->c->interval_ns % 1000000000ull;
+	if (timerfd_settime(s->timerfd, 0, &it, NULL) < 0)
+		return ckpt_error(err, errno, "timerfd_settime");
+	return 0;
+}
+
+static void tick(struct supervisor *s)
+{
+	uint64_t t0 = now_ns(), expirations;
+	ckpt_err_t err = { 0 };
+
+	if (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		hook_log(s->c->logfd, s->who, false, "read timerfd: %m, ignoring");
+	if (checkpoint_once(s, &err) < 0) {
+		hook_log(s->c->logfd, s->who, false, "checkpoint of `%s` failed: %s", s->c->id,
+			 err.msg);
+	} else {
+		hook_log(s->c->logfd, s->who, false, "checkpoint %s/" BUNDLE_PREFIX "%06lu in %.3f s",
+			 s->c->dir, s->seq, (now_ns() - t0) / 1e9);
+		(void)prune(s);
+	}
+	if (arm_timer(s, &err) < 0)
+		hook_log(s->c->logfd, s->who, false, "%s, next checkpoint not scheduled", err.msg);
+}
+
+/* The loop: ticks until the init exits or a stop signal arrives. */
+static void supervise(struct supervisor *s)
+{
+	struct pollfd p[3] = {
+		{ .fd = s->pidfd, .events = POLLIN },
+		{ .fd = s->sigfd, .events = POLLIN },
+		{ .fd = s->timerfd, .events = POLLIN },
+	};
+	struct signalfd_siginfo si;
+
+	for (;;) {
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			hook_log(s->c->logfd, s->who, false, "poll: %m, stopping");
+			return;
+		}
+		if (p[0].revents) {
+			hook_log(s->c->logfd, s->who, false, "container init %d exited, stopping",
+				 s->c->pid);
+			return;
+		}
+		if (p[1].revents && read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			hook_log(s->c->logfd, s->who, false, "%s from pid %u, stopping",
+				 strsignal(si.ssi_signo), si.ssi_pid);
+			return;
+		}
+		if (p[2].revents)
+			tick(s);
+	}
+}
+
+/* Lock DIR/supervisor.pid and write "PID\nID\n" into it; one supervisor per DIR. */
+static int take_pid_file(const struct hook_conf *c, ckpt_err_t *err)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	cleanup_free char *text = NULL;
+	cleanup_close int fd = -1;
+
+	fd = openat(c->dirfd, HOOK_PID_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ckpt_error(err, errno, "open %s/%s", c->dir, HOOK_PID_FILE);
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
+		if (errno != EAGAIN && errno != EACCES)
+			return ckpt_error(err, errno, "lock %s/%s", c->dir, HOOK_PID_FILE);
+		(void)fcntl(fd, F_GETLK, &fl);
+		return ckpt_error_msg(err, EBUSY, "%s is in use by supervisor %d", c->dir,
+				      (int)fl.l_pid);
+	}
+	text = xasprintf("%d\n%s\n", (int)getpid(), c->id);
+	if (ftruncate(fd, 0) < 0 || write_all(fd, text, strlen(text)) < 0)
+		return ckpt_error(err, errno, "write %s/%s", c->dir, HOOK_PID_FILE);
+	/* kept open (and locked) for the supervisor's life: closing would unlock */
+	return steal_fd(&fd);
+}
+
+/* stdin from /dev/null, stdout and stderr to the log: the engine's warnings land there. */
+static int detach_stdio(const struct hook_conf *c, ckpt_err_t *err)
+{
+	cleanup_close int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		return ckpt_error(err, errno, "open /dev/null");
+	if (dup2(null, 0) < 0 || dup2(c->logfd, 1) < 0 || dup2(c->logfd, 2) < 0)
+		return ckpt_error(err, errno, "dup2");
+	return 0;
+}
+
+/* The grandchild's setup; afterwards it reports "ok" or the error on wfd. */
+static int supervisor_setup(struct supervisor *s, int *lockfd, ckpt_err_t *err)
+{
+	sigset_t stop;
+	int ret;
+
+	if (chdir("/") < 0)
+		return ckpt_error(err, errno, "chdir /");
+	umask(077);
+	ret = detach_stdio(s->c, err);
+	if (ret < 0)
+		return ret;
+	*lockfd = take_pid_file(s->c, err);
+	if (*lockfd < 0)
+		return *lockfd;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0)
+		return ckpt_error(err, errno, "sigprocmask");
+	s->sigfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->sigfd < 0)
+		return ckpt_error(err, errno, "signalfd");
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->timerfd < 0)
+		return ckpt_error(err, errno, "timerfd_create");
+	/* the runtime's hooks carry no PATH of their own; runtimes are found by name */
+	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+	s->seq = prune(s);
+	return arm_timer(s, err);
+}
+
+/* The grandchild: set up, tell the hook, supervise, clean up. Never returns. */
+static void supervisor_main(const struct hook_conf *c, int pidfd, int wfd)
+{
+	struct supervisor s = { .c = c, .pidfd = pidfd, .sigfd = -1, .timerfd = -1 };
+	ckpt_err_t err = { 0 };
+	int lockfd = -1;
+	char ok[32];
+
+	snprintf(s.who, sizeof(s.who), "supervisor[%d]", (int)getpid());
+	if (supervisor_setup(&s, &lockfd, &err) < 0) {
+		if (write_all(wfd, err.msg, strlen(err.msg)) < 0) {
+			/* the hook then reports that the supervisor died */
+		}
+		_exit(1);
+	}
+	snprintf(ok, sizeof(ok), "ok %d", (int)getpid());
+	if (write_all(wfd, ok, strlen(ok)) < 0) {
+		/* the hook is gone; supervising goes on */
+	}
+	close(wfd);
+	hook_log(c->logfd, s.who, false, "checkpointing `%s` (%s %s, init %d) every %s into %s, "
+		 "keeping %u", c->id, c->runtime, c->root, c->pid, c->interval, c->dir, c->keep);
+	supervise(&s);
+	/* unlinked while still locked: poststop finds no file or a live holder */
+	(void)unlinkat(c->dirfd, HOOK_PID_FILE, 0);
+	hook_log(c->logfd, s.who, false, "stopped after %lu checkpoints", s.done);
+	_exit(0);
+}
+
+/* The supervisor's first words: "ok PID", or why it could not start. */
+static int wait_word(int rfd, pid_t *pid, ckpt_err_t *err)
+{
+	char msg[CKPT_ERR_MSG_MAX];
+	int v;
+	struct pollfd p = { .fd = rfd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	do
+		r = poll(&p, 1, START_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return ckpt_error_msg(err, ETIMEDOUT, "supervisor did not start within %d s",
+				      START_TIMEOUT_MS / 1000);
+	n = read_all(rfd, msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	if (sscanf(msg, "ok %d", &v) == 1) {
+		*pid = v;
+		return 0;
+	}
+	return ckpt_error_msg(err, EIO, "supervisor: %s", *msg ? msg : "exited at start");
+}
+
+int supervisor_start(const struct hook_conf *c, pid_t *pid, ckpt_err_t *err)
+{
+	cleanup_close int pidfd = -1;
+	int pfd[2], status;
+	pid_t mid;
+
+	/* opened here, while the init surely is the container's (the runtime waits on us) */
+	pidfd = syscall(__NR_pidfd_open, c->pid, 0);
+	if (pidfd < 0)
+		return ckpt_error(err, errno, "pidfd_open %d", c->pid);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return ckpt_error(err, errno, "pipe");
+	mid = fork();
+	if (mid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return ckpt_error(err, errno, "fork");
+	}
+	if (mid == 0) {
+		/* new session, then a child that is no session leader: no tty, ever */
+		close(pfd[0]);
+		if (setsid() < 0)
+			_exit(1);
+		mid = fork();
+		if (mid == 0)
+			supervisor_main(c, pidfd, pfd[1]);
+		if (mid < 0 && write_all(pfd[1], "fork failed", 11) < 0)
+			_exit(1);
+		_exit(mid < 0);
+	}
+	close(pfd[1]);
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+		;
+	status = wait_word(pfd[0], pid, err);
+	close(pfd[0]);
+	return status;
+}
+
+/* The live supervisor: the holder of the lock on DIR/supervisor.pid, or 0. */
+static pid_t lock_holder(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
+		return 0;
+	return fl.l_pid;
+}
+
+/* "PID\nID\n": a DIR shared by two containers must not stop the other's. */
+static int check_owner(const struct hook_conf *c, ckpt_err_t *err)
+{
+	cleanup_free char *text = NULL;
+	char *id;
+
+	if (read_file_at(c->dirfd, HOOK_PID_FILE, 4096, &text, NULL, err) < 0)
+		return ckpt_error_wrap(err, "%s", c->dir);
+	id = strchr(text, '\n');
+	if (id && strlen(++id) && id[strlen(id) - 1] == '\n')
+		id[strlen(id) - 1] = '\0';
+	if (!id || strcmp(id, c->id))
+		return ckpt_error_msg(err, EBUSY, "%s/%s belongs to container `%s`, not `%s`",
+				      c->dir, HOOK_PID_FILE, id ? id : "?", c->id);
+	return 0;
+}
+
+int supervisor_stop(const struct hook_conf *c, pid_t *pid, ckpt_err_t *err)
+{
+	struct pollfd p = { .events = POLLIN };
+	cleanup_close int fd = -1, pidfd = -1;
+	pid_t holder;
+	int r;
+
+	*pid = 0;
+	fd = openat(c->dirfd, HOOK_PID_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : ckpt_error(err, errno, "open %s/%s", c->dir,
+							HOOK_PID_FILE);
+	holder = lock_holder(fd);
+	if (!holder)
+		return 0;
+	r = check_owner(c, err);
+	if (r < 0)
+		return r;
+	pidfd = syscall(__NR_pidfd_open, holder, 0);
+	if (pidfd < 0)
+		return errno == ESRCH ? 0 : ckpt_error(err, errno, "pidfd_open %d", holder);
+	/* it may have exited and its pid been reused in between: the lock says */
+	if (lock_holder(fd) != holder)
+		return 0;
+	if (syscall(__NR_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
+		return errno == ESRCH ? 0 : ckpt_error(err, errno, "signal supervisor %d", holder);
+	*pid = holder;
+	p.fd = pidfd;
+	do
+		r = poll(&p, 1, STOP_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return ckpt_error_msg(err, ETIMEDOUT, "supervisor %d did not stop within %d s "
+				      "(a checkpoint still running?)", holder,
+				      STOP_TIMEOUT_MS / 1000);
+	return 0;
+}
