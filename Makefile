@@ -85,6 +85,10 @@ install: $(BIN)
 		s=$${p##*.}; \
 		install -D -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/$${p##*/} || exit; \
 	done
+	# podman's hooks.d entry, naming the binary where it was installed
+	install -d $(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d
+	sed 's|"/usr/local/bin/ckpt-oci"|"$(PREFIX)/bin/ckpt-oci"|' oci/hooks.d/ckpt-oci.json \
+		>$(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d/ckpt-oci.json
 
 .PHONY: test-build asan-unit workloads
 # ---- end of test, demo and install targets -------------------------------
