@@ -71,3 +71,26 @@ checkpoint()
 	assert_failure
 	assert_output "ckpt-oci: checkpoint c2: container \`c2\` is not running (stopped)"
 }
+
+@test "crun: restored under crun as a new name: listed, counting, crun kill/delete end it" {
+	local n pid
+
+	ctr_run_counter c1
+	checkpoint -o "$T/ckpt" c1
+	assert_success
+	n=$(ctr_count c1)
+	CTRS+=(c2)
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --name c2 "$T/ckpt"
+	assert_success
+	pid=$output
+	ckpt_track_pid "$pid"
+	[[ $(crun --root "$RUNC_ROOT" list -q) == c2 ]]
+	[[ $(crun --root "$RUNC_ROOT" state c2 | jq -r .status) == running ]]
+	[[ $(crun --root "$RUNC_ROOT" state c2 | jq -r .pid) == "$pid" ]]
+	ctr_wait_count_above c1 "$n"
+	crun --root "$RUNC_ROOT" kill c2 KILL
+	wait_until 10 pid_exited "$pid"
+	run crun --root "$RUNC_ROOT" delete c2
+	assert_success
+	[[ -z $(crun --root "$RUNC_ROOT" list -q) ]]
+}
