@@ -16,8 +16,9 @@
  * connection holding bytes its client sent, or whose client is closed, or
  * whose client is outside the tree; unix sockets bound to a relative
  * path; inotify events queued but unread; unix sockets outside
- * ckpt-oci's network namespace. SysV IPC and POSIX mqueues belong to the
- * IPC namespace (namespaces/), not to this table.
+ * ckpt-oci's network namespace. SysV IPC objects and the contents of
+ * POSIX message queues belong to the IPC namespace (namespaces/); an open
+ * queue's fd is mqueue.c's.
  * Restored differently (no error): getsockname of connected stream
  * sockets; datagram senders' addresses and SCM credentials; a memfd both
  * mapped and open is two objects after restore; two separate opens of one
@@ -39,9 +40,11 @@
 #include "util/uapi.h"
 #include "util/util.h"
 
+extern const struct fd_ops fd_mqueue_ops;
+
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
-	&fd_memfd_ops,	 &fd_reg_ops,	&fd_dev_ops,	 &fd_pipe_ops,
+	&fd_memfd_ops,	 &fd_mqueue_ops, &fd_reg_ops,	&fd_dev_ops,	 &fd_pipe_ops,
 	&fd_fifo_ops,	 &fd_inet_ops,	&fd_unix_ops,	&fd_eventfd_ops, &fd_signalfd_ops,
 	&fd_timerfd_ops, &fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,
 };

@@ -112,19 +112,9 @@ _refused()
 		fd_unix_refused pending-closed
 }
 
-@test "files: fds in flight in a unix queue fail the checkpoint, tree runs on" {
-	_refused "unsupported fd [0-9]+ \(unix socket with fds in flight\) in pid [0-9]+" \
-		fd_unix_refused inflight
-}
-
 @test "files: unread inotify events fail the checkpoint, tree runs on" {
 	_refused "unsupported fd [0-9]+ \(inotify with [0-9]+ bytes of unread events\) in pid [0-9]+" \
 		fd_inotify_queued
-}
-
-@test "files: a unix socket bound to a relative path fails the checkpoint, tree runs on" {
-	_refused "unsupported fd [0-9]+ \(unix socket bound to relative path \`rel.sock\`\) in pid [0-9]+" \
-		fd_unix_refused relative
 }
 
 @test "files: a pending unix connection from outside the tree fails the checkpoint" {
@@ -147,4 +137,57 @@ time.sleep(3600)' "$T/refused.sock" </dev/null >"$T/client" 2>&1) &
 	pid_alive "$WL_PID" || fail "the tree did not survive"
 	WL_GO_PID=$WL_PID wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_unix_refused listen after the failed checkpoint"
+}
+
+# ---- POSIX message queue descriptors -----------------------------------------
+
+# Remove the queue fd_mqueue made as pid $1 in the host's IPC namespace.
+_mq_unlink()
+{
+	/usr/bin/python3 -c 'import ctypes, sys
+sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)' \
+		"/ckpt-wl-fdmq-$1"
+}
+
+@test "files: mqueue fds with queued messages, own IPC namespace (dynamic)" {
+	wl_roundtrip_ns "--ipc" fd_mqueue
+}
+@test "files: mqueue fds with queued messages, own IPC namespace (static)" {
+	wl_roundtrip_ns "--ipc" fd_mqueue.static
+}
+
+@test "files: mqueue fds in the host's IPC namespace reopen the queue by name" {
+	wl_roundtrip fd_mqueue
+}
+
+@test "files: a host mqueue gone before restore is a clear error" {
+	wl_start fd_mqueue || return
+	ckpt_checkpoint || return
+	run _mq_unlink "$WL_PID"
+	assert_success || return
+	run clean_exec "$CKPT_OCI" restore "$T/bundle"
+	assert_failure
+	assert_output --partial "POSIX message queue \`/ckpt-wl-fdmq-$WL_PID\` is gone from the host's IPC namespace"
+}
+
+@test "files: an mqueue with an mq_notify registration fails the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(POSIX message queue \`/ckpt-wl-fdmq-[0-9]+\` with an mq_notify\(\) registration of pid [0-9]+\) in pid [0-9]+" \
+		fd_mqueue notify
+}
+
+# ---- unix sockets: fds in flight, relative names -----------------------------
+
+@test "files: fds in flight in unix queues (dynamic)" { wl_roundtrip fd_unix_inflight; }
+@test "files: fds in flight in unix queues (static)" { wl_roundtrip fd_unix_inflight.static; }
+@test "files: fds in flight, --leave-running twice, then restored" {
+	wl_start fd_unix_inflight || return
+	ckpt_checkpoint --leave-running || return
+	rm -rf "$T/bundle"
+	ckpt_checkpoint || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+@test "files: the pre-restore fd_unix_refused inflight mode round-trips" {
+	wl_roundtrip fd_unix_refused inflight
 }
