@@ -266,11 +266,12 @@ static int hook_poststart(struct hook_conf *c, const struct json *anns, ckpt_err
 
 	if (!interval)
 		return 0;
-	if (!c->dir)
-		return ckpt_error_msg(err, EINVAL, ANN "checkpoint-interval needs "
-				      ANN "checkpoint-dir");
 	c->interval = xstrdup(interval);
-	ret = parse_interval(interval, &c->interval_ns, err);
+	if (!c->dir)
+		ret = ckpt_error_msg(err, EINVAL, ANN "checkpoint-interval needs "
+				     ANN "checkpoint-dir");
+	else
+		ret = parse_interval(interval, &c->interval_ns, err);
 	if (ret == 0)
 		ret = parse_keep(ann(anns, ANN "keep"), &c->keep, err);
 	if (ret == 0 && c->pid <= 0)
@@ -280,7 +281,7 @@ static int hook_poststart(struct hook_conf *c, const struct json *anns, ckpt_err
 	if (ret == 0)
 		ret = supervisor_start(c, &pid, err);
 	if (ret < 0)
-		return ckpt_error_wrap(err, "container `%s`: no checkpoints", c->id);
+		return ckpt_error_wrap(err, "no checkpoints");
 	hook_log(c->logfd, "hook poststart", true, "container `%s`: supervisor %d checkpoints it "
 		 "every %s into %s, keeping %u", c->id, (int)pid, interval, c->dir, c->keep);
 	return 0;
@@ -295,7 +296,7 @@ static int hook_poststop(struct hook_conf *c, ckpt_err_t *err)
 		return 0;
 	ret = supervisor_stop(c, &pid, err);
 	if (ret < 0)
-		return ckpt_error_wrap(err, "container `%s`", c->id);
+		return ret;
 	if (pid)
 		hook_log(c->logfd, "hook poststop", false, "container `%s` stopped: supervisor %d "
 			 "stopped", c->id, (int)pid);
@@ -350,18 +351,17 @@ static int hook_run(struct hook_conf *c, const char *stage, const char *state, s
 	if (!known_stage(stage))
 		return ckpt_error_msg(err, EINVAL, "unknown hook stage `%s`", stage);
 	dir = ann(anns, ANN "checkpoint-dir");
-	if (dir) {
+	if (dir)
 		ret = open_dir(c, dir, err);
-		if (ret < 0)
-			return ret;
-	}
 	from = ann(anns, ANN "restore-from");
-	if (from && strcmp(stage, "poststop"))
+	if (ret == 0 && from && strcmp(stage, "poststop"))
 		refuse_restore_from(c, from);
-	if (!strcmp(stage, "poststart"))
-		return hook_poststart(c, anns, err);
-	if (!strcmp(stage, "poststop"))
-		return hook_poststop(c, err);
+	if (ret == 0 && !strcmp(stage, "poststart"))
+		ret = hook_poststart(c, anns, err);
+	if (ret == 0 && !strcmp(stage, "poststop"))
+		ret = hook_poststop(c, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "container `%s`", c->id);
 	return 0;
 }
 
