@@ -36,6 +36,7 @@
 /* How long poststop waits for the supervisor, and for its first words. */
 #define STOP_TIMEOUT_MS	 10000
 #define START_TIMEOUT_MS 10000
+#define LOG_MAX		 (4 << 20)
 
 struct supervisor {
 	const struct hook_conf *c;
@@ -225,6 +226,30 @@ static int checkpoint_once(struct supervisor *s, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * A long job at a short interval would grow the log without end: past
+ * LOG_MAX it moves to supervisor.log.1 (the one before is dropped). The
+ * new file takes the old one's fd number, and stdout/stderr follow it.
+ */
+static void rotate_log(struct supervisor *s)
+{
+	struct stat st;
+	int fd;
+
+	if (fstat(s->c->logfd, &st) < 0 || st.st_size < LOG_MAX)
+		return;
+	if (renameat(s->c->dirfd, HOOK_LOG_FILE, s->c->dirfd, HOOK_LOG_FILE ".1") < 0)
+		return;
+	fd = openat(s->c->dirfd, HOOK_LOG_FILE,
+		    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;	/* the renamed file goes on taking the lines */
+	if (dup3(fd, s->c->logfd, O_CLOEXEC) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+		/* some fds still write to supervisor.log.1; nothing is lost */
+	}
+	close(fd);
+}
+
 /* One-shot timer: the next checkpoint starts an interval after this one ended. */
 static int arm_timer(struct supervisor *s, ckpt_err_t *err)
 {
@@ -252,6 +277,7 @@ static void tick(struct supervisor *s)
 			 s->c->dir, s->seq, (now_ns() - t0) / 1e9);
 		(void)prune(s);
 	}
+	rotate_log(s);
 	if (arm_timer(s, &err) < 0)
 		hook_log(s->c->logfd, s->who, false, "%s, next checkpoint not scheduled", err.msg);
 }

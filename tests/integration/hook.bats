@@ -161,17 +161,32 @@ hook()
 	[[ ! -e $D/supervisor.pid && -z $(ls -d "$D"/ckpt-* 2>/dev/null) ]]
 }
 
-@test "hook: the supervisor finds the runtime root through annotations" {
-	local sp
+@test "hook: runtime root from annotations, one supervisor per DIR, the log rotates" {
+	local sp anns state
 
+	# a log past 4 MiB moves to supervisor.log.1 after the next checkpoint
+	mkdir -p "$D"
+	head -c $((4 << 20)) /dev/zero | tr '\0' x >"$D/supervisor.log"
 	# the hook's parent is runc; the annotations win over what it says
-	run_hooked "$ID" "{\"org.ckpt-oci.checkpoint-interval\": \"1s\",
+	anns="{\"org.ckpt-oci.checkpoint-interval\": \"1s\",
 		\"org.ckpt-oci.checkpoint-dir\": \"$D\", \"org.ckpt-oci.runtime\": \"runc\",
 		\"org.ckpt-oci.root\": \"$RUNC_ROOT\"}"
+	run_hooked "$ID" "$anns"
 	wait_until 30 test -s "$D/supervisor.pid"
 	sp=$(supervisor_pid)
 	ckpt_track_pid "$sp"
-	wait_bundle 1
+	wait_bundle 2
+	[[ $(stat -c %s "$D/supervisor.log.1") -gt $((4 << 20)) ]]
+	grep -q "supervisor\[$sp\]: checkpoint $D/ckpt-000002 in " "$D/supervisor.log"
+	[[ $(stat -c %s "$D/supervisor.log") -lt 4096 ]]
+	# a second poststart for this DIR: refused, the first one goes on
+	state=$(jq -cn --arg id "$ID" --arg b "$T/$ID" --argjson p "$(ctr_pid "$ID")" \
+		--argjson a "$anns" '{id: $id, status: "running", pid: $p, bundle: $b,
+		annotations: $a}')
+	hook poststart "$state"
+	assert_success
+	assert_output "ckpt-oci hook: container \`$ID\`: no checkpoints: supervisor: $D is in use by supervisor $sp"
+	pid_alive "$sp"
 	"$RUNC" --root "$RUNC_ROOT" delete -f "$ID"
 	wait_until 60 pid_exited "$sp"
 }
