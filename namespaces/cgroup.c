@@ -19,7 +19,8 @@
  * namespace (runc's default): dumped as well when the dump is told so
  * (ns.json lists it as "joined"), and restored the same way without the
  * new namespace. Restore names the new cgroups after the container when
- * it restores one under its runtime (ns_restore.cgroup_name).
+ * it restores one under its runtime (ns_restore.cgroup_name), beside the
+ * old ones when their parent exists here (where the runtime put them).
  *
  * Nobody removes these cgroups when the tree is gone: the caller does
  * (rmdir, once the tree exited, or the runtime's delete).
@@ -175,9 +176,16 @@ static int cg_make(const struct json *o, const char *name, ckpt_err_t *err)
 	if (!mnt || !mine)
 		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted here", ctl);
 	base = strrchr(orig, '/') ? strrchr(orig, '/') + 1 : orig;
-	if (name)
-		dir = xasprintf("%s%s/%s", mnt, strcmp(mine, "/") ? mine : "", name);
-	else
+	if (name) {
+		/* a container's: beside where it was, as its runtime placed it, if that is here */
+		cleanup_free char *parent = xasprintf("%.*s", (int)(base - orig), orig);
+		cleanup_free char *pdir = xasprintf("%s%s", mnt, parent);
+		struct stat st;
+
+		if (stat(pdir, &st) < 0 || !S_ISDIR(st.st_mode))
+			free(parent), parent = xasprintf("%s/", strcmp(mine, "/") ? mine : "");
+		dir = xasprintf("%s%s%s", mnt, parent, name);
+	} else
 		dir = xasprintf("%s%s/%s-r%d", mnt, strcmp(mine, "/") ? mine : "", base,
 				getpid());
 	/* an empty one left by a failed restore of the same name goes first */
