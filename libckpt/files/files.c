@@ -12,10 +12,9 @@
  * Not supported yet; the checkpoint fails with "unsupported fd N (...) in
  * pid P" (or names the socket) and the tree runs on: netlink/packet/raw
  * sockets (inet.c lists its own gaps), io_uring, bpf, perf, fanotify;
- * fds in flight in SCM_RIGHTS in a unix queue; a not yet accepted unix
- * connection holding bytes its client sent, or whose client is closed, or
- * whose client is outside the tree; unix sockets bound to a relative
- * path; inotify events queued but unread; unix sockets outside
+ * a not yet accepted unix connection holding bytes its client sent, or
+ * whose client is closed, or whose client is outside the tree; an epoll
+ * in flight (SCM_RIGHTS); inotify events queued but unread; unix sockets outside
  * ckpt-oci's network namespace. SysV IPC objects and the contents of
  * POSIX message queues belong to the IPC namespace (namespaces/); an open
  * queue's fd is mqueue.c's.
@@ -161,8 +160,8 @@ static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
 	return 0;
 }
 
-static int fd_dump_one(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,
-		       ckpt_err_t *err)
+int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,
+		  ckpt_err_t *err)
 {
 	struct fd_info *fi = xzalloc(sizeof(*fi));
 	char path[64];
@@ -233,7 +232,7 @@ int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		ret = fd_dump_one(pid, procfd, atoi(de->d_name), fds, dc, err);
+		ret = files_dump_fd(pid, procfd, atoi(de->d_name), fds, dc, err);
 		if (ret < 0)
 			return ret;
 	}
@@ -286,7 +285,7 @@ int files_park(struct files_rctx *rc, const char *kind, uint64_t id, int end, in
 	return 0;
 }
 
-static const struct fd_ops *fd_ops_of(const struct json *o)
+const struct fd_ops *files_ops_of(const struct json *o)
 {
 	return fd_kind_find(json_as_str(json_get(o, "kind")));
 }
@@ -315,7 +314,7 @@ static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int nd
 
 			if (id <= 0 || uses[id] < 2 || json_as_bool(json_get(o, "dup")))
 				continue;
-			ret = fd_ops_of(o)->restore(o, rc, &fd, err);
+			ret = files_ops_of(o)->restore(o, rc, &fd, err);
 			if (ret == 0)
 				ret = files_park(rc, "desc", id, 0, fd, err);
 			if (ret < 0)
@@ -329,13 +328,14 @@ static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int nd
 
 int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err)
 {
+	int ret;
+
 	for (int d = 0; d < ndocs; d++) {
 		struct json *fds = json_get(docs[d], "fds");
 
 		for (size_t i = 0; i < json_len(fds); i++) {
 			struct json *o = json_at(fds, i);
-			const struct fd_ops *ops = fd_ops_of(o);
-			int ret;
+			const struct fd_ops *ops = files_ops_of(o);
 
 			if (!ops)
 				return ckpt_error_msg(err, EPROTO, "fd %lld: unknown kind `%s`",
@@ -349,7 +349,8 @@ int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ck
 						       (long long)json_as_int(json_get(o, "fd")));
 		}
 	}
-	return prepare_descs(rc, docs, ndocs, err);
+	ret = prepare_descs(rc, docs, ndocs, err);
+	return ret < 0 ? ret : unix_prepare_late(rc, docs, ndocs, err);
 }
 
 void files_rctx_free(struct files_rctx *rc)
@@ -392,7 +393,7 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 
 	for (size_t i = 0; i < json_len(fds); i++) {
 		struct json *o = json_at(fds, i);
-		const struct fd_ops *ops = fd_ops_of(o);
+		const struct fd_ops *ops = files_ops_of(o);
 		int want = json_as_int(json_get(o, "fd"));
 		int flags = json_as_int(json_get(o, "flags"));
 		int fd, ret;
@@ -414,7 +415,7 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 	}
 	for (size_t i = 0; i < json_len(fds); i++) {
 		struct json *o = json_at(fds, i);
-		const struct fd_ops *ops = fd_ops_of(o);
+		const struct fd_ops *ops = files_ops_of(o);
 		int want = json_as_int(json_get(o, "fd")), ret = 0;
 
 		if (ops->restore_late && !json_as_bool(json_get(o, "dup")))

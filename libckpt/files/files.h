@@ -120,8 +120,16 @@ int locks_restore(const struct json *obj, int fd, ckpt_err_t *err);
 /* Dump every fd of a task into "fds" of its document. */
 int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *dc,
 		    ckpt_err_t *err);
-/* unix.c: every connected socket's peer is in the tree (at the end of dump) */
+/* unix.c: fds in flight, then every connected socket's peer is in the tree (end of dump) */
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err);
+/* files.c: dump fd of pid (procfd /proc/PID) as one more entry of fds */
+int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,
+		  ckpt_err_t *err);
+/* files.c: the fd_ops of a saved fd object, by its "kind" */
+const struct fd_ops *files_ops_of(const struct json *o);
+/* unix-inflight.c: after every shared object: fds in flight, unix queues refilled */
+int unix_prepare_late(struct files_rctx *rc, struct json *const *docs, int ndocs,
+		      ckpt_err_t *err);
 /*
  * inet.c: once the dump is over (committed or not): close the copies of
  * repaired TCP sockets, silently (in repair mode) when the tree was killed.

@@ -11,8 +11,11 @@
  *                   the other end dropped, so the queue ends in EOF
  *   unconnected     socket, bind
  *
- * Then each receive queue is refilled through the peer (or sent to the
- * bound name from a private socket), SO_PASSCRED and shutdown applied.
+ * Then (unix_fill_all, once the files in flight exist: unix-inflight.c)
+ * each receive queue is refilled through the peer (or sent to the bound
+ * name from a private socket), message by message with the fds that were
+ * in flight attached, SO_PASSCRED and shutdown applied. A name relative
+ * to "dir" is bound, connected and sent to from that directory.
  * Known gaps: connected stream sockets are not re-bound (getsockname is
  * empty); datagram senders' addresses and SCM credentials are ckpt-oci's.
  */
@@ -50,7 +53,43 @@ static socklen_t addr_of(const struct json *e, struct sockaddr_un *a, ckpt_err_t
 	return offsetof(struct sockaddr_un, sun_path) + n;
 }
 
-static int sock_bind(int sk, const struct json *e, ckpt_err_t *err)
+/*
+ * A name relative to "dir" (bound so at checkpoint): bind, connect and
+ * sendto it from there, so the name stays relative. *old is the cwd to
+ * go back to (leave_dir); -1 when e has no "dir".
+ */
+static int enter_dir(const struct json *e, int *old, ckpt_err_t *err)
+{
+	const char *dir = json_as_str(json_get(e, "dir"));
+	cleanup_close int d = -1;
+
+	*old = -1;
+	if (!dir)
+		return 0;
+	d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return ckpt_error(err, errno, "open directory `%s` of a unix socket", dir);
+	*old = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*old < 0)
+		return ckpt_error(err, errno, "open cwd");
+	if (fchdir(d) < 0) {
+		close(*old);
+		*old = -1;
+		return ckpt_error(err, errno, "chdir `%s`", dir);
+	}
+	return 0;
+}
+
+static void leave_dir(int old)
+{
+	if (old < 0)
+		return;
+	if (fchdir(old) < 0)
+		pr_warn("cannot go back to the previous cwd (%m), ignoring");
+	close(old);
+}
+
+static int sock_bind_at(int sk, const struct json *e, ckpt_err_t *err)
 {
 	struct sockaddr_un a;
 	socklen_t l = addr_of(e, &a, err);
@@ -68,16 +107,29 @@ static int sock_bind(int sk, const struct json *e, ckpt_err_t *err)
 	return 0;
 }
 
+static int sock_bind(int sk, const struct json *e, ckpt_err_t *err)
+{
+	int old, ret = enter_dir(e, &old, err);
+
+	if (ret == 0)
+		ret = sock_bind_at(sk, e, err);
+	leave_dir(old);
+	return ret;
+}
+
 static int sock_connect(int sk, const struct json *to, ckpt_err_t *err)
 {
 	struct sockaddr_un a;
 	socklen_t l = addr_of(to, &a, err);
+	int old, ret;
 
 	if (!l)
 		return ckpt_error_msg(err, EPROTO, "connect to an unbound unix socket");
-	if (connect(sk, (struct sockaddr *)&a, l) < 0)
-		return ckpt_error(err, errno, "connect unix socket");
-	return 0;
+	ret = enter_dir(to, &old, err);
+	if (ret == 0 && connect(sk, (struct sockaddr *)&a, l) < 0)
+		ret = ckpt_error(err, errno, "connect unix socket");
+	leave_dir(old);
+	return ret;
 }
 
 static int park(struct files_rctx *rc, uint64_t id, int end, int fd, ckpt_err_t *err)
@@ -181,19 +233,82 @@ static int unix_make(struct files_rctx *rc, const struct json *e, ckpt_err_t *er
 	return make_single(rc, e, NULL, err);
 }
 
+/* Send one message of n bytes, with the in-flight files `files` attached. */
+static int send_msg(int wfd, const char *buf, size_t n, const struct sockaddr_un *a, socklen_t al,
+		    const struct json *files, const int *inflight, int ninflight, ckpt_err_t *err)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 253)] __attribute__((aligned(8))) = {0};
+	struct iovec iov = {(void *)buf, n};
+	struct msghdr mh = {.msg_name = al ? (void *)a : NULL,
+			    .msg_namelen = al,
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1};
+	size_t k = json_len(files);
+	struct cmsghdr *c;
+
+	if (k > 253)
+		return ckpt_error_msg(err, EPROTO, "%zu fds in one message", k);
+	if (k) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(k * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(k * sizeof(int));
+	}
+	for (size_t i = 0; i < k; i++) {
+		int64_t ref = json_as_int(json_at(files, i));
+
+		if (ref < 0 || ref >= ninflight || inflight[ref] < 0)
+			return ckpt_error_msg(err, EPROTO, "no fd in flight %lld", (long long)ref);
+		memcpy(CMSG_DATA(c) + i * sizeof(int), &inflight[ref], sizeof(int));
+	}
+	if (sendmsg(wfd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
+		return ckpt_error(err, errno ?: EPROTO, "refill %zu bytes%s", n,
+				  k ? " with fds in flight" : "");
+	return 0;
+}
+
+/* Message by message ("msgs"), each with its fds in flight ("rights"). */
+static int fill_msgs(int wfd, const char *buf, uint64_t size, const struct json *e,
+		     const struct sockaddr_un *a, socklen_t al, const int *inflight, int ninflight,
+		     ckpt_err_t *err)
+{
+	const struct json *msgs = json_get(e, "msgs"), *rights = json_get(e, "rights");
+	uint64_t off = 0;
+	size_t r = 0;
+
+	for (size_t i = 0; i < json_len(msgs); i++) {
+		uint64_t n = json_as_int(json_at(msgs, i));
+		const struct json *files = NULL;
+		int ret;
+
+		if (off + n > size)
+			return ckpt_error_msg(err, EPROTO, "message %zu past the image", i);
+		if (r < json_len(rights) &&
+		    (uint64_t)json_as_int(json_get(json_at(rights, r), "msg")) == i)
+			files = json_get(json_at(rights, r++), "files");
+		ret = send_msg(wfd, buf + off, n, a, al, files, inflight, ninflight, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "message %zu", i);
+		off += n;
+	}
+	return 0;
+}
+
 /* Write the saved queue of e into it, from its peer or to its name. */
-static int unix_fill(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
+static int unix_fill(struct files_rctx *rc, const struct json *e, const int *inflight,
+		     int ninflight, ckpt_err_t *err)
 {
 	const char *image = json_as_str(json_get(e, "image"));
-	const struct json *msgs = json_get(e, "msgs");
 	uint64_t id = json_as_int(json_get(e, "id")), peer = json_as_int(json_get(e, "peer"));
 	struct fd_shared *w = files_shared_find(rc, "unix", id, ORPHAN_END);
 	cleanup_free char *buf = NULL;
 	cleanup_close int in = -1, tmp = -1;
 	struct sockaddr_un a;
 	socklen_t al = 0;
-	uint64_t size, off = 0;
-	int ret, wfd, big;
+	uint64_t size;
+	int ret, wfd, big, old = -1;
 
 	if (!image)
 		return 0;
@@ -219,18 +334,15 @@ static int unix_fill(struct files_rctx *rc, const struct json *e, ckpt_err_t *er
 		return ckpt_error(err, EIO, "read %s", image);
 	big = size * 2 + 65536;
 	(void)setsockopt(wfd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-	if (!msgs)
+	if (!json_get(e, "msgs"))
 		return write_all(wfd, buf, size) < 0 ? ckpt_error(err, errno, "refill unix socket")
 						     : 0;
-	for (size_t i = 0; i < json_len(msgs); i++) {
-		uint64_t n = json_as_int(json_at(msgs, i));
-
-		if (off + n > size || sendto(wfd, buf + off, n, MSG_DONTWAIT,
-					     al ? (struct sockaddr *)&a : NULL, al) != (ssize_t)n)
-			return ckpt_error(err, errno ?: EPROTO, "refill datagram %zu", i);
-		off += n;
-	}
-	return 0;
+	if (al) /* sent to the name: relative to "dir" */
+		ret = enter_dir(e, &old, err);
+	if (ret == 0)
+		ret = fill_msgs(wfd, buf, size, e, &a, al, inflight, ninflight, err);
+	leave_dir(old);
+	return ret;
 }
 
 static int unix_finish(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
@@ -249,6 +361,23 @@ static int unix_finish(struct files_rctx *rc, const struct json *e, ckpt_err_t *
 	return 0;
 }
 
+int unix_fill_all(struct files_rctx *rc, const int *inflight, int ninflight, ckpt_err_t *err)
+{
+	const struct json *list = json_get(rc->doc, "unix");
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < json_len(list); i++)
+		ret = unix_fill(rc, json_at(list, i), inflight, ninflight, err);
+	for (size_t i = 0; ret == 0 && i < json_len(list); i++)
+		ret = unix_finish(rc, json_at(list, i), err);
+	return ret < 0 ? ckpt_error_wrap(err, "unix socket") : 0;
+}
+
+/*
+ * Every socket is made at the first unix fd; queues are filled later
+ * (unix_fill_all, from unix_prepare_late) once the files that may be in
+ * flight in them exist.
+ */
 static int unix_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
 {
 	const struct json *list = json_get(rc->doc, "unix");
@@ -257,10 +386,6 @@ static int unix_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 
 	for (size_t i = 0; !rc->unix_made && ret == 0 && i < json_len(list); i++)
 		ret = unix_make(rc, json_at(list, i), err);
-	for (size_t i = 0; !rc->unix_made && ret == 0 && i < json_len(list); i++)
-		ret = unix_fill(rc, json_at(list, i), err);
-	for (size_t i = 0; !rc->unix_made && ret == 0 && i < json_len(list); i++)
-		ret = unix_finish(rc, json_at(list, i), err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "unix socket");
 	rc->unix_made = true;

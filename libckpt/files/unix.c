@@ -10,10 +10,14 @@
  * tree fails the checkpoint (unix_dump_check), as does a pending connection
  * from a client outside the tree.
  *
- * Refused with "unsupported fd N (...) in pid P", never dropped: fds in
- * flight (SCM_RIGHTS) in a receive queue; a pending (not accepted)
- * connection holding bytes the client sent, or whose client is closed;
- * a socket bound to a relative path (restore could not tell where).
+ * fds in flight (SCM_RIGHTS) are dumped at the end (unix-inflight.c). A
+ * socket bound to a relative path keeps its name and the directory its
+ * bound file is in ("dir", through SIOCUNIXFILE).
+ *
+ * Refused with "unsupported fd N (...) in pid P", never dropped: a pending
+ * (not accepted) connection holding bytes the client sent, or whose client
+ * is closed (see unix_dump_pending); a relative name whose bound file was
+ * moved since.
  *
  * Restore (unix-restore.c): ckpt-oci makes every socket before forking.
  */
@@ -21,7 +25,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <limits.h>
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "files/files.h"
@@ -30,6 +37,10 @@
 #include "util/util.h"
 
 #define UNIX_QUEUE_MAX (64u << 20)
+/* linux/un.h (which has it) clashes with sys/un.h */
+#ifndef SIOCUNIXFILE
+#define SIOCUNIXFILE (SIOCPROTOPRIVATE + 0)
+#endif
 
 bool unix_match(const struct fd_info *fi)
 {
@@ -52,48 +63,88 @@ static const char *family_name(int f)
 	}
 }
 
+/* Room for the most fds one message can carry (SCM_MAX_FD) and credentials. */
+#define UNIX_CBUF (CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred)))
+
+static void close_all(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 /*
  * One peek. The kernel installs a copy of every fd in flight (SCM_RIGHTS)
- * into ckpt-oci on each peek: they are closed at once and the socket is
- * refused, as re-sending them would need each to be recreated standalone.
+ * into ckpt-oci on each peek: they are handed to the caller in fds.
  */
-static ssize_t peek_one(const struct fd_info *fi, int sk, char *buf, size_t cap, int *msg_flags,
+static ssize_t peek_one(int sk, char *buf, size_t cap, int *msg_flags, int *fds, int *nfds,
 			ckpt_err_t *err)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 253)] __attribute__((aligned(8)));
+	char cbuf[UNIX_CBUF] __attribute__((aligned(8)));
 	struct iovec iov = {buf, cap};
 	struct msghdr mh = {.msg_iov = &iov,
 			    .msg_iovlen = 1,
 			    .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf)};
-	bool rights = false;
 	ssize_t n;
 
+	*nfds = 0;
 	n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : ckpt_error(err, errno, "peek unix queue");
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-			close(((int *)CMSG_DATA(c))[i]);
-		rights = true;
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*nfds < 253)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
 	}
-	/* MSG_CTRUNC: more fds than cbuf holds, the rest were dropped (in the peek only) */
-	if (rights || (mh.msg_flags & MSG_CTRUNC))
-		return ckpt_error_msg(
-			err, ENOTSUP,
-			"unsupported fd %d (unix socket with fds in flight) in pid %d", fi->fd,
-			fi->pid);
+	/* MSG_CTRUNC: the kernel dropped fds that did not fit (in the peek only) */
+	if (mh.msg_flags & MSG_CTRUNC) {
+		close_all(fds, *nfds);
+		*nfds = 0;
+		return ckpt_error_msg(err, EMSGSIZE, "unix message with too many fds in flight");
+	}
 	*msg_flags = mh.msg_flags;
 	return n;
 }
 
-/* The receive queue, message by message for datagrams. */
-static int unix_peek(const struct fd_info *fi, int sk, int type, struct json *e, char **out,
+/*
+ * Record one peeked chunk carrying fds as a message with them attached.
+ * A stream peek glues the bytes before a message with fds to it and stops
+ * after it; where that message starts within the chunk cannot be told (a
+ * peek of any byte returns the fds of the next message that has some), so
+ * after restore the fds come with the chunk's first byte: a reader whose
+ * buffer held the whole chunk sees no difference.
+ */
+static int peek_rights(size_t n, const int *fds, int nfds, struct json *e,
+		       struct unix_inflight *inf, ckpt_err_t *err)
+{
+	struct json *msgs = json_get(e, "msgs"), *rights, *r;
+
+	rights = json_get(e, "rights") ?: json_set(e, "rights", json_arr());
+	r = json_push(rights, json_obj());
+	json_set(r, "msg", json_int(json_len(msgs)));
+	json_push(msgs, json_int(n));
+	return unix_inflight_add(inf, fds, nfds, json_set(r, "files", json_arr()), err);
+}
+
+/*
+ * The receive queue, message by message for datagrams (and for streams
+ * carrying fds). Without inf, a queue with fds in flight stops the peek
+ * and returns 1: it is dumped again once every task is (unix-inflight.c).
+ */
+static int unix_peek(int sk, int type, struct json *e, struct unix_inflight *inf, char **out,
 		     size_t *len, ckpt_err_t *err)
 {
-	struct json *msgs = type == SOCK_STREAM ? NULL : json_set(e, "msgs", json_arr());
+	struct json *msgs = type == SOCK_STREAM && !inf ? NULL : json_set(e, "msgs", json_arr());
 	socklen_t sl = sizeof(int);
 	int old = -1, zero = 0, ret = 0;
 	size_t cap = 0;
@@ -104,30 +155,37 @@ static int unix_peek(const struct fd_info *fi, int sk, int type, struct json *e,
 		return ckpt_error(err, errno, "SO_PEEK_OFF");
 	*len = 0;
 	for (;;) {
-		int flags = 0;
+		int flags = 0, fds[253], nfds = 0;
 		ssize_t n;
 
 		if (cap - *len < (256u << 10)) {
 			cap = *len + (1u << 20);
 			buf = xrealloc(buf, cap);
 		}
-		n = peek_one(fi, sk, buf + *len, cap - *len, &flags, err);
+		n = peek_one(sk, buf + *len, cap - *len, &flags, fds, &nfds, err);
 		if (n < 0)
 			ret = n;
-		if (n <= 0)
+		if (nfds && !inf) {
+			close_all(fds, nfds);
+			ret = 1;
+		}
+		if (n <= 0 || ret)
 			break;
 		if (flags & MSG_TRUNC) {
+			close_all(fds, nfds);
 			ret = ckpt_error_msg(err, EMSGSIZE, "datagram larger than 768 KiB");
 			break;
 		}
-		if (msgs)
+		if (nfds)
+			ret = peek_rights(n, fds, nfds, e, inf, err);
+		else if (msgs)
 			json_push(msgs, json_int(n));
 		*len += n;
-		if (*len > UNIX_QUEUE_MAX) {
+		if (ret == 0 && *len > UNIX_QUEUE_MAX)
 			ret = ckpt_error_msg(err, EFBIG, "more than %u bytes queued",
 					     UNIX_QUEUE_MAX);
+		if (ret)
 			break;
-		}
 	}
 	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) < 0 && ret == 0)
 		ret = ckpt_error(err, errno, "put SO_PEEK_OFF back");
@@ -135,17 +193,24 @@ static int unix_peek(const struct fd_info *fi, int sk, int type, struct json *e,
 	return ret;
 }
 
-static int unix_dump_queue(const struct fd_info *fi, int sk, const struct unix_diag_info *ui,
-			   struct json *e, struct files_dctx *dc, ckpt_err_t *err)
+int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, struct json *e,
+		    struct files_dctx *dc, struct unix_inflight *inf, ckpt_err_t *err)
 {
 	cleanup_free char *buf = NULL, *name = NULL;
+	struct json *held;
 	size_t len = 0;
 	int ret;
 
-	ret = unix_peek(fi, sk, ui->type, e, &buf, &len, err);
+	ret = unix_peek(sk, type, e, inf, &buf, &len, err);
+	if (ret == 1) { /* fds in flight: again at the end (unix_dump_inflight) */
+		held = json_set(e, "held_by", json_arr());
+		json_push(held, json_int(fi->pid));
+		json_push(held, json_int(fi->fd));
+		return 0;
+	}
 	if (ret < 0 || !len)
 		return ret;
-	name = xasprintf("unix-%u.img", ui->ino);
+	name = xasprintf("unix-%u.img", ino);
 	json_set(e, "image", json_str(name));
 	json_set(e, "bytes", json_int(len));
 	return files_put_image(dc->bundle, name, buf, len, err);
@@ -182,6 +247,38 @@ static int unix_dump_pending(const struct fd_info *fi, const struct unix_diag_in
 	return 0;
 }
 
+/*
+ * A socket bound to a relative path: the name is relative to the cwd the
+ * binder had then, which may have changed since. SIOCUNIXFILE opens the
+ * bound file itself (O_PATH); its path less the name is the directory to
+ * bind in again at restore ("dir"), so getsockname stays relative.
+ */
+static int unix_dump_dir(const struct fd_info *fi, int sk, const struct unix_diag_info *ui,
+			 struct json *e, ckpt_err_t *err)
+{
+	cleanup_close int f = ioctl(sk, SIOCUNIXFILE);
+	char path[PATH_MAX], link[64];
+	size_t nl = strnlen(ui->name, ui->name_len);
+	ssize_t n;
+
+	if (f < 0)
+		return ckpt_error(err, errno, "SIOCUNIXFILE of fd %d of pid %d (bound to `%.*s`)",
+				  fi->fd, fi->pid, (int)nl, ui->name);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", f);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n < 0)
+		return ckpt_error(err, errno, "readlink %s", link);
+	path[n] = '\0';
+	if ((size_t)n <= nl || path[n - nl - 1] != '/' || memcmp(path + n - nl, ui->name, nl))
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (unix socket bound to relative path "
+				      "`%.*s`, its file is now `%s`) in pid %d",
+				      fi->fd, (int)nl, ui->name, path, fi->pid);
+	path[n - nl - 1] = '\0';
+	json_set(e, "dir", json_str(path[0] ? path : "/"));
+	return 0;
+}
+
 static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 			  struct files_dctx *dc, ckpt_err_t *err)
 {
@@ -199,13 +296,12 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 	json_set(e, "state", json_int(ui.state));
 	json_set(e, "peer", json_int(ui.peer));
 	json_set(e, "shutdown", json_int(ui.shutdown));
-	/* a relative path would be bound again in ckpt-oci's cwd, not the task's */
 	if (ui.name_len && ui.name[0] && ui.name[0] != '/') {
-		free(ui.icons);
-		return ckpt_error_msg(err, ENOTSUP,
-				      "unsupported fd %d (unix socket bound to relative path "
-				      "`%.*s`) in pid %d",
-				      fi->fd, ui.name_len, ui.name, fi->pid);
+		ret = unix_dump_dir(fi, sk, &ui, e, err);
+		if (ret < 0) {
+			free(ui.icons);
+			return ret;
+		}
 	}
 	if (ui.name_len)
 		json_set(e, "name", json_hexbuf(ui.name, ui.name_len));
@@ -225,7 +321,7 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 		return 0;
 	}
 	free(ui.icons);
-	return unix_dump_queue(fi, sk, &ui, e, dc, err);
+	return unix_dump_queue(fi, sk, ui.ino, ui.type, e, dc, NULL, err);
 }
 
 int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, ckpt_err_t *err)
@@ -287,13 +383,16 @@ static int unix_check_icons(const struct json *list, const struct json *e, ckpt_
 
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 {
-	const struct json *list = dc->doc ? json_get(dc->doc, "unix") : NULL;
+	const struct json *list;
+	int ret = unix_dump_inflight(dc, err);
 
+	if (ret < 0)
+		return ret;
+	list = dc->doc ? json_get(dc->doc, "unix") : NULL;
 	for (size_t i = 0; i < json_len(list); i++) {
 		const struct json *e = json_at(list, i);
 		uint64_t id = json_as_int(json_get(e, "id")), peer;
 		struct unix_diag_info ui;
-		int ret;
 
 		ret = unix_check_icons(list, e, err);
 		if (ret < 0)

@@ -32,4 +32,31 @@ int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, c
 /* The listener of list that has client among its pending connections. */
 const struct json *unix_listener_of(const struct json *list, uint64_t client);
 
+/*
+ * fds in flight (SCM_RIGHTS) are dumped once every task is (unix-inflight.c):
+ * a queue holding some is marked "held_by" [pid, fd] at first and peeked
+ * again then, each fd the peek installs in ckpt-oci dumped as an entry of
+ * files.json "inflight" and kept open until the end (kcmp compares later
+ * fds against it).
+ */
+struct unix_inflight {
+	struct files_dctx *dc;
+	int procfd; /* /proc/self: where the peeked fds are */
+	int *held;
+	int nheld;
+};
+
+/* unix.c: dump the receive queue of socket e (sk a copy of fd fi->fd of fi->pid) */
+int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, struct json *e,
+		    struct files_dctx *dc, struct unix_inflight *inf, ckpt_err_t *err);
+/* unix-inflight.c: dump the fds a peek returned; refs gets their "inflight" indexes */
+int unix_inflight_add(struct unix_inflight *inf, const int *fds, int n, struct json *refs,
+		      ckpt_err_t *err);
+/* unix-inflight.c: every queue marked "held_by", with its fds in flight */
+int unix_dump_inflight(struct files_dctx *dc, ckpt_err_t *err);
+
+struct files_rctx;
+/* unix-restore.c: refill every queue (with fds inflight[ref] attached), then options */
+int unix_fill_all(struct files_rctx *rc, const int *inflight, int ninflight, ckpt_err_t *err);
+
 #endif

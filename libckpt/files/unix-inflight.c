@@ -1,0 +1,212 @@
+/*
+ * libckpt/files/unix-inflight.c - fds in flight: sent over a unix socket
+ * (SCM_RIGHTS) and not received yet (files.json "inflight", and "msgs" /
+ * "rights" of the queue that carries them).
+ *
+ * Dump, once every task's fds are dumped (so kcmp finds a description the
+ * tree also holds): each queue marked "held_by" is peeked again; every fd
+ * the peek installs in ckpt-oci is dumped like a task's fd (same fd_ops,
+ * "desc"/"dup" sharing through kcmp, pipes and sockets by inode) into
+ * "inflight", and held open until the end so later kcmp compare against a
+ * live file. A socket in flight is dumped like any other, its own queue
+ * included (the list grows while it is walked).
+ *
+ * Restore, in ckpt-oci after every shared object is made and before the
+ * fork: each in-flight file is opened (the tree's parked description when
+ * it shares one, else made by its kind), then every queue is refilled with
+ * the fds attached to the same messages, then the fds are closed: only the
+ * queue holds them, as before. Cycles (a socket in flight in its own
+ * queue, or two in each other's) need nothing special: every socket exists
+ * before any queue is filled.
+ */
+#define LOG_PREFIX "unix: "
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "files/unix.h"
+#include "util/log.h"
+#include "util/util.h"
+
+int unix_inflight_add(struct unix_inflight *inf, const int *fds, int n, struct json *refs,
+		      ckpt_err_t *err)
+{
+	struct json *list = files_dlist(inf->dc, "inflight");
+	int ret = 0;
+
+	/* held first: on error they are closed with the rest */
+	inf->held = xrealloc(inf->held, (inf->nheld + n) * sizeof(*inf->held));
+	memcpy(inf->held + inf->nheld, fds, n * sizeof(*fds));
+	inf->nheld += n;
+	for (int i = 0; ret == 0 && i < n; i++) {
+		size_t ref = json_len(list);
+		const struct fd_ops *ops;
+
+		ret = files_dump_fd(getpid(), inf->procfd, fds[i], list, inf->dc, err);
+		if (ret < 0)
+			break;
+		ops = files_ops_of(json_at(list, ref));
+		/* restore_late needs the task's fd numbers (epoll's watches): none here */
+		if (ops && ops->restore_late)
+			return ckpt_error_msg(err, ENOTSUP, "unsupported %s in flight", ops->kind);
+		json_set(json_at(list, ref), "fd", json_int(-1));
+		json_push(refs, json_int(ref));
+	}
+	return ret;
+}
+
+static int dump_queue_again(struct unix_inflight *inf, struct json *e, ckpt_err_t *err)
+{
+	const struct json *h = json_get(e, "held_by");
+	struct fd_info *fi = xzalloc(sizeof(*fi));
+	uint64_t id = json_as_int(json_get(e, "id"));
+	int sk, ret;
+
+	fi->pid = json_as_int(json_at(h, 0));
+	fi->fd = json_as_int(json_at(h, 1));
+	sk = files_steal_fd(fi->pid, fi->fd, err);
+	ret = sk;
+	if (sk >= 0) {
+		ret = unix_dump_queue(fi, sk, id, json_as_int(json_get(e, "type")), e, inf->dc, inf,
+				      err);
+		close(sk);
+	}
+	if (ret < 0)
+		ckpt_error_wrap(err, "fds in flight in unix socket %lu", (unsigned long)id);
+	free(fi);
+	return ret;
+}
+
+int unix_dump_inflight(struct files_dctx *dc, ckpt_err_t *err)
+{
+	struct json *list = dc->doc ? json_get(dc->doc, "unix") : NULL;
+	struct unix_inflight inf = {.dc = dc, .procfd = -1};
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < json_len(list); i++) {
+		struct json *e = json_at(list, i);
+
+		if (!json_get(e, "held_by"))
+			continue;
+		if (inf.procfd < 0) {
+			inf.procfd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (inf.procfd < 0) {
+				ret = ckpt_error(err, errno, "open /proc/self");
+				break;
+			}
+		}
+		ret = dump_queue_again(&inf, e, err);
+	}
+	for (int i = 0; i < inf.nheld; i++)
+		close(inf.held[i]);
+	free(inf.held);
+	if (inf.procfd >= 0)
+		close(inf.procfd);
+	return ret;
+}
+
+/* The fd (holder) that carries the state of description id: the tree's first. */
+static const struct json *desc_holder(struct json *const *docs, int ndocs,
+				      const struct json *inflight, int id, bool *in_tree)
+{
+	for (int d = 0; d < ndocs; d++) {
+		const struct json *fds = json_get(docs[d], "fds");
+
+		for (size_t i = 0; i < json_len(fds); i++) {
+			const struct json *o = json_at(fds, i);
+
+			if (json_as_int(json_get(o, "desc")) == id &&
+			    !json_as_bool(json_get(o, "dup"))) {
+				*in_tree = true;
+				return o;
+			}
+		}
+	}
+	*in_tree = false;
+	for (size_t i = 0; i < json_len(inflight); i++) {
+		const struct json *o = json_at(inflight, i);
+
+		if (json_as_int(json_get(o, "desc")) == id && !json_as_bool(json_get(o, "dup")))
+			return o;
+	}
+	return NULL;
+}
+
+/* Open o by its kind (its shared object made first when it has one). */
+static int open_by_kind(const struct json *o, bool prepared, struct files_rctx *rc, int *fd,
+			ckpt_err_t *err)
+{
+	const struct fd_ops *ops = files_ops_of(o);
+	int ret;
+
+	if (!ops)
+		return ckpt_error_msg(err, EPROTO, "fd in flight: unknown kind `%s`",
+				      json_as_str(json_get(o, "kind")) ?: "");
+	if (!prepared && ops->prepare) {
+		ret = ops->prepare(o, rc, err);
+		if (ret < 0)
+			return ret;
+	}
+	return ops->restore(o, rc, fd, err);
+}
+
+/*
+ * A new fd for in-flight file o. One that shares a description with other
+ * fds gets the description parked under "desc": made here from its holder
+ * when no task needed it parked, so the tree's fds dup it as well.
+ */
+static int inflight_open(struct files_rctx *rc, struct json *const *docs, int ndocs,
+			 const struct json *inflight, const struct json *o, int *fd,
+			 ckpt_err_t *err)
+{
+	int id = json_as_int(json_get(o, "desc")), ret;
+	const struct json *h;
+	struct fd_shared *sh;
+	bool in_tree;
+
+	if (id <= 0)
+		return open_by_kind(o, false, rc, fd, err);
+	sh = files_shared_find(rc, "desc", id, 0);
+	if (!sh) {
+		h = desc_holder(docs, ndocs, inflight, id, &in_tree);
+		if (!h)
+			return ckpt_error_msg(err, EPROTO, "no holder of description %d", id);
+		ret = open_by_kind(h, in_tree, rc, fd, err);
+		if (ret == 0)
+			ret = files_park(rc, "desc", id, 0, *fd, err);
+		if (ret < 0)
+			return ret;
+		sh = files_shared_find(rc, "desc", id, 0);
+	}
+	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
+	if (*fd < 0)
+		return ckpt_error(err, errno, "dup description %d", id);
+	return 0;
+}
+
+int unix_prepare_late(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err)
+{
+	const struct json *inflight = json_get(rc->doc, "inflight");
+	size_t n = json_len(inflight);
+	int *fds, ret = 0;
+
+	if (!rc->unix_made)
+		return 0;
+	fds = xzalloc((n + 1) * sizeof(*fds));
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = inflight_open(rc, docs, ndocs, inflight, json_at(inflight, i), &fds[i], err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "fd %zu in flight", i);
+	}
+	if (ret == 0)
+		ret = unix_fill_all(rc, fds, n, err);
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	return ret;
+}
