@@ -112,3 +112,42 @@ int mnt_info_tag(const struct mnt_info *m, const char *tag)
 	}
 	return 0;
 }
+
+/* Is every comma-separated word of WANT one of the words of HAVE? */
+static bool words_in(const char *want, const char *have)
+{
+	cleanup_free char *w = xstrdup(want), *h = xasprintf(",%s,", have);
+	char *save = NULL;
+
+	for (char *t = strtok_r(w, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		cleanup_free char *tok = xasprintf(",%s,", t);
+
+		if (!strstr(h, tok))
+			return false;
+	}
+	return true;
+}
+
+char *mnt_cgroup_of(const char *file, const char *fstype, const char *super)
+{
+	cleanup_file FILE *f = fopen(file, "re");
+	cleanup_free char *line = NULL;
+	bool v2 = !strcmp(fstype, "cgroup2");
+	size_t cap = 0;
+
+	if (!v2 && strcmp(fstype, "cgroup"))
+		return NULL;
+	/* ID:CONTROLLERS:PATH; the v2 hierarchy is "0::PATH" */
+	while (f && getline(&line, &cap, f) > 0) {
+		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+
+		if (!p)
+			continue;
+		*p++ = '\0';
+		p[strcspn(p, "\n")] = '\0';
+		c++;
+		if (v2 ? !*c : *c && words_in(c, super))
+			return xstrdup(p);
+	}
+	return NULL;
+}

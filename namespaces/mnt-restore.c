@@ -22,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "namespaces/mnt.h"
@@ -188,6 +189,38 @@ static int fresh_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
 	return fd;
 }
 
+/*
+ * The restored tree's cgroup (plus the saved path below it) in the
+ * hierarchy of m: mounted whole (inside a cgroup namespace the kernel
+ * gives its root instead), then the tree's directory is cloned out of it.
+ * The root process runs this after it joined its cgroups, so its own
+ * /proc/self/cgroup names them, relative to its namespace as the mount is.
+ */
+static int cgroup_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
+{
+	const char *rel = json_as_str(json_get(m->doc, "cgroup_root"));
+	const char *super = json_as_str(json_get(m->doc, "super")) ?: "";
+	cleanup_free char *cg = mnt_cgroup_of("/proc/self/cgroup", m->fstype, super);
+	cleanup_free char *path = NULL;
+	cleanup_close int whole = -1;
+	int fd;
+
+	if (!rel || strstr(rel, ".."))
+		return ckpt_error_msg(err, EPROTO, "mount `%s`: bad cgroup_root", m->mountpoint);
+	if (!cg)
+		return ckpt_error_msg(err, ENOENT, "mount `%s`: no %s hierarchy `%s` here",
+				      m->mountpoint, m->fstype, super);
+	whole = fresh_mount(r, m, err);
+	if (whole < 0)
+		return whole;
+	path = xasprintf(".%s/%s", cg, rel);
+	fd = open_tree(whole, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (fd < 0)
+		return ckpt_error(err, errno, "mount `%s`: clone cgroup `%s`", m->mountpoint,
+				  path + 1);
+	return fd;
+}
+
 static int external_mount(struct rmount *m, ckpt_err_t *err)
 {
 	int fd = open_tree(m->src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
@@ -234,6 +267,7 @@ static int make_mountpoint(int root, const char *mp, bool dir, ckpt_err_t *err)
 	while (*c) {
 		cleanup_free char *parent = NULL, *name = NULL;
 		cleanup_close int pfd = -1;
+		struct stat st;
 		size_t len;
 		int rc;
 
@@ -248,6 +282,9 @@ static int make_mountpoint(int root, const char *mp, bool dir, ckpt_err_t *err)
 		pfd = open_in(root, parent, O_PATH | O_DIRECTORY);
 		if (pfd < 0)
 			return ckpt_error(err, errno, "mountpoint `%s`: open `%s`", mp, parent);
+		/* an existing one as it is: /proc/keys cannot be opened for writing */
+		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
 		if (!*c && !dir) {
 			rc = openat(pfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 			if (rc >= 0)
@@ -309,6 +346,8 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 		m->fd = bind_create(root, m, err);
 	else if (!strcmp(m->kind, "external"))
 		m->fd = external_mount(m, err);
+	else if (!strcmp(m->kind, "cgroup"))
+		m->fd = cgroup_mount(r, m, err);
 	else
 		return ckpt_error_msg(err, EPROTO, "mount `%s`: unknown kind `%s`",
 				      m->mountpoint, m->kind);
@@ -345,7 +384,11 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 	return 0;
 }
 
-/* Per-mount flags from the options field: rw/ro, nosuid, nodev, noexec, atime. */
+/*
+ * Per-mount flags from the options field: rw/ro, nosuid, nodev, noexec,
+ * atime. mountinfo names "relatime" and "noatime" but not "strictatime":
+ * a mount with neither (runc's /dev) updates atime always.
+ */
 static void mount_flags(const char *opts, struct mount_attr *a)
 {
 	cleanup_free char *copy = xstrdup(opts ?: "");
@@ -354,7 +397,7 @@ static void mount_flags(const char *opts, struct mount_attr *a)
 	a->attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 		      MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME |
 		      MOUNT_ATTR_NOSYMFOLLOW;
-	a->attr_set = MOUNT_ATTR_RELATIME;
+	a->attr_set = MOUNT_ATTR_STRICTATIME;
 	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
 		static const struct {
 			const char *name;
@@ -362,25 +405,68 @@ static void mount_flags(const char *opts, struct mount_attr *a)
 		} map[] = {
 			{ "ro", MOUNT_ATTR_RDONLY },	     { "nosuid", MOUNT_ATTR_NOSUID },
 			{ "nodev", MOUNT_ATTR_NODEV },	     { "noexec", MOUNT_ATTR_NOEXEC },
-			{ "noatime", MOUNT_ATTR_NOATIME },   { "strictatime", MOUNT_ATTR_STRICTATIME },
+			{ "noatime", MOUNT_ATTR_NOATIME },   { "relatime", MOUNT_ATTR_RELATIME },
 			{ "nodiratime", MOUNT_ATTR_NODIRATIME },
 			{ "nosymfollow", MOUNT_ATTR_NOSYMFOLLOW },
 		};
 
-		for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-			if (!strcmp(o, map[i].name))
-				a->attr_set |= map[i].flag;
+		for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+			if (strcmp(o, map[i].name))
+				continue;
+			if (map[i].flag == MOUNT_ATTR_NOATIME || !strcmp(o, "relatime"))
+				a->attr_set &= ~(__u64)MOUNT_ATTR__ATIME; /* one atime mode */
+			a->attr_set |= map[i].flag;
+		}
 	}
 }
 
+/* Has SUPER (superblock options, as in mountinfo) the word "ro"? */
+static bool super_ro(const char *super)
+{
+	cleanup_free char *s = xasprintf(",%s,", super ?: "");
+
+	return strstr(s, ",ro,") != NULL;
+}
+
+/*
+ * A read-only superblock (runc's tmpfs over /proc/acpi) is made read-only
+ * only now, once its content is written. Never one ckpt-oci's namespace
+ * also mounts: a sysfs of the host's network namespace is the host's.
+ */
+static int finish_super(struct rmount *m, const dev_t *host, int nh, ckpt_err_t *err)
+{
+	cleanup_close int fs = -1;
+	struct stat st;
+
+	if (strcmp(m->kind, "fresh") || !super_ro(json_as_str(json_get(m->doc, "super"))))
+		return 0;
+	if (fstat(m->fd, &st) < 0)
+		return ckpt_error(err, errno, "stat `%s`", m->mountpoint);
+	for (int i = 0; i < nh; i++) {
+		if (host[i] == st.st_dev) {
+			pr_warn("`%s`: its %s superblock is the host's, left read-write",
+				m->mountpoint, m->fstype);
+			return 0;
+		}
+	}
+	fs = fspick(m->fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return ckpt_error(err, errno, "make the %s of `%s` read-only", m->fstype,
+				  m->mountpoint);
+	return 0;
+}
+
 /* Last: flags (read-only) and propagation, once nothing more is mounted. */
-static int finish_mounts(struct rmount *v, int n, ckpt_err_t *err)
+static int finish_mounts(struct rmount *v, int n, const dev_t *host, int nh, ckpt_err_t *err)
 {
 	for (int i = 0; i < n; i++) {
 		const char *prop = json_as_str(json_get(v[i].doc, "propagation")) ?: "private";
 		struct mount_attr a = { 0 };
-		int ret = 0;
+		int ret = finish_super(&v[i], host, nh, err);
 
+		if (ret < 0)
+			return ret;
 		mount_flags(json_as_str(json_get(v[i].doc, "options")), &a);
 		if (mount_setattr(v[i].fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
 			return ckpt_error(err, errno, "flags of `%s`", v[i].mountpoint);
@@ -415,14 +501,32 @@ static int switch_root(ckpt_err_t *err)
 	return 0;
 }
 
+/* The superblocks ckpt-oci's namespace mounts (this one is still a copy of it). */
+static int host_devs(dev_t **out, int *n, ckpt_err_t *err)
+{
+	struct mnt_info *m = NULL;
+	int ret = mnt_info_read("/proc/self/mountinfo", &m, n, err);
+
+	if (ret < 0)
+		return ret;
+	*out = xzalloc((*n + 1) * sizeof(**out));
+	for (int i = 0; i < *n; i++)
+		(*out)[i] = makedev(m[i].major, m[i].minor);
+	mnt_info_free(m, *n);
+	return 0;
+}
+
 int mnt_restore(struct ns_restore *r, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = NULL;
+	cleanup_free dev_t *host = NULL;
 	cleanup_close int root = -1;
 	struct rmount *v = NULL;
-	int n = 0, ret;
+	int n = 0, nh = 0, ret;
 
 	ret = mnt_load(r, &doc, &v, &n, err);
+	if (ret == 0)
+		ret = host_devs(&host, &nh, err);
 	if (ret == 0)
 		ret = open_sources(r, v, n, err);
 	if (ret == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -456,7 +560,7 @@ int mnt_restore(struct ns_restore *r, ckpt_err_t *err)
 	if (ret == 0)
 		ret = switch_root(err);
 	if (ret == 0)
-		ret = finish_mounts(v, n, err);
+		ret = finish_mounts(v, n, host, nh, err);
 	if (ret == 0)
 		pr_info("%d mounts restored", n);
 	rmounts_free(v, n);

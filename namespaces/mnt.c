@@ -11,7 +11,12 @@
  *             made inside the container, e.g. /dev/ptmx of devpts);
  *   fresh     a filesystem of the tree's own (proc, sysfs, devpts, mqueue,
  *             cgroup, tmpfs with its content, overlay from its layers),
- *             created anew with the same source and superblock options.
+ *             created anew with the same source and superblock options;
+ *   cgroup    the tree's own cgroup (or one below it) in a hierarchy:
+ *             at restore, the restored tree's cgroup in that hierarchy.
+ * Mounts are kept in the order they were made (mountinfo's order), so a
+ * bind comes after its source: runc's masked paths are binds of the
+ * container's own /dev/null over /proc files, made after /dev.
  * Restore runs in the root process, in the new mount namespace (a copy of
  * ckpt-oci's): host sources are opened first (open_tree clones, detached),
  * the copy is made private, the tree is built on /tmp parents first and
@@ -71,13 +76,38 @@ static char *path_join(const char *a, const char *b)
 	return xasprintf("%s%s%s", a, la && a[la - 1] == '/' ? "" : "/", b);
 }
 
-/* Parents before children, siblings in mountinfo (creation) order. */
-static void order_dfs(const struct mnt_info *m, int n, int idx, int *order, int *k, int depth)
+/* Place mount i, then those listed before `seen` that waited for it. */
+static void place(const struct mnt_info *m, int seen, int i, bool *placed, int *order, int *k)
 {
-	order[(*k)++] = idx;
-	for (int i = 0; i < n && depth < 1000; i++)
-		if (i != idx && m[i].parent == m[idx].id)
-			order_dfs(m, n, i, order, k, depth + 1);
+	order[(*k)++] = i;
+	placed[i] = true;
+	for (int j = 0; j < seen; j++)
+		if (!placed[j] && m[j].parent == m[i].id)
+			place(m, seen, j, placed, order, k);
+}
+
+/*
+ * Creation order: mountinfo lists a namespace's mounts in the order they
+ * were made (the kernel keeps them sorted by their unique id), and a bind
+ * must come after the mount it was taken from. A mount listed before its
+ * parent (moved there later) comes right after the parent. Returns how
+ * many are below the root.
+ */
+static int order_mounts(const struct mnt_info *m, int n, int root, int *order)
+{
+	cleanup_free bool *placed = xzalloc(n * sizeof(*placed));
+	int k = 0;
+
+	place(m, 0, root, placed, order, &k);
+	for (int i = 0; i < n; i++) {
+		bool parent_placed = false;
+
+		for (int p = 0; p < n && !parent_placed && !placed[i]; p++)
+			parent_placed = placed[p] && m[p].id == m[i].parent;
+		if (parent_placed)
+			place(m, i, i, placed, order, &k);
+	}
+	return k;
 }
 
 static const char *propagation(const struct mnt_info *m)
@@ -104,6 +134,29 @@ static char *host_path(const struct mnt_info *m, const struct mnt_info *host, in
 	return NULL;
 }
 
+/*
+ * A view of the tree's own cgroup (or below it) in one hierarchy: runc
+ * binds the container's cgroup directories on /sys/fs/cgroup/X, a cgroup
+ * namespace shows its root. The original cgroup is gone by restore time;
+ * what must be shown then is the restored tree's cgroup, whatever its name.
+ */
+static bool classify_cgroup(const struct ns_dump *d, const struct mnt_info *me, struct json *j)
+{
+	cleanup_free char *file = xasprintf("/proc/%d/cgroup", d->pid);
+	cleanup_free char *cg = mnt_cgroup_of(file, me->fstype, me->super);
+	const char *rest;
+
+	/* in the root cgroup, the tree has no cgroup of its own to show */
+	if (!cg || !strcmp(cg, "/"))
+		return false;
+	rest = path_under(me->root, cg);
+	if (!rest)
+		return false;
+	json_set(j, "kind", json_str("cgroup"));
+	json_set(j, "cgroup_root", json_str(rest));
+	return true;
+}
+
 static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, const int *order,
 		    int k, const struct mnt_info *host, int nh, struct json *j, ckpt_err_t *err)
 {
@@ -124,6 +177,8 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 		json_set(j, "bind_root", json_str(rest));
 		return 0;
 	}
+	if (classify_cgroup(d, me, j))
+		return 0;
 	if (in_list(me->fstype, mnt_always_fresh, ARRAY_SIZE(mnt_always_fresh)) &&
 	    !strcmp(me->root, "/")) {
 		json_set(j, "kind", json_str("fresh"));
@@ -201,7 +256,7 @@ static int mnt_dump(const struct ns_dump *d, ckpt_err_t *err)
 		ret = ckpt_error_msg(err, EPROTO, "%s: no root mount", path);
 	if (ret == 0) {
 		order = xzalloc(n * sizeof(*order));
-		order_dfs(m, n, root, order, &k, 0);
+		k = order_mounts(m, n, root, order);
 		if (k != n)
 			pr_warn("%d mounts are not below the root, ignoring", n - k);
 	}

@@ -27,6 +27,13 @@ int mnt_info_read(const char *path, struct mnt_info **out, int *n, ckpt_err_t *e
 void mnt_info_free(struct mnt_info *m, int n);
 /* The number after TAG: in the optional fields ("shared", "master"), or 0. */
 int mnt_info_tag(const struct mnt_info *m, const char *tag);
+/*
+ * The path of a process's cgroup (FILE: its /proc/PID/cgroup) in the
+ * hierarchy a cgroup or cgroup2 mount with superblock options SUPER shows,
+ * or NULL. Paths are relative to the reader's cgroup namespace, as the
+ * roots of cgroup mounts in mountinfo are.
+ */
+char *mnt_cgroup_of(const char *file, const char *fstype, const char *super);
 
 /*
  * mnt-tmpfs.c: the content of one tmpfs mount, one record per inode
