@@ -52,8 +52,10 @@ void hook_log(int logfd, const char *who, bool to_stderr, const char *fmt, ...)
 	va_end(ap);
 	if (to_stderr)
 		fprintf(stderr, "ckpt-oci hook: %s\n", msg);
-	if (logfd < 0)
+	if (logfd < 0) {
+		errno = saved;
 		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);

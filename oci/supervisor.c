@@ -398,17 +398,18 @@ static void supervisor_main(const struct hook_conf *c, int pidfd, int wfd)
 		}
 		_exit(1);
 	}
+	/* logged before the hook's own line, which follows our "ok" */
+	hook_log(c->logfd, s.who, false, "checkpointing `%s` (%s %s, init %d) every %s into %s, "
+		 "keeping %u", c->id, c->runtime, c->root, c->pid, c->interval, c->dir, c->keep);
 	snprintf(ok, sizeof(ok), "ok %d", (int)getpid());
 	if (write_all(wfd, ok, strlen(ok)) < 0) {
 		/* the hook is gone; supervising goes on */
 	}
 	close(wfd);
-	hook_log(c->logfd, s.who, false, "checkpointing `%s` (%s %s, init %d) every %s into %s, "
-		 "keeping %u", c->id, c->runtime, c->root, c->pid, c->interval, c->dir, c->keep);
 	supervise(&s);
 	/* unlinked while still locked: poststop finds no file or a live holder */
 	(void)unlinkat(c->dirfd, HOOK_PID_FILE, 0);
-	hook_log(c->logfd, s.who, false, "stopped after %lu checkpoints", s.done);
+	hook_log(c->logfd, s.who, false, "stopped; %lu checkpoints written", s.done);
 	_exit(0);
 }
 

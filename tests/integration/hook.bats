@@ -21,7 +21,11 @@ setup()
 
 teardown()
 {
-	ctr_teardown
+	if [[ $RUNC == crun ]]; then
+		ctr_crun_teardown
+	else
+		ctr_teardown
+	fi
 	ckpt_teardown
 }
 
@@ -188,6 +192,24 @@ hook()
 	assert_output "ckpt-oci hook: container \`$ID\`: no checkpoints: supervisor: $D is in use by supervisor $sp"
 	pid_alive "$sp"
 	"$RUNC" --root "$RUNC_ROOT" delete -f "$ID"
+	wait_until 60 pid_exited "$sp"
+}
+
+@test "hook: under crun, the hook finds crun and its root from its parent" {
+	local sp
+
+	ctr_crun_setup
+	run_hooked "$ID" "{\"org.ckpt-oci.checkpoint-interval\": \"500ms\",
+		\"org.ckpt-oci.checkpoint-dir\": \"$D\"}"
+	wait_until 30 test -s "$D/supervisor.pid"
+	sp=$(supervisor_pid)
+	ckpt_track_pid "$sp"
+	grep -q "supervisor\[$sp\]: checkpointing \`$ID\` (crun $RUNC_ROOT, init " \
+		"$D/supervisor.log"
+	wait_bundle 2
+	run "$CKPT_OCI" inspect "$D/latest"
+	assert_success
+	"$RUNC" --root "$RUNC_ROOT" kill "$ID" KILL
 	wait_until 60 pid_exited "$sp"
 }
 
