@@ -193,3 +193,18 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 @test "files: the pre-restore fd_unix_refused inflight mode round-trips" {
 	wl_roundtrip fd_unix_refused inflight
 }
+@test "files: unix sockets bound to relative paths, cwd changed since (dynamic)" {
+	wl_roundtrip fd_unix_relative
+}
+@test "files: unix sockets bound to relative paths, cwd changed since (static)" {
+	wl_roundtrip fd_unix_relative.static
+}
+@test "files: a relative unix name whose file was renamed fails the checkpoint clearly" {
+	wl_start fd_unix_relative || return
+	mv "$T/rel/l.sock" "$T/rel/renamed.sock" || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(unix socket bound to relative path \`l.sock\`, its file is now \`$T/rel/renamed.sock\`\) in pid $WL_PID"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+}
