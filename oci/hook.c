@@ -154,7 +154,7 @@ static int open_dir(struct hook_conf *c, const char *dir, ckpt_err_t *err)
 	return 0;
 }
 
-/* id, pid, bundle from the state; 0 when the hook has nothing to do. */
+/* id, bundle (both required) and pid from the state. */
 static int load_state(struct hook_conf *c, const struct json *st, ckpt_err_t *err)
 {
 	const char *id, *bundle;
@@ -172,7 +172,11 @@ static int load_state(struct hook_conf *c, const struct json *st, ckpt_err_t *er
 	return 0;
 }
 
-/* runc's --root as given (it may be relative to runc's cwd), or NULL. */
+/*
+ * The runtime's --root, or NULL. A relative one is taken against the
+ * runtime's cwd as it is now (runc has moved into the bundle by then): a
+ * guess like the rest, which oci_find confirms or the annotations replace.
+ */
 static char *root_arg(pid_t pp, const char *cmd, size_t len)
 {
 	char cwd[PATH_MAX], link[64];
