@@ -4,7 +4,9 @@
  * "rights" of the queue that carries them).
  *
  * Dump, once every task's fds are dumped (so kcmp finds a description the
- * tree also holds): each queue marked "held_by" is peeked again; every fd
+ * tree also holds): each queue marked "held_by" [pid, fd] (where it was
+ * read from; ckpt-oci's own pid for a socket itself in flight) is peeked
+ * again; every fd
  * the peek installs in ckpt-oci is dumped like a task's fd (same fd_ops,
  * "desc"/"dup" sharing through kcmp, pipes and sockets by inode) into
  * "inflight", and held open until the end so later kcmp compare against a

@@ -218,11 +218,16 @@ int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, st
 
 /*
  * The bytes a client sent into a connection not accepted yet sit in the
- * embryo socket's queue, which no fd reaches (accepting it would change
- * the task, also under --leave-running). They are charged to the client's
- * send buffer, so its sock_diag wqueue says whether there are any: refuse
- * those, and connections whose client is closed (icon 0: whether it sent
- * something before closing cannot be told).
+ * embryo socket's queue (the socket accept() will return), which no fd
+ * reaches: recv/MSG_PEEK, SIOCINQ and SO_PEEK_OFF on the listener fail
+ * with EINVAL, sock_diag gives lengths only, SIOCUNIXFILE opens bound
+ * files, not sockets. accept() on a pidfd_getfd copy of the listener would
+ * take the connection from the task for good (the listener's queue cannot
+ * be given an embryo back), breaking --leave-running and rollback. The
+ * bytes are charged to the client's send buffer, so its sock_diag wqueue
+ * says whether there are any: refuse those, and connections whose client
+ * is closed (icon 0: whether it sent something before closing cannot be
+ * told).
  */
 static int unix_dump_pending(const struct fd_info *fi, const struct unix_diag_info *ui,
 			     ckpt_err_t *err)
