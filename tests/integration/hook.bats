@@ -282,3 +282,15 @@ state_with()
 	run "$CKPT_OCI" hook --bogus
 	assert_equal "$status" 2
 }
+
+@test "hook: make install puts podman's hooks.d entry and the man page under PREFIX" {
+	local f=$T/root/usr/share/containers/oci/hooks.d/ckpt-oci.json
+
+	run make -C "$REPO_ROOT" --no-print-directory BUILD="${BUILD:-build}" \
+		DESTDIR="$T/root" PREFIX=/usr install
+	assert_success
+	[[ -f $T/root/usr/share/man/man1/ckpt-oci-hook.1 ]]
+	run jq -c '[.version, .hook.path, .hook.args, .stages, .when.annotations]' "$f"
+	assert_success
+	assert_output '["1.0.0","/usr/bin/ckpt-oci",["ckpt-oci","hook"],["poststart","poststop"],{"^org\\.ckpt-oci\\.checkpoint-interval$":".+"}]'
+}
