@@ -32,6 +32,23 @@
 #include "util/log.h"
 #include "util/util.h"
 
+/*
+ * An epoll's watches name fds of a task's table, which an epoll in flight
+ * is in no longer (and epoll's dump would look them up in ckpt-oci's).
+ */
+static bool is_epoll(int procfd, int fd)
+{
+	char path[32], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "fd/%d", fd);
+	n = readlinkat(procfd, path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return !strcmp(link, "anon_inode:[eventpoll]");
+}
+
 int unix_inflight_add(struct unix_inflight *inf, const int *fds, int n, struct json *refs,
 		      ckpt_err_t *err)
 {
@@ -46,6 +63,8 @@ int unix_inflight_add(struct unix_inflight *inf, const int *fds, int n, struct j
 		size_t ref = json_len(list);
 		const struct fd_ops *ops;
 
+		if (is_epoll(inf->procfd, fds[i]))
+			return ckpt_error_msg(err, ENOTSUP, "unsupported epoll in flight");
 		ret = files_dump_fd(getpid(), inf->procfd, fds[i], list, inf->dc, err);
 		if (ret < 0)
 			break;

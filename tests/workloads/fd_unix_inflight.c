@@ -11,11 +11,16 @@
  *   dgram    one datagram with two fds: the read end of a pipe no task
  *            holds any more (bytes inside), and one end of a socketpair
  *            the child keeps (what the child writes after restore is read
- *            through the received end)
+ *            through the received end); then two datagrams each carrying
+ *            the same file G, which no task holds: both received fds share
+ *            one offset
  *   nested   a socket only in flight, whose own queue carries a pipe end
  *   cycle    a socket in flight in its own receive queue
+ * With argument `epoll`: an epoll fd in flight instead, which the
+ * checkpoint refuses; the harness then lets it go without a restore.
  */
 #include <stdbool.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -105,6 +110,11 @@ static int setup(void)
 	close(p2[0]);
 	close(p2[1]);
 	close(kept[1]);
+	fds[0] = open(fd_path("inflight-g.txt"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fds[0] < 0 || write(fds[0], "gggggggg", 8) != 8 || send_fds(dg[1], "g1", fds, 1) ||
+	    send_fds(dg[1], "g2", fds, 1))
+		return wl_fail("file G: %m");
+	close(fds[0]);
 	/* nested: inner[0] carries q[0] and is itself in flight, only there */
 	if (write(q[1], "nested", 6) != 6 || send_fds(inner[1], "i", &q[0], 1) ||
 	    send_fds(nest[1], "n", &inner[0], 1))
@@ -154,6 +164,11 @@ static int check_dgram(pid_t child)
 		return wl_fail("go child: %m");
 	if (read(fds[1], buf, sizeof(buf)) != 9 || memcmp(buf, "from-kept", 9))
 		return wl_fail("received socket is not the child's peer: %m");
+	if (recv_fds(dg[0], buf, sizeof(buf) - 1, fds, 4) != 1 || strcmp(buf, "g1") ||
+	    recv_fds(dg[0], buf, sizeof(buf) - 1, fds + 1, 3) != 1 || strcmp(buf, "g2"))
+		return wl_fail("dgram: `g1` and `g2` with file G expected");
+	if (lseek(fds[0], 5, SEEK_SET) != 5 || lseek(fds[1], 0, SEEK_CUR) != 5)
+		return wl_fail("the two copies of G in flight no longer share an offset");
 	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
 		return wl_fail("child failed");
 	return 0;
@@ -179,12 +194,33 @@ static int check_nested_cycle(void)
 	return 0;
 }
 
+/* An epoll fd in flight: refused by the checkpoint, intact after it. */
+static int epoll_mode(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	char buf[8];
+	int ep = epoll_create1(EPOLL_CLOEXEC), fds[4];
+
+	if (ep < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, st[0], &ev) < 0 || send_fds(st[1], "e", &ep, 1))
+		return wl_fail("epoll setup: %m");
+	close(ep);
+	wl_ready();
+	wl_wait_restored();
+	if (recv_fds(st[0], buf, sizeof(buf) - 1, fds, 4) != 1 || write(st[1], "x", 1) != 1 ||
+	    epoll_wait(fds[0], &ev, 1, 0) != 1)
+		return wl_fail("epoll in flight broken: %m");
+	return wl_pass();
+}
+
 int main(int argc, char **argv)
 {
 	pid_t child;
 	char go;
 
 	wl_init(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "epoll"))
+		return epoll_mode();
 	if (setup())
 		return 1;
 	child = fork();
