@@ -11,6 +11,9 @@
  * (TCP_REPAIR_WINDOW must come after the receive queue is refilled, else
  * EINVAL), then repair off, which sends a window probe; bytes never sent
  * go out last through an ordinary send().
+ *
+ * A UDP socket gets back the datagrams that were queued on it once it is
+ * bound and connected (inet-udp.c).
  */
 #define LOG_PREFIX "inet: "
 #include <arpa/inet.h>
@@ -21,6 +24,7 @@
 
 #include "files/files.h"
 #include "files/inet.h"
+#include "files/inet-udp.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -243,6 +247,8 @@ int inet_restore(const struct json *obj, const struct files_rctx *rc, int *fd, c
 		ret = restore_established(sk, e, rc, err);
 	else if (ret == 0)
 		ret = restore_plain(sk, e, err);
+	if (ret == 0 && type == SOCK_DGRAM)
+		ret = udp_restore_queue(sk, e, rc, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "inet socket %lu", (unsigned long)id);
 	*fd = steal_fd(&sk);

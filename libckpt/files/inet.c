@@ -18,7 +18,8 @@
  * protocols, a socket shared by two fds, a listener with connections not
  * yet accepted, TCP states other than listen/established/closed, and
  * established connections without --tcp-established. Datagrams queued on
- * a UDP socket are dropped (logged), as a network would drop them.
+ * a UDP socket are saved with their addresses and sent again at restore
+ * (inet-udp.c).
  */
 #define LOG_PREFIX "inet: "
 #include <arpa/inet.h>
@@ -34,6 +35,7 @@
 
 #include "files/files.h"
 #include "files/inet.h"
+#include "files/inet-udp.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -284,13 +286,8 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 	if (getpeername(*sk, (struct sockaddr *)&ss, &sl) == 0)
 		put_addr(e, "peer_addr", "peer_port", &ss);
 	dump_opts(*sk, fam, e);
-	if (type == SOCK_DGRAM) {
-		int len = 0;
-
-		if (ioctl(*sk, SIOCINQ, &len) == 0 && len > 0)
-			pr_warn("fd %d of %d: UDP datagrams queued, dropped", fi->fd, fi->pid);
-		return 0;
-	}
+	if (type == SOCK_DGRAM)
+		return udp_dump_queue(*sk, fi->st.st_ino, e, dc, err);
 	return dump_tcp(sk, fi, e, dc, err);
 }
 

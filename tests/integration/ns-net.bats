@@ -256,3 +256,15 @@ dump_log_lock()
 @test "net: UDP sockets bound and connected keep talking" {
 	wl_roundtrip_ns "--net" ns_net_udp
 }
+
+# Datagrams unread at checkpoint are sent again at restore, each from its
+# own source address and port, while the network lock holds.
+@test "net: queued UDP datagrams arrive after restore with their sources (dynamic)" {
+	wl_roundtrip_ns "--net" net_udp_queued
+}
+@test "net: queued UDP datagrams arrive after restore with their sources (static)" {
+	wl_roundtrip_ns "--net" net_udp_queued.static
+}
+@test "net: queued UDP datagrams in the host's namespace arrive after restore" {
+	wl_roundtrip net_udp_queued
+}

@@ -1,0 +1,411 @@
+/*
+ * libckpt/files/inet-udp.c - datagrams sitting in a UDP socket's receive
+ * queue ("dgrams" of the socket in files.json, payloads one after the
+ * other in inet-ID-rcv.img).
+ *
+ * Dump peeks each datagram in turn without taking it: SO_PEEK_OFF (UDP
+ * has it since 4.11) makes every MSG_PEEK start after the datagram the
+ * last one returned, and IP_PKTINFO / IPV6_RECVPKTINFO give the address
+ * each was sent to (the socket may be bound to a wildcard). Both options
+ * are the tree's socket's own, so they are put back as they were.
+ *
+ * Restore runs in the restored task once the socket is bound (and
+ * connected): each datagram is built again, IP and UDP headers included,
+ * and sent through a raw socket (IPPROTO_RAW), so its source address and
+ * port are the saved ones whatever sockets exist; nothing is bound, no
+ * port can collide with the tree's own sockets. Over loopback the packet
+ * reaches the socket through the ordinary receive path, in order. The
+ * network lock of a tree with its own namespace drops everything, so the
+ * raw socket marks its packets (INET_UDP_INJECT_MARK), which the lock
+ * accepts. Restore then waits (bounded) until every datagram is queued;
+ * a datagram the kernel still drops is reported as a warning, the way a
+ * network drops datagrams, never silently.
+ */
+#define LOG_PREFIX "inet: "
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "files/inet-udp.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL 36
+#endif
+
+#define UDP_QUEUE_MAX (64u << 20) /* bytes of payload, all datagrams */
+#define UDP_DGRAMS_MAX 65536
+#define UDP_DGRAM_MAX 65535
+#define UDP_ARRIVAL_MS 2000 /* how long restore waits for its datagrams */
+
+/* A socket option changed for the dump and put back afterwards. */
+struct udp_opt {
+	int level, opt, old;
+	bool set;
+};
+
+static int opt_set(int sk, struct udp_opt *o, int v, ckpt_err_t *err)
+{
+	socklen_t sl = sizeof(o->old);
+
+	if (getsockopt(sk, o->level, o->opt, &o->old, &sl) < 0 ||
+	    setsockopt(sk, o->level, o->opt, &v, sizeof(v)) < 0)
+		return ckpt_error(err, errno, "setsockopt %d/%d", o->level, o->opt);
+	o->set = true;
+	return 0;
+}
+
+static void opt_put_back(int sk, struct udp_opt *o)
+{
+	if (o->set && setsockopt(sk, o->level, o->opt, &o->old, sizeof(o->old)) < 0)
+		pr_warn("put back socket option %d/%d: %m, ignoring", o->level, o->opt);
+}
+
+/* Address as text (v4-mapped v6 addresses stay v6 text) and port. */
+static void addr_str(const struct sockaddr_storage *ss, char *buf, size_t len, int *port)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, buf, len);
+		*port = ntohs(a->sin6_port);
+	} else {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, buf, len);
+		*port = ntohs(a->sin_port);
+	}
+}
+
+/* The destination address from IP_PKTINFO or IPV6_PKTINFO, "" if none. */
+static void pktinfo_dst(struct msghdr *m, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			inet_ntop(AF_INET, &pi.ipi_addr, buf, len);
+		} else if (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			inet_ntop(AF_INET6, &pi.ipi6_addr, buf, len);
+		}
+	}
+}
+
+/* Peek every datagram: its payload appended to *buf, its addresses into list. */
+static int peek_all(int sk, struct json *list, char **buf, size_t *total, ckpt_err_t *err)
+{
+	cleanup_free char *data = xzalloc(UDP_DGRAM_MAX + 1);
+
+	for (int i = 0;; i++) {
+		struct sockaddr_storage src = {0};
+		char ctl[256], sbuf[INET6_ADDRSTRLEN], dbuf[INET6_ADDRSTRLEN];
+		struct iovec iov = {data, UDP_DGRAM_MAX + 1};
+		struct msghdr m = {.msg_name = &src, .msg_namelen = sizeof(src), .msg_iov = &iov,
+				   .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+		ssize_t n = recvmsg(sk, &m, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		struct json *d;
+		int port;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return ckpt_error(err, errno, "peek datagram %d", i);
+		if (n > UDP_DGRAM_MAX || i >= UDP_DGRAMS_MAX || *total + n > UDP_QUEUE_MAX)
+			return ckpt_error_msg(err, EFBIG, "more than %u datagrams or %u bytes queued",
+					      UDP_DGRAMS_MAX, UDP_QUEUE_MAX);
+		*buf = xrealloc(*buf, *total + n + 1);
+		memcpy(*buf + *total, data, n);
+		*total += n;
+		addr_str(&src, sbuf, sizeof(sbuf), &port);
+		pktinfo_dst(&m, dbuf, sizeof(dbuf));
+		d = json_push(list, json_obj());
+		json_set(d, "src", json_str(sbuf));
+		json_set(d, "sport", json_int(port));
+		if (dbuf[0])
+			json_set(d, "dst", json_str(dbuf));
+		json_set(d, "len", json_int(n));
+	}
+}
+
+int udp_dump_queue(int sk, uint64_t id, struct json *e, struct files_dctx *dc, ckpt_err_t *err)
+{
+	struct udp_opt peek = {SOL_SOCKET, SO_PEEK_OFF}, pi4 = {SOL_IP, IP_PKTINFO},
+		       pi6 = {SOL_IPV6, IPV6_RECVPKTINFO};
+	struct json *list = json_arr();
+	cleanup_free char *buf = NULL, *name = NULL;
+	size_t total = 0;
+	int fam = json_as_int(json_get(e, "family")), ret;
+
+	ret = opt_set(sk, &peek, 0, err);
+	if (ret == 0)
+		ret = opt_set(sk, &pi4, 1, err);
+	if (ret == 0 && fam == AF_INET6)
+		ret = opt_set(sk, &pi6, 1, err);
+	if (ret == 0)
+		ret = peek_all(sk, list, &buf, &total, err);
+	opt_put_back(sk, &pi6);
+	opt_put_back(sk, &pi4);
+	opt_put_back(sk, &peek);
+	if (ret == 0 && peek.old >= 0)
+		json_set(e, "peek_off", json_int(peek.old));
+	if (ret < 0 || !json_len(list)) {
+		json_free(list);
+		return ret < 0 ? ckpt_error_wrap(err, "UDP receive queue") : 0;
+	}
+	json_set(e, "dgrams", list);
+	json_set(e, "rcv_len", json_int(total));
+	pr_info("socket %lu: %zu datagrams queued, %zu bytes", (unsigned long)id, json_len(list),
+		total);
+	if (!total)
+		return 0;
+	name = xasprintf("inet-%lu-rcv.img", (unsigned long)id);
+	json_set(e, "rcv_image", json_str(name));
+	return files_put_image(dc->bundle, name, buf, total, err);
+}
+
+/* ---- restore ----------------------------------------------------------- */
+
+/* An address of either family: v4-mapped v6 addresses count as v4. */
+struct udp_addr {
+	int fam;
+	struct in_addr a4;
+	struct in6_addr a6;
+};
+
+static int parse_addr(const char *s, struct udp_addr *a)
+{
+	if (s && inet_pton(AF_INET, s, &a->a4) == 1) {
+		a->fam = AF_INET;
+		return 0;
+	}
+	if (!s || inet_pton(AF_INET6, s, &a->a6) != 1)
+		return -1;
+	a->fam = AF_INET6;
+	if (IN6_IS_ADDR_V4MAPPED(&a->a6)) {
+		a->fam = AF_INET;
+		memcpy(&a->a4, &a->a6.s6_addr[12], 4);
+	}
+	return 0;
+}
+
+/* Where a datagram goes: its saved destination, else the socket's address. */
+static int dgram_dst(int sk, const struct json *d, int fam, struct udp_addr *dst, int *port,
+		     ckpt_err_t *err)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl = sizeof(ss);
+	char buf[INET6_ADDRSTRLEN];
+
+	if (getsockname(sk, (struct sockaddr *)&ss, &sl) < 0)
+		return ckpt_error(err, errno, "getsockname");
+	addr_str(&ss, buf, sizeof(buf), port);
+	if (parse_addr(json_as_str(json_get(d, "dst")), dst) == 0 && dst->fam == fam)
+		return 0;
+	if (parse_addr(buf, dst) < 0)
+		return ckpt_error_msg(err, EPROTO, "socket address `%s`", buf);
+	/* bound to a wildcard: any local address of the right family will do */
+	if (dst->fam != fam || (fam == AF_INET && dst->a4.s_addr == htonl(INADDR_ANY)) ||
+	    (fam == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&dst->a6))) {
+		dst->fam = fam;
+		dst->a4.s_addr = htonl(INADDR_LOOPBACK);
+		dst->a6 = in6addr_loopback;
+	}
+	return 0;
+}
+
+static uint32_t csum_add(uint32_t sum, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (b[i] << 8) | b[i + 1];
+	if (len & 1)
+		sum += b[len - 1] << 8;
+	return sum;
+}
+
+/* UDP over IPv6 must carry a checksum: pseudo-header, UDP header, payload. */
+static uint16_t udp6_csum(const struct ip6_hdr *ip, const void *udp, size_t len)
+{
+	uint32_t sum = 0, l = htonl(len), nxt = htonl(IPPROTO_UDP);
+
+	sum = csum_add(sum, &ip->ip6_src, 16);
+	sum = csum_add(sum, &ip->ip6_dst, 16);
+	sum = csum_add(sum, &l, 4);
+	sum = csum_add(sum, &nxt, 4);
+	sum = csum_add(sum, udp, len);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	return htons(sum ? sum : 0xffff);
+}
+
+/* The raw socket of family fam (made on first use), marked for the network lock. */
+static int raw_socket(int *raw, int fam, ckpt_err_t *err)
+{
+	int mark = INET_UDP_INJECT_MARK, on = 1;
+
+	if (*raw >= 0)
+		return *raw;
+	*raw = socket(fam, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (*raw < 0)
+		return ckpt_error(err, errno, "raw socket to re-send datagrams");
+	if (setsockopt(*raw, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		return ckpt_error(err, errno, "SO_MARK on the raw socket");
+	if (fam == AF_INET6 && setsockopt(*raw, SOL_IPV6, IPV6_HDRINCL, &on, sizeof(on)) < 0)
+		return ckpt_error(err, errno, "IPV6_HDRINCL");
+	return *raw;
+}
+
+/*
+ * One datagram from src:sport to dst:dport, headers and all, through raw;
+ * 1 when a firewall rule dropped it on the way.
+ */
+static int send_one(int raw, const struct udp_addr *src, int sport, const struct udp_addr *dst,
+		    int dport, const char *data, size_t len, ckpt_err_t *err)
+{
+	size_t hl = src->fam == AF_INET ? sizeof(struct iphdr) : sizeof(struct ip6_hdr);
+	cleanup_free char *pkt = xzalloc(hl + sizeof(struct udphdr) + len);
+	struct udphdr *u = (void *)(pkt + hl);
+	struct sockaddr_storage to = {0};
+	socklen_t tl;
+
+	u->source = htons(sport);
+	u->dest = htons(dport);
+	u->len = htons(sizeof(*u) + len);
+	memcpy(u + 1, data, len);
+	if (src->fam == AF_INET) {
+		struct iphdr *ip = (void *)pkt;
+		struct sockaddr_in *t = (void *)&to;
+
+		/* the kernel fills id and the header checksum; UDP checksum 0 is "none" */
+		*ip = (struct iphdr){.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+				     .tot_len = htons(hl + sizeof(*u) + len),
+				     .saddr = src->a4.s_addr, .daddr = dst->a4.s_addr};
+		*t = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr = dst->a4};
+		tl = sizeof(*t);
+	} else {
+		struct ip6_hdr *ip = (void *)pkt;
+		struct sockaddr_in6 *t = (void *)&to;
+
+		ip->ip6_flow = htonl(6u << 28);
+		ip->ip6_plen = htons(sizeof(*u) + len);
+		ip->ip6_nxt = IPPROTO_UDP;
+		ip->ip6_hlim = 64;
+		ip->ip6_src = src->a6;
+		ip->ip6_dst = dst->a6;
+		u->check = udp6_csum(ip, u, sizeof(*u) + len);
+		*t = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_addr = dst->a6};
+		tl = sizeof(*t);
+	}
+	if (sendto(raw, pkt, hl + sizeof(*u) + len, 0, (struct sockaddr *)&to, tl) >= 0)
+		return 0;
+	/* a netfilter drop (a network lock without the mark's rule): lost, as on a network */
+	if (errno == EPERM)
+		return 1;
+	return ckpt_error(err, errno, "send datagram");
+}
+
+/* How many datagrams sk holds, counted by peeking through them. */
+static size_t count_queued(int sk, char *scratch)
+{
+	int zero = 0;
+	size_t n = 0;
+
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		return 0;
+	while (recv(sk, scratch, UDP_DGRAM_MAX + 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) >= 0)
+		n++;
+	return n;
+}
+
+/*
+ * Loopback delivery finishes in softirq context, maybe just after sendto
+ * returns: wait (bounded) until the sent datagrams are queued on sk.
+ */
+static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved)
+{
+	cleanup_free char *scratch = xzalloc(UDP_DGRAM_MAX + 1);
+	int off = json_get(e, "peek_off") ? json_as_int(json_get(e, "peek_off")) : -1;
+	size_t got = 0;
+
+	for (int ms = 0; ms < UDP_ARRIVAL_MS; ms++) {
+		got = count_queued(sk, scratch);
+		if (got >= want)
+			break;
+		(void)poll(NULL, 0, 1);
+	}
+	if (got < saved)
+		pr_warn("socket %lld: %zu of %zu queued datagrams arrived, the rest were dropped%s",
+			(long long)json_as_int(json_get(e, "id")), got, saved,
+			want < saved ? " by a firewall rule" : "");
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
+		pr_warn("SO_PEEK_OFF: %m, ignoring");
+}
+
+int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
+		      ckpt_err_t *err)
+{
+	const struct json *list = json_get(e, "dgrams");
+	uint64_t id = json_as_int(json_get(e, "id"));
+	size_t total = json_as_int(json_get(e, "rcv_len")), off = 0;
+	struct fd_shared *sh = files_shared_find(rc, "inet", id, 0);
+	cleanup_free char *buf = NULL;
+	cleanup_close int raw4 = -1, raw6 = -1;
+	size_t sent = 0;
+
+	if (!json_len(list)) {
+		int peek = json_as_int(json_get(e, "peek_off"));
+
+		/* no datagram, but the program set a peek offset of its own */
+		if (json_get(e, "peek_off") &&
+		    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek, sizeof(peek)) < 0)
+			return ckpt_error(err, errno, "SO_PEEK_OFF");
+		return 0;
+	}
+	if (total && !sh)
+		return ckpt_error_msg(err, EPROTO, "datagrams of socket %lu were not prepared",
+				      (unsigned long)id);
+	buf = xzalloc(total + 1);
+	if (total && pread(sh->fd, buf, total, 0) != (ssize_t)total)
+		return ckpt_error(err, errno ?: EIO, "read queued datagrams");
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *d = json_at(list, i);
+		size_t len = json_as_int(json_get(d, "len"));
+		struct udp_addr src, dst;
+		int dport = 0, raw, ret;
+
+		if (len > UDP_DGRAM_MAX || off + len > total ||
+		    parse_addr(json_as_str(json_get(d, "src")), &src) < 0)
+			return ckpt_error_msg(err, EPROTO, "files.json: bad datagram %zu", i);
+		if (dgram_dst(sk, d, src.fam, &dst, &dport, err) < 0)
+			return -err->code;
+		raw = raw_socket(src.fam == AF_INET ? &raw4 : &raw6, src.fam, err);
+		ret = raw < 0 ? raw
+			      : send_one(raw, &src, json_as_int(json_get(d, "sport")), &dst, dport,
+					 buf + off, len, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "datagram %zu from %s", i,
+					       json_as_str(json_get(d, "src")));
+		sent += ret == 0;
+		off += len;
+	}
+	wait_arrival(sk, e, sent, json_len(list));
+	return 0;
+}
