@@ -33,6 +33,8 @@ static void checkpoint_usage(FILE *f)
 		   "                       bytes (suffix K, M, G; default 64M)\n"
 		   "      --tcp-established  also checkpoint established TCP connections\n"
 		   "                       (TCP_REPAIR; default: refuse them)\n"
+		   "      --no-rootfs      leave the container's root directory changes out of\n"
+		   "                       the bundle (rootfs-diff.tar)\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -69,6 +71,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "runtime", required_argument, NULL, 'r' },
 		{ "root", required_argument, NULL, 'D' },
+		{ "no-rootfs", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -113,6 +116,9 @@ int cmd_checkpoint(int argc, char **argv)
 		case 'D':
 			oci.root = optarg;
 			break;
+		case 'F':
+			oci.no_rootfs = true;
+			break;
 		case 'v':
 			opts.verbose = true;
 			break;
@@ -126,8 +132,8 @@ int cmd_checkpoint(int argc, char **argv)
 	}
 	if (optind < argc)
 		return checkpoint_container(&oci, &opts, argc - optind, argv + optind);
-	if (oci.runtime || oci.root)
-		return cmd_fail("checkpoint", "--runtime and --root need a CONTAINER");
+	if (oci.runtime || oci.root || oci.no_rootfs)
+		return cmd_fail("checkpoint", "--runtime, --root and --no-rootfs need a CONTAINER");
 	if (!opts.pid || !opts.bundle) {
 		checkpoint_usage(stderr);
 		return 2;

@@ -34,6 +34,8 @@ static void restore_usage(FILE *f)
 		   "      --runtime R      runc or crun (default: the one it came from)\n"
 		   "      --root DIR       the runtime's state root (default: the one it came from)\n"
 		   "      --no-runtime     restore the processes only, unknown to any runtime\n"
+		   "      --rootfs DIR     the container's root directory: a copy of its image,\n"
+		   "                       onto which the bundle's changes go (default: the old one)\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -51,13 +53,13 @@ int cmd_restore(int argc, char **argv)
 		{ "runtime", required_argument, NULL, 'R' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "no-runtime", no_argument, NULL, 'n' },
+		{ "rootfs", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct oci_restore_opts oopts = { 0 };
 	struct ckpt_restore_opts opts = { 0 };
 	const char **maps = NULL, **veths = NULL;
-	bool no_runtime = false;
 	ckpt_err_t err = { 0 };
 	int c, ret;
 
@@ -110,7 +112,10 @@ int cmd_restore(int argc, char **argv)
 			oopts.root = optarg;
 			break;
 		case 'n':
-			no_runtime = true;
+			oopts.no_runtime = true;
+			break;
+		case 'F':
+			oopts.rootfs = optarg;
 			break;
 		case 'h':
 			restore_usage(stdout);
@@ -125,16 +130,17 @@ int cmd_restore(int argc, char **argv)
 		return 2;
 	}
 	opts.bundle = argv[optind];
-	if (no_runtime && (oopts.name || oopts.runtime || oopts.root)) {
+	if (oopts.no_runtime && (oopts.name || oopts.runtime || oopts.root)) {
 		fprintf(stderr, "ckpt-oci restore: --no-runtime with --name, --runtime or --root\n");
 		return 2;
 	}
-	if (!no_runtime && oci_is_container_bundle(opts.bundle)) {
+	if (oci_is_container_bundle(opts.bundle)) {
 		oopts.restore = opts;
 		ret = oci_restore(&oopts, &err);
 		opts = oopts.restore;
-	} else if (oopts.name || oopts.runtime || oopts.root) {
-		return cmd_fail("restore", "--name, --runtime and --root need a container's bundle");
+	} else if (oopts.name || oopts.runtime || oopts.root || oopts.rootfs || oopts.no_runtime) {
+		return cmd_fail("restore", "--name, --runtime, --root, --rootfs and --no-runtime "
+					   "need a container's bundle");
 	} else {
 		ret = ckpt_restore(&opts, &err);
 	}

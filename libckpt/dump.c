@@ -236,6 +236,8 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		ret = files_dump_finish(&fc, err);
 	if (ret == 0)
 		ret = pstree_dump(&ctx, err);
+	if (ret == 0 && o->frozen)
+		ret = o->frozen(o, ctx.bundle, err);
 	if (ret == 0)
 		ret = bundle_commit(ctx.bundle, err);
 	if (ret < 0) {

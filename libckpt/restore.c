@@ -407,6 +407,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	ret = bundle_open(o->bundle, &rc.bundle, err);
 	if (ret == 0)
 		ret = bundle_check_host(rc.bundle, err);
+	if (ret == 0 && o->verified)
+		ret = o->verified(o, rc.bundle, err);
 	if (ret == 0)
 		ret = rc_load(&rc, err);
 	if (ret == 0)

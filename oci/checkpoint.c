@@ -48,6 +48,33 @@ static int oci_json(const struct oci_container *c, char **out, ckpt_err_t *err)
 	return 0;
 }
 
+/* A read-only root (root.readonly in config.json) cannot have changed. */
+static bool root_readonly(const char *config)
+{
+	cleanup_json struct json *doc = NULL;
+	ckpt_err_t e = { 0 };
+
+	if (json_parse(config, strlen(config), &doc, &e) < 0)
+		return false;
+	return json_as_bool(json_get(json_get(doc, "root"), "readonly"));
+}
+
+/* The dump's frozen hook: the root directory's changes, file state to go with memory. */
+static int rootfs_frozen(struct ckpt_dump_opts *d, struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	const struct oci_container *c = d->frozen_arg;
+	cleanup_json struct json *st = NULL;
+	int ret;
+
+	if (!c->rootfs)
+		return ckpt_error_msg(err, EPROTO, "%s state of `%s` names no root directory",
+				      c->runtime, c->id);
+	ret = json_parse(c->state, strlen(c->state), &st, err);
+	if (ret == 0)
+		ret = oci_rootfs_dump(b, c->rootfs, json_as_str(json_get(st, "created")), err);
+	return ret;
+}
+
 int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 {
 	struct oci_container c = { 0 };
@@ -82,6 +109,10 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 	o->dump.extra = extra;
 	o->dump.nextra = 2;
 	o->dump.own_cgroup = true;
+	if (!o->no_rootfs && !root_readonly(c.config)) {
+		o->dump.frozen = rootfs_frozen;
+		o->dump.frozen_arg = &c;
+	}
 	ret = ckpt_dump(&o->dump, err);
 	if (ret == 0 && !o->dump.leave_running) {
 		ret = oci_delete(&c, err);
@@ -91,6 +122,8 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 out:
 	o->dump.extra = NULL;
 	o->dump.nextra = 0;
+	o->dump.frozen = NULL;
+	o->dump.frozen_arg = NULL;
 	o->dump.cgroup = NULL;
 	if (bundle)
 		o->dump.bundle = NULL;

@@ -51,6 +51,7 @@ struct oci_checkpoint_opts {
 	const char *runtime;	/* NULL: found by oci_find */
 	const char *root;	/* NULL: the runtime's default */
 	const char *id;
+	bool no_rootfs;		/* leave the root filesystem's changes out */
 	struct ckpt_dump_opts dump;	/* pid, cgroup and extra are filled in here */
 };
 
@@ -65,6 +66,8 @@ struct oci_restore_opts {
 	const char *runtime;	/* NULL: the one in the bundle */
 	const char *root;	/* NULL: the one in the bundle */
 	const char *name;	/* NULL: the container's id at checkpoint */
+	const char *rootfs;	/* NULL: the container's old root directory */
+	bool no_runtime;	/* restore the processes only, unknown to the runtime */
 	struct ckpt_restore_opts restore;
 };
 
@@ -79,5 +82,11 @@ int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
  * to the checkpoint directory's log when that is known.
  */
 int oci_hook(const char *stage, const char *state, size_t len, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+/* rootfs.c: the root directory's changes since creation (rootfs-diff.tar). */
+int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
+		    ckpt_err_t *err) CKPT_WARN_UNUSED;
+bool oci_rootfs_in_bundle(struct ckpt_bundle *b);
+int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 #endif

@@ -37,6 +37,8 @@ struct adopt {
 	const char *runtime, *root, *name;
 	char *dir;		/* ROOT/NAME */
 	bool made;		/* dir made by us */
+	const char *rootfs;	/* the root directory the tree gets */
+	char *mapping;		/* OLD=NEW for the root mount, with --rootfs */
 };
 
 bool oci_is_container_bundle(const char *bundle)
@@ -160,6 +162,7 @@ static int runc_state(struct adopt *a, struct json *st, pid_t pid, unsigned long
 	json_set(st, "init_process_pid", json_int(pid));
 	json_set(st, "init_process_start", json_int(start));
 	json_set(st, "created", json_str(created));
+	json_set(cfg, "rootfs", json_str(a->rootfs));
 	if (json_get(cfg, "cgroups"))
 		json_set(json_get(cfg, "cgroups"), "name", json_str(a->name));
 	for (size_t i = 0; i < json_len(cg); i++) {
@@ -198,6 +201,7 @@ static int crun_state(struct adopt *a, struct json *st, pid_t pid, unsigned long
 	json_set(st, "pid", json_int(pid));
 	json_set(st, "process-start-time", json_int(start));
 	json_set(st, "cgroup-path", json_str(rel));
+	json_set(st, "rootfs", json_str(a->rootfs));
 	json_set(st, "created", json_str(created));
 	ext = json_set(st, "external_descriptors", json_arr());
 	for (int n = 0; n < 3; n++)
@@ -220,7 +224,7 @@ static int write_doc(const char *dir, const char *file, const char *text, ckpt_e
 /* The engine's adopt callback: the tree exists, stopped; hand it over. */
 static int adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
 {
-	struct adopt *a = ro->adopt_arg;
+	struct adopt *a = ro->arg;
 	bool runc = !strcmp(a->runtime, "runc");
 	struct json *st = json_get(a->saved, "state");
 	unsigned long long start = 0;
@@ -257,6 +261,25 @@ static int adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
 	return ret;
 }
 
+/* The engine's verified callback: put the root directory's changes back. */
+static int put_rootfs(struct ckpt_restore_opts *ro, struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	struct adopt *a = ro->arg;
+
+	if (!oci_rootfs_in_bundle(b))
+		return 0;
+	return oci_rootfs_apply(b, a->rootfs, err);
+}
+
+/* The old root directory, as the runtime recorded it. */
+static const char *old_rootfs(const struct json *saved)
+{
+	const struct json *st = json_get(saved, "state");
+	const char *r = json_as_str(json_get(json_get(st, "config"), "rootfs"));
+
+	return r ? r : json_as_str(json_get(st, "rootfs"));
+}
+
 /* The runtime's directory for the container, removed with what is in it. */
 static void remove_state(const char *dir)
 {
@@ -288,10 +311,44 @@ static int load_saved(struct adopt *a, const char *bundle, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * The root directory: --rootfs DIR (a copy of the image, onto which the
+ * changes go; the root mount is mapped there), else the old one.
+ */
+static int choose_rootfs(struct oci_restore_opts *o, struct adopt *a, const char ***maps,
+			 ckpt_err_t *err)
+{
+	const char *old = old_rootfs(a->saved);
+	struct stat st;
+	int n = o->restore.nmount_map;
+
+	if (!old)
+		return ckpt_error_msg(err, EPROTO, "oci.json: no root directory");
+	a->rootfs = o->rootfs ?: old;
+	if (o->rootfs && o->rootfs[0] != '/')
+		return ckpt_error_msg(err, EINVAL, "--rootfs wants an absolute path");
+	if (stat(a->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
+		return ckpt_error_msg(err, ENOENT, o->rootfs ? "--rootfs `%s` is not a directory" :
+				      "root directory `%s` is gone: give --rootfs DIR (a copy of "
+				      "the image)", a->rootfs);
+	if (!o->rootfs || !strcmp(o->rootfs, old))
+		return 0;
+	/* the root mount is a bind of the old directory: take it from the new one */
+	*maps = xzalloc((n + 1) * sizeof(**maps));
+	if (n)
+		memcpy(*maps, o->restore.mount_map, n * sizeof(**maps));
+	(*maps)[n] = a->mapping = xasprintf("%s=%s", old, o->rootfs);
+	o->restore.mount_map = *maps;
+	o->restore.nmount_map = n + 1;
+	return 0;
+}
+
 int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 {
 	struct adopt a = { .o = o };
 	cleanup_free char *cg = xasprintf("%s/cgroup.json", o->restore.bundle);
+	const char *const *maps_given = o->restore.mount_map;
+	const char **maps = NULL;
 	int ret;
 
 	ret = load_saved(&a, o->restore.bundle, err);
@@ -308,28 +365,40 @@ int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 				     json_as_str(json_get(a.saved, "runtime")), a.runtime);
 	else if (!valid_name(a.name))
 		ret = ckpt_error_msg(err, EINVAL, "bad container name `%s`", a.name);
-	else if (access(cg, F_OK) < 0)
+	else if (!o->no_runtime && access(cg, F_OK) < 0)
 		ret = ckpt_error_msg(err, EPROTO, "the bundle records no cgroup for the container: "
 				     "restore it with --no-runtime");
+	if (ret == 0)
+		ret = choose_rootfs(o, &a, &maps, err);
 	if (ret < 0)
 		goto out;
 	a.dir = xasprintf("%s/%s", a.root, a.name);
-	if (access(a.dir, F_OK) == 0) {
+	if (!o->no_runtime && access(a.dir, F_OK) == 0) {
 		ret = ckpt_error_msg(err, EEXIST, "container `%s` already exists in %s", a.name,
 				     a.root);
 		goto out;
 	}
-	o->restore.cgroup_name = a.name;
-	o->restore.adopt = adopt;
-	o->restore.adopt_arg = &a;
+	if (!o->no_runtime) {
+		o->restore.cgroup_name = a.name;
+		o->restore.adopt = adopt;
+	}
+	o->restore.verified = put_rootfs;
+	o->restore.arg = &a;
 	ret = ckpt_restore(&o->restore, err);
 	if (ret < 0 && a.made)
 		remove_state(a.dir);
 out:
 	o->restore.adopt = NULL;
-	o->restore.adopt_arg = NULL;
+	o->restore.verified = NULL;
+	o->restore.arg = NULL;
 	o->restore.cgroup_name = NULL;
+	if (maps) {
+		o->restore.mount_map = maps_given;
+		o->restore.nmount_map--;
+		free(maps);
+	}
 	json_free(a.saved);
 	free(a.dir);
+	free(a.mapping);
 	return ret;
 }

@@ -12,6 +12,8 @@
 
 #define CKPT_WARN_UNUSED __attribute__((warn_unused_result))
 
+struct ckpt_bundle;
+
 /* A JSON document the caller adds to the bundle as it is (e.g. config.json). */
 struct ckpt_extra_file {
 	const char *name;	/* file name in the bundle, no '/' */
@@ -30,6 +32,12 @@ struct ckpt_dump_opts {
 	bool own_cgroup;	/* the tree's cgroups are its own (a container's): record them */
 	const struct ckpt_extra_file *extra;	/* documents added to the bundle */
 	int nextra;
+	/*
+	 * Called with the tree still frozen once every task is dumped, to add
+	 * files of the caller's to the bundle (oci/: the rootfs changes).
+	 */
+	int (*frozen)(struct ckpt_dump_opts *o, struct ckpt_bundle *b, ckpt_err_t *err);
+	void *frozen_arg;
 };
 
 struct ckpt_restore_opts {
@@ -47,11 +55,16 @@ struct ckpt_restore_opts {
 	int nveth_map;
 	const char *cgroup_name;	/* name of the cgroups made for the tree; NULL: NAME-rPID */
 	/*
+	 * Called once the bundle is verified, before anything is made (oci/:
+	 * the rootfs changes are put back); a failure stops the restore.
+	 */
+	int (*verified)(struct ckpt_restore_opts *o, struct ckpt_bundle *b, ckpt_err_t *err);
+	/*
 	 * Called once the whole tree exists, before it resumes (root_pid is
 	 * set); a failure kills the tree. Used to hand it to a runtime.
 	 */
 	int (*adopt)(struct ckpt_restore_opts *o, ckpt_err_t *err);
-	void *adopt_arg;
+	void *arg;		/* the caller's, for the two above */
 };
 
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;

@@ -165,3 +165,61 @@ ctr_cgroup_dirs()
 	done
 	true
 }
+
+@test "runtime: bundle moved, old root gone: restored onto a fresh copy of the image with --rootfs" {
+	local n pid fresh=$T/fresh
+
+	ctr_create rc1 ".process.args = [\"sh\", \"-c\", \"echo kept >/root/note; $CTR_COUNTER\"]"
+	ctr_start rc1
+	ctr_wait_count_above rc1 1
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	n=$(ctr_count rc1)
+	tar -tf "$T/ckpt/rootfs-diff.tar" | grep -qx './root/note'
+	tar -tf "$T/ckpt/rootfs-diff.tar" | grep -qx './tmp/count'
+	! tar -tf "$T/ckpt/rootfs-diff.tar" | grep -qx './bin/busybox'
+	# elsewhere, without the old root directory
+	mv "$T/ckpt" "$T/moved"
+	rm -rf "$T/rc1/rootfs"
+	restore "$T/moved"
+	assert_failure
+	assert_output "ckpt-oci: restore: root directory \`$T/rc1/rootfs\` is gone: give --rootfs DIR (a copy of the image)"
+	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
+	cp -a "$(ctr_rootfs)" "$fresh"
+	[[ ! -e $fresh/root/note ]]
+	CTRS+=(rc2)
+	restore --rootfs "$fresh" --name rc2 "$T/moved"
+	assert_success
+	pid=$output
+	ckpt_track_pid "$pid"
+	[[ $(cat "$fresh/root/note") == kept ]]
+	[[ $(jq -r .config.rootfs "$RUNC_ROOT/rc2/state.json") == "$fresh" ]]
+	wait_until "${WL_TIMEOUT:-120}" _fresh_count_above "$fresh" "$n"
+	[[ $(readlink "/proc/$pid/root") == / ]]
+	[[ $(stat -c %i "/proc/$pid/root/root/note") == $(stat -c %i "$fresh/root/note") ]]
+}
+
+_fresh_count_above()
+{
+	local c
+
+	{ read -r c <"$1/tmp/count"; } 2>/dev/null && [[ -n $c ]] && ((c > $2))
+}
+
+@test "runtime: --no-rootfs leaves the changes out; a read-only root has none" {
+	ctr_run_counter rc1
+	checkpoint -R --no-rootfs -o "$T/ckpt" rc1
+	assert_success
+	[[ ! -e $T/ckpt/rootfs-diff.tar && ! -e $T/ckpt/rootfs-diff.json ]]
+	checkpoint -R -o "$T/ckpt2" rc1
+	assert_success
+	[[ $(jq -r .entries "$T/ckpt2/rootfs-diff.json") -gt 0 ]]
+	ctr_create rc2 '.root.readonly = true | .process.args = ["sleep", "1000"]'
+	ctr_start rc2
+	checkpoint -R -o "$T/ckpt3" rc2
+	assert_success
+	[[ ! -e $T/ckpt3/rootfs-diff.tar ]]
+	run "$CKPT_OCI" checkpoint --pid 1 --no-rootfs -o "$T/x"
+	assert_failure
+	assert_output "ckpt-oci: checkpoint: --runtime, --root and --no-rootfs need a CONTAINER"
+}

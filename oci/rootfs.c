@@ -1,0 +1,251 @@
+/*
+ * oci/rootfs.c - a container's root filesystem changes in the bundle
+ * (rootfs-diff.tar, rootfs-diff.json), and put back at restore.
+ *
+ * A runc or crun container whose root is a directory (root.path) changes
+ * it in place, and nothing keeps its first state. What changed since the
+ * container was created is read from the inode change times: an entry
+ * whose ctime is not older than the runtime's "created" time was written,
+ * made, renamed or chmod-ed by the container (or while it ran), and goes
+ * into the tar with its metadata; directories are walked whole, since a
+ * file rewritten in place does not touch its directory. Paths the
+ * container deleted cannot be told from paths it never had: they stay
+ * deleted when the bundle is restored onto the same directory, and come
+ * back from the image when it is restored onto a fresh copy (--rootfs),
+ * which rootfs-diff.json says. Mounts under the root (proc, sys, tmpfs)
+ * are not in the directory and are the mnt namespace's business.
+ *
+ * The tar is made while the tree is still frozen (the dump's frozen hook),
+ * so it is the file state that goes with the memory state. Restore
+ * extracts it over the root directory (the old one or --rootfs DIR)
+ * before the mounts are made.
+ */
+#define LOG_PREFIX "rootfs: "
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ckpt/bundle.h"
+#include "json.h"
+#include "oci/oci.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define DIFF_TAR "rootfs-diff.tar"
+#define DIFF_JSON "rootfs-diff.json"
+#define WALK_DEPTH 256
+
+struct walk {
+	FILE *list;		/* NUL-separated paths for tar */
+	dev_t dev;		/* the root's: mounts below are not walked */
+	struct timespec since;
+	unsigned long entries;
+};
+
+/* "2026-11-26T09:08:26.699173866Z" (the runtimes' RFC 3339, UTC). */
+static int parse_created(const char *s, struct timespec *ts)
+{
+	struct tm tm = { 0 };
+	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	long ns = 0, scale = 100000000;
+
+	if (!p)
+		return -EINVAL;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ns += scale ? (*p - '0') * scale : 0;
+	if (*p != 'Z' && *p != '+' && *p != '-')
+		return -EINVAL;
+	ts->tv_sec = timegm(&tm);
+	ts->tv_nsec = ns;
+	return 0;
+}
+
+static bool newer(const struct timespec *a, const struct timespec *since)
+{
+	return a->tv_sec > since->tv_sec ||
+	       (a->tv_sec == since->tv_sec && a->tv_nsec >= since->tv_nsec);
+}
+
+static int walk_dir(struct walk *w, int dfd, char *path, size_t len, int depth,
+		    ckpt_err_t *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int ret = 0;
+
+	if (depth > WALK_DEPTH)
+		return ckpt_error_msg(err, ELOOP, "rootfs: deeper than %d at %s", WALK_DEPTH, path);
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return ckpt_error(err, errno, "rootfs: open %s", path);
+	}
+	while (ret == 0 && (errno = 0, de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		struct stat st;
+		int fd;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (len + 1 + n >= PATH_MAX) {
+			ret = ckpt_error_msg(err, ENAMETOOLONG, "rootfs: path too long in %s", path);
+			break;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		path[len] = '/';
+		memcpy(path + len + 1, de->d_name, n + 1);
+		if (newer(&st.st_ctim, &w->since)) {
+			fwrite(path, 1, len + 1 + n + 1, w->list);
+			w->entries++;
+		}
+		if (S_ISDIR(st.st_mode) && st.st_dev == w->dev) {
+			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+							      O_CLOEXEC);
+			if (fd >= 0)
+				ret = walk_dir(w, fd, path, len + 1 + n, depth + 1, err);
+		}
+		path[len] = '\0';
+	}
+	if (ret == 0 && errno)
+		ret = ckpt_error(err, errno, "rootfs: read %s", path);
+	closedir(d);
+	return ret;
+}
+
+/*
+ * Run tar with stdin and stdout as given; its stderr kept in a memfd for a
+ * one-line error. out < 0: read its stdout into img.
+ */
+static int run_tar(char *const argv[], int in, int out, struct bundle_image *img,
+		   ckpt_err_t *err)
+{
+	cleanup_close int errfd = memfd_create("tar-stderr", MFD_CLOEXEC);
+	int pfd[2] = { -1, -1 }, status, ret = 0;
+	char buf[1 << 16], msg[512];
+	pid_t pid;
+	ssize_t n;
+
+	if (errfd < 0 || (out < 0 && pipe2(pfd, O_CLOEXEC) < 0))
+		return ckpt_error(err, errno, "rootfs: pipe");
+	pid = fork();
+	if (pid < 0) {
+		ret = ckpt_error(err, errno, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		if (dup2(in, 0) < 0 || dup2(out < 0 ? pfd[1] : out, 1) < 0 || dup2(errfd, 2) < 0)
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pfd[1] >= 0)
+		close(pfd[1]), pfd[1] = -1;
+	while (out < 0 && ret == 0 && (n = read(pfd[0], buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		ret = n < 0 ? ckpt_error(err, errno, "rootfs: read tar") :
+			      bundle_image_write(img, buf, n, err);
+	}
+	if (pfd[0] >= 0)
+		close(pfd[0]), pfd[0] = -1; /* a tar still writing gets EPIPE */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (ret == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		n = pread(errfd, msg, sizeof(msg) - 1, 0);
+		msg[n > 0 ? n : 0] = '\0';
+		msg[strcspn(msg, "\n")] = '\0';
+		ret = ckpt_error_msg(err, EIO, "rootfs: tar failed (status 0x%x)%s%s", status,
+				     *msg ? ": " : "", msg);
+	}
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	return ret;
+}
+
+int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = json_obj();
+	cleanup_close int listfd = memfd_create("rootfs-list", MFD_CLOEXEC);
+	struct bundle_image *img = NULL;
+	struct walk w = { 0 };
+	char path[PATH_MAX] = ".";
+	struct stat st;
+	int fd, ret;
+	char *argv[] = { "tar", "--create", "--file=-", "--directory", (char *)dir, "--null",
+			 "--no-recursion", "--files-from=-", "--numeric-owner", "--xattrs",
+			 "--sparse", NULL };
+
+	if (parse_created(created, &w.since) < 0)
+		return ckpt_error_msg(err, EPROTO, "rootfs: bad creation time `%s`",
+				      created ?: "");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return ckpt_error(err, errno, "rootfs: open %s", dir);
+	w.dev = st.st_dev;
+	w.list = listfd >= 0 ? fdopen(dup(listfd), "w") : NULL;
+	if (!w.list) {
+		close(fd);
+		return ckpt_error(err, errno, "rootfs: list");
+	}
+	ret = walk_dir(&w, fd, path, 1, 0, err);
+	if (fclose(w.list) != 0 && ret == 0)
+		ret = ckpt_error(err, errno, "rootfs: list");
+	if (ret == 0 && lseek(listfd, 0, SEEK_SET) < 0)
+		ret = ckpt_error(err, errno, "rootfs: list");
+	if (ret == 0)
+		ret = bundle_image_create(b, DIFF_TAR, &img, err);
+	if (ret == 0)
+		ret = run_tar(argv, listfd, -1, img, err);
+	if (ret < 0) {
+		bundle_image_abort(img);
+		return ret;
+	}
+	json_set(doc, "rootfs", json_str(dir));
+	json_set(doc, "since", json_str(created));
+	json_set(doc, "entries", json_int(w.entries));
+	json_set(doc, "bytes", json_int(bundle_image_size(img)));
+	json_set(doc, "deleted", json_str("not recorded: a directory root keeps no first state; "
+					  "paths deleted come back on a fresh copy of the image"));
+	ret = bundle_image_close(img, err);
+	if (ret == 0)
+		ret = bundle_put_json(b, DIFF_JSON, doc, err);
+	pr_info("%lu entries of %s changed since %s", w.entries, dir, created);
+	return ret;
+}
+
+bool oci_rootfs_in_bundle(struct ckpt_bundle *b)
+{
+	return bundle_has_file(b, DIFF_TAR);
+}
+
+int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
+{
+	cleanup_close int fd = -1;
+	uint64_t size;
+	int ret;
+	char *argv[] = { "tar", "--extract", "--file=-", "--directory", (char *)dir,
+			 "--numeric-owner", "--xattrs", "--same-permissions", "--same-owner",
+			 "--overwrite", NULL };
+
+	ret = bundle_open_file(b, DIFF_TAR, &fd, &size, err);
+	if (ret < 0)
+		return ret;
+	ret = run_tar(argv, fd, STDERR_FILENO, NULL, err);
+	if (ret == 0)
+		pr_info("%" PRIu64 " bytes of changes put back into %s", size, dir);
+	return ret;
+}
