@@ -8,8 +8,9 @@
  * the copy is made private so nothing propagates back to the host, the
  * tree's root is attached on /tmp and the rest below it, parents first;
  * pivot_root makes it the root and the old one is detached. Per-mount
- * flags (read-only) and propagation come last: read-only would stop the
- * mounting of children, and pivot_root refuses a shared new root.
+ * flags (read-only) and propagation (mnt-peers.c) come last: read-only
+ * would stop the mounting of children, and pivot_root refuses a shared
+ * new root.
  * Paths inside the tree are resolved with RESOLVE_IN_ROOT, as the restored
  * program will see them, so a symlink in a bundle cannot reach the host.
  */
@@ -30,13 +31,6 @@
 #include "util/util.h"
 
 #define MNT_STAGE "/tmp"
-
-struct rmount {
-	struct json *doc;
-	const char *kind, *mountpoint, *fstype;
-	int src;	/* host source (O_PATH) or overlay context, opened early */
-	int fd;		/* the mount, detached until attached; kept for its flags */
-};
 
 /* OLD=NEW from --mount-map: the first OLD that path is under. */
 static char *map_path(const struct ns_restore *r, const char *path)
@@ -324,15 +318,6 @@ static int bind_create(int root, const struct rmount *m, ckpt_err_t *err)
 	return fd;
 }
 
-static int set_propagation(int fd, unsigned long prop, const char *mp, ckpt_err_t *err)
-{
-	struct mount_attr a = { .propagation = prop };
-
-	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
-		return ckpt_error(err, errno, "propagation of `%s`", mp);
-	return 0;
-}
-
 /* Attach mount m (i > 0: below root) and fill it when it has saved content. */
 static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err_t *err)
 {
@@ -369,7 +354,7 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 		 */
 		const char *prop = json_as_str(json_get(m->doc, "propagation")) ?: "";
 
-		ret = set_propagation(m->fd, strncmp(prop, "slave", 5) ? MS_PRIVATE : MS_SLAVE,
+		ret = mnt_set_propagation(m->fd, strncmp(prop, "slave", 5) ? MS_PRIVATE : MS_SLAVE,
 				      m->mountpoint, err);
 		if (ret < 0)
 			return ret;
@@ -461,7 +446,6 @@ static int finish_super(struct rmount *m, const dev_t *host, int nh, ckpt_err_t 
 static int finish_mounts(struct rmount *v, int n, const dev_t *host, int nh, ckpt_err_t *err)
 {
 	for (int i = 0; i < n; i++) {
-		const char *prop = json_as_str(json_get(v[i].doc, "propagation")) ?: "private";
 		struct mount_attr a = { 0 };
 		int ret = finish_super(&v[i], host, nh, err);
 
@@ -470,18 +454,8 @@ static int finish_mounts(struct rmount *v, int n, const dev_t *host, int nh, ckp
 		mount_flags(json_as_str(json_get(v[i].doc, "options")), &a);
 		if (mount_setattr(v[i].fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
 			return ckpt_error(err, errno, "flags of `%s`", v[i].mountpoint);
-		if (!strcmp(prop, "unbindable"))
-			ret = set_propagation(v[i].fd, MS_UNBINDABLE, v[i].mountpoint, err);
-		else if (strstr(prop, "shared"))
-			ret = set_propagation(v[i].fd, MS_SHARED, v[i].mountpoint, err);
-		else if (!strcmp(prop, "slave") && strcmp(v[i].kind, "external"))
-			/* its master was a group of the old tree: not rebuilt */
-			pr_warn("`%s` was a slave of a group inside the tree; now private",
-				v[i].mountpoint);
-		if (ret < 0)
-			return ret;
 	}
-	return 0;
+	return mnt_peers_restore(v, n, err);
 }
 
 /* The tree on MNT_STAGE becomes the root; the old root goes away. */
@@ -544,7 +518,7 @@ int mnt_restore(struct ns_restore *r, ckpt_err_t *err)
 	if (ret == 0 && (root = open(MNT_STAGE, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		ret = ckpt_error(err, errno, "open the new root");
 	if (ret == 0 && !strcmp(v[0].kind, "external"))
-		ret = set_propagation(v[0].fd, MS_PRIVATE, "/", err);
+		ret = mnt_set_propagation(v[0].fd, MS_PRIVATE, "/", err);
 	if (ret == 0 && json_get(v[0].doc, "content")) {
 		cleanup_close int dfd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 

@@ -227,6 +227,11 @@ static struct json *mnt_json(const struct ns_dump *d, const struct mnt_info *me)
 	json_set(j, "options", json_str(me->options));
 	json_set(j, "super", json_str(me->super));
 	json_set(j, "propagation", json_str(propagation(me)));
+	/* peer group ids: which mounts are peers, which follow which group */
+	if (mnt_info_tag(me, "shared"))
+		json_set(j, "shared", json_int(mnt_info_tag(me, "shared")));
+	if (mnt_info_tag(me, "master"))
+		json_set(j, "master", json_int(mnt_info_tag(me, "master")));
 	/* a bind of a file needs a file to mount on */
 	json_set(j, "dir", json_bool(stat(path, &st) < 0 || S_ISDIR(st.st_mode)));
 	return j;

@@ -44,6 +44,18 @@ int mnt_tmpfs_dump(struct ckpt_bundle *b, const char *name, int dirfd, dev_t dev
 		   ckpt_err_t *err);
 int mnt_tmpfs_restore(struct ckpt_bundle *b, const char *name, int dirfd, ckpt_err_t *err);
 
+/* One mount of mounts.json at restore (mnt-restore.c, mnt-peers.c). */
+struct rmount {
+	struct json *doc;
+	const char *kind, *mountpoint, *fstype;
+	int src;	/* host source (O_PATH) or overlay context, opened early */
+	int fd;		/* the mount, detached until attached; kept for its flags */
+};
+
+/* mnt-peers.c: peer groups and slaves inside the tree, once all is mounted. */
+int mnt_peers_restore(struct rmount *v, int n, ckpt_err_t *err);
+int mnt_set_propagation(int fd, unsigned long prop, const char *mp, ckpt_err_t *err);
+
 /* mnt-restore.c */
 int mnt_prepare(struct ns_restore *r, ckpt_err_t *err);
 int mnt_restore(struct ns_restore *r, ckpt_err_t *err);

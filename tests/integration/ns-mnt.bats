@@ -4,7 +4,9 @@
 # mqueue, cgroup2, a bind of a host directory, tmpfs mounts made at run
 # time with their content, a read-only remount, shared propagation) is
 # restored into fresh mount and pid namespaces; the workload checks it
-# from inside, mountinfo included.
+# from inside, mountinfo included. ns_mnt_runc: runc's masked and
+# read-only paths, a cgroup mount in a cgroup namespace, a read-only
+# superblock, peer groups and a slave inside the tree.
 
 load helpers
 
@@ -22,6 +24,17 @@ teardown()
 {
 	ckpt_teardown
 	rm -rf "$DATA" "$DATA.moved"
+	# the restored cgroup (NAME-rPID), then the workload's own
+	[[ -z ${CG_PIDS:-} ]] || rmdir "$CG_PIDS"-r* "$CG_PIDS" 2>/dev/null || true
+}
+
+# ns_mnt_runc starts in a pids cgroup of its own (v1), in a cgroup namespace.
+runc_setup()
+{
+	[[ -d /sys/fs/cgroup/pids ]] || skip "needs the v1 pids hierarchy"
+	CG_PIDS=/sys/fs/cgroup/pids/ckpt-mnt-${T##*.}
+	mkdir "$CG_PIDS"
+	WL_NS_CGROUPS=$CG_PIDS
 }
 
 @test "ns_mnt_tree: native" {
@@ -61,4 +74,28 @@ teardown()
 	ckpt_restore_bg --mount-map "$DATA=$DATA.moved" || return
 	wl_go || return
 	wl_finish
+}
+
+@test "ns_mnt_runc: native" {
+	runc_setup
+	wl_native_ns "--mount --cgroup" ns_mnt_runc "$T/root"
+}
+
+@test "ns_mnt_runc: roundtrip" {
+	runc_setup
+	wl_start_ns "--mount --cgroup" ns_mnt_runc "$T/root" || return
+	ckpt_checkpoint || return
+	run jq -r '.mounts[] | "\(.mountpoint) \(.kind)"' "$T/bundle/mounts.json"
+	assert_line "/proc/keys bind"
+	assert_line "/proc/acpi fresh"
+	assert_line "/proc/sys bind"
+	assert_line "/sys/pids cgroup"
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+@test "ns_mnt_runc: roundtrip (static)" {
+	runc_setup
+	wl_roundtrip_ns "--mount --cgroup" ns_mnt_runc.static "$T/root"
 }
