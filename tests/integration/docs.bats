@@ -36,3 +36,15 @@ load helpers
 			fail "ckpt-oci(1) has no synopsis for \`$cmd\`"
 	done
 }
+
+@test "docs: every option of checkpoint and restore is in its man page" {
+	local cmd opt
+	for cmd in checkpoint restore; do
+		run "$CKPT_OCI" "$cmd" --help
+		assert_success
+		for opt in $(grep -o -- '--[a-z][a-z-]*' <<<"$output" | sort -u); do
+			grep -q -- "${opt//-/\\\\-}" "$REPO_ROOT/man/ckpt-oci-$cmd.1" ||
+				fail "ckpt-oci-$cmd(1) does not document $opt"
+		done
+	done
+}
