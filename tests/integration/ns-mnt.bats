@@ -25,16 +25,28 @@ teardown()
 	ckpt_teardown
 	rm -rf "$DATA" "$DATA.moved"
 	# the restored cgroup (NAME-rPID), then the workload's own
-	[[ -z ${CG_PIDS:-} ]] || rmdir "$CG_PIDS"-r* "$CG_PIDS" 2>/dev/null || true
+	local d
+	for d in "${CG_PIDS:-}" "${CG_V2:-}"; do
+		[[ -z $d ]] || rmdir "$d"-r* "$d" 2>/dev/null || true
+	done
 }
 
-# ns_mnt_runc starts in a pids cgroup of its own (v1), in a cgroup namespace.
+# ns_mnt_runc starts in a pids cgroup of its own (v1), and in one of the
+# unified hierarchy where it is mounted (RUNC_ARGS gets `v2`), in a cgroup
+# namespace.
 runc_setup()
 {
 	[[ -d /sys/fs/cgroup/pids ]] || skip "needs the v1 pids hierarchy"
 	CG_PIDS=/sys/fs/cgroup/pids/ckpt-mnt-${T##*.}
 	mkdir "$CG_PIDS"
 	WL_NS_CGROUPS=$CG_PIDS
+	RUNC_ARGS=()
+	if [[ -f /sys/fs/cgroup/unified/cgroup.procs ]]; then
+		CG_V2=/sys/fs/cgroup/unified/ckpt-mnt-${T##*.}
+		mkdir "$CG_V2"
+		WL_NS_CGROUPS+=" $CG_V2"
+		RUNC_ARGS=(v2)
+	fi
 }
 
 @test "ns_mnt_tree: native" {
@@ -78,18 +90,19 @@ runc_setup()
 
 @test "ns_mnt_runc: native" {
 	runc_setup
-	wl_native_ns "--mount --cgroup" ns_mnt_runc "$T/root"
+	wl_native_ns "--mount --cgroup" ns_mnt_runc "$T/root" "${RUNC_ARGS[@]}"
 }
 
 @test "ns_mnt_runc: roundtrip" {
 	runc_setup
-	wl_start_ns "--mount --cgroup" ns_mnt_runc "$T/root" || return
+	wl_start_ns "--mount --cgroup" ns_mnt_runc "$T/root" "${RUNC_ARGS[@]}" || return
 	ckpt_checkpoint || return
 	run jq -r '.mounts[] | "\(.mountpoint) \(.kind)"' "$T/bundle/mounts.json"
 	assert_line "/proc/keys bind"
 	assert_line "/proc/acpi fresh"
 	assert_line "/proc/sys bind"
 	assert_line "/sys/pids cgroup"
+	[[ -z ${RUNC_ARGS[*]} ]] || assert_line "/sys/unified cgroup"
 	ckpt_restore_bg || return
 	wl_go || return
 	wl_finish
@@ -97,5 +110,5 @@ runc_setup()
 
 @test "ns_mnt_runc: roundtrip (static)" {
 	runc_setup
-	wl_roundtrip_ns "--mount --cgroup" ns_mnt_runc.static "$T/root"
+	wl_roundtrip_ns "--mount --cgroup" ns_mnt_runc.static "$T/root" "${RUNC_ARGS[@]}"
 }

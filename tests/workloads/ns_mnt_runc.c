@@ -8,7 +8,8 @@
  * with a null node, runc's masked paths (/dev/null bound over /proc/keys
  * and /proc/timer_list, a read-only tmpfs over /proc/acpi), its read-only
  * paths (/proc/bus and /proc/sys bound read-only onto themselves), the
- * pids cgroup mounted inside the cgroup namespace, a tmpfs with content
+ * pids cgroup mounted inside the cgroup namespace (and cgroup2, given
+ * `v2`, when it runs in a v2 cgroup of its own too), a tmpfs with content
  * whose superblock is read-only, and peer groups: a shared tmpfs /mnt/a,
  * its peer /mnt/b, /mnt/c a slave of them (a bind of a subdirectory) and
  * shared itself, /mnt/d a peer of /mnt/c.
@@ -32,6 +33,8 @@
 #include "wl.h"
 
 static char saved[65536];
+/* in a cgroup v2 cgroup of its own as well: cgroup2 mounted in the namespace */
+static int with_v2;
 
 #define TRY(x)                                                                                     \
 	do {                                                                                       \
@@ -120,6 +123,11 @@ static int setup_root(const char *root, const char *tdir)
 	TRY(in_root(p, sizeof(p), root, "/sys/pids"));
 	TRY(mkdir(p, 0755));
 	TRY(mount("cgroup", p, "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "pids"));
+	if (with_v2) {
+		TRY(in_root(p, sizeof(p), root, "/sys/unified"));
+		TRY(mkdir(p, 0755));
+		TRY(mount("cgroup2", p, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+	}
 	/* runc's masked paths: its own /dev/null over files, a read-only tmpfs over dirs */
 	TRY(in_root(q, sizeof(q), root, "/dev/null"));
 	TRY(in_root(p, sizeof(p), root, "/proc/keys"));
@@ -220,6 +228,14 @@ static int verify(void)
 	if (fd < 0 || read(fd, buf, sizeof(buf)) < 2 || strncmp(buf, "1\n", 2))
 		return wl_fail("/sys/pids does not show our own cgroup");
 	close(fd);
+	/* v2 lists every process of the cgroup, pid 1 among them */
+	fd = with_v2 ? open("/sys/unified/cgroup.procs", O_RDONLY | O_CLOEXEC) : -2;
+	if (fd == -1 || (fd >= 0 && read(fd, buf, sizeof(buf)) < 2))
+		return wl_fail("/sys/unified does not show our own cgroup");
+	if (fd >= 0 && !strstr(buf, "1\n"))
+		return wl_fail("/sys/unified: pid 1 not in our cgroup");
+	if (fd >= 0)
+		close(fd);
 	if (verify_propagation())
 		return 1;
 	return wl_pass();
@@ -231,7 +247,8 @@ int main(int argc, char **argv)
 
 	wl_init(argc, argv);
 	if (argc < 2 || !getenv("WL_READY"))
-		return wl_fail("usage: ns_mnt_runc ROOT (with WL_READY)");
+		return wl_fail("usage: ns_mnt_runc ROOT [v2] (with WL_READY)");
+	with_v2 = argc > 2 && !strcmp(argv[2], "v2");
 	snprintf(tdir, sizeof(tdir), "%s", getenv("WL_READY"));
 	slash = strrchr(tdir, '/');
 	if (slash)
