@@ -11,10 +11,11 @@
  *
  * Not supported yet; the checkpoint fails with "unsupported fd N (...) in
  * pid P" (or names the socket) and the tree runs on: netlink/packet/raw
- * sockets (inet.c lists its own gaps), io_uring, bpf, perf, fanotify;
+ * sockets (inet.c lists its own gaps), io_uring, bpf, perf;
  * a not yet accepted unix connection holding bytes its client sent, or
  * whose client is closed, or whose client is outside the tree; an epoll
- * in flight (SCM_RIGHTS); inotify events queued but unread; unix sockets outside
+ * in flight (SCM_RIGHTS); inotify and fanotify events queued but
+ * unread; fanotify permission classes; unix sockets outside
  * ckpt-oci's network namespace. SysV IPC objects and the contents of
  * POSIX message queues belong to the IPC namespace (namespaces/); an open
  * queue's fd is mqueue.c's.
@@ -39,13 +40,14 @@
 #include "util/uapi.h"
 #include "util/util.h"
 
-extern const struct fd_ops fd_mqueue_ops;
+extern const struct fd_ops fd_mqueue_ops, fd_fanotify_ops;
 
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
 	&fd_memfd_ops,	 &fd_mqueue_ops, &fd_reg_ops,	&fd_dev_ops,	 &fd_pipe_ops,
 	&fd_fifo_ops,	 &fd_inet_ops,	&fd_unix_ops,	&fd_eventfd_ops, &fd_signalfd_ops,
 	&fd_timerfd_ops, &fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,
+	&fd_fanotify_ops,
 };
 
 struct files_desc {

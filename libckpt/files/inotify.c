@@ -1,9 +1,9 @@
 /*
  * libckpt/files/inotify.c - inotify: every watch with its mask and wd.
  *
- * fdinfo gives the watched inode as a file handle; the path comes from
- * open_by_handle_at() on the mount with that device (mountinfo of the
- * task), read back through /proc/self/fd. Restore adds the watches in wd
+ * fdinfo gives the watched inode as a file handle; fhandle.c turns it
+ * into a path (open_by_handle_at() on a mount of the task with that
+ * device, read back through /proc/self/fd). Restore adds the watches in wd
  * order; wds are handed out cyclically, so removing and re-adding a watch
  * moves it up to the saved number. Events queued but not read cannot be
  * put into a new inotify fd: such an fd fails the checkpoint (FIONREAD on
@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
-#include <sys/sysmacros.h>
 
+#include "files/fhandle.h"
 #include "files/files.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -26,62 +26,6 @@
 static bool inotify_match(const struct fd_info *fi)
 {
 	return !strcmp(fi->link, "anon_inode:inotify");
-}
-
-/* An fd on the root of a mount of the task with device dev. */
-static int mount_of_dev(int procfd, dev_t dev, ckpt_err_t *err)
-{
-	cleanup_free char *text = NULL;
-	char want[32];
-	int ret;
-
-	ret = read_file_at(procfd, "mountinfo", 1 << 22, &text, NULL, err);
-	if (ret < 0)
-		return ret;
-	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		char devs[32], root[4096], mnt[4096];
-		cleanup_free char *path = NULL;
-		int fd;
-
-		if (sscanf(line, "%*d %*d %31s %4095s %4095s", devs, root, mnt) != 3 ||
-		    strcmp(devs, want))
-			continue;
-		path = xasprintf("root%s", mnt);
-		fd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-	}
-	return ckpt_error_msg(err, ENOENT, "no mount with device %s", want);
-}
-
-static int watch_path(const struct fd_info *fi, unsigned long sdev, const char *hex,
-		      unsigned int type, char **out, ckpt_err_t *err)
-{
-	size_t n = strlen(hex) / 2;
-	cleanup_free struct file_handle *fh = xzalloc(sizeof(*fh) + n + 1);
-	cleanup_close int mfd = -1, fd = -1;
-	char link[64], path[4096];
-	ssize_t l;
-
-	fh->handle_bytes = n;
-	fh->handle_type = type;
-	for (size_t i = 0; i < n; i++)
-		sscanf(hex + 2 * i, "%2hhx", &fh->f_handle[i]);
-	/* the kernel's dev_t: 12 bits major, 20 bits minor */
-	mfd = mount_of_dev(fi->procfd, makedev(sdev >> 20, sdev & 0xfffff), err);
-	if (mfd < 0)
-		return mfd;
-	fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
-	if (fd < 0)
-		return ckpt_error(err, errno, "open inotify watch by handle");
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	l = readlink(link, path, sizeof(path) - 1);
-	if (l < 0)
-		return ckpt_error(err, errno, "path of inotify watch");
-	path[l] = '\0';
-	*out = xstrdup(path);
-	return 0;
 }
 
 static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
@@ -116,7 +60,7 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 			   &wd, &sdev, &mask, &type, hex) != 5)
 			return ckpt_error_msg(err, EPROTO, "inotify fd %d of %d: bad fdinfo line",
 					      fi->fd, fi->pid);
-		ret = watch_path(fi, sdev, hex, type, &path, err);
+		ret = fhandle_path(fi, fhandle_kdev(sdev), hex, type, &path, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "inotify fd %d of %d, wd %u", fi->fd, fi->pid,
 					       wd);

@@ -175,6 +175,22 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 		fd_mqueue notify
 }
 
+# ---- fanotify ----------------------------------------------------------------
+
+@test "files: fanotify groups with inode marks and ignore masks (dynamic)" { wl_roundtrip fd_fanotify; }
+@test "files: fanotify groups with inode marks and ignore masks (static)" { wl_roundtrip fd_fanotify.static; }
+@test "files: fanotify mount and filesystem marks on a private tmpfs" {
+	wl_roundtrip_ns "--mount" fd_fanotify mount
+}
+@test "files: unread fanotify events fail the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(fanotify with [0-9]+ bytes of unread events\) in pid [0-9]+" \
+		fd_fanotify queued
+}
+@test "files: a fanotify group of a permission class fails the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(fanotify with permission events\) in pid [0-9]+" \
+		fd_fanotify perm
+}
+
 # ---- unix sockets: fds in flight, relative names -----------------------------
 
 @test "files: fds in flight in unix queues (dynamic)" { wl_roundtrip fd_unix_inflight; }

@@ -1,0 +1,190 @@
+/*
+ * libckpt/files/fanotify.c - fanotify groups: init flags, the flags of the
+ * event fds, and every mark (inode, mount, filesystem) with its mask,
+ * ignore mask and mark flags, all from fdinfo:
+ *
+ *     fanotify flags:3 event-flags:48000
+ *     fanotify ino:a87fd5 sdev:fe00000 mflags:0 mask:8000002 ignored_mask:0 fhandle-...
+ *     fanotify mnt_id:1a mflags:0 mask:8 ignored_mask:0
+ *     fanotify sdev:fe00000 mflags:0 mask:20 ignored_mask:0
+ *
+ * Marks are saved by path (fhandle.c): the inode's path, the mount point
+ * of the mount with that id, a mount point of the filesystem. Restore
+ * makes a new group and adds the marks again on those paths.
+ *
+ * Refused, naming the fd: unread events (they cannot be put back, as for
+ * inotify); permission classes (a stopped listener would block everyone
+ * touching its marked files, ckpt-oci included, for as long as the dump
+ * takes); marks of other kinds (mount namespace marks).
+ */
+#define LOG_PREFIX "fanotify: "
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/ioctl.h>
+
+#include "files/fhandle.h"
+#include "files/files.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#ifndef FAN_MARK_IGNORE
+#define FAN_MARK_IGNORE 0x00000400
+#endif
+#ifndef FAN_MARK_EVICTABLE
+#define FAN_MARK_EVICTABLE 0x00000200
+#endif
+
+static bool fanotify_match(const struct fd_info *fi)
+{
+	return !strcmp(fi->link, "anon_inode:[fanotify]");
+}
+
+static int refuse(const struct fd_info *fi, const char *why, ckpt_err_t *err)
+{
+	return ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (fanotify %s) in pid %d", fi->fd, why,
+			      fi->pid);
+}
+
+/* One "fanotify ..." mark line of fdinfo into a mark object with a path. */
+static int mark_dump(const struct fd_info *fi, const char *line, struct json *marks,
+		     ckpt_err_t *err)
+{
+	unsigned int mflags, mask, ignored, type;
+	unsigned long sdev;
+	cleanup_free char *path = NULL;
+	const char *kind;
+	char hex[260];
+	struct json *m;
+	int id, ret;
+
+	if (sscanf(line,
+		   "fanotify ino:%*x sdev:%lx mflags:%x mask:%x ignored_mask:%x "
+		   "fhandle-bytes:%*x fhandle-type:%x f_handle:%259s",
+		   &sdev, &mflags, &mask, &ignored, &type, hex) == 6) {
+		kind = "inode";
+		ret = fhandle_path(fi, fhandle_kdev(sdev), hex, type, &path, err);
+	} else if (sscanf(line, "fanotify mnt_id:%x mflags:%x mask:%x ignored_mask:%x", &id,
+			  &mflags, &mask, &ignored) == 4) {
+		kind = "mount";
+		ret = fhandle_mount_by_id(fi, id, &path, err);
+	} else if (sscanf(line, "fanotify sdev:%lx mflags:%x mask:%x ignored_mask:%x", &sdev,
+			  &mflags, &mask, &ignored) == 4) {
+		kind = "filesystem";
+		ret = fhandle_mount_by_dev(fi, fhandle_kdev(sdev), &path, err);
+	} else {
+		return refuse(fi, "with a mark of an unsupported kind", err);
+	}
+	if (ret < 0)
+		return ckpt_error_wrap(err, "fanotify fd %d of %d, %s mark", fi->fd, fi->pid, kind);
+	m = json_push(marks, json_obj());
+	json_set(m, "kind", json_str(kind));
+	json_set(m, "path", json_str(path));
+	json_set(m, "mflags", json_hex(mflags));
+	json_set(m, "mask", json_hex(mask));
+	json_set(m, "ignored_mask", json_hex(ignored));
+	return 0;
+}
+
+static int fanotify_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+			 ckpt_err_t *err)
+{
+	cleanup_close int copy = files_steal_fd(fi->pid, fi->fd, err);
+	struct json *marks = json_set(o, "marks", json_arr());
+	unsigned int flags, eflags;
+	const char *p = strstr(fi->fdinfo, "fanotify flags:");
+	int queued = 0, ret;
+
+	if (copy < 0)
+		return copy;
+	if (!p || sscanf(p, "fanotify flags:%x event-flags:%x", &flags, &eflags) != 2)
+		return ckpt_error_msg(err, EPROTO, "fanotify fd %d of %d: no flags in fdinfo",
+				      fi->fd, fi->pid);
+	if (flags & (FAN_CLASS_CONTENT | FAN_CLASS_PRE_CONTENT))
+		return refuse(fi, "with permission events", err);
+	if (ioctl(copy, FIONREAD, &queued) < 0)
+		return ckpt_error(err, errno, "fanotify fd %d of %d: FIONREAD", fi->fd, fi->pid);
+	if (queued > 0) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "with %d bytes of unread events", queued);
+		return refuse(fi, why, err);
+	}
+	json_set(o, "init_flags", json_hex(flags));
+	json_set(o, "event_flags", json_hex(eflags));
+	for (p = strchr(p, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+		cleanup_free char *line = xstrdup(p + 1);
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (strncmp(line, "fanotify ", 9))
+			continue;
+		ret = mark_dump(fi, line, marks, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Add mark m again: its mask, then its ignore mask, with the same mark flags. */
+static int mark_restore(int fd, const struct json *m, ckpt_err_t *err)
+{
+	const char *kind = json_as_str(json_get(m, "kind")), *path = json_as_str(json_get(m, "path"));
+	uint64_t mflags = 0, mask = 0, ignored = 0;
+	unsigned int how = FAN_MARK_ADD, ign;
+
+	if (!kind || !path || json_get_hex(m, "mflags", &mflags, err) < 0 ||
+	    json_get_hex(m, "mask", &mask, err) < 0 ||
+	    json_get_hex(m, "ignored_mask", &ignored, err) < 0)
+		return ckpt_error_msg(err, EPROTO, "fanotify mark without kind, path or masks");
+	if (!strcmp(kind, "mount"))
+		how |= FAN_MARK_MOUNT;
+	else if (!strcmp(kind, "filesystem"))
+		how |= FAN_MARK_FILESYSTEM;
+	else if (strcmp(kind, "inode"))
+		return ckpt_error_msg(err, EPROTO, "fanotify mark of kind `%s`", kind);
+	how |= mflags & FAN_MARK_EVICTABLE;
+	if (mask && fanotify_mark(fd, how, mask, AT_FDCWD, path) < 0)
+		return ckpt_error(err, errno, "fanotify %s mark on `%s`", kind, path);
+	/* FAN_MARK_IGNORE is the newer form of an ignore mask; the flags say which */
+	ign = mflags & FAN_MARK_IGNORE ? FAN_MARK_IGNORE : FAN_MARK_IGNORED_MASK;
+	if (ignored && fanotify_mark(fd, how | ign | (mflags & FAN_MARK_IGNORED_SURV_MODIFY),
+				     ignored, AT_FDCWD, path) < 0)
+		return ckpt_error(err, errno, "fanotify %s ignore mark on `%s`", kind, path);
+	return 0;
+}
+
+static int fanotify_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+			    ckpt_err_t *err)
+{
+	const struct json *marks = json_get(o, "marks");
+	int flags = json_as_int(json_get(o, "flags"));
+	uint64_t init = 0, eflags = 0;
+
+	if (json_get_hex(o, "init_flags", &init, err) < 0 ||
+	    json_get_hex(o, "event_flags", &eflags, err) < 0)
+		return ckpt_error_msg(err, EPROTO, "fanotify without init or event flags");
+	/* the fd's own flags now, not those it was made with */
+	init &= ~(unsigned int)(FAN_CLOEXEC | FAN_NONBLOCK);
+	init |= FAN_CLOEXEC | (flags & O_NONBLOCK ? FAN_NONBLOCK : 0);
+	*fd = fanotify_init(init, eflags);
+	if (*fd < 0)
+		return ckpt_error(err, errno, "fanotify_init flags %#lx event flags %#lx",
+				  (unsigned long)init, (unsigned long)eflags);
+	for (size_t i = 0; i < json_len(marks); i++) {
+		if (mark_restore(*fd, json_at(marks, i), err) < 0) {
+			close(*fd);
+			return -err->code;
+		}
+	}
+	return 0;
+}
+
+const struct fd_ops fd_fanotify_ops = {
+	.kind = "fanotify",
+	.match = fanotify_match,
+	.dump = fanotify_dump,
+	.restore = fanotify_restore,
+};

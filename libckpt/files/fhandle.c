@@ -1,0 +1,128 @@
+/*
+ * libckpt/files/fhandle.c - paths of watched objects for inotify.c and
+ * fanotify.c. Their fdinfo names an inode by device and file handle, a
+ * mount by id, a filesystem by device; restore needs paths. The task's
+ * mountinfo gives the mounts; open_by_handle_at() on a mount of the right
+ * device, read back through /proc/self/fd, gives an inode's path.
+ */
+#define LOG_PREFIX "files: "
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "files/fhandle.h"
+#include "util/log.h"
+#include "util/util.h"
+
+dev_t fhandle_kdev(unsigned long sdev)
+{
+	return makedev(sdev >> 20, sdev & 0xfffff);
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0');
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/*
+ * Walk the task's mounts: for each whose id is mnt_id (when >= 0) or whose
+ * device is dev, call fn with its mount point; stop at the first fn >= 0.
+ */
+static int each_mount(const struct fd_info *fi, int mnt_id, dev_t dev,
+		      int (*fn)(const struct fd_info *, const char *, void *), void *arg,
+		      ckpt_err_t *err)
+{
+	cleanup_free char *text = NULL;
+	char want[32], *save = NULL;
+	int ret;
+
+	ret = read_file_at(fi->procfd, "mountinfo", 1 << 22, &text, NULL, err);
+	if (ret < 0)
+		return ret;
+	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char devs[32], mnt[4096];
+		int id;
+
+		if (sscanf(line, "%d %*d %31s %*s %4095s", &id, devs, mnt) != 3)
+			continue;
+		if (mnt_id >= 0 ? id != mnt_id : strcmp(devs, want) != 0)
+			continue;
+		unescape(mnt);
+		if (fn(fi, mnt, arg) >= 0)
+			return 0;
+	}
+	if (mnt_id >= 0)
+		return ckpt_error_msg(err, ENOENT, "no mount with id %d in pid %d", mnt_id, fi->pid);
+	return ckpt_error_msg(err, ENOENT, "no mount with device %s in pid %d", want, fi->pid);
+}
+
+static int keep_path(const struct fd_info *fi, const char *mnt, void *arg)
+{
+	*(char **)arg = xstrdup(mnt);
+	return 0;
+}
+
+int fhandle_mount_by_id(const struct fd_info *fi, int mnt_id, char **out, ckpt_err_t *err)
+{
+	return each_mount(fi, mnt_id, 0, keep_path, out, err);
+}
+
+int fhandle_mount_by_dev(const struct fd_info *fi, dev_t dev, char **out, ckpt_err_t *err)
+{
+	return each_mount(fi, -1, dev, keep_path, out, err);
+}
+
+/* An fd on the first mount point of the task that opens (through /proc/PID/root). */
+static int open_mount(const struct fd_info *fi, const char *mnt, void *arg)
+{
+	cleanup_free char *path = xasprintf("root%s", mnt);
+	int fd = openat(fi->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0)
+		*(int *)arg = fd;
+	return fd;
+}
+
+int fhandle_path(const struct fd_info *fi, dev_t dev, const char *hex, unsigned int type,
+		 char **out, ckpt_err_t *err)
+{
+	size_t n = strlen(hex) / 2;
+	cleanup_free struct file_handle *fh = xzalloc(sizeof(*fh) + n + 1);
+	cleanup_close int mfd = -1, fd = -1;
+	char link[64], path[4096];
+	ssize_t l;
+	int ret;
+
+	fh->handle_bytes = n;
+	fh->handle_type = type;
+	for (size_t i = 0; i < n; i++)
+		sscanf(hex + 2 * i, "%2hhx", &fh->f_handle[i]);
+	ret = each_mount(fi, -1, dev, open_mount, &mfd, err);
+	if (ret < 0)
+		return ret;
+	fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return ckpt_error(err, errno, "open watched inode by handle");
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	l = readlink(link, path, sizeof(path) - 1);
+	if (l < 0)
+		return ckpt_error(err, errno, "path of watched inode");
+	path[l] = '\0';
+	*out = xstrdup(path);
+	return 0;
+}
