@@ -163,6 +163,10 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 	const struct mnt_info *me = &m[order[k]];
 	char *hp;
 
+	/* a bind of a file or directory removed since: nothing to bind again */
+	if (strstr(me->root, "//deleted"))
+		return ckpt_error_msg(err, ENOTSUP, "mount `%s`: its source `%s` (%s) was deleted",
+				      me->mountpoint, me->root, me->fstype);
 	for (int p = 0; p < k; p++) {
 		const struct mnt_info *o = &m[order[p]];
 		const char *rest;

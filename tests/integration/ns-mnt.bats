@@ -112,3 +112,26 @@ runc_setup()
 	runc_setup
 	wl_roundtrip_ns "--mount --cgroup" ns_mnt_runc.static "$T/root" "${RUNC_ARGS[@]}"
 }
+
+_deleted_bind_ready()
+{
+	WL_PID=$(cat "/proc/$WL_NS_PARENT/task/$WL_NS_PARENT/children" 2>/dev/null) &&
+		[[ -n $WL_PID ]] && grep -q '//deleted' "/proc/${WL_PID// /}/mountinfo"
+}
+
+@test "mnt: a bind of a deleted file is refused in one line, the tree left running" {
+	clean_exec unshare --mount --pid --fork sh -c '
+		mount --make-rprivate / && mount -t tmpfs tmp "$1" && touch "$1/f" "$1/g" &&
+		mount --bind "$1/f" "$1/g" && rm "$1/f" && exec sleep 1000' sh "$T/root" \
+		</dev/null >/dev/null 2>&1 &
+	WL_NS_PARENT=$!
+	ckpt_track_pid "$WL_NS_PARENT"
+	wait_until 20 _deleted_bind_ready
+	WL_PID=${WL_PID// /}
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_equal "${#lines[@]}" 1
+	assert_output --partial "mount \`$T/root/g\`: its source \`/f//deleted\` (tmpfs) was deleted"
+	[[ ! -e $T/bundle ]]
+	pid_alive "$WL_PID"
+}
