@@ -43,8 +43,8 @@ static bool fanotify_match(const struct fd_info *fi)
 
 static int refuse(const struct fd_info *fi, const char *why, ckpt_err_t *err)
 {
-	return ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (fanotify %s) in pid %d", fi->fd, why,
-			      fi->pid);
+	return ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (fanotify %s) in pid %d", fi->fd,
+			      why, fi->pid);
 }
 
 /* One "fanotify ..." mark line of fdinfo into a mark object with a path. */
@@ -131,7 +131,8 @@ static int fanotify_dump(const struct fd_info *fi, struct json *o, struct files_
 /* Add mark m again: its mask, then its ignore mask, with the same mark flags. */
 static int mark_restore(int fd, const struct json *m, ckpt_err_t *err)
 {
-	const char *kind = json_as_str(json_get(m, "kind")), *path = json_as_str(json_get(m, "path"));
+	const char *kind = json_as_str(json_get(m, "kind")),
+		   *path = json_as_str(json_get(m, "path"));
 	uint64_t mflags = 0, mask = 0, ignored = 0;
 	unsigned int how = FAN_MARK_ADD, ign;
 

@@ -67,7 +67,8 @@ static int each_mount(const struct fd_info *fi, int mnt_id, dev_t dev,
 			return 0;
 	}
 	if (mnt_id >= 0)
-		return ckpt_error_msg(err, ENOENT, "no mount with id %d in pid %d", mnt_id, fi->pid);
+		return ckpt_error_msg(err, ENOENT, "no mount with id %d in pid %d", mnt_id,
+				      fi->pid);
 	return ckpt_error_msg(err, ENOENT, "no mount with device %s in pid %d", want, fi->pid);
 }
 

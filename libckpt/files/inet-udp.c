@@ -42,9 +42,9 @@
 #define IPV6_HDRINCL 36
 #endif
 
-#define UDP_QUEUE_MAX (64u << 20) /* bytes of payload, all datagrams */
+#define UDP_QUEUE_MAX  (64u << 20) /* bytes of payload, all datagrams */
 #define UDP_DGRAMS_MAX 65536
-#define UDP_DGRAM_MAX 65535
+#define UDP_DGRAM_MAX  65535
 #define UDP_ARRIVAL_MS 2000 /* how long restore waits for its datagrams */
 
 /* A socket option changed for the dump and put back afterwards. */
@@ -114,8 +114,12 @@ static int peek_all(int sk, struct json *list, char **buf, size_t *total, ckpt_e
 		struct sockaddr_storage src = {0};
 		char ctl[256], sbuf[INET6_ADDRSTRLEN], dbuf[INET6_ADDRSTRLEN];
 		struct iovec iov = {data, UDP_DGRAM_MAX + 1};
-		struct msghdr m = {.msg_name = &src, .msg_namelen = sizeof(src), .msg_iov = &iov,
-				   .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+		struct msghdr m = {.msg_name = &src,
+				   .msg_namelen = sizeof(src),
+				   .msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctl,
+				   .msg_controllen = sizeof(ctl)};
 		ssize_t n = recvmsg(sk, &m, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
 		struct json *d;
 		int port;
@@ -127,7 +131,8 @@ static int peek_all(int sk, struct json *list, char **buf, size_t *total, ckpt_e
 		if (n < 0)
 			return ckpt_error(err, errno, "peek datagram %d", i);
 		if (n > UDP_DGRAM_MAX || i >= UDP_DGRAMS_MAX || *total + n > UDP_QUEUE_MAX)
-			return ckpt_error_msg(err, EFBIG, "more than %u datagrams or %u bytes queued",
+			return ckpt_error_msg(err, EFBIG,
+					      "more than %u datagrams or %u bytes queued",
 					      UDP_DGRAMS_MAX, UDP_QUEUE_MAX);
 		*buf = xrealloc(*buf, *total + n + 1);
 		memcpy(*buf + *total, data, n);
@@ -295,9 +300,13 @@ static int send_one(int raw, const struct udp_addr *src, int sport, const struct
 		struct sockaddr_in *t = (void *)&to;
 
 		/* the kernel fills id and the header checksum; UDP checksum 0 is "none" */
-		*ip = (struct iphdr){.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+		*ip = (struct iphdr){.version = 4,
+				     .ihl = 5,
+				     .ttl = 64,
+				     .protocol = IPPROTO_UDP,
 				     .tot_len = htons(hl + sizeof(*u) + len),
-				     .saddr = src->a4.s_addr, .daddr = dst->a4.s_addr};
+				     .saddr = src->a4.s_addr,
+				     .daddr = dst->a4.s_addr};
 		*t = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr = dst->a4};
 		tl = sizeof(*t);
 	} else {
@@ -359,8 +368,7 @@ static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved
 		pr_warn("SO_PEEK_OFF: %m, ignoring");
 }
 
-int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
-		      ckpt_err_t *err)
+int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc, ckpt_err_t *err)
 {
 	const struct json *list = json_get(e, "dgrams");
 	uint64_t id = json_as_int(json_get(e, "id"));

@@ -26,7 +26,6 @@ int udp_dump_queue(int sk, uint64_t id, struct json *e, struct files_dctx *dc, c
  * saved datagram again so that sk receives it from its saved source, in
  * order; waits until they are queued.
  */
-int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
-		      ckpt_err_t *err);
+int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc, ckpt_err_t *err);
 
 #endif

@@ -80,8 +80,9 @@ static bool host_ipc(const struct fd_info *fi)
 {
 	struct stat mine, its;
 
-	return stat("/proc/self/ns/ipc", &mine) == 0 && fstatat(fi->procfd, "ns/ipc", &its, 0) == 0 &&
-	       mine.st_ino == its.st_ino && mine.st_dev == its.st_dev;
+	return stat("/proc/self/ns/ipc", &mine) == 0 &&
+	       fstatat(fi->procfd, "ns/ipc", &its, 0) == 0 && mine.st_ino == its.st_ino &&
+	       mine.st_dev == its.st_dev;
 }
 
 static int mqueue_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,

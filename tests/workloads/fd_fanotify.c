@@ -23,9 +23,9 @@
 #include "fd_common.h"
 #include "wl.h"
 
-#define G_FD 30	  /* notifications with event fds */
+#define G_FD	30 /* notifications with event fds */
 #define DFID_FD 31 /* directory fid and name */
-#define MNT_FD 32  /* mount and filesystem marks */
+#define MNT_FD	32 /* mount and filesystem marks */
 
 static char buf[8192] __attribute__((aligned(8)));
 static const char *quiet; /* under an ignore mask: never reported */
@@ -108,7 +108,8 @@ static int mount_setup(const char *mnt)
 		return wl_fail("tmpfs on %s: %m", mnt);
 	fd = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
 	if (move_to(fd, MNT_FD) < 0 ||
-	    fanotify_mark(MNT_FD, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_CLOSE_WRITE, AT_FDCWD, mnt) < 0 ||
+	    fanotify_mark(MNT_FD, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_CLOSE_WRITE, AT_FDCWD, mnt) <
+		    0 ||
 	    fanotify_mark(MNT_FD, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN, AT_FDCWD, mnt) < 0)
 		return wl_fail("mount marks: %m");
 	return 0;

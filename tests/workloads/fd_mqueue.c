@@ -26,8 +26,8 @@
 static const struct {
 	unsigned prio;
 	const char *text;
-} sent[] = { { 1, "low one" }, { 9, "high" }, { 1, "low two" }, { 4, "" }, { 9, "high two" } };
-static const int order[] = { 1, 4, 3, 0, 2 };
+} sent[] = {{1, "low one"}, {9, "high"}, {1, "low two"}, {4, ""}, {9, "high two"}};
+static const int order[] = {1, 4, 3, 0, 2};
 #define NSENT (sizeof(sent) / sizeof(sent[0]))
 
 static int move_to(mqd_t q, int want)
@@ -42,8 +42,8 @@ static int check_flags(int fd, int want_fl, int want_fd)
 	int fl = fcntl(fd, F_GETFL), fdf = fcntl(fd, F_GETFD);
 
 	if ((fl & (O_ACCMODE | O_NONBLOCK)) != want_fl || fdf != want_fd)
-		return wl_fail("fd %d: flags %#x fd flags %#x, want %#x %#x", fd, fl, fdf,
-			       want_fl, want_fd);
+		return wl_fail("fd %d: flags %#x fd flags %#x, want %#x %#x", fd, fl, fdf, want_fl,
+			       want_fd);
 	return 0;
 }
 
@@ -79,7 +79,7 @@ static int check_after(const char *name, int rd_fdflags, int wr_fdflags)
 
 int main(int argc, char **argv)
 {
-	struct mq_attr a = { .mq_maxmsg = 8, .mq_msgsize = 128 };
+	struct mq_attr a = {.mq_maxmsg = 8, .mq_msgsize = 128};
 	bool notify = argc > 1 && !strcmp(argv[1], "notify");
 	char name[64];
 	int rd_fdflags, wr_fdflags;
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 		if (mq_send(WR_FD, sent[i].text, strlen(sent[i].text), sent[i].prio) < 0)
 			return wl_fail("mq_send: %m");
 	if (notify) {
-		struct sigevent ev = { .sigev_notify = SIGEV_NONE };
+		struct sigevent ev = {.sigev_notify = SIGEV_NONE};
 
 		if (mq_notify(RD_FD, &ev) < 0)
 			return wl_fail("mq_notify: %m");

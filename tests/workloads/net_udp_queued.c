@@ -6,7 +6,9 @@
  * R (IPv4, bound to the wildcard) holds 3 datagrams from two senders:
  * S1 (127.0.0.1, still open) and S2 (127.0.0.2, closed before the
  * checkpoint, so its port is free). R6 (IPv6, bound to ::1) holds a
- * datagram and an empty one from S3. All ports are ephemeral, so the
+ * datagram and an empty one from S3. RC is connected to S1 and holds one
+ * of its datagrams; RD (IPv6, bound to ::, dual stack) holds one from S2,
+ * seen as ::ffff:127.0.0.2. All ports are ephemeral, so the
  * workload runs in the host's namespace as well as in its own.
  */
 #include <arpa/inet.h>
@@ -29,11 +31,11 @@ struct dgram {
 	char data[BIG];
 };
 
-static struct dgram want4[3], want6[2];
+static struct dgram want4[3], want6[2], wantc[1], wantd[1];
 
 static int lo_up(void)
 {
-	struct ifreq r = { .ifr_name = "lo" };
+	struct ifreq r = {.ifr_name = "lo"};
 	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
 
 	if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &r) < 0)
@@ -122,26 +124,41 @@ static int check(int sk, const char *what, const struct dgram *want, int n,
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_storage rs, r6s, snd[3];
-	int r, r6, s[3];
+	struct sockaddr_storage rs, r6s, rcs, rds, snd[4], v4 = {.ss_family = AF_INET};
+	struct sockaddr_in6 *mapped = (struct sockaddr_in6 *)&snd[3];
+	int r, r6, rc, rd, s[3];
 
 	wl_init(argc, argv);
 	if (lo_up() < 0)
 		return wl_fail("lo up: %m");
 	r = bound(AF_INET, "0.0.0.0", &rs);
 	r6 = bound(AF_INET6, "::1", &r6s);
+	rc = bound(AF_INET, "127.0.0.1", &rcs);
+	rd = bound(AF_INET6, "::", &rds);
 	s[0] = bound(AF_INET, "127.0.0.1", &snd[0]);
 	s[1] = bound(AF_INET, "127.0.0.2", &snd[1]);
 	s[2] = bound(AF_INET6, "::1", &snd[2]);
-	if (r < 0 || r6 < 0 || s[0] < 0 || s[1] < 0 || s[2] < 0)
+	if (r < 0 || r6 < 0 || rc < 0 || rd < 0 || s[0] < 0 || s[1] < 0 || s[2] < 0)
 		return wl_fail("sockets: %m");
-	want4[0] = (struct dgram){ 0, 5, "first" };
-	want4[1] = (struct dgram){ 1, 6, "second" };
-	want4[2] = (struct dgram){ 0, BIG, "" };
+	/* rc only hears S1; rd (dual stack) sees S2 as ::ffff:127.0.0.2 */
+	if (connect(rc, (struct sockaddr *)&snd[0], sizeof(struct sockaddr_in)) < 0)
+		return wl_fail("connect: %m");
+	*mapped = (struct sockaddr_in6){.sin6_family = AF_INET6,
+					.sin6_port = ((struct sockaddr_in *)&snd[1])->sin_port};
+	mapped->sin6_addr.s6_addr[10] = mapped->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&mapped->sin6_addr.s6_addr[12], &((struct sockaddr_in *)&snd[1])->sin_addr, 4);
+	wantc[0] = (struct dgram){0, 9, "connected"};
+	wantd[0] = (struct dgram){3, 10, "dual stack"};
+	if (send_to(s[0], &wantc[0], &v4, port_of(&rcs)) < 0 ||
+	    send_to(s[1], &wantd[0], &v4, port_of(&rds)) < 0)
+		return wl_fail("send to rc, rd: %m");
+	want4[0] = (struct dgram){0, 5, "first"};
+	want4[1] = (struct dgram){1, 6, "second"};
+	want4[2] = (struct dgram){0, BIG, ""};
 	for (int i = 0; i < BIG; i++)
 		want4[2].data[i] = (char)wl_pattern(7, i);
-	want6[0] = (struct dgram){ 2, 7, "v6 dgram" };
-	want6[1] = (struct dgram){ 2, 0, "" };
+	want6[0] = (struct dgram){2, 7, "v6 dgram"};
+	want6[1] = (struct dgram){2, 0, ""};
 	for (int i = 0; i < 3; i++)
 		if (send_to(s[want4[i].from], &want4[i], &rs, port_of(&rs)) < 0)
 			return wl_fail("send %d: %m", i);
@@ -151,7 +168,8 @@ int main(int argc, char **argv)
 	close(s[1]);
 	wl_ready();
 	wl_wait_restored();
-	if (check(r, "IPv4", want4, 3, snd) || check(r6, "IPv6", want6, 2, snd))
+	if (check(r, "IPv4", want4, 3, snd) || check(r6, "IPv6", want6, 2, snd) ||
+	    check(rc, "connected", wantc, 1, snd) || check(rd, "dual stack", wantd, 1, snd))
 		return 1;
 	/* the restored sockets still talk */
 	if (send_to(s[0], &want4[0], &rs, port_of(&rs)) < 0)
