@@ -18,6 +18,7 @@
 
 #include "bundle-priv.h"
 #include "json.h"
+#include "util/cpu.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -318,6 +319,7 @@ static struct json *manifest_build(const struct ckpt_bundle *b)
 	json_set(host, "cpu_model", json_str(h.cpu_model));
 	json_set(host, "xcr0", json_hex(h.xcr0));
 	json_set(host, "page_size", json_int(h.page_size));
+	json_set(host, "cpu_features", cpu_features_probe());
 	files = json_set(m, "files", json_arr());
 	for (size_t i = 0; i < b->nfiles; i++) {
 		f = json_push(files, json_obj());
@@ -461,5 +463,5 @@ int bundle_check_host(const struct ckpt_bundle *b, ckpt_err_t *err)
 				      "bundle needs CPU state features 0x%" PRIx64
 				      " that this CPU lacks%s",
 				      missing, xfeature_hint(missing));
-	return 0;
+	return cpu_features_check(json_get(host, "cpu_features"), err);
 }

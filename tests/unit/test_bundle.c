@@ -125,6 +125,15 @@ static void set_xcr0(struct json *m)
 	json_set(json_get(m, "host"), "xcr0", json_hex(~0ULL));
 }
 
+/* Every CPUID feature bit set: some extension this CPU lacks. */
+static void set_cpu_features(struct json *m)
+{
+	struct json *f = json_get(json_get(m, "host"), "cpu_features");
+
+	for (size_t i = 0; i < json_len(f); i++)
+		json_set(f, json_key_at(f, i), json_hex(0xffffffffu));
+}
+
 /* Fresh valid bundle at base/name; path returned. */
 static char *fresh(const char *name, ckpt_err_t *err)
 {
@@ -285,6 +294,23 @@ static void test_rejections(ckpt_err_t *err)
 		is_int(bundle_open(p, &b, err), 0, "foreign xcr0 still opens");
 		ok(b && bundle_check_host(b, err) < 0, "but check_host refuses it");
 		like(err->msg, "that this CPU lacks", "names the missing features");
+		bundle_close(b);
+	}
+	free(steal_pointer(&p));
+
+	p = fresh("cpufeat", err);
+	{
+		struct ckpt_bundle *b = NULL;
+
+		is_int(bundle_open(p, &b, err), 0, "this CPU's own bundle opens");
+		is_int(b ? bundle_check_host(b, err) : -1, 0, "and passes check_host");
+		bundle_close(b);
+		b = NULL;
+		edit_manifest(p, set_cpu_features);
+		is_int(bundle_open(p, &b, err), 0, "foreign CPU features still open");
+		ok(b && bundle_check_host(b, err) < 0, "but check_host refuses them");
+		like(err->msg, "instruction set extension", "saying why");
+		ok(strchr(err->msg, '\n') == NULL, "in one line");
 		bundle_close(b);
 	}
 }
