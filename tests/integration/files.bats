@@ -175,7 +175,19 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 		fd_mqueue notify
 }
 
-# ---- fanotify ----------------------------------------------------------------
+# ---- inotify and fanotify ----------------------------------------------------
+
+@test "files: unread inotify events: one line of error, the tree runs on with its event" {
+	wl_start fd_inotify_queued || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	((${#lines[@]} == 1)) || fail "not one line: $output"
+	assert_output --regexp "^ckpt-oci: checkpoint $WL_PID: task $WL_PID: unsupported fd [0-9]+ \(inotify with [0-9]+ bytes of unread events\) in pid $WL_PID\$"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_inotify_queued after the failed checkpoint"
+}
 
 @test "files: fanotify groups with inode marks and ignore masks (dynamic)" { wl_roundtrip fd_fanotify; }
 @test "files: fanotify groups with inode marks and ignore masks (static)" { wl_roundtrip fd_fanotify.static; }
