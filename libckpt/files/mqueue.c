@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -41,7 +42,8 @@ static bool mqueue_match(const struct fd_info *fi)
 	struct statfs sfs;
 	char path[64];
 
-	if (!S_ISREG(fi->st.st_mode) || fi->link[0] != '/')
+	/* mqueue, like every in-memory filesystem, has an anonymous device (major 0) */
+	if (!S_ISREG(fi->st.st_mode) || fi->link[0] != '/' || major(fi->st.st_dev) != 0)
 		return false;
 	snprintf(path, sizeof(path), "fd/%d", fi->fd);
 	/* O_PATH: the queue's own open (and its accounting) is never called */
