@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -382,6 +383,44 @@ static void settle_freezers(struct probe_result *r, size_t n)
 		v2->required = false;
 		v2->why_optional = "the v1 freezer works";
 	}
+}
+
+/*
+ * The probes for the features a bundle needs, before a restore changes
+ * anything. CKPT_OCI_PROBE_FAIL=NAME makes probe NAME fail: the tests use
+ * it to stand for a host without that feature.
+ */
+int check_needed(const char *const *names, int n, ckpt_err_t *err)
+{
+	const char *fake = getenv("CKPT_OCI_PROBE_FAIL");
+	int was_reaper = 0, ret = 0;
+
+	check_owner = getpid();
+	if (prctl(PR_GET_CHILD_SUBREAPER, &was_reaper) < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return ckpt_error(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+	for (int k = 0; ret == 0 && k < n; k++) {
+		const struct probe *p = NULL;
+		struct probe_out o;
+
+		for (size_t i = 0; i < ARRAY_SIZE(probes); i++)
+			if (!strcmp(probes[i].name, names[k]))
+				p = &probes[i];
+		if (!p) {
+			ret = ckpt_error_msg(err, EPROTO, "no probe for feature `%s`", names[k]);
+			break;
+		}
+		probe_run(p, &o);
+		if (fake && !strcmp(fake, p->name))
+			probe_fail(&o, "made to fail by CKPT_OCI_PROBE_FAIL");
+		if (!o.ok)
+			ret = ckpt_error_msg(err, ENOTSUP, "this host lacks %s, which the bundle "
+					     "needs: %s", p->name, o.detail);
+		else
+			pr_info("%s: %s", p->name, o.detail);
+	}
+	if (!was_reaper)
+		(void)prctl(PR_SET_CHILD_SUBREAPER, 0);
+	return ret;
 }
 
 int ckpt_check(FILE *out, bool json, ckpt_err_t *err)

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ckpt/error.h"
+
 #define PROBE_DETAIL_MAX 240
 
 /* What a probe reports; travels over a pipe, so it stays below PIPE_BUF. */
@@ -47,6 +49,13 @@ void check_kill(pid_t pid);
 int check_wait_exit(pid_t pid);
 /* PTRACE_SEIZE (with options) + PTRACE_INTERRUPT, wait for the group stop. */
 bool check_seize_stop(pid_t pid, unsigned long options, struct probe_out *o);
+
+/*
+ * restore.c: run the probes named (as `ckpt-oci check` names them); the
+ * first that fails is the error, "this host lacks NAME, which the bundle
+ * needs: DETAIL".
+ */
+int check_needed(const char *const *names, int n, ckpt_err_t *err);
 
 /* The pid of the ckpt-oci process running the checks: names its cgroups. */
 extern pid_t check_owner;

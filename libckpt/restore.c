@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "check.h"
 #include "ckpt/ckpt.h"
 #include "engine.h"
 #include "mem.h"
@@ -127,7 +129,7 @@ static int rc_load(struct rctx *rc, ckpt_err_t *err)
 static int files_setup(struct rctx *rc, ckpt_err_t *err)
 {
 	cleanup_free struct json **docs = xzalloc((rc->ntasks + 1) * sizeof(*docs));
-	int n = 0, ret;
+	int n = 0;
 
 	rc->files.bundle = rc->bundle;
 	rc->files.min_fd = 3;
@@ -137,12 +139,53 @@ static int files_setup(struct rctx *rc, ckpt_err_t *err)
 		docs[n++] = rc->tasks[i].doc;
 		rc->files.min_fd = MAX(rc->files.min_fd, rc->tasks[i].img_fd + 1);
 	}
+	return files_prepare(&rc->files, docs, n, err);
+}
+
+/* Somewhere in j, an object with this key. */
+static bool json_has_key(const struct json *j, const char *key)
+{
+	enum json_type t = json_type(j);
+
+	if (t == JSON_OBJ && json_get(j, key))
+		return true;
+	if (t != JSON_OBJ && t != JSON_ARR)
+		return false;
+	for (size_t i = 0; i < json_len(j); i++)
+		if (json_has_key(json_at(j, i), key))
+			return true;
+	return false;
+}
+
+/*
+ * Kernel features this bundle needs beyond what every restore needs (those
+ * are `ckpt-oci check`'s required ones): probed before anything is made,
+ * so a host without one refuses the bundle in one line.
+ */
+static int check_features(struct rctx *rc, ckpt_err_t *err)
+{
+	const char *need[4];
+	bool timers = false, guards = false;
+	int n = 0, ret;
+
 	if (bundle_has_file(rc->bundle, "files.json")) {
 		ret = bundle_get_json(rc->bundle, "files.json", &rc->files.doc, err);
 		if (ret < 0)
 			return ret;
 	}
-	return files_prepare(&rc->files, docs, n, err);
+	for (int i = 0; i < rc->ntasks; i++) {
+		timers |= json_len(json_get(rc->tasks[i].doc, "posix_timers")) > 0;
+		guards |= json_len(json_get(rc->tasks[i].doc, "guards")) > 0;
+	}
+	if (timers)
+		need[n++] = "timer-restore-ids";
+	if (guards)
+		need[n++] = "madv-guard";
+	if (rc->ns.flags & CLONE_NEWTIME)
+		need[n++] = "time-namespace";
+	if (rc->files.doc && json_has_key(rc->files.doc, "snd_seq"))
+		need[n++] = "tcp-repair";
+	return n ? check_needed(need, n, err) : 0;
 }
 
 static int check_pids_free(struct rctx *rc, ckpt_err_t *err)
@@ -407,8 +450,6 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	ret = bundle_open(o->bundle, &rc.bundle, err);
 	if (ret == 0)
 		ret = bundle_check_host(rc.bundle, err);
-	if (ret == 0 && o->verified)
-		ret = o->verified(o, rc.bundle, err);
 	if (ret == 0)
 		ret = rc_load(&rc, err);
 	if (ret == 0)
@@ -422,6 +463,11 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	rc.ns.veth_map = o->veth_map;
 	rc.ns.nveth_map = o->nveth_map;
 	rc.ns.cgroup_name = o->cgroup_name;
+	if (ret == 0)
+		ret = check_features(&rc, err);
+	/* all checked: from here on things are made */
+	if (ret == 0 && o->verified)
+		ret = o->verified(o, rc.bundle, err);
 	if (ret == 0)
 		ret = files_setup(&rc, err);
 	if (ret == 0)

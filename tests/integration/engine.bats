@@ -446,3 +446,47 @@ restored_sleeping()
 @test "engine: orphan (static)" {
 	wl_roundtrip orphan.static
 }
+
+@test "engine: a bundle needing a kernel feature this host lacks is refused before anything starts" {
+	wl_start posix_timers
+	ckpt_checkpoint
+	CKPT_OCI_PROBE_FAIL=timer-restore-ids run "$CKPT_OCI" restore -d "$T/bundle"
+	assert_failure
+	assert_output "ckpt-oci: restore: this host lacks timer-restore-ids, which the bundle needs: made to fail by CKPT_OCI_PROBE_FAIL"
+	run kill -0 "$WL_PID"
+	assert_failure
+	# where the feature is there, the same bundle restores
+	ckpt_restore_bg
+	wl_go
+	wl_finish
+}
+
+# ---- vdso: the same one back in place, or moved behind a proxy -------------------
+# CKPT_OCI_VDSO_PROXY=1 makes restore treat this host's vdso as different
+# (libckpt/vdso.c): the only way to take that path on a host with one kernel.
+
+@test "engine: vdso_proxy, vdso back in place (dynamic)" {
+	wl_roundtrip vdso_proxy same
+}
+
+@test "engine: vdso_proxy, vdso back in place (static)" {
+	wl_roundtrip vdso_proxy.static same
+}
+
+vdso_proxy_roundtrip()
+{
+	wl_start "$1" proxy || return
+	ckpt_checkpoint || return
+	CKPT_OCI_VDSO_PROXY=1 ckpt_restore_bg || return
+	wl_go || return
+	wl_finish || return
+	grep -q 'proxy at' "$T/restore.log" || fail "restore.log does not say the vdso was proxied"
+}
+
+@test "engine: vdso_proxy, vdso moved behind a proxy (dynamic)" {
+	vdso_proxy_roundtrip vdso_proxy
+}
+
+@test "engine: vdso_proxy, vdso moved behind a proxy (static)" {
+	vdso_proxy_roundtrip vdso_proxy.static
+}
