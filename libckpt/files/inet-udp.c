@@ -18,8 +18,8 @@
  * network lock of a tree with its own namespace drops everything, so the
  * raw socket marks its packets (INET_UDP_INJECT_MARK), which the lock
  * accepts. Restore then waits (bounded) until every datagram is queued;
- * a datagram the kernel still drops is reported as a warning, the way a
- * network drops datagrams, never silently.
+ * a datagram the kernel still drops is lost the way a network loses one,
+ * with a warning, never silently.
  */
 #define LOG_PREFIX "inet: "
 #include <arpa/inet.h>
@@ -279,11 +279,13 @@ static int raw_socket(int *raw, int fam, ckpt_err_t *err)
 }
 
 /*
- * One datagram from src:sport to dst:dport, headers and all, through raw;
- * 1 when a firewall rule dropped it on the way.
+ * One datagram from src:sport to dst:dport, headers and all, through raw:
+ * 0, or the errno of the send. A datagram the stack refuses (EPERM from a
+ * firewall rule such as a network lock without the mark's rule, no route,
+ * an address gone) is lost the way a network loses one: not an error.
  */
 static int send_one(int raw, const struct udp_addr *src, int sport, const struct udp_addr *dst,
-		    int dport, const char *data, size_t len, ckpt_err_t *err)
+		    int dport, const char *data, size_t len)
 {
 	size_t hl = src->fam == AF_INET ? sizeof(struct iphdr) : sizeof(struct ip6_hdr);
 	cleanup_free char *pkt = xzalloc(hl + sizeof(struct udphdr) + len);
@@ -323,12 +325,9 @@ static int send_one(int raw, const struct udp_addr *src, int sport, const struct
 		*t = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_addr = dst->a6};
 		tl = sizeof(*t);
 	}
-	if (sendto(raw, pkt, hl + sizeof(*u) + len, 0, (struct sockaddr *)&to, tl) >= 0)
-		return 0;
-	/* a netfilter drop (a network lock without the mark's rule): lost, as on a network */
-	if (errno == EPERM)
-		return 1;
-	return ckpt_error(err, errno, "send datagram");
+	if (sendto(raw, pkt, hl + sizeof(*u) + len, 0, (struct sockaddr *)&to, tl) < 0)
+		return errno;
+	return 0;
 }
 
 /* How many datagrams sk holds, counted by peeking through them. */
@@ -348,7 +347,7 @@ static size_t count_queued(int sk, char *scratch)
  * Loopback delivery finishes in softirq context, maybe just after sendto
  * returns: wait (bounded) until the sent datagrams are queued on sk.
  */
-static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved)
+static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved, int lost)
 {
 	cleanup_free char *scratch = xzalloc(UDP_DGRAM_MAX + 1);
 	int off = json_get(e, "peek_off") ? json_as_int(json_get(e, "peek_off")) : -1;
@@ -361,9 +360,9 @@ static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved
 		(void)poll(NULL, 0, 1);
 	}
 	if (got < saved)
-		pr_warn("socket %lld: %zu of %zu queued datagrams arrived, the rest were dropped%s",
-			(long long)json_as_int(json_get(e, "id")), got, saved,
-			want < saved ? " by a firewall rule" : "");
+		pr_warn("socket %lld: %zu of %zu queued datagrams arrived, the rest were lost%s%s",
+			(long long)json_as_int(json_get(e, "id")), got, saved, lost ? ": " : "",
+			lost ? strerror(lost) : "");
 	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
 		pr_warn("SO_PEEK_OFF: %m, ignoring");
 }
@@ -377,6 +376,7 @@ int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
 	cleanup_free char *buf = NULL;
 	cleanup_close int raw4 = -1, raw6 = -1;
 	size_t sent = 0;
+	int lost = 0;
 
 	if (!json_len(list)) {
 		int peek = json_as_int(json_get(e, "peek_off"));
@@ -405,15 +405,17 @@ int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
 		if (dgram_dst(sk, d, src.fam, &dst, &dport, err) < 0)
 			return -err->code;
 		raw = raw_socket(src.fam == AF_INET ? &raw4 : &raw6, src.fam, err);
-		ret = raw < 0 ? raw
-			      : send_one(raw, &src, json_as_int(json_get(d, "sport")), &dst, dport,
-					 buf + off, len, err);
-		if (ret < 0)
-			return ckpt_error_wrap(err, "datagram %zu from %s", i,
-					       json_as_str(json_get(d, "src")));
+		if (raw < 0)
+			return raw;
+		ret = send_one(raw, &src, json_as_int(json_get(d, "sport")), &dst, dport, buf + off,
+			       len);
+		if (ret)
+			pr_debug("datagram %zu from %s: %s", i, json_as_str(json_get(d, "src")),
+				 strerror(ret));
+		lost = ret ?: lost;
 		sent += ret == 0;
 		off += len;
 	}
-	wait_arrival(sk, e, sent, json_len(list));
+	wait_arrival(sk, e, sent, json_len(list), lost);
 	return 0;
 }
