@@ -28,6 +28,7 @@
 #include "util/proc.h"
 #include "util/uapi.h"
 #include "util/util.h"
+#include "vdso.h"
 
 #define COPY_BUF    (8UL << 20)	/* bytes copied per batch */
 #define SCAN_REGIONS 4096
@@ -400,6 +401,8 @@ int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
 	int ret;
 
 	ret = vmas_dump(ctx, t, vmas, err);
+	if (ret == 0)
+		ret = vdso_dump(t->pid, vmas, t->doc, err); /* restore on another kernel needs it */
 	if (ret < 0)
 		return ret;
 	ret = pages_dump(ctx, t, pagemap, err);

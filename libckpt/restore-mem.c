@@ -30,6 +30,7 @@
 #include "util/log.h"
 #include "util/uapi.h"
 #include "util/util.h"
+#include "vdso.h"
 
 #define TASK_SIZE 0x7ffffffff000ULL
 
@@ -461,20 +462,27 @@ static int guards_restore(struct rtask *t, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * The saved vdso range: [vvar] and [vvar_vclock] first, [vdso] (the text)
+ * after them. vdso.c decides whether the kernel's goes back there as it is
+ * or, on a host with another vdso, a proxy does.
+ */
 static int vdso_restore(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n, ckpt_err_t *err)
 {
-	uint64_t first = 0;
-	long r;
-	int ret;
+	uint64_t first = 0, text = 0, end = 0;
 
-	for (int i = 0; i < n; i++)
-		if (vmas[i].kind == VMA_VDSO && (!first || vmas[i].start < first))
+	for (int i = 0; i < n; i++) {
+		if (vmas[i].kind != VMA_VDSO)
+			continue;
+		if (!first || vmas[i].start < first)
 			first = vmas[i].start;
+		if (!strcmp(vmas[i].path, "[vdso]"))
+			text = vmas[i].start;
+		end = MAX(end, vmas[i].end);
+	}
 	if (!first)
 		return 0;
-	/* the vvar pages come first; the call maps them and the text after them */
-	ret = RSYS(&t->rs, &r, err, SYS_arch_prctl, ARCH_MAP_VDSO_64, first, 0, 0, 0, 0);
-	return rsys_check(ret, r, err, "map vdso at %#lx", (unsigned long)(first));
+	return vdso_restore_task(rc, t, first, text, end, err);
 }
 
 static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
