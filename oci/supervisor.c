@@ -131,7 +131,8 @@ static unsigned long prune(struct supervisor *s)
 		seqs[n++] = seq;
 		max = MAX(max, seq);
 	}
-	qsort(seqs, n, sizeof(*seqs), cmp_ulong);
+	if (n)	/* qsort's base must not be NULL, even for no elements */
+		qsort(seqs, n, sizeof(*seqs), cmp_ulong);
 	for (size_t i = 0; i + s->c->keep < n; i++) {
 		char name[64];
 
