@@ -91,12 +91,17 @@ static int set_group(struct rmount *v, int from, int to, ckpt_err_t *err)
  */
 static int peer_one(struct rmount *v, struct peer *p, int n, int i, bool force, ckpt_err_t *err)
 {
-	int rep = peer_source(p, n, p[i].shared, i);
-	int ret = 0, m;
+	/*
+	 * A slave of a group outside the tree (the host's, set when it was
+	 * attached, or one gone with the old tree) heads its own group, if
+	 * any: a mount that follows a master cannot join a group.
+	 */
+	bool outside = p[i].master && !p[i].master_in_tree;
+	int rep = outside ? -1 : peer_source(p, n, p[i].shared, i), m;
 
 	if (rep >= 0) /* a peer ready: its group and its master both */
 		return set_group(v, rep, i, err) < 0 ? -1 : 1;
-	if (!force && wider_pending(p, n, i))
+	if (!outside && !force && wider_pending(p, n, i))
 		return 0; /* a wider peer comes first */
 	if (p[i].master_in_tree) {
 		m = peer_source(p, n, p[i].master, i);
@@ -109,9 +114,9 @@ static int peer_one(struct rmount *v, struct peer *p, int n, int i, bool force, 
 			 mnt_set_propagation(v[i].fd, MS_SLAVE, v[i].mountpoint, err) < 0)
 			return -1;
 	}
-	if (p[i].shared)
-		ret = mnt_set_propagation(v[i].fd, MS_SHARED, v[i].mountpoint, err);
-	return ret < 0 ? -1 : 1;
+	if (p[i].shared && mnt_set_propagation(v[i].fd, MS_SHARED, v[i].mountpoint, err) < 0)
+		return -1;
+	return 1;
 }
 
 static void peers_load(struct rmount *v, int n, struct peer *p)

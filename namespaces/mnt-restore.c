@@ -354,8 +354,9 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 		 */
 		const char *prop = json_as_str(json_get(m->doc, "propagation")) ?: "";
 
-		ret = mnt_set_propagation(m->fd, strncmp(prop, "slave", 5) ? MS_PRIVATE : MS_SLAVE,
-				      m->mountpoint, err);
+		ret = mnt_set_propagation(m->fd,
+					  strncmp(prop, "slave", 5) ? MS_PRIVATE : MS_SLAVE,
+					  m->mountpoint, err);
 		if (ret < 0)
 			return ret;
 	}
