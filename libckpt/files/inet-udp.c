@@ -24,6 +24,7 @@
 #define LOG_PREFIX "inet: "
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
@@ -261,6 +262,35 @@ static uint16_t udp6_csum(const struct ip6_hdr *ip, const void *udp, size_t len)
 	return htons(sum ? sum : 0xffff);
 }
 
+/*
+ * Whether a is an address of this network namespace. A raw packet to any
+ * other address would leave through a link, with a forged source: such a
+ * datagram (a multicast or broadcast one, or one whose address is gone)
+ * is not sent again.
+ */
+static bool addr_is_local(const struct udp_addr *a)
+{
+	struct ifaddrs *all, *i;
+	bool found = false;
+
+	if (a->fam == AF_INET && (ntohl(a->a4.s_addr) >> 24) == 127)
+		return true;
+	if (getifaddrs(&all) < 0)
+		return false;
+	for (i = all; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != a->fam)
+			continue;
+		if (a->fam == AF_INET)
+			found = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+				a->a4.s_addr;
+		else
+			found = IN6_ARE_ADDR_EQUAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+						   &a->a6);
+	}
+	freeifaddrs(all);
+	return found;
+}
+
 /* The raw socket of family fam (made on first use), marked for the network lock. */
 static int raw_socket(int *raw, int fam, ckpt_err_t *err)
 {
@@ -343,6 +373,16 @@ static size_t count_queued(int sk, char *scratch)
 	return n;
 }
 
+/* The socket's peek offset as saved (-1, off, when there was none). */
+static int peek_off_restore(int sk, const struct json *e, ckpt_err_t *err)
+{
+	int off = json_get(e, "peek_off") ? json_as_int(json_get(e, "peek_off")) : -1;
+
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
+		return ckpt_error(err, errno, "SO_PEEK_OFF %d", off);
+	return 0;
+}
+
 /*
  * Loopback delivery finishes in softirq context, maybe just after sendto
  * returns: wait (bounded) until the sent datagrams are queued on sk.
@@ -350,7 +390,7 @@ static size_t count_queued(int sk, char *scratch)
 static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved, int lost)
 {
 	cleanup_free char *scratch = xzalloc(UDP_DGRAM_MAX + 1);
-	int off = json_get(e, "peek_off") ? json_as_int(json_get(e, "peek_off")) : -1;
+	ckpt_err_t e2 = {0};
 	size_t got = 0;
 
 	for (int ms = 0; ms < UDP_ARRIVAL_MS; ms++) {
@@ -363,8 +403,8 @@ static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved
 		pr_warn("socket %lld: %zu of %zu queued datagrams arrived, the rest were lost%s%s",
 			(long long)json_as_int(json_get(e, "id")), got, saved, lost ? ": " : "",
 			lost ? strerror(lost) : "");
-	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
-		pr_warn("SO_PEEK_OFF: %m, ignoring");
+	if (peek_off_restore(sk, e, &e2) < 0)
+		pr_warn("%s, ignoring", e2.msg);
 }
 
 int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc, ckpt_err_t *err)
@@ -375,18 +415,14 @@ int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
 	struct fd_shared *sh = files_shared_find(rc, "inet", id, 0);
 	cleanup_free char *buf = NULL;
 	cleanup_close int raw4 = -1, raw6 = -1;
+	struct udp_addr last;
 	size_t sent = 0;
+	bool local = false;
 	int lost = 0;
 
-	if (!json_len(list)) {
-		int peek = json_as_int(json_get(e, "peek_off"));
-
-		/* no datagram, but the program set a peek offset of its own */
-		if (json_get(e, "peek_off") &&
-		    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek, sizeof(peek)) < 0)
-			return ckpt_error(err, errno, "SO_PEEK_OFF");
-		return 0;
-	}
+	/* no datagram, but maybe a peek offset the program set */
+	if (!json_len(list))
+		return peek_off_restore(sk, e, err);
 	if (total && !sh)
 		return ckpt_error_msg(err, EPROTO, "datagrams of socket %lu were not prepared",
 				      (unsigned long)id);
@@ -396,7 +432,7 @@ int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
 	for (size_t i = 0; i < json_len(list); i++) {
 		const struct json *d = json_at(list, i);
 		size_t len = json_as_int(json_get(d, "len"));
-		struct udp_addr src, dst;
+		struct udp_addr src = {0}, dst = {0};
 		int dport = 0, raw, ret;
 
 		if (len > UDP_DGRAM_MAX || off + len > total ||
@@ -407,8 +443,13 @@ int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
 		raw = raw_socket(src.fam == AF_INET ? &raw4 : &raw6, src.fam, err);
 		if (raw < 0)
 			return raw;
-		ret = send_one(raw, &src, json_as_int(json_get(d, "sport")), &dst, dport, buf + off,
-			       len);
+		/* one address lookup per run of datagrams to the same destination */
+		if (i == 0 || memcmp(&dst, &last, sizeof(dst)))
+			local = addr_is_local(&dst);
+		last = dst;
+		ret = local ? send_one(raw, &src, json_as_int(json_get(d, "sport")), &dst, dport,
+				       buf + off, len)
+			    : EADDRNOTAVAIL;
 		if (ret)
 			pr_debug("datagram %zu from %s: %s", i, json_as_str(json_get(d, "src")),
 				 strerror(ret));
