@@ -43,10 +43,14 @@
 
 /* ---- the ELF image ---------------------------------------------------------- */
 
-/* len bytes at off inside the image, or NULL: nothing in it is trusted. */
-static const void *img_at(const uint8_t *img, size_t len, uint64_t off, uint64_t size)
+/*
+ * size bytes at off inside the image, aligned for the table read there, or
+ * NULL: nothing in the image is trusted.
+ */
+static const void *img_at(const uint8_t *img, size_t len, uint64_t off, uint64_t size,
+			  size_t align)
 {
-	if (off > len || size > len - off)
+	if (off > len || size > len - off || (uintptr_t)(img + off) % align)
 		return NULL;
 	return img + off;
 }
@@ -59,28 +63,29 @@ struct elf_dyn {
 /* Number of dynamic symbols: DT_HASH says it; DT_GNU_HASH has to be walked. */
 static int64_t dyn_nsyms(const uint8_t *img, size_t len, const struct elf_dyn *d)
 {
-	const uint32_t *w, *buckets, *chain;
+	const uint32_t *w, *buckets;
 	uint32_t nb, symoff, bloom, last = 0;
+	uint64_t chain;
 
 	if (d->hash) {
-		w = img_at(img, len, d->hash, 8);
+		w = img_at(img, len, d->hash, 8, 4);
 		return w ? (int64_t)w[1] : -1;
 	}
-	w = img_at(img, len, d->gnu_hash, 16);
+	w = img_at(img, len, d->gnu_hash, 16, 4);
 	if (!w)
 		return -1;
 	nb = w[0], symoff = w[1], bloom = w[2];
-	buckets = img_at(img, len, d->gnu_hash + 16 + 8ULL * bloom, 4ULL * nb);
+	buckets = img_at(img, len, d->gnu_hash + 16 + 8ULL * bloom, 4ULL * nb, 4);
 	if (!buckets)
 		return -1;
 	for (uint32_t i = 0; i < nb; i++)
 		last = MAX(last, buckets[i]);
 	if (last < symoff)
 		return symoff;
-	chain = (const uint32_t *)(buckets + nb);
+	chain = d->gnu_hash + 16 + 8ULL * bloom + 4ULL * nb;
 	/* the last chain ends with its low bit set */
 	for (; last < VDSO_MAX_DYN; last++) {
-		const uint32_t *c = img_at(img, len, (const uint8_t *)&chain[last - symoff] - img, 4);
+		const uint32_t *c = img_at(img, len, chain + 4ULL * (last - symoff), 4, 4);
 
 		if (!c)
 			return -1;
@@ -93,7 +98,7 @@ static int64_t dyn_nsyms(const uint8_t *img, size_t len, const struct elf_dyn *d
 /* PT_DYNAMIC's tables, as offsets into the image. */
 static int elf_dynamic(const uint8_t *img, size_t len, struct elf_dyn *d, ckpt_err_t *err)
 {
-	const Elf64_Ehdr *eh = img_at(img, len, 0, sizeof(*eh));
+	const Elf64_Ehdr *eh = img_at(img, len, 0, sizeof(*eh), 8);
 	const Elf64_Phdr *ph;
 	const Elf64_Dyn *dyn = NULL;
 	uint64_t bias = UINT64_MAX, ndyn = 0;
@@ -101,7 +106,7 @@ static int elf_dynamic(const uint8_t *img, size_t len, struct elf_dyn *d, ckpt_e
 	if (!eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_phentsize != sizeof(*ph))
 		return ckpt_error_msg(err, ENOEXEC, "not a 64-bit ELF image");
-	ph = img_at(img, len, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(*ph));
+	ph = img_at(img, len, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(*ph), 8);
 	if (!ph)
 		return ckpt_error_msg(err, ENOEXEC, "program headers out of the image");
 	/* the image is mapped from file offset 0: vaddr - bias is an offset */
@@ -111,7 +116,7 @@ static int elf_dynamic(const uint8_t *img, size_t len, struct elf_dyn *d, ckpt_e
 	for (int i = 0; i < eh->e_phnum && bias != UINT64_MAX; i++)
 		if (ph[i].p_type == PT_DYNAMIC) {
 			ndyn = ph[i].p_memsz / sizeof(*dyn);
-			dyn = img_at(img, len, ph[i].p_vaddr - bias, ndyn * sizeof(*dyn));
+			dyn = img_at(img, len, ph[i].p_vaddr - bias, ndyn * sizeof(*dyn), 8);
 		}
 	if (!dyn)
 		return ckpt_error_msg(err, ENOEXEC, "no PT_DYNAMIC in the image");
@@ -130,7 +135,7 @@ static int elf_dynamic(const uint8_t *img, size_t len, struct elf_dyn *d, ckpt_e
 		}
 	}
 	if (!d->symtab || !d->strtab || d->syment != sizeof(Elf64_Sym) ||
-	    !img_at(img, len, d->strtab, d->strsz) || (!d->hash && !d->gnu_hash))
+	    !img_at(img, len, d->strtab, d->strsz, 1) || (!d->hash && !d->gnu_hash))
 		return ckpt_error_msg(err, ENOEXEC, "incomplete dynamic section");
 	return 0;
 }
@@ -160,7 +165,7 @@ int vdso_parse(const uint8_t *img, size_t len, struct vdso_info *v, ckpt_err_t *
 	if (ret < 0)
 		return ret;
 	n = dyn_nsyms(img, len, &d);
-	if (n < 0 || n > VDSO_MAX_DYN || !img_at(img, len, d.symtab, n * sizeof(Elf64_Sym)))
+	if (n < 0 || n > VDSO_MAX_DYN || !img_at(img, len, d.symtab, n * sizeof(Elf64_Sym), 8))
 		return ckpt_error_msg(err, ENOEXEC, "bad symbol table");
 	for (int64_t i = 0; i < n; i++) {
 		const Elf64_Sym *s = (const Elf64_Sym *)(img + d.symtab) + i;

@@ -490,3 +490,22 @@ vdso_proxy_roundtrip()
 @test "engine: vdso_proxy, vdso moved behind a proxy (static)" {
 	vdso_proxy_roundtrip vdso_proxy.static
 }
+
+# Behind a proxy, the task is checkpointed again: its vdso is the moved one
+# now, the proxy plain anonymous memory; restored as it is, the old
+# addresses still jump into the vdso.
+@test "engine: vdso_proxy, checkpointed again behind its proxy, restores" {
+	wl_start vdso_proxy proxy
+	ckpt_checkpoint
+	CKPT_OCI_VDSO_PROXY=1 ckpt_restore_bg
+	wait_until 60 restored_and_waiting || fail "restored vdso_proxy not back in open($T/go)"
+	grep -q 'proxy at' "$T/restore.log" || fail "restore.log does not say the vdso was proxied"
+	rm -rf "$T/bundle"
+	ckpt_checkpoint
+	wait "$RESTORE_PID" || true
+	ckpt_restore_bg
+	wl_go
+	wl_finish
+	run grep -c 'proxy at' "$T/restore.log"
+	assert_output 0
+}

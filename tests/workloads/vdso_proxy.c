@@ -11,7 +11,8 @@
  * give sane values (monotonic clocks not backwards, realtime close to
  * time(), cpu below the number of CPUs), the old vdso addresses called
  * directly work too, and [vdso] in /proc/self/maps is where it was (same)
- * or elsewhere, the old text now a proxy of jumps (proxy).
+ * or elsewhere, the old text now a proxy of jumps and the old vvar an
+ * inaccessible placeholder (proxy).
  *
  * Usage: vdso_proxy same|proxy
  */
@@ -62,21 +63,38 @@ static void *vdso_sym(const char *name)
 	return NULL;
 }
 
-/* Start of [vdso] in /proc/self/maps; 0 if none. */
-static unsigned long vdso_start(void)
+/*
+ * The mapping named name (or, with name NULL, the one starting at *start)
+ * in /proc/self/maps: its start and permissions. 0 when found.
+ */
+static int map_find(const char *name, unsigned long *start, char perms[5])
 {
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[512];
-	unsigned long s = 0;
+	int ret = -1;
 
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, "[vdso]")) {
-			sscanf(line, "%lx-", &s);
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long s;
+
+		if (sscanf(line, "%lx-%*x %4s", &s, perms) != 2)
+			continue;
+		if (name ? strstr(line, name) != NULL : s == *start) {
+			*start = s;
+			ret = 0;
 			break;
 		}
+	}
 	if (f)
 		fclose(f);
-	return s;
+	return ret;
+}
+
+static unsigned long vdso_start(void)
+{
+	unsigned long s = 0;
+	char perms[5];
+
+	return map_find("[vdso]", &s, perms) ? 0 : s;
 }
 
 static double ts_sec(const struct timespec *ts)
@@ -151,7 +169,8 @@ int main(int argc, char **argv)
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	struct sample before, after, direct;
 	struct vdso_fns f;
-	unsigned long old_vdso, new_vdso;
+	unsigned long old_vdso, new_vdso, old_vvar = 0;
+	char perms[5];
 	const char *why;
 	int proxy;
 
@@ -169,6 +188,8 @@ int main(int argc, char **argv)
 	if (!old_vdso || old_vdso != getauxval(AT_SYSINFO_EHDR))
 		return wl_fail("[vdso] at %#lx, AT_SYSINFO_EHDR %#lx", old_vdso,
 			       getauxval(AT_SYSINFO_EHDR));
+	if (map_find("[vvar]", &old_vvar, perms))
+		return wl_fail("no [vvar] in /proc/self/maps");
 	if (sample_libc(&before) || sample_direct(&f, &direct))
 		return wl_fail("time functions before checkpoint: %m");
 	if ((why = check_sample("before", &before, &direct, ncpu)))
@@ -194,6 +215,9 @@ int main(int argc, char **argv)
 	if (proxy && !is_jump_into((void *)f.clock_gettime, new_vdso, new_vdso + 65536))
 		return wl_fail("old clock_gettime at %p is no jump into the new vdso at %#lx",
 			       (void *)f.clock_gettime, new_vdso);
+	/* the old vvar stays reserved, inaccessible */
+	if (proxy && (map_find(NULL, &old_vvar, perms) || strcmp(perms, "---p")))
+		return wl_fail("old [vvar] at %#lx is not an inaccessible placeholder", old_vvar);
 	wl_log("vdso %#lx -> %#lx, monotonic %.3f -> %.3f", old_vdso, new_vdso,
 	       ts_sec(&before.mono), ts_sec(&after.mono));
 	return wl_pass();
