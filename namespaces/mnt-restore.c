@@ -105,7 +105,26 @@ static void rmounts_free(struct rmount *v, int n)
 	free(v);
 }
 
-/* In ckpt-oci, before anything is created: every host source must exist. */
+/*
+ * A cgroup mount needs its hierarchy on this host: a node with other
+ * controllers (or cgroup v2 only) is refused before anything starts.
+ */
+static int cgroup_check(const struct rmount *m, ckpt_err_t *err)
+{
+	const char *super = json_as_str(json_get(m->doc, "super")) ?: "";
+	cleanup_free char *cg = mnt_cgroup_of("/proc/self/cgroup", m->fstype, super);
+
+	if (!cg)
+		return ckpt_error_msg(err, ENOENT,
+				      "mount `%s`: this host has no %s hierarchy `%s`",
+				      m->mountpoint, m->fstype, super);
+	return 0;
+}
+
+/*
+ * In ckpt-oci, before anything is created: every host source must exist,
+ * every cgroup hierarchy too.
+ */
 int mnt_prepare(struct ns_restore *r, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = NULL;
@@ -117,6 +136,10 @@ int mnt_prepare(struct ns_restore *r, ckpt_err_t *err)
 		cleanup_free char *p = NULL;
 		struct stat st;
 
+		if (!strcmp(v[i].kind, "cgroup")) {
+			ret = cgroup_check(&v[i], err);
+			continue;
+		}
 		if (strcmp(v[i].kind, "external"))
 			continue;
 		p = map_path(r, json_as_str(json_get(v[i].doc, "host_path")) ?: "");
@@ -202,7 +225,7 @@ static int cgroup_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
 	if (!rel || strstr(rel, ".."))
 		return ckpt_error_msg(err, EPROTO, "mount `%s`: bad cgroup_root", m->mountpoint);
 	if (!cg)
-		return ckpt_error_msg(err, ENOENT, "mount `%s`: no %s hierarchy `%s` here",
+		return ckpt_error_msg(err, ENOENT, "mount `%s`: this host has no %s hierarchy `%s`",
 				      m->mountpoint, m->fstype, super);
 	whole = fresh_mount(r, m, err);
 	if (whole < 0)
