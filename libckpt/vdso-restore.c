@@ -83,7 +83,7 @@ static uint64_t choose_place(struct rctx *rc, struct rtask *t, uint64_t from, ui
 			r[nr].start = r[nr].start > STACK_RESERVE ? r[nr].start - STACK_RESERVE : 0;
 		nr++;
 	}
-	r[nr++] = (struct range){ rc->scratch, rc->scratch + SCRATCH_SIZE };
+	r[nr++] = (struct range){rc->scratch, rc->scratch + SCRATCH_SIZE};
 	qsort(r, nr, sizeof(*r), range_cmp);
 	c = hole_above(r, nr, from, size);
 	return c ? c : hole_above(r, nr, 1ULL << 32, size);
@@ -193,8 +193,8 @@ static int vdso_proxy_map(struct rctx *rc, struct rtask *t, const struct vdso_in
 	return ret;
 }
 
-int vdso_restore_task(struct rctx *rc, struct rtask *t, uint64_t first, uint64_t text,
-		      uint64_t end, ckpt_err_t *err)
+int vdso_restore_task(struct rctx *rc, struct rtask *t, uint64_t first, uint64_t text, uint64_t end,
+		      ckpt_err_t *err)
 {
 	cleanup_free struct vdso_info *old = xzalloc(sizeof(*old));
 	cleanup_free struct vdso_info *cur = xzalloc(sizeof(*cur));

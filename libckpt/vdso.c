@@ -47,8 +47,7 @@
  * size bytes at off inside the image, aligned for the table read there, or
  * NULL: nothing in the image is trusted.
  */
-static const void *img_at(const uint8_t *img, size_t len, uint64_t off, uint64_t size,
-			  size_t align)
+static const void *img_at(const uint8_t *img, size_t len, uint64_t off, uint64_t size, size_t align)
 {
 	if (off > len || size > len - off || (uintptr_t)(img + off) % align)
 		return NULL;
@@ -126,12 +125,24 @@ static int elf_dynamic(const uint8_t *img, size_t len, struct elf_dyn *d, ckpt_e
 		uint64_t v = dyn[i].d_un.d_ptr;
 
 		switch (dyn[i].d_tag) {
-		case DT_SYMTAB: d->symtab = v - bias; break;
-		case DT_STRTAB: d->strtab = v - bias; break;
-		case DT_STRSZ: d->strsz = v; break;
-		case DT_SYMENT: d->syment = v; break;
-		case DT_HASH: d->hash = v - bias; break;
-		case DT_GNU_HASH: d->gnu_hash = v - bias; break;
+		case DT_SYMTAB:
+			d->symtab = v - bias;
+			break;
+		case DT_STRTAB:
+			d->strtab = v - bias;
+			break;
+		case DT_STRSZ:
+			d->strsz = v;
+			break;
+		case DT_SYMENT:
+			d->syment = v;
+			break;
+		case DT_HASH:
+			d->hash = v - bias;
+			break;
+		case DT_GNU_HASH:
+			d->gnu_hash = v - bias;
+			break;
 		}
 	}
 	if (!d->symtab || !d->strtab || d->syment != sizeof(Elf64_Sym) ||
@@ -214,7 +225,8 @@ int vdso_dump(pid_t pid, const struct json *vmas, struct json *doc, ckpt_err_t *
 	for (size_t i = 0; i < json_len(vmas); i++) {
 		const struct json *vj = json_at(vmas, i);
 		const char *kind = json_as_str(json_get(vj, "kind"));
-		uint64_t s = json_as_hex(json_get(vj, "start")), e = json_as_hex(json_get(vj, "end"));
+		uint64_t s = json_as_hex(json_get(vj, "start")),
+			 e = json_as_hex(json_get(vj, "end"));
 
 		if (!kind || strcmp(kind, "vdso"))
 			continue;
@@ -231,14 +243,14 @@ int vdso_dump(pid_t pid, const struct json *vmas, struct json *doc, ckpt_err_t *
 		return ckpt_error_msg(err, E2BIG, "vdso of %d is %lu bytes", pid,
 				      (unsigned long)size);
 	img = xzalloc(size);
-	local = (struct iovec){ img, size };
-	remote = (struct iovec){ (void *)text, size };
+	local = (struct iovec){img, size};
+	remote = (struct iovec){(void *)text, size};
 	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)size)
 		return ckpt_error(err, errno, "read vdso of %d at %#lx", pid, (unsigned long)text);
 	if (vdso_parse(img, size, v, &perr) < 0) {
 		/* still restorable where the vdso is the same one */
-		pr_warn("task %d: vdso at %#lx: %s, ignoring its symbols", pid,
-			(unsigned long)text, perr.msg);
+		pr_warn("task %d: vdso at %#lx: %s, ignoring its symbols", pid, (unsigned long)text,
+			perr.msg);
 		syms = false;
 	}
 	pr_debug("task %d: vdso text %#lx, %lu bytes, hash %#lx, %d symbols", pid,
@@ -317,8 +329,7 @@ int vdso_host(struct vdso_info *v, ckpt_err_t *err)
 
 bool vdso_same(const struct vdso_info *a, const struct vdso_info *b)
 {
-	return a->hash == b->hash && a->text_size == b->text_size &&
-	       a->vvar_size == b->vvar_size;
+	return a->hash == b->hash && a->text_size == b->text_size && a->vvar_size == b->vvar_size;
 }
 
 /*
@@ -344,9 +355,12 @@ static const struct {
 	const char *name;
 	int nr;
 } vdso_syscalls[] = {
-	{"clock_gettime", SYS_clock_gettime}, {"gettimeofday", SYS_gettimeofday},
-	{"time", SYS_time},		      {"getcpu", SYS_getcpu},
-	{"clock_getres", SYS_clock_getres},   {"getrandom", SYS_getrandom},
+	{"clock_gettime", SYS_clock_gettime},
+	{"gettimeofday", SYS_gettimeofday},
+	{"time", SYS_time},
+	{"getcpu", SYS_getcpu},
+	{"clock_getres", SYS_clock_getres},
+	{"getrandom", SYS_getrandom},
 };
 
 static const struct vdso_sym *sym_find(const struct vdso_info *v, const char *name)
@@ -402,11 +416,12 @@ static int check_spacing(const struct vdso_info *old, ckpt_err_t *err)
 			const struct vdso_sym *b = &old->syms[k];
 
 			if (b->off > a->off && b->off < a->off + VDSO_TRAMPOLINE)
-				return ckpt_error_msg(err, ENOSPC,
-						      "old vdso symbols `%s` (%#lx) and `%s` (%#lx) "
-						      "are closer than a %d-byte jump",
-						      a->name, (unsigned long)a->off, b->name,
-						      (unsigned long)b->off, VDSO_TRAMPOLINE);
+				return ckpt_error_msg(
+					err, ENOSPC,
+					"old vdso symbols `%s` (%#lx) and `%s` (%#lx) "
+					"are closer than a %d-byte jump",
+					a->name, (unsigned long)a->off, b->name,
+					(unsigned long)b->off, VDSO_TRAMPOLINE);
 		}
 	}
 	return 0;

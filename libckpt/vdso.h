@@ -13,20 +13,20 @@
 #include "ckpt/error.h"
 #include "json.h"
 
-#define VDSO_MAX_SYMS	 64	/* today's x86-64 vdso exports 12 names */
-#define VDSO_NAME_MAX	 64
-#define VDSO_MAX_TEXT	 (64 * 1024UL) /* today 8 KiB */
-#define VDSO_TRAMPOLINE	 12	/* movabs $addr, %rax; jmp *%rax */
+#define VDSO_MAX_SYMS	64 /* today's x86-64 vdso exports 12 names */
+#define VDSO_NAME_MAX	64
+#define VDSO_MAX_TEXT	(64 * 1024UL) /* today 8 KiB */
+#define VDSO_TRAMPOLINE 12	      /* movabs $addr, %rax; jmp *%rax */
 
 struct vdso_sym {
 	char name[VDSO_NAME_MAX];
-	uint64_t off;		/* from the start of the text ([vdso]) */
+	uint64_t off; /* from the start of the text ([vdso]) */
 };
 
 struct vdso_info {
-	uint64_t vvar_size;	/* [vvar] and [vvar_vclock], mapped just below the text */
-	uint64_t text_size;	/* [vdso] */
-	uint64_t hash;		/* XXH64 (seed 0) of the text */
+	uint64_t vvar_size; /* [vvar] and [vvar_vclock], mapped just below the text */
+	uint64_t text_size; /* [vdso] */
+	uint64_t hash;	    /* XXH64 (seed 0) of the text */
 	int nsyms;
 	struct vdso_sym syms[VDSO_MAX_SYMS];
 };
@@ -61,11 +61,13 @@ int vdso_proxy_build(const struct vdso_info *old, const struct vdso_info *cur, u
 struct rctx;
 struct rtask;
 /*
- * Put a vdso at the task's saved vdso range [first, end) (text at text):
- * the kernel's own when this host's is the same, else this host's vdso in
- * a hole of the saved layout and a proxy at the old text address.
+ * vdso-restore.c: put a vdso at the task's saved vdso range [first, end)
+ * (text at text): the kernel's own when this host's is the same, else this
+ * host's vdso in a hole of the saved layout and a proxy at the old text
+ * address. Called in the puppeteer's memory phase, once the old layout is
+ * gone and before any saved VMA is mapped.
  */
-int vdso_restore_task(struct rctx *rc, struct rtask *t, uint64_t first, uint64_t text,
-		      uint64_t end, ckpt_err_t *err);
+int vdso_restore_task(struct rctx *rc, struct rtask *t, uint64_t first, uint64_t text, uint64_t end,
+		      ckpt_err_t *err);
 
 #endif

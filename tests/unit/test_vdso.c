@@ -132,8 +132,8 @@ static void test_proxy_runs(const struct vdso_info *host)
 	uint8_t *page = mmap(NULL, host->text_size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t off_gt = sym_off(host, "__vdso_clock_gettime"), off_cpu = sym_off(host, "getcpu");
-	static const uint8_t stub[] = {0xb8, SYS_getcpu & 0xff, SYS_getcpu >> 8, 0, 0,
-				       0x0f, 0x05, 0xc3};
+	static const uint8_t stub[] = {0xb8, SYS_getcpu & 0xff, SYS_getcpu >> 8, 0, 0, 0x0f, 0x05,
+				       0xc3};
 	ckpt_err_t err = {0};
 	struct timespec a, b;
 	unsigned cpu = ~0U;

@@ -57,7 +57,8 @@ static void *vdso_sym(const char *name)
 		if (sh[i].sh_type != SHT_DYNSYM)
 			continue;
 		for (size_t k = 0; k < sh[i].sh_size / sizeof(*s); k++)
-			if (ELF64_ST_TYPE(s[k].st_info) == STT_FUNC && !strcmp(str + s[k].st_name, name))
+			if (ELF64_ST_TYPE(s[k].st_info) == STT_FUNC &&
+			    !strcmp(str + s[k].st_name, name))
 				return (void *)(base + s[k].st_value);
 	}
 	return NULL;
