@@ -206,6 +206,22 @@ static int fresh_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
 	return fd;
 }
 
+/* mkdir -p of path below dirfd, from offset off on (what is before exists). */
+static int mkdirs_at(int dirfd, const char *path, size_t off)
+{
+	cleanup_free char *p = xstrdup(path);
+
+	for (char *c = p + off;; *c++ = '/') {
+		c = strchr(c, '/');
+		if (c)
+			*c = '\0';
+		if (mkdirat(dirfd, p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (!c)
+			return 0;
+	}
+}
+
 /*
  * The restored tree's cgroup (plus the saved path below it) in the
  * hierarchy of m: mounted whole (inside a cgroup namespace the kernel
@@ -231,6 +247,10 @@ static int cgroup_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
 	if (whole < 0)
 		return whole;
 	path = xasprintf(".%s/%s", cg, rel);
+	/* a cgroup below the tree's (one the program made) is made again */
+	if (*rel && mkdirs_at(whole, path, strlen(cg) + 2) < 0)
+		return ckpt_error(err, errno, "mount `%s`: make cgroup `%s`", m->mountpoint,
+				  path + 1);
 	fd = open_tree(whole, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 	if (fd < 0)
 		return ckpt_error(err, errno, "mount `%s`: clone cgroup `%s`", m->mountpoint,

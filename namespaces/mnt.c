@@ -167,6 +167,9 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 	if (strstr(me->root, "//deleted"))
 		return ckpt_error_msg(err, ENOTSUP, "mount `%s`: its source `%s` (%s) was deleted",
 				      me->mountpoint, me->root, me->fstype);
+	/* before binds: a cgroup below the tree's must be made again, not found */
+	if (classify_cgroup(d, me, j))
+		return 0;
 	for (int p = 0; p < k; p++) {
 		const struct mnt_info *o = &m[order[p]];
 		const char *rest;
@@ -181,8 +184,6 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 		json_set(j, "bind_root", json_str(rest));
 		return 0;
 	}
-	if (classify_cgroup(d, me, j))
-		return 0;
 	if (in_list(me->fstype, mnt_always_fresh, ARRAY_SIZE(mnt_always_fresh)) &&
 	    !strcmp(me->root, "/")) {
 		json_set(j, "kind", json_str("fresh"));

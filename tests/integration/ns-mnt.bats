@@ -27,7 +27,7 @@ teardown()
 	# the restored cgroup (NAME-rPID), then the workload's own
 	local d
 	for d in "${CG_PIDS:-}" "${CG_V2:-}"; do
-		[[ -z $d ]] || rmdir "$d"-r* "$d" 2>/dev/null || true
+		[[ -z $d ]] || rmdir "$d"-r*/sub "$d"/sub "$d"-r* "$d" 2>/dev/null || true
 	done
 }
 
@@ -102,7 +102,10 @@ runc_setup()
 	assert_line "/proc/acpi fresh"
 	assert_line "/proc/sys bind"
 	assert_line "/sys/pids cgroup"
-	[[ -z ${RUNC_ARGS[*]} ]] || assert_line "/sys/unified cgroup"
+	if [[ -n ${RUNC_ARGS[*]} ]]; then
+		assert_line "/sys/unified cgroup"
+		assert_line "/sys/sub cgroup"
+	fi
 	ckpt_restore_bg || return
 	wl_go || return
 	wl_finish

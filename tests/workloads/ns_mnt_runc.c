@@ -9,7 +9,8 @@
  * and /proc/timer_list, a read-only tmpfs over /proc/acpi), its read-only
  * paths (/proc/bus and /proc/sys bound read-only onto themselves), the
  * pids cgroup mounted inside the cgroup namespace (and cgroup2, given
- * `v2`, when it runs in a v2 cgroup of its own too), a tmpfs with content
+ * `v2`, when it runs in a v2 cgroup of its own too, with a cgroup below
+ * its own bound on /sys/sub), a tmpfs with content
  * whose superblock is read-only, and peer groups: a shared tmpfs /mnt/a,
  * its peer /mnt/b, /mnt/c a slave of them (a bind of a subdirectory) and
  * shared itself, /mnt/d a peer of /mnt/c.
@@ -127,6 +128,12 @@ static int setup_root(const char *root, const char *tdir)
 		TRY(in_root(p, sizeof(p), root, "/sys/unified"));
 		TRY(mkdir(p, 0755));
 		TRY(mount("cgroup2", p, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+		/* a cgroup below ours, bound elsewhere: restore must make it again */
+		TRY(in_root(q, sizeof(q), root, "/sys/unified/sub"));
+		TRY(mkdir(q, 0755));
+		TRY(in_root(p, sizeof(p), root, "/sys/sub"));
+		TRY(mkdir(p, 0755));
+		TRY(mount(q, p, NULL, MS_BIND, NULL));
 	}
 	/* runc's masked paths: its own /dev/null over files, a read-only tmpfs over dirs */
 	TRY(in_root(q, sizeof(q), root, "/dev/null"));
@@ -236,6 +243,8 @@ static int verify(void)
 		return wl_fail("/sys/unified: pid 1 not in our cgroup");
 	if (fd >= 0)
 		close(fd);
+	if (with_v2 && access("/sys/sub/cgroup.procs", F_OK) < 0)
+		return wl_fail("/sys/sub is not a cgroup: %m");
 	if (verify_propagation())
 		return 1;
 	return wl_pass();
