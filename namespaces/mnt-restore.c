@@ -239,22 +239,20 @@ static int cgroup_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
 	int fd;
 
 	if (!rel || strstr(rel, ".."))
-		return ckpt_error_msg(err, EPROTO, "mount `%s`: bad cgroup_root", m->mountpoint);
+		return ckpt_error_msg(err, EPROTO, "bad cgroup_root");
 	if (!cg)
-		return ckpt_error_msg(err, ENOENT, "mount `%s`: this host has no %s hierarchy `%s`",
-				      m->mountpoint, m->fstype, super);
+		return ckpt_error_msg(err, ENOENT, "this host has no %s hierarchy `%s`", m->fstype,
+				      super);
 	whole = fresh_mount(r, m, err);
 	if (whole < 0)
 		return whole;
 	path = xasprintf(".%s/%s", cg, rel);
 	/* a cgroup below the tree's (one the program made) is made again */
 	if (*rel && mkdirs_at(whole, path, strlen(cg) + 2) < 0)
-		return ckpt_error(err, errno, "mount `%s`: make cgroup `%s`", m->mountpoint,
-				  path + 1);
+		return ckpt_error(err, errno, "make cgroup `%s`", path + 1);
 	fd = open_tree(whole, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 	if (fd < 0)
-		return ckpt_error(err, errno, "mount `%s`: clone cgroup `%s`", m->mountpoint,
-				  path + 1);
+		return ckpt_error(err, errno, "clone cgroup `%s`", path + 1);
 	return fd;
 }
 
@@ -263,7 +261,7 @@ static int external_mount(struct rmount *m, ckpt_err_t *err)
 	int fd = open_tree(m->src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 
 	if (fd < 0)
-		return ckpt_error(err, errno, "mount `%s`: clone its host source", m->mountpoint);
+		return ckpt_error(err, errno, "clone its host source");
 	return fd;
 }
 
@@ -318,7 +316,7 @@ static int make_mountpoint(int root, const char *mp, bool dir, ckpt_err_t *err)
 		c += len;
 		pfd = open_in(root, parent, O_PATH | O_DIRECTORY);
 		if (pfd < 0)
-			return ckpt_error(err, errno, "mountpoint `%s`: open `%s`", mp, parent);
+			return ckpt_error(err, errno, "mountpoint: open `%s`", parent);
 		/* an existing one as it is: /proc/keys cannot be opened for writing */
 		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
@@ -334,7 +332,7 @@ static int make_mountpoint(int root, const char *mp, bool dir, ckpt_err_t *err)
 				rc = 0;
 		}
 		if (rc < 0)
-			return ckpt_error(err, errno, "create mountpoint `%s`", mp);
+			return ckpt_error(err, errno, "create the mountpoint");
 	}
 	return 0;
 }
@@ -349,15 +347,15 @@ static int bind_create(int root, const struct rmount *m, ckpt_err_t *err)
 	int fd;
 
 	if (!of || !rel)
-		return ckpt_error_msg(err, EPROTO, "mount `%s`: bind without a source",
-				      m->mountpoint);
-	src = xasprintf("%s/%s", of, rel);
+		return ckpt_error_msg(err, EPROTO, "bind without a source");
+	/* "of" itself when the whole mount is bound: it may be a file */
+	src = *rel ? xasprintf("%s/%s", of, rel) : xstrdup(of);
 	sfd = open_in(root, src, O_PATH);
 	if (sfd < 0)
-		return ckpt_error(err, errno, "mount `%s`: bind source `%s`", m->mountpoint, src);
+		return ckpt_error(err, errno, "bind source `%s`", src);
 	fd = open_tree(sfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (fd < 0)
-		return ckpt_error(err, errno, "mount `%s`: clone `%s`", m->mountpoint, src);
+		return ckpt_error(err, errno, "clone `%s`", src);
 	return fd;
 }
 
@@ -377,8 +375,7 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 	else if (!strcmp(m->kind, "cgroup"))
 		m->fd = cgroup_mount(r, m, err);
 	else
-		return ckpt_error_msg(err, EPROTO, "mount `%s`: unknown kind `%s`",
-				      m->mountpoint, m->kind);
+		return ckpt_error_msg(err, EPROTO, "unknown kind `%s`", m->kind);
 	if (m->fd < 0)
 		return m->fd;
 	ret = make_mountpoint(root, m->mountpoint, json_as_bool(json_get(m->doc, "dir")), err);
@@ -386,9 +383,9 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 		return ret;
 	tfd = open_in(root, m->mountpoint, O_PATH);
 	if (tfd < 0)
-		return ckpt_error(err, errno, "open mountpoint `%s`", m->mountpoint);
+		return ckpt_error(err, errno, "open the mountpoint");
 	if (move_mount(m->fd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return ckpt_error(err, errno, "attach `%s`", m->mountpoint);
+		return ckpt_error(err, errno, "attach");
 	if (!strcmp(m->kind, "external")) {
 		/*
 		 * A clone of a shared host mount is its peer: mounting below it
@@ -553,10 +550,10 @@ int mnt_restore(struct ns_restore *r, ckpt_err_t *err)
 		v[0].fd = !strcmp(v[0].kind, "fresh")	   ? fresh_mount(r, &v[0], err)
 			  : !strcmp(v[0].kind, "external") ? external_mount(&v[0], err)
 							   : ckpt_error_msg(err, EPROTO,
-									    "root mount: kind `%s`",
+									    "kind `%s` as the root",
 									    v[0].kind);
 	if (ret == 0 && v[0].fd < 0)
-		ret = v[0].fd;
+		ret = ckpt_error_wrap(err, "mount `/`");
 	if (ret == 0 && move_mount(v[0].fd, "", AT_FDCWD, MNT_STAGE, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		ret = ckpt_error(err, errno, "attach the root on %s", MNT_STAGE);
 	if (ret == 0 && (root = open(MNT_STAGE, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)

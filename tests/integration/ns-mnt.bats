@@ -99,6 +99,8 @@ runc_setup()
 	ckpt_checkpoint || return
 	run jq -r '.mounts[] | "\(.mountpoint) \(.kind)"' "$T/bundle/mounts.json"
 	assert_line "/proc/keys bind"
+	assert_line "/proc/kallsyms external"
+	assert_line "/proc/kmsg bind"
 	assert_line "/proc/acpi fresh"
 	assert_line "/proc/sys bind"
 	assert_line "/sys/pids cgroup"

@@ -6,7 +6,8 @@
  * --pid --mount --cgroup), in a pids cgroup of its own, with ROOT (an
  * empty directory). Builds: the host's / bound on ROOT, proc, a tmpfs /dev
  * with a null node, runc's masked paths (/dev/null bound over /proc/keys
- * and /proc/timer_list, a read-only tmpfs over /proc/acpi), its read-only
+ * and /proc/timer_list, a read-only tmpfs over /proc/acpi), crun's (the
+ * host's /dev/null over /proc/kallsyms and /proc/kmsg), runc's read-only
  * paths (/proc/bus and /proc/sys bound read-only onto themselves), the
  * pids cgroup mounted inside the cgroup namespace (and cgroup2, given
  * `v2`, when it runs in a v2 cgroup of its own too, with a cgroup below
@@ -141,6 +142,11 @@ static int setup_root(const char *root, const char *tdir)
 	TRY(mount(q, p, NULL, MS_BIND, NULL));
 	TRY(in_root(p, sizeof(p), root, "/proc/timer_list"));
 	TRY(mount(q, p, NULL, MS_BIND, NULL));
+	/* crun's: the host's /dev/null, twice (the second is a bind of the first) */
+	TRY(in_root(p, sizeof(p), root, "/proc/kallsyms"));
+	TRY(mount("/dev/null", p, NULL, MS_BIND, NULL));
+	TRY(in_root(p, sizeof(p), root, "/proc/kmsg"));
+	TRY(mount("/dev/null", p, NULL, MS_BIND, NULL));
 	TRY(in_root(p, sizeof(p), root, "/proc/acpi"));
 	TRY(mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL));
 	/* runc's read-only paths: bound onto themselves, then remounted read-only */
@@ -219,10 +225,15 @@ static int verify(void)
 		return wl_fail("mountinfo differs: was `%.*s`, now `%.*s`", (int)strcspn(a, "\n"),
 			       a, (int)strcspn(b, "\n"), b);
 	}
-	fd = open("/proc/keys", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || read(fd, buf, sizeof(buf)) != 0)
-		return wl_fail("/proc/keys is not masked");
-	close(fd);
+	for (int i = 0; i < 4; i++) {
+		static const char *const masked[] = { "/proc/keys", "/proc/timer_list",
+						      "/proc/kallsyms", "/proc/kmsg" };
+
+		fd = open(masked[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 || read(fd, buf, sizeof(buf)) != 0)
+			return wl_fail("%s is not masked", masked[i]);
+		close(fd);
+	}
 	if (open("/proc/acpi/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
 		return wl_fail("/proc/acpi is not a read-only tmpfs");
 	if (open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC) >= 0 || errno != EROFS)
