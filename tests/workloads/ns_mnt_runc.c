@@ -14,7 +14,8 @@
  * its own bound on /sys/sub), a tmpfs with content
  * whose superblock is read-only, and peer groups: a shared tmpfs /mnt/a,
  * its peer /mnt/b, /mnt/c a slave of them (a bind of a subdirectory) and
- * shared itself, /mnt/d a peer of /mnt/c.
+ * shared itself, /mnt/d a peer of /mnt/c, /mnt/e only a slave of /mnt/a;
+ * an unbindable tmpfs /mnt/u.
  * After restore: mountinfo equals the saved copy but for mount ids, with
  * device numbers and peer group ids renumbered in order of appearance (so
  * peers must still be peers); the masked files read empty, the read-only
@@ -183,6 +184,12 @@ static int runtime_mounts(void)
 	TRY(mount(NULL, "/mnt/c", NULL, MS_SLAVE, NULL));
 	TRY(mount(NULL, "/mnt/c", NULL, MS_SHARED, NULL));
 	TRY(mount("/mnt/c", "/mnt/d", NULL, MS_BIND, NULL));
+	TRY(mkdir("/mnt/e", 0755));
+	TRY(mount("/mnt/a", "/mnt/e", NULL, MS_BIND, NULL));
+	TRY(mount(NULL, "/mnt/e", NULL, MS_SLAVE, NULL));
+	TRY(mkdir("/mnt/u", 0755));
+	TRY(mount("unbindable", "/mnt/u", "tmpfs", 0, "size=1m"));
+	TRY(mount(NULL, "/mnt/u", NULL, MS_UNBINDABLE, NULL));
 	return 0;
 }
 
@@ -198,8 +205,10 @@ static int verify_propagation(void)
 	TRY(mkdir("/mnt/a/sub/x", 0755));
 	TRY(mount("x", "/mnt/a/sub/x", "tmpfs", 0, "size=1m"));
 	if (!is_mounted("/mnt/b/sub/x", "/mnt/b") || !is_mounted("/mnt/c/x", "/mnt/c") ||
-	    !is_mounted("/mnt/d/x", "/mnt/d"))
+	    !is_mounted("/mnt/d/x", "/mnt/d") || !is_mounted("/mnt/e/sub/x", "/mnt/e"))
 		return wl_fail("a mount on /mnt/a did not reach its peer and its slaves");
+	if (mount("/mnt/u", "/mnt/b/sub", NULL, MS_BIND, NULL) == 0 || errno != EINVAL)
+		return wl_fail("/mnt/u is not unbindable");
 	TRY(mkdir("/mnt/c/y", 0755));
 	TRY(mount("y", "/mnt/c/y", "tmpfs", 0, "size=1m"));
 	if (!is_mounted("/mnt/d/y", "/mnt/d"))
