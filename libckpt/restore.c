@@ -250,13 +250,24 @@ static int choose_scratch(struct rctx *rc, ckpt_err_t *err)
 	return ckpt_error_msg(err, ENOMEM, "no room for the scratch area");
 }
 
+/*
+ * The bound is on progress, not on the whole tree: a thousand processes on
+ * a loaded machine take longer than READY_TIMEOUT_S to create, but one
+ * that makes no progress for that long is stuck.
+ */
 static int wait_ready(struct rctx *rc, ckpt_err_t *err)
 {
 	uint64_t deadline = now_ns() + READY_TIMEOUT_S * 1000000000ULL;
+	int last = 0;
 
 	for (;;) {
 		int done = __atomic_load_n(&rc->shared->done, __ATOMIC_SEQ_CST);
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (done > last) {
+			last = done;
+			deadline = now_ns() + READY_TIMEOUT_S * 1000000000ULL;
+		}
 
 		for (int i = 0; i < rc->ntasks; i++)
 			if (rc->shared->slot[i].state < 0)
@@ -268,8 +279,9 @@ static int wait_ready(struct rctx *rc, ckpt_err_t *err)
 			return ckpt_error_msg(err, ECHILD, "task %d died while being created",
 					      rc->root->pid);
 		if (now_ns() > deadline)
-			return ckpt_error_msg(err, ETIMEDOUT, "tree not created after %d s",
-					      READY_TIMEOUT_S);
+			return ckpt_error_msg(err, ETIMEDOUT,
+					      "tree not created: %d of %d tasks, none more in %d s",
+					      done, rc->ntasks, READY_TIMEOUT_S);
 		syscall(SYS_futex, &rc->shared->done, FUTEX_WAIT, done, &ts, NULL, 0);
 	}
 }
