@@ -31,7 +31,7 @@ teardown()
 checkpoint()
 {
 	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --root "$RUNC_ROOT" "$@"
-	[[ $status -eq 0 ]] || cat "$T"/*/dump.log "$T"/dump.log 2>/dev/null
+	[[ $status -eq 0 ]] || tail -n 5 "$T"/dump.log 2>/dev/null
 }
 
 # restore NEW BUNDLE: restored under runc as NEW; RPID is its init.
@@ -40,7 +40,7 @@ restore_as()
 	CTRS+=("$1")
 	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --name "$1" "$2"
 	if [[ $status -ne 0 ]]; then
-		cat "$T"/restore.log 2>/dev/null
+		grep -v "debug rsys" "$T"/restore.log 2>/dev/null | tail -n 8
 		fail "restore: $output"
 		return
 	fi
@@ -169,4 +169,91 @@ _progress_above()
 	((${output#PASS } > n + 200))
 	# the consumer ended the pipeline, and with it the container
 	wait_until 20 pid_exited "$RPID"
+}
+
+# ---- 2. workloads of the earlier issues -------------------------------------
+
+# ctr_wls_start ID WL...: a container whose shell runs the static workloads
+# WL (copied into its root as /wl/WL) side by side, each with its FIFOs in
+# /tmp and its output through a pipe and cat into /tmp/WL.out (not straight
+# into a file: see the "shared file" test); returns once each said ready.
+ctr_wls_start()
+{
+	local id=$1 root=$T/$1/rootfs w script=
+	shift
+
+	for w in "$@"; do
+		[[ -x $WL_BIN/$w.static ]] || skip "no static build of $w"
+	done
+	ctr_create "$id" || return
+	mkdir "$root/wl"
+	for w in "$@"; do
+		cp "$WL_BIN/$w.static" "$root/wl/$w"
+		mkfifo "$root/tmp/$w.ready" "$root/tmp/$w.go"
+		script+="WL_READY=/tmp/$w.ready WL_GO=/tmp/$w.go /wl/$w 2>&1 | cat >/tmp/$w.out & "
+	done
+	script+='wait'
+	jq ".process.args = [\"sh\", \"-c\", $(json_str "$script")]" "$T/$id/config.json" \
+		>"$T/$id/config.json.new" && mv "$T/$id/config.json.new" "$T/$id/config.json"
+	ctr_start "$id" || return
+	for w in "$@"; do
+		wl_ctr_ready "$root" "$w" "$(ctr_pid "$id")" || return
+	done
+}
+
+# ctr_wls_roundtrip WL...: ctr_wls_start, checkpoint by name (stopped and
+# deleted), restore under a new name, tell each workload to check itself,
+# and read each verdict; the shell ends with the last workload.
+ctr_wls_roundtrip()
+{
+	local root=$T/w1/rootfs pids w
+
+	ctr_wls_start w1 "$@" || return
+	pids=$(ctr_pids w1)
+	checkpoint -o "$T/ckpt" w1
+	assert_success || return
+	assert_ctr_gone w1 $pids || return
+	restore_as w2 "$T/ckpt" || return
+	for w in "$@"; do
+		wl_ctr_go "$root" "$w" || return
+	done
+	for w in "$@"; do
+		wl_ctr_pass "$root" "$w" || return
+	done
+	wait_until 20 pid_exited "$RPID"
+}
+
+@test "apps: eleven static workloads under one shell in a container each pass after restore" {
+	ctr_wls_roundtrip counter threads64 sig_pending sig_handlers fd_eventfd fd_timerfd \
+		mem_patterns itimers syscall_futex rlimits seccomp
+}
+
+# Known failures of ckpt-oci in containers (a tree with its own pid, mount
+# and network namespaces), each reproduced by hand with the commands these
+# tests run; the skip goes once the engine handles the case.
+
+@test "apps: workloads sharing anonymous memory between processes (tree, shared_anon, fd_pipeline)" {
+	skip "ckpt-oci bug: the second sharer of a MAP_SHARED|MAP_ANONYMOUS region opens /proc/HOSTPID/map_files/... from inside the restored tree (restore-mem.c vma_source), whose /proc is the container's: ENOENT, and the restore then hangs instead of failing"
+	ctr_wls_roundtrip tree shared_anon fd_pipeline
+}
+
+@test "apps: POSIX timers (SIGEV_THREAD_ID) in a container" {
+	skip "ckpt-oci bug: a timer's notify tid is saved as the host tid (from the host's /proc/PID/timers), restore's timer_create gets EINVAL in the new pid namespace, and the restore then hangs instead of failing"
+	ctr_wls_roundtrip posix_timers
+}
+
+@test "apps: a unix socketpair in a container" {
+	skip "ckpt-oci bug: checkpoint fails: unix-diag.c asks sock_diag in ckpt-oci's network namespace, not the tree's: \`sock_diag of unix socket N (in another network namespace?)\`"
+	ctr_wls_roundtrip fd_unix_pair
+}
+
+@test "apps: a file opened inside the container shared by two fds (sh >/tmp/o 2>&1)" {
+	skip "ckpt-oci bug: restore opens a shared description's path (files.c prepare_descs) in ckpt-oci's mount namespace, before the container's root: \`open /tmp/o: No such file or directory\` (or the host's /tmp/o if one exists)"
+	ctr_create f1 '.process.args = ["sh", "-c", "exec >/tmp/o 2>&1; i=0; while :; do i=$((i+1)); echo $i; usleep 10000; done"]'
+	ctr_start f1
+	wait_until "$WL_TIMEOUT" test -s "$T/f1/rootfs/tmp/o"
+	checkpoint -o "$T/ckpt" f1
+	assert_success
+	restore_as f2 "$T/ckpt"
+	[[ $(readlink "/proc/$RPID/fd/1") == /tmp/o && $(readlink "/proc/$RPID/fd/2") == /tmp/o ]]
 }
