@@ -257,3 +257,98 @@ ctr_wls_roundtrip()
 	restore_as f2 "$T/ckpt"
 	[[ $(readlink "/proc/$RPID/fd/1") == /tmp/o && $(readlink "/proc/$RPID/fd/2") == /tmp/o ]]
 }
+
+# ---- 3. a TCP server with a client in another network namespace ----------
+
+# The container's network namespace NS_SRV (given to runc by path) and the
+# client's NS_CLI, joined by a veth pair: eth0 10.77.0.1 in the container,
+# vc0 10.77.0.2 on the client's side. Nothing else is reachable.
+ctr_net_pair()
+{
+	require_cmd ip nsenter
+	ip netns add "$NS_SRV" && ip netns add "$NS_CLI" || return
+	ip -n "$NS_CLI" link add vc0 type veth peer name eth0 netns "$NS_SRV" || return
+	ip -n "$NS_SRV" link set lo up && ip -n "$NS_CLI" link set lo up &&
+		ip -n "$NS_SRV" addr add 10.77.0.1/24 dev eth0 &&
+		ip -n "$NS_CLI" addr add 10.77.0.2/24 dev vc0 &&
+		ip -n "$NS_SRV" link set eth0 up && ip -n "$NS_CLI" link set vc0 up
+}
+
+# The client (ns_net_tcp_echo client, same FIFO protocol on $T/cready and
+# $T/cgo) in NS_CLI: sends half its stream before the checkpoint, half
+# after, and checks every byte the server sends; output in $T/client.out.
+ctr_client_start()
+{
+	mkfifo "$T/cready" "$T/cgo" || return
+	(
+		_close_fds
+		WL_READY=$T/cready WL_GO=$T/cgo exec nsenter --net=/run/netns/"$NS_CLI" \
+			"$WL_BIN/ns_net_tcp_echo" client "$@"
+	) </dev/null >"$T/client.out" 2>&1 &
+	CLIENT_PID=$!
+	ckpt_track_pid "$CLIENT_PID"
+}
+
+ctr_client_ready()
+{
+	local fd line
+
+	exec {fd}<>"$T/cready"
+	line=$(_read_ready "$fd" "$CLIENT_PID")
+	exec {fd}<&-
+	[[ $line == ready ]] || fail "client did not say ready: $(cat "$T/client.out")"
+}
+
+_ctr_client_try_go()
+{
+	echo go | dd of="$T/cgo" oflag=nonblock status=none 2>/dev/null || ! pid_alive "$CLIENT_PID"
+}
+
+ctr_client_pass()
+{
+	local rc=0
+
+	wait_until "$WL_TIMEOUT" _ctr_client_try_go || return
+	wait "$CLIENT_PID" || rc=$?
+	[[ $rc -eq 0 && $(tail -n 1 "$T/client.out") == PASS ]] ||
+		fail "client: exit $rc: $(cat "$T/client.out")"
+}
+
+_ctr_link_gone()
+{
+	! ip -n "$NS_CLI" link show "$1" >/dev/null 2>&1
+}
+
+@test "apps: a TCP server container keeps its client's connection through restore under a new name" {
+	local root=$T/s1/rootfs pids
+
+	[[ -x $WL_BIN/ns_net_tcp_echo.static ]] || skip "no static build of ns_net_tcp_echo"
+	ctr_net_pair || return
+	ctr_create s1 ".process.args = [\"sh\", \"-c\", \"exec /wl/srv server 7000 >/tmp/srv.out 2>/tmp/srv.err\"]
+		| .process.env += [\"WL_READY=/tmp/srv.ready\", \"WL_GO=/tmp/srv.go\"]
+		| .linux.namespaces |= map(if .type == \"network\"
+			then .path = \"/run/netns/$NS_SRV\" else . end)" || return
+	mkdir "$root/wl"
+	cp "$WL_BIN/ns_net_tcp_echo.static" "$root/wl/srv"
+	mkfifo "$root/tmp/srv.ready" "$root/tmp/srv.go"
+	ctr_start s1 || return
+	ctr_client_start 10.77.0.1 7000 || return
+	ctr_client_ready || return
+	wl_ctr_ready "$root" srv "$(ctr_pid s1)" || return
+	pids=$(ctr_pids s1)
+	checkpoint --tcp-established -o "$T/ckpt" s1
+	assert_success
+	assert_ctr_gone s1 $pids
+	# the container's namespace goes, and the old veth pair with it
+	ip netns del "$NS_SRV"
+	wait_until 10 _ctr_link_gone vc0 || fail "old veth pair still there"
+	restore_as s2 "$T/ckpt"
+	# a fresh namespace holds the restored eth0, its peer is back in NS_CLI
+	[[ $(readlink "/proc/$RPID/ns/net") != $(readlink /proc/self/ns/net) ]]
+	run nsenter -t "$RPID" -n ip -4 -o addr show dev eth0
+	assert_output --partial "10.77.0.1/24"
+	ip -n "$NS_CLI" link show vc0 >/dev/null
+	wl_ctr_go "$root" srv
+	ctr_client_pass
+	wl_ctr_pass "$root" srv
+}
