@@ -363,6 +363,13 @@ int seize_kill(struct ckpt_ctx *ctx, uint64_t *killed_at, ckpt_err_t *err)
 			if (depth[i] == d - 1 && ctx->tasks[i]->nchildren)
 				parent_reaps(ctx->tasks[i]);
 	}
+	/*
+	 * A tree in a pid namespace of its own comes back in a fresh one: its
+	 * host pids need not be free. (Its dead init waits for the host's pid 1,
+	 * which reaps about once a second, or for its parent.)
+	 */
+	if (ctx->own_pidns)
+		return 0;
 	for (int i = 0; i < ctx->ntasks; i++)
 		for (int j = 0; j < ctx->tasks[i]->nthreads; j++)
 			wait_pid_free(ctx->tasks[i]->threads[j].tid);

@@ -32,9 +32,17 @@
 #include "util/util.h"
 
 #define NET_LOCK_TABLE "inet " NET_LOCK_NAME
-/* priority INT_MIN: before conntrack, raw and every chain the tree may have */
-#define NET_LOCK_HOOK(h) \
-	"\tchain " h " { type filter hook " h " priority -2147483648; policy drop; }\n"
+/* INET_UDP_INJECT_MARK of libckpt/files/inet-udp.h, as nft reads it */
+#define NET_LOCK_PASS_MARK "0x636b7074"
+/*
+ * priority INT_MIN: before conntrack, raw and every chain the tree may have.
+ * Datagrams that restore queues again (libckpt/files/inet-udp.c) carry a
+ * mark and pass; a mark does not survive crossing into another namespace,
+ * so no peer outside can use it.
+ */
+#define NET_LOCK_HOOK(h)                                                          \
+	"\tchain " h " { type filter hook " h " priority -2147483648; policy drop;\n" \
+	"\t\tmeta mark " NET_LOCK_PASS_MARK " accept\n\t}\n"
 
 static const char net_lock_rules[] = "table " NET_LOCK_TABLE " {\n"
 	NET_LOCK_HOOK("input")
