@@ -407,6 +407,7 @@ static void release_all(struct rctx *rc)
 					     NULL);
 }
 
+/* A failure once the namespaces are prepared: the tree goes, then what was made for it. */
 static void kill_all(struct rctx *rc)
 {
 	if (rc->root && rc->root->host_pid > 0) {
@@ -416,6 +417,7 @@ static void kill_all(struct rctx *rc)
 		kill(rc->root->host_pid, SIGKILL);
 		(void)waitpid(rc->root->host_pid, NULL, __WALL);
 	}
+	ns_undo_all(&rc->ns);
 }
 
 static void rc_free(struct rctx *rc)
@@ -493,6 +495,7 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	if (rc.shared == MAP_FAILED) {
 		rc.shared = NULL;
 		ret = ckpt_error(err, errno, "map control block");
+		ns_undo_all(&rc.ns);
 		goto out;
 	}
 	ret = restore_tree(&rc, err);

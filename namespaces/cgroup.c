@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "namespaces/ns.h"
@@ -213,13 +214,25 @@ static int cg_make(const struct json *o, const char *name, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * Remove the cgroups made. After a failed restore the killed tree may
+ * still be leaving them: a busy one is tried again for up to a second.
+ */
 static void cg_unmake(void)
 {
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+
 	while (cg_nmade > 0) {
 		cg_nmade--;
-		(void)rmdir(cg_made[cg_nmade]);
+		for (int i = 0; i < 200 && rmdir(cg_made[cg_nmade]) < 0 && errno == EBUSY; i++)
+			nanosleep(&ts, NULL);
 		free(cg_made[cg_nmade]);
 	}
+}
+
+static void cgroup_undo(struct ns_restore *r)
+{
+	cg_unmake();
 }
 
 static int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err)
@@ -267,4 +280,5 @@ const struct ckpt_ns_ops ns_cgroup_ops = {
 	.dump = cgroup_dump,
 	.prepare = cgroup_prepare,
 	.restore = cgroup_restore,
+	.undo = cgroup_undo,
 };

@@ -225,9 +225,37 @@ static int ns_each(struct ns_restore *r, size_t hook, const char *what, ckpt_err
 	return 0;
 }
 
+/* Undo the prepares of the modules before index end, last first. */
+static void ns_undo_before(struct ns_restore *r, size_t end)
+{
+	while (end-- > 0) {
+		const struct ckpt_ns_ops *ops = ns_table[end];
+
+		if (((r->flags | r->join_flags) & ops->clone_flag) && ops->undo)
+			ops->undo(r);
+	}
+}
+
 int ns_prepare_all(struct ns_restore *r, ckpt_err_t *err)
 {
-	return ns_each(r, offsetof(struct ckpt_ns_ops, prepare), "prepare", err);
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
+		const struct ckpt_ns_ops *ops = ns_table[i];
+		int ret;
+
+		if (!((r->flags | r->join_flags) & ops->clone_flag) || !ops->prepare)
+			continue;
+		ret = ops->prepare(r, err);
+		if (ret < 0) {
+			ns_undo_before(r, i); /* a failed prepare cleans up after itself */
+			return ckpt_error_wrap(err, "%s namespace prepare", ops->name);
+		}
+	}
+	return 0;
+}
+
+void ns_undo_all(struct ns_restore *r)
+{
+	ns_undo_before(r, ARRAY_SIZE(ns_table));
 }
 
 int ns_restore_all(struct ns_restore *r, ckpt_err_t *err)

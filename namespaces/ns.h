@@ -62,6 +62,8 @@ struct ckpt_ns_ops {
 	int (*restore)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
 	int (*finish)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
 	int (*resume)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
+	/* optional: take back what prepare made, the restore having failed */
+	void (*undo)(struct ns_restore *r);
 	int (*lock)(const struct ns_dump *d, ckpt_err_t *err);		/* optional */
 	void (*unlock)(const struct ns_dump *d);	/* optional; with lock, warns */
 };
@@ -89,5 +91,7 @@ int ns_prepare_all(struct ns_restore *r, ckpt_err_t *err);
 int ns_restore_all(struct ns_restore *r, ckpt_err_t *err);
 int ns_finish_all(struct ns_restore *r, ckpt_err_t *err);
 int ns_resume_all(struct ns_restore *r, ckpt_err_t *err);
+/* A restore failed after ns_prepare_all: undo what the prepares made (tree killed). */
+void ns_undo_all(struct ns_restore *r);
 
 #endif

@@ -223,3 +223,27 @@ _fresh_count_above()
 	assert_failure
 	assert_output "ckpt-oci: checkpoint: --runtime, --root and --no-rootfs need a CONTAINER"
 }
+
+@test "runtime: a restore that fails leaves no state, cgroup or process behind" {
+	local d
+
+	mkdir "$T/data"
+	ctr_run_counter rc1 ".mounts += [{\"destination\": \"/data\", \"type\": \"bind\",
+		\"source\": \"$T/data\", \"options\": [\"rbind\", \"rw\"]}]"
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	rmdir "$T/data"
+	restore "$T/ckpt"
+	assert_failure
+	assert_equal "${#lines[@]}" 1
+	[[ $output == *"$T/data"* ]]
+	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
+	for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/*/*/*/; do
+		[[ ! -e ${d}rc1 ]] || fail "cgroup ${d}rc1 left behind"
+	done
+	# the same bundle restores once the source is back
+	mkdir "$T/data"
+	restore "$T/ckpt"
+	assert_success
+	ckpt_track_pid "$output"
+}
