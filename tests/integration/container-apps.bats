@@ -1,13 +1,20 @@
 #!/usr/bin/env bats
 # container-apps.bats - applications inside runc containers, checkpointed
-# by name and restored under a new name into fresh namespaces (the original
-# container stopped and deleted by the checkpoint). Each application checks
-# from inside that it continued correctly and reports PASS or FAIL into a
-# file of the container's root, which the test reads from the host:
+# by name (the container stopped and deleted) and restored with
+# `restore -d --name NEW` under runc into fresh namespaces. Each
+# application checks from inside that it continued correctly and reports
+# PASS or FAIL into a file of the container's root, read from the host:
 #   - a shell pipeline `producer | filter | consumer` in mid-flight;
-#   - a TCP server in the container's own network namespace with a client
-#     in another namespace the test makes (veth pair, 10.77.0.0/24 only);
-#   - static workloads of the earlier issues, several under one shell.
+#   - static workloads of the earlier issues, several under one shell;
+#   - a TCP server with a client in another network namespace the test
+#     makes (veth pair, 10.77.0.0/24 only). runc joins the container's
+#     namespace by path (/run/netns/NAME); being other than ckpt-oci's it
+#     counts as the tree's own, so it is dumped and restored as a fresh one
+#     with the veth's host end put back into the client's namespace. The
+#     test deletes the named one after the checkpoint, so the old veth pair
+#     is gone before the restore.
+# Skipped tests at the end of part 2 name bugs of ckpt-oci met in
+# containers; each skip goes once the engine handles its case.
 
 load helpers
 load container
@@ -116,13 +123,16 @@ wl_ctr_pass()
 
 # ---- 1. a shell pipeline ---------------------------------------------------
 
-# The producer numbers lines, the filter (sed) rewrites each, the consumer
-# (awk) checks every number is the last plus one, writes its progress to
-# /tmp/progress, and when /tmp/stop appears writes its verdict to
-# /tmp/verdict and ends the pipeline.
-PIPE_PRODUCER='i=0; while :; do i=$((i+1)); echo $i; usleep 1000; done'
+# The producer numbers lines from a random start, the filter (sed) rewrites
+# each, the consumer (awk) notes the first number in /tmp/first, checks
+# every further one is the last plus one, writes its progress to
+# /tmp/progress, and when /tmp/stop appears writes its verdict "PASS FIRST
+# LAST" (FIRST from its own memory) to /tmp/verdict and ends the pipeline.
+# A pipeline started afresh instead of restored would start elsewhere.
+PIPE_PRODUCER='i=$((RANDOM * 1000)); while :; do i=$((i+1)); echo $i; usleep 1000; done'
 PIPE_FILTER="sed -e 's/^/seq /'"
 PIPE_CONSUMER='awk '\''
+	NR == 1 { first = n = $2 - 1; print $2 >"/tmp/first"; close("/tmp/first") }
 	$1 != "seq" || $2 != n + 1 {
 		print "FAIL: after " n " got `" $0 "`" >"/tmp/verdict"
 		exit 1
@@ -131,7 +141,7 @@ PIPE_CONSUMER='awk '\''
 	n % 20 == 0 {
 		print n >"/tmp/progress"; close("/tmp/progress")
 		if ((getline s <"/tmp/stop") > 0) {
-			print "PASS " n >"/tmp/verdict"
+			print "PASS " first + 1 " " n >"/tmp/verdict"
 			exit 0
 		}
 		close("/tmp/stop")
@@ -145,14 +155,18 @@ _progress_above()
 }
 
 @test "apps: a shell pipeline in mid-flight continues with no line lost or doubled" {
-	local root=$T/p1/rootfs pids n script
+	local root=$T/p1/rootfs pids n script verdict first last
 
 	script="$PIPE_PRODUCER | $PIPE_FILTER | $PIPE_CONSUMER"
 	ctr_create p1 ".process.args = [\"sh\", \"-c\", $(json_str "$script")]"
 	ctr_start p1
-	wait_until "$WL_TIMEOUT" _progress_above "$root" 200 || fail "the pipeline does not run"
+	wait_until "$WL_TIMEOUT" test -s "$root/tmp/first" || fail "the pipeline does not run"
+	read -r first <"$root/tmp/first"
+	wait_until "$WL_TIMEOUT" _progress_above "$root" $((first + 200)) ||
+		fail "the pipeline does not run on"
 	pids=$(ctr_pids p1)
 	(($(wc -w <<<"$pids") >= 4)) || fail "want sh and 3 stages: $pids"
+	cp "$root/tmp/first" "$T/first.before"
 	checkpoint -o "$T/ckpt" p1
 	assert_success
 	assert_ctr_gone p1 $pids
@@ -164,9 +178,11 @@ _progress_above()
 	[[ ! -e $root/tmp/verdict ]] || fail "early verdict: $(cat "$root/tmp/verdict")"
 	echo stop >"$root/tmp/stop"
 	wait_until "$WL_TIMEOUT" test -s "$root/tmp/verdict" || fail "no verdict"
-	run cat "$root/tmp/verdict"
-	assert_output --regexp '^PASS [0-9]+$'
-	((${output#PASS } > n + 200))
+	read -r verdict first last <"$root/tmp/verdict"
+	[[ $verdict == PASS ]] || fail "consumer: $(cat "$root/tmp/verdict")"
+	# the same consumer, from the same first line on, went past the restore
+	assert_equal "$first" "$(cat "$T/first.before")"
+	((last > n + 200))
 	# the consumer ended the pipeline, and with it the container
 	wait_until 20 pid_exited "$RPID"
 }
