@@ -276,10 +276,11 @@ ctr_wls_roundtrip()
 
 # ---- 3. a TCP server with a client in another network namespace ----------
 
-# The container's network namespace NS_SRV (given to runc by path) and the
-# client's NS_CLI, joined by a veth pair: eth0 10.77.0.1 in the container,
-# vc0 10.77.0.2 on the client's side. Nothing else is reachable.
-ctr_net_pair()
+# The client's namespace NS_CLI holds vc0 10.77.0.2/24, whose veth peer
+# becomes the container's eth0 10.77.0.1/24. Nothing else is reachable.
+# ctr_net_named: eth0 in a named namespace NS_SRV, made before the
+# container, which runc joins by path.
+ctr_net_named()
 {
 	require_cmd ip nsenter
 	ip netns add "$NS_SRV" && ip netns add "$NS_CLI" || return
@@ -288,6 +289,20 @@ ctr_net_pair()
 		ip -n "$NS_SRV" addr add 10.77.0.1/24 dev eth0 &&
 		ip -n "$NS_CLI" addr add 10.77.0.2/24 dev vc0 &&
 		ip -n "$NS_SRV" link set eth0 up && ip -n "$NS_CLI" link set vc0 up
+}
+
+# ctr_net_moved PID: eth0 moved into the namespace runc made for the
+# container whose init is PID, after its start.
+ctr_net_moved()
+{
+	require_cmd ip nsenter
+	ip netns add "$NS_CLI" || return
+	ip -n "$NS_CLI" link add vc0 type veth peer name eth0 || return
+	ip -n "$NS_CLI" link set eth0 netns "/proc/$1/ns/net" || return
+	nsenter -t "$1" -n ip link set lo up && ip -n "$NS_CLI" link set lo up &&
+		nsenter -t "$1" -n ip addr add 10.77.0.1/24 dev eth0 &&
+		ip -n "$NS_CLI" addr add 10.77.0.2/24 dev vc0 &&
+		nsenter -t "$1" -n ip link set eth0 up && ip -n "$NS_CLI" link set vc0 up
 }
 
 # The client (ns_net_tcp_echo client, same FIFO protocol on $T/cready and
@@ -335,36 +350,58 @@ _ctr_link_gone()
 	! ip -n "$NS_CLI" link show "$1" >/dev/null 2>&1
 }
 
-@test "apps: a TCP server container keeps its client's connection through restore under a new name" {
-	local root=$T/s1/rootfs pids
+# ctr_tcp_roundtrip named|moved: the server (ns_net_tcp_echo server, which
+# leaves data unread both ways at the checkpoint) in container s1 with
+# the network set up as ctr_net_MODE does, its client connected from
+# NS_CLI; checkpointed with --tcp-established, the old namespace and veth
+# pair gone, restored as s2: both ends check every byte of both streams.
+ctr_tcp_roundtrip()
+{
+	local mode=$1 root=$T/s1/rootfs pids filter
 
 	[[ -x $WL_BIN/ns_net_tcp_echo.static ]] || skip "no static build of ns_net_tcp_echo"
-	ctr_net_pair || return
-	ctr_create s1 ".process.args = [\"sh\", \"-c\", \"exec /wl/srv server 7000 >/tmp/srv.out 2>/tmp/srv.err\"]
-		| .process.env += [\"WL_READY=/tmp/srv.ready\", \"WL_GO=/tmp/srv.go\"]
-		| .linux.namespaces |= map(if .type == \"network\"
-			then .path = \"/run/netns/$NS_SRV\" else . end)" || return
+	filter='.process.args = ["sh", "-c", "exec /wl/srv server 7000 >/tmp/srv.out 2>/tmp/srv.err"]
+		| .process.env += ["WL_READY=/tmp/srv.ready", "WL_GO=/tmp/srv.go"]'
+	if [[ $mode == named ]]; then
+		ctr_net_named || return
+		filter+=" | .linux.namespaces |= map(if .type == \"network\"
+			then .path = \"/run/netns/$NS_SRV\" else . end)"
+	fi
+	ctr_create s1 "$filter" || return
 	mkdir "$root/wl"
 	cp "$WL_BIN/ns_net_tcp_echo.static" "$root/wl/srv"
 	mkfifo "$root/tmp/srv.ready" "$root/tmp/srv.go"
 	ctr_start s1 || return
+	if [[ $mode == moved ]]; then
+		ctr_net_moved "$(ctr_pid s1)" || return
+	fi
 	ctr_client_start 10.77.0.1 7000 || return
 	ctr_client_ready || return
 	wl_ctr_ready "$root" srv "$(ctr_pid s1)" || return
 	pids=$(ctr_pids s1)
 	checkpoint --tcp-established -o "$T/ckpt" s1
-	assert_success
-	assert_ctr_gone s1 $pids
+	assert_success || return
+	assert_ctr_gone s1 $pids || return
 	# the container's namespace goes, and the old veth pair with it
-	ip netns del "$NS_SRV"
-	wait_until 10 _ctr_link_gone vc0 || fail "old veth pair still there"
-	restore_as s2 "$T/ckpt"
+	if [[ $mode == named ]]; then
+		ip netns del "$NS_SRV" || return
+	fi
+	wait_until 10 _ctr_link_gone vc0 || fail "old veth pair still there" || return
+	restore_as s2 "$T/ckpt" || return
 	# a fresh namespace holds the restored eth0, its peer is back in NS_CLI
-	[[ $(readlink "/proc/$RPID/ns/net") != $(readlink /proc/self/ns/net) ]]
+	[[ $(readlink "/proc/$RPID/ns/net") != $(readlink /proc/self/ns/net) ]] || return
 	run nsenter -t "$RPID" -n ip -4 -o addr show dev eth0
-	assert_output --partial "10.77.0.1/24"
-	ip -n "$NS_CLI" link show vc0 >/dev/null
-	wl_ctr_go "$root" srv
-	ctr_client_pass
+	assert_output --partial "10.77.0.1/24" || return
+	ip -n "$NS_CLI" link show vc0 >/dev/null || return
+	wl_ctr_go "$root" srv || return
+	ctr_client_pass || return
 	wl_ctr_pass "$root" srv
+}
+
+@test "apps: TCP server container (netns by path) keeps its client's connection, restored under a new name" {
+	ctr_tcp_roundtrip named
+}
+
+@test "apps: TCP server container (netns made by runc, veth moved in) keeps its client's connection" {
+	ctr_tcp_roundtrip moved
 }
