@@ -51,9 +51,7 @@ chroot "$work/ctr/rootfs" /bin/busybox --install -s /bin
 counter='i=0; while :; do i=$((i+1)); echo $i; echo $i >/tmp/count; usleep 100000; done'
 jq --arg c "$counter" --arg r "$work/ctr/rootfs" '.process.terminal = false
 	| .process.args = ["sh", "-c", $c] | .root.path = $r | .root.readonly = false
-	| .hostname = "demo" | .linux.maskedPaths = [] | .linux.readonlyPaths = []
-	| .mounts |= map(select(.destination != "/sys/fs/cgroup"))' \
-	"$work/ctr/config.json" >"$work/ctr/config.new"
+	| .hostname = "demo"' "$work/ctr/config.json" >"$work/ctr/config.new"
 mv "$work/ctr/config.new" "$work/ctr/config.json"
 runc --root "$ROOT" run -d --bundle "$work/ctr" "$ID" </dev/null >"$work/counter.log" 2>&1
 

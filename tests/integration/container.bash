@@ -15,11 +15,10 @@
 # The busybox rootfs is built once per test run (BATS_RUN_TMPDIR) and
 # copied per container, so a restored counter writes to its own file.
 #
-# Two parts of runc's default config are left out by ctr_create, because
-# the mnt namespace does not handle them yet: the masked and read-only
-# paths (runc binds /dev/null over files in /proc) and the cgroup mount at
-# /sys/fs/cgroup (v1 here: binds of the container's cgroup directories,
-# gone once `runc delete` removed them). CTR_FULL_SPEC=1 keeps them.
+# ctr_create leaves two parts of runc's default config out, to keep most
+# tests small: the masked and read-only paths (runc binds /dev/null over
+# files in /proc) and the cgroup mounts at /sys/fs/cgroup. CTR_FULL_SPEC=1
+# keeps them (container.bats runs the full default config too).
 
 RUNC=${RUNC:-runc}
 
