@@ -129,8 +129,10 @@ wl_ctr_pass()
 # /tmp/progress, and when /tmp/stop appears writes its verdict "PASS FIRST
 # LAST" (FIRST from its own memory) to /tmp/verdict and ends the pipeline.
 # A pipeline started afresh instead of restored would start elsewhere.
+# shellcheck disable=SC2016 # expanded by the container's shell
 PIPE_PRODUCER='i=$((RANDOM * 1000)); while :; do i=$((i+1)); echo $i; usleep 1000; done'
 PIPE_FILTER="sed -e 's/^/seq /'"
+# shellcheck disable=SC2016 # awk's fields
 PIPE_CONSUMER='awk '\''
 	NR == 1 { first = n = $2 - 1; print $2 >"/tmp/first"; close("/tmp/first") }
 	$1 != "seq" || $2 != n + 1 {
@@ -164,12 +166,12 @@ _progress_above()
 	read -r first <"$root/tmp/first"
 	wait_until "$WL_TIMEOUT" _progress_above "$root" $((first + 200)) ||
 		fail "the pipeline does not run on"
-	pids=$(ctr_pids p1)
-	(($(wc -w <<<"$pids") >= 4)) || fail "want sh and 3 stages: $pids"
+	mapfile -t pids < <(ctr_pids p1)
+	((${#pids[@]} >= 4)) || fail "want sh and 3 stages: ${pids[*]}"
 	cp "$root/tmp/first" "$T/first.before"
 	checkpoint -o "$T/ckpt" p1
 	assert_success
-	assert_ctr_gone p1 $pids
+	assert_ctr_gone p1 "${pids[@]}"
 	read -r n <"$root/tmp/progress"
 	restore_as p2 "$T/ckpt"
 	(($(ctr_pids p2 | wc -l) >= 4)) || fail "restored: $(ctr_pids p2)"
@@ -217,18 +219,17 @@ ctr_wls_start()
 	done
 }
 
-# ctr_wls_roundtrip WL...: ctr_wls_start, checkpoint by name (stopped and
-# deleted), restore under a new name, tell each workload to check itself,
-# and read each verdict; the shell ends with the last workload.
-ctr_wls_roundtrip()
+# ctr_wls_finish WL...: the workloads of container w1 (ctr_wls_start)
+# checkpointed by name (stopped and deleted), restored under a new name,
+# each told to check itself; reads each verdict; the shell ends with them.
+ctr_wls_finish()
 {
 	local root=$T/w1/rootfs pids w
 
-	ctr_wls_start w1 "$@" || return
-	pids=$(ctr_pids w1)
+	mapfile -t pids < <(ctr_pids w1)
 	checkpoint -o "$T/ckpt" w1
 	assert_success || return
-	assert_ctr_gone w1 $pids || return
+	assert_ctr_gone w1 "${pids[@]}" || return
 	restore_as w2 "$T/ckpt" || return
 	for w in "$@"; do
 		wl_ctr_go "$root" "$w" || return
@@ -239,9 +240,15 @@ ctr_wls_roundtrip()
 	wait_until 20 pid_exited "$RPID"
 }
 
-@test "apps: eleven static workloads under one shell in a container each pass after restore" {
-	ctr_wls_roundtrip counter threads64 sig_pending sig_handlers fd_eventfd fd_timerfd \
-		mem_patterns itimers syscall_futex rlimits seccomp
+ctr_wls_roundtrip()
+{
+	ctr_wls_start w1 "$@" || return
+	ctr_wls_finish "$@"
+}
+
+@test "apps: ten static workloads under one shell in a container each pass after restore" {
+	ctr_wls_roundtrip counter threads64 sig_pending sig_handlers fd_eventfd mem_patterns \
+		itimers syscall_futex rlimits seccomp
 }
 
 # Known failures of ckpt-oci in containers (a tree with its own pid, mount
@@ -263,8 +270,36 @@ ctr_wls_roundtrip()
 	ctr_wls_roundtrip fd_unix_pair
 }
 
+# The pid of the container ID's process whose comm is NAME.
+ctr_pid_of()
+{
+	local p
+
+	for p in $(ctr_pids "$1"); do
+		[[ $(cat "/proc/$p/comm" 2>/dev/null) == "$2" ]] && echo "$p" && return
+	done
+	return 1
+}
+
+_timerfd_fired()
+{
+	grep -qx 'ticks: 1' "/proc/$1/fdinfo/3"
+}
+
+@test "apps: a periodic timerfd whose first expiry passed unread before the checkpoint" {
+	local pid
+
+	skip "ckpt-oci bug (containers or not): fdinfo then shows it_value (0, 0) and ticks 1; timerfd.c restore skips timerfd_settime for a zero it_value, so the timer comes back disarmed and its 200 ms interval is lost (fd_timerfd: \`FAIL: interval 0.000000000\`)"
+	ctr_wls_start w1 fd_timerfd || return
+	pid=$(ctr_pid_of w1 fd_timerfd) || fail "no fd_timerfd process" || return
+	# its 3 s first expiry passes, unread (the workload waits for its go)
+	wait_until 10 _timerfd_fired "$pid" || fail "the timerfd never fired" || return
+	ctr_wls_finish fd_timerfd
+}
+
 @test "apps: a file opened inside the container shared by two fds (sh >/tmp/o 2>&1)" {
 	skip "ckpt-oci bug: restore opens a shared description's path (files.c prepare_descs) in ckpt-oci's mount namespace, before the container's root: \`open /tmp/o: No such file or directory\` (or the host's /tmp/o if one exists)"
+	# shellcheck disable=SC2016 # expanded by the container's shell
 	ctr_create f1 '.process.args = ["sh", "-c", "exec >/tmp/o 2>&1; i=0; while :; do i=$((i+1)); echo $i; usleep 10000; done"]'
 	ctr_start f1
 	wait_until "$WL_TIMEOUT" test -s "$T/f1/rootfs/tmp/o"
@@ -378,10 +413,10 @@ ctr_tcp_roundtrip()
 	ctr_client_start 10.77.0.1 7000 || return
 	ctr_client_ready || return
 	wl_ctr_ready "$root" srv "$(ctr_pid s1)" || return
-	pids=$(ctr_pids s1)
+	mapfile -t pids < <(ctr_pids s1)
 	checkpoint --tcp-established -o "$T/ckpt" s1
 	assert_success || return
-	assert_ctr_gone s1 $pids || return
+	assert_ctr_gone s1 "${pids[@]}" || return
 	# the container's namespace goes, and the old veth pair with it
 	if [[ $mode == named ]]; then
 		ip netns del "$NS_SRV" || return
