@@ -4,7 +4,8 @@
 # `restore -d --name NEW` under runc into fresh namespaces. Each
 # application checks from inside that it continued correctly and reports
 # PASS or FAIL into a file of the container's root, read from the host:
-#   - a shell pipeline `producer | filter | consumer` in mid-flight;
+#   - a shell pipeline `producer | filter | consumer` in mid-flight, its
+#     bundle moved and the old root removed before the restore (--rootfs);
 #   - static workloads of the earlier issues, several under one shell;
 #   - a TCP server with a client in another network namespace the test
 #     makes (veth pair, 10.77.0.0/24 only). runc joins the container's
@@ -41,20 +42,24 @@ checkpoint()
 	[[ $status -eq 0 ]] || tail -n 5 "$T"/dump.log 2>/dev/null
 }
 
-# restore NEW BUNDLE: restored under runc as NEW; RPID is its init.
+# restore_as NEW BUNDLE [ARGS...]: restored under runc as NEW; RPID is its
+# init.
 restore_as()
 {
-	CTRS+=("$1")
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --name "$1" "$2"
+	local name=$1 bundle=$2
+	shift 2
+
+	CTRS+=("$name")
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --name "$name" "$@" "$bundle"
 	if [[ $status -ne 0 ]]; then
-		grep -v "debug rsys" "$T"/restore.log 2>/dev/null | tail -n 8
+		grep -v "debug rsys" "${bundle%/*}"/restore.log 2>/dev/null | tail -n 8
 		fail "restore: $output"
 		return
 	fi
 	RPID=$output
 	ckpt_track_pid "$RPID"
-	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == "$1" ]] || fail "runc does not list $1"
-	[[ $(ctr_status "$1") == running ]] || fail "$1 is not running"
+	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == "$name" ]] || fail "runc does not list $name"
+	[[ $(ctr_status "$name") == running ]] || fail "$name is not running"
 }
 
 # The checkpoint stopped the container: runc knows it no more and every one
@@ -156,8 +161,8 @@ _progress_above()
 	{ read -r n <"$1/tmp/progress"; } 2>/dev/null && [[ -n $n ]] && ((n > $2))
 }
 
-@test "apps: a shell pipeline in mid-flight continues with no line lost or doubled" {
-	local root=$T/p1/rootfs pids n script verdict first last
+@test "apps: a shell pipeline in mid-flight goes on with no line lost or doubled, bundle moved, old root gone" {
+	local root=$T/p1/rootfs fresh=$T/fresh pids n script verdict first first2 last
 
 	script="$PIPE_PRODUCER | $PIPE_FILTER | $PIPE_CONSUMER"
 	ctr_create p1 ".process.args = [\"sh\", \"-c\", $(json_str "$script")]"
@@ -168,22 +173,27 @@ _progress_above()
 		fail "the pipeline does not run on"
 	mapfile -t pids < <(ctr_pids p1)
 	((${#pids[@]} >= 4)) || fail "want sh and 3 stages: ${pids[*]}"
-	cp "$root/tmp/first" "$T/first.before"
 	checkpoint -o "$T/ckpt" p1
 	assert_success
 	assert_ctr_gone p1 "${pids[@]}"
 	read -r n <"$root/tmp/progress"
-	restore_as p2 "$T/ckpt"
+	# elsewhere: the bundle moved, the old root gone, a fresh copy of the image
+	mv "$T/ckpt" "$T/moved"
+	rm -rf "$root"
+	cp -a "$(ctr_rootfs)" "$fresh"
+	restore_as p2 "$T/moved" --rootfs "$fresh"
+	root=$fresh
+	[[ $(jq -r .config.rootfs "$RUNC_ROOT/p2/state.json") == "$fresh" ]]
 	(($(ctr_pids p2 | wc -l) >= 4)) || fail "restored: $(ctr_pids p2)"
 	wait_until "$WL_TIMEOUT" _progress_above "$root" $((n + 200)) ||
 		fail "the pipeline does not go on after restore: $(cat "$root/tmp/progress")"
 	[[ ! -e $root/tmp/verdict ]] || fail "early verdict: $(cat "$root/tmp/verdict")"
 	echo stop >"$root/tmp/stop"
 	wait_until "$WL_TIMEOUT" test -s "$root/tmp/verdict" || fail "no verdict"
-	read -r verdict first last <"$root/tmp/verdict"
+	read -r verdict first2 last <"$root/tmp/verdict"
 	[[ $verdict == PASS ]] || fail "consumer: $(cat "$root/tmp/verdict")"
 	# the same consumer, from the same first line on, went past the restore
-	assert_equal "$first" "$(cat "$T/first.before")"
+	assert_equal "$first2" "$first"
 	((last > n + 200))
 	# the consumer ended the pipeline, and with it the container
 	wait_until 20 pid_exited "$RPID"
