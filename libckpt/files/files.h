@@ -58,6 +58,7 @@ struct fd_shared {
 	uint64_t id;
 	int end; /* pipes: 0 read, 1 write */
 	int fd;	 /* in ckpt-oci, above every fd number of the tree */
+	bool external;	/* a dup of ckpt-oci's own stdio (pipe.c) */
 };
 
 struct files_rctx {

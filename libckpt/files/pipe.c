@@ -6,7 +6,8 @@
  * (opened through /proc/PID/fd/N) into a private pipe, then read that.
  * At restore ckpt-oci makes each pipe once, refills it, and parks both
  * ends above every fd number of the tree before forking it, so every task
- * inherits the same open file descriptions it shared before.
+ * inherits the same open file descriptions it shared before. A pipe that
+ * leads outside the tree at its stdio is the restore's stdio instead.
  */
 #define LOG_PREFIX "pipe: "
 #include <errno.h>
@@ -59,11 +60,16 @@ static int pipe_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 	ssize_t len = 0;
 	int size, ret;
 
+	int end = (fi->flags & O_ACCMODE) == O_RDONLY ? 0 : 1;
+
 	json_set(o, "id", json_int(id));
-	json_set(o, "end", json_int((fi->flags & O_ACCMODE) == O_RDONLY ? 0 : 1));
+	json_set(o, "end", json_int(end));
 	pipes = files_dlist(dc, "pipes");
-	if (files_list_find(pipes, id))
+	/* "held": the ends the tree holds (bit 0 read, bit 1 write) */
+	if ((p = files_list_find(pipes, id))) {
+		json_set(p, "held", json_int(json_as_int(json_get(p, "held")) | 1 << end));
 		return 0;
+	}
 	rfd = openat(fi->procfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (rfd < 0)
 		return ckpt_error(err, errno, "open pipe %lu of %d", (unsigned long)id, fi->pid);
@@ -75,6 +81,7 @@ static int pipe_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 		return ckpt_error_wrap(err, "pipe %lu of %d", (unsigned long)id, fi->pid);
 	p = json_push(pipes, json_obj());
 	json_set(p, "id", json_int(id));
+	json_set(p, "held", json_int(1 << end));
 	json_set(p, "size", json_int(size));
 	json_set(p, "bytes", json_int(len));
 	if (!len)
@@ -121,16 +128,55 @@ int pipe_fill_image(int wfd, const char *name, struct ckpt_bundle *b, ckpt_err_t
 	return 0;
 }
 
+/*
+ * A pipe of which the tree holds one end only, at fd 0, 1 or 2, leads
+ * outside: the caller's stdio (a runtime's, a shell's pipeline). It is
+ * connected to ckpt-oci's own fd of that number, as a terminal is (dev.c),
+ * so the restored tree writes to (reads from) whoever runs the restore.
+ * Bytes queued in it stay in the old pipe, for its reader. An older bundle
+ * has no "held": every pipe is made anew.
+ */
+static int pipe_external(const struct json *o, const struct json *p, struct files_rctx *rc,
+			 bool *done, ckpt_err_t *err)
+{
+	int64_t held = json_as_int(json_get(p, "held"));
+	int want = json_as_int(json_get(o, "fd")), end = json_as_int(json_get(o, "end"));
+	uint64_t id = json_as_int(json_get(o, "id"));
+	int fd;
+
+	*done = false;
+	if (!held || held == 3 || want > 2 || fcntl(want, F_GETFD) < 0)
+		return 0;
+	if (end == 0 && json_as_int(json_get(p, "bytes")))
+		pr_warn("pipe %lu: %lld bytes not yet read by the tree stay in the old pipe",
+			(unsigned long)id, (long long)json_as_int(json_get(p, "bytes")));
+	fd = fcntl(want, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return ckpt_error(err, errno, "dup our fd %d", want);
+	pr_info("pipe %lu: outside the tree, connected to our fd %d", (unsigned long)id, want);
+	*done = true;
+	return files_park(rc, "pipe", id, end, fd, err);
+}
+
 static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
 {
 	uint64_t id = json_as_int(json_get(o, "id"));
 	int end = json_as_int(json_get(o, "end")), flags = json_as_int(json_get(o, "flags"));
 	struct json *p = files_list_find(json_get(rc->doc, "pipes"), id);
 	struct fd_shared *sh = files_shared_find(rc, "pipe", id, end);
+	bool ext = false;
 	int fds[2], size, ret;
 
 	if (!p)
 		return ckpt_error_msg(err, EPROTO, "files.json: no pipe %lu", (unsigned long)id);
+	if (!sh) {
+		ret = pipe_external(o, p, rc, &ext, err);
+		if (ret < 0)
+			return ret;
+		sh = files_shared_find(rc, "pipe", id, end);
+		if (sh)
+			sh->external = ext;
+	}
 	if (!sh) {
 		if (pipe2(fds, O_CLOEXEC) < 0)
 			return ckpt_error(err, errno, "pipe");
@@ -153,7 +199,8 @@ static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 			return ret;
 		sh = files_shared_find(rc, "pipe", id, end);
 	}
-	if (fcntl(sh->fd, F_SETFL, flags & O_NONBLOCK) < 0)
+	/* the caller's own description keeps the caller's flags */
+	if (!sh->external && fcntl(sh->fd, F_SETFL, flags & O_NONBLOCK) < 0)
 		return ckpt_error(err, errno, "pipe flags");
 	return 0;
 }

@@ -247,3 +247,33 @@ _fresh_count_above()
 	assert_success
 	ckpt_track_pid "$output"
 }
+
+# The last line of file $1 is a number above $2.
+_last_above()
+{
+	local n
+
+	n=$(tail -1 "$1" 2>/dev/null)
+	[[ $n =~ ^[0-9]+$ ]] && ((n > $2))
+}
+
+@test "runtime: stdio pipes of the caller lead to the restore's stdio afterwards" {
+	local n pid
+
+	ctr_create rc1 '.process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; usleep 100000; done"]'
+	CTRS+=(rc1)
+	"$RUNC" --root "$RUNC_ROOT" run -d --bundle "$T/rc1" rc1 </dev/null 2>&1 3>&- |
+		cat >"$T/before.out" 3>&- &
+	wait_until 30 _last_above "$T/before.out" 3
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	[[ $(jq '.pipes[0].held' "$T/ckpt/files.json") == 2 ]]
+	n=$(tail -1 "$T/before.out")
+	"$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$T/ckpt" 2>&1 3>&- | cat >"$T/after.out" 3>&- &
+	wait_until 30 _last_above "$T/after.out" $((n + 2))
+	pid=$(cat "$T/r.pid")
+	ckpt_track_pid "$pid"
+	# the numbers go on where they stopped (around the pid ckpt-oci printed)
+	[[ $(grep -vx "$pid" "$T/after.out" | head -1) == $((n + 1)) ]]
+	[[ $(tail -1 "$T/before.out") == "$n" ]]
+}
