@@ -437,6 +437,9 @@ ctr_tcp_roundtrip()
 	[[ $(readlink "/proc/$RPID/ns/net") != $(readlink /proc/self/ns/net) ]] || return
 	run nsenter -t "$RPID" -n ip -4 -o addr show dev eth0
 	assert_output --partial "10.77.0.1/24" || return
+	# runc enters the restored namespaces: it sees the restored connection
+	run "$RUNC" --root "$RUNC_ROOT" exec s2 netstat -tn
+	assert_output --regexp "10\.77\.0\.1:7000 +10\.77\.0\.2:[0-9]+ +ESTABLISHED" || return
 	ip -n "$NS_CLI" link show vc0 >/dev/null || return
 	wl_ctr_go "$root" srv || return
 	ctr_client_pass || return
