@@ -10,10 +10,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "namespaces/net.h"
@@ -22,35 +24,44 @@
 
 #define SYSCTL_ROOT "/proc/sys/net/"
 
-/* Every readable file under SYSCTL_ROOT rel, into o (relative path -> value). */
-static void sysctl_walk(const char *rel, struct json *o)
+/*
+ * Every readable and writable file under the directory dfd (whose key,
+ * relative to SYSCTL_ROOT, is key[0..klen)) into o: key -> value. Lookups
+ * are relative to the directory's fd: a full path walk through the sysctl
+ * tree for each of the ~1000 files costs more than the reads. dfd is
+ * consumed.
+ */
+static void sysctl_walk(int dfd, char *key, size_t klen, struct json *o)
 {
-	cleanup_free char *dpath = xasprintf(SYSCTL_ROOT "%s", rel);
-	DIR *d = opendir(dpath);
+	cleanup_dir DIR *d = fdopendir(dfd);
 	struct dirent *de;
 
-	if (!d)
+	if (!d) {
+		close(dfd);
 		return;
+	}
 	while ((de = readdir(d))) {
-		cleanup_free char *sub = NULL, *path = NULL;
+		size_t nlen = strlen(de->d_name);
 		char buf[4096];
 		struct stat st;
-		int fd;
 		ssize_t n;
+		int fd;
 
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || klen + 1 + nlen >= PATH_MAX)
 			continue;
-		sub = xasprintf("%s/%s", rel, de->d_name);
-		path = xasprintf(SYSCTL_ROOT "%s", sub);
-		if (stat(path, &st) < 0)
+		key[klen] = '/';
+		memcpy(key + klen + 1, de->d_name, nlen + 1);
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			sysctl_walk(sub, o);
+			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0)
+				sysctl_walk(fd, key, klen + 1 + nlen, o);
 			continue;
 		}
 		if (!(st.st_mode & S_IRUSR) || !(st.st_mode & S_IWUSR))
 			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		n = read(fd, buf, sizeof(buf) - 1);
@@ -59,9 +70,84 @@ static void sysctl_walk(const char *rel, struct json *o)
 			continue;
 		buf[n] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
-		json_set(o, sub, json_str(buf));
+		json_set(o, key, json_str(buf));
 	}
-	closedir(d);
+	key[klen] = '\0';
+}
+
+/* net.ipv4 and net.ipv6 of the caller's network namespace into o. */
+static void sysctl_read_all(struct json *o)
+{
+	static const char *const tops[] = { "ipv4", "ipv6" };
+	cleanup_close int root = open(SYSCTL_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char key[PATH_MAX];
+
+	for (size_t i = 0; root >= 0 && i < ARRAY_SIZE(tops); i++) {
+		int fd = openat(root, tops[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		snprintf(key, sizeof(key), "%s", tops[i]);
+		if (fd >= 0)
+			sysctl_walk(fd, key, strlen(key), o);
+	}
+}
+
+/*
+ * The defaults: the sysctls of a fresh namespace, read by a child of this
+ * helper that unshares one, in parallel with the walk of the tree's own
+ * namespace (about as long: two cores make the pair cost one). Its answer
+ * comes back as JSON through a pipe; *rfd is the read end.
+ */
+static pid_t fresh_start(int *rfd, ckpt_err_t *err)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ckpt_error(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return ckpt_error(err, errno, "fork");
+	}
+	if (pid == 0) {
+		cleanup_json struct json *fresh = json_obj();
+		cleanup_free char *text = NULL;
+		size_t len;
+
+		close(p[0]);
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(1);
+		sysctl_read_all(fresh);
+		text = json_dump(fresh, false, &len);
+		_exit(write_all(p[1], text, len) < 0);
+	}
+	close(p[1]);
+	*rfd = p[0];
+	return pid;
+}
+
+static int fresh_collect(pid_t pid, int rfd, struct json **fresh, ckpt_err_t *err)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0, cap = 0;
+	int status;
+	ssize_t n;
+
+	do {
+		if (len + 65536 > cap)
+			text = xrealloc(text, cap = cap * 2 + 65536);
+		n = read(rfd, text + len, cap - len);
+		if (n > 0)
+			len += n;
+	} while (n > 0 || (n < 0 && errno == EINTR));
+	close(rfd);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return ckpt_error_msg(err, EIO, "unshare a fresh network namespace to read its "
+				      "sysctls (status 0x%x)", status);
+	return json_parse(text, len, fresh, err);
 }
 
 /* A fresh namespace has no conf/eth0: compare per-interface keys with conf/default. */
@@ -85,48 +171,47 @@ static const char *fresh_value(const struct json *fresh, const char *key)
 	return json_as_str(json_get(fresh, alt));
 }
 
+/*
+ * `nft list ruleset`, only when the namespace has a table: most have none,
+ * and nft's start costs tens of milliseconds while the tree is frozen.
+ */
 static int nft_read(struct json *out, ckpt_err_t *err)
 {
-	FILE *f = popen("nft list ruleset 2>/dev/null", "re");
-	char buf[4096];
-	size_t n, len = 0;
+	static char *const argv[] = { "nft", "list", "ruleset", NULL };
 	cleanup_free char *text = NULL;
-	int status;
+	int status, has = nft_has_tables();
 
-	if (!f)
-		return ckpt_error(err, errno, "run nft");
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		text = xrealloc(text, len + n + 1);
-		memcpy(text + len, buf, n);
-		len += n;
-	}
-	status = pclose(f);
+	if (has == 0)
+		return 0;
+	if (has < 0)
+		pr_debug("nftables table dump: %s, asking nft", strerror(-has));
+	status = nft_run(argv, NULL, &text, true, err);
+	if (status < 0)
+		return status;
 	if (status != 0) {
 		pr_warn("`nft list ruleset` failed (status 0x%x): no ruleset saved", status);
 		return 0;
 	}
-	if (len) {
-		text[len] = '\0';
+	if (text[0])
 		json_set(out, "nft", json_str(text));
-	}
 	return 0;
 }
 
 int net_sys_read(struct json *out, ckpt_err_t *err)
 {
-	cleanup_json struct json *now = json_obj(), *fresh = json_obj();
+	cleanup_json struct json *now = json_obj(), *fresh = NULL;
 	struct json *diff = json_set(out, "sysctl", json_obj());
-	int ret = nft_read(out, err);
+	int rfd = -1, ret;
+	pid_t pid = fresh_start(&rfd, err);
 
+	if (pid < 0)
+		return pid;
+	ret = nft_read(out, err);
+	sysctl_read_all(now);
+	if (fresh_collect(pid, rfd, &fresh, err) < 0)
+		return -err->code;
 	if (ret < 0)
 		return ret;
-	sysctl_walk("ipv4", now);
-	sysctl_walk("ipv6", now);
-	/* this helper process is thrown away: it may leave the tree's namespace */
-	if (unshare(CLONE_NEWNET) < 0)
-		return ckpt_error(err, errno, "unshare a fresh network namespace");
-	sysctl_walk("ipv4", fresh);
-	sysctl_walk("ipv6", fresh);
 	for (size_t i = 0; i < json_len(now); i++) {
 		const char *k = json_key_at(now, i), *v = json_as_str(json_at(now, i));
 		const char *f = fresh_value(fresh, k);
@@ -153,10 +238,12 @@ static struct json *sys_apply(void *arg, ckpt_err_t *err)
 			close(fd);
 	}
 	if (rules) {
-		FILE *f = popen("nft -f -", "we");
+		static char *const argv[] = { "nft", "-f", "-", NULL };
+		int status = nft_run(argv, rules, NULL, false, err);
 
-		if (!f || fwrite(rules, 1, strlen(rules), f) != strlen(rules) || pclose(f) != 0) {
-			ckpt_error_msg(err, EIO, "`nft -f -` refused the saved ruleset");
+		if (status != 0) {
+			if (status > 0)
+				ckpt_error_msg(err, EIO, "`nft -f -` refused the saved ruleset");
 			return NULL;
 		}
 	}

@@ -2,7 +2,8 @@
  * namespaces/net.h - the network namespace module, split by concept:
  * net.c (ops, veth peers), net-link.c (links, addresses, routes over
  * rtnetlink with libmnl), net-sys.c (nftables ruleset, sysctls),
- * net-lock.c (the network lock while the tree is stopped).
+ * net-lock.c (the network lock while the tree is stopped), net-nft.c
+ * (nftables over nfnetlink, and nft run without a shell).
  */
 #ifndef CKPT_NET_H
 #define CKPT_NET_H
@@ -37,6 +38,14 @@ int net_link_index(int nlfd, const char *name);
 int net_sys_read(struct json *out, ckpt_err_t *err);
 /* net-sys.c: from ckpt-oci, into the netns of pid. */
 int net_sys_restore(const struct json *net, pid_t pid, ckpt_err_t *err);
+
+/* net-nft.c: 1 if the caller's netns has an nftables table, 0 if none, or -errno. */
+int nft_has_tables(void);
+/*
+ * net-nft.c: run nft (argv[0] "nft") in the caller's netns, stdin from in,
+ * stdout into *out (malloc'd) if out; the wait status or a negative errno.
+ */
+int nft_run(char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err);
 
 /* net-lock.c: the lock's table (`inet ckpt_oci_lock`). */
 #define NET_LOCK_NAME "ckpt_oci_lock"
