@@ -204,7 +204,8 @@ _progress_above()
 # ctr_wls_start ID WL...: a container whose shell runs the static workloads
 # WL (copied into its root as /wl/WL) side by side, each with its FIFOs in
 # /tmp and its output through a pipe and cat into /tmp/WL.out (not straight
-# into a file: see the "shared file" test); returns once each said ready.
+# into a file: see the test of a file shared by two fds); returns once
+# each said ready.
 ctr_wls_start()
 {
 	local id=$1 root=$T/$1/rootfs w script=
