@@ -523,6 +523,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	}
 	release_all(&rc);
 	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);
+	if (o->running)
+		o->running(o);
 	if (!o->detach) {
 		log_close_file();
 		while (waitpid(o->root_pid, &o->exit_status, 0) < 0 && errno == EINTR)

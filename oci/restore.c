@@ -271,6 +271,22 @@ static int put_rootfs(struct ckpt_restore_opts *ro, struct ckpt_bundle *b, ckpt_
 	return oci_rootfs_apply(b, a->rootfs, err);
 }
 
+/* The container's OCI bundle directory, as the runtime recorded it. */
+static const char *old_bundle(const struct json *saved)
+{
+	const struct json *st = json_get(saved, "state");
+	const struct json *labels = json_get(json_get(st, "config"), "labels");
+	const char *b = json_as_str(json_get(st, "bundle"));
+
+	for (size_t i = 0; !b && i < json_len(labels); i++) {
+		const char *l = json_as_str(json_at(labels, i));
+
+		if (l && !strncmp(l, "bundle=", 7))
+			b = l + 7;
+	}
+	return b;
+}
+
 /* The old root directory, as the runtime recorded it. */
 static const char *old_rootfs(const struct json *saved)
 {
@@ -278,6 +294,48 @@ static const char *old_rootfs(const struct json *saved)
 	const char *r = json_as_str(json_get(json_get(st, "config"), "rootfs"));
 
 	return r ? r : json_as_str(json_get(st, "rootfs"));
+}
+
+/*
+ * The engine's running callback: a container whose config.json asks for
+ * periodic checkpoints (org.ckpt-oci.checkpoint-interval) got them from
+ * its poststart hook; restored, it gets them again from the same hook code,
+ * told the runtime and root it now lives under. A failure is logged where
+ * the hook logs it, and the container runs on.
+ */
+static void restart_checkpoints(struct ckpt_restore_opts *ro)
+{
+	struct adopt *a = ro->arg;
+	cleanup_free char *path = xasprintf("%s/config.json", ro->bundle), *cfg = NULL;
+	cleanup_json struct json *doc = NULL, *st = json_obj(), *copy = NULL;
+	cleanup_free char *text = NULL;
+	struct json *anns;
+	ckpt_err_t e = { 0 };
+	size_t len = 0;
+
+	if (read_file_at(AT_FDCWD, path, OCI_JSON_MAX, &cfg, &len, &e) < 0 ||
+	    json_parse(cfg, len, &doc, &e) < 0)
+		return;
+	anns = json_get(doc, "annotations");
+	if (!json_get(anns, "org.ckpt-oci.checkpoint-interval"))
+		return;
+	if (!json_get(anns, "org.ckpt-oci.runtime") && !json_get(anns, "org.ckpt-oci.root")) {
+		json_set(anns, "org.ckpt-oci.runtime", json_str(a->runtime));
+		json_set(anns, "org.ckpt-oci.root", json_str(a->root));
+	}
+	json_set(st, "ociVersion", json_str("1.0.2"));
+	json_set(st, "id", json_str(a->name));
+	json_set(st, "status", json_str("running"));
+	json_set(st, "pid", json_int(ro->root_pid));
+	json_set(st, "bundle", json_str(old_bundle(a->saved) ?: ro->bundle));
+	text = json_dump(anns, false, &len);
+	if (json_parse(text, len, &copy, &e) < 0)
+		return;
+	json_set(st, "annotations", steal_pointer(&copy));
+	free(text);
+	text = json_dump(st, false, &len);
+	if (oci_hook("poststart", text, len, &e) < 0)
+		pr_warn("container `%s` runs, without periodic checkpoints: %s", a->name, e.msg);
 }
 
 /* The runtime's directory for the container, removed with what is in it. */
@@ -381,6 +439,7 @@ int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 	if (!o->no_runtime) {
 		o->restore.cgroup_name = a.name;
 		o->restore.adopt = adopt;
+		o->restore.running = restart_checkpoints;
 	}
 	o->restore.verified = put_rootfs;
 	o->restore.arg = &a;
@@ -389,6 +448,7 @@ int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 		remove_state(a.dir);
 out:
 	o->restore.adopt = NULL;
+	o->restore.running = NULL;
 	o->restore.verified = NULL;
 	o->restore.arg = NULL;
 	o->restore.cgroup_name = NULL;

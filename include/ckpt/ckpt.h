@@ -64,7 +64,9 @@ struct ckpt_restore_opts {
 	 * set); a failure kills the tree. Used to hand it to a runtime.
 	 */
 	int (*adopt)(struct ckpt_restore_opts *o, ckpt_err_t *err);
-	void *arg;		/* the caller's, for the two above */
+	/* Called once the tree runs, released (oci/: periodic checkpoints again). */
+	void (*running)(struct ckpt_restore_opts *o);
+	void *arg;		/* the caller's, for the three above */
 };
 
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;

@@ -119,6 +119,14 @@ hook()
 	v=$(ctr_count "$ID")
 	echo "count before kill $k, when the bundles began $n0, restored $v"
 	((v > n0))
+	# restored under runc, it is checkpointed every interval again
+	seq=$(newest)
+	wait_until 30 test -s "$D/supervisor.pid"
+	ckpt_track_pid "$(supervisor_pid)"
+	[[ $(supervisor_pid) != "$sp" ]]
+	wait_bundle $((seq + 1))
+	run "$CKPT_OCI" inspect "$D/latest"
+	assert_success
 }
 
 @test "hook: poststop stops the supervisor, the container keeps running" {
