@@ -2,7 +2,11 @@
  * namespaces/net-nft.c - nftables without a shell: whether a namespace
  * has any table at all (one NFT_MSG_GETTABLE dump over nfnetlink, so a
  * namespace without tables costs no `nft` run), nft itself run by
- * posix_spawnp with pipes.
+ * posix_spawnp with pipes, and the network lock's table added or deleted
+ * in one nfnetlink batch (net-lock.c says what the table holds).
+ *
+ * Each of these runs in the caller's network namespace, except the lock
+ * batch sent through a socket made inside another one (nft_sock_in).
  */
 #define LOG_PREFIX "net: "
 #include <arpa/inet.h>
@@ -18,6 +22,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,3 +150,153 @@ fail:
 	return ret;
 }
 
+/* ---- the lock's table in one batch ----------------------------------------- */
+
+struct nft_batch {
+	char buf[4096];
+	size_t len;
+	uint32_t seq;
+	int ncmds; /* each asks for an ack */
+};
+
+static struct nlmsghdr *batch_add(struct nft_batch *b, int type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = nft_msg(b->buf + b->len, type, NFPROTO_INET, flags, ++b->seq);
+
+	if (type >= NLMSG_MIN_TYPE + 2)
+		b->ncmds++;
+	return nlh;
+}
+
+static void batch_end_msg(struct nft_batch *b, struct nlmsghdr *nlh)
+{
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+static void put_expr(struct nlmsghdr *nlh, const char *name)
+{
+	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, name);
+}
+
+/* `meta mark 0x636b7074 accept`: meta load into reg 1, compare, verdict. */
+static void put_mark_accept(struct nlmsghdr *nlh, uint32_t mark)
+{
+	struct nlattr *list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS), *e, *d, *v, *vd;
+
+	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	put_expr(nlh, "meta");
+	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	mnl_attr_put_u32(nlh, NFTA_META_KEY, htonl(NFT_META_MARK));
+	mnl_attr_put_u32(nlh, NFTA_META_DREG, htonl(NFT_REG_1));
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, e);
+
+	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	put_expr(nlh, "cmp");
+	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	mnl_attr_put_u32(nlh, NFTA_CMP_SREG, htonl(NFT_REG_1));
+	mnl_attr_put_u32(nlh, NFTA_CMP_OP, htonl(NFT_CMP_EQ));
+	v = mnl_attr_nest_start(nlh, NFTA_CMP_DATA);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, sizeof(mark), &mark); /* the mark in host order */
+	mnl_attr_nest_end(nlh, v);
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, e);
+
+	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	put_expr(nlh, "immediate");
+	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
+	v = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
+	vd = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(NF_ACCEPT));
+	mnl_attr_nest_end(nlh, vd);
+	mnl_attr_nest_end(nlh, v);
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, e);
+	mnl_attr_nest_end(nlh, list);
+}
+
+/* A base chain: hooked at hook, priority INT_MIN, policy drop, with the mark rule. */
+static void batch_chain(struct nft_batch *b, const char *table, const char *chain, int hook,
+			uint32_t mark)
+{
+	struct nlmsghdr *nlh = batch_add(b, NFT_TYPE(NFT_MSG_NEWCHAIN), NLM_F_CREATE | NLM_F_ACK);
+	struct nlattr *h;
+
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
+	h = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(hook));
+	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl((uint32_t)INT_MIN));
+	mnl_attr_nest_end(nlh, h);
+	mnl_attr_put_u32(nlh, NFTA_CHAIN_POLICY, htonl(NF_DROP));
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TYPE, "filter");
+	batch_end_msg(b, nlh);
+
+	nlh = batch_add(b, NFT_TYPE(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, chain);
+	put_mark_accept(nlh, mark);
+	batch_end_msg(b, nlh);
+}
+
+/* Sends the batch and waits for every command's ack; the first error wins. */
+static int batch_send(int fd, struct nft_batch *b)
+{
+	char rbuf[MNL_SOCKET_BUFFER_SIZE];
+	int acks = 0, ret = 0;
+
+	if (send(fd, b->buf, b->len, 0) < 0)
+		return -errno;
+	while (acks < b->ncmds) {
+		ssize_t n = recv(fd, rbuf, sizeof(rbuf), 0);
+		struct nlmsghdr *nlh = (struct nlmsghdr *)rbuf;
+		int len = n;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			acks++;
+			if (e->error && !ret)
+				ret = e->error;
+		}
+	}
+	return ret;
+}
+
+/*
+ * On the nfnetlink socket fd: add the lock's table (table, its input and
+ * output chains) when add, else delete it. One batch, one transaction: the
+ * namespace is either fully locked or not at all.
+ */
+int nft_lock_table(int fd, const char *table, uint32_t mark, bool add)
+{
+	struct nft_batch b = { .len = 0 };
+	struct nlmsghdr *nlh;
+
+	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_BEGIN, 0));
+	nlh = batch_add(&b, NFT_TYPE(add ? NFT_MSG_NEWTABLE : NFT_MSG_DELTABLE),
+			(add ? NLM_F_CREATE : 0) | NLM_F_ACK);
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
+	batch_end_msg(&b, nlh);
+	if (add) {
+		batch_chain(&b, table, "input", NF_INET_LOCAL_IN, mark);
+		batch_chain(&b, table, "output", NF_INET_LOCAL_OUT, mark);
+	}
+	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_END, 0));
+	return batch_send(fd, &b);
+}
+
+/* An nfnetlink socket of the caller's network namespace, or -errno. */
+int nft_socket(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+
+	return fd < 0 ? -errno : fd;
+}

@@ -47,6 +47,14 @@ int nft_has_tables(void);
  */
 int nft_run(char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err);
 
+/* net-nft.c: an nfnetlink socket of the caller's netns, or -errno. */
+int nft_socket(void);
+/*
+ * net-nft.c: on that socket, add (or delete) the lock's table `inet table`:
+ * input and output chains, priority INT_MIN, policy drop, accepting mark.
+ */
+int nft_lock_table(int fd, const char *table, uint32_t mark, bool add);
+
 /* net-lock.c: the lock's table (`inet ckpt_oci_lock`). */
 #define NET_LOCK_NAME "ckpt_oci_lock"
 /* net-lock.c: lock the caller's own network namespace (the root at restore). */
