@@ -222,15 +222,16 @@ int net_sys_read(struct json *out, ckpt_err_t *err)
 	return 0;
 }
 
-static struct json *sys_apply(void *arg, ckpt_err_t *err)
+/* Sysctls and ruleset of net.json, in the caller thread's network namespace. */
+static int sys_apply(const struct json *net, ckpt_err_t *err)
 {
-	const struct json *net = arg, *sc = json_get(net, "sysctl");
+	const struct json *sc = json_get(net, "sysctl");
 	const char *rules = json_as_str(json_get(net, "nft"));
+	cleanup_close int root = open(SYSCTL_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	for (size_t i = 0; i < json_len(sc); i++) {
-		cleanup_free char *path = xasprintf(SYSCTL_ROOT "%s", json_key_at(sc, i));
 		const char *v = json_as_str(json_at(sc, i));
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		int fd = openat(root, json_key_at(sc, i), O_WRONLY | O_CLOEXEC);
 
 		if (fd < 0 || write(fd, v, strlen(v)) < 0)
 			pr_warn("sysctl net/%s = `%s`: %m, ignoring", json_key_at(sc, i), v);
@@ -241,22 +242,35 @@ static struct json *sys_apply(void *arg, ckpt_err_t *err)
 		static char *const argv[] = { "nft", "-f", "-", NULL };
 		int status = nft_run(argv, rules, NULL, false, err);
 
-		if (status != 0) {
-			if (status > 0)
-				ckpt_error_msg(err, EIO, "`nft -f -` refused the saved ruleset");
-			return NULL;
-		}
+		if (status > 0)
+			return ckpt_error_msg(err, EIO, "`nft -f -` refused the saved ruleset");
+		if (status < 0)
+			return status;
 	}
-	return json_obj();
+	return 0;
 }
 
+/*
+ * Only this thread joins the tree's namespace, and only for the writes and
+ * nft's start (a child inherits the thread's namespaces): no helper
+ * process to fork, and nothing at all when there is nothing to set.
+ */
 int net_sys_restore(const struct json *net, pid_t pid, ckpt_err_t *err)
 {
-	cleanup_json struct json *res = NULL;
 	cleanup_free char *path = xasprintf("/proc/%d/ns/net", pid);
-	cleanup_close int nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	cleanup_close int nsfd = -1, own = -1;
+	int ret;
 
+	if (!json_len(json_get(net, "sysctl")) && !json_get(net, "nft"))
+		return 0;
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		return ckpt_error(err, errno, "open %s", path);
-	return ns_exec_json(nsfd, CLONE_NEWNET, sys_apply, (void *)net, &res, err);
+	own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own < 0 || setns(nsfd, CLONE_NEWNET) < 0)
+		return ckpt_error(err, errno, "join the tree's network namespace");
+	ret = sys_apply(net, err);
+	if (setns(own, CLONE_NEWNET) < 0)
+		return ckpt_error(err, errno, "back to ckpt-oci's network namespace");
+	return ret;
 }
