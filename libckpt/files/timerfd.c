@@ -4,6 +4,11 @@
  * timer with the remaining time (relative, so it fires when it would have
  * counting from the restore) and puts the unread ticks back with
  * TFD_IOC_SET_TICKS.
+ *
+ * A timer that expired and was not read since is not running: the kernel
+ * re-arms a periodic one only when it is read, so fdinfo shows it_value
+ * (0, 0) and ticks >= 1 with the interval. Such a timer comes back armed
+ * for one interval, its ticks waiting to be read.
  */
 #define LOG_PREFIX "timerfd: "
 #include <errno.h>
@@ -69,6 +74,8 @@ static int timerfd_restore(const struct json *o, const struct files_rctx *rc, in
 	int flags = json_as_int(json_get(o, "flags"));
 	uint64_t ticks = json_as_int(json_get(o, "ticks"));
 	struct itimerspec its = {ts_of(o, "it_interval"), ts_of(o, "it_value")};
+	bool armed = its.it_value.tv_sec || its.it_value.tv_nsec;
+	bool periodic = its.it_interval.tv_sec || its.it_interval.tv_nsec;
 	/* the cancel-on-set flag needs an absolute time; the value saved is relative */
 	int tflags = 0;
 
@@ -76,14 +83,17 @@ static int timerfd_restore(const struct json *o, const struct files_rctx *rc, in
 			     TFD_CLOEXEC | (flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
 	if (*fd < 0)
 		return ckpt_error(err, errno, "timerfd_create");
+	/* expired, unread, periodic: the next expiry is at most an interval away */
+	if (!armed && periodic)
+		its.it_value = its.it_interval;
+	if ((armed || periodic) && timerfd_settime(*fd, tflags, &its, NULL) < 0) {
+		close(*fd);
+		return ckpt_error(err, errno, "timerfd_settime");
+	}
+	/* after timerfd_settime, which zeroes the count */
 	if (ticks && ioctl(*fd, TFD_IOC_SET_TICKS, &ticks) < 0) {
 		close(*fd);
 		return ckpt_error(err, errno, "timerfd: %" PRIu64 " unread ticks", ticks);
-	}
-	if ((its.it_value.tv_sec || its.it_value.tv_nsec) &&
-	    timerfd_settime(*fd, tflags, &its, NULL) < 0) {
-		close(*fd);
-		return ckpt_error(err, errno, "timerfd_settime");
 	}
 	return 0;
 }

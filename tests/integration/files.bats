@@ -240,3 +240,20 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
 	pid_alive "$WL_PID" || fail "the tree did not survive"
 }
+
+# fdinfo of the workload's periodic timerfd (fd 3) once its first expiry
+# passed unread: it_value (0, 0), ticks 1.
+_timerfd_fired()
+{
+	grep -qx 'ticks: 1' "/proc/$WL_PID/fdinfo/3" &&
+		grep -qx 'it_value: (0, 0)' "/proc/$WL_PID/fdinfo/3"
+}
+@test "files: a periodic timerfd expired and unread at checkpoint keeps its interval" {
+	wl_start fd_timerfd || return
+	# its 3 s first expiry passes, unread (the workload waits for its go)
+	wait_until 10 _timerfd_fired || fail "the timerfd never fired: $(cat "/proc/$WL_PID/fdinfo/3")" || return
+	ckpt_checkpoint || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
