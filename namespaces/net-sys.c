@@ -11,11 +11,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "namespaces/net.h"
@@ -28,8 +28,13 @@
  * Every readable and writable file under the directory dfd (whose key,
  * relative to SYSCTL_ROOT, is key[0..klen)) into o: key -> value. Lookups
  * are relative to the directory's fd: a full path walk through the sysctl
- * tree for each of the ~1000 files costs more than the reads. dfd is
+ * tree for each of the ~500 files costs more than the reads. dfd is
  * consumed.
+ *
+ * A file is opened read-write, never written: for root, sysctl grants
+ * that exactly when the owner may read and write (proc_sys_permission), the
+ * files restore can set, so no stat is needed; a directory is known by its
+ * d_type.
  */
 static void sysctl_walk(int dfd, char *key, size_t klen, struct json *o)
 {
@@ -42,6 +47,7 @@ static void sysctl_walk(int dfd, char *key, size_t klen, struct json *o)
 	}
 	while ((de = readdir(d))) {
 		size_t nlen = strlen(de->d_name);
+		bool dir = de->d_type == DT_DIR;
 		char buf[4096];
 		struct stat st;
 		ssize_t n;
@@ -51,17 +57,15 @@ static void sysctl_walk(int dfd, char *key, size_t klen, struct json *o)
 			continue;
 		key[klen] = '/';
 		memcpy(key + klen + 1, de->d_name, nlen + 1);
-		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
+		if (de->d_type == DT_UNKNOWN && fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+			dir = S_ISDIR(st.st_mode);
+		if (dir) {
 			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fd >= 0)
 				sysctl_walk(fd, key, klen + 1 + nlen, o);
 			continue;
 		}
-		if (!(st.st_mode & S_IRUSR) || !(st.st_mode & S_IWUSR))
-			continue;
-		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+		fd = openat(dirfd(d), de->d_name, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		n = read(fd, buf, sizeof(buf) - 1);
@@ -92,62 +96,27 @@ static void sysctl_read_all(struct json *o)
 }
 
 /*
- * The defaults: the sysctls of a fresh namespace, read by a child of this
- * helper that unshares one, in parallel with the walk of the tree's own
- * namespace (about as long: two cores make the pair cost one). Its answer
- * comes back as JSON through a pipe; *rfd is the read end.
+ * The defaults: the sysctls of a fresh namespace, read by a thread that
+ * unshares one (for itself only: a network namespace is per thread) in
+ * parallel with the walk of the tree's own namespace, about as long: two
+ * cores make the pair cost one.
  */
-static pid_t fresh_start(int *rfd, ckpt_err_t *err)
+struct fresh_job {
+	pthread_t t;
+	struct json *fresh;
+	int err; /* errno of unshare */
+};
+
+static void *fresh_thread(void *arg)
 {
-	int p[2];
-	pid_t pid;
+	struct fresh_job *j = arg;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return ckpt_error(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return ckpt_error(err, errno, "fork");
+	if (unshare(CLONE_NEWNET) < 0) {
+		j->err = errno;
+		return NULL;
 	}
-	if (pid == 0) {
-		cleanup_json struct json *fresh = json_obj();
-		cleanup_free char *text = NULL;
-		size_t len;
-
-		close(p[0]);
-		if (unshare(CLONE_NEWNET) < 0)
-			_exit(1);
-		sysctl_read_all(fresh);
-		text = json_dump(fresh, false, &len);
-		_exit(write_all(p[1], text, len) < 0);
-	}
-	close(p[1]);
-	*rfd = p[0];
-	return pid;
-}
-
-static int fresh_collect(pid_t pid, int rfd, struct json **fresh, ckpt_err_t *err)
-{
-	cleanup_free char *text = NULL;
-	size_t len = 0, cap = 0;
-	int status;
-	ssize_t n;
-
-	do {
-		if (len + 65536 > cap)
-			text = xrealloc(text, cap = cap * 2 + 65536);
-		n = read(rfd, text + len, cap - len);
-		if (n > 0)
-			len += n;
-	} while (n > 0 || (n < 0 && errno == EINTR));
-	close(rfd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return ckpt_error_msg(err, EIO, "unshare a fresh network namespace to read its "
-				      "sysctls (status 0x%x)", status);
-	return json_parse(text, len, fresh, err);
+	sysctl_read_all(j->fresh);
+	return NULL;
 }
 
 /* A fresh namespace has no conf/eth0: compare per-interface keys with conf/default. */
@@ -199,19 +168,20 @@ static int nft_read(struct json *out, ckpt_err_t *err)
 
 int net_sys_read(struct json *out, ckpt_err_t *err)
 {
-	cleanup_json struct json *now = json_obj(), *fresh = NULL;
+	cleanup_json struct json *now = json_obj(), *fresh = json_obj();
 	struct json *diff = json_set(out, "sysctl", json_obj());
-	int rfd = -1, ret;
-	pid_t pid = fresh_start(&rfd, err);
+	struct fresh_job j = { .fresh = fresh };
+	int ret = pthread_create(&j.t, NULL, fresh_thread, &j);
 
-	if (pid < 0)
-		return pid;
+	if (ret)
+		return ckpt_error(err, ret, "thread to read a fresh namespace's sysctls");
 	ret = nft_read(out, err);
 	sysctl_read_all(now);
-	if (fresh_collect(pid, rfd, &fresh, err) < 0)
-		return -err->code;
+	pthread_join(j.t, NULL);
 	if (ret < 0)
 		return ret;
+	if (j.err)
+		return ckpt_error(err, j.err, "unshare a fresh network namespace");
 	for (size_t i = 0; i < json_len(now); i++) {
 		const char *k = json_key_at(now, i), *v = json_as_str(json_at(now, i));
 		const char *f = fresh_value(fresh, k);

@@ -2,7 +2,7 @@
  * namespaces/net.c - network namespace (net.json): links, addresses,
  * routes (net-link.c), nftables ruleset and sysctls (net-sys.c).
  *
- * Dump reads everything inside the tree's namespace (ns_exec_json). The
+ * Dump reads everything inside the tree's namespace (from a thread). The
  * host end of a veth lives outside the container: it is recorded with the
  * name of its namespace (ckpt-oci's own, or /run/netns/NAME).
  *
@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,17 +82,48 @@ static void cands_open(struct net_cands *c)
 		closedir(d);
 }
 
+struct link_job {
+	int nsfd;
+	struct net_cands *cands;
+	struct json *net;
+	ckpt_err_t *err;
+};
+
+/*
+ * Reads inside the tree's namespace from a thread of ckpt-oci's: setns of
+ * a network namespace is per thread, so only this thread moves (it ends
+ * with the read, wherever read_peer left it), and no helper process is
+ * forked while the tree is frozen.
+ */
+static void *link_thread(void *arg)
+{
+	struct link_job *j = arg;
+
+	if (setns(j->nsfd, CLONE_NEWNET) < 0)
+		ckpt_error(j->err, errno, "join the tree's network namespace");
+	else
+		j->net = net_link_read(j->cands, j->err);
+	return NULL;
+}
+
 static int net_dump(const struct ns_dump *d, ckpt_err_t *err)
 {
 	cleanup_json struct json *net = NULL;
 	struct net_cands c;
+	struct link_job j = { d->nsfd, &c, NULL, err };
+	pthread_t t;
 	int ret;
 
 	cands_open(&c);
-	ret = ns_exec_json(d->nsfd, CLONE_NEWNET, net_link_read, &c, &net, err);
+	ret = pthread_create(&t, NULL, link_thread, &j);
+	if (ret == 0)
+		pthread_join(t, NULL);
 	cands_free(&c);
-	if (ret < 0)
-		return ret;
+	if (ret)
+		return ckpt_error(err, ret, "thread to read the network namespace");
+	net = j.net;
+	if (!net)
+		return -err->code;
 	return bundle_put_json(d->bundle, "net.json", net, err);
 }
 
