@@ -2,8 +2,10 @@
  * libckpt/inspect.c - ckpt_inspect(): what a bundle holds, for people
  * (text) or tools (--json). The bundle is verified by bundle_open() first,
  * so a corrupt bundle fails here exactly as it would fail restore.
- * Reads manifest.json, pstree.json and task-PID.json; every engine key is
- * optional here, so inspect keeps working while the schema grows.
+ * Reads manifest.json, pstree.json, task-PID.json, files.json (for the
+ * shared objects behind fds), the namespaces' documents, and for a
+ * container oci.json and rootfs-diff.json; every engine key is optional
+ * here, so inspect keeps working while the schema grows.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -106,6 +108,82 @@ static void print_task_signals(FILE *out, const struct json *t)
 		json_len(json_get(t, "shared_pending")));
 }
 
+/* A bundle document if the bundle holds it, else NULL (not an error). */
+static int get_optional(struct ckpt_bundle *b, const char *name, struct json **out,
+			ckpt_err_t *err)
+{
+	*out = NULL;
+	if (!bundle_has_file(b, name))
+		return 0;
+	return bundle_get_json(b, name, out, err);
+}
+
+/* The member of a files.json list whose "id" is id. */
+static const struct json *find_by_id(const struct json *list, long long id)
+{
+	for (size_t i = 0; i < json_len(list); i++)
+		if (int_or(json_at(list, i), "id") == id)
+			return json_at(list, i);
+	return NULL;
+}
+
+/*
+ * Which runtime, root and name a container came from (oci.json), and what
+ * of its root directory the bundle carries (rootfs-diff.json).
+ */
+static int print_container(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
+{
+	cleanup_json struct json *oci = NULL, *diff = NULL;
+	int ret;
+
+	ret = get_optional(b, "oci.json", &oci, err);
+	if (ret == 0)
+		ret = get_optional(b, "rootfs-diff.json", &diff, err);
+	if (ret < 0 || !oci)
+		return ret;
+	fprintf(out, "container: %s, runtime %s, root %s\n", str_or(oci, "id"),
+		str_or(oci, "runtime"), str_or(oci, "root"));
+	if (diff)
+		fprintf(out, "rootfs:    %s: %lld entries changed since %s, %lld bytes\n",
+			str_or(diff, "rootfs"), int_or(diff, "entries"), str_or(diff, "since"),
+			int_or(diff, "bytes"));
+	else
+		fprintf(out, "rootfs:    changes not saved (read-only root or --no-rootfs)\n");
+	return 0;
+}
+
+/* A unix socket's queue: bytes, and fds in flight in its messages. */
+static void print_unix(FILE *out, const struct json *files, long long id)
+{
+	const struct json *e = find_by_id(json_get(files, "unix"), id);
+	const struct json *rights = json_get(e, "rights");
+	size_t inflight = 0;
+
+	fprintf(out, " socket %lld", id);
+	if (!e)
+		return;
+	for (size_t i = 0; i < json_len(rights); i++)
+		inflight += json_len(json_get(json_at(rights, i), "files"));
+	if (int_or(e, "bytes"))
+		fprintf(out, " %lld bytes queued", int_or(e, "bytes"));
+	if (inflight)
+		fprintf(out, " %zu fds in flight", inflight);
+}
+
+/* An inet socket: tcp or udp, and for udp the datagrams queued. */
+static void print_inet(FILE *out, const struct json *files, long long id)
+{
+	const struct json *e = find_by_id(json_get(files, "inet"), id);
+	long long type = int_or(e, "type");
+
+	fprintf(out, " socket %lld", id);
+	if (!e)
+		return;
+	fprintf(out, " %s", type == 1 ? "tcp" : type == 2 ? "udp" : "?");
+	if (json_len(json_get(e, "dgrams")))
+		fprintf(out, " %zu datagrams queued", json_len(json_get(e, "dgrams")));
+}
+
 /* Access mode and the flags that matter, as in open(2). */
 static void print_fd_flags(FILE *out, long long fl)
 {
@@ -116,7 +194,7 @@ static void print_fd_flags(FILE *out, long long fl)
 }
 
 /* One fd: number, kind, flags, offset, then the kind's key state. */
-static void print_fd(FILE *out, const struct json *f)
+static void print_fd(FILE *out, const struct json *f, const struct json *files)
 {
 	const char *kind = str_or(f, "kind");
 	const struct json *w = json_get(f, "watches");
@@ -132,7 +210,13 @@ static void print_fd(FILE *out, const struct json *f)
 		fprintf(out, " pipe %lld %s end", int_or(f, "id"),
 			int_or(f, "end") ? "write" : "read");
 	else if (!strcmp(kind, "unix"))
-		fprintf(out, " socket %lld", int_or(f, "id"));
+		print_unix(out, files, int_or(f, "id"));
+	else if (!strcmp(kind, "inet"))
+		print_inet(out, files, int_or(f, "id"));
+	else if (!strcmp(kind, "mqueue"))
+		fprintf(out, " queue %s", str_or(f, "name"));
+	else if (!strcmp(kind, "fanotify"))
+		fprintf(out, " %zu marks", json_len(json_get(f, "marks")));
 	else if (!strcmp(kind, "eventfd"))
 		fprintf(out, " count %" PRIu64 "%s", hex_or(f, "count"),
 			json_as_bool(json_get(f, "semaphore")) ? " semaphore" : "");
@@ -156,7 +240,7 @@ static void print_fd(FILE *out, const struct json *f)
 			str_or(json_at(w, i), "path"));
 }
 
-static void print_task(FILE *out, const struct json *t)
+static void print_task(FILE *out, const struct json *t, const struct json *files)
 {
 	const struct json *threads = json_get(t, "threads"), *vmas = json_get(t, "vmas");
 	const struct json *fds = json_get(t, "fds");
@@ -189,7 +273,7 @@ static void print_task(FILE *out, const struct json *t)
 	}
 	fprintf(out, "  fds:     %zu\n", json_len(fds));
 	for (size_t i = 0; i < json_len(fds); i++) {
-		print_fd(out, json_at(fds, i));
+		print_fd(out, json_at(fds, i), files);
 	}
 }
 
@@ -234,6 +318,14 @@ static int print_namespaces(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
 	for (size_t i = 0; i < json_len(list); i++)
 		fprintf(out, " %s", json_as_str(json_at(list, i)) ?: "?");
 	fprintf(out, "%s\n", json_len(list) ? "" : " none (the caller's are used)");
+	/* shared with the caller, but the tree's part saved (a container's cgroups) */
+	list = json_get(ns, "joined");
+	if (json_len(list)) {
+		fprintf(out, "namespaces joined, the tree's part saved:");
+		for (size_t i = 0; i < json_len(list); i++)
+			fprintf(out, " %s", json_as_str(json_at(list, i)) ?: "?");
+		fputc('\n', out);
+	}
 	if (bundle_has_file(b, "mounts.json") &&
 	    (ret = bundle_get_json(b, "mounts.json", &mnt, err)) == 0) {
 		list = json_get(mnt, "mounts");
@@ -269,10 +361,49 @@ static int print_namespaces(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
 	return ret;
 }
 
+/*
+ * --json: the manifest, the tree, every task, files.json, and for a
+ * container its runtime, root, id and rootfs changes ("container").
+ */
+static int inspect_json(struct ckpt_bundle *b, FILE *out, struct json *tree, struct json *tasks,
+			struct json *files, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = json_obj(), *oci = NULL, *diff = NULL;
+	cleanup_free char *text = json_dump(bundle_manifest(b), false, NULL);
+	struct json *m = NULL, *c;
+	int ret;
+
+	/* doc owns them from here; the manifest takes its place first */
+	json_set(doc, "manifest", json_null());
+	json_set(doc, "pstree", tree);
+	json_set(doc, "tasks", tasks);
+	json_set(doc, "files", files);
+	/* the manifest stays owned by the bundle: put a copy in the document */
+	ret = json_parse(text, strlen(text), &m, err);
+	if (ret < 0)
+		return ret;
+	json_set(doc, "manifest", m);
+	ret = get_optional(b, "oci.json", &oci, err);
+	if (ret == 0)
+		ret = get_optional(b, "rootfs-diff.json", &diff, err);
+	if (ret < 0)
+		return ret;
+	if (oci) {
+		c = json_set(doc, "container", json_obj());
+		json_set(c, "runtime", json_str(json_as_str(json_get(oci, "runtime"))));
+		json_set(c, "root", json_str(json_as_str(json_get(oci, "root"))));
+		json_set(c, "id", json_str(json_as_str(json_get(oci, "id"))));
+		json_set(c, "rootfs_diff", diff ? steal_pointer(&diff) : json_null());
+	}
+	free(text);
+	text = json_dump(doc, true, NULL);
+	fprintf(out, "%s\n", text);
+	return 0;
+}
+
 static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_err_t *err)
 {
-	cleanup_json struct json *tree = NULL, *tasks = json_obj(), *doc = NULL;
-	cleanup_free char *text = NULL;
+	cleanup_json struct json *tree = NULL, *tasks = json_obj(), *files = NULL;
 	int ret;
 
 	if (bundle_has_file(b, "pstree.json")) {
@@ -283,33 +414,23 @@ static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_e
 		if (ret < 0)
 			return ret;
 	}
-	if (!as_json) {
-		print_manifest(out, bundle_manifest(b));
-		if (tree)
-			print_pstree(out, tree);
-		ret = print_namespaces(b, out, err);
-		if (ret < 0)
-			return ret;
-		for (size_t i = 0; i < json_len(tasks); i++)
-			print_task(out, json_at(tasks, i));
-		return 0;
-	}
-	doc = json_obj();
-	/* the manifest stays owned by the bundle: put a copy in the document */
-	text = json_dump(bundle_manifest(b), false, NULL);
-	{
-		struct json *m = NULL;
-
-		ret = json_parse(text, strlen(text), &m, err);
-		if (ret < 0)
-			return ret;
-		json_set(doc, "manifest", m);
-	}
-	json_set(doc, "pstree", steal_pointer(&tree));
-	json_set(doc, "tasks", steal_pointer(&tasks));
-	free(text);
-	text = json_dump(doc, true, NULL);
-	fprintf(out, "%s\n", text);
+	ret = get_optional(b, "files.json", &files, err);
+	if (ret < 0)
+		return ret;
+	if (as_json)
+		return inspect_json(b, out, steal_pointer(&tree), steal_pointer(&tasks),
+				    steal_pointer(&files), err);
+	print_manifest(out, bundle_manifest(b));
+	ret = print_container(b, out, err);
+	if (ret < 0)
+		return ret;
+	if (tree)
+		print_pstree(out, tree);
+	ret = print_namespaces(b, out, err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < json_len(tasks); i++)
+		print_task(out, json_at(tasks, i), files);
 	return 0;
 }
 

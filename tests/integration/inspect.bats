@@ -1,0 +1,130 @@
+#!/usr/bin/env bats
+# tests/integration/inspect.bats - what `ckpt-oci inspect` shows of a
+# bundle, text and --json: for a container its runtime, root and id and
+# its root filesystem changes; for fds the key state of the newer kinds
+# (mqueue name, fanotify marks, unix fds in flight, UDP datagrams queued).
+# Each workload is restored afterwards and must PASS: the bundle inspect
+# read is the one that works.
+
+load helpers
+load container
+
+setup()
+{
+	ckpt_setup
+}
+
+teardown()
+{
+	[[ -z ${RUNC_ROOT:-} ]] || ctr_teardown
+	ckpt_teardown
+}
+
+# inspect_ok [ARGS...]: `ckpt-oci inspect ARGS $T/bundle` succeeds.
+inspect_ok()
+{
+	run "$CKPT_OCI" inspect "$@" "$T/bundle"
+	assert_success
+}
+
+# fd_line KIND: the line of the one fd of KIND in inspect's text output.
+fd_line()
+{
+	grep -E "^ +[0-9]+ $1 " <<<"$output"
+}
+
+# Restore the checkpointed workload and see it PASS.
+restore_pass()
+{
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+# ---- containers ---------------------------------------------------------------
+
+@test "inspect: a container bundle shows runtime, root, id and the rootfs changes" {
+	ctr_setup
+	ctr_run_counter ic1
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --root "$RUNC_ROOT" -o "$T/bundle" ic1
+	assert_success
+	inspect_ok
+	assert_line "container: ic1, runtime runc, root $RUNC_ROOT"
+	# the counter writes /tmp/count in the root directory: changed entries
+	assert_line --regexp "^rootfs:    $T/ic1/rootfs: [1-9][0-9]* entries changed since [0-9T:.Z-]+, [1-9][0-9]* bytes$"
+	# runc gives the container cgroups but no cgroup namespace
+	assert_line --regexp "^namespaces joined, the tree's part saved:.* cgroup"
+	inspect_ok --json
+	[[ $(jq -r .container.id <<<"$output") == ic1 ]]
+	[[ $(jq -r .container.runtime <<<"$output") == runc ]]
+	[[ $(jq -r .container.root <<<"$output") == "$RUNC_ROOT" ]]
+	(($(jq -r .container.rootfs_diff.entries <<<"$output") >= 1))
+	[[ $(jq -r .container.rootfs_diff.bytes <<<"$output") == \
+		$(stat -c %s "$T/bundle/rootfs-diff.tar") ]]
+}
+
+@test "inspect: a container checkpointed with --no-rootfs says its changes are not saved" {
+	ctr_setup
+	ctr_run_counter ic2
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --root "$RUNC_ROOT" --no-rootfs \
+		-o "$T/bundle" ic2
+	assert_success
+	inspect_ok
+	assert_line "container: ic2, runtime runc, root $RUNC_ROOT"
+	assert_line "rootfs:    changes not saved (read-only root or --no-rootfs)"
+	inspect_ok --json
+	[[ $(jq -r .container.rootfs_diff <<<"$output") == null ]]
+}
+
+@test "inspect: a bundle of a plain process tree has no container lines" {
+	wl_start counter || return
+	ckpt_checkpoint || return
+	inspect_ok
+	refute_line --regexp '^(container|rootfs):'
+	inspect_ok --json
+	[[ $(jq -r 'has("container")' <<<"$output") == false ]]
+	restore_pass
+}
+
+# ---- fds -------------------------------------------------------------------------
+
+@test "inspect: mqueue fds show the queue's name" {
+	wl_start fd_mqueue || return
+	ckpt_checkpoint || return
+	inspect_ok
+	fd_line mqueue | grep -q " queue /ckpt-wl-fdmq-$WL_PID " ||
+		fail "no mqueue fd naming its queue in: $output"
+	restore_pass
+}
+
+@test "inspect: fanotify fds show how many marks they hold" {
+	wl_start fd_fanotify || return
+	ckpt_checkpoint || return
+	inspect_ok
+	fd_line fanotify | grep -qE ' [1-9][0-9]* marks ' ||
+		fail "no fanotify fd with its marks in: $output"
+	inspect_ok --json
+	(($(jq '[.tasks[].fds[] | select(.kind == "fanotify") | .marks | length] | add' \
+		<<<"$output") >= 1))
+	restore_pass
+}
+
+@test "inspect: a unix socket shows the fds in flight in its queue" {
+	wl_start fd_unix_refused inflight || return
+	ckpt_checkpoint || return
+	inspect_ok
+	fd_line unix | grep -qE ' socket [0-9]+ 1 bytes queued 1 fds in flight ' ||
+		fail "no unix socket with 1 fd in flight in: $output"
+	inspect_ok --json
+	[[ $(jq '.files.inflight | length' <<<"$output") == 1 ]]
+	restore_pass
+}
+
+@test "inspect: UDP sockets show their queued datagrams" {
+	wl_start net_udp_queued || return
+	ckpt_checkpoint || return
+	inspect_ok
+	fd_line inet | grep -qE ' socket [0-9]+ udp 3 datagrams queued ' ||
+		fail "no UDP socket with its 3 datagrams in: $output"
+	restore_pass
+}
