@@ -5,8 +5,8 @@
  * posix_spawnp with pipes, and the network lock's table added or deleted
  * in one nfnetlink batch (net-lock.c says what the table holds).
  *
- * Each of these runs in the caller's network namespace, except the lock
- * batch sent through a socket made inside another one (nft_sock_in).
+ * Each of these runs in the caller thread's network namespace; the lock
+ * batch goes through a socket net-lock.c made inside the tree's one.
  */
 #define LOG_PREFIX "net: "
 #include <arpa/inet.h>
@@ -17,10 +17,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -31,6 +30,28 @@
 #include "util/util.h"
 
 extern char **environ;
+
+/*
+ * in into fd, a pipe to nft. If nft dies unread, the write fails with
+ * EPIPE instead of SIGPIPE killing ckpt-oci: blocked here, the signal is
+ * taken back before the mask is restored.
+ */
+static void feed(int fd, const char *in)
+{
+	static const struct timespec now = {0, 0};
+	sigset_t pipe_set, old;
+	int ret;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	ret = write_all(fd, in, strlen(in));
+	if (ret == -EPIPE)
+		sigtimedwait(&pipe_set, NULL, &now);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret < 0)
+		pr_warn("write to nft: %s", strerror(-ret));
+}
 
 static struct nlmsghdr *nft_msg(char *buf, int type, int family, uint16_t flags, uint32_t seq)
 {
@@ -95,7 +116,7 @@ out:
 int nft_run(char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err)
 {
 	posix_spawn_file_actions_t fa;
-	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, status, ret;
+	int ip[2] = {-1, -1}, op[2] = {-1, -1}, status, ret;
 	size_t len = 0, cap = 0;
 	pid_t pid;
 
@@ -121,8 +142,7 @@ int nft_run(char *const argv[], const char *in, char **out, bool quiet, ckpt_err
 	if (in) {
 		close(steal_fd(&ip[0]));
 		/* nft reads all its input before it answers: no deadlock with out */
-		if (write_all(ip[1], in, strlen(in)) < 0)
-			pr_warn("write to nft: %m");
+		feed(ip[1], in);
 		close(steal_fd(&ip[1]));
 	}
 	if (out) {
@@ -277,7 +297,7 @@ static int batch_send(int fd, struct nft_batch *b)
  */
 int nft_lock_table(int fd, const char *table, uint32_t mark, bool add)
 {
-	struct nft_batch b = { .len = 0 };
+	struct nft_batch b = {.len = 0};
 	struct nlmsghdr *nlh;
 
 	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_BEGIN, 0));

@@ -82,7 +82,7 @@ static void sysctl_walk(int dfd, char *key, size_t klen, struct json *o)
 /* net.ipv4 and net.ipv6 of the caller's network namespace into o. */
 static void sysctl_read_all(struct json *o)
 {
-	static const char *const tops[] = { "ipv4", "ipv6" };
+	static const char *const tops[] = {"ipv4", "ipv6"};
 	cleanup_close int root = open(SYSCTL_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char key[PATH_MAX];
 
@@ -146,7 +146,7 @@ static const char *fresh_value(const struct json *fresh, const char *key)
  */
 static int nft_read(struct json *out, ckpt_err_t *err)
 {
-	static char *const argv[] = { "nft", "list", "ruleset", NULL };
+	static char *const argv[] = {"nft", "list", "ruleset", NULL};
 	cleanup_free char *text = NULL;
 	int status, has = nft_has_tables();
 
@@ -170,7 +170,7 @@ int net_sys_read(struct json *out, ckpt_err_t *err)
 {
 	cleanup_json struct json *now = json_obj(), *fresh = json_obj();
 	struct json *diff = json_set(out, "sysctl", json_obj());
-	struct fresh_job j = { .fresh = fresh };
+	struct fresh_job j = {.fresh = fresh};
 	int ret = pthread_create(&j.t, NULL, fresh_thread, &j);
 
 	if (ret)
@@ -209,7 +209,7 @@ static int sys_apply(const struct json *net, ckpt_err_t *err)
 			close(fd);
 	}
 	if (rules) {
-		static char *const argv[] = { "nft", "-f", "-", NULL };
+		static char *const argv[] = {"nft", "-f", "-", NULL};
 		int status = nft_run(argv, rules, NULL, false, err);
 
 		if (status > 0)

@@ -110,7 +110,7 @@ static int net_dump(const struct ns_dump *d, ckpt_err_t *err)
 {
 	cleanup_json struct json *net = NULL;
 	struct net_cands c;
-	struct link_job j = { d->nsfd, &c, NULL, err };
+	struct link_job j = {d->nsfd, &c, NULL, err};
 	pthread_t t;
 	int ret;
 
@@ -257,7 +257,7 @@ static int net_lock(const struct ns_dump *d, ckpt_err_t *err)
 
 static void net_unlock(const struct ns_dump *d)
 {
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 
 	if (net_unlock_ns(d->nsfd, &e) < 0)
 		pr_warn("%s: the tree's network stays locked", e.msg);
