@@ -152,7 +152,34 @@ static int print_container(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
 	return 0;
 }
 
-/* A unix socket's queue: bytes, and fds in flight in its messages. */
+/*
+ * A unix socket's bound name, saved as hex digits: "@" for the zero byte
+ * that starts an abstract name, "?" for any other byte not printable; a
+ * name bound relative to a directory is followed by that directory.
+ */
+static void print_unix_name(FILE *out, const struct json *e)
+{
+	const char *hex = json_as_str(json_get(e, "name"));
+	const char *dir = json_as_str(json_get(e, "dir"));
+
+	if (!hex || !*hex)
+		return;
+	fputs(" name ", out);
+	for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) {
+		unsigned int c = 0;
+
+		if (sscanf(hex + i, "%2x", &c) != 1)
+			break;
+		/* a path name may carry its terminating zero byte: stop there */
+		if (c == 0 && i && strncmp(hex, "00", 2))
+			break;
+		fputc(i == 0 && c == 0 ? '@' : c >= 0x20 && c < 0x7f ? (int)c : '?', out);
+	}
+	if (dir)
+		fprintf(out, " in %s", dir);
+}
+
+/* A unix socket: its name, queued bytes, and fds in flight in its messages. */
 static void print_unix(FILE *out, const struct json *files, long long id)
 {
 	const struct json *e = find_by_id(json_get(files, "unix"), id);
@@ -162,6 +189,7 @@ static void print_unix(FILE *out, const struct json *files, long long id)
 	fprintf(out, " socket %lld", id);
 	if (!e)
 		return;
+	print_unix_name(out, e);
 	for (size_t i = 0; i < json_len(rights); i++)
 		inflight += json_len(json_get(json_at(rights, i), "files"));
 	if (int_or(e, "bytes"))

@@ -2,7 +2,8 @@
 # tests/integration/inspect.bats - what `ckpt-oci inspect` shows of a
 # bundle, text and --json: for a container its runtime, root and id and
 # its root filesystem changes; for fds the key state of the newer kinds
-# (mqueue name, fanotify marks, unix fds in flight, UDP datagrams queued).
+# (mqueue name, fanotify marks, unix names and fds in flight, UDP datagrams
+# queued).
 # Each workload is restored afterwards and must PASS: the bundle inspect
 # read is the one that works.
 
@@ -126,5 +127,14 @@ restore_pass()
 	inspect_ok
 	fd_line inet | grep -qE ' socket [0-9]+ udp 3 datagrams queued ' ||
 		fail "no UDP socket with its 3 datagrams in: $output"
+	restore_pass
+}
+
+@test "inspect: a unix socket bound to a relative path shows its name and directory" {
+	wl_start fd_unix_refused relative || return
+	ckpt_checkpoint || return
+	inspect_ok
+	fd_line unix | grep -qF " name rel.sock in $T " ||
+		fail "no unix listener named rel.sock in $T in: $output"
 	restore_pass
 }

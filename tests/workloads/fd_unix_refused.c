@@ -1,13 +1,19 @@
 /*
- * fd_unix_refused MODE - unix socket states this version refuses to
- * checkpoint (the checkpoint must fail naming the fd and leave the tree
- * running); after the go, without any restore, each is verified intact:
+ * fd_unix_refused MODE - unix socket states around what this version
+ * refuses to checkpoint. The refused modes (the checkpoint must fail
+ * naming the fd and leave the tree running; after the go, without any
+ * restore, each is verified intact):
  *   pending-data    a client sent bytes into a connection not accepted yet
  *   pending-closed  the same client then closed its end
- *   inflight        a pipe's read end in flight (SCM_RIGHTS) in a queue
- *   relative        a listener bound to a relative path
  *   listen          a listener at refused.sock; the harness connects to it
  *                   from outside the tree and does not wait to be accepted
+ * Two modes were refused once and are supported now; they round-trip
+ * (checkpoint, restore, go) and verify after restore:
+ *   inflight        a pipe's read end in flight (SCM_RIGHTS) in a queue,
+ *                   received after restore and still carrying its bytes
+ *   relative        a listener bound to a relative path, connected to by
+ *                   that name after restore
+ * (fd_unix_inflight and fd_unix_relative cover these more fully.)
  */
 #include <stdbool.h>
 #include <stddef.h>
