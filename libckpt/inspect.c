@@ -109,8 +109,7 @@ static void print_task_signals(FILE *out, const struct json *t)
 }
 
 /* A bundle document if the bundle holds it, else NULL (not an error). */
-static int get_optional(struct ckpt_bundle *b, const char *name, struct json **out,
-			ckpt_err_t *err)
+static int get_optional(struct ckpt_bundle *b, const char *name, struct json **out, ckpt_err_t *err)
 {
 	*out = NULL;
 	if (!bundle_has_file(b, name))
@@ -221,22 +220,29 @@ static void print_fd_flags(FILE *out, long long fl)
 		fl & 04000 ? ",nonblock" : "", fl & 02000000 ? ",cloexec" : "");
 }
 
-/* One fd: number, kind, flags, offset, then the kind's key state. */
-static void print_fd(FILE *out, const struct json *f, const struct json *files)
+/*
+ * A pipe end; "held" says which ends the tree holds (bit 0 read, bit 1
+ * write): with one only, the other leads outside (a runtime's stdio).
+ */
+static void print_pipe(FILE *out, const struct json *f, const struct json *files)
 {
-	const char *kind = str_or(f, "kind");
-	const struct json *w = json_get(f, "watches");
+	const struct json *p = find_by_id(json_get(files, "pipes"), int_or(f, "id"));
 
-	fprintf(out, "    %4lld %-8s", int_or(f, "fd"), kind);
-	print_fd_flags(out, int_or(f, "flags"));
-	if (int_or(f, "pos"))
-		fprintf(out, " pos %lld", int_or(f, "pos"));
-	if (json_get(f, "desc"))
-		fprintf(out, " desc %lld%s", int_or(f, "desc"),
-			json_as_bool(json_get(f, "dup")) ? " (shared)" : "");
+	fprintf(out, " pipe %lld %s end", int_or(f, "id"), int_or(f, "end") ? "write" : "read");
+	if (int_or(p, "bytes"))
+		fprintf(out, " %lld bytes queued", int_or(p, "bytes"));
+	if (p && json_get(p, "held") && int_or(p, "held") != 3)
+		fprintf(out, " (other end outside)");
+}
+
+/* The key state of an fd's kind; a "dup" holds none (its first fd does). */
+static void print_fd_state(FILE *out, const char *kind, const struct json *f,
+			   const struct json *files)
+{
+	if (json_as_bool(json_get(f, "dup")))
+		return;
 	if (!strcmp(kind, "pipe"))
-		fprintf(out, " pipe %lld %s end", int_or(f, "id"),
-			int_or(f, "end") ? "write" : "read");
+		print_pipe(out, f, files);
 	else if (!strcmp(kind, "unix"))
 		print_unix(out, files, int_or(f, "id"));
 	else if (!strcmp(kind, "inet"))
@@ -254,11 +260,27 @@ static void print_fd(FILE *out, const struct json *f, const struct json *files)
 		fprintf(out, " clock %lld value %s interval %s", int_or(f, "clockid"),
 			str_or(f, "it_value"), str_or(f, "it_interval"));
 	else if (!strcmp(kind, "epoll") || !strcmp(kind, "inotify"))
-		fprintf(out, " %zu watches", json_len(w));
+		fprintf(out, " %zu watches", json_len(json_get(f, "watches")));
 	else if (!strcmp(kind, "pidfd"))
 		fprintf(out, " pid %lld", int_or(f, "pid"));
 	else if (json_get(f, "ghost"))
 		fprintf(out, " unlinked");
+}
+
+/* One fd: number, kind, flags, offset, then the kind's key state. */
+static void print_fd(FILE *out, const struct json *f, const struct json *files)
+{
+	const char *kind = str_or(f, "kind");
+	const struct json *w = json_get(f, "watches");
+
+	fprintf(out, "    %4lld %-8s", int_or(f, "fd"), kind);
+	print_fd_flags(out, int_or(f, "flags"));
+	if (int_or(f, "pos"))
+		fprintf(out, " pos %lld", int_or(f, "pos"));
+	if (json_get(f, "desc"))
+		fprintf(out, " desc %lld%s", int_or(f, "desc"),
+			json_as_bool(json_get(f, "dup")) ? " (shared)" : "");
+	print_fd_state(out, kind, f, files);
 	if (json_len(json_get(f, "locks")))
 		fprintf(out, " %zu locks", json_len(json_get(f, "locks")));
 	fprintf(out, " %s\n", str_or(f, "path"));
@@ -268,6 +290,17 @@ static void print_fd(FILE *out, const struct json *f, const struct json *files)
 			str_or(json_at(w, i), "path"));
 }
 
+/* The vdso the task started with: restore maps a proxy if this host's differs. */
+static void print_vdso(FILE *out, const struct json *v)
+{
+	if (!v)
+		return;
+	fprintf(out,
+		"  vdso:    text %lld bytes, vvar %lld bytes, hash 0x%" PRIx64 ", %zu symbols\n",
+		int_or(v, "text_size"), int_or(v, "vvar_size"), hex_or(v, "hash"),
+		json_len(json_get(v, "symbols")));
+}
+
 static void print_task(FILE *out, const struct json *t, const struct json *files)
 {
 	const struct json *threads = json_get(t, "threads"), *vmas = json_get(t, "vmas");
@@ -275,6 +308,7 @@ static void print_task(FILE *out, const struct json *t, const struct json *files
 
 	fprintf(out, "\ntask %lld (%s)\n", int_or(t, "pid"), str_or(t, "comm"));
 	fprintf(out, "  exe:     %s\n  cwd:     %s\n", str_or(t, "exe"), str_or(t, "cwd"));
+	print_vdso(out, json_get(t, "vdso"));
 	/* credentials are per thread; threads of one process nearly always agree */
 	print_task_creds(out, json_get(json_at(threads, 0), "creds"));
 	print_task_signals(out, t);
@@ -329,63 +363,107 @@ static int load_tasks(struct ckpt_bundle *b, const struct json *tree, struct jso
 	return 0;
 }
 
-/* The tree's own namespaces; mounts and network when they were dumped. */
-static int print_namespaces(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
+static void print_ns_list(FILE *out, const char *title, const struct json *list)
 {
-	cleanup_json struct json *ns = NULL, *mnt = NULL, *net = NULL;
-	struct json *list;
-	int ret;
-
-	if (!bundle_has_file(b, "ns.json"))
-		return 0;
-	ret = bundle_get_json(b, "ns.json", &ns, err);
-	if (ret < 0)
-		return ret;
-	list = json_get(ns, "owned");
-	fprintf(out, "\nnamespaces of its own:");
+	fprintf(out, "%s", title);
 	for (size_t i = 0; i < json_len(list); i++)
 		fprintf(out, " %s", json_as_str(json_at(list, i)) ?: "?");
-	fprintf(out, "%s\n", json_len(list) ? "" : " none (the caller's are used)");
-	/* shared with the caller, but the tree's part saved (a container's cgroups) */
-	list = json_get(ns, "joined");
-	if (json_len(list)) {
-		fprintf(out, "namespaces joined, the tree's part saved:");
-		for (size_t i = 0; i < json_len(list); i++)
-			fprintf(out, " %s", json_as_str(json_at(list, i)) ?: "?");
+}
+
+/* Mount point, type, kind, options, then propagation with its peer groups. */
+static void print_mounts(FILE *out, const struct json *mnt)
+{
+	const struct json *list = json_get(mnt, "mounts");
+
+	fprintf(out, "mounts:    %zu\n", json_len(list));
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *m = json_at(list, i);
+		const char *prop = str_or(m, "propagation");
+
+		fprintf(out, "    %-24s %-8s %-8s %s", str_or(m, "mountpoint"), str_or(m, "fstype"),
+			str_or(m, "kind"), str_or(m, "options"));
+		/* the group ids say shared and slave; only unbindable needs its name */
+		if (!json_get(m, "shared") && !json_get(m, "master") && strcmp(prop, "private") &&
+		    strcmp(prop, "-"))
+			fprintf(out, " %s", prop);
+		if (json_get(m, "shared"))
+			fprintf(out, " shared:%lld", int_or(m, "shared"));
+		if (json_get(m, "master"))
+			fprintf(out, " master:%lld", int_or(m, "master"));
 		fputc('\n', out);
 	}
-	if (bundle_has_file(b, "mounts.json") &&
-	    (ret = bundle_get_json(b, "mounts.json", &mnt, err)) == 0) {
-		list = json_get(mnt, "mounts");
-		fprintf(out, "mounts:    %zu\n", json_len(list));
-		for (size_t i = 0; i < json_len(list); i++) {
-			const struct json *m = json_at(list, i);
+}
 
-			fprintf(out, "    %-24s %-8s %-8s %s\n", str_or(m, "mountpoint"),
-				str_or(m, "fstype"), str_or(m, "kind"), str_or(m, "options"));
-		}
+static void print_net(FILE *out, const struct json *net)
+{
+	const struct json *list = json_get(net, "links"), *addrs = json_get(net, "addrs");
+
+	fprintf(out, "network:   %zu links, %zu addresses, %zu routes\n", json_len(list),
+		json_len(addrs), json_len(json_get(net, "routes")));
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *l = json_at(list, i);
+
+		fprintf(out, "    %-10s %-8s %s mtu %lld", str_or(l, "name"), str_or(l, "kind"),
+			json_as_bool(json_get(l, "up")) ? "up  " : "down", int_or(l, "mtu"));
+		for (size_t k = 0; k < json_len(addrs); k++)
+			if (int_or(json_at(addrs, k), "index") == int_or(l, "index"))
+				fprintf(out, " %s/%lld", str_or(json_at(addrs, k), "addr"),
+					int_or(json_at(addrs, k), "prefixlen"));
+		fputc('\n', out);
 	}
-	if (ret < 0)
-		return ret;
-	if (bundle_has_file(b, "net.json") &&
-	    (ret = bundle_get_json(b, "net.json", &net, err)) == 0) {
-		list = json_get(net, "links");
-		fprintf(out, "network:   %zu links, %zu addresses, %zu routes\n", json_len(list),
-			json_len(json_get(net, "addrs")), json_len(json_get(net, "routes")));
-		for (size_t i = 0; i < json_len(list); i++) {
-			const struct json *l = json_at(list, i), *addrs = json_get(net, "addrs");
+}
 
-			fprintf(out, "    %-10s %-8s %s mtu %lld", str_or(l, "name"),
-				str_or(l, "kind"),
-				json_as_bool(json_get(l, "up")) ? "up  " : "down",
-				int_or(l, "mtu"));
-			for (size_t k = 0; k < json_len(addrs); k++)
-				if (int_or(json_at(addrs, k), "index") == int_or(l, "index"))
-					fprintf(out, " %s/%lld", str_or(json_at(addrs, k), "addr"),
-						int_or(json_at(addrs, k), "prefixlen"));
+/* Each hierarchy's cgroup ("v2" for the unified one) and the limits saved there. */
+static void print_cgroups(FILE *out, const struct json *cg)
+{
+	const struct json *list = json_get(cg, "cgroups");
+
+	fprintf(out, "cgroups:   %zu\n", json_len(list));
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *c = json_at(list, i), *lim = json_get(c, "limits");
+		const char *ctl = str_or(c, "controllers");
+
+		fprintf(out, "    %-24s %s", *ctl ? ctl : "v2", str_or(c, "path"));
+		for (size_t k = 0; k < json_len(lim); k++)
+			fprintf(out, "%s%s=%s", k ? ", " : " (", json_key_at(lim, k),
+				json_as_str(json_at(lim, k)) ?: "?");
+		fprintf(out, "%s\n", json_len(lim) ? ")" : "");
+	}
+}
+
+/* The tree's namespaces and what was saved of each. */
+static int print_namespaces(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
+{
+	static const char *const docs[] = {"uts.json", "mounts.json", "net.json", "cgroup.json"};
+	struct json *d[ARRAY_SIZE(docs)] = {NULL};
+	cleanup_json struct json *ns = NULL;
+	int ret;
+
+	ret = get_optional(b, "ns.json", &ns, err);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(docs); i++)
+		ret = get_optional(b, docs[i], &d[i], err);
+	if (ret == 0 && ns) {
+		print_ns_list(out, "\nnamespaces of its own:", json_get(ns, "owned"));
+		fprintf(out, "%s\n",
+			json_len(json_get(ns, "owned")) ? "" : " none (the caller's are used)");
+		/* shared with the caller, but the tree's part saved (a container's cgroups) */
+		if (json_len(json_get(ns, "joined"))) {
+			print_ns_list(out, "namespaces joined, the tree's part saved:",
+				      json_get(ns, "joined"));
 			fputc('\n', out);
 		}
+		if (d[0])
+			fprintf(out, "hostname:  %s (domain %s)\n", str_or(d[0], "nodename"),
+				str_or(d[0], "domainname"));
+		if (d[1])
+			print_mounts(out, d[1]);
+		if (d[2])
+			print_net(out, d[2]);
+		if (d[3])
+			print_cgroups(out, d[3]);
 	}
+	for (size_t i = 0; i < ARRAY_SIZE(docs); i++)
+		json_free(d[i]);
 	return ret;
 }
 

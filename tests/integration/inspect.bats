@@ -19,6 +19,7 @@ teardown()
 {
 	[[ -z ${RUNC_ROOT:-} ]] || ctr_teardown
 	ckpt_teardown
+	[[ -z ${DATA:-} ]] || rm -rf "$DATA"
 }
 
 # inspect_ok [ARGS...]: `ckpt-oci inspect ARGS $T/bundle` succeeds.
@@ -55,6 +56,11 @@ restore_pass()
 	assert_line --regexp "^rootfs:    $T/ic1/rootfs: [1-9][0-9]* entries changed since [0-9T:.Z-]+, [1-9][0-9]* bytes$"
 	# runc gives the container cgroups but no cgroup namespace
 	assert_line --regexp "^namespaces joined, the tree's part saved:.* cgroup"
+	assert_line "hostname:  ic1 (domain (none))"
+	assert_line --regexp '^mounts:    [1-9][0-9]*$'
+	assert_line --regexp '^    /proc +proc +fresh '
+	assert_line --regexp '^cgroups:   [1-9][0-9]*$'
+	assert_line --regexp "^    (v2|[a-z_,=]+) +/.*ic1"
 	inspect_ok --json
 	[[ $(jq -r .container.id <<<"$output") == ic1 ]]
 	[[ $(jq -r .container.runtime <<<"$output") == runc ]]
@@ -77,14 +83,33 @@ restore_pass()
 	[[ $(jq -r .container.rootfs_diff <<<"$output") == null ]]
 }
 
-@test "inspect: a bundle of a plain process tree has no container lines" {
+@test "inspect: a bundle of a plain process tree has no container lines, and a vdso" {
 	wl_start counter || return
 	ckpt_checkpoint || return
 	inspect_ok
 	refute_line --regexp '^(container|rootfs):'
+	assert_line --regexp '^  vdso:    text [1-9][0-9]* bytes, vvar [1-9][0-9]* bytes, hash 0x[0-9a-f]+, [1-9][0-9]* symbols$'
 	inspect_ok --json
 	[[ $(jq -r 'has("container")' <<<"$output") == false ]]
 	restore_pass
+}
+
+@test "inspect: mounts show their kind, and shared ones their peer group" {
+	mkdir "$T/root"
+	# a host directory on another filesystem than /, so it is an external mount
+	DATA=$(mktemp -d /dev/shm/ckpt-inspect.XXXXXX)
+	echo "from the host" >"$DATA/hello"
+	wl_start_ns "--mount" ns_mnt_tree "$T/root" "$DATA" || return
+	ckpt_checkpoint || return
+	inspect_ok
+	assert_line --regexp '^namespaces of its own:.* mnt'
+	assert_line --regexp '^    /media +[a-z0-9]+ +external '
+	# ns_mnt_tree mounts a shared tmpfs on /mnt and binds a directory of it
+	assert_line --regexp '^    /mnt +tmpfs +fresh +[^ ]+ shared:[1-9][0-9]*$'
+	assert_line --regexp '^    /mnt/y +tmpfs +bind '
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
 }
 
 # ---- fds -------------------------------------------------------------------------
@@ -137,4 +162,19 @@ restore_pass()
 	fd_line unix | grep -qF " name rel.sock in $T " ||
 		fail "no unix listener named rel.sock in $T in: $output"
 	restore_pass
+}
+
+@test "inspect: a pipe at stdout whose reader is outside the tree says so" {
+	local reader
+
+	clean_exec sleep 1000 </dev/null 2>/dev/null | cat >/dev/null &
+	reader=$!
+	ckpt_track_pid "$reader"
+	wait_until 10 pgrep -x -P $$ sleep >/dev/null || fail "sleep did not start"
+	WL_PID=$(pgrep -x -P $$ sleep)
+	ckpt_track_pid "$WL_PID"
+	ckpt_checkpoint || return
+	inspect_ok
+	fd_line pipe | grep -qE '^ +1 pipe +w pipe [0-9]+ write end \(other end outside\) ' ||
+		fail "no pipe at fd 1 leading outside in: $output"
 }
