@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -149,6 +150,49 @@ static int fcache_open(struct rtask *t, struct fcache *fc, uint64_t data, const 
 	return ret;
 }
 
+/* Same inode: st_dev and st_ino of two stat results. */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * The path by which task t opens the shared object that shm's first
+ * mapper made: /proc/PID/map_files/START-END, PID as t's /proc shows the
+ * mapper. In a tree with its own pid namespace that /proc is the tree's
+ * (the pid of the bundle), elsewhere ckpt-oci's (the host pid); which one
+ * is checked from outside, through /proc/T/root, against the object
+ * itself, so a /proc that shows neither fails here rather than mapping
+ * something else.
+ */
+static int shm_path_in_task(struct rctx *rc, struct rtask *t, const struct rshm *shm, char *path,
+			    size_t len, ckpt_err_t *err)
+{
+	pid_t cand[2] = {shm->host_pid, shm->host_pid};
+	char range[64], outside[PATH_MAX];
+	struct stat want, st;
+
+	for (int i = 0; i < rc->ntasks; i++)
+		if (rc->tasks[i].host_pid == shm->host_pid)
+			cand[0] = rc->tasks[i].pid;
+	snprintf(range, sizeof(range), "map_files/%lx-%lx", (unsigned long)shm->start,
+		 (unsigned long)shm->end);
+	snprintf(outside, sizeof(outside), "/proc/%d/%s", shm->host_pid, range);
+	if (stat(outside, &want) < 0)
+		return ckpt_error(err, errno, "shared memory of task %d: stat %s", cand[0],
+				  outside);
+	for (int i = 0; i < 2; i++) {
+		snprintf(outside, sizeof(outside), "/proc/%d/root/proc/%d/%s", t->host_pid, cand[i],
+			 range);
+		if (stat(outside, &st) == 0 && same_file(&st, &want)) {
+			snprintf(path, len, "/proc/%d/%s", cand[i], range);
+			return 0;
+		}
+	}
+	return ckpt_error_msg(err, ENOENT, "shared memory of task %d: not seen in the task's /proc",
+			      cand[0]);
+}
+
 /* Where the mapping comes from. *fd is to be closed unless it is fc's. */
 static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags, long *fd,
 		      struct fcache *fc, ckpt_err_t *err)
@@ -174,9 +218,10 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 	case VMA_MEMFD:
 		shm = shm_find(rc, id);
 		if (shm) {
-			snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", shm->host_pid,
-				 (unsigned long)shm->start, (unsigned long)shm->end);
-			return ropen(t, data, path, O_RDWR, fd, err);
+			ret = shm_path_in_task(rc, t, shm, path, sizeof(path), err);
+			if (ret == 0)
+				ret = ropen(t, data, path, O_RDWR, fd, err);
+			return ret;
 		}
 		rc->shms = xrealloc(rc->shms, (rc->nshms + 1) * sizeof(*rc->shms));
 		rc->shms[rc->nshms++] = (struct rshm){id, t->host_pid, v->start, v->end, false};

@@ -283,6 +283,30 @@ static int itimers_dump(struct task *t, struct rsys *rs, uint64_t scratch, struc
 }
 
 /*
+ * A timer's notify target as the tree sees it: /proc/PID/timers shows it
+ * in the pid namespace of ckpt-oci's /proc, and timer_create() at restore
+ * takes it in the tree's (SIGEV_THREAD_ID). It is the task or one of its
+ * threads; in a tree without its own pid namespace both are the same.
+ */
+static int timer_target_ns(const struct task *t, int id, pid_t host, pid_t *ns,
+			   ckpt_err_t *err)
+{
+	if (host == t->pid) {
+		*ns = t->ns_pid;
+		return 0;
+	}
+	for (int i = 0; i < t->nthreads; i++) {
+		if (t->threads[i].tid == host) {
+			*ns = t->threads[i].ns_tid;
+			return 0;
+		}
+	}
+	return ckpt_error_msg(err, ENOTSUP,
+			      "task %d: POSIX timer %d notifies %d, not one of its threads", t->pid,
+			      id, host);
+}
+
+/*
  * /proc/PID/timers: "ID: n", "signal: SIG/SIGVAL", "notify: signal/pid.N"
  * (or thread/tid.N, none), "ClockID: n" per timer.
  */
@@ -311,6 +335,10 @@ static int posix_timers_dump(struct task *t, struct rsys *rs, uint64_t scratch,
 		} else if (o && sscanf(l, "notify: %15[a-z]/%7[a-z].%d", how, who, &target) == 3) {
 			json_set(o, "notify", json_str(how));
 			json_set(o, "notify_thread", json_bool(!strcmp(who, "tid")));
+			ret = timer_target_ns(t, json_as_int(json_get(o, "id")), target, &target,
+					      err);
+			if (ret < 0)
+				return ret;
 			json_set(o, "notify_tid", json_int(target));
 		} else if (o && sscanf(l, "ClockID: %d", &clock) == 1) {
 			json_set(o, "clock", json_int(clock));
