@@ -259,7 +259,13 @@ void oci_container_free(struct oci_container *c)
 
 int oci_lock(const struct oci_container *c, ckpt_err_t *err)
 {
-	cleanup_free char *path = xasprintf(LOCK_DIR "/%s-%s.lock", c->runtime, c->id);
+	/* one lock per runtime, state root and id: the same id under two roots is two containers */
+	cleanup_free char *root = xstrdup(c->root);
+	cleanup_free char *path = NULL;
+
+	for (char *p = root; *p; p++)
+		*p = *p == '/' ? '%' : *p;
+	path = xasprintf(LOCK_DIR "/%s:%s:%s.lock", c->runtime, root, c->id);
 	cleanup_close int fd = -1;
 
 	if (mkdir(LOCK_DIR, 0700) < 0 && errno != EEXIST)

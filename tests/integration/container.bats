@@ -115,7 +115,7 @@ assert_one_line_error()
 	ctr_run_counter c1
 	# hold the lock a running checkpoint of c1 holds
 	mkdir -p /run/ckpt-oci
-	run flock -n /run/ckpt-oci/runc-c1.lock timeout -k 5 "$CKPT_TIMEOUT" \
+	run flock -n "/run/ckpt-oci/runc:${RUNC_ROOT//\//%}:c1.lock" timeout -k 5 "$CKPT_TIMEOUT" \
 		"$CKPT_OCI" checkpoint --root "$RUNC_ROOT" -o "$T/ckpt" c1
 	assert_one_line_error "ckpt-oci: checkpoint c1: container \`c1\` is busy: another checkpoint of it is running"
 	assert_untouched c1
