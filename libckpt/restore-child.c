@@ -3,12 +3,14 @@
  *
  * Each process of the tree starts as a fork of ckpt-oci made with clone3()
  * and set_tid, so it has its old pid. Still running ckpt-oci code, it:
- * becomes a session leader if it was one, creates its own children (so
- * parents are right), lets its zombie children die, maps the scratch area
- * (a `syscall` instruction and buffers for the puppeteer), opens its page
- * image at a fixed fd number, puts every saved fd at its number, closes the
- * rest, sets cwd, umask, personality and oom_score_adj; then reports ready
- * in the shared control block and waits in futex() for ckpt-oci to seize it.
+ * (the root) fills its new namespaces and opens the shared descriptions
+ * whose paths live there, becomes a session leader if it was one, creates
+ * its own children (so parents are right), lets its zombie children die,
+ * maps the scratch area (a `syscall` instruction and buffers for the
+ * puppeteer), opens its page image at a fixed fd number, puts every saved
+ * fd at its number, closes the rest, sets cwd, umask, personality and
+ * oom_score_adj; then reports ready in the shared control block and waits
+ * in futex() for ckpt-oci to seize it.
  */
 #define LOG_PREFIX "child: "
 #include <dirent.h>
@@ -151,6 +153,16 @@ static int child_scratch(struct rctx *rc, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * Shared descriptions opened by path are opened by the root when the tree
+ * has its own mount namespace: ckpt-oci's paths lead to another
+ * filesystem, and the root builds the tree's before it forks.
+ */
+static bool paths_in_root(const struct rctx *rc)
+{
+	return rc->ns.flags & CLONE_NEWNS;
+}
+
 __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t)
 {
 	ckpt_err_t err = { 0 };
@@ -173,6 +185,9 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 	}
 	/* the root was created in the new namespaces: fill them before anything else */
 	if (t == rc->root && ns_restore_all(&rc->ns, &err) < 0)
+		child_fail(rc, t, "%s", err.msg);
+	/* only now do the tree's paths name its files; its children inherit them */
+	if (t == rc->root && paths_in_root(rc) && files_prepare_paths(&rc->files, &err) < 0)
 		child_fail(rc, t, "%s", err.msg);
 	if (t->sid == t->pid && setsid() < 0)
 		child_fail(rc, t, "setsid: %s", strerror(errno));
@@ -208,7 +223,14 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 		.set_tid_size = 1,
 	};
 	long pid;
+	int ret;
 
+	/* in ckpt-oci, the tree's paths are ours: open them here, as the rest */
+	if (t == rc->root && !paths_in_root(rc)) {
+		ret = files_prepare_paths(&rc->files, err);
+		if (ret < 0)
+			return ret;
+	}
 	if (!a.exit_signal || t->zombie)
 		a.exit_signal = SIGCHLD;
 	pid = syscall(__NR_clone3, &a, sizeof(a));

@@ -6,8 +6,13 @@
  * Sharing: fds (in one task or several) on the same open file description
  * are found with kcmp(KCMP_FILE) and get one "desc" id; only the first
  * holds the state, the others say "dup". At restore such a description is
- * made once in ckpt-oci before the tree is forked and parked above every
- * fd number of the tree, so every task inherits the same description.
+ * made once before the tree's tasks are forked and parked above every fd
+ * number of the tree, so every task inherits the same description: by
+ * ckpt-oci, except the kinds opened by path (files, directories, FIFOs,
+ * devices, inotify and fanotify watches) in a tree with its own mount
+ * namespace, which its root opens once it has built that namespace and
+ * before it forks (files_prepare_paths): ckpt-oci's paths are another
+ * filesystem, where the path may be missing or, worse, another file.
  *
  * Not supported yet; the checkpoint fails with "unsupported fd N (...) in
  * pid P" (or names the socket) and the tree runs on: netlink/packet/raw
@@ -15,8 +20,7 @@
  * a not yet accepted unix connection holding bytes its client sent, or
  * whose client is closed, or whose client is outside the tree; an epoll
  * in flight (SCM_RIGHTS); inotify and fanotify events queued but
- * unread; fanotify permission classes; unix sockets outside
- * ckpt-oci's network namespace. SysV IPC objects and the contents of
+ * unread; fanotify permission classes. SysV IPC objects and the contents of
  * POSIX message queues belong to the IPC namespace (namespaces/); an open
  * queue's fd is mqueue.c's.
  * Restored differently (no error): getsockname of connected stream
@@ -36,6 +40,7 @@
 #include "ckpt/bundle.h"
 
 #include "files/files.h"
+#include "files/unix.h"
 #include "util/log.h"
 #include "util/uapi.h"
 #include "util/util.h"
@@ -162,6 +167,81 @@ static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * Kinds whose restore opens a path (or watches one): what that path names
+ * depends on the mount namespace it is opened in.
+ */
+static bool kind_by_path(const char *kind)
+{
+	static const char *const kinds[] = {"reg", "chr", "fifo", "inotify", "fanotify"};
+
+	for (size_t i = 0; kind && i < ARRAY_SIZE(kinds); i++)
+		if (!strcmp(kind, kinds[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Saved fd o is opened by a path of the tree's mount namespace: not an
+ * unlinked file (reopened from ckpt-oci's copy), a caller's terminal, or
+ * a file "outside" (below).
+ */
+static bool opened_by_path(const struct json *o)
+{
+	return kind_by_path(json_as_str(json_get(o, "kind"))) && !json_get(o, "ghost") &&
+	       !json_get(o, "external") && !json_as_bool(json_get(o, "outside"));
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The mount ids of pid's mount namespace (mountinfo), kept sorted in dc. */
+static int mnt_ids_read(struct files_dctx *dc, const struct fd_info *fi, ckpt_err_t *err)
+{
+	cleanup_free char *text = NULL;
+	int ret = read_file_at(fi->procfd, "mountinfo", 16 << 20, &text, NULL, err);
+
+	if (ret < 0)
+		return ckpt_error_wrap(err, "mounts of pid %d", fi->pid);
+	dc->nmnt_ids = 0;
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		dc->mnt_ids = xrealloc(dc->mnt_ids, (dc->nmnt_ids + 1) * sizeof(*dc->mnt_ids));
+		dc->mnt_ids[dc->nmnt_ids++] = atoi(p);
+	}
+	qsort(dc->mnt_ids, dc->nmnt_ids, sizeof(*dc->mnt_ids), id_cmp);
+	return 0;
+}
+
+/*
+ * A file on a mount its task's mount namespace does not have was opened
+ * elsewhere and passed in, like a file a container runtime gave as stdio
+ * ("outside"): its path is one of ckpt-oci's world, not the tree's.
+ */
+static int mark_outside(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+			ckpt_err_t *err)
+{
+	int id = fdinfo_num(fi->fdinfo, "mnt_id", 10, -1), ret;
+	struct stat ns;
+
+	if (id < 0)
+		return 0;
+	if (fstatat(fi->procfd, "ns/mnt", &ns, 0) < 0)
+		return ckpt_error(err, errno, "mount namespace of pid %d", fi->pid);
+	if (!dc->mnt_ids || dc->mnt_ns != ns.st_ino) {
+		ret = mnt_ids_read(dc, fi, err);
+		if (ret < 0)
+			return ret;
+		dc->mnt_ns = ns.st_ino;
+	}
+	if (!bsearch(&id, dc->mnt_ids, dc->nmnt_ids, sizeof(*dc->mnt_ids), id_cmp))
+		json_set(o, "outside", json_bool(true));
+	return 0;
+}
+
 int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,
 		  ckpt_err_t *err)
 {
@@ -195,6 +275,12 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 		json_set(o, "flags", json_int(fi->flags));
 		json_set(o, "pos", json_int(fi->pos));
 		json_set(o, "path", json_str(fi->link));
+		/* the file's own mount: not an anon inode's (inotify, fanotify) */
+		if (kind_by_path(fd_kinds[i]->kind) && fi->link[0] == '/') {
+			ret = mark_outside(fi, o, dc, err);
+			if (ret < 0)
+				goto out;
+		}
 		if (!fd_kinds[i]->own_sharing) {
 			json_set(o, "desc", json_int(desc_find(dc, fi, &dup)));
 			if (dup) {
@@ -253,11 +339,15 @@ int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err)
 {
 	int ret = unix_dump_check(dc, err);
 
+	unix_diag_close_all(dc);
 	if (ret < 0)
 		return ret;
 	free(dc->descs);
 	dc->descs = NULL;
 	dc->ndescs = 0;
+	free(dc->mnt_ids);
+	dc->mnt_ids = NULL;
+	dc->nmnt_ids = 0;
 	if (!dc->doc)
 		dc->doc = json_obj();
 	return bundle_put_json(dc->bundle, "files.json", dc->doc, err);
@@ -292,11 +382,10 @@ const struct fd_ops *files_ops_of(const struct json *o)
 	return fd_kind_find(json_as_str(json_get(o, "kind")));
 }
 
-/* Descriptions used by more than one fd: made here, once, and parked. */
-static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int ndocs,
-			 ckpt_err_t *err)
+/* How many fds use each description id (index: id, 0 for none). */
+static int *desc_uses(struct json *const *docs, int ndocs)
 {
-	int maxid = 0, *uses, ret = 0;
+	int maxid = 0, *uses;
 
 	for (int d = 0; d < ndocs; d++)
 		for (size_t i = 0; i < json_len(json_get(docs[d], "fds")); i++)
@@ -307,6 +396,22 @@ static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int nd
 		for (size_t i = 0; i < json_len(json_get(docs[d], "fds")); i++)
 			uses[MAX(0, json_as_int(json_get(json_at(json_get(docs[d], "fds"), i),
 							 "desc")))]++;
+	return uses;
+}
+
+/*
+ * Descriptions used by more than one fd, and those of files "outside" the
+ * tree's mounts (their paths are ckpt-oci's, not the restored task's):
+ * made here, once, and parked. Only those opened by a path of the tree
+ * when paths, only the others when not. One already parked (an fd in
+ * flight needed it, unix-inflight.c) is not made again.
+ */
+static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int ndocs, bool paths,
+			 ckpt_err_t *err)
+{
+	cleanup_free int *uses = desc_uses(docs, ndocs);
+	int ret = 0;
+
 	for (int d = 0; ret == 0 && d < ndocs; d++) {
 		struct json *fds = json_get(docs[d], "fds");
 
@@ -314,7 +419,9 @@ static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int nd
 			struct json *o = json_at(fds, i);
 			int id = json_as_int(json_get(o, "desc")), fd;
 
-			if (id <= 0 || uses[id] < 2 || json_as_bool(json_get(o, "dup")))
+			if (id <= 0 || json_as_bool(json_get(o, "dup")) ||
+			    (uses[id] < 2 && !json_as_bool(json_get(o, "outside"))) ||
+			    opened_by_path(o) != paths || files_shared_find(rc, "desc", id, 0))
 				continue;
 			ret = files_ops_of(o)->restore(o, rc, &fd, err);
 			if (ret == 0)
@@ -324,7 +431,6 @@ static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int nd
 						(long long)json_as_int(json_get(o, "fd")));
 		}
 	}
-	free(uses);
 	return ret;
 }
 
@@ -351,8 +457,17 @@ int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ck
 						       (long long)json_as_int(json_get(o, "fd")));
 		}
 	}
-	ret = prepare_descs(rc, docs, ndocs, err);
+	/* kept for files_prepare_paths, which may run in the tree's root */
+	rc->docs = xrealloc(rc->docs, (ndocs + 1) * sizeof(*rc->docs));
+	memcpy(rc->docs, docs, ndocs * sizeof(*docs));
+	rc->ndocs = ndocs;
+	ret = prepare_descs(rc, docs, ndocs, false, err);
 	return ret < 0 ? ret : unix_prepare_late(rc, docs, ndocs, err);
+}
+
+int files_prepare_paths(struct files_rctx *rc, ckpt_err_t *err)
+{
+	return prepare_descs(rc, rc->docs, rc->ndocs, true, err);
 }
 
 void files_rctx_free(struct files_rctx *rc)
@@ -362,6 +477,9 @@ void files_rctx_free(struct files_rctx *rc)
 	free(rc->objs);
 	rc->objs = NULL;
 	rc->nobjs = 0;
+	free(rc->docs);
+	rc->docs = NULL;
+	rc->ndocs = 0;
 	json_free(rc->doc);
 	rc->doc = NULL;
 }

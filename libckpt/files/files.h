@@ -30,6 +30,7 @@ struct ckpt_bundle;
 
 /* Dump side: objects shared between fds and tasks, written once (files.json). */
 struct files_desc;
+struct unix_diag_sk;
 
 #define FILES_GHOST_LIMIT_DEFAULT (64ULL << 20)
 
@@ -42,6 +43,11 @@ struct files_dctx {
 	bool tcp_established;	  /* --tcp-established: dump connections (inet.c) */
 	int *inet_held;		  /* copies of repaired TCP sockets, until the end */
 	int ninet_held;
+	struct unix_diag_sk **unix_diag; /* sock_diag sockets, one per netns (unix-diag.c) */
+	int nunix_diag;
+	uint64_t mnt_ns; /* mount namespace (inode) whose mount ids are below */
+	int *mnt_ids;	 /* sorted: is a file on one of the task's mounts? */
+	int nmnt_ids;
 };
 
 /* The list `key` of files.json, created on first use. */
@@ -50,8 +56,10 @@ struct json *files_dlist(struct files_dctx *dc, const char *key);
 struct json *files_list_find(const struct json *list, uint64_t id);
 
 /*
- * Restore side: shared objects made by ckpt-oci before the tree is forked,
- * so every task inherits the same open file description, as before.
+ * Restore side: shared objects made before the tree is forked (by ckpt-oci,
+ * or by the tree's root for descriptions opened by path in a tree with its
+ * own mount namespace), so every task inherits the same open file
+ * description, as before.
  */
 struct fd_shared {
 	const char *kind;
@@ -69,6 +77,8 @@ struct files_rctx {
 	int min_fd;	     /* where shared objects are parked */
 	bool ignore_changes; /* --ignore-file-changes */
 	bool unix_made;	     /* every unix socket of files.json exists (unix.c) */
+	struct json **docs;  /* the tasks' documents given to files_prepare */
+	int ndocs;
 };
 
 /* Park fd above rc->min_fd as shared object (kind, id, end); closes fd. */
@@ -139,8 +149,18 @@ void inet_dump_release(struct files_dctx *dc, bool killed);
 /* Write files.json (after every task). */
 int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err);
 
-/* Make every shared object the tree's fds need (in ckpt-oci, before forking). */
+/*
+ * Make every shared object the tree's fds need (in ckpt-oci, before forking)
+ * except the descriptions opened by path: files_prepare_paths makes those.
+ */
 int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err);
+/*
+ * The shared descriptions opened by path (files, directories, FIFOs,
+ * devices, inotify, fanotify), parked like the others: in the mount
+ * namespace the tree's paths mean what they meant, before the tree's
+ * first fork (ckpt-oci, or the root once it built its own namespace).
+ */
+int files_prepare_paths(struct files_rctx *rc, ckpt_err_t *err);
 void files_rctx_free(struct files_rctx *rc);
 struct fd_shared *files_shared_find(const struct files_rctx *rc, const char *kind, uint64_t id,
 				    int end);

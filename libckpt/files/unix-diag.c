@@ -3,19 +3,41 @@
  * state, bound name, peer inode, queue lengths, pending connections of a
  * listener, shutdown state. The one place of libckpt/files that talks
  * netlink (libmnl).
+ *
+ * sock_diag answers only about sockets of the network namespace its own
+ * socket was made in: a tree in a container has its unix sockets in the
+ * container's netns. So each socket's netns is asked of the socket itself
+ * (SIOCGSKNS) and the sock_diag socket is made there (setns there and back
+ * in ckpt-oci's thread), once per namespace for the whole dump; the
+ * sockets live in files_dctx until files_dump_finish.
  */
 #define LOG_PREFIX "unix-diag: "
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <linux/unix_diag.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "files/files.h"
 #include "files/unix.h"
+#include "util/log.h"
 #include "util/util.h"
+
+/* A sock_diag socket made in the network namespace whose inode is netns. */
+struct unix_diag_sk {
+	uint64_t netns;
+	struct mnl_socket *nl;
+	unsigned int seq;
+};
 
 static int attr_cb(const struct nlattr *a, void *data)
 {
@@ -62,21 +84,16 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	return mnl_attr_parse(nlh, sizeof(*m), attr_cb, ui);
 }
 
-int unix_diag_get(uint32_t ino, struct unix_diag_info *ui, ckpt_err_t *err)
+/* Ask the sock_diag socket ds about socket ino. */
+int unix_diag_get(struct unix_diag_sk *ds, uint32_t ino, struct unix_diag_info *ui, ckpt_err_t *err)
 {
-	char *buf = xzalloc(MNL_SOCKET_BUFFER_SIZE);
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	cleanup_free char *buf = xzalloc(MNL_SOCKET_BUFFER_SIZE);
 	struct unix_diag_req *req;
 	struct nlmsghdr *nlh;
-	unsigned int seq = time(NULL);
+	unsigned int seq = ++ds->seq;
 	ssize_t n;
-	int ret = 0;
 
 	memset(ui, 0, sizeof(*ui));
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = ckpt_error(err, errno, "sock_diag socket");
-		goto out;
-	}
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
@@ -86,21 +103,107 @@ int unix_diag_get(uint32_t ino, struct unix_diag_info *ui, ckpt_err_t *err)
 	req->udiag_ino = ino;
 	req->udiag_cookie[0] = req->udiag_cookie[1] = ~0U; /* no cookie: look up by inode */
 	req->udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = ckpt_error(err, errno, "sock_diag request");
-		goto out;
+	if (mnl_socket_sendto(ds->nl, nlh, nlh->nlmsg_len) < 0)
+		return ckpt_error(err, errno, "sock_diag request");
+	n = mnl_socket_recvfrom(ds->nl, buf, MNL_SOCKET_BUFFER_SIZE);
+	if (n < 0 || mnl_cb_run(buf, n, seq, mnl_socket_get_portid(ds->nl), msg_cb, ui) < 0) {
+		free(ui->icons);
+		ui->icons = NULL;
+		return ckpt_error(err, errno, "sock_diag of unix socket %u", ino);
 	}
-	n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
-	if (n < 0 || mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl), msg_cb, ui) < 0)
-		ret = ckpt_error(err, errno,
-				 "sock_diag of unix socket %u (in another network "
-				 "namespace?)",
-				 ino);
-	else if (ui->ino != ino)
-		ret = ckpt_error_msg(err, ENOENT, "sock_diag: no unix socket %u", ino);
-out:
-	if (nl)
+	if (ui->ino != ino) {
+		free(ui->icons);
+		ui->icons = NULL;
+		return ckpt_error_msg(err, ENOENT, "sock_diag: no unix socket %u", ino);
+	}
+	return 0;
+}
+
+/*
+ * A bound NETLINK_SOCK_DIAG socket made in the namespace behind nsfd (-1:
+ * ckpt-oci's own). setns() changes the calling thread only, and it goes
+ * back before anything else runs: the rest of the dump never sees it.
+ */
+static int diag_socket_in(int nsfd, struct mnl_socket **out, ckpt_err_t *err)
+{
+	cleanup_close int own = -1;
+	struct mnl_socket *nl;
+	int e;
+
+	if (nsfd >= 0) {
+		own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (own < 0)
+			return ckpt_error(err, errno, "open own network namespace");
+		if (setns(nsfd, CLONE_NEWNET) < 0)
+			return ckpt_error(err, errno, "join the socket's network namespace");
+	}
+	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	e = errno;
+	if (own >= 0 && setns(own, CLONE_NEWNET) < 0) {
+		/* the dump must not go on in the tree's namespace */
+		e = errno;
+		if (nl)
+			mnl_socket_close(nl);
+		return ckpt_error(err, e, "back to ckpt-oci's network namespace");
+	}
+	if (!nl)
+		return ckpt_error(err, e, "sock_diag socket");
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		e = errno;
 		mnl_socket_close(nl);
-	free(buf);
-	return ret;
+		return ckpt_error(err, e, "bind sock_diag socket");
+	}
+	*out = nl;
+	return 0;
+}
+
+int unix_diag_for(struct files_dctx *dc, int sk, struct unix_diag_sk **out, ckpt_err_t *err)
+{
+	cleanup_close int nsfd = ioctl(sk, SIOCGSKNS);
+	struct stat st, own;
+	struct mnl_socket *nl = NULL;
+	int ret;
+
+	if (nsfd < 0)
+		return ckpt_error(err, errno, "network namespace of the socket (SIOCGSKNS)");
+	if (fstat(nsfd, &st) < 0)
+		return ckpt_error(err, errno, "stat the socket's network namespace");
+	for (int i = 0; i < dc->nunix_diag; i++)
+		if (dc->unix_diag[i]->netns == st.st_ino) {
+			*out = dc->unix_diag[i];
+			return 0;
+		}
+	if (stat("/proc/thread-self/ns/net", &own) < 0)
+		return ckpt_error(err, errno, "stat own network namespace");
+	ret = diag_socket_in(own.st_ino == st.st_ino ? -1 : nsfd, &nl, err);
+	if (ret < 0)
+		return ret;
+	pr_debug("sock_diag socket for network namespace %lu%s", (unsigned long)st.st_ino,
+		 own.st_ino == st.st_ino ? " (own)" : "");
+	dc->unix_diag = xrealloc(dc->unix_diag, (dc->nunix_diag + 1) * sizeof(*dc->unix_diag));
+	*out = xzalloc(sizeof(**out));
+	**out = (struct unix_diag_sk){st.st_ino, nl, time(NULL)};
+	dc->unix_diag[dc->nunix_diag++] = *out;
+	return 0;
+}
+
+int unix_diag_find(struct files_dctx *dc, uint32_t ino, struct unix_diag_info *ui, ckpt_err_t *err)
+{
+	for (int i = 0; i < dc->nunix_diag; i++) {
+		if (unix_diag_get(dc->unix_diag[i], ino, ui, err) == 0)
+			return 0;
+		ckpt_error_clear(err);
+	}
+	return ckpt_error_msg(err, ENOENT, "sock_diag: no unix socket %u", ino);
+}
+
+void unix_diag_close_all(struct files_dctx *dc)
+{
+	for (int i = 0; i < dc->nunix_diag; i++) {
+		mnl_socket_close(dc->unix_diag[i]->nl);
+		free(dc->unix_diag[i]);
+	}
+	free(dc->unix_diag);
+	dc->unix_diag = NULL;
+	dc->nunix_diag = 0;
 }

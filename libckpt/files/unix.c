@@ -229,13 +229,13 @@ int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, st
  * is closed (icon 0: whether it sent something before closing cannot be
  * told).
  */
-static int unix_dump_pending(const struct fd_info *fi, const struct unix_diag_info *ui,
-			     ckpt_err_t *err)
+static int unix_dump_pending(const struct fd_info *fi, struct unix_diag_sk *ds,
+			     const struct unix_diag_info *ui, ckpt_err_t *err)
 {
 	for (int i = 0; i < ui->nicons; i++) {
 		struct unix_diag_info ci;
 
-		if (!ui->icons[i] || unix_diag_get(ui->icons[i], &ci, err) < 0) {
+		if (!ui->icons[i] || unix_diag_get(ds, ui->icons[i], &ci, err) < 0) {
 			ckpt_error_clear(err);
 			return ckpt_error_msg(err, ENOTSUP,
 					      "unsupported fd %d (unix socket with unaccepted "
@@ -288,11 +288,14 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 			  struct files_dctx *dc, ckpt_err_t *err)
 {
 	struct unix_diag_info ui;
+	struct unix_diag_sk *ds;
 	struct json *e, *icons;
 	int on = 0, ret;
 	socklen_t sl = sizeof(on);
 
-	ret = unix_diag_get(fi->st.st_ino, &ui, err);
+	ret = unix_diag_for(dc, sk, &ds, err);
+	if (ret == 0)
+		ret = unix_diag_get(ds, fi->st.st_ino, &ui, err);
 	if (ret < 0)
 		return ret;
 	e = json_push(list, json_obj());
@@ -313,7 +316,7 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 	if (getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, &sl) == 0 && on)
 		json_set(e, "passcred", json_bool(true));
 	if (ui.state == TCP_LISTEN) {
-		ret = unix_dump_pending(fi, &ui, err);
+		ret = unix_dump_pending(fi, ds, &ui, err);
 		if (ret < 0) {
 			free(ui.icons);
 			return ret;
@@ -406,7 +409,7 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 		if (!peer || files_list_find(list, peer) || unix_listener_of(list, id))
 			continue;
 		/* a peer that no longer exists is a closed end: restored as such */
-		if (unix_diag_get(peer, &ui, err) < 0) {
+		if (unix_diag_find(dc, peer, &ui, err) < 0) {
 			ckpt_error_clear(err);
 			continue;
 		}

@@ -21,12 +21,23 @@ struct unix_diag_info {
 	uint8_t shutdown; /* RCV_SHUTDOWN 1, SEND_SHUTDOWN 2 */
 };
 
-/* Ask NETLINK_SOCK_DIAG about socket ino (in ckpt-oci's network namespace). */
-int unix_diag_get(uint32_t ino, struct unix_diag_info *ui, ckpt_err_t *err);
-
 struct json;
 struct fd_info;
 struct files_dctx;
+struct unix_diag_sk;
+
+/*
+ * unix-diag.c: the sock_diag socket of the network namespace socket sk is
+ * in (made on first use, kept in dc until files_dump_finish).
+ */
+int unix_diag_for(struct files_dctx *dc, int sk, struct unix_diag_sk **ds, ckpt_err_t *err);
+/* unix-diag.c: ask sock_diag socket ds about socket ino (its namespace's). */
+int unix_diag_get(struct unix_diag_sk *ds, uint32_t ino, struct unix_diag_info *ui,
+		  ckpt_err_t *err);
+/* unix-diag.c: socket ino in any network namespace the dump met sockets in. */
+int unix_diag_find(struct files_dctx *dc, uint32_t ino, struct unix_diag_info *ui, ckpt_err_t *err);
+/* unix-diag.c: close the sock_diag sockets of dc. */
+void unix_diag_close_all(struct files_dctx *dc);
 bool unix_match(const struct fd_info *fi);
 int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, ckpt_err_t *err);
 /* The listener of list that has client among its pending connections. */

@@ -277,7 +277,6 @@ ctr_wls_roundtrip()
 }
 
 @test "apps: a unix socketpair in a container" {
-	skip "ckpt-oci bug: checkpoint fails: unix-diag.c asks sock_diag in ckpt-oci's network namespace, not the tree's: \`sock_diag of unix socket N (in another network namespace?)\`"
 	ctr_wls_roundtrip fd_unix_pair
 }
 
@@ -309,7 +308,6 @@ _timerfd_fired()
 }
 
 @test "apps: a file opened inside the container shared by two fds (sh >/tmp/o 2>&1)" {
-	skip "ckpt-oci bug: restore opens a shared description's path (files.c prepare_descs) in ckpt-oci's mount namespace, before the container's root: \`open /tmp/o: No such file or directory\` (or the host's /tmp/o if one exists)"
 	# shellcheck disable=SC2016 # expanded by the container's shell
 	ctr_create f1 '.process.args = ["sh", "-c", "exec >/tmp/o 2>&1; i=0; while :; do i=$((i+1)); echo $i; usleep 10000; done"]'
 	ctr_start f1

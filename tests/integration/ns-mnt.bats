@@ -140,3 +140,14 @@ _deleted_bind_ready()
 	[[ ! -e $T/bundle ]]
 	pid_alive "$WL_PID"
 }
+
+# fd_shared_mntns: a file shared by two fds and two processes exists only on
+# a tmpfs of the tree's mount namespace, over a host directory that holds
+# another file at the same path: restore opens the shared description inside
+# the tree's namespace (not ckpt-oci's, where the path is the host's file).
+@test "mnt: a shared file description on a path that exists only inside the tree" {
+	mkdir "$T/inside"
+	echo "the host's file" >"$T/inside/f"
+	wl_roundtrip_ns "--mount" fd_shared_mntns "$T/inside"
+	[[ $(cat "$T/inside/f") == "the host's file" ]]
+}
