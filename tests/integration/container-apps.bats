@@ -267,12 +267,10 @@ ctr_wls_roundtrip()
 # tests run; the skip goes once the engine handles the case.
 
 @test "apps: workloads sharing anonymous memory between processes (tree, shared_anon, fd_pipeline)" {
-	skip "ckpt-oci bug: the second sharer of a MAP_SHARED|MAP_ANONYMOUS region opens /proc/HOSTPID/map_files/... from inside the restored tree (restore-mem.c vma_source), whose /proc is the container's: ENOENT, and the restore then hangs instead of failing"
 	ctr_wls_roundtrip tree shared_anon fd_pipeline
 }
 
 @test "apps: POSIX timers (SIGEV_THREAD_ID) in a container" {
-	skip "ckpt-oci bug: a timer's notify tid is saved as the host tid (from the host's /proc/PID/timers), restore's timer_create gets EINVAL in the new pid namespace, and the restore then hangs instead of failing"
 	ctr_wls_roundtrip posix_timers
 }
 
@@ -299,7 +297,6 @@ _timerfd_fired()
 @test "apps: a periodic timerfd whose first expiry passed unread before the checkpoint" {
 	local pid
 
-	skip "ckpt-oci bug (containers or not): fdinfo then shows it_value (0, 0) and ticks 1; timerfd.c restore skips timerfd_settime for a zero it_value, so the timer comes back disarmed and its 200 ms interval is lost (fd_timerfd: \`FAIL: interval 0.000000000\`)"
 	ctr_wls_start w1 fd_timerfd || return
 	pid=$(ctr_pid_of w1 fd_timerfd) || fail "no fd_timerfd process" || return
 	# its 3 s first expiry passes, unread (the workload waits for its go)
