@@ -268,7 +268,12 @@ static int posix_timer_restore(struct rctx *rc, struct rtask *t, const struct js
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_timer_create, json_as_int(json_get(tm, "clock")),
 			   data, data + 128, 0, 0, 0);
-	ret = rsys_check(ret, r, err, "timer_create");
+	/* a notify thread the tree's namespace lacks is EINVAL: name it */
+	if (sev.sigev_notify & SIGEV_THREAD_ID)
+		ret = rsys_check(ret, r, err, "timer_create (notify thread %d)",
+				 sev._sigev_un._tid);
+	else
+		ret = rsys_check(ret, r, err, "timer_create");
 	if (ret == 0)
 		ret = rsys_peek(t->host_pid, data + 128, &got, sizeof(got), err);
 	if (ret < 0)
