@@ -407,7 +407,29 @@ static void release_all(struct rctx *rc)
 					     NULL);
 }
 
-/* A failure once the namespaces are prepared: the tree goes, then what was made for it. */
+/* Wait for a thread we trace (or our child) to be gone; ECHILD when it is neither. */
+static void reap_tracee(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(tid, &status, __WALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status))
+			return;
+	}
+}
+
+/*
+ * A failure once the namespaces are prepared: the tree goes, then what was
+ * made for it. A killed task we trace stays a zombie until we reap it, and
+ * the root of a pid namespace, exiting, waits for every task of the
+ * namespace to be reaped (zap_pid_ns_processes): so the tracees are reaped,
+ * threads before their leader, children before the root, and only then the
+ * root, else it and ckpt-oci wait for each other forever.
+ */
 static void kill_all(struct rctx *rc)
 {
 	if (rc->root && rc->root->host_pid > 0) {
@@ -415,7 +437,16 @@ static void kill_all(struct rctx *rc)
 			if (rc->tasks[i].host_pid > 0)
 				kill(rc->tasks[i].host_pid, SIGKILL);
 		kill(rc->root->host_pid, SIGKILL);
-		(void)waitpid(rc->root->host_pid, NULL, __WALL);
+		for (int i = rc->ntasks - 1; i >= 0; i--) {
+			struct rtask *t = &rc->tasks[i];
+
+			for (int j = t->nthreads - 1; j > 0; j--)
+				if (t->threads[j].host_tid > 0)
+					reap_tracee(t->threads[j].host_tid);
+			if (t != rc->root && t->host_pid > 0)
+				reap_tracee(t->host_pid);
+		}
+		reap_tracee(rc->root->host_pid);
 	}
 	ns_undo_all(&rc->ns);
 }

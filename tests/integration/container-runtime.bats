@@ -277,3 +277,22 @@ _last_above()
 	[[ $(grep -vx "$pid" "$T/after.out" | head -1) == $((n + 1)) ]]
 	[[ $(tail -1 "$T/before.out") == "$n" ]]
 }
+
+@test "runtime: a restore failing once the tree exists (pid file not writable) leaves nothing behind" {
+	local d
+
+	ctr_run_counter rc1
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	run timeout -k 5 60 "$CKPT_OCI" restore -d --pid-file "$T/no/such/dir/pid" "$T/ckpt"
+	assert_failure
+	refute [ "$status" -eq 124 ]
+	assert_equal "${#lines[@]}" 1
+	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
+	for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/*/*/*/; do
+		[[ ! -e ${d}rc1 ]] || fail "cgroup ${d}rc1 left behind"
+	done
+	restore "$T/ckpt"
+	assert_success
+	ckpt_track_pid "$output"
+}
