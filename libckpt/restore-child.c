@@ -3,9 +3,9 @@
  *
  * Each process of the tree starts as a fork of ckpt-oci made with clone3()
  * and set_tid, so it has its old pid. Still running ckpt-oci code, it:
- * (the root) fills its new namespaces and opens the shared descriptions
- * whose paths live there, becomes a session leader if it was one, creates
- * its own children (so parents are right), lets its zombie children die,
+ * (the root) fills its new namespaces and makes the shared descriptions,
+ * FIFOs and unix sockets whose paths and names live there, becomes a
+ * session leader if it was one, creates its own children (so parents are right), lets its zombie children die,
  * maps the scratch area (a `syscall` instruction and buffers for the
  * puppeteer), opens its page image at a fixed fd number, puts every saved
  * fd at its number, closes the rest, sets cwd, umask, personality and
@@ -154,13 +154,14 @@ static int child_scratch(struct rctx *rc, ckpt_err_t *err)
 }
 
 /*
- * Shared descriptions opened by path are opened by the root when the tree
- * has its own mount namespace: ckpt-oci's paths lead to another
- * filesystem, and the root builds the tree's before it forks.
+ * Shared descriptions opened by path, FIFOs and unix sockets are made by
+ * the root when the tree has its own mount or network namespace: ckpt-oci's
+ * paths lead to another filesystem, its abstract socket names are another
+ * namespace's, and the root builds the tree's before it forks.
  */
 static bool paths_in_root(const struct rctx *rc)
 {
-	return rc->ns.flags & CLONE_NEWNS;
+	return rc->ns.flags & (CLONE_NEWNS | CLONE_NEWNET);
 }
 
 __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t)
@@ -186,7 +187,7 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 	/* the root was created in the new namespaces: fill them before anything else */
 	if (t == rc->root && ns_restore_all(&rc->ns, &err) < 0)
 		child_fail(rc, t, "%s", err.msg);
-	/* only now do the tree's paths name its files; its children inherit them */
+	/* only now do paths and names mean the tree's; its children inherit them */
 	if (t == rc->root && paths_in_root(rc) && files_prepare_paths(&rc->files, &err) < 0)
 		child_fail(rc, t, "%s", err.msg);
 	if (t->sid == t->pid && setsid() < 0)

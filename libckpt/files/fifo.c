@@ -3,10 +3,14 @@
  * bytes queued in them (files.json "fifos", fifo-ID.img), read without
  * consuming like a pipe's.
  *
- * Restore opens the FIFO once in ckpt-oci read-write (a "keeper": the
- * open cannot block and the refilled bytes have somewhere to live), parks
- * it, and every fd opens the path non-blocking (never waiting for the
- * other side), then takes its saved flags.
+ * Restore opens the FIFO once read-write (a "keeper": the open cannot
+ * block and the refilled bytes have somewhere to live), parks it, and
+ * every fd opens the path non-blocking (never waiting for the other
+ * side), then takes its saved flags. The keeper is opened where the
+ * tasks' paths are (files_prepare_paths): by the root of a tree with its
+ * own mount namespace once it built it, the FIFO being the one in the
+ * tree's filesystem; by ckpt-oci otherwise, or when the FIFO is "outside"
+ * the tree's mounts (passed in from the host).
  */
 #define LOG_PREFIX "fifo: "
 #include <errno.h>
@@ -109,4 +113,5 @@ const struct fd_ops fd_fifo_ops = {
 	.dump = fifo_dump,
 	.prepare = fifo_prepare,
 	.restore = fifo_restore,
+	.prepare_in_tree = true,
 };

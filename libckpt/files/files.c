@@ -9,10 +9,12 @@
  * made once before the tree's tasks are forked and parked above every fd
  * number of the tree, so every task inherits the same description: by
  * ckpt-oci, except the kinds opened by path (files, directories, FIFOs,
- * devices, inotify and fanotify watches) in a tree with its own mount
- * namespace, which its root opens once it has built that namespace and
- * before it forks (files_prepare_paths): ckpt-oci's paths are another
- * filesystem, where the path may be missing or, worse, another file.
+ * devices, inotify and fanotify watches) and unix sockets in a tree with
+ * its own mount or network namespace, which its root makes once it has
+ * built those namespaces and before it forks (files_prepare_paths):
+ * ckpt-oci's paths are another filesystem, where the path may be missing
+ * or, worse, another file, and abstract socket names are per network
+ * namespace.
  *
  * Not supported yet; the checkpoint fails with "unsupported fd N (...) in
  * pid P" (or names the socket) and the tree runs on: netlink/packet/raw
@@ -434,22 +436,34 @@ static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int nd
 	return ret;
 }
 
-int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err)
+/*
+ * Fd o's kind prepares it where the tree's names mean what they meant
+ * (files_prepare_paths): a unix socket, or a FIFO on one of the tree's
+ * mounts; one "outside" is opened where its path was, by ckpt-oci.
+ */
+static bool prepared_in_tree(const struct fd_ops *ops, const struct json *o)
 {
-	int ret;
+	return ops->prepare_in_tree && (!kind_by_path(ops->kind) || opened_by_path(o));
+}
 
+/* Run the prepare of every fd whose kind has one, in the tree or not. */
+static int prepare_kinds(struct files_rctx *rc, struct json *const *docs, int ndocs, bool in_tree,
+			 ckpt_err_t *err)
+{
 	for (int d = 0; d < ndocs; d++) {
 		struct json *fds = json_get(docs[d], "fds");
 
 		for (size_t i = 0; i < json_len(fds); i++) {
 			struct json *o = json_at(fds, i);
 			const struct fd_ops *ops = files_ops_of(o);
+			int ret;
 
 			if (!ops)
 				return ckpt_error_msg(err, EPROTO, "fd %lld: unknown kind `%s`",
 						      (long long)json_as_int(json_get(o, "fd")),
 						      json_as_str(json_get(o, "kind")) ?: "");
-			if (!ops->prepare || json_as_bool(json_get(o, "dup")))
+			if (!ops->prepare || json_as_bool(json_get(o, "dup")) ||
+			    prepared_in_tree(ops, o) != in_tree)
 				continue;
 			ret = ops->prepare(o, rc, err);
 			if (ret < 0)
@@ -457,17 +471,34 @@ int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ck
 						       (long long)json_as_int(json_get(o, "fd")));
 		}
 	}
+	return 0;
+}
+
+int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err)
+{
+	int ret = prepare_kinds(rc, docs, ndocs, false, err);
+
+	if (ret < 0)
+		return ret;
 	/* kept for files_prepare_paths, which may run in the tree's root */
 	rc->docs = xrealloc(rc->docs, (ndocs + 1) * sizeof(*rc->docs));
 	memcpy(rc->docs, docs, ndocs * sizeof(*docs));
 	rc->ndocs = ndocs;
-	ret = prepare_descs(rc, docs, ndocs, false, err);
-	return ret < 0 ? ret : unix_prepare_late(rc, docs, ndocs, err);
+	return prepare_descs(rc, docs, ndocs, false, err);
 }
 
+/*
+ * Sockets and FIFOs first (a shared FIFO description opens the FIFO its
+ * keeper holds), then descriptions by path, then the fds in flight and
+ * unix queues: the files in flight may be any of those.
+ */
 int files_prepare_paths(struct files_rctx *rc, ckpt_err_t *err)
 {
-	return prepare_descs(rc, rc->docs, rc->ndocs, true, err);
+	int ret = prepare_kinds(rc, rc->docs, rc->ndocs, true, err);
+
+	if (ret == 0)
+		ret = prepare_descs(rc, rc->docs, rc->ndocs, true, err);
+	return ret < 0 ? ret : unix_prepare_late(rc, rc->docs, rc->ndocs, err);
 }
 
 void files_rctx_free(struct files_rctx *rc)

@@ -92,7 +92,7 @@ struct fd_ops {
 	/* fill obj with what restore needs; obj already has fd, kind, flags, pos */
 	int (*dump)(const struct fd_info *fi, struct json *obj, struct files_dctx *dc,
 		    ckpt_err_t *err);
-	/* in ckpt-oci, before the tree exists: make the shared object of obj (optional) */
+	/* before the tree's first fork: make the shared object of obj (optional) */
 	int (*prepare)(const struct json *obj, struct files_rctx *rc, ckpt_err_t *err);
 	/* in the restored task: return a new fd (any number) for obj */
 	int (*restore)(const struct json *obj, const struct files_rctx *rc, int *fd,
@@ -106,6 +106,13 @@ struct fd_ops {
 	 * one is made once in ckpt-oci before the fork (files.c).
 	 */
 	bool own_sharing;
+	/*
+	 * prepare makes an object whose name means something only in the
+	 * tree's namespaces (a unix socket's bound name, a FIFO's path): it
+	 * runs in files_prepare_paths, not files_prepare (a FIFO "outside"
+	 * the tree's mounts still in files_prepare).
+	 */
+	bool prepare_in_tree;
 };
 
 extern const struct fd_ops fd_reg_ops, fd_dev_ops, fd_pipe_ops, fd_fifo_ops, fd_unix_ops,
@@ -151,14 +158,17 @@ int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err);
 
 /*
  * Make every shared object the tree's fds need (in ckpt-oci, before forking)
- * except the descriptions opened by path: files_prepare_paths makes those.
+ * except the descriptions opened by path and the kinds prepare_in_tree:
+ * files_prepare_paths makes those.
  */
 int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err);
 /*
- * The shared descriptions opened by path (files, directories, FIFOs,
- * devices, inotify, fanotify), parked like the others: in the mount
- * namespace the tree's paths mean what they meant, before the tree's
- * first fork (ckpt-oci, or the root once it built its own namespace).
+ * The objects of the kinds prepare_in_tree (unix sockets with their queues
+ * and fds in flight, FIFOs) and the shared descriptions opened by path
+ * (files, directories, FIFOs, devices, inotify, fanotify), parked like the
+ * others: in the mount and network namespaces where the tree's paths and
+ * abstract names mean what they meant, before the tree's first fork
+ * (ckpt-oci, or the root once it built its own namespaces).
  */
 int files_prepare_paths(struct files_rctx *rc, ckpt_err_t *err);
 void files_rctx_free(struct files_rctx *rc);

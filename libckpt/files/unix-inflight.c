@@ -13,13 +13,15 @@
  * live file. A socket in flight is dumped like any other, its own queue
  * included (the list grows while it is walked).
  *
- * Restore, in ckpt-oci after every shared object is made and before the
- * fork: each in-flight file is opened (the tree's parked description when
- * it shares one, else made by its kind), then every queue is refilled with
- * the fds attached to the same messages, then the fds are closed: only the
- * queue holds them, as before. Cycles (a socket in flight in its own
- * queue, or two in each other's) need nothing special: every socket exists
- * before any queue is filled.
+ * Restore, where the sockets are made (files_prepare_paths: ckpt-oci, or
+ * the root of a tree with its own namespaces) after every other shared
+ * object and before the first fork: each in-flight file is opened (the
+ * tree's parked description when it shares one, else made by its kind),
+ * then every queue is refilled with the fds attached to the same
+ * messages, then the fds are closed: only the queue holds them, as
+ * before. Cycles (a socket in flight in its own queue, or two in each
+ * other's) need nothing special: every socket exists before any queue is
+ * filled.
  */
 #define LOG_PREFIX "unix: "
 #include <errno.h>

@@ -1,7 +1,13 @@
 /*
- * libckpt/files/unix-restore.c - unix sockets at restore, all made by
- * ckpt-oci before the tree is forked and parked ("unix", inode), so every
- * task inherits the socket it had:
+ * libckpt/files/unix-restore.c - unix sockets at restore, all made before
+ * the tree's first fork and parked ("unix", inode), so every task inherits
+ * the socket it had. They are made in the tree's namespaces
+ * (files_prepare_paths): by the root once it built them when the tree has
+ * its own mount or network namespace (a path is bound in the tree's
+ * filesystem, an abstract name in its network namespace, and clients
+ * connect by those names there), else by ckpt-oci. A socket connected to
+ * one outside the tree was refused at checkpoint (unix.c), so every
+ * connection is between sockets made here.
  *
  *   listeners       socket, bind, listen; then each pending client
  *                   connects to it (an un-accepted connection again)
@@ -417,4 +423,5 @@ const struct fd_ops fd_unix_ops = {
 	.prepare = unix_prepare,
 	.restore = unix_restore,
 	.own_sharing = true,
+	.prepare_in_tree = true,
 };

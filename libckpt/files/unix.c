@@ -19,7 +19,8 @@
  * is closed (see unix_dump_pending); a relative name whose bound file was
  * moved since.
  *
- * Restore (unix-restore.c): ckpt-oci makes every socket before forking.
+ * Restore (unix-restore.c): every socket is made before the tree's first
+ * fork, in the tree's namespaces (by its root when it has its own).
  */
 #define LOG_PREFIX "unix: "
 #include <errno.h>

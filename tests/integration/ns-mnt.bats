@@ -151,3 +151,17 @@ _deleted_bind_ready()
 	wl_roundtrip_ns "--mount" fd_shared_mntns "$T/inside"
 	[[ $(cat "$T/inside/f") == "the host's file" ]]
 }
+
+# fd_unix_ctr: unix sockets bound to a path on a tmpfs of the tree's mount
+# namespace and to abstract names of its network namespace, clients in a
+# child with queued bytes, an fd in flight, a pending connection, a FIFO
+# with queued bytes where the host has a regular file: restore makes the
+# sockets and the FIFO inside the tree's namespaces, where new clients
+# connect by path and by abstract name; the host's file is untouched.
+@test "mnt+net: unix sockets by path and abstract name, and a FIFO, inside the tree" {
+	mkdir "$T/ctr"
+	echo "the host's file" >"$T/ctr/fifo"
+	wl_roundtrip_ns "--mount --net" fd_unix_ctr "$T/ctr"
+	[[ $(cat "$T/ctr/fifo") == "the host's file" ]]
+	[[ ! -e $T/ctr/l.sock ]]
+}
