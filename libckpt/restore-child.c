@@ -5,12 +5,12 @@
  * and set_tid, so it has its old pid. Still running ckpt-oci code, it:
  * (the root) fills its new namespaces and makes the shared descriptions,
  * FIFOs and unix sockets whose paths and names live there, becomes a
- * session leader if it was one, creates its own children (so parents are right), lets its zombie children die,
- * maps the scratch area (a `syscall` instruction and buffers for the
- * puppeteer), opens its page image at a fixed fd number, puts every saved
- * fd at its number, closes the rest, sets cwd, umask, personality and
- * oom_score_adj; then reports ready in the shared control block and waits
- * in futex() for ckpt-oci to seize it.
+ * session leader if it was one, creates its own children (so parents are
+ * right), lets its zombie children die, maps the scratch area (a `syscall`
+ * instruction and buffers for the puppeteer), opens its page image at a
+ * fixed fd number, puts every saved fd at its number, closes the rest,
+ * sets cwd, umask, personality and oom_score_adj; then reports ready in
+ * the shared control block and waits in futex() for ckpt-oci to seize it.
  */
 #define LOG_PREFIX "child: "
 #include <dirent.h>
