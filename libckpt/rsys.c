@@ -152,6 +152,14 @@ __asm__(".pushsection .rodata\n"
 	"	inc %r12d\n"
 	"	cmp $65, %r12d\n"
 	"	jne 1b\n"
+	/* stop: tgkill(getpid(), r15, SIGSTOP) */
+	"	mov $39, %eax\n"
+	"	syscall\n"
+	"	mov %rax, %rdi\n"
+	"	mov %r15d, %esi\n"
+	"	mov $19, %edx\n"
+	"	mov $234, %eax\n"
+	"	syscall\n"
 	"	int3\n"
 	".globl rsys_code_sigactions_end\n"
 	"rsys_code_sigactions_end:\n"
@@ -170,6 +178,7 @@ int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint
 	regs.r12 = r12;
 	regs.r13 = r13;
 	regs.r14 = r14;
+	regs.r15 = r->tid;
 	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
 		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
 	for (;;) {
@@ -178,9 +187,12 @@ int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint
 		ret = rsys_wait_stop(r->tid, &status, err);
 		if (ret < 0)
 			return ret;
-		/* the int3: a SIGTRAP delivery stop, suppressed by the next resume */
-		if (WSTOPSIG(status) == SIGTRAP && status >> 16 == 0)
+		/* the code's own SIGSTOP: a delivery stop, dropped by the next resume */
+		if (WSTOPSIG(status) == SIGSTOP && status >> 16 == 0)
 			return 0;
+		if (WSTOPSIG(status) == SIGTRAP && status >> 16 == 0)
+			return ckpt_error_msg(err, EFAULT, "thread %d: remote code did not stop "
+					      "itself", r->tid);
 		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS ||
 		    WSTOPSIG(status) == SIGILL)
 			return ckpt_error_msg(err, EFAULT, "thread %d: remote code faulted (signal %d)",

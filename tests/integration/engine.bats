@@ -509,3 +509,11 @@ vdso_proxy_roundtrip()
 	run grep -c 'proxy at' "$T/restore.log"
 	assert_output 0
 }
+
+@test "engine: signal actions (a SIGTRAP handler too) are unchanged after --leave-running" {
+	wl_start sig_handlers
+	ckpt_checkpoint --leave-running
+	pid_alive "$WL_PID"
+	wl_go
+	_wl_wait_pass "$WL_PID" "sig_handlers after a checkpoint with --leave-running"
+}
