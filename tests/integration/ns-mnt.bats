@@ -165,3 +165,11 @@ _deleted_bind_ready()
 	[[ $(cat "$T/ctr/fifo") == "the host's file" ]]
 	[[ ! -e $T/ctr/l.sock ]]
 }
+
+# The same in a tree with its own network namespace but the host's mounts:
+# the abstract names are bound in the tree's network namespace (the paths
+# are the host's, shared with ckpt-oci).
+@test "net: unix sockets bound to abstract names in the tree's own network namespace" {
+	mkdir "$T/ctr"
+	wl_roundtrip_ns "--net" fd_unix_ctr "$T/ctr" --no-mount
+}

@@ -14,6 +14,10 @@
  * DIR/fifo holds queued bytes. The host may hold a regular file at
  * DIR/fifo: the FIFO restored must be the tree's.
  *
+ * With --no-mount (a tree with its own network namespace only): no tmpfs,
+ * DIR is the host's and must be empty; the abstract names still are the
+ * tree's network namespace's.
+ *
  * After restore, from inside: every queue, the fd in flight, the pending
  * connection, the datagram; the socket file and the FIFO are on the
  * tmpfs; new clients connect by path and by abstract name; the child reads
@@ -36,6 +40,7 @@
 #define ABS_DGRAM "ckpt-wl-ctr-dgram"
 
 static char dir[80]; /* with a name, fits a sun_path */
+static int own_tmpfs = 1;
 
 static socklen_t addr(struct sockaddr_un *a, const char *name, int abstract)
 {
@@ -81,7 +86,7 @@ static int on_tmpfs(const char *name, mode_t mode, int fd)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (stat(path, &b) < 0 || (b.st_mode & S_IFMT) != mode || statfs(path, &fs) < 0 ||
-	    fs.f_type != TMPFS_MAGIC)
+	    (own_tmpfs && fs.f_type != TMPFS_MAGIC))
 		return 0;
 	return fd < 0 || (fstat(fd, &a) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino);
 }
@@ -216,11 +221,12 @@ int main(int argc, char **argv)
 
 	wl_init(argc, argv);
 	if (argc < 2)
-		return wl_fail("usage: fd_unix_ctr DIR");
+		return wl_fail("usage: fd_unix_ctr DIR [--no-mount]");
+	own_tmpfs = argc < 3 || strcmp(argv[2], "--no-mount");
 	if (strlen(argv[1]) >= sizeof(dir))
 		return wl_fail("%s: too long for a socket name", argv[1]);
 	snprintf(dir, sizeof(dir), "%s", argv[1]);
-	if (mount("ctr", dir, "tmpfs", 0, NULL) < 0)
+	if (own_tmpfs && mount("ctr", dir, "tmpfs", 0, NULL) < 0)
 		return wl_fail("mount tmpfs on %s: %m", dir);
 	lsk = listener(SOCK_STREAM, "l.sock", 0);
 	asl = listener(SOCK_STREAM, ABS_STREAM, 1);
