@@ -449,3 +449,11 @@ ctr_tcp_roundtrip()
 @test "apps: TCP server container (netns made by runc, veth moved in) keeps its client's connection" {
 	ctr_tcp_roundtrip moved
 }
+
+# Unix sockets bound to paths of the container's filesystem (absolute and
+# relative) and to abstract names of its network namespace, with queues,
+# pending connections and fds in flight, and a FIFO with queued bytes:
+# made by the restored root inside the container's namespaces.
+@test "apps: unix listeners by path and abstract name, fds in flight and a FIFO in a container" {
+	ctr_wls_roundtrip fd_unix_listen fd_unix_relative fd_unix_inflight fd_fifo
+}
