@@ -37,7 +37,7 @@
 #include "wl_sys.h"
 
 #define ABS_STREAM "ckpt-wl-ctr-stream"
-#define ABS_DGRAM "ckpt-wl-ctr-dgram"
+#define ABS_DGRAM  "ckpt-wl-ctr-dgram"
 
 static char dir[80]; /* with a name, fits a sun_path */
 static int own_tmpfs = 1;
@@ -96,7 +96,9 @@ static int send_fd(int sk, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8))) = {0};
 	struct iovec iov = {"c1-data", 7};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
@@ -112,7 +114,9 @@ static int recv_fd(int sk)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8))), buf[16];
 	struct iovec iov = {buf, sizeof(buf)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 	int fd;
