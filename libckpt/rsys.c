@@ -152,14 +152,6 @@ __asm__(".pushsection .rodata\n"
 	"	inc %r12d\n"
 	"	cmp $65, %r12d\n"
 	"	jne 1b\n"
-	/* stop: tgkill(getpid(), r15, SIGSTOP) */
-	"	mov $39, %eax\n"
-	"	syscall\n"
-	"	mov %rax, %rdi\n"
-	"	mov %r15d, %esi\n"
-	"	mov $19, %edx\n"
-	"	mov $234, %eax\n"
-	"	syscall\n"
 	"	int3\n"
 	".globl rsys_code_sigactions_end\n"
 	"rsys_code_sigactions_end:\n"
@@ -169,6 +161,7 @@ int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint
 		  ckpt_err_t *err)
 {
 	struct user_regs_struct regs = r->saved;
+	uint64_t all = ~0ULL, trap_open = ~(1ULL << (SIGTRAP - 1));
 	int status, ret;
 
 	if (!r->active)
@@ -178,21 +171,23 @@ int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint
 	regs.r12 = r12;
 	regs.r13 = r13;
 	regs.r14 = r14;
-	regs.r15 = r->tid;
 	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
 		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
+	/* SIGTRAP unblocked for the int3 (see rsys.h); every other signal stays blocked */
+	if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &trap_open) < 0)
+		return ckpt_error(err, errno, "thread %d: signal mask", r->tid);
 	for (;;) {
 		if (ptrace(PTRACE_CONT, r->tid, NULL, NULL) < 0)
 			return ckpt_error(err, errno, "thread %d: run code", r->tid);
 		ret = rsys_wait_stop(r->tid, &status, err);
 		if (ret < 0)
 			return ret;
-		/* the code's own SIGSTOP: a delivery stop, dropped by the next resume */
-		if (WSTOPSIG(status) == SIGSTOP && status >> 16 == 0)
+		/* the int3: a SIGTRAP delivery stop, suppressed by the next resume */
+		if (WSTOPSIG(status) == SIGTRAP && status >> 16 == 0) {
+			if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &all) < 0)
+				return ckpt_error(err, errno, "thread %d: signal mask", r->tid);
 			return 0;
-		if (WSTOPSIG(status) == SIGTRAP && status >> 16 == 0)
-			return ckpt_error_msg(err, EFAULT, "thread %d: remote code did not stop "
-					      "itself", r->tid);
+		}
 		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS ||
 		    WSTOPSIG(status) == SIGILL)
 			return ckpt_error_msg(err, EFAULT, "thread %d: remote code faulted (signal %d)",

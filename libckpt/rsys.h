@@ -56,12 +56,13 @@ __attribute__((format(printf, 4, 5))) int rsys_check(int ret, long r, ckpt_err_t
 
 /*
  * Run a short piece of machine code inside the thread, from rip with
- * r12, r13 and r14 set and r15 the thread's own tid, until it stops
- * itself: the code ends with RSYS_CODE_STOP (tgkill of SIGSTOP to itself,
- * a signal-delivery stop we take and drop). Not int3: a trap raised while
- * SIGTRAP is blocked or ignored resets the program's SIGTRAP action to the
- * default (force_sig), which would outlive --leave-running. The code must
- * live in executable scratch memory; registers are put back by rsys_fini.
+ * r12, r13 and r14 set, until it traps (int3). SIGTRAP is unblocked
+ * meanwhile: a trap raised while it is blocked resets the program's
+ * SIGTRAP action to the default (force_sig), which would outlive
+ * --leave-running; one ignored (SIG_IGN) is reset all the same, and the
+ * caller puts it back. (A SIGSTOP to itself cannot replace the int3: the
+ * init of a pid namespace does not get it.) The code must live in
+ * executable scratch memory; registers are put back by rsys_fini.
  */
 int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
 		  ckpt_err_t *err) __attribute__((warn_unused_result));

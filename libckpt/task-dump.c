@@ -230,6 +230,14 @@ static int sigactions_dump(struct task *t, struct rsys *rs, uint64_t scratch, st
 		ret = rsys_run_code(rs, code, 1, scratch, 0, err);
 	if (ret == 0)
 		ret = rsys_peek(t->pid, scratch, ka, sizeof(ka), err);
+	/* the code's int3 reset an ignored SIGTRAP to the default: put it back */
+	if (ret == 0 && ka[SIGTRAP - 1].handler == (uint64_t)SIG_IGN) {
+		long r;
+
+		ret = RSYS(rs, &r, err, SYS_rt_sigaction, SIGTRAP,
+			   scratch + (SIGTRAP - 1) * sizeof(ka[0]), 0, 8, 0, 0);
+		ret = rsys_check(ret, r, err, "put back the ignored SIGTRAP");
+	}
 	if (ret < 0)
 		return ckpt_error_wrap(err, "task %d: signal actions", t->pid);
 	for (int sig = 1; sig <= 64; sig++) {
