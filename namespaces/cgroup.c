@@ -37,6 +37,7 @@
 
 #include "namespaces/ns.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #define CG_MAX 16
@@ -54,33 +55,6 @@ static const char *const cg_limits[] = {
  */
 static char *cg_made[CG_MAX];
 static int cg_nmade;
-
-/* Mount point of the hierarchy "controllers" ("" for v2) in our mountinfo. */
-static char *cg_mount(const char *controllers)
-{
-	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-
-	while (f && getline(&line, &cap, f) > 0) {
-		char root[512], mnt[512], fstype[64], opts[512];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
-		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2 || strcmp(root, "/"))
-			continue;
-		if (!*controllers && !strcmp(fstype, "cgroup2"))
-			return xstrdup(mnt);
-		if (*controllers && !strcmp(fstype, "cgroup")) {
-			cleanup_free char *want = xasprintf(",%s,", controllers);
-			cleanup_free char *have = xasprintf(",%s,", opts);
-
-			if (strstr(have, want))
-				return xstrdup(mnt);
-		}
-	}
-	return NULL;
-}
 
 /* Our own (ckpt-oci's) path in the hierarchy listed as controllers. */
 static char *cg_path_of(const char *procfile, const char *controllers)
@@ -137,7 +111,7 @@ static int cgroup_dump(const struct ns_dump *d, ckpt_err_t *err)
 		p[strcspn(p, "\n")] = '\0';
 		if (!strcmp(p, "/"))
 			continue; /* the root cgroup: nothing to make */
-		mnt = cg_mount(c + 1);
+		mnt = proc_cgroup_mount(c + 1);
 		if (!mnt)
 			return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted", c + 1);
 		if (json_len(list) == CG_MAX)
@@ -172,7 +146,7 @@ static int cg_make(const struct json *o, const char *name, ckpt_err_t *err)
 
 	if (!ctl || !orig || strstr(orig, "..") || strchr(ctl, '/'))
 		return ckpt_error_msg(err, EPROTO, "cgroup.json: bad entry");
-	mnt = cg_mount(ctl);
+	mnt = proc_cgroup_mount(ctl);
 	mine = cg_path_of("/proc/self/cgroup", ctl);
 	if (!mnt || !mine)
 		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted here", ctl);

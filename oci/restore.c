@@ -27,6 +27,7 @@
 #include "json.h"
 #include "oci/oci.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #define OCI_JSON_MAX (4u << 20)
@@ -66,33 +67,6 @@ static char *now_rfc3339(void)
 	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
-/* Mount point of the cgroup hierarchy holding controller key ("" : v2). */
-static char *cg_mount_of(const char *key)
-{
-	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-
-	while (f && getline(&line, &cap, f) > 0) {
-		char root[512], mnt[512], fstype[64], opts[512];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
-		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2 || strcmp(root, "/"))
-			continue;
-		if (!*key && !strcmp(fstype, "cgroup2"))
-			return xstrdup(mnt);
-		if (*key && !strcmp(fstype, "cgroup")) {
-			cleanup_free char *want = xasprintf(",%s,", key);
-			cleanup_free char *have = xasprintf(",%s,", opts);
-
-			if (strstr(have, want))
-				return xstrdup(mnt);
-		}
-	}
-	return NULL;
-}
-
 /* pid's cgroup in the hierarchy holding key, as /proc/PID/cgroup names it. */
 static char *cg_path_of(pid_t pid, const char *key)
 {
@@ -119,7 +93,7 @@ static char *cg_path_of(pid_t pid, const char *key)
 /* Directory of pid's cgroup for key; the tree must have one of its own. */
 static int cg_dir(pid_t pid, const char *key, char **out, ckpt_err_t *err)
 {
-	cleanup_free char *mnt = cg_mount_of(key), *rel = cg_path_of(pid, key);
+	cleanup_free char *mnt = proc_cgroup_mount(key), *rel = cg_path_of(pid, key);
 
 	if (!mnt || !rel)
 		return ckpt_error_msg(err, ENOENT, "cgroup hierarchy `%s` not found here",

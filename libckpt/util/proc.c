@@ -370,3 +370,29 @@ pid_t proc_ns_pid(int dirfd, const char *path)
 	close(fd);
 	return ns;
 }
+
+char *proc_cgroup_mount(const char *controllers)
+{
+	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		char root[512], mnt[512], fstype[64], opts[512];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
+		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2 || strcmp(root, "/"))
+			continue;
+		if (!*controllers && !strcmp(fstype, "cgroup2"))
+			return xstrdup(mnt);
+		if (*controllers && !strcmp(fstype, "cgroup")) {
+			cleanup_free char *want = xasprintf(",%s,", controllers);
+			cleanup_free char *have = xasprintf(",%s,", opts);
+
+			if (strstr(have, want))
+				return xstrdup(mnt);
+		}
+	}
+	return NULL;
+}

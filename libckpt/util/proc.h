@@ -80,6 +80,13 @@ int proc_parse_maps_line(const char *line, struct proc_vma *vma, ckpt_err_t *err
  */
 pid_t proc_ns_pid(int dirfd, const char *path);
 
+/*
+ * Where our mount namespace mounts the root of a cgroup hierarchy: v1 with
+ * controllers among its options ("cpu", "cpu,cpuacct", "name=systemd"),
+ * or v2 for "". malloc'd; NULL when not mounted.
+ */
+char *proc_cgroup_mount(const char *controllers);
+
 /* Parse a whitespace-separated list of pids ("children" files). */
 int proc_parse_pid_list(const char *buf, pid_t **out, int *n, ckpt_err_t *err);
 /* Thread ids under /proc/PID/task, ascending. *out is malloc'd. */

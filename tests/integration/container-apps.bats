@@ -36,9 +36,10 @@ teardown()
 	ip netns del "$NS_CLI" 2>/dev/null || true
 }
 
-checkpoint()
+# container.bash's, with the end of the debug log when it fails
+ctr_checkpoint()
 {
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --root "$RUNC_ROOT" "$@"
+	checkpoint "$@"
 	[[ $status -eq 0 ]] || tail -n 5 "$T"/dump.log 2>/dev/null
 }
 
@@ -173,7 +174,7 @@ _progress_above()
 		fail "the pipeline does not run on"
 	mapfile -t pids < <(ctr_pids p1)
 	((${#pids[@]} >= 4)) || fail "want sh and 3 stages: ${pids[*]}"
-	checkpoint -o "$T/ckpt" p1
+	ctr_checkpoint -o "$T/ckpt" p1
 	assert_success
 	assert_ctr_gone p1 "${pids[@]}"
 	read -r n <"$root/tmp/progress"
@@ -238,7 +239,7 @@ ctr_wls_finish()
 	local root=$T/w1/rootfs pids w
 
 	mapfile -t pids < <(ctr_pids w1)
-	checkpoint -o "$T/ckpt" w1
+	ctr_checkpoint -o "$T/ckpt" w1
 	assert_success || return
 	assert_ctr_gone w1 "${pids[@]}" || return
 	restore_as w2 "$T/ckpt" || return
@@ -309,7 +310,7 @@ _timerfd_fired()
 	ctr_create f1 '.process.args = ["sh", "-c", "exec >/tmp/o 2>&1; i=0; while :; do i=$((i+1)); echo $i; usleep 10000; done"]'
 	ctr_start f1
 	wait_until "$WL_TIMEOUT" test -s "$T/f1/rootfs/tmp/o"
-	checkpoint -o "$T/ckpt" f1
+	ctr_checkpoint -o "$T/ckpt" f1
 	assert_success
 	restore_as f2 "$T/ckpt"
 	[[ $(readlink "/proc/$RPID/fd/1") == /tmp/o && $(readlink "/proc/$RPID/fd/2") == /tmp/o ]]
@@ -420,7 +421,7 @@ ctr_tcp_roundtrip()
 	ctr_client_ready || return
 	wl_ctr_ready "$root" srv "$(ctr_pid s1)" || return
 	mapfile -t pids < <(ctr_pids s1)
-	checkpoint --tcp-established -o "$T/ckpt" s1
+	ctr_checkpoint --tcp-established -o "$T/ckpt" s1
 	assert_success || return
 	assert_ctr_gone s1 "${pids[@]}" || return
 	# the container's namespace goes, and the old veth pair with it

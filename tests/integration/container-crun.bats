@@ -19,12 +19,6 @@ teardown()
 	ckpt_teardown
 }
 
-checkpoint()
-{
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --runtime crun \
-		--root "$RUNC_ROOT" "$@"
-}
-
 @test "crun: checkpoint by name stops it and removes it from crun" {
 	local pid
 

@@ -75,6 +75,16 @@ ctr_create()
 		mv "$dir/config.json.new" "$dir/config.json"
 }
 
+# checkpoint ARGS...: `ckpt-oci checkpoint` of a container of this runtime
+# and root, under bats' `run` (the runtime named when it is crun).
+checkpoint()
+{
+	local rt=()
+
+	[[ ${RUNC##*/} == crun ]] && rt=(--runtime crun)
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint "${rt[@]}" --root "$RUNC_ROOT" "$@"
+}
+
 # ctr_start ID: `runc run -d`, stdio to files (terminal is false).
 ctr_start()
 {

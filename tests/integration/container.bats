@@ -20,11 +20,6 @@ teardown()
 	ckpt_teardown
 }
 
-checkpoint()
-{
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --root "$RUNC_ROOT" "$@"
-}
-
 # The container still runs and counts, and no bundle was left behind.
 assert_untouched()
 {
