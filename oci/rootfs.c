@@ -16,15 +16,18 @@
  * are not in the directory and are the mnt namespace's business.
  *
  * The tar is made while the tree is still frozen (the dump's frozen hook),
- * so it is the file state that goes with the memory state. Restore
- * extracts it over the root directory (the old one or --rootfs DIR)
- * before the mounts are made.
+ * so it is the file state that goes with the memory state; names go to
+ * tar verbatim (a name is the container's). Restore extracts it into a
+ * staging directory beside the root directory (the old one or --rootfs
+ * DIR) and moves each entry in without following the container's links
+ * (rootfs-apply.c), before the mounts are made.
  */
 #define LOG_PREFIX "rootfs: "
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -131,12 +134,14 @@ static int run_tar(char *const argv[], int in, int out, struct bundle_image *img
 		   ckpt_err_t *err)
 {
 	cleanup_close int errfd = memfd_create("tar-stderr", MFD_CLOEXEC);
-	int pfd[2] = { -1, -1 }, status, ret = 0;
+	int pfd[2] = { -1, -1 }, status = 0, ret = 0;
 	char buf[1 << 16], msg[512];
 	pid_t pid;
 	ssize_t n;
 
-	if (errfd < 0 || (out < 0 && pipe2(pfd, O_CLOEXEC) < 0))
+	if (errfd < 0)
+		return ckpt_error(err, errno, "rootfs: memfd");
+	if (out < 0 && pipe2(pfd, O_CLOEXEC) < 0)
 		return ckpt_error(err, errno, "rootfs: pipe");
 	pid = fork();
 	if (pid < 0) {
@@ -185,16 +190,21 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 	char path[PATH_MAX] = ".";
 	struct stat st;
 	int fd, ret;
+	/* names as they are: tar would unquote a `\057` the container put in a name */
 	char *argv[] = { "tar", "--create", "--file=-", "--directory", (char *)dir, "--null",
-			 "--no-recursion", "--files-from=-", "--numeric-owner", "--xattrs",
-			 "--sparse", NULL };
+			 "--verbatim-files-from", "--no-recursion", "--files-from=-",
+			 "--numeric-owner", "--xattrs", "--sparse", NULL };
 
 	if (parse_created(created, &w.since) < 0)
 		return ckpt_error_msg(err, EPROTO, "rootfs: bad creation time `%s`",
 				      created ?: "");
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fd < 0)
 		return ckpt_error(err, errno, "rootfs: open %s", dir);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return ckpt_error(err, errno, "rootfs: stat %s", dir);
+	}
 	w.dev = st.st_dev;
 	w.list = listfd >= 0 ? fdopen(dup(listfd), "w") : NULL;
 	if (!w.list) {
@@ -232,20 +242,36 @@ bool oci_rootfs_in_bundle(struct ckpt_bundle *b)
 	return bundle_has_file(b, DIFF_TAR);
 }
 
+/*
+ * Extracted into an empty staging directory beside the root, never into
+ * the root itself (its symlinks are the container's); rootfs-apply.c moves
+ * the entries in.
+ */
 int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
 {
+	cleanup_free char *copy = xstrdup(dir), *stage = NULL;
 	cleanup_close int fd = -1;
+	unsigned long moved = 0;
 	uint64_t size;
 	int ret;
-	char *argv[] = { "tar", "--extract", "--file=-", "--directory", (char *)dir,
-			 "--numeric-owner", "--xattrs", "--same-permissions", "--same-owner",
-			 "--overwrite", NULL };
 
 	ret = bundle_open_file(b, DIFF_TAR, &fd, &size, err);
 	if (ret < 0)
 		return ret;
-	ret = run_tar(argv, fd, STDERR_FILENO, NULL, err);
+	stage = xasprintf("%s/.ckpt-oci-rootfs.XXXXXX", dirname(copy));
+	if (!mkdtemp(stage))
+		return ckpt_error(err, errno, "rootfs: staging directory beside %s", dir);
+	{
+		char *argv[] = { "tar", "--extract", "--file=-", "--directory", stage,
+				 "--numeric-owner", "--xattrs", "--same-permissions",
+				 "--same-owner", NULL };
+
+		ret = run_tar(argv, fd, STDERR_FILENO, NULL, err);
+	}
 	if (ret == 0)
-		pr_info("%" PRIu64 " bytes of changes put back into %s", size, dir);
+		ret = oci_rootfs_move(stage, dir, &moved, err);
+	(void)oci_rootfs_remove(stage);
+	if (ret == 0)
+		pr_info("%lu entries (%" PRIu64 " bytes of tar) put back into %s", moved, size, dir);
 	return ret;
 }

@@ -291,3 +291,46 @@ _last_above()
 	assert_success
 	ckpt_track_pid "$output"
 }
+
+_is_link()
+{
+	[[ -L $1 ]]
+}
+
+@test "runtime: the container's symlinks and file names cannot make checkpoint or restore touch host files" {
+	local loop root=$T/rc1/rootfs
+
+	mkdir "$T/victim" "$T/rc1"
+	echo "host secret" >"$T/rc1/secret"
+	# after the checkpoint (-R) it turns /data into a link out of its root
+	loop="echo owned >/data/passwd; echo x >'/x\\\\057..\\\\057secret'; i=0; while :; do
+		i=\$((i+1)); echo \$i >/tmp/count; if [ -e /tmp/flip ]; then rm -rf /data;
+		ln -s $T/victim /data; rm /tmp/flip; fi; usleep 100000; done"
+	ctr_create rc1 ".process.args = [\"sh\", \"-c\", \"$loop\"]"
+	mkdir "$root/data" && echo orig >"$root/data/passwd"
+	# older than the container: the changes hold data/passwd, not data/
+	touch -d '-1 hour' "$root/data"
+	ctr_start rc1
+	ctr_wait_count_above rc1 1
+	checkpoint -R -o "$T/ckpt" rc1
+	assert_success
+	run tar -tf "$T/ckpt/rootfs-diff.tar"
+	assert_success
+	assert_line "./data/passwd"
+	refute_line "./data/"
+	# the odd name is archived as it is, the host file beside the root is not
+	refute_line --regexp '(^|/)\.\./'
+	refute_line "./secret"
+	! tar -xOf "$T/ckpt/rootfs-diff.tar" | grep -q "host secret"
+	touch "$root/tmp/flip"
+	wait_until 30 _is_link "$root/data"
+	"$RUNC" --root "$RUNC_ROOT" delete -f rc1
+	# restored onto the old root directory, where /data is now a link out
+	restore --name rc2 "$T/ckpt"
+	assert_success
+	CTRS+=(rc2)
+	ckpt_track_pid "$output"
+	[[ -z $(ls -A "$T/victim") ]] || fail "restore wrote into the link's target: $(ls -A "$T/victim")"
+	[[ -d $root/data && ! -L $root/data && $(cat "$root/data/passwd") == owned ]]
+	[[ $(cat "$T/rc1/secret") == "host secret" ]]
+}
