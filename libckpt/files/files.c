@@ -239,8 +239,12 @@ static int mark_outside(const struct fd_info *fi, struct json *o, struct files_d
 			return ret;
 		dc->mnt_ns = ns.st_ino;
 	}
-	if (!bsearch(&id, dc->mnt_ids, dc->nmnt_ids, sizeof(*dc->mnt_ids), id_cmp))
+	if (!bsearch(&id, dc->mnt_ids, dc->nmnt_ids, sizeof(*dc->mnt_ids), id_cmp)) {
 		json_set(o, "outside", json_bool(true));
+		/* its path is the kernel's, but the tree may have shaped it: restore checks */
+		json_set(o, "outside_dev", json_int(fi->st.st_dev));
+		json_set(o, "outside_ino", json_int(fi->st.st_ino));
+	}
 	return 0;
 }
 

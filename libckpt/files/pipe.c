@@ -132,9 +132,11 @@ int pipe_fill_image(int wfd, const char *name, struct ckpt_bundle *b, ckpt_err_t
  * A pipe of which the tree holds one end only, at fd 0, 1 or 2, leads
  * outside: the caller's stdio (a runtime's, a shell's pipeline). It is
  * connected to ckpt-oci's own fd of that number, as a terminal is (dev.c),
- * so the restored tree writes to (reads from) whoever runs the restore.
- * Bytes queued in it stay in the old pipe, for its reader. An older bundle
- * has no "held": every pipe is made anew.
+ * so the restored tree writes to (reads from) whoever runs the restore,
+ * when ours goes the same way. A read end with bytes the tree has not read
+ * yet (`producer | tree`, the producer done) is made anew with them, its
+ * writer gone, as before. An older bundle has no "held": every pipe is made
+ * anew.
  */
 static int pipe_external(const struct json *o, const struct json *p, struct files_rctx *rc,
 			 bool *done, ckpt_err_t *err)
@@ -144,12 +146,17 @@ static int pipe_external(const struct json *o, const struct json *p, struct file
 	uint64_t id = json_as_int(json_get(o, "id"));
 	int fd;
 
+	int acc;
+
 	*done = false;
-	if (!held || held == 3 || want > 2 || fcntl(want, F_GETFD) < 0)
+	if (!held || held == 3 || want > 2 || (acc = fcntl(want, F_GETFL)) < 0)
+		return 0;
+	acc &= O_ACCMODE;
+	/* ours must go the same way; a read end with bytes left keeps them (a new pipe) */
+	if (end == 0 ? acc == O_WRONLY : acc == O_RDONLY)
 		return 0;
 	if (end == 0 && json_as_int(json_get(p, "bytes")))
-		pr_warn("pipe %lu: %lld bytes not yet read by the tree stay in the old pipe",
-			(unsigned long)id, (long long)json_as_int(json_get(p, "bytes")));
+		return 0;
 	fd = fcntl(want, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return ckpt_error(err, errno, "dup our fd %d", want);

@@ -156,6 +156,39 @@ static int reg_check(const struct json *o, const char *path, int fd, bool ignore
 	return 0;
 }
 
+/*
+ * A file outside the tree's mounts ("outside", files.c) at fd 0-2, opened
+ * by the path the kernel showed at checkpoint: the stdio a runtime gave the
+ * tree. It must be the very file (device and inode); gone or another file
+ * (on another node, a log rotated), the restore's own fd of that number
+ * takes its place.
+ */
+static int reg_outside(const struct json *o, const char *path, int *fd, bool *ours,
+		       ckpt_err_t *err)
+{
+	int want = json_as_int(json_get(o, "fd")), e = *fd < 0 ? errno : 0;
+	struct stat st;
+
+	if (*fd >= 0 && fstat(*fd, &st) == 0 &&
+	    (uint64_t)st.st_dev == (uint64_t)json_as_int(json_get(o, "outside_dev")) &&
+	    (uint64_t)st.st_ino == (uint64_t)json_as_int(json_get(o, "outside_ino")))
+		return 0;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	if (want <= 2 && fcntl(want, F_GETFD) >= 0) {
+		*ours = true;
+		pr_warn("fd %d: `%s` %s: connected to our fd %d", want, path,
+			e ? strerror(e) : "is another file now", want);
+		*fd = fcntl(want, F_DUPFD_CLOEXEC, 3);
+		return *fd < 0 ? ckpt_error(err, errno, "dup our fd %d", want) : 0;
+	}
+	if (e)
+		return ckpt_error(err, e, "open `%s`", path);
+	return ckpt_error_msg(err, ESTALE, "`%s` is not the file the tree had open "
+			      "(another device or inode)", path);
+}
+
 static int reg_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
 	const char *path = json_as_str(json_get(o, "path"));
@@ -177,6 +210,15 @@ static int reg_restore(const struct json *o, const struct files_rctx *rc, int *f
 		*fd = open(ghost, flags | O_CLOEXEC);
 	} else {
 		*fd = open(path, flags | O_CLOEXEC);
+	}
+	/* (an fd in flight has fd -1) */
+	if (json_as_bool(json_get(o, "outside")) && json_as_int(json_get(o, "fd")) >= 0 &&
+	    json_as_int(json_get(o, "fd")) <= 2 && json_get(o, "fd")) {
+		bool ours = false;
+
+		ret = reg_outside(o, path, fd, &ours, err);
+		if (ret < 0 || ours)
+			return ret;
 	}
 	if (*fd < 0)
 		return ckpt_error(err, errno, "open `%s`", path);

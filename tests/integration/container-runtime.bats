@@ -334,3 +334,22 @@ _is_link()
 	[[ -d $root/data && ! -L $root/data && $(cat "$root/data/passwd") == owned ]]
 	[[ $(cat "$T/rc1/secret") == "host secret" ]]
 }
+
+@test "runtime: stdio files of the caller gone or replaced at restore: the restore's stdio instead" {
+	local n
+
+	ctr_run_counter rc1
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	n=$(ctr_count rc1)
+	# the runtime's stdout file of the container: another file at that path now
+	rm "$T/rc1.out" && echo other >"$T/rc1.out"
+	# (not under `run`: the container's stdout becomes ours, bats would wait for it)
+	timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$T/ckpt" \
+		>"$T/r.out" 2>"$T/r.err"
+	ckpt_track_pid "$(cat "$T/r.pid")"
+	grep -q "is another file now: connected to our fd 1" "$T/r.err"
+	ctr_wait_count_above rc1 "$n"
+	[[ $(cat "$T/rc1.out") == other ]]
+	[[ $(readlink "/proc/$(cat "$T/r.pid")/fd/1") == "$T/r.out" ]]
+}
