@@ -33,7 +33,5 @@ struct ckpt_bundle {
 /* A plain file name: no '/', not "..", not starting with '.', not empty. */
 bool bundle_name_ok(const char *name);
 struct bundle_file *bundle_find(const struct ckpt_bundle *b, const char *name);
-/* Remove dir and everything in it (one level of files, recursing into dirs). */
-int bundle_rmtree(int parentfd, const char *name);
 
 #endif

@@ -91,7 +91,6 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err) CK
 /* rootfs-apply.c: move the staged entries into root without following its links. */
 int oci_rootfs_move(const char *stage, const char *root, unsigned long *moved,
 		    ckpt_err_t *err) CKPT_WARN_UNUSED;
-/* Remove dir and everything below it without following a link; -errno. */
-int oci_rootfs_remove(const char *dir);
+
 
 #endif

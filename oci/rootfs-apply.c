@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ckpt/bundle.h"
 #include "oci/oci.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -45,34 +46,11 @@ static int open_in_root(int rootfd, const char *rel)
 }
 
 /* Remove name in dfd, whatever it is, without following a link. */
-static int remove_any(int dfd, const char *name, int depth)
+static int remove_any(int dfd, const char *name)
 {
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	int fd, ret = 0;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
-	if (depth > APPLY_DEPTH)
-		return -ELOOP;
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while (ret == 0 && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			ret = remove_any(dirfd(d), de->d_name, depth + 1);
-	closedir(d);
-	if (ret == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0)
-		ret = -errno;
-	return ret;
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	return errno == EISDIR ? bundle_rmtree(dfd, name) : -errno;
 }
 
 /* A directory at name in dfd (made if missing, what is in the way removed). */
@@ -87,7 +65,7 @@ static int ensure_dir(int dfd, const char *name)
 		return -errno;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return 0;
-	ret = remove_any(dfd, name, 0);
+	ret = remove_any(dfd, name);
 	if (ret == 0 && mkdirat(dfd, name, 0700) < 0)
 		ret = -errno;
 	return ret;
@@ -117,7 +95,7 @@ static int move_entry(int sfd, int dfd, const char *name)
 		return 0;
 	if (errno != EISDIR && errno != ENOTEMPTY && errno != EEXIST)
 		return -errno;
-	ret = remove_any(dfd, name, 0); /* a directory where a file goes */
+	ret = remove_any(dfd, name); /* a directory where a file goes */
 	if (ret == 0 && renameat(sfd, name, dfd, name) < 0)
 		ret = -errno;
 	return ret;
@@ -216,9 +194,4 @@ int oci_rootfs_move(const char *stage, const char *root, unsigned long *moved,
 	close(a.rootfd);
 	*moved = a.moved;
 	return ret;
-}
-
-int oci_rootfs_remove(const char *dir)
-{
-	return remove_any(AT_FDCWD, dir, 0);
 }

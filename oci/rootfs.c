@@ -270,7 +270,7 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
 	}
 	if (ret == 0)
 		ret = oci_rootfs_move(stage, dir, &moved, err);
-	(void)oci_rootfs_remove(stage);
+	(void)bundle_rmtree(AT_FDCWD, stage);
 	if (ret == 0)
 		pr_info("%lu entries (%" PRIu64 " bytes of tar) put back into %s", moved, size, dir);
 	return ret;

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "oci/oci.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #define STATE_MAX (4u << 20)
@@ -45,20 +46,18 @@ static const char *default_root(const char *runtime)
  */
 int oci_proc_starttime(pid_t pid, unsigned long long *start)
 {
-	char state;
-
-	cleanup_free char *path = xasprintf("/proc/%d/stat", pid), *buf = NULL;
+	cleanup_free char *path = xasprintf("/proc/%d", pid);
+	cleanup_close int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct proc_stat st;
 	ckpt_err_t e = { 0 };
-	char *p;
 
-	if (read_file_at(AT_FDCWD, path, 4096, &buf, NULL, &e) < 0)
+	if (procfd < 0)
+		return -errno;
+	if (proc_read_stat(procfd, &st, &e) < 0)
 		return -e.code;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-				"%*d %*d %*d %*d %llu", &state, start) != 2)
-		return -EPROTO;
-	if (state == 'Z' || state == 'X')
+	if (st.state == 'Z' || st.state == 'X')
 		return -ESRCH;
+	*start = st.starttime;
 	return 0;
 }
 

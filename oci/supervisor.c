@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt/bundle.h"
 #include "oci/hook.h"
 #include "oci/oci.h"
 #include "util/uapi.h"
@@ -59,29 +60,6 @@ static unsigned long bundle_seq(const char *name)
 		return 0;
 	n = strtoul(p, &end, 10);
 	return *end ? 0 : n;
-}
-
-static int rmtree_at(int parentfd, const char *name)
-{
-	cleanup_dir DIR *d = NULL;
-	struct dirent *de;
-	int fd;
-
-	fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
-			(void)rmtree_at(fd, de->d_name);
-	}
-	return unlinkat(parentfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
 static int cmp_ulong(const void *a, const void *b)
@@ -119,7 +97,7 @@ static unsigned long prune(struct supervisor *s)
 		if (!strncmp(de->d_name, BUNDLE_PREFIX, strlen(BUNDLE_PREFIX)) && len > 4 &&
 		    !strcmp(de->d_name + len - 4, ".tmp")) {
 			hook_log(s->c->logfd, s->who, false, "removing leftover %s", de->d_name);
-			(void)rmtree_at(s->c->dirfd, de->d_name);
+			(void)bundle_rmtree(s->c->dirfd, de->d_name);
 			continue;
 		}
 		if (!seq)
@@ -137,7 +115,7 @@ static unsigned long prune(struct supervisor *s)
 		char name[64];
 
 		snprintf(name, sizeof(name), BUNDLE_PREFIX "%06lu", seqs[i]);
-		ret = rmtree_at(s->c->dirfd, name);
+		ret = bundle_rmtree(s->c->dirfd, name);
 		if (ret < 0)
 			hook_log(s->c->logfd, s->who, false, "remove %s: %s, ignoring", name,
 				 strerror(-ret));
@@ -215,7 +193,7 @@ static int checkpoint_once(struct supervisor *s, ckpt_err_t *err)
 		/* a killed child may leave NAME.tmp behind: never a half bundle */
 		cleanup_free char *tmp = xasprintf("%s.tmp", name);
 
-		(void)rmtree_at(s->c->dirfd, tmp);
+		(void)bundle_rmtree(s->c->dirfd, tmp);
 		if (WIFSIGNALED(status))
 			return ckpt_error_msg(err, EIO, "%s: checkpoint process killed by signal %d",
 					      name, WTERMSIG(status));

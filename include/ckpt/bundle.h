@@ -66,6 +66,12 @@ int bundle_dirfd(const struct ckpt_bundle *b);
  */
 void bundle_close(struct ckpt_bundle *b);
 
+/*
+ * Remove name (in parentfd) and everything below it, never following a
+ * link (O_NOFOLLOW, unlinkat); 0 when gone or absent, else -errno.
+ */
+int bundle_rmtree(int parentfd, const char *name);
+
 /* Host facts recorded in and checked against the manifest. */
 struct bundle_host {
 	char kernel[128];
