@@ -16,16 +16,19 @@ LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 DEPFLAGS = -MMD -MP
 
 LIB_SRCS :=
+OCI_SRCS :=
 CMD_SRCS :=
 include libckpt/module.mk namespaces/module.mk oci/module.mk cmd/module.mk
 include tests/module.mk bench/module.mk man/module.mk
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+OCI_OBJS := $(OCI_SRCS:%.c=$(BUILD)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libckpt.a
+OCI_LIB := $(BUILD)/liboci.a
 BIN := $(BUILD)/ckpt-oci
 
-.PHONY: all clean deps check unit integration demo install format format-check asan fuzz
+.PHONY: all clean deps check check-deps unit integration demo install format format-check asan fuzz
 all: $(BIN) $(ALL_EXTRA)
 
 $(BUILD)/%.o: %.c
@@ -36,8 +39,22 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(CMD_OBJS) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(LDLIBS)
+$(OCI_LIB): $(OCI_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CMD_OBJS) $(OCI_LIB) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(OCI_LIB) $(LIB) $(LDLIBS)
+
+# The dependency rule (cmd -> oci -> libckpt <- namespaces): cmd/ and oci/
+# include the engine's public headers (include/ckpt), its utilities
+# (libckpt/util) and their own, nothing else of the engine; libckpt/ and
+# namespaces/ include nothing of oci/ or cmd/.
+check-deps:
+	@bad=$$(grep -HnE '^#include "' cmd/*.[ch] oci/*.[ch] | \
+		grep -vE '#include "(ckpt|util|oci|cmd)/'; \
+		grep -rHnE '^#include "(oci|cmd)/' libckpt namespaces); \
+	if [ -n "$$bad" ]; then echo "dependency rule broken:"; echo "$$bad"; exit 1; fi
 
 clean:
 	rm -rf build build-*
@@ -58,7 +75,7 @@ check: deps
 	@$(MAKE) --no-print-directory test-build
 	$(TEST_ENV) tests/run-tests
 
-test-build: all $(UNIT_BINS) workloads
+test-build: all check-deps $(UNIT_BINS) workloads
 
 # `unit` comes from tests/unit/module.mk; without it there is nothing to run.
 ifeq ($(wildcard tests/unit/module.mk),)

@@ -13,8 +13,8 @@
 
 #include "ckpt/bundle.h"
 #include "ckpt/error.h"
-#include "json.h"
-#include "rsys.h"
+#include "util/json.h"
+#include "arch/rsys.h"
 
 #define XSTATE_MAX 16384 /* larger than any XSAVE area (AVX-512: ~2.7 KiB) */
 

@@ -1,2 +1,3 @@
-# The engine: knows nothing of OCI.
-LIB_SRCS += $(wildcard libckpt/*.c libckpt/util/*.c libckpt/files/*.c)
+# The engine: knows nothing of OCI. One folder per stage or kind of state;
+# each folder's README comment sits at the top of its main file.
+LIB_SRCS += $(wildcard libckpt/*/*.c)

@@ -6,7 +6,7 @@
 #define CKPT_NS_IPC_H
 
 #include "ckpt/error.h"
-#include "json.h"
+#include "util/json.h"
 
 /* Inside the namespace (a helper that may change its mount namespace). */
 struct json *ipc_mq_read(ckpt_err_t *err);

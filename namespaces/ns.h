@@ -28,7 +28,7 @@
 
 #include "ckpt/bundle.h"
 #include "ckpt/error.h"
-#include "json.h"
+#include "util/json.h"
 
 struct ns_dump {
 	struct ckpt_bundle *bundle;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "oci/oci.h"
 #include "util/log.h"
 #include "util/util.h"

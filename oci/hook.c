@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "oci/hook.h"
 #include "oci/oci.h"
 #include "util/util.h"

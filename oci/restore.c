@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "oci/oci.h"
 #include "util/log.h"
 #include "util/proc.h"

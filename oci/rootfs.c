@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "ckpt/bundle.h"
-#include "json.h"
+#include "util/json.h"
 #include "oci/oci.h"
 #include "util/log.h"
 #include "util/util.h"

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "oci/oci.h"
 #include "util/log.h"
 #include "util/proc.h"

@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "ckpt/error.h"
-#include "json.h"
+#include "util/json.h"
 
 struct fd_info {
 	pid_t pid;

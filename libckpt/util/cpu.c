@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "util/cpu.h"
 #include "util/util.h"
 

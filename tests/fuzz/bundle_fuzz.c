@@ -16,10 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bundle-priv.h"
+#include "bundle/bundle-priv.h"
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
-#include "json.h"
+#include "util/json.h"
 #include "util/hash.h"
 #include "util/util.h"
 

@@ -7,8 +7,8 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	      -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude -Ilibckpt -I. \
 	      -DCKPT_VERSION='"$(VERSION)"' $(shell pkg-config --cflags yajl 2>/dev/null)
-FUZZ_SRCS := tests/fuzz/bundle_fuzz.c libckpt/json.c libckpt/bundle.c libckpt/bundle-read.c \
-	     libckpt/inspect.c libckpt/util/hash.c libckpt/util/util.c libckpt/util/error.c \
+FUZZ_SRCS := tests/fuzz/bundle_fuzz.c libckpt/util/json.c libckpt/bundle/bundle.c libckpt/bundle/bundle-read.c \
+	     libckpt/bundle/inspect.c libckpt/util/hash.c libckpt/util/util.c libckpt/util/error.c \
 	     libckpt/util/log.c
 
 $(FUZZ_DIR)/bundle_fuzz: $(FUZZ_SRCS)

@@ -463,7 +463,7 @@ restored_sleeping()
 
 # ---- vdso: the same one back in place, or moved behind a proxy -------------------
 # CKPT_OCI_VDSO_PROXY=1 makes restore treat this host's vdso as different
-# (libckpt/vdso.c): the only way to take that path on a host with one kernel.
+# (libckpt/mem/vdso.c): the only way to take that path on a host with one kernel.
 
 @test "engine: vdso_proxy, vdso back in place (dynamic)" {
 	wl_roundtrip vdso_proxy same

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ckpt/bundle.h"
-#include "json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static struct json *pstree(void)

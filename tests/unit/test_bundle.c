@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "ckpt/bundle.h"
-#include "json.h"
+#include "util/json.h"
 #include "tap.h"
 #include "util/util.h"
 

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_vdso.c - the vdso image parser and the proxy builder
- * (libckpt/vdso.c) on this host's own vdso: symbols found, hash stable,
+ * (libckpt/mem/vdso.c) on this host's own vdso: symbols found, hash stable,
  * damaged images refused without a crash, the "vdso" JSON read back and
  * checked, and proxies built for a host whose vdso differs -- a jump that
  * really lands in the vdso, a syscall stub for a missing symbol, and the
@@ -10,7 +10,7 @@
  * engine objects (tests/unit/module.mk), and vdso.c needs nothing more
  * than that list holds.
  */
-#include "../../libckpt/vdso.c"
+#include "../../libckpt/mem/vdso.c"
 
 #include <sched.h>
 #include <sys/mman.h>

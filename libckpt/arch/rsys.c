@@ -1,0 +1,311 @@
+/*
+ * libckpt/arch/rsys.c - remote syscalls in a ptrace-stopped thread.
+ *
+ * Save the registers, point rip at a `syscall` instruction (one in the
+ * vdso at dump, the scratch page ckpt-oci maps at restore), set orig_rax
+ * to -1 so an interrupted syscall of the thread is not restarted over ours,
+ * run to the syscall's exit with PTRACE_SYSCALL, read rax, and finally put
+ * the registers back. Every signal is blocked while we drive the thread, so
+ * that a pending signal is not delivered to the program at the wrong time.
+ */
+#define LOG_PREFIX "rsys: "
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "engine.h"
+#include "arch/rsys.h"
+#include "util/log.h"
+#include "util/util.h"
+
+int rsys_wait_stop(pid_t tid, int *status, ckpt_err_t *err)
+{
+	pid_t w;
+
+	do
+		w = waitpid(tid, status, __WALL);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return ckpt_error(err, errno, "wait for thread %d", tid);
+	if (WIFEXITED(*status) || WIFSIGNALED(*status))
+		return ckpt_error_msg(err, ESRCH, "thread %d died (status 0x%x)", tid, *status);
+	return 0;
+}
+
+int rsys_init(struct rsys *r, pid_t tid, uint64_t sc_addr, ckpt_err_t *err)
+{
+	uint64_t all = ~0ULL;
+
+	memset(r, 0, sizeof(*r));
+	r->tid = tid;
+	r->sc_addr = sc_addr;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r->saved) < 0)
+		return ckpt_error(err, errno, "thread %d: get registers", tid);
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &r->saved_mask) < 0)
+		return ckpt_error(err, errno, "thread %d: get signal mask", tid);
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &all) < 0)
+		return ckpt_error(err, errno, "thread %d: block signals", tid);
+	r->active = true;
+	return 0;
+}
+
+int rsys_fini(struct rsys *r, ckpt_err_t *err)
+{
+	if (!r->active)
+		return 0;
+	r->active = false;
+	/*
+	 * The thread now sits at the exit of our last syscall, where the kernel
+	 * applies no restart rules: apply them to its own interrupted syscall.
+	 */
+	if (-(long)r->saved.rax == 516 /* ERESTART_RESTARTBLOCK */ &&
+	    (long)r->saved.orig_rax >= 0) {
+		r->saved.rax = SYS_restart_syscall;
+		r->saved.rip -= 2;
+	} else {
+		regs_fixup_restart(&r->saved, r->tid, !r->signal_taken);
+	}
+	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &r->saved) < 0)
+		return ckpt_error(err, errno, "thread %d: restore registers", r->tid);
+	if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &r->saved_mask) < 0)
+		return ckpt_error(err, errno, "thread %d: restore signal mask", r->tid);
+	return 0;
+}
+
+void rsys_drop(struct rsys *r)
+{
+	r->active = false;
+}
+
+/* Resume to the next syscall stop; other stops are not expected with all signals blocked. */
+static int rsys_step(struct rsys *r, ckpt_err_t *err)
+{
+	int status, ret;
+
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0)
+			return ckpt_error(err, errno, "thread %d: resume to syscall", r->tid);
+		ret = rsys_wait_stop(r->tid, &status, err);
+		if (ret < 0)
+			return ret;
+		if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80))
+			return 0;
+		/*
+		 * A group-stop or interrupt event: go on. A signal-delivery stop
+		 * (only SIGKILL/SIGSTOP can get here) is suppressed.
+		 */
+		pr_debug("thread %d: stop 0x%x while driving a syscall, resuming", r->tid, status);
+	}
+}
+
+int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
+{
+	struct user_regs_struct regs = r->saved;
+	int rc;
+
+	if (!r->active)
+		return ckpt_error_msg(err, EINVAL, "thread %d: remote syscall without init",
+				      r->tid);
+	regs.rip = r->sc_addr;
+	regs.rax = nr;
+	regs.orig_rax = -1;
+	regs.rdi = a1;
+	regs.rsi = a2;
+	regs.rdx = a3;
+	regs.r10 = a4;
+	regs.r8 = a5;
+	regs.r9 = a6;
+	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
+		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
+	rc = rsys_step(r, err); /* syscall entry */
+	if (rc < 0)
+		return rc;
+	rc = rsys_step(r, err); /* syscall exit */
+	if (rc < 0)
+		return rc;
+	if (ptrace(PTRACE_GETREGS, r->tid, NULL, &regs) < 0)
+		return ckpt_error(err, errno, "thread %d: get registers", r->tid);
+	*ret = (long)regs.rax;
+	pr_debug("%d: syscall %ld(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) = %ld", r->tid, nr,
+		 (unsigned long)a1, (unsigned long)a2, (unsigned long)a3, (unsigned long)a4,
+		 (unsigned long)a5, (unsigned long)a6, *ret);
+	return 0;
+}
+
+__asm__(".pushsection .rodata\n"
+	".globl rsys_code_sigactions\n"
+	"rsys_code_sigactions:\n"
+	"1:	mov $13, %eax\n"	/* rt_sigaction */
+	"	mov %r12d, %edi\n"
+	"	xor %esi, %esi\n"
+	"	mov %r13, %rdx\n"
+	"	mov $8, %r10d\n"
+	"	syscall\n"
+	"	add $32, %r13\n"
+	"	inc %r12d\n"
+	"	cmp $65, %r12d\n"
+	"	jne 1b\n"
+	"	int3\n"
+	".globl rsys_code_sigactions_end\n"
+	"rsys_code_sigactions_end:\n"
+	".popsection\n");
+
+int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
+		  ckpt_err_t *err)
+{
+	struct user_regs_struct regs = r->saved;
+	uint64_t all = ~0ULL, trap_open = ~(1ULL << (SIGTRAP - 1));
+	int status, ret;
+
+	if (!r->active)
+		return ckpt_error_msg(err, EINVAL, "thread %d: remote code without init", r->tid);
+	regs.rip = rip;
+	regs.orig_rax = -1;
+	regs.r12 = r12;
+	regs.r13 = r13;
+	regs.r14 = r14;
+	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
+		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
+	/* SIGTRAP unblocked for the int3 (see rsys.h); every other signal stays blocked */
+	if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &trap_open) < 0)
+		return ckpt_error(err, errno, "thread %d: signal mask", r->tid);
+	for (;;) {
+		if (ptrace(PTRACE_CONT, r->tid, NULL, NULL) < 0)
+			return ckpt_error(err, errno, "thread %d: run code", r->tid);
+		ret = rsys_wait_stop(r->tid, &status, err);
+		if (ret < 0)
+			return ret;
+		/* the int3: a SIGTRAP delivery stop, suppressed by the next resume */
+		if (WSTOPSIG(status) == SIGTRAP && status >> 16 == 0) {
+			if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &all) < 0)
+				return ckpt_error(err, errno, "thread %d: signal mask", r->tid);
+			return 0;
+		}
+		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS ||
+		    WSTOPSIG(status) == SIGILL)
+			return ckpt_error_msg(err, EFAULT, "thread %d: remote code faulted (signal %d)",
+					      r->tid, WSTOPSIG(status));
+		pr_debug("thread %d: stop 0x%x while running code, resuming", r->tid, status);
+	}
+}
+
+int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6])
+{
+	return rsys_call(r, ret, nr, a[0], a[1], a[2], a[3], a[4], a[5], err);
+}
+
+int rsys_check(int ret, long r, ckpt_err_t *err, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	if (ret < 0)
+		return ret;
+	if (r >= 0 || r <= -4096)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return ckpt_error(err, -r, "%s", what);
+}
+
+static int mem_fd(pid_t pid, int flags, ckpt_err_t *err)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return ckpt_error(err, errno, "open %s", path);
+	return fd;
+}
+
+/*
+ * process_vm_readv/writev first: one syscall, where /proc/PID/mem costs an
+ * open, a path walk and a close (about 0.2 ms each on a loaded machine,
+ * ten times per task at dump). They honour the page protections, so a
+ * page we may not touch that way (read-only, PROT_NONE) goes through
+ * /proc/PID/mem, which writes with FOLL_FORCE.
+ */
+static bool pvm_rw(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
+{
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
+			  : process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	return n == (ssize_t)len;
+}
+
+int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err)
+{
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	if (pvm_rw(pid, addr, (void *)buf, len, true))
+		return 0;
+	fd = mem_fd(pid, O_WRONLY, err);
+	if (fd < 0)
+		return fd;
+	n = pwrite(fd, buf, len, (off_t)addr);
+	if (n != (ssize_t)len)
+		return ckpt_error(err, n < 0 ? errno : EIO, "write %zu bytes at %#lx in %d", len,
+				  (unsigned long)addr, pid);
+	return 0;
+}
+
+int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, ckpt_err_t *err)
+{
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	if (pvm_rw(pid, addr, buf, len, false))
+		return 0;
+	fd = mem_fd(pid, O_RDONLY, err);
+	if (fd < 0)
+		return fd;
+	n = pread(fd, buf, len, (off_t)addr);
+	if (n != (ssize_t)len)
+		return ckpt_error(err, n < 0 ? errno : EIO, "read %zu bytes at %#lx in %d", len,
+				  (unsigned long)addr, pid);
+	return 0;
+}
+
+uint64_t rsys_find_vdso_syscall(pid_t pid)
+{
+	cleanup_file FILE *f = NULL;
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	unsigned long start = 0, end = 0;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (getline(&line, &cap, f) > 0) {
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &start, &end) == 2)
+			break;
+		start = end = 0;
+	}
+	if (!start || end - start > (1 << 20))
+		return 0;
+	{
+		cleanup_free unsigned char *img = xzalloc(end - start);
+		ckpt_err_t e = {0};
+
+		if (rsys_peek(pid, start, img, end - start, &e) < 0)
+			return 0;
+		for (unsigned long i = 0; i + 1 < end - start; i++)
+			if (img[i] == 0x0f && img[i + 1] == 0x05)
+				return start + i;
+	}
+	return 0;
+}

@@ -1,0 +1,86 @@
+/*
+ * libckpt/arch/rsys.h - remote syscalls: run one syscall inside a ptrace-stopped
+ * thread. The one place that knows the x86-64 syscall ABI.
+ */
+#ifndef CKPT_RSYS_H
+#define CKPT_RSYS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "ckpt/error.h"
+
+/* Scratch memory mapped into a task for the buffers of remote syscalls. */
+#define SCRATCH_SIZE (64 * 1024UL)
+
+struct rsys {
+	pid_t tid;		       /* thread that executes the calls */
+	uint64_t sc_addr;	       /* address of a `syscall` instruction in it */
+	struct user_regs_struct saved; /* registers put back by rsys_fini */
+	uint64_t saved_mask;	       /* blocked signals put back by rsys_fini */
+	bool active;
+	bool signal_taken;		/* a signal was dequeued while we stopped it */
+};
+
+/*
+ * Take over a stopped thread: save its registers and signal mask, block
+ * every signal so nothing is delivered while it runs our syscalls.
+ */
+int rsys_init(struct rsys *r, pid_t tid, uint64_t sc_addr, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* Put the saved registers and mask back. Accepts an inactive rsys. */
+int rsys_fini(struct rsys *r, ckpt_err_t *err);
+/* Forget the saved state without touching the thread (it is being rewritten). */
+void rsys_drop(struct rsys *r);
+
+/*
+ * Run syscall nr with up to six arguments; *ret gets the raw return value
+ * (a negative errno is a result, not a failure of rsys). Fails only when
+ * the thread could not be driven.
+ */
+int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+
+#define RSYS(r, ret, err, nr, ...) rsys_callv(r, ret, err, nr, (uint64_t[6]){__VA_ARGS__})
+int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6]);
+
+/*
+ * The usual check after a remote call: a failure to drive the thread (ret),
+ * or the syscall's own error (r in -4095..-1), as "<what>: strerror".
+ */
+__attribute__((format(printf, 4, 5))) int rsys_check(int ret, long r, ckpt_err_t *err,
+						     const char *fmt, ...);
+
+/*
+ * Run a short piece of machine code inside the thread, from rip with
+ * r12, r13 and r14 set, until it traps (int3). SIGTRAP is unblocked
+ * meanwhile: a trap raised while it is blocked resets the program's
+ * SIGTRAP action to the default (force_sig), which would outlive
+ * --leave-running; one ignored (SIG_IGN) is reset all the same, and the
+ * caller puts it back. (A SIGSTOP to itself cannot replace the int3: the
+ * init of a pid namespace does not get it.) The code must live in
+ * executable scratch memory; registers are put back by rsys_fini.
+ */
+int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
+		  ckpt_err_t *err) __attribute__((warn_unused_result));
+
+/*
+ * rt_sigaction(sig, NULL, r13 + 32 * (sig - 1), 8) for sig = r12 .. 64,
+ * then int3: every signal action in one stop instead of 64 round trips.
+ */
+extern const unsigned char rsys_code_sigactions[], rsys_code_sigactions_end[];
+
+/* Memory of the traced task through /proc/PID/mem (works on read-only pages). */
+int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err);
+int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, ckpt_err_t *err);
+
+/* Find a `syscall` instruction in the task's [vdso]; 0 if none. */
+uint64_t rsys_find_vdso_syscall(pid_t pid);
+
+/* Wait for a traced thread to stop; *status as waitpid gives it. */
+int rsys_wait_stop(pid_t tid, int *status, ckpt_err_t *err);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * libckpt/bundle/bundle.c - writing a bundle: NAME.tmp (0700) receives JSON
+ * documents and streamed images (0600), each checksummed (XXH64) as it is
+ * written; bundle_commit() adds manifest.json, makes everything durable and
+ * renames NAME.tmp to NAME, so a bundle either exists complete or not at
+ * all. Also the host facts (kernel, CPU, xcr0) recorded and checked.
+ * Reading and verification live in bundle-read.c.
+ */
+#define LOG_PREFIX "bundle: "
+#include <cpuid.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "bundle/bundle-priv.h"
+#include "util/json.h"
+#include "util/cpu.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/util.h"
+
+struct bundle_image {
+	struct ckpt_bundle *b;
+	char *name;
+	int fd;
+	char *buf;
+	size_t used;
+	uint64_t size;
+	struct xxh64_state hash;
+};
+
+bool bundle_name_ok(const char *name)
+{
+	return name && *name && name[0] != '.' && !strchr(name, '/') && strlen(name) < 256;
+}
+
+struct bundle_file *bundle_find(const struct ckpt_bundle *b, const char *name)
+{
+	for (size_t i = 0; i < b->nfiles; i++)
+		if (!strcmp(b->files[i].name, name))
+			return &b->files[i];
+	return NULL;
+}
+
+int bundle_rmtree(int parentfd, const char *name)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
+			(void)bundle_rmtree(fd, de->d_name);
+	}
+	return unlinkat(parentfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+static void bundle_free(struct ckpt_bundle *b)
+{
+	for (size_t i = 0; i < b->nfiles; i++)
+		free(b->files[i].name);
+	free(b->files);
+	json_free(b->manifest);
+	if (b->dirfd >= 0)
+		close(b->dirfd);
+	free(b->path);
+	free(b->tmp_path);
+	free(b);
+}
+
+int bundle_create(const char *path, struct ckpt_bundle **out, ckpt_err_t *err)
+{
+	struct ckpt_bundle *b;
+	struct stat st;
+
+	if (!path || !*path)
+		return ckpt_error_msg(err, EINVAL, "empty bundle path");
+	if (lstat(path, &st) == 0)
+		return ckpt_error_msg(err, EEXIST, "bundle `%s` already exists", path);
+	if (errno != ENOENT)
+		return ckpt_error(err, errno, "bundle `%s`", path);
+	b = xzalloc(sizeof(*b));
+	b->writing = true;
+	b->path = xstrdup(path);
+	b->tmp_path = xasprintf("%s.tmp", path);
+	/* a stale NAME.tmp is a crashed earlier run: nothing in it is worth keeping */
+	(void)bundle_rmtree(AT_FDCWD, b->tmp_path);
+	b->dirfd = -1;
+	if (mkdir(b->tmp_path, 0700) < 0) {
+		ckpt_error(err, errno, "mkdir `%s`", b->tmp_path);
+		bundle_free(b);
+		return -err->code;
+	}
+	b->dirfd = open(b->tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b->dirfd < 0) {
+		ckpt_error(err, errno, "open `%s`", b->tmp_path);
+		bundle_close(b);
+		return -err->code;
+	}
+	*out = b;
+	return 0;
+}
+
+static int new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
+{
+	int fd;
+
+	if (!b->writing || b->committed)
+		return ckpt_error_msg(err, EINVAL, "bundle `%s` is not open for writing", b->path);
+	if (!bundle_name_ok(name) || !strcmp(name, BUNDLE_MANIFEST))
+		return ckpt_error_msg(err, EINVAL, "bad bundle file name `%s`", name ? name : "");
+	if (bundle_find(b, name))
+		return ckpt_error_msg(err, EEXIST, "%s: already in the bundle", name);
+	fd = openat(b->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ckpt_error(err, errno, "create %s", name);
+	return fd;
+}
+
+static void add_file(struct ckpt_bundle *b, const char *name, uint64_t size, uint64_t h)
+{
+	b->files = xrealloc(b->files, (b->nfiles + 1) * sizeof(*b->files));
+	b->files[b->nfiles++] = (struct bundle_file){xstrdup(name), size, h};
+}
+
+int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *doc,
+		    ckpt_err_t *err)
+{
+	cleanup_free char *text = NULL;
+	cleanup_close int fd = -1;
+	size_t len = 0;
+	int ret;
+
+	fd = new_file(b, name, err);
+	if (fd < 0)
+		return fd;
+	text = json_dump(doc, true, &len);
+	if (!text) {
+		(void)unlinkat(b->dirfd, name, 0);
+		return ckpt_error_msg(err, EINVAL, "%s: cannot serialise JSON", name);
+	}
+	text[len++] = '\n'; /* json_dump leaves room: its buffer is len + 1 */
+	ret = write_all(fd, text, len);
+	if (ret < 0) {
+		(void)unlinkat(b->dirfd, name, 0);
+		return ckpt_error(err, -ret, "write %s", name);
+	}
+	add_file(b, name, len, xxh64(text, len, 0));
+	return 0;
+}
+
+int bundle_image_create(struct ckpt_bundle *b, const char *name, struct bundle_image **out,
+			ckpt_err_t *err)
+{
+	struct bundle_image *img;
+	int fd = new_file(b, name, err);
+
+	if (fd < 0)
+		return fd;
+	img = xzalloc(sizeof(*img));
+	img->b = b;
+	img->name = xstrdup(name);
+	img->fd = fd;
+	img->buf = malloc(BUNDLE_IOBUF);
+	if (!img->buf)
+		abort();
+	xxh64_init(&img->hash, 0);
+	b->open_images++;
+	*out = img;
+	return 0;
+}
+
+static int image_flush(struct bundle_image *img, ckpt_err_t *err)
+{
+	int ret;
+
+	if (!img->used)
+		return 0;
+	ret = write_all(img->fd, img->buf, img->used);
+	if (ret < 0)
+		return ckpt_error(err, -ret, "write %s", img->name);
+	img->used = 0;
+	return 0;
+}
+
+int bundle_image_write(struct bundle_image *img, const void *buf, size_t len, ckpt_err_t *err)
+{
+	int ret;
+
+	xxh64_update(&img->hash, buf, len);
+	img->size += len;
+	if (img->used + len <= BUNDLE_IOBUF) {
+		memcpy(img->buf + img->used, buf, len);
+		img->used += len;
+		return 0;
+	}
+	ret = image_flush(img, err);
+	if (ret < 0)
+		return ret;
+	if (len >= BUNDLE_IOBUF) {
+		/* big buffers go straight to the file: copying them buys nothing */
+		ret = write_all(img->fd, buf, len);
+		if (ret < 0)
+			return ckpt_error(err, -ret, "write %s", img->name);
+		return 0;
+	}
+	memcpy(img->buf, buf, len);
+	img->used = len;
+	return 0;
+}
+
+uint64_t bundle_image_size(const struct bundle_image *img)
+{
+	return img->size;
+}
+
+static void image_free(struct bundle_image *img)
+{
+	img->b->open_images--;
+	if (img->fd >= 0)
+		close(img->fd);
+	free(img->buf);
+	free(img->name);
+	free(img);
+}
+
+int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
+{
+	int ret = image_flush(img, err);
+
+	if (ret == 0) {
+		add_file(img->b, img->name, img->size, xxh64_digest(&img->hash));
+	} else {
+		(void)unlinkat(img->b->dirfd, img->name, 0);
+	}
+	image_free(img);
+	return ret;
+}
+
+void bundle_image_abort(struct bundle_image *img)
+{
+	if (!img)
+		return;
+	(void)unlinkat(img->b->dirfd, img->name, 0);
+	image_free(img);
+}
+
+/* XSAVE feature mask the OS enabled; 0 when the CPU or OS lacks XSAVE. */
+static uint64_t host_xcr0(void)
+{
+	unsigned int a, b, c, d, lo, hi;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return 0;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void host_cpu_model(char *out, size_t size)
+{
+	cleanup_file FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[512], *v;
+
+	snprintf(out, size, "unknown");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "model name", 10) || !(v = strchr(line, ':')))
+			continue;
+		v += strspn(v + 1, " \t") + 1;
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(out, size, "%s", v);
+		return;
+	}
+}
+
+void bundle_host_probe(struct bundle_host *h)
+{
+	struct utsname u;
+
+	memset(h, 0, sizeof(*h));
+	if (uname(&u) == 0)
+		snprintf(h->kernel, sizeof(h->kernel), "%s", u.release);
+	host_cpu_model(h->cpu_model, sizeof(h->cpu_model));
+	h->xcr0 = host_xcr0();
+	h->page_size = sysconf(_SC_PAGESIZE);
+}
+
+static struct json *manifest_build(const struct ckpt_bundle *b)
+{
+	struct json *m = json_obj(), *fmt, *host, *files, *f;
+	struct bundle_host h;
+	char created[32], sum[17];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	fmt = json_set(m, "format", json_obj());
+	json_set(fmt, "major", json_int(BUNDLE_FORMAT_MAJOR));
+	json_set(fmt, "minor", json_int(BUNDLE_FORMAT_MINOR));
+	json_set(m, "tool", json_str("ckpt-oci " CKPT_VERSION));
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_set(m, "created", json_str(created));
+	bundle_host_probe(&h);
+	host = json_set(m, "host", json_obj());
+	json_set(host, "kernel", json_str(h.kernel));
+	json_set(host, "cpu_model", json_str(h.cpu_model));
+	json_set(host, "xcr0", json_hex(h.xcr0));
+	json_set(host, "page_size", json_int(h.page_size));
+	json_set(host, "cpu_features", cpu_features_probe());
+	files = json_set(m, "files", json_arr());
+	for (size_t i = 0; i < b->nfiles; i++) {
+		f = json_push(files, json_obj());
+		json_set(f, "name", json_str(b->files[i].name));
+		json_set(f, "size", json_int(b->files[i].size));
+		snprintf(sum, sizeof(sum), "%016" PRIx64, b->files[i].xxh64);
+		json_set(f, "xxh64", json_str(sum));
+	}
+	return m;
+}
+
+/* Make every file's data durable before the rename publishes the bundle. */
+static int sync_files(struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	/*
+	 * One syncfs() instead of an fsync() per file: a dump writes a few
+	 * files per task and per-file fsync pays a journal commit for each.
+	 * syncfs reports writeback errors of this filesystem (Linux >= 5.8).
+	 */
+	if (syncfs(b->dirfd) < 0)
+		return ckpt_error(err, errno, "syncfs `%s`", b->tmp_path);
+	if (fsync(b->dirfd) < 0)
+		return ckpt_error(err, errno, "fsync `%s`", b->tmp_path);
+	return 0;
+}
+
+static int fsync_parent(const char *path, ckpt_err_t *err)
+{
+	cleanup_free char *dir = xstrdup(path);
+	cleanup_close int fd = -1;
+	char *slash = strrchr(dir, '/');
+
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		return ckpt_error(err, errno, "fsync parent of `%s`", path);
+	return 0;
+}
+
+static int commit_steps(struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	cleanup_json struct json *m = NULL;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (b->open_images)
+		return ckpt_error_msg(err, EBUSY, "%d image(s) still open", b->open_images);
+	m = manifest_build(b);
+	text = json_dump(m, true, &len);
+	if (!text)
+		return ckpt_error_msg(err, EINVAL, "cannot serialise the manifest");
+	text[len++] = '\n';
+	ret = write_file_at(b->dirfd, BUNDLE_MANIFEST, text, len, 0600, err);
+	if (ret < 0)
+		return ret;
+	ret = sync_files(b, err);
+	if (ret < 0)
+		return ret;
+	/* NOREPLACE: a directory created meanwhile at NAME must not be swallowed */
+	if (renameat2(AT_FDCWD, b->tmp_path, AT_FDCWD, b->path, RENAME_NOREPLACE) < 0)
+		return ckpt_error(err, errno, "rename `%s` to `%s`", b->tmp_path, b->path);
+	b->committed = true;
+	return fsync_parent(b->path, err);
+}
+
+int bundle_commit(struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	int ret;
+
+	if (!b->writing || b->committed)
+		return ckpt_error_msg(err, EINVAL, "bundle `%s` is not open for writing", b->path);
+	ret = commit_steps(b, err);
+	if (ret < 0) {
+		/* a bundle exists complete or not at all */
+		(void)bundle_rmtree(AT_FDCWD, b->committed ? b->path : b->tmp_path);
+		b->committed = false;
+		b->writing = false;
+		return ckpt_error_wrap(err, "bundle `%s`", b->path);
+	}
+	return 0;
+}
+
+void bundle_close(struct ckpt_bundle *b)
+{
+	if (!b)
+		return;
+	if (b->writing && !b->committed)
+		(void)bundle_rmtree(AT_FDCWD, b->tmp_path);
+	bundle_free(b);
+}
+
+const struct json *bundle_manifest(const struct ckpt_bundle *b)
+{
+	return b->manifest;
+}
+
+const char *bundle_path(const struct ckpt_bundle *b)
+{
+	return b->path;
+}
+
+int bundle_dirfd(const struct ckpt_bundle *b)
+{
+	return b->dirfd;
+}
+
+/* Name the likely feature, so the message says more than a bit mask. */
+static const char *xfeature_hint(uint64_t missing)
+{
+	if (missing & 0xe0)
+		return " (AVX-512?)";
+	if (missing & (3ULL << 17))
+		return " (AMX?)";
+	if (missing & 0x4)
+		return " (AVX?)";
+	if (missing & 0x200)
+		return " (PKRU?)";
+	return "";
+}
+
+int bundle_check_host(const struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	struct json *host = json_get(b->manifest, "host");
+	struct bundle_host h;
+	uint64_t xcr0 = 0, missing;
+	int ret;
+
+	if (!host)
+		return ckpt_error_msg(err, EPROTO, "manifest.json: no `host`");
+	ret = json_get_hex(host, "xcr0", &xcr0, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "manifest.json: host");
+	bundle_host_probe(&h);
+	missing = xcr0 & ~h.xcr0;
+	if (missing)
+		return ckpt_error_msg(err, ENOTSUP,
+				      "bundle needs CPU state features 0x%" PRIx64
+				      " that this CPU lacks%s",
+				      missing, xfeature_hint(missing));
+	return cpu_features_check(json_get(host, "cpu_features"), err);
+}

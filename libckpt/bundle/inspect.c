@@ -1,0 +1,558 @@
+/*
+ * libckpt/bundle/inspect.c - ckpt_inspect(): what a bundle holds, for people
+ * (text) or tools (--json). The bundle is verified by bundle_open() first,
+ * so a corrupt bundle fails here exactly as it would fail restore.
+ * Reads manifest.json, pstree.json, task-PID.json, files.json (for the
+ * shared objects behind fds), the namespaces' documents, and for a
+ * container oci.json and rootfs-diff.json; every engine key is optional
+ * here, so inspect keeps working while the schema grows.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "ckpt/bundle.h"
+#include "ckpt/ckpt.h"
+#include "util/json.h"
+#include "util/util.h"
+
+/* A member that may be missing: "-" rather than "(null)". */
+static const char *str_or(const struct json *obj, const char *key)
+{
+	const char *s = json_as_str(json_get(obj, key));
+
+	return s ? s : "-";
+}
+
+static long long int_or(const struct json *obj, const char *key)
+{
+	return json_as_int(json_get(obj, key));
+}
+
+static uint64_t hex_or(const struct json *obj, const char *key)
+{
+	uint64_t v = 0;
+
+	if (json_get_hex(obj, key, &v, NULL) < 0)
+		return 0;
+	return v;
+}
+
+static void print_int_list(FILE *out, const struct json *arr)
+{
+	for (size_t i = 0; i < json_len(arr); i++)
+		fprintf(out, "%s%lld", i ? "," : "", (long long)json_as_int(json_at(arr, i)));
+}
+
+static void print_manifest(FILE *out, const struct json *m)
+{
+	const struct json *fmt = json_get(m, "format"), *host = json_get(m, "host");
+	const struct json *files = json_get(m, "files");
+
+	fprintf(out, "format:    %lld.%lld\n", int_or(fmt, "major"), int_or(fmt, "minor"));
+	fprintf(out, "tool:      %s\n", str_or(m, "tool"));
+	fprintf(out, "created:   %s\n", str_or(m, "created"));
+	fprintf(out, "host:      kernel %s, page size %lld, xcr0 %s\n", str_or(host, "kernel"),
+		int_or(host, "page_size"), str_or(host, "xcr0"));
+	fprintf(out, "cpu:       %s\n", str_or(host, "cpu_model"));
+	fprintf(out, "files:     %zu\n", json_len(files));
+	for (size_t i = 0; i < json_len(files); i++) {
+		const struct json *f = json_at(files, i);
+
+		fprintf(out, "  %12lld  %s  %s\n", int_or(f, "size"), str_or(f, "xxh64"),
+			str_or(f, "name"));
+	}
+}
+
+static void print_pstree(FILE *out, const struct json *tree)
+{
+	const struct json *tasks = json_get(tree, "tasks");
+
+	fprintf(out, "\nprocess tree (root %lld):\n", int_or(tree, "root"));
+	fprintf(out, "  %7s %7s %7s %7s %-5s %-16s %s\n", "PID", "PPID", "PGID", "SID", "STATE",
+		"COMM", "THREADS");
+	for (size_t i = 0; i < json_len(tasks); i++) {
+		const struct json *t = json_at(tasks, i);
+
+		fprintf(out, "  %7lld %7lld %7lld %7lld %-5s %-16s ", int_or(t, "pid"),
+			int_or(t, "ppid"), int_or(t, "pgid"), int_or(t, "sid"), str_or(t, "state"),
+			str_or(t, "comm"));
+		print_int_list(out, json_get(t, "threads"));
+		fputc('\n', out);
+	}
+}
+
+static void print_task_creds(FILE *out, const struct json *creds)
+{
+	if (!creds)
+		return;
+	fprintf(out, "  creds:   uids ");
+	print_int_list(out, json_get(creds, "uids"));
+	fprintf(out, "  gids ");
+	print_int_list(out, json_get(creds, "gids"));
+	fprintf(out, "  groups ");
+	print_int_list(out, json_get(creds, "groups"));
+	fprintf(out, "  cap_eff 0x%" PRIx64 "\n", hex_or(creds, "cap_eff"));
+}
+
+/* Handlers (signal number and handler address), process-wide pending signals. */
+static void print_task_signals(FILE *out, const struct json *t)
+{
+	const struct json *acts = json_get(t, "sigactions");
+
+	fprintf(out, "  signals: %zu handlers", json_len(acts));
+	for (size_t i = 0; i < json_len(acts); i++)
+		fprintf(out, "%s%lld@0x%" PRIx64, i ? ", " : " (", int_or(json_at(acts, i), "sig"),
+			hex_or(json_at(acts, i), "handler"));
+	fprintf(out, "%s; %zu pending for the process\n", json_len(acts) ? ")" : "",
+		json_len(json_get(t, "shared_pending")));
+}
+
+/* A bundle document if the bundle holds it, else NULL (not an error). */
+static int get_optional(struct ckpt_bundle *b, const char *name, struct json **out, ckpt_err_t *err)
+{
+	*out = NULL;
+	if (!bundle_has_file(b, name))
+		return 0;
+	return bundle_get_json(b, name, out, err);
+}
+
+/* The member of a files.json list whose "id" is id. */
+static const struct json *find_by_id(const struct json *list, long long id)
+{
+	for (size_t i = 0; i < json_len(list); i++)
+		if (int_or(json_at(list, i), "id") == id)
+			return json_at(list, i);
+	return NULL;
+}
+
+/*
+ * Which runtime, root and name a container came from (oci.json), and what
+ * of its root directory the bundle carries (rootfs-diff.json).
+ */
+static int print_container(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
+{
+	cleanup_json struct json *oci = NULL, *diff = NULL;
+	int ret;
+
+	ret = get_optional(b, "oci.json", &oci, err);
+	if (ret == 0)
+		ret = get_optional(b, "rootfs-diff.json", &diff, err);
+	if (ret < 0 || !oci)
+		return ret;
+	fprintf(out, "container: %s, runtime %s, root %s\n", str_or(oci, "id"),
+		str_or(oci, "runtime"), str_or(oci, "root"));
+	if (diff)
+		fprintf(out, "rootfs:    %s: %lld entries changed since %s, %lld bytes\n",
+			str_or(diff, "rootfs"), int_or(diff, "entries"), str_or(diff, "since"),
+			int_or(diff, "bytes"));
+	else
+		fprintf(out, "rootfs:    changes not saved (read-only root or --no-rootfs)\n");
+	return 0;
+}
+
+/*
+ * A unix socket's bound name, saved as hex digits: "@" for the zero byte
+ * that starts an abstract name, "?" for any other byte not printable; a
+ * name bound relative to a directory is followed by that directory.
+ */
+static void print_unix_name(FILE *out, const struct json *e)
+{
+	const char *hex = json_as_str(json_get(e, "name"));
+	const char *dir = json_as_str(json_get(e, "dir"));
+
+	if (!hex || !*hex)
+		return;
+	fputs(" name ", out);
+	for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) {
+		unsigned int c = 0;
+
+		if (sscanf(hex + i, "%2x", &c) != 1)
+			break;
+		/* a path name may carry its terminating zero byte: stop there */
+		if (c == 0 && i && strncmp(hex, "00", 2))
+			break;
+		fputc(i == 0 && c == 0 ? '@' : c >= 0x20 && c < 0x7f ? (int)c : '?', out);
+	}
+	if (dir)
+		fprintf(out, " in %s", dir);
+}
+
+/* A unix socket: its name, queued bytes, and fds in flight in its messages. */
+static void print_unix(FILE *out, const struct json *files, long long id)
+{
+	const struct json *e = find_by_id(json_get(files, "unix"), id);
+	const struct json *rights = json_get(e, "rights");
+	size_t inflight = 0;
+
+	fprintf(out, " socket %lld", id);
+	if (!e)
+		return;
+	print_unix_name(out, e);
+	for (size_t i = 0; i < json_len(rights); i++)
+		inflight += json_len(json_get(json_at(rights, i), "files"));
+	if (int_or(e, "bytes"))
+		fprintf(out, " %lld bytes queued", int_or(e, "bytes"));
+	if (inflight)
+		fprintf(out, " %zu fds in flight", inflight);
+}
+
+/* An inet socket: tcp or udp, and for udp the datagrams queued. */
+static void print_inet(FILE *out, const struct json *files, long long id)
+{
+	const struct json *e = find_by_id(json_get(files, "inet"), id);
+	long long type = int_or(e, "type");
+
+	fprintf(out, " socket %lld", id);
+	if (!e)
+		return;
+	fprintf(out, " %s", type == 1 ? "tcp" : type == 2 ? "udp" : "?");
+	if (json_len(json_get(e, "dgrams")))
+		fprintf(out, " %zu datagrams queued", json_len(json_get(e, "dgrams")));
+}
+
+/* Access mode and the flags that matter, as in open(2). */
+static void print_fd_flags(FILE *out, long long fl)
+{
+	static const char *const acc[] = {"r", "w", "rw", "?"};
+
+	fprintf(out, " %s%s%s%s", acc[fl & 3], fl & 02000 ? ",append" : "",
+		fl & 04000 ? ",nonblock" : "", fl & 02000000 ? ",cloexec" : "");
+}
+
+/*
+ * A pipe end; "held" says which ends the tree holds (bit 0 read, bit 1
+ * write): with one only, the other leads outside (a runtime's stdio).
+ */
+static void print_pipe(FILE *out, const struct json *f, const struct json *files)
+{
+	const struct json *p = find_by_id(json_get(files, "pipes"), int_or(f, "id"));
+
+	fprintf(out, " pipe %lld %s end", int_or(f, "id"), int_or(f, "end") ? "write" : "read");
+	if (int_or(p, "bytes"))
+		fprintf(out, " %lld bytes queued", int_or(p, "bytes"));
+	if (p && json_get(p, "held") && int_or(p, "held") != 3)
+		fprintf(out, " (other end outside)");
+}
+
+/* The key state of an fd's kind; a "dup" holds none (its first fd does). */
+static void print_fd_state(FILE *out, const char *kind, const struct json *f,
+			   const struct json *files)
+{
+	if (json_as_bool(json_get(f, "dup")))
+		return;
+	if (!strcmp(kind, "pipe"))
+		print_pipe(out, f, files);
+	else if (!strcmp(kind, "unix"))
+		print_unix(out, files, int_or(f, "id"));
+	else if (!strcmp(kind, "inet"))
+		print_inet(out, files, int_or(f, "id"));
+	else if (!strcmp(kind, "mqueue"))
+		fprintf(out, " queue %s", str_or(f, "name"));
+	else if (!strcmp(kind, "fanotify"))
+		fprintf(out, " %zu marks", json_len(json_get(f, "marks")));
+	else if (!strcmp(kind, "eventfd"))
+		fprintf(out, " count %" PRIu64 "%s", hex_or(f, "count"),
+			json_as_bool(json_get(f, "semaphore")) ? " semaphore" : "");
+	else if (!strcmp(kind, "signalfd"))
+		fprintf(out, " mask 0x%" PRIx64, hex_or(f, "sigmask"));
+	else if (!strcmp(kind, "timerfd"))
+		fprintf(out, " clock %lld value %s interval %s", int_or(f, "clockid"),
+			str_or(f, "it_value"), str_or(f, "it_interval"));
+	else if (!strcmp(kind, "epoll") || !strcmp(kind, "inotify"))
+		fprintf(out, " %zu watches", json_len(json_get(f, "watches")));
+	else if (!strcmp(kind, "pidfd"))
+		fprintf(out, " pid %lld", int_or(f, "pid"));
+	else if (json_get(f, "ghost"))
+		fprintf(out, " unlinked");
+}
+
+/* One fd: number, kind, flags, offset, then the kind's key state. */
+static void print_fd(FILE *out, const struct json *f, const struct json *files)
+{
+	const char *kind = str_or(f, "kind");
+	const struct json *w = json_get(f, "watches");
+
+	fprintf(out, "    %4lld %-8s", int_or(f, "fd"), kind);
+	print_fd_flags(out, int_or(f, "flags"));
+	if (int_or(f, "pos"))
+		fprintf(out, " pos %lld", int_or(f, "pos"));
+	if (json_get(f, "desc"))
+		fprintf(out, " desc %lld%s", int_or(f, "desc"),
+			json_as_bool(json_get(f, "dup")) ? " (shared)" : "");
+	print_fd_state(out, kind, f, files);
+	if (json_len(json_get(f, "locks")))
+		fprintf(out, " %zu locks", json_len(json_get(f, "locks")));
+	fprintf(out, " %s\n", str_or(f, "path"));
+	for (size_t i = 0; !strcmp(kind, "inotify") && i < json_len(w); i++)
+		fprintf(out, "           wd %lld mask 0x%" PRIx64 " %s\n",
+			int_or(json_at(w, i), "wd"), hex_or(json_at(w, i), "mask"),
+			str_or(json_at(w, i), "path"));
+}
+
+/* The vdso the task started with: restore maps a proxy if this host's differs. */
+static void print_vdso(FILE *out, const struct json *v)
+{
+	if (!v)
+		return;
+	fprintf(out,
+		"  vdso:    text %lld bytes, vvar %lld bytes, hash 0x%" PRIx64 ", %zu symbols\n",
+		int_or(v, "text_size"), int_or(v, "vvar_size"), hex_or(v, "hash"),
+		json_len(json_get(v, "symbols")));
+}
+
+static void print_task(FILE *out, const struct json *t, const struct json *files)
+{
+	const struct json *threads = json_get(t, "threads"), *vmas = json_get(t, "vmas");
+	const struct json *fds = json_get(t, "fds");
+
+	fprintf(out, "\ntask %lld (%s)\n", int_or(t, "pid"), str_or(t, "comm"));
+	fprintf(out, "  exe:     %s\n  cwd:     %s\n", str_or(t, "exe"), str_or(t, "cwd"));
+	print_vdso(out, json_get(t, "vdso"));
+	/* credentials are per thread; threads of one process nearly always agree */
+	print_task_creds(out, json_get(json_at(threads, 0), "creds"));
+	print_task_signals(out, t);
+	fprintf(out, "  threads: %zu\n", json_len(threads));
+	for (size_t i = 0; i < json_len(threads); i++) {
+		const struct json *th = json_at(threads, i);
+		const struct json *gpr = json_get(json_get(th, "regs"), "gpr");
+
+		fprintf(out,
+			"    tid %-7lld %-16s rip 0x%016" PRIx64 " rsp 0x%016" PRIx64
+			" sigmask 0x%" PRIx64 " pending %zu%s\n",
+			int_or(th, "tid"), str_or(th, "comm"), hex_or(gpr, "rip"),
+			hex_or(gpr, "rsp"), hex_or(th, "sigmask"),
+			json_len(json_get(th, "pending")), json_get(th, "rseq") ? " rseq" : "");
+	}
+	fprintf(out, "  vmas:    %zu\n", json_len(vmas));
+	for (size_t i = 0; i < json_len(vmas); i++) {
+		const struct json *v = json_at(vmas, i);
+		uint64_t start = hex_or(v, "start"), end = hex_or(v, "end");
+
+		fprintf(out, "    %012" PRIx64 "-%012" PRIx64 " %-4s %8" PRIu64 "K %s\n", start,
+			end, str_or(v, "prot"), end > start ? (end - start) >> 10 : 0,
+			json_as_str(json_get(v, "path")) ? json_as_str(json_get(v, "path")) : "");
+	}
+	fprintf(out, "  fds:     %zu\n", json_len(fds));
+	for (size_t i = 0; i < json_len(fds); i++) {
+		print_fd(out, json_at(fds, i), files);
+	}
+}
+
+/* task-PID.json for every task of pstree.json that the bundle holds. */
+static int load_tasks(struct ckpt_bundle *b, const struct json *tree, struct json *tasks,
+		      ckpt_err_t *err)
+{
+	const struct json *list = json_get(tree, "tasks");
+	char name[64];
+
+	for (size_t i = 0; i < json_len(list); i++) {
+		long long pid = int_or(json_at(list, i), "pid");
+		struct json *t = NULL;
+		int ret;
+
+		snprintf(name, sizeof(name), "task-%lld.json", pid);
+		if (!bundle_has_file(b, name))
+			continue;
+		ret = bundle_get_json(b, name, &t, err);
+		if (ret < 0)
+			return ret;
+		snprintf(name, sizeof(name), "%lld", pid);
+		json_set(tasks, name, t);
+	}
+	return 0;
+}
+
+static void print_ns_list(FILE *out, const char *title, const struct json *list)
+{
+	fprintf(out, "%s", title);
+	for (size_t i = 0; i < json_len(list); i++)
+		fprintf(out, " %s", json_as_str(json_at(list, i)) ?: "?");
+}
+
+/* Mount point, type, kind, options, then propagation with its peer groups. */
+static void print_mounts(FILE *out, const struct json *mnt)
+{
+	const struct json *list = json_get(mnt, "mounts");
+
+	fprintf(out, "mounts:    %zu\n", json_len(list));
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *m = json_at(list, i);
+		const char *prop = str_or(m, "propagation");
+
+		fprintf(out, "    %-24s %-8s %-8s %s", str_or(m, "mountpoint"), str_or(m, "fstype"),
+			str_or(m, "kind"), str_or(m, "options"));
+		/* the group ids say shared and slave; only unbindable needs its name */
+		if (!json_get(m, "shared") && !json_get(m, "master") && strcmp(prop, "private") &&
+		    strcmp(prop, "-"))
+			fprintf(out, " %s", prop);
+		if (json_get(m, "shared"))
+			fprintf(out, " shared:%lld", int_or(m, "shared"));
+		if (json_get(m, "master"))
+			fprintf(out, " master:%lld", int_or(m, "master"));
+		fputc('\n', out);
+	}
+}
+
+static void print_net(FILE *out, const struct json *net)
+{
+	const struct json *list = json_get(net, "links"), *addrs = json_get(net, "addrs");
+
+	fprintf(out, "network:   %zu links, %zu addresses, %zu routes\n", json_len(list),
+		json_len(addrs), json_len(json_get(net, "routes")));
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *l = json_at(list, i);
+
+		fprintf(out, "    %-10s %-8s %s mtu %lld", str_or(l, "name"), str_or(l, "kind"),
+			json_as_bool(json_get(l, "up")) ? "up  " : "down", int_or(l, "mtu"));
+		for (size_t k = 0; k < json_len(addrs); k++)
+			if (int_or(json_at(addrs, k), "index") == int_or(l, "index"))
+				fprintf(out, " %s/%lld", str_or(json_at(addrs, k), "addr"),
+					int_or(json_at(addrs, k), "prefixlen"));
+		fputc('\n', out);
+	}
+}
+
+/* Each hierarchy's cgroup ("v2" for the unified one) and the limits saved there. */
+static void print_cgroups(FILE *out, const struct json *cg)
+{
+	const struct json *list = json_get(cg, "cgroups");
+
+	fprintf(out, "cgroups:   %zu\n", json_len(list));
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *c = json_at(list, i), *lim = json_get(c, "limits");
+		const char *ctl = str_or(c, "controllers");
+
+		fprintf(out, "    %-24s %s", *ctl ? ctl : "v2", str_or(c, "path"));
+		for (size_t k = 0; k < json_len(lim); k++)
+			fprintf(out, "%s%s=%s", k ? ", " : " (", json_key_at(lim, k),
+				json_as_str(json_at(lim, k)) ?: "?");
+		fprintf(out, "%s\n", json_len(lim) ? ")" : "");
+	}
+}
+
+/* The tree's namespaces and what was saved of each. */
+static int print_namespaces(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
+{
+	static const char *const docs[] = {"uts.json", "mounts.json", "net.json", "cgroup.json"};
+	struct json *d[ARRAY_SIZE(docs)] = {NULL};
+	cleanup_json struct json *ns = NULL;
+	int ret;
+
+	ret = get_optional(b, "ns.json", &ns, err);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(docs); i++)
+		ret = get_optional(b, docs[i], &d[i], err);
+	if (ret == 0 && ns) {
+		print_ns_list(out, "\nnamespaces of its own:", json_get(ns, "owned"));
+		fprintf(out, "%s\n",
+			json_len(json_get(ns, "owned")) ? "" : " none (the caller's are used)");
+		/* shared with the caller, but the tree's part saved (a container's cgroups) */
+		if (json_len(json_get(ns, "joined"))) {
+			print_ns_list(out, "namespaces joined, the tree's part saved:",
+				      json_get(ns, "joined"));
+			fputc('\n', out);
+		}
+		if (d[0])
+			fprintf(out, "hostname:  %s (domain %s)\n", str_or(d[0], "nodename"),
+				str_or(d[0], "domainname"));
+		if (d[1])
+			print_mounts(out, d[1]);
+		if (d[2])
+			print_net(out, d[2]);
+		if (d[3])
+			print_cgroups(out, d[3]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(docs); i++)
+		json_free(d[i]);
+	return ret;
+}
+
+/*
+ * --json: the manifest, the tree, every task, files.json, and for a
+ * container its runtime, root, id and rootfs changes ("container").
+ */
+static int inspect_json(struct ckpt_bundle *b, FILE *out, struct json *tree, struct json *tasks,
+			struct json *files, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = json_obj(), *oci = NULL, *diff = NULL;
+	cleanup_free char *text = json_dump(bundle_manifest(b), false, NULL);
+	struct json *m = NULL, *c;
+	int ret;
+
+	/* doc owns them from here; the manifest takes its place first */
+	json_set(doc, "manifest", json_null());
+	json_set(doc, "pstree", tree);
+	json_set(doc, "tasks", tasks);
+	json_set(doc, "files", files);
+	/* the manifest stays owned by the bundle: put a copy in the document */
+	ret = json_parse(text, strlen(text), &m, err);
+	if (ret < 0)
+		return ret;
+	json_set(doc, "manifest", m);
+	ret = get_optional(b, "oci.json", &oci, err);
+	if (ret == 0)
+		ret = get_optional(b, "rootfs-diff.json", &diff, err);
+	if (ret < 0)
+		return ret;
+	if (oci) {
+		c = json_set(doc, "container", json_obj());
+		json_set(c, "runtime", json_str(json_as_str(json_get(oci, "runtime"))));
+		json_set(c, "root", json_str(json_as_str(json_get(oci, "root"))));
+		json_set(c, "id", json_str(json_as_str(json_get(oci, "id"))));
+		json_set(c, "rootfs_diff", diff ? steal_pointer(&diff) : json_null());
+	}
+	free(text);
+	text = json_dump(doc, true, NULL);
+	fprintf(out, "%s\n", text);
+	return 0;
+}
+
+static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_err_t *err)
+{
+	cleanup_json struct json *tree = NULL, *tasks = json_obj(), *files = NULL;
+	int ret;
+
+	if (bundle_has_file(b, "pstree.json")) {
+		ret = bundle_get_json(b, "pstree.json", &tree, err);
+		if (ret < 0)
+			return ret;
+		ret = load_tasks(b, tree, tasks, err);
+		if (ret < 0)
+			return ret;
+	}
+	ret = get_optional(b, "files.json", &files, err);
+	if (ret < 0)
+		return ret;
+	if (as_json)
+		return inspect_json(b, out, steal_pointer(&tree), steal_pointer(&tasks),
+				    steal_pointer(&files), err);
+	print_manifest(out, bundle_manifest(b));
+	ret = print_container(b, out, err);
+	if (ret < 0)
+		return ret;
+	if (tree)
+		print_pstree(out, tree);
+	ret = print_namespaces(b, out, err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < json_len(tasks); i++)
+		print_task(out, json_at(tasks, i), files);
+	return 0;
+}
+
+int ckpt_inspect(const char *bundle, FILE *out, bool json, ckpt_err_t *err)
+{
+	struct ckpt_bundle *b = NULL;
+	int ret;
+
+	ret = bundle_open(bundle, &b, err);
+	if (ret < 0)
+		return ret;
+	ret = inspect_bundle(b, out, json, err);
+	bundle_close(b);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "bundle `%s`", bundle);
+	if (fflush(out) == EOF || ferror(out))
+		return ckpt_error(err, errno, "write output");
+	return 0;
+}

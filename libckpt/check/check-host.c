@@ -1,0 +1,144 @@
+/*
+ * libckpt/check/check-host.c - probes about the host rather than one kernel
+ * call: our capabilities, the OCI runtimes on PATH, io_uring.
+ */
+#define LOG_PREFIX "check: "
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "check/check.h"
+#include "util/util.h"
+
+#ifndef CAP_CHECKPOINT_RESTORE
+#define CAP_CHECKPOINT_RESTORE 40
+#endif
+#define CAP_NET_ADMIN	 12
+#define CAP_SYS_PTRACE	 19
+#define CAP_SYS_ADMIN	 21
+#define CAP_SYS_RESOURCE 24
+
+static const struct {
+	int bit;
+	const char *name;
+} needed_caps[] = {
+	{CAP_SYS_ADMIN, "CAP_SYS_ADMIN"},
+	{CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
+	{CAP_CHECKPOINT_RESTORE, "CAP_CHECKPOINT_RESTORE"},
+	{CAP_NET_ADMIN, "CAP_NET_ADMIN"},
+};
+
+void probe_capabilities(struct probe_out *o)
+{
+	cleanup_free char *status = NULL;
+	char missing[128] = "";
+	unsigned long long eff;
+	ckpt_err_t err;
+	const char *p;
+
+	if (read_file_at(AT_FDCWD, "/proc/self/status", 64 << 10, &status, NULL, &err) < 0)
+		return (void)probe_fail(o, "%s", err.msg);
+	p = strstr(status, "\nCapEff:");
+	if (!p || sscanf(p, "\nCapEff: %llx", &eff) != 1)
+		return (void)probe_fail(o, "no CapEff in /proc/self/status");
+	for (size_t i = 0; i < ARRAY_SIZE(needed_caps); i++)
+		if (!(eff & (1ULL << needed_caps[i].bit)))
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+				 " %s", needed_caps[i].name);
+	if (geteuid() != 0)
+		return (void)probe_fail(o, "not root (uid %d), missing%s", geteuid(),
+					missing[0] ? missing : " nothing else");
+	if (missing[0])
+		return (void)probe_fail(o, "root, but missing%s", missing);
+	if (!(eff & (1ULL << CAP_SYS_RESOURCE)))
+		return (void)probe_detail(o,
+					  "root, CapEff 0x%llx; CAP_SYS_RESOURCE missing: pipes "
+					  "over 1 MiB and raising hard rlimits will fail",
+					  eff);
+	probe_detail(o, "root, CapEff 0x%llx", eff);
+}
+
+/* First line of `path --version`, or NULL. */
+static char *runtime_version(const char *path)
+{
+	char buf[256];
+	int p[2], null;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return NULL;
+	pid = fork();
+	if (pid == 0) {
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (dup2(p[1], 1) < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 2) < 0)
+			_exit(127);
+		execl(path, path, "--version", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	n = pid < 0 ? -1 : read_all(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	if (pid < 0 || check_wait_exit(pid) != 0 || n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return xstrdup(buf);
+}
+
+/* Find name on $PATH like a shell would. */
+static char *which(const char *name)
+{
+	cleanup_free char *path = xstrdup(getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin");
+
+	for (char *dir = strtok(path, ":"); dir; dir = strtok(NULL, ":")) {
+		char *cand = xasprintf("%s/%s", dir, name);
+
+		if (access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+	}
+	return NULL;
+}
+
+void probe_runtimes(struct probe_out *o)
+{
+	static const char *const names[] = {"runc", "crun"};
+	char detail[PROBE_DETAIL_MAX] = "";
+	int found = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		cleanup_free char *path = which(names[i]);
+		cleanup_free char *ver = path ? runtime_version(path) : NULL;
+		size_t len = strlen(detail);
+
+		const char *sep = len ? "; " : "";
+
+		if (ver) {
+			found++;
+			snprintf(detail + len, sizeof(detail) - len, "%s%s", sep, ver);
+		} else if (path) {
+			snprintf(detail + len, sizeof(detail) - len, "%s%s: --version failed", sep,
+				 path);
+		} else {
+			snprintf(detail + len, sizeof(detail) - len, "%s%s not on PATH", sep,
+				 names[i]);
+		}
+	}
+	o->ok = found > 0;
+	probe_detail(o, "%s", detail);
+}
+
+void probe_io_uring(struct probe_out *o)
+{
+	struct io_uring_params p = {0};
+	int fd;
+
+	fd = syscall(SYS_io_uring_setup, 4, &p);
+	if (fd < 0)
+		return (void)probe_errno(o, "io_uring_setup (see kernel.io_uring_disabled)");
+	close(fd);
+	probe_detail(o, "features 0x%x", p.features);
+}

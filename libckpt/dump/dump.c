@@ -1,0 +1,280 @@
+/*
+ * libckpt/dump/dump.c - the checkpoint pipeline, short and linear:
+ *
+ *   create bundle (NAME.tmp) -> seize the tree -> namespaces -> lock
+ *   the network -> per task: registers, state via remote syscalls,
+ *   memory, files -> pstree.json -> commit (fsync, rename) -> kill the
+ *   tree (its network stays locked), or unlock and release it
+ *   (--leave-running).
+ *
+ * Any failure before the commit releases the tree exactly as it was
+ * (registers and signal masks put back, scratch memory unmapped, network
+ * unlocked, ptrace detached) and removes NAME.tmp: the tree runs on, no
+ * bundle is left.
+ */
+#define LOG_PREFIX "dump: "
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <malloc.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "ckpt/ckpt.h"
+#include "engine.h"
+#include "files/files.h"
+#include "dump/freezer.h"
+#include "namespaces/ns.h"
+#include "util/log.h"
+#include "util/util.h"
+
+/* Per-thread state through remote syscalls; the scratch page lives only here. */
+static int task_dump_remote(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
+{
+	struct json *threads = json_set(t->doc, "threads", json_arr());
+	struct rsys rs = { 0 }, trs = { 0 };
+	uint64_t sc, scratch = 0;
+	long r;
+	int ret;
+
+	sc = t->sc_addr = rsys_find_vdso_syscall(t->pid);
+	if (!sc)
+		return ckpt_error_msg(err, ENOTSUP, "task %d has no vdso to run syscalls from",
+				      t->pid);
+	ret = rsys_init(&rs, t->threads[0].tid, sc, err);
+	if (ret < 0)
+		return ret;
+	/* executable too: short code runs there (rsys_run_code) */
+	ret = RSYS(&rs, &r, err, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ret == 0 && r < 0 && r > -4096)
+		ret = ckpt_error(err, -r, "task %d: map scratch memory", t->pid);
+	if (ret < 0)
+		goto out;
+	scratch = r;
+	ret = task_dump_state(ctx, t, &rs, scratch, err);
+	for (int i = 0; ret == 0 && i < t->nthreads; i++) {
+		struct thread *th = &t->threads[i];
+		struct rsys *use = &rs;
+
+		if (i > 0) {
+			ret = rsys_init(&trs, th->tid, sc, err);
+			if (ret < 0)
+				break;
+			use = &trs;
+		}
+		use->signal_taken = th->nstolen > 0; /* then an EINTR is the program's */
+		ret = thread_dump_state(ctx, t, th, use, scratch, json_push(threads, json_obj()),
+					err);
+		if (i > 0 && rsys_fini(&trs, ret < 0 ? NULL : err) < 0 && ret == 0)
+			ret = -err->code;
+	}
+out:
+	if (scratch) {
+		ckpt_err_t e2 = { 0 };
+		int r2 = RSYS(&rs, &r, &e2, SYS_munmap, scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+
+		if (r2 < 0 || r < 0)
+			pr_warn("task %d: unmap scratch memory failed, ignoring", t->pid);
+	}
+	if (rsys_fini(&rs, ret < 0 ? NULL : err) < 0 && ret == 0)
+		ret = -err->code;
+	return ret;
+}
+
+static int task_dump(struct ckpt_ctx *ctx, struct task *t, struct files_dctx *fc, ckpt_err_t *err)
+{
+	char name[64];
+	int ret;
+
+	t->doc = json_obj();
+	json_set(t->doc, "pid", json_int(t->ns_pid));
+	if (t->state == 'Z') {
+		json_set(t->doc, "zombie", json_bool(true));
+		json_set(t->doc, "exit_code", json_int(t->exit_code));
+		goto write;
+	}
+	for (int i = 0; i < t->nthreads; i++) {
+		ret = regs_dump(&t->threads[i], err);
+		if (ret < 0)
+			return ret;
+	}
+	ret = task_dump_remote(ctx, t, err);
+	if (ret < 0)
+		return ret;
+	ret = mem_dump(ctx, t, err);
+	if (ret < 0)
+		return ret;
+	ret = files_dump_task(t->pid, t->procfd, t->doc, fc, err);
+	if (ret < 0)
+		return ret;
+write:
+	snprintf(name, sizeof(name), "task-%d.json", t->ns_pid);
+	return bundle_put_json(ctx->bundle, name, t->doc, err);
+}
+
+/* The namespaces the tree owns (ns.json and one file per namespace). */
+static int namespaces_dump(struct ckpt_ctx *ctx, bool own_cgroup, ckpt_err_t *err)
+{
+	cleanup_free pid_t *pids = xzalloc(ctx->ntasks * sizeof(pid_t));
+
+	for (int i = 0; i < ctx->ntasks; i++)
+		pids[i] = ctx->tasks[i]->pid;
+	return ns_dump_all(ctx->bundle, ctx->root->pid, pids, ctx->ntasks, own_cgroup, err);
+}
+
+/*
+ * With a cgroup of its own the tree is frozen, every thread attached in one
+ * pass, then thawed into its ptrace stop; otherwise threads are seized one
+ * by one until no new one shows up.
+ */
+static int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o,
+			       struct freezer *fz, ckpt_err_t *err)
+{
+	int ret;
+
+	ret = freezer_find(fz, o->pid, o->cgroup, err);
+	if (ret < 0)
+		return ret;
+	if (fz->dirfd < 0)
+		return seize_tree(ctx, o->pid, err);
+	ret = freezer_freeze(fz, err);
+	if (ret == 0) {
+		ctx->defer_wait = true;
+		ret = seize_tree(ctx, o->pid, err);
+		ctx->defer_wait = false;
+		freezer_thaw(fz); /* even a paused tree's: only thawed do tasks reach the stop */
+	}
+	if (ret == 0)
+		ret = seize_wait_all(ctx, err);
+	if (ret == 0)
+		ret = seize_tree(ctx, o->pid, err); /* nothing new expected; catches races */
+	return ret;
+}
+
+/* Resume the tree; one that was frozen (paused) is frozen again first. */
+static void release_tree(struct ckpt_ctx *ctx, struct freezer *fz)
+{
+	ckpt_err_t e = { 0 };
+
+	if (freezer_restore_state(fz, &e) < 0)
+		pr_warn("%s: the tree was frozen before, runs now", e.msg);
+	seize_release(ctx);
+}
+
+/* Documents the caller adds as they are (oci/: the container's config.json). */
+static int extra_dump(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o, ckpt_err_t *err)
+{
+	for (int i = 0; i < o->nextra; i++) {
+		const struct ckpt_extra_file *x = &o->extra[i];
+		cleanup_json struct json *doc = NULL;
+		int ret;
+
+		if (!*x->name || strchr(x->name, '/'))
+			return ckpt_error_msg(err, EINVAL, "bad bundle file name `%s`", x->name);
+		ret = json_parse(x->json, strlen(x->json), &doc, err);
+		if (ret == 0)
+			ret = bundle_put_json(ctx->bundle, x->name, doc, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "%s", x->name);
+	}
+	return 0;
+}
+
+static void open_log(const char *work_dir, const char *bundle, const char *name, bool verbose)
+{
+	cleanup_free char *copy = xstrdup(bundle);
+	cleanup_free char *path = NULL;
+	ckpt_err_t err = { 0 };
+
+	log_set_stderr_level(verbose ? LOG_INFO : LOG_WARN);
+	path = xasprintf("%s/%s", work_dir ? work_dir : dirname(copy), name);
+	if (log_open_file(path, &err) < 0)
+		pr_warn("%s, no debug log", err.msg);
+}
+
+int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
+{
+	struct ckpt_ctx ctx = { 0 };
+	struct files_dctx fc = { 0 };
+	struct freezer fz = { .dirfd = -1 };
+	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
+	bool locked = false;
+	int ret;
+
+	if (geteuid() != 0)
+		return ckpt_error_msg(err, EPERM, "checkpoint needs root");
+	/*
+	 * Each task's memory dump takes an 8 MiB copy buffer with calloc().
+	 * Once the first was freed, glibc's sliding mmap threshold serves the
+	 * next ones from the heap and zeroes all 8 MiB each time: 1000 tasks
+	 * spent more CPU in memset than in everything else. A fixed threshold
+	 * keeps big buffers in fresh mmaps, where only the bytes used cost.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+	open_log(o->work_dir, o->bundle, "dump.log", o->verbose);
+	pr_info("checkpoint of %d into %s", o->pid, o->bundle);
+	ret = bundle_create(o->bundle, &ctx.bundle, err);
+	if (ret < 0)
+		goto out;
+	ret = extra_dump(&ctx, o, err);
+	if (ret < 0)
+		goto out;
+	fc.bundle = ctx.bundle;
+	fc.ghost_limit = o->ghost_limit;
+	fc.tcp_established = o->tcp_established;
+	t_frozen = now_ns();
+	ret = seize_frozen_or_not(&ctx, o, &fz, err);
+	if (ret == 0)
+		ret = pstree_collect(&ctx, err);
+	if (ret == 0)
+		ret = namespaces_dump(&ctx, o->own_cgroup, err);
+	/* after the namespaces: the ruleset saved must not hold the lock */
+	if (ret == 0) {
+		ret = ns_lock_all(ctx.root->pid, err);
+		locked = ret == 0;
+	}
+	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
+		ret = task_dump(&ctx, ctx.tasks[i], &fc, err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "task %d", ctx.tasks[i]->pid);
+	}
+	if (ret == 0)
+		ret = files_dump_finish(&fc, err);
+	if (ret == 0)
+		ret = pstree_dump(&ctx, err);
+	if (ret == 0 && o->frozen)
+		ret = o->frozen(o, ctx.bundle, err);
+	if (ret == 0)
+		ret = bundle_commit(ctx.bundle, err);
+	if (ret < 0) {
+		inet_dump_release(&fc, false);
+		if (locked)
+			ns_unlock_all(ctx.root->pid);
+		release_tree(&ctx, &fz);
+		pr_info("checkpoint failed, tree left running: %s", err->msg);
+		goto out;
+	}
+	if (o->leave_running) {
+		inet_dump_release(&fc, false);
+		if (locked)
+			ns_unlock_all(ctx.root->pid);
+		release_tree(&ctx, &fz);
+		t_end = now_ns();
+	} else {
+		ret = seize_kill(&ctx, &t_end, err);
+		inet_dump_release(&fc, true);
+	}
+	/* frozen: from the first thread stopped until the tree resumed or was killed */
+	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,
+		(t_end - t_frozen) / 1e9, (now_ns() - t0) / 1e9);
+out:
+	freezer_close(&fz);
+	bundle_close(ctx.bundle);
+	json_free(fc.doc);
+	ctx_free(&ctx);
+	log_close_file();
+	return ret;
+}

@@ -1,0 +1,414 @@
+/*
+ * libckpt/mem/mem-dump.c - a task's memory: every VMA (task-PID.json "vmas"),
+ * its private pages (pages-PID.img + pagemap-PID.json), and each shared
+ * memory object once (shmem-ID.img + its runs in files.json-like "shmem"
+ * entries of the task that first maps it).
+ *
+ * Which pages: PAGEMAP_SCAN over the whole address space asks the kernel
+ * for present or swapped pages that are anonymous (not page cache, not
+ * shmem) and not the shared zero page. That is exactly the private data:
+ * anonymous memory and copy-on-write copies inside private file mappings.
+ * Untouched and zero-page-mapped memory costs nothing in the bundle.
+ * Shared objects (shared anonymous, memfd) are read through
+ * /proc/PID/map_files with SEEK_DATA/SEEK_HOLE, so every populated page of
+ * the object is kept even where no process maps it right now.
+ */
+#define LOG_PREFIX "mem: "
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <limits.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include "engine.h"
+#include "mem/mem.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/uapi.h"
+#include "util/util.h"
+#include "mem/vdso.h"
+
+#define COPY_BUF    (8UL << 20)	/* bytes copied per batch */
+#define SCAN_REGIONS 4096
+
+static const char *const kind_names[] = {
+	[VMA_ANON] = "anon", [VMA_FILE] = "file",  [VMA_SHMEM] = "shmem",
+	[VMA_MEMFD] = "memfd", [VMA_VDSO] = "vdso", [VMA_SKIP] = "skip",
+	[VMA_SYSV] = "sysv",
+};
+
+const char *vma_kind_name(enum vma_kind k)
+{
+	return kind_names[k];
+}
+
+int vma_kind_parse(const char *s, enum vma_kind *k)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kind_names); i++)
+		if (s && !strcmp(s, kind_names[i])) {
+			*k = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+void prot_to_str(int prot, char out[4])
+{
+	out[0] = prot & PROT_READ ? 'r' : '-';
+	out[1] = prot & PROT_WRITE ? 'w' : '-';
+	out[2] = prot & PROT_EXEC ? 'x' : '-';
+	out[3] = '\0';
+}
+
+int prot_from_str(const char *s)
+{
+	int prot = 0;
+
+	if (s && s[0] == 'r')
+		prot |= PROT_READ;
+	if (s && s[0] && s[1] == 'w')
+		prot |= PROT_WRITE;
+	if (s && s[0] && s[1] && s[2] == 'x')
+		prot |= PROT_EXEC;
+	return prot;
+}
+
+static enum vma_kind classify(const struct proc_vma *v)
+{
+	const char *p = v->path;
+
+	if (!strcmp(p, "[vsyscall]"))
+		return VMA_SKIP;
+	if (!strcmp(p, "[vdso]") || !strcmp(p, "[vvar]") || !strcmp(p, "[vvar_vclock]"))
+		return VMA_VDSO;
+	if (!strncmp(p, "/memfd:", 7))
+		return VMA_MEMFD;
+	/* the inode number of a SysV mapping is the segment's id */
+	if (v->shared && !strncmp(p, "/SYSV", 5))
+		return VMA_SYSV;
+	if (v->shared && (!strncmp(p, "/dev/zero", 9) || !strncmp(p, "[anon_shmem", 11)))
+		return VMA_SHMEM;
+	if (v->ino && p[0] == '/')
+		return VMA_FILE;
+	return VMA_ANON;
+}
+
+/* Dump a shared object once: every populated range, found with SEEK_DATA. */
+static int shmem_dump(struct ckpt_ctx *ctx, struct task *t, const struct proc_vma *v,
+		      struct json *vj, ckpt_err_t *err)
+{
+	cleanup_free char *name = xasprintf("shmem-%lu.img", (unsigned long)v->ino);
+	cleanup_free char *mf = xasprintf("map_files/%lx-%lx", (unsigned long)v->start,
+					  (unsigned long)v->end);
+	cleanup_free char *buf = NULL;
+	cleanup_close int fd = -1;
+	struct bundle_image *img = NULL;
+	struct json *runs;
+	off_t size, data, hole;
+	struct stat st;
+	int ret;
+
+	json_set(vj, "shmid", json_int((int64_t)v->ino));
+	if (bundle_has_file(ctx->bundle, name))
+		return 0; /* another mapping of the same object came first */
+	fd = openat(t->procfd, mf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ckpt_error(err, errno, "open /proc/%d/%s", t->pid, mf);
+	if (fstat(fd, &st) < 0)
+		return ckpt_error(err, errno, "stat shared memory %lu", (unsigned long)v->ino);
+	size = st.st_size;
+	json_set(vj, "shm_size", json_int(size));
+	runs = json_set(vj, "shm_runs", json_arr());
+	ret = bundle_image_create(ctx->bundle, name, &img, err);
+	if (ret < 0)
+		return ret;
+	buf = xzalloc(COPY_BUF);
+	for (data = 0; data < size; data = hole) {
+		data = lseek(fd, data, SEEK_DATA);
+		if (data < 0)
+			break; /* ENXIO: no data after this offset */
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = size;
+		struct json *run = json_push(runs, json_arr());
+		json_push(run, json_int(data));
+		json_push(run, json_int(hole - data));
+		json_push(run, json_int(bundle_image_size(img)));
+		for (off_t off = data; off < hole;) {
+			ssize_t n = pread(fd, buf, MIN((off_t)COPY_BUF, hole - off), off);
+
+			if (n <= 0) {
+				bundle_image_abort(img);
+				return ckpt_error(err, n < 0 ? errno : EIO, "read shared memory %lu",
+						  (unsigned long)v->ino);
+			}
+			ret = bundle_image_write(img, buf, n, err);
+			if (ret < 0) {
+				bundle_image_abort(img);
+				return ret;
+			}
+			off += n;
+		}
+	}
+	return bundle_image_close(img, err);
+}
+
+/*
+ * A SysV segment belongs to the IPC namespace, which dumps its contents
+ * once; the task only records which segment is attached and its size, so
+ * that restore can shmat() it again and trim what the task had unmapped.
+ */
+static int sysv_dump(struct task *t, const struct proc_vma *v, struct json *vj,
+		     ckpt_err_t *err)
+{
+	cleanup_free char *mf = xasprintf("map_files/%lx-%lx", (unsigned long)v->start,
+					  (unsigned long)v->end);
+	struct stat st;
+
+	if (fstatat(t->procfd, mf, &st, 0) < 0)
+		return ckpt_error(err, errno, "stat /proc/%d/%s", t->pid, mf);
+	json_set(vj, "shmid", json_int((int64_t)v->ino));
+	json_set(vj, "shm_size", json_int(st.st_size));
+	return 0;
+}
+
+static int vma_to_json(struct ckpt_ctx *ctx, struct task *t, const struct proc_vma *v,
+		       const char *vmflags, struct json *vmas, ckpt_err_t *err)
+{
+	enum vma_kind kind = classify(v);
+	struct json *vj;
+	char prot[4], dev[32];
+
+	if (kind == VMA_SKIP)
+		return 0;
+	vj = json_push(vmas, json_obj());
+	json_set(vj, "start", json_hex(v->start));
+	json_set(vj, "end", json_hex(v->end));
+	prot_to_str(v->prot, prot);
+	json_set(vj, "prot", json_str(prot));
+	json_set(vj, "shared", json_bool(v->shared));
+	json_set(vj, "kind", json_str(vma_kind_name(kind)));
+	json_set(vj, "pgoff", json_hex(v->pgoff));
+	json_set(vj, "path", json_str(v->path));
+	json_set(vj, "ino", json_int((int64_t)v->ino));
+	snprintf(dev, sizeof(dev), "%u:%u", v->dev_major, v->dev_minor);
+	json_set(vj, "dev", json_str(dev));
+	json_set(vj, "vmflags", json_str(vmflags));
+	if (kind == VMA_SHMEM || kind == VMA_MEMFD)
+		return shmem_dump(ctx, t, v, vj, err);
+	if (kind == VMA_SYSV)
+		return sysv_dump(t, v, vj, err);
+	return 0;
+}
+
+/* Parse smaps: the maps-format header of each VMA, and its VmFlags line. */
+static int vmas_dump(struct ckpt_ctx *ctx, struct task *t, struct json *vmas, ckpt_err_t *err)
+{
+	cleanup_file FILE *f = NULL;
+	cleanup_free char *line = NULL;
+	cleanup_free struct proc_vma *v = xzalloc(sizeof(*v));
+	size_t cap = 0;
+	bool have = false;
+	int fd, ret;
+
+	fd = openat(t->procfd, "smaps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !(f = fdopen(fd, "re"))) {
+		if (fd >= 0)
+			close(fd);
+		return ckpt_error(err, errno, "open /proc/%d/smaps", t->pid);
+	}
+	while (getline(&line, &cap, f) > 0) {
+		if (!strncmp(line, "VmFlags:", 8)) {
+			char *fl = line + 8;
+
+			fl += strspn(fl, " ");
+			fl[strcspn(fl, "\n")] = '\0';
+			if (have) {
+				ret = vma_to_json(ctx, t, v, fl, vmas, err);
+				if (ret < 0)
+					return ret;
+			}
+			have = false;
+			continue;
+		}
+		/* header lines start with a hex address followed by '-' */
+		if (strchr(line, '-') && line[strspn(line, "0123456789abcdef")] == '-') {
+			ret = proc_parse_maps_line(line, v, err);
+			if (ret < 0)
+				return ckpt_error_wrap(err, "/proc/%d/smaps", t->pid);
+			have = true;
+		}
+	}
+	return 0;
+}
+
+/* Copy one batch of runs from the task into the image. */
+static int copy_batch(struct task *t, int memfd, struct bundle_image *img, char *buf,
+		      struct iovec *remote, int nr, size_t total, ckpt_err_t *err)
+{
+	struct iovec local = { buf, total };
+	ssize_t n = process_vm_readv(t->pid, &local, 1, remote, nr, 0);
+
+	if (n != (ssize_t)total) {
+		/* PROT_NONE or otherwise unreadable: /proc/PID/mem reads with force */
+		size_t off = 0;
+
+		for (int i = 0; i < nr; i++) {
+			n = pread(memfd, buf + off, remote[i].iov_len, (off_t)remote[i].iov_base);
+			if (n != (ssize_t)remote[i].iov_len)
+				return ckpt_error(err, n < 0 ? errno : EIO,
+						  "read memory of %d at %p", t->pid,
+						  remote[i].iov_base);
+			off += n;
+		}
+	}
+	return bundle_image_write(img, buf, total, err);
+}
+
+/* Stream the private pages: PAGEMAP_SCAN for runs, process_vm_readv in batches. */
+static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap,
+		      ckpt_err_t *err)
+{
+	cleanup_free struct page_region *regs = xzalloc(SCAN_REGIONS * sizeof(*regs));
+	cleanup_free struct iovec *remote = xzalloc(IOV_MAX * sizeof(*remote));
+	cleanup_free char *buf = xzalloc(COPY_BUF);
+	cleanup_free char *name = xasprintf("pages-%d.img", t->ns_pid);
+	cleanup_close int pmfd = openat(t->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
+	cleanup_close int memfd = openat(t->procfd, "mem", O_RDONLY | O_CLOEXEC);
+	struct bundle_image *img = NULL;
+	struct pm_scan_arg arg = { 0 };
+	uint64_t pos = 0, end = 0x7ffffffff000ULL, npages = 0; /* TASK_SIZE */
+	uint64_t guard = PAGE_IS_GUARD;
+	size_t batch = 0;
+	int nr = 0, ret;
+
+	if (pmfd < 0 || memfd < 0)
+		return ckpt_error(err, errno, "open /proc/%d/pagemap", t->pid);
+	ret = bundle_image_create(ctx->bundle, name, &img, err);
+	if (ret < 0)
+		return ret;
+	while (pos < end) {
+		long n;
+
+		arg = (struct pm_scan_arg){
+			.size = sizeof(arg), .start = pos, .end = end,
+			.vec = (uintptr_t)regs, .vec_len = SCAN_REGIONS,
+			/* guard markers count as swapped: keep them out */
+			.category_inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO | guard,
+			.category_mask = PAGE_IS_FILE | PAGE_IS_PFNZERO | guard,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		};
+		n = ioctl(pmfd, PAGEMAP_SCAN, &arg);
+		if (n < 0 && errno == EINVAL && guard) {
+			guard = 0; /* before 6.14 there is no PAGE_IS_GUARD, nor guards */
+			continue;
+		}
+		if (n < 0) {
+			bundle_image_abort(img);
+			return ckpt_error(err, errno, "PAGEMAP_SCAN of %d", t->pid);
+		}
+		for (long i = 0; i < n; i++) {
+			uint64_t a = regs[i].start, e = regs[i].end;
+
+			while (a < e) {
+				size_t len = MIN(e - a, COPY_BUF - batch);
+				struct json *run;
+
+				if (len == 0 || nr == IOV_MAX) {
+					ret = copy_batch(t, memfd, img, buf, remote, nr, batch, err);
+					if (ret < 0)
+						goto fail;
+					nr = 0;
+					batch = 0;
+					continue;
+				}
+				run = json_push(pagemap, json_arr());
+				json_push(run, json_hex(a));
+				json_push(run, json_int(len / PAGE_SIZE));
+				json_push(run, json_int(bundle_image_size(img) / PAGE_SIZE +
+							batch / PAGE_SIZE));
+				remote[nr].iov_base = (void *)a;
+				remote[nr].iov_len = len;
+				nr++;
+				batch += len;
+				npages += len / PAGE_SIZE;
+				a += len;
+			}
+		}
+		if (arg.walk_end <= pos)
+			break;
+		pos = arg.walk_end;
+	}
+	if (nr) {
+		ret = copy_batch(t, memfd, img, buf, remote, nr, batch, err);
+		if (ret < 0)
+			goto fail;
+	}
+	pr_info("task %d: %lu private pages", t->pid, (unsigned long)npages);
+	return bundle_image_close(img, err);
+fail:
+	bundle_image_abort(img);
+	return ret;
+}
+
+/*
+ * Guard regions (MADV_GUARD_INSTALL) live in page tables, not in VMAs:
+ * PAGEMAP_SCAN reports them as PAGE_IS_GUARD (6.14+). "guards" lists
+ * [start, npages]; restore installs them again.
+ */
+static int guards_dump(struct task *t, struct json *doc, ckpt_err_t *err)
+{
+	cleanup_free struct page_region *regs = xzalloc(SCAN_REGIONS * sizeof(*regs));
+	cleanup_close int pmfd = openat(t->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
+	struct json *guards = json_set(doc, "guards", json_arr());
+	uint64_t pos = 0, end = 0x7ffffffff000ULL;
+
+	if (pmfd < 0)
+		return ckpt_error(err, errno, "open /proc/%d/pagemap", t->pid);
+	while (pos < end) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg), .start = pos, .end = end,
+			.vec = (uintptr_t)regs, .vec_len = SCAN_REGIONS,
+			.category_mask = PAGE_IS_GUARD, .return_mask = PAGE_IS_GUARD,
+		};
+		long n = ioctl(pmfd, PAGEMAP_SCAN, &arg);
+
+		if (n < 0 && errno == EINVAL)
+			return 0; /* a kernel without guard regions has none to keep */
+		if (n < 0)
+			return ckpt_error(err, errno, "PAGEMAP_SCAN guards of %d", t->pid);
+		for (long i = 0; i < n; i++) {
+			struct json *g = json_push(guards, json_arr());
+
+			json_push(g, json_hex(regs[i].start));
+			json_push(g, json_int((regs[i].end - regs[i].start) / PAGE_SIZE));
+		}
+		if (arg.walk_end <= pos)
+			break;
+		pos = arg.walk_end;
+	}
+	return 0;
+}
+
+int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
+{
+	cleanup_json struct json *pagemap = json_arr();
+	cleanup_free char *name = xasprintf("pagemap-%d.json", t->ns_pid);
+	struct json *vmas = json_set(t->doc, "vmas", json_arr());
+	int ret;
+
+	ret = vmas_dump(ctx, t, vmas, err);
+	if (ret == 0)
+		ret = vdso_dump(t->pid, vmas, t->doc, err); /* restore on another kernel needs it */
+	if (ret < 0)
+		return ret;
+	ret = pages_dump(ctx, t, pagemap, err);
+	if (ret == 0)
+		ret = guards_dump(t, t->doc, err);
+	if (ret < 0)
+		return ret;
+	return bundle_put_json(ctx->bundle, name, pagemap, err);
+}

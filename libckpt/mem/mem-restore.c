@@ -1,0 +1,699 @@
+/*
+ * libckpt/mem/mem-restore.c - the puppeteer's memory phase: the restored task
+ * (still a fork of ckpt-oci) loses its whole address space but the scratch
+ * area, gets the vdso back at its old place, then every saved VMA mapped at
+ * its address, its private pages read by the task itself with preadv()
+ * from its page image (no copy through ckpt-oci), protections and madvise
+ * state applied, and the mm fields set (PR_SET_MM_MAP) so that cmdline,
+ * environ, exe, [heap] and [stack] read as before.
+ *
+ * Order matters: rseq must be unregistered before its memory goes (the
+ * kernel writes it on every return to user space); ARCH_MAP_VDSO_64 fails
+ * while any vdso is mapped; PR_SET_MM_MAP refuses a new exe_fd while the
+ * old executable is still mapped. The task runs no user code throughout.
+ */
+#define LOG_PREFIX "rmem: "
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/prctl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "mem/mem.h"
+#include "restore/restore.h"
+#include "util/log.h"
+#include "util/uapi.h"
+#include "util/util.h"
+#include "mem/vdso.h"
+
+#define TASK_SIZE 0x7ffffffff000ULL
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA	     0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+struct rvma {
+	uint64_t start, end, pgoff;
+	int prot, tmp_prot;
+	bool shared;
+	bool populate;	 /* mapped with MAP_POPULATE */
+	uint64_t npages; /* saved private pages inside */
+	enum vma_kind kind;
+	const char *path, *vmflags;
+	struct json *doc;
+};
+
+static int vma_parse(const struct json *j, struct rvma *v, ckpt_err_t *err)
+{
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	v->doc = (struct json *)j;
+	ret = json_get_hex(j, "start", &v->start, err);
+	if (ret == 0)
+		ret = json_get_hex(j, "end", &v->end, err);
+	if (ret == 0)
+		ret = json_get_hex(j, "pgoff", &v->pgoff, err);
+	if (ret < 0)
+		return ret;
+	if (v->start >= v->end || v->end > TASK_SIZE || (v->start | v->end) & (PAGE_SIZE - 1))
+		return ckpt_error_msg(err, EPROTO, "bad VMA %#lx-%#lx", (unsigned long)v->start,
+				      (unsigned long)v->end);
+	if (vma_kind_parse(json_as_str(json_get(j, "kind")), &v->kind) < 0)
+		return ckpt_error_msg(err, EPROTO, "VMA %#lx: unknown kind",
+				      (unsigned long)v->start);
+	v->prot = prot_from_str(json_as_str(json_get(j, "prot")));
+	v->shared = json_as_bool(json_get(j, "shared"));
+	v->path = json_as_str(json_get(j, "path")) ?: "";
+	v->vmflags = json_as_str(json_get(j, "vmflags")) ?: "";
+	v->tmp_prot = v->shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
+	return 0;
+}
+
+static bool has_flag(const char *vmflags, const char *fl)
+{
+	for (const char *p = vmflags; (p = strstr(p, fl)); p += 2)
+		if ((p == vmflags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0'))
+			return true;
+	return false;
+}
+
+static struct rshm *shm_find(struct rctx *rc, uint64_t id)
+{
+	for (int i = 0; i < rc->nshms; i++)
+		if (rc->shms[i].id == id)
+			return &rc->shms[i];
+	return NULL;
+}
+
+/* Open a file inside the task; returns the task's fd number. */
+static int ropen(struct rtask *t, uint64_t data, const char *path, int flags, long *fd,
+		 ckpt_err_t *err)
+{
+	int ret = rsys_poke(t->host_pid, data, path, strlen(path) + 1, err);
+
+	if (ret == 0)
+		ret = RSYS(&t->rs, fd, err, SYS_openat, AT_FDCWD, data, flags | O_CLOEXEC, 0, 0, 0);
+	if (ret == 0 && *fd < 0)
+		ret = ckpt_error(err, -*fd, "open `%s` in the task", path);
+	return ret;
+}
+
+/* Where the mapping comes from: nothing, a file, or a shared object already made. */
+/*
+ * The file of the last file mapping, still open in the task: a library is
+ * five mappings of one file, opened once instead of five times.
+ */
+struct fcache {
+	const char *path;
+	int flags;
+	long fd;
+};
+
+static int fcache_close(struct rtask *t, struct fcache *fc, ckpt_err_t *err)
+{
+	long r;
+	int ret = 0;
+
+	if (fc->fd >= 0)
+		ret = RSYS(&t->rs, &r, err, SYS_close, fc->fd, 0, 0, 0, 0, 0);
+	fc->fd = -1;
+	fc->path = NULL;
+	return ret;
+}
+
+static int fcache_open(struct rtask *t, struct fcache *fc, uint64_t data, const char *path,
+		       int flags, long *fd, ckpt_err_t *err)
+{
+	int ret;
+
+	if (fc->fd >= 0 && fc->flags == flags && !strcmp(fc->path, path)) {
+		*fd = fc->fd;
+		return 0;
+	}
+	ret = fcache_close(t, fc, err);
+	if (ret == 0)
+		ret = ropen(t, data, path, flags, fd, err);
+	if (ret == 0) {
+		fc->fd = *fd;
+		fc->path = path;
+		fc->flags = flags;
+	}
+	return ret;
+}
+
+/* Same inode: st_dev and st_ino of two stat results. */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * The path by which task t opens the shared object that shm's first
+ * mapper made: /proc/PID/map_files/START-END, PID as t's /proc shows the
+ * mapper. In a tree with its own pid namespace that /proc is the tree's
+ * (the pid of the bundle), elsewhere ckpt-oci's (the host pid); which one
+ * is checked from outside, through /proc/T/root, against the object
+ * itself, so a /proc that shows neither fails here rather than mapping
+ * something else.
+ */
+static int shm_path_in_task(struct rctx *rc, struct rtask *t, const struct rshm *shm, char *path,
+			    size_t len, ckpt_err_t *err)
+{
+	pid_t cand[2] = {shm->host_pid, shm->host_pid};
+	char range[64], outside[PATH_MAX];
+	struct stat want, st;
+
+	for (int i = 0; i < rc->ntasks; i++)
+		if (rc->tasks[i].host_pid == shm->host_pid)
+			cand[0] = rc->tasks[i].pid;
+	snprintf(range, sizeof(range), "map_files/%lx-%lx", (unsigned long)shm->start,
+		 (unsigned long)shm->end);
+	snprintf(outside, sizeof(outside), "/proc/%d/%s", shm->host_pid, range);
+	if (stat(outside, &want) < 0)
+		return ckpt_error(err, errno, "shared memory of task %d: stat %s", cand[0],
+				  outside);
+	for (int i = 0; i < 2; i++) {
+		snprintf(outside, sizeof(outside), "/proc/%d/root/proc/%d/%s", t->host_pid, cand[i],
+			 range);
+		if (stat(outside, &st) == 0 && same_file(&st, &want)) {
+			snprintf(path, len, "/proc/%d/%s", cand[i], range);
+			return 0;
+		}
+	}
+	return ckpt_error_msg(err, ENOENT, "shared memory of task %d: not seen in the task's /proc",
+			      cand[0]);
+}
+
+/* Where the mapping comes from. *fd is to be closed unless it is fc's. */
+static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags, long *fd,
+		      struct fcache *fc, ckpt_err_t *err)
+{
+	uint64_t data = rc->scratch + SCRATCH_DATA;
+	uint64_t id = json_as_int(json_get(v->doc, "shmid"));
+	struct rshm *shm;
+	char path[PATH_MAX];
+	int ret;
+
+	*fd = -1;
+	switch (v->kind) {
+	case VMA_ANON:
+		*flags |= MAP_ANONYMOUS;
+		return 0;
+	case VMA_FILE:
+		if (strstr(v->path, " (deleted)"))
+			return ckpt_error_msg(err, ENOTSUP, "mapping of deleted file `%s`",
+					      v->path);
+		return fcache_open(t, fc, data, v->path,
+				   v->shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY, fd, err);
+	case VMA_SHMEM:
+	case VMA_MEMFD:
+		shm = shm_find(rc, id);
+		if (shm) {
+			ret = shm_path_in_task(rc, t, shm, path, sizeof(path), err);
+			if (ret == 0)
+				ret = ropen(t, data, path, O_RDWR, fd, err);
+			return ret;
+		}
+		rc->shms = xrealloc(rc->shms, (rc->nshms + 1) * sizeof(*rc->shms));
+		rc->shms[rc->nshms++] = (struct rshm){id, t->host_pid, v->start, v->end, false};
+		if (v->kind == VMA_SHMEM) {
+			*flags |= MAP_ANONYMOUS;
+			return 0;
+		}
+		{
+			/* "/memfd:NAME (deleted)" -> NAME */
+			long r;
+
+			snprintf(path, sizeof(path), "%s", v->path + 7);
+			if (strstr(path, " (deleted)"))
+				*strstr(path, " (deleted)") = '\0';
+			ret = rsys_poke(t->host_pid, data, path, strlen(path) + 1, err);
+			if (ret == 0)
+				ret = RSYS(&t->rs, fd, err, SYS_memfd_create, data, MFD_CLOEXEC, 0,
+					   0, 0, 0);
+			ret = rsys_check(ret, *fd, err, "memfd_create `%s`", path);
+			if (ret == 0)
+				ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd,
+					   json_as_int(json_get(v->doc, "shm_size")), 0, 0, 0, 0);
+			return rsys_check(ret, r, err, "ftruncate memfd `%s`", path);
+		}
+	default:
+		return ckpt_error_msg(err, EPROTO, "VMA %#lx: cannot map", (unsigned long)v->start);
+	}
+}
+
+/*
+ * A SysV segment is attached again with shmat() (the IPC namespace restore
+ * made it with its old id), not mapped: otherwise the task's mapping and
+ * the segment other tasks or shmctl() see would be different objects.
+ * SHM_REMAP works like MAP_FIXED; a tail the task had unmapped is trimmed.
+ */
+#ifndef SHM_REMAP
+#define SHM_REMAP 040000
+#endif
+static int vma_map_sysv(struct rtask *t, const struct rvma *v, ckpt_err_t *err)
+{
+	int64_t id = json_as_int(json_get(v->doc, "shmid"));
+	uint64_t end = v->start + PAGE_ALIGN(json_as_int(json_get(v->doc, "shm_size")));
+	int flags = SHM_REMAP;
+	long r;
+	int ret;
+
+	if (v->pgoff || end < v->end)
+		return ckpt_error_msg(err, ENOTSUP, "SysV segment %lld mapped from offset %#lx",
+				      (long long)id, (unsigned long)v->pgoff * PAGE_SIZE);
+	/* attach with what the mapping may become; vma_finish sets prot */
+	if (!has_flag(v->vmflags, "mw"))
+		flags |= SHM_RDONLY;
+	if (has_flag(v->vmflags, "me"))
+		flags |= SHM_EXEC;
+	ret = RSYS(&t->rs, &r, err, SYS_shmat, id, v->start, flags, 0, 0, 0);
+	ret = rsys_check(ret, r, err, "shmat SysV segment at %#lx", (unsigned long)(v->start));
+	if (ret == 0 && (uint64_t)r != v->start)
+		ret = ckpt_error_msg(err, EFAULT, "shmat at %#lx landed at %#lx",
+				     (unsigned long)v->start, (unsigned long)r);
+	if (ret == 0 && end > v->end) {
+		ret = RSYS(&t->rs, &r, err, SYS_munmap, v->end, end - v->end, 0, 0, 0, 0);
+		ret = rsys_check(ret, r, err, "trim SysV segment at %#lx", (unsigned long)(v->end));
+	}
+	if (ret < 0)
+		return ckpt_error_wrap(err, "SysV segment %lld", (long long)id);
+	return 0;
+}
+
+static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, struct fcache *fc,
+		   ckpt_err_t *err)
+{
+	int flags = MAP_FIXED | (v->shared ? MAP_SHARED : MAP_PRIVATE);
+	long fd, r, r2;
+	int ret;
+
+	if (v->kind == VMA_SYSV)
+		return vma_map_sysv(t, v, err);
+	if (has_flag(v->vmflags, "gd"))
+		flags |= MAP_GROWSDOWN;
+	if (v->populate)
+		flags |= MAP_POPULATE;
+	ret = vma_source(rc, t, v, &flags, &fd, fc, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "VMA %#lx-%#lx", (unsigned long)v->start,
+				       (unsigned long)v->end);
+	ret = RSYS(&t->rs, &r, err, SYS_mmap, v->start, v->end - v->start, v->tmp_prot, flags, fd,
+		   (flags & MAP_ANONYMOUS) ? 0 : v->pgoff);
+	if (fd >= 0 && fd != fc->fd && RSYS(&t->rs, &r2, err, SYS_close, fd, 0, 0, 0, 0, 0) < 0 &&
+	    ret == 0)
+		ret = -err->code;
+	ret = rsys_check(ret, r, err, "mmap %#lx", (unsigned long)(v->start));
+	if (ret == 0 && (uint64_t)r != v->start)
+		ret = ckpt_error_msg(err, EFAULT, "mmap at %#lx landed at %#lx",
+				     (unsigned long)v->start, (unsigned long)r);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "VMA `%s`", v->path);
+	return 0;
+}
+
+/* The task reads its own pages: preadv with as many runs as fit in scratch. */
+/*
+ * A page fault on fresh memory is expensive (about 12 us in these VMs, four
+ * times the copy): dense VMAs are mapped with MAP_POPULATE, and long runs
+ * elsewhere are populated with MADV_POPULATE_WRITE before the task reads
+ * its pages into them.
+ */
+#define POPULATE_MIN_PAGES 16
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static void vmas_count_pages(struct rvma *vmas, int n, const struct json *pagemap)
+{
+	size_t nruns = json_len(pagemap);
+	int v = 0;
+
+	/* a run may cross VMA boundaries (PAGEMAP_SCAN merges alike pages) */
+	for (size_t i = 0; i < nruns && v < n; i++) {
+		struct json *run = json_at(pagemap, i);
+		uint64_t addr = strtoull(json_as_str(json_at(run, 0)) ?: "0", NULL, 16);
+		uint64_t end = addr + json_as_int(json_at(run, 1)) * PAGE_SIZE;
+
+		while (v < n && vmas[v].end <= addr)
+			v++;
+		for (int k = v; k < n && vmas[k].start < end; k++) {
+			uint64_t s = MAX(addr, vmas[k].start), e = MIN(end, vmas[k].end);
+
+			if (e > s)
+				vmas[k].npages += (e - s) / PAGE_SIZE;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t total = (vmas[i].end - vmas[i].start) / PAGE_SIZE;
+
+		vmas[i].populate = vmas[i].kind == VMA_ANON && !vmas[i].shared &&
+				   vmas[i].npages * 2 >= total && vmas[i].npages;
+		/* write access only where pages are to be read in: no mprotect after */
+		if (!vmas[i].npages)
+			vmas[i].tmp_prot = vmas[i].prot;
+	}
+}
+
+static int run_populate(struct rtask *t, const struct rvma *vmas, int n, int *v, uint64_t addr,
+			uint64_t len, ckpt_err_t *err)
+{
+	long r;
+	int ret;
+
+	while (*v < n && vmas[*v].end <= addr)
+		(*v)++;
+	if (len < POPULATE_MIN_PAGES * PAGE_SIZE || (*v < n && vmas[*v].populate))
+		return 0;
+	ret = RSYS(&t->rs, &r, err, SYS_madvise, addr, len, MADV_POPULATE_WRITE, 0, 0, 0);
+	if (ret == 0 && r < 0)
+		pr_debug("populate %#lx: %ld, ignoring", (unsigned long)addr, r);
+	return ret;
+}
+
+/* One preadv() by the task of n runs that are consecutive in its image. */
+static int fill_batch(struct rtask *t, uint64_t data, const struct iovec *iov, size_t n,
+		      uint64_t file_off, uint64_t total, ckpt_err_t *err)
+{
+	long r;
+	int ret = rsys_poke(t->host_pid, data, iov, n * sizeof(*iov), err);
+
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_preadv, t->img_fd, data, n, file_off, 0, 0);
+	if (ret == 0 && (uint64_t)r != total)
+		ret = ckpt_error(err, r < 0 ? -r : EIO, "read %lu bytes of pages at offset %lu",
+				 (unsigned long)total, (unsigned long)file_off);
+	return ret;
+}
+
+/* One read stays well under the kernel's cap of 2 GiB - 4 KiB (MAX_RW_COUNT). */
+#define FILL_MAX (1UL << 30)
+
+static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas, int nvmas,
+		      ckpt_err_t *err)
+{
+	size_t max_iov = MIN((size_t)IOV_MAX, (SCRATCH_SIZE - SCRATCH_DATA) / sizeof(struct iovec));
+	cleanup_free struct iovec *iov = xzalloc(max_iov * sizeof(*iov));
+	uint64_t data = rc->scratch + SCRATCH_DATA, file_off = 0, next_off = 0, total = 0;
+	size_t n = 0, nruns = json_len(t->pagemap);
+	int vi = 0, ret;
+
+	for (size_t i = 0; i < nruns; i++) {
+		struct json *run = json_at(t->pagemap, i);
+		const char *a = json_as_str(json_at(run, 0));
+		uint64_t addr = a ? strtoull(a, NULL, 16) : 0;
+		uint64_t len = json_as_int(json_at(run, 1)) * PAGE_SIZE;
+		uint64_t off = json_as_int(json_at(run, 2)) * PAGE_SIZE;
+
+		if (!len || addr >= TASK_SIZE || len > TASK_SIZE - addr)
+			return ckpt_error_msg(err, EPROTO, "pagemap run %zu is invalid", i);
+		ret = run_populate(t, vmas, nvmas, &vi, addr, len, err);
+		if (ret < 0)
+			return ret;
+		while (len) {
+			uint64_t c;
+
+			if (n && (n == max_iov || off != next_off || total == FILL_MAX)) {
+				ret = fill_batch(t, data, iov, n, file_off, total, err);
+				if (ret < 0)
+					return ret;
+				n = 0;
+			}
+			if (n == 0) {
+				file_off = off;
+				total = 0;
+			}
+			c = MIN(len, FILL_MAX - total);
+			iov[n].iov_base = (void *)addr;
+			iov[n].iov_len = c;
+			n++;
+			total += c;
+			next_off = off + c;
+			addr += c;
+			off += c;
+			len -= c;
+		}
+	}
+	return n ? fill_batch(t, data, iov, n, file_off, total, err) : 0;
+}
+
+static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt_err_t *err)
+{
+	static const struct {
+		const char *flag;
+		int advice;
+	} advice[] = {
+		{"dc", MADV_DONTFORK},	 {"wf", MADV_WIPEONFORK}, {"hg", MADV_HUGEPAGE},
+		{"nh", MADV_NOHUGEPAGE}, {"dd", MADV_DONTDUMP},
+	};
+	uint64_t len = v->end - v->start;
+	long r;
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(advice); i++) {
+		if (!has_flag(v->vmflags, advice[i].flag))
+			continue;
+		ret = RSYS(&t->rs, &r, err, SYS_madvise, v->start, len, advice[i].advice, 0, 0, 0);
+		ret = rsys_check(ret, r, err, "madvise %#lx", (unsigned long)(v->start));
+		if (ret < 0)
+			return ret;
+	}
+	if (!strncmp(v->path, "[anon:", 6) && strlen(v->path) > 7) {
+		char name[256];
+
+		snprintf(name, sizeof(name), "%.*s", (int)strlen(v->path) - 7, v->path + 6);
+		ret = rsys_poke(t->host_pid, data, name, strlen(name) + 1, err);
+		if (ret == 0)
+			ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME,
+				   v->start, len, data, 0);
+		ret = rsys_check(ret, r, err, "name VMA %#lx", (unsigned long)(v->start));
+		if (ret < 0)
+			return ret;
+	}
+	if (v->tmp_prot != v->prot) {
+		ret = RSYS(&t->rs, &r, err, SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
+		ret = rsys_check(ret, r, err, "mprotect %#lx", (unsigned long)(v->start));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int guards_restore(struct rtask *t, ckpt_err_t *err)
+{
+	struct json *guards = json_get(t->doc, "guards");
+
+	for (size_t i = 0; i < json_len(guards); i++) {
+		struct json *g = json_at(guards, i);
+		uint64_t addr = strtoull(json_as_str(json_at(g, 0)) ?: "0", NULL, 16);
+		uint64_t len = json_as_int(json_at(g, 1)) * PAGE_SIZE;
+		long r;
+		int ret;
+
+		ret = RSYS(&t->rs, &r, err, SYS_madvise, addr, len, MADV_GUARD_INSTALL, 0, 0, 0);
+		ret = rsys_check(ret, r, err, "install guard pages at %#lx", (unsigned long)(addr));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * The saved vdso range: [vvar] and [vvar_vclock] first, [vdso] (the text)
+ * after them. vdso.c decides whether the kernel's goes back there as it is
+ * or, on a host with another vdso, a proxy does.
+ */
+static int vdso_restore(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n, ckpt_err_t *err)
+{
+	uint64_t first = 0, text = 0, end = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (vmas[i].kind != VMA_VDSO)
+			continue;
+		if (!first || vmas[i].start < first)
+			first = vmas[i].start;
+		if (!strcmp(vmas[i].path, "[vdso]"))
+			text = vmas[i].start;
+		end = MAX(end, vmas[i].end);
+	}
+	if (!first)
+		return 0;
+	return vdso_restore_task(rc, t, first, text, end, err);
+}
+
+static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	struct json *mm = json_get(t->doc, "mm");
+	const char *exe = json_as_str(json_get(t->doc, "exe"));
+	static const char *const fields[] = {"start_code", "end_code",	"start_data",  "end_data",
+					     "start_brk",  "brk",	"start_stack", "arg_start",
+					     "arg_end",	   "env_start", "env_end"};
+	uint64_t data = rc->scratch + SCRATCH_DATA, auxv_at = data + 1024;
+	struct prctl_mm_map map = {0};
+	uint64_t *vals = (uint64_t *)&map.start_code;
+	uint8_t auxv[4096];
+	const char *hex;
+	size_t alen;
+	long fd, r;
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		ret = json_get_hex(mm, fields[i], &vals[i], err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "mm");
+	}
+	hex = json_as_str(json_get(mm, "auxv"));
+	alen = hex ? strlen(hex) / 2 : 0;
+	if (alen > sizeof(auxv) || (alen && json_get_hexbuf(mm, "auxv", auxv, alen, err) < 0))
+		return ckpt_error_msg(err, EPROTO, "mm: bad auxv");
+	ret = ropen(t, data + 2048 + 4096, exe ?: "", O_RDONLY, &fd, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "executable");
+	map.auxv = (__u64 *)(uintptr_t)auxv_at;
+	map.auxv_size = alen;
+	map.exe_fd = fd;
+	ret = rsys_poke(t->host_pid, data, &map, sizeof(map), err);
+	if (ret == 0 && alen)
+		ret = rsys_poke(t->host_pid, auxv_at, auxv, alen, err);
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, data, sizeof(map),
+			   0, 0);
+	ret = rsys_check(ret, r, err, "prctl PR_SET_MM_MAP %#lx", (unsigned long)(0));
+	if (ret == 0) {
+		long r2;
+
+		ret = RSYS(&t->rs, &r2, err, SYS_close, fd, 0, 0, 0, 0, 0);
+	}
+	return ret;
+}
+
+int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	struct fcache fc = { NULL, 0, -1 };
+	struct json *vj = json_get(t->doc, "vmas");
+	struct ckpt_rseq_config rseq = {0};
+	cleanup_free struct rvma *vmas = NULL;
+	int n = json_len(vj), ret;
+	long r;
+
+	vmas = xzalloc((n + 1) * sizeof(*vmas));
+	for (int i = 0; i < n; i++) {
+		ret = vma_parse(json_at(vj, i), &vmas[i], err);
+		if (ret < 0)
+			return ret;
+	}
+	vmas_count_pages(vmas, n, t->pagemap);
+	/* glibc registered rseq in the fork of ckpt-oci: unregister before its memory goes */
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->host_pid, sizeof(rseq), &rseq) < 0)
+		return ckpt_error(err, errno, "get rseq of %d", t->host_pid);
+	if (rseq.rseq_abi_pointer) {
+		ret = RSYS(&t->rs, &r, err, __NR_rseq, rseq.rseq_abi_pointer, rseq.rseq_abi_size,
+			   RSEQ_FLAG_UNREGISTER, rseq.signature, 0, 0);
+		ret = rsys_check(ret, r, err, "unregister rseq %#lx",
+				 (unsigned long)(rseq.rseq_abi_pointer));
+		if (ret < 0)
+			return ret;
+	}
+	ret = RSYS(&t->rs, &r, err, SYS_munmap, 0, rc->scratch, 0, 0, 0, 0);
+	ret = rsys_check(ret, r, err, "unmap below %#lx", (unsigned long)(rc->scratch));
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_munmap, rc->scratch + SCRATCH_SIZE,
+			   TASK_SIZE - rc->scratch - SCRATCH_SIZE, 0, 0, 0, 0);
+	ret = rsys_check(ret, r, err, "unmap above %#lx", (unsigned long)(rc->scratch));
+	if (ret == 0)
+		ret = vdso_restore(rc, t, vmas, n, err);
+	for (int i = 0; ret == 0 && i < n; i++)
+		if (vmas[i].kind != VMA_VDSO)
+			ret = vma_map(rc, t, &vmas[i], &fc, err);
+	if (fcache_close(t, &fc, ret < 0 ? NULL : err) < 0 && ret == 0)
+		ret = -err->code;
+	if (ret == 0)
+		ret = pages_fill(rc, t, vmas, n, err);
+	for (int i = 0; ret == 0 && i < n; i++)
+		if (vmas[i].kind != VMA_VDSO)
+			ret = vma_finish(t, &vmas[i], rc->scratch + SCRATCH_DATA, err);
+	if (ret == 0)
+		ret = guards_restore(t, err);
+	if (ret == 0)
+		ret = mm_restore(rc, t, err);
+	return ret;
+}
+
+/* Copy len bytes between files: copy_file_range, or read/write across filesystems. */
+static int copy_range(int in, loff_t src, int out, loff_t dst, size_t len, ckpt_err_t *err)
+{
+	cleanup_free char *buf = NULL;
+
+	while (len > 0) {
+		ssize_t c = copy_file_range(in, &src, out, &dst, len, 0);
+
+		if (c > 0) {
+			len -= c;
+			continue;
+		}
+		if (c == 0 || (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP))
+			return ckpt_error(err, c ? errno : EIO, "copy");
+		break;
+	}
+	if (len)
+		buf = xzalloc(1 << 20);
+	while (len > 0) {
+		ssize_t n = pread(in, buf, MIN(len, (size_t)1 << 20), src);
+
+		if (n <= 0 || pwrite(out, buf, n, dst) != n)
+			return ckpt_error(err, n < 0 ? errno : EIO, "copy");
+		src += n;
+		dst += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Shared objects are filled from outside, through /proc/PID/map_files. */
+int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	struct json *vj = json_get(t->doc, "vmas");
+
+	for (size_t i = 0; i < json_len(vj); i++) {
+		struct json *v = json_at(vj, i), *runs = json_get(v, "shm_runs");
+		struct rshm *shm = shm_find(rc, json_as_int(json_get(v, "shmid")));
+		cleanup_free char *img = NULL, *path = NULL;
+		cleanup_close int in = -1, out = -1;
+		uint64_t size;
+		int ret;
+
+		if (!runs || !shm || shm->filled || shm->host_pid != t->host_pid)
+			continue;
+		shm->filled = true;
+		img = xasprintf("shmem-%lu.img", (unsigned long)shm->id);
+		ret = bundle_open_file(rc->bundle, img, &in, &size, err);
+		if (ret < 0)
+			return ret;
+		path = xasprintf("/proc/%d/map_files/%lx-%lx", t->host_pid,
+				 (unsigned long)shm->start, (unsigned long)shm->end);
+		out = open(path, O_RDWR | O_CLOEXEC);
+		if (out < 0)
+			return ckpt_error(err, errno, "open %s", path);
+		for (size_t k = 0; k < json_len(runs); k++) {
+			struct json *run = json_at(runs, k);
+			loff_t src = json_as_int(json_at(run, 2)),
+			       dst = json_as_int(json_at(run, 0));
+			size_t len = json_as_int(json_at(run, 1));
+
+			ret = copy_range(in, src, out, dst, len, err);
+			if (ret < 0)
+				return ckpt_error_wrap(err, "fill shared memory %lu",
+						       (unsigned long)shm->id);
+		}
+	}
+	return 0;
+}

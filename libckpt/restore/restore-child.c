@@ -1,0 +1,247 @@
+/*
+ * libckpt/restore/restore-child.c - the first life of a restored process.
+ *
+ * Each process of the tree starts as a fork of ckpt-oci made with clone3()
+ * and set_tid, so it has its old pid. Still running ckpt-oci code, it:
+ * (the root) fills its new namespaces and makes the shared descriptions,
+ * FIFOs and unix sockets whose paths and names live there, becomes a
+ * session leader if it was one, creates its own children (so parents are
+ * right), lets its zombie children die, maps the scratch area (a `syscall`
+ * instruction and buffers for the puppeteer), opens its page image at a
+ * fixed fd number, puts every saved fd at its number, closes the rest,
+ * sets cwd, umask, personality and oom_score_adj; then reports ready in
+ * the shared control block and waits in futex() for ckpt-oci to seize it.
+ */
+#define LOG_PREFIX "child: "
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "files/files.h"
+#include "restore/restore.h"
+#include "util/log.h"
+#include "util/uapi.h"
+#include "util/util.h"
+
+static void slot_done(struct rctx *rc, struct rtask *t, int state)
+{
+	rc->shared->slot[t->idx].state = state;
+	__atomic_add_fetch(&rc->shared->done, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &rc->shared->done, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+__attribute__((noreturn, format(printf, 3, 4))) static void
+child_fail(struct rctx *rc, struct rtask *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rc->shared->slot[t->idx].msg, RSLOT_MSG, fmt, ap);
+	va_end(ap);
+	slot_done(rc, t, -1);
+	_exit(127);
+}
+
+/* Close every fd that is neither saved nor the page image. */
+/*
+ * Close every fd that is neither saved nor the page image: one pass over
+ * /proc/self/fd against a bitmap of the saved numbers (keep is above all
+ * of them), collected first so the directory is not changed under readdir.
+ */
+static int close_others(const struct json *doc, int keep, ckpt_err_t *err)
+{
+	struct json *fds = json_get(doc, "fds");
+	cleanup_free unsigned char *saved = xzalloc(keep / 8 + 1);
+	cleanup_dir DIR *d = opendir("/proc/self/fd");
+	cleanup_free int *todo = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+
+	if (!d)
+		return ckpt_error(err, errno, "open /proc/self/fd");
+	for (size_t i = 0; i < json_len(fds); i++) {
+		int fd = json_as_int(json_get(json_at(fds, i), "fd"));
+
+		if (fd >= 0 && fd < keep)
+			saved[fd / 8] |= 1 << (fd % 8);
+	}
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || fd == keep || fd == dirfd(d) ||
+		    (fd < keep && saved[fd / 8] & (1 << (fd % 8))))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			todo = xrealloc(todo, cap * sizeof(*todo));
+		}
+		todo[n++] = fd;
+	}
+	for (size_t i = 0; i < n; i++)
+		close(todo[i]);
+	return 0;
+}
+
+static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	char name[64];
+	uint64_t size;
+	int fd, ret;
+
+	snprintf(name, sizeof(name), "pages-%d.img", t->pid);
+	ret = bundle_open_file(rc->bundle, name, &fd, &size, err);
+	if (ret < 0)
+		return ret;
+	log_close_file(); /* its fd number may be one the task needs */
+	if (fd != t->img_fd) {
+		if (dup3(fd, t->img_fd, O_CLOEXEC) < 0)
+			return ckpt_error(err, errno, "move page image to fd %d", t->img_fd);
+		close(fd);
+	}
+	ret = files_restore_task(t->doc, &rc->files, t->img_fd, err);
+	if (ret < 0)
+		return ret;
+	return close_others(t->doc, t->img_fd, err);
+}
+
+static int child_setup_misc(struct rtask *t, ckpt_err_t *err)
+{
+	const char *cwd = json_as_str(json_get(t->doc, "cwd"));
+	char buf[32];
+	int fd, n;
+
+	if (cwd && chdir(cwd) < 0)
+		return ckpt_error(err, errno, "chdir `%s`", cwd);
+	umask(json_as_int(json_get(t->doc, "umask")));
+	if (personality(strtoul(json_as_str(json_get(t->doc, "personality")) ?: "0", NULL, 0)) < 0)
+		return ckpt_error(err, errno, "personality");
+	n = snprintf(buf, sizeof(buf), "%lld",
+		     (long long)json_as_int(json_get(t->doc, "oom_score_adj")));
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, buf, n) != n) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return ckpt_error(err, e, "set oom_score_adj %s", buf);
+	}
+	close(fd);
+	return 0;
+}
+
+static int child_scratch(struct rctx *rc, ckpt_err_t *err)
+{
+	static const unsigned char code[] = { 0x0f, 0x05, 0xcc, 0xcc }; /* syscall; int3 */
+	void *p = mmap((void *)rc->scratch, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == MAP_FAILED || (uint64_t)p != rc->scratch)
+		return ckpt_error(err, p == MAP_FAILED ? errno : EEXIST, "map scratch at %#lx",
+				  (unsigned long)rc->scratch);
+	memcpy(p, code, sizeof(code));
+	return 0;
+}
+
+/*
+ * Shared descriptions opened by path, FIFOs and unix sockets are made by
+ * the root when the tree has its own mount or network namespace: ckpt-oci's
+ * paths lead to another filesystem, its abstract socket names are another
+ * namespace's, and the root builds the tree's before it forks.
+ */
+static bool paths_in_root(const struct rctx *rc)
+{
+	return rc->ns.flags & (CLONE_NEWNS | CLONE_NEWNET);
+}
+
+__attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t)
+{
+	ckpt_err_t err = { 0 };
+	static int never;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* until the puppeteer sets the real one */
+	/* whatever ckpt-oci inherited (an ignored SIGPIPE...) must not leak in */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	if (t->zombie) {
+		int code = t->exit_code;
+
+		slot_done(rc, t, 1);
+		if (WIFSIGNALED(code)) {
+			signal(WTERMSIG(code), SIG_DFL);
+			kill(getpid(), WTERMSIG(code));
+		}
+		_exit(WEXITSTATUS(code));
+	}
+	/* the root was created in the new namespaces: fill them before anything else */
+	if (t == rc->root && ns_restore_all(&rc->ns, &err) < 0)
+		child_fail(rc, t, "%s", err.msg);
+	/* only now do paths and names mean the tree's; its children inherit them */
+	if (t == rc->root && paths_in_root(rc) && files_prepare_paths(&rc->files, &err) < 0)
+		child_fail(rc, t, "%s", err.msg);
+	if (t->sid == t->pid && setsid() < 0)
+		child_fail(rc, t, "setsid: %s", strerror(errno));
+	for (int i = 0; i < t->nchildren; i++) {
+		struct rtask *c = t->children[i];
+		pid_t hp;
+
+		if (rchild_spawn(rc, c, false, &hp, &err) < 0)
+			child_fail(rc, t, "%s", err.msg);
+		/* a zombie must be dead before the parent's signals are taken over */
+		if (c->zombie) {
+			siginfo_t si;
+
+			waitid(P_PID, hp, &si, WEXITED | WNOWAIT);
+		}
+	}
+	if (child_scratch(rc, &err) < 0 || child_setup_files(rc, t, &err) < 0 ||
+	    child_setup_misc(t, &err) < 0)
+		child_fail(rc, t, "%s", err.msg);
+	slot_done(rc, t, 1);
+	for (;;)
+		syscall(SYS_futex, &never, FUTEX_WAIT, 0, NULL, NULL, 0);
+}
+
+int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_pid,
+		 ckpt_err_t *err)
+{
+	pid_t want = t->pid;
+	struct ckpt_clone_args a = {
+		.flags = (new_pidns ? CLONE_NEWPID : 0) | (t == rc->root ? rc->ns.flags : 0),
+		.exit_signal = t->doc ? (uint64_t)json_as_int(json_get(t->doc, "exit_signal")) : 0,
+		.set_tid = (uintptr_t)&want,
+		.set_tid_size = 1,
+	};
+	long pid;
+	int ret;
+
+	/* in ckpt-oci, the tree's paths are ours: open them here, as the rest */
+	if (t == rc->root && !paths_in_root(rc)) {
+		ret = files_prepare_paths(&rc->files, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (!a.exit_signal || t->zombie)
+		a.exit_signal = SIGCHLD;
+	pid = syscall(__NR_clone3, &a, sizeof(a));
+	if (pid < 0) {
+		if (errno == EEXIST)
+			return ckpt_error_msg(err, EEXIST, "pid %d is taken", want);
+		return ckpt_error(err, errno, "clone3 with pid %d", want);
+	}
+	if (pid == 0)
+		child_main(rc, t);
+	*host_pid = pid;
+	return 0;
+}

@@ -1,0 +1,568 @@
+/*
+ * libckpt/restore/restore.c - the restore pipeline, short and linear:
+ *
+ *   verify the bundle (every checksum, the CPU) -> read the tree -> check
+ *   every pid is free -> create the tree (clone3 with set_tid; each process
+ *   makes its own children, see restore-child.c) -> seize every process ->
+ *   puppeteer each: memory, threads, state, credentials, registers ->
+ *   resume the namespaces (the network lock goes) -> detach them all
+ *   together -> wait for the root (unless -d).
+ *
+ * Nothing is started before the bundle is verified; a failure after that
+ * kills whatever was half-restored and names the object that failed.
+ */
+#define LOG_PREFIX "restore: "
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sched.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "check/check.h"
+#include "ckpt/ckpt.h"
+#include "engine.h"
+#include "mem/mem.h"
+#include "restore/restore.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/uapi.h"
+#include "util/util.h"
+
+#define RESTORE_OPTIONS                                                                            \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_SUSPEND_SECCOMP |                  \
+	 PTRACE_O_EXITKILL)
+#define READY_TIMEOUT_S 30
+
+static int rc_load_task(struct rctx *rc, struct rtask *t, const struct json *pt,
+			ckpt_err_t *err)
+{
+	struct json *threads;
+	char name[64];
+	int ret;
+
+	t->pid = json_as_int(json_get(pt, "pid"));
+	t->ppid = json_as_int(json_get(pt, "ppid"));
+	t->pgid = json_as_int(json_get(pt, "pgid"));
+	t->sid = json_as_int(json_get(pt, "sid"));
+	if (t->pid <= 0)
+		return ckpt_error_msg(err, EPROTO, "pstree.json: task without a pid");
+	snprintf(name, sizeof(name), "task-%d.json", t->pid);
+	ret = bundle_get_json(rc->bundle, name, &t->doc, err);
+	if (ret < 0)
+		return ret;
+	t->zombie = json_as_bool(json_get(t->doc, "zombie"));
+	t->exit_code = json_as_int(json_get(t->doc, "exit_code"));
+	if (t->zombie)
+		return 0;
+	snprintf(name, sizeof(name), "pagemap-%d.json", t->pid);
+	ret = bundle_get_json(rc->bundle, name, &t->pagemap, err);
+	if (ret < 0)
+		return ret;
+	threads = json_get(t->doc, "threads");
+	t->nthreads = json_len(threads);
+	if (!t->nthreads)
+		return ckpt_error_msg(err, EPROTO, "task %d has no threads", t->pid);
+	t->threads = xzalloc(t->nthreads * sizeof(*t->threads));
+	for (int i = 0; i < t->nthreads; i++) {
+		t->threads[i].doc = json_at(threads, i);
+		t->threads[i].tid = json_as_int(json_get(t->threads[i].doc, "tid"));
+	}
+	/* the page image sits above every fd the task will have */
+	t->img_fd = 3;
+	for (size_t i = 0; i < json_len(json_get(t->doc, "fds")); i++)
+		t->img_fd = MAX(t->img_fd,
+				json_as_int(json_get(json_at(json_get(t->doc, "fds"), i), "fd")) + 1);
+	return 0;
+}
+
+static int rc_load(struct rctx *rc, ckpt_err_t *err)
+{
+	struct json *tasks;
+	int ret;
+
+	ret = bundle_get_json(rc->bundle, "pstree.json", &rc->pstree, err);
+	if (ret < 0)
+		return ret;
+	rc->own_pidns = json_as_bool(json_get(rc->pstree, "own_pidns"));
+	ret = json_get_arr(rc->pstree, "tasks", &tasks, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "pstree.json");
+	rc->ntasks = json_len(tasks);
+	if (!rc->ntasks || rc->ntasks > 100000)
+		return ckpt_error_msg(err, EPROTO, "pstree.json: %d tasks", rc->ntasks);
+	rc->tasks = xzalloc(rc->ntasks * sizeof(*rc->tasks));
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+
+		t->idx = i;
+		t->img_fd = -1;
+		ret = rc_load_task(rc, t, json_at(tasks, i), err);
+		if (ret < 0)
+			return ret;
+		/* parents come first in pstree.json */
+		for (int k = 0; k < i && i > 0; k++)
+			if (rc->tasks[k].pid == t->ppid)
+				t->parent = &rc->tasks[k];
+		if (i == 0) {
+			rc->root = t;
+		} else if (!t->parent) {
+			return ckpt_error_msg(err, EPROTO, "task %d: parent %d not in the tree",
+					      t->pid, t->ppid);
+		} else {
+			struct rtask *p = t->parent;
+
+			p->children = xrealloc(p->children, (p->nchildren + 1) * sizeof(t));
+			p->children[p->nchildren++] = t;
+		}
+	}
+	return 0;
+}
+
+/* Shared open files (pipes) are made here, parked above every fd of the tree. */
+static int files_setup(struct rctx *rc, ckpt_err_t *err)
+{
+	cleanup_free struct json **docs = xzalloc((rc->ntasks + 1) * sizeof(*docs));
+	int n = 0;
+
+	rc->files.bundle = rc->bundle;
+	rc->files.min_fd = 3;
+	for (int i = 0; i < rc->ntasks; i++) {
+		if (rc->tasks[i].zombie)
+			continue;
+		docs[n++] = rc->tasks[i].doc;
+		rc->files.min_fd = MAX(rc->files.min_fd, rc->tasks[i].img_fd + 1);
+	}
+	return files_prepare(&rc->files, docs, n, err);
+}
+
+/* Somewhere in j, an object with this key. */
+static bool json_has_key(const struct json *j, const char *key)
+{
+	enum json_type t = json_type(j);
+
+	if (t == JSON_OBJ && json_get(j, key))
+		return true;
+	if (t != JSON_OBJ && t != JSON_ARR)
+		return false;
+	for (size_t i = 0; i < json_len(j); i++)
+		if (json_has_key(json_at(j, i), key))
+			return true;
+	return false;
+}
+
+/*
+ * Kernel features this bundle needs beyond what every restore needs (those
+ * are `ckpt-oci check`'s required ones): probed before anything is made,
+ * so a host without one refuses the bundle in one line.
+ */
+static int check_features(struct rctx *rc, ckpt_err_t *err)
+{
+	const char *need[4];
+	bool timers = false, guards = false;
+	int n = 0, ret;
+
+	if (bundle_has_file(rc->bundle, "files.json")) {
+		ret = bundle_get_json(rc->bundle, "files.json", &rc->files.doc, err);
+		if (ret < 0)
+			return ret;
+	}
+	for (int i = 0; i < rc->ntasks; i++) {
+		timers |= json_len(json_get(rc->tasks[i].doc, "posix_timers")) > 0;
+		guards |= json_len(json_get(rc->tasks[i].doc, "guards")) > 0;
+	}
+	if (timers)
+		need[n++] = "timer-restore-ids";
+	if (guards)
+		need[n++] = "madv-guard";
+	if (rc->ns.flags & CLONE_NEWTIME)
+		need[n++] = "time-namespace";
+	if (rc->files.doc && json_has_key(rc->files.doc, "snd_seq"))
+		need[n++] = "tcp-repair";
+	return n ? check_needed(need, n, err) : 0;
+}
+
+static int check_pids_free(struct rctx *rc, ckpt_err_t *err)
+{
+	if (rc->own_pidns)
+		return 0; /* a fresh namespace: every pid is free */
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+
+		for (int j = -1; j < t->nthreads; j++) {
+			pid_t p = j < 0 ? t->pid : t->threads[j].tid;
+
+			if (kill(p, 0) == 0 || errno != ESRCH)
+				return ckpt_error_msg(err, EEXIST, "pid %d is taken", p);
+		}
+	}
+	return 0;
+}
+
+/* A scratch address free in ckpt-oci's layout and in every saved one. */
+static int choose_scratch(struct rctx *rc, ckpt_err_t *err)
+{
+	cleanup_file FILE *f = fopen("/proc/self/maps", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	uint64_t cand = 0x10000000;
+	uint64_t *ranges = NULL;
+	size_t nr = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2) {
+			ranges = xrealloc(ranges, (nr + 2) * sizeof(*ranges));
+			ranges[nr++] = s;
+			ranges[nr++] = e;
+		}
+	}
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct json *vmas = json_get(rc->tasks[i].doc, "vmas");
+
+		for (size_t k = 0; k < json_len(vmas); k++) {
+			ranges = xrealloc(ranges, (nr + 2) * sizeof(*ranges));
+			ranges[nr++] = strtoull(json_as_str(json_get(json_at(vmas, k), "start")) ?: "0",
+						NULL, 16);
+			ranges[nr++] = strtoull(json_as_str(json_get(json_at(vmas, k), "end")) ?: "0",
+						NULL, 16);
+		}
+	}
+	for (; cand < 0x7f0000000000ULL; cand += 1 << 20) {
+		bool clash = false;
+
+		for (size_t k = 0; k < nr && !clash; k += 2)
+			clash = cand < ranges[k + 1] && cand + SCRATCH_SIZE > ranges[k];
+		if (!clash) {
+			rc->scratch = cand;
+			free(ranges);
+			return 0;
+		}
+	}
+	free(ranges);
+	return ckpt_error_msg(err, ENOMEM, "no room for the scratch area");
+}
+
+/*
+ * The bound is on progress, not on the whole tree: a thousand processes on
+ * a loaded machine take longer than READY_TIMEOUT_S to create, but one
+ * that makes no progress for that long is stuck.
+ */
+static int wait_ready(struct rctx *rc, ckpt_err_t *err)
+{
+	uint64_t deadline = now_ns() + READY_TIMEOUT_S * 1000000000ULL;
+	int last = 0;
+
+	for (;;) {
+		int done = __atomic_load_n(&rc->shared->done, __ATOMIC_SEQ_CST);
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (done > last) {
+			last = done;
+			deadline = now_ns() + READY_TIMEOUT_S * 1000000000ULL;
+		}
+
+		for (int i = 0; i < rc->ntasks; i++)
+			if (rc->shared->slot[i].state < 0)
+				return ckpt_error_msg(err, EIO, "task %d: %s", rc->tasks[i].pid,
+						      rc->shared->slot[i].msg);
+		if (done >= rc->ntasks)
+			return 0;
+		if (waitpid(rc->root->host_pid, NULL, WNOHANG) == rc->root->host_pid)
+			return ckpt_error_msg(err, ECHILD, "task %d died while being created",
+					      rc->root->pid);
+		if (now_ns() > deadline)
+			return ckpt_error_msg(err, ETIMEDOUT,
+					      "tree not created: %d of %d tasks, none more in %d s",
+					      done, rc->ntasks, READY_TIMEOUT_S);
+		syscall(SYS_futex, &rc->shared->done, FUTEX_WAIT, done, &ts, NULL, 0);
+	}
+}
+
+/* The host pid of t: the child of its (already mapped) parent whose NSpid is t's. */
+static pid_t find_host_pid(const struct rtask *t, ckpt_err_t *err)
+{
+	cleanup_free char *ppath = xasprintf("/proc/%d", t->parent->host_pid);
+	cleanup_close int pfd = open(ppath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free pid_t *kids = NULL;
+	int n = 0;
+
+	if (pfd < 0 || proc_list_children(pfd, t->parent->host_pid, &kids, &n, err) < 0)
+		return ckpt_error(err, errno, "children of %d", t->parent->host_pid);
+	for (int k = 0; k < n; k++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/proc/%d", kids[k]);
+		if (proc_ns_pid(AT_FDCWD, path) == t->pid)
+			return kids[k];
+	}
+	return ckpt_error_msg(err, ESRCH, "task %d not found after creation", t->pid);
+}
+
+/* Host pids: the same, or found through NSpid under the new namespace's init. */
+static int map_host_pids(struct rctx *rc, ckpt_err_t *err)
+{
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+
+		if (!rc->own_pidns)
+			t->host_pid = t->pid;
+		else if (t != rc->root)
+			t->host_pid = find_host_pid(t, err); /* parents come first */
+		if (t->host_pid < 0)
+			return t->host_pid;
+		if (t->nthreads)
+			t->threads[0].host_tid = t->host_pid;
+	}
+	return 0;
+}
+
+static int seize_one(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	int status, ret;
+
+	if (ptrace(PTRACE_SEIZE, t->host_pid, NULL, (void *)(long)RESTORE_OPTIONS) < 0)
+		return ckpt_error(err, errno, "seize task %d", t->pid);
+	if (ptrace(PTRACE_INTERRUPT, t->host_pid, NULL, NULL) < 0)
+		return ckpt_error(err, errno, "interrupt task %d", t->pid);
+	do {
+		ret = rsys_wait_stop(t->host_pid, &status, err);
+		if (ret < 0)
+			return ret;
+		if (status >> 16 != PTRACE_EVENT_STOP &&
+		    ptrace(PTRACE_CONT, t->host_pid, NULL, NULL) < 0)
+			return ckpt_error(err, errno, "task %d: resume", t->pid);
+	} while (status >> 16 != PTRACE_EVENT_STOP);
+	return rsys_init(&t->rs, t->host_pid, rc->scratch + SCRATCH_CODE, err);
+}
+
+/* Everything the puppeteer does to one task, up to but not including credentials. */
+static int puppeteer_task(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	int ret = rmem_restore(rc, t, err);
+
+	if (ret == 0)
+		ret = rmem_fill_shared(rc, t, err);
+	if (ret == 0)
+		ret = rtask_threads(rc, t, err);
+	if (ret == 0)
+		ret = rtask_state(rc, t, err);
+	if (ret == 0)
+		ret = rtask_finish(rc, t, err);
+	for (int i = 0; ret == 0 && i < t->nthreads; i++)
+		ret = rthread_restore(rc, t, &t->threads[i], err);
+	if (ret == 0)
+		ret = rtask_last(rc, t, err);
+	for (int i = t->nthreads - 1; ret == 0 && i >= 0; i--)
+		ret = rthread_regs(rc, t, &t->threads[i], err);
+	return ret;
+}
+
+static int restore_tree(struct rctx *rc, ckpt_err_t *err)
+{
+	int ret;
+
+	ret = rchild_spawn(rc, rc->root, rc->own_pidns, &rc->root->host_pid, err);
+	if (ret < 0)
+		return ret;
+	ret = wait_ready(rc, err);
+	files_rctx_free(&rc->files); /* every task holds its own copies now */
+	if (ret == 0)
+		ret = map_host_pids(rc, err);
+	rc->ns.root_host_pid = rc->root->host_pid;
+	if (ret == 0)
+		ret = ns_finish_all(&rc->ns, err);
+	for (int i = 0; ret == 0 && i < rc->ntasks; i++)
+		if (!rc->tasks[i].zombie)
+			ret = seize_one(rc, &rc->tasks[i], err);
+	for (int i = 0; ret == 0 && i < rc->ntasks; i++)
+		if (!rc->tasks[i].zombie)
+			ret = rtask_prepare(rc, &rc->tasks[i], err);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; ret == 0 && i < rc->ntasks; i++)
+			ret = rtask_pgid(rc, &rc->tasks[i], pass == 0, err);
+	for (int i = 0; ret == 0 && i < rc->ntasks; i++) {
+		if (rc->tasks[i].zombie)
+			continue;
+		ret = puppeteer_task(rc, &rc->tasks[i], err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "task %d", rc->tasks[i].pid);
+	}
+	return ret;
+}
+
+static void release_all(struct rctx *rc)
+{
+	for (int i = 0; i < rc->ntasks; i++)
+		for (int j = 0; j < rc->tasks[i].nthreads; j++)
+			if (rc->tasks[i].threads[j].host_tid > 0)
+				(void)ptrace(PTRACE_DETACH, rc->tasks[i].threads[j].host_tid, NULL,
+					     NULL);
+}
+
+/* Wait for a thread we trace (or our child) to be gone; ECHILD when it is neither. */
+static void reap_tracee(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(tid, &status, __WALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status))
+			return;
+	}
+}
+
+/*
+ * A failure once the namespaces are prepared: the tree goes, then what was
+ * made for it. A killed task we trace stays a zombie until we reap it, and
+ * the root of a pid namespace, exiting, waits for every task of the
+ * namespace to be reaped (zap_pid_ns_processes): so the tracees are reaped,
+ * threads before their leader, children before the root, and only then the
+ * root, else it and ckpt-oci wait for each other forever.
+ */
+static void kill_all(struct rctx *rc)
+{
+	if (rc->root && rc->root->host_pid > 0) {
+		for (int i = rc->ntasks - 1; i >= 0; i--)
+			if (rc->tasks[i].host_pid > 0)
+				kill(rc->tasks[i].host_pid, SIGKILL);
+		kill(rc->root->host_pid, SIGKILL);
+		for (int i = rc->ntasks - 1; i >= 0; i--) {
+			struct rtask *t = &rc->tasks[i];
+
+			for (int j = t->nthreads - 1; j > 0; j--)
+				if (t->threads[j].host_tid > 0)
+					reap_tracee(t->threads[j].host_tid);
+			if (t != rc->root && t->host_pid > 0)
+				reap_tracee(t->host_pid);
+		}
+		reap_tracee(rc->root->host_pid);
+	}
+	ns_undo_all(&rc->ns);
+}
+
+static void rc_free(struct rctx *rc)
+{
+	for (int i = 0; i < rc->ntasks; i++) {
+		json_free(rc->tasks[i].doc);
+		json_free(rc->tasks[i].pagemap);
+		free(rc->tasks[i].children);
+		free(rc->tasks[i].threads);
+	}
+	free(rc->tasks);
+	free(rc->shms);
+	files_rctx_free(&rc->files);
+	json_free(rc->pstree);
+	if (rc->shared)
+		munmap(rc->shared, rc->shared_len);
+	bundle_close(rc->bundle);
+}
+
+static int write_pid_file(const char *path, pid_t pid, ckpt_err_t *err)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", pid);
+
+	return write_file_at(AT_FDCWD, path, buf, n, 0644, err);
+}
+
+int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
+{
+	cleanup_free char *copy = xstrdup(o->bundle), *logpath = NULL;
+	struct rctx rc = { .detach = o->detach,
+			   .files.ignore_changes = o->ignore_file_changes };
+	uint64_t t0 = now_ns();
+	int ret;
+
+	if (geteuid() != 0)
+		return ckpt_error_msg(err, EPERM, "restore needs root");
+	log_set_stderr_level(o->verbose ? LOG_INFO : LOG_WARN);
+	logpath = xasprintf("%s/restore.log", o->work_dir ? o->work_dir : dirname(copy));
+	if (log_open_file(logpath, err) < 0) {
+		pr_warn("%s, no debug log", err->msg);
+		ckpt_error_clear(err);
+	}
+	ret = bundle_open(o->bundle, &rc.bundle, err);
+	if (ret == 0)
+		ret = bundle_check_host(rc.bundle, err);
+	if (ret == 0)
+		ret = rc_load(&rc, err);
+	if (ret == 0)
+		ret = check_pids_free(&rc, err);
+	if (ret == 0)
+		ret = choose_scratch(&rc, err);
+	if (ret == 0)
+		ret = ns_restore_load(&rc.ns, rc.bundle, err);
+	rc.ns.mount_map = o->mount_map;
+	rc.ns.nmount_map = o->nmount_map;
+	rc.ns.veth_map = o->veth_map;
+	rc.ns.nveth_map = o->nveth_map;
+	rc.ns.cgroup_name = o->cgroup_name;
+	if (ret == 0)
+		ret = check_features(&rc, err);
+	/* all checked: from here on things are made */
+	if (ret == 0 && o->verified)
+		ret = o->verified(o, rc.bundle, err);
+	if (ret == 0)
+		ret = files_setup(&rc, err);
+	if (ret == 0)
+		ret = ns_prepare_all(&rc.ns, err);
+	if (ret < 0)
+		goto out;
+	pr_info("bundle verified in %.3f s", (now_ns() - t0) / 1e9);
+	rc.shared_len = sizeof(struct rshared) + rc.ntasks * sizeof(struct rslot);
+	rc.shared = mmap(NULL, rc.shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			 -1, 0);
+	if (rc.shared == MAP_FAILED) {
+		rc.shared = NULL;
+		ret = ckpt_error(err, errno, "map control block");
+		ns_undo_all(&rc.ns);
+		goto out;
+	}
+	ret = restore_tree(&rc, err);
+	if (ret < 0) {
+		kill_all(&rc);
+		goto out;
+	}
+	o->root_pid = rc.root->host_pid;
+	ret = o->adopt ? o->adopt(o, err) : 0;
+	if (ret < 0) {
+		kill_all(&rc);
+		goto out;
+	}
+	/* the network lock goes last, when nothing but the detach is left */
+	ret = ns_resume_all(&rc.ns, err);
+	if (ret < 0) {
+		kill_all(&rc);
+		goto out;
+	}
+	o->root_pid = rc.root->host_pid;
+	if (o->pid_file && write_pid_file(o->pid_file, o->root_pid, err) < 0) {
+		kill_all(&rc);
+		ret = -err->code;
+		goto out;
+	}
+	release_all(&rc);
+	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);
+	if (o->running)
+		o->running(o);
+	if (!o->detach) {
+		log_close_file();
+		while (waitpid(o->root_pid, &o->exit_status, 0) < 0 && errno == EINTR)
+			;
+	}
+out:
+	rc_free(&rc);
+	log_close_file();
+	return ret;
+}

@@ -1,0 +1,108 @@
+/*
+ * libckpt/restore/restore.h - what the restore pipeline's parts share: the tree as
+ * read from the bundle, the control block shared with the new processes,
+ * and the puppeteer steps.
+ */
+#ifndef CKPT_RESTORE_H
+#define CKPT_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ckpt/bundle.h"
+#include "ckpt/error.h"
+#include "util/json.h"
+#include "files/files.h"
+#include "namespaces/ns.h"
+#include "arch/rsys.h"
+
+#define RSLOT_MSG 512
+
+/* One per task, in memory shared by ckpt-oci and every restored process. */
+struct rslot {
+	int state;		/* 0 creating, 1 ready, -1 failed */
+	char msg[RSLOT_MSG];	/* why it failed */
+};
+
+struct rshared {
+	int done;		/* futex: tasks that are ready or failed */
+	struct rslot slot[];
+};
+
+struct rthread {
+	pid_t tid;		/* as in the bundle (the tree's namespace) */
+	pid_t host_tid;		/* in ckpt-oci's namespace, once it exists */
+	struct json *doc;	/* threads[i] of task-PID.json */
+	struct rsys rs;		/* threads[0] uses its task's rs */
+};
+
+struct rtask {
+	int idx;		/* slot index */
+	pid_t pid, ppid, pgid, sid;
+	pid_t host_pid;
+	bool zombie;
+	int exit_code;
+	struct json *doc;	/* task-PID.json */
+	struct json *pagemap;	/* pagemap-PID.json */
+	struct rtask *parent;
+	struct rtask **children;
+	int nchildren;
+	struct rthread *threads;
+	int nthreads;
+	int img_fd;		/* page image fd number inside the task */
+	struct rsys rs;		/* the leader, driven by the puppeteer */
+};
+
+/* A shared memory object (shared anonymous or memfd): the first mapping made. */
+struct rshm {
+	uint64_t id;		/* inode number at dump */
+	pid_t host_pid;
+	uint64_t start, end;
+	bool filled;
+};
+
+struct rctx {
+	struct ckpt_bundle *bundle;
+	struct rtask *tasks;	/* parents before children */
+	int ntasks;
+	struct rtask *root;
+	bool own_pidns;
+	bool detach;
+	uint64_t scratch;	/* scratch area address, a hole in every layout */
+	struct rshared *shared;
+	size_t shared_len;
+	struct json *pstree;
+	struct rshm *shms;
+	int nshms;
+	struct files_rctx files;	/* shared open files, made before the fork */
+	struct ns_restore ns;		/* the tree's own namespaces */
+};
+
+/* restore-child.c: runs inside the new processes */
+int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_pid,
+		 ckpt_err_t *err);
+
+/* mem-restore.c: the address space, rewritten through remote syscalls */
+int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
+/* Pages of shared objects (shared anonymous, memfd), written from outside. */
+int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
+
+/* restore-task.c: everything else, then the registers */
+int rtask_prepare(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
+int rtask_pgid(struct rctx *rc, struct rtask *t, bool leaders, ckpt_err_t *err);
+int rtask_threads(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
+int rtask_state(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
+int rtask_finish(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
+int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
+int rtask_pending_thread(struct rctx *rc, struct rtask *t, struct rsys *rs, pid_t tid,
+			 const struct json *list, ckpt_err_t *err);
+
+/* restore-thread.c */
+int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err);
+int rthread_regs(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err);
+
+#define SCRATCH_CODE 0		/* syscall; int3 */
+#define SCRATCH_DATA 4096	/* buffers for remote calls */
+
+#endif
