@@ -316,34 +316,47 @@ static int hexval(char c)
 	return -1;
 }
 
-int json_get_hex(const struct json *obj, const char *key, uint64_t *out, ckpt_err_t *err)
+bool json_hex_value(const struct json *v, uint64_t *out)
 {
-	struct json *v = json_get(obj, key);
 	const char *s;
 	uint64_t x = 0;
 	size_t n;
 
-	if (!v)
-		return ckpt_error_msg(err, EPROTO, "missing `%s`", key);
-	if (v->type == JSON_INT && v->i >= 0) {
+	if (v && v->type == JSON_INT && v->i >= 0) {
 		*out = v->i;
-		return 0;
+		return true;
 	}
-	if (v->type != JSON_STR)
-		return ckpt_error_msg(err, EPROTO, "`%s`: expected a hex string", key);
+	if (!v || v->type != JSON_STR)
+		return false;
 	s = v->str.s;
 	n = v->str.len;
 	/* exactly "0x" and 1..16 hex digits: no sign, no spaces, no overflow */
 	if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-		return ckpt_error_msg(err, EPROTO, "`%s`: bad hex value", key);
+		return false;
 	for (size_t i = 2; i < n; i++) {
 		int d = hexval(s[i]);
 
 		if (d < 0)
-			return ckpt_error_msg(err, EPROTO, "`%s`: bad hex value", key);
+			return false;
 		x = x << 4 | (uint64_t)d;
 	}
 	*out = x;
+	return true;
+}
+
+size_t json_str_len(const struct json *j)
+{
+	return j && j->type == JSON_STR ? j->str.len : 0;
+}
+
+int json_get_hex(const struct json *obj, const char *key, uint64_t *out, ckpt_err_t *err)
+{
+	struct json *v = json_get(obj, key);
+
+	if (!v)
+		return ckpt_error_msg(err, EPROTO, "missing `%s`", key);
+	if (!json_hex_value(v, out))
+		return ckpt_error_msg(err, EPROTO, "`%s`: bad hex value", key);
 	return 0;
 }
 

@@ -58,6 +58,10 @@ int64_t json_as_int(const struct json *j);
 bool json_as_bool(const struct json *j);
 /* A "0x.." string or a non-negative integer; 0 for anything else. */
 uint64_t json_as_hex(const struct json *j);
+/* The same, telling a bad value (false) from "0x0". */
+bool json_hex_value(const struct json *j, uint64_t *out);
+/* Bytes of a string (which may hold a NUL); 0 for anything else. */
+size_t json_str_len(const struct json *j);
 
 /*
  * Checked getters for required members: a missing member or wrong type is
