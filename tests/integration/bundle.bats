@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # tests/integration/bundle.bats - `ckpt-oci inspect` on a bundle written by
 # the bundle API (tests/unit/mkbundle), and every way a damaged bundle must
 # be refused: exit 1 with one line naming the problem.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # tests/integration/check.bats - `ckpt-oci check`: every probe reports, the
 # host used for development has every required feature, --json parses,
 # bad options are usage errors, and nothing is left behind.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # container-apps.bats - applications inside runc containers, checkpointed
 # by name (the container stopped and deleted) and restored with
 # `restore -d --name NEW` under runc into fresh namespaces. Each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # container-crun.bats - `ckpt-oci checkpoint --runtime crun CONTAINER`:
 # the same container as in container.bats, run by crun, whose state
 # (ROOT/ID/status) differs from runc's.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # container-runtime.bats - a container's bundle restored under the runtime
 # it came from: the restored container is in `runc list` under its name (or
 # --name), and `runc state`, `runc exec`, `runc pause`, `runc kill` and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # container.bats - `ckpt-oci checkpoint CONTAINER` on containers run by
 # real runc with a busybox rootfs: the container is found by name in the
 # runtime's state, checkpointed with its config.json, and stopped and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # hook.bats - `ckpt-oci hook` as an OCI hook of real runc containers
 # (busybox rootfs, container.bash): the interval annotations start a
 # supervisor that checkpoints the running container into DIR, keeps the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # tests/integration/inspect.bats - what `ckpt-oci inspect` shows of a
 # bundle, text and --json: for a container its runtime, root and id and
 # its root filesystem changes; for fds the key state of the newer kinds

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # ns-cgroup.bats - the cgroup namespace: a workload in cgroups of its own
 # (v1 pids and memory below ours, and the v2 unified hierarchy when
 # mounted) with limits, in its own pid and cgroup namespaces. The restore

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # tests/integration/ns-mnt.bats - the mount namespace: a container-like
 # tree (host / bound read-only, proc, sysfs, tmpfs /dev with nodes, devpts,
 # mqueue, cgroup2, a bind of a host directory, tmpfs mounts made at run

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
 # tests/integration/ns-net.bats - the network namespace and inet sockets:
 # links, addresses, routes, sysctls and the nftables ruleset restored into
 # a fresh namespace; TCP listeners, UDP sockets and an established TCP
