@@ -7,7 +7,13 @@
  * container was created is read from the inode change times: an entry
  * whose ctime is not older than the runtime's "created" time was written,
  * made, renamed or chmod-ed by the container (or while it ran), and goes
- * into the tar with its metadata; directories are walked whole, since a
+ * into the tar with its metadata. The runtime stamps "created" from the
+ * precise clock before the container's program runs, but filesystems stamp
+ * ctime from the coarse one, which lags it by up to a tick: a file written
+ * by the container's first command measured 1-2 ms older than "created".
+ * So the bound is moved back by the coarse clock's resolution: an entry
+ * changed just before is taken too (a few bytes more), none written after
+ * is missed; directories are walked whole, since a
  * file rewritten in place does not touch its directory. Paths the
  * container deleted cannot be told from paths it never had: they stay
  * deleted when the bundle is restored onto the same directory, and come
@@ -71,6 +77,22 @@ static int parse_created(const char *s, struct timespec *ts)
 	ts->tv_sec = timegm(&tm);
 	ts->tv_nsec = ns;
 	return 0;
+}
+
+/*
+ * Move a precise time back by the resolution of the clock that stamps
+ * inode times (a tick), so every ctime taken after it compares as newer.
+ */
+static void since_coarse(struct timespec *ts)
+{
+	struct timespec res = { 0, 10 * 1000 * 1000 }; /* a 100 Hz tick if unknown */
+	int64_t ns;
+
+	(void)clock_getres(CLOCK_REALTIME_COARSE, &res);
+	ns = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec -
+	     ((int64_t)res.tv_sec * 1000000000 + res.tv_nsec);
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
 }
 
 static bool newer(const struct timespec *a, const struct timespec *since)
@@ -198,6 +220,7 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 	if (parse_created(created, &w.since) < 0)
 		return ckpt_error_msg(err, EPROTO, "rootfs: bad creation time `%s`",
 				      created ?: "");
+	since_coarse(&w.since);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return ckpt_error(err, errno, "rootfs: open %s", dir);
