@@ -6,12 +6,15 @@ PREFIX ?= /usr/local
 BUILD ?= build
 PKGS := libseccomp libmnl yajl
 
+# CFLAGS is the user's (optimisation, sanitizers: `make CFLAGS=-O0`);
+# what the code needs to build at all is CKPT_CFLAGS, always added.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Werror \
+CKPT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Werror \
 	  -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -fno-strict-aliasing -pthread \
 	  -Iinclude -Ilibckpt -I. -DCKPT_VERSION='"$(VERSION)"' \
 	  $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(CKPT_CFLAGS) $(CFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 DEPFLAGS = -MMD -MP
 
@@ -33,7 +36,7 @@ all: $(BIN) $(ALL_EXTRA)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -44,7 +47,7 @@ $(OCI_LIB): $(OCI_OBJS)
 	ar rcs $@ $^
 
 $(BIN): $(CMD_OBJS) $(OCI_LIB) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(OCI_LIB) $(LIB) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(OCI_LIB) $(LIB) $(LDLIBS)
 
 # The dependency rule (cmd -> oci -> libckpt <- namespaces): cmd/ and oci/
 # include the engine's public headers (include/ckpt), its utilities

@@ -11,7 +11,7 @@ ALL_EXTRA += $(MKBUNDLE)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(UNIT_LIBOBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_LIBOBJS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_LIBOBJS) $(LDLIBS)
 
 # Run every unit test; TAP on stdout; 77 means skipped, not failed.
 unit: $(UNIT_BINS) $(MKBUNDLE)
