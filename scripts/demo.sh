@@ -101,7 +101,7 @@ fi
 
 step "what comes next"
 cat <<'MSG'
-`sudo make check` runs every test: process trees, files, namespaces, network,
+`make check` (as root) runs every test: process trees, files, namespaces, network,
 containers under runc and crun.
 MSG
 exit "$rc"

@@ -24,7 +24,7 @@ done
 
 echo "deps.sh: installing:$missing"
 if [ "$(id -u)" -ne 0 ]; then
-	echo "deps.sh: need root to install packages (sudo make deps)" >&2
+	echo "deps.sh: need root to install packages (run make deps as root)" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive

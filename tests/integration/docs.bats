@@ -48,3 +48,28 @@ load helpers
 		done
 	done
 }
+
+@test "docs: no page or README calls a shipped subcommand unsupported, or asks for sudo" {
+	local cmd page
+	run "$CKPT_OCI" --help
+	assert_success
+	for cmd in $(sed -n 's/^  \([a-z]\+\) .*/\1/p' <<<"$output"); do
+		for page in "$REPO_ROOT"/man/*.[1-8] "$REPO_ROOT/README.md"; do
+			# a paragraph (man: between .PP/.SH; README: between blank
+			# lines) naming the subcommand must not call it unsupported
+			awk -v cmd="$cmd" -v page="${page##*/}" '
+				/^\.(PP|SH|SS|TP)/ || /^$/ { check(); para = ""; next }
+				{ para = para " " $0 }
+				END { check() }
+				function check() {
+					if (para ~ ("(^|[^a-z-])" cmd "([^a-z-]|$)") &&
+					    tolower(para) ~ /not supported yet|not yet supported|not implemented yet/)
+						{ print page ": `" cmd "` called unsupported:" para; bad = 1 }
+				}
+				END { exit bad }' "$page" || fail "a page contradicts the binary"
+		done
+	done
+	# these machines run everything as root and have no sudo
+	run grep -n 'sudo ' "$REPO_ROOT/README.md" "$REPO_ROOT"/man/*.[1-8] "$REPO_ROOT"/scripts/*.sh
+	assert_failure
+}
