@@ -31,7 +31,7 @@ LIB := $(BUILD)/libckpt.a
 OCI_LIB := $(BUILD)/liboci.a
 BIN := $(BUILD)/ckpt-oci
 
-.PHONY: all clean deps check check-deps unit integration demo install format format-check asan fuzz
+.PHONY: all clean deps check check-deps asan-run unit integration demo install format format-check asan fuzz
 all: $(BIN) $(ALL_EXTRA)
 
 $(BUILD)/%.o: %.c
@@ -89,12 +89,17 @@ endif
 integration: all workloads
 	$(TEST_ENV) tests/run-tests --integration
 
+# The unit tests and a representative set of integration tests (ptrace,
+# dump, restore, files, a runc container) with ckpt-oci built with ASan and
+# UBSan; a leak or any report fails the test that printed it.
+ASAN_INTEGRATION := engine.bats files.bats container.bats
 asan:
 	CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		$(MAKE) --no-print-directory BUILD=build-asan asan-unit
+		$(MAKE) --no-print-directory BUILD=build-asan asan-run
 
-asan-unit: $(BIN) $(UNIT_BINS)
-	$(TEST_ENV) tests/run-tests --unit
+asan-run: $(BIN) $(UNIT_BINS) workloads
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(TEST_ENV) tests/run-tests $(UNIT_BINS) \
+		$(addprefix tests/integration/,$(ASAN_INTEGRATION))
 
 demo:
 	scripts/demo.sh
@@ -110,7 +115,7 @@ install: $(BIN)
 	sed 's|"/usr/local/bin/ckpt-oci"|"$(PREFIX)/bin/ckpt-oci"|' oci/hooks.d/ckpt-oci.json \
 		>$(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d/ckpt-oci.json
 
-.PHONY: test-build asan-unit workloads
+.PHONY: test-build workloads
 # ---- end of test, demo and install targets -------------------------------
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

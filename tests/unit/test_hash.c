@@ -55,8 +55,8 @@ int main(void)
 	t0 = now_ns();
 	h = xxh64(buf, n, 0);
 	t1 = now_ns();
-	printf("# xxh64: %.1f GB/s (%016llx)\n", (double)n / (t1 - t0), (unsigned long long)h);
-	ok((double)n / (t1 - t0) > 1.0, "faster than 1 GB/s");
+	printf("# xxh64: %.1f GB/s (%016llx), measured, not asserted: speed is the bench's\n",
+	       (double)n / (t1 - t0), (unsigned long long)h);
 	free(buf);
 	return done_testing();
 }
