@@ -74,8 +74,9 @@ int pstree_dump(struct ckpt_ctx *ctx, ckpt_err_t *err);
 /* regs-x86_64.c */
 int regs_dump(struct thread *th, ckpt_err_t *err);
 struct json *regs_to_json(const struct thread *th);
-int regs_from_json(const struct json *j, struct user_regs_struct *regs, uint8_t **xstate,
-		   size_t *xstate_len, ckpt_err_t *err);
+struct doc_at;
+int regs_from_json(const struct doc_at *at, const struct json *j, struct user_regs_struct *regs,
+		   uint8_t **xstate, size_t *xstate_len, ckpt_err_t *err);
 int regs_restore(pid_t tid, const struct user_regs_struct *regs, const uint8_t *xstate,
 		 size_t xstate_len, ckpt_err_t *err);
 /* Turn "stopped inside a syscall" into registers that restart it on resume. */

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include "engine.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -119,32 +120,32 @@ struct json *regs_to_json(const struct thread *th)
 	return j;
 }
 
-int regs_from_json(const struct json *j, struct user_regs_struct *regs, uint8_t **xstate,
-		   size_t *xstate_len, ckpt_err_t *err)
+int regs_from_json(const struct doc_at *at, const struct json *j, struct user_regs_struct *regs,
+		   uint8_t **xstate, size_t *xstate_len, ckpt_err_t *err)
 {
-	struct json *gpr;
+	struct doc_at gat = DOC_KEY(at, "gpr");
+	const struct json *gpr;
 	const char *hex;
 	size_t len;
 	int ret;
 
-	ret = json_get_obj(j, "gpr", &gpr, err);
-	if (ret < 0)
-		return ret;
-	for (size_t i = 0; i < ARRAY_SIZE(gpr_fields); i++) {
-		ret = json_get_hex(gpr, gpr_fields[i].name,
-				   (uint64_t *)((char *)regs + gpr_fields[i].off), err);
-		if (ret < 0)
-			return ret;
-	}
-	ret = json_get_str(j, "xstate", &hex, err);
+	ret = doc_obj(at, j, "gpr", &gpr, err);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(gpr_fields); i++)
+		ret = doc_u64(&gat, gpr, gpr_fields[i].name, UINT64_MAX,
+			      (uint64_t *)((char *)regs + gpr_fields[i].off), err);
+	if (ret == 0)
+		ret = doc_str(at, j, "xstate", 2 * XSTATE_MAX, &hex, err);
 	if (ret < 0)
 		return ret;
 	len = strlen(hex) / 2;
-	if (len == 0 || len > XSTATE_MAX)
-		return ckpt_error_msg(err, EPROTO, "xstate of %zu bytes", len);
+	if (len < 512 + 64) { /* the legacy area and the XSAVE header at least */
+		struct doc_at x = DOC_KEY(at, "xstate");
+
+		return doc_error(err, &x, "%zu bytes is not an XSAVE area", len);
+	}
 	*xstate = xzalloc(len);
 	*xstate_len = len;
-	return json_get_hexbuf(j, "xstate", *xstate, len, err);
+	return doc_hexbuf(at, j, "xstate", *xstate, len, err);
 }
 
 int regs_restore(pid_t tid, const struct user_regs_struct *regs, const uint8_t *xstate,

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "dump/pstree.h"
 #include "engine.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -72,25 +73,29 @@ int pstree_collect(struct ckpt_ctx *ctx, ckpt_err_t *err)
 int pstree_dump(struct ckpt_ctx *ctx, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = json_obj();
+	struct pstree p = {.root = ctx->root->ns_pid, .own_pidns = ctx->own_pidns};
 	struct json *tasks;
 
-	json_set(doc, "root", json_int(ctx->root->ns_pid));
-	json_set(doc, "own_pidns", json_bool(ctx->own_pidns));
+	doc_write(doc, pstree_fields, &p);
 	tasks = json_set(doc, "tasks", json_arr());
 	for (int i = 0; i < ctx->ntasks; i++) {
 		struct task *t = ctx->tasks[i];
 		struct json *o = json_push(tasks, json_obj()), *th;
-		char state[2] = { t->state, 0 };
+		char state[2] = {t->state, 0};
+		struct doc_at at = DOC_TOP("task");
+		struct pstree_task pt = {
+			.pid = t->ns_pid,
+			.ppid = t->parent ? t->parent->ns_pid : 0,
+			.pgid = to_ns(ctx, t->pgid),
+			.sid = to_ns(ctx, t->sid),
+			.state = state,
+			.exit_code = t->exit_code,
+		};
 
-		json_set(o, "pid", json_int(t->ns_pid));
-		json_set(o, "ppid", json_int(t->parent ? t->parent->ns_pid : 0));
-		json_set(o, "pgid", json_int(to_ns(ctx, t->pgid)));
-		json_set(o, "sid", json_int(to_ns(ctx, t->sid)));
-		json_set(o, "state", json_str(state));
-		if (t->doc && json_get(t->doc, "comm"))
-			json_set(o, "comm", json_str(json_as_str(json_get(t->doc, "comm"))));
-		if (t->state == 'Z')
-			json_set(o, "exit_code", json_int(t->exit_code));
+		/* our own document: comm is a string if it is there at all */
+		if (t->doc && doc_opt_str(&at, t->doc, "comm", 64, &pt.comm, NULL) < 0)
+			pt.comm = NULL;
+		doc_write(o, pstree_task_fields, &pt);
 		th = json_set(o, "threads", json_arr());
 		for (int j = 0; j < t->nthreads; j++)
 			json_push(th, json_int(t->threads[j].ns_tid));

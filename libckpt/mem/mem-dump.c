@@ -33,48 +33,6 @@
 #define COPY_BUF    (8UL << 20)	/* bytes copied per batch */
 #define SCAN_REGIONS 4096
 
-static const char *const kind_names[] = {
-	[VMA_ANON] = "anon", [VMA_FILE] = "file",  [VMA_SHMEM] = "shmem",
-	[VMA_MEMFD] = "memfd", [VMA_VDSO] = "vdso", [VMA_SKIP] = "skip",
-	[VMA_SYSV] = "sysv",
-};
-
-const char *vma_kind_name(enum vma_kind k)
-{
-	return kind_names[k];
-}
-
-int vma_kind_parse(const char *s, enum vma_kind *k)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(kind_names); i++)
-		if (s && !strcmp(s, kind_names[i])) {
-			*k = i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-void prot_to_str(int prot, char out[4])
-{
-	out[0] = prot & PROT_READ ? 'r' : '-';
-	out[1] = prot & PROT_WRITE ? 'w' : '-';
-	out[2] = prot & PROT_EXEC ? 'x' : '-';
-	out[3] = '\0';
-}
-
-int prot_from_str(const char *s)
-{
-	int prot = 0;
-
-	if (s && s[0] == 'r')
-		prot |= PROT_READ;
-	if (s && s[0] && s[1] == 'w')
-		prot |= PROT_WRITE;
-	if (s && s[0] && s[1] && s[2] == 'x')
-		prot |= PROT_EXEC;
-	return prot;
-}
-
 static enum vma_kind classify(const struct proc_vma *v)
 {
 	const char *p = v->path;
@@ -97,7 +55,7 @@ static enum vma_kind classify(const struct proc_vma *v)
 
 /* Dump a shared object once: every populated range, found with SEEK_DATA. */
 static int shmem_dump(struct ckpt_ctx *ctx, struct task *t, const struct proc_vma *v,
-		      struct json *vj, ckpt_err_t *err)
+		      struct mem_vma *mv, struct json *vj, ckpt_err_t *err)
 {
 	cleanup_free char *name = xasprintf("shmem-%lu.img", (unsigned long)v->ino);
 	cleanup_free char *mf = xasprintf("map_files/%lx-%lx", (unsigned long)v->start,
@@ -110,16 +68,17 @@ static int shmem_dump(struct ckpt_ctx *ctx, struct task *t, const struct proc_vm
 	struct stat st;
 	int ret;
 
-	json_set(vj, "shmid", json_int((int64_t)v->ino));
-	if (bundle_has_file(ctx->bundle, name))
-		return 0; /* another mapping of the same object came first */
 	fd = openat(t->procfd, mf, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ckpt_error(err, errno, "open /proc/%d/%s", t->pid, mf);
 	if (fstat(fd, &st) < 0)
 		return ckpt_error(err, errno, "stat shared memory %lu", (unsigned long)v->ino);
 	size = st.st_size;
-	json_set(vj, "shm_size", json_int(size));
+	mv->shmid = (int64_t)v->ino;
+	mv->shm_size = size;
+	doc_write(vj, mem_vma_shm_fields, mv);
+	if (bundle_has_file(ctx->bundle, name))
+		return 0; /* another mapping of the same object came first */
 	runs = json_set(vj, "shm_runs", json_arr());
 	ret = bundle_image_create(ctx->bundle, name, &img, err);
 	if (ret < 0)
@@ -160,8 +119,8 @@ static int shmem_dump(struct ckpt_ctx *ctx, struct task *t, const struct proc_vm
  * once; the task only records which segment is attached and its size, so
  * that restore can shmat() it again and trim what the task had unmapped.
  */
-static int sysv_dump(struct task *t, const struct proc_vma *v, struct json *vj,
-		     ckpt_err_t *err)
+static int sysv_dump(struct task *t, const struct proc_vma *v, struct mem_vma *mv,
+		     struct json *vj, ckpt_err_t *err)
 {
 	cleanup_free char *mf = xasprintf("map_files/%lx-%lx", (unsigned long)v->start,
 					  (unsigned long)v->end);
@@ -169,42 +128,54 @@ static int sysv_dump(struct task *t, const struct proc_vma *v, struct json *vj,
 
 	if (fstatat(t->procfd, mf, &st, 0) < 0)
 		return ckpt_error(err, errno, "stat /proc/%d/%s", t->pid, mf);
-	json_set(vj, "shmid", json_int((int64_t)v->ino));
-	json_set(vj, "shm_size", json_int(st.st_size));
+	mv->shmid = (int64_t)v->ino;
+	mv->shm_size = st.st_size;
+	doc_write(vj, mem_vma_shm_fields, mv);
 	return 0;
 }
 
+/* Where the vdso is, found while the VMAs are written (vdso_dump reads it). */
+struct vdso_where {
+	uint64_t text, size, vvar;
+};
+
 static int vma_to_json(struct ckpt_ctx *ctx, struct task *t, const struct proc_vma *v,
-		       const char *vmflags, struct json *vmas, ckpt_err_t *err)
+		       const char *vmflags, struct json *vmas, struct vdso_where *vw,
+		       ckpt_err_t *err)
 {
 	enum vma_kind kind = classify(v);
+	struct mem_vma mv = {
+		.start = v->start, .end = v->end, .pgoff = v->pgoff, .shared = v->shared,
+		.kind_s = vma_kind_name(kind), .path = v->path, .ino = (int64_t)v->ino,
+		.vmflags = vmflags,
+	};
 	struct json *vj;
 	char prot[4], dev[32];
 
 	if (kind == VMA_SKIP)
 		return 0;
-	vj = json_push(vmas, json_obj());
-	json_set(vj, "start", json_hex(v->start));
-	json_set(vj, "end", json_hex(v->end));
+	if (kind == VMA_VDSO && !strcmp(v->path, "[vdso]")) {
+		vw->text = v->start;
+		vw->size = v->end - v->start;
+	} else if (kind == VMA_VDSO) {
+		vw->vvar += v->end - v->start;
+	}
 	prot_to_str(v->prot, prot);
-	json_set(vj, "prot", json_str(prot));
-	json_set(vj, "shared", json_bool(v->shared));
-	json_set(vj, "kind", json_str(vma_kind_name(kind)));
-	json_set(vj, "pgoff", json_hex(v->pgoff));
-	json_set(vj, "path", json_str(v->path));
-	json_set(vj, "ino", json_int((int64_t)v->ino));
 	snprintf(dev, sizeof(dev), "%u:%u", v->dev_major, v->dev_minor);
-	json_set(vj, "dev", json_str(dev));
-	json_set(vj, "vmflags", json_str(vmflags));
+	mv.prot_s = prot;
+	mv.dev = dev;
+	vj = json_push(vmas, json_obj());
+	doc_write(vj, mem_vma_fields, &mv);
 	if (kind == VMA_SHMEM || kind == VMA_MEMFD)
-		return shmem_dump(ctx, t, v, vj, err);
+		return shmem_dump(ctx, t, v, &mv, vj, err);
 	if (kind == VMA_SYSV)
-		return sysv_dump(t, v, vj, err);
+		return sysv_dump(t, v, &mv, vj, err);
 	return 0;
 }
 
 /* Parse smaps: the maps-format header of each VMA, and its VmFlags line. */
-static int vmas_dump(struct ckpt_ctx *ctx, struct task *t, struct json *vmas, ckpt_err_t *err)
+static int vmas_dump(struct ckpt_ctx *ctx, struct task *t, struct json *vmas,
+		     struct vdso_where *vw, ckpt_err_t *err)
 {
 	cleanup_file FILE *f = NULL;
 	cleanup_free char *line = NULL;
@@ -226,7 +197,7 @@ static int vmas_dump(struct ckpt_ctx *ctx, struct task *t, struct json *vmas, ck
 			fl += strspn(fl, " ");
 			fl[strcspn(fl, "\n")] = '\0';
 			if (have) {
-				ret = vma_to_json(ctx, t, v, fl, vmas, err);
+				ret = vma_to_json(ctx, t, v, fl, vmas, vw, err);
 				if (ret < 0)
 					return ret;
 			}
@@ -398,11 +369,12 @@ int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
 	cleanup_json struct json *pagemap = json_arr();
 	cleanup_free char *name = xasprintf("pagemap-%d.json", t->ns_pid);
 	struct json *vmas = json_set(t->doc, "vmas", json_arr());
+	struct vdso_where vw = {0};
 	int ret;
 
-	ret = vmas_dump(ctx, t, vmas, err);
-	if (ret == 0)
-		ret = vdso_dump(t->pid, vmas, t->doc, err); /* restore on another kernel needs it */
+	ret = vmas_dump(ctx, t, vmas, &vw, err);
+	if (ret == 0) /* restore on another kernel needs it */
+		ret = vdso_dump(t->pid, vw.text, vw.size, vw.vvar, t->doc, err);
 	if (ret < 0)
 		return ret;
 	ret = pages_dump(ctx, t, pagemap, err);

@@ -33,14 +33,16 @@
 #include "util/util.h"
 #include "mem/vdso.h"
 
-#define TASK_SIZE 0x7ffffffff000ULL
+#define TASK_SIZE MEM_TASK_SIZE
 
 #ifndef PR_SET_VMA
 #define PR_SET_VMA	     0x53564d41
 #define PR_SET_VMA_ANON_NAME 0
 #endif
 
+/* A saved VMA (read and checked at load) and how restore maps it. */
 struct rvma {
+	const struct mem_vma *m;
 	uint64_t start, end, pgoff;
 	int prot, tmp_prot;
 	bool shared;
@@ -48,42 +50,20 @@ struct rvma {
 	uint64_t npages; /* saved private pages inside */
 	enum vma_kind kind;
 	const char *path, *vmflags;
-	struct json *doc;
 };
 
-static int vma_parse(const struct json *j, struct rvma *v, ckpt_err_t *err)
+static void vma_init(const struct mem_vma *m, struct rvma *v)
 {
-	int ret;
-
-	memset(v, 0, sizeof(*v));
-	v->doc = (struct json *)j;
-	ret = json_get_hex(j, "start", &v->start, err);
-	if (ret == 0)
-		ret = json_get_hex(j, "end", &v->end, err);
-	if (ret == 0)
-		ret = json_get_hex(j, "pgoff", &v->pgoff, err);
-	if (ret < 0)
-		return ret;
-	if (v->start >= v->end || v->end > TASK_SIZE || (v->start | v->end) & (PAGE_SIZE - 1))
-		return ckpt_error_msg(err, EPROTO, "bad VMA %#lx-%#lx", (unsigned long)v->start,
-				      (unsigned long)v->end);
-	if (vma_kind_parse(json_as_str(json_get(j, "kind")), &v->kind) < 0)
-		return ckpt_error_msg(err, EPROTO, "VMA %#lx: unknown kind",
-				      (unsigned long)v->start);
-	v->prot = prot_from_str(json_as_str(json_get(j, "prot")));
-	v->shared = json_as_bool(json_get(j, "shared"));
-	v->path = json_as_str(json_get(j, "path")) ?: "";
-	v->vmflags = json_as_str(json_get(j, "vmflags")) ?: "";
+	*v = (struct rvma){
+		.m = m, .start = m->start, .end = m->end, .pgoff = m->pgoff, .prot = m->prot,
+		.shared = m->shared, .kind = m->kind, .path = m->path, .vmflags = m->vmflags,
+	};
 	v->tmp_prot = v->shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
-	return 0;
 }
 
 static bool has_flag(const char *vmflags, const char *fl)
 {
-	for (const char *p = vmflags; (p = strstr(p, fl)); p += 2)
-		if ((p == vmflags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0'))
-			return true;
-	return false;
+	return vmflags_has(vmflags, fl);
 }
 
 static struct rshm *shm_find(struct rctx *rc, uint64_t id)
@@ -198,7 +178,7 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 		      struct fcache *fc, ckpt_err_t *err)
 {
 	uint64_t data = rc->scratch + SCRATCH_DATA;
-	uint64_t id = json_as_int(json_get(v->doc, "shmid"));
+	uint64_t id = v->m->shmid;
 	struct rshm *shm;
 	char path[PATH_MAX];
 	int ret;
@@ -242,8 +222,8 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 					   0, 0, 0);
 			ret = rsys_check(ret, *fd, err, "memfd_create `%s`", path);
 			if (ret == 0)
-				ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd,
-					   json_as_int(json_get(v->doc, "shm_size")), 0, 0, 0, 0);
+				ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd, v->m->shm_size, 0,
+					   0, 0, 0);
 			return rsys_check(ret, r, err, "ftruncate memfd `%s`", path);
 		}
 	default:
@@ -262,8 +242,8 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 #endif
 static int vma_map_sysv(struct rtask *t, const struct rvma *v, ckpt_err_t *err)
 {
-	int64_t id = json_as_int(json_get(v->doc, "shmid"));
-	uint64_t end = v->start + PAGE_ALIGN(json_as_int(json_get(v->doc, "shm_size")));
+	int64_t id = v->m->shmid;
+	uint64_t end = v->start + PAGE_ALIGN((uint64_t)v->m->shm_size);
 	int flags = SHM_REMAP;
 	long r;
 	int ret;
@@ -333,16 +313,13 @@ static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, struc
 #define MADV_POPULATE_WRITE 23
 #endif
 
-static void vmas_count_pages(struct rvma *vmas, int n, const struct json *pagemap)
+static void vmas_count_pages(struct rvma *vmas, int n, const struct mem_task *m)
 {
-	size_t nruns = json_len(pagemap);
 	int v = 0;
 
 	/* a run may cross VMA boundaries (PAGEMAP_SCAN merges alike pages) */
-	for (size_t i = 0; i < nruns && v < n; i++) {
-		struct json *run = json_at(pagemap, i);
-		uint64_t addr = strtoull(json_as_str(json_at(run, 0)) ?: "0", NULL, 16);
-		uint64_t end = addr + json_as_int(json_at(run, 1)) * PAGE_SIZE;
+	for (size_t i = 0; i < m->nruns && v < n; i++) {
+		uint64_t addr = m->runs[i].addr, end = addr + m->runs[i].npages * PAGE_SIZE;
 
 		while (v < n && vmas[v].end <= addr)
 			v++;
@@ -404,18 +381,15 @@ static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas,
 	size_t max_iov = MIN((size_t)IOV_MAX, (SCRATCH_SIZE - SCRATCH_DATA) / sizeof(struct iovec));
 	cleanup_free struct iovec *iov = xzalloc(max_iov * sizeof(*iov));
 	uint64_t data = rc->scratch + SCRATCH_DATA, file_off = 0, next_off = 0, total = 0;
-	size_t n = 0, nruns = json_len(t->pagemap);
+	size_t n = 0;
 	int vi = 0, ret;
 
-	for (size_t i = 0; i < nruns; i++) {
-		struct json *run = json_at(t->pagemap, i);
-		const char *a = json_as_str(json_at(run, 0));
-		uint64_t addr = a ? strtoull(a, NULL, 16) : 0;
-		uint64_t len = json_as_int(json_at(run, 1)) * PAGE_SIZE;
-		uint64_t off = json_as_int(json_at(run, 2)) * PAGE_SIZE;
+	/* runs are checked at load: inside private VMAs and inside the image */
+	for (size_t i = 0; i < t->mem.nruns; i++) {
+		uint64_t addr = t->mem.runs[i].addr;
+		uint64_t len = t->mem.runs[i].npages * PAGE_SIZE;
+		uint64_t off = t->mem.runs[i].off * PAGE_SIZE;
 
-		if (!len || addr >= TASK_SIZE || len > TASK_SIZE - addr)
-			return ckpt_error_msg(err, EPROTO, "pagemap run %zu is invalid", i);
 		ret = run_populate(t, vmas, nvmas, &vi, addr, len, err);
 		if (ret < 0)
 			return ret;
@@ -490,12 +464,8 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 
 static int guards_restore(struct rtask *t, ckpt_err_t *err)
 {
-	struct json *guards = json_get(t->doc, "guards");
-
-	for (size_t i = 0; i < json_len(guards); i++) {
-		struct json *g = json_at(guards, i);
-		uint64_t addr = strtoull(json_as_str(json_at(g, 0)) ?: "0", NULL, 16);
-		uint64_t len = json_as_int(json_at(g, 1)) * PAGE_SIZE;
+	for (size_t i = 0; i < t->mem.nguards; i++) {
+		uint64_t addr = t->mem.guards[i].addr, len = t->mem.guards[i].npages * PAGE_SIZE;
 		long r;
 		int ret;
 
@@ -532,38 +502,28 @@ static int vdso_restore(struct rctx *rc, struct rtask *t, struct rvma *vmas, int
 
 static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	struct json *mm = json_get(t->doc, "mm");
-	const char *exe = json_as_str(json_get(t->doc, "exe"));
-	static const char *const fields[] = {"start_code", "end_code",	"start_data",  "end_data",
-					     "start_brk",  "brk",	"start_stack", "arg_start",
-					     "arg_end",	   "env_start", "env_end"};
+	const struct mem_mm *mm = &t->mem.mm;
 	uint64_t data = rc->scratch + SCRATCH_DATA, auxv_at = data + 1024;
-	struct prctl_mm_map map = {0};
-	uint64_t *vals = (uint64_t *)&map.start_code;
-	uint8_t auxv[4096];
-	const char *hex;
-	size_t alen;
+	struct prctl_mm_map map = {
+		.start_code = mm->start_code, .end_code = mm->end_code,
+		.start_data = mm->start_data, .end_data = mm->end_data,
+		.start_brk = mm->start_brk, .brk = mm->brk, .start_stack = mm->start_stack,
+		.arg_start = mm->arg_start, .arg_end = mm->arg_end,
+		.env_start = mm->env_start, .env_end = mm->env_end,
+	};
 	long fd, r;
 	int ret;
 
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-		ret = json_get_hex(mm, fields[i], &vals[i], err);
-		if (ret < 0)
-			return ckpt_error_wrap(err, "mm");
-	}
-	hex = json_as_str(json_get(mm, "auxv"));
-	alen = hex ? strlen(hex) / 2 : 0;
-	if (alen > sizeof(auxv) || (alen && json_get_hexbuf(mm, "auxv", auxv, alen, err) < 0))
-		return ckpt_error_msg(err, EPROTO, "mm: bad auxv");
-	ret = ropen(t, data + 2048 + 4096, exe ?: "", O_RDONLY, &fd, err);
+	/* the auxv buffer ends before the exe path: 1024 + 4096 <= 2048 + 4096 */
+	ret = ropen(t, data + 2048 + MEM_AUXV_MAX, mm->exe, O_RDONLY, &fd, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "executable");
 	map.auxv = (__u64 *)(uintptr_t)auxv_at;
-	map.auxv_size = alen;
+	map.auxv_size = mm->auxv_len;
 	map.exe_fd = fd;
 	ret = rsys_poke(t->host_pid, data, &map, sizeof(map), err);
-	if (ret == 0 && alen)
-		ret = rsys_poke(t->host_pid, auxv_at, auxv, alen, err);
+	if (ret == 0 && mm->auxv_len)
+		ret = rsys_poke(t->host_pid, auxv_at, mm->auxv, mm->auxv_len, err);
 	if (ret == 0)
 		ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, data, sizeof(map),
 			   0, 0);
@@ -579,19 +539,15 @@ static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	struct fcache fc = { NULL, 0, -1 };
-	struct json *vj = json_get(t->doc, "vmas");
 	struct ckpt_rseq_config rseq = {0};
 	cleanup_free struct rvma *vmas = NULL;
-	int n = json_len(vj), ret;
+	int n = t->mem.nvmas, ret;
 	long r;
 
 	vmas = xzalloc((n + 1) * sizeof(*vmas));
-	for (int i = 0; i < n; i++) {
-		ret = vma_parse(json_at(vj, i), &vmas[i], err);
-		if (ret < 0)
-			return ret;
-	}
-	vmas_count_pages(vmas, n, t->pagemap);
+	for (int i = 0; i < n; i++)
+		vma_init(&t->mem.vmas[i], &vmas[i]);
+	vmas_count_pages(vmas, n, &t->mem);
 	/* glibc registered rseq in the fork of ckpt-oci: unregister before its memory goes */
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->host_pid, sizeof(rseq), &rseq) < 0)
 		return ckpt_error(err, errno, "get rseq of %d", t->host_pid);
@@ -661,17 +617,15 @@ static int copy_range(int in, loff_t src, int out, loff_t dst, size_t len, ckpt_
 /* Shared objects are filled from outside, through /proc/PID/map_files. */
 int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	struct json *vj = json_get(t->doc, "vmas");
-
-	for (size_t i = 0; i < json_len(vj); i++) {
-		struct json *v = json_at(vj, i), *runs = json_get(v, "shm_runs");
-		struct rshm *shm = shm_find(rc, json_as_int(json_get(v, "shmid")));
+	for (size_t i = 0; i < t->mem.nvmas; i++) {
+		const struct mem_vma *v = &t->mem.vmas[i];
+		struct rshm *shm = v->has_runs ? shm_find(rc, v->shmid) : NULL;
 		cleanup_free char *img = NULL, *path = NULL;
 		cleanup_close int in = -1, out = -1;
 		uint64_t size;
 		int ret;
 
-		if (!runs || !shm || shm->filled || shm->host_pid != t->host_pid)
+		if (!shm || shm->filled || shm->host_pid != t->host_pid)
 			continue;
 		shm->filled = true;
 		img = xasprintf("shmem-%lu.img", (unsigned long)shm->id);
@@ -683,13 +637,11 @@ int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		out = open(path, O_RDWR | O_CLOEXEC);
 		if (out < 0)
 			return ckpt_error(err, errno, "open %s", path);
-		for (size_t k = 0; k < json_len(runs); k++) {
-			struct json *run = json_at(runs, k);
-			loff_t src = json_as_int(json_at(run, 2)),
-			       dst = json_as_int(json_at(run, 0));
-			size_t len = json_as_int(json_at(run, 1));
+		/* each run is inside the object and the image: checked at load */
+		for (size_t k = 0; k < v->nshm_runs; k++) {
+			const struct mem_shm_run *run = &v->shm_runs[k];
 
-			ret = copy_range(in, src, out, dst, len, err);
+			ret = copy_range(in, run->src, out, run->dst, run->len, err);
 			if (ret < 0)
 				return ckpt_error_wrap(err, "fill shared memory %lu",
 						       (unsigned long)shm->id);

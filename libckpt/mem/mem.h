@@ -9,6 +9,14 @@
 #include <stdint.h>
 
 #include "ckpt/error.h"
+#include "util/doc.h"
+#include "util/json.h"
+
+/* The top of the x86-64 user address space (TASK_SIZE_MAX, 4-level paging). */
+#define MEM_TASK_SIZE 0x7ffffffff000ULL
+/* Largest shared memory object (shmem, memfd) a bundle may describe. */
+#define MEM_SHM_MAX (1ULL << 46)
+#define MEM_AUXV_MAX 4096
 
 enum vma_kind {
 	VMA_ANON,	/* private anonymous (heap, stacks, mmap) */
@@ -27,5 +35,76 @@ int vma_kind_parse(const char *s, enum vma_kind *k);
 /* A "rwx" letter triple from PROT_* bits, and back. */
 void prot_to_str(int prot, char out[4]);
 int prot_from_str(const char *s);
+
+
+/* A run of private pages: npages at addr, from page off of pages-PID.img. */
+struct mem_run {
+	uint64_t addr, npages, off;
+};
+
+/* A populated range of a shared object: len bytes at dst, from src of its image. */
+struct mem_shm_run {
+	uint64_t dst, len, src;
+};
+
+/* One VMA of task-PID.json "vmas", as written by mem-dump.c. */
+struct mem_vma {
+	uint64_t start, end, pgoff;
+	const char *prot_s, *kind_s, *path, *vmflags, *dev;
+	bool shared;
+	int64_t ino;
+	/* shmem, memfd and SysV mappings: the object (its inode) and its size */
+	int64_t shmid, shm_size;
+	/* derived at read */
+	int prot;
+	enum vma_kind kind;
+	/* shmem and memfd: the object's pages, on the first mapping of it only */
+	struct mem_shm_run *shm_runs;
+	size_t nshm_runs;
+	bool has_runs;
+};
+
+/* The mm fields set with PR_SET_MM_MAP, in prctl_mm_map's order. */
+struct mem_mm {
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack,
+		arg_start, arg_end, env_start, env_end;
+	uint8_t auxv[MEM_AUXV_MAX];
+	size_t auxv_len;
+	const char *exe;
+};
+
+struct vdso_info;
+
+/*
+ * A task's memory as its bundle documents describe it, parsed and checked
+ * once when restore loads the bundle: VMAs sorted and disjoint inside the
+ * user address range, every private page run inside a private VMA and
+ * inside the page image. Strings point into the task's document.
+ */
+struct mem_task {
+	struct mem_vma *vmas;
+	size_t nvmas;
+	struct mem_run *runs; /* pagemap-PID.json */
+	size_t nruns;
+	struct mem_run *guards; /* "guards": addr, npages (off unused) */
+	size_t nguards;
+	struct mem_mm mm;
+	struct vdso_info *vdso; /* "vdso", NULL when not recorded */
+};
+
+/* mem-doc.c: the field tables the writer (mem-dump.c) and the reader share. */
+extern const struct doc_field mem_vma_fields[];
+extern const struct doc_field mem_vma_shm_fields[];
+extern const struct doc_field mem_mm_fields[];
+
+/*
+ * Read "vmas", "guards", "mm", "exe" and "vdso" of a task document (at) and
+ * its pagemap (pm_at, the pages image img_size bytes long) into m.
+ */
+int mem_doc_read(const struct doc_at *at, const struct json *task, const struct doc_at *pm_at,
+		 const struct json *pagemap, uint64_t img_size, struct mem_task *m,
+		 ckpt_err_t *err) __attribute__((warn_unused_result));
+void mem_doc_free(struct mem_task *m);
+bool vmflags_has(const char *vmflags, const char *fl);
 
 #endif

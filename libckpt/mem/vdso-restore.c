@@ -14,13 +14,14 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "mem/mem.h"
 #include "restore/restore.h"
 #include "util/log.h"
 #include "util/uapi.h"
 #include "util/util.h"
 #include "mem/vdso.h"
 
-#define TASK_SIZE     0x7ffffffff000ULL
+#define TASK_SIZE     MEM_TASK_SIZE
 #define STACK_RESERVE (16UL << 20) /* kept free below a stack, for it to grow */
 
 #ifndef PR_SET_VMA
@@ -37,14 +38,6 @@ static int range_cmp(const void *a, const void *b)
 	const struct range *x = a, *y = b;
 
 	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static bool has_flag(const char *vmflags, const char *fl)
-{
-	for (const char *p = vmflags; (p = strstr(p, fl)); p += 2)
-		if ((p == vmflags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0'))
-			return true;
-	return false;
 }
 
 /* The lowest c >= from with [c - page, c + size + page) clear of r (sorted). */
@@ -69,17 +62,15 @@ static uint64_t hole_above(const struct range *r, size_t n, uint64_t from, uint6
  */
 static uint64_t choose_place(struct rctx *rc, struct rtask *t, uint64_t from, uint64_t size)
 {
-	struct json *vmas = json_get(t->doc, "vmas");
-	size_t n = json_len(vmas), nr = 0;
+	const struct mem_task *m = &t->mem;
+	size_t n = m->nvmas, nr = 0;
 	cleanup_free struct range *r = xzalloc((n + 1) * sizeof(*r));
 	uint64_t c;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct json *vj = json_at(vmas, i);
-
-		r[nr].start = json_as_hex(json_get(vj, "start"));
-		r[nr].end = json_as_hex(json_get(vj, "end"));
-		if (has_flag(json_as_str(json_get(vj, "vmflags")) ?: "", "gd"))
+		r[nr].start = m->vmas[i].start;
+		r[nr].end = m->vmas[i].end;
+		if (vmflags_has(m->vmas[i].vmflags, "gd"))
 			r[nr].start = r[nr].start > STACK_RESERVE ? r[nr].start - STACK_RESERVE : 0;
 		nr++;
 	}
@@ -196,20 +187,18 @@ static int vdso_proxy_map(struct rctx *rc, struct rtask *t, const struct vdso_in
 int vdso_restore_task(struct rctx *rc, struct rtask *t, uint64_t first, uint64_t text, uint64_t end,
 		      ckpt_err_t *err)
 {
-	cleanup_free struct vdso_info *old = xzalloc(sizeof(*old));
+	const struct vdso_info *old = t->mem.vdso; /* checked at load */
 	cleanup_free struct vdso_info *cur = xzalloc(sizeof(*cur));
-	struct json *vj = json_get(t->doc, "vdso");
 	bool forced = vdso_proxy_forced();
-	int ret;
+	int ret = 0;
 
-	if (!vj || !text) {
+	if (!old || !text) {
 		/* a bundle from before the vdso was recorded: as it always was */
 		if (forced)
 			pr_warn("task %d: no vdso record, CKPT_OCI_VDSO_PROXY ignored", t->pid);
 		return map_kernel_vdso(t, first, text, err);
 	}
-	ret = vdso_from_json(vj, old, err);
-	if (ret == 0 && (old->vvar_size != text - first || old->text_size != end - text))
+	if (old->vvar_size != text - first || old->text_size != end - text)
 		ret = ckpt_error_msg(err, EPROTO, "sizes disagree with the vdso VMAs");
 	if (ret == 0)
 		ret = vdso_host(cur, err);

@@ -213,30 +213,16 @@ static struct json *vdso_to_json(const struct vdso_info *v, bool with_syms)
 	return j;
 }
 
-int vdso_dump(pid_t pid, const struct json *vmas, struct json *doc, ckpt_err_t *err)
+int vdso_dump(pid_t pid, uint64_t text, uint64_t size, uint64_t vvar_size, struct json *doc,
+	      ckpt_err_t *err)
 {
 	cleanup_free struct vdso_info *v = xzalloc(sizeof(*v));
 	cleanup_free uint8_t *img = NULL;
-	uint64_t text = 0, size = 0;
 	struct iovec local, remote;
 	ckpt_err_t perr = {0};
 	bool syms = true;
 
-	for (size_t i = 0; i < json_len(vmas); i++) {
-		const struct json *vj = json_at(vmas, i);
-		const char *kind = json_as_str(json_get(vj, "kind"));
-		uint64_t s = json_as_hex(json_get(vj, "start")),
-			 e = json_as_hex(json_get(vj, "end"));
-
-		if (!kind || strcmp(kind, "vdso"))
-			continue;
-		if (!strcmp(json_as_str(json_get(vj, "path")) ?: "", "[vdso]")) {
-			text = s;
-			size = e - s;
-		} else {
-			v->vvar_size += e - s;
-		}
-	}
+	v->vvar_size = vvar_size;
 	if (!text)
 		return 0; /* the task unmapped its vdso: nothing to put back */
 	if (size > VDSO_MAX_TEXT)
@@ -261,36 +247,41 @@ int vdso_dump(pid_t pid, const struct json *vmas, struct json *doc, ckpt_err_t *
 
 /* ---- restore: what was saved, what this host has ---------------------------- */
 
-int vdso_from_json(const struct json *j, struct vdso_info *v, ckpt_err_t *err)
+int vdso_from_json(const struct doc_at *at, const struct json *j, struct vdso_info *v,
+		   ckpt_err_t *err)
 {
-	const struct json *syms = json_get(j, "symbols");
+	const struct json *syms;
 	int64_t vvar, text;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
-	ret = json_get_int(j, "vvar_size", &vvar, err);
+	ret = doc_int(at, j, "vvar_size", 0, VVAR_MAX, &vvar, err);
 	if (ret == 0)
-		ret = json_get_int(j, "text_size", &text, err);
+		ret = doc_int(at, j, "text_size", PAGE_SIZE, VDSO_MAX_TEXT, &text, err);
 	if (ret == 0)
-		ret = json_get_hex(j, "hash", &v->hash, err);
+		ret = doc_u64(at, j, "hash", UINT64_MAX, &v->hash, err);
+	if (ret == 0)
+		ret = doc_opt_obj(at, j, "symbols", &syms, err);
 	if (ret < 0)
 		return ret;
-	if (vvar < 0 || (uint64_t)vvar > VVAR_MAX || text <= 0 || (uint64_t)text > VDSO_MAX_TEXT ||
-	    (vvar | text) & (PAGE_SIZE - 1))
-		return ckpt_error_msg(err, EPROTO, "bad sizes: vvar %lld, text %lld",
-				      (long long)vvar, (long long)text);
+	if ((vvar | text) & (PAGE_SIZE - 1))
+		return doc_error(err, at, "sizes not in pages: vvar %lld, text %lld",
+				 (long long)vvar, (long long)text);
 	v->vvar_size = vvar;
 	v->text_size = text;
 	if (!syms) {
 		v->nsyms = -1; /* not known: no proxy possible */
 		return 0;
 	}
-	if (json_type(syms) != JSON_OBJ)
-		return ckpt_error_msg(err, EPROTO, "symbols: not an object");
 	for (size_t i = 0; i < json_len(syms); i++) {
-		int64_t off = json_as_int(json_at(syms, i));
+		struct doc_at k = DOC_KEY(at, "symbols");
+		struct doc_at e = DOC_KEY(&k, json_key_at(syms, i));
+		const struct json *o = json_at(syms, i);
 
-		ret = add_sym(v, json_key_at(syms, i), off < 0 ? UINT64_MAX : (uint64_t)off, err);
+		if (json_type(o) != JSON_INT || json_as_int(o) < 0 || json_as_int(o) >= text)
+			return doc_error(err, &e, "offset is not inside the text (%lld bytes)",
+					 (long long)text);
+		ret = add_sym(v, json_key_at(syms, i), (uint64_t)json_as_int(o), err);
 		if (ret < 0)
 			return ret;
 	}

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "ckpt/error.h"
+#include "util/doc.h"
 #include "util/json.h"
 
 #define VDSO_MAX_SYMS	64 /* today's x86-64 vdso exports 12 names */
@@ -35,13 +36,16 @@ struct vdso_info {
 int vdso_parse(const uint8_t *img, size_t len, struct vdso_info *v, ckpt_err_t *err);
 
 /*
- * Dump: read the [vdso] of pid (VMAs of kind "vdso" in vmas, as mem-dump
- * wrote them) and record its layout, hash and symbols in doc "vdso".
+ * Dump: read the [vdso] of pid (size bytes at text; its [vvar] pages,
+ * vvar_size bytes, just below) and record its layout, hash and symbols in
+ * doc "vdso". text 0: the task unmapped its vdso, nothing is recorded.
  */
-int vdso_dump(pid_t pid, const struct json *vmas, struct json *doc, ckpt_err_t *err);
+int vdso_dump(pid_t pid, uint64_t text, uint64_t size, uint64_t vvar_size, struct json *doc,
+	      ckpt_err_t *err);
 
-/* Restore: the "vdso" object of a task's JSON, checked. */
-int vdso_from_json(const struct json *j, struct vdso_info *v, ckpt_err_t *err);
+/* Restore: the "vdso" object of a task's JSON (at), checked. */
+int vdso_from_json(const struct doc_at *at, const struct json *j, struct vdso_info *v,
+		   ckpt_err_t *err);
 /* This host's vdso, read from ckpt-oci's own mapping. */
 int vdso_host(struct vdso_info *v, ckpt_err_t *err);
 /* Same text and same layout: the saved addresses stay valid as they are. */

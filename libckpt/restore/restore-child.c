@@ -53,15 +53,13 @@ child_fail(struct rctx *rc, struct rtask *t, const char *fmt, ...)
 	_exit(127);
 }
 
-/* Close every fd that is neither saved nor the page image. */
 /*
  * Close every fd that is neither saved nor the page image: one pass over
  * /proc/self/fd against a bitmap of the saved numbers (keep is above all
  * of them), collected first so the directory is not changed under readdir.
  */
-static int close_others(const struct json *doc, int keep, ckpt_err_t *err)
+static int close_others(const struct rtask *t, int keep, ckpt_err_t *err)
 {
-	struct json *fds = json_get(doc, "fds");
 	cleanup_free unsigned char *saved = xzalloc(keep / 8 + 1);
 	cleanup_dir DIR *d = opendir("/proc/self/fd");
 	cleanup_free int *todo = NULL;
@@ -70,8 +68,8 @@ static int close_others(const struct json *doc, int keep, ckpt_err_t *err)
 
 	if (!d)
 		return ckpt_error(err, errno, "open /proc/self/fd");
-	for (size_t i = 0; i < json_len(fds); i++) {
-		int fd = json_as_int(json_get(json_at(fds, i), "fd"));
+	for (int i = 0; i < t->nfds; i++) {
+		int fd = t->fds[i];
 
 		if (fd >= 0 && fd < keep)
 			saved[fd / 8] |= 1 << (fd % 8);
@@ -112,22 +110,21 @@ static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	ret = files_restore_task(t->doc, &rc->files, t->img_fd, err);
 	if (ret < 0)
 		return ret;
-	return close_others(t->doc, t->img_fd, err);
+	return close_others(t, t->img_fd, err);
 }
 
 static int child_setup_misc(struct rtask *t, ckpt_err_t *err)
 {
-	const char *cwd = json_as_str(json_get(t->doc, "cwd"));
+	const struct rchild_misc *m = &t->misc;
 	char buf[32];
 	int fd, n;
 
-	if (cwd && chdir(cwd) < 0)
-		return ckpt_error(err, errno, "chdir `%s`", cwd);
-	umask(json_as_int(json_get(t->doc, "umask")));
-	if (personality(strtoul(json_as_str(json_get(t->doc, "personality")) ?: "0", NULL, 0)) < 0)
+	if (m->cwd && chdir(m->cwd) < 0)
+		return ckpt_error(err, errno, "chdir `%s`", m->cwd);
+	umask(m->umask);
+	if (personality(m->personality) < 0)
 		return ckpt_error(err, errno, "personality");
-	n = snprintf(buf, sizeof(buf), "%lld",
-		     (long long)json_as_int(json_get(t->doc, "oom_score_adj")));
+	n = snprintf(buf, sizeof(buf), "%d", m->oom_score_adj);
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, buf, n) != n) {
 		int e = errno;
@@ -219,7 +216,7 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 	pid_t want = t->pid;
 	struct ckpt_clone_args a = {
 		.flags = (new_pidns ? CLONE_NEWPID : 0) | (t == rc->root ? rc->ns.flags : 0),
-		.exit_signal = t->doc ? (uint64_t)json_as_int(json_get(t->doc, "exit_signal")) : 0,
+		.exit_signal = (uint64_t)t->misc.exit_signal,
 		.set_tid = (uintptr_t)&want,
 		.set_tid_size = 1,
 	};

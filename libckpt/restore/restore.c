@@ -40,91 +40,6 @@
 	 PTRACE_O_EXITKILL)
 #define READY_TIMEOUT_S 30
 
-static int rc_load_task(struct rctx *rc, struct rtask *t, const struct json *pt,
-			ckpt_err_t *err)
-{
-	struct json *threads;
-	char name[64];
-	int ret;
-
-	t->pid = json_as_int(json_get(pt, "pid"));
-	t->ppid = json_as_int(json_get(pt, "ppid"));
-	t->pgid = json_as_int(json_get(pt, "pgid"));
-	t->sid = json_as_int(json_get(pt, "sid"));
-	if (t->pid <= 0)
-		return ckpt_error_msg(err, EPROTO, "pstree.json: task without a pid");
-	snprintf(name, sizeof(name), "task-%d.json", t->pid);
-	ret = bundle_get_json(rc->bundle, name, &t->doc, err);
-	if (ret < 0)
-		return ret;
-	t->zombie = json_as_bool(json_get(t->doc, "zombie"));
-	t->exit_code = json_as_int(json_get(t->doc, "exit_code"));
-	if (t->zombie)
-		return 0;
-	snprintf(name, sizeof(name), "pagemap-%d.json", t->pid);
-	ret = bundle_get_json(rc->bundle, name, &t->pagemap, err);
-	if (ret < 0)
-		return ret;
-	threads = json_get(t->doc, "threads");
-	t->nthreads = json_len(threads);
-	if (!t->nthreads)
-		return ckpt_error_msg(err, EPROTO, "task %d has no threads", t->pid);
-	t->threads = xzalloc(t->nthreads * sizeof(*t->threads));
-	for (int i = 0; i < t->nthreads; i++) {
-		t->threads[i].doc = json_at(threads, i);
-		t->threads[i].tid = json_as_int(json_get(t->threads[i].doc, "tid"));
-	}
-	/* the page image sits above every fd the task will have */
-	t->img_fd = 3;
-	for (size_t i = 0; i < json_len(json_get(t->doc, "fds")); i++)
-		t->img_fd = MAX(t->img_fd,
-				json_as_int(json_get(json_at(json_get(t->doc, "fds"), i), "fd")) + 1);
-	return 0;
-}
-
-static int rc_load(struct rctx *rc, ckpt_err_t *err)
-{
-	struct json *tasks;
-	int ret;
-
-	ret = bundle_get_json(rc->bundle, "pstree.json", &rc->pstree, err);
-	if (ret < 0)
-		return ret;
-	rc->own_pidns = json_as_bool(json_get(rc->pstree, "own_pidns"));
-	ret = json_get_arr(rc->pstree, "tasks", &tasks, err);
-	if (ret < 0)
-		return ckpt_error_wrap(err, "pstree.json");
-	rc->ntasks = json_len(tasks);
-	if (!rc->ntasks || rc->ntasks > 100000)
-		return ckpt_error_msg(err, EPROTO, "pstree.json: %d tasks", rc->ntasks);
-	rc->tasks = xzalloc(rc->ntasks * sizeof(*rc->tasks));
-	for (int i = 0; i < rc->ntasks; i++) {
-		struct rtask *t = &rc->tasks[i];
-
-		t->idx = i;
-		t->img_fd = -1;
-		ret = rc_load_task(rc, t, json_at(tasks, i), err);
-		if (ret < 0)
-			return ret;
-		/* parents come first in pstree.json */
-		for (int k = 0; k < i && i > 0; k++)
-			if (rc->tasks[k].pid == t->ppid)
-				t->parent = &rc->tasks[k];
-		if (i == 0) {
-			rc->root = t;
-		} else if (!t->parent) {
-			return ckpt_error_msg(err, EPROTO, "task %d: parent %d not in the tree",
-					      t->pid, t->ppid);
-		} else {
-			struct rtask *p = t->parent;
-
-			p->children = xrealloc(p->children, (p->nchildren + 1) * sizeof(t));
-			p->children[p->nchildren++] = t;
-		}
-	}
-	return 0;
-}
-
 /* Shared open files (pipes) are made here, parked above every fd of the tree. */
 static int files_setup(struct rctx *rc, ckpt_err_t *err)
 {
@@ -175,7 +90,7 @@ static int check_features(struct rctx *rc, ckpt_err_t *err)
 	}
 	for (int i = 0; i < rc->ntasks; i++) {
 		timers |= json_len(json_get(rc->tasks[i].doc, "posix_timers")) > 0;
-		guards |= json_len(json_get(rc->tasks[i].doc, "guards")) > 0;
+		guards |= rc->tasks[i].mem.nguards > 0;
 	}
 	if (timers)
 		need[n++] = "timer-restore-ids";
@@ -225,14 +140,12 @@ static int choose_scratch(struct rctx *rc, ckpt_err_t *err)
 		}
 	}
 	for (int i = 0; i < rc->ntasks; i++) {
-		struct json *vmas = json_get(rc->tasks[i].doc, "vmas");
+		const struct mem_task *m = &rc->tasks[i].mem;
 
-		for (size_t k = 0; k < json_len(vmas); k++) {
+		for (size_t k = 0; k < m->nvmas; k++) {
 			ranges = xrealloc(ranges, (nr + 2) * sizeof(*ranges));
-			ranges[nr++] = strtoull(json_as_str(json_get(json_at(vmas, k), "start")) ?: "0",
-						NULL, 16);
-			ranges[nr++] = strtoull(json_as_str(json_get(json_at(vmas, k), "end")) ?: "0",
-						NULL, 16);
+			ranges[nr++] = m->vmas[k].start;
+			ranges[nr++] = m->vmas[k].end;
 		}
 	}
 	for (; cand < 0x7f0000000000ULL; cand += 1 << 20) {
@@ -453,16 +366,9 @@ static void kill_all(struct rctx *rc)
 
 static void rc_free(struct rctx *rc)
 {
-	for (int i = 0; i < rc->ntasks; i++) {
-		json_free(rc->tasks[i].doc);
-		json_free(rc->tasks[i].pagemap);
-		free(rc->tasks[i].children);
-		free(rc->tasks[i].threads);
-	}
-	free(rc->tasks);
+	rc_load_free(rc);
 	free(rc->shms);
 	files_rctx_free(&rc->files);
-	json_free(rc->pstree);
 	if (rc->shared)
 		munmap(rc->shared, rc->shared_len);
 	bundle_close(rc->bundle);

@@ -16,6 +16,8 @@
 #include "files/files.h"
 #include "namespaces/ns.h"
 #include "arch/rsys.h"
+#include "dump/pstree.h"
+#include "mem/mem.h"
 
 #define RSLOT_MSG 512
 
@@ -35,6 +37,18 @@ struct rthread {
 	pid_t host_tid;		/* in ckpt-oci's namespace, once it exists */
 	struct json *doc;	/* threads[i] of task-PID.json */
 	struct rsys rs;		/* threads[0] uses its task's rs */
+	struct user_regs_struct regs;	/* "regs", read at load */
+	uint8_t *xstate;
+	size_t xstate_len;
+};
+
+/* What the new process sets up itself before it is seized (restore-child.c). */
+struct rchild_misc {
+	const char *cwd;	/* NULL: stays where ckpt-oci is */
+	uint32_t umask;
+	uint64_t personality;
+	int32_t oom_score_adj;
+	int32_t exit_signal;	/* 0: SIGCHLD */
 };
 
 struct rtask {
@@ -51,6 +65,10 @@ struct rtask {
 	struct rthread *threads;
 	int nthreads;
 	int img_fd;		/* page image fd number inside the task */
+	int *fds;		/* the fd numbers of task-PID.json "fds" */
+	int nfds;
+	struct rchild_misc misc;
+	struct mem_task mem;	/* vmas, pages, mm, vdso: read and checked at load */
 	struct rsys rs;		/* the leader, driven by the puppeteer */
 };
 
@@ -73,11 +91,16 @@ struct rctx {
 	struct rshared *shared;
 	size_t shared_len;
 	struct json *pstree;
+	struct pstree tree;	/* pstree.json, checked */
 	struct rshm *shms;
 	int nshms;
 	struct files_rctx files;	/* shared open files, made before the fork */
 	struct ns_restore ns;		/* the tree's own namespaces */
 };
+
+/* restore-load.c: read and check every document the tree is made from */
+int rc_load(struct rctx *rc, ckpt_err_t *err);
+void rc_load_free(struct rctx *rc);
 
 /* restore-child.c: runs inside the new processes */
 int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_pid,

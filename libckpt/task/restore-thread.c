@@ -285,15 +285,11 @@ int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_e
 int rthread_regs(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err)
 {
 	struct rsys *rs = th == &t->threads[0] ? &t->rs : &th->rs;
-	cleanup_free uint8_t *xstate = NULL;
-	size_t xlen = 0;
 	int ret;
 
-	ret = regs_from_json(json_get(th->doc, "regs"), &rs->saved, &xstate, &xlen, err);
-	if (ret < 0)
-		return ckpt_error_wrap(err, "thread %d registers", th->tid);
+	rs->saved = th->regs; /* read and checked at load */
 	rs->saved_mask = json_as_hex(json_get(th->doc, "sigmask"));
-	ret = regs_restore(rs->tid, &rs->saved, xstate, xlen, err);
+	ret = regs_restore(rs->tid, &rs->saved, th->xstate, th->xstate_len, err);
 	if (ret < 0)
 		return ret;
 	return rsys_fini(rs, err);

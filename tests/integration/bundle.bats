@@ -107,3 +107,109 @@ flip()
 	assert_output --partial "nope"
 	[ "${#lines[@]}" -eq 1 ]
 }
+
+# ---- crafted bundles: restore refuses them before it makes anything --------
+# The manifest's sums are checksums, not a MAC: a bundle edited and resealed
+# passes them, and the typed readers must refuse what it says.
+
+# A checkpoint of the tree workload (root, A, B, grandchild G) to edit.
+tree_bundle()
+{
+	require_root
+	[ -x "$MKBUNDLE" ] || skip "mkbundle not built ($MKBUNDLE)"
+	wl_start tree || return
+	ckpt_checkpoint || return
+	ROOT=$(jq '.root' "$T/bundle/pstree.json")
+	PIDS=$(jq '.tasks[].threads[]' "$T/bundle/pstree.json")
+}
+
+# edit FILE JQ-FILTER: rewrite one document, then make the manifest true again.
+edit()
+{
+	jq "$2" "$T/bundle/$1" >"$T/edit.json" || return
+	mv "$T/edit.json" "$T/bundle/$1"
+	"$MKBUNDLE" --reseal "$T/bundle"
+}
+
+# restore_refused MSG: one line with MSG, exit 1, and no pid of the tree in use.
+restore_refused()
+{
+	local pid
+
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore "$T/bundle"
+	assert_output --partial "$1"
+	assert_output --regexp '^ckpt-oci: restore: '
+	[ "${#lines[@]}" -eq 1 ] || fail "more than one line: $output"
+	for pid in $PIDS; do
+		! kill -0 "$pid" 2>/dev/null || fail "pid $pid exists after a refused restore"
+	done
+}
+
+@test "bundle: restore refuses a thread with the pid of another process" {
+	tree_bundle
+	edit pstree.json '.tasks[1].threads += [.tasks[0].pid]'
+	restore_refused "pstree.json: tasks[1]: id $ROOT is used twice"
+}
+
+@test "bundle: restore refuses a thread with tid 1 (taken on the host)" {
+	tree_bundle
+	local pid
+	pid=$(jq '.tasks[1].pid' "$T/bundle/pstree.json")
+	edit pstree.json '.tasks[1].threads += [1]'
+	edit "task-$pid.json" '.threads += [.threads[0] | .tid = 1]'
+	restore_refused "pid 1 is taken"
+}
+
+@test "bundle: restore refuses a task list that disagrees with pstree.json" {
+	tree_bundle
+	local pid
+	pid=$(jq '.tasks[1].pid' "$T/bundle/pstree.json")
+	edit "task-$pid.json" '.threads[0].tid = 1'
+	restore_refused "task-$pid.json: threads[0].tid: 1 is out of range $pid..$pid"
+}
+
+@test "bundle: restore refuses a ppid loop" {
+	tree_bundle
+	edit pstree.json '.tasks[1].ppid = .tasks[-1].pid'
+	restore_refused "pstree.json: tasks[1].ppid:"
+	assert_output --partial "is not a task before this one in the tree"
+}
+
+@test "bundle: restore refuses a root not in the task list" {
+	tree_bundle
+	edit pstree.json '.root = 4000000'
+	restore_refused "pstree.json: root: 4000000 is not the first task ($ROOT)"
+}
+
+@test "bundle: restore refuses a duplicated task" {
+	tree_bundle
+	edit pstree.json '.tasks += [.tasks[1]]'
+	restore_refused "is used twice"
+}
+
+@test "bundle: restore refuses overlapping VMAs" {
+	tree_bundle
+	edit "task-$ROOT.json" '.vmas[1].start = .vmas[0].start'
+	restore_refused "task-$ROOT.json: vmas[1]:"
+	assert_output --partial "overlaps or precedes the VMA before"
+}
+
+@test "bundle: restore refuses a VMA outside the user address range" {
+	tree_bundle
+	edit "task-$ROOT.json" '.vmas[-1].end = "0xffffffffff600000"'
+	restore_refused "task-$ROOT.json: vmas["
+	assert_output --partial "].end: 0xffffffffff600000 is out of range 0..0x7ffffffff000"
+}
+
+@test "bundle: restore refuses a pagemap run beyond the page image" {
+	tree_bundle
+	edit "pagemap-$ROOT.json" '.[0][2] = 100000'
+	restore_refused "pagemap-$ROOT.json: [0]: pages 100000.."
+	assert_output --partial "are past the end of the image"
+}
+
+@test "bundle: restore refuses a negative shared memory size" {
+	tree_bundle
+	edit "task-$ROOT.json" '(.vmas[] | select(.kind == "shmem") | .shm_size) = -1'
+	restore_refused "].shm_size: -1 is out of range 0..70368744177664"
+}

@@ -4,8 +4,18 @@
  * the shape the engine writes, for the inspect tests.
  *
  *	mkbundle PATH
+ *	mkbundle --reseal PATH	(sizes and XXH64 sums of manifest.json made
+ *				 true again after a test edited a file)
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/hash.h"
 
 #include "ckpt/bundle.h"
 #include "util/json.h"
@@ -112,10 +122,66 @@ static int write_bundle(const char *path, ckpt_err_t *err)
 	return ret;
 }
 
+/* The whole of dir/name in a buffer (the files a test edits are small). */
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, name);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	buf = xzalloc(st.st_size + 1);
+	if (read_all(fd, buf, st.st_size) != st.st_size) {
+		free(buf);
+		return NULL;
+	}
+	*len = st.st_size;
+	return buf;
+}
+
+static int reseal(const char *dir, ckpt_err_t *err)
+{
+	cleanup_json struct json *m = NULL;
+	cleanup_free char *text = NULL, *out = NULL, *path = NULL;
+	struct json *files;
+	size_t len;
+
+	text = slurp(dir, "manifest.json", &len);
+	if (!text)
+		return ckpt_error(err, errno, "read %s/manifest.json", dir);
+	if (json_parse(text, len, &m, err) < 0)
+		return -EPROTO;
+	files = json_get(m, "files");
+	for (size_t i = 0; i < json_len(files); i++) {
+		struct json *f = json_at(files, i);
+		const char *name = json_as_str(json_get(f, "name"));
+		cleanup_free char *data = name ? slurp(dir, name, &len) : NULL;
+		char sum[17];
+
+		if (!data)
+			return ckpt_error(err, errno, "read %s/%s", dir, name ?: "?");
+		snprintf(sum, sizeof(sum), "%016" PRIx64, xxh64(data, len, 0));
+		json_set(f, "size", json_int(len));
+		json_set(f, "xxh64", json_str(sum));
+	}
+	out = json_dump(m, true, &len);
+	path = xasprintf("%s/manifest.json", dir);
+	return write_file_at(AT_FDCWD, path, out, len, 0644, err);
+}
+
 int main(int argc, char **argv)
 {
 	ckpt_err_t err = {0};
 
+	if (argc == 3 && !strcmp(argv[1], "--reseal")) {
+		if (reseal(argv[2], &err) < 0) {
+			fprintf(stderr, "mkbundle: %s\n", err.msg);
+			return 1;
+		}
+		return 0;
+	}
 	if (argc != 2) {
 		fprintf(stderr, "usage: mkbundle PATH\n");
 		return 2;

@@ -101,25 +101,28 @@ static void test_parse(const struct vdso_info *host)
 	free(v);
 }
 
+static const struct doc_at top = DOC_TOP("task-1.json");
+
 static void test_json(const struct vdso_info *host)
 {
 	struct vdso_info *v = xzalloc(sizeof(*v));
 	struct json *j = vdso_to_json(host, true);
+	struct doc_at at = DOC_KEY(&top, "vdso");
 	ckpt_err_t err = {0};
 
-	is_int(vdso_from_json(j, v, &err), 0, "JSON read back");
+	is_int(vdso_from_json(&at, j, v, &err), 0, "JSON read back");
 	ok(vdso_same(v, host) && v->nsyms == host->nsyms &&
 		   sym_off(v, "__vdso_time") == sym_off(host, "__vdso_time"),
 	   "JSON keeps layout, hash and symbols");
 	json_set(json_get(j, "symbols"), "evil", json_int(host->text_size));
-	is_int(vdso_from_json(j, v, &err), -EPROTO, "a symbol past the text: refused");
+	is_int(vdso_from_json(&at, j, v, &err), -EPROTO, "a symbol past the text: refused");
 	json_free(j);
 
 	j = vdso_to_json(host, false);
-	is_int(vdso_from_json(j, v, &err), 0, "no symbols recorded: read");
+	is_int(vdso_from_json(&at, j, v, &err), 0, "no symbols recorded: read");
 	is_int(v->nsyms, -1, "... and marked unknown");
 	json_set(j, "text_size", json_int(100));
-	is_int(vdso_from_json(j, v, &err), -EPROTO, "text size not in pages: refused");
+	is_int(vdso_from_json(&at, j, v, &err), -EPROTO, "text size not in pages: refused");
 	json_free(j);
 	free(v);
 }

@@ -1,0 +1,244 @@
+/*
+ * libckpt/restore/restore-load.c - the boundary: every document the tree is
+ * made from (pstree.json, each task-PID.json and pagemap-PID.json) is read
+ * here once, into typed structs, when restore loads the bundle and before
+ * anything is made. A crafted or damaged document is refused in one line
+ * naming the file and the key ("pstree.json: tasks[3].ppid: ...");
+ * everything after this reads the structs, not the documents.
+ */
+#define LOG_PREFIX "restore: "
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "restore/restore.h"
+#include "util/log.h"
+#include "util/util.h"
+
+/* Largest fd number a task may have (fs.nr_open's default). */
+#define RC_FD_MAX (1 << 20)
+
+static const struct doc_field rchild_misc_fields[] = {
+	DOC_OPT_STR(struct rchild_misc, cwd, "cwd", PATH_MAX),
+	DOC_INT(struct rchild_misc, umask, "umask", 0, 0777),
+	DOC_HEX(struct rchild_misc, personality, "personality", UINT32_MAX),
+	DOC_INT(struct rchild_misc, oom_score_adj, "oom_score_adj", -1000, 1000),
+	DOC_OPT_INT(struct rchild_misc, exit_signal, "exit_signal", 0, 64),
+	DOC_END,
+};
+
+/* The fd numbers; the page image goes above all of them. */
+static int fds_read(const struct doc_at *at, struct rtask *t, ckpt_err_t *err)
+{
+	struct doc_at fat = DOC_KEY(at, "fds");
+	const struct json *fds;
+	size_t n;
+	int ret;
+
+	ret = doc_opt_arr(at, t->doc, "fds", RC_FD_MAX, &fds, &n, err);
+	if (ret < 0)
+		return ret;
+	t->fds = xzalloc((n + 1) * sizeof(*t->fds));
+	t->nfds = n;
+	t->img_fd = 3;
+	for (size_t i = 0; i < n; i++) {
+		struct doc_at e = DOC_IDX(&fat, i);
+		const struct json *f;
+		int64_t fd;
+
+		ret = doc_elem_obj(&fat, fds, i, &f, err);
+		if (ret == 0)
+			ret = doc_int(&e, f, "fd", 0, RC_FD_MAX - 2, &fd, err);
+		if (ret < 0)
+			return ret;
+		t->fds[i] = fd;
+		t->img_fd = MAX(t->img_fd, (int)fd + 1);
+	}
+	return 0;
+}
+
+/* threads[]: the tids pstree.json lists, in its order, each with its registers. */
+static int threads_read(const struct doc_at *at, struct rtask *t, const struct pstree_task *pt,
+			ckpt_err_t *err)
+{
+	struct doc_at tat = DOC_KEY(at, "threads");
+	const struct json *threads;
+	size_t n;
+	int ret;
+
+	ret = doc_arr(at, t->doc, "threads", DOC_PID_MAX, &threads, &n, err);
+	if (ret < 0)
+		return ret;
+	if (n != pt->nthreads)
+		return doc_error(err, &tat, "%zu threads, pstree.json lists %zu", n, pt->nthreads);
+	t->nthreads = n;
+	t->threads = xzalloc(n * sizeof(*t->threads));
+	for (size_t i = 0; i < n; i++) {
+		struct rthread *th = &t->threads[i];
+		struct doc_at e = DOC_IDX(&tat, i), rat = DOC_KEY(&e, "regs");
+		const struct json *j, *regs;
+		int64_t tid;
+
+		ret = doc_elem_obj(&tat, threads, i, &j, err);
+		if (ret == 0)
+			ret = doc_int(&e, j, "tid", pt->threads[i], pt->threads[i], &tid, err);
+		if (ret == 0)
+			ret = doc_obj(&e, j, "regs", &regs, err);
+		if (ret == 0)
+			ret = regs_from_json(&rat, regs, &th->regs, &th->xstate, &th->xstate_len,
+					     err);
+		if (ret < 0)
+			return ret;
+		th->doc = (struct json *)j;
+		th->tid = tid;
+	}
+	return 0;
+}
+
+/* The pages image's size, from the verified manifest. */
+static int image_size(struct rctx *rc, const char *name, uint64_t *size, ckpt_err_t *err)
+{
+	cleanup_close int fd = -1;
+
+	return bundle_open_file(rc->bundle, name, &fd, size, err);
+}
+
+/* Each shared object's runs read from inside its image. */
+static int shm_images_check(struct rctx *rc, const struct doc_at *at, const struct mem_task *m,
+			    ckpt_err_t *err)
+{
+	for (size_t i = 0; i < m->nvmas; i++) {
+		const struct mem_vma *v = &m->vmas[i];
+		char name[64];
+		uint64_t size;
+		int ret;
+
+		if (!v->has_runs)
+			continue;
+		snprintf(name, sizeof(name), "shmem-%llu.img", (unsigned long long)v->shmid);
+		ret = image_size(rc, name, &size, err);
+		if (ret < 0)
+			return ret;
+		for (size_t k = 0; k < v->nshm_runs; k++) {
+			const struct mem_shm_run *r = &v->shm_runs[k];
+
+			if (r->src > size || r->len > size - r->src) {
+				struct doc_at va = DOC_KEY(at, "vmas"), e = DOC_IDX(&va, i),
+					      ra = DOC_KEY(&e, "shm_runs"), re = DOC_IDX(&ra, k);
+
+				return doc_error(err, &re,
+						 "bytes %llu..%llu are past the end of %s",
+						 (unsigned long long)r->src,
+						 (unsigned long long)(r->src + r->len), name);
+			}
+		}
+	}
+	return 0;
+}
+
+static int rc_load_task(struct rctx *rc, struct rtask *t, const struct pstree_task *pt,
+			ckpt_err_t *err)
+{
+	char name[64], pmname[64], img[64];
+	struct doc_at at, pm;
+	uint64_t img_size;
+	int64_t pid, code;
+	int ret;
+
+	t->pid = pt->pid;
+	t->ppid = pt->ppid;
+	t->pgid = pt->pgid;
+	t->sid = pt->sid;
+	snprintf(name, sizeof(name), "task-%d.json", t->pid);
+	at = DOC_TOP(name);
+	ret = bundle_get_json(rc->bundle, name, &t->doc, err);
+	if (ret == 0)
+		ret = doc_int(&at, t->doc, "pid", t->pid, t->pid, &pid, err);
+	if (ret == 0)
+		ret = doc_opt_bool(&at, t->doc, "zombie", false, &t->zombie, err);
+	if (ret == 0)
+		ret = doc_opt_int(&at, t->doc, "exit_code", 0, 0xffff, 0, &code, err);
+	if (ret < 0)
+		return ret;
+	t->exit_code = code;
+	if (t->zombie)
+		return 0;
+	ret = doc_read(&at, t->doc, rchild_misc_fields, &t->misc, err);
+	if (ret == 0)
+		ret = fds_read(&at, t, err);
+	if (ret == 0)
+		ret = threads_read(&at, t, pt, err);
+	if (ret < 0)
+		return ret;
+	snprintf(pmname, sizeof(pmname), "pagemap-%d.json", t->pid);
+	pm = DOC_TOP(pmname);
+	ret = bundle_get_json(rc->bundle, pmname, &t->pagemap, err);
+	snprintf(img, sizeof(img), "pages-%d.img", t->pid);
+	if (ret == 0)
+		ret = image_size(rc, img, &img_size, err);
+	if (ret == 0)
+		ret = mem_doc_read(&at, t->doc, &pm, t->pagemap, img_size, &t->mem, err);
+	if (ret == 0)
+		ret = shm_images_check(rc, &at, &t->mem, err);
+	return ret;
+}
+
+int rc_load(struct rctx *rc, ckpt_err_t *err)
+{
+	int ret;
+
+	ret = bundle_get_json(rc->bundle, "pstree.json", &rc->pstree, err);
+	if (ret == 0)
+		ret = pstree_read(rc->pstree, &rc->tree, err);
+	if (ret < 0)
+		return ret;
+	rc->own_pidns = rc->tree.own_pidns;
+	rc->ntasks = rc->tree.ntasks;
+	rc->tasks = xzalloc(rc->ntasks * sizeof(*rc->tasks));
+	for (int i = 0; i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+		const struct pstree_task *pt = &rc->tree.tasks[i];
+
+		t->idx = i;
+		t->img_fd = -1;
+		ret = rc_load_task(rc, t, pt, err);
+		if (ret < 0)
+			return ret;
+		if (i == 0) {
+			rc->root = t;
+			continue;
+		}
+		/* pstree_read made sure the parent comes first */
+		for (int k = i - 1; k >= 0 && !t->parent; k--)
+			if (rc->tasks[k].pid == t->ppid)
+				t->parent = &rc->tasks[k];
+		t->parent->children =
+			xrealloc(t->parent->children, (t->parent->nchildren + 1) * sizeof(t));
+		t->parent->children[t->parent->nchildren++] = t;
+	}
+	return 0;
+}
+
+void rc_load_free(struct rctx *rc)
+{
+	for (int i = 0; rc->tasks && i < rc->ntasks; i++) {
+		struct rtask *t = &rc->tasks[i];
+
+		for (int k = 0; t->threads && k < t->nthreads; k++)
+			free(t->threads[k].xstate);
+		json_free(t->doc);
+		json_free(t->pagemap);
+		free(t->children);
+		free(t->threads);
+		free(t->fds);
+		mem_doc_free(&t->mem);
+	}
+	free(rc->tasks);
+	rc->tasks = NULL;
+	pstree_free(&rc->tree);
+	json_free(rc->pstree);
+	rc->pstree = NULL;
+}
