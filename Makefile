@@ -21,7 +21,8 @@ DEPFLAGS = -MMD -MP
 LIB_SRCS :=
 OCI_SRCS :=
 CMD_SRCS :=
-include libckpt/module.mk namespaces/module.mk oci/module.mk cmd/module.mk
+CMD_EXTRA_OBJS :=
+include libckpt/module.mk namespaces/module.mk oci/module.mk cmd/module.mk criu/module.mk
 include tests/module.mk bench/module.mk man/module.mk
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -46,17 +47,17 @@ $(OCI_LIB): $(OCI_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(CMD_OBJS) $(OCI_LIB) $(LIB)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(OCI_LIB) $(LIB) $(LDLIBS)
+$(BIN): $(CMD_OBJS) $(CMD_EXTRA_OBJS) $(OCI_LIB) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(CMD_EXTRA_OBJS) $(OCI_LIB) $(LIB) $(LDLIBS)
 
 # The dependency rule (cmd -> oci -> libckpt <- namespaces): cmd/ and oci/
 # include the engine's public headers (include/ckpt), its utilities
 # (libckpt/util) and their own, nothing else of the engine; libckpt/ and
 # namespaces/ include nothing of oci/ or cmd/.
 check-deps:
-	@bad=$$(grep -HnE '^#include "' cmd/*.[ch] oci/*.[ch] | \
-		grep -vE '#include "(ckpt|util|oci|cmd)/'; \
-		grep -rHnE '^#include "(oci|cmd)/' libckpt namespaces); \
+	@bad=$$(grep -HnE '^#include "' cmd/*.[ch] oci/*.[ch] criu/*.[ch] | \
+		grep -vE '#include "(ckpt|util|oci|cmd|criu)/'; \
+		grep -rHnE '^#include "(oci|cmd|criu)/' libckpt namespaces); \
 	if [ -n "$$bad" ]; then echo "dependency rule broken:"; echo "$$bad"; exit 1; fi
 
 clean:
@@ -115,7 +116,18 @@ install: $(BIN)
 	sed 's|"/usr/local/bin/ckpt-oci"|"$(PREFIX)/bin/ckpt-oci"|' oci/hooks.d/ckpt-oci.json \
 		>$(DESTDIR)$(PREFIX)/share/containers/oci/hooks.d/ckpt-oci.json
 
-.PHONY: test-build workloads
+# Opt-in: ckpt-oci as `criu`, for runc, podman and containerd (ckpt-oci-criu(1)).
+# Never over a criu already there (CRIU itself) unless FORCE=1.
+install-criu-compat: install
+	@dst=$(DESTDIR)$(PREFIX)/sbin/criu; \
+	if { [ -e "$$dst" ] || [ -L "$$dst" ]; } && [ "$(FORCE)" != 1 ] && \
+	   [ "$$(readlink "$$dst")" != "$(PREFIX)/bin/ckpt-oci" ]; then \
+		echo "$$dst exists: left alone (FORCE=1 replaces it)" >&2; exit 1; \
+	fi; \
+	install -d $(DESTDIR)$(PREFIX)/sbin && ln -sfn $(PREFIX)/bin/ckpt-oci "$$dst" && \
+	echo "$$dst -> $(PREFIX)/bin/ckpt-oci"
+
+.PHONY: test-build workloads install-criu-compat
 # ---- end of test, demo and install targets -------------------------------
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "criu/criu.h"
 
 struct subcommand {
 	const char *name;
@@ -18,6 +19,7 @@ static const struct subcommand commands[] = {
 	{ "inspect", cmd_inspect, "show what a bundle holds" },
 	{ "check", cmd_check, "probe this host's kernel features" },
 	{ "hook", cmd_hook, "OCI runtime hook (state JSON on stdin)" },
+	{ "criu", criu_main, "CRIU's RPC service for runc, podman, containerd" },
 };
 
 static void usage(FILE *f)
@@ -39,6 +41,11 @@ int cmd_fail(const char *what, const char *msg)
 
 int main(int argc, char **argv)
 {
+	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+	/* installed as `criu` (make install-criu-compat): CRIU's command line */
+	if (!strcmp(self, "criu"))
+		return criu_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -1,0 +1,209 @@
+/*
+ * criu/restore.c - RESTORE: CRIU's restore request mapped onto
+ * ckpt_restore(), the bundle taken from the images directory.
+ *
+ * The caller (runc) made the container's state, cgroups and root
+ * directory, and put this service into the cgroups: the tree is born
+ * there, its namespaces are the bundle's, its root is the request's root
+ * (mapped from the one recorded at dump). Its stdio pipes are ours
+ * (inherit_fd, which runc points at fds 0-2: the engine gives a restored
+ * pipe leading outside the tree the restore's own). Notify points, with
+ * the tree complete and not yet running: setup-namespaces and
+ * post-setup-namespaces, post-restore (with the root's pid: runc writes
+ * its state then), network-unlock, pre-resume; post-resume once it runs.
+ */
+#define LOG_PREFIX "criu: "
+#include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt/ckpt.h"
+#include "criu/swrk.h"
+#include "util/doc.h"
+#include "util/json.h"
+#include "util/util.h"
+
+struct restore_run {
+	struct swrk *s;
+	uint64_t t0, t_adopt;
+};
+
+static int restore_refused(struct swrk *s, ckpt_err_t *err)
+{
+	const CriuOpts *o = s->opts;
+
+	if (o->lazy_pages)
+		return swrk_refuse(s, "lazy_pages", err);
+	if (o->ps)
+		return swrk_refuse(s, "ps (page server)", err);
+	if (o->parent_img && *o->parent_img)
+		return swrk_refuse(s, "parent_img", err);
+	if (o->n_external)
+		return swrk_refuse(s, "external (external namespaces and resources)", err);
+	if (o->n_join_ns)
+		return swrk_refuse(s, "join_ns (joining existing namespaces)", err);
+	/*
+	 * runc always asks for an empty network namespace ("runc doesn't manage
+	 * network devices"): the engine keeps the one the tree had, loopback
+	 * and all, which is what a runc container's holds. Others are refused.
+	 */
+	if (o->empty_ns & ~(uint32_t)CLONE_NEWNET)
+		return swrk_refuse(s, "empty_ns other than the network namespace", err);
+	if (o->n_exec_cmd)
+		return swrk_refuse(s, "exec_cmd", err);
+	if (o->lsm_profile && *o->lsm_profile)
+		return swrk_refuse(s, "lsm_profile", err);
+	if (o->tcp_close)
+		return swrk_refuse(s, "tcp_close", err);
+	if (o->n_skip_mnt)
+		return swrk_refuse(s, "skip_mnt", err);
+	for (size_t i = 0; i < o->n_inherit_fd; i++) {
+		const InheritFd *f = o->inherit_fd[i];
+
+		/* runc's stdio: descriptors.json's pipes at the init's fds 0-2 */
+		if (strncmp(f->key, "pipe:[", 6) || f->fd < 0 || f->fd > 2)
+			return ckpt_error_msg(err, EOPNOTSUPP,
+					      "inherit_fd `%s` at fd %d: only "
+					      "the stdio pipes (fds 0-2) are taken over",
+					      f->key, f->fd);
+	}
+	return 0;
+}
+
+/* The root directory recorded at dump (criu.json), untrusted: a key to map. */
+static int old_root(const char *bundle, char **out, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", bundle, SWRK_DOC), *buf = NULL;
+	cleanup_json struct json *doc = NULL;
+	struct doc_at at = DOC_TOP(SWRK_DOC);
+	const char *root;
+	size_t len = 0;
+	int ret;
+
+	ret = read_file_at(AT_FDCWD, path, 1 << 16, &buf, &len, err);
+	if (ret == -ENOENT)
+		return ckpt_error_msg(err, ENOENT,
+				      "%s: not a bundle dumped through CRIU's RPC "
+				      "(no %s)",
+				      bundle, SWRK_DOC);
+	if (ret == 0)
+		ret = json_parse(buf, len, &doc, err);
+	if (ret == 0)
+		ret = doc_str(&at, doc, "root", PATH_MAX, &root, err);
+	if (ret < 0)
+		return ret;
+	if (root[0] != '/')
+		return doc_error(err, &at, "root: `%s` is not an absolute path", root);
+	*out = xstrdup(root);
+	return 0;
+}
+
+/* The engine's adopt callback: the tree is complete, stopped; runc takes it. */
+static int restore_adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
+{
+	struct restore_run *r = ro->arg;
+	static const char *const points[] = {"setup-namespaces", "post-setup-namespaces",
+					     "post-restore", "network-unlock", "pre-resume"};
+	int ret = 0;
+
+	r->t_adopt = now_ns();
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(points); i++) {
+		bool with_pid = !strcmp(points[i], "setup-namespaces") ||
+				!strcmp(points[i], "post-restore");
+
+		ret = swrk_notify(r->s, points[i], with_pid ? ro->root_pid : 0, err);
+	}
+	return ret;
+}
+
+/* The engine's running callback: the tree runs. */
+static void restore_running(struct ckpt_restore_opts *ro)
+{
+	struct restore_run *r = ro->arg;
+	ckpt_err_t e = {0};
+
+	if (swrk_notify(r->s, "post-resume", ro->root_pid, &e) < 0)
+		swrk_log(r->s, "%s, ignoring: the tree runs", e.msg);
+}
+
+/* status_fd: one '\0' once the tree runs, as CRIU writes it. */
+static void restore_status(struct swrk *s)
+{
+	cleanup_close int fd = -1;
+	ckpt_err_t e = {0};
+
+	if (!s->opts->has_status_fd || s->opts->status_fd < 0)
+		return;
+	fd = swrk_caller_fd(s, s->opts->status_fd, false, O_WRONLY, NULL, &e);
+	if (fd < 0 || write(fd, "", 1) != 1)
+		swrk_log(s, "status_fd %d: %s, ignoring", s->opts->status_fd,
+			 fd < 0 ? e.msg : strerror(errno));
+}
+
+int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
+{
+	static CriuRestoreResp rr = CRIU_RESTORE_RESP__INIT;
+	const CriuOpts *o = s->opts;
+	struct restore_run r = {.s = s};
+	struct ckpt_restore_opts ro = {0};
+	struct swrk_restore_stats st = {0};
+	cleanup_free char *bundle = NULL, *root = NULL, *map = NULL;
+	cleanup_free const char **veths = NULL;
+	const char *maps[1];
+	ckpt_err_t e2 = {0};
+	int ret;
+
+	ret = restore_refused(s, err);
+	if (ret < 0)
+		return ret;
+	bundle = xasprintf("%s/%s", s->images, SWRK_BUNDLE);
+	if (access(bundle, F_OK) < 0)
+		return ckpt_error_msg(err, ENOENT,
+				      "no ckpt-oci bundle in %s (images dumped by "
+				      "CRIU itself are not restored by ckpt-oci)",
+				      s->images);
+	ret = old_root(bundle, &root, err);
+	if (ret < 0)
+		return ret;
+	if (o->root && *o->root && strcmp(o->root, root)) {
+		maps[0] = map = xasprintf("%s=%s", root, o->root);
+		ro.mount_map = maps;
+		ro.nmount_map = 1;
+	}
+	if (o->n_veths) {
+		veths = xzalloc(o->n_veths * sizeof(*veths));
+		for (size_t i = 0; i < o->n_veths; i++)
+			veths[i] = xasprintf("%s=%s", o->veths[i]->if_in, o->veths[i]->if_out);
+		ro.veth_map = veths;
+		ro.nveth_map = o->n_veths;
+	}
+	if (o->rst_sibling)
+		swrk_log(s, "rst_sibling: the restored root is a child of this service, "
+			    "reparented when it exits, not a child of the caller");
+	ro.bundle = bundle;
+	ro.work_dir = s->work;
+	ro.detach = true;
+	ro.adopt = restore_adopt;
+	ro.running = restore_running;
+	ro.arg = &r;
+	r.t0 = now_ns();
+	ret = ckpt_restore(&ro, err);
+	for (size_t i = 0; i < o->n_veths; i++)
+		free((char *)veths[i]);
+	if (ret < 0)
+		return ret;
+	restore_status(s);
+	st.restore_us = (now_ns() - r.t0) / 1000;
+	st.forking_us = r.t_adopt ? (r.t_adopt - r.t0) / 1000 : 0;
+	st.pages = swrk_bundle_pages(bundle);
+	if (swrk_write_restore_stats(s->images, &st, &e2) < 0)
+		swrk_log(s, "%s, ignoring", e2.msg);
+	swrk_log(s, "restored %s as pid %d in %.3f s", bundle, ro.root_pid, st.restore_us / 1e6);
+	rr.pid = ro.root_pid;
+	resp->restore = &rr;
+	return 0;
+}
