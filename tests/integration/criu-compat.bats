@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
+# criu-compat.bats - ckpt-oci as `criu` under real runc (ckpt-oci-criu(1)):
+# `runc --criu PATH checkpoint` and `runc restore -d` speak CRIU's RPC
+# protocol to it. A busybox counter (container.bash) must go on from the
+# value it had at the checkpoint; runc must know the restored container.
+
+load helpers
+load container
+
+setup()
+{
+	ckpt_setup
+	ctr_setup
+	require_cmd python3
+	# runc selects the binary by path; its name must be `criu`
+	mkdir -p "$T/bin"
+	ln -s "$CKPT_OCI" "$T/bin/criu"
+	CRIU=$T/bin/criu
+	# container ids name cgroups (/ID) shared by every runc on the host
+	ID=criu$$-$BATS_TEST_NUMBER
+}
+
+teardown()
+{
+	ctr_teardown
+	ckpt_teardown
+}
+
+# runc_criu ARGS...: runc of this root with ckpt-oci as its criu; status and
+# output as `run` sets them, but stdio are files: a restored tree must not
+# keep bats' pipes open.
+runc_criu()
+{
+	status=0
+	timeout -k 5 "$CKPT_TIMEOUT" "$RUNC" --root "$RUNC_ROOT" --criu "$CRIU" "$@" \
+		</dev/null >"$T/runc.out" 2>&1 || status=$?
+	output=$(cat "$T/runc.out")
+}
+
+# runc no longer lists the container.
+assert_gone()
+{
+	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) != *"$1"* ]] || fail "runc still lists $1"
+}
+
+_count_moved_from() { local n; n=$(ctr_count "$1") && [[ $n != "$2" ]]; }
+
+# assert_continues ID LO HI: the restored counter's next value lies in (LO, HI]:
+# it went on from where it was, it did not start again from 1.
+assert_continues()
+{
+	local id=$1 lo=$2 hi=$3 last n
+
+	last=$(ctr_count "$id")
+	wait_until 20 _count_moved_from "$id" "$last" || fail "the counter did not move from $last"
+	n=$(ctr_count "$id")
+	((n > lo && n <= hi)) || fail "restored counter at $n, want ($lo, $hi]"
+}
+
+# The init's pid as runc has it, and a process in the container's cgroup.
+assert_runc_knows()
+{
+	local id=$1 pid
+
+	[[ $(ctr_status "$id") == running ]] || fail "runc says $(ctr_status "$id")"
+	pid=$(ctr_pid "$id")
+	[[ -d /proc/$pid ]] || fail "runc's init pid $pid is gone"
+	grep -qx "$pid" <(ctr_pids "$id") || fail "pid $pid is not in the container's cgroup"
+}
+
+# stats_field FILE FIELD: field FIELD of the dump (1) or restore (2) entry.
+stats_field()
+{
+	python3 - "$1" "$2" <<'EOF'
+import struct, sys
+
+def fields(b):
+    out, i = {}, 0
+    while i < len(b):
+        key, i = varint(b, i)
+        if key & 7 == 0:
+            out[key >> 3], i = varint(b, i)
+        elif key & 7 == 2:
+            n, i = varint(b, i)
+            out[key >> 3], i = b[i:i + n], i + n
+        else:
+            sys.exit("wire type %d" % (key & 7))
+    return out
+
+def varint(b, i):
+    v = s = 0
+    while True:
+        v |= (b[i] & 0x7f) << s
+        s += 7
+        i += 1
+        if not b[i - 1] & 0x80:
+            return v, i
+
+data = open(sys.argv[1], "rb").read()
+svc, magic, size = struct.unpack("<III", data[:12])
+assert (svc, magic) == (0x55105940, 0x57093306), "bad magic"
+assert size == len(data) - 12, "bad size"
+top = fields(data[12:])
+entry = fields(top[1 if "stats-dump" in sys.argv[1] else 2])
+print(entry.get(int(sys.argv[2]), 0))
+EOF
+}
+
+@test "criu: --version, -V and check answer as CRIU does; other commands are refused" {
+	run "$CRIU" --version
+	assert_success
+	assert_line --index 0 --regexp '^Version: [0-9]+\.[0-9]+$'
+	run "$CKPT_OCI" criu -V
+	assert_success
+	assert_line --index 0 --regexp '^Version: [0-9]+\.[0-9]+$'
+	run "$CRIU" check
+	assert_success
+	assert_line "Looks good."
+	run "$CRIU" dump -t 1
+	assert_failure
+	assert_output --partial "\`dump\` is not served"
+}
+
+@test "criu: runc checkpoint, then runc restore -d: the counter goes on" {
+	local n pids p
+
+	ctr_run_counter "$ID"
+	pids=$(ctr_pids "$ID")
+	runc_criu checkpoint --image-path "$T/img" "$ID"
+	assert_success
+	assert_gone "$ID"
+	for p in $pids; do
+		wait_until 10 pid_exited "$p"
+	done
+	n=$(ctr_count "$ID")
+	# the images directory: the bundle, runc's descriptors.json, the stats
+	[[ -f $T/img/bundle/manifest.json && -f $T/img/descriptors.json ]]
+	run "$CKPT_OCI" inspect "$T/img/bundle"
+	assert_success
+	(($(stats_field "$T/img/stats-dump" 7) > 0)) # pages written
+	(($(stats_field "$T/img/stats-dump" 2) > 0)) # frozen time
+	grep -q "notify: post-dump" "$T/img/dump.log"
+
+	runc_criu restore -d --image-path "$T/img" --bundle "$T/$ID" "$ID"
+	assert_success
+	assert_runc_knows "$ID"
+	assert_continues "$ID" "$n" $((n + 30))
+	(($(stats_field "$T/img/stats-restore" 4) > 0)) # restore time
+	grep -q "notify: post-restore (pid $(ctr_pid "$ID"))" "$T/img/restore.log"
+	# runc manages it as its own: exec, kill and delete
+	run "$RUNC" --root "$RUNC_ROOT" exec "$ID" cat /tmp/count
+	assert_success
+	run "$RUNC" --root "$RUNC_ROOT" delete -f "$ID"
+	assert_success
+	assert_gone "$ID"
+}
+
+@test "criu: runc checkpoint --leave-running keeps it counting; the images restore later" {
+	local lo hi
+
+	ctr_run_counter "$ID"
+	lo=$(ctr_count "$ID")
+	runc_criu checkpoint --leave-running --image-path "$T/img" "$ID"
+	assert_success
+	hi=$(ctr_count "$ID")
+	assert_runc_knows "$ID"
+	ctr_wait_count_above "$ID" "$hi"
+	run "$RUNC" --root "$RUNC_ROOT" delete -f "$ID"
+	assert_success
+
+	runc_criu restore -d --image-path "$T/img" --bundle "$T/$ID" "$ID"
+	assert_success
+	assert_runc_knows "$ID"
+	assert_continues "$ID" "$lo" $((hi + 30))
+}
+
+@test "criu: the images directory moved elsewhere restores" {
+	local n
+
+	ctr_run_counter "$ID"
+	runc_criu checkpoint --image-path "$T/img-a" "$ID"
+	assert_success
+	n=$(ctr_count "$ID")
+	mkdir "$T/elsewhere"
+	mv "$T/img-a" "$T/elsewhere/img-b"
+	runc_criu restore -d --image-path "$T/elsewhere/img-b" --bundle "$T/$ID" "$ID"
+	assert_success
+	assert_runc_knows "$ID"
+	assert_continues "$ID" "$n" $((n + 30))
+}
+
+@test "criu: a second checkpoint into the same directory replaces the bundle" {
+	local n
+
+	ctr_run_counter "$ID"
+	runc_criu checkpoint --leave-running --image-path "$T/img" "$ID"
+	assert_success
+	ctr_wait_count_above "$ID" $(($(ctr_count "$ID") + 5))
+	runc_criu checkpoint --image-path "$T/img" "$ID"
+	assert_success
+	n=$(ctr_count "$ID")
+	[[ ! -e $T/img/bundle.new ]]
+	runc_criu restore -d --image-path "$T/img" --bundle "$T/$ID" "$ID"
+	assert_success
+	assert_continues "$ID" "$n" $((n + 30))
+}
+
+@test "criu: pre-dump is refused by runc: FEATURE_CHECK says no memory tracking" {
+	ctr_run_counter "$ID"
+	runc_criu checkpoint --pre-dump --image-path "$T/img" "$ID"
+	assert_failure
+	assert_output --partial "CRIU is missing features"
+	assert_runc_knows "$ID"
+}
+
+@test "criu: a restore without a bundle fails with ckpt-oci's reason in the log" {
+	ctr_create "$ID"
+	mkdir "$T/img"
+	echo '["/dev/null","/dev/null","/dev/null"]' >"$T/img/descriptors.json"
+	CTRS+=("$ID")
+	runc_criu restore -d --image-path "$T/img" --bundle "$T/$ID" "$ID"
+	assert_failure
+	assert_output --partial "errno 2"
+	grep -q "Error (ckpt-oci): no ckpt-oci bundle in $T/img" "$T/img/restore.log"
+	[[ -z $(ctr_status "$ID") ]]
+}
