@@ -35,6 +35,12 @@
 
 #define TASK_SIZE MEM_TASK_SIZE
 
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
 #ifndef PR_SET_VMA
 #define PR_SET_VMA	     0x53564d41
 #define PR_SET_VMA_ANON_NAME 0
@@ -281,6 +287,8 @@ static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, struc
 		return vma_map_sysv(t, v, err);
 	if (has_flag(v->vmflags, "gd"))
 		flags |= MAP_GROWSDOWN;
+	if (has_flag(v->vmflags, "nr"))
+		flags |= MAP_NORESERVE;
 	if (v->populate)
 		flags |= MAP_POPULATE;
 	ret = vma_source(rc, t, v, &flags, &fd, fc, err);
@@ -427,7 +435,8 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 		int advice;
 	} advice[] = {
 		{"dc", MADV_DONTFORK},	 {"wf", MADV_WIPEONFORK}, {"hg", MADV_HUGEPAGE},
-		{"nh", MADV_NOHUGEPAGE}, {"dd", MADV_DONTDUMP},
+		{"nh", MADV_NOHUGEPAGE}, {"dd", MADV_DONTDUMP},	  {"mg", MADV_MERGEABLE},
+		{"sr", MADV_SEQUENTIAL}, {"rr", MADV_RANDOM},
 	};
 	uint64_t len = v->end - v->start;
 	long r;
@@ -456,6 +465,36 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 	if (v->tmp_prot != v->prot) {
 		ret = RSYS(&t->rs, &r, err, SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
 		ret = rsys_check(ret, r, err, "mprotect %#lx", (unsigned long)(v->start));
+		if (ret < 0)
+			return ret;
+	}
+	/*
+	 * Locked last, once its pages are in: the task is still root here, so
+	 * neither RLIMIT_MEMLOCK nor the uid it will have (set later, with the
+	 * other credentials) stops a lock the task took before it dropped them.
+	 */
+	if (has_flag(v->vmflags, "lo")) {
+		ret = RSYS(&t->rs, &r, err, SYS_mlock2, v->start, len,
+			   has_flag(v->vmflags, "lf") ? MLOCK_ONFAULT : 0, 0, 0, 0);
+		ret = rsys_check(ret, r, err, "mlock %#lx", (unsigned long)(v->start));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Sealed VMAs (mseal, 6.10+) are sealed when nothing is left to change in them. */
+static int vmas_seal(struct rtask *t, const struct rvma *vmas, int n, ckpt_err_t *err)
+{
+	for (int i = 0; i < n; i++) {
+		long r;
+		int ret;
+
+		if (vmas[i].kind == VMA_VDSO || !has_flag(vmas[i].vmflags, "sl"))
+			continue;
+		ret = RSYS(&t->rs, &r, err, __NR_mseal, vmas[i].start, vmas[i].end - vmas[i].start,
+			   0, 0, 0, 0);
+		ret = rsys_check(ret, r, err, "mseal %#lx", (unsigned long)vmas[i].start);
 		if (ret < 0)
 			return ret;
 	}
@@ -581,6 +620,8 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		ret = guards_restore(t, err);
 	if (ret == 0)
 		ret = mm_restore(rc, t, err);
+	if (ret == 0)
+		ret = vmas_seal(t, vmas, n, err);
 	return ret;
 }
 

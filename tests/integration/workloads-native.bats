@@ -190,3 +190,21 @@ load helpers
 @test "native: misc_state (static)" {
 	wl_native misc_state.static "$T"
 }
+
+@test "native: vma_flags (dynamic)" {
+	wl_native vma_flags
+}
+
+@test "native: vma_flags (static)" {
+	wl_native vma_flags.static
+}
+
+@test "native: mlock_uid (dynamic)" {
+	require_root
+	wl_native mlock_uid
+}
+
+@test "native: mlock_uid (static)" {
+	require_root
+	wl_native mlock_uid.static
+}
