@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "namespaces/ns.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -47,6 +48,21 @@ static const char *const cg_limits[] = {
 	"memory.limit_in_bytes", "memory.max", "memory.high", "pids.max", "cpu.cfs_period_us",
 	"cpu.cfs_quota_us", "cpu.shares", "cpu.max", "cpu.weight", "cpuset.cpus",
 	"cpuset.mems",
+};
+
+/* One hierarchy of cgroup.json: where the tree was, and its limits. */
+struct cg_entry {
+	const char *controllers; /* "" for the unified (v2) hierarchy */
+	const char *path;	 /* absolute, from the hierarchy's root */
+	size_t nlim;
+	const char *lim_file[ARRAY_SIZE(cg_limits)];
+	const char *lim_val[ARRAY_SIZE(cg_limits)];
+};
+
+static const struct doc_field cg_fields[] = {
+	DOC_STR(struct cg_entry, controllers, "controllers", 256),
+	DOC_STR(struct cg_entry, path, "path", 4096),
+	DOC_END,
 };
 
 /*
@@ -118,8 +134,7 @@ static int cgroup_dump(const struct ns_dump *d, ckpt_err_t *err)
 			return ckpt_error_msg(err, E2BIG, "more than %d cgroup hierarchies", CG_MAX);
 		dir = xasprintf("%s%s", mnt, p);
 		o = json_push(list, json_obj());
-		json_set(o, "controllers", json_str(c + 1));
-		json_set(o, "path", json_str(p));
+		doc_write(o, cg_fields, &(struct cg_entry){.controllers = c + 1, .path = p});
 		cg_limits_read(dir, json_set(o, "limits", json_obj()));
 	}
 	return bundle_put_json(d->bundle, "cgroup.json", doc, err);
@@ -135,17 +150,56 @@ static int cg_write(const char *dir, const char *file, const char *val, ckpt_err
 	return 0;
 }
 
-/* Make one cgroup below ours and copy the limits that differ. */
-static int cg_make(const struct json *o, const char *name, ckpt_err_t *err)
+static bool cg_limit_known(const char *file)
 {
-	const char *ctl = json_as_str(json_get(o, "controllers"));
-	const char *orig = json_as_str(json_get(o, "path"));
-	struct json *lim = json_get(o, "limits");
+	for (size_t k = 0; k < ARRAY_SIZE(cg_limits); k++)
+		if (!strcmp(file, cg_limits[k]))
+			return true;
+	return false;
+}
+
+/* Entry i of "cgroups", checked whole: names that stay below a hierarchy, known limits. */
+static int cg_entry_read(const struct doc_at *list, const struct json *arr, size_t i,
+			 struct cg_entry *e, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_IDX(list, i), l = DOC_KEY(&at, "limits");
+	const struct json *o, *lim;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	ret = doc_elem_obj(list, arr, i, &o, err);
+	if (ret == 0)
+		ret = doc_read(&at, o, cg_fields, e, err);
+	if (ret == 0)
+		ret = doc_opt_obj(&at, o, "limits", &lim, err);
+	if (ret < 0)
+		return ret;
+	if (strchr(e->controllers, '/'))
+		return doc_error(err, &at, "controllers `%s` hold a slash", e->controllers);
+	if (e->path[0] != '/' || strstr(e->path, ".."))
+		return doc_error(err, &at, "path `%s` is not absolute or leaves the hierarchy",
+				 e->path);
+	if (json_len(lim) > ARRAY_SIZE(cg_limits))
+		return doc_error(err, &l, "%zu limits, at most %zu known", json_len(lim),
+				 ARRAY_SIZE(cg_limits));
+	for (size_t k = 0; k < json_len(lim); k++) {
+		ret = doc_map_str(&l, lim, k, 4096, &e->lim_file[k], &e->lim_val[k], err);
+		if (ret < 0)
+			return ret;
+		if (!cg_limit_known(e->lim_file[k]))
+			return doc_error(err, &l, "unknown limit `%s`", e->lim_file[k]);
+	}
+	e->nlim = json_len(lim);
+	return 0;
+}
+
+/* Make one cgroup below ours and copy the limits that differ. */
+static int cg_make(const struct cg_entry *e, const char *name, ckpt_err_t *err)
+{
+	const char *ctl = e->controllers, *orig = e->path;
 	cleanup_free char *mnt = NULL, *mine = NULL, *dir = NULL;
 	const char *base;
 
-	if (!ctl || !orig || strstr(orig, "..") || strchr(ctl, '/'))
-		return ckpt_error_msg(err, EPROTO, "cgroup.json: bad entry");
 	mnt = proc_cgroup_mount(ctl);
 	mine = cg_path_of("/proc/self/cgroup", ctl);
 	if (!mnt || !mine)
@@ -167,18 +221,13 @@ static int cg_make(const struct json *o, const char *name, ckpt_err_t *err)
 	if (mkdir(dir, 0755) < 0 && (errno != EEXIST || rmdir(dir) < 0 || mkdir(dir, 0755) < 0))
 		return ckpt_error(err, errno == EBUSY ? EEXIST : errno, "mkdir %s", dir);
 	cg_made[cg_nmade++] = xstrdup(dir);
-	for (size_t i = 0; i < json_len(lim); i++) {
-		const char *file = json_key_at(lim, i), *want = json_as_str(json_at(lim, i));
-		cleanup_free char *path = xasprintf("%s/%s", dir, file ?: ""), *cur = NULL;
-		bool known = false;
-		ckpt_err_t e = { 0 };
+	for (size_t i = 0; i < e->nlim; i++) {
+		const char *file = e->lim_file[i], *want = e->lim_val[i];
+		cleanup_free char *path = xasprintf("%s/%s", dir, file), *cur = NULL;
+		ckpt_err_t ignored = {0};
 		size_t len;
 
-		for (size_t k = 0; k < ARRAY_SIZE(cg_limits); k++)
-			known |= file && !strcmp(file, cg_limits[k]);
-		if (!known || !want)
-			return ckpt_error_msg(err, EPROTO, "cgroup.json: bad limit `%s`", file ?: "");
-		if (read_file_at(AT_FDCWD, path, 4096, &cur, &len, &e) == 0 &&
+		if (read_file_at(AT_FDCWD, path, 4096, &cur, &len, &ignored) == 0 &&
 		    !strncmp(cur, want, strlen(want)) && cur[strlen(want)] == '\n')
 			continue;
 		if (cg_write(dir, file, want, err) < 0)
@@ -211,18 +260,22 @@ static void cgroup_undo(struct ns_restore *r)
 
 static int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err)
 {
+	struct doc_at at = DOC_TOP("cgroup.json"), l = DOC_KEY(&at, "cgroups");
 	cleanup_json struct json *doc = NULL;
-	struct json *list;
+	struct cg_entry e[CG_MAX];
+	const struct json *list;
+	size_t n = 0;
 	int ret;
 
 	ret = bundle_get_json(r->bundle, "cgroup.json", &doc, err);
+	if (ret == 0)
+		ret = doc_arr(&at, doc, "cgroups", CG_MAX, &list, &n, err);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = cg_entry_read(&l, list, i, &e[i], err);
 	if (ret < 0)
 		return ret;
-	list = json_get(doc, "cgroups");
-	if (json_len(list) > CG_MAX)
-		return ckpt_error_msg(err, E2BIG, "cgroup.json: too many hierarchies");
-	for (size_t i = 0; i < json_len(list); i++) {
-		ret = cg_make(json_at(list, i), r->cgroup_name, err);
+	for (size_t i = 0; i < n; i++) {
+		ret = cg_make(&e[i], r->cgroup_name, err);
 		if (ret < 0) {
 			cg_unmake(); /* nothing half made stays behind */
 			return ret;

@@ -104,12 +104,13 @@ static int mq_read_one(int dirfd, const char *name, struct json *arr, ckpt_err_t
 		return ret;
 	}
 	o = json_push(arr, json_obj());
-	json_set(o, "name", json_str(name));
-	json_set(o, "mode", json_int(st.st_mode & 07777));
-	json_set(o, "uid", json_int(st.st_uid));
-	json_set(o, "gid", json_int(st.st_gid));
-	json_set(o, "maxmsg", json_int(a.mq_maxmsg));
-	json_set(o, "msgsize", json_int(a.mq_msgsize));
+	doc_write(o, ipc_mq_fields,
+		  &(struct ipc_mq){.name = name,
+				   .mode = st.st_mode & 07777,
+				   .uid = st.st_uid,
+				   .gid = st.st_gid,
+				   .maxmsg = a.mq_maxmsg,
+				   .msgsize = a.mq_msgsize});
 	ret = mq_copy_messages(q, &a, json_set(o, "messages", json_arr()), err);
 	mq_close(q);
 	return ret;
@@ -146,54 +147,46 @@ struct json *ipc_mq_read(ckpt_err_t *err)
 	return steal_pointer(&arr);
 }
 
-static int mq_fill(mqd_t q, const struct json *msgs, long msgsize, ckpt_err_t *err)
+static int mq_fill(mqd_t q, const struct ipc_mq *o, ckpt_err_t *err)
 {
-	cleanup_free char *buf = xzalloc(msgsize + 1);
+	for (size_t i = 0; i < o->n; i++) {
+		const struct ipc_msg *m = &o->msgs[i];
 
-	for (size_t i = 0; i < json_len(msgs); i++) {
-		const struct json *m = json_at(msgs, i);
-		size_t len = strlen(json_as_str(json_get(m, "data")) ?: "") / 2;
-
-		if ((long)len > msgsize || (len && json_get_hexbuf(m, "data", buf, len, err) < 0))
-			return ckpt_error_msg(err, EPROTO, "bad message %zu", i);
-		if (mq_send(q, buf, len, json_as_int(json_get(m, "prio"))) < 0)
+		if ((int64_t)m->len > o->msgsize)
+			return ckpt_error_msg(err, EPROTO, "message %zu: %zu bytes, at most %lld",
+					      i, m->len, (long long)o->msgsize);
+		if (mq_send(q, m->data, m->len, m->type) < 0)
 			return ckpt_error(err, errno, "queue message %zu", i);
 	}
 	return 0;
 }
 
-static int mq_restore_one(const struct json *o, ckpt_err_t *err)
+static int mq_restore_one(const struct ipc_mq *o, ckpt_err_t *err)
 {
-	const char *name = json_as_str(json_get(o, "name"));
-	struct mq_attr a = { .mq_maxmsg = json_as_int(json_get(o, "maxmsg")),
-			     .mq_msgsize = json_as_int(json_get(o, "msgsize")) };
-	cleanup_free char *qname = NULL;
+	struct mq_attr a = {.mq_maxmsg = o->maxmsg, .mq_msgsize = o->msgsize};
+	cleanup_free char *qname = xasprintf("/%s", o->name);
 	int ret;
 	mqd_t q;
 
-	if (!name || !*name || strchr(name, '/') || a.mq_msgsize <= 0 || a.mq_maxmsg <= 0)
-		return ckpt_error_msg(err, EPROTO, "ipc.json: bad POSIX message queue");
-	qname = xasprintf("/%s", name);
 	q = mq_open(qname, O_CREAT | O_EXCL | O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0600, &a);
 	if (q == (mqd_t)-1)
-		return ckpt_error(err, errno, "create POSIX message queue `%s`", name);
-	ret = mq_fill(q, json_get(o, "messages"), a.mq_msgsize, err);
+		return ckpt_error(err, errno, "create POSIX message queue `%s`", o->name);
+	ret = mq_fill(q, o, err);
 	/* an mqd_t is a file descriptor on Linux */
-	if (ret == 0 && fchown(q, json_as_int(json_get(o, "uid")),
-			       json_as_int(json_get(o, "gid"))) < 0)
+	if (ret == 0 && fchown(q, o->uid, o->gid) < 0)
 		ret = ckpt_error(err, errno, "chown");
-	if (ret == 0 && fchmod(q, json_as_int(json_get(o, "mode")) & 07777) < 0)
+	if (ret == 0 && fchmod(q, o->mode & 07777) < 0)
 		ret = ckpt_error(err, errno, "chmod");
 	mq_close(q);
 	if (ret < 0)
-		return ckpt_error_wrap(err, "POSIX message queue `%s`", name);
+		return ckpt_error_wrap(err, "POSIX message queue `%s`", o->name);
 	return 0;
 }
 
-int ipc_mq_restore(const struct json *mqs, ckpt_err_t *err)
+int ipc_mq_restore(const struct ipc_mq *mqs, size_t n, ckpt_err_t *err)
 {
-	for (size_t i = 0; i < json_len(mqs); i++)
-		if (mq_restore_one(json_at(mqs, i), err) < 0)
+	for (size_t i = 0; i < n; i++)
+		if (mq_restore_one(&mqs[i], err) < 0)
 			return -err->code;
 	return 0;
 }

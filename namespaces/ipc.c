@@ -32,6 +32,7 @@
 
 #include "namespaces/ipc.h"
 #include "namespaces/ns.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -39,15 +40,6 @@
 #define MSG_COPY 040000
 #endif
 #define SHM_IMG "ipc-shm.img"
-
-/* Limits in the namespace; mqueue ones are per namespace too. */
-static const char *const ipc_sysctls[] = {
-	"kernel/shmmax",	     "kernel/shmall",	       "kernel/shmmni",
-	"kernel/shm_rmid_forced",    "kernel/msgmax",	       "kernel/msgmnb",
-	"kernel/msgmni",	     "kernel/sem",	       "fs/mqueue/msg_max",
-	"fs/mqueue/msgsize_max",     "fs/mqueue/queues_max",   "fs/mqueue/msg_default",
-	"fs/mqueue/msgsize_default",
-};
 
 union semun {
 	int val;
@@ -83,11 +75,10 @@ int ipc_sysctl_write(const char *name, const char *val, ckpt_err_t *err)
 
 static void perm_json(struct json *o, int id, const struct ipc_perm *p)
 {
-	json_set(o, "id", json_int(id));
-	json_set(o, "key", json_int(p->__key));
-	json_set(o, "mode", json_int(p->mode));
-	json_set(o, "uid", json_int(p->uid));
-	json_set(o, "gid", json_int(p->gid));
+	struct ipc_obj x = {
+		.id = id, .key = p->__key, .mode = p->mode, .uid = p->uid, .gid = p->gid};
+
+	doc_write(o, ipc_perm_fields, &x);
 }
 
 static struct json *shm_read(void)
@@ -196,7 +187,7 @@ static struct json *ipc_read(void *arg, ckpt_err_t *err)
 	cleanup_json struct json *j = json_obj();
 	struct json *sys = json_set(j, "sysctls", json_obj()), *v;
 
-	for (size_t i = 0; i < ARRAY_SIZE(ipc_sysctls); i++) {
+	for (size_t i = 0; i < ipc_nsysctls; i++) {
 		cleanup_free char *val = NULL;
 
 		if (ipc_sysctl_read(ipc_sysctls[i], &val, err) < 0)
@@ -218,16 +209,14 @@ static struct json *ipc_read(void *arg, ckpt_err_t *err)
 }
 
 /* The child of shm_dump_data: every segment's bytes, in order, to fd. */
-static int shm_stream(int nsfd, const struct json *shm, int fd)
+static int shm_stream(int nsfd, const struct ipc_obj *shm, size_t n, int fd)
 {
 	if (setns(nsfd, CLONE_NEWIPC) < 0)
 		return 1;
-	for (size_t i = 0; i < json_len(shm); i++) {
-		const struct json *s = json_at(shm, i);
-		int id = json_as_int(json_get(s, "id"));
-		void *p = shmat(id, NULL, SHM_RDONLY);
+	for (size_t i = 0; i < n; i++) {
+		void *p = shmat(shm[i].id, NULL, SHM_RDONLY);
 
-		if (p == (void *)-1 || write_all(fd, p, json_as_int(json_get(s, "size"))) < 0)
+		if (p == (void *)-1 || write_all(fd, p, shm[i].size) < 0)
 			return 1;
 		shmdt(p);
 	}
@@ -235,24 +224,29 @@ static int shm_stream(int nsfd, const struct json *shm, int fd)
 }
 
 /* Copy the contents of every segment into ipc-shm.img; record offsets. */
-static int shm_dump_data(const struct ns_dump *d, struct json *shm, ckpt_err_t *err)
+static int shm_dump_data(const struct ns_dump *d, struct json *ipc, ckpt_err_t *err)
 {
 	cleanup_free char *buf = xzalloc(1 << 20);
+	cleanup_free struct ipc_obj *shm = NULL;
 	struct bundle_image *img = NULL;
 	int p[2], status, ret;
 	uint64_t total = 0;
+	size_t n = 0;
 	pid_t pid;
 
-	for (size_t i = 0; i < json_len(shm); i++) {
-		json_set(json_at(shm, i), "offset", json_int(total));
-		total += json_as_int(json_get(json_at(shm, i), "size"));
+	ret = ipc_shm_list(ipc, &shm, &n, err);
+	if (ret < 0 || !n)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		json_set(json_at(json_get(ipc, "shm"), i), "offset", json_int(total));
+		total += shm[i].size;
 	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return ckpt_error(err, errno, "pipe");
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
-		_exit(shm_stream(d->nsfd, shm, p[1]));
+		_exit(shm_stream(d->nsfd, shm, n, p[1]));
 	}
 	close(p[1]);
 	ret = pid < 0 ? ckpt_error(err, errno, "fork") : bundle_image_create(d->bundle, SHM_IMG,
@@ -291,11 +285,9 @@ static int ipc_dump(const struct ns_dump *d, ckpt_err_t *err)
 	if (ret < 0)
 		return ret;
 	shm = json_get(ipc, "shm");
-	if (json_len(shm)) {
-		ret = shm_dump_data(d, shm, err);
-		if (ret < 0)
-			return ret;
-	}
+	ret = shm_dump_data(d, ipc, err);
+	if (ret < 0)
+		return ret;
 	pr_info("%zu segments, %zu semaphore sets, %zu message queues, %zu POSIX queues",
 		json_len(shm), json_len(json_get(ipc, "sem")), json_len(json_get(ipc, "msg")),
 		json_len(json_get(ipc, "mqueue")));
@@ -324,102 +316,88 @@ static int got_id(const char *what, int64_t want, int got, ckpt_err_t *err)
 	return 0;
 }
 
-static int sysctls_restore(const struct json *sys, ckpt_err_t *err)
+static int sysctls_restore(const struct ipc_doc *d, ckpt_err_t *err)
 {
-	for (size_t i = 0; i < json_len(sys); i++) {
-		const char *name = json_key_at(sys, i), *want = json_as_str(json_at(sys, i));
+	for (size_t i = 0; i < d->nsys; i++) {
 		cleanup_free char *cur = NULL;
-		bool known = false;
 
-		for (size_t k = 0; k < ARRAY_SIZE(ipc_sysctls); k++)
-			known |= !strcmp(name, ipc_sysctls[k]);
-		if (!known || !want)
-			return ckpt_error_msg(err, EPROTO, "ipc.json: bad sysctl `%s`", name);
-		if (ipc_sysctl_read(name, &cur, err) < 0)
+		if (ipc_sysctl_read(d->sys_name[i], &cur, err) < 0)
 			return -err->code;
-		if (!strcmp(cur, want))
+		if (!strcmp(cur, d->sys_val[i]))
 			continue; /* a new namespace starts with the defaults */
-		if (ipc_sysctl_write(name, want, err) < 0)
+		if (ipc_sysctl_write(d->sys_name[i], d->sys_val[i], err) < 0)
 			return -err->code;
 	}
 	return 0;
 }
 
-static int shm_restore_one(const struct json *s, int img, ckpt_err_t *err)
+static int shm_restore_one(const struct ipc_obj *s, int img, uint64_t img_size, ckpt_err_t *err)
 {
-	int64_t id = json_as_int(json_get(s, "id")), size = json_as_int(json_get(s, "size"));
-	int64_t off = json_as_int(json_get(s, "offset"));
 	struct shmid_ds ds;
 	ssize_t n = 0;
 	void *p;
 	int got;
 
-	if (next_id("shm", id, err) < 0)
+	if (s->offset > img_size || s->size > img_size - s->offset)
+		return ckpt_error_msg(err, EPROTO,
+				      "ipc.json: SysV segment %d: %llu bytes at %llu, past the "
+				      "end of " SHM_IMG " (%llu bytes)",
+				      s->id, (unsigned long long)s->size,
+				      (unsigned long long)s->offset, (unsigned long long)img_size);
+	if (next_id("shm", s->id, err) < 0)
 		return -err->code;
-	got = shmget(json_as_int(json_get(s, "key")), size, IPC_CREAT | IPC_EXCL | 0600);
-	if (got_id("SysV segment", id, got, err) < 0)
+	got = shmget(s->key, s->size, IPC_CREAT | IPC_EXCL | 0600);
+	if (got_id("SysV segment", s->id, got, err) < 0)
 		return -err->code;
-	p = shmat(id, NULL, 0);
+	p = shmat(s->id, NULL, 0);
 	if (p == (void *)-1)
-		return ckpt_error(err, errno, "attach SysV segment %lld", (long long)id);
-	for (int64_t done = 0; done < size; done += n) {
-		n = pread(img, (char *)p + done, size - done, off + done);
+		return ckpt_error(err, errno, "attach SysV segment %d", s->id);
+	for (uint64_t done = 0; done < s->size; done += n) {
+		n = pread(img, (char *)p + done, s->size - done, s->offset + done);
 		if (n <= 0)
 			break;
 	}
 	shmdt(p);
-	if (n <= 0 && size > 0)
-		return ckpt_error(err, n < 0 ? errno : EIO, "fill SysV segment %lld", (long long)id);
+	if (n <= 0)
+		return ckpt_error(err, n < 0 ? errno : EIO, "fill SysV segment %d", s->id);
 	memset(&ds, 0, sizeof(ds));
-	ds.shm_perm.uid = json_as_int(json_get(s, "uid"));
-	ds.shm_perm.gid = json_as_int(json_get(s, "gid"));
-	ds.shm_perm.mode = json_as_int(json_get(s, "mode")) & 0777;
-	if (shmctl(id, IPC_SET, &ds) < 0)
-		return ckpt_error(err, errno, "set owner of SysV segment %lld", (long long)id);
+	ds.shm_perm.uid = s->uid;
+	ds.shm_perm.gid = s->gid;
+	ds.shm_perm.mode = s->mode & 0777;
+	if (shmctl(s->id, IPC_SET, &ds) < 0)
+		return ckpt_error(err, errno, "set owner of SysV segment %d", s->id);
 	return 0;
 }
 
-static int sem_restore_one(const struct json *s, ckpt_err_t *err)
+static int sem_restore_one(const struct ipc_obj *s, ckpt_err_t *err)
 {
-	int64_t id = json_as_int(json_get(s, "id"));
-	struct json *vals = json_get(s, "values");
-	size_t n = json_len(vals);
-	cleanup_free unsigned short *v = xzalloc(n * sizeof(*v) + 1);
 	struct semid_ds ds = { 0 };
 	int got;
 
-	if (n == 0)
-		return ckpt_error_msg(err, EPROTO, "ipc.json: semaphore set %lld has no values",
-				      (long long)id);
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_as_int(json_at(vals, i));
-	if (next_id("sem", id, err) < 0)
+	if (next_id("sem", s->id, err) < 0)
 		return -err->code;
-	got = semget(json_as_int(json_get(s, "key")), n, IPC_CREAT | IPC_EXCL | 0600);
-	if (got_id("semaphore set", id, got, err) < 0)
+	got = semget(s->key, s->n, IPC_CREAT | IPC_EXCL | 0600);
+	if (got_id("semaphore set", s->id, got, err) < 0)
 		return -err->code;
-	if (semctl(id, 0, SETALL, (union semun){ .array = v }) < 0)
-		return ckpt_error(err, errno, "set values of semaphore set %lld", (long long)id);
-	ds.sem_perm.uid = json_as_int(json_get(s, "uid"));
-	ds.sem_perm.gid = json_as_int(json_get(s, "gid"));
-	ds.sem_perm.mode = json_as_int(json_get(s, "mode")) & 0777;
-	if (semctl(id, 0, IPC_SET, (union semun){ .buf = &ds }) < 0)
-		return ckpt_error(err, errno, "set owner of semaphore set %lld", (long long)id);
+	if (semctl(s->id, 0, SETALL, (union semun){.array = s->vals}) < 0)
+		return ckpt_error(err, errno, "set values of semaphore set %d", s->id);
+	ds.sem_perm.uid = s->uid;
+	ds.sem_perm.gid = s->gid;
+	ds.sem_perm.mode = s->mode & 0777;
+	if (semctl(s->id, 0, IPC_SET, (union semun){.buf = &ds}) < 0)
+		return ckpt_error(err, errno, "set owner of semaphore set %d", s->id);
 	return 0;
 }
 
-static int msg_fill(int id, const struct json *msgs, ckpt_err_t *err)
+static int msg_fill(const struct ipc_obj *q, ckpt_err_t *err)
 {
-	for (size_t i = 0; i < json_len(msgs); i++) {
-		const struct json *m = json_at(msgs, i);
-		const char *hex = json_as_str(json_get(m, "data")) ?: "";
-		size_t len = strlen(hex) / 2;
-		cleanup_free struct msgbuf *b = xzalloc(sizeof(long) + len + 1);
+	for (size_t i = 0; i < q->n; i++) {
+		const struct ipc_msg *m = &q->msgs[i];
+		cleanup_free struct msgbuf *b = xzalloc(sizeof(long) + m->len + 1);
 
-		b->mtype = json_as_int(json_get(m, "type"));
-		if (b->mtype <= 0 || (len && json_get_hexbuf(m, "data", b->mtext, len, err) < 0))
-			return ckpt_error_msg(err, EPROTO, "ipc.json: bad message %zu", i);
-		if (msgsnd(id, b, len, IPC_NOWAIT) < 0)
+		b->mtype = m->type;
+		memcpy(b->mtext, m->data, m->len);
+		if (msgsnd(q->id, b, m->len, IPC_NOWAIT) < 0)
 			return ckpt_error(err, errno, "queue message %zu", i);
 	}
 	return 0;
@@ -430,58 +408,55 @@ static int msg_fill(int id, const struct json *msgs, ckpt_err_t *err)
  * (missing here even for root), and a new queue takes msgmnb as its limit:
  * so msgmnb is set to the queue's limit while it is made, then put back.
  */
-static int msg_restore_one(const struct json *q, const char *msgmnb, ckpt_err_t *err)
+static int msg_restore_one(const struct ipc_obj *q, const char *msgmnb, ckpt_err_t *err)
 {
-	int64_t id = json_as_int(json_get(q, "id")), qbytes = json_as_int(json_get(q, "qbytes"));
 	struct msqid_ds ds = { 0 };
 	char lim[32];
 	int got, ret;
 
-	snprintf(lim, sizeof(lim), "%lld", (long long)qbytes);
-	if (ipc_sysctl_write("kernel/msgmnb", lim, err) < 0 || next_id("msg", id, err) < 0)
+	snprintf(lim, sizeof(lim), "%llu", (unsigned long long)q->qbytes);
+	if (ipc_sysctl_write("kernel/msgmnb", lim, err) < 0 || next_id("msg", q->id, err) < 0)
 		return -err->code;
-	got = msgget(json_as_int(json_get(q, "key")), IPC_CREAT | IPC_EXCL | 0600);
-	ret = got_id("message queue", id, got, err);
+	got = msgget(q->key, IPC_CREAT | IPC_EXCL | 0600);
+	ret = got_id("message queue", q->id, got, err);
 	if (ret == 0)
-		ret = msg_fill(id, json_get(q, "messages"), err);
-	ds.msg_perm.uid = json_as_int(json_get(q, "uid"));
-	ds.msg_perm.gid = json_as_int(json_get(q, "gid"));
-	ds.msg_perm.mode = json_as_int(json_get(q, "mode")) & 0777;
-	ds.msg_qbytes = qbytes;
-	if (ret == 0 && msgctl(id, IPC_SET, &ds) < 0)
+		ret = msg_fill(q, err);
+	ds.msg_perm.uid = q->uid;
+	ds.msg_perm.gid = q->gid;
+	ds.msg_perm.mode = q->mode & 0777;
+	ds.msg_qbytes = q->qbytes;
+	if (ret == 0 && msgctl(q->id, IPC_SET, &ds) < 0)
 		ret = ckpt_error(err, errno, "set owner and limit");
 	if (ipc_sysctl_write("kernel/msgmnb", msgmnb, ret < 0 ? &(ckpt_err_t){ 0 } : err) < 0 &&
 	    ret == 0)
 		ret = -err->code;
 	if (ret < 0)
-		return ckpt_error_wrap(err, "message queue %lld", (long long)id);
+		return ckpt_error_wrap(err, "message queue %d", q->id);
 	return 0;
 }
 
-static int sysv_restore(const struct json *ipc, struct ckpt_bundle *b, ckpt_err_t *err)
+static int sysv_restore(const struct ipc_doc *d, struct ckpt_bundle *b, ckpt_err_t *err)
 {
-	struct json *shm = json_get(ipc, "shm"), *sem = json_get(ipc, "sem");
-	struct json *msg = json_get(ipc, "msg");
 	cleanup_free char *msgmnb = NULL;
 	cleanup_close int img = -1;
-	uint64_t size;
+	uint64_t size = 0;
 	int ret;
 
-	if (json_len(shm)) {
+	if (d->nshm) {
 		ret = bundle_open_file(b, SHM_IMG, &img, &size, err);
 		if (ret < 0)
 			return ret;
 	}
-	for (size_t i = 0; i < json_len(shm); i++)
-		if (shm_restore_one(json_at(shm, i), img, err) < 0)
+	for (size_t i = 0; i < d->nshm; i++)
+		if (shm_restore_one(&d->shm[i], img, size, err) < 0)
 			return -err->code;
-	for (size_t i = 0; i < json_len(sem); i++)
-		if (sem_restore_one(json_at(sem, i), err) < 0)
+	for (size_t i = 0; i < d->nsem; i++)
+		if (sem_restore_one(&d->sem[i], err) < 0)
 			return -err->code;
-	if (json_len(msg) && ipc_sysctl_read("kernel/msgmnb", &msgmnb, err) < 0)
+	if (d->nmsg && ipc_sysctl_read("kernel/msgmnb", &msgmnb, err) < 0)
 		return -err->code;
-	for (size_t i = 0; i < json_len(msg); i++)
-		if (msg_restore_one(json_at(msg, i), msgmnb, err) < 0)
+	for (size_t i = 0; i < d->nmsg; i++)
+		if (msg_restore_one(&d->msg[i], msgmnb, err) < 0)
 			return -err->code;
 	return 0;
 }
@@ -489,16 +464,20 @@ static int sysv_restore(const struct json *ipc, struct ckpt_bundle *b, ckpt_err_
 static int ipc_restore(struct ns_restore *r, ckpt_err_t *err)
 {
 	cleanup_json struct json *ipc = NULL;
+	struct ipc_doc d;
 	int ret;
 
 	ret = bundle_get_json(r->bundle, "ipc.json", &ipc, err);
+	if (ret == 0)
+		ret = ipc_doc_read(ipc, &d, err);
 	if (ret < 0)
 		return ret;
-	ret = sysctls_restore(json_get(ipc, "sysctls"), err);
+	ret = sysctls_restore(&d, err);
 	if (ret == 0)
-		ret = sysv_restore(ipc, r->bundle, err);
+		ret = sysv_restore(&d, r->bundle, err);
 	if (ret == 0)
-		ret = ipc_mq_restore(json_get(ipc, "mqueue"), err);
+		ret = ipc_mq_restore(d.mq, d.nmq, err);
+	ipc_doc_free(&d);
 	return ret;
 }
 

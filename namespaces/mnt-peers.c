@@ -124,14 +124,14 @@ static void peers_load(struct rmount *v, int n, struct peer *p)
 	struct stat st;
 
 	for (int i = 0; i < n; i++) {
-		const char *prop = json_as_str(json_get(v[i].doc, "propagation")) ?: "private";
+		const char *prop = v[i].rec.propagation ?: "private";
 
-		p[i].shared = json_as_int(json_get(v[i].doc, "shared"));
-		p[i].master = json_as_int(json_get(v[i].doc, "master"));
+		p[i].shared = v[i].rec.shared;
+		p[i].master = v[i].rec.master;
 		/* older bundles: no ids, "shared" makes a group of its own */
 		if (!p[i].shared && strstr(prop, "shared"))
 			p[i].shared = -1 - i;
-		p[i].root = json_as_str(json_get(v[i].doc, "root")) ?: "/";
+		p[i].root = v[i].rec.root ?: "/";
 		p[i].dev = fstat(v[i].fd, &st) == 0 ? st.st_dev : 0;
 		p[i].done = !p[i].shared && !p[i].master;
 	}
@@ -178,7 +178,7 @@ int mnt_peers_restore(struct rmount *v, int n, ckpt_err_t *err)
 	}
 	/* last: making a mount a slave clears unbindable */
 	for (int i = 0; i < n; i++)
-		if (!strcmp(json_as_str(json_get(v[i].doc, "propagation")) ?: "", "unbindable") &&
+		if (!strcmp(v[i].rec.propagation ?: "", "unbindable") &&
 		    mnt_set_propagation(v[i].fd, MS_UNBINDABLE, v[i].mountpoint, err) < 0)
 			return -err->code;
 	return 0;

@@ -31,6 +31,8 @@
 #include "util/util.h"
 
 #define MNT_STAGE "/tmp"
+/* Mounts in one namespace we restore (the kernel's default mount-max is 100000). */
+#define MNT_MAX 100000
 
 /* OLD=NEW from --mount-map: the first OLD that path is under. */
 static char *map_path(const struct ns_restore *r, const char *path)
@@ -62,33 +64,67 @@ static char *map_layers(const struct ns_restore *r, const char *val)
 	return out;
 }
 
+/* Mount i of mounts.json, checked: a known kind with what that kind needs. */
+static int mnt_rec_read(const struct doc_at *list, const struct json *arr, int i,
+			struct mnt_rec *rec, ckpt_err_t *err)
+{
+	static const char *const kinds[] = {"external", "bind", "fresh", "cgroup"};
+	struct doc_at at = DOC_IDX(list, i);
+	const struct json *o;
+	bool known = false;
+	int ret;
+
+	*rec = (struct mnt_rec){.root = "/"};
+	ret = doc_elem_obj(list, arr, i, &o, err);
+	if (ret == 0)
+		ret = doc_read(&at, o, mnt_fields, rec, err);
+	if (ret < 0)
+		return ret;
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		known |= !strcmp(rec->kind, kinds[k]);
+	if (!known)
+		return doc_error(err, &at, "unknown kind `%s`", rec->kind);
+	if (rec->mountpoint[0] != '/')
+		return doc_error(err, &at, "mountpoint `%s` is not absolute", rec->mountpoint);
+	if (!strcmp(rec->kind, "external") && !rec->host_path)
+		return doc_error(err, &at, "an external mount without host_path");
+	if (!strcmp(rec->kind, "bind") && (!rec->bind_of || !rec->bind_root))
+		return doc_error(err, &at, "a bind without bind_of and bind_root");
+	if (!strcmp(rec->kind, "cgroup") && (!rec->cgroup_root || strstr(rec->cgroup_root, "..")))
+		return doc_error(err, &at, "a cgroup mount without a cgroup_root below the tree's");
+	if (rec->content && (strchr(rec->content, '/') || rec->content[0] == '.'))
+		return doc_error(err, &at, "content `%s` is not an image name", rec->content);
+	return 0;
+}
+
 static int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n,
 		    ckpt_err_t *err)
 {
-	struct json *list;
+	struct doc_at at = DOC_TOP("mounts.json"), l = DOC_KEY(&at, "mounts");
+	const struct json *list;
 	struct rmount *v;
+	size_t len;
 	int ret;
 
 	ret = bundle_get_json(r->bundle, "mounts.json", doc, err);
+	if (ret == 0)
+		ret = doc_arr(&at, *doc, "mounts", MNT_MAX, &list, &len, err);
 	if (ret < 0)
 		return ret;
-	ret = json_get_arr(*doc, "mounts", &list, err);
-	if (ret < 0)
-		return ckpt_error_wrap(err, "mounts.json");
-	*n = json_len(list);
-	if (!*n)
-		return ckpt_error_msg(err, EPROTO, "mounts.json: no mounts");
+	if (!len)
+		return doc_error(err, &l, "no mounts");
+	*n = (int)len;
 	v = xzalloc(*n * sizeof(*v));
 	for (int i = 0; i < *n; i++) {
-		v[i].doc = json_at(list, i);
 		v[i].fd = v[i].src = -1;
-		v[i].kind = json_as_str(json_get(v[i].doc, "kind"));
-		v[i].mountpoint = json_as_str(json_get(v[i].doc, "mountpoint"));
-		v[i].fstype = json_as_str(json_get(v[i].doc, "fstype"));
-		if (!v[i].kind || !v[i].mountpoint || v[i].mountpoint[0] != '/' || !v[i].fstype) {
+		ret = mnt_rec_read(&l, list, i, &v[i].rec, err);
+		if (ret < 0) {
 			free(v);
-			return ckpt_error_msg(err, EPROTO, "mounts.json: mount %d incomplete", i);
+			return ret;
 		}
+		v[i].kind = v[i].rec.kind;
+		v[i].mountpoint = v[i].rec.mountpoint;
+		v[i].fstype = v[i].rec.fstype;
 	}
 	*out = v;
 	return 0;
@@ -111,7 +147,7 @@ static void rmounts_free(struct rmount *v, int n)
  */
 static int cgroup_check(const struct rmount *m, ckpt_err_t *err)
 {
-	const char *super = json_as_str(json_get(m->doc, "super")) ?: "";
+	const char *super = m->rec.super ?: "";
 	cleanup_free char *cg = mnt_cgroup_of("/proc/self/cgroup", m->fstype, super);
 
 	if (!cg)
@@ -142,7 +178,7 @@ int mnt_prepare(struct ns_restore *r, ckpt_err_t *err)
 		}
 		if (strcmp(v[i].kind, "external"))
 			continue;
-		p = map_path(r, json_as_str(json_get(v[i].doc, "host_path")) ?: "");
+		p = map_path(r, v[i].rec.host_path);
 		if (stat(p, &st) < 0)
 			ret = ckpt_error(err, errno,
 					 "mount `%s`: host source `%s` (use --mount-map OLD=NEW "
@@ -156,8 +192,8 @@ int mnt_prepare(struct ns_restore *r, ckpt_err_t *err)
 /* A new superblock of the saved type, source and options: its context fd. */
 static int fresh_context(struct ns_restore *r, const struct rmount *m, ckpt_err_t *err)
 {
-	cleanup_free char *super = xstrdup(json_as_str(json_get(m->doc, "super")) ?: "");
-	const char *source = json_as_str(json_get(m->doc, "source")) ?: m->fstype;
+	cleanup_free char *super = xstrdup(m->rec.super ?: "");
+	const char *source = m->rec.source ?: m->fstype;
 	cleanup_close int fs = fsopen(m->fstype, FSOPEN_CLOEXEC);
 	char *save = NULL;
 
@@ -231,8 +267,8 @@ static int mkdirs_at(int dirfd, const char *path, size_t off)
  */
 static int cgroup_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
 {
-	const char *rel = json_as_str(json_get(m->doc, "cgroup_root"));
-	const char *super = json_as_str(json_get(m->doc, "super")) ?: "";
+	const char *rel = m->rec.cgroup_root;
+	const char *super = m->rec.super ?: "";
 	cleanup_free char *cg = mnt_cgroup_of("/proc/self/cgroup", m->fstype, super);
 	cleanup_free char *path = NULL;
 	cleanup_close int whole = -1;
@@ -270,8 +306,7 @@ static int open_sources(struct ns_restore *r, struct rmount *v, int n, ckpt_err_
 {
 	for (int i = 0; i < n; i++) {
 		if (!strcmp(v[i].kind, "external")) {
-			cleanup_free char *p =
-				map_path(r, json_as_str(json_get(v[i].doc, "host_path")) ?: "");
+			cleanup_free char *p = map_path(r, v[i].rec.host_path);
 
 			v[i].src = open(p, O_PATH | O_CLOEXEC);
 			if (v[i].src < 0)
@@ -340,8 +375,8 @@ static int make_mountpoint(int root, const char *mp, bool dir, ckpt_err_t *err)
 /* The detached mount for a bind inside the tree: a clone of what is there now. */
 static int bind_create(int root, const struct rmount *m, ckpt_err_t *err)
 {
-	const char *of = json_as_str(json_get(m->doc, "bind_of"));
-	const char *rel = json_as_str(json_get(m->doc, "bind_root"));
+	const char *of = m->rec.bind_of;
+	const char *rel = m->rec.bind_root;
 	cleanup_free char *src = NULL;
 	cleanup_close int sfd = -1;
 	int fd;
@@ -362,7 +397,7 @@ static int bind_create(int root, const struct rmount *m, ckpt_err_t *err)
 /* Attach mount m (i > 0: below root) and fill it when it has saved content. */
 static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err_t *err)
 {
-	const char *content = json_as_str(json_get(m->doc, "content"));
+	const char *content = m->rec.content;
 	cleanup_close int tfd = -1;
 	int ret;
 
@@ -378,7 +413,7 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 		return ckpt_error_msg(err, EPROTO, "unknown kind `%s`", m->kind);
 	if (m->fd < 0)
 		return m->fd;
-	ret = make_mountpoint(root, m->mountpoint, json_as_bool(json_get(m->doc, "dir")), err);
+	ret = make_mountpoint(root, m->mountpoint, m->rec.dir, err);
 	if (ret < 0)
 		return ret;
 	tfd = open_in(root, m->mountpoint, O_PATH);
@@ -392,7 +427,7 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 		 * would reach the host. A slave never sends; anything else is
 		 * private until the end.
 		 */
-		const char *prop = json_as_str(json_get(m->doc, "propagation")) ?: "";
+		const char *prop = m->rec.propagation ?: "";
 
 		ret = mnt_set_propagation(m->fd,
 					  strncmp(prop, "slave", 5) ? MS_PRIVATE : MS_SLAVE,
@@ -464,7 +499,7 @@ static int finish_super(struct rmount *m, const dev_t *host, int nh, ckpt_err_t 
 	cleanup_close int fs = -1;
 	struct stat st;
 
-	if (strcmp(m->kind, "fresh") || !super_ro(json_as_str(json_get(m->doc, "super"))))
+	if (strcmp(m->kind, "fresh") || !super_ro(m->rec.super))
 		return 0;
 	if (fstat(m->fd, &st) < 0)
 		return ckpt_error(err, errno, "stat `%s`", m->mountpoint);
@@ -492,7 +527,7 @@ static int finish_mounts(struct rmount *v, int n, const dev_t *host, int nh, ckp
 
 		if (ret < 0)
 			return ret;
-		mount_flags(json_as_str(json_get(v[i].doc, "options")), &a);
+		mount_flags(v[i].rec.options, &a);
 		if (mount_setattr(v[i].fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
 			return ckpt_error(err, errno, "flags of `%s`", v[i].mountpoint);
 	}
@@ -560,12 +595,11 @@ int mnt_restore(struct ns_restore *r, ckpt_err_t *err)
 		ret = ckpt_error(err, errno, "open the new root");
 	if (ret == 0 && !strcmp(v[0].kind, "external"))
 		ret = mnt_set_propagation(v[0].fd, MS_PRIVATE, "/", err);
-	if (ret == 0 && json_get(v[0].doc, "content")) {
+	if (ret == 0 && v[0].rec.content) {
 		cleanup_close int dfd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		ret = dfd < 0 ? ckpt_error(err, errno, "open the new root")
-			      : mnt_tmpfs_restore(r->bundle,
-						  json_as_str(json_get(v[0].doc, "content")), dfd, err);
+			      : mnt_tmpfs_restore(r->bundle, v[0].rec.content, dfd, err);
 	}
 	for (int i = 1; ret == 0 && i < n; i++) {
 		ret = attach_one(r, root, &v[i], err);

@@ -26,6 +26,7 @@
 #define LOG_PREFIX "mnt: "
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -44,6 +45,27 @@ static const char *const mnt_always_fresh[] = { "proc", "sysfs", "mqueue", "cgro
 static const char *const mnt_fresh[] = { "tmpfs",    "ramfs",  "devpts",	"overlay",
 					 "bpf",	     "debugfs", "tracefs", "securityfs",
 					 "configfs", "pstore",	"hugetlbfs", "fusectl" };
+
+const struct doc_field mnt_fields[] = {
+	DOC_OPT_INT(struct mnt_rec, id, "id", 0, INT32_MAX),
+	DOC_STR(struct mnt_rec, mountpoint, "mountpoint", PATH_MAX),
+	DOC_OPT_STR(struct mnt_rec, root, "root", PATH_MAX),
+	DOC_STR(struct mnt_rec, fstype, "fstype", 64),
+	DOC_OPT_STR(struct mnt_rec, source, "source", PATH_MAX),
+	DOC_OPT_STR(struct mnt_rec, options, "options", PATH_MAX),
+	DOC_OPT_STR(struct mnt_rec, super, "super", PATH_MAX),
+	DOC_OPT_STR(struct mnt_rec, propagation, "propagation", 16),
+	DOC_OPT_INT(struct mnt_rec, shared, "shared", 0, INT32_MAX),
+	DOC_OPT_INT(struct mnt_rec, master, "master", 0, INT32_MAX),
+	DOC_OPT_BOOL(struct mnt_rec, dir, "dir"),
+	DOC_STR(struct mnt_rec, kind, "kind", 16),
+	DOC_OPT_STR(struct mnt_rec, host_path, "host_path", PATH_MAX),
+	DOC_OPT_STR(struct mnt_rec, bind_of, "bind_of", PATH_MAX),
+	DOC_OPT_STR(struct mnt_rec, bind_root, "bind_root", PATH_MAX),
+	DOC_OPT_STR(struct mnt_rec, cgroup_root, "cgroup_root", PATH_MAX),
+	DOC_OPT_STR(struct mnt_rec, content, "content", 64),
+	DOC_END,
+};
 
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
@@ -140,7 +162,7 @@ static char *host_path(const struct mnt_info *m, const struct mnt_info *host, in
  * namespace shows its root. The original cgroup is gone by restore time;
  * what must be shown then is the restored tree's cgroup, whatever its name.
  */
-static bool classify_cgroup(const struct ns_dump *d, const struct mnt_info *me, struct json *j)
+static bool classify_cgroup(const struct ns_dump *d, const struct mnt_info *me, struct mnt_rec *rec)
 {
 	cleanup_free char *file = xasprintf("/proc/%d/cgroup", d->pid);
 	cleanup_free char *cg = mnt_cgroup_of(file, me->fstype, me->super);
@@ -152,13 +174,18 @@ static bool classify_cgroup(const struct ns_dump *d, const struct mnt_info *me, 
 	rest = path_under(me->root, cg);
 	if (!rest)
 		return false;
-	json_set(j, "kind", json_str("cgroup"));
-	json_set(j, "cgroup_root", json_str(rest));
+	rec->kind = "cgroup";
+	rec->cgroup_root = rest; /* points into me->root */
 	return true;
 }
 
+/*
+ * The kind of mount order[k] and what restore needs for it, into rec;
+ * strings made here are left in *own for the caller to free.
+ */
 static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, const int *order,
-		    int k, const struct mnt_info *host, int nh, struct json *j, ckpt_err_t *err)
+		    int k, const struct mnt_info *host, int nh, struct mnt_rec *rec, char **own,
+		    ckpt_err_t *err)
 {
 	const struct mnt_info *me = &m[order[k]];
 	char *hp;
@@ -168,7 +195,7 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 		return ckpt_error_msg(err, ENOTSUP, "mount `%s`: its source `%s` (%s) was deleted",
 				      me->mountpoint, me->root, me->fstype);
 	/* before binds: a cgroup below the tree's must be made again, not found */
-	if (classify_cgroup(d, me, j))
+	if (classify_cgroup(d, me, rec))
 		return 0;
 	for (int p = 0; p < k; p++) {
 		const struct mnt_info *o = &m[order[p]];
@@ -179,21 +206,20 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 		rest = path_under(me->root, o->root);
 		if (!rest)
 			continue;
-		json_set(j, "kind", json_str("bind"));
-		json_set(j, "bind_of", json_str(o->mountpoint));
-		json_set(j, "bind_root", json_str(rest));
+		rec->kind = "bind";
+		rec->bind_of = o->mountpoint;
+		rec->bind_root = rest;
 		return 0;
 	}
 	if (in_list(me->fstype, mnt_always_fresh, ARRAY_SIZE(mnt_always_fresh)) &&
 	    !strcmp(me->root, "/")) {
-		json_set(j, "kind", json_str("fresh"));
+		rec->kind = "fresh";
 		return 0;
 	}
 	hp = host_path(me, host, nh);
 	if (hp) {
-		json_set(j, "kind", json_str("external"));
-		json_set(j, "host_path", json_str(hp));
-		free(hp);
+		rec->kind = "external";
+		rec->host_path = own[0] = hp;
 		return 0;
 	}
 	if (!in_list(me->fstype, mnt_fresh, ARRAY_SIZE(mnt_fresh)) || strcmp(me->root, "/"))
@@ -201,45 +227,44 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 				      "mount `%s` (%s from `%s`, root `%s`): not visible from "
 				      "the host and not a filesystem that can be made anew",
 				      me->mountpoint, me->fstype, me->source, me->root);
-	json_set(j, "kind", json_str("fresh"));
+	rec->kind = "fresh";
 	if (!strcmp(me->fstype, "tmpfs") || !strcmp(me->fstype, "ramfs")) {
 		cleanup_free char *path = xasprintf("/proc/%d/root%s", d->pid, me->mountpoint);
-		cleanup_free char *img = xasprintf("mnt-tmpfs-%d.img", me->id);
 		cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		int ret;
 
 		if (fd < 0)
 			return ckpt_error(err, errno, "open `%s`", path);
-		ret = mnt_tmpfs_dump(d->bundle, img, fd, makedev(me->major, me->minor), err);
+		rec->content = own[1] = xasprintf("mnt-tmpfs-%d.img", me->id);
+		ret = mnt_tmpfs_dump(d->bundle, rec->content, fd, makedev(me->major, me->minor),
+				     err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "tmpfs `%s`", me->mountpoint);
-		json_set(j, "content", json_str(img));
 	}
 	return 0;
 }
 
-static struct json *mnt_json(const struct ns_dump *d, const struct mnt_info *me)
+/* What mountinfo and the mountpoint say of mount me; classify adds its kind. */
+static void mnt_rec_fill(const struct ns_dump *d, const struct mnt_info *me, struct mnt_rec *rec)
 {
 	cleanup_free char *path = xasprintf("/proc/%d/root%s", d->pid, me->mountpoint);
-	struct json *j = json_obj();
 	struct stat st;
 
-	json_set(j, "id", json_int(me->id));
-	json_set(j, "mountpoint", json_str(me->mountpoint));
-	json_set(j, "root", json_str(me->root));
-	json_set(j, "fstype", json_str(me->fstype));
-	json_set(j, "source", json_str(me->source));
-	json_set(j, "options", json_str(me->options));
-	json_set(j, "super", json_str(me->super));
-	json_set(j, "propagation", json_str(propagation(me)));
-	/* peer group ids: which mounts are peers, which follow which group */
-	if (mnt_info_tag(me, "shared"))
-		json_set(j, "shared", json_int(mnt_info_tag(me, "shared")));
-	if (mnt_info_tag(me, "master"))
-		json_set(j, "master", json_int(mnt_info_tag(me, "master")));
-	/* a bind of a file needs a file to mount on */
-	json_set(j, "dir", json_bool(stat(path, &st) < 0 || S_ISDIR(st.st_mode)));
-	return j;
+	*rec = (struct mnt_rec){
+		.id = me->id,
+		.mountpoint = me->mountpoint,
+		.root = me->root,
+		.fstype = me->fstype,
+		.source = me->source,
+		.options = me->options,
+		.super = me->super,
+		.propagation = propagation(me),
+		/* peer group ids: which mounts are peers, which follow which group */
+		.shared = mnt_info_tag(me, "shared"),
+		.master = mnt_info_tag(me, "master"),
+		/* a bind of a file needs a file to mount on */
+		.dir = stat(path, &st) < 0 || S_ISDIR(st.st_mode),
+	};
 }
 
 static int mnt_dump(const struct ns_dump *d, ckpt_err_t *err)
@@ -271,12 +296,17 @@ static int mnt_dump(const struct ns_dump *d, ckpt_err_t *err)
 			pr_warn("%d mounts are not below the root, ignoring", n - k);
 	}
 	for (int i = 0; ret == 0 && i < k; i++) {
-		struct json *j = mnt_json(d, &m[order[i]]);
+		struct mnt_rec rec;
+		char *own[2] = {NULL, NULL};
 
-		json_push(list, j);
-		ret = classify(d, m, n, order, i, host, nh, j, err);
-		pr_debug("`%s` %s: %s", m[order[i]].mountpoint, m[order[i]].fstype,
-			 json_as_str(json_get(j, "kind")) ?: "?");
+		mnt_rec_fill(d, &m[order[i]], &rec);
+		ret = classify(d, m, n, order, i, host, nh, &rec, own, err);
+		if (ret == 0) {
+			doc_write(json_push(list, json_obj()), mnt_fields, &rec);
+			pr_debug("`%s` %s: %s", rec.mountpoint, rec.fstype, rec.kind);
+		}
+		free(own[0]);
+		free(own[1]);
 	}
 	mnt_info_free(m, n);
 	mnt_info_free(host, nh);

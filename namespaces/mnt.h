@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "namespaces/ns.h"
+#include "util/doc.h"
 
 struct mnt_info {
 	int id, parent;
@@ -44,9 +45,33 @@ int mnt_tmpfs_dump(struct ckpt_bundle *b, const char *name, int dirfd, dev_t dev
 		   ckpt_err_t *err);
 int mnt_tmpfs_restore(struct ckpt_bundle *b, const char *name, int dirfd, ckpt_err_t *err);
 
+/*
+ * One mount of mounts.json ("mounts": [...], parents first), written by
+ * mnt.c and read back by mnt-restore.c through the same table (mnt_fields).
+ * Strings point into the mountinfo lines at dump, into the parsed
+ * document at restore.
+ */
+struct mnt_rec {
+	int32_t id;		/* mountinfo's, names the tmpfs image */
+	const char *mountpoint; /* absolute, in the tree's root */
+	const char *root;	/* path inside the filesystem */
+	const char *fstype, *source, *options, *super;
+	const char *propagation; /* private, shared, slave, slave+shared, unbindable */
+	int32_t shared, master;	 /* peer group ids, 0: none */
+	bool dir;		 /* the mountpoint is a directory, not a file */
+	const char *kind;	 /* external, bind, fresh, cgroup (see mnt.c) */
+	const char *host_path;	 /* external: where the host shows it */
+	const char *bind_of;	 /* bind: the mountpoint of its source in the tree */
+	const char *bind_root;	 /* bind: the path below that source */
+	const char *cgroup_root; /* cgroup: the path below the tree's cgroup */
+	const char *content;	 /* fresh tmpfs: its content image */
+};
+
+extern const struct doc_field mnt_fields[];
+
 /* One mount of mounts.json at restore (mnt-restore.c, mnt-peers.c). */
 struct rmount {
-	struct json *doc;
+	struct mnt_rec rec;
 	const char *kind, *mountpoint, *fstype;
 	int src;	/* host source (O_PATH) or overlay context, opened early */
 	int fd;		/* the mount, detached until attached; kept for its flags */

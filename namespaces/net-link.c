@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "namespaces/net.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -59,14 +60,6 @@ static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, voi
 	return 0;
 }
 
-static void put_ip(struct json *o, const char *key, int fam, const void *p)
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	if (inet_ntop(fam, p, buf, sizeof(buf)))
-		json_set(o, key, json_str(buf));
-}
-
 /* ---- dump ------------------------------------------------------------------ */
 
 static int link_cb(const struct nlmsghdr *nlh, void *data)
@@ -75,7 +68,8 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *a, *tb[IFLA_MAX + 1] = {0};
 	const char *kind = ifi->ifi_type == ARPHRD_LOOPBACK ? "loopback" : NULL;
-	struct json *o;
+	char mac[2 * 32 + 1] = "";
+	struct net_link l;
 
 	if (w->want && ifi->ifi_index != w->want)
 		return MNL_CB_OK;
@@ -88,20 +82,26 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 								   IFLA_INFO_KIND) kind =
 			mnl_attr_get_str(i);
 	}
-	o = json_push(w->list, json_obj());
-	json_set(o, "index", json_int(ifi->ifi_index));
-	json_set(o, "name", json_str(tb[IFLA_IFNAME] ? mnl_attr_get_str(tb[IFLA_IFNAME]) : ""));
-	json_set(o, "kind", json_str(kind ?: "?"));
-	json_set(o, "up", json_bool(ifi->ifi_flags & IFF_UP));
-	if (tb[IFLA_MTU])
-		json_set(o, "mtu", json_int(mnl_attr_get_u32(tb[IFLA_MTU])));
-	if (tb[IFLA_ADDRESS])
-		json_set(o, "mac", json_hexbuf(mnl_attr_get_payload(tb[IFLA_ADDRESS]),
-					       mnl_attr_get_payload_len(tb[IFLA_ADDRESS])));
-	if (tb[IFLA_LINK])
-		json_set(o, "link", json_int(mnl_attr_get_u32(tb[IFLA_LINK])));
-	if (tb[IFLA_LINK_NETNSID])
-		json_set(o, "link_nsid", json_int((int32_t)mnl_attr_get_u32(tb[IFLA_LINK_NETNSID])));
+	l = (struct net_link){
+		.index = ifi->ifi_index,
+		.name = tb[IFLA_IFNAME] ? mnl_attr_get_str(tb[IFLA_IFNAME]) : "",
+		.kind = kind ?: "?",
+		.up = ifi->ifi_flags & IFF_UP,
+		.mtu = tb[IFLA_MTU] ? mnl_attr_get_u32(tb[IFLA_MTU]) : 0,
+		.link = tb[IFLA_LINK] ? (int32_t)mnl_attr_get_u32(tb[IFLA_LINK]) : 0,
+		.link_nsid = tb[IFLA_LINK_NETNSID]
+				     ? (int32_t)mnl_attr_get_u32(tb[IFLA_LINK_NETNSID])
+				     : -1,
+	};
+	if (tb[IFLA_ADDRESS]) {
+		const unsigned char *b = mnl_attr_get_payload(tb[IFLA_ADDRESS]);
+		size_t n = MIN(mnl_attr_get_payload_len(tb[IFLA_ADDRESS]), (sizeof(mac) - 1) / 2);
+
+		for (size_t i = 0; i < n; i++)
+			snprintf(mac + 2 * i, 3, "%02x", b[i]);
+		l.mac = mac;
+	}
+	doc_write(json_push(w->list, json_obj()), net_link_fields, &l);
 	return MNL_CB_OK;
 }
 
@@ -109,25 +109,25 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_walk *w = data;
 	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	char buf[INET6_ADDRSTRLEN];
 	const void *ip = NULL;
-	struct nlattr *a;
-	struct json *o;
+	struct net_addr a;
+	struct nlattr *at;
 
 	if (w->want && (int)ifa->ifa_index != w->want)
 		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*ifa))
+	mnl_attr_for_each(at, nlh, sizeof(*ifa))
 	{
-		if (mnl_attr_get_type(a) == IFA_LOCAL ||
-		    (mnl_attr_get_type(a) == IFA_ADDRESS && !ip))
-			ip = mnl_attr_get_payload(a);
+		if (mnl_attr_get_type(at) == IFA_LOCAL ||
+		    (mnl_attr_get_type(at) == IFA_ADDRESS && !ip))
+			ip = mnl_attr_get_payload(at);
 	}
 	if (!ip || (ifa->ifa_family == AF_INET6 && ifa->ifa_scope == RT_SCOPE_LINK))
 		return MNL_CB_OK;
-	o = json_push(w->list, json_obj());
-	json_set(o, "index", json_int(ifa->ifa_index));
-	json_set(o, "family", json_int(ifa->ifa_family));
-	json_set(o, "prefixlen", json_int(ifa->ifa_prefixlen));
-	put_ip(o, "addr", ifa->ifa_family, ip);
+	if (!inet_ntop(ifa->ifa_family, ip, buf, sizeof(buf)))
+		return MNL_CB_OK;
+	a = (struct net_addr){ifa->ifa_index, ifa->ifa_family, ifa->ifa_prefixlen, buf};
+	doc_write(json_push(w->list, json_obj()), net_addr_fields, &a);
 	return MNL_CB_OK;
 }
 
@@ -135,34 +135,37 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_walk *w = data;
 	struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+	char dst[INET6_ADDRSTRLEN], gw[INET6_ADDRSTRLEN];
+	struct net_route r;
 	struct nlattr *a;
-	struct json *o;
 
 	if (rt->rtm_table != RT_TABLE_MAIN || rt->rtm_protocol == RTPROT_KERNEL ||
 	    rt->rtm_type != RTN_UNICAST)
 		return MNL_CB_OK;
-	o = json_push(w->list, json_obj());
-	json_set(o, "family", json_int(rt->rtm_family));
-	json_set(o, "dst_len", json_int(rt->rtm_dst_len));
-	json_set(o, "scope", json_int(rt->rtm_scope));
-	json_set(o, "protocol", json_int(rt->rtm_protocol));
+	r = (struct net_route){.family = rt->rtm_family,
+			       .dst_len = rt->rtm_dst_len,
+			       .scope = rt->rtm_scope,
+			       .protocol = rt->rtm_protocol,
+			       .priority = -1};
 	mnl_attr_for_each(a, nlh, sizeof(*rt))
 	{
 		switch (mnl_attr_get_type(a)) {
 		case RTA_DST:
-			put_ip(o, "dst", rt->rtm_family, mnl_attr_get_payload(a));
+			r.dst = inet_ntop(rt->rtm_family, mnl_attr_get_payload(a), dst,
+					  sizeof(dst));
 			break;
 		case RTA_GATEWAY:
-			put_ip(o, "gw", rt->rtm_family, mnl_attr_get_payload(a));
+			r.gw = inet_ntop(rt->rtm_family, mnl_attr_get_payload(a), gw, sizeof(gw));
 			break;
 		case RTA_OIF:
-			json_set(o, "index", json_int(mnl_attr_get_u32(a)));
+			r.index = mnl_attr_get_u32(a);
 			break;
 		case RTA_PRIORITY:
-			json_set(o, "priority", json_int(mnl_attr_get_u32(a)));
+			r.priority = mnl_attr_get_u32(a);
 			break;
 		}
 	}
+	doc_write(json_push(w->list, json_obj()), net_route_fields, &r);
 	return MNL_CB_OK;
 }
 
@@ -209,25 +212,41 @@ static int nsid_of(struct mnl_socket *nl, int fd, ckpt_err_t *err)
 	return id;
 }
 
-/* The host end of veth o: in which candidate, with what state. */
-static int read_peer(struct mnl_socket *nl, struct json *o, const struct net_cands *c,
-		     ckpt_err_t *err)
+/* Link i of list (as link_cb wrote it), read back through the same table. */
+static int link_at(const struct json *list, size_t i, struct net_link *l, ckpt_err_t *err)
 {
-	int nsid = json_as_int(json_get(o, "link_nsid")), k;
-	struct mnl_socket *pnl = NULL;
-	struct nl_walk w = {json_arr(), json_as_int(json_get(o, "link")), err, 0};
-	struct nl_walk wa = {json_arr(), w.want, err, 0};
-	struct json *peer;
+	struct doc_at at = DOC_TOP("net.json"), k = DOC_KEY(&at, "links");
+	const struct json *o;
 	int ret;
 
-	for (k = 0; k < c->n; k++)
-		if (nsid_of(nl, c->fds[k], err) == nsid)
+	*l = (struct net_link){.link_nsid = -1};
+	ret = doc_elem_obj(&k, list, i, &o, err);
+	if (ret == 0) {
+		struct doc_at e = DOC_IDX(&k, i);
+
+		ret = doc_read(&e, o, net_link_fields, l, err);
+	}
+	return ret;
+}
+
+/* The host end of veth l (o in the document): in which candidate, with what state. */
+static int read_peer(struct mnl_socket *nl, const struct net_link *l, struct json *o,
+		     const struct net_cands *c, ckpt_err_t *err)
+{
+	struct nl_walk w = {json_arr(), l->link, err, 0};
+	struct nl_walk wa = {json_arr(), w.want, err, 0};
+	struct mnl_socket *pnl = NULL;
+	struct json *peer;
+	int ret, k = c->n;
+
+	for (k = 0; l->link_nsid >= 0 && k < c->n; k++)
+		if (nsid_of(nl, c->fds[k], err) == l->link_nsid)
 			break;
 	ckpt_error_clear(err);
-	if (!json_get(o, "link_nsid") || k == c->n) {
+	if (l->link_nsid < 0 || k == c->n) {
 		pr_warn("veth `%s`: its peer's namespace is not known; the host end will be "
 			"made in ckpt-oci's namespace",
-			json_as_str(json_get(o, "name")));
+			l->name);
 		json_free(w.list);
 		json_free(wa.list);
 		return 0;
@@ -246,13 +265,13 @@ static int read_peer(struct mnl_socket *nl, struct json *o, const struct net_can
 	if (pnl)
 		mnl_socket_close(pnl);
 	if (ret == 0 && json_len(w.list) == 1) {
-		struct json *l = json_at(w.list, 0);
+		struct net_link pl;
 
-		json_set(peer, "name", json_str(json_as_str(json_get(l, "name"))));
-		json_set(peer, "up", json_bool(json_as_bool(json_get(l, "up"))));
-		json_set(peer, "mtu", json_int(json_as_int(json_get(l, "mtu"))));
-		json_set(peer, "mac", json_str(json_as_str(json_get(l, "mac"))));
-		json_set(peer, "addrs", steal_pointer(&wa.list));
+		ret = link_at(w.list, 0, &pl, err);
+		if (ret == 0) {
+			doc_write(peer, net_peer_fields, &pl);
+			json_set(peer, "addrs", steal_pointer(&wa.list));
+		}
 	}
 	json_free(w.list);
 	json_free(wa.list);
@@ -264,16 +283,19 @@ static int read_peers(struct mnl_socket *nl, struct json *links, const struct ne
 		      ckpt_err_t *err)
 {
 	for (size_t i = 0; i < json_len(links); i++) {
-		struct json *o = json_at(links, i);
-		const char *kind = json_as_str(json_get(o, "kind"));
+		struct net_link l;
+		int ret = link_at(links, i, &l, err);
 
-		if (!strcmp(kind, "loopback"))
+		if (ret < 0)
+			return ret;
+		if (!strcmp(l.kind, "loopback"))
 			continue;
-		if (strcmp(kind, "veth"))
-			return ckpt_error_msg(err, ENOTSUP, "interface `%s` of kind %s: not supported",
-					      json_as_str(json_get(o, "name")), kind);
-		if (read_peer(nl, o, c, err) < 0)
-			return ckpt_error_wrap(err, "veth `%s`", json_as_str(json_get(o, "name")));
+		if (strcmp(l.kind, "veth"))
+			return ckpt_error_msg(err, ENOTSUP,
+					      "interface `%s` of kind %s: not supported", l.name,
+					      l.kind);
+		if (read_peer(nl, &l, json_at(links, i), c, err) < 0)
+			return ckpt_error_wrap(err, "veth `%s`", l.name);
 	}
 	return 0;
 }
@@ -355,7 +377,7 @@ static void put_mac(struct nlmsghdr *nlh, const char *hex)
 }
 
 /* MTU, MAC (not on loopback), master, and up/down of an existing link. */
-static int link_set(struct mnl_socket *nl, int index, const struct json *o, int master,
+static int link_set(struct mnl_socket *nl, int index, const struct net_link *o, int master,
 		    ckpt_err_t *err)
 {
 	char buf[1024];
@@ -367,31 +389,31 @@ static int link_set(struct mnl_socket *nl, int index, const struct json *o, int 
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_index = index;
 	ifi->ifi_change = IFF_UP;
-	ifi->ifi_flags = json_as_bool(json_get(o, "up")) ? IFF_UP : 0;
-	if (json_as_int(json_get(o, "mtu")))
-		mnl_attr_put_u32(nlh, IFLA_MTU, json_as_int(json_get(o, "mtu")));
-	if (strcmp(json_as_str(json_get(o, "kind")) ?: "", "loopback"))
-		put_mac(nlh, json_as_str(json_get(o, "mac")));
+	ifi->ifi_flags = o->up ? IFF_UP : 0;
+	if (o->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, o->mtu);
+	if (strcmp(o->kind ?: "", "loopback"))
+		put_mac(nlh, o->mac);
 	if (master)
 		mnl_attr_put_u32(nlh, IFLA_MASTER, master);
 	if (nl_talk(nl, nlh, NULL, NULL, err) < 0)
-		return ckpt_error_wrap(err, "set link `%s`", json_as_str(json_get(o, "name")));
+		return ckpt_error_wrap(err, "set link `%s`", o->name);
 	return 0;
 }
 
 /* A new veth pair: o's end here, the host end in the peer's namespace. */
-static int veth_create(struct mnl_socket *nl, const struct json *o, const struct net_peer *p,
+static int veth_create(struct mnl_socket *nl, const struct net_link *o, const struct net_peer *p,
 		       ckpt_err_t *err)
 {
 	char buf[2048];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	const struct json *peer = json_get(o, "peer");
+	const struct net_link *peer = o->peer;
 	struct nlattr *info, *data, *pn;
 
 	nlh->nlmsg_type = RTM_NEWLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
 	mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, json_as_str(json_get(o, "name")));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, o->name);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -399,16 +421,16 @@ static int veth_create(struct mnl_socket *nl, const struct json *o, const struct
 	mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, p->name);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, p->nsfd);
-	if (peer && json_as_int(json_get(peer, "mtu")))
-		mnl_attr_put_u32(nlh, IFLA_MTU, json_as_int(json_get(peer, "mtu")));
+	if (peer && peer->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, peer->mtu);
 	if (peer && !p->master)
-		put_mac(nlh, json_as_str(json_get(peer, "mac")));
+		put_mac(nlh, peer->mac);
 	mnl_attr_nest_end(nlh, pn);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
 	if (nl_talk(nl, nlh, NULL, NULL, err) < 0)
-		return ckpt_error_wrap(err, "create veth `%s` with host end `%s`",
-				       json_as_str(json_get(o, "name")), p->name);
+		return ckpt_error_wrap(err, "create veth `%s` with host end `%s`", o->name,
+				       p->name);
 	return 0;
 }
 
@@ -422,91 +444,85 @@ static int put_ip_attr(struct nlmsghdr *nlh, int type, int fam, const char *s)
 	return 0;
 }
 
-static int addr_add(struct mnl_socket *nl, int index, const struct json *a, ckpt_err_t *err)
+static int addr_add(struct mnl_socket *nl, int index, const struct net_addr *a, ckpt_err_t *err)
 {
 	char buf[512];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifaddrmsg *ifa;
-	int fam = json_as_int(json_get(a, "family"));
-	const char *ip = json_as_str(json_get(a, "addr"));
 
 	nlh->nlmsg_type = RTM_NEWADDR;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = fam;
-	ifa->ifa_prefixlen = json_as_int(json_get(a, "prefixlen"));
+	ifa->ifa_family = a->family;
+	ifa->ifa_prefixlen = a->prefixlen;
 	ifa->ifa_index = index;
 	/* no duplicate address detection: a tentative address cannot be bound */
-	ifa->ifa_flags = fam == AF_INET6 ? IFA_F_NODAD : 0;
-	if (put_ip_attr(nlh, IFA_LOCAL, fam, ip) < 0 || put_ip_attr(nlh, IFA_ADDRESS, fam, ip) < 0)
-		return ckpt_error_msg(err, EPROTO, "bad address `%s`", ip ?: "");
+	ifa->ifa_flags = a->family == AF_INET6 ? IFA_F_NODAD : 0;
+	if (put_ip_attr(nlh, IFA_LOCAL, a->family, a->addr) < 0 ||
+	    put_ip_attr(nlh, IFA_ADDRESS, a->family, a->addr) < 0)
+		return ckpt_error_msg(err, EPROTO, "bad address `%s`", a->addr);
 	if (nl_talk(nl, nlh, NULL, NULL, err) < 0)
-		return ckpt_error_wrap(err, "add address %s/%d", ip,
-				       (int)json_as_int(json_get(a, "prefixlen")));
+		return ckpt_error_wrap(err, "add address %s/%d", a->addr, a->prefixlen);
 	return 0;
 }
 
-static int route_add(struct mnl_socket *nl, const struct json *r, int oif, ckpt_err_t *err)
+static int route_add(struct mnl_socket *nl, const struct net_route *r, int oif, ckpt_err_t *err)
 {
 	char buf[512];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	int fam = json_as_int(json_get(r, "family"));
 	struct rtmsg *rt;
 
 	nlh->nlmsg_type = RTM_NEWROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-	rt->rtm_family = fam;
-	rt->rtm_dst_len = json_as_int(json_get(r, "dst_len"));
+	rt->rtm_family = r->family;
+	rt->rtm_dst_len = r->dst_len;
 	rt->rtm_table = RT_TABLE_MAIN;
-	rt->rtm_protocol = json_as_int(json_get(r, "protocol"));
-	rt->rtm_scope = json_as_int(json_get(r, "scope"));
+	rt->rtm_protocol = r->protocol;
+	rt->rtm_scope = r->scope;
 	rt->rtm_type = RTN_UNICAST;
-	if (json_get(r, "dst"))
-		put_ip_attr(nlh, RTA_DST, fam, json_as_str(json_get(r, "dst")));
-	if (json_get(r, "gw"))
-		put_ip_attr(nlh, RTA_GATEWAY, fam, json_as_str(json_get(r, "gw")));
+	if (r->dst)
+		put_ip_attr(nlh, RTA_DST, r->family, r->dst);
+	if (r->gw)
+		put_ip_attr(nlh, RTA_GATEWAY, r->family, r->gw);
 	if (oif)
 		mnl_attr_put_u32(nlh, RTA_OIF, oif);
-	if (json_get(r, "priority"))
-		mnl_attr_put_u32(nlh, RTA_PRIORITY, json_as_int(json_get(r, "priority")));
+	if (r->priority >= 0)
+		mnl_attr_put_u32(nlh, RTA_PRIORITY, r->priority);
 	if (nl_talk(nl, nlh, NULL, NULL, err) < 0)
-		return ckpt_error_wrap(err, "add route to %s/%d",
-				       json_as_str(json_get(r, "dst")) ?: "default",
-				       (int)json_as_int(json_get(r, "dst_len")));
+		return ckpt_error_wrap(err, "add route to %s/%d", r->dst ?: "default", r->dst_len);
 	return 0;
 }
 
 /* The saved link whose old index was index. */
-static const struct json *link_by_index(const struct json *links, int index)
+static const struct net_link *link_by_index(const struct net_doc *net, int index)
 {
-	for (size_t i = 0; i < json_len(links); i++)
-		if (json_as_int(json_get(json_at(links, i), "index")) == index)
-			return json_at(links, i);
+	for (size_t i = 0; i < net->nlinks; i++)
+		if (net->links[i].index == index)
+			return &net->links[i];
 	return NULL;
 }
 
 /* Addresses of the saved links, each on the link's new index. */
-static int addrs_add(struct mnl_socket *nl, const struct json *addrs, int want_old, int index,
-		     ckpt_err_t *err)
+static int addrs_add(struct mnl_socket *nl, const struct net_addr *addrs, size_t n, int want_old,
+		     int index, ckpt_err_t *err)
 {
-	for (size_t i = 0; i < json_len(addrs); i++) {
-		const struct json *a = json_at(addrs, i);
-
-		if (want_old && json_as_int(json_get(a, "index")) != want_old)
+	for (size_t i = 0; i < n; i++) {
+		if (want_old && addrs[i].index != want_old)
 			continue;
-		if (addr_add(nl, index, a, err) < 0)
+		if (addr_add(nl, index, &addrs[i], err) < 0)
 			return -err->code;
 	}
 	return 0;
 }
 
 /* The host end: its addresses, state and bridge, through a socket in its netns. */
-static int peer_setup(const struct json *o, const struct net_peer *p, ckpt_err_t *err)
+static int peer_setup(const struct net_link *o, const struct net_peer *p, ckpt_err_t *err)
 {
-	const struct json *peer = json_get(o, "peer");
+	const struct net_link *peer = o->peer;
 	struct mnl_socket *pnl = mnl_socket_fdopen(p->nlfd);
-	struct json *state = json_obj();
+	struct net_link state = {
+		.name = p->name, .kind = "veth", .up = !peer || p->master || peer->up};
 	int index, ret = 0;
 
 	if (!pnl)
@@ -514,58 +530,51 @@ static int peer_setup(const struct json *o, const struct net_peer *p, ckpt_err_t
 	index = link_index(pnl, p->name);
 	if (!index)
 		ret = ckpt_error_msg(err, ENODEV, "host end `%s` not found", p->name);
-	json_set(state, "name", json_str(p->name));
-	json_set(state, "kind", json_str("veth"));
-	json_set(state, "up", json_bool(!peer || p->master || json_as_bool(json_get(peer, "up"))));
 	if (ret == 0 && peer && !p->master)
-		ret = addrs_add(pnl, json_get(peer, "addrs"), 0, index, err);
+		ret = addrs_add(pnl, peer->addrs, peer->naddrs, 0, index, err);
 	if (ret == 0)
-		ret = link_set(pnl, index, state, p->master, err);
-	json_free(state);
+		ret = link_set(pnl, index, &state, p->master, err);
 	free(pnl);
 	return ret;
 }
 
-int net_link_restore(const struct json *net, struct net_peer *peers, int npeers,
-		     ckpt_err_t *err)
+int net_link_restore(const struct net_doc *net, struct net_peer *peers, int npeers, ckpt_err_t *err)
 {
-	const struct json *links = json_get(net, "links"), *routes = json_get(net, "routes");
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
 	int ret = 0, np = 0;
 
 	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		return ckpt_error(err, errno, "rtnetlink socket");
-	for (size_t i = 0; ret == 0 && i < json_len(links); i++) {
-		const struct json *o = json_at(links, i);
-		const char *name = json_as_str(json_get(o, "name"));
+	for (size_t i = 0; ret == 0 && i < net->nlinks; i++) {
+		const struct net_link *o = &net->links[i];
 		int index;
 
-		if (!strcmp(json_as_str(json_get(o, "kind")) ?: "", "veth")) {
-			if (np >= npeers)
-				return ckpt_error_msg(err, EPROTO, "no host end for `%s`", name);
+		if (!strcmp(o->kind, "veth")) {
+			if (np >= npeers) {
+				mnl_socket_close(nl);
+				return ckpt_error_msg(err, EPROTO, "no host end for `%s`", o->name);
+			}
 			ret = veth_create(nl, o, &peers[np++], err);
 		}
-		index = ret == 0 ? link_index(nl, name) : 0;
+		index = ret == 0 ? link_index(nl, o->name) : 0;
 		if (ret == 0 && !index)
-			ret = ckpt_error_msg(err, ENODEV, "link `%s` missing after creation", name);
+			ret = ckpt_error_msg(err, ENODEV, "link `%s` missing after creation",
+					     o->name);
 		if (ret == 0)
-			ret = addrs_add(nl, json_get(net, "addrs"), json_as_int(json_get(o, "index")),
-					index, err);
+			ret = addrs_add(nl, net->addrs, net->naddrs, o->index, index, err);
 		if (ret == 0)
 			ret = link_set(nl, index, o, 0, err);
 	}
-	for (size_t i = 0; ret == 0 && i < json_len(routes); i++) {
-		const struct json *r = json_at(routes, i);
-		const struct json *l = link_by_index(links, json_as_int(json_get(r, "index")));
+	for (size_t i = 0; ret == 0 && i < net->nroutes; i++) {
+		const struct net_route *r = &net->routes[i];
+		const struct net_link *l = r->index ? link_by_index(net, r->index) : NULL;
 
-		ret = route_add(nl, r, l ? link_index(nl, json_as_str(json_get(l, "name"))) : 0,
-				err);
+		ret = route_add(nl, r, l ? link_index(nl, l->name) : 0, err);
 	}
 	for (int i = 0; ret == 0 && i < np; i++)
-		for (size_t k = 0; k < json_len(links); k++)
-			if (!strcmp(json_as_str(json_get(json_at(links, k), "name")) ?: "",
-				    peers[i].ctname) &&
-			    (ret = peer_setup(json_at(links, k), &peers[i], err)) < 0)
+		for (size_t k = 0; k < net->nlinks; k++)
+			if (!strcmp(net->links[k].name, peers[i].ctname) &&
+			    (ret = peer_setup(&net->links[k], &peers[i], err)) < 0)
 				break;
 	mnl_socket_close(nl);
 	return ret;

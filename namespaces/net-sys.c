@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "namespaces/net.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -120,10 +121,21 @@ static void *fresh_thread(void *arg)
 }
 
 /* A fresh namespace has no conf/eth0: compare per-interface keys with conf/default. */
+static const char *sysctl_get(const struct json *map, const char *key)
+{
+	struct doc_at at = DOC_TOP("sysctl");
+	ckpt_err_t e = {0};
+	const char *v = NULL;
+
+	if (doc_opt_str(&at, map, key, 4096, &v, &e) < 0)
+		ckpt_error_clear(&e);
+	return v;
+}
+
 static const char *fresh_value(const struct json *fresh, const char *key)
 {
 	cleanup_free char *alt = NULL;
-	const char *p, *v = json_as_str(json_get(fresh, key));
+	const char *p, *v = sysctl_get(fresh, key);
 	size_t pre;
 
 	if (v)
@@ -137,7 +149,7 @@ static const char *fresh_value(const struct json *fresh, const char *key)
 	if (!p)
 		return NULL;
 	alt = xasprintf("%.*sdefault%s", (int)pre, key, p);
-	return json_as_str(json_get(fresh, alt));
+	return sysctl_get(fresh, alt);
 }
 
 /*
@@ -183,9 +195,12 @@ int net_sys_read(struct json *out, ckpt_err_t *err)
 	if (j.err)
 		return ckpt_error(err, j.err, "unshare a fresh network namespace");
 	for (size_t i = 0; i < json_len(now); i++) {
-		const char *k = json_key_at(now, i), *v = json_as_str(json_at(now, i));
-		const char *f = fresh_value(fresh, k);
+		struct doc_at at = DOC_TOP("sysctl");
+		const char *k, *v, *f;
 
+		if (doc_map_str(&at, now, i, 4096, &k, &v, err) < 0)
+			return -err->code;
+		f = fresh_value(fresh, k);
 		if (f && strcmp(f, v))
 			json_set(diff, k, json_str(v));
 	}
@@ -193,18 +208,17 @@ int net_sys_read(struct json *out, ckpt_err_t *err)
 }
 
 /* Sysctls and ruleset of net.json, in the caller thread's network namespace. */
-static int sys_apply(const struct json *net, ckpt_err_t *err)
+static int sys_apply(const struct net_doc *net, ckpt_err_t *err)
 {
-	const struct json *sc = json_get(net, "sysctl");
-	const char *rules = json_as_str(json_get(net, "nft"));
+	const char *rules = net->nft;
 	cleanup_close int root = open(SYSCTL_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	for (size_t i = 0; i < json_len(sc); i++) {
-		const char *v = json_as_str(json_at(sc, i));
-		int fd = openat(root, json_key_at(sc, i), O_WRONLY | O_CLOEXEC);
+	for (size_t i = 0; i < net->nsys; i++) {
+		const char *k = net->sys_key[i], *v = net->sys_val[i];
+		int fd = openat(root, k, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 
 		if (fd < 0 || write(fd, v, strlen(v)) < 0)
-			pr_warn("sysctl net/%s = `%s`: %m, ignoring", json_key_at(sc, i), v);
+			pr_warn("sysctl net/%s = `%s`: %m, ignoring", k, v);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -225,13 +239,13 @@ static int sys_apply(const struct json *net, ckpt_err_t *err)
  * nft's start (a child inherits the thread's namespaces): no helper
  * process to fork, and nothing at all when there is nothing to set.
  */
-int net_sys_restore(const struct json *net, pid_t pid, ckpt_err_t *err)
+int net_sys_restore(const struct net_doc *net, pid_t pid, ckpt_err_t *err)
 {
 	cleanup_free char *path = xasprintf("/proc/%d/ns/net", pid);
 	cleanup_close int nsfd = -1, own = -1;
 	int ret;
 
-	if (!json_len(json_get(net, "sysctl")) && !json_get(net, "nft"))
+	if (!net->nsys && !net->nft)
 		return 0;
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)

@@ -46,6 +46,7 @@
  */
 static struct {
 	struct json *net;
+	struct net_doc doc; /* net, checked; its strings point into net */
 	struct net_peer peers[NET_PEERS_MAX];
 	int npeers;
 } net_rs;
@@ -157,13 +158,12 @@ static const char *veth_map_find(const struct ns_restore *r, const char *ct)
 	return NULL;
 }
 
-static int peer_prepare(struct ns_restore *r, const struct json *o, struct net_peer *p,
+static int peer_prepare(struct ns_restore *r, const struct net_link *o, struct net_peer *p,
 			ckpt_err_t *err)
 {
-	const struct json *peer = json_get(o, "peer");
-	const char *ct = json_as_str(json_get(o, "name")), *map = veth_map_find(r, ct);
-	const char *ns = map ? NULL : json_as_str(json_get(peer, "netns"));
-	const char *name = json_as_str(json_get(peer, "name"));
+	const char *ct = o->name, *map = veth_map_find(r, ct);
+	const char *ns = map || !o->peer ? NULL : o->peer->netns;
+	const char *name = o->peer ? o->peer->name : NULL;
 	char path[300];
 
 	p->ctname = ct;
@@ -194,18 +194,21 @@ static int peer_prepare(struct ns_restore *r, const struct json *o, struct net_p
 
 static int net_prepare(struct ns_restore *r, ckpt_err_t *err)
 {
-	const struct json *links;
 	int ret;
 
 	ret = bundle_get_json(r->bundle, "net.json", &net_rs.net, err);
-	if (ret < 0)
+	if (ret == 0)
+		ret = net_doc_read(net_rs.net, &net_rs.doc, err);
+	if (ret < 0) {
+		json_free(net_rs.net);
+		net_rs.net = NULL;
 		return ret;
-	links = json_get(net_rs.net, "links");
-	for (size_t i = 0; i < json_len(links); i++) {
-		const struct json *o = json_at(links, i);
+	}
+	for (size_t i = 0; i < net_rs.doc.nlinks; i++) {
+		const struct net_link *o = &net_rs.doc.links[i];
 		struct net_peer *p = &net_rs.peers[net_rs.npeers];
 
-		if (strcmp(json_as_str(json_get(o, "kind")) ?: "", "veth"))
+		if (strcmp(o->kind, "veth"))
 			continue;
 		if (net_rs.npeers == NET_PEERS_MAX)
 			return ckpt_error_msg(err, ENOTSUP, "more than %d veth links",
@@ -225,7 +228,7 @@ static int net_restore(struct ns_restore *r, ckpt_err_t *err)
 
 	if (!net_rs.net)
 		return ckpt_error_msg(err, EPROTO, "net.json was not prepared");
-	ret = net_link_restore(net_rs.net, net_rs.peers, net_rs.npeers, err);
+	ret = net_link_restore(&net_rs.doc, net_rs.peers, net_rs.npeers, err);
 	if (ret == 0)
 		ret = net_lock_here(err);
 	return ret;
@@ -233,13 +236,14 @@ static int net_restore(struct ns_restore *r, ckpt_err_t *err)
 
 static int net_finish(struct ns_restore *r, ckpt_err_t *err)
 {
-	int ret = net_sys_restore(net_rs.net, r->root_host_pid, err);
+	int ret = net_sys_restore(&net_rs.doc, r->root_host_pid, err);
 
 	for (int i = 0; i < net_rs.npeers; i++) {
 		close(net_rs.peers[i].nsfd);
 		close(net_rs.peers[i].nlfd);
 	}
 	net_rs.npeers = 0;
+	net_doc_free(&net_rs.doc);
 	json_free(net_rs.net);
 	net_rs.net = NULL;
 	return ret;

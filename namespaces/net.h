@@ -8,7 +8,10 @@
 #ifndef CKPT_NET_H
 #define CKPT_NET_H
 
+#include <stdint.h>
+
 #include "namespaces/ns.h"
+#include "util/doc.h"
 
 /* Where the host end of a veth goes at restore (net.c prepare). */
 struct net_peer {
@@ -26,10 +29,62 @@ struct net_cands {
 	char *names[64]; /* NULL for ckpt-oci's own */
 };
 
+/*
+ * net.json as typed structs (net-doc.c holds the tables the dump writes
+ * with and the one parse at restore). Strings point into the document.
+ */
+struct net_addr {
+	int32_t index;	   /* the link's ifindex at dump */
+	int32_t family;	   /* AF_INET or AF_INET6 */
+	int32_t prefixlen; /* up to 32 or 128 */
+	const char *addr;  /* as inet_ntop writes it */
+};
+
+struct net_route {
+	int32_t family, dst_len, scope, protocol;
+	const char *dst, *gw; /* NULL: default route, no gateway */
+	int32_t index;	      /* output link's ifindex at dump, 0: none */
+	int64_t priority;     /* metric, -1: none given */
+};
+
+struct net_link {
+	int32_t index;
+	const char *name, *kind; /* kind: loopback or veth */
+	bool up;
+	uint32_t mtu;	   /* 0: left as the kernel makes it */
+	const char *mac;   /* hex digits, NULL: none */
+	int32_t link;	   /* veth: the peer's ifindex in its namespace */
+	int32_t link_nsid; /* veth: that namespace's id here, -1: none */
+	/* a veth's host end ("peer"): a struct net_link of its own */
+	struct net_link *peer;
+	const char *netns; /* the host end's /run/netns name; NULL: ckpt-oci's */
+	struct net_addr *addrs;
+	size_t naddrs;
+};
+
+struct net_doc {
+	struct net_link *links;
+	struct net_addr *addrs;
+	struct net_route *routes;
+	size_t nlinks, naddrs, nroutes;
+	const char **sys_key, **sys_val; /* "sysctl": relative to /proc/sys/net */
+	size_t nsys;
+	const char *nft; /* the ruleset, or NULL */
+};
+
+extern const struct doc_field net_link_fields[];
+extern const struct doc_field net_peer_fields[];
+extern const struct doc_field net_addr_fields[];
+extern const struct doc_field net_route_fields[];
+
+/* net-doc.c: the whole of net.json, checked; strings point into net. */
+int net_doc_read(const struct json *net, struct net_doc *out, ckpt_err_t *err);
+void net_doc_free(struct net_doc *d);
+
 /* net-link.c: inside the tree's netns; links with their peers, addresses, routes. */
 struct json *net_link_read(void *arg, ckpt_err_t *err);
 /* net-link.c: inside the new netns (the root, before its children). */
-int net_link_restore(const struct json *net, struct net_peer *peers, int npeers,
+int net_link_restore(const struct net_doc *net, struct net_peer *peers, int npeers,
 		     ckpt_err_t *err);
 /* net-link.c: ifindex of name through a NETLINK_ROUTE socket fd, or 0. */
 int net_link_index(int nlfd, const char *name);
@@ -37,7 +92,7 @@ int net_link_index(int nlfd, const char *name);
 /* net-sys.c: inside the tree's netns: ruleset and sysctls off their defaults. */
 int net_sys_read(struct json *out, ckpt_err_t *err);
 /* net-sys.c: from ckpt-oci, into the netns of pid. */
-int net_sys_restore(const struct json *net, pid_t pid, ckpt_err_t *err);
+int net_sys_restore(const struct net_doc *net, pid_t pid, ckpt_err_t *err);
 
 /* net-nft.c: 1 if the caller's netns has an nftables table, 0 if none, or -errno. */
 int nft_has_tables(void);

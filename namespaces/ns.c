@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "namespaces/ns.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -33,6 +34,26 @@ static const struct ckpt_ns_ops *const ns_table[] = {
 
 /* Namespaces a tree may own that no module handles yet: refused at dump. */
 static const char *const ns_unhandled[] = { "user" };
+
+/* The helper's answer is a failure ("__error", "__errno"): pass it on. */
+static int ns_exec_error(struct json **out, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_TOP("namespace helper");
+	const char *msg = NULL;
+	int64_t code = 0;
+	int ret;
+
+	ret = doc_opt_str(&at, *out, "__error", 0, &msg, err);
+	if (ret == 0 && msg)
+		ret = doc_int(&at, *out, "__errno", 1, 4095, &code, err);
+	if (ret == 0 && msg)
+		ret = ckpt_error_msg(err, (int)code, "%s", msg);
+	if (ret < 0) {
+		json_free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
 
 int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
 		 void *arg, struct json **out, ckpt_err_t *err)
@@ -79,15 +100,7 @@ int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t 
 		return ckpt_error_msg(err, EIO, "namespace helper died (status 0x%x)", status);
 	if (json_parse(buf, n, out, err) < 0)
 		return -err->code;
-	if (json_get(*out, "__error")) {
-		int code = json_as_int(json_get(*out, "__errno"));
-		int ret = ckpt_error_msg(err, code, "%s", json_as_str(json_get(*out, "__error")));
-
-		json_free(*out);
-		*out = NULL;
-		return ret;
-	}
-	return 0;
+	return ns_exec_error(out, err);
 }
 
 static int ns_ino(pid_t pid, const char *name, ino_t *ino)
@@ -177,8 +190,9 @@ static const struct ckpt_ns_ops *ns_find(const char *name)
 
 int ns_restore_load(struct ns_restore *r, struct ckpt_bundle *b, ckpt_err_t *err)
 {
+	struct doc_at at = DOC_TOP("ns.json");
 	cleanup_json struct json *doc = NULL;
-	struct json *list;
+	const struct json *list;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -189,13 +203,25 @@ int ns_restore_load(struct ns_restore *r, struct ckpt_bundle *b, ckpt_err_t *err
 	if (ret < 0)
 		return ret;
 	for (int k = 0; k < 2; k++) {
-		list = json_get(doc, k ? "joined" : "owned");
-		for (size_t i = 0; i < json_len(list); i++) {
-			const struct ckpt_ns_ops *ops = ns_find(json_as_str(json_at(list, i)));
+		struct doc_at l = DOC_KEY(&at, k ? "joined" : "owned");
+		size_t n;
 
-			if (!ops || (k && !ops->with_tree_cgroup))
-				return ckpt_error_msg(err, EPROTO, "ns.json: unknown namespace `%s`",
-						      json_as_str(json_at(list, i)) ?: "?");
+		ret = doc_opt_arr(&at, doc, l.key, ARRAY_SIZE(ns_table), &list, &n, err);
+		if (ret < 0)
+			return ret;
+		for (size_t i = 0; i < n; i++) {
+			const struct ckpt_ns_ops *ops;
+			const char *name;
+
+			ret = doc_elem_str(&l, list, i, 16, &name, err);
+			if (ret < 0)
+				return ret;
+			ops = ns_find(name);
+			if (!ops || (k && !ops->with_tree_cgroup)) {
+				struct doc_at e = DOC_IDX(&l, i);
+
+				return doc_error(err, &e, "unknown namespace `%s`", name);
+			}
 			if (k)
 				r->join_flags |= ops->clone_flag;
 			else

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "namespaces/ns.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -60,29 +61,55 @@ static void boot_id(char out[64])
 		snprintf(out, 64, "%.*s", (int)strcspn(s, "\n"), s);
 }
 
+/*
+ * time.json: "tree" holds the tree's clocks, "host" the host's at the same
+ * moment with its boot id. Clocks are non-negative nanoseconds, bounded
+ * so that the offset arithmetic cannot overflow: 73 years of uptime, the
+ * wall clock up to the year 2116.
+ */
+#define TIME_UP_MAX   (INT64_C(1) << 61)
+#define TIME_WALL_MAX (INT64_C(1) << 62)
+struct time_clocks {
+	int64_t monotonic_ns, boottime_ns, realtime_ns;
+	const char *boot_id;
+};
+
+static const struct doc_field time_tree_fields[] = {
+	DOC_INT(struct time_clocks, monotonic_ns, "monotonic_ns", 0, TIME_UP_MAX),
+	DOC_INT(struct time_clocks, boottime_ns, "boottime_ns", 0, TIME_UP_MAX),
+	DOC_END,
+};
+
+static const struct doc_field time_host_fields[] = {
+	DOC_INT(struct time_clocks, monotonic_ns, "monotonic_ns", 0, TIME_UP_MAX),
+	DOC_INT(struct time_clocks, boottime_ns, "boottime_ns", 0, TIME_UP_MAX),
+	DOC_INT(struct time_clocks, realtime_ns, "realtime_ns", 0, TIME_WALL_MAX),
+	DOC_OPT_STR(struct time_clocks, boot_id, "boot_id", 64),
+	DOC_END,
+};
+
 /* In a helper inside the tree's time namespace. */
 static struct json *time_read(void *arg, ckpt_err_t *err)
 {
+	struct time_clocks c = {clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_BOOTTIME), 0, NULL};
 	struct json *j = json_obj();
 
-	json_set(j, "monotonic_ns", json_int(clock_ns(CLOCK_MONOTONIC)));
-	json_set(j, "boottime_ns", json_int(clock_ns(CLOCK_BOOTTIME)));
+	doc_write(j, time_tree_fields, &c);
 	return j;
 }
 
 static int time_dump(const struct ns_dump *d, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = json_obj();
-	struct json *tree = NULL, *host;
+	struct json *tree = NULL;
+	struct time_clocks host;
 	char id[64];
 	int ret;
 
-	host = json_set(doc, "host", json_obj());
-	json_set(host, "monotonic_ns", json_int(clock_ns(CLOCK_MONOTONIC)));
-	json_set(host, "boottime_ns", json_int(clock_ns(CLOCK_BOOTTIME)));
-	json_set(host, "realtime_ns", json_int(clock_ns(CLOCK_REALTIME)));
+	host = (struct time_clocks){clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_BOOTTIME),
+				    clock_ns(CLOCK_REALTIME), id};
 	boot_id(id);
-	json_set(host, "boot_id", json_str(id));
+	doc_write(json_set(doc, "host", json_obj()), time_host_fields, &host);
 	ret = ns_exec_json(d->nsfd, CLONE_NEWTIME, time_read, NULL, &tree, err);
 	if (ret < 0)
 		return ret;
@@ -91,11 +118,9 @@ static int time_dump(const struct ns_dump *d, ckpt_err_t *err)
 }
 
 /* Offset for one clock: the tree's value at dump, plus the time away, minus now. */
-static int64_t clock_offset(const struct json *doc, const char *name, clockid_t id,
-			    bool same_boot, int64_t away_wall)
+static int64_t clock_offset(int64_t tree, int64_t then, clockid_t id, bool same_boot,
+			    int64_t away_wall)
 {
-	int64_t tree = json_as_int(json_get(json_get(doc, "tree"), name));
-	int64_t then = json_as_int(json_get(json_get(doc, "host"), name));
 	int64_t now = clock_ns(id);
 	int64_t away = same_boot ? now - then : away_wall;
 
@@ -121,28 +146,46 @@ static int write_offsets(int64_t mono, int64_t boot, ckpt_err_t *err)
 	return 0;
 }
 
+/* time.json, checked whole: both clock sets. */
+static int time_load(struct ckpt_bundle *b, struct json **doc, struct time_clocks *tree,
+		     struct time_clocks *host, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_TOP("time.json"), t = DOC_KEY(&at, "tree"), h = DOC_KEY(&at, "host");
+	const struct json *o;
+	int ret;
+
+	*host = *tree = (struct time_clocks){0};
+	ret = bundle_get_json(b, "time.json", doc, err);
+	if (ret == 0)
+		ret = doc_obj(&at, *doc, "tree", &o, err);
+	if (ret == 0)
+		ret = doc_read(&t, o, time_tree_fields, tree, err);
+	if (ret == 0)
+		ret = doc_obj(&at, *doc, "host", &o, err);
+	if (ret == 0)
+		ret = doc_read(&h, o, time_host_fields, host, err);
+	return ret;
+}
+
 static int time_prepare(struct ns_restore *r, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = NULL;
-	const char *then_id;
+	struct time_clocks tree, then;
 	int64_t away_wall, mono, boot;
 	bool same_boot;
 	char id[64];
 	int ret;
 
-	ret = bundle_get_json(r->bundle, "time.json", &doc, err);
+	ret = time_load(r->bundle, &doc, &tree, &then, err);
 	if (ret < 0)
 		return ret;
-	if (!json_get(json_get(doc, "tree"), "monotonic_ns") ||
-	    !json_get(json_get(doc, "host"), "realtime_ns"))
-		return ckpt_error_msg(err, EPROTO, "time.json: tree and host clocks required");
 	boot_id(id);
-	then_id = json_as_str(json_get(json_get(doc, "host"), "boot_id"));
-	same_boot = id[0] && then_id && !strcmp(id, then_id);
-	away_wall = clock_ns(CLOCK_REALTIME) -
-		    json_as_int(json_get(json_get(doc, "host"), "realtime_ns"));
-	mono = clock_offset(doc, "monotonic_ns", CLOCK_MONOTONIC, same_boot, away_wall);
-	boot = clock_offset(doc, "boottime_ns", CLOCK_BOOTTIME, same_boot, away_wall);
+	same_boot = id[0] && then.boot_id && !strcmp(id, then.boot_id);
+	away_wall = clock_ns(CLOCK_REALTIME) - then.realtime_ns;
+	mono = clock_offset(tree.monotonic_ns, then.monotonic_ns, CLOCK_MONOTONIC, same_boot,
+			    away_wall);
+	boot = clock_offset(tree.boottime_ns, then.boottime_ns, CLOCK_BOOTTIME, same_boot,
+			    away_wall);
 	if (unshare(CLONE_NEWTIME) < 0)
 		return ckpt_error(err, errno, "unshare time namespace");
 	ret = write_offsets(mono, boot, err);

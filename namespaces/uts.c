@@ -11,6 +11,18 @@
 #include <unistd.h>
 
 #include "namespaces/ns.h"
+#include "util/doc.h"
+
+/* uts.json; HOST_NAME_MAX bytes each, as the kernel keeps them. */
+struct uts_doc {
+	const char *nodename, *domainname;
+};
+
+static const struct doc_field uts_fields[] = {
+	DOC_STR(struct uts_doc, nodename, "nodename", 64),
+	DOC_STR(struct uts_doc, domainname, "domainname", 64),
+	DOC_END,
+};
 
 static struct json *uts_read(void *arg, ckpt_err_t *err)
 {
@@ -22,8 +34,7 @@ static struct json *uts_read(void *arg, ckpt_err_t *err)
 		return NULL;
 	}
 	j = json_obj();
-	json_set(j, "nodename", json_str(u.nodename));
-	json_set(j, "domainname", json_str(u.domainname));
+	doc_write(j, uts_fields, &(struct uts_doc){u.nodename, u.domainname});
 	return j;
 }
 
@@ -41,20 +52,19 @@ static int uts_dump(const struct ns_dump *d, ckpt_err_t *err)
 static int uts_restore(struct ns_restore *r, ckpt_err_t *err)
 {
 	cleanup_json struct json *uts = NULL;
-	const char *node, *domain;
+	struct doc_at at = DOC_TOP("uts.json");
+	struct uts_doc u;
 	int ret;
 
 	ret = bundle_get_json(r->bundle, "uts.json", &uts, err);
+	if (ret == 0)
+		ret = doc_read(&at, uts, uts_fields, &u, err);
 	if (ret < 0)
 		return ret;
-	node = json_as_str(json_get(uts, "nodename"));
-	domain = json_as_str(json_get(uts, "domainname"));
-	if (!node || !domain)
-		return ckpt_error_msg(err, EPROTO, "uts.json: nodename and domainname required");
-	if (sethostname(node, strlen(node)) < 0)
-		return ckpt_error(err, errno, "sethostname `%s`", node);
-	if (setdomainname(domain, strlen(domain)) < 0)
-		return ckpt_error(err, errno, "setdomainname `%s`", domain);
+	if (sethostname(u.nodename, strlen(u.nodename)) < 0)
+		return ckpt_error(err, errno, "sethostname `%s`", u.nodename);
+	if (setdomainname(u.domainname, strlen(u.domainname)) < 0)
+		return ckpt_error(err, errno, "setdomainname `%s`", u.domainname);
 	return 0;
 }
 

@@ -336,6 +336,29 @@ int doc_elem_int(const struct doc_at *at, const struct json *arr, size_t i, int6
 	return check_int(&e, v, lo, hi, out, err);
 }
 
+int doc_elem_str(const struct doc_at *at, const struct json *arr, size_t i, size_t maxlen,
+		 const char **out, ckpt_err_t *err)
+{
+	struct doc_at e = DOC_IDX(at, i);
+	const struct json *v = json_at(arr, i);
+
+	if (json_type(arr) != JSON_ARR || !v)
+		return doc_error(err, &e, "missing");
+	return check_str(&e, v, maxlen, out, err);
+}
+
+int doc_map_str(const struct doc_at *at, const struct json *obj, size_t i, size_t maxlen,
+		const char **key, const char **val, ckpt_err_t *err)
+{
+	const char *k = json_key_at(obj, i);
+	struct doc_at e = DOC_KEY(at, k);
+
+	if (json_type(obj) != JSON_OBJ || !k)
+		return doc_error(err, at, "member %zu missing", i);
+	*key = k;
+	return check_str(&e, json_at(obj, i), maxlen, val, err);
+}
+
 /* Store x into a member of size bytes; the table's range made sure it fits. */
 static void store_int(void *p, unsigned char size, uint64_t x)
 {

@@ -96,6 +96,15 @@ int doc_elem_obj(const struct doc_at *at, const struct json *arr, size_t i, cons
 		 ckpt_err_t *err) __attribute__((warn_unused_result));
 int doc_elem_int(const struct doc_at *at, const struct json *arr, size_t i, int64_t lo, int64_t hi,
 		 int64_t *out, ckpt_err_t *err) __attribute__((warn_unused_result));
+int doc_elem_str(const struct doc_at *at, const struct json *arr, size_t i, size_t maxlen,
+		 const char **out, ckpt_err_t *err) __attribute__((warn_unused_result));
+/*
+ * Member i of an object used as a map of strings ("limits": {"pids.max":
+ * "10"}): its key and its value, a string of at most maxlen bytes.
+ */
+int doc_map_str(const struct doc_at *at, const struct json *obj, size_t i, size_t maxlen,
+		const char **key, const char **val, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 
 /*
  * Field tables: one row per member of a C struct.
