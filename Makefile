@@ -4,7 +4,7 @@ VERSION := 0.1.0
 CC ?= gcc
 PREFIX ?= /usr/local
 BUILD ?= build
-PKGS := libseccomp libmnl yajl
+PKGS := libseccomp libmnl yajl libsodium
 
 # CFLAGS is the user's (optimisation, sanitizers: `make CFLAGS=-O0`);
 # what the code needs to build at all is CKPT_CFLAGS, always added.

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "cmd/cmd.h"
 #include "oci/oci.h"
@@ -35,6 +36,9 @@ static void checkpoint_usage(FILE *f)
 		   "                       (TCP_REPAIR; default: refuse them)\n"
 		   "      --no-rootfs      leave the container's root directory changes out of\n"
 		   "                       the bundle (rootfs-diff.tar)\n"
+		   "      --key FILE       MAC the bundle with this key, shared with the nodes\n"
+		   "                       that restore it (default: this host's key,\n"
+		   "                       " BUNDLE_HOST_KEY ", made on first use)\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -72,6 +76,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "runtime", required_argument, NULL, 'r' },
 		{ "root", required_argument, NULL, 'D' },
 		{ "no-rootfs", no_argument, NULL, 'F' },
+		{ "key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -118,6 +123,9 @@ int cmd_checkpoint(int argc, char **argv)
 			break;
 		case 'F':
 			oci.no_rootfs = true;
+			break;
+		case 'K':
+			opts.key_file = optarg;
 			break;
 		case 'v':
 			opts.verbose = true;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "cmd/cmd.h"
 #include "oci/oci.h"
@@ -17,7 +18,7 @@
 static void restore_usage(FILE *f)
 {
 	fprintf(f, "usage: ckpt-oci restore [-d] [--pid-file F] [--work-dir DIR] [--ignore-file-changes]\n"
-		   "                        [--mount-map OLD=NEW]... [-v]\n"
+		   "                        [--mount-map OLD=NEW]... [--key FILE] [-v]\n"
 		   "                        BUNDLE\n"
 		   "\n"
 		   "  -d, --detach         return once the tree runs, printing the root's pid\n"
@@ -36,6 +37,11 @@ static void restore_usage(FILE *f)
 		   "      --no-runtime     restore the processes only, unknown to any runtime\n"
 		   "      --rootfs DIR     the container's root directory: a copy of its image,\n"
 		   "                       onto which the bundle's changes go (default: the old one)\n"
+		   "Authentication (the bundle's MAC is checked before anything else):\n"
+		   "      --key FILE       the key it was written with (default: this host's,\n"
+		   "                       " BUNDLE_HOST_KEY ")\n"
+		   "      --insecure-unauthenticated  restore a bundle whose MAC is missing or\n"
+		   "                       does not verify: its tasks may be anyone's\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -54,6 +60,8 @@ int cmd_restore(int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "no-runtime", no_argument, NULL, 'n' },
 		{ "rootfs", required_argument, NULL, 'F' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "insecure-unauthenticated", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -116,6 +124,12 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case 'F':
 			oopts.rootfs = optarg;
+			break;
+		case 'K':
+			opts.key_file = optarg;
+			break;
+		case 'U':
+			opts.insecure_unauthenticated = true;
 			break;
 		case 'h':
 			restore_usage(stdout);

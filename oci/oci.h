@@ -29,6 +29,8 @@ struct oci_container {
 };
 
 const char *oci_status_name(enum oci_status s);
+/* The runtime's own state root: /run/runc or /run/crun. */
+const char *oci_default_root(const char *runtime);
 
 /*
  * Find container id in runtime's state under root (NULL: the runtime's
@@ -60,13 +62,16 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err) CKPT_WARN_UNU
 
 /*
  * Restore a container bundle (one with oci.json) under the runtime it came
- * from (or o->runtime / o->root), as o->name or its old id.
+ * from (or o->runtime), in o->root or the runtime's default state root, as
+ * o->name or its old id. Host locations never come from the bundle: the
+ * state root is o->root or the runtime's own; the root directory is
+ * o->rootfs, or the one an authenticated bundle recorded.
  */
 struct oci_restore_opts {
-	const char *runtime;	/* NULL: the one in the bundle */
-	const char *root;	/* NULL: the one in the bundle */
+	const char *runtime;	/* NULL: the one in the bundle (runc or crun) */
+	const char *root;	/* NULL: the runtime's default (oci_default_root) */
 	const char *name;	/* NULL: the container's id at checkpoint */
-	const char *rootfs;	/* NULL: the container's old root directory */
+	const char *rootfs;	/* NULL: the old root directory, if the MAC verified */
 	bool no_runtime;	/* restore the processes only, unknown to the runtime */
 	struct ckpt_restore_opts restore;
 };

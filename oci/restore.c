@@ -14,6 +14,14 @@
  * else about a running container, so from then on it manages it as one it
  * started. Nothing of the runtime's runs during the restore; runc's own
  * `runc restore` works the same way around CRIU (DESIGN.md, containers).
+ *
+ * Trust: the bundle is authenticated (its MAC) before oci.json is read, and
+ * even so it never chooses where on the host we write: the state root is
+ * --root or the runtime's default, never the one recorded; the root
+ * directory is --rootfs, or the recorded one only when the MAC verified,
+ * and never the host's "/". A bundle restored unauthenticated
+ * (--insecure-unauthenticated) also loses what would run on the host: its
+ * runtime hooks, and the periodic checkpoints its annotations ask for.
  */
 #define LOG_PREFIX "oci: "
 #include <errno.h>
@@ -24,17 +32,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt/bundle.h"
+#include "util/doc.h"
 #include "util/json.h"
 #include "oci/oci.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/util.h"
 
-#define OCI_JSON_MAX (4u << 20)
 
 struct adopt {
 	struct oci_restore_opts *o;
 	struct json *saved;	/* oci.json */
+	const char *saved_runtime, *saved_root, *saved_id;	/* in oci.json: names only */
+	struct json *config;	/* the bundle's config.json, NULL if none */
+	bool authenticated;	/* the bundle's MAC verified */
 	const char *runtime, *root, *name;
 	char *dir;		/* ROOT/NAME */
 	bool made;		/* dir made by us */
@@ -136,7 +148,12 @@ static int runc_state(struct adopt *a, struct json *st, pid_t pid, unsigned long
 	json_set(st, "init_process_pid", json_int(pid));
 	json_set(st, "init_process_start", json_int(start));
 	json_set(st, "created", json_str(created));
+	if (!cfg)
+		return ckpt_error_msg(err, EPROTO, "oci.json: state.config: missing");
 	json_set(cfg, "rootfs", json_str(a->rootfs));
+	/* runc runs the config's poststop hooks as root at `runc delete` */
+	if (!a->authenticated)
+		json_set(cfg, "hooks", json_obj());
 	if (json_get(cfg, "cgroups"))
 		json_set(json_get(cfg, "cgroups"), "name", json_str(a->name));
 	for (size_t i = 0; i < json_len(cg); i++) {
@@ -218,12 +235,15 @@ static int adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
 		return ckpt_error(err, errno, "mkdir %s", a->dir);
 	a->made = true;
 	if (!runc) {
-		/* crun keeps the config beside the status (verified with the bundle) */
-		cleanup_free char *path = xasprintf("%s/config.json", ro->bundle), *cfg = NULL;
+		/* crun keeps the config beside the status, and runs its hooks at delete */
+		cleanup_free char *cfg = NULL;
 
-		ret = read_file_at(AT_FDCWD, path, OCI_JSON_MAX, &cfg, NULL, err);
-		if (ret == 0)
-			ret = write_doc(a->dir, "config.json", cfg, err);
+		if (!a->config)
+			return ckpt_error_msg(err, EPROTO, "config.json: not in the bundle");
+		if (!a->authenticated)
+			json_set(a->config, "hooks", json_obj());
+		cfg = json_dump(a->config, false, NULL);
+		ret = write_doc(a->dir, "config.json", cfg, err);
 		if (ret < 0)
 			return ret;
 	}
@@ -245,29 +265,40 @@ static int put_rootfs(struct ckpt_restore_opts *ro, struct ckpt_bundle *b, ckpt_
 	return oci_rootfs_apply(b, a->rootfs, err);
 }
 
+/* An optional string member at obj.key, NULL when absent or not a string. */
+static const char *opt_str(const struct json *obj, const char *key)
+{
+	struct doc_at at = DOC_TOP("oci.json");
+	const char *s = NULL;
+
+	if (json_type(obj) != JSON_OBJ || doc_opt_str(&at, obj, key, PATH_MAX, &s, NULL) < 0)
+		return NULL;
+	return s;
+}
+
 /* The container's OCI bundle directory, as the runtime recorded it. */
 static const char *old_bundle(const struct json *saved)
 {
 	const struct json *st = json_get(saved, "state");
 	const struct json *labels = json_get(json_get(st, "config"), "labels");
-	const char *b = json_as_str(json_get(st, "bundle"));
+	const char *b = opt_str(st, "bundle");
 
-	for (size_t i = 0; !b && i < json_len(labels); i++) {
-		const char *l = json_as_str(json_at(labels, i));
+	for (size_t i = 0; !b && json_type(labels) == JSON_ARR && i < json_len(labels); i++) {
+		const struct json *l = json_at(labels, i);
 
-		if (l && !strncmp(l, "bundle=", 7))
-			b = l + 7;
+		if (json_type(l) == JSON_STR && !strncmp(json_as_str(l), "bundle=", 7))
+			b = json_as_str(l) + 7;
 	}
 	return b;
 }
 
-/* The old root directory, as the runtime recorded it. */
+/* The old root directory, as the runtime recorded it: a name for messages. */
 static const char *old_rootfs(const struct json *saved)
 {
 	const struct json *st = json_get(saved, "state");
-	const char *r = json_as_str(json_get(json_get(st, "config"), "rootfs"));
+	const char *r = opt_str(json_get(st, "config"), "rootfs");
 
-	return r ? r : json_as_str(json_get(st, "rootfs"));
+	return r ? r : opt_str(st, "rootfs");
 }
 
 /*
@@ -280,19 +311,22 @@ static const char *old_rootfs(const struct json *saved)
 static void restart_checkpoints(struct ckpt_restore_opts *ro)
 {
 	struct adopt *a = ro->arg;
-	cleanup_free char *path = xasprintf("%s/config.json", ro->bundle), *cfg = NULL;
-	cleanup_json struct json *doc = NULL, *st = json_obj(), *copy = NULL;
+	cleanup_json struct json *st = json_obj(), *copy = NULL;
 	cleanup_free char *text = NULL;
 	struct json *anns;
 	ckpt_err_t e = { 0 };
 	size_t len = 0;
 
-	if (read_file_at(AT_FDCWD, path, OCI_JSON_MAX, &cfg, &len, &e) < 0 ||
-	    json_parse(cfg, len, &doc, &e) < 0)
+	anns = json_get(a->config, "annotations");
+	if (json_type(anns) != JSON_OBJ || !json_get(anns, "org.ckpt-oci.checkpoint-interval"))
 		return;
-	anns = json_get(doc, "annotations");
-	if (!json_get(anns, "org.ckpt-oci.checkpoint-interval"))
+	if (!a->authenticated) {
+		/* its annotations would choose where on the host bundles are written */
+		pr_warn("container `%s` runs, without periodic checkpoints: its bundle is not "
+			"authenticated",
+			a->name);
 		return;
+	}
 	if (!json_get(anns, "org.ckpt-oci.runtime") && !json_get(anns, "org.ckpt-oci.root")) {
 		json_set(anns, "org.ckpt-oci.runtime", json_str(a->runtime));
 		json_set(anns, "org.ckpt-oci.root", json_str(a->root));
@@ -326,26 +360,42 @@ static void remove_state(const char *dir)
 	(void)rmdir(dir);
 }
 
-static int load_saved(struct adopt *a, const char *bundle, ckpt_err_t *err)
+/*
+ * oci.json and config.json through the bundle, after its MAC: the
+ * runtime's name decides the code path; its recorded root, id and root
+ * directory are names unless the command line or the MAC says otherwise.
+ */
+static int load_saved(struct adopt *a, struct ckpt_bundle *b, ckpt_err_t *err)
 {
-	cleanup_free char *path = xasprintf("%s/oci.json", bundle), *buf = NULL;
-	size_t len = 0;
+	struct doc_at at = DOC_TOP("oci.json");
+	const struct json *st;
 	int ret;
 
-	ret = read_file_at(AT_FDCWD, path, OCI_JSON_MAX, &buf, &len, err);
-	if (ret == 0)
-		ret = json_parse(buf, len, &a->saved, err);
+	ret = bundle_get_json(b, "oci.json", &a->saved, err);
 	if (ret < 0)
-		return ckpt_error_wrap(err, "%s", path);
-	if (!json_as_str(json_get(a->saved, "runtime")) || !json_get(a->saved, "state") ||
-	    !json_as_str(json_get(a->saved, "id")) || !json_as_str(json_get(a->saved, "root")))
-		return ckpt_error_msg(err, EPROTO, "%s: runtime, root, id or state missing", path);
-	return 0;
+		return ret;
+	if (doc_str(&at, a->saved, "runtime", 16, &a->saved_runtime, err) < 0 ||
+	    doc_str(&at, a->saved, "root", PATH_MAX, &a->saved_root, err) < 0 ||
+	    doc_str(&at, a->saved, "id", 1024, &a->saved_id, err) < 0 ||
+	    doc_obj(&at, a->saved, "state", &st, err) < 0)
+		return -EPROTO;
+	if (bundle_has_file(b, "config.json"))
+		ret = bundle_get_json(b, "config.json", &a->config, err);
+	return ret;
+}
+
+/* The same directory as the host's "/" (through any link): never a container's root. */
+static bool is_host_root(const struct stat *st)
+{
+	struct stat root;
+
+	return stat("/", &root) == 0 && root.st_dev == st->st_dev && root.st_ino == st->st_ino;
 }
 
 /*
  * The root directory: --rootfs DIR (a copy of the image, onto which the
- * changes go; the root mount is mapped there), else the old one.
+ * changes go; the root mount is mapped there), else the recorded one when
+ * the bundle is authenticated: an unauthenticated one only names it.
  */
 static int choose_rootfs(struct oci_restore_opts *o, struct adopt *a, const char ***maps,
 			 ckpt_err_t *err)
@@ -354,16 +404,25 @@ static int choose_rootfs(struct oci_restore_opts *o, struct adopt *a, const char
 	struct stat st;
 	int n = o->restore.nmount_map;
 
-	if (!old)
-		return ckpt_error_msg(err, EPROTO, "oci.json: no root directory");
-	a->rootfs = o->rootfs ?: old;
 	if (o->rootfs && o->rootfs[0] != '/')
 		return ckpt_error_msg(err, EINVAL, "--rootfs wants an absolute path");
+	if (!o->rootfs && !a->authenticated)
+		return ckpt_error_msg(err, EPERM,
+				      "an unauthenticated bundle does not choose the container's "
+				      "root directory (it names `%s`): give --rootfs DIR",
+				      old ? old : "none");
+	if (!o->rootfs && !old)
+		return ckpt_error_msg(err, EPROTO, "oci.json: no root directory: give --rootfs DIR");
+	a->rootfs = o->rootfs ?: old;
 	if (stat(a->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return ckpt_error_msg(err, ENOENT, o->rootfs ? "--rootfs `%s` is not a directory" :
 				      "root directory `%s` is gone: give --rootfs DIR (a copy of "
 				      "the image)", a->rootfs);
-	if (!o->rootfs || !strcmp(o->rootfs, old))
+	if (is_host_root(&st))
+		return ckpt_error_msg(err, EPERM,
+				      "root directory `%s` is the host's /, not a container's",
+				      a->rootfs);
+	if (!o->rootfs || !old || !strcmp(o->rootfs, old))
 		return 0;
 	/* the root mount is a bind of the old directory: take it from the new one */
 	*maps = xzalloc((n + 1) * sizeof(**maps));
@@ -375,31 +434,59 @@ static int choose_rootfs(struct oci_restore_opts *o, struct adopt *a, const char
 	return 0;
 }
 
+/*
+ * The bundle, authenticated and its documents read, before anything else;
+ * then runtime, state root and name, chosen by the command line first.
+ */
+static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup,
+		   ckpt_err_t *err)
+{
+	struct bundle_auth auth = { .key_file = o->restore.key_file,
+				    .insecure = o->restore.insecure_unauthenticated,
+				    .quiet = true /* ckpt_restore's own open warns */ };
+	struct ckpt_bundle *b = NULL;
+	int ret;
+
+	ret = bundle_open_documents(o->restore.bundle, &auth, &b, err);
+	if (ret < 0)
+		return ret;
+	a->authenticated = bundle_mac_status(b) == BUNDLE_MAC_VERIFIED;
+	ret = load_saved(a, b, err);
+	*has_cgroup = bundle_has_file(b, "cgroup.json");
+	bundle_close(b);
+	if (ret < 0)
+		return ret;
+	a->runtime = o->runtime ?: a->saved_runtime;
+	a->root = o->root ?: oci_default_root(a->runtime);
+	a->name = o->name ?: a->saved_id;
+	if (strcmp(a->runtime, "runc") && strcmp(a->runtime, "crun"))
+		return ckpt_error_msg(err, EINVAL, "unknown runtime `%s` (runc or crun)", a->runtime);
+	if (strcmp(a->runtime, a->saved_runtime))
+		return ckpt_error_msg(err, EINVAL, "the bundle holds a %s container, not %s",
+				      a->saved_runtime, a->runtime);
+	if (!valid_name(a->name))
+		return ckpt_error_msg(err, EINVAL, "bad container name `%s`", a->name);
+	if (a->root[0] != '/')
+		return ckpt_error_msg(err, EINVAL, "--root wants an absolute path");
+	if (!o->no_runtime && !*has_cgroup)
+		return ckpt_error_msg(err, EPROTO, "the bundle records no cgroup for the "
+				      "container: restore it with --no-runtime");
+	if (!o->root && strcmp(a->saved_root, a->root))
+		pr_info("the container came from state root %s; restored under %s (--root "
+			"chooses another)",
+			a->saved_root, a->root);
+	return 0;
+}
+
 int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 {
 	struct adopt a = { .o = o };
-	cleanup_free char *cg = xasprintf("%s/cgroup.json", o->restore.bundle);
 	const char *const *maps_given = o->restore.mount_map;
 	const char **maps = NULL;
+	bool has_cgroup = false;
 	int ret;
 
-	ret = load_saved(&a, o->restore.bundle, err);
-	if (ret < 0)
-		return ret;
-	a.runtime = o->runtime ?: json_as_str(json_get(a.saved, "runtime"));
-	a.root = o->root ?: (o->runtime ? NULL : json_as_str(json_get(a.saved, "root")));
-	a.root = a.root ?: (!strcmp(a.runtime, "crun") ? "/run/crun" : "/run/runc");
-	a.name = o->name ?: json_as_str(json_get(a.saved, "id"));
-	if (strcmp(a.runtime, "runc") && strcmp(a.runtime, "crun"))
-		ret = ckpt_error_msg(err, EINVAL, "unknown runtime `%s` (runc or crun)", a.runtime);
-	else if (strcmp(a.runtime, json_as_str(json_get(a.saved, "runtime"))))
-		ret = ckpt_error_msg(err, EINVAL, "the bundle holds a %s container, not %s",
-				     json_as_str(json_get(a.saved, "runtime")), a.runtime);
-	else if (!valid_name(a.name))
-		ret = ckpt_error_msg(err, EINVAL, "bad container name `%s`", a.name);
-	else if (!o->no_runtime && access(cg, F_OK) < 0)
-		ret = ckpt_error_msg(err, EPROTO, "the bundle records no cgroup for the container: "
-				     "restore it with --no-runtime");
+	ret = prepare(o, &a, &has_cgroup, err);
 	if (ret == 0)
 		ret = choose_rootfs(o, &a, &maps, err);
 	if (ret < 0)
@@ -432,6 +519,7 @@ out:
 		free(maps);
 	}
 	json_free(a.saved);
+	json_free(a.config);
 	free(a.dir);
 	free(a.mapping);
 	return ret;

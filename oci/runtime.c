@@ -35,7 +35,7 @@ const char *oci_status_name(enum oci_status s)
 	return names[s];
 }
 
-static const char *default_root(const char *runtime)
+const char *oci_default_root(const char *runtime)
 {
 	return !strcmp(runtime, "crun") ? "/run/crun" : "/run/runc";
 }
@@ -215,10 +215,10 @@ int oci_find(const char *runtime, const char *root, const char *id, struct oci_c
 		return ckpt_error_msg(err, EINVAL, "unknown runtime `%s` (runc or crun)", runtime);
 	if (!valid_id(id))
 		return ckpt_error_msg(err, EINVAL, "bad container name `%s`", id);
-	dirfd = open_state(root ? root : default_root(runtime ? runtime : "runc"), id);
+	dirfd = open_state(root ? root : oci_default_root(runtime ? runtime : "runc"), id);
 	/* Without --runtime, a container only crun knows is crun's. */
 	if (dirfd == -ENOENT && !runtime && !root) {
-		dirfd = open_state(default_root("crun"), id);
+		dirfd = open_state(oci_default_root("crun"), id);
 		if (dirfd >= 0)
 			runtime = "crun";
 		else
@@ -229,7 +229,7 @@ int oci_find(const char *runtime, const char *root, const char *id, struct oci_c
 	    faccessat(dirfd, "status", F_OK, 0) == 0)
 		runtime = "crun";
 	runtime = runtime ? runtime : "runc";
-	root = root ? root : default_root(runtime);
+	root = root ? root : oci_default_root(runtime);
 	if (dirfd == -ENOENT)
 		return ckpt_error_msg(err, ENOENT, "no container `%s` in %s", id, root);
 	if (dirfd < 0)

@@ -81,8 +81,8 @@ echo "bundle: $(du -sh "$work/bundle" | cut -f1), including the rootfs changes (
 step "$BIN inspect $work/bundle (first lines)"
 "$BIN" inspect "$work/bundle" | sed -n '1,/^  vmas/p'
 
-step "$BIN restore -d $work/bundle (into fresh namespaces, handed back to runc)"
-"$BIN" restore -d -w "$work" "$work/bundle"
+step "$BIN restore -d --root $ROOT $work/bundle (into fresh namespaces, handed back to runc)"
+"$BIN" restore -d --root "$ROOT" -w "$work" "$work/bundle"
 runc --root "$ROOT" list
 count_past $((before + 10))
 after=$(tail -1 "$work/counter.log")

@@ -4,12 +4,21 @@
  * host, and every file's size and checksum).
  *
  * Writing: bundle_create() makes NAME.tmp (0700); files are added (0600);
- * bundle_commit() writes the manifest, fsyncs, and renames NAME.tmp to NAME.
- * Reading: bundle_open() verifies everything before anyone trusts a byte.
+ * bundle_commit() writes the manifest and its keyed MAC (manifest.mac),
+ * fsyncs, and renames NAME.tmp to NAME.
+ * Reading: bundle_open() verifies the MAC first, then everything else,
+ * before anyone trusts a byte.
+ *
+ * Checksums catch damage; only the MAC catches malice: anyone can write a
+ * manifest whose sums match altered files, nobody without the key can
+ * write its MAC. The key is this host's (BUNDLE_HOST_KEY, made by the
+ * first checkpoint, readable by root only) or a file the operator shares
+ * between nodes.
  */
 #ifndef CKPT_BUNDLE_H
 #define CKPT_BUNDLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -20,14 +29,36 @@ struct json;
 struct ckpt_bundle;
 struct bundle_image;
 
-#define BUNDLE_FORMAT_MAJOR 1
+/* 2: BLAKE2b sums and the keyed MAC (1 had XXH64 sums, no MAC). */
+#define BUNDLE_FORMAT_MAJOR 2
 #define BUNDLE_FORMAT_MINOR 0
 /* Largest JSON document a reader accepts. */
 #define BUNDLE_JSON_MAX (64u << 20)
 
+/* This host's key: 32 random bytes, root's, mode 0600, in a 0700 directory. */
+#ifndef BUNDLE_HOST_KEY
+#define BUNDLE_HOST_KEY "/etc/ckpt-oci/bundle.key"
+#endif
+#define BUNDLE_KEY_BYTES 32
+
+/* Which key, and whether a bundle that it does not authenticate may be opened. */
+struct bundle_auth {
+	const char *key_file; /* NULL: BUNDLE_HOST_KEY */
+	bool insecure;	      /* --insecure-unauthenticated: open it anyway (a warning) */
+	bool quiet;	      /* no warning: the caller shows bundle_mac_status() */
+};
+
+enum bundle_mac {
+	BUNDLE_MAC_VERIFIED, /* written with our key, not altered since */
+	BUNDLE_MAC_NONE,     /* no manifest.mac */
+	BUNDLE_MAC_BAD,	     /* altered, or written with another key */
+	BUNDLE_MAC_NO_KEY,   /* we hold no key to check it with */
+};
+
 /* --- writing --- */
-int bundle_create(const char *path, struct ckpt_bundle **out, ckpt_err_t *err)
-	__attribute__((warn_unused_result));
+/* auth NULL: the host key, created on first use. */
+int bundle_create(const char *path, const struct bundle_auth *auth, struct ckpt_bundle **out,
+		  ckpt_err_t *err) __attribute__((warn_unused_result));
 /* Add a JSON document (pretty-printed). */
 int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *doc,
 		    ckpt_err_t *err) __attribute__((warn_unused_result));
@@ -46,9 +77,23 @@ void bundle_image_abort(struct bundle_image *img);
 int bundle_commit(struct ckpt_bundle *b, ckpt_err_t *err) __attribute__((warn_unused_result));
 
 /* --- reading --- */
-/* Verify manifest, versions, file list, sizes and checksums; then open. */
-int bundle_open(const char *path, struct ckpt_bundle **out, ckpt_err_t *err)
+/*
+ * Verify the MAC (auth NULL: with the host key, strictly), then manifest,
+ * versions, file list, sizes and checksums; then open.
+ */
+int bundle_open(const char *path, const struct bundle_auth *auth, struct ckpt_bundle **out,
+		ckpt_err_t *err) __attribute__((warn_unused_result));
+/*
+ * The same checks but the contents: for reading a few JSON documents
+ * (each verified against the manifest as it is read) before the full
+ * open; bundle_open_file() refuses on it.
+ */
+int bundle_open_documents(const char *path, const struct bundle_auth *auth,
+			  struct ckpt_bundle **out, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
+enum bundle_mac bundle_mac_status(const struct ckpt_bundle *b);
+/* "verified", "none", "bad", "no key": inspect's words. */
+const char *bundle_mac_name(enum bundle_mac m);
 int bundle_get_json(struct ckpt_bundle *b, const char *name, struct json **out, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 /* Open a listed file read-only (O_CLOEXEC); *size from the manifest. */

@@ -30,6 +30,7 @@ struct ckpt_dump_opts {
 	unsigned long long ghost_limit;	/* largest unlinked file saved, bytes; 0: 64 MiB */
 	bool tcp_established;	/* dump established TCP connections (TCP_REPAIR) */
 	bool own_cgroup;	/* the tree's cgroups are its own (a container's): record them */
+	const char *key_file;	/* the bundle's MAC key; NULL: this host's, made on first use */
 	const struct ckpt_extra_file *extra;	/* documents added to the bundle */
 	int nextra;
 	/*
@@ -54,6 +55,8 @@ struct ckpt_restore_opts {
 	const char *const *veth_map;	/* CTNAME=HOSTNAME: host end of a veth */
 	int nveth_map;
 	const char *cgroup_name;	/* name of the cgroups made for the tree; NULL: NAME-rPID */
+	const char *key_file;	/* the bundle's MAC key; NULL: this host's */
+	bool insecure_unauthenticated;	/* restore a bundle whose MAC does not verify */
 	/*
 	 * Called once the bundle is verified, before anything is made (oci/:
 	 * the rootfs changes are put back); a failure stops the restore.
@@ -74,7 +77,11 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 /* Probe every kernel feature; returns 0 when all required ones work, 1 if not. */
 int ckpt_check(FILE *out, bool json, ckpt_err_t *err) CKPT_WARN_UNUSED;
-/* Human-readable (or JSON) summary of a verified bundle. */
-int ckpt_inspect(const char *bundle, FILE *out, bool json, ckpt_err_t *err) CKPT_WARN_UNUSED;
+/*
+ * Human-readable (or JSON) summary of a verified bundle, with whether its
+ * MAC verifies with key_file (NULL: this host's key).
+ */
+int ckpt_inspect(const char *bundle, const char *key_file, FILE *out, bool json,
+		 ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * libckpt/bundle/bundle-read.c - opening a bundle: nothing in it is trusted until
- * verified. bundle_open() checks the manifest (format version, file names,
- * sizes, XXH64 checksums), that the directory holds exactly the listed
- * files, and only then hands out documents and images.
+ * verified. bundle_open() checks the MAC over the manifest's bytes before
+ * parsing them (bundle-auth.c), then the manifest (format version, file
+ * names, sizes, BLAKE2b digests), that the directory holds exactly the
+ * listed files, and only then hands out documents and images.
  */
 #define LOG_PREFIX "bundle: "
 #include <fcntl.h>
@@ -13,14 +14,10 @@
 #include <sys/stat.h>
 
 #include "bundle/bundle-priv.h"
+#include "util/doc.h"
 #include "util/json.h"
-#include "util/hash.h"
 #include "util/log.h"
 #include "util/util.h"
-
-/* Below this much data a second hashing thread costs more than it saves. */
-#define VERIFY_PARALLEL_MIN (64u << 20)
-#define VERIFY_THREADS	    2
 
 /* Open a bundle member: a regular file, never through a symlink. */
 static int open_member(int dirfd, const char *name, struct stat *st, ckpt_err_t *err)
@@ -66,70 +63,76 @@ static int read_member(int dirfd, const char *name, char **out, size_t *len, ckp
 	return 0;
 }
 
-static int parse_sum(const char *s, uint64_t *out)
+/* One manifest entry: a plain name, listed once, a size, a digest. */
+static int manifest_file(struct ckpt_bundle *b, const struct doc_at *at, const struct json *f,
+			 ckpt_err_t *err)
 {
-	char *end;
-
-	if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16)
-		return -1;
-	*out = strtoull(s, &end, 16);
-	return 0;
-}
-
-static int manifest_file(struct ckpt_bundle *b, const struct json *f, ckpt_err_t *err)
-{
-	const char *name, *sum;
+	const char *name;
 	int64_t size;
-	uint64_t h;
+	struct bundle_file *bf;
+	uint8_t sum[BUNDLE_SUM_BYTES];
 
-	if (json_get_str(f, "name", &name, err) < 0 || json_get_int(f, "size", &size, err) < 0 ||
-	    json_get_str(f, "xxh64", &sum, err) < 0)
+	if (doc_str(at, f, "name", 255, &name, err) < 0 ||
+	    doc_int(at, f, "size", 0, INT64_MAX, &size, err) < 0 ||
+	    doc_hexbuf(at, f, BUNDLE_SUM_ALG, sum, sizeof(sum), err) < 0)
 		return -EPROTO;
 	if (strchr(name, '/') || !strcmp(name, ".."))
-		return ckpt_error_msg(err, EPERM, "file `%s`: path escapes the bundle", name);
+		return ckpt_error_msg(err, EPERM, BUNDLE_MANIFEST ": file `%s`: path escapes the bundle",
+				      name);
 	if (!bundle_name_ok(name) || !strcmp(name, BUNDLE_MANIFEST) ||
-	    strlen(name) != strlen(json_as_str(json_get(f, "name"))))
-		return ckpt_error_msg(err, EPROTO, "file `%s`: invalid file name", name);
-	if (size < 0)
-		return ckpt_error_msg(err, EPROTO, "%s: negative size", name);
-	if (parse_sum(sum, &h) < 0)
-		return ckpt_error_msg(err, EPROTO, "%s: bad xxh64 `%s`", name, sum);
+	    !strcmp(name, BUNDLE_MAC_FILE))
+		return ckpt_error_msg(err, EPROTO, BUNDLE_MANIFEST ": file `%s`: invalid file name",
+				      name);
 	if (bundle_find(b, name))
-		return ckpt_error_msg(err, EPROTO, "%s: listed twice", name);
+		return ckpt_error_msg(err, EPROTO, BUNDLE_MANIFEST ": %s: listed twice", name);
 	b->files = xrealloc(b->files, (b->nfiles + 1) * sizeof(*b->files));
-	b->files[b->nfiles++] = (struct bundle_file){xstrdup(name), size, h};
+	bf = &b->files[b->nfiles++];
+	bf->name = xstrdup(name);
+	bf->size = size;
+	memcpy(bf->sum, sum, sizeof(sum));
 	return 0;
 }
 
-static int manifest_load(struct ckpt_bundle *b, ckpt_err_t *err)
+/* The MAC over the manifest's bytes first; only then is the manifest parsed. */
+static int manifest_load(struct ckpt_bundle *b, const struct bundle_auth *auth, ckpt_err_t *err)
 {
+	struct doc_at at = DOC_TOP(BUNDLE_MANIFEST), fat;
 	cleanup_free char *text = NULL;
-	struct json *fmt, *files;
+	const struct json *fmt, *files, *f;
 	int64_t major, minor;
-	size_t len;
+	size_t len, n;
 	int ret;
 
 	ret = read_member(b->dirfd, BUNDLE_MANIFEST, &text, &len, err);
 	if (ret < 0)
 		return ret;
+	ret = bundle_mac_check(b, auth, text, len, err);
+	if (ret < 0)
+		return ret;
 	ret = json_parse(text, len, &b->manifest, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, BUNDLE_MANIFEST);
-	if (json_get_obj(b->manifest, "format", &fmt, err) < 0 ||
-	    json_get_int(fmt, "major", &major, err) < 0 ||
-	    json_get_int(fmt, "minor", &minor, err) < 0)
-		return ckpt_error_wrap(err, BUNDLE_MANIFEST);
+	fat = DOC_KEY(&at, "format");
+	if (doc_obj(&at, b->manifest, "format", &fmt, err) < 0 ||
+	    doc_int(&fat, fmt, "major", 0, INT32_MAX, &major, err) < 0 ||
+	    doc_int(&fat, fmt, "minor", 0, INT32_MAX, &minor, err) < 0)
+		return -EPROTO;
 	if (major != BUNDLE_FORMAT_MAJOR)
 		return ckpt_error_msg(err, ENOTSUP,
 				      "bundle format %" PRId64 ".%" PRId64
 				      " is not supported (this ckpt-oci reads %d.x)",
 				      major, minor, BUNDLE_FORMAT_MAJOR);
-	if (json_get_arr(b->manifest, "files", &files, err) < 0)
-		return ckpt_error_wrap(err, BUNDLE_MANIFEST);
-	for (size_t i = 0; i < json_len(files); i++) {
-		ret = manifest_file(b, json_at(files, i), err);
+	if (doc_arr(&at, b->manifest, "files", 1u << 20, &files, &n, err) < 0)
+		return -EPROTO;
+	fat = DOC_KEY(&at, "files");
+	for (size_t i = 0; i < n; i++) {
+		struct doc_at el = DOC_IDX(&fat, i);
+
+		ret = doc_elem_obj(&fat, files, i, &f, err);
+		if (ret == 0)
+			ret = manifest_file(b, &el, f, err);
 		if (ret < 0)
-			return ckpt_error_wrap(err, BUNDLE_MANIFEST);
+			return ret;
 	}
 	return 0;
 }
@@ -149,7 +152,7 @@ static int check_listing(struct ckpt_bundle *b, ckpt_err_t *err)
 	}
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, BUNDLE_MANIFEST))
+		    !strcmp(de->d_name, BUNDLE_MANIFEST) || !strcmp(de->d_name, BUNDLE_MAC_FILE))
 			continue;
 		if (!bundle_find(b, de->d_name))
 			return ckpt_error_msg(err, EPROTO,
@@ -182,55 +185,68 @@ static int check_sizes(struct ckpt_bundle *b, ckpt_err_t *err)
 	return 0;
 }
 
-static int hash_member(int dirfd, const struct bundle_file *f, char *buf, ckpt_err_t *err)
-{
-	cleanup_close int fd = -1;
-	struct xxh64_state h;
-	uint64_t total = 0;
-	struct stat st;
-	ssize_t n;
+/*
+ * The contents, hashed in segments of SEG_CHUNKS chunks so that threads
+ * share one big image as well as many small files; each chunk's digest
+ * goes to its file's array, and the files' digests are made from those
+ * once all is read.
+ */
+#define SEG_CHUNKS 32
 
-	fd = open_member(dirfd, f->name, &st, err);
-	if (fd < 0)
-		return fd;
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	xxh64_init(&h, 0);
-	while ((n = read_all(fd, buf, BUNDLE_IOBUF)) > 0) {
-		xxh64_update(&h, buf, n);
-		total += n;
-		if (total > f->size)
-			break;
-	}
-	if (n < 0)
-		return ckpt_error(err, -n, "read %s", f->name);
-	if (total != f->size)
-		return ckpt_error_msg(err, EPROTO, "%s: size changed while verifying", f->name);
-	if (xxh64_digest(&h) != f->xxh64)
-		return ckpt_error_msg(err, EPROTO, "%s: checksum mismatch: corrupt bundle",
-				      f->name);
-	return 0;
-}
+struct verify_seg {
+	size_t file;
+	uint64_t first, n; /* chunks */
+};
 
 struct verify_job {
 	const struct ckpt_bundle *b;
-	size_t *order; /* file indexes, largest first */
+	struct verify_seg *segs;
+	size_t nsegs;
+	uint8_t **sums; /* per file: its chunks' digests */
 	atomic_size_t next;
 	pthread_mutex_t lock;
-	size_t bad;	/* lowest failing position in order; nfiles when none */
-	ckpt_err_t err; /* the error for that position */
+	size_t bad;	/* lowest failing segment; nsegs when none */
+	ckpt_err_t err; /* the error for that segment */
 };
+
+static int hash_seg(const struct verify_job *job, const struct verify_seg *s, char *buf,
+		    ckpt_err_t *err)
+{
+	const struct bundle_file *f = &job->b->files[s->file];
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	fd = open_member(job->b->dirfd, f->name, &st, err);
+	if (fd < 0)
+		return fd;
+	(void)posix_fadvise(fd, s->first * BUNDLE_CHUNK, s->n * BUNDLE_CHUNK,
+			    POSIX_FADV_SEQUENTIAL);
+	for (uint64_t c = s->first; c < s->first + s->n; c++) {
+		uint64_t off = c * BUNDLE_CHUNK;
+		size_t want = f->size - off < BUNDLE_CHUNK ? f->size - off : BUNDLE_CHUNK;
+		ssize_t n = pread(fd, buf, want, off);
+
+		if (n < 0)
+			return ckpt_error(err, errno, "read %s", f->name);
+		if ((size_t)n != want)
+			return ckpt_error_msg(err, EPROTO, "%s: size changed while verifying",
+					      f->name);
+		bundle_chunk_sum(buf, n, job->sums[s->file] + c * BUNDLE_SUM_BYTES);
+	}
+	return 0;
+}
 
 static void *verify_worker(void *arg)
 {
 	struct verify_job *job = arg;
-	char *buf = malloc(BUNDLE_IOBUF);
+	char *buf = malloc(BUNDLE_CHUNK);
 	ckpt_err_t err = {0};
 	size_t i;
 
 	if (!buf)
 		abort();
-	while ((i = atomic_fetch_add(&job->next, 1)) < job->b->nfiles) {
-		if (hash_member(job->b->dirfd, &job->b->files[job->order[i]], buf, &err) == 0)
+	while ((i = atomic_fetch_add(&job->next, 1)) < job->nsegs) {
+		if (hash_seg(job, &job->segs[i], buf, &err) == 0)
 			continue;
 		pthread_mutex_lock(&job->lock);
 		/* report one deterministic error whatever the thread timing */
@@ -244,64 +260,86 @@ static void *verify_worker(void *arg)
 	return NULL;
 }
 
-static const struct ckpt_bundle *sort_bundle;
-
-static int by_size_desc(const void *a, const void *b)
+static size_t nchunks(uint64_t size)
 {
-	uint64_t x = sort_bundle->files[*(const size_t *)a].size;
-	uint64_t y = sort_bundle->files[*(const size_t *)b].size;
-
-	return (x < y) - (x > y);
+	return (size + BUNDLE_CHUNK - 1) / BUNDLE_CHUNK;
 }
 
-/* Hash every file; big bundles use a second thread (files are independent). */
+/* Below this much data a second hashing thread costs more than it saves. */
+#define VERIFY_PARALLEL_MIN (16u << 20)
+#define VERIFY_THREADS_MAX  8
+
 static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
 {
-	struct verify_job job = {.b = b, .bad = b->nfiles, .lock = PTHREAD_MUTEX_INITIALIZER};
-	pthread_t tid;
+	struct verify_job job = {.b = b, .lock = PTHREAD_MUTEX_INITIALIZER};
+	pthread_t tids[VERIFY_THREADS_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads = 0, want = 1;
 	uint64_t total = 0;
-	bool spawned = false;
+	int ret = 0;
 
-	job.order = xzalloc((b->nfiles + 1) * sizeof(*job.order));
+	job.sums = xzalloc((b->nfiles + 1) * sizeof(*job.sums));
 	for (size_t i = 0; i < b->nfiles; i++) {
-		job.order[i] = i;
+		size_t n = nchunks(b->files[i].size);
+
 		total += b->files[i].size;
+		job.sums[i] = xzalloc(n * BUNDLE_SUM_BYTES + 1);
+		for (uint64_t c = 0; c < n; c += SEG_CHUNKS) {
+			job.segs = xrealloc(job.segs, (job.nsegs + 1) * sizeof(*job.segs));
+			job.segs[job.nsegs++] = (struct verify_seg){
+				i, c, n - c < SEG_CHUNKS ? n - c : SEG_CHUNKS};
+		}
 	}
-	/* largest first keeps both threads busy to the end; ordering is stable enough */
-	sort_bundle = b;
-	qsort(job.order, b->nfiles, sizeof(*job.order), by_size_desc);
+	job.bad = job.nsegs;
 	atomic_init(&job.next, 0);
-	if (total >= VERIFY_PARALLEL_MIN && b->nfiles > 1)
-		spawned = pthread_create(&tid, NULL, verify_worker, &job) == 0;
+	if (total >= VERIFY_PARALLEL_MIN && job.nsegs > 1 && cpus > 1)
+		want = cpus < VERIFY_THREADS_MAX ? (size_t)cpus : VERIFY_THREADS_MAX;
+	while (nthreads + 1 < want && pthread_create(&tids[nthreads], NULL, verify_worker, &job) == 0)
+		nthreads++;
 	verify_worker(&job);
-	if (spawned)
-		pthread_join(tid, NULL);
-	free(job.order);
-	if (job.bad < b->nfiles) {
+	while (nthreads)
+		pthread_join(tids[--nthreads], NULL);
+	if (job.bad < job.nsegs) {
 		*err = job.err;
-		return -err->code;
+		ret = -err->code;
 	}
-	return 0;
+	for (size_t i = 0; i < b->nfiles; i++) {
+		uint8_t sum[BUNDLE_SUM_BYTES];
+
+		if (ret == 0) {
+			bundle_sum_of_chunks(job.sums[i], nchunks(b->files[i].size), sum);
+			if (sodium_memcmp(sum, b->files[i].sum, sizeof(sum)))
+				ret = ckpt_error_msg(err, EPROTO,
+						     "%s: checksum mismatch: corrupt bundle",
+						     b->files[i].name);
+		}
+		free(job.sums[i]);
+	}
+	free(job.sums);
+	free(job.segs);
+	return ret;
 }
 
-int bundle_open(const char *path, struct ckpt_bundle **out, ckpt_err_t *err)
+static int open_bundle(const char *path, const struct bundle_auth *auth, bool lazy,
+		       struct ckpt_bundle **out, ckpt_err_t *err)
 {
 	struct ckpt_bundle *b = xzalloc(sizeof(*b));
 	int ret;
 
 	b->path = xstrdup(path);
+	b->lazy = lazy;
 	b->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (b->dirfd < 0) {
 		ret = ckpt_error(err, errno, "open bundle `%s`", path);
 		bundle_close(b);
 		return ret;
 	}
-	ret = manifest_load(b, err);
+	ret = manifest_load(b, auth, err);
 	if (ret == 0)
 		ret = check_listing(b, err);
 	if (ret == 0)
 		ret = check_sizes(b, err);
-	if (ret == 0)
+	if (ret == 0 && !lazy)
 		ret = check_sums(b, err);
 	if (ret < 0) {
 		bundle_close(b);
@@ -311,10 +349,23 @@ int bundle_open(const char *path, struct ckpt_bundle **out, ckpt_err_t *err)
 	return 0;
 }
 
+int bundle_open(const char *path, const struct bundle_auth *auth, struct ckpt_bundle **out,
+		ckpt_err_t *err)
+{
+	return open_bundle(path, auth, false, out, err);
+}
+
+int bundle_open_documents(const char *path, const struct bundle_auth *auth,
+			  struct ckpt_bundle **out, ckpt_err_t *err)
+{
+	return open_bundle(path, auth, true, out, err);
+}
+
 int bundle_get_json(struct ckpt_bundle *b, const char *name, struct json **out, ckpt_err_t *err)
 {
 	const struct bundle_file *f = bundle_find(b, name);
 	cleanup_free char *text = NULL;
+	uint8_t sum[BUNDLE_SUM_BYTES];
 	size_t len;
 	int ret;
 
@@ -324,7 +375,8 @@ int bundle_get_json(struct ckpt_bundle *b, const char *name, struct json **out, 
 	if (ret < 0)
 		return ret;
 	/* verified at open, but re-checked: it is cheap and closes the window */
-	if (len != f->size || xxh64(text, len, 0) != f->xxh64)
+	bundle_digest(text, len, sum);
+	if (len != f->size || sodium_memcmp(sum, f->sum, sizeof(sum)))
 		return ckpt_error_msg(err, EPROTO, "%s: changed since the bundle was verified",
 				      name);
 	ret = json_parse(text, len, out, err);
@@ -342,6 +394,8 @@ int bundle_open_file(struct ckpt_bundle *b, const char *name, int *fd, uint64_t 
 
 	if (!f)
 		return ckpt_error_msg(err, ENOENT, "%s: not in the bundle", name);
+	if (b->lazy)
+		return ckpt_error_msg(err, EPERM, "%s: contents not verified yet", name);
 	r = open_member(b->dirfd, name, &st, err);
 	if (r < 0)
 		return r;

@@ -1,9 +1,9 @@
 /*
  * libckpt/bundle/bundle.c - writing a bundle: NAME.tmp (0700) receives JSON
- * documents and streamed images (0600), each checksummed (XXH64) as it is
- * written; bundle_commit() adds manifest.json, makes everything durable and
- * renames NAME.tmp to NAME, so a bundle either exists complete or not at
- * all. Also the host facts (kernel, CPU, xcr0) recorded and checked.
+ * documents and streamed images (0600), each digested (BLAKE2b, chunked:
+ * bundle-auth.c) as it is written; bundle_commit() adds manifest.json and
+ * its keyed MAC (manifest.mac), makes everything durable and renames
+ * NAME.tmp to NAME, so a bundle either exists complete or not at all. Also the host facts (kernel, CPU, xcr0) recorded and checked.
  * Reading and verification live in bundle-read.c.
  */
 #define LOG_PREFIX "bundle: "
@@ -19,7 +19,6 @@
 #include "bundle/bundle-priv.h"
 #include "util/json.h"
 #include "util/cpu.h"
-#include "util/hash.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -30,7 +29,7 @@ struct bundle_image {
 	char *buf;
 	size_t used;
 	uint64_t size;
-	struct xxh64_state hash;
+	struct bundle_digest hash;
 };
 
 bool bundle_name_ok(const char *name)
@@ -75,6 +74,7 @@ static void bundle_free(struct ckpt_bundle *b)
 		free(b->files[i].name);
 	free(b->files);
 	json_free(b->manifest);
+	sodium_memzero(b->key, sizeof(b->key));
 	if (b->dirfd >= 0)
 		close(b->dirfd);
 	free(b->path);
@@ -82,7 +82,8 @@ static void bundle_free(struct ckpt_bundle *b)
 	free(b);
 }
 
-int bundle_create(const char *path, struct ckpt_bundle **out, ckpt_err_t *err)
+int bundle_create(const char *path, const struct bundle_auth *auth, struct ckpt_bundle **out,
+		  ckpt_err_t *err)
 {
 	struct ckpt_bundle *b;
 	struct stat st;
@@ -95,11 +96,16 @@ int bundle_create(const char *path, struct ckpt_bundle **out, ckpt_err_t *err)
 		return ckpt_error(err, errno, "bundle `%s`", path);
 	b = xzalloc(sizeof(*b));
 	b->writing = true;
+	b->dirfd = -1;
+	/* the key first: a bundle nobody can authenticate is not worth writing */
+	if (bundle_key_load(b, auth, true, err) < 0) {
+		bundle_free(b);
+		return -err->code;
+	}
 	b->path = xstrdup(path);
 	b->tmp_path = xasprintf("%s.tmp", path);
 	/* a stale NAME.tmp is a crashed earlier run: nothing in it is worth keeping */
 	(void)bundle_rmtree(AT_FDCWD, b->tmp_path);
-	b->dirfd = -1;
 	if (mkdir(b->tmp_path, 0700) < 0) {
 		ckpt_error(err, errno, "mkdir `%s`", b->tmp_path);
 		bundle_free(b);
@@ -131,10 +137,16 @@ static int new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
 	return fd;
 }
 
-static void add_file(struct ckpt_bundle *b, const char *name, uint64_t size, uint64_t h)
+static void add_file(struct ckpt_bundle *b, const char *name, uint64_t size,
+		     const uint8_t sum[BUNDLE_SUM_BYTES])
 {
+	struct bundle_file *f;
+
 	b->files = xrealloc(b->files, (b->nfiles + 1) * sizeof(*b->files));
-	b->files[b->nfiles++] = (struct bundle_file){xstrdup(name), size, h};
+	f = &b->files[b->nfiles++];
+	f->name = xstrdup(name);
+	f->size = size;
+	memcpy(f->sum, sum, BUNDLE_SUM_BYTES);
 }
 
 int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *doc,
@@ -142,6 +154,7 @@ int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *
 {
 	cleanup_free char *text = NULL;
 	cleanup_close int fd = -1;
+	uint8_t sum[BUNDLE_SUM_BYTES];
 	size_t len = 0;
 	int ret;
 
@@ -159,7 +172,8 @@ int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *
 		(void)unlinkat(b->dirfd, name, 0);
 		return ckpt_error(err, -ret, "write %s", name);
 	}
-	add_file(b, name, len, xxh64(text, len, 0));
+	bundle_digest(text, len, sum);
+	add_file(b, name, len, sum);
 	return 0;
 }
 
@@ -171,14 +185,17 @@ int bundle_image_create(struct ckpt_bundle *b, const char *name, struct bundle_i
 
 	if (fd < 0)
 		return fd;
-	img = xzalloc(sizeof(*img));
+	/* the hash state wants 64-byte alignment, more than malloc promises */
+	if (posix_memalign((void **)&img, 64, sizeof(*img)))
+		abort();
+	memset(img, 0, sizeof(*img));
 	img->b = b;
 	img->name = xstrdup(name);
 	img->fd = fd;
 	img->buf = malloc(BUNDLE_IOBUF);
 	if (!img->buf)
 		abort();
-	xxh64_init(&img->hash, 0);
+	bundle_digest_init(&img->hash);
 	b->open_images++;
 	*out = img;
 	return 0;
@@ -201,7 +218,7 @@ int bundle_image_write(struct bundle_image *img, const void *buf, size_t len, ck
 {
 	int ret;
 
-	xxh64_update(&img->hash, buf, len);
+	bundle_digest_update(&img->hash, buf, len);
 	img->size += len;
 	if (img->used + len <= BUNDLE_IOBUF) {
 		memcpy(img->buf + img->used, buf, len);
@@ -240,10 +257,12 @@ static void image_free(struct bundle_image *img)
 
 int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
 {
+	uint8_t sum[BUNDLE_SUM_BYTES];
 	int ret = image_flush(img, err);
 
 	if (ret == 0) {
-		add_file(img->b, img->name, img->size, xxh64_digest(&img->hash));
+		bundle_digest_final(&img->hash, sum);
+		add_file(img->b, img->name, img->size, sum);
 	} else {
 		(void)unlinkat(img->b->dirfd, img->name, 0);
 	}
@@ -302,7 +321,7 @@ static struct json *manifest_build(const struct ckpt_bundle *b)
 {
 	struct json *m = json_obj(), *fmt, *host, *files, *f;
 	struct bundle_host h;
-	char created[32], sum[17];
+	char created[32];
 	struct tm tm;
 	time_t now = time(NULL);
 
@@ -325,8 +344,7 @@ static struct json *manifest_build(const struct ckpt_bundle *b)
 		f = json_push(files, json_obj());
 		json_set(f, "name", json_str(b->files[i].name));
 		json_set(f, "size", json_int(b->files[i].size));
-		snprintf(sum, sizeof(sum), "%016" PRIx64, b->files[i].xxh64);
-		json_set(f, "xxh64", json_str(sum));
+		json_set(f, BUNDLE_SUM_ALG, json_hexbuf(b->files[i].sum, BUNDLE_SUM_BYTES));
 	}
 	return m;
 }
@@ -377,6 +395,8 @@ static int commit_steps(struct ckpt_bundle *b, ckpt_err_t *err)
 		return ckpt_error_msg(err, EINVAL, "cannot serialise the manifest");
 	text[len++] = '\n';
 	ret = write_file_at(b->dirfd, BUNDLE_MANIFEST, text, len, 0600, err);
+	if (ret == 0)
+		ret = bundle_mac_write(b, text, len, err);
 	if (ret < 0)
 		return ret;
 	ret = sync_files(b, err);

@@ -1,7 +1,8 @@
 /*
  * libckpt/bundle/inspect.c - ckpt_inspect(): what a bundle holds, for people
  * (text) or tools (--json). The bundle is verified by bundle_open() first,
- * so a corrupt bundle fails here exactly as it would fail restore.
+ * so a corrupt bundle fails here exactly as it would fail restore; one
+ * whose MAC does not verify is shown, its first line saying so.
  * Reads manifest.json, pstree.json, task-PID.json, files.json (for the
  * shared objects behind fds), the namespaces' documents, and for a
  * container oci.json and rootfs-diff.json; every engine key is optional
@@ -44,11 +45,21 @@ static void print_int_list(FILE *out, const struct json *arr)
 		fprintf(out, "%s%lld", i ? "," : "", (long long)json_as_int(json_at(arr, i)));
 }
 
-static void print_manifest(FILE *out, const struct json *m)
+/* What the MAC says, in words a person acts on. */
+static const char *const mac_words[] = {
+	[BUNDLE_MAC_VERIFIED] = "verified (written with this key, not altered since)",
+	[BUNDLE_MAC_NONE] = "none: not authenticated",
+	[BUNDLE_MAC_BAD] = "BAD: altered after it was written, or written with another key",
+	[BUNDLE_MAC_NO_KEY] = "not checked: no key here (give --key FILE)",
+};
+
+static void print_manifest(FILE *out, const struct ckpt_bundle *b)
 {
+	const struct json *m = bundle_manifest(b);
 	const struct json *fmt = json_get(m, "format"), *host = json_get(m, "host");
 	const struct json *files = json_get(m, "files");
 
+	fprintf(out, "mac:       %s\n", mac_words[bundle_mac_status(b)]);
 	fprintf(out, "format:    %lld.%lld\n", int_or(fmt, "major"), int_or(fmt, "minor"));
 	fprintf(out, "tool:      %s\n", str_or(m, "tool"));
 	fprintf(out, "created:   %s\n", str_or(m, "created"));
@@ -59,7 +70,7 @@ static void print_manifest(FILE *out, const struct json *m)
 	for (size_t i = 0; i < json_len(files); i++) {
 		const struct json *f = json_at(files, i);
 
-		fprintf(out, "  %12lld  %s  %s\n", int_or(f, "size"), str_or(f, "xxh64"),
+		fprintf(out, "  %12lld  %.16s  %s\n", int_or(f, "size"), str_or(f, "blake2b"),
 			str_or(f, "name"));
 	}
 }
@@ -489,6 +500,7 @@ static int inspect_json(struct ckpt_bundle *b, FILE *out, struct json *tree, str
 	if (ret < 0)
 		return ret;
 	json_set(doc, "manifest", m);
+	json_set(doc, "mac", json_str(bundle_mac_name(bundle_mac_status(b))));
 	ret = get_optional(b, "oci.json", &oci, err);
 	if (ret == 0)
 		ret = get_optional(b, "rootfs-diff.json", &diff, err);
@@ -526,7 +538,7 @@ static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_e
 	if (as_json)
 		return inspect_json(b, out, steal_pointer(&tree), steal_pointer(&tasks),
 				    steal_pointer(&files), err);
-	print_manifest(out, bundle_manifest(b));
+	print_manifest(out, b);
 	ret = print_container(b, out, err);
 	if (ret < 0)
 		return ret;
@@ -540,12 +552,15 @@ static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_e
 	return 0;
 }
 
-int ckpt_inspect(const char *bundle, FILE *out, bool json, ckpt_err_t *err)
+int ckpt_inspect(const char *bundle, const char *key_file, FILE *out, bool json,
+		 ckpt_err_t *err)
 {
+	/* a bundle that does not authenticate is shown, saying so, never restored */
+	struct bundle_auth auth = {.key_file = key_file, .insecure = true, .quiet = true};
 	struct ckpt_bundle *b = NULL;
 	int ret;
 
-	ret = bundle_open(bundle, &b, err);
+	ret = bundle_open(bundle, &auth, &b, err);
 	if (ret < 0)
 		return ret;
 	ret = inspect_bundle(b, out, json, err);

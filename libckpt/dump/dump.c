@@ -216,7 +216,8 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	open_log(o->work_dir, o->bundle, "dump.log", o->verbose);
 	pr_info("checkpoint of %d into %s", o->pid, o->bundle);
-	ret = bundle_create(o->bundle, &ctx.bundle, err);
+	ret = bundle_create(o->bundle, &(struct bundle_auth){.key_file = o->key_file}, &ctx.bundle,
+			    err);
 	if (ret < 0)
 		goto out;
 	ret = extra_dump(&ctx, o, err);

@@ -398,7 +398,10 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		pr_warn("%s, no debug log", err->msg);
 		ckpt_error_clear(err);
 	}
-	ret = bundle_open(o->bundle, &rc.bundle, err);
+	ret = bundle_open(o->bundle,
+			  &(struct bundle_auth){.key_file = o->key_file,
+						.insecure = o->insecure_unauthenticated},
+			  &rc.bundle, err);
 	if (ret == 0)
 		ret = bundle_check_host(rc.bundle, err);
 	if (ret == 0)

@@ -6,9 +6,11 @@
  * fresh bundle directory, then bundle_open(), bundle_get_json() of every
  * listed file, bundle_check_host() and ckpt_inspect() run on it.
  *
- * Mode bit 0 rewrites the manifest's sizes and checksums to match the
+ * Mode bit 0 rewrites the manifest's sizes and digests to match the
  * files, so the fuzzer gets past verification into the JSON documents
- * (it cannot forge XXH64 values by mutation alone).
+ * (it cannot forge BLAKE2b digests by mutation alone). The MAC it cannot
+ * forge at all: the bundle is opened as --insecure-unauthenticated does,
+ * so that what lies behind the MAC check is fuzzed too.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,7 +22,6 @@
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "util/json.h"
-#include "util/hash.h"
 #include "util/util.h"
 
 #define MAX_FILES 8
@@ -32,6 +33,8 @@ struct rec {
 };
 
 static char root[64];
+static const struct bundle_auth insecure = {.key_file = "/nonexistent", .insecure = true,
+					    .quiet = true};
 
 static bool name_safe(const char *n)
 {
@@ -67,7 +70,7 @@ static void fix_manifest(const char *dir, struct rec *r, int n)
 	cleanup_free char *path = xasprintf("%s/manifest.json", dir), *text = NULL;
 	cleanup_json struct json *m = NULL;
 	struct json *files;
-	char sum[17];
+	uint8_t sum[BUNDLE_SUM_BYTES];
 	size_t len;
 
 	if (read_file_at(AT_FDCWD, path, 1 << 20, &text, &len, NULL) < 0 ||
@@ -82,8 +85,8 @@ static void fix_manifest(const char *dir, struct rec *r, int n)
 			if (strcmp(name, r[k].name))
 				continue;
 			json_set(f, "size", json_int(r[k].len));
-			snprintf(sum, sizeof(sum), "%016" PRIx64, xxh64(r[k].data, r[k].len, 0));
-			json_set(f, "xxh64", json_str(sum));
+			bundle_digest(r[k].data, r[k].len, sum);
+			json_set(f, BUNDLE_SUM_ALG, json_hexbuf(sum, sizeof(sum)));
 		}
 	}
 	free(text);
@@ -98,7 +101,7 @@ static void read_all_members(const char *dir)
 	const struct json *files;
 	ckpt_err_t err;
 
-	if (bundle_open(dir, &b, &err) < 0)
+	if (bundle_open(dir, &insecure, &b, &err) < 0)
 		return;
 	files = json_get(bundle_manifest(b), "files");
 	for (size_t i = 0; i < json_len(files); i++) {
@@ -152,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	read_all_members(dir);
 	devnull = fopen("/dev/null", "we");
 	if (devnull) {
-		(void)ckpt_inspect(dir, devnull, data[0] & 2, &err);
+		(void)ckpt_inspect(dir, "/nonexistent", devnull, data[0] & 2, &err);
 		fclose(devnull);
 	}
 	return 0;

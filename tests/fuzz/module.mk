@@ -6,14 +6,15 @@ FUZZ_DIR := $(BUILD)-fuzz
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	      -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude -Ilibckpt -I. \
-	      -DCKPT_VERSION='"$(VERSION)"' $(shell pkg-config --cflags yajl 2>/dev/null)
+	      -DCKPT_VERSION='"$(VERSION)"' $(shell pkg-config --cflags yajl libsodium 2>/dev/null)
 FUZZ_SRCS := tests/fuzz/bundle_fuzz.c libckpt/util/json.c libckpt/bundle/bundle.c libckpt/bundle/bundle-read.c \
+	     libckpt/bundle/bundle-auth.c libckpt/util/doc.c libckpt/util/cpu.c \
 	     libckpt/bundle/inspect.c libckpt/util/hash.c libckpt/util/util.c libckpt/util/error.c \
 	     libckpt/util/log.c
 
 $(FUZZ_DIR)/bundle_fuzz: $(FUZZ_SRCS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRCS) $(shell pkg-config --libs yajl 2>/dev/null)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRCS) $(shell pkg-config --libs yajl libsodium 2>/dev/null)
 
 $(FUZZ_DIR)/seeds: $(MKBUNDLE) tests/fuzz/pack-seed.sh
 	rm -rf $@ $@.b && mkdir -p $@

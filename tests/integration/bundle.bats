@@ -38,7 +38,8 @@ flip()
 @test "bundle: inspect shows manifest, tree and tasks" {
 	mkb
 	run -0 "$CKPT_OCI" inspect "$T/b"
-	assert_output --partial "format:    1.0"
+	assert_output --partial "format:    2.0"
+	assert_output --partial "mac:       verified"
 	assert_output --partial "pages-100.img"
 	assert_output --partial "process tree (root 100)"
 	assert_output --partial "task 101 (sleep)"
@@ -98,8 +99,8 @@ flip()
 
 @test "bundle: format version 99 is refused" {
 	mkb
-	sed -i 's|"major": 1|"major": 99|' "$T/b/manifest.json"
-	refused "bundle format 99.0 is not supported (this ckpt-oci reads 1.x)"
+	sed -i 's|"major": 2|"major": 99|' "$T/b/manifest.json"
+	refused "bundle format 99.0 is not supported (this ckpt-oci reads 2.x)"
 }
 
 @test "bundle: a missing bundle is refused" {

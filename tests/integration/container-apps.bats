@@ -52,7 +52,8 @@ restore_as()
 	shift 2
 
 	CTRS+=("$name")
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --name "$name" "$@" "$bundle"
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --name "$name" "$@" \
+		"$bundle"
 	if [[ $status -ne 0 ]]; then
 		grep -v "debug rsys" "${bundle%/*}"/restore.log 2>/dev/null | tail -n 8
 		fail "restore: $output"

@@ -75,7 +75,7 @@ teardown()
 	assert_success
 	n=$(ctr_count c1)
 	CTRS+=(c2)
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --name c2 "$T/ckpt"
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --name c2 "$T/ckpt"
 	assert_success
 	pid=$output
 	ckpt_track_pid "$pid"

@@ -21,9 +21,14 @@ teardown()
 	ckpt_teardown
 }
 
+# restore ARGS...: under this test's runc root (the bundle never chooses
+# one), unless --no-runtime.
 restore()
 {
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d "$@"
+	local root=(--root "$RUNC_ROOT")
+
+	[[ " $* " == *" --no-runtime "* ]] && root=()
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d "${root[@]}" "$@"
 }
 
 # Every cgroup directory runc records for the container, one a line.
@@ -265,7 +270,7 @@ _last_above()
 	assert_success
 	[[ $(jq '.pipes[0].held' "$T/ckpt/files.json") == 2 ]]
 	n=$(tail -1 "$T/before.out")
-	"$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$T/ckpt" 2>&1 3>&- | cat >"$T/after.out" 3>&- &
+	"$CKPT_OCI" restore -d --root "$RUNC_ROOT" --pid-file "$T/r.pid" "$T/ckpt" 2>&1 3>&- | cat >"$T/after.out" 3>&- &
 	wait_until 30 _last_above "$T/after.out" $((n + 2))
 	pid=$(cat "$T/r.pid")
 	ckpt_track_pid "$pid"
@@ -280,7 +285,7 @@ _last_above()
 	ctr_run_counter rc1
 	checkpoint -o "$T/ckpt" rc1
 	assert_success
-	run timeout -k 5 60 "$CKPT_OCI" restore -d --pid-file "$T/no/such/dir/pid" "$T/ckpt"
+	run timeout -k 5 60 "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --pid-file "$T/no/such/dir/pid" "$T/ckpt"
 	assert_failure
 	refute [ "$status" -eq 124 ]
 	assert_equal "${#lines[@]}" 1
@@ -346,7 +351,7 @@ _is_link()
 	# the runtime's stdout file of the container: another file at that path now
 	rm "$T/rc1.out" && echo other >"$T/rc1.out"
 	# (not under `run`: the container's stdout becomes ours, bats would wait for it)
-	timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$T/ckpt" \
+	timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --pid-file "$T/r.pid" "$T/ckpt" \
 		>"$T/r.out" 2>"$T/r.err"
 	ckpt_track_pid "$(cat "$T/r.pid")"
 	grep -q "is another file now: connected to our fd 1" "$T/r.err"

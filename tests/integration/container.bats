@@ -157,7 +157,8 @@ assert_one_line_error()
 	checkpoint -o "$T/ckpt" c1
 	assert_success
 	n=$(ctr_count c1)
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$T/ckpt"
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --pid-file "$T/r.pid" \
+		"$T/ckpt"
 	assert_success
 	pid=$(cat "$T/r.pid")
 	ckpt_track_pid "$pid"
@@ -229,7 +230,8 @@ _shm_count_above()
 	n=$(_shm_count "$pid")
 	checkpoint -o "$T/ckpt" c1
 	assert_success
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$T/ckpt"
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --pid-file "$T/r.pid" \
+		"$T/ckpt"
 	assert_success
 	pid=$(cat "$T/r.pid")
 	ckpt_track_pid "$pid"

@@ -113,7 +113,8 @@ hook()
 	[[ -e $D/ckpt-$(printf %06d "$(newest)") ]]
 	# the newest restores and counts on from where it was, not from 1
 	rm -f "$T/$ID/rootfs/tmp/count"
-	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --pid-file "$T/r.pid" "$D/latest"
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --pid-file "$T/r.pid" \
+		"$D/latest"
 	assert_success
 	ckpt_track_pid "$(cat "$T/r.pid")"
 	wait_until 30 ctr_count "$ID" >/dev/null

@@ -3,9 +3,11 @@
  * through the bundle API (pstree.json, task-PID.json, pages-PID.img), in
  * the shape the engine writes, for the inspect tests.
  *
- *	mkbundle PATH
- *	mkbundle --reseal PATH	(sizes and XXH64 sums of manifest.json made
- *				 true again after a test edited a file)
+ *	mkbundle PATH [KEYFILE]		(default key: this host's, made if missing)
+ *	mkbundle --reseal PATH [KEYFILE]	(sizes and digests of manifest.json made
+ *						 true again after a test edited a file,
+ *						 and the manifest MAC'd again with the
+ *						 key: what only a key holder can do)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/hash.h"
-
+#include "bundle/bundle-priv.h"
 #include "ckpt/bundle.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -87,14 +88,14 @@ static struct json *task(int pid)
 	return t;
 }
 
-static int write_bundle(const char *path, ckpt_err_t *err)
+static int write_bundle(const char *path, const char *key, ckpt_err_t *err)
 {
 	struct ckpt_bundle *b = NULL;
 	struct bundle_image *img = NULL;
 	char name[64], page[4096];
 	int ret;
 
-	ret = bundle_create(path, &b, err);
+	ret = bundle_create(path, &(struct bundle_auth){.key_file = key}, &b, err);
 	for (int pid = 100; ret == 0 && pid <= 101; pid++) {
 		cleanup_json struct json *t = task(pid);
 
@@ -141,8 +142,10 @@ static char *slurp(const char *dir, const char *name, size_t *len)
 	return buf;
 }
 
-static int reseal(const char *dir, ckpt_err_t *err)
+static int reseal(const char *dir, const char *key, ckpt_err_t *err)
 {
+	struct ckpt_bundle b = {.dirfd = -1};
+	int ret;
 	cleanup_json struct json *m = NULL;
 	cleanup_free char *text = NULL, *out = NULL, *path = NULL;
 	struct json *files;
@@ -158,35 +161,45 @@ static int reseal(const char *dir, ckpt_err_t *err)
 		struct json *f = json_at(files, i);
 		const char *name = json_as_str(json_get(f, "name"));
 		cleanup_free char *data = name ? slurp(dir, name, &len) : NULL;
-		char sum[17];
+		uint8_t sum[BUNDLE_SUM_BYTES];
 
 		if (!data)
 			return ckpt_error(err, errno, "read %s/%s", dir, name ?: "?");
-		snprintf(sum, sizeof(sum), "%016" PRIx64, xxh64(data, len, 0));
+		bundle_digest(data, len, sum);
 		json_set(f, "size", json_int(len));
-		json_set(f, "xxh64", json_str(sum));
+		json_set(f, BUNDLE_SUM_ALG, json_hexbuf(sum, sizeof(sum)));
 	}
 	out = json_dump(m, true, &len);
 	path = xasprintf("%s/manifest.json", dir);
-	return write_file_at(AT_FDCWD, path, out, len, 0644, err);
+	ret = write_file_at(AT_FDCWD, path, out, len, 0644, err);
+	if (ret < 0)
+		return ret;
+	b.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b.dirfd < 0)
+		return ckpt_error(err, errno, "open %s", dir);
+	ret = bundle_key_load(&b, &(struct bundle_auth){.key_file = key}, false, err);
+	if (ret == 0)
+		ret = bundle_mac_write(&b, out, len, err);
+	close(b.dirfd);
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
 	ckpt_err_t err = {0};
 
-	if (argc == 3 && !strcmp(argv[1], "--reseal")) {
-		if (reseal(argv[2], &err) < 0) {
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--reseal")) {
+		if (reseal(argv[2], argc == 4 ? argv[3] : NULL, &err) < 0) {
 			fprintf(stderr, "mkbundle: %s\n", err.msg);
 			return 1;
 		}
 		return 0;
 	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: mkbundle PATH\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: mkbundle [--reseal] PATH [KEYFILE]\n");
 		return 2;
 	}
-	if (write_bundle(argv[1], &err) < 0) {
+	if (write_bundle(argv[1], argc == 3 ? argv[2] : NULL, &err) < 0) {
 		fprintf(stderr, "mkbundle: %s\n", err.msg);
 		return 1;
 	}

@@ -2,7 +2,9 @@
  * tests/unit/test_bundle.c - the bundle: write -> commit -> open -> read
  * round trip, permissions, atomicity, and every rejection bundle_open()
  * promises (corrupt, truncated, extra, missing, escaping names, unknown
- * format, oversized JSON, foreign CPU features). Works in a mkdtemp dir.
+ * format, oversized JSON, foreign CPU features), and the MAC: a manifest
+ * edited, another key, no MAC, no key, a key file others can read.
+ * Works in a mkdtemp dir, with a key file of its own.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,6 +19,23 @@
 #define IMG_SIZE ((3u << 20) + 12345)
 
 static char base[] = "/tmp/ckpt-unit-XXXXXX";
+static char keypath[64], key2path[64];
+/* strict with our key; the same, opening what does not authenticate */
+static struct bundle_auth auth = {.key_file = keypath};
+static struct bundle_auth auth_insecure = {.key_file = keypath, .insecure = true, .quiet = true};
+
+/* A key file: 32 bytes, mode given. */
+static void make_key(const char *path, unsigned char fill, int mode)
+{
+	unsigned char key[BUNDLE_KEY_BYTES];
+	ckpt_err_t err;
+
+	memset(key, fill, sizeof(key));
+	(void)unlink(path);
+	if (write_file_at(AT_FDCWD, path, key, sizeof(key), mode, &err) < 0 ||
+	    chmod(path, mode) < 0)
+		abort();
+}
 
 static unsigned char pattern(size_t i)
 {
@@ -36,7 +55,7 @@ static int make_bundle(const char *path, ckpt_err_t *err)
 	json_set(tree, "root", json_int(12));
 	json_set(task, "pid", json_int(12));
 	json_set(task, "comm", json_str("sleep"));
-	ret = bundle_create(path, &b, err);
+	ret = bundle_create(path, &auth, &b, err);
 	if (ret < 0)
 		return ret;
 	if ((ret = bundle_put_json(b, "pstree.json", tree, err)) < 0 ||
@@ -67,16 +86,27 @@ static char *bpath(const char *name)
 }
 
 /* Try to open; return the error message (or "" when it opened). */
-static const char *open_msg(const char *path, ckpt_err_t *err)
+static const char *open_msg_as(const char *path, const struct bundle_auth *a, ckpt_err_t *err)
 {
 	struct ckpt_bundle *b = NULL;
 
 	ckpt_error_clear(err);
-	if (bundle_open(path, &b, err) == 0) {
+	if (bundle_open(path, a, &b, err) == 0) {
 		bundle_close(b);
 		return "";
 	}
 	return err->msg;
+}
+
+static const char *open_msg(const char *path, ckpt_err_t *err)
+{
+	return open_msg_as(path, &auth, err);
+}
+
+/* Past the MAC: the checks behind it, on a manifest edited without the key. */
+static const char *open_msg_insecure(const char *path, ckpt_err_t *err)
+{
+	return open_msg_as(path, &auth_insecure, err);
 }
 
 static void flip_byte(const char *path, const char *file, off_t at)
@@ -92,7 +122,7 @@ static void flip_byte(const char *path, const char *file, off_t at)
 	}
 }
 
-/* Rewrite manifest.json after fn edits it (the manifest is not checksummed). */
+/* Rewrite manifest.json after fn edits it: its MAC no longer verifies. */
 static void edit_manifest(const char *path, void (*fn)(struct json *m))
 {
 	cleanup_free char *p = xasprintf("%s/manifest.json", path), *text = NULL;
@@ -164,7 +194,7 @@ static void test_round_trip(ckpt_err_t *err)
 	free(tmp);
 	tmp = xasprintf("%s/pages-12.img", p);
 	ok(stat(tmp, &st) == 0 && (st.st_mode & 07777) == 0600, "files are 0600");
-	is_int(bundle_open(p, &b, err), 0, "open verifies and succeeds");
+	is_int(bundle_open(p, &auth, &b, err), 0, "open verifies and succeeds");
 	if (!b) {
 		printf("# %s\n", err->msg);
 		return;
@@ -182,8 +212,9 @@ static void test_round_trip(ckpt_err_t *err)
 	is_int(bundle_get_json(b, "manifest.json", &task, err), -ENOENT, "manifest not via get");
 	is_int(bundle_get_json(b, "nope.json", &task, err), -ENOENT, "unlisted name refused");
 	is_int(bundle_check_host(b, err), 0, "bundle from this host fits this host");
-	is_int(json_as_int(json_get(json_get(bundle_manifest(b), "format"), "major")), 1,
-	       "manifest format major 1");
+	is_int(json_as_int(json_get(json_get(bundle_manifest(b), "format"), "major")), 2,
+	       "manifest format major 2");
+	is_int(bundle_mac_status(b), BUNDLE_MAC_VERIFIED, "MAC verified");
 	bundle_close(b);
 }
 
@@ -195,11 +226,11 @@ static void test_writer(ckpt_err_t *err)
 	struct bundle_image *img = NULL;
 	struct stat st;
 
-	is_int(bundle_create(p, &b, err), -EEXIST, "create over an existing bundle refused");
+	is_int(bundle_create(p, &auth, &b, err), -EEXIST, "create over an existing bundle refused");
 	like(err->msg, "already exists", "says it already exists");
 	if (mkdir(tmp, 0755) == 0) /* stale .tmp from a crashed run */
 		close(open(tmp, O_RDONLY));
-	is_int(bundle_create(q, &b, err), 0, "create despite a stale .tmp");
+	is_int(bundle_create(q, &auth, &b, err), 0, "create despite a stale .tmp");
 	ok(stat(tmp, &st) == 0 && (st.st_mode & 07777) == 0700, "NAME.tmp is 0700 while writing");
 	is_int(bundle_put_json(b, "../x.json", doc, err), -EINVAL, "'..' name refused");
 	is_int(bundle_put_json(b, "a/b.json", doc, err), -EINVAL, "'/' name refused");
@@ -215,7 +246,7 @@ static void test_writer(ckpt_err_t *err)
 	bundle_image_abort(img);
 	bundle_close(b);
 
-	is_int(bundle_create(q, &b, err), 0, "create again");
+	is_int(bundle_create(q, &auth, &b, err), 0, "create again");
 	is_int(bundle_put_json(b, "a.json", doc, err), 0, "put_json again");
 	bundle_close(b);
 	ok(stat(q, &st) < 0 && stat(tmp, &st) < 0, "close without commit removes NAME.tmp");
@@ -269,12 +300,15 @@ static void test_rejections(ckpt_err_t *err)
 
 	p = fresh("escape", err);
 	edit_manifest(p, set_escape);
-	like(open_msg(p, err), "file `../pstree.json`: path escapes the bundle", "'../' name");
+	like(open_msg(p, err), "MAC does not verify: altered after it was written",
+	     "'../' name: the MAC refuses the edited manifest");
+	like(open_msg_insecure(p, err), "file `../pstree.json`: path escapes the bundle",
+	     "'../' name, past the MAC");
 	free(steal_pointer(&p));
 
 	p = fresh("v99", err);
 	edit_manifest(p, set_major99);
-	like(open_msg(p, err), "bundle format 99.0 is not supported (this ckpt-oci reads 1.x)",
+	like(open_msg_insecure(p, err), "bundle format 99.0 is not supported (this ckpt-oci reads 2.x)",
 	     "format major 99");
 	ok(strchr(err->msg, '\n') == NULL, "errors are one line");
 	free(steal_pointer(&p));
@@ -291,7 +325,7 @@ static void test_rejections(ckpt_err_t *err)
 	{
 		struct ckpt_bundle *b = NULL;
 
-		is_int(bundle_open(p, &b, err), 0, "foreign xcr0 still opens");
+		is_int(bundle_open(p, &auth_insecure, &b, err), 0, "foreign xcr0 still opens");
 		ok(b && bundle_check_host(b, err) < 0, "but check_host refuses it");
 		like(err->msg, "that this CPU lacks", "names the missing features");
 		bundle_close(b);
@@ -302,12 +336,12 @@ static void test_rejections(ckpt_err_t *err)
 	{
 		struct ckpt_bundle *b = NULL;
 
-		is_int(bundle_open(p, &b, err), 0, "this CPU's own bundle opens");
+		is_int(bundle_open(p, &auth, &b, err), 0, "this CPU's own bundle opens");
 		is_int(b ? bundle_check_host(b, err) : -1, 0, "and passes check_host");
 		bundle_close(b);
 		b = NULL;
 		edit_manifest(p, set_cpu_features);
-		is_int(bundle_open(p, &b, err), 0, "foreign CPU features still open");
+		is_int(bundle_open(p, &auth_insecure, &b, err), 0, "foreign CPU features still open");
 		ok(b && bundle_check_host(b, err) < 0, "but check_host refuses them");
 		like(err->msg, "instruction set extension", "saying why");
 		ok(strchr(err->msg, '\n') == NULL, "in one line");
@@ -323,7 +357,7 @@ static void test_big_json(ckpt_err_t *err)
 	cleanup_json struct json *j = NULL;
 	struct ckpt_bundle *b = NULL;
 	struct bundle_image *img = NULL;
-	int ret = bundle_create(p, &b, err);
+	int ret = bundle_create(p, &auth, &b, err);
 
 	for (unsigned i = 0; ret == 0 && i <= (BUNDLE_JSON_MAX >> 20) + 1; i++)
 		ret = i == 0 ? bundle_image_create(b, "big.json", &img, err)
@@ -335,10 +369,54 @@ static void test_big_json(ckpt_err_t *err)
 	bundle_close(b);
 	b = NULL;
 	is_int(ret, 0, "write a 65 MiB image named .json");
-	is_int(bundle_open(p, &b, err), 0, "it verifies");
+	is_int(bundle_open(p, &auth, &b, err), 0, "it verifies");
 	is_int(b ? bundle_get_json(b, "big.json", &j, err) : -1, -EFBIG, "get_json refuses it");
 	like(err->msg, "big.json: JSON larger than", "says it is too large");
 	bundle_close(b);
+}
+
+static void test_mac(ckpt_err_t *err)
+{
+	struct bundle_auth other = {.key_file = key2path}, nokey = {.key_file = "/nonexistent/key"};
+	struct bundle_auth nokey_insecure = {.key_file = "/nonexistent/key", .insecure = true,
+					     .quiet = true};
+	cleanup_free char *p = fresh("mac", err), *mac = xasprintf("%s/manifest.mac", p);
+	struct ckpt_bundle *b = NULL;
+
+	is_str(open_msg(p, err), "", "a fresh bundle authenticates");
+	make_key(key2path, 0x5a, 0600);
+	like(open_msg_as(p, &other, err), "MAC does not verify: altered after it was written, or "
+	     "written with another key (key id ", "another key refused");
+	like(open_msg_as(p, &nokey, err), "no key to check its MAC with", "no key refused");
+	is_str(open_msg_as(p, &nokey_insecure, err), "", "no key, insecure: opens");
+	is_int(bundle_open(p, &nokey_insecure, &b, err), 0, "and says so");
+	is_int(b ? (int)bundle_mac_status(b) : -1, BUNDLE_MAC_NO_KEY, "status: no key");
+	bundle_close(b);
+	b = NULL;
+	is_int(bundle_open_documents(p, &auth, &b, err), 0, "documents-only open");
+	{
+		cleanup_json struct json *j = NULL;
+		int fd = -1;
+
+		is_int(b ? bundle_get_json(b, "task-12.json", &j, err) : -1, 0, "reads a document");
+		is_int(b ? bundle_open_file(b, "pages-12.img", &fd, NULL, err) : -1, -EPERM,
+		       "but no image");
+	}
+	bundle_close(b);
+	b = NULL;
+	make_key(key2path, 0x5a, 0644);
+	like(open_msg_as(p, &other, err), "mode 0644: must be ours and 0600", "key others read");
+	make_key(key2path, 0x5a, 0600);
+	if (truncate(key2path, 16) < 0)
+		abort();
+	like(open_msg_as(p, &other, err), "not a regular file of 32 bytes", "short key");
+	if (unlink(mac) < 0)
+		abort();
+	like(open_msg(p, err), "not authenticated: no manifest.mac", "MAC removed");
+	is_str(open_msg_insecure(p, err), "", "MAC removed, insecure: opens");
+	ok(strchr(err->msg, '\n') == NULL, "errors are one line");
+	is_int(bundle_create(bpath("nokey"), &nokey, &b, err), -ENOKEY,
+	       "a --key that does not exist: nothing written");
 }
 
 int main(void)
@@ -351,10 +429,14 @@ int main(void)
 		skip(1, "mkdtemp failed");
 		return done_testing();
 	}
+	snprintf(keypath, sizeof(keypath), "%s/key", base);
+	snprintf(key2path, sizeof(key2path), "%s/key2", base);
+	make_key(keypath, 0xa5, 0600);
 	test_round_trip(&err);
 	test_writer(&err);
 	test_rejections(&err);
 	test_big_json(&err);
+	test_mac(&err);
 	cmd = xasprintf("rm -rf '%s'", base);
 	if (system(cmd) != 0)
 		diag("cleanup failed");
