@@ -14,6 +14,7 @@
 
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
+#include "files/files.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -128,15 +129,6 @@ static int get_optional(struct ckpt_bundle *b, const char *name, struct json **o
 	return bundle_get_json(b, name, out, err);
 }
 
-/* The member of a files.json list whose "id" is id. */
-static const struct json *find_by_id(const struct json *list, long long id)
-{
-	for (size_t i = 0; i < json_len(list); i++)
-		if (int_or(json_at(list, i), "id") == id)
-			return json_at(list, i);
-	return NULL;
-}
-
 /*
  * Which runtime, root and name a container came from (oci.json), and what
  * of its root directory the bundle carries (rootfs-diff.json).
@@ -162,145 +154,6 @@ static int print_container(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
 	return 0;
 }
 
-/*
- * A unix socket's bound name, saved as hex digits: "@" for the zero byte
- * that starts an abstract name, "?" for any other byte not printable; a
- * name bound relative to a directory is followed by that directory.
- */
-static void print_unix_name(FILE *out, const struct json *e)
-{
-	const char *hex = json_as_str(json_get(e, "name"));
-	const char *dir = json_as_str(json_get(e, "dir"));
-
-	if (!hex || !*hex)
-		return;
-	fputs(" name ", out);
-	for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) {
-		unsigned int c = 0;
-
-		if (sscanf(hex + i, "%2x", &c) != 1)
-			break;
-		/* a path name may carry its terminating zero byte: stop there */
-		if (c == 0 && i && strncmp(hex, "00", 2))
-			break;
-		fputc(i == 0 && c == 0 ? '@' : c >= 0x20 && c < 0x7f ? (int)c : '?', out);
-	}
-	if (dir)
-		fprintf(out, " in %s", dir);
-}
-
-/* A unix socket: its name, queued bytes, and fds in flight in its messages. */
-static void print_unix(FILE *out, const struct json *files, long long id)
-{
-	const struct json *e = find_by_id(json_get(files, "unix"), id);
-	const struct json *rights = json_get(e, "rights");
-	size_t inflight = 0;
-
-	fprintf(out, " socket %lld", id);
-	if (!e)
-		return;
-	print_unix_name(out, e);
-	for (size_t i = 0; i < json_len(rights); i++)
-		inflight += json_len(json_get(json_at(rights, i), "files"));
-	if (int_or(e, "bytes"))
-		fprintf(out, " %lld bytes queued", int_or(e, "bytes"));
-	if (inflight)
-		fprintf(out, " %zu fds in flight", inflight);
-}
-
-/* An inet socket: tcp or udp, and for udp the datagrams queued. */
-static void print_inet(FILE *out, const struct json *files, long long id)
-{
-	const struct json *e = find_by_id(json_get(files, "inet"), id);
-	long long type = int_or(e, "type");
-
-	fprintf(out, " socket %lld", id);
-	if (!e)
-		return;
-	fprintf(out, " %s", type == 1 ? "tcp" : type == 2 ? "udp" : "?");
-	if (json_len(json_get(e, "dgrams")))
-		fprintf(out, " %zu datagrams queued", json_len(json_get(e, "dgrams")));
-}
-
-/* Access mode and the flags that matter, as in open(2). */
-static void print_fd_flags(FILE *out, long long fl)
-{
-	static const char *const acc[] = {"r", "w", "rw", "?"};
-
-	fprintf(out, " %s%s%s%s", acc[fl & 3], fl & 02000 ? ",append" : "",
-		fl & 04000 ? ",nonblock" : "", fl & 02000000 ? ",cloexec" : "");
-}
-
-/*
- * A pipe end; "held" says which ends the tree holds (bit 0 read, bit 1
- * write): with one only, the other leads outside (a runtime's stdio).
- */
-static void print_pipe(FILE *out, const struct json *f, const struct json *files)
-{
-	const struct json *p = find_by_id(json_get(files, "pipes"), int_or(f, "id"));
-
-	fprintf(out, " pipe %lld %s end", int_or(f, "id"), int_or(f, "end") ? "write" : "read");
-	if (int_or(p, "bytes"))
-		fprintf(out, " %lld bytes queued", int_or(p, "bytes"));
-	if (p && json_get(p, "held") && int_or(p, "held") != 3)
-		fprintf(out, " (other end outside)");
-}
-
-/* The key state of an fd's kind; a "dup" holds none (its first fd does). */
-static void print_fd_state(FILE *out, const char *kind, const struct json *f,
-			   const struct json *files)
-{
-	if (json_as_bool(json_get(f, "dup")))
-		return;
-	if (!strcmp(kind, "pipe"))
-		print_pipe(out, f, files);
-	else if (!strcmp(kind, "unix"))
-		print_unix(out, files, int_or(f, "id"));
-	else if (!strcmp(kind, "inet"))
-		print_inet(out, files, int_or(f, "id"));
-	else if (!strcmp(kind, "mqueue"))
-		fprintf(out, " queue %s", str_or(f, "name"));
-	else if (!strcmp(kind, "fanotify"))
-		fprintf(out, " %zu marks", json_len(json_get(f, "marks")));
-	else if (!strcmp(kind, "eventfd"))
-		fprintf(out, " count %" PRIu64 "%s", hex_or(f, "count"),
-			json_as_bool(json_get(f, "semaphore")) ? " semaphore" : "");
-	else if (!strcmp(kind, "signalfd"))
-		fprintf(out, " mask 0x%" PRIx64, hex_or(f, "sigmask"));
-	else if (!strcmp(kind, "timerfd"))
-		fprintf(out, " clock %lld value %s interval %s", int_or(f, "clockid"),
-			str_or(f, "it_value"), str_or(f, "it_interval"));
-	else if (!strcmp(kind, "epoll") || !strcmp(kind, "inotify"))
-		fprintf(out, " %zu watches", json_len(json_get(f, "watches")));
-	else if (!strcmp(kind, "pidfd"))
-		fprintf(out, " pid %lld", int_or(f, "pid"));
-	else if (json_get(f, "ghost"))
-		fprintf(out, " unlinked");
-}
-
-/* One fd: number, kind, flags, offset, then the kind's key state. */
-static void print_fd(FILE *out, const struct json *f, const struct json *files)
-{
-	const char *kind = str_or(f, "kind");
-	const struct json *w = json_get(f, "watches");
-
-	fprintf(out, "    %4lld %-8s", int_or(f, "fd"), kind);
-	print_fd_flags(out, int_or(f, "flags"));
-	if (int_or(f, "pos"))
-		fprintf(out, " pos %lld", int_or(f, "pos"));
-	if (json_get(f, "desc"))
-		fprintf(out, " desc %lld%s", int_or(f, "desc"),
-			json_as_bool(json_get(f, "dup")) ? " (shared)" : "");
-	print_fd_state(out, kind, f, files);
-	if (json_len(json_get(f, "locks")))
-		fprintf(out, " %zu locks", json_len(json_get(f, "locks")));
-	fprintf(out, " %s\n", str_or(f, "path"));
-	for (size_t i = 0; !strcmp(kind, "inotify") && i < json_len(w); i++)
-		fprintf(out, "           wd %lld mask 0x%" PRIx64 " %s\n",
-			int_or(json_at(w, i), "wd"), hex_or(json_at(w, i), "mask"),
-			str_or(json_at(w, i), "path"));
-}
-
 /* The vdso the task started with: restore maps a proxy if this host's differs. */
 static void print_vdso(FILE *out, const struct json *v)
 {
@@ -312,8 +165,11 @@ static void print_vdso(FILE *out, const struct json *v)
 		json_len(json_get(v, "symbols")));
 }
 
-static void print_task(FILE *out, const struct json *t, const struct json *files)
+static int print_task(FILE *out, const struct json *t, const struct json *files, ckpt_err_t *err)
 {
+	char file[64];
+	int ret;
+
 	const struct json *threads = json_get(t, "threads"), *vmas = json_get(t, "vmas");
 	const struct json *fds = json_get(t, "fds");
 
@@ -344,10 +200,15 @@ static void print_task(FILE *out, const struct json *t, const struct json *files
 			end, str_or(v, "prot"), end > start ? (end - start) >> 10 : 0,
 			json_as_str(json_get(v, "path")) ? json_as_str(json_get(v, "path")) : "");
 	}
+	/* each kind says what matters of its fds (fd_ops describe) */
 	fprintf(out, "  fds:     %zu\n", json_len(fds));
+	snprintf(file, sizeof(file), "task-%lld.json", int_or(t, "pid"));
 	for (size_t i = 0; i < json_len(fds); i++) {
-		print_fd(out, json_at(fds, i), files);
+		ret = files_describe(json_at(fds, i), file, i, files, out, err);
+		if (ret < 0)
+			return ret;
 	}
+	return 0;
 }
 
 /* task-PID.json for every task of pstree.json that the bundle holds. */
@@ -547,8 +408,11 @@ static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_e
 	ret = print_namespaces(b, out, err);
 	if (ret < 0)
 		return ret;
-	for (size_t i = 0; i < json_len(tasks); i++)
-		print_task(out, json_at(tasks, i), files);
+	for (size_t i = 0; i < json_len(tasks); i++) {
+		ret = print_task(out, json_at(tasks, i), files, err);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }
 

@@ -47,13 +47,14 @@ static int dev_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 			      major(fi->st.st_rdev), minor(fi->st.st_rdev), fi->fd, fi->pid);
 }
 
-static int dev_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+static int dev_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
+		       ckpt_err_t *err)
 {
-	const char *path = json_as_str(json_get(o, "path"));
-	int flags = json_as_int(json_get(o, "flags")) & ~(O_CREAT | O_TRUNC | O_EXCL);
-	int want = json_as_int(json_get(o, "fd"));
+	const char *path = e->path;
+	int flags = e->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
+	int want = e->fd;
 
-	if (json_get(o, "external")) {
+	if (json_get(e->obj, "external")) {
 		/* the restored fd `want` is our own stdio (a fork of ckpt-oci) */
 		if (want <= 2 && isatty(want)) {
 			*fd = fcntl(want, F_DUPFD_CLOEXEC, 3);
@@ -63,8 +64,8 @@ static int dev_restore(const struct json *o, const struct files_rctx *rc, int *f
 		}
 		path = "/dev/null";
 	}
-	if (!path || strncmp(path, "/dev/", 5))
-		return ckpt_error_msg(err, EPROTO, "device without a /dev path");
+	if (strncmp(path, "/dev/", 5))
+		return doc_error(err, &e->at, "device without a /dev path");
 	*fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "open `%s`", path);

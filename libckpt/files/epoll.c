@@ -49,7 +49,7 @@ static int epoll_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	return 0;
 }
 
-static int epoll_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+static int epoll_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 			 ckpt_err_t *err)
 {
 	*fd = epoll_create1(EPOLL_CLOEXEC);
@@ -58,29 +58,64 @@ static int epoll_restore(const struct json *o, const struct files_rctx *rc, int 
 	return 0;
 }
 
-static int epoll_restore_late(const struct json *o, const struct files_rctx *rc, int fd,
+/* One registration of "watches". */
+struct epoll_watch {
+	int fd;
+	uint32_t events;
+	uint64_t data;
+};
+
+static const struct doc_field watch_fields[] = {
+	DOC_INT(struct epoll_watch, fd, "fd", 0, FILES_FD_MAX),
+	DOC_HEX(struct epoll_watch, events, "events", UINT32_MAX),
+	DOC_HEX(struct epoll_watch, data, "data", UINT64_MAX),
+	DOC_END,
+};
+
+static int epoll_watches(const struct fd_entry *e, const struct json **list, size_t *n,
+			 ckpt_err_t *err)
+{
+	return doc_opt_arr(&e->at, e->obj, "watches", FILES_LIST_MAX, list, n, err);
+}
+
+static int epoll_restore_late(const struct fd_entry *e, const struct files_rctx *rc, int fd,
 			      ckpt_err_t *err)
 {
-	struct json *watches = json_get(o, "watches");
+	struct doc_at at = DOC_KEY(&e->at, "watches");
+	const struct json *watches;
+	size_t n;
+	int ret = epoll_watches(e, &watches, &n, err);
 
-	for (size_t i = 0; i < json_len(watches); i++) {
-		struct json *w = json_at(watches, i);
-		int tfd = json_as_int(json_get(w, "fd")), ret;
-		uint64_t ev = 0, data = 0;
-		struct epoll_event e;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		struct doc_at wat = DOC_IDX(&at, i);
+		const struct json *w;
+		struct epoll_watch ew;
+		struct epoll_event ev;
 
-		ret = json_get_hex(w, "events", &ev, err);
+		ret = doc_elem_obj(&at, watches, i, &w, err);
 		if (ret == 0)
-			ret = json_get_hex(w, "data", &data, err);
+			ret = doc_read(&wat, w, watch_fields, &ew, err);
 		if (ret < 0)
 			return ret;
-		e.events = ev;
-		e.data.u64 = data;
+		ev.events = ew.events;
+		ev.data.u64 = ew.data;
 		/* a description shared with another task may have it already */
-		if (epoll_ctl(fd, EPOLL_CTL_ADD, tfd, &e) < 0 && errno != EEXIST)
-			return ckpt_error(err, errno, "epoll: watch fd %d", tfd);
+		if (epoll_ctl(fd, EPOLL_CTL_ADD, ew.fd, &ev) < 0 && errno != EEXIST)
+			return ckpt_error(err, errno, "epoll: watch fd %d", ew.fd);
 	}
-	return 0;
+	return ret;
+}
+
+static int epoll_describe(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
+			  ckpt_err_t *err)
+{
+	const struct json *watches;
+	size_t n;
+	int ret = lines ? 0 : epoll_watches(e, &watches, &n, err);
+
+	if (ret == 0 && !lines)
+		fprintf(out, " %zu watches", n);
+	return ret;
 }
 
 const struct fd_ops fd_epoll_ops = {
@@ -89,4 +124,5 @@ const struct fd_ops fd_epoll_ops = {
 	.dump = epoll_dump,
 	.restore = epoll_restore,
 	.restore_late = epoll_restore_late,
+	.describe = epoll_describe,
 };

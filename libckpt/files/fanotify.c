@@ -20,6 +20,7 @@
 #define LOG_PREFIX "fanotify: "
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
@@ -129,23 +130,43 @@ static int fanotify_dump(const struct fd_info *fi, struct json *o, struct files_
 }
 
 /* Add mark m again: its mask, then its ignore mask, with the same mark flags. */
-static int mark_restore(int fd, const struct json *m, ckpt_err_t *err)
-{
-	const char *kind = json_as_str(json_get(m, "kind")),
-		   *path = json_as_str(json_get(m, "path"));
-	uint64_t mflags = 0, mask = 0, ignored = 0;
-	unsigned int how = FAN_MARK_ADD, ign;
+/* One mark of "marks". */
+struct fanotify_mark_saved {
+	const char *kind, *path;
+	uint32_t mflags;
+	uint64_t mask, ignored;
+};
 
-	if (!kind || !path || json_get_hex(m, "mflags", &mflags, err) < 0 ||
-	    json_get_hex(m, "mask", &mask, err) < 0 ||
-	    json_get_hex(m, "ignored_mask", &ignored, err) < 0)
-		return ckpt_error_msg(err, EPROTO, "fanotify mark without kind, path or masks");
+static const struct doc_field mark_fields[] = {
+	DOC_STR(struct fanotify_mark_saved, kind, "kind", 16),
+	DOC_STR(struct fanotify_mark_saved, path, "path", PATH_MAX),
+	DOC_HEX(struct fanotify_mark_saved, mflags, "mflags", UINT32_MAX),
+	DOC_HEX(struct fanotify_mark_saved, mask, "mask", UINT64_MAX),
+	DOC_HEX(struct fanotify_mark_saved, ignored, "ignored_mask", UINT64_MAX),
+	DOC_END,
+};
+
+static int mark_restore(int fd, const struct doc_at *at, const struct json *m, ckpt_err_t *err)
+{
+	struct fanotify_mark_saved s;
+	const char *kind, *path;
+	uint64_t mflags, mask, ignored;
+	unsigned int how = FAN_MARK_ADD, ign;
+	int ret = doc_read(at, m, mark_fields, &s, err);
+
+	if (ret < 0)
+		return ret;
+	kind = s.kind;
+	path = s.path;
+	mflags = s.mflags;
+	mask = s.mask;
+	ignored = s.ignored;
 	if (!strcmp(kind, "mount"))
 		how |= FAN_MARK_MOUNT;
 	else if (!strcmp(kind, "filesystem"))
 		how |= FAN_MARK_FILESYSTEM;
 	else if (strcmp(kind, "inode"))
-		return ckpt_error_msg(err, EPROTO, "fanotify mark of kind `%s`", kind);
+		return doc_error(err, at, "fanotify mark of kind `%s`", kind);
 	how |= mflags & FAN_MARK_EVICTABLE;
 	if (mask && fanotify_mark(fd, how, mask, AT_FDCWD, path) < 0)
 		return ckpt_error(err, errno, "fanotify %s mark on `%s`", kind, path);
@@ -157,16 +178,28 @@ static int mark_restore(int fd, const struct json *m, ckpt_err_t *err)
 	return 0;
 }
 
-static int fanotify_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+static int fanotify_marks(const struct fd_entry *e, const struct json **marks, size_t *n,
+			  ckpt_err_t *err)
+{
+	return doc_opt_arr(&e->at, e->obj, "marks", FILES_LIST_MAX, marks, n, err);
+}
+
+static int fanotify_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 			    ckpt_err_t *err)
 {
-	const struct json *marks = json_get(o, "marks");
-	int flags = json_as_int(json_get(o, "flags"));
+	struct doc_at at = DOC_KEY(&e->at, "marks");
+	const struct json *marks;
+	int flags = e->flags, ret;
 	uint64_t init = 0, eflags = 0;
+	size_t n;
 
-	if (json_get_hex(o, "init_flags", &init, err) < 0 ||
-	    json_get_hex(o, "event_flags", &eflags, err) < 0)
-		return ckpt_error_msg(err, EPROTO, "fanotify without init or event flags");
+	ret = doc_u64(&e->at, e->obj, "init_flags", UINT32_MAX, &init, err);
+	if (ret == 0)
+		ret = doc_u64(&e->at, e->obj, "event_flags", UINT32_MAX, &eflags, err);
+	if (ret == 0)
+		ret = fanotify_marks(e, &marks, &n, err);
+	if (ret < 0)
+		return ret;
 	/* the fd's own flags now, not those it was made with */
 	init &= ~(unsigned int)(FAN_CLOEXEC | FAN_NONBLOCK);
 	init |= FAN_CLOEXEC | (flags & O_NONBLOCK ? FAN_NONBLOCK : 0);
@@ -174,13 +207,29 @@ static int fanotify_restore(const struct json *o, const struct files_rctx *rc, i
 	if (*fd < 0)
 		return ckpt_error(err, errno, "fanotify_init flags %#lx event flags %#lx",
 				  (unsigned long)init, (unsigned long)eflags);
-	for (size_t i = 0; i < json_len(marks); i++) {
-		if (mark_restore(*fd, json_at(marks, i), err) < 0) {
-			close(*fd);
-			return -err->code;
-		}
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		struct doc_at mat = DOC_IDX(&at, i);
+		const struct json *m;
+
+		ret = doc_elem_obj(&at, marks, i, &m, err);
+		if (ret == 0)
+			ret = mark_restore(*fd, &mat, m, err);
 	}
-	return 0;
+	if (ret < 0)
+		close(*fd);
+	return ret;
+}
+
+static int fanotify_describe(const struct fd_entry *e, const struct json *files, bool lines,
+			     FILE *out, ckpt_err_t *err)
+{
+	const struct json *marks;
+	size_t n;
+	int ret = lines ? 0 : fanotify_marks(e, &marks, &n, err);
+
+	if (ret == 0 && !lines)
+		fprintf(out, " %zu marks", n);
+	return ret;
 }
 
 const struct fd_ops fd_fanotify_ops = {
@@ -188,4 +237,5 @@ const struct fd_ops fd_fanotify_ops = {
 	.match = fanotify_match,
 	.dump = fanotify_dump,
 	.restore = fanotify_restore,
+	.describe = fanotify_describe,
 };

@@ -60,18 +60,36 @@ static int fifo_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 	return files_put_image(dc->bundle, name, buf, len, err);
 }
 
-static int fifo_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
+/* A FIFO of files.json "fifos". */
+struct fifo_saved {
+	uint32_t size, bytes;
+	const char *image;
+};
+
+static const struct doc_field fifo_fields[] = {
+	DOC_INT(struct fifo_saved, size, "size", 0, FILES_PIPE_MAX - 1),
+	DOC_INT(struct fifo_saved, bytes, "bytes", 0, FILES_PIPE_MAX - 1),
+	DOC_OPT_STR(struct fifo_saved, image, "image", 255),
+	DOC_END,
+};
+
+static int fifo_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
 {
-	uint64_t id = json_as_int(json_get(o, "fifo"));
-	const char *path = json_as_str(json_get(o, "path"));
-	const struct json *f = files_list_find(json_get(rc->doc, "fifos"), id);
+	const char *path = e->path;
+	struct fifo_saved f = {0};
+	struct files_item it;
 	struct stat st;
+	uint64_t id;
 	int fd, ret, size;
 
-	if (files_shared_find(rc, "fifo", id, 0))
-		return 0;
-	if (!f || !path)
-		return ckpt_error_msg(err, EPROTO, "files.json: no fifo %lu", (unsigned long)id);
+	ret = doc_u64(&e->at, e->obj, "fifo", UINT64_MAX, &id, err);
+	if (ret < 0 || files_shared_find(rc, "fifo", id, 0))
+		return ret;
+	ret = files_need(rc->doc, "fifos", id, e, &it, err);
+	if (ret == 0)
+		ret = doc_read(&it.at, it.obj, fifo_fields, &f, err);
+	if (ret < 0)
+		return ret;
 	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return ckpt_error(err, errno, "open fifo `%s`", path);
@@ -79,10 +97,10 @@ static int fifo_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 		close(fd);
 		return ckpt_error_msg(err, ENOENT, "`%s` is no longer a FIFO", path);
 	}
-	size = json_as_int(json_get(f, "size"));
+	size = f.size;
 	if (size > 0 && fcntl(fd, F_SETPIPE_SZ, size) < size)
 		pr_warn("fifo `%s`: size %d not restored (%m), ignoring", path, size);
-	ret = pipe_fill_image(fd, json_as_str(json_get(f, "image")), rc->bundle, err);
+	ret = pipe_fill_image(fd, f.image, rc->bundle, err);
 	if (ret < 0) {
 		close(fd);
 		return ret;
@@ -90,12 +108,17 @@ static int fifo_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 	return files_park(rc, "fifo", id, 0, fd, err);
 }
 
-static int fifo_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+static int fifo_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
+			ckpt_err_t *err)
 {
-	const char *path = json_as_str(json_get(o, "path"));
-	int flags = json_as_int(json_get(o, "flags")) & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC);
+	const char *path = e->path;
+	int flags = e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC);
+	uint64_t id;
+	int ret = doc_u64(&e->at, e->obj, "fifo", UINT64_MAX, &id, err);
 
-	if (!files_shared_find(rc, "fifo", json_as_int(json_get(o, "fifo")), 0))
+	if (ret < 0)
+		return ret;
+	if (!files_shared_find(rc, "fifo", id, 0))
 		return ckpt_error_msg(err, EPROTO, "fifo `%s` was not prepared", path);
 	*fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
 	if (*fd < 0)

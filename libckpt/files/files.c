@@ -34,6 +34,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include <linux/kcmp.h>
 #include <sys/stat.h>
@@ -74,10 +76,104 @@ struct json *files_dlist(struct files_dctx *dc, const char *key)
 
 struct json *files_list_find(const struct json *list, uint64_t id)
 {
+	uint64_t v;
+
 	for (size_t i = 0; i < json_len(list); i++)
-		if ((uint64_t)json_as_int(json_get(json_at(list, i), "id")) == id)
+		if (json_hex_value(json_get(json_at(list, i), "id"), &v) && v == id)
 			return json_at(list, i);
 	return NULL;
+}
+
+int files_find(const struct json *doc, const char *list, uint64_t id, struct files_item *it,
+	       ckpt_err_t *err)
+{
+	const struct json *arr;
+	size_t n;
+	int ret;
+
+	it->obj = NULL;
+	it->top = DOC_TOP("files.json");
+	it->list = DOC_KEY(&it->top, list);
+	if (!doc)
+		return 0;
+	ret = doc_opt_arr(&it->top, doc, list, FILES_LIST_MAX, &arr, &n, err);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		uint64_t v;
+
+		it->at = DOC_IDX(&it->list, i);
+		ret = doc_elem_obj(&it->list, arr, i, &it->obj, err);
+		if (ret == 0)
+			ret = doc_u64(&it->at, it->obj, "id", UINT64_MAX, &v, err);
+		if (ret == 0 && v == id)
+			return 1;
+	}
+	it->obj = NULL;
+	return ret;
+}
+
+int files_need(const struct json *doc, const char *list, uint64_t id, const struct fd_entry *e,
+	       struct files_item *it, ckpt_err_t *err)
+{
+	int ret = files_find(doc, list, id, it, err);
+
+	if (ret == 0)
+		return doc_error(err, &e->at, "files.json has no %s member %" PRIu64, list, id);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * The members every saved fd has; the description and "outside" rows are
+ * written only when they say something.
+ */
+static const struct doc_field fd_fields[] = {
+	DOC_INT(struct fd_entry, fd, "fd", -1, FILES_FD_MAX),
+	DOC_STR(struct fd_entry, kind, "kind", 16),
+	DOC_INT(struct fd_entry, flags, "flags", 0, FILES_FLAGS_MAX),
+	DOC_INT(struct fd_entry, pos, "pos", 0, INT64_MAX),
+	DOC_STR(struct fd_entry, path, "path", PATH_MAX),
+	DOC_END,
+};
+static const struct doc_field fd_desc_fields[] = {
+	DOC_OPT_INT(struct fd_entry, desc, "desc", 1, INT32_MAX),
+	DOC_OPT_BOOL(struct fd_entry, dup, "dup"),
+	DOC_END,
+};
+static const struct doc_field fd_outside_fields[] = {
+	DOC_OPT_BOOL(struct fd_entry, outside, "outside"),
+	DOC_OPT_INT(struct fd_entry, outside_dev, "outside_dev", 0, INT64_MAX),
+	DOC_OPT_INT(struct fd_entry, outside_ino, "outside_ino", 0, INT64_MAX),
+	DOC_END,
+};
+
+int fd_entry_read(struct fd_entry *e, const char *file, const char *list, size_t idx,
+		  const struct json *obj, ckpt_err_t *err)
+{
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->file, sizeof(e->file), "%s", file);
+	e->up[0] = DOC_TOP(e->file);
+	e->up[1] = DOC_KEY(&e->up[0], list);
+	e->at = DOC_IDX(&e->up[1], idx);
+	e->obj = obj;
+	if (json_type(obj) != JSON_OBJ)
+		return doc_error(err, &e->at, "expected an object");
+	ret = doc_read(&e->at, obj, fd_fields, e, err);
+	if (ret == 0)
+		ret = doc_read(&e->at, obj, fd_desc_fields, e, err);
+	if (ret == 0)
+		ret = doc_read(&e->at, obj, fd_outside_fields, e, err);
+	if (ret < 0)
+		return ret;
+	e->ops = files_kind_ops(e->kind);
+	if (!e->ops) {
+		struct doc_at k = DOC_KEY(&e->at, "kind");
+
+		return doc_error(err, &k, "unknown kind `%s`", e->kind);
+	}
+	if (e->dup && !e->desc)
+		return doc_error(err, &e->at, "a dup without a shared description");
+	return 0;
 }
 
 long long fdinfo_num(const char *text, const char *key, int base, long long def)
@@ -188,10 +284,10 @@ static bool kind_by_path(const char *kind)
  * unlinked file (reopened from ckpt-oci's copy), a caller's terminal, or
  * a file "outside" (below).
  */
-static bool opened_by_path(const struct json *o)
+static bool opened_by_path(const struct fd_entry *e)
 {
-	return kind_by_path(json_as_str(json_get(o, "kind"))) && !json_get(o, "ghost") &&
-	       !json_get(o, "external") && !json_as_bool(json_get(o, "outside"));
+	return kind_by_path(e->kind) && !json_get(e->obj, "ghost") &&
+	       !json_get(e->obj, "external") && !e->outside;
 }
 
 static int id_cmp(const void *a, const void *b)
@@ -223,7 +319,7 @@ static int mnt_ids_read(struct files_dctx *dc, const struct fd_info *fi, ckpt_er
  * elsewhere and passed in, like a file a container runtime gave as stdio
  * ("outside"): its path is one of ckpt-oci's world, not the tree's.
  */
-static int mark_outside(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
+static int mark_outside(const struct fd_info *fi, struct fd_entry *e, struct files_dctx *dc,
 			ckpt_err_t *err)
 {
 	int id = fdinfo_num(fi->fdinfo, "mnt_id", 10, -1), ret;
@@ -240,10 +336,10 @@ static int mark_outside(const struct fd_info *fi, struct json *o, struct files_d
 		dc->mnt_ns = ns.st_ino;
 	}
 	if (!bsearch(&id, dc->mnt_ids, dc->nmnt_ids, sizeof(*dc->mnt_ids), id_cmp)) {
-		json_set(o, "outside", json_bool(true));
+		e->outside = true;
 		/* its path is the kernel's, but the tree may have shaped it: restore checks */
-		json_set(o, "outside_dev", json_int(fi->st.st_dev));
-		json_set(o, "outside_ino", json_int(fi->st.st_ino));
+		e->outside_dev = fi->st.st_dev;
+		e->outside_ino = fi->st.st_ino;
 	}
 	return 0;
 }
@@ -270,35 +366,33 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 	if (ret < 0)
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds); i++) {
+		struct fd_entry e = {.fd = fd,
+				     .kind = fd_kinds[i]->kind,
+				     .flags = fi->flags,
+				     .pos = fi->pos,
+				     .path = fi->link};
 		struct json *o;
-		bool dup = false;
 
 		if (!fd_kinds[i]->match(fi))
 			continue;
-		o = json_push(fds, json_obj());
-		json_set(o, "fd", json_int(fd));
-		json_set(o, "kind", json_str(fd_kinds[i]->kind));
-		json_set(o, "flags", json_int(fi->flags));
-		json_set(o, "pos", json_int(fi->pos));
-		json_set(o, "path", json_str(fi->link));
 		/* the file's own mount: not an anon inode's (inotify, fanotify) */
 		if (kind_by_path(fd_kinds[i]->kind) && fi->link[0] == '/') {
-			ret = mark_outside(fi, o, dc, err);
+			ret = mark_outside(fi, &e, dc, err);
 			if (ret < 0)
 				goto out;
 		}
-		if (!fd_kinds[i]->own_sharing) {
-			json_set(o, "desc", json_int(desc_find(dc, fi, &dup)));
-			if (dup) {
-				/* the first fd on it holds the state; POSIX locks are per task */
-				json_set(o, "dup", json_bool(true));
-				ret = locks_dump(fi, o, err);
-				goto out;
-			}
-		}
-		ret = fd_kinds[i]->dump(fi, o, dc, err);
+		o = json_push(fds, json_obj());
+		if (!fd_kinds[i]->own_sharing)
+			e.desc = desc_find(dc, fi, &e.dup);
+		doc_write(o, fd_fields, &e);
+		if (e.desc)
+			doc_write(o, fd_desc_fields, &e);
+		if (e.outside)
+			doc_write(o, fd_outside_fields, &e);
+		/* a dup: the first fd on it holds the state; POSIX locks are per task */
+		ret = e.dup ? 0 : fd_kinds[i]->dump(fi, o, dc, err);
 		if (ret == 0)
-			ret = locks_dump(fi, o, err);
+			ret = locks_dump(fi, e.dup, o, err);
 		goto out;
 	}
 	ret = ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (%s) in pid %d", fd, fi->link, pid);
@@ -333,7 +427,7 @@ int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *
 	return 0;
 }
 
-static const struct fd_ops *fd_kind_find(const char *kind)
+const struct fd_ops *files_kind_ops(const char *kind)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds); i++)
 		if (kind && !strcmp(kind, fd_kinds[i]->kind))
@@ -383,25 +477,119 @@ int files_park(struct files_rctx *rc, const char *kind, uint64_t id, int end, in
 	return 0;
 }
 
-const struct fd_ops *files_ops_of(const struct json *o)
+static int fd_num_cmp(const void *a, const void *b)
 {
-	return fd_kind_find(json_as_str(json_get(o, "kind")));
+	int x = ((const struct fd_entry *)a)->fd, y = ((const struct fd_entry *)b)->fd;
+
+	return (x > y) - (x < y);
+}
+
+int files_task_load(struct files_rctx *rc, pid_t pid, const struct json *doc, int *max_fd,
+		    ckpt_err_t *err)
+{
+	struct files_task *t = xzalloc(sizeof(*t));
+	cleanup_free struct fd_entry *sorted = NULL;
+	const struct json *fds;
+	char file[32];
+	struct doc_at top = DOC_TOP(file);
+	size_t n;
+	int ret;
+
+	/* owned by rc from here, whatever happens */
+	rc->tasks = xrealloc(rc->tasks, (rc->ntasks + 1) * sizeof(*rc->tasks));
+	rc->tasks[rc->ntasks++] = t;
+	t->doc = doc;
+	snprintf(file, sizeof(file), "task-%d.json", pid);
+	ret = doc_opt_arr(&top, doc, "fds", FILES_LIST_MAX, &fds, &n, err);
+	if (ret < 0)
+		return ret;
+	t->fds = xzalloc((n + 1) * sizeof(*t->fds));
+	for (size_t i = 0; i < n; i++) {
+		struct fd_entry *e = &t->fds[i];
+
+		ret = fd_entry_read(e, file, "fds", i, json_at(fds, i), err);
+		if (ret < 0)
+			return ret;
+		t->nfds++;
+		if (e->fd < 0) {
+			struct doc_at k = DOC_KEY(&e->at, "fd");
+
+			return doc_error(err, &k, "%d is out of range 0..%d", e->fd, FILES_FD_MAX);
+		}
+		*max_fd = MAX(*max_fd, e->fd);
+	}
+	/* one entry per fd number */
+	sorted = xzalloc((n + 1) * sizeof(*sorted));
+	memcpy(sorted, t->fds, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), fd_num_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (sorted[i].fd == sorted[i - 1].fd)
+			return doc_error(err, &top, "fds: fd %d saved twice", sorted[i].fd);
+	return 0;
+}
+
+const struct files_task *files_task_of(const struct files_rctx *rc, const struct json *doc)
+{
+	for (int i = 0; i < rc->ntasks; i++)
+		if (rc->tasks[i]->doc == doc)
+			return rc->tasks[i];
+	return NULL;
+}
+
+/* files.json "inflight", and every description id checked against the fds there are. */
+static int inflight_load(struct files_rctx *rc, ckpt_err_t *err)
+{
+	struct doc_at top = DOC_TOP("files.json");
+	const struct json *list = NULL;
+	size_t n = 0, total;
+	int ret = 0;
+
+	if (rc->doc)
+		ret = doc_opt_arr(&top, rc->doc, "inflight", FILES_LIST_MAX, &list, &n, err);
+	if (ret < 0)
+		return ret;
+	rc->inflight = xzalloc((n + 1) * sizeof(*rc->inflight));
+	for (size_t i = 0; i < n; i++) {
+		struct fd_entry *e = &rc->inflight[i];
+
+		ret = fd_entry_read(e, "files.json", "inflight", i, json_at(list, i), err);
+		if (ret < 0)
+			return ret;
+		rc->ninflight++;
+		if (e->fd != -1) {
+			struct doc_at k = DOC_KEY(&e->at, "fd");
+
+			return doc_error(err, &k, "%d: a file in flight has fd -1", e->fd);
+		}
+	}
+	/* ids are handed out one per description: never more than there are fds */
+	total = rc->ninflight;
+	for (int t = 0; t < rc->ntasks; t++)
+		total += rc->tasks[t]->nfds;
+	rc->ndescs = (int)MIN(total, (size_t)INT32_MAX);
+	for (int t = 0; t <= rc->ntasks; t++) {
+		struct fd_entry *fds = t < rc->ntasks ? rc->tasks[t]->fds : rc->inflight;
+		size_t nfds = t < rc->ntasks ? rc->tasks[t]->nfds : rc->ninflight;
+
+		for (size_t i = 0; i < nfds; i++)
+			if (fds[i].desc > rc->ndescs) {
+				struct doc_at k = DOC_KEY(&fds[i].at, "desc");
+
+				return doc_error(err, &k, "%d is out of range 1..%d", fds[i].desc,
+						 rc->ndescs);
+			}
+	}
+	return 0;
 }
 
 /* How many fds use each description id (index: id, 0 for none). */
-static int *desc_uses(struct json *const *docs, int ndocs)
+static int *desc_uses(const struct files_rctx *rc)
 {
-	int maxid = 0, *uses;
+	int *uses = xzalloc((rc->ndescs + 1) * sizeof(*uses));
 
-	for (int d = 0; d < ndocs; d++)
-		for (size_t i = 0; i < json_len(json_get(docs[d], "fds")); i++)
-			maxid = MAX(maxid, json_as_int(json_get(
-						   json_at(json_get(docs[d], "fds"), i), "desc")));
-	uses = xzalloc((maxid + 1) * sizeof(*uses));
-	for (int d = 0; d < ndocs; d++)
-		for (size_t i = 0; i < json_len(json_get(docs[d], "fds")); i++)
-			uses[MAX(0, json_as_int(json_get(json_at(json_get(docs[d], "fds"), i),
-							 "desc")))]++;
+	for (int t = 0; t < rc->ntasks; t++)
+		for (size_t i = 0; i < rc->tasks[t]->nfds; i++)
+			uses[rc->tasks[t]->fds[i].desc]++;
 	return uses;
 }
 
@@ -412,29 +600,24 @@ static int *desc_uses(struct json *const *docs, int ndocs)
  * when paths, only the others when not. One already parked (an fd in
  * flight needed it, unix-inflight.c) is not made again.
  */
-static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int ndocs, bool paths,
-			 ckpt_err_t *err)
+static int prepare_descs(struct files_rctx *rc, bool paths, ckpt_err_t *err)
 {
-	cleanup_free int *uses = desc_uses(docs, ndocs);
+	cleanup_free int *uses = desc_uses(rc);
 	int ret = 0;
 
-	for (int d = 0; ret == 0 && d < ndocs; d++) {
-		struct json *fds = json_get(docs[d], "fds");
+	for (int t = 0; ret == 0 && t < rc->ntasks; t++) {
+		for (size_t i = 0; ret == 0 && i < rc->tasks[t]->nfds; i++) {
+			const struct fd_entry *e = &rc->tasks[t]->fds[i];
+			int id = e->desc, fd;
 
-		for (size_t i = 0; ret == 0 && i < json_len(fds); i++) {
-			struct json *o = json_at(fds, i);
-			int id = json_as_int(json_get(o, "desc")), fd;
-
-			if (id <= 0 || json_as_bool(json_get(o, "dup")) ||
-			    (uses[id] < 2 && !json_as_bool(json_get(o, "outside"))) ||
-			    opened_by_path(o) != paths || files_shared_find(rc, "desc", id, 0))
+			if (id <= 0 || e->dup || (uses[id] < 2 && !e->outside) ||
+			    opened_by_path(e) != paths || files_shared_find(rc, "desc", id, 0))
 				continue;
-			ret = files_ops_of(o)->restore(o, rc, &fd, err);
+			ret = e->ops->restore(e, rc, &fd, err);
 			if (ret == 0)
 				ret = files_park(rc, "desc", id, 0, fd, err);
 			if (ret < 0)
-				ckpt_error_wrap(err, "shared description of fd %lld",
-						(long long)json_as_int(json_get(o, "fd")));
+				ckpt_error_wrap(err, "shared description of fd %d", e->fd);
 		}
 	}
 	return ret;
@@ -445,50 +628,36 @@ static int prepare_descs(struct files_rctx *rc, struct json *const *docs, int nd
  * (files_prepare_paths): a unix socket, or a FIFO on one of the tree's
  * mounts; one "outside" is opened where its path was, by ckpt-oci.
  */
-static bool prepared_in_tree(const struct fd_ops *ops, const struct json *o)
+static bool prepared_in_tree(const struct fd_entry *e)
 {
-	return ops->prepare_in_tree && (!kind_by_path(ops->kind) || opened_by_path(o));
+	return e->ops->prepare_in_tree && (!kind_by_path(e->kind) || opened_by_path(e));
 }
 
 /* Run the prepare of every fd whose kind has one, in the tree or not. */
-static int prepare_kinds(struct files_rctx *rc, struct json *const *docs, int ndocs, bool in_tree,
-			 ckpt_err_t *err)
+static int prepare_kinds(struct files_rctx *rc, bool in_tree, ckpt_err_t *err)
 {
-	for (int d = 0; d < ndocs; d++) {
-		struct json *fds = json_get(docs[d], "fds");
-
-		for (size_t i = 0; i < json_len(fds); i++) {
-			struct json *o = json_at(fds, i);
-			const struct fd_ops *ops = files_ops_of(o);
+	for (int t = 0; t < rc->ntasks; t++) {
+		for (size_t i = 0; i < rc->tasks[t]->nfds; i++) {
+			const struct fd_entry *e = &rc->tasks[t]->fds[i];
 			int ret;
 
-			if (!ops)
-				return ckpt_error_msg(err, EPROTO, "fd %lld: unknown kind `%s`",
-						      (long long)json_as_int(json_get(o, "fd")),
-						      json_as_str(json_get(o, "kind")) ?: "");
-			if (!ops->prepare || json_as_bool(json_get(o, "dup")) ||
-			    prepared_in_tree(ops, o) != in_tree)
+			if (!e->ops->prepare || e->dup || prepared_in_tree(e) != in_tree)
 				continue;
-			ret = ops->prepare(o, rc, err);
+			ret = e->ops->prepare(e, rc, err);
 			if (ret < 0)
-				return ckpt_error_wrap(err, "fd %lld",
-						       (long long)json_as_int(json_get(o, "fd")));
+				return ckpt_error_wrap(err, "fd %d", e->fd);
 		}
 	}
 	return 0;
 }
 
-int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err)
+int files_prepare(struct files_rctx *rc, ckpt_err_t *err)
 {
-	int ret = prepare_kinds(rc, docs, ndocs, false, err);
+	int ret = inflight_load(rc, err);
 
-	if (ret < 0)
-		return ret;
-	/* kept for files_prepare_paths, which may run in the tree's root */
-	rc->docs = xrealloc(rc->docs, (ndocs + 1) * sizeof(*rc->docs));
-	memcpy(rc->docs, docs, ndocs * sizeof(*docs));
-	rc->ndocs = ndocs;
-	return prepare_descs(rc, docs, ndocs, false, err);
+	if (ret == 0)
+		ret = prepare_kinds(rc, false, err);
+	return ret < 0 ? ret : prepare_descs(rc, false, err);
 }
 
 /*
@@ -498,11 +667,11 @@ int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ck
  */
 int files_prepare_paths(struct files_rctx *rc, ckpt_err_t *err)
 {
-	int ret = prepare_kinds(rc, rc->docs, rc->ndocs, true, err);
+	int ret = prepare_kinds(rc, true, err);
 
 	if (ret == 0)
-		ret = prepare_descs(rc, rc->docs, rc->ndocs, true, err);
-	return ret < 0 ? ret : unix_prepare_late(rc, rc->docs, rc->ndocs, err);
+		ret = prepare_descs(rc, true, err);
+	return ret < 0 ? ret : unix_prepare_late(rc, err);
 }
 
 void files_rctx_free(struct files_rctx *rc)
@@ -512,24 +681,31 @@ void files_rctx_free(struct files_rctx *rc)
 	free(rc->objs);
 	rc->objs = NULL;
 	rc->nobjs = 0;
-	free(rc->docs);
-	rc->docs = NULL;
-	rc->ndocs = 0;
+	for (int i = 0; i < rc->ntasks; i++) {
+		free(rc->tasks[i]->fds);
+		free(rc->tasks[i]);
+	}
+	free(rc->tasks);
+	rc->tasks = NULL;
+	rc->ntasks = 0;
+	free(rc->inflight);
+	rc->inflight = NULL;
+	rc->ninflight = 0;
 	json_free(rc->doc);
 	rc->doc = NULL;
 }
 
 /* A new fd for o: the parked shared description, or one made by its kind. */
-static int fd_open_one(const struct json *o, const struct fd_ops *ops, const struct files_rctx *rc,
-		       int *fd, ckpt_err_t *err)
+static int fd_open_one(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
+		       ckpt_err_t *err)
 {
-	int id = json_as_int(json_get(o, "desc"));
+	int id = e->desc;
 	struct fd_shared *sh = id > 0 ? files_shared_find(rc, "desc", id, 0) : NULL;
 
-	if (!sh && json_as_bool(json_get(o, "dup")))
+	if (!sh && e->dup)
 		return ckpt_error_msg(err, EPROTO, "shared description %d was not prepared", id);
 	if (!sh)
-		return ops->restore(o, rc, fd, err);
+		return e->ops->restore(e, rc, fd, err);
 	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "dup shared description %d", id);
@@ -544,41 +720,70 @@ static int fd_open_one(const struct json *o, const struct fd_ops *ops, const str
 int files_restore_task(const struct json *doc, const struct files_rctx *rc, int keep_fd,
 		       ckpt_err_t *err)
 {
-	struct json *fds = json_get(doc, "fds");
+	const struct files_task *t = files_task_of(rc, doc);
+	size_t n = t ? t->nfds : 0;
 
-	for (size_t i = 0; i < json_len(fds); i++) {
-		struct json *o = json_at(fds, i);
-		const struct fd_ops *ops = files_ops_of(o);
-		int want = json_as_int(json_get(o, "fd"));
-		int flags = json_as_int(json_get(o, "flags"));
-		int fd, ret;
+	for (size_t i = 0; i < n; i++) {
+		const struct fd_entry *e = &t->fds[i];
+		int want = e->fd, fd, ret;
 
-		if (!ops)
-			return ckpt_error_msg(err, EPROTO, "fd %d: unknown kind", want);
 		if (want == keep_fd)
 			return ckpt_error_msg(err, EBUSY, "fd %d collides with the image fd", want);
-		ret = fd_open_one(o, ops, rc, &fd, err);
+		ret = fd_open_one(e, rc, &fd, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "fd %d", want);
 		if (fd != want) {
-			if (dup3(fd, want, (flags & O_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+			if (dup3(fd, want, (e->flags & O_CLOEXEC) ? O_CLOEXEC : 0) < 0)
 				return ckpt_error(err, errno, "dup fd %d", want);
 			close(fd);
-		} else if (!(flags & O_CLOEXEC)) {
+		} else if (!(e->flags & O_CLOEXEC)) {
 			fcntl(fd, F_SETFD, 0);
 		}
 	}
-	for (size_t i = 0; i < json_len(fds); i++) {
-		struct json *o = json_at(fds, i);
-		const struct fd_ops *ops = files_ops_of(o);
-		int want = json_as_int(json_get(o, "fd")), ret = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct fd_entry *e = &t->fds[i];
+		int ret = 0;
 
-		if (ops->restore_late && !json_as_bool(json_get(o, "dup")))
-			ret = ops->restore_late(o, rc, want, err);
+		if (e->ops->restore_late && !e->dup)
+			ret = e->ops->restore_late(e, rc, e->fd, err);
 		if (ret == 0)
-			ret = locks_restore(o, want, err);
+			ret = locks_restore(e, e->fd, err);
 		if (ret < 0)
-			return ckpt_error_wrap(err, "fd %d", want);
+			return ckpt_error_wrap(err, "fd %d", e->fd);
 	}
 	return 0;
+}
+
+/* Access mode and the flags that matter, as in open(2). */
+static void describe_flags(FILE *out, unsigned int fl)
+{
+	static const char *const acc[] = {"r", "w", "rw", "?"};
+
+	fprintf(out, " %s%s%s%s", acc[fl & O_ACCMODE], fl & O_APPEND ? ",append" : "",
+		fl & O_NONBLOCK ? ",nonblock" : "", fl & O_CLOEXEC ? ",cloexec" : "");
+}
+
+int files_describe(const struct json *fd, const char *file, size_t idx, const struct json *files,
+		   FILE *out, ckpt_err_t *err)
+{
+	struct fd_entry e;
+	int ret = fd_entry_read(&e, file, "fds", idx, fd, err);
+
+	if (ret < 0)
+		return ret;
+	fprintf(out, "    %4d %-8s", e.fd, e.kind);
+	describe_flags(out, e.flags);
+	if (e.pos)
+		fprintf(out, " pos %" PRId64, e.pos);
+	if (e.desc)
+		fprintf(out, " desc %d%s", e.desc, e.dup ? " (shared)" : "");
+	if (!e.dup && e.ops->describe) {
+		ret = e.ops->describe(&e, files, false, out, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (json_len(json_get(fd, "locks")))
+		fprintf(out, " %zu locks", json_len(json_get(fd, "locks")));
+	fprintf(out, " %s\n", e.path);
+	return !e.dup && e.ops->describe ? e.ops->describe(&e, files, true, out, err) : 0;
 }

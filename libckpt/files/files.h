@@ -12,7 +12,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <limits.h>
+#include <stdio.h>
+
 #include "ckpt/error.h"
+#include "util/doc.h"
 #include "util/json.h"
 
 struct fd_info {
@@ -52,8 +56,63 @@ struct files_dctx {
 
 /* The list `key` of files.json, created on first use. */
 struct json *files_dlist(struct files_dctx *dc, const char *key);
-/* The member of a files.json list whose "id" is id. */
+/* The member of a files.json list being written whose "id" is id. */
 struct json *files_list_find(const struct json *list, uint64_t id);
+
+/*
+ * Limits of what a bundle may say about files. fd numbers: below fs.nr_open's
+ * default (2^20), the page image's fd above them all; flags: every O_* bit
+ * fdinfo can show; lists of files.json and "fds": at most FILES_LIST_MAX
+ * members.
+ */
+#define FILES_FD_MAX	((1 << 20) - 2)
+#define FILES_FLAGS_MAX 037777777
+#define FILES_LIST_MAX	(1 << 22)
+/* A pipe or FIFO holds at most this much (pipe-max-size can go no higher). */
+#define FILES_PIPE_MAX (1U << 31)
+
+/*
+ * One saved fd, an element of "fds" in task-PID.json or of "inflight" in
+ * files.json (fd -1), read through fd_entry_fields (files.c) once, at the
+ * boundary: the members every kind has, range-checked; the kind's own
+ * members stay in obj and are read by its fd_ops with at as position, so
+ * errors read "task-12.json: fds[3].watches[0].wd: ...". Never copied
+ * (at points into the entry itself).
+ */
+struct fd_entry {
+	int fd;		    /* -1: a file in flight */
+	unsigned int flags; /* O_* with O_CLOEXEC, as fdinfo */
+	int64_t pos;
+	const char *kind, *path;
+	int desc;     /* shared description id, 0: none (the kind shares itself) */
+	bool dup;     /* another fd holds the description's state */
+	bool outside; /* on a mount the tree's namespace lacks (files.c) */
+	int64_t outside_dev, outside_ino;
+	const struct fd_ops *ops;
+	const struct json *obj;
+	struct doc_at at, up[2];
+	char file[32];
+};
+
+/* Read element idx of list `list` of document file into e. */
+int fd_entry_read(struct fd_entry *e, const char *file, const char *list, size_t idx,
+		  const struct json *obj, ckpt_err_t *err) __attribute__((warn_unused_result));
+
+/*
+ * A member of a files.json list found by its "id", with its position (for
+ * errors naming "files.json: pipes[2].size"). Never copied.
+ */
+struct files_item {
+	const struct json *obj;
+	struct doc_at top, list, at;
+};
+
+/* Find id in list `list` of files.json doc: 1 found, 0 absent, < 0 a bad list. */
+int files_find(const struct json *doc, const char *list, uint64_t id, struct files_item *it,
+	       ckpt_err_t *err) __attribute__((warn_unused_result));
+/* The same, absent an EPROTO error naming what e refers to. */
+int files_need(const struct json *doc, const char *list, uint64_t id, const struct fd_entry *e,
+	       struct files_item *it, ckpt_err_t *err) __attribute__((warn_unused_result));
 
 /*
  * Restore side: shared objects made before the tree is forked (by ckpt-oci,
@@ -69,6 +128,13 @@ struct fd_shared {
 	bool external;	/* a dup of ckpt-oci's own stdio (pipe.c) */
 };
 
+/* The saved fds of one task, read by files_task_load. */
+struct files_task {
+	const struct json *doc; /* task-PID.json */
+	struct fd_entry *fds;
+	size_t nfds;
+};
+
 struct files_rctx {
 	struct ckpt_bundle *bundle;
 	struct json *doc; /* files.json */
@@ -77,8 +143,11 @@ struct files_rctx {
 	int min_fd;	     /* where shared objects are parked */
 	bool ignore_changes; /* --ignore-file-changes */
 	bool unix_made;	     /* every unix socket of files.json exists (unix.c) */
-	struct json **docs;  /* the tasks' documents given to files_prepare */
-	int ndocs;
+	struct files_task **tasks; /* every task's fds (files_task_load) */
+	int ntasks;
+	struct fd_entry *inflight; /* files.json "inflight" (files_prepare) */
+	size_t ninflight;
+	int ndescs; /* the largest description id any fd may name */
 };
 
 /* Park fd above rc->min_fd as shared object (kind, id, end); closes fd. */
@@ -92,14 +161,22 @@ struct fd_ops {
 	/* fill obj with what restore needs; obj already has fd, kind, flags, pos */
 	int (*dump)(const struct fd_info *fi, struct json *obj, struct files_dctx *dc,
 		    ckpt_err_t *err);
-	/* before the tree's first fork: make the shared object of obj (optional) */
-	int (*prepare)(const struct json *obj, struct files_rctx *rc, ckpt_err_t *err);
-	/* in the restored task: return a new fd (any number) for obj */
-	int (*restore)(const struct json *obj, const struct files_rctx *rc, int *fd,
+	/* before the tree's first fork: make the shared object of e (optional) */
+	int (*prepare)(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err);
+	/* in the restored task: return a new fd (any number) for e */
+	int (*restore)(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 		       ckpt_err_t *err);
 	/* in the restored task, once every fd is at its number (optional) */
-	int (*restore_late)(const struct json *obj, const struct files_rctx *rc, int fd,
+	int (*restore_late)(const struct fd_entry *e, const struct files_rctx *rc, int fd,
 			    ckpt_err_t *err);
+	/*
+	 * inspect: the kind's key state after the members every fd has, on
+	 * the fd's line; called again with lines true after that line, for
+	 * lines of its own (inotify's watches). files: files.json, NULL when
+	 * the bundle has none. Never called for a "dup" (optional).
+	 */
+	int (*describe)(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
+			ckpt_err_t *err);
 	/*
 	 * The kind shares its objects itself (pipes, sockets: one description
 	 * per object); else descriptions are compared with kcmp and a shared
@@ -132,8 +209,8 @@ int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err);
 long long fdinfo_num(const char *text, const char *key, int base, long long def);
 
 /* locks.c: POSIX, OFD and flock locks held through this fd (into obj "locks") */
-int locks_dump(const struct fd_info *fi, struct json *obj, ckpt_err_t *err);
-int locks_restore(const struct json *obj, int fd, ckpt_err_t *err);
+int locks_dump(const struct fd_info *fi, bool dup, struct json *obj, ckpt_err_t *err);
+int locks_restore(const struct fd_entry *e, int fd, ckpt_err_t *err);
 
 /* Dump every fd of a task into "fds" of its document. */
 int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *dc,
@@ -143,11 +220,10 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err);
 /* files.c: dump fd of pid (procfd /proc/PID) as one more entry of fds */
 int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,
 		  ckpt_err_t *err);
-/* files.c: the fd_ops of a saved fd object, by its "kind" */
-const struct fd_ops *files_ops_of(const struct json *o);
+/* files.c: the fd_ops of a kind, NULL when no fd_ops has that name */
+const struct fd_ops *files_kind_ops(const char *kind);
 /* unix-inflight.c: after every shared object: fds in flight, unix queues refilled */
-int unix_prepare_late(struct files_rctx *rc, struct json *const *docs, int ndocs,
-		      ckpt_err_t *err);
+int unix_prepare_late(struct files_rctx *rc, ckpt_err_t *err);
 /*
  * inet.c: once the dump is over (committed or not): close the copies of
  * repaired TCP sockets, silently (in repair mode) when the tree was killed.
@@ -157,11 +233,22 @@ void inet_dump_release(struct files_dctx *dc, bool killed);
 int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err);
 
 /*
+ * Read the "fds" of a task's document (task-PID.json) into rc, checked;
+ * *max_fd is raised to its largest fd number. doc must outlive rc.
+ */
+int files_task_load(struct files_rctx *rc, pid_t pid, const struct json *doc, int *max_fd,
+		    ckpt_err_t *err);
+/* The fds files_task_load read from doc, NULL if none. */
+const struct files_task *files_task_of(const struct files_rctx *rc, const struct json *doc);
+/*
  * Make every shared object the tree's fds need (in ckpt-oci, before forking)
  * except the descriptions opened by path and the kinds prepare_in_tree:
  * files_prepare_paths makes those.
  */
-int files_prepare(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err);
+int files_prepare(struct files_rctx *rc, ckpt_err_t *err);
+/* inspect: one fd's line (its kind's describe included), files: files.json or NULL. */
+int files_describe(const struct json *fd, const char *file, size_t idx, const struct json *files,
+		   FILE *out, ckpt_err_t *err);
 /*
  * The objects of the kinds prepare_in_tree (unix sockets with their queues
  * and fds in flight, FIFOs) and the shared descriptions opened by path

@@ -19,6 +19,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,15 +30,80 @@
 #include "util/log.h"
 #include "util/util.h"
 
-static int get_addr(const struct json *e, const char *ak, const char *pk, int fam,
-		    struct sockaddr_storage *ss, socklen_t *len, ckpt_err_t *err)
+static const struct doc_field inet_fields[] = {
+	DOC_INT(struct inet_saved, id, "id", 1, INT64_MAX),
+	DOC_INT(struct inet_saved, family, "family", AF_INET, AF_INET6),
+	DOC_INT(struct inet_saved, type, "type", SOCK_STREAM, SOCK_DGRAM),
+	DOC_OPT_INT(struct inet_saved, state, "state", 0, TCP_CLOSING),
+	DOC_OPT_INT(struct inet_saved, backlog, "backlog", 0, INT32_MAX),
+	DOC_STR(struct inet_saved, addr, "addr", INET6_ADDRSTRLEN),
+	DOC_INT(struct inet_saved, port, "port", 0, 65535),
+	DOC_OPT_STR(struct inet_saved, peer_addr, "peer_addr", INET6_ADDRSTRLEN),
+	DOC_OPT_INT(struct inet_saved, peer_port, "peer_port", 0, 65535),
+	DOC_OPT_STR(struct inet_saved, rcv_image, "rcv_image", 255),
+	DOC_OPT_STR(struct inet_saved, snd_image, "snd_image", 255),
+	DOC_OPT_INT(struct inet_saved, rcv_len, "rcv_len", 0, INT32_MAX),
+	DOC_OPT_INT(struct inet_saved, peek_off, "peek_off", -1, INT32_MAX),
+	DOC_END,
+};
+
+/* What TCP_REPAIR needs of an established connection (inet.c: dump_repair). */
+static const struct doc_field inet_tcp_fields[] = {
+	DOC_INT(struct inet_saved, rcv_seq, "rcv_seq", 0, UINT32_MAX),
+	DOC_INT(struct inet_saved, snd_seq, "snd_seq", 0, UINT32_MAX),
+	DOC_INT(struct inet_saved, rcv_len, "rcv_len", 0, INT32_MAX),
+	DOC_INT(struct inet_saved, snd_len, "snd_len", 0, INT32_MAX),
+	DOC_INT(struct inet_saved, unsent, "unsent", 0, INT32_MAX),
+	DOC_INT(struct inet_saved, mss, "mss", 0, 65535),
+	DOC_INT(struct inet_saved, timestamp, "timestamp", 0, UINT32_MAX),
+	DOC_INT(struct inet_saved, tcpi_options, "tcpi_options", 0, 255),
+	DOC_INT(struct inet_saved, snd_wscale, "snd_wscale", 0, 15),
+	DOC_INT(struct inet_saved, rcv_wscale, "rcv_wscale", 0, 15),
+	DOC_INT(struct inet_saved, snd_wl1, "snd_wl1", 0, UINT32_MAX),
+	DOC_INT(struct inet_saved, snd_wnd, "snd_wnd", 0, UINT32_MAX),
+	DOC_INT(struct inet_saved, max_window, "max_window", 0, UINT32_MAX),
+	DOC_INT(struct inet_saved, rcv_wnd, "rcv_wnd", 0, UINT32_MAX),
+	DOC_INT(struct inet_saved, rcv_wup, "rcv_wup", 0, UINT32_MAX),
+	DOC_END,
+};
+
+static bool established(const struct inet_saved *s)
 {
-	const char *s = json_as_str(json_get(e, ak));
-	int port = json_as_int(json_get(e, pk));
+	return s->type == SOCK_STREAM && s->state == TCP_ESTABLISHED;
+}
+
+int inet_get(const struct json *doc, const struct fd_entry *e, struct inet_saved *s,
+	     ckpt_err_t *err)
+{
+	uint64_t id;
+	int ret = doc_u64(&e->at, e->obj, "id", INT64_MAX, &id, err);
+
+	if (ret == 0)
+		ret = files_need(doc, "inet", id, e, &s->it, err);
+	if (ret < 0)
+		return ret;
+	memset(s, 0, offsetof(struct inet_saved, it));
+	s->peek_off = -1;
+	ret = doc_read(&s->it.at, s->it.obj, inet_fields, s, err);
+	if (ret == 0 && s->family != AF_INET && s->family != AF_INET6)
+		ret = doc_error(err, &s->it.at, "family %d is neither AF_INET nor AF_INET6",
+				s->family);
+	if (ret == 0 && established(s))
+		ret = doc_read(&s->it.at, s->it.obj, inet_tcp_fields, s, err);
+	if (ret == 0 && s->unsent > s->snd_len)
+		ret = doc_error(err, &s->it.at, "more unsent bytes than queued");
+	return ret;
+}
+
+static int get_addr(const struct inet_saved *e, bool peer, struct sockaddr_storage *ss,
+		    socklen_t *len, ckpt_err_t *err)
+{
+	const char *s = peer ? e->peer_addr : e->addr;
+	int port = peer ? e->peer_port : e->port, fam = e->family;
 
 	memset(ss, 0, sizeof(*ss));
 	if (!s)
-		return ckpt_error_msg(err, EPROTO, "no %s", ak);
+		return doc_error(err, &e->it.at, "no %s", peer ? "peer_addr" : "addr");
 	if (fam == AF_INET6) {
 		struct sockaddr_in6 *a = (void *)ss;
 
@@ -54,21 +121,29 @@ static int get_addr(const struct json *e, const char *ak, const char *pk, int fa
 		if (inet_pton(AF_INET, s, &a->sin_addr) == 1)
 			return 0;
 	}
-	return ckpt_error_msg(err, EPROTO, "bad address `%s`", s);
+	return doc_error(err, &e->it.at, "bad address `%s`", s);
 }
 
 /* Options as saved; buffer sizes only when they differ (setting them locks them). */
-static int set_opts(int sk, const struct json *opts, ckpt_err_t *err)
+static int set_opts(int sk, const struct inet_saved *e, ckpt_err_t *err)
 {
-	struct json *j;
+	struct doc_at at = DOC_KEY(&e->it.at, "opts");
+	const struct json *opts;
+	int64_t v64;
+	int ret = doc_opt_obj(&e->it.at, e->it.obj, "opts", &opts, err);
 
+	if (ret < 0 || !opts)
+		return ret;
 	for (const struct inet_opt *o = inet_int_opts; o->name; o++) {
 		int v, cur;
 		socklen_t sl = sizeof(cur);
 
-		if (!(j = json_get(opts, o->name)))
+		if (!json_get(opts, o->name))
 			continue;
-		v = json_as_int(j);
+		ret = doc_int(&at, opts, o->name, 0, INT32_MAX, &v64, err);
+		if (ret < 0)
+			return ret;
+		v = v64;
 		if (getsockopt(sk, o->level, o->opt, &cur, &sl) == 0 && cur == v)
 			continue;
 		if (o->opt == SO_SNDBUF || o->opt == SO_RCVBUF)
@@ -76,9 +151,13 @@ static int set_opts(int sk, const struct json *opts, ckpt_err_t *err)
 		if (setsockopt(sk, o->level, o->opt, &v, sizeof(v)) < 0)
 			return ckpt_error(err, errno, "setsockopt %s", o->name);
 	}
-	if ((j = json_get(opts, "linger"))) {
-		struct linger l = {1, json_as_int(j)};
+	if (json_get(opts, "linger")) {
+		struct linger l = {1, 0};
 
+		ret = doc_int(&at, opts, "linger", 0, INT32_MAX, &v64, err);
+		if (ret < 0)
+			return ret;
+		l.l_linger = v64;
 		if (setsockopt(sk, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
 			return ckpt_error(err, errno, "SO_LINGER");
 	}
@@ -121,16 +200,15 @@ static int fill_queue(int sk, const struct files_rctx *rc, uint64_t id, int q, s
 	return 0;
 }
 
-static int set_tcp_options(int sk, const struct json *e, ckpt_err_t *err)
+static int set_tcp_options(int sk, const struct inet_saved *e, ckpt_err_t *err)
 {
-	int o = json_as_int(json_get(e, "tcpi_options")), n = 0;
+	int o = e->tcpi_options, n = 0;
 	struct tcp_repair_opt opts[4];
 
-	opts[n++] = (struct tcp_repair_opt){TCPOPT_MAXSEG, json_as_int(json_get(e, "mss"))};
+	opts[n++] = (struct tcp_repair_opt){TCPOPT_MAXSEG, e->mss};
 	if (o & TCPI_OPT_WSCALE)
-		opts[n++] = (struct tcp_repair_opt){
-			TCPOPT_WINDOW, json_as_int(json_get(e, "snd_wscale")) |
-					       (json_as_int(json_get(e, "rcv_wscale")) << 16)};
+		opts[n++] = (struct tcp_repair_opt){TCPOPT_WINDOW,
+						    e->snd_wscale | (e->rcv_wscale << 16)};
 	if (o & TCPI_OPT_SACK)
 		opts[n++] = (struct tcp_repair_opt){TCPOPT_SACK_PERMITTED, 0};
 	if (o & TCPI_OPT_TIMESTAMPS)
@@ -138,28 +216,24 @@ static int set_tcp_options(int sk, const struct json *e, ckpt_err_t *err)
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts, n * sizeof(opts[0])) < 0)
 		return ckpt_error(err, errno, "TCP_REPAIR_OPTIONS");
 	if ((o & TCPI_OPT_TIMESTAMPS) &&
-	    sockopt(sk, TCP_TIMESTAMP, json_as_int(json_get(e, "timestamp")), "TCP_TIMESTAMP",
-		    err) < 0)
+	    sockopt(sk, TCP_TIMESTAMP, e->timestamp, "TCP_TIMESTAMP", err) < 0)
 		return -err->code;
 	return 0;
 }
 
-static int restore_queues(int sk, const struct json *e, const struct files_rctx *rc,
+static int restore_queues(int sk, const struct inet_saved *e, const struct files_rctx *rc,
 			  ckpt_err_t *err)
 {
-	uint64_t id = json_as_int(json_get(e, "id"));
-	size_t rlen = json_as_int(json_get(e, "rcv_len")), slen = json_as_int(json_get(e, "snd_len"));
-	size_t unsent = json_as_int(json_get(e, "unsent"));
+	uint64_t id = e->id;
+	size_t rlen = e->rcv_len, slen = e->snd_len, unsent = e->unsent;
 	struct tcp_repair_window w = {
-		.snd_wl1 = json_as_int(json_get(e, "snd_wl1")),
-		.snd_wnd = json_as_int(json_get(e, "snd_wnd")),
-		.max_window = json_as_int(json_get(e, "max_window")),
-		.rcv_wnd = json_as_int(json_get(e, "rcv_wnd")),
-		.rcv_wup = json_as_int(json_get(e, "rcv_wup")),
+		.snd_wl1 = e->snd_wl1,
+		.snd_wnd = e->snd_wnd,
+		.max_window = e->max_window,
+		.rcv_wnd = e->rcv_wnd,
+		.rcv_wup = e->rcv_wup,
 	};
 
-	if (unsent > slen)
-		return ckpt_error_msg(err, EPROTO, "more unsent bytes than queued");
 	if (sockopt(sk, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE", err) < 0 ||
 	    fill_queue(sk, rc, id, 0, 0, rlen, 0, err) < 0 ||
 	    sockopt(sk, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", err) < 0 ||
@@ -172,14 +246,13 @@ static int restore_queues(int sk, const struct json *e, const struct files_rctx 
 	return fill_queue(sk, rc, id, 1, slen - unsent, unsent, MSG_DONTWAIT, err);
 }
 
-static int restore_established(int sk, const struct json *e, const struct files_rctx *rc,
+static int restore_established(int sk, const struct inet_saved *e, const struct files_rctx *rc,
 			       ckpt_err_t *err)
 {
-	int fam = json_as_int(json_get(e, "family"));
 	struct sockaddr_storage ss;
 	socklen_t len;
-	uint32_t rseq = json_as_int(json_get(e, "rcv_seq")) - json_as_int(json_get(e, "rcv_len"));
-	uint32_t sseq = json_as_int(json_get(e, "snd_seq")) - json_as_int(json_get(e, "snd_len"));
+	uint32_t rseq = e->rcv_seq - e->rcv_len;
+	uint32_t sseq = e->snd_seq - e->snd_len;
 
 	if (sockopt(sk, TCP_REPAIR, 1, "TCP_REPAIR", err) < 0 ||
 	    sockopt(sk, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE", err) < 0 ||
@@ -187,70 +260,80 @@ static int restore_established(int sk, const struct json *e, const struct files_
 	    sockopt(sk, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", err) < 0 ||
 	    sockopt(sk, TCP_QUEUE_SEQ, sseq, "TCP_QUEUE_SEQ", err) < 0)
 		return -err->code;
-	if (get_addr(e, "addr", "port", fam, &ss, &len, err) < 0)
+	if (get_addr(e, false, &ss, &len, err) < 0)
 		return -err->code;
 	if (bind(sk, (struct sockaddr *)&ss, len) < 0)
-		return ckpt_error(err, errno, "bind %s:%lld", json_as_str(json_get(e, "addr")),
-				  (long long)json_as_int(json_get(e, "port")));
-	if (get_addr(e, "peer_addr", "peer_port", fam, &ss, &len, err) < 0)
+		return ckpt_error(err, errno, "bind %s:%d", e->addr, e->port);
+	if (get_addr(e, true, &ss, &len, err) < 0)
 		return -err->code;
 	if (connect(sk, (struct sockaddr *)&ss, len) < 0)
-		return ckpt_error(err, errno, "connect (repair) to %s",
-				  json_as_str(json_get(e, "peer_addr")));
+		return ckpt_error(err, errno, "connect (repair) to %s", e->peer_addr);
 	if (set_tcp_options(sk, e, err) < 0 || restore_queues(sk, e, rc, err) < 0)
 		return -err->code;
 	/* repair mode forced address reuse; off again, the saved options win */
-	return set_opts(sk, json_get(e, "opts"), err);
+	return set_opts(sk, e, err);
 }
 
 /* Not connected yet: bind where it was bound, listen or connect (UDP). */
-static int restore_plain(int sk, const struct json *e, ckpt_err_t *err)
+static int restore_plain(int sk, const struct inet_saved *e, ckpt_err_t *err)
 {
-	int fam = json_as_int(json_get(e, "family")), type = json_as_int(json_get(e, "type"));
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (get_addr(e, "addr", "port", fam, &ss, &len, err) < 0)
+	if (get_addr(e, false, &ss, &len, err) < 0)
 		return -err->code;
-	if (json_as_int(json_get(e, "port")) && bind(sk, (struct sockaddr *)&ss, len) < 0)
-		return ckpt_error(err, errno, "bind %s:%lld", json_as_str(json_get(e, "addr")),
-				  (long long)json_as_int(json_get(e, "port")));
-	if (type == SOCK_STREAM && json_as_int(json_get(e, "state")) == TCP_LISTEN &&
-	    listen(sk, json_as_int(json_get(e, "backlog"))) < 0)
+	if (e->port && bind(sk, (struct sockaddr *)&ss, len) < 0)
+		return ckpt_error(err, errno, "bind %s:%d", e->addr, e->port);
+	if (e->type == SOCK_STREAM && e->state == TCP_LISTEN && listen(sk, e->backlog) < 0)
 		return ckpt_error(err, errno, "listen");
-	if (type != SOCK_DGRAM || !json_get(e, "peer_addr"))
+	if (e->type != SOCK_DGRAM || !e->peer_addr)
 		return 0;
-	if (get_addr(e, "peer_addr", "peer_port", fam, &ss, &len, err) < 0)
+	if (get_addr(e, true, &ss, &len, err) < 0)
 		return -err->code;
 	if (connect(sk, (struct sockaddr *)&ss, len) < 0)
-		return ckpt_error(err, errno, "connect to %s", json_as_str(json_get(e, "peer_addr")));
+		return ckpt_error(err, errno, "connect to %s", e->peer_addr);
 	return 0;
 }
 
-int inet_restore(const struct json *obj, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+int inet_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
-	uint64_t id = json_as_int(json_get(obj, "id"));
-	const struct json *e = files_list_find(json_get(rc->doc, "inet"), id);
 	cleanup_close int sk = -1;
-	int type, ret;
+	struct inet_saved e;
+	int ret = inet_get(rc->doc, o, &e, err);
 
-	if (!e)
-		return ckpt_error_msg(err, EPROTO, "files.json: no inet socket %lu",
-				      (unsigned long)id);
-	type = json_as_int(json_get(e, "type"));
-	sk = socket(json_as_int(json_get(e, "family")), type | SOCK_CLOEXEC, 0);
+	if (ret < 0)
+		return ret;
+	sk = socket(e.family, e.type | SOCK_CLOEXEC, 0);
 	if (sk < 0)
 		return ckpt_error(err, errno, "socket");
-	ret = set_opts(sk, json_get(e, "opts"), err);
-	if (ret == 0 && type == SOCK_STREAM &&
-	    json_as_int(json_get(e, "state")) == TCP_ESTABLISHED)
-		ret = restore_established(sk, e, rc, err);
+	ret = set_opts(sk, &e, err);
+	if (ret == 0 && established(&e))
+		ret = restore_established(sk, &e, rc, err);
 	else if (ret == 0)
-		ret = restore_plain(sk, e, err);
-	if (ret == 0 && type == SOCK_DGRAM)
-		ret = udp_restore_queue(sk, e, rc, err);
+		ret = restore_plain(sk, &e, err);
+	if (ret == 0 && e.type == SOCK_DGRAM)
+		ret = udp_restore_queue(sk, &e, rc, err);
 	if (ret < 0)
-		return ckpt_error_wrap(err, "inet socket %lu", (unsigned long)id);
+		return ckpt_error_wrap(err, "inet socket %lu", (unsigned long)e.id);
 	*fd = steal_fd(&sk);
+	return 0;
+}
+
+/* An inet socket: tcp or udp, and for udp the datagrams queued. */
+int inet_describe(const struct fd_entry *o, const struct json *files, bool lines, FILE *out,
+		  ckpt_err_t *err)
+{
+	const struct json *dgrams;
+	struct inet_saved e;
+	size_t n;
+	int ret = lines ? 0 : inet_get(files, o, &e, err);
+
+	if (ret == 0 && !lines)
+		ret = doc_opt_arr(&e.it.at, e.it.obj, "dgrams", FILES_LIST_MAX, &dgrams, &n, err);
+	if (ret < 0 || lines)
+		return ret;
+	fprintf(out, " socket %" PRIu64 " %s", e.id, e.type == SOCK_STREAM ? "tcp" : "udp");
+	if (n)
+		fprintf(out, " %zu datagrams queued", n);
 	return 0;
 }

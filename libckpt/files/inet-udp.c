@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/inet.h"
 #include "files/inet-udp.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -149,14 +150,15 @@ static int peek_all(int sk, struct json *list, char **buf, size_t *total, ckpt_e
 	}
 }
 
-int udp_dump_queue(int sk, uint64_t id, struct json *e, struct files_dctx *dc, ckpt_err_t *err)
+int udp_dump_queue(int sk, uint64_t id, int fam, struct json *e, struct files_dctx *dc,
+		   ckpt_err_t *err)
 {
 	struct udp_opt peek = {SOL_SOCKET, SO_PEEK_OFF}, pi4 = {SOL_IP, IP_PKTINFO},
 		       pi6 = {SOL_IPV6, IPV6_RECVPKTINFO};
 	struct json *list = json_arr();
 	cleanup_free char *buf = NULL, *name = NULL;
 	size_t total = 0;
-	int fam = json_as_int(json_get(e, "family")), ret;
+	int ret;
 
 	ret = opt_set(sk, &peek, 0, err);
 	if (ret == 0)
@@ -211,7 +213,7 @@ static int parse_addr(const char *s, struct udp_addr *a)
 }
 
 /* Where a datagram goes: its saved destination, else the socket's address. */
-static int dgram_dst(int sk, const struct json *d, int fam, struct udp_addr *dst, int *port,
+static int dgram_dst(int sk, const char *saved, int fam, struct udp_addr *dst, int *port,
 		     ckpt_err_t *err)
 {
 	struct sockaddr_storage ss = {0};
@@ -221,7 +223,7 @@ static int dgram_dst(int sk, const struct json *d, int fam, struct udp_addr *dst
 	if (getsockname(sk, (struct sockaddr *)&ss, &sl) < 0)
 		return ckpt_error(err, errno, "getsockname");
 	addr_str(&ss, buf, sizeof(buf), port);
-	if (parse_addr(json_as_str(json_get(d, "dst")), dst) == 0 && dst->fam == fam)
+	if (parse_addr(saved, dst) == 0 && dst->fam == fam)
 		return 0;
 	if (parse_addr(buf, dst) < 0)
 		return ckpt_error_msg(err, EPROTO, "socket address `%s`", buf);
@@ -374,9 +376,9 @@ static size_t count_queued(int sk, char *scratch)
 }
 
 /* The socket's peek offset as saved (-1, off, when there was none). */
-static int peek_off_restore(int sk, const struct json *e, ckpt_err_t *err)
+static int peek_off_restore(int sk, const struct inet_saved *e, ckpt_err_t *err)
 {
-	int off = json_get(e, "peek_off") ? json_as_int(json_get(e, "peek_off")) : -1;
+	int off = e->peek_off;
 
 	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
 		return ckpt_error(err, errno, "SO_PEEK_OFF %d", off);
@@ -387,7 +389,7 @@ static int peek_off_restore(int sk, const struct json *e, ckpt_err_t *err)
  * Loopback delivery finishes in softirq context, maybe just after sendto
  * returns: wait (bounded) until the sent datagrams are queued on sk.
  */
-static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved, int lost)
+static void wait_arrival(int sk, const struct inet_saved *e, size_t want, size_t saved, int lost)
 {
 	cleanup_free char *scratch = xzalloc(UDP_DGRAM_MAX + 1);
 	ckpt_err_t e2 = {0};
@@ -401,44 +403,73 @@ static void wait_arrival(int sk, const struct json *e, size_t want, size_t saved
 	}
 	if (got < saved)
 		pr_warn("socket %lld: %zu of %zu queued datagrams arrived, the rest were lost%s%s",
-			(long long)json_as_int(json_get(e, "id")), got, saved, lost ? ": " : "",
-			lost ? strerror(lost) : "");
+			(long long)e->id, got, saved, lost ? ": " : "", lost ? strerror(lost) : "");
 	if (peek_off_restore(sk, e, &e2) < 0)
 		pr_warn("%s, ignoring", e2.msg);
 }
 
-int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc, ckpt_err_t *err)
+/* One datagram of "dgrams". */
+struct udp_dgram {
+	const char *src, *dst;
+	int sport, len;
+};
+
+static const struct doc_field dgram_fields[] = {
+	DOC_STR(struct udp_dgram, src, "src", INET6_ADDRSTRLEN),
+	DOC_OPT_STR(struct udp_dgram, dst, "dst", INET6_ADDRSTRLEN),
+	DOC_INT(struct udp_dgram, sport, "sport", 0, 65535),
+	DOC_INT(struct udp_dgram, len, "len", 0, UDP_DGRAM_MAX),
+	DOC_END,
+};
+
+int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rctx *rc,
+		      ckpt_err_t *err)
 {
-	const struct json *list = json_get(e, "dgrams");
-	uint64_t id = json_as_int(json_get(e, "id"));
-	size_t total = json_as_int(json_get(e, "rcv_len")), off = 0;
+	struct doc_at lat = DOC_KEY(&e->it.at, "dgrams");
+	const struct json *list;
+	uint64_t id = e->id;
+	size_t total = e->rcv_len, off = 0, n;
 	struct fd_shared *sh = files_shared_find(rc, "inet", id, 0);
 	cleanup_free char *buf = NULL;
 	cleanup_close int raw4 = -1, raw6 = -1;
 	struct udp_addr last;
 	size_t sent = 0;
 	bool local = false;
-	int lost = 0;
+	int lost = 0, ret;
 
+	ret = doc_opt_arr(&e->it.at, e->it.obj, "dgrams", UDP_DGRAMS_MAX, &list, &n, err);
+	if (ret < 0)
+		return ret;
 	/* no datagram, but maybe a peek offset the program set */
-	if (!json_len(list))
+	if (!n)
 		return peek_off_restore(sk, e, err);
+	if (total > UDP_QUEUE_MAX)
+		return doc_error(err, &e->it.at, "%zu bytes of datagrams, at most %u", total,
+				 UDP_QUEUE_MAX);
 	if (total && !sh)
 		return ckpt_error_msg(err, EPROTO, "datagrams of socket %lu were not prepared",
 				      (unsigned long)id);
 	buf = xzalloc(total + 1);
 	if (total && pread(sh->fd, buf, total, 0) != (ssize_t)total)
 		return ckpt_error(err, errno ?: EIO, "read queued datagrams");
-	for (size_t i = 0; i < json_len(list); i++) {
-		const struct json *d = json_at(list, i);
-		size_t len = json_as_int(json_get(d, "len"));
+	for (size_t i = 0; i < n; i++) {
+		struct doc_at dat = DOC_IDX(&lat, i);
+		const struct json *d;
+		struct udp_dgram dg = {0};
+		size_t len;
 		struct udp_addr src = {0}, dst = {0};
-		int dport = 0, raw, ret;
+		int dport = 0, raw;
 
-		if (len > UDP_DGRAM_MAX || off + len > total ||
-		    parse_addr(json_as_str(json_get(d, "src")), &src) < 0)
-			return ckpt_error_msg(err, EPROTO, "files.json: bad datagram %zu", i);
-		if (dgram_dst(sk, d, src.fam, &dst, &dport, err) < 0)
+		ret = doc_elem_obj(&lat, list, i, &d, err);
+		if (ret == 0)
+			ret = doc_read(&dat, d, dgram_fields, &dg, err);
+		if (ret < 0)
+			return ret;
+		len = dg.len;
+		if (off + len > total || parse_addr(dg.src, &src) < 0)
+			return doc_error(err, &dat, "past the queue, or source `%s` no address",
+					 dg.src);
+		if (dgram_dst(sk, dg.dst, src.fam, &dst, &dport, err) < 0)
 			return -err->code;
 		raw = raw_socket(src.fam == AF_INET ? &raw4 : &raw6, src.fam, err);
 		if (raw < 0)
@@ -447,16 +478,14 @@ int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc,
 		if (i == 0 || memcmp(&dst, &last, sizeof(dst)))
 			local = addr_is_local(&dst);
 		last = dst;
-		ret = local ? send_one(raw, &src, json_as_int(json_get(d, "sport")), &dst, dport,
-				       buf + off, len)
+		ret = local ? send_one(raw, &src, dg.sport, &dst, dport, buf + off, len)
 			    : EADDRNOTAVAIL;
 		if (ret)
-			pr_debug("datagram %zu from %s: %s", i, json_as_str(json_get(d, "src")),
-				 strerror(ret));
+			pr_debug("datagram %zu from %s: %s", i, dg.src, strerror(ret));
 		lost = ret ?: lost;
 		sent += ret == 0;
 		off += len;
 	}
-	wait_arrival(sk, e, sent, json_len(list), lost);
+	wait_arrival(sk, e, sent, n, lost);
 	return 0;
 }

@@ -19,13 +19,16 @@
  * Nothing is taken: the socket's peek offset and pktinfo options are put
  * back as they were.
  */
-int udp_dump_queue(int sk, uint64_t id, struct json *e, struct files_dctx *dc, ckpt_err_t *err);
+int udp_dump_queue(int sk, uint64_t id, int fam, struct json *e, struct files_dctx *dc,
+		   ckpt_err_t *err);
 
 /*
  * In the restored task, sk bound (and connected) as saved: send every
  * saved datagram again so that sk receives it from its saved source, in
  * order; waits until they are queued.
  */
-int udp_restore_queue(int sk, const struct json *e, const struct files_rctx *rc, ckpt_err_t *err);
+struct inet_saved;
+int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rctx *rc,
+		      ckpt_err_t *err);
 
 #endif

@@ -287,7 +287,7 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 		put_addr(e, "peer_addr", "peer_port", &ss);
 	dump_opts(*sk, fam, e);
 	if (type == SOCK_DGRAM)
-		return udp_dump_queue(*sk, fi->st.st_ino, e, dc, err);
+		return udp_dump_queue(*sk, fi->st.st_ino, fam, e, dc, err);
 	return dump_tcp(sk, fi, e, dc, err);
 }
 
@@ -329,18 +329,18 @@ void inet_dump_release(struct files_dctx *dc, bool killed)
 }
 
 /* Queued bytes are read into memfds here, before the fork (tasks cannot read the bundle). */
-static int inet_prepare(const struct json *obj, struct files_rctx *rc, ckpt_err_t *err)
+static int inet_prepare(const struct fd_entry *o, struct files_rctx *rc, ckpt_err_t *err)
 {
-	uint64_t id = json_as_int(json_get(obj, "id"));
-	const struct json *e = files_list_find(json_get(rc->doc, "inet"), id);
-	static const char *const keys[] = {"rcv_image", "snd_image"};
+	struct inet_saved e;
+	uint64_t id;
+	int ret = inet_get(rc->doc, o, &e, err);
 
-	if (!e)
-		return ckpt_error_msg(err, EPROTO, "files.json: no inet socket %lu",
-				      (unsigned long)id);
+	if (ret < 0)
+		return ret;
+	id = e.id;
 	for (int q = 0; q < 2; q++) {
-		const char *name = json_as_str(json_get(e, keys[q]));
-		int fd, ret;
+		const char *name = q ? e.snd_image : e.rcv_image;
+		int fd;
 
 		if (!name)
 			continue;
@@ -364,5 +364,6 @@ const struct fd_ops fd_inet_ops = {
 	.dump = inet_dump,
 	.prepare = inet_prepare,
 	.restore = inet_restore,
+	.describe = inet_describe,
 	.own_sharing = true,
 };

@@ -33,7 +33,27 @@ static const struct inet_opt inet_int_opts[] = {
 	{NULL, 0, 0},
 };
 
-/* inet-restore.c: a new socket for the fd object obj, in the task's netns. */
-int inet_restore(const struct json *obj, const struct files_rctx *rc, int *fd, ckpt_err_t *err);
+/* A socket of files.json "inet", read by inet_get. Never copied. */
+struct inet_saved {
+	uint64_t id;
+	int family, type, state, backlog, port, peer_port;
+	const char *addr, *peer_addr; /* as inet_ntop writes them */
+	/* an established TCP connection (TCP_REPAIR) */
+	uint32_t rcv_seq, snd_seq, rcv_len, snd_len, unsent, timestamp;
+	uint32_t snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup;
+	int mss, tcpi_options, snd_wscale, rcv_wscale;
+	const char *rcv_image, *snd_image;
+	int peek_off; /* UDP: -1 none */
+	struct files_item it;
+};
+
+/* inet-restore.c: socket id of files.json (the socket of fd e), checked, into s. */
+int inet_get(const struct json *doc, const struct fd_entry *e, struct inet_saved *s,
+	     ckpt_err_t *err);
+/* inet-restore.c: a new socket for the fd e, in the task's netns. */
+int inet_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd, ckpt_err_t *err);
+/* inet-restore.c: inspect's words for the socket of fd e. */
+int inet_describe(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
+		  ckpt_err_t *err);
 
 #endif

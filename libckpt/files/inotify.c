@@ -14,6 +14,7 @@
 #define LOG_PREFIX "inotify: "
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
@@ -72,14 +73,49 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 	return 0;
 }
 
-static int watch_add(int fd, const struct json *w, bool *removed, ckpt_err_t *err)
-{
-	const char *path = json_as_str(json_get(w, "path"));
-	int want = json_as_int(json_get(w, "wd")), wd = 0;
-	uint64_t mask = 0;
+/* One watch of "watches". */
+struct inotify_watch {
+	int wd;
+	uint32_t mask;
+	const char *path;
+};
 
-	if (!path || json_get_hex(w, "mask", &mask, err) < 0)
-		return ckpt_error_msg(err, EPROTO, "inotify watch without path or mask");
+static const struct doc_field watch_fields[] = {
+	DOC_INT(struct inotify_watch, wd, "wd", 1, INT32_MAX),
+	DOC_HEX(struct inotify_watch, mask, "mask", UINT32_MAX),
+	DOC_STR(struct inotify_watch, path, "path", PATH_MAX),
+	DOC_END,
+};
+
+/* Every watch of e, checked, into *out (n of them). */
+static int watches_read(const struct fd_entry *e, struct inotify_watch **out, size_t *n,
+			ckpt_err_t *err)
+{
+	struct doc_at at = DOC_KEY(&e->at, "watches");
+	const struct json *list;
+	int ret = doc_opt_arr(&e->at, e->obj, "watches", FILES_LIST_MAX, &list, n, err);
+
+	*out = NULL;
+	if (ret < 0)
+		return ret;
+	*out = xzalloc((*n + 1) * sizeof(**out));
+	for (size_t i = 0; ret == 0 && i < *n; i++) {
+		struct doc_at wat = DOC_IDX(&at, i);
+		const struct json *w;
+
+		ret = doc_elem_obj(&at, list, i, &w, err);
+		if (ret == 0)
+			ret = doc_read(&wat, w, watch_fields, &(*out)[i], err);
+	}
+	return ret;
+}
+
+static int watch_add(int fd, const struct inotify_watch *w, bool *removed, ckpt_err_t *err)
+{
+	const char *path = w->path;
+	int want = w->wd, wd = 0;
+	uint32_t mask = w->mask;
+
 	for (int tries = 0; tries < 1 << 16; tries++) {
 		wd = inotify_add_watch(fd, path, mask);
 		if (wd < 0)
@@ -113,26 +149,30 @@ static int drain_ignored(int fd, int flags, ckpt_err_t *err)
 	return 0;
 }
 
-static int inotify_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+static int inotify_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 			   ckpt_err_t *err)
 {
-	struct json *watches = json_get(o, "watches");
-	int flags = json_as_int(json_get(o, "flags")), ret = 0;
+	cleanup_free struct inotify_watch *watches = NULL;
+	int flags = e->flags, ret;
 	bool removed = false;
+	size_t n;
 
+	ret = watches_read(e, &watches, &n, err);
+	if (ret < 0)
+		return ret;
 	*fd = inotify_init1(IN_CLOEXEC | (flags & O_NONBLOCK ? IN_NONBLOCK : 0));
 	if (*fd < 0)
 		return ckpt_error(err, errno, "inotify_init1");
 	/* lowest wd first, so each can be moved up to its number */
 	for (int last = 0; ret == 0;) {
-		const struct json *next = NULL;
+		const struct inotify_watch *next = NULL;
 		int best = 0;
 
-		for (size_t i = 0; i < json_len(watches); i++) {
-			int wd = json_as_int(json_get(json_at(watches, i), "wd"));
+		for (size_t i = 0; i < n; i++) {
+			int wd = watches[i].wd;
 
 			if (wd > last && (!next || wd < best)) {
-				next = json_at(watches, i);
+				next = &watches[i];
 				best = wd;
 			}
 		}
@@ -148,9 +188,28 @@ static int inotify_restore(const struct json *o, const struct files_rctx *rc, in
 	return ret;
 }
 
+/* The number of watches on the fd's line, then one line each. */
+static int inotify_describe(const struct fd_entry *e, const struct json *files, bool lines,
+			    FILE *out, ckpt_err_t *err)
+{
+	cleanup_free struct inotify_watch *w = NULL;
+	size_t n;
+	int ret = watches_read(e, &w, &n, err);
+
+	if (ret < 0)
+		return ret;
+	if (!lines)
+		fprintf(out, " %zu watches", n);
+	for (size_t i = 0; lines && i < n; i++)
+		fprintf(out, "           wd %d mask 0x%" PRIx32 " %s\n", w[i].wd, w[i].mask,
+			w[i].path);
+	return 0;
+}
+
 const struct fd_ops fd_inotify_ops = {
 	.kind = "inotify",
 	.match = inotify_match,
 	.dump = inotify_dump,
 	.restore = inotify_restore,
+	.describe = inotify_describe,
 };

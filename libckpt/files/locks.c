@@ -10,16 +10,16 @@
 #define LOG_PREFIX "locks: "
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/file.h>
 
 #include "files/files.h"
 #include "util/util.h"
 
-int locks_dump(const struct fd_info *fi, struct json *o, ckpt_err_t *err)
+int locks_dump(const struct fd_info *fi, bool dup, struct json *o, ckpt_err_t *err)
 {
 	struct json *locks = NULL;
-	bool dup = json_as_bool(json_get(o, "dup"));
 
 	for (const char *p = strstr(fi->fdinfo, "lock:"); p; p = strstr(p + 1, "lock:")) {
 		char kind[16], mode[16], type[16], end[32];
@@ -49,18 +49,53 @@ int locks_dump(const struct fd_info *fi, struct json *o, ckpt_err_t *err)
 	return 0;
 }
 
-int locks_restore(const struct json *o, int fd, ckpt_err_t *err)
+/* One lock of "locks": end -1 is to the end of the file. */
+struct lock_saved {
+	const char *kind;
+	bool write;
+	int64_t start, end;
+};
+
+static const struct doc_field lock_fields[] = {
+	DOC_STR(struct lock_saved, kind, "kind", 16),
+	DOC_BOOL(struct lock_saved, write, "write"),
+	DOC_INT(struct lock_saved, start, "start", 0, INT64_MAX),
+	DOC_INT(struct lock_saved, end, "end", -1, INT64_MAX),
+	DOC_END,
+};
+
+int locks_restore(const struct fd_entry *e, int fd, ckpt_err_t *err)
 {
-	struct json *locks = json_get(o, "locks");
+	struct doc_at at = DOC_KEY(&e->at, "locks");
+	const struct json *locks;
+	size_t n;
+	int ret = doc_opt_arr(&e->at, e->obj, "locks", FILES_LIST_MAX, &locks, &n, err);
 
-	for (size_t i = 0; i < json_len(locks); i++) {
-		struct json *l = json_at(locks, i);
-		const char *kind = json_as_str(json_get(l, "kind")) ?: "";
-		bool wr = json_as_bool(json_get(l, "write"));
-		long long start = json_as_int(json_get(l, "start")), end;
-		struct flock fl = {.l_type = wr ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET};
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		struct doc_at lat = DOC_IDX(&at, i);
+		struct lock_saved l;
+		const struct json *lo;
+		struct flock fl = {.l_whence = SEEK_SET};
+		const char *kind;
+		bool wr;
+		long long start, end;
 
-		end = json_as_int(json_get(l, "end"));
+		ret = doc_elem_obj(&at, locks, i, &lo, err);
+		if (ret == 0)
+			ret = doc_read(&lat, lo, lock_fields, &l, err);
+		if (ret == 0 && l.end >= 0 && l.end < l.start)
+			ret = doc_error(err, &lat, "ends at %" PRId64 " before its start %" PRId64,
+					l.end, l.start);
+		if (ret == 0 && strcmp(l.kind, "FLOCK") && strcmp(l.kind, "POSIX") &&
+		    strcmp(l.kind, "OFDLCK"))
+			ret = doc_error(err, &lat, "unknown kind `%s`", l.kind);
+		if (ret < 0)
+			return ret;
+		kind = l.kind;
+		wr = l.write;
+		start = l.start;
+		end = l.end;
+		fl.l_type = wr ? F_WRLCK : F_RDLCK;
 		fl.l_start = start;
 		fl.l_len = end < 0 ? 0 : end - start + 1;
 		if (!strcmp(kind, "FLOCK")) {
@@ -70,5 +105,5 @@ int locks_restore(const struct json *o, int fd, ckpt_err_t *err)
 			return ckpt_error(err, errno, "%s lock %lld-%lld", kind, start, end);
 		}
 	}
-	return 0;
+	return ret;
 }

@@ -9,6 +9,7 @@
 #define LOG_PREFIX "memfd: "
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -58,12 +59,28 @@ static int memfd_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	return files_put_image(dc->bundle, name, buf, n, err);
 }
 
-static int memfd_make(const struct json *o, const struct json *m, struct ckpt_bundle *b,
+/* A memfd of files.json "memfds". */
+struct memfd_saved {
+	int64_t size;
+	unsigned int mode;
+	int seals; /* -1: no sealing allowed */
+	const char *image;
+};
+
+static const struct doc_field memfd_fields[] = {
+	DOC_INT(struct memfd_saved, size, "size", 0, INT64_MAX),
+	DOC_INT(struct memfd_saved, mode, "mode", 0, 07777),
+	DOC_INT(struct memfd_saved, seals, "seals", -1, 0xffff),
+	DOC_OPT_STR(struct memfd_saved, image, "image", 255),
+	DOC_END,
+};
+
+static int memfd_make(const struct fd_entry *e, const struct memfd_saved *m, struct ckpt_bundle *b,
 		      ckpt_err_t *err)
 {
-	const char *link = json_as_str(json_get(o, "path")) ?: "/memfd:";
+	const char *link = strncmp(e->path, "/memfd:", 7) ? "/memfd:" : e->path;
 	cleanup_free char *name = xstrdup(link + 7);
-	int seals = json_as_int(json_get(m, "seals")), fd, ret;
+	int seals = m->seals, fd, ret;
 	char *del = strstr(name, " (deleted)");
 
 	if (del)
@@ -71,8 +88,8 @@ static int memfd_make(const struct json *o, const struct json *m, struct ckpt_bu
 	fd = memfd_create(name, MFD_CLOEXEC | (seals >= 0 ? MFD_ALLOW_SEALING : 0));
 	if (fd < 0)
 		return ckpt_error(err, errno, "memfd_create `%s`", name);
-	ret = pipe_fill_image(fd, json_as_str(json_get(m, "image")), b, err);
-	if (ret == 0 && fchmod(fd, json_as_int(json_get(m, "mode"))) < 0)
+	ret = pipe_fill_image(fd, m->image, b, err);
+	if (ret == 0 && fchmod(fd, m->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod memfd");
 	/* F_SEAL_SEAL is in "seals" when sealing was closed; add it last */
 	if (ret == 0 && seals > 0 && fcntl(fd, F_ADD_SEALS, seals) < 0)
@@ -84,37 +101,46 @@ static int memfd_make(const struct json *o, const struct json *m, struct ckpt_bu
 	return fd;
 }
 
-static int memfd_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
+static int memfd_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
 {
-	uint64_t id = json_as_int(json_get(o, "memfd"));
-	const struct json *m;
-	int fd;
+	struct memfd_saved m = {0};
+	struct files_item it;
+	uint64_t id;
+	int fd, ret;
 
-	if (files_shared_find(rc, "memfd", id, 0))
-		return 0;
-	m = files_list_find(json_get(rc->doc, "memfds"), id);
-	if (!m)
-		return ckpt_error_msg(err, EPROTO, "files.json: no memfd %lu", (unsigned long)id);
-	fd = memfd_make(o, m, rc->bundle, err);
+	ret = doc_u64(&e->at, e->obj, "memfd", UINT64_MAX, &id, err);
+	if (ret < 0 || files_shared_find(rc, "memfd", id, 0))
+		return ret;
+	ret = files_need(rc->doc, "memfds", id, e, &it, err);
+	if (ret == 0)
+		ret = doc_read(&it.at, it.obj, memfd_fields, &m, err);
+	if (ret < 0)
+		return ret;
+	fd = memfd_make(e, &m, rc->bundle, err);
 	if (fd < 0)
 		return fd;
 	return files_park(rc, "memfd", id, 0, fd, err);
 }
 
-static int memfd_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+static int memfd_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 			 ckpt_err_t *err)
 {
-	struct fd_shared *sh = files_shared_find(rc, "memfd", json_as_int(json_get(o, "memfd")), 0);
-	int flags = json_as_int(json_get(o, "flags")) & ~(O_CREAT | O_TRUNC | O_EXCL);
+	int flags = e->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
+	struct fd_shared *sh;
 	char path[64];
+	uint64_t id;
+	int ret = doc_u64(&e->at, e->obj, "memfd", UINT64_MAX, &id, err);
 
+	if (ret < 0)
+		return ret;
+	sh = files_shared_find(rc, "memfd", id, 0);
 	if (!sh)
 		return ckpt_error_msg(err, EPROTO, "memfd was not prepared");
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", sh->fd);
 	*fd = open(path, flags | O_CLOEXEC);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "reopen memfd");
-	if (lseek(*fd, json_as_int(json_get(o, "pos")), SEEK_SET) < 0) {
+	if (lseek(*fd, e->pos, SEEK_SET) < 0) {
 		close(*fd);
 		return ckpt_error(err, errno, "seek memfd");
 	}

@@ -115,20 +115,28 @@ static int mqueue_dump(const struct fd_info *fi, struct json *o, struct files_dc
 	return 0;
 }
 
-static int mqueue_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+static int mqueue_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 			  ckpt_err_t *err)
 {
-	const char *name = json_as_str(json_get(o, "name"));
-	int flags = json_as_int(json_get(o, "flags"));
+	int flags = e->flags;
+	const char *name;
+	bool host;
+	int ret;
 
 	(void)rc;
-	if (!name || name[0] != '/' || strchr(name + 1, '/'))
-		return ckpt_error_msg(err, EPROTO, "mqueue fd without a valid name");
+	/* NAME_MAX and the leading '/' */
+	ret = doc_str(&e->at, e->obj, "name", 256, &name, err);
+	if (ret == 0)
+		ret = doc_opt_bool(&e->at, e->obj, "host_ipc", false, &host, err);
+	if (ret < 0)
+		return ret;
+	if (name[0] != '/' || strchr(name + 1, '/'))
+		return doc_error(err, &e->at, "queue name `%s` is not /NAME", name);
 	/* never O_CREAT: the queue comes back with its namespace, or is the host's */
 	*fd = mq_open(name, (flags & (O_ACCMODE | O_NONBLOCK)) | O_CLOEXEC);
 	if (*fd >= 0)
 		return 0;
-	if (errno == ENOENT && json_as_bool(json_get(o, "host_ipc")))
+	if (errno == ENOENT && host)
 		return ckpt_error_msg(err, ENOENT,
 				      "POSIX message queue `%s` is gone from the host's IPC "
 				      "namespace (the tree shared it at checkpoint)",
@@ -136,10 +144,22 @@ static int mqueue_restore(const struct json *o, const struct files_rctx *rc, int
 	return ckpt_error(err, errno, "open POSIX message queue `%s`", name);
 }
 
+static int mqueue_describe(const struct fd_entry *e, const struct json *files, bool lines,
+			   FILE *out, ckpt_err_t *err)
+{
+	const char *name;
+	int ret = lines ? 0 : doc_str(&e->at, e->obj, "name", 256, &name, err);
+
+	if (ret == 0 && !lines)
+		fprintf(out, " queue %s", name);
+	return ret;
+}
+
 const struct fd_ops fd_mqueue_ops = {
 	.kind = "mqueue",
 	.match = mqueue_match,
 	.dump = mqueue_dump,
 	.restore = mqueue_restore,
+	.describe = mqueue_describe,
 	.own_sharing = true,
 };

@@ -32,16 +32,30 @@ static int pidfd_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	return 0;
 }
 
-static int pidfd_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+static int pidfd_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 			 ckpt_err_t *err)
 {
-	int pid = json_as_int(json_get(o, "pid"));
-	int flags = json_as_int(json_get(o, "flags")) & O_NONBLOCK;
+	int flags = e->flags & O_NONBLOCK;
+	int64_t pid;
+	int ret = doc_int(&e->at, e->obj, "pid", 1, DOC_PID_MAX, &pid, err);
 
+	if (ret < 0)
+		return ret;
 	*fd = syscall(__NR_pidfd_open, pid, flags);
 	if (*fd < 0)
-		return ckpt_error(err, errno, "pidfd_open %d", pid);
+		return ckpt_error(err, errno, "pidfd_open %d", (int)pid);
 	return 0;
+}
+
+static int pidfd_describe(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
+			  ckpt_err_t *err)
+{
+	int64_t pid;
+	int ret = lines ? 0 : doc_int(&e->at, e->obj, "pid", 1, DOC_PID_MAX, &pid, err);
+
+	if (ret == 0 && !lines)
+		fprintf(out, " pid %d", (int)pid);
+	return ret;
 }
 
 const struct fd_ops fd_pidfd_ops = {
@@ -49,4 +63,5 @@ const struct fd_ops fd_pidfd_ops = {
 	.match = pidfd_match,
 	.dump = pidfd_dump,
 	.restore = pidfd_restore,
+	.describe = pidfd_describe,
 };

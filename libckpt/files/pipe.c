@@ -12,6 +12,7 @@
 #define LOG_PREFIX "pipe: "
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -67,7 +68,10 @@ static int pipe_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 	pipes = files_dlist(dc, "pipes");
 	/* "held": the ends the tree holds (bit 0 read, bit 1 write) */
 	if ((p = files_list_find(pipes, id))) {
-		json_set(p, "held", json_int(json_as_int(json_get(p, "held")) | 1 << end));
+		int64_t held = 0;
+
+		(void)json_get_int(p, "held", &held, NULL);
+		json_set(p, "held", json_int(held | 1 << end));
 		return 0;
 	}
 	rfd = openat(fi->procfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -128,6 +132,43 @@ int pipe_fill_image(int wfd, const char *name, struct ckpt_bundle *b, ckpt_err_t
 	return 0;
 }
 
+/* A pipe of files.json "pipes". */
+struct pipe_saved {
+	int held; /* bit 0 read end, bit 1 write end; 0: not said (an older bundle) */
+	uint32_t size, bytes;
+	const char *image;
+};
+
+static const struct doc_field pipe_fields[] = {
+	DOC_OPT_INT(struct pipe_saved, held, "held", 0, 3),
+	DOC_INT(struct pipe_saved, size, "size", 0, FILES_PIPE_MAX - 1),
+	DOC_INT(struct pipe_saved, bytes, "bytes", 0, FILES_PIPE_MAX - 1),
+	DOC_OPT_STR(struct pipe_saved, image, "image", 255),
+	DOC_END,
+};
+
+/* The pipe an fd is an end of (pipe id, end 0 or 1) and what files.json says of it. */
+static int pipe_read(const struct fd_entry *e, const struct json *files, uint64_t *id, int *end,
+		     struct pipe_saved *p, ckpt_err_t *err)
+{
+	struct files_item it;
+	int64_t v = 0;
+	int ret;
+
+	*p = (struct pipe_saved){0};
+	ret = doc_u64(&e->at, e->obj, "id", UINT64_MAX, id, err);
+	if (ret == 0)
+		ret = doc_int(&e->at, e->obj, "end", 0, 1, &v, err);
+	if (ret == 0)
+		ret = files_need(files, "pipes", *id, e, &it, err);
+	if (ret == 0)
+		ret = doc_read(&it.at, it.obj, pipe_fields, p, err);
+	if (ret == 0 && p->bytes > p->size)
+		ret = doc_error(err, &it.at, "%u bytes queued in a pipe of %u", p->bytes, p->size);
+	*end = v;
+	return ret;
+}
+
 /*
  * A pipe of which the tree holds one end only, at fd 0, 1 or 2, leads
  * outside: the caller's stdio (a runtime's, a shell's pipeline). It is
@@ -138,15 +179,10 @@ int pipe_fill_image(int wfd, const char *name, struct ckpt_bundle *b, ckpt_err_t
  * writer gone, as before. An older bundle has no "held": every pipe is made
  * anew.
  */
-static int pipe_external(const struct json *o, const struct json *p, struct files_rctx *rc,
-			 bool *done, ckpt_err_t *err)
+static int pipe_external(const struct fd_entry *e, uint64_t id, int end, const struct pipe_saved *p,
+			 struct files_rctx *rc, bool *done, ckpt_err_t *err)
 {
-	int64_t held = json_as_int(json_get(p, "held"));
-	int want = json_as_int(json_get(o, "fd")), end = json_as_int(json_get(o, "end"));
-	uint64_t id = json_as_int(json_get(o, "id"));
-	int fd;
-
-	int acc;
+	int held = p->held, want = e->fd, fd, acc;
 
 	*done = false;
 	if (!held || held == 3 || want > 2 || (acc = fcntl(want, F_GETFL)) < 0)
@@ -155,7 +191,7 @@ static int pipe_external(const struct json *o, const struct json *p, struct file
 	/* ours must go the same way; a read end with bytes left keeps them (a new pipe) */
 	if (end == 0 ? acc == O_WRONLY : acc == O_RDONLY)
 		return 0;
-	if (end == 0 && json_as_int(json_get(p, "bytes")))
+	if (end == 0 && p->bytes)
 		return 0;
 	fd = fcntl(want, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
@@ -165,19 +201,20 @@ static int pipe_external(const struct json *o, const struct json *p, struct file
 	return files_park(rc, "pipe", id, end, fd, err);
 }
 
-static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
+static int pipe_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
 {
-	uint64_t id = json_as_int(json_get(o, "id"));
-	int end = json_as_int(json_get(o, "end")), flags = json_as_int(json_get(o, "flags"));
-	struct json *p = files_list_find(json_get(rc->doc, "pipes"), id);
-	struct fd_shared *sh = files_shared_find(rc, "pipe", id, end);
+	struct pipe_saved p;
+	struct fd_shared *sh;
+	uint64_t id;
 	bool ext = false;
-	int fds[2], size, ret;
+	int fds[2], size, ret, end;
 
-	if (!p)
-		return ckpt_error_msg(err, EPROTO, "files.json: no pipe %lu", (unsigned long)id);
+	ret = pipe_read(e, rc->doc, &id, &end, &p, err);
+	if (ret < 0)
+		return ret;
+	sh = files_shared_find(rc, "pipe", id, end);
 	if (!sh) {
-		ret = pipe_external(o, p, rc, &ext, err);
+		ret = pipe_external(e, id, end, &p, rc, &ext, err);
 		if (ret < 0)
 			return ret;
 		sh = files_shared_find(rc, "pipe", id, end);
@@ -187,11 +224,11 @@ static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 	if (!sh) {
 		if (pipe2(fds, O_CLOEXEC) < 0)
 			return ckpt_error(err, errno, "pipe");
-		size = json_as_int(json_get(p, "size"));
+		size = p.size;
 		if (size > 0 && fcntl(fds[1], F_SETPIPE_SZ, size) < size)
 			pr_warn("pipe %lu: size %d not restored (%m), ignoring", (unsigned long)id,
 				size);
-		ret = pipe_fill_image(fds[1], json_as_str(json_get(p, "image")), rc->bundle, err);
+		ret = pipe_fill_image(fds[1], p.image, rc->bundle, err);
 		if (ret < 0) {
 			close(fds[0]);
 			close(fds[1]);
@@ -207,21 +244,54 @@ static int pipe_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t 
 		sh = files_shared_find(rc, "pipe", id, end);
 	}
 	/* the caller's own description keeps the caller's flags */
-	if (!sh->external && fcntl(sh->fd, F_SETFL, flags & O_NONBLOCK) < 0)
+	if (!sh->external && fcntl(sh->fd, F_SETFL, e->flags & O_NONBLOCK) < 0)
 		return ckpt_error(err, errno, "pipe flags");
 	return 0;
 }
 
-static int pipe_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+static int pipe_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
+			ckpt_err_t *err)
 {
-	struct fd_shared *sh = files_shared_find(rc, "pipe", json_as_int(json_get(o, "id")),
-						 json_as_int(json_get(o, "end")));
+	struct fd_shared *sh;
+	int64_t end;
+	uint64_t id;
+	int ret;
 
+	ret = doc_u64(&e->at, e->obj, "id", UINT64_MAX, &id, err);
+	if (ret == 0)
+		ret = doc_int(&e->at, e->obj, "end", 0, 1, &end, err);
+	if (ret < 0)
+		return ret;
+	sh = files_shared_find(rc, "pipe", id, end);
 	if (!sh)
 		return ckpt_error_msg(err, EPROTO, "pipe was not prepared");
 	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "dup pipe");
+	return 0;
+}
+
+/*
+ * A pipe end; "held" says which ends the tree holds (bit 0 read, bit 1
+ * write): with one only, the other leads outside (a runtime's stdio).
+ */
+static int pipe_describe(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
+			 ckpt_err_t *err)
+{
+	struct pipe_saved p;
+	uint64_t id;
+	int end, ret;
+
+	if (lines)
+		return 0;
+	ret = pipe_read(e, files, &id, &end, &p, err);
+	if (ret < 0)
+		return ret;
+	fprintf(out, " pipe %" PRIu64 " %s end", id, end ? "write" : "read");
+	if (p.bytes)
+		fprintf(out, " %u bytes queued", p.bytes);
+	if (p.held && p.held != 3)
+		fprintf(out, " (other end outside)");
 	return 0;
 }
 
@@ -231,5 +301,6 @@ const struct fd_ops fd_pipe_ops = {
 	.dump = pipe_dump,
 	.prepare = pipe_prepare,
 	.restore = pipe_restore,
+	.describe = pipe_describe,
 	.own_sharing = true,
 };

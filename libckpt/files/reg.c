@@ -94,22 +94,34 @@ static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 	return 0;
 }
 
+/* An unlinked file of files.json "ghosts". */
+struct ghost_saved {
+	int64_t size;
+	unsigned int mode;
+	const char *image;
+};
+
+static const struct doc_field ghost_fields[] = {
+	DOC_INT(struct ghost_saved, size, "size", 0, INT64_MAX),
+	DOC_INT(struct ghost_saved, mode, "mode", 0, 07777),
+	DOC_OPT_STR(struct ghost_saved, image, "image", 255),
+	DOC_END,
+};
+
 /* A temporary file with the ghost's content, in its old directory if possible. */
-static int ghost_make(const struct json *o, const struct json *g, struct ckpt_bundle *b,
+static int ghost_make(const struct fd_entry *e, const struct ghost_saved *g, struct ckpt_bundle *b,
 		      ckpt_err_t *err)
 {
-	cleanup_free char *dir = xstrdup(json_as_str(json_get(o, "path")) ?: "/tmp/x");
-	const char *image = json_as_str(json_get(g, "image"));
+	cleanup_free char *dir = xstrdup(e->path);
 	int fd, ret;
 
 	fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return ckpt_error(err, errno, "temporary file for unlinked `%s`",
-				  json_as_str(json_get(o, "path")));
-	ret = image ? pipe_fill_image(fd, image, b, err) : 0;
-	if (ret == 0 && fchmod(fd, json_as_int(json_get(g, "mode"))) < 0)
+		return ckpt_error(err, errno, "temporary file for unlinked `%s`", e->path);
+	ret = g->image ? pipe_fill_image(fd, g->image, b, err) : 0;
+	if (ret == 0 && fchmod(fd, g->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod unlinked file");
 	if (ret < 0) {
 		close(fd);
@@ -118,33 +130,45 @@ static int ghost_make(const struct json *o, const struct json *g, struct ckpt_bu
 	return fd;
 }
 
-static int reg_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
+static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
 {
-	uint64_t id = json_as_int(json_get(o, "ghost"));
-	const struct json *g;
-	int fd;
+	struct ghost_saved g = {0};
+	struct files_item it;
+	uint64_t id;
+	int fd, ret;
 
-	if (!json_get(o, "ghost") || files_shared_find(rc, "ghost", id, 0))
-		return 0;
-	g = files_list_find(json_get(rc->doc, "ghosts"), id);
-	if (!g)
-		return ckpt_error_msg(err, EPROTO, "files.json: no ghost %lu", (unsigned long)id);
-	fd = ghost_make(o, g, rc->bundle, err);
+	ret = doc_opt_u64(&e->at, e->obj, "ghost", UINT64_MAX, 0, &id, err);
+	if (ret < 0 || !json_get(e->obj, "ghost") || files_shared_find(rc, "ghost", id, 0))
+		return ret;
+	ret = files_need(rc->doc, "ghosts", id, e, &it, err);
+	if (ret == 0)
+		ret = doc_read(&it.at, it.obj, ghost_fields, &g, err);
+	if (ret < 0)
+		return ret;
+	fd = ghost_make(e, &g, rc->bundle, err);
 	if (fd < 0)
 		return fd;
 	return files_park(rc, "ghost", id, 0, fd, err);
 }
 
 /* Refuse a file whose size or mtime moved since the checkpoint. */
-static int reg_check(const struct json *o, const char *path, int fd, bool ignore, ckpt_err_t *err)
+static int reg_check(const struct fd_entry *e, const char *path, int fd, bool ignore,
+		     ckpt_err_t *err)
 {
-	const char *mtime = json_as_str(json_get(o, "mtime"));
-	long long size = json_as_int(json_get(o, "size"));
+	const char *mtime;
+	int64_t size = 0;
+	bool dir;
 	char now[64];
 	struct stat st;
+	int ret;
 
-	if (!mtime || json_as_bool(json_get(o, "dir")) || ignore)
-		return 0;
+	ret = doc_opt_str(&e->at, e->obj, "mtime", 32, &mtime, err);
+	if (ret == 0)
+		ret = doc_opt_bool(&e->at, e->obj, "dir", false, &dir, err);
+	if (ret == 0 && mtime)
+		ret = doc_int(&e->at, e->obj, "size", 0, INT64_MAX, &size, err);
+	if (ret < 0 || !mtime || dir || ignore)
+		return ret;
 	if (fstat(fd, &st) < 0)
 		return ckpt_error(err, errno, "stat `%s`", path);
 	snprintf(now, sizeof(now), "%lld.%09ld", (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
@@ -152,7 +176,7 @@ static int reg_check(const struct json *o, const char *path, int fd, bool ignore
 		return ckpt_error_msg(err, ESTALE,
 				      "file `%s` changed since the checkpoint (size %lld -> %lld, "
 				      "mtime %s -> %s); --ignore-file-changes restores it anyway",
-				      path, size, (long long)st.st_size, mtime, now);
+				      path, (long long)size, (long long)st.st_size, mtime, now);
 	return 0;
 }
 
@@ -163,15 +187,14 @@ static int reg_check(const struct json *o, const char *path, int fd, bool ignore
  * (on another node, a log rotated), the restore's own fd of that number
  * takes its place.
  */
-static int reg_outside(const struct json *o, const char *path, int *fd, bool *ours,
+static int reg_outside(const struct fd_entry *o, const char *path, int *fd, bool *ours,
 		       ckpt_err_t *err)
 {
-	int want = json_as_int(json_get(o, "fd")), e = *fd < 0 ? errno : 0;
+	int want = o->fd, e = *fd < 0 ? errno : 0;
 	struct stat st;
 
-	if (*fd >= 0 && fstat(*fd, &st) == 0 &&
-	    (uint64_t)st.st_dev == (uint64_t)json_as_int(json_get(o, "outside_dev")) &&
-	    (uint64_t)st.st_ino == (uint64_t)json_as_int(json_get(o, "outside_ino")))
+	if (*fd >= 0 && fstat(*fd, &st) == 0 && (uint64_t)st.st_dev == (uint64_t)o->outside_dev &&
+	    (uint64_t)st.st_ino == (uint64_t)o->outside_ino)
 		return 0;
 	if (*fd >= 0)
 		close(*fd);
@@ -189,20 +212,24 @@ static int reg_outside(const struct json *o, const char *path, int *fd, bool *ou
 			      "(another device or inode)", path);
 }
 
-static int reg_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+static int reg_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd,
+		       ckpt_err_t *err)
 {
-	const char *path = json_as_str(json_get(o, "path"));
-	int flags = json_as_int(json_get(o, "flags"));
-	long long pos = json_as_int(json_get(o, "pos"));
+	const char *path = o->path;
+	int flags = o->flags;
+	long long pos = o->pos;
 	char ghost[64];
+	uint64_t gid;
 	int ret;
 
-	if (!path || path[0] != '/')
-		return ckpt_error_msg(err, EPROTO, "file without an absolute path");
+	if (path[0] != '/')
+		return doc_error(err, &o->at, "file without an absolute path");
+	ret = doc_opt_u64(&o->at, o->obj, "ghost", UINT64_MAX, 0, &gid, err);
+	if (ret < 0)
+		return ret;
 	flags &= ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
-	if (json_get(o, "ghost")) {
-		struct fd_shared *sh =
-			files_shared_find(rc, "ghost", json_as_int(json_get(o, "ghost")), 0);
+	if (json_get(o->obj, "ghost")) {
+		struct fd_shared *sh = files_shared_find(rc, "ghost", gid, 0);
 
 		if (!sh)
 			return ckpt_error_msg(err, EPROTO, "unlinked `%s` was not prepared", path);
@@ -212,8 +239,7 @@ static int reg_restore(const struct json *o, const struct files_rctx *rc, int *f
 		*fd = open(path, flags | O_CLOEXEC);
 	}
 	/* (an fd in flight has fd -1) */
-	if (json_as_bool(json_get(o, "outside")) && json_as_int(json_get(o, "fd")) >= 0 &&
-	    json_as_int(json_get(o, "fd")) <= 2 && json_get(o, "fd")) {
+	if (o->outside && o->fd >= 0 && o->fd <= 2) {
 		bool ours = false;
 
 		ret = reg_outside(o, path, fd, &ours, err);
@@ -222,7 +248,7 @@ static int reg_restore(const struct json *o, const struct files_rctx *rc, int *f
 	}
 	if (*fd < 0)
 		return ckpt_error(err, errno, "open `%s`", path);
-	ret = json_get(o, "ghost") ? 0 : reg_check(o, path, *fd, rc->ignore_changes, err);
+	ret = json_get(o->obj, "ghost") ? 0 : reg_check(o, path, *fd, rc->ignore_changes, err);
 	if (ret == 0 && !(flags & O_APPEND) && lseek(*fd, pos, SEEK_SET) < 0)
 		ret = ckpt_error(err, errno, "seek `%s` to %lld", path, pos);
 	if (ret < 0) {
@@ -232,10 +258,19 @@ static int reg_restore(const struct json *o, const struct files_rctx *rc, int *f
 	return 0;
 }
 
+static int reg_describe(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
+			ckpt_err_t *err)
+{
+	if (!lines && json_get(e->obj, "ghost"))
+		fprintf(out, " unlinked");
+	return 0;
+}
+
 const struct fd_ops fd_reg_ops = {
 	.kind = "reg",
 	.match = reg_match,
 	.dump = reg_dump,
 	.prepare = reg_prepare,
 	.restore = reg_restore,
+	.describe = reg_describe,
 };

@@ -6,6 +6,7 @@
 #define LOG_PREFIX "signalfd: "
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -31,13 +32,13 @@ static int signalfd_dump(const struct fd_info *fi, struct json *o, struct files_
 	return 0;
 }
 
-static int signalfd_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+static int signalfd_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 			    ckpt_err_t *err)
 {
-	int flags = json_as_int(json_get(o, "flags")), ret;
+	int flags = e->flags, ret;
 	uint64_t mask;
 
-	ret = json_get_hex(o, "sigmask", &mask, err);
+	ret = doc_u64(&e->at, e->obj, "sigmask", UINT64_MAX, &mask, err);
 	if (ret < 0)
 		return ret;
 	/* the raw syscall: glibc's sigset_t is 128 bytes, the kernel's 8 */
@@ -48,9 +49,21 @@ static int signalfd_restore(const struct json *o, const struct files_rctx *rc, i
 	return 0;
 }
 
+static int signalfd_describe(const struct fd_entry *e, const struct json *files, bool lines,
+			     FILE *out, ckpt_err_t *err)
+{
+	uint64_t mask;
+	int ret = lines ? 0 : doc_u64(&e->at, e->obj, "sigmask", UINT64_MAX, &mask, err);
+
+	if (ret == 0 && !lines)
+		fprintf(out, " mask 0x%" PRIx64, mask);
+	return ret;
+}
+
 const struct fd_ops fd_signalfd_ops = {
 	.kind = "signalfd",
 	.match = signalfd_match,
 	.dump = signalfd_dump,
 	.restore = signalfd_restore,
+	.describe = signalfd_describe,
 };

@@ -56,31 +56,63 @@ static int timerfd_dump(const struct fd_info *fi, struct json *o, struct files_d
 	return ret;
 }
 
-static struct timespec ts_of(const struct json *o, const char *key)
+/* "SEC.NSEC" as timerfd_dump writes it, both parts in range. */
+static int ts_of(const struct fd_entry *e, const char *key, struct timespec *ts, ckpt_err_t *err)
 {
-	const char *s = json_as_str(json_get(o, key)) ?: "0.0";
-	struct timespec ts = {0};
-	char *dot;
+	struct doc_at at = DOC_KEY(&e->at, key);
+	long long sec;
+	long nsec;
+	const char *s;
+	int n = 0, ret = doc_str(&e->at, e->obj, key, 40, &s, err);
 
-	ts.tv_sec = strtoll(s, &dot, 10);
-	if (*dot == '.')
-		ts.tv_nsec = strtol(dot + 1, NULL, 10);
-	return ts;
+	if (ret < 0)
+		return ret;
+	if (sscanf(s, "%lld.%9ld%n", &sec, &nsec, &n) != 2 || s[n] || sec < 0 || nsec < 0 ||
+	    nsec >= 1000000000)
+		return doc_error(err, &at, "`%s` is not SECONDS.NANOSECONDS", s);
+	ts->tv_sec = sec;
+	ts->tv_nsec = nsec;
+	return 0;
 }
 
-static int timerfd_restore(const struct json *o, const struct files_rctx *rc, int *fd,
+/* What timerfd_dump saved: clock, unread ticks, value and interval. */
+struct timerfd_saved {
+	int clockid;
+	uint64_t ticks;
+	struct itimerspec its;
+};
+
+static int timerfd_read(const struct fd_entry *e, struct timerfd_saved *t, ckpt_err_t *err)
+{
+	int64_t clk;
+	int ret = doc_int(&e->at, e->obj, "clockid", 0, 15, &clk, err);
+
+	if (ret == 0)
+		ret = doc_opt_u64(&e->at, e->obj, "ticks", UINT64_MAX, 0, &t->ticks, err);
+	if (ret == 0)
+		ret = ts_of(e, "it_value", &t->its.it_value, err);
+	if (ret == 0)
+		ret = ts_of(e, "it_interval", &t->its.it_interval, err);
+	t->clockid = clk;
+	return ret;
+}
+
+static int timerfd_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 			   ckpt_err_t *err)
 {
-	int flags = json_as_int(json_get(o, "flags"));
-	uint64_t ticks = json_as_int(json_get(o, "ticks"));
-	struct itimerspec its = {ts_of(o, "it_interval"), ts_of(o, "it_value")};
+	int flags = e->flags;
+	struct timerfd_saved t = {0};
+	int ret = timerfd_read(e, &t, err);
+	uint64_t ticks = t.ticks;
+	struct itimerspec its = t.its;
 	bool armed = its.it_value.tv_sec || its.it_value.tv_nsec;
 	bool periodic = its.it_interval.tv_sec || its.it_interval.tv_nsec;
 	/* the cancel-on-set flag needs an absolute time; the value saved is relative */
 	int tflags = 0;
 
-	*fd = timerfd_create(json_as_int(json_get(o, "clockid")),
-			     TFD_CLOEXEC | (flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
+	if (ret < 0)
+		return ret;
+	*fd = timerfd_create(t.clockid, TFD_CLOEXEC | (flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
 	if (*fd < 0)
 		return ckpt_error(err, errno, "timerfd_create");
 	/* expired, unread, periodic: the next expiry is at most an interval away */
@@ -98,9 +130,23 @@ static int timerfd_restore(const struct json *o, const struct files_rctx *rc, in
 	return 0;
 }
 
+static int timerfd_describe(const struct fd_entry *e, const struct json *files, bool lines,
+			    FILE *out, ckpt_err_t *err)
+{
+	struct timerfd_saved t = {0};
+	int ret = lines ? 0 : timerfd_read(e, &t, err);
+
+	if (ret == 0 && !lines)
+		fprintf(out, " clock %d value %lld.%09ld interval %lld.%09ld", t.clockid,
+			(long long)t.its.it_value.tv_sec, t.its.it_value.tv_nsec,
+			(long long)t.its.it_interval.tv_sec, t.its.it_interval.tv_nsec);
+	return ret;
+}
+
 const struct fd_ops fd_timerfd_ops = {
 	.kind = "timerfd",
 	.match = timerfd_match,
 	.dump = timerfd_dump,
 	.restore = timerfd_restore,
+	.describe = timerfd_describe,
 };

@@ -64,13 +64,16 @@ int unix_inflight_add(struct unix_inflight *inf, const int *fds, int n, struct j
 	for (int i = 0; ret == 0 && i < n; i++) {
 		size_t ref = json_len(list);
 		const struct fd_ops *ops;
+		const char *kind;
 
 		if (is_epoll(inf->procfd, fds[i]))
 			return ckpt_error_msg(err, ENOTSUP, "unsupported epoll in flight");
 		ret = files_dump_fd(getpid(), inf->procfd, fds[i], list, inf->dc, err);
 		if (ret < 0)
 			break;
-		ops = files_ops_of(json_at(list, ref));
+		ops = NULL;
+		if (json_get_str(json_at(list, ref), "kind", &kind, NULL) == 0)
+			ops = files_kind_ops(kind);
 		/* restore_late needs the task's fd numbers (epoll's watches): none here */
 		if (ops && ops->restore_late)
 			return ckpt_error_msg(err, ENOTSUP, "unsupported %s in flight", ops->kind);
@@ -84,16 +87,28 @@ static int dump_queue_again(struct unix_inflight *inf, struct json *e, ckpt_err_
 {
 	const struct json *h = json_get(e, "held_by");
 	struct fd_info *fi = xzalloc(sizeof(*fi));
-	uint64_t id = json_as_int(json_get(e, "id"));
+	struct doc_at at = DOC_TOP("files.json");
+	int64_t id = 0, pid = 0, fd = 0, type = 0;
 	int sk, ret;
 
-	fi->pid = json_as_int(json_at(h, 0));
-	fi->fd = json_as_int(json_at(h, 1));
+	/* written by this dump a moment ago */
+	ret = doc_int(&at, e, "id", 0, INT64_MAX, &id, err);
+	if (ret == 0)
+		ret = doc_int(&at, e, "type", 0, INT32_MAX, &type, err);
+	if (ret == 0)
+		ret = doc_elem_int(&at, h, 0, 1, DOC_PID_MAX, &pid, err);
+	if (ret == 0)
+		ret = doc_elem_int(&at, h, 1, 0, FILES_FD_MAX, &fd, err);
+	if (ret < 0) {
+		free(fi);
+		return ret;
+	}
+	fi->pid = pid;
+	fi->fd = fd;
 	sk = files_steal_fd(fi->pid, fi->fd, err);
 	ret = sk;
 	if (sk >= 0) {
-		ret = unix_dump_queue(fi, sk, id, json_as_int(json_get(e, "type")), e, inf->dc, inf,
-				      err);
+		ret = unix_dump_queue(fi, sk, id, type, e, inf->dc, inf, err);
 		close(sk);
 	}
 	if (ret < 0)
@@ -131,71 +146,58 @@ int unix_dump_inflight(struct files_dctx *dc, ckpt_err_t *err)
 }
 
 /* The fd (holder) that carries the state of description id: the tree's first. */
-static const struct json *desc_holder(struct json *const *docs, int ndocs,
-				      const struct json *inflight, int id, bool *in_tree)
+static const struct fd_entry *desc_holder(const struct files_rctx *rc, int id, bool *in_tree)
 {
-	for (int d = 0; d < ndocs; d++) {
-		const struct json *fds = json_get(docs[d], "fds");
+	for (int t = 0; t < rc->ntasks; t++) {
+		for (size_t i = 0; i < rc->tasks[t]->nfds; i++) {
+			const struct fd_entry *e = &rc->tasks[t]->fds[i];
 
-		for (size_t i = 0; i < json_len(fds); i++) {
-			const struct json *o = json_at(fds, i);
-
-			if (json_as_int(json_get(o, "desc")) == id &&
-			    !json_as_bool(json_get(o, "dup"))) {
+			if (e->desc == id && !e->dup) {
 				*in_tree = true;
-				return o;
+				return e;
 			}
 		}
 	}
 	*in_tree = false;
-	for (size_t i = 0; i < json_len(inflight); i++) {
-		const struct json *o = json_at(inflight, i);
-
-		if (json_as_int(json_get(o, "desc")) == id && !json_as_bool(json_get(o, "dup")))
-			return o;
-	}
+	for (size_t i = 0; i < rc->ninflight; i++)
+		if (rc->inflight[i].desc == id && !rc->inflight[i].dup)
+			return &rc->inflight[i];
 	return NULL;
 }
 
-/* Open o by its kind (its shared object made first when it has one). */
-static int open_by_kind(const struct json *o, bool prepared, struct files_rctx *rc, int *fd,
+/* Open e by its kind (its shared object made first when it has one). */
+static int open_by_kind(const struct fd_entry *e, bool prepared, struct files_rctx *rc, int *fd,
 			ckpt_err_t *err)
 {
-	const struct fd_ops *ops = files_ops_of(o);
 	int ret;
 
-	if (!ops)
-		return ckpt_error_msg(err, EPROTO, "fd in flight: unknown kind `%s`",
-				      json_as_str(json_get(o, "kind")) ?: "");
-	if (!prepared && ops->prepare) {
-		ret = ops->prepare(o, rc, err);
+	if (!prepared && e->ops->prepare) {
+		ret = e->ops->prepare(e, rc, err);
 		if (ret < 0)
 			return ret;
 	}
-	return ops->restore(o, rc, fd, err);
+	return e->ops->restore(e, rc, fd, err);
 }
 
 /*
- * A new fd for in-flight file o. One that shares a description with other
+ * A new fd for in-flight file e. One that shares a description with other
  * fds gets the description parked under "desc": made here from its holder
  * when no task needed it parked, so the tree's fds dup it as well.
  */
-static int inflight_open(struct files_rctx *rc, struct json *const *docs, int ndocs,
-			 const struct json *inflight, const struct json *o, int *fd,
-			 ckpt_err_t *err)
+static int inflight_open(struct files_rctx *rc, const struct fd_entry *e, int *fd, ckpt_err_t *err)
 {
-	int id = json_as_int(json_get(o, "desc")), ret;
-	const struct json *h;
+	int id = e->desc, ret;
+	const struct fd_entry *h;
 	struct fd_shared *sh;
 	bool in_tree;
 
 	if (id <= 0)
-		return open_by_kind(o, false, rc, fd, err);
+		return open_by_kind(e, false, rc, fd, err);
 	sh = files_shared_find(rc, "desc", id, 0);
 	if (!sh) {
-		h = desc_holder(docs, ndocs, inflight, id, &in_tree);
+		h = desc_holder(rc, id, &in_tree);
 		if (!h)
-			return ckpt_error_msg(err, EPROTO, "no holder of description %d", id);
+			return doc_error(err, &e->at, "no holder of description %d", id);
 		ret = open_by_kind(h, in_tree, rc, fd, err);
 		if (ret == 0)
 			ret = files_park(rc, "desc", id, 0, *fd, err);
@@ -209,10 +211,9 @@ static int inflight_open(struct files_rctx *rc, struct json *const *docs, int nd
 	return 0;
 }
 
-int unix_prepare_late(struct files_rctx *rc, struct json *const *docs, int ndocs, ckpt_err_t *err)
+int unix_prepare_late(struct files_rctx *rc, ckpt_err_t *err)
 {
-	const struct json *inflight = json_get(rc->doc, "inflight");
-	size_t n = json_len(inflight);
+	size_t n = rc->ninflight;
 	int *fds, ret = 0;
 
 	if (!rc->unix_made)
@@ -221,7 +222,7 @@ int unix_prepare_late(struct files_rctx *rc, struct json *const *docs, int ndocs
 	for (size_t i = 0; i < n; i++)
 		fds[i] = -1;
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		ret = inflight_open(rc, docs, ndocs, inflight, json_at(inflight, i), &fds[i], err);
+		ret = inflight_open(rc, &rc->inflight[i], &fds[i], err);
 		if (ret < 0)
 			ckpt_error_wrap(err, "fd %zu in flight", i);
 	}

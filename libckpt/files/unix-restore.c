@@ -28,6 +28,7 @@
 #define LOG_PREFIX "unix: "
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
 #include <string.h>
@@ -43,30 +44,141 @@
 
 #define ORPHAN_END 1 /* end 1 of ("unix", id): the dropped peer of an orphan */
 
-static socklen_t addr_of(const struct json *e, struct sockaddr_un *a, ckpt_err_t *err)
+/* A socket of files.json "unix", read through unix_fields. Never copied. */
+struct unix_saved {
+	uint64_t id, peer; /* inode numbers; peer 0: none */
+	int type, state, backlog, shutdown;
+	bool passcred;
+	const char *name, *dir, *image; /* name: hex digits */
+	struct files_item it;
+};
+
+static const struct doc_field unix_fields[] = {
+	DOC_INT(struct unix_saved, id, "id", 1, UINT32_MAX),
+	DOC_OPT_INT(struct unix_saved, peer, "peer", 0, UINT32_MAX),
+	DOC_INT(struct unix_saved, type, "type", SOCK_STREAM, SOCK_SEQPACKET),
+	DOC_INT(struct unix_saved, state, "state", 0, TCP_CLOSING),
+	DOC_OPT_INT(struct unix_saved, backlog, "backlog", 0, INT32_MAX),
+	DOC_OPT_INT(struct unix_saved, shutdown, "shutdown", 0, 3),
+	DOC_OPT_BOOL(struct unix_saved, passcred, "passcred"),
+	DOC_OPT_STR(struct unix_saved, name, "name",
+		    2 * sizeof(((struct sockaddr_un *)0)->sun_path)),
+	DOC_OPT_STR(struct unix_saved, dir, "dir", PATH_MAX),
+	DOC_OPT_STR(struct unix_saved, image, "image", 255),
+	DOC_END,
+};
+
+static int unix_check(struct unix_saved *u, ckpt_err_t *err)
 {
-	const char *hex = json_as_str(json_get(e, "name"));
-	size_t n = hex ? strlen(hex) / 2 : 0;
+	int ret;
+
+	memset(u, 0, offsetof(struct unix_saved, it));
+	ret = doc_read(&u->it.at, u->it.obj, unix_fields, u, err);
+	if (ret == 0 && u->type != SOCK_STREAM && u->type != SOCK_DGRAM &&
+	    u->type != SOCK_SEQPACKET)
+		ret = doc_error(err, &u->it.at, "socket type %d", u->type);
+	if (ret == 0 && u->name && strlen(u->name) % 2)
+		ret = doc_error(err, &u->it.at, "name: an odd number of hex digits");
+	return ret;
+}
+
+/* Socket id of files.json into u: 1, 0 when absent, < 0 on a bad document. */
+static int unix_get(const struct json *doc, uint64_t id, struct unix_saved *u, ckpt_err_t *err)
+{
+	int ret = files_find(doc, "unix", id, &u->it, err);
+
+	return ret <= 0 ? ret : unix_check(u, err) < 0 ? -err->code : 1;
+}
+
+/* How many sockets files.json lists. */
+static int unix_count(const struct json *doc, size_t *n, ckpt_err_t *err)
+{
+	struct doc_at top = DOC_TOP("files.json");
+	const struct json *list;
+
+	*n = 0;
+	return doc ? doc_opt_arr(&top, doc, "unix", FILES_LIST_MAX, &list, n, err) : 0;
+}
+
+/* Socket i of files.json into u. */
+static int unix_nth(const struct json *doc, size_t i, struct unix_saved *u, ckpt_err_t *err)
+{
+	int ret;
+
+	u->it.top = DOC_TOP("files.json");
+	u->it.list = DOC_KEY(&u->it.top, "unix");
+	u->it.at = DOC_IDX(&u->it.list, i);
+	ret = doc_elem_obj(&u->it.list, json_get(doc, "unix"), i, &u->it.obj, err);
+	return ret < 0 ? ret : unix_check(u, err);
+}
+
+/* Element k of u's integer array key (inode numbers, sizes, indexes). */
+static int unix_elem(const struct unix_saved *u, const char *key, const struct json *arr, size_t k,
+		     int64_t hi, int64_t *out, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_KEY(&u->it.at, key);
+
+	return doc_elem_int(&at, arr, k, 0, hi, out, err);
+}
+
+/*
+ * The listener that has client among its pending connections ("icons"):
+ * 1 (into l), 0 none.
+ */
+static int unix_listener_find(const struct json *doc, uint64_t client, struct unix_saved *l,
+			      ckpt_err_t *err)
+{
+	size_t n;
+	int ret = unix_count(doc, &n, err);
+
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		const struct json *icons;
+		size_t ni;
+
+		ret = unix_nth(doc, i, l, err);
+		if (ret == 0)
+			ret = doc_opt_arr(&l->it.at, l->it.obj, "icons", FILES_LIST_MAX, &icons,
+					  &ni, err);
+		for (size_t k = 0; ret == 0 && k < ni; k++) {
+			int64_t c;
+
+			ret = unix_elem(l, "icons", icons, k, UINT32_MAX, &c, err);
+			if (ret == 0 && (uint64_t)c == client)
+				return 1;
+		}
+	}
+	return ret;
+}
+
+/* The address u was bound to; *len 0 when it was not bound. */
+static int addr_of(const struct unix_saved *u, struct sockaddr_un *a, socklen_t *len,
+		   ckpt_err_t *err)
+{
+	size_t n = u->name ? strlen(u->name) / 2 : 0;
+	int ret;
 
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
-	if (!n || n > sizeof(a->sun_path))
+	*len = 0;
+	if (!n)
 		return 0;
-	if (json_get_hexbuf(e, "name", a->sun_path, n, err) < 0)
-		return 0;
+	ret = doc_hexbuf(&u->it.at, u->it.obj, "name", a->sun_path, n, err);
+	if (ret < 0)
+		return ret;
 	if (a->sun_path[0]) /* a path: up to its NUL */
 		n = strnlen(a->sun_path, n);
-	return offsetof(struct sockaddr_un, sun_path) + n;
+	*len = offsetof(struct sockaddr_un, sun_path) + n;
+	return 0;
 }
 
 /*
  * A name relative to "dir" (bound so at checkpoint): bind, connect and
  * sendto it from there, so the name stays relative. *old is the cwd to
- * go back to (leave_dir); -1 when e has no "dir".
+ * go back to (leave_dir); -1 when u has no "dir".
  */
-static int enter_dir(const struct json *e, int *old, ckpt_err_t *err)
+static int enter_dir(const struct unix_saved *u, int *old, ckpt_err_t *err)
 {
-	const char *dir = json_as_str(json_get(e, "dir"));
+	const char *dir = u->dir;
 	cleanup_close int d = -1;
 
 	*old = -1;
@@ -95,14 +207,15 @@ static void leave_dir(int old)
 	close(old);
 }
 
-static int sock_bind_at(int sk, const struct json *e, ckpt_err_t *err)
+static int sock_bind_at(int sk, const struct unix_saved *u, ckpt_err_t *err)
 {
 	struct sockaddr_un a;
-	socklen_t l = addr_of(e, &a, err);
+	socklen_t l;
 	struct stat st;
+	int ret = addr_of(u, &a, &l, err);
 
-	if (!l)
-		return 0;
+	if (ret < 0 || !l)
+		return ret;
 	/* the socket file of the dead original is in the way */
 	if (a.sun_path[0] && lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
 		(void)unlink(a.sun_path);
@@ -113,22 +226,24 @@ static int sock_bind_at(int sk, const struct json *e, ckpt_err_t *err)
 	return 0;
 }
 
-static int sock_bind(int sk, const struct json *e, ckpt_err_t *err)
+static int sock_bind(int sk, const struct unix_saved *u, ckpt_err_t *err)
 {
-	int old, ret = enter_dir(e, &old, err);
+	int old, ret = enter_dir(u, &old, err);
 
 	if (ret == 0)
-		ret = sock_bind_at(sk, e, err);
+		ret = sock_bind_at(sk, u, err);
 	leave_dir(old);
 	return ret;
 }
 
-static int sock_connect(int sk, const struct json *to, ckpt_err_t *err)
+static int sock_connect(int sk, const struct unix_saved *to, ckpt_err_t *err)
 {
 	struct sockaddr_un a;
-	socklen_t l = addr_of(to, &a, err);
-	int old, ret;
+	socklen_t l;
+	int old, ret = addr_of(to, &a, &l, err);
 
+	if (ret < 0)
+		return ret;
 	if (!l)
 		return ckpt_error_msg(err, EPROTO, "connect to an unbound unix socket");
 	ret = enter_dir(to, &old, err);
@@ -143,32 +258,41 @@ static int park(struct files_rctx *rc, uint64_t id, int end, int fd, ckpt_err_t 
 	return files_park(rc, "unix", id, end, fd, err);
 }
 
-static int unix_make(struct files_rctx *rc, const struct json *e, ckpt_err_t *err);
-
-static int make_listener(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
+static int make_listener(struct files_rctx *rc, const struct unix_saved *e, ckpt_err_t *err)
 {
-	const struct json *list = json_get(rc->doc, "unix"), *icons = json_get(e, "icons");
-	uint64_t id = json_as_int(json_get(e, "id"));
-	int sk = socket(AF_UNIX, json_as_int(json_get(e, "type")) | SOCK_CLOEXEC, 0), ret;
+	const struct json *icons;
+	size_t ni;
+	int sk, ret;
 
+	ret = doc_opt_arr(&e->it.at, e->it.obj, "icons", FILES_LIST_MAX, &icons, &ni, err);
+	if (ret < 0)
+		return ret;
+	sk = socket(AF_UNIX, e->type | SOCK_CLOEXEC, 0);
 	if (sk < 0)
 		return ckpt_error(err, errno, "socket");
 	ret = sock_bind(sk, e, err);
-	if (ret == 0 && listen(sk, json_as_int(json_get(e, "backlog"))) < 0)
+	if (ret == 0 && listen(sk, e->backlog) < 0)
 		ret = ckpt_error(err, errno, "listen");
 	if (ret < 0) {
 		close(sk);
 		return ret;
 	}
-	ret = park(rc, id, 0, sk, err);
-	for (size_t i = 0; ret == 0 && i < json_len(icons); i++) {
-		uint64_t cid = json_as_int(json_at(icons, i));
-		const struct json *c = files_list_find(list, cid);
+	ret = park(rc, e->id, 0, sk, err);
+	for (size_t i = 0; ret == 0 && i < ni; i++) {
+		struct unix_saved c;
+		int64_t cid;
 		int csk;
 
-		if (!c || files_shared_find(rc, "unix", cid, 0))
+		ret = unix_elem(e, "icons", icons, i, UINT32_MAX, &cid, err);
+		if (ret == 0)
+			ret = unix_get(rc->doc, cid, &c, err);
+		if (ret < 0)
+			return ret;
+		if (ret == 0 || files_shared_find(rc, "unix", cid, 0)) {
+			ret = 0;
 			continue; /* a client no task holds any more */
-		csk = socket(AF_UNIX, json_as_int(json_get(c, "type")) | SOCK_CLOEXEC, 0);
+		}
+		csk = socket(AF_UNIX, c.type | SOCK_CLOEXEC, 0);
 		if (csk < 0)
 			return ckpt_error(err, errno, "socket");
 		ret = sock_connect(csk, e, err);
@@ -180,27 +304,27 @@ static int make_listener(struct files_rctx *rc, const struct json *e, ckpt_err_t
 	return ret;
 }
 
-static int make_pair(struct files_rctx *rc, const struct json *e, const struct json *p,
+static int make_pair(struct files_rctx *rc, const struct unix_saved *e, const struct unix_saved *p,
 		     ckpt_err_t *err)
 {
 	int sv[2], ret;
 
-	if (socketpair(AF_UNIX, json_as_int(json_get(e, "type")) | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv) < 0)
 		return ckpt_error(err, errno, "socketpair");
-	ret = park(rc, json_as_int(json_get(e, "id")), 0, sv[0], err);
+	ret = park(rc, e->id, 0, sv[0], err);
 	if (ret < 0) {
 		close(sv[1]);
 		return ret;
 	}
 	if (p)
-		return park(rc, json_as_int(json_get(p, "id")), 0, sv[1], err);
-	return park(rc, json_as_int(json_get(e, "id")), ORPHAN_END, sv[1], err);
+		return park(rc, p->id, 0, sv[1], err);
+	return park(rc, e->id, ORPHAN_END, sv[1], err);
 }
 
-static int make_single(struct files_rctx *rc, const struct json *e, const struct json *to,
-		       ckpt_err_t *err)
+static int make_single(struct files_rctx *rc, const struct unix_saved *e,
+		       const struct unix_saved *to, ckpt_err_t *err)
 {
-	int sk = socket(AF_UNIX, json_as_int(json_get(e, "type")) | SOCK_CLOEXEC, 0), ret;
+	int sk = socket(AF_UNIX, e->type | SOCK_CLOEXEC, 0), ret;
 
 	if (sk < 0)
 		return ckpt_error(err, errno, "socket");
@@ -211,37 +335,43 @@ static int make_single(struct files_rctx *rc, const struct json *e, const struct
 		close(sk);
 		return ret;
 	}
-	return park(rc, json_as_int(json_get(e, "id")), 0, sk, err);
+	return park(rc, e->id, 0, sk, err);
 }
 
-static int unix_make(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
+/* depth: a chain of one-way connections longer than the list is a loop */
+static int unix_make(struct files_rctx *rc, const struct unix_saved *e, int depth, ckpt_err_t *err)
 {
-	const struct json *list = json_get(rc->doc, "unix"), *p, *l;
-	uint64_t id = json_as_int(json_get(e, "id")), peer = json_as_int(json_get(e, "peer"));
-	int state = json_as_int(json_get(e, "state")), ret;
+	struct unix_saved p, l;
+	int ret;
 
-	if (files_shared_find(rc, "unix", id, 0))
+	if (files_shared_find(rc, "unix", e->id, 0))
 		return 0;
-	if (state == TCP_LISTEN)
+	if (depth > 64)
+		return doc_error(err, &e->it.at, "peers connected in a loop");
+	if (e->state == TCP_LISTEN)
 		return make_listener(rc, e, err);
-	l = unix_listener_of(list, id);
-	if (l) /* a pending connection: made by its listener */
-		return make_listener(rc, l, err);
-	p = peer ? files_list_find(list, peer) : NULL;
-	if (p && (uint64_t)json_as_int(json_get(p, "peer")) == id)
-		return make_pair(rc, e, p, err);
-	if (p) { /* connected one way, to a bound datagram socket */
-		ret = unix_make(rc, p, err);
-		return ret < 0 ? ret : make_single(rc, e, p, err);
+	ret = unix_listener_find(rc->doc, e->id, &l, err);
+	if (ret < 0)
+		return ret;
+	if (ret) /* a pending connection: made by its listener */
+		return make_listener(rc, &l, err);
+	ret = e->peer ? unix_get(rc->doc, e->peer, &p, err) : 0;
+	if (ret < 0)
+		return ret;
+	if (ret && p.peer == e->id)
+		return make_pair(rc, e, &p, err);
+	if (ret) { /* connected one way, to a bound datagram socket */
+		ret = unix_make(rc, &p, depth + 1, err);
+		return ret < 0 ? ret : make_single(rc, e, &p, err);
 	}
-	if (state == TCP_ESTABLISHED && json_as_int(json_get(e, "type")) != SOCK_DGRAM)
+	if (e->state == TCP_ESTABLISHED && e->type != SOCK_DGRAM)
 		return make_pair(rc, e, NULL, err);
 	return make_single(rc, e, NULL, err);
 }
 
-/* Send one message of n bytes, with the in-flight files `files` attached. */
+/* Send one message of n bytes, with the in-flight files refs[0..k) attached. */
 static int send_msg(int wfd, const char *buf, size_t n, const struct sockaddr_un *a, socklen_t al,
-		    const struct json *files, const int *inflight, int ninflight, ckpt_err_t *err)
+		    const int *refs, size_t k, const int *inflight, int ninflight, ckpt_err_t *err)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 253)] __attribute__((aligned(8))) = {0};
 	struct iovec iov = {(void *)buf, n};
@@ -249,11 +379,8 @@ static int send_msg(int wfd, const char *buf, size_t n, const struct sockaddr_un
 			    .msg_namelen = al,
 			    .msg_iov = &iov,
 			    .msg_iovlen = 1};
-	size_t k = json_len(files);
-	struct cmsghdr *c;
+	struct cmsghdr *c = NULL;
 
-	if (k > 253)
-		return ckpt_error_msg(err, EPROTO, "%zu fds in one message", k);
 	if (k) {
 		mh.msg_control = cbuf;
 		mh.msg_controllen = CMSG_SPACE(k * sizeof(int));
@@ -263,11 +390,9 @@ static int send_msg(int wfd, const char *buf, size_t n, const struct sockaddr_un
 		c->cmsg_len = CMSG_LEN(k * sizeof(int));
 	}
 	for (size_t i = 0; i < k; i++) {
-		int64_t ref = json_as_int(json_at(files, i));
-
-		if (ref < 0 || ref >= ninflight || inflight[ref] < 0)
-			return ckpt_error_msg(err, EPROTO, "no fd in flight %lld", (long long)ref);
-		memcpy(CMSG_DATA(c) + i * sizeof(int), &inflight[ref], sizeof(int));
+		if (refs[i] >= ninflight || inflight[refs[i]] < 0)
+			return ckpt_error_msg(err, EPROTO, "no fd in flight %d", refs[i]);
+		memcpy(CMSG_DATA(c) + i * sizeof(int), &inflight[refs[i]], sizeof(int));
 	}
 	if (sendmsg(wfd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
 		return ckpt_error(err, errno ?: EPROTO, "refill %zu bytes%s", n,
@@ -275,59 +400,102 @@ static int send_msg(int wfd, const char *buf, size_t n, const struct sockaddr_un
 	return 0;
 }
 
+/*
+ * The fds in flight with message msg of e ("rights": {msg, files}), at
+ * most 253 (SCM_MAX_FD), indexes into files.json "inflight": *k of them.
+ */
+static int msg_rights(const struct unix_saved *e, const struct json *rights, size_t *r, size_t msg,
+		      int *refs, size_t *k, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_KEY(&e->it.at, "rights"), rat = DOC_IDX(&at, *r);
+	const struct json *ro, *files;
+	int64_t m, ref;
+	int ret;
+
+	*k = 0;
+	if (*r >= json_len(rights))
+		return 0;
+	ret = doc_elem_obj(&at, rights, *r, &ro, err);
+	if (ret == 0)
+		ret = doc_int(&rat, ro, "msg", 0, INT32_MAX, &m, err);
+	if (ret < 0 || (size_t)m != msg)
+		return ret;
+	ret = doc_arr(&rat, ro, "files", 253, &files, k, err);
+	for (size_t i = 0; ret == 0 && i < *k; i++) {
+		struct doc_at fat = DOC_KEY(&rat, "files");
+
+		ret = doc_elem_int(&fat, files, i, 0, FILES_LIST_MAX, &ref, err);
+		refs[i] = ref;
+	}
+	(*r)++;
+	return ret;
+}
+
 /* Message by message ("msgs"), each with its fds in flight ("rights"). */
-static int fill_msgs(int wfd, const char *buf, uint64_t size, const struct json *e,
+static int fill_msgs(int wfd, const char *buf, uint64_t size, const struct unix_saved *e,
 		     const struct sockaddr_un *a, socklen_t al, const int *inflight, int ninflight,
 		     ckpt_err_t *err)
 {
-	const struct json *msgs = json_get(e, "msgs"), *rights = json_get(e, "rights");
+	const struct json *msgs, *rights;
 	uint64_t off = 0;
-	size_t r = 0;
+	size_t r = 0, nm, nr;
+	int ret;
 
-	for (size_t i = 0; i < json_len(msgs); i++) {
-		uint64_t n = json_as_int(json_at(msgs, i));
-		const struct json *files = NULL;
-		int ret;
+	ret = doc_arr(&e->it.at, e->it.obj, "msgs", FILES_LIST_MAX, &msgs, &nm, err);
+	if (ret == 0)
+		ret = doc_opt_arr(&e->it.at, e->it.obj, "rights", FILES_LIST_MAX, &rights, &nr,
+				  err);
+	for (size_t i = 0; ret == 0 && i < nm; i++) {
+		int refs[253];
+		int64_t n;
+		size_t k;
 
-		if (off + n > size)
-			return ckpt_error_msg(err, EPROTO, "message %zu past the image", i);
-		if (r < json_len(rights) &&
-		    (uint64_t)json_as_int(json_get(json_at(rights, r), "msg")) == i)
-			files = json_get(json_at(rights, r++), "files");
-		ret = send_msg(wfd, buf + off, n, a, al, files, inflight, ninflight, err);
+		ret = unix_elem(e, "msgs", msgs, i, INT32_MAX, &n, err);
+		if (ret == 0 && off + n > size)
+			ret = doc_error(err, &e->it.at, "message %zu past the image", i);
+		if (ret == 0)
+			ret = msg_rights(e, rights, &r, i, refs, &k, err);
+		if (ret < 0)
+			return ret;
+		ret = send_msg(wfd, buf + off, n, a, al, refs, k, inflight, ninflight, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "message %zu", i);
 		off += n;
 	}
-	return 0;
+	return ret;
 }
 
 /* Write the saved queue of e into it, from its peer or to its name. */
-static int unix_fill(struct files_rctx *rc, const struct json *e, const int *inflight,
+static int unix_fill(struct files_rctx *rc, const struct unix_saved *e, const int *inflight,
 		     int ninflight, ckpt_err_t *err)
 {
-	const char *image = json_as_str(json_get(e, "image"));
-	uint64_t id = json_as_int(json_get(e, "id")), peer = json_as_int(json_get(e, "peer"));
+	const char *image = e->image;
+	uint64_t id = e->id;
 	struct fd_shared *w = files_shared_find(rc, "unix", id, ORPHAN_END);
 	cleanup_free char *buf = NULL;
 	cleanup_close int in = -1, tmp = -1;
 	struct sockaddr_un a;
 	socklen_t al = 0;
 	uint64_t size;
-	int ret, wfd, big, old = -1;
+	int ret = 0, wfd, big, old = -1;
 
 	if (!image)
 		return 0;
-	if (!w && peer) {
-		const struct json *p = files_list_find(json_get(rc->doc, "unix"), peer);
+	if (!w && e->peer) {
+		struct unix_saved p;
 
-		if (p && (uint64_t)json_as_int(json_get(p, "peer")) == id)
-			w = files_shared_find(rc, "unix", peer, 0);
+		ret = unix_get(rc->doc, e->peer, &p, err);
+		if (ret < 0)
+			return ret;
+		if (ret && p.peer == id)
+			w = files_shared_find(rc, "unix", e->peer, 0);
 	}
 	if (!w) {
-		al = addr_of(e, &a, err);
+		ret = addr_of(e, &a, &al, err);
+		if (ret < 0)
+			return ret;
 		tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (!al || tmp < 0 || json_as_int(json_get(e, "type")) != SOCK_DGRAM)
+		if (!al || tmp < 0 || e->type != SOCK_DGRAM)
 			return ckpt_error_msg(err, ENOTSUP, "no way to refill unix socket %lu",
 					      (unsigned long)id);
 	}
@@ -340,7 +508,7 @@ static int unix_fill(struct files_rctx *rc, const struct json *e, const int *inf
 		return ckpt_error(err, EIO, "read %s", image);
 	big = size * 2 + 65536;
 	(void)setsockopt(wfd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-	if (!json_get(e, "msgs"))
+	if (!json_get(e->it.obj, "msgs"))
 		return write_all(wfd, buf, size) < 0 ? ckpt_error(err, errno, "refill unix socket")
 						     : 0;
 	if (al) /* sent to the name: relative to "dir" */
@@ -351,15 +519,14 @@ static int unix_fill(struct files_rctx *rc, const struct json *e, const int *inf
 	return ret;
 }
 
-static int unix_finish(struct files_rctx *rc, const struct json *e, ckpt_err_t *err)
+static int unix_finish(struct files_rctx *rc, const struct unix_saved *e, ckpt_err_t *err)
 {
-	struct fd_shared *sh = files_shared_find(rc, "unix", json_as_int(json_get(e, "id")), 0);
-	int on = 1, shut = json_as_int(json_get(e, "shutdown"));
+	struct fd_shared *sh = files_shared_find(rc, "unix", e->id, 0);
+	int on = 1, shut = e->shutdown;
 
 	if (!sh)
 		return 0;
-	if (json_as_bool(json_get(e, "passcred")) &&
-	    setsockopt(sh->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+	if (e->passcred && setsockopt(sh->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
 		return ckpt_error(err, errno, "SO_PASSCRED");
 	/* RCV_SHUTDOWN 1, SEND_SHUTDOWN 2: SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2 */
 	if (shut && shutdown(sh->fd, shut - 1) < 0 && errno != ENOTCONN)
@@ -369,13 +536,20 @@ static int unix_finish(struct files_rctx *rc, const struct json *e, ckpt_err_t *
 
 int unix_fill_all(struct files_rctx *rc, const int *inflight, int ninflight, ckpt_err_t *err)
 {
-	const struct json *list = json_get(rc->doc, "unix");
-	int ret = 0;
+	struct unix_saved e;
+	size_t n;
+	int ret = unix_count(rc->doc, &n, err);
 
-	for (size_t i = 0; ret == 0 && i < json_len(list); i++)
-		ret = unix_fill(rc, json_at(list, i), inflight, ninflight, err);
-	for (size_t i = 0; ret == 0 && i < json_len(list); i++)
-		ret = unix_finish(rc, json_at(list, i), err);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = unix_nth(rc->doc, i, &e, err);
+		if (ret == 0)
+			ret = unix_fill(rc, &e, inflight, ninflight, err);
+	}
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = unix_nth(rc->doc, i, &e, err);
+		if (ret == 0)
+			ret = unix_finish(rc, &e, err);
+	}
 	return ret < 0 ? ckpt_error_wrap(err, "unix socket") : 0;
 }
 
@@ -384,35 +558,119 @@ int unix_fill_all(struct files_rctx *rc, const int *inflight, int ninflight, ckp
  * (unix_fill_all, from unix_prepare_late) once the files that may be in
  * flight in them exist.
  */
-static int unix_prepare(const struct json *o, struct files_rctx *rc, ckpt_err_t *err)
+static int unix_prepare(const struct fd_entry *o, struct files_rctx *rc, ckpt_err_t *err)
 {
-	const struct json *list = json_get(rc->doc, "unix");
 	struct fd_shared *sh;
-	int ret = 0;
+	struct unix_saved e;
+	uint64_t id;
+	size_t n = 0;
+	int ret = doc_u64(&o->at, o->obj, "id", UINT32_MAX, &id, err);
 
-	for (size_t i = 0; !rc->unix_made && ret == 0 && i < json_len(list); i++)
-		ret = unix_make(rc, json_at(list, i), err);
+	if (ret == 0 && !rc->unix_made)
+		ret = unix_count(rc->doc, &n, err);
+	for (size_t i = 0; !rc->unix_made && ret == 0 && i < n; i++) {
+		ret = unix_nth(rc->doc, i, &e, err);
+		if (ret == 0)
+			ret = unix_make(rc, &e, 0, err);
+	}
 	if (ret < 0)
 		return ckpt_error_wrap(err, "unix socket");
 	rc->unix_made = true;
-	sh = files_shared_find(rc, "unix", json_as_int(json_get(o, "id")), 0);
+	sh = files_shared_find(rc, "unix", id, 0);
 	if (!sh)
-		return ckpt_error_msg(err, EPROTO, "files.json: no unix socket %lld",
-				      (long long)json_as_int(json_get(o, "id")));
-	if (fcntl(sh->fd, F_SETFL, json_as_int(json_get(o, "flags")) & O_NONBLOCK) < 0)
+		return doc_error(err, &o->at, "files.json has no unix socket %" PRIu64, id);
+	if (fcntl(sh->fd, F_SETFL, o->flags & O_NONBLOCK) < 0)
 		return ckpt_error(err, errno, "socket flags");
 	return 0;
 }
 
-static int unix_restore(const struct json *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+static int unix_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd,
+			ckpt_err_t *err)
 {
-	struct fd_shared *sh = files_shared_find(rc, "unix", json_as_int(json_get(o, "id")), 0);
+	struct fd_shared *sh;
+	uint64_t id;
+	int ret = doc_u64(&o->at, o->obj, "id", UINT32_MAX, &id, err);
 
+	if (ret < 0)
+		return ret;
+	sh = files_shared_find(rc, "unix", id, 0);
 	if (!sh)
 		return ckpt_error_msg(err, EPROTO, "unix socket was not prepared");
 	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "dup unix socket");
+	return 0;
+}
+
+/*
+ * A unix socket's bound name, saved as hex digits: "@" for the zero byte
+ * that starts an abstract name, "?" for any other byte not printable; a
+ * name bound relative to a directory is followed by that directory.
+ */
+static void describe_name(FILE *out, const struct unix_saved *u)
+{
+	const char *hex = u->name;
+
+	if (!hex || !*hex)
+		return;
+	fputs(" name ", out);
+	for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) {
+		unsigned int c = 0;
+
+		if (sscanf(hex + i, "%2x", &c) != 1)
+			break;
+		/* a path name may carry its terminating zero byte: stop there */
+		if (c == 0 && i && strncmp(hex, "00", 2))
+			break;
+		fputc(i == 0 && c == 0 ? '@' : c >= 0x20 && c < 0x7f ? (int)c : '?', out);
+	}
+	if (u->dir)
+		fprintf(out, " in %s", u->dir);
+}
+
+/* A unix socket: its name, queued bytes, and fds in flight in its messages. */
+static int unix_describe(const struct fd_entry *o, const struct json *files, bool lines, FILE *out,
+			 ckpt_err_t *err)
+{
+	struct doc_at rat;
+	const struct json *rights;
+	struct unix_saved u;
+	size_t inflight = 0, nr;
+	int64_t bytes;
+	uint64_t id;
+	int ret;
+
+	if (lines)
+		return 0;
+	ret = doc_u64(&o->at, o->obj, "id", UINT32_MAX, &id, err);
+	if (ret == 0)
+		ret = unix_get(files, id, &u, err);
+	if (ret < 0)
+		return ret;
+	fprintf(out, " socket %" PRIu64, id);
+	if (ret == 0)
+		return 0;
+	describe_name(out, &u);
+	rat = DOC_KEY(&u.it.at, "rights");
+	ret = doc_opt_int(&u.it.at, u.it.obj, "bytes", 0, INT64_MAX, 0, &bytes, err);
+	if (ret == 0)
+		ret = doc_opt_arr(&u.it.at, u.it.obj, "rights", FILES_LIST_MAX, &rights, &nr, err);
+	for (size_t i = 0; ret == 0 && i < nr; i++) {
+		struct doc_at at = DOC_IDX(&rat, i);
+		const struct json *r, *f;
+		size_t nf;
+
+		ret = doc_elem_obj(&rat, rights, i, &r, err);
+		if (ret == 0)
+			ret = doc_arr(&at, r, "files", 253, &f, &nf, err);
+		inflight += ret == 0 ? nf : 0;
+	}
+	if (ret < 0)
+		return ret;
+	if (bytes)
+		fprintf(out, " %" PRId64 " bytes queued", bytes);
+	if (inflight)
+		fprintf(out, " %zu fds in flight", inflight);
 	return 0;
 }
 
@@ -422,6 +680,7 @@ const struct fd_ops fd_unix_ops = {
 	.dump = unix_dump,
 	.prepare = unix_prepare,
 	.restore = unix_restore,
+	.describe = unix_describe,
 	.own_sharing = true,
 	.prepare_in_tree = true,
 };

@@ -359,14 +359,22 @@ int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, c
 	return 0;
 }
 
+/* An inode number this dump wrote (0 if none). */
+static uint64_t ino_of(const struct json *j)
+{
+	uint64_t v = 0;
+
+	return json_hex_value(j, &v) ? v : 0;
+}
+
 /* A listener in list with client ino among its pending connections. */
-const struct json *unix_listener_of(const struct json *list, uint64_t client)
+static const struct json *unix_listener_of(const struct json *list, uint64_t client)
 {
 	for (size_t i = 0; i < json_len(list); i++) {
 		const struct json *icons = json_get(json_at(list, i), "icons");
 
 		for (size_t k = 0; k < json_len(icons); k++)
-			if ((uint64_t)json_as_int(json_at(icons, k)) == client)
+			if (ino_of(json_at(icons, k)) == client)
 				return json_at(list, i);
 	}
 	return NULL;
@@ -378,13 +386,13 @@ static int unix_check_icons(const struct json *list, const struct json *e, ckpt_
 	const struct json *icons = json_get(e, "icons");
 
 	for (size_t k = 0; k < json_len(icons); k++) {
-		uint64_t c = json_as_int(json_at(icons, k));
+		uint64_t c = ino_of(json_at(icons, k));
 
 		if (!files_list_find(list, c))
 			return ckpt_error_msg(err, ENOTSUP,
 					      "unsupported unix socket %lu: pending connection "
 					      "from socket %lu outside the tree",
-					      (unsigned long)json_as_int(json_get(e, "id")),
+					      (unsigned long)ino_of(json_get(e, "id")),
 					      (unsigned long)c);
 	}
 	return 0;
@@ -400,13 +408,13 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 	list = dc->doc ? json_get(dc->doc, "unix") : NULL;
 	for (size_t i = 0; i < json_len(list); i++) {
 		const struct json *e = json_at(list, i);
-		uint64_t id = json_as_int(json_get(e, "id")), peer;
+		uint64_t id = ino_of(json_get(e, "id")), peer;
 		struct unix_diag_info ui;
 
 		ret = unix_check_icons(list, e, err);
 		if (ret < 0)
 			return ret;
-		peer = json_as_int(json_get(e, "peer"));
+		peer = ino_of(json_get(e, "peer"));
 		if (!peer || files_list_find(list, peer) || unix_listener_of(list, id))
 			continue;
 		/* a peer that no longer exists is a closed end: restored as such */

@@ -40,8 +40,6 @@ int unix_diag_find(struct files_dctx *dc, uint32_t ino, struct unix_diag_info *u
 void unix_diag_close_all(struct files_dctx *dc);
 bool unix_match(const struct fd_info *fi);
 int unix_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, ckpt_err_t *err);
-/* The listener of list that has client among its pending connections. */
-const struct json *unix_listener_of(const struct json *list, uint64_t client);
 
 /*
  * fds in flight (SCM_RIGHTS) are dumped once every task is (unix-inflight.c):

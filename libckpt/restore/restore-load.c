@@ -18,9 +18,6 @@
 #include "util/log.h"
 #include "util/util.h"
 
-/* Largest fd number a task may have (fs.nr_open's default). */
-#define RC_FD_MAX (1 << 20)
-
 static const struct doc_field rchild_misc_fields[] = {
 	DOC_OPT_STR(struct rchild_misc, cwd, "cwd", PATH_MAX),
 	DOC_INT(struct rchild_misc, umask, "umask", 0, 0777),
@@ -30,33 +27,25 @@ static const struct doc_field rchild_misc_fields[] = {
 	DOC_END,
 };
 
-/* The fd numbers; the page image goes above all of them. */
-static int fds_read(const struct doc_at *at, struct rtask *t, ckpt_err_t *err)
+/*
+ * The saved fds, read by the files module (files_task_load: every member
+ * every fd has, checked); their numbers kept here, the page image above
+ * all of them.
+ */
+static int fds_read(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	struct doc_at fat = DOC_KEY(at, "fds");
-	const struct json *fds;
-	size_t n;
-	int ret;
+	const struct files_task *ft;
+	int max = 2, ret;
 
-	ret = doc_opt_arr(at, t->doc, "fds", RC_FD_MAX, &fds, &n, err);
+	ret = files_task_load(&rc->files, t->pid, t->doc, &max, err);
 	if (ret < 0)
 		return ret;
-	t->fds = xzalloc((n + 1) * sizeof(*t->fds));
-	t->nfds = n;
-	t->img_fd = 3;
-	for (size_t i = 0; i < n; i++) {
-		struct doc_at e = DOC_IDX(&fat, i);
-		const struct json *f;
-		int64_t fd;
-
-		ret = doc_elem_obj(&fat, fds, i, &f, err);
-		if (ret == 0)
-			ret = doc_int(&e, f, "fd", 0, RC_FD_MAX - 2, &fd, err);
-		if (ret < 0)
-			return ret;
-		t->fds[i] = fd;
-		t->img_fd = MAX(t->img_fd, (int)fd + 1);
-	}
+	ft = files_task_of(&rc->files, t->doc);
+	t->fds = xzalloc((ft->nfds + 1) * sizeof(*t->fds));
+	t->nfds = ft->nfds;
+	for (size_t i = 0; i < ft->nfds; i++)
+		t->fds[i] = ft->fds[i].fd;
+	t->img_fd = max + 1;
 	return 0;
 }
 
@@ -168,7 +157,7 @@ static int rc_load_task(struct rctx *rc, struct rtask *t, const struct pstree_ta
 		return 0;
 	ret = doc_read(&at, t->doc, rchild_misc_fields, &t->misc, err);
 	if (ret == 0)
-		ret = fds_read(&at, t, err);
+		ret = fds_read(rc, t, err);
 	if (ret == 0)
 		ret = threads_read(&at, t, pt, err);
 	if (ret < 0)

@@ -43,18 +43,12 @@
 /* Shared open files (pipes) are made here, parked above every fd of the tree. */
 static int files_setup(struct rctx *rc, ckpt_err_t *err)
 {
-	cleanup_free struct json **docs = xzalloc((rc->ntasks + 1) * sizeof(*docs));
-	int n = 0;
-
 	rc->files.bundle = rc->bundle;
 	rc->files.min_fd = 3;
-	for (int i = 0; i < rc->ntasks; i++) {
-		if (rc->tasks[i].zombie)
-			continue;
-		docs[n++] = rc->tasks[i].doc;
-		rc->files.min_fd = MAX(rc->files.min_fd, rc->tasks[i].img_fd + 1);
-	}
-	return files_prepare(&rc->files, docs, n, err);
+	for (int i = 0; i < rc->ntasks; i++)
+		if (!rc->tasks[i].zombie)
+			rc->files.min_fd = MAX(rc->files.min_fd, rc->tasks[i].img_fd + 1);
+	return files_prepare(&rc->files, err);
 }
 
 /* Somewhere in j, an object with this key. */

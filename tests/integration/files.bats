@@ -62,6 +62,45 @@ load helpers
 	wl_finish
 }
 
+# files_tamper JQ-FILTER DOC: a copy of $T/bundle with DOC edited by the
+# filter and the manifest's sums recomputed, as a crafted bundle would be;
+# the restore must refuse it before the tree exists.
+files_tamper()
+{
+	local filter=$1 doc=$2
+
+	rm -rf "$T/evil"
+	cp -a "$T/bundle" "$T/evil"
+	jq "$filter" "$T/bundle/$doc" >"$T/evil/$doc" || return
+	"$(dirname "$CKPT_OCI")/tests/unit/mkbundle" --reseal "$T/evil" || return
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore "$T/evil"
+	assert_failure
+}
+
+@test "files: sizes, counts, fd numbers, offsets and flags out of range are refused by name" {
+	require_cmd jq
+	wl_start fd_pipeline || return
+	ckpt_checkpoint || return
+	local task
+	task=$(cd "$T/bundle" && ls task-*.json | head -1)
+	files_tamper '.pipes[0].size = -1' files.json
+	assert_output --regexp 'files\.json: pipes\[0\]\.size: -1 is out of range 0\.\.[0-9]+'
+	files_tamper '.pipes[0].bytes = 1e15 | .pipes[0].bytes |= floor' files.json
+	assert_output --regexp 'files\.json: pipes\[0\]\.bytes: [0-9]+ is out of range'
+	files_tamper '.fds[0].fd = 4000000000' "$task"
+	assert_output --regexp "$task: fds\\[0\\]\\.fd: 4000000000 is out of range"
+	files_tamper '.fds[0].pos = -5' "$task"
+	assert_output --regexp "$task: fds\\[0\\]\\.pos: -5 is out of range"
+	files_tamper '.fds[0].flags = 1073741824' "$task"
+	assert_output --regexp "$task: fds\\[0\\]\\.flags: 1073741824 is out of range"
+	files_tamper '.fds[0].kind = "nosuch"' "$task"
+	assert_output --partial "$task: fds[0].kind: unknown kind \`nosuch\`"
+	files_tamper '.fds[1].fd = .fds[0].fd' "$task"
+	assert_output --regexp "$task: fds: fd [0-9]+ saved twice"
+	files_tamper 'del(.fds[0].flags)' "$task"
+	assert_output --partial "$task: fds[0].flags: missing"
+}
+
 @test "files: an unlinked file above --ghost-limit fails the checkpoint clearly" {
 	wl_start fd_ghost || return
 	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" --ghost-limit 4K

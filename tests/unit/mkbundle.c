@@ -83,6 +83,8 @@ static struct json *task(int pid)
 		v = json_push(fds, json_obj());
 		json_set(v, "fd", json_int(fd));
 		json_set(v, "kind", json_str("chr"));
+		json_set(v, "flags", json_int(02));
+		json_set(v, "pos", json_int(0));
 		json_set(v, "path", json_str("/dev/null"));
 	}
 	return t;
