@@ -1,0 +1,261 @@
+#!/usr/bin/env bats
+# exclusive: fixed container, cgroup or namespace names; runs alone on a machine
+# tests/integration/hostile.bats - bundles crafted to write to the host.
+# The attacker edits a bundle and recomputes every size and digest and even
+# a MAC, with a key of their own (mkbundle --reseal FILE KEY): restore
+# refuses it, by the MAC, before anything is made. With the override
+# (--insecure-unauthenticated) the path rules refuse what they cover: a
+# container's root directory and runtime state root never come from the
+# bundle. Each test checks that the host paths aimed at are as they were
+# (mode, owner, content) and that no process of the tree is left.
+#
+# Covered by the MAC only (the override would still restore them: the path
+# and credential rules in files/, mem/ and namespaces/ are not there yet):
+# a unix socket named after a live host socket, socket files made in host
+# directories (absolute names, `..`), a shared file mapping and an fd open
+# for writing pointed at a host file, a negative size in files.json.
+
+load helpers
+load container
+bats_require_minimum_version 1.5.0
+
+MKBUNDLE=${MKBUNDLE:-$(dirname "$CKPT_OCI")/tests/unit/mkbundle}
+
+setup()
+{
+	ckpt_setup
+	require_root
+	[ -x "$MKBUNDLE" ] || skip "mkbundle not built ($MKBUNDLE)"
+	head -c 32 /dev/urandom >"$T/evil.key" && chmod 600 "$T/evil.key"
+}
+
+teardown()
+{
+	[[ -n ${RUNC_ROOT:-} ]] && ctr_teardown
+	[[ -n ${VICTIM_PID:-} ]] && kill "$VICTIM_PID" 2>/dev/null
+	ckpt_teardown
+}
+
+# attack FILE JQ-FILTER: rewrite one document of $T/bundle, then make the
+# manifest and its MAC true again with the attacker's key.
+attack()
+{
+	jq "$2" "$T/bundle/$1" >"$T/edit.json" || return
+	mv "$T/edit.json" "$T/bundle/$1"
+	"$MKBUNDLE" --reseal "$T/bundle" "$T/evil.key"
+}
+
+# snap PATH...: mode, owner, size and content digest of each, as a line each.
+snap()
+{
+	local p
+
+	for p in "$@"; do
+		if [[ -e $p || -L $p ]]; then
+			echo "$p $(stat -c '%F %a %U:%G %s %i' "$p") $( [[ -f $p ]] && sha256sum <"$p")"
+		else
+			echo "$p absent"
+		fi
+	done
+}
+
+# refused_by_mac [ARGS...]: restore $T/bundle is refused in one line naming
+# the MAC, and the pids of the checkpointed tree stay free.
+refused_by_mac()
+{
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore "$@" "$T/bundle"
+	assert_output --regexp '^ckpt-oci: restore: bundle `.*`: MAC does not verify: altered after it was written, or written with another key \(key id [0-9a-f]{16}, ours [0-9a-f]{16}\)$'
+	no_tree_left
+}
+
+# No pid of a process tree, no restore of this bundle still running, no
+# container in this test's runc root.
+no_tree_left()
+{
+	local pid
+
+	for pid in $PIDS; do
+		! kill -0 "$pid" 2>/dev/null || fail "pid $pid exists after a refused restore"
+	done
+	! pgrep -f "restore.* $T/bundle" >/dev/null || fail "a restore is left: $(pgrep -af "$T/bundle")"
+	[[ -z ${RUNC_ROOT:-} || -z $("$RUNC" --root "$RUNC_ROOT" list -q 2>/dev/null) ]] ||
+		fail "runc knows: $("$RUNC" --root "$RUNC_ROOT" list -q)"
+}
+
+# hex of a unix socket name as files.json keeps it (with its final NUL).
+sun_hex()
+{
+	printf '%s' "$1" | od -An -tx1 | tr -d ' \n'
+	printf '00'
+}
+
+# A live host daemon's socket: a listener bound at $1, pid VICTIM_PID.
+victim_socket()
+{
+	python3 -c 'import socket,sys,os,signal
+s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+open(sys.argv[1]+".up","w").close(); signal.pause()' "$1" </dev/null >/dev/null 2>&1 &
+	VICTIM_PID=$!
+	wait_until 10 test -e "$1.up"
+}
+
+process_bundle()
+{
+	wl_start "$1" || return
+	ckpt_checkpoint || return
+	PIDS=$(jq '.tasks[].threads[]' "$T/bundle/pstree.json")
+}
+
+@test "hostile: the host key is root's, 0600, in a 0700 directory; inspect says what the MAC check found" {
+	process_bundle fd_unix_listen
+	[[ $(stat -c '%a %U' /etc/ckpt-oci) == "700 root" ]]
+	[[ $(stat -c '%a %U %s' /etc/ckpt-oci/bundle.key) == "600 root 32" ]]
+	run -0 "$CKPT_OCI" inspect "$T/bundle"
+	assert_line --index 0 "mac:       verified (written with this key, not altered since)"
+	run -0 "$CKPT_OCI" inspect --key "$T/evil.key" "$T/bundle"
+	assert_line --index 0 --partial "mac:       BAD"
+	attack pstree.json .
+	run -0 "$CKPT_OCI" inspect --json "$T/bundle"
+	[[ $(jq -r .mac <<<"$output") == bad ]]
+	chmod 644 "$T/evil.key"
+	run -1 clean_exec "$CKPT_OCI" restore --key "$T/evil.key" "$T/bundle"
+	assert_output --partial "mode 0644: must be ours and 0600"
+	rm "$T/bundle/manifest.mac"
+	run -0 "$CKPT_OCI" inspect "$T/bundle"
+	assert_line --index 0 "mac:       none: not authenticated"
+	run -1 clean_exec "$CKPT_OCI" restore "$T/bundle"
+	assert_output --regexp 'not authenticated: no manifest.mac'
+	[ "${#lines[@]}" -eq 1 ]
+	no_tree_left
+}
+
+@test "hostile: a unix socket named after a live host socket: refused, the daemon keeps it" {
+	local victim=$T/daemon.sock before
+
+	victim_socket "$victim"
+	before=$(snap "$victim" "$T")
+	process_bundle fd_unix_listen
+	attack files.json "(.unix[] | select(.state == 10)).name = \"$(sun_hex "$victim")\""
+	refused_by_mac
+	assert_equal "$(snap "$victim" "$T")" "$before"
+	kill -0 "$VICTIM_PID"
+	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$victim"
+}
+
+@test "hostile: socket files in host directories (absolute name, ..): refused, nothing made" {
+	local abs=/tmp/ckpt-hostile-$$.sock dotdot=$T/a/../../ckpt-hostile-dd-$$.sock before
+
+	before=$(snap /tmp "$abs" "${dotdot%/*}/ckpt-hostile-dd-$$.sock")
+	process_bundle fd_unix_listen
+	cp -a "$T/bundle" "$T/orig"
+	attack files.json "(.unix[] | select(.state == 10)).name = \"$(sun_hex "$abs")\""
+	refused_by_mac
+	rm -rf "$T/bundle" && cp -a "$T/orig" "$T/bundle"
+	attack files.json "(.unix[] | select(.state == 10)).name = \"$(sun_hex "$dotdot")\""
+	refused_by_mac
+	assert_equal "$(snap /tmp "$abs" "${dotdot%/*}/ckpt-hostile-dd-$$.sock")" "$before"
+}
+
+@test "hostile: a negative size in files.json: refused" {
+	process_bundle fd_unix_listen
+	attack files.json '(.unix[] | select(.bytes? != null)).bytes = -1'
+	refused_by_mac
+}
+
+@test "hostile: a shared file mapping pointed at a host file: refused, the file unchanged" {
+	local victim=$T/host-file before
+
+	seq 1 5000 >"$victim"
+	chmod 640 "$victim"
+	before=$(snap "$victim")
+	process_bundle file_mappings
+	local task
+	task=$(grep -l '"shared": true' "$T"/bundle/task-*.json | head -1)
+	[[ -n $task ]] || fail "no shared file mapping in the bundle"
+	attack "${task##*/}" "(.vmas[] | select(.shared == true and .kind == \"file\")).path = \"$victim\""
+	refused_by_mac
+	assert_equal "$(snap "$victim")" "$before"
+}
+
+@test "hostile: an fd open for writing pointed at a host file (O_CREAT in a host directory): refused" {
+	local victim=$T/host-file made=/tmp/ckpt-hostile-creat-$$ before
+
+	seq 1 100 >"$victim"
+	before=$(snap "$victim" "$made" /tmp)
+	process_bundle fd_shared
+	local task
+	task=$(grep -l 'shared.txt' "$T"/bundle/task-*.json | head -1)
+	attack "${task##*/}" "(.fds[] | select(.path? and (.path | endswith(\"shared.txt\")))).path = \"$victim\""
+	refused_by_mac
+	attack "${task##*/}" "(.fds[] | select(.path? == \"$victim\")).path = \"$made\""
+	refused_by_mac
+	assert_equal "$(snap "$victim" "$made" /tmp)" "$before"
+}
+
+# ---- containers: oci.json's host locations ------------------------------
+
+# A runc container checkpointed by name into $T/bundle, its root directory
+# copied first (the copy a --rootfs restore needs).
+container_bundle()
+{
+	ctr_setup
+	CTRS+=(hb1)
+	ctr_run_counter hb1 || return
+	checkpoint -o "$T/bundle" hb1
+	assert_success || return
+	PIDS= # the container's own pid namespace: its pids say nothing here
+	cp -a "$T/hb1/rootfs" "$T/fresh"
+}
+
+# The host's /tmp, a file in it the tar would make, and the runtime roots.
+host_state()
+{
+	snap /tmp /tmp/ckpt-hostile-tar-$$ /etc /etc/hb1 /etc/hb2 /run/runc/hb1 /run/runc/hb2 \
+		"$RUNC_ROOT/hb1" "$RUNC_ROOT/hb2"
+}
+
+@test "hostile: oci.json rootfs \"/\" with a tar for /tmp: refused by the MAC, then by the path rules" {
+	local before
+
+	container_bundle || return
+	# the tar makes /tmp 0755 and drops a file there, if it lands on the host's /
+	mkdir -p "$T/evil/tmp" && chmod 755 "$T/evil/tmp" && echo pwned >"$T/evil/tmp/ckpt-hostile-tar-$$"
+	tar -C "$T/evil" -cf "$T/bundle/rootfs-diff.tar" ./tmp
+	before=$(host_state)
+	attack oci.json '.state.config.rootfs = "/"'
+	refused_by_mac --root "$RUNC_ROOT"
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated \
+		--root "$RUNC_ROOT" "$T/bundle"
+	assert_output "ckpt-oci: restore: an unauthenticated bundle does not choose the container's root directory (it names \`/\`): give --rootfs DIR"
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated \
+		--root "$RUNC_ROOT" --rootfs / "$T/bundle"
+	assert_output "ckpt-oci: restore: root directory \`/\` is the host's /, not a container's"
+	# a link to / is the host's / too
+	ln -s / "$T/slash"
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated \
+		--root "$RUNC_ROOT" --rootfs "$T/slash" "$T/bundle"
+	assert_output --partial "is the host's /, not a container's"
+	assert_equal "$(host_state)" "$before"
+	no_tree_left
+}
+
+@test "hostile: oci.json runtime root \"/etc\": refused by the MAC; with the override it is only a name" {
+	local before
+
+	container_bundle || return
+	before=$(host_state)
+	attack oci.json '.root = "/etc" | .id = "hb2"'
+	refused_by_mac
+	assert_equal "$(host_state)" "$before"
+	no_tree_left
+	# unauthenticated, onto a copy of the image, under the root the command line names
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --insecure-unauthenticated \
+		--root "$RUNC_ROOT" --rootfs "$T/fresh" --pid-file "$T/r.pid" "$T/bundle"
+	assert_success
+	CTRS+=(hb2)
+	ckpt_track_pid "$(cat "$T/r.pid")"
+	[[ -e $RUNC_ROOT/hb2/state.json ]]
+	[[ ! -e /etc/hb2 && ! -e /run/runc/hb2 ]]
+	# what would run on the host at `runc delete` is dropped
+	[[ $(jq -c '.config.hooks' "$RUNC_ROOT/hb2/state.json") == "{}" ]]
+}
