@@ -198,8 +198,15 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 		if (strstr(v->path, " (deleted)"))
 			return ckpt_error_msg(err, ENOTSUP, "mapping of deleted file `%s`",
 					      v->path);
+		/*
+		 * A shared mapping may become writable (mprotect) only when its
+		 * file was open for writing: VM_MAYWRITE ("mw") says it was.
+		 */
 		return fcache_open(t, fc, data, v->path,
-				   v->shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY, fd, err);
+				   v->shared && (v->prot & PROT_WRITE || has_flag(v->vmflags, "mw"))
+					   ? O_RDWR
+					   : O_RDONLY,
+				   fd, err);
 	case VMA_SHMEM:
 	case VMA_MEMFD:
 		shm = shm_find(rc, id);
@@ -211,10 +218,19 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 		}
 		rc->shms = xrealloc(rc->shms, (rc->nshms + 1) * sizeof(*rc->shms));
 		rc->shms[rc->nshms++] = (struct rshm){id, t->host_pid, v->start, v->end, false};
-		if (v->kind == VMA_SHMEM) {
+		if (v->kind == VMA_SHMEM && !v->pgoff &&
+		    v->end - v->start >= (uint64_t)v->m->shm_size) {
 			*flags |= MAP_ANONYMOUS;
 			return 0;
 		}
+		/*
+		 * A piece of the object (the task unmapped its head, or mprotect
+		 * split it and another piece comes first): MAP_ANONYMOUS would
+		 * drop the offset, /dev/zero keeps it. The object is as long as
+		 * this piece; rmem_fill_shared gives it its whole size.
+		 */
+		if (v->kind == VMA_SHMEM)
+			return ropen(t, data, "/dev/zero", O_RDWR, fd, err);
 		{
 			/* "/memfd:NAME (deleted)" -> NAME */
 			long r;
@@ -655,32 +671,57 @@ static int copy_range(int in, loff_t src, int out, loff_t dst, size_t len, ckpt_
 	return 0;
 }
 
-/* Shared objects are filled from outside, through /proc/PID/map_files. */
+/* The VMA (of any task) that carries the runs of shared object id. */
+static const struct mem_vma *shm_runs_of(struct rctx *rc, uint64_t id)
+{
+	for (int i = 0; i < rc->ntasks; i++)
+		for (size_t k = 0; k < rc->tasks[i].mem.nvmas; k++)
+			if (rc->tasks[i].mem.vmas[k].has_runs &&
+			    (uint64_t)rc->tasks[i].mem.vmas[k].shmid == id)
+				return &rc->tasks[i].mem.vmas[k];
+	return NULL;
+}
+
+/*
+ * Shared objects are filled from outside, through /proc/PID/map_files of
+ * the mapping that made them; a shared anonymous object made from a piece
+ * of it gets its whole size here.
+ */
 int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	for (size_t i = 0; i < t->mem.nvmas; i++) {
-		const struct mem_vma *v = &t->mem.vmas[i];
-		struct rshm *shm = v->has_runs ? shm_find(rc, v->shmid) : NULL;
+		const struct mem_vma *v = &t->mem.vmas[i], *src;
+		struct rshm *shm = NULL;
 		cleanup_free char *img = NULL, *path = NULL;
 		cleanup_close int in = -1, out = -1;
+		struct stat st;
 		uint64_t size;
 		int ret;
 
-		if (!shm || shm->filled || shm->host_pid != t->host_pid)
+		if (v->kind == VMA_SHMEM || v->kind == VMA_MEMFD)
+			shm = shm_find(rc, v->shmid);
+		if (!shm || shm->filled || shm->host_pid != t->host_pid || shm->start != v->start)
 			continue;
 		shm->filled = true;
-		img = xasprintf("shmem-%lu.img", (unsigned long)shm->id);
-		ret = bundle_open_file(rc->bundle, img, &in, &size, err);
-		if (ret < 0)
-			return ret;
 		path = xasprintf("/proc/%d/map_files/%lx-%lx", t->host_pid,
 				 (unsigned long)shm->start, (unsigned long)shm->end);
 		out = open(path, O_RDWR | O_CLOEXEC);
 		if (out < 0)
 			return ckpt_error(err, errno, "open %s", path);
+		if (fstat(out, &st) < 0 ||
+		    (st.st_size != v->shm_size && ftruncate(out, v->shm_size) < 0))
+			return ckpt_error(err, errno, "size shared memory %lu",
+					  (unsigned long)shm->id);
+		src = shm_runs_of(rc, shm->id);
+		if (!src)
+			continue;
+		img = xasprintf("shmem-%lu.img", (unsigned long)shm->id);
+		ret = bundle_open_file(rc->bundle, img, &in, &size, err);
+		if (ret < 0)
+			return ret;
 		/* each run is inside the object and the image: checked at load */
-		for (size_t k = 0; k < v->nshm_runs; k++) {
-			const struct mem_shm_run *run = &v->shm_runs[k];
+		for (size_t k = 0; k < src->nshm_runs; k++) {
+			const struct mem_shm_run *run = &src->shm_runs[k];
 
 			ret = copy_range(in, run->src, out, run->dst, run->len, err);
 			if (ret < 0)

@@ -23,3 +23,19 @@ load helpers
 	require_root
 	wl_roundtrip mlock_uid.static
 }
+
+@test "mem: map_devzero, /dev/zero and a shared object in pieces (dynamic)" {
+	wl_roundtrip map_devzero
+}
+
+@test "mem: map_devzero, /dev/zero and a shared object in pieces (static)" {
+	wl_roundtrip map_devzero.static
+}
+
+@test "mem: map_file_rights, mprotect PROT_WRITE after restore, mixed protections (dynamic)" {
+	wl_roundtrip map_file_rights "$T"
+}
+
+@test "mem: map_file_rights, mprotect PROT_WRITE after restore, mixed protections (static)" {
+	wl_roundtrip map_file_rights.static "$T"
+}

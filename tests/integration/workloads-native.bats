@@ -208,3 +208,19 @@ load helpers
 	require_root
 	wl_native mlock_uid.static
 }
+
+@test "native: map_devzero (dynamic)" {
+	wl_native map_devzero
+}
+
+@test "native: map_devzero (static)" {
+	wl_native map_devzero.static
+}
+
+@test "native: map_file_rights (dynamic)" {
+	wl_native map_file_rights "$T"
+}
+
+@test "native: map_file_rights (static)" {
+	wl_native map_file_rights.static "$T"
+}
