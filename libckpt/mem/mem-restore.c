@@ -179,6 +179,41 @@ static int shm_path_in_task(struct rctx *rc, struct rtask *t, const struct rshm 
 			      cand[0]);
 }
 
+/*
+ * Whether the mapping needs its file open for writing: shared, and
+ * writable now or allowed to become so (VM_MAYWRITE, "mw"). Mapped from a
+ * writable file otherwise, the mapping would keep a writer on the file
+ * for as long as it lives, and an execve of it (a memfd holding a
+ * program) fails with ETXTBSY.
+ */
+static bool vma_writes_file(const struct rvma *v)
+{
+	return v->shared && (v->prot & PROT_WRITE || has_flag(v->vmflags, "mw"));
+}
+
+/* Swap the task's fd for a read-only one on the same file (/proc/self/fd). */
+static int reopen_rdonly(struct rtask *t, uint64_t data, long *fd, ckpt_err_t *err)
+{
+	char path[64];
+	long ro, r;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%ld", *fd);
+	ret = rsys_poke(t->host_pid, data, path, strlen(path) + 1, err);
+	if (ret == 0)
+		ret = RSYS(&t->rs, &ro, err, SYS_openat, AT_FDCWD, data, O_RDONLY | O_CLOEXEC, 0,
+			   0, 0);
+	if (ret < 0)
+		return ret;
+	if (ro < 0) {
+		pr_debug("task %d: reopen %s read-only: %ld, mapped writable", t->pid, path, ro);
+		return 0;
+	}
+	ret = RSYS(&t->rs, &r, err, SYS_close, *fd, 0, 0, 0, 0, 0);
+	*fd = ro;
+	return ret;
+}
+
 /* Where the mapping comes from. *fd is to be closed unless it is fc's. */
 static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags, long *fd,
 		      struct fcache *fc, ckpt_err_t *err)
@@ -198,22 +233,17 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 		if (strstr(v->path, " (deleted)"))
 			return ckpt_error_msg(err, ENOTSUP, "mapping of deleted file `%s`",
 					      v->path);
-		/*
-		 * A shared mapping may become writable (mprotect) only when its
-		 * file was open for writing: VM_MAYWRITE ("mw") says it was.
-		 */
-		return fcache_open(t, fc, data, v->path,
-				   v->shared && (v->prot & PROT_WRITE || has_flag(v->vmflags, "mw"))
-					   ? O_RDWR
-					   : O_RDONLY,
-				   fd, err);
+		/* open for writing when the mapping was made from a writable file */
+		return fcache_open(t, fc, data, v->path, vma_writes_file(v) ? O_RDWR : O_RDONLY, fd,
+				   err);
 	case VMA_SHMEM:
 	case VMA_MEMFD:
 		shm = shm_find(rc, id);
 		if (shm) {
 			ret = shm_path_in_task(rc, t, shm, path, sizeof(path), err);
 			if (ret == 0)
-				ret = ropen(t, data, path, O_RDWR, fd, err);
+				ret = ropen(t, data, path,
+					    vma_writes_file(v) ? O_RDWR : O_RDONLY, fd, err);
 			return ret;
 		}
 		rc->shms = xrealloc(rc->shms, (rc->nshms + 1) * sizeof(*rc->shms));
@@ -246,7 +276,10 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 			if (ret == 0)
 				ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd, v->m->shm_size, 0,
 					   0, 0, 0);
-			return rsys_check(ret, r, err, "ftruncate memfd `%s`", path);
+			ret = rsys_check(ret, r, err, "ftruncate memfd `%s`", path);
+			if (ret == 0 && !vma_writes_file(v))
+				ret = reopen_rdonly(t, data, fd, err);
+			return ret;
 		}
 	default:
 		return ckpt_error_msg(err, EPROTO, "VMA %#lx: cannot map", (unsigned long)v->start);

@@ -39,3 +39,11 @@ load helpers
 @test "mem: map_file_rights, mprotect PROT_WRITE after restore, mixed protections (static)" {
 	wl_roundtrip map_file_rights.static "$T"
 }
+
+@test "mem: memfd_exec, a memfd executed after restore (dynamic)" {
+	wl_roundtrip memfd_exec
+}
+
+@test "mem: memfd_exec, a memfd executed after restore (static)" {
+	wl_roundtrip memfd_exec.static
+}

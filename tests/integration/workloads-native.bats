@@ -224,3 +224,11 @@ load helpers
 @test "native: map_file_rights (static)" {
 	wl_native map_file_rights.static "$T"
 }
+
+@test "native: memfd_exec (dynamic)" {
+	wl_native memfd_exec
+}
+
+@test "native: memfd_exec (static)" {
+	wl_native memfd_exec.static
+}
