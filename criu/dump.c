@@ -61,8 +61,6 @@ static int dump_refused(struct swrk *s, ckpt_err_t *err)
 	 */
 	if (o->empty_ns & ~(uint32_t)CLONE_NEWNET)
 		return swrk_refuse(s, "empty_ns other than the network namespace", err);
-	if (o->n_external)
-		return swrk_refuse(s, "external (external namespaces and resources)", err);
 	if (o->n_unix_sk_ino)
 		return swrk_refuse(s, "unix_sk_ino", err);
 	if (o->n_skip_mnt)
@@ -86,13 +84,18 @@ static int dump_frozen(struct ckpt_dump_opts *d, struct ckpt_bundle *b, ckpt_err
 	return swrk_notify(r->s, "post-dump", 0, err);
 }
 
-/* criu.json: the root directory the tree had, which restore maps to the new one. */
-static char *dump_doc(const CriuOpts *o)
+/*
+ * criu.json: the root directory the tree had, which restore maps to the new
+ * one; the key of the caller's network namespace, if it was one.
+ */
+static char *dump_doc(const CriuOpts *o, const char *netkey)
 {
 	cleanup_json struct json *doc = json_obj();
 
 	json_set(doc, "root", json_str(o->root && *o->root ? o->root : "/"));
 	json_set(doc, "pid", json_int(o->pid));
+	if (netkey)
+		json_set(doc, "external_net", json_str(netkey));
 	return json_dump(doc, true, NULL);
 }
 
@@ -126,7 +129,7 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	struct ckpt_dump_opts d = {0};
 	struct ckpt_extra_file extra;
 	struct swrk_dump_stats st = {0};
-	cleanup_free char *bundle = NULL, *doc = NULL;
+	cleanup_free char *bundle = NULL, *doc = NULL, *netkey = NULL;
 	ckpt_err_t e2 = {0};
 	uint64_t t_end;
 	int ret;
@@ -144,7 +147,10 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 				      "%s is left from a failed dump and cannot "
 				      "be removed",
 				      bundle);
-	doc = dump_doc(o);
+	ret = swrk_external_net_dump(s, o->pid, &netkey, err);
+	if (ret < 0)
+		return ret;
+	doc = dump_doc(o, netkey);
 	extra = (struct ckpt_extra_file){SWRK_DOC, doc};
 	d.pid = o->pid;
 	d.bundle = bundle;
@@ -176,6 +182,8 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 		return ret;
 	}
 	ret = dump_install(s->images, SWRK_BUNDLE ".new", err);
+	if (ret == 0)
+		ret = swrk_write_inventory(s->images, err);
 	if (ret < 0)
 		return ret;
 
@@ -186,7 +194,7 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	free(bundle);
 	bundle = xasprintf("%s/%s", s->images, SWRK_BUNDLE);
 	st.pages = swrk_bundle_pages(bundle);
-	if (swrk_write_dump_stats(s->images, &st, &e2) < 0)
+	if (swrk_write_dump_stats(s->work, &st, &e2) < 0)
 		swrk_log(s, "%s, ignoring", e2.msg);
 	swrk_log(s, "dumped pid %d into %s: %llu pages, %.3f s", o->pid, bundle,
 		 (unsigned long long)st.pages, st.frozen_us / 1e6);

@@ -2,7 +2,7 @@
 # runc, podman and containerd drive ckpt-oci through it. criu/ sees what
 # cmd/ sees (include/ckpt, libckpt/util, oci/) and its own generated
 # protobuf-c code, built from criu/*.proto at make time into $(BUILD)/gen.
-CRIU_PROTOS := criu/rpc.proto criu/stats.proto
+CRIU_PROTOS := criu/rpc.proto criu/images.proto
 CRIU_GEN_C := $(CRIU_PROTOS:criu/%.proto=$(BUILD)/gen/criu/%.pb-c.c)
 CRIU_GEN_H := $(CRIU_GEN_C:.c=.h)
 CRIU_GEN_OBJS := $(CRIU_GEN_C:.c=.o)

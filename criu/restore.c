@@ -32,7 +32,7 @@ struct restore_run {
 	uint64_t t0, t_adopt;
 };
 
-static int restore_refused(struct swrk *s, ckpt_err_t *err)
+static int restore_refused(struct swrk *s, const char *netkey, ckpt_err_t *err)
 {
 	const CriuOpts *o = s->opts;
 
@@ -64,6 +64,8 @@ static int restore_refused(struct swrk *s, ckpt_err_t *err)
 	for (size_t i = 0; i < o->n_inherit_fd; i++) {
 		const InheritFd *f = o->inherit_fd[i];
 
+		if (netkey && !strcmp(f->key, netkey))
+			continue; /* the caller's network namespace (extns.c) */
 		/* runc's stdio: descriptors.json's pipes at the init's fds 0-2 */
 		if (strncmp(f->key, "pipe:[", 6) || f->fd < 0 || f->fd > 2)
 			return ckpt_error_msg(err, EOPNOTSUPP,
@@ -74,13 +76,16 @@ static int restore_refused(struct swrk *s, ckpt_err_t *err)
 	return 0;
 }
 
-/* The root directory recorded at dump (criu.json), untrusted: a key to map. */
-static int old_root(const char *bundle, char **out, ckpt_err_t *err)
+/*
+ * What dump recorded (criu.json), untrusted: the root directory, a key to
+ * map; the key of the caller's network namespace, if it was one.
+ */
+static int read_doc(const char *bundle, char **out, char **netkey, ckpt_err_t *err)
 {
 	cleanup_free char *path = xasprintf("%s/%s", bundle, SWRK_DOC), *buf = NULL;
 	cleanup_json struct json *doc = NULL;
 	struct doc_at at = DOC_TOP(SWRK_DOC);
-	const char *root;
+	const char *root, *key;
 	size_t len = 0;
 	int ret;
 
@@ -94,12 +99,86 @@ static int old_root(const char *bundle, char **out, ckpt_err_t *err)
 		ret = json_parse(buf, len, &doc, err);
 	if (ret == 0)
 		ret = doc_str(&at, doc, "root", PATH_MAX, &root, err);
+	if (ret == 0)
+		ret = doc_opt_str(&at, doc, "external_net", 255, &key, err);
 	if (ret < 0)
 		return ret;
 	if (root[0] != '/')
 		return doc_error(err, &at, "root: `%s` is not an absolute path", root);
 	*out = xstrdup(root);
+	*netkey = key ? xstrdup(key) : NULL;
 	return 0;
+}
+
+/* OLD=NEW for the engine, the caller's; freed with mount_maps_free. */
+struct mount_maps {
+	char **v;
+	int n;
+};
+
+static void mount_maps_add(struct mount_maps *m, const char *old, const char *new)
+{
+	m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
+	m->v[m->n++] = xasprintf("%s=%s", old, new);
+}
+
+static void mount_maps_free(struct mount_maps *m)
+{
+	for (int i = 0; i < m->n; i++)
+		free(m->v[i]);
+	free(m->v);
+}
+
+/*
+ * ext_mnt KEY=VAL at restore: the mount at KEY in the tree comes from VAL
+ * on the host now. The engine takes a bind of a host path from the path
+ * it recorded (mounts.json, host_path) unless told OLD=NEW: each external
+ * mount at KEY whose recorded path differs from VAL gets OLD=VAL. Podman
+ * gives a restored container new hosts, resolv.conf, /dev/shm... sources.
+ */
+static int ext_mnt_maps(struct swrk *s, const char *bundle, struct mount_maps *m, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/mounts.json", bundle), *buf = NULL;
+	cleanup_json struct json *doc = NULL;
+	struct doc_at top = DOC_TOP("mounts.json"), at;
+	const struct json *list, *e;
+	size_t len = 0, n = 0;
+	int ret;
+
+	if (!s->opts->n_ext_mnt)
+		return 0;
+	ret = read_file_at(AT_FDCWD, path, 64u << 20, &buf, &len, err);
+	if (ret == -ENOENT)
+		return 0; /* the tree had no mount namespace of its own */
+	if (ret == 0)
+		ret = json_parse(buf, len, &doc, err);
+	if (ret == 0)
+		ret = doc_arr(&top, doc, "mounts", 1 << 16, &list, &n, err);
+	at = DOC_KEY(&top, "mounts");
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		struct doc_at el = DOC_IDX(&at, i);
+		const char *mp, *kind, *host;
+
+		ret = doc_elem_obj(&at, list, i, &e, err);
+		if (ret == 0)
+			ret = doc_str(&el, e, "mountpoint", PATH_MAX, &mp, err);
+		if (ret == 0)
+			ret = doc_opt_str(&el, e, "kind", 64, &kind, err);
+		if (ret == 0)
+			ret = doc_opt_str(&el, e, "host_path", PATH_MAX, &host, err);
+		if (ret < 0 || !kind || strcmp(kind, "external") || !host)
+			continue;
+		for (size_t k = 0; k < s->opts->n_ext_mnt; k++) {
+			const ExtMountMap *x = s->opts->ext_mnt[k];
+
+			if (strcmp(x->key, mp) || x->val[0] != '/' || !strcmp(x->val, host))
+				continue;
+			swrk_log(s, "mount %s: from %s (was %s)", mp, x->val, host);
+			mount_maps_add(m, host, x->val);
+			break;
+		}
+	}
+	return ret;
 }
 
 /* The engine's adopt callback: the tree is complete, stopped; runc takes it. */
@@ -151,29 +230,35 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	struct restore_run r = {.s = s};
 	struct ckpt_restore_opts ro = {0};
 	struct swrk_restore_stats st = {0};
-	cleanup_free char *bundle = NULL, *root = NULL, *map = NULL;
+	cleanup_free char *bundle = NULL, *root = NULL, *netkey = NULL;
 	cleanup_free const char **veths = NULL;
-	const char *maps[1];
+	struct mount_maps maps = {0};
 	ckpt_err_t e2 = {0};
 	int ret;
 
-	ret = restore_refused(s, err);
-	if (ret < 0)
-		return ret;
 	bundle = xasprintf("%s/%s", s->images, SWRK_BUNDLE);
 	if (access(bundle, F_OK) < 0)
 		return ckpt_error_msg(err, ENOENT,
 				      "no ckpt-oci bundle in %s (images dumped by "
 				      "CRIU itself are not restored by ckpt-oci)",
 				      s->images);
-	ret = old_root(bundle, &root, err);
+	ret = read_doc(bundle, &root, &netkey, err);
+	if (ret == 0)
+		ret = restore_refused(s, netkey, err);
+	if (ret == 0)
+		ret = swrk_external_net_restore(s, netkey, err);
 	if (ret < 0)
 		return ret;
-	if (o->root && *o->root && strcmp(o->root, root)) {
-		maps[0] = map = xasprintf("%s=%s", root, o->root);
-		ro.mount_map = maps;
-		ro.nmount_map = 1;
+	ret = ext_mnt_maps(s, bundle, &maps, err);
+	if (ret < 0) {
+		mount_maps_free(&maps);
+		return ret;
 	}
+	/* last: the first OLD a path is under wins, and mounts lie under the root */
+	if (o->root && *o->root && strcmp(o->root, root))
+		mount_maps_add(&maps, root, o->root);
+	ro.mount_map = (const char *const *)maps.v;
+	ro.nmount_map = maps.n;
 	if (o->n_veths) {
 		veths = xzalloc(o->n_veths * sizeof(*veths));
 		for (size_t i = 0; i < o->n_veths; i++)
@@ -194,13 +279,14 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	ret = ckpt_restore(&ro, err);
 	for (size_t i = 0; i < o->n_veths; i++)
 		free((char *)veths[i]);
+	mount_maps_free(&maps);
 	if (ret < 0)
 		return ret;
 	restore_status(s);
 	st.restore_us = (now_ns() - r.t0) / 1000;
 	st.forking_us = r.t_adopt ? (r.t_adopt - r.t0) / 1000 : 0;
 	st.pages = swrk_bundle_pages(bundle);
-	if (swrk_write_restore_stats(s->images, &st, &e2) < 0)
+	if (swrk_write_restore_stats(s->work, &st, &e2) < 0)
 		swrk_log(s, "%s, ignoring", e2.msg);
 	swrk_log(s, "restored %s as pid %d in %.3f s", bundle, ro.root_pid, st.restore_us / 1e6);
 	rr.pid = ro.root_pid;

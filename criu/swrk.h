@@ -63,6 +63,16 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err) __attribute__((wa
 int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 
+/*
+ * extns.c: a network namespace the caller owns (external net[INODE]:KEY):
+ * joined before the dump (*key set, recorded in criu.json), and the one
+ * given as inherit_fd KEY joined before the restore.
+ */
+int swrk_external_net_dump(struct swrk *s, pid_t pid, char **key, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+int swrk_external_net_restore(struct swrk *s, const char *key, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+
 /* stats.c: stats-dump and stats-restore in CRIU's format, into dir. */
 struct swrk_dump_stats {
 	uint64_t freezing_us, frozen_us, memdump_us, memwrite_us;
@@ -76,6 +86,8 @@ int swrk_write_dump_stats(const char *dir, const struct swrk_dump_stats *st, ckp
 	__attribute__((warn_unused_result));
 int swrk_write_restore_stats(const char *dir, const struct swrk_restore_stats *st, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
+/* inventory.img into dir: podman's mark of a complete checkpoint. */
+int swrk_write_inventory(const char *dir, ckpt_err_t *err) __attribute__((warn_unused_result));
 /* Pages of memory a bundle holds (its pages-*.img). */
 uint64_t swrk_bundle_pages(const char *bundle);
 
