@@ -94,6 +94,9 @@ struct fd_entry {
 	char file[32];
 };
 
+/* The members every fd has (files-doc.c); the other two written only when set. */
+extern const struct doc_field fd_entry_fields[], fd_entry_desc_fields[], fd_entry_outside_fields[];
+
 /* Read element idx of list `list` of document file into e. */
 int fd_entry_read(struct fd_entry *e, const char *file, const char *list, size_t idx,
 		  const struct json *obj, ckpt_err_t *err) __attribute__((warn_unused_result));
@@ -238,6 +241,8 @@ int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err);
  */
 int files_task_load(struct files_rctx *rc, pid_t pid, const struct json *doc, int *max_fd,
 		    ckpt_err_t *err);
+/* files.json "inflight" into rc, and every description id checked (files_prepare). */
+int files_inflight_load(struct files_rctx *rc, ckpt_err_t *err);
 /* The fds files_task_load read from doc, NULL if none. */
 const struct files_task *files_task_of(const struct files_rctx *rc, const struct json *doc);
 /*
