@@ -58,7 +58,7 @@ const struct doc_field mem_mm_fields[] = {
 
 static const char *const kind_names[] = {
 	[VMA_ANON] = "anon", [VMA_FILE] = "file", [VMA_SHMEM] = "shmem", [VMA_MEMFD] = "memfd",
-	[VMA_VDSO] = "vdso", [VMA_SKIP] = "skip", [VMA_SYSV] = "sysv",
+	[VMA_VDSO] = "vdso", [VMA_SKIP] = "skip", [VMA_SYSV] = "sysv",	   [VMA_GHOST] = "ghost",
 };
 
 const char *vma_kind_name(enum vma_kind k)
@@ -251,6 +251,12 @@ static int vma_read(const struct doc_at *e, const struct json *j, uint64_t prev_
 		if (strncmp(v->path, "/memfd:", 7))
 			return doc_error(err, e, "memfd VMA named `%s`", v->path);
 		/* fall through */
+	case VMA_GHOST:
+		if (v->kind == VMA_GHOST &&
+		    (v->path[0] != '/' || strlen(v->path) < 11 ||
+		     strcmp(v->path + strlen(v->path) - 10, " (deleted)")))
+			return doc_error(err, e, "deleted file VMA named `%s`", v->path);
+		/* fall through */
 	case VMA_SHMEM:
 	case VMA_SYSV:
 		if (v->shmid < 0 || v->shm_size < 0)
@@ -265,7 +271,7 @@ static int vma_read(const struct doc_at *e, const struct json *j, uint64_t prev_
 	default:
 		break;
 	}
-	if (v->kind != VMA_SHMEM && v->kind != VMA_MEMFD)
+	if (!vma_kind_object(v->kind))
 		return 0;
 	ret = doc_opt_arr(e, j, "shm_runs", SIZE_MAX, &runs, &nruns, err);
 	if (ret == 0 && runs) {

@@ -48,6 +48,10 @@ static enum vma_kind classify(const struct proc_vma *v)
 		return VMA_SYSV;
 	if (v->shared && (!strncmp(p, "/dev/zero", 9) || !strncmp(p, "[anon_shmem", 11)))
 		return VMA_SHMEM;
+	/* a deleted file (not an object of the kernel's own: those are above) */
+	if (v->ino && p[0] == '/' && strlen(p) > 10 &&
+	    !strcmp(p + strlen(p) - 10, " (deleted)"))
+		return VMA_GHOST;
 	if (v->ino && p[0] == '/')
 		return VMA_FILE;
 	return VMA_ANON;
@@ -57,7 +61,8 @@ static enum vma_kind classify(const struct proc_vma *v)
 static int shmem_dump(struct ckpt_ctx *ctx, struct task *t, const struct proc_vma *v,
 		      struct mem_vma *mv, struct json *vj, ckpt_err_t *err)
 {
-	cleanup_free char *name = xasprintf("shmem-%lu.img", (unsigned long)v->ino);
+	cleanup_free char *name =
+		xasprintf("%s-%lu.img", vma_object_image(classify(v)), (unsigned long)v->ino);
 	cleanup_free char *mf = xasprintf("map_files/%lx-%lx", (unsigned long)v->start,
 					  (unsigned long)v->end);
 	cleanup_free char *buf = NULL;
@@ -166,7 +171,7 @@ static int vma_to_json(struct ckpt_ctx *ctx, struct task *t, const struct proc_v
 	mv.dev = dev;
 	vj = json_push(vmas, json_obj());
 	doc_write(vj, mem_vma_fields, &mv);
-	if (kind == VMA_SHMEM || kind == VMA_MEMFD)
+	if (vma_kind_object(kind))
 		return shmem_dump(ctx, t, v, &mv, vj, err);
 	if (kind == VMA_SYSV)
 		return sysv_dump(t, v, &mv, vj, err);

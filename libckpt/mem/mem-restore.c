@@ -72,10 +72,11 @@ static bool has_flag(const char *vmflags, const char *fl)
 	return vmflags_has(vmflags, fl);
 }
 
-static struct rshm *shm_find(struct rctx *rc, uint64_t id)
+/* The object already made for (kind, id): inode numbers of deleted files are another space. */
+static struct rshm *shm_find(struct rctx *rc, enum vma_kind kind, uint64_t id)
 {
 	for (int i = 0; i < rc->nshms; i++)
-		if (rc->shms[i].id == id)
+		if (rc->shms[i].id == id && rc->shms[i].ghost == (kind == VMA_GHOST))
 			return &rc->shms[i];
 	return NULL;
 }
@@ -215,72 +216,116 @@ static int reopen_rdonly(struct rtask *t, uint64_t data, long *fd, ckpt_err_t *e
 }
 
 /* Where the mapping comes from. *fd is to be closed unless it is fc's. */
-static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags, long *fd,
-		      struct fcache *fc, ckpt_err_t *err)
+/* A memfd named as the saved one ("/memfd:NAME (deleted)"), of the saved size. */
+static int memfd_make(struct rtask *t, const struct rvma *v, uint64_t data, long *fd,
+		      ckpt_err_t *err)
+{
+	char name[PATH_MAX];
+	long r;
+	int ret;
+
+	snprintf(name, sizeof(name), "%s", v->path + 7);
+	if (strstr(name, " (deleted)"))
+		*strstr(name, " (deleted)") = '\0';
+	ret = rsys_poke(t->host_pid, data, name, strlen(name) + 1, err);
+	if (ret == 0)
+		ret = RSYS(&t->rs, fd, err, SYS_memfd_create, data, MFD_CLOEXEC, 0, 0, 0, 0);
+	ret = rsys_check(ret, *fd, err, "memfd_create `%s`", name);
+	if (ret == 0)
+		ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd, v->m->shm_size, 0, 0, 0, 0);
+	return rsys_check(ret, r, err, "ftruncate memfd `%s`", name);
+}
+
+/*
+ * A deleted file's content goes into an unnamed temporary file (O_TMPFILE)
+ * made by the task in the file's old directory when it can, as files/reg.c
+ * does for deleted files held open, else in /tmp or /dev/shm; its size is
+ * set here, its content by rmem_fill_shared.
+ */
+static int ghost_make(struct rtask *t, const struct rvma *v, uint64_t data, long *fd,
+		      ckpt_err_t *err)
+{
+	char dir[PATH_MAX];
+	const char *cand[3] = {dir, "/tmp", "/dev/shm"};
+	long r = -ENOENT;
+	int ret = 0;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)(strlen(v->path) - 10), v->path);
+	*strrchr(dir, '/') = '\0';
+	if (!dir[0])
+		snprintf(dir, sizeof(dir), "/");
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(cand) && r < 0; i++) {
+		ret = rsys_poke(t->host_pid, data, cand[i], strlen(cand[i]) + 1, err);
+		if (ret == 0)
+			ret = RSYS(&t->rs, &r, err, SYS_openat, AT_FDCWD, data,
+				   O_TMPFILE | O_RDWR | O_CLOEXEC, 0600, 0, 0);
+	}
+	ret = rsys_check(ret, r, err, "temporary file for deleted `%s`", v->path);
+	if (ret < 0)
+		return ret;
+	*fd = r;
+	ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd, v->m->shm_size, 0, 0, 0, 0);
+	return rsys_check(ret, r, err, "ftruncate temporary file for `%s`", v->path);
+}
+
+/*
+ * An object shared by mappings (shared anonymous memory, a memfd, a deleted
+ * file): opened through the mapping that made it, or made by this one.
+ */
+static int object_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags,
+			 long *fd, ckpt_err_t *err)
 {
 	uint64_t data = rc->scratch + SCRATCH_DATA;
-	uint64_t id = v->m->shmid;
-	struct rshm *shm;
+	struct rshm *shm = shm_find(rc, v->kind, v->m->shmid);
 	char path[PATH_MAX];
 	int ret;
 
+	if (shm) {
+		ret = shm_path_in_task(rc, t, shm, path, sizeof(path), err);
+		if (ret == 0)
+			ret = ropen(t, data, path, vma_writes_file(v) ? O_RDWR : O_RDONLY, fd, err);
+		return ret;
+	}
+	rc->shms = xrealloc(rc->shms, (rc->nshms + 1) * sizeof(*rc->shms));
+	rc->shms[rc->nshms++] = (struct rshm){.id = v->m->shmid, .host_pid = t->host_pid,
+					      .start = v->start, .end = v->end,
+					      .ghost = v->kind == VMA_GHOST};
+	if (v->kind == VMA_SHMEM && !v->pgoff && v->end - v->start >= (uint64_t)v->m->shm_size) {
+		*flags |= MAP_ANONYMOUS;
+		return 0;
+	}
+	/*
+	 * A piece of the object (the task unmapped its head, or mprotect split
+	 * it and another piece comes first): MAP_ANONYMOUS would drop the
+	 * offset, /dev/zero keeps it. The object is as long as this piece;
+	 * rmem_fill_shared gives it its whole size.
+	 */
+	if (v->kind == VMA_SHMEM)
+		return ropen(t, data, "/dev/zero", O_RDWR, fd, err);
+	ret = v->kind == VMA_MEMFD ? memfd_make(t, v, data, fd, err)
+				   : ghost_make(t, v, data, fd, err);
+	if (ret == 0 && !vma_writes_file(v))
+		ret = reopen_rdonly(t, data, fd, err);
+	return ret;
+}
+
+/* Where the mapping comes from. *fd is to be closed unless it is fc's. */
+static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags, long *fd,
+		      struct fcache *fc, ckpt_err_t *err)
+{
 	*fd = -1;
 	switch (v->kind) {
 	case VMA_ANON:
 		*flags |= MAP_ANONYMOUS;
 		return 0;
 	case VMA_FILE:
-		if (strstr(v->path, " (deleted)"))
-			return ckpt_error_msg(err, ENOTSUP, "mapping of deleted file `%s`",
-					      v->path);
 		/* open for writing when the mapping was made from a writable file */
-		return fcache_open(t, fc, data, v->path, vma_writes_file(v) ? O_RDWR : O_RDONLY, fd,
-				   err);
+		return fcache_open(t, fc, rc->scratch + SCRATCH_DATA, v->path,
+				   vma_writes_file(v) ? O_RDWR : O_RDONLY, fd, err);
 	case VMA_SHMEM:
 	case VMA_MEMFD:
-		shm = shm_find(rc, id);
-		if (shm) {
-			ret = shm_path_in_task(rc, t, shm, path, sizeof(path), err);
-			if (ret == 0)
-				ret = ropen(t, data, path,
-					    vma_writes_file(v) ? O_RDWR : O_RDONLY, fd, err);
-			return ret;
-		}
-		rc->shms = xrealloc(rc->shms, (rc->nshms + 1) * sizeof(*rc->shms));
-		rc->shms[rc->nshms++] = (struct rshm){id, t->host_pid, v->start, v->end, false};
-		if (v->kind == VMA_SHMEM && !v->pgoff &&
-		    v->end - v->start >= (uint64_t)v->m->shm_size) {
-			*flags |= MAP_ANONYMOUS;
-			return 0;
-		}
-		/*
-		 * A piece of the object (the task unmapped its head, or mprotect
-		 * split it and another piece comes first): MAP_ANONYMOUS would
-		 * drop the offset, /dev/zero keeps it. The object is as long as
-		 * this piece; rmem_fill_shared gives it its whole size.
-		 */
-		if (v->kind == VMA_SHMEM)
-			return ropen(t, data, "/dev/zero", O_RDWR, fd, err);
-		{
-			/* "/memfd:NAME (deleted)" -> NAME */
-			long r;
-
-			snprintf(path, sizeof(path), "%s", v->path + 7);
-			if (strstr(path, " (deleted)"))
-				*strstr(path, " (deleted)") = '\0';
-			ret = rsys_poke(t->host_pid, data, path, strlen(path) + 1, err);
-			if (ret == 0)
-				ret = RSYS(&t->rs, fd, err, SYS_memfd_create, data, MFD_CLOEXEC, 0,
-					   0, 0, 0);
-			ret = rsys_check(ret, *fd, err, "memfd_create `%s`", path);
-			if (ret == 0)
-				ret = RSYS(&t->rs, &r, err, SYS_ftruncate, *fd, v->m->shm_size, 0,
-					   0, 0, 0);
-			ret = rsys_check(ret, r, err, "ftruncate memfd `%s`", path);
-			if (ret == 0 && !vma_writes_file(v))
-				ret = reopen_rdonly(t, data, fd, err);
-			return ret;
-		}
+	case VMA_GHOST:
+		return object_source(rc, t, v, flags, fd, err);
 	default:
 		return ckpt_error_msg(err, EPROTO, "VMA %#lx: cannot map", (unsigned long)v->start);
 	}
@@ -705,13 +750,16 @@ static int copy_range(int in, loff_t src, int out, loff_t dst, size_t len, ckpt_
 }
 
 /* The VMA (of any task) that carries the runs of shared object id. */
-static const struct mem_vma *shm_runs_of(struct rctx *rc, uint64_t id)
+static const struct mem_vma *shm_runs_of(struct rctx *rc, const struct rshm *shm)
 {
 	for (int i = 0; i < rc->ntasks; i++)
-		for (size_t k = 0; k < rc->tasks[i].mem.nvmas; k++)
-			if (rc->tasks[i].mem.vmas[k].has_runs &&
-			    (uint64_t)rc->tasks[i].mem.vmas[k].shmid == id)
-				return &rc->tasks[i].mem.vmas[k];
+		for (size_t k = 0; k < rc->tasks[i].mem.nvmas; k++) {
+			const struct mem_vma *v = &rc->tasks[i].mem.vmas[k];
+
+			if (v->has_runs && (uint64_t)v->shmid == shm->id &&
+			    (v->kind == VMA_GHOST) == shm->ghost)
+				return v;
+		}
 	return NULL;
 }
 
@@ -731,8 +779,8 @@ int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		uint64_t size;
 		int ret;
 
-		if (v->kind == VMA_SHMEM || v->kind == VMA_MEMFD)
-			shm = shm_find(rc, v->shmid);
+		if (vma_kind_object(v->kind))
+			shm = shm_find(rc, v->kind, v->shmid);
 		if (!shm || shm->filled || shm->host_pid != t->host_pid || shm->start != v->start)
 			continue;
 		shm->filled = true;
@@ -745,10 +793,10 @@ int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		    (st.st_size != v->shm_size && ftruncate(out, v->shm_size) < 0))
 			return ckpt_error(err, errno, "size shared memory %lu",
 					  (unsigned long)shm->id);
-		src = shm_runs_of(rc, shm->id);
+		src = shm_runs_of(rc, shm);
 		if (!src)
 			continue;
-		img = xasprintf("shmem-%lu.img", (unsigned long)shm->id);
+		img = xasprintf("%s-%lu.img", vma_object_image(src->kind), (unsigned long)shm->id);
 		ret = bundle_open_file(rc->bundle, img, &in, &size, err);
 		if (ret < 0)
 			return ret;

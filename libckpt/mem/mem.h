@@ -27,7 +27,21 @@ enum vma_kind {
 	VMA_SKIP,	/* [vsyscall]: fixed by the kernel */
 	VMA_SYSV,	/* SysV shm: /SYSVkey (deleted), shmat() of the segment the ipc
 			   namespace restored (namespaces/ipc.c keeps its contents) */
+	VMA_GHOST,	/* a file mapped, then deleted: /PATH (deleted); its content is
+			   kept (mapghost-INO.img), mapped again from a temporary file */
 };
+
+/* Kinds whose object is saved once and made once at restore, shared by its mappings. */
+static inline bool vma_kind_object(enum vma_kind k)
+{
+	return k == VMA_SHMEM || k == VMA_MEMFD || k == VMA_GHOST;
+}
+
+/* The image of an object's content: shmem-ID.img, or mapghost-ID.img for a deleted file. */
+static inline const char *vma_object_image(enum vma_kind k)
+{
+	return k == VMA_GHOST ? "mapghost" : "shmem";
+}
 
 const char *vma_kind_name(enum vma_kind k);
 int vma_kind_parse(const char *s, enum vma_kind *k);

@@ -107,7 +107,8 @@ static int shm_images_check(struct rctx *rc, const struct doc_at *at, const stru
 
 		if (!v->has_runs)
 			continue;
-		snprintf(name, sizeof(name), "shmem-%llu.img", (unsigned long long)v->shmid);
+		snprintf(name, sizeof(name), "%s-%llu.img", vma_object_image(v->kind),
+			 (unsigned long long)v->shmid);
 		ret = image_size(rc, name, &size, err);
 		if (ret < 0)
 			return ret;

@@ -72,12 +72,13 @@ struct rtask {
 	struct rsys rs;		/* the leader, driven by the puppeteer */
 };
 
-/* A shared memory object (shared anonymous or memfd): the first mapping made. */
+/* A shared memory object (shared anonymous, memfd, deleted file): the first mapping made. */
 struct rshm {
 	uint64_t id;		/* inode number at dump */
 	pid_t host_pid;
 	uint64_t start, end;
 	bool filled;
+	bool ghost;		/* a deleted file: id is its inode number */
 };
 
 struct rctx {

@@ -47,3 +47,11 @@ load helpers
 @test "mem: memfd_exec, a memfd executed after restore (static)" {
 	wl_roundtrip memfd_exec.static
 }
+
+@test "mem: map_deleted, a file mapped then deleted (dynamic)" {
+	wl_roundtrip map_deleted "$T"
+}
+
+@test "mem: map_deleted, a file mapped then deleted (static)" {
+	wl_roundtrip map_deleted.static "$T"
+}

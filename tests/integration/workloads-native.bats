@@ -232,3 +232,11 @@ load helpers
 @test "native: memfd_exec (static)" {
 	wl_native memfd_exec.static
 }
+
+@test "native: map_deleted (dynamic)" {
+	wl_native map_deleted "$T"
+}
+
+@test "native: map_deleted (static)" {
+	wl_native map_deleted.static "$T"
+}
