@@ -53,6 +53,11 @@ struct ckpt_bundle {
 /* A plain file name: no '/', not "..", not starting with '.', not empty. */
 bool bundle_name_ok(const char *name);
 struct bundle_file *bundle_find(const struct ckpt_bundle *b, const char *name);
+/* Create name (0600, O_EXCL) in a bundle being written; the fd or -errno. */
+int bundle_new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err);
+/* List a finished file for the manifest. */
+void bundle_add_file(struct ckpt_bundle *b, const char *name, uint64_t size,
+		     const uint8_t sum[BUNDLE_SUM_BYTES]);
 
 /* bundle-auth.c: digests, the key, the MAC. */
 void bundle_digest_init(struct bundle_digest *d);

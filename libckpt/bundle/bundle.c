@@ -1,7 +1,7 @@
 /*
  * libckpt/bundle/bundle.c - writing a bundle: NAME.tmp (0700) receives JSON
- * documents and streamed images (0600), each digested (BLAKE2b, chunked:
- * bundle-auth.c) as it is written; bundle_commit() adds manifest.json and
+ * documents and streamed images (0600, bundle-image.c), each digested
+ * (BLAKE2b, chunked: bundle-auth.c) as it is written; bundle_commit() adds manifest.json and
  * its keyed MAC (manifest.mac), makes everything durable and renames
  * NAME.tmp to NAME, so a bundle either exists complete or not at all. Also the host facts (kernel, CPU, xcr0) recorded and checked.
  * Reading and verification live in bundle-read.c.
@@ -21,16 +21,6 @@
 #include "util/cpu.h"
 #include "util/log.h"
 #include "util/util.h"
-
-struct bundle_image {
-	struct ckpt_bundle *b;
-	char *name;
-	int fd;
-	char *buf;
-	size_t used;
-	uint64_t size;
-	struct bundle_digest hash;
-};
 
 bool bundle_name_ok(const char *name)
 {
@@ -121,7 +111,7 @@ int bundle_create(const char *path, const struct bundle_auth *auth, struct ckpt_
 	return 0;
 }
 
-static int new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
+int bundle_new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
 {
 	int fd;
 
@@ -137,7 +127,7 @@ static int new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
 	return fd;
 }
 
-static void add_file(struct ckpt_bundle *b, const char *name, uint64_t size,
+void bundle_add_file(struct ckpt_bundle *b, const char *name, uint64_t size,
 		     const uint8_t sum[BUNDLE_SUM_BYTES])
 {
 	struct bundle_file *f;
@@ -158,7 +148,7 @@ int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *
 	size_t len = 0;
 	int ret;
 
-	fd = new_file(b, name, err);
+	fd = bundle_new_file(b, name, err);
 	if (fd < 0)
 		return fd;
 	text = json_dump(doc, true, &len);
@@ -173,109 +163,8 @@ int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *
 		return ckpt_error(err, -ret, "write %s", name);
 	}
 	bundle_digest(text, len, sum);
-	add_file(b, name, len, sum);
+	bundle_add_file(b, name, len, sum);
 	return 0;
-}
-
-int bundle_image_create(struct ckpt_bundle *b, const char *name, struct bundle_image **out,
-			ckpt_err_t *err)
-{
-	struct bundle_image *img;
-	int fd = new_file(b, name, err);
-
-	if (fd < 0)
-		return fd;
-	/* the hash state wants 64-byte alignment, more than malloc promises */
-	if (posix_memalign((void **)&img, 64, sizeof(*img)))
-		abort();
-	memset(img, 0, sizeof(*img));
-	img->b = b;
-	img->name = xstrdup(name);
-	img->fd = fd;
-	img->buf = malloc(BUNDLE_IOBUF);
-	if (!img->buf)
-		abort();
-	bundle_digest_init(&img->hash);
-	b->open_images++;
-	*out = img;
-	return 0;
-}
-
-static int image_flush(struct bundle_image *img, ckpt_err_t *err)
-{
-	int ret;
-
-	if (!img->used)
-		return 0;
-	ret = write_all(img->fd, img->buf, img->used);
-	if (ret < 0)
-		return ckpt_error(err, -ret, "write %s", img->name);
-	img->used = 0;
-	return 0;
-}
-
-int bundle_image_write(struct bundle_image *img, const void *buf, size_t len, ckpt_err_t *err)
-{
-	int ret;
-
-	bundle_digest_update(&img->hash, buf, len);
-	img->size += len;
-	if (img->used + len <= BUNDLE_IOBUF) {
-		memcpy(img->buf + img->used, buf, len);
-		img->used += len;
-		return 0;
-	}
-	ret = image_flush(img, err);
-	if (ret < 0)
-		return ret;
-	if (len >= BUNDLE_IOBUF) {
-		/* big buffers go straight to the file: copying them buys nothing */
-		ret = write_all(img->fd, buf, len);
-		if (ret < 0)
-			return ckpt_error(err, -ret, "write %s", img->name);
-		return 0;
-	}
-	memcpy(img->buf, buf, len);
-	img->used = len;
-	return 0;
-}
-
-uint64_t bundle_image_size(const struct bundle_image *img)
-{
-	return img->size;
-}
-
-static void image_free(struct bundle_image *img)
-{
-	img->b->open_images--;
-	if (img->fd >= 0)
-		close(img->fd);
-	free(img->buf);
-	free(img->name);
-	free(img);
-}
-
-int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
-{
-	uint8_t sum[BUNDLE_SUM_BYTES];
-	int ret = image_flush(img, err);
-
-	if (ret == 0) {
-		bundle_digest_final(&img->hash, sum);
-		add_file(img->b, img->name, img->size, sum);
-	} else {
-		(void)unlinkat(img->b->dirfd, img->name, 0);
-	}
-	image_free(img);
-	return ret;
-}
-
-void bundle_image_abort(struct bundle_image *img)
-{
-	if (!img)
-		return;
-	(void)unlinkat(img->b->dirfd, img->name, 0);
-	image_free(img);
 }
 
 /* XSAVE feature mask the OS enabled; 0 when the CPU or OS lacks XSAVE. */

@@ -8,7 +8,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 	      -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude -Ilibckpt -I. \
 	      -DCKPT_VERSION='"$(VERSION)"' $(shell pkg-config --cflags yajl libsodium 2>/dev/null)
 FUZZ_SRCS := tests/fuzz/bundle_fuzz.c libckpt/util/json.c libckpt/bundle/bundle.c libckpt/bundle/bundle-read.c \
-	     libckpt/bundle/bundle-auth.c libckpt/util/doc.c libckpt/util/cpu.c \
+	     libckpt/bundle/bundle-auth.c libckpt/bundle/bundle-image.c libckpt/util/doc.c libckpt/util/cpu.c \
 	     libckpt/bundle/inspect.c libckpt/util/hash.c libckpt/util/util.c libckpt/util/error.c \
 	     libckpt/util/log.c
 

@@ -375,6 +375,49 @@ static void test_big_json(ckpt_err_t *err)
 	bundle_close(b);
 }
 
+/*
+ * Images of every shape the chunked digest and its hasher thread meet:
+ * empty, one byte, a chunk less one, exactly one or several chunks, and
+ * past; written in odd pieces. The reader recomputes each digest its own
+ * way (chunks split among threads) and must agree.
+ */
+static void test_image_sizes(ckpt_err_t *err)
+{
+	static const size_t C = 1u << 20;
+	const size_t sizes[] = {0, 1, C - 1, C, C + 1, 2 * C, 5 * C + 7};
+	static unsigned char buf[3u << 20];
+	size_t pieces[] = {1, C, 3 * C, 4093, 2 * C + 1};
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = pattern(i);
+	for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+		cleanup_free char *p = NULL;
+		struct ckpt_bundle *b = NULL;
+		struct bundle_image *img = NULL;
+		size_t off = 0;
+		int ret;
+
+		p = xasprintf("%s/size-%zu", base, k);
+		ret = bundle_create(p, &auth, &b, err);
+		if (ret == 0)
+			ret = bundle_image_create(b, "pages-1.img", &img, err);
+		for (size_t j = 0; ret == 0 && off < sizes[k]; j++) {
+			size_t n = MIN(MIN(pieces[j % ARRAY_SIZE(pieces)], sizes[k] - off), sizeof(buf));
+
+			ret = bundle_image_write(img, buf, n, err);
+			off += n;
+		}
+		if (ret == 0)
+			ret = bundle_image_close(steal_pointer(&img), err);
+		if (ret == 0)
+			ret = bundle_commit(b, err);
+		bundle_image_abort(img);
+		bundle_close(b);
+		is_int(ret, 0, "write an image of %zu bytes", sizes[k]);
+		is_str(open_msg(p, err), "", "its digest verifies");
+	}
+}
+
 static void test_mac(ckpt_err_t *err)
 {
 	struct bundle_auth other = {.key_file = key2path}, nokey = {.key_file = "/nonexistent/key"};
@@ -436,6 +479,7 @@ int main(void)
 	test_writer(&err);
 	test_rejections(&err);
 	test_big_json(&err);
+	test_image_sizes(&err);
 	test_mac(&err);
 	cmd = xasprintf("rm -rf '%s'", base);
 	if (system(cmd) != 0)
