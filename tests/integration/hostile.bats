@@ -10,10 +10,10 @@
 # (mode, owner, content) and that no process of the tree is left.
 #
 # Covered by the MAC only (the override would still restore them: the path
-# and credential rules in files/, mem/ and namespaces/ are not there yet):
-# a unix socket named after a live host socket, socket files made in host
-# directories (absolute names, `..`), a shared file mapping and an fd open
-# for writing pointed at a host file, a negative size in files.json.
+# and credential rules in files/ and mem/ are not there yet): a unix socket
+# named after a live host socket (unlinked and bound again), socket files
+# made in host directories (absolute names, `..`), a shared file mapping
+# and an fd open for writing pointed at a host file.
 
 load helpers
 load container
@@ -156,10 +156,15 @@ process_bundle()
 	assert_equal "$(snap /tmp "$abs" "${dotdot%/*}/ckpt-hostile-dd-$$.sock")" "$before"
 }
 
-@test "hostile: a negative size in files.json: refused" {
-	process_bundle fd_unix_listen
-	attack files.json '(.unix[] | select(.bytes? != null)).bytes = -1'
+@test "hostile: a negative size in files.json: refused by the MAC, then by the typed reader" {
+	process_bundle fd_shared
+	attack files.json '.pipes[0].bytes = -1'
 	refused_by_mac
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated "$T/bundle"
+	assert_line --index 0 --partial "MAC does not verify"
+	assert_line --index 1 --regexp '^ckpt-oci: restore: .*files.json: pipes\[0\]\.bytes: -1 is out of range 0\.\.'
+	[ "${#lines[@]}" -eq 2 ]
+	no_tree_left
 }
 
 @test "hostile: a shared file mapping pointed at a host file: refused, the file unchanged" {
