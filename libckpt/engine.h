@@ -85,7 +85,7 @@ void regs_fixup_restart(struct user_regs_struct *regs, pid_t tid, bool our_inter
 /* mem-dump.c */
 int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err);
 
-/* task-dump.c: creds, signals, timers, limits, misc (needs rsys in t) */
+/* task/task.c: every task-state room (needs rsys in t and a scratch area) */
 int task_dump_state(struct ckpt_ctx *ctx, struct task *t, struct rsys *rs, uint64_t scratch,
 		    ckpt_err_t *err);
 int thread_dump_state(struct ckpt_ctx *ctx, struct task *t, struct thread *th,

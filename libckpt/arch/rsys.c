@@ -11,6 +11,7 @@
 #define LOG_PREFIX "rsys: "
 #include <errno.h>
 #include <fcntl.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -108,11 +109,12 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
 {
 	struct user_regs_struct regs = r->saved;
+	char name[32];
 	int rc;
 
 	if (!r->active)
-		return ckpt_error_msg(err, EINVAL, "thread %d: remote syscall without init",
-				      r->tid);
+		return ckpt_error_msg(err, EINVAL, "thread %d: remote %s without init", r->tid,
+				      rsys_name(nr, name));
 	regs.rip = r->sc_addr;
 	regs.rax = nr;
 	regs.orig_rax = -1;
@@ -125,15 +127,14 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
 		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
 	rc = rsys_step(r, err); /* syscall entry */
+	if (rc == 0)
+		rc = rsys_step(r, err); /* syscall exit */
 	if (rc < 0)
-		return rc;
-	rc = rsys_step(r, err); /* syscall exit */
-	if (rc < 0)
-		return rc;
+		return ckpt_error_wrap(err, "remote %s", rsys_name(nr, name));
 	if (ptrace(PTRACE_GETREGS, r->tid, NULL, &regs) < 0)
 		return ckpt_error(err, errno, "thread %d: get registers", r->tid);
 	*ret = (long)regs.rax;
-	pr_debug("%d: syscall %ld(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) = %ld", r->tid, nr,
+	pr_debug("%d: %s(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) = %ld", r->tid, rsys_name(nr, name),
 		 (unsigned long)a1, (unsigned long)a2, (unsigned long)a3, (unsigned long)a4,
 		 (unsigned long)a5, (unsigned long)a6, *ret);
 	return 0;
@@ -214,6 +215,75 @@ int rsys_check(int ret, long r, ckpt_err_t *err, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	return ckpt_error(err, -r, "%s", what);
+}
+
+int rsys_okv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6])
+{
+	char name[32];
+	long v;
+	int rc = rsys_call(r, &v, nr, a[0], a[1], a[2], a[3], a[4], a[5], err);
+
+	if (rc < 0)
+		return rc;
+	if (ret)
+		*ret = v;
+	if (v < 0 && v > -4096)
+		return ckpt_error(err, -v, "%s", rsys_name(nr, name));
+	return 0;
+}
+
+/*
+ * Names come from libseccomp's table for this host's architecture, looked
+ * up once per number: a restore makes thousands of remote calls, each
+ * logged.
+ */
+const char *rsys_name(long nr, char buf[32])
+{
+	static char *names[512];
+	char *n;
+
+	if (nr >= 0 && nr < (long)ARRAY_SIZE(names) && names[nr])
+		return names[nr];
+	n = nr >= 0 ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr) : NULL;
+	if (!n) {
+		snprintf(buf, 32, "syscall %ld", nr);
+		return buf;
+	}
+	if (nr < (long)ARRAY_SIZE(names))
+		return names[nr] = n;
+	snprintf(buf, 32, "%s", n);
+	free(n);
+	return buf;
+}
+
+void rsys_set_scratch(struct rsys *r, uint64_t addr, size_t len)
+{
+	r->scratch = addr;
+	r->scratch_len = len;
+}
+
+static int scratch_range(const struct rsys *r, size_t off, size_t len, ckpt_err_t *err)
+{
+	if (!r->scratch)
+		return ckpt_error_msg(err, EINVAL, "thread %d: no scratch area", r->tid);
+	if (off > r->scratch_len || len > r->scratch_len - off)
+		return ckpt_error_msg(err, E2BIG, "thread %d: %zu bytes at %zu past scratch (%zu)",
+				      r->tid, len, off, r->scratch_len);
+	return 0;
+}
+
+int rsys_put(struct rsys *r, size_t off, const void *buf, size_t len, ckpt_err_t *err)
+{
+	int ret = scratch_range(r, off, len, err);
+
+	return ret < 0 ? ret : rsys_poke(r->tid, r->scratch + off, buf, len, err);
+}
+
+int rsys_get(struct rsys *r, size_t off, void *buf, size_t len, ckpt_err_t *err)
+{
+	int ret = scratch_range(r, off, len, err);
+
+	return ret < 0 ? ret : rsys_peek(r->tid, r->scratch + off, buf, len, err);
 }
 
 static int mem_fd(pid_t pid, int flags, ckpt_err_t *err)

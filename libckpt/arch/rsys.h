@@ -18,6 +18,8 @@
 struct rsys {
 	pid_t tid;		       /* thread that executes the calls */
 	uint64_t sc_addr;	       /* address of a `syscall` instruction in it */
+	uint64_t scratch;	       /* data area for arguments (rsys_set_scratch), or 0 */
+	size_t scratch_len;
 	struct user_regs_struct saved; /* registers put back by rsys_fini */
 	uint64_t saved_mask;	       /* blocked signals put back by rsys_fini */
 	bool active;
@@ -53,6 +55,34 @@ int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64
  */
 __attribute__((format(printf, 4, 5))) int rsys_check(int ret, long r, ckpt_err_t *err,
 						     const char *fmt, ...);
+
+/*
+ * A call whose own error is a failure too: RSYS then rsys_check, the error
+ * naming the syscall ("setresuid: Operation not permitted"). ret may be
+ * NULL when only success matters.
+ */
+#define RSYS_OK(r, ret, err, nr, ...) rsys_okv(r, ret, err, nr, (uint64_t[6]){__VA_ARGS__})
+int rsys_okv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6])
+	__attribute__((warn_unused_result));
+
+/* The name of syscall nr on this host (libseccomp), "syscall NR" if it has none. */
+const char *rsys_name(long nr, char buf[32]);
+
+/*
+ * The scratch area: memory in the task (mapped by the pipeline that drives
+ * it) holding the buffers of remote calls. rsys_at gives the task's address
+ * of offset off in it, rsys_put and rsys_get copy into and out of it;
+ * a range past its end is E2BIG.
+ */
+void rsys_set_scratch(struct rsys *r, uint64_t addr, size_t len);
+static inline uint64_t rsys_at(const struct rsys *r, size_t off)
+{
+	return r->scratch + off;
+}
+int rsys_put(struct rsys *r, size_t off, const void *buf, size_t len, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+int rsys_get(struct rsys *r, size_t off, void *buf, size_t len, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 
 /*
  * Run a short piece of machine code inside the thread, from rip with

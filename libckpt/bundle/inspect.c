@@ -15,6 +15,7 @@
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "files/files.h"
+#include "task/task.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -94,30 +95,25 @@ static void print_pstree(FILE *out, const struct json *tree)
 	}
 }
 
-static void print_task_creds(FILE *out, const struct json *creds)
+/*
+ * The task state rooms describe a task (task/task.h); a document they
+ * cannot read, restore would refuse too: inspect says why on one line.
+ */
+static void print_task_state(FILE *out, const struct json *t)
 {
-	if (!creds)
+	ckpt_err_t e = {0};
+	struct task_state *ts;
+	char name[64];
+
+	snprintf(name, sizeof(name), "task-%lld.json", int_or(t, "pid"));
+	ts = task_state_parse(name, t, &e);
+	if (!ts) {
+		fprintf(out, "  state:   not restorable: %s\n", e.msg);
+		ckpt_error_clear(&e);
 		return;
-	fprintf(out, "  creds:   uids ");
-	print_int_list(out, json_get(creds, "uids"));
-	fprintf(out, "  gids ");
-	print_int_list(out, json_get(creds, "gids"));
-	fprintf(out, "  groups ");
-	print_int_list(out, json_get(creds, "groups"));
-	fprintf(out, "  cap_eff 0x%" PRIx64 "\n", hex_or(creds, "cap_eff"));
-}
-
-/* Handlers (signal number and handler address), process-wide pending signals. */
-static void print_task_signals(FILE *out, const struct json *t)
-{
-	const struct json *acts = json_get(t, "sigactions");
-
-	fprintf(out, "  signals: %zu handlers", json_len(acts));
-	for (size_t i = 0; i < json_len(acts); i++)
-		fprintf(out, "%s%lld@0x%" PRIx64, i ? ", " : " (", int_or(json_at(acts, i), "sig"),
-			hex_or(json_at(acts, i), "handler"));
-	fprintf(out, "%s; %zu pending for the process\n", json_len(acts) ? ")" : "",
-		json_len(json_get(t, "shared_pending")));
+	}
+	task_state_describe(out, ts);
+	task_state_free(ts);
 }
 
 /* A bundle document if the bundle holds it, else NULL (not an error). */
@@ -176,9 +172,8 @@ static int print_task(FILE *out, const struct json *t, const struct json *files,
 	fprintf(out, "\ntask %lld (%s)\n", int_or(t, "pid"), str_or(t, "comm"));
 	fprintf(out, "  exe:     %s\n  cwd:     %s\n", str_or(t, "exe"), str_or(t, "cwd"));
 	print_vdso(out, json_get(t, "vdso"));
-	/* credentials are per thread; threads of one process nearly always agree */
-	print_task_creds(out, json_get(json_at(threads, 0), "creds"));
-	print_task_signals(out, t);
+	if (!json_get(t, "zombie")) /* a zombie has no state left but its exit code */
+		print_task_state(out, t);
 	fprintf(out, "  threads: %zu\n", json_len(threads));
 	for (size_t i = 0; i < json_len(threads); i++) {
 		const struct json *th = json_at(threads, i);

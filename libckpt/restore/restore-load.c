@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "restore/restore.h"
+#include "task/task.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -161,6 +162,8 @@ static int rc_load_task(struct rctx *rc, struct rtask *t, const struct pstree_ta
 		ret = fds_read(rc, t, err);
 	if (ret == 0)
 		ret = threads_read(&at, t, pt, err);
+	if (ret == 0 && !(t->state = task_state_parse(name, t->doc, err)))
+		ret = -err->code; /* the task state rooms, task/task.h */
 	if (ret < 0)
 		return ret;
 	snprintf(pmname, sizeof(pmname), "pagemap-%d.json", t->pid);
@@ -219,6 +222,7 @@ void rc_load_free(struct rctx *rc)
 
 		for (int k = 0; t->threads && k < t->nthreads; k++)
 			free(t->threads[k].xstate);
+		task_state_free(t->state);
 		json_free(t->doc);
 		json_free(t->pagemap);
 		free(t->children);

@@ -247,7 +247,9 @@ static int seize_one(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		    ptrace(PTRACE_CONT, t->host_pid, NULL, NULL) < 0)
 			return ckpt_error(err, errno, "task %d: resume", t->pid);
 	} while (status >> 16 != PTRACE_EVENT_STOP);
-	return rsys_init(&t->rs, t->host_pid, rc->scratch + SCRATCH_CODE, err);
+	ret = rsys_init(&t->rs, t->host_pid, rc->scratch + SCRATCH_CODE, err);
+	rsys_set_scratch(&t->rs, rc->scratch + SCRATCH_DATA, SCRATCH_SIZE - SCRATCH_DATA);
+	return ret;
 }
 
 /* Everything the puppeteer does to one task, up to but not including credentials. */
@@ -261,8 +263,9 @@ static int puppeteer_task(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		ret = rtask_threads(rc, t, err);
 	if (ret == 0)
 		ret = rtask_state(rc, t, err);
+	/* the page image, open in the task since its memory was filled */
 	if (ret == 0)
-		ret = rtask_finish(rc, t, err);
+		ret = RSYS_OK(&t->rs, NULL, err, SYS_close, t->img_fd, 0, 0, 0, 0, 0);
 	for (int i = 0; ret == 0 && i < t->nthreads; i++)
 		ret = rthread_restore(rc, t, &t->threads[i], err);
 	if (ret == 0)

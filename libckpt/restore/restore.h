@@ -58,6 +58,7 @@ struct rtask {
 	bool zombie;
 	int exit_code;
 	struct json *doc;	/* task-PID.json */
+	struct task_state *state; /* its task state, parsed (task/task.h) */
 	struct json *pagemap;	/* pagemap-PID.json */
 	struct rtask *parent;
 	struct rtask **children;
@@ -112,18 +113,18 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 /* Pages of shared objects (shared anonymous, memfd), written from outside. */
 int rmem_fill_shared(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 
-/* restore-task.c: everything else, then the registers */
+/*
+ * task/: everything else, then the registers. The rooms of task state run
+ * in the order of task/task.c's table: rtask_state (process-wide),
+ * rthread_restore (each thread), rtask_last (after every thread's
+ * credentials; unmaps the scratch area), rthread_regs (at the very end).
+ */
 int rtask_prepare(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 int rtask_pgid(struct rctx *rc, struct rtask *t, bool leaders, ckpt_err_t *err);
 int rtask_threads(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 int rtask_state(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
-int rtask_finish(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
-int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
-int rtask_pending_thread(struct rctx *rc, struct rtask *t, struct rsys *rs, pid_t tid,
-			 const struct json *list, ckpt_err_t *err);
-
-/* restore-thread.c */
 int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err);
+int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 int rthread_regs(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err);
 
 #define SCRATCH_CODE 0		/* syscall; int3 */

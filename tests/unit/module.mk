@@ -23,3 +23,9 @@ unit: $(UNIT_BINS) $(MKBUNDLE)
 	if [ $$fail -ne 0 ]; then echo "# $$fail unit test binaries failed"; exit 1; fi
 
 .PHONY: unit
+
+# test_task reads documents through the task state rooms, which reach the
+# rest of the engine (remote calls, registers): it links the engine archive.
+$(BUILD)/tests/unit/test_task: tests/unit/test_task.c tests/unit/tap.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

@@ -1,0 +1,196 @@
+/*
+ * libckpt/task/prctl.c - the small settings of a process kept by prctl()
+ * and /proc: name ("comm", and each thread's threads[i].comm), exit signal,
+ * personality, oom_score_adj, cwd and root, umask, parent-death signal
+ * ("pdeathsig"), child subreaper, dumpable. personality, umask,
+ * oom_score_adj and cwd are set by the restored process itself before it
+ * is taken over (restore/restore-child.c); the rest here, while the task
+ * is still privileged, and dumpable last (setresuid() resets it).
+ */
+#define LOG_PREFIX "prctl: "
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "engine.h"
+#include "restore/restore.h"
+#include "task/task.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/util.h"
+
+static int read_int_file(int procfd, const char *name, int base, long *v, ckpt_err_t *err)
+{
+	cleanup_free char *s = NULL;
+	int ret = read_file_at(procfd, name, 64, &s, NULL, err);
+
+	if (ret < 0)
+		return ret;
+	*v = strtol(s, NULL, base);
+	return 0;
+}
+
+/* An int a prctl(PR_GET_*) writes at its second argument. */
+static int prctl_get_int(struct rsys *rs, int op, int *v, ckpt_err_t *err)
+{
+	int ret = RSYS_OK(rs, NULL, err, SYS_prctl, op, rsys_at(rs, 0), 0, 0, 0, 0);
+
+	return ret < 0 ? ret : rsys_get(rs, 0, v, sizeof(*v), err);
+}
+
+static int prctl_dump(struct task_dump *d, ckpt_err_t *err)
+{
+	struct task *t = d->t;
+	char link[4096];
+	ssize_t n;
+	long v, r;
+	int ret, iv;
+
+	json_set(d->out, "comm", json_str(d->stat->comm));
+	json_set(d->out, "exit_signal", json_int(d->stat->exit_signal));
+	ret = read_int_file(t->procfd, "personality", 16, &v, err);
+	if (ret < 0)
+		return ret;
+	json_set(d->out, "personality", json_hex(v));
+	ret = read_int_file(t->procfd, "oom_score_adj", 10, &v, err);
+	if (ret < 0)
+		return ret;
+	json_set(d->out, "oom_score_adj", json_int(v));
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "root" : "cwd";
+
+		n = readlinkat(t->procfd, name, link, sizeof(link) - 1);
+		if (n < 0)
+			return ckpt_error(err, errno, "readlink /proc/%d/%s", t->pid, name);
+		link[n] = '\0';
+		json_set(d->out, name, json_str(link));
+	}
+	ret = prctl_get_int(d->rs, PR_GET_PDEATHSIG, &iv, err);
+	if (ret < 0)
+		return ret;
+	json_set(d->out, "pdeathsig", json_int(iv));
+	ret = prctl_get_int(d->rs, PR_GET_CHILD_SUBREAPER, &iv, err);
+	if (ret < 0)
+		return ret;
+	json_set(d->out, "child_subreaper", json_bool(iv));
+	ret = RSYS(d->rs, &r, err, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0);
+	if (ret < 0)
+		return ret;
+	json_set(d->out, "dumpable", json_int(r));
+	/* umask() only reads by writing */
+	ret = RSYS(d->rs, &r, err, SYS_umask, 0, 0, 0, 0, 0, 0);
+	if (ret == 0)
+		ret = RSYS(d->rs, &v, err, SYS_umask, r, 0, 0, 0, 0, 0);
+	if (ret < 0)
+		return ret;
+	json_set(d->out, "umask", json_int(r));
+	return 0;
+}
+
+static int prctl_dump_thread(struct task_dump *d, struct thread *th, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("task/%d/comm", th->tid);
+	cleanup_free char *comm = NULL;
+	int ret = read_file_at(d->t->procfd, path, 64, &comm, NULL, err);
+
+	if (ret < 0)
+		return ret;
+	comm[strcspn(comm, "\n")] = '\0';
+	json_set(d->out, "comm", json_str(comm));
+	return 0;
+}
+
+static const struct doc_field prctl_fields[] = {
+	DOC_OPT_STR(struct task_state, comm, "comm", 15),
+	DOC_INT(struct task_state, exit_signal, "exit_signal", 0, 64),
+	DOC_HEX(struct task_state, personality, "personality", UINT32_MAX),
+	DOC_INT(struct task_state, oom_score_adj, "oom_score_adj", -1000, 1000),
+	DOC_STR(struct task_state, cwd, "cwd", PATH_MAX),
+	DOC_STR(struct task_state, root, "root", PATH_MAX),
+	DOC_INT(struct task_state, pdeathsig, "pdeathsig", 0, 64),
+	DOC_BOOL(struct task_state, child_subreaper, "child_subreaper"),
+	DOC_INT(struct task_state, dumpable, "dumpable", 0, 2),
+	DOC_INT(struct task_state, umask, "umask", 0, 0777),
+	DOC_END,
+};
+
+static int prctl_parse(const struct doc_at *at, const struct json *doc, struct task_state *ts,
+		       ckpt_err_t *err)
+{
+	return doc_read(at, doc, prctl_fields, ts, err);
+}
+
+static int prctl_parse_thread(const struct doc_at *at, const struct json *th,
+			      struct thread_state *ts, ckpt_err_t *err)
+{
+	return doc_opt_str(at, th, "comm", 15, &ts->comm, err);
+}
+
+/* Process-wide settings that need privileges: before the threads drop theirs. */
+static int prctl_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	const struct task_state *ts = t->state;
+	struct rsys *rs = &t->rs;
+	long pdeath = ts->pdeathsig;
+	int ret;
+
+	if (t == rc->root && rc->detach && pdeath) {
+		/* its parent is ckpt-oci, which is about to exit */
+		pr_warn("task %d: parent-death signal %ld not restored with -d", t->pid, pdeath);
+		pdeath = 0;
+	}
+	ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_PDEATHSIG, pdeath, 0, 0, 0, 0);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "parent-death signal");
+	ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_CHILD_SUBREAPER, ts->child_subreaper, 0, 0,
+		      0, 0);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "child subreaper");
+	if (strcmp(ts->root, "/")) {
+		ret = rsys_put(rs, 0, ts->root, strlen(ts->root) + 1, err);
+		if (ret == 0)
+			ret = RSYS_OK(rs, NULL, err, SYS_chroot, rsys_at(rs, 0), 0, 0, 0, 0, 0);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "root `%s`", ts->root);
+	}
+	return 0;
+}
+
+static int prctl_restore_thread(struct rctx *rc, struct rtask *t, struct rthread *th,
+				ckpt_err_t *err)
+{
+	const char *comm = rthread_state(t, th)->comm;
+	struct rsys *rs = rthread_rsys(t, th);
+	int ret;
+
+	(void)rc;
+	if (!comm)
+		return 0;
+	ret = rsys_put(rs, 0, comm, strlen(comm) + 1, err);
+	if (ret == 0)
+		ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_NAME, rsys_at(rs, 0), 0, 0, 0, 0);
+	return ret < 0 ? ckpt_error_wrap(err, "thread name") : 0;
+}
+
+/* After every thread's credentials: setresuid() resets dumpable. */
+static int prctl_restore_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	(void)rc;
+	if (RSYS_OK(&t->rs, NULL, err, SYS_prctl, PR_SET_DUMPABLE, t->state->dumpable, 0, 0, 0, 0) <
+	    0)
+		return ckpt_error_wrap(err, "dumpable");
+	return 0;
+}
+
+const struct task_state_ops task_prctl_ops = {
+	.name = "prctl",
+	.dump = prctl_dump,
+	.dump_thread = prctl_dump_thread,
+	.parse = prctl_parse,
+	.parse_thread = prctl_parse_thread,
+	.restore = prctl_restore,
+	.restore_thread = prctl_restore_thread,
+	.restore_last = prctl_restore_last,
+};

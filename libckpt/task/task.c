@@ -1,0 +1,394 @@
+/*
+ * libckpt/task/task.c - the table of task-state rooms and the walkers the
+ * two pipelines call: dump (dump/dump.c, through task_dump_state and
+ * thread_dump_state), parse (restore/restore.c, once per task document),
+ * the puppeteer's steps (restore/restore.c: rtask_state, rthread_restore,
+ * rtask_last) and inspect (task_state_describe). Also the steps that are
+ * not a kind of state but the frame around them: process groups, the
+ * creation of threads, and the registers put back at the very end.
+ */
+#define LOG_PREFIX "task: "
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+
+#include "engine.h"
+#include "restore/restore.h"
+#include "task/task.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/uapi.h"
+#include "util/util.h"
+
+/*
+ * The rooms in the order they run, at dump and at restore. The order is
+ * kept from the engine's first puppeteer and matters:
+ *  - signal actions before timers and pending signals, so nothing queued
+ *    meets a default action; pending signals before rlimits, so a low
+ *    RLIMIT_SIGPENDING cannot refuse the queue; prctl (parent-death signal,
+ *    subreaper, chroot) after them, while the task is still privileged;
+ *  - per thread, seccomp then credentials come last: a filter is loaded
+ *    while the thread still has CAP_SYS_ADMIN (ptrace's SUSPEND_SECCOMP
+ *    keeps it from judging our own later calls), and the credentials drop
+ *    the privileges every earlier step needs;
+ *  - restore_last (dumpable) after every thread's credentials, since
+ *    setresuid() resets it; the registers come after everything
+ *    (rthread_regs), once no remote call is left.
+ * At dump the pending room re-queues the signals seize took before it reads
+ * the queues.
+ */
+static const struct task_state_ops *const rooms[] = {
+	&task_signals_ops, &task_timers_ops, &task_rseq_ops, &task_sched_ops,	&task_pending_ops,
+	&task_rlimits_ops, &task_prctl_ops,  &task_mm_ops,   &task_seccomp_ops, &task_creds_ops,
+};
+
+/* ---- dump ---- */
+
+int task_dump_state(struct ckpt_ctx *ctx, struct task *t, struct rsys *rs, uint64_t scratch,
+		    ckpt_err_t *err)
+{
+	struct proc_stat st;
+	struct task_dump d = {ctx, t, rs, t->doc, &st};
+	int ret;
+
+	/* the last 256 bytes hold code (rsys_run_code), the rest is data */
+	rsys_set_scratch(rs, scratch, SCRATCH_SIZE - 256);
+	ret = proc_read_stat(t->procfd, &st, err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
+		if (!rooms[i]->dump)
+			continue;
+		ret = rooms[i]->dump(&d, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int thread_dump_state(struct ckpt_ctx *ctx, struct task *t, struct thread *th, struct rsys *rs,
+		      uint64_t scratch, struct json *out, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("task/%d", th->tid);
+	cleanup_close int tfd = openat(t->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct proc_status st = {0};
+	struct task_dump d = {ctx, t, rs, out, NULL, &st};
+	int ret;
+
+	rsys_set_scratch(rs, scratch, SCRATCH_SIZE - 256);
+	if (tfd < 0)
+		return ckpt_error(err, errno, "open /proc/%d/%s", t->pid, path);
+	ret = proc_read_status(tfd, &st, err);
+	if (ret < 0)
+		return ret;
+	json_set(out, "tid", json_int(th->ns_tid));
+	json_set(out, "regs", regs_to_json(th));
+	json_set(out, "sigmask", json_hex(th->sigmask));
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
+		if (!rooms[i]->dump_thread)
+			continue;
+		ret = rooms[i]->dump_thread(&d, th, err);
+		if (ret < 0)
+			break;
+	}
+	proc_status_free(&st);
+	return ret;
+}
+
+/* ---- parse ---- */
+
+void task_state_free(struct task_state *ts)
+{
+	if (!ts)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++)
+		if (rooms[i]->free)
+			rooms[i]->free(ts);
+	free(ts->threads);
+	free(ts);
+}
+
+struct task_state *task_state_parse(const char *file, const struct json *doc, ckpt_err_t *err)
+{
+	struct task_state *ts = xzalloc(sizeof(*ts));
+	struct doc_at top, tat;
+	const struct json *threads;
+	int ret;
+
+	snprintf(ts->file, sizeof(ts->file), "%s", file);
+	top = DOC_TOP(ts->file);
+	tat = DOC_KEY(&top, "threads");
+	ret = doc_arr(&top, doc, "threads", 100000, &threads, &ts->nthreads, err);
+	if (ret == 0 && !ts->nthreads)
+		ret = doc_error(err, &tat, "no threads");
+	if (ret < 0)
+		goto fail;
+	ts->threads = xzalloc(ts->nthreads * sizeof(*ts->threads));
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
+		if (!rooms[i]->parse)
+			continue;
+		ret = rooms[i]->parse(&top, doc, ts, err);
+		if (ret < 0)
+			goto fail;
+	}
+	for (size_t k = 0; k < ts->nthreads; k++) {
+		struct doc_at at = DOC_IDX(&tat, k);
+		const struct json *th;
+		int64_t tid;
+
+		ret = doc_elem_obj(&tat, threads, k, &th, err);
+		if (ret == 0)
+			ret = doc_int(&at, th, "tid", 1, DOC_PID_MAX, &tid, err);
+		if (ret < 0)
+			goto fail;
+		ts->threads[k].tid = tid;
+		for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
+			if (!rooms[i]->parse_thread)
+				continue;
+			ret = rooms[i]->parse_thread(&at, th, &ts->threads[k], err);
+			if (ret < 0)
+				goto fail;
+		}
+	}
+	return ts;
+fail:
+	task_state_free(ts);
+	return NULL;
+}
+
+void task_state_describe(FILE *out, const struct task_state *ts)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++)
+		if (rooms[i]->describe)
+			rooms[i]->describe(out, ts);
+}
+
+int task_hexbuf(const struct doc_at *at, const struct json *v, void *buf, size_t len, size_t unit,
+		size_t *got, ckpt_err_t *err)
+{
+	const char *s = json_as_str(v);
+	size_t n;
+
+	if (json_type(v) != JSON_STR)
+		return doc_error(err, at, "expected hex digits");
+	n = strlen(s);
+	if (n % 2 || (!unit && n / 2 != len) || (unit && (n / 2 > len || (n / 2) % unit)))
+		return doc_error(err, at, "%zu hex digits do not make %s%zu bytes", n,
+				 unit ? "a whole number of records up to " : "", len);
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned int b;
+
+		if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
+		    sscanf(s + 2 * i, "%2x", &b) != 1)
+			return doc_error(err, at, "not hex digits");
+		((uint8_t *)buf)[i] = b;
+	}
+	if (got)
+		*got = n / 2;
+	return 0;
+}
+
+/* The kernel keeps at most RLIMIT_SIGPENDING (and 32 realtime per signal) queued. */
+#define SIGINFO_MAX 1000000
+
+int task_siginfo_list(const struct doc_at *at, const struct json *obj, const char *key,
+		      struct siginfo_list *out, ckpt_err_t *err)
+{
+	struct doc_at k = DOC_KEY(at, key);
+	const struct json *arr;
+	size_t n;
+	int ret = doc_arr(at, obj, key, SIGINFO_MAX, &arr, &n, err);
+
+	if (ret < 0)
+		return ret;
+	out->si = xzalloc((n ?: 1) * sizeof(siginfo_t));
+	out->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct doc_at e = DOC_IDX(&k, i);
+
+		ret = task_hexbuf(&e, json_at(arr, i), &out->si[i], sizeof(siginfo_t), 0, NULL,
+				  err);
+		if (ret == 0 && (out->si[i].si_signo < 1 || out->si[i].si_signo > 64))
+			ret = doc_error(err, &e, "signal %d", out->si[i].si_signo);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int task_queue_signals(struct rsys *rs, pid_t pid, pid_t tid, const struct siginfo_list *l,
+		       ckpt_err_t *err)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		int sig = l->si[i].si_signo;
+		int ret = rsys_put(rs, 0, &l->si[i], sizeof(siginfo_t), err);
+
+		if (ret == 0 && tid)
+			ret = RSYS_OK(rs, NULL, err, SYS_rt_tgsigqueueinfo, pid, tid, sig,
+				      rsys_at(rs, 0), 0, 0);
+		else if (ret == 0)
+			ret = RSYS_OK(rs, NULL, err, SYS_rt_sigqueueinfo, pid, sig, rsys_at(rs, 0),
+				      0, 0, 0);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "queue pending signal %d", sig);
+	}
+	return 0;
+}
+
+/* ---- the puppeteer's frame ---- */
+
+struct thread_state *rthread_state(struct rtask *t, struct rthread *th)
+{
+	return &t->state->threads[th - t->threads];
+}
+
+struct rsys *rthread_rsys(struct rtask *t, struct rthread *th)
+{
+	return th == &t->threads[0] ? &t->rs : &th->rs;
+}
+
+int rtask_pgid(struct rctx *rc, struct rtask *t, bool leaders, ckpt_err_t *err)
+{
+	long r;
+	int ret;
+
+	(void)rc;
+	if (t->zombie || t->sid == t->pid)
+		return 0; /* session leaders got their group from setsid() */
+	if (leaders != (t->pgid == t->pid))
+		return 0;
+	ret = RSYS(&t->rs, &r, err, SYS_setpgid, 0, t->pgid, 0, 0, 0, 0);
+	if (ret < 0)
+		return ret;
+	if (r < 0)
+		pr_warn("task %d: cannot join process group %d (%s), ignoring", t->pid, t->pgid,
+			strerror(-r));
+	return 0;
+}
+
+/* Thread id in our namespace: the same unless the tree has its own pid namespace. */
+static pid_t host_tid_of(struct rctx *rc, struct rtask *t, pid_t ns_tid)
+{
+	cleanup_free pid_t *tids = NULL;
+	cleanup_close int procfd = -1;
+	char path[64];
+	ckpt_err_t e = {0};
+	int n;
+
+	if (!rc->own_pidns)
+		return ns_tid;
+	snprintf(path, sizeof(path), "/proc/%d", t->host_pid);
+	procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0 || proc_list_threads(procfd, &tids, &n, &e) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "task/%d", tids[i]);
+		if (proc_ns_pid(procfd, path) == ns_tid)
+			return tids[i];
+	}
+	return -1;
+}
+
+/* Every thread but the leader: clone3 with set_tid from inside the task. */
+int rtask_threads(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	struct rsys *rs = &t->rs;
+
+	for (int i = 1; i < t->nthreads; i++) {
+		struct rthread *th = &t->threads[i];
+		pid_t want = th->tid;
+		struct ckpt_clone_args a = {
+			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+				 CLONE_SYSVSEM,
+			.set_tid = rsys_at(rs, 256),
+			.set_tid_size = 1,
+		};
+		int status, ret;
+		long r;
+
+		ret = rsys_put(rs, 0, &a, sizeof(a), err);
+		if (ret == 0)
+			ret = rsys_put(rs, 256, &want, sizeof(want), err);
+		if (ret == 0)
+			ret = RSYS(rs, &r, err, __NR_clone3, rsys_at(rs, 0), sizeof(a), 0, 0, 0, 0);
+		if (ret == 0 && r == -EEXIST)
+			return ckpt_error_msg(err, EEXIST, "thread id %d is taken", want);
+		ret = rsys_check(ret, r, err, "clone3 thread");
+		if (ret < 0)
+			return ckpt_error_wrap(err, "thread %d", want);
+		th->host_tid = host_tid_of(rc, t, r);
+		if (th->host_tid <= 0)
+			return ckpt_error_msg(err, ESRCH, "thread %d vanished", want);
+		/* auto-attached through PTRACE_O_TRACECLONE: wait for its first stop */
+		ret = rsys_wait_stop(th->host_tid, &status, err);
+		if (ret == 0)
+			ret = rsys_init(&th->rs, th->host_tid, rc->scratch + SCRATCH_CODE, err);
+		if (ret < 0)
+			return ret;
+		rsys_set_scratch(&th->rs, rs->scratch, rs->scratch_len);
+	}
+	return 0;
+}
+
+int rtask_state(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
+		int ret;
+
+		if (!rooms[i]->restore)
+			continue;
+		ret = rooms[i]->restore(rc, t, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Everything of one thread that the thread itself must do. */
+int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
+		int ret;
+
+		if (!rooms[i]->restore_thread)
+			continue;
+		ret = rooms[i]->restore_thread(rc, t, th, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "thread %d", th->tid);
+	}
+	return 0;
+}
+
+/* After the threads' credentials; then the scratch area goes. */
+int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
+		int ret;
+
+		if (!rooms[i]->restore_last)
+			continue;
+		ret = rooms[i]->restore_last(rc, t, err);
+		if (ret < 0)
+			return ret;
+	}
+	return RSYS_OK(&t->rs, NULL, err, SYS_munmap, rc->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+}
+
+/* Load the saved registers and mask: rsys_fini puts them in place. */
+int rthread_regs(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err)
+{
+	struct rsys *rs = rthread_rsys(t, th);
+	int ret;
+
+	(void)rc;
+	rs->saved = th->regs; /* read and checked at load */
+	rs->saved_mask = rthread_state(t, th)->sigmask;
+	ret = regs_restore(rs->tid, &rs->saved, th->xstate, th->xstate_len, err);
+	if (ret < 0)
+		return ret;
+	return rsys_fini(rs, err);
+}
