@@ -28,33 +28,31 @@
 
 #define FILTERS_MAX 64
 
+/*
+ * PTRACE_SECCOMP_GET_FILTER counts from the oldest filter (index 0), and
+ * the bundle lists them oldest first, the order restore loads them in.
+ * The order matters: of filters returning the same action, the newest
+ * one's data (an errno) wins.
+ */
 static int seccomp_dump_thread(struct task_dump *d, struct thread *th, ckpt_err_t *err)
 {
-	struct json *hex[FILTERS_MAX], *filters;
-	long count = 0;
-	int ret = 0;
+	struct json *filters;
 
 	json_set(d->out, "seccomp_mode", json_int(d->status->seccomp));
 	if (d->status->seccomp != SECCOMP_MODE_FILTER)
 		return 0;
-	/* index 0 is the newest filter; the bundle lists them oldest first */
-	for (;; count++) {
+	filters = json_set(d->out, "seccomp_filters", json_arr());
+	for (long i = 0;; i++) {
 		struct sock_filter prog[BPF_MAXINSNS];
-		long n = ptrace(PTRACE_SECCOMP_GET_FILTER, th->tid, count, prog);
+		long n = ptrace(PTRACE_SECCOMP_GET_FILTER, th->tid, i, prog);
 
 		if (n < 0 && errno == ENOENT)
-			break;
-		if (n < 0 || count == ARRAY_SIZE(hex)) {
-			ret = ckpt_error(err, n < 0 ? errno : E2BIG,
-					 "thread %d: read seccomp filter %ld", th->tid, count);
-			break;
-		}
-		hex[count] = json_hexbuf(prog, n * sizeof(prog[0]));
+			return 0;
+		if (n < 0 || i == FILTERS_MAX)
+			return ckpt_error(err, n < 0 ? errno : E2BIG,
+					  "thread %d: read seccomp filter %ld", th->tid, i);
+		json_push(filters, json_hexbuf(prog, n * sizeof(prog[0])));
 	}
-	filters = json_set(d->out, "seccomp_filters", json_arr());
-	while (count > 0)
-		json_push(filters, hex[--count]);
-	return ret;
 }
 
 /* ---- what a filter tests ---- */

@@ -115,6 +115,17 @@ restore_pass()
 
 # ---- fds -------------------------------------------------------------------------
 
+@test "inspect: a seccomp filter names the syscalls it tests" {
+	wl_start seccomp || return
+	ckpt_checkpoint || return
+	inspect_ok
+	# oldest filter first: uname and personality, then mincore
+	assert_line --regexp "^  seccomp: thread $WL_PID filter 0: 11 insns; arch x86_64; 2 syscalls tested: uname personality$"
+	assert_line --regexp "^  seccomp: thread $WL_PID filter 1: 6 insns; 2 syscalls tested: mincore uname$"
+	assert_line --regexp "^  creds:   uids 0,0,0,0  gids 0,0,0,0  groups .*  cap_eff 0x[0-9a-f]+$"
+	restore_pass
+}
+
 @test "inspect: mqueue fds show the queue's name" {
 	wl_start fd_mqueue || return
 	ckpt_checkpoint || return

@@ -28,4 +28,4 @@ unit: $(UNIT_BINS) $(MKBUNDLE)
 # rest of the engine (remote calls, registers): it links the engine archive.
 $(BUILD)/tests/unit/test_task: tests/unit/test_task.c tests/unit/tap.h $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

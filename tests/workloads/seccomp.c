@@ -1,9 +1,11 @@
 /*
  * seccomp - two chained raw-BPF filters. Filter 1: uname() -> EPERM,
  * personality(0xdeadbeef) -> SECCOMP_RET_KILL_THREAD. Filter 2: mincore()
- * -> E2BIG. After restore /proc/self/status shows Seccomp: 2 and
- * Seccomp_filters: 2, both filters act, and a forked child calling the
- * killing syscall dies of SIGSYS.
+ * -> E2BIG, uname() -> ENOSPC. After restore /proc/self/status shows
+ * Seccomp: 2 and Seccomp_filters: 2, both filters act, uname() fails with
+ * the newer filter's ENOSPC (of equal actions the newest filter's data
+ * wins: the filters came back in their order), and a forked child calling
+ * the killing syscall dies of SIGSYS.
  */
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -51,8 +53,8 @@ static const char *verify(void)
 
 	if (status_value("Seccomp") != 2 || status_value("Seccomp_filters") != 2)
 		return "/proc/self/status: not 2 seccomp filters in filter mode";
-	if (uname(&u) != -1 || errno != EPERM)
-		return "uname() is not refused with EPERM";
+	if (uname(&u) != -1 || errno != ENOSPC)
+		return "uname() is not refused with ENOSPC (the newer filter's errno)";
 	if (syscall(SYS_mincore, NULL, 0, NULL) != -1 || errno != E2BIG)
 		return "mincore() is not refused with E2BIG (second filter)";
 	pid = fork();
@@ -87,6 +89,8 @@ int main(int argc, char **argv)
 		LD(nr),
 		JEQ(SYS_mincore, 0, 1),
 		RET(SECCOMP_RET_ERRNO | E2BIG),
+		JEQ(SYS_uname, 0, 1),
+		RET(SECCOMP_RET_ERRNO | ENOSPC),
 		RET(SECCOMP_RET_ALLOW),
 	};
 	const char *err;
