@@ -16,6 +16,7 @@
 #include "ckpt/ckpt.h"
 #include "files/files.h"
 #include "task/task.h"
+#include "util/doc.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -103,9 +104,17 @@ static void print_task_state(FILE *out, const struct json *t)
 {
 	ckpt_err_t e = {0};
 	struct task_state *ts;
+	struct doc_at at;
+	bool zombie = false;
 	char name[64];
 
 	snprintf(name, sizeof(name), "task-%lld.json", int_or(t, "pid"));
+	at = DOC_TOP(name);
+	/* a zombie has no state left but its exit code */
+	if (doc_opt_bool(&at, t, "zombie", false, &zombie, &e) < 0 || zombie) {
+		ckpt_error_clear(&e);
+		return;
+	}
 	ts = task_state_parse(name, t, &e);
 	if (!ts) {
 		fprintf(out, "  state:   not restorable: %s\n", e.msg);
@@ -172,8 +181,7 @@ static int print_task(FILE *out, const struct json *t, const struct json *files,
 	fprintf(out, "\ntask %lld (%s)\n", int_or(t, "pid"), str_or(t, "comm"));
 	fprintf(out, "  exe:     %s\n  cwd:     %s\n", str_or(t, "exe"), str_or(t, "cwd"));
 	print_vdso(out, json_get(t, "vdso"));
-	if (!json_get(t, "zombie")) /* a zombie has no state left but its exit code */
-		print_task_state(out, t);
+	print_task_state(out, t);
 	fprintf(out, "  threads: %zu\n", json_len(threads));
 	for (size_t i = 0; i < json_len(threads); i++) {
 		const struct json *th = json_at(threads, i);
