@@ -23,6 +23,7 @@ struct thread {
 	pid_t ns_tid;			/* in the tree's innermost namespace */
 	bool seized;			/* attached by us */
 	bool stopped;			/* in its ptrace stop */
+	int stop_sig;			/* the stop signal of its group stop, or SIGTRAP */
 	struct user_regs_struct regs;	/* as stopped */
 	uint8_t *xstate;		/* NT_X86_XSTATE image */
 	size_t xstate_len;

@@ -76,6 +76,7 @@ static int seize_wait(struct thread *th, ckpt_err_t *err)
 		}
 		if (status >> 16 == PTRACE_EVENT_STOP) {
 			th->stopped = true;
+			th->stop_sig = WSTOPSIG(status); /* a group stop's signal */
 			return 0;
 		}
 		/* signal-delivery stop: keep the signal, deliver it later, stay stopped */

@@ -36,14 +36,16 @@
  *    keeps it from judging our own later calls), and the credentials drop
  *    the privileges every earlier step needs;
  *  - restore_last (dumpable) after every thread's credentials, since
- *    setresuid() resets it; the registers come after everything
- *    (rthread_regs), once no remote call is left.
+ *    setresuid() resets it; then the scratch area goes, and restore_end
+ *    (a stopped task enters its group stop) runs with no remote call
+ *    left; the registers come after everything (rthread_regs).
  * At dump the pending room re-queues the signals seize took before it reads
  * the queues.
  */
 static const struct task_state_ops *const rooms[] = {
-	&task_signals_ops, &task_timers_ops, &task_rseq_ops, &task_sched_ops,	&task_pending_ops,
-	&task_rlimits_ops, &task_prctl_ops,  &task_mm_ops,   &task_seccomp_ops, &task_creds_ops,
+	&task_signals_ops, &task_timers_ops,  &task_rseq_ops,	&task_sched_ops,
+	&task_pending_ops, &task_rlimits_ops, &task_prctl_ops,	&task_mm_ops,
+	&task_seccomp_ops, &task_creds_ops,   &task_jobctl_ops,
 };
 
 /* ---- dump ---- */
@@ -366,16 +368,20 @@ int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_e
 /* After the threads' credentials; then the scratch area goes. */
 int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
-		int ret;
+	int ret;
 
+	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
 		if (!rooms[i]->restore_last)
 			continue;
 		ret = rooms[i]->restore_last(rc, t, err);
 		if (ret < 0)
 			return ret;
 	}
-	return RSYS_OK(&t->rs, NULL, err, SYS_munmap, rc->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	ret = RSYS_OK(&t->rs, NULL, err, SYS_munmap, rc->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rooms); i++)
+		if (rooms[i]->restore_end)
+			ret = rooms[i]->restore_end(rc, t, err);
+	return ret;
 }
 
 /* Load the saved registers and mask: rsys_fini puts them in place. */

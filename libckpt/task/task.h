@@ -130,6 +130,8 @@ struct task_state {
 	int pdeathsig, dumpable, umask, oom_score_adj, exit_signal;
 	bool child_subreaper;
 	uint64_t personality;
+	/* jobctl */
+	int stop_signal; /* stopped by it (group stop), or 0 */
 	/* per thread, as threads[] of the document */
 	struct thread_state *threads;
 	size_t nthreads;
@@ -160,12 +162,18 @@ struct task_state_ops {
 	/*
 	 * Restore in the puppeteer phase: restore after memory and threads,
 	 * restore_thread for each thread after every room's restore,
-	 * restore_last once every thread has its credentials.
+	 * restore_last once every thread has its credentials, restore_end
+	 * (below) last.
 	 */
 	int (*restore)(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 	int (*restore_thread)(struct rctx *rc, struct rtask *t, struct rthread *th,
 			      ckpt_err_t *err);
 	int (*restore_last)(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
+	/*
+	 * After the scratch area is gone, before the registers: no remote
+	 * call is possible any more, and no thread may return to user code.
+	 */
+	int (*restore_end)(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 	/* A line or two for `ckpt-oci inspect`. */
 	void (*describe)(FILE *out, const struct task_state *ts);
 	/* Free what parse allocated. */
@@ -174,7 +182,7 @@ struct task_state_ops {
 
 extern const struct task_state_ops task_signals_ops, task_timers_ops, task_rseq_ops, task_sched_ops,
 	task_pending_ops, task_rlimits_ops, task_prctl_ops, task_mm_ops, task_seccomp_ops,
-	task_creds_ops;
+	task_creds_ops, task_jobctl_ops;
 
 /* ---- task.c: the table and its walkers ---- */
 

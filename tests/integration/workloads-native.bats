@@ -175,6 +175,14 @@ load helpers
 	wl_native zombie.static
 }
 
+@test "native: stopped (dynamic)" {
+	wl_native stopped
+}
+
+@test "native: stopped (static)" {
+	wl_native stopped.static
+}
+
 @test "native: rseq (dynamic)" {
 	wl_native rseq
 }
