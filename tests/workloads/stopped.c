@@ -238,8 +238,12 @@ int main(int argc, char **argv)
 	err = setup();
 	if (!err)
 		err = check(why, sizeof(why));
-	if (err)
+	if (err) {
+		for (int k = 0; k < N; k++)
+			if (kids[k] > 0)
+				kill(kids[k], SIGKILL);
 		return wl_fail("before checkpoint: %s", err);
+	}
 
 	wl_ready();
 	wl_wait_restored();
@@ -247,5 +251,11 @@ int main(int argc, char **argv)
 	err = check(why, sizeof(why));
 	if (!err)
 		err = release(why, sizeof(why));
-	return err ? wl_fail("after restore: %s", err) : wl_pass();
+	if (!err)
+		return wl_pass();
+	/* a failed run leaves no stopped child behind */
+	for (int k = 0; k < N; k++)
+		if (kids[k] > 0)
+			kill(kids[k], SIGKILL);
+	return wl_fail("after restore: %s", err);
 }
