@@ -30,6 +30,7 @@
 
 #include "files/files.h"
 #include "restore/restore.h"
+#include "task/task.h"
 #include "util/log.h"
 #include "util/uapi.h"
 #include "util/util.h"
@@ -231,6 +232,15 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 	}
 	if (!a.exit_signal || t->zombie)
 		a.exit_signal = SIGCHLD;
+	/*
+	 * restore -d: ckpt-oci, the root's parent, is about to exit, which would
+	 * fire a parent-death signal. A root that has one gets ckpt-oci's own
+	 * parent (the caller), as it had a parent of its own before.
+	 */
+	if (t == rc->root && rc->detach && t->state && t->state->pdeathsig) {
+		a.flags |= CLONE_PARENT;
+		a.exit_signal = 0; /* clone3 wants none: it is ckpt-oci's own */
+	}
 	pid = syscall(__NR_clone3, &a, sizeof(a));
 	if (pid < 0) {
 		if (errno == EEXIST)

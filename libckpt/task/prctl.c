@@ -2,13 +2,21 @@
  * libckpt/task/prctl.c - the small settings of a process kept by prctl()
  * and /proc: name ("comm", and each thread's threads[i].comm), exit signal,
  * personality, oom_score_adj, cwd and root, umask, parent-death signal
- * ("pdeathsig"), child subreaper, dumpable. personality, umask,
- * oom_score_adj and cwd are set by the restored process itself before it
- * is taken over (restore/restore-child.c); the rest here, while the task
- * is still privileged, and dumpable last (setresuid() resets it).
+ * ("pdeathsig"), child subreaper, dumpable, and each thread's audit
+ * loginuid ("loginuid"; "sessionid" is saved to be shown). personality,
+ * umask, oom_score_adj and cwd are set by the restored process itself
+ * before it is taken over (restore/restore-child.c); the rest here, while
+ * the task is still privileged; dumpable and the parent-death signal last,
+ * after the credentials: a change of euid, egid, fsuid or fsgid
+ * (commit_creds) resets both.
+ *
+ * The audit session id cannot be restored: the kernel hands out a new one
+ * whenever loginuid is written, and nothing sets it. A task whose loginuid
+ * had to be written comes back in a new session, said in the log.
  */
 #define LOG_PREFIX "prctl: "
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -89,16 +97,37 @@ static int prctl_dump(struct task_dump *d, ckpt_err_t *err)
 	return 0;
 }
 
+/* A number in /proc/PID/task/TID/NAME (loginuid, sessionid), as unsigned. */
+static int read_thread_u32(int procfd, pid_t tid, const char *name, uint64_t *v, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("task/%d/%s", tid, name);
+	cleanup_free char *s = NULL;
+	int ret = read_file_at(procfd, path, 64, &s, NULL, err);
+
+	if (ret < 0)
+		return ret;
+	*v = strtoull(s, NULL, 10);
+	return 0;
+}
+
 static int prctl_dump_thread(struct task_dump *d, struct thread *th, ckpt_err_t *err)
 {
 	cleanup_free char *path = xasprintf("task/%d/comm", th->tid);
 	cleanup_free char *comm = NULL;
+	uint64_t uid, ses;
 	int ret = read_file_at(d->t->procfd, path, 64, &comm, NULL, err);
 
 	if (ret < 0)
 		return ret;
 	comm[strcspn(comm, "\n")] = '\0';
 	json_set(d->out, "comm", json_str(comm));
+	ret = read_thread_u32(d->t->procfd, th->tid, "loginuid", &uid, err);
+	if (ret == 0)
+		ret = read_thread_u32(d->t->procfd, th->tid, "sessionid", &ses, err);
+	if (ret < 0)
+		return ret;
+	json_set(d->out, "loginuid", json_int(uid));
+	json_set(d->out, "sessionid", json_int(ses));
 	return 0;
 }
 
@@ -125,7 +154,13 @@ static int prctl_parse(const struct doc_at *at, const struct json *doc, struct t
 static int prctl_parse_thread(const struct doc_at *at, const struct json *th,
 			      struct thread_state *ts, ckpt_err_t *err)
 {
-	return doc_opt_str(at, th, "comm", 15, &ts->comm, err);
+	int ret = doc_opt_str(at, th, "comm", 15, &ts->comm, err);
+
+	if (ret == 0)
+		ret = doc_opt_int(at, th, "loginuid", 0, UINT32_MAX, -1, &ts->loginuid, err);
+	if (ret == 0)
+		ret = doc_opt_int(at, th, "sessionid", 0, UINT32_MAX, -1, &ts->sessionid, err);
+	return ret;
 }
 
 /* Process-wide settings that need privileges: before the threads drop theirs. */
@@ -133,17 +168,8 @@ static int prctl_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	const struct task_state *ts = t->state;
 	struct rsys *rs = &t->rs;
-	long pdeath = ts->pdeathsig;
 	int ret;
 
-	if (t == rc->root && rc->detach && pdeath) {
-		/* its parent is ckpt-oci, which is about to exit */
-		pr_warn("task %d: parent-death signal %ld not restored with -d", t->pid, pdeath);
-		pdeath = 0;
-	}
-	ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_PDEATHSIG, pdeath, 0, 0, 0, 0);
-	if (ret < 0)
-		return ckpt_error_wrap(err, "parent-death signal");
 	ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_CHILD_SUBREAPER, ts->child_subreaper, 0, 0,
 		      0, 0);
 	if (ret < 0)
@@ -158,29 +184,79 @@ static int prctl_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * Only the thread itself may write its loginuid (proc_loginuid_write), and
+ * it needs CAP_AUDIT_CONTROL unless the one it has is unset: before the
+ * credentials.
+ */
+static int loginuid_restore(struct rtask *t, struct rthread *th, struct rsys *rs,
+			    const struct thread_state *ts, ckpt_err_t *err)
+{
+	cleanup_free char *dir = xasprintf("/proc/%d", t->host_pid);
+	cleanup_close int procfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	static const char path[] = "/proc/thread-self/loginuid"; /* self: the leader */
+	uint64_t now = 0;
+	char val[16];
+	long fd;
+	int ret, n;
+
+	if (ts->loginuid < 0)
+		return 0;
+	if (procfd < 0)
+		return ckpt_error(err, errno, "open %s", dir);
+	ret = read_thread_u32(procfd, rs->tid, "loginuid", &now, err);
+	if (ret < 0 || (int64_t)now == ts->loginuid)
+		return ret;
+	n = snprintf(val, sizeof(val), "%lld", (long long)(int32_t)ts->loginuid);
+	ret = rsys_put(rs, 0, path, sizeof(path), err);
+	if (ret == 0)
+		ret = rsys_put(rs, 64, val, n, err);
+	if (ret == 0)
+		ret = RSYS_OK(rs, &fd, err, SYS_openat, AT_FDCWD, rsys_at(rs, 0),
+			      O_WRONLY | O_CLOEXEC, 0, 0, 0);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "loginuid %lld", (long long)ts->loginuid);
+	ret = RSYS_OK(rs, NULL, err, SYS_write, fd, rsys_at(rs, 64), n, 0, 0, 0);
+	if (RSYS_OK(rs, NULL, ret < 0 ? NULL : err, SYS_close, fd, 0, 0, 0, 0, 0) < 0 && ret == 0)
+		ret = -EIO;
+	if (ret < 0)
+		return ckpt_error_wrap(err, "loginuid %lld", (long long)ts->loginuid);
+	if (ts->sessionid >= 0 && ts->sessionid != (int64_t)(uint32_t)-1)
+		pr_info("task %d: thread %d: loginuid %lld back, audit session %lld is a new one",
+			t->pid, th->tid, (long long)ts->loginuid, (long long)ts->sessionid);
+	return 0;
+}
+
 static int prctl_restore_thread(struct rctx *rc, struct rtask *t, struct rthread *th,
 				ckpt_err_t *err)
 {
-	const char *comm = rthread_state(t, th)->comm;
+	const struct thread_state *ts = rthread_state(t, th);
 	struct rsys *rs = rthread_rsys(t, th);
 	int ret;
 
 	(void)rc;
-	if (!comm)
-		return 0;
-	ret = rsys_put(rs, 0, comm, strlen(comm) + 1, err);
-	if (ret == 0)
-		ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_NAME, rsys_at(rs, 0), 0, 0, 0, 0);
-	return ret < 0 ? ckpt_error_wrap(err, "thread name") : 0;
+	if (ts->comm) {
+		ret = rsys_put(rs, 0, ts->comm, strlen(ts->comm) + 1, err);
+		if (ret == 0)
+			ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_NAME, rsys_at(rs, 0), 0, 0,
+				      0, 0);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "thread name");
+	}
+	return loginuid_restore(t, th, rs, ts, err);
 }
 
-/* After every thread's credentials: setresuid() resets dumpable. */
+/* After every thread's credentials: a change of euid or fsuid resets both. */
 static int prctl_restore_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	(void)rc;
+	long pdeath = t->state->pdeathsig;
+
 	if (RSYS_OK(&t->rs, NULL, err, SYS_prctl, PR_SET_DUMPABLE, t->state->dumpable, 0, 0, 0, 0) <
 	    0)
 		return ckpt_error_wrap(err, "dumpable");
+	/* with -d, a root that has one is not ckpt-oci's child (restore-child.c) */
+	if (RSYS_OK(&t->rs, NULL, err, SYS_prctl, PR_SET_PDEATHSIG, pdeath, 0, 0, 0, 0) < 0)
+		return ckpt_error_wrap(err, "parent-death signal");
 	return 0;
 }
 

@@ -102,6 +102,7 @@ struct thread_state {
 	uint64_t timer_slack_ns;
 	/* prctl */
 	const char *comm; /* NULL: keep */
+	int64_t loginuid, sessionid; /* -1: not saved */
 	/* seccomp */
 	int seccomp_mode;
 	struct seccomp_filter_state *filters; /* oldest first */

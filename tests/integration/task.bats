@@ -2,7 +2,9 @@
 # tests/integration/task.bats - task state that must come back as it was,
 # each property a workload checking itself from inside after restore:
 # stopped jobs (SIGSTOP, SIGTSTP, a group stop of two threads, a stopped
-# task with SIGTERM pending, pending SIGCONT and SIGTSTP).
+# task with SIGTERM pending, pending SIGCONT and SIGTSTP), parent-death
+# signals (every task, after a change of uid, the root with restore -d),
+# the audit loginuid (the session id cannot be set: a new one is given).
 
 load helpers
 
@@ -20,4 +22,32 @@ load helpers
 	pid_alive "$WL_PID"
 	wl_go
 	_wl_wait_pass "$WL_PID" "stopped after a checkpoint with --leave-running"
+}
+
+@test "task: parent-death signals on every task, one set after a change of uid (dynamic)" {
+	wl_roundtrip pdeathsig
+}
+
+@test "task: parent-death signals on every task, one set after a change of uid (static)" {
+	wl_roundtrip pdeathsig.static
+}
+
+@test "task: the root's parent-death signal with restore -d" {
+	wl_start pdeathsig
+	ckpt_checkpoint
+	ckpt_restore_bg -d --pid-file "$T/pid"
+	wait "$RESTORE_PID"
+	WL_GO_PID=$(cat "$T/pid")
+	wl_go
+	wait_until "$WL_TIMEOUT" pid_exited "$WL_GO_PID"
+	run tail -n 1 "$T/out"
+	assert_output PASS
+}
+
+@test "task: audit loginuid of a process, a thread and a child (dynamic)" {
+	wl_roundtrip loginuid
+}
+
+@test "task: audit loginuid of a process, a thread and a child (static)" {
+	wl_roundtrip loginuid.static
 }

@@ -183,6 +183,22 @@ load helpers
 	wl_native stopped.static
 }
 
+@test "native: pdeathsig (dynamic)" {
+	wl_native pdeathsig
+}
+
+@test "native: pdeathsig (static)" {
+	wl_native pdeathsig.static
+}
+
+@test "native: loginuid (dynamic)" {
+	wl_native loginuid
+}
+
+@test "native: loginuid (static)" {
+	wl_native loginuid.static
+}
+
 @test "native: rseq (dynamic)" {
 	wl_native rseq
 }
