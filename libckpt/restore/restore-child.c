@@ -175,6 +175,11 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 	if (t->zombie) {
 		int code = t->exit_code;
 
+		/* its own session or group, made before it dies (task.c: rtask_pgid) */
+		if (t->sid == t->pid && setsid() < 0)
+			child_fail(rc, t, "setsid: %s", strerror(errno));
+		if (t->sid != t->pid && t->pgid == t->pid && setpgid(0, 0) < 0)
+			child_fail(rc, t, "setpgid: %s", strerror(errno));
 		slot_done(rc, t, 1);
 		if (WIFSIGNALED(code)) {
 			signal(WTERMSIG(code), SIG_DFL);

@@ -253,17 +253,35 @@ struct rsys *rthread_rsys(struct rtask *t, struct rthread *th)
 	return th == &t->threads[0] ? &t->rs : &th->rs;
 }
 
+/*
+ * Session leaders got their group from setsid(), and a zombie leading its
+ * own group made it before it died (restore-child.c). A zombie joins
+ * another group through its parent: setpgid() on a child that never
+ * exec'd works while it is a zombie.
+ */
 int rtask_pgid(struct rctx *rc, struct rtask *t, bool leaders, ckpt_err_t *err)
 {
+	struct rsys *rs = &t->rs;
+	pid_t who = 0;
 	long r;
 	int ret;
 
 	(void)rc;
-	if (t->zombie || t->sid == t->pid)
-		return 0; /* session leaders got their group from setsid() */
-	if (leaders != (t->pgid == t->pid))
+	if (t->sid == t->pid || leaders != (t->pgid == t->pid))
 		return 0;
-	ret = RSYS(&t->rs, &r, err, SYS_setpgid, 0, t->pgid, 0, 0, 0, 0);
+	if (t->zombie) {
+		if (leaders)
+			return 0;
+		if (!t->parent || t->parent->zombie) {
+			pr_warn("task %d: a zombie whose parent is a zombie stays in its parent's "
+				"process group, not %d",
+				t->pid, t->pgid);
+			return 0;
+		}
+		rs = &t->parent->rs;
+		who = t->pid;
+	}
+	ret = RSYS(rs, &r, err, SYS_setpgid, who, t->pgid, 0, 0, 0, 0);
 	if (ret < 0)
 		return ret;
 	if (r < 0)

@@ -4,7 +4,8 @@
 # stopped jobs (SIGSTOP, SIGTSTP, a group stop of two threads, a stopped
 # task with SIGTERM pending, pending SIGCONT and SIGTSTP), parent-death
 # signals (every task, after a change of uid, the root with restore -d),
-# the audit loginuid (the session id cannot be set: a new one is given).
+# the audit loginuid (the session id cannot be set: a new one is given),
+# zombies in their process group and session.
 
 load helpers
 
@@ -50,4 +51,12 @@ load helpers
 
 @test "task: audit loginuid of a process, a thread and a child (static)" {
 	wl_roundtrip loginuid.static
+}
+
+@test "task: zombies in their own process group and session, or a sibling's (dynamic)" {
+	wl_roundtrip zombie_pgrp
+}
+
+@test "task: zombies in their own process group and session, or a sibling's (static)" {
+	wl_roundtrip zombie_pgrp.static
 }

@@ -199,6 +199,14 @@ load helpers
 	wl_native loginuid.static
 }
 
+@test "native: zombie_pgrp (dynamic)" {
+	wl_native zombie_pgrp
+}
+
+@test "native: zombie_pgrp (static)" {
+	wl_native zombie_pgrp.static
+}
+
 @test "native: rseq (dynamic)" {
 	wl_native rseq
 }
