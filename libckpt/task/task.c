@@ -43,9 +43,9 @@
  * the queues.
  */
 static const struct task_state_ops *const rooms[] = {
-	&task_signals_ops, &task_timers_ops,  &task_rseq_ops,	&task_sched_ops,
-	&task_pending_ops, &task_rlimits_ops, &task_prctl_ops,	&task_mm_ops,
-	&task_seccomp_ops, &task_creds_ops,   &task_jobctl_ops,
+	&task_signals_ops, &task_timers_ops,  &task_rseq_ops,  &task_sched_ops,
+	&task_pending_ops, &task_rlimits_ops, &task_prctl_ops, &task_mm_ops,
+	&task_mmflags_ops, &task_seccomp_ops, &task_creds_ops, &task_jobctl_ops,
 };
 
 /* ---- dump ---- */

@@ -133,6 +133,9 @@ struct task_state {
 	uint64_t personality;
 	/* jobctl */
 	int stop_signal; /* stopped by it (group stop), or 0 */
+	/* mmflags */
+	int thp_disable; /* as PR_GET_THP_DISABLE answers */
+	int membarrier;	 /* MEMBARRIER_CMD_REGISTER_* bits */
 	/* per thread, as threads[] of the document */
 	struct thread_state *threads;
 	size_t nthreads;
@@ -183,7 +186,7 @@ struct task_state_ops {
 
 extern const struct task_state_ops task_signals_ops, task_timers_ops, task_rseq_ops, task_sched_ops,
 	task_pending_ops, task_rlimits_ops, task_prctl_ops, task_mm_ops, task_seccomp_ops,
-	task_creds_ops, task_jobctl_ops;
+	task_creds_ops, task_jobctl_ops, task_mmflags_ops;
 
 /* ---- task.c: the table and its walkers ---- */
 

@@ -5,7 +5,8 @@
 # task with SIGTERM pending, pending SIGCONT and SIGTSTP), parent-death
 # signals (every task, after a change of uid, the root with restore -d),
 # the audit loginuid (the session id cannot be set: a new one is given),
-# zombies in their process group and session.
+# zombies in their process group and session, THP disabled and membarrier
+# registrations.
 
 load helpers
 
@@ -59,4 +60,12 @@ load helpers
 
 @test "task: zombies in their own process group and session, or a sibling's (static)" {
 	wl_roundtrip zombie_pgrp.static
+}
+
+@test "task: THP disabled and membarrier registrations (dynamic)" {
+	wl_roundtrip mm_opts
+}
+
+@test "task: THP disabled and membarrier registrations (static)" {
+	wl_roundtrip mm_opts.static
 }

@@ -207,6 +207,14 @@ load helpers
 	wl_native zombie_pgrp.static
 }
 
+@test "native: mm_opts (dynamic)" {
+	wl_native mm_opts
+}
+
+@test "native: mm_opts (static)" {
+	wl_native mm_opts.static
+}
+
 @test "native: rseq (dynamic)" {
 	wl_native rseq
 }
