@@ -311,31 +311,74 @@ static int seccomp_parse_thread(const struct doc_at *at, const struct json *th,
 	return 0;
 }
 
+/*
+ * How many filters, oldest first, every thread of the task has alike: a
+ * filter installed with SECCOMP_FILTER_FLAG_TSYNC is one object shared by
+ * all threads, and a later TSYNC works only while every thread's filters
+ * are the caller's. Those are loaded once, by the leader, synchronised to
+ * every thread; each thread adds the rest on its own.
+ */
+static size_t shared_prefix(const struct task_state *ts)
+{
+	const struct thread_state *lead = &ts->threads[0];
+	size_t n = lead->seccomp_mode == SECCOMP_MODE_FILTER ? lead->nfilters : 0;
+
+	for (size_t k = 1; k < ts->nthreads && n; k++) {
+		const struct thread_state *th = &ts->threads[k];
+		size_t i = 0;
+
+		if (th->seccomp_mode != SECCOMP_MODE_FILTER)
+			return 0;
+		while (i < n && i < th->nfilters && th->filters[i].len == lead->filters[i].len &&
+		       !memcmp(th->filters[i].prog, lead->filters[i].prog,
+			       lead->filters[i].len * sizeof(struct sock_filter)))
+			i++;
+		n = i;
+	}
+	return ts->nthreads > 1 ? n : 0;
+}
+
+static int load_filter(struct rsys *rs, const struct seccomp_filter_state *f, unsigned int flags,
+		       ckpt_err_t *err)
+{
+	struct sock_fprog fp = {
+		.len = f->len,
+		.filter = (struct sock_filter *)(uintptr_t)rsys_at(rs, 64),
+	};
+	long r;
+	int ret;
+
+	ret = rsys_put(rs, 0, &fp, sizeof(fp), err);
+	if (ret == 0)
+		ret = rsys_put(rs, 64, f->prog, f->len * sizeof(*f->prog), err);
+	if (ret == 0)
+		ret = RSYS_OK(rs, &r, err, SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags,
+			      rsys_at(rs, 0), 0, 0, 0);
+	/* TSYNC answers with the id of a thread that could not take it */
+	if (ret == 0 && r > 0)
+		ret = ckpt_error_msg(err, EBUSY, "thread %ld has other filters", r);
+	return ret;
+}
+
 static int seccomp_restore_thread(struct rctx *rc, struct rtask *t, struct rthread *th,
 				  ckpt_err_t *err)
 {
 	const struct thread_state *ts = rthread_state(t, th);
 	struct rsys *rs = rthread_rsys(t, th);
+	size_t shared = shared_prefix(t->state);
 	int ret;
 
 	(void)rc;
 	if (ts->seccomp_mode == SECCOMP_MODE_STRICT)
 		return RSYS_OK(rs, NULL, err, SYS_seccomp, SECCOMP_SET_MODE_STRICT, 0, 0, 0, 0, 0);
 	for (size_t i = 0; i < ts->nfilters; i++) {
-		const struct seccomp_filter_state *f = &ts->filters[i];
-		struct sock_fprog fp = {
-			.len = f->len,
-			.filter = (struct sock_filter *)(uintptr_t)rsys_at(rs, 64),
-		};
-
-		ret = rsys_put(rs, 0, &fp, sizeof(fp), err);
-		if (ret == 0)
-			ret = rsys_put(rs, 64, f->prog, f->len * sizeof(*f->prog), err);
-		if (ret == 0)
-			ret = RSYS_OK(rs, NULL, err, SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
-				      rsys_at(rs, 0), 0, 0, 0);
+		if (i < shared && th != &t->threads[0])
+			continue; /* the leader gave it */
+		ret = load_filter(rs, &ts->filters[i], i < shared ? SECCOMP_FILTER_FLAG_TSYNC : 0,
+				  err);
 		if (ret < 0)
-			return ckpt_error_wrap(err, "seccomp filter %zu", i);
+			return ckpt_error_wrap(err, "seccomp filter %zu%s", i,
+					       i < shared ? " (every thread)" : "");
 	}
 	return 0;
 }

@@ -6,7 +6,7 @@
 # signals (every task, after a change of uid, the root with restore -d),
 # the audit loginuid (the session id cannot be set: a new one is given),
 # zombies in their process group and session, THP disabled and membarrier
-# registrations.
+# registrations, seccomp filters synchronised across threads (TSYNC).
 
 load helpers
 
@@ -68,4 +68,12 @@ load helpers
 
 @test "task: THP disabled and membarrier registrations (static)" {
 	wl_roundtrip mm_opts.static
+}
+
+@test "task: a seccomp filter synchronised to every thread comes back shared (dynamic)" {
+	wl_roundtrip seccomp_tsync
+}
+
+@test "task: a seccomp filter synchronised to every thread comes back shared (static)" {
+	wl_roundtrip seccomp_tsync.static
 }

@@ -215,6 +215,14 @@ load helpers
 	wl_native mm_opts.static
 }
 
+@test "native: seccomp_tsync (dynamic)" {
+	wl_native seccomp_tsync
+}
+
+@test "native: seccomp_tsync (static)" {
+	wl_native seccomp_tsync.static
+}
+
 @test "native: rseq (dynamic)" {
 	wl_native rseq
 }
