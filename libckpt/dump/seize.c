@@ -43,12 +43,35 @@ static struct thread *task_find_thread(struct task *t, pid_t tid)
 	return NULL;
 }
 
+/* The TracerPid of a thread, 0 when none or unknown. */
+static pid_t thread_tracer(pid_t tid)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/status", tid), *text = NULL;
+	const char *p;
+	ckpt_err_t e = {0};
+
+	if (read_file_at(AT_FDCWD, path, 1 << 16, &text, NULL, &e) < 0) {
+		ckpt_error_clear(&e);
+		return 0;
+	}
+	p = strstr(text, "\nTracerPid:");
+	return p ? (pid_t)strtol(p + 11, NULL, 10) : 0;
+}
+
 /* Attach to one thread and ask it to stop. -ESRCH: it is gone. */
 static int seize_attach(struct thread *th, ckpt_err_t *err)
 {
 	if (ptrace(PTRACE_SEIZE, th->tid, NULL, (void *)(long)SEIZE_OPTIONS) < 0) {
+		pid_t tracer;
+
 		if (errno == ESRCH)
 			return -ESRCH;
+		/* one tracer at a time: a debugger (or the program's own) holds it */
+		if (errno == EPERM && (tracer = thread_tracer(th->tid)) > 0)
+			return ckpt_error_msg(err, EBUSY,
+					      "thread %d is traced by process %d: a task under "
+					      "another tracer cannot be checkpointed",
+					      th->tid, tracer);
 		return ckpt_error(err, errno, "ptrace seize thread %d", th->tid);
 	}
 	th->seized = true;

@@ -6,7 +6,8 @@
 # signals (every task, after a change of uid, the root with restore -d),
 # the audit loginuid (the session id cannot be set: a new one is given),
 # zombies in their process group and session, THP disabled and membarrier
-# registrations, seccomp filters synchronised across threads (TSYNC).
+# registrations, seccomp filters synchronised across threads (TSYNC); a
+# task under another tracer is refused at checkpoint and runs on.
 
 load helpers
 
@@ -76,4 +77,25 @@ load helpers
 
 @test "task: a seccomp filter synchronised to every thread comes back shared (static)" {
 	wl_roundtrip seccomp_tsync.static
+}
+
+# A task under another tracer: refused in one line, the tree runs on.
+traced_refused()
+{
+	wl_start "$1"
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" \
+		"$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "^ckpt-oci: checkpoint [0-9]+: thread [0-9]+ is traced by process $WL_PID: a task under another tracer cannot be checkpointed$"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	wl_go
+	_wl_wait_pass "$WL_PID" "traced after a refused checkpoint"
+}
+
+@test "task: a task in a SIGTRAP stop under another tracer is refused, and runs on (dynamic)" {
+	traced_refused traced
+}
+
+@test "task: a task in a SIGTRAP stop under another tracer is refused, and runs on (static)" {
+	traced_refused traced.static
 }

@@ -223,6 +223,14 @@ load helpers
 	wl_native seccomp_tsync.static
 }
 
+@test "native: traced (dynamic)" {
+	wl_native traced
+}
+
+@test "native: traced (static)" {
+	wl_native traced.static
+}
+
 @test "native: rseq (dynamic)" {
 	wl_native rseq
 }
