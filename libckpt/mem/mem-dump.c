@@ -139,6 +139,26 @@ static int sysv_dump(struct task *t, const struct proc_vma *v, struct mem_vma *m
 	return 0;
 }
 
+/*
+ * Mappings restore cannot make again are refused here, while the tree can
+ * still go on untouched: an AIO ring (io_setup) is the kernel's, with
+ * events in flight; hugetlb pages would come back as ordinary ones, or not
+ * at all where the host has no huge pages reserved.
+ */
+static int vma_supported(const struct task *t, const struct proc_vma *v, const char *vmflags,
+			 ckpt_err_t *err)
+{
+	if (!strncmp(v->path, "/[aio]", 6))
+		return ckpt_error_msg(err, ENOTSUP,
+				      "task %d has an AIO ring (io_setup) at %#lx: not supported",
+				      t->pid, (unsigned long)v->start);
+	if (vmflags_has(vmflags, "ht"))
+		return ckpt_error_msg(err, ENOTSUP,
+				      "task %d has a hugetlb mapping `%s` at %#lx: not supported",
+				      t->pid, v->path, (unsigned long)v->start);
+	return 0;
+}
+
 /* Where the vdso is, found while the VMAs are written (vdso_dump reads it). */
 struct vdso_where {
 	uint64_t text, size, vvar;
@@ -156,9 +176,13 @@ static int vma_to_json(struct ckpt_ctx *ctx, struct task *t, const struct proc_v
 	};
 	struct json *vj;
 	char prot[4], dev[32];
+	int ret;
 
 	if (kind == VMA_SKIP)
 		return 0;
+	ret = vma_supported(t, v, vmflags, err);
+	if (ret < 0)
+		return ret;
 	if (kind == VMA_VDSO && !strcmp(v->path, "[vdso]")) {
 		vw->text = v->start;
 		vw->size = v->end - v->start;

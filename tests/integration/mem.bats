@@ -55,3 +55,55 @@ load helpers
 @test "mem: map_deleted, a file mapped then deleted (static)" {
 	wl_roundtrip map_deleted.static "$T"
 }
+
+# refused NAME MSG [ARGS]: the checkpoint of NAME fails in one line with
+# MSG, and the workload goes on untouched: it takes its go and passes.
+refused()
+{
+	local name=$1 msg=$2
+	shift 2
+	wl_start "$name" "$@" || return
+	run -1 clean_exec timeout -k 5 "$CKPT_TIMEOUT" \
+		"$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_output --partial "$msg"
+	[ "${#lines[@]}" -eq 1 ] || fail "more than one line: $output"
+	[ ! -e "$T/bundle" ] || fail "a refused checkpoint left a bundle"
+	wl_go || return
+	_wl_wait_pass "$WL_PID" "$name after the refused checkpoint"
+}
+
+@test "mem: aio_ring, an AIO ring with an event not reaped: refused, left running (dynamic)" {
+	refused aio_ring "has an AIO ring (io_setup) at 0x" "$T"
+}
+
+@test "mem: aio_ring, an AIO ring with an event not reaped: refused, left running (static)" {
+	refused aio_ring.static "has an AIO ring (io_setup) at 0x" "$T"
+}
+
+# Two huge pages for hugetlb_map, given back afterwards.
+reserve_huge()
+{
+	require_root
+	HUGE_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((HUGE_BEFORE + 2)) >/proc/sys/vm/nr_hugepages
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge $((HUGE_BEFORE + 2)) ] ||
+		fail "cannot reserve 2 huge pages"
+}
+
+teardown()
+{
+	ckpt_teardown
+	if [[ -n ${HUGE_BEFORE:-} ]]; then
+		echo "$HUGE_BEFORE" >/proc/sys/vm/nr_hugepages
+	fi
+}
+
+@test "mem: hugetlb_map, anonymous hugetlb and a hugetlbfs memfd: refused, left running (dynamic)" {
+	reserve_huge
+	refused hugetlb_map "has a hugetlb mapping"
+}
+
+@test "mem: hugetlb_map, anonymous hugetlb and a hugetlbfs memfd: refused, left running (static)" {
+	reserve_huge
+	refused hugetlb_map.static "has a hugetlb mapping"
+}

@@ -296,3 +296,37 @@ load helpers
 @test "native: map_deleted (static)" {
 	wl_native map_deleted.static "$T"
 }
+
+@test "native: aio_ring (dynamic)" {
+	wl_native aio_ring "$T"
+}
+
+@test "native: aio_ring (static)" {
+	wl_native aio_ring.static "$T"
+}
+
+# hugetlb_map needs two huge pages, given back by teardown.
+teardown()
+{
+	ckpt_teardown
+	if [[ -n ${HUGE_BEFORE:-} ]]; then
+		echo "$HUGE_BEFORE" >/proc/sys/vm/nr_hugepages
+	fi
+}
+
+reserve_huge()
+{
+	require_root
+	HUGE_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((HUGE_BEFORE + 2)) >/proc/sys/vm/nr_hugepages
+}
+
+@test "native: hugetlb_map (dynamic)" {
+	reserve_huge
+	wl_native hugetlb_map
+}
+
+@test "native: hugetlb_map (static)" {
+	reserve_huge
+	wl_native hugetlb_map.static
+}
