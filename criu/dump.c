@@ -20,6 +20,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "ckpt/bundle.h"
@@ -86,16 +88,26 @@ static int dump_frozen(struct ckpt_dump_opts *d, struct ckpt_bundle *b, ckpt_err
 
 /*
  * criu.json: the root directory the tree had, which restore maps to the new
- * one; the key of the caller's network namespace, if it was one.
+ * one; the key of the caller's network namespace, if it was one; which of
+ * the root's fds 0-2 were a terminal.
  */
 static char *dump_doc(const CriuOpts *o, const char *netkey)
 {
 	cleanup_json struct json *doc = json_obj();
+	struct json *ttys = json_set(doc, "tty_fds", json_arr());
 
 	json_set(doc, "root", json_str(o->root && *o->root ? o->root : "/"));
 	json_set(doc, "pid", json_int(o->pid));
 	if (netkey)
 		json_set(doc, "external_net", json_str(netkey));
+	/* the root's stdio that are a terminal (runc's console): restore makes a new one */
+	for (int n = 0; n < 3; n++) {
+		cleanup_free char *p = xasprintf("/proc/%d/fd/%d", o->pid, n);
+		struct stat st;
+
+		if (stat(p, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 136)
+			json_push(ttys, json_int(n));
+	}
 	return json_dump(doc, true, NULL);
 }
 

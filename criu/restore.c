@@ -29,6 +29,7 @@
 
 struct restore_run {
 	struct swrk *s;
+	int master; /* the new terminal's master, for the caller */
 	uint64_t t0, t_adopt;
 };
 
@@ -76,37 +77,86 @@ static int restore_refused(struct swrk *s, const char *netkey, ckpt_err_t *err)
 	return 0;
 }
 
-/*
- * What dump recorded (criu.json), untrusted: the root directory, a key to
- * map; the key of the caller's network namespace, if it was one.
- */
-static int read_doc(const char *bundle, char **out, char **netkey, ckpt_err_t *err)
+/* What dump recorded (criu.json), untrusted: keys to map, not paths to use. */
+struct saved {
+	char *root;	   /* the tree's root directory then */
+	char *netkey;	   /* the caller's network namespace, if it was one */
+	unsigned int ttys; /* fds 0-2 that were a terminal, a bit each */
+};
+
+static void saved_free(struct saved *d)
+{
+	free(d->root);
+	free(d->netkey);
+}
+
+static int read_doc(const char *bundle, struct saved *d, ckpt_err_t *err)
 {
 	cleanup_free char *path = xasprintf("%s/%s", bundle, SWRK_DOC), *buf = NULL;
 	cleanup_json struct json *doc = NULL;
-	struct doc_at at = DOC_TOP(SWRK_DOC);
+	struct doc_at at = DOC_TOP(SWRK_DOC), tat = DOC_KEY(&at, "tty_fds");
+	const struct json *ttys = NULL;
 	const char *root, *key;
-	size_t len = 0;
+	size_t len = 0, n = 0;
+	int64_t fd;
 	int ret;
 
 	ret = read_file_at(AT_FDCWD, path, 1 << 16, &buf, &len, err);
 	if (ret == -ENOENT)
 		return ckpt_error_msg(err, ENOENT,
-				      "%s: not a bundle dumped through CRIU's RPC "
-				      "(no %s)",
-				      bundle, SWRK_DOC);
+				      "%s: not a bundle dumped through CRIU's RPC (no %s)", bundle,
+				      SWRK_DOC);
 	if (ret == 0)
 		ret = json_parse(buf, len, &doc, err);
 	if (ret == 0)
 		ret = doc_str(&at, doc, "root", PATH_MAX, &root, err);
 	if (ret == 0)
 		ret = doc_opt_str(&at, doc, "external_net", 255, &key, err);
+	if (ret == 0)
+		ret = doc_opt_arr(&at, doc, "tty_fds", 3, &ttys, &n, err);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = doc_elem_int(&tat, ttys, i, 0, 2, &fd, err);
+		d->ttys |= 1u << fd;
+	}
 	if (ret < 0)
 		return ret;
 	if (root[0] != '/')
 		return doc_error(err, &at, "root: `%s` is not an absolute path", root);
-	*out = xstrdup(root);
-	*netkey = key ? xstrdup(key) : NULL;
+	d->root = xstrdup(root);
+	d->netkey = key ? xstrdup(key) : NULL;
+	return 0;
+}
+
+/*
+ * orphan_pts_master: the tree's terminal was the caller's (runc's console)
+ * and is gone. A new pseudo-terminal takes its place: its slave becomes our
+ * fds that were a terminal (the engine gives a restored terminal leading
+ * outside the restore's own), its master goes to the caller with the
+ * orphan-pts-master notification, for runc to pass to its console socket.
+ */
+static int new_terminal(struct swrk *s, unsigned int ttys, int *master, ckpt_err_t *err)
+{
+	cleanup_close int m = -1, slave = -1;
+	char name[64];
+
+	*master = -1;
+	if (!ttys)
+		return 0;
+	if (!s->opts->orphan_pts_master) {
+		swrk_log(s, "the tree had a terminal and no orphan_pts_master: its stdio is ours");
+		return 0;
+	}
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)))
+		return ckpt_error(err, errno, "new terminal");
+	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return ckpt_error(err, errno, "open %s", name);
+	for (int fd = 0; fd < 3; fd++)
+		if ((ttys & (1u << fd)) && dup2(slave, fd) < 0)
+			return ckpt_error(err, errno, "dup2 %s to fd %d", name, fd);
+	swrk_log(s, "terminal: %s for fds 0x%x", name, ttys);
+	*master = steal_fd(&m);
 	return 0;
 }
 
@@ -190,6 +240,8 @@ static int restore_adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
 	int ret = 0;
 
 	r->t_adopt = now_ns();
+	if (r->master >= 0)
+		ret = swrk_notify_fd(r->s, "orphan-pts-master", 0, r->master, err);
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(points); i++) {
 		bool with_pid = !strcmp(points[i], "setup-namespaces") ||
 				!strcmp(points[i], "post-restore");
@@ -230,7 +282,9 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	struct restore_run r = {.s = s};
 	struct ckpt_restore_opts ro = {0};
 	struct swrk_restore_stats st = {0};
-	cleanup_free char *bundle = NULL, *root = NULL, *netkey = NULL;
+	cleanup_free char *bundle = NULL;
+	cleanup_close int master = -1;
+	struct saved d = {0};
 	cleanup_free const char **veths = NULL;
 	struct mount_maps maps = {0};
 	ckpt_err_t e2 = {0};
@@ -242,21 +296,25 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 				      "no ckpt-oci bundle in %s (images dumped by "
 				      "CRIU itself are not restored by ckpt-oci)",
 				      s->images);
-	ret = read_doc(bundle, &root, &netkey, err);
+	ret = read_doc(bundle, &d, err);
 	if (ret == 0)
-		ret = restore_refused(s, netkey, err);
+		ret = restore_refused(s, d.netkey, err);
 	if (ret == 0)
-		ret = swrk_external_net_restore(s, netkey, err);
-	if (ret < 0)
-		return ret;
-	ret = ext_mnt_maps(s, bundle, &maps, err);
+		ret = swrk_external_net_restore(s, d.netkey, err);
+	if (ret == 0)
+		ret = new_terminal(s, d.ttys, &master, err);
+	if (ret == 0)
+		ret = ext_mnt_maps(s, bundle, &maps, err);
 	if (ret < 0) {
 		mount_maps_free(&maps);
+		saved_free(&d);
 		return ret;
 	}
 	/* last: the first OLD a path is under wins, and mounts lie under the root */
-	if (o->root && *o->root && strcmp(o->root, root))
-		mount_maps_add(&maps, root, o->root);
+	if (o->root && *o->root && strcmp(o->root, d.root))
+		mount_maps_add(&maps, d.root, o->root);
+	saved_free(&d);
+	r.master = master;
 	ro.mount_map = (const char *const *)maps.v;
 	ro.nmount_map = maps.n;
 	if (o->n_veths) {

@@ -71,15 +71,39 @@ int swrk_caller_fd(struct swrk *s, int fd, bool dir, int flags, char **path, ckp
 	return steal_fd(&ours);
 }
 
-int swrk_send(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
+/* resp, with fd passed along (SCM_RIGHTS) unless it is -1. */
+static int send_resp(struct swrk *s, CriuResp *resp, int fd, ckpt_err_t *err)
 {
 	size_t len = criu_resp__get_packed_size(resp);
 	cleanup_free uint8_t *buf = xzalloc(len ? len : 1);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
 
 	criu_resp__pack(resp, buf);
-	if (send(s->sk, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+	iov = (struct iovec){buf, len};
+	if (fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(s->sk, &msg, MSG_NOSIGNAL) != (ssize_t)len)
 		return ckpt_error(err, errno, "send the response");
 	return 0;
+}
+
+int swrk_send(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
+{
+	return send_resp(s, resp, -1, err);
 }
 
 /* One message; 0 with *req NULL when the caller closed the socket. */
@@ -106,7 +130,7 @@ static int swrk_recv(struct swrk *s, CriuReq **req, ckpt_err_t *err)
 	return 0;
 }
 
-int swrk_notify(struct swrk *s, const char *script, pid_t pid, ckpt_err_t *err)
+int swrk_notify_fd(struct swrk *s, const char *script, pid_t pid, int fd, ckpt_err_t *err)
 {
 	CriuResp resp = CRIU_RESP__INIT;
 	CriuNotify nt = CRIU_NOTIFY__INIT;
@@ -122,7 +146,7 @@ int swrk_notify(struct swrk *s, const char *script, pid_t pid, ckpt_err_t *err)
 	resp.success = true;
 	resp.notify = &nt;
 	swrk_log(s, "notify: %s (pid %d)", script, pid);
-	ret = swrk_send(s, &resp, err);
+	ret = send_resp(s, &resp, fd, err);
 	if (ret == 0)
 		ret = swrk_recv(s, &ans, err);
 	if (ret < 0)
@@ -136,6 +160,11 @@ int swrk_notify(struct swrk *s, const char *script, pid_t pid, ckpt_err_t *err)
 		ret = ckpt_error_msg(err, ECANCELED, "the caller failed its `%s` action", script);
 	criu_req__free_unpacked(ans, NULL);
 	return ret;
+}
+
+int swrk_notify(struct swrk *s, const char *script, pid_t pid, ckpt_err_t *err)
+{
+	return swrk_notify_fd(s, script, pid, -1, err);
 }
 
 int swrk_refuse(struct swrk *s, const char *what, ckpt_err_t *err)

@@ -49,6 +49,10 @@ int swrk_caller_fd(struct swrk *s, int fd, bool dir, int flags, char **path, ckp
 int swrk_notify(struct swrk *s, const char *script, pid_t pid, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 
+/* The same, passing fd along (orphan-pts-master: the new terminal's master). */
+int swrk_notify_fd(struct swrk *s, const char *script, pid_t pid, int fd, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+
 /* Send a response; resp->type and success are the caller's to set. */
 int swrk_send(struct swrk *s, CriuResp *resp, ckpt_err_t *err) __attribute__((warn_unused_result));
 
