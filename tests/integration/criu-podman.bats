@@ -135,3 +135,44 @@ assert_continues()
 	n=$(count)
 	wait_until 20 _count_above $((n + 3))
 }
+
+# A client on the host: connects, sends "before", says so in $T/connected,
+# sends "after" once $T/go exists. Started in the background, pid recorded.
+tcp_client()
+{
+	cat >"$T/client.py" <<'PY'
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], 5000))
+s.sendall(b"before\n")
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.01)
+s.sendall(b"after\n")
+s.close()
+PY
+	python3 "$T/client.py" "$1" "$T/connected" "$T/go" </dev/null >"$T/client.log" 2>&1 &
+	ckpt_track_pid $!
+}
+
+_received() { grep -qx "$1" "$T/vol/recv" 2>/dev/null; }
+
+@test "podman: --tcp-established: a connection from the host goes on after restore" {
+	local ip
+
+	# sleep holds nc's stdin open: at EOF nc would half-close the connection
+	podman --runtime runc run -d --name "$NAME" \
+		--ulimit nofile=1024:1024 --ulimit nproc=4096:4096 -v "$T/vol:/data" "$IMAGE" \
+		sh -c 'sleep 100000 | nc -l -p 5000 >/data/recv' >/dev/null
+	ip=$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$NAME")
+	[[ -n $ip ]]
+	wait_until 20 eval "[[ \$(podman exec $NAME netstat -ltn 2>/dev/null) == *:5000* ]]"
+	tcp_client "$ip"
+	wait_until 20 _received before
+	podman_run container checkpoint --tcp-established --keep "$NAME"
+	assert_success
+	[[ $(podman inspect -f '{{.State.Status}}' "$NAME") == exited ]]
+	podman_run container restore --tcp-established --keep "$NAME"
+	assert_success
+	touch "$T/go"
+	wait_until 20 _received after
+}
