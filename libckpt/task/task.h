@@ -1,9 +1,10 @@
 /*
  * libckpt/task/task.h - task state: one room per kind (creds, signals,
  * pending signals, timers, seccomp, rlimits, rseq, scheduling, prctl and
- * /proc settings, mm fields), each with its dump, parse, restore and
- * describe side by side behind struct task_state_ops; task.c lists them in
- * the order they run (the order matters, see there).
+ * /proc settings, mm fields, mm options, job control stops), each with its
+ * dump, parse, restore and describe side by side behind struct
+ * task_state_ops; task.c lists them in the order they run (the order
+ * matters, see there).
  *
  * Dump writes the members of task-PID.json (process-wide) and of its
  * threads[i] objects; parse reads them back into the typed structs below,
@@ -101,7 +102,7 @@ struct thread_state {
 	bool has_timer_slack;
 	uint64_t timer_slack_ns;
 	/* prctl */
-	const char *comm; /* NULL: keep */
+	const char *comm;	     /* NULL: keep */
 	int64_t loginuid, sessionid; /* -1: not saved */
 	/* seccomp */
 	int seccomp_mode;

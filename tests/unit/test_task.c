@@ -106,7 +106,7 @@ int main(void)
 	size_t len = 0;
 	FILE *f;
 
-	plan(12);
+	plan(14);
 	is_str(parse(doc()), "", "a document as dump writes it parses");
 
 	d = doc();
@@ -147,6 +147,16 @@ int main(void)
 	is_str(parse(with_filter(deny_i386, ARRAY_SIZE(deny_i386))), "",
 	       "a filter turning i386 away is kept");
 	is_str(parse(with_filter(native, ARRAY_SIZE(native))), "", "a native filter is kept");
+
+	d = doc();
+	json_set(d, "stop_signal", json_int(SIGKILL));
+	is_str(parse(d), "task-12.json: stop_signal: signal 9 does not stop a task",
+	       "a stop signal that stops nothing");
+
+	d = doc();
+	json_set(json_at(json_get(d, "threads"), 0), "loginuid", json_int(-2));
+	is_str(parse(d), "task-12.json: threads[0].loginuid: -2 is out of range 0..4294967295",
+	       "a loginuid out of range");
 
 	f = open_memstream(&text, &len);
 	seccomp_describe_filter(f, native, ARRAY_SIZE(native));
