@@ -45,7 +45,7 @@ struct task {
 	struct thread *threads;		/* threads[0] is the leader */
 	int nthreads;
 	struct json *doc;		/* task-PID.json being built */
-	uint64_t sc_addr;		/* a `syscall` instruction in its vdso */
+	uint64_t sc_addr;		/* a `syscall` instruction in it (rsys_find_syscall) */
 };
 
 struct ckpt_ctx {

@@ -348,34 +348,59 @@ int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, ckpt_err_t *err)
 	return 0;
 }
 
-uint64_t rsys_find_vdso_syscall(pid_t pid)
+/* The first `syscall` (0f 05) in [start, end) of the task, or 0. */
+static uint64_t find_syscall_in(pid_t pid, uint64_t start, uint64_t end)
+{
+	const size_t chunk = 1 << 20;
+
+	for (uint64_t at = start; at < end; at += chunk - 1) {
+		size_t len = MIN(chunk, end - at);
+		cleanup_free unsigned char *img = xzalloc(len);
+		ckpt_err_t e = {0};
+
+		if (rsys_peek(pid, at, img, len, &e) < 0) {
+			ckpt_error_clear(&e);
+			return 0;
+		}
+		for (size_t i = 0; i + 1 < len; i++)
+			if (img[i] == 0x0f && img[i + 1] == 0x05)
+				return at + i;
+	}
+	return 0;
+}
+
+/*
+ * The vdso first: it is small and always has one. A task that unmapped it
+ * still runs code with system calls somewhere: the bytes 0f 05 anywhere in
+ * executable memory are a `syscall` when execution starts at them, which
+ * is all a remote call does (it stops at the syscall's exit).
+ */
+uint64_t rsys_find_syscall(pid_t pid)
 {
 	cleanup_file FILE *f = NULL;
 	cleanup_free char *line = NULL;
 	size_t cap = 0;
-	unsigned long start = 0, end = 0;
 	char path[64];
+	uint64_t found = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (getline(&line, &cap, f) > 0) {
-		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &start, &end) == 2)
-			break;
-		start = end = 0;
-	}
-	if (!start || end - start > (1 << 20))
-		return 0;
-	{
-		cleanup_free unsigned char *img = xzalloc(end - start);
-		ckpt_err_t e = {0};
-
-		if (rsys_peek(pid, start, img, end - start, &e) < 0)
+	for (int pass = 0; pass < 2 && !found; pass++) {
+		f = fopen(path, "re");
+		if (!f)
 			return 0;
-		for (unsigned long i = 0; i + 1 < end - start; i++)
-			if (img[i] == 0x0f && img[i + 1] == 0x05)
-				return start + i;
+		while (!found && getline(&line, &cap, f) > 0) {
+			unsigned long start, end;
+			char perms[8];
+
+			if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3 ||
+			    perms[2] != 'x')
+				continue;
+			if ((pass == 0) != (strstr(line, "[vdso]") != NULL))
+				continue;
+			found = find_syscall_in(pid, start, end);
+		}
+		fclose(f);
+		f = NULL;
 	}
-	return 0;
+	return found;
 }

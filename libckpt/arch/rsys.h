@@ -107,8 +107,8 @@ extern const unsigned char rsys_code_sigactions[], rsys_code_sigactions_end[];
 int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err);
 int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, ckpt_err_t *err);
 
-/* Find a `syscall` instruction in the task's [vdso]; 0 if none. */
-uint64_t rsys_find_vdso_syscall(pid_t pid);
+/* Find a `syscall` instruction in the task: its [vdso], else any executable memory; 0 if none. */
+uint64_t rsys_find_syscall(pid_t pid);
 
 /* Wait for a traced thread to stop; *status as waitpid gives it. */
 int rsys_wait_stop(pid_t tid, int *status, ckpt_err_t *err);

@@ -39,9 +39,10 @@ static int task_dump_remote(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *er
 	long r;
 	int ret;
 
-	sc = t->sc_addr = rsys_find_vdso_syscall(t->pid);
+	sc = t->sc_addr = rsys_find_syscall(t->pid);
 	if (!sc)
-		return ckpt_error_msg(err, ENOTSUP, "task %d has no vdso to run syscalls from",
+		return ckpt_error_msg(err, ENOTSUP,
+				      "task %d has no syscall instruction to run syscalls from",
 				      t->pid);
 	ret = rsys_init(&rs, t->threads[0].tid, sc, err);
 	if (ret < 0)

@@ -7,7 +7,8 @@
 # the audit loginuid (the session id cannot be set: a new one is given),
 # zombies in their process group and session, THP disabled and membarrier
 # registrations, seccomp filters synchronised across threads (TSYNC); a
-# task under another tracer is refused at checkpoint and runs on.
+# task under another tracer is refused at checkpoint and runs on; a program
+# that unmapped its vdso.
 
 load helpers
 
@@ -98,4 +99,12 @@ traced_refused()
 
 @test "task: a task in a SIGTRAP stop under another tracer is refused, and runs on (static)" {
 	traced_refused traced.static
+}
+
+@test "task: a program that unmapped its vdso (dynamic)" {
+	wl_roundtrip vdso_unmapped
+}
+
+@test "task: a program that unmapped its vdso (static)" {
+	wl_roundtrip vdso_unmapped.static
 }

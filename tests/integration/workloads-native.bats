@@ -231,6 +231,14 @@ load helpers
 	wl_native traced.static
 }
 
+@test "native: vdso_unmapped (dynamic)" {
+	wl_native vdso_unmapped
+}
+
+@test "native: vdso_unmapped (static)" {
+	wl_native vdso_unmapped.static
+}
+
 @test "native: rseq (dynamic)" {
 	wl_native rseq
 }
