@@ -48,6 +48,7 @@ struct ckpt_bundle {
 	bool have_key;
 	enum bundle_mac mac;   /* reading: what the MAC check found */
 	bool lazy;	       /* reading: documents only, verified as they are read */
+	bool strict;	       /* reading: authenticated, so its files must be ours alone */
 };
 
 /* A plain file name: no '/', not "..", not starting with '.', not empty. */

@@ -38,6 +38,41 @@ static int open_member(int dirfd, const char *name, struct stat *st, ckpt_err_t 
 	return fd;
 }
 
+/*
+ * Verified files must stay as verified: a bundle directory or a file in
+ * it that someone else may write could be changed between the check and
+ * the use. So all of it must be ours and writable by nobody else (as
+ * ckpt-oci writes it: 0700 and 0600). An unauthenticated restore trusts
+ * nothing of it anyway and skips this.
+ */
+static int check_owner(const struct ckpt_bundle *b, const struct stat *st, const char *what,
+		       ckpt_err_t *err)
+{
+	if (!b->strict || (st->st_uid == geteuid() && !(st->st_mode & 022)))
+		return 0;
+	return ckpt_error_msg(err, EPERM,
+			      "%s: owner %u, mode %04o: others could change it once verified "
+			      "(it must be ours and writable by us alone)",
+			      what, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+}
+
+/* The directory, the manifest and its MAC. */
+static int check_owners(const struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	static const char *const names[] = {BUNDLE_MANIFEST, BUNDLE_MAC_FILE};
+	struct stat st;
+
+	if (fstat(b->dirfd, &st) < 0)
+		return ckpt_error(err, errno, "stat the bundle directory");
+	if (check_owner(b, &st, "the bundle directory", err) < 0)
+		return -EPERM;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (fstatat(b->dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    check_owner(b, &st, names[i], err) < 0)
+			return -EPERM;
+	return 0;
+}
+
 /* Read a whole JSON member, bounded by BUNDLE_JSON_MAX. */
 static int read_member(int dirfd, const char *name, char **out, size_t *len, ckpt_err_t *err)
 {
@@ -175,6 +210,8 @@ static int check_sizes(struct ckpt_bundle *b, ckpt_err_t *err)
 		if (fd < 0)
 			return fd;
 		close(fd);
+		if (check_owner(b, &st, b->files[i].name, err) < 0)
+			return -EPERM;
 		if ((uint64_t)st.st_size != b->files[i].size)
 			return ckpt_error_msg(err, EPROTO,
 					      "%s: size %" PRIu64 ", manifest says %" PRIu64
@@ -328,13 +365,16 @@ static int open_bundle(const char *path, const struct bundle_auth *auth, bool la
 
 	b->path = xstrdup(path);
 	b->lazy = lazy;
+	b->strict = !auth || !auth->insecure;
 	b->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (b->dirfd < 0) {
 		ret = ckpt_error(err, errno, "open bundle `%s`", path);
 		bundle_close(b);
 		return ret;
 	}
-	ret = manifest_load(b, auth, err);
+	ret = check_owners(b, err);
+	if (ret == 0)
+		ret = manifest_load(b, auth, err);
 	if (ret == 0)
 		ret = check_listing(b, err);
 	if (ret == 0)

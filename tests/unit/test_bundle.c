@@ -453,6 +453,20 @@ static void test_mac(ckpt_err_t *err)
 	if (truncate(key2path, 16) < 0)
 		abort();
 	like(open_msg_as(p, &other, err), "not a regular file of 32 bytes", "short key");
+	{
+		cleanup_free char *f = xasprintf("%s/task-12.json", p);
+
+		if (chmod(f, 0620) < 0)
+			abort();
+		like(open_msg(p, err), "task-12.json: owner ", "a file others may write refused");
+		like(err->msg, "mode 0620: others could change it once verified", "saying why");
+		is_str(open_msg_insecure(p, err), "", "unauthenticated: opens (nothing is trusted)");
+		if (chmod(f, 0600) < 0 || chmod(p, 0707) < 0)
+			abort();
+		like(open_msg(p, err), "the bundle directory: owner ", "a directory others may write");
+		if (chmod(p, 0700) < 0)
+			abort();
+	}
 	if (unlink(mac) < 0)
 		abort();
 	like(open_msg(p, err), "not authenticated: no manifest.mac", "MAC removed");
