@@ -60,7 +60,7 @@ static int dev_restore(const struct fd_entry *e, const struct files_rctx *rc, in
 			*fd = fcntl(want, F_DUPFD_CLOEXEC, 3);
 			if (*fd < 0)
 				return ckpt_error(err, errno, "dup terminal");
-			return 0;
+			return 1;
 		}
 		path = "/dev/null";
 	}

@@ -299,6 +299,9 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 			doc_write(o, fd_entry_outside_fields, &e);
 		/* a dup: the first fd on it holds the state; POSIX locks are per task */
 		ret = e.dup ? 0 : fd_kinds[i]->dump(fi, o, dc, err);
+		/* (not for a file in flight, which ckpt-oci holds now) */
+		if (ret == 0 && !e.dup && pid != getpid())
+			ret = owner_dump(fi, o, err);
 		if (ret == 0)
 			ret = locks_dump(fi, e.dup, o, err);
 		goto out;
@@ -416,7 +419,7 @@ static int prepare_descs(struct files_rctx *rc, bool paths, ckpt_err_t *err)
 			if (id <= 0 || e->dup || (uses[id] < 2 && !e->outside) ||
 			    opened_by_path(e) != paths || files_shared_find(rc, "desc", id, 0))
 				continue;
-			ret = e->ops->restore(e, rc, &fd, err);
+			ret = files_open_desc(e, rc, &fd, err);
 			if (ret == 0)
 				ret = files_park(rc, "desc", id, 0, fd, err);
 			if (ret < 0)
@@ -498,6 +501,28 @@ void files_rctx_free(struct files_rctx *rc)
 	rc->doc = NULL;
 }
 
+/* What F_SETFL can change of a description (fs/fcntl.c: SETFL_MASK). */
+#define FILES_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+
+int files_open_desc(const struct fd_entry *e, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
+{
+	unsigned int want = e->flags & FILES_SETFL_MASK;
+	int ret = e->ops->restore(e, rc, fd, err), cur;
+
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	/* each kind opens as it can (pipes, FIFOs non-blocking); the flags are set here */
+	cur = fcntl(*fd, F_GETFL);
+	if (cur >= 0 && ((unsigned int)cur & FILES_SETFL_MASK) == want)
+		return 0;
+	if (cur < 0 || fcntl(*fd, F_SETFL, (cur & ~FILES_SETFL_MASK) | want) < 0) {
+		ret = ckpt_error(err, errno, "status flags %#o", want);
+		close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}
+
 /* A new fd for o: the parked shared description, or one made by its kind. */
 static int fd_open_one(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 		       ckpt_err_t *err)
@@ -508,7 +533,7 @@ static int fd_open_one(const struct fd_entry *e, const struct files_rctx *rc, in
 	if (!sh && e->dup)
 		return ckpt_error_msg(err, EPROTO, "shared description %d was not prepared", id);
 	if (!sh)
-		return e->ops->restore(e, rc, fd, err);
+		return files_open_desc(e, rc, fd, err);
 	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "dup shared description %d", id);
@@ -549,6 +574,8 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 
 		if (e->ops->restore_late && !e->dup)
 			ret = e->ops->restore_late(e, rc, e->fd, err);
+		if (ret == 0 && !e->dup)
+			ret = owner_restore(e, e->fd, err);
 		if (ret == 0)
 			ret = locks_restore(e, e->fd, err);
 		if (ret < 0)

@@ -67,6 +67,8 @@ struct json *files_list_find(const struct json *list, uint64_t id);
  */
 #define FILES_FD_MAX	((1 << 20) - 2)
 #define FILES_FLAGS_MAX 037777777
+/* The kernel's O_LARGEFILE as fdinfo shows it (glibc's is 0 on 64-bit). */
+#define FILES_O_LARGEFILE 0100000
 #define FILES_LIST_MAX	(1 << 22)
 /* A pipe or FIFO holds at most this much (pipe-max-size can go no higher). */
 #define FILES_PIPE_MAX (1U << 31)
@@ -166,7 +168,11 @@ struct fd_ops {
 		    ckpt_err_t *err);
 	/* before the tree's first fork: make the shared object of e (optional) */
 	int (*prepare)(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err);
-	/* in the restored task: return a new fd (any number) for e */
+	/*
+	 * in the restored task: return a new fd (any number) for e; 1 when it
+	 * is the caller's own description (stdio), whose flags stay the
+	 * caller's, else 0 and files.c sets e's status flags
+	 */
 	int (*restore)(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 		       ckpt_err_t *err);
 	/* in the restored task, once every fd is at its number (optional) */
@@ -211,6 +217,16 @@ int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err);
 /* files.c: value of "key:" in an fdinfo text, as a number in base; def when absent */
 long long fdinfo_num(const char *text, const char *key, int base, long long def);
 
+/* owner.c: the O_ASYNC owner and signal of fd's description (into obj "owner") */
+int owner_dump(const struct fd_info *fi, struct json *obj, ckpt_err_t *err);
+int owner_restore(const struct fd_entry *e, int fd, ckpt_err_t *err);
+/*
+ * files.c: a new fd for e made by its kind, with e's status flags (O_APPEND,
+ * O_NONBLOCK, O_ASYNC, O_DIRECT, O_NOATIME) unless the kind gave the
+ * caller's own description (its restore returned 1).
+ */
+int files_open_desc(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
+		    ckpt_err_t *err);
 /* locks.c: POSIX, OFD and flock locks held through this fd (into obj "locks") */
 int locks_dump(const struct fd_info *fi, bool dup, struct json *obj, ckpt_err_t *err);
 int locks_restore(const struct fd_entry *e, int fd, ckpt_err_t *err);

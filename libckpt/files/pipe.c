@@ -5,9 +5,13 @@
  * The bytes are read without consuming them: tee() from a new read end
  * (opened through /proc/PID/fd/N) into a private pipe, then read that.
  * At restore ckpt-oci makes each pipe once, refills it, and parks both
- * ends above every fd number of the tree before forking it, so every task
- * inherits the same open file descriptions it shared before. A pipe that
- * leads outside the tree at its stdio is the restore's stdio instead.
+ * ends above every fd number of the tree before forking it. Each open
+ * description of an end (usually one; one more for every open of
+ * /proc/PID/fd/N) is opened again through the parked end, so each keeps
+ * its own status flags (O_NONBLOCK, O_DIRECT packet mode, O_ASYNC); those
+ * shared by several fds are made once and inherited like other shared
+ * descriptions (files.c). A pipe that leads outside the tree at its stdio
+ * is the restore's stdio instead, with the caller's flags.
  */
 #define LOG_PREFIX "pipe: "
 #include <errno.h>
@@ -243,9 +247,6 @@ static int pipe_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_er
 			return ret;
 		sh = files_shared_find(rc, "pipe", id, end);
 	}
-	/* the caller's own description keeps the caller's flags */
-	if (!sh->external && fcntl(sh->fd, F_SETFL, e->flags & O_NONBLOCK) < 0)
-		return ckpt_error(err, errno, "pipe flags");
 	return 0;
 }
 
@@ -253,6 +254,7 @@ static int pipe_restore(const struct fd_entry *e, const struct files_rctx *rc, i
 			ckpt_err_t *err)
 {
 	struct fd_shared *sh;
+	char path[64];
 	int64_t end;
 	uint64_t id;
 	int ret;
@@ -265,9 +267,27 @@ static int pipe_restore(const struct fd_entry *e, const struct files_rctx *rc, i
 	sh = files_shared_find(rc, "pipe", id, end);
 	if (!sh)
 		return ckpt_error_msg(err, EPROTO, "pipe was not prepared");
-	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
+	/*
+	 * The end pipe() made, or the caller's own description (its flags
+	 * stay the caller's). pipe() never sets O_LARGEFILE, open() always
+	 * does (64-bit): that tells the two apart.
+	 */
+	if (sh->external || !(e->flags & FILES_O_LARGEFILE)) {
+		*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
+		if (*fd < 0)
+			return ckpt_error(err, errno, "dup pipe");
+		return sh->external ? 1 : 0;
+	}
+	/*
+	 * Another description of that end (an open of /proc/PID/fd/N), with
+	 * flags of its own. Non-blocking, never waiting for a partner (both
+	 * ends are parked); the flags are set by files.c.
+	 */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", sh->fd);
+	*fd = open(path, (end ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC);
 	if (*fd < 0)
-		return ckpt_error(err, errno, "dup pipe");
+		return ckpt_error(err, errno, "open %s end of pipe %" PRIu64,
+				  end ? "write" : "read", id);
 	return 0;
 }
 
@@ -302,5 +322,4 @@ const struct fd_ops fd_pipe_ops = {
 	.prepare = pipe_prepare,
 	.restore = pipe_restore,
 	.describe = pipe_describe,
-	.own_sharing = true,
 };

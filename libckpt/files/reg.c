@@ -244,7 +244,7 @@ static int reg_restore(const struct fd_entry *o, const struct files_rctx *rc, in
 
 		ret = reg_outside(o, path, fd, &ours, err);
 		if (ret < 0 || ours)
-			return ret;
+			return ret < 0 ? ret : 1;
 	}
 	if (*fd < 0)
 		return ckpt_error(err, errno, "open `%s`", path);

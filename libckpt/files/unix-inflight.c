@@ -176,7 +176,7 @@ static int open_by_kind(const struct fd_entry *e, bool prepared, struct files_rc
 		if (ret < 0)
 			return ret;
 	}
-	return e->ops->restore(e, rc, fd, err);
+	return files_open_desc(e, rc, fd, err);
 }
 
 /*

@@ -35,6 +35,8 @@ load helpers
 @test "files: producer | filter | consumer mid-flight (static)" { wl_roundtrip fd_pipeline.static; }
 @test "files: tree passes an fd over a unix socket after restore (dynamic)" { wl_roundtrip fd_unix_passfd; }
 @test "files: tree passes an fd over a unix socket after restore (static)" { wl_roundtrip fd_unix_passfd.static; }
+@test "files: status flags, close-on-exec and O_ASYNC owners of every fd (dynamic)" { wl_roundtrip fd_flags; }
+@test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
 
 # ---- outside views -----------------------------------------------------------
 
@@ -101,6 +103,19 @@ files_tamper()
 	assert_output --partial "$task: fds[0].flags: missing"
 }
 
+@test "files: an O_ASYNC owner that is a second thread fails the checkpoint, tree runs on" {
+	wl_start fd_flags thread || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(O_ASYNC owner is a thread other than its process's first, tid [0-9]+\) in pid $WL_PID"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_flags thread after the failed checkpoint"
+}
+
 @test "files: an unlinked file above --ghost-limit fails the checkpoint clearly" {
 	wl_start fd_ghost || return
 	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" --ghost-limit 4K
@@ -118,7 +133,7 @@ files_tamper()
 	assert_success
 	assert_output --regexp "epoll +rw,cloexec desc [0-9]+ 3 watches"
 	assert_output --regexp "eventfd +rw,nonblock desc [0-9]+ count 0"
-	assert_output --regexp "pipe +r pipe [0-9]+ read end"
+	assert_output --regexp "pipe +r desc [0-9]+ pipe [0-9]+ read end"
 	ckpt_restore_bg || return
 	wl_go || return
 	wl_finish

@@ -187,6 +187,6 @@ restore_pass()
 	ckpt_track_pid "$WL_PID"
 	ckpt_checkpoint || return
 	inspect_ok
-	fd_line pipe | grep -qE '^ +1 pipe +w pipe [0-9]+ write end \(other end outside\) ' ||
+	fd_line pipe | grep -qE '^ +1 pipe +w desc [0-9]+ pipe [0-9]+ write end \(other end outside\) ' ||
 		fail "no pipe at fd 1 leading outside in: $output"
 }

@@ -5,6 +5,14 @@
 
 load helpers
 
+@test "native: fd_flags (dynamic)" {
+	wl_native fd_flags
+}
+
+@test "native: fd_flags (static)" {
+	wl_native fd_flags.static
+}
+
 @test "native: counter (dynamic)" {
 	wl_native counter
 }
