@@ -46,6 +46,7 @@ struct adopt {
 	struct json *saved;	/* oci.json */
 	const char *saved_runtime, *saved_root, *saved_id;	/* in oci.json: names only */
 	struct json *config;	/* the bundle's config.json, NULL if none */
+	struct json *mounts;	/* its mounts.json, read only when it is not authenticated */
 	bool authenticated;	/* the bundle's MAC verified */
 	const char *runtime, *root, *name;
 	char *dir;		/* ROOT/NAME */
@@ -381,7 +382,95 @@ static int load_saved(struct adopt *a, struct ckpt_bundle *b, ckpt_err_t *err)
 		return -EPROTO;
 	if (bundle_has_file(b, "config.json"))
 		ret = bundle_get_json(b, "config.json", &a->config, err);
+	if (ret == 0 && !a->authenticated && bundle_has_file(b, "mounts.json"))
+		ret = bundle_get_json(b, "mounts.json", &a->mounts, err);
 	return ret;
+}
+
+/* path is dir or below it (dir is len bytes). */
+static bool path_under(const char *path, const char *dir, size_t len)
+{
+	return len && !strncmp(path, dir, len) &&
+	       (!path[len] || path[len] == '/' || dir[len - 1] == '/');
+}
+
+/* A host path the command line gives: under --rootfs or an OLD of --mount-map. */
+static bool on_command_line(const struct oci_restore_opts *o, const char *path)
+{
+	for (int i = 0; i < o->restore.nmount_map; i++) {
+		const char *m = o->restore.mount_map[i], *eq = strchr(m, '=');
+
+		if (eq && path_under(path, m, eq - m))
+			return true;
+	}
+	return o->rootfs && path_under(path, o->rootfs, strlen(o->rootfs));
+}
+
+static int source_refused(const char *mnt, const char *src, ckpt_err_t *err)
+{
+	return ckpt_error_msg(err, EPERM,
+			      "an unauthenticated bundle does not choose mount sources: mount `%s` "
+			      "from `%s`: give --mount-map %s=DIR",
+			      mnt, src, src);
+}
+
+/* Overlay layers are host directories too: lowerdir=a:b,upperdir=c,workdir=d. */
+static int check_layers(const struct oci_restore_opts *o, const char *mnt, const char *opts,
+			ckpt_err_t *err)
+{
+	static const char *const keys[] = { "lowerdir=", "upperdir=", "workdir=" };
+	cleanup_free char *copy = xstrdup(opts);
+	char *save = NULL;
+
+	for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			char *save2 = NULL;
+
+			if (strncmp(opt, keys[k], strlen(keys[k])))
+				continue;
+			for (char *p = strtok_r(opt + strlen(keys[k]), ":", &save2); p;
+			     p = strtok_r(NULL, ":", &save2))
+				if (!on_command_line(o, p))
+					return source_refused(mnt, p, err);
+		}
+	}
+	return 0;
+}
+
+/*
+ * An unauthenticated bundle names no host directory to mount: every
+ * external mount's source and every overlay layer must be one the command
+ * line maps (--rootfs for the root, --mount-map for the rest).
+ */
+static int check_mount_sources(const struct oci_restore_opts *o, const struct adopt *a,
+			       ckpt_err_t *err)
+{
+	struct doc_at at = DOC_TOP("mounts.json"), lat = DOC_KEY(&at, "mounts");
+	const struct json *list, *m;
+	size_t n;
+
+	if (a->authenticated || !a->mounts)
+		return 0;
+	if (doc_arr(&at, a->mounts, "mounts", 100000, &list, &n, err) < 0)
+		return -EPROTO;
+	for (size_t i = 0; i < n; i++) {
+		struct doc_at el = DOC_IDX(&lat, i);
+		const char *mnt, *kind, *fstype, *src = NULL, *opts = NULL;
+
+		if (doc_elem_obj(&lat, list, i, &m, err) < 0 ||
+		    doc_str(&el, m, "mountpoint", PATH_MAX, &mnt, err) < 0 ||
+		    doc_str(&el, m, "kind", 16, &kind, err) < 0 ||
+		    doc_str(&el, m, "fstype", 64, &fstype, err) < 0 ||
+		    doc_opt_str(&el, m, "host_path", PATH_MAX, &src, err) < 0 ||
+		    doc_opt_str(&el, m, "options", PATH_MAX, &opts, err) < 0)
+			return -EPROTO;
+		if (!strcmp(kind, "external") && (!src || !on_command_line(o, src)))
+			return source_refused(mnt, src ? src : "?", err);
+		if (!strcmp(kind, "fresh") && !strcmp(fstype, "overlay") && opts &&
+		    check_layers(o, mnt, opts, err) < 0)
+			return -EPERM;
+	}
+	return 0;
 }
 
 /* The same directory as the host's "/" (through any link): never a container's root. */
@@ -489,6 +578,8 @@ int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 	ret = prepare(o, &a, &has_cgroup, err);
 	if (ret == 0)
 		ret = choose_rootfs(o, &a, &maps, err);
+	if (ret == 0)
+		ret = check_mount_sources(o, &a, err);
 	if (ret < 0)
 		goto out;
 	a.dir = xasprintf("%s/%s", a.root, a.name);
@@ -520,6 +611,7 @@ out:
 	}
 	json_free(a.saved);
 	json_free(a.config);
+	json_free(a.mounts);
 	free(a.dir);
 	free(a.mapping);
 	return ret;

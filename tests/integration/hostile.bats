@@ -264,3 +264,19 @@ host_state()
 	# what would run on the host at `runc delete` is dropped
 	[[ $(jq -c '.config.hooks' "$RUNC_ROOT/hb2/state.json") == "{}" ]]
 }
+
+@test "hostile: mounts.json naming a host directory as the container's root: refused by the MAC, then by the path rules" {
+	local before
+
+	container_bundle || return
+	before=$(host_state)
+	[[ $(jq -r '.mounts[] | select(.mountpoint == "/") | .kind' "$T/bundle/mounts.json") == external ]] ||
+		fail "the root mount is not external: $(jq -c .mounts[0] "$T/bundle/mounts.json")"
+	attack mounts.json '(.mounts[] | select(.mountpoint == "/")).host_path = "/etc"'
+	refused_by_mac --root "$RUNC_ROOT" --rootfs "$T/fresh"
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated \
+		--root "$RUNC_ROOT" --rootfs "$T/fresh" "$T/bundle"
+	assert_output "ckpt-oci: restore: an unauthenticated bundle does not choose mount sources: mount \`/\` from \`/etc\`: give --mount-map /etc=DIR"
+	assert_equal "$(host_state)" "$before"
+	no_tree_left
+}
