@@ -93,9 +93,12 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 		    ckpt_err_t *err) CKPT_WARN_UNUSED;
 bool oci_rootfs_in_bundle(struct ckpt_bundle *b);
 int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err) CKPT_WARN_UNUSED;
-/* rootfs-apply.c: move the staged entries into root without following its links. */
-int oci_rootfs_move(const char *stage, const char *root, unsigned long *moved,
-		    ckpt_err_t *err) CKPT_WARN_UNUSED;
+/*
+ * rootfs-apply.c: move the staged entries into root without following its
+ * links; device nodes only from an authenticated bundle.
+ */
+int oci_rootfs_move(const char *stage, const char *root, bool authenticated,
+		    unsigned long *moved, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 
 #endif

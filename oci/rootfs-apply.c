@@ -13,6 +13,10 @@
  * following a link: rename over a non-directory, remove what is in the way,
  * directories made and their owner, mode and times set through an fd
  * opened O_NOFOLLOW, after their content.
+ *
+ * A device node is taken only from an authenticated bundle: the restored
+ * tree's cgroups keep no device rules, so a node for the host's disk in
+ * its root directory would be a way out of it.
  */
 #define LOG_PREFIX "rootfs: "
 #include <dirent.h>
@@ -177,8 +181,52 @@ static int apply_dir(struct apply *a, int sfd, size_t len, int depth)
 	return ret;
 }
 
-int oci_rootfs_move(const char *stage, const char *root, unsigned long *moved,
-		    ckpt_err_t *err)
+/* The first device node staged below sfd (closed here), as a path in *found; 1 if any. */
+static int find_device(int sfd, char *found, size_t size, int depth)
+{
+	struct dirent *de;
+	DIR *d = fdopendir(sfd);
+	int ret = 0;
+
+	if (!d) {
+		close(sfd);
+		return -errno;
+	}
+	while (ret == 0 && (de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = -errno;
+			break;
+		}
+		if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+			snprintf(found, size, "%s", de->d_name);
+			ret = 1;
+		} else if (S_ISDIR(st.st_mode) && depth < APPLY_DEPTH) {
+			sub = openat(dirfd(d), de->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			ret = sub < 0 ? -errno : find_device(sub, found, size, depth + 1);
+			if (ret == 1) {
+				/* prepend this level: dir/found */
+				size_t n = strlen(de->d_name), m = strlen(found);
+
+				if (n + m + 2 <= size) {
+					memmove(found + n + 1, found, m + 1);
+					memcpy(found, de->d_name, n);
+					found[n] = '/';
+				}
+			}
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int oci_rootfs_move(const char *stage, const char *root, bool authenticated,
+		    unsigned long *moved, ckpt_err_t *err)
 {
 	struct apply a = { .err = err };
 	int sfd, ret;
@@ -187,10 +235,28 @@ int oci_rootfs_move(const char *stage, const char *root, unsigned long *moved,
 	if (a.rootfd < 0)
 		return ckpt_error(err, errno, "rootfs: open %s", root);
 	sfd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0)
+	if (sfd < 0) {
 		ret = ckpt_error(err, errno, "rootfs: open %s", stage);
-	else
+	} else if (!authenticated) {
+		/* all checked before anything moves: a refusal leaves the root as it was */
+		int dup = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
+		char found[PATH_MAX] = "";
+
+		ret = dup < 0 ? -errno : find_device(dup, found, sizeof(found), 0);
+		if (ret < 0)
+			ret = ckpt_error(err, -ret, "rootfs: staged changes");
+		else if (ret == 1)
+			ret = ckpt_error_msg(err, EPERM,
+					     "rootfs: `%s`: a device node from an unauthenticated "
+					     "bundle",
+					     found);
+		if (ret < 0)
+			close(sfd);
+		else
+			ret = apply_dir(&a, sfd, 0, 0);
+	} else {
 		ret = apply_dir(&a, sfd, 0, 0);
+	}
 	close(a.rootfd);
 	*moved = a.moved;
 	return ret;

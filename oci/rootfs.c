@@ -292,7 +292,8 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
 		ret = run_tar(argv, fd, STDERR_FILENO, NULL, err);
 	}
 	if (ret == 0)
-		ret = oci_rootfs_move(stage, dir, &moved, err);
+		ret = oci_rootfs_move(stage, dir, bundle_mac_status(b) == BUNDLE_MAC_VERIFIED,
+				      &moved, err);
 	(void)bundle_rmtree(AT_FDCWD, stage);
 	if (ret == 0)
 		pr_info("%lu entries (%" PRIu64 " bytes of tar) put back into %s", moved, size, dir);

@@ -280,3 +280,20 @@ host_state()
 	assert_equal "$(host_state)" "$before"
 	no_tree_left
 }
+
+@test "hostile: a device node in rootfs-diff.tar: refused by the MAC, then by the path rules, the root untouched" {
+	local before
+
+	container_bundle || return
+	mkdir -p "$T/evil/tmp" && echo x >"$T/evil/tmp/a-file" && mknod "$T/evil/tmp/z-disk" b 7 0
+	tar -C "$T/evil" -cf "$T/bundle/rootfs-diff.tar" ./tmp
+	attack rootfs-diff.json .
+	before=$(snap "$T/fresh/tmp" "$T/fresh/tmp/a-file" "$T/fresh/tmp/z-disk")
+	refused_by_mac --root "$RUNC_ROOT" --rootfs "$T/fresh"
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated \
+		--root "$RUNC_ROOT" --rootfs "$T/fresh" "$T/bundle"
+	assert_line --index 1 --partial "rootfs: \`tmp/z-disk\`: a device node from an unauthenticated bundle"
+	assert_equal "$(snap "$T/fresh/tmp" "$T/fresh/tmp/a-file" "$T/fresh/tmp/z-disk")" "$before"
+	[[ -z $(ls -d "$T"/.ckpt-oci-rootfs.* 2>/dev/null) ]] || fail "staging directory left"
+	no_tree_left
+}
