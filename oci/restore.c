@@ -40,14 +40,13 @@
 #include "util/proc.h"
 #include "util/util.h"
 
-
 struct adopt {
 	struct oci_restore_opts *o;
 	struct json *saved;	/* oci.json */
-	const char *saved_runtime, *saved_root, *saved_id;	/* in oci.json: names only */
-	struct json *config;	/* the bundle's config.json, NULL if none */
-	struct json *mounts;	/* its mounts.json, read only when it is not authenticated */
-	bool authenticated;	/* the bundle's MAC verified */
+	const char *saved_runtime, *saved_root, *saved_id; /* in oci.json: names only */
+	struct json *config; /* the bundle's config.json, NULL if none */
+	struct json *mounts; /* its mounts.json, read only when it is not authenticated */
+	bool authenticated;  /* the bundle's MAC verified */
 	const char *runtime, *root, *name;
 	char *dir;		/* ROOT/NAME */
 	bool made;		/* dir made by us */
@@ -418,7 +417,7 @@ static int source_refused(const char *mnt, const char *src, ckpt_err_t *err)
 static int check_layers(const struct oci_restore_opts *o, const char *mnt, const char *opts,
 			ckpt_err_t *err)
 {
-	static const char *const keys[] = { "lowerdir=", "upperdir=", "workdir=" };
+	static const char *const keys[] = {"lowerdir=", "upperdir=", "workdir="};
 	cleanup_free char *copy = xstrdup(opts);
 	char *save = NULL;
 
@@ -501,7 +500,8 @@ static int choose_rootfs(struct oci_restore_opts *o, struct adopt *a, const char
 				      "root directory (it names `%s`): give --rootfs DIR",
 				      old ? old : "none");
 	if (!o->rootfs && !old)
-		return ckpt_error_msg(err, EPROTO, "oci.json: no root directory: give --rootfs DIR");
+		return ckpt_error_msg(err, EPROTO,
+				      "oci.json: no root directory: give --rootfs DIR");
 	a->rootfs = o->rootfs ?: old;
 	if (stat(a->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return ckpt_error_msg(err, ENOENT, o->rootfs ? "--rootfs `%s` is not a directory" :
@@ -527,12 +527,11 @@ static int choose_rootfs(struct oci_restore_opts *o, struct adopt *a, const char
  * The bundle, authenticated and its documents read, before anything else;
  * then runtime, state root and name, chosen by the command line first.
  */
-static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup,
-		   ckpt_err_t *err)
+static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup, ckpt_err_t *err)
 {
-	struct bundle_auth auth = { .key_file = o->restore.key_file,
-				    .insecure = o->restore.insecure_unauthenticated,
-				    .quiet = true /* ckpt_restore's own open warns */ };
+	struct bundle_auth auth = {.key_file = o->restore.key_file,
+				   .insecure = o->restore.insecure_unauthenticated,
+				   .quiet = true /* ckpt_restore's own open warns */};
 	struct ckpt_bundle *b = NULL;
 	int ret;
 
@@ -549,7 +548,8 @@ static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup
 	a->root = o->root ?: oci_default_root(a->runtime);
 	a->name = o->name ?: a->saved_id;
 	if (strcmp(a->runtime, "runc") && strcmp(a->runtime, "crun"))
-		return ckpt_error_msg(err, EINVAL, "unknown runtime `%s` (runc or crun)", a->runtime);
+		return ckpt_error_msg(err, EINVAL, "unknown runtime `%s` (runc or crun)",
+				      a->runtime);
 	if (strcmp(a->runtime, a->saved_runtime))
 		return ckpt_error_msg(err, EINVAL, "the bundle holds a %s container, not %s",
 				      a->saved_runtime, a->runtime);
@@ -558,7 +558,8 @@ static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup
 	if (a->root[0] != '/')
 		return ckpt_error_msg(err, EINVAL, "--root wants an absolute path");
 	if (!o->no_runtime && !*has_cgroup)
-		return ckpt_error_msg(err, EPROTO, "the bundle records no cgroup for the "
+		return ckpt_error_msg(err, EPROTO,
+				      "the bundle records no cgroup for the "
 				      "container: restore it with --no-runtime");
 	if (!o->root && strcmp(a->saved_root, a->root))
 		pr_info("the container came from state root %s; restored under %s (--root "
@@ -569,7 +570,7 @@ static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup
 
 int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 {
-	struct adopt a = { .o = o };
+	struct adopt a = {.o = o};
 	const char *const *maps_given = o->restore.mount_map;
 	const char **maps = NULL;
 	bool has_cgroup = false;

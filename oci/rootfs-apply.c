@@ -225,8 +225,8 @@ static int find_device(int sfd, char *found, size_t size, int depth)
 	return ret;
 }
 
-int oci_rootfs_move(const char *stage, const char *root, bool authenticated,
-		    unsigned long *moved, ckpt_err_t *err)
+int oci_rootfs_move(const char *stage, const char *root, bool authenticated, unsigned long *moved,
+		    ckpt_err_t *err)
 {
 	struct apply a = { .err = err };
 	int sfd, ret;

@@ -19,9 +19,9 @@
  * A file's digest is BLAKE2b-256 over the BLAKE2b-256 of each 1 MiB chunk:
  * chunks hash independently, so one big image verifies on every core.
  */
-#define BUNDLE_CHUNK BUNDLE_IOBUF
+#define BUNDLE_CHUNK	 BUNDLE_IOBUF
 #define BUNDLE_SUM_BYTES 32
-#define BUNDLE_SUM_ALG "blake2b"
+#define BUNDLE_SUM_ALG	 "blake2b"
 
 struct bundle_file {
 	char *name;
@@ -46,9 +46,9 @@ struct ckpt_bundle {
 	struct json *manifest; /* reading: parsed manifest.json */
 	uint8_t key[BUNDLE_KEY_BYTES];
 	bool have_key;
-	enum bundle_mac mac;   /* reading: what the MAC check found */
-	bool lazy;	       /* reading: documents only, verified as they are read */
-	bool strict;	       /* reading: authenticated, so its files must be ours alone */
+	enum bundle_mac mac; /* reading: what the MAC check found */
+	bool lazy;	     /* reading: documents only, verified as they are read */
+	bool strict;	     /* reading: authenticated, so its files must be ours alone */
 };
 
 /* A plain file name: no '/', not "..", not starting with '.', not empty. */

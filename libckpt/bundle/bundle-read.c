@@ -112,8 +112,8 @@ static int manifest_file(struct ckpt_bundle *b, const struct doc_at *at, const s
 	    doc_hexbuf(at, f, BUNDLE_SUM_ALG, sum, sizeof(sum), err) < 0)
 		return -EPROTO;
 	if (strchr(name, '/') || !strcmp(name, ".."))
-		return ckpt_error_msg(err, EPERM, BUNDLE_MANIFEST ": file `%s`: path escapes the bundle",
-				      name);
+		return ckpt_error_msg(err, EPERM,
+				      BUNDLE_MANIFEST ": file `%s`: path escapes the bundle", name);
 	if (!bundle_name_ok(name) || !strcmp(name, BUNDLE_MANIFEST) ||
 	    !strcmp(name, BUNDLE_MAC_FILE))
 		return ckpt_error_msg(err, EPROTO, BUNDLE_MANIFEST ": file `%s`: invalid file name",
@@ -323,15 +323,16 @@ static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
 		job.sums[i] = xzalloc(n * BUNDLE_SUM_BYTES + 1);
 		for (uint64_t c = 0; c < n; c += SEG_CHUNKS) {
 			job.segs = xrealloc(job.segs, (job.nsegs + 1) * sizeof(*job.segs));
-			job.segs[job.nsegs++] = (struct verify_seg){
-				i, c, n - c < SEG_CHUNKS ? n - c : SEG_CHUNKS};
+			job.segs[job.nsegs++] =
+				(struct verify_seg){i, c, n - c < SEG_CHUNKS ? n - c : SEG_CHUNKS};
 		}
 	}
 	job.bad = job.nsegs;
 	atomic_init(&job.next, 0);
 	if (total >= VERIFY_PARALLEL_MIN && job.nsegs > 1 && cpus > 1)
 		want = cpus < VERIFY_THREADS_MAX ? (size_t)cpus : VERIFY_THREADS_MAX;
-	while (nthreads + 1 < want && pthread_create(&tids[nthreads], NULL, verify_worker, &job) == 0)
+	while (nthreads + 1 < want &&
+	       pthread_create(&tids[nthreads], NULL, verify_worker, &job) == 0)
 		nthreads++;
 	verify_worker(&job);
 	while (nthreads)

@@ -1,9 +1,10 @@
 /*
  * libckpt/bundle/bundle.c - writing a bundle: NAME.tmp (0700) receives JSON
  * documents and streamed images (0600, bundle-image.c), each digested
- * (BLAKE2b, chunked: bundle-auth.c) as it is written; bundle_commit() adds manifest.json and
- * its keyed MAC (manifest.mac), makes everything durable and renames
- * NAME.tmp to NAME, so a bundle either exists complete or not at all. Also the host facts (kernel, CPU, xcr0) recorded and checked.
+ * (BLAKE2b, chunked: bundle-auth.c) as it is written; bundle_commit() adds
+ * manifest.json and its keyed MAC (manifest.mac), makes everything durable
+ * and renames NAME.tmp to NAME, so a bundle either exists complete or not
+ * at all. Also the host facts (kernel, CPU, xcr0) recorded and checked.
  * Reading and verification live in bundle-read.c.
  */
 #define LOG_PREFIX "bundle: "
