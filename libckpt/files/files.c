@@ -568,6 +568,14 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 			fcntl(fd, F_SETFD, 0);
 		}
 	}
+	/*
+	 * The parked shared objects are the task's to drop now, before any
+	 * lock is set: closing any fd on a file drops the POSIX locks its
+	 * process holds there, and a parked description may be of a locked
+	 * file (one shared with a child). Their numbers stay taken in rc.
+	 */
+	for (int i = 0; i < rc->nobjs; i++)
+		close(rc->objs[i].fd);
 	for (size_t i = 0; i < n; i++) {
 		const struct fd_entry *e = &t->fds[i];
 		int ret = 0;

@@ -35,6 +35,8 @@ load helpers
 @test "files: producer | filter | consumer mid-flight (static)" { wl_roundtrip fd_pipeline.static; }
 @test "files: tree passes an fd over a unix socket after restore (dynamic)" { wl_roundtrip fd_unix_passfd; }
 @test "files: tree passes an fd over a unix socket after restore (static)" { wl_roundtrip fd_unix_passfd.static; }
+@test "files: POSIX and OFD locks seen by another process of the tree (dynamic)" { wl_roundtrip fd_locks_shared; }
+@test "files: POSIX and OFD locks seen by another process of the tree (static)" { wl_roundtrip fd_locks_shared.static; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (dynamic)" { wl_roundtrip fd_flags; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
 

@@ -5,6 +5,14 @@
 
 load helpers
 
+@test "native: fd_locks_shared (dynamic)" {
+	wl_native fd_locks_shared
+}
+
+@test "native: fd_locks_shared (static)" {
+	wl_native fd_locks_shared.static
+}
+
 @test "native: fd_flags (dynamic)" {
 	wl_native fd_flags
 }
