@@ -75,6 +75,7 @@ const struct doc_field fd_entry_outside_fields[] = {
 	DOC_OPT_BOOL(struct fd_entry, outside, "outside"),
 	DOC_OPT_INT(struct fd_entry, outside_dev, "outside_dev", 0, INT64_MAX),
 	DOC_OPT_INT(struct fd_entry, outside_ino, "outside_ino", 0, INT64_MAX),
+	DOC_OPT_INT(struct fd_entry, outside_btime, "outside_btime", 0, INT64_MAX),
 	DOC_END,
 };
 

@@ -232,6 +232,7 @@ static int mark_outside(const struct fd_info *fi, struct fd_entry *e, struct fil
 {
 	int id = fdinfo_num(fi->fdinfo, "mnt_id", 10, -1), ret;
 	struct stat ns;
+	char fdpath[32];
 
 	if (id < 0)
 		return 0;
@@ -248,6 +249,9 @@ static int mark_outside(const struct fd_info *fi, struct fd_entry *e, struct fil
 		/* its path is the kernel's, but the tree may have shaped it: restore checks */
 		e->outside_dev = fi->st.st_dev;
 		e->outside_ino = fi->st.st_ino;
+		/* ext4 hands a freed inode number to the next file made */
+		snprintf(fdpath, sizeof(fdpath), "fd/%d", fi->fd);
+		e->outside_btime = btime_at(fi->procfd, fdpath, 0);
 	}
 	return 0;
 }

@@ -90,6 +90,7 @@ struct fd_entry {
 	bool dup;     /* another fd holds the description's state */
 	bool outside; /* on a mount the tree's namespace lacks (files.c) */
 	int64_t outside_dev, outside_ino;
+	int64_t outside_btime; /* birth time in ns, 0: unknown (inode numbers are reused) */
 	const struct fd_ops *ops;
 	const struct json *obj;
 	struct doc_at at, up[2];

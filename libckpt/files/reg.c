@@ -183,7 +183,8 @@ static int reg_check(const struct fd_entry *e, const char *path, int fd, bool ig
 /*
  * A file outside the tree's mounts ("outside", files.c) at fd 0-2, opened
  * by the path the kernel showed at checkpoint: the stdio a runtime gave the
- * tree. It must be the very file (device and inode); gone or another file
+ * tree. It must be the very file (device, inode and birth time: a number
+ * freed is soon another file's); gone or another file
  * (on another node, a log rotated), the restore's own fd of that number
  * takes its place.
  */
@@ -194,7 +195,8 @@ static int reg_outside(const struct fd_entry *o, const char *path, int *fd, bool
 	struct stat st;
 
 	if (*fd >= 0 && fstat(*fd, &st) == 0 && (uint64_t)st.st_dev == (uint64_t)o->outside_dev &&
-	    (uint64_t)st.st_ino == (uint64_t)o->outside_ino)
+	    (uint64_t)st.st_ino == (uint64_t)o->outside_ino &&
+	    (!o->outside_btime || o->outside_btime == btime_at(*fd, "", AT_EMPTY_PATH)))
 		return 0;
 	if (*fd >= 0)
 		close(*fd);

@@ -93,4 +93,11 @@ int write_file_at(int dirfd, const char *path, const void *buf, size_t len, int 
 /* Now in nanoseconds on CLOCK_MONOTONIC. */
 uint64_t now_ns(void);
 
+/*
+ * Birth time (ns) of path at dirfd (statx; flags such as AT_EMPTY_PATH), 0
+ * when the filesystem keeps none. With device and inode it tells the very
+ * file from a later one given the same, freed, inode number.
+ */
+int64_t btime_at(int dirfd, const char *path, int flags);
+
 #endif
