@@ -586,10 +586,11 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 
 		if (e->ops->restore_late && !e->dup)
 			ret = e->ops->restore_late(e, rc, e->fd, err);
-		if (ret == 0 && !e->dup)
-			ret = owner_restore(e, e->fd, err);
 		if (ret == 0)
 			ret = locks_restore(e, e->fd, err);
+		/* after the locks: a lease makes its setter the owner */
+		if (ret == 0 && !e->dup)
+			ret = owner_restore(e, e->fd, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "fd %d", e->fd);
 	}

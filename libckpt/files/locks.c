@@ -2,10 +2,14 @@
  * libckpt/files/locks.c - file locks held through an fd: POSIX (fcntl),
  * OFD and flock, from the fdinfo "lock:" lines (into the fd's "locks").
  *
- * flock and OFD locks belong to the open file description: saved with the
- * fd that holds the description's state (not its dups). POSIX locks belong
- * to the process: saved on every fd of the owner that shows them, and put
- * back by the restored task itself, before it runs again.
+ * flock and OFD locks and leases belong to the open file description:
+ * saved with the fd that holds the description's state (not its dups).
+ * POSIX locks belong to the process: saved on every fd of the owner that
+ * shows them, and put back by the restored task itself, before it runs
+ * again. A lease being broken (BREAKING: an open of another process waits
+ * for the holder) is refused at checkpoint; F_SETLEASE makes its caller
+ * the owner of the description, so the owner is set again after it
+ * (owner.c, files.c).
  */
 #define LOG_PREFIX "locks: "
 #include <errno.h>
@@ -35,7 +39,13 @@ int locks_dump(const struct fd_info *fi, bool dup, struct json *o, ckpt_err_t *e
 					      fi->pid);
 		if (!strcmp(kind, "POSIX") ? pid != fi->pid : dup)
 			continue;
-		if (strcmp(kind, "POSIX") && strcmp(kind, "FLOCK") && strcmp(kind, "OFDLCK"))
+		/* a lease is listed with its breakers ("->" lines, skipped above) */
+		if (!strcmp(kind, "LEASE") && strcmp(mode, "ACTIVE"))
+			return ckpt_error_msg(
+				err, ENOTSUP, "unsupported fd %d (lease %s) in pid %d", fi->fd,
+				strcmp(mode, "BREAKING") ? mode : "being broken", fi->pid);
+		if (strcmp(kind, "POSIX") && strcmp(kind, "FLOCK") && strcmp(kind, "OFDLCK") &&
+		    strcmp(kind, "LEASE"))
 			return ckpt_error_msg(err, ENOTSUP, "fd %d of %d: unsupported %s lock",
 					      fi->fd, fi->pid, kind);
 		if (!locks)
@@ -87,7 +97,7 @@ int locks_restore(const struct fd_entry *e, int fd, ckpt_err_t *err)
 			ret = doc_error(err, &lat, "ends at %" PRId64 " before its start %" PRId64,
 					l.end, l.start);
 		if (ret == 0 && strcmp(l.kind, "FLOCK") && strcmp(l.kind, "POSIX") &&
-		    strcmp(l.kind, "OFDLCK"))
+		    strcmp(l.kind, "OFDLCK") && strcmp(l.kind, "LEASE"))
 			ret = doc_error(err, &lat, "unknown kind `%s`", l.kind);
 		if (ret < 0)
 			return ret;
@@ -98,7 +108,10 @@ int locks_restore(const struct fd_entry *e, int fd, ckpt_err_t *err)
 		fl.l_type = wr ? F_WRLCK : F_RDLCK;
 		fl.l_start = start;
 		fl.l_len = end < 0 ? 0 : end - start + 1;
-		if (!strcmp(kind, "FLOCK")) {
+		if (!strcmp(kind, "LEASE")) {
+			if (fcntl(fd, F_SETLEASE, wr ? F_WRLCK : F_RDLCK) < 0)
+				return ckpt_error(err, errno, "%s lease", wr ? "write" : "read");
+		} else if (!strcmp(kind, "FLOCK")) {
 			if (flock(fd, (wr ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0)
 				return ckpt_error(err, errno, "flock");
 		} else if (fcntl(fd, !strcmp(kind, "POSIX") ? F_SETLK : F_OFD_SETLK, &fl) < 0) {

@@ -37,6 +37,8 @@ load helpers
 @test "files: tree passes an fd over a unix socket after restore (static)" { wl_roundtrip fd_unix_passfd.static; }
 @test "files: POSIX and OFD locks seen by another process of the tree (dynamic)" { wl_roundtrip fd_locks_shared; }
 @test "files: POSIX and OFD locks seen by another process of the tree (static)" { wl_roundtrip fd_locks_shared.static; }
+@test "files: read and write leases, broken after restore (dynamic)" { wl_roundtrip fd_lease; }
+@test "files: read and write leases, broken after restore (static)" { wl_roundtrip fd_lease.static; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (dynamic)" { wl_roundtrip fd_flags; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
 
@@ -116,6 +118,19 @@ files_tamper()
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
 	WL_GO_PID=$WL_PID wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_flags thread after the failed checkpoint"
+}
+
+@test "files: a lease being broken fails the checkpoint, tree runs on" {
+	wl_start fd_lease breaking || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(lease being broken\) in pid $WL_PID"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_lease breaking after the failed checkpoint"
 }
 
 @test "files: an unlinked file above --ghost-limit fails the checkpoint clearly" {

@@ -13,6 +13,14 @@ load helpers
 	wl_native fd_locks_shared.static
 }
 
+@test "native: fd_lease (dynamic)" {
+	wl_native fd_lease
+}
+
+@test "native: fd_lease (static)" {
+	wl_native fd_lease.static
+}
+
 @test "native: fd_flags (dynamic)" {
 	wl_native fd_flags
 }
