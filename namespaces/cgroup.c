@@ -1,28 +1,28 @@
 /*
- * namespaces/cgroup.c - cgroup namespace (cgroup.json): the tree's cgroup
- * in every hierarchy (v1 controllers and the v2 unified one) and the
- * limits set there; the root's view of them through its namespace.
+ * namespaces/cgroup.c - cgroups and the cgroup namespace (cgroup.json, see
+ * cgroup.h): the cgroup of every task and thread of the tree in every
+ * hierarchy (v1 controllers and the v2 unified one), the limits set there,
+ * and the root of the tree's own cgroup namespace when it has one.
  *
- * Dump reads /proc/ROOT/cgroup from ckpt-oci (whose cgroup namespace shows
- * whole paths) and, for each hierarchy where the tree is not in the root
- * cgroup "/", the limit files of that cgroup that exist.
+ * Dumped for every tree: a tree in ckpt-oci's cgroup namespace comes back
+ * in its own cgroups all the same, made again if they are gone.
  *
- * Restore: prepare (ckpt-oci) makes, in each such hierarchy, a new cgroup
- * below ckpt-oci's own one, named after the original with "-r<pid of
- * ckpt-oci>" added, and writes the limits that differ from the new
- * cgroup's. The root of the tree (created with CLONE_NEWCGROUP, still
- * ckpt-oci code) joins them before it has children, so every process of
- * the tree is born inside, then unshares its cgroup namespace again so
- * that its root is the new cgroups: /proc/self/cgroup reads as it did.
+ * Dump reads /proc/PID/task/TID/cgroup from ckpt-oci (whose cgroup
+ * namespace shows whole paths) for each thread, and for each cgroup seen
+ * the limit files that exist and, in v2, its type (threaded or not). A
+ * tree with a cgroup namespace of its own is asked, from inside it, how it
+ * sees its root's cgroups: the difference is where that namespace's root
+ * lies ("ns_roots").
  *
- * A container's tree usually has cgroups of its own but no cgroup
- * namespace (runc's default): dumped as well when the dump is told so
- * (ns.json lists it as "joined"), and restored the same way without the
- * new namespace. Restore names the new cgroups after the container when
- * it restores one under its runtime (ns_restore.cgroup_name), beside the
- * old ones when their parent exists here (where the runtime put them).
+ * Restore (cgroup-restore.c) maps each saved cgroup to one here: the same
+ * path for a tree in ckpt-oci's cgroup namespace; below a new cgroup for a
+ * tree with a namespace of its own (named after the old one, "-r<pid of
+ * ckpt-oci>" added, below ckpt-oci's own cgroup) or for a container's
+ * cgroups (named after the container, beside the old ones when their
+ * parent exists here). The root of the tree joins its cgroups before it
+ * has children, so they are born inside; the rest move at resume.
  *
- * Nobody removes these cgroups when the tree is gone: the caller does
+ * Nobody removes the cgroups made when the tree is gone: the caller does
  * (rmdir, once the tree exited, or the runtime's delete).
  */
 #define LOG_PREFIX "cgroup: "
@@ -31,281 +31,271 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "namespaces/ns.h"
-#include "util/doc.h"
+#include "namespaces/cgroup.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/util.h"
 
-#define CG_MAX 16
-
-/* Limits copied, in the order they are written (cfs period before quota). */
-static const char *const cg_limits[] = {
-	"memory.limit_in_bytes", "memory.max", "memory.high", "pids.max", "cpu.cfs_period_us",
-	"cpu.cfs_quota_us", "cpu.shares", "cpu.max", "cpu.weight", "cpuset.cpus",
+const char *const cg_limits[] = {
+	"memory.limit_in_bytes", "memory.max", "memory.high", "pids.max",   "cpu.cfs_period_us",
+	"cpu.cfs_quota_us",	 "cpu.shares", "cpu.max",     "cpu.weight", "cpuset.cpus",
 	"cpuset.mems",
 };
+const size_t cg_nlimits = ARRAY_SIZE(cg_limits);
 
-/* One hierarchy of cgroup.json: where the tree was, and its limits. */
-struct cg_entry {
-	const char *controllers; /* "" for the unified (v2) hierarchy */
-	const char *path;	 /* absolute, from the hierarchy's root */
-	size_t nlim;
-	const char *lim_file[ARRAY_SIZE(cg_limits)];
-	const char *lim_val[ARRAY_SIZE(cg_limits)];
-};
-
-static const struct doc_field cg_fields[] = {
+const struct doc_field cg_fields[] = {
 	DOC_STR(struct cg_entry, controllers, "controllers", 256),
 	DOC_STR(struct cg_entry, path, "path", 4096),
+	DOC_OPT_STR(struct cg_entry, type, "type", 32),
 	DOC_END,
 };
 
-/*
- * The cgroups prepare made, for the root to join: the root is a fork of
- * ckpt-oci made after prepare, so it inherits this (file-local) list.
- */
-static char *cg_made[CG_MAX];
-static int cg_nmade;
+const struct doc_field cg_thread_fields[] = {
+	DOC_INT(struct cg_thread, pid, "pid", 1, DOC_PID_MAX),
+	DOC_INT(struct cg_thread, tid, "tid", 1, DOC_PID_MAX),
+	DOC_END,
+};
 
-/* Our own (ckpt-oci's) path in the hierarchy listed as controllers. */
-static char *cg_path_of(const char *procfile, const char *controllers)
+bool cg_limit_known(const char *file)
 {
-	cleanup_file FILE *f = fopen(procfile, "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-
-	while (f && getline(&line, &cap, f) > 0) {
-		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
-
-		if (!p)
-			continue;
-		*p = '\0';
-		p[1 + strcspn(p + 1, "\n")] = '\0';
-		if (!strcmp(c + 1, controllers))
-			return xstrdup(p + 1);
-	}
-	return NULL;
-}
-
-static void cg_limits_read(const char *dir, struct json *lim)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(cg_limits); i++) {
-		cleanup_free char *path = xasprintf("%s/%s", dir, cg_limits[i]), *val = NULL;
-		ckpt_err_t e = { 0 };
-		size_t len;
-
-		if (read_file_at(AT_FDCWD, path, 4096, &val, &len, &e) < 0)
-			continue; /* not this controller */
-		val[strcspn(val, "\n")] = '\0';
-		json_set(lim, cg_limits[i], json_str(val));
-	}
-}
-
-static int cgroup_dump(const struct ns_dump *d, ckpt_err_t *err)
-{
-	cleanup_json struct json *doc = json_obj();
-	cleanup_free char *procfile = xasprintf("/proc/%d/cgroup", d->pid), *line = NULL;
-	cleanup_file FILE *f = fopen(procfile, "re");
-	struct json *list = json_set(doc, "cgroups", json_arr());
-	size_t cap = 0;
-
-	if (!f)
-		return ckpt_error(err, errno, "open %s", procfile);
-	while (getline(&line, &cap, f) > 0) {
-		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
-		cleanup_free char *mnt = NULL, *dir = NULL;
-		struct json *o;
-
-		if (!p)
-			continue;
-		*p++ = '\0';
-		p[strcspn(p, "\n")] = '\0';
-		if (!strcmp(p, "/"))
-			continue; /* the root cgroup: nothing to make */
-		mnt = proc_cgroup_mount(c + 1);
-		if (!mnt)
-			return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted", c + 1);
-		if (json_len(list) == CG_MAX)
-			return ckpt_error_msg(err, E2BIG, "more than %d cgroup hierarchies", CG_MAX);
-		dir = xasprintf("%s%s", mnt, p);
-		o = json_push(list, json_obj());
-		doc_write(o, cg_fields, &(struct cg_entry){.controllers = c + 1, .path = p});
-		cg_limits_read(dir, json_set(o, "limits", json_obj()));
-	}
-	return bundle_put_json(d->bundle, "cgroup.json", doc, err);
-}
-
-static int cg_write(const char *dir, const char *file, const char *val, ckpt_err_t *err)
-{
-	cleanup_free char *path = xasprintf("%s/%s", dir, file);
-	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0 || write(fd, val, strlen(val)) < 0)
-		return ckpt_error(err, errno, "write `%s` to %s", val, path);
-	return 0;
-}
-
-static bool cg_limit_known(const char *file)
-{
-	for (size_t k = 0; k < ARRAY_SIZE(cg_limits); k++)
+	for (size_t k = 0; k < cg_nlimits; k++)
 		if (!strcmp(file, cg_limits[k]))
 			return true;
 	return false;
 }
 
-/* Entry i of "cgroups", checked whole: names that stay below a hierarchy, known limits. */
-static int cg_entry_read(const struct doc_at *list, const struct json *arr, size_t i,
-			 struct cg_entry *e, ckpt_err_t *err)
+/*
+ * Split a /proc/PID/cgroup text in place: "N:controllers:path" lines into
+ * ctl[i], path[i]; the number of lines.
+ */
+static int cg_lines(char *text, char **ctl, char **path, int max)
 {
-	struct doc_at at = DOC_IDX(list, i), l = DOC_KEY(&at, "limits");
-	const struct json *o, *lim;
-	int ret;
+	char *save = NULL;
+	int n = 0;
 
-	memset(e, 0, sizeof(*e));
-	ret = doc_elem_obj(list, arr, i, &o, err);
-	if (ret == 0)
-		ret = doc_read(&at, o, cg_fields, e, err);
-	if (ret == 0)
-		ret = doc_opt_obj(&at, o, "limits", &lim, err);
-	if (ret < 0)
-		return ret;
-	if (strchr(e->controllers, '/'))
-		return doc_error(err, &at, "controllers `%s` hold a slash", e->controllers);
-	if (e->path[0] != '/' || strstr(e->path, ".."))
-		return doc_error(err, &at, "path `%s` is not absolute or leaves the hierarchy",
-				 e->path);
-	if (json_len(lim) > ARRAY_SIZE(cg_limits))
-		return doc_error(err, &l, "%zu limits, at most %zu known", json_len(lim),
-				 ARRAY_SIZE(cg_limits));
-	for (size_t k = 0; k < json_len(lim); k++) {
-		ret = doc_map_str(&l, lim, k, 4096, &e->lim_file[k], &e->lim_val[k], err);
-		if (ret < 0)
-			return ret;
-		if (!cg_limit_known(e->lim_file[k]))
-			return doc_error(err, &l, "unknown limit `%s`", e->lim_file[k]);
+	for (char *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save)) {
+		char *c = strchr(l, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+
+		if (!p)
+			continue;
+		*p = '\0';
+		ctl[n] = c + 1;
+		path[n++] = p + 1;
 	}
-	e->nlim = json_len(lim);
-	return 0;
+	return n;
 }
 
-/* Make one cgroup below ours and copy the limits that differ. */
-static int cg_make(const struct cg_entry *e, const char *name, ckpt_err_t *err)
+/* The cgroups seen so far: "controllers:path" keys, their index in "cgroups". */
+struct cg_seen {
+	char **key;
+	size_t n;
+	struct json *list;
+};
+
+static void cg_limits_read(const char *dir, struct json *lim)
 {
-	const char *ctl = e->controllers, *orig = e->path;
-	cleanup_free char *mnt = NULL, *mine = NULL, *dir = NULL;
-	const char *base;
-
-	mnt = proc_cgroup_mount(ctl);
-	mine = cg_path_of("/proc/self/cgroup", ctl);
-	if (!mnt || !mine)
-		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted here", ctl);
-	base = strrchr(orig, '/') ? strrchr(orig, '/') + 1 : orig;
-	if (name) {
-		/* a container's: beside where it was, as its runtime placed it, if that is here */
-		cleanup_free char *parent = xasprintf("%.*s", (int)(base - orig), orig);
-		cleanup_free char *pdir = xasprintf("%s%s", mnt, parent);
-		struct stat st;
-
-		if (stat(pdir, &st) < 0 || !S_ISDIR(st.st_mode))
-			free(parent), parent = xasprintf("%s/", strcmp(mine, "/") ? mine : "");
-		dir = xasprintf("%s%s%s", mnt, parent, name);
-	} else
-		dir = xasprintf("%s%s/%s-r%d", mnt, strcmp(mine, "/") ? mine : "", base,
-				getpid());
-	/* an empty one left by a failed restore of the same name goes first */
-	if (mkdir(dir, 0755) < 0 && (errno != EEXIST || rmdir(dir) < 0 || mkdir(dir, 0755) < 0))
-		return ckpt_error(err, errno == EBUSY ? EEXIST : errno, "mkdir %s", dir);
-	cg_made[cg_nmade++] = xstrdup(dir);
-	for (size_t i = 0; i < e->nlim; i++) {
-		const char *file = e->lim_file[i], *want = e->lim_val[i];
-		cleanup_free char *path = xasprintf("%s/%s", dir, file), *cur = NULL;
-		ckpt_err_t ignored = {0};
+	for (size_t i = 0; i < cg_nlimits; i++) {
+		cleanup_free char *path = xasprintf("%s/%s", dir, cg_limits[i]), *val = NULL;
+		ckpt_err_t e = {0};
 		size_t len;
 
-		if (read_file_at(AT_FDCWD, path, 4096, &cur, &len, &ignored) == 0 &&
-		    !strncmp(cur, want, strlen(want)) && cur[strlen(want)] == '\n')
-			continue;
-		if (cg_write(dir, file, want, err) < 0)
-			return -err->code;
+		if (read_file_at(AT_FDCWD, path, 4096, &val, &len, &e) < 0) {
+			ckpt_error_clear(&e);
+			continue; /* not this controller */
+		}
+		val[strcspn(val, "\n")] = '\0';
+		json_set(lim, cg_limits[i], json_str(val));
 	}
-	pr_info("made %s for `%s`", dir, orig);
+}
+
+/* Index of cgroup ctl:path in s->list, added with its limits when new. */
+static int cg_index(struct cg_seen *s, const char *ctl, const char *path, ckpt_err_t *err)
+{
+	cleanup_free char *key = xasprintf("%s:%s", ctl, path), *mnt = NULL, *dir = NULL;
+	struct cg_entry e = {.controllers = ctl, .path = path};
+	cleanup_free char *type = NULL;
+	struct json *o;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->key[i], key))
+			return (int)i;
+	if (s->n == CG_MAX)
+		return ckpt_error_msg(err, E2BIG, "more than %d cgroups", CG_MAX);
+	mnt = proc_cgroup_mount(ctl);
+	if (!mnt)
+		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted", ctl);
+	dir = xasprintf("%s%s", mnt, path);
+	if (!*ctl && strcmp(path, "/")) {
+		cleanup_free char *tf = xasprintf("%s/cgroup.type", dir);
+		ckpt_err_t ign = {0};
+		size_t len;
+
+		if (read_file_at(AT_FDCWD, tf, 64, &type, &len, &ign) == 0) {
+			type[strcspn(type, "\n")] = '\0';
+			if (strcmp(type, "domain"))
+				e.type = type;
+		}
+		ckpt_error_clear(&ign);
+	}
+	o = json_push(s->list, json_obj());
+	doc_write(o, cg_fields, &e);
+	if (strcmp(path, "/"))
+		cg_limits_read(dir, json_set(o, "limits", json_obj()));
+	s->key = xrealloc(s->key, (s->n + 1) * sizeof(*s->key));
+	s->key[s->n] = steal_pointer(&key);
+	return (int)s->n++;
+}
+
+/* One thread: its cgroup in every hierarchy, as indexes into "cgroups". */
+static int cg_thread_dump(struct cg_seen *s, int procfd, pid_t nspid, pid_t tid,
+			  struct json *threads, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("task/%d/cgroup", tid), *text = NULL;
+	cleanup_free char *task = xasprintf("task/%d", tid);
+	struct cg_thread t = {.pid = nspid, .tid = proc_ns_pid(procfd, task)};
+	char *ctl[CG_HIER_MAX], *cg[CG_HIER_MAX];
+	struct json *o, *list;
+	ckpt_err_t e = {0};
+	size_t len;
+	int n;
+
+	if (t.tid < 0 || read_file_at(procfd, path, 1 << 16, &text, &len, &e) < 0) {
+		ckpt_error_clear(&e);
+		return 0; /* gone or a zombie: nothing to place */
+	}
+	o = json_push(threads, json_obj());
+	doc_write(o, cg_thread_fields, &t);
+	list = json_set(o, "cgroups", json_arr());
+	n = cg_lines(text, ctl, cg, CG_HIER_MAX);
+	for (int i = 0; i < n; i++) {
+		int idx = cg_index(s, ctl[i], cg[i], err);
+
+		if (idx < 0)
+			return idx;
+		json_push(list, json_int(idx));
+	}
 	return 0;
 }
 
+static int cg_task_dump(struct cg_seen *s, pid_t pid, struct json *threads, ckpt_err_t *err)
+{
+	cleanup_free char *dir = xasprintf("/proc/%d", pid);
+	cleanup_close int procfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free pid_t *tids = NULL;
+	pid_t nspid = proc_ns_pid(AT_FDCWD, dir);
+	int n = 0, ret;
+
+	if (procfd < 0)
+		return ckpt_error(err, errno, "open %s", dir);
+	if (nspid < 0)
+		return 0; /* a zombie */
+	ret = proc_list_threads(procfd, &tids, &n, err);
+	/* the leader first: restore moves a process, then its threads */
+	for (int i = 0; ret == 0 && i < n; i++)
+		if (tids[i] == pid)
+			ret = cg_thread_dump(s, procfd, nspid, tids[i], threads, err);
+	for (int i = 0; ret == 0 && i < n; i++)
+		if (tids[i] != pid)
+			ret = cg_thread_dump(s, procfd, nspid, tids[i], threads, err);
+	return ret < 0 ? ckpt_error_wrap(err, "task %d", pid) : 0;
+}
+
+/* In a helper inside the tree's cgroup namespace: how it sees root's cgroups. */
+static struct json *cg_view(void *arg, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/cgroup", *(pid_t *)arg), *text = NULL;
+	struct json *j;
+	size_t len;
+
+	if (read_file_at(AT_FDCWD, path, 1 << 16, &text, &len, err) < 0)
+		return NULL;
+	j = json_obj();
+	json_set(j, "cgroup", json_str(text));
+	return j;
+}
+
 /*
- * Remove the cgroups made. After a failed restore the killed tree may
- * still be leaving them: a busy one is tried again for up to a second.
+ * The root of the tree's cgroup namespace in each hierarchy: the root's
+ * path here with the path it sees inside taken off its end.
  */
-static void cg_unmake(void)
+static int cg_ns_roots(const struct ns_dump *d, struct json *out, ckpt_err_t *err)
 {
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	struct doc_at at = DOC_TOP("cgroup namespace helper");
+	cleanup_free char *path = xasprintf("/proc/%d/cgroup", d->pid), *here = NULL;
+	cleanup_free char *inside = NULL;
+	cleanup_json struct json *view = NULL;
+	char *hc[CG_HIER_MAX], *hp[CG_HIER_MAX], *ic[CG_HIER_MAX], *ip[CG_HIER_MAX];
+	const char *text;
+	int nh, ni, ret;
+	pid_t pid = d->pid;
+	size_t len;
 
-	while (cg_nmade > 0) {
-		cg_nmade--;
-		for (int i = 0; i < 200 && rmdir(cg_made[cg_nmade]) < 0 && errno == EBUSY; i++)
-			nanosleep(&ts, NULL);
-		free(cg_made[cg_nmade]);
-	}
-}
-
-static void cgroup_undo(struct ns_restore *r)
-{
-	cg_unmake();
-}
-
-static int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err)
-{
-	struct doc_at at = DOC_TOP("cgroup.json"), l = DOC_KEY(&at, "cgroups");
-	cleanup_json struct json *doc = NULL;
-	struct cg_entry e[CG_MAX];
-	const struct json *list;
-	size_t n = 0;
-	int ret;
-
-	ret = bundle_get_json(r->bundle, "cgroup.json", &doc, err);
+	ret = ns_exec_json(d->nsfd, CLONE_NEWCGROUP, cg_view, &pid, &view, err);
 	if (ret == 0)
-		ret = doc_arr(&at, doc, "cgroups", CG_MAX, &list, &n, err);
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		ret = cg_entry_read(&l, list, i, &e[i], err);
+		ret = doc_str(&at, view, "cgroup", 1 << 16, &text, err);
+	if (ret == 0)
+		ret = read_file_at(AT_FDCWD, path, 1 << 16, &here, &len, err);
 	if (ret < 0)
 		return ret;
-	for (size_t i = 0; i < n; i++) {
-		ret = cg_make(&e[i], r->cgroup_name, err);
-		if (ret < 0) {
-			cg_unmake(); /* nothing half made stays behind */
-			return ret;
+	inside = xstrdup(text);
+	nh = cg_lines(here, hc, hp, CG_HIER_MAX);
+	ni = cg_lines(inside, ic, ip, CG_HIER_MAX);
+	for (int i = 0; i < nh; i++) {
+		size_t plen = strlen(hp[i]), vlen;
+		const char *root = NULL;
+
+		for (int k = 0; k < ni && !root; k++) {
+			if (strcmp(hc[i], ic[k]))
+				continue;
+			vlen = strlen(ip[k]);
+			if (!strcmp(ip[k], "/"))
+				root = hp[i];
+			else if (vlen < plen && !strcmp(hp[i] + plen - vlen, ip[k]))
+				hp[i][plen - vlen] = '\0', root = hp[i][0] ? hp[i] : "/";
 		}
+		if (root)
+			doc_write(json_push(out, json_obj()), cg_fields,
+				  &(struct cg_entry){.controllers = hc[i], .path = root});
 	}
 	return 0;
 }
 
-/*
- * In the root, before its children: join, then (when the namespace was the
- * tree's own) see the new cgroups as "/".
- */
-static int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
+static int cgroup_dump(const struct ns_dump *d, ckpt_err_t *err)
 {
-	for (int i = 0; i < cg_nmade; i++)
-		if (cg_write(cg_made[i], "cgroup.procs", "0", err) < 0)
-			return -err->code;
-	if (!(r->flags & CLONE_NEWCGROUP))
-		return 0;
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		return ckpt_error(err, errno, "unshare cgroup namespace");
-	return 0;
+	cleanup_json struct json *doc = json_obj();
+	struct json *threads;
+	struct cg_seen s = {NULL, 0, NULL};
+	int ret;
+
+	json_set(doc, "tree_cgroup", json_bool(d->tree_cgroup));
+	s.list = json_set(doc, "cgroups", json_arr());
+	threads = json_set(doc, "threads", json_arr());
+	/* the root first: its cgroups are the tree's base */
+	ret = cg_task_dump(&s, d->pid, threads, err);
+	for (int i = 0; ret == 0 && i < d->npids; i++)
+		if (d->pids[i] != d->pid)
+			ret = cg_task_dump(&s, d->pids[i], threads, err);
+	if (ret == 0 && d->owned)
+		ret = cg_ns_roots(d, json_set(doc, "ns_roots", json_arr()), err);
+	for (size_t i = 0; i < s.n; i++)
+		free(s.key[i]);
+	free(s.key);
+	if (ret < 0)
+		return ret;
+	pr_info("%zu threads in %zu cgroups", json_len(threads), json_len(s.list));
+	return bundle_put_json(d->bundle, "cgroup.json", doc, err);
 }
 
 const struct ckpt_ns_ops ns_cgroup_ops = {
 	.name = "cgroup",
 	.clone_flag = CLONE_NEWCGROUP,
 	.with_tree_cgroup = true,
+	.always = true,
 	.dump = cgroup_dump,
 	.prepare = cgroup_prepare,
 	.restore = cgroup_restore,
+	.resume = cgroup_resume,
 	.undo = cgroup_undo,
 };

@@ -159,13 +159,14 @@ int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
 	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
 		const struct ckpt_ns_ops *ops = ns_table[i];
 		char path[64];
-		struct ns_dump d = { b, root, -1 };
+		struct ns_dump d = {b, root, -1, pids, npids, false, tree_cgroup};
 
 		ret = ns_owned(ops->name, root, pids, npids, &owned, err);
 		if (ret < 0)
 			return ret;
-		if (!owned && !(tree_cgroup && ops->with_tree_cgroup))
+		if (!owned && !ops->always && !(tree_cgroup && ops->with_tree_cgroup))
 			continue;
+		d.owned = owned;
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", root, ops->name);
 		d.nsfd = open(path, O_RDONLY | O_CLOEXEC);
 		if (d.nsfd < 0)
@@ -217,7 +218,7 @@ int ns_restore_load(struct ns_restore *r, struct ckpt_bundle *b, ckpt_err_t *err
 			if (ret < 0)
 				return ret;
 			ops = ns_find(name);
-			if (!ops || (k && !ops->with_tree_cgroup)) {
+			if (!ops || (k && !ops->with_tree_cgroup && !ops->always)) {
 				struct doc_at e = DOC_IDX(&l, i);
 
 				return doc_error(err, &e, "unknown namespace `%s`", name);

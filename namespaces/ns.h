@@ -34,6 +34,10 @@ struct ns_dump {
 	struct ckpt_bundle *bundle;
 	pid_t pid;		/* the tree's root, in ckpt-oci's pid namespace */
 	int nsfd;		/* /proc/PID/ns/NAME */
+	const pid_t *pids;	/* every task of the tree (dump only) */
+	int npids;
+	bool owned;		/* the namespace is the tree's own */
+	bool tree_cgroup;	/* the tree has cgroups of its own (a container's) */
 };
 
 struct ns_restore {
@@ -57,6 +61,12 @@ struct ckpt_ns_ops {
 	 * listed as "joined" in ns.json, restored without the clone flag.
 	 */
 	bool with_tree_cgroup;
+	/*
+	 * Dumped for every tree, its own namespace or not (listed as "joined"
+	 * when not): the cgroups each task is in belong to the tree wherever
+	 * they are.
+	 */
+	bool always;
 	int (*dump)(const struct ns_dump *d, ckpt_err_t *err);
 	int (*prepare)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
 	int (*restore)(struct ns_restore *r, ckpt_err_t *err);		/* optional */

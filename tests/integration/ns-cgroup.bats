@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # exclusive: fixed container, cgroup or namespace names; runs alone on a machine
-# ns-cgroup.bats - the cgroup namespace: a workload in cgroups of its own
-# (v1 pids and memory below ours, and the v2 unified hierarchy when
-# mounted) with limits, in its own pid and cgroup namespaces. The restore
-# makes new cgroups (NAME-rPID beside ours) with the same limits; the
+# ns-cgroup.bats - cgroups and the cgroup namespace: a workload in cgroups
+# of its own (v1 pids and memory below ours, and the v2 unified hierarchy
+# when mounted) with limits, in its own pid namespace, with or without a
+# cgroup namespace of its own. With one, the restore makes new cgroups
+# (NAME-rPID beside ours) with the same limits; without, each task and
+# thread goes back to the very cgroups it left, made again if gone. The
 # teardown removes them, the restore does not.
 
 load helpers
@@ -40,7 +42,8 @@ teardown()
 	# the restored cgroups first (children of the same parents), then ours
 	for d in "${CG_PIDS:-}" "${CG_MEM:-}" "${CG_V2:-}"; do
 		[[ -n $d ]] || continue
-		rmdir "$d"-r* "$d" 2>/dev/null || true
+		# with what the workloads made below them, deepest first
+		find "$d"-r* "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
 	done
 }
 
@@ -76,4 +79,36 @@ _root_of_restore()
 
 @test "ns_cgroup: roundtrip (static)" {
 	wl_roundtrip_ns "--cgroup" ns_cgroup.static 7
+}
+
+# Its leader, a thread and a child each in a cgroup of their own below the
+# one it started in (v1 pids per thread, v2 threaded when mounted), with
+# limits; the checkpoint removes nothing, the test removes them all, the
+# restore must make them again with their limits, same paths.
+cg_member()
+{
+	local name=$1 flags=$2 v2= d
+	[[ -n ${CG_V2:-} ]] && v2=v2
+	wl_start_ns "$flags" "$name" $v2
+	ckpt_checkpoint
+	run jq -r '.threads | length' "$T/bundle/cgroup.json"
+	assert_output 3
+	if [[ -z $flags ]]; then
+		for d in "$CG_PIDS"/{a,b,c} ${CG_V2:+"$CG_V2"/t/p "$CG_V2"/t/q "$CG_V2"/t}; do
+			rmdir "$d" || fail "rmdir $d"
+		done
+	fi
+	ckpt_restore_bg
+	wl_go
+	wl_finish
+}
+
+@test "cgroup: tasks and threads back in their own cgroups, made again with limits" {
+	cg_member cgroup_member ""
+}
+@test "cgroup: tasks and threads back in their own cgroups (static)" {
+	cg_member cgroup_member.static ""
+}
+@test "cgroup: own cgroup namespace: same paths seen, the tree's own cgroups below made again" {
+	cg_member cgroup_member --cgroup
 }
