@@ -78,6 +78,10 @@ static int mnt_rec_read(const struct doc_at *list, const struct json *arr, int i
 	ret = doc_elem_obj(list, arr, i, &o, err);
 	if (ret == 0)
 		ret = doc_read(&at, o, mnt_fields, rec, err);
+	if (ret == 0)
+		ret = doc_read(&at, o, mnt_shared_fields, rec, err);
+	if (ret == 0)
+		ret = doc_read(&at, o, mnt_master_fields, rec, err);
 	if (ret < 0)
 		return ret;
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)

@@ -55,8 +55,6 @@ const struct doc_field mnt_fields[] = {
 	DOC_OPT_STR(struct mnt_rec, options, "options", PATH_MAX),
 	DOC_OPT_STR(struct mnt_rec, super, "super", PATH_MAX),
 	DOC_OPT_STR(struct mnt_rec, propagation, "propagation", 16),
-	DOC_OPT_INT(struct mnt_rec, shared, "shared", 0, INT32_MAX),
-	DOC_OPT_INT(struct mnt_rec, master, "master", 0, INT32_MAX),
 	DOC_OPT_BOOL(struct mnt_rec, dir, "dir"),
 	DOC_STR(struct mnt_rec, kind, "kind", 16),
 	DOC_OPT_STR(struct mnt_rec, host_path, "host_path", PATH_MAX),
@@ -64,6 +62,16 @@ const struct doc_field mnt_fields[] = {
 	DOC_OPT_STR(struct mnt_rec, bind_root, "bind_root", PATH_MAX),
 	DOC_OPT_STR(struct mnt_rec, cgroup_root, "cgroup_root", PATH_MAX),
 	DOC_OPT_STR(struct mnt_rec, content, "content", 64),
+	DOC_END,
+};
+
+/* Peer group ids: written only when the mount has them (inspect tells by presence). */
+const struct doc_field mnt_shared_fields[] = {
+	DOC_OPT_INT(struct mnt_rec, shared, "shared", 0, INT32_MAX),
+	DOC_END,
+};
+const struct doc_field mnt_master_fields[] = {
+	DOC_OPT_INT(struct mnt_rec, master, "master", 0, INT32_MAX),
 	DOC_END,
 };
 
@@ -302,7 +310,13 @@ static int mnt_dump(const struct ns_dump *d, ckpt_err_t *err)
 		mnt_rec_fill(d, &m[order[i]], &rec);
 		ret = classify(d, m, n, order, i, host, nh, &rec, own, err);
 		if (ret == 0) {
-			doc_write(json_push(list, json_obj()), mnt_fields, &rec);
+			struct json *o = json_push(list, json_obj());
+
+			doc_write(o, mnt_fields, &rec);
+			if (rec.shared)
+				doc_write(o, mnt_shared_fields, &rec);
+			if (rec.master)
+				doc_write(o, mnt_master_fields, &rec);
 			pr_debug("`%s` %s: %s", rec.mountpoint, rec.fstype, rec.kind);
 		}
 		free(own[0]);

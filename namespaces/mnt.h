@@ -67,7 +67,7 @@ struct mnt_rec {
 	const char *content;	 /* fresh tmpfs: its content image */
 };
 
-extern const struct doc_field mnt_fields[];
+extern const struct doc_field mnt_fields[], mnt_shared_fields[], mnt_master_fields[];
 
 /* One mount of mounts.json at restore (mnt-restore.c, mnt-peers.c). */
 struct rmount {
