@@ -114,9 +114,10 @@ static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return close_others(t, t->img_fd, err);
 }
 
+/* Settings of task/prctl.c that the new process makes itself. */
 static int child_setup_misc(struct rtask *t, ckpt_err_t *err)
 {
-	const struct rchild_misc *m = &t->misc;
+	const struct task_state *m = t->state;
 	char buf[32];
 	int fd, n;
 
@@ -222,7 +223,7 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 	pid_t want = t->pid;
 	struct ckpt_clone_args a = {
 		.flags = (new_pidns ? CLONE_NEWPID : 0) | (t == rc->root ? rc->ns.flags : 0),
-		.exit_signal = (uint64_t)t->misc.exit_signal,
+		.exit_signal = t->state ? (uint64_t)t->state->exit_signal : 0,
 		.set_tid = (uintptr_t)&want,
 		.set_tid_size = 1,
 	};

@@ -19,15 +19,6 @@
 #include "util/log.h"
 #include "util/util.h"
 
-static const struct doc_field rchild_misc_fields[] = {
-	DOC_OPT_STR(struct rchild_misc, cwd, "cwd", PATH_MAX),
-	DOC_INT(struct rchild_misc, umask, "umask", 0, 0777),
-	DOC_HEX(struct rchild_misc, personality, "personality", UINT32_MAX),
-	DOC_INT(struct rchild_misc, oom_score_adj, "oom_score_adj", -1000, 1000),
-	DOC_OPT_INT(struct rchild_misc, exit_signal, "exit_signal", 0, 64),
-	DOC_END,
-};
-
 /*
  * The saved fds, read by the files module (files_task_load: every member
  * every fd has, checked); their numbers kept here, the page image above
@@ -157,13 +148,12 @@ static int rc_load_task(struct rctx *rc, struct rtask *t, const struct pstree_ta
 	t->exit_code = code;
 	if (t->zombie)
 		return 0;
-	ret = doc_read(&at, t->doc, rchild_misc_fields, &t->misc, err);
-	if (ret == 0)
-		ret = fds_read(rc, t, err);
+	ret = fds_read(rc, t, err);
 	if (ret == 0)
 		ret = threads_read(&at, t, pt, err);
+	/* the task state rooms, task/task.h (also what restore-child.c sets up) */
 	if (ret == 0 && !(t->state = task_state_parse(name, t->doc, err)))
-		ret = -err->code; /* the task state rooms, task/task.h */
+		ret = -err->code;
 	if (ret < 0)
 		return ret;
 	snprintf(pmname, sizeof(pmname), "pagemap-%d.json", t->pid);

@@ -42,15 +42,6 @@ struct rthread {
 	size_t xstate_len;
 };
 
-/* What the new process sets up itself before it is seized (restore-child.c). */
-struct rchild_misc {
-	const char *cwd;	/* NULL: stays where ckpt-oci is */
-	uint32_t umask;
-	uint64_t personality;
-	int32_t oom_score_adj;
-	int32_t exit_signal;	/* 0: SIGCHLD */
-};
-
 struct rtask {
 	int idx;		/* slot index */
 	pid_t pid, ppid, pgid, sid;
@@ -68,7 +59,6 @@ struct rtask {
 	int img_fd;		/* page image fd number inside the task */
 	int *fds;		/* the fd numbers of task-PID.json "fds" */
 	int nfds;
-	struct rchild_misc misc;
 	struct mem_task mem;	/* vmas, pages, mm, vdso: read and checked at load */
 	struct rsys rs;		/* the leader, driven by the puppeteer */
 };
