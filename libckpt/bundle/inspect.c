@@ -257,13 +257,13 @@ static void print_mounts(FILE *out, const struct json *mnt)
 
 		fprintf(out, "    %-24s %-8s %-8s %s", str_or(m, "mountpoint"), str_or(m, "fstype"),
 			str_or(m, "kind"), str_or(m, "options"));
-		/* the group ids say shared and slave; only unbindable needs its name */
-		if (!json_get(m, "shared") && !json_get(m, "master") && strcmp(prop, "private") &&
-		    strcmp(prop, "-"))
+		/* the group ids (0: none) say shared and slave; only unbindable needs its name */
+		if (int_or(m, "shared") <= 0 && int_or(m, "master") <= 0 &&
+		    strcmp(prop, "private") && strcmp(prop, "-"))
 			fprintf(out, " %s", prop);
-		if (json_get(m, "shared"))
+		if (int_or(m, "shared") > 0)
 			fprintf(out, " shared:%lld", int_or(m, "shared"));
-		if (json_get(m, "master"))
+		if (int_or(m, "master") > 0)
 			fprintf(out, " master:%lld", int_or(m, "master"));
 		fputc('\n', out);
 	}
