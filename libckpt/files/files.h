@@ -218,6 +218,30 @@ int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err);
 /* files.c: value of "key:" in an fdinfo text, as a number in base; def when absent */
 long long fdinfo_num(const char *text, const char *key, int base, long long def);
 
+/* Owner, group, mode and times of a file restore makes (attr.c, "attr"). */
+struct file_attr {
+	unsigned int mode;
+	uint32_t uid, gid;
+	int64_t atime, mtime;
+	int64_t atime_ns, mtime_ns;
+	bool present; /* "attr" was saved (older bundles: no) */
+};
+
+void attr_dump(const struct stat *st, struct json *obj);
+int attr_read(const struct doc_at *at, const struct json *obj, struct file_attr *a, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* fd: the new file (O_PATH will do) */
+int attr_apply(int fd, const struct file_attr *a, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+
+/* The times of a directory restore is about to add an entry to, put back after. */
+struct attr_dir {
+	int fd;
+	struct stat st;
+};
+int attr_dir_save(const char *path, struct attr_dir *d);
+void attr_dir_put_back(struct attr_dir *d);
+
 /* owner.c: the O_ASYNC owner and signal of fd's description (into obj "owner") */
 int owner_dump(const struct fd_info *fi, struct json *obj, ckpt_err_t *err);
 int owner_restore(const struct fd_entry *e, int fd, ckpt_err_t *err);

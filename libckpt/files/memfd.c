@@ -56,6 +56,7 @@ static int memfd_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	json_set(m, "mode", json_int(fi->st.st_mode & 07777));
 	json_set(m, "seals", json_int(seals < 0 ? -1 : seals)); /* -1: no sealing allowed */
 	json_set(m, "image", json_str(name));
+	attr_dump(&fi->st, m);
 	return files_put_image(dc->bundle, name, buf, n, err);
 }
 
@@ -65,6 +66,7 @@ struct memfd_saved {
 	unsigned int mode;
 	int seals; /* -1: no sealing allowed */
 	const char *image;
+	struct file_attr attr;
 };
 
 static const struct doc_field memfd_fields[] = {
@@ -89,8 +91,10 @@ static int memfd_make(const struct fd_entry *e, const struct memfd_saved *m, str
 	if (fd < 0)
 		return ckpt_error(err, errno, "memfd_create `%s`", name);
 	ret = pipe_fill_image(fd, m->image, b, err);
-	if (ret == 0 && fchmod(fd, m->mode) < 0)
+	if (ret == 0 && !m->attr.present && fchmod(fd, m->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod memfd");
+	if (ret == 0)
+		ret = attr_apply(fd, &m->attr, err);
 	/* F_SEAL_SEAL is in "seals" when sealing was closed; add it last */
 	if (ret == 0 && seals > 0 && fcntl(fd, F_ADD_SEALS, seals) < 0)
 		ret = ckpt_error(err, errno, "memfd seals %#x", seals);
@@ -114,6 +118,8 @@ static int memfd_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_e
 	ret = files_need(rc->doc, "memfds", id, e, &it, err);
 	if (ret == 0)
 		ret = doc_read(&it.at, it.obj, memfd_fields, &m, err);
+	if (ret == 0)
+		ret = attr_read(&it.at, it.obj, &m.attr, err);
 	if (ret < 0)
 		return ret;
 	fd = memfd_make(e, &m, rc->bundle, err);

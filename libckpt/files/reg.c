@@ -77,6 +77,7 @@ static int ghost_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	json_set(g, "size", json_int(n));
 	json_set(g, "mode", json_int(fi->st.st_mode & 07777));
 	json_set(g, "image", json_str(name));
+	attr_dump(&fi->st, g);
 	return files_put_image(dc->bundle, name, buf, n, err);
 }
 
@@ -99,6 +100,7 @@ struct ghost_saved {
 	int64_t size;
 	unsigned int mode;
 	const char *image;
+	struct file_attr attr; /* owner, group, mode, times (older bundles: mode only) */
 };
 
 static const struct doc_field ghost_fields[] = {
@@ -121,8 +123,11 @@ static int ghost_make(const struct fd_entry *e, const struct ghost_saved *g, str
 	if (fd < 0)
 		return ckpt_error(err, errno, "temporary file for unlinked `%s`", e->path);
 	ret = g->image ? pipe_fill_image(fd, g->image, b, err) : 0;
-	if (ret == 0 && fchmod(fd, g->mode) < 0)
+	if (ret == 0 && !g->attr.present && fchmod(fd, g->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod unlinked file");
+	/* after the content, which moved the times */
+	if (ret == 0)
+		ret = attr_apply(fd, &g->attr, err);
 	if (ret < 0) {
 		close(fd);
 		return ret;
@@ -143,6 +148,8 @@ static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 	ret = files_need(rc->doc, "ghosts", id, e, &it, err);
 	if (ret == 0)
 		ret = doc_read(&it.at, it.obj, ghost_fields, &g, err);
+	if (ret == 0)
+		ret = attr_read(&it.at, it.obj, &g.attr, err);
 	if (ret < 0)
 		return ret;
 	fd = ghost_make(e, &g, rc->bundle, err);

@@ -28,6 +28,8 @@
 #define LOG_PREFIX "unix: "
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <sys/ioctl.h>
 #include <inttypes.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -50,6 +52,7 @@ struct unix_saved {
 	int type, state, backlog, shutdown;
 	bool passcred;
 	const char *name, *dir, *image; /* name: hex digits */
+	struct file_attr attr;		/* of the bound file (a path) */
 	struct files_item it;
 };
 
@@ -74,6 +77,8 @@ static int unix_check(struct unix_saved *u, ckpt_err_t *err)
 
 	memset(u, 0, offsetof(struct unix_saved, it));
 	ret = doc_read(&u->it.at, u->it.obj, unix_fields, u, err);
+	if (ret == 0)
+		ret = attr_read(&u->it.at, u->it.obj, &u->attr, err);
 	if (ret == 0 && u->type != SOCK_STREAM && u->type != SOCK_DGRAM &&
 	    u->type != SOCK_SEQPACKET)
 		ret = doc_error(err, &u->it.at, "socket type %d", u->type);
@@ -207,8 +212,25 @@ static void leave_dir(int old)
 	close(old);
 }
 
+/*
+ * A path name's file gets the original's owner, mode and times, and its
+ * directory keeps its own times (attr.c).
+ */
+static int bound_file_attr(int sk, const struct unix_saved *u, ckpt_err_t *err)
+{
+	cleanup_close int f = -1;
+
+	if (!u->attr.present)
+		return 0;
+	f = ioctl(sk, SIOCUNIXFILE);
+	if (f < 0)
+		return ckpt_error(err, errno, "SIOCUNIXFILE");
+	return attr_apply(f, &u->attr, err);
+}
+
 static int sock_bind_at(int sk, const struct unix_saved *u, ckpt_err_t *err)
 {
+	struct attr_dir dir = {.fd = -1};
 	struct sockaddr_un a;
 	socklen_t l;
 	struct stat st;
@@ -216,14 +238,22 @@ static int sock_bind_at(int sk, const struct unix_saved *u, ckpt_err_t *err)
 
 	if (ret < 0 || !l)
 		return ret;
-	/* the socket file of the dead original is in the way */
-	if (a.sun_path[0] && lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(a.sun_path);
+	if (a.sun_path[0]) {
+		char parent[sizeof(a.sun_path) + 1];
+
+		snprintf(parent, sizeof(parent), "%s", a.sun_path);
+		(void)attr_dir_save(dirname(parent), &dir);
+		/* the socket file of the dead original is in the way */
+		if (lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			(void)unlink(a.sun_path);
+	}
 	if (bind(sk, (struct sockaddr *)&a, l) < 0)
-		return ckpt_error(err, errno, "bind unix socket to `%s%s`",
-				  a.sun_path[0] ? "" : "@",
-				  a.sun_path[0] ? a.sun_path : a.sun_path + 1);
-	return 0;
+		ret = ckpt_error(err, errno, "bind unix socket to `%s%s`", a.sun_path[0] ? "" : "@",
+				 a.sun_path[0] ? a.sun_path : a.sun_path + 1);
+	else if (a.sun_path[0])
+		ret = bound_file_attr(sk, u, err);
+	attr_dir_put_back(&dir);
+	return ret;
 }
 
 static int sock_bind(int sk, const struct unix_saved *u, ckpt_err_t *err)

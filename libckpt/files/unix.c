@@ -39,9 +39,6 @@
 
 #define UNIX_QUEUE_MAX (64u << 20)
 /* linux/un.h (which has it) clashes with sys/un.h */
-#ifndef SIOCUNIXFILE
-#define SIOCUNIXFILE (SIOCPROTOPRIVATE + 0)
-#endif
 
 bool unix_match(const struct fd_info *fi)
 {
@@ -314,6 +311,14 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 	}
 	if (ui.name_len)
 		json_set(e, "name", json_hexbuf(ui.name, ui.name_len));
+	/* the bound file's owner, mode and times: restore makes it anew */
+	if (ui.name_len && ui.name[0]) {
+		cleanup_close int f = ioctl(sk, SIOCUNIXFILE);
+		struct stat fst;
+
+		if (f >= 0 && fstat(f, &fst) == 0)
+			attr_dump(&fst, e);
+	}
 	if (getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, &sl) == 0 && on)
 		json_set(e, "passcred", json_bool(true));
 	if (ui.state == TCP_LISTEN) {

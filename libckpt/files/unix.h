@@ -10,6 +10,12 @@
 
 #include "ckpt/error.h"
 
+/* An O_PATH fd of the file a socket is bound to (linux/un.h, 6.x). */
+#include <linux/sockios.h>
+#ifndef SIOCUNIXFILE
+#define SIOCUNIXFILE (SIOCPROTOPRIVATE + 0)
+#endif
+
 struct unix_diag_info {
 	uint8_t type, state; /* SOCK_*, TCP_ESTABLISHED / TCP_LISTEN / TCP_CLOSE */
 	uint32_t ino, peer;  /* peer 0: none */

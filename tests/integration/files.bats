@@ -133,6 +133,55 @@ files_tamper()
 	_wl_wait_pass "$WL_PID" "fd_lease breaking after the failed checkpoint"
 }
 
+# files_stat_above PATH: mode, owner and times of the directories PATH is in,
+# up to $T (times of those above may move with other work on the machine:
+# their mode and owner only).
+files_stat_above()
+{
+	local p
+	p=$(dirname "$1")
+	while [[ $p != / ]]; do
+		if [[ $p == "$T" || $p == "$T"/* ]]; then
+			stat -c '%n %a %u %g %x %y' "$p"
+		else
+			stat -c '%n %a %u %g' "$p"
+		fi
+		p=$(dirname "$p")
+	done
+}
+
+# files_attrs NAME: fd_attrs round trip; the directories above every path the
+# restore makes, opens or binds are as they were before the restore.
+files_attrs()
+{
+	local before after
+	wl_start "$1" || return
+	ckpt_checkpoint || return
+	# the harness's and ckpt-oci's own files (its log beside the bundle)
+	# exist already: they add no entry
+	: >"$T/restore.out"
+	: >"$T/restore.err"
+	: >"$T/restore.log"
+	before=$(files_stat_above "$T/attrs/sock")
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish || return
+	after=$(files_stat_above "$T/attrs/sock")
+	[[ $before == "$after" ]] || fail "directories changed by the restore:
+before:
+$before
+after:
+$after"
+}
+
+@test "files: files restore makes are the originals (owner, mode, times), directories above unchanged (dynamic)" {
+	files_attrs fd_attrs
+}
+
+@test "files: files restore makes are the originals (owner, mode, times), directories above unchanged (static)" {
+	files_attrs fd_attrs.static
+}
+
 @test "files: an unlinked file above --ghost-limit fails the checkpoint clearly" {
 	wl_start fd_ghost || return
 	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" --ghost-limit 4K

@@ -21,6 +21,14 @@ load helpers
 	wl_native fd_lease.static
 }
 
+@test "native: fd_attrs (dynamic)" {
+	wl_native fd_attrs
+}
+
+@test "native: fd_attrs (static)" {
+	wl_native fd_attrs.static
+}
+
 @test "native: fd_flags (dynamic)" {
 	wl_native fd_flags
 }

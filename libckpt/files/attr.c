@@ -1,0 +1,109 @@
+/*
+ * libckpt/files/attr.c - the owner, group, mode and times of the files
+ * restore makes anew (a unix socket's bound file, an unlinked file's or a
+ * memfd's copy): saved from the original's stat as "attr", applied to the
+ * new file so it is the original's, not root's with root's umask.
+ *
+ * Making a file changes its directory (a new entry: mtime); the directory's
+ * times are put back afterwards (attr_dir_save / attr_dir_put_back), so
+ * nothing above the files restore makes looks touched but the ctime, which
+ * no call sets.
+ */
+#define LOG_PREFIX "files: "
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "util/log.h"
+#include "util/util.h"
+
+static const struct doc_field attr_fields[] = {
+	DOC_INT(struct file_attr, mode, "mode", 0, 07777),
+	DOC_INT(struct file_attr, uid, "uid", 0, UINT32_MAX - 1),
+	DOC_INT(struct file_attr, gid, "gid", 0, UINT32_MAX - 1),
+	DOC_INT(struct file_attr, atime, "atime", INT64_MIN, INT64_MAX),
+	DOC_INT(struct file_attr, atime_ns, "atime_ns", 0, 999999999),
+	DOC_INT(struct file_attr, mtime, "mtime", INT64_MIN, INT64_MAX),
+	DOC_INT(struct file_attr, mtime_ns, "mtime_ns", 0, 999999999),
+	DOC_END,
+};
+
+void attr_dump(const struct stat *st, struct json *obj)
+{
+	struct file_attr a = {
+		.mode = st->st_mode & 07777,
+		.uid = st->st_uid,
+		.gid = st->st_gid,
+		.atime = st->st_atim.tv_sec,
+		.atime_ns = st->st_atim.tv_nsec,
+		.mtime = st->st_mtim.tv_sec,
+		.mtime_ns = st->st_mtim.tv_nsec,
+	};
+
+	doc_write(json_set(obj, "attr", json_obj()), attr_fields, &a);
+}
+
+int attr_read(const struct doc_at *at, const struct json *obj, struct file_attr *a, ckpt_err_t *err)
+{
+	struct doc_at k = DOC_KEY(at, "attr");
+	const struct json *o;
+	int ret = doc_opt_obj(at, obj, "attr", &o, err);
+
+	a->present = false;
+	if (ret < 0 || !o)
+		return ret;
+	a->present = true;
+	return doc_read(&k, o, attr_fields, a, err);
+}
+
+/*
+ * fd: the new file, opened (O_PATH will do). Owner first: a chown clears
+ * set-id bits that the mode then puts back; times last, as the others
+ * change the ctime only.
+ */
+int attr_apply(int fd, const struct file_attr *a, ckpt_err_t *err)
+{
+	struct timespec t[2] = {{a->atime, a->atime_ns}, {a->mtime, a->mtime_ns}};
+	char path[64];
+
+	if (!a->present)
+		return 0;
+	if (fchownat(fd, "", a->uid, a->gid, AT_EMPTY_PATH) < 0)
+		return ckpt_error(err, errno, "chown to %u:%u", a->uid, a->gid);
+	/* fchmod refuses O_PATH fds; its /proc/self/fd link reaches the inode */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (chmod(path, a->mode) < 0)
+		return ckpt_error(err, errno, "chmod to %#o", a->mode);
+	if (utimensat(AT_FDCWD, path, t, 0) < 0)
+		return ckpt_error(err, errno, "set times");
+	return 0;
+}
+
+int attr_dir_save(const char *path, struct attr_dir *d)
+{
+	d->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (d->fd >= 0 && fstat(d->fd, &d->st) < 0) {
+		close(d->fd);
+		d->fd = -1;
+	}
+	return d->fd < 0 ? -1 : 0;
+}
+
+void attr_dir_put_back(struct attr_dir *d)
+{
+	struct timespec t[2];
+	char path[64];
+
+	if (d->fd < 0)
+		return;
+	t[0] = d->st.st_atim;
+	t[1] = d->st.st_mtim;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->fd);
+	if (utimensat(AT_FDCWD, path, t, 0) < 0)
+		pr_warn("times of the directory of a file made at restore: %m, ignoring");
+	close(d->fd);
+	d->fd = -1;
+}
