@@ -176,3 +176,30 @@ _received() { grep -qx "$1" "$T/vol/recv" 2>/dev/null; }
 	touch "$T/go"
 	wait_until 20 _received after
 }
+
+_ckpt_made() { [[ -f $T/ckd/ckpt-$(printf %06d "$1")/manifest.json ]]; }
+
+@test "podman: the hooks.d entry checkpoints a container with checkpoint-interval and stops with it" {
+	local spid
+
+	# the shipped entry, naming this build's binary
+	mkdir -p "$T/hooks.d" "$T/ckd"
+	sed "s|\"/usr/local/bin/ckpt-oci\"|\"$CKPT_OCI\"|" "$REPO_ROOT/oci/hooks.d/ckpt-oci.json" \
+		>"$T/hooks.d/ckpt-oci.json"
+	podman --hooks-dir "$T/hooks.d" --runtime runc run -d --name "$NAME" \
+		--ulimit nofile=1024:1024 --ulimit nproc=4096:4096 -v "$T/vol:/data" \
+		--annotation org.ckpt-oci.checkpoint-interval=1s \
+		--annotation org.ckpt-oci.checkpoint-dir="$T/ckd" \
+		--annotation org.ckpt-oci.keep=2 "$IMAGE" \
+		sh -c 'i=0; while :; do i=$((i+1)); echo $i >/data/c.new; mv /data/c.new /data/count; usleep 100000; done' \
+		>/dev/null
+	wait_until 60 _ckpt_made 3
+	[[ $(podman inspect -f '{{.State.Status}}' "$NAME") == running ]]
+	[[ ! -e $T/ckd/ckpt-000001 ]] # keep=2
+	spid=$(head -1 "$T/ckd/supervisor.pid")
+	[[ -d /proc/$spid ]]
+	podman_run --hooks-dir "$T/hooks.d" stop -t 1 "$NAME"
+	assert_success
+	wait_until 20 pid_exited "$spid"
+	grep -q "stopping" "$T/ckd/supervisor.log"
+}
