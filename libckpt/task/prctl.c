@@ -260,6 +260,30 @@ static int prctl_restore_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return 0;
 }
 
+/* What differs from a plain process: nothing is printed for one. */
+static void prctl_describe(FILE *out, const struct task_state *ts)
+{
+	int64_t uid = ts->nthreads ? ts->threads[0].loginuid : -1;
+	const char *sep = "  prctl:   ";
+
+	if (ts->pdeathsig) {
+		fprintf(out, "%sparent-death signal SIG%s", sep,
+			sigabbrev_np(ts->pdeathsig) ?: "?");
+		sep = ", ";
+	}
+	if (ts->child_subreaper) {
+		fprintf(out, "%schild subreaper", sep);
+		sep = ", ";
+	}
+	if (uid >= 0 && uid != UINT32_MAX) {
+		fprintf(out, "%sloginuid %lld (audit session %lld)", sep, (long long)uid,
+			(long long)ts->threads[0].sessionid);
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		fputc('\n', out);
+}
+
 const struct task_state_ops task_prctl_ops = {
 	.name = "prctl",
 	.dump = prctl_dump,
@@ -269,4 +293,5 @@ const struct task_state_ops task_prctl_ops = {
 	.restore = prctl_restore,
 	.restore_thread = prctl_restore_thread,
 	.restore_last = prctl_restore_last,
+	.describe = prctl_describe,
 };

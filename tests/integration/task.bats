@@ -108,3 +108,27 @@ traced_refused()
 @test "task: a program that unmapped its vdso (static)" {
 	wl_roundtrip vdso_unmapped.static
 }
+
+@test "task: inspect shows stopped tasks" {
+	wl_start stopped
+	ckpt_checkpoint
+	run "$CKPT_OCI" inspect "$T/bundle"
+	assert_success
+	assert_line "  stopped: by SIGSTOP"
+	assert_line "  stopped: by SIGTSTP"
+	ckpt_restore_bg
+	wl_go
+	wl_finish
+}
+
+@test "task: inspect shows parent-death signals" {
+	wl_start pdeathsig
+	ckpt_checkpoint
+	run "$CKPT_OCI" inspect "$T/bundle"
+	assert_success
+	assert_line "  prctl:   parent-death signal SIGURG, child subreaper"
+	assert_line "  prctl:   parent-death signal SIGUSR2"
+	ckpt_restore_bg
+	wl_go
+	wl_finish
+}

@@ -37,6 +37,7 @@ static void grandchild(void)
 		_exit(2);
 	if (write(report[1], &c, 1) != 1)
 		_exit(3);
+	alarm(2 * WL_TIMEOUT_SEC); /* a failed run leaves no process behind */
 	for (;;)
 		pause();
 }
