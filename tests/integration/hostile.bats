@@ -297,3 +297,26 @@ host_state()
 	[[ -z $(ls -d "$T"/.ckpt-oci-rootfs.* 2>/dev/null) ]] || fail "staging directory left"
 	no_tree_left
 }
+
+@test "hostile: rootfs-diff.tar planting a link out of the root and writing through it: nothing lands outside" {
+	local before
+
+	container_bundle || return
+	mkdir -p "$T/outside" "$T/evil/tmp" "$T/evil2/x" && echo orig >"$T/outside/keep"
+	ln -s "$T/outside" "$T/evil/tmp/link"
+	echo pwned >"$T/evil2/x/pwned"
+	tar -C "$T/evil" -cf "$T/bundle/rootfs-diff.tar" ./tmp
+	tar -C "$T/evil2" -rf "$T/bundle/rootfs-diff.tar" --transform 's,^\./x,./tmp/link,' ./x/pwned
+	tar -tvf "$T/bundle/rootfs-diff.tar" | grep -q 'tmp/link/pwned' || fail "the tar lacks tmp/link/pwned"
+	attack rootfs-diff.json .
+	before=$(snap "$T/outside" "$T/outside/keep" "$T/outside/pwned")
+	refused_by_mac --root "$RUNC_ROOT" --rootfs "$T/fresh"
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --insecure-unauthenticated \
+		--root "$RUNC_ROOT" --rootfs "$T/fresh" --pid-file "$T/r.pid" "$T/bundle"
+	if [[ $status -eq 0 ]]; then
+		CTRS+=(hb1)
+		ckpt_track_pid "$(cat "$T/r.pid")"
+	fi
+	assert_equal "$(snap "$T/outside" "$T/outside/keep" "$T/outside/pwned")" "$before"
+	[[ -z $(ls -d "$T"/.ckpt-oci-rootfs.* 2>/dev/null) ]] || fail "staging directory left"
+}
