@@ -242,6 +242,16 @@ struct attr_dir {
 int attr_dir_save(const char *path, struct attr_dir *d);
 void attr_dir_put_back(struct attr_dir *d);
 
+/*
+ * sparse.c: the data of fd (apparent size `size`, at most limit bytes of
+ * data: EFBIG) as image name, its runs and size into obj; *bytes the data.
+ */
+int sparse_save(int fd, off_t size, uint64_t limit, struct ckpt_bundle *b, const char *name,
+		struct json *obj, uint64_t *bytes, ckpt_err_t *err);
+/* sparse.c: fd made size bytes long, image name written at obj's runs (holes kept). */
+int sparse_fill(int fd, struct ckpt_bundle *b, const char *name, const struct doc_at *at,
+		const struct json *obj, int64_t size, ckpt_err_t *err);
+
 /* owner.c: the O_ASYNC owner and signal of fd's description (into obj "owner") */
 int owner_dump(const struct fd_info *fi, struct json *obj, ckpt_err_t *err);
 int owner_restore(const struct fd_entry *e, int fd, ckpt_err_t *err);

@@ -26,38 +26,37 @@ static int memfd_dump(const struct fd_info *fi, struct json *o, struct files_dct
 		      ckpt_err_t *err)
 {
 	struct json *list = files_dlist(dc, "memfds"), *m;
-	cleanup_free char *buf = NULL, *name = NULL;
+	cleanup_free char *name = NULL, *path = xasprintf("fd/%d", fi->fd);
 	cleanup_close int fd = -1;
-	uint64_t id = fi->st.st_ino;
-	int seals;
-	ssize_t n;
+	uint64_t id = fi->st.st_ino, bytes = 0;
+	int seals, ret;
 
 	json_set(o, "memfd", json_int(id));
 	if (files_list_find(list, id))
 		return 0;
-	if ((uint64_t)fi->st.st_size > dc->ghost_limit)
-		return ckpt_error_msg(err, EFBIG,
-				      "fd %d of pid %d: memfd `%s` has %lld bytes, more than the "
-				      "ghost limit of %llu (--ghost-limit)",
-				      fi->fd, fi->pid, fi->link, (long long)fi->st.st_size,
-				      (unsigned long long)dc->ghost_limit);
-	fd = files_steal_fd(fi->pid, fi->fd, err);
+	/* a description of our own: seeking for holes must not move the task's offset */
+	fd = openat(fi->procfd, path, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(fi->procfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fd;
+		return ckpt_error(err, errno, "open memfd `%s` of %d", fi->link, fi->pid);
 	seals = fcntl(fd, F_GET_SEALS);
-	buf = xzalloc(fi->st.st_size + 1);
-	n = pread(fd, buf, fi->st.st_size, 0);
-	if (n != fi->st.st_size)
-		return ckpt_error(err, n < 0 ? errno : EIO, "read memfd `%s`", fi->link);
 	name = xasprintf("memfd-%lu.img", (unsigned long)id);
 	m = json_push(list, json_obj());
 	json_set(m, "id", json_int(id));
-	json_set(m, "size", json_int(n));
 	json_set(m, "mode", json_int(fi->st.st_mode & 07777));
 	json_set(m, "seals", json_int(seals < 0 ? -1 : seals)); /* -1: no sealing allowed */
-	json_set(m, "image", json_str(name));
 	attr_dump(&fi->st, m);
-	return files_put_image(dc->bundle, name, buf, n, err);
+	ret = sparse_save(fd, fi->st.st_size, dc->ghost_limit, dc->bundle, name, m, &bytes, err);
+	if (ret == -EFBIG) {
+		ckpt_error_clear(err);
+		return ckpt_error_msg(err, EFBIG,
+				      "fd %d of pid %d: memfd `%s` has %llu bytes of data, more "
+				      "than the ghost limit of %llu (--ghost-limit)",
+				      fi->fd, fi->pid, fi->link, (unsigned long long)bytes,
+				      (unsigned long long)dc->ghost_limit);
+	}
+	return ret < 0 ? ckpt_error_wrap(err, "memfd `%s` of %d", fi->link, fi->pid) : 0;
 }
 
 /* A memfd of files.json "memfds". */
@@ -67,6 +66,8 @@ struct memfd_saved {
 	int seals; /* -1: no sealing allowed */
 	const char *image;
 	struct file_attr attr;
+	const struct doc_at *at; /* where, for the runs (sparse.c) */
+	const struct json *obj;
 };
 
 static const struct doc_field memfd_fields[] = {
@@ -90,7 +91,7 @@ static int memfd_make(const struct fd_entry *e, const struct memfd_saved *m, str
 	fd = memfd_create(name, MFD_CLOEXEC | (seals >= 0 ? MFD_ALLOW_SEALING : 0));
 	if (fd < 0)
 		return ckpt_error(err, errno, "memfd_create `%s`", name);
-	ret = pipe_fill_image(fd, m->image, b, err);
+	ret = sparse_fill(fd, b, m->image, m->at, m->obj, m->size, err);
 	if (ret == 0 && !m->attr.present && fchmod(fd, m->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod memfd");
 	if (ret == 0)
@@ -122,6 +123,8 @@ static int memfd_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_e
 		ret = attr_read(&it.at, it.obj, &m.attr, err);
 	if (ret < 0)
 		return ret;
+	m.at = &it.at;
+	m.obj = it.obj;
 	fd = memfd_make(e, &m, rc->bundle, err);
 	if (fd < 0)
 		return fd;

@@ -45,10 +45,10 @@ static int ghost_dump(const struct fd_info *fi, struct json *o, struct files_dct
 		      ckpt_err_t *err)
 {
 	struct json *ghosts = files_dlist(dc, "ghosts"), *g;
-	cleanup_free char *path = xasprintf("fd/%d", fi->fd), *buf = NULL, *name = NULL;
+	cleanup_free char *path = xasprintf("fd/%d", fi->fd), *name = NULL;
 	cleanup_close int fd = -1;
-	uint64_t id = fi->st.st_ino;
-	ssize_t n;
+	uint64_t id = fi->st.st_ino, bytes = 0;
+	int ret;
 
 	if (S_ISDIR(fi->st.st_mode))
 		return ckpt_error_msg(err, ENOTSUP,
@@ -57,28 +57,27 @@ static int ghost_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	json_set(o, "ghost", json_int(id));
 	if (files_list_find(ghosts, id))
 		return 0;
-	if ((uint64_t)fi->st.st_size > dc->ghost_limit)
-		return ckpt_error_msg(
-			err, EFBIG,
-			"fd %d of pid %d: unlinked file `%s` has %lld bytes, more than "
-			"the ghost limit of %llu (--ghost-limit)",
-			fi->fd, fi->pid, fi->link, (long long)fi->st.st_size,
-			(unsigned long long)dc->ghost_limit);
-	fd = openat(fi->procfd, path, O_RDONLY | O_CLOEXEC);
+	/* a description of our own (seeking for holes moves its offset); atime untouched */
+	fd = openat(fi->procfd, path, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(fi->procfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ckpt_error(err, errno, "open unlinked `%s` of %d", fi->link, fi->pid);
-	buf = xzalloc(fi->st.st_size + 1);
-	n = pread(fd, buf, fi->st.st_size, 0);
-	if (n != fi->st.st_size)
-		return ckpt_error(err, n < 0 ? errno : EIO, "read unlinked `%s`", fi->link);
 	name = xasprintf("ghost-%lu.img", (unsigned long)id);
 	g = json_push(ghosts, json_obj());
 	json_set(g, "id", json_int(id));
-	json_set(g, "size", json_int(n));
 	json_set(g, "mode", json_int(fi->st.st_mode & 07777));
-	json_set(g, "image", json_str(name));
 	attr_dump(&fi->st, g);
-	return files_put_image(dc->bundle, name, buf, n, err);
+	ret = sparse_save(fd, fi->st.st_size, dc->ghost_limit, dc->bundle, name, g, &bytes, err);
+	if (ret == -EFBIG) {
+		ckpt_error_clear(err);
+		return ckpt_error_msg(err, EFBIG,
+				      "fd %d of pid %d: unlinked file `%s` has %llu bytes of data, "
+				      "more than the ghost limit of %llu (--ghost-limit)",
+				      fi->fd, fi->pid, fi->link, (unsigned long long)bytes,
+				      (unsigned long long)dc->ghost_limit);
+	}
+	return ret < 0 ? ckpt_error_wrap(err, "unlinked `%s` of %d", fi->link, fi->pid) : 0;
 }
 
 static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
@@ -101,6 +100,8 @@ struct ghost_saved {
 	unsigned int mode;
 	const char *image;
 	struct file_attr attr; /* owner, group, mode, times (older bundles: mode only) */
+	const struct doc_at *at; /* where, for the runs (sparse.c) */
+	const struct json *obj;
 };
 
 static const struct doc_field ghost_fields[] = {
@@ -122,7 +123,7 @@ static int ghost_make(const struct fd_entry *e, const struct ghost_saved *g, str
 		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ckpt_error(err, errno, "temporary file for unlinked `%s`", e->path);
-	ret = g->image ? pipe_fill_image(fd, g->image, b, err) : 0;
+	ret = sparse_fill(fd, b, g->image, g->at, g->obj, g->size, err);
 	if (ret == 0 && !g->attr.present && fchmod(fd, g->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod unlinked file");
 	/* after the content, which moved the times */
@@ -152,6 +153,8 @@ static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 		ret = attr_read(&it.at, it.obj, &g.attr, err);
 	if (ret < 0)
 		return ret;
+	g.at = &it.at;
+	g.obj = it.obj;
 	fd = ghost_make(e, &g, rc->bundle, err);
 	if (fd < 0)
 		return fd;
@@ -258,7 +261,8 @@ static int reg_restore(const struct fd_entry *o, const struct files_rctx *rc, in
 	if (*fd < 0)
 		return ckpt_error(err, errno, "open `%s`", path);
 	ret = json_get(o->obj, "ghost") ? 0 : reg_check(o, path, *fd, rc->ignore_changes, err);
-	if (ret == 0 && !(flags & O_APPEND) && lseek(*fd, pos, SEEK_SET) < 0)
+	/* O_APPEND moves writes to the end, not reads: the offset still counts */
+	if (ret == 0 && lseek(*fd, pos, SEEK_SET) < 0)
 		ret = ckpt_error(err, errno, "seek `%s` to %lld", path, pos);
 	if (ret < 0) {
 		close(*fd);

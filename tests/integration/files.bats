@@ -39,6 +39,8 @@ load helpers
 @test "files: POSIX and OFD locks seen by another process of the tree (static)" { wl_roundtrip fd_locks_shared.static; }
 @test "files: read and write leases, broken after restore (dynamic)" { wl_roundtrip fd_lease; }
 @test "files: read and write leases, broken after restore (static)" { wl_roundtrip fd_lease.static; }
+@test "files: sparse unlinked file and memfd keep their holes; offsets and mtimes kept (dynamic)" { wl_roundtrip fd_sparse; }
+@test "files: sparse unlinked file and memfd keep their holes; offsets and mtimes kept (static)" { wl_roundtrip fd_sparse.static; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (dynamic)" { wl_roundtrip fd_flags; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
 

@@ -29,6 +29,14 @@ load helpers
 	wl_native fd_attrs.static
 }
 
+@test "native: fd_sparse (dynamic)" {
+	wl_native fd_sparse
+}
+
+@test "native: fd_sparse (static)" {
+	wl_native fd_sparse.static
+}
+
 @test "native: fd_flags (dynamic)" {
 	wl_native fd_flags
 }
