@@ -2,8 +2,9 @@
  * libckpt/task/prctl.c - the small settings of a process kept by prctl()
  * and /proc: name ("comm", and each thread's threads[i].comm), exit signal,
  * personality, oom_score_adj, cwd and root, umask, parent-death signal
- * ("pdeathsig"), child subreaper, dumpable, and each thread's audit
- * loginuid ("loginuid"; "sessionid" is saved to be shown). personality,
+ * ("pdeathsig", and each thread's own), child subreaper, dumpable, and
+ * each thread's audit loginuid ("loginuid"; "sessionid" is saved to be
+ * shown). personality,
  * umask, oom_score_adj and cwd are set by the restored process itself
  * before it is taken over (restore/restore-child.c); the rest here, while
  * the task is still privileged; dumpable and the parent-death signal last,
@@ -115,7 +116,7 @@ static int prctl_dump_thread(struct task_dump *d, struct thread *th, ckpt_err_t 
 	cleanup_free char *path = xasprintf("task/%d/comm", th->tid);
 	cleanup_free char *comm = NULL;
 	uint64_t uid, ses;
-	int ret = read_file_at(d->t->procfd, path, 64, &comm, NULL, err);
+	int sig, ret = read_file_at(d->t->procfd, path, 64, &comm, NULL, err);
 
 	if (ret < 0)
 		return ret;
@@ -128,6 +129,10 @@ static int prctl_dump_thread(struct task_dump *d, struct thread *th, ckpt_err_t 
 		return ret;
 	json_set(d->out, "loginuid", json_int(uid));
 	json_set(d->out, "sessionid", json_int(ses));
+	ret = prctl_get_int(d->rs, PR_GET_PDEATHSIG, &sig, err);
+	if (ret < 0)
+		return ret;
+	json_set(d->out, "pdeathsig", json_int(sig));
 	return 0;
 }
 
@@ -154,12 +159,16 @@ static int prctl_parse(const struct doc_at *at, const struct json *doc, struct t
 static int prctl_parse_thread(const struct doc_at *at, const struct json *th,
 			      struct thread_state *ts, ckpt_err_t *err)
 {
+	int64_t sig = -1;
 	int ret = doc_opt_str(at, th, "comm", 15, &ts->comm, err);
 
 	if (ret == 0)
 		ret = doc_opt_int(at, th, "loginuid", 0, UINT32_MAX, -1, &ts->loginuid, err);
 	if (ret == 0)
 		ret = doc_opt_int(at, th, "sessionid", 0, UINT32_MAX, -1, &ts->sessionid, err);
+	if (ret == 0)
+		ret = doc_opt_int(at, th, "pdeathsig", 0, 64, -1, &sig, err);
+	ts->pdeathsig = sig;
 	return ret;
 }
 
@@ -249,14 +258,23 @@ static int prctl_restore_thread(struct rctx *rc, struct rtask *t, struct rthread
 /* After every thread's credentials: a change of euid or fsuid resets both. */
 static int prctl_restore_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	long pdeath = t->state->pdeathsig;
-
 	if (RSYS_OK(&t->rs, NULL, err, SYS_prctl, PR_SET_DUMPABLE, t->state->dumpable, 0, 0, 0, 0) <
 	    0)
 		return ckpt_error_wrap(err, "dumpable");
-	/* with -d, a root that has one is not ckpt-oci's child (restore-child.c) */
-	if (RSYS_OK(&t->rs, NULL, err, SYS_prctl, PR_SET_PDEATHSIG, pdeath, 0, 0, 0, 0) < 0)
-		return ckpt_error_wrap(err, "parent-death signal");
+	/*
+	 * Each thread has its own (a new thread starts without one); with -d,
+	 * a root that has one is not ckpt-oci's child (restore-child.c).
+	 */
+	for (int k = 0; k < t->nthreads; k++) {
+		long sig = t->state->threads[k].pdeathsig;
+
+		if (sig < 0) /* a bundle that kept the leader's only */
+			sig = k ? 0 : t->state->pdeathsig;
+		if (RSYS_OK(rthread_rsys(t, &t->threads[k]), NULL, err, SYS_prctl, PR_SET_PDEATHSIG,
+			    sig, 0, 0, 0, 0) < 0)
+			return ckpt_error_wrap(err, "thread %d: parent-death signal",
+					       t->threads[k].tid);
+	}
 	return 0;
 }
 

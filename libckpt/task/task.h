@@ -104,6 +104,7 @@ struct thread_state {
 	/* prctl */
 	const char *comm;	     /* NULL: keep */
 	int64_t loginuid, sessionid; /* -1: not saved */
+	int pdeathsig;		     /* -1: not saved */
 	/* seccomp */
 	int seccomp_mode;
 	struct seccomp_filter_state *filters; /* oldest first */
