@@ -32,7 +32,7 @@ LIB := $(BUILD)/libckpt.a
 OCI_LIB := $(BUILD)/liboci.a
 BIN := $(BUILD)/ckpt-oci
 
-.PHONY: all clean deps check check-deps asan-run unit integration demo install format format-check asan fuzz
+.PHONY: all clean deps check check-deps asan-run unit integration killsafe-sweep demo install format format-check asan fuzz
 all: $(BIN) $(ALL_EXTRA)
 
 $(BUILD)/%.o: %.c
@@ -89,6 +89,10 @@ endif
 
 integration: all workloads
 	$(TEST_ENV) tests/run-tests --integration
+
+# killsafe.bats at every ptrace call, not a spread of them (several minutes).
+killsafe-sweep: all workloads
+	KILLSAFE_SWEEP=1 $(TEST_ENV) tests/run-tests tests/integration/killsafe.bats
 
 # The unit tests and a representative set of integration tests (ptrace,
 # dump, restore, files, a runc container) with ckpt-oci built with ASan and

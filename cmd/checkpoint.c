@@ -2,7 +2,9 @@
  * cmd/checkpoint.c - `ckpt-oci checkpoint [OPTIONS] CONTAINER` and
  * `ckpt-oci checkpoint --pid PID -o BUNDLE`. Parses options into struct
  * ckpt_dump_opts and calls oci_checkpoint() (a container by name) or
- * ckpt_dump() (any process tree).
+ * ckpt_dump() (any process tree), in a worker process (cmd/worker.c): a
+ * signal or a kill of this process rolls the checkpoint back, never cuts
+ * it short.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -42,10 +44,19 @@ static void checkpoint_usage(FILE *f)
 		   "  -v, --verbose        progress on stderr\n");
 }
 
+static int container_work(void *arg, ckpt_err_t *err)
+{
+	return oci_checkpoint(arg, err);
+}
+
+static int tree_work(void *arg, ckpt_err_t *err)
+{
+	return ckpt_dump(arg, err);
+}
+
 static int checkpoint_container(struct oci_checkpoint_opts *oci, struct ckpt_dump_opts *opts,
 				int nargs, char **args)
 {
-	ckpt_err_t err = { 0 };
 	char what[300];
 
 	if (nargs > 1)
@@ -55,11 +66,8 @@ static int checkpoint_container(struct oci_checkpoint_opts *oci, struct ckpt_dum
 					      "not a CONTAINER");
 	oci->id = args[0];
 	oci->dump = *opts;
-	if (oci_checkpoint(oci, &err) < 0) {
-		snprintf(what, sizeof(what), "checkpoint %s", oci->id);
-		return cmd_fail(what, err.msg);
-	}
-	return 0;
+	snprintf(what, sizeof(what), "checkpoint %s", oci->id);
+	return cmd_worker(what, container_work, oci);
 }
 
 int cmd_checkpoint(int argc, char **argv)
@@ -82,7 +90,7 @@ int cmd_checkpoint(int argc, char **argv)
 	};
 	struct oci_checkpoint_opts oci = { 0 };
 	struct ckpt_dump_opts opts = { 0 };
-	ckpt_err_t err = { 0 };
+	char what[64];
 	char *end;
 	int c;
 
@@ -146,11 +154,6 @@ int cmd_checkpoint(int argc, char **argv)
 		checkpoint_usage(stderr);
 		return 2;
 	}
-	if (ckpt_dump(&opts, &err) < 0) {
-		char what[64];
-
-		snprintf(what, sizeof(what), "checkpoint %d", opts.pid);
-		return cmd_fail(what, err.msg);
-	}
-	return 0;
+	snprintf(what, sizeof(what), "checkpoint %d", opts.pid);
+	return cmd_worker(what, tree_work, &opts);
 }

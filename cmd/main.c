@@ -20,6 +20,7 @@ static const struct subcommand commands[] = {
 	{ "check", cmd_check, "probe this host's kernel features" },
 	{ "hook", cmd_hook, "OCI runtime hook (state JSON on stdin)" },
 	{ "criu", criu_main, "CRIU's RPC service for runc, podman, containerd" },
+	{ "recover", cmd_recover, "undo what a killed ckpt-oci left behind" },
 };
 
 static void usage(FILE *f)
@@ -59,8 +60,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
+		if (!strcmp(argv[1], commands[i].name)) {
+			if (commands[i].fn != cmd_recover)
+				cmd_recover_quietly();
 			return commands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "ckpt-oci: unknown command `%s`\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "cmd/cmd.h"
 #include "oci/oci.h"
+#include "util/fault.h"
 
 static void restore_usage(FILE *f)
 {
@@ -148,6 +150,8 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "ckpt-oci restore: --no-runtime with --name, --runtime or --root\n");
 		return 2;
 	}
+	if (ckpt_fault_arm(getppid(), &err) < 0)
+		return cmd_fail("restore", err.msg);
 	if (oci_is_container_bundle(opts.bundle)) {
 		oopts.restore = opts;
 		ret = oci_restore(&oopts, &err);
@@ -158,6 +162,7 @@ int cmd_restore(int argc, char **argv)
 	} else {
 		ret = ckpt_restore(&opts, &err);
 	}
+	ckpt_fault_report();
 	if (ret < 0)
 		return cmd_fail("restore", err.msg);
 	if (opts.detach) {

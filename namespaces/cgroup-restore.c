@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "namespaces/cgroup.h"
+#include "util/journal.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -210,6 +211,7 @@ static void cg_made_add(const char *dir)
 {
 	cg_rs.made = xrealloc(cg_rs.made, (cg_rs.nmade + 1) * sizeof(*cg_rs.made));
 	cg_rs.made[cg_rs.nmade++] = xstrdup(dir);
+	(void)journal_add("cgroup", "%s", dir); /* a killed restore's are removed later */
 }
 
 /* A v1 cpuset made empty takes no task: it starts with its parent's cpus and mems. */
@@ -418,6 +420,7 @@ static void cg_unmake(void)
 
 		for (int i = 0; i < 200 && rmdir(d) < 0 && errno == EBUSY; i++)
 			nanosleep(&ts, NULL);
+		journal_done_match("cgroup", d);
 		free(d);
 	}
 }

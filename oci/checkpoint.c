@@ -12,6 +12,7 @@
 
 #include "util/json.h"
 #include "oci/oci.h"
+#include "util/lockfile.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -78,8 +79,8 @@ static int rootfs_frozen(struct ckpt_dump_opts *d, struct ckpt_bundle *b, ckpt_e
 int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 {
 	struct oci_container c = { 0 };
-	cleanup_free char *bundle = NULL;
-	cleanup_close int lock = -1;
+	cleanup_free char *bundle = NULL, *lock_path = NULL;
+	int lock;
 	struct ckpt_extra_file extra[2];
 	cleanup_free char *ocij = NULL;
 	int ret;
@@ -87,7 +88,7 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 	ret = oci_find(o->runtime, o->root, o->id, &c, err);
 	if (ret < 0)
 		return ret;
-	lock = oci_lock(&c, err);
+	lock = oci_lock(&c, &lock_path, err);
 	oci_container_free(&c);
 	if (lock < 0)
 		return lock;
@@ -128,5 +129,6 @@ out:
 	if (bundle)
 		o->dump.bundle = NULL;
 	oci_container_free(&c);
+	lockfile_release(lock_path, lock);
 	return ret;
 }

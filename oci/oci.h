@@ -43,8 +43,11 @@ void oci_container_free(struct oci_container *c);
 /* Start time of pid (field 22 of /proc/PID/stat); -ESRCH for a zombie. */
 int oci_proc_starttime(pid_t pid, unsigned long long *start);
 
-/* Take the per-container lock: a second holder gets EBUSY. Returns the fd. */
-int oci_lock(const struct oci_container *c, ckpt_err_t *err) CKPT_WARN_UNUSED;
+/*
+ * Take the per-container lock: a second holder gets EBUSY. Returns the fd;
+ * *path (to free) is for lockfile_release, which removes the file.
+ */
+int oci_lock(const struct oci_container *c, char **path, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 /* Remove the runtime's state of a container whose processes are gone. */
 int oci_delete(const struct oci_container *c, ckpt_err_t *err) CKPT_WARN_UNUSED;

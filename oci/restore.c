@@ -36,6 +36,7 @@
 #include "util/doc.h"
 #include "util/json.h"
 #include "oci/oci.h"
+#include "util/journal.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -50,6 +51,7 @@ struct adopt {
 	const char *runtime, *root, *name;
 	char *dir;		/* ROOT/NAME */
 	bool made;		/* dir made by us */
+	int journal;		/* its journal entry, until the tree runs */
 	const char *rootfs;	/* the root directory the tree gets */
 	char *mapping;		/* OLD=NEW for the root mount, with --rootfs */
 };
@@ -231,6 +233,7 @@ static int adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
 		return ret;
 	if (mkdir(a->root, 0700) < 0 && errno != EEXIST)
 		return ckpt_error(err, errno, "mkdir %s", a->root);
+	a->journal = journal_add("rmtree", "%s", a->dir);
 	if (mkdir(a->dir, 0711) < 0)
 		return ckpt_error(err, errno, "mkdir %s", a->dir);
 	a->made = true;
@@ -570,7 +573,7 @@ static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup
 
 int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 {
-	struct adopt a = {.o = o};
+	struct adopt a = {.o = o, .journal = -1};
 	const char *const *maps_given = o->restore.mount_map;
 	const char **maps = NULL;
 	bool has_cgroup = false;
@@ -599,6 +602,7 @@ int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 	ret = ckpt_restore(&o->restore, err);
 	if (ret < 0 && a.made)
 		remove_state(a.dir);
+	journal_done(a.journal);
 out:
 	o->restore.adopt = NULL;
 	o->restore.running = NULL;

@@ -23,6 +23,7 @@
 #include "oci/oci.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/lockfile.h"
 #include "util/util.h"
 
 #define STATE_MAX (4u << 20)
@@ -256,29 +257,20 @@ void oci_container_free(struct oci_container *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int oci_lock(const struct oci_container *c, ckpt_err_t *err)
+int oci_lock(const struct oci_container *c, char **path, ckpt_err_t *err)
 {
 	/* one lock per runtime, state root and id: the same id under two roots is two containers */
 	cleanup_free char *root = xstrdup(c->root);
-	cleanup_free char *path = NULL;
+	int fd;
 
 	for (char *p = root; *p; p++)
 		*p = *p == '/' ? '%' : *p;
-	path = xasprintf(LOCK_DIR "/%s:%s:%s.lock", c->runtime, root, c->id);
-	cleanup_close int fd = -1;
-
-	if (mkdir(LOCK_DIR, 0700) < 0 && errno != EEXIST)
-		return ckpt_error(err, errno, "mkdir %s", LOCK_DIR);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return ckpt_error(err, errno, "open %s", path);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			return ckpt_error_msg(err, EBUSY, "container `%s` is busy: another "
-					      "checkpoint of it is running", c->id);
-		return ckpt_error(err, errno, "lock %s", path);
-	}
-	return steal_fd(&fd);
+	*path = xasprintf(LOCK_DIR "/%s:%s:%s.lock", c->runtime, root, c->id);
+	fd = lockfile_take(*path, err);
+	if (fd == -EBUSY)
+		return ckpt_error_msg(err, EBUSY, "container `%s` is busy: another "
+				      "checkpoint of it is running", c->id);
+	return fd;
 }
 
 /* Last line of what the runtime said, for a one-line error. */

@@ -75,6 +75,13 @@ struct ckpt_restore_opts {
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
+/*
+ * Undo what runs that were killed left outside their trees (their journals
+ * under /run/ckpt-oci/journal): report gets a line for each change undone.
+ * Returns how many were, or -errno.
+ */
+int ckpt_recover(void (*report)(const char *what), ckpt_err_t *err) CKPT_WARN_UNUSED;
+
 /* Probe every kernel feature; returns 0 when all required ones work, 1 if not. */
 int ckpt_check(FILE *out, bool json, ckpt_err_t *err) CKPT_WARN_UNUSED;
 /*

@@ -22,9 +22,16 @@
 
 #include "engine.h"
 #include "arch/rsys.h"
+#include "util/abort.h"
 #include "util/log.h"
 #include "util/util.h"
 
+/*
+ * No abort request ends this wait: a thread left at the entry of our
+ * syscall would run the saved orig_rax with the saved arguments once its
+ * registers are put back. The call runs to its exit (a dump's calls do not
+ * block), and the next rsys_call answers the request.
+ */
 int rsys_wait_stop(pid_t tid, int *status, ckpt_err_t *err)
 {
 	pid_t w;
@@ -115,6 +122,10 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 	if (!r->active)
 		return ckpt_error_msg(err, EINVAL, "thread %d: remote %s without init", r->tid,
 				      rsys_name(nr, name));
+	/* an abort is answered between calls, never inside one (see rsys_wait_stop) */
+	rc = ckpt_abort_check_once(err);
+	if (rc < 0)
+		return rc;
 	regs.rip = r->sc_addr;
 	regs.rax = nr;
 	regs.orig_rax = -1;
@@ -167,6 +178,9 @@ int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint
 
 	if (!r->active)
 		return ckpt_error_msg(err, EINVAL, "thread %d: remote code without init", r->tid);
+	ret = ckpt_abort_check_once(err);
+	if (ret < 0)
+		return ret;
 	regs.rip = rip;
 	regs.orig_rax = -1;
 	regs.r12 = r12;

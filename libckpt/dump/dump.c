@@ -10,7 +10,9 @@
  * Any failure before the commit releases the tree exactly as it was
  * (registers and signal masks put back, scratch memory unmapped, network
  * unlocked, ptrace detached) and removes NAME.tmp: the tree runs on, no
- * bundle is left.
+ * bundle is left. An abort request (util/abort.h: a signal, the death of
+ * the ckpt-oci the user started) is such a failure, answered between two
+ * steps; once the bundle is committed it is too late to abort.
  */
 #define LOG_PREFIX "dump: "
 #include <errno.h>
@@ -27,6 +29,9 @@
 #include "files/files.h"
 #include "dump/freezer.h"
 #include "namespaces/ns.h"
+#include "util/abort.h"
+#include "util/journal.h"
+#include "util/lockfile.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -126,6 +131,37 @@ static int namespaces_dump(struct ckpt_ctx *ctx, bool own_cgroup, ckpt_err_t *er
 	return ns_dump_all(ctx->bundle, ctx->root->pid, pids, ctx->ntasks, own_cgroup, err);
 }
 
+/* path made absolute (journal entries are undone from any directory) */
+static char *abs_path(const char *path)
+{
+	cleanup_free char *cwd = NULL;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	cwd = getcwd(NULL, 0);
+	return xasprintf("%s/%s", cwd ? cwd : ".", path);
+}
+
+/*
+ * One checkpoint of a tree at a time, whatever names it (a container's
+ * name, the --pid of its init): the lock is on the root's pid and start
+ * time, under /run/ckpt-oci, removed when released.
+ */
+static int tree_lock(pid_t root, char **path, ckpt_err_t *err)
+{
+	unsigned long long start = journal_starttime(root);
+	int fd;
+
+	if (!start)
+		return ckpt_error_msg(err, ESRCH, "no process with pid %d", root);
+	*path = xasprintf(LOCKFILE_DIR "/tree-%d-%llu.lock", root, start);
+	fd = lockfile_take(*path, err);
+	if (fd == -EBUSY)
+		return ckpt_error_msg(err, EBUSY, "the tree of %d is busy: another checkpoint "
+				      "of it is running", root);
+	return fd;
+}
+
 /*
  * With a cgroup of its own the tree is frozen, every thread attached in one
  * pass, then thawed into its ptrace stop; otherwise threads are seized one
@@ -136,11 +172,18 @@ static int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts
 {
 	int ret;
 
+	cleanup_free char *cg = NULL;
+	int j;
+
 	ret = freezer_find(fz, o->pid, o->cgroup, err);
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
 	if (ret < 0)
 		return ret;
 	if (fz->dirfd < 0)
 		return seize_tree(ctx, o->pid, err);
+	cg = abs_path(fz->path);
+	j = journal_add("thaw", "%s", cg);
 	ret = freezer_freeze(fz, err);
 	if (ret == 0) {
 		ctx->defer_wait = true;
@@ -148,6 +191,7 @@ static int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts
 		ctx->defer_wait = false;
 		freezer_thaw(fz); /* even a paused tree's: only thawed do tasks reach the stop */
 	}
+	journal_done(j);
 	if (ret == 0)
 		ret = seize_wait_all(ctx, err);
 	if (ret == 0)
@@ -202,11 +246,15 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	struct files_dctx fc = { 0 };
 	struct freezer fz = { .dirfd = -1 };
 	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
+	cleanup_free char *lock_path = NULL, *tmp_path = NULL;
+	int ret, lock, j_tmp, j_net = -1;
 	bool locked = false;
-	int ret;
 
 	if (geteuid() != 0)
 		return ckpt_error_msg(err, EPERM, "checkpoint needs root");
+	lock = tree_lock(o->pid, &lock_path, err);
+	if (lock < 0)
+		return lock;
 	/*
 	 * Each task's memory dump takes an 8 MiB copy buffer with calloc().
 	 * Once the first was freed, glibc's sliding mmap threshold serves the
@@ -217,6 +265,8 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	open_log(o->work_dir, o->bundle, "dump.log", o->verbose);
 	pr_info("checkpoint of %d into %s", o->pid, o->bundle);
+	tmp_path = abs_path(o->bundle);
+	j_tmp = journal_add("rmtree", "%s.tmp", tmp_path);
 	ret = bundle_create(o->bundle, &(struct bundle_auth){.key_file = o->key_file}, &ctx.bundle,
 			    err);
 	if (ret < 0)
@@ -232,14 +282,22 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	if (ret == 0)
 		ret = pstree_collect(&ctx, err);
 	if (ret == 0)
+		ret = ckpt_abort_check(err);
+	if (ret == 0)
 		ret = namespaces_dump(&ctx, o->own_cgroup, err);
 	/* after the namespaces: the ruleset saved must not hold the lock */
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
 	if (ret == 0) {
+		j_net = journal_add("netlock", "%d %llu", ctx.root->pid,
+				    journal_starttime(ctx.root->pid));
 		ret = ns_lock_all(ctx.root->pid, err);
 		locked = ret == 0;
 	}
 	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
-		ret = task_dump(&ctx, ctx.tasks[i], &fc, err);
+		ret = ckpt_abort_check(err);
+		if (ret == 0)
+			ret = task_dump(&ctx, ctx.tasks[i], &fc, err);
 		if (ret < 0)
 			ckpt_error_wrap(err, "task %d", ctx.tasks[i]->pid);
 	}
@@ -247,14 +305,20 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		ret = files_dump_finish(&fc, err);
 	if (ret == 0)
 		ret = pstree_dump(&ctx, err);
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
 	if (ret == 0 && o->frozen)
 		ret = o->frozen(o, ctx.bundle, err);
+	/* the last point where an abort is answered: nothing is kept after it */
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
 	if (ret == 0)
 		ret = bundle_commit(ctx.bundle, err);
 	if (ret < 0) {
 		inet_dump_release(&fc, false);
 		if (locked)
 			ns_unlock_all(ctx.root->pid);
+		journal_done(j_net);
 		release_tree(&ctx, &fz);
 		pr_info("checkpoint failed, tree left running: %s", err->msg);
 		goto out;
@@ -263,11 +327,13 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		inet_dump_release(&fc, false);
 		if (locked)
 			ns_unlock_all(ctx.root->pid);
+		journal_done(j_net);
 		release_tree(&ctx, &fz);
 		t_end = now_ns();
 	} else {
 		ret = seize_kill(&ctx, &t_end, err);
 		inet_dump_release(&fc, true);
+		journal_done(j_net); /* the lock stays: it goes with the tree's namespace */
 	}
 	/* frozen: from the first thread stopped until the tree resumed or was killed */
 	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,
@@ -275,8 +341,10 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 out:
 	freezer_close(&fz);
 	bundle_close(ctx.bundle);
+	journal_done(j_tmp);
 	json_free(fc.doc);
 	ctx_free(&ctx);
 	log_close_file();
+	lockfile_release(lock_path, lock);
 	return ret;
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "util/abort.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/uapi.h"
@@ -257,7 +258,9 @@ int seize_tree(struct ckpt_ctx *ctx, pid_t root, ckpt_err_t *err)
 	do {
 		changed = false;
 		for (int i = 0; i < ctx->ntasks; i++) {
-			ret = seize_pass_task(ctx, ctx->tasks[i], &changed, err);
+			ret = ckpt_abort_check(err);
+			if (ret == 0)
+				ret = seize_pass_task(ctx, ctx->tasks[i], &changed, err);
 			if (ret < 0)
 				return ret;
 		}

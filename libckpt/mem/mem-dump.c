@@ -24,6 +24,7 @@
 
 #include "engine.h"
 #include "mem/mem.h"
+#include "util/abort.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/uapi.h"
@@ -318,7 +319,10 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 				struct json *run;
 
 				if (len == 0 || nr == IOV_MAX) {
-					ret = copy_batch(t, memfd, img, buf, remote, nr, batch, err);
+					ret = ckpt_abort_check(err);
+					if (ret == 0)
+						ret = copy_batch(t, memfd, img, buf, remote, nr,
+								 batch, err);
 					if (ret < 0)
 						goto fail;
 					nr = 0;

@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "mem/mem.h"
 #include "restore/restore.h"
+#include "util/journal.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/uapi.h"
@@ -459,6 +460,7 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		goto out;
 	}
 	release_all(&rc);
+	journal_keep(NULL); /* the tree runs: its cgroups and runtime state are its own now */
 	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);
 	if (o->running)
 		o->running(o);

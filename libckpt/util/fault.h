@@ -1,0 +1,26 @@
+/*
+ * libckpt/util/fault.h - a fault-injection point for the kill-safety
+ * tests, read from CKPT_OCI_FAULT by the process that does a checkpoint:
+ *
+ *   count                 on exit, print "ckpt-oci: ptrace calls: N"
+ *   kill-parent:SIG:N     at the Nth ptrace call, send SIG (a number, or a
+ *                         name such as KILL or SIGTERM) to the parent (the
+ *                         ckpt-oci the user started) and wait until the
+ *                         abort it causes has arrived, then make the call
+ *
+ * Every ptrace() call of the binary goes through __wrap_ptrace (linked
+ * with -Wl,--wrap=ptrace); without CKPT_OCI_FAULT it only counts.
+ */
+#ifndef CKPT_FAULT_H
+#define CKPT_FAULT_H
+
+#include <sys/types.h>
+
+#include "ckpt/error.h"
+
+/* Read CKPT_OCI_FAULT; parent is the process kill-parent aims at (a worker's). */
+int ckpt_fault_arm(pid_t parent, ckpt_err_t *err) __attribute__((warn_unused_result));
+/* The "count" report, on stderr. */
+void ckpt_fault_report(void);
+
+#endif
