@@ -24,6 +24,7 @@
 #include "ckpt/ckpt.h"
 #include "namespaces/ns.h"
 #include "util/journal.h"
+#include "util/lockfile.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -115,10 +116,17 @@ static int recover_entry(const char *kind, const char *arg, void *data)
 	return 0;
 }
 
+static void lock_removed(const char *path, void *data)
+{
+	pr_debug("removed stale lock file %s", path);
+}
+
 int ckpt_recover(void (*report)(const char *what), ckpt_err_t *err)
 {
 	struct recover r = {report, 0};
 	int ret = journal_recover(recover_entry, &r, err);
 
+	/* the lock files of killed runs: nobody holds them, nothing to report */
+	(void)lockfile_sweep(lock_removed, NULL);
 	return ret < 0 ? ret : r.n;
 }

@@ -5,7 +5,9 @@
  * checks that the path still leads to the file it locked, and opens anew
  * if not.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -43,4 +45,38 @@ void lockfile_release(const char *path, int fd)
 		return;
 	(void)unlink(path);
 	close(fd);
+}
+
+int lockfile_sweep(void (*fn)(const char *path, void *data), void *data)
+{
+	cleanup_close int dirfd = open(LOCKFILE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (dirfd < 0 || !(d = fdopendir(dup(dirfd))))
+		return 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		cleanup_free char *path = NULL;
+		int fd;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".lock"))
+			continue;
+		path = xasprintf(LOCKFILE_DIR "/%s", de->d_name);
+		/* taken as a holder would, so a live holder keeps it */
+		fd = openat(dirfd, de->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd);
+			continue;
+		}
+		lockfile_release(path, fd);
+		if (fn)
+			fn(path, data);
+		n++;
+	}
+	closedir(d);
+	return n;
 }

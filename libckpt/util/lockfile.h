@@ -17,5 +17,10 @@
 int lockfile_take(const char *path, ckpt_err_t *err) __attribute__((warn_unused_result));
 /* Remove path and drop the lock. Accepts fd -1. */
 void lockfile_release(const char *path, int fd);
+/*
+ * Remove the *.lock files nobody holds (their holder was killed); calls
+ * fn with each path removed. Returns how many.
+ */
+int lockfile_sweep(void (*fn)(const char *path, void *data), void *data);
 
 #endif

@@ -28,7 +28,7 @@ teardown()
 }
 
 # The call numbers to try, out of COUNT: every one when sweeping, else
-# the first three, the last two and about fifteen between.
+# the first three, the last two and about eight between.
 ks_points()
 {
 	local count=$1 step n
@@ -37,7 +37,7 @@ ks_points()
 		seq 1 "$count"
 		return
 	fi
-	step=$((count / 15 + 1))
+	step=$((count / 8 + 1))
 	{
 		seq 1 3
 		seq 4 "$step" "$count"
@@ -237,7 +237,7 @@ ks_restore_gone()
 	checkpoint -o "$T/ckpt" ks2
 	assert_success
 	run clean_exec env CKPT_OCI_FAULT=count timeout -k 5 "$CKPT_TIMEOUT" \
-		"$CKPT_OCI" restore -d "$T/ckpt"
+		"$CKPT_OCI" restore -d --root "$RUNC_ROOT" "$T/ckpt"
 	assert_success
 	[[ $output =~ ptrace\ calls:\ ([0-9]+) ]] || fail "no count in: $output"
 	KS_COUNT=${BASH_REMATCH[1]}
@@ -249,7 +249,8 @@ ks_restore_gone()
 	for n in $(ks_points "$KS_COUNT"); do
 		for sig in KILL TERM; do
 			run clean_exec env CKPT_OCI_FAULT="kill-self:$sig:$n" \
-				timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d "$T/ckpt"
+				timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" \
+				"$T/ckpt"
 			if [[ $status -eq 0 ]]; then
 				# past its last call: restored; take it away again
 				"$RUNC" --root "$RUNC_ROOT" kill ks2 KILL
@@ -282,6 +283,11 @@ ks_restore_gone()
 		assert_success
 		[[ ! -e $T/b.tmp ]] || fail "call $n: $T/b.tmp left"
 		! ks_cgroup_frozen ks1 || fail "call $n: the container's cgroup is frozen"
+		# the dead worker's lock files are gone too
+		[[ ! -e /run/ckpt-oci/runc:${RUNC_ROOT//\//%}:ks1.lock ]] ||
+			fail "call $n: the container's lock file is left"
+		! compgen -G "/run/ckpt-oci/tree-$pid-*.lock" >/dev/null ||
+			fail "call $n: the tree's lock file is left"
 		# the tree itself may be harmed (its tracer died inside a remote call)
 		pid_alive "$pid" || break
 		ks_no_lock "$pid" "call $n"
