@@ -20,7 +20,7 @@
 #include "util/proc.h"
 #include "util/util.h"
 
-#define JOURNAL_MAX 64
+#define JOURNAL_MAX 256
 
 static char *entries[JOURNAL_MAX]; /* "KIND ARG", NULL when struck off */
 static pid_t owner;		   /* the pid the file is named after */
