@@ -227,7 +227,23 @@ ks_restore_gone()
 	for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/*/*/*/; do
 		[[ ! -e ${d}ks2 ]] || fail "$1: cgroup ${d}ks2 left behind"
 	done
-	! grep -qs count.new /proc/[0-9]*/cmdline || fail "$1: a restored process is left"
+	ks_no_restored_process || fail "$1: a restored process is left: $KS_LEFT"
+}
+
+# No process of ours: rooted in the container's directory (restored), or
+# still a fork of that restore (its command line names the bundle).
+ks_no_restored_process()
+{
+	local p
+
+	KS_LEFT=
+	for p in /proc/[0-9]*; do
+		if [[ $(readlink "$p/root" 2>/dev/null) == "$T"/* ]] ||
+			tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$T/ckpt"; then
+			KS_LEFT+=" ${p#/proc/}"
+		fi
+	done
+	[[ -z $KS_LEFT ]]
 }
 
 @test "killsafe: a killed restore leaves no cgroup, runtime state or process after the next command" {
