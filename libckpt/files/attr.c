@@ -12,6 +12,9 @@
 #define LOG_PREFIX "files: "
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,4 +109,53 @@ void attr_dir_put_back(struct attr_dir *d)
 		pr_warn("times of the directory of a file made at restore: %m, ignoring");
 	close(d->fd);
 	d->fd = -1;
+}
+
+bool files_link_deleted(const char *link, char *path, size_t len)
+{
+	static const char suffix[] = " (deleted)";
+	size_t l = strlen(link), s = sizeof(suffix) - 1;
+
+	if (l <= s || strcmp(link + l - s, suffix) || l - s >= len)
+		return false;
+	memcpy(path, link, l - s);
+	path[l - s] = '\0';
+	return true;
+}
+
+/*
+ * A FIFO or directory that was deleted while open: made again at its old
+ * path (beside it, under another name, when that is taken), opened, and
+ * removed, so the fd is on a deleted object named as before. The
+ * directory's times are put back.
+ */
+int files_make_deleted(const char *path, bool dir, int oflags, ckpt_err_t *err)
+{
+	char name[PATH_MAX + 32], parent[PATH_MAX];
+	struct attr_dir d = {.fd = -1};
+	int fd = -1, ret = 0;
+
+	snprintf(parent, sizeof(parent), "%s", path);
+	(void)attr_dir_save(dirname(parent), &d);
+	snprintf(name, sizeof(name), "%s", path);
+	for (int i = 0;; i++) {
+		ret = dir ? mkdir(name, 0700) : mkfifo(name, 0600);
+		if (ret == 0 || errno != EEXIST || i > 100)
+			break;
+		snprintf(name, sizeof(name), "%s.ckpt-%d-%d", path, getpid(), i);
+	}
+	if (ret < 0) {
+		ret = ckpt_error(err, errno, "make deleted %s `%s` again",
+				 dir ? "directory" : "FIFO", path);
+	} else {
+		fd = open(name, oflags | O_CLOEXEC);
+		if (fd < 0)
+			ret = ckpt_error(err, errno, "open `%s`", name);
+		if ((dir ? rmdir(name) : unlink(name)) < 0 && ret == 0)
+			ret = ckpt_error(err, errno, "remove `%s`", name);
+	}
+	attr_dir_put_back(&d);
+	if (ret < 0 && fd >= 0)
+		close(fd);
+	return ret < 0 ? ret : fd;
 }

@@ -78,6 +78,7 @@ static int fifo_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_er
 	const char *path = e->path;
 	struct fifo_saved f = {0};
 	struct files_item it;
+	char real[PATH_MAX];
 	struct stat st;
 	uint64_t id;
 	int fd, ret, size;
@@ -90,7 +91,13 @@ static int fifo_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_er
 		ret = doc_read(&it.at, it.obj, fifo_fields, &f, err);
 	if (ret < 0)
 		return ret;
-	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	/* deleted while open: made again, kept open by the keeper only */
+	if (files_link_deleted(e->path, real, sizeof(real)))
+		fd = files_make_deleted(real, false, O_RDWR | O_NONBLOCK, err);
+	else
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && files_link_deleted(e->path, real, sizeof(real)))
+		return fd;
 	if (fd < 0)
 		return ckpt_error(err, errno, "open fifo `%s`", path);
 	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
@@ -113,13 +120,21 @@ static int fifo_restore(const struct fd_entry *e, const struct files_rctx *rc, i
 {
 	const char *path = e->path;
 	int flags = e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC);
+	struct fd_shared *sh;
+	char real[PATH_MAX], keeper[64];
 	uint64_t id;
 	int ret = doc_u64(&e->at, e->obj, "fifo", UINT64_MAX, &id, err);
 
 	if (ret < 0)
 		return ret;
-	if (!files_shared_find(rc, "fifo", id, 0))
+	sh = files_shared_find(rc, "fifo", id, 0);
+	if (!sh)
 		return ckpt_error_msg(err, EPROTO, "fifo `%s` was not prepared", path);
+	/* a deleted FIFO has no path any more: through its keeper */
+	if (files_link_deleted(path, real, sizeof(real))) {
+		snprintf(keeper, sizeof(keeper), "/proc/self/fd/%d", sh->fd);
+		path = keeper;
+	}
 	*fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "open fifo `%s`", path);

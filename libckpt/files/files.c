@@ -304,7 +304,7 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 		/* a dup: the first fd on it holds the state; POSIX locks are per task */
 		ret = e.dup ? 0 : fd_kinds[i]->dump(fi, o, dc, err);
 		/* (not for a file in flight, which ckpt-oci holds now) */
-		if (ret == 0 && !e.dup && pid != getpid())
+		if (ret == 0 && !e.dup && pid != getpid() && !(fi->flags & O_PATH))
 			ret = owner_dump(fi, o, err);
 		if (ret == 0)
 			ret = locks_dump(fi, e.dup, o, err);
@@ -513,7 +513,7 @@ int files_open_desc(const struct fd_entry *e, const struct files_rctx *rc, int *
 	unsigned int want = e->flags & FILES_SETFL_MASK;
 	int ret = e->ops->restore(e, rc, fd, err), cur;
 
-	if (ret != 0)
+	if (ret != 0 || (e->flags & O_PATH))
 		return ret < 0 ? ret : 0;
 	/* each kind opens as it can (pipes, FIFOs non-blocking); the flags are set here */
 	cur = fcntl(*fd, F_GETFL);

@@ -241,6 +241,10 @@ struct attr_dir {
 };
 int attr_dir_save(const char *path, struct attr_dir *d);
 void attr_dir_put_back(struct attr_dir *d);
+/* attr.c: link ends in " (deleted)": true, and path is link without it. */
+bool files_link_deleted(const char *link, char *path, size_t len);
+/* attr.c: an fd (opened with oflags) on a FIFO or directory made at path and removed. */
+int files_make_deleted(const char *path, bool dir, int oflags, ckpt_err_t *err);
 
 /*
  * sparse.c: the data of fd (apparent size `size`, at most limit bytes of

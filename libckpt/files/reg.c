@@ -17,6 +17,9 @@
 #define LOG_PREFIX "reg: "
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <libgen.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,7 +33,22 @@
 
 static bool reg_match(const struct fd_info *fi)
 {
-	return (S_ISREG(fi->st.st_mode) || S_ISDIR(fi->st.st_mode)) && fi->link[0] == '/';
+	/* a symlink itself: only through O_PATH | O_NOFOLLOW */
+	return (S_ISREG(fi->st.st_mode) || S_ISDIR(fi->st.st_mode) ||
+		(S_ISLNK(fi->st.st_mode) && (fi->flags & O_PATH))) &&
+	       fi->link[0] == '/';
+}
+
+/* A file of procfs: made by the kernel as it is read, never compared. */
+static bool on_procfs(const struct fd_info *fi)
+{
+	cleanup_close int f = -1;
+	struct statfs sfs;
+	char path[32];
+
+	snprintf(path, sizeof(path), "fd/%d", fi->fd);
+	f = openat(fi->procfd, path, O_PATH | O_CLOEXEC);
+	return f >= 0 && fstatfs(f, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
 static bool is_deleted(const char *link)
@@ -50,13 +68,23 @@ static int ghost_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	uint64_t id = fi->st.st_ino, bytes = 0;
 	int ret;
 
-	if (S_ISDIR(fi->st.st_mode))
+	if (S_ISLNK(fi->st.st_mode))
 		return ckpt_error_msg(err, ENOTSUP,
-				      "unsupported fd %d (deleted directory `%s`) in pid %d",
-				      fi->fd, fi->link, fi->pid);
+				      "unsupported fd %d (deleted symlink `%s`) in pid %d", fi->fd,
+				      fi->link, fi->pid);
 	json_set(o, "ghost", json_int(id));
 	if (files_list_find(ghosts, id))
 		return 0;
+	/* a deleted directory is empty: its attributes are all there is */
+	if (S_ISDIR(fi->st.st_mode)) {
+		g = json_push(ghosts, json_obj());
+		json_set(g, "id", json_int(id));
+		json_set(g, "dir", json_bool(true));
+		json_set(g, "size", json_int(0));
+		json_set(g, "mode", json_int(fi->st.st_mode & 07777));
+		attr_dump(&fi->st, g);
+		return 0;
+	}
 	/* a description of our own (seeking for holes moves its offset); atime untouched */
 	fd = openat(fi->procfd, path, O_RDONLY | O_NOATIME | O_CLOEXEC);
 	if (fd < 0 && errno == EPERM)
@@ -84,9 +112,16 @@ static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 		    ckpt_err_t *err)
 {
 	json_set(o, "dir", json_bool(S_ISDIR(fi->st.st_mode)));
+	if (S_ISLNK(fi->st.st_mode))
+		json_set(o, "symlink", json_bool(true));
 	if (is_deleted(fi->link))
 		return ghost_dump(fi, o, dc, err);
 	json_set(o, "size", json_int(fi->st.st_size));
+	/* /proc files are made anew for the restored task: nothing to compare */
+	if (on_procfs(fi)) {
+		json_set(o, "proc", json_bool(true));
+		return 0;
+	}
 	if ((fi->flags & O_ACCMODE) == O_RDONLY && S_ISREG(fi->st.st_mode))
 		json_set(o, "mtime",
 			 json_str(xasprintf("%lld.%09ld", (long long)fi->st.st_mtim.tv_sec,
@@ -98,6 +133,7 @@ static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 struct ghost_saved {
 	int64_t size;
 	unsigned int mode;
+	bool dir; /* a deleted directory */
 	const char *image;
 	struct file_attr attr; /* owner, group, mode, times (older bundles: mode only) */
 	const struct doc_at *at; /* where, for the runs (sparse.c) */
@@ -108,6 +144,7 @@ static const struct doc_field ghost_fields[] = {
 	DOC_INT(struct ghost_saved, size, "size", 0, INT64_MAX),
 	DOC_INT(struct ghost_saved, mode, "mode", 0, 07777),
 	DOC_OPT_STR(struct ghost_saved, image, "image", 255),
+	DOC_OPT_BOOL(struct ghost_saved, dir, "dir"),
 	DOC_END,
 };
 
@@ -136,6 +173,27 @@ static int ghost_make(const struct fd_entry *e, const struct ghost_saved *g, str
 	return fd;
 }
 
+/* A deleted directory, made again where it was, opened and removed. */
+static int ghost_dir_make(const struct fd_entry *e, const struct ghost_saved *g, ckpt_err_t *err)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	if (!files_link_deleted(e->path, path, sizeof(path)))
+		snprintf(path, sizeof(path), "%s", e->path);
+	fd = files_make_deleted(path, true, O_RDONLY | O_DIRECTORY, err);
+	if (fd < 0)
+		return fd;
+	ret = g->attr.present ? attr_apply(fd, &g->attr, err) : 0;
+	if (ret == 0 && !g->attr.present && fchmod(fd, g->mode) < 0)
+		ret = ckpt_error(err, errno, "chmod deleted directory");
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
 {
 	struct ghost_saved g = {0};
@@ -155,7 +213,7 @@ static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 		return ret;
 	g.at = &it.at;
 	g.obj = it.obj;
-	fd = ghost_make(e, &g, rc->bundle, err);
+	fd = g.dir ? ghost_dir_make(e, &g, err) : ghost_make(e, &g, rc->bundle, err);
 	if (fd < 0)
 		return fd;
 	return files_park(rc, "ghost", id, 0, fd, err);
@@ -231,15 +289,21 @@ static int reg_restore(const struct fd_entry *o, const struct files_rctx *rc, in
 	int flags = o->flags;
 	long long pos = o->pos;
 	char ghost[64];
+	bool symlink;
 	uint64_t gid;
 	int ret;
 
 	if (path[0] != '/')
 		return doc_error(err, &o->at, "file without an absolute path");
 	ret = doc_opt_u64(&o->at, o->obj, "ghost", UINT64_MAX, 0, &gid, err);
+	if (ret == 0)
+		ret = doc_opt_bool(&o->at, o->obj, "symlink", false, &symlink, err);
 	if (ret < 0)
 		return ret;
 	flags &= ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
+	/* the symlink itself, as it was opened */
+	if (symlink)
+		flags |= O_PATH | O_NOFOLLOW;
 	if (json_get(o->obj, "ghost")) {
 		struct fd_shared *sh = files_shared_find(rc, "ghost", gid, 0);
 
@@ -261,8 +325,8 @@ static int reg_restore(const struct fd_entry *o, const struct files_rctx *rc, in
 	if (*fd < 0)
 		return ckpt_error(err, errno, "open `%s`", path);
 	ret = json_get(o->obj, "ghost") ? 0 : reg_check(o, path, *fd, rc->ignore_changes, err);
-	/* O_APPEND moves writes to the end, not reads: the offset still counts */
-	if (ret == 0 && lseek(*fd, pos, SEEK_SET) < 0)
+	/* O_APPEND moves writes to the end, not reads: the offset still counts; O_PATH has none */
+	if (ret == 0 && !(flags & O_PATH) && lseek(*fd, pos, SEEK_SET) < 0)
 		ret = ckpt_error(err, errno, "seek `%s` to %lld", path, pos);
 	if (ret < 0) {
 		close(*fd);

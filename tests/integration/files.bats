@@ -41,6 +41,14 @@ load helpers
 @test "files: read and write leases, broken after restore (static)" { wl_roundtrip fd_lease.static; }
 @test "files: sparse unlinked file and memfd keep their holes; offsets and mtimes kept (dynamic)" { wl_roundtrip fd_sparse; }
 @test "files: sparse unlinked file and memfd keep their holes; offsets and mtimes kept (static)" { wl_roundtrip fd_sparse.static; }
+@test "files: /proc files held open are made for the restored tree (dynamic)" { wl_roundtrip fd_proc; }
+@test "files: /proc files held open are made for the restored tree (static)" { wl_roundtrip fd_proc.static; }
+@test "files: O_PATH fds, a symlink opened O_PATH|O_NOFOLLOW (dynamic)" { wl_roundtrip fd_opath; }
+@test "files: O_PATH fds, a symlink opened O_PATH|O_NOFOLLOW (static)" { wl_roundtrip fd_opath.static; }
+@test "files: a deleted FIFO and a deleted directory held open (dynamic)" { wl_roundtrip fd_deleted; }
+@test "files: a deleted FIFO and a deleted directory held open (static)" { wl_roundtrip fd_deleted.static; }
+@test "files: a pidfd whose process is gone (dynamic)" { wl_roundtrip fd_pidfd_gone; }
+@test "files: a pidfd whose process is gone (static)" { wl_roundtrip fd_pidfd_gone.static; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (dynamic)" { wl_roundtrip fd_flags; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
 

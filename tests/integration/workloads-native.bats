@@ -37,6 +37,38 @@ load helpers
 	wl_native fd_sparse.static
 }
 
+@test "native: fd_proc (dynamic)" {
+	wl_native fd_proc
+}
+
+@test "native: fd_proc (static)" {
+	wl_native fd_proc.static
+}
+
+@test "native: fd_opath (dynamic)" {
+	wl_native fd_opath
+}
+
+@test "native: fd_opath (static)" {
+	wl_native fd_opath.static
+}
+
+@test "native: fd_deleted (dynamic)" {
+	wl_native fd_deleted
+}
+
+@test "native: fd_deleted (static)" {
+	wl_native fd_deleted.static
+}
+
+@test "native: fd_pidfd_gone (dynamic)" {
+	wl_native fd_pidfd_gone
+}
+
+@test "native: fd_pidfd_gone (static)" {
+	wl_native fd_pidfd_gone.static
+}
+
 @test "native: fd_flags (dynamic)" {
 	wl_native fd_flags
 }
