@@ -173,15 +173,23 @@ fail:
 /* ---- the lock's table in one batch ----------------------------------------- */
 
 struct nft_batch {
-	char buf[4096];
-	size_t len;
+	char *buf;
+	size_t len, cap;
 	uint32_t seq;
 	int ncmds; /* each asks for an ack */
 };
 
+/* Room for one more message: none of ours passes 2 KiB. */
 static struct nlmsghdr *batch_add(struct nft_batch *b, int type, uint16_t flags)
 {
-	struct nlmsghdr *nlh = nft_msg(b->buf + b->len, type, NFPROTO_INET, flags, ++b->seq);
+	struct nlmsghdr *nlh;
+
+	if (b->cap - b->len < 2048) {
+		b->cap = b->cap * 2 + 8192;
+		b->buf = xrealloc(b->buf, b->cap);
+	}
+	memset(b->buf + b->len, 0, 2048);
+	nlh = nft_msg(b->buf + b->len, type, NFPROTO_INET, flags, ++b->seq);
 
 	if (type >= NLMSG_MIN_TYPE + 2)
 		b->ncmds++;
@@ -299,6 +307,7 @@ int nft_lock_table(int fd, const char *table, uint32_t mark, bool add)
 {
 	struct nft_batch b = {.len = 0};
 	struct nlmsghdr *nlh;
+	int ret;
 
 	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_BEGIN, 0));
 	nlh = batch_add(&b, NFT_TYPE(add ? NFT_MSG_NEWTABLE : NFT_MSG_DELTABLE),
@@ -310,7 +319,145 @@ int nft_lock_table(int fd, const char *table, uint32_t mark, bool add)
 		batch_chain(&b, table, "output", NF_INET_LOCAL_OUT, mark);
 	}
 	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_END, 0));
-	return batch_send(fd, &b);
+	ret = batch_send(fd, &b);
+	free(b.buf);
+	return ret;
+}
+
+/* Load meta key into reg 1 and compare it with len bytes of val. */
+static void put_load_cmp(struct nlmsghdr *nlh, const char *kind, uint32_t key_or_base, uint32_t off,
+			 const void *val, uint32_t len)
+{
+	struct nlattr *e, *d, *v;
+
+	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	put_expr(nlh, kind);
+	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	if (!strcmp(kind, "meta")) {
+		mnl_attr_put_u32(nlh, NFTA_META_KEY, htonl(key_or_base));
+		mnl_attr_put_u32(nlh, NFTA_META_DREG, htonl(NFT_REG_1));
+	} else {
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_DREG, htonl(NFT_REG_1));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_BASE, htonl(key_or_base));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_OFFSET, htonl(off));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_LEN, htonl(len));
+	}
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, e);
+
+	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	put_expr(nlh, "cmp");
+	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	mnl_attr_put_u32(nlh, NFTA_CMP_SREG, htonl(NFT_REG_1));
+	mnl_attr_put_u32(nlh, NFTA_CMP_OP, htonl(NFT_CMP_EQ));
+	v = mnl_attr_nest_start(nlh, NFTA_CMP_DATA);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, val);
+	mnl_attr_nest_end(nlh, v);
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, e);
+}
+
+static void put_drop(struct nlmsghdr *nlh)
+{
+	struct nlattr *e, *d, *v, *vd;
+
+	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	put_expr(nlh, "immediate");
+	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
+	v = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
+	vd = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(NF_DROP));
+	mnl_attr_nest_end(nlh, vd);
+	mnl_attr_nest_end(nlh, v);
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, e);
+}
+
+/*
+ * One drop rule in chain: TCP from src:sport to dst:dport (family's
+ * addresses, ports in network order); src NULL and sport 0 match any
+ * source (a listener's incoming SYNs).
+ */
+static void batch_tuple_rule(struct nft_batch *b, const char *table, const char *chain, int family,
+			     const void *src, uint16_t sport, const void *dst, uint16_t dport)
+{
+	struct nlmsghdr *nlh =
+		batch_add(b, NFT_TYPE(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
+	uint8_t proto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6, l4 = IPPROTO_TCP;
+	uint32_t alen = family == AF_INET ? 4 : 16;
+	uint32_t soff = family == AF_INET ? 12 : 8, doff = family == AF_INET ? 16 : 24;
+	uint16_t ports[2] = {sport, dport};
+	struct nlattr *list;
+
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, chain);
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	put_load_cmp(nlh, "meta", NFT_META_NFPROTO, 0, &proto, 1);
+	put_load_cmp(nlh, "meta", NFT_META_L4PROTO, 0, &l4, 1);
+	if (src)
+		put_load_cmp(nlh, "payload", NFT_PAYLOAD_NETWORK_HEADER, soff, src, alen);
+	if (dst)
+		put_load_cmp(nlh, "payload", NFT_PAYLOAD_NETWORK_HEADER, doff, dst, alen);
+	if (sport)
+		put_load_cmp(nlh, "payload", NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
+	else
+		put_load_cmp(nlh, "payload", NFT_PAYLOAD_TRANSPORT_HEADER, 2, &ports[1], 2);
+	put_drop(nlh);
+	mnl_attr_nest_end(nlh, list);
+	batch_end_msg(b, nlh);
+}
+
+/* A base chain hooked at hook, priority INT_MIN, policy accept: only its rules drop. */
+static void batch_open_chain(struct nft_batch *b, const char *table, const char *chain, int hook)
+{
+	struct nlmsghdr *nlh = batch_add(b, NFT_TYPE(NFT_MSG_NEWCHAIN), NLM_F_CREATE | NLM_F_ACK);
+	struct nlattr *h;
+
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
+	h = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(hook));
+	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl((uint32_t)INT_MIN));
+	mnl_attr_nest_end(nlh, h);
+	mnl_attr_put_u32(nlh, NFTA_CHAIN_POLICY, htonl(NF_ACCEPT));
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TYPE, "filter");
+	batch_end_msg(b, nlh);
+}
+
+int nft_lock_tuples(int fd, const char *table, const struct net_tuple *t, size_t n, bool add)
+{
+	struct nft_batch b = {.len = 0};
+	struct nlmsghdr *nlh;
+	int ret;
+
+	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_BEGIN, 0));
+	nlh = batch_add(&b, NFT_TYPE(add ? NFT_MSG_NEWTABLE : NFT_MSG_DELTABLE),
+			(add ? NLM_F_CREATE : 0) | NLM_F_ACK);
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
+	batch_end_msg(&b, nlh);
+	if (add) {
+		batch_open_chain(&b, table, "input", NF_INET_LOCAL_IN);
+		batch_open_chain(&b, table, "output", NF_INET_LOCAL_OUT);
+	}
+	for (size_t i = 0; add && i < n; i++) {
+		const struct net_tuple *x = &t[i];
+		bool any = !memcmp(x->local, (char[16]){0}, x->family == AF_INET ? 4 : 16);
+
+		if (!x->pport) { /* a listener: what comes in for it */
+			batch_tuple_rule(&b, table, "input", x->family, NULL, 0,
+					 any ? NULL : x->local, htons(x->lport));
+			continue;
+		}
+		batch_tuple_rule(&b, table, "input", x->family, x->peer, htons(x->pport), x->local,
+				 htons(x->lport));
+		batch_tuple_rule(&b, table, "output", x->family, x->local, htons(x->lport), x->peer,
+				 htons(x->pport));
+	}
+	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_END, 0));
+	ret = batch_send(fd, &b);
+	free(b.buf);
+	return ret;
 }
 
 /* An nfnetlink socket of the caller's network namespace, or -errno. */

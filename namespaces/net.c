@@ -115,6 +115,9 @@ static int net_dump(const struct ns_dump *d, ckpt_err_t *err)
 	pthread_t t;
 	int ret;
 
+	if (!d->owned) /* the host's namespace: only the tree's connections */
+		return net_host_dump(d->bundle, d->pid, d->pids, d->npids, err);
+
 	cands_open(&c);
 	ret = pthread_create(&t, NULL, link_thread, &j);
 	if (ret == 0)
@@ -196,6 +199,9 @@ static int net_prepare(struct ns_restore *r, ckpt_err_t *err)
 {
 	int ret;
 
+	if (!(r->flags & CLONE_NEWNET))
+		return net_host_prepare(r->bundle, err);
+
 	ret = bundle_get_json(r->bundle, "net.json", &net_rs.net, err);
 	if (ret == 0)
 		ret = net_doc_read(net_rs.net, &net_rs.doc, err);
@@ -226,6 +232,9 @@ static int net_restore(struct ns_restore *r, ckpt_err_t *err)
 {
 	int ret;
 
+	if (!(r->flags & CLONE_NEWNET))
+		return 0;
+
 	if (!net_rs.net)
 		return ckpt_error_msg(err, EPROTO, "net.json was not prepared");
 	ret = net_link_restore(&net_rs.doc, net_rs.peers, net_rs.npeers, err);
@@ -236,7 +245,11 @@ static int net_restore(struct ns_restore *r, ckpt_err_t *err)
 
 static int net_finish(struct ns_restore *r, ckpt_err_t *err)
 {
-	int ret = net_sys_restore(&net_rs.doc, r->root_host_pid, err);
+	int ret;
+
+	if (!(r->flags & CLONE_NEWNET))
+		return 0;
+	ret = net_sys_restore(&net_rs.doc, r->root_host_pid, err);
 
 	for (int i = 0; i < net_rs.npeers; i++) {
 		close(net_rs.peers[i].nsfd);
@@ -251,11 +264,24 @@ static int net_finish(struct ns_restore *r, ckpt_err_t *err)
 
 static int net_resume(struct ns_restore *r, ckpt_err_t *err)
 {
+	if (!(r->flags & CLONE_NEWNET)) {
+		net_host_unlock();
+		return 0;
+	}
 	return net_unlock_pid(r->root_host_pid, err);
+}
+
+/* A failed restore: the host's connections are not held for it any more. */
+static void net_undo(struct ns_restore *r)
+{
+	if (!(r->flags & CLONE_NEWNET))
+		net_host_unlock();
 }
 
 static int net_lock(const struct ns_dump *d, ckpt_err_t *err)
 {
+	if (!d->owned)
+		return net_host_lock(err);
 	return net_lock_ns(d->nsfd, err);
 }
 
@@ -263,6 +289,10 @@ static void net_unlock(const struct ns_dump *d)
 {
 	ckpt_err_t e = {0};
 
+	if (!d->owned) {
+		net_host_unlock();
+		return;
+	}
 	if (net_unlock_ns(d->nsfd, &e) < 0)
 		pr_warn("%s: the tree's network stays locked", e.msg);
 }
@@ -270,11 +300,13 @@ static void net_unlock(const struct ns_dump *d)
 const struct ckpt_ns_ops ns_net_ops = {
 	.name = "net",
 	.clone_flag = CLONE_NEWNET,
+	.always = true, /* the host's namespace: the tree's connections are locked */
 	.dump = net_dump,
 	.prepare = net_prepare,
 	.restore = net_restore,
 	.finish = net_finish,
 	.resume = net_resume,
+	.undo = net_undo,
 	.lock = net_lock,
 	.unlock = net_unlock,
 };

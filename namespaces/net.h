@@ -110,6 +110,35 @@ int nft_socket(void);
  */
 int nft_lock_table(int fd, const char *table, uint32_t mark, bool add);
 
+/*
+ * A TCP socket of a tree in ckpt-oci's network namespace, as the host lock
+ * matches it: addresses in network order (IPv4 in the first 4 bytes, an
+ * IPv4-mapped IPv6 socket as IPv4), ports in host order; pport 0: a
+ * listener on local:lport (any address when local is all zero).
+ */
+struct net_tuple {
+	int32_t family; /* AF_INET or AF_INET6 */
+	uint8_t local[16], peer[16];
+	uint16_t lport, pport;
+};
+
+/*
+ * net-nft.c: on that socket, add (or delete) a table of drop rules for
+ * exactly these connections, both ways, and SYNs to these listeners:
+ * input and output chains at priority INT_MIN, policy accept.
+ */
+int nft_lock_tuples(int fd, const char *table, const struct net_tuple *t, size_t n, bool add);
+
+/*
+ * net-host.c: a tree in ckpt-oci's network namespace: its TCP connections
+ * and listeners into net-lock.json (dump), locked and unlocked by their
+ * 4-tuples; restore's prepare locks them again from the bundle.
+ */
+int net_host_dump(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids, ckpt_err_t *err);
+int net_host_lock(ckpt_err_t *err);
+void net_host_unlock(void);
+int net_host_prepare(struct ckpt_bundle *b, ckpt_err_t *err);
+
 /* net-lock.c: the lock's table (`inet ckpt_oci_lock`). */
 #define NET_LOCK_NAME "ckpt_oci_lock"
 /* net-lock.c: lock the caller's own network namespace (the root at restore). */

@@ -300,14 +300,19 @@ int ns_resume_all(struct ns_restore *r, ckpt_err_t *err)
 	return ns_each(r, offsetof(struct ckpt_ns_ops, resume), "resume", err);
 }
 
-/* The namespace behind ops is root's own (dumped): open it, else -1. */
-static int ns_own_fd(const struct ckpt_ns_ops *ops, pid_t root)
+/*
+ * The namespace behind ops when it was dumped: root's own (*owned), or
+ * ckpt-oci's for a module dumped always. Open it, else -1.
+ */
+static int ns_own_fd(const struct ckpt_ns_ops *ops, pid_t root, bool *owned)
 {
 	char path[64];
 	ino_t mine = 0, theirs = 0;
 
-	if (ns_ino(getpid(), ops->name, &mine) < 0 || ns_ino(root, ops->name, &theirs) < 0 ||
-	    mine == theirs)
+	if (ns_ino(getpid(), ops->name, &mine) < 0 || ns_ino(root, ops->name, &theirs) < 0)
+		return -1;
+	*owned = mine != theirs;
+	if (!*owned && !ops->always)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/ns/%s", root, ops->name);
 	return open(path, O_RDONLY | O_CLOEXEC);
@@ -320,14 +325,15 @@ int ns_lock_all(pid_t root, ckpt_err_t *err)
 		struct ns_dump d = { NULL, root, -1 };
 		int ret;
 
-		if (!ops->lock || (d.nsfd = ns_own_fd(ops, root)) < 0)
+		if (!ops->lock || (d.nsfd = ns_own_fd(ops, root, &d.owned)) < 0)
 			continue;
 		ret = ops->lock(&d, err);
 		close(d.nsfd);
 		if (ret < 0) {
 			/* the ones before are locked: take them back */
 			while (i-- > 0)
-				if (ns_table[i]->lock && (d.nsfd = ns_own_fd(ns_table[i], root)) >= 0) {
+				if (ns_table[i]->lock &&
+				    (d.nsfd = ns_own_fd(ns_table[i], root, &d.owned)) >= 0) {
 					ns_table[i]->unlock(&d);
 					close(d.nsfd);
 				}
@@ -343,7 +349,7 @@ void ns_unlock_all(pid_t root)
 		const struct ckpt_ns_ops *ops = ns_table[i];
 		struct ns_dump d = { NULL, root, -1 };
 
-		if (!ops->lock || (d.nsfd = ns_own_fd(ops, root)) < 0)
+		if (!ops->lock || (d.nsfd = ns_own_fd(ops, root, &d.owned)) < 0)
 			continue;
 		ops->unlock(&d);
 		close(d.nsfd);

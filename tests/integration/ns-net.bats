@@ -269,3 +269,66 @@ dump_log_lock()
 @test "net: queued UDP datagrams in the host's namespace arrive after restore" {
 	wl_roundtrip net_udp_queued
 }
+
+# A tree in the host's network namespace: its connections are locked by
+# their 4-tuples (the namespace itself cannot be). The peer, on loopback
+# outside the tree, sends while the tree is checkpointed and gone: without
+# the lock the host answers with a reset; with it the segments wait.
+host_client_start()
+{
+	mkfifo "$T/cready" "$T/cgo" || return
+	(
+		_close_fds
+		WL_READY=$T/cready WL_GO=$T/cgo exec "$WL_BIN/net_tcp_host_lock" client "$@"
+	) </dev/null >"$T/client.out" 2>&1 &
+	CLIENT_PID=$!
+	ckpt_track_pid "$CLIENT_PID"
+}
+
+_part_b_sent()
+{
+	grep -q "part B sent" "$T/client.out"
+}
+
+_no_host_lock()
+{
+	! nft list tables | grep -q "ckpt_oci_lock_"
+}
+
+@test "net: host namespace: the tree's connection locked by its 4-tuple, a peer sending meanwhile gets no reset" {
+	local port=$((20000 + RANDOM % 20000))
+	host_client_start 127.0.0.1 "$port" || return
+	wl_start net_tcp_host_lock server 127.0.0.1 "$port" || return
+	client_wait_ready || return
+	ckpt_checkpoint --tcp-established || return
+	grep -q "connections of the tree locked" "$T/dump.log" || fail "no lock in dump.log"
+	run jq -r '.tuples | length' "$T/bundle/net-lock.json"
+	assert_output 2 # the connection and the listener
+	# the tree is gone, its connection still locked: the peer sends now
+	run nft list table inet "ckpt_oci_lock_$WL_PID"
+	assert_success
+	wait_until "$WL_TIMEOUT" _client_try_go || return
+	wait_until "$WL_TIMEOUT" _part_b_sent || fail "client: $(cat "$T/client.out")"
+	ckpt_restore_bg || return
+	wl_go || return
+	grep -q "connections of the tree unlocked" "$T/restore.log" || fail "restore left the lock"
+	_no_host_lock || fail "a lock table is left: $(nft list tables)"
+	client_finish || { ckpt_show_logs; return 1; }
+	wl_finish
+}
+
+@test "net: host namespace: --leave-running unlocks the tree's connections" {
+	local port=$((20000 + RANDOM % 20000))
+	host_client_start 127.0.0.1 "$port" || return
+	wl_start net_tcp_host_lock server 127.0.0.1 "$port" || return
+	client_wait_ready || return
+	ckpt_checkpoint --leave-running --tcp-established || return
+	grep -q "connections of the tree locked" "$T/dump.log" || fail "no lock in dump.log"
+	grep -q "connections of the tree unlocked" "$T/dump.log" || fail "no unlock in dump.log"
+	_no_host_lock || fail "a lock table is left: $(nft list tables)"
+	wait_until "$WL_TIMEOUT" _client_try_go || return
+	wait_until "$WL_TIMEOUT" _part_b_sent || fail "client: $(cat "$T/client.out")"
+	wl_go || return
+	client_finish || { ckpt_show_logs; return 1; }
+	_wl_wait_pass "$WL_PID" "server after the checkpoint"
+}
