@@ -111,8 +111,15 @@ static bool arch_validated(const struct sock_filter *p, size_t len, size_t i)
 {
 	size_t f = i + 1 + p[i].jf;
 
-	while (f < len && p[f].code == (BPF_JMP | BPF_JEQ | BPF_K))
-		f = f + 1 + p[f].jf;
+	/* libseccomp routes the other architectures through a `ja` to its kill */
+	while (f < len) {
+		if (p[f].code == (BPF_JMP | BPF_JEQ | BPF_K))
+			f = f + 1 + p[f].jf;
+		else if (p[f].code == (BPF_JMP | BPF_JA))
+			f = f + 1 + p[f].k;
+		else
+			break;
+	}
 	if (f >= len || p[f].code != (BPF_RET | BPF_K))
 		return false;
 	switch (p[f].k & SECCOMP_RET_ACTION_FULL) {

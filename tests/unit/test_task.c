@@ -13,7 +13,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <seccomp.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "task/task.h"
@@ -106,7 +109,7 @@ int main(void)
 	size_t len = 0;
 	FILE *f;
 
-	plan(14);
+	plan(16);
 	is_str(parse(doc()), "", "a document as dump writes it parses");
 
 	d = doc();
@@ -147,6 +150,28 @@ int main(void)
 	is_str(parse(with_filter(deny_i386, ARRAY_SIZE(deny_i386))), "",
 	       "a filter turning i386 away is kept");
 	is_str(parse(with_filter(native, ARRAY_SIZE(native))), "", "a native filter is kept");
+	{
+		/* as podman's and docker's default profiles are built: libseccomp */
+		scmp_filter_ctx sc = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+		int mfd = memfd_create("bpf", MFD_CLOEXEC);
+		static struct sock_filter prog[8192];
+		ssize_t n = -1;
+		int bad = !sc || mfd < 0 || seccomp_arch_add(sc, SCMP_ARCH_X86) < 0 ||
+			  seccomp_arch_add(sc, SCMP_ARCH_X32) < 0;
+
+		/* enough rules that its jumps need `ja` (offsets past 255) */
+		for (int nr = 0; nr < 300 && !bad; nr++)
+			if (nr != SYS_kill && nr != SYS_tkill && nr != SYS_tgkill)
+				bad = seccomp_rule_add(sc, SCMP_ACT_ALLOW, nr, 0) < 0;
+		if (!bad && seccomp_export_bpf(sc, mfd) == 0)
+			n = pread(mfd, prog, sizeof(prog), 0);
+		ok(n > 0 && n % sizeof(prog[0]) == 0, "libseccomp exports a filter");
+		is_str(parse(with_filter(prog, n > 0 ? n / sizeof(prog[0]) : 0)), "",
+		       "a libseccomp filter for x86_64, x86 and x32 is kept");
+		seccomp_release(sc);
+		if (mfd >= 0)
+			close(mfd);
+	}
 
 	d = doc();
 	json_set(d, "stop_signal", json_int(SIGKILL));
