@@ -65,8 +65,6 @@ struct bpf_test {
 struct bpf_summary {
 	uint32_t arches[8]; /* compared against seccomp_data.arch */
 	size_t narches;
-	uint32_t accepted[8]; /* the only ones let through: any other is refused */
-	size_t naccepted;
 	struct bpf_test *tests; /* compared against seccomp_data.nr (jeq) */
 	size_t ntests;
 	size_t ranges; /* nr compared by range (jgt, jge, jset) */
@@ -100,36 +98,68 @@ static void add_arch(uint32_t *arches, size_t *n, uint32_t arch)
 		arches[(*n)++] = arch;
 }
 
-/*
- * The check that validates the architecture: `jeq ARCH` whose false
- * branch, through further `jeq` on the architecture word, ends in a return
- * that does not let the call run (kill, trap, errno). A filter that only
- * singles out a foreign architecture to refuse it (jeq I386 -> kill,
- * else allow) accepts every other one, this host's included.
- */
-static bool arch_validated(const struct sock_filter *p, size_t len, size_t i)
+/* A return that lets the syscall run (or hands it to someone who may). */
+static bool ret_lets_through(uint32_t k)
 {
-	size_t f = i + 1 + p[i].jf;
-
-	/* libseccomp routes the other architectures through a `ja` to its kill */
-	while (f < len) {
-		if (p[f].code == (BPF_JMP | BPF_JEQ | BPF_K))
-			f = f + 1 + p[f].jf;
-		else if (p[f].code == (BPF_JMP | BPF_JA))
-			f = f + 1 + p[f].k;
-		else
-			break;
-	}
-	if (f >= len || p[f].code != (BPF_RET | BPF_K))
-		return false;
-	switch (p[f].k & SECCOMP_RET_ACTION_FULL) {
+	switch (k & SECCOMP_RET_ACTION_FULL) {
 	case SECCOMP_RET_ALLOW:
 	case SECCOMP_RET_LOG:
 	case SECCOMP_RET_TRACE:
 	case SECCOMP_RET_USER_NOTIF:
-		return false;
+		return true;
 	}
-	return true;
+	return false;
+}
+
+/*
+ * Whether a syscall of architecture arch can get through the filter: run
+ * it forward with the architecture word known and everything else unknown
+ * (both branches taken). A jump on the architecture word takes only the
+ * branch that arch would; `ja` is followed (libseccomp routes the other
+ * architectures of a long filter through one). Classic BPF only jumps
+ * forward, so one pass sees every path. a_is_arch[i]: bit 0, reached with
+ * A holding the architecture; bit 1, reached with A holding anything else.
+ */
+static bool arch_lets_through(const struct sock_filter *p, size_t len, uint32_t arch)
+{
+	cleanup_free unsigned char *st = xzalloc(len + 1);
+
+	if (len)
+		st[0] = 2;
+	for (size_t i = 0; i < len; i++) {
+		uint16_t code = p[i].code;
+		unsigned char in = st[i], out = in;
+
+		if (!in)
+			continue;
+		if (BPF_CLASS(code) == BPF_RET) {
+			if (BPF_RVAL(code) != BPF_K || ret_lets_through(p[i].k))
+				return true;
+			continue;
+		}
+		if (code == (BPF_LD | BPF_W | BPF_ABS))
+			out = p[i].k == offsetof(struct seccomp_data, arch) ? 1 : 2;
+		else if (BPF_CLASS(code) == BPF_LD || BPF_CLASS(code) == BPF_ALU ||
+			 code == (BPF_MISC | BPF_TXA))
+			out = 2;
+		if (code == (BPF_JMP | BPF_JA)) {
+			if (i + 1 + p[i].k <= len)
+				st[i + 1 + p[i].k] |= out;
+			continue;
+		}
+		if (BPF_CLASS(code) == BPF_JMP) {
+			bool known = in == 1 && BPF_OP(code) == BPF_JEQ && BPF_SRC(code) == BPF_K;
+			bool eq = p[i].k == arch;
+
+			if ((!known || eq) && i + 1 + p[i].jt <= len)
+				st[i + 1 + p[i].jt] |= in;
+			if ((!known || !eq) && i + 1 + p[i].jf <= len)
+				st[i + 1 + p[i].jf] |= in;
+			continue;
+		}
+		st[i + 1] |= out;
+	}
+	return false;
 }
 
 static void add_test(struct bpf_summary *s, uint32_t arch, uint32_t nr)
@@ -186,8 +216,6 @@ static void bpf_summarize(const struct sock_filter *p, size_t len, struct bpf_su
 			t = f = in;
 			if (BPF_SRC(code) == BPF_K && BPF_OP(code) == BPF_JEQ && in.kind == 'a') {
 				add_arch(s->arches, &s->narches, p[i].k);
-				if (arch_validated(p, len, i))
-					add_arch(s->accepted, &s->naccepted, p[i].k);
 				t.arch = p[i].k;
 			} else if (BPF_SRC(code) == BPF_K && BPF_OP(code) == BPF_JEQ &&
 				   in.kind == 'n') {
@@ -266,19 +294,23 @@ void seccomp_describe_filter(FILE *out, const struct sock_filter *prog, size_t l
 static int check_arch(const struct doc_at *at, const struct seccomp_filter_state *f,
 		      ckpt_err_t *err)
 {
-	uint32_t native = seccomp_arch_native();
+	uint32_t native = seccomp_arch_native(), through[8];
 	struct bpf_summary s;
 	char buf[16], hbuf[16];
-	bool ok = false;
+	size_t n = 0;
 
+	if (arch_lets_through(f->prog, f->len, native))
+		return 0;
 	bpf_summarize(f->prog, f->len, &s);
 	free(s.tests);
-	for (size_t i = 0; i < s.naccepted; i++)
-		ok |= s.accepted[i] == native;
-	if (ok || !s.naccepted)
+	for (size_t i = 0; i < s.narches; i++)
+		if (arch_lets_through(f->prog, f->len, s.arches[i]))
+			through[n++] = s.arches[i];
+	/* a filter that lets nothing through at all was the program's choice */
+	if (!n)
 		return 0;
 	return doc_error(err, at, "filter accepts only architecture %s%s, this host is %s",
-			 arch_name(s.accepted[0], buf), s.naccepted > 1 ? " and others" : "",
+			 arch_name(through[0], buf), n > 1 ? " and others" : "",
 			 arch_name(native, hbuf));
 }
 
