@@ -159,3 +159,23 @@ int files_make_deleted(const char *path, bool dir, int oflags, ckpt_err_t *err)
 		close(fd);
 	return ret < 0 ? ret : fd;
 }
+
+int files_chdir(const char *cwd, ckpt_err_t *err)
+{
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	if (!files_link_deleted(cwd, path, sizeof(path))) {
+		if (chdir(cwd) < 0)
+			return ckpt_error(err, errno, "chdir `%s`", cwd);
+		return 0;
+	}
+	/* a deleted directory as cwd: made again, entered, removed */
+	fd = files_make_deleted(path, true, O_RDONLY | O_DIRECTORY, err);
+	if (fd < 0)
+		return ckpt_error_wrap(err, "cwd");
+	if (fchdir(fd) < 0)
+		ret = ckpt_error(err, errno, "chdir into deleted `%s`", path);
+	close(fd);
+	return ret;
+}

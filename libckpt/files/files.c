@@ -22,7 +22,9 @@
  * a not yet accepted unix connection holding bytes its client sent, or
  * whose client is closed, or whose client is outside the tree; an epoll
  * in flight (SCM_RIGHTS); inotify and fanotify events queued but
- * unread; fanotify permission classes. SysV IPC objects and the contents of
+ * unread; fanotify permission classes; an O_ASYNC owner that is a thread
+ * other than its process's first (owner.c); a lease being broken
+ * (locks.c); a deleted symlink held with O_PATH. SysV IPC objects and the contents of
  * POSIX message queues belong to the IPC namespace (namespaces/); an open
  * queue's fd is mqueue.c's.
  * Restored differently (no error): getsockname of connected stream

@@ -245,6 +245,8 @@ void attr_dir_put_back(struct attr_dir *d);
 bool files_link_deleted(const char *link, char *path, size_t len);
 /* attr.c: an fd (opened with oflags) on a FIFO or directory made at path and removed. */
 int files_make_deleted(const char *path, bool dir, int oflags, ckpt_err_t *err);
+/* attr.c: chdir to a task's saved cwd, a deleted one (" (deleted)") made again first. */
+int files_chdir(const char *cwd, ckpt_err_t *err);
 
 /*
  * sparse.c: the data of fd (apparent size `size`, at most limit bytes of

@@ -121,8 +121,8 @@ static int child_setup_misc(struct rtask *t, ckpt_err_t *err)
 	char buf[32];
 	int fd, n;
 
-	if (m->cwd && chdir(m->cwd) < 0)
-		return ckpt_error(err, errno, "chdir `%s`", m->cwd);
+	if (m->cwd && files_chdir(m->cwd, err) < 0)
+		return -err->code;
 	umask(m->umask);
 	if (personality(m->personality) < 0)
 		return ckpt_error(err, errno, "personality");

@@ -49,6 +49,8 @@ load helpers
 @test "files: a deleted FIFO and a deleted directory held open (static)" { wl_roundtrip fd_deleted.static; }
 @test "files: a pidfd whose process is gone (dynamic)" { wl_roundtrip fd_pidfd_gone; }
 @test "files: a pidfd whose process is gone (static)" { wl_roundtrip fd_pidfd_gone.static; }
+@test "files: a cwd that is a deleted directory (dynamic)" { wl_roundtrip fd_cwd_deleted; }
+@test "files: a cwd that is a deleted directory (static)" { wl_roundtrip fd_cwd_deleted.static; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (dynamic)" { wl_roundtrip fd_flags; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
 

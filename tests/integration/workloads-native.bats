@@ -69,6 +69,14 @@ load helpers
 	wl_native fd_pidfd_gone.static
 }
 
+@test "native: fd_cwd_deleted (dynamic)" {
+	wl_native fd_cwd_deleted
+}
+
+@test "native: fd_cwd_deleted (static)" {
+	wl_native fd_cwd_deleted.static
+}
+
 @test "native: fd_flags (dynamic)" {
 	wl_native fd_flags
 }
