@@ -1,6 +1,14 @@
 /*
  * libckpt/arch/rsys.h - remote syscalls: run one syscall inside a ptrace-stopped
  * thread. The one place that knows the x86-64 syscall ABI.
+ *
+ * Folder libckpt/arch/: what is specific to the CPU and its ABI. rsys.c
+ * drives a stopped thread through one syscall or a short piece of code
+ * (every remote call of dump and restore goes through RSYS_OK and the
+ * scratch area helpers here); regs-x86_64.c reads and writes the general
+ * registers and the XSAVE area, and knows how an interrupted syscall
+ * restarts. A port to another architecture starts by adding its twin of
+ * these two files.
  */
 #ifndef CKPT_RSYS_H
 #define CKPT_RSYS_H

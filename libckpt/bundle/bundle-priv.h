@@ -1,6 +1,14 @@
 /*
  * libckpt/bundle/bundle-priv.h - what bundle.c (writing, host facts) and
  * bundle-read.c (verifying, reading) share.
+ *
+ * Folder libckpt/bundle/: the bundle as files. Writing (NAME.tmp, each file
+ * digested as it streams, the manifest, a keyed MAC over it, fsync and
+ * rename), reading (the MAC first, then every size and digest, the host's
+ * CPU features) and `ckpt-oci inspect`. The documents' contents belong to
+ * the rooms that write them (task/, mem/, files/, namespaces/), each read
+ * back through util/doc.h; this folder only guarantees they are the bytes
+ * that were written, by a holder of the key.
  */
 #ifndef CKPT_BUNDLE_PRIV_H
 #define CKPT_BUNDLE_PRIV_H

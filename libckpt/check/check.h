@@ -1,6 +1,11 @@
 /*
  * libckpt/check/check.h - private to the `ckpt-oci check` probes.
  *
+ * Folder libckpt/check/: `ckpt-oci check` and the kernel-feature probes
+ * restore runs before it changes anything (a bundle that needs a feature
+ * this host lacks is refused). Probes are grouped by what uses them:
+ * ptrace, memory, namespaces, network, cgroups, the host.
+ *
  * Every probe runs in its own forked child (check.c does the forking, the
  * time limit and the reaping); a probe function fills a struct probe_out
  * and returns. Probes that need a second process (a ptrace target, a task

@@ -1,5 +1,11 @@
 /*
  * libckpt/dump/freezer.h - cgroup freezer (v1 freezer.state, v2 cgroup.freeze).
+ *
+ * Folder libckpt/dump/: the checkpoint pipeline (dump.c, short and
+ * linear, one rollback exit): freeze the tree's cgroup, seize every thread
+ * (seize.c), record the tree's shape (pstree.c, pstree.json), then each
+ * task through the rooms (task/, mem/, files/) and the namespaces, and
+ * finish by killing the tree or letting it run on.
  */
 #ifndef CKPT_FREEZER_H
 #define CKPT_FREEZER_H

@@ -1,6 +1,12 @@
 /*
  * libckpt/util/util.h - cleanup attributes, steal helpers, small macros.
  * Every fd is O_CLOEXEC from birth; destructors accept NULL and -1.
+ *
+ * Folder libckpt/util/: what every other folder (oci/ and cmd/ included)
+ * may use and that knows nothing of processes: errors and logs, the JSON
+ * wrapper (the only file that includes yajl), checked document access
+ * (doc.h), every /proc parser (proc.c), running a helper program
+ * (spawn.c), hashes, CPU features.
  */
 #ifndef CKPT_UTIL_H
 #define CKPT_UTIL_H
