@@ -1,15 +1,34 @@
 /*
  * tests/unit/test_nsdoc.c - the namespace documents read through their
- * typed parsers (ipc-doc.c, net-doc.c): a sane document comes back as
- * structs, and each damaged one is refused in one line naming the file
- * and the key path, before restore would make anything.
+ * typed parsers (ipc-doc.c, net-doc.c, cgroup-restore.c): a sane document
+ * comes back as structs, and each damaged one is refused in one line
+ * naming the file and the key path, before restore would make anything.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "tap.h"
+#include "namespaces/cgroup-restore.c"
+#include "namespaces/cgroup.c"
 #include "namespaces/ipc-doc.c"
 #include "namespaces/net-doc.c"
+
+/* What cgroup-restore.c makes is journaled; nothing is made here. */
+int journal_add(const char *kind, const char *fmt, ...)
+{
+	return 0;
+}
+
+void journal_done_match(const char *kind, const char *arg)
+{
+}
+
+/* cgroup.c's dump asks inside a namespace; never called here. */
+int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err), void *arg,
+		 struct json **out, ckpt_err_t *err)
+{
+	return ckpt_error_msg(err, ENOSYS, "not in a unit test");
+}
 
 static struct json *parse(const char *s)
 {
@@ -188,8 +207,63 @@ static void test_net_bad(void)
 		"net.json: links[0].peer: netns `../x` is not a name in /run/netns");
 }
 
+static const char cg_good[] =
+	"{\"tree_cgroup\": false,"
+	" \"cgroups\": [{\"controllers\": \"pids\", \"path\": \"/a\","
+	"               \"limits\": {\"pids.max\": \"50\"}},"
+	"              {\"controllers\": \"\", \"path\": \"/t/q\", \"type\": \"threaded\"}],"
+	" \"threads\": [{\"pid\": 1, \"tid\": 1, \"cgroups\": [0, 1]},"
+	"             {\"pid\": 1, \"tid\": 2, \"cgroups\": [1]}]}";
+
+static void test_cg_good(void)
+{
+	cleanup_json struct json *j = parse(cg_good);
+	ckpt_err_t err = {0};
+	struct cg_doc d;
+
+	is_int(cg_doc_read(j, &d, &err), 0, "cgroup.json: a sane document parses");
+	is_int(d.ncgroups, 2, "two cgroups");
+	is_str(d.cgroups[0].lim_file[0], "pids.max", "its limit");
+	is_str(d.cgroups[0].lim_val[0], "50", "its value");
+	is_str(d.cgroups[1].type, "threaded", "v2 type");
+	is_int(d.nthreads, 2, "two threads");
+	is_int(d.threads[1].tid, 2, "thread id");
+	is_int(d.threads[0].cg[1], 1, "cgroups by index");
+	cg_doc_free(&d);
+}
+
+static int cg_read(const struct json *j, void *st, ckpt_err_t *err)
+{
+	return cg_doc_read(j, st, err);
+}
+
+static void test_cg_bad(void)
+{
+	refused(cg_read, "{\"cgroups\": [{\"controllers\": \"pids\", \"path\": \"/a/../../etc\"}]}",
+		"cgroup.json: cgroups[0]: path `/a/../../etc` is not absolute or leaves the "
+		"hierarchy");
+	refused(cg_read, "{\"cgroups\": [{\"controllers\": \"pids/x\", \"path\": \"/a\"}]}",
+		"cgroup.json: cgroups[0]: controllers `pids/x` hold a slash");
+	refused(cg_read,
+		"{\"cgroups\": [{\"controllers\": \"pids\", \"path\": \"/a\","
+		" \"limits\": {\"release_agent\": \"/x\"}}]}",
+		"cgroup.json: cgroups[0].limits: unknown limit `release_agent`");
+	refused(cg_read,
+		"{\"cgroups\": [{\"controllers\": \"\", \"path\": \"/a\","
+		" \"type\": \"weird\"}]}",
+		"cgroup.json: cgroups[0]: unknown type `weird`");
+	refused(cg_read,
+		"{\"cgroups\": [{\"controllers\": \"pids\", \"path\": \"/a\"}],"
+		" \"threads\": [{\"pid\": 1, \"tid\": 1, \"cgroups\": [1]}]}",
+		"cgroup.json: threads[0].cgroups[0]: 1 is out of range 0..0");
+	refused(cg_read, "{\"threads\": [{\"pid\": 0, \"tid\": 1, \"cgroups\": []}]}",
+		"cgroup.json: threads[0].pid: 0 is out of range 1..4194304");
+}
+
 int main(void)
 {
+	test_cg_good();
+	test_cg_bad();
 	test_ipc_good();
 	test_ipc_bad();
 	test_net_good();
