@@ -269,6 +269,7 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 	fi->pid = pid;
 	fi->fd = fd;
 	fi->procfd = procfd;
+	fi->pidfd = dc->task_pid == pid && dc->task_pid ? dc->task_pidfd : -1;
 	snprintf(path, sizeof(path), "fd/%d", fd);
 	n = readlinkat(procfd, path, fi->link, sizeof(fi->link) - 1);
 	if (n < 0 || fstatat(procfd, path, &fi->st, 0) < 0) {
@@ -324,7 +325,7 @@ int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *
 	cleanup_dir DIR *d = NULL;
 	struct json *fds = json_set(doc, "fds", json_arr());
 	struct dirent *de;
-	int dfd, ret;
+	int dfd, pidfd, ret;
 
 	if (!dc->ghost_limit)
 		dc->ghost_limit = FILES_GHOST_LIMIT_DEFAULT;
@@ -334,14 +335,22 @@ int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *
 			close(dfd);
 		return ckpt_error(err, errno, "open /proc/%d/fd", pid);
 	}
-	while ((de = readdir(d))) {
+	/* one pidfd for every copy of the task's fds (owner.c) */
+	pidfd = syscall(__NR_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return ckpt_error(err, errno, "pidfd_open %d", pid);
+	dc->task_pidfd = pidfd;
+	dc->task_pid = pid;
+	ret = 0;
+	while (ret == 0 && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		ret = files_dump_fd(pid, procfd, atoi(de->d_name), fds, dc, err);
-		if (ret < 0)
-			return ret;
 	}
-	return 0;
+	dc->task_pid = 0;
+	dc->task_pidfd = -1;
+	close(pidfd);
+	return ret;
 }
 
 const struct fd_ops *files_kind_ops(const char *kind)

@@ -28,6 +28,7 @@ struct fd_info {
 	unsigned int flags; /* from fdinfo, O_* with O_CLOEXEC */
 	long long pos;
 	char *fdinfo; /* the whole of /proc/PID/fdinfo/N */
+	int pidfd;    /* of pid, while its fds are dumped (files_dump_task); else -1 */
 };
 
 struct ckpt_bundle;
@@ -49,6 +50,8 @@ struct files_dctx {
 	int ninet_held;
 	struct unix_diag_sk **unix_diag; /* sock_diag sockets, one per netns (unix-diag.c) */
 	int nunix_diag;
+	int task_pidfd; /* pidfd of task_pid while files_dump_task runs */
+	pid_t task_pid;
 	uint64_t mnt_ns; /* mount namespace (inode) whose mount ids are below */
 	int *mnt_ids;	 /* sorted: is a file on one of the task's mounts? */
 	int nmnt_ids;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "files/files.h"
@@ -82,11 +83,15 @@ static int owner_ns_id(const struct fd_info *fi, pid_t host, bool thread, int *o
 
 int owner_dump(const struct fd_info *fi, struct json *o, ckpt_err_t *err)
 {
-	cleanup_close int copy = files_steal_fd(fi->pid, fi->fd, err);
+	cleanup_close int copy = fi->pidfd >= 0
+					 ? (int)syscall(__NR_pidfd_getfd, fi->pidfd, fi->fd, 0)
+					 : files_steal_fd(fi->pid, fi->fd, err);
 	struct f_owner_ex own = {0};
 	struct fd_owner w = {0};
 	int ret;
 
+	if (copy < 0 && fi->pidfd >= 0)
+		return ckpt_error(err, errno, "pidfd_getfd fd %d of %d", fi->fd, fi->pid);
 	if (copy < 0)
 		return copy;
 	if (fcntl(copy, F_GETOWN_EX, &own) < 0)
