@@ -342,6 +342,7 @@ out:
 	freezer_close(&fz);
 	bundle_close(ctx.bundle);
 	journal_done(j_tmp);
+	files_dump_free(&fc);
 	json_free(fc.doc);
 	ctx_free(&ctx);
 	log_close_file();

@@ -361,19 +361,24 @@ const struct fd_ops *files_kind_ops(const char *kind)
 	return NULL;
 }
 
-int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err)
+void files_dump_free(struct files_dctx *dc)
 {
-	int ret = unix_dump_check(dc, err);
-
-	unix_diag_close_all(dc);
-	if (ret < 0)
-		return ret;
 	free(dc->descs);
 	dc->descs = NULL;
 	dc->ndescs = 0;
 	free(dc->mnt_ids);
 	dc->mnt_ids = NULL;
 	dc->nmnt_ids = 0;
+}
+
+int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err)
+{
+	int ret = unix_dump_check(dc, err);
+
+	unix_diag_close_all(dc);
+	files_dump_free(dc);
+	if (ret < 0)
+		return ret;
 	if (!dc->doc)
 		dc->doc = json_obj();
 	return bundle_put_json(dc->bundle, "files.json", dc->doc, err);

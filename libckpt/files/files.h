@@ -294,6 +294,8 @@ int unix_prepare_late(struct files_rctx *rc, ckpt_err_t *err);
 void inet_dump_release(struct files_dctx *dc, bool killed);
 /* Write files.json (after every task). */
 int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err);
+/* What the dump of the files kept across tasks, freed (by finish, or on failure). */
+void files_dump_free(struct files_dctx *dc);
 
 /*
  * Read the "fds" of a task's document (task-PID.json) into rc, checked;

@@ -125,10 +125,13 @@ static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 		json_set(o, "proc", json_bool(true));
 		return 0;
 	}
-	if ((fi->flags & O_ACCMODE) == O_RDONLY && S_ISREG(fi->st.st_mode))
-		json_set(o, "mtime",
-			 json_str(xasprintf("%lld.%09ld", (long long)fi->st.st_mtim.tv_sec,
-					    fi->st.st_mtim.tv_nsec)));
+	if ((fi->flags & O_ACCMODE) == O_RDONLY && S_ISREG(fi->st.st_mode)) {
+		char buf[48];
+
+		snprintf(buf, sizeof(buf), "%lld.%09ld", (long long)fi->st.st_mtim.tv_sec,
+			 fi->st.st_mtim.tv_nsec);
+		json_set(o, "mtime", json_str(buf));
+	}
 	return 0;
 }
 

@@ -35,10 +35,12 @@ static int timerfd_pair(const char *text, const char *key, struct json *o, ckpt_
 {
 	const char *p = strstr(text, key);
 	long long s, ns;
+	char buf[48];
 
 	if (!p || sscanf(p + strlen(key), ": (%lld, %lld)", &s, &ns) != 2)
 		return ckpt_error_msg(err, EPROTO, "timerfd fdinfo without %s", key);
-	json_set(o, key, json_str(xasprintf("%lld.%09lld", s, ns)));
+	snprintf(buf, sizeof(buf), "%lld.%09lld", s, ns);
+	json_set(o, key, json_str(buf));
 	return 0;
 }
 
