@@ -606,7 +606,8 @@ static int cg_walk(pid_t root, struct cg_host **out, size_t *n, ckpt_err_t *err)
 				continue;
 			}
 			queue = xrealloc(queue, (nq + nk) * sizeof(*queue));
-			memcpy(queue + nq, kids, nk * sizeof(*kids));
+			if (nk) /* kids is NULL when there are none */
+				memcpy(queue + nq, kids, nk * sizeof(*kids));
 			nq += nk;
 		}
 	}
