@@ -424,6 +424,7 @@ static void test_mac(ckpt_err_t *err)
 	struct bundle_auth nokey_insecure = {.key_file = "/nonexistent/key", .insecure = true,
 					     .quiet = true};
 	cleanup_free char *p = fresh("mac", err), *mac = xasprintf("%s/manifest.mac", p);
+	cleanup_free char *nokey_path = bpath("nokey");
 	struct ckpt_bundle *b = NULL;
 
 	is_str(open_msg(p, err), "", "a fresh bundle authenticates");
@@ -472,7 +473,7 @@ static void test_mac(ckpt_err_t *err)
 	like(open_msg(p, err), "not authenticated: no manifest.mac", "MAC removed");
 	is_str(open_msg_insecure(p, err), "", "MAC removed, insecure: opens");
 	ok(strchr(err->msg, '\n') == NULL, "errors are one line");
-	is_int(bundle_create(bpath("nokey"), &nokey, &b, err), -ENOKEY,
+	is_int(bundle_create(nokey_path, &nokey, &b, err), -ENOKEY,
 	       "a --key that does not exist: nothing written");
 }
 
