@@ -103,7 +103,7 @@ asan:
 	CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
 		$(MAKE) --no-print-directory BUILD=build-asan asan-run
 
-asan-run: $(BIN) $(UNIT_BINS) workloads
+asan-run: $(BIN) $(UNIT_BINS) $(MKBUNDLE) workloads
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(TEST_ENV) tests/run-tests $(UNIT_BINS) \
 		$(addprefix tests/integration/,$(ASAN_INTEGRATION))
 
