@@ -45,6 +45,20 @@ ks_points()
 	} | tr ' ' '\n' | sort -nu
 }
 
+# The signals to try at each point: make check spares the container the
+# SIGINT (relayed as SIGTERM is) and the restore its SIGTERM (it dies of
+# it as of SIGKILL); the sweep tries them all.
+ks_signals()
+{
+	if [[ ${KILLSAFE_SWEEP:-} == 1 || $1 == tree ]]; then
+		echo KILL TERM INT
+	elif [[ $1 == container ]]; then
+		echo KILL TERM
+	else
+		echo KILL
+	fi
+}
+
 # ks_count ARGS...: the ptrace calls of a full checkpoint with these arguments.
 ks_count()
 {
@@ -97,7 +111,7 @@ ks_tree_ok()
 	ks_count --pid "$WL_PID" -o "$T/full" --leave-running
 	rm -rf "$T/full"
 	for n in $(ks_points "$KS_COUNT"); do
-		for sig in KILL TERM INT; do
+		for sig in $(ks_signals tree); do
 			ks_kill "$sig" "$n" "$T/b" --pid "$WL_PID"
 			ks_tree_ok "SIG$sig at call $n"
 		done
@@ -152,7 +166,7 @@ ks_ctr_ok()
 	ks_count --root "$RUNC_ROOT" -o "$T/full" --leave-running ks1
 	rm -rf "$T/full"
 	for n in $(ks_points "$KS_COUNT"); do
-		for sig in KILL TERM INT; do
+		for sig in $(ks_signals container); do
 			ks_kill "$sig" "$n" "$T/b" --root "$RUNC_ROOT" ks1
 			ks_ctr_ok ks1 "SIG$sig at call $n"
 		done
@@ -263,7 +277,8 @@ ks_no_restored_process()
 	wait_until 10 pid_exited "$pid"
 	"$RUNC" --root "$RUNC_ROOT" delete ks2
 	for n in $(ks_points "$KS_COUNT"); do
-		for sig in KILL TERM; do
+		for sig in $(ks_signals restore); do
+			[[ $sig == INT ]] && continue
 			run clean_exec env CKPT_OCI_FAULT="kill-self:$sig:$n" \
 				timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" \
 				"$T/ckpt"
