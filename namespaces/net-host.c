@@ -241,9 +241,25 @@ int net_host_lock(ckpt_err_t *err)
 	return host_lock_set(true, err);
 }
 
-void net_host_unlock(void)
+void net_host_unlock(pid_t root)
 {
 	ckpt_err_t e = {0};
+
+	/*
+	 * Another ckpt-oci than the one that locked (recover, after a killed
+	 * checkpoint): the table is known by the root's pid, its rules go with it.
+	 */
+	if (root > 0 && !host.table[0]) {
+		int fd = nft_socket();
+
+		snprintf(host.table, sizeof(host.table), NET_LOCK_NAME "_%d", root);
+		if (fd >= 0 && nft_lock_tuples(fd, host.table, NULL, 0, false) == 0)
+			pr_info("connections of the tree unlocked (table inet %s)", host.table);
+		if (fd >= 0)
+			close(fd);
+		memset(&host, 0, sizeof(host));
+		return;
+	}
 
 	if (host_lock_set(false, &e) < 0) {
 		pr_warn("%s: the tree's connections stay locked (nft delete table inet %s)", e.msg,

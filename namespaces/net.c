@@ -265,7 +265,7 @@ static int net_finish(struct ns_restore *r, ckpt_err_t *err)
 static int net_resume(struct ns_restore *r, ckpt_err_t *err)
 {
 	if (!(r->flags & CLONE_NEWNET)) {
-		net_host_unlock();
+		net_host_unlock(0);
 		return 0;
 	}
 	return net_unlock_pid(r->root_host_pid, err);
@@ -275,7 +275,7 @@ static int net_resume(struct ns_restore *r, ckpt_err_t *err)
 static void net_undo(struct ns_restore *r)
 {
 	if (!(r->flags & CLONE_NEWNET))
-		net_host_unlock();
+		net_host_unlock(0);
 }
 
 static int net_lock(const struct ns_dump *d, ckpt_err_t *err)
@@ -290,7 +290,7 @@ static void net_unlock(const struct ns_dump *d)
 	ckpt_err_t e = {0};
 
 	if (!d->owned) {
-		net_host_unlock();
+		net_host_unlock(d->pid);
 		return;
 	}
 	if (net_unlock_ns(d->nsfd, &e) < 0)

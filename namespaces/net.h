@@ -136,7 +136,8 @@ int nft_lock_tuples(int fd, const char *table, const struct net_tuple *t, size_t
  */
 int net_host_dump(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids, ckpt_err_t *err);
 int net_host_lock(ckpt_err_t *err);
-void net_host_unlock(void);
+/* root: the tree's root at dump, to find the table when this run did not lock (0: none). */
+void net_host_unlock(pid_t root);
 int net_host_prepare(struct ckpt_bundle *b, ckpt_err_t *err);
 
 /* net-lock.c: the lock's table (`inet ckpt_oci_lock`). */
