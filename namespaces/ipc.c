@@ -27,13 +27,13 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "namespaces/ipc.h"
 #include "namespaces/ns.h"
 #include "util/doc.h"
 #include "util/log.h"
+#include "util/spawn.h"
 #include "util/util.h"
 
 #ifndef MSG_COPY
@@ -208,31 +208,55 @@ static struct json *ipc_read(void *arg, ckpt_err_t *err)
 	return steal_pointer(&j);
 }
 
-/* The child of shm_dump_data: every segment's bytes, in order, to fd. */
-static int shm_stream(int nsfd, const struct ipc_obj *shm, size_t n, int fd)
-{
-	if (setns(nsfd, CLONE_NEWIPC) < 0)
-		return 1;
-	for (size_t i = 0; i < n; i++) {
-		void *p = shmat(shm[i].id, NULL, SHM_RDONLY);
+struct shm_job {
+	int nsfd;
+	const struct ipc_obj *shm;
+	size_t n;
+	struct bundle_image *img;
+	uint64_t got;
+};
 
-		if (p == (void *)-1 || write_all(fd, p, shm[i].size) < 0)
+/* The child of shm_dump_data: every segment's bytes, in order, to stdout. */
+static int shm_stream(void *arg)
+{
+	const struct shm_job *j = arg;
+
+	if (setns(j->nsfd, CLONE_NEWIPC) < 0)
+		return 1;
+	for (size_t i = 0; i < j->n; i++) {
+		void *p = shmat(j->shm[i].id, NULL, SHM_RDONLY);
+
+		if (p == (void *)-1 || write_all(STDOUT_FILENO, p, j->shm[i].size) < 0)
 			return 1;
 		shmdt(p);
 	}
 	return 0;
 }
 
+static int shm_sink(void *arg, const void *buf, size_t len, ckpt_err_t *err)
+{
+	struct shm_job *j = arg;
+
+	j->got += len;
+	return bundle_image_write(j->img, buf, len, err);
+}
+
 /* Copy the contents of every segment into ipc-shm.img; record offsets. */
 static int shm_dump_data(const struct ns_dump *d, struct json *ipc, ckpt_err_t *err)
 {
-	cleanup_free char *buf = xzalloc(1 << 20);
 	cleanup_free struct ipc_obj *shm = NULL;
-	struct bundle_image *img = NULL;
-	int p[2], status, ret;
+	struct shm_job j = {.nsfd = d->nsfd};
+	struct spawn s = {.name = "shared memory helper",
+			  .child = shm_stream,
+			  .arg = &j,
+			  .in = SPAWN_INHERIT,
+			  .out = SPAWN_SINK,
+			  .sink = shm_sink,
+			  .sink_arg = &j,
+			  .errout = SPAWN_INHERIT};
 	uint64_t total = 0;
 	size_t n = 0;
-	pid_t pid;
+	int ret;
 
 	ret = ipc_shm_list(ipc, &shm, &n, err);
 	if (ret < 0 || !n)
@@ -241,38 +265,22 @@ static int shm_dump_data(const struct ns_dump *d, struct json *ipc, ckpt_err_t *
 		json_set(json_at(json_get(ipc, "shm"), i), "offset", json_int(total));
 		total += shm[i].size;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return ckpt_error(err, errno, "pipe");
-	pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		_exit(shm_stream(d->nsfd, shm, n, p[1]));
-	}
-	close(p[1]);
-	ret = pid < 0 ? ckpt_error(err, errno, "fork") : bundle_image_create(d->bundle, SHM_IMG,
-									     &img, err);
-	while (ret == 0 && total > 0) {
-		ssize_t n = read(p[0], buf, MIN(total, (uint64_t)1 << 20));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = ckpt_error_msg(err, EIO, "read shared memory segments: %s",
-					     n < 0 ? strerror(errno) : "helper died");
-		else
-			ret = bundle_image_write(img, buf, n, err);
-		total -= n > 0 ? n : 0;
-	}
-	close(p[0]);
-	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (ret == 0 && pid > 0 && status != 0)
-		ret = ckpt_error_msg(err, EIO, "shared memory helper failed (status 0x%x)", status);
+	j.shm = shm;
+	j.n = n;
+	ret = bundle_image_create(d->bundle, SHM_IMG, &j.img, err);
+	if (ret == 0)
+		ret = spawn_run(&s, err);
+	if (ret == 0 && j.got != total)
+		ret = ckpt_error_msg(err, EIO, "read shared memory segments: helper died");
+	else if (ret == 0 && !spawn_ok(&s))
+		ret = ckpt_error_msg(err, EIO, "shared memory helper failed (status 0x%x)",
+				     s.status);
+	spawn_free(&s);
 	if (ret < 0) {
-		bundle_image_abort(img);
+		bundle_image_abort(j.img);
 		return ret;
 	}
-	return img ? bundle_image_close(img, err) : 0;
+	return bundle_image_close(j.img, err);
 }
 
 static int ipc_dump(const struct ns_dump *d, ckpt_err_t *err)

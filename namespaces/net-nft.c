@@ -1,8 +1,8 @@
 /*
  * namespaces/net-nft.c - nftables without a shell: whether a namespace
  * has any table at all (one NFT_MSG_GETTABLE dump over nfnetlink, so a
- * namespace without tables costs no `nft` run), nft itself run by
- * posix_spawnp with pipes, and the network lock's table added or deleted
+ * namespace without tables costs no `nft` run), nft itself run through
+ * util/spawn, and the network lock's table added or deleted
  * in one nfnetlink batch (net-lock.c says what the table holds).
  *
  * Each of these runs in the caller thread's network namespace; the lock
@@ -19,39 +19,14 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "namespaces/net.h"
 #include "util/log.h"
+#include "util/spawn.h"
 #include "util/util.h"
-
-extern char **environ;
-
-/*
- * in into fd, a pipe to nft. If nft dies unread, the write fails with
- * EPIPE instead of SIGPIPE killing ckpt-oci: blocked here, the signal is
- * taken back before the mask is restored.
- */
-static void feed(int fd, const char *in)
-{
-	static const struct timespec now = {0, 0};
-	sigset_t pipe_set, old;
-	int ret;
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	ret = write_all(fd, in, strlen(in));
-	if (ret == -EPIPE)
-		sigtimedwait(&pipe_set, NULL, &now);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret < 0)
-		pr_warn("write to nft: %s", strerror(-ret));
-}
 
 static struct nlmsghdr *nft_msg(char *buf, int type, int family, uint16_t flags, uint32_t seq)
 {
@@ -113,61 +88,24 @@ out:
  * into *out when out is given (else inherited), stderr to /dev/null when
  * quiet. Returns the wait status, or a negative errno.
  */
-int nft_run(char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err)
+int nft_run(const char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err)
 {
-	posix_spawn_file_actions_t fa;
-	int ip[2] = {-1, -1}, op[2] = {-1, -1}, status, ret;
-	size_t len = 0, cap = 0;
-	pid_t pid;
+	struct spawn s = {.argv = argv,
+			  .in = in ? SPAWN_PIPE : SPAWN_NULL,
+			  .out = out ? SPAWN_PIPE : SPAWN_INHERIT,
+			  .out_max = BUNDLE_JSON_MAX,
+			  .errout = quiet ? SPAWN_NULL : SPAWN_INHERIT,
+			  .in_buf = in,
+			  .in_len = in ? strlen(in) : 0};
+	int ret = spawn_run(&s, err);
 
-	if ((in && pipe2(ip, O_CLOEXEC) < 0) || (out && pipe2(op, O_CLOEXEC) < 0)) {
-		ret = ckpt_error(err, errno, "pipe");
-		goto fail;
-	}
-	posix_spawn_file_actions_init(&fa);
-	if (in)
-		posix_spawn_file_actions_adddup2(&fa, ip[0], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (out)
-		posix_spawn_file_actions_adddup2(&fa, op[1], 1);
-	if (quiet)
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	ret = posix_spawnp(&pid, "nft", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (ret) {
-		ret = ckpt_error(err, ret, "run nft");
-		goto fail;
-	}
-	if (in) {
-		close(steal_fd(&ip[0]));
-		/* nft reads all its input before it answers: no deadlock with out */
-		feed(ip[1], in);
-		close(steal_fd(&ip[1]));
-	}
-	if (out) {
-		ssize_t n;
-
-		close(steal_fd(&op[1]));
-		do {
-			if (len + 4096 > cap)
-				*out = xrealloc(*out, cap = cap * 2 + 4096);
-			n = read(op[0], *out + len, cap - len - 1);
-			if (n > 0)
-				len += n;
-		} while (n > 0 || (n < 0 && errno == EINTR));
-		(*out)[len] = '\0';
-		close(steal_fd(&op[0]));
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return status;
-fail:
-	for (int i = 0; i < 2; i++) {
-		closep(&ip[i]);
-		closep(&op[i]);
-	}
-	return ret;
+	if (ret == 0 && out && s.out_truncated)
+		ret = ckpt_error_msg(err, EFBIG, "`nft` printed more than %u bytes",
+				     BUNDLE_JSON_MAX);
+	if (ret == 0 && out)
+		*out = steal_pointer(&s.out_buf) ?: xzalloc(1);
+	spawn_free(&s);
+	return ret < 0 ? ret : s.status;
 }
 
 /* ---- the lock's table in one batch ----------------------------------------- */

@@ -158,7 +158,7 @@ static const char *fresh_value(const struct json *fresh, const char *key)
  */
 static int nft_read(struct json *out, ckpt_err_t *err)
 {
-	static char *const argv[] = {"nft", "list", "ruleset", NULL};
+	static const char *const argv[] = {"nft", "list", "ruleset", NULL};
 	cleanup_free char *text = NULL;
 	int status, has = nft_has_tables();
 
@@ -223,7 +223,7 @@ static int sys_apply(const struct net_doc *net, ckpt_err_t *err)
 			close(fd);
 	}
 	if (rules) {
-		static char *const argv[] = {"nft", "-f", "-", NULL};
+		static const char *const argv[] = {"nft", "-f", "-", NULL};
 		int status = nft_run(argv, rules, NULL, false, err);
 
 		if (status > 0)

@@ -100,7 +100,7 @@ int nft_has_tables(void);
  * net-nft.c: run nft (argv[0] "nft") in the caller's netns, stdin from in,
  * stdout into *out (malloc'd) if out; the wait status or a negative errno.
  */
-int nft_run(char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err);
+int nft_run(const char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err);
 
 /* net-nft.c: an nfnetlink socket of the caller's netns, or -errno. */
 int nft_socket(void);

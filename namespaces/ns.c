@@ -9,11 +9,11 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "namespaces/ns.h"
 #include "util/doc.h"
 #include "util/log.h"
+#include "util/spawn.h"
 #include "util/util.h"
 
 extern const struct ckpt_ns_ops ns_uts_ops;
@@ -55,52 +55,57 @@ static int ns_exec_error(struct json **out, ckpt_err_t *err)
 	return ret;
 }
 
+struct ns_exec {
+	int nsfd, nstype;
+	struct json *(*fn)(void *arg, ckpt_err_t *err);
+	void *arg;
+};
+
+/* In the child: join the namespace, run fn, its JSON (or error) to stdout. */
+static int ns_exec_child(void *arg)
+{
+	struct ns_exec *x = arg;
+	ckpt_err_t e = {0};
+	struct json *j = NULL;
+	char *text;
+	size_t len;
+
+	if (setns(x->nsfd, x->nstype) < 0)
+		ckpt_error(&e, errno, "join namespace");
+	else
+		j = x->fn(x->arg, &e);
+	if (!j) {
+		j = json_obj();
+		json_set(j, "__error", json_str(e.msg));
+		json_set(j, "__errno", json_int(e.code ? e.code : EIO));
+	}
+	text = json_dump(j, false, &len);
+	return write_all(STDOUT_FILENO, text, len) < 0;
+}
+
 int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
 		 void *arg, struct json **out, ckpt_err_t *err)
 {
-	cleanup_free char *buf = NULL;
-	int p[2], status;
-	ssize_t n;
-	pid_t pid;
+	struct ns_exec x = {nsfd, nstype, fn, arg};
+	struct spawn s = {.name = "namespace helper",
+			  .child = ns_exec_child,
+			  .arg = &x,
+			  .in = SPAWN_INHERIT,
+			  .out = SPAWN_PIPE,
+			  .out_max = BUNDLE_JSON_MAX,
+			  .errout = SPAWN_INHERIT};
+	int ret = spawn_run(&s, err);
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return ckpt_error(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return ckpt_error(err, errno, "fork");
-	}
-	if (pid == 0) {
-		ckpt_err_t e = { 0 };
-		struct json *j = NULL;
-		char *text;
-		size_t len;
-
-		close(p[0]);
-		if (setns(nsfd, nstype) < 0)
-			ckpt_error(&e, errno, "join namespace");
-		else
-			j = fn(arg, &e);
-		if (!j) {
-			j = json_obj();
-			json_set(j, "__error", json_str(e.msg));
-			json_set(j, "__errno", json_int(e.code ? e.code : EIO));
-		}
-		text = json_dump(j, false, &len);
-		_exit(write_all(p[1], text, len) < 0);
-	}
-	close(p[1]);
-	buf = xzalloc(BUNDLE_JSON_MAX + 1);
-	n = read_all(p[0], buf, BUNDLE_JSON_MAX);
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (n <= 0)
-		return ckpt_error_msg(err, EIO, "namespace helper died (status 0x%x)", status);
-	if (json_parse(buf, n, out, err) < 0)
-		return -err->code;
-	return ns_exec_error(out, err);
+	if (ret < 0)
+		return ret;
+	if (s.out_len == 0)
+		ret = ckpt_error_msg(err, EIO, "namespace helper died (status 0x%x)", s.status);
+	else if (json_parse(s.out_buf, s.out_len, out, err) < 0)
+		ret = -err->code;
+	else
+		ret = ns_exec_error(out, err);
+	spawn_free(&s);
+	return ret;
 }
 
 static int ns_ino(pid_t pid, const char *name, ino_t *ino)

@@ -39,7 +39,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +46,7 @@
 #include "util/json.h"
 #include "oci/oci.h"
 #include "util/log.h"
+#include "util/spawn.h"
 #include "util/util.h"
 
 #define DIFF_TAR "rootfs-diff.tar"
@@ -148,58 +148,41 @@ static int walk_dir(struct walk *w, int dfd, char *path, size_t len, int depth,
 	return ret;
 }
 
+static int to_image(void *img, const void *buf, size_t len, ckpt_err_t *err)
+{
+	return bundle_image_write(img, buf, len, err);
+}
+
 /*
- * Run tar with stdin and stdout as given; its stderr kept in a memfd for a
- * one-line error. out < 0: read its stdout into img.
+ * Run tar with stdin and stdout as given; its stderr kept for a one-line
+ * error. out < 0: its stdout goes into img.
  */
-static int run_tar(char *const argv[], int in, int out, struct bundle_image *img,
+static int run_tar(const char *const argv[], int in, int out, struct bundle_image *img,
 		   ckpt_err_t *err)
 {
-	cleanup_close int errfd = memfd_create("tar-stderr", MFD_CLOEXEC);
-	int pfd[2] = { -1, -1 }, status = 0, ret = 0;
-	char buf[1 << 16], msg[512];
-	pid_t pid;
-	ssize_t n;
+	struct spawn s = {.argv = argv,
+			  .in = SPAWN_FD,
+			  .in_fd = in,
+			  .out = out < 0 ? SPAWN_SINK : SPAWN_FD,
+			  .out_fd = out,
+			  .sink = to_image,
+			  .sink_arg = img,
+			  .errout = SPAWN_PIPE,
+			  .err_max = 512};
+	char st[64];
+	int ret = spawn_run(&s, err);
 
-	if (errfd < 0)
-		return ckpt_error(err, errno, "rootfs: memfd");
-	if (out < 0 && pipe2(pfd, O_CLOEXEC) < 0)
-		return ckpt_error(err, errno, "rootfs: pipe");
-	pid = fork();
-	if (pid < 0) {
-		ret = ckpt_error(err, errno, "fork");
-		goto out;
+	if (ret < 0) {
+		ret = ckpt_error_wrap(err, "rootfs");
+	} else if (!spawn_ok(&s)) {
+		const char *msg = s.err_buf ?: "";
+		int len = strcspn(msg, "\n");
+
+		ret = ckpt_error_msg(err, EIO, "rootfs: tar failed (%s)%s%.*s",
+				     spawn_status_str(s.status, st, sizeof(st)), len ? ": " : "",
+				     len, msg);
 	}
-	if (pid == 0) {
-		if (dup2(in, 0) < 0 || dup2(out < 0 ? pfd[1] : out, 1) < 0 || dup2(errfd, 2) < 0)
-			_exit(127);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (pfd[1] >= 0)
-		close(pfd[1]), pfd[1] = -1;
-	while (out < 0 && ret == 0 && (n = read(pfd[0], buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		ret = n < 0 ? ckpt_error(err, errno, "rootfs: read tar") :
-			      bundle_image_write(img, buf, n, err);
-	}
-	if (pfd[0] >= 0)
-		close(pfd[0]), pfd[0] = -1; /* a tar still writing gets EPIPE */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (ret == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		n = pread(errfd, msg, sizeof(msg) - 1, 0);
-		msg[n > 0 ? n : 0] = '\0';
-		msg[strcspn(msg, "\n")] = '\0';
-		ret = ckpt_error_msg(err, EIO, "rootfs: tar failed (status 0x%x)%s%s", status,
-				     *msg ? ": " : "", msg);
-	}
-out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
+	spawn_free(&s);
 	return ret;
 }
 
@@ -213,9 +196,19 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 	struct stat st;
 	int fd, ret;
 	/* names as they are: tar would unquote a `\057` the container put in a name */
-	char *argv[] = { "tar", "--create", "--file=-", "--directory", (char *)dir, "--null",
-			 "--verbatim-files-from", "--no-recursion", "--files-from=-",
-			 "--numeric-owner", "--xattrs", "--sparse", NULL };
+	const char *argv[] = {"tar",
+			      "--create",
+			      "--file=-",
+			      "--directory",
+			      (char *)dir,
+			      "--null",
+			      "--verbatim-files-from",
+			      "--no-recursion",
+			      "--files-from=-",
+			      "--numeric-owner",
+			      "--xattrs",
+			      "--sparse",
+			      NULL};
 
 	if (parse_created(created, &w.since) < 0)
 		return ckpt_error_msg(err, EPROTO, "rootfs: bad creation time `%s`",
@@ -285,9 +278,11 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
 	if (!mkdtemp(stage))
 		return ckpt_error(err, errno, "rootfs: staging directory beside %s", dir);
 	{
-		char *argv[] = { "tar", "--extract", "--file=-", "--directory", stage,
-				 "--numeric-owner", "--xattrs", "--same-permissions",
-				 "--same-owner", NULL };
+		const char *argv[] = {"tar",	      "--extract",
+				      "--file=-",     "--directory",
+				      stage,	      "--numeric-owner",
+				      "--xattrs",     "--same-permissions",
+				      "--same-owner", NULL};
 
 		ret = run_tar(argv, fd, STDERR_FILENO, NULL, err);
 	}

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/json.h"
@@ -24,6 +23,7 @@
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/lockfile.h"
+#include "util/spawn.h"
 #include "util/util.h"
 
 #define STATE_MAX (4u << 20)
@@ -273,54 +273,17 @@ int oci_lock(const struct oci_container *c, char **path, ckpt_err_t *err)
 	return fd;
 }
 
-/* Last line of what the runtime said, for a one-line error. */
-static const char *last_line(char *buf)
-{
-	char *p;
-
-	while ((p = strrchr(buf, '\n')) && !p[1])
-		*p = '\0';
-	p = strrchr(buf, '\n');
-	return p ? p + 1 : buf;
-}
-
 /* `RUNTIME --root ROOT delete -f ID`, as after `runc kill` + `runc delete`. */
 int oci_delete(const struct oci_container *c, ckpt_err_t *err)
 {
-	char out[4096];
-	int pfd[2], status;
-	ssize_t n = 0, r;
-	pid_t pid;
+	const char *const argv[] = {c->runtime, "--root", c->root, "delete", "-f", c->id, NULL};
+	struct spawn s = {
+		.argv = argv, .out = SPAWN_PIPE, .out_max = 4096, .errout = SPAWN_TO_STDOUT};
+	int ret = spawn_run(&s, err);
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return ckpt_error(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return ckpt_error(err, errno, "fork");
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0)
-			_exit(127);
-		execlp(c->runtime, c->runtime, "--root", c->root, "delete", "-f", c->id, NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (n < (ssize_t)sizeof(out) - 1 &&
-	       ((r = read(pfd[0], out + n, sizeof(out) - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
-		n += r > 0 ? r : 0;
-	out[n] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return ckpt_error(err, errno, "wait for %s delete", c->runtime);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !n)
-		return ckpt_error_msg(err, ENOENT, "cannot run `%s`", c->runtime);
-	return ckpt_error_msg(err, EIO, "%s delete -f %s failed: %s", c->runtime, c->id,
-			      last_line(out));
+	if (ret == 0 && !spawn_ok(&s))
+		ret = ckpt_error_msg(err, EIO, "%s delete -f %s failed: %s", c->runtime, c->id,
+				     spawn_last_line(&s));
+	spawn_free(&s);
+	return ret;
 }

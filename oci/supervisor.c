@@ -29,6 +29,7 @@
 #include "ckpt/bundle.h"
 #include "oci/hook.h"
 #include "oci/oci.h"
+#include "util/spawn.h"
 #include "util/uapi.h"
 #include "util/util.h"
 
@@ -133,24 +134,34 @@ static void point_latest(struct supervisor *s, const char *name)
 			 LATEST);
 }
 
+struct checkpoint_job {
+	struct supervisor *s;
+	const char *path;
+};
+
 /*
  * In a child of its own: a crash or a leak in the engine must not take the
  * supervisor down, and the child's ptrace of the container ends with it.
- * The error message comes back through a pipe.
+ * The error message comes back through the pipe spawn gave as stdout;
+ * stdout itself goes back to the log.
  */
-static int checkpoint_child(struct supervisor *s, const char *path, int wfd)
+static int checkpoint_child(void *arg)
 {
+	struct checkpoint_job *j = arg;
 	struct oci_checkpoint_opts o = { 0 };
 	ckpt_err_t err = { 0 };
 	sigset_t none;
+	int wfd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 
+	if (wfd < 0 || dup2(j->s->c->logfd, STDOUT_FILENO) < 0)
+		return 1;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	o.runtime = s->c->runtime;
-	o.root = s->c->root;
-	o.id = s->c->id;
-	o.dump.bundle = path;
-	o.dump.work_dir = s->c->dir;
+	o.runtime = j->s->c->runtime;
+	o.root = j->s->c->root;
+	o.id = j->s->c->id;
+	o.dump.bundle = j->path;
+	o.dump.work_dir = j->s->c->dir;
 	o.dump.leave_running = true;
 	if (oci_checkpoint(&o, &err) == 0)
 		return 0;
@@ -162,43 +173,37 @@ static int checkpoint_child(struct supervisor *s, const char *path, int wfd)
 
 static int checkpoint_once(struct supervisor *s, ckpt_err_t *err)
 {
-	char name[64], msg[CKPT_ERR_MSG_MAX];
+	char name[64];
 	cleanup_free char *path = NULL;
-	int pfd[2], status;
-	ssize_t n;
-	pid_t pid;
+	struct checkpoint_job j = {s};
+	struct spawn sp = {.name = "checkpoint process",
+			   .child = checkpoint_child,
+			   .arg = &j,
+			   .in = SPAWN_INHERIT,
+			   .out = SPAWN_PIPE,
+			   .out_max = CKPT_ERR_MSG_MAX,
+			   .errout = SPAWN_INHERIT};
+	int ret;
 
 	snprintf(name, sizeof(name), BUNDLE_PREFIX "%06lu", s->seq + 1);
 	path = xasprintf("%s/%s", s->c->dir, name);
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return ckpt_error(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return ckpt_error(err, errno, "fork");
-	}
-	if (pid == 0) {
-		close(pfd[0]);
-		_exit(checkpoint_child(s, path, pfd[1]));
-	}
-	close(pfd[1]);
-	n = read_all(pfd[0], msg, sizeof(msg) - 1);
-	msg[n > 0 ? n : 0] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return ckpt_error(err, errno, "wait for checkpoint process %d", pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+	j.path = path;
+	ret = spawn_run(&sp, err);
+	if (ret == 0 && !spawn_ok(&sp)) {
 		/* a killed child may leave NAME.tmp behind: never a half bundle */
 		cleanup_free char *tmp = xasprintf("%s.tmp", name);
 
 		(void)bundle_rmtree(s->c->dirfd, tmp);
-		if (WIFSIGNALED(status))
-			return ckpt_error_msg(err, EIO, "%s: checkpoint process killed by signal %d",
-					      name, WTERMSIG(status));
-		return ckpt_error_msg(err, EIO, "%s: %s", name, *msg ? msg : "checkpoint failed");
+		if (WIFSIGNALED(sp.status))
+			ret = ckpt_error_msg(err, EIO, "%s: checkpoint process killed by signal %d",
+					     name, WTERMSIG(sp.status));
+		else
+			ret = ckpt_error_msg(err, EIO, "%s: %s", name,
+					     sp.out_len ? sp.out_buf : "checkpoint failed");
 	}
+	spawn_free(&sp);
+	if (ret < 0)
+		return ret;
 	s->seq++;
 	s->done++;
 	point_latest(s, name);
@@ -356,8 +361,6 @@ static int supervisor_setup(struct supervisor *s, int *lockfd, ckpt_err_t *err)
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->timerfd < 0)
 		return ckpt_error(err, errno, "timerfd_create");
-	/* the runtime's hooks carry no PATH of their own; runtimes are found by name */
-	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
 	s->seq = prune(s);
 	return arm_timer(s, err);
 }
@@ -392,66 +395,62 @@ static void supervisor_main(const struct hook_conf *c, int pidfd, int wfd)
 	_exit(0);
 }
 
-/* The supervisor's first words: "ok PID", or why it could not start. */
-static int wait_word(int rfd, pid_t *pid, ckpt_err_t *err)
-{
-	char msg[CKPT_ERR_MSG_MAX];
-	int v;
-	struct pollfd p = { .fd = rfd, .events = POLLIN };
-	ssize_t n;
-	int r;
+struct start_job {
+	const struct hook_conf *c;
+	int pidfd;
+};
 
-	do
-		r = poll(&p, 1, START_TIMEOUT_MS);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return ckpt_error_msg(err, ETIMEDOUT, "supervisor did not start within %d s",
-				      START_TIMEOUT_MS / 1000);
-	n = read_all(rfd, msg, sizeof(msg) - 1);
-	msg[n > 0 ? n : 0] = '\0';
-	if (sscanf(msg, "ok %d", &v) == 1) {
-		*pid = v;
-		return 0;
-	}
-	return ckpt_error_msg(err, EIO, "supervisor: %s", *msg ? msg : "exited at start");
+/*
+ * The middle child: a new session, then a child that is no session leader
+ * (no tty, ever). The supervisor's first words ("ok PID" or why it could
+ * not start) go to the pipe spawn gave as stdout, through a copy of it:
+ * the supervisor points its stdout at the log.
+ */
+static int start_child(void *arg)
+{
+	struct start_job *j = arg;
+	int wfd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	pid_t pid;
+
+	if (wfd < 0 || setsid() < 0)
+		return 1;
+	pid = fork();
+	if (pid == 0)
+		supervisor_main(j->c, j->pidfd, wfd);
+	if (pid < 0 && write_all(wfd, "fork failed", 11) < 0)
+		return 1;
+	return pid < 0;
 }
 
 int supervisor_start(const struct hook_conf *c, pid_t *pid, ckpt_err_t *err)
 {
-	cleanup_close int pidfd = -1;
-	int pfd[2], status;
-	pid_t mid;
+	struct start_job j = {c, -1};
+	struct spawn s = {.name = "supervisor",
+			  .child = start_child,
+			  .arg = &j,
+			  .in = SPAWN_INHERIT,
+			  .out = SPAWN_PIPE,
+			  .out_max = CKPT_ERR_MSG_MAX,
+			  .errout = SPAWN_INHERIT,
+			  .timeout_ms = START_TIMEOUT_MS};
+	int ret, v;
 
 	/* opened here, while the init surely is the container's (the runtime waits on us) */
-	pidfd = syscall(__NR_pidfd_open, c->pid, 0);
-	if (pidfd < 0)
+	j.pidfd = syscall(__NR_pidfd_open, c->pid, 0);
+	if (j.pidfd < 0)
 		return ckpt_error(err, errno, "pidfd_open %d", c->pid);
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return ckpt_error(err, errno, "pipe");
-	mid = fork();
-	if (mid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return ckpt_error(err, errno, "fork");
-	}
-	if (mid == 0) {
-		/* new session, then a child that is no session leader: no tty, ever */
-		close(pfd[0]);
-		if (setsid() < 0)
-			_exit(1);
-		mid = fork();
-		if (mid == 0)
-			supervisor_main(c, pidfd, pfd[1]);
-		if (mid < 0 && write_all(pfd[1], "fork failed", 11) < 0)
-			_exit(1);
-		_exit(mid < 0);
-	}
-	close(pfd[1]);
-	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
-		;
-	status = wait_word(pfd[0], pid, err);
-	close(pfd[0]);
-	return status;
+	ret = spawn_run(&s, err);
+	close(j.pidfd);
+	if (ret == -ETIMEDOUT)
+		ret = ckpt_error_msg(err, ETIMEDOUT, "supervisor did not start within %d s",
+				     START_TIMEOUT_MS / 1000);
+	else if (ret == 0 && s.out_buf && sscanf(s.out_buf, "ok %d", &v) == 1)
+		*pid = v;
+	else if (ret == 0)
+		ret = ckpt_error_msg(err, EIO, "supervisor: %s",
+				     s.out_len ? s.out_buf : "exited at start");
+	spawn_free(&s);
+	return ret;
 }
 
 /* The live supervisor: the holder of the lock on DIR/supervisor.pid, or 0. */

@@ -7,9 +7,9 @@
 #include <linux/io_uring.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include "check/check.h"
+#include "util/spawn.h"
 #include "util/util.h"
 
 #ifndef CAP_CHECKPOINT_RESTORE
@@ -63,44 +63,17 @@ void probe_capabilities(struct probe_out *o)
 /* First line of `path --version`, or NULL. */
 static char *runtime_version(const char *path)
 {
-	char buf[256];
-	int p[2], null;
-	ssize_t n;
-	pid_t pid;
+	const char *const argv[] = {path, "--version", NULL};
+	struct spawn s = {.argv = argv, .out = SPAWN_PIPE, .out_max = 255};
+	ckpt_err_t err = {0};
+	char *ver = NULL;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return NULL;
-	pid = fork();
-	if (pid == 0) {
-		null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (dup2(p[1], 1) < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 2) < 0)
-			_exit(127);
-		execl(path, path, "--version", (char *)NULL);
-		_exit(127);
+	if (spawn_run(&s, &err) == 0 && spawn_ok(&s) && s.out_len) {
+		s.out_buf[strcspn(s.out_buf, "\n")] = '\0';
+		ver = xstrdup(s.out_buf);
 	}
-	close(p[1]);
-	n = pid < 0 ? -1 : read_all(p[0], buf, sizeof(buf) - 1);
-	close(p[0]);
-	if (pid < 0 || check_wait_exit(pid) != 0 || n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return xstrdup(buf);
-}
-
-/* Find name on $PATH like a shell would. */
-static char *which(const char *name)
-{
-	cleanup_free char *path = xstrdup(getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin");
-
-	for (char *dir = strtok(path, ":"); dir; dir = strtok(NULL, ":")) {
-		char *cand = xasprintf("%s/%s", dir, name);
-
-		if (access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
-	}
-	return NULL;
+	spawn_free(&s);
+	return ver;
 }
 
 void probe_runtimes(struct probe_out *o)
@@ -110,7 +83,8 @@ void probe_runtimes(struct probe_out *o)
 	int found = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		cleanup_free char *path = which(names[i]);
+		/* where ckpt-oci would run it from: the trusted directories, not PATH */
+		cleanup_free char *path = spawn_resolve(names[i]);
 		cleanup_free char *ver = path ? runtime_version(path) : NULL;
 		size_t len = strlen(detail);
 
@@ -123,8 +97,8 @@ void probe_runtimes(struct probe_out *o)
 			snprintf(detail + len, sizeof(detail) - len, "%s%s: --version failed", sep,
 				 path);
 		} else {
-			snprintf(detail + len, sizeof(detail) - len, "%s%s not on PATH", sep,
-				 names[i]);
+			snprintf(detail + len, sizeof(detail) - len,
+				 "%s%s not in " SPAWN_TRUSTED_PATH, sep, names[i]);
 		}
 	}
 	o->ok = found > 0;
