@@ -152,7 +152,7 @@ static void rmounts_free(struct rmount *v, int n)
 static int cgroup_check(const struct rmount *m, ckpt_err_t *err)
 {
 	const char *super = m->rec.super ?: "";
-	cleanup_free char *cg = mnt_cgroup_of("/proc/self/cgroup", m->fstype, super);
+	cleanup_free char *cg = proc_cgroup_path_for_mount(0, m->fstype, super);
 
 	if (!cg)
 		return ckpt_error_msg(err, ENOENT,
@@ -273,7 +273,7 @@ static int cgroup_mount(struct ns_restore *r, struct rmount *m, ckpt_err_t *err)
 {
 	const char *rel = m->rec.cgroup_root;
 	const char *super = m->rec.super ?: "";
-	cleanup_free char *cg = mnt_cgroup_of("/proc/self/cgroup", m->fstype, super);
+	cleanup_free char *cg = proc_cgroup_path_for_mount(0, m->fstype, super);
 	cleanup_free char *path = NULL;
 	cleanup_close int whole = -1;
 	int fd;
@@ -558,15 +558,15 @@ static int switch_root(ckpt_err_t *err)
 /* The superblocks ckpt-oci's namespace mounts (this one is still a copy of it). */
 static int host_devs(dev_t **out, int *n, ckpt_err_t *err)
 {
-	struct mnt_info *m = NULL;
-	int ret = mnt_info_read("/proc/self/mountinfo", &m, n, err);
+	struct proc_mount *m = NULL;
+	int ret = proc_read_mountinfo(AT_FDCWD, "/proc/self/mountinfo", &m, n, err);
 
 	if (ret < 0)
 		return ret;
 	*out = xzalloc((*n + 1) * sizeof(**out));
 	for (int i = 0; i < *n; i++)
 		(*out)[i] = makedev(m[i].major, m[i].minor);
-	mnt_info_free(m, *n);
+	proc_mounts_free(m, *n);
 	return 0;
 }
 

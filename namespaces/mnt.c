@@ -107,7 +107,7 @@ static char *path_join(const char *a, const char *b)
 }
 
 /* Place mount i, then those listed before `seen` that waited for it. */
-static void place(const struct mnt_info *m, int seen, int i, bool *placed, int *order, int *k)
+static void place(const struct proc_mount *m, int seen, int i, bool *placed, int *order, int *k)
 {
 	order[(*k)++] = i;
 	placed[i] = true;
@@ -123,7 +123,7 @@ static void place(const struct mnt_info *m, int seen, int i, bool *placed, int *
  * parent (moved there later) comes right after the parent. Returns how
  * many are below the root.
  */
-static int order_mounts(const struct mnt_info *m, int n, int root, int *order)
+static int order_mounts(const struct proc_mount *m, int n, int root, int *order)
 {
 	cleanup_free bool *placed = xzalloc(n * sizeof(*placed));
 	int k = 0;
@@ -140,9 +140,9 @@ static int order_mounts(const struct mnt_info *m, int n, int root, int *order)
 	return k;
 }
 
-static const char *propagation(const struct mnt_info *m)
+static const char *propagation(const struct proc_mount *m)
 {
-	bool shared = mnt_info_tag(m, "shared"), slave = mnt_info_tag(m, "master");
+	bool shared = proc_mount_tag(m, "shared"), slave = proc_mount_tag(m, "master");
 
 	if (strstr(m->optional, "unbindable"))
 		return "unbindable";
@@ -150,7 +150,7 @@ static const char *propagation(const struct mnt_info *m)
 }
 
 /* Find where the filesystem of tree mount m shows ROOT in the host namespace. */
-static char *host_path(const struct mnt_info *m, const struct mnt_info *host, int nh)
+static char *host_path(const struct proc_mount *m, const struct proc_mount *host, int nh)
 {
 	for (int i = 0; i < nh; i++) {
 		const char *rest;
@@ -170,10 +170,9 @@ static char *host_path(const struct mnt_info *m, const struct mnt_info *host, in
  * namespace shows its root. The original cgroup is gone by restore time;
  * what must be shown then is the restored tree's cgroup, whatever its name.
  */
-static bool classify_cgroup(const struct ns_dump *d, const struct mnt_info *me, struct mnt_rec *rec)
+static bool classify_cgroup(const struct ns_dump *d, const struct proc_mount *me, struct mnt_rec *rec)
 {
-	cleanup_free char *file = xasprintf("/proc/%d/cgroup", d->pid);
-	cleanup_free char *cg = mnt_cgroup_of(file, me->fstype, me->super);
+	cleanup_free char *cg = proc_cgroup_path_for_mount(d->pid, me->fstype, me->super);
 	const char *rest;
 
 	/* in the root cgroup, the tree has no cgroup of its own to show */
@@ -191,11 +190,11 @@ static bool classify_cgroup(const struct ns_dump *d, const struct mnt_info *me, 
  * The kind of mount order[k] and what restore needs for it, into rec;
  * strings made here are left in *own for the caller to free.
  */
-static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, const int *order,
-		    int k, const struct mnt_info *host, int nh, struct mnt_rec *rec, char **own,
+static int classify(const struct ns_dump *d, const struct proc_mount *m, int n, const int *order,
+		    int k, const struct proc_mount *host, int nh, struct mnt_rec *rec, char **own,
 		    ckpt_err_t *err)
 {
-	const struct mnt_info *me = &m[order[k]];
+	const struct proc_mount *me = &m[order[k]];
 	char *hp;
 
 	/* a bind of a file or directory removed since: nothing to bind again */
@@ -206,7 +205,7 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 	if (classify_cgroup(d, me, rec))
 		return 0;
 	for (int p = 0; p < k; p++) {
-		const struct mnt_info *o = &m[order[p]];
+		const struct proc_mount *o = &m[order[p]];
 		const char *rest;
 
 		if (o->major != me->major || o->minor != me->minor)
@@ -253,7 +252,7 @@ static int classify(const struct ns_dump *d, const struct mnt_info *m, int n, co
 }
 
 /* What mountinfo and the mountpoint say of mount me; classify adds its kind. */
-static void mnt_rec_fill(const struct ns_dump *d, const struct mnt_info *me, struct mnt_rec *rec)
+static void mnt_rec_fill(const struct ns_dump *d, const struct proc_mount *me, struct mnt_rec *rec)
 {
 	cleanup_free char *path = xasprintf("/proc/%d/root%s", d->pid, me->mountpoint);
 	struct stat st;
@@ -268,8 +267,8 @@ static void mnt_rec_fill(const struct ns_dump *d, const struct mnt_info *me, str
 		.super = me->super,
 		.propagation = propagation(me),
 		/* peer group ids: which mounts are peers, which follow which group */
-		.shared = mnt_info_tag(me, "shared"),
-		.master = mnt_info_tag(me, "master"),
+		.shared = proc_mount_tag(me, "shared"),
+		.master = proc_mount_tag(me, "master"),
 		/* a bind of a file needs a file to mount on */
 		.dir = stat(path, &st) < 0 || S_ISDIR(st.st_mode),
 	};
@@ -280,13 +279,13 @@ static int mnt_dump(const struct ns_dump *d, ckpt_err_t *err)
 	cleanup_free char *path = xasprintf("/proc/%d/mountinfo", d->pid);
 	cleanup_json struct json *doc = json_obj();
 	struct json *list = json_set(doc, "mounts", json_arr());
-	struct mnt_info *m = NULL, *host = NULL;
+	struct proc_mount *m = NULL, *host = NULL;
 	cleanup_free int *order = NULL;
 	int n = 0, nh = 0, k = 0, root = -1, ret;
 
-	ret = mnt_info_read(path, &m, &n, err);
+	ret = proc_read_mountinfo(AT_FDCWD, path, &m, &n, err);
 	if (ret == 0)
-		ret = mnt_info_read("/proc/self/mountinfo", &host, &nh, err);
+		ret = proc_read_mountinfo(AT_FDCWD, "/proc/self/mountinfo", &host, &nh, err);
 	for (int i = 0; ret == 0 && i < n && root < 0; i++) {
 		bool has_parent = false;
 
@@ -322,8 +321,8 @@ static int mnt_dump(const struct ns_dump *d, ckpt_err_t *err)
 		free(own[0]);
 		free(own[1]);
 	}
-	mnt_info_free(m, n);
-	mnt_info_free(host, nh);
+	proc_mounts_free(m, n);
+	proc_mounts_free(host, nh);
 	if (ret < 0)
 		return ret;
 	return bundle_put_json(d->bundle, "mounts.json", doc, err);

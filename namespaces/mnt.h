@@ -1,6 +1,7 @@
 /*
- * namespaces/mnt.h - what the mount namespace's files share: one parsed
- * line of /proc/PID/mountinfo, and the tmpfs content image.
+ * namespaces/mnt.h - what the mount namespace's files share: the tmpfs
+ * content image and the mounts of mounts.json. mountinfo is parsed by
+ * util/proc.h (struct proc_mount).
  */
 #ifndef CKPT_NS_MNT_H
 #define CKPT_NS_MNT_H
@@ -10,31 +11,7 @@
 
 #include "namespaces/ns.h"
 #include "util/doc.h"
-
-struct mnt_info {
-	int id, parent;
-	unsigned int major, minor;
-	char *root;		/* path inside the filesystem */
-	char *mountpoint;	/* relative to the reader's root */
-	char *options;		/* per-mount: rw,nosuid,relatime... */
-	char *optional;		/* shared:N master:N ..., space separated */
-	char *fstype;
-	char *source;
-	char *super;		/* superblock options */
-};
-
-/* mnt-info.c: parse a whole mountinfo file; octal escapes undone. */
-int mnt_info_read(const char *path, struct mnt_info **out, int *n, ckpt_err_t *err);
-void mnt_info_free(struct mnt_info *m, int n);
-/* The number after TAG: in the optional fields ("shared", "master"), or 0. */
-int mnt_info_tag(const struct mnt_info *m, const char *tag);
-/*
- * The path of a process's cgroup (FILE: its /proc/PID/cgroup) in the
- * hierarchy a cgroup or cgroup2 mount with superblock options SUPER shows,
- * or NULL. Paths are relative to the reader's cgroup namespace, as the
- * roots of cgroup mounts in mountinfo are.
- */
-char *mnt_cgroup_of(const char *file, const char *fstype, const char *super);
+#include "util/proc.h"
 
 /*
  * mnt-tmpfs.c: the content of one tmpfs mount, one record per inode

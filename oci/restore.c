@@ -81,33 +81,10 @@ static char *now_rfc3339(void)
 	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
-/* pid's cgroup in the hierarchy holding key, as /proc/PID/cgroup names it. */
-static char *cg_path_of(pid_t pid, const char *key)
-{
-	cleanup_free char *path = xasprintf("/proc/%d/cgroup", pid), *line = NULL;
-	cleanup_file FILE *f = fopen(path, "re");
-	size_t cap = 0;
-
-	while (f && getline(&line, &cap, f) > 0) {
-		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
-		cleanup_free char *have = NULL, *want = NULL;
-
-		if (!p)
-			continue;
-		*p++ = '\0';
-		p[strcspn(p, "\n")] = '\0';
-		have = xasprintf(",%s,", c + 1);
-		want = xasprintf(",%s,", key);
-		if ((!*key && !c[1]) || (*key && c[1] && strstr(have, want)))
-			return xstrdup(p);
-	}
-	return NULL;
-}
-
 /* Directory of pid's cgroup for key; the tree must have one of its own. */
 static int cg_dir(pid_t pid, const char *key, char **out, ckpt_err_t *err)
 {
-	cleanup_free char *mnt = proc_cgroup_mount(key), *rel = cg_path_of(pid, key);
+	cleanup_free char *mnt = proc_cgroup_mount(key), *rel = proc_cgroup_path(pid, key);
 
 	if (!mnt || !rel)
 		return ckpt_error_msg(err, ENOENT, "cgroup hierarchy `%s` not found here",
@@ -182,12 +159,12 @@ static int runc_state(struct adopt *a, struct json *st, pid_t pid, unsigned long
 static int crun_state(struct adopt *a, struct json *st, pid_t pid, unsigned long long start,
 		      ckpt_err_t *err)
 {
-	cleanup_free char *rel = cg_path_of(pid, "freezer"), *created = now_rfc3339();
+	cleanup_free char *rel = proc_cgroup_path(pid, "freezer"), *created = now_rfc3339();
 	struct json *ext;
 
 	if (!rel || !strcmp(rel, "/")) {
 		free(rel);
-		rel = cg_path_of(pid, "");
+		rel = proc_cgroup_path(pid, "");
 	}
 	if (!rel || !strcmp(rel, "/"))
 		return ckpt_error_msg(err, EPROTO, "the restored tree has no cgroup of its own");

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -24,6 +25,7 @@
 #include "arch/rsys.h"
 #include "util/abort.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 /*
@@ -389,32 +391,36 @@ static uint64_t find_syscall_in(pid_t pid, uint64_t start, uint64_t end)
  * executable memory are a `syscall` when execution starts at them, which
  * is all a remote call does (it stops at the syscall's exit).
  */
+struct find_syscall {
+	pid_t pid;
+	bool vdso; /* this pass looks in the vdso only, or everywhere else */
+	uint64_t found;
+};
+
+static int find_syscall_vma(const struct proc_vma *v, void *arg, ckpt_err_t *err)
+{
+	struct find_syscall *f = arg;
+
+	if (!(v->prot & PROT_EXEC) || f->vdso != !strcmp(v->path, "[vdso]"))
+		return 0;
+	f->found = find_syscall_in(f->pid, v->start, v->end);
+	return f->found != 0;
+}
+
 uint64_t rsys_find_syscall(pid_t pid)
 {
-	cleanup_file FILE *f = NULL;
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
+	struct find_syscall f = {.pid = pid};
 	char path[64];
-	uint64_t found = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	for (int pass = 0; pass < 2 && !found; pass++) {
-		f = fopen(path, "re");
-		if (!f)
-			return 0;
-		while (!found && getline(&line, &cap, f) > 0) {
-			unsigned long start, end;
-			char perms[8];
+	for (int pass = 0; pass < 2 && !f.found; pass++) {
+		ckpt_err_t e = {0};
 
-			if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3 ||
-			    perms[2] != 'x')
-				continue;
-			if ((pass == 0) != (strstr(line, "[vdso]") != NULL))
-				continue;
-			found = find_syscall_in(pid, start, end);
+		f.vdso = pass == 0;
+		if (proc_read_maps(AT_FDCWD, path, find_syscall_vma, &f, &e) < 0) {
+			ckpt_error_clear(&e);
+			return 0;
 		}
-		fclose(f);
-		f = NULL;
 	}
-	return found;
+	return f.found;
 }

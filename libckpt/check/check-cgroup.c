@@ -16,43 +16,17 @@
 #include <time.h>
 
 #include "check/check.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #define FREEZE_TIMEOUT_MS 2000
 
 enum cg_kind { CG_V1_FREEZER, CG_V2 };
 
-/* Mount point of the v1 freezer hierarchy or of cgroup2, from mountinfo. */
-static char *cg_mount(enum cg_kind kind)
-{
-	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		return NULL;
-	while (getline(&line, &cap, f) > 0) {
-		char mnt[4096], fstype[64], opts[1024];
-		char *sep = strstr(line, " - ");
-
-		/* fields: id parent maj:min root mountpoint ... - fstype source superopts */
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep, " - %63s %*s %1023s", fstype, opts) != 2)
-			continue;
-		if (kind == CG_V2 && !strcmp(fstype, "cgroup2"))
-			return xstrdup(mnt);
-		if (kind == CG_V1_FREEZER && !strcmp(fstype, "cgroup")) {
-			for (char *tok = strtok(opts, ","); tok; tok = strtok(NULL, ","))
-				if (!strcmp(tok, "freezer"))
-					return xstrdup(mnt);
-		}
-	}
-	return NULL;
-}
-
 static char *cg_path(enum cg_kind kind)
 {
-	cleanup_free char *mnt = cg_mount(kind);
+	/* found as the freezer at dump finds it */
+	cleanup_free char *mnt = proc_cgroup_mount(kind == CG_V2 ? "" : "freezer");
 
 	if (!mnt)
 		return NULL;

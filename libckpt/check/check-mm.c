@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "check/check.h"
+#include "util/proc.h"
 #include "util/uapi.h"
 #include "util/util.h"
 
@@ -108,13 +109,30 @@ struct vdso_parts {
 	int n;
 };
 
+static int vdso_part(const struct proc_vma *vma, void *arg, ckpt_err_t *err)
+{
+	static const char *const names[VDSO_PARTS] = {"[vvar]", "[vvar_vclock]", "[vdso]"};
+	struct vdso_parts *v = arg;
+
+	for (int i = 0; i < VDSO_PARTS; i++) {
+		if (strcmp(vma->path, names[i]))
+			continue;
+		v->start[i] = vma->start;
+		v->end[i] = vma->end;
+		v->n++;
+		break;
+	}
+	return 0;
+}
+
 /*
- * Find the vdso mappings with nothing but open/read/strtoull: once the vdso
- * is unmapped, nothing that goes through it (time functions) may run.
+ * Find the vdso mappings with nothing but open/read and the buffer parser:
+ * once the vdso is unmapped, nothing that goes through it (time functions)
+ * may run.
  */
 static int vdso_find(char *buf, struct vdso_parts *v)
 {
-	static const char *const names[VDSO_PARTS] = {"[vvar]", "[vvar_vclock]", "[vdso]"};
+	ckpt_err_t err;
 	ssize_t n;
 	int fd;
 
@@ -127,24 +145,7 @@ static int vdso_find(char *buf, struct vdso_parts *v)
 		return -1;
 	buf[n] = '\0';
 	memset(v, 0, sizeof(*v));
-	for (char *line = buf, *next; *line; line = next) {
-		char *nl = strchr(line, '\n');
-
-		next = nl ? nl + 1 : line + strlen(line);
-		if (nl)
-			*nl = '\0';
-		for (int i = 0; i < VDSO_PARTS; i++) {
-			size_t len = strlen(names[i]), ll = strlen(line);
-
-			if (ll < len || strcmp(line + ll - len, names[i]))
-				continue;
-			v->start[i] = strtoull(line, &line, 16);
-			v->end[i] = strtoull(line + 1, NULL, 16);
-			v->n++;
-			break;
-		}
-	}
-	return 0;
+	return proc_parse_maps(buf, false, vdso_part, v, &err) < 0 ? -1 : 0;
 }
 
 void probe_arch_map_vdso(struct probe_out *o)

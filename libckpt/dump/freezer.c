@@ -18,69 +18,23 @@
 
 #include "dump/freezer.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
-
-/* Mount point of the v1 freezer hierarchy or of cgroup2, from mountinfo. */
-static int find_mount(bool v2, char *out, size_t len)
-{
-	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-
-	while (f && getline(&line, &cap, f) > 0) {
-		char mnt[4096], fstype[64], opts[1024];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
-			continue;
-		if (v2 ? !strcmp(fstype, "cgroup2")
-		       : !strcmp(fstype, "cgroup") && strstr(opts, "freezer")) {
-			snprintf(out, len, "%s", mnt);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-/* The cgroup path of pid in the freezer (v1) or unified (v2) hierarchy. */
-static int cgroup_of(pid_t pid, bool v2, char *out, size_t len)
-{
-	cleanup_free char *path = xasprintf("/proc/%d/cgroup", pid), *line = NULL;
-	cleanup_file FILE *f = fopen(path, "re");
-	size_t cap = 0;
-
-	while (f && getline(&line, &cap, f) > 0) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		line[strcspn(line, ":")] = '\0';
-		if (v2 ? !strcmp(line, "0") && c2 == c1 + 1 : !!strstr(c1 + 1, "freezer")) {
-			c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-			snprintf(out, len, "%s", c2 + 1);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
 
 /* Is pid the root or a descendant of it? */
 static bool in_tree(pid_t pid, pid_t root)
 {
 	for (int depth = 0; pid > 1 && depth < 4096; depth++) {
 		cleanup_free char *path = xasprintf("/proc/%d/stat", pid), *buf = NULL;
-		ckpt_err_t e = { 0 };
-		char *p;
+		struct proc_stat st;
+		ckpt_err_t e = {0};
 
 		if (pid == root)
 			return true;
-		if (read_file_at(AT_FDCWD, path, 4096, &buf, NULL, &e) < 0)
+		if (read_file_at(AT_FDCWD, path, 4096, &buf, NULL, &e) < 0 ||
+		    proc_parse_stat(buf, &st, &e) < 0)
 			return false;
-		p = strrchr(buf, ')');
-		if (!p || sscanf(p + 2, "%*c %d", &pid) != 1)
-			return false;
+		pid = st.ppid;
 	}
 	return pid == root;
 }
@@ -115,18 +69,18 @@ static int open_cgroup(struct freezer *fz, const char *dir, ckpt_err_t *err)
 
 int freezer_find(struct freezer *fz, pid_t root, const char *given, ckpt_err_t *err)
 {
-	char mnt[4096], cg[4096];
-
 	memset(fz, 0, sizeof(*fz));
 	fz->dirfd = -1;
 	if (given)
 		return open_cgroup(fz, given, err);
 	for (int v2 = 0; v2 < 2; v2++) {
-		cleanup_free char *dir = NULL;
+		/* the hierarchies `ckpt-oci check` probes: v1 "freezer", then v2 */
+		const char *ctl = v2 ? "" : "freezer";
+		cleanup_free char *dir = NULL, *mnt = proc_cgroup_mount(ctl);
+		cleanup_free char *cg = proc_cgroup_path(root, ctl);
 		ckpt_err_t e = { 0 };
 
-		if (find_mount(v2, mnt, sizeof(mnt)) < 0 || cgroup_of(root, v2, cg, sizeof(cg)) < 0 ||
-		    !strcmp(cg, "/"))
+		if (!mnt || !cg || !strcmp(cg, "/"))
 			continue;
 		dir = xasprintf("%s%s", mnt, cg);
 		if (open_cgroup(fz, dir, &e) < 0) {

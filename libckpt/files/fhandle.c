@@ -14,28 +14,12 @@
 
 #include "files/fhandle.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 dev_t fhandle_kdev(unsigned long sdev)
 {
 	return makedev(sdev >> 20, sdev & 0xfffff);
-}
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++, d++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0');
-			s += 3;
-		} else {
-			*d = *s;
-		}
-	}
-	*d = '\0';
 }
 
 /*
@@ -46,30 +30,28 @@ static int each_mount(const struct fd_info *fi, int mnt_id, dev_t dev,
 		      int (*fn)(const struct fd_info *, const char *, void *), void *arg,
 		      ckpt_err_t *err)
 {
-	cleanup_free char *text = NULL;
-	char want[32], *save = NULL;
-	int ret;
+	struct proc_mount *m = NULL;
+	int n = 0, ret;
 
-	ret = read_file_at(fi->procfd, "mountinfo", 1 << 22, &text, NULL, err);
+	ret = proc_read_mountinfo(fi->procfd, "mountinfo", &m, &n, err);
 	if (ret < 0)
 		return ret;
-	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char devs[32], mnt[4096];
-		int id;
-
-		if (sscanf(line, "%d %*d %31s %*s %4095s", &id, devs, mnt) != 3)
+	ret = -ENOENT;
+	for (int i = 0; i < n && ret < 0; i++) {
+		if (mnt_id >= 0 ? m[i].id != mnt_id
+				: m[i].major != major(dev) || m[i].minor != minor(dev))
 			continue;
-		if (mnt_id >= 0 ? id != mnt_id : strcmp(devs, want) != 0)
-			continue;
-		unescape(mnt);
-		if (fn(fi, mnt, arg) >= 0)
-			return 0;
+		if (fn(fi, m[i].mountpoint, arg) >= 0)
+			ret = 0;
 	}
+	proc_mounts_free(m, n);
+	if (ret == 0)
+		return 0;
 	if (mnt_id >= 0)
 		return ckpt_error_msg(err, ENOENT, "no mount with id %d in pid %d", mnt_id,
 				      fi->pid);
-	return ckpt_error_msg(err, ENOENT, "no mount with device %s in pid %d", want, fi->pid);
+	return ckpt_error_msg(err, ENOENT, "no mount with device %u:%u in pid %d", major(dev),
+			      minor(dev), fi->pid);
 }
 
 static int keep_path(const struct fd_info *fi, const char *mnt, void *arg)

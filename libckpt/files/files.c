@@ -48,6 +48,7 @@
 #include "files/files.h"
 #include "files/unix.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/uapi.h"
 #include "util/util.h"
 
@@ -210,16 +211,16 @@ static int id_cmp(const void *a, const void *b)
 /* The mount ids of pid's mount namespace (mountinfo), kept sorted in dc. */
 static int mnt_ids_read(struct files_dctx *dc, const struct fd_info *fi, ckpt_err_t *err)
 {
-	cleanup_free char *text = NULL;
-	int ret = read_file_at(fi->procfd, "mountinfo", 16 << 20, &text, NULL, err);
+	struct proc_mount *m = NULL;
+	int n = 0, ret = proc_read_mountinfo(fi->procfd, "mountinfo", &m, &n, err);
 
 	if (ret < 0)
 		return ckpt_error_wrap(err, "mounts of pid %d", fi->pid);
-	dc->nmnt_ids = 0;
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		dc->mnt_ids = xrealloc(dc->mnt_ids, (dc->nmnt_ids + 1) * sizeof(*dc->mnt_ids));
-		dc->mnt_ids[dc->nmnt_ids++] = atoi(p);
-	}
+	dc->mnt_ids = xrealloc(dc->mnt_ids, (n + 1) * sizeof(*dc->mnt_ids));
+	dc->nmnt_ids = n;
+	for (int i = 0; i < n; i++)
+		dc->mnt_ids[i] = m[i].id;
+	proc_mounts_free(m, n);
 	qsort(dc->mnt_ids, dc->nmnt_ids, sizeof(*dc->mnt_ids), id_cmp);
 	return 0;
 }

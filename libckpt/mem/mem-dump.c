@@ -203,46 +203,33 @@ static int vma_to_json(struct ckpt_ctx *ctx, struct task *t, const struct proc_v
 	return 0;
 }
 
-/* Parse smaps: the maps-format header of each VMA, and its VmFlags line. */
+struct vmas_walk {
+	struct ckpt_ctx *ctx;
+	struct task *t;
+	struct json *vmas;
+	struct vdso_where *vw;
+	bool failed; /* the error is vma_to_json's, not the parser's */
+};
+
+static int vma_seen(const struct proc_vma *v, void *arg, ckpt_err_t *err)
+{
+	struct vmas_walk *w = arg;
+	int ret = vma_to_json(w->ctx, w->t, v, v->vmflags, w->vmas, w->vw, err);
+
+	w->failed = ret < 0;
+	return ret;
+}
+
+/* Every VMA of smaps (the maps-format header and its VmFlags line). */
 static int vmas_dump(struct ckpt_ctx *ctx, struct task *t, struct json *vmas,
 		     struct vdso_where *vw, ckpt_err_t *err)
 {
-	cleanup_file FILE *f = NULL;
-	cleanup_free char *line = NULL;
-	cleanup_free struct proc_vma *v = xzalloc(sizeof(*v));
-	size_t cap = 0;
-	bool have = false;
-	int fd, ret;
+	struct vmas_walk w = {ctx, t, vmas, vw, false};
+	int ret = proc_read_maps(t->procfd, "smaps", vma_seen, &w, err);
 
-	fd = openat(t->procfd, "smaps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !(f = fdopen(fd, "re"))) {
-		if (fd >= 0)
-			close(fd);
-		return ckpt_error(err, errno, "open /proc/%d/smaps", t->pid);
-	}
-	while (getline(&line, &cap, f) > 0) {
-		if (!strncmp(line, "VmFlags:", 8)) {
-			char *fl = line + 8;
-
-			fl += strspn(fl, " ");
-			fl[strcspn(fl, "\n")] = '\0';
-			if (have) {
-				ret = vma_to_json(ctx, t, v, fl, vmas, vw, err);
-				if (ret < 0)
-					return ret;
-			}
-			have = false;
-			continue;
-		}
-		/* header lines start with a hex address followed by '-' */
-		if (strchr(line, '-') && line[strspn(line, "0123456789abcdef")] == '-') {
-			ret = proc_parse_maps_line(line, v, err);
-			if (ret < 0)
-				return ckpt_error_wrap(err, "/proc/%d/smaps", t->pid);
-			have = true;
-		}
-	}
-	return 0;
+	if (ret < 0 && !w.failed)
+		return ckpt_error_wrap(err, "/proc/%d", t->pid);
+	return ret < 0 ? ret : 0;
 }
 
 /* Copy one batch of runs from the task into the image. */

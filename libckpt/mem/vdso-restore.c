@@ -8,6 +8,7 @@
  */
 #define LOG_PREFIX "vdso: "
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "mem/mem.h"
 #include "restore/restore.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/uapi.h"
 #include "util/util.h"
 #include "mem/vdso.h"
@@ -83,20 +85,12 @@ static uint64_t choose_place(struct rctx *rc, struct rtask *t, uint64_t from, ui
 /* Start of the task's [vdso] now; 0 when it has none. */
 static uint64_t task_vdso_text(pid_t pid)
 {
+	cleanup_free struct proc_vma *v = xzalloc(sizeof(*v));
+	ckpt_err_t e = {0};
 	char path[32];
-	cleanup_file FILE *f = NULL;
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	while (f && getline(&line, &cap, f) > 0) {
-		unsigned long s;
-
-		if (strstr(line, "[vdso]") && sscanf(line, "%lx-", &s) == 1)
-			return s;
-	}
-	return 0;
+	return proc_maps_find(AT_FDCWD, path, "[vdso]", v, &e) > 0 ? v->start : 0;
 }
 
 /*

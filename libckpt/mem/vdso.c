@@ -26,6 +26,7 @@
 #define LOG_PREFIX "vdso: "
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 #include "mem/vdso.h"
 
@@ -288,33 +290,36 @@ int vdso_from_json(const struct doc_at *at, const struct json *j, struct vdso_in
 	return 0;
 }
 
+struct host_maps {
+	uint64_t text, size, vvar;
+};
+
+static int host_vma(const struct proc_vma *v, void *arg, ckpt_err_t *err)
+{
+	struct host_maps *h = arg;
+
+	if (!strcmp(v->path, "[vdso]") && v->start == h->text)
+		h->size = v->end - v->start;
+	else if (!strcmp(v->path, "[vvar]") || !strcmp(v->path, "[vvar_vclock]"))
+		h->vvar += v->end - v->start;
+	return 0;
+}
+
 int vdso_host(struct vdso_info *v, ckpt_err_t *err)
 {
-	cleanup_file FILE *f = fopen("/proc/self/maps", "re");
-	cleanup_free char *line = NULL;
-	uint64_t text = getauxval(AT_SYSINFO_EHDR), size = 0, vvar = 0;
-	size_t cap = 0;
+	struct host_maps h = {.text = getauxval(AT_SYSINFO_EHDR)};
 	int ret;
 
-	if (!f)
-		return ckpt_error(err, errno, "open /proc/self/maps");
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
-			continue;
-		if (strstr(line, "[vdso]") && s == text)
-			size = e - s;
-		else if (strstr(line, "[vvar]") || strstr(line, "[vvar_vclock]"))
-			vvar += e - s;
-	}
-	if (!text || !size || size > VDSO_MAX_TEXT)
+	ret = proc_read_maps(AT_FDCWD, "/proc/self/maps", host_vma, &h, err);
+	if (ret < 0)
+		return ret;
+	if (!h.text || !h.size || h.size > VDSO_MAX_TEXT)
 		return ckpt_error_msg(err, ENOENT, "this host's vdso not found in ckpt-oci");
 	memset(v, 0, sizeof(*v));
-	ret = vdso_parse((const uint8_t *)(uintptr_t)text, size, v, err);
+	ret = vdso_parse((const uint8_t *)(uintptr_t)h.text, h.size, v, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "this host's vdso");
-	v->vvar_size = vvar;
+	v->vvar_size = h.vvar;
 	return 0;
 }
 

@@ -115,25 +115,34 @@ static int check_pids_free(struct rctx *rc, ckpt_err_t *err)
 	return 0;
 }
 
+struct ranges {
+	uint64_t *v;
+	size_t n;
+};
+
+static int add_range(const struct proc_vma *v, void *arg, ckpt_err_t *err)
+{
+	struct ranges *r = arg;
+
+	r->v = xrealloc(r->v, (r->n + 2) * sizeof(*r->v));
+	r->v[r->n++] = v->start;
+	r->v[r->n++] = v->end;
+	return 0;
+}
+
 /* A scratch address free in ckpt-oci's layout and in every saved one. */
 static int choose_scratch(struct rctx *rc, ckpt_err_t *err)
 {
-	cleanup_file FILE *f = fopen("/proc/self/maps", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
+	struct ranges own = {0};
+	ckpt_err_t e = {0};
 	uint64_t cand = 0x10000000;
-	uint64_t *ranges = NULL;
-	size_t nr = 0;
+	uint64_t *ranges;
+	size_t nr;
 
-	while (f && getline(&line, &cap, f) > 0) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx", &s, &e) == 2) {
-			ranges = xrealloc(ranges, (nr + 2) * sizeof(*ranges));
-			ranges[nr++] = s;
-			ranges[nr++] = e;
-		}
-	}
+	/* unreadable: the saved layouts alone decide, as before */
+	(void)proc_read_maps(AT_FDCWD, "/proc/self/maps", add_range, &own, &e);
+	ranges = own.v;
+	nr = own.n;
 	for (int i = 0; i < rc->ntasks; i++) {
 		const struct mem_task *m = &rc->tasks[i].mem;
 

@@ -280,6 +280,114 @@ int proc_parse_maps_line(const char *line, struct proc_vma *vma, ckpt_err_t *err
 	return 0;
 }
 
+struct maps_walk {
+	bool smaps, have;
+	struct proc_vma v;
+	int (*fn)(const struct proc_vma *v, void *arg, ckpt_err_t *err);
+	void *arg;
+};
+
+/* One line of maps or smaps; the VMA goes to fn once complete. */
+static int maps_walk_line(struct maps_walk *w, const char *line, ckpt_err_t *err)
+{
+	size_t len;
+	int ret;
+
+	if (w->smaps && !strncmp(line, "VmFlags:", 8)) {
+		line += 8 + strspn(line + 8, " ");
+		len = MIN(strcspn(line, "\n"), sizeof(w->v.vmflags) - 1);
+		memcpy(w->v.vmflags, line, len);
+		w->v.vmflags[len] = '\0';
+		if (!w->have)
+			return 0;
+		w->have = false;
+		return w->fn(&w->v, w->arg, err);
+	}
+	/* smaps' header lines start with a hex address followed by '-' */
+	if (w->smaps && line[strspn(line, "0123456789abcdef")] != '-')
+		return 0;
+	if (!*line || *line == '\n')
+		return 0;
+	ret = proc_parse_maps_line(line, &w->v, err);
+	if (ret < 0)
+		return ret;
+	if (w->smaps) {
+		w->have = true;
+		return 0;
+	}
+	return w->fn(&w->v, w->arg, err);
+}
+
+int proc_parse_maps(const char *buf, bool smaps,
+		    int (*fn)(const struct proc_vma *v, void *arg, ckpt_err_t *err), void *arg,
+		    ckpt_err_t *err)
+{
+	struct maps_walk w = {.smaps = smaps, .fn = fn, .arg = arg};
+	int ret;
+
+	for (const char *line = buf, *eol; *line; line = *eol ? eol + 1 : eol) {
+		eol = strchrnul(line, '\n');
+		ret = maps_walk_line(&w, line, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int proc_read_maps(int dirfd, const char *path,
+		   int (*fn)(const struct proc_vma *v, void *arg, ckpt_err_t *err), void *arg,
+		   ckpt_err_t *err)
+{
+	cleanup_free struct maps_walk *w = xzalloc(sizeof(*w));
+	cleanup_free char *line = NULL;
+	cleanup_file FILE *f = NULL;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t cap = 0;
+	int fd, ret;
+
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !(f = fdopen(fd, "re"))) {
+		if (fd >= 0)
+			close(fd);
+		return ckpt_error(err, errno, "open %s", path);
+	}
+	w->smaps = !strcmp(base, "smaps");
+	w->fn = fn;
+	w->arg = arg;
+	errno = 0;
+	while (getline(&line, &cap, f) > 0) {
+		ret = maps_walk_line(w, line, err);
+		if (ret)
+			return ret;
+	}
+	if (ferror(f))
+		return ckpt_error(err, errno ?: EIO, "read %s", path);
+	return 0;
+}
+
+struct maps_find {
+	const char *name;
+	struct proc_vma *v;
+};
+
+static int find_one(const struct proc_vma *v, void *arg, ckpt_err_t *err)
+{
+	struct maps_find *f = arg;
+
+	if (strcmp(v->path, f->name))
+		return 0;
+	*f->v = *v;
+	return 1;
+}
+
+int proc_maps_find(int dirfd, const char *path, const char *name, struct proc_vma *v,
+		   ckpt_err_t *err)
+{
+	struct maps_find f = {name, v};
+
+	return proc_read_maps(dirfd, path, find_one, &f, err);
+}
+
 static int cmp_pid(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
@@ -369,30 +477,4 @@ pid_t proc_ns_pid(int dirfd, const char *path)
 	proc_status_free(&st);
 	close(fd);
 	return ns;
-}
-
-char *proc_cgroup_mount(const char *controllers)
-{
-	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-
-	while (f && getline(&line, &cap, f) > 0) {
-		char root[512], mnt[512], fstype[64], opts[512];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
-		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2 || strcmp(root, "/"))
-			continue;
-		if (!*controllers && !strcmp(fstype, "cgroup2"))
-			return xstrdup(mnt);
-		if (*controllers && !strcmp(fstype, "cgroup")) {
-			cleanup_free char *want = xasprintf(",%s,", controllers);
-			cleanup_free char *have = xasprintf(",%s,", opts);
-
-			if (strstr(have, want))
-				return xstrdup(mnt);
-		}
-	}
-	return NULL;
 }

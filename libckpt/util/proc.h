@@ -1,6 +1,7 @@
 /*
- * libckpt/util/proc.h - /proc parsers the engine shares: stat, status, one
- * maps line, the thread list and a thread's children.
+ * libckpt/util/proc.h - every /proc parser of the project: stat, status,
+ * maps, the thread list and a thread's children (proc.c); mountinfo and
+ * cgroup (proc-mount.c).
  *
  * Each parser has a buffer form (proc_parse_*: text in, struct out; what
  * the unit tests drive) and a file form taking a dirfd of /proc/PID that
@@ -61,6 +62,7 @@ struct proc_vma {
 	unsigned int dev_major, dev_minor;
 	uint64_t ino;
 	char path[4096]; /* may be empty, [heap], or end in " (deleted)" */
+	char vmflags[256]; /* smaps only: "rd wr mr mw me ac sd" */
 };
 
 int proc_parse_stat(const char *buf, struct proc_stat *st, ckpt_err_t *err);
@@ -74,18 +76,29 @@ void proc_status_free(struct proc_status *st);
 int proc_parse_maps_line(const char *line, struct proc_vma *vma, ckpt_err_t *err);
 
 /*
+ * Every VMA of a maps text, in order: fn(vma, arg, err) for each; a
+ * non-zero return of fn ends the walk and is returned. smaps: the text is
+ * /proc/PID/smaps, fn sees each VMA once its VmFlags line is read. Plain
+ * buffer parsing allocates nothing and calls nothing that goes through
+ * the vdso (`check` parses its maps while its vdso is unmapped).
+ */
+int proc_parse_maps(const char *buf, bool smaps,
+		    int (*fn)(const struct proc_vma *v, void *arg, ckpt_err_t *err), void *arg,
+		    ckpt_err_t *err);
+/* The same, read line by line from dirfd/path ("maps", "smaps", "/proc/self/maps"). */
+int proc_read_maps(int dirfd, const char *path,
+		   int (*fn)(const struct proc_vma *v, void *arg, ckpt_err_t *err), void *arg,
+		   ckpt_err_t *err);
+/* The VMA whose path is name ("[vdso]") in dirfd/path: 1 found (in *v), 0 none, -errno. */
+int proc_maps_find(int dirfd, const char *path, const char *name, struct proc_vma *v,
+		   ckpt_err_t *err);
+
+/*
  * The id of a process or thread in its innermost pid namespace (the last
  * NSpid entry of dirfd/path/status; path is e.g. "task/12" or "/proc/12").
  * -1 when it cannot be read (gone, or a zombie leader without task dir).
  */
 pid_t proc_ns_pid(int dirfd, const char *path);
-
-/*
- * Where our mount namespace mounts the root of a cgroup hierarchy: v1 with
- * controllers among its options ("cpu", "cpu,cpuacct", "name=systemd"),
- * or v2 for "". malloc'd; NULL when not mounted.
- */
-char *proc_cgroup_mount(const char *controllers);
 
 /* Parse a whitespace-separated list of pids ("children" files). */
 int proc_parse_pid_list(const char *buf, pid_t **out, int *n, ckpt_err_t *err);
@@ -93,5 +106,65 @@ int proc_parse_pid_list(const char *buf, pid_t **out, int *n, ckpt_err_t *err);
 int proc_list_threads(int procfd, pid_t **out, int *n, ckpt_err_t *err);
 /* Children of thread tid (task/TID/children). *out is malloc'd. */
 int proc_list_children(int procfd, pid_t tid, pid_t **out, int *n, ckpt_err_t *err);
+
+/* ---- proc-mount.c: mountinfo and cgroup -------------------------------- */
+
+/* One line of /proc/PID/mountinfo, octal escapes undone. */
+struct proc_mount {
+	int id, parent;
+	unsigned int major, minor;
+	char *root;	  /* path inside the filesystem */
+	char *mountpoint; /* relative to the reader's root */
+	char *options;	  /* per-mount: rw,nosuid,relatime... */
+	char *optional;	  /* shared:N master:N ..., space separated */
+	char *fstype;
+	char *source;
+	char *super; /* superblock options */
+};
+
+int proc_parse_mountinfo(const char *buf, struct proc_mount **out, int *n, ckpt_err_t *err);
+/* dirfd/path: a /proc/PID dirfd and "mountinfo", or AT_FDCWD and a path. */
+int proc_read_mountinfo(int dirfd, const char *path, struct proc_mount **out, int *n,
+			ckpt_err_t *err);
+void proc_mounts_free(struct proc_mount *m, int n);
+/* The number after TAG: in the optional fields ("shared", "master"), or 0. */
+int proc_mount_tag(const struct proc_mount *m, const char *tag);
+
+/*
+ * Where a cgroup hierarchy's root is mounted: v1 with every one of the
+ * comma-separated controllers among its superblock options ("freezer",
+ * "cpu,cpuacct", "name=systemd"), or v2 for "". The first such mount of
+ * m, or NULL. proc_cgroup_mount() asks our own mount namespace and
+ * returns a malloc'd mount point. The freezer at dump and `ckpt-oci
+ * check` both find the freezer this way.
+ */
+const struct proc_mount *proc_cgroup_mount_in(const struct proc_mount *m, int n,
+					      const char *controllers);
+char *proc_cgroup_mount(const char *controllers);
+
+/* One line of /proc/PID/cgroup. */
+struct proc_cgroup {
+	int id;		   /* hierarchy id; 0 for v2 */
+	char *controllers; /* "cpu,cpuacct", "name=systemd"; "" for v2 */
+	char *path;	   /* relative to the reader's cgroup namespace */
+};
+
+int proc_parse_cgroup(const char *buf, struct proc_cgroup **out, int *n, ckpt_err_t *err);
+int proc_read_cgroup(int dirfd, const char *path, struct proc_cgroup **out, int *n,
+		     ckpt_err_t *err);
+void proc_cgroups_free(struct proc_cgroup *v, int n);
+/* The hierarchy holding every one of controllers (v2 for ""), or NULL. */
+const struct proc_cgroup *proc_cgroup_find(const struct proc_cgroup *v, int n,
+					   const char *controllers);
+/*
+ * The hierarchy a cgroup or cgroup2 mount with superblock options super
+ * shows (every controller of it among those options), or NULL.
+ */
+const struct proc_cgroup *proc_cgroup_of_mount(const struct proc_cgroup *v, int n,
+					       const char *fstype, const char *super);
+/* pid's (0: our own) cgroup path in the hierarchy of controllers; malloc'd or NULL. */
+char *proc_cgroup_path(pid_t pid, const char *controllers);
+/* pid's (0: our own) cgroup path in the hierarchy a cgroup mount shows; malloc'd or NULL. */
+char *proc_cgroup_path_for_mount(pid_t pid, const char *fstype, const char *super);
 
 #endif

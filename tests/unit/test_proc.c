@@ -1,7 +1,10 @@
 /*
  * tests/unit/test_proc.c - /proc parsers on fixed samples (comm with spaces
  * and parentheses, status with groups and nested NSpid, maps lines with
- * and without paths), plus the live readers on this process.
+ * and without paths; mountinfo with octal escapes, optional fields, a
+ * mount without superblock options, a bad line; cgroup files with v1
+ * combined controllers, named hierarchies and v2, and the lookups built on
+ * them), plus the live readers on this process.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -39,6 +42,167 @@ static const char status_sample[] = "Name:\tbash\n"
 				    "NoNewPrivs:\t1\n"
 				    "Seccomp:\t2\n"
 				    "Seccomp_filters:\t3\n";
+
+static const char mountinfo_sample[] =
+	"93 52 254:0 /tmp/c1/rootfs / ro,relatime master:1 - ext4 /dev/vda rw,discard\n"
+	"95 93 0:49 / /dev rw,nosuid - tmpfs tmpfs rw,size=65536k,mode=755\n"
+	"58 94 0:49 /null /proc/keys rw,nosuid - tmpfs tmpfs rw,size=65536k,mode=755\n"
+	"61 93 0:56 / /mnt/with\\040space rw shared:7 master:3 - tmpfs a\\134b rw\n"
+	"62 93 0:57 /sub /mnt/x rw shared:12 unbindable - proc proc\n";
+
+/* cgroup mounts: a v1 freezer bound from inside (root not "/"), then the real ones */
+static const char cgroup_mounts[] =
+	"30 25 0:26 /docker/x /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n"
+	"31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+	"32 25 0:28 / /sys/fs/cgroup/freezer2 rw - cgroup cgroup rw,nofreezer\n"
+	"33 25 0:29 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n"
+	"34 25 0:30 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n";
+
+static const char cgroup_sample[] = "12:cpu,cpuacct:/a\n"
+				    "9:name=systemd:/b\n"
+				    "4:memory:/c/d\n"
+				    "3:freezer:/f\n"
+				    "0::/e\n";
+
+static const char maps_sample[] =
+	"55d0c0000000-55d0c0021000 r--p 00000000 fd:01 131 /usr/bin/cat\n"
+	"7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]\n"
+	"7ffd00100000-7ffd00102000 r-xp 00000000 00:00 0                          [vdso]\n";
+
+static const char smaps_sample[] =
+	"55d0c0000000-55d0c0021000 r--p 00000000 fd:01 131 /usr/bin/cat\n"
+	"Size:                132 kB\n"
+	"Rss:                 132 kB\n"
+	"VmFlags: rd mr mw me dw sd\n"
+	"7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]\n"
+	"Size:                132 kB\n"
+	"VmFlags: rd wr mr mw me gd ac\n";
+
+struct seen {
+	int n, stop_at;
+	char last[64], flags[64];
+};
+
+static int count_vma(const struct proc_vma *v, void *arg, ckpt_err_t *err)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	snprintf(s->last, sizeof(s->last), "%.63s", v->path);
+	snprintf(s->flags, sizeof(s->flags), "%.63s", v->vmflags);
+	return s->n == s->stop_at ? 42 : 0;
+}
+
+static void test_maps(void)
+{
+	struct proc_vma *v = xzalloc(sizeof(*v));
+	struct seen s = {0};
+	ckpt_err_t err = {0};
+
+	is_int(proc_parse_maps(maps_sample, false, count_vma, &s, &err), 0, "maps text walked");
+	ok(s.n == 3 && !strcmp(s.last, "[vdso]") && !s.flags[0], "three VMAs, last [vdso]");
+	s = (struct seen){.stop_at = 2};
+	is_int(proc_parse_maps(maps_sample, false, count_vma, &s, &err), 42,
+	       "fn's non-zero return ends the walk");
+	ok(s.n == 2 && !strcmp(s.last, "[stack]"), "stopped at the second");
+	s = (struct seen){0};
+	is_int(proc_parse_maps(smaps_sample, true, count_vma, &s, &err), 0, "smaps text walked");
+	ok(s.n == 2 && !strcmp(s.last, "[stack]"), "two VMAs, each once");
+	is_str(s.flags, "rd wr mr mw me gd ac", "VmFlags with its VMA");
+	s = (struct seen){0};
+	ok(proc_parse_maps("55d0c0000000 r--p\n", false, count_vma, &s, &err) == -EPROTO &&
+		   s.n == 0,
+	   "a bad line is refused");
+	is_int(proc_maps_find(AT_FDCWD, "/proc/self/maps", "[stack]", v, &err), 1,
+	       "own [stack] found");
+	ok(v->start < (uintptr_t)&s && (uintptr_t)&s < v->end, "and a local lies in it");
+	is_int(proc_maps_find(AT_FDCWD, "/proc/self/maps", "[nothing]", v, &err), 0,
+	       "no such mapping");
+	s = (struct seen){0};
+	is_int(proc_read_maps(AT_FDCWD, "/proc/self/smaps", count_vma, &s, &err), 0, "own smaps");
+	ok(s.n > 3 && s.flags[0], "VMAs with VmFlags");
+	free(v);
+}
+
+static void test_mountinfo(void)
+{
+	struct proc_mount *m = NULL;
+	ckpt_err_t err = {0};
+	int n = 0;
+
+	is_int(proc_parse_mountinfo(mountinfo_sample, &m, &n, &err), 0, "mountinfo sample parsed");
+	is_int(n, 5, "five mounts");
+	is_int(m[0].id, 93, "id");
+	is_int(m[0].parent, 52, "parent id");
+	is_int(m[0].major * 1000 + m[0].minor, 254000, "device");
+	is_str(m[0].root, "/tmp/c1/rootfs", "root inside the filesystem");
+	is_str(m[0].options, "ro,relatime", "per-mount options");
+	is_int(proc_mount_tag(&m[0], "master"), 1, "master group");
+	is_int(proc_mount_tag(&m[0], "shared"), 0, "no peer group");
+	is_str(m[2].root, "/null", "a file bound: its root");
+	is_str(m[3].mountpoint, "/mnt/with space", "\\040 undone in the mount point");
+	is_str(m[3].source, "a\\b", "\\134 undone in the source");
+	is_int(proc_mount_tag(&m[3], "shared"), 7, "shared:7 with master:3 after it");
+	is_int(proc_mount_tag(&m[3], "master"), 3, "master:3");
+	is_str(m[4].super, "", "no superblock options");
+	is_int(proc_mount_tag(&m[4], "shared"), 12, "shared:12 before unbindable");
+	proc_mounts_free(m, n);
+	ok(proc_parse_mountinfo("93 52 254:0 / / rw\n", &m, &n, &err) < 0,
+	   "a line without its separator is refused");
+}
+
+static void test_cgroup(void)
+{
+	static const struct {
+		const char *fstype, *super, *want;
+	} cases[] = {
+		{"cgroup", "rw,cpu,cpuacct", "/a"}, {"cgroup", "rw,name=systemd", "/b"},
+		{"cgroup", "rw,memory", "/c/d"},    {"cgroup2", "rw,nsdelegate", "/e"},
+		{"cgroup", "rw,cpu", NULL}, /* cpu alone is not that hierarchy */
+		{"cgroup", "rw,pids", NULL},	    {"tmpfs", "rw", NULL},
+	};
+	struct proc_cgroup *v = NULL;
+	struct proc_mount *m = NULL;
+	const struct proc_mount *hit;
+	const struct proc_cgroup *cg;
+	ckpt_err_t err = {0};
+	int n = 0, nm = 0;
+
+	is_int(proc_parse_cgroup(cgroup_sample, &v, &n, &err), 0, "cgroup sample parsed");
+	is_int(n, 5, "five hierarchies");
+	ok(v[0].id == 12 && !strcmp(v[0].controllers, "cpu,cpuacct") && !strcmp(v[0].path, "/a"),
+	   "id, controllers, path");
+	ok(v[4].id == 0 && !*v[4].controllers && !strcmp(v[4].path, "/e"), "v2 line");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cg = proc_cgroup_of_mount(v, n, cases[i].fstype, cases[i].super);
+		if (cases[i].want)
+			is_str(cg ? cg->path : "(none)", cases[i].want, "mount %s %s",
+			       cases[i].fstype, cases[i].super);
+		else
+			ok(!cg, "mount %s %s: no cgroup", cases[i].fstype, cases[i].super);
+	}
+	cg = proc_cgroup_find(v, n, "freezer");
+	is_str(cg ? cg->path : "(none)", "/f", "freezer hierarchy by controller");
+	cg = proc_cgroup_find(v, n, "");
+	is_str(cg ? cg->path : "(none)", "/e", "v2 hierarchy for \"\"");
+	cg = proc_cgroup_find(v, n, "cpu");
+	is_str(cg ? cg->path : "(none)", "/a", "cpu found in cpu,cpuacct");
+	ok(!proc_cgroup_find(v, n, "pids"), "no pids hierarchy");
+	proc_cgroups_free(v, n);
+	ok(proc_parse_cgroup("12-cpu-/a\n", &v, &n, &err) < 0, "a line without colons is refused");
+
+	is_int(proc_parse_mountinfo(cgroup_mounts, &m, &nm, &err), 0, "cgroup mounts parsed");
+	hit = proc_cgroup_mount_in(m, nm, "freezer");
+	is_str(hit ? hit->mountpoint : "(none)", "/sys/fs/cgroup/freezer",
+	       "freezer: the hierarchy's root, by whole option word");
+	ok(hit && hit->id == 33, "not the bound part of it, nor `nofreezer`");
+	hit = proc_cgroup_mount_in(m, nm, "cpu,cpuacct");
+	ok(hit && hit->id == 31, "combined controllers");
+	hit = proc_cgroup_mount_in(m, nm, "");
+	ok(hit && hit->id == 34, "v2");
+	ok(!proc_cgroup_mount_in(m, nm, "memory"), "memory not mounted");
+	proc_mounts_free(m, nm);
+}
 
 int main(void)
 {
@@ -108,5 +272,18 @@ int main(void)
 	free(steal_pointer(&pids));
 	is_int(proc_list_children(self, getpid(), &pids, &n, &err), 0, "list own children");
 	is_int(n, 0, "no children");
+	free(steal_pointer(&pids));
+	{
+		cleanup_free char *own = proc_cgroup_path(0, "");
+		cleanup_free char *pid_own = proc_cgroup_path(getpid(), "");
+
+		/* NULL on a host without cgroup v2, then for both */
+		ok(own ? pid_own && own[0] == '/' && !strcmp(own, pid_own) : !pid_own,
+		   "own v2 cgroup, by 0 and by pid");
+	}
+
+	test_maps();
+	test_mountinfo();
+	test_cgroup();
 	return done_testing();
 }
