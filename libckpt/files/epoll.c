@@ -23,28 +23,28 @@ static int epoll_dump(const struct fd_info *fi, struct json *o, struct files_dct
 		      ckpt_err_t *err)
 {
 	struct json *watches = json_set(o, "watches", json_arr());
+	cleanup_free struct proc_epoll_tfd *tfds = NULL;
+	int n = 0, ret;
 
-	for (const char *p = strstr(fi->fdinfo, "tfd:"); p; p = strstr(p + 1, "tfd:")) {
-		unsigned long long ev, data, ino;
+	ret = proc_parse_epoll(fi->fdinfo, &tfds, &n, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "epoll fd %d of %d", fi->fd, fi->pid);
+	for (int i = 0; i < n; i++) {
+		int tfd = tfds[i].tfd;
 		struct stat st;
 		char path[64];
-		int tfd;
 		struct json *w;
 
-		if (sscanf(p, "tfd: %d events: %llx data: %llx pos:%*d ino:%llx", &tfd, &ev, &data,
-			   &ino) != 4)
-			return ckpt_error_msg(err, EPROTO, "epoll fd %d of %d: bad fdinfo line",
-					      fi->fd, fi->pid);
 		snprintf(path, sizeof(path), "fd/%d", tfd);
-		if (fstatat(fi->procfd, path, &st, 0) < 0 || st.st_ino != ino)
+		if (fstatat(fi->procfd, path, &st, 0) < 0 || st.st_ino != tfds[i].ino)
 			return ckpt_error_msg(err, ENOTSUP,
 					      "unsupported fd %d (epoll watching a closed fd %d) "
 					      "in pid %d",
 					      fi->fd, tfd, fi->pid);
 		w = json_push(watches, json_obj());
 		json_set(w, "fd", json_int(tfd));
-		json_set(w, "events", json_hex(ev));
-		json_set(w, "data", json_hex(data));
+		json_set(w, "events", json_hex(tfds[i].events));
+		json_set(w, "data", json_hex(tfds[i].data));
 	}
 	return 0;
 }

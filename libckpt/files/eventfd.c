@@ -21,14 +21,12 @@ static bool eventfd_match(const struct fd_info *fi)
 static int eventfd_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 			ckpt_err_t *err)
 {
-	long long count = fdinfo_num(fi->fdinfo, "eventfd-count", 16, -1);
+	struct proc_eventfd ev;
 
-	if (count < 0)
-		return ckpt_error_msg(err, EPROTO, "fd %d of %d: no eventfd-count in fdinfo",
-				      fi->fd, fi->pid);
-	json_set(o, "count", json_hex(count));
-	json_set(o, "semaphore",
-		 json_bool(fdinfo_num(fi->fdinfo, "eventfd-semaphore", 10, 0) != 0));
+	if (proc_parse_eventfd(fi->fdinfo, &ev, err) < 0)
+		return ckpt_error_wrap(err, "fd %d of %d", fi->fd, fi->pid);
+	json_set(o, "count", json_hex(ev.count));
+	json_set(o, "semaphore", json_bool(ev.semaphore));
 	return 0;
 }
 

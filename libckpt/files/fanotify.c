@@ -48,33 +48,30 @@ static int refuse(const struct fd_info *fi, const char *why, ckpt_err_t *err)
 			      why, fi->pid);
 }
 
-/* One "fanotify ..." mark line of fdinfo into a mark object with a path. */
-static int mark_dump(const struct fd_info *fi, const char *line, struct json *marks,
-		     ckpt_err_t *err)
+/* One mark of fdinfo into a mark object with a path. */
+static int mark_dump(const struct fd_info *fi, const struct proc_fanotify_mark *pm,
+		     struct json *marks, ckpt_err_t *err)
 {
-	unsigned int mflags, mask, ignored, type;
-	unsigned long sdev;
 	cleanup_free char *path = NULL;
 	const char *kind;
-	char hex[260];
 	struct json *m;
-	int id, ret;
+	int ret;
 
-	if (sscanf(line,
-		   "fanotify ino:%*x sdev:%lx mflags:%x mask:%x ignored_mask:%x "
-		   "fhandle-bytes:%*x fhandle-type:%x f_handle:%259s",
-		   &sdev, &mflags, &mask, &ignored, &type, hex) == 6) {
+	switch (pm->kind) {
+	case PROC_FANOTIFY_INODE:
 		kind = "inode";
-		ret = fhandle_path(fi, fhandle_kdev(sdev), hex, type, &path, err);
-	} else if (sscanf(line, "fanotify mnt_id:%x mflags:%x mask:%x ignored_mask:%x", &id,
-			  &mflags, &mask, &ignored) == 4) {
+		ret = fhandle_path(fi, fhandle_kdev(pm->sdev), pm->fhandle, pm->fh_type, &path,
+				   err);
+		break;
+	case PROC_FANOTIFY_MOUNT:
 		kind = "mount";
-		ret = fhandle_mount_by_id(fi, id, &path, err);
-	} else if (sscanf(line, "fanotify sdev:%lx mflags:%x mask:%x ignored_mask:%x", &sdev,
-			  &mflags, &mask, &ignored) == 4) {
+		ret = fhandle_mount_by_id(fi, pm->mnt_id, &path, err);
+		break;
+	case PROC_FANOTIFY_FILESYSTEM:
 		kind = "filesystem";
-		ret = fhandle_mount_by_dev(fi, fhandle_kdev(sdev), &path, err);
-	} else {
+		ret = fhandle_mount_by_dev(fi, fhandle_kdev(pm->sdev), &path, err);
+		break;
+	default:
 		return refuse(fi, "with a mark of an unsupported kind", err);
 	}
 	if (ret < 0)
@@ -82,9 +79,9 @@ static int mark_dump(const struct fd_info *fi, const char *line, struct json *ma
 	m = json_push(marks, json_obj());
 	json_set(m, "kind", json_str(kind));
 	json_set(m, "path", json_str(path));
-	json_set(m, "mflags", json_hex(mflags));
-	json_set(m, "mask", json_hex(mask));
-	json_set(m, "ignored_mask", json_hex(ignored));
+	json_set(m, "mflags", json_hex(pm->mflags));
+	json_set(m, "mask", json_hex(pm->mask));
+	json_set(m, "ignored_mask", json_hex(pm->ignored_mask));
 	return 0;
 }
 
@@ -93,40 +90,32 @@ static int fanotify_dump(const struct fd_info *fi, struct json *o, struct files_
 {
 	cleanup_close int copy = files_steal_fd(fi->pid, fi->fd, err);
 	struct json *marks = json_set(o, "marks", json_arr());
-	unsigned int flags, eflags;
-	const char *p = strstr(fi->fdinfo, "fanotify flags:");
+	struct proc_fanotify f = {0};
 	int queued = 0, ret;
 
 	if (copy < 0)
 		return copy;
-	if (!p || sscanf(p, "fanotify flags:%x event-flags:%x", &flags, &eflags) != 2)
-		return ckpt_error_msg(err, EPROTO, "fanotify fd %d of %d: no flags in fdinfo",
-				      fi->fd, fi->pid);
-	if (flags & (FAN_CLASS_CONTENT | FAN_CLASS_PRE_CONTENT))
-		return refuse(fi, "with permission events", err);
-	if (ioctl(copy, FIONREAD, &queued) < 0)
-		return ckpt_error(err, errno, "fanotify fd %d of %d: FIONREAD", fi->fd, fi->pid);
-	if (queued > 0) {
+	ret = proc_parse_fanotify(fi->fdinfo, &f, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "fanotify fd %d of %d", fi->fd, fi->pid);
+	if (f.flags & (FAN_CLASS_CONTENT | FAN_CLASS_PRE_CONTENT))
+		ret = refuse(fi, "with permission events", err);
+	else if (ioctl(copy, FIONREAD, &queued) < 0)
+		ret = ckpt_error(err, errno, "fanotify fd %d of %d: FIONREAD", fi->fd, fi->pid);
+	if (ret == 0 && queued > 0) {
 		char why[64];
 
 		snprintf(why, sizeof(why), "with %d bytes of unread events", queued);
-		return refuse(fi, why, err);
+		ret = refuse(fi, why, err);
 	}
-	json_set(o, "init_flags", json_hex(flags));
-	json_set(o, "event_flags", json_hex(eflags));
-	for (p = strchr(p, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
-		cleanup_free char *line = xstrdup(p + 1);
-		char *nl = strchr(line, '\n');
-
-		if (nl)
-			*nl = '\0';
-		if (strncmp(line, "fanotify ", 9))
-			continue;
-		ret = mark_dump(fi, line, marks, err);
-		if (ret < 0)
-			return ret;
+	if (ret == 0) {
+		json_set(o, "init_flags", json_hex(f.flags));
+		json_set(o, "event_flags", json_hex(f.event_flags));
 	}
-	return 0;
+	for (int i = 0; ret == 0 && i < f.nmarks; i++)
+		ret = mark_dump(fi, &f.marks[i], marks, err);
+	proc_fanotify_free(&f);
+	return ret;
 }
 
 /* Add mark m again: its mask, then its ignore mask, with the same mark flags. */

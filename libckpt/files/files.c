@@ -87,16 +87,6 @@ struct json *files_list_find(const struct json *list, uint64_t id)
 	return NULL;
 }
 
-long long fdinfo_num(const char *text, const char *key, int base, long long def)
-{
-	size_t kl = strlen(key);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, key, kl) && p[kl] == ':')
-			return strtoll(p + kl + 1, NULL, base);
-	return def;
-}
-
 int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err)
 {
 	int pfd = syscall(__NR_pidfd_open, pid, 0), copy;
@@ -160,18 +150,19 @@ static int desc_find(struct files_dctx *dc, const struct fd_info *fi, bool *dup)
 static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
 {
 	cleanup_free char *text = NULL;
+	struct proc_fdinfo pf;
 	char path[64];
-	const char *p;
 	int ret;
 
 	snprintf(path, sizeof(path), "fdinfo/%d", fi->fd);
 	ret = read_file_at(fi->procfd, path, 1 << 20, &text, NULL, err);
+	if (ret == 0)
+		ret = proc_parse_fdinfo(text, &pf, err);
 	if (ret < 0)
 		return ret;
-	p = strstr(text, "pos:");
-	fi->pos = p ? strtoll(p + 4, NULL, 10) : 0;
-	p = strstr(text, "flags:");
-	fi->flags = p ? strtoul(p + 6, NULL, 8) : 0;
+	fi->pos = pf.pos;
+	fi->flags = pf.flags;
+	fi->mnt_id = pf.mnt_id;
 	fi->fdinfo = steal_pointer(&text);
 	return 0;
 }
@@ -233,7 +224,7 @@ static int mnt_ids_read(struct files_dctx *dc, const struct fd_info *fi, ckpt_er
 static int mark_outside(const struct fd_info *fi, struct fd_entry *e, struct files_dctx *dc,
 			ckpt_err_t *err)
 {
-	int id = fdinfo_num(fi->fdinfo, "mnt_id", 10, -1), ret;
+	int id = fi->mnt_id, ret;
 	struct stat ns;
 	char fdpath[32];
 

@@ -18,6 +18,7 @@
 #include "ckpt/error.h"
 #include "util/doc.h"
 #include "util/json.h"
+#include "util/proc.h"
 
 struct fd_info {
 	pid_t pid;
@@ -27,6 +28,7 @@ struct fd_info {
 	char link[4096];    /* readlink of /proc/PID/fd/N */
 	unsigned int flags; /* from fdinfo, O_* with O_CLOEXEC */
 	long long pos;
+	int mnt_id;   /* from fdinfo; -1 when it does not say */
 	char *fdinfo; /* the whole of /proc/PID/fdinfo/N */
 	int pidfd;    /* of pid, while its fds are dumped (files_dump_task); else -1 */
 };
@@ -218,8 +220,6 @@ int files_put_image(struct ckpt_bundle *b, const char *name, const void *buf, si
 		    ckpt_err_t *err);
 /* files.c: a pidfd_getfd copy of the task's fd (for getsockopt, peeking...) */
 int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err);
-/* files.c: value of "key:" in an fdinfo text, as a number in base; def when absent */
-long long fdinfo_num(const char *text, const char *key, int base, long long def);
 
 /* Owner, group, mode and times of a file restore makes (attr.c, "attr"). */
 struct file_attr {

@@ -34,7 +34,8 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 {
 	struct json *watches = json_set(o, "watches", json_arr());
 	cleanup_close int copy = files_steal_fd(fi->pid, fi->fd, err);
-	int queued = 0;
+	cleanup_free struct proc_inotify_mark *marks = NULL;
+	int queued = 0, n = 0, ret;
 
 	if (copy < 0)
 		return copy;
@@ -46,28 +47,21 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 				      "unsupported fd %d (inotify with %d bytes of unread events) "
 				      "in pid %d",
 				      fi->fd, queued, fi->pid);
-	for (const char *p = strstr(fi->fdinfo, "inotify wd:"); p;
-	     p = strstr(p + 1, "inotify wd:")) {
-		unsigned long sdev;
-		unsigned int wd, mask, type;
-		char hex[260];
+	ret = proc_parse_inotify(fi->fdinfo, &marks, &n, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "inotify fd %d of %d", fi->fd, fi->pid);
+	for (int i = 0; i < n; i++) {
+		const struct proc_inotify_mark *m = &marks[i];
 		cleanup_free char *path = NULL;
 		struct json *w;
-		int ret;
 
-		if (sscanf(p,
-			   "inotify wd:%u ino:%*x sdev:%lx mask:%x ignored_mask:%*x "
-			   "fhandle-bytes:%*x fhandle-type:%x f_handle:%259s",
-			   &wd, &sdev, &mask, &type, hex) != 5)
-			return ckpt_error_msg(err, EPROTO, "inotify fd %d of %d: bad fdinfo line",
-					      fi->fd, fi->pid);
-		ret = fhandle_path(fi, fhandle_kdev(sdev), hex, type, &path, err);
+		ret = fhandle_path(fi, fhandle_kdev(m->sdev), m->fhandle, m->fh_type, &path, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "inotify fd %d of %d, wd %u", fi->fd, fi->pid,
-					       wd);
+					       m->wd);
 		w = json_push(watches, json_obj());
-		json_set(w, "wd", json_int(wd));
-		json_set(w, "mask", json_hex(mask));
+		json_set(w, "wd", json_int(m->wd));
+		json_set(w, "mask", json_hex(m->mask));
 		json_set(w, "path", json_str(path));
 	}
 	return 0;

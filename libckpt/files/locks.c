@@ -24,37 +24,37 @@
 int locks_dump(const struct fd_info *fi, bool dup, struct json *o, ckpt_err_t *err)
 {
 	struct json *locks = NULL;
+	cleanup_free struct proc_lock *v = NULL;
+	int n = 0, ret;
 
-	for (const char *p = strstr(fi->fdinfo, "lock:"); p; p = strstr(p + 1, "lock:")) {
-		char kind[16], mode[16], type[16], end[32];
-		long long pid, start;
+	ret = proc_parse_locks(fi->fdinfo, &v, &n, err);
+	if (ret < 0)
+		return ret;
+	for (int i = 0; i < n; i++) {
+		const struct proc_lock *pl = &v[i];
 		struct json *l;
 
-		/* "lock:\t1: POSIX  ADVISORY  WRITE 10607 fe:00:123 0 EOF"; "->" are waiters */
-		if (sscanf(p, "lock: %*d: %15s %15s %15s %lld %*s %lld %31s", kind, mode, type,
-			   &pid, &start, end) != 6)
-			continue;
-		if (!strcmp(mode, "MANDATORY"))
+		if (!strcmp(pl->mode, "MANDATORY"))
 			return ckpt_error_msg(err, ENOTSUP, "fd %d of %d: mandatory lock", fi->fd,
 					      fi->pid);
-		if (!strcmp(kind, "POSIX") ? pid != fi->pid : dup)
+		if (!strcmp(pl->kind, "POSIX") ? pl->pid != fi->pid : dup)
 			continue;
-		/* a lease is listed with its breakers ("->" lines, skipped above) */
-		if (!strcmp(kind, "LEASE") && strcmp(mode, "ACTIVE"))
+		/* a lease is listed with its breakers ("->" lines, left out by the parser) */
+		if (!strcmp(pl->kind, "LEASE") && strcmp(pl->mode, "ACTIVE"))
 			return ckpt_error_msg(
 				err, ENOTSUP, "unsupported fd %d (lease %s) in pid %d", fi->fd,
-				strcmp(mode, "BREAKING") ? mode : "being broken", fi->pid);
-		if (strcmp(kind, "POSIX") && strcmp(kind, "FLOCK") && strcmp(kind, "OFDLCK") &&
-		    strcmp(kind, "LEASE"))
+				strcmp(pl->mode, "BREAKING") ? pl->mode : "being broken", fi->pid);
+		if (strcmp(pl->kind, "POSIX") && strcmp(pl->kind, "FLOCK") &&
+		    strcmp(pl->kind, "OFDLCK") && strcmp(pl->kind, "LEASE"))
 			return ckpt_error_msg(err, ENOTSUP, "fd %d of %d: unsupported %s lock",
-					      fi->fd, fi->pid, kind);
+					      fi->fd, fi->pid, pl->kind);
 		if (!locks)
 			locks = json_set(o, "locks", json_arr());
 		l = json_push(locks, json_obj());
-		json_set(l, "kind", json_str(kind));
-		json_set(l, "write", json_bool(!strcmp(type, "WRITE")));
-		json_set(l, "start", json_int(start));
-		json_set(l, "end", json_int(strcmp(end, "EOF") ? strtoll(end, NULL, 10) : -1));
+		json_set(l, "kind", json_str(pl->kind));
+		json_set(l, "write", json_bool(pl->write));
+		json_set(l, "start", json_int(pl->start));
+		json_set(l, "end", json_int(pl->end));
 	}
 	return 0;
 }

@@ -23,7 +23,7 @@ static bool pidfd_match(const struct fd_info *fi)
 static int pidfd_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 		      ckpt_err_t *err)
 {
-	long long pid = fdinfo_num(fi->fdinfo, "Pid", 10, 0);
+	pid_t pid = proc_parse_pidfd(fi->fdinfo);
 
 	/* -1: the process is gone (reaped); 0: not in our pid namespace */
 	if (pid == -1) {

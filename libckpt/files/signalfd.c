@@ -23,12 +23,11 @@ static bool signalfd_match(const struct fd_info *fi)
 static int signalfd_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 			 ckpt_err_t *err)
 {
-	const char *p = strstr(fi->fdinfo, "sigmask:");
+	uint64_t mask;
 
-	if (!p)
-		return ckpt_error_msg(err, EPROTO, "fd %d of %d: no sigmask in fdinfo", fi->fd,
-				      fi->pid);
-	json_set(o, "sigmask", json_hex(strtoull(p + 8, NULL, 16)));
+	if (proc_parse_signalfd(fi->fdinfo, &mask, err) < 0)
+		return ckpt_error_wrap(err, "fd %d of %d", fi->fd, fi->pid);
+	json_set(o, "sigmask", json_hex(mask));
 	return 0;
 }
 

@@ -30,32 +30,23 @@ static bool timerfd_match(const struct fd_info *fi)
 	return !strcmp(fi->link, "anon_inode:[timerfd]");
 }
 
-/* "key: (sec, nsec)" */
-static int timerfd_pair(const char *text, const char *key, struct json *o, ckpt_err_t *err)
-{
-	const char *p = strstr(text, key);
-	long long s, ns;
-	char buf[48];
-
-	if (!p || sscanf(p + strlen(key), ": (%lld, %lld)", &s, &ns) != 2)
-		return ckpt_error_msg(err, EPROTO, "timerfd fdinfo without %s", key);
-	snprintf(buf, sizeof(buf), "%lld.%09lld", s, ns);
-	json_set(o, key, json_str(buf));
-	return 0;
-}
-
 static int timerfd_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 			ckpt_err_t *err)
 {
-	int ret;
+	struct proc_timerfd t;
+	char v[48], i[48];
+	int ret = proc_parse_timerfd(fi->fdinfo, &t, err);
 
-	json_set(o, "clockid", json_int(fdinfo_num(fi->fdinfo, "clockid", 10, 1)));
-	json_set(o, "ticks", json_int(fdinfo_num(fi->fdinfo, "ticks", 10, 0)));
-	json_set(o, "settime_flags", json_int(fdinfo_num(fi->fdinfo, "settime flags", 8, 0)));
-	ret = timerfd_pair(fi->fdinfo, "it_value", o, err);
-	if (ret == 0)
-		ret = timerfd_pair(fi->fdinfo, "it_interval", o, err);
-	return ret;
+	if (ret < 0)
+		return ret;
+	snprintf(v, sizeof(v), "%lld.%09ld", (long long)t.value.tv_sec, t.value.tv_nsec);
+	snprintf(i, sizeof(i), "%lld.%09ld", (long long)t.interval.tv_sec, t.interval.tv_nsec);
+	json_set(o, "clockid", json_int(t.clockid));
+	json_set(o, "ticks", json_int(t.ticks));
+	json_set(o, "settime_flags", json_int(t.settime_flags));
+	json_set(o, "it_value", json_str(v));
+	json_set(o, "it_interval", json_str(i));
+	return 0;
 }
 
 /* "SEC.NSEC" as timerfd_dump writes it, both parts in range. */

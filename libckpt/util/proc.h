@@ -1,7 +1,7 @@
 /*
  * libckpt/util/proc.h - every /proc parser of the project: stat, status,
  * maps, the thread list and a thread's children (proc.c); mountinfo and
- * cgroup (proc-mount.c).
+ * cgroup (proc-mount.c); fdinfo and its per-kind lines (proc-fdinfo.c).
  *
  * Each parser has a buffer form (proc_parse_*: text in, struct out; what
  * the unit tests drive) and a file form taking a dirfd of /proc/PID that
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ckpt/error.h"
 
@@ -166,5 +167,97 @@ const struct proc_cgroup *proc_cgroup_of_mount(const struct proc_cgroup *v, int 
 char *proc_cgroup_path(pid_t pid, const char *controllers);
 /* pid's (0: our own) cgroup path in the hierarchy a cgroup mount shows; malloc'd or NULL. */
 char *proc_cgroup_path_for_mount(pid_t pid, const char *fstype, const char *super);
+
+/* ---- proc-fdinfo.c: /proc/PID/fdinfo/N ---------------------------------- */
+
+/* Value of the line "key:" (at a line start) as a number in base; def when absent. */
+long long proc_fdinfo_num(const char *text, const char *key, int base, long long def);
+
+/* The lines every fd has. */
+struct proc_fdinfo {
+	long long pos;
+	unsigned int flags; /* O_* as the kernel shows them (octal), O_CLOEXEC included */
+	int mnt_id;	    /* -1 when the kernel does not say */
+};
+int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, ckpt_err_t *err);
+
+/* A "lock:" line: a lock held through the fd ("->" waiters are left out). */
+struct proc_lock {
+	char kind[16]; /* POSIX, FLOCK, OFDLCK, ... */
+	char mode[16]; /* ADVISORY, MANDATORY */
+	bool write;
+	pid_t pid; /* the owner (POSIX) as the reader's namespace shows it */
+	long long start;
+	long long end; /* -1: to EOF */
+};
+/* *out malloc'd (NULL when none). */
+int proc_parse_locks(const char *text, struct proc_lock **out, int *n, ckpt_err_t *err);
+
+/* epoll: one "tfd:" line per watched fd. */
+struct proc_epoll_tfd {
+	int tfd;
+	uint32_t events;
+	uint64_t data;
+	uint64_t ino; /* of the watched file, to check the fd still names it */
+};
+int proc_parse_epoll(const char *text, struct proc_epoll_tfd **out, int *n, ckpt_err_t *err);
+
+/* f_handle in hex: at most MAX_HANDLE_SZ (128) bytes, two digits each. */
+#define PROC_FHANDLE_HEX      260
+#define PROC_FHANDLE_HEX_SCAN "259"
+
+/* inotify: one "inotify wd:" line per watch. */
+struct proc_inotify_mark {
+	unsigned int wd, mask;
+	unsigned long sdev; /* the kernel's dev_t encoding (major << 20 | minor) */
+	unsigned int fh_type;
+	char fhandle[PROC_FHANDLE_HEX];
+};
+int proc_parse_inotify(const char *text, struct proc_inotify_mark **out, int *n, ckpt_err_t *err);
+
+/* fanotify: its init flags and one mark per "fanotify ..." line after them. */
+enum proc_fanotify_kind {
+	PROC_FANOTIFY_UNKNOWN,
+	PROC_FANOTIFY_INODE,
+	PROC_FANOTIFY_MOUNT,
+	PROC_FANOTIFY_FILESYSTEM,
+};
+struct proc_fanotify_mark {
+	enum proc_fanotify_kind kind;
+	unsigned long sdev; /* inode and filesystem marks */
+	int mnt_id;	    /* mount marks */
+	unsigned int mflags, mask, ignored_mask;
+	unsigned int fh_type; /* inode marks */
+	char fhandle[PROC_FHANDLE_HEX];
+};
+struct proc_fanotify {
+	unsigned int flags, event_flags;
+	struct proc_fanotify_mark *marks; /* malloc'd; proc_fanotify_free() */
+	int nmarks;
+};
+int proc_parse_fanotify(const char *text, struct proc_fanotify *f, ckpt_err_t *err);
+void proc_fanotify_free(struct proc_fanotify *f);
+
+/* timerfd: clock, unread expirations, the time left and the period. */
+struct proc_timerfd {
+	int clockid;
+	uint64_t ticks;
+	unsigned int settime_flags;
+	struct timespec value, interval; /* it_value is relative */
+};
+int proc_parse_timerfd(const char *text, struct proc_timerfd *t, ckpt_err_t *err);
+
+struct proc_eventfd {
+	uint64_t count;
+	bool semaphore;
+};
+int proc_parse_eventfd(const char *text, struct proc_eventfd *e, ckpt_err_t *err);
+/* signalfd: its "sigmask:" */
+int proc_parse_signalfd(const char *text, uint64_t *sigmask, ckpt_err_t *err);
+/*
+ * pidfd: its "Pid:" in the reader's namespace: -1 when the process is gone
+ * (reaped), 0 when it is outside that namespace (or the line is missing).
+ */
+pid_t proc_parse_pidfd(const char *text);
 
 #endif

@@ -4,7 +4,9 @@
  * and without paths; mountinfo with octal escapes, optional fields, a
  * mount without superblock options, a bad line; cgroup files with v1
  * combined controllers, named hierarchies and v2, and the lookups built on
- * them), plus the live readers on this process.
+ * them; fdinfo of each kind the fd table dumps: common lines, locks,
+ * epoll, inotify, fanotify, timerfd, eventfd, signalfd, pidfd), plus the
+ * live readers on this process.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -204,6 +206,126 @@ static void test_cgroup(void)
 	proc_mounts_free(m, nm);
 }
 
+#define FDINFO_HEAD "pos:\t0\nflags:\t02004002\nmnt_id:\t15\nino:\t1057\n"
+
+static void test_fdinfo(void)
+{
+	struct proc_fdinfo fi;
+	struct proc_lock *l = NULL;
+	struct proc_epoll_tfd *t = NULL;
+	struct proc_inotify_mark *w = NULL;
+	struct proc_fanotify f;
+	struct proc_timerfd tf;
+	struct proc_eventfd ev;
+	ckpt_err_t err = {0};
+	uint64_t mask = 0;
+	int n = 0;
+
+	is_int(proc_parse_fdinfo("pos:\t4096\nflags:\t0100002\nmnt_id:\t31\n", &fi, &err), 0,
+	       "fdinfo parses");
+	ok(fi.pos == 4096 && fi.flags == 0100002 && fi.mnt_id == 31, "pos, octal flags, mnt_id");
+	is_int(proc_parse_fdinfo("pos:\t0\nflags:\t02\n", &fi, &err), 0, "fdinfo without mnt_id");
+	is_int(fi.mnt_id, -1, "mnt_id -1 when absent");
+
+	is_int(proc_parse_locks(FDINFO_HEAD
+				"lock:\t1: POSIX  ADVISORY  WRITE 10607 fe:00:123 0 EOF\n"
+				"lock:\t1: -> POSIX  ADVISORY  WRITE 10608 fe:00:123 0 EOF\n"
+				"lock:\t2: FLOCK  ADVISORY  READ 10607 fe:00:123 0 EOF\n"
+				"lock:\t3: OFDLCK ADVISORY  WRITE -1 fe:00:123 10 20\n",
+				&l, &n, &err),
+	       0, "locks parse");
+	is_int(n, 3, "three locks, the waiter left out");
+	ok(!strcmp(l[0].kind, "POSIX") && !strcmp(l[0].mode, "ADVISORY") && l[0].write &&
+		   l[0].pid == 10607 && l[0].start == 0 && l[0].end == -1,
+	   "POSIX write lock to EOF");
+	ok(!strcmp(l[1].kind, "FLOCK") && !l[1].write, "flock read lock");
+	ok(!strcmp(l[2].kind, "OFDLCK") && l[2].pid == -1 && l[2].start == 10 && l[2].end == 20,
+	   "OFD lock with a range");
+	free(l);
+	is_int(proc_parse_locks(FDINFO_HEAD, &l, &n, &err), 0, "no locks");
+	ok(n == 0 && !l, "none");
+
+	is_int(proc_parse_epoll(FDINFO_HEAD "tfd:        5 events:       19 data: 0000000000000005"
+					    "  pos:0 ino:61af sdev:7\n"
+					    "tfd:       12 events: 80000001 data: ffffffffffffffff"
+					    "  pos:0 ino:2 sdev:f\n",
+				&t, &n, &err),
+	       0, "epoll parses");
+	ok(n == 2 && t[0].tfd == 5 && t[0].events == 0x19 && t[0].data == 5 && t[0].ino == 0x61af,
+	   "first watch");
+	ok(t[1].tfd == 12 && t[1].events == 0x80000001 && t[1].data == UINT64_MAX,
+	   "EPOLLET and all-ones data");
+	free(t);
+	is_int(proc_parse_epoll(FDINFO_HEAD "tfd: x\n", &t, &n, &err), -EPROTO,
+	       "bad tfd line refused");
+
+	is_int(proc_parse_inotify(FDINFO_HEAD "inotify wd:3 ino:9e7e sdev:800013 mask:800afce "
+					      "ignored_mask:0 fhandle-bytes:8 fhandle-type:1 "
+					      "f_handle:7e9e0000640d1b6d\n",
+				  &w, &n, &err),
+	       0, "inotify parses");
+	ok(n == 1 && w[0].wd == 3 && w[0].sdev == 0x800013 && w[0].mask == 0x800afce &&
+		   w[0].fh_type == 1 && !strcmp(w[0].fhandle, "7e9e0000640d1b6d"),
+	   "watch: wd, sdev, mask, handle");
+	free(w);
+	is_int(proc_parse_inotify(FDINFO_HEAD "inotify wd:3 ino:9e7e\n", &w, &n, &err), -EPROTO,
+	       "short inotify line refused");
+
+	is_int(proc_parse_fanotify(FDINFO_HEAD
+				   "fanotify flags:10 event-flags:0\n"
+				   "fanotify mnt_id:12 mflags:40 mask:38 ignored_mask:40000003\n"
+				   "fanotify ino:4f969 sdev:800013 mflags:0 mask:3b "
+				   "ignored_mask:40000000 fhandle-bytes:8 fhandle-type:1 "
+				   "f_handle:69f90400c275b5b4\n"
+				   "fanotify sdev:800013 mflags:0 mask:3b ignored_mask:0\n"
+				   "fanotify something:1\n",
+				   &f, &err),
+	       0, "fanotify parses");
+	ok(f.flags == 0x10 && f.event_flags == 0 && f.nmarks == 4, "flags and four marks");
+	ok(f.marks[0].kind == PROC_FANOTIFY_MOUNT && f.marks[0].mnt_id == 0x12 &&
+		   f.marks[0].mflags == 0x40 && f.marks[0].ignored_mask == 0x40000003,
+	   "mount mark (mnt_id in hex)");
+	ok(f.marks[1].kind == PROC_FANOTIFY_INODE && f.marks[1].sdev == 0x800013 &&
+		   !strcmp(f.marks[1].fhandle, "69f90400c275b5b4"),
+	   "inode mark");
+	ok(f.marks[2].kind == PROC_FANOTIFY_FILESYSTEM && f.marks[2].mask == 0x3b,
+	   "filesystem mark");
+	is_int(f.marks[3].kind, PROC_FANOTIFY_UNKNOWN, "unknown mark kept as unknown");
+	proc_fanotify_free(&f);
+	is_int(proc_parse_fanotify(FDINFO_HEAD, &f, &err), -EPROTO, "fanotify without flags");
+
+	is_int(proc_parse_timerfd(FDINFO_HEAD "clockid: 0\nticks: 3\nsettime flags: 01\n"
+					      "it_value: (0, 49406829)\nit_interval: (1, 5)\n",
+				  &tf, &err),
+	       0, "timerfd parses");
+	ok(tf.clockid == 0 && tf.ticks == 3 && tf.settime_flags == 1, "clock, ticks, flags");
+	ok(tf.value.tv_sec == 0 && tf.value.tv_nsec == 49406829 && tf.interval.tv_sec == 1 &&
+		   tf.interval.tv_nsec == 5,
+	   "it_value and it_interval");
+	is_int(proc_parse_timerfd(FDINFO_HEAD "clockid: 1\nit_value: (0, 0)\n", &tf, &err), -EPROTO,
+	       "timerfd without it_interval refused");
+
+	is_int(proc_parse_eventfd(FDINFO_HEAD "eventfd-count:                5\n"
+					      "eventfd-id: 1\neventfd-semaphore: 1\n",
+				  &ev, &err),
+	       0, "eventfd parses");
+	ok(ev.count == 5 && ev.semaphore, "count and semaphore");
+	is_int(proc_parse_eventfd(FDINFO_HEAD "eventfd-count: fffffffffffffffe\n", &ev, &err), 0,
+	       "eventfd at its maximum");
+	ok(ev.count == 0xfffffffffffffffeULL && !ev.semaphore, "no wrap, no semaphore");
+	is_int(proc_parse_eventfd(FDINFO_HEAD, &ev, &err), -EPROTO, "eventfd without count");
+
+	is_int(proc_parse_signalfd(FDINFO_HEAD "sigmask:\t0000000000000202\n", &mask, &err), 0,
+	       "signalfd parses");
+	is_int(mask, 0x202, "sigmask");
+	is_int(proc_parse_signalfd(FDINFO_HEAD, &mask, &err), -EPROTO, "signalfd without mask");
+
+	is_int(proc_parse_pidfd(FDINFO_HEAD "Pid:\t1234\nNSpid:\t1234\t1\n"), 1234, "pidfd pid");
+	is_int(proc_parse_pidfd(FDINFO_HEAD "Pid:\t-1\n"), -1, "pidfd of a reaped process");
+	is_int(proc_parse_pidfd(FDINFO_HEAD "Pid:\t0\n"), 0, "pidfd of a process outside");
+	is_int(proc_parse_pidfd(FDINFO_HEAD), 0, "pidfd without Pid");
+}
+
 int main(void)
 {
 	struct proc_stat st;
@@ -283,6 +405,7 @@ int main(void)
 	}
 
 	test_maps();
+	test_fdinfo();
 	test_mountinfo();
 	test_cgroup();
 	return done_testing();
