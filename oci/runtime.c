@@ -129,12 +129,17 @@ static int runc_load(struct oci_container *c, const struct json *st, ckpt_err_t 
  */
 static void crun_cgroup(struct oci_container *c, const char *rel)
 {
-	static const char *const mnts[] = { "/sys/fs/cgroup/freezer", "/sys/fs/cgroup" };
+	/* the hierarchies' mounts as the freezer at dump finds them */
+	static const char *const ctls[] = {"freezer", ""};
 	static const char *const files[] = { "freezer.state", "cgroup.freeze" };
 
 	for (int i = 0; rel && *rel && i < 2; i++) {
-		cleanup_free char *dir = xasprintf("%s%s%s", mnts[i], *rel == '/' ? "" : "/", rel);
-		cleanup_free char *f = xasprintf("%s/%s", dir, files[i]);
+		cleanup_free char *mnt = proc_cgroup_mount(ctls[i]), *dir = NULL, *f = NULL;
+
+		if (!mnt)
+			continue;
+		dir = xasprintf("%s%s%s", mnt, *rel == '/' ? "" : "/", rel);
+		f = xasprintf("%s/%s", dir, files[i]);
 
 		if (access(f, F_OK) == 0) {
 			c->cgroup = steal_pointer(&dir);

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 
 #include "check/check.h"
+#include "util/proc.h"
 #include "util/spawn.h"
 #include "util/util.h"
 
@@ -32,17 +33,18 @@ static const struct {
 
 void probe_capabilities(struct probe_out *o)
 {
-	cleanup_free char *status = NULL;
+	cleanup_close int self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct proc_status st;
 	char missing[128] = "";
 	unsigned long long eff;
 	ckpt_err_t err;
-	const char *p;
 
-	if (read_file_at(AT_FDCWD, "/proc/self/status", 64 << 10, &status, NULL, &err) < 0)
-		return (void)probe_fail(o, "%s", err.msg);
-	p = strstr(status, "\nCapEff:");
-	if (!p || sscanf(p, "\nCapEff: %llx", &eff) != 1)
-		return (void)probe_fail(o, "no CapEff in /proc/self/status");
+	if (self < 0)
+		return (void)probe_errno(o, "open /proc/self");
+	if (proc_read_status(self, &st, &err) < 0)
+		return (void)probe_fail(o, "/proc/self/status: %s", err.msg);
+	eff = st.cap_eff;
+	proc_status_free(&st);
 	for (size_t i = 0; i < ARRAY_SIZE(needed_caps); i++)
 		if (!(eff & (1ULL << needed_caps[i].bit)))
 			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),

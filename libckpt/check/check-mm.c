@@ -24,54 +24,13 @@
 #define MAPS_MAX   (256 << 10)
 #define VDSO_PARTS 3
 
-/* /proc/self/stat fields (1-based) that PR_SET_MM_MAP takes. */
-enum {
-	STAT_START_CODE = 26,
-	STAT_END_CODE,
-	STAT_START_STACK,
-	STAT_START_DATA = 45,
-	STAT_END_DATA,
-	STAT_START_BRK,
-	STAT_ARG_START,
-	STAT_ARG_END,
-	STAT_ENV_START,
-	STAT_ENV_END,
-	STAT_LAST
-};
-
-static int read_stat_fields(uint64_t *f, struct probe_out *o)
-{
-	cleanup_free char *buf = NULL;
-	ckpt_err_t err;
-	char *p;
-
-	if (read_file_at(AT_FDCWD, "/proc/self/stat", 4096, &buf, NULL, &err) < 0)
-		return probe_fail(o, "%s", err.msg), -1;
-	/* the command name may hold spaces and parentheses: start after the last ')' */
-	p = strrchr(buf, ')');
-	if (!p)
-		return probe_fail(o, "cannot parse /proc/self/stat"), -1;
-	p++;
-	for (int i = 3; i < STAT_LAST; i++) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			return probe_fail(o, "/proc/self/stat has only %d fields", i - 1), -1;
-		if (i == 3) { /* the state letter, not a number */
-			p++;
-			continue;
-		}
-		f[i] = strtoull(p, &p, 10);
-	}
-	return 0;
-}
-
 void probe_pr_set_mm_map(struct probe_out *o)
 {
 	cleanup_free char *auxv = NULL;
 	struct prctl_mm_map map = {0};
 	unsigned int size = 0;
-	uint64_t f[STAT_LAST] = {0};
+	struct proc_stat st;
+	cleanup_close int self = -1;
 	size_t auxv_len = 0;
 	ckpt_err_t err;
 
@@ -79,22 +38,25 @@ void probe_pr_set_mm_map(struct probe_out *o)
 		return (void)probe_errno(o, "PR_SET_MM_MAP_SIZE");
 	if (size != sizeof(map))
 		return (void)probe_fail(o, "kernel wants %u bytes, we have %zu", size, sizeof(map));
-	if (read_stat_fields(f, o) < 0)
-		return;
+	self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (self < 0)
+		return (void)probe_errno(o, "open /proc/self");
+	if (proc_read_stat(self, &st, &err) < 0)
+		return (void)probe_fail(o, "/proc/self/stat: %s", err.msg);
 	if (read_file_at(AT_FDCWD, "/proc/self/auxv", 4096, &auxv, &auxv_len, &err) < 0)
 		return (void)probe_fail(o, "%s", err.msg);
 	map = (struct prctl_mm_map){
-		.start_code = f[STAT_START_CODE],
-		.end_code = f[STAT_END_CODE],
-		.start_data = f[STAT_START_DATA],
-		.end_data = f[STAT_END_DATA],
-		.start_brk = f[STAT_START_BRK],
+		.start_code = st.start_code,
+		.end_code = st.end_code,
+		.start_data = st.start_data,
+		.end_data = st.end_data,
+		.start_brk = st.start_brk,
 		.brk = syscall(SYS_brk, 0),
-		.start_stack = f[STAT_START_STACK],
-		.arg_start = f[STAT_ARG_START],
-		.arg_end = f[STAT_ARG_END],
-		.env_start = f[STAT_ENV_START],
-		.env_end = f[STAT_ENV_END],
+		.start_stack = st.start_stack,
+		.arg_start = st.arg_start,
+		.arg_end = st.arg_end,
+		.env_start = st.env_start,
+		.env_end = st.env_end,
 		.auxv = (__u64 *)auxv,
 		.auxv_size = auxv_len,
 		.exe_fd = (__u32)-1, /* keep the exe link */
