@@ -105,8 +105,11 @@ static __attribute__((noreturn)) void child_exec(const struct spawn *s, struct c
 			close(c->close_fds[i]);
 	/* a source below 3 that is not its own target would be clobbered by dup2 */
 	for (int i = 0; i < 3; i++)
-		if (c->src[i] >= 0 && c->src[i] < 3 && c->src[i] != i)
+		if (c->src[i] >= 0 && c->src[i] < 3 && c->src[i] != i) {
 			c->src[i] = fcntl(c->src[i], F_DUPFD_CLOEXEC, 3);
+			if (c->src[i] < 0)
+				_exit(127);
+		}
 	for (int i = 0; i < 3; i++) {
 		if (c->src[i] < 0 && !(i == 2 && c->err_to_out))
 			continue;
