@@ -24,6 +24,7 @@
 #include "check/check.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/spawn.h"
 #include "util/util.h"
 
 #define PROBE_TIMEOUT_MS 5000
@@ -180,36 +181,43 @@ int check_wait_exit(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+struct in_child {
+	void (*fn)(struct probe_out *o, void *arg);
+	void *arg;
+};
+
+/* The child: run the probe, its answer (a whole struct probe_out) to stdout. */
+static int probe_child(void *arg)
+{
+	const struct in_child *c = arg;
+	struct probe_out r = {.ok = true};
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	c->fn(&r, c->arg);
+	return write(STDOUT_FILENO, &r, sizeof(r)) == sizeof(r) ? 0 : 1;
+}
+
 void check_in_child(void (*fn)(struct probe_out *o, void *arg), void *arg, struct probe_out *o)
 {
-	struct probe_out r = {.ok = true};
-	int p[2];
-	pid_t pid;
+	struct in_child c = {fn, arg};
+	struct spawn s = {.name = "probe",
+			  .child = probe_child,
+			  .arg = &c,
+			  .in = SPAWN_INHERIT,
+			  .out = SPAWN_PIPE,
+			  .out_max = sizeof(struct probe_out),
+			  .errout = SPAWN_INHERIT};
+	ckpt_err_t err = {0};
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return (void)probe_errno(o, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		probe_errno(o, "fork");
-		close(p[0]);
-		close(p[1]);
-		return;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		fn(&r, arg);
-		_exit(write(p[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
-	}
-	close(p[1]);
-	if (read_all(p[0], &r, sizeof(r)) == sizeof(r)) {
-		r.detail[sizeof(r.detail) - 1] = '\0';
-		*o = r;
+	if (spawn_run(&s, &err) < 0) {
+		probe_fail(o, "%s", err.msg);
+	} else if (s.out_len == sizeof(*o)) {
+		memcpy(o, s.out_buf, sizeof(*o));
+		o->detail[sizeof(o->detail) - 1] = '\0';
 	} else {
 		probe_fail(o, "child died without an answer");
 	}
-	close(p[0]);
-	(void)check_wait_exit(pid);
+	spawn_free(&s);
 }
 
 bool check_seize_stop(pid_t pid, unsigned long options, struct probe_out *o)
