@@ -4,6 +4,9 @@ VERSION := 0.1.0
 CC ?= gcc
 PREFIX ?= /usr/local
 BUILD ?= build
+# defined before the module.mk files, whose rules name them as prerequisites
+LIB := $(BUILD)/libckpt.a
+OCI_LIB := $(BUILD)/liboci.a
 PKGS := libseccomp libmnl yajl libsodium
 
 # CFLAGS is the user's (optimisation, sanitizers: `make CFLAGS=-O0`);
@@ -28,8 +31,6 @@ include tests/module.mk bench/module.mk man/module.mk
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 OCI_OBJS := $(OCI_SRCS:%.c=$(BUILD)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILD)/%.o)
-LIB := $(BUILD)/libckpt.a
-OCI_LIB := $(BUILD)/liboci.a
 BIN := $(BUILD)/ckpt-oci
 
 .PHONY: all clean deps check check-deps asan-run unit integration killsafe-sweep demo install format format-check asan fuzz
