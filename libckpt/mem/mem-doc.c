@@ -289,12 +289,13 @@ static bool holds_private(const struct mem_vma *v)
 }
 
 /* Every run lies in private VMAs that leave no gap under it (runs cross boundaries). */
-static int runs_in_vmas(const struct doc_at *pm_at, const struct mem_task *m, ckpt_err_t *err)
+static int runs_in_vmas(const struct doc_at *pm_at, const struct mem_task *m,
+			const struct mem_run *runs, size_t nruns, ckpt_err_t *err)
 {
 	size_t v = 0;
 
-	for (size_t i = 0; i < m->nruns; i++) {
-		uint64_t a = m->runs[i].addr, end = a + m->runs[i].npages * PAGE_SIZE;
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t a = runs[i].addr, end = a + runs[i].npages * PAGE_SIZE;
 
 		while (v < m->nvmas && m->vmas[v].end <= a)
 			v++;
@@ -309,6 +310,26 @@ static int runs_in_vmas(const struct doc_at *pm_at, const struct mem_task *m, ck
 		}
 	}
 	return 0;
+}
+
+/* "inherited": pages the task shares with its parent, inside its private VMAs. */
+static int inherited_read(const struct doc_at *at, const struct json *task, struct mem_task *m,
+			  ckpt_err_t *err)
+{
+	struct doc_at iat = DOC_KEY(at, "inherited");
+	const struct json *list;
+	size_t n;
+	int ret;
+
+	ret = doc_opt_arr(at, task, "inherited", MEM_TASK_SIZE / PAGE_SIZE, &list, &n, err);
+	if (ret < 0)
+		return ret;
+	m->inherited = xzalloc((n + 1) * sizeof(*m->inherited));
+	m->ninherited = n;
+	ret = runs_read(&iat, list, n, false, 0, m->inherited, err);
+	if (ret == 0)
+		ret = runs_in_vmas(&iat, m, m->inherited, n, err);
+	return ret;
 }
 
 static int mm_read(const struct doc_at *at, const struct json *task, struct mem_mm *mm,
@@ -371,7 +392,7 @@ int mem_doc_read(const struct doc_at *at, const struct json *task, const struct 
 				 (unsigned long long)img_size);
 	ret = runs_read(pm_at, pagemap, m->nruns, true, img_size / PAGE_SIZE, m->runs, err);
 	if (ret == 0)
-		ret = runs_in_vmas(pm_at, m, err);
+		ret = runs_in_vmas(pm_at, m, m->runs, m->nruns, err);
 	if (ret == 0)
 		ret = doc_opt_arr(at, task, "guards", MEM_TASK_SIZE / PAGE_SIZE, &guards, &nguards,
 				  err);
@@ -380,6 +401,8 @@ int mem_doc_read(const struct doc_at *at, const struct json *task, const struct 
 	m->guards = xzalloc((nguards + 1) * sizeof(*m->guards));
 	m->nguards = nguards;
 	ret = runs_read(&gat, guards, nguards, false, 0, m->guards, err);
+	if (ret == 0)
+		ret = inherited_read(at, task, m, err);
 	if (ret == 0)
 		ret = mm_read(at, task, &m->mm, err);
 	if (ret == 0)
@@ -400,6 +423,7 @@ void mem_doc_free(struct mem_task *m)
 	free(m->vmas);
 	free(m->runs);
 	free(m->guards);
+	free(m->inherited);
 	free(m->vdso);
 	memset(m, 0, sizeof(*m));
 }

@@ -1,17 +1,22 @@
 /*
  * libckpt/mem/mem-dump.c - a task's memory: every VMA (task-PID.json "vmas"),
- * its private pages (pages-PID.img + pagemap-PID.json), and each shared
- * memory object once (shmem-ID.img + its runs in files.json-like "shmem"
- * entries of the task that first maps it).
+ * its private pages (pages-PID.img + pagemap-PID.json), the pages it still
+ * shares with its parent since a fork ("inherited", saved with the parent
+ * only), and each shared memory object once (shmem-ID.img, or
+ * mapghost-INO.img for a file mapped then deleted, with its runs in the
+ * "shm_runs" of the mapping that comes first).
  *
  * Which pages: PAGEMAP_SCAN over the whole address space asks the kernel
  * for present or swapped pages that are anonymous (not page cache, not
  * shmem) and not the shared zero page. That is exactly the private data:
  * anonymous memory and copy-on-write copies inside private file mappings.
  * Untouched and zero-page-mapped memory costs nothing in the bundle.
- * Shared objects (shared anonymous, memfd) are read through
- * /proc/PID/map_files with SEEK_DATA/SEEK_HOLE, so every populated page of
- * the object is kept even where no process maps it right now.
+ * /proc/PID/pagemap then tells, page by page, which are the parent's very
+ * pages and which other processes map too (read without taking them: see
+ * pcopy_add_shared). Shared objects are read through /proc/PID/map_files
+ * with SEEK_DATA/SEEK_HOLE, so every populated page of the object is kept
+ * even where no process maps it right now. AIO rings and hugetlb mappings
+ * are refused.
  */
 #define LOG_PREFIX "mem: "
 #include <errno.h>
@@ -255,6 +260,194 @@ static int copy_batch(struct task *t, int memfd, struct bundle_image *img, char 
 	return bundle_image_write(img, buf, total, err);
 }
 
+/* Pages being copied into the image, in batches of runs. */
+struct pcopy {
+	struct task *t;
+	int memfd;
+	struct bundle_image *img;
+	char *buf;
+	struct iovec *remote;
+	int nr;
+	size_t batch;
+	uint64_t npages;
+	struct json *pagemap;
+};
+
+static int pcopy_flush(struct pcopy *c, ckpt_err_t *err)
+{
+	int ret = c->nr ? ckpt_abort_check(err) : 0;
+
+	if (ret == 0 && c->nr)
+		ret = copy_batch(c->t, c->memfd, c->img, c->buf, c->remote, c->nr, c->batch, err);
+
+	c->nr = 0;
+	c->batch = 0;
+	return ret;
+}
+
+/* The task's own pages [a, e): a run in pagemap-PID.json, the bytes in the image. */
+static int pcopy_add(struct pcopy *c, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	while (a < e) {
+		size_t len = MIN(e - a, COPY_BUF - c->batch);
+		struct json *run;
+		int ret;
+
+		if (len == 0 || c->nr == IOV_MAX) {
+			ret = pcopy_flush(c, err);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		run = json_push(c->pagemap, json_arr());
+		json_push(run, json_hex(a));
+		json_push(run, json_int(len / PAGE_SIZE));
+		json_push(run, json_int(bundle_image_size(c->img) / PAGE_SIZE + c->batch / PAGE_SIZE));
+		c->remote[c->nr].iov_base = (void *)a;
+		c->remote[c->nr].iov_len = len;
+		c->nr++;
+		c->batch += len;
+		c->npages += len / PAGE_SIZE;
+		a += len;
+	}
+	return 0;
+}
+
+/*
+ * Copy-on-write sharing with the parent: a page the task inherited at fork
+ * and neither of them wrote since is one physical page in both (the same
+ * PFN at the same address in /proc/PID/pagemap, which root reads). Such
+ * pages are not saved again: task-PID.json "inherited" lists them, and
+ * restore gives them to the task by forking it from a parent that has them
+ * (mem-restore.c), as the kernel did.
+ */
+#define PM_PRESENT (1ULL << 63)
+#define PM_PFN	   ((1ULL << 55) - 1)
+#define PM_EXCLUSIVE (1ULL << 56)
+#define COW_CHUNK  1024 /* pagemap entries read at once */
+
+struct cow {
+	int self, parent; /* pagemap fds; parent -1: no parent in the tree */
+	uint64_t mine[COW_CHUNK], theirs[COW_CHUNK];
+	uint64_t (*runs)[2]; /* [start, end) of each inherited stretch */
+	size_t nruns, cap;
+	uint64_t npages;
+};
+
+static bool cow_shared(uint64_t a, uint64_t b)
+{
+	return (a & PM_PRESENT) && (b & PM_PRESENT) && (a & PM_PFN) && (a & PM_PFN) == (b & PM_PFN);
+}
+
+static void cow_note(struct cow *w, uint64_t a, uint64_t e)
+{
+	w->npages += (e - a) / PAGE_SIZE;
+	if (w->nruns && w->runs[w->nruns - 1][1] == a) {
+		w->runs[w->nruns - 1][1] = e;
+		return;
+	}
+	if (w->nruns == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 64;
+		w->runs = xrealloc(w->runs, w->cap * sizeof(*w->runs));
+	}
+	w->runs[w->nruns][0] = a;
+	w->runs[w->nruns++][1] = e;
+}
+
+/* task-PID.json "inherited": [address, pages] of each stretch. */
+static void cow_write(const struct cow *w, struct json *doc)
+{
+	struct json *list = json_set(doc, "inherited", json_arr());
+
+	for (size_t i = 0; i < w->nruns; i++) {
+		struct json *r = json_push(list, json_arr());
+
+		json_push(r, json_hex(w->runs[i][0]));
+		json_push(r, json_int((w->runs[i][1] - w->runs[i][0]) / PAGE_SIZE));
+	}
+}
+
+/* Region [a, e) of the task's private pages: inherited stretches noted, the rest copied. */
+/*
+ * The task's own pages [a, e) that other processes map too (a copy-on-write
+ * page not written since a fork): read through /proc/PID/mem, which does
+ * not take the page for itself, where process_vm_readv pins it and the
+ * kernel gives the pinned task a copy of its own (FAULT_FLAG_UNSHARE):
+ * the sharing would be gone from the tree (left running, it would use
+ * that memory again per process) and from its children's view at dump.
+ */
+static int pcopy_add_shared(struct pcopy *c, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	int ret = pcopy_flush(c, err);
+
+	while (ret == 0 && a < e) {
+		size_t len = MIN(e - a, COPY_BUF);
+		ssize_t n;
+		struct json *run;
+
+		ret = ckpt_abort_check(err); /* an interrupt between batches ends the run */
+		if (ret < 0)
+			return ret;
+		n = pread(c->memfd, c->buf, len, (off_t)a);
+		if (n != (ssize_t)len)
+			return ckpt_error(err, n < 0 ? errno : EIO, "read memory of %d at %#lx",
+					  c->t->pid, (unsigned long)a);
+		run = json_push(c->pagemap, json_arr());
+		json_push(run, json_hex(a));
+		json_push(run, json_int(len / PAGE_SIZE));
+		json_push(run, json_int(bundle_image_size(c->img) / PAGE_SIZE));
+		ret = bundle_image_write(c->img, c->buf, len, err);
+		c->npages += len / PAGE_SIZE;
+		a += len;
+	}
+	return ret;
+}
+
+/* What to do with a page: 0 copy, 1 copy without taking it (shared), 2 inherited. */
+static int page_kind(const struct cow *w, size_t i)
+{
+	if (w->parent >= 0 && cow_shared(w->mine[i], w->theirs[i]))
+		return 2;
+	return (w->mine[i] & PM_PRESENT) && !(w->mine[i] & PM_EXCLUSIVE) ? 1 : 0;
+}
+
+/* Region [a, e) of the task's private pages: inherited stretches noted, the rest copied. */
+static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	while (a < e) {
+		size_t n = MIN((e - a) / PAGE_SIZE, (uint64_t)COW_CHUNK), i = 0;
+		off_t off = a / PAGE_SIZE * sizeof(uint64_t);
+
+		if (pread(w->self, w->mine, n * 8, off) != (ssize_t)(n * 8) ||
+		    (w->parent >= 0 && pread(w->parent, w->theirs, n * 8, off) != (ssize_t)(n * 8))) {
+			pr_debug("pagemap at %#lx: %m, pages saved as the task's own",
+				 (unsigned long)a);
+			return pcopy_add(c, a, e, err); /* unknown: saved as the task's own */
+		}
+		while (i < n) {
+			int kind = page_kind(w, i);
+			size_t k = i + 1;
+			int ret;
+
+			while (k < n && page_kind(w, k) == kind)
+				k++;
+			if (kind == 2) {
+				cow_note(w, a + i * PAGE_SIZE, a + k * PAGE_SIZE);
+				ret = 0;
+			} else if (kind == 1) {
+				ret = pcopy_add_shared(c, a + i * PAGE_SIZE, a + k * PAGE_SIZE, err);
+			} else {
+				ret = pcopy_add(c, a + i * PAGE_SIZE, a + k * PAGE_SIZE, err);
+			}
+			if (ret < 0)
+				return ret;
+			i = k;
+		}
+		a += n * PAGE_SIZE;
+	}
+	return 0;
+}
+
 /* Stream the private pages: PAGEMAP_SCAN for runs, process_vm_readv in batches. */
 static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap,
 		      ckpt_err_t *err)
@@ -263,18 +456,23 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 	cleanup_free struct iovec *remote = xzalloc(IOV_MAX * sizeof(*remote));
 	cleanup_free char *buf = xzalloc(COPY_BUF);
 	cleanup_free char *name = xasprintf("pages-%d.img", t->ns_pid);
+	cleanup_free struct cow *w = xzalloc(sizeof(*w));
 	cleanup_close int pmfd = openat(t->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
 	cleanup_close int memfd = openat(t->procfd, "mem", O_RDONLY | O_CLOEXEC);
-	struct bundle_image *img = NULL;
+	cleanup_close int ppmfd = -1;
+	struct pcopy c = {.t = t, .memfd = memfd, .buf = buf, .remote = remote, .pagemap = pagemap};
 	struct pm_scan_arg arg = { 0 };
-	uint64_t pos = 0, end = 0x7ffffffff000ULL, npages = 0; /* TASK_SIZE */
+	uint64_t pos = 0, end = 0x7ffffffff000ULL; /* TASK_SIZE */
 	uint64_t guard = PAGE_IS_GUARD;
-	size_t batch = 0;
-	int nr = 0, ret;
+	int ret;
 
 	if (pmfd < 0 || memfd < 0)
 		return ckpt_error(err, errno, "open /proc/%d/pagemap", t->pid);
-	ret = bundle_image_create(ctx->bundle, name, &img, err);
+	if (t->parent && t->parent->state != 'Z')
+		ppmfd = openat(t->parent->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
+	w->self = pmfd;
+	w->parent = ppmfd;
+	ret = bundle_image_create(ctx->bundle, name, &c.img, err);
 	if (ret < 0)
 		return ret;
 	while (pos < end) {
@@ -295,53 +493,31 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 			continue;
 		}
 		if (n < 0) {
-			bundle_image_abort(img);
-			return ckpt_error(err, errno, "PAGEMAP_SCAN of %d", t->pid);
+			ret = ckpt_error(err, errno, "PAGEMAP_SCAN of %d", t->pid);
+			goto fail;
 		}
 		for (long i = 0; i < n; i++) {
-			uint64_t a = regs[i].start, e = regs[i].end;
-
-			while (a < e) {
-				size_t len = MIN(e - a, COPY_BUF - batch);
-				struct json *run;
-
-				if (len == 0 || nr == IOV_MAX) {
-					ret = ckpt_abort_check(err);
-					if (ret == 0)
-						ret = copy_batch(t, memfd, img, buf, remote, nr,
-								 batch, err);
-					if (ret < 0)
-						goto fail;
-					nr = 0;
-					batch = 0;
-					continue;
-				}
-				run = json_push(pagemap, json_arr());
-				json_push(run, json_hex(a));
-				json_push(run, json_int(len / PAGE_SIZE));
-				json_push(run, json_int(bundle_image_size(img) / PAGE_SIZE +
-							batch / PAGE_SIZE));
-				remote[nr].iov_base = (void *)a;
-				remote[nr].iov_len = len;
-				nr++;
-				batch += len;
-				npages += len / PAGE_SIZE;
-				a += len;
-			}
+			ret = pages_region(&c, w, regs[i].start, regs[i].end, err);
+			if (ret < 0)
+				goto fail;
 		}
 		if (arg.walk_end <= pos)
 			break;
 		pos = arg.walk_end;
 	}
-	if (nr) {
-		ret = copy_batch(t, memfd, img, buf, remote, nr, batch, err);
-		if (ret < 0)
-			goto fail;
-	}
-	pr_info("task %d: %lu private pages", t->pid, (unsigned long)npages);
-	return bundle_image_close(img, err);
+	ret = pcopy_flush(&c, err);
+	if (ret < 0)
+		goto fail;
+	if (w->nruns)
+		cow_write(w, t->doc);
+	free(w->runs);
+	w->runs = NULL;
+	pr_info("task %d: %lu private pages, %lu shared with its parent", t->pid,
+		(unsigned long)c.npages, (unsigned long)w->npages);
+	return bundle_image_close(c.img, err);
 fail:
-	bundle_image_abort(img);
+	free(w->runs);
+	bundle_image_abort(c.img);
 	return ret;
 }
 

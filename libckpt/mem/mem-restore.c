@@ -1,11 +1,13 @@
 /*
  * libckpt/mem/mem-restore.c - the puppeteer's memory phase: the restored task
  * (still a fork of ckpt-oci) loses its whole address space but the scratch
- * area, gets the vdso back at its old place, then every saved VMA mapped at
- * its address, its private pages read by the task itself with preadv()
- * from its page image (no copy through ckpt-oci), protections and madvise
- * state applied, and the mm fields set (PR_SET_MM_MAP) so that cmdline,
- * environ, exe, [heap] and [stack] read as before.
+ * area and the VMAs made before its children forked (mem-cow.c), gets the
+ * vdso back at its old place, then every saved VMA mapped at its address,
+ * its private pages read by the task itself with preadv() from its page
+ * image (no copy through ckpt-oci), the pages shared with its parent
+ * inherited by fork or copied, protections, madvise and mlock state
+ * applied, and the mm fields set (PR_SET_MM_MAP) so that cmdline, environ,
+ * exe, [heap] and [stack] read as before; sealed VMAs are sealed last.
  *
  * Order matters: rseq must be unregistered before its memory goes (the
  * kernel writes it on every return to user space); ARCH_MAP_VDSO_64 fails
@@ -31,6 +33,7 @@
 #include "util/log.h"
 #include "util/uapi.h"
 #include "util/util.h"
+#include "mem/mem-cow.h"
 #include "mem/vdso.h"
 
 #define TASK_SIZE MEM_TASK_SIZE
@@ -56,6 +59,7 @@ struct rvma {
 	uint64_t npages; /* saved private pages inside */
 	enum vma_kind kind;
 	const char *path, *vmflags;
+	uint8_t keep; /* COW_*: already in place, made before the fork (mem-cow.c) */
 };
 
 static void vma_init(const struct mem_vma *m, struct rvma *v)
@@ -377,6 +381,8 @@ static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, struc
 	long fd, r, r2;
 	int ret;
 
+	if (v->keep)
+		return 0; /* made before the fork, pages and all */
 	if (v->kind == VMA_SYSV)
 		return vma_map_sysv(t, v, err);
 	if (has_flag(v->vmflags, "gd"))
@@ -478,7 +484,7 @@ static int fill_batch(struct rtask *t, uint64_t data, const struct iovec *iov, s
 #define FILL_MAX (1UL << 30)
 
 static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas, int nvmas,
-		      ckpt_err_t *err)
+		      const struct mem_run *runs, size_t nruns, ckpt_err_t *err)
 {
 	size_t max_iov = MIN((size_t)IOV_MAX, (SCRATCH_SIZE - SCRATCH_DATA) / sizeof(struct iovec));
 	cleanup_free struct iovec *iov = xzalloc(max_iov * sizeof(*iov));
@@ -487,10 +493,10 @@ static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas,
 	int vi = 0, ret;
 
 	/* runs are checked at load: inside private VMAs and inside the image */
-	for (size_t i = 0; i < t->mem.nruns; i++) {
-		uint64_t addr = t->mem.runs[i].addr;
-		uint64_t len = t->mem.runs[i].npages * PAGE_SIZE;
-		uint64_t off = t->mem.runs[i].off * PAGE_SIZE;
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t addr = runs[i].addr;
+		uint64_t len = runs[i].npages * PAGE_SIZE;
+		uint64_t off = runs[i].off * PAGE_SIZE;
 
 		ret = run_populate(t, vmas, nvmas, &vi, addr, len, err);
 		if (ret < 0)
@@ -669,11 +675,45 @@ static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return ret;
 }
 
+/* Everything but the scratch area and the VMAs made before the fork goes. */
+static int unmap_all(struct rctx *rc, struct rtask *t, const struct rvma *vmas, int n,
+		     ckpt_err_t *err)
+{
+	uint64_t from = 0;
+	long r;
+	int ret = 0;
+
+	for (int i = 0; ret == 0 && i <= n; i++) {
+		uint64_t s = i < n ? vmas[i].start : TASK_SIZE, e = i < n ? vmas[i].end : TASK_SIZE;
+
+		if (i < n && !vmas[i].keep)
+			continue;
+		/* the scratch area lies in a hole of every saved layout */
+		if (rc->scratch >= from && rc->scratch < s) {
+			if (rc->scratch > from) {
+				ret = RSYS(&t->rs, &r, err, SYS_munmap, from, rc->scratch - from, 0,
+					   0, 0, 0);
+				ret = rsys_check(ret, r, err, "unmap %#lx", (unsigned long)from);
+			}
+			from = rc->scratch + SCRATCH_SIZE;
+		}
+		if (ret == 0 && s > from) {
+			ret = RSYS(&t->rs, &r, err, SYS_munmap, from, s - from, 0, 0, 0, 0);
+			ret = rsys_check(ret, r, err, "unmap %#lx", (unsigned long)from);
+		}
+		from = MAX(from, e);
+	}
+	return ret;
+}
+
 int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	struct fcache fc = { NULL, 0, -1 };
 	struct ckpt_rseq_config rseq = {0};
 	cleanup_free struct rvma *vmas = NULL;
+	cleanup_free uint8_t *keep = xzalloc(t->mem.nvmas + 1);
+	cleanup_free struct mem_run *runs = NULL;
+	size_t nruns = t->mem.nruns;
 	int n = t->mem.nvmas, ret;
 	long r;
 
@@ -681,6 +721,15 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	for (int i = 0; i < n; i++)
 		vma_init(&t->mem.vmas[i], &vmas[i]);
 	vmas_count_pages(vmas, n, &t->mem);
+	if (t->mem.ninherited || t->nchildren) {
+		cow_kept(rc, t, keep);
+		for (int i = 0; i < n; i++) {
+			vmas[i].keep = keep[i];
+			if (keep[i])
+				vmas[i].tmp_prot = PROT_READ | PROT_WRITE; /* as it was made */
+		}
+		runs = cow_runs_to_fill(t, keep, &nruns);
+	}
 	/* glibc registered rseq in the fork of ckpt-oci: unregister before its memory goes */
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->host_pid, sizeof(rseq), &rseq) < 0)
 		return ckpt_error(err, errno, "get rseq of %d", t->host_pid);
@@ -692,12 +741,7 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		if (ret < 0)
 			return ret;
 	}
-	ret = RSYS(&t->rs, &r, err, SYS_munmap, 0, rc->scratch, 0, 0, 0, 0);
-	ret = rsys_check(ret, r, err, "unmap below %#lx", (unsigned long)(rc->scratch));
-	if (ret == 0)
-		ret = RSYS(&t->rs, &r, err, SYS_munmap, rc->scratch + SCRATCH_SIZE,
-			   TASK_SIZE - rc->scratch - SCRATCH_SIZE, 0, 0, 0, 0);
-	ret = rsys_check(ret, r, err, "unmap above %#lx", (unsigned long)(rc->scratch));
+	ret = unmap_all(rc, t, vmas, n, err);
 	if (ret == 0)
 		ret = vdso_restore(rc, t, vmas, n, err);
 	for (int i = 0; ret == 0 && i < n; i++)
@@ -705,8 +749,12 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 			ret = vma_map(rc, t, &vmas[i], &fc, err);
 	if (fcache_close(t, &fc, ret < 0 ? NULL : err) < 0 && ret == 0)
 		ret = -err->code;
+	if (ret == 0 && t->mem.ninherited)
+		ret = cow_drop(t, keep, err);
 	if (ret == 0)
-		ret = pages_fill(rc, t, vmas, n, err);
+		ret = pages_fill(rc, t, vmas, n, runs ? runs : t->mem.runs, nruns, err);
+	if (ret == 0 && t->mem.ninherited)
+		ret = cow_copy(t, keep, err);
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (vmas[i].kind != VMA_VDSO)
 			ret = vma_finish(t, &vmas[i], rc->scratch + SCRATCH_DATA, err);

@@ -102,6 +102,8 @@ struct mem_task {
 	size_t nruns;
 	struct mem_run *guards; /* "guards": addr, npages (off unused) */
 	size_t nguards;
+	struct mem_run *inherited; /* "inherited": pages shared with the parent (off unused) */
+	size_t ninherited;
 	struct mem_mm mm;
 	struct vdso_info *vdso; /* "vdso", NULL when not recorded */
 };

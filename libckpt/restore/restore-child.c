@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 
 #include "files/files.h"
+#include "mem/mem-cow.h"
 #include "restore/restore.h"
 #include "task/task.h"
 #include "util/log.h"
@@ -196,6 +197,9 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 		child_fail(rc, t, "%s", err.msg);
 	if (t->sid == t->pid && setsid() < 0)
 		child_fail(rc, t, "setsid: %s", strerror(errno));
+	/* what the children share with it copy-on-write, they get by the fork */
+	if (t->nchildren && cow_premake(rc, t, &err) < 0)
+		child_fail(rc, t, "%s", err.msg);
 	for (int i = 0; i < t->nchildren; i++) {
 		struct rtask *c = t->children[i];
 		pid_t hp;

@@ -192,12 +192,21 @@ int rc_load(struct rctx *rc, ckpt_err_t *err)
 			return ret;
 		if (i == 0) {
 			rc->root = t;
+			if (t->mem.ninherited)
+				return ckpt_error_msg(err, EPROTO,
+						      "task-%d.json: inherited: the root has no "
+						      "parent to share pages with",
+						      t->pid);
 			continue;
 		}
 		/* pstree_read made sure the parent comes first */
 		for (int k = i - 1; k >= 0 && !t->parent; k--)
 			if (rc->tasks[k].pid == t->ppid)
 				t->parent = &rc->tasks[k];
+		if (t->mem.ninherited && t->parent->zombie)
+			return ckpt_error_msg(err, EPROTO,
+					      "task-%d.json: inherited: pages shared with a zombie",
+					      t->pid);
 		t->parent->children =
 			xrealloc(t->parent->children, (t->parent->nchildren + 1) * sizeof(t));
 		t->parent->children[t->parent->nchildren++] = t;

@@ -378,6 +378,8 @@ static void rc_free(struct rctx *rc)
 	files_rctx_free(&rc->files);
 	if (rc->shared)
 		munmap(rc->shared, rc->shared_len);
+	if (rc->cow_made)
+		munmap(rc->cow_made, rc->cow_len + 1);
 	bundle_close(rc->bundle);
 }
 
@@ -439,8 +441,17 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	rc.shared_len = sizeof(struct rshared) + rc.ntasks * sizeof(struct rslot);
 	rc.shared = mmap(NULL, rc.shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 			 -1, 0);
-	if (rc.shared == MAP_FAILED) {
-		rc.shared = NULL;
+	for (int i = 0; i < rc.ntasks; i++) {
+		rc.tasks[i].cow_off = rc.cow_len;
+		rc.cow_len += rc.tasks[i].mem.nvmas;
+	}
+	rc.cow_made = mmap(NULL, rc.cow_len + 1, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rc.shared == MAP_FAILED || rc.cow_made == MAP_FAILED) {
+		if (rc.shared == MAP_FAILED)
+			rc.shared = NULL;
+		if (rc.cow_made == MAP_FAILED)
+			rc.cow_made = NULL;
 		ret = ckpt_error(err, errno, "map control block");
 		ns_undo_all(&rc.ns);
 		goto out;

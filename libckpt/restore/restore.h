@@ -60,6 +60,7 @@ struct rtask {
 	int *fds;		/* the fd numbers of task-PID.json "fds" */
 	int nfds;
 	struct mem_task mem;	/* vmas, pages, mm, vdso: read and checked at load */
+	size_t cow_off;		/* its VMAs' bytes in rctx.cow_made */
 	struct rsys rs;		/* the leader, driven by the puppeteer */
 };
 
@@ -82,6 +83,12 @@ struct rctx {
 	uint64_t scratch;	/* scratch area address, a hole in every layout */
 	struct rshared *shared;
 	size_t shared_len;
+	/*
+	 * One byte per saved VMA of every task, shared with the new processes:
+	 * 1 when the task made the VMA before forking its children (mem-cow.c).
+	 */
+	uint8_t *cow_made;
+	size_t cow_len;
 	struct json *pstree;
 	struct pstree tree;	/* pstree.json, checked */
 	struct rshm *shms;

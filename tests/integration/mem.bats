@@ -5,6 +5,7 @@
 # static); workloads-native.bats shows each passes without a checkpoint.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 @test "mem: vma_flags (dynamic)" {
 	wl_roundtrip vma_flags
@@ -106,4 +107,61 @@ teardown()
 @test "mem: hugetlb_map, anonymous hugetlb and a hugetlbfs memfd: refused, left running (static)" {
 	reserve_huge
 	refused hugetlb_map.static "has a hugetlb mapping"
+}
+
+# tree_pss PID: the Pss (kB) of PID and all its descendants.
+tree_pss()
+{
+	local pid=$1 sum child
+
+	sum=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup")
+	for child in $(cat /proc/"$pid"/task/*/children); do
+		sum=$((sum + $(tree_pss "$child")))
+	done
+	echo "$sum"
+}
+
+# The restored root runs on its own again, back in open() of $T/go.
+restored_and_waiting()
+{
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" 2>/dev/null &&
+		in_syscall "$WL_PID" 257
+}
+
+# cow_roundtrip NAME: 8 children over 256 MiB shared untouched with their
+# parent; the pages are saved once, and after restore the tree's Pss is
+# within 5% of what it was.
+cow_roundtrip()
+{
+	local before after images
+
+	wl_start "$1" 256 || return
+	before=$(tree_pss "$WL_PID")
+	ckpt_checkpoint || return
+	images=$(cat "$T"/bundle/pages-*.img | wc -c)
+	((images < 300 * 1024 * 1024)) || fail "pages images of $images bytes: shared pages saved again"
+	ckpt_restore_bg || return
+	wait_until 60 restored_and_waiting || fail "restored $1 not back in open($T/go)"
+	after=$(tree_pss "$WL_PID")
+	echo "# tree Pss: $before kB before, $after kB after" >&3
+	((after * 100 <= before * 105 && after * 100 >= before * 95)) ||
+		fail "tree Pss $after kB after restore, $before kB before"
+	wl_go || return
+	wl_finish
+}
+
+@test "mem: cow_fork, copy-on-write sharing of 256 MiB with 8 children (dynamic)" {
+	cow_roundtrip cow_fork
+}
+
+@test "mem: cow_fork, copy-on-write sharing of 256 MiB with 8 children (static)" {
+	cow_roundtrip cow_fork.static
+}
+
+@test "mem: cow_fork deep, a grandchild sharing pages its parent inherited (dynamic)" {
+	wl_roundtrip cow_fork 16 deep
+}
+
+@test "mem: cow_fork deep, a grandchild sharing pages its parent inherited (static)" {
+	wl_roundtrip cow_fork.static 16 deep
 }

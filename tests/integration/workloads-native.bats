@@ -418,3 +418,15 @@ reserve_huge()
 	reserve_huge
 	wl_native hugetlb_map.static
 }
+
+@test "native: cow_fork (dynamic)" {
+	wl_native cow_fork 256
+}
+
+@test "native: cow_fork (static)" {
+	wl_native cow_fork.static 256
+}
+
+@test "native: cow_fork deep (dynamic)" {
+	wl_native cow_fork 16 deep
+}

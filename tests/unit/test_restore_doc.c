@@ -81,11 +81,13 @@ static void test_pstree(void)
 #define ANON(s, e)  VMA(s, e, "rw-", "false", "anon", "") "}"
 #define SHMEM(s, e) VMA(s, e, "rw-", "true", "shmem", "/dev/zero (deleted)")
 
+static const char *extra = ""; /* more members of the task document */
+
 static int mem(const char *vmas, const char *pagemap, uint64_t img_size)
 {
 	struct json *task = NULL, *pm = NULL;
 	struct doc_at at = DOC_TOP("task-7.json"), pat = DOC_TOP("pagemap-7.json");
-	cleanup_free char *text = xasprintf("{\"vmas\":[%s]," MM "}", vmas);
+	cleanup_free char *text = xasprintf("{\"vmas\":[%s],%s" MM "}", vmas, extra);
 	struct mem_task m;
 	ckpt_err_t err = {0};
 	int ret;
@@ -151,11 +153,19 @@ static void test_mem(void)
 	is_int(mem(ANON("0x10000", "0x20000") "," SHMEM("0x20000", "0x30000") "}",
 		   "[[\"0x10000\",1,0]]", 4 * 4096),
 	       -EPROTO, "a shared mapping without its object: refused");
+	extra = "\"inherited\":[[\"0x10000\",4]],";
+	is_int(mem(two, "[[\"0x1f000\",2,0]]", 2 * 4096), 0, "pages shared with the parent: %s", msg);
+	extra = "\"inherited\":[[\"0x2e000\",4]],";
+	is_int(mem(two, "[[\"0x1f000\",2,0]]", 2 * 4096), -EPROTO,
+	       "shared pages outside the task's memory: refused");
+	ok(strstr(msg, "task-7.json: inherited[0]: page 0x30000 is not in a private VMA") != NULL,
+	   "... %s", msg);
+	extra = "";
 }
 
 int main(void)
 {
-	plan(29);
+	plan(32);
 	test_pstree();
 	test_mem();
 	return done_testing();
