@@ -12,6 +12,9 @@
  * EINVAL), then repair off, which sends a window probe; bytes never sent
  * go out last through an ordinary send().
  *
+ * A socket several fds hold was made once before the fork (inet.c:
+ * inet_prepare) and is only dup'ed here.
+ *
  * A UDP socket gets back the datagrams that were queued on it once it is
  * bound and connected (inet-udp.c).
  */
@@ -93,6 +96,14 @@ int inet_get(const struct json *doc, const struct fd_entry *e, struct inet_saved
 	if (ret == 0 && s->unsent > s->snd_len)
 		ret = doc_error(err, &s->it.at, "more unsent bytes than queued");
 	return ret;
+}
+
+bool inet_holds(const struct fd_entry *e, uint64_t id)
+{
+	uint64_t v;
+
+	return e->ops == &fd_inet_ops && !e->dup && json_hex_value(json_get(e->obj, "id"), &v) &&
+	       v == id;
 }
 
 static int get_addr(const struct inet_saved *e, bool peer, struct sockaddr_storage *ss,
@@ -298,11 +309,20 @@ static int restore_plain(int sk, const struct inet_saved *e, ckpt_err_t *err)
 int inet_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
 	cleanup_close int sk = -1;
+	struct fd_shared *sh;
 	struct inet_saved e;
 	int ret = inet_get(rc->doc, o, &e, err);
 
 	if (ret < 0)
 		return ret;
+	sh = files_shared_find(rc, "inet", e.id, INET_SHARED);
+	if (sh) {
+		*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
+		if (*fd < 0)
+			return ckpt_error(err, errno, "dup shared inet socket %lu",
+					  (unsigned long)e.id);
+		return 0;
+	}
 	sk = socket(e.family, e.type | SOCK_CLOEXEC, 0);
 	if (sk < 0)
 		return ckpt_error(err, errno, "socket");

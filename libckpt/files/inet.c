@@ -14,10 +14,17 @@
  * Restore (inet-restore.c) runs inside the restored task, which is in the
  * tree's new network namespace by then.
  *
+ * A socket held by several fds, in one task or several (fork, dup,
+ * SCM_RIGHTS: a pre-fork server's listener), is saved once, every fd
+ * naming it by id; a socket is one open file description, so the id is
+ * the description. At restore it is made once, by the tree's root in the
+ * tree's network namespace before its first fork (files_prepare_paths),
+ * parked, and every holder dups it: one description again.
+ *
  * Not supported (the checkpoint fails, naming the fd): raw and other
- * protocols, a socket shared by two fds, a listener with connections not
- * yet accepted, TCP states other than listen/established/closed, and
- * established connections without --tcp-established. Datagrams queued on
+ * protocols, a listener with connections not yet accepted, TCP states
+ * other than listen/established/closed, and established connections
+ * without --tcp-established. Datagrams queued on
  * a UDP socket are saved with their addresses and sent again at restore
  * (inet-udp.c).
  */
@@ -302,8 +309,9 @@ static int inet_dump(const struct fd_info *fi, struct json *o, struct files_dctx
 		return sk;
 	json_set(o, "id", json_int(fi->st.st_ino));
 	list = files_dlist(dc, "inet");
+	/* another fd on the same socket: it is saved once, by the first */
 	if (files_list_find(list, fi->st.st_ino))
-		return unsupported(fi, err, "socket shared by two fds");
+		return 0;
 	e = json_push(list, json_obj());
 	json_set(e, "id", json_int(fi->st.st_ino));
 	ret = dump_sock(&sk, fi, e, dc, err);
@@ -328,21 +336,40 @@ void inet_dump_release(struct files_dctx *dc, bool killed)
 	dc->ninet_held = 0;
 }
 
-/* Queued bytes are read into memfds here, before the fork (tasks cannot read the bundle). */
+/* How many fds (of the tree and in flight) hold inet socket id. */
+static int holders(const struct files_rctx *rc, uint64_t id)
+{
+	int n = 0;
+
+	for (int t = 0; t < rc->ntasks; t++)
+		for (size_t i = 0; i < rc->tasks[t]->nfds; i++)
+			n += inet_holds(&rc->tasks[t]->fds[i], id);
+	for (size_t i = 0; i < rc->ninflight; i++)
+		n += inet_holds(&rc->inflight[i], id);
+	return n;
+}
+
+/*
+ * Queued bytes are read into memfds here, before the fork (tasks cannot
+ * read the bundle); a socket with several holders is made here too, once
+ * (the top), in the tree's network namespace.
+ */
 static int inet_prepare(const struct fd_entry *o, struct files_rctx *rc, ckpt_err_t *err)
 {
 	struct inet_saved e;
 	uint64_t id;
-	int ret = inet_get(rc->doc, o, &e, err);
+	int ret = inet_get(rc->doc, o, &e, err), sk;
 
 	if (ret < 0)
 		return ret;
 	id = e.id;
+	if (files_shared_find(rc, "inet", id, INET_SHARED))
+		return 0;
 	for (int q = 0; q < 2; q++) {
 		const char *name = q ? e.snd_image : e.rcv_image;
 		int fd;
 
-		if (!name)
+		if (!name || files_shared_find(rc, "inet", id, q))
 			continue;
 		fd = memfd_create("inet-queue", MFD_CLOEXEC);
 		if (fd < 0)
@@ -355,6 +382,14 @@ static int inet_prepare(const struct fd_entry *o, struct files_rctx *rc, ckpt_er
 		if (ret < 0)
 			return ret;
 	}
+	if (holders(rc, id) < 2)
+		return 0;
+	ret = files_open_desc(o, rc, &sk, err);
+	if (ret == 0)
+		ret = files_park(rc, "inet", id, INET_SHARED, sk, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "inet socket %lu shared by several fds",
+				       (unsigned long)id);
 	return 0;
 }
 
@@ -366,4 +401,6 @@ const struct fd_ops fd_inet_ops = {
 	.restore = inet_restore,
 	.describe = inet_describe,
 	.own_sharing = true,
+	/* a shared socket is made where its addresses mean what they meant */
+	.prepare_in_tree = true,
 };

@@ -47,6 +47,11 @@ struct inet_saved {
 	struct files_item it;
 };
 
+/* The end under which a socket held by several fds is parked (0, 1: queues). */
+#define INET_SHARED 2
+
+/* inet-restore.c: fd e is an inet socket saved as id. */
+bool inet_holds(const struct fd_entry *e, uint64_t id);
 /* inet-restore.c: socket id of files.json (the socket of fd e), checked, into s. */
 int inet_get(const struct json *doc, const struct fd_entry *e, struct inet_saved *s,
 	     ckpt_err_t *err);

@@ -53,6 +53,8 @@ load helpers
 @test "files: a cwd that is a deleted directory (static)" { wl_roundtrip fd_cwd_deleted.static; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (dynamic)" { wl_roundtrip fd_flags; }
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
+@test "files: a TCP listener and a UDP socket shared by 4 forked workers (dynamic)" { wl_roundtrip inet_prefork; }
+@test "files: a TCP listener and a UDP socket shared by 4 forked workers (static)" { wl_roundtrip inet_prefork.static; }
 
 # ---- outside views -----------------------------------------------------------
 

@@ -258,6 +258,11 @@ dump_log_lock()
 	wl_roundtrip_ns "--net" ns_net_udp
 }
 
+# Made once by the tree's root, in the tree's namespace, before it forks.
+@test "net: a TCP listener and a UDP socket shared by 4 forked workers" {
+	wl_roundtrip_ns "--net" inet_prefork
+}
+
 # Datagrams unread at checkpoint are sent again at restore, each from its
 # own source address and port, while the network lock holds.
 @test "net: queued UDP datagrams arrive after restore with their sources (dynamic)" {

@@ -430,3 +430,11 @@ reserve_huge()
 @test "native: cow_fork deep (dynamic)" {
 	wl_native cow_fork 16 deep
 }
+
+@test "native: inet_prefork (dynamic)" {
+	wl_native inet_prefork
+}
+
+@test "native: inet_prefork (static)" {
+	wl_native inet_prefork.static
+}
