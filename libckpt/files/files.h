@@ -4,6 +4,13 @@
  * Dump runs in ckpt-oci and looks at the task's fd through /proc/PID/fd
  * and fdinfo; restore runs inside the restored task (still ckpt-oci code
  * at that point) and puts an open file at the same fd number.
+ *
+ * Folder libckpt/files/: the fd table (files.c), its typed documents
+ * (files-doc.c: the "fds" of task-PID.json and files.json), and one file
+ * per kind (pipes, FIFOs, regular files, sockets, event fds...). Objects
+ * shared by several fds or tasks are made once before the tree forks and
+ * inherited; status flags, owners (owner.c), locks and leases are set on
+ * each description once every fd is in place.
  */
 #ifndef CKPT_FILES_H
 #define CKPT_FILES_H

@@ -1,6 +1,14 @@
 /*
  * libckpt/mem/mem.h - what dump and restore share about memory: VMA kinds and
  * the smaps flags that change behaviour.
+ *
+ * Folder libckpt/mem/: a task's address space, dump and restore side by
+ * side. mem-dump.c lists the VMAs (smaps) and writes present private pages
+ * (PAGEMAP_SCAN), a child's page that is its parent's very page only once;
+ * mem-doc.c is the typed reader of the "vmas" and pagemap documents;
+ * mem-restore.c is the puppeteer's memory phase (unmap, map each VMA, fill,
+ * VMA state, mm fields); vdso*.c find and replace the vdso, with a proxy
+ * when this host's differs.
  */
 #ifndef CKPT_MEM_H
 #define CKPT_MEM_H

@@ -2,6 +2,13 @@
  * libckpt/restore/restore.h - what the restore pipeline's parts share: the tree as
  * read from the bundle, the control block shared with the new processes,
  * and the puppeteer steps.
+ *
+ * Folder libckpt/restore/: the restore pipeline. restore-load.c reads every
+ * document once into typed structs and refuses a bad one before anything
+ * is made; restore.c (short and linear) makes the namespaces, forks the
+ * tree with clone3 set_tid (restore-child.c: each process makes its own
+ * children) and drives each new task through the rooms of mem/, task/
+ * and files/ until it is the saved one, then releases them all together.
  */
 #ifndef CKPT_RESTORE_H
 #define CKPT_RESTORE_H
