@@ -17,7 +17,9 @@
  * reaches the socket through the ordinary receive path, in order. The
  * network lock of a tree with its own namespace drops everything, so the
  * raw socket marks its packets (INET_UDP_INJECT_MARK), which the lock
- * accepts. Restore then waits (bounded) until every datagram is queued;
+ * accepts. An IPv6 destination is first waited for until its local route
+ * is in (a new namespace's address gets it a moment after it can be
+ * bound). Restore then waits (bounded) until every datagram is queued;
  * a datagram the kernel still drops is lost the way a network loses one,
  * with a warning, never silently.
  */
@@ -25,6 +27,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
@@ -293,6 +297,71 @@ static bool addr_is_local(const struct udp_addr *a)
 	return found;
 }
 
+/* An RTM_NEWROUTE for a local route to the address at data: MNL_CB_STOP. */
+static int local_route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rt->rtm_family != AF_INET6 ||
+	    rt->rtm_type != RTN_LOCAL || rt->rtm_dst_len != 128)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*rt))
+	{
+		if (mnl_attr_get_type(a) == RTA_DST && mnl_attr_get_payload_len(a) == 16 &&
+		    !memcmp(mnl_attr_get_payload(a), data, 16))
+			return MNL_CB_STOP;
+	}
+	return MNL_CB_OK;
+}
+
+/*
+ * A new IPv6 address (the restored namespace's, lo's ::1 too) is made
+ * usable by the kernel's DAD work once its link is up, under one hold of
+ * RTNL: "tentative" is cleared (bind works from then on), then the local
+ * route of the address goes in. A packet sent in between is routed as to
+ * another host and dropped (Ip6InAddrErrors), and a loaded machine hits
+ * that window. So wait for the route: subscribe to route notifications,
+ * then ask for the route to a; either the answer is local or the
+ * insertion's notification follows. Only an address that can be bound is
+ * waited for: the route of a tentative one comes with its link, maybe never.
+ */
+static void wait_local_route6(const struct in6_addr *a)
+{
+	struct sockaddr_in6 probe = {.sin6_family = AF_INET6, .sin6_addr = *a};
+	cleanup_close int sk = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = NULL;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rt;
+	ssize_t n;
+	int ret = MNL_CB_OK;
+
+	if (sk < 0 || bind(sk, (struct sockaddr *)&probe, sizeof(probe)) < 0)
+		return;
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl || mnl_socket_bind(nl, 1u << (RTNLGRP_IPV6_ROUTE - 1), MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = 1;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtm_family = AF_INET6;
+	rt->rtm_dst_len = 128;
+	mnl_attr_put(nlh, RTA_DST, 16, a);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	/* the answer (seq 1) and notifications (seq 0) come on the one socket */
+	while (ret == MNL_CB_OK && (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
+		ret = mnl_cb_run(buf, n, 0, 0, local_route_cb, (void *)a);
+	if (ret != MNL_CB_STOP)
+		pr_debug("no local route to an address of this namespace");
+out:
+	if (nl)
+		mnl_socket_close(nl);
+}
+
 /* The raw socket of family fam (made on first use), marked for the network lock. */
 static int raw_socket(int *raw, int fam, ckpt_err_t *err)
 {
@@ -475,8 +544,11 @@ int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rct
 		if (raw < 0)
 			return raw;
 		/* one address lookup per run of datagrams to the same destination */
-		if (i == 0 || memcmp(&dst, &last, sizeof(dst)))
+		if (i == 0 || memcmp(&dst, &last, sizeof(dst))) {
 			local = addr_is_local(&dst);
+			if (local && dst.fam == AF_INET6)
+				wait_local_route6(&dst.a6);
+		}
 		last = dst;
 		ret = local ? send_one(raw, &src, dg.sport, &dst, dport, buf + off, len)
 			    : EADDRNOTAVAIL;
