@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -232,8 +233,51 @@ static int set_tcp_options(int sk, const struct inet_saved *e, ckpt_err_t *err)
 	return 0;
 }
 
-static int restore_queues(int sk, const struct inet_saved *e, const struct files_rctx *rc,
-			  ckpt_err_t *err)
+/*
+ * The send buffer while the queues go back in. The kernel checks sk_sndbuf
+ * only when data is queued: a new socket's default (or even the size saved,
+ * with the queue packed into other skbs) may be smaller than what the saved
+ * queue charges, and with the network locked nothing drains it, so the
+ * refill would block (repair mode) or fail with EAGAIN (the unsent bytes).
+ * Opened without limit for the refill, then put back as it was, locks too,
+ * so an autotuned buffer stays autotuned. The queue is bounded by what was
+ * saved, not by this.
+ */
+struct sndbuf_state {
+	int size, locks;
+};
+
+static int sndbuf_set(int sk, int size, ckpt_err_t *err)
+{
+	int v = size / 2; /* the kernel doubles what it is given */
+
+	if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0 &&
+	    setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) < 0)
+		return ckpt_error(err, errno, "SO_SNDBUF %d", size);
+	return 0;
+}
+
+static int sndbuf_open(int sk, struct sndbuf_state *s, ckpt_err_t *err)
+{
+	socklen_t sl = sizeof(s->size), ll = sizeof(s->locks);
+
+	if (getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &s->size, &sl) < 0 ||
+	    getsockopt(sk, SOL_SOCKET, SO_BUF_LOCK, &s->locks, &ll) < 0)
+		return ckpt_error(err, errno, "read the send buffer's size");
+	return sndbuf_set(sk, INT_MAX, err);
+}
+
+static int sndbuf_close(int sk, const struct sndbuf_state *s, ckpt_err_t *err)
+{
+	if (sndbuf_set(sk, s->size, err) < 0)
+		return -err->code;
+	if (setsockopt(sk, SOL_SOCKET, SO_BUF_LOCK, &s->locks, sizeof(s->locks)) < 0)
+		return ckpt_error(err, errno, "SO_BUF_LOCK");
+	return 0;
+}
+
+static int fill_queues(int sk, const struct inet_saved *e, const struct files_rctx *rc,
+		       ckpt_err_t *err)
 {
 	uint64_t id = e->id;
 	size_t rlen = e->rcv_len, slen = e->snd_len, unsent = e->unsent;
@@ -255,6 +299,23 @@ static int restore_queues(int sk, const struct inet_saved *e, const struct files
 	if (sockopt(sk, TCP_REPAIR, 0, "leave TCP_REPAIR", err) < 0)
 		return -err->code;
 	return fill_queue(sk, rc, id, 1, slen - unsent, unsent, MSG_DONTWAIT, err);
+}
+
+static int restore_queues(int sk, const struct inet_saved *e, const struct files_rctx *rc,
+			  ckpt_err_t *err)
+{
+	struct sndbuf_state sb;
+	ckpt_err_t ignored = {0};
+	int ret;
+
+	if (sndbuf_open(sk, &sb, err) < 0)
+		return -err->code;
+	ret = fill_queues(sk, e, rc, err);
+	if (ret < 0) {
+		(void)sndbuf_close(sk, &sb, &ignored);
+		return ret;
+	}
+	return sndbuf_close(sk, &sb, err);
 }
 
 static int restore_established(int sk, const struct inet_saved *e, const struct files_rctx *rc,
