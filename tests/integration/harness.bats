@@ -96,6 +96,17 @@ fake_tap()
 	assert_equal "${lines[-1]}" "1 passed, 2 failed"
 }
 
+@test "run-tests: as root, a skip for something missing is a failure" {
+	require_root
+	fake_tap need "echo 1..2" "echo 'ok 1 - a # skip needs frobnicate'" \
+		"echo 'ok 2 - b # skip no v1 pids hierarchy on this host'"
+	run "$REPO_ROOT/tests/run-tests" "$T/test_need"
+	assert_failure
+	assert_line "failed: test_need/a: skipped as root: needs frobnicate"
+	assert_line "skipped: test_need/b: no v1 pids hierarchy on this host"
+	assert_equal "${lines[-1]}" "0 passed, 1 failed, 1 skipped"
+}
+
 @test "run-tests: exit 77 with every test skipped is a skip" {
 	fake_tap allskip "echo 1..1" "echo 'ok 1 # skip no device'" "exit 77"
 	run "$REPO_ROOT/tests/run-tests" "$T/test_allskip"

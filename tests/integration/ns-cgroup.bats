@@ -16,7 +16,7 @@ setup()
 {
 	require_root
 	ckpt_setup
-	[[ -f $CG/pids/pids.max || -d $CG/pids ]] || skip "needs the v1 pids hierarchy"
+	[[ -f $CG/pids/pids.max || -d $CG/pids ]] || skip "no v1 pids hierarchy on this host"
 	NAME=ckpt-test-${T##*.}
 	local mem
 	mem=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)

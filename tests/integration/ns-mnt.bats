@@ -37,7 +37,7 @@ teardown()
 # namespace.
 runc_setup()
 {
-	[[ -d /sys/fs/cgroup/pids ]] || skip "needs the v1 pids hierarchy"
+	[[ -d /sys/fs/cgroup/pids ]] || skip "no v1 pids hierarchy on this host"
 	CG_PIDS=/sys/fs/cgroup/pids/ckpt-mnt-${T##*.}
 	mkdir "$CG_PIDS"
 	WL_NS_CGROUPS=$CG_PIDS
