@@ -55,6 +55,8 @@ load helpers
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
 @test "files: a TCP listener and a UDP socket shared by 4 forked workers (dynamic)" { wl_roundtrip inet_prefork; }
 @test "files: a TCP listener and a UDP socket shared by 4 forked workers (static)" { wl_roundtrip inet_prefork.static; }
+@test "files: a root (chroot) that is a deleted directory (dynamic)" { wl_roundtrip fd_root_deleted; }
+@test "files: a root (chroot) that is a deleted directory (static)" { wl_roundtrip fd_root_deleted.static; }
 
 # ---- outside views -----------------------------------------------------------
 
@@ -132,6 +134,19 @@ files_tamper()
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
 	WL_GO_PID=$WL_PID wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_flags thread after the failed checkpoint"
+}
+
+@test "files: a deleted root that is not the cwd fails the checkpoint, tree runs on" {
+	wl_start fd_root_deleted elsewhere || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported root of pid [0-9]+: deleted directory \`$T/gone-root \(deleted\)\`, its cwd \`[^\`]+\` elsewhere"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_root_deleted elsewhere after the failed checkpoint"
 }
 
 @test "files: a lease being broken fails the checkpoint, tree runs on" {

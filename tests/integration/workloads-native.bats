@@ -438,3 +438,11 @@ reserve_huge()
 @test "native: inet_prefork (static)" {
 	wl_native inet_prefork.static
 }
+
+@test "native: fd_root_deleted (dynamic)" {
+	wl_native fd_root_deleted
+}
+
+@test "native: fd_root_deleted (static)" {
+	wl_native fd_root_deleted.static
+}
