@@ -124,34 +124,34 @@ bool files_link_deleted(const char *link, char *path, size_t len)
 }
 
 /*
- * A FIFO or directory that was deleted while open: made again at its old
- * path (beside it, under another name, when that is taken), opened, and
- * removed, so the fd is on a deleted object named as before. The
- * directory's times are put back.
+ * A FIFO, directory or device node that was deleted while open: made again
+ * at its old path (beside it, under another name, when that is taken),
+ * opened, and removed, so the fd is on a deleted object named as before.
+ * The directory's times are put back.
  */
-int files_make_deleted(const char *path, bool dir, int oflags, ckpt_err_t *err)
+int files_make_deleted(const char *path, mode_t fmt, dev_t rdev, int oflags, ckpt_err_t *err)
 {
 	char name[PATH_MAX + 32], parent[PATH_MAX];
 	struct attr_dir d = {.fd = -1};
+	const char *what = fmt == S_IFDIR ? "directory" : fmt == S_IFIFO ? "FIFO" : "device node";
 	int fd = -1, ret = 0;
 
 	snprintf(parent, sizeof(parent), "%s", path);
 	(void)attr_dir_save(dirname(parent), &d);
 	snprintf(name, sizeof(name), "%s", path);
 	for (int i = 0;; i++) {
-		ret = dir ? mkdir(name, 0700) : mkfifo(name, 0600);
+		ret = fmt == S_IFDIR ? mkdir(name, 0700) : mknod(name, fmt | 0600, rdev);
 		if (ret == 0 || errno != EEXIST || i > 100)
 			break;
 		snprintf(name, sizeof(name), "%s.ckpt-%d-%d", path, getpid(), i);
 	}
 	if (ret < 0) {
-		ret = ckpt_error(err, errno, "make deleted %s `%s` again",
-				 dir ? "directory" : "FIFO", path);
+		ret = ckpt_error(err, errno, "make deleted %s `%s` again", what, path);
 	} else {
-		fd = open(name, oflags | O_CLOEXEC);
+		fd = open(name, oflags | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
 			ret = ckpt_error(err, errno, "open `%s`", name);
-		if ((dir ? rmdir(name) : unlink(name)) < 0 && ret == 0)
+		if ((fmt == S_IFDIR ? rmdir(name) : unlink(name)) < 0 && ret == 0)
 			ret = ckpt_error(err, errno, "remove `%s`", name);
 	}
 	attr_dir_put_back(&d);
@@ -171,7 +171,7 @@ int files_chdir(const char *cwd, ckpt_err_t *err)
 		return 0;
 	}
 	/* a deleted directory as cwd: made again, entered, removed */
-	fd = files_make_deleted(path, true, O_RDONLY | O_DIRECTORY, err);
+	fd = files_make_deleted(path, S_IFDIR, 0, O_RDONLY | O_DIRECTORY, err);
 	if (fd < 0)
 		return ckpt_error_wrap(err, "cwd");
 	if (fchdir(fd) < 0)

@@ -2,10 +2,14 @@
  * libckpt/files/dev.c - character devices: the memory devices (null, zero,
  * full, random, urandom) are reopened by path; a terminal of the caller is
  * external: restore connects the fd to its own fd of the same number when
- * that is a terminal, else to /dev/null.
+ * that is a terminal, else to /dev/null. A memory device's node removed
+ * while open (one the program made) keeps its device number ("major",
+ * "minor") and "attr": restore makes the node again where it was, opens it
+ * and removes it; only the memory devices are ever made.
  */
 #define LOG_PREFIX "dev: "
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -29,6 +33,17 @@ static bool is_tty(const struct stat *st)
 	return ma == 136 || ma == 4 || ma == 5; /* pts, tty, /dev/tty and ptmx */
 }
 
+/* A deleted node's device number. */
+struct dev_node {
+	unsigned int major, minor;
+};
+
+static const struct doc_field node_fields[] = {
+	DOC_INT(struct dev_node, major, "major", 0, 4095),
+	DOC_INT(struct dev_node, minor, "minor", 0, (1 << 20) - 1),
+	DOC_END,
+};
+
 static bool dev_match(const struct fd_info *fi)
 {
 	return S_ISCHR(fi->st.st_mode);
@@ -37,8 +52,17 @@ static bool dev_match(const struct fd_info *fi)
 static int dev_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 		    ckpt_err_t *err)
 {
-	if (is_mem_dev(&fi->st))
+	char path[PATH_MAX];
+
+	if (is_mem_dev(&fi->st)) {
+		struct dev_node n = {major(fi->st.st_rdev), minor(fi->st.st_rdev)};
+
+		if (!files_link_deleted(fi->link, path, sizeof(path)))
+			return 0;
+		doc_write(o, node_fields, &n);
+		attr_dump(&fi->st, o);
 		return 0;
+	}
 	if (is_tty(&fi->st)) {
 		json_set(o, "external", json_str("tty"));
 		return 0;
@@ -47,9 +71,38 @@ static int dev_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 			      major(fi->st.st_rdev), minor(fi->st.st_rdev), fi->fd, fi->pid);
 }
 
+/* A memory device's node, removed: made again at path, opened, removed. */
+static int dev_make_deleted(const struct fd_entry *e, const char *path, int flags, int *fd,
+			    ckpt_err_t *err)
+{
+	struct dev_node n;
+	struct file_attr a;
+	struct stat st;
+	int ret = doc_read(&e->at, e->obj, node_fields, &n, err);
+
+	if (ret == 0)
+		ret = attr_read(&e->at, e->obj, &a, err);
+	if (ret < 0)
+		return ret;
+	st.st_rdev = makedev(n.major, n.minor);
+	if (!is_mem_dev(&st))
+		return doc_error(err, &e->at, "device %u:%u is not a memory device", n.major,
+				 n.minor);
+	*fd = files_make_deleted(path, S_IFCHR, st.st_rdev, flags, err);
+	if (*fd < 0)
+		return *fd;
+	ret = attr_apply(*fd, &a, err);
+	if (ret < 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}
+
 static int dev_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 		       ckpt_err_t *err)
 {
+	char real[PATH_MAX];
 	const char *path = e->path;
 	int flags = e->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
 	int want = e->fd;
@@ -64,6 +117,8 @@ static int dev_restore(const struct fd_entry *e, const struct files_rctx *rc, in
 		}
 		path = "/dev/null";
 	}
+	if (files_link_deleted(path, real, sizeof(real)))
+		return dev_make_deleted(e, real, flags, fd, err);
 	if (strncmp(path, "/dev/", 5))
 		return doc_error(err, &e->at, "device without a /dev path");
 	*fd = open(path, flags | O_CLOEXEC | O_NOCTTY);

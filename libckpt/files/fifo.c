@@ -93,7 +93,7 @@ static int fifo_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_er
 		return ret;
 	/* deleted while open: made again, kept open by the keeper only */
 	if (files_link_deleted(e->path, real, sizeof(real)))
-		fd = files_make_deleted(real, false, O_RDWR | O_NONBLOCK, err);
+		fd = files_make_deleted(real, S_IFIFO, 0, O_RDWR | O_NONBLOCK, err);
 	else
 		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && files_link_deleted(e->path, real, sizeof(real)))

@@ -253,8 +253,11 @@ int attr_dir_save(const char *path, struct attr_dir *d);
 void attr_dir_put_back(struct attr_dir *d);
 /* attr.c: link ends in " (deleted)": true, and path is link without it. */
 bool files_link_deleted(const char *link, char *path, size_t len);
-/* attr.c: an fd (opened with oflags) on a FIFO or directory made at path and removed. */
-int files_make_deleted(const char *path, bool dir, int oflags, ckpt_err_t *err);
+/*
+ * attr.c: an fd (opened with oflags) on a directory, FIFO or device node
+ * (fmt S_IFDIR, S_IFIFO, S_IFCHR with rdev) made at path and removed.
+ */
+int files_make_deleted(const char *path, mode_t fmt, dev_t rdev, int oflags, ckpt_err_t *err);
 /* attr.c: chdir to a task's saved cwd, a deleted one (" (deleted)") made again first. */
 int files_chdir(const char *cwd, ckpt_err_t *err);
 

@@ -187,7 +187,7 @@ static int ghost_dir_make(const struct fd_entry *e, const struct ghost_saved *g,
 
 	if (!files_link_deleted(e->path, path, sizeof(path)))
 		snprintf(path, sizeof(path), "%s", e->path);
-	fd = files_make_deleted(path, true, O_RDONLY | O_DIRECTORY, err);
+	fd = files_make_deleted(path, S_IFDIR, 0, O_RDONLY | O_DIRECTORY, err);
 	if (fd < 0)
 		return fd;
 	ret = g->attr.present ? attr_apply(fd, &g->attr, err) : 0;

@@ -446,3 +446,11 @@ reserve_huge()
 @test "native: fd_root_deleted (static)" {
 	wl_native fd_root_deleted.static
 }
+
+@test "native: fd_dev_deleted (dynamic)" {
+	wl_native fd_dev_deleted
+}
+
+@test "native: fd_dev_deleted (static)" {
+	wl_native fd_dev_deleted.static
+}
