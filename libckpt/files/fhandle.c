@@ -84,6 +84,12 @@ static int open_mount(const struct fd_info *fi, const char *mnt, void *arg)
 int fhandle_path(const struct fd_info *fi, dev_t dev, const char *hex, unsigned int type,
 		 char **out, ckpt_err_t *err)
 {
+	return fhandle_open(fi, dev, hex, type, out, NULL, err);
+}
+
+int fhandle_open(const struct fd_info *fi, dev_t dev, const char *hex, unsigned int type,
+		 char **out, int *keep, ckpt_err_t *err)
+{
 	size_t n = strlen(hex) / 2;
 	cleanup_free struct file_handle *fh = xzalloc(sizeof(*fh) + n + 1);
 	cleanup_close int mfd = -1, fd = -1;
@@ -107,5 +113,7 @@ int fhandle_path(const struct fd_info *fi, dev_t dev, const char *hex, unsigned 
 		return ckpt_error(err, errno, "path of watched inode");
 	path[l] = '\0';
 	*out = xstrdup(path);
+	if (keep)
+		*keep = steal_fd(&fd);
 	return 0;
 }

@@ -19,6 +19,10 @@ dev_t fhandle_kdev(unsigned long sdev);
 int fhandle_path(const struct fd_info *fi, dev_t dev, const char *hex, unsigned int type,
 		 char **out, ckpt_err_t *err);
 
+/* The same, and an O_PATH fd on the inode into *keep. */
+int fhandle_open(const struct fd_info *fi, dev_t dev, const char *hex, unsigned int type,
+		 char **out, int *keep, ckpt_err_t *err);
+
 /* Mount point (as the task sees it) of its mount with this id, or with this device. */
 int fhandle_mount_by_id(const struct fd_info *fi, int mnt_id, char **out, ckpt_err_t *err);
 int fhandle_mount_by_dev(const struct fd_info *fi, dev_t dev, char **out, ckpt_err_t *err);

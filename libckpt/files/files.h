@@ -271,6 +271,16 @@ int sparse_save(int fd, off_t size, uint64_t limit, struct ckpt_bundle *b, const
 int sparse_fill(int fd, struct ckpt_bundle *b, const char *name, const struct doc_at *at,
 		const struct json *obj, int64_t size, ckpt_err_t *err);
 
+/*
+ * reg.c: the inode st of an unlinked file (fd: open for reading, unused for
+ * a directory) saved in files.json "ghosts" once; *id its id there.
+ */
+int ghost_save(struct files_dctx *dc, int fd, const struct stat *st, const char *link,
+	       uint64_t *id, ckpt_err_t *err);
+/* reg.c: ghost id made (at path, its old name) and parked, once; e names it in errors. */
+int ghost_prepare(struct files_rctx *rc, uint64_t id, const char *path, const struct fd_entry *e,
+		  ckpt_err_t *err);
+
 /* owner.c: the O_ASYNC owner and signal of fd's description (into obj "owner") */
 int owner_dump(const struct fd_info *fi, struct json *obj, ckpt_err_t *err);
 int owner_restore(const struct fd_entry *e, int fd, ckpt_err_t *err);

@@ -10,12 +10,20 @@
  * a pidfd_getfd copy), so none is dropped. Events that happen after the
  * dump (the tree is stopped, others may still touch the watched paths)
  * are not seen by the restored tree.
+ *
+ * A watch on a file unlinked while open (the watch and the fd keep the
+ * inode) names the file's copy in files.json "ghosts" ("ghost", the id reg.c
+ * gives it, saved here when no fd of the tree is on it): restore watches
+ * that copy, through the fd ckpt-oci parks it at, so the watch and every fd
+ * on the file are on one inode again.
  */
 #define LOG_PREFIX "inotify: "
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 
@@ -27,6 +35,34 @@
 static bool inotify_match(const struct fd_info *fi)
 {
 	return !strcmp(fi->link, "anon_inode:inotify");
+}
+
+/* A watched inode that is unlinked (path " (deleted)"): its copy, id into *ghost. */
+static int watch_ghost(const struct fd_info *fi, int ino, const char *path, struct files_dctx *dc,
+		       uint64_t *ghost, ckpt_err_t *err)
+{
+	cleanup_close int fd = -1;
+	char real[PATH_MAX], self[64];
+	struct stat st;
+
+	if (!files_link_deleted(path, real, sizeof(real)))
+		return 0;
+	if (fstat(ino, &st) < 0)
+		return ckpt_error(err, errno, "stat watched `%s`", path);
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (inotify watch on deleted `%s`, neither a "
+				      "file nor a directory) in pid %d",
+				      fi->fd, path, fi->pid);
+	if (S_ISREG(st.st_mode)) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", ino);
+		fd = open(self, O_RDONLY | O_NOATIME | O_CLOEXEC);
+		if (fd < 0 && errno == EPERM)
+			fd = open(self, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return ckpt_error(err, errno, "open watched `%s`", path);
+	}
+	return ghost_save(dc, fd, &st, path, ghost, err);
 }
 
 static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
@@ -53,9 +89,14 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 	for (int i = 0; i < n; i++) {
 		const struct proc_inotify_mark *m = &marks[i];
 		cleanup_free char *path = NULL;
+		cleanup_close int ino = -1;
+		uint64_t ghost = 0;
 		struct json *w;
 
-		ret = fhandle_path(fi, fhandle_kdev(m->sdev), m->fhandle, m->fh_type, &path, err);
+		ret = fhandle_open(fi, fhandle_kdev(m->sdev), m->fhandle, m->fh_type, &path, &ino,
+				   err);
+		if (ret == 0)
+			ret = watch_ghost(fi, ino, path, dc, &ghost, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "inotify fd %d of %d, wd %u", fi->fd, fi->pid,
 					       m->wd);
@@ -63,6 +104,8 @@ static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_d
 		json_set(w, "wd", json_int(m->wd));
 		json_set(w, "mask", json_hex(m->mask));
 		json_set(w, "path", json_str(path));
+		if (ghost)
+			json_set(w, "ghost", json_int(ghost));
 	}
 	return 0;
 }
@@ -72,12 +115,14 @@ struct inotify_watch {
 	int wd;
 	uint32_t mask;
 	const char *path;
+	int64_t ghost; /* a copy in files.json "ghosts" (an unlinked file), 0: none */
 };
 
 static const struct doc_field watch_fields[] = {
 	DOC_INT(struct inotify_watch, wd, "wd", 1, INT32_MAX),
 	DOC_HEX(struct inotify_watch, mask, "mask", UINT32_MAX),
 	DOC_STR(struct inotify_watch, path, "path", PATH_MAX),
+	DOC_OPT_INT(struct inotify_watch, ghost, "ghost", 1, INT64_MAX),
 	DOC_END,
 };
 
@@ -104,9 +149,21 @@ static int watches_read(const struct fd_entry *e, struct inotify_watch **out, si
 	return ret;
 }
 
-static int watch_add(int fd, const struct inotify_watch *w, bool *removed, ckpt_err_t *err)
+static int watch_add(int fd, const struct inotify_watch *w, const struct files_rctx *rc,
+		     bool *removed, ckpt_err_t *err)
 {
 	const char *path = w->path;
+	char ghost[64];
+
+	/* an unlinked file: its copy, parked by inotify_prepare */
+	if (w->ghost) {
+		struct fd_shared *sh = files_shared_find(rc, "ghost", w->ghost, 0);
+
+		if (!sh)
+			return ckpt_error_msg(err, EPROTO, "inotify watch `%s`: not prepared", path);
+		snprintf(ghost, sizeof(ghost), "/proc/self/fd/%d", sh->fd);
+		path = ghost;
+	}
 	int want = w->wd, wd = 0;
 	uint32_t mask = w->mask;
 
@@ -172,13 +229,26 @@ static int inotify_restore(const struct fd_entry *e, const struct files_rctx *rc
 		}
 		if (!next)
 			break;
-		ret = watch_add(*fd, next, &removed, err);
+		ret = watch_add(*fd, next, rc, &removed, err);
 		last = best;
 	}
 	if (ret == 0 && removed)
 		ret = drain_ignored(*fd, flags, err);
 	if (ret < 0)
 		close(*fd);
+	return ret;
+}
+
+/* The copies of the unlinked files watched, made and parked before the fork. */
+static int inotify_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
+{
+	cleanup_free struct inotify_watch *w = NULL;
+	size_t n;
+	int ret = watches_read(e, &w, &n, err);
+
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		if (w[i].ghost)
+			ret = ghost_prepare(rc, w[i].ghost, w[i].path, e, err);
 	return ret;
 }
 
@@ -204,6 +274,7 @@ const struct fd_ops fd_inotify_ops = {
 	.kind = "inotify",
 	.match = inotify_match,
 	.dump = inotify_dump,
+	.prepare = inotify_prepare,
 	.restore = inotify_restore,
 	.describe = inotify_describe,
 };

@@ -61,54 +61,69 @@ static bool is_deleted(const char *link)
 	return l > d && !strcmp(link + l - d, DELETED);
 }
 
+int ghost_save(struct files_dctx *dc, int fd, const struct stat *st, const char *link,
+	       uint64_t *out, ckpt_err_t *err)
+{
+	struct json *ghosts = files_dlist(dc, "ghosts"), *g;
+	cleanup_free char *name = NULL;
+	uint64_t id = st->st_ino, bytes = 0;
+	int ret;
+
+	*out = id;
+	if (files_list_find(ghosts, id))
+		return 0;
+	g = json_push(ghosts, json_obj());
+	json_set(g, "id", json_int(id));
+	/* a deleted directory is empty: its attributes are all there is */
+	if (S_ISDIR(st->st_mode)) {
+		json_set(g, "dir", json_bool(true));
+		json_set(g, "size", json_int(0));
+		json_set(g, "mode", json_int(st->st_mode & 07777));
+		attr_dump(st, g);
+		return 0;
+	}
+	name = xasprintf("ghost-%lu.img", (unsigned long)id);
+	json_set(g, "mode", json_int(st->st_mode & 07777));
+	attr_dump(st, g);
+	ret = sparse_save(fd, st->st_size, dc->ghost_limit, dc->bundle, name, g, &bytes, err);
+	if (ret == -EFBIG) {
+		ckpt_error_clear(err);
+		return ckpt_error_msg(err, EFBIG,
+				      "unlinked file `%s` has %llu bytes of data, more than the "
+				      "ghost limit of %llu (--ghost-limit)",
+				      link, (unsigned long long)bytes,
+				      (unsigned long long)dc->ghost_limit);
+	}
+	return ret < 0 ? ckpt_error_wrap(err, "unlinked `%s`", link) : 0;
+}
+
 /* Save the content of an unlinked file once per inode. */
 static int ghost_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 		      ckpt_err_t *err)
 {
-	struct json *ghosts = files_dlist(dc, "ghosts"), *g;
-	cleanup_free char *path = xasprintf("fd/%d", fi->fd), *name = NULL;
+	cleanup_free char *path = xasprintf("fd/%d", fi->fd);
 	cleanup_close int fd = -1;
-	uint64_t id = fi->st.st_ino, bytes = 0;
+	uint64_t id;
 	int ret;
 
 	if (S_ISLNK(fi->st.st_mode))
 		return ckpt_error_msg(err, ENOTSUP,
 				      "unsupported fd %d (deleted symlink `%s`) in pid %d", fi->fd,
 				      fi->link, fi->pid);
-	json_set(o, "ghost", json_int(id));
-	if (files_list_find(ghosts, id))
+	json_set(o, "ghost", json_int(fi->st.st_ino));
+	if (files_list_find(files_dlist(dc, "ghosts"), fi->st.st_ino))
 		return 0;
-	/* a deleted directory is empty: its attributes are all there is */
-	if (S_ISDIR(fi->st.st_mode)) {
-		g = json_push(ghosts, json_obj());
-		json_set(g, "id", json_int(id));
-		json_set(g, "dir", json_bool(true));
-		json_set(g, "size", json_int(0));
-		json_set(g, "mode", json_int(fi->st.st_mode & 07777));
-		attr_dump(&fi->st, g);
-		return 0;
-	}
 	/* a description of our own (seeking for holes moves its offset); atime untouched */
-	fd = openat(fi->procfd, path, O_RDONLY | O_NOATIME | O_CLOEXEC);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(fi->procfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ckpt_error(err, errno, "open unlinked `%s` of %d", fi->link, fi->pid);
-	name = xasprintf("ghost-%lu.img", (unsigned long)id);
-	g = json_push(ghosts, json_obj());
-	json_set(g, "id", json_int(id));
-	json_set(g, "mode", json_int(fi->st.st_mode & 07777));
-	attr_dump(&fi->st, g);
-	ret = sparse_save(fd, fi->st.st_size, dc->ghost_limit, dc->bundle, name, g, &bytes, err);
-	if (ret == -EFBIG) {
-		ckpt_error_clear(err);
-		return ckpt_error_msg(err, EFBIG,
-				      "fd %d of pid %d: unlinked file `%s` has %llu bytes of data, "
-				      "more than the ghost limit of %llu (--ghost-limit)",
-				      fi->fd, fi->pid, fi->link, (unsigned long long)bytes,
-				      (unsigned long long)dc->ghost_limit);
+	if (!S_ISDIR(fi->st.st_mode)) {
+		fd = openat(fi->procfd, path, O_RDONLY | O_NOATIME | O_CLOEXEC);
+		if (fd < 0 && errno == EPERM)
+			fd = openat(fi->procfd, path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return ckpt_error(err, errno, "open unlinked `%s` of %d", fi->link,
+					  fi->pid);
 	}
-	return ret < 0 ? ckpt_error_wrap(err, "unlinked `%s` of %d", fi->link, fi->pid) : 0;
+	ret = ghost_save(dc, fd, &fi->st, fi->link, &id, err);
+	return ret < 0 ? ckpt_error_wrap(err, "fd %d of pid %d", fi->fd, fi->pid) : 0;
 }
 
 static int reg_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
@@ -155,17 +170,17 @@ static const struct doc_field ghost_fields[] = {
 };
 
 /* A temporary file with the ghost's content, in its old directory if possible. */
-static int ghost_make(const struct fd_entry *e, const struct ghost_saved *g, struct ckpt_bundle *b,
+static int ghost_make(const char *path, const struct ghost_saved *g, struct ckpt_bundle *b,
 		      ckpt_err_t *err)
 {
-	cleanup_free char *dir = xstrdup(e->path);
+	cleanup_free char *dir = xstrdup(path);
 	int fd, ret;
 
 	fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return ckpt_error(err, errno, "temporary file for unlinked `%s`", e->path);
+		return ckpt_error(err, errno, "temporary file for unlinked `%s`", path);
 	ret = sparse_fill(fd, b, g->image, g->at, g->obj, g->size, err);
 	if (ret == 0 && !g->attr.present && fchmod(fd, g->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod unlinked file");
@@ -180,13 +195,13 @@ static int ghost_make(const struct fd_entry *e, const struct ghost_saved *g, str
 }
 
 /* A deleted directory, made again where it was, opened and removed. */
-static int ghost_dir_make(const struct fd_entry *e, const struct ghost_saved *g, ckpt_err_t *err)
+static int ghost_dir_make(const char *link, const struct ghost_saved *g, ckpt_err_t *err)
 {
 	char path[PATH_MAX];
 	int fd, ret;
 
-	if (!files_link_deleted(e->path, path, sizeof(path)))
-		snprintf(path, sizeof(path), "%s", e->path);
+	if (!files_link_deleted(link, path, sizeof(path)))
+		snprintf(path, sizeof(path), "%s", link);
 	fd = files_make_deleted(path, S_IFDIR, 0, O_RDONLY | O_DIRECTORY, err);
 	if (fd < 0)
 		return fd;
@@ -200,16 +215,15 @@ static int ghost_dir_make(const struct fd_entry *e, const struct ghost_saved *g,
 	return fd;
 }
 
-static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
+int ghost_prepare(struct files_rctx *rc, uint64_t id, const char *path, const struct fd_entry *e,
+		  ckpt_err_t *err)
 {
 	struct ghost_saved g = {0};
 	struct files_item it;
-	uint64_t id;
 	int fd, ret;
 
-	ret = doc_opt_u64(&e->at, e->obj, "ghost", UINT64_MAX, 0, &id, err);
-	if (ret < 0 || !json_get(e->obj, "ghost") || files_shared_find(rc, "ghost", id, 0))
-		return ret;
+	if (files_shared_find(rc, "ghost", id, 0))
+		return 0;
 	ret = files_need(rc->doc, "ghosts", id, e, &it, err);
 	if (ret == 0)
 		ret = doc_read(&it.at, it.obj, ghost_fields, &g, err);
@@ -219,10 +233,20 @@ static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 		return ret;
 	g.at = &it.at;
 	g.obj = it.obj;
-	fd = g.dir ? ghost_dir_make(e, &g, err) : ghost_make(e, &g, rc->bundle, err);
+	fd = g.dir ? ghost_dir_make(path, &g, err) : ghost_make(path, &g, rc->bundle, err);
 	if (fd < 0)
 		return fd;
 	return files_park(rc, "ghost", id, 0, fd, err);
+}
+
+static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
+{
+	uint64_t id;
+	int ret = doc_opt_u64(&e->at, e->obj, "ghost", UINT64_MAX, 0, &id, err);
+
+	if (ret < 0 || !json_get(e->obj, "ghost"))
+		return ret;
+	return ghost_prepare(rc, id, e->path, e, err);
 }
 
 /* Refuse a file whose size or mtime moved since the checkpoint. */

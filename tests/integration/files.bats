@@ -59,6 +59,8 @@ load helpers
 @test "files: a root (chroot) that is a deleted directory (static)" { wl_roundtrip fd_root_deleted.static; }
 @test "files: device nodes deleted while open (dynamic)" { wl_roundtrip fd_dev_deleted; }
 @test "files: device nodes deleted while open (static)" { wl_roundtrip fd_dev_deleted.static; }
+@test "files: an inotify watch on an unlinked file held open (dynamic)" { wl_roundtrip fd_inotify_deleted; }
+@test "files: an inotify watch on an unlinked file held open (static)" { wl_roundtrip fd_inotify_deleted.static; }
 
 # ---- outside views -----------------------------------------------------------
 

@@ -454,3 +454,11 @@ reserve_huge()
 @test "native: fd_dev_deleted (static)" {
 	wl_native fd_dev_deleted.static
 }
+
+@test "native: fd_inotify_deleted (dynamic)" {
+	wl_native fd_inotify_deleted
+}
+
+@test "native: fd_inotify_deleted (static)" {
+	wl_native fd_inotify_deleted.static
+}
