@@ -294,6 +294,10 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		ret = ns_lock_all(ctx.root->pid, err);
 		locked = ret == 0;
 	}
+	/* the tree's tasks: whose terminal is whose (files/tty.c) */
+	fc.tree_pids = xzalloc((ctx.ntasks + 1) * sizeof(*fc.tree_pids));
+	for (int i = 0; i < ctx.ntasks; i++)
+		fc.tree_pids[fc.ntree_pids++] = ctx.tasks[i]->pid;
 	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
 		ret = ckpt_abort_check(err);
 		if (ret == 0)

@@ -56,10 +56,10 @@ extern const struct fd_ops fd_mqueue_ops, fd_fanotify_ops;
 
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
-	&fd_memfd_ops,	 &fd_mqueue_ops, &fd_reg_ops,	&fd_dev_ops,	 &fd_pipe_ops,
-	&fd_fifo_ops,	 &fd_inet_ops,	&fd_unix_ops,	&fd_eventfd_ops, &fd_signalfd_ops,
-	&fd_timerfd_ops, &fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,
-	&fd_fanotify_ops,
+	&fd_memfd_ops, &fd_mqueue_ops,	&fd_reg_ops,	  &fd_pty_ops,
+	&fd_dev_ops,   &fd_pipe_ops,	&fd_fifo_ops,	  &fd_inet_ops,
+	&fd_unix_ops,  &fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops,
+	&fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,	  &fd_fanotify_ops,
 };
 
 struct files_desc {
@@ -173,7 +173,7 @@ static int fdinfo_read(struct fd_info *fi, ckpt_err_t *err)
  */
 static bool kind_by_path(const char *kind)
 {
-	static const char *const kinds[] = {"reg", "chr", "fifo", "inotify", "fanotify"};
+	static const char *const kinds[] = {"reg", "chr", "pty", "fifo", "inotify", "fanotify"};
 
 	for (size_t i = 0; kind && i < ARRAY_SIZE(kinds); i++)
 		if (!strcmp(kind, kinds[i]))
@@ -262,6 +262,7 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 	fi->fd = fd;
 	fi->procfd = procfd;
 	fi->pidfd = dc->task_pid == pid && dc->task_pid ? dc->task_pidfd : -1;
+	fi->dc = dc;
 	snprintf(path, sizeof(path), "fd/%d", fd);
 	n = readlinkat(procfd, path, fi->link, sizeof(fi->link) - 1);
 	if (n < 0 || fstatat(procfd, path, &fi->st, 0) < 0) {
@@ -361,6 +362,12 @@ void files_dump_free(struct files_dctx *dc)
 	free(dc->mnt_ids);
 	dc->mnt_ids = NULL;
 	dc->nmnt_ids = 0;
+	free(dc->pty_masters);
+	dc->pty_masters = NULL;
+	dc->npty_masters = 0;
+	free(dc->tree_pids);
+	dc->tree_pids = NULL;
+	dc->ntree_pids = 0;
 }
 
 int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err)

@@ -38,6 +38,7 @@ struct fd_info {
 	int mnt_id;   /* from fdinfo; -1 when it does not say */
 	char *fdinfo; /* the whole of /proc/PID/fdinfo/N */
 	int pidfd;    /* of pid, while its fds are dumped (files_dump_task); else -1 */
+	struct files_dctx *dc; /* the dump it is part of */
 };
 
 struct ckpt_bundle;
@@ -45,6 +46,7 @@ struct ckpt_bundle;
 /* Dump side: objects shared between fds and tasks, written once (files.json). */
 struct files_desc;
 struct unix_diag_sk;
+struct pty_master;
 
 #define FILES_GHOST_LIMIT_DEFAULT (64ULL << 20)
 
@@ -64,6 +66,11 @@ struct files_dctx {
 	uint64_t mnt_ns; /* mount namespace (inode) whose mount ids are below */
 	int *mnt_ids;	 /* sorted: is a file on one of the task's mounts? */
 	int nmnt_ids;
+	pid_t *tree_pids; /* every task of the tree (ckpt-oci's numbers) */
+	int ntree_pids;
+	struct pty_master *pty_masters; /* pty masters the tree holds (tty.c) */
+	int npty_masters;
+	bool pty_scanned;
 };
 
 /* The list `key` of files.json, created on first use. */
@@ -216,7 +223,23 @@ struct fd_ops {
 
 extern const struct fd_ops fd_reg_ops, fd_dev_ops, fd_pipe_ops, fd_fifo_ops, fd_unix_ops,
 	fd_eventfd_ops, fd_signalfd_ops, fd_timerfd_ops, fd_epoll_ops, fd_inotify_ops, fd_pidfd_ops,
-	fd_memfd_ops, fd_inet_ops;
+	fd_memfd_ops, fd_inet_ops, fd_pty_ops;
+
+/*
+ * tty.c: in a new session leader sid, before it forks: the slave of every
+ * pair that was its controlling terminal becomes it again.
+ */
+int pty_set_ctty(const struct files_rctx *rc, pid_t sid, ckpt_err_t *err);
+/* tty.c: what a pair needs once every task is in its process group. */
+struct pty_late {
+	int index;
+	pid_t holder; /* a task holding the master, at fd */
+	int fd;
+	pid_t sid, fg; /* its session and foreground group (0: none) */
+	bool lock;
+};
+/* Read from rc (before files_rctx_free); *out malloc'd. */
+int pty_late_read(const struct files_rctx *rc, struct pty_late **out, int *n, ckpt_err_t *err);
 
 /* pipe.c: copy the queued bytes behind read end rfd without consuming them */
 int pipe_peek(int rfd, int size, char **buf, ssize_t *len, ckpt_err_t *err);

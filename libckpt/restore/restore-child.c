@@ -197,6 +197,9 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 		child_fail(rc, t, "%s", err.msg);
 	if (t->sid == t->pid && setsid() < 0)
 		child_fail(rc, t, "setsid: %s", strerror(errno));
+	/* its controlling terminal, before the children that share it are forked */
+	if (t->sid == t->pid && pty_set_ctty(&rc->files, t->pid, &err) < 0)
+		child_fail(rc, t, "%s", err.msg);
 	/* what the children share with it copy-on-write, they get by the fork */
 	if (t->nchildren && cow_premake(rc, t, &err) < 0)
 		child_fail(rc, t, "%s", err.msg);

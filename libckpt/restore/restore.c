@@ -19,6 +19,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -285,14 +286,78 @@ static int puppeteer_task(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return ret;
 }
 
+static struct rtask *task_of(struct rctx *rc, pid_t pid)
+{
+	for (int i = 0; i < rc->ntasks; i++)
+		if (rc->tasks[i].pid == pid && !rc->tasks[i].zombie)
+			return &rc->tasks[i];
+	return NULL;
+}
+
+/* In a session leader: fg becomes the foreground group of its controlling terminal. */
+static int tty_foreground(struct rsys *rs, pid_t fg, ckpt_err_t *err)
+{
+	static const char tty[] = "/dev/tty";
+	long fd;
+	int ret = rsys_put(rs, 0, tty, sizeof(tty), err);
+
+	if (ret == 0)
+		ret = rsys_put(rs, 64, &fg, sizeof(fg), err);
+	if (ret == 0)
+		ret = RSYS_OK(rs, &fd, err, SYS_openat, AT_FDCWD, rsys_at(rs, 0),
+			      O_RDWR | O_NOCTTY | O_CLOEXEC, 0, 0, 0);
+	if (ret < 0)
+		return ret;
+	ret = RSYS_OK(rs, NULL, err, SYS_ioctl, fd, TIOCSPGRP, rsys_at(rs, 64), 0, 0, 0);
+	if (RSYS_OK(rs, NULL, err, SYS_close, fd, 0, 0, 0, 0, 0) < 0 && ret == 0)
+		ret = -err->code;
+	return ret;
+}
+
+/*
+ * What a pty pair needs once every task is in its process group: its
+ * session's foreground group, set by the session leader through
+ * /dev/tty (only a member of the session may), and its lock, set by a
+ * holder of the master (files/tty.c).
+ */
+static int restore_ttys(struct rctx *rc, const struct pty_late *v, int n, ckpt_err_t *err)
+{
+	const int one = 1;
+
+	for (int i = 0; i < n; i++) {
+		struct rtask *lead = v[i].fg ? task_of(rc, v[i].sid) : NULL;
+		struct rtask *holder = v[i].lock ? task_of(rc, v[i].holder) : NULL;
+		int ret = 0;
+
+		if (v[i].fg && !lead)
+			pr_warn("pty %d: session leader %d is gone, foreground group %d not set",
+				v[i].index, v[i].sid, v[i].fg);
+		else if (v[i].fg && tty_foreground(&lead->rs, v[i].fg, err) < 0)
+			return ckpt_error_wrap(err, "pty %d: foreground group %d", v[i].index,
+					       v[i].fg);
+		if (!holder)
+			continue;
+		ret = rsys_put(&holder->rs, 0, &one, sizeof(one), err);
+		if (ret == 0)
+			ret = RSYS_OK(&holder->rs, NULL, err, SYS_ioctl, v[i].fd, TIOCSPTLCK,
+				      rsys_at(&holder->rs, 0), 0, 0, 0);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "pty %d: lock", v[i].index);
+	}
+	return 0;
+}
+
 static int restore_tree(struct rctx *rc, ckpt_err_t *err)
 {
-	int ret;
+	cleanup_free struct pty_late *ttys = NULL;
+	int ret, nttys = 0;
 
 	ret = rchild_spawn(rc, rc->root, rc->own_pidns, &rc->root->host_pid, err);
 	if (ret < 0)
 		return ret;
 	ret = wait_ready(rc, err);
+	if (ret == 0)
+		ret = pty_late_read(&rc->files, &ttys, &nttys, err);
 	files_rctx_free(&rc->files); /* every task holds its own copies now */
 	if (ret == 0)
 		ret = map_host_pids(rc, err);
@@ -308,6 +373,8 @@ static int restore_tree(struct rctx *rc, ckpt_err_t *err)
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; ret == 0 && i < rc->ntasks; i++)
 			ret = rtask_pgid(rc, &rc->tasks[i], pass == 0, err);
+	if (ret == 0)
+		ret = restore_ttys(rc, ttys, nttys, err);
 	for (int i = 0; ret == 0 && i < rc->ntasks; i++) {
 		if (rc->tasks[i].zombie)
 			continue;

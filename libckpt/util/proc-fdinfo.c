@@ -202,6 +202,13 @@ int proc_parse_eventfd(const char *text, struct proc_eventfd *e, ckpt_err_t *err
 	return 0;
 }
 
+int proc_parse_tty_index(const char *text)
+{
+	long long idx = proc_fdinfo_num(text, "tty-index", 10, -1);
+
+	return idx >= 0 && idx < (1 << 20) ? (int)idx : -1;
+}
+
 int proc_parse_signalfd(const char *text, uint64_t *sigmask, ckpt_err_t *err)
 {
 	const char *p = strstr(text, "sigmask:");

@@ -252,6 +252,8 @@ struct proc_eventfd {
 	bool semaphore;
 };
 int proc_parse_eventfd(const char *text, struct proc_eventfd *e, ckpt_err_t *err);
+/* a pty master (/dev/ptmx): its "tty-index", -1 when absent or out of range */
+int proc_parse_tty_index(const char *text);
 /* signalfd: its "sigmask:" */
 int proc_parse_signalfd(const char *text, uint64_t *sigmask, ckpt_err_t *err);
 /*

@@ -315,6 +315,12 @@ static void test_fdinfo(void)
 	ok(ev.count == 0xfffffffffffffffeULL && !ev.semaphore, "no wrap, no semaphore");
 	is_int(proc_parse_eventfd(FDINFO_HEAD, &ev, &err), -EPROTO, "eventfd without count");
 
+	is_int(proc_parse_tty_index(FDINFO_HEAD "ino:\t90\ntty-index:\t17\n"), 17, "tty-index");
+	is_int(proc_parse_tty_index(FDINFO_HEAD "ino:\t90\n"), -1, "no tty-index");
+	is_int(proc_parse_tty_index(FDINFO_HEAD "tty-index:\t-3\n"), -1, "tty-index below 0");
+	is_int(proc_parse_tty_index(FDINFO_HEAD "tty-index:\t99999999\n"), -1,
+	       "tty-index out of range");
+
 	is_int(proc_parse_signalfd(FDINFO_HEAD "sigmask:\t0000000000000202\n", &mask, &err), 0,
 	       "signalfd parses");
 	is_int(mask, 0x202, "sigmask");
