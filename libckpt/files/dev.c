@@ -6,6 +6,13 @@
  * while open (one the program made) keeps its device number ("major",
  * "minor") and "attr": restore makes the node again where it was, opens it
  * and removes it; only the memory devices are ever made.
+ *
+ * The console (5:1) and the virtual and serial terminals (major 4) are
+ * reopened by path as the very same device ("major", "minor", "tty"): the
+ * checkpoint refuses one whose path in the task's root does not lead to
+ * it (a node removed or made elsewhere), restore one that is another
+ * device now. A pseudo-terminal of the tree is tty.c's; a slave or
+ * /dev/tty leading outside the tree is the caller's (external, above).
  */
 #define LOG_PREFIX "dev: "
 #include <errno.h>
@@ -26,11 +33,18 @@ static bool is_mem_dev(const struct stat *st)
 	return major(st->st_rdev) == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9);
 }
 
+/* A terminal of the caller: a pseudo-terminal slave, /dev/tty. */
 static bool is_tty(const struct stat *st)
 {
 	unsigned int ma = major(st->st_rdev);
 
-	return ma == 136 || ma == 4 || ma == 5; /* pts, tty, /dev/tty and ptmx */
+	return (ma >= 136 && ma < 144) || st->st_rdev == makedev(5, 0);
+}
+
+/* The console, a virtual or serial terminal: one device, reopened by path. */
+static bool is_host_tty(dev_t rdev)
+{
+	return major(rdev) == 4 || rdev == makedev(5, 1);
 }
 
 /* A deleted node's device number. */
@@ -47,6 +61,26 @@ static const struct doc_field node_fields[] = {
 static bool dev_match(const struct fd_info *fi)
 {
 	return S_ISCHR(fi->st.st_mode);
+}
+
+/* The console or a terminal: its path in the task's root must lead to it. */
+static int host_tty_dump(const struct fd_info *fi, struct json *o, ckpt_err_t *err)
+{
+	struct dev_node n = {major(fi->st.st_rdev), minor(fi->st.st_rdev)};
+	char path[PATH_MAX + 8];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "root%s", fi->link);
+	if (fi->link[0] != '/' || strncmp(fi->link, "/dev/", 5) ||
+	    fstatat(fi->procfd, path, &st, 0) < 0 || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != fi->st.st_rdev)
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (terminal %u:%u at `%s`, which is not "
+				      "that device in the task's root) in pid %d",
+				      fi->fd, n.major, n.minor, fi->link, fi->pid);
+	doc_write(o, node_fields, &n);
+	json_set(o, "tty", json_bool(true));
+	return 0;
 }
 
 static int dev_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
@@ -67,6 +101,8 @@ static int dev_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 		json_set(o, "external", json_str("tty"));
 		return 0;
 	}
+	if (is_host_tty(fi->st.st_rdev))
+		return host_tty_dump(fi, o, err);
 	return ckpt_error_msg(err, ENOTSUP, "unsupported device %u:%u (fd %d) in pid %d",
 			      major(fi->st.st_rdev), minor(fi->st.st_rdev), fi->fd, fi->pid);
 }
@@ -99,6 +135,32 @@ static int dev_make_deleted(const struct fd_entry *e, const char *path, int flag
 	return ret;
 }
 
+/* The console or a terminal, by its path, only if it is the same device. */
+static int host_tty_open(const struct fd_entry *e, int flags, int *fd, ckpt_err_t *err)
+{
+	struct dev_node n;
+	struct stat st;
+	int ret = doc_read(&e->at, e->obj, node_fields, &n, err);
+
+	if (ret < 0)
+		return ret;
+	if (!is_host_tty(makedev(n.major, n.minor)))
+		return doc_error(err, &e->at, "device %u:%u is not a terminal", n.major, n.minor);
+	if (strncmp(e->path, "/dev/", 5))
+		return doc_error(err, &e->at, "terminal without a /dev path");
+	*fd = open(e->path, flags | O_CLOEXEC | O_NOCTTY);
+	if (*fd < 0)
+		return ckpt_error(err, errno, "open `%s`", e->path);
+	if (fstat(*fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != makedev(n.major, n.minor)) {
+		close(*fd);
+		*fd = -1;
+		return ckpt_error_msg(err, ENODEV, "`%s` is not terminal %u:%u here", e->path,
+				      n.major, n.minor);
+	}
+	return 0;
+}
+
 static int dev_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 		       ckpt_err_t *err)
 {
@@ -117,6 +179,8 @@ static int dev_restore(const struct fd_entry *e, const struct files_rctx *rc, in
 		}
 		path = "/dev/null";
 	}
+	if (json_get(e->obj, "tty"))
+		return host_tty_open(e, flags, fd, err);
 	if (files_link_deleted(path, real, sizeof(real)))
 		return dev_make_deleted(e, real, flags, fd, err);
 	if (strncmp(path, "/dev/", 5))

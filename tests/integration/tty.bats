@@ -43,3 +43,22 @@ load helpers
 	WL_GO_PID=$WL_PID wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_pty orphan-fg after the failed checkpoint"
 }
+
+@test "tty: the console and a virtual terminal, the same devices (dynamic)" {
+	wl_roundtrip fd_console
+}
+@test "tty: the console and a virtual terminal, the same devices (static)" {
+	wl_roundtrip fd_console.static
+}
+
+@test "tty: a terminal whose node was removed fails the checkpoint, tree runs on" {
+	wl_start fd_console removed || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(terminal 4:1 at \`/tmp/ckpt-wl-vt-[0-9]+ \(deleted\)\`, which is not that device in the task's root\) in pid [0-9]+"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_console removed after the failed checkpoint"
+}

@@ -462,3 +462,19 @@ reserve_huge()
 @test "native: fd_inotify_deleted (static)" {
 	wl_native fd_inotify_deleted.static
 }
+
+@test "native: fd_pty (dynamic)" {
+	wl_native fd_pty
+}
+
+@test "native: fd_pty (static)" {
+	wl_native fd_pty.static
+}
+
+@test "native: fd_console (dynamic)" {
+	wl_native fd_console
+}
+
+@test "native: fd_console (static)" {
+	wl_native fd_console.static
+}
