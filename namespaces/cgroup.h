@@ -1,7 +1,7 @@
 /*
  * namespaces/cgroup.h - what the cgroup module's files share: cgroup.json
- * as typed structs (the dump in cgroup.c writes it, cgroup-restore.c reads
- * it through the same tables).
+ * as typed structs (the dump in cgroup.c writes it, cgroup-doc.c reads it
+ * through the same tables for cgroup-restore.c).
  *
  *	{ "tree_cgroup": false,
  *	  "cgroups": [ { "controllers": "pids", "path": "/a/b",

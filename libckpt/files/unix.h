@@ -1,5 +1,7 @@
 /*
- * libckpt/files/unix.h - what sock_diag says about one unix socket.
+ * libckpt/files/unix.h - what sock_diag says about one unix socket, and
+ * what the unix files (unix.c, unix-diag.c, unix-inflight.c, unix-doc.c,
+ * unix-restore.c) share.
  */
 #ifndef CKPT_FILES_UNIX_H
 #define CKPT_FILES_UNIX_H
@@ -9,6 +11,7 @@
 #include <sys/un.h>
 
 #include "ckpt/error.h"
+#include "files/files.h"
 
 /* An O_PATH fd of the file a socket is bound to (linux/un.h, 6.x). */
 #include <linux/sockios.h>
@@ -73,5 +76,31 @@ int unix_dump_inflight(struct files_dctx *dc, ckpt_err_t *err);
 struct files_rctx;
 /* unix-restore.c: refill every queue (with fds inflight[ref] attached), then options */
 int unix_fill_all(struct files_rctx *rc, const int *inflight, int ninflight, ckpt_err_t *err);
+
+/* A socket of files.json "unix", read through unix-doc.c's field table. Never copied. */
+struct unix_saved {
+	uint64_t id, peer; /* inode numbers; peer 0: none */
+	int type, state, backlog, shutdown;
+	bool passcred;
+	const char *name, *dir, *image; /* name: hex digits */
+	struct file_attr attr;		/* of the bound file (a path) */
+	struct files_item it;
+};
+
+/* unix-doc.c: socket id of files.json into u: 1, 0 when absent, < 0 on a bad document */
+int unix_get(const struct json *doc, uint64_t id, struct unix_saved *u, ckpt_err_t *err);
+/* unix-doc.c: how many sockets files.json lists */
+int unix_count(const struct json *doc, size_t *n, ckpt_err_t *err);
+/* unix-doc.c: socket i of files.json into u */
+int unix_nth(const struct json *doc, size_t i, struct unix_saved *u, ckpt_err_t *err);
+/* unix-doc.c: element k of u's integer array key (inode numbers, sizes, indexes) */
+int unix_elem(const struct unix_saved *u, const char *key, const struct json *arr, size_t k,
+	      int64_t hi, int64_t *out, ckpt_err_t *err);
+/* unix-doc.c: the listener with client among its pending connections: 1 (into l), 0 none */
+int unix_listener_find(const struct json *doc, uint64_t client, struct unix_saved *l,
+		       ckpt_err_t *err);
+/* unix-doc.c: inspect's line of a unix fd (name, queued bytes, fds in flight) */
+int unix_describe(const struct fd_entry *o, const struct json *files, bool lines, FILE *out,
+		  ckpt_err_t *err);
 
 #endif
