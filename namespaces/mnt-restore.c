@@ -31,8 +31,6 @@
 #include "util/util.h"
 
 #define MNT_STAGE "/tmp"
-/* Mounts in one namespace we restore (the kernel's default mount-max is 100000). */
-#define MNT_MAX 100000
 
 /* OLD=NEW from --mount-map: the first OLD that path is under. */
 static char *map_path(const struct ns_restore *r, const char *path)
@@ -62,87 +60,6 @@ static char *map_layers(const struct ns_restore *r, const char *val)
 		out = o;
 	}
 	return out;
-}
-
-/* Mount i of mounts.json, checked: a known kind with what that kind needs. */
-static int mnt_rec_read(const struct doc_at *list, const struct json *arr, int i,
-			struct mnt_rec *rec, ckpt_err_t *err)
-{
-	static const char *const kinds[] = {"external", "bind", "fresh", "cgroup"};
-	struct doc_at at = DOC_IDX(list, i);
-	const struct json *o;
-	bool known = false;
-	int ret;
-
-	*rec = (struct mnt_rec){.root = "/"};
-	ret = doc_elem_obj(list, arr, i, &o, err);
-	if (ret == 0)
-		ret = doc_read(&at, o, mnt_fields, rec, err);
-	if (ret == 0)
-		ret = doc_read(&at, o, mnt_shared_fields, rec, err);
-	if (ret == 0)
-		ret = doc_read(&at, o, mnt_master_fields, rec, err);
-	if (ret < 0)
-		return ret;
-	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
-		known |= !strcmp(rec->kind, kinds[k]);
-	if (!known)
-		return doc_error(err, &at, "unknown kind `%s`", rec->kind);
-	if (rec->mountpoint[0] != '/')
-		return doc_error(err, &at, "mountpoint `%s` is not absolute", rec->mountpoint);
-	if (!strcmp(rec->kind, "external") && !rec->host_path)
-		return doc_error(err, &at, "an external mount without host_path");
-	if (!strcmp(rec->kind, "bind") && (!rec->bind_of || !rec->bind_root))
-		return doc_error(err, &at, "a bind without bind_of and bind_root");
-	if (!strcmp(rec->kind, "cgroup") && (!rec->cgroup_root || strstr(rec->cgroup_root, "..")))
-		return doc_error(err, &at, "a cgroup mount without a cgroup_root below the tree's");
-	if (rec->content && (strchr(rec->content, '/') || rec->content[0] == '.'))
-		return doc_error(err, &at, "content `%s` is not an image name", rec->content);
-	return 0;
-}
-
-static int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n,
-		    ckpt_err_t *err)
-{
-	struct doc_at at = DOC_TOP("mounts.json"), l = DOC_KEY(&at, "mounts");
-	const struct json *list;
-	struct rmount *v;
-	size_t len;
-	int ret;
-
-	ret = bundle_get_json(r->bundle, "mounts.json", doc, err);
-	if (ret == 0)
-		ret = doc_arr(&at, *doc, "mounts", MNT_MAX, &list, &len, err);
-	if (ret < 0)
-		return ret;
-	if (!len)
-		return doc_error(err, &l, "no mounts");
-	*n = (int)len;
-	v = xzalloc(*n * sizeof(*v));
-	for (int i = 0; i < *n; i++) {
-		v[i].fd = v[i].src = -1;
-		ret = mnt_rec_read(&l, list, i, &v[i].rec, err);
-		if (ret < 0) {
-			free(v);
-			return ret;
-		}
-		v[i].kind = v[i].rec.kind;
-		v[i].mountpoint = v[i].rec.mountpoint;
-		v[i].fstype = v[i].rec.fstype;
-	}
-	*out = v;
-	return 0;
-}
-
-static void rmounts_free(struct rmount *v, int n)
-{
-	for (int i = 0; v && i < n; i++) {
-		if (v[i].fd >= 0)
-			close(v[i].fd);
-		if (v[i].src >= 0)
-			close(v[i].src);
-	}
-	free(v);
 }
 
 /*
@@ -189,7 +106,7 @@ int mnt_prepare(struct ns_restore *r, ckpt_err_t *err)
 					 "to give another)",
 					 v[i].mountpoint, p);
 	}
-	rmounts_free(v, n);
+	mnt_rmounts_free(v, n);
 	return ret;
 }
 
@@ -616,6 +533,6 @@ int mnt_restore(struct ns_restore *r, ckpt_err_t *err)
 		ret = finish_mounts(v, n, host, nh, err);
 	if (ret == 0)
 		pr_info("%d mounts restored", n);
-	rmounts_free(v, n);
+	mnt_rmounts_free(v, n);
 	return ret;
 }

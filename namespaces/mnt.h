@@ -24,7 +24,7 @@ int mnt_tmpfs_restore(struct ckpt_bundle *b, const char *name, int dirfd, ckpt_e
 
 /*
  * One mount of mounts.json ("mounts": [...], parents first), written by
- * mnt.c and read back by mnt-restore.c through the same table (mnt_fields).
+ * mnt.c and read back by mnt-doc.c through the same table (mnt_fields).
  * Strings point into the mountinfo lines at dump, into the parsed
  * document at restore.
  */
@@ -57,6 +57,12 @@ struct rmount {
 /* mnt-peers.c: peer groups and slaves inside the tree, once all is mounted. */
 int mnt_peers_restore(struct rmount *v, int n, ckpt_err_t *err);
 int mnt_set_propagation(int fd, unsigned long prop, const char *mp, ckpt_err_t *err);
+
+/* mnt-doc.c: mounts.json, every mount checked (*doc holds their strings) */
+int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n,
+	     ckpt_err_t *err);
+/* mnt-doc.c: close the mounts' fds and free them */
+void mnt_rmounts_free(struct rmount *v, int n);
 
 /* mnt-restore.c */
 int mnt_prepare(struct ns_restore *r, ckpt_err_t *err);

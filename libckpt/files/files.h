@@ -5,9 +5,10 @@
  * and fdinfo; restore runs inside the restored task (still ckpt-oci code
  * at that point) and puts an open file at the same fd number.
  *
- * Folder libckpt/files/: the fd table (files.c), its typed documents
- * (files-doc.c: the "fds" of task-PID.json and files.json), and one file
- * per kind (pipes, FIFOs, regular files, sockets, event fds...). Objects
+ * Folder libckpt/files/: the fd table (files.c at dump, files-restore.c at
+ * restore), its typed documents (files-doc.c: the "fds" of task-PID.json
+ * and files.json), and one file per kind (pipes, FIFOs, regular files,
+ * sockets, event fds...; unix-doc.c reads files.json "unix"). Objects
  * shared by several fds or tasks are made once before the tree forks and
  * inherited; status flags, owners (owner.c), locks and leases are set on
  * each description once every fd is in place.
@@ -328,6 +329,11 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 		  ckpt_err_t *err);
 /* files.c: the fd_ops of a kind, NULL when no fd_ops has that name */
 const struct fd_ops *files_kind_ops(const char *kind);
+/*
+ * files.c: kinds whose restore opens a path (or watches one): what that
+ * path names depends on the mount namespace it is opened in.
+ */
+bool files_kind_by_path(const char *kind);
 /* unix-inflight.c: after every shared object: fds in flight, unix queues refilled */
 int unix_prepare_late(struct files_rctx *rc, ckpt_err_t *err);
 /*

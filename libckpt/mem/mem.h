@@ -7,8 +7,9 @@
  * (PAGEMAP_SCAN), a child's page that is its parent's very page only once;
  * mem-doc.c is the typed reader of the "vmas" and pagemap documents;
  * mem-restore.c is the puppeteer's memory phase (unmap, map each VMA, fill,
- * VMA state, mm fields); vdso*.c find and replace the vdso, with a proxy
- * when this host's differs.
+ * VMA state, mm fields), mem-object.c makes and fills the objects several
+ * mappings share (shared anonymous memory, memfds, deleted files);
+ * vdso*.c find and replace the vdso, with a proxy when this host's differs.
  */
 #ifndef CKPT_MEM_H
 #define CKPT_MEM_H

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_nsdoc.c - the namespace documents read through their
- * typed parsers (ipc-doc.c, net-doc.c, cgroup-restore.c): a sane document
+ * typed parsers (ipc-doc.c, net-doc.c, cgroup-doc.c): a sane document
  * comes back as structs, and each damaged one is refused in one line
  * naming the file and the key path, before restore would make anything.
  */
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "namespaces/cgroup-doc.c"
 #include "namespaces/cgroup-restore.c"
 #include "namespaces/cgroup.c"
 #include "namespaces/ipc-doc.c"
