@@ -11,8 +11,11 @@
  * Opened-then-unlinked ("ghost") files: the content goes into the bundle
  * (ghost-ID.img, bounded by --ghost-limit), listed once per inode in
  * files.json "ghosts". Restore makes one O_TMPFILE per ghost in ckpt-oci
- * (in the file's old directory, else /tmp), parks it, and every fd on the
- * ghost reopens it through /proc/self/fd with its own flags.
+ * (in the file's old directory, else /tmp), gives it its old name long
+ * enough to reopen it by that name (so its fds read "PATH (deleted)"),
+ * parks it, and every fd on the ghost reopens it through /proc/self/fd
+ * with its own flags. An unlinked file in a deleted directory is made in
+ * that directory before the directory is removed again.
  */
 #define LOG_PREFIX "reg: "
 #include <errno.h>
@@ -169,18 +172,83 @@ static const struct doc_field ghost_fields[] = {
 	DOC_END,
 };
 
-/* A temporary file with the ghost's content, in its old directory if possible. */
-static int ghost_make(const char *path, const struct ghost_saved *g, struct ckpt_bundle *b,
+/* The path an unlinked file or directory had: its link without " (deleted)". */
+static void ghost_real(const char *link, char *real, size_t len)
+{
+	if (!files_link_deleted(link, real, len))
+		snprintf(real, len, "%s", link);
+}
+
+/*
+ * Give the nameless tmp (O_TMPFILE) the name path (beside it, .ckpt-PID-N,
+ * when taken), reopen it by that name and remove the name again: the new
+ * fd reads "path (deleted)" through /proc, as the original's did, where an
+ * O_TMPFILE reads "#inode". The directory's times are the caller's to put
+ * back. Where no name can be given, tmp is kept, nameless.
+ */
+static int ghost_name(int tmp, const char *path)
+{
+	char name[PATH_MAX + 32], self[64];
+	struct stat a, b;
+	int fd;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", tmp);
+	snprintf(name, sizeof(name), "%s", path);
+	for (int i = 0; linkat(AT_FDCWD, self, AT_FDCWD, name, AT_SYMLINK_FOLLOW) < 0; i++) {
+		if (errno != EEXIST || i > 100) {
+			pr_warn("name of unlinked `%s`: %m, ignoring", path);
+			return tmp;
+		}
+		snprintf(name, sizeof(name), "%s.ckpt-%d-%d", path, getpid(), i);
+	}
+	fd = open(name, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (unlink(name) < 0)
+		pr_warn("remove `%s`: %m, ignoring", name);
+	if (fd >= 0 && (fstat(fd, &a) < 0 || fstat(tmp, &b) < 0 || a.st_ino != b.st_ino)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		return tmp;
+	close(tmp);
+	return fd;
+}
+
+/*
+ * The ghost's content in a file of its old name and directory, unlinked. A
+ * directory removed too is made again for the while (a saved deleted
+ * directory of that path is made first by ghost_dir_make, which makes its
+ * files inside it). Elsewhere (/tmp, nameless) when the directory cannot be
+ * had.
+ */
+static int ghost_make(const char *link, const struct ghost_saved *g, struct ckpt_bundle *b,
 		      ckpt_err_t *err)
 {
-	cleanup_free char *dir = xstrdup(path);
+	char real[PATH_MAX], dir[PATH_MAX], up[PATH_MAX];
+	struct attr_dir d = {.fd = -1};
+	bool made = false;
 	int fd, ret;
 
-	fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	ghost_real(link, real, sizeof(real));
+	snprintf(dir, sizeof(dir), "%s", real);
+	dirname(dir);
+	snprintf(up, sizeof(up), "%s", dir);
+	if (access(dir, F_OK) < 0 && errno == ENOENT) {
+		(void)attr_dir_save(dirname(up), &d);
+		made = mkdir(dir, 0700) == 0;
+	} else {
+		(void)attr_dir_save(dir, &d);
+	}
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		fd = ghost_name(fd, real);
+	if (made && rmdir(dir) < 0)
+		pr_warn("remove `%s`: %m, ignoring", dir);
+	attr_dir_put_back(&d);
 	if (fd < 0)
 		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return ckpt_error(err, errno, "temporary file for unlinked `%s`", path);
+		return ckpt_error(err, errno, "temporary file for unlinked `%s`", real);
 	ret = sparse_fill(fd, b, g->image, g->at, g->obj, g->size, err);
 	if (ret == 0 && !g->attr.present && fchmod(fd, g->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod unlinked file");
@@ -194,17 +262,95 @@ static int ghost_make(const char *path, const struct ghost_saved *g, struct ckpt
 	return fd;
 }
 
-/* A deleted directory, made again where it was, opened and removed. */
-static int ghost_dir_make(const char *link, const struct ghost_saved *g, ckpt_err_t *err)
+/*
+ * Call fn for each saved fd on an unlinked file (dir false) or deleted
+ * directory (dir true) not made yet whose old path is in directory path
+ * (parent true) or is path, until one returns non-zero.
+ */
+static int each_ghost(struct files_rctx *rc, const char *path, bool parent, bool dir,
+		      int (*fn)(struct files_rctx *, const struct fd_entry *, uint64_t, ckpt_err_t *),
+		      ckpt_err_t *err)
 {
-	char path[PATH_MAX];
+	for (int t = 0; t < rc->ntasks; t++) {
+		for (size_t i = 0; i < rc->tasks[t]->nfds; i++) {
+			const struct fd_entry *e = &rc->tasks[t]->fds[i];
+			char real[PATH_MAX];
+			bool is_dir = false;
+			uint64_t id;
+			int ret;
+
+			if (strcmp(e->kind, "reg") || !json_get(e->obj, "ghost") || e->dup)
+				continue;
+			ret = doc_opt_u64(&e->at, e->obj, "ghost", UINT64_MAX, 0, &id, err);
+			if (ret == 0)
+				ret = doc_opt_bool(&e->at, e->obj, "dir", false, &is_dir, err);
+			if (ret < 0)
+				return ret;
+			ghost_real(e->path, real, sizeof(real));
+			if (is_dir != dir || files_shared_find(rc, "ghost", id, 0) ||
+			    strcmp(parent ? dirname(real) : real, path))
+				continue;
+			ret = fn(rc, e, id, err);
+			if (ret != 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int ghost_park(struct files_rctx *rc, uint64_t id, const char *path,
+		      const struct fd_entry *e, bool own_dir, ckpt_err_t *err);
+
+/* An unlinked file in the deleted directory being made. */
+static int ghost_prepare_entry(struct files_rctx *rc, const struct fd_entry *e, uint64_t id,
+			       ckpt_err_t *err)
+{
+	return ghost_park(rc, id, e->path, e, false, err);
+}
+
+/* A saved deleted directory of that path: made first (its files in it), stop. */
+static int ghost_prepare_dir(struct files_rctx *rc, const struct fd_entry *e, uint64_t id,
+			     ckpt_err_t *err)
+{
+	int ret = ghost_prepare(rc, id, e->path, e, err);
+
+	return ret < 0 ? ret : 1;
+}
+
+/*
+ * A deleted directory, made again where it was, opened and removed; the
+ * unlinked files saved in it are made in it first, so their fds read as in
+ * that directory.
+ */
+static int ghost_dir_make(struct files_rctx *rc, const char *link, const struct ghost_saved *g,
+			  ckpt_err_t *err)
+{
+	char path[PATH_MAX], up[PATH_MAX];
+	struct attr_dir d = {.fd = -1};
 	int fd, ret;
 
-	if (!files_link_deleted(link, path, sizeof(path)))
-		snprintf(path, sizeof(path), "%s", link);
-	fd = files_make_deleted(path, S_IFDIR, 0, O_RDONLY | O_DIRECTORY, err);
-	if (fd < 0)
-		return fd;
+	ghost_real(link, path, sizeof(path));
+	snprintf(up, sizeof(up), "%s", path);
+	(void)attr_dir_save(dirname(up), &d);
+	if (mkdir(path, 0700) == 0) {
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ret = fd < 0 ? ckpt_error(err, errno, "open `%s`", path)
+			     : each_ghost(rc, path, true, false, ghost_prepare_entry, err);
+		if (rmdir(path) < 0 && ret == 0)
+			ret = ckpt_error(err, errno, "remove `%s`", path);
+		attr_dir_put_back(&d);
+		if (ret < 0) {
+			if (fd >= 0)
+				close(fd);
+			return ret;
+		}
+	} else {
+		/* the name is taken: beside it (its files elsewhere) */
+		attr_dir_put_back(&d);
+		fd = files_make_deleted(path, S_IFDIR, 0, O_RDONLY | O_DIRECTORY, err);
+		if (fd < 0)
+			return fd;
+	}
 	ret = g->attr.present ? attr_apply(fd, &g->attr, err) : 0;
 	if (ret == 0 && !g->attr.present && fchmod(fd, g->mode) < 0)
 		ret = ckpt_error(err, errno, "chmod deleted directory");
@@ -215,11 +361,13 @@ static int ghost_dir_make(const char *link, const struct ghost_saved *g, ckpt_er
 	return fd;
 }
 
-int ghost_prepare(struct files_rctx *rc, uint64_t id, const char *path, const struct fd_entry *e,
-		  ckpt_err_t *err)
+/* own_dir: an unlinked file's directory may be a saved deleted one, made first. */
+static int ghost_park(struct files_rctx *rc, uint64_t id, const char *path,
+		      const struct fd_entry *e, bool own_dir, ckpt_err_t *err)
 {
 	struct ghost_saved g = {0};
 	struct files_item it;
+	char dir[PATH_MAX];
 	int fd, ret;
 
 	if (files_shared_find(rc, "ghost", id, 0))
@@ -233,10 +381,26 @@ int ghost_prepare(struct files_rctx *rc, uint64_t id, const char *path, const st
 		return ret;
 	g.at = &it.at;
 	g.obj = it.obj;
-	fd = g.dir ? ghost_dir_make(path, &g, err) : ghost_make(path, &g, rc->bundle, err);
+	if (!g.dir && own_dir) {
+		/* in a deleted directory saved too: that one makes it */
+		ghost_real(path, dir, sizeof(dir));
+		dirname(dir);
+		ret = each_ghost(rc, dir, false, true, ghost_prepare_dir, err);
+		if (ret < 0)
+			return ret;
+		if (files_shared_find(rc, "ghost", id, 0))
+			return 0;
+	}
+	fd = g.dir ? ghost_dir_make(rc, path, &g, err) : ghost_make(path, &g, rc->bundle, err);
 	if (fd < 0)
 		return fd;
 	return files_park(rc, "ghost", id, 0, fd, err);
+}
+
+int ghost_prepare(struct files_rctx *rc, uint64_t id, const char *path, const struct fd_entry *e,
+		  ckpt_err_t *err)
+{
+	return ghost_park(rc, id, path, e, true, err);
 }
 
 static int reg_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)

@@ -57,6 +57,8 @@ load helpers
 @test "files: a TCP listener and a UDP socket shared by 4 forked workers (static)" { wl_roundtrip inet_prefork.static; }
 @test "files: a root (chroot) that is a deleted directory (dynamic)" { wl_roundtrip fd_root_deleted; }
 @test "files: a root (chroot) that is a deleted directory (static)" { wl_roundtrip fd_root_deleted.static; }
+@test "files: a deleted directory held by two descriptions and a dup, an unlinked file in it (dynamic)" { wl_roundtrip fd_deleted_dir_twice; }
+@test "files: a deleted directory held by two descriptions and a dup, an unlinked file in it (static)" { wl_roundtrip fd_deleted_dir_twice.static; }
 @test "files: device nodes deleted while open (dynamic)" { wl_roundtrip fd_dev_deleted; }
 @test "files: device nodes deleted while open (static)" { wl_roundtrip fd_dev_deleted.static; }
 @test "files: an inotify watch on an unlinked file held open (dynamic)" { wl_roundtrip fd_inotify_deleted; }

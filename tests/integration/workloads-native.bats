@@ -447,6 +447,14 @@ reserve_huge()
 	wl_native fd_root_deleted.static
 }
 
+@test "native: fd_deleted_dir_twice (dynamic)" {
+	wl_native fd_deleted_dir_twice
+}
+
+@test "native: fd_deleted_dir_twice (static)" {
+	wl_native fd_deleted_dir_twice.static
+}
+
 @test "native: fd_dev_deleted (dynamic)" {
 	wl_native fd_dev_deleted
 }
