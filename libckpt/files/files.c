@@ -53,7 +53,7 @@
 #include "util/uapi.h"
 #include "util/util.h"
 
-extern const struct fd_ops fd_mqueue_ops, fd_fanotify_ops;
+extern const struct fd_ops fd_mqueue_ops, fd_fanotify_ops, fd_nsfd_ops;
 
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
@@ -61,6 +61,7 @@ static const struct fd_ops *const fd_kinds[] = {
 	&fd_dev_ops,   &fd_pipe_ops,	&fd_fifo_ops,	  &fd_inet_ops,
 	&fd_unix_ops,  &fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops,
 	&fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,	  &fd_fanotify_ops,
+	&fd_nsfd_ops,
 };
 
 struct files_desc {

@@ -59,6 +59,11 @@ load helpers
 @test "files: a root (chroot) that is a deleted directory (static)" { wl_roundtrip fd_root_deleted.static; }
 @test "files: a deleted directory held by two descriptions and a dup, an unlinked file in it (dynamic)" { wl_roundtrip fd_deleted_dir_twice; }
 @test "files: a deleted directory held by two descriptions and a dup, an unlinked file in it (static)" { wl_roundtrip fd_deleted_dir_twice.static; }
+@test "files: fds on namespaces of every kind (dynamic)" { wl_roundtrip fd_nsfd; }
+@test "files: fds on namespaces of every kind (static)" { wl_roundtrip fd_nsfd.static; }
+@test "files: fds on namespaces of every kind, own namespaces" {
+	wl_roundtrip_ns "--net --uts --ipc --mount" fd_nsfd
+}
 @test "files: device nodes deleted while open (dynamic)" { wl_roundtrip fd_dev_deleted; }
 @test "files: device nodes deleted while open (static)" { wl_roundtrip fd_dev_deleted.static; }
 @test "files: an inotify watch on an unlinked file held open (dynamic)" { wl_roundtrip fd_inotify_deleted; }
@@ -153,6 +158,19 @@ files_tamper()
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
 	WL_GO_PID=$WL_PID wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_root_deleted elsewhere after the failed checkpoint"
+}
+
+@test "files: an fd on a namespace no task is in fails the checkpoint, tree runs on" {
+	wl_start fd_nsfd gone || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(uts namespace [0-9]+ that pid $WL_PID is not in: its content is not saved\) in pid $WL_PID"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_nsfd gone after the failed checkpoint"
 }
 
 @test "files: a lease being broken fails the checkpoint, tree runs on" {

@@ -486,3 +486,11 @@ reserve_huge()
 @test "native: fd_console (static)" {
 	wl_native fd_console.static
 }
+
+@test "native: fd_nsfd (dynamic)" {
+	wl_native fd_nsfd
+}
+
+@test "native: fd_nsfd (static)" {
+	wl_native fd_nsfd.static
+}
