@@ -240,14 +240,20 @@ int files_restore_task(const struct json *doc, const struct files_rctx *rc, int 
 	 */
 	for (int i = 0; i < rc->nobjs; i++)
 		close(rc->objs[i].fd);
+	/* every restore_late first: epoll's may close an fd (epoll.c), dropping POSIX locks */
 	for (size_t i = 0; i < n; i++) {
 		const struct fd_entry *e = &t->fds[i];
 		int ret = 0;
 
 		if (e->ops->restore_late && !e->dup)
 			ret = e->ops->restore_late(e, rc, e->fd, err);
-		if (ret == 0)
-			ret = locks_restore(e, e->fd, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "fd %d", e->fd);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct fd_entry *e = &t->fds[i];
+		int ret = locks_restore(e, e->fd, err);
+
 		/* after the locks: a lease makes its setter the owner */
 		if (ret == 0 && !e->dup)
 			ret = owner_restore(e, e->fd, err);

@@ -19,6 +19,8 @@ load helpers
 @test "files: timerfd fires on time (static)" { wl_roundtrip fd_timerfd.static; }
 @test "files: epoll watches (dynamic)" { wl_roundtrip fd_epoll; }
 @test "files: epoll watches (static)" { wl_roundtrip fd_epoll.static; }
+@test "files: epoll watches that outlive their fds (dynamic)" { wl_roundtrip fd_epoll_closed; }
+@test "files: epoll watches that outlive their fds (static)" { wl_roundtrip fd_epoll_closed.static; }
 @test "files: inotify watches (dynamic)" { wl_roundtrip fd_inotify; }
 @test "files: inotify watches (static)" { wl_roundtrip fd_inotify.static; }
 @test "files: memfd content and seals (dynamic)" { wl_roundtrip fd_memfd; }
@@ -171,6 +173,19 @@ files_tamper()
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
 	WL_GO_PID=$WL_PID wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_nsfd gone after the failed checkpoint"
+}
+
+@test "files: an epoll watching a closed fd whose number another file took fails the checkpoint, tree runs on" {
+	wl_start fd_epoll_closed taken || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(epoll watching a closed fd [0-9]+ whose number another file took\) in pid $WL_PID"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_epoll_closed taken after the failed checkpoint"
 }
 
 @test "files: a lease being broken fails the checkpoint, tree runs on" {

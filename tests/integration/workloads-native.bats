@@ -494,3 +494,11 @@ reserve_huge()
 @test "native: fd_nsfd (static)" {
 	wl_native fd_nsfd.static
 }
+
+@test "native: fd_epoll_closed (dynamic)" {
+	wl_native fd_epoll_closed
+}
+
+@test "native: fd_epoll_closed (static)" {
+	wl_native fd_epoll_closed.static
+}
