@@ -12,8 +12,12 @@
  * of the mount with that id, a mount point of the filesystem. Restore
  * makes a new group and adds the marks again on those paths.
  *
- * Refused, naming the fd: unread events (they cannot be put back, as for
- * inotify); permission classes (a stopped listener would block everyone
+ * Refused, naming the fd: unread events. A new group's queue cannot be
+ * filled, and making the same accesses again after restore (as the group's
+ * marks would then report them) would give each event the pid of ckpt-oci
+ * and an event fd it opened, touch the watched files (atime, mtime) and
+ * be seen by every other group marking them: refusing is what is left;
+ * permission classes (a stopped listener would block everyone
  * touching its marked files, ckpt-oci included, for as long as the dump
  * takes); marks of other kinds (mount namespace marks).
  */
@@ -103,9 +107,12 @@ static int fanotify_dump(const struct fd_info *fi, struct json *o, struct files_
 	else if (ioctl(copy, FIONREAD, &queued) < 0)
 		ret = ckpt_error(err, errno, "fanotify fd %d of %d: FIONREAD", fi->fd, fi->pid);
 	if (ret == 0 && queued > 0) {
-		char why[64];
+		char why[160];
 
-		snprintf(why, sizeof(why), "with %d bytes of unread events", queued);
+		snprintf(why, sizeof(why),
+			 "with %d bytes of unread events, refused rather than made again: "
+			 "their pids and event fds would be ckpt-oci's",
+			 queued);
 		ret = refuse(fi, why, err);
 	}
 	if (ret == 0) {
