@@ -14,15 +14,22 @@
 #include <sys/stat.h>
 
 #include "bundle/bundle-priv.h"
+#include "util/confine.h"
 #include "util/doc.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/util.h"
 
-/* Open a bundle member: a regular file, never through a symlink. */
+/*
+ * Open a bundle member: a regular file, never through a symlink; with
+ * ckpt-oci's own credentials, also while a task's are taken on.
+ */
 static int open_member(int dirfd, const char *name, struct stat *st, ckpt_err_t *err)
 {
+	bool paused = confine_pause();
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	confine_resume(paused);
 
 	if (fd < 0 && errno == ENOENT)
 		return ckpt_error_msg(err, ENOENT, "%s: missing from the bundle", name);

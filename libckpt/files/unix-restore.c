@@ -119,12 +119,53 @@ static int bound_file_attr(int sk, const struct unix_saved *u, ckpt_err_t *err)
 	return attr_apply(f, &u->attr, err);
 }
 
-static int sock_bind_at(int sk, const struct unix_saved *u, ckpt_err_t *err)
+/* Whether a socket listens (or receives) at a: a connect that is not refused. */
+static bool sock_alive(const struct sockaddr_un *a, socklen_t l, int type)
+{
+	cleanup_close int sk = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (sk < 0)
+		return true; /* cannot tell: it stays */
+	return connect(sk, (const struct sockaddr *)a, l) == 0 || errno != ECONNREFUSED;
+}
+
+/*
+ * A file at the name to bind: the socket file of the dead original, left
+ * behind, is unlinked; anything else is refused, never unlinked. The very
+ * file recorded (device and inode) is the original's; from an
+ * authenticated bundle a socket file nobody listens at is one too (the
+ * file a killed earlier restore of this bundle left).
+ */
+static int sock_clear_name(const struct files_rctx *rc, const struct unix_saved *u,
+			   const struct sockaddr_un *a, socklen_t l, ckpt_err_t *err)
+{
+	bool recorded, ours;
+	struct stat st;
+
+	if (lstat(a->sun_path, &st) < 0)
+		return 0; /* nothing there (or no access: bind says) */
+	recorded = u->file_ino && (uint64_t)st.st_dev == (uint64_t)u->file_dev &&
+		   (uint64_t)st.st_ino == (uint64_t)u->file_ino;
+	ours = recorded ||
+	       (bundle_mac_status(rc->bundle) == BUNDLE_MAC_VERIFIED && !sock_alive(a, l, u->type));
+	if (!S_ISSOCK(st.st_mode) || !ours)
+		return ckpt_error_msg(
+			err, EEXIST,
+			"bind unix socket to `%s`: a %s is there that is not the "
+			"socket file checkpointed (device %#llx, inode %llu): left alone",
+			a->sun_path, S_ISSOCK(st.st_mode) ? "socket file" : "file",
+			(unsigned long long)u->file_dev, (unsigned long long)u->file_ino);
+	if (unlink(a->sun_path) < 0)
+		return ckpt_error(err, errno, "unlink the old socket file `%s`", a->sun_path);
+	return 0;
+}
+
+static int sock_bind_at(const struct files_rctx *rc, int sk, const struct unix_saved *u,
+			ckpt_err_t *err)
 {
 	struct attr_dir dir = {.fd = -1};
 	struct sockaddr_un a;
 	socklen_t l;
-	struct stat st;
 	int ret = addr_of(u, &a, &l, err);
 
 	if (ret < 0 || !l)
@@ -134,25 +175,24 @@ static int sock_bind_at(int sk, const struct unix_saved *u, ckpt_err_t *err)
 
 		snprintf(parent, sizeof(parent), "%s", a.sun_path);
 		(void)attr_dir_save(dirname(parent), &dir);
-		/* the socket file of the dead original is in the way */
-		if (lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			(void)unlink(a.sun_path);
+		ret = sock_clear_name(rc, u, &a, l, err);
 	}
-	if (bind(sk, (struct sockaddr *)&a, l) < 0)
+	if (ret == 0 && bind(sk, (struct sockaddr *)&a, l) < 0)
 		ret = ckpt_error(err, errno, "bind unix socket to `%s%s`", a.sun_path[0] ? "" : "@",
 				 a.sun_path[0] ? a.sun_path : a.sun_path + 1);
-	else if (a.sun_path[0])
+	else if (ret == 0 && a.sun_path[0])
 		ret = bound_file_attr(sk, u, err);
 	attr_dir_put_back(&dir);
 	return ret;
 }
 
-static int sock_bind(int sk, const struct unix_saved *u, ckpt_err_t *err)
+static int sock_bind(const struct files_rctx *rc, int sk, const struct unix_saved *u,
+		     ckpt_err_t *err)
 {
 	int old, ret = enter_dir(u, &old, err);
 
 	if (ret == 0)
-		ret = sock_bind_at(sk, u, err);
+		ret = sock_bind_at(rc, sk, u, err);
 	leave_dir(old);
 	return ret;
 }
@@ -191,7 +231,7 @@ static int make_listener(struct files_rctx *rc, const struct unix_saved *e, ckpt
 	sk = socket(AF_UNIX, e->type | SOCK_CLOEXEC, 0);
 	if (sk < 0)
 		return ckpt_error(err, errno, "socket");
-	ret = sock_bind(sk, e, err);
+	ret = sock_bind(rc, sk, e, err);
 	if (ret == 0 && listen(sk, e->backlog) < 0)
 		ret = ckpt_error(err, errno, "listen");
 	if (ret < 0) {
@@ -249,7 +289,7 @@ static int make_single(struct files_rctx *rc, const struct unix_saved *e,
 
 	if (sk < 0)
 		return ckpt_error(err, errno, "socket");
-	ret = sock_bind(sk, e, err);
+	ret = sock_bind(rc, sk, e, err);
 	if (ret == 0 && to)
 		ret = sock_connect(sk, to, err);
 	if (ret < 0) {

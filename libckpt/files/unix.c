@@ -316,8 +316,12 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 		cleanup_close int f = ioctl(sk, SIOCUNIXFILE);
 		struct stat fst;
 
-		if (f >= 0 && fstat(f, &fst) == 0)
+		if (f >= 0 && fstat(f, &fst) == 0) {
 			attr_dump(&fst, e);
+			/* restore unlinks no file in the way but this very one */
+			json_set(e, "file_dev", json_int(fst.st_dev));
+			json_set(e, "file_ino", json_int(fst.st_ino));
+		}
 	}
 	if (getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, &sl) == 0 && on)
 		json_set(e, "passcred", json_bool(true));

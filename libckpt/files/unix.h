@@ -82,6 +82,7 @@ struct unix_saved {
 	uint64_t id, peer; /* inode numbers; peer 0: none */
 	int type, state, backlog, shutdown;
 	bool passcred;
+	int64_t file_dev, file_ino;	/* the bound file at checkpoint, 0: unknown */
 	const char *name, *dir, *image; /* name: hex digits */
 	struct file_attr attr;		/* of the bound file (a path) */
 	struct files_item it;

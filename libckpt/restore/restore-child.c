@@ -32,6 +32,7 @@
 #include "mem/mem-cow.h"
 #include "restore/restore.h"
 #include "task/task.h"
+#include "util/confine.h"
 #include "util/log.h"
 #include "util/uapi.h"
 #include "util/util.h"
@@ -109,10 +110,41 @@ static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 			return ckpt_error(err, errno, "move page image to fd %d", t->img_fd);
 		close(fd);
 	}
+	/* what the task opens by path, it opens as itself (its cwd too) */
+	ret = rconfine_enter(rc, t, err);
+	if (ret < 0)
+		return ret;
 	ret = files_restore_task(t->doc, &rc->files, t->img_fd, err);
+	if (ret == 0 && t->state->cwd)
+		ret = files_chdir(t->state->cwd, err) < 0 ? -err->code : 0;
+	confine_leave();
 	if (ret < 0)
 		return ret;
 	return close_others(t, t->img_fd, err);
+}
+
+int rconfine_enter(const struct rctx *rc, const struct rtask *t, ckpt_err_t *err)
+{
+	struct confine_creds c;
+
+	if (!rc->confine || !t->state)
+		return 0;
+	creds_confine_of(&t->state->threads[0].creds, &c);
+	return confine_enter(&c, err);
+}
+
+/*
+ * The shared objects, made before the tree's first fork, are made with
+ * the credentials of its root.
+ */
+static int prepare_paths(struct rctx *rc, ckpt_err_t *err)
+{
+	int ret = rconfine_enter(rc, rc->root, err);
+
+	if (ret == 0)
+		ret = files_prepare_paths(&rc->files, err);
+	confine_leave();
+	return ret;
 }
 
 /* Settings of task/prctl.c that the new process makes itself. */
@@ -122,8 +154,6 @@ static int child_setup_misc(struct rtask *t, ckpt_err_t *err)
 	char buf[32];
 	int fd, n;
 
-	if (m->cwd && files_chdir(m->cwd, err) < 0)
-		return -err->code;
 	umask(m->umask);
 	if (personality(m->personality) < 0)
 		return ckpt_error(err, errno, "personality");
@@ -193,7 +223,7 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 	if (t == rc->root && ns_restore_all(&rc->ns, &err) < 0)
 		child_fail(rc, t, "%s", err.msg);
 	/* only now do paths and names mean the tree's; its children inherit them */
-	if (t == rc->root && paths_in_root(rc) && files_prepare_paths(&rc->files, &err) < 0)
+	if (t == rc->root && paths_in_root(rc) && prepare_paths(rc, &err) < 0)
 		child_fail(rc, t, "%s", err.msg);
 	if (t->sid == t->pid && setsid() < 0)
 		child_fail(rc, t, "setsid: %s", strerror(errno));
@@ -239,7 +269,7 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 
 	/* in ckpt-oci, the tree's paths are ours: open them here, as the rest */
 	if (t == rc->root && !paths_in_root(rc)) {
-		ret = files_prepare_paths(&rc->files, err);
+		ret = prepare_paths(rc, err);
 		if (ret < 0)
 			return ret;
 	}

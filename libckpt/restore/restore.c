@@ -31,6 +31,8 @@
 #include "engine.h"
 #include "mem/mem.h"
 #include "restore/restore.h"
+#include "task/task.h"
+#include "util/confine.h"
 #include "util/journal.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -45,12 +47,18 @@
 /* Shared open files (pipes) are made here, parked above every fd of the tree. */
 static int files_setup(struct rctx *rc, ckpt_err_t *err)
 {
+	int ret;
+
 	rc->files.bundle = rc->bundle;
 	rc->files.min_fd = 3;
 	for (int i = 0; i < rc->ntasks; i++)
 		if (!rc->tasks[i].zombie)
 			rc->files.min_fd = MAX(rc->files.min_fd, rc->tasks[i].img_fd + 1);
-	return files_prepare(&rc->files, err);
+	ret = rconfine_enter(rc, rc->root, err);
+	if (ret == 0)
+		ret = files_prepare(&rc->files, err);
+	confine_leave();
+	return ret;
 }
 
 /* Somewhere in j, an object with this key. */
@@ -263,10 +271,51 @@ static int seize_one(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	return ret;
 }
 
+/*
+ * An unauthenticated bundle's task makes its memory with its own
+ * filesystem credentials: a shared file mapping opens its file as the
+ * task would, never as root.
+ */
+static int mem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	int ret;
+
+	if (!rc->confine)
+		return rmem_restore(rc, t, err);
+	ret = creds_confine_remote(&t->rs, &t->state->threads[0].creds, err);
+	if (ret == 0)
+		ret = rmem_restore(rc, t, err);
+	if (ret == 0)
+		ret = creds_unconfine_remote(&t->rs, err);
+	return ret;
+}
+
+/*
+ * The trust model's credential rule, before anything is made: outside a
+ * container (no mount namespace of its own, so the host's root is the
+ * tree's), an unauthenticated bundle's tasks may not claim root.
+ */
+static int check_confine(struct rctx *rc, ckpt_err_t *err)
+{
+	rc->confine = bundle_mac_status(rc->bundle) != BUNDLE_MAC_VERIFIED;
+	if (!rc->confine || rc->ns.flags & CLONE_NEWNS)
+		return 0;
+	for (int i = 0; i < rc->ntasks; i++) {
+		int ret;
+
+		if (!rc->tasks[i].state)
+			continue;
+		ret = creds_check_unprivileged(rc->tasks[i].state, rc->tasks[i].pid, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* Everything the puppeteer does to one task, up to but not including credentials. */
 static int puppeteer_task(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	int ret = rmem_restore(rc, t, err);
+	int ret = mem_restore(rc, t, err);
 
 	if (ret == 0)
 		ret = rmem_fill_shared(rc, t, err);
@@ -495,6 +544,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	rc.ns.cgroup_name = o->cgroup_name;
 	if (ret == 0)
 		ret = check_features(&rc, err);
+	if (ret == 0)
+		ret = check_confine(&rc, err);
 	/* all checked: from here on things are made */
 	if (ret == 0 && o->verified)
 		ret = o->verified(o, rc.bundle, err);

@@ -101,6 +101,7 @@ struct rctx {
 	struct rshm *shms;
 	int nshms;
 	struct files_rctx files;	/* shared open files, made before the fork */
+	bool confine;			/* unauthenticated: the credential rule (rconfine_enter) */
 	struct ns_restore ns;		/* the tree's own namespaces */
 };
 
@@ -111,6 +112,14 @@ void rc_load_free(struct rctx *rc);
 /* restore-child.c: runs inside the new processes */
 int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_pid,
 		 ckpt_err_t *err);
+
+/*
+ * restore-child.c: an unauthenticated bundle's task t makes what it owns
+ * with its own filesystem credentials (util/confine.h): taken on by the
+ * calling thread until confine_leave(); nothing when the bundle verified.
+ */
+int rconfine_enter(const struct rctx *rc, const struct rtask *t, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 
 /* mem-restore.c: the address space, rewritten through remote syscalls */
 int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err);

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "restore/restore.h"
 #include "task/task.h"
+#include "util/confine.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -223,6 +224,90 @@ static int creds_restore_thread(struct rctx *rc, struct rtask *t, struct rthread
 	if (ret == 0 && c->no_new_privs)
 		ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
 	return ret < 0 ? ckpt_error_wrap(err, "credentials") : 0;
+}
+
+/* ---- the credential rule of an unauthenticated bundle (util/confine.h) ---- */
+
+void creds_confine_of(const struct creds_state *c, struct confine_creds *out)
+{
+	*out = (struct confine_creds){.fsuid = c->uids[3],
+				      .fsgid = c->gids[3],
+				      .groups = c->groups,
+				      .ngroups = c->ngroups,
+				      .cap_eff = c->cap_eff};
+}
+
+/*
+ * Outside a container the tree's root is the host's: a task with root's
+ * powers there could write anywhere, so an unauthenticated bundle may not
+ * ask for one (an id 0, or any capability it may use).
+ */
+int creds_check_unprivileged(const struct task_state *ts, pid_t pid, ckpt_err_t *err)
+{
+	for (size_t k = 0; k < ts->nthreads; k++) {
+		const struct creds_state *c = &ts->threads[k].creds;
+		const char *what = NULL;
+
+		for (int i = 0; i < 4 && !what; i++)
+			what = !c->uids[i] ? "uid 0" : !c->gids[i] ? "gid 0" : NULL;
+		for (size_t i = 0; i < c->ngroups && !what; i++)
+			what = !c->groups[i] ? "group 0" : NULL;
+		if (!what && (c->cap_eff | c->cap_prm | c->cap_amb))
+			what = "capabilities";
+		if (what)
+			return ckpt_error_msg(err, EPERM,
+					      "task %d: thread %d claims root (%s): an "
+					      "unauthenticated bundle restores no task with root's "
+					      "powers outside a container",
+					      pid, ts->threads[k].tid, what);
+	}
+	return 0;
+}
+
+/*
+ * In the task, before its memory is made (a shared file mapping opens its
+ * file): its thread's fs ids and groups, and no filesystem capability it
+ * lacks. Undone by creds_unconfine_remote before the rest of its state.
+ */
+int creds_confine_remote(struct rsys *rs, const struct creds_state *c, ckpt_err_t *err)
+{
+	uint64_t prm = 0;
+	long r;
+	int ret;
+
+	if (c->ngroups > GROUPS_MAX)
+		return ckpt_error_msg(err, E2BIG, "%zu groups", c->ngroups);
+	ret = capget_remote(rs, &prm, err);
+	if (ret == 0)
+		ret = rsys_put(rs, 0, c->groups, c->ngroups * sizeof(gid_t), err);
+	if (ret == 0)
+		ret = RSYS_OK(rs, NULL, err, SYS_setgroups, c->ngroups, rsys_at(rs, 0), 0, 0, 0, 0);
+	if (ret == 0)
+		ret = RSYS(rs, &r, err, SYS_setfsgid, c->gids[3], 0, 0, 0, 0, 0);
+	if (ret == 0)
+		ret = RSYS(rs, &r, err, SYS_setfsuid, c->uids[3], 0, 0, 0, 0, 0);
+	if (ret == 0)
+		ret = RSYS(rs, &r, err, SYS_setfsuid, -1, 0, 0, 0, 0, 0);
+	if (ret == 0 && r != c->uids[3])
+		ret = ckpt_error_msg(err, EPERM, "take on fsuid %" PRId64, c->uids[3]);
+	if (ret == 0)
+		ret = capset_remote(rs, prm & ~(CONFINE_FS_CAPS & ~c->cap_eff), prm, 0, err);
+	return ret < 0 ? ckpt_error_wrap(err, "take on the task's credentials") : 0;
+}
+
+int creds_unconfine_remote(struct rsys *rs, ckpt_err_t *err)
+{
+	uint64_t prm = 0;
+	long r;
+	int ret = capget_remote(rs, &prm, err);
+
+	if (ret == 0)
+		ret = capset_remote(rs, prm, prm, 0, err);
+	if (ret == 0)
+		ret = RSYS(rs, &r, err, SYS_setfsuid, 0, 0, 0, 0, 0, 0);
+	if (ret == 0)
+		ret = RSYS(rs, &r, err, SYS_setfsgid, 0, 0, 0, 0, 0, 0);
+	return ret;
 }
 
 static void print_ids(FILE *out, const char *title, const int64_t *ids, size_t n)

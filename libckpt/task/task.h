@@ -217,6 +217,20 @@ int task_siginfo_list(const struct doc_at *at, const struct json *obj, const cha
 int task_queue_signals(struct rsys *rs, pid_t pid, pid_t tid, const struct siginfo_list *l,
 		       ckpt_err_t *err) __attribute__((warn_unused_result));
 
+/*
+ * creds.c: the credential rule of an unauthenticated bundle. A thread's
+ * filesystem credentials (util/confine.h) out of a task's saved ones; a
+ * task claiming root refused outside a container; the task itself put
+ * under its own credentials while its memory is made, and back.
+ */
+struct confine_creds;
+void creds_confine_of(const struct creds_state *c, struct confine_creds *out);
+int creds_check_unprivileged(const struct task_state *ts, pid_t pid, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+int creds_confine_remote(struct rsys *rs, const struct creds_state *c, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+int creds_unconfine_remote(struct rsys *rs, ckpt_err_t *err) __attribute__((warn_unused_result));
+
 /* seccomp.c: the syscalls a filter tests, by name, for inspect and errors. */
 void seccomp_describe_filter(FILE *out, const struct sock_filter *prog, size_t len);
 

@@ -9,11 +9,15 @@
 # bundle. Each test checks that the host paths aimed at are as they were
 # (mode, owner, content) and that no process of the tree is left.
 #
-# Covered by the MAC only (the override would still restore them: the path
-# and credential rules in files/ and mem/ are not there yet): a unix socket
-# named after a live host socket (unlinked and bound again), socket files
-# made in host directories (absolute names, `..`), a shared file mapping
-# and an fd open for writing pointed at a host file.
+# With the override, the credential rule: a task of the bundle opens,
+# creates, binds and unlinks what it owns as itself (fsuid, fsgid, groups,
+# no filesystem capability it lacks), and outside a container no task may
+# claim root. Those tests restore a workload that ran as nobody: an
+# unaltered bundle of it comes back; one aimed at a live host socket, at
+# host directories (absolute names, `..`), at a host file through a shared
+# mapping or an fd open for writing, or at a file to create in a host
+# directory is refused, the host directories (mode, owner, times) and
+# files as they were, no process left.
 
 load helpers
 load container
@@ -32,6 +36,7 @@ setup()
 teardown()
 {
 	[[ -n ${RUNC_ROOT:-} ]] && ctr_teardown
+	[[ -n ${ETC_SOCK:-} ]] && rm -f "$ETC_SOCK"
 	[[ -n ${VICTIM_PID:-} ]] && kill "$VICTIM_PID" 2>/dev/null
 	ckpt_teardown
 }
@@ -157,7 +162,7 @@ process_bundle()
 }
 
 @test "hostile: a negative size in files.json: refused by the MAC, then by the typed reader" {
-	process_bundle fd_shared
+	nobody_bundle fd_shared
 	attack files.json '.pipes[0].bytes = -1'
 	refused_by_mac
 	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated "$T/bundle"
@@ -319,4 +324,143 @@ host_state()
 	fi
 	assert_equal "$(snap "$T/outside" "$T/outside/keep" "$T/outside/pwned")" "$before"
 	[[ -z $(ls -d "$T"/.ckpt-oci-rootfs.* 2>/dev/null) ]] || fail "staging directory left"
+}
+
+# ---- the credential rule, with the override ------------------------------
+
+# snapt PATH...: snap, with the modification and change times.
+snapt()
+{
+	local p
+
+	for p in "$@"; do
+		echo "$(snap "$p") $(stat -c '%y %z' "$p" 2>/dev/null)"
+	done
+}
+
+# wl_start_nobody NAME [ARGS...]: wl_start, the workload as nobody (uid and
+# gid 65534, no groups, no capabilities), $T its own; $T/host a root
+# directory (0755) with a root file (0644) in it, the host as nobody sees it.
+wl_start_nobody()
+{
+	local name=$1 fd line
+	shift
+
+	require_cmd setpriv
+	mkdir -m 755 "$T/host" && seq 1 1000 >"$T/host/file" && chmod 644 "$T/host/file"
+	mkdir "$T/a" && touch "$T/out" && mkfifo "$T/ready" "$T/go" &&
+		chown 65534:65534 "$T" "$T/a" "$T/out" "$T/ready" "$T/go" || return
+	(
+		_close_fds
+		cd "$T" || exit 1
+		WL_READY=$T/ready WL_GO=$T/go exec setpriv --reuid=65534 --regid=65534 \
+			--clear-groups "$WL_BIN/$name" "$@"
+	) </dev/null >>"$T/out" 2>&1 &
+	WL_PID=$!
+	ckpt_track_pid "$WL_PID"
+	exec {fd}<>"$T/ready"
+	line=$(_read_ready "$fd" "$WL_PID")
+	exec {fd}<&-
+	[[ ${line:-} == ready ]] || fail "workload $name as nobody did not say ready"
+}
+
+# nobody_bundle NAME: a checkpoint of NAME run as nobody; PIDS its tree.
+nobody_bundle()
+{
+	wl_start_nobody "$1" || return
+	[[ $(stat -c %u "/proc/$WL_PID") == 65534 ]] || fail "the workload is not nobody's"
+	ckpt_checkpoint || return
+	PIDS=$(jq '.tasks[].threads[]' "$T/bundle/pstree.json")
+}
+
+# refused_unauth REGEX: the restore with the override fails, its last line
+# matching REGEX, and leaves no process.
+refused_unauth()
+{
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated "$T/bundle"
+	assert_line --index 0 --partial "MAC does not verify"
+	assert_line --index -1 --regexp "$1"
+	no_tree_left
+}
+
+@test "hostile override: an unaltered bundle of a task run as nobody comes back as nobody" {
+	nobody_bundle fd_unix_listen
+	attack pstree.json .
+	ckpt_restore_bg --insecure-unauthenticated
+	wl_go
+	wl_finish
+}
+
+@test "hostile override: tasks claiming root outside a container: refused before anything is made" {
+	local task
+
+	nobody_bundle fd_shared
+	task=$(ls "$T"/bundle/task-*.json | head -1)
+	attack "${task##*/}" '.threads[0].creds.uids = [0, 0, 0, 0]'
+	refused_unauth "thread [0-9]+ claims root \(uid 0\): an unauthenticated bundle restores no task with root's powers outside a container$"
+	attack "${task##*/}" '.threads[0].creds.uids = [65534, 65534, 65534, 65534] | .threads[0].creds.cap_eff = 2'
+	refused_unauth "claims root \(capabilities\)"
+	# a workload that ran as root is refused as it is
+	rm -rf "$T/bundle" "$T/ready" "$T/go"
+	wl_start fd_shared
+	ckpt_checkpoint
+	PIDS=$(jq '.tasks[].threads[]' "$T/bundle/pstree.json")
+	attack pstree.json .
+	refused_unauth "claims root \(uid 0\)"
+}
+
+@test "hostile override: a unix socket named after a live host socket: not unlinked, the daemon keeps it" {
+	local victim=$T/daemon.sock before
+
+	nobody_bundle fd_unix_listen
+	# nobody could unlink it ($T is nobody's): the recorded inode is what stops it
+	victim_socket "$victim"
+	before=$(snapt "$victim" "$T/host")
+	attack files.json "(.unix[] | select(.state == 10)).name = \"$(sun_hex "$victim")\""
+	refused_unauth "bind unix socket to \`$victim\`: a socket file is there that is not the socket file checkpointed .*: left alone$"
+	assert_equal "$(snapt "$victim" "$T/host")" "$before"
+	kill -0 "$VICTIM_PID"
+	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$victim"
+}
+
+@test "hostile override: socket files in host directories (absolute name, ..): refused as nobody, nothing made" {
+	local abs=/etc/ckpt-hostile-$$.sock dotdot=$T/a/../host/dd.sock before
+
+	nobody_bundle fd_unix_listen
+	ETC_SOCK=$abs
+	before=$(snapt /etc "$abs" "$T/host" "$T/host/dd.sock")
+	cp -a "$T/bundle" "$T/orig"
+	attack files.json "(.unix[] | select(.state == 10)).name = \"$(sun_hex "$abs")\""
+	refused_unauth "bind unix socket to \`$abs\`: Permission denied$"
+	rm -rf "$T/bundle" && cp -a "$T/orig" "$T/bundle"
+	attack files.json "(.unix[] | select(.state == 10)).name = \"$(sun_hex "$dotdot")\""
+	refused_unauth "bind unix socket to \`$dotdot\`: Permission denied$"
+	assert_equal "$(snapt /etc "$abs" "$T/host" "$T/host/dd.sock")" "$before"
+}
+
+@test "hostile override: a shared file mapping pointed at a host file: opened as nobody, refused" {
+	local victim=$T/host/file before task
+
+	nobody_bundle file_mappings
+	before=$(snapt "$victim" "$T/host")
+	task=$(grep -l '"shared": true' "$T"/bundle/task-*.json | head -1)
+	[[ -n $task ]] || fail "no shared file mapping in the bundle"
+	attack "${task##*/}" "(.vmas[] | select(.shared == true and .kind == \"file\")).path = \"$victim\""
+	refused_unauth "open \`$victim\` in the task: Permission denied$"
+	assert_equal "$(snapt "$victim" "$T/host")" "$before"
+}
+
+@test "hostile override: an fd open for writing pointed at a host file, a file to create in a host directory: refused" {
+	local victim=$T/host/file made=$T/host/made before task
+
+	nobody_bundle fd_shared
+	before=$(snapt "$victim" "$made" "$T/host")
+	task=$(grep -l 'shared.txt' "$T"/bundle/task-*.json | head -1)
+	cp -a "$T/bundle" "$T/orig"
+	attack "${task##*/}" "(.fds[] | select(.path? and (.path | endswith(\"shared.txt\")))).path = \"$victim\""
+	refused_unauth "\`$victim\`.*Permission denied$"
+	rm -rf "$T/bundle" && cp -a "$T/orig" "$T/bundle"
+	attack "${task##*/}" "(.fds[] | select(.path? and (.path | endswith(\"shared.txt\")))) |= (.path = \"$made\" | .flags = (.flags + 64))"
+	refused_unauth "\`$made\`: No such file or directory$"
+	assert_equal "$(snapt "$victim" "$made" "$T/host")" "$before"
 }
