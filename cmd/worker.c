@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -28,11 +27,6 @@
 #include "util/abort.h"
 #include "util/fault.h"
 #include "util/util.h"
-
-static void on_abort(int sig)
-{
-	ckpt_abort_request(sig);
-}
 
 static void abort_signals(sigset_t *s)
 {
@@ -45,17 +39,11 @@ static void abort_signals(sigset_t *s)
 /* Error message to the parent: "ERRNO MESSAGE" in one datagram. */
 static int worker_main(pid_t parent, int sock, const sigset_t *mask, cmd_work_fn fn, void *arg)
 {
-	struct sigaction sa = {.sa_handler = on_abort, .sa_flags = SA_RESTART};
 	ckpt_err_t err = {0};
 	char msg[sizeof(err.msg) + 16];
 	int ret, n;
 
-	sigfillset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGHUP) < 0 || getppid() != parent)
-		ckpt_abort_request(SIGHUP);
+	ckpt_abort_signals_on(parent);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	ret = ckpt_fault_arm(parent, &err);
 	if (ret == 0)

@@ -27,6 +27,7 @@
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "criu/swrk.h"
+#include "util/abort.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -181,7 +182,14 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	if (ret < 0)
 		return ret;
 	r.t0 = now_ns();
+	/*
+	 * The tracer is never cut short: Ctrl-C on the runtime reaches this
+	 * service too, and the runtime may die. SIGINT, SIGTERM, SIGHUP and the
+	 * runtime's death roll the dump back instead (util/abort.h).
+	 */
+	ckpt_abort_signals_on(getppid());
 	ret = ckpt_dump(&d, err);
+	ckpt_abort_signals_off();
 	t_end = now_ns();
 	if ((ret < 0 && r.locked) || (ret == 0 && o->leave_running)) {
 		if (swrk_notify(s, "network-unlock", 0, ret < 0 ? &e2 : err) < 0 && ret == 0)

@@ -29,6 +29,8 @@
 #include "ckpt/bundle.h"
 #include "oci/hook.h"
 #include "oci/oci.h"
+#include "util/abort.h"
+#include "util/fault.h"
 #include "util/spawn.h"
 #include "util/uapi.h"
 #include "util/util.h"
@@ -137,6 +139,7 @@ static void point_latest(struct supervisor *s, const char *name)
 struct checkpoint_job {
 	struct supervisor *s;
 	const char *path;
+	pid_t parent; /* the supervisor */
 };
 
 /*
@@ -155,8 +158,15 @@ static int checkpoint_child(void *arg)
 
 	if (wfd < 0 || dup2(j->s->c->logfd, STDOUT_FILENO) < 0)
 		return 1;
+	/*
+	 * The tracer is never cut short: a stop signal, or the supervisor's
+	 * death, rolls the checkpoint back (util/abort.h), as cmd/worker.c's.
+	 */
+	ckpt_abort_signals_on(j->parent);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (ckpt_fault_arm(j->parent, &err) < 0)
+		return write_all(wfd, err.msg, strlen(err.msg)) < 0 ? 2 : 1;
 	o.runtime = j->s->c->runtime;
 	o.root = j->s->c->root;
 	o.id = j->s->c->id;
@@ -175,7 +185,7 @@ static int checkpoint_once(struct supervisor *s, ckpt_err_t *err)
 {
 	char name[64];
 	cleanup_free char *path = NULL;
-	struct checkpoint_job j = {s};
+	struct checkpoint_job j = {s, NULL, getpid()};
 	struct spawn sp = {.name = "checkpoint process",
 			   .child = checkpoint_child,
 			   .arg = &j,

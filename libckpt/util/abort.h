@@ -15,6 +15,7 @@
 #define CKPT_ABORT_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "ckpt/error.h"
 
@@ -35,5 +36,14 @@ int ckpt_abort_check(ckpt_err_t *err) __attribute__((warn_unused_result));
  * (unmapping the scratch memory) while the step boundaries keep failing.
  */
 int ckpt_abort_check_once(ckpt_err_t *err) __attribute__((warn_unused_result));
+
+/*
+ * In the process that does the work: SIGINT, SIGTERM and SIGHUP, and the
+ * death of parent (PR_SET_PDEATHSIG, SIGHUP; already dead: at once), turn
+ * into an abort request until ckpt_abort_signals_off, which puts the
+ * previous handlers back. The signals' mask is the caller's business.
+ */
+void ckpt_abort_signals_on(pid_t parent);
+void ckpt_abort_signals_off(void);
 
 #endif

@@ -33,8 +33,9 @@ teardown()
 # hook_json: the hooks section, this build's binary at poststart and poststop.
 hook_json()
 {
-	jq -cn --arg b "$CKPT_OCI" '{
-		poststart: [{ path: $b, args: ["ckpt-oci", "hook", "poststart"] }],
+	jq -cn --arg b "$CKPT_OCI" --arg e "${HOOK_ENV:-}" '{
+		poststart: [{ path: $b, args: ["ckpt-oci", "hook", "poststart"],
+			      env: [$e | select(. != "")] }],
 		poststop: [{ path: $b, args: ["ckpt-oci", "hook", "poststop"] }] }'
 }
 
@@ -160,6 +161,30 @@ hook()
 	hook poststop "$state"
 	assert_success
 	assert_output ""
+}
+
+@test "hook: a checkpoint process told to stop at a ptrace call rolls back, the container runs on" {
+	local sp n pid
+
+	# its own SIGTERM at the 20th ptrace call: the tree seized and frozen
+	HOOK_ENV=CKPT_OCI_FAULT=kill-self:TERM:20
+	run_hooked "$ID" "{\"org.ckpt-oci.checkpoint-interval\": \"500ms\",
+		\"org.ckpt-oci.checkpoint-dir\": \"$D\"}"
+	wait_until 30 test -s "$D/supervisor.pid"
+	sp=$(supervisor_pid)
+	ckpt_track_pid "$sp"
+	wait_until 60 grep -q "interrupted by SIGTERM" "$D/supervisor.log" ||
+		fail "no rolled back checkpoint: $(cat "$D/supervisor.log")"
+	! grep -q "killed by signal" "$D/supervisor.log" || fail "$(cat "$D/supervisor.log")"
+	# running (runc says paused if its cgroup is frozen), no lock, counting
+	[[ $(ctr_status "$ID") == running ]]
+	pid=$(ctr_pid "$ID")
+	run nsenter -t "$pid" -n nft list tables
+	[[ $status -eq 0 && $output != *ckpt_oci* ]] || fail "lock table left: $output"
+	n=$(ctr_count "$ID")
+	ctr_wait_count_above "$ID" "$n"
+	# no bundle, no half bundle
+	[[ -z $(ls -d "$D"/ckpt-* 2>/dev/null) ]] || fail "left: $(ls "$D")"
 }
 
 @test "hook: a bad interval is logged, the container runs without a supervisor" {
