@@ -9,6 +9,15 @@
  * the closed number for the while of the EPOLL_CTL_ADD. Refused: a closed
  * fd whose description no fd of the task holds, or whose number another
  * file took since.
+ *
+ * An epoll in flight (SCM_RIGHTS, not received yet) is peeked into
+ * ckpt-oci, where its watch numbers mean nothing: each watch names the
+ * description it is on, "desc" (kcmp against every fd dumped, the tree's
+ * and those in flight) or "unix" (a unix socket, one description each).
+ * Restore, before the fork, opens each target, and a helper child puts
+ * each at its watch number for the EPOLL_CTL_ADD (its own fd table: the
+ * closes drop nothing of ckpt-oci's). One watching a file nothing else
+ * holds is refused.
  */
 #define LOG_PREFIX "epoll: "
 #include <errno.h>
@@ -18,9 +27,11 @@
 #include <linux/kcmp.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "files/files.h"
+#include "util/spawn.h"
 #include "util/util.h"
 
 static bool epoll_match(const struct fd_info *fi)
@@ -54,6 +65,26 @@ static int find_via(const struct fd_info *fi, int tfd)
 	return -1;
 }
 
+/* Watch t of an epoll in flight (fi: ckpt-oci's copy): its target into w. */
+static int inflight_target(const struct fd_info *fi, const struct proc_epoll_tfd *t,
+			   struct files_dctx *dc, struct json *w, ckpt_err_t *err)
+{
+	int id = files_desc_epoll_target(dc, fi->fd, t->tfd, t->ino);
+
+	if (id > 0) {
+		json_set(w, "desc", json_int(id));
+		return 0;
+	}
+	if (files_list_find(files_dlist(dc, "unix"), t->ino)) {
+		json_set(w, "unix", json_int(t->ino));
+		return 0;
+	}
+	return ckpt_error_msg(err, ENOTSUP,
+			      "unsupported epoll in flight watching fd %d (inode %lu) that "
+			      "neither the tree nor a file in flight before it holds",
+			      t->tfd, (unsigned long)t->ino);
+}
+
 static int epoll_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 		      ckpt_err_t *err)
 {
@@ -64,7 +95,18 @@ static int epoll_dump(const struct fd_info *fi, struct json *o, struct files_dct
 	ret = proc_parse_epoll(fi->fdinfo, &tfds, &n, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "epoll fd %d of %d", fi->fd, fi->pid);
-	for (int i = 0; i < n; i++) {
+	/* in flight: peeked into ckpt-oci, its numbers are no table's */
+	for (int i = 0; fi->pid == getpid() && i < n; i++) {
+		struct json *w = json_push(watches, json_obj());
+
+		json_set(w, "fd", json_int(tfds[i].tfd));
+		json_set(w, "events", json_hex(tfds[i].events));
+		json_set(w, "data", json_hex(tfds[i].data));
+		ret = inflight_target(fi, &tfds[i], dc, w, err);
+		if (ret < 0)
+			return ret;
+	}
+	for (int i = 0; fi->pid != getpid() && i < n; i++) {
 		int tfd = tfds[i].tfd, via = -1;
 		struct stat st;
 		char path[64];
@@ -112,11 +154,15 @@ struct epoll_watch {
 	uint32_t events;
 	uint64_t data;
 	int via; /* fd was closed: an fd on its description, -1 none */
+	int desc;     /* in flight: the shared description watched, 0 none */
+	uint64_t sk;  /* in flight: the unix socket watched, 0 none */
 };
 
 static const struct doc_field watch_fields[] = {
 	DOC_INT(struct epoll_watch, fd, "fd", 0, FILES_FD_MAX),
 	DOC_OPT_INT(struct epoll_watch, via, "via", 0, FILES_FD_MAX),
+	DOC_OPT_INT(struct epoll_watch, desc, "desc", 1, INT32_MAX),
+	DOC_OPT_INT(struct epoll_watch, sk, "unix", 1, INT64_MAX),
 	DOC_HEX(struct epoll_watch, events, "events", UINT32_MAX),
 	DOC_HEX(struct epoll_watch, data, "data", UINT64_MAX),
 	DOC_END,
@@ -176,6 +222,100 @@ static int epoll_restore_late(const struct fd_entry *e, const struct files_rctx 
 		else if (epoll_ctl(fd, EPOLL_CTL_ADD, ew.fd, &ev) < 0 && errno != EEXIST)
 			return ckpt_error(err, errno, "epoll: watch fd %d", ew.fd);
 	}
+	return ret;
+}
+
+/* Watch i of e, checked, into *ew. */
+static int watch_read(const struct fd_entry *e, const struct json *watches, size_t i,
+		      struct epoll_watch *ew, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_KEY(&e->at, "watches"), wat = DOC_IDX(&at, i);
+	const struct json *w;
+	int ret = doc_elem_obj(&at, watches, i, &w, err);
+
+	*ew = (struct epoll_watch){.via = -1};
+	return ret < 0 ? ret : doc_read(&wat, w, watch_fields, ew, err);
+}
+
+/* What the helper child of epoll_inflight_restore does. */
+struct inflight_add {
+	int epfd;
+	struct epoll_watch *w;
+	int *targets;
+	size_t n;
+};
+
+/*
+ * In the child: every fd it needs moved above every watch number, then
+ * each target put at its watch's number and added. Exit code: an errno.
+ */
+static int inflight_add_child(void *arg)
+{
+	struct inflight_add *a = arg;
+	int base = 3;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (a->w[i].fd >= base)
+			base = a->w[i].fd + 1;
+	a->epfd = fcntl(a->epfd, F_DUPFD, base);
+	for (size_t i = 0; a->epfd >= 0 && i < a->n; i++)
+		if ((a->targets[i] = fcntl(a->targets[i], F_DUPFD, base)) < 0)
+			return errno;
+	if (a->epfd < 0)
+		return errno;
+	for (size_t i = 0; i < a->n; i++) {
+		struct epoll_event ev = {.events = a->w[i].events, .data.u64 = a->w[i].data};
+
+		if (dup2(a->targets[i], a->w[i].fd) < 0 ||
+		    (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->w[i].fd, &ev) < 0 && errno != EEXIST))
+			return errno;
+		close(a->w[i].fd);
+	}
+	return 0;
+}
+
+int epoll_inflight_restore(const struct fd_entry *e, int epfd, struct files_rctx *rc,
+			   ckpt_err_t *err)
+{
+	const struct json *watches;
+	struct inflight_add a = {.epfd = epfd};
+	struct spawn s = {.name = "epoll watches", .child = inflight_add_child, .arg = &a};
+	size_t n;
+	int ret = epoll_watches(e, &watches, &n, err);
+
+	if (ret < 0 || n == 0)
+		return ret;
+	a.w = xzalloc(n * sizeof(*a.w));
+	a.targets = xzalloc(n * sizeof(*a.targets));
+	for (size_t i = 0; i < n; i++)
+		a.targets[i] = -1;
+	for (a.n = 0; ret == 0 && a.n < n; a.n++) {
+		struct epoll_watch *w = &a.w[a.n];
+		struct fd_shared *sh;
+
+		ret = watch_read(e, watches, a.n, w, err);
+		if (ret == 0 && w->desc)
+			ret = files_desc_open(rc, w->desc, e, &a.targets[a.n], err);
+		else if (ret == 0 && w->sk && (sh = files_shared_find(rc, "unix", w->sk, 0)))
+			a.targets[a.n] = fcntl(sh->fd, F_DUPFD_CLOEXEC, 3);
+		else if (ret == 0)
+			ret = doc_error(err, &e->at, "watch of fd %d: no target", w->fd);
+		if (ret == 0 && a.targets[a.n] < 0)
+			ret = ckpt_error(err, errno, "target of watch of fd %d", w->fd);
+	}
+	if (ret == 0)
+		ret = spawn_run(&s, err);
+	if (ret == 0 && (!WIFEXITED(s.status) || WEXITSTATUS(s.status)))
+		ret = ckpt_error_msg(err, WIFEXITED(s.status) ? WEXITSTATUS(s.status) : EINTR,
+				     "epoll in flight: adding its watches: %s",
+				     WIFEXITED(s.status) ? strerror(WEXITSTATUS(s.status))
+							 : "killed");
+	spawn_free(&s);
+	for (size_t i = 0; i < n; i++)
+		if (a.targets[i] >= 0)
+			close(a.targets[i]);
+	free(a.targets);
+	free(a.w);
 	return ret;
 }
 

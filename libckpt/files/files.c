@@ -72,6 +72,20 @@ struct files_desc {
 	int id;
 };
 
+int files_desc_epoll_target(const struct files_dctx *dc, int efd, int tfd, ino_t ino)
+{
+	struct kcmp_epoll_slot slot = {.efd = efd, .tfd = tfd, .toff = 0};
+
+	for (int i = 0; i < dc->ndescs; i++) {
+		const struct files_desc *d = &dc->descs[i];
+
+		if (d->ino == ino && syscall(SYS_kcmp, d->pid, getpid(), KCMP_EPOLL_TFD, d->fd,
+					     (unsigned long)&slot) == 0)
+			return d->id;
+	}
+	return 0;
+}
+
 struct json *files_dlist(struct files_dctx *dc, const char *key)
 {
 	if (!dc->doc)

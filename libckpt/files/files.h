@@ -327,6 +327,25 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err);
 /* files.c: dump fd of pid (procfd /proc/PID) as one more entry of fds */
 int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,
 		  ckpt_err_t *err);
+/*
+ * files.c: the description id of the file (inode ino) that registration
+ * tfd of epoll efd (ckpt-oci's fd: one in flight) watches, 0 when no fd
+ * dumped so far is on it.
+ */
+int files_desc_epoll_target(const struct files_dctx *dc, int efd, int tfd, ino_t ino);
+/*
+ * unix-inflight.c: before the fork, a new fd on shared description id
+ * (parked; made from its holder first when no fd needed it parked); e
+ * names it in errors.
+ */
+int files_desc_open(struct files_rctx *rc, int id, const struct fd_entry *e, int *fd,
+		    ckpt_err_t *err);
+/*
+ * epoll.c: the watches of epoll e in flight added to epfd (made by
+ * unix_prepare_late), each on its saved target description.
+ */
+int epoll_inflight_restore(const struct fd_entry *e, int epfd, struct files_rctx *rc,
+			   ckpt_err_t *err);
 /* files.c: the fd_ops of a kind, NULL when no fd_ops has that name */
 const struct fd_ops *files_kind_ops(const char *kind);
 /*

@@ -19,7 +19,8 @@
  * tree's parked description when it shares one, else made by its kind),
  * then every queue is refilled with the fds attached to the same
  * messages, then the fds are closed: only the queue holds them, as
- * before. Cycles (a socket in flight in its own queue, or two in each
+ * before. An epoll in flight gets its watches once every in-flight file
+ * is open (epoll.c: epoll_inflight_restore). Cycles (a socket in flight in its own queue, or two in each
  * other's) need nothing special: every socket exists before any queue is
  * filled.
  */
@@ -33,23 +34,6 @@
 #include "files/unix.h"
 #include "util/log.h"
 #include "util/util.h"
-
-/*
- * An epoll's watches name fds of a task's table, which an epoll in flight
- * is in no longer (and epoll's dump would look them up in ckpt-oci's).
- */
-static bool is_epoll(int procfd, int fd)
-{
-	char path[32], link[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "fd/%d", fd);
-	n = readlinkat(procfd, path, link, sizeof(link) - 1);
-	if (n < 0)
-		return false;
-	link[n] = '\0';
-	return !strcmp(link, "anon_inode:[eventpoll]");
-}
 
 int unix_inflight_add(struct unix_inflight *inf, const int *fds, int n, struct json *refs,
 		      ckpt_err_t *err)
@@ -66,16 +50,17 @@ int unix_inflight_add(struct unix_inflight *inf, const int *fds, int n, struct j
 		const struct fd_ops *ops;
 		const char *kind;
 
-		if (is_epoll(inf->procfd, fds[i]))
-			return ckpt_error_msg(err, ENOTSUP, "unsupported epoll in flight");
 		ret = files_dump_fd(getpid(), inf->procfd, fds[i], list, inf->dc, err);
 		if (ret < 0)
 			break;
 		ops = NULL;
 		if (json_get_str(json_at(list, ref), "kind", &kind, NULL) == 0)
 			ops = files_kind_ops(kind);
-		/* restore_late needs the task's fd numbers (epoll's watches): none here */
-		if (ops && ops->restore_late)
+		/*
+		 * restore_late needs the task's fd numbers: none here (an epoll's
+		 * watches are added by unix_prepare_late instead)
+		 */
+		if (ops && ops->restore_late && ops != &fd_epoll_ops)
 			return ckpt_error_msg(err, ENOTSUP, "unsupported %s in flight", ops->kind);
 		json_set(json_at(list, ref), "fd", json_int(-1));
 		json_push(refs, json_int(ref));
@@ -179,21 +164,14 @@ static int open_by_kind(const struct fd_entry *e, bool prepared, struct files_rc
 	return files_open_desc(e, rc, fd, err);
 }
 
-/*
- * A new fd for in-flight file e. One that shares a description with other
- * fds gets the description parked under "desc": made here from its holder
- * when no task needed it parked, so the tree's fds dup it as well.
- */
-static int inflight_open(struct files_rctx *rc, const struct fd_entry *e, int *fd, ckpt_err_t *err)
+int files_desc_open(struct files_rctx *rc, int id, const struct fd_entry *e, int *fd,
+		    ckpt_err_t *err)
 {
-	int id = e->desc, ret;
+	struct fd_shared *sh = files_shared_find(rc, "desc", id, 0);
 	const struct fd_entry *h;
-	struct fd_shared *sh;
 	bool in_tree;
+	int ret;
 
-	if (id <= 0)
-		return open_by_kind(e, false, rc, fd, err);
-	sh = files_shared_find(rc, "desc", id, 0);
 	if (!sh) {
 		h = desc_holder(rc, id, &in_tree);
 		if (!h)
@@ -205,10 +183,22 @@ static int inflight_open(struct files_rctx *rc, const struct fd_entry *e, int *f
 			return ret;
 		sh = files_shared_find(rc, "desc", id, 0);
 	}
-	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 0);
+	*fd = fcntl(sh->fd, F_DUPFD_CLOEXEC, 3);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "dup description %d", id);
 	return 0;
+}
+
+/*
+ * A new fd for in-flight file e. One that shares a description with other
+ * fds gets the description parked under "desc": made here from its holder
+ * when no task needed it parked, so the tree's fds dup it as well.
+ */
+static int inflight_open(struct files_rctx *rc, const struct fd_entry *e, int *fd, ckpt_err_t *err)
+{
+	if (e->desc <= 0)
+		return open_by_kind(e, false, rc, fd, err);
+	return files_desc_open(rc, e->desc, e, fd, err);
 }
 
 int unix_prepare_late(struct files_rctx *rc, ckpt_err_t *err)
@@ -223,6 +213,15 @@ int unix_prepare_late(struct files_rctx *rc, ckpt_err_t *err)
 		fds[i] = -1;
 	for (size_t i = 0; ret == 0 && i < n; i++) {
 		ret = inflight_open(rc, &rc->inflight[i], &fds[i], err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "fd %zu in flight", i);
+	}
+	/* an epoll in flight (its state held here, not by a task): its watches */
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		const struct fd_entry *e = &rc->inflight[i];
+
+		if (e->ops == &fd_epoll_ops && !e->dup)
+			ret = epoll_inflight_restore(e, fds[i], rc, err);
 		if (ret < 0)
 			ckpt_error_wrap(err, "fd %zu in flight", i);
 	}

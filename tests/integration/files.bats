@@ -407,9 +407,15 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 	wl_go || return
 	wl_finish
 }
-@test "files: an epoll in flight fails the checkpoint, tree runs on" {
-	_refused "fds in flight in unix socket [0-9]+: unsupported epoll in flight" \
-		fd_unix_inflight epoll
+@test "files: an epoll in flight, its watches on the socket and eventfd the tree holds" {
+	wl_roundtrip fd_unix_inflight epoll
+}
+@test "files: an epoll in flight, its watches on the socket and eventfd the tree holds (static)" {
+	wl_roundtrip fd_unix_inflight.static epoll
+}
+@test "files: an epoll in flight watching a file only in flight after it fails the checkpoint, tree runs on" {
+	_refused "fds in flight in unix socket [0-9]+: unsupported epoll in flight watching fd [0-9]+ \(inode [0-9]+\) that neither the tree nor a file in flight before it holds" \
+		fd_unix_inflight epoll-late
 }
 @test "files: the pre-restore fd_unix_refused inflight mode round-trips" {
 	wl_roundtrip fd_unix_refused inflight

@@ -502,3 +502,11 @@ reserve_huge()
 @test "native: fd_epoll_closed (static)" {
 	wl_native fd_epoll_closed.static
 }
+
+@test "native: fd_unix_inflight epoll (dynamic)" {
+	wl_native fd_unix_inflight epoll
+}
+
+@test "native: fd_unix_inflight epoll (static)" {
+	wl_native fd_unix_inflight.static epoll
+}

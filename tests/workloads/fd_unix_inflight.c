@@ -16,11 +16,18 @@
  *            one offset
  *   nested   a socket only in flight, whose own queue carries a pipe end
  *   cycle    a socket in flight in its own receive queue
- * With argument `epoll`: an epoll fd in flight instead, which the
- * checkpoint refuses; the harness then lets it go without a restore.
+ * With argument `epoll`: an epoll fd in flight instead, watching a socket
+ * and an eventfd the process holds: once received after restore, its
+ * watches are on those descriptions (kcmp KCMP_EPOLL_TFD) and report
+ * their events with the saved data. `epoll-late`: the epoll also watches a
+ * pipe end that is only in flight, in a later message: the checkpoint
+ * refuses it, and the harness lets it go without a restore.
  */
 #include <stdbool.h>
+#include <linux/kcmp.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -194,22 +201,48 @@ static int check_nested_cycle(void)
 	return 0;
 }
 
-/* An epoll fd in flight: refused by the checkpoint, intact after it. */
-static int epoll_mode(void)
+static bool watch_is(int ep, int tfd, int fd)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
-	char buf[8];
-	int ep = epoll_create1(EPOLL_CLOEXEC), fds[4];
+	struct kcmp_epoll_slot slot = {.efd = ep, .tfd = tfd, .toff = 0};
 
-	if (ep < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) < 0 ||
-	    epoll_ctl(ep, EPOLL_CTL_ADD, st[0], &ev) < 0 || send_fds(st[1], "e", &ep, 1))
+	return syscall(SYS_kcmp, getpid(), getpid(), KCMP_EPOLL_TFD, fd, (unsigned long)&slot) == 0;
+}
+
+/* An epoll fd in flight: restored (late: refused by the checkpoint, intact after it). */
+static int epoll_mode(bool late)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0x51}, evs[4];
+	int ep = epoll_create1(EPOLL_CLOEXEC), efd = eventfd(0, EFD_CLOEXEC), fds[4], p[2], got;
+	uint64_t one = 1, seen = 0;
+	char buf[8];
+
+	if (ep < 0 || efd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, st[0], &ev) < 0 || pipe2(p, O_CLOEXEC) < 0)
+		return wl_fail("epoll setup: %m");
+	ev.data.u64 = 0xe5;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) < 0)
+		return wl_fail("epoll setup: %m");
+	ev.data.u64 = 0x99;
+	if (late && (epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) < 0 || send_fds(st[1], "e", &ep, 1) ||
+		     send_fds(st[1], "p", &p[0], 1) || close(p[0]) < 0))
+		return wl_fail("epoll setup: %m");
+	if (!late && send_fds(st[1], "e", &ep, 1))
 		return wl_fail("epoll setup: %m");
 	close(ep);
 	wl_ready();
 	wl_wait_restored();
-	if (recv_fds(st[0], buf, sizeof(buf) - 1, fds, 4) != 1 || write(st[1], "x", 1) != 1 ||
-	    epoll_wait(fds[0], &ev, 1, 0) != 1)
-		return wl_fail("epoll in flight broken: %m");
+	if (recv_fds(st[0], buf, sizeof(buf) - 1, fds, 4) != 1)
+		return wl_fail("epoll in flight lost: %m");
+	if (!watch_is(fds[0], st[0], st[0]) || !watch_is(fds[0], efd, efd))
+		return wl_fail("the epoll's watches are not on the socket and the eventfd");
+	if (write(st[1], "x", 1) != 1 || write(efd, &one, 8) != 8)
+		return wl_fail("write: %m");
+	got = epoll_wait(fds[0], evs, 4, 10000);
+	for (int i = 0; i < got; i++)
+		seen |= evs[i].data.u64 == 0x51 ? 1 : evs[i].data.u64 == 0xe5 ? 2 : 4;
+	if (seen != 3 && !late)
+		return wl_fail("epoll in flight: events %#llx, want the socket's and the eventfd's",
+			       (unsigned long long)seen);
 	return wl_pass();
 }
 
@@ -220,7 +253,9 @@ int main(int argc, char **argv)
 
 	wl_init(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "epoll"))
-		return epoll_mode();
+		return epoll_mode(false);
+	if (argc > 1 && !strcmp(argv[1], "epoll-late"))
+		return epoll_mode(true);
 	if (setup())
 		return 1;
 	child = fork();
