@@ -324,9 +324,8 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 		ro.veth_map = veths;
 		ro.nveth_map = o->n_veths;
 	}
-	if (o->rst_sibling)
-		swrk_log(s, "rst_sibling: the restored root is a child of this service, "
-			    "reparented when it exits, not a child of the caller");
+	/* rst_sibling: the root is the caller's child, as CRIU makes it (CLONE_PARENT) */
+	ro.sibling = o->rst_sibling;
 	ro.bundle = bundle;
 	ro.work_dir = s->work;
 	ro.detach = true;

@@ -45,6 +45,11 @@ struct ckpt_restore_opts {
 	const char *bundle;
 	const char *work_dir;	/* where restore.log goes */
 	bool detach;		/* -d: return once the tree runs */
+	/*
+	 * With detach: the root is born a child of the caller's parent
+	 * (CLONE_PARENT), which waits for it as its own (CRIU's rst_sibling).
+	 */
+	bool sibling;
 	const char *pid_file;	/* write the root's pid here */
 	int exit_status;	/* out: root's exit status (without detach) */
 	pid_t root_pid;		/* out: the restored root */

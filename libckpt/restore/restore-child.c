@@ -278,9 +278,12 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 	/*
 	 * restore -d: ckpt-oci, the root's parent, is about to exit, which would
 	 * fire a parent-death signal. A root that has one gets ckpt-oci's own
-	 * parent (the caller), as it had a parent of its own before.
+	 * parent (the caller), as it had a parent of its own before; so does
+	 * every root when the caller asked (sibling: runc waits for the
+	 * container's init as its child). Not being ours, it is not waited for.
 	 */
-	if (t == rc->root && rc->detach && t->state && t->state->pdeathsig) {
+	if (t == rc->root &&
+	    (rc->sibling || (rc->detach && t->state && t->state->pdeathsig))) {
 		a.flags |= CLONE_PARENT;
 		a.exit_signal = 0; /* clone3 wants none: it is ckpt-oci's own */
 	}

@@ -511,12 +511,15 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 {
 	cleanup_free char *copy = xstrdup(o->bundle), *logpath = NULL;
 	struct rctx rc = { .detach = o->detach,
+			   .sibling = o->sibling,
 			   .files.ignore_changes = o->ignore_file_changes };
 	uint64_t t0 = now_ns();
 	int ret;
 
 	if (geteuid() != 0)
 		return ckpt_error_msg(err, EPERM, "restore needs root");
+	if (o->sibling && !o->detach)
+		return ckpt_error_msg(err, EINVAL, "a root born to the caller's parent needs detach");
 	log_set_stderr_level(o->verbose ? LOG_INFO : LOG_WARN);
 	logpath = xasprintf("%s/restore.log", o->work_dir ? o->work_dir : dirname(copy));
 	if (log_open_file(logpath, err) < 0) {

@@ -87,6 +87,7 @@ struct rctx {
 	struct rtask *root;
 	bool own_pidns;
 	bool detach;
+	bool sibling;		/* the root is a child of ckpt-oci's parent */
 	uint64_t scratch;	/* scratch area address, a hole in every layout */
 	struct rshared *shared;
 	size_t shared_len;

@@ -69,6 +69,31 @@ assert_runc_knows()
 	grep -qx "$pid" <(ctr_pids "$id") || fail "pid $pid is not in the container's cgroup"
 }
 
+# checkpoint_counter ID IMG [ARGS...]: a counter container, checkpointed
+# through ckpt-oci into IMG (`runc checkpoint ARGS`); N its value then.
+checkpoint_counter()
+{
+	local id=$1 img=$2
+
+	shift 2
+	ctr_run_counter "$id" || fail "the counter did not start"
+	runc_criu checkpoint "$@" --image-path "$img" "$id"
+	assert_success
+	N=$(ctr_count "$id")
+}
+
+# restore_counter ID IMG [LO]: `runc restore -d` of IMG; runc knows the
+# container and its counter goes on from where it was (after LO, default N).
+restore_counter()
+{
+	local id=$1 img=$2 lo=${3:-$N}
+
+	runc_criu restore -d --image-path "$img" --bundle "$T/$id" "$id"
+	assert_success
+	assert_runc_knows "$id"
+	assert_continues "$id" "$lo" $((N + 30))
+}
+
 # stats_field FILE FIELD: field FIELD of the dump (1) or restore (2) entry.
 stats_field()
 {
@@ -123,7 +148,7 @@ EOF
 }
 
 @test "criu: runc checkpoint, then runc restore -d: the counter goes on" {
-	local n pids p
+	local pids p
 
 	ctr_run_counter "$ID"
 	pids=$(ctr_pids "$ID")
@@ -133,7 +158,7 @@ EOF
 	for p in $pids; do
 		wait_until 10 pid_exited "$p"
 	done
-	n=$(ctr_count "$ID")
+	N=$(ctr_count "$ID")
 	# the images directory: the bundle, runc's descriptors.json, the stats
 	[[ -f $T/img/bundle/manifest.json && -f $T/img/descriptors.json ]]
 	run "$CKPT_OCI" inspect "$T/img/bundle"
@@ -142,10 +167,7 @@ EOF
 	(($(stats_field "$T/img/stats-dump" 2) > 0)) # frozen time
 	grep -q "notify: post-dump" "$T/img/dump.log"
 
-	runc_criu restore -d --image-path "$T/img" --bundle "$T/$ID" "$ID"
-	assert_success
-	assert_runc_knows "$ID"
-	assert_continues "$ID" "$n" $((n + 30))
+	restore_counter "$ID" "$T/img"
 	(($(stats_field "$T/img/stats-restore" 4) > 0)) # restore time
 	grep -q "notify: post-restore (pid $(ctr_pid "$ID"))" "$T/img/restore.log"
 	# runc manages it as its own: exec, kill and delete
@@ -157,53 +179,76 @@ EOF
 }
 
 @test "criu: runc checkpoint --leave-running keeps it counting; the images restore later" {
-	local lo hi
+	local lo
 
 	ctr_run_counter "$ID"
 	lo=$(ctr_count "$ID")
 	runc_criu checkpoint --leave-running --image-path "$T/img" "$ID"
 	assert_success
-	hi=$(ctr_count "$ID")
+	N=$(ctr_count "$ID")
 	assert_runc_knows "$ID"
-	ctr_wait_count_above "$ID" "$hi"
+	ctr_wait_count_above "$ID" "$N"
 	run "$RUNC" --root "$RUNC_ROOT" delete -f "$ID"
 	assert_success
 
-	runc_criu restore -d --image-path "$T/img" --bundle "$T/$ID" "$ID"
-	assert_success
-	assert_runc_knows "$ID"
-	assert_continues "$ID" "$lo" $((hi + 30))
+	restore_counter "$ID" "$T/img" "$lo"
 }
 
 @test "criu: the images directory moved elsewhere restores" {
-	local n
-
-	ctr_run_counter "$ID"
-	runc_criu checkpoint --image-path "$T/img-a" "$ID"
-	assert_success
-	n=$(ctr_count "$ID")
+	checkpoint_counter "$ID" "$T/img-a"
 	mkdir "$T/elsewhere"
 	mv "$T/img-a" "$T/elsewhere/img-b"
-	runc_criu restore -d --image-path "$T/elsewhere/img-b" --bundle "$T/$ID" "$ID"
-	assert_success
-	assert_runc_knows "$ID"
-	assert_continues "$ID" "$n" $((n + 30))
+	restore_counter "$ID" "$T/elsewhere/img-b"
 }
 
 @test "criu: a second checkpoint into the same directory replaces the bundle" {
-	local n
-
-	ctr_run_counter "$ID"
-	runc_criu checkpoint --leave-running --image-path "$T/img" "$ID"
-	assert_success
-	ctr_wait_count_above "$ID" $(($(ctr_count "$ID") + 5))
+	checkpoint_counter "$ID" "$T/img" --leave-running
+	ctr_wait_count_above "$ID" $((N + 5))
 	runc_criu checkpoint --image-path "$T/img" "$ID"
 	assert_success
-	n=$(ctr_count "$ID")
+	N=$(ctr_count "$ID")
 	[[ ! -e $T/img/bundle.new ]]
-	runc_criu restore -d --image-path "$T/img" --bundle "$T/$ID" "$ID"
+	restore_counter "$ID" "$T/img"
+}
+
+# A counter that ends with status 7 once the host creates its /tmp/stop.
+CTR_STOPPABLE='i=$(cat /tmp/count 2>/dev/null || echo 0); while [ ! -e /tmp/stop ]; do i=$((i+1)); echo $i >/tmp/count.new; mv /tmp/count.new /tmp/count; usleep 100000; done; exit 7'
+
+# restore_foreground ID IMG [RUNC-ARGS...]: `runc restore` without -d in the
+# background; the restored init is runc's own child, the counter goes on
+# from N, and runc returns the container's exit status once it ends.
+restore_foreground()
+{
+	local id=$1 img=$2 tpid rpid
+
+	shift 2
+	rm -f "$T/$id/rootfs/tmp/stop"
+	timeout -k 5 "$CKPT_TIMEOUT" "$RUNC" --root "$RUNC_ROOT" --criu "$CRIU" restore "$@" \
+		--image-path "$img" --bundle "$T/$id" "$id" </dev/null >"$T/fg.out" 2>&1 &
+	tpid=$!
+	wait_until 30 eval '[[ $(ctr_status "$id") == running ]]' ||
+		fail "runc never ran the restored container: $(cat "$T/fg.out")"
+	rpid=$(cat /proc/"$tpid"/task/*/children)
+	[[ $(ps -o ppid= -p "$(ctr_pid "$id")") -eq $rpid ]] ||
+		fail "the init's parent is $(ps -o ppid= -p "$(ctr_pid "$id")"), not runc ($rpid)"
+	assert_continues "$id" "$N" $((N + 30))
+	touch "$T/$id/rootfs/tmp/stop"
+	status=0
+	wait "$tpid" || status=$?
+	((status == 7)) || fail "runc restore returned $status, not the container's 7: $(cat "$T/fg.out")"
+	assert_gone "$id"
+}
+
+@test "criu: runc restore in the foreground returns the container's exit status" {
+	ctr_create "$ID" ".process.args = [\"sh\", \"-c\", \"$CTR_STOPPABLE\"]"
+	ctr_start "$ID"
+	ctr_wait_count_above "$ID" 1
+	runc_criu checkpoint --image-path "$T/img" "$ID"
 	assert_success
-	assert_continues "$ID" "$n" $((n + 30))
+	N=$(ctr_count "$ID")
+	# runc a subreaper (its default), and not: the init is its child either way
+	restore_foreground "$ID" "$T/img"
+	restore_foreground "$ID" "$T/img" --no-subreaper
 }
 
 @test "criu: pre-dump is refused by runc: FEATURE_CHECK says no memory tracking" {
@@ -296,3 +341,4 @@ EOF
 	assert_line --index 2 --regexp '^1=4 2=0 7=95 9="PRE_DUMP \(iterative migration\) is not supported'
 	grep -q "PRE_DUMP (iterative migration) is not supported" "$T/swrk.err"
 }
+
