@@ -168,6 +168,7 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	d.pid = o->pid;
 	d.bundle = bundle;
 	d.work_dir = s->work;
+	d.key_file = s->key;
 	d.leave_running = o->leave_running;
 	d.cgroup = o->freeze_cgroup && *o->freeze_cgroup ? o->freeze_cgroup : NULL;
 	d.tcp_established = o->tcp_established;

@@ -328,6 +328,7 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	ro.sibling = o->rst_sibling;
 	ro.bundle = bundle;
 	ro.work_dir = s->work;
+	ro.key_file = s->key;
 	ro.detach = true;
 	ro.adopt = restore_adopt;
 	ro.running = restore_running;

@@ -298,6 +298,8 @@ static int serve(struct swrk *s, CriuResp *resp, CriuVersion *v, CriuFeatures *f
 		if (!s->opts)
 			return ckpt_error_msg(err, EINVAL, "request without opts");
 		ret = open_dirs(s, err);
+		if (ret == 0)
+			ret = swrk_key(s, &s->key, err);
 		if (ret < 0)
 			return ret;
 		return s->req->type == CRIU_REQ_TYPE__DUMP ? swrk_dump(s, resp, err)
@@ -358,8 +360,9 @@ static int serve_one(struct swrk *s, bool *more)
 	s->opts = NULL;
 	free(s->images);
 	free(s->work);
+	free(s->key);
 	free(s->journal_buf);
-	s->images = s->work = s->journal_buf = NULL;
+	s->images = s->work = s->key = s->journal_buf = NULL;
 	s->journal_len = 0;
 	return ret < 0 ? 1 : 0;
 }

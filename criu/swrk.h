@@ -29,6 +29,7 @@ struct swrk {
 	CriuOpts *opts; /* req->opts, never NULL while serving */
 	char *images;	/* the images directory (images_dir_fd) */
 	char *work;	/* the work directory (work_dir_fd), else images */
+	char *key;	/* the bundle's key file (config.c), NULL: the host's */
 	FILE *journal;	/* our lines for the caller's log file */
 	char *journal_buf;
 	size_t journal_len;
@@ -76,6 +77,12 @@ int swrk_external_net_dump(struct swrk *s, pid_t pid, char **key, ckpt_err_t *er
 	__attribute__((warn_unused_result));
 int swrk_external_net_restore(struct swrk *s, const char *key, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
+
+/*
+ * config.c: the key file the caller names (CKPT_OCI_KEY, else ckpt-oci-key
+ * in the request's config_file), NULL for the host's.
+ */
+int swrk_key(struct swrk *s, char **key, ckpt_err_t *err) __attribute__((warn_unused_result));
 
 /* stats.c: stats-dump and stats-restore in CRIU's format, into dir. */
 struct swrk_dump_stats {

@@ -342,3 +342,33 @@ EOF
 	grep -q "PRE_DUMP (iterative migration) is not supported" "$T/swrk.err"
 }
 
+# A key of 32 bytes, the caller's and 0600, as ckpt-oci wants one.
+make_key()
+{
+	head -c 32 /dev/urandom >"$1" && chmod 600 "$1"
+}
+
+@test "criu: the key is the config file's (org.criu.config) or CKPT_OCI_KEY's" {
+	make_key "$T/key"
+	make_key "$T/other"
+	printf '# CRIU options and ours\ntcp-established\n--ckpt-oci-key "%s"\n' "$T/key" \
+		>"$T/criu.conf"
+	ctr_run_counter "$ID" ".annotations[\"org.criu.config\"] = \"$T/criu.conf\""
+	runc_criu checkpoint --image-path "$T/img" "$ID"
+	assert_success
+	N=$(ctr_count "$ID")
+	grep -q "key: $T/key ($T/criu.conf)" "$T/img/dump.log"
+	grep -q "config $T/criu.conf:2: \`tcp-established\` is CRIU's, ignored" "$T/img/dump.log"
+	run "$CKPT_OCI" inspect --key "$T/key" "$T/img/bundle"
+	assert_success
+	assert_line --partial "mac:       verified"
+	run "$CKPT_OCI" inspect "$T/img/bundle"
+	assert_line --partial "mac:       BAD"
+
+	# the environment's wins: the bundle's MAC does not verify with that one
+	CKPT_OCI_KEY=$T/other runc_criu restore -d --image-path "$T/img" --bundle "$T/$ID" "$ID"
+	assert_failure
+	grep -q "Error (ckpt-oci): .*MAC" "$T/img/restore.log"
+	run "$RUNC" --root "$RUNC_ROOT" delete -f "$ID"
+	CKPT_OCI_KEY=$T/key restore_counter "$ID" "$T/img"
+}
