@@ -463,6 +463,7 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 	struct pcopy c = {.t = t, .memfd = memfd, .buf = buf, .remote = remote, .pagemap = pagemap};
 	struct pm_scan_arg arg = { 0 };
 	uint64_t pos = 0, end = 0x7ffffffff000ULL; /* TASK_SIZE */
+	uint64_t done = 0; /* pages below are saved */
 	uint64_t guard = PAGE_IS_GUARD;
 	int ret;
 
@@ -497,13 +498,21 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 			goto fail;
 		}
 		for (long i = 0; i < n; i++) {
-			ret = pages_region(&c, w, regs[i].start, regs[i].end, err);
+			if (regs[i].end <= done)
+				continue;
+			ret = pages_region(&c, w, MAX(regs[i].start, done), regs[i].end, err);
 			if (ret < 0)
 				goto fail;
+			done = regs[i].end;
 		}
-		if (arg.walk_end <= pos)
+		/*
+		 * walk_end can fall short of regions already returned (6.18,
+		 * a thousand regions): the next scan starts after them, or
+		 * their pages would be saved twice, out of order.
+		 */
+		if (MAX(arg.walk_end, done) <= pos)
 			break;
-		pos = arg.walk_end;
+		pos = MAX(arg.walk_end, done);
 	}
 	ret = pcopy_flush(&c, err);
 	if (ret < 0)
