@@ -3,12 +3,13 @@
  * rootfs tar): bytes are gathered into 1 MiB buffers, one per digest chunk
  * (BUNDLE_CHUNK); each full buffer is written out and its chunk hashed.
  *
- * BLAKE2b costs about a second of CPU per GiB, paid while the tree is
- * frozen. So from an image's second chunk on, a hasher thread of its own
- * digests the chunks, in order, while the caller goes on reading the
- * tree's memory: the ring below holds the buffers written and not yet
- * hashed; the caller waits only when all are. A small image never starts
- * the thread.
+ * BLAKE2b costs about a second of CPU per GiB one chunk at a time, paid
+ * while the tree is frozen. So from an image's second chunk on, a hasher
+ * thread of its own digests the chunks, in order, while the caller goes on
+ * reading the tree's memory: the ring below holds the buffers written and
+ * not yet hashed; the caller waits only when all are. The hasher takes
+ * full chunks four at a time (bundle_chunk_sum4: a third of the CPU of
+ * four single ones). A small image never starts the thread.
  */
 #define LOG_PREFIX "bundle: "
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 #include "util/log.h"
 #include "util/util.h"
 
-#define RING 4
+#define RING 8 /* twice the hasher's four */
 
 struct bundle_image {
 	crypto_generichash_state outer; /* over the chunks' digests: the hasher's */
@@ -51,6 +52,18 @@ static void hash_chunk(struct bundle_image *img, const char *buf, size_t len)
 	crypto_generichash_update(&img->outer, sum, sizeof(sum));
 }
 
+/* Four full chunks from the ring's tail, in order. */
+static void hash_four(struct bundle_image *img, int tail)
+{
+	const void *p[4];
+	uint8_t sums[4][BUNDLE_SUM_BYTES];
+
+	for (int k = 0; k < 4; k++)
+		p[k] = img->buf[(tail + k) % RING];
+	bundle_chunk_sum4(p, BUNDLE_CHUNK, sums);
+	crypto_generichash_update(&img->outer, &sums[0][0], sizeof(sums));
+}
+
 static void *hasher(void *arg)
 {
 	struct bundle_image *img = arg;
@@ -58,20 +71,24 @@ static void *hasher(void *arg)
 	pthread_mutex_lock(&img->lock);
 	for (;;) {
 		size_t len;
-		int i;
+		int i, n;
 
-		while (!img->queued && !img->stop)
+		while (img->queued < 4 && !img->stop)
 			pthread_cond_wait(&img->cond, &img->lock);
 		if (!img->queued)
 			break;
 		i = img->tail;
 		/* every chunk is full but a partial last one */
+		n = img->queued > 4 || (img->queued == 4 && !img->partial) ? 4 : 1;
 		len = img->partial && img->queued == 1 ? img->used : BUNDLE_CHUNK;
 		pthread_mutex_unlock(&img->lock);
-		hash_chunk(img, img->buf[i], len);
+		if (n == 4)
+			hash_four(img, i);
+		else
+			hash_chunk(img, img->buf[i], len);
 		pthread_mutex_lock(&img->lock);
-		img->tail = (img->tail + 1) % RING;
-		img->queued--;
+		img->tail = (img->tail + n) % RING;
+		img->queued -= n;
 		pthread_cond_broadcast(&img->cond);
 	}
 	pthread_mutex_unlock(&img->lock);

@@ -76,6 +76,8 @@ void bundle_digest(const void *buf, size_t len, uint8_t out[BUNDLE_SUM_BYTES]);
 /* One chunk's digest, and the file's from its chunks' (n of them, in order). */
 void bundle_chunk_sum(const void *buf, size_t len, uint8_t out[BUNDLE_SUM_BYTES]);
 void bundle_sum_of_chunks(const uint8_t *sums, size_t n, uint8_t out[BUNDLE_SUM_BYTES]);
+/* Four chunks of one length at once (blake2b-x4.c): bundle_chunk_sum of each. */
+void bundle_chunk_sum4(const void *const buf[4], size_t len, uint8_t out[4][BUNDLE_SUM_BYTES]);
 /*
  * The key into b->key: auth->key_file, else the host key, created when
  * create is set and it does not exist yet. -ENOKEY when there is none.

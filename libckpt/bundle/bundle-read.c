@@ -265,9 +265,11 @@ static int hash_seg(const struct verify_job *job, const struct verify_seg *s, ch
 		return fd;
 	(void)posix_fadvise(fd, s->first * BUNDLE_CHUNK, s->n * BUNDLE_CHUNK,
 			    POSIX_FADV_SEQUENTIAL);
-	for (uint64_t c = s->first; c < s->first + s->n; c++) {
+	/* four chunks per read, hashed at once when all four are full */
+	for (uint64_t c = s->first; c < s->first + s->n; c += 4) {
 		uint64_t off = c * BUNDLE_CHUNK;
-		size_t want = f->size - off < BUNDLE_CHUNK ? f->size - off : BUNDLE_CHUNK;
+		size_t want = MIN(f->size - off, (uint64_t)4 * BUNDLE_CHUNK);
+		uint8_t *sums = job->sums[s->file] + c * BUNDLE_SUM_BYTES;
 		ssize_t n = pread(fd, buf, want, off);
 
 		if (n < 0)
@@ -275,7 +277,18 @@ static int hash_seg(const struct verify_job *job, const struct verify_seg *s, ch
 		if ((size_t)n != want)
 			return ckpt_error_msg(err, EPROTO, "%s: size changed while verifying",
 					      f->name);
-		bundle_chunk_sum(buf, n, job->sums[s->file] + c * BUNDLE_SUM_BYTES);
+		if (want == 4 * BUNDLE_CHUNK && s->first + s->n - c >= 4) {
+			const void *p[4] = {buf, buf + BUNDLE_CHUNK, buf + 2 * BUNDLE_CHUNK,
+					    buf + 3 * BUNDLE_CHUNK};
+
+			bundle_chunk_sum4(p, BUNDLE_CHUNK, (uint8_t(*)[BUNDLE_SUM_BYTES])sums);
+			continue;
+		}
+		for (uint64_t k = 0; k < 4 && c + k < s->first + s->n; k++) {
+			size_t len = MIN(want - k * BUNDLE_CHUNK, (size_t)BUNDLE_CHUNK);
+
+			bundle_chunk_sum(buf + k * BUNDLE_CHUNK, len, sums + k * BUNDLE_SUM_BYTES);
+		}
 	}
 	return 0;
 }
@@ -283,7 +296,7 @@ static int hash_seg(const struct verify_job *job, const struct verify_seg *s, ch
 static void *verify_worker(void *arg)
 {
 	struct verify_job *job = arg;
-	char *buf = malloc(BUNDLE_CHUNK);
+	char *buf = malloc(4 * BUNDLE_CHUNK);
 	ckpt_err_t err = {0};
 	size_t i;
 

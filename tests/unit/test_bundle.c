@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bundle/bundle-priv.h"
 #include "ckpt/bundle.h"
 #include "util/json.h"
 #include "tap.h"
@@ -477,6 +478,35 @@ static void test_mac(ckpt_err_t *err)
 	       "a --key that does not exist: nothing written");
 }
 
+/* Four chunks at once: each digest is libsodium's BLAKE2b-256 of that chunk. */
+static void test_chunk_sum4(void)
+{
+	static const size_t lens[] = {0, 1, 127, 128, 129, 255, 256, 1000, 4096, 1u << 20};
+	unsigned char *bufs[4];
+	uint8_t got[4][BUNDLE_SUM_BYTES], want[BUNDLE_SUM_BYTES];
+
+	for (int i = 0; i < 4; i++) {
+		bufs[i] = malloc(1u << 20);
+		if (!bufs[i])
+			abort();
+		for (size_t j = 0; j < (1u << 20); j++)
+			bufs[i][j] = pattern(j * 7 + i * 131 + (j >> 9));
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(lens); k++) {
+		const void *p[4] = {bufs[0], bufs[1], bufs[2], bufs[3]};
+		int same = 0;
+
+		bundle_chunk_sum4(p, lens[k], got);
+		for (int i = 0; i < 4; i++) {
+			bundle_chunk_sum(bufs[i], lens[k], want);
+			same += !memcmp(got[i], want, sizeof(want));
+		}
+		ok(same == 4, "four chunks of %zu bytes at once: libsodium's digests", lens[k]);
+	}
+	for (int i = 0; i < 4; i++)
+		free(bufs[i]);
+}
+
 int main(void)
 {
 	ckpt_err_t err = {0};
@@ -496,6 +526,7 @@ int main(void)
 	test_big_json(&err);
 	test_image_sizes(&err);
 	test_mac(&err);
+	test_chunk_sum4();
 	cmd = xasprintf("rm -rf '%s'", base);
 	if (system(cmd) != 0)
 		diag("cleanup failed");
