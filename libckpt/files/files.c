@@ -69,6 +69,8 @@ struct files_desc {
 	int fd;
 	dev_t dev;
 	ino_t ino;
+	long long pos;
+	unsigned int flags; /* without O_CLOEXEC, which is the fd's */
 	int id;
 };
 
@@ -117,20 +119,27 @@ int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err)
 }
 
 /*
- * Order of two open files: by device and inode, then by kcmp(KCMP_FILE),
- * which orders the kernel's file pointers consistently (1: less, 2:
- * greater). The descriptions seen so far are kept sorted that way, so a
- * lookup costs log n kcmp calls instead of one per description with the
- * same inode (a thousand opens of one file would cost half a million).
+ * Order of two open files: by device and inode, then by offset and status
+ * flags (one description has one of each, and the tree is frozen), then by
+ * kcmp(KCMP_FILE), which orders the kernel's file pointers consistently (1:
+ * less, 2: greater). The descriptions seen so far are kept sorted that way,
+ * so a lookup costs log n kcmp calls instead of one per description with
+ * the same inode (a thousand opens of one file would cost half a million),
+ * and none among opens of one file at different offsets.
  */
 static int desc_cmp(const struct files_desc *d, const struct fd_info *fi)
 {
+	unsigned int flags = fi->flags & ~O_CLOEXEC;
 	long r;
 
 	if (d->dev != fi->st.st_dev)
 		return d->dev < fi->st.st_dev ? -1 : 1;
 	if (d->ino != fi->st.st_ino)
 		return d->ino < fi->st.st_ino ? -1 : 1;
+	if (d->pos != fi->pos)
+		return d->pos < fi->pos ? -1 : 1;
+	if (d->flags != flags)
+		return d->flags < flags ? -1 : 1;
 	r = syscall(SYS_kcmp, d->pid, fi->pid, KCMP_FILE, d->fd, fi->fd);
 	if (r == 0)
 		return 0;
@@ -158,7 +167,13 @@ static int desc_find(struct files_dctx *dc, const struct fd_info *fi, bool *dup)
 	dc->descs = xrealloc(dc->descs, (dc->ndescs + 1) * sizeof(*dc->descs));
 	memmove(&dc->descs[lo + 1], &dc->descs[lo], (dc->ndescs - lo) * sizeof(*dc->descs));
 	d = &dc->descs[lo];
-	*d = (struct files_desc){fi->pid, fi->fd, fi->st.st_dev, fi->st.st_ino, dc->ndescs + 1};
+	*d = (struct files_desc){.pid = fi->pid,
+				 .fd = fi->fd,
+				 .dev = fi->st.st_dev,
+				 .ino = fi->st.st_ino,
+				 .pos = fi->pos,
+				 .flags = fi->flags & ~O_CLOEXEC,
+				 .id = dc->ndescs + 1};
 	*dup = false;
 	return ++dc->ndescs;
 }
@@ -301,7 +316,8 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 		/* a dup: the first fd on it holds the state; POSIX locks are per task */
 		ret = e.dup ? 0 : fd_kinds[i]->dump(fi, o, dc, err);
 		/* (not for a file in flight, which ckpt-oci holds now) */
-		if (ret == 0 && !e.dup && pid != getpid() && !(fi->flags & O_PATH))
+		if (ret == 0 && !e.dup && !(fi->flags & O_PATH) &&
+		    (pid == dc->task_pid || pid != getpid()))
 			ret = owner_dump(fi, o, err);
 		if (ret == 0)
 			ret = locks_dump(fi, e.dup, o, err);
