@@ -68,6 +68,14 @@ int bundle_image_create(struct ckpt_bundle *b, const char *name, struct bundle_i
 int bundle_image_write(struct bundle_image *img, const void *buf, size_t len, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 uint64_t bundle_image_size(const struct bundle_image *img);
+/*
+ * Writing in place, without a copy: the free room of the image's current
+ * buffer (*len > 0 bytes at the pointer returned), then how many bytes were
+ * put there. Nothing else may write to the image in between.
+ */
+void *bundle_image_room(struct bundle_image *img, size_t *len);
+int bundle_image_commit(struct bundle_image *img, size_t n, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 /* Finish an image: record its size and checksum for the manifest, close it. */
 int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
 	__attribute__((warn_unused_result));

@@ -199,6 +199,19 @@ int bundle_image_write(struct bundle_image *img, const void *buf, size_t len, ck
 	return 0;
 }
 
+void *bundle_image_room(struct bundle_image *img, size_t *len)
+{
+	*len = BUNDLE_CHUNK - img->used;
+	return img->buf[img->fill] + img->used;
+}
+
+int bundle_image_commit(struct bundle_image *img, size_t n, ckpt_err_t *err)
+{
+	img->size += n;
+	img->used += n;
+	return img->used == BUNDLE_CHUNK ? chunk_done(img, false, err) : 0;
+}
+
 uint64_t bundle_image_size(const struct bundle_image *img)
 {
 	return img->size;

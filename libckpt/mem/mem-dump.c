@@ -237,27 +237,63 @@ static int vmas_dump(struct ckpt_ctx *ctx, struct task *t, struct json *vmas,
 	return ret < 0 ? ret : 0;
 }
 
-/* Copy one batch of runs from the task into the image. */
-static int copy_batch(struct task *t, int memfd, struct bundle_image *img, char *buf,
-		      struct iovec *remote, int nr, size_t total, ckpt_err_t *err)
+/* want bytes of the runs remote[0..nr) through /proc/PID/mem, which reads with force. */
+static int read_forced(struct task *t, int memfd, char *p, const struct iovec *remote, int nr,
+		       size_t want, ckpt_err_t *err)
 {
-	struct iovec local = { buf, total };
-	ssize_t n = process_vm_readv(t->pid, &local, 1, remote, nr, 0);
+	size_t off = 0;
 
-	if (n != (ssize_t)total) {
-		/* PROT_NONE or otherwise unreadable: /proc/PID/mem reads with force */
-		size_t off = 0;
+	for (int k = 0; k < nr && off < want; k++) {
+		size_t len = MIN(remote[k].iov_len, want - off);
+		ssize_t n = pread(memfd, p + off, len, (off_t)(uintptr_t)remote[k].iov_base);
 
-		for (int i = 0; i < nr; i++) {
-			n = pread(memfd, buf + off, remote[i].iov_len, (off_t)remote[i].iov_base);
-			if (n != (ssize_t)remote[i].iov_len)
-				return ckpt_error(err, n < 0 ? errno : EIO,
-						  "read memory of %d at %p", t->pid,
-						  remote[i].iov_base);
-			off += n;
-		}
+		if (n != (ssize_t)len)
+			return ckpt_error(err, n < 0 ? errno : EIO, "read memory of %d at %p",
+					  t->pid, remote[k].iov_base);
+		off += len;
 	}
-	return bundle_image_write(img, buf, total, err);
+	return 0;
+}
+
+/*
+ * Copy one batch of runs from the task into the image: straight into the
+ * image's own buffer, a piece at a time (no copy of ours between the task
+ * and the file).
+ */
+static int copy_batch(struct task *t, int memfd, struct bundle_image *img, struct iovec *remote,
+		      int nr, ckpt_err_t *err)
+{
+	int i = 0;	 /* the first run not wholly read */
+	size_t skip = 0; /* bytes of remote[i] read */
+
+	while (i < nr) {
+		size_t room, want = 0, got;
+		char *p = bundle_image_room(img, &room);
+		struct iovec local, whole = remote[i];
+		ssize_t n;
+		int ret = 0;
+
+		remote[i].iov_base = (char *)whole.iov_base + skip;
+		remote[i].iov_len = whole.iov_len - skip;
+		for (int k = i; k < nr && want < room; k++)
+			want += remote[k].iov_len;
+		want = MIN(want, room);
+		local = (struct iovec){p, want};
+		n = process_vm_readv(t->pid, &local, 1, remote + i, nr - i, 0);
+		/* PROT_NONE or otherwise unreadable: /proc/PID/mem reads with force */
+		if (n != (ssize_t)want)
+			ret = read_forced(t, memfd, p, remote + i, nr - i, want, err);
+		remote[i] = whole;
+		if (ret < 0)
+			return ret;
+		for (got = skip + want; i < nr && got >= remote[i].iov_len; i++)
+			got -= remote[i].iov_len;
+		skip = got;
+		ret = bundle_image_commit(img, want, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
 }
 
 /* Pages being copied into the image, in batches of runs. */
@@ -278,7 +314,7 @@ static int pcopy_flush(struct pcopy *c, ckpt_err_t *err)
 	int ret = c->nr ? ckpt_abort_check(err) : 0;
 
 	if (ret == 0 && c->nr)
-		ret = copy_batch(c->t, c->memfd, c->img, c->buf, c->remote, c->nr, c->batch, err);
+		ret = copy_batch(c->t, c->memfd, c->img, c->remote, c->nr, err);
 
 	c->nr = 0;
 	c->batch = 0;
