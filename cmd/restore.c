@@ -44,6 +44,9 @@ static void restore_usage(FILE *f)
 		   "                       " BUNDLE_HOST_KEY ")\n"
 		   "      --insecure-unauthenticated  restore a bundle whose MAC is missing or\n"
 		   "                       does not verify: its tasks may be anyone's\n"
+		   "      --console-socket PATH  the tree's console (a terminal whose master\n"
+		   "                       was outside it, as a container's terminal: true) is\n"
+		   "                       made again; its master goes to this unix socket\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -64,6 +67,7 @@ int cmd_restore(int argc, char **argv)
 		{ "rootfs", required_argument, NULL, 'F' },
 		{ "key", required_argument, NULL, 'K' },
 		{ "insecure-unauthenticated", no_argument, NULL, 'U' },
+		{ "console-socket", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -126,6 +130,9 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case 'F':
 			oopts.rootfs = optarg;
+			break;
+		case 'C':
+			opts.console_socket = optarg;
 			break;
 		case 'K':
 			opts.key_file = optarg;

@@ -240,7 +240,10 @@ static int restore_adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
 	int ret = 0;
 
 	r->t_adopt = now_ns();
-	if (r->master >= 0)
+	/* the engine's when the tree's own devpts held the console, else ours */
+	if (ro->console_master >= 0 && r->s->opts->orphan_pts_master)
+		ret = swrk_notify_fd(r->s, "orphan-pts-master", 0, ro->console_master, err);
+	else if (r->master >= 0)
 		ret = swrk_notify_fd(r->s, "orphan-pts-master", 0, r->master, err);
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(points); i++) {
 		bool with_pid = !strcmp(points[i], "setup-namespaces") ||

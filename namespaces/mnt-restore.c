@@ -17,15 +17,18 @@
 #define LOG_PREFIX "mnt: "
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "files/files.h"
 #include "namespaces/mnt.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -293,6 +296,27 @@ static int make_mountpoint(int root, const char *mp, bool dir, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * A bind of a pty slave of the tree's own devpts (runc binds its console
+ * over /dev/console): the new devpts is empty, so the pair is made first at
+ * the slave's index, its master kept for the fds (files/tty.c). 1: made,
+ * 0: not such a bind.
+ */
+static int pts_source(int root, const char *of, const char *rel, ckpt_err_t *err)
+{
+	cleanup_close int dir = open_in(root, of, O_PATH | O_DIRECTORY);
+	struct statfs sf;
+	char *end;
+	long index;
+
+	if (dir < 0 || fstatfs(dir, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC)
+		return 0;
+	index = strtol(rel, &end, 10);
+	if (end == rel || *end || index < 0 || index >= (1 << 20))
+		return 0;
+	return pty_make_early(dir, index, err) < 0 ? -err->code : 1;
+}
+
 /* The detached mount for a bind inside the tree: a clone of what is there now. */
 static int bind_create(int root, const struct rmount *m, ckpt_err_t *err)
 {
@@ -307,6 +331,16 @@ static int bind_create(int root, const struct rmount *m, ckpt_err_t *err)
 	/* "of" itself when the whole mount is bound: it may be a file */
 	src = *rel ? xasprintf("%s/%s", of, rel) : xstrdup(of);
 	sfd = open_in(root, src, O_PATH);
+	if (sfd < 0 && errno == ENOENT && *rel) {
+		int ret = pts_source(root, of, rel, err);
+
+		if (ret < 0)
+			return ckpt_error_wrap(err, "bind source `%s`", src);
+		if (ret > 0)
+			sfd = open_in(root, src, O_PATH);
+		else
+			errno = ENOENT;
+	}
 	if (sfd < 0)
 		return ckpt_error(err, errno, "bind source `%s`", src);
 	fd = open_tree(sfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);

@@ -72,6 +72,15 @@ struct ckpt_restore_opts {
 	 * set); a failure kills the tree. Used to hand it to a runtime.
 	 */
 	int (*adopt)(struct ckpt_restore_opts *o, ckpt_err_t *err);
+	/*
+	 * During adopt: the master of the tree's console (a pty slave whose
+	 * master was outside the tree, made again in its devpts), for the
+	 * caller to pass on (a runtime's console socket); else -1. Closed by
+	 * the engine after adopt.
+	 */
+	int console_master;
+	/* pass that master here (a unix socket, as runc's --console-socket) */
+	const char *console_socket;
 	/* Called once the tree runs, released (oci/: periodic checkpoints again). */
 	void (*running)(struct ckpt_restore_opts *o);
 	void *arg;		/* the caller's, for the three above */

@@ -174,6 +174,7 @@ struct files_rctx {
 	struct fd_entry *inflight; /* files.json "inflight" (files_prepare) */
 	size_t ninflight;
 	int ndescs; /* the largest description id any fd may name */
+	int console_sk; /* masters of orphan ptys go to ckpt-oci through it; -1: none */
 };
 
 /* Park fd above rc->min_fd as shared object (kind, id, end); closes fd. */
@@ -241,6 +242,15 @@ struct pty_late {
 };
 /* Read from rc (before files_rctx_free); *out malloc'd. */
 int pty_late_read(const struct files_rctx *rc, struct pty_late **out, int *n, ckpt_err_t *err);
+/*
+ * tty.c: the pair of index made now in the devpts whose directory is dir
+ * (a mount binds its slave, mnt-restore.c), its master kept for the fds.
+ */
+int pty_make_early(int dir, int index, ckpt_err_t *err);
+/* tty.c: an orphan's master the tree's root passed on console_sk, -1 when none. */
+int pty_recv_master(int sk);
+/* tty.c: pass master to the unix socket at path, as runc's console socket wants. */
+int pty_send_console(const char *path, int master, ckpt_err_t *err);
 
 /* pipe.c: copy the queued bytes behind read end rfd without consuming them */
 int pipe_peek(int rfd, int size, char **buf, ssize_t *len, ckpt_err_t *err);

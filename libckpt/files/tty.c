@@ -24,8 +24,14 @@
  * (pty_set_ctty); the foreground group and the lock are set once every
  * task is in its group (pty_late_read, then restore.c).
  *
- * A slave whose master is not in the tree (the caller's terminal, a
- * runtime's console) is dev.c's: an external terminal.
+ * A slave whose master is outside the tree but which lives on a devpts of
+ * the tree's own (a runtime's console: runc's terminal: true) is an
+ * "orphan": the pair is made again in the tree's devpts at the same index
+ * (before the mounts that bind the slave, /dev/console: pty_make_early),
+ * the slave's side restored as above, and its master passed to ckpt-oci
+ * (files_rctx console_sk) for the caller: the runtime's console socket.
+ * Any other slave whose master is not in the tree (the caller's terminal)
+ * is dev.c's: an external terminal.
  */
 #define LOG_PREFIX "tty: "
 #include <dirent.h>
@@ -35,6 +41,8 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
@@ -123,11 +131,17 @@ static const struct pty_master *master_of(struct files_dctx *dc, int index)
 	return NULL;
 }
 
-/* The task's controlling terminal, if a slave of a master in the tree: its index, else -1. */
+static bool orphan_at(int procfd, const char *link, dev_t rdev, const dev_t *devpts);
+
+/*
+ * The task's controlling terminal, if a slave of a master in the tree or
+ * an orphan's (at /dev/pts/N in the tree's root): its index, else -1.
+ */
 static int ctty_index(const struct fd_info *fi)
 {
 	struct proc_stat st;
 	ckpt_err_t e = {0};
+	char link[64];
 	dev_t dev;
 
 	if (proc_read_stat(fi->procfd, &st, &e) < 0 || !st.tty_nr)
@@ -135,9 +149,34 @@ static int ctty_index(const struct fd_info *fi)
 	dev = makedev(((unsigned int)st.tty_nr >> 8) & 0xfff,
 		      ((unsigned int)st.tty_nr & 0xff) |
 			      (((unsigned int)st.tty_nr >> 12) & 0xfff00));
-	if (!is_pts(dev) || !master_of(fi->dc, pts_index(dev)))
+	if (!is_pts(dev))
+		return -1;
+	snprintf(link, sizeof(link), "/dev/pts/%d", pts_index(dev));
+	if (!master_of(fi->dc, pts_index(dev)) && !orphan_at(fi->procfd, link, dev, NULL))
 		return -1;
 	return pts_index(dev);
+}
+
+/*
+ * A slave of a devpts of the tree's own, its master outside: the tree has
+ * a mount namespace of its own, where the slave's path leads to it.
+ */
+static bool orphan_at(int procfd, const char *link, dev_t rdev, const dev_t *devpts)
+{
+	char path[PATH_MAX + 8];
+	struct stat ns, mine, st;
+
+	if (fstatat(procfd, "ns/mnt", &ns, 0) < 0 || stat("/proc/self/ns/mnt", &mine) < 0 ||
+	    ns.st_ino == mine.st_ino || strncmp(link, "/dev/", 5))
+		return false;
+	snprintf(path, sizeof(path), "root%s", link);
+	return fstatat(procfd, path, &st, 0) == 0 && st.st_rdev == rdev &&
+	       (!devpts || st.st_dev == *devpts);
+}
+
+static bool orphan_slave(const struct fd_info *fi)
+{
+	return orphan_at(fi->procfd, fi->link, fi->st.st_rdev, &fi->st.st_dev);
 }
 
 static bool pty_match(const struct fd_info *fi)
@@ -149,7 +188,7 @@ static bool pty_match(const struct fd_info *fi)
 	if (is_ptmx(rdev))
 		return true;
 	if (is_pts(rdev))
-		return master_of(fi->dc, pts_index(rdev)) != NULL;
+		return master_of(fi->dc, pts_index(rdev)) || orphan_slave(fi);
 	/* /dev/tty, when it leads to a pair of the tree */
 	return major(rdev) == 5 && minor(rdev) == 0 && ctty_index(fi) >= 0;
 }
@@ -311,12 +350,94 @@ static int session_dump(int m, int index, struct json *p, struct files_dctx *dc,
 	return 0;
 }
 
+/* The slave's termios and window size (fd: either end). */
+static int termios_dump(int fd, int index, struct json *p, ckpt_err_t *err)
+{
+	struct termios t;
+	struct winsize ws;
+
+	if (tcgetattr(fd, &t) < 0 || ioctl(fd, TIOCGWINSZ, &ws) < 0)
+		return ckpt_error(err, errno, "pty %d termios", index);
+	json_set(p, "iflag", json_hex(t.c_iflag));
+	json_set(p, "oflag", json_hex(t.c_oflag));
+	json_set(p, "cflag", json_hex(t.c_cflag));
+	json_set(p, "lflag", json_hex(t.c_lflag));
+	json_set(p, "line", json_int(t.c_line));
+	json_set(p, "cc", json_hexbuf(t.c_cc, PTY_NCC));
+	json_set(p, "rows", json_int(ws.ws_row));
+	json_set(p, "cols", json_int(ws.ws_col));
+	json_set(p, "xpixel", json_int(ws.ws_xpixel));
+	json_set(p, "ypixel", json_int(ws.ws_ypixel));
+	return 0;
+}
+
+/*
+ * An orphan's session: a session leader of the tree whose controlling
+ * terminal it is, and that terminal's foreground group (from stat).
+ */
+static int orphan_session(dev_t rdev, int index, struct json *p, struct files_dctx *dc,
+			  ckpt_err_t *err)
+{
+	for (int i = 0; i < dc->ntree_pids; i++) {
+		struct proc_stat st;
+		ckpt_err_t e = {0};
+		char path[64];
+		pid_t ns;
+
+		cleanup_close int pfd = -1;
+
+		snprintf(path, sizeof(path), "/proc/%d", dc->tree_pids[i]);
+		pfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (pfd < 0 || proc_read_stat(pfd, &st, &e) < 0)
+			continue;
+		if (st.sid != dc->tree_pids[i] || (dev_t)st.tty_nr != rdev)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d", st.sid);
+		ns = proc_ns_pid(AT_FDCWD, path);
+		if (ns <= 0)
+			return ckpt_error_msg(err, ESRCH, "pty %d: session leader %d", index,
+					      st.sid);
+		json_set(p, "sid", json_int(ns));
+		if (st.tpgid <= 0)
+			return 0;
+		snprintf(path, sizeof(path), "/proc/%d", st.tpgid);
+		ns = in_tree(dc, st.tpgid) ? proc_ns_pid(AT_FDCWD, path) : -1;
+		if (ns <= 0)
+			return ckpt_error_msg(err, ENOTSUP,
+					      "pty %d: its foreground process group %d has no "
+					      "leader in the tree",
+					      index, st.tpgid);
+		json_set(p, "fg", json_int(ns));
+		return 0;
+	}
+	return 0;
+}
+
+/* An orphan slave (s: a copy of its fd): the pair as the slave sees it. */
+static int orphan_dump(const struct fd_info *fi, int s, int index, struct json *p,
+		       struct files_dctx *dc, ckpt_err_t *err)
+{
+	char ptmx[PATH_MAX];
+	const char *slash = strrchr(fi->link, '/');
+	int ret;
+
+	snprintf(ptmx, sizeof(ptmx), "%.*s/ptmx", (int)(slash - fi->link), fi->link);
+	json_set(p, "orphan", json_bool(true));
+	json_set(p, "ptmx", json_str(ptmx));
+	json_set(p, "uid", json_int(fi->st.st_uid));
+	json_set(p, "gid", json_int(fi->st.st_gid));
+	json_set(p, "mode", json_int(fi->st.st_mode & 07777));
+	json_set(p, "lock", json_bool(false));
+	json_set(p, "pkt", json_bool(false));
+	json_set(p, "output_len", json_int(0));
+	ret = termios_dump(s, index, p, err);
+	return ret < 0 ? ret : orphan_session(fi->st.st_rdev, index, p, dc, err);
+}
+
 static int master_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 		       ckpt_err_t *err)
 {
 	cleanup_close int m = -1, peer = -1;
-	struct termios t;
-	struct winsize ws;
 	struct stat st;
 	struct json *p;
 	int index, lock = 0, ret;
@@ -346,19 +467,9 @@ static int master_dump(const struct fd_info *fi, struct json *o, struct files_dc
 	if (ioctl(m, TIOCGPTLCK, &lock) < 0)
 		return ckpt_error(err, errno, "pty %d lock", index);
 	json_set(p, "lock", json_bool(lock));
-	if (tcgetattr(m, &t) < 0 || ioctl(m, TIOCGWINSZ, &ws) < 0)
-		return ckpt_error(err, errno, "pty %d termios", index);
-	json_set(p, "iflag", json_hex(t.c_iflag));
-	json_set(p, "oflag", json_hex(t.c_oflag));
-	json_set(p, "cflag", json_hex(t.c_cflag));
-	json_set(p, "lflag", json_hex(t.c_lflag));
-	json_set(p, "line", json_int(t.c_line));
-	json_set(p, "cc", json_hexbuf(t.c_cc, PTY_NCC));
-	json_set(p, "rows", json_int(ws.ws_row));
-	json_set(p, "cols", json_int(ws.ws_col));
-	json_set(p, "xpixel", json_int(ws.ws_xpixel));
-	json_set(p, "ypixel", json_int(ws.ws_ypixel));
-	ret = session_dump(m, index, p, dc, err);
+	ret = termios_dump(m, index, p, err);
+	if (ret == 0)
+		ret = session_dump(m, index, p, dc, err);
 	if (ret == 0)
 		ret = output_dump(m, p, err);
 	return ret < 0 ? ckpt_error_wrap(err, "pty %d", index) : 0;
@@ -387,6 +498,8 @@ static int pty_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 	s = files_steal_fd(fi->pid, fi->fd, err);
 	if (s < 0)
 		return s;
+	if (!master_of(dc, index) && orphan_dump(fi, s, index, p, dc, err) < 0)
+		return ckpt_error_wrap(err, "pty %d", index);
 	if (input_dump(s, p, err) < 0)
 		return ckpt_error_wrap(err, "pty %d", index);
 	return 0;
@@ -397,7 +510,7 @@ struct pty_saved {
 	const char *ptmx;
 	uint32_t uid, gid;
 	unsigned int mode;
-	bool lock, pkt;
+	bool lock, pkt, orphan;
 	uint32_t iflag, oflag, cflag, lflag;
 	int line;
 	int rows, cols, xpixel, ypixel;
@@ -412,6 +525,7 @@ static const struct doc_field pty_fields[] = {
 	DOC_INT(struct pty_saved, mode, "mode", 0, 07777),
 	DOC_BOOL(struct pty_saved, lock, "lock"),
 	DOC_BOOL(struct pty_saved, pkt, "pkt"),
+	DOC_OPT_BOOL(struct pty_saved, orphan, "orphan"),
 	DOC_HEX(struct pty_saved, iflag, "iflag", UINT32_MAX),
 	DOC_HEX(struct pty_saved, oflag, "oflag", UINT32_MAX),
 	DOC_HEX(struct pty_saved, cflag, "cflag", UINT32_MAX),
@@ -444,12 +558,12 @@ static int pty_saved_read(const struct fd_entry *e, const struct json *files, in
 }
 
 /* The master's path opened until it gives index, while that index is free. */
-static int open_at_index(const char *ptmx, int index, ckpt_err_t *err)
+static int open_at_index(int dirfd, const char *ptmx, int index, ckpt_err_t *err)
 {
 	int held[PTY_INDEX_TRIES], n = 0, got = -1;
 
 	for (int i = 0; i < PTY_INDEX_TRIES; i++) {
-		int fd = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC), idx;
+		int fd = openat(dirfd, ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC), idx;
 
 		if (fd < 0) {
 			if (!n)
@@ -472,6 +586,106 @@ static int open_at_index(const char *ptmx, int index, ckpt_err_t *err)
 		if (i != got)
 			close(held[i]);
 	return held[got];
+}
+
+/* Masters made before the fds (a bind of the slave): index, fd. */
+static struct {
+	int index, fd;
+} early[16];
+static int nearly;
+
+int pty_make_early(int dir, int index, ckpt_err_t *err)
+{
+	int fd;
+
+	if (nearly == (int)ARRAY_SIZE(early))
+		return ckpt_error_msg(err, ENOSPC, "more than %d ptys bound", nearly);
+	fd = open_at_index(dir, "ptmx", index, err);
+	if (fd < 0)
+		return fd;
+	early[nearly].index = index;
+	early[nearly++].fd = fd;
+	return 0;
+}
+
+/* The master of index made early, -1 if none. */
+static int early_take(int index)
+{
+	for (int i = 0; i < nearly; i++) {
+		if (early[i].index == index && early[i].fd >= 0) {
+			int fd = early[i].fd;
+
+			early[i].fd = -1;
+			return fd;
+		}
+	}
+	return -1;
+}
+
+/* An orphan's master, to ckpt-oci (SCM_RIGHTS, with its index). */
+static int send_master(int sk, int m, int index, ckpt_err_t *err)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = &index, .iov_len = sizeof(index)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &m, sizeof(int));
+	if (sendmsg(sk, &msg, MSG_NOSIGNAL) < 0)
+		return ckpt_error(err, errno, "pass the master of pty %d", index);
+	return 0;
+}
+
+int pty_send_console(const char *path, int master, ckpt_err_t *err)
+{
+	static const char name[] = "/dev/ptmx";
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = (void *)name, .iov_len = sizeof(name) - 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	cleanup_close int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return ckpt_error_msg(err, ENAMETOOLONG, "console socket `%s`", path);
+	strcpy(sa.sun_path, path);
+	if (sk < 0 || connect(sk, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return ckpt_error(err, errno, "console socket `%s`", path);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(sk, &msg, MSG_NOSIGNAL) < 0)
+		return ckpt_error(err, errno, "pass the console to `%s`", path);
+	return 0;
+}
+
+int pty_recv_master(int sk)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	int index, fd = -1;
+	struct iovec iov = {.iov_base = &index, .iov_len = sizeof(index)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+
+	if (recvmsg(sk, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
 }
 
 /* The pair of e, made once and parked: master (end 0) and a slave (end 1). */
@@ -508,7 +722,9 @@ static int pty_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 	t.c_cflag = p.cflag;
 	t.c_lflag = p.lflag;
 	t.c_line = p.line;
-	m = open_at_index(p.ptmx, index, err);
+	m = p.orphan ? early_take(index) : -1;
+	if (m < 0)
+		m = open_at_index(AT_FDCWD, p.ptmx, index, err);
 	if (m < 0)
 		return m;
 	if (ioctl(m, TIOCGPTN, &got) < 0)
@@ -537,6 +753,11 @@ static int pty_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 		return ckpt_error(err, errno, "window size of pty %d", got);
 	if (p.pkt && ioctl(m, TIOCPKT, &(int){1}) < 0)
 		return ckpt_error(err, errno, "packet mode of pty %d", got);
+	if (p.orphan && rc->console_sk >= 0) {
+		ret = send_master(rc->console_sk, m, index, err);
+		if (ret < 0)
+			return ret;
+	}
 	ret = files_park(rc, "pty", index, 0, steal_fd(&m), err);
 	return ret < 0 ? ret : files_park(rc, "pty", index, 1, steal_fd(&s), err);
 }
@@ -632,38 +853,62 @@ int pty_set_ctty(const struct files_rctx *rc, pid_t sid, ckpt_err_t *err)
 	return 0;
 }
 
-int pty_late_read(const struct files_rctx *rc, struct pty_late **out, int *n, ckpt_err_t *err)
+/* A task holding the master of pty index, and the fd: false if none. */
+static bool master_holder(const struct files_rctx *rc, int64_t index, pid_t *pid, int *fd,
+			  ckpt_err_t *err)
 {
-	*out = NULL;
-	*n = 0;
 	for (int t = 0; t < rc->ntasks; t++) {
 		const struct files_task *ft = rc->tasks[t];
-		int64_t pid;
-		int ret = doc_int(&DOC_TOP("task"), ft->doc, "pid", 1, DOC_PID_MAX, &pid, err);
 
-		if (ret < 0)
-			return ret;
 		for (size_t i = 0; i < ft->nfds; i++) {
 			const struct fd_entry *e = &ft->fds[i];
-			struct pty_saved p;
-			struct files_item it;
-			int index;
+			int64_t idx, p;
 
-			if (strcmp(e->kind, "pty") || e->dup || !json_get(e->obj, "master"))
+			if (strcmp(e->kind, "pty") || !json_get(e->obj, "master") ||
+			    doc_int(&e->at, e->obj, "pty", 0, (1 << 20) - 1, &idx, err) < 0 ||
+			    idx != index ||
+			    doc_int(&DOC_TOP("task"), ft->doc, "pid", 1, DOC_PID_MAX, &p, err) <
+				    0) {
+				ckpt_error_clear(err);
 				continue;
-			ret = pty_saved_read(e, rc->doc, &index, &p, &it, err);
-			if (ret < 0)
-				return ret;
-			if (!p.lock && !p.fg)
-				continue;
-			*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-			(*out)[(*n)++] = (struct pty_late){.index = index,
-							   .holder = pid,
-							   .fd = e->fd,
-							   .sid = p.sid,
-							   .fg = p.fg,
-							   .lock = p.lock};
+			}
+			*pid = p;
+			*fd = e->fd;
+			return true;
 		}
+	}
+	return false;
+}
+
+int pty_late_read(const struct files_rctx *rc, struct pty_late **out, int *n, ckpt_err_t *err)
+{
+	struct doc_at top = DOC_TOP("files.json"), at = DOC_KEY(&top, "ptys");
+	const struct json *list = rc->doc ? json_get(rc->doc, "ptys") : NULL;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < json_len(list); i++) {
+		struct doc_at el = DOC_IDX(&at, i);
+		const struct json *o = json_at(list, i);
+		struct pty_late l = {0};
+		struct pty_saved p = {0};
+		int64_t id;
+		int ret = doc_int(&el, o, "id", 0, (1 << 20) - 1, &id, err);
+
+		if (ret == 0)
+			ret = doc_read(&el, o, pty_fields, &p, err);
+		if (ret < 0)
+			return ret;
+		if (p.lock && !master_holder(rc, id, &l.holder, &l.fd, err))
+			p.lock = false;
+		if (!p.lock && !p.fg)
+			continue;
+		l.index = id;
+		l.sid = p.sid;
+		l.fg = p.fg;
+		l.lock = p.lock;
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = l;
 	}
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -407,6 +408,8 @@ static int restore_tree(struct rctx *rc, ckpt_err_t *err)
 	ret = wait_ready(rc, err);
 	if (ret == 0)
 		ret = pty_late_read(&rc->files, &ttys, &nttys, err);
+	if (ret == 0 && rc->console_rx >= 0)
+		rc->console_master = pty_recv_master(rc->console_rx);
 	files_rctx_free(&rc->files); /* every task holds its own copies now */
 	if (ret == 0)
 		ret = map_host_pids(rc, err);
@@ -487,8 +490,36 @@ static void kill_all(struct rctx *rc)
 	ns_undo_all(&rc->ns);
 }
 
+/*
+ * A bundle with an orphan pty (a slave whose master was outside the tree,
+ * a runtime's console): its pair is made again by the root, which passes
+ * the master here for the caller (ckpt_restore_opts console_master).
+ */
+static int console_setup(struct rctx *rc, ckpt_err_t *err)
+{
+	const struct json *list = rc->files.doc ? json_get(rc->files.doc, "ptys") : NULL;
+	int sv[2];
+
+	for (size_t i = 0; i < json_len(list); i++) {
+		if (!json_get(json_at(list, i), "orphan"))
+			continue;
+		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return ckpt_error(err, errno, "socketpair for the console");
+		rc->console_rx = sv[0];
+		rc->files.console_sk = sv[1];
+		break;
+	}
+	return 0;
+}
+
 static void rc_free(struct rctx *rc)
 {
+	if (rc->console_rx >= 0)
+		close(rc->console_rx);
+	if (rc->files.console_sk >= 0)
+		close(rc->files.console_sk);
+	if (rc->console_master >= 0)
+		close(rc->console_master);
 	rc_load_free(rc);
 	free(rc->shms);
 	files_rctx_free(&rc->files);
@@ -510,12 +541,16 @@ static int write_pid_file(const char *path, pid_t pid, ckpt_err_t *err)
 int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 {
 	cleanup_free char *copy = xstrdup(o->bundle), *logpath = NULL;
-	struct rctx rc = { .detach = o->detach,
-			   .sibling = o->sibling,
-			   .files.ignore_changes = o->ignore_file_changes };
+	struct rctx rc = {.detach = o->detach,
+			  .sibling = o->sibling,
+			  .files.ignore_changes = o->ignore_file_changes,
+			  .files.console_sk = -1,
+			  .console_rx = -1,
+			  .console_master = -1};
 	uint64_t t0 = now_ns();
 	int ret;
 
+	o->console_master = -1;
 	if (geteuid() != 0)
 		return ckpt_error_msg(err, EPERM, "restore needs root");
 	if (o->sibling && !o->detach)
@@ -555,6 +590,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	if (ret == 0)
 		ret = files_setup(&rc, err);
 	if (ret == 0)
+		ret = console_setup(&rc, err);
+	if (ret == 0)
 		ret = ns_prepare_all(&rc.ns, err);
 	if (ret < 0)
 		goto out;
@@ -583,7 +620,16 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		goto out;
 	}
 	o->root_pid = rc.root->host_pid;
-	ret = o->adopt ? o->adopt(o, err) : 0;
+	o->console_master = rc.console_master;
+	ret = 0;
+	if (o->console_master >= 0 && o->console_socket)
+		ret = pty_send_console(o->console_socket, o->console_master, err);
+	else if (o->console_master >= 0 && !o->adopt)
+		pr_warn("the tree's console had its master outside: no --console-socket to pass "
+			"the new one to");
+	if (ret == 0 && o->adopt)
+		ret = o->adopt(o, err);
+	o->console_master = -1; /* the caller passed it on: the tree holds the slave */
 	if (ret < 0) {
 		kill_all(&rc);
 		goto out;

@@ -103,6 +103,8 @@ struct rctx {
 	int nshms;
 	struct files_rctx files;	/* shared open files, made before the fork */
 	bool confine;			/* unauthenticated: the credential rule (rconfine_enter) */
+	int console_rx;			/* the root passes an orphan pty's master here */
+	int console_master;		/* and this is it, once received; else -1 */
 	struct ns_restore ns;		/* the tree's own namespaces */
 };
 

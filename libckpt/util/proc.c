@@ -63,6 +63,7 @@ int proc_parse_stat(const char *buf, struct proc_stat *st, ckpt_err_t *err)
 	st->pgid = f[5];
 	st->sid = f[6];
 	st->tty_nr = f[7];
+	st->tpgid = (pid_t)f[8];
 	st->flags = f[9];
 	st->num_threads = f[20];
 	st->starttime = f[22];

@@ -26,6 +26,7 @@ struct proc_stat {
 	char state;
 	pid_t ppid, pgid, sid;
 	int tty_nr;
+	pid_t tpgid; /* foreground group of its controlling terminal, -1: none */
 	unsigned int flags;
 	long num_threads;
 	unsigned long long starttime; /* clock ticks after boot */

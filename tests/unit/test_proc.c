@@ -347,6 +347,7 @@ int main(void)
 	is_int(st.pid, 1234, "pid");
 	is_int(st.state, 'S', "state");
 	ok(st.ppid == 1 && st.pgid == 1234 && st.sid == 1234, "ppid, pgid, sid");
+	ok(st.tty_nr == 34816 && st.tpgid == 1234, "tty_nr and tpgid");
 	is_int(st.num_threads, 3, "num_threads");
 	is_int(st.starttime, 98765, "starttime");
 	is_int(st.vsize, 10240000, "vsize");
@@ -354,6 +355,10 @@ int main(void)
 	is_int(st.exit_signal, 17, "exit_signal");
 	is_int(st.start_brk, 94000000400000ULL, "start_brk");
 	is_int(st.env_end, 140730000002000ULL, "env_end");
+	is_int(proc_parse_stat("5 (x) S 1 5 5 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 1 1 1 1 1 1", &st,
+			       &err),
+	       0, "stat of a task without a terminal");
+	is_int(st.tpgid, -1, "tpgid -1");
 	is_int(proc_parse_stat("12 (x S 1", &st, &err), -EPROTO, "unterminated comm refused");
 	is_int(proc_parse_stat("12 (x) S 1 2 3", &st, &err), -EPROTO, "short stat refused");
 
