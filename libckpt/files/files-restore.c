@@ -18,14 +18,14 @@
 #include "util/util.h"
 
 /*
- * Saved fd o is opened by a path of the tree's mount namespace: not an
- * unlinked file (reopened from ckpt-oci's copy), a caller's terminal, or
- * a file "outside" (below).
+ * Saved fd o is opened by a path of the tree's mount namespace: not a
+ * caller's terminal or a file "outside" (below). An unlinked file counts:
+ * its copy is made at its old path, in its old directory and filesystem
+ * (reg.c), where the tree sees them.
  */
 static bool opened_by_path(const struct fd_entry *e)
 {
-	return files_kind_by_path(e->kind) && !json_get(e->obj, "ghost") &&
-	       !json_get(e->obj, "external") && !e->outside;
+	return files_kind_by_path(e->kind) && !json_get(e->obj, "external") && !e->outside;
 }
 
 struct fd_shared *files_shared_find(const struct files_rctx *rc, const char *kind, uint64_t id,

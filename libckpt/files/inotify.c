@@ -275,6 +275,8 @@ const struct fd_ops fd_inotify_ops = {
 	.match = inotify_match,
 	.dump = inotify_dump,
 	.prepare = inotify_prepare,
+	/* its unlinked files are made where the tree sees their paths (reg.c) */
+	.prepare_in_tree = true,
 	.restore = inotify_restore,
 	.describe = inotify_describe,
 };

@@ -15,7 +15,10 @@
  * enough to reopen it by that name (so its fds read "PATH (deleted)"),
  * parks it, and every fd on the ghost reopens it through /proc/self/fd
  * with its own flags. An unlinked file in a deleted directory is made in
- * that directory before the directory is removed again.
+ * that directory before the directory is removed again. All of it where
+ * the tree's paths mean what they meant (prepare_in_tree: the tree's root
+ * when it has a mount namespace of its own), so the copy is on the
+ * original's filesystem.
  */
 #define LOG_PREFIX "reg: "
 #include <errno.h>
@@ -544,4 +547,5 @@ const struct fd_ops fd_reg_ops = {
 	.prepare = reg_prepare,
 	.restore = reg_restore,
 	.describe = reg_describe,
+	.prepare_in_tree = true,
 };

@@ -61,6 +61,9 @@ load helpers
 @test "files: a root (chroot) that is a deleted directory (static)" { wl_roundtrip fd_root_deleted.static; }
 @test "files: a deleted directory held by two descriptions and a dup, an unlinked file in it (dynamic)" { wl_roundtrip fd_deleted_dir_twice; }
 @test "files: a deleted directory held by two descriptions and a dup, an unlinked file in it (static)" { wl_roundtrip fd_deleted_dir_twice.static; }
+@test "files: a deleted directory and an unlinked file in it on a tmpfs of the tree's own mount namespace" {
+	wl_roundtrip_ns "--mount" fd_deleted_dir_twice tmpfs
+}
 @test "files: fds on namespaces of every kind (dynamic)" { wl_roundtrip fd_nsfd; }
 @test "files: fds on namespaces of every kind (static)" { wl_roundtrip fd_nsfd.static; }
 @test "files: fds on namespaces of every kind, own namespaces" {

@@ -5,7 +5,12 @@
  * every fd on the directory is on one and the same removed inode, each with
  * its own open flags; the file (also held O_PATH) keeps its content, and
  * every fd names the old path, " (deleted)" added.
+ *
+ * Argument "tmpfs" (run in a mount namespace of its own): all of it on a
+ * tmpfs mounted there, which the restored files must be on too.
  */
+#include <stdbool.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "fd_common.h"
@@ -39,12 +44,18 @@ static int deleted_as(int fd, const char *path)
 
 int main(int argc, char **argv)
 {
-	const char *dir = fd_path("twice-dir"), *file = fd_path("twice-dir/f");
+	bool tmpfs = argc > 1 && !strcmp(argv[1], "tmpfs");
+	const char *mnt = fd_path("twice-mnt");
+	const char *dir = fd_path(tmpfs ? "twice-mnt/twice-dir" : "twice-dir");
+	const char *file = fd_path(tmpfs ? "twice-mnt/twice-dir/f" : "twice-dir/f");
+	struct stat m;
 	int d, p, dd, f, fp;
 	struct stat st;
 	char buf[8];
 
 	wl_init(argc, argv);
+	if (tmpfs && (mkdir(mnt, 0700) < 0 || mount("wl", mnt, "tmpfs", 0, NULL) < 0))
+		return wl_fail("tmpfs: %m");
 	if (mkdir(dir, 0750) < 0)
 		return wl_fail("set up: %m");
 	f = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -80,5 +91,8 @@ int main(int argc, char **argv)
 		return wl_fail("the unlinked file has a link");
 	if (access(dir, F_OK) == 0)
 		return wl_fail("the removed directory is back");
+	if (tmpfs && (stat(mnt, &m) < 0 || fstat(f, &st) < 0 || st.st_dev != m.st_dev ||
+		      fstat(d, &st) < 0 || st.st_dev != m.st_dev))
+		return wl_fail("the file or the directory is not on the tmpfs");
 	return wl_pass();
 }
