@@ -273,6 +273,13 @@ ctr_wls_roundtrip()
 	ctr_wls_roundtrip tree shared_anon fd_pipeline
 }
 
+# Unlinked files and deleted directories of the container's filesystem, an
+# inotify watch on one, fds on its namespaces and an epoll watching closed
+# fds: made again inside the container's namespaces, on its filesystem.
+@test "apps: unlinked files, deleted directories, namespace fds and epoll watches of closed fds in a container" {
+	ctr_wls_roundtrip fd_deleted_dir_twice fd_inotify_deleted fd_nsfd fd_epoll_closed
+}
+
 @test "apps: POSIX timers (SIGEV_THREAD_ID) in a container" {
 	ctr_wls_roundtrip posix_timers
 }
