@@ -9,8 +9,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "bundle/bundle-priv.h"
@@ -253,42 +256,104 @@ struct verify_job {
 	ckpt_err_t err; /* the error for that segment */
 };
 
+/* The digests of the chunks in buf[0, len): four at once while four are full. */
+static void hash_chunks(const char *buf, size_t len, uint8_t *sums)
+{
+	while (len >= 4 * BUNDLE_CHUNK) {
+		const void *p[4] = {buf, buf + BUNDLE_CHUNK, buf + 2 * BUNDLE_CHUNK,
+				    buf + 3 * BUNDLE_CHUNK};
+
+		bundle_chunk_sum4(p, BUNDLE_CHUNK, (uint8_t(*)[BUNDLE_SUM_BYTES])sums);
+		buf += 4 * BUNDLE_CHUNK;
+		len -= 4 * BUNDLE_CHUNK;
+		sums += 4 * BUNDLE_SUM_BYTES;
+	}
+	while (len) {
+		size_t n = MIN(len, (size_t)BUNDLE_CHUNK);
+
+		bundle_chunk_sum(buf, n, sums);
+		buf += n;
+		len -= n;
+		sums += BUNDLE_SUM_BYTES;
+	}
+}
+
+/*
+ * A segment is hashed where it lies, in a read-only shared mapping of the
+ * file: no copy into a buffer of ours, which cost as much CPU as the hash
+ * itself (tmpfs, 0.5 s per GiB). A file cut short after its size was
+ * checked faults (SIGBUS) instead of reading short: the handler below
+ * jumps back to the thread that mapped it, which reports it as a change
+ * while verifying, as a short read would be.
+ */
+static __thread sigjmp_buf *bus_jmp;
+static struct sigaction bus_old;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	if (bus_jmp)
+		siglongjmp(*bus_jmp, 1);
+	/* not ours: the fault comes again, with what was there before */
+	sigaction(SIGBUS, &bus_old, NULL);
+}
+
+/* 1: hashed; 0: the file cannot be mapped (read it instead); < 0: error. */
+static int hash_mapped(const struct bundle_file *f, int fd, uint64_t off, size_t len,
+		       uint8_t *sums, ckpt_err_t *err)
+{
+	char *m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+	sigjmp_buf jb;
+	volatile int cut = 0;
+
+	if (m == MAP_FAILED)
+		return 0;
+	if (sigsetjmp(jb, 1) == 0) {
+		bus_jmp = &jb;
+		hash_chunks(m, len, sums);
+	} else {
+		cut = 1;
+	}
+	bus_jmp = NULL;
+	munmap(m, len);
+	if (cut)
+		return ckpt_error_msg(err, EPROTO, "%s: size changed while verifying", f->name);
+	return 1;
+}
+
 static int hash_seg(const struct verify_job *job, const struct verify_seg *s, char *buf,
 		    ckpt_err_t *err)
 {
 	const struct bundle_file *f = &job->b->files[s->file];
+	uint64_t first = s->first * BUNDLE_CHUNK;
+	size_t len = MIN(f->size - first, s->n * BUNDLE_CHUNK);
 	cleanup_close int fd = -1;
 	struct stat st;
+	int ret;
 
 	fd = open_member(job->b->dirfd, f->name, &st, err);
 	if (fd < 0)
 		return fd;
-	(void)posix_fadvise(fd, s->first * BUNDLE_CHUNK, s->n * BUNDLE_CHUNK,
-			    POSIX_FADV_SEQUENTIAL);
+	ret = hash_mapped(f, fd, first, len, job->sums[s->file] + s->first * BUNDLE_SUM_BYTES,
+			  err);
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	(void)posix_fadvise(fd, first, len, POSIX_FADV_SEQUENTIAL);
 	/* four chunks per read, hashed at once when all four are full */
-	for (uint64_t c = s->first; c < s->first + s->n; c += 4) {
-		uint64_t off = c * BUNDLE_CHUNK;
-		size_t want = MIN(f->size - off, (uint64_t)4 * BUNDLE_CHUNK);
-		uint8_t *sums = job->sums[s->file] + c * BUNDLE_SUM_BYTES;
-		ssize_t n = pread(fd, buf, want, off);
+	for (size_t done = 0; done < len;) {
+		size_t want = MIN(len - done, (size_t)4 * BUNDLE_CHUNK);
+		ssize_t n = pread(fd, buf, want, first + done);
 
 		if (n < 0)
 			return ckpt_error(err, errno, "read %s", f->name);
 		if ((size_t)n != want)
 			return ckpt_error_msg(err, EPROTO, "%s: size changed while verifying",
 					      f->name);
-		if (want == 4 * BUNDLE_CHUNK && s->first + s->n - c >= 4) {
-			const void *p[4] = {buf, buf + BUNDLE_CHUNK, buf + 2 * BUNDLE_CHUNK,
-					    buf + 3 * BUNDLE_CHUNK};
-
-			bundle_chunk_sum4(p, BUNDLE_CHUNK, (uint8_t(*)[BUNDLE_SUM_BYTES])sums);
-			continue;
-		}
-		for (uint64_t k = 0; k < 4 && c + k < s->first + s->n; k++) {
-			size_t len = MIN(want - k * BUNDLE_CHUNK, (size_t)BUNDLE_CHUNK);
-
-			bundle_chunk_sum(buf + k * BUNDLE_CHUNK, len, sums + k * BUNDLE_SUM_BYTES);
-		}
+		hash_chunks(buf, want,
+			    job->sums[s->file] + (first + done) / BUNDLE_CHUNK * BUNDLE_SUM_BYTES);
+		done += want;
 	}
 	return 0;
 }
@@ -329,6 +394,7 @@ static size_t nchunks(uint64_t size)
 static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
 {
 	struct verify_job job = {.b = b, .lock = PTHREAD_MUTEX_INITIALIZER};
+	struct sigaction bus = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
 	pthread_t tids[VERIFY_THREADS_MAX];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nthreads = 0, want = 1;
@@ -351,12 +417,14 @@ static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
 	atomic_init(&job.next, 0);
 	if (total >= VERIFY_PARALLEL_MIN && job.nsegs > 1 && cpus > 1)
 		want = cpus < VERIFY_THREADS_MAX ? (size_t)cpus : VERIFY_THREADS_MAX;
+	sigaction(SIGBUS, &bus, &bus_old);
 	while (nthreads + 1 < want &&
 	       pthread_create(&tids[nthreads], NULL, verify_worker, &job) == 0)
 		nthreads++;
 	verify_worker(&job);
 	while (nthreads)
 		pthread_join(tids[--nthreads], NULL);
+	sigaction(SIGBUS, &bus_old, NULL);
 	if (job.bad < job.nsegs) {
 		*err = job.err;
 		ret = -err->code;
