@@ -5,7 +5,8 @@
  * that is a terminal, else to /dev/null. A memory device's node removed
  * while open (one the program made) keeps its device number ("major",
  * "minor") and "attr": restore makes the node again where it was, opens it
- * and removes it; only the memory devices are ever made.
+ * and removes it; only the memory devices are ever made. One outside /dev
+ * still there is opened once seen to be a memory device.
  *
  * The console (5:1) and the virtual and serial terminals (major 4) are
  * reopened by path as the very same device ("major", "minor", "tty"): the
@@ -161,6 +162,28 @@ static int host_tty_open(const struct fd_entry *e, int flags, int *fd, ckpt_err_
 	return 0;
 }
 
+/*
+ * A memory device's node outside /dev (one the program made): opened only
+ * once it is seen to be one (O_PATH, then reopened through /proc/self/fd).
+ */
+static int dev_open_node(const struct fd_entry *e, const char *path, int flags, int *fd,
+			 ckpt_err_t *err)
+{
+	cleanup_close int node = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	char self[64];
+	struct stat st;
+
+	if (node < 0 || fstat(node, &st) < 0)
+		return ckpt_error(err, errno, "open `%s`", path);
+	if (!S_ISCHR(st.st_mode) || !is_mem_dev(&st))
+		return ckpt_error_msg(err, ENODEV, "`%s` is no longer a memory device", path);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", node);
+	*fd = open(self, flags | O_CLOEXEC | O_NOCTTY);
+	if (*fd < 0)
+		return ckpt_error(err, errno, "open `%s`", path);
+	return 0;
+}
+
 static int dev_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 		       ckpt_err_t *err)
 {
@@ -184,7 +207,7 @@ static int dev_restore(const struct fd_entry *e, const struct files_rctx *rc, in
 	if (files_link_deleted(path, real, sizeof(real)))
 		return dev_make_deleted(e, real, flags, fd, err);
 	if (strncmp(path, "/dev/", 5))
-		return doc_error(err, &e->at, "device without a /dev path");
+		return dev_open_node(e, path, flags, fd, err);
 	*fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
 	if (*fd < 0)
 		return ckpt_error(err, errno, "open `%s`", path);

@@ -69,8 +69,8 @@ load helpers
 @test "files: fds on namespaces of every kind, own namespaces" {
 	wl_roundtrip_ns "--net --uts --ipc --mount" fd_nsfd
 }
-@test "files: device nodes deleted while open (dynamic)" { wl_roundtrip fd_dev_deleted; }
-@test "files: device nodes deleted while open (static)" { wl_roundtrip fd_dev_deleted.static; }
+@test "files: memory device nodes the program made, deleted while open or not (dynamic)" { wl_roundtrip fd_dev_deleted; }
+@test "files: memory device nodes the program made, deleted while open or not (static)" { wl_roundtrip fd_dev_deleted.static; }
 @test "files: an inotify watch on an unlinked file held open (dynamic)" { wl_roundtrip fd_inotify_deleted; }
 @test "files: an inotify watch on an unlinked file held open (static)" { wl_roundtrip fd_inotify_deleted.static; }
 

@@ -2,6 +2,7 @@
  * fd_dev_deleted - device nodes made by the program (a null and a zero of
  * its own) and removed while open come back open on removed nodes of the
  * same devices, names, modes and owners: reads, writes and flags as before.
+ * A third (a full) stays where it was made and is opened there again.
  */
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -32,7 +33,9 @@ static int deleted_node(int fd, const char *path, unsigned int mi, unsigned int 
 
 int main(int argc, char **argv)
 {
-	const char *null = fd_path("my-null"), *zero = fd_path("my-zero");
+	const char *null = fd_path("my-null"), *zero = fd_path("my-zero"), *full = fd_path("my-full");
+	struct stat st;
+	int fu;
 	char buf[8] = "xxxxxxx";
 	int n, z;
 
@@ -41,6 +44,8 @@ int main(int argc, char **argv)
 	    mknod(zero, S_IFCHR | 0640, makedev(1, 5)) < 0 || chmod(null, 0620) < 0 ||
 	    chmod(zero, 0640) < 0)
 		return wl_fail("mknod: %m");
+	if (mknod(full, S_IFCHR | 0600, makedev(1, 7)) < 0 || (fu = open(full, O_RDWR)) < 0)
+		return wl_fail("full: %m");
 	n = open(null, O_WRONLY | O_APPEND | O_CLOEXEC);
 	z = open(zero, O_RDONLY);
 	if (n < 0 || z < 0)
@@ -58,6 +63,9 @@ int main(int argc, char **argv)
 	if ((fcntl(n, F_GETFL) & (O_ACCMODE | O_APPEND)) != (O_WRONLY | O_APPEND) ||
 	    (fcntl(z, F_GETFD) & FD_CLOEXEC))
 		return wl_fail("flags differ");
+	if (fstat(fu, &st) < 0 || st.st_rdev != makedev(1, 7) || st.st_nlink != 1 ||
+	    write(fu, "x", 1) != -1 || errno != ENOSPC)
+		return wl_fail("the full kept on disk is not open as before");
 	if (access(null, F_OK) == 0 || access(zero, F_OK) == 0)
 		return wl_fail("a removed node is back");
 	return wl_pass();
