@@ -169,6 +169,8 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	d.bundle = bundle;
 	d.work_dir = s->work;
 	d.key_file = s->key;
+	/* as CRIU's images: not flushed to stable storage (ckpt-oci-criu(1)) */
+	d.no_sync = true;
 	d.leave_running = o->leave_running;
 	d.cgroup = o->freeze_cgroup && *o->freeze_cgroup ? o->freeze_cgroup : NULL;
 	d.tcp_established = o->tcp_established;
@@ -208,8 +210,8 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	if (ret < 0)
 		return ret;
 
-	/* the engine's frozen span lies within these: upper bounds */
-	st.frozen_us = (t_end - r.t0) / 1000;
+	/* the engine's own frozen span; the memory figures are upper bounds */
+	st.frozen_us = d.frozen_ns / 1000;
 	st.memdump_us = r.t_frozen ? (r.t_frozen - r.t0) / 1000 : 0;
 	st.memwrite_us = r.t_frozen ? (t_end - r.t_frozen) / 1000 : 0;
 	free(bundle);

@@ -59,6 +59,13 @@ enum bundle_mac {
 /* auth NULL: the host key, created on first use. */
 int bundle_create(const char *path, const struct bundle_auth *auth, struct ckpt_bundle **out,
 		  ckpt_err_t *err) __attribute__((warn_unused_result));
+/*
+ * Commit without flushing the bundle to stable storage first (a caller
+ * that does not need it to survive a crash: CRIU's RPC, whose callers
+ * expect CRIU, which never syncs its images). The rename still publishes
+ * it whole.
+ */
+void bundle_set_no_sync(struct ckpt_bundle *b);
 /* Add a JSON document (pretty-printed). */
 int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *doc,
 		    ckpt_err_t *err) __attribute__((warn_unused_result));

@@ -5,6 +5,7 @@
 #define CKPT_CKPT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -31,6 +32,8 @@ struct ckpt_dump_opts {
 	bool tcp_established;	/* dump established TCP connections (TCP_REPAIR) */
 	bool own_cgroup;	/* the tree's cgroups are its own (a container's): record them */
 	const char *key_file;	/* the bundle's MAC key; NULL: this host's, made on first use */
+	bool no_sync;		/* commit without flushing to stable storage (bundle.h) */
+	uint64_t frozen_ns;	/* out: first thread stopped to the tree resumed or killed */
 	const struct ckpt_extra_file *extra;	/* documents added to the bundle */
 	int nextra;
 	/*

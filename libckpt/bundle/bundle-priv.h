@@ -48,6 +48,7 @@ struct ckpt_bundle {
 	char *tmp_path; /* NAME.tmp while writing, NULL when reading */
 	int dirfd;
 	bool writing, committed;
+	bool no_sync; /* bundle_set_no_sync: commit without syncfs/fsync */
 	int open_images; /* images created and not yet closed or aborted */
 	struct bundle_file *files;
 	size_t nfiles;

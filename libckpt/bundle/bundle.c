@@ -289,14 +289,19 @@ static int commit_steps(struct ckpt_bundle *b, ckpt_err_t *err)
 		ret = bundle_mac_write(b, text, len, err);
 	if (ret < 0)
 		return ret;
-	ret = sync_files(b, err);
+	ret = b->no_sync ? 0 : sync_files(b, err);
 	if (ret < 0)
 		return ret;
 	/* NOREPLACE: a directory created meanwhile at NAME must not be swallowed */
 	if (renameat2(AT_FDCWD, b->tmp_path, AT_FDCWD, b->path, RENAME_NOREPLACE) < 0)
 		return ckpt_error(err, errno, "rename `%s` to `%s`", b->tmp_path, b->path);
 	b->committed = true;
-	return fsync_parent(b->path, err);
+	return b->no_sync ? 0 : fsync_parent(b->path, err);
+}
+
+void bundle_set_no_sync(struct ckpt_bundle *b)
+{
+	b->no_sync = true;
 }
 
 int bundle_commit(struct ckpt_bundle *b, ckpt_err_t *err)

@@ -271,6 +271,8 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 			    err);
 	if (ret < 0)
 		goto out;
+	if (o->no_sync)
+		bundle_set_no_sync(ctx.bundle);
 	ret = extra_dump(&ctx, o, err);
 	if (ret < 0)
 		goto out;
@@ -340,6 +342,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		journal_done(j_net); /* the lock stays: it goes with the tree's namespace */
 	}
 	/* frozen: from the first thread stopped until the tree resumed or was killed */
+	o->frozen_ns = t_end - t_frozen;
 	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,
 		(t_end - t_frozen) / 1e9, (now_ns() - t0) / 1e9);
 out:
