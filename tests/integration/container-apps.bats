@@ -288,6 +288,12 @@ ctr_wls_roundtrip()
 	ctr_wls_roundtrip fd_unix_pair
 }
 
+@test "apps: a pty pair in a container comes back at the same index of its devpts" {
+	ctr_wls_roundtrip fd_pty
+	grep -q "pty index 0, after restore 0" "$T/w1/rootfs/tmp/fd_pty.out" ||
+		fail "$(cat "$T/w1/rootfs/tmp/fd_pty.out")"
+}
+
 # The pid of the container ID's process whose comm is NAME.
 ctr_pid_of()
 {
