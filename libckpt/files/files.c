@@ -376,6 +376,9 @@ void files_dump_free(struct files_dctx *dc)
 	free(dc->descs);
 	dc->descs = NULL;
 	dc->ndescs = 0;
+	free(dc->ghost_uses);
+	dc->ghost_uses = NULL;
+	dc->nghost_uses = 0;
 	free(dc->mnt_ids);
 	dc->mnt_ids = NULL;
 	dc->nmnt_ids = 0;
@@ -391,6 +394,8 @@ int files_dump_finish(struct files_dctx *dc, ckpt_err_t *err)
 {
 	int ret = unix_dump_check(dc, err);
 
+	if (ret == 0)
+		ret = ghost_dump_check(dc, err);
 	unix_diag_close_all(dc);
 	files_dump_free(dc);
 	if (ret < 0)

@@ -51,6 +51,14 @@ struct pty_master;
 
 #define FILES_GHOST_LIMIT_DEFAULT (64ULL << 20)
 
+/* A ghost (files.json "ghosts") held by fd of pid, or watched by inotify fd fd. */
+struct ghost_use {
+	uint64_t id;
+	pid_t pid;
+	int fd;
+	bool watch;
+};
+
 struct files_dctx {
 	struct ckpt_bundle *bundle;
 	struct json *doc;	  /* files.json being built */
@@ -67,6 +75,8 @@ struct files_dctx {
 	uint64_t mnt_ns; /* mount namespace (inode) whose mount ids are below */
 	int *mnt_ids;	 /* sorted: is a file on one of the task's mounts? */
 	int nmnt_ids;
+	struct ghost_use *ghost_uses; /* reg.c: who holds or watches each ghost */
+	int nghost_uses;
 	pid_t *tree_pids; /* every task of the tree (ckpt-oci's numbers) */
 	int ntree_pids;
 	struct pty_master *pty_masters; /* pty masters the tree holds (tty.c) */
@@ -311,6 +321,14 @@ int sparse_fill(int fd, struct ckpt_bundle *b, const char *name, const struct do
  */
 int ghost_save(struct files_dctx *dc, int fd, const struct stat *st, const char *link,
 	       uint64_t *id, ckpt_err_t *err);
+/* reg.c: ghost id is watched by inotify fd fd of pid (ghost_dump_check). */
+void ghost_watched(struct files_dctx *dc, uint64_t id, pid_t pid, int fd);
+/*
+ * reg.c, once every fd is dumped: an unlinked file watched by inotify that
+ * no fd of the tree holds is refused (the restored watch would end at once:
+ * its holder outside the tree is not restored).
+ */
+int ghost_dump_check(struct files_dctx *dc, ckpt_err_t *err);
 /* reg.c: ghost id made (at path, its old name) and parked, once; e names it in errors. */
 int ghost_prepare(struct files_rctx *rc, uint64_t id, const char *path, const struct fd_entry *e,
 		  ckpt_err_t *err);

@@ -13,9 +13,10 @@
  *
  * A watch on a file unlinked while open (the watch and the fd keep the
  * inode) names the file's copy in files.json "ghosts" ("ghost", the id reg.c
- * gives it, saved here when no fd of the tree is on it): restore watches
- * that copy, through the fd ckpt-oci parks it at, so the watch and every fd
- * on the file are on one inode again.
+ * gives it): restore watches that copy, through the fd ckpt-oci parks it
+ * at, so the watch and every fd on the file are on one inode again. One
+ * no fd of the tree holds (its holder is outside) is refused: restored,
+ * the watch would end as soon as the copy's last fd is closed.
  */
 #define LOG_PREFIX "inotify: "
 #include <errno.h>
@@ -44,6 +45,7 @@ static int watch_ghost(const struct fd_info *fi, int ino, const char *path, stru
 	cleanup_close int fd = -1;
 	char real[PATH_MAX], self[64];
 	struct stat st;
+	int ret;
 
 	if (!files_link_deleted(path, real, sizeof(real)))
 		return 0;
@@ -62,7 +64,10 @@ static int watch_ghost(const struct fd_info *fi, int ino, const char *path, stru
 		if (fd < 0)
 			return ckpt_error(err, errno, "open watched `%s`", path);
 	}
-	return ghost_save(dc, fd, &st, path, ghost, err);
+	ret = ghost_save(dc, fd, &st, path, ghost, err);
+	if (ret == 0)
+		ghost_watched(dc, *ghost, fi->pid, fi->fd);
+	return ret;
 }
 
 static int inotify_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,

@@ -103,6 +103,35 @@ int ghost_save(struct files_dctx *dc, int fd, const struct stat *st, const char 
 	return ret < 0 ? ckpt_error_wrap(err, "unlinked `%s`", link) : 0;
 }
 
+static void ghost_use(struct files_dctx *dc, uint64_t id, pid_t pid, int fd, bool watch)
+{
+	dc->ghost_uses = xrealloc(dc->ghost_uses, (dc->nghost_uses + 1) * sizeof(*dc->ghost_uses));
+	dc->ghost_uses[dc->nghost_uses++] = (struct ghost_use){id, pid, fd, watch};
+}
+
+void ghost_watched(struct files_dctx *dc, uint64_t id, pid_t pid, int fd)
+{
+	ghost_use(dc, id, pid, fd, true);
+}
+
+int ghost_dump_check(struct files_dctx *dc, ckpt_err_t *err)
+{
+	for (int i = 0; i < dc->nghost_uses; i++) {
+		const struct ghost_use *w = &dc->ghost_uses[i];
+		bool held = false;
+
+		for (int j = 0; w->watch && !held && j < dc->nghost_uses; j++)
+			held = !dc->ghost_uses[j].watch && dc->ghost_uses[j].id == w->id;
+		if (w->watch && !held)
+			return ckpt_error_msg(err, ENOTSUP,
+					      "unsupported fd %d (inotify watch on unlinked inode %llu "
+					      "that no fd of the tree holds: restored, it would end at "
+					      "once) in pid %d",
+					      w->fd, (unsigned long long)w->id, w->pid);
+	}
+	return 0;
+}
+
 /* Save the content of an unlinked file once per inode. */
 static int ghost_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 		      ckpt_err_t *err)
@@ -117,6 +146,7 @@ static int ghost_dump(const struct fd_info *fi, struct json *o, struct files_dct
 				      "unsupported fd %d (deleted symlink `%s`) in pid %d", fi->fd,
 				      fi->link, fi->pid);
 	json_set(o, "ghost", json_int(fi->st.st_ino));
+	ghost_use(dc, fi->st.st_ino, fi->pid, fi->fd, false);
 	if (files_list_find(files_dlist(dc, "ghosts"), fi->st.st_ino))
 		return 0;
 	/* a description of our own (seeking for holes moves its offset); atime untouched */

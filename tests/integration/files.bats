@@ -191,6 +191,11 @@ files_tamper()
 	_wl_wait_pass "$WL_PID" "fd_epoll_closed taken after the failed checkpoint"
 }
 
+@test "files: an inotify watch on an unlinked file no fd holds (only mapped) fails the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(inotify watch on unlinked inode [0-9]+ that no fd of the tree holds: restored, it would end at once\) in pid [0-9]+" \
+		fd_inotify_deleted mapped
+}
+
 @test "files: a lease being broken fails the checkpoint, tree runs on" {
 	wl_start fd_lease breaking || return
 	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"

@@ -4,7 +4,13 @@
  * its wd, reports a write through the fd, and closing the last fd reports
  * the inode's end (IN_DELETE_SELF, then IN_IGNORED). A second watch on the
  * directory is still there.
+ *
+ * Argument "mapped": the file is only mapped (its fd closed), so no fd
+ * holds it: the checkpoint must refuse it; after the go, unmapping it ends
+ * the watch as before.
  */
+#include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
@@ -51,6 +57,22 @@ int main(int argc, char **argv)
 	/* the unlink's IN_ATTRIB (link count), read before the checkpoint */
 	if (!(drain(in, wd) & IN_ATTRIB))
 		return wl_fail("no IN_ATTRIB for the unlink");
+
+	if (argc > 1 && !strcmp(argv[1], "mapped")) {
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+
+		if (m == MAP_FAILED || close(f) < 0)
+			return wl_fail("mmap: %m");
+		wl_ready();
+		wl_wait_restored();
+		if (drain(in, wd) & IN_DELETE_SELF)
+			return wl_fail("the watch ended while the file was mapped");
+		munmap(m, 4096);
+		m = NULL;
+		if (!(drain(in, wd) & IN_IGNORED))
+			return wl_fail("unmapping the file did not end the watch");
+		return wl_pass();
+	}
 
 	wl_ready();
 	wl_wait_restored();
