@@ -1,8 +1,8 @@
 /*
  * namespaces/net-nft.c - nftables without a shell: whether a namespace
  * has any table at all (one NFT_MSG_GETTABLE dump over nfnetlink, so a
- * namespace without tables costs no `nft` run), nft itself run through
- * util/spawn, and the network lock's table added or deleted
+ * namespace without tables costs no ruleset listing), rulesets listed and
+ * applied through libnftables, and the network lock's table added or deleted
  * in one nfnetlink batch (net-lock.c says what the table holds).
  *
  * Each of these runs in the caller thread's network namespace; the lock
@@ -17,6 +17,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <nftables/libnftables.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -25,7 +26,6 @@
 
 #include "namespaces/net.h"
 #include "util/log.h"
-#include "util/spawn.h"
 #include "util/util.h"
 
 static struct nlmsghdr *nft_msg(char *buf, int type, int family, uint16_t flags, uint32_t seq)
@@ -84,28 +84,36 @@ out:
 }
 
 /*
- * nft with argv (argv[0] "nft"), stdin fed from in (or /dev/null), stdout
- * into *out when out is given (else inherited), stderr to /dev/null when
- * quiet. Returns the wait status, or a negative errno.
+ * libnftables, the library the nft program is made of: cmd read as `nft
+ * -f` reads a file, in the caller thread's network namespace (the context's
+ * netlink socket is made in it). No program is looked up or run.
  */
-int nft_run(const char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err)
+int nft_cmd(const char *cmd, char **out, ckpt_err_t *err)
 {
-	struct spawn s = {.argv = argv,
-			  .in = in ? SPAWN_PIPE : SPAWN_NULL,
-			  .out = out ? SPAWN_PIPE : SPAWN_INHERIT,
-			  .out_max = BUNDLE_JSON_MAX,
-			  .errout = quiet ? SPAWN_NULL : SPAWN_INHERIT,
-			  .in_buf = in,
-			  .in_len = in ? strlen(in) : 0};
-	int ret = spawn_run(&s, err);
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	const char *text;
+	int ret = 0;
 
-	if (ret == 0 && out && s.out_truncated)
-		ret = ckpt_error_msg(err, EFBIG, "`nft` printed more than %u bytes",
-				     BUNDLE_JSON_MAX);
-	if (ret == 0 && out)
-		*out = steal_pointer(&s.out_buf) ?: xzalloc(1);
-	spawn_free(&s);
-	return ret < 0 ? ret : s.status;
+	if (!nft)
+		return ckpt_error_msg(err, ENOMEM, "libnftables: no context");
+	if (nft_ctx_buffer_output(nft) || nft_ctx_buffer_error(nft)) {
+		nft_ctx_free(nft);
+		return ckpt_error_msg(err, ENOMEM, "libnftables: no output buffer");
+	}
+	if (nft_run_cmd_from_buffer(nft, cmd) != 0) {
+		text = nft_ctx_get_error_buffer(nft);
+		ret = ckpt_error_msg(err, EIO, "nftables: %.*s", (int)strcspn(text ?: "", "\n"),
+				     text ?: "failed without a message");
+	} else if (out) {
+		text = nft_ctx_get_output_buffer(nft) ?: "";
+		if (strlen(text) > BUNDLE_JSON_MAX)
+			ret = ckpt_error_msg(err, EFBIG, "the ruleset has more than %u bytes",
+					     BUNDLE_JSON_MAX);
+		else
+			*out = xstrdup(text);
+	}
+	nft_ctx_free(nft);
+	return ret;
 }
 
 /* ---- the lock's table in one batch ----------------------------------------- */

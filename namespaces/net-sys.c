@@ -1,7 +1,7 @@
 /*
  * namespaces/net-sys.c - what of a network namespace lives outside
- * rtnetlink: the nftables ruleset ("nft" of net.json, `nft list ruleset`
- * run inside the namespace, `nft -f -` at restore) and the sysctls under
+ * rtnetlink: the nftables ruleset ("nft" of net.json, listed inside the
+ * namespace and applied at restore through libnftables) and the sysctls under
  * net.ipv4 and net.ipv6 whose value differs from a fresh namespace's
  * ("sysctl"). Restore runs from ckpt-oci once the tree exists (finish),
  * so the per-interface entries (conf/eth0/...) exist by then.
@@ -153,24 +153,24 @@ static const char *fresh_value(const struct json *fresh, const char *key)
 }
 
 /*
- * `nft list ruleset`, only when the namespace has a table: most have none,
- * and nft's start costs tens of milliseconds while the tree is frozen.
+ * The ruleset as `nft list ruleset` prints it, only when the namespace has
+ * a table: most have none, and a listing costs milliseconds while the tree
+ * is frozen.
  */
 static int nft_read(struct json *out, ckpt_err_t *err)
 {
-	static const char *const argv[] = {"nft", "list", "ruleset", NULL};
 	cleanup_free char *text = NULL;
-	int status, has = nft_has_tables();
+	ckpt_err_t e = {0};
+	int has = nft_has_tables();
 
 	if (has == 0)
 		return 0;
 	if (has < 0)
-		pr_debug("nftables table dump: %s, asking nft", strerror(-has));
-	status = nft_run(argv, NULL, &text, true, err);
-	if (status < 0)
-		return status;
-	if (status != 0) {
-		pr_warn("`nft list ruleset` failed (status 0x%x): no ruleset saved", status);
+		pr_debug("nftables table dump: %s, listing the ruleset", strerror(-has));
+	if (nft_cmd("list ruleset", &text, &e) < 0) {
+		if (e.code == EFBIG)
+			return ckpt_error_msg(err, e.code, "%s", e.msg);
+		pr_warn("%s: no ruleset saved", e.msg);
 		return 0;
 	}
 	if (text[0])
@@ -222,22 +222,15 @@ static int sys_apply(const struct net_doc *net, ckpt_err_t *err)
 		if (fd >= 0)
 			close(fd);
 	}
-	if (rules) {
-		static const char *const argv[] = {"nft", "-f", "-", NULL};
-		int status = nft_run(argv, rules, NULL, false, err);
-
-		if (status > 0)
-			return ckpt_error_msg(err, EIO, "`nft -f -` refused the saved ruleset");
-		if (status < 0)
-			return status;
-	}
+	if (rules && nft_cmd(rules, NULL, err) < 0)
+		return ckpt_error_wrap(err, "the saved ruleset");
 	return 0;
 }
 
 /*
  * Only this thread joins the tree's namespace, and only for the writes and
- * nft's start (a child inherits the thread's namespaces): no helper
- * process to fork, and nothing at all when there is nothing to set.
+ * the ruleset (libnftables' socket is made in the thread's namespace): no
+ * helper process to fork, and nothing at all when there is nothing to set.
  */
 int net_sys_restore(const struct net_doc *net, pid_t pid, ckpt_err_t *err)
 {

@@ -97,10 +97,10 @@ int net_sys_restore(const struct net_doc *net, pid_t pid, ckpt_err_t *err);
 /* net-nft.c: 1 if the caller's netns has an nftables table, 0 if none, or -errno. */
 int nft_has_tables(void);
 /*
- * net-nft.c: run nft (argv[0] "nft") in the caller's netns, stdin from in,
- * stdout into *out (malloc'd) if out; the wait status or a negative errno.
+ * net-nft.c: an nft command (a ruleset to apply, "list ruleset") run by
+ * libnftables in the caller's netns; its output into *out (malloc'd) if out.
  */
-int nft_run(const char *const argv[], const char *in, char **out, bool quiet, ckpt_err_t *err);
+int nft_cmd(const char *cmd, char **out, ckpt_err_t *err) __attribute__((warn_unused_result));
 
 /* net-nft.c: an nfnetlink socket of the caller's netns, or -errno. */
 int nft_socket(void);
