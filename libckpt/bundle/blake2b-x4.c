@@ -20,9 +20,8 @@
 #define AVX2 __attribute__((target("avx2")))
 
 static const uint64_t iv[8] = {
-	0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
-	0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
-	0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+	0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+	0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
 };
 
 static const uint8_t sigma[12][16] = {
@@ -49,15 +48,17 @@ AVX2 static inline __m256i rotr32(__m256i x)
 
 AVX2 static inline __m256i rotr24(__m256i x)
 {
-	const __m256i m = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
-					   3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
+	const __m256i m = _mm256_broadcastsi128_si256(
+		_mm_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10));
+
 	return _mm256_shuffle_epi8(x, m);
 }
 
 AVX2 static inline __m256i rotr16(__m256i x)
 {
-	const __m256i m = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
-					   2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
+	const __m256i m = _mm256_broadcastsi128_si256(
+		_mm_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9));
+
 	return _mm256_shuffle_epi8(x, m);
 }
 
@@ -66,16 +67,16 @@ AVX2 static inline __m256i rotr63(__m256i x)
 	return _mm256_or_si256(_mm256_srli_epi64(x, 63), _mm256_add_epi64(x, x));
 }
 
-#define G(a, b, c, d, x, y)                                                                 \
-	do {                                                                                \
-		a = _mm256_add_epi64(_mm256_add_epi64(a, b), x);                           \
-		d = rotr32(_mm256_xor_si256(d, a));                                         \
-		c = _mm256_add_epi64(c, d);                                                 \
-		b = rotr24(_mm256_xor_si256(b, c));                                         \
-		a = _mm256_add_epi64(_mm256_add_epi64(a, b), y);                           \
-		d = rotr16(_mm256_xor_si256(d, a));                                         \
-		c = _mm256_add_epi64(c, d);                                                 \
-		b = rotr63(_mm256_xor_si256(b, c));                                         \
+#define G(a, b, c, d, x, y)                                                                        \
+	do {                                                                                       \
+		a = _mm256_add_epi64(_mm256_add_epi64(a, b), x);                                   \
+		d = rotr32(_mm256_xor_si256(d, a));                                                \
+		c = _mm256_add_epi64(c, d);                                                        \
+		b = rotr24(_mm256_xor_si256(b, c));                                                \
+		a = _mm256_add_epi64(_mm256_add_epi64(a, b), y);                                   \
+		d = rotr16(_mm256_xor_si256(d, a));                                                \
+		c = _mm256_add_epi64(c, d);                                                        \
+		b = rotr63(_mm256_xor_si256(b, c));                                                \
 	} while (0)
 
 /* Words 4g..4g+3 of the four blocks, one register per word, lane i from block i. */
@@ -125,8 +126,7 @@ AVX2 static void compress4(__m256i h[8], const uint8_t *const p[4], uint64_t t, 
 		h[i] = _mm256_xor_si256(h[i], _mm256_xor_si256(v[i], v[i + 8]));
 }
 
-AVX2 static void sum4_avx2(const void *const buf[4], size_t len,
-			   uint8_t out[4][BUNDLE_SUM_BYTES])
+AVX2 static void sum4_avx2(const void *const buf[4], size_t len, uint8_t out[4][BUNDLE_SUM_BYTES])
 {
 	const uint8_t *p[4];
 	uint8_t tail[4][BLOCK];
