@@ -159,7 +159,8 @@ static int ctty_index(const struct fd_info *fi)
 
 /*
  * A slave of a devpts of the tree's own, its master outside: the tree has
- * a mount namespace of its own, where the slave's path leads to it.
+ * a mount namespace of its own, where the slave's path leads to it, and
+ * the devpts is not ckpt-oci's /dev/pts.
  */
 static bool orphan_at(int procfd, const char *link, dev_t rdev, const dev_t *devpts)
 {
@@ -170,8 +171,11 @@ static bool orphan_at(int procfd, const char *link, dev_t rdev, const dev_t *dev
 	    ns.st_ino == mine.st_ino || strncmp(link, "/dev/", 5))
 		return false;
 	snprintf(path, sizeof(path), "root%s", link);
-	return fstatat(procfd, path, &st, 0) == 0 && st.st_rdev == rdev &&
-	       (!devpts || st.st_dev == *devpts);
+	if (fstatat(procfd, path, &st, 0) < 0 || st.st_rdev != rdev ||
+	    (devpts && st.st_dev != *devpts))
+		return false;
+	/* not ckpt-oci's own devpts (the caller's terminal, seen in a copy of our mounts) */
+	return stat("/dev/pts", &mine) < 0 || mine.st_dev != st.st_dev;
 }
 
 static bool orphan_slave(const struct fd_info *fi)
