@@ -80,8 +80,9 @@ static int inflight_target(const struct fd_info *fi, const struct proc_epoll_tfd
 		return 0;
 	}
 	return ckpt_error_msg(err, ENOTSUP,
-			      "unsupported epoll in flight watching fd %d (inode %lu) that "
-			      "neither the tree nor a file in flight before it holds",
+			      "unsupported epoll in flight watching fd %d (inode %lu), neither "
+			      "a unix socket nor a description saved before it (a file in "
+			      "flight after it, a socket of another kind)",
 			      t->tfd, (unsigned long)t->ino);
 }
 

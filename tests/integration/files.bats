@@ -226,23 +226,24 @@ files_stat_above()
 	done
 }
 
-# files_attrs NAME: fd_attrs round trip; the directories above every path the
-# restore makes, opens or binds are as they were before the restore.
+# files_attrs NAME [PATH [ARGS]]: NAME's round trip; the directories above PATH
+# ($T/attrs/sock: every path of fd_attrs the restore makes, opens or binds)
+# are as they were before the restore.
 files_attrs()
 {
-	local before after
-	wl_start "$1" || return
+	local before after path=${2:-$T/attrs/sock}
+	wl_start "$1" "${@:3}" || return
 	ckpt_checkpoint || return
 	# the harness's and ckpt-oci's own files (its log beside the bundle)
 	# exist already: they add no entry
 	: >"$T/restore.out"
 	: >"$T/restore.err"
 	: >"$T/restore.log"
-	before=$(files_stat_above "$T/attrs/sock")
+	before=$(files_stat_above "$path")
 	ckpt_restore_bg || return
 	wl_go || return
 	wl_finish || return
-	after=$(files_stat_above "$T/attrs/sock")
+	after=$(files_stat_above "$path")
 	[[ $before == "$after" ]] || fail "directories changed by the restore:
 before:
 $before
@@ -256,6 +257,14 @@ $after"
 
 @test "files: files restore makes are the originals (owner, mode, times), directories above unchanged (static)" {
 	files_attrs fd_attrs.static
+}
+
+@test "files: a deleted directory and an unlinked file in it made again leave the directories above as they were" {
+	files_attrs fd_deleted_dir_twice "$T/twice-dir"
+}
+
+@test "files: deleted device nodes made again leave the directories above as they were" {
+	files_attrs fd_dev_deleted "$T/my-null"
 }
 
 @test "files: an unlinked file above --ghost-limit fails the checkpoint clearly" {
@@ -422,7 +431,7 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 	wl_roundtrip fd_unix_inflight.static epoll
 }
 @test "files: an epoll in flight watching a file only in flight after it fails the checkpoint, tree runs on" {
-	_refused "fds in flight in unix socket [0-9]+: unsupported epoll in flight watching fd [0-9]+ \(inode [0-9]+\) that neither the tree nor a file in flight before it holds" \
+	_refused "fds in flight in unix socket [0-9]+: unsupported epoll in flight watching fd [0-9]+ \(inode [0-9]+\), neither a unix socket nor a description saved before it \(a file in flight after it, a socket of another kind\)" \
 		fd_unix_inflight epoll-late
 }
 @test "files: the pre-restore fd_unix_refused inflight mode round-trips" {
