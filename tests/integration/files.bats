@@ -290,6 +290,18 @@ $after"
 	wl_finish
 }
 
+@test "files: inspect lists namespace fds with their kind" {
+	wl_start fd_nsfd || return
+	ckpt_checkpoint || return
+	run clean_exec "$CKPT_OCI" inspect "$T/bundle"
+	assert_success
+	assert_output --regexp "nsfd +r +net namespace"
+	assert_output --regexp "nsfd +r,cloexec +mnt namespace"
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
 # Start NAME [ARGS], expect the checkpoint to fail with one line matching
 # REGEXP ($1), no bundle, the tree untraced and still passing after the go.
 _refused()
