@@ -333,6 +333,7 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	ro.work_dir = s->work;
 	ro.key_file = s->key;
 	ro.detach = true;
+	ro.console_to_adopt = o->orphan_pts_master;
 	ro.adopt = restore_adopt;
 	ro.running = restore_running;
 	ro.arg = &r;

@@ -84,6 +84,7 @@ struct ckpt_restore_opts {
 	int console_master;
 	/* pass that master here (a unix socket, as runc's --console-socket) */
 	const char *console_socket;
+	bool console_to_adopt;	/* or adopt passes it on (CRIU's orphan-pts-master) */
 	/* Called once the tree runs, released (oci/: periodic checkpoints again). */
 	void (*running)(struct ckpt_restore_opts *o);
 	void *arg;		/* the caller's, for the three above */

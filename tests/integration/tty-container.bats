@@ -111,3 +111,14 @@ assert_shell_back()
 	[[ $(ctr_status "$ID") == running ]] || fail "runc says $(ctr_status "$ID")"
 	assert_shell_back
 }
+
+@test "tty-container: a restore without --console-socket says the console is closed" {
+	start_shell || return
+	checkpoint -o "$T/ckpt" "$ID"
+	assert_success
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" \
+		--pid-file "$T/r.pid" "$T/ckpt"
+	assert_success
+	ckpt_track_pid "$(cat "$T/r.pid")"
+	assert_output --partial "the tree's console had its master outside and no --console-socket takes the new one: it is closed, the console's session hung up"
+}
