@@ -4,14 +4,19 @@
  * "thp_disable", PR_GET_THP_DISABLE as it answers: bit 0 disabled, bit 1
  * except where advised) and its membarrier registrations
  * ("membarrier_registrations", the MEMBARRIER_CMD_REGISTER_* bits that
- * MEMBARRIER_CMD_GET_REGISTRATIONS gives). The restored process is a fork
- * of ckpt-oci, which has neither: each is issued again from inside it.
+ * MEMBARRIER_CMD_GET_REGISTRATIONS gives), and mlockall(MCL_FUTURE): new
+ * mappings come locked ("mlock_future", MCL_FUTURE with MCL_ONFAULT when
+ * they are locked on fault). The kernel has no call that tells the last:
+ * one page is mapped in the task and its VmFlags read ("lo", "lf"). The
+ * restored process is a fork of ckpt-oci, which has none of these: each is
+ * issued again from inside it, the mlockall once its memory is made.
  */
 #define LOG_PREFIX "mmflags: "
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/membarrier.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -19,6 +24,7 @@
 #include "restore/restore.h"
 #include "task/task.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #define MEMBARRIER_GET_REGISTRATIONS (1 << 9) /* 6.3+ */
@@ -31,6 +37,60 @@ static const int membarrier_registers[] = {
 	MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
 	MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
 };
+
+struct probe {
+	uint64_t addr;
+	int flags; /* MCL_FUTURE, MCL_ONFAULT as the probe page's VmFlags say */
+};
+
+static bool has_flag(const char *vmflags, const char *f)
+{
+	for (const char *p = vmflags; (p = strstr(p, f)); p += 2)
+		if ((p == vmflags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\0'))
+			return true;
+	return false;
+}
+
+static int probe_vma(const struct proc_vma *v, void *arg, ckpt_err_t *err)
+{
+	struct probe *pr = arg;
+
+	(void)err;
+	if (pr->addr < v->start || pr->addr >= v->end)
+		return 0; /* merged with a neighbour of the same flags, it is in there */
+	if (has_flag(v->vmflags, "lo"))
+		pr->flags = MCL_FUTURE | (has_flag(v->vmflags, "lf") ? MCL_ONFAULT : 0);
+	return 1;
+}
+
+/* MCL_FUTURE (and MCL_ONFAULT): does a new page in the task come locked? */
+static int mlock_future_dump(struct task_dump *d, ckpt_err_t *err)
+{
+	struct probe pr = {0};
+	long addr;
+	int ret;
+
+	ret = RSYS(d->rs, &addr, err, SYS_mmap, 0, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	if (ret < 0)
+		return ret;
+	if (addr == -EAGAIN) /* only a locked mapping is over RLIMIT_MEMLOCK */
+		pr.flags = MCL_FUTURE;
+	else if (addr < 0 && addr > -4096)
+		return ckpt_error(err, -addr, "task %d: map a page to see mlockall flags",
+				  d->t->pid);
+	else {
+		pr.addr = addr;
+		ret = proc_read_maps(d->t->procfd, "smaps", probe_vma, &pr, err);
+		if (ret >= 0)
+			ret = RSYS_OK(d->rs, NULL, err, SYS_munmap, addr, 4096, 0, 0, 0, 0);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "task %d: mlockall flags", d->t->pid);
+	}
+	if (pr.flags)
+		json_set(d->out, "mlock_future", json_int(pr.flags));
+	return 0;
+}
 
 static int mmflags_dump(struct task_dump *d, ckpt_err_t *err)
 {
@@ -49,7 +109,7 @@ static int mmflags_dump(struct task_dump *d, ckpt_err_t *err)
 			strerror(-r));
 	else
 		json_set(d->out, "membarrier_registrations", json_int(r));
-	return 0;
+	return mlock_future_dump(d, err);
 }
 
 static int mmflags_parse(const struct doc_at *at, const struct json *doc, struct task_state *ts,
@@ -62,6 +122,12 @@ static int mmflags_parse(const struct doc_at *at, const struct json *doc, struct
 	if (ret == 0)
 		ret = doc_opt_int(at, doc, "membarrier_registrations", 0, 0x1ff, 0, &v, err);
 	ts->membarrier = v;
+	if (ret == 0)
+		ret = doc_opt_int(at, doc, "mlock_future", 0, MCL_FUTURE | MCL_ONFAULT, 0, &v, err);
+	ts->mlock_future = v;
+	if (ret == 0 && v && v != MCL_FUTURE && v != (MCL_FUTURE | MCL_ONFAULT))
+		ret = ckpt_error_msg(err, EINVAL, "%s: mlock_future: %" PRId64 " is not 0, %d or %d",
+				     ts->file, v, MCL_FUTURE, MCL_FUTURE | MCL_ONFAULT);
 	return ret;
 }
 
@@ -87,6 +153,12 @@ static int mmflags_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		if (ret < 0)
 			return ckpt_error_wrap(err, "membarrier registration %#x", cmd);
 	}
+	/* after the memory: only what the task maps from now on comes locked */
+	if (t->state->mlock_future) {
+		ret = RSYS_OK(rs, NULL, err, SYS_mlockall, t->state->mlock_future, 0, 0, 0, 0, 0);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "mlockall %#x", t->state->mlock_future);
+	}
 	return 0;
 }
 
@@ -95,6 +167,9 @@ static void mmflags_describe(FILE *out, const struct task_state *ts)
 	if (ts->thp_disable || ts->membarrier)
 		fprintf(out, "  mm:      THP %s, membarrier registrations %#x\n",
 			ts->thp_disable & 1 ? "disabled" : "as the system says", ts->membarrier);
+	if (ts->mlock_future)
+		fprintf(out, "  mm:      new mappings locked (mlockall MCL_FUTURE%s)\n",
+			ts->mlock_future & MCL_ONFAULT ? " | MCL_ONFAULT" : "");
 }
 
 const struct task_state_ops task_mmflags_ops = {

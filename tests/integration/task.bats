@@ -6,7 +6,7 @@
 # signals (every task, after a change of uid, the root with restore -d),
 # the audit loginuid (the session id cannot be set: a new one is given),
 # zombies in their process group and session, THP disabled and membarrier
-# registrations, seccomp filters synchronised across threads (TSYNC); a
+# registrations, mlockall(MCL_FUTURE), seccomp filters synchronised across threads (TSYNC); a
 # task under another tracer is refused at checkpoint and runs on; a program
 # that unmapped its vdso.
 
@@ -70,6 +70,14 @@ load helpers
 
 @test "task: THP disabled and membarrier registrations (static)" {
 	wl_roundtrip mm_opts.static
+}
+
+@test "task: mlockall MCL_FUTURE, and MCL_ONFAULT in a child, lock new mappings (dynamic)" {
+	wl_roundtrip mlock_future
+}
+
+@test "task: mlockall MCL_FUTURE, and MCL_ONFAULT in a child, lock new mappings (static)" {
+	wl_roundtrip mlock_future.static
 }
 
 @test "task: a seccomp filter synchronised to every thread comes back shared (dynamic)" {

@@ -287,6 +287,14 @@ load helpers
 	wl_native zombie_pgrp.static
 }
 
+@test "native: mlock_future (dynamic)" {
+	wl_native mlock_future
+}
+
+@test "native: mlock_future (static)" {
+	wl_native mlock_future.static
+}
+
 @test "native: mm_opts (dynamic)" {
 	wl_native mm_opts
 }
