@@ -95,6 +95,13 @@ int oci_hook(const char *stage, const char *state, size_t len, ckpt_err_t *err) 
 int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 		    ckpt_err_t *err) CKPT_WARN_UNUSED;
 bool oci_rootfs_in_bundle(struct ckpt_bundle *b);
+/*
+ * rootfs-tar.c: spawn children (libarchive). Create: NUL-separated names
+ * on stdin, read in directory arg, as a tar on stdout. Extract: the tar on
+ * stdin into directory arg. Exit code 0, else a line on stderr.
+ */
+int rootfs_tar_create(void *arg);
+int rootfs_tar_extract(void *arg);
 int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err) CKPT_WARN_UNUSED;
 /*
  * rootfs-apply.c: move the staged entries into root without following its

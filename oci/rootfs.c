@@ -23,7 +23,8 @@
  *
  * The tar is made while the tree is still frozen (the dump's frozen hook),
  * so it is the file state that goes with the memory state; names go to
- * tar verbatim (a name is the container's). Restore extracts it into a
+ * the archive verbatim (a name is the container's), written and read with
+ * libarchive (rootfs-tar.c), no tar program run. Restore extracts it into a
  * staging directory beside the root directory (the old one or --rootfs
  * DIR) and moves each entry in without following the container's links
  * (rootfs-apply.c), before the mounts are made.
@@ -154,13 +155,16 @@ static int to_image(void *img, const void *buf, size_t len, ckpt_err_t *err)
 }
 
 /*
- * Run tar with stdin and stdout as given; its stderr kept for a one-line
- * error. out < 0: its stdout goes into img.
+ * Run fn (rootfs-tar.c) in a child working in directory dir, with stdin
+ * and stdout as given; its stderr kept for a one-line error. out < 0: its
+ * stdout goes into img.
  */
-static int run_tar(const char *const argv[], int in, int out, struct bundle_image *img,
+static int run_tar(int (*fn)(void *), const char *dir, int in, int out, struct bundle_image *img,
 		   ckpt_err_t *err)
 {
-	struct spawn s = {.argv = argv,
+	struct spawn s = {.name = "tar",
+			  .child = fn,
+			  .arg = (void *)dir,
 			  .in = SPAWN_FD,
 			  .in_fd = in,
 			  .out = out < 0 ? SPAWN_SINK : SPAWN_FD,
@@ -195,21 +199,6 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 	char path[PATH_MAX] = ".";
 	struct stat st;
 	int fd, ret;
-	/* names as they are: tar would unquote a `\057` the container put in a name */
-	const char *argv[] = {"tar",
-			      "--create",
-			      "--file=-",
-			      "--directory",
-			      (char *)dir,
-			      "--null",
-			      "--verbatim-files-from",
-			      "--no-recursion",
-			      "--files-from=-",
-			      "--numeric-owner",
-			      "--xattrs",
-			      "--sparse",
-			      NULL};
-
 	if (parse_created(created, &w.since) < 0)
 		return ckpt_error_msg(err, EPROTO, "rootfs: bad creation time `%s`",
 				      created ?: "");
@@ -235,7 +224,7 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 	if (ret == 0)
 		ret = bundle_image_create(b, DIFF_TAR, &img, err);
 	if (ret == 0)
-		ret = run_tar(argv, listfd, -1, img, err);
+		ret = run_tar(rootfs_tar_create, dir, listfd, -1, img, err);
 	if (ret < 0) {
 		bundle_image_abort(img);
 		return ret;
@@ -277,15 +266,7 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
 	stage = xasprintf("%s/.ckpt-oci-rootfs.XXXXXX", dirname(copy));
 	if (!mkdtemp(stage))
 		return ckpt_error(err, errno, "rootfs: staging directory beside %s", dir);
-	{
-		const char *argv[] = {"tar",	      "--extract",
-				      "--file=-",     "--directory",
-				      stage,	      "--numeric-owner",
-				      "--xattrs",     "--same-permissions",
-				      "--same-owner", NULL};
-
-		ret = run_tar(argv, fd, STDERR_FILENO, NULL, err);
-	}
+	ret = run_tar(rootfs_tar_extract, stage, fd, STDERR_FILENO, NULL, err);
 	if (ret == 0)
 		ret = oci_rootfs_move(stage, dir, bundle_mac_status(b) == BUNDLE_MAC_VERIFIED,
 				      &moved, err);
