@@ -160,6 +160,32 @@ int files_make_deleted(const char *path, mode_t fmt, dev_t rdev, int oflags, ckp
 	return ret < 0 ? ret : fd;
 }
 
+bool files_root_apart(const char *cwd, const char *root)
+{
+	char path[PATH_MAX];
+
+	return cwd && root && files_link_deleted(root, path, sizeof(path)) && strcmp(cwd, root);
+}
+
+int files_root_make(const char *root, int at, ckpt_err_t *err)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!files_link_deleted(root, path, sizeof(path)))
+		return ckpt_error_msg(err, EINVAL, "root `%s` is not deleted", root);
+	fd = files_make_deleted(path, S_IFDIR, 0, O_PATH | O_DIRECTORY, err);
+	if (fd < 0)
+		return ckpt_error_wrap(err, "root");
+	if (fd != at && dup3(fd, at, O_CLOEXEC) < 0) {
+		close(fd);
+		return ckpt_error(err, errno, "root at fd %d", at);
+	}
+	if (fd != at)
+		close(fd);
+	return 0;
+}
+
 int files_chdir(const char *cwd, ckpt_err_t *err)
 {
 	char path[PATH_MAX];

@@ -302,6 +302,14 @@ bool files_link_deleted(const char *link, char *path, size_t len);
  * (fmt S_IFDIR, S_IFIFO, S_IFCHR with rdev) made at path and removed.
  */
 int files_make_deleted(const char *path, mode_t fmt, dev_t rdev, int oflags, ckpt_err_t *err);
+/*
+ * attr.c: the saved root is a deleted directory and the cwd is elsewhere
+ * (then the root is made again apart, files_root_make, and entered by
+ * prctl's chroot through /proc/self/fd).
+ */
+bool files_root_apart(const char *cwd, const char *root);
+/* attr.c: the deleted root made again, held at fd number at. */
+int files_root_make(const char *root, int at, ckpt_err_t *err);
 /* attr.c: chdir to a task's saved cwd, a deleted one (" (deleted)") made again first. */
 int files_chdir(const char *cwd, ckpt_err_t *err);
 

@@ -57,11 +57,12 @@ child_fail(struct rctx *rc, struct rtask *t, const char *fmt, ...)
 }
 
 /*
- * Close every fd that is neither saved nor the page image: one pass over
+ * Close every fd that is neither saved nor the page image (keep; keep2, -1
+ * or a deleted root held for prctl, above it): one pass over
  * /proc/self/fd against a bitmap of the saved numbers (keep is above all
  * of them), collected first so the directory is not changed under readdir.
  */
-static int close_others(const struct rtask *t, int keep, ckpt_err_t *err)
+static int close_others(const struct rtask *t, int keep, int keep2, ckpt_err_t *err)
 {
 	cleanup_free unsigned char *saved = xzalloc(keep / 8 + 1);
 	cleanup_dir DIR *d = opendir("/proc/self/fd");
@@ -80,7 +81,7 @@ static int close_others(const struct rtask *t, int keep, ckpt_err_t *err)
 	while ((de = readdir(d))) {
 		int fd = atoi(de->d_name);
 
-		if (de->d_name[0] == '.' || fd == keep || fd == dirfd(d) ||
+		if (de->d_name[0] == '.' || fd == keep || fd == keep2 || fd == dirfd(d) ||
 		    (fd < keep && saved[fd / 8] & (1 << (fd % 8))))
 			continue;
 		if (n == cap) {
@@ -98,6 +99,7 @@ static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	char name[64];
 	uint64_t size;
+	bool root;
 	int fd, ret;
 
 	snprintf(name, sizeof(name), "pages-%d.img", t->pid);
@@ -117,10 +119,13 @@ static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	ret = files_restore_task(t->doc, &rc->files, t->img_fd, err);
 	if (ret == 0 && t->state->cwd)
 		ret = files_chdir(t->state->cwd, err) < 0 ? -err->code : 0;
+	root = ret == 0 && files_root_apart(t->state->cwd, t->state->root);
+	if (root)
+		ret = files_root_make(t->state->root, t->img_fd + 1, err);
 	confine_leave();
 	if (ret < 0)
 		return ret;
-	return close_others(t, t->img_fd, err);
+	return close_others(t, t->img_fd, root ? t->img_fd + 1 : -1, err);
 }
 
 int rconfine_enter(const struct rctx *rc, const struct rtask *t, ckpt_err_t *err)

@@ -64,6 +64,7 @@ struct rtask {
 	struct rthread *threads;
 	int nthreads;
 	int img_fd;		/* page image fd number inside the task */
+	/* img_fd + 1: a deleted root apart from the cwd, until prctl's chroot */
 	int *fds;		/* the fd numbers of task-PID.json "fds" */
 	int nfds;
 	struct mem_task mem;	/* vmas, pages, mm, vdso: read and checked at load */

@@ -2,7 +2,8 @@
  * libckpt/task/prctl.c - the small settings of a process kept by prctl()
  * and /proc: name ("comm", and each thread's threads[i].comm), exit signal,
  * personality, oom_score_adj, cwd and root (a deleted root: made again
- * as the cwd, then chroot(".")), umask, parent-death signal
+ * as the cwd, or apart from it, by the restored process, then entered
+ * with chroot), umask, parent-death signal
  * ("pdeathsig", and each thread's own), child subreaper, dumpable, and
  * each thread's audit loginuid ("loginuid"; "sessionid" is saved to be
  * shown). personality,
@@ -51,22 +52,6 @@ static int prctl_get_int(struct rsys *rs, int op, int *v, ckpt_err_t *err)
 	return ret < 0 ? ret : rsys_get(rs, 0, v, sizeof(*v), err);
 }
 
-/*
- * A root that is a deleted directory is made again by the restored process
- * as its cwd (files_chdir) and entered with chroot("."): its cwd must be that
- * root. It cannot be anywhere under it (a deleted directory is empty);
- * elsewhere would need a second deleted directory held while the first is
- * entered.
- */
-static int root_check(const char *cwd, const char *root)
-{
-	char path[PATH_MAX];
-
-	if (!cwd || !root || !files_link_deleted(root, path, sizeof(path)))
-		return 0;
-	return strcmp(cwd, root) ? -ENOTSUP : 1;
-}
-
 static int prctl_dump(struct task_dump *d, ckpt_err_t *err)
 {
 	struct task *t = d->t;
@@ -94,11 +79,6 @@ static int prctl_dump(struct task_dump *d, ckpt_err_t *err)
 		link[i][n] = '\0';
 		json_set(d->out, name, json_str(link[i]));
 	}
-	if (root_check(link[0], link[1]) < 0)
-		return ckpt_error_msg(err, ENOTSUP,
-				      "unsupported root of pid %d: deleted directory `%s`, its cwd "
-				      "`%s` elsewhere",
-				      t->pid, link[1], link[0]);
 	ret = prctl_get_int(d->rs, PR_GET_PDEATHSIG, &iv, err);
 	if (ret < 0)
 		return ret;
@@ -176,14 +156,7 @@ static const struct doc_field prctl_fields[] = {
 static int prctl_parse(const struct doc_at *at, const struct json *doc, struct task_state *ts,
 		       ckpt_err_t *err)
 {
-	int ret = doc_read(at, doc, prctl_fields, ts, err);
-
-	if (ret == 0 && root_check(ts->cwd, ts->root) < 0) {
-		struct doc_at r = DOC_KEY(at, "root");
-
-		return doc_error(err, &r, "a deleted root must be the cwd (`%s`)", ts->cwd);
-	}
-	return ret;
+	return doc_read(at, doc, prctl_fields, ts, err);
 }
 
 static int prctl_parse_thread(const struct doc_at *at, const struct json *th,
@@ -214,12 +187,26 @@ static int prctl_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	if (ret < 0)
 		return ckpt_error_wrap(err, "child subreaper");
 	if (strcmp(ts->root, "/")) {
-		/* a deleted root: the process made it again as its cwd (root_check) */
-		const char *root = root_check(ts->cwd, ts->root) > 0 ? "." : ts->root;
+		char held[64], real[PATH_MAX];
+		const char *root = ts->root;
+		bool apart = files_root_apart(ts->cwd, ts->root);
 
+		/*
+		 * A deleted root: made again by the process, as its cwd (entered
+		 * through "."), or apart from it, held at img_fd + 1 (entered
+		 * through its /proc link, then closed).
+		 */
+		if (apart) {
+			snprintf(held, sizeof(held), "/proc/self/fd/%d", t->img_fd + 1);
+			root = held;
+		} else if (files_link_deleted(ts->root, real, sizeof(real))) {
+			root = ".";
+		}
 		ret = rsys_put(rs, 0, root, strlen(root) + 1, err);
 		if (ret == 0)
 			ret = RSYS_OK(rs, NULL, err, SYS_chroot, rsys_at(rs, 0), 0, 0, 0, 0, 0);
+		if (ret == 0 && apart)
+			ret = RSYS_OK(rs, NULL, err, SYS_close, t->img_fd + 1, 0, 0, 0, 0, 0);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "root `%s`", ts->root);
 	}

@@ -518,3 +518,11 @@ reserve_huge()
 @test "native: fd_unix_inflight epoll (static)" {
 	wl_native fd_unix_inflight.static epoll
 }
+
+@test "native: fd_root_deleted elsewhere (dynamic)" {
+	wl_native fd_root_deleted elsewhere
+}
+
+@test "native: fd_root_deleted elsewhere (static)" {
+	wl_native fd_root_deleted.static elsewhere
+}

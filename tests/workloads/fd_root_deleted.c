@@ -4,8 +4,8 @@
  * "PATH (deleted)" from its parent, "/" is an empty directory with no links,
  * ".." of "/" is "/", and nothing can be made in it.
  *
- * Argument "elsewhere": the child's cwd stays outside its root (the
- * checkpoint must refuse it; after the go the child is as it was).
+ * Argument "elsewhere": the child's cwd stays outside its root, where it
+ * is after restore too (the root made again apart from it).
  *
  * The child chroots (it can reach nothing after that, so the parent speaks
  * the harness's protocol) and answers the parent's question over a pipe.
@@ -18,11 +18,26 @@
 #include "wl.h"
 #include "wl_sys.h"
 
-/* In the chroot: 'y' if "/" is a removed, empty directory that takes nothing. */
-static char child_check(void)
+/* How many of the fds 0..1023 are open (no /proc in the chroot). */
+static int open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/*
+ * In the chroot: 'y' if "/" is a removed, empty directory that takes
+ * nothing, and the restore left no fd of its own (nfds open before).
+ */
+static char child_check(int nfds)
 {
 	struct stat root, up;
 
+	if (open_fds() != nfds)
+		return 'f';
 	if (stat("/", &root) < 0 || !S_ISDIR(root.st_mode) || root.st_nlink != 0)
 		return 'n';
 	if (stat("/..", &up) < 0 || up.st_ino != root.st_ino || up.st_dev != root.st_dev)
@@ -51,7 +66,8 @@ int main(int argc, char **argv)
 {
 	const char *dir = fd_path("gone-root");
 	int ask[2], answer[2], status;
-	char want[4200], c = 0;
+	char want[4200], cwd[4096], l[64], c = 0;
+	ssize_t n;
 	bool elsewhere;
 	pid_t pid;
 
@@ -63,26 +79,35 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		return wl_fail("fork: %m");
 	if (pid == 0) {
+		int nfds;
+
 		if (elsewhere)
 			c = chroot(dir) < 0 ? 'e' : 'r';
 		else
 			c = chdir(dir) < 0 || chroot(".") < 0 ? 'e' : 'r';
 		/* says it is in place (the parent removes it), then waits for the question */
+		nfds = open_fds();
+
 		if (write(answer[1], &c, 1) != 1 || c == 'e' || read(ask[0], &c, 1) != 1)
 			_exit(1);
-		c = child_check();
+		c = child_check(nfds);
 		_exit(write(answer[1], &c, 1) == 1 ? 0 : 1);
 	}
 	if (read(answer[0], &c, 1) != 1 || c != 'r')
 		return wl_fail("the child did not get into its root");
 	if (rmdir(dir) < 0)
 		return wl_fail("rmdir: %m");
+	snprintf(l, sizeof(l), "/proc/%d/cwd", pid);
+	n = readlink(l, cwd, sizeof(cwd) - 1);
+	if (n < 0)
+		return wl_fail("readlink %s: %m", l);
+	cwd[n] = '\0';
 
 	wl_ready();
 	wl_wait_restored();
 
 	snprintf(want, sizeof(want), "%s (deleted)", dir);
-	if (link_is(pid, "root", want) || (!elsewhere && link_is(pid, "cwd", want)))
+	if (link_is(pid, "root", want) || link_is(pid, "cwd", elsewhere ? cwd : want))
 		return 1;
 	if (write(ask[1], "?", 1) != 1 || read(answer[0], &c, 1) != 1)
 		return wl_fail("no answer from the child");
