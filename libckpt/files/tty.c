@@ -62,6 +62,7 @@ struct pty_master {
 	pid_t pid;
 	int fd;
 	int index;
+	dev_t devpts; /* its slave's filesystem: indexes are per devpts */
 };
 
 static bool is_ptmx(dev_t rdev)
@@ -77,6 +78,18 @@ static bool is_pts(dev_t rdev)
 static int pts_index(dev_t rdev)
 {
 	return (major(rdev) - 136) * 256 + minor(rdev);
+}
+
+/* The slave's inode of pid's master at fd, without opening it (O_PATH: a locked one too). */
+static int slave_dev(pid_t pid, int fd, struct stat *st)
+{
+	ckpt_err_t e = {0};
+	cleanup_close int m = files_steal_fd(pid, fd, &e), peer = -1;
+
+	if (m < 0)
+		return -1;
+	peer = ioctl(m, TIOCGPTPEER, O_PATH | O_CLOEXEC);
+	return peer < 0 || fstat(peer, st) < 0 ? -1 : 0;
 }
 
 /* Every master the tree's tasks hold (read once, at the first terminal). */
@@ -112,21 +125,23 @@ static void masters_scan(struct files_dctx *dc)
 			if (read_file_at(AT_FDCWD, path, 1 << 16, &text, NULL, &e) < 0)
 				continue;
 			idx = proc_parse_tty_index(text);
-			if (idx < 0)
+			if (idx < 0 || slave_dev(dc->tree_pids[i], atoi(de->d_name), &st) < 0)
 				continue;
 			dc->pty_masters = xrealloc(
 				dc->pty_masters, (dc->npty_masters + 1) * sizeof(*dc->pty_masters));
-			dc->pty_masters[dc->npty_masters++] =
-				(struct pty_master){dc->tree_pids[i], atoi(de->d_name), (int)idx};
+			dc->pty_masters[dc->npty_masters++] = (struct pty_master){
+				dc->tree_pids[i], atoi(de->d_name), (int)idx, st.st_dev};
 		}
 	}
 }
 
-static const struct pty_master *master_of(struct files_dctx *dc, int index)
+/* The master of slave index on the devpts devpts (NULL: any), if the tree holds it. */
+static const struct pty_master *master_of(struct files_dctx *dc, int index, const dev_t *devpts)
 {
 	masters_scan(dc);
 	for (int i = 0; i < dc->npty_masters; i++)
-		if (dc->pty_masters[i].index == index)
+		if (dc->pty_masters[i].index == index &&
+		    (!devpts || dc->pty_masters[i].devpts == *devpts))
 			return &dc->pty_masters[i];
 	return NULL;
 }
@@ -141,7 +156,9 @@ static int ctty_index(const struct fd_info *fi)
 {
 	struct proc_stat st;
 	ckpt_err_t e = {0};
+	struct stat sl;
 	char link[64];
+	bool known;
 	dev_t dev;
 
 	if (proc_read_stat(fi->procfd, &st, &e) < 0 || !st.tty_nr)
@@ -151,8 +168,11 @@ static int ctty_index(const struct fd_info *fi)
 			      (((unsigned int)st.tty_nr >> 12) & 0xfff00));
 	if (!is_pts(dev))
 		return -1;
-	snprintf(link, sizeof(link), "/dev/pts/%d", pts_index(dev));
-	if (!master_of(fi->dc, pts_index(dev)) && !orphan_at(fi->procfd, link, dev, NULL))
+	/* its devpts: the one at /dev/pts in the task's root, if the slave is there */
+	snprintf(link, sizeof(link), "root/dev/pts/%d", pts_index(dev));
+	known = fstatat(fi->procfd, link, &sl, 0) == 0 && sl.st_rdev == dev;
+	if (!master_of(fi->dc, pts_index(dev), known ? &sl.st_dev : NULL) &&
+	    !orphan_at(fi->procfd, link + 4, dev, NULL))
 		return -1;
 	return pts_index(dev);
 }
@@ -192,7 +212,7 @@ static bool pty_match(const struct fd_info *fi)
 	if (is_ptmx(rdev))
 		return true;
 	if (is_pts(rdev))
-		return master_of(fi->dc, pts_index(rdev)) || orphan_slave(fi);
+		return master_of(fi->dc, pts_index(rdev), &fi->st.st_dev) || orphan_slave(fi);
 	/* /dev/tty, when it leads to a pair of the tree */
 	return major(rdev) == 5 && minor(rdev) == 0 && ctty_index(fi) >= 0;
 }
@@ -502,7 +522,7 @@ static int pty_dump(const struct fd_info *fi, struct json *o, struct files_dctx 
 	s = files_steal_fd(fi->pid, fi->fd, err);
 	if (s < 0)
 		return s;
-	if (!master_of(dc, index) && orphan_dump(fi, s, index, p, dc, err) < 0)
+	if (!master_of(dc, index, &fi->st.st_dev) && orphan_dump(fi, s, index, p, dc, err) < 0)
 		return ckpt_error_wrap(err, "pty %d", index);
 	if (input_dump(s, p, err) < 0)
 		return ckpt_error_wrap(err, "pty %d", index);
