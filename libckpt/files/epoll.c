@@ -116,19 +116,21 @@ static int epoll_dump(const struct fd_info *fi, struct json *o, struct files_dct
 		snprintf(path, sizeof(path), "fd/%d", tfd);
 		if (fstatat(fi->procfd, path, &st, 0) == 0) {
 			if (st.st_ino != tfds[i].ino || !same_desc(fi->pid, tfd, fi->fd, tfd))
-				return ckpt_error_msg(err, ENOTSUP,
-						      "unsupported fd %d (epoll watching a closed fd "
-						      "%d whose number another file took) in pid %d",
-						      fi->fd, tfd, fi->pid);
+				return ckpt_error_msg(
+					err, ENOTSUP,
+					"unsupported fd %d (epoll watching a closed fd "
+					"%d whose number another file took) in pid %d",
+					fi->fd, tfd, fi->pid);
 		} else {
 			/* closed: the description lives on at another fd */
 			via = find_via(fi, tfd);
 			if (via < 0)
-				return ckpt_error_msg(err, ENOTSUP,
-						      "unsupported fd %d (epoll watching a closed fd "
-						      "%d whose description no fd of the task holds) "
-						      "in pid %d",
-						      fi->fd, tfd, fi->pid);
+				return ckpt_error_msg(
+					err, ENOTSUP,
+					"unsupported fd %d (epoll watching a closed fd "
+					"%d whose description no fd of the task holds) "
+					"in pid %d",
+					fi->fd, tfd, fi->pid);
 		}
 		w = json_push(watches, json_obj());
 		json_set(w, "fd", json_int(tfd));
@@ -154,9 +156,9 @@ struct epoll_watch {
 	int fd;
 	uint32_t events;
 	uint64_t data;
-	int via; /* fd was closed: an fd on its description, -1 none */
-	int desc;     /* in flight: the shared description watched, 0 none */
-	uint64_t sk;  /* in flight: the unix socket watched, 0 none */
+	int via;     /* fd was closed: an fd on its description, -1 none */
+	int desc;    /* in flight: the shared description watched, 0 none */
+	uint64_t sk; /* in flight: the unix socket watched, 0 none */
 };
 
 static const struct doc_field watch_fields[] = {

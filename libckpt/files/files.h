@@ -327,8 +327,8 @@ int sparse_fill(int fd, struct ckpt_bundle *b, const char *name, const struct do
  * reg.c: the inode st of an unlinked file (fd: open for reading, unused for
  * a directory) saved in files.json "ghosts" once; *id its id there.
  */
-int ghost_save(struct files_dctx *dc, int fd, const struct stat *st, const char *link,
-	       uint64_t *id, ckpt_err_t *err);
+int ghost_save(struct files_dctx *dc, int fd, const struct stat *st, const char *link, uint64_t *id,
+	       ckpt_err_t *err);
 /* reg.c: ghost id is watched by inotify fd fd of pid (ghost_dump_check). */
 void ghost_watched(struct files_dctx *dc, uint64_t id, pid_t pid, int fd);
 /*

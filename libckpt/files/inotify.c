@@ -165,7 +165,8 @@ static int watch_add(int fd, const struct inotify_watch *w, const struct files_r
 		struct fd_shared *sh = files_shared_find(rc, "ghost", w->ghost, 0);
 
 		if (!sh)
-			return ckpt_error_msg(err, EPROTO, "inotify watch `%s`: not prepared", path);
+			return ckpt_error_msg(err, EPROTO, "inotify watch `%s`: not prepared",
+					      path);
 		snprintf(ghost, sizeof(ghost), "/proc/self/fd/%d", sh->fd);
 		path = ghost;
 	}

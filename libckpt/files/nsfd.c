@@ -24,8 +24,7 @@
 #include "util/util.h"
 
 /* The kinds /proc/PID/ns names, as the fd's link starts ("net:[4026531840]"). */
-static const char *const ns_kinds[] = {"net", "mnt", "uts", "ipc", "pid", "user", "cgroup",
-				       "time"};
+static const char *const ns_kinds[] = {"net", "mnt", "uts", "ipc", "pid", "user", "cgroup", "time"};
 
 /* The kind of the namespace in link, or NULL; *ino its inode. */
 static const char *ns_kind(const char *link, unsigned long long *ino)
@@ -101,8 +100,8 @@ static int nsfd_restore(const struct fd_entry *e, const struct files_rctx *rc, i
 	return 0;
 }
 
-static int nsfd_describe(const struct fd_entry *e, const struct json *files, bool lines,
-			 FILE *out, ckpt_err_t *err)
+static int nsfd_describe(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
+			 ckpt_err_t *err)
 {
 	struct nsfd n;
 	int ret = lines ? 0 : doc_read(&e->at, e->obj, nsfd_fields, &n, err);

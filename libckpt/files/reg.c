@@ -123,11 +123,12 @@ int ghost_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 		for (int j = 0; w->watch && !held && j < dc->nghost_uses; j++)
 			held = !dc->ghost_uses[j].watch && dc->ghost_uses[j].id == w->id;
 		if (w->watch && !held)
-			return ckpt_error_msg(err, ENOTSUP,
-					      "unsupported fd %d (inotify watch on unlinked inode %llu "
-					      "that no fd of the tree holds: restored, it would end at "
-					      "once) in pid %d",
-					      w->fd, (unsigned long long)w->id, w->pid);
+			return ckpt_error_msg(
+				err, ENOTSUP,
+				"unsupported fd %d (inotify watch on unlinked inode %llu "
+				"that no fd of the tree holds: restored, it would end at "
+				"once) in pid %d",
+				w->fd, (unsigned long long)w->id, w->pid);
 	}
 	return 0;
 }
@@ -301,7 +302,8 @@ static int ghost_make(const char *link, const struct ghost_saved *g, struct ckpt
  * (parent true) or is path, until one returns non-zero.
  */
 static int each_ghost(struct files_rctx *rc, const char *path, bool parent, bool dir,
-		      int (*fn)(struct files_rctx *, const struct fd_entry *, uint64_t, ckpt_err_t *),
+		      int (*fn)(struct files_rctx *, const struct fd_entry *, uint64_t,
+				ckpt_err_t *),
 		      ckpt_err_t *err)
 {
 	for (int t = 0; t < rc->ntasks; t++) {

@@ -20,9 +20,9 @@
  * then every queue is refilled with the fds attached to the same
  * messages, then the fds are closed: only the queue holds them, as
  * before. An epoll in flight gets its watches once every in-flight file
- * is open (epoll.c: epoll_inflight_restore). Cycles (a socket in flight in its own queue, or two in each
- * other's) need nothing special: every socket exists before any queue is
- * filled.
+ * is open (epoll.c: epoll_inflight_restore). Cycles (a socket in flight
+ * in its own queue, or two in each other's) need nothing special: every
+ * socket exists before any queue is filled.
  */
 #define LOG_PREFIX "unix: "
 #include <errno.h>

@@ -71,8 +71,8 @@ int main(int argc, char **argv)
 	wl_ready();
 	wl_wait_restored();
 
-	if (deleted_as(d, dir) || deleted_as(p, dir) || deleted_as(dd, dir) || deleted_as(f, file) ||
-	    deleted_as(fp, file))
+	if (deleted_as(d, dir) || deleted_as(p, dir) || deleted_as(dd, dir) ||
+	    deleted_as(f, file) || deleted_as(fp, file))
 		return 1;
 	if (!same_inode(f, fp))
 		return wl_fail("the fds on the unlinked file are on different inodes");

@@ -33,7 +33,8 @@ static int deleted_node(int fd, const char *path, unsigned int mi, unsigned int 
 
 int main(int argc, char **argv)
 {
-	const char *null = fd_path("my-null"), *zero = fd_path("my-zero"), *full = fd_path("my-full");
+	const char *null = fd_path("my-null"), *zero = fd_path("my-zero"),
+		   *full = fd_path("my-full");
 	struct stat st;
 	int fu;
 	char buf[8] = "xxxxxxx";

@@ -18,8 +18,8 @@
 #include "wl.h"
 #include "wl_sys.h"
 
-#define EV_FD 20 /* closed after the watch; its dup stays */
-#define RD_FD 21
+#define EV_FD	 20 /* closed after the watch; its dup stays */
+#define RD_FD	 21
 #define TAKEN_FD 22
 
 static bool watch_is(int ep, int tfd, int fd)

@@ -23,8 +23,8 @@ static const struct {
 	const char *name;
 	int type;
 } kinds[] = {
-	{"net", CLONE_NEWNET},	   {"mnt", CLONE_NEWNS},	 {"uts", CLONE_NEWUTS},
-	{"ipc", CLONE_NEWIPC},	   {"pid", CLONE_NEWPID},	 {"user", CLONE_NEWUSER},
+	{"net", CLONE_NEWNET},	     {"mnt", CLONE_NEWNS},    {"uts", CLONE_NEWUTS},
+	{"ipc", CLONE_NEWIPC},	     {"pid", CLONE_NEWPID},   {"user", CLONE_NEWUSER},
 	{"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
