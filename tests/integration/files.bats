@@ -145,6 +145,23 @@ files_tamper()
 	assert_output --partial "$task: fds[0].flags: missing"
 }
 
+@test "files: a namespace kind or a removed device a bundle makes up is refused by name" {
+	require_cmd jq
+	local task
+	wl_start fd_nsfd || return
+	ckpt_checkpoint || return
+	task=$(cd "$T/bundle" && ls task-*.json | head -1)
+	files_tamper '(.fds[] | select(.kind == "nsfd" and .fd == 3) | .ns) = "../fd/0"' "$task"
+	assert_output --regexp "$task: fds\\[[0-9]+\\]\\.ns: unknown namespace kind .\\.\\./fd/0."
+	ckpt_teardown
+	ckpt_setup
+	wl_start fd_dev_deleted || return
+	ckpt_checkpoint || return
+	task=$(cd "$T/bundle" && ls task-*.json | head -1)
+	files_tamper '(.fds[] | select(.kind == "chr" and .major == 1 and .minor == 3) | .major) = 8' "$task"
+	assert_output --partial "device 8:3 is not a memory device"
+}
+
 @test "files: an O_ASYNC owner that is a second thread fails the checkpoint, tree runs on" {
 	wl_start fd_flags thread || return
 	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
