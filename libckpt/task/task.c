@@ -34,7 +34,7 @@
  *  - per thread, seccomp then credentials come last: a filter is loaded
  *    while the thread still has CAP_SYS_ADMIN (ptrace's SUSPEND_SECCOMP
  *    keeps it from judging our own later calls), and the credentials drop
- *    the privileges every earlier step needs;
+ *    the privileges every earlier step needs (timens' unshare among them);
  *  - restore_last (dumpable) after every thread's credentials, since
  *    setresuid() resets it; then the scratch area goes, and restore_end
  *    (a stopped task enters its group stop) runs with no remote call
@@ -45,7 +45,8 @@
 static const struct task_state_ops *const rooms[] = {
 	&task_signals_ops, &task_timers_ops,  &task_rseq_ops,  &task_sched_ops,
 	&task_pending_ops, &task_rlimits_ops, &task_prctl_ops, &task_mm_ops,
-	&task_mmflags_ops, &task_seccomp_ops, &task_creds_ops, &task_jobctl_ops,
+	&task_mmflags_ops, &task_timens_ops,  &task_seccomp_ops, &task_creds_ops,
+	&task_jobctl_ops,
 };
 
 /* ---- dump ---- */

@@ -1,10 +1,10 @@
 /*
  * libckpt/task/task.h - task state: one room per kind (creds, signals,
  * pending signals, timers, seccomp, rlimits, rseq, scheduling, prctl and
- * /proc settings, mm fields, mm options, job control stops), each with its
- * dump, parse, restore and describe side by side behind struct
- * task_state_ops; task.c lists them in the order they run (the order
- * matters, see there).
+ * /proc settings, mm fields, mm options, job control stops, children's time
+ * namespace), each with its dump, parse, restore and describe side by side
+ * behind struct task_state_ops; task.c lists them in the order they run
+ * (the order matters, see there).
  *
  * Dump writes the members of task-PID.json (process-wide) and of its
  * threads[i] objects; parse reads them back into the typed structs below,
@@ -105,6 +105,9 @@ struct thread_state {
 	const char *comm;	     /* NULL: keep */
 	int64_t loginuid, sessionid; /* -1: not saved */
 	int pdeathsig;		     /* -1: not saved */
+	/* timens */
+	bool has_timens_children;
+	int64_t timens_children[4]; /* monotonic s, ns, boottime s, ns */
 	/* seccomp */
 	int seccomp_mode;
 	struct seccomp_filter_state *filters; /* oldest first */
@@ -189,7 +192,7 @@ struct task_state_ops {
 
 extern const struct task_state_ops task_signals_ops, task_timers_ops, task_rseq_ops, task_sched_ops,
 	task_pending_ops, task_rlimits_ops, task_prctl_ops, task_mm_ops, task_seccomp_ops,
-	task_creds_ops, task_jobctl_ops, task_mmflags_ops;
+	task_creds_ops, task_jobctl_ops, task_mmflags_ops, task_timens_ops;
 
 /* ---- task.c: the table and its walkers ---- */
 

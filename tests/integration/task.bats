@@ -6,9 +6,10 @@
 # signals (every task, after a change of uid, the root with restore -d),
 # the audit loginuid (the session id cannot be set: a new one is given),
 # zombies in their process group and session, THP disabled and membarrier
-# registrations, mlockall(MCL_FUTURE), seccomp filters synchronised across threads (TSYNC); a
-# task under another tracer is refused at checkpoint and runs on; a program
-# that unmapped its vdso.
+# registrations, mlockall(MCL_FUTURE), a time namespace made for the
+# children only (a child inside it is refused), seccomp filters
+# synchronised across threads (TSYNC); a task under another tracer is
+# refused at checkpoint and runs on; a program that unmapped its vdso.
 
 load helpers
 
@@ -86,6 +87,25 @@ load helpers
 
 @test "task: a seccomp filter synchronised to every thread comes back shared (static)" {
 	wl_roundtrip seccomp_tsync.static
+}
+
+@test "task: a time namespace made for the children only comes back with its offsets (dynamic)" {
+	wl_roundtrip timens_children
+}
+
+@test "task: a time namespace made for the children only comes back with its offsets (static)" {
+	wl_roundtrip timens_children.static
+}
+
+@test "task: a child inside a time namespace its parent made is refused, and runs on" {
+	wl_start timens_children inside
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" \
+		"$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "^ckpt-oci: checkpoint [0-9]+: task [0-9]+ is in another time namespace than the root \\(nested namespaces are not supported\\)$"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	wl_go
+	_wl_wait_pass "$WL_PID" "timens_children inside after a refused checkpoint"
 }
 
 # A task under another tracer: refused in one line, the tree runs on.

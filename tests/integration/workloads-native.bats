@@ -295,6 +295,18 @@ load helpers
 	wl_native mlock_future.static
 }
 
+@test "native: timens_children (dynamic)" {
+	wl_native timens_children
+}
+
+@test "native: timens_children (static)" {
+	wl_native timens_children.static
+}
+
+@test "native: timens_children inside" {
+	wl_native timens_children inside
+}
+
 @test "native: mm_opts (dynamic)" {
 	wl_native mm_opts
 }
