@@ -28,6 +28,7 @@
 #define LOG_PREFIX "cgroup: "
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,7 +111,13 @@ static void cg_limits_read(const char *dir, struct json *lim)
 	}
 }
 
-/* Index of cgroup ctl:path in s->list, added with its limits when new. */
+/*
+ * Index of cgroup ctl:path in s->list, added with its limits when new; or
+ * CG_UNPLACED for the root of a v1 hierarchy mounted nowhere (one a program
+ * mounted for a while and took away again): no limits, no sub-cgroup, so the
+ * restored task is where it would be anyway.
+ */
+#define CG_UNPLACED INT_MAX
 static int cg_index(struct cg_seen *s, const char *ctl, const char *path, ckpt_err_t *err)
 {
 	cleanup_free char *key = xasprintf("%s:%s", ctl, path), *mnt = NULL, *dir = NULL;
@@ -124,6 +131,8 @@ static int cg_index(struct cg_seen *s, const char *ctl, const char *path, ckpt_e
 	if (s->n == CG_MAX)
 		return ckpt_error_msg(err, E2BIG, "more than %d cgroups", CG_MAX);
 	mnt = proc_cgroup_mount(ctl);
+	if (!mnt && !strcmp(path, "/"))
+		return CG_UNPLACED; /* the root of a hierarchy nobody mounts: nothing to keep */
 	if (!mnt)
 		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted", ctl);
 	dir = xasprintf("%s%s", mnt, path);
@@ -174,7 +183,8 @@ static int cg_thread_dump(struct cg_seen *s, int procfd, pid_t nspid, pid_t tid,
 
 		if (idx < 0)
 			return idx;
-		json_push(list, json_int(idx));
+		if (idx != CG_UNPLACED)
+			json_push(list, json_int(idx));
 	}
 	return 0;
 }

@@ -112,3 +112,31 @@ cg_member()
 @test "cgroup: own cgroup namespace: same paths seen, the tree's own cgroups below made again" {
 	cg_member cgroup_member --cgroup
 }
+
+# A v1 hierarchy a program mounted for a while and took away again (crun
+# does it with hugetlb on a hybrid host) stays listed in /proc/PID/cgroup,
+# at "/", while mounted nowhere: nothing of it to keep, and no reason to
+# refuse the checkpoint.
+_v1_hierarchy_unmounted()
+{
+	grep -q '^[0-9]*:hugetlb:/$' /proc/self/cgroup &&
+		! grep -q ' - cgroup cgroup .*hugetlb' /proc/self/mountinfo
+}
+
+@test "cgroup: the root of a v1 hierarchy mounted nowhere is left out, not refused" {
+	local m=$T/hugetlb
+
+	if ! _v1_hierarchy_unmounted; then
+		grep -qw hugetlb $CG/unified/cgroup.controllers 2>/dev/null ||
+			skip "no hugetlb controller to mount as v1 here"
+		mkdir "$m"
+		mount -t cgroup -o hugetlb cgroup "$m"
+		mkdir "$m/$NAME" # keeps the hierarchy once unmounted
+		umount "$m"
+		mount -t cgroup -o hugetlb cgroup "$m"
+		rmdir "$m/$NAME"
+		umount "$m"
+	fi
+	_v1_hierarchy_unmounted || fail "hugetlb is not a v1 hierarchy mounted nowhere"
+	wl_roundtrip counter
+}
