@@ -28,6 +28,7 @@
 #include "ckpt/ckpt.h"
 #include "criu/swrk.h"
 #include "util/abort.h"
+#include "util/fault.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -191,7 +192,9 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	 * runtime's death roll the dump back instead (util/abort.h).
 	 */
 	ckpt_abort_signals_on(getppid());
-	ret = ckpt_dump(&d, err);
+	ret = ckpt_fault_arm(getppid(), err);
+	if (ret == 0)
+		ret = ckpt_dump(&d, err);
 	ckpt_abort_signals_off();
 	t_end = now_ns();
 	if ((ret < 0 && r.locked) || (ret == 0 && o->leave_running)) {

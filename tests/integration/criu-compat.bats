@@ -194,6 +194,27 @@ EOF
 	restore_counter "$ID" "$T/img" "$lo"
 }
 
+@test "criu: a dump told to stop at a ptrace call rolls back, the container runs on" {
+	local n pid
+
+	ctr_run_counter "$ID"
+	# the service's own SIGTERM at its 20th ptrace call, as a Ctrl-C on runc
+	# reaches it: the tree seized and frozen
+	CKPT_OCI_FAULT=kill-self:TERM:20 runc_criu checkpoint --leave-running \
+		--image-path "$T/img" --work-path "$T/work" "$ID"
+	assert_failure
+	grep -rqs "interrupted by SIGTERM" "$T/work" "$T/img" "$T/runc.out" ||
+		fail "not rolled back: $output"
+	[[ $(ctr_status "$ID") == running ]] || fail "runc says $(ctr_status "$ID")"
+	pid=$(ctr_pid "$ID")
+	run nsenter -t "$pid" -n nft list tables
+	[[ $status -eq 0 && $output != *ckpt_oci* ]] || fail "lock table left: $output"
+	n=$(ctr_count "$ID")
+	ctr_wait_count_above "$ID" "$n"
+	# runc's own descriptors.json stays; no bundle, whole or half
+	! compgen -G "$T/img/bundle*" >/dev/null || fail "left: $(ls "$T/img")"
+}
+
 @test "criu: the images directory moved elsewhere restores" {
 	checkpoint_counter "$ID" "$T/img-a"
 	mkdir "$T/elsewhere"
