@@ -3,8 +3,8 @@
  * limit) and seals, once per inode in files.json "memfds" (memfd-ID.img).
  * Restore makes the memfd once in ckpt-oci, fills and seals it, parks it;
  * each fd reopens it through /proc/self/fd with its own flags and offset.
- * A memfd also mapped by the task is restored as a separate object by the
- * memory code: fd and mapping do not share pages after restore (yet).
+ * A memfd the task also maps is mapped from this one (mem/mem-object.c
+ * opens it through the task's fd), so fd and mapping stay one object.
  */
 #define LOG_PREFIX "memfd: "
 #include <errno.h>

@@ -4,7 +4,10 @@
  * a piece of it), a memfd named as the saved one, a deleted file's content
  * in a temporary file. The first mapping makes the object; the others open
  * it through /proc/PID/map_files of that mapping, and rmem_fill_shared
- * writes its content from outside once it is mapped.
+ * writes its content from outside once it is mapped. A memfd the task
+ * also holds an fd on is not made again: the fd's memfd (files/memfd.c,
+ * filled and sealed already) is opened through /proc/self/fd, so writes
+ * through the fd show in the mapping as before.
  */
 #define LOG_PREFIX "rmem: "
 #include <errno.h>
@@ -19,6 +22,8 @@
 #include "mem/mem.h"
 #include "mem/mem-restore.h"
 #include "restore/restore.h"
+#include "task/task.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -97,6 +102,31 @@ static int reopen_rdonly(struct rtask *t, uint64_t data, long *fd, ckpt_err_t *e
 	return ret;
 }
 
+/* An fd of t on the memfd of inode id (task-PID.json "fds"), or -1. */
+static int memfd_fd_of(const struct rtask *t, uint64_t id)
+{
+	const struct doc_at top = DOC_TOP(t->state ? t->state->file : "task");
+	const struct doc_at fds_at = DOC_KEY(&top, "fds");
+	const struct json *fds = json_get(t->doc, "fds");
+	ckpt_err_t e = {0};
+
+	for (size_t i = 0; i < json_len(fds); i++) {
+		const struct doc_at at = DOC_IDX(&fds_at, i);
+		const struct json *o = json_at(fds, i);
+		uint64_t m = 0;
+		int64_t fd;
+
+		if (doc_opt_u64(&at, o, "memfd", UINT64_MAX, 0, &m, &e) < 0 ||
+		    doc_int(&at, o, "fd", 0, INT_MAX, &fd, &e) < 0) {
+			ckpt_error_clear(&e);
+			continue;
+		}
+		if (m && m == id) /* 0: not a memfd (no inode is 0) */
+			return (int)fd;
+	}
+	return -1;
+}
+
 /* A memfd named as the saved one ("/memfd:NAME (deleted)"), of the saved size. */
 static int memfd_make(struct rtask *t, const struct rvma *v, uint64_t data, long *fd,
 		      ckpt_err_t *err)
@@ -159,7 +189,7 @@ int rmem_object_source(struct rctx *rc, struct rtask *t, const struct rvma *v, i
 	uint64_t data = rc->scratch + SCRATCH_DATA;
 	struct rshm *shm = shm_find(rc, v->kind, v->m->shmid);
 	char path[PATH_MAX];
-	int ret;
+	int ret, held;
 
 	if (shm) {
 		ret = shm_path_in_task(rc, t, shm, path, sizeof(path), err);
@@ -186,6 +216,11 @@ int rmem_object_source(struct rctx *rc, struct rtask *t, const struct rvma *v, i
 	 */
 	if (v->kind == VMA_SHMEM)
 		return rmem_open(t, data, "/dev/zero", O_RDWR, fd, err);
+	if (v->kind == VMA_MEMFD && (held = memfd_fd_of(t, v->m->shmid)) >= 0) {
+		rc->shms[rc->nshms - 1].filled = true; /* its content came with the fd */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", held);
+		return rmem_open(t, data, path, vma_writes_file(v) ? O_RDWR : O_RDONLY, fd, err);
+	}
 	ret = v->kind == VMA_MEMFD ? memfd_make(t, v, data, fd, err)
 				   : ghost_make(t, v, data, fd, err);
 	if (ret == 0 && !vma_writes_file(v))

@@ -41,6 +41,14 @@ bats_require_minimum_version 1.5.0
 	wl_roundtrip map_file_rights.static "$T"
 }
 
+@test "mem: memfd_fd_map, a memfd held by an fd and mapped is one object (dynamic)" {
+	wl_roundtrip memfd_fd_map
+}
+
+@test "mem: memfd_fd_map, a memfd held by an fd and mapped is one object (static)" {
+	wl_roundtrip memfd_fd_map.static
+}
+
 @test "mem: memfd_exec, a memfd executed after restore (dynamic)" {
 	wl_roundtrip memfd_exec
 }

@@ -117,6 +117,14 @@ load helpers
 	wl_native file_mappings.static "$T"
 }
 
+@test "native: memfd_fd_map (dynamic)" {
+	wl_native memfd_fd_map
+}
+
+@test "native: memfd_fd_map (static)" {
+	wl_native memfd_fd_map.static
+}
+
 @test "native: memfd_map (dynamic)" {
 	wl_native memfd_map
 }
