@@ -31,7 +31,18 @@
  * the slave's side restored as above, and its master passed to ckpt-oci
  * (files_rctx console_sk) for the caller: the runtime's console socket.
  * Any other slave whose master is not in the tree (the caller's terminal)
- * is dev.c's: an external terminal.
+ * is dev.c's: an external terminal. Indexes are per devpts: a slave is a
+ * master's only on the filesystem of that master's slave.
+ *
+ * Refused at checkpoint (one line, the tree runs on): a pair that is the
+ * controlling terminal of a session whose leader is not in the tree, or
+ * whose foreground group has no leader in the tree; two masters of one
+ * index (two devpts); a master not below /dev; more than 128 KiB queued.
+ * Restored differently (no error): a pair on a devpts shared with others
+ * (the host's) gets a new index when its own is taken; a status byte of
+ * packet mode waiting to be read, and the ^S/^Q stop state, are lost; a
+ * slave no task holds, opened to refill the queues, reads as closed on
+ * the master once they are.
  */
 #define LOG_PREFIX "tty: "
 #include <dirent.h>
