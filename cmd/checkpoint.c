@@ -70,81 +70,102 @@ static int checkpoint_container(struct oci_checkpoint_opts *oci, struct ckpt_dum
 	return cmd_worker(what, container_work, oci);
 }
 
+static const struct option checkpoint_longopts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "leave-running", no_argument, NULL, 'R' },
+	{ "work-dir", required_argument, NULL, 'w' },
+	{ "cgroup", required_argument, NULL, 'c' },
+	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "tcp-established", no_argument, NULL, 'T' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "runtime", required_argument, NULL, 'r' },
+	{ "root", required_argument, NULL, 'D' },
+	{ "no-rootfs", no_argument, NULL, 'F' },
+	{ "key", required_argument, NULL, 'K' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* --ghost-limit N[KMG]: false when it is not a size. */
+static bool ghost_limit_parse(const char *arg, unsigned long long *n)
+{
+	char *end;
+
+	*n = strtoull(arg, &end, 10);
+	if (*end && strchr("KMG", *end) && !end[1]) {
+		*n <<= *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
+		return true;
+	}
+	return !*end && *n;
+}
+
+/* One option into opts or oci: -1 to go on, else the exit status. */
+static int checkpoint_opt(int c, struct ckpt_dump_opts *opts, struct oci_checkpoint_opts *oci)
+{
+	char *end;
+
+	switch (c) {
+	case 'p':
+		opts->pid = strtol(optarg, &end, 10);
+		if (*end || opts->pid <= 0)
+			return cmd_fail("checkpoint", "--pid needs a positive number");
+		break;
+	case 'o':
+		opts->bundle = optarg;
+		break;
+	case 'R':
+		opts->leave_running = true;
+		break;
+	case 'w':
+		opts->work_dir = optarg;
+		break;
+	case 'c':
+		opts->cgroup = optarg;
+		break;
+	case 'G':
+		if (!ghost_limit_parse(optarg, &opts->ghost_limit))
+			return cmd_fail("checkpoint", "--ghost-limit needs a size such as 64M");
+		break;
+	case 'T':
+		opts->tcp_established = true;
+		break;
+	case 'r':
+		oci->runtime = optarg;
+		break;
+	case 'D':
+		oci->root = optarg;
+		break;
+	case 'F':
+		oci->no_rootfs = true;
+		break;
+	case 'K':
+		opts->key_file = optarg;
+		break;
+	case 'v':
+		opts->verbose = true;
+		break;
+	case 'h':
+		checkpoint_usage(stdout);
+		return 0;
+	default:
+		checkpoint_usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
 int cmd_checkpoint(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "leave-running", no_argument, NULL, 'R' },
-		{ "work-dir", required_argument, NULL, 'w' },
-		{ "cgroup", required_argument, NULL, 'c' },
-		{ "ghost-limit", required_argument, NULL, 'G' },
-		{ "tcp-established", no_argument, NULL, 'T' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "runtime", required_argument, NULL, 'r' },
-		{ "root", required_argument, NULL, 'D' },
-		{ "no-rootfs", no_argument, NULL, 'F' },
-		{ "key", required_argument, NULL, 'K' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct oci_checkpoint_opts oci = { 0 };
 	struct ckpt_dump_opts opts = { 0 };
 	char what[64];
-	char *end;
-	int c;
+	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "p:o:Rw:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			opts.pid = strtol(optarg, &end, 10);
-			if (*end || opts.pid <= 0)
-				return cmd_fail("checkpoint", "--pid needs a positive number");
-			break;
-		case 'o':
-			opts.bundle = optarg;
-			break;
-		case 'R':
-			opts.leave_running = true;
-			break;
-		case 'w':
-			opts.work_dir = optarg;
-			break;
-		case 'c':
-			opts.cgroup = optarg;
-			break;
-		case 'G':
-			opts.ghost_limit = strtoull(optarg, &end, 10);
-			if (*end && strchr("KMG", *end) && !end[1])
-				opts.ghost_limit <<= *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
-			else if (*end || !opts.ghost_limit)
-				return cmd_fail("checkpoint", "--ghost-limit needs a size such as 64M");
-			break;
-		case 'T':
-			opts.tcp_established = true;
-			break;
-		case 'r':
-			oci.runtime = optarg;
-			break;
-		case 'D':
-			oci.root = optarg;
-			break;
-		case 'F':
-			oci.no_rootfs = true;
-			break;
-		case 'K':
-			opts.key_file = optarg;
-			break;
-		case 'v':
-			opts.verbose = true;
-			break;
-		case 'h':
-			checkpoint_usage(stdout);
-			return 0;
-		default:
-			checkpoint_usage(stderr);
-			return 2;
-		}
+	while ((c = getopt_long(argc, argv, "p:o:Rw:vh", checkpoint_longopts, NULL)) != -1) {
+		ret = checkpoint_opt(c, &opts, &oci);
+		if (ret >= 0)
+			return ret;
 	}
 	if (optind < argc)
 		return checkpoint_container(&oci, &opts, argc - optind, argv + optind);

@@ -50,103 +50,143 @@ static void restore_usage(FILE *f)
 		   "  -v, --verbose        progress on stderr\n");
 }
 
+static const struct option restore_longopts[] = {
+	{ "detach", no_argument, NULL, 'd' },
+	{ "pid-file", required_argument, NULL, 'P' },
+	{ "work-dir", required_argument, NULL, 'w' },
+	{ "ignore-file-changes", no_argument, NULL, 'I' },
+	{ "mount-map", required_argument, NULL, 'M' },
+	{ "veth-map", required_argument, NULL, 'V' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "name", required_argument, NULL, 'N' },
+	{ "runtime", required_argument, NULL, 'R' },
+	{ "root", required_argument, NULL, 'r' },
+	{ "no-runtime", no_argument, NULL, 'n' },
+	{ "rootfs", required_argument, NULL, 'F' },
+	{ "key", required_argument, NULL, 'K' },
+	{ "insecure-unauthenticated", no_argument, NULL, 'U' },
+	{ "console-socket", required_argument, NULL, 'C' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One more OLD=NEW of --mount-map or --veth-map: -1, or the exit status. */
+static int restore_map_add(const char ***list, int *n, const char *const **out, const char *arg)
+{
+	*list = realloc(*list, (*n + 1) * sizeof(**list));
+	if (!*list)
+		return cmd_fail("restore", "out of memory");
+	(*list)[(*n)++] = arg;
+	*out = *list;
+	return -1;
+}
+
+/* A container's option (name, runtime, root, rootfs) into oopts: false for any other. */
+static bool restore_oci_opt(int c, struct oci_restore_opts *oopts)
+{
+	switch (c) {
+	case 'N':
+		oopts->name = optarg;
+		return true;
+	case 'R':
+		oopts->runtime = optarg;
+		return true;
+	case 'r':
+		oopts->root = optarg;
+		return true;
+	case 'n':
+		oopts->no_runtime = true;
+		return true;
+	case 'F':
+		oopts->rootfs = optarg;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * One option into opts or oopts (maps and veths: the growing lists of
+ * --mount-map and --veth-map): -1 to go on, else the exit status.
+ */
+static int restore_opt(int c, struct ckpt_restore_opts *opts, struct oci_restore_opts *oopts,
+		       const char ***maps, const char ***veths)
+{
+	if (restore_oci_opt(c, oopts))
+		return -1;
+	switch (c) {
+	case 'd':
+		opts->detach = true;
+		break;
+	case 'P':
+		opts->pid_file = optarg;
+		break;
+	case 'w':
+		opts->work_dir = optarg;
+		break;
+	case 'I':
+		opts->ignore_file_changes = true;
+		break;
+	case 'M':
+		if (!strchr(optarg, '=') || optarg[0] != '/' || strchr(optarg, '=')[1] != '/') {
+			fprintf(stderr, "ckpt-oci restore: --mount-map wants /OLD=/NEW\n");
+			return 2;
+		}
+		return restore_map_add(maps, &opts->nmount_map, &opts->mount_map, optarg);
+	case 'V':
+		if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
+			fprintf(stderr, "ckpt-oci restore: --veth-map wants CTNAME=HOSTNAME\n");
+			return 2;
+		}
+		return restore_map_add(veths, &opts->nveth_map, &opts->veth_map, optarg);
+	case 'v':
+		opts->verbose = true;
+		break;
+	case 'C':
+		opts->console_socket = optarg;
+		break;
+	case 'K':
+		opts->key_file = optarg;
+		break;
+	case 'U':
+		opts->insecure_unauthenticated = true;
+		break;
+	case 'h':
+		restore_usage(stdout);
+		return 0;
+	default:
+		restore_usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+/* The exit status of restore: the root's pid printed (detached), or its own status. */
+static int restore_status(const struct ckpt_restore_opts *opts)
+{
+	if (opts->detach) {
+		printf("%d\n", opts->root_pid);
+		return 0;
+	}
+	if (WIFEXITED(opts->exit_status))
+		return WEXITSTATUS(opts->exit_status);
+	if (WIFSIGNALED(opts->exit_status))
+		return 128 + WTERMSIG(opts->exit_status);
+	return 1;
+}
+
 int cmd_restore(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "detach", no_argument, NULL, 'd' },
-		{ "pid-file", required_argument, NULL, 'P' },
-		{ "work-dir", required_argument, NULL, 'w' },
-		{ "ignore-file-changes", no_argument, NULL, 'I' },
-		{ "mount-map", required_argument, NULL, 'M' },
-		{ "veth-map", required_argument, NULL, 'V' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "runtime", required_argument, NULL, 'R' },
-		{ "root", required_argument, NULL, 'r' },
-		{ "no-runtime", no_argument, NULL, 'n' },
-		{ "rootfs", required_argument, NULL, 'F' },
-		{ "key", required_argument, NULL, 'K' },
-		{ "insecure-unauthenticated", no_argument, NULL, 'U' },
-		{ "console-socket", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct oci_restore_opts oopts = { 0 };
 	struct ckpt_restore_opts opts = { 0 };
 	const char **maps = NULL, **veths = NULL;
 	ckpt_err_t err = { 0 };
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "dP:w:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			opts.detach = true;
-			break;
-		case 'P':
-			opts.pid_file = optarg;
-			break;
-		case 'w':
-			opts.work_dir = optarg;
-			break;
-		case 'I':
-			opts.ignore_file_changes = true;
-			break;
-		case 'M':
-			if (!strchr(optarg, '=') || optarg[0] != '/' || strchr(optarg, '=')[1] != '/') {
-				fprintf(stderr, "ckpt-oci restore: --mount-map wants /OLD=/NEW\n");
-				return 2;
-			}
-			maps = realloc(maps, (opts.nmount_map + 1) * sizeof(*maps));
-			if (!maps)
-				return cmd_fail("restore", "out of memory");
-			maps[opts.nmount_map++] = optarg;
-			opts.mount_map = maps;
-			break;
-		case 'V':
-			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
-				fprintf(stderr, "ckpt-oci restore: --veth-map wants CTNAME=HOSTNAME\n");
-				return 2;
-			}
-			veths = realloc(veths, (opts.nveth_map + 1) * sizeof(*veths));
-			if (!veths)
-				return cmd_fail("restore", "out of memory");
-			veths[opts.nveth_map++] = optarg;
-			opts.veth_map = veths;
-			break;
-		case 'v':
-			opts.verbose = true;
-			break;
-		case 'N':
-			oopts.name = optarg;
-			break;
-		case 'R':
-			oopts.runtime = optarg;
-			break;
-		case 'r':
-			oopts.root = optarg;
-			break;
-		case 'n':
-			oopts.no_runtime = true;
-			break;
-		case 'F':
-			oopts.rootfs = optarg;
-			break;
-		case 'C':
-			opts.console_socket = optarg;
-			break;
-		case 'K':
-			opts.key_file = optarg;
-			break;
-		case 'U':
-			opts.insecure_unauthenticated = true;
-			break;
-		case 'h':
-			restore_usage(stdout);
-			return 0;
-		default:
-			restore_usage(stderr);
-			return 2;
-		}
+	while ((c = getopt_long(argc, argv, "dP:w:vh", restore_longopts, NULL)) != -1) {
+		ret = restore_opt(c, &opts, &oopts, &maps, &veths);
+		if (ret >= 0)
+			return ret;
 	}
 	if (optind != argc - 1) {
 		restore_usage(stderr);
@@ -172,13 +212,5 @@ int cmd_restore(int argc, char **argv)
 	ckpt_fault_report();
 	if (ret < 0)
 		return cmd_fail("restore", err.msg);
-	if (opts.detach) {
-		printf("%d\n", opts.root_pid);
-		return 0;
-	}
-	if (WIFEXITED(opts.exit_status))
-		return WEXITSTATUS(opts.exit_status);
-	if (WIFSIGNALED(opts.exit_status))
-		return 128 + WTERMSIG(opts.exit_status);
-	return 1;
+	return restore_status(&opts);
 }

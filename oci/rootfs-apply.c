@@ -112,6 +112,35 @@ struct apply {
 	ckpt_err_t *err;
 };
 
+static int apply_dir(struct apply *a, int sfd, size_t len, int depth);
+
+/*
+ * The staged directory name (in sdfd, st its stat) applied onto the one
+ * in dfd, made when missing: its content first, then its owner, mode and
+ * times (its content changed them). a->path is its parent's, len long.
+ */
+static int apply_subdir(struct apply *a, int sdfd, int dfd, const char *name,
+			const struct stat *st, size_t len, int depth)
+{
+	int sub, ret = ensure_dir(dfd, name);
+
+	if (ret < 0)
+		return ckpt_error(a->err, -ret, "rootfs: directory `%s/%s`", a->path, name);
+	sub = openat(sdfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return ckpt_error(a->err, errno, "rootfs: staged `%s`", name);
+	snprintf(a->path + len, sizeof(a->path) - len, "%s%s", len ? "/" : "", name);
+	ret = apply_dir(a, sub, strlen(a->path), depth + 1);
+	a->path[len] = '\0';
+	if (ret < 0)
+		return ret;
+	ret = dir_meta(dfd, name, st);
+	if (ret < 0)
+		ret = ckpt_error(a->err, -ret, "rootfs: directory `%s/%s`", a->path, name);
+	a->moved++;
+	return ret;
+}
+
 static int apply_dir(struct apply *a, int sfd, size_t len, int depth)
 {
 	cleanup_close int dfd = -1;
@@ -134,7 +163,6 @@ static int apply_dir(struct apply *a, int sfd, size_t len, int depth)
 	while (ret == 0 && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		struct stat st;
-		int sub;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -146,34 +174,13 @@ static int apply_dir(struct apply *a, int sfd, size_t len, int depth)
 			ret = ckpt_error(a->err, errno, "rootfs: staged `%s`", de->d_name);
 			break;
 		}
-		if (!S_ISDIR(st.st_mode)) {
-			ret = move_entry(dirfd(d), dfd, de->d_name);
-			if (ret < 0)
-				ret = ckpt_error(a->err, -ret, "rootfs: put `%s/%s` back", a->path,
-						 de->d_name);
-			a->moved++;
+		if (S_ISDIR(st.st_mode)) {
+			ret = apply_subdir(a, dirfd(d), dfd, de->d_name, &st, len, depth);
 			continue;
 		}
-		ret = ensure_dir(dfd, de->d_name);
-		if (ret < 0) {
-			ret = ckpt_error(a->err, -ret, "rootfs: directory `%s/%s`", a->path,
-					 de->d_name);
-			break;
-		}
-		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			ret = ckpt_error(a->err, errno, "rootfs: staged `%s`", de->d_name);
-			break;
-		}
-		snprintf(a->path + len, sizeof(a->path) - len, "%s%s", len ? "/" : "", de->d_name);
-		ret = apply_dir(a, sub, strlen(a->path), depth + 1);
-		a->path[len] = '\0';
+		ret = move_entry(dirfd(d), dfd, de->d_name);
 		if (ret < 0)
-			break;
-		/* after its content, which changed its times */
-		ret = dir_meta(dfd, de->d_name, &st);
-		if (ret < 0)
-			ret = ckpt_error(a->err, -ret, "rootfs: directory `%s/%s`", a->path,
+			ret = ckpt_error(a->err, -ret, "rootfs: put `%s/%s` back", a->path,
 					 de->d_name);
 		a->moved++;
 	}

@@ -240,21 +240,15 @@ static void open_log(const char *work_dir, const char *bundle, const char *name,
 		pr_warn("%s, no debug log", err.msg);
 }
 
-int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
+/*
+ * The log opened, the bundle created (its temporary directory journaled,
+ * so a killed checkpoint leaves nothing) and the caller's documents added.
+ */
+static int dump_open(struct ckpt_dump_opts *o, struct ckpt_ctx *ctx, int *j_tmp, ckpt_err_t *err)
 {
-	struct ckpt_ctx ctx = { 0 };
-	struct files_dctx fc = { 0 };
-	struct freezer fz = { .dirfd = -1 };
-	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
-	cleanup_free char *lock_path = NULL, *tmp_path = NULL;
-	int ret, lock, j_tmp, j_net = -1;
-	bool locked = false;
+	cleanup_free char *tmp_path = NULL;
+	int ret;
 
-	if (geteuid() != 0)
-		return ckpt_error_msg(err, EPERM, "checkpoint needs root");
-	lock = tree_lock(o->pid, &lock_path, err);
-	if (lock < 0)
-		return lock;
 	/*
 	 * Each task's memory dump takes an 8 MiB copy buffer with calloc().
 	 * Once the first was freed, glibc's sliding mmap threshold serves the
@@ -266,75 +260,127 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	open_log(o->work_dir, o->bundle, "dump.log", o->verbose);
 	pr_info("checkpoint of %d into %s", o->pid, o->bundle);
 	tmp_path = abs_path(o->bundle);
-	j_tmp = journal_add("rmtree", "%s.tmp", tmp_path);
-	ret = bundle_create(o->bundle, &(struct bundle_auth){.key_file = o->key_file}, &ctx.bundle,
+	*j_tmp = journal_add("rmtree", "%s.tmp", tmp_path);
+	ret = bundle_create(o->bundle, &(struct bundle_auth){.key_file = o->key_file}, &ctx->bundle,
 			    err);
 	if (ret < 0)
-		goto out;
+		return ret;
 	if (o->no_sync)
-		bundle_set_no_sync(ctx.bundle);
-	ret = extra_dump(&ctx, o, err);
+		bundle_set_no_sync(ctx->bundle);
+	return extra_dump(ctx, o, err);
+}
+
+/* The tree's network namespaces locked (journaled: recover takes the lock away). */
+static int dump_lock_net(struct ckpt_ctx *ctx, int *j_net, bool *locked, ckpt_err_t *err)
+{
+	int ret;
+
+	*j_net = journal_add("netlock", "%d %llu", ctx->root->pid,
+			     journal_starttime(ctx->root->pid));
+	ret = ns_lock_all(ctx->root->pid, err);
+	*locked = ret == 0;
+	return ret;
+}
+
+/* Every task, then what is dumped once all are: shared files, the tree. */
+static int dump_tasks(struct ckpt_ctx *ctx, struct files_dctx *fc, ckpt_err_t *err)
+{
+	int ret = 0;
+
+	/* the tree's tasks: whose terminal is whose (files/tty.c) */
+	fc->tree_pids = xzalloc((ctx->ntasks + 1) * sizeof(*fc->tree_pids));
+	for (int i = 0; i < ctx->ntasks; i++)
+		fc->tree_pids[fc->ntree_pids++] = ctx->tasks[i]->pid;
+	for (int i = 0; ret == 0 && i < ctx->ntasks; i++) {
+		ret = ckpt_abort_check(err);
+		if (ret == 0)
+			ret = task_dump(ctx, ctx->tasks[i], fc, err);
+		if (ret < 0)
+			ckpt_error_wrap(err, "task %d", ctx->tasks[i]->pid);
+	}
+	if (ret == 0)
+		ret = files_dump_finish(fc, err);
+	if (ret == 0)
+		ret = pstree_dump(ctx, err);
+	return ret;
+}
+
+/*
+ * Seize the tree, dump its namespaces (locked once dumped), its tasks and
+ * what the caller adds while it is frozen, and commit the bundle; an
+ * abort is answered between steps, until the commit.
+ */
+static int dump_frozen(struct ckpt_ctx *ctx, struct ckpt_dump_opts *o, struct freezer *fz,
+		       struct files_dctx *fc, int *j_net, bool *locked, ckpt_err_t *err)
+{
+	int ret = seize_frozen_or_not(ctx, o, fz, err);
+
+	if (ret == 0)
+		ret = pstree_collect(ctx, err);
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
+	if (ret == 0)
+		ret = namespaces_dump(ctx, o->own_cgroup, err);
+	/* after the namespaces: the ruleset saved must not hold the lock */
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
+	if (ret == 0)
+		ret = dump_lock_net(ctx, j_net, locked, err);
+	if (ret == 0)
+		ret = dump_tasks(ctx, fc, err);
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
+	if (ret == 0 && o->frozen)
+		ret = o->frozen(o, ctx->bundle, err);
+	/* the last point where an abort is answered: nothing is kept after it */
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
+	if (ret == 0)
+		ret = bundle_commit(ctx->bundle, err);
+	return ret;
+}
+
+/* The tree runs on as it was: sockets out of repair, network unlocked, tasks released. */
+static void dump_release(struct ckpt_ctx *ctx, struct files_dctx *fc, struct freezer *fz,
+			 bool locked, int j_net)
+{
+	inet_dump_release(fc, false);
+	if (locked)
+		ns_unlock_all(ctx->root->pid);
+	journal_done(j_net);
+	release_tree(ctx, fz);
+}
+
+int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
+{
+	struct ckpt_ctx ctx = { 0 };
+	struct files_dctx fc = { 0 };
+	struct freezer fz = { .dirfd = -1 };
+	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
+	cleanup_free char *lock_path = NULL;
+	int ret, lock, j_tmp = -1, j_net = -1;
+	bool locked = false;
+
+	if (geteuid() != 0)
+		return ckpt_error_msg(err, EPERM, "checkpoint needs root");
+	lock = tree_lock(o->pid, &lock_path, err);
+	if (lock < 0)
+		return lock;
+	ret = dump_open(o, &ctx, &j_tmp, err);
 	if (ret < 0)
 		goto out;
 	fc.bundle = ctx.bundle;
 	fc.ghost_limit = o->ghost_limit;
 	fc.tcp_established = o->tcp_established;
 	t_frozen = now_ns();
-	ret = seize_frozen_or_not(&ctx, o, &fz, err);
-	if (ret == 0)
-		ret = pstree_collect(&ctx, err);
-	if (ret == 0)
-		ret = ckpt_abort_check(err);
-	if (ret == 0)
-		ret = namespaces_dump(&ctx, o->own_cgroup, err);
-	/* after the namespaces: the ruleset saved must not hold the lock */
-	if (ret == 0)
-		ret = ckpt_abort_check(err);
-	if (ret == 0) {
-		j_net = journal_add("netlock", "%d %llu", ctx.root->pid,
-				    journal_starttime(ctx.root->pid));
-		ret = ns_lock_all(ctx.root->pid, err);
-		locked = ret == 0;
-	}
-	/* the tree's tasks: whose terminal is whose (files/tty.c) */
-	fc.tree_pids = xzalloc((ctx.ntasks + 1) * sizeof(*fc.tree_pids));
-	for (int i = 0; i < ctx.ntasks; i++)
-		fc.tree_pids[fc.ntree_pids++] = ctx.tasks[i]->pid;
-	for (int i = 0; ret == 0 && i < ctx.ntasks; i++) {
-		ret = ckpt_abort_check(err);
-		if (ret == 0)
-			ret = task_dump(&ctx, ctx.tasks[i], &fc, err);
-		if (ret < 0)
-			ckpt_error_wrap(err, "task %d", ctx.tasks[i]->pid);
-	}
-	if (ret == 0)
-		ret = files_dump_finish(&fc, err);
-	if (ret == 0)
-		ret = pstree_dump(&ctx, err);
-	if (ret == 0)
-		ret = ckpt_abort_check(err);
-	if (ret == 0 && o->frozen)
-		ret = o->frozen(o, ctx.bundle, err);
-	/* the last point where an abort is answered: nothing is kept after it */
-	if (ret == 0)
-		ret = ckpt_abort_check(err);
-	if (ret == 0)
-		ret = bundle_commit(ctx.bundle, err);
+	ret = dump_frozen(&ctx, o, &fz, &fc, &j_net, &locked, err);
 	if (ret < 0) {
-		inet_dump_release(&fc, false);
-		if (locked)
-			ns_unlock_all(ctx.root->pid);
-		journal_done(j_net);
-		release_tree(&ctx, &fz);
+		dump_release(&ctx, &fc, &fz, locked, j_net);
 		pr_info("checkpoint failed, tree left running: %s", err->msg);
 		goto out;
 	}
 	if (o->leave_running) {
-		inet_dump_release(&fc, false);
-		if (locked)
-			ns_unlock_all(ctx.root->pid);
-		journal_done(j_net);
-		release_tree(&ctx, &fz);
+		dump_release(&ctx, &fc, &fz, locked, j_net);
 		t_end = now_ns();
 	} else {
 		ret = seize_kill(&ctx, &t_end, err);

@@ -176,6 +176,34 @@ static struct task *task_new(struct ckpt_ctx *ctx, pid_t pid, struct task *paren
 	return t;
 }
 
+/* The children of every thread of t not yet known become tasks (*changed then). */
+static int seize_add_children(struct ckpt_ctx *ctx, struct task *t, bool *changed,
+			      ckpt_err_t *err)
+{
+	for (int i = 0; i < t->nthreads; i++) {
+		cleanup_free pid_t *kids = NULL;
+		int nkids;
+
+		if (proc_list_children(t->procfd, t->threads[i].tid, &kids, &nkids, err) < 0) {
+			ckpt_error_clear(err); /* thread gone: its children moved to others */
+			continue;
+		}
+		for (int k = 0; k < nkids; k++) {
+			if (ctx_find(ctx, kids[k]))
+				continue;
+			if (!task_new(ctx, kids[k], t, err)) {
+				if (err->code == ESRCH) {
+					ckpt_error_clear(err);
+					continue;
+				}
+				return -err->code;
+			}
+			*changed = true;
+		}
+	}
+	return 0;
+}
+
 /*
  * One pass over a task: seize threads not yet seized, add children not
  * yet known. *changed is set when anything new was found.
@@ -220,28 +248,7 @@ static int seize_pass_task(struct ckpt_ctx *ctx, struct task *t, bool *changed, 
 			return ret;
 		*changed = true;
 	}
-	for (int i = 0; i < t->nthreads; i++) {
-		cleanup_free pid_t *kids = NULL;
-		int nkids;
-
-		if (proc_list_children(t->procfd, t->threads[i].tid, &kids, &nkids, err) < 0) {
-			ckpt_error_clear(err); /* thread gone: its children moved to others */
-			continue;
-		}
-		for (int k = 0; k < nkids; k++) {
-			if (ctx_find(ctx, kids[k]))
-				continue;
-			if (!task_new(ctx, kids[k], t, err)) {
-				if (err->code == ESRCH) {
-					ckpt_error_clear(err);
-					continue;
-				}
-				return -err->code;
-			}
-			*changed = true;
-		}
-	}
-	return 0;
+	return seize_add_children(ctx, t, changed, err);
 }
 
 int seize_tree(struct ckpt_ctx *ctx, pid_t root, ckpt_err_t *err)

@@ -538,9 +538,129 @@ static int write_pid_file(const char *path, pid_t pid, ckpt_err_t *err)
 	return write_file_at(AT_FDCWD, path, buf, n, 0644, err);
 }
 
-int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
+/* restore.log beside the bundle (or in the work directory); a restore goes on without it. */
+static void restore_open_log(const struct ckpt_restore_opts *o, ckpt_err_t *err)
 {
 	cleanup_free char *copy = xstrdup(o->bundle), *logpath = NULL;
+
+	log_set_stderr_level(o->verbose ? LOG_INFO : LOG_WARN);
+	logpath = xasprintf("%s/restore.log", o->work_dir ? o->work_dir : dirname(copy));
+	if (log_open_file(logpath, err) < 0) {
+		pr_warn("%s, no debug log", err->msg);
+		ckpt_error_clear(err);
+	}
+}
+
+/*
+ * The bundle opened and every document read and checked against this
+ * host; then (the caller told it was verified) the shared files, the
+ * console and the namespaces prepared: from there on things are made.
+ */
+static int restore_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
+{
+	int ret = bundle_open(o->bundle,
+			      &(struct bundle_auth){.key_file = o->key_file,
+						    .insecure = o->insecure_unauthenticated},
+			      &rc->bundle, err);
+
+	if (ret == 0)
+		ret = bundle_check_host(rc->bundle, err);
+	if (ret == 0)
+		ret = rc_load(rc, err);
+	if (ret == 0)
+		ret = check_pids_free(rc, err);
+	if (ret == 0)
+		ret = choose_scratch(rc, err);
+	if (ret == 0)
+		ret = ns_restore_load(&rc->ns, rc->bundle, err);
+	rc->ns.mount_map = o->mount_map;
+	rc->ns.nmount_map = o->nmount_map;
+	rc->ns.veth_map = o->veth_map;
+	rc->ns.nveth_map = o->nveth_map;
+	rc->ns.cgroup_name = o->cgroup_name;
+	if (ret == 0)
+		ret = check_features(rc, err);
+	if (ret == 0)
+		ret = check_confine(rc, err);
+	/* all checked: from here on things are made */
+	if (ret == 0 && o->verified)
+		ret = o->verified(o, rc->bundle, err);
+	if (ret == 0)
+		ret = files_setup(rc, err);
+	if (ret == 0)
+		ret = console_setup(rc, err);
+	if (ret == 0)
+		ret = ns_prepare_all(&rc->ns, err);
+	return ret;
+}
+
+/* The control block and the copy-on-write marks, shared with the new processes. */
+static int map_control(struct rctx *rc, ckpt_err_t *err)
+{
+	rc->shared_len = sizeof(struct rshared) + rc->ntasks * sizeof(struct rslot);
+	rc->shared = mmap(NULL, rc->shared_len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	for (int i = 0; i < rc->ntasks; i++) {
+		rc->tasks[i].cow_off = rc->cow_len;
+		rc->cow_len += rc->tasks[i].mem.nvmas;
+	}
+	rc->cow_made = mmap(NULL, rc->cow_len + 1, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rc->shared == MAP_FAILED || rc->cow_made == MAP_FAILED) {
+		if (rc->shared == MAP_FAILED)
+			rc->shared = NULL;
+		if (rc->cow_made == MAP_FAILED)
+			rc->cow_made = NULL;
+		return ckpt_error(err, errno, "map control block");
+	}
+	return 0;
+}
+
+/*
+ * The made tree's console master to the caller's --console-socket, then
+ * the caller (a runtime) adopts the tree.
+ */
+static int restore_hand_over(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
+{
+	int ret = 0;
+
+	o->console_master = rc->console_master;
+	if (o->console_master >= 0 && o->console_socket)
+		ret = pty_send_console(o->console_socket, o->console_master, err);
+	else if (o->console_master >= 0 && !o->console_to_adopt)
+		pr_warn("the tree's console had its master outside and no --console-socket "
+			"takes the new one: it is closed, the console's session hung up");
+	if (ret == 0 && o->adopt)
+		ret = o->adopt(o, err);
+	o->console_master = -1; /* the caller passed it on: the tree holds the slave */
+	return ret;
+}
+
+/*
+ * The tree made, handed over, its namespaces resumed and its pid written:
+ * on a failure the caller kills it.
+ */
+static int restore_start(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
+{
+	int ret = restore_tree(rc, err);
+
+	if (ret < 0)
+		return ret;
+	o->root_pid = rc->root->host_pid;
+	ret = restore_hand_over(rc, o, err);
+	/* the network lock goes last, when nothing but the detach is left */
+	if (ret == 0)
+		ret = ns_resume_all(&rc->ns, err);
+	if (ret < 0)
+		return ret;
+	o->root_pid = rc->root->host_pid;
+	if (o->pid_file && write_pid_file(o->pid_file, o->root_pid, err) < 0)
+		return -err->code;
+	return 0;
+}
+
+int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
+{
 	struct rctx rc = {.detach = o->detach,
 			  .sibling = o->sibling,
 			  .files.ignore_changes = o->ignore_file_changes,
@@ -555,95 +675,19 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		return ckpt_error_msg(err, EPERM, "restore needs root");
 	if (o->sibling && !o->detach)
 		return ckpt_error_msg(err, EINVAL, "a root born to the caller's parent needs detach");
-	log_set_stderr_level(o->verbose ? LOG_INFO : LOG_WARN);
-	logpath = xasprintf("%s/restore.log", o->work_dir ? o->work_dir : dirname(copy));
-	if (log_open_file(logpath, err) < 0) {
-		pr_warn("%s, no debug log", err->msg);
-		ckpt_error_clear(err);
-	}
-	ret = bundle_open(o->bundle,
-			  &(struct bundle_auth){.key_file = o->key_file,
-						.insecure = o->insecure_unauthenticated},
-			  &rc.bundle, err);
-	if (ret == 0)
-		ret = bundle_check_host(rc.bundle, err);
-	if (ret == 0)
-		ret = rc_load(&rc, err);
-	if (ret == 0)
-		ret = check_pids_free(&rc, err);
-	if (ret == 0)
-		ret = choose_scratch(&rc, err);
-	if (ret == 0)
-		ret = ns_restore_load(&rc.ns, rc.bundle, err);
-	rc.ns.mount_map = o->mount_map;
-	rc.ns.nmount_map = o->nmount_map;
-	rc.ns.veth_map = o->veth_map;
-	rc.ns.nveth_map = o->nveth_map;
-	rc.ns.cgroup_name = o->cgroup_name;
-	if (ret == 0)
-		ret = check_features(&rc, err);
-	if (ret == 0)
-		ret = check_confine(&rc, err);
-	/* all checked: from here on things are made */
-	if (ret == 0 && o->verified)
-		ret = o->verified(o, rc.bundle, err);
-	if (ret == 0)
-		ret = files_setup(&rc, err);
-	if (ret == 0)
-		ret = console_setup(&rc, err);
-	if (ret == 0)
-		ret = ns_prepare_all(&rc.ns, err);
+	restore_open_log(o, err);
+	ret = restore_prepare(&rc, o, err);
 	if (ret < 0)
 		goto out;
 	pr_info("bundle verified in %.3f s", (now_ns() - t0) / 1e9);
-	rc.shared_len = sizeof(struct rshared) + rc.ntasks * sizeof(struct rslot);
-	rc.shared = mmap(NULL, rc.shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			 -1, 0);
-	for (int i = 0; i < rc.ntasks; i++) {
-		rc.tasks[i].cow_off = rc.cow_len;
-		rc.cow_len += rc.tasks[i].mem.nvmas;
-	}
-	rc.cow_made = mmap(NULL, rc.cow_len + 1, PROT_READ | PROT_WRITE,
-			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rc.shared == MAP_FAILED || rc.cow_made == MAP_FAILED) {
-		if (rc.shared == MAP_FAILED)
-			rc.shared = NULL;
-		if (rc.cow_made == MAP_FAILED)
-			rc.cow_made = NULL;
-		ret = ckpt_error(err, errno, "map control block");
+	ret = map_control(&rc, err);
+	if (ret < 0) {
 		ns_undo_all(&rc.ns);
 		goto out;
 	}
-	ret = restore_tree(&rc, err);
+	ret = restore_start(&rc, o, err);
 	if (ret < 0) {
 		kill_all(&rc);
-		goto out;
-	}
-	o->root_pid = rc.root->host_pid;
-	o->console_master = rc.console_master;
-	ret = 0;
-	if (o->console_master >= 0 && o->console_socket)
-		ret = pty_send_console(o->console_socket, o->console_master, err);
-	else if (o->console_master >= 0 && !o->console_to_adopt)
-		pr_warn("the tree's console had its master outside and no --console-socket "
-			"takes the new one: it is closed, the console's session hung up");
-	if (ret == 0 && o->adopt)
-		ret = o->adopt(o, err);
-	o->console_master = -1; /* the caller passed it on: the tree holds the slave */
-	if (ret < 0) {
-		kill_all(&rc);
-		goto out;
-	}
-	/* the network lock goes last, when nothing but the detach is left */
-	ret = ns_resume_all(&rc.ns, err);
-	if (ret < 0) {
-		kill_all(&rc);
-		goto out;
-	}
-	o->root_pid = rc.root->host_pid;
-	if (o->pid_file && write_pid_file(o->pid_file, o->root_pid, err) < 0) {
-		kill_all(&rc);
-		ret = -err->code;
 		goto out;
 	}
 	release_all(&rc);

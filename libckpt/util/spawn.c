@@ -328,6 +328,97 @@ static void build_env(const struct spawn *s, const char *envp[ENV_MAX + 3])
 	envp[n] = NULL;
 }
 
+/*
+ * The child's stdio sources (pipes made as needed) and the fds it closes:
+ * -1 with errno set when a pipe could not be made.
+ */
+static int child_fds_make(const struct spawn *s, struct child_fds *c, int devnull, int inp[2],
+			  int outp[2], int errp[2], int rep[2])
+{
+	c->src[0] = stdio_src(s->in, s->in_fd, devnull, inp, true);
+	c->src[1] = stdio_src(s->out, s->out_fd, devnull, outp, false);
+	c->err_to_out = s->errout == SPAWN_TO_STDOUT;
+	c->src[2] = stdio_src(c->err_to_out ? SPAWN_INHERIT : s->errout, s->err_fd, devnull, errp,
+			      false);
+	if (c->src[0] == -2 || c->src[1] == -2 || c->src[2] == -2 ||
+	    (s->argv && pipe2(rep, O_CLOEXEC) < 0))
+		return -1;
+	c->close_fds[0] = inp[1];
+	c->close_fds[1] = outp[0];
+	c->close_fds[2] = errp[0];
+	c->close_fds[3] = rep[0];
+	c->report = rep[1];
+	return 0;
+}
+
+/*
+ * Feed and drain the child (SIGPIPE blocked meanwhile), close our ends,
+ * then with a deadline wait until it is gone.
+ */
+static int talk(struct spawn *s, int fds[P_N], struct capture *out, struct capture *er,
+		uint64_t deadline, const char *name, int *in_error, ckpt_err_t *err)
+{
+	sigset_t pipe_set, old_mask;
+	int ret;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+	ret = pump(s, fds, out, er, deadline, name, in_error, err);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	for (int i = 0; i < P_N; i++)
+		closep(&fds[i]);
+	if (ret == 0 && deadline)
+		ret = wait_deadline(s, deadline, name, err);
+	return ret;
+}
+
+/*
+ * The child killed when talking to it failed (ret < 0), the errno of a
+ * failed exec read from report, and the child waited for.
+ */
+static int reap(struct spawn *s, int report, int ret, int *exec_errno, const char *name,
+		ckpt_err_t *err)
+{
+	if (ret < 0)
+		kill(s->pid, SIGKILL);
+	/* EOF when exec succeeded (close-on-exec), errno when it failed */
+	if (report >= 0 && ret == 0 &&
+	    read_all(report, exec_errno, sizeof(*exec_errno)) != sizeof(*exec_errno))
+		*exec_errno = 0;
+	while (waitpid(s->pid, &s->status, 0) < 0)
+		if (errno != EINTR) {
+			if (ret == 0)
+				ret = ckpt_error(err, errno, "wait for `%s`", name);
+			break;
+		}
+	return ret;
+}
+
+/* After the fork: the child's ends closed, ours in fds (stdin non-blocking). */
+static void parent_ends(int inp[2], int outp[2], int errp[2], int rep[2], int fds[P_N])
+{
+	drop(&inp[0]);
+	drop(&outp[1]);
+	drop(&errp[1]);
+	drop(&rep[1]);
+	if (inp[1] >= 0)
+		(void)fcntl(inp[1], F_SETFL, O_NONBLOCK);
+	fds[P_IN] = steal_fd(&inp[1]);
+	fds[P_OUT] = steal_fd(&outp[0]);
+	fds[P_ERR] = steal_fd(&errp[0]);
+}
+
+/* What was captured of stdout and stderr, the caller's now. */
+static void keep_output(struct spawn *s, struct capture *out, struct capture *er)
+{
+	s->out_buf = steal_pointer(&out->buf);
+	s->out_len = out->len;
+	s->out_truncated = out->truncated;
+	s->err_buf = steal_pointer(&er->buf);
+	s->err_len = er->len;
+}
+
 int spawn_run(struct spawn *s, ckpt_err_t *err)
 {
 	int inp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
@@ -340,7 +431,6 @@ int spawn_run(struct spawn *s, ckpt_err_t *err)
 	struct child_fds c = {.report = -1};
 	int fds[P_N], in_error = 0, exec_errno = 0, ret = 0;
 	uint64_t deadline = s->timeout_ms ? now_ns() + (uint64_t)s->timeout_ms * 1000000 : 0;
-	sigset_t pipe_set, old_mask;
 	char st[64];
 
 	spawn_free(s);
@@ -358,21 +448,10 @@ int spawn_run(struct spawn *s, ckpt_err_t *err)
 		if (devnull < 0)
 			return ckpt_error(err, errno, "open /dev/null");
 	}
-	c.src[0] = stdio_src(s->in, s->in_fd, devnull, inp, true);
-	c.src[1] = stdio_src(s->out, s->out_fd, devnull, outp, false);
-	c.err_to_out = s->errout == SPAWN_TO_STDOUT;
-	c.src[2] = stdio_src(c.err_to_out ? SPAWN_INHERIT : s->errout, s->err_fd, devnull, errp,
-			     false);
-	if (c.src[0] == -2 || c.src[1] == -2 || c.src[2] == -2 ||
-	    (s->argv && pipe2(rep, O_CLOEXEC) < 0)) {
+	if (child_fds_make(s, &c, devnull, inp, outp, errp, rep) < 0) {
 		ret = ckpt_error(err, errno, "pipe for `%s`", name);
 		goto out;
 	}
-	c.close_fds[0] = inp[1];
-	c.close_fds[1] = outp[0];
-	c.close_fds[2] = errp[0];
-	c.close_fds[3] = rep[0];
-	c.report = rep[1];
 	s->pid = fork();
 	if (s->pid < 0) {
 		ret = ckpt_error(err, errno, "fork for `%s`", name);
@@ -380,42 +459,10 @@ int spawn_run(struct spawn *s, ckpt_err_t *err)
 	}
 	if (s->pid == 0)
 		child_exec(s, &c, prog, (char *const *)envp);
-	drop(&inp[0]);
-	drop(&outp[1]);
-	drop(&errp[1]);
-	drop(&rep[1]);
-	if (inp[1] >= 0)
-		(void)fcntl(inp[1], F_SETFL, O_NONBLOCK);
-	fds[P_IN] = steal_fd(&inp[1]);
-	fds[P_OUT] = steal_fd(&outp[0]);
-	fds[P_ERR] = steal_fd(&errp[0]);
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-	ret = pump(s, fds, &out, &er, deadline, name, &in_error, err);
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	for (int i = 0; i < P_N; i++)
-		closep(&fds[i]);
-	if (ret == 0 && deadline)
-		ret = wait_deadline(s, deadline, name, err);
-	if (ret < 0)
-		kill(s->pid, SIGKILL);
-	/* EOF when exec succeeded (close-on-exec), errno when it failed */
-	if (rep[0] >= 0 && ret == 0 &&
-	    read_all(rep[0], &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno))
-		exec_errno = 0;
-	while (waitpid(s->pid, &s->status, 0) < 0)
-		if (errno != EINTR) {
-			if (ret == 0)
-				ret = ckpt_error(err, errno, "wait for `%s`", name);
-			break;
-		}
-	s->out_buf = steal_pointer(&out.buf);
-	s->out_len = out.len;
-	s->out_truncated = out.truncated;
-	s->err_buf = steal_pointer(&er.buf);
-	s->err_len = er.len;
+	parent_ends(inp, outp, errp, rep, fds);
+	ret = talk(s, fds, &out, &er, deadline, name, &in_error, err);
+	ret = reap(s, rep[0], ret, &exec_errno, name, err);
+	keep_output(s, &out, &er);
 	if (ret == 0 && exec_errno)
 		ret = ckpt_error(err, exec_errno, "run %s", prog);
 	else if (ret == 0 && in_error)
