@@ -491,14 +491,49 @@ static const struct doc_field dgram_fields[] = {
 	DOC_END,
 };
 
+/* The saved queue's bytes (the image the prepare step parked), into *buf. */
+static int queue_bytes(const struct inet_saved *e, const struct files_rctx *rc, char **buf,
+		       ckpt_err_t *err)
+{
+	size_t total = e->rcv_len;
+	uint64_t id = e->id;
+	struct fd_shared *sh = files_shared_find(rc, "inet", id, 0);
+
+	if (total > UDP_QUEUE_MAX)
+		return doc_error(err, &e->it.at, "%zu bytes of datagrams, at most %u", total,
+				 UDP_QUEUE_MAX);
+	if (total && !sh)
+		return ckpt_error_msg(err, EPROTO, "datagrams of socket %lu were not prepared",
+				      (unsigned long)id);
+	*buf = xzalloc(total + 1);
+	if (total && pread(sh->fd, *buf, total, 0) != (ssize_t)total)
+		return ckpt_error(err, errno ?: EIO, "read queued datagrams");
+	return 0;
+}
+
+/* Datagram i of "dgrams" (list), off bytes into a queue of total: inside it, from src. */
+static int dgram_read(const struct doc_at *lat, const struct json *list, size_t i, size_t off,
+		      size_t total, struct udp_dgram *dg, struct udp_addr *src, ckpt_err_t *err)
+{
+	struct doc_at dat = DOC_IDX(lat, i);
+	const struct json *d;
+	int ret = doc_elem_obj(lat, list, i, &d, err);
+
+	if (ret == 0)
+		ret = doc_read(&dat, d, dgram_fields, dg, err);
+	if (ret < 0)
+		return ret;
+	if (off + dg->len > total || parse_addr(dg->src, src) < 0)
+		return doc_error(err, &dat, "past the queue, or source `%s` no address", dg->src);
+	return 0;
+}
+
 int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rctx *rc,
 		      ckpt_err_t *err)
 {
 	struct doc_at lat = DOC_KEY(&e->it.at, "dgrams");
 	const struct json *list;
-	uint64_t id = e->id;
 	size_t total = e->rcv_len, off = 0, n;
-	struct fd_shared *sh = files_shared_find(rc, "inet", id, 0);
 	cleanup_free char *buf = NULL;
 	cleanup_close int raw4 = -1, raw6 = -1;
 	struct udp_addr last;
@@ -512,32 +547,19 @@ int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rct
 	/* no datagram, but maybe a peek offset the program set */
 	if (!n)
 		return peek_off_restore(sk, e, err);
-	if (total > UDP_QUEUE_MAX)
-		return doc_error(err, &e->it.at, "%zu bytes of datagrams, at most %u", total,
-				 UDP_QUEUE_MAX);
-	if (total && !sh)
-		return ckpt_error_msg(err, EPROTO, "datagrams of socket %lu were not prepared",
-				      (unsigned long)id);
-	buf = xzalloc(total + 1);
-	if (total && pread(sh->fd, buf, total, 0) != (ssize_t)total)
-		return ckpt_error(err, errno ?: EIO, "read queued datagrams");
+	ret = queue_bytes(e, rc, &buf, err);
+	if (ret < 0)
+		return ret;
 	for (size_t i = 0; i < n; i++) {
-		struct doc_at dat = DOC_IDX(&lat, i);
-		const struct json *d;
 		struct udp_dgram dg = {0};
 		size_t len;
 		struct udp_addr src = {0}, dst = {0};
 		int dport = 0, raw;
 
-		ret = doc_elem_obj(&lat, list, i, &d, err);
-		if (ret == 0)
-			ret = doc_read(&dat, d, dgram_fields, &dg, err);
+		ret = dgram_read(&lat, list, i, off, total, &dg, &src, err);
 		if (ret < 0)
 			return ret;
 		len = dg.len;
-		if (off + len > total || parse_addr(dg.src, &src) < 0)
-			return doc_error(err, &dat, "past the queue, or source `%s` no address",
-					 dg.src);
 		if (dgram_dst(sk, dg.dst, src.fam, &dst, &dport, err) < 0)
 			return -err->code;
 		raw = raw_socket(src.fam == AF_INET ? &raw4 : &raw6, src.fam, err);
