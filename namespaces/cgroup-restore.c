@@ -65,23 +65,21 @@ static struct {
 /* ---- prepare: map and make ------------------------------------------------ */
 
 /* Our own (ckpt-oci's) path in the hierarchy listed as controllers. */
-static char *cg_path_of(const char *procfile, const char *controllers)
+static char *cg_path_of(const char *controllers)
 {
-	cleanup_file FILE *f = fopen(procfile, "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
+	struct proc_cgroup *v = NULL;
+	const struct proc_cgroup *x;
+	ckpt_err_t e = {0};
+	char *path = NULL;
+	int n = 0;
 
-	while (f && getline(&line, &cap, f) > 0) {
-		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
-
-		if (!p)
-			continue;
-		*p = '\0';
-		p[1 + strcspn(p + 1, "\n")] = '\0';
-		if (!strcmp(c + 1, controllers))
-			return xstrdup(p + 1);
-	}
-	return NULL;
+	if (proc_read_cgroup(AT_FDCWD, "/proc/self/cgroup", &v, &n, &e) < 0)
+		ckpt_error_clear(&e);
+	x = proc_cgroup_named(v, n, controllers);
+	if (x)
+		path = xstrdup(x->path);
+	proc_cgroups_free(v, n);
+	return path;
 }
 
 static int cg_write(const char *dir, const char *file, const char *val, ckpt_err_t *err)
@@ -171,7 +169,7 @@ static int cg_set_limits(const struct cg_entry *e, const char *dir, ckpt_err_t *
 static int cg_make_base(const char *ctl, const char *mnt, const char *old, const char *name,
 			char **out, ckpt_err_t *err)
 {
-	cleanup_free char *mine = cg_path_of("/proc/self/cgroup", ctl), *dir = NULL;
+	cleanup_free char *mine = cg_path_of(ctl), *dir = NULL;
 	const char *leaf = strrchr(old, '/') ? strrchr(old, '/') + 1 : old;
 
 	if (!mine)
@@ -381,32 +379,18 @@ int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err)
 
 /* ---- restore and resume: join, move --------------------------------------- */
 
-/* The path of hierarchy ctl in a /proc/PID/cgroup text, compared with rel. */
-static bool cg_is_in(const char *text, const char *ctl, const char *rel)
-{
-	size_t clen = strlen(ctl), rlen = strlen(rel);
-
-	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		const char *c = strchr(l, ':');
-
-		if (!c || strncmp(c + 1, ctl, clen) || c[1 + clen] != ':')
-			continue;
-		c += clen + 2;
-		return !strncmp(c, rel, rlen) && (c[rlen] == '\n' || !c[rlen]);
-	}
-	return false;
-}
-
 /*
- * Move task id (0: the caller) into place pl unless text (its cgroups now)
- * says it is there: file is cgroup.procs, tasks or cgroup.threads.
+ * Move task id (0: the caller) into place pl unless now (its cgroups now,
+ * n lines; NULL: unknown) says it is there: file is cgroup.procs, tasks or
+ * cgroup.threads.
  */
-static int cg_join(const struct cg_place *pl, const char *text, const char *ctl, const char *file,
-		   pid_t id, ckpt_err_t *err)
+static int cg_join(const struct cg_place *pl, const struct proc_cgroup *now, int n,
+		   const char *ctl, const char *file, pid_t id, ckpt_err_t *err)
 {
+	const struct proc_cgroup *x = now ? proc_cgroup_named(now, n, ctl) : NULL;
 	char val[16];
 
-	if (text && cg_is_in(text, ctl, pl->rel))
+	if (x && !strcmp(x->path, pl->rel))
 		return 0;
 	snprintf(val, sizeof(val), "%d", id);
 	return cg_write(pl->dir, file, val, err) < 0 ? -err->code : 0;
@@ -416,9 +400,8 @@ int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 {
 	const struct cg_doc *d = &cg_rs.doc;
 	size_t nroot = d->nthreads ? d->threads[0].n : d->ncgroups;
-	cleanup_free char *now = NULL;
-	size_t len;
-	int ret;
+	struct proc_cgroup *now = NULL;
+	int nnow = 0, ret = 0;
 
 	if (r->flags & CLONE_NEWCGROUP) {
 		/* the namespace's root first (the new base, or the hierarchy's own): unshare
@@ -437,18 +420,16 @@ int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 			return ckpt_error(err, errno, "unshare cgroup namespace");
 	}
 	/* inside a namespace of its own its paths read differently: always write */
-	if (!(r->flags & CLONE_NEWCGROUP) &&
-	    read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &now, &len, err) < 0)
-		return -err->code;
-	for (size_t k = 0; k < nroot; k++) {
+	if (!(r->flags & CLONE_NEWCGROUP))
+		ret = proc_read_cgroup(AT_FDCWD, "/proc/self/cgroup", &now, &nnow, err);
+	for (size_t k = 0; ret == 0 && k < nroot; k++) {
 		size_t i = d->nthreads ? d->threads[0].cg[k] : k;
 
-		ret = cg_join(&cg_rs.place[i], now, d->cgroups[i].controllers, "cgroup.procs", 0,
-			      err);
-		if (ret < 0)
-			return ret;
+		ret = cg_join(&cg_rs.place[i], now, nnow, d->cgroups[i].controllers,
+			      "cgroup.procs", 0, err);
 	}
-	return 0;
+	proc_cgroups_free(now, nnow);
+	return ret;
 }
 
 /* A restored thread: the ids the tree's pid namespace gives it, and its id here. */
@@ -514,13 +495,13 @@ static const struct cg_host *cg_find(const struct cg_host *h, size_t n, const st
 static int cg_move(const struct cg_host *h, size_t nh, bool leaders, ckpt_err_t *err)
 {
 	const struct cg_doc *d = &cg_rs.doc;
-	cleanup_free char *now = NULL;
-	size_t len;
 
 	for (size_t i = 0; i < d->nthreads; i++) {
 		const struct cg_thread *t = &d->threads[i];
 		const struct cg_host *x;
 		cleanup_free char *file = NULL;
+		struct proc_cgroup *now = NULL;
+		int nnow = 0, ret = 0;
 
 		if ((t->pid == t->tid) != leaders)
 			continue;
@@ -531,27 +512,26 @@ static int cg_move(const struct cg_host *h, size_t nh, bool leaders, ckpt_err_t 
 			continue;
 		}
 		file = xasprintf("/proc/%d/task/%d/cgroup", x->host_pid, x->host_tid);
-		free(now);
-		now = NULL;
-		if (read_file_at(AT_FDCWD, file, 1 << 16, &now, &len, err) < 0) {
+		if (proc_read_cgroup(AT_FDCWD, file, &now, &nnow, err) < 0) {
 			ckpt_error_clear(err); /* a zombie by now: nothing to move */
 			continue;
 		}
-		for (size_t k = 0; k < t->n; k++) {
+		for (size_t k = 0; ret == 0 && k < t->n; k++) {
 			const struct cg_place *pl = &cg_rs.place[t->cg[k]];
 			const char *what = leaders  ? "cgroup.procs"
 					   : pl->v1 ? "tasks"
 						    : "cgroup.threads";
-			int ret = cg_join(pl, now, d->cgroups[t->cg[k]].controllers, what,
-					  leaders ? x->host_pid : x->host_tid, err);
 
+			ret = cg_join(pl, now, nnow, d->cgroups[t->cg[k]].controllers, what,
+				      leaders ? x->host_pid : x->host_tid, err);
 			if (ret == -ESRCH) {
 				ckpt_error_clear(err); /* a zombie by now */
-				continue;
+				ret = 0;
 			}
-			if (ret < 0)
-				return ckpt_error_wrap(err, "task %d thread %d", t->pid, t->tid);
 		}
+		proc_cgroups_free(now, nnow);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "task %d thread %d", t->pid, t->tid);
 	}
 	return 0;
 }

@@ -67,27 +67,6 @@ bool cg_limit_known(const char *file)
 	return false;
 }
 
-/*
- * Split a /proc/PID/cgroup text in place: "N:controllers:path" lines into
- * ctl[i], path[i]; the number of lines.
- */
-static int cg_lines(char *text, char **ctl, char **path, int max)
-{
-	char *save = NULL;
-	int n = 0;
-
-	for (char *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save)) {
-		char *c = strchr(l, ':'), *p = c ? strchr(c + 1, ':') : NULL;
-
-		if (!p)
-			continue;
-		*p = '\0';
-		ctl[n] = c + 1;
-		path[n++] = p + 1;
-	}
-	return n;
-}
-
 /* The cgroups seen so far: "controllers:path" keys, their index in "cgroups". */
 struct cg_seen {
 	char **key;
@@ -164,29 +143,32 @@ static int cg_thread_dump(struct cg_seen *s, int procfd, pid_t nspid, pid_t tid,
 	cleanup_free char *path = xasprintf("task/%d/cgroup", tid), *text = NULL;
 	cleanup_free char *task = xasprintf("task/%d", tid);
 	struct cg_thread t = {.pid = nspid, .tid = proc_ns_pid(procfd, task)};
-	char *ctl[CG_HIER_MAX], *cg[CG_HIER_MAX];
+	struct proc_cgroup *v = NULL;
 	struct json *o, *list;
 	ckpt_err_t e = {0};
 	size_t len;
-	int n;
+	int n = 0, ret;
 
 	if (t.tid < 0 || read_file_at(procfd, path, 1 << 16, &text, &len, &e) < 0) {
 		ckpt_error_clear(&e);
 		return 0; /* gone or a zombie: nothing to place */
 	}
+	ret = proc_parse_cgroup(text, &v, &n, err);
+	if (ret < 0)
+		return ret;
 	o = json_push(threads, json_obj());
 	doc_write(o, cg_thread_fields, &t);
 	list = json_set(o, "cgroups", json_arr());
-	n = cg_lines(text, ctl, cg, CG_HIER_MAX);
-	for (int i = 0; i < n; i++) {
-		int idx = cg_index(s, ctl[i], cg[i], err);
+	for (int i = 0; ret == 0 && i < MIN(n, CG_HIER_MAX); i++) {
+		int idx = cg_index(s, v[i].controllers, v[i].path, err);
 
 		if (idx < 0)
-			return idx;
-		if (idx != CG_UNPLACED)
+			ret = idx;
+		else if (idx != CG_UNPLACED)
 			json_push(list, json_int(idx));
 	}
-	return 0;
+	proc_cgroups_free(v, n);
+	return ret;
 }
 
 static int cg_task_dump(struct cg_seen *s, pid_t pid, struct json *threads, ckpt_err_t *err)
@@ -234,11 +216,10 @@ static int cg_ns_roots(const struct ns_dump *d, struct json *out, ckpt_err_t *er
 {
 	struct doc_at at = DOC_TOP("cgroup namespace helper");
 	cleanup_free char *path = xasprintf("/proc/%d/cgroup", d->pid), *here = NULL;
-	cleanup_free char *inside = NULL;
 	cleanup_json struct json *view = NULL;
-	char *hc[CG_HIER_MAX], *hp[CG_HIER_MAX], *ic[CG_HIER_MAX], *ip[CG_HIER_MAX];
+	struct proc_cgroup *h = NULL, *in = NULL;
 	const char *text;
-	int nh, ni, ret;
+	int nh = 0, ni = 0, ret;
 	pid_t pid = d->pid;
 	size_t len;
 
@@ -247,29 +228,33 @@ static int cg_ns_roots(const struct ns_dump *d, struct json *out, ckpt_err_t *er
 		ret = doc_str(&at, view, "cgroup", 1 << 16, &text, err);
 	if (ret == 0)
 		ret = read_file_at(AT_FDCWD, path, 1 << 16, &here, &len, err);
-	if (ret < 0)
-		return ret;
-	inside = xstrdup(text);
-	nh = cg_lines(here, hc, hp, CG_HIER_MAX);
-	ni = cg_lines(inside, ic, ip, CG_HIER_MAX);
-	for (int i = 0; i < nh; i++) {
-		size_t plen = strlen(hp[i]), vlen;
+	if (ret == 0)
+		ret = proc_parse_cgroup(here, &h, &nh, err);
+	if (ret == 0)
+		ret = proc_parse_cgroup(text, &in, &ni, err);
+	for (int i = 0; ret == 0 && i < MIN(nh, CG_HIER_MAX); i++) {
+		char *hp = h[i].path;
+		size_t plen = strlen(hp), vlen;
 		const char *root = NULL;
 
-		for (int k = 0; k < ni && !root; k++) {
-			if (strcmp(hc[i], ic[k]))
+		for (int k = 0; k < MIN(ni, CG_HIER_MAX) && !root; k++) {
+			const char *ip = in[k].path;
+
+			if (strcmp(h[i].controllers, in[k].controllers))
 				continue;
-			vlen = strlen(ip[k]);
-			if (!strcmp(ip[k], "/"))
-				root = hp[i];
-			else if (vlen < plen && !strcmp(hp[i] + plen - vlen, ip[k]))
-				hp[i][plen - vlen] = '\0', root = hp[i][0] ? hp[i] : "/";
+			vlen = strlen(ip);
+			if (!strcmp(ip, "/"))
+				root = hp;
+			else if (vlen < plen && !strcmp(hp + plen - vlen, ip))
+				hp[plen - vlen] = '\0', root = hp[0] ? hp : "/";
 		}
 		if (root)
 			doc_write(json_push(out, json_obj()), cg_fields,
-				  &(struct cg_entry){.controllers = hc[i], .path = root});
+				  &(struct cg_entry){.controllers = h[i].controllers, .path = root});
 	}
-	return 0;
+	proc_cgroups_free(h, nh);
+	proc_cgroups_free(in, ni);
+	return ret;
 }
 
 static int cgroup_dump(const struct ns_dump *d, ckpt_err_t *err)

@@ -32,6 +32,7 @@
 
 #include "namespaces/net.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #define NET_TUPLES_MAX 65536
@@ -103,27 +104,6 @@ static bool has_inode(const unsigned long *v, size_t n, unsigned long ino)
 	return false;
 }
 
-/* "0100007F:1F90" (tcp) or 32 hex digits and a port (tcp6) into addr, port. */
-static int parse_addr(const char *s, int family, uint8_t addr[16], uint16_t *port)
-{
-	size_t words = family == AF_INET ? 1 : 4;
-
-	memset(addr, 0, 16);
-	for (size_t w = 0; w < words; w++) {
-		char hex[9];
-		uint32_t v;
-
-		memcpy(hex, s + 8 * w, 8);
-		hex[8] = '\0';
-		v = (uint32_t)strtoul(hex, NULL, 16);
-		memcpy(addr + 4 * w, &v, 4); /* the kernel prints the raw word */
-	}
-	if (s[8 * words] != ':')
-		return -1;
-	*port = (uint16_t)strtoul(s + 8 * words + 1, NULL, 16);
-	return 0;
-}
-
 /* An IPv4-mapped IPv6 address travels as IPv4: match it so. */
 static void unmap(struct net_tuple *t)
 {
@@ -140,42 +120,44 @@ static void unmap(struct net_tuple *t)
 	memset(t->peer + 4, 0, 12);
 }
 
-/* The tree's sockets among /proc/ROOT/net/FILE. */
+/* What a walk of /proc/ROOT/net/tcp or tcp6 keeps: the tree's sockets (by inode). */
+struct scan_arg {
+	int family;
+	const unsigned long *ino;
+	size_t nino;
+};
+
+static int scan_one(const struct proc_tcp_sock *s, void *arg, ckpt_err_t *err)
+{
+	const struct scan_arg *a = arg;
+	struct net_tuple t = {.family = a->family};
+
+	if (!s->inode || !has_inode(a->ino, a->nino, s->inode))
+		return 0;
+	/* 7 CLOSE: nothing to lock; 10 LISTEN: its port */
+	if (s->state == 7)
+		return 0;
+	memcpy(t.local, s->local, 16);
+	memcpy(t.peer, s->peer, 16);
+	t.lport = s->lport;
+	t.pport = s->state == 10 ? 0 : s->pport;
+	if (!t.lport || (s->state != 10 && !t.pport))
+		return 0;
+	unmap(&t);
+	if (host.n == NET_TUPLES_MAX)
+		return ckpt_error_msg(err, E2BIG, "more than %d TCP sockets", NET_TUPLES_MAX);
+	host.t = xrealloc(host.t, (host.n + 1) * sizeof(*host.t));
+	host.t[host.n++] = t;
+	return 0;
+}
+
+/* The tree's sockets among /proc/ROOT/net/FILE (util/proc-host.c). */
 static int scan(pid_t root, const char *file, int family, const unsigned long *ino, size_t nino,
 		ckpt_err_t *err)
 {
-	cleanup_free char *path = xasprintf("/proc/%d/net/%s", root, file), *line = NULL;
-	cleanup_file FILE *f = fopen(path, "re");
-	size_t cap = 0;
+	struct scan_arg a = {family, ino, nino};
 
-	if (!f)
-		return errno == ENOENT ? 0 : ckpt_error(err, errno, "open %s", path);
-	while (getline(&line, &cap, f) > 0) {
-		char local[64], rem[64];
-		unsigned int st;
-		unsigned long inode;
-		struct net_tuple t = {.family = family};
-
-		if (sscanf(line, " %*u: %63s %63s %x %*s %*s %*s %*u %*u %lu", local, rem, &st,
-			   &inode) != 4 ||
-		    !inode || !has_inode(ino, nino, inode))
-			continue;
-		/* 7 CLOSE: nothing to lock; 10 LISTEN: its port */
-		if (st == 7 || parse_addr(local, family, t.local, &t.lport) < 0 ||
-		    parse_addr(rem, family, t.peer, &t.pport) < 0)
-			continue;
-		if (st == 10)
-			t.pport = 0;
-		if (!t.lport || (st != 10 && !t.pport))
-			continue;
-		unmap(&t);
-		if (host.n == NET_TUPLES_MAX)
-			return ckpt_error_msg(err, E2BIG, "more than %d TCP sockets",
-					      NET_TUPLES_MAX);
-		host.t = xrealloc(host.t, (host.n + 1) * sizeof(*host.t));
-		host.t[host.n++] = t;
-	}
-	return 0;
+	return proc_read_tcp(root, file, family, scan_one, &a, err);
 }
 
 static void put_tuples(struct json *list)

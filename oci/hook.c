@@ -30,6 +30,7 @@
 #include "util/json.h"
 #include "oci/hook.h"
 #include "oci/oci.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #define ANN	       "org.ckpt-oci."
@@ -179,29 +180,20 @@ static int load_state(struct hook_conf *c, const struct json *st, ckpt_err_t *er
  */
 static char *root_arg(pid_t pp, const char *cmd, size_t len)
 {
+	const char *v = proc_cmdline_option(cmd, len, "root");
 	char cwd[PATH_MAX], link[64];
 	ssize_t n;
 
-	for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
-		const char *a = cmd + i, *v = NULL;
-
-		/* Go's flag parsing takes -root as well as --root */
-		if (!strncmp(a, "--root=", 7) || !strncmp(a, "-root=", 6))
-			v = strchr(a, '=') + 1;
-		else if ((!strcmp(a, "--root") || !strcmp(a, "-root")) && i + strlen(a) + 1 < len)
-			v = a + strlen(a) + 1;
-		if (!v || !*v)
-			continue;
-		if (*v == '/')
-			return xstrdup(v);
-		snprintf(link, sizeof(link), "/proc/%d/cwd", pp);
-		n = readlink(link, cwd, sizeof(cwd) - 1);
-		if (n <= 0)
-			return NULL;
-		cwd[n] = '\0';
-		return xasprintf("%s/%s", cwd, v);
-	}
-	return NULL;
+	if (!v)
+		return NULL;
+	if (*v == '/')
+		return xstrdup(v);
+	snprintf(link, sizeof(link), "/proc/%d/cwd", pp);
+	n = readlink(link, cwd, sizeof(cwd) - 1);
+	if (n <= 0)
+		return NULL;
+	cwd[n] = '\0';
+	return xasprintf("%s/%s", cwd, v);
 }
 
 /*

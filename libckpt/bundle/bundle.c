@@ -21,6 +21,7 @@
 #include "util/json.h"
 #include "util/cpu.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 bool bundle_name_ok(const char *name)
@@ -179,22 +180,6 @@ static uint64_t host_xcr0(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
-static void host_cpu_model(char *out, size_t size)
-{
-	cleanup_file FILE *f = fopen("/proc/cpuinfo", "re");
-	char line[512], *v;
-
-	snprintf(out, size, "unknown");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "model name", 10) || !(v = strchr(line, ':')))
-			continue;
-		v += strspn(v + 1, " \t") + 1;
-		v[strcspn(v, "\n")] = '\0';
-		snprintf(out, size, "%s", v);
-		return;
-	}
-}
-
 void bundle_host_probe(struct bundle_host *h)
 {
 	struct utsname u;
@@ -202,7 +187,7 @@ void bundle_host_probe(struct bundle_host *h)
 	memset(h, 0, sizeof(*h));
 	if (uname(&u) == 0)
 		snprintf(h->kernel, sizeof(h->kernel), "%s", u.release);
-	host_cpu_model(h->cpu_model, sizeof(h->cpu_model));
+	proc_cpu_model(h->cpu_model, sizeof(h->cpu_model));
 	h->xcr0 = host_xcr0();
 	h->page_size = sysconf(_SC_PAGESIZE);
 }

@@ -47,16 +47,19 @@ static struct thread *task_find_thread(struct task *t, pid_t tid)
 /* The TracerPid of a thread, 0 when none or unknown. */
 static pid_t thread_tracer(pid_t tid)
 {
-	cleanup_free char *path = xasprintf("/proc/%d/status", tid), *text = NULL;
-	const char *p;
+	cleanup_free char *path = xasprintf("/proc/%d", tid);
+	cleanup_close int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct proc_status st;
 	ckpt_err_t e = {0};
+	pid_t tracer;
 
-	if (read_file_at(AT_FDCWD, path, 1 << 16, &text, NULL, &e) < 0) {
+	if (fd < 0 || proc_read_status(fd, &st, &e) < 0) {
 		ckpt_error_clear(&e);
 		return 0;
 	}
-	p = strstr(text, "\nTracerPid:");
-	return p ? (pid_t)strtol(p + 11, NULL, 10) : 0;
+	tracer = st.tracer;
+	proc_status_free(&st);
+	return tracer;
 }
 
 /* Attach to one thread and ask it to stop. -ESRCH: it is gone. */

@@ -13,36 +13,30 @@
 #include "restore/restore.h"
 #include "task/task.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 /*
  * /proc/PID/limits, not prlimit(): prlimit on a task with other uids needs
- * CAP_SYS_RESOURCE. Lines are in RLIMIT_* order: a 26-column name, then
- * soft and hard limits ("unlimited" or a number).
+ * CAP_SYS_RESOURCE (util/proc-task.c parses it).
  */
 static int rlimits_dump(struct task_dump *d, ckpt_err_t *err)
 {
 	cleanup_free char *text = NULL;
 	struct json *arr = json_set(d->out, "rlimits", json_arr());
-	char *save = NULL, *l;
-	int ret, res = 0;
+	struct proc_limit lim[RLIM_NLIMITS];
+	int ret, n;
 
 	ret = read_file_at(d->t->procfd, "limits", 1 << 16, &text, NULL, err);
 	if (ret < 0)
 		return ret;
-	l = strtok_r(text, "\n", &save); /* header */
-	while ((l = strtok_r(NULL, "\n", &save)) && res < RLIM_NLIMITS) {
-		char soft[32], hard[32];
-		struct json *o;
+	if (proc_parse_limits(text, lim, RLIM_NLIMITS, &n, err) < 0)
+		return ckpt_error_wrap(err, "/proc/%d/limits", d->t->pid);
+	for (int i = 0; i < n; i++) {
+		struct json *o = json_push(arr, json_arr());
 
-		if (strlen(l) < 26 || sscanf(l + 26, "%31s %31s", soft, hard) != 2)
-			return ckpt_error_msg(err, EPROTO, "/proc/%d/limits: bad line", d->t->pid);
-		o = json_push(arr, json_arr());
-		json_push(o, json_hex(strcmp(soft, "unlimited") ? strtoull(soft, NULL, 10)
-								: RLIM_INFINITY));
-		json_push(o, json_hex(strcmp(hard, "unlimited") ? strtoull(hard, NULL, 10)
-								: RLIM_INFINITY));
-		res++;
+		json_push(o, json_hex(lim[i].soft));
+		json_push(o, json_hex(lim[i].hard));
 	}
 	return 0;
 }

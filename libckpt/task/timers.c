@@ -18,6 +18,7 @@
 #include "restore/restore.h"
 #include "task/task.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/uapi.h"
 #include "util/util.h"
 
@@ -92,46 +93,39 @@ static int posix_timer_times(struct task_dump *d, struct json *tm, int id, ckpt_
 	return 0;
 }
 
-/*
- * /proc/PID/timers: "ID: n", "signal: SIG/SIGVAL", "notify: signal/pid.N"
- * (or thread/tid.N, none), "ClockID: n" per timer.
- */
+/* Each POSIX timer of /proc/PID/timers (util/proc-task.c), with its times. */
 static int posix_timers_dump(struct task_dump *d, ckpt_err_t *err)
 {
 	cleanup_free char *text = NULL;
-	struct json *arr = json_set(d->out, "posix_timers", json_arr()), *o = NULL;
-	char *save = NULL;
-	int ret, id = 0, next;
+	cleanup_free struct proc_timer *tm = NULL;
+	struct json *arr = json_set(d->out, "posix_timers", json_arr());
+	int ret, n;
 
 	ret = read_file_at(d->t->procfd, "timers", 1 << 20, &text, NULL, err);
-	if (ret < 0)
-		return ret;
-	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		unsigned long long sigval;
-		char how[16], who[8];
-		int sig, target, clock;
+	if (ret == 0)
+		ret = proc_parse_timers(text, &tm, &n, err);
+	for (int i = 0; ret == 0 && i < n; i++) {
+		struct json *o = json_push(arr, json_obj());
+		pid_t target = 0;
 
-		if (sscanf(l, "ID: %d", &next) == 1) {
-			if (o && (ret = posix_timer_times(d, o, id, err)) < 0)
-				return ret;
-			id = next;
-			o = json_push(arr, json_obj());
-			json_set(o, "id", json_int(id));
-		} else if (o && sscanf(l, "signal: %d/%llx", &sig, &sigval) == 2) {
-			json_set(o, "signo", json_int(sig));
-			json_set(o, "sigval", json_hex(sigval));
-		} else if (o && sscanf(l, "notify: %15[a-z]/%7[a-z].%d", how, who, &target) == 3) {
-			json_set(o, "notify", json_str(how));
-			json_set(o, "notify_thread", json_bool(!strcmp(who, "tid")));
-			ret = timer_target_ns(d->t, id, target, &target, err);
+		json_set(o, "id", json_int(tm[i].id));
+		if (tm[i].has_signal) {
+			json_set(o, "signo", json_int(tm[i].signo));
+			json_set(o, "sigval", json_hex(tm[i].sigval));
+		}
+		if (tm[i].has_notify) {
+			json_set(o, "notify", json_str(tm[i].notify));
+			json_set(o, "notify_thread", json_bool(tm[i].notify_thread));
+			ret = timer_target_ns(d->t, tm[i].id, tm[i].notify_pid, &target, err);
 			if (ret < 0)
 				return ret;
 			json_set(o, "notify_tid", json_int(target));
-		} else if (o && sscanf(l, "ClockID: %d", &clock) == 1) {
-			json_set(o, "clock", json_int(clock));
 		}
+		if (tm[i].has_clock)
+			json_set(o, "clock", json_int(tm[i].clock));
+		ret = posix_timer_times(d, o, tm[i].id, err);
 	}
-	return o ? posix_timer_times(d, o, id, err) : 0;
+	return ret;
 }
 
 static int timers_dump(struct task_dump *d, ckpt_err_t *err)

@@ -274,6 +274,14 @@ static char *cgroup_path(pid_t pid, const char *controllers, const char *fstype,
 	return path;
 }
 
+const struct proc_cgroup *proc_cgroup_named(const struct proc_cgroup *v, int n, const char *ctl)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(v[i].controllers, ctl))
+			return &v[i];
+	return NULL;
+}
+
 char *proc_cgroup_path(pid_t pid, const char *controllers)
 {
 	return cgroup_path(pid, controllers, NULL, NULL);

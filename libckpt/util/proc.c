@@ -191,6 +191,8 @@ static int status_line(const char *key, size_t klen, const char *v, struct proc_
 		st->sig_ign = hexnum(v);
 	} else if (IS("SigCgt")) {
 		st->sig_cgt = hexnum(v);
+	} else if (IS("TracerPid")) {
+		st->tracer = decnum(v);
 	} else if (IS("Umask")) {
 		st->umask = strtoul(v, NULL, 8);
 	} else if (IS("NSpid")) {

@@ -1,7 +1,9 @@
 /*
  * libckpt/util/proc.h - every /proc parser of the project: stat, status,
  * maps, the thread list and a thread's children (proc.c); mountinfo and
- * cgroup (proc-mount.c); fdinfo and its per-kind lines (proc-fdinfo.c).
+ * cgroup (proc-mount.c); fdinfo and its per-kind lines (proc-fdinfo.c);
+ * limits, timers and cmdline (proc-task.c); cpuinfo and net/tcp, tcp6
+ * (proc-host.c).
  *
  * Each parser has a buffer form (proc_parse_*: text in, struct out; what
  * the unit tests drive) and a file form taking a dirfd of /proc/PID that
@@ -52,6 +54,7 @@ struct proc_status {
 	int seccomp_filters; /* -1 when the kernel does not say */
 	uint64_t sig_pnd, shd_pnd, sig_blk, sig_ign, sig_cgt;
 	unsigned int umask;	     /* -1U when the kernel does not say */
+	pid_t tracer;		     /* TracerPid: 0 when not traced */
 	pid_t nspid[PROC_NSPID_MAX]; /* outermost first, as in NSpid */
 	int nspid_count;
 };
@@ -164,6 +167,11 @@ const struct proc_cgroup *proc_cgroup_find(const struct proc_cgroup *v, int n,
  */
 const struct proc_cgroup *proc_cgroup_of_mount(const struct proc_cgroup *v, int n,
 					       const char *fstype, const char *super);
+/*
+ * The line whose controllers are exactly ctl ("cpu,cpuacct", "" for v2),
+ * as cgroup.json names a hierarchy, or NULL.
+ */
+const struct proc_cgroup *proc_cgroup_named(const struct proc_cgroup *v, int n, const char *ctl);
 /* pid's (0: our own) cgroup path in the hierarchy of controllers; malloc'd or NULL. */
 char *proc_cgroup_path(pid_t pid, const char *controllers);
 /* pid's (0: our own) cgroup path in the hierarchy a cgroup mount shows; malloc'd or NULL. */
@@ -262,5 +270,61 @@ int proc_parse_signalfd(const char *text, uint64_t *sigmask, ckpt_err_t *err);
  * (reaped), 0 when it is outside that namespace (or the line is missing).
  */
 pid_t proc_parse_pidfd(const char *text);
+
+/* ---- proc-task.c: limits, timers, cmdline ------------------------------- */
+
+/* One line of /proc/PID/limits: RLIM_INFINITY for "unlimited". */
+struct proc_limit {
+	uint64_t soft, hard;
+};
+/* The limits in RLIMIT_* order (the file's), at most max of them: *n. */
+int proc_parse_limits(const char *text, struct proc_limit *out, int max, int *n,
+		      ckpt_err_t *err);
+
+/* One POSIX timer of /proc/PID/timers; what its lines did not say is absent (has_*). */
+struct proc_timer {
+	int id;
+	bool has_signal, has_notify, has_clock;
+	int signo;
+	uint64_t sigval;
+	char notify[16];    /* "signal", "thread", "none" */
+	bool notify_thread; /* the target is a thread ("tid"), not a process ("pid") */
+	pid_t notify_pid;   /* as the reader's pid namespace numbers it */
+	int clock;
+};
+/* One per "ID:" line, in the file's order; *out malloc'd (NULL when none). */
+int proc_parse_timers(const char *text, struct proc_timer **out, int *n, ckpt_err_t *err);
+
+/*
+ * /proc/PID/cmdline (len bytes, NUL-separated): the first non-empty value
+ * of option name given Go's way ("--NAME=V", "-NAME=V", "--NAME V" or
+ * "-NAME V"), pointing into cmd; NULL when none.
+ */
+const char *proc_cmdline_option(const char *cmd, size_t len, const char *name);
+
+/* ---- proc-host.c: cpuinfo, net/tcp -------------------------------------- */
+
+/* The first "model name" of a cpuinfo text into out: false when it has none. */
+bool proc_parse_cpu_model(const char *text, char *out, size_t size);
+/* This host's CPU model, "unknown" when cpuinfo names none (read up to the first). */
+void proc_cpu_model(char *out, size_t size);
+
+/* One socket of /proc/PID/net/tcp or tcp6. */
+struct proc_tcp_sock {
+	uint8_t local[16], peer[16]; /* raw words as the kernel prints them */
+	uint16_t lport, pport;
+	unsigned int state; /* TCP_ESTABLISHED 1 ... TCP_CLOSE 7, TCP_LISTEN 10 */
+	unsigned long inode;
+};
+/* A socket line (family AF_INET for tcp, AF_INET6 for tcp6): false for any other. */
+bool proc_parse_tcp_line(const char *line, int family, struct proc_tcp_sock *s);
+/*
+ * Every socket of /proc/PID/net/FILE ("tcp", "tcp6"): fn(s, arg, err) for
+ * each; a non-zero return of fn ends the walk and is returned. 0 when the
+ * file does not exist (no IPv6).
+ */
+int proc_read_tcp(pid_t pid, const char *file, int family,
+		  int (*fn)(const struct proc_tcp_sock *s, void *arg, ckpt_err_t *err), void *arg,
+		  ckpt_err_t *err);
 
 #endif

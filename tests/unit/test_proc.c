@@ -5,12 +5,15 @@
  * mount without superblock options, a bad line; cgroup files with v1
  * combined controllers, named hierarchies and v2, and the lookups built on
  * them; fdinfo of each kind the fd table dumps: common lines, locks,
- * epoll, inotify, fanotify, timerfd, eventfd, signalfd, pidfd), plus the
- * live readers on this process.
+ * epoll, inotify, fanotify, timerfd, eventfd, signalfd, pidfd; limits,
+ * timers, cmdline, cpuinfo and net/tcp lines), plus the live readers on
+ * this process.
  */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "tap.h"
 #include "util/proc.h"
@@ -190,6 +193,11 @@ static void test_cgroup(void)
 	cg = proc_cgroup_find(v, n, "cpu");
 	is_str(cg ? cg->path : "(none)", "/a", "cpu found in cpu,cpuacct");
 	ok(!proc_cgroup_find(v, n, "pids"), "no pids hierarchy");
+	cg = proc_cgroup_named(v, n, "cpu,cpuacct");
+	is_str(cg ? cg->path : "(none)", "/a", "named: the very controllers");
+	ok(!proc_cgroup_named(v, n, "cpu"), "named: cpu is not cpu,cpuacct");
+	cg = proc_cgroup_named(v, n, "");
+	is_str(cg ? cg->path : "(none)", "/e", "named: \"\" is v2");
 	proc_cgroups_free(v, n);
 	ok(proc_parse_cgroup("12-cpu-/a\n", &v, &n, &err) < 0, "a line without colons is refused");
 
@@ -332,6 +340,112 @@ static void test_fdinfo(void)
 	is_int(proc_parse_pidfd(FDINFO_HEAD), 0, "pidfd without Pid");
 }
 
+static const char limits_sample[] =
+	"Limit                     Soft Limit           Hard Limit           Units     \n"
+	"Max cpu time              unlimited            unlimited            seconds   \n"
+	"Max file size             1048576              unlimited            bytes     \n"
+	"Max open files            1024                 4096                 files     \n";
+
+static const char timers_sample[] = "ID: 0\n"
+				    "signal: 14/0000000000000000\n"
+				    "notify: signal/pid.1234\n"
+				    "ClockID: 0\n"
+				    "ID: 7\n"
+				    "signal: 10/00007f0000001000\n"
+				    "notify: thread/tid.1240\n"
+				    "ClockID: 1\n"
+				    "ID: 9\n"
+				    "notify: none/pid.1234\n";
+
+/* limits, timers, cmdline (proc-task.c); cpuinfo, net/tcp (proc-host.c); TracerPid. */
+static void test_task_host(void)
+{
+	static const char cmd[] = "runc\0--log\0/x\0-root\0/run/r\0create\0id";
+	static const char cmd_eq[] = "runc\0--root=state\0--root\0/other";
+	static const char cmd_none[] = "runc\0create\0--root";
+	struct proc_limit lim[4];
+	struct proc_timer *tm = NULL;
+	struct proc_tcp_sock sk;
+	struct proc_status ss;
+	ckpt_err_t err = {0};
+	char model[64];
+	int n = 0;
+
+	is_int(proc_parse_limits(limits_sample, lim, 4, &n, &err), 0, "limits parse");
+	is_int(n, 3, "three limits after the header");
+	ok(lim[0].soft == RLIM_INFINITY && lim[0].hard == RLIM_INFINITY, "unlimited");
+	ok(lim[1].soft == 1048576 && lim[1].hard == RLIM_INFINITY, "a number and unlimited");
+	ok(lim[2].soft == 1024 && lim[2].hard == 4096, "soft and hard");
+	is_int(proc_parse_limits(limits_sample, lim, 2, &n, &err), 0, "limits up to max");
+	is_int(n, 2, "at most max");
+	is_int(proc_parse_limits("Limit\nshort\n", lim, 4, &n, &err), -EPROTO,
+	       "a short limits line refused");
+
+	is_int(proc_parse_timers(timers_sample, &tm, &n, &err), 0, "timers parse");
+	is_int(n, 3, "three timers");
+	ok(tm[0].id == 0 && tm[0].has_signal && tm[0].signo == 14 && tm[0].sigval == 0,
+	   "timer 0: signal");
+	ok(tm[0].has_notify && !strcmp(tm[0].notify, "signal") && !tm[0].notify_thread &&
+		   tm[0].notify_pid == 1234,
+	   "timer 0: notifies a process");
+	ok(tm[1].id == 7 && tm[1].sigval == 0x7f0000001000ULL && tm[1].notify_thread &&
+		   tm[1].notify_pid == 1240 && tm[1].has_clock && tm[1].clock == 1,
+	   "timer 7: a thread, CLOCK_MONOTONIC");
+	ok(tm[2].id == 9 && !tm[2].has_signal && !tm[2].has_clock &&
+		   !strcmp(tm[2].notify, "none"),
+	   "timer 9: only what its lines say");
+	free(steal_pointer(&tm));
+	is_int(proc_parse_timers("signal: 1/0\n", &tm, &n, &err), 0, "lines before an ID");
+	ok(n == 0 && !tm, "are not a timer");
+
+	is_str(proc_cmdline_option(cmd, sizeof(cmd), "root") ?: "(none)", "/run/r",
+	       "-root VALUE");
+	is_str(proc_cmdline_option(cmd_eq, sizeof(cmd_eq), "root") ?: "(none)", "state",
+	       "--root=VALUE, the first");
+	ok(!proc_cmdline_option(cmd_none, sizeof(cmd_none), "root"), "--root without a value");
+	ok(!proc_cmdline_option(cmd, sizeof(cmd), "log-format"), "an option not given");
+
+	ok(proc_parse_cpu_model("processor\t: 0\nvendor_id\t: X\nmodel name\t: Some CPU @ 2GHz\n"
+				"model name\t: second\n",
+				model, sizeof(model)),
+	   "cpuinfo has a model");
+	is_str(model, "Some CPU @ 2GHz", "the first model name, without the newline");
+	ok(!proc_parse_cpu_model("processor\t: 0\n", model, sizeof(model)), "no model name");
+	proc_cpu_model(model, sizeof(model));
+	ok(model[0], "this host's model (or unknown)");
+
+	ok(!proc_parse_tcp_line("  sl  local_address rem_address   st tx_queue rx_queue tr "
+				"tm->when retrnsmt   uid  timeout inode\n",
+				AF_INET, &sk),
+	   "tcp header is no socket");
+	ok(proc_parse_tcp_line("   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 "
+			       "00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n",
+			       AF_INET, &sk),
+	   "tcp listener line");
+	ok(sk.state == 10 && sk.inode == 4242 && sk.lport == 8080 && sk.pport == 0,
+	   "state, inode, ports");
+	ok(sk.local[0] == 127 && sk.local[3] == 1, "the raw word: 127.0.0.1");
+	ok(proc_parse_tcp_line("   1: 0000000000000000FFFF00000100007F:0050 "
+			       "0000000000000000FFFF00000200007F:C350 01 00000000:00000000 "
+			       "00:00000000 00000000     0        0 77 1 0 20 4 30 10 -1\n",
+			       AF_INET6, &sk),
+	   "tcp6 line");
+	ok(sk.state == 1 && sk.lport == 80 && sk.pport == 50000 && sk.inode == 77 &&
+		   sk.local[10] == 0xff && sk.local[12] == 127 && sk.peer[15] == 2,
+	   "tcp6 mapped addresses");
+	ok(!proc_parse_tcp_line("   2: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 "
+				"00000000     0        0 4242\n",
+				AF_INET6, &sk),
+	   "a tcp line read as tcp6 is refused");
+
+	is_int(proc_parse_status("State:\tt (tracing stop)\nTracerPid:\t321\nUid:\t0\t0\t0\t0\n"
+				 "Gid:\t0\t0\t0\t0\n",
+				 &ss, &err),
+	       0, "traced status");
+	is_int(ss.tracer, 321, "TracerPid");
+	proc_status_free(&ss);
+}
+
 int main(void)
 {
 	struct proc_stat st;
@@ -419,5 +533,6 @@ int main(void)
 	test_fdinfo();
 	test_mountinfo();
 	test_cgroup();
+	test_task_host();
 	return done_testing();
 }
