@@ -152,16 +152,24 @@ static void put_expr(struct nlmsghdr *nlh, const char *name)
 	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, name);
 }
 
-/* `meta mark 0x636b7074 accept`: meta load into reg 1, compare, verdict. */
-static void put_mark_accept(struct nlmsghdr *nlh, uint32_t mark)
+/* Load meta key into reg 1 and compare it with len bytes of val. */
+static void put_load_cmp(struct nlmsghdr *nlh, const char *kind, uint32_t key_or_base, uint32_t off,
+			 const void *val, uint32_t len)
 {
-	struct nlattr *list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS), *e, *d, *v, *vd;
+	struct nlattr *e, *d, *v;
 
 	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-	put_expr(nlh, "meta");
+	put_expr(nlh, kind);
 	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
-	mnl_attr_put_u32(nlh, NFTA_META_KEY, htonl(NFT_META_MARK));
-	mnl_attr_put_u32(nlh, NFTA_META_DREG, htonl(NFT_REG_1));
+	if (!strcmp(kind, "meta")) {
+		mnl_attr_put_u32(nlh, NFTA_META_KEY, htonl(key_or_base));
+		mnl_attr_put_u32(nlh, NFTA_META_DREG, htonl(NFT_REG_1));
+	} else {
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_DREG, htonl(NFT_REG_1));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_BASE, htonl(key_or_base));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_OFFSET, htonl(off));
+		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_LEN, htonl(len));
+	}
 	mnl_attr_nest_end(nlh, d);
 	mnl_attr_nest_end(nlh, e);
 
@@ -171,10 +179,16 @@ static void put_mark_accept(struct nlmsghdr *nlh, uint32_t mark)
 	mnl_attr_put_u32(nlh, NFTA_CMP_SREG, htonl(NFT_REG_1));
 	mnl_attr_put_u32(nlh, NFTA_CMP_OP, htonl(NFT_CMP_EQ));
 	v = mnl_attr_nest_start(nlh, NFTA_CMP_DATA);
-	mnl_attr_put(nlh, NFTA_DATA_VALUE, sizeof(mark), &mark); /* the mark in host order */
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, val);
 	mnl_attr_nest_end(nlh, v);
 	mnl_attr_nest_end(nlh, d);
 	mnl_attr_nest_end(nlh, e);
+}
+
+/* An immediate verdict (NF_ACCEPT, NF_DROP). */
+static void put_verdict(struct nlmsghdr *nlh, uint32_t code)
+{
+	struct nlattr *e, *d, *v, *vd;
 
 	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 	put_expr(nlh, "immediate");
@@ -182,17 +196,27 @@ static void put_mark_accept(struct nlmsghdr *nlh, uint32_t mark)
 	mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
 	v = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
 	vd = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
-	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(NF_ACCEPT));
+	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(code));
 	mnl_attr_nest_end(nlh, vd);
 	mnl_attr_nest_end(nlh, v);
 	mnl_attr_nest_end(nlh, d);
 	mnl_attr_nest_end(nlh, e);
+}
+
+/* `meta mark 0x636b7074 accept`: meta load into reg 1, compare, verdict. */
+static void put_mark_accept(struct nlmsghdr *nlh, uint32_t mark)
+{
+	struct nlattr *list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+
+	/* the mark in host order */
+	put_load_cmp(nlh, "meta", NFT_META_MARK, 0, &mark, sizeof(mark));
+	put_verdict(nlh, NF_ACCEPT);
 	mnl_attr_nest_end(nlh, list);
 }
 
-/* A base chain: hooked at hook, priority INT_MIN, policy drop, with the mark rule. */
-static void batch_chain(struct nft_batch *b, const char *table, const char *chain, int hook,
-			uint32_t mark)
+/* A base chain hooked at hook, priority INT_MIN, with the policy given. */
+static void batch_base_chain(struct nft_batch *b, const char *table, const char *chain, int hook,
+			     uint32_t policy)
 {
 	struct nlmsghdr *nlh = batch_add(b, NFT_TYPE(NFT_MSG_NEWCHAIN), NLM_F_CREATE | NLM_F_ACK);
 	struct nlattr *h;
@@ -203,10 +227,18 @@ static void batch_chain(struct nft_batch *b, const char *table, const char *chai
 	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(hook));
 	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl((uint32_t)INT_MIN));
 	mnl_attr_nest_end(nlh, h);
-	mnl_attr_put_u32(nlh, NFTA_CHAIN_POLICY, htonl(NF_DROP));
+	mnl_attr_put_u32(nlh, NFTA_CHAIN_POLICY, htonl(policy));
 	mnl_attr_put_strz(nlh, NFTA_CHAIN_TYPE, "filter");
 	batch_end_msg(b, nlh);
+}
 
+/* A base chain: hooked at hook, priority INT_MIN, policy drop, with the mark rule. */
+static void batch_chain(struct nft_batch *b, const char *table, const char *chain, int hook,
+			uint32_t mark)
+{
+	struct nlmsghdr *nlh;
+
+	batch_base_chain(b, table, chain, hook, NF_DROP);
 	nlh = batch_add(b, NFT_TYPE(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, chain);
@@ -249,7 +281,13 @@ static int batch_send(int fd, struct nft_batch *b)
  * output chains) when add, else delete it. One batch, one transaction: the
  * namespace is either fully locked or not at all.
  */
-int nft_lock_table(int fd, const char *table, uint32_t mark, bool add)
+/*
+ * One batch: table added, then filled by fill (its chains and rules), or
+ * deleted; sent, every command acked.
+ */
+static int table_batch(int fd, const char *table, bool add,
+		       void (*fill)(struct nft_batch *b, const char *table, const void *arg),
+		       const void *arg)
 {
 	struct nft_batch b = {.len = 0};
 	struct nlmsghdr *nlh;
@@ -260,65 +298,28 @@ int nft_lock_table(int fd, const char *table, uint32_t mark, bool add)
 			(add ? NLM_F_CREATE : 0) | NLM_F_ACK);
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
 	batch_end_msg(&b, nlh);
-	if (add) {
-		batch_chain(&b, table, "input", NF_INET_LOCAL_IN, mark);
-		batch_chain(&b, table, "output", NF_INET_LOCAL_OUT, mark);
-	}
+	if (add)
+		fill(&b, table, arg);
 	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_END, 0));
 	ret = batch_send(fd, &b);
 	free(b.buf);
 	return ret;
 }
 
-/* Load meta key into reg 1 and compare it with len bytes of val. */
-static void put_load_cmp(struct nlmsghdr *nlh, const char *kind, uint32_t key_or_base, uint32_t off,
-			 const void *val, uint32_t len)
+/* Input and output drop all but what carries mark. */
+static void mark_chains(struct nft_batch *b, const char *table, const void *arg)
 {
-	struct nlattr *e, *d, *v;
+	uint32_t mark = *(const uint32_t *)arg;
 
-	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-	put_expr(nlh, kind);
-	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
-	if (!strcmp(kind, "meta")) {
-		mnl_attr_put_u32(nlh, NFTA_META_KEY, htonl(key_or_base));
-		mnl_attr_put_u32(nlh, NFTA_META_DREG, htonl(NFT_REG_1));
-	} else {
-		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_DREG, htonl(NFT_REG_1));
-		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_BASE, htonl(key_or_base));
-		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_OFFSET, htonl(off));
-		mnl_attr_put_u32(nlh, NFTA_PAYLOAD_LEN, htonl(len));
-	}
-	mnl_attr_nest_end(nlh, d);
-	mnl_attr_nest_end(nlh, e);
-
-	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-	put_expr(nlh, "cmp");
-	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
-	mnl_attr_put_u32(nlh, NFTA_CMP_SREG, htonl(NFT_REG_1));
-	mnl_attr_put_u32(nlh, NFTA_CMP_OP, htonl(NFT_CMP_EQ));
-	v = mnl_attr_nest_start(nlh, NFTA_CMP_DATA);
-	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, val);
-	mnl_attr_nest_end(nlh, v);
-	mnl_attr_nest_end(nlh, d);
-	mnl_attr_nest_end(nlh, e);
+	batch_chain(b, table, "input", NF_INET_LOCAL_IN, mark);
+	batch_chain(b, table, "output", NF_INET_LOCAL_OUT, mark);
 }
 
-static void put_drop(struct nlmsghdr *nlh)
+int nft_lock_table(int fd, const char *table, uint32_t mark, bool add)
 {
-	struct nlattr *e, *d, *v, *vd;
-
-	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-	put_expr(nlh, "immediate");
-	d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
-	mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
-	v = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
-	vd = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
-	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(NF_DROP));
-	mnl_attr_nest_end(nlh, vd);
-	mnl_attr_nest_end(nlh, v);
-	mnl_attr_nest_end(nlh, d);
-	mnl_attr_nest_end(nlh, e);
+	return table_batch(fd, table, add, mark_chains, &mark);
 }
+
 
 /*
  * One drop rule in chain: TCP from src:sport to dst:dport (family's
@@ -349,61 +350,45 @@ static void batch_tuple_rule(struct nft_batch *b, const char *table, const char 
 		put_load_cmp(nlh, "payload", NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
 	else
 		put_load_cmp(nlh, "payload", NFT_PAYLOAD_TRANSPORT_HEADER, 2, &ports[1], 2);
-	put_drop(nlh);
+	put_verdict(nlh, NF_DROP);
 	mnl_attr_nest_end(nlh, list);
 	batch_end_msg(b, nlh);
 }
 
-/* A base chain hooked at hook, priority INT_MIN, policy accept: only its rules drop. */
-static void batch_open_chain(struct nft_batch *b, const char *table, const char *chain, int hook)
-{
-	struct nlmsghdr *nlh = batch_add(b, NFT_TYPE(NFT_MSG_NEWCHAIN), NLM_F_CREATE | NLM_F_ACK);
-	struct nlattr *h;
+/* The tuples to lock, for tuple_chains. */
+struct tuples {
+	const struct net_tuple *t;
+	size_t n;
+};
 
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
-	h = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
-	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(hook));
-	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl((uint32_t)INT_MIN));
-	mnl_attr_nest_end(nlh, h);
-	mnl_attr_put_u32(nlh, NFTA_CHAIN_POLICY, htonl(NF_ACCEPT));
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_TYPE, "filter");
-	batch_end_msg(b, nlh);
+/* Input and output accept all but these connections (and SYNs to these listeners). */
+static void tuple_chains(struct nft_batch *b, const char *table, const void *arg)
+{
+	const struct tuples *tu = arg;
+
+	batch_base_chain(b, table, "input", NF_INET_LOCAL_IN, NF_ACCEPT);
+	batch_base_chain(b, table, "output", NF_INET_LOCAL_OUT, NF_ACCEPT);
+	for (size_t i = 0; i < tu->n; i++) {
+		const struct net_tuple *x = &tu->t[i];
+		bool any = !memcmp(x->local, (char[16]){0}, x->family == AF_INET ? 4 : 16);
+
+		if (!x->pport) { /* a listener: what comes in for it */
+			batch_tuple_rule(b, table, "input", x->family, NULL, 0,
+					 any ? NULL : x->local, htons(x->lport));
+			continue;
+		}
+		batch_tuple_rule(b, table, "input", x->family, x->peer, htons(x->pport), x->local,
+				 htons(x->lport));
+		batch_tuple_rule(b, table, "output", x->family, x->local, htons(x->lport), x->peer,
+				 htons(x->pport));
+	}
 }
 
 int nft_lock_tuples(int fd, const char *table, const struct net_tuple *t, size_t n, bool add)
 {
-	struct nft_batch b = {.len = 0};
-	struct nlmsghdr *nlh;
-	int ret;
+	struct tuples tu = {t, n};
 
-	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_BEGIN, 0));
-	nlh = batch_add(&b, NFT_TYPE(add ? NFT_MSG_NEWTABLE : NFT_MSG_DELTABLE),
-			(add ? NLM_F_CREATE : 0) | NLM_F_ACK);
-	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
-	batch_end_msg(&b, nlh);
-	if (add) {
-		batch_open_chain(&b, table, "input", NF_INET_LOCAL_IN);
-		batch_open_chain(&b, table, "output", NF_INET_LOCAL_OUT);
-	}
-	for (size_t i = 0; add && i < n; i++) {
-		const struct net_tuple *x = &t[i];
-		bool any = !memcmp(x->local, (char[16]){0}, x->family == AF_INET ? 4 : 16);
-
-		if (!x->pport) { /* a listener: what comes in for it */
-			batch_tuple_rule(&b, table, "input", x->family, NULL, 0,
-					 any ? NULL : x->local, htons(x->lport));
-			continue;
-		}
-		batch_tuple_rule(&b, table, "input", x->family, x->peer, htons(x->pport), x->local,
-				 htons(x->lport));
-		batch_tuple_rule(&b, table, "output", x->family, x->local, htons(x->lport), x->peer,
-				 htons(x->pport));
-	}
-	batch_end_msg(&b, batch_add(&b, NFNL_MSG_BATCH_END, 0));
-	ret = batch_send(fd, &b);
-	free(b.buf);
-	return ret;
+	return table_batch(fd, table, add, tuple_chains, &tu);
 }
 
 /* An nfnetlink socket of the caller's network namespace, or -errno. */

@@ -29,41 +29,51 @@
 #define GETFD_TARGET 100
 #define VM_READ_SIZE (64UL << 20)
 
-void probe_ptrace_seize(struct probe_out *o)
+/*
+ * Run body on a helper made by setup(arg), seized (with options) and in its
+ * ptrace stop; body says in o what it found. The helper goes afterwards.
+ */
+static void with_stopped(int (*setup)(void *arg, uint64_t *val), void *arg, unsigned long options,
+			 bool (*body)(pid_t pid, struct probe_out *o), struct probe_out *o)
 {
-	pid_t pid = check_spawn(NULL, NULL, NULL, o);
+	pid_t pid = check_spawn(setup, arg, NULL, o);
 
 	if (pid < 0)
 		return;
-	if (check_seize_stop(pid, 0, o))
-		probe_detail(o, "PTRACE_EVENT_STOP seen after PTRACE_INTERRUPT");
+	if (check_seize_stop(pid, options, o))
+		body(pid, o);
 	check_kill(pid);
 }
 
-void probe_ptrace_xstate(struct probe_out *o)
+static bool seize_body(pid_t pid, struct probe_out *o)
+{
+	probe_detail(o, "PTRACE_EVENT_STOP seen after PTRACE_INTERRUPT");
+	return true;
+}
+
+void probe_ptrace_seize(struct probe_out *o)
+{
+	with_stopped(NULL, NULL, 0, seize_body, o);
+}
+
+static bool xstate_body(pid_t pid, struct probe_out *o)
 {
 	static uint8_t buf[64 << 10];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 	uint64_t xcr0;
-	pid_t pid;
 
-	pid = check_spawn(NULL, NULL, NULL, o);
-	if (pid < 0)
-		return;
-	if (!check_seize_stop(pid, 0, o))
-		goto out;
-	if (ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov) < 0) {
-		probe_errno(o, "PTRACE_GETREGSET NT_X86_XSTATE");
-		goto out;
-	}
-	if (iov.iov_len < XSTATE_XCR0_OFFSET + sizeof(xcr0)) {
-		probe_fail(o, "xstate only %zu bytes", iov.iov_len);
-		goto out;
-	}
+	if (ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov) < 0)
+		return probe_errno(o, "PTRACE_GETREGSET NT_X86_XSTATE");
+	if (iov.iov_len < XSTATE_XCR0_OFFSET + sizeof(xcr0))
+		return probe_fail(o, "xstate only %zu bytes", iov.iov_len);
 	memcpy(&xcr0, buf + XSTATE_XCR0_OFFSET, sizeof(xcr0));
 	probe_detail(o, "%zu bytes, xcr0 0x%llx", iov.iov_len, (unsigned long long)xcr0);
-out:
-	check_kill(pid);
+	return true;
+}
+
+void probe_ptrace_xstate(struct probe_out *o)
+{
+	with_stopped(NULL, NULL, 0, xstate_body, o);
 }
 
 static int block_usr1(void *arg, uint64_t *val)
@@ -84,37 +94,28 @@ static int block_usr1(void *arg, uint64_t *val)
 	return 0;
 }
 
-void probe_ptrace_sigmask(struct probe_out *o)
+static bool sigmask_body(pid_t pid, struct probe_out *o)
 {
 	uint64_t mask = 0, want = 1ULL << (SIGUSR1 - 1), more = 1ULL << (SIGUSR2 - 1);
-	pid_t pid;
 
-	pid = check_spawn(block_usr1, NULL, NULL, o);
-	if (pid < 0)
-		return;
-	if (!check_seize_stop(pid, 0, o))
-		goto out;
-	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(mask), &mask) < 0) {
-		probe_errno(o, "PTRACE_GETSIGMASK");
-		goto out;
-	}
-	if (!(mask & want)) {
-		probe_fail(o, "mask 0x%llx lacks the blocked SIGUSR1", (unsigned long long)mask);
-		goto out;
-	}
+	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(mask), &mask) < 0)
+		return probe_errno(o, "PTRACE_GETSIGMASK");
+	if (!(mask & want))
+		return probe_fail(o, "mask 0x%llx lacks the blocked SIGUSR1",
+				  (unsigned long long)mask);
 	mask |= more;
-	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(mask), &mask) < 0) {
-		probe_errno(o, "PTRACE_SETSIGMASK");
-		goto out;
-	}
+	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(mask), &mask) < 0)
+		return probe_errno(o, "PTRACE_SETSIGMASK");
 	mask = 0;
-	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(mask), &mask) < 0 || !(mask & more)) {
-		probe_fail(o, "PTRACE_SETSIGMASK did not stick");
-		goto out;
-	}
+	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(mask), &mask) < 0 || !(mask & more))
+		return probe_fail(o, "PTRACE_SETSIGMASK did not stick");
 	probe_detail(o, "read and written back");
-out:
-	check_kill(pid);
+	return true;
+}
+
+void probe_ptrace_sigmask(struct probe_out *o)
+{
+	with_stopped(block_usr1, NULL, 0, sigmask_body, o);
 }
 
 /* The one queued SIGUSR1 of the private or shared queue, its value checked. */
@@ -133,41 +134,35 @@ static bool peek_one(pid_t pid, uint32_t flags, int value, struct probe_out *o)
 	return true;
 }
 
-void probe_ptrace_peeksiginfo(struct probe_out *o)
+static bool peeksiginfo_body(pid_t pid, struct probe_out *o)
 {
-	pid_t pid;
-
-	pid = check_spawn(block_usr1, "queue", NULL, o);
-	if (pid < 0)
-		return;
-	if (check_seize_stop(pid, 0, o) && peek_one(pid, 0, 1, o) &&
-	    peek_one(pid, PTRACE_PEEKSIGINFO_SHARED, 2, o))
-		probe_detail(o, "queued SIGUSR1 read back from the private and shared queues");
-	check_kill(pid);
+	if (!peek_one(pid, 0, 1, o) || !peek_one(pid, PTRACE_PEEKSIGINFO_SHARED, 2, o))
+		return false;
+	probe_detail(o, "queued SIGUSR1 read back from the private and shared queues");
+	return true;
 }
 
-void probe_ptrace_rseq(struct probe_out *o)
+void probe_ptrace_peeksiginfo(struct probe_out *o)
+{
+	with_stopped(block_usr1, "queue", 0, peeksiginfo_body, o);
+}
+
+static bool rseq_body(pid_t pid, struct probe_out *o)
 {
 	struct __ptrace_rseq_configuration conf = {0};
-	pid_t pid;
 
-	/* the helper is a fork of ckpt-oci, so it has glibc's rseq registration */
-	pid = check_spawn(NULL, NULL, NULL, o);
-	if (pid < 0)
-		return;
-	if (!check_seize_stop(pid, 0, o))
-		goto out;
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, sizeof(conf), &conf) < 0) {
-		probe_errno(o, "PTRACE_GET_RSEQ_CONFIGURATION");
-		goto out;
-	}
-	if (!conf.rseq_abi_pointer) {
-		probe_fail(o, "no rseq registered by glibc (glibc.pthread.rseq=0?)");
-		goto out;
-	}
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, sizeof(conf), &conf) < 0)
+		return probe_errno(o, "PTRACE_GET_RSEQ_CONFIGURATION");
+	if (!conf.rseq_abi_pointer)
+		return probe_fail(o, "no rseq registered by glibc (glibc.pthread.rseq=0?)");
 	probe_detail(o, "rseq size %u, sig 0x%x", conf.rseq_abi_size, conf.signature);
-out:
-	check_kill(pid);
+	return true;
+}
+
+/* the helper is a fork of ckpt-oci, so it has glibc's rseq registration */
+void probe_ptrace_rseq(struct probe_out *o)
+{
+	with_stopped(NULL, NULL, 0, rseq_body, o);
 }
 
 /* A filter that allows everything: enough to read it back. */
@@ -184,31 +179,24 @@ static int install_filter(void *arg, uint64_t *val)
 	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -1 : 0;
 }
 
-void probe_ptrace_seccomp(struct probe_out *o)
+static bool seccomp_body(pid_t pid, struct probe_out *o)
 {
 	struct sock_filter insn[8];
-	long n;
-	pid_t pid;
+	long n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL);
 
-	pid = check_spawn(install_filter, NULL, NULL, o);
-	if (pid < 0)
-		return;
-	/* restore seizes with SUSPEND_SECCOMP so filters do not block its syscalls */
-	if (!check_seize_stop(pid, PTRACE_O_SUSPEND_SECCOMP, o))
-		goto out;
-	n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL);
-	if (n < 0) {
-		probe_errno(o, "PTRACE_SECCOMP_GET_FILTER");
-		goto out;
-	}
+	if (n < 0)
+		return probe_errno(o, "PTRACE_SECCOMP_GET_FILTER");
 	if (n != 2 || ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, insn) != 2 ||
-	    insn[1].code != (BPF_RET | BPF_K) || insn[1].k != SECCOMP_RET_ALLOW) {
-		probe_fail(o, "filter read back does not match (%ld instructions)", n);
-		goto out;
-	}
+	    insn[1].code != (BPF_RET | BPF_K) || insn[1].k != SECCOMP_RET_ALLOW)
+		return probe_fail(o, "filter read back does not match (%ld instructions)", n);
 	probe_detail(o, "2-instruction filter read back, PTRACE_O_SUSPEND_SECCOMP accepted");
-out:
-	check_kill(pid);
+	return true;
+}
+
+/* restore seizes with SUSPEND_SECCOMP so filters do not block its syscalls */
+void probe_ptrace_seccomp(struct probe_out *o)
+{
+	with_stopped(install_filter, NULL, PTRACE_O_SUSPEND_SECCOMP, seccomp_body, o);
 }
 
 static int park_fd(void *arg, uint64_t *val)

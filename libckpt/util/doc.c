@@ -124,58 +124,6 @@ static int check_arr(const struct doc_at *at, const struct json *v, size_t maxn,
 	return 0;
 }
 
-int doc_int(const struct doc_at *at, const struct json *obj, const char *key, int64_t lo,
-	    int64_t hi, int64_t *out, ckpt_err_t *err)
-{
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, false, &v, err);
-
-	return ret < 0 ? ret : check_int(&k, v, lo, hi, out, err);
-}
-
-int doc_opt_int(const struct doc_at *at, const struct json *obj, const char *key, int64_t lo,
-		int64_t hi, int64_t dflt, int64_t *out, ckpt_err_t *err)
-{
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, true, &v, err);
-
-	if (ret < 0)
-		return ret;
-	if (!v) {
-		*out = dflt;
-		return 0;
-	}
-	return check_int(&k, v, lo, hi, out, err);
-}
-
-int doc_u64(const struct doc_at *at, const struct json *obj, const char *key, uint64_t hi,
-	    uint64_t *out, ckpt_err_t *err)
-{
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, false, &v, err);
-
-	return ret < 0 ? ret : check_u64(&k, v, hi, out, err);
-}
-
-int doc_opt_u64(const struct doc_at *at, const struct json *obj, const char *key, uint64_t hi,
-		uint64_t dflt, uint64_t *out, ckpt_err_t *err)
-{
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, true, &v, err);
-
-	if (ret < 0)
-		return ret;
-	if (!v) {
-		*out = dflt;
-		return 0;
-	}
-	return check_u64(&k, v, hi, out, err);
-}
-
 static int check_bool(const struct doc_at *at, const struct json *v, bool *out, ckpt_err_t *err)
 {
 	if (json_type(v) != JSON_BOOL)
@@ -184,113 +132,147 @@ static int check_bool(const struct doc_at *at, const struct json *v, bool *out, 
 	return 0;
 }
 
-int doc_bool(const struct doc_at *at, const struct json *obj, const char *key, bool *out,
-	     ckpt_err_t *err)
+static int check_obj(const struct doc_at *at, const struct json *v, const struct json **out,
+		     ckpt_err_t *err)
+{
+	if (json_type(v) != JSON_OBJ)
+		return doc_error(err, at, "expected an object");
+	*out = v;
+	return 0;
+}
+
+/* What a typed getter wants of a member: its type and range. */
+struct want {
+	enum { W_INT, W_U64, W_BOOL, W_STR, W_ARR, W_OBJ } type;
+	int64_t lo, hi; /* W_INT */
+	uint64_t max;	/* W_U64: the highest value; W_STR: length; W_ARR: elements */
+	size_t *n;	/* W_ARR: how many */
+	bool null_absent; /* a JSON null is as if absent */
+};
+
+static int check_want(const struct doc_at *k, const struct json *v, const struct want *w,
+		      void *out, ckpt_err_t *err)
+{
+	switch (w->type) {
+	case W_INT:
+		return check_int(k, v, w->lo, w->hi, out, err);
+	case W_U64:
+		return check_u64(k, v, w->max, out, err);
+	case W_BOOL:
+		return check_bool(k, v, out, err);
+	case W_STR:
+		return check_str(k, v, w->max, out, err);
+	case W_ARR:
+		return check_arr(k, v, w->max, out, w->n, err);
+	default:
+		return check_obj(k, v, out, err);
+	}
+}
+
+/*
+ * The one lookup of every typed getter: member key of obj checked as w
+ * says into *out. dflt NULL: the member is required; else, when it is
+ * absent, *out becomes *dflt (size bytes) and an array has 0 elements.
+ */
+static int get(const struct doc_at *at, const struct json *obj, const char *key,
+	       const struct want *w, const void *dflt, size_t size, void *out, ckpt_err_t *err)
 {
 	struct doc_at k = DOC_KEY(at, key);
 	const struct json *v;
-	int ret = member(at, obj, key, false, &v, err);
+	int ret = member(at, obj, key, dflt != NULL, &v, err);
 
-	return ret < 0 ? ret : check_bool(&k, v, out, err);
+	if (ret < 0)
+		return ret;
+	if (v && !(w->null_absent && json_type(v) == JSON_NULL))
+		return check_want(&k, v, w, out, err);
+	memcpy(out, dflt, size);
+	if (w->n)
+		*w->n = 0;
+	return 0;
+}
+
+int doc_int(const struct doc_at *at, const struct json *obj, const char *key, int64_t lo,
+	    int64_t hi, int64_t *out, ckpt_err_t *err)
+{
+	return get(at, obj, key, &(struct want){.type = W_INT, .lo = lo, .hi = hi}, NULL, 0, out,
+		   err);
+}
+
+int doc_opt_int(const struct doc_at *at, const struct json *obj, const char *key, int64_t lo,
+		int64_t hi, int64_t dflt, int64_t *out, ckpt_err_t *err)
+{
+	return get(at, obj, key, &(struct want){.type = W_INT, .lo = lo, .hi = hi}, &dflt,
+		   sizeof(dflt), out, err);
+}
+
+int doc_u64(const struct doc_at *at, const struct json *obj, const char *key, uint64_t hi,
+	    uint64_t *out, ckpt_err_t *err)
+{
+	return get(at, obj, key, &(struct want){.type = W_U64, .max = hi}, NULL, 0, out, err);
+}
+
+int doc_opt_u64(const struct doc_at *at, const struct json *obj, const char *key, uint64_t hi,
+		uint64_t dflt, uint64_t *out, ckpt_err_t *err)
+{
+	return get(at, obj, key, &(struct want){.type = W_U64, .max = hi}, &dflt, sizeof(dflt),
+		   out, err);
+}
+
+int doc_bool(const struct doc_at *at, const struct json *obj, const char *key, bool *out,
+	     ckpt_err_t *err)
+{
+	return get(at, obj, key, &(struct want){.type = W_BOOL}, NULL, 0, out, err);
 }
 
 int doc_opt_bool(const struct doc_at *at, const struct json *obj, const char *key, bool dflt,
 		 bool *out, ckpt_err_t *err)
 {
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, true, &v, err);
-
-	if (ret < 0)
-		return ret;
-	if (!v) {
-		*out = dflt;
-		return 0;
-	}
-	return check_bool(&k, v, out, err);
+	return get(at, obj, key, &(struct want){.type = W_BOOL}, &dflt, sizeof(dflt), out, err);
 }
 
 int doc_str(const struct doc_at *at, const struct json *obj, const char *key, size_t maxlen,
 	    const char **out, ckpt_err_t *err)
 {
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, false, &v, err);
-
-	return ret < 0 ? ret : check_str(&k, v, maxlen, out, err);
+	return get(at, obj, key, &(struct want){.type = W_STR, .max = maxlen}, NULL, 0, out, err);
 }
 
 int doc_opt_str(const struct doc_at *at, const struct json *obj, const char *key, size_t maxlen,
 		const char **out, ckpt_err_t *err)
 {
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, true, &v, err);
+	static const char *const none = NULL;
 
-	if (ret < 0)
-		return ret;
-	if (!v || json_type(v) == JSON_NULL) {
-		*out = NULL;
-		return 0;
-	}
-	return check_str(&k, v, maxlen, out, err);
+	return get(at, obj, key, &(struct want){.type = W_STR, .max = maxlen, .null_absent = true},
+		   &none, sizeof(none), out, err);
 }
 
 int doc_arr(const struct doc_at *at, const struct json *obj, const char *key, size_t maxn,
 	    const struct json **out, size_t *n, ckpt_err_t *err)
 {
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, false, &v, err);
-
-	return ret < 0 ? ret : check_arr(&k, v, maxn, out, n, err);
+	return get(at, obj, key, &(struct want){.type = W_ARR, .max = maxn, .n = n}, NULL, 0, out,
+		   err);
 }
 
 int doc_opt_arr(const struct doc_at *at, const struct json *obj, const char *key, size_t maxn,
 		const struct json **out, size_t *n, ckpt_err_t *err)
 {
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, true, &v, err);
+	static const struct json *const none = NULL;
 
-	if (ret < 0)
-		return ret;
-	if (!v) {
-		*out = NULL;
-		*n = 0;
-		return 0;
-	}
-	return check_arr(&k, v, maxn, out, n, err);
+	return get(at, obj, key, &(struct want){.type = W_ARR, .max = maxn, .n = n}, &none,
+		   sizeof(none), out, err);
 }
 
 int doc_obj(const struct doc_at *at, const struct json *obj, const char *key,
 	    const struct json **out, ckpt_err_t *err)
 {
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, false, &v, err);
-
-	if (ret < 0)
-		return ret;
-	if (json_type(v) != JSON_OBJ)
-		return doc_error(err, &k, "expected an object");
-	*out = v;
-	return 0;
+	return get(at, obj, key, &(struct want){.type = W_OBJ}, NULL, 0, out, err);
 }
 
 int doc_opt_obj(const struct doc_at *at, const struct json *obj, const char *key,
 		const struct json **out, ckpt_err_t *err)
 {
-	struct doc_at k = DOC_KEY(at, key);
-	const struct json *v;
-	int ret = member(at, obj, key, true, &v, err);
+	static const struct json *const none = NULL;
 
-	if (ret < 0)
-		return ret;
-	if (v && json_type(v) != JSON_OBJ)
-		return doc_error(err, &k, "expected an object");
-	*out = v;
-	return 0;
+	return get(at, obj, key, &(struct want){.type = W_OBJ}, &none, sizeof(none), out, err);
 }
 
 int doc_hexbuf(const struct doc_at *at, const struct json *obj, const char *key, void *buf,
@@ -347,16 +329,41 @@ int doc_elem_str(const struct doc_at *at, const struct json *arr, size_t i, size
 	return check_str(&e, v, maxlen, out, err);
 }
 
+int doc_value_str(const struct doc_at *at, const struct json *v, size_t maxlen, const char **out,
+		  ckpt_err_t *err)
+{
+	return check_str(at, v, maxlen, out, err);
+}
+
+/* Member i of an object used as a map: its key and value. */
+static int map_member(const struct doc_at *at, const struct json *obj, size_t i, const char **key,
+		      const struct json **v, ckpt_err_t *err)
+{
+	*key = json_key_at(obj, i);
+	if (json_type(obj) != JSON_OBJ || !*key)
+		return doc_error(err, at, "member %zu missing", i);
+	*v = json_at(obj, i);
+	return 0;
+}
+
+int doc_map_int(const struct doc_at *at, const struct json *obj, size_t i, int64_t lo, int64_t hi,
+		const char **key, int64_t *val, ckpt_err_t *err)
+{
+	const struct json *v;
+	int ret = map_member(at, obj, i, key, &v, err);
+	struct doc_at e = DOC_KEY(at, *key);
+
+	return ret < 0 ? ret : check_int(&e, v, lo, hi, val, err);
+}
+
 int doc_map_str(const struct doc_at *at, const struct json *obj, size_t i, size_t maxlen,
 		const char **key, const char **val, ckpt_err_t *err)
 {
-	const char *k = json_key_at(obj, i);
-	struct doc_at e = DOC_KEY(at, k);
+	const struct json *v;
+	int ret = map_member(at, obj, i, key, &v, err);
+	struct doc_at e = DOC_KEY(at, *key);
 
-	if (json_type(obj) != JSON_OBJ || !k)
-		return doc_error(err, at, "member %zu missing", i);
-	*key = k;
-	return check_str(&e, json_at(obj, i), maxlen, val, err);
+	return ret < 0 ? ret : check_str(&e, v, maxlen, val, err);
 }
 
 /* Store x into a member of size bytes; the table's range made sure it fits. */

@@ -105,6 +105,12 @@ int doc_elem_str(const struct doc_at *at, const struct json *arr, size_t i, size
 int doc_map_str(const struct doc_at *at, const struct json *obj, size_t i, size_t maxlen,
 		const char **key, const char **val, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
+/* The same, for a map of integers in lo..hi ("symbols": {"__vdso_time": 3584}). */
+int doc_map_int(const struct doc_at *at, const struct json *obj, size_t i, int64_t lo, int64_t hi,
+		const char **key, int64_t *val, ckpt_err_t *err);
+/* A value the caller already holds (at names it): a string of at most maxlen bytes. */
+int doc_value_str(const struct doc_at *at, const struct json *v, size_t maxlen, const char **out,
+		  ckpt_err_t *err);
 
 /*
  * Field tables: one row per member of a C struct.
