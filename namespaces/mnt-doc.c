@@ -17,7 +17,7 @@
 #define MNT_MAX 100000
 
 /* Mount i of mounts.json, checked: a known kind with what that kind needs. */
-static int mnt_rec_read(const struct doc_at *list, const struct json *arr, int i,
+static int mnt_rec_read(const struct doc_at *list, const struct json *arr, size_t i,
 			struct mnt_rec *rec, ckpt_err_t *err)
 {
 	static const char *const kinds[] = {"external", "bind", "fresh", "cgroup"};
@@ -53,18 +53,35 @@ static int mnt_rec_read(const struct doc_at *list, const struct json *arr, int i
 	return 0;
 }
 
+int mnt_doc_read(const struct json *doc, struct mnt_rec **out, size_t *n, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_TOP("mounts.json"), l = DOC_KEY(&at, "mounts");
+	const struct json *list;
+	int ret = doc_arr(&at, doc, "mounts", MNT_MAX, &list, n, err);
+
+	*out = NULL;
+	if (ret < 0)
+		return ret;
+	*out = xzalloc((*n + 1) * sizeof(**out));
+	for (size_t i = 0; ret == 0 && i < *n; i++)
+		ret = mnt_rec_read(&l, list, i, &(*out)[i], err);
+	if (ret < 0)
+		free(steal_pointer(out));
+	return ret;
+}
+
 int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n,
 	     ckpt_err_t *err)
 {
 	struct doc_at at = DOC_TOP("mounts.json"), l = DOC_KEY(&at, "mounts");
-	const struct json *list;
+	cleanup_free struct mnt_rec *recs = NULL;
 	struct rmount *v;
 	size_t len;
 	int ret;
 
 	ret = bundle_get_json(r->bundle, "mounts.json", doc, err);
 	if (ret == 0)
-		ret = doc_arr(&at, *doc, "mounts", MNT_MAX, &list, &len, err);
+		ret = mnt_doc_read(*doc, &recs, &len, err);
 	if (ret < 0)
 		return ret;
 	if (!len)
@@ -73,11 +90,7 @@ int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *
 	v = xzalloc(*n * sizeof(*v));
 	for (int i = 0; i < *n; i++) {
 		v[i].fd = v[i].src = -1;
-		ret = mnt_rec_read(&l, list, i, &v[i].rec, err);
-		if (ret < 0) {
-			free(v);
-			return ret;
-		}
+		v[i].rec = recs[i];
 		v[i].kind = v[i].rec.kind;
 		v[i].mountpoint = v[i].rec.mountpoint;
 		v[i].fstype = v[i].rec.fstype;

@@ -58,6 +58,8 @@ struct rmount {
 int mnt_peers_restore(struct rmount *v, int n, ckpt_err_t *err);
 int mnt_set_propagation(int fd, unsigned long prop, const char *mp, ckpt_err_t *err);
 
+/* mnt-doc.c: "mounts" of mounts.json, every one checked; *out malloc'd, strings in doc. */
+int mnt_doc_read(const struct json *doc, struct mnt_rec **out, size_t *n, ckpt_err_t *err);
 /* mnt-doc.c: mounts.json, every mount checked (*doc holds their strings) */
 int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n,
 	     ckpt_err_t *err);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/doc.h"
 #include "util/json.h"
 #include "oci/oci.h"
 #include "util/lockfile.h"
@@ -52,27 +53,38 @@ static int oci_json(const struct oci_container *c, char **out, ckpt_err_t *err)
 /* A read-only root (root.readonly in config.json) cannot have changed. */
 static bool root_readonly(const char *config)
 {
+	struct doc_at at = DOC_TOP("config.json"), rat = DOC_KEY(&at, "root");
 	cleanup_json struct json *doc = NULL;
+	const struct json *root = NULL;
 	ckpt_err_t e = { 0 };
+	bool ro = false;
 
-	if (json_parse(config, strlen(config), &doc, &e) < 0)
-		return false;
-	return json_as_bool(json_get(json_get(doc, "root"), "readonly"));
+	if (json_parse(config, strlen(config), &doc, &e) < 0 ||
+	    doc_opt_obj(&at, doc, "root", &root, &e) < 0 ||
+	    (root && doc_opt_bool(&rat, root, "readonly", false, &ro, &e) < 0))
+		ro = false;
+	ckpt_error_clear(&e);
+	return ro;
 }
 
 /* The dump's frozen hook: the root directory's changes, file state to go with memory. */
 static int rootfs_frozen(struct ckpt_dump_opts *d, struct ckpt_bundle *b, ckpt_err_t *err)
 {
 	const struct oci_container *c = d->frozen_arg;
+	struct doc_at at = DOC_TOP("state");
 	cleanup_json struct json *st = NULL;
+	const char *created = NULL;
 	int ret;
 
 	if (!c->rootfs)
 		return ckpt_error_msg(err, EPROTO, "%s state of `%s` names no root directory",
 				      c->runtime, c->id);
 	ret = json_parse(c->state, strlen(c->state), &st, err);
+	/* a creation time missing or not a string: oci_rootfs_dump refuses it */
+	if (ret == 0 && doc_opt_str(&at, st, "created", 64, &created, NULL) < 0)
+		created = NULL;
 	if (ret == 0)
-		ret = oci_rootfs_dump(b, c->rootfs, json_as_str(json_get(st, "created")), err);
+		ret = oci_rootfs_dump(b, c->rootfs, created, err);
 	return ret;
 }
 

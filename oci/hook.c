@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/doc.h"
 #include "util/json.h"
 #include "oci/hook.h"
 #include "oci/oci.h"
@@ -114,11 +115,14 @@ static int parse_keep(const char *s, unsigned *keep, ckpt_err_t *err)
 	return 0;
 }
 
-/* A string annotation, or NULL. */
+/* A string annotation, or NULL (absent, empty, or not a string). */
 static const char *ann(const struct json *anns, const char *key)
 {
-	const char *v = json_as_str(json_get(anns, key));
+	struct doc_at at = DOC_TOP("annotations");
+	const char *v = NULL;
 
+	if (json_type(anns) != JSON_OBJ || doc_opt_str(&at, anns, key, 0, &v, NULL) < 0)
+		return NULL;
 	return v && *v ? v : NULL;
 }
 
@@ -158,7 +162,9 @@ static int open_dir(struct hook_conf *c, const char *dir, ckpt_err_t *err)
 /* id, bundle (both required) and pid from the state. */
 static int load_state(struct hook_conf *c, const struct json *st, ckpt_err_t *err)
 {
+	struct doc_at at = DOC_TOP("state");
 	const char *id, *bundle;
+	int64_t pid;
 	int ret;
 
 	ret = json_get_str(st, "id", &id, err);
@@ -169,7 +175,10 @@ static int load_state(struct hook_conf *c, const struct json *st, ckpt_err_t *er
 	c->id = xstrdup(id);
 	c->bundle = xstrdup(bundle);
 	/* no pid at poststop: the init is gone */
-	c->pid = json_as_int(json_get(st, "pid"));
+	ret = doc_opt_int(&at, st, "pid", 0, DOC_PID_MAX, 0, &pid, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "state on stdin");
+	c->pid = pid;
 	return 0;
 }
 
@@ -331,6 +340,7 @@ static int hook_run(struct hook_conf *c, const char *stage, const char *state, s
 		    ckpt_err_t *err)
 {
 	cleanup_json struct json *st = NULL;
+	struct doc_at state_at = DOC_TOP("state");
 	const struct json *anns;
 	const char *status, *dir, *from;
 	int ret;
@@ -343,7 +353,8 @@ static int hook_run(struct hook_conf *c, const char *stage, const char *state, s
 		return ret;
 	anns = json_get(st, "annotations");
 	/* one hooks.d entry serves both stages: the state's status tells them apart */
-	status = json_as_str(json_get(st, "status"));
+	if (doc_opt_str(&state_at, st, "status", 0, &status, NULL) < 0)
+		status = NULL;
 	if (!stage)
 		stage = status && !strcmp(status, "stopped") ? "poststop" : "poststart";
 	if (!known_stage(stage))

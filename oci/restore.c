@@ -261,14 +261,14 @@ static const char *old_bundle(const struct json *saved)
 {
 	const struct json *st = json_get(saved, "state");
 	const struct json *labels = json_get(json_get(st, "config"), "labels");
-	const char *b = opt_str(st, "bundle");
+	const char *b = opt_str(st, "bundle"), *l;
+	struct doc_at at = DOC_TOP("oci.json");
 
-	for (size_t i = 0; !b && json_type(labels) == JSON_ARR && i < json_len(labels); i++) {
-		const struct json *l = json_at(labels, i);
-
-		if (json_type(l) == JSON_STR && !strncmp(json_as_str(l), "bundle=", 7))
-			b = json_as_str(l) + 7;
-	}
+	/* a label not a string is no bundle's */
+	for (size_t i = 0; !b && json_type(labels) == JSON_ARR && i < json_len(labels); i++)
+		if (doc_elem_str(&at, labels, i, PATH_MAX, &l, NULL) == 0 &&
+		    !strncmp(l, "bundle=", 7))
+			b = l + 7;
 	return b;
 }
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/doc.h"
 #include "util/json.h"
 #include "oci/oci.h"
 #include "util/log.h"
@@ -92,31 +93,72 @@ static void derive_status(struct oci_container *c, int dirfd)
 		c->status = OCI_RUNNING;
 }
 
-static char *dup_str(const struct json *j)
+static char *dup_str(const char *s)
 {
-	const char *s = json_as_str(j);
-
 	return s && *s ? xstrdup(s) : NULL;
+}
+
+/* A state file's optional string at obj.key: NULL when absent or null. */
+static int state_str(const struct doc_at *at, const struct json *obj, const char *key,
+		     const char **out, ckpt_err_t *err)
+{
+	*out = NULL;
+	return obj ? doc_opt_str(at, obj, key, PATH_MAX, out, err) : 0;
+}
+
+/* The label "bundle=DIR" among config.labels of runc's state.json: DIR, or NULL. */
+static int runc_bundle_label(const struct doc_at *cfgat, const struct json *cfg, const char **out,
+			     ckpt_err_t *err)
+{
+	struct doc_at lat = DOC_KEY(cfgat, "labels");
+	const struct json *labels = NULL;
+	size_t n = 0;
+	int ret = cfg ? doc_opt_arr(cfgat, cfg, "labels", 4096, &labels, &n, err) : 0;
+
+	*out = NULL;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		const char *l;
+
+		ret = doc_elem_str(&lat, labels, i, PATH_MAX, &l, err);
+		if (ret == 0 && !strncmp(l, "bundle=", 7))
+			*out = l + 7;
+	}
+	return ret;
 }
 
 /* runc's state.json; the freezer cgroup (v1) or else the unified one. */
 static int runc_load(struct oci_container *c, const struct json *st, ckpt_err_t *err)
 {
-	const struct json *cg = json_get(st, "cgroup_paths"), *cfg = json_get(st, "config");
-	const struct json *labels = json_get(cfg, "labels");
+	struct doc_at at = DOC_TOP("state.json"), cgat = DOC_KEY(&at, "cgroup_paths");
+	struct doc_at cfgat = DOC_KEY(&at, "config");
+	const struct json *cg = NULL, *cfg = NULL;
+	const char *freezer, *unified, *rootfs, *bundle = NULL;
+	int64_t pid = 0, start = 0;
+	int ret = doc_opt_int(&at, st, "init_process_pid", 0, DOC_PID_MAX, 0, &pid, err);
 
-	c->pid = json_as_int(json_get(st, "init_process_pid"));
-	c->start = json_as_int(json_get(st, "init_process_start"));
-	c->cgroup = dup_str(json_get(cg, "freezer"));
+	if (ret == 0)
+		ret = doc_opt_int(&at, st, "init_process_start", 0, INT64_MAX, 0, &start, err);
+	if (ret == 0)
+		ret = doc_opt_obj(&at, st, "cgroup_paths", &cg, err);
+	if (ret == 0)
+		ret = doc_opt_obj(&at, st, "config", &cfg, err);
+	if (ret == 0)
+		ret = state_str(&cgat, cg, "freezer", &freezer, err);
+	if (ret == 0)
+		ret = state_str(&cgat, cg, "", &unified, err);
+	if (ret == 0)
+		ret = state_str(&cfgat, cfg, "rootfs", &rootfs, err);
+	if (ret == 0)
+		ret = runc_bundle_label(&cfgat, cfg, &bundle, err);
+	if (ret < 0)
+		return ret;
+	c->pid = pid;
+	c->start = start;
+	c->cgroup = dup_str(freezer);
 	if (!c->cgroup)
-		c->cgroup = dup_str(json_get(cg, ""));
-	c->rootfs = dup_str(json_get(cfg, "rootfs"));
-	for (size_t i = 0; i < json_len(labels); i++) {
-		const char *l = json_as_str(json_at(labels, i));
-
-		if (l && !strncmp(l, "bundle=", 7))
-			c->bundle = xstrdup(l + 7);
-	}
+		c->cgroup = dup_str(unified);
+	c->rootfs = dup_str(rootfs);
+	c->bundle = bundle ? xstrdup(bundle) : NULL;
 	if (!c->bundle)
 		return ckpt_error_msg(err, EPROTO, "state.json names no bundle directory");
 	return 0;
@@ -150,11 +192,26 @@ static void crun_cgroup(struct oci_container *c, const char *rel)
 
 static int crun_load(struct oci_container *c, const struct json *st, ckpt_err_t *err)
 {
-	crun_cgroup(c, json_as_str(json_get(st, "cgroup-path")));
-	c->pid = json_as_int(json_get(st, "pid"));
-	c->start = json_as_int(json_get(st, "process-start-time"));
-	c->bundle = dup_str(json_get(st, "bundle"));
-	c->rootfs = dup_str(json_get(st, "rootfs"));
+	struct doc_at at = DOC_TOP("status");
+	const char *cgroup, *bundle, *rootfs;
+	int64_t pid = 0, start = 0;
+	int ret = state_str(&at, st, "cgroup-path", &cgroup, err);
+
+	if (ret == 0)
+		ret = doc_opt_int(&at, st, "pid", 0, DOC_PID_MAX, 0, &pid, err);
+	if (ret == 0)
+		ret = doc_opt_int(&at, st, "process-start-time", 0, INT64_MAX, 0, &start, err);
+	if (ret == 0)
+		ret = state_str(&at, st, "bundle", &bundle, err);
+	if (ret == 0)
+		ret = state_str(&at, st, "rootfs", &rootfs, err);
+	if (ret < 0)
+		return ret;
+	crun_cgroup(c, cgroup);
+	c->pid = pid;
+	c->start = start;
+	c->bundle = dup_str(bundle);
+	c->rootfs = dup_str(rootfs);
 	if (!c->bundle)
 		return ckpt_error_msg(err, EPROTO, "status names no bundle directory");
 	return 0;

@@ -15,22 +15,42 @@
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "files/files.h"
+#include "namespaces/cgroup.h"
+#include "namespaces/mnt.h"
+#include "namespaces/net.h"
 #include "task/task.h"
 #include "util/doc.h"
 #include "util/json.h"
 #include "util/util.h"
 
+/*
+ * Inspect shows what it can of a member: one missing or of another type is
+ * "-" (a string) or 0 (a number), read through the checked accessors.
+ */
+static const struct doc_at inspect_at = {.file = "inspect"};
+
+static const char *opt_str(const struct json *obj, const char *key, const char *dflt)
+{
+	const char *s = NULL;
+
+	if (doc_opt_str(&inspect_at, obj, key, SIZE_MAX, &s, NULL) < 0)
+		s = NULL;
+	return s ? s : dflt;
+}
+
 /* A member that may be missing: "-" rather than "(null)". */
 static const char *str_or(const struct json *obj, const char *key)
 {
-	const char *s = json_as_str(json_get(obj, key));
-
-	return s ? s : "-";
+	return opt_str(obj, key, "-");
 }
 
 static long long int_or(const struct json *obj, const char *key)
 {
-	return json_as_int(json_get(obj, key));
+	int64_t v = 0;
+
+	if (doc_opt_int(&inspect_at, obj, key, INT64_MIN, INT64_MAX, 0, &v, NULL) < 0)
+		v = 0;
+	return v;
 }
 
 static uint64_t hex_or(const struct json *obj, const char *key)
@@ -44,8 +64,13 @@ static uint64_t hex_or(const struct json *obj, const char *key)
 
 static void print_int_list(FILE *out, const struct json *arr)
 {
-	for (size_t i = 0; i < json_len(arr); i++)
-		fprintf(out, "%s%lld", i ? "," : "", (long long)json_as_int(json_at(arr, i)));
+	for (size_t i = 0; i < json_len(arr); i++) {
+		int64_t v = 0;
+
+		if (doc_elem_int(&inspect_at, arr, i, INT64_MIN, INT64_MAX, &v, NULL) < 0)
+			v = 0;
+		fprintf(out, "%s%lld", i ? "," : "", (long long)v);
+	}
 }
 
 /* What the MAC says, in words a person acts on. */
@@ -201,7 +226,7 @@ static int print_task(FILE *out, const struct json *t, const struct json *files,
 
 		fprintf(out, "    %012" PRIx64 "-%012" PRIx64 " %-4s %8" PRIu64 "K %s\n", start,
 			end, str_or(v, "prot"), end > start ? (end - start) >> 10 : 0,
-			json_as_str(json_get(v, "path")) ? json_as_str(json_get(v, "path")) : "");
+			opt_str(v, "path", ""));
 	}
 	/* each kind says what matters of its fds (fd_ops describe) */
 	fprintf(out, "  fds:     %zu\n", json_len(fds));
@@ -241,69 +266,85 @@ static int load_tasks(struct ckpt_bundle *b, const struct json *tree, struct jso
 static void print_ns_list(FILE *out, const char *title, const struct json *list)
 {
 	fprintf(out, "%s", title);
-	for (size_t i = 0; i < json_len(list); i++)
-		fprintf(out, " %s", json_as_str(json_at(list, i)) ?: "?");
+	for (size_t i = 0; i < json_len(list); i++) {
+		const char *s = NULL;
+
+		if (doc_elem_str(&inspect_at, list, i, SIZE_MAX, &s, NULL) < 0)
+			s = NULL;
+		fprintf(out, " %s", s ?: "?");
+	}
 }
 
 /* Mount point, type, kind, options, then propagation with its peer groups. */
-static void print_mounts(FILE *out, const struct json *mnt)
+static int print_mounts(FILE *out, const struct json *doc, ckpt_err_t *err)
 {
-	const struct json *list = json_get(mnt, "mounts");
+	cleanup_free struct mnt_rec *m = NULL;
+	size_t n;
+	int ret = mnt_doc_read(doc, &m, &n, err);
 
-	fprintf(out, "mounts:    %zu\n", json_len(list));
-	for (size_t i = 0; i < json_len(list); i++) {
-		const struct json *m = json_at(list, i);
-		const char *prop = str_or(m, "propagation");
+	if (ret < 0)
+		return ret;
+	fprintf(out, "mounts:    %zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		const char *prop = m[i].propagation ?: "-";
 
-		fprintf(out, "    %-24s %-8s %-8s %s", str_or(m, "mountpoint"), str_or(m, "fstype"),
-			str_or(m, "kind"), str_or(m, "options"));
+		fprintf(out, "    %-24s %-8s %-8s %s", m[i].mountpoint, m[i].fstype, m[i].kind,
+			m[i].options ?: "-");
 		/* the group ids (0: none) say shared and slave; only unbindable needs its name */
-		if (int_or(m, "shared") <= 0 && int_or(m, "master") <= 0 &&
-		    strcmp(prop, "private") && strcmp(prop, "-"))
+		if (m[i].shared <= 0 && m[i].master <= 0 && strcmp(prop, "private") &&
+		    strcmp(prop, "-"))
 			fprintf(out, " %s", prop);
-		if (int_or(m, "shared") > 0)
-			fprintf(out, " shared:%lld", int_or(m, "shared"));
-		if (int_or(m, "master") > 0)
-			fprintf(out, " master:%lld", int_or(m, "master"));
+		if (m[i].shared > 0)
+			fprintf(out, " shared:%d", m[i].shared);
+		if (m[i].master > 0)
+			fprintf(out, " master:%d", m[i].master);
 		fputc('\n', out);
 	}
+	return 0;
 }
 
-static void print_net(FILE *out, const struct json *net)
+static int print_net(FILE *out, const struct json *doc, ckpt_err_t *err)
 {
-	const struct json *list = json_get(net, "links"), *addrs = json_get(net, "addrs");
+	struct net_doc d;
+	int ret = net_doc_read(doc, &d, err);
 
-	fprintf(out, "network:   %zu links, %zu addresses, %zu routes\n", json_len(list),
-		json_len(addrs), json_len(json_get(net, "routes")));
-	for (size_t i = 0; i < json_len(list); i++) {
-		const struct json *l = json_at(list, i);
+	if (ret < 0)
+		return ret;
+	fprintf(out, "network:   %zu links, %zu addresses, %zu routes\n", d.nlinks, d.naddrs,
+		d.nroutes);
+	for (size_t i = 0; i < d.nlinks; i++) {
+		const struct net_link *l = &d.links[i];
 
-		fprintf(out, "    %-10s %-8s %s mtu %lld", str_or(l, "name"), str_or(l, "kind"),
-			json_as_bool(json_get(l, "up")) ? "up  " : "down", int_or(l, "mtu"));
-		for (size_t k = 0; k < json_len(addrs); k++)
-			if (int_or(json_at(addrs, k), "index") == int_or(l, "index"))
-				fprintf(out, " %s/%lld", str_or(json_at(addrs, k), "addr"),
-					int_or(json_at(addrs, k), "prefixlen"));
+		fprintf(out, "    %-10s %-8s %s mtu %u", l->name, l->kind, l->up ? "up  " : "down",
+			l->mtu);
+		for (size_t k = 0; k < d.naddrs; k++)
+			if (d.addrs[k].index == l->index)
+				fprintf(out, " %s/%d", d.addrs[k].addr, d.addrs[k].prefixlen);
 		fputc('\n', out);
 	}
+	net_doc_free(&d);
+	return 0;
 }
 
 /* Each hierarchy's cgroup ("v2" for the unified one) and the limits saved there. */
-static void print_cgroups(FILE *out, const struct json *cg)
+static int print_cgroups(FILE *out, const struct json *doc, ckpt_err_t *err)
 {
-	const struct json *list = json_get(cg, "cgroups");
+	struct cg_doc d;
+	int ret = cg_doc_read(doc, &d, err);
 
-	fprintf(out, "cgroups:   %zu\n", json_len(list));
-	for (size_t i = 0; i < json_len(list); i++) {
-		const struct json *c = json_at(list, i), *lim = json_get(c, "limits");
-		const char *ctl = str_or(c, "controllers");
+	if (ret < 0)
+		return ret;
+	fprintf(out, "cgroups:   %zu\n", d.ncgroups);
+	for (size_t i = 0; i < d.ncgroups; i++) {
+		const struct cg_entry *c = &d.cgroups[i];
 
-		fprintf(out, "    %-24s %s", *ctl ? ctl : "v2", str_or(c, "path"));
-		for (size_t k = 0; k < json_len(lim); k++)
-			fprintf(out, "%s%s=%s", k ? ", " : " (", json_key_at(lim, k),
-				json_as_str(json_at(lim, k)) ?: "?");
-		fprintf(out, "%s\n", json_len(lim) ? ")" : "");
+		fprintf(out, "    %-24s %s", *c->controllers ? c->controllers : "v2", c->path);
+		for (size_t k = 0; k < c->nlim; k++)
+			fprintf(out, "%s%s=%s", k ? ", " : " (", c->lim_file[k], c->lim_val[k]);
+		fprintf(out, "%s\n", c->nlim ? ")" : "");
 	}
+	cg_doc_free(&d);
+	return 0;
 }
 
 /* The tree's namespaces and what was saved of each. */
@@ -331,11 +372,11 @@ static int print_namespaces(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
 			fprintf(out, "hostname:  %s (domain %s)\n", str_or(d[0], "nodename"),
 				str_or(d[0], "domainname"));
 		if (d[1])
-			print_mounts(out, d[1]);
-		if (d[2])
-			print_net(out, d[2]);
-		if (d[3])
-			print_cgroups(out, d[3]);
+			ret = print_mounts(out, d[1], err);
+		if (ret == 0 && d[2])
+			ret = print_net(out, d[2], err);
+		if (ret == 0 && d[3])
+			ret = print_cgroups(out, d[3], err);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(docs); i++)
 		json_free(d[i]);
@@ -372,9 +413,9 @@ static int inspect_json(struct ckpt_bundle *b, FILE *out, struct json *tree, str
 		return ret;
 	if (oci) {
 		c = json_set(doc, "container", json_obj());
-		json_set(c, "runtime", json_str(json_as_str(json_get(oci, "runtime"))));
-		json_set(c, "root", json_str(json_as_str(json_get(oci, "root"))));
-		json_set(c, "id", json_str(json_as_str(json_get(oci, "id"))));
+		json_set(c, "runtime", json_str(opt_str(oci, "runtime", NULL)));
+		json_set(c, "root", json_str(opt_str(oci, "root", NULL)));
+		json_set(c, "id", json_str(opt_str(oci, "id", NULL)));
 		json_set(c, "rootfs_diff", diff ? steal_pointer(&diff) : json_null());
 	}
 	free(text);

@@ -277,13 +277,13 @@ int vdso_from_json(const struct doc_at *at, const struct json *j, struct vdso_in
 	}
 	for (size_t i = 0; i < json_len(syms); i++) {
 		struct doc_at k = DOC_KEY(at, "symbols");
-		struct doc_at e = DOC_KEY(&k, json_key_at(syms, i));
-		const struct json *o = json_at(syms, i);
+		const char *name;
+		int64_t off;
 
-		if (json_type(o) != JSON_INT || json_as_int(o) < 0 || json_as_int(o) >= text)
-			return doc_error(err, &e, "offset is not inside the text (%lld bytes)",
-					 (long long)text);
-		ret = add_sym(v, json_key_at(syms, i), (uint64_t)json_as_int(o), err);
+		/* an offset inside the text */
+		ret = doc_map_int(&k, syms, i, 0, text - 1, &name, &off, err);
+		if (ret == 0)
+			ret = add_sym(v, name, (uint64_t)off, err);
 		if (ret < 0)
 			return ret;
 	}

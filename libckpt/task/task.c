@@ -173,11 +173,13 @@ void task_state_describe(FILE *out, const struct task_state *ts)
 int task_hexbuf(const struct doc_at *at, const struct json *v, void *buf, size_t len, size_t unit,
 		size_t *got, ckpt_err_t *err)
 {
-	const char *s = json_as_str(v);
+	const char *s;
 	size_t n;
 
 	if (json_type(v) != JSON_STR)
 		return doc_error(err, at, "expected hex digits");
+	if (doc_value_str(at, v, 2 * len, &s, err) < 0)
+		return -err->code;
 	n = strlen(s);
 	if (n % 2 || (!unit && n / 2 != len) || (unit && (n / 2 > len || (n / 2) % unit)))
 		return doc_error(err, at, "%zu hex digits do not make %s%zu bytes", n,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/doc.h"
 #include "util/json.h"
 #include "util/cpu.h"
 #include "util/util.h"
@@ -84,6 +85,8 @@ struct json *cpu_features_probe(void)
 
 int cpu_features_check(const struct json *saved, ckpt_err_t *err)
 {
+	struct doc_at top = DOC_TOP("manifest.json"), host = DOC_KEY(&top, "host");
+	struct doc_at at = DOC_KEY(&host, "cpu_features");
 	uint32_t have[ARRAY_SIZE(words)], had[ARRAY_SIZE(words)];
 	char names[512] = "";
 	size_t len = 0;
@@ -92,10 +95,13 @@ int cpu_features_check(const struct json *saved, ckpt_err_t *err)
 	if (!saved)
 		return 0; /* a bundle from before the features were recorded */
 	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
-		const struct json *v = json_get(saved, words[i].key);
+		uint64_t v;
+		int ret = doc_opt_u64(&at, saved, words[i].key, UINT32_MAX, 0, &v, err);
 
+		if (ret < 0)
+			return ret;
 		have[i] = cpu_word(&words[i]);
-		had[i] = v ? (uint32_t)json_as_hex(v) : 0;
+		had[i] = (uint32_t)v;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(exts); i++) {
 		uint32_t bit = 1u << exts[i].bit;
