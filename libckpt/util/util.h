@@ -5,8 +5,9 @@
  * Folder libckpt/util/: what every other folder (oci/ and cmd/ included)
  * may use and that knows nothing of processes: errors and logs, the JSON
  * wrapper (the only file that includes yajl), checked document access
- * (doc.h), every /proc parser (proc.h: proc.c, proc-mount.c and
- * proc-fdinfo.c, each format once, with unit tests on sample text),
+ * (doc.h), every /proc parser (proc.h: proc.c, proc-mount.c,
+ * proc-fdinfo.c, proc-task.c and proc-host.c, each format once, with unit
+ * tests on sample text),
  * running a helper program (spawn.h: trusted directories, clean
  * environment, bounded captures), hashes, CPU features.
  */
