@@ -5,10 +5,12 @@
  *
  * Folder libckpt/restore/: the restore pipeline. restore-load.c reads every
  * document once into typed structs and refuses a bad one before anything
- * is made; restore.c (short and linear) makes the namespaces, forks the
- * tree with clone3 set_tid (restore-child.c: each process makes its own
- * children) and drives each new task through the rooms of mem/, task/
- * and files/ until it is the saved one, then releases them all together.
+ * is made; restore-prepare.c checks the bundle against this host and
+ * makes what the tree inherits (shared files, namespaces); restore.c
+ * (short and linear) forks the tree with clone3 set_tid (restore-child.c:
+ * each process makes its own children) and drives each new task through
+ * the rooms of mem/, task/ and files/ until it is the saved one, then
+ * releases them all together.
  */
 #ifndef CKPT_RESTORE_H
 #define CKPT_RESTORE_H
@@ -18,6 +20,7 @@
 #include <sys/types.h>
 
 #include "ckpt/bundle.h"
+#include "ckpt/ckpt.h"
 #include "ckpt/error.h"
 #include "util/json.h"
 #include "files/files.h"
@@ -112,6 +115,13 @@ struct rctx {
 /* restore-load.c: read and check every document the tree is made from */
 int rc_load(struct rctx *rc, ckpt_err_t *err);
 void rc_load_free(struct rctx *rc);
+/*
+ * restore-prepare.c: the bundle opened, read (rc_load) and checked against
+ * this host, then (once o->verified agrees) shared files and namespaces made
+ */
+int rc_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err);
+/* restore.c: the orphan pty's master comes back through a socket (rc->console_rx) */
+int console_setup(struct rctx *rc, ckpt_err_t *err);
 
 /* restore-child.c: runs inside the new processes */
 int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_pid,
