@@ -77,7 +77,7 @@ static int tree_sockets(const pid_t *pids, int npids, unsigned long **out, size_
 		d = opendir(dir);
 		while (d && (de = readdir(d))) {
 			char link[64];
-			unsigned long ino;
+			unsigned long long ino;
 			ssize_t len;
 
 			if (de->d_name[0] == '.')
@@ -86,7 +86,7 @@ static int tree_sockets(const pid_t *pids, int npids, unsigned long **out, size_
 			if (len <= 0)
 				continue;
 			link[len] = '\0';
-			if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			if (!proc_parse_fd_link(link, "socket", &ino))
 				continue;
 			if (*n == cap)
 				*out = xrealloc(*out, (cap = cap * 2 + 64) * sizeof(**out));

@@ -1,8 +1,9 @@
 /*
  * libckpt/util/proc-task.c - per-process /proc files other than stat,
  * status and maps: limits (soft and hard of each RLIMIT_*), timers (the
- * POSIX timers: id, signal, notify target, clock) and cmdline (an option
- * of a program's command line). Each parser takes the whole text and
+ * POSIX timers: id, signal, notify target, clock), cmdline (an option
+ * of a program's command line) and the targets of fd/ links to an
+ * anonymous inode ("socket:[123]"). Each parser takes the whole text and
  * fills a small struct; what to do with it stays with the caller.
  */
 #include <errno.h>
@@ -92,4 +93,13 @@ const char *proc_cmdline_option(const char *cmd, size_t len, const char *name)
 			return v;
 	}
 	return NULL;
+}
+
+bool proc_parse_fd_link(const char *link, const char *type, unsigned long long *ino)
+{
+	size_t l = strlen(type);
+	char end;
+
+	return !strncmp(link, type, l) && link[l] == ':' &&
+	       sscanf(link + l, ":[%llu]%c", ino, &end) == 1;
 }

@@ -271,7 +271,7 @@ int proc_parse_signalfd(const char *text, uint64_t *sigmask, ckpt_err_t *err);
  */
 pid_t proc_parse_pidfd(const char *text);
 
-/* ---- proc-task.c: limits, timers, cmdline ------------------------------- */
+/* ---- proc-task.c: limits, timers, cmdline, fd links --------------------- */
 
 /* One line of /proc/PID/limits: RLIM_INFINITY for "unlimited". */
 struct proc_limit {
@@ -301,6 +301,13 @@ int proc_parse_timers(const char *text, struct proc_timer **out, int *n, ckpt_er
  * "-NAME V"), pointing into cmd; NULL when none.
  */
 const char *proc_cmdline_option(const char *cmd, size_t len, const char *name);
+
+/*
+ * The target of a /proc/PID/fd link to an inode of type ("socket",
+ * "net", "pipe"): exactly "TYPE:[INO]", its inode in *ino; false for any
+ * other.
+ */
+bool proc_parse_fd_link(const char *link, const char *type, unsigned long long *ino);
 
 /* ---- proc-host.c: cpuinfo, net/tcp -------------------------------------- */
 

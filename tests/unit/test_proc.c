@@ -404,6 +404,15 @@ static void test_task_host(void)
 	       "--root=VALUE, the first");
 	ok(!proc_cmdline_option(cmd_none, sizeof(cmd_none), "root"), "--root without a value");
 	ok(!proc_cmdline_option(cmd, sizeof(cmd), "log-format"), "an option not given");
+	{
+		unsigned long long ino = 0;
+
+		ok(proc_parse_fd_link("socket:[4242]", "socket", &ino) && ino == 4242,
+		   "fd link socket:[INO]");
+		ok(!proc_parse_fd_link("socket:[4242]x", "socket", &ino), "nothing after the ]");
+		ok(!proc_parse_fd_link("pipe:[7]", "socket", &ino), "another type");
+		ok(!proc_parse_fd_link("/dev/null", "socket", &ino), "a path");
+	}
 
 	ok(proc_parse_cpu_model("processor\t: 0\nvendor_id\t: X\nmodel name\t: Some CPU @ 2GHz\n"
 				"model name\t: second\n",
