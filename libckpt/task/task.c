@@ -40,13 +40,12 @@
  *    (a stopped task enters its group stop) runs with no remote call
  *    left; the registers come after everything (rthread_regs).
  * At dump the pending room re-queues the signals seize took before it reads
- * the queues.
+ * the queues; fdtable (refusals only) comes last.
  */
 static const struct task_state_ops *const rooms[] = {
-	&task_signals_ops, &task_timers_ops,  &task_rseq_ops,  &task_sched_ops,
-	&task_pending_ops, &task_rlimits_ops, &task_prctl_ops, &task_mm_ops,
-	&task_mmflags_ops, &task_timens_ops,  &task_seccomp_ops, &task_creds_ops,
-	&task_jobctl_ops,
+	&task_signals_ops, &task_timers_ops, &task_rseq_ops,   &task_sched_ops,	  &task_pending_ops,
+	&task_rlimits_ops, &task_prctl_ops,  &task_mm_ops,     &task_mmflags_ops, &task_timens_ops,
+	&task_seccomp_ops, &task_creds_ops,  &task_jobctl_ops, &task_fdtable_ops,
 };
 
 /* ---- dump ---- */

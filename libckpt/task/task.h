@@ -192,7 +192,7 @@ struct task_state_ops {
 
 extern const struct task_state_ops task_signals_ops, task_timers_ops, task_rseq_ops, task_sched_ops,
 	task_pending_ops, task_rlimits_ops, task_prctl_ops, task_mm_ops, task_seccomp_ops,
-	task_creds_ops, task_jobctl_ops, task_mmflags_ops, task_timens_ops;
+	task_creds_ops, task_jobctl_ops, task_mmflags_ops, task_timens_ops, task_fdtable_ops;
 
 /* ---- task.c: the table and its walkers ---- */
 

@@ -7,7 +7,8 @@
 # the audit loginuid (the session id cannot be set: a new one is given),
 # zombies in their process group and session, THP disabled and membarrier
 # registrations, mlockall(MCL_FUTURE), a time namespace made for the
-# children only (a child inside it is refused), seccomp filters
+# children only (a child inside it is refused), fd tables shared between
+# processes or unshared by a thread (refused), seccomp filters
 # synchronised across threads (TSYNC); a task under another tracer is
 # refused at checkpoint and runs on; a program that unmapped its vdso.
 
@@ -106,6 +107,33 @@ load helpers
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
 	wl_go
 	_wl_wait_pass "$WL_PID" "timens_children inside after a refused checkpoint"
+}
+
+# A refused checkpoint: one line (regex $1), no bundle, the program runs on.
+refused_runs_on()
+{
+	local want=$1
+	shift
+	wl_start "$@"
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" \
+		"$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "$want"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	wl_go
+	_wl_wait_pass "$WL_PID" "$* after a refused checkpoint"
+}
+
+@test "task: a child sharing its parent's fd table (CLONE_FILES) is refused, and runs on (dynamic)" {
+	refused_runs_on "^ckpt-oci: checkpoint [0-9]+: task [0-9]+: its fd table is task [0-9]+'s \\(clone CLONE_FILES without CLONE_THREAD\\): not supported$" fd_table_shared
+}
+
+@test "task: a child sharing its parent's fd table (CLONE_FILES) is refused, and runs on (static)" {
+	refused_runs_on "^ckpt-oci: checkpoint [0-9]+: task [0-9]+: its fd table is task [0-9]+'s \\(clone CLONE_FILES without CLONE_THREAD\\): not supported$" fd_table_shared.static
+}
+
+@test "task: a thread with an fd table of its own is refused, and runs on" {
+	refused_runs_on "^ckpt-oci: checkpoint [0-9]+: task [0-9]+: thread [0-9]+ has an fd table of its own \\(unshare or clone without CLONE_FILES\\): not supported$" fd_table_shared thread
 }
 
 # A task under another tracer: refused in one line, the tree runs on.

@@ -315,6 +315,18 @@ load helpers
 	wl_native timens_children inside
 }
 
+@test "native: fd_table_shared (dynamic)" {
+	wl_native fd_table_shared
+}
+
+@test "native: fd_table_shared (static)" {
+	wl_native fd_table_shared.static
+}
+
+@test "native: fd_table_shared thread" {
+	wl_native fd_table_shared thread
+}
+
 @test "native: mm_opts (dynamic)" {
 	wl_native mm_opts
 }
