@@ -109,7 +109,7 @@ int main(void)
 	size_t len = 0;
 	FILE *f;
 
-	plan(16);
+	plan(19);
 	is_str(parse(doc()), "", "a document as dump writes it parses");
 
 	d = doc();
@@ -182,6 +182,25 @@ int main(void)
 	json_set(json_at(json_get(d, "threads"), 0), "loginuid", json_int(-2));
 	is_str(parse(d), "task-12.json: threads[0].loginuid: -2 is out of range 0..4294967295",
 	       "a loginuid out of range");
+
+	d = doc();
+	json_set(d, "mlock_future", json_int(3));
+	is_str(parse(d), "task-12.json: mlock_future: 3 is not 0, 2 or 6",
+	       "mlock_future with MCL_CURRENT would lock everything");
+
+	d = doc();
+	json_set(json_at(json_get(d, "threads"), 0), "timens_children", json_arr());
+	for (int i = 0; i < 4; i++)
+		json_push(json_get(json_at(json_get(d, "threads"), 0), "timens_children"),
+			  json_int(i == 3 ? 1000000000 : 5));
+	ok(strstr(parse(d), "threads[0].timens_children[3]: 1000000000 is out of range") != NULL,
+	   "a children's time namespace offset of a whole second in nanoseconds");
+
+	d = doc();
+	json_set(json_at(json_get(d, "threads"), 0), "timens_children", json_arr());
+	json_push(json_get(json_at(json_get(d, "threads"), 0), "timens_children"), json_int(1));
+	is_str(parse(d), "task-12.json: threads[0].timens_children: 1 elements, want 4",
+	       "a children's time namespace without its 4 offsets");
 
 	f = open_memstream(&text, &len);
 	seccomp_describe_filter(f, native, ARRAY_SIZE(native));
