@@ -28,6 +28,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "ckpt/bundle.h"
 #include "files/files.h"
 #include "namespaces/mnt.h"
 #include "util/log.h"
@@ -35,19 +36,26 @@
 
 #define MNT_STAGE "/tmp"
 
-/* OLD=NEW from --mount-map: the first OLD that path is under. */
-static char *map_path(const struct ns_restore *r, const char *path)
+/* The --mount-map OLD=NEW whose OLD path is under (the first), or NULL. */
+static const char *map_of(const struct ns_restore *r, const char *path)
 {
 	for (int i = 0; i < r->nmount_map; i++) {
 		const char *eq = strchr(r->mount_map[i], '=');
 		size_t len = eq ? (size_t)(eq - r->mount_map[i]) : 0;
 
-		if (!len || strncmp(path, r->mount_map[i], len) ||
-		    (path[len] && path[len] != '/' && r->mount_map[i][len - 1] != '/'))
-			continue;
-		return xasprintf("%s%s", eq + 1, path + len);
+		if (len && !strncmp(path, r->mount_map[i], len) &&
+		    (!path[len] || path[len] == '/' || r->mount_map[i][len - 1] == '/'))
+			return r->mount_map[i];
 	}
-	return xstrdup(path);
+	return NULL;
+}
+
+/* OLD=NEW from --mount-map: the first OLD that path is under. */
+static char *map_path(const struct ns_restore *r, const char *path)
+{
+	const char *m = map_of(r, path), *eq = m ? strchr(m, '=') : NULL;
+
+	return eq ? xasprintf("%s%s", eq + 1, path + (eq - m)) : xstrdup(path);
 }
 
 static char *map_layers(const struct ns_restore *r, const char *val)
@@ -103,7 +111,20 @@ int mnt_prepare(struct ns_restore *r, ckpt_err_t *err)
 		if (strcmp(v[i].kind, "external"))
 			continue;
 		p = map_path(r, v[i].rec.host_path);
-		if (stat(p, &st) < 0)
+		/*
+		 * A bundle never names a place on the host: unauthenticated,
+		 * every source comes from --mount-map (a container's root and
+		 * runtime restore give theirs so), which also makes the tree's
+		 * root one the command line chose (restore.c: check_confine).
+		 */
+		if (bundle_mac_status(r->bundle) != BUNDLE_MAC_VERIFIED &&
+		    !map_of(r, v[i].rec.host_path))
+			ret = ckpt_error_msg(
+				err, EPERM,
+				"an unauthenticated bundle does not choose mount sources: "
+				"mount `%s` from `%s`: give --mount-map %s=DIR",
+				v[i].mountpoint, p, p);
+		else if (stat(p, &st) < 0)
 			ret = ckpt_error(err, errno,
 					 "mount `%s`: host source `%s` (use --mount-map OLD=NEW "
 					 "to give another)",

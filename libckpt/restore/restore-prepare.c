@@ -157,7 +157,9 @@ static int choose_scratch(struct rctx *rc, ckpt_err_t *err)
 /*
  * The trust model's credential rule, before anything is made: outside a
  * container (no mount namespace of its own, so the host's root is the
- * tree's), an unauthenticated bundle's tasks may not claim root.
+ * tree's), an unauthenticated bundle's tasks may not claim root. With one,
+ * every mount source of an unauthenticated bundle comes from --mount-map
+ * (mnt_prepare): the tree's root is a directory the command line chose.
  */
 static int check_confine(struct rctx *rc, ckpt_err_t *err)
 {

@@ -464,3 +464,20 @@ refused_unauth()
 	refused_unauth "\`$made\`: No such file or directory$"
 	assert_equal "$(snapt "$victim" "$made" "$T/host")" "$before"
 }
+
+@test "hostile override: a tree with its own mount namespace: every mount source from --mount-map" {
+	local data
+
+	data=$(mktemp -d /dev/shm/ckpt-hostile.XXXXXX)
+	echo "from the host" >"$data/hello"
+	mkdir "$T/root"
+	wl_start_ns "--mount" ns_mnt_tree "$T/root" "$data" || { rm -rf "$data"; return 1; }
+	ckpt_checkpoint || { rm -rf "$data"; return 1; }
+	PIDS= # its own pid namespace: its pids say nothing here
+	attack pstree.json .
+	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated "$T/bundle"
+	rm -rf "$data"
+	assert_line --index 0 --partial "MAC does not verify"
+	assert_line --index -1 --regexp "an unauthenticated bundle does not choose mount sources: mount \`[^\`]+\` from \`[^\`]+\`: give --mount-map [^ ]+=DIR$"
+	no_tree_left
+}
