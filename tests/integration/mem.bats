@@ -41,11 +41,11 @@ bats_require_minimum_version 1.5.0
 	wl_roundtrip map_file_rights.static "$T"
 }
 
-@test "mem: memfd_fd_map, a memfd held by an fd and mapped is one object (dynamic)" {
+@test "mem: memfd_fd_map, a memfd held by an fd (one through map_files) and mapped is one object (dynamic)" {
 	wl_roundtrip memfd_fd_map
 }
 
-@test "mem: memfd_fd_map, a memfd held by an fd and mapped is one object (static)" {
+@test "mem: memfd_fd_map, a memfd held by an fd (one through map_files) and mapped is one object (static)" {
 	wl_roundtrip memfd_fd_map.static
 }
 
