@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "wl.h"
@@ -24,6 +25,8 @@ static int child_fn(void *arg)
 	unsigned char c;
 
 	(void)arg;
+	/* it holds the write end of cmd too (one table): it would outlive a failed parent */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	while (read(cmd[0], &c, 1) == 1) {
 		close(c);
 		if (write(done[1], "d", 1) != 1)
