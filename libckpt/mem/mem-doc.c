@@ -215,33 +215,9 @@ static bool vdso_name(const char *p)
 }
 
 /* One VMA: its members, then what its kind requires. */
-static int vma_read(const struct doc_at *e, const struct json *j, uint64_t prev_end,
-		    struct mem_vma *v, ckpt_err_t *err)
+/* What each kind of VMA needs: its path's form, an object (shmid, shm_size) to share. */
+static int vma_kind_check(const struct doc_at *e, const struct mem_vma *v, ckpt_err_t *err)
 {
-	const struct json *runs;
-	size_t nruns;
-	int ret;
-
-	v->shmid = -1;
-	v->shm_size = -1;
-	ret = doc_read(e, j, mem_vma_fields, v, err);
-	if (ret == 0)
-		ret = doc_read(e, j, mem_vma_shm_fields, v, err);
-	if (ret < 0)
-		return ret;
-	if ((v->start | v->end) & (PAGE_SIZE - 1) || v->start >= v->end)
-		return doc_error(err, e, "%#llx-%#llx is not a page-aligned range",
-				 (unsigned long long)v->start, (unsigned long long)v->end);
-	if (v->start < prev_end)
-		return doc_error(err, e, "%#llx-%#llx overlaps or precedes the VMA before",
-				 (unsigned long long)v->start, (unsigned long long)v->end);
-	if (v->pgoff & (PAGE_SIZE - 1))
-		return doc_error(err, e, "pgoff %#llx is not page aligned",
-				 (unsigned long long)v->pgoff);
-	if (prot_parse(v->prot_s, &v->prot) < 0)
-		return doc_error(err, e, "prot `%s` is not rwx letters", v->prot_s);
-	if (vma_kind_parse(v->kind_s, &v->kind) < 0 || v->kind == VMA_SKIP)
-		return doc_error(err, e, "unknown kind `%s`", v->kind_s);
 	switch (v->kind) {
 	case VMA_VDSO:
 		if (!vdso_name(v->path))
@@ -271,8 +247,39 @@ static int vma_read(const struct doc_at *e, const struct json *j, uint64_t prev_
 	default:
 		break;
 	}
-	if (!vma_kind_object(v->kind))
-		return 0;
+	return 0;
+}
+
+static int vma_read(const struct doc_at *e, const struct json *j, uint64_t prev_end,
+		    struct mem_vma *v, ckpt_err_t *err)
+{
+	const struct json *runs;
+	size_t nruns;
+	int ret;
+
+	v->shmid = -1;
+	v->shm_size = -1;
+	ret = doc_read(e, j, mem_vma_fields, v, err);
+	if (ret == 0)
+		ret = doc_read(e, j, mem_vma_shm_fields, v, err);
+	if (ret < 0)
+		return ret;
+	if ((v->start | v->end) & (PAGE_SIZE - 1) || v->start >= v->end)
+		return doc_error(err, e, "%#llx-%#llx is not a page-aligned range",
+				 (unsigned long long)v->start, (unsigned long long)v->end);
+	if (v->start < prev_end)
+		return doc_error(err, e, "%#llx-%#llx overlaps or precedes the VMA before",
+				 (unsigned long long)v->start, (unsigned long long)v->end);
+	if (v->pgoff & (PAGE_SIZE - 1))
+		return doc_error(err, e, "pgoff %#llx is not page aligned",
+				 (unsigned long long)v->pgoff);
+	if (prot_parse(v->prot_s, &v->prot) < 0)
+		return doc_error(err, e, "prot `%s` is not rwx letters", v->prot_s);
+	if (vma_kind_parse(v->kind_s, &v->kind) < 0 || v->kind == VMA_SKIP)
+		return doc_error(err, e, "unknown kind `%s`", v->kind_s);
+	ret = vma_kind_check(e, v, err);
+	if (ret < 0 || !vma_kind_object(v->kind))
+		return ret;
 	ret = doc_opt_arr(e, j, "shm_runs", SIZE_MAX, &runs, &nruns, err);
 	if (ret == 0 && runs) {
 		struct doc_at k = DOC_KEY(e, "shm_runs");
