@@ -421,6 +421,31 @@ int proc_parse_pid_list(const char *buf, pid_t **out, int *n, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * The group leader (the thread whose id is the process's, stat's first
+ * field) goes first, the others stay ascending. Once pids wrap, a thread
+ * made later can have a smaller id than its leader, and a tracer must
+ * collect every other thread's exit before the leader's is reported.
+ */
+static void leader_first(int procfd, pid_t *tids, int count)
+{
+	cleanup_free char *stat = NULL;
+	ckpt_err_t e = {0};
+	long tgid;
+
+	if (read_file_at(procfd, "stat", 4096, &stat, NULL, &e) < 0) {
+		ckpt_error_clear(&e);
+		return; /* gone: nothing to order */
+	}
+	tgid = strtol(stat, NULL, 10);
+	for (int i = 1; i < count; i++)
+		if (tids[i] == tgid) {
+			memmove(&tids[1], &tids[0], i * sizeof(*tids));
+			tids[0] = (pid_t)tgid;
+			return;
+		}
+}
+
 int proc_list_threads(int procfd, pid_t **out, int *n, ckpt_err_t *err)
 {
 	cleanup_free pid_t *tids = NULL;
@@ -448,6 +473,7 @@ int proc_list_threads(int procfd, pid_t **out, int *n, ckpt_err_t *err)
 	if (errno)
 		return ckpt_error(err, errno, "readdir task");
 	qsort(tids, count, sizeof(*tids), cmp_pid);
+	leader_first(procfd, tids, count);
 	*out = steal_pointer(&tids);
 	*n = count;
 	return 0;

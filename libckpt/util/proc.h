@@ -107,7 +107,7 @@ pid_t proc_ns_pid(int dirfd, const char *path);
 
 /* Parse a whitespace-separated list of pids ("children" files). */
 int proc_parse_pid_list(const char *buf, pid_t **out, int *n, ckpt_err_t *err);
-/* Thread ids under /proc/PID/task, ascending. *out is malloc'd. */
+/* Thread ids under /proc/PID/task: the leader, then the others ascending. *out is malloc'd. */
 int proc_list_threads(int procfd, pid_t **out, int *n, ckpt_err_t *err);
 /* Children of thread tid (task/TID/children). *out is malloc'd. */
 int proc_list_children(int procfd, pid_t tid, pid_t **out, int *n, ckpt_err_t *err);
