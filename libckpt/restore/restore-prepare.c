@@ -179,6 +179,27 @@ static int check_confine(struct rctx *rc, ckpt_err_t *err)
 }
 
 /*
+ * A console whose master was outside the tree (terminal: true) is made
+ * again only for a caller that takes its master: refused before anything
+ * is made, rather than closed once the tree runs.
+ */
+static int check_console(const struct rctx *rc, const struct ckpt_restore_opts *o,
+			 ckpt_err_t *err)
+{
+	const struct json *list = rc->files.doc ? json_get(rc->files.doc, "ptys") : NULL;
+
+	if (o->console_socket || o->console_to_adopt)
+		return 0;
+	for (size_t i = 0; i < json_len(list); i++)
+		if (json_get(json_at(list, i), "orphan"))
+			return ckpt_error_msg(err, EINVAL,
+					      "the tree has a console (terminal: true) whose master "
+					      "was outside it: restore needs --console-socket to "
+					      "hand the new one to");
+	return 0;
+}
+
+/*
  * The bundle opened and every document read and checked against this
  * host; then (the caller told it was verified) the shared files, the
  * console and the namespaces prepared: from there on things are made.
@@ -209,6 +230,8 @@ int rc_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
 		ret = check_features(rc, err);
 	if (ret == 0)
 		ret = check_confine(rc, err);
+	if (ret == 0)
+		ret = check_console(rc, o, err);
 	/* all checked: from here on things are made */
 	if (ret == 0 && o->verified)
 		ret = o->verified(o, rc->bundle, err);

@@ -430,9 +430,6 @@ static int restore_hand_over(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_
 	o->console_master = rc->console_master;
 	if (o->console_master >= 0 && o->console_socket)
 		ret = pty_send_console(o->console_socket, o->console_master, err);
-	else if (o->console_master >= 0 && !o->console_to_adopt)
-		pr_warn("the tree's console had its master outside and no --console-socket "
-			"takes the new one: it is closed, the console's session hung up");
 	if (ret == 0 && o->adopt)
 		ret = o->adopt(o, err);
 	o->console_master = -1; /* the caller passed it on: the tree holds the slave */

@@ -112,13 +112,21 @@ assert_shell_back()
 	assert_shell_back
 }
 
-@test "tty-container: a restore without --console-socket says the console is closed" {
+@test "tty-container: a restore without --console-socket is refused before anything is made" {
 	start_shell || return
 	checkpoint -o "$T/ckpt" "$ID"
 	assert_success
 	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" \
 		--pid-file "$T/r.pid" "$T/ckpt"
+	assert_failure
+	assert_output --partial "the tree has a console (terminal: true) whose master was outside it: restore needs --console-socket to hand the new one to"
+	[[ ! -e $T/r.pid ]] || fail "a tree was made: $(cat "$T/r.pid")"
+	[[ $(ctr_status "$ID") == "" ]] || fail "runc has $ID: $(ctr_status "$ID")"
+	# the bundle is untouched: restored with the option, the shell answers
+	console 2 || return
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" \
+		--console-socket "$T/s2" --pid-file "$T/r.pid" "$T/ckpt"
 	assert_success
 	ckpt_track_pid "$(cat "$T/r.pid")"
-	assert_output --partial "the tree's console had its master outside and no --console-socket takes the new one: it is closed, the console's session hung up"
+	assert_shell_back
 }
