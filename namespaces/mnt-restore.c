@@ -320,7 +320,7 @@ static int make_mountpoint(int root, const char *mp, bool dir, ckpt_err_t *err)
 /*
  * A bind of a pty slave of the tree's own devpts (runc binds its console
  * over /dev/console): the new devpts is empty, so the pair is made first at
- * the slave's index, its master kept for the fds (files/tty.c). 1: made,
+ * the slave's index, its master kept for the fds (files/tty-restore.c). 1: made,
  * 0: not such a bind.
  */
 static int pts_source(int root, const char *of, const char *rel, ckpt_err_t *err)

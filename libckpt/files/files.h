@@ -238,11 +238,11 @@ extern const struct fd_ops fd_reg_ops, fd_dev_ops, fd_pipe_ops, fd_fifo_ops, fd_
 	fd_memfd_ops, fd_inet_ops, fd_pty_ops;
 
 /*
- * tty.c: in a new session leader sid, before it forks: the slave of every
+ * tty-restore.c: in a new session leader sid, before it forks: the slave of every
  * pair that was its controlling terminal becomes it again.
  */
 int pty_set_ctty(const struct files_rctx *rc, pid_t sid, ckpt_err_t *err);
-/* tty.c: what a pair needs once every task is in its process group. */
+/* tty-restore.c: what a pair needs once every task is in its process group. */
 struct pty_late {
 	int index;
 	pid_t holder; /* a task holding the master, at fd */
@@ -253,13 +253,13 @@ struct pty_late {
 /* Read from rc (before files_rctx_free); *out malloc'd. */
 int pty_late_read(const struct files_rctx *rc, struct pty_late **out, int *n, ckpt_err_t *err);
 /*
- * tty.c: the pair of index made now in the devpts whose directory is dir
+ * tty-restore.c: the pair of index made now in the devpts whose directory is dir
  * (a mount binds its slave, mnt-restore.c), its master kept for the fds.
  */
 int pty_make_early(int dir, int index, ckpt_err_t *err);
-/* tty.c: an orphan's master the tree's root passed on console_sk, -1 when none. */
+/* tty-restore.c: an orphan's master the tree's root passed on console_sk, -1 when none. */
 int pty_recv_master(int sk);
-/* tty.c: pass master to the unix socket at path, as runc's console socket wants. */
+/* tty-restore.c: pass master to the unix socket at path, as runc's console socket wants. */
 int pty_send_console(const char *path, int master, ckpt_err_t *err);
 
 /* pipe.c: copy the queued bytes behind read end rfd without consuming them */

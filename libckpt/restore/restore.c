@@ -214,7 +214,7 @@ static int tty_foreground(struct rsys *rs, pid_t fg, ckpt_err_t *err)
  * What a pty pair needs once every task is in its process group: its
  * session's foreground group, set by the session leader through
  * /dev/tty (only a member of the session may), and its lock, set by a
- * holder of the master (files/tty.c).
+ * holder of the master (files/tty-restore.c).
  */
 static int restore_ttys(struct rctx *rc, const struct pty_late *v, int n, ckpt_err_t *err)
 {
