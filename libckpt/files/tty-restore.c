@@ -215,6 +215,56 @@ int pty_recv_master(int sk)
 	return fd;
 }
 
+/* The queued bytes (in, out: malloc'd) and the termios of pair p, from its object it. */
+static int pty_saved_queues(const struct pty_saved *p, const struct files_item *it, char **in,
+			    char **out, struct termios *t, ckpt_err_t *err)
+{
+	int ret = 0;
+
+	*in = xzalloc(p->input_len + 1);
+	*out = xzalloc(p->output_len + 1);
+	if (p->input_len)
+		ret = doc_hexbuf(&it->at, it->obj, "input", *in, p->input_len, err);
+	if (ret == 0 && p->output_len)
+		ret = doc_hexbuf(&it->at, it->obj, "output", *out, p->output_len, err);
+	memset(t, 0, sizeof(*t));
+	if (ret == 0)
+		ret = doc_hexbuf(&it->at, it->obj, "cc", t->c_cc, PTY_NCC, err);
+	if (ret < 0)
+		return ret;
+	t->c_iflag = p->iflag;
+	t->c_oflag = p->oflag;
+	t->c_cflag = p->cflag;
+	t->c_lflag = p->lflag;
+	t->c_line = p->line;
+	return 0;
+}
+
+/* The queues, termios, window size and packet mode of pair got (m, s) put back. */
+static int pty_put_back(int m, int s, int got, const struct pty_saved *p, const struct termios *t,
+			const char *in, const char *out, ckpt_err_t *err)
+{
+	struct termios q = pty_quiet(t);
+	struct winsize ws;
+	int ret;
+
+	if (tcsetattr(s, TCSANOW, &q) < 0)
+		return ckpt_error(err, errno, "termios of pty %d", got);
+	ret = pty_refill(s, in, p->input_len, err);
+	if (ret == 0)
+		ret = pty_refill(m, out, p->output_len, err);
+	if (ret < 0)
+		return ret;
+	if (tcsetattr(s, TCSANOW, t) < 0)
+		return ckpt_error(err, errno, "termios of pty %d", got);
+	ws = (struct winsize){p->rows, p->cols, p->xpixel, p->ypixel};
+	if (ioctl(m, TIOCSWINSZ, &ws) < 0)
+		return ckpt_error(err, errno, "window size of pty %d", got);
+	if (p->pkt && ioctl(m, TIOCPKT, &(int){1}) < 0)
+		return ckpt_error(err, errno, "packet mode of pty %d", got);
+	return 0;
+}
+
 /* The pair of e, made once and parked: master (end 0) and a slave (end 1). */
 static int pty_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err_t *err)
 {
@@ -222,8 +272,7 @@ static int pty_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 	cleanup_free char *in = NULL, *out = NULL;
 	struct pty_saved p;
 	struct files_item it;
-	struct termios t, q;
-	struct winsize ws;
+	struct termios t;
 	int index, got, unlock = 0, ret;
 
 	if (json_get(e->obj, "ctty"))
@@ -233,22 +282,9 @@ static int pty_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 		return ret;
 	if (strncmp(p.ptmx, "/dev/", 5))
 		return doc_error(err, &it.at, "ptmx: `%s` is not below /dev", p.ptmx);
-	in = xzalloc(p.input_len + 1);
-	out = xzalloc(p.output_len + 1);
-	if (p.input_len)
-		ret = doc_hexbuf(&it.at, it.obj, "input", in, p.input_len, err);
-	if (ret == 0 && p.output_len)
-		ret = doc_hexbuf(&it.at, it.obj, "output", out, p.output_len, err);
-	memset(&t, 0, sizeof(t));
-	if (ret == 0)
-		ret = doc_hexbuf(&it.at, it.obj, "cc", t.c_cc, PTY_NCC, err);
+	ret = pty_saved_queues(&p, &it, &in, &out, &t, err);
 	if (ret < 0)
 		return ret;
-	t.c_iflag = p.iflag;
-	t.c_oflag = p.oflag;
-	t.c_cflag = p.cflag;
-	t.c_lflag = p.lflag;
-	t.c_line = p.line;
 	m = p.orphan ? early_take(index) : -1;
 	if (m < 0)
 		m = open_at_index(AT_FDCWD, p.ptmx, index, err);
@@ -265,21 +301,9 @@ static int pty_prepare(const struct fd_entry *e, struct files_rctx *rc, ckpt_err
 		return ckpt_error(err, errno, "slave of pty %d", got);
 	if (fchown(s, p.uid, p.gid) < 0 || fchmod(s, p.mode) < 0)
 		return ckpt_error(err, errno, "owner and mode of pty %d", got);
-	q = pty_quiet(&t);
-	if (tcsetattr(s, TCSANOW, &q) < 0)
-		return ckpt_error(err, errno, "termios of pty %d", got);
-	ret = pty_refill(s, in, p.input_len, err);
-	if (ret == 0)
-		ret = pty_refill(m, out, p.output_len, err);
+	ret = pty_put_back(m, s, got, &p, &t, in, out, err);
 	if (ret < 0)
 		return ret;
-	if (tcsetattr(s, TCSANOW, &t) < 0)
-		return ckpt_error(err, errno, "termios of pty %d", got);
-	ws = (struct winsize){p.rows, p.cols, p.xpixel, p.ypixel};
-	if (ioctl(m, TIOCSWINSZ, &ws) < 0)
-		return ckpt_error(err, errno, "window size of pty %d", got);
-	if (p.pkt && ioctl(m, TIOCPKT, &(int){1}) < 0)
-		return ckpt_error(err, errno, "packet mode of pty %d", got);
 	if (p.orphan && rc->console_sk >= 0) {
 		ret = send_master(rc->console_sk, m, index, err);
 		if (ret < 0)
