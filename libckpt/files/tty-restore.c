@@ -37,7 +37,7 @@ struct pty_saved {
 	const char *ptmx;
 	uint32_t uid, gid;
 	unsigned int mode;
-	bool lock, pkt, orphan;
+	bool lock, pkt, orphan, stopped;
 	uint32_t iflag, oflag, cflag, lflag;
 	int line;
 	int rows, cols, xpixel, ypixel;
@@ -53,6 +53,7 @@ static const struct doc_field pty_fields[] = {
 	DOC_BOOL(struct pty_saved, lock, "lock"),
 	DOC_BOOL(struct pty_saved, pkt, "pkt"),
 	DOC_OPT_BOOL(struct pty_saved, orphan, "orphan"),
+	DOC_OPT_BOOL(struct pty_saved, stopped, "stopped"),
 	DOC_HEX(struct pty_saved, iflag, "iflag", UINT32_MAX),
 	DOC_HEX(struct pty_saved, oflag, "oflag", UINT32_MAX),
 	DOC_HEX(struct pty_saved, cflag, "cflag", UINT32_MAX),
@@ -260,6 +261,9 @@ static int pty_put_back(int m, int s, int got, const struct pty_saved *p, const 
 	ws = (struct winsize){p->rows, p->cols, p->xpixel, p->ypixel};
 	if (ioctl(m, TIOCSWINSZ, &ws) < 0)
 		return ckpt_error(err, errno, "window size of pty %d", got);
+	/* stopped before packet mode, which starts with no status byte */
+	if (p->stopped && tcflow(s, TCOOFF) < 0)
+		return ckpt_error(err, errno, "stop the output of pty %d", got);
 	if (p->pkt && ioctl(m, TIOCPKT, &(int){1}) < 0)
 		return ckpt_error(err, errno, "packet mode of pty %d", got);
 	return 0;
@@ -373,6 +377,8 @@ static int pty_describe(const struct fd_entry *e, const struct json *files, bool
 		fprintf(out, " foreground %d", p.fg);
 	if (p.input_len || p.output_len)
 		fprintf(out, " queued in %d out %d", p.input_len, p.output_len);
+	if (p.stopped)
+		fprintf(out, " output stopped");
 	return 0;
 }
 

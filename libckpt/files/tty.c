@@ -31,11 +31,15 @@
  * controlling terminal of a session whose leader is not in the tree, or
  * whose foreground group has no leader in the tree; two masters of one
  * index (two devpts); a master not below /dev; more than 128 KiB queued.
+ * A status byte of packet mode waiting to be read on the master is refused
+ * too (it can be neither read back nor made again as it was). The output
+ * stopped (^S, tcflow TCOOFF), seen as a slave that cannot be written
+ * while the master's queue has room, is stopped again with TCOOFF.
  * Restored differently (no error): a pair on a devpts shared with others
- * (the host's) gets a new index when its own is taken; a status byte of
- * packet mode waiting to be read, and the ^S/^Q stop state, are lost; a
- * slave no task holds, opened to refill the queues, reads as closed on
- * the master once they are.
+ * (the host's) gets a new index when its own is taken; a stop made by ^S
+ * comes back as TCOOFF's (TCOON starts it, ^Q does not); a stop on a pair
+ * whose slave no task holds is lost; a slave no task holds, opened to
+ * refill the queues, reads as closed on the master once they are.
  */
 #define LOG_PREFIX "tty: "
 #include <dirent.h>
@@ -316,6 +320,10 @@ static int output_dump(int m, struct json *p, ckpt_err_t *err)
 	/* packet mode would put a header before each read */
 	if (ioctl(m, TIOCGPKT, &pkt) < 0)
 		return ckpt_error(err, errno, "packet mode");
+	/* a status byte (flush, stop, start) can be neither read back nor made again as it was */
+	if (pkt && poll(&(struct pollfd){.fd = m, .events = POLLPRI}, 1, 0) == 1)
+		return ckpt_error_msg(err, ENOTSUP,
+				      "a packet-mode status byte waits to be read on the master");
 	if (pkt && ioctl(m, TIOCPKT, &off) < 0)
 		return ckpt_error(err, errno, "packet mode off");
 	len = drain(m, buf, PTY_QUEUE_MAX);
@@ -497,6 +505,26 @@ static int master_dump(const struct fd_info *fi, struct json *o, struct files_dc
 	return ret < 0 ? ckpt_error_wrap(err, "pty %d", index) : 0;
 }
 
+/*
+ * The slave's output stopped (^S with IXON, tcflow TCOOFF): it cannot be
+ * written while the master's queue has room (a full one, the tree's
+ * master holding 4 KiB unread, is not a stop).
+ */
+static bool output_stopped(const struct fd_info *fi, int s, int index, struct files_dctx *dc)
+{
+	const struct pty_master *pm = master_of(dc, index, &fi->st.st_dev);
+	cleanup_close int m = -1;
+	ckpt_err_t e = {0};
+	int queued = 0;
+
+	if (poll(&(struct pollfd){.fd = s, .events = POLLOUT}, 1, 0) != 0)
+		return false;
+	if (pm && ((m = files_steal_fd(pm->pid, pm->fd, &e)) < 0 ||
+		   ioctl(m, FIONREAD, &queued) < 0 || queued >= PTY_N_TTY_BUF - 1))
+		return false;
+	return true;
+}
+
 int pty_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, ckpt_err_t *err)
 {
 	cleanup_close int s = -1;
@@ -523,5 +551,7 @@ int pty_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc, ck
 		return ckpt_error_wrap(err, "pty %d", index);
 	if (input_dump(s, p, err) < 0)
 		return ckpt_error_wrap(err, "pty %d", index);
+	if (output_stopped(fi, s, index, dc))
+		json_set(p, "stopped", json_bool(true));
 	return 0;
 }

@@ -15,6 +15,8 @@
 #define PTY_QUEUE_MAX (1 << 17)
 /* The kernel's termios has 19 control characters (glibc's struct more). */
 #define PTY_NCC 19
+/* A line discipline's read buffer (N_TTY_BUF_SIZE). */
+#define PTY_N_TTY_BUF 4096
 
 struct json;
 struct fd_info;

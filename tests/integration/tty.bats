@@ -44,6 +44,38 @@ load helpers
 	_wl_wait_pass "$WL_PID" "fd_pty orphan-fg after the failed checkpoint"
 }
 
+@test "tty: output stopped (tcflow TCOOFF) comes back stopped (dynamic)" {
+	wl_roundtrip fd_pty stopped
+}
+@test "tty: output stopped (tcflow TCOOFF) comes back stopped (static)" {
+	wl_roundtrip fd_pty.static stopped
+}
+
+@test "tty: output stopped by ^S (IXON) comes back stopped (dynamic)" {
+	wl_roundtrip fd_pty stopped-ixon
+}
+@test "tty: output stopped by ^S (IXON) comes back stopped (static)" {
+	wl_roundtrip fd_pty.static stopped-ixon
+}
+@test "tty: --leave-running leaves the output stopped" {
+	wl_start fd_pty stopped-ixon || return
+	ckpt_checkpoint --leave-running || return
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_pty stopped-ixon after the checkpoint"
+}
+
+@test "tty: a packet-mode status byte waiting on the master fails the checkpoint, tree runs on" {
+	wl_start fd_pty pkt-status || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "pty [0-9]+: a packet-mode status byte waits to be read on the master"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_pty pkt-status after the failed checkpoint"
+}
+
 @test "tty: the console and a virtual terminal, the same devices (dynamic)" {
 	wl_roundtrip fd_console
 }

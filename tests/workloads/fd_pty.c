@@ -8,6 +8,13 @@
  *
  * Mode "orphan-fg": the foreground group's leader has exited, one member
  * of it is left (the root is a subreaper): the checkpoint refuses it.
+ * Mode "stopped": the slave's output is stopped (tcflow TCOOFF): it still
+ * is after restore, and TCOON starts it (packet mode tells the master).
+ * Mode "stopped-ixon": the same stopped by ^S (IXON), started by ^Q and
+ * TCOON (a stop comes back as TCOOFF's: ^Q alone does not start it).
+ * Mode "pkt-status": a packet-mode status byte (TIOCPKT_FLUSHREAD, after
+ * tcflush of the slave's input) waits on the master: the checkpoint
+ * refuses it, and the byte is still there when the tree runs on.
  */
 #include <poll.h>
 #include <signal.h>
@@ -131,6 +138,10 @@ static int check_queues(int m, int s)
 int main(int argc, char **argv)
 {
 	bool orphan = argc > 1 && !strcmp(argv[1], "orphan-fg");
+	bool ixon = argc > 1 && !strcmp(argv[1], "stopped-ixon");
+	bool stopped = ixon || (argc > 1 && !strcmp(argv[1], "stopped"));
+	bool pkt_status = argc > 1 && !strcmp(argv[1], "pkt-status");
+	struct pollfd pw;
 	struct winsize ws = {.ws_row = 33, .ws_col = 101, .ws_xpixel = 7, .ws_ypixel = 9}, w;
 	struct termios t;
 	struct stat st;
@@ -167,8 +178,16 @@ int main(int argc, char **argv)
 	if (write(m, IN_QUEUED, strlen(IN_QUEUED)) < 0 ||
 	    write(s, OUT_WRITTEN, strlen(OUT_WRITTEN)) < 0)
 		return wl_fail("queue: %m");
+	/* before packet mode: no status byte for it */
+	if (stopped && !ixon && tcflow(s, TCOOFF) < 0)
+		return wl_fail("tcflow TCOOFF: %m");
+	if (ixon && ((t.c_iflag & IXON) == 0 || ioctl(s, TIOCSTI, &t.c_cc[VSTOP]) < 0))
+		return wl_fail("^S (IXON %#x): %m", t.c_iflag & IXON);
 	if (ioctl(m, TIOCPKT, &one) < 0)
 		return wl_fail("packet mode: %m");
+	if (pkt_status && (tcflush(s, TCIFLUSH) < 0 ||
+			   write(m, IN_QUEUED, strlen(IN_QUEUED)) < 0))
+		return wl_fail("tcflush: %m");
 	if (pipe(go) < 0 || pipe(res) < 0)
 		return wl_fail("pipe: %m");
 	child = fork();
@@ -185,6 +204,20 @@ int main(int argc, char **argv)
 
 	wl_ready();
 	wl_wait_restored();
+
+	if (pkt_status && (read(m, buf, sizeof(buf)) != 1 || buf[0] != TIOCPKT_FLUSHREAD))
+		return wl_fail("the master's status byte is not TIOCPKT_FLUSHREAD");
+	pw = (struct pollfd){.fd = s, .events = POLLOUT};
+	if (poll(&pw, 1, 0) != (stopped ? 0 : 1))
+		return wl_fail("the slave's output is %s", stopped ? "not stopped" : "stopped");
+	if (stopped) {
+		if (ixon && ioctl(s, TIOCSTI, &t.c_cc[VSTART]) < 0)
+			return wl_fail("^Q: %m");
+		if (tcflow(s, TCOON) < 0 || poll(&pw, 1, 0) != 1)
+			return wl_fail("TCOON did not start the output: %m");
+		if (read(m, buf, sizeof(buf)) != 1 || buf[0] != TIOCPKT_START)
+			return wl_fail("the master did not read TIOCPKT_START");
+	}
 
 	if (write(go[1], "g", 1) != 1)
 		return wl_fail("go: %m");
