@@ -3,8 +3,9 @@
  * the smaps flags that change behaviour.
  *
  * Folder libckpt/mem/: a task's address space, dump and restore side by
- * side. mem-dump.c lists the VMAs (smaps) and writes present private pages
- * (PAGEMAP_SCAN), a child's page that is its parent's very page only once;
+ * side. mem-vmas.c lists the VMAs (smaps) and saves the shared objects,
+ * mem-dump.c writes present private pages (PAGEMAP_SCAN), a child's page
+ * that is its parent's very page only once;
  * mem-doc.c is the typed reader of the "vmas" and pagemap documents;
  * mem-restore.c is the puppeteer's memory phase (unmap, map each VMA, fill,
  * VMA state, mm fields), mem-object.c makes and fills the objects several
@@ -26,6 +27,8 @@
 /* Largest shared memory object (shmem, memfd) a bundle may describe. */
 #define MEM_SHM_MAX (1ULL << 46)
 #define MEM_AUXV_MAX 4096
+/* Bytes copied per batch at dump (private pages, shared objects). */
+#define MEM_COPY_BUF (8UL << 20)
 
 enum vma_kind {
 	VMA_ANON,	/* private anonymous (heap, stacks, mmap) */
@@ -131,5 +134,13 @@ int mem_doc_read(const struct doc_at *at, const struct json *task, const struct 
 		 ckpt_err_t *err) __attribute__((warn_unused_result));
 void mem_doc_free(struct mem_task *m);
 bool vmflags_has(const char *vmflags, const char *fl);
+
+struct ckpt_ctx;
+struct task;
+/*
+ * mem-vmas.c: task-PID.json "vmas" and "vdso" of t, and the image of each
+ * shared object a VMA maps (mem-dump.c's first step).
+ */
+int mem_vmas_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err);
 
 #endif
