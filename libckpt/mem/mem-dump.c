@@ -279,34 +279,20 @@ static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, 
 	return 0;
 }
 
-/* Stream the private pages: PAGEMAP_SCAN for runs, process_vm_readv in batches. */
-static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap,
+/*
+ * Every private page of the task through pcopy c: PAGEMAP_SCAN (at pmfd,
+ * SCAN_REGIONS regions at a time in regs) for runs, each run split by
+ * what the parent's pagemap says (w) and copied.
+ */
+static int pages_scan(struct pcopy *c, struct cow *w, int pmfd, struct page_region *regs,
 		      ckpt_err_t *err)
 {
-	cleanup_free struct page_region *regs = xzalloc(SCAN_REGIONS * sizeof(*regs));
-	cleanup_free struct iovec *remote = xzalloc(IOV_MAX * sizeof(*remote));
-	cleanup_free char *buf = xzalloc(MEM_COPY_BUF);
-	cleanup_free char *name = xasprintf("pages-%d.img", t->ns_pid);
-	cleanup_free struct cow *w = xzalloc(sizeof(*w));
-	cleanup_close int pmfd = openat(t->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
-	cleanup_close int memfd = openat(t->procfd, "mem", O_RDONLY | O_CLOEXEC);
-	cleanup_close int ppmfd = -1;
-	struct pcopy c = {.t = t, .memfd = memfd, .buf = buf, .remote = remote, .pagemap = pagemap};
-	struct pm_scan_arg arg = { 0 };
+	struct pm_scan_arg arg = {0};
 	uint64_t pos = 0, end = 0x7ffffffff000ULL; /* TASK_SIZE */
 	uint64_t done = 0; /* pages below are saved */
 	uint64_t guard = PAGE_IS_GUARD;
 	int ret;
 
-	if (pmfd < 0 || memfd < 0)
-		return ckpt_error(err, errno, "open /proc/%d/pagemap", t->pid);
-	if (t->parent && t->parent->state != 'Z')
-		ppmfd = openat(t->parent->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
-	w->self = pmfd;
-	w->parent = ppmfd;
-	ret = bundle_image_create(ctx->bundle, name, &c.img, err);
-	if (ret < 0)
-		return ret;
 	while (pos < end) {
 		long n;
 
@@ -324,16 +310,14 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 			guard = 0; /* before 6.14 there is no PAGE_IS_GUARD, nor guards */
 			continue;
 		}
-		if (n < 0) {
-			ret = ckpt_error(err, errno, "PAGEMAP_SCAN of %d", t->pid);
-			goto fail;
-		}
+		if (n < 0)
+			return ckpt_error(err, errno, "PAGEMAP_SCAN of %d", c->t->pid);
 		for (long i = 0; i < n; i++) {
 			if (regs[i].end <= done)
 				continue;
-			ret = pages_region(&c, w, MAX(regs[i].start, done), regs[i].end, err);
+			ret = pages_region(c, w, MAX(regs[i].start, done), regs[i].end, err);
 			if (ret < 0)
-				goto fail;
+				return ret;
 			done = regs[i].end;
 		}
 		/*
@@ -345,7 +329,36 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 			break;
 		pos = MAX(arg.walk_end, done);
 	}
-	ret = pcopy_flush(&c, err);
+	return 0;
+}
+
+/* Stream the private pages: PAGEMAP_SCAN for runs, process_vm_readv in batches. */
+static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap,
+		      ckpt_err_t *err)
+{
+	cleanup_free struct page_region *regs = xzalloc(SCAN_REGIONS * sizeof(*regs));
+	cleanup_free struct iovec *remote = xzalloc(IOV_MAX * sizeof(*remote));
+	cleanup_free char *buf = xzalloc(MEM_COPY_BUF);
+	cleanup_free char *name = xasprintf("pages-%d.img", t->ns_pid);
+	cleanup_free struct cow *w = xzalloc(sizeof(*w));
+	cleanup_close int pmfd = openat(t->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
+	cleanup_close int memfd = openat(t->procfd, "mem", O_RDONLY | O_CLOEXEC);
+	cleanup_close int ppmfd = -1;
+	struct pcopy c = {.t = t, .memfd = memfd, .buf = buf, .remote = remote, .pagemap = pagemap};
+	int ret;
+
+	if (pmfd < 0 || memfd < 0)
+		return ckpt_error(err, errno, "open /proc/%d/pagemap", t->pid);
+	if (t->parent && t->parent->state != 'Z')
+		ppmfd = openat(t->parent->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
+	w->self = pmfd;
+	w->parent = ppmfd;
+	ret = bundle_image_create(ctx->bundle, name, &c.img, err);
+	if (ret < 0)
+		return ret;
+	ret = pages_scan(&c, w, pmfd, regs, err);
+	if (ret == 0)
+		ret = pcopy_flush(&c, err);
 	if (ret < 0)
 		goto fail;
 	if (w->nruns)
