@@ -266,6 +266,43 @@ static int mark_outside(const struct fd_info *fi, struct fd_entry *e, struct fil
 	return 0;
 }
 
+/* Fd fi of kind k: its entry in fds, then (not for a dup) its kind's state and owner; locks. */
+static int fd_dump_kind(const struct fd_ops *k, struct fd_info *fi, struct json *fds,
+			struct files_dctx *dc, ckpt_err_t *err)
+{
+	struct fd_entry e = {.fd = fi->fd,
+			     .kind = k->kind,
+			     .flags = fi->flags,
+			     .pos = fi->pos,
+			     .path = fi->link};
+	struct json *o;
+	int ret;
+
+	/* the file's own mount: not an anon inode's (inotify, fanotify) */
+	if (files_kind_by_path(k->kind) && fi->link[0] == '/') {
+		ret = mark_outside(fi, &e, dc, err);
+		if (ret < 0)
+			return ret;
+	}
+	o = json_push(fds, json_obj());
+	if (!k->own_sharing)
+		e.desc = desc_find(dc, fi, &e.dup);
+	doc_write(o, fd_entry_fields, &e);
+	if (e.desc)
+		doc_write(o, fd_entry_desc_fields, &e);
+	if (e.outside)
+		doc_write(o, fd_entry_outside_fields, &e);
+	/* a dup: the first fd on it holds the state; POSIX locks are per task */
+	ret = e.dup ? 0 : k->dump(fi, o, dc, err);
+	/* (not for a file in flight, which ckpt-oci holds now) */
+	if (ret == 0 && !e.dup && !(fi->flags & O_PATH) &&
+	    (fi->pid == dc->task_pid || fi->pid != getpid()))
+		ret = owner_dump(fi, o, err);
+	if (ret == 0)
+		ret = locks_dump(fi, e.dup, o, err);
+	return ret;
+}
+
 int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,
 		  ckpt_err_t *err)
 {
@@ -290,37 +327,9 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 	if (ret < 0)
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds); i++) {
-		struct fd_entry e = {.fd = fd,
-				     .kind = fd_kinds[i]->kind,
-				     .flags = fi->flags,
-				     .pos = fi->pos,
-				     .path = fi->link};
-		struct json *o;
-
 		if (!fd_kinds[i]->match(fi))
 			continue;
-		/* the file's own mount: not an anon inode's (inotify, fanotify) */
-		if (files_kind_by_path(fd_kinds[i]->kind) && fi->link[0] == '/') {
-			ret = mark_outside(fi, &e, dc, err);
-			if (ret < 0)
-				goto out;
-		}
-		o = json_push(fds, json_obj());
-		if (!fd_kinds[i]->own_sharing)
-			e.desc = desc_find(dc, fi, &e.dup);
-		doc_write(o, fd_entry_fields, &e);
-		if (e.desc)
-			doc_write(o, fd_entry_desc_fields, &e);
-		if (e.outside)
-			doc_write(o, fd_entry_outside_fields, &e);
-		/* a dup: the first fd on it holds the state; POSIX locks are per task */
-		ret = e.dup ? 0 : fd_kinds[i]->dump(fi, o, dc, err);
-		/* (not for a file in flight, which ckpt-oci holds now) */
-		if (ret == 0 && !e.dup && !(fi->flags & O_PATH) &&
-		    (pid == dc->task_pid || pid != getpid()))
-			ret = owner_dump(fi, o, err);
-		if (ret == 0)
-			ret = locks_dump(fi, e.dup, o, err);
+		ret = fd_dump_kind(fd_kinds[i], fi, fds, dc, err);
 		goto out;
 	}
 	ret = ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (%s) in pid %d", fd, fi->link, pid);
