@@ -135,6 +135,83 @@ static int dump_install(const char *images, const char *tmp, ckpt_err_t *err)
 	return 0;
 }
 
+/* ckpt_dump's options from CRIU's: into bundle, with criu.json (extra), run r. */
+static void dump_opts(struct swrk *s, const char *bundle, struct ckpt_extra_file *extra,
+		      struct dump_run *r, struct ckpt_dump_opts *d)
+{
+	const CriuOpts *o = s->opts;
+
+	d->pid = o->pid;
+	d->bundle = bundle;
+	d->work_dir = s->work;
+	d->key_file = s->key;
+	/* as CRIU's images: not flushed to stable storage (ckpt-oci-criu(1)) */
+	d->no_sync = true;
+	d->leave_running = o->leave_running;
+	d->cgroup = o->freeze_cgroup && *o->freeze_cgroup ? o->freeze_cgroup : NULL;
+	d->tcp_established = o->tcp_established;
+	if (o->has_ghost_limit)
+		d->ghost_limit = o->ghost_limit ? o->ghost_limit : 1;
+	d->extra = extra;
+	d->nextra = 1;
+	d->frozen = dump_frozen;
+	d->frozen_arg = r;
+}
+
+/*
+ * ckpt_dump(d), the tracer never cut short: Ctrl-C on the runtime reaches
+ * this service too, and the runtime may die. SIGINT, SIGTERM, SIGHUP and
+ * the runtime's death roll the dump back instead (util/abort.h).
+ */
+static int dump_guarded(struct ckpt_dump_opts *d, ckpt_err_t *err)
+{
+	int ret;
+
+	ckpt_abort_signals_on(getppid());
+	ret = ckpt_fault_arm(getppid(), err);
+	if (ret == 0)
+		ret = ckpt_dump(d, err);
+	ckpt_abort_signals_off();
+	return ret;
+}
+
+/*
+ * network-unlock once ckpt_dump returned ret, when the tree runs on or the
+ * dump failed after the lock: failing to unlock fails a dump that worked,
+ * and is logged after one that failed.
+ */
+static int dump_unlock(struct swrk *s, const struct dump_run *r, int ret, ckpt_err_t *err)
+{
+	ckpt_err_t e2 = {0};
+
+	if ((ret < 0 && r->locked) || (ret == 0 && s->opts->leave_running)) {
+		if (swrk_notify(s, "network-unlock", 0, ret < 0 ? &e2 : err) < 0 && ret == 0)
+			ret = -err->code;
+		else if (e2.code)
+			swrk_log(s, "%s, ignoring", e2.msg);
+	}
+	return ret;
+}
+
+/* stats-dump of the bundle just installed (ckpt_dump returned at t_end), and the log line. */
+static void dump_stats(struct swrk *s, const struct ckpt_dump_opts *d, const struct dump_run *r,
+		       uint64_t t_end)
+{
+	struct swrk_dump_stats st = {0};
+	cleanup_free char *bundle = xasprintf("%s/%s", s->images, SWRK_BUNDLE);
+	ckpt_err_t e2 = {0};
+
+	/* the engine's own frozen span; the memory figures are upper bounds */
+	st.frozen_us = d->frozen_ns / 1000;
+	st.memdump_us = r->t_frozen ? (r->t_frozen - r->t0) / 1000 : 0;
+	st.memwrite_us = r->t_frozen ? (t_end - r->t_frozen) / 1000 : 0;
+	st.pages = swrk_bundle_pages(bundle);
+	if (swrk_write_dump_stats(s->work, &st, &e2) < 0)
+		swrk_log(s, "%s, ignoring", e2.msg);
+	swrk_log(s, "dumped pid %d into %s: %llu pages, %.3f s", s->opts->pid, bundle,
+		 (unsigned long long)st.pages, st.frozen_us / 1e6);
+}
+
 int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 {
 	static CriuDumpResp dr = CRIU_DUMP_RESP__INIT;
@@ -142,9 +219,7 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	struct dump_run r = {.s = s};
 	struct ckpt_dump_opts d = {0};
 	struct ckpt_extra_file extra;
-	struct swrk_dump_stats st = {0};
 	cleanup_free char *bundle = NULL, *doc = NULL, *netkey = NULL;
-	ckpt_err_t e2 = {0};
 	uint64_t t_end;
 	int ret;
 
@@ -166,43 +241,15 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 		return ret;
 	doc = dump_doc(o, netkey);
 	extra = (struct ckpt_extra_file){SWRK_DOC, doc};
-	d.pid = o->pid;
-	d.bundle = bundle;
-	d.work_dir = s->work;
-	d.key_file = s->key;
-	/* as CRIU's images: not flushed to stable storage (ckpt-oci-criu(1)) */
-	d.no_sync = true;
-	d.leave_running = o->leave_running;
-	d.cgroup = o->freeze_cgroup && *o->freeze_cgroup ? o->freeze_cgroup : NULL;
-	d.tcp_established = o->tcp_established;
-	if (o->has_ghost_limit)
-		d.ghost_limit = o->ghost_limit ? o->ghost_limit : 1;
-	d.extra = &extra;
-	d.nextra = 1;
-	d.frozen = dump_frozen;
-	d.frozen_arg = &r;
+	dump_opts(s, bundle, &extra, &r, &d);
 
 	ret = swrk_notify(s, "pre-dump", 0, err);
 	if (ret < 0)
 		return ret;
 	r.t0 = now_ns();
-	/*
-	 * The tracer is never cut short: Ctrl-C on the runtime reaches this
-	 * service too, and the runtime may die. SIGINT, SIGTERM, SIGHUP and the
-	 * runtime's death roll the dump back instead (util/abort.h).
-	 */
-	ckpt_abort_signals_on(getppid());
-	ret = ckpt_fault_arm(getppid(), err);
-	if (ret == 0)
-		ret = ckpt_dump(&d, err);
-	ckpt_abort_signals_off();
+	ret = dump_guarded(&d, err);
 	t_end = now_ns();
-	if ((ret < 0 && r.locked) || (ret == 0 && o->leave_running)) {
-		if (swrk_notify(s, "network-unlock", 0, ret < 0 ? &e2 : err) < 0 && ret == 0)
-			ret = -err->code;
-		else if (e2.code)
-			swrk_log(s, "%s, ignoring", e2.msg);
-	}
+	ret = dump_unlock(s, &r, ret, err);
 	if (ret < 0) {
 		(void)bundle_rmtree(AT_FDCWD, bundle);
 		return ret;
@@ -212,18 +259,7 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 		ret = swrk_write_inventory(s->images, err);
 	if (ret < 0)
 		return ret;
-
-	/* the engine's own frozen span; the memory figures are upper bounds */
-	st.frozen_us = d.frozen_ns / 1000;
-	st.memdump_us = r.t_frozen ? (r.t_frozen - r.t0) / 1000 : 0;
-	st.memwrite_us = r.t_frozen ? (t_end - r.t_frozen) / 1000 : 0;
-	free(bundle);
-	bundle = xasprintf("%s/%s", s->images, SWRK_BUNDLE);
-	st.pages = swrk_bundle_pages(bundle);
-	if (swrk_write_dump_stats(s->work, &st, &e2) < 0)
-		swrk_log(s, "%s, ignoring", e2.msg);
-	swrk_log(s, "dumped pid %d into %s: %llu pages, %.3f s", o->pid, bundle,
-		 (unsigned long long)st.pages, st.frozen_us / 1e6);
+	dump_stats(s, &d, &r, t_end);
 	dr.has_restored = true;
 	dr.restored = false;
 	resp->dump = &dr;

@@ -278,19 +278,95 @@ static void restore_status(struct swrk *s)
 			 fd < 0 ? e.msg : strerror(errno));
 }
 
+/*
+ * What restore needs before the engine runs, from criu.json of bundle and
+ * CRIU's options: the caller's network namespace checked, a new terminal
+ * (master) when the root's stdio was one, the external mounts mapped.
+ */
+static int restore_prepare(struct swrk *s, const char *bundle, struct mount_maps *maps, int *master,
+			   ckpt_err_t *err)
+{
+	const CriuOpts *o = s->opts;
+	struct saved d = {0};
+	int ret = read_doc(bundle, &d, err);
+
+	if (ret == 0)
+		ret = restore_refused(s, d.netkey, err);
+	if (ret == 0)
+		ret = swrk_external_net_restore(s, d.netkey, err);
+	if (ret == 0)
+		ret = new_terminal(s, d.ttys, master, err);
+	if (ret == 0)
+		ret = ext_mnt_maps(s, bundle, maps, err);
+	if (ret < 0) {
+		mount_maps_free(maps);
+		saved_free(&d);
+		return ret;
+	}
+	/* last: the first OLD a path is under wins, and mounts lie under the root */
+	if (o->root && *o->root && strcmp(o->root, d.root))
+		mount_maps_add(maps, d.root, o->root);
+	saved_free(&d);
+	return 0;
+}
+
+/*
+ * ckpt_restore's options from CRIU's: bundle, mount map maps, run r. The
+ * veth map is returned (malloc'd, each entry too; NULL when none).
+ */
+static const char **restore_opts(struct swrk *s, const char *bundle, const struct mount_maps *maps,
+				 struct restore_run *r, struct ckpt_restore_opts *ro)
+{
+	const CriuOpts *o = s->opts;
+	const char **veths = NULL;
+
+	ro->mount_map = (const char *const *)maps->v;
+	ro->nmount_map = maps->n;
+	if (o->n_veths) {
+		veths = xzalloc(o->n_veths * sizeof(*veths));
+		for (size_t i = 0; i < o->n_veths; i++)
+			veths[i] = xasprintf("%s=%s", o->veths[i]->if_in, o->veths[i]->if_out);
+		ro->veth_map = veths;
+		ro->nveth_map = o->n_veths;
+	}
+	/* rst_sibling: the root is the caller's child, as CRIU makes it (CLONE_PARENT) */
+	ro->sibling = o->rst_sibling;
+	ro->bundle = bundle;
+	ro->work_dir = s->work;
+	ro->key_file = s->key;
+	ro->detach = true;
+	ro->console_to_adopt = o->orphan_pts_master;
+	ro->adopt = restore_adopt;
+	ro->running = restore_running;
+	ro->arg = r;
+	return veths;
+}
+
+/* stats-restore of the tree restored from bundle as pid root, and the log line. */
+static void restore_stats(struct swrk *s, const char *bundle, const struct restore_run *r,
+			  pid_t root)
+{
+	struct swrk_restore_stats st = {0};
+	ckpt_err_t e2 = {0};
+
+	st.restore_us = (now_ns() - r->t0) / 1000;
+	st.forking_us = r->t_adopt ? (r->t_adopt - r->t0) / 1000 : 0;
+	st.pages = swrk_bundle_pages(bundle);
+	if (swrk_write_restore_stats(s->work, &st, &e2) < 0)
+		swrk_log(s, "%s, ignoring", e2.msg);
+	swrk_log(s, "restored %s as pid %d in %.3f s", bundle, root, st.restore_us / 1e6);
+}
+
 int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 {
 	static CriuRestoreResp rr = CRIU_RESTORE_RESP__INIT;
 	const CriuOpts *o = s->opts;
 	struct restore_run r = {.s = s};
 	struct ckpt_restore_opts ro = {0};
-	struct swrk_restore_stats st = {0};
 	cleanup_free char *bundle = NULL;
 	cleanup_close int master = -1;
-	struct saved d = {0};
 	cleanup_free const char **veths = NULL;
 	struct mount_maps maps = {0};
-	ckpt_err_t e2 = {0};
 	int ret;
 
 	bundle = xasprintf("%s/%s", s->images, SWRK_BUNDLE);
@@ -299,44 +375,11 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 				      "no ckpt-oci bundle in %s (images dumped by "
 				      "CRIU itself are not restored by ckpt-oci)",
 				      s->images);
-	ret = read_doc(bundle, &d, err);
-	if (ret == 0)
-		ret = restore_refused(s, d.netkey, err);
-	if (ret == 0)
-		ret = swrk_external_net_restore(s, d.netkey, err);
-	if (ret == 0)
-		ret = new_terminal(s, d.ttys, &master, err);
-	if (ret == 0)
-		ret = ext_mnt_maps(s, bundle, &maps, err);
-	if (ret < 0) {
-		mount_maps_free(&maps);
-		saved_free(&d);
+	ret = restore_prepare(s, bundle, &maps, &master, err);
+	if (ret < 0)
 		return ret;
-	}
-	/* last: the first OLD a path is under wins, and mounts lie under the root */
-	if (o->root && *o->root && strcmp(o->root, d.root))
-		mount_maps_add(&maps, d.root, o->root);
-	saved_free(&d);
 	r.master = master;
-	ro.mount_map = (const char *const *)maps.v;
-	ro.nmount_map = maps.n;
-	if (o->n_veths) {
-		veths = xzalloc(o->n_veths * sizeof(*veths));
-		for (size_t i = 0; i < o->n_veths; i++)
-			veths[i] = xasprintf("%s=%s", o->veths[i]->if_in, o->veths[i]->if_out);
-		ro.veth_map = veths;
-		ro.nveth_map = o->n_veths;
-	}
-	/* rst_sibling: the root is the caller's child, as CRIU makes it (CLONE_PARENT) */
-	ro.sibling = o->rst_sibling;
-	ro.bundle = bundle;
-	ro.work_dir = s->work;
-	ro.key_file = s->key;
-	ro.detach = true;
-	ro.console_to_adopt = o->orphan_pts_master;
-	ro.adopt = restore_adopt;
-	ro.running = restore_running;
-	ro.arg = &r;
+	veths = restore_opts(s, bundle, &maps, &r, &ro);
 	r.t0 = now_ns();
 	ret = ckpt_restore(&ro, err);
 	for (size_t i = 0; i < o->n_veths; i++)
@@ -345,12 +388,7 @@ int swrk_restore(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	if (ret < 0)
 		return ret;
 	restore_status(s);
-	st.restore_us = (now_ns() - r.t0) / 1000;
-	st.forking_us = r.t_adopt ? (r.t_adopt - r.t0) / 1000 : 0;
-	st.pages = swrk_bundle_pages(bundle);
-	if (swrk_write_restore_stats(s->work, &st, &e2) < 0)
-		swrk_log(s, "%s, ignoring", e2.msg);
-	swrk_log(s, "restored %s as pid %d in %.3f s", bundle, ro.root_pid, st.restore_us / 1e6);
+	restore_stats(s, bundle, &r, ro.root_pid);
 	rr.pid = ro.root_pid;
 	resp->restore = &rr;
 	return 0;
