@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "files/files.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 /* The kinds /proc/PID/ns names, as the fd's link starts ("net:[4026531840]"). */
@@ -29,14 +30,9 @@ static const char *const ns_kinds[] = {"net", "mnt", "uts", "ipc", "pid", "user"
 /* The kind of the namespace in link, or NULL; *ino its inode. */
 static const char *ns_kind(const char *link, unsigned long long *ino)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(ns_kinds); i++) {
-		size_t l = strlen(ns_kinds[i]);
-		char end;
-
-		if (!strncmp(link, ns_kinds[i], l) && link[l] == ':' &&
-		    sscanf(link + l, ":[%llu]%c", ino, &end) == 1)
+	for (size_t i = 0; i < ARRAY_SIZE(ns_kinds); i++)
+		if (proc_parse_fd_link(link, ns_kinds[i], ino))
 			return ns_kinds[i];
-	}
 	return NULL;
 }
 
