@@ -2,7 +2,7 @@
  * libckpt/mem/mem-doc.c - a task's memory documents as typed structs: the
  * "vmas", "guards", "mm", "exe" and "vdso" members of task-PID.json and the
  * runs of pagemap-PID.json. The field tables here are the key list that
- * mem-dump.c writes with and restore reads with.
+ * mem-vmas.c and mem-dump.c write with and restore reads with.
  *
  * Everything a crafted bundle could use to make restore map or write where
  * the task never had memory is refused here, in one line naming the file

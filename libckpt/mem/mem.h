@@ -73,7 +73,7 @@ struct mem_shm_run {
 	uint64_t dst, len, src;
 };
 
-/* One VMA of task-PID.json "vmas", as written by mem-dump.c. */
+/* One VMA of task-PID.json "vmas", as written by mem-vmas.c. */
 struct mem_vma {
 	uint64_t start, end, pgoff;
 	const char *prot_s, *kind_s, *path, *vmflags, *dev;
@@ -120,7 +120,7 @@ struct mem_task {
 	struct vdso_info *vdso; /* "vdso", NULL when not recorded */
 };
 
-/* mem-doc.c: the field tables the writer (mem-dump.c) and the reader share. */
+/* mem-doc.c: the field tables the writer (mem-vmas.c) and the reader share. */
 extern const struct doc_field mem_vma_fields[];
 extern const struct doc_field mem_vma_shm_fields[];
 extern const struct doc_field mem_mm_fields[];
