@@ -29,6 +29,7 @@
 #include "restore/restore.h"
 #include "task/task.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 #ifndef CLONE_NEWTIME
@@ -55,8 +56,7 @@ static int timens_dump_thread(struct task_dump *d, struct thread *th, ckpt_err_t
 {
 	cleanup_free char *path = xasprintf("/proc/%d/timens_offsets", th->tid), *text = NULL;
 	char now[64], children[64];
-	long long mono_s = 0, boot_s = 0;
-	long mono_ns = 0, boot_ns = 0;
+	struct proc_timens off;
 	struct json *a;
 	int ret;
 
@@ -68,23 +68,13 @@ static int timens_dump_thread(struct task_dump *d, struct thread *th, ckpt_err_t
 	ret = read_file_at(AT_FDCWD, path, 4096, &text, NULL, err);
 	if (ret < 0)
 		return ret;
-	for (char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		char clock[16];
-		long long s;
-		long ns;
-
-		if (sscanf(l, "%15s %lld %ld", clock, &s, &ns) != 3)
-			return ckpt_error_msg(err, EPROTO, "%s: cannot parse `%.40s`", path, l);
-		if (!strcmp(clock, "monotonic"))
-			mono_s = s, mono_ns = ns;
-		else if (!strcmp(clock, "boottime"))
-			boot_s = s, boot_ns = ns;
-	}
+	if (proc_parse_timens_offsets(text, &off, err) < 0)
+		return ckpt_error_wrap(err, "%s", path);
 	a = json_set(d->out, "timens_children", json_arr());
-	json_push(a, json_int(mono_s));
-	json_push(a, json_int(mono_ns));
-	json_push(a, json_int(boot_s));
-	json_push(a, json_int(boot_ns));
+	json_push(a, json_int(off.mono_s));
+	json_push(a, json_int(off.mono_ns));
+	json_push(a, json_int(off.boot_s));
+	json_push(a, json_int(off.boot_ns));
 	return 0;
 }
 

@@ -42,6 +42,24 @@ int proc_parse_limits(const char *text, struct proc_limit *out, int max, int *n,
 	return 0;
 }
 
+int proc_parse_timens_offsets(const char *text, struct proc_timens *out, ckpt_err_t *err)
+{
+	*out = (struct proc_timens){0};
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		char clock[16];
+		long long s;
+		long ns;
+
+		if (sscanf(l, "%15s %lld %ld", clock, &s, &ns) != 3 || ns < 0 || ns >= 1000000000)
+			return ckpt_error_msg(err, EPROTO, "cannot parse `%.40s`", l);
+		if (!strcmp(clock, "monotonic"))
+			out->mono_s = s, out->mono_ns = ns;
+		else if (!strcmp(clock, "boottime"))
+			out->boot_s = s, out->boot_ns = ns;
+	}
+	return 0;
+}
+
 int proc_parse_timers(const char *text, struct proc_timer **out, int *n, ckpt_err_t *err)
 {
 	cleanup_free char *copy = xstrdup(text);

@@ -281,6 +281,13 @@ struct proc_limit {
 int proc_parse_limits(const char *text, struct proc_limit *out, int max, int *n,
 		      ckpt_err_t *err);
 
+/* /proc/PID/timens_offsets: its time namespace's offsets; a clock not listed is 0. */
+struct proc_timens {
+	long long mono_s, boot_s;
+	long mono_ns, boot_ns;
+};
+int proc_parse_timens_offsets(const char *text, struct proc_timens *out, ckpt_err_t *err);
+
 /* One POSIX timer of /proc/PID/timers; what its lines did not say is absent (has_*). */
 struct proc_timer {
 	int id;

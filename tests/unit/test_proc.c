@@ -381,6 +381,24 @@ static void test_task_host(void)
 	is_int(proc_parse_limits("Limit\nshort\n", lim, 4, &n, &err), -EPROTO,
 	       "a short limits line refused");
 
+	{
+		struct proc_timens off;
+
+		is_int(proc_parse_timens_offsets("monotonic       -10    5000\n"
+						 "boottime     86400       7\n",
+						 &off, &err),
+		       0, "timens offsets parse");
+		ok(off.mono_s == -10 && off.mono_ns == 5000 && off.boot_s == 86400 &&
+			   off.boot_ns == 7,
+		   "both clocks' offsets");
+		is_int(proc_parse_timens_offsets("", &off, &err), 0, "no offsets listed");
+		ok(!off.mono_s && !off.boot_ns, "a clock not listed is 0");
+		is_int(proc_parse_timens_offsets("monotonic 1 1000000000\n", &off, &err),
+		       -EPROTO, "nanoseconds out of range refused");
+		is_int(proc_parse_timens_offsets("monotonic x\n", &off, &err), -EPROTO,
+		       "a bad line refused");
+	}
+
 	is_int(proc_parse_timers(timers_sample, &tm, &n, &err), 0, "timers parse");
 	is_int(n, 3, "three timers");
 	ok(tm[0].id == 0 && tm[0].has_signal && tm[0].signo == 14 && tm[0].sigval == 0,
