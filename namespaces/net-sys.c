@@ -228,6 +228,29 @@ static int sys_apply(const struct net_doc *net, ckpt_err_t *err)
 }
 
 /*
+ * The sysctls sockets need to be made at all (ping sockets: the group
+ * range), written here in the caller's namespace, the tree's, before its
+ * tasks make their sockets; finish writes them again with the rest.
+ */
+void net_sys_early(const struct net_doc *net)
+{
+	for (size_t i = 0; i < net->nsys; i++) {
+		const char *k = net->sys_key[i], *v = net->sys_val[i];
+		cleanup_free char *path = NULL;
+		int fd;
+
+		if (strcmp(k, "ipv4/ping_group_range"))
+			continue;
+		path = xasprintf(SYSCTL_ROOT "%s", k);
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || write(fd, v, strlen(v)) < 0)
+			pr_warn("sysctl net/%s = `%s`: %m, ignoring", k, v);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/*
  * Only this thread joins the tree's namespace, and only for the writes and
  * the ruleset (libnftables' socket is made in the thread's namespace): no
  * helper process to fork, and nothing at all when there is nothing to set.

@@ -239,6 +239,8 @@ static int net_restore(struct ns_restore *r, ckpt_err_t *err)
 		return ckpt_error_msg(err, EPROTO, "net.json was not prepared");
 	ret = net_link_restore(&net_rs.doc, net_rs.peers, net_rs.npeers, err);
 	if (ret == 0)
+		net_sys_early(&net_rs.doc);
+	if (ret == 0)
 		ret = net_lock_here(err);
 	return ret;
 }

@@ -91,6 +91,8 @@ int net_link_index(int nlfd, const char *name);
 
 /* net-sys.c: inside the tree's netns: ruleset and sysctls off their defaults. */
 int net_sys_read(struct json *out, ckpt_err_t *err);
+/* net-sys.c: the sysctls needed before sockets are made, in this namespace. */
+void net_sys_early(const struct net_doc *net);
 /* net-sys.c: from ckpt-oci, into the netns of pid. */
 int net_sys_restore(const struct net_doc *net, pid_t pid, ckpt_err_t *err);
 

@@ -48,6 +48,9 @@ static const struct doc_field inet_fields[] = {
 	DOC_OPT_STR(struct inet_saved, snd_image, "snd_image", 255),
 	DOC_OPT_INT(struct inet_saved, rcv_len, "rcv_len", 0, INT32_MAX),
 	DOC_OPT_INT(struct inet_saved, peek_off, "peek_off", -1, INT32_MAX),
+	DOC_OPT_INT(struct inet_saved, proto, "proto", 0, 255),
+	DOC_OPT_INT(struct inet_saved, send_cscov, "send_cscov", 0, 65535),
+	DOC_OPT_INT(struct inet_saved, recv_cscov, "recv_cscov", 0, 65535),
 	DOC_END,
 };
 
@@ -92,6 +95,9 @@ int inet_get(const struct json *doc, const struct fd_entry *e, struct inet_saved
 	if (ret == 0 && s->family != AF_INET && s->family != AF_INET6)
 		ret = doc_error(err, &s->it.at, "family %d is neither AF_INET nor AF_INET6",
 				s->family);
+	if (ret == 0 && s->proto && (s->type != SOCK_DGRAM || !inet_dgram_proto(s->proto)))
+		ret = doc_error(err, &s->it.at, "protocol %d is not a datagram protocol known here",
+				s->proto);
 	if (ret == 0 && established(s))
 		ret = doc_read(&s->it.at, s->it.obj, inet_tcp_fields, s, err);
 	if (ret == 0 && s->unsent > s->snd_len)
@@ -384,15 +390,17 @@ int inet_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd,
 					  (unsigned long)e.id);
 		return 0;
 	}
-	sk = socket(e.family, e.type | SOCK_CLOEXEC, 0);
+	sk = socket(e.family, e.type | SOCK_CLOEXEC, e.proto);
 	if (sk < 0)
 		return ckpt_error(err, errno, "socket");
 	ret = set_opts(sk, &e, err);
+	if (ret == 0)
+		ret = inet_dgram_restore(sk, &e, err);
 	if (ret == 0 && established(&e))
 		ret = restore_established(sk, &e, rc, err);
 	else if (ret == 0)
 		ret = restore_plain(sk, &e, err);
-	if (ret == 0 && e.type == SOCK_DGRAM)
+	if (ret == 0 && e.type == SOCK_DGRAM && !e.proto)
 		ret = udp_restore_queue(sk, &e, rc, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "inet socket %lu", (unsigned long)e.id);
@@ -413,7 +421,7 @@ int inet_describe(const struct fd_entry *o, const struct json *files, bool lines
 		ret = doc_opt_arr(&e.it.at, e.it.obj, "dgrams", FILES_LIST_MAX, &dgrams, &n, err);
 	if (ret < 0 || lines)
 		return ret;
-	fprintf(out, " socket %" PRIu64 " %s", e.id, e.type == SOCK_STREAM ? "tcp" : "udp");
+	fprintf(out, " socket %" PRIu64 " %s", e.id, e.type == SOCK_STREAM ? "tcp" : inet_dgram_name(e.proto));
 	if (n)
 		fprintf(out, " %zu datagrams queued", n);
 	return 0;

@@ -281,9 +281,15 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 	int fam = get_int(*sk, SOL_SOCKET, SO_DOMAIN), type = get_int(*sk, SOL_SOCKET, SO_TYPE);
 	int proto = get_int(*sk, SOL_SOCKET, SO_PROTOCOL);
 
-	if (!((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
-	      (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
-		return unsupported(fi, err, type == SOCK_RAW ? "raw socket" : "protocol");
+	const char *why = NULL;
+
+	if (type == SOCK_DGRAM && inet_dgram_proto(proto))
+		why = inet_dgram_dump(*sk, proto, e);
+	else if (!((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+		   (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
+		why = type == SOCK_RAW ? "raw socket" : "protocol";
+	if (why)
+		return unsupported(fi, err, why);
 	json_set(e, "family", json_int(fam));
 	json_set(e, "type", json_int(type));
 	if (getsockname(*sk, (struct sockaddr *)&ss, &sl) < 0)
@@ -293,8 +299,10 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 	if (getpeername(*sk, (struct sockaddr *)&ss, &sl) == 0)
 		put_addr(e, "peer_addr", "peer_port", &ss);
 	dump_opts(*sk, fam, e);
-	if (type == SOCK_DGRAM)
+	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
 		return udp_dump_queue(*sk, fi->st.st_ino, fam, e, dc, err);
+	if (type == SOCK_DGRAM)
+		return 0;
 	return dump_tcp(sk, fi, e, dc, err);
 }
 

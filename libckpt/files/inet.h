@@ -44,6 +44,7 @@ struct inet_saved {
 	int mss, tcpi_options, snd_wscale, rcv_wscale;
 	const char *rcv_image, *snd_image;
 	int peek_off; /* UDP: -1 none */
+	int proto, send_cscov, recv_cscov; /* 0: TCP or UDP; sock-dgram.c's */
 	struct files_item it;
 };
 
@@ -60,5 +61,14 @@ int inet_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 /* inet-restore.c: inspect's words for the socket of fd e. */
 int inet_describe(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
 		  ckpt_err_t *err);
+
+/* sock-dgram.c: proto is a datagram protocol other than UDP handled there. */
+bool inet_dgram_proto(int proto);
+/* sock-dgram.c: "ping", "udplite" or "udp". */
+const char *inet_dgram_name(int proto);
+/* sock-dgram.c: proto and its options into e; NULL, or why sk is refused. */
+const char *inet_dgram_dump(int sk, int proto, struct json *e);
+/* sock-dgram.c: the options of e on sk, bound or not. */
+int inet_dgram_restore(int sk, const struct inet_saved *e, ckpt_err_t *err);
 
 #endif

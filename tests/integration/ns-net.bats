@@ -258,6 +258,14 @@ dump_log_lock()
 	wl_roundtrip_ns "--net" ns_net_udp
 }
 
+# Ping sockets need the namespace's ping_group_range before they are made.
+@test "net: an ICMP echo socket and UDP-Lite sockets bound and connected (dynamic)" {
+	wl_roundtrip_ns "--net" ns_net_dgram_kinds
+}
+@test "net: an ICMP echo socket and UDP-Lite sockets bound and connected (static)" {
+	wl_roundtrip_ns "--net" ns_net_dgram_kinds.static
+}
+
 # Made once by the tree's root, in the tree's namespace, before it forks.
 @test "net: a TCP listener and a UDP socket shared by 4 forked workers" {
 	wl_roundtrip_ns "--net" inet_prefork
