@@ -37,7 +37,7 @@
 static const struct doc_field inet_fields[] = {
 	DOC_INT(struct inet_saved, id, "id", 1, INT64_MAX),
 	DOC_INT(struct inet_saved, family, "family", AF_INET, AF_INET6),
-	DOC_INT(struct inet_saved, type, "type", SOCK_STREAM, SOCK_DGRAM),
+	DOC_INT(struct inet_saved, type, "type", SOCK_STREAM, SOCK_RAW),
 	DOC_OPT_INT(struct inet_saved, state, "state", 0, TCP_CLOSING),
 	DOC_OPT_INT(struct inet_saved, backlog, "backlog", 0, INT32_MAX),
 	DOC_STR(struct inet_saved, addr, "addr", INET6_ADDRSTRLEN),
@@ -51,6 +51,8 @@ static const struct doc_field inet_fields[] = {
 	DOC_OPT_INT(struct inet_saved, proto, "proto", 0, 255),
 	DOC_OPT_INT(struct inet_saved, send_cscov, "send_cscov", 0, 65535),
 	DOC_OPT_INT(struct inet_saved, recv_cscov, "recv_cscov", 0, 65535),
+	DOC_OPT_INT(struct inet_saved, hdrincl, "hdrincl", 0, 1),
+	DOC_OPT_INT(struct inet_saved, icmp_filter, "icmp_filter", 0, UINT32_MAX),
 	DOC_END,
 };
 
@@ -95,7 +97,10 @@ int inet_get(const struct json *doc, const struct fd_entry *e, struct inet_saved
 	if (ret == 0 && s->family != AF_INET && s->family != AF_INET6)
 		ret = doc_error(err, &s->it.at, "family %d is neither AF_INET nor AF_INET6",
 				s->family);
-	if (ret == 0 && s->proto && (s->type != SOCK_DGRAM || !inet_dgram_proto(s->proto)))
+	if (ret == 0 && s->type == SOCK_RAW && !s->proto)
+		ret = doc_error(err, &s->it.at, "raw socket without a protocol");
+	if (ret == 0 && s->proto && s->type != SOCK_RAW &&
+	    (s->type != SOCK_DGRAM || !inet_dgram_proto(s->proto)))
 		ret = doc_error(err, &s->it.at, "protocol %d is not a datagram protocol known here",
 				s->proto);
 	if (ret == 0 && established(s))
@@ -364,7 +369,7 @@ static int restore_plain(int sk, const struct inet_saved *e, ckpt_err_t *err)
 		return ckpt_error(err, errno, "bind %s:%d", e->addr, e->port);
 	if (e->type == SOCK_STREAM && e->state == TCP_LISTEN && listen(sk, e->backlog) < 0)
 		return ckpt_error(err, errno, "listen");
-	if (e->type != SOCK_DGRAM || !e->peer_addr)
+	if (e->type == SOCK_STREAM || !e->peer_addr)
 		return 0;
 	if (get_addr(e, true, &ss, &len, err) < 0)
 		return -err->code;
@@ -395,7 +400,8 @@ int inet_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd,
 		return ckpt_error(err, errno, "socket");
 	ret = set_opts(sk, &e, err);
 	if (ret == 0)
-		ret = inet_dgram_restore(sk, &e, err);
+		ret = e.type == SOCK_RAW ? inet_raw_restore(sk, &e, err)
+					 : inet_dgram_restore(sk, &e, err);
 	if (ret == 0 && established(&e))
 		ret = restore_established(sk, &e, rc, err);
 	else if (ret == 0)
@@ -421,7 +427,9 @@ int inet_describe(const struct fd_entry *o, const struct json *files, bool lines
 		ret = doc_opt_arr(&e.it.at, e.it.obj, "dgrams", FILES_LIST_MAX, &dgrams, &n, err);
 	if (ret < 0 || lines)
 		return ret;
-	fprintf(out, " socket %" PRIu64 " %s", e.id, e.type == SOCK_STREAM ? "tcp" : inet_dgram_name(e.proto));
+	fprintf(out, " socket %" PRIu64 " %s", e.id, e.type == SOCK_STREAM ? "tcp"
+		: e.type == SOCK_RAW  ? "raw"
+				      : inet_dgram_name(e.proto));
 	if (n)
 		fprintf(out, " %zu datagrams queued", n);
 	return 0;

@@ -21,8 +21,11 @@
  * tree's network namespace before its first fork (files_prepare_paths),
  * parked, and every holder dups it: one description again.
  *
- * Not supported (the checkpoint fails, naming the fd): raw and other
- * protocols, a listener with connections not yet accepted, TCP states
+ * ICMP echo and UDP-Lite sockets (sock-dgram.c) and raw sockets
+ * (sock-raw.c) are restored without queued data.
+ *
+ * Not supported (the checkpoint fails, naming the fd): other protocols,
+ * such sockets with data queued, a listener with connections not yet accepted, TCP states
  * other than listen/established/closed, and established connections
  * without --tcp-established. Datagrams queued on
  * a UDP socket are saved with their addresses and sent again at restore
@@ -285,9 +288,11 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 
 	if (type == SOCK_DGRAM && inet_dgram_proto(proto))
 		why = inet_dgram_dump(*sk, proto, e);
+	else if (type == SOCK_RAW)
+		why = inet_raw_dump(*sk, fi, fam, proto, e, err);
 	else if (!((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
 		   (type == SOCK_DGRAM && proto == IPPROTO_UDP)))
-		why = type == SOCK_RAW ? "raw socket" : "protocol";
+		why = "protocol";
 	if (why)
 		return unsupported(fi, err, why);
 	json_set(e, "family", json_int(fam));
@@ -296,12 +301,12 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 		return ckpt_error(err, errno, "getsockname");
 	put_addr(e, "addr", "port", &ss);
 	sl = sizeof(ss);
-	if (getpeername(*sk, (struct sockaddr *)&ss, &sl) == 0)
+	if (type != SOCK_RAW && getpeername(*sk, (struct sockaddr *)&ss, &sl) == 0)
 		put_addr(e, "peer_addr", "peer_port", &ss);
 	dump_opts(*sk, fam, e);
 	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
 		return udp_dump_queue(*sk, fi->st.st_ino, fam, e, dc, err);
-	if (type == SOCK_DGRAM)
+	if (type != SOCK_STREAM)
 		return 0;
 	return dump_tcp(sk, fi, e, dc, err);
 }

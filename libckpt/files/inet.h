@@ -45,6 +45,8 @@ struct inet_saved {
 	const char *rcv_image, *snd_image;
 	int peek_off; /* UDP: -1 none */
 	int proto, send_cscov, recv_cscov; /* 0: TCP or UDP; sock-dgram.c's */
+	int hdrincl;          /* sock-raw.c's */
+	uint32_t icmp_filter; /* raw ICMP: the types dropped */
 	struct files_item it;
 };
 
@@ -70,5 +72,10 @@ const char *inet_dgram_name(int proto);
 const char *inet_dgram_dump(int sk, int proto, struct json *e);
 /* sock-dgram.c: the options of e on sk, bound or not. */
 int inet_dgram_restore(int sk, const struct inet_saved *e, ckpt_err_t *err);
+/* sock-raw.c: a raw socket's protocol, peer and options into e; NULL, or why refused. */
+const char *inet_raw_dump(int sk, const struct fd_info *fi, int fam, int proto, struct json *e,
+			  ckpt_err_t *err);
+/* sock-raw.c: the options of e on the raw socket sk. */
+int inet_raw_restore(int sk, const struct inet_saved *e, ckpt_err_t *err);
 
 #endif

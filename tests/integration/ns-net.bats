@@ -266,6 +266,13 @@ dump_log_lock()
 	wl_roundtrip_ns "--net" ns_net_dgram_kinds.static
 }
 
+@test "net: raw sockets keep protocol, binding, peer, IP_HDRINCL and ICMP_FILTER (dynamic)" {
+	wl_roundtrip_ns "--net" ns_net_raw
+}
+@test "net: raw sockets keep protocol, binding, peer, IP_HDRINCL and ICMP_FILTER (static)" {
+	wl_roundtrip_ns "--net" ns_net_raw.static
+}
+
 # Made once by the tree's root, in the tree's namespace, before it forks.
 @test "net: a TCP listener and a UDP socket shared by 4 forked workers" {
 	wl_roundtrip_ns "--net" inet_prefork
