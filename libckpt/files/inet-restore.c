@@ -24,7 +24,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -147,30 +149,111 @@ static int get_addr(const struct inet_saved *e, bool peer, struct sockaddr_stora
 	return doc_error(err, &e->it.at, "bad address `%s`", s);
 }
 
-/* Options as saved; buffer sizes only when they differ (setting them locks them). */
+/* The classic BPF filter as saved, then its lock (once: a locked one stays). */
+static int set_filter(int sk, const struct json *opts, const struct doc_at *at, ckpt_err_t *err)
+{
+	struct sock_fprog prog = {0};
+	socklen_t cur = 0;
+	int64_t n, lock;
+	int ret = doc_opt_int(at, opts, "filter_len", 0, INET_FILTER_MAX, 0, &n, err);
+
+	if (ret < 0 || n == 0)
+		return ret;
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &cur) == 0 && cur > 0)
+		return 0;
+	ret = doc_opt_int(at, opts, "lock_filter", 0, 1, 0, &lock, err);
+	if (ret < 0)
+		return ret;
+	prog.len = n;
+	prog.filter = calloc(n, sizeof(*prog.filter));
+	if (!prog.filter)
+		return ckpt_error(err, ENOMEM, "socket filter");
+	ret = doc_hexbuf(at, opts, "filter", prog.filter, n * sizeof(*prog.filter), err);
+	if (ret == 0 && setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+		ret = ckpt_error(err, errno, "SO_ATTACH_FILTER");
+	free(prog.filter);
+	if (ret == 0 && lock &&
+	    setsockopt(sk, SOL_SOCKET, SO_LOCK_FILTER, &(int){1}, sizeof(int)) < 0)
+		ret = ckpt_error(err, errno, "SO_LOCK_FILTER");
+	return ret;
+}
+
+/* A string option as saved (the device by name, in the tree's netns). */
+static int set_str(int sk, int level, int opt, const struct json *opts, const struct doc_at *at,
+		   const char *key, ckpt_err_t *err)
+{
+	char cur[INET_OPT_STR_MAX + 1] = "";
+	socklen_t sl = sizeof(cur) - 1;
+	const char *v;
+	int ret = doc_opt_str(at, opts, key, INET_OPT_STR_MAX, &v, err);
+
+	if (ret < 0 || !v)
+		return ret;
+	if (getsockopt(sk, level, opt, cur, &sl) == 0 && !strcmp(cur, v))
+		return 0;
+	if (setsockopt(sk, level, opt, v, strlen(v)) < 0)
+		return ckpt_error(err, errno, "setsockopt %s `%s`", key, v);
+	return 0;
+}
+
+/* A buffer size: forced (as root) past the sysctl limit the program may have been allowed. */
+static int set_buf(int sk, int opt, int v)
+{
+	int force = opt == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE;
+
+	if (setsockopt(sk, SOL_SOCKET, force, &v, sizeof(v)) == 0)
+		return 0;
+	return setsockopt(sk, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+/*
+ * Options as saved, all before bind (v6only, freebind, reuse*, the device
+ * matter to bind). Buffer sizes only where the program set them (locked,
+ * SO_BUF_LOCK); bundles without buf_lock: where they differ.
+ */
 static int set_opts(int sk, const struct inet_saved *e, ckpt_err_t *err)
 {
 	struct doc_at at = DOC_KEY(&e->it.at, "opts");
 	const struct json *opts;
-	int64_t v64;
+	int64_t v64, locks = -1;
 	int ret = doc_opt_obj(&e->it.at, e->it.obj, "opts", &opts, err);
 
 	if (ret < 0 || !opts)
 		return ret;
+	if (json_get(opts, "buf_lock")) {
+		ret = doc_int(&at, opts, "buf_lock", 0, 3, &locks, err);
+		if (ret < 0)
+			return ret;
+	}
+	ret = set_str(sk, SOL_SOCKET, SO_BINDTODEVICE, opts, &at, "bindtodevice", err);
+	if (ret == 0 && e->type == SOCK_STREAM)
+		ret = set_str(sk, IPPROTO_TCP, TCP_CONGESTION, opts, &at, "congestion", err);
+	if (ret < 0)
+		return ret;
 	for (const struct inet_opt *o = inet_int_opts; o->name; o++) {
+		bool sgn = o->flags & INET_OPT_SIGNED;
 		int v, cur;
 		socklen_t sl = sizeof(cur);
 
 		if (!json_get(opts, o->name))
 			continue;
-		ret = doc_int(&at, opts, o->name, 0, INT32_MAX, &v64, err);
+		ret = doc_int(&at, opts, o->name, sgn ? INT32_MIN : 0, INT32_MAX, &v64, err);
 		if (ret < 0)
 			return ret;
 		v = v64;
 		if (getsockopt(sk, o->level, o->opt, &cur, &sl) == 0 && cur == v)
 			continue;
-		if (o->opt == SO_SNDBUF || o->opt == SO_RCVBUF)
-			v /= 2; /* the kernel doubles what it is given */
+		if (o->flags & INET_OPT_BUF) {
+			/* SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK */
+			int bit = o->opt == SO_SNDBUF ? 1 : 2;
+
+			if (locks >= 0 && !(locks & bit))
+				continue;
+			/* the kernel doubles what it is given */
+			if (set_buf(sk, o->opt, v / 2) < 0)
+				return ckpt_error(err, errno, "setsockopt %s", o->name);
+			continue;
+		}
 		if (setsockopt(sk, o->level, o->opt, &v, sizeof(v)) < 0)
 			return ckpt_error(err, errno, "setsockopt %s", o->name);
 	}
@@ -184,7 +267,7 @@ static int set_opts(int sk, const struct inet_saved *e, ckpt_err_t *err)
 		if (setsockopt(sk, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
 			return ckpt_error(err, errno, "SO_LINGER");
 	}
-	return 0;
+	return set_filter(sk, opts, &at, err);
 }
 
 static int sockopt(int sk, int opt, int v, const char *what, ckpt_err_t *err)

@@ -35,9 +35,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/sockios.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -111,26 +114,84 @@ static int get_int(int sk, int level, int opt)
 	return v;
 }
 
-/* The options restore puts back (inet.h: inet_int_opts). */
-static void dump_opts(int sk, int fam, struct json *e)
+static bool opt_applies(const struct inet_opt *o, int fam, int proto, bool connected)
+{
+	if ((o->fam && o->fam != fam) || (o->proto && o->proto != proto))
+		return false;
+	if ((o->flags & INET_OPT_DGRAM) && proto == IPPROTO_TCP)
+		return false;
+	return !(connected && (o->flags & INET_OPT_UNCONNECTED));
+}
+
+/* A classic BPF filter (SO_ATTACH_FILTER), read back as the program gave it. */
+static int dump_filter(int sk, struct json *opts, const struct fd_info *fi, ckpt_err_t *err)
+{
+	struct sock_filter *f;
+	socklen_t n = 0;
+
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &n) < 0)
+		return unsupported(fi, err, "socket filter that is not classic BPF");
+	if (n == 0)
+		return 0;
+	if (n > INET_FILTER_MAX)
+		return unsupported(fi, err, "socket filter too long");
+	f = calloc(n, sizeof(*f));
+	if (!f)
+		return ckpt_error(err, ENOMEM, "socket filter");
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, f, &n) < 0) {
+		free(f);
+		return ckpt_error(err, errno, "SO_GET_FILTER");
+	}
+	json_set(opts, "filter_len", json_int(n));
+	json_set(opts, "filter", json_hexbuf(f, n * sizeof(*f)));
+	free(f);
+	json_set(opts, "lock_filter", json_int(get_int(sk, SOL_SOCKET, SO_LOCK_FILTER) > 0));
+	return 0;
+}
+
+/* A string option (device, congestion control) when set; "" otherwise. */
+static void dump_str(int sk, int level, int opt, struct json *opts, const char *key)
+{
+	char buf[INET_OPT_STR_MAX + 1] = "";
+	socklen_t sl = sizeof(buf) - 1;
+
+	if (getsockopt(sk, level, opt, buf, &sl) == 0 && sl > 0 && buf[0]) {
+		buf[sl < sizeof(buf) ? sl : sizeof(buf) - 1] = '\0';
+		json_set(opts, key, json_str(buf));
+	}
+}
+
+/* The options restore puts back (inet.h: inet_int_opts), the device, the filter. */
+static int dump_opts(int sk, int fam, struct json *e, const struct fd_info *fi, ckpt_err_t *err)
 {
 	struct json *opts = json_set(e, "opts", json_obj());
+	int proto = get_int(sk, SOL_SOCKET, SO_PROTOCOL), outq = 0;
+	struct sockaddr_storage ss;
+	socklen_t ssl = sizeof(ss);
+	bool connected = getpeername(sk, (struct sockaddr *)&ss, &ssl) == 0;
 	struct linger l = {0};
 	socklen_t sl = sizeof(l);
 
 	for (const struct inet_opt *o = inet_int_opts; o->name; o++) {
-		int v;
+		int v = 0;
+		socklen_t vl = sizeof(v);
 
-		if (o->level == IPPROTO_TCP && get_int(sk, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_TCP)
+		if (!opt_applies(o, fam, proto, connected) ||
+		    getsockopt(sk, o->level, o->opt, &v, &vl) < 0)
 			continue;
-		if (o->level == IPPROTO_IPV6 && fam != AF_INET6)
+		if (v < 0 && !(o->flags & INET_OPT_SIGNED))
 			continue;
-		v = get_int(sk, o->level, o->opt);
-		if (v >= 0)
-			json_set(opts, o->name, json_int(v));
+		json_set(opts, o->name, json_int(v));
 	}
 	if (getsockopt(sk, SOL_SOCKET, SO_LINGER, &l, &sl) == 0 && l.l_onoff)
 		json_set(opts, "linger", json_int(l.l_linger));
+	dump_str(sk, SOL_SOCKET, SO_BINDTODEVICE, opts, "bindtodevice");
+	if (proto == IPPROTO_TCP)
+		dump_str(sk, IPPROTO_TCP, TCP_CONGESTION, opts, "congestion");
+	if (proto == IPPROTO_UDP && get_int(sk, IPPROTO_UDP, UDP_CORK) > 0 &&
+	    ioctl(sk, SIOCOUTQ, &outq) == 0 && outq > 0)
+		return unsupported(fi, err, "UDP_CORK with data pending");
+	return dump_filter(sk, opts, fi, err);
 }
 
 static int peek_queue(int sk, int queue, size_t len, char **out, ckpt_err_t *err)
@@ -303,7 +364,8 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 	sl = sizeof(ss);
 	if (type != SOCK_RAW && getpeername(*sk, (struct sockaddr *)&ss, &sl) == 0)
 		put_addr(e, "peer_addr", "peer_port", &ss);
-	dump_opts(*sk, fam, e);
+	if (dump_opts(*sk, fam, e, fi, err) < 0)
+		return -err->code;
 	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
 		return udp_dump_queue(*sk, fi->st.st_ino, fam, e, dc, err);
 	if (type != SOCK_STREAM)

@@ -7,6 +7,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include "files/files.h"
@@ -15,23 +16,68 @@
 struct inet_opt {
 	const char *name;
 	int level, opt;
+	int fam;   /* 0: both families, else only this one */
+	int proto; /* 0: TCP and UDP, else only this one */
+	int flags;
 };
 
-/* Every integer option dumped and put back, NULL-terminated. */
+#define INET_OPT_BUF	     1 /* a buffer size: only when locked (set by the program) */
+#define INET_OPT_UNCONNECTED 2 /* TCP: read back as the path's value once connected */
+#define INET_OPT_SIGNED	     4 /* any int (an address, -1 for the default) */
+#define INET_OPT_DGRAM	     8 /* not on TCP sockets (multicast) */
+
+/*
+ * Every integer option dumped and put back, NULL-terminated, in the order
+ * set: all before bind (v6only, freebind, reuse*, the device are needed
+ * by bind itself). SO_BUF_LOCK comes after the sizes (setting one locks it).
+ */
 static const struct inet_opt inet_int_opts[] = {
-	{"reuseaddr", SOL_SOCKET, SO_REUSEADDR},
-	{"reuseport", SOL_SOCKET, SO_REUSEPORT},
-	{"keepalive", SOL_SOCKET, SO_KEEPALIVE},
-	{"sndbuf", SOL_SOCKET, SO_SNDBUF},
-	{"rcvbuf", SOL_SOCKET, SO_RCVBUF},
-	{"broadcast", SOL_SOCKET, SO_BROADCAST},
-	{"nodelay", IPPROTO_TCP, TCP_NODELAY},
-	{"keepidle", IPPROTO_TCP, TCP_KEEPIDLE},
-	{"keepintvl", IPPROTO_TCP, TCP_KEEPINTVL},
-	{"keepcnt", IPPROTO_TCP, TCP_KEEPCNT},
-	{"v6only", IPPROTO_IPV6, IPV6_V6ONLY},
-	{NULL, 0, 0},
+	{"reuseaddr", SOL_SOCKET, SO_REUSEADDR, 0, 0, 0},
+	{"reuseport", SOL_SOCKET, SO_REUSEPORT, 0, 0, 0},
+	{"keepalive", SOL_SOCKET, SO_KEEPALIVE, 0, 0, 0},
+	{"sndbuf", SOL_SOCKET, SO_SNDBUF, 0, 0, INET_OPT_BUF},
+	{"rcvbuf", SOL_SOCKET, SO_RCVBUF, 0, 0, INET_OPT_BUF},
+	{"buf_lock", SOL_SOCKET, SO_BUF_LOCK, 0, 0, 0},
+	{"broadcast", SOL_SOCKET, SO_BROADCAST, 0, 0, 0},
+	{"priority", SOL_SOCKET, SO_PRIORITY, 0, 0, 0},
+	{"mark", SOL_SOCKET, SO_MARK, 0, 0, INET_OPT_SIGNED},
+	{"rcvlowat", SOL_SOCKET, SO_RCVLOWAT, 0, 0, 0},
+	{"nodelay", IPPROTO_TCP, TCP_NODELAY, 0, IPPROTO_TCP, 0},
+	{"cork", IPPROTO_TCP, TCP_CORK, 0, IPPROTO_TCP, 0},
+	{"keepidle", IPPROTO_TCP, TCP_KEEPIDLE, 0, IPPROTO_TCP, 0},
+	{"keepintvl", IPPROTO_TCP, TCP_KEEPINTVL, 0, IPPROTO_TCP, 0},
+	{"keepcnt", IPPROTO_TCP, TCP_KEEPCNT, 0, IPPROTO_TCP, 0},
+	{"user_timeout", IPPROTO_TCP, TCP_USER_TIMEOUT, 0, IPPROTO_TCP, 0},
+	{"maxseg", IPPROTO_TCP, TCP_MAXSEG, 0, IPPROTO_TCP, INET_OPT_UNCONNECTED},
+	{"notsent_lowat", IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0, IPPROTO_TCP, 0},
+	{"udp_cork", IPPROTO_UDP, UDP_CORK, 0, IPPROTO_UDP, 0},
+	{"freebind", IPPROTO_IP, IP_FREEBIND, 0, 0, 0}, /* IPV6_FREEBIND is the same flag */
+	{"tos", IPPROTO_IP, IP_TOS, AF_INET, 0, 0},
+	{"ttl", IPPROTO_IP, IP_TTL, AF_INET, 0, 0},
+	{"recverr", IPPROTO_IP, IP_RECVERR, AF_INET, 0, 0},
+	{"pktinfo", IPPROTO_IP, IP_PKTINFO, AF_INET, 0, 0},
+	{"mtu_discover", IPPROTO_IP, IP_MTU_DISCOVER, AF_INET, 0, 0},
+	{"multicast_ttl", IPPROTO_IP, IP_MULTICAST_TTL, AF_INET, 0, INET_OPT_DGRAM},
+	{"multicast_loop", IPPROTO_IP, IP_MULTICAST_LOOP, AF_INET, 0, INET_OPT_DGRAM},
+	{"multicast_if", IPPROTO_IP, IP_MULTICAST_IF, AF_INET, 0, INET_OPT_SIGNED | INET_OPT_DGRAM},
+	{"v6only", IPPROTO_IPV6, IPV6_V6ONLY, AF_INET6, 0, 0},
+	{"tclass", IPPROTO_IPV6, IPV6_TCLASS, AF_INET6, 0, INET_OPT_SIGNED},
+	{"unicast_hops", IPPROTO_IPV6, IPV6_UNICAST_HOPS, AF_INET6, 0, INET_OPT_SIGNED},
+	{"recverr6", IPPROTO_IPV6, IPV6_RECVERR, AF_INET6, 0, 0},
+	{"recvpktinfo6", IPPROTO_IPV6, IPV6_RECVPKTINFO, AF_INET6, 0, 0},
+	{"mtu_discover6", IPPROTO_IPV6, IPV6_MTU_DISCOVER, AF_INET6, 0, 0},
+	{"multicast_hops6", IPPROTO_IPV6, IPV6_MULTICAST_HOPS, AF_INET6, 0,
+	 INET_OPT_SIGNED | INET_OPT_DGRAM},
+	{"multicast_loop6", IPPROTO_IPV6, IPV6_MULTICAST_LOOP, AF_INET6, 0, INET_OPT_DGRAM},
+	{"multicast_if6", IPPROTO_IPV6, IPV6_MULTICAST_IF, AF_INET6, 0, INET_OPT_DGRAM},
+	{NULL, 0, 0, 0, 0, 0},
 };
+
+/* The longest device or congestion control name saved (IFNAMSIZ, TCP_CA_NAME_MAX). */
+#define INET_OPT_STR_MAX 16
+
+/* The longest classic BPF filter saved (BPF_MAXINSNS). */
+#define INET_FILTER_MAX 4096
 
 /* A socket of files.json "inet", read by inet_get. Never copied. */
 struct inet_saved {

@@ -57,6 +57,8 @@ load helpers
 @test "files: status flags, close-on-exec and O_ASYNC owners of every fd (static)" { wl_roundtrip fd_flags.static; }
 @test "files: a TCP listener and a UDP socket shared by 4 forked workers (dynamic)" { wl_roundtrip inet_prefork; }
 @test "files: a TCP listener and a UDP socket shared by 4 forked workers (static)" { wl_roundtrip inet_prefork.static; }
+@test "files: inet socket options, v6only, freebind and reuseport bindings (dynamic)" { wl_roundtrip inet_sockopt; }
+@test "files: inet socket options, v6only, freebind and reuseport bindings (static)" { wl_roundtrip inet_sockopt.static; }
 @test "files: a root (chroot) that is a deleted directory (dynamic)" { wl_roundtrip fd_root_deleted; }
 @test "files: a root (chroot) that is a deleted directory (static)" { wl_roundtrip fd_root_deleted.static; }
 @test "files: a root (chroot) that is a deleted directory, the cwd elsewhere (dynamic)" {
