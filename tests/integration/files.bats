@@ -96,6 +96,18 @@ load helpers
 	_wl_wait_pass "$WL_PID" "fd_inet after the failed checkpoint"
 }
 
+@test "files: a corked UDP socket with data pending fails the checkpoint, tree runs on" {
+	wl_start inet_udp_cork || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(inet socket\) in pid $WL_PID: UDP_CORK with data pending"
+	[[ ${#lines[@]} -eq 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "inet_udp_cork after the failed checkpoint"
+}
+
 @test "files: a file changed on disk is refused, then restored with --ignore-file-changes" {
 	wl_start fd_file_changed || return
 	ckpt_checkpoint || return
