@@ -28,6 +28,7 @@ static const struct doc_field unix_fields[] = {
 	DOC_OPT_INT(struct unix_saved, backlog, "backlog", 0, INT32_MAX),
 	DOC_OPT_INT(struct unix_saved, shutdown, "shutdown", 0, 3),
 	DOC_OPT_BOOL(struct unix_saved, passcred, "passcred"),
+	DOC_OPT_BOOL(struct unix_saved, deleted, "deleted"),
 	DOC_OPT_INT(struct unix_saved, file_dev, "file_dev", 0, INT64_MAX),
 	DOC_OPT_INT(struct unix_saved, file_ino, "file_ino", 0, INT64_MAX),
 	DOC_OPT_STR(struct unix_saved, name, "name",

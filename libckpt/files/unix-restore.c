@@ -13,9 +13,11 @@
  *                   connects to it (an un-accepted connection again)
  *   pairs           both ends in the tree, peers of each other: socketpair
  *   one-way         a datagram socket connected to another: connect by name
- *   orphans         connected stream whose peer was closed: socketpair with
- *                   the other end dropped, so the queue ends in EOF
- *   unconnected     socket, bind
+ *   orphans         connected socket (any type) whose peer was closed:
+ *                   socketpair with the other end dropped after the refill,
+ *                   so the queue ends in EOF (a datagram one bound again)
+ *   unconnected     socket, bind; a name whose file was deleted since is
+ *                   bound and unlinked again (bind_deleted)
  *
  * Then (unix_fill_all, once the files in flight exist: unix-inflight.c)
  * each receive queue is refilled through the peer (or sent to the bound
@@ -160,6 +162,36 @@ static int sock_clear_name(const struct files_rctx *rc, const struct unix_saved 
 	return 0;
 }
 
+/*
+ * A path name whose file was unlinked since the bind ("deleted"): bind
+ * (getsockname gives the name again), then unlink the new file. Whatever
+ * took the name since (a FIFO, a file, another socket) is moved aside in
+ * its directory for that instant and put back, never touched otherwise.
+ */
+static int bind_deleted(int sk, const struct sockaddr_un *a, socklen_t l, ckpt_err_t *err)
+{
+	char aside[sizeof(a->sun_path) + 32];
+	bool moved = false;
+	struct stat st;
+	int ret = 0;
+
+	if (lstat(a->sun_path, &st) == 0) {
+		snprintf(aside, sizeof(aside), "%s.ckpt-aside-%d", a->sun_path, (int)getpid());
+		if (renameat2(AT_FDCWD, a->sun_path, AT_FDCWD, aside, RENAME_NOREPLACE) < 0)
+			return ckpt_error(err, errno, "move `%s` aside to bind a deleted unix name",
+					  a->sun_path);
+		moved = true;
+	}
+	if (bind(sk, (const struct sockaddr *)a, l) < 0)
+		ret = ckpt_error(err, errno, "bind unix socket to deleted `%s`", a->sun_path);
+	else if (unlink(a->sun_path) < 0)
+		ret = ckpt_error(err, errno, "unlink the file of deleted unix name `%s`",
+				 a->sun_path);
+	if (moved && rename(aside, a->sun_path) < 0 && ret == 0)
+		ret = ckpt_error(err, errno, "put `%s` back in place", a->sun_path);
+	return ret;
+}
+
 static int sock_bind_at(const struct files_rctx *rc, int sk, const struct unix_saved *u,
 			ckpt_err_t *err)
 {
@@ -175,6 +207,11 @@ static int sock_bind_at(const struct files_rctx *rc, int sk, const struct unix_s
 
 		snprintf(parent, sizeof(parent), "%s", a.sun_path);
 		(void)attr_dir_save(dirname(parent), &dir);
+		if (u->deleted) {
+			ret = bind_deleted(sk, &a, l, err);
+			attr_dir_put_back(&dir);
+			return ret;
+		}
 		ret = sock_clear_name(rc, u, &a, l, err);
 	}
 	if (ret == 0 && bind(sk, (struct sockaddr *)&a, l) < 0)
@@ -265,13 +302,25 @@ static int make_listener(struct files_rctx *rc, const struct unix_saved *e, ckpt
 	return ret;
 }
 
+/*
+ * Both ends of a pair; without p an orphan, whose end 1 is dropped once
+ * its queue is refilled. A datagram orphan is bound again (a stream one's
+ * name is its listener's, which holds it).
+ */
 static int make_pair(struct files_rctx *rc, const struct unix_saved *e, const struct unix_saved *p,
 		     ckpt_err_t *err)
 {
-	int sv[2], ret;
+	int sv[2], ret = 0;
 
 	if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv) < 0)
 		return ckpt_error(err, errno, "socketpair");
+	if (!p && e->type == SOCK_DGRAM)
+		ret = sock_bind(rc, sv[0], e, err);
+	if (ret < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return ret;
+	}
 	ret = park(rc, e->id, 0, sv[0], err);
 	if (ret < 0) {
 		close(sv[1]);
@@ -325,7 +374,13 @@ static int unix_make(struct files_rctx *rc, const struct unix_saved *e, int dept
 		ret = unix_make(rc, &p, depth + 1, err);
 		return ret < 0 ? ret : make_single(rc, e, &p, err);
 	}
-	if (e->state == TCP_ESTABLISHED && e->type != SOCK_DGRAM)
+	/*
+	 * A peer gone (sock_diag gives a dead one as 0): refilled from a
+	 * dropped end, so the data comes, then EOF. A bound datagram socket
+	 * is "established" once another connected to it: it is refilled by
+	 * its name instead.
+	 */
+	if (e->peer || (e->state == TCP_ESTABLISHED && (e->type != SOCK_DGRAM || !e->name)))
 		return make_pair(rc, e, NULL, err);
 	return make_single(rc, e, NULL, err);
 }

@@ -321,6 +321,8 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 			/* restore unlinks no file in the way but this very one */
 			json_set(e, "file_dev", json_int(fst.st_dev));
 			json_set(e, "file_ino", json_int(fst.st_ino));
+			if (fst.st_nlink == 0)
+				json_set(e, "deleted", json_bool(true));
 		}
 	}
 	if (getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, &sl) == 0 && on)
@@ -339,6 +341,9 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 		return 0;
 	}
 	free(ui.icons);
+	/* an unconnected stream or seqpacket socket has no queue (recv: EINVAL) */
+	if (ui.type != SOCK_DGRAM && ui.state != TCP_ESTABLISHED)
+		return 0;
 	return unix_dump_queue(fi, sk, ui.ino, ui.type, e, dc, NULL, err);
 }
 

@@ -81,7 +81,7 @@ int unix_fill_all(struct files_rctx *rc, const int *inflight, int ninflight, ckp
 struct unix_saved {
 	uint64_t id, peer; /* inode numbers; peer 0: none */
 	int type, state, backlog, shutdown;
-	bool passcred;
+	bool passcred, deleted;		/* deleted: its bound file was unlinked since */
 	int64_t file_dev, file_ino;	/* the bound file at checkpoint, 0: unknown */
 	const char *name, *dir, *image; /* name: hex digits */
 	struct file_attr attr;		/* of the bound file (a path) */

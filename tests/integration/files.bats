@@ -479,6 +479,14 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 @test "files: unix sockets bound to relative paths, cwd changed since (static)" {
 	wl_roundtrip fd_unix_relative.static
 }
+@test "files: unconnected unix sockets, bound and unbound, of each type (dynamic)" { wl_roundtrip fd_unix_kinds unconnected; }
+@test "files: unconnected unix sockets, bound and unbound, of each type (static)" { wl_roundtrip fd_unix_kinds.static unconnected; }
+@test "files: seqpacket pairs and connections keep their queued records (dynamic)" { wl_roundtrip fd_unix_kinds seqpacket; }
+@test "files: seqpacket pairs and connections keep their queued records (static)" { wl_roundtrip fd_unix_kinds.static seqpacket; }
+@test "files: queued data on unix sockets whose peer is closed, then EOF (dynamic)" { wl_roundtrip fd_unix_kinds orphan; }
+@test "files: queued data on unix sockets whose peer is closed, then EOF (static)" { wl_roundtrip fd_unix_kinds.static orphan; }
+@test "files: unix sockets bound to a deleted path and to one a FIFO took (dynamic)" { wl_roundtrip fd_unix_kinds gone; }
+@test "files: unix sockets bound to a deleted path and to one a FIFO took (static)" { wl_roundtrip fd_unix_kinds.static gone; }
 @test "files: a relative unix name whose file was renamed fails the checkpoint clearly" {
 	wl_start fd_unix_relative || return
 	mv "$T/rel/l.sock" "$T/rel/renamed.sock" || return
