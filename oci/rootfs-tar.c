@@ -4,7 +4,8 @@
  * as `tar --directory` did: no tar program is looked up or run.
  *
  * Written: the NUL-separated names on stdin ("./etc/x", from the root's
- * walk, never through a link: rootfs.c), each with its owner and group as
+ * walk, never through a link: rootfs.c) but sockets (a bound socket's file
+ * is made by that socket's restore), each with its owner and group as
  * numbers, mode, times, extended attributes and, for a file, its data;
  * hard links within the list are kept as links. POSIX pax format, as GNU
  * tar reads it. Read: into the staging directory, owners, modes, times and
@@ -92,6 +93,11 @@ int rootfs_tar_create(void *arg)
 		archive_entry_copy_pathname(e, name);
 		if (archive_read_disk_entry_from_file(disk, e, -1, NULL) < ARCHIVE_WARN) {
 			/* gone since the walk: nothing to keep */
+			archive_entry_free(e);
+			continue;
+		}
+		if (archive_entry_filetype(e) == AE_IFSOCK) {
+			/* a socket file is made again by its socket's restore (tar skips them too) */
 			archive_entry_free(e);
 			continue;
 		}
