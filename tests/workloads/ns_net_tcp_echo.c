@@ -11,6 +11,9 @@
  * After restore the client sends HALF more and shuts down its side; the
  * server writes up to TOTAL and shuts down its side. Each checks every
  * byte of its stream against a pattern that depends on the position.
+ * The server's connection carries socket, TCP and IP options (keepalive
+ * times, user timeout, congestion control, priority, mark, TOS, TTL),
+ * read back after restore.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "wl.h"
@@ -64,6 +68,53 @@ static int recv_check(int sk, size_t *off, unsigned char (*pat)(size_t), int fla
 	return n ? 1 : 0;
 }
 
+/* Options set on the accepted connection, read back after restore. */
+static const struct {
+	int level, opt, v;
+	const char *name;
+} conn_opts[] = {
+	{SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
+	{SOL_SOCKET, SO_PRIORITY, 3, "SO_PRIORITY"},
+	{SOL_SOCKET, SO_MARK, 7, "SO_MARK"},
+	{IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY"},
+	{IPPROTO_TCP, TCP_KEEPIDLE, 77, "TCP_KEEPIDLE"},
+	{IPPROTO_TCP, TCP_KEEPINTVL, 11, "TCP_KEEPINTVL"},
+	{IPPROTO_TCP, TCP_KEEPCNT, 4, "TCP_KEEPCNT"},
+	{IPPROTO_TCP, TCP_USER_TIMEOUT, 120000, "TCP_USER_TIMEOUT"},
+	{IPPROTO_IP, IP_TOS, 0x08, "IP_TOS"},
+	{IPPROTO_IP, IP_TTL, 21, "IP_TTL"},
+};
+
+static int conn_opts_set(int sk)
+{
+	for (size_t i = 0; i < sizeof(conn_opts) / sizeof(conn_opts[0]); i++)
+		if (setsockopt(sk, conn_opts[i].level, conn_opts[i].opt, &conn_opts[i].v,
+			       sizeof(int)) < 0)
+			return wl_fail("set %s: %m", conn_opts[i].name);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_CONGESTION, "reno", 4) < 0)
+		return wl_fail("set TCP_CONGESTION: %m");
+	return 0;
+}
+
+static int conn_opts_check(int sk)
+{
+	char cc[16] = "";
+	socklen_t sl = sizeof(cc);
+
+	for (size_t i = 0; i < sizeof(conn_opts) / sizeof(conn_opts[0]); i++) {
+		int v = -1;
+
+		sl = sizeof(v);
+		if (getsockopt(sk, conn_opts[i].level, conn_opts[i].opt, &v, &sl) < 0 ||
+		    v != conn_opts[i].v)
+			return wl_fail("%s is %d, was %d", conn_opts[i].name, v, conn_opts[i].v);
+	}
+	sl = sizeof(cc);
+	if (getsockopt(sk, IPPROTO_TCP, TCP_CONGESTION, cc, &sl) < 0 || strcmp(cc, "reno"))
+		return wl_fail("TCP_CONGESTION is %s, was reno", cc);
+	return 0;
+}
+
 static int server(int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -78,7 +129,8 @@ static int server(int port)
 	sk = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	if (sk < 0)
 		return wl_fail("accept: %m");
-	setsockopt(sk, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	if (conn_opts_set(sk) < 0)
+		return 1;
 	/* every byte of the first half has arrived, none is read */
 	if (recv(sk, peek, HALF, MSG_PEEK | MSG_WAITALL) != HALF)
 		return wl_fail("peek the first half: %m");
@@ -89,6 +141,8 @@ static int server(int port)
 	wl_log("before checkpoint: %zu of %d bytes sent", sent, TOTAL);
 	wl_ready();
 	wl_wait_restored();
+	if (conn_opts_check(sk) < 0)
+		return 1;
 	while (!eof || sent < TOTAL) {
 		struct pollfd p = {sk, (eof ? 0 : POLLIN) | (sent < TOTAL ? POLLOUT : 0), 0};
 		int r;
