@@ -354,6 +354,14 @@ _refused()
 		fd_unix_refused pending-closed
 }
 
+@test "files: BPF maps held as fds fail the checkpoint in one line, tree runs on (dynamic)" {
+	_refused "unsupported fd [0-9]+ \(anon_inode:bpf-map\) in pid [0-9]+" fd_bpf_map
+}
+
+@test "files: BPF maps held as fds fail the checkpoint in one line, tree runs on (static)" {
+	_refused "unsupported fd [0-9]+ \(anon_inode:bpf-map\) in pid [0-9]+" fd_bpf_map.static
+}
+
 @test "files: unread inotify events fail the checkpoint, tree runs on" {
 	_refused "unsupported fd [0-9]+ \(inotify with [0-9]+ bytes of unread events\) in pid [0-9]+" \
 		fd_inotify_queued
