@@ -108,6 +108,17 @@ load helpers
 	_wl_wait_pass "$WL_PID" "inet_udp_cork after the failed checkpoint"
 }
 
+@test "files: a netlink socket with an answer unread fails the checkpoint and leaves the tree running" {
+	wl_start fd_netlink_queued || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(netlink socket\) in pid $WL_PID: messages queued"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_netlink_queued after the failed checkpoint"
+}
+
 @test "files: a file changed on disk is refused, then restored with --ignore-file-changes" {
 	wl_start fd_file_changed || return
 	ckpt_checkpoint || return

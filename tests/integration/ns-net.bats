@@ -273,6 +273,13 @@ dump_log_lock()
 	wl_roundtrip_ns "--net" ns_net_raw.static
 }
 
+@test "net: netlink route and generic sockets keep port, groups and flags, and answer (dynamic)" {
+	wl_roundtrip_ns "--net" ns_net_netlink
+}
+@test "net: netlink route and generic sockets keep port, groups and flags, and answer (static)" {
+	wl_roundtrip_ns "--net" ns_net_netlink.static
+}
+
 # Made once by the tree's root, in the tree's namespace, before it forks.
 @test "net: a TCP listener and a UDP socket shared by 4 forked workers" {
 	wl_roundtrip_ns "--net" inet_prefork
