@@ -400,6 +400,30 @@ time.sleep(3600)' "$T/refused.sock" </dev/null >"$T/client" 2>&1) &
 	_wl_wait_pass "$WL_PID" "fd_unix_refused listen after the failed checkpoint"
 }
 
+@test "files: a unix socket connected to a server outside the tree fails the checkpoint" {
+	local line fd
+	mkfifo "$T/server" || return
+	# a server outside the tree: listens, echoes one message back, holds on
+	(clean_exec /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept(); c.sendall(c.recv(16)); time.sleep(3600)' "$T/ext.sock" </dev/null >"$T/server" 2>&1) &
+	ckpt_track_pid $!
+	exec {fd}<"$T/server"
+	read -t 30 -u "$fd" line
+	exec {fd}<&-
+	[[ $line == listening ]] || fail "server: $line"
+	wl_start fd_unix_kinds external || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported unix socket [0-9]+: connected to socket [0-9]+ outside the tree"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_unix_kinds external after the failed checkpoint"
+}
+
 # ---- POSIX message queue descriptors -----------------------------------------
 
 # Remove the queue fd_mqueue made as pid $1 in the host's IPC namespace.

@@ -11,6 +11,9 @@
  *                whose peer is closed: the data, then EOF (or no more)
  *   gone         sockets bound to a path since deleted and to a path now
  *                taken by a FIFO: both keep their name, the FIFO stays
+ *   external     connected to a server outside the tree (ext.sock, made by
+ *                the harness, which echoes what it gets): the checkpoint
+ *                is refused; after the go the connection still works
  */
 #include <stddef.h>
 #include <sys/socket.h>
@@ -183,6 +186,22 @@ static int gone(void)
 	return wl_pass();
 }
 
+static int external(void)
+{
+	struct sockaddr_un a;
+	socklen_t l = addr(&a, fd_path("ext.sock"), 0);
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[8];
+
+	if (c < 0 || connect(c, (struct sockaddr *)&a, l) < 0 || send(c, "hi", 2, 0) != 2)
+		return wl_fail("connect to the server outside: %m");
+	wl_ready();
+	wl_wait_restored();
+	if (recv(c, buf, sizeof(buf), 0) != 2 || memcmp(buf, "hi", 2))
+		return wl_fail("connection to the server outside broken: %m");
+	return wl_pass();
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode;
@@ -197,5 +216,7 @@ int main(int argc, char **argv)
 		return orphan();
 	if (!strcmp(mode, "gone"))
 		return gone();
+	if (!strcmp(mode, "external"))
+		return external();
 	return wl_fail("unknown mode `%s`", mode);
 }
