@@ -50,6 +50,7 @@ static const struct doc_field inet_fields[] = {
 	DOC_OPT_STR(struct inet_saved, snd_image, "snd_image", 255),
 	DOC_OPT_INT(struct inet_saved, rcv_len, "rcv_len", 0, INT32_MAX),
 	DOC_OPT_INT(struct inet_saved, peek_off, "peek_off", -1, INT32_MAX),
+	DOC_OPT_INT(struct inet_saved, shutdown, "shutdown", 0, 3),
 	DOC_OPT_INT(struct inet_saved, proto, "proto", 0, 255),
 	DOC_OPT_INT(struct inet_saved, send_cscov, "send_cscov", 0, 65535),
 	DOC_OPT_INT(struct inet_saved, recv_cscov, "recv_cscov", 0, 65535),
@@ -461,6 +462,16 @@ static int restore_plain(int sk, const struct inet_saved *e, ckpt_err_t *err)
 	return 0;
 }
 
+/* A datagram socket shut down; unconnected, the kernel sets it and says ENOTCONN. */
+static int shutdown_restore(int sk, int how, ckpt_err_t *err)
+{
+	int h = how == 3 ? SHUT_RDWR : how == 1 ? SHUT_RD : SHUT_WR;
+
+	if (shutdown(sk, h) < 0 && errno != ENOTCONN)
+		return ckpt_error(err, errno, "shutdown");
+	return 0;
+}
+
 int inet_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd, ckpt_err_t *err)
 {
 	cleanup_close int sk = -1;
@@ -491,6 +502,8 @@ int inet_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd,
 		ret = restore_plain(sk, &e, err);
 	if (ret == 0 && e.type == SOCK_DGRAM && !e.proto)
 		ret = udp_restore_queue(sk, &e, rc, err);
+	if (ret == 0 && e.shutdown)
+		ret = shutdown_restore(sk, e.shutdown, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "inet socket %lu", (unsigned long)e.id);
 	*fd = steal_fd(&sk);

@@ -29,7 +29,8 @@
  * other than listen/established/closed, and established connections
  * without --tcp-established. Datagrams queued on
  * a UDP socket are saved with their addresses and sent again at restore
- * (inet-udp.c).
+ * (inet-udp.c). A datagram socket shut down for receiving or both ways is
+ * shut down again (the send side alone does not show through poll).
  */
 #define LOG_PREFIX "inet: "
 #include <arpa/inet.h>
@@ -40,6 +41,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -337,6 +339,22 @@ static int dump_tcp(int *sk, const struct fd_info *fi, struct json *e, struct fi
 	return ret;
 }
 
+/*
+ * A datagram socket's shutdown, as poll tells it: receive side (RDHUP) or
+ * both (HUP). The send side alone does not show and is not saved.
+ */
+static void dump_shutdown(int sk, struct json *e)
+{
+	struct pollfd p = {.fd = sk, .events = POLLIN | POLLRDHUP};
+
+	if (poll(&p, 1, 0) != 1)
+		return;
+	if (p.revents & POLLHUP)
+		json_set(e, "shutdown", json_int(3));
+	else if (p.revents & POLLRDHUP)
+		json_set(e, "shutdown", json_int(1));
+}
+
 static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct files_dctx *dc,
 		     ckpt_err_t *err)
 {
@@ -366,6 +384,8 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 		put_addr(e, "peer_addr", "peer_port", &ss);
 	if (dump_opts(*sk, fam, e, fi, err) < 0)
 		return -err->code;
+	if (type == SOCK_DGRAM)
+		dump_shutdown(*sk, e);
 	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
 		return udp_dump_queue(*sk, fi->st.st_ino, fam, e, dc, err);
 	if (type != SOCK_STREAM)

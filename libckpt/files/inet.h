@@ -39,7 +39,6 @@ static const struct inet_opt inet_int_opts[] = {
 	{"rcvbuf", SOL_SOCKET, SO_RCVBUF, 0, 0, INET_OPT_BUF},
 	{"buf_lock", SOL_SOCKET, SO_BUF_LOCK, 0, 0, 0},
 	{"broadcast", SOL_SOCKET, SO_BROADCAST, 0, 0, 0},
-	{"priority", SOL_SOCKET, SO_PRIORITY, 0, 0, 0},
 	{"mark", SOL_SOCKET, SO_MARK, 0, 0, INET_OPT_SIGNED},
 	{"rcvlowat", SOL_SOCKET, SO_RCVLOWAT, 0, 0, 0},
 	{"nodelay", IPPROTO_TCP, TCP_NODELAY, 0, IPPROTO_TCP, 0},
@@ -70,6 +69,8 @@ static const struct inet_opt inet_int_opts[] = {
 	 INET_OPT_SIGNED | INET_OPT_DGRAM},
 	{"multicast_loop6", IPPROTO_IPV6, IPV6_MULTICAST_LOOP, AF_INET6, 0, INET_OPT_DGRAM},
 	{"multicast_if6", IPPROTO_IPV6, IPV6_MULTICAST_IF, AF_INET6, 0, INET_OPT_DGRAM},
+	/* after IP_TOS, which sets the priority from the TOS */
+	{"priority", SOL_SOCKET, SO_PRIORITY, 0, 0, 0},
 	{NULL, 0, 0, 0, 0, 0},
 };
 
@@ -90,6 +91,7 @@ struct inet_saved {
 	int mss, tcpi_options, snd_wscale, rcv_wscale;
 	const char *rcv_image, *snd_image;
 	int peek_off; /* UDP: -1 none */
+	int shutdown; /* datagram sockets: 1 receive, 2 send, 3 both */
 	int proto, send_cscov, recv_cscov; /* 0: TCP or UDP; sock-dgram.c's */
 	int hdrincl;          /* sock-raw.c's */
 	uint32_t icmp_filter; /* raw ICMP: the types dropped */

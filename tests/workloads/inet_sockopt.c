@@ -4,13 +4,15 @@
  * classic BPF filter; UDP sockets over IPv4 and IPv6 with IP, IPv6 and
  * multicast options; an IPV6_V6ONLY socket sharing its port with an IPv4
  * one, an IP_FREEBIND socket bound to an address not on the host, and an
- * SO_REUSEPORT pair on one port. After restore each option reads back as
+ * SO_REUSEPORT pair on one port; UDP sockets shut down for receiving and
+ * both ways. After restore each option reads back as
  * set and each socket is bound where it was.
  */
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,12 +24,11 @@ struct opt {
 	const char *name;
 };
 
-static int lt, u4, u6, v6, v4, fb, rp1, rp2;
+static int lt, u4, u6, v6, v4, fb, rp1, rp2, sr, sb;
 
 static const struct opt opts[] = {
 	{&lt, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"},
 	{&lt, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
-	{&lt, SOL_SOCKET, SO_PRIORITY, 5, "SO_PRIORITY"},
 	{&lt, SOL_SOCKET, SO_MARK, 42, "SO_MARK"},
 	{&lt, SOL_SOCKET, SO_RCVLOWAT, 3, "SO_RCVLOWAT"},
 	{&lt, SOL_SOCKET, SO_SNDBUF, 2 * 65536, "SO_SNDBUF"},
@@ -43,6 +44,8 @@ static const struct opt opts[] = {
 	{&lt, IPPROTO_IP, IP_TOS, 0x10, "IP_TOS"},
 	{&lt, IPPROTO_IP, IP_TTL, 33, "IP_TTL"},
 	{&lt, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, "IP_MTU_DISCOVER"},
+	/* after IP_TOS, which sets it */
+	{&lt, SOL_SOCKET, SO_PRIORITY, 5, "SO_PRIORITY"},
 	{&u4, SOL_SOCKET, SO_BROADCAST, 1, "SO_BROADCAST"},
 	{&u4, SOL_SOCKET, SO_RCVBUF, 2 * 70000, "SO_RCVBUF"},
 	{&u4, IPPROTO_IP, IP_RECVERR, 1, "IP_RECVERR"},
@@ -72,9 +75,9 @@ static int set_all(void)
 	for (const struct opt *o = opts; o->sk; o++) {
 		int v = o->v;
 
-		if (o->opt == SO_LOCK_FILTER)
+		if (o->level == SOL_SOCKET && o->opt == SO_LOCK_FILTER)
 			continue;
-		if (o->opt == SO_SNDBUF || o->opt == SO_RCVBUF)
+		if (o->level == SOL_SOCKET && (o->opt == SO_SNDBUF || o->opt == SO_RCVBUF))
 			v /= 2;
 		if (setsockopt(*o->sk, o->level, o->opt, &v, sizeof(v)) < 0)
 			return wl_fail("set %s: %m", o->name);
@@ -150,8 +153,8 @@ static int open_all(void)
 	rp2 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (lt < 0 || u4 < 0 || u6 < 0 || v6 < 0 || v4 < 0 || fb < 0 || rp1 < 0 || rp2 < 0)
 		return wl_fail("socket: %m");
-	if (set_all() < 0)
-		return -1;
+	if (set_all())
+		return 1;
 	if (setsockopt(lt, SOL_SOCKET, SO_BINDTODEVICE, "lo", 2) < 0 ||
 	    setsockopt(lt, IPPROTO_TCP, TCP_CONGESTION, "reno", 4) < 0 ||
 	    setsockopt(lt, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
@@ -171,6 +174,32 @@ static int open_all(void)
 	return 0;
 }
 
+/* The shutdown state as poll shows it: RDHUP for the receive side, HUP both. */
+static int check_shut(int sk, short want, const char *what)
+{
+	struct pollfd p = {.fd = sk, .events = POLLIN | POLLRDHUP};
+
+	if (poll(&p, 1, 0) != 1 || (p.revents & (POLLHUP | POLLRDHUP)) != want)
+		return wl_fail("%s: poll revents %#x", what, p.revents);
+	return 0;
+}
+
+static int shut_both(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	sr = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	sb = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sr < 0 || sb < 0 || getsockname(u4, (struct sockaddr *)&ss, &sl) < 0 ||
+	    connect(sr, (struct sockaddr *)&ss, sl) < 0 ||
+	    connect(sb, (struct sockaddr *)&ss, sl) < 0 || shutdown(sr, SHUT_RD) < 0 ||
+	    shutdown(sb, SHUT_RDWR) < 0)
+		return wl_fail("shutdown pair: %m");
+	return check_shut(sr, POLLRDHUP, "SHUT_RD") ||
+	       check_shut(sb, POLLHUP | POLLRDHUP, "SHUT_RDWR");
+}
+
 static int check_bound(int sk, const char *want, int port)
 {
 	char a[64];
@@ -178,7 +207,7 @@ static int check_bound(int sk, const char *want, int port)
 
 	if (p <= 0 || (port && p != port) || strcmp(a, want))
 		return wl_fail("bound to %s:%d, want %s:%d", a, p, want, port);
-	return p;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -187,15 +216,18 @@ int main(int argc, char **argv)
 	int p6, prp;
 
 	wl_init(argc, argv);
-	if (open_all() < 0 || check_all() < 0)
+	if (open_all() || check_all() || shut_both())
 		return 1;
 	p6 = port_of(v6, a, sizeof(a));
 	prp = port_of(rp1, a, sizeof(a));
 	wl_ready();
 	wl_wait_restored();
-	if (check_all() < 0 || check_bound(v6, "::", p6) < 0 ||
-	    check_bound(v4, "0.0.0.0", p6) < 0 || check_bound(fb, "192.0.2.7", 0) < 0 ||
-	    check_bound(rp1, "127.0.0.1", prp) < 0 || check_bound(rp2, "127.0.0.1", prp) < 0)
+	if (check_all() || check_bound(v6, "::", p6) || check_bound(v4, "0.0.0.0", p6) ||
+	    check_bound(fb, "192.0.2.7", 0) || check_bound(rp1, "127.0.0.1", prp) ||
+	    check_bound(rp2, "127.0.0.1", prp))
+		return 1;
+	if (check_shut(sr, POLLRDHUP, "SHUT_RD") ||
+	    check_shut(sb, POLLHUP | POLLRDHUP, "SHUT_RDWR"))
 		return 1;
 	return wl_pass();
 }

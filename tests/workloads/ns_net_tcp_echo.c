@@ -74,7 +74,6 @@ static const struct {
 	const char *name;
 } conn_opts[] = {
 	{SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
-	{SOL_SOCKET, SO_PRIORITY, 3, "SO_PRIORITY"},
 	{SOL_SOCKET, SO_MARK, 7, "SO_MARK"},
 	{IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY"},
 	{IPPROTO_TCP, TCP_KEEPIDLE, 77, "TCP_KEEPIDLE"},
@@ -83,6 +82,8 @@ static const struct {
 	{IPPROTO_TCP, TCP_USER_TIMEOUT, 120000, "TCP_USER_TIMEOUT"},
 	{IPPROTO_IP, IP_TOS, 0x08, "IP_TOS"},
 	{IPPROTO_IP, IP_TTL, 21, "IP_TTL"},
+	/* after IP_TOS, which sets it */
+	{SOL_SOCKET, SO_PRIORITY, 3, "SO_PRIORITY"},
 };
 
 static int conn_opts_set(int sk)
@@ -129,7 +130,7 @@ static int server(int port)
 	sk = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	if (sk < 0)
 		return wl_fail("accept: %m");
-	if (conn_opts_set(sk) < 0)
+	if (conn_opts_set(sk))
 		return 1;
 	/* every byte of the first half has arrived, none is read */
 	if (recv(sk, peek, HALF, MSG_PEEK | MSG_WAITALL) != HALF)
@@ -141,7 +142,7 @@ static int server(int port)
 	wl_log("before checkpoint: %zu of %d bytes sent", sent, TOTAL);
 	wl_ready();
 	wl_wait_restored();
-	if (conn_opts_check(sk) < 0)
+	if (conn_opts_check(sk))
 		return 1;
 	while (!eof || sent < TOTAL) {
 		struct pollfd p = {sk, (eof ? 0 : POLLIN) | (sent < TOTAL ? POLLOUT : 0), 0};
