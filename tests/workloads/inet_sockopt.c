@@ -1,6 +1,6 @@
 /*
  * inet_sockopt - inet sockets with their options and bindings: a TCP
- * listener with socket, TCP and IP options, a device and a locked
+ * listener with socket, TCP and IP options, linger, a device and a locked
  * classic BPF filter; UDP sockets over IPv4 and IPv6 with IP, IPv6 and
  * multicast options; an IPV6_V6ONLY socket sharing its port with an IPv4
  * one, an IP_FREEBIND socket bound to an address not on the host, and an
@@ -52,6 +52,7 @@ static const struct opt opts[] = {
 	{&u4, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO"},
 	{&u4, IPPROTO_IP, IP_MULTICAST_TTL, 5, "IP_MULTICAST_TTL"},
 	{&u4, IPPROTO_IP, IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP"},
+	{&u6, SOL_SOCKET, SO_BUF_LOCK, 3, "SO_BUF_LOCK"},
 	{&u6, IPPROTO_IPV6, IPV6_TCLASS, 0x20, "IPV6_TCLASS"},
 	{&u6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 17, "IPV6_UNICAST_HOPS"},
 	{&u6, IPPROTO_IPV6, IPV6_RECVERR, 1, "IPV6_RECVERR"},
@@ -88,6 +89,7 @@ static int set_all(void)
 static int check_all(void)
 {
 	struct sock_filter f[4];
+	struct linger l = {0};
 	socklen_t n = 4;
 	char buf[32];
 	socklen_t sl;
@@ -101,6 +103,9 @@ static int check_all(void)
 		if (v != o->v)
 			return wl_fail("%s is %d, was %d", o->name, v, o->v);
 	}
+	sl = sizeof(l);
+	if (getsockopt(lt, SOL_SOCKET, SO_LINGER, &l, &sl) < 0 || !l.l_onoff || l.l_linger != 7)
+		return wl_fail("SO_LINGER is %d/%d, was 1/7", l.l_onoff, l.l_linger);
 	sl = sizeof(buf);
 	if (getsockopt(lt, SOL_SOCKET, SO_BINDTODEVICE, buf, &sl) < 0 || strcmp(buf, "lo"))
 		return wl_fail("SO_BINDTODEVICE lost");
@@ -156,6 +161,8 @@ static int open_all(void)
 	if (set_all())
 		return 1;
 	if (setsockopt(lt, SOL_SOCKET, SO_BINDTODEVICE, "lo", 2) < 0 ||
+	    setsockopt(lt, SOL_SOCKET, SO_LINGER, &(struct linger){1, 7}, sizeof(struct linger)) <
+		    0 ||
 	    setsockopt(lt, IPPROTO_TCP, TCP_CONGESTION, "reno", 4) < 0 ||
 	    setsockopt(lt, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
 	    setsockopt(lt, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
