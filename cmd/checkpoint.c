@@ -36,6 +36,9 @@ static void checkpoint_usage(FILE *f)
 		   "                       bytes (suffix K, M, G; default 64M)\n"
 		   "      --tcp-established  also checkpoint established TCP connections\n"
 		   "                       (TCP_REPAIR; default: refuse them)\n"
+		   "      --ext-unix-sk    a datagram unix socket connected to a named one\n"
+		   "                       outside the tree is connected to that name again\n"
+		   "                       at restore (default: refuse it)\n"
 		   "      --no-rootfs      leave the container's root directory changes out of\n"
 		   "                       the bundle (rootfs-diff.tar)\n"
 		   "      --key FILE       MAC the bundle with this key, shared with the nodes\n"
@@ -78,6 +81,7 @@ static const struct option checkpoint_longopts[] = {
 	{ "cgroup", required_argument, NULL, 'c' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
 	{ "tcp-established", no_argument, NULL, 'T' },
+	{ "ext-unix-sk", no_argument, NULL, 'X' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "runtime", required_argument, NULL, 'r' },
 	{ "root", required_argument, NULL, 'D' },
@@ -129,6 +133,9 @@ static int checkpoint_opt(int c, struct ckpt_dump_opts *opts, struct oci_checkpo
 		break;
 	case 'T':
 		opts->tcp_established = true;
+		break;
+	case 'X':
+		opts->ext_unix_sk = true;
 		break;
 	case 'r':
 		oci->runtime = optarg;

@@ -34,6 +34,8 @@ static const struct doc_field unix_fields[] = {
 	DOC_OPT_STR(struct unix_saved, name, "name",
 		    2 * sizeof(((struct sockaddr_un *)0)->sun_path)),
 	DOC_OPT_STR(struct unix_saved, dir, "dir", PATH_MAX),
+	DOC_OPT_STR(struct unix_saved, ext_peer, "ext_peer",
+		    2 * sizeof(((struct sockaddr_un *)0)->sun_path)),
 	DOC_OPT_STR(struct unix_saved, image, "image", 255),
 	DOC_END,
 };

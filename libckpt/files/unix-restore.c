@@ -6,8 +6,9 @@
  * its own mount or network namespace (a path is bound in the tree's
  * filesystem, an abstract name in its network namespace, and clients
  * connect by those names there), else by ckpt-oci. A socket connected to
- * one outside the tree was refused at checkpoint (unix.c), so every
- * connection is between sockets made here.
+ * one outside the tree was refused at checkpoint (unix.c), but for a
+ * datagram one with --ext-unix-sk, so every other connection is between
+ * sockets made here.
  *
  *   listeners       socket, bind, listen; then each pending client
  *                   connects to it (an un-accepted connection again)
@@ -16,6 +17,8 @@
  *   orphans         connected socket (any type) whose peer was closed:
  *                   socketpair with the other end dropped after the refill,
  *                   so the queue ends in EOF (a datagram one bound again)
+ *   outside         a datagram socket connected to one outside the tree
+ *                   (--ext-unix-sk): connect to its name again
  *   unconnected     socket, bind; a name whose file was deleted since is
  *                   bound and unlinked again (bind_deleted)
  *
@@ -48,11 +51,11 @@
 
 #define ORPHAN_END 1 /* end 1 of ("unix", id): the dropped peer of an orphan */
 
-/* The address u was bound to; *len 0 when it was not bound. */
-static int addr_of(const struct unix_saved *u, struct sockaddr_un *a, socklen_t *len,
-		   ckpt_err_t *err)
+/* The address u's key ("name", "ext_peer") holds; *len 0 when none. */
+static int addr_key(const struct unix_saved *u, const char *key, const char *hex,
+		    struct sockaddr_un *a, socklen_t *len, ckpt_err_t *err)
 {
-	size_t n = u->name ? strlen(u->name) / 2 : 0;
+	size_t n = hex ? strlen(hex) / 2 : 0;
 	int ret;
 
 	memset(a, 0, sizeof(*a));
@@ -60,7 +63,7 @@ static int addr_of(const struct unix_saved *u, struct sockaddr_un *a, socklen_t 
 	*len = 0;
 	if (!n)
 		return 0;
-	ret = doc_hexbuf(&u->it.at, u->it.obj, "name", a->sun_path, n, err);
+	ret = doc_hexbuf(&u->it.at, u->it.obj, key, a->sun_path, n, err);
 	if (ret < 0)
 		return ret;
 	if (a->sun_path[0]) /* a path: up to its NUL */
@@ -94,6 +97,13 @@ static int enter_dir(const struct unix_saved *u, int *old, ckpt_err_t *err)
 		return ckpt_error(err, errno, "chdir `%s`", dir);
 	}
 	return 0;
+}
+
+/* The address u was bound to; *len 0 when it was not bound. */
+static int addr_of(const struct unix_saved *u, struct sockaddr_un *a, socklen_t *len,
+		   ckpt_err_t *err)
+{
+	return addr_key(u, "name", u->name, a, len, err);
 }
 
 static void leave_dir(int old)
@@ -348,6 +358,33 @@ static int make_single(struct files_rctx *rc, const struct unix_saved *e,
 	return park(rc, e->id, 0, sk, err);
 }
 
+/*
+ * A datagram socket connected to one outside the tree (--ext-unix-sk at
+ * checkpoint): connected to that name again, as the tree sees it.
+ */
+static int make_ext(struct files_rctx *rc, const struct unix_saved *e, ckpt_err_t *err)
+{
+	struct sockaddr_un a;
+	socklen_t l;
+	int sk, ret = addr_key(e, "ext_peer", e->ext_peer, &a, &l, err);
+
+	if (ret < 0)
+		return ret;
+	sk = socket(AF_UNIX, e->type | SOCK_CLOEXEC, 0);
+	if (sk < 0)
+		return ckpt_error(err, errno, "socket");
+	ret = sock_bind(rc, sk, e, err);
+	if (ret == 0 && connect(sk, (struct sockaddr *)&a, l) < 0)
+		ret = ckpt_error(err, errno, "connect to `%s%s` outside the tree (--ext-unix-sk)",
+				 a.sun_path[0] ? "" : "@",
+				 a.sun_path[0] ? a.sun_path : a.sun_path + 1);
+	if (ret < 0) {
+		close(sk);
+		return ret;
+	}
+	return park(rc, e->id, 0, sk, err);
+}
+
 /* depth: a chain of one-way connections longer than the list is a loop */
 static int unix_make(struct files_rctx *rc, const struct unix_saved *e, int depth, ckpt_err_t *err)
 {
@@ -370,6 +407,8 @@ static int unix_make(struct files_rctx *rc, const struct unix_saved *e, int dept
 		return ret;
 	if (ret && p.peer == e->id)
 		return make_pair(rc, e, &p, err);
+	if (!ret && e->ext_peer)
+		return make_ext(rc, e, err);
 	if (ret) { /* connected one way, to a bound datagram socket */
 		ret = unix_make(rc, &p, depth + 1, err);
 		return ret < 0 ? ret : make_single(rc, e, &p, err);

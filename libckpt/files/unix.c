@@ -8,7 +8,9 @@
  * Every socket is recorded once, by inode; a socket connected to one that
  * is neither in the tree nor a pending connection of a listener in the
  * tree fails the checkpoint (unix_dump_check), as does a pending connection
- * from a client outside the tree.
+ * from a client outside the tree; with --ext-unix-sk a datagram socket
+ * connected to a named one outside, its queue empty, keeps that name
+ * ("ext_peer") and is connected to it again at restore.
  *
  * fds in flight (SCM_RIGHTS) are dumped at the end (unix-inflight.c). A
  * socket bound to a relative path keeps its name and the directory its
@@ -412,6 +414,41 @@ static int unix_check_icons(const struct json *list, const struct json *e, ckpt_
 	return 0;
 }
 
+/*
+ * --ext-unix-sk: a datagram socket connected to a socket outside the tree
+ * bound to an absolute path or an abstract name ("ext_peer") is connected
+ * to that name again at restore. Its queue holds what that peer sent,
+ * which nothing can send again: refused, as is every other kind of peer.
+ */
+static int unix_ext_peer(struct files_dctx *dc, struct json *e, const struct unix_diag_info *ui,
+			 ckpt_err_t *err)
+{
+	uint64_t id = ino_of(json_get(e, "id"));
+	uint64_t type = 0;
+
+	(void)json_hex_value(json_get(e, "type"), &type);
+	if (!dc->ext_unix_sk)
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported unix socket %lu: connected to socket %u outside "
+				      "the tree%s",
+				      (unsigned long)id, ui->ino,
+				      type == SOCK_DGRAM ? " (--ext-unix-sk reconnects by name)"
+							 : "");
+	if (type != SOCK_DGRAM || !ui->name_len || (ui->name[0] && ui->name[0] != '/'))
+		return ckpt_error_msg(
+			err, ENOTSUP,
+			"unsupported unix socket %lu: connected to socket %u outside "
+			"the tree, not a datagram one with an absolute or abstract name",
+			(unsigned long)id, ui->ino);
+	if (json_get(e, "image"))
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported unix socket %lu: messages queued from socket %u "
+				      "outside the tree",
+				      (unsigned long)id, ui->ino);
+	json_set(e, "ext_peer", json_hexbuf(ui->name, ui->name_len));
+	return 0;
+}
+
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 {
 	const struct json *list;
@@ -437,11 +474,9 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 			continue;
 		}
 		free(ui.icons);
-		return ckpt_error_msg(
-			err, ENOTSUP,
-			"unsupported unix socket %lu: connected to socket %lu outside "
-			"the tree",
-			(unsigned long)id, (unsigned long)peer);
+		ret = unix_ext_peer(dc, json_at(list, i), &ui, err);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }

@@ -84,6 +84,7 @@ struct unix_saved {
 	bool passcred, deleted;		/* deleted: its bound file was unlinked since */
 	int64_t file_dev, file_ino;	/* the bound file at checkpoint, 0: unknown */
 	const char *name, *dir, *image; /* name: hex digits */
+	const char *ext_peer;		/* hex name of a peer outside the tree (--ext-unix-sk) */
 	struct file_attr attr;		/* of the bound file (a path) */
 	struct files_item it;
 };

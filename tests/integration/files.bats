@@ -424,6 +424,48 @@ c, _ = s.accept(); c.sendall(c.recv(16)); time.sleep(3600)' "$T/ext.sock" </dev/
 	_wl_wait_pass "$WL_PID" "fd_unix_kinds external after the failed checkpoint"
 }
 
+# a datagram server outside the tree at $T/extd.sock answering "pong"
+_ext_dgram_server()
+{
+	local line fd
+	mkfifo "$T/server" || return
+	(clean_exec /usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    m, a = s.recvfrom(16)
+    s.sendto(b"pong", a)' "$T/extd.sock" </dev/null >"$T/server" 2>&1) &
+	ckpt_track_pid $!
+	exec {fd}<"$T/server"
+	read -t 30 -u "$fd" line
+	exec {fd}<&-
+	[[ $line == listening ]] || fail "server: $line"
+}
+
+@test "files: a datagram unix socket connected outside the tree is refused without --ext-unix-sk" {
+	_ext_dgram_server || return
+	_refused "unsupported unix socket [0-9]+: connected to socket [0-9]+ outside the tree \(--ext-unix-sk reconnects by name\)" \
+		fd_unix_kinds ext-dgram
+}
+
+@test "files: --ext-unix-sk connects a datagram unix socket to its server outside again (dynamic)" {
+	_ext_dgram_server || return
+	wl_start fd_unix_kinds ext-dgram || return
+	ckpt_checkpoint --ext-unix-sk || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+@test "files: --ext-unix-sk connects a datagram unix socket to its server outside again (static)" {
+	_ext_dgram_server || return
+	wl_start fd_unix_kinds.static ext-dgram || return
+	ckpt_checkpoint --ext-unix-sk || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
 # ---- POSIX message queue descriptors -----------------------------------------
 
 # Remove the queue fd_mqueue made as pid $1 in the host's IPC namespace.

@@ -14,6 +14,10 @@
  *   external     connected to a server outside the tree (ext.sock, made by
  *                the harness, which echoes what it gets): the checkpoint
  *                is refused; after the go the connection still works
+ *   ext-dgram    a datagram socket bound to extc.sock, connected to a
+ *                server outside the tree (extd.sock, made by the harness,
+ *                which answers "pong" to each message): after restore
+ *                with --ext-unix-sk, it still talks to that server
  */
 #include <stddef.h>
 #include <sys/socket.h>
@@ -202,6 +206,25 @@ static int external(void)
 	return wl_pass();
 }
 
+static int ext_dgram(void)
+{
+	struct sockaddr_un a, me;
+	socklen_t l = addr(&a, fd_path("extd.sock"), 0), ml = addr(&me, fd_path("extc.sock"), 0);
+	int c = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char buf[8];
+
+	if (c < 0 || bind(c, (struct sockaddr *)&me, ml) < 0 ||
+	    connect(c, (struct sockaddr *)&a, l) < 0 || send(c, "ping", 4, 0) != 4 ||
+	    recv(c, buf, sizeof(buf), 0) != 4 || memcmp(buf, "pong", 4))
+		return wl_fail("talk to the server outside: %m");
+	wl_ready();
+	wl_wait_restored();
+	if (!same_sock(c, SOCK_DGRAM, &me, ml) || send(c, "ping", 4, 0) != 4 ||
+	    recv(c, buf, sizeof(buf), 0) != 4 || memcmp(buf, "pong", 4))
+		return wl_fail("no answer from the server outside after restore: %m");
+	return wl_pass();
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode;
@@ -218,5 +241,7 @@ int main(int argc, char **argv)
 		return gone();
 	if (!strcmp(mode, "external"))
 		return external();
+	if (!strcmp(mode, "ext-dgram"))
+		return ext_dgram();
 	return wl_fail("unknown mode `%s`", mode);
 }
