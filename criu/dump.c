@@ -150,6 +150,7 @@ static void dump_opts(struct swrk *s, const char *bundle, struct ckpt_extra_file
 	d->leave_running = o->leave_running;
 	d->cgroup = o->freeze_cgroup && *o->freeze_cgroup ? o->freeze_cgroup : NULL;
 	d->tcp_established = o->tcp_established;
+	d->ext_unix_sk = o->ext_unix_sk;
 	if (o->has_ghost_limit)
 		d->ghost_limit = o->ghost_limit ? o->ghost_limit : 1;
 	d->extra = extra;
