@@ -18,8 +18,9 @@
  * namespace.
  *
  * Not supported yet; the checkpoint fails with "unsupported fd N (...) in
- * pid P" (or names the socket) and the tree runs on: packet sockets
- * (inet.c and sock-netlink.c list their own gaps), io_uring, bpf, perf;
+ * pid P" (or names the socket) and the tree runs on: sockets of other
+ * families (inet.c, sock-netlink.c and sock-packet.c list their own
+ * gaps), io_uring, bpf, perf;
  * a not yet accepted unix connection holding bytes its client sent, or
  * whose client is closed, or whose client is outside the tree; an epoll
  * in flight (SCM_RIGHTS); inotify and fanotify events queued but
@@ -53,13 +54,14 @@
 #include "util/uapi.h"
 #include "util/util.h"
 
-extern const struct fd_ops fd_mqueue_ops, fd_fanotify_ops, fd_nsfd_ops, fd_netlink_ops;
+extern const struct fd_ops fd_mqueue_ops, fd_fanotify_ops, fd_nsfd_ops, fd_netlink_ops,
+	fd_packet_ops;
 
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
 	&fd_memfd_ops, &fd_mqueue_ops,	&fd_reg_ops,	  &fd_pty_ops,
 	&fd_dev_ops,   &fd_pipe_ops,	&fd_fifo_ops,	  &fd_inet_ops,
-	&fd_netlink_ops, /* before unix, which takes every other socket */
+	&fd_netlink_ops, &fd_packet_ops, /* before unix, which takes every other socket */
 	&fd_unix_ops,  &fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops,
 	&fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,	  &fd_fanotify_ops,
 	&fd_nsfd_ops,

@@ -119,6 +119,18 @@ load helpers
 	_wl_wait_pass "$WL_PID" "fd_netlink_queued after the failed checkpoint"
 }
 
+@test "files: a packet socket with a PACKET_MMAP ring fails the checkpoint and leaves the tree running" {
+	wl_start fd_packet_ring || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(packet socket\) in pid $WL_PID: PACKET_MMAP ring"
+	[[ ${#lines[@]} -eq 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_alive "$WL_PID" || fail "the tree did not survive"
+	WL_GO_PID=$WL_PID wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_packet_ring after the failed checkpoint"
+}
+
 @test "files: a file changed on disk is refused, then restored with --ignore-file-changes" {
 	wl_start fd_file_changed || return
 	ckpt_checkpoint || return

@@ -280,6 +280,13 @@ dump_log_lock()
 	wl_roundtrip_ns "--net" ns_net_netlink.static
 }
 
+@test "net: packet sockets bound to lo keep protocol and options, and see a frame (dynamic)" {
+	wl_roundtrip_ns "--net" ns_net_packet
+}
+@test "net: packet sockets bound to lo keep protocol and options, and see a frame (static)" {
+	wl_roundtrip_ns "--net" ns_net_packet.static
+}
+
 # Made once by the tree's root, in the tree's namespace, before it forks.
 @test "net: a TCP listener and a UDP socket shared by 4 forked workers" {
 	wl_roundtrip_ns "--net" inet_prefork
