@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -86,12 +87,21 @@ static const struct {
 	{SOL_SOCKET, SO_PRIORITY, 3, "SO_PRIORITY"},
 };
 
+/* SO_MARK needs CAP_NET_ADMIN, which a container's process may lack: not checked then. */
+static bool conn_opt_unset[sizeof(conn_opts) / sizeof(conn_opts[0])];
+
 static int conn_opts_set(int sk)
 {
 	for (size_t i = 0; i < sizeof(conn_opts) / sizeof(conn_opts[0]); i++)
 		if (setsockopt(sk, conn_opts[i].level, conn_opts[i].opt, &conn_opts[i].v,
-			       sizeof(int)) < 0)
+			       sizeof(int)) < 0) {
+			if (errno == EPERM && conn_opts[i].opt == SO_MARK) {
+				wl_log("SO_MARK not permitted here, not checked");
+				conn_opt_unset[i] = true;
+				continue;
+			}
 			return wl_fail("set %s: %m", conn_opts[i].name);
+		}
 	if (setsockopt(sk, IPPROTO_TCP, TCP_CONGESTION, "reno", 4) < 0)
 		return wl_fail("set TCP_CONGESTION: %m");
 	return 0;
@@ -105,6 +115,8 @@ static int conn_opts_check(int sk)
 	for (size_t i = 0; i < sizeof(conn_opts) / sizeof(conn_opts[0]); i++) {
 		int v = -1;
 
+		if (conn_opt_unset[i])
+			continue;
 		sl = sizeof(v);
 		if (getsockopt(sk, conn_opts[i].level, conn_opts[i].opt, &v, &sl) < 0 ||
 		    v != conn_opts[i].v)
