@@ -42,6 +42,7 @@
 #include <limits.h>
 #include <string.h>
 #include <linux/kcmp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -119,6 +120,28 @@ int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err)
 	if (copy < 0)
 		return ckpt_error(err, errno, "pidfd_getfd fd %d of %d", fd, pid);
 	return copy;
+}
+
+int files_sock_int(int sk, int level, int opt)
+{
+	int v = 0;
+	socklen_t sl = sizeof(v);
+
+	if (getsockopt(sk, level, opt, &v, &sl) < 0)
+		return -1;
+	return v;
+}
+
+/* A socket's family, asked once: the socket kinds' matches compare it. */
+static int sock_family(const struct fd_info *fi)
+{
+	cleanup_close int sk = -1;
+	ckpt_err_t e = {0};
+
+	if (!S_ISSOCK(fi->st.st_mode))
+		return -1;
+	sk = files_steal_fd(fi->pid, fi->fd, &e);
+	return sk < 0 ? -1 : files_sock_int(sk, SOL_SOCKET, SO_DOMAIN);
 }
 
 /*
@@ -326,6 +349,7 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 		goto out;
 	}
 	fi->link[n] = '\0';
+	fi->sk_family = sock_family(fi);
 	ret = fdinfo_read(fi, err);
 	if (ret < 0)
 		goto out;

@@ -39,6 +39,7 @@ struct fd_info {
 	int mnt_id;   /* from fdinfo; -1 when it does not say */
 	char *fdinfo; /* the whole of /proc/PID/fdinfo/N */
 	int pidfd;    /* of pid, while its fds are dumped (files_dump_task); else -1 */
+	int sk_family; /* a socket's SO_DOMAIN, asked once for every kind's match; else -1 */
 	struct files_dctx *dc; /* the dump it is part of */
 };
 
@@ -272,6 +273,8 @@ int files_put_image(struct ckpt_bundle *b, const char *name, const void *buf, si
 		    ckpt_err_t *err);
 /* files.c: a pidfd_getfd copy of the task's fd (for getsockopt, peeking...) */
 int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err);
+/* getsockopt of an int option of sk; -1 when it fails. */
+int files_sock_int(int sk, int level, int opt);
 
 /* Owner, group, mode and times of a file restore makes (attr.c, "attr"). */
 struct file_attr {

@@ -56,26 +56,9 @@
 
 #define INET_QUEUE_MAX (64u << 20)
 
-static int sk_family(const struct fd_info *fi)
-{
-	cleanup_close int sk = -1;
-	ckpt_err_t e = {0};
-	int fam = 0;
-	socklen_t sl = sizeof(fam);
-
-	if (!S_ISSOCK(fi->st.st_mode))
-		return -1;
-	sk = files_steal_fd(fi->pid, fi->fd, &e);
-	if (sk < 0 || getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &fam, &sl) < 0)
-		return -1;
-	return fam;
-}
-
 static bool inet_match(const struct fd_info *fi)
 {
-	int fam = sk_family(fi);
-
-	return fam == AF_INET || fam == AF_INET6;
+	return fi->sk_family == AF_INET || fi->sk_family == AF_INET6;
 }
 
 static int unsupported(const struct fd_info *fi, ckpt_err_t *err, const char *why)
@@ -104,16 +87,6 @@ static void put_addr(struct json *o, const char *ak, const char *pk,
 	}
 	json_set(o, ak, json_str(buf));
 	json_set(o, pk, json_int(port));
-}
-
-static int get_int(int sk, int level, int opt)
-{
-	int v = 0;
-	socklen_t sl = sizeof(v);
-
-	if (getsockopt(sk, level, opt, &v, &sl) < 0)
-		return -1;
-	return v;
 }
 
 static bool opt_applies(const struct inet_opt *o, int fam, int proto, bool connected)
@@ -147,7 +120,7 @@ static int dump_filter(int sk, struct json *opts, const struct fd_info *fi, ckpt
 	json_set(opts, "filter_len", json_int(n));
 	json_set(opts, "filter", json_hexbuf(f, n * sizeof(*f)));
 	free(f);
-	json_set(opts, "lock_filter", json_int(get_int(sk, SOL_SOCKET, SO_LOCK_FILTER) > 0));
+	json_set(opts, "lock_filter", json_int(files_sock_int(sk, SOL_SOCKET, SO_LOCK_FILTER) > 0));
 	return 0;
 }
 
@@ -167,7 +140,7 @@ static void dump_str(int sk, int level, int opt, struct json *opts, const char *
 static int dump_opts(int sk, int fam, struct json *e, const struct fd_info *fi, ckpt_err_t *err)
 {
 	struct json *opts = json_set(e, "opts", json_obj());
-	int proto = get_int(sk, SOL_SOCKET, SO_PROTOCOL), outq = 0;
+	int proto = files_sock_int(sk, SOL_SOCKET, SO_PROTOCOL), outq = 0;
 	struct sockaddr_storage ss;
 	socklen_t ssl = sizeof(ss);
 	bool connected = getpeername(sk, (struct sockaddr *)&ss, &ssl) == 0;
@@ -190,7 +163,7 @@ static int dump_opts(int sk, int fam, struct json *e, const struct fd_info *fi, 
 	dump_str(sk, SOL_SOCKET, SO_BINDTODEVICE, opts, "bindtodevice");
 	if (proto == IPPROTO_TCP)
 		dump_str(sk, IPPROTO_TCP, TCP_CONGESTION, opts, "congestion");
-	if (proto == IPPROTO_UDP && get_int(sk, IPPROTO_UDP, UDP_CORK) > 0 &&
+	if (proto == IPPROTO_UDP && files_sock_int(sk, IPPROTO_UDP, UDP_CORK) > 0 &&
 	    ioctl(sk, SIOCOUTQ, &outq) == 0 && outq > 0)
 		return unsupported(fi, err, "UDP_CORK with data pending");
 	return dump_filter(sk, opts, fi, err);
@@ -281,8 +254,8 @@ static int dump_repair(int sk, uint64_t id, struct json *e, struct files_dctx *d
 	if (ret < 0)
 		return ret;
 	json_set(e, "unsent", json_int(unsent));
-	json_set(e, "mss", json_int(get_int(sk, IPPROTO_TCP, TCP_MAXSEG)));
-	json_set(e, "timestamp", json_int((uint32_t)get_int(sk, IPPROTO_TCP, TCP_TIMESTAMP)));
+	json_set(e, "mss", json_int(files_sock_int(sk, IPPROTO_TCP, TCP_MAXSEG)));
+	json_set(e, "timestamp", json_int((uint32_t)files_sock_int(sk, IPPROTO_TCP, TCP_TIMESTAMP)));
 	json_set(e, "tcpi_options", json_int(ti.tcpi_options));
 	json_set(e, "snd_wscale", json_int(ti.tcpi_snd_wscale));
 	json_set(e, "rcv_wscale", json_int(ti.tcpi_rcv_wscale));
@@ -360,8 +333,9 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int fam = get_int(*sk, SOL_SOCKET, SO_DOMAIN), type = get_int(*sk, SOL_SOCKET, SO_TYPE);
-	int proto = get_int(*sk, SOL_SOCKET, SO_PROTOCOL);
+	int fam = files_sock_int(*sk, SOL_SOCKET, SO_DOMAIN);
+	int type = files_sock_int(*sk, SOL_SOCKET, SO_TYPE);
+	int proto = files_sock_int(*sk, SOL_SOCKET, SO_PROTOCOL);
 
 	const char *why = NULL;
 

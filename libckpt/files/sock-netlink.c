@@ -60,26 +60,7 @@ static const struct doc_field nl_fields[] = {
 
 static bool netlink_match(const struct fd_info *fi)
 {
-	cleanup_close int sk = -1;
-	ckpt_err_t e = {0};
-	int fam = 0;
-	socklen_t sl = sizeof(fam);
-
-	if (!S_ISSOCK(fi->st.st_mode))
-		return false;
-	sk = files_steal_fd(fi->pid, fi->fd, &e);
-	return sk >= 0 && getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &fam, &sl) == 0 &&
-	       fam == AF_NETLINK;
-}
-
-static int get_int(int sk, int level, int opt)
-{
-	int v = 0;
-	socklen_t sl = sizeof(v);
-
-	if (getsockopt(sk, level, opt, &v, &sl) < 0)
-		return -1;
-	return v;
+	return fi->sk_family == AF_NETLINK;
 }
 
 static int refuse(const struct fd_info *fi, ckpt_err_t *err, const char *why)
@@ -104,11 +85,11 @@ static int netlink_dump(const struct fd_info *fi, struct json *o, struct files_d
 		return refuse(fi, err, "messages queued");
 	if (getsockname(sk, (struct sockaddr *)&a, &al) < 0)
 		return ckpt_error(err, errno, "getsockname");
-	json_set(o, "type", json_int(get_int(sk, SOL_SOCKET, SO_TYPE)));
-	json_set(o, "proto", json_int(get_int(sk, SOL_SOCKET, SO_PROTOCOL)));
+	json_set(o, "type", json_int(files_sock_int(sk, SOL_SOCKET, SO_TYPE)));
+	json_set(o, "proto", json_int(files_sock_int(sk, SOL_SOCKET, SO_PROTOCOL)));
 	json_set(o, "port", json_int((int32_t)a.nl_pid));
-	json_set(o, "rcvbuf", json_int(get_int(sk, SOL_SOCKET, SO_RCVBUF)));
-	json_set(o, "sndbuf", json_int(get_int(sk, SOL_SOCKET, SO_SNDBUF)));
+	json_set(o, "rcvbuf", json_int(files_sock_int(sk, SOL_SOCKET, SO_RCVBUF)));
+	json_set(o, "sndbuf", json_int(files_sock_int(sk, SOL_SOCKET, SO_SNDBUF)));
 	gl = sizeof(words);
 	if (getsockopt(sk, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, words, &gl) < 0)
 		return ckpt_error(err, errno, "NETLINK_LIST_MEMBERSHIPS");
@@ -120,7 +101,7 @@ static int netlink_dump(const struct fd_info *fi, struct json *o, struct files_d
 			json_push(groups, json_int(g + 1));
 	opts = json_set(o, "opts", json_obj());
 	for (size_t i = 0; i < ARRAY_SIZE(nl_opts); i++) {
-		int v = get_int(sk, SOL_NETLINK, nl_opts[i].opt);
+		int v = files_sock_int(sk, SOL_NETLINK, nl_opts[i].opt);
 
 		if (v > 0)
 			json_set(opts, nl_opts[i].name, json_int(1));

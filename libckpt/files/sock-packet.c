@@ -53,25 +53,7 @@ static const struct {
 
 static bool packet_match(const struct fd_info *fi)
 {
-	cleanup_close int sk = -1;
-	ckpt_err_t e = {0};
-	int fam = 0;
-	socklen_t sl = sizeof(fam);
-
-	if (!S_ISSOCK(fi->st.st_mode))
-		return false;
-	sk = files_steal_fd(fi->pid, fi->fd, &e);
-	return sk >= 0 && getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &fam, &sl) == 0 && fam == AF_PACKET;
-}
-
-static int get_int(int sk, int level, int opt)
-{
-	int v = 0;
-	socklen_t sl = sizeof(v);
-
-	if (getsockopt(sk, level, opt, &v, &sl) < 0)
-		return -1;
-	return v;
+	return fi->sk_family == AF_PACKET;
 }
 
 static int refuse(const struct fd_info *fi, ckpt_err_t *err, const char *why)
@@ -91,23 +73,23 @@ static int packet_dump(const struct fd_info *fi, struct json *o, struct files_dc
 
 	if (sk < 0)
 		return sk;
-	version = get_int(sk, SOL_PACKET, PACKET_VERSION);
+	version = files_sock_int(sk, SOL_PACKET, PACKET_VERSION);
 	/* the same version again: EBUSY while a ring is set up */
 	if (version < 0 ||
 	    setsockopt(sk, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0)
 		return refuse(fi, err, errno == EBUSY ? "PACKET_MMAP ring" : "PACKET_VERSION");
-	if (get_int(sk, SOL_PACKET, PACKET_FANOUT) > 0)
+	if (files_sock_int(sk, SOL_PACKET, PACKET_FANOUT) > 0)
 		return refuse(fi, err, "fanout group");
 	if (recv(sk, &c, 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) >= 0)
 		return refuse(fi, err, "frames queued");
 	if (getsockname(sk, (struct sockaddr *)&a, &al) < 0)
 		return ckpt_error(err, errno, "getsockname");
-	json_set(o, "type", json_int(get_int(sk, SOL_SOCKET, SO_TYPE)));
-	json_set(o, "proto", json_int(get_int(sk, SOL_SOCKET, SO_PROTOCOL) & 0xffff));
+	json_set(o, "type", json_int(files_sock_int(sk, SOL_SOCKET, SO_TYPE)));
+	json_set(o, "proto", json_int(files_sock_int(sk, SOL_SOCKET, SO_PROTOCOL) & 0xffff));
 	json_set(o, "ifindex", json_int(a.sll_ifindex));
 	json_set(o, "version", json_int(version));
 	for (size_t i = 1; i < ARRAY_SIZE(pk_opts); i++) /* the flags after the version */
-		if (get_int(sk, SOL_PACKET, pk_opts[i].opt) > 0)
+		if (files_sock_int(sk, SOL_PACKET, pk_opts[i].opt) > 0)
 			json_set(o, pk_opts[i].name, json_int(1));
 	return 0;
 }
