@@ -131,6 +131,8 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 		ret = oci_delete(&c, err);
 		if (ret < 0)
 			ckpt_error_wrap(err, "bundle written, processes stopped, but state not removed");
+		else if (c.rootfs)
+			oci_rootfs_base_drop(c.rootfs); /* a restore takes its own */
 	}
 out:
 	o->dump.extra = NULL;

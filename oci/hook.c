@@ -40,6 +40,7 @@
 #define MIN_INTERVAL   (100ull * 1000000)	/* below, the container is mostly frozen */
 #define MAX_INTERVAL   (366ull * 24 * 3600 * 1000000000)
 #define CMDLINE_MAX    (64u << 10)
+#define CONFIG_MAX     (4u << 20)
 
 void hook_log(int logfd, const char *who, bool to_stderr, const char *fmt, ...)
 {
@@ -294,11 +295,54 @@ static int hook_poststart(struct hook_conf *c, const struct json *anns, ckpt_err
 	return 0;
 }
 
+/* root.path of the bundle's config.json, taken against the bundle when relative. */
+static int config_root(const struct hook_conf *c, char **root, ckpt_err_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", c->bundle), *text = NULL;
+	struct doc_at at = DOC_TOP("config.json"), rat = DOC_KEY(&at, "root");
+	cleanup_json struct json *cfg = NULL;
+	const struct json *r;
+	const char *p;
+	size_t len;
+	int ret;
+
+	ret = read_file_at(AT_FDCWD, path, CONFIG_MAX, &text, &len, err);
+	if (ret == 0)
+		ret = json_parse(text, len, &cfg, err);
+	if (ret == 0)
+		ret = doc_obj(&at, cfg, "root", &r, err);
+	if (ret == 0)
+		ret = doc_str(&rat, r, "path", PATH_MAX - 1, &p, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "%s", path);
+	*root = p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", c->bundle, p);
+	return 0;
+}
+
+/*
+ * createRuntime (or prestart): the container is made, its program not yet
+ * started: the root directory's first state, against which a checkpoint
+ * finds what the container changed (rootfs-base.c).
+ */
+static int hook_create(struct hook_conf *c, ckpt_err_t *err)
+{
+	cleanup_free char *root = NULL;
+	int ret = config_root(c, &root, err);
+
+	if (ret == 0)
+		ret = oci_rootfs_base_take(root, err);
+	return ret;
+}
+
 static int hook_poststop(struct hook_conf *c, ckpt_err_t *err)
 {
+	cleanup_free char *root = NULL;
+	ckpt_err_t e = { 0 };
 	pid_t pid;
 	int ret;
 
+	if (config_root(c, &root, &e) == 0)
+		oci_rootfs_base_drop(root);
 	if (!c->dir)
 		return 0;
 	ret = supervisor_stop(c, &pid, err);
@@ -355,6 +399,8 @@ static int hook_run(struct hook_conf *c, const char *stage, const char *state, s
 	/* one hooks.d entry serves both stages: the state's status tells them apart */
 	if (doc_opt_str(&state_at, st, "status", 0, &status, NULL) < 0)
 		status = NULL;
+	if (!stage && status && !strcmp(status, "creating"))
+		stage = "createRuntime";
 	if (!stage)
 		stage = status && !strcmp(status, "stopped") ? "poststop" : "poststart";
 	if (!known_stage(stage))
@@ -367,6 +413,8 @@ static int hook_run(struct hook_conf *c, const char *stage, const char *state, s
 		refuse_restore_from(c, from);
 	if (ret == 0 && !strcmp(stage, "poststart"))
 		ret = hook_poststart(c, anns, err);
+	if (ret == 0 && (!strcmp(stage, "createRuntime") || !strcmp(stage, "prestart")))
+		ret = hook_create(c, err);
 	if (ret == 0 && !strcmp(stage, "poststop"))
 		ret = hook_poststop(c, err);
 	if (ret < 0)

@@ -96,6 +96,21 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 		    ckpt_err_t *err) CKPT_WARN_UNUSED;
 bool oci_rootfs_in_bundle(struct ckpt_bundle *b);
 /*
+ * rootfs-base.c: the root directory's first state, taken by the
+ * createRuntime hook before the container's program runs (take), removed
+ * at poststop (drop). load gives 1 and the base, or 0 when none was taken.
+ */
+struct rootfs_base;
+struct stat;
+int oci_rootfs_base_take(const char *root, ckpt_err_t *err) CKPT_WARN_UNUSED;
+void oci_rootfs_base_drop(const char *root);
+int oci_rootfs_base_load(int rootfd, struct rootfs_base **out, ckpt_err_t *err) CKPT_WARN_UNUSED;
+void oci_rootfs_base_free(struct rootfs_base *b);
+/* path ("./a/b") changed since the base, or is new; marks it seen. */
+bool oci_rootfs_base_changed(struct rootfs_base *b, const char *path, const struct stat *st);
+/* Each path of the base the walk did not see (under a deleted directory, only it). */
+int oci_rootfs_base_deleted(struct rootfs_base *b, int (*fn)(void *, const char *), void *arg);
+/*
  * rootfs-tar.c: spawn children (libarchive). Create: NUL-separated names
  * on stdin, read in directory arg, as a tar on stdout. Extract: the tar on
  * stdin into directory arg. Exit code 0, else a line on stderr.
@@ -107,6 +122,9 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err) CK
  * rootfs-apply.c: move the staged entries into root without following its
  * links; device nodes only from an authenticated bundle.
  */
+/* Remove each path ("./a/b", as rootfs-diff.json lists them) in root, never leaving it. */
+int oci_rootfs_delete(const char *root, const char *const *paths, size_t n, unsigned long *gone,
+		      ckpt_err_t *err) CKPT_WARN_UNUSED;
 int oci_rootfs_move(const char *stage, const char *root, bool authenticated,
 		    unsigned long *moved, ckpt_err_t *err) CKPT_WARN_UNUSED;
 

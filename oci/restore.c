@@ -235,14 +235,24 @@ static int adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
 	return ret;
 }
 
-/* The engine's verified callback: put the root directory's changes back. */
+/*
+ * The engine's verified callback: put the root directory's changes back,
+ * then take the root's state as the base the next checkpoint compares
+ * with (the tree has not run yet). Without a base that checkpoint falls
+ * back on change times: worth a warning, not a failed restore.
+ */
 static int put_rootfs(struct ckpt_restore_opts *ro, struct ckpt_bundle *b, ckpt_err_t *err)
 {
 	struct adopt *a = ro->arg;
+	ckpt_err_t e = { 0 };
+	int ret;
 
 	if (!oci_rootfs_in_bundle(b))
 		return 0;
-	return oci_rootfs_apply(b, a->rootfs, err);
+	ret = oci_rootfs_apply(b, a->rootfs, err);
+	if (ret == 0 && oci_rootfs_base_take(a->rootfs, &e) < 0)
+		pr_warn("%s", e.msg);
+	return ret;
 }
 
 /* An optional string member at obj.key, NULL when absent or not a string. */

@@ -268,3 +268,61 @@ int oci_rootfs_move(const char *stage, const char *root, bool authenticated, uns
 	*moved = a.moved;
 	return ret;
 }
+
+/*
+ * "./a/b": no empty, "." or ".." component after the leading one; the
+ * parent is then resolved in the root (RESOLVE_IN_ROOT) all the same.
+ */
+static bool deleted_path_ok(const char *p)
+{
+	if (strncmp(p, "./", 2) || !p[2])
+		return false;
+	for (const char *c = p + 2; *c;) {
+		size_t n = strcspn(c, "/");
+
+		if (!n || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += n;
+		if (*c == '/' && !*++c)
+			return false;
+	}
+	return true;
+}
+
+int oci_rootfs_delete(const char *root, const char *const *paths, size_t n, unsigned long *gone,
+		      ckpt_err_t *err)
+{
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	*gone = 0;
+	if (rootfd < 0)
+		return ckpt_error(err, errno, "rootfs: open %s", root);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		char rel[PATH_MAX], *slash;
+		int pfd;
+
+		if (!deleted_path_ok(paths[i]) || strlen(paths[i]) >= sizeof(rel)) {
+			ret = ckpt_error_msg(err, EPROTO, "rootfs: deleted path `%s`", paths[i]);
+			break;
+		}
+		strcpy(rel, paths[i] + 2);
+		slash = strrchr(rel, '/');
+		if (slash)
+			*slash = '\0';
+		pfd = open_in_root(rootfd, slash ? rel : "");
+		if (pfd == -ENOENT || pfd == -ENOTDIR)
+			continue; /* its directory is gone too */
+		if (pfd < 0) {
+			ret = ckpt_error(err, -pfd, "rootfs: open the directory of %s", paths[i]);
+			break;
+		}
+		ret = remove_any(pfd, slash ? slash + 1 : rel);
+		close(pfd);
+		if (ret < 0)
+			ret = ckpt_error(err, -ret, "rootfs: remove %s", paths[i]);
+		else
+			(*gone)++;
+	}
+	close(rootfd);
+	return ret;
+}

@@ -3,22 +3,28 @@
  * (rootfs-diff.tar, rootfs-diff.json), and put back at restore.
  *
  * A runc or crun container whose root is a directory (root.path) changes
- * it in place, and nothing keeps its first state. What changed since the
- * container was created is read from the inode change times: an entry
- * whose ctime is not older than the runtime's "created" time was written,
- * made, renamed or chmod-ed by the container (or while it ran), and goes
- * into the tar with its metadata. The runtime stamps "created" from the
- * precise clock before the container's program runs, but filesystems stamp
- * ctime from the coarse one, which lags it by up to a tick: a file written
- * by the container's first command measured 1-2 ms older than "created".
- * So the bound is moved back by the coarse clock's resolution: an entry
- * changed just before is taken too (a few bytes more), none written after
- * is missed; directories are walked whole, since a
- * file rewritten in place does not touch its directory. Paths the
- * container deleted cannot be told from paths it never had: they stay
- * deleted when the bundle is restored onto the same directory, and come
- * back from the image when it is restored onto a fresh copy (--rootfs),
- * which rootfs-diff.json says. Mounts under the root (proc, sys, tmpfs)
+ * it in place. When the createRuntime hook took the root's first state
+ * before the container's program ran (rootfs-base.c), what changed is what
+ * differs from it, and what it holds that is gone was deleted: restore
+ * removes those paths again on a fresh copy of the image.
+ *
+ * Without that state, what changed since the container was created is
+ * read from the inode change times: an entry whose ctime is not older than
+ * the runtime's "created" time was written, made, renamed or chmod-ed by
+ * the container (or while it ran), and goes into the tar with its
+ * metadata. The runtime stamps "created" from the precise clock before the
+ * container's program runs, but filesystems stamp ctime from the coarse
+ * one, which lags it by up to a tick: a file written by the container's
+ * first command measured 1-2 ms older than "created". So the bound is
+ * moved back by the coarse clock's resolution: an entry changed just
+ * before is taken too (a few bytes more), none written after is missed.
+ * Paths the container deleted cannot be told from paths it never had then:
+ * they stay deleted when the bundle is restored onto the same directory,
+ * and come back from the image on a fresh copy (--rootfs), which
+ * rootfs-diff.json says.
+ *
+ * Either way directories are walked whole, since a file rewritten in place
+ * does not touch its directory; mounts under the root (proc, sys, tmpfs)
  * are not in the directory and are the mnt namespace's business.
  *
  * The tar is made while the tree is still frozen (the dump's frozen hook),
@@ -44,6 +50,7 @@
 #include <unistd.h>
 
 #include "ckpt/bundle.h"
+#include "util/doc.h"
 #include "util/json.h"
 #include "oci/oci.h"
 #include "util/log.h"
@@ -53,10 +60,12 @@
 #define DIFF_TAR "rootfs-diff.tar"
 #define DIFF_JSON "rootfs-diff.json"
 #define WALK_DEPTH 256
+#define DELETED_MAX (1u << 22)
 
 struct walk {
 	FILE *list;		/* NUL-separated paths for tar */
 	dev_t dev;		/* the root's: mounts below are not walked */
+	struct rootfs_base *base; /* the first state, or NULL: since decides */
 	struct timespec since;
 	unsigned long entries;
 };
@@ -131,7 +140,8 @@ static int walk_dir(struct walk *w, int dfd, char *path, size_t len, int depth,
 			continue; /* gone meanwhile */
 		path[len] = '/';
 		memcpy(path + len + 1, de->d_name, n + 1);
-		if (newer(&st.st_ctim, &w->since)) {
+		if (w->base ? oci_rootfs_base_changed(w->base, path, &st)
+			    : newer(&st.st_ctim, &w->since)) {
 			fwrite(path, 1, len + 1 + n + 1, w->list);
 			w->entries++;
 		}
@@ -190,19 +200,43 @@ static int run_tar(int (*fn)(void *), const char *dir, int in, int out, struct b
 	return ret;
 }
 
+static int add_deleted(void *arg, const char *path)
+{
+	json_push(arg, json_str(path));
+	return 0;
+}
+
+/* What changed: by the base taken at creation if there is one, else by ctime. */
+static int rootfs_walk(struct walk *w, int fd, const char *created, ckpt_err_t *err)
+{
+	char path[PATH_MAX] = ".";
+	int ret;
+
+	ret = oci_rootfs_base_load(fd, &w->base, err);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	if (!w->base) {
+		if (parse_created(created, &w->since) < 0) {
+			close(fd);
+			return ckpt_error_msg(err, EPROTO, "rootfs: bad creation time `%s`",
+					      created ?: "");
+		}
+		since_coarse(&w->since);
+	}
+	return walk_dir(w, fd, path, 1, 0, err);
+}
+
 int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = json_obj();
 	cleanup_close int listfd = memfd_create("rootfs-list", MFD_CLOEXEC);
 	struct bundle_image *img = NULL;
 	struct walk w = { 0 };
-	char path[PATH_MAX] = ".";
 	struct stat st;
 	int fd, ret;
-	if (parse_created(created, &w.since) < 0)
-		return ckpt_error_msg(err, EPROTO, "rootfs: bad creation time `%s`",
-				      created ?: "");
-	since_coarse(&w.since);
+
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return ckpt_error(err, errno, "rootfs: open %s", dir);
@@ -216,7 +250,7 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 		close(fd);
 		return ckpt_error(err, errno, "rootfs: list");
 	}
-	ret = walk_dir(&w, fd, path, 1, 0, err);
+	ret = rootfs_walk(&w, fd, created, err);
 	if (fclose(w.list) != 0 && ret == 0)
 		ret = ckpt_error(err, errno, "rootfs: list");
 	if (ret == 0 && lseek(listfd, 0, SEEK_SET) < 0)
@@ -227,14 +261,25 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 		ret = run_tar(rootfs_tar_create, dir, listfd, -1, img, err);
 	if (ret < 0) {
 		bundle_image_abort(img);
+		oci_rootfs_base_free(w.base);
 		return ret;
 	}
 	json_set(doc, "rootfs", json_str(dir));
-	json_set(doc, "since", json_str(created));
 	json_set(doc, "entries", json_int(w.entries));
 	json_set(doc, "bytes", json_int(bundle_image_size(img)));
-	json_set(doc, "deleted", json_str("not recorded: a directory root keeps no first state; "
-					  "paths deleted come back on a fresh copy of the image"));
+	if (w.base) {
+		struct json *del = json_arr();
+
+		json_set(doc, "since", json_str("creation (the base taken before the program ran)"));
+		(void)oci_rootfs_base_deleted(w.base, add_deleted, del);
+		json_set(doc, "deleted", del);
+		oci_rootfs_base_free(w.base);
+	} else {
+		json_set(doc, "since", json_str(created));
+		json_set(doc, "deleted", json_str("not recorded: no base was taken at creation "
+						  "(the createRuntime hook); paths deleted come "
+						  "back on a fresh copy of the image"));
+	}
 	ret = bundle_image_close(img, err);
 	if (ret == 0)
 		ret = bundle_put_json(b, DIFF_JSON, doc, err);
@@ -247,20 +292,52 @@ bool oci_rootfs_in_bundle(struct ckpt_bundle *b)
 	return bundle_has_file(b, DIFF_TAR);
 }
 
+/* rootfs-diff.json's "deleted": the paths, or none (a string: not recorded). */
+static int read_deleted(struct ckpt_bundle *b, struct json **doc, const char ***paths, size_t *n,
+			ckpt_err_t *err)
+{
+	struct doc_at at = DOC_TOP(DIFF_JSON);
+	const struct json *arr;
+	int ret;
+
+	*paths = NULL;
+	*n = 0;
+	if (!bundle_has_file(b, DIFF_JSON))
+		return 0;
+	ret = bundle_get_json(b, DIFF_JSON, doc, err);
+	if (ret < 0)
+		return ret;
+	if (json_type(json_get(*doc, "deleted")) != JSON_ARR)
+		return 0;
+	ret = doc_arr(&at, *doc, "deleted", DELETED_MAX, &arr, n, err);
+	if (ret < 0)
+		return ret;
+	*paths = xzalloc((*n ?: 1) * sizeof(**paths));
+	for (size_t i = 0; i < *n && ret == 0; i++)
+		ret = doc_elem_str(&DOC_KEY(&at, "deleted"), arr, i, PATH_MAX - 1, &(*paths)[i], err);
+	return ret;
+}
+
 /*
  * Extracted into an empty staging directory beside the root, never into
- * the root itself (its symlinks are the container's); rootfs-apply.c moves
- * the entries in.
+ * the root itself (its symlinks are the container's); the paths the
+ * container deleted are removed (onto a fresh copy of the image they are
+ * there again), then rootfs-apply.c moves the entries in.
  */
 int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
 {
 	cleanup_free char *copy = xstrdup(dir), *stage = NULL;
+	cleanup_json struct json *diff = NULL;
+	cleanup_free const char **deleted = NULL;
 	cleanup_close int fd = -1;
-	unsigned long moved = 0;
+	unsigned long moved = 0, gone = 0;
+	size_t ndeleted;
 	uint64_t size;
 	int ret;
 
-	ret = bundle_open_file(b, DIFF_TAR, &fd, &size, err);
+	ret = read_deleted(b, &diff, &deleted, &ndeleted, err);
+	if (ret == 0)
+		ret = bundle_open_file(b, DIFF_TAR, &fd, &size, err);
 	if (ret < 0)
 		return ret;
 	stage = xasprintf("%s/.ckpt-oci-rootfs.XXXXXX", dirname(copy));
@@ -268,10 +345,13 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
 		return ckpt_error(err, errno, "rootfs: staging directory beside %s", dir);
 	ret = run_tar(rootfs_tar_extract, stage, fd, STDERR_FILENO, NULL, err);
 	if (ret == 0)
+		ret = oci_rootfs_delete(dir, deleted, ndeleted, &gone, err);
+	if (ret == 0)
 		ret = oci_rootfs_move(stage, dir, bundle_mac_status(b) == BUNDLE_MAC_VERIFIED,
 				      &moved, err);
 	(void)bundle_rmtree(AT_FDCWD, stage);
 	if (ret == 0)
-		pr_info("%lu entries (%" PRIu64 " bytes of tar) put back into %s", moved, size, dir);
+		pr_info("%lu entries (%" PRIu64 " bytes of tar) put back into %s, %lu deleted", moved,
+			size, dir, gone);
 	return ret;
 }

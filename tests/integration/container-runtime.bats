@@ -359,3 +359,54 @@ _is_link()
 	[[ $(cat "$T/rc1.out") == other ]]
 	[[ $(readlink "/proc/$(cat "$T/r.pid")/fd/1") == "$T/r.out" ]]
 }
+
+# The base file of root directory $1 (rootfs-base.c: by its device and inode).
+_base_file()
+{
+	printf '/run/ckpt-oci/rootfs-base/%x-%x' "$(stat -c %d "$1")" "$(stat -c %i "$1")"
+}
+
+@test "runtime: with the createRuntime hook, changes are found against the root's first state, deletions included" {
+	local root=$T/rc1/rootfs fresh=$T/fresh pid n hooks
+
+	hooks="{createRuntime: [{path: \"$CKPT_OCI\", args: [\"ckpt-oci\", \"hook\", \"createRuntime\"]}],
+		poststop: [{path: \"$CKPT_OCI\", args: [\"ckpt-oci\", \"hook\", \"poststop\"]}]}"
+	# the first command writes at once: a ctime bound from "created" could miss it
+	ctr_create rc1 ".hooks = $hooks | .process.args = [\"sh\", \"-c\",
+		\"echo first >/first; rm /etc/group; echo changed >/etc/passwd; mkdir /root/d;
+		  echo f >/root/d/f; rm /bin/vi; $CTR_COUNTER\"]"
+	ctr_start rc1
+	ctr_wait_count_above rc1 1
+	[[ -s $(_base_file "$root") ]]
+	checkpoint -o "$T/ckpt" rc1
+	assert_success
+	[[ ! -e $(_base_file "$root") ]] # the container is gone, and so is its base
+	[[ $(jq -r .since "$T/ckpt/rootfs-diff.json") == creation* ]]
+	[[ $(jq -c '.deleted | sort' "$T/ckpt/rootfs-diff.json") == '["./bin/vi","./etc/group"]' ]]
+	tar -tf "$T/ckpt/rootfs-diff.tar" | sort >"$T/list"
+	for f in ./first ./etc/passwd ./root/d ./root/d/f ./tmp/count; do
+		grep -qxE "$f/?" "$T/list" || fail "$f not in rootfs-diff.tar"
+	done
+	! grep -qx './bin/busybox' "$T/list" || fail "an unchanged file was taken"
+	# onto a fresh copy of the image: what was deleted is deleted again
+	cp -a "$(ctr_rootfs)" "$fresh"
+	[[ -e $fresh/etc/group && -L $fresh/bin/vi ]]
+	CTRS+=(rc2)
+	n=$(ctr_count rc1)
+	restore --rootfs "$fresh" --name rc2 "$T/ckpt"
+	assert_success
+	pid=$output
+	ckpt_track_pid "$pid"
+	[[ ! -e $fresh/etc/group && ! -L $fresh/bin/vi ]]
+	[[ $(cat "$fresh/first") == first && $(cat "$fresh/etc/passwd") == changed ]]
+	[[ $(cat "$fresh/root/d/f") == f && -L $fresh/bin/sh ]]
+	wait_until "${WL_TIMEOUT:-120}" _fresh_count_above "$fresh" "$n"
+	# the restore took the base the next checkpoint compares with
+	[[ -s $(_base_file "$fresh") ]]
+	echo later >"$T/later" && cp "$T/later" "$fresh/root/later"
+	checkpoint -R -o "$T/ckpt2" rc2
+	assert_success
+	[[ $(jq -c .deleted "$T/ckpt2/rootfs-diff.json") == '[]' ]]
+	tar -tf "$T/ckpt2/rootfs-diff.tar" | grep -qx './root/later'
+	! tar -tf "$T/ckpt2/rootfs-diff.tar" | grep -qx './first' || fail "./first was taken again"
+}

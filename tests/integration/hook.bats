@@ -305,9 +305,14 @@ state_with()
 	assert_success
 	assert_output "ckpt-oci hook: unknown hook stage \`poststrat\`"
 
-	hook createRuntime "$(state_with '{"org.ckpt-oci.restore-from": "/b"}')"
+	hook startContainer "$(state_with '{"org.ckpt-oci.restore-from": "/b"}')"
 	assert_success
 	assert_output --regexp "^ckpt-oci hook: container \`x1\`: org.ckpt-oci.restore-from \`/b\` ignored, the container starts fresh: .*use \`ckpt-oci restore /b\`$"
+
+	# createRuntime takes the root's first state, from the bundle's config.json
+	hook createRuntime "$(state_with '{}')"
+	assert_success
+	assert_output "ckpt-oci hook: container \`x1\`: $T/config.json: open $T/config.json: No such file or directory"
 
 	# no annotations of ours: nothing to do, nothing said
 	hook poststart "$(state_with '{"other": "1"}')"
@@ -316,6 +321,23 @@ state_with()
 
 	run "$CKPT_OCI" hook --bogus
 	assert_equal "$status" 2
+}
+
+@test "hook: createRuntime keeps the root's first state, poststop removes it" {
+	local base
+
+	mkdir -p "$T/rootfs/etc" && echo x >"$T/rootfs/etc/f"
+	jq -n '{root: {path: "rootfs"}}' >"$T/config.json"
+	base=$(printf '/run/ckpt-oci/rootfs-base/%x-%x' "$(stat -c %d "$T/rootfs")" \
+		"$(stat -c %i "$T/rootfs")")
+	hook createRuntime "$(state_with '{}')"
+	assert_success
+	assert_output ""
+	[[ -s $base ]]
+	[[ $(stat -c '%a %U' "$base") == "600 root" ]]
+	hook "" "$(state_with '{}' | jq -c '.status = "stopped" | del(.pid)')"
+	assert_success
+	[[ ! -e $base ]]
 }
 
 @test "hook: make install puts podman's hooks.d entry and the man page under PREFIX" {
@@ -327,5 +349,5 @@ state_with()
 	[[ -f $T/root/usr/share/man/man1/ckpt-oci-hook.1 ]]
 	run jq -c '[.version, .hook.path, .hook.args, .stages, .when.annotations]' "$f"
 	assert_success
-	assert_output '["1.0.0","/usr/bin/ckpt-oci",["ckpt-oci","hook"],["poststart","poststop"],{"^org\\.ckpt-oci\\.checkpoint-interval$":".+"}]'
+	assert_output '["1.0.0","/usr/bin/ckpt-oci",["ckpt-oci","hook"],["createRuntime","poststart","poststop"],{"^org\\.ckpt-oci\\.checkpoint-interval$":".+"}]'
 }

@@ -326,6 +326,37 @@ host_state()
 	[[ -z $(ls -d "$T"/.ckpt-oci-rootfs.* 2>/dev/null) ]] || fail "staging directory left"
 }
 
+@test "hostile: rootfs-diff.json deleting paths out of the root: refused by the MAC, then by the path rules" {
+	local before bad
+
+	container_bundle || return
+	mkdir -p "$T/outside" && echo orig >"$T/outside/keep"
+	ln -s "$T/outside" "$T/fresh/escape"
+	cp -r "$T/bundle" "$T/good"
+	before=$(snap "$T/outside" "$T/outside/keep" /etc/hostname)
+	for bad in ../outside/keep ./../../outside/keep /etc/hostname ./tmp/../../outside/keep; do
+		rm -rf "$T/bundle" && cp -r "$T/good" "$T/bundle"
+		attack rootfs-diff.json ".deleted = [\"$bad\"]"
+		refused_by_mac --root "$RUNC_ROOT" --rootfs "$T/fresh"
+		run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore --insecure-unauthenticated \
+			--root "$RUNC_ROOT" --rootfs "$T/fresh" "$T/bundle"
+		assert_output --partial "rootfs: deleted path \`$bad\`"
+		assert_equal "$(snap "$T/outside" "$T/outside/keep" /etc/hostname)" "$before"
+		no_tree_left
+	done
+	# through a link planted in the root: resolved inside it, where nothing is
+	rm -rf "$T/bundle" && cp -r "$T/good" "$T/bundle"
+	attack rootfs-diff.json '.deleted = ["./escape/keep"]'
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --insecure-unauthenticated \
+		--root "$RUNC_ROOT" --rootfs "$T/fresh" --pid-file "$T/r.pid" "$T/bundle"
+	if [[ $status -eq 0 ]]; then
+		CTRS+=(hb1)
+		ckpt_track_pid "$(cat "$T/r.pid")"
+	fi
+	assert_success
+	assert_equal "$(snap "$T/outside" "$T/outside/keep" /etc/hostname)" "$before"
+}
+
 # ---- the credential rule, with the override ------------------------------
 
 # snapt PATH...: snap, with the modification and change times.
