@@ -176,6 +176,10 @@ hook()
 	wait_until 60 grep -q "interrupted by SIGTERM" "$D/supervisor.log" ||
 		fail "no rolled back checkpoint: $(cat "$D/supervisor.log")"
 	! grep -q "killed by signal" "$D/supervisor.log" || fail "$(cat "$D/supervisor.log")"
+	# every tick tries again (and is stopped again): the supervisor is
+	# stopped first, so no checkpoint is under way while the state is read
+	kill -TERM "$sp"
+	wait_until 30 pid_exited "$sp"
 	# running (runc says paused if its cgroup is frozen), no lock, counting
 	[[ $(ctr_status "$ID") == running ]]
 	pid=$(ctr_pid "$ID")
