@@ -7,7 +7,7 @@ BUILD ?= build
 # defined before the module.mk files, whose rules name them as prerequisites
 LIB := $(BUILD)/libckpt.a
 OCI_LIB := $(BUILD)/liboci.a
-PKGS := libseccomp libmnl yajl libsodium libnftables libarchive
+PKGS := libseccomp libmnl yajl libsodium libnftables libarchive libzstd
 
 # CFLAGS is the user's (optimisation, sanitizers: `make CFLAGS=-O0`);
 # what the code needs to build at all is CKPT_CFLAGS, always added.

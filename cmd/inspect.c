@@ -11,16 +11,18 @@
 #include "cmd/cmd.h"
 
 static bool arg_json;
-static const char *arg_key;
+static const char *arg_key, *arg_decrypt;
 
 static void inspect_usage(FILE *f)
 {
-	fprintf(f, "usage: ckpt-oci inspect [--json] [--key FILE] BUNDLE\n\n"
+	fprintf(f, "usage: ckpt-oci inspect [--json] [--key FILE] [--decrypt FILE] BUNDLE\n\n"
 		   "Verify BUNDLE (manifest version, every file's size and checksum) and\n"
 		   "show whether its MAC verifies, the source host, the files, the process\n"
 		   "tree and each task.\n\n"
 		   "  -j, --json       print one JSON document {manifest, mac, pstree, tasks}\n"
 		   "  -k, --key FILE   check the MAC with FILE (default: " BUNDLE_HOST_KEY ")\n"
+		   "      --decrypt FILE  the key an encrypted bundle was written with\n"
+		   "                   (checkpoint --encrypt FILE); also --encrypt FILE\n"
 		   "  -h, --help       this help\n");
 }
 
@@ -29,6 +31,8 @@ int cmd_inspect(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"key", required_argument, NULL, 'k'},
+		{"decrypt", required_argument, NULL, 'E'},
+		{"encrypt", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -43,6 +47,9 @@ int cmd_inspect(int argc, char **argv)
 		case 'k':
 			arg_key = optarg;
 			break;
+		case 'E':
+			arg_decrypt = optarg;
+			break;
 		case 'h':
 			inspect_usage(stdout);
 			return 0;
@@ -55,7 +62,7 @@ int cmd_inspect(int argc, char **argv)
 		inspect_usage(stderr);
 		return 2;
 	}
-	if (ckpt_inspect(argv[optind], arg_key, stdout, arg_json, &err) < 0)
+	if (ckpt_inspect(argv[optind], arg_key, arg_decrypt, stdout, arg_json, &err) < 0)
 		return cmd_fail("inspect", err.msg);
 	return 0;
 }

@@ -3,7 +3,7 @@
 # (Debian 12). Idempotent: when all are installed it only asks dpkg.
 set -eu
 
-PKGS="build-essential pkg-config libseccomp-dev libmnl-dev libyajl-dev libsodium-dev libnftables-dev libarchive-dev
+PKGS="build-essential pkg-config libseccomp-dev libmnl-dev libyajl-dev libsodium-dev libzstd-dev libnftables-dev libarchive-dev
 bats bats-support bats-assert runc crun busybox-static iproute2 nftables
 clang libclang-rt-14-dev jq gnuplot-nox python3 strace procps util-linux file
 time libprotobuf-c-dev protobuf-c-compiler podman containerd"

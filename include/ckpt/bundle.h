@@ -31,6 +31,8 @@ struct bundle_image;
 
 /* 2: BLAKE2b sums and the keyed MAC (1 had XXH64 sums, no MAC). */
 #define BUNDLE_FORMAT_MAJOR 2
+/* 3: as 2, its files sealed (bundle_seal()); written only for such bundles. */
+#define BUNDLE_FORMAT_SEALED 3
 #define BUNDLE_FORMAT_MINOR 0
 /* Largest JSON document a reader accepts. */
 #define BUNDLE_JSON_MAX (64u << 20)
@@ -46,6 +48,18 @@ struct bundle_auth {
 	const char *key_file; /* NULL: BUNDLE_HOST_KEY */
 	bool insecure;	      /* --insecure-unauthenticated: open it anyway (a warning) */
 	bool quiet;	      /* no warning: the caller shows bundle_mac_status() */
+	const char *seal_key_file; /* an encrypted bundle's key (--decrypt) */
+};
+
+/*
+ * How a bundle's files are stored: each 1 MiB chunk compressed (zstd)
+ * and/or encrypted and authenticated (XChaCha20-Poly1305, a key derived
+ * from key_file, a key file as --key's). Readers see the plain bytes.
+ */
+struct bundle_seal_opts {
+	bool zstd;
+	int level;	      /* zstd's; 0: its fastest that compresses (SEAL_ZSTD_LEVEL) */
+	const char *key_file; /* encrypt with this key; NULL: do not */
 };
 
 enum bundle_mac {
@@ -66,6 +80,9 @@ int bundle_create(const char *path, const struct bundle_auth *auth, struct ckpt_
  * it whole.
  */
 void bundle_set_no_sync(struct ckpt_bundle *b);
+/* Seal every file of b (call before the first is added). */
+int bundle_seal(struct ckpt_bundle *b, const struct bundle_seal_opts *o, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 /* Add a JSON document (pretty-printed). */
 int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *doc,
 		    ckpt_err_t *err) __attribute__((warn_unused_result));
@@ -83,6 +100,8 @@ uint64_t bundle_image_size(const struct bundle_image *img);
 void *bundle_image_room(struct bundle_image *img, size_t *len);
 int bundle_image_commit(struct bundle_image *img, size_t n, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
+/* Whether its chunks are sealed (no zero-copy path then: bytes go through the buffers). */
+bool bundle_image_sealed(const struct bundle_image *img);
 /* Finish an image: record its size and checksum for the manifest, close it. */
 int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
@@ -111,9 +130,32 @@ enum bundle_mac bundle_mac_status(const struct ckpt_bundle *b);
 const char *bundle_mac_name(enum bundle_mac m);
 int bundle_get_json(struct ckpt_bundle *b, const char *name, struct json **out, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
-/* Open a listed file read-only (O_CLOEXEC); *size from the manifest. */
+/*
+ * Open a listed file read-only (O_CLOEXEC); *size from the manifest. A
+ * sealed file is decoded, each chunk checked, into a sealed memfd whose
+ * fd is returned: the reader sees the plain bytes either way.
+ */
 int bundle_open_file(struct ckpt_bundle *b, const char *name, int *fd, uint64_t *size,
 		     ckpt_err_t *err) __attribute__((warn_unused_result));
+/* A listed file's plain size, without opening it. */
+int bundle_file_size(struct ckpt_bundle *b, const char *name, uint64_t *size, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/*
+ * A listed file a chunk (BUNDLE_CHUNK_BYTES) at a time, in any order,
+ * sealed or not: for readers that want one part of an image (lazy
+ * restore, a page server) without decoding the rest.
+ */
+#define BUNDLE_CHUNK_BYTES (1u << 20)
+struct bundle_reader;
+int bundle_reader_open(struct ckpt_bundle *b, const char *name, struct bundle_reader **out,
+		       ckpt_err_t *err) __attribute__((warn_unused_result));
+uint64_t bundle_reader_size(const struct bundle_reader *r);
+/* Chunk idx into buf (BUNDLE_CHUNK_BYTES), *len its bytes (less for the last). */
+int bundle_reader_chunk(struct bundle_reader *r, uint64_t idx, void *buf, size_t *len,
+			ckpt_err_t *err) __attribute__((warn_unused_result));
+void bundle_reader_close(struct bundle_reader *r);
+/* "zstd", "xchacha20poly1305", "zstd+xchacha20poly1305"; NULL: not sealed. */
+const char *bundle_sealed_with(const struct ckpt_bundle *b);
 /* true when the manifest lists name. */
 int bundle_has_file(struct ckpt_bundle *b, const char *name);
 const struct json *bundle_manifest(const struct ckpt_bundle *b);

@@ -34,6 +34,9 @@ struct ckpt_dump_opts {
 	bool own_cgroup;	/* the tree's cgroups are its own (a container's): record them */
 	const char *key_file;	/* the bundle's MAC key; NULL: this host's, made on first use */
 	bool no_sync;		/* commit without flushing to stable storage (bundle.h) */
+	bool compress;		/* --compress zstd: every file compressed per chunk */
+	int compress_level;	/* zstd's level; 0: its fast default */
+	const char *encrypt_key; /* --encrypt FILE: every file encrypted with this key */
 	uint64_t frozen_ns;	/* out: first thread stopped to the tree resumed or killed */
 	const struct ckpt_extra_file *extra;	/* documents added to the bundle */
 	int nextra;
@@ -66,6 +69,7 @@ struct ckpt_restore_opts {
 	const char *cgroup_name;	/* name of the cgroups made for the tree; NULL: NAME-rPID */
 	const char *key_file;	/* the bundle's MAC key; NULL: this host's */
 	bool insecure_unauthenticated;	/* restore a bundle whose MAC does not verify */
+	const char *decrypt_key;	/* an encrypted bundle's key (--decrypt FILE) */
 	/*
 	 * Called once the bundle is verified, before anything is made (oci/:
 	 * the rootfs changes are put back); a failure stops the restore.
@@ -107,7 +111,7 @@ int ckpt_check(FILE *out, bool json, ckpt_err_t *err) CKPT_WARN_UNUSED;
  * Human-readable (or JSON) summary of a verified bundle, with whether its
  * MAC verifies with key_file (NULL: this host's key).
  */
-int ckpt_inspect(const char *bundle, const char *key_file, FILE *out, bool json,
-		 ckpt_err_t *err) CKPT_WARN_UNUSED;
+int ckpt_inspect(const char *bundle, const char *key_file, const char *decrypt_key, FILE *out,
+		 bool json, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 #endif

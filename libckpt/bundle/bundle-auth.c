@@ -89,7 +89,7 @@ void bundle_sum_of_chunks(const uint8_t *sums, size_t n, uint8_t out[BUNDLE_SUM_
 }
 
 /* A key file must be a regular file of exactly the key's size that only we can read. */
-static int key_read(const char *path, uint8_t key[BUNDLE_KEY_BYTES], ckpt_err_t *err)
+int bundle_key_read(const char *path, uint8_t key[BUNDLE_KEY_BYTES], ckpt_err_t *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
@@ -162,11 +162,11 @@ int bundle_key_load(struct ckpt_bundle *b, const struct bundle_auth *auth, bool 
 
 	if (sodium_init() < 0)
 		return ckpt_error_msg(err, EIO, "libsodium does not initialise");
-	ret = key_read(path, b->key, err);
+	ret = bundle_key_read(path, b->key, err);
 	if (ret == -ENOKEY && create && !(auth && auth->key_file)) {
 		ret = key_create(path, err);
 		if (ret == 0)
-			ret = key_read(path, b->key, err);
+			ret = bundle_key_read(path, b->key, err);
 	}
 	if (ret == -ENOKEY && (create || (auth && auth->key_file)))
 		return ckpt_error_msg(err, ENOKEY, "key file `%s` does not exist", path);
@@ -176,8 +176,7 @@ int bundle_key_load(struct ckpt_bundle *b, const struct bundle_auth *auth, bool 
 	return 0;
 }
 
-/* 16 hex digits naming a key without telling anything about it. */
-static void key_id(const uint8_t key[BUNDLE_KEY_BYTES], char out[17])
+void bundle_key_id(const uint8_t key[BUNDLE_KEY_BYTES], char out[17])
 {
 	static const char label[] = "ckpt-oci key id";
 	uint8_t h[16];
@@ -203,7 +202,7 @@ int bundle_mac_write(struct ckpt_bundle *b, const char *text, size_t len, ckpt_e
 	size_t n = 0;
 
 	manifest_mac(b, text, len, mac);
-	key_id(b->key, id);
+	bundle_key_id(b->key, id);
 	json_set(doc, "algorithm", json_str(MAC_ALG));
 	json_set(doc, "key_id", json_str(id));
 	json_set(doc, "mac", json_hexbuf(mac, sizeof(mac)));
@@ -268,7 +267,7 @@ int bundle_mac_check(struct ckpt_bundle *b, const struct bundle_auth *auth, cons
 		b->mac = BUNDLE_MAC_NO_KEY;
 	}
 	if (b->have_key) {
-		key_id(b->key, our_id);
+		bundle_key_id(b->key, our_id);
 		manifest_mac(b, text, len, have);
 		if (!sodium_memcmp(have, want, sizeof(have)))
 			b->mac = BUNDLE_MAC_VERIFIED;
@@ -319,4 +318,26 @@ const char *bundle_mac_name(enum bundle_mac m)
 		return "no key";
 	}
 	return "?";
+}
+
+int bundle_seal_key_load(const char *path, uint8_t key[SEAL_KEY_BYTES], char id[17],
+			 ckpt_err_t *err)
+{
+	static const char label[] = "ckpt-oci bundle encryption";
+	uint8_t file_key[BUNDLE_KEY_BYTES];
+	int ret;
+
+	if (sodium_init() < 0)
+		return ckpt_error_msg(err, EIO, "libsodium does not initialise");
+	ret = bundle_key_read(path, file_key, err);
+	if (ret == -ENOKEY)
+		return ckpt_error_msg(err, ENOKEY, "encryption key file `%s` does not exist", path);
+	if (ret < 0)
+		return ret;
+	/* its own key, so a file that is also the MAC key serves two unrelated keys */
+	crypto_generichash(key, SEAL_KEY_BYTES, (const uint8_t *)label, sizeof(label) - 1, file_key,
+			   sizeof(file_key));
+	bundle_key_id(file_key, id);
+	sodium_memzero(file_key, sizeof(file_key));
+	return 0;
 }

@@ -10,6 +10,12 @@
  * not yet hashed; the caller waits only when all are. The hasher takes
  * full chunks four at a time (bundle_chunk_sum4: a third of the CPU of
  * four single ones). A small image never starts the thread.
+ *
+ * A sealed image (bundle_seal(): compressed, encrypted) gives the same
+ * thread more to do, one chunk at a time: seal_step() turns a chunk into
+ * its record (seal.h), writes that and digests the bytes as stored. The
+ * caller only fills buffers, so compressing costs the frozen tree no more
+ * than hashing did, as long as the thread keeps up.
  */
 #define LOG_PREFIX "bundle: "
 #include <fcntl.h>
@@ -38,11 +44,131 @@ struct bundle_image {
 	char *buf[RING];
 	int fill, tail, queued;
 	bool threaded, stop;
+	bool failed;  /* sealed: a chunk failed (seal->err), under the lock */
 	bool partial; /* the newest queued chunk is the last and holds used bytes */
 	pthread_t th;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	struct image_seal *seal; /* NULL: stored as it is */
 };
+
+static void *xmalloc_buf_n(size_t n)
+{
+	char *p = malloc(n);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+static char *xmalloc_buf(void)
+{
+	return xmalloc_buf_n(BUNDLE_CHUNK);
+}
+
+/* A sealed image's writer state: the hasher thread's, or the caller's inline. */
+struct image_seal {
+	struct seal s;
+	struct bundle_digest stored; /* over the bytes as stored */
+	char *rec;		     /* one record: seal_bound(BUNDLE_CHUNK) */
+	uint64_t off;		     /* stored bytes written */
+	uint64_t *index;	     /* each record's offset */
+	size_t nrec;
+	ckpt_err_t err; /* the first failure; later chunks are skipped */
+};
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = v >> (8 * i);
+}
+
+/* Stored bytes out: written and digested in file order. */
+static int seal_out(struct bundle_image *img, const void *buf, size_t len)
+{
+	struct image_seal *is = img->seal;
+	int ret = write_all(img->fd, buf, len);
+
+	if (ret < 0)
+		return ckpt_error(&is->err, -ret, "write %s", img->name);
+	bundle_digest_update(&is->stored, buf, len);
+	is->off += len;
+	return 0;
+}
+
+/* One chunk into its record, out. */
+static void seal_step(struct bundle_image *img, const char *buf, size_t len, bool last)
+{
+	struct image_seal *is = img->seal;
+	size_t n;
+
+	if (is->err.code)
+		return;
+	if (seal_chunk(&is->s, is->nrec, last, buf, len, is->rec, &n, &is->err) < 0)
+		return;
+	is->index = xrealloc(is->index, (is->nrec + 1) * sizeof(*is->index));
+	is->index[is->nrec++] = is->off;
+	(void)seal_out(img, is->rec, n);
+}
+
+static int seal_start(struct bundle_image *img, ckpt_err_t *err)
+{
+	const struct ckpt_bundle *b = img->b;
+	struct image_seal *is;
+	uint8_t hdr[SEAL_FILE_HDR] = SEAL_FILE_MAGIC, prefix[SEAL_PREFIX_BYTES];
+
+	/* the hash state wants 64-byte alignment, more than malloc promises */
+	if (posix_memalign((void **)&is, 64, sizeof(*is)))
+		abort();
+	memset(is, 0, sizeof(*is));
+	img->seal = is;
+	seal_prefix_new(prefix);
+	seal_init(&is->s, b->seal, b->seal_level, b->seal_key, prefix, img->name);
+	bundle_digest_init(&is->stored);
+	is->rec = xmalloc_buf_n(seal_bound(BUNDLE_CHUNK));
+	put_le(hdr + 8, SEAL_FILE_VERSION, 4);
+	put_le(hdr + 12, b->seal, 4);
+	put_le(hdr + 16, BUNDLE_CHUNK, 4);
+	memcpy(hdr + 24, prefix, SEAL_PREFIX_BYTES);
+	if (seal_out(img, hdr, sizeof(hdr)) < 0) {
+		*err = is->err;
+		return -err->code;
+	}
+	return 0;
+}
+
+/* The index and the trailer, once the last record is out. */
+static int seal_finish(struct bundle_image *img, ckpt_err_t *err)
+{
+	struct image_seal *is = img->seal;
+	uint64_t index_off = is->off;
+	cleanup_free uint8_t *ix = xzalloc(is->nrec * 8 + SEAL_FILE_TAIL);
+	uint8_t *tail = ix + is->nrec * 8;
+
+	for (size_t i = 0; i < is->nrec && !is->err.code; i++)
+		put_le(ix + 8 * i, is->index[i], 8);
+	put_le(tail, is->nrec, 8);
+	put_le(tail + 8, img->size, 8);
+	put_le(tail + 16, index_off, 8);
+	memcpy(tail + 24, SEAL_INDEX_MAGIC, 8);
+	if (!is->err.code)
+		(void)seal_out(img, ix, is->nrec * 8 + SEAL_FILE_TAIL);
+	if (is->err.code) {
+		*err = is->err;
+		return -err->code;
+	}
+	return 0;
+}
+
+static void seal_free(struct image_seal *is)
+{
+	if (!is)
+		return;
+	seal_fini(&is->s);
+	free(is->rec);
+	free(is->index);
+	free(is);
+}
 
 static void hash_chunk(struct bundle_image *img, const char *buf, size_t len)
 {
@@ -67,41 +193,38 @@ static void hash_four(struct bundle_image *img, int tail)
 static void *hasher(void *arg)
 {
 	struct bundle_image *img = arg;
+	int batch = img->seal ? 1 : 4;
 
 	pthread_mutex_lock(&img->lock);
 	for (;;) {
 		size_t len;
+		bool last;
 		int i, n;
 
-		while (img->queued < 4 && !img->stop)
+		while (img->queued < batch && !img->stop)
 			pthread_cond_wait(&img->cond, &img->lock);
 		if (!img->queued)
 			break;
 		i = img->tail;
 		/* every chunk is full but a partial last one */
-		n = img->queued > 4 || (img->queued == 4 && !img->partial) ? 4 : 1;
-		len = img->partial && img->queued == 1 ? img->used : BUNDLE_CHUNK;
+		n = img->queued > 4 || (img->queued == 4 && !img->partial) ? batch : 1;
+		last = img->partial && img->queued == 1;
+		len = last ? img->used : BUNDLE_CHUNK;
 		pthread_mutex_unlock(&img->lock);
-		if (n == 4)
+		if (img->seal)
+			seal_step(img, img->buf[i], len, last);
+		else if (n == 4)
 			hash_four(img, i);
 		else
 			hash_chunk(img, img->buf[i], len);
 		pthread_mutex_lock(&img->lock);
+		img->failed = img->seal && img->seal->err.code;
 		img->tail = (img->tail + n) % RING;
 		img->queued -= n;
 		pthread_cond_broadcast(&img->cond);
 	}
 	pthread_mutex_unlock(&img->lock);
 	return NULL;
-}
-
-static char *xmalloc_buf(void)
-{
-	char *p = malloc(BUNDLE_CHUNK);
-
-	if (!p)
-		abort();
-	return p;
 }
 
 /* A second chunk: worth a thread. Without one, chunks are hashed inline. */
@@ -147,20 +270,42 @@ int bundle_image_create(struct ckpt_bundle *b, const char *name, struct bundle_i
 	img->buf[0] = xmalloc_buf();
 	crypto_generichash_init(&img->outer, NULL, 0, BUNDLE_SUM_BYTES);
 	b->open_images++;
+	if (b->seal && seal_start(img, err) < 0) {
+		bundle_image_abort(img);
+		return -err->code;
+	}
 	*out = img;
 	return 0;
 }
 
-/* The buffer being filled is written out and handed to the hasher. */
+bool bundle_image_sealed(const struct bundle_image *img)
+{
+	return img->seal != NULL;
+}
+
+/*
+ * The buffer being filled is written out and handed to the hasher; sealed,
+ * the hasher writes it (seal_step).
+ */
 static int chunk_done(struct bundle_image *img, bool last, ckpt_err_t *err)
 {
+	bool failed;
 	int ret;
 
-	ret = write_all(img->fd, img->buf[img->fill], img->used);
+	ret = img->seal ? 0 : write_all(img->fd, img->buf[img->fill], img->used);
 	if (ret < 0)
 		return ckpt_error(err, -ret, "write %s", img->name);
 	if (!last && !img->threaded && !img->buf[1])
 		start_hasher(img);
+	if (!img->threaded && img->seal) {
+		seal_step(img, img->buf[img->fill], img->used, last);
+		img->used = 0;
+		if (img->seal->err.code) {
+			*err = img->seal->err;
+			return -err->code;
+		}
+		return 0;
+	}
 	if (!img->threaded) {
 		hash_chunk(img, img->buf[img->fill], img->used);
 		img->used = 0;
@@ -172,7 +317,13 @@ static int chunk_done(struct bundle_image *img, bool last, ckpt_err_t *err)
 	pthread_cond_broadcast(&img->cond);
 	while (img->queued == RING)
 		pthread_cond_wait(&img->cond, &img->lock);
+	failed = img->failed;
 	pthread_mutex_unlock(&img->lock);
+	if (failed) {
+		stop_hasher(img);
+		*err = img->seal->err;
+		return -err->code;
+	}
 	if (!last) {
 		img->fill = (img->fill + 1) % RING;
 		img->used = 0;
@@ -225,6 +376,7 @@ static void image_free(struct bundle_image *img)
 		close(img->fd);
 	for (int i = 0; i < RING; i++)
 		free(img->buf[i]);
+	seal_free(img->seal);
 	free(img->name);
 	free(img);
 }
@@ -232,12 +384,18 @@ static void image_free(struct bundle_image *img)
 int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
 {
 	uint8_t sum[BUNDLE_SUM_BYTES];
-	int ret = img->used ? chunk_done(img, true, err) : 0;
+	/* sealed: an empty last chunk too, which says it is the last */
+	int ret = img->used || img->seal ? chunk_done(img, true, err) : 0;
 
 	stop_hasher(img);
-	if (ret == 0) {
+	if (ret == 0 && img->seal)
+		ret = seal_finish(img, err);
+	if (ret == 0 && img->seal) {
+		bundle_digest_final(&img->seal->stored, sum);
+		bundle_add_file(img->b, img->name, img->seal->off, sum, img->size, img->b->seal);
+	} else if (ret == 0) {
 		crypto_generichash_final(&img->outer, sum, sizeof(sum));
-		bundle_add_file(img->b, img->name, img->size, sum);
+		bundle_add_file(img->b, img->name, img->size, sum, img->size, 0);
 	} else {
 		(void)unlinkat(img->b->dirfd, img->name, 0);
 	}

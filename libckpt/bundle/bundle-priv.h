@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <stdbool.h>
 
+#include "bundle/seal.h"
 #include "ckpt/bundle.h"
 
 #define BUNDLE_MANIFEST "manifest.json"
@@ -29,13 +30,39 @@
  */
 #define BUNDLE_CHUNK	 BUNDLE_IOBUF
 #define BUNDLE_SUM_BYTES 32
+_Static_assert(BUNDLE_CHUNK == BUNDLE_CHUNK_BYTES, "one chunk size for digests and readers");
 #define BUNDLE_SUM_ALG	 "blake2b"
 
 struct bundle_file {
 	char *name;
-	uint64_t size;
+	uint64_t size; /* as stored: the digest is over the stored bytes */
 	uint8_t sum[BUNDLE_SUM_BYTES];
+	uint64_t plain_size; /* sealed: its contents' size */
+	unsigned seal;	     /* SEAL_* the file was written with; 0: as it is */
 };
+
+/*
+ * A sealed file (bundle_seal(): compressed, encrypted): a header, the
+ * records of its chunks (seal.h) in order, an index of their offsets
+ * (le64 each) and a trailer. Every chunk but the last holds BUNDLE_CHUNK
+ * plain bytes; the last, which may be empty, says it is the last, so a
+ * file of P plain bytes has P / BUNDLE_CHUNK + 1 records.
+ *
+ *	header:  "CKPTSEAL" le32 version le32 SEAL_* le32 chunk le32 0 prefix[16]
+ *	trailer: le64 records le64 plain size le64 index offset "CKSEALIX"
+ *
+ * The manifest lists the stored size and the digest of the stored bytes:
+ * bundle_open() verifies a sealed bundle as it does any other, every byte
+ * before anything is decoded, without the encryption key; the MAC over the
+ * manifest covers them all. The records' own tags make an encrypted file
+ * safe also where no MAC is checked.
+ */
+#define SEAL_FILE_MAGIC	  "CKPTSEAL"
+#define SEAL_INDEX_MAGIC  "CKSEALIX"
+#define SEAL_FILE_HDR	  40
+#define SEAL_FILE_TAIL	  32
+#define SEAL_FILE_VERSION 1
+#define SEAL_AEAD_NAME	  "xchacha20poly1305"
 
 /* Streaming digest of one file (see BUNDLE_CHUNK). */
 struct bundle_digest {
@@ -58,6 +85,11 @@ struct ckpt_bundle {
 	enum bundle_mac mac; /* reading: what the MAC check found */
 	bool lazy;	     /* reading: documents only, verified as they are read */
 	bool strict;	     /* reading: authenticated, so its files must be ours alone */
+	unsigned seal;	     /* writing: SEAL_* for every file; reading: the manifest's */
+	int seal_level;
+	uint8_t seal_key[SEAL_KEY_BYTES];
+	char seal_key_id[17];
+	bool have_seal_key;
 };
 
 /* A plain file name: no '/', not "..", not starting with '.', not empty. */
@@ -65,9 +97,9 @@ bool bundle_name_ok(const char *name);
 struct bundle_file *bundle_find(const struct ckpt_bundle *b, const char *name);
 /* Create name (0600, O_EXCL) in a bundle being written; the fd or -errno. */
 int bundle_new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err);
-/* List a finished file for the manifest. */
+/* List a finished file for the manifest: its stored size and digest, how sealed. */
 void bundle_add_file(struct ckpt_bundle *b, const char *name, uint64_t size,
-		     const uint8_t sum[BUNDLE_SUM_BYTES]);
+		     const uint8_t sum[BUNDLE_SUM_BYTES], uint64_t plain_size, unsigned seal);
 
 /* bundle-auth.c: digests, the key, the MAC. */
 void bundle_digest_init(struct bundle_digest *d);
@@ -85,11 +117,24 @@ void bundle_chunk_sum4(const void *const buf[4], size_t len, uint8_t out[4][BUND
  */
 int bundle_key_load(struct ckpt_bundle *b, const struct bundle_auth *auth, bool create,
 		    ckpt_err_t *err) __attribute__((warn_unused_result));
+/* A key file: regular, ours, 0600, SEAL_KEY_BYTES; -ENOKEY when absent. */
+int bundle_key_read(const char *path, uint8_t key[BUNDLE_KEY_BYTES], ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* 16 hex digits naming a key without telling anything about it. */
+void bundle_key_id(const uint8_t key[BUNDLE_KEY_BYTES], char out[17]);
+/* The encryption key from a key file (derived from it) and the file key's id. */
+int bundle_seal_key_load(const char *path, uint8_t key[SEAL_KEY_BYTES], char id[17],
+			 ckpt_err_t *err) __attribute__((warn_unused_result));
 /* Write manifest.mac for the manifest text (writing, before the sync). */
 int bundle_mac_write(struct ckpt_bundle *b, const char *text, size_t len, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 /* Check manifest.mac against the manifest text; refuse unless auth->insecure. */
 int bundle_mac_check(struct ckpt_bundle *b, const struct bundle_auth *auth, const char *text,
 		     size_t len, ckpt_err_t *err) __attribute__((warn_unused_result));
+
+/* bundle-read.c: a sealed file's contents, whole (documents). */
+int bundle_unseal_buf(const struct ckpt_bundle *b, const struct bundle_file *f, char *buf,
+		      size_t len, char **out, size_t *outlen, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -113,14 +113,23 @@ static int manifest_file(struct ckpt_bundle *b, const struct doc_at *at, const s
 			 ckpt_err_t *err)
 {
 	const char *name;
-	int64_t size;
+	const char *seal = NULL;
+	int64_t size, plain = 0;
 	struct bundle_file *bf;
 	uint8_t sum[BUNDLE_SUM_BYTES];
 
 	if (doc_str(at, f, "name", 255, &name, err) < 0 ||
 	    doc_int(at, f, "size", 0, INT64_MAX, &size, err) < 0 ||
-	    doc_hexbuf(at, f, BUNDLE_SUM_ALG, sum, sizeof(sum), err) < 0)
+	    doc_hexbuf(at, f, BUNDLE_SUM_ALG, sum, sizeof(sum), err) < 0 ||
+	    doc_opt_str(at, f, "seal", 64, &seal, err) < 0 ||
+	    doc_opt_int(at, f, "plain_size", 0, INT64_MAX, 0, &plain, err) < 0)
 		return -EPROTO;
+	/* a sealed bundle's files are all sealed, all alike */
+	if (b->seal && (!seal || strcmp(seal, seal_name(b->seal))))
+		return doc_error(err, at, "seal `%s`: the bundle is sealed with %s",
+				 seal ? seal : "(none)", seal_name(b->seal));
+	if (!b->seal && seal)
+		return doc_error(err, at, "seal `%s`: the bundle is not sealed", seal);
 	if (strchr(name, '/') || !strcmp(name, ".."))
 		return ckpt_error_msg(err, EPERM,
 				      BUNDLE_MANIFEST ": file `%s`: path escapes the bundle", name);
@@ -135,6 +144,62 @@ static int manifest_file(struct ckpt_bundle *b, const struct doc_at *at, const s
 	bf->name = xstrdup(name);
 	bf->size = size;
 	memcpy(bf->sum, sum, sizeof(sum));
+	bf->plain_size = seal ? (uint64_t)plain : (uint64_t)size;
+	bf->seal = b->seal;
+	return 0;
+}
+
+/*
+ * How the files are sealed (the manifest's "seal", authenticated with it);
+ * an encrypted bundle needs its key, and the right one, before anything is
+ * read: a wrong key is refused here, by its id.
+ */
+static int manifest_seal(struct ckpt_bundle *b, const struct bundle_auth *auth,
+			 const struct doc_at *top, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_KEY(top, "seal");
+	const char *comp = NULL, *enc = NULL, *id = NULL;
+	const struct json *seal;
+	char ours[17];
+	int ret;
+
+	if (doc_opt_obj(top, b->manifest, "seal", &seal, err) < 0)
+		return -EPROTO;
+	if (!seal) {
+		if (auth && auth->seal_key_file)
+			return ckpt_error_msg(
+				err, EPERM,
+				"not encrypted, though a key to decrypt it was given: "
+				"refusing a bundle that may have been swapped");
+		return 0;
+	}
+	if (doc_opt_str(&at, seal, "compress", 16, &comp, err) < 0 ||
+	    doc_opt_str(&at, seal, "encrypt", 32, &enc, err) < 0)
+		return -EPROTO;
+	if (comp && strcmp(comp, "zstd"))
+		return doc_error(err, &at, "compress `%s` unknown (this ckpt-oci reads zstd)",
+				 comp);
+	if (enc && strcmp(enc, SEAL_AEAD_NAME))
+		return doc_error(err, &at, "encrypt `%s` unknown (this ckpt-oci reads %s)", enc,
+				 SEAL_AEAD_NAME);
+	b->seal = (comp ? SEAL_ZSTD : 0) | (enc ? SEAL_ENCRYPT : 0);
+	if (!enc)
+		return 0;
+	if (doc_str(&at, seal, "key_id", 16, &id, err) < 0)
+		return -EPROTO;
+	if (!auth || !auth->seal_key_file)
+		return ckpt_error_msg(err, ENOKEY,
+				      "encrypted (%s, key id %s): give --decrypt KEYFILE, the key "
+				      "it was encrypted with",
+				      enc, id);
+	ret = bundle_seal_key_load(auth->seal_key_file, b->seal_key, ours, err);
+	if (ret < 0)
+		return ret;
+	if (strcmp(id, ours))
+		return ckpt_error_msg(err, EPERM,
+				      "encrypted with another key (key id %s; `%s` is key id %s)",
+				      id, auth->seal_key_file, ours);
+	b->have_seal_key = true;
 	return 0;
 }
 
@@ -162,11 +227,17 @@ static int manifest_load(struct ckpt_bundle *b, const struct bundle_auth *auth, 
 	    doc_int(&fat, fmt, "major", 0, INT32_MAX, &major, err) < 0 ||
 	    doc_int(&fat, fmt, "minor", 0, INT32_MAX, &minor, err) < 0)
 		return -EPROTO;
-	if (major != BUNDLE_FORMAT_MAJOR)
+	if (major != BUNDLE_FORMAT_MAJOR && major != BUNDLE_FORMAT_SEALED)
 		return ckpt_error_msg(err, ENOTSUP,
 				      "bundle format %" PRId64 ".%" PRId64
-				      " is not supported (this ckpt-oci reads %d.x)",
-				      major, minor, BUNDLE_FORMAT_MAJOR);
+				      " is not supported (this ckpt-oci reads %d.x and %d.x)",
+				      major, minor, BUNDLE_FORMAT_MAJOR, BUNDLE_FORMAT_SEALED);
+	ret = manifest_seal(b, auth, &at, err);
+	if (ret < 0)
+		return ret;
+	if ((major == BUNDLE_FORMAT_SEALED) != (b->seal != 0))
+		return doc_error(err, &fat, "major %" PRId64 " %s a `seal`", major,
+				 b->seal ? "without" : "with");
 	if (doc_arr(&at, b->manifest, "files", 1u << 20, &files, &n, err) < 0)
 		return -EPROTO;
 	fat = DOC_KEY(&at, "files");
@@ -446,6 +517,297 @@ static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
 	return ret;
 }
 
+/*
+ * Reading a file a chunk at a time: from its fd (pread) or from its bytes
+ * already in memory (a document); sealed, through its index (bundle-priv.h).
+ */
+struct bundle_reader {
+	const struct bundle_file *f;
+	int fd;		 /* -1: from buf */
+	const char *buf; /* the stored bytes, f->size of them */
+	struct seal s;
+	uint64_t *index; /* record i spans index[i] .. index[i + 1] */
+	size_t nrec;
+	char *rec;
+};
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static int src_read(struct bundle_reader *r, void *dst, size_t len, uint64_t off, ckpt_err_t *err)
+{
+	ssize_t n;
+
+	if (off > r->f->size || len > r->f->size - off)
+		return ckpt_error_msg(err, EPROTO,
+				      "%s: sealed file: offset %" PRIu64 " past its end",
+				      r->f->name, off);
+	if (!r->buf) {
+		n = pread(r->fd, dst, len, off);
+		if (n < 0)
+			return ckpt_error(err, errno, "read %s", r->f->name);
+		if ((size_t)n != len)
+			return ckpt_error_msg(err, EPROTO, "%s: changed since it was verified",
+					      r->f->name);
+	} else {
+		memcpy(dst, r->buf + off, len);
+	}
+	return 0;
+}
+
+/* Header, trailer and index of a sealed file, each checked against the manifest. */
+static int reader_index(struct bundle_reader *r, const struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	const struct bundle_file *f = r->f;
+	uint8_t hdr[SEAL_FILE_HDR], tail[SEAL_FILE_TAIL];
+	uint64_t nrec, plain, ix;
+	cleanup_free uint8_t *raw = NULL;
+	int ret;
+
+	if (f->size < SEAL_FILE_HDR + SEAL_FILE_TAIL)
+		return ckpt_error_msg(err, EPROTO, "%s: too short for a sealed file", f->name);
+	ret = src_read(r, hdr, sizeof(hdr), 0, err);
+	if (ret == 0)
+		ret = src_read(r, tail, sizeof(tail), f->size - sizeof(tail), err);
+	if (ret < 0)
+		return ret;
+	nrec = get_le(tail, 8);
+	plain = get_le(tail + 8, 8);
+	ix = get_le(tail + 16, 8);
+	if (memcmp(hdr, SEAL_FILE_MAGIC, 8) || get_le(hdr + 8, 4) != SEAL_FILE_VERSION ||
+	    get_le(hdr + 12, 4) != f->seal || get_le(hdr + 16, 4) != BUNDLE_CHUNK ||
+	    memcmp(tail + 24, SEAL_INDEX_MAGIC, 8))
+		return ckpt_error_msg(err, EPROTO, "%s: not a sealed file as the manifest says",
+				      f->name);
+	if (plain != f->plain_size || nrec != plain / BUNDLE_CHUNK + 1 || ix < SEAL_FILE_HDR ||
+	    ix > f->size || (f->size - ix - SEAL_FILE_TAIL) / 8 != nrec ||
+	    (f->size - ix - SEAL_FILE_TAIL) % 8)
+		return ckpt_error_msg(err, EPROTO, "%s: sealed file's index does not fit it",
+				      f->name);
+	raw = xzalloc(nrec * 8);
+	ret = src_read(r, raw, nrec * 8, ix, err);
+	if (ret < 0)
+		return ret;
+	r->index = xzalloc((nrec + 1) * sizeof(*r->index));
+	r->nrec = nrec;
+	for (size_t i = 0; i < nrec; i++) {
+		r->index[i] = get_le(raw + 8 * i, 8);
+		if (r->index[i] < (i ? r->index[i - 1] + SEAL_REC_HDR : SEAL_FILE_HDR) ||
+		    (i == 0 && r->index[i] != SEAL_FILE_HDR))
+			return ckpt_error_msg(err, EPROTO,
+					      "%s: sealed file's index is out of order", f->name);
+	}
+	r->index[nrec] = ix;
+	if (r->index[nrec - 1] + SEAL_REC_HDR > ix)
+		return ckpt_error_msg(err, EPROTO, "%s: sealed file's index does not fit it",
+				      f->name);
+	seal_init(&r->s, f->seal, 0, b->seal_key, hdr + 24, f->name);
+	r->rec = malloc(seal_bound(BUNDLE_CHUNK));
+	if (!r->rec)
+		abort();
+	return 0;
+}
+
+void bundle_reader_close(struct bundle_reader *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	seal_fini(&r->s);
+	free(r->index);
+	free(r->rec);
+	free(r);
+}
+
+static int reader_new(struct ckpt_bundle *b, const struct bundle_file *f, int fd, const char *buf,
+		      struct bundle_reader **out, ckpt_err_t *err)
+{
+	struct bundle_reader *r = xzalloc(sizeof(*r));
+	int ret;
+
+	r->f = f;
+	r->fd = fd;
+	r->buf = buf;
+	if (f->seal && b->seal & SEAL_ENCRYPT && !b->have_seal_key)
+		ret = ckpt_error_msg(err, ENOKEY, "%s: encrypted, and no key to decrypt it",
+				     f->name);
+	else
+		ret = f->seal ? reader_index(r, b, err) : 0;
+	if (ret < 0) {
+		r->fd = -1; /* the caller's still */
+		bundle_reader_close(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+int bundle_reader_open(struct ckpt_bundle *b, const char *name, struct bundle_reader **out,
+		       ckpt_err_t *err)
+{
+	const struct bundle_file *f = bundle_find(b, name);
+	struct stat st;
+	int fd, ret;
+
+	if (!f)
+		return ckpt_error_msg(err, ENOENT, "%s: not in the bundle", name);
+	if (b->lazy)
+		return ckpt_error_msg(err, EPERM, "%s: contents not verified yet", name);
+	fd = open_member(b->dirfd, name, &st, err);
+	if (fd < 0)
+		return fd;
+	ret = reader_new(b, f, fd, NULL, out, err);
+	if (ret < 0)
+		close(fd);
+	return ret;
+}
+
+uint64_t bundle_reader_size(const struct bundle_reader *r)
+{
+	return r->f->plain_size;
+}
+
+int bundle_reader_chunk(struct bundle_reader *r, uint64_t idx, void *buf, size_t *len,
+			ckpt_err_t *err)
+{
+	const struct bundle_file *f = r->f;
+	uint64_t want = f->plain_size - MIN(f->plain_size, idx * BUNDLE_CHUNK);
+	size_t reclen, plain;
+	bool last;
+	int ret;
+
+	want = MIN(want, (uint64_t)BUNDLE_CHUNK);
+	if (!f->seal) {
+		if (idx * BUNDLE_CHUNK >= f->plain_size && (idx || f->plain_size))
+			return ckpt_error_msg(err, EINVAL, "%s: no chunk %" PRIu64, f->name, idx);
+		*len = want;
+		return src_read(r, buf, want, idx * BUNDLE_CHUNK, err);
+	}
+	if (idx >= r->nrec)
+		return ckpt_error_msg(err, EINVAL, "%s: no chunk %" PRIu64, f->name, idx);
+	reclen = r->index[idx + 1] - r->index[idx];
+	if (reclen > seal_bound(BUNDLE_CHUNK))
+		return ckpt_error_msg(err, EPROTO, "%s: chunk %" PRIu64 ": record too long",
+				      f->name, idx);
+	ret = src_read(r, r->rec, reclen, r->index[idx], err);
+	if (ret == 0)
+		ret = seal_open_chunk(&r->s, idx, r->rec, reclen, buf, BUNDLE_CHUNK, &plain, &last,
+				      err);
+	if (ret < 0)
+		return ret;
+	if (plain != want || last != (idx + 1 == r->nrec))
+		return ckpt_error_msg(err, EPROTO, "%s: chunk %" PRIu64 " is not the one expected",
+				      f->name, idx);
+	*len = plain;
+	return 0;
+}
+
+int bundle_unseal_buf(const struct ckpt_bundle *b, const struct bundle_file *f, char *buf,
+		      size_t len, char **out, size_t *outlen, ckpt_err_t *err)
+{
+	struct bundle_reader *r = NULL;
+	cleanup_free char *plain = NULL;
+	size_t n;
+	int ret;
+
+	if (len != f->size)
+		return ckpt_error_msg(err, EPROTO, "%s: changed since it was verified", f->name);
+	if (f->plain_size > BUNDLE_JSON_MAX)
+		return ckpt_error_msg(err, EFBIG, "%s: JSON larger than %u bytes", f->name,
+				      BUNDLE_JSON_MAX);
+	ret = reader_new((struct ckpt_bundle *)b, f, -1, buf, &r, err);
+	if (ret < 0)
+		return ret;
+	/* room for whole chunks, and the NUL a parser may want */
+	plain = xzalloc((f->plain_size / BUNDLE_CHUNK + 1) * BUNDLE_CHUNK + 1);
+	for (uint64_t i = 0; ret == 0 && i < r->nrec; i++)
+		ret = bundle_reader_chunk(r, i, plain + i * BUNDLE_CHUNK, &n, err);
+	bundle_reader_close(r);
+	if (ret < 0)
+		return ret;
+	*outlen = f->plain_size;
+	*out = steal_pointer(&plain);
+	return 0;
+}
+
+/*
+ * A sealed file decoded, every chunk checked, into a memfd sealed against
+ * change: what it holds now is what the reader reads.
+ */
+static int unseal_to_memfd(struct ckpt_bundle *b, const struct bundle_file *f, int fd,
+			   ckpt_err_t *err)
+{
+	struct bundle_reader *r = NULL;
+	cleanup_close int mfd = -1;
+	char *m = NULL;
+	size_t maplen = (f->plain_size / BUNDLE_CHUNK + 1) * BUNDLE_CHUNK, n;
+	int ret;
+
+	ret = reader_new(b, f, fd, NULL, &r, err);
+	if (ret < 0)
+		return ret;
+	mfd = memfd_create(f->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0 || ftruncate(mfd, maplen) < 0)
+		ret = ckpt_error(err, errno, "%s: memfd for its plain bytes", f->name);
+	if (ret == 0) {
+		m = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+		if (m == MAP_FAILED)
+			ret = ckpt_error(err, errno, "%s: map its memfd", f->name);
+	}
+	for (uint64_t i = 0; ret == 0 && i < r->nrec; i++)
+		ret = bundle_reader_chunk(r, i, m + i * BUNDLE_CHUNK, &n, err);
+	if (m && m != MAP_FAILED)
+		munmap(m, maplen);
+	bundle_reader_close(r); /* and fd */
+	if (ret == 0 &&
+	    (ftruncate(mfd, f->plain_size) < 0 ||
+	     fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0))
+		ret = ckpt_error(err, errno, "%s: seal its memfd", f->name);
+	if (ret < 0)
+		return ret;
+	return steal_fd(&mfd);
+}
+
+/*
+ * An encrypted bundle opened without a MAC that verifies (--insecure-
+ * unauthenticated, inspect): the digests prove nothing then, the chunks'
+ * tags still do. Every chunk is checked now, so that an altered one is
+ * refused before anything is made rather than halfway through a restore.
+ */
+static int check_sealed(struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	cleanup_free char *buf = malloc(BUNDLE_CHUNK);
+	int ret = 0;
+
+	if (!buf)
+		abort();
+	for (size_t i = 0; ret == 0 && i < b->nfiles; i++) {
+		struct bundle_reader *r = NULL;
+		struct stat st;
+		size_t n;
+		int fd = open_member(b->dirfd, b->files[i].name, &st, err);
+
+		if (fd < 0)
+			return fd;
+		ret = reader_new(b, &b->files[i], fd, NULL, &r, err);
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
+		for (uint64_t c = 0; ret == 0 && c < r->nrec; c++)
+			ret = bundle_reader_chunk(r, c, buf, &n, err);
+		bundle_reader_close(r);
+	}
+	return ret;
+}
+
 static int open_bundle(const char *path, const struct bundle_auth *auth, bool lazy,
 		       struct ckpt_bundle **out, ckpt_err_t *err)
 {
@@ -470,6 +832,8 @@ static int open_bundle(const char *path, const struct bundle_auth *auth, bool la
 		ret = check_sizes(b, err);
 	if (ret == 0 && !lazy)
 		ret = check_sums(b, err);
+	if (ret == 0 && !lazy && (b->seal & SEAL_ENCRYPT) && b->mac != BUNDLE_MAC_VERIFIED)
+		ret = check_sealed(b, err);
 	if (ret < 0) {
 		bundle_close(b);
 		return ckpt_error_wrap(err, "bundle `%s`", path);
@@ -490,6 +854,21 @@ int bundle_open_documents(const char *path, const struct bundle_auth *auth,
 	return open_bundle(path, auth, true, out, err);
 }
 
+const char *bundle_sealed_with(const struct ckpt_bundle *b)
+{
+	return b->seal ? seal_name(b->seal) : NULL;
+}
+
+int bundle_file_size(struct ckpt_bundle *b, const char *name, uint64_t *size, ckpt_err_t *err)
+{
+	const struct bundle_file *f = bundle_find(b, name);
+
+	if (!f)
+		return ckpt_error_msg(err, ENOENT, "%s: not in the bundle", name);
+	*size = f->plain_size;
+	return 0;
+}
+
 int bundle_get_json(struct ckpt_bundle *b, const char *name, struct json **out, ckpt_err_t *err)
 {
 	const struct bundle_file *f = bundle_find(b, name);
@@ -508,6 +887,15 @@ int bundle_get_json(struct ckpt_bundle *b, const char *name, struct json **out, 
 	if (len != f->size || sodium_memcmp(sum, f->sum, sizeof(sum)))
 		return ckpt_error_msg(err, EPROTO, "%s: changed since the bundle was verified",
 				      name);
+	if (f->seal) {
+		char *plain = NULL;
+
+		ret = bundle_unseal_buf(b, f, text, len, &plain, &len, err);
+		if (ret < 0)
+			return ret;
+		free(text);
+		text = plain;
+	}
 	ret = json_parse(text, len, out, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "%s", name);
@@ -526,11 +914,13 @@ int bundle_open_file(struct ckpt_bundle *b, const char *name, int *fd, uint64_t 
 	if (b->lazy)
 		return ckpt_error_msg(err, EPERM, "%s: contents not verified yet", name);
 	r = open_member(b->dirfd, name, &st, err);
+	if (r >= 0 && f->seal)
+		r = unseal_to_memfd(b, f, r, err);
 	if (r < 0)
 		return r;
 	*fd = r;
 	if (size)
-		*size = f->size;
+		*size = f->plain_size;
 	return 0;
 }
 

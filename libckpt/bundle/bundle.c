@@ -67,6 +67,7 @@ static void bundle_free(struct ckpt_bundle *b)
 	free(b->files);
 	json_free(b->manifest);
 	sodium_memzero(b->key, sizeof(b->key));
+	sodium_memzero(b->seal_key, sizeof(b->seal_key));
 	if (b->dirfd >= 0)
 		close(b->dirfd);
 	free(b->path);
@@ -130,7 +131,7 @@ int bundle_new_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
 }
 
 void bundle_add_file(struct ckpt_bundle *b, const char *name, uint64_t size,
-		     const uint8_t sum[BUNDLE_SUM_BYTES])
+		     const uint8_t sum[BUNDLE_SUM_BYTES], uint64_t plain_size, unsigned seal)
 {
 	struct bundle_file *f;
 
@@ -139,6 +140,49 @@ void bundle_add_file(struct ckpt_bundle *b, const char *name, uint64_t size,
 	f->name = xstrdup(name);
 	f->size = size;
 	memcpy(f->sum, sum, BUNDLE_SUM_BYTES);
+	f->plain_size = plain_size;
+	f->seal = seal;
+}
+
+int bundle_seal(struct ckpt_bundle *b, const struct bundle_seal_opts *o, ckpt_err_t *err)
+{
+	if (!b->writing || b->nfiles || b->open_images)
+		return ckpt_error_msg(err, EINVAL, "bundle `%s`: sealed from its first file only",
+				      b->path);
+	b->seal = (o->zstd ? SEAL_ZSTD : 0) | (o->key_file ? SEAL_ENCRYPT : 0);
+	b->seal_level = o->level;
+	if (o->key_file) {
+		int ret = bundle_seal_key_load(o->key_file, b->seal_key, b->seal_key_id, err);
+
+		if (ret < 0)
+			return ret;
+		b->have_seal_key = true;
+	}
+	return 0;
+}
+
+/* A document of a sealed bundle is a sealed image like any other. */
+static int put_json_sealed(struct ckpt_bundle *b, const char *name, const struct json *doc,
+			   ckpt_err_t *err)
+{
+	cleanup_free char *text = NULL;
+	struct bundle_image *img = NULL;
+	size_t len = 0;
+	int ret;
+
+	text = json_dump(doc, true, &len);
+	if (!text)
+		return ckpt_error_msg(err, EINVAL, "%s: cannot serialise JSON", name);
+	text[len++] = '\n';
+	ret = bundle_image_create(b, name, &img, err);
+	if (ret < 0)
+		return ret;
+	ret = bundle_image_write(img, text, len, err);
+	if (ret < 0) {
+		bundle_image_abort(img);
+		return ret;
+	}
+	return bundle_image_close(img, err);
 }
 
 int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *doc,
@@ -150,6 +194,8 @@ int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *
 	size_t len = 0;
 	int ret;
 
+	if (b->seal)
+		return put_json_sealed(b, name, doc, err);
 	fd = bundle_new_file(b, name, err);
 	if (fd < 0)
 		return fd;
@@ -165,7 +211,7 @@ int bundle_put_json(struct ckpt_bundle *b, const char *name, const struct json *
 		return ckpt_error(err, -ret, "write %s", name);
 	}
 	bundle_digest(text, len, sum);
-	bundle_add_file(b, name, len, sum);
+	bundle_add_file(b, name, len, sum, len, 0);
 	return 0;
 }
 
@@ -201,7 +247,8 @@ static struct json *manifest_build(const struct ckpt_bundle *b)
 	time_t now = time(NULL);
 
 	fmt = json_set(m, "format", json_obj());
-	json_set(fmt, "major", json_int(BUNDLE_FORMAT_MAJOR));
+	/* sealed files are not what a 2.x reader thinks they are: it must refuse */
+	json_set(fmt, "major", json_int(b->seal ? BUNDLE_FORMAT_SEALED : BUNDLE_FORMAT_MAJOR));
 	json_set(fmt, "minor", json_int(BUNDLE_FORMAT_MINOR));
 	json_set(m, "tool", json_str("ckpt-oci " CKPT_VERSION));
 	gmtime_r(&now, &tm);
@@ -214,12 +261,26 @@ static struct json *manifest_build(const struct ckpt_bundle *b)
 	json_set(host, "xcr0", json_hex(h.xcr0));
 	json_set(host, "page_size", json_int(h.page_size));
 	json_set(host, "cpu_features", cpu_features_probe());
+	if (b->seal) {
+		struct json *seal = json_set(m, "seal", json_obj());
+
+		if (b->seal & SEAL_ZSTD)
+			json_set(seal, "compress", json_str("zstd"));
+		if (b->seal & SEAL_ENCRYPT) {
+			json_set(seal, "encrypt", json_str(SEAL_AEAD_NAME));
+			json_set(seal, "key_id", json_str(b->seal_key_id));
+		}
+	}
 	files = json_set(m, "files", json_arr());
 	for (size_t i = 0; i < b->nfiles; i++) {
 		f = json_push(files, json_obj());
 		json_set(f, "name", json_str(b->files[i].name));
 		json_set(f, "size", json_int(b->files[i].size));
 		json_set(f, BUNDLE_SUM_ALG, json_hexbuf(b->files[i].sum, BUNDLE_SUM_BYTES));
+		if (b->files[i].seal) {
+			json_set(f, "plain_size", json_int(b->files[i].plain_size));
+			json_set(f, "seal", json_str(seal_name(b->files[i].seal)));
+		}
 	}
 	return m;
 }

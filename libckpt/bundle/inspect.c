@@ -94,12 +94,28 @@ static void print_manifest(FILE *out, const struct ckpt_bundle *b)
 	fprintf(out, "host:      kernel %s, page size %lld, xcr0 %s\n", str_or(host, "kernel"),
 		int_or(host, "page_size"), str_or(host, "xcr0"));
 	fprintf(out, "cpu:       %s\n", str_or(host, "cpu_model"));
+	if (bundle_sealed_with(b)) {
+		const struct json *seal = json_get(m, "seal");
+		long long stored = 0, plain = 0;
+
+		for (size_t i = 0; i < json_len(files); i++) {
+			stored += int_or(json_at(files, i), "size");
+			plain += int_or(json_at(files, i), "plain_size");
+		}
+		fprintf(out, "sealed:    %s%s%s%s, %lld bytes stored for %lld (%.1f%%)\n",
+			bundle_sealed_with(b), json_get(seal, "key_id") ? " (key id " : "",
+			opt_str(seal, "key_id", ""), json_get(seal, "key_id") ? ")" : "", stored,
+			plain, plain ? 100.0 * stored / plain : 100.0);
+	}
 	fprintf(out, "files:     %zu\n", json_len(files));
 	for (size_t i = 0; i < json_len(files); i++) {
 		const struct json *f = json_at(files, i);
 
-		fprintf(out, "  %12lld  %.16s  %s\n", int_or(f, "size"), str_or(f, "blake2b"),
+		fprintf(out, "  %12lld  %.16s  %s", int_or(f, "size"), str_or(f, "blake2b"),
 			str_or(f, "name"));
+		if (json_get(f, "plain_size"))
+			fprintf(out, " (%lld bytes plain)", int_or(f, "plain_size"));
+		fputc('\n', out);
 	}
 }
 
@@ -460,11 +476,14 @@ static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_e
 	return 0;
 }
 
-int ckpt_inspect(const char *bundle, const char *key_file, FILE *out, bool json,
-		 ckpt_err_t *err)
+int ckpt_inspect(const char *bundle, const char *key_file, const char *decrypt_key, FILE *out,
+		 bool json, ckpt_err_t *err)
 {
 	/* a bundle that does not authenticate is shown, saying so, never restored */
-	struct bundle_auth auth = {.key_file = key_file, .insecure = true, .quiet = true};
+	struct bundle_auth auth = {.key_file = key_file,
+				   .insecure = true,
+				   .quiet = true,
+				   .seal_key_file = decrypt_key};
 	struct ckpt_bundle *b = NULL;
 	int ret;
 

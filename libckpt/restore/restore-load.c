@@ -82,9 +82,7 @@ static int threads_read(const struct doc_at *at, struct rtask *t, const struct p
 /* The pages image's size, from the verified manifest. */
 static int image_size(struct rctx *rc, const char *name, uint64_t *size, ckpt_err_t *err)
 {
-	cleanup_close int fd = -1;
-
-	return bundle_open_file(rc->bundle, name, &fd, size, err);
+	return bundle_file_size(rc->bundle, name, size, err);
 }
 
 /* Each shared object's runs read from inside its image. */

@@ -155,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	read_all_members(dir);
 	devnull = fopen("/dev/null", "we");
 	if (devnull) {
-		(void)ckpt_inspect(dir, "/nonexistent", devnull, data[0] & 2, &err);
+		(void)ckpt_inspect(dir, "/nonexistent", NULL, devnull, data[0] & 2, &err);
 		fclose(devnull);
 	}
 	return 0;

@@ -100,7 +100,7 @@ flip()
 @test "bundle: format version 99 is refused" {
 	mkb
 	sed -i 's|"major": 2|"major": 99|' "$T/b/manifest.json"
-	refused "bundle format 99.0 is not supported (this ckpt-oci reads 2.x)"
+	refused "bundle format 99.0 is not supported (this ckpt-oci reads 2.x and 3.x)"
 }
 
 @test "bundle: a missing bundle is refused" {

@@ -309,7 +309,8 @@ static void test_rejections(ckpt_err_t *err)
 
 	p = fresh("v99", err);
 	edit_manifest(p, set_major99);
-	like(open_msg_insecure(p, err), "bundle format 99.0 is not supported (this ckpt-oci reads 2.x)",
+	like(open_msg_insecure(p, err),
+	     "bundle format 99.0 is not supported (this ckpt-oci reads 2.x and 3.x)",
 	     "format major 99");
 	ok(strchr(err->msg, '\n') == NULL, "errors are one line");
 	free(steal_pointer(&p));
