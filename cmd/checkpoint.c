@@ -44,6 +44,11 @@ static void checkpoint_usage(FILE *f)
 		   "      --key FILE       MAC the bundle with this key, shared with the nodes\n"
 		   "                       that restore it (default: this host's key,\n"
 		   "                       " BUNDLE_HOST_KEY ", made on first use)\n"
+		   "      --compress zstd[:LEVEL]  compress every file of the bundle, each 1 MiB\n"
+		   "                       chunk on its own (default level: 1, zstd's fast one)\n"
+		   "      --encrypt FILE   encrypt and authenticate every file with this key\n"
+		   "                       (32 bytes, 0600, as --key's); restore and inspect\n"
+		   "                       need it (--decrypt FILE)\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -87,6 +92,8 @@ static const struct option checkpoint_longopts[] = {
 	{ "root", required_argument, NULL, 'D' },
 	{ "no-rootfs", no_argument, NULL, 'F' },
 	{ "key", required_argument, NULL, 'K' },
+	{ "compress", required_argument, NULL, 'Z' },
+	{ "encrypt", required_argument, NULL, 'E' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -148,6 +155,21 @@ static int checkpoint_opt(int c, struct ckpt_dump_opts *opts, struct oci_checkpo
 		break;
 	case 'K':
 		opts->key_file = optarg;
+		break;
+	case 'Z':
+		if (strncmp(optarg, "zstd", 4) || (optarg[4] && optarg[4] != ':'))
+			return cmd_fail("checkpoint", "--compress knows zstd or zstd:LEVEL");
+		opts->compress = true;
+		if (optarg[4]) {
+			opts->compress_level = strtol(optarg + 5, &end, 10);
+			if (*end || !optarg[5] || opts->compress_level < -7 ||
+			    opts->compress_level > 19 || !opts->compress_level)
+				return cmd_fail("checkpoint", "--compress zstd:LEVEL wants a level "
+							      "of -7..19 but 0");
+		}
+		break;
+	case 'E':
+		opts->encrypt_key = optarg;
 		break;
 	case 'v':
 		opts->verbose = true;

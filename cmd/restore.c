@@ -44,6 +44,8 @@ static void restore_usage(FILE *f)
 		   "                       " BUNDLE_HOST_KEY ")\n"
 		   "      --insecure-unauthenticated  restore a bundle whose MAC is missing or\n"
 		   "                       does not verify: its tasks may be anyone's\n"
+		   "      --decrypt FILE   the key an encrypted bundle was written with\n"
+		   "                       (checkpoint --encrypt FILE; --encrypt FILE also works)\n"
 		   "      --console-socket PATH  the tree's console (a terminal whose master\n"
 		   "                       was outside it, as a container's terminal: true) is\n"
 		   "                       made again; its master goes to this unix socket\n"
@@ -65,6 +67,8 @@ static const struct option restore_longopts[] = {
 	{ "rootfs", required_argument, NULL, 'F' },
 	{ "key", required_argument, NULL, 'K' },
 	{ "insecure-unauthenticated", no_argument, NULL, 'U' },
+	{ "decrypt", required_argument, NULL, 'E' },
+	{ "encrypt", required_argument, NULL, 'E' },
 	{ "console-socket", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -150,6 +154,9 @@ static int restore_opt(int c, struct ckpt_restore_opts *opts, struct oci_restore
 		break;
 	case 'U':
 		opts->insecure_unauthenticated = true;
+		break;
+	case 'E':
+		opts->decrypt_key = optarg;
 		break;
 	case 'h':
 		restore_usage(stdout);

@@ -521,6 +521,7 @@ static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup
 {
 	struct bundle_auth auth = {.key_file = o->restore.key_file,
 				   .insecure = o->restore.insecure_unauthenticated,
+				   .seal_key_file = o->restore.decrypt_key,
 				   .quiet = true /* ckpt_restore's own open warns */};
 	struct ckpt_bundle *b = NULL;
 	int ret;

@@ -267,6 +267,15 @@ static int dump_open(struct ckpt_dump_opts *o, struct ckpt_ctx *ctx, int *j_tmp,
 		return ret;
 	if (o->no_sync)
 		bundle_set_no_sync(ctx->bundle);
+	if (o->compress || o->encrypt_key) {
+		struct bundle_seal_opts so = {.zstd = o->compress,
+					      .level = o->compress_level,
+					      .key_file = o->encrypt_key};
+
+		ret = bundle_seal(ctx->bundle, &so, err);
+		if (ret < 0)
+			return ret;
+	}
 	return extra_dump(ctx, o, err);
 }
 

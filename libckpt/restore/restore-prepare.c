@@ -208,7 +208,8 @@ int rc_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
 {
 	int ret = bundle_open(o->bundle,
 			      &(struct bundle_auth){.key_file = o->key_file,
-						    .insecure = o->insecure_unauthenticated},
+						    .insecure = o->insecure_unauthenticated,
+						    .seal_key_file = o->decrypt_key},
 			      &rc->bundle, err);
 
 	if (ret == 0)
