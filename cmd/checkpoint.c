@@ -49,6 +49,10 @@ static void checkpoint_usage(FILE *f)
 		   "      --encrypt FILE   encrypt and authenticate every file with this key\n"
 		   "                       (32 bytes, 0600, as --key's); restore and inspect\n"
 		   "                       need it (--decrypt FILE)\n"
+		   "      --pre-dump       copy memory only, the tree running, and track the\n"
+		   "                       pages it writes from now on (the tree runs on)\n"
+		   "      --parent DIR     a pre-dump of the same tree: pages it holds that\n"
+		   "                       were not written since are referenced, not copied\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -94,6 +98,8 @@ static const struct option checkpoint_longopts[] = {
 	{ "key", required_argument, NULL, 'K' },
 	{ "compress", required_argument, NULL, 'Z' },
 	{ "encrypt", required_argument, NULL, 'E' },
+	{ "pre-dump", no_argument, NULL, 'P' },
+	{ "parent", required_argument, NULL, 'A' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -170,6 +176,14 @@ static int checkpoint_opt(int c, struct ckpt_dump_opts *opts, struct oci_checkpo
 		break;
 	case 'E':
 		opts->encrypt_key = optarg;
+		break;
+	case 'P':
+		/* the tree runs on: a container is not stopped either */
+		opts->pre_dump = true;
+		opts->leave_running = true;
+		break;
+	case 'A':
+		opts->parent = optarg;
 		break;
 	case 'v':
 		opts->verbose = true;

@@ -55,6 +55,7 @@ struct ckpt_ctx {
 	bool own_pidns;			/* root is pid 1 of its namespace */
 	struct ckpt_bundle *bundle;
 	bool defer_wait;		/* the tree is frozen: attach now, wait later */
+	struct mem_incr *incr;		/* --parent: pages the parent holds (mem-incr.c) */
 };
 
 /* seize.c */

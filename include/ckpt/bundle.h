@@ -159,6 +159,11 @@ const char *bundle_sealed_with(const struct ckpt_bundle *b);
 /* true when the manifest lists name. */
 int bundle_has_file(struct ckpt_bundle *b, const char *name);
 const struct json *bundle_manifest(const struct ckpt_bundle *b);
+/*
+ * BLAKE2b-256 of manifest.json's bytes, the ones the MAC was checked on: a
+ * child bundle records its parent's, so the child's MAC covers the link.
+ */
+void bundle_manifest_sum(const struct ckpt_bundle *b, uint8_t out[32]);
 const char *bundle_path(const struct ckpt_bundle *b);
 int bundle_dirfd(const struct ckpt_bundle *b);
 

@@ -37,6 +37,13 @@ struct ckpt_dump_opts {
 	bool compress;		/* --compress zstd: every file compressed per chunk */
 	int compress_level;	/* zstd's level; 0: its fast default */
 	const char *encrypt_key; /* --encrypt FILE: every file encrypted with this key */
+	/*
+	 * Copy memory only, the tree running, and track the pages it writes
+	 * from here (the tree is left running); a later checkpoint with
+	 * parent set to this bundle writes only those.
+	 */
+	bool pre_dump;
+	const char *parent;	/* a pre-dump of the same tree: pages it holds are referenced */
 	uint64_t frozen_ns;	/* out: first thread stopped to the tree resumed or killed */
 	const struct ckpt_extra_file *extra;	/* documents added to the bundle */
 	int nextra;

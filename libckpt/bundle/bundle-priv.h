@@ -80,6 +80,7 @@ struct ckpt_bundle {
 	struct bundle_file *files;
 	size_t nfiles;
 	struct json *manifest; /* reading: parsed manifest.json */
+	uint8_t manifest_sum[BUNDLE_SUM_BYTES]; /* reading: BLAKE2b of its bytes, as MACed */
 	uint8_t key[BUNDLE_KEY_BYTES];
 	bool have_key;
 	enum bundle_mac mac; /* reading: what the MAC check found */

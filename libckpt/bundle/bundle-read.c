@@ -219,6 +219,7 @@ static int manifest_load(struct ckpt_bundle *b, const struct bundle_auth *auth, 
 	ret = bundle_mac_check(b, auth, text, len, err);
 	if (ret < 0)
 		return ret;
+	bundle_digest(text, len, b->manifest_sum);
 	ret = json_parse(text, len, &b->manifest, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, BUNDLE_MANIFEST);
@@ -927,4 +928,9 @@ int bundle_open_file(struct ckpt_bundle *b, const char *name, int *fd, uint64_t 
 int bundle_has_file(struct ckpt_bundle *b, const char *name)
 {
 	return bundle_find(b, name) != NULL;
+}
+
+void bundle_manifest_sum(const struct ckpt_bundle *b, uint8_t out[32])
+{
+	memcpy(out, b->manifest_sum, BUNDLE_SUM_BYTES);
 }

@@ -15,6 +15,7 @@
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "files/files.h"
+#include "mem/mem-incr.h"
 #include "namespaces/cgroup.h"
 #include "namespaces/mnt.h"
 #include "namespaces/net.h"
@@ -425,6 +426,13 @@ static int inspect_json(struct ckpt_bundle *b, FILE *out, struct json *tree, str
 	ret = get_optional(b, "oci.json", &oci, err);
 	if (ret == 0)
 		ret = get_optional(b, "rootfs-diff.json", &diff, err);
+	if (ret == 0 && bundle_has_file(b, CHAIN_DOC)) {
+		struct json *chain = NULL;
+
+		ret = bundle_get_json(b, CHAIN_DOC, &chain, err);
+		if (ret == 0)
+			json_set(doc, "chain", chain);
+	}
 	if (ret < 0)
 		return ret;
 	if (oci) {
@@ -460,7 +468,9 @@ static int inspect_bundle(struct ckpt_bundle *b, FILE *out, bool as_json, ckpt_e
 		return inspect_json(b, out, steal_pointer(&tree), steal_pointer(&tasks),
 				    steal_pointer(&files), err);
 	print_manifest(out, b);
-	ret = print_container(b, out, err);
+	ret = mem_chain_describe(b, out, err);
+	if (ret == 0)
+		ret = print_container(b, out, err);
 	if (ret < 0)
 		return ret;
 	if (tree)

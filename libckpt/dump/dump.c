@@ -27,7 +27,9 @@
 #include "ckpt/ckpt.h"
 #include "engine.h"
 #include "files/files.h"
+#include "dump/dump.h"
 #include "dump/freezer.h"
+#include "mem/mem-incr.h"
 #include "namespaces/ns.h"
 #include "util/abort.h"
 #include "util/journal.h"
@@ -147,7 +149,7 @@ static char *abs_path(const char *path)
  * name, the --pid of its init): the lock is on the root's pid and start
  * time, under /run/ckpt-oci, removed when released.
  */
-static int tree_lock(pid_t root, char **path, ckpt_err_t *err)
+int tree_lock(pid_t root, char **path, ckpt_err_t *err)
 {
 	unsigned long long start = journal_starttime(root);
 	int fd;
@@ -167,7 +169,7 @@ static int tree_lock(pid_t root, char **path, ckpt_err_t *err)
  * pass, then thawed into its ptrace stop; otherwise threads are seized one
  * by one until no new one shows up.
  */
-static int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o,
+int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o,
 			       struct freezer *fz, ckpt_err_t *err)
 {
 	int ret;
@@ -200,7 +202,7 @@ static int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts
 }
 
 /* Resume the tree; one that was frozen (paused) is frozen again first. */
-static void release_tree(struct ckpt_ctx *ctx, struct freezer *fz)
+void release_tree(struct ckpt_ctx *ctx, struct freezer *fz)
 {
 	ckpt_err_t e = { 0 };
 
@@ -244,7 +246,7 @@ static void open_log(const char *work_dir, const char *bundle, const char *name,
  * The log opened, the bundle created (its temporary directory journaled,
  * so a killed checkpoint leaves nothing) and the caller's documents added.
  */
-static int dump_open(struct ckpt_dump_opts *o, struct ckpt_ctx *ctx, int *j_tmp, ckpt_err_t *err)
+int dump_open(struct ckpt_dump_opts *o, struct ckpt_ctx *ctx, int *j_tmp, ckpt_err_t *err)
 {
 	cleanup_free char *tmp_path = NULL;
 	int ret;
@@ -341,6 +343,8 @@ static int dump_frozen(struct ckpt_ctx *ctx, struct ckpt_dump_opts *o, struct fr
 		ret = ckpt_abort_check(err);
 	if (ret == 0 && o->frozen)
 		ret = o->frozen(o, ctx->bundle, err);
+	if (ret == 0 && ctx->incr)
+		ret = mem_incr_chain_put(ctx->bundle, ctx->incr, false, o->pid, NULL, err);
 	/* the last point where an abort is answered: nothing is kept after it */
 	if (ret == 0)
 		ret = ckpt_abort_check(err);
@@ -365,16 +369,27 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	struct ckpt_ctx ctx = { 0 };
 	struct files_dctx fc = { 0 };
 	struct freezer fz = { .dirfd = -1 };
+	struct mem_incr incr = { 0 };
 	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
+	unsigned long long root_start = journal_starttime(o->pid);
 	cleanup_free char *lock_path = NULL;
 	int ret, lock, j_tmp = -1, j_net = -1;
 	bool locked = false;
 
+	if (o->pre_dump)
+		return ckpt_predump(o, err);
 	if (geteuid() != 0)
 		return ckpt_error_msg(err, EPERM, "checkpoint needs root");
 	lock = tree_lock(o->pid, &lock_path, err);
 	if (lock < 0)
 		return lock;
+	/* the chain is checked before anything changes */
+	if (o->parent) {
+		ret = mem_incr_open(&incr, o->parent, o->bundle, o->key_file, o->pid, err);
+		if (ret < 0)
+			goto out;
+		ctx.incr = &incr;
+	}
 	ret = dump_open(o, &ctx, &j_tmp, err);
 	if (ret < 0)
 		goto out;
@@ -396,7 +411,11 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		ret = seize_kill(&ctx, &t_end, err);
 		inet_dump_release(&fc, true);
 		journal_done(j_net); /* the lock stays: it goes with the tree's namespace */
+		track_stop(o->pid, root_start); /* nothing left to track */
 	}
+	if (ctx.incr)
+		pr_info("%llu pages referenced in the parent `%s`",
+			(unsigned long long)incr.nref, o->parent);
 	/* frozen: from the first thread stopped until the tree resumed or was killed */
 	o->frozen_ns = t_end - t_frozen;
 	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,
@@ -408,6 +427,7 @@ out:
 	files_dump_free(&fc);
 	json_free(fc.doc);
 	ctx_free(&ctx);
+	mem_incr_free(&incr);
 	log_close_file();
 	lockfile_release(lock_path, lock);
 	return ret;

@@ -173,6 +173,12 @@ static int runs_read(const struct doc_at *at, const struct json *arr, size_t n, 
 	return 0;
 }
 
+int mem_runs_read(const struct doc_at *at, const struct json *arr, size_t n, bool with_off,
+		  uint64_t img_pages, struct mem_run *out, ckpt_err_t *err)
+{
+	return runs_read(at, arr, n, with_off, img_pages, out, err);
+}
+
 /* The object's populated ranges [dst, len, src] (bytes), inside the object. */
 static int shm_runs_read(const struct doc_at *at, const struct json *arr, size_t n,
 			 struct mem_vma *v, ckpt_err_t *err)
@@ -429,6 +435,7 @@ void mem_doc_free(struct mem_task *m)
 		free(m->vmas[i].shm_runs);
 	free(m->vmas);
 	free(m->runs);
+	free(m->xruns);
 	free(m->guards);
 	free(m->inherited);
 	free(m->vdso);

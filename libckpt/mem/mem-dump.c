@@ -24,6 +24,7 @@
 
 #include "engine.h"
 #include "mem/mem.h"
+#include "mem/mem-incr.h"
 #include "util/abort.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -102,6 +103,10 @@ struct pcopy {
 	size_t batch;
 	uint64_t npages;
 	struct json *pagemap;
+	/* --parent: pages referenced, not copied (mem-incr.c) */
+	const struct mem_ranges *refs;
+	size_t ref_cur;
+	struct mem_ranges used;
 };
 
 static int pcopy_flush(struct pcopy *c, ckpt_err_t *err)
@@ -279,6 +284,29 @@ static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, 
 	return 0;
 }
 
+struct region_arg {
+	struct pcopy *c;
+	struct cow *w;
+};
+
+static int region_copy(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	struct region_arg *r = arg;
+
+	return pages_region(r->c, r->w, a, e, err);
+}
+
+/* Region [a, e) but the pages referenced in the parent bundle. */
+static int pages_region_incr(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e,
+			     ckpt_err_t *err)
+{
+	struct region_arg r = {c, w};
+
+	if (!c->refs || !c->refs->n)
+		return pages_region(c, w, a, e, err);
+	return mem_incr_split(c->refs, &c->ref_cur, a, e, region_copy, &r, &c->used, err);
+}
+
 /*
  * Every private page of the task through pcopy c: PAGEMAP_SCAN (at pmfd,
  * SCAN_REGIONS regions at a time in regs) for runs, each run split by
@@ -315,7 +343,7 @@ static int pages_scan(struct pcopy *c, struct cow *w, int pmfd, struct page_regi
 		for (long i = 0; i < n; i++) {
 			if (regs[i].end <= done)
 				continue;
-			ret = pages_region(c, w, MAX(regs[i].start, done), regs[i].end, err);
+			ret = pages_region_incr(c, w, MAX(regs[i].start, done), regs[i].end, err);
 			if (ret < 0)
 				return ret;
 			done = regs[i].end;
@@ -345,6 +373,7 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 	cleanup_close int memfd = openat(t->procfd, "mem", O_RDONLY | O_CLOEXEC);
 	cleanup_close int ppmfd = -1;
 	struct pcopy c = {.t = t, .memfd = memfd, .buf = buf, .remote = remote, .pagemap = pagemap};
+	struct mem_ranges refs = {0};
 	int ret;
 
 	if (pmfd < 0 || memfd < 0)
@@ -353,12 +382,24 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 		ppmfd = openat(t->parent->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
 	w->self = pmfd;
 	w->parent = ppmfd;
+	if (ctx->incr) {
+		ret = mem_incr_task_refs(ctx->incr, t, &refs, err);
+		if (ret < 0)
+			return ret;
+		c.refs = &refs;
+	}
 	ret = bundle_image_create(ctx->bundle, name, &c.img, err);
 	if (ret < 0)
 		return ret;
 	ret = pages_scan(&c, w, pmfd, regs, err);
 	if (ret == 0)
 		ret = pcopy_flush(&c, err);
+	if (ret == 0 && ctx->incr)
+		ret = mem_incr_refs_put(ctx->bundle, t->ns_pid, &c.used, err);
+	if (ctx->incr)
+		ctx->incr->nref += ranges_pages(&c.used);
+	ranges_free(&refs);
+	ranges_free(&c.used);
 	if (ret < 0)
 		goto fail;
 	if (w->nruns)

@@ -30,6 +30,7 @@
 
 #include "mem/mem.h"
 #include "mem/mem-restore.h"
+#include "mem/mem-incr.h"
 #include "restore/restore.h"
 #include "util/log.h"
 #include "util/uapi.h"
@@ -562,6 +563,9 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		ret = pages_fill(rc, t, vmas, n, runs ? runs : t->mem.runs, nruns, err);
 	if (ret == 0 && t->mem.ninherited)
 		ret = cow_copy(t, keep, err);
+	/* an incremental bundle: the pages its parents hold */
+	if (ret == 0 && t->mem.nxruns)
+		ret = mem_chain_fill(rc->chain, t->pid, t->host_pid, &t->rs, &t->mem, err);
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (vmas[i].kind != VMA_VDSO)
 			ret = vma_finish(t, &vmas[i], rc->scratch + SCRATCH_DATA, err);

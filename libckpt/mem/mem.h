@@ -118,6 +118,8 @@ struct mem_task {
 	size_t ninherited;
 	struct mem_mm mm;
 	struct vdso_info *vdso; /* "vdso", NULL when not recorded */
+	struct mem_xrun *xruns; /* parentmap-PID.json, found in the chain (mem-chain.c) */
+	size_t nxruns;
 };
 
 /* mem-doc.c: the field tables the writer (mem-vmas.c) and the reader share. */
@@ -133,6 +135,13 @@ int mem_doc_read(const struct doc_at *at, const struct json *task, const struct 
 		 const struct json *pagemap, uint64_t img_size, struct mem_task *m,
 		 ckpt_err_t *err) __attribute__((warn_unused_result));
 void mem_doc_free(struct mem_task *m);
+/*
+ * n runs of arr, [address, npages(, offset)] (with_off), sorted, disjoint,
+ * page aligned, inside the user range and (with_off) the img_pages image.
+ */
+int mem_runs_read(const struct doc_at *at, const struct json *arr, size_t n, bool with_off,
+		  uint64_t img_pages, struct mem_run *out, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 bool vmflags_has(const char *vmflags, const char *fl);
 
 struct ckpt_ctx;

@@ -164,6 +164,8 @@ static int rc_load_task(struct rctx *rc, struct rtask *t, const struct pstree_ta
 		ret = mem_doc_read(&at, t->doc, &pm, t->pagemap, img_size, &t->mem, err);
 	if (ret == 0)
 		ret = shm_images_check(rc, &at, &t->mem, err);
+	if (ret == 0 && rc->chain)
+		ret = mem_chain_task(rc->bundle, rc->chain, t->pid, &t->mem, err);
 	return ret;
 }
 

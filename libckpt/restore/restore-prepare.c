@@ -206,14 +206,17 @@ static int check_console(const struct rctx *rc, const struct ckpt_restore_opts *
  */
 int rc_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
 {
-	int ret = bundle_open(o->bundle,
-			      &(struct bundle_auth){.key_file = o->key_file,
-						    .insecure = o->insecure_unauthenticated,
-						    .seal_key_file = o->decrypt_key},
-			      &rc->bundle, err);
+	struct bundle_auth auth = {.key_file = o->key_file,
+				   .insecure = o->insecure_unauthenticated,
+				   .seal_key_file = o->decrypt_key};
+	int ret = bundle_open(o->bundle, &auth, &rc->bundle, err);
 
 	if (ret == 0)
 		ret = bundle_check_host(rc->bundle, err);
+	if (ret == 0) {
+		rc->chain = xzalloc(sizeof(*rc->chain));
+		ret = mem_chain_open(rc->bundle, &auth, rc->chain, err);
+	}
 	if (ret == 0)
 		ret = rc_load(rc, err);
 	if (ret == 0)

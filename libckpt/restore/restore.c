@@ -373,6 +373,10 @@ static void rc_free(struct rctx *rc)
 		munmap(rc->shared, rc->shared_len);
 	if (rc->cow_made)
 		munmap(rc->cow_made, rc->cow_len + 1);
+	if (rc->chain)
+		mem_chain_close(rc->chain);
+	free(rc->chain);
+	rc->chain = NULL;
 	bundle_close(rc->bundle);
 }
 

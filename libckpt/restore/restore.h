@@ -28,6 +28,7 @@
 #include "arch/rsys.h"
 #include "dump/pstree.h"
 #include "mem/mem.h"
+#include "mem/mem-incr.h"
 
 #define RSLOT_MSG 512
 
@@ -110,6 +111,7 @@ struct rctx {
 	int console_rx;			/* the root passes an orphan pty's master here */
 	int console_master;		/* and this is it, once received; else -1 */
 	struct ns_restore ns;		/* the tree's own namespaces */
+	struct mem_chain *chain;	/* an incremental bundle's parents (mem-chain.c) */
 };
 
 /* restore-load.c: read and check every document the tree is made from */

@@ -1,0 +1,361 @@
+/*
+ * libckpt/mem/mem-chain.c - restoring an incremental checkpoint: its
+ * chain.json names the parent bundle (a path from the directory it sits
+ * in) and the BLAKE2b of the parent's manifest.json. Each parent is
+ * opened with the same key and fully verified, its manifest must be the
+ * very one recorded (the child's MAC covers the link, the parent's MAC its
+ * own files), and it must come from the same tree; anything else is
+ * refused before restore makes anything. A page of parentmap-PID.json is
+ * looked up in the parent's pagemap, then in the parent's parent, and so
+ * on; a page no bundle holds is refused too. The pages are written into
+ * the restored task through /proc/PID/mem once its VMAs are made.
+ */
+#define LOG_PREFIX "chain: "
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "arch/rsys.h"
+#include "mem/mem-incr.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define FILL_BUF (8UL << 20)
+
+static void sum_hex(const uint8_t sum[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", sum[i]);
+}
+
+/* The parent's path: relative ones from the directory the child sits in. */
+static char *parent_path(const struct ckpt_bundle *child, const char *rel)
+{
+	cleanup_free char *abs = NULL;
+
+	if (rel[0] == '/')
+		return xstrdup(rel);
+	abs = realpath(bundle_path(child), NULL);
+	if (!abs)
+		return xstrdup(rel);
+	return xasprintf("%s/%s", dirname(abs), rel);
+}
+
+int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, struct mem_chain *ch,
+		   ckpt_err_t *err)
+{
+	struct ckpt_bundle *cur = b;
+	struct chain_doc c, pc;
+	int64_t tree_pid = 0;
+	uint64_t tree_start = 0;
+
+	memset(ch, 0, sizeof(*ch));
+	for (;;) {
+		cleanup_json struct json *doc = NULL, *pdoc = NULL;
+		cleanup_free char *path = NULL;
+		struct ckpt_bundle *p = NULL;
+		uint8_t sum[32];
+		char hex[65];
+		bool has;
+		int ret = chain_doc_read(cur, &doc, &c, &has, err);
+
+		if (ret < 0)
+			return ckpt_error_wrap(err, "`%s`", bundle_path(cur));
+		if (cur == b && has && c.pre_dump)
+			return ckpt_error_msg(err, EINVAL,
+					      "`%s` is a pre-dump: restore the checkpoint taken "
+					      "with --parent after it",
+					      bundle_path(b));
+		if (cur == b) {
+			tree_pid = c.tree_pid;
+			tree_start = c.tree_start;
+		}
+		if (!has || !c.parent)
+			return 0;
+		if (ch->n == CHAIN_MAX)
+			return ckpt_error_msg(err, ELOOP, "`%s`: a chain of more than %d bundles",
+					      bundle_path(b), CHAIN_MAX);
+		path = parent_path(cur, c.parent);
+		ret = bundle_open(path, auth, &p, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "parent `%s` of `%s`", path, bundle_path(cur));
+		ch->b[ch->n++] = p;
+		bundle_manifest_sum(p, sum);
+		sum_hex(sum, hex);
+		if (strcmp(hex, c.parent_sum))
+			return ckpt_error_msg(err, EINVAL,
+					      "parent `%s` of `%s` is not the bundle it was made "
+					      "from (its manifest differs)",
+					      path, bundle_path(cur));
+		ret = chain_doc_read(p, &pdoc, &pc, &has, err);
+		if (ret < 0)
+			return ckpt_error_wrap(err, "parent `%s`", path);
+		if (!has || pc.tree_pid != tree_pid || pc.tree_start != tree_start)
+			return ckpt_error_msg(err, EINVAL,
+					      "parent `%s` of `%s` comes from another tree", path,
+					      bundle_path(cur));
+		pr_info("`%s`: parent `%s`", bundle_path(cur), path);
+		cur = p;
+	}
+}
+
+void mem_chain_close(struct mem_chain *ch)
+{
+	for (int i = 0; i < ch->n; i++)
+		bundle_close(ch->b[i]);
+	ch->n = 0;
+}
+
+/* Every page of want lies in private VMAs of m. */
+static int refs_in_vmas(const struct mem_ranges *want, const struct mem_task *m, pid_t pid,
+			ckpt_err_t *err)
+{
+	size_t v = 0;
+
+	for (size_t i = 0; i < want->n; i++) {
+		uint64_t a = want->r[i][0], e = want->r[i][1];
+
+		while (a < e) {
+			while (v < m->nvmas && m->vmas[v].end <= a)
+				v++;
+			if (v == m->nvmas || m->vmas[v].start > a || m->vmas[v].shared)
+				return ckpt_error_msg(err, EPROTO,
+						      "parentmap-%d.json: page %#llx is not in a "
+						      "private VMA",
+						      pid, (unsigned long long)a);
+			a = MIN(e, m->vmas[v].end);
+		}
+	}
+	return 0;
+}
+
+/* Pages of want that level k's own pagemap holds become xruns; the rest in *left. */
+static int level_take(struct ckpt_bundle *b, int k, pid_t pid, const struct mem_ranges *want,
+		      struct mem_ranges *left, struct mem_task *m, size_t *cap, ckpt_err_t *err)
+{
+	cleanup_json struct json *doc = NULL;
+	cleanup_free struct mem_run *runs = NULL;
+	struct mem_ranges got = {0};
+	char name[64], img[64];
+	struct doc_at at;
+	uint64_t size = 0;
+	size_t n = 0, w = 0;
+	int fd, ret;
+
+	snprintf(name, sizeof(name), "pagemap-%d.json", pid);
+	snprintf(img, sizeof(img), "pages-%d.img", pid);
+	at = DOC_TOP(name);
+	if (bundle_has_file(b, name)) {
+		ret = bundle_get_json(b, name, &doc, err);
+		if (ret == 0)
+			ret = bundle_open_file(b, img, &fd, &size, err);
+		if (ret < 0)
+			return ret;
+		close(fd);
+		if (json_type(doc) != JSON_ARR)
+			return doc_error(err, &at, "expected an array of page runs");
+		n = json_len(doc);
+		runs = xzalloc((n + 1) * sizeof(*runs));
+		ret = mem_runs_read(&at, doc, n, true, size / PAGE_SIZE, runs, err);
+		if (ret < 0)
+			return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = runs[i].addr, e = a + runs[i].npages * PAGE_SIZE;
+
+		while (w < want->n && want->r[w][1] <= a)
+			w++;
+		for (size_t j = w; j < want->n && want->r[j][0] < e; j++) {
+			uint64_t s = MAX(a, want->r[j][0]), t = MIN(e, want->r[j][1]);
+
+			if (s >= t)
+				continue;
+			if (m->nxruns == *cap) {
+				*cap = *cap ? 2 * *cap : 64;
+				m->xruns = xrealloc(m->xruns, *cap * sizeof(*m->xruns));
+			}
+			m->xruns[m->nxruns++] = (struct mem_xrun){
+				.addr = s,
+				.npages = (t - s) / PAGE_SIZE,
+				.off = runs[i].off + (s - a) / PAGE_SIZE,
+				.level = k,
+			};
+			ranges_add(&got, s, t);
+		}
+	}
+	ranges_sub(want, &got, left);
+	ranges_free(&got);
+	return 0;
+}
+
+int mem_chain_task(struct ckpt_bundle *b, const struct mem_chain *ch, pid_t pid, struct mem_task *m,
+		   ckpt_err_t *err)
+{
+	struct mem_ranges want = {0};
+	char name[64];
+	size_t cap = 0;
+	int ret;
+
+	snprintf(name, sizeof(name), "parentmap-%d.json", pid);
+	ret = mem_incr_runs_get(b, name, false, &want, err);
+	if (ret == 0 && want.n && !ch->n)
+		ret = ckpt_error_msg(err, EPROTO, "%s: pages of a parent, and no parent", name);
+	if (ret == 0)
+		ret = refs_in_vmas(&want, m, pid, err);
+	for (int k = 0; ret == 0 && k < ch->n && want.n; k++) {
+		struct mem_ranges left = {0}, up = {0}, missing = {0};
+
+		ret = level_take(ch->b[k], k, pid, &want, &left, m, &cap, err);
+		if (ret == 0)
+			ret = mem_incr_runs_get(ch->b[k], name, false, &up, err);
+		if (ret == 0)
+			ranges_sub(&left, &up, &missing);
+		if (ret == 0 && missing.n)
+			ret = ckpt_error_msg(
+				err, EPROTO,
+				"`%s`: task %d: page %#llx is referenced and not there",
+				bundle_path(ch->b[k]), pid, (unsigned long long)missing.r[0][0]);
+		ranges_free(&want);
+		ranges_free(&up);
+		ranges_free(&missing);
+		want = left;
+	}
+	if (ret == 0 && want.n)
+		ret = ckpt_error_msg(err, EPROTO,
+				     "task %d: page %#llx is in no bundle of the chain", pid,
+				     (unsigned long long)want.r[0][0]);
+	ranges_free(&want);
+	return ret;
+}
+
+int mem_chain_fill(const struct mem_chain *ch, pid_t pid, pid_t host_pid, struct rsys *rs,
+		   const struct mem_task *m, ckpt_err_t *err)
+{
+	cleanup_free char *buf = NULL;
+	cleanup_free char *mem = xasprintf("/proc/%d/mem", host_pid);
+	cleanup_close int memfd = -1;
+	int fds[CHAIN_MAX];
+	uint64_t pages = 0;
+	int ret = 0;
+
+	if (!m->nxruns)
+		return 0;
+	for (int k = 0; k < CHAIN_MAX; k++)
+		fds[k] = -1;
+	memfd = open(mem, O_RDWR | O_CLOEXEC);
+	if (memfd < 0)
+		return ckpt_error(err, errno, "open %s", mem);
+	buf = xzalloc(FILL_BUF);
+	for (size_t i = 0; ret == 0 && i < m->nxruns; i++) {
+		const struct mem_xrun *x = &m->xruns[i];
+		uint64_t addr = x->addr, len = x->npages * PAGE_SIZE;
+		off_t off = x->off * PAGE_SIZE;
+		long r;
+
+		if (fds[x->level] < 0) {
+			char img[64];
+			uint64_t size;
+
+			snprintf(img, sizeof(img), "pages-%d.img", pid);
+			ret = bundle_open_file(ch->b[x->level], img, &fds[x->level], &size, err);
+			if (ret < 0)
+				break;
+		}
+		/* a fault per page costs more than the copy: populate first, as pages_fill */
+		if (x->npages >= 16 &&
+		    RSYS(rs, &r, err, SYS_madvise, addr, len, MADV_POPULATE_WRITE, 0, 0, 0) < 0) {
+			ret = -err->code;
+			break;
+		}
+		pages += x->npages;
+		while (len) {
+			size_t n = MIN(len, FILL_BUF);
+			ssize_t got = pread(fds[x->level], buf, n, off);
+
+			if (got != (ssize_t)n) {
+				ret = ckpt_error(err, got < 0 ? errno : EIO, "read parent pages");
+				break;
+			}
+			if (pwrite(memfd, buf, n, (off_t)addr) != (ssize_t)n) {
+				ret = ckpt_error(err, errno, "write pages of %d at %#llx", host_pid,
+						 (unsigned long long)addr);
+				break;
+			}
+			addr += n;
+			off += n;
+			len -= n;
+		}
+	}
+	for (int k = 0; k < CHAIN_MAX; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	if (ret == 0)
+		pr_info("task %d: %llu pages from %d parent bundles", host_pid,
+			(unsigned long long)pages, ch->n);
+	return ret;
+}
+
+/*
+ * `ckpt-oci inspect`: what chain.json says, then each parent up the
+ * chain, checked as restore would (its manifest the one recorded).
+ */
+int mem_chain_describe(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
+{
+	struct ckpt_bundle *cur = b;
+	struct chain_doc c;
+	int depth = 0;
+
+	for (;;) {
+		cleanup_json struct json *doc = NULL;
+		cleanup_free char *path = NULL;
+		struct ckpt_bundle *p = NULL;
+		uint8_t sum[32];
+		char hex[65];
+		bool has;
+		int ret = chain_doc_read(cur, &doc, &c, &has, err);
+
+		if (ret < 0 || !has) {
+			if (cur != b)
+				bundle_close(cur);
+			return ret;
+		}
+		if (cur == b)
+			fprintf(out, "chain:     %s of the tree of pid %lld\n",
+				c.pre_dump ? "pre-dump (memory only, not restorable)"
+					   : "incremental checkpoint",
+				(long long)c.tree_pid);
+		if (!c.parent) {
+			if (cur != b)
+				bundle_close(cur);
+			return 0;
+		}
+		path = parent_path(cur, c.parent);
+		ret = bundle_open_documents(
+			path, &(struct bundle_auth){.insecure = true, .quiet = true}, &p, err);
+		if (ret == 0) {
+			bundle_manifest_sum(p, sum);
+			sum_hex(sum, hex);
+		}
+		fprintf(out, "%*sparent:    %s (%s)\n", 2 * depth, "", path,
+			ret < 0			    ? "missing or unreadable"
+			: strcmp(hex, c.parent_sum) ? "ALTERED: not the bundle it was made from"
+						    : "manifest as recorded");
+		if (cur != b)
+			bundle_close(cur);
+		if (ret < 0 || strcmp(hex, c.parent_sum) || ++depth == CHAIN_MAX) {
+			if (ret == 0)
+				bundle_close(p);
+			err->code = 0;
+			return 0;
+		}
+		cur = p;
+	}
+}

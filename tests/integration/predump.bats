@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# tests/integration/predump.bats - incremental checkpoints: a pre-dump
+# copies memory while the tree runs and tracks what it writes; a final
+# checkpoint with --parent writes only those pages and refers to the rest.
+# The dirty_mem workload rewrites pages of a buffer all along and checks
+# every one after restore; a broken chain is refused in one line.
+
+load helpers
+bats_require_minimum_version 1.5.0
+MKBUNDLE=${MKBUNDLE:-$(dirname "$CKPT_OCI")/tests/unit/mkbundle}
+
+# predump OUT [ARGS...]: checkpoint --pre-dump of the workload into OUT.
+predump()
+{
+	local out=$1
+	shift
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" \
+		"$CKPT_OCI" checkpoint --pid "$WL_PID" --pre-dump -o "$out" "$@"
+	[[ $status -eq 0 ]] || ckpt_show_logs
+	assert_success || return
+	pid_alive "$WL_PID" || fail "the pre-dump stopped the workload"
+}
+
+# refs BUNDLE: pages BUNDLE takes from its parent.
+refs()
+{
+	jq '[.[][1]] | add // 0' "$1/parentmap-$WL_PID.json"
+}
+
+@test "predump: pre-dump, final dump with --parent, the restored program verifies every page" {
+	require_root
+	wl_start dirty_mem 32 || return
+	predump "$T/b1" || return
+	[ -f "$T/b1/chain.json" ]
+	ckpt_checkpoint --parent "$T/b1" || return
+	# pages written since are in the bundle, the others only referenced
+	(($(refs "$T/bundle") > 0)) || fail "nothing referenced in the parent"
+	(($(jq length "$T/bundle/pagemap-$WL_PID.json") > 0)) || fail "nothing written"
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+@test "predump: the program does not notice a pre-dump: same fds, same maps" {
+	require_root
+	wl_start dirty_mem 16 || return
+	ls -l "/proc/$WL_PID/fd" >"$T/fd.before"
+	cat "/proc/$WL_PID/maps" >"$T/maps.before"
+	predump "$T/b1" || return
+	ls -l "/proc/$WL_PID/fd" >"$T/fd.after"
+	cat "/proc/$WL_PID/maps" >"$T/maps.after"
+	diff "$T/fd.before" "$T/fd.after"
+	diff "$T/maps.before" "$T/maps.after"
+	# a second one takes the tracking over: nothing shows either
+	predump "$T/b2" --parent "$T/b1" || return
+	ls -l "/proc/$WL_PID/fd" >"$T/fd.after"
+	diff "$T/fd.before" "$T/fd.after"
+	ckpt_checkpoint --parent "$T/b2" || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+@test "predump: a chain of 3 is restored; inspect shows it" {
+	require_root
+	wl_start dirty_mem 32 || return
+	predump "$T/b1" || return
+	predump "$T/b2" --parent "$T/b1" || return
+	(($(refs "$T/b2") > 0)) || fail "the second pre-dump copied everything again"
+	ckpt_checkpoint --parent "$T/b2" || return
+	run -0 "$CKPT_OCI" inspect "$T/bundle"
+	assert_line "chain:     incremental checkpoint of the tree of pid $WL_PID"
+	assert_line "parent:    $T/b2 (manifest as recorded)"
+	assert_line "  parent:    $T/b1 (manifest as recorded)"
+	run -0 "$CKPT_OCI" inspect "$T/b1"
+	assert_line --partial "chain:     pre-dump"
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+@test "predump: VMAs unmapped, mapped again and grown between the dumps are saved whole" {
+	require_root
+	wl_start dirty_mem 16 4 churn || return
+	predump "$T/b1" || return
+	predump "$T/b2" --parent "$T/b1" || return
+	ckpt_checkpoint --parent "$T/b2" || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+@test "predump: a pre-dump is not restorable by itself" {
+	require_root
+	wl_start dirty_mem 8 || return
+	predump "$T/b1" || return
+	run -1 clean_exec "$CKPT_OCI" restore "$T/b1"
+	assert_output "ckpt-oci: restore: \`$T/b1\` is a pre-dump: restore the checkpoint taken with --parent after it"
+}
+
+@test "predump: a parent that is missing, of another tree or not the last pre-dump is refused, the tree runs on" {
+	require_root
+	local other
+
+	wl_start dirty_mem 8 || return
+	run -1 clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" --parent "$T/none" -o "$T/bundle"
+	[ "${#lines[@]}" -eq 1 ]
+	assert_output --partial "parent \`$T/none\`"
+	# a pre-dump of another process
+	sleep 1000 </dev/null >/dev/null 2>&1 &
+	other=$!
+	ckpt_track_pid "$other"
+	run -0 clean_exec "$CKPT_OCI" checkpoint --pid "$other" --pre-dump -o "$T/other"
+	run -1 clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" --parent "$T/other" -o "$T/bundle"
+	assert_output "ckpt-oci: checkpoint $WL_PID: parent \`$T/other\` is a pre-dump of another tree (pid $other), not of $WL_PID"
+	# b2 re-armed the tracking: b1 no longer says which pages are unchanged
+	predump "$T/b1" || return
+	predump "$T/b2" --parent "$T/b1" || return
+	run -1 clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" --parent "$T/b1" -o "$T/bundle"
+	assert_output "ckpt-oci: checkpoint $WL_PID: parent \`$T/b1\` is not the last pre-dump of this tree: dirty-page tracking restarted since"
+	[ ! -e "$T/bundle" ]
+	pid_alive "$WL_PID"
+}
+
+@test "predump: restore refuses a chain whose parent is gone or altered, in one line" {
+	require_root
+	[ -x "$MKBUNDLE" ] || fail "mkbundle not built ($MKBUNDLE)"
+	wl_start dirty_mem 8 || return
+	predump "$T/b1" || return
+	ckpt_checkpoint --parent "$T/b1" || return
+	mv "$T/b1" "$T/b1.saved"
+	run -1 clean_exec "$CKPT_OCI" restore "$T/bundle"
+	[ "${#lines[@]}" -eq 1 ]
+	assert_output --partial "parent \`$T/b1\` of \`$T/bundle\`"
+	# altered and sealed again with the key: a valid bundle, not the parent
+	mv "$T/b1.saved" "$T/b1"
+	jq '.' "$T/b1/chain.json" >"$T/c.json" && mv "$T/c.json" "$T/b1/chain.json"
+	"$MKBUNDLE" --reseal "$T/b1"
+	run -1 clean_exec "$CKPT_OCI" restore "$T/bundle"
+	assert_output "ckpt-oci: restore: parent \`$T/b1\` of \`$T/bundle\` is not the bundle it was made from (its manifest differs)"
+	! pid_alive "$WL_PID"
+}
