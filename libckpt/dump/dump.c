@@ -385,7 +385,10 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		return lock;
 	/* the chain is checked before anything changes */
 	if (o->parent) {
-		ret = mem_incr_open(&incr, o->parent, o->bundle, o->key_file, o->pid, err);
+		ret = mem_incr_open(&incr, o->parent, o->bundle,
+				    &(struct bundle_auth){.key_file = o->key_file,
+							  .seal_key_file = o->encrypt_key},
+				    o->pid, err);
 		if (ret < 0)
 			goto out;
 		ctx.incr = &incr;

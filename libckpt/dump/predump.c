@@ -129,7 +129,10 @@ int ckpt_predump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	if (lock < 0)
 		return lock;
 	if (o->parent)
-		ret = mem_incr_open(&p.incr, o->parent, o->bundle, o->key_file, o->pid, err);
+		ret = mem_incr_open(&p.incr, o->parent, o->bundle,
+				    &(struct bundle_auth){.key_file = o->key_file,
+							  .seal_key_file = o->encrypt_key},
+				    o->pid, err);
 	else
 		ret = track_state_load(o->pid, &p.incr.track, err);
 	if (ret == 0)

@@ -153,16 +153,15 @@ static char *parent_rel(const char *parent, const char *bundle)
 	return xstrdup(pabs);
 }
 
-int mem_incr_open(struct mem_incr *in, const char *parent, const char *bundle, const char *key_file,
-		  pid_t root, ckpt_err_t *err)
+int mem_incr_open(struct mem_incr *in, const char *parent, const char *bundle,
+		  const struct bundle_auth *auth, pid_t root, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = NULL;
 	struct chain_doc c;
 	bool has;
 	int ret;
 
-	ret = bundle_open_documents(parent, &(struct bundle_auth){.key_file = key_file},
-				    &in->parent, err);
+	ret = bundle_open_documents(parent, auth, &in->parent, err);
 	if (ret == 0)
 		ret = chain_doc_read(in->parent, &doc, &c, &has, err);
 	if (ret < 0)

@@ -109,12 +109,13 @@ struct mem_incr {
 	uint64_t nref, ncopied;
 };
 /*
- * Open the parent (documents only, authenticated with key_file), check it
+ * Open the parent (documents only, authenticated with auth), check it
  * belongs to the tree of root and that the tracking is the one it started;
  * refuse in one line otherwise. bundle: the new bundle's path.
  */
-int mem_incr_open(struct mem_incr *in, const char *parent, const char *bundle, const char *key_file,
-		  pid_t root, ckpt_err_t *err) __attribute__((warn_unused_result));
+int mem_incr_open(struct mem_incr *in, const char *parent, const char *bundle,
+		  const struct bundle_auth *auth, pid_t root, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 void mem_incr_free(struct mem_incr *in);
 /* Pages of task ns_pid the parent chain holds (its pagemap and parentmap). */
 int mem_incr_coverage(struct mem_incr *in, pid_t ns_pid, struct mem_ranges *out, ckpt_err_t *err)
