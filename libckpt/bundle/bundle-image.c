@@ -11,11 +11,10 @@
  * full chunks four at a time (bundle_chunk_sum4: a third of the CPU of
  * four single ones). A small image never starts the thread.
  *
- * A sealed image (bundle_seal(): compressed, encrypted) gives the same
- * thread more to do, one chunk at a time: seal_step() turns a chunk into
- * its record (seal.h), writes that and digests the bytes as stored. The
- * caller only fills buffers, so compressing costs the frozen tree no more
- * than hashing did, as long as the thread keeps up.
+ * A sealed image (bundle_seal(): compressed, encrypted) has sealing
+ * workers instead, one per core: each turns a chunk into its record
+ * (seal.h), and the records are written and digested as stored, in order.
+ * The caller only fills buffers, as it did for the hasher.
  */
 #define LOG_PREFIX "bundle: "
 #include <fcntl.h>
@@ -66,16 +65,42 @@ static char *xmalloc_buf(void)
 	return xmalloc_buf_n(BUNDLE_CHUNK);
 }
 
-/* A sealed image's writer state: the hasher thread's, or the caller's inline. */
+/*
+ * A sealed image's writer: sealing workers (SEAL_WORKERS, one per core)
+ * each take the oldest chunk of the ring no one has taken, seal it into
+ * that slot's record buffer, and whoever finds the ring's tail sealed
+ * writes the records out, in order. Inline (no thread), the caller seals.
+ */
+#define SEAL_WORKERS_MAX 4
+
+enum { SLOT_QUEUED, SLOT_SEALED };
+
 struct image_seal {
-	struct seal s;
 	struct bundle_digest stored; /* over the bytes as stored */
-	char *rec;		     /* one record: seal_bound(BUNDLE_CHUNK) */
-	uint64_t off;		     /* stored bytes written */
-	uint64_t *index;	     /* each record's offset */
+	struct seal s[SEAL_WORKERS_MAX]; /* one per worker: zstd contexts are not shared */
+	char *rec[RING];		 /* each slot's record: seal_bound(BUNDLE_CHUNK) */
+	size_t reclen[RING];
+	size_t len[RING]; /* the slot's chunk: its bytes, index, whether the last */
+	uint64_t idx[RING];
+	bool last[RING];
+	uint8_t state[RING];
+	int taken;	  /* slots from the tail that a worker took */
+	bool writing;	  /* a worker is writing the tail out */
+	uint64_t nqueued; /* chunks queued: the next one's index */
+	pthread_t th[SEAL_WORKERS_MAX];
+	int nworkers;
+	uint64_t off;	 /* stored bytes written */
+	uint64_t *index; /* each record's offset */
 	size_t nrec;
-	ckpt_err_t err; /* the first failure; later chunks are skipped */
+	ckpt_err_t err;	 /* the first sealing failure, under the lock */
+	ckpt_err_t werr; /* the writer's first failure: nothing is written after it */
 };
+
+/* The first failure, once the workers are done (or inline); NULL if none. */
+static const ckpt_err_t *seal_failure(const struct image_seal *is)
+{
+	return is->err.code ? &is->err : is->werr.code ? &is->werr : NULL;
+}
 
 static void put_le(uint8_t *p, uint64_t v, int n)
 {
@@ -83,32 +108,121 @@ static void put_le(uint8_t *p, uint64_t v, int n)
 		p[i] = v >> (8 * i);
 }
 
-/* Stored bytes out: written and digested in file order. */
+/* Stored bytes out: written and digested in file order (one writer at a time). */
 static int seal_out(struct bundle_image *img, const void *buf, size_t len)
 {
 	struct image_seal *is = img->seal;
-	int ret = write_all(img->fd, buf, len);
+	int ret;
 
+	if (is->werr.code)
+		return -is->werr.code;
+	ret = write_all(img->fd, buf, len);
 	if (ret < 0)
-		return ckpt_error(&is->err, -ret, "write %s", img->name);
+		return ckpt_error(&is->werr, -ret, "write %s", img->name);
 	bundle_digest_update(&is->stored, buf, len);
 	is->off += len;
 	return 0;
 }
 
-/* One chunk into its record, out. */
-static void seal_step(struct bundle_image *img, const char *buf, size_t len, bool last)
+/* A sealed record out, its offset into the index. */
+static void seal_write(struct bundle_image *img, const char *rec, size_t len)
 {
 	struct image_seal *is = img->seal;
-	size_t n;
 
-	if (is->err.code)
-		return;
-	if (seal_chunk(&is->s, is->nrec, last, buf, len, is->rec, &n, &is->err) < 0)
+	if (!len) /* its sealing failed: that error is kept */
 		return;
 	is->index = xrealloc(is->index, (is->nrec + 1) * sizeof(*is->index));
 	is->index[is->nrec++] = is->off;
-	(void)seal_out(img, is->rec, n);
+	(void)seal_out(img, rec, len);
+}
+
+/*
+ * Slot i's chunk into its record, with worker w's contexts. A failure
+ * leaves an empty record: the first error is kept (under the lock, or
+ * inline) and nothing more is written.
+ */
+static void seal_slot(struct bundle_image *img, int w, int i, ckpt_err_t *err)
+{
+	struct image_seal *is = img->seal;
+
+	is->reclen[i] = 0;
+	if (seal_chunk(&is->s[w], is->idx[i], is->last[i], img->buf[i], is->len[i], is->rec[i],
+		       &is->reclen[i], err) < 0)
+		is->reclen[i] = 0;
+}
+
+static void *sealer(void *arg)
+{
+	struct bundle_image *img = arg;
+	struct image_seal *is = img->seal;
+	ckpt_err_t err = {0};
+	int w;
+
+	pthread_mutex_lock(&img->lock);
+	w = is->nworkers++;
+	pthread_cond_broadcast(&img->cond);
+	for (;;) {
+		int i;
+
+		if (is->taken == img->queued) {
+			if (img->stop)
+				break;
+			pthread_cond_wait(&img->cond, &img->lock);
+			continue;
+		}
+		i = (img->tail + is->taken++) % RING;
+		pthread_mutex_unlock(&img->lock);
+		seal_slot(img, w, i, &err);
+		pthread_mutex_lock(&img->lock);
+		is->state[i] = SLOT_SEALED;
+		if (err.code && !is->err.code)
+			is->err = err;
+		if (is->writing)
+			continue;
+		is->writing = true;
+		while (img->queued && is->state[img->tail] == SLOT_SEALED) {
+			int t = img->tail;
+
+			pthread_mutex_unlock(&img->lock);
+			seal_write(img, is->rec[t], is->reclen[t]);
+			pthread_mutex_lock(&img->lock);
+			is->state[t] = SLOT_QUEUED;
+			img->tail = (t + 1) % RING;
+			img->queued--;
+			is->taken--;
+			img->failed = is->err.code || is->werr.code;
+			pthread_cond_broadcast(&img->cond);
+		}
+		is->writing = false;
+	}
+	pthread_mutex_unlock(&img->lock);
+	return NULL;
+}
+
+/* The caller's chunk in buf[fill] (len bytes) handed on: its index, whether the last. */
+static void seal_queue(struct bundle_image *img, size_t len, bool last)
+{
+	struct image_seal *is = img->seal;
+
+	is->len[img->fill] = len;
+	is->last[img->fill] = last;
+	is->idx[img->fill] = is->nqueued++;
+}
+
+/* No thread: seal and write at once, with worker 0's contexts. */
+static int seal_inline(struct bundle_image *img, size_t len, bool last, ckpt_err_t *err)
+{
+	struct image_seal *is = img->seal;
+	int i = img->fill;
+
+	seal_queue(img, len, last);
+	seal_slot(img, 0, i, &is->err);
+	seal_write(img, is->rec[i], is->reclen[i]);
+	if (seal_failure(is)) {
+		*err = *seal_failure(is);
+		return -err->code;
+	}
+	return 0;
 }
 
 static int seal_start(struct bundle_image *img, ckpt_err_t *err)
@@ -123,18 +237,48 @@ static int seal_start(struct bundle_image *img, ckpt_err_t *err)
 	memset(is, 0, sizeof(*is));
 	img->seal = is;
 	seal_prefix_new(prefix);
-	seal_init(&is->s, b->seal, b->seal_level, b->seal_key, prefix, img->name);
+	for (int w = 0; w < SEAL_WORKERS_MAX; w++)
+		seal_init(&is->s[w], b->seal, b->seal_level, b->seal_key, prefix, img->name);
 	bundle_digest_init(&is->stored);
-	is->rec = xmalloc_buf_n(seal_bound(BUNDLE_CHUNK));
+	is->rec[0] = xmalloc_buf_n(seal_bound(BUNDLE_CHUNK));
 	put_le(hdr + 8, SEAL_FILE_VERSION, 4);
 	put_le(hdr + 12, b->seal, 4);
 	put_le(hdr + 16, BUNDLE_CHUNK, 4);
 	memcpy(hdr + 24, prefix, SEAL_PREFIX_BYTES);
 	if (seal_out(img, hdr, sizeof(hdr)) < 0) {
-		*err = is->err;
+		*err = is->werr;
 		return -err->code;
 	}
 	return 0;
+}
+
+/* A second chunk: the ring and the workers, one per core. */
+static bool seal_start_workers(struct bundle_image *img)
+{
+	struct image_seal *is = img->seal;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = cpus < 1 ? 1 : cpus > SEAL_WORKERS_MAX ? SEAL_WORKERS_MAX : (int)cpus, started = 0;
+
+	for (int i = 1; i < RING; i++)
+		is->rec[i] = xmalloc_buf_n(seal_bound(BUNDLE_CHUNK));
+	for (int k = 0; k < n; k++)
+		if (pthread_create(&is->th[started], NULL, sealer, img) == 0)
+			started++;
+	/* the threads count themselves in (their worker numbers): wait for all */
+	pthread_mutex_lock(&img->lock);
+	while (is->nworkers < started)
+		pthread_cond_wait(&img->cond, &img->lock);
+	pthread_mutex_unlock(&img->lock);
+	return started > 0;
+}
+
+static void seal_join_workers(struct bundle_image *img)
+{
+	struct image_seal *is = img->seal;
+
+	for (int k = 0; k < is->nworkers; k++)
+		pthread_join(is->th[k], NULL);
+	is->nworkers = 0;
 }
 
 /* The index and the trailer, once the last record is out. */
@@ -145,16 +289,16 @@ static int seal_finish(struct bundle_image *img, ckpt_err_t *err)
 	cleanup_free uint8_t *ix = xzalloc(is->nrec * 8 + SEAL_FILE_TAIL);
 	uint8_t *tail = ix + is->nrec * 8;
 
-	for (size_t i = 0; i < is->nrec && !is->err.code; i++)
+	for (size_t i = 0; i < is->nrec; i++)
 		put_le(ix + 8 * i, is->index[i], 8);
 	put_le(tail, is->nrec, 8);
 	put_le(tail + 8, img->size, 8);
 	put_le(tail + 16, index_off, 8);
 	memcpy(tail + 24, SEAL_INDEX_MAGIC, 8);
-	if (!is->err.code)
+	if (!seal_failure(is))
 		(void)seal_out(img, ix, is->nrec * 8 + SEAL_FILE_TAIL);
-	if (is->err.code) {
-		*err = is->err;
+	if (seal_failure(is)) {
+		*err = *seal_failure(is);
 		return -err->code;
 	}
 	return 0;
@@ -164,8 +308,10 @@ static void seal_free(struct image_seal *is)
 {
 	if (!is)
 		return;
-	seal_fini(&is->s);
-	free(is->rec);
+	for (int w = 0; w < SEAL_WORKERS_MAX; w++)
+		seal_fini(&is->s[w]);
+	for (int i = 0; i < RING; i++)
+		free(is->rec[i]);
 	free(is->index);
 	free(is);
 }
@@ -193,32 +339,26 @@ static void hash_four(struct bundle_image *img, int tail)
 static void *hasher(void *arg)
 {
 	struct bundle_image *img = arg;
-	int batch = img->seal ? 1 : 4;
 
 	pthread_mutex_lock(&img->lock);
 	for (;;) {
 		size_t len;
-		bool last;
 		int i, n;
 
-		while (img->queued < batch && !img->stop)
+		while (img->queued < 4 && !img->stop)
 			pthread_cond_wait(&img->cond, &img->lock);
 		if (!img->queued)
 			break;
 		i = img->tail;
 		/* every chunk is full but a partial last one */
-		n = img->queued > 4 || (img->queued == 4 && !img->partial) ? batch : 1;
-		last = img->partial && img->queued == 1;
-		len = last ? img->used : BUNDLE_CHUNK;
+		n = img->queued > 4 || (img->queued == 4 && !img->partial) ? 4 : 1;
+		len = img->partial && img->queued == 1 ? img->used : BUNDLE_CHUNK;
 		pthread_mutex_unlock(&img->lock);
-		if (img->seal)
-			seal_step(img, img->buf[i], len, last);
-		else if (n == 4)
+		if (n == 4)
 			hash_four(img, i);
 		else
 			hash_chunk(img, img->buf[i], len);
 		pthread_mutex_lock(&img->lock);
-		img->failed = img->seal && img->seal->err.code;
 		img->tail = (img->tail + n) % RING;
 		img->queued -= n;
 		pthread_cond_broadcast(&img->cond);
@@ -227,14 +367,20 @@ static void *hasher(void *arg)
 	return NULL;
 }
 
-/* A second chunk: worth a thread. Without one, chunks are hashed inline. */
+/*
+ * A second chunk: worth a thread (sealed: the sealing workers). Without
+ * one, chunks are hashed (sealed) inline.
+ */
 static void start_hasher(struct bundle_image *img)
 {
 	for (int i = 1; i < RING; i++)
 		img->buf[i] = xmalloc_buf();
 	pthread_mutex_init(&img->lock, NULL);
 	pthread_cond_init(&img->cond, NULL);
-	img->threaded = pthread_create(&img->th, NULL, hasher, img) == 0;
+	if (img->seal)
+		img->threaded = seal_start_workers(img);
+	else
+		img->threaded = pthread_create(&img->th, NULL, hasher, img) == 0;
 	if (!img->threaded)
 		pr_debug("%s: no hasher thread, hashing inline", img->name);
 }
@@ -248,7 +394,10 @@ static void stop_hasher(struct bundle_image *img)
 	img->stop = true;
 	pthread_cond_broadcast(&img->cond);
 	pthread_mutex_unlock(&img->lock);
-	pthread_join(img->th, NULL);
+	if (img->seal)
+		seal_join_workers(img);
+	else
+		pthread_join(img->th, NULL);
 	img->threaded = false;
 }
 
@@ -285,7 +434,7 @@ bool bundle_image_sealed(const struct bundle_image *img)
 
 /*
  * The buffer being filled is written out and handed to the hasher; sealed,
- * the hasher writes it (seal_step).
+ * to the sealing workers, which write it.
  */
 static int chunk_done(struct bundle_image *img, bool last, ckpt_err_t *err)
 {
@@ -298,13 +447,9 @@ static int chunk_done(struct bundle_image *img, bool last, ckpt_err_t *err)
 	if (!last && !img->threaded && !img->buf[1])
 		start_hasher(img);
 	if (!img->threaded && img->seal) {
-		seal_step(img, img->buf[img->fill], img->used, last);
+		ret = seal_inline(img, img->used, last, err);
 		img->used = 0;
-		if (img->seal->err.code) {
-			*err = img->seal->err;
-			return -err->code;
-		}
-		return 0;
+		return ret;
 	}
 	if (!img->threaded) {
 		hash_chunk(img, img->buf[img->fill], img->used);
@@ -312,6 +457,8 @@ static int chunk_done(struct bundle_image *img, bool last, ckpt_err_t *err)
 		return 0;
 	}
 	pthread_mutex_lock(&img->lock);
+	if (img->seal)
+		seal_queue(img, img->used, last);
 	img->stop = img->partial = last; /* the hasher reads used for the last chunk only */
 	img->queued++;
 	pthread_cond_broadcast(&img->cond);
@@ -321,7 +468,7 @@ static int chunk_done(struct bundle_image *img, bool last, ckpt_err_t *err)
 	pthread_mutex_unlock(&img->lock);
 	if (failed) {
 		stop_hasher(img);
-		*err = img->seal->err;
+		*err = *seal_failure(img->seal);
 		return -err->code;
 	}
 	if (!last) {
