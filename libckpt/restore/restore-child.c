@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -199,12 +200,31 @@ static bool paths_in_root(const struct rctx *rc)
 	return rc->ns.flags & (CLONE_NEWNS | CLONE_NEWNET);
 }
 
-__attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t)
+/*
+ * A parent-death signal set after the parent died never comes: a process
+ * whose parent was killed (a failed restore) between its fork and its
+ * prctl would live on, a child of init. pidfd: the parent's, made before
+ * the fork; readable once the parent has exited. Through a pidfd, not
+ * getppid(): the root of a new pid namespace sees 0 for any parent.
+ */
+static void child_die_with_parent(int pidfd)
+{
+	struct pollfd p = {pidfd, POLLIN, 0};
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* until the puppeteer sets the real one */
+	if (pidfd < 0)
+		return;
+	if (poll(&p, 1, 0) != 0)
+		_exit(127); /* gone (or unknowable): whoever reaps us cleans up */
+	close(pidfd);
+}
+
+__attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t, int parent_fd)
 {
 	ckpt_err_t err = { 0 };
 	static int never;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL); /* until the puppeteer sets the real one */
+	child_die_with_parent(parent_fd);
 	/* whatever ckpt-oci inherited (an ignored SIGPIPE...) must not leak in */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
@@ -270,7 +290,7 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 		.set_tid_size = 1,
 	};
 	long pid;
-	int ret;
+	int ret, parent_fd, e;
 
 	/* in ckpt-oci, the tree's paths are ours: open them here, as the rest */
 	if (t == rc->root && !paths_in_root(rc)) {
@@ -292,14 +312,18 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 		a.flags |= CLONE_PARENT;
 		a.exit_signal = 0; /* clone3 wants none: it is ckpt-oci's own */
 	}
+	parent_fd = syscall(__NR_pidfd_open, a.flags & CLONE_PARENT ? getppid() : getpid(), 0);
 	pid = syscall(__NR_clone3, &a, sizeof(a));
-	if (pid < 0) {
-		if (errno == EEXIST)
-			return ckpt_error_msg(err, EEXIST, "pid %d is taken", want);
-		return ckpt_error(err, errno, "clone3 with pid %d", want);
-	}
+	e = errno;
 	if (pid == 0)
-		child_main(rc, t);
+		child_main(rc, t, parent_fd);
+	if (parent_fd >= 0)
+		close(parent_fd);
+	if (pid < 0) {
+		if (e == EEXIST)
+			return ckpt_error_msg(err, EEXIST, "pid %d is taken", want);
+		return ckpt_error(err, e, "clone3 with pid %d", want);
+	}
 	*host_pid = pid;
 	return 0;
 }

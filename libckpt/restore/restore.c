@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -308,6 +309,93 @@ static void reap_tracee(pid_t tid)
 }
 
 /*
+ * ckpt-oci is the subreaper of what it forks while the tree is made: a
+ * process whose parent dies before reaping it (a task that failed, a
+ * zombie of the bundle) or before it knew its parent was gone comes to
+ * us, not to an init that may reap it late or never (its pid would stay
+ * taken), and a failure reaps it before restore returns. The root of a
+ * pid namespace of its own is the reaper of its namespace: it is ours.
+ */
+struct reaper {
+	int was;       /* ckpt-oci was a subreaper before */
+	pid_t *before; /* children it had then, not the tree's */
+	int nbefore;
+};
+
+/* Our children now, those of every thread. */
+static void own_children(pid_t **out, int *n)
+{
+	cleanup_close int self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free pid_t *tids = NULL;
+	ckpt_err_t e = {0};
+	int nt = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (self < 0 || proc_list_threads(self, &tids, &nt, &e) < 0) {
+		ckpt_error_clear(&e);
+		return;
+	}
+	for (int i = 0; i < nt; i++) {
+		cleanup_free pid_t *kids = NULL;
+		int nk = 0;
+
+		if (proc_list_children(self, tids[i], &kids, &nk, &e) < 0) {
+			ckpt_error_clear(&e);
+			continue;
+		}
+		*out = xrealloc(*out, (*n + nk + 1) * sizeof(**out));
+		if (nk) /* kids is NULL when there are none */
+			memcpy(*out + *n, kids, nk * sizeof(*kids));
+		*n += nk;
+	}
+}
+
+static int reaper_start(struct reaper *r, ckpt_err_t *err)
+{
+	if (prctl(PR_GET_CHILD_SUBREAPER, &r->was) < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return ckpt_error(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+	own_children(&r->before, &r->nbefore);
+	return 0;
+}
+
+static void reaper_stop(struct reaper *r)
+{
+	if (!r->was)
+		(void)prctl(PR_SET_CHILD_SUBREAPER, 0);
+	free(r->before);
+	r->before = NULL;
+}
+
+/*
+ * Every child that is not one we had before: killed and reaped, until none
+ * is left. A child reaped has given us its own children first (the kernel
+ * reparents them before its parent can reap it), so each round sees them.
+ */
+static void reap_adopted(const struct reaper *r)
+{
+	for (;;) {
+		cleanup_free pid_t *kids = NULL;
+		int n = 0, left = 0;
+
+		own_children(&kids, &n);
+		for (int i = 0; i < n; i++) {
+			bool old = false;
+
+			for (int k = 0; k < r->nbefore && !old; k++)
+				old = r->before[k] == kids[i];
+			if (old)
+				continue;
+			kill(kids[i], SIGKILL);
+			reap_tracee(kids[i]);
+			left++;
+		}
+		if (!left)
+			return;
+	}
+}
+
+/*
  * A failure once the namespaces are prepared: the tree goes, then what was
  * made for it. A killed task we trace stays a zombie until we reap it, and
  * the root of a pid namespace, exiting, waits for every task of the
@@ -315,7 +403,7 @@ static void reap_tracee(pid_t tid)
  * threads before their leader, children before the root, and only then the
  * root, else it and ckpt-oci wait for each other forever.
  */
-static void kill_all(struct rctx *rc)
+static void kill_all(struct rctx *rc, const struct reaper *r)
 {
 	if (rc->root && rc->root->host_pid > 0) {
 		for (int i = rc->ntasks - 1; i >= 0; i--)
@@ -333,6 +421,7 @@ static void kill_all(struct rctx *rc)
 		}
 		reap_tracee(rc->root->host_pid);
 	}
+	reap_adopted(r); /* those whose pid we did not know yet, or whose parent died first */
 	ns_undo_all(&rc->ns);
 }
 
@@ -471,6 +560,7 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 			  .files.console_sk = -1,
 			  .console_rx = -1,
 			  .console_master = -1};
+	struct reaper reaper = {0};
 	uint64_t t0 = now_ns();
 	int ret;
 
@@ -489,11 +579,16 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		ns_undo_all(&rc.ns);
 		goto out;
 	}
-	ret = restore_start(&rc, o, err);
+	ret = reaper_start(&reaper, err);
+	if (ret == 0)
+		ret = restore_start(&rc, o, err);
 	if (ret < 0) {
-		kill_all(&rc);
+		kill_all(&rc, &reaper);
+		reaper_stop(&reaper);
 		goto out;
 	}
+	/* every task stopped: none is orphaned until the tree runs, and then not to us */
+	reaper_stop(&reaper);
 	release_all(&rc);
 	journal_keep(NULL); /* the tree runs: its cgroups and runtime state are its own now */
 	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);

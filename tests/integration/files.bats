@@ -145,7 +145,8 @@ load helpers
 
 # files_tamper JQ-FILTER DOC: a copy of $T/bundle with DOC edited by the
 # filter and the manifest's sums recomputed, as a crafted bundle would be;
-# the restore must refuse it before the tree exists.
+# the restore must refuse it (before the tree exists, or once it does) and
+# leave no process of the tree behind.
 files_tamper()
 {
 	local filter=$1 doc=$2
@@ -155,7 +156,20 @@ files_tamper()
 	jq "$filter" "$T/bundle/$doc" >"$T/evil/$doc" || return
 	"$(dirname "$CKPT_OCI")/tests/unit/mkbundle" --reseal "$T/evil" || return
 	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore "$T/evil"
-	assert_failure
+	assert_failure || return
+	files_tree_gone
+}
+
+# No pid of the bundle's tree is in use when the failed restore has
+# returned: neither alive nor a zombie waiting for a late reaper.
+files_tree_gone()
+{
+	local p
+
+	for p in $(jq '.tasks[].pid' "$T/bundle/pstree.json"); do
+		[[ ! -e /proc/$p ]] ||
+			fail "pid $p of the tree is left: $(grep -E '^(State|PPid):' "/proc/$p/status" | tr -s '\t\n' '  ')"
+	done
 }
 
 @test "files: sizes, counts, fd numbers, offsets and flags out of range are refused by name" {
@@ -180,6 +194,15 @@ files_tamper()
 	assert_output --regexp "$task: fds: fd [0-9]+ saved twice"
 	files_tamper 'del(.fds[0].flags)' "$task"
 	assert_output --partial "$task: fds[0].flags: missing"
+	# valid documents that fail once the tree exists (a child cannot enter
+	# its cwd): the failed child and its siblings are gone with the restore
+	task=task-$(jq '.tasks[1].pid' "$T/bundle/pstree.json").json
+	files_tamper '.cwd = "/nonexistent-dir"' "$task"
+	assert_output --regexp 'task [0-9]+: chdir `/nonexistent-dir`: No such file or directory'
+	# their pids are free at once: the bundle itself restores and passes
+	ckpt_restore_bg
+	wl_go
+	wl_finish
 }
 
 @test "files: a namespace kind or a removed device a bundle makes up is refused by name" {
