@@ -10,6 +10,12 @@
  * "checkpointed" at post-dump); network-unlock when the tree runs on
  * (leave_running) or the dump failed after the lock.
  *
+ * PRE_DUMP is the same request with the engine's --pre-dump: memory only,
+ * the tree running on, dirty-page tracking started (track_mem is what it
+ * does anyway); only the pre-dump notify is sent. parent_img (relative to
+ * the images directory, as runc's --parent-path) names the directory of
+ * the parent pre-dump, whose bundle becomes --parent.
+ *
  * Cgroups are the caller's: the tree's are not recorded (runc and the
  * managers above it make the container's cgroups at restore and put the
  * service into them), the freezer cgroup named is used to freeze.
@@ -44,10 +50,6 @@ static int dump_refused(struct swrk *s, ckpt_err_t *err)
 {
 	const CriuOpts *o = s->opts;
 
-	if (o->parent_img && *o->parent_img)
-		return swrk_refuse(s, "parent_img (incremental dumps)", err);
-	if (o->track_mem)
-		return swrk_refuse(s, "track_mem (memory tracking for pre-dump)", err);
 	if (o->lazy_pages)
 		return swrk_refuse(s, "lazy_pages", err);
 	if (o->ps)
@@ -137,9 +139,17 @@ static int dump_install(const char *images, const char *tmp, ckpt_err_t *err)
 
 /* ckpt_dump's options from CRIU's: into bundle, with criu.json (extra), run r. */
 static void dump_opts(struct swrk *s, const char *bundle, struct ckpt_extra_file *extra,
-		      struct dump_run *r, struct ckpt_dump_opts *d)
+		      struct dump_run *r, struct ckpt_dump_opts *d, char **parent)
 {
 	const CriuOpts *o = s->opts;
+
+	if (o->parent_img && *o->parent_img) {
+		*parent = o->parent_img[0] == '/'
+				  ? xasprintf("%s/%s", o->parent_img, SWRK_BUNDLE)
+				  : xasprintf("%s/%s/%s", s->images, o->parent_img, SWRK_BUNDLE);
+		d->parent = *parent;
+	}
+	d->pre_dump = s->req->type == CRIU_REQ_TYPE__PRE_DUMP;
 
 	d->pid = o->pid;
 	d->bundle = bundle;
@@ -147,7 +157,7 @@ static void dump_opts(struct swrk *s, const char *bundle, struct ckpt_extra_file
 	d->key_file = s->key;
 	/* as CRIU's images: not flushed to stable storage (ckpt-oci-criu(1)) */
 	d->no_sync = true;
-	d->leave_running = o->leave_running;
+	d->leave_running = o->leave_running || d->pre_dump;
 	d->cgroup = o->freeze_cgroup && *o->freeze_cgroup ? o->freeze_cgroup : NULL;
 	d->tcp_established = o->tcp_established;
 	d->ext_unix_sk = o->ext_unix_sk;
@@ -220,7 +230,7 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	struct dump_run r = {.s = s};
 	struct ckpt_dump_opts d = {0};
 	struct ckpt_extra_file extra;
-	cleanup_free char *bundle = NULL, *doc = NULL, *netkey = NULL;
+	cleanup_free char *bundle = NULL, *doc = NULL, *netkey = NULL, *parent = NULL;
 	uint64_t t_end;
 	int ret;
 
@@ -242,7 +252,7 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 		return ret;
 	doc = dump_doc(o, netkey);
 	extra = (struct ckpt_extra_file){SWRK_DOC, doc};
-	dump_opts(s, bundle, &extra, &r, &d);
+	dump_opts(s, bundle, &extra, &r, &d, &parent);
 
 	ret = swrk_notify(s, "pre-dump", 0, err);
 	if (ret < 0)
@@ -250,7 +260,8 @@ int swrk_dump(struct swrk *s, CriuResp *resp, ckpt_err_t *err)
 	r.t0 = now_ns();
 	ret = dump_guarded(&d, err);
 	t_end = now_ns();
-	ret = dump_unlock(s, &r, ret, err);
+	if (!d.pre_dump)
+		ret = dump_unlock(s, &r, ret, err);
 	if (ret < 0) {
 		(void)bundle_rmtree(AT_FDCWD, bundle);
 		return ret;

@@ -41,8 +41,7 @@ static int restore_refused(struct swrk *s, const char *netkey, ckpt_err_t *err)
 		return swrk_refuse(s, "lazy_pages", err);
 	if (o->ps)
 		return swrk_refuse(s, "ps (page server)", err);
-	if (o->parent_img && *o->parent_img)
-		return swrk_refuse(s, "parent_img", err);
+	/* parent_img: the bundle names its parent itself (chain.json) */
 	if (o->n_external)
 		return swrk_refuse(s, "external (external namespaces and resources)", err);
 	if (o->n_join_ns)

@@ -257,12 +257,14 @@ static int serve_version(struct swrk *s, CriuResp *resp, CriuVersion *v)
 }
 
 /*
- * Only what works: pre-dump and lazy pages are not served here, and no
- * pidfd store. Each field is sent, false: runc takes a missing one as yes.
+ * Only what works: memory tracking for pre-dumps (userfaultfd, not
+ * soft-dirty: mem-track.c); no lazy pages, no pidfd store. Each field is
+ * sent: runc takes a missing one as yes.
  */
 static int serve_features(struct swrk *s, CriuResp *resp, CriuFeatures *f)
 {
 	f->has_mem_track = f->has_lazy_pages = f->has_pidfd_store = true;
+	f->mem_track = true;
 	resp->features = f;
 	return 0;
 }
@@ -294,6 +296,7 @@ static int serve(struct swrk *s, CriuResp *resp, CriuVersion *v, CriuFeatures *f
 	case CRIU_REQ_TYPE__CHECK:
 		return serve_check(s, err);
 	case CRIU_REQ_TYPE__DUMP:
+	case CRIU_REQ_TYPE__PRE_DUMP:
 	case CRIU_REQ_TYPE__RESTORE:
 		if (!s->opts)
 			return ckpt_error_msg(err, EINVAL, "request without opts");
@@ -302,10 +305,8 @@ static int serve(struct swrk *s, CriuResp *resp, CriuVersion *v, CriuFeatures *f
 			ret = swrk_key(s, &s->key, err);
 		if (ret < 0)
 			return ret;
-		return s->req->type == CRIU_REQ_TYPE__DUMP ? swrk_dump(s, resp, err)
-							   : swrk_restore(s, resp, err);
-	case CRIU_REQ_TYPE__PRE_DUMP:
-		return swrk_refuse(s, "PRE_DUMP (iterative migration)", err);
+		return s->req->type == CRIU_REQ_TYPE__RESTORE ? swrk_restore(s, resp, err)
+							      : swrk_dump(s, resp, err);
 	case CRIU_REQ_TYPE__PAGE_SERVER:
 	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD:
 		return swrk_refuse(s, "PAGE_SERVER", err);

@@ -93,8 +93,10 @@ static int predump_copy(struct ckpt_ctx *ctx, struct predump *p, ckpt_err_t *err
 			pr_info("task %d exited meanwhile", t->pid);
 			continue;
 		}
-		ret = mem_incr_copy_running(ctx->bundle, t->pid, t->ns_pid, &p->refs[i],
-					    &p->incr.ncopied, &p->incr.nref, err);
+		ret = mem_incr_copy_running(
+			ctx->bundle, t->pid,
+			t->parent && t->parent->state != 'Z' ? t->parent->pid : 0, t->ns_pid,
+			&p->refs[i], &p->incr.ncopied, &p->incr.nref, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "task %d", t->pid);
 	}

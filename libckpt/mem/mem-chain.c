@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 
 #include "arch/rsys.h"
+#include "mem/mem-cow.h"
 #include "mem/mem-incr.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -196,6 +197,13 @@ static int level_take(struct ckpt_bundle *b, int k, pid_t pid, const struct mem_
 	return 0;
 }
 
+static int xrun_cmp(const void *a, const void *b)
+{
+	const struct mem_xrun *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
 int mem_chain_task(struct ckpt_bundle *b, const struct mem_chain *ch, pid_t pid, struct mem_task *m,
 		   ckpt_err_t *err)
 {
@@ -233,33 +241,44 @@ int mem_chain_task(struct ckpt_bundle *b, const struct mem_chain *ch, pid_t pid,
 				     "task %d: page %#llx is in no bundle of the chain", pid,
 				     (unsigned long long)want.r[0][0]);
 	ranges_free(&want);
+	if (m->nxruns)
+		qsort(m->xruns, m->nxruns, sizeof(*m->xruns), xrun_cmp);
 	return ret;
 }
 
-int mem_chain_fill(const struct mem_chain *ch, pid_t pid, pid_t host_pid, struct rsys *rs,
-		   const struct mem_task *m, ckpt_err_t *err)
+/*
+ * The pages of xruns inside [s, e) (all with e 0) but those in VMAs the
+ * task made before its fork (skip), into memfd at their address, or, memfd
+ * -1, into our own memory (the task itself, before it forks).
+ */
+static int chain_copy(const struct mem_chain *ch, pid_t pid, const struct mem_task *m, int memfd,
+		      uint64_t s, uint64_t e, const uint8_t *skip, struct rsys *rs, uint64_t *pages,
+		      ckpt_err_t *err)
 {
-	cleanup_free char *buf = NULL;
-	cleanup_free char *mem = xasprintf("/proc/%d/mem", host_pid);
-	cleanup_close int memfd = -1;
+	cleanup_free char *buf = memfd >= 0 ? xzalloc(FILL_BUF) : NULL;
 	int fds[CHAIN_MAX];
-	uint64_t pages = 0;
+	size_t v = 0;
 	int ret = 0;
 
-	if (!m->nxruns)
-		return 0;
 	for (int k = 0; k < CHAIN_MAX; k++)
 		fds[k] = -1;
-	memfd = open(mem, O_RDWR | O_CLOEXEC);
-	if (memfd < 0)
-		return ckpt_error(err, errno, "open %s", mem);
-	buf = xzalloc(FILL_BUF);
 	for (size_t i = 0; ret == 0 && i < m->nxruns; i++) {
 		const struct mem_xrun *x = &m->xruns[i];
-		uint64_t addr = x->addr, len = x->npages * PAGE_SIZE;
-		off_t off = x->off * PAGE_SIZE;
+		uint64_t addr = x->addr, end = addr + x->npages * PAGE_SIZE;
+		off_t off;
 		long r;
 
+		if (e) {
+			addr = MAX(addr, s);
+			end = MIN(end, e);
+		}
+		if (addr >= end)
+			continue;
+		/* the VMA made before the fork has these pages already (mem-cow.c) */
+		while (skip && v < m->nvmas && m->vmas[v].end <= addr)
+			v++;
+		if (skip && v < m->nvmas && skip[v] == COW_OWN && m->vmas[v].start <= addr)
+			continue;
 		if (fds[x->level] < 0) {
 			char img[64];
 			uint64_t size;
@@ -270,33 +289,61 @@ int mem_chain_fill(const struct mem_chain *ch, pid_t pid, pid_t host_pid, struct
 				break;
 		}
 		/* a fault per page costs more than the copy: populate first, as pages_fill */
-		if (x->npages >= 16 &&
-		    RSYS(rs, &r, err, SYS_madvise, addr, len, MADV_POPULATE_WRITE, 0, 0, 0) < 0) {
+		if (rs && end - addr >= 16 * PAGE_SIZE &&
+		    RSYS(rs, &r, err, SYS_madvise, addr, end - addr, MADV_POPULATE_WRITE, 0, 0, 0) <
+			    0) {
 			ret = -err->code;
 			break;
 		}
-		pages += x->npages;
-		while (len) {
-			size_t n = MIN(len, FILL_BUF);
-			ssize_t got = pread(fds[x->level], buf, n, off);
+		*pages += (end - addr) / PAGE_SIZE;
+		off = x->off * PAGE_SIZE + (addr - x->addr);
+		while (addr < end) {
+			size_t n = MIN(end - addr, FILL_BUF);
+			ssize_t got = pread(fds[x->level], memfd >= 0 ? buf : (void *)addr, n, off);
 
 			if (got != (ssize_t)n) {
 				ret = ckpt_error(err, got < 0 ? errno : EIO, "read parent pages");
 				break;
 			}
-			if (pwrite(memfd, buf, n, (off_t)addr) != (ssize_t)n) {
-				ret = ckpt_error(err, errno, "write pages of %d at %#llx", host_pid,
+			if (memfd >= 0 && pwrite(memfd, buf, n, (off_t)addr) != (ssize_t)n) {
+				ret = ckpt_error(err, errno, "write pages at %#llx",
 						 (unsigned long long)addr);
 				break;
 			}
 			addr += n;
 			off += n;
-			len -= n;
 		}
 	}
 	for (int k = 0; k < CHAIN_MAX; k++)
 		if (fds[k] >= 0)
 			close(fds[k]);
+	return ret;
+}
+
+int mem_chain_premake(const struct mem_chain *ch, pid_t pid, const struct mem_task *m, uint64_t s,
+		      uint64_t e, ckpt_err_t *err)
+{
+	uint64_t pages = 0;
+
+	if (!ch || !m->nxruns)
+		return 0;
+	return chain_copy(ch, pid, m, -1, s, e, NULL, NULL, &pages, err);
+}
+
+int mem_chain_fill(const struct mem_chain *ch, pid_t pid, pid_t host_pid, struct rsys *rs,
+		   const struct mem_task *m, const uint8_t *keep, ckpt_err_t *err)
+{
+	cleanup_free char *mem = xasprintf("/proc/%d/mem", host_pid);
+	cleanup_close int memfd = -1;
+	uint64_t pages = 0;
+	int ret;
+
+	if (!m->nxruns)
+		return 0;
+	memfd = open(mem, O_RDWR | O_CLOEXEC);
+	if (memfd < 0)
+		return ckpt_error(err, errno, "open %s", mem);
+	ret = chain_copy(ch, pid, m, memfd, 0, 0, keep, rs, &pages, err);
 	if (ret == 0)
 		pr_info("task %d: %llu pages from %d parent bundles", host_pid,
 			(unsigned long long)pages, ch->n);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "mem/mem-cow.h"
+#include "mem/mem-incr.h"
 #include "restore/restore.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -152,6 +153,9 @@ static int premake_one(struct rctx *rc, const struct rtask *t, size_t k, int *im
 			return ret;
 	}
 	ret = premake_fill(t, *img, v->start, v->end, err);
+	/* an incremental bundle's pages its parents hold (mem-chain.c) */
+	if (ret == 0)
+		ret = mem_chain_premake(rc->chain, t->pid, &t->mem, v->start, v->end, err);
 	if (ret == 0)
 		rc->cow_made[t->cow_off + k] = 1; /* the puppeteer reads it */
 	return ret;
@@ -237,6 +241,17 @@ int cow_drop(struct rtask *t, const uint8_t *keep, ckpt_err_t *err)
 			uint64_t e = MIN(v->end, run_end(&pm->runs[i]));
 			int ret = minus_runs(t->mem.inherited, t->mem.ninherited, s, e, drop_one, t,
 					     err);
+
+			if (ret < 0)
+				return ret;
+		}
+		/* and those its parent bundles hold (xruns, sorted by address) */
+		for (size_t i = 0; i < pm->nxruns && pm->xruns[i].addr < v->end; i++) {
+			uint64_t s = MAX(v->start, pm->xruns[i].addr);
+			uint64_t e = MIN(v->end, pm->xruns[i].addr + pm->xruns[i].npages * PAGE_SIZE);
+			int ret = s < e ? minus_runs(t->mem.inherited, t->mem.ninherited, s, e,
+						     drop_one, t, err)
+					: 0;
 
 			if (ret < 0)
 				return ret;

@@ -247,6 +247,28 @@ static int page_kind(const struct cow *w, size_t i)
 	return (w->mine[i] & PM_PRESENT) && !(w->mine[i] & PM_EXCLUSIVE) ? 1 : 0;
 }
 
+struct copy_arg {
+	struct pcopy *c;
+	int kind;
+};
+
+static int copy_kind(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	struct copy_arg *x = arg;
+
+	return x->kind == 1 ? pcopy_add_shared(x->c, a, e, err) : pcopy_add(x->c, a, e, err);
+}
+
+/* Pages [a, e) of kind 0 or 1 copied, but those the parent bundle holds (--parent). */
+static int pages_copy(struct pcopy *c, int kind, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	struct copy_arg x = {c, kind};
+
+	if (!c->refs || !c->refs->n)
+		return copy_kind(&x, a, e, err);
+	return mem_incr_split(c->refs, &c->ref_cur, a, e, copy_kind, &x, &c->used, err);
+}
+
 /* Region [a, e) of the task's private pages: inherited stretches noted, the rest copied. */
 static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, ckpt_err_t *err)
 {
@@ -258,7 +280,7 @@ static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, 
 		    (w->parent >= 0 && pread(w->parent, w->theirs, n * 8, off) != (ssize_t)(n * 8))) {
 			pr_debug("pagemap at %#lx: %m, pages saved as the task's own",
 				 (unsigned long)a);
-			return pcopy_add(c, a, e, err); /* unknown: saved as the task's own */
+			return pages_copy(c, 0, a, e, err); /* unknown: saved as the task's own */
 		}
 		while (i < n) {
 			int kind = page_kind(w, i);
@@ -270,10 +292,8 @@ static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, 
 			if (kind == 2) {
 				cow_note(w, a + i * PAGE_SIZE, a + k * PAGE_SIZE);
 				ret = 0;
-			} else if (kind == 1) {
-				ret = pcopy_add_shared(c, a + i * PAGE_SIZE, a + k * PAGE_SIZE, err);
 			} else {
-				ret = pcopy_add(c, a + i * PAGE_SIZE, a + k * PAGE_SIZE, err);
+				ret = pages_copy(c, kind, a + i * PAGE_SIZE, a + k * PAGE_SIZE, err);
 			}
 			if (ret < 0)
 				return ret;
@@ -282,29 +302,6 @@ static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, 
 		a += n * PAGE_SIZE;
 	}
 	return 0;
-}
-
-struct region_arg {
-	struct pcopy *c;
-	struct cow *w;
-};
-
-static int region_copy(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
-{
-	struct region_arg *r = arg;
-
-	return pages_region(r->c, r->w, a, e, err);
-}
-
-/* Region [a, e) but the pages referenced in the parent bundle. */
-static int pages_region_incr(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e,
-			     ckpt_err_t *err)
-{
-	struct region_arg r = {c, w};
-
-	if (!c->refs || !c->refs->n)
-		return pages_region(c, w, a, e, err);
-	return mem_incr_split(c->refs, &c->ref_cur, a, e, region_copy, &r, &c->used, err);
 }
 
 /*
@@ -343,7 +340,7 @@ static int pages_scan(struct pcopy *c, struct cow *w, int pmfd, struct page_regi
 		for (long i = 0; i < n; i++) {
 			if (regs[i].end <= done)
 				continue;
-			ret = pages_region_incr(c, w, MAX(regs[i].start, done), regs[i].end, err);
+			ret = pages_region(c, w, MAX(regs[i].start, done), regs[i].end, err);
 			if (ret < 0)
 				return ret;
 			done = regs[i].end;

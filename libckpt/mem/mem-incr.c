@@ -138,19 +138,34 @@ int chain_doc_read(struct ckpt_bundle *b, struct json **doc, struct chain_doc *c
 	return ret;
 }
 
-/* The parent's path from the directory the new bundle is made in. */
+/*
+ * The parent's path from the directory the new bundle is made in
+ * ("b1", "../prev/bundle"), so that a chain moved together still holds.
+ */
 static char *parent_rel(const char *parent, const char *bundle)
 {
 	cleanup_free char *pabs = realpath(parent, NULL);
 	cleanup_free char *copy = xstrdup(bundle);
 	cleanup_free char *dabs = realpath(dirname(copy), NULL);
-	size_t n = dabs ? strlen(dabs) : 0;
+	char *out;
+	size_t common = 0, up = 0;
 
-	if (!pabs)
+	if (!pabs || !dabs)
 		return xstrdup(parent);
-	if (dabs && !strncmp(pabs, dabs, n) && pabs[n] == '/')
-		return xstrdup(pabs + n + 1);
-	return xstrdup(pabs);
+	/* the longest common directory prefix */
+	for (size_t i = 0;; i++) {
+		if ((!dabs[i] || dabs[i] == '/') && (pabs[i] == '/' || !pabs[i]))
+			common = i;
+		if (!dabs[i] || dabs[i] != pabs[i])
+			break;
+	}
+	for (const char *p = dabs + common; *p; p++)
+		up += *p == '/';
+	out = xzalloc(3 * up + strlen(pabs) + 1);
+	for (size_t i = 0; i < up; i++)
+		strcat(out, "../");
+	strcat(out, pabs + common + (pabs[common] == '/'));
+	return out;
 }
 
 int mem_incr_open(struct mem_incr *in, const char *parent, const char *bundle,
@@ -344,15 +359,16 @@ int mem_incr_split(const struct mem_ranges *refs, size_t *cur, uint64_t a, uint6
 
 /* Pre-dump copier: pages read through /proc/PID/mem into the image, runs in the pagemap. */
 struct rcopy {
-	int memfd;
+	int memfd, pmfd, ppmfd; /* ppmfd: the parent's pagemap, or -1 */
 	struct bundle_image *img;
 	struct json *pagemap;
 	uint64_t npages;
+	uint64_t pm[1024], ppm[1024];
 };
 
-static int rcopy_run(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
+/* [a, e) into the image, one run of the pagemap. */
+static int rcopy_bytes(struct rcopy *c, uint64_t a, uint64_t e, ckpt_err_t *err)
 {
-	struct rcopy *c = arg;
 	struct json *run = json_push(c->pagemap, json_arr());
 
 	json_push(run, json_hex(a));
@@ -380,7 +396,49 @@ static int rcopy_run(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
 	return 0;
 }
 
-int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ns_pid,
+/* The parent's very page (copy-on-write since the fork): left to the final dump. */
+static bool rcopy_shared(const struct rcopy *c, size_t i)
+{
+	return c->ppmfd >= 0 && (c->pm[i] & PM_PRESENT) && (c->ppm[i] & PM_PRESENT) &&
+	       (c->pm[i] & PM_PFN_MASK) && (c->pm[i] & PM_PFN_MASK) == (c->ppm[i] & PM_PFN_MASK);
+}
+
+/*
+ * [a, e) but the pages the task still shares with its parent: the final
+ * dump keeps those as inherited (mem-dump.c), and copying them here would
+ * only make it refer to private copies of them.
+ */
+static int rcopy_run(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	struct rcopy *c = arg;
+
+	while (a < e) {
+		size_t n = MIN((e - a) / PAGE_SIZE, ARRAY_SIZE(c->pm)), i = 0;
+
+		if (c->ppmfd < 0)
+			return rcopy_bytes(c, a, e, err);
+		if (pread(c->pmfd, c->pm, n * 8, a / PAGE_SIZE * 8) != (ssize_t)(n * 8) ||
+		    pread(c->ppmfd, c->ppm, n * 8, a / PAGE_SIZE * 8) != (ssize_t)(n * 8))
+			return rcopy_bytes(c, a, e, err);
+		while (i < n) {
+			bool shared = rcopy_shared(c, i);
+			size_t k = i + 1;
+			int ret = 0;
+
+			while (k < n && rcopy_shared(c, k) == shared)
+				k++;
+			if (!shared)
+				ret = rcopy_bytes(c, a + i * PAGE_SIZE, a + k * PAGE_SIZE, err);
+			if (ret < 0)
+				return ret;
+			i = k;
+		}
+		a += n * PAGE_SIZE;
+	}
+	return 0;
+}
+
+int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ppid, pid_t ns_pid,
 			  const struct mem_ranges *refs, uint64_t *ncopied, uint64_t *nref,
 			  ckpt_err_t *err)
 {
@@ -392,7 +450,9 @@ int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ns_pid,
 	cleanup_json struct json *pagemap = json_arr();
 	cleanup_close int pmfd = open(pm, O_RDONLY | O_CLOEXEC);
 	cleanup_close int memfd = open(mem, O_RDONLY | O_CLOEXEC);
-	struct rcopy c = {.memfd = memfd, .pagemap = pagemap};
+	cleanup_free char *ppm = ppid ? xasprintf("/proc/%d/pagemap", ppid) : NULL;
+	cleanup_close int ppmfd = ppm ? open(ppm, O_RDONLY | O_CLOEXEC) : -1;
+	struct rcopy c = {.memfd = memfd, .pmfd = pmfd, .ppmfd = ppmfd, .pagemap = pagemap};
 	struct mem_ranges used = {0};
 	uint64_t pos = 0, done = 0;
 	size_t cur = 0;

@@ -142,11 +142,11 @@ int mem_incr_task_refs(struct mem_incr *in, struct task *t, struct mem_ranges *r
 		       ckpt_err_t *err) __attribute__((warn_unused_result));
 /*
  * Pre-dump, the tree running: copy the private pages of pid (ns_pid in the
- * bundle) but refs, read through /proc/PID/mem; a page that went away
- * meanwhile is saved as zeros (its VMA is not tracked any more, so no
- * later bundle refers to it). Refs still present go to parentmap.
+ * bundle) but refs and those it still shares with its parent ppid (0: none), read through
+ * /proc/PID/mem; a page that went away meanwhile is saved as zeros (its VMA is not tracked any
+ * more, so no later bundle refers to it). Refs still present go to parentmap.
  */
-int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ns_pid,
+int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ppid, pid_t ns_pid,
 			  const struct mem_ranges *refs, uint64_t *ncopied, uint64_t *nref,
 			  ckpt_err_t *err) __attribute__((warn_unused_result));
 
@@ -159,6 +159,9 @@ struct mem_chain {
 int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, struct mem_chain *ch,
 		   ckpt_err_t *err) __attribute__((warn_unused_result));
 void mem_chain_close(struct mem_chain *ch);
+/* In the task itself before it forks: those of [s, e) into its own memory (mem-cow.c). */
+int mem_chain_premake(const struct mem_chain *ch, pid_t pid, const struct mem_task *m,
+		      uint64_t s, uint64_t e, ckpt_err_t *err) __attribute__((warn_unused_result));
 /* inspect: the chain of b, each parent checked, on out. */
 int mem_chain_describe(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
@@ -170,9 +173,13 @@ struct mem_xrun {
 /* The runs of task pid its parentmap refers to, each found in the chain, into m. */
 int mem_chain_task(struct ckpt_bundle *b, const struct mem_chain *ch, pid_t pid, struct mem_task *m,
 		   ckpt_err_t *err) __attribute__((warn_unused_result));
-/* Write those pages into the restored task (host_pid) through /proc/PID/mem. */
+/*
+ * Write those pages into the restored task (host_pid) through /proc/PID/mem,
+ * but in the VMAs it made before forking (keep[i] COW_OWN, mem-cow.c; keep
+ * may be NULL).
+ */
 struct rsys;
 int mem_chain_fill(const struct mem_chain *ch, pid_t pid, pid_t host_pid, struct rsys *rs,
-		   const struct mem_task *m, ckpt_err_t *err) __attribute__((warn_unused_result));
+		   const struct mem_task *m, const uint8_t *keep, ckpt_err_t *err) __attribute__((warn_unused_result));
 
 #endif

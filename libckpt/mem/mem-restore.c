@@ -565,7 +565,8 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		ret = cow_copy(t, keep, err);
 	/* an incremental bundle: the pages its parents hold */
 	if (ret == 0 && t->mem.nxruns)
-		ret = mem_chain_fill(rc->chain, t->pid, t->host_pid, &t->rs, &t->mem, err);
+		ret = mem_chain_fill(rc->chain, t->pid, t->host_pid, &t->rs, &t->mem,
+				     runs ? keep : NULL, err);
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (vmas[i].kind != VMA_VDSO)
 			ret = vma_finish(t, &vmas[i], rc->scratch + SCRATCH_DATA, err);

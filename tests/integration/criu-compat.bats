@@ -272,12 +272,21 @@ restore_foreground()
 	restore_foreground "$ID" "$T/img" --no-subreaper
 }
 
-@test "criu: pre-dump is refused by runc: FEATURE_CHECK says no memory tracking" {
+@test "criu: runc checkpoint --pre-dump, then --parent-path: the final one refers to it" {
 	ctr_run_counter "$ID"
-	runc_criu checkpoint --pre-dump --image-path "$T/img" "$ID"
-	assert_failure
-	assert_output --partial "CRIU is missing features"
+	runc_criu checkpoint --pre-dump --image-path "$T/pre" "$ID"
+	assert_success
 	assert_runc_knows "$ID"
+	jq -e '.pre_dump' "$T/pre/bundle/chain.json"
+	ctr_wait_count_above "$ID" "$(ctr_count "$ID")"
+	runc_criu checkpoint --parent-path ../pre --image-path "$T/img" "$ID"
+	assert_success
+	assert_gone "$ID"
+	N=$(ctr_count "$ID")
+	# the link is relative: the two directories move together
+	jq -e '.parent == "../pre/bundle"' "$T/img/bundle/chain.json"
+	(($(jq '[.[][1]] | add // 0' "$T"/img/bundle/parentmap-*.json | sort -n | tail -1) > 0))
+	restore_counter "$ID" "$T/img"
 }
 
 @test "criu: a restore without a bundle fails with ckpt-oci's reason in the log" {
@@ -348,19 +357,19 @@ sys.exit(p.wait())
 EOF
 }
 
-@test "criu: swrk answers VERSION, FEATURE_CHECK (each feature, false) and refuses PRE_DUMP" {
+@test "criu: swrk answers VERSION, FEATURE_CHECK (memory tracking only) and refuses PAGE_SERVER" {
 	# VERSION: type 10; keep_open (4) so the next request is served too
 	# FEATURE_CHECK: type 9, features {mem_track: true}, keep_open
-	# PRE_DUMP: type 4, opts {images_dir_fd: 0}
-	run swrk_call 080a2001 080920012a020801 080412020800
+	# PAGE_SERVER: type 5, opts {images_dir_fd: 0}
+	run swrk_call 080a2001 080920012a020801 080512020800
 	assert_failure 1 # the service's exit status after a refused request
 	# type 10, success, version {major 4, minor 0, name "ckpt-oci ..."}
 	assert_line --index 0 --regexp '^1=10 2=1 10=\{1=4 2=0 6="ckpt-oci [0-9.]+"\}$'
-	# type 9, success, features {mem_track 0, lazy_pages 0, pidfd_store 0}
-	assert_line --index 1 '1=9 2=1 8={1=0 2=0 3=0}'
-	# type 4, failure, cr_errno EOPNOTSUPP (95), cr_errmsg names it
-	assert_line --index 2 --regexp '^1=4 2=0 7=95 9="PRE_DUMP \(iterative migration\) is not supported'
-	grep -q "PRE_DUMP (iterative migration) is not supported" "$T/swrk.err"
+	# type 9, success, features {mem_track 1, lazy_pages 0, pidfd_store 0}
+	assert_line --index 1 '1=9 2=1 8={1=1 2=0 3=0}'
+	# type 5, failure, cr_errno EOPNOTSUPP (95), cr_errmsg names it
+	assert_line --index 2 --regexp '^1=5 2=0 7=95 9="PAGE_SERVER is not supported'
+	grep -q "PAGE_SERVER is not supported" "$T/swrk.err"
 }
 
 # A key of 32 bytes, the caller's and 0600, as ckpt-oci wants one.

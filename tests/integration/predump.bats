@@ -140,3 +140,13 @@ refs()
 	assert_output "ckpt-oci: restore: parent \`$T/b1\` of \`$T/bundle\` is not the bundle it was made from (its manifest differs)"
 	! pid_alive "$WL_PID"
 }
+
+@test "predump: a tree whose children share pages with their parent since the fork" {
+	require_root
+	wl_start cow_fork || return
+	predump "$T/b1" || return
+	ckpt_checkpoint --parent "$T/b1" || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
