@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "files/inet-udp.h"
 #include "namespaces/net.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -232,18 +233,25 @@ static void batch_base_chain(struct nft_batch *b, const char *table, const char 
 	batch_end_msg(b, nlh);
 }
 
-/* A base chain: hooked at hook, priority INT_MIN, policy drop, with the mark rule. */
-static void batch_chain(struct nft_batch *b, const char *table, const char *chain, int hook,
-			uint32_t mark)
+/* `meta mark MARK accept` appended to chain. */
+static void batch_mark_rule(struct nft_batch *b, const char *table, const char *chain,
+			    uint32_t mark)
 {
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh =
+		batch_add(b, NFT_TYPE(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
 
-	batch_base_chain(b, table, chain, hook, NF_DROP);
-	nlh = batch_add(b, NFT_TYPE(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, chain);
 	put_mark_accept(nlh, mark);
 	batch_end_msg(b, nlh);
+}
+
+/* A base chain: hooked at hook, priority INT_MIN, policy drop, with the mark rule. */
+static void batch_chain(struct nft_batch *b, const char *table, const char *chain, int hook,
+			uint32_t mark)
+{
+	batch_base_chain(b, table, chain, hook, NF_DROP);
+	batch_mark_rule(b, table, chain, mark);
 }
 
 /* Sends the batch and waits for every command's ack; the first error wins. */
@@ -361,13 +369,19 @@ struct tuples {
 	size_t n;
 };
 
-/* Input and output accept all but these connections (and SYNs to these listeners). */
+/*
+ * Input and output accept all but these connections (and SYNs to these
+ * listeners); what restore sends to the tree's sockets itself (a queued
+ * datagram, a TCP FIN) carries INET_UDP_INJECT_MARK and passes first.
+ */
 static void tuple_chains(struct nft_batch *b, const char *table, const void *arg)
 {
 	const struct tuples *tu = arg;
 
 	batch_base_chain(b, table, "input", NF_INET_LOCAL_IN, NF_ACCEPT);
 	batch_base_chain(b, table, "output", NF_INET_LOCAL_OUT, NF_ACCEPT);
+	batch_mark_rule(b, table, "input", INET_UDP_INJECT_MARK);
+	batch_mark_rule(b, table, "output", INET_UDP_INJECT_MARK);
 	for (size_t i = 0; i < tu->n; i++) {
 		const struct net_tuple *x = &tu->t[i];
 		bool any = !memcmp(x->local, (char[16]){0}, x->family == AF_INET ? 4 : 16);

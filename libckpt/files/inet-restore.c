@@ -79,9 +79,10 @@ static const struct doc_field inet_tcp_fields[] = {
 	DOC_END,
 };
 
+/* A TCP connection rebuilt in repair mode: established, or shut down past it. */
 static bool established(const struct inet_saved *s)
 {
-	return s->type == SOCK_STREAM && s->state == TCP_ESTABLISHED;
+	return s->type == SOCK_STREAM && inet_tcp_connected(s->state);
 }
 
 int inet_get(const struct json *doc, const struct fd_entry *e, struct inet_saved *s,
@@ -209,10 +210,11 @@ static int set_buf(int sk, int opt, int v)
 
 /*
  * Options as saved, all before bind (v6only, freebind, reuse*, the device
- * matter to bind). Buffer sizes only where the program set them (locked,
+ * matter to bind); again once bound (bound: not v6only, which binding to an
+ * IPv6 address sets). Buffer sizes only where the program set them (locked,
  * SO_BUF_LOCK); bundles without buf_lock: where they differ.
  */
-static int set_opts(int sk, const struct inet_saved *e, ckpt_err_t *err)
+static int set_opts(int sk, const struct inet_saved *e, bool bound, ckpt_err_t *err)
 {
 	struct doc_at at = DOC_KEY(&e->it.at, "opts");
 	const struct json *opts;
@@ -236,7 +238,7 @@ static int set_opts(int sk, const struct inet_saved *e, ckpt_err_t *err)
 		int v, cur;
 		socklen_t sl = sizeof(cur);
 
-		if (!json_get(opts, o->name))
+		if (!json_get(opts, o->name) || (bound && (o->flags & INET_OPT_PREBIND)))
 			continue;
 		ret = doc_int(&at, opts, o->name, sgn ? INT32_MIN : 0, INT32_MAX, &v64, err);
 		if (ret < 0)
@@ -384,6 +386,9 @@ static int fill_queues(int sk, const struct inet_saved *e, const struct files_rc
 		.rcv_wup = e->rcv_wup,
 	};
 
+	/* saved where the peer's FIN counted, past what the bytes alone reach */
+	if ((int32_t)(w.rcv_wup - e->rcv_seq) > 0)
+		w.rcv_wup = e->rcv_seq;
 	if (sockopt(sk, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE", err) < 0 ||
 	    fill_queue(sk, rc, id, 0, 0, rlen, 0, err) < 0 ||
 	    sockopt(sk, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE", err) < 0 ||
@@ -391,9 +396,19 @@ static int fill_queues(int sk, const struct inet_saved *e, const struct files_rc
 		return -err->code;
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0)
 		return ckpt_error(err, errno, "TCP_REPAIR_WINDOW");
-	if (sockopt(sk, TCP_REPAIR, 0, "leave TCP_REPAIR", err) < 0)
+	if (e->state == TCP_ESTABLISHED) {
+		if (sockopt(sk, TCP_REPAIR, TCP_REPAIR_OFF, "leave TCP_REPAIR", err) < 0)
+			return -err->code;
+		return fill_queue(sk, rc, id, 1, slen - unsent, unsent, MSG_DONTWAIT, err);
+	}
+	/* past established: bytes never sent go before our FIN (inet-tcp.c) */
+	if (unsent && (sockopt(sk, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "leave TCP_REPAIR", err) < 0 ||
+		       fill_queue(sk, rc, id, 1, slen - unsent, unsent, MSG_DONTWAIT, err) < 0 ||
+		       sockopt(sk, TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR", err) < 0))
 		return -err->code;
-	return fill_queue(sk, rc, id, 1, slen - unsent, unsent, MSG_DONTWAIT, err);
+	if (inet_tcp_fins(sk, e, err) < 0)
+		return -err->code;
+	return sockopt(sk, TCP_REPAIR, TCP_REPAIR_OFF, "leave TCP_REPAIR", err);
 }
 
 static int restore_queues(int sk, const struct inet_saved *e, const struct files_rctx *rc,
@@ -438,7 +453,7 @@ static int restore_established(int sk, const struct inet_saved *e, const struct 
 	if (set_tcp_options(sk, e, err) < 0 || restore_queues(sk, e, rc, err) < 0)
 		return -err->code;
 	/* repair mode forced address reuse; off again, the saved options win */
-	return set_opts(sk, e, err);
+	return set_opts(sk, e, true, err);
 }
 
 /* Not connected yet: bind where it was bound, listen or connect (UDP). */
@@ -492,7 +507,7 @@ int inet_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd,
 	sk = socket(e.family, e.type | SOCK_CLOEXEC, e.proto);
 	if (sk < 0)
 		return ckpt_error(err, errno, "socket");
-	ret = set_opts(sk, &e, err);
+	ret = set_opts(sk, &e, false, err);
 	if (ret == 0)
 		ret = e.type == SOCK_RAW ? inet_raw_restore(sk, &e, err)
 					 : inet_dgram_restore(sk, &e, err);

@@ -326,7 +326,7 @@ static int local_route_cb(const struct nlmsghdr *nlh, void *data)
  * insertion's notification follows. Only an address that can be bound is
  * waited for: the route of a tentative one comes with its link, maybe never.
  */
-static void wait_local_route6(const struct in6_addr *a)
+void inet_wait_local_route6(const struct in6_addr *a)
 {
 	struct sockaddr_in6 probe = {.sin6_family = AF_INET6, .sin6_addr = *a};
 	cleanup_close int sk = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -569,7 +569,7 @@ int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rct
 		if (i == 0 || memcmp(&dst, &last, sizeof(dst))) {
 			local = addr_is_local(&dst);
 			if (local && dst.fam == AF_INET6)
-				wait_local_route6(&dst.a6);
+				inet_wait_local_route6(&dst.a6);
 		}
 		last = dst;
 		ret = local ? send_one(raw, &src, dg.sport, &dst, dport, buf + off, len)

@@ -31,4 +31,11 @@ struct inet_saved;
 int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rctx *rc,
 		      ckpt_err_t *err);
 
+/*
+ * Until a, an IPv6 address of this namespace that can be bound, has its
+ * local route: a packet sent to it before is routed away and dropped.
+ */
+struct in6_addr;
+void inet_wait_local_route6(const struct in6_addr *a);
+
 #endif

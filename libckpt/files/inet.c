@@ -24,10 +24,13 @@
  * ICMP echo and UDP-Lite sockets (sock-dgram.c) and raw sockets
  * (sock-raw.c) are restored without queued data.
  *
+ * A connection shut down one way or both (FIN_WAIT1 to LAST_ACK) is saved
+ * as an established one plus its state (inet-tcp.c).
+ *
  * Not supported (the checkpoint fails, naming the fd): other protocols,
- * such sockets with data queued, a listener with connections not yet accepted, TCP states
- * other than listen/established/closed, and established connections
- * without --tcp-established. Datagrams queued on
+ * such sockets with data queued, a listener with connections not yet
+ * accepted, a connection still being opened (SYN_SENT, SYN_RECV), and
+ * connections without --tcp-established. Datagrams queued on
  * a UDP socket are saved with their addresses and sent again at restore
  * (inet-udp.c). A datagram socket shut down for receiving or both ways is
  * shut down again (the send side alone does not show through poll).
@@ -202,9 +205,14 @@ static int seq_of(int sk, int queue, uint32_t *seq, ckpt_err_t *err)
 	return 0;
 }
 
-/* One queue: its sequence number, length and bytes (an image). */
-static int dump_queue(int sk, int queue, uint64_t id, struct json *e, struct files_dctx *dc,
-		      ckpt_err_t *err)
+/*
+ * One queue: its sequence number, length and bytes (an image). fin: the
+ * queue's sequence counts a FIN (inet-tcp.c), which is no byte: taken off
+ * the sequence, and off the length of the send queue (SIOCINQ leaves the
+ * peer's out already).
+ */
+static int dump_queue(int sk, int queue, bool fin, uint64_t id, struct json *e,
+		      struct files_dctx *dc, ckpt_err_t *err)
 {
 	const char *tag = queue == TCP_RECV_QUEUE ? "rcv" : "snd";
 	cleanup_free char *buf = NULL, *name = NULL, *key = NULL;
@@ -214,6 +222,11 @@ static int dump_queue(int sk, int queue, uint64_t id, struct json *e, struct fil
 	if (ioctl(sk, queue == TCP_RECV_QUEUE ? SIOCINQ : SIOCOUTQ, &len) < 0)
 		return ckpt_error(err, errno, "queue length");
 	ret = seq_of(sk, queue, &seq, err);
+	if (fin) {
+		seq--;
+		if (queue == TCP_SEND_QUEUE && len > 0)
+			len--;
+	}
 	if (ret == 0)
 		ret = peek_queue(sk, queue, len, &buf, err);
 	if (ret < 0)
@@ -232,8 +245,8 @@ static int dump_queue(int sk, int queue, uint64_t id, struct json *e, struct fil
 	return files_put_image(dc->bundle, name, buf, len, err);
 }
 
-/* Everything TCP_REPAIR needs; sk is already in repair mode. */
-static int dump_repair(int sk, uint64_t id, struct json *e, struct files_dctx *dc,
+/* Everything TCP_REPAIR needs; sk is already in repair mode, in TCP state. */
+static int dump_repair(int sk, int state, uint64_t id, struct json *e, struct files_dctx *dc,
 		       ckpt_err_t *err)
 {
 	struct tcp_repair_window w;
@@ -248,11 +261,14 @@ static int dump_repair(int sk, uint64_t id, struct json *e, struct files_dctx *d
 		return ckpt_error(err, errno, "TCP_REPAIR_WINDOW");
 	if (ioctl(sk, SIOCOUTQNSD, &unsent) < 0)
 		return ckpt_error(err, errno, "SIOCOUTQNSD");
-	ret = dump_queue(sk, TCP_RECV_QUEUE, id, e, dc, err);
+	ret = dump_queue(sk, TCP_RECV_QUEUE, inet_tcp_fin_rcvd(state), id, e, dc, err);
 	if (ret == 0)
-		ret = dump_queue(sk, TCP_SEND_QUEUE, id, e, dc, err);
+		ret = dump_queue(sk, TCP_SEND_QUEUE, inet_tcp_fin_sent(state), id, e, dc, err);
 	if (ret < 0)
 		return ret;
+	/* our FIN not sent yet is counted as unsent */
+	if (inet_tcp_fin_sent(state) && unsent > 0)
+		unsent--;
 	json_set(e, "unsent", json_int(unsent));
 	json_set(e, "mss", json_int(files_sock_int(sk, IPPROTO_TCP, TCP_MAXSEG)));
 	json_set(e, "timestamp", json_int((uint32_t)files_sock_int(sk, IPPROTO_TCP, TCP_TIMESTAMP)));
@@ -294,16 +310,18 @@ static int dump_tcp(int *sk, const struct fd_info *fi, struct json *e, struct fi
 			return unsupported(fi, err, "listener with connections not yet accepted");
 		json_set(e, "backlog", json_int(ti.tcpi_sacked));
 		return 0;
-	case TCP_ESTABLISHED:
-		break;
 	default:
-		return unsupported(fi, err, "TCP connection neither listening nor established");
+		if (inet_tcp_connected(ti.tcpi_state))
+			break;
+		return unsupported(fi, err,
+				   "TCP connection in a state other than listening, "
+				   "established, closing or closed");
 	}
 	if (!dc->tcp_established)
 		return unsupported(fi, err, "established TCP connection (use --tcp-established)");
 	if (setsockopt(*sk, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
 		return ckpt_error(err, errno, "TCP_REPAIR");
-	ret = dump_repair(*sk, fi->st.st_ino, e, dc, err);
+	ret = dump_repair(*sk, ti.tcpi_state, fi->st.st_ino, e, dc, err);
 	/* out of repair mode again until the dump ends; the tree is stopped */
 	if (setsockopt(*sk, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)) < 0 && ret == 0)
 		ret = ckpt_error(err, errno, "leave TCP_REPAIR");

@@ -25,6 +25,7 @@ struct inet_opt {
 #define INET_OPT_UNCONNECTED 2 /* TCP: read back as the path's value once connected */
 #define INET_OPT_SIGNED	     4 /* any int (an address, -1 for the default) */
 #define INET_OPT_DGRAM	     8 /* not on TCP sockets (multicast) */
+#define INET_OPT_PREBIND     16 /* only before bind (which may change it: v6only) */
 
 /*
  * Every integer option dumped and put back, NULL-terminated, in the order
@@ -59,7 +60,7 @@ static const struct inet_opt inet_int_opts[] = {
 	{"multicast_ttl", IPPROTO_IP, IP_MULTICAST_TTL, AF_INET, 0, INET_OPT_DGRAM},
 	{"multicast_loop", IPPROTO_IP, IP_MULTICAST_LOOP, AF_INET, 0, INET_OPT_DGRAM},
 	{"multicast_if", IPPROTO_IP, IP_MULTICAST_IF, AF_INET, 0, INET_OPT_SIGNED | INET_OPT_DGRAM},
-	{"v6only", IPPROTO_IPV6, IPV6_V6ONLY, AF_INET6, 0, 0},
+	{"v6only", IPPROTO_IPV6, IPV6_V6ONLY, AF_INET6, 0, INET_OPT_PREBIND},
 	{"tclass", IPPROTO_IPV6, IPV6_TCLASS, AF_INET6, 0, INET_OPT_SIGNED},
 	{"unicast_hops", IPPROTO_IPV6, IPV6_UNICAST_HOPS, AF_INET6, 0, INET_OPT_SIGNED},
 	{"recverr6", IPPROTO_IPV6, IPV6_RECVERR, AF_INET6, 0, 0},
@@ -85,7 +86,7 @@ struct inet_saved {
 	uint64_t id;
 	int family, type, state, backlog, port, peer_port;
 	const char *addr, *peer_addr; /* as inet_ntop writes them */
-	/* an established TCP connection (TCP_REPAIR) */
+	/* a TCP connection (TCP_REPAIR): bytes only, FINs are in state */
 	uint32_t rcv_seq, snd_seq, rcv_len, snd_len, unsent, timestamp;
 	uint32_t snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup;
 	int mss, tcpi_options, snd_wscale, rcv_wscale;
@@ -111,6 +112,15 @@ int inet_restore(const struct fd_entry *e, const struct files_rctx *rc, int *fd,
 /* inet-restore.c: inspect's words for the socket of fd e. */
 int inet_describe(const struct fd_entry *e, const struct json *files, bool lines, FILE *out,
 		  ckpt_err_t *err);
+
+/* inet-tcp.c: a TCP state restored with TCP_REPAIR (established, or past it with an fd). */
+bool inet_tcp_connected(int state);
+/* inet-tcp.c: in this state our FIN was sent (counted by the send queue's sequence). */
+bool inet_tcp_fin_sent(int state);
+/* inet-tcp.c: in this state the peer's FIN came (counted by the receive queue's). */
+bool inet_tcp_fin_rcvd(int state);
+/* inet-tcp.c: in repair mode, queues and window back: the FINs of e's state. */
+int inet_tcp_fins(int sk, const struct inet_saved *e, ckpt_err_t *err);
 
 /* sock-dgram.c: proto is a datagram protocol other than UDP handled there. */
 bool inet_dgram_proto(int proto);

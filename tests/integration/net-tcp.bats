@@ -1,0 +1,70 @@
+#!/usr/bin/env bats
+# tests/integration/net-tcp.bats - TCP connections in every state a program
+# can hold with an fd, restored with TCP_REPAIR (--tcp-established): both
+# ends in the tree over loopback, in a network namespace the test makes
+# (unshare --net), with bytes in flight both ways. Each workload checks
+# from inside, after restore, that every byte arrives once and in order,
+# each end's state (TCP_INFO), and that the connection goes on to its end.
+
+load helpers
+
+# tcp_roundtrip NAME [ARGS...]: wl_roundtrip_ns in a new network
+# namespace, checkpointed with --tcp-established.
+tcp_roundtrip()
+{
+	wl_start_ns "--net" "$@" || return
+	ckpt_checkpoint --tcp-established || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+@test "tcp: loopback pair, send queues larger than the peer's window (dynamic)" {
+	tcp_roundtrip net_tcp_pair flight
+}
+@test "tcp: loopback pair, send queues larger than the peer's window (static)" {
+	tcp_roundtrip net_tcp_pair.static flight
+}
+@test "tcp: loopback pair over IPv6, send queues larger than the peer's window" {
+	tcp_roundtrip net_tcp_pair flight 6
+}
+
+# Shut down one way or both: restored as established, then the FINs.
+@test "tcp: loopback pair half closed (FIN_WAIT2 / CLOSE_WAIT), bytes unread both ways (dynamic)" {
+	tcp_roundtrip net_tcp_pair shut_wr
+}
+@test "tcp: loopback pair half closed (FIN_WAIT2 / CLOSE_WAIT), bytes unread both ways (static)" {
+	tcp_roundtrip net_tcp_pair.static shut_wr
+}
+@test "tcp: loopback pair half closed over IPv6" {
+	tcp_roundtrip net_tcp_pair shut_wr 6
+}
+@test "tcp: FIN_WAIT1, the FIN behind bytes the peer's window holds back" {
+	tcp_roundtrip net_tcp_pair fin_wait1
+}
+@test "tcp: CLOSING (both shut down, one FIN unacknowledged) and FIN_WAIT2" {
+	tcp_roundtrip net_tcp_pair closing
+}
+@test "tcp: LAST_ACK behind a full window, the peer in FIN_WAIT2" {
+	tcp_roundtrip net_tcp_pair last_ack
+}
+@test "tcp: LAST_ACK over IPv6" {
+	tcp_roundtrip net_tcp_pair last_ack 6
+}
+
+# A tree in the host's namespace: its connections locked by their
+# 4-tuples; the FIN restore sends to the socket passes the lock by its mark.
+@test "tcp: host namespace: loopback pair half closed, bytes unread both ways" {
+	wl_start net_tcp_pair shut_wr 4 $((20000 + RANDOM % 20000)) || return
+	ckpt_checkpoint --tcp-established || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+@test "tcp: host namespace: CLOSING and FIN_WAIT2 over loopback" {
+	wl_start net_tcp_pair closing 4 $((20000 + RANDOM % 20000)) || return
+	ckpt_checkpoint --tcp-established || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
