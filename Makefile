@@ -99,7 +99,7 @@ killsafe-sweep: all workloads
 # The unit tests and a representative set of integration tests (ptrace,
 # dump, restore, files, a runc container) with ckpt-oci built with ASan and
 # UBSan; a leak or any report fails the test that printed it.
-ASAN_INTEGRATION := engine.bats files.bats container.bats
+ASAN_INTEGRATION ?= engine.bats files.bats container.bats
 asan:
 	CFLAGS="-O1 -g $(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
 		$(MAKE) --no-print-directory BUILD=build-asan asan-run
