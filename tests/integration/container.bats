@@ -166,6 +166,28 @@ assert_one_line_error()
 	[[ $(cat "/proc/$pid/root/tmp/count") -gt $n ]]
 }
 
+@test "container: --pre-dump leaves it running, --parent checkpoints it, the counter continues" {
+	local n pid
+
+	ctr_run_counter c1
+	checkpoint --pre-dump -o "$T/b1" c1
+	assert_success
+	[[ $(ctr_status c1) == running ]]
+	n=$(ctr_count c1)
+	ctr_wait_count_above c1 "$n"
+	checkpoint --parent "$T/b1" -o "$T/ckpt" c1
+	assert_success
+	assert_gone c1
+	jq -e '.parent == "b1"' "$T/ckpt/chain.json"
+	n=$(ctr_count c1)
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --pid-file "$T/r.pid" \
+		"$T/ckpt"
+	assert_success
+	pid=$(cat "$T/r.pid")
+	ckpt_track_pid "$pid"
+	ctr_wait_count_above c1 "$n"
+}
+
 # What the container at PID sees, printed from inside it (nsenter, the
 # container's own busybox): its mount table modulo ids (mount ids dropped;
 # peer groups and anonymous device numbers renumbered in order of

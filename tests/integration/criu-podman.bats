@@ -125,6 +125,28 @@ assert_continues()
 	assert_continues "$n" $((n + 30))
 }
 
+@test "podman: --pre-checkpoint, then --with-previous, restore in place" {
+	local n dir
+
+	podman_counter "$NAME"
+	podman_run container checkpoint --pre-checkpoint "$NAME"
+	assert_success
+	[[ $(podman inspect -f '{{.State.Status}}' "$NAME") == running ]]
+	dir=$(podman inspect -f '{{.StaticDir}}' "$NAME")
+	jq -e '.pre_dump' "$dir/pre-checkpoint/bundle/chain.json"
+	wait_until 20 _count_above "$(count)"
+	podman_run container checkpoint --with-previous --keep "$NAME"
+	assert_success
+	[[ $(podman inspect -f '{{.State.Status}}' "$NAME") == exited ]]
+	# the final checkpoint refers to the pre-checkpoint's pages
+	jq -e '.parent == "../pre-checkpoint/bundle"' "$dir/checkpoint/bundle/chain.json"
+	n=$(count)
+	podman_run container restore --keep "$NAME"
+	assert_success
+	[[ $(podman inspect -f '{{.State.Status}}' "$NAME") == running ]]
+	assert_continues "$n" $((n + 30))
+}
+
 @test "podman: checkpoint --leave-running keeps it counting" {
 	local n
 
