@@ -25,6 +25,7 @@
 
 #include "dump/dump.h"
 #include "mem/mem-incr.h"
+#include "util/abort.h"
 #include "util/journal.h"
 #include "util/lockfile.h"
 #include "util/log.h"
@@ -89,6 +90,10 @@ static int predump_copy(struct ckpt_ctx *ctx, struct predump *p, ckpt_err_t *err
 
 		if (t->state == 'Z')
 			continue;
+		/* an interrupt (util/abort.h) ends the pre-dump between tasks */
+		ret = ckpt_abort_check(err);
+		if (ret < 0)
+			return ret;
 		if (journal_starttime(t->pid) == 0) {
 			pr_info("task %d exited meanwhile", t->pid);
 			continue;
@@ -159,6 +164,8 @@ int ckpt_predump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	t_thawed = now_ns();
 	if (ret == 0)
 		ret = predump_copy(&ctx, &p, err);
+	if (ret == 0)
+		ret = ckpt_abort_check(err);
 	if (ret == 0)
 		ret = mem_incr_chain_put(ctx.bundle, o->parent ? &p.incr : NULL, true, o->pid, p.id,
 					 err);

@@ -31,3 +31,8 @@ unit: $(UNIT_BINS) $(MKBUNDLE)
 $(BUILD)/tests/unit/test_task: tests/unit/test_task.c tests/unit/tap.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# test_incr: the range arithmetic of incremental checkpoints (mem-incr.c).
+$(BUILD)/tests/unit/test_incr: tests/unit/test_incr.c tests/unit/tap.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
