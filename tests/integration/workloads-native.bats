@@ -85,6 +85,14 @@ load helpers
 	wl_native fd_flags.static
 }
 
+@test "native: dirty_mem, a buffer rewritten all along (dynamic)" {
+	wl_native dirty_mem 8
+}
+
+@test "native: dirty_mem, mappings remade and grown too (static)" {
+	wl_native dirty_mem.static 8 4 churn
+}
+
 @test "native: counter (dynamic)" {
 	wl_native counter
 }
