@@ -102,6 +102,13 @@ bool oci_rootfs_in_bundle(struct ckpt_bundle *b);
  */
 struct rootfs_base;
 struct stat;
+/*
+ * Each entry below the directory fd (taken), depth first, as "./a/b" with
+ * its lstat; directories on device dev are walked into. fn's error stops it.
+ */
+int oci_rootfs_walk(int fd, dev_t dev,
+		    int (*fn)(void *arg, const char *path, const struct stat *st, ckpt_err_t *err),
+		    void *arg, ckpt_err_t *err) CKPT_WARN_UNUSED;
 int oci_rootfs_base_take(const char *root, ckpt_err_t *err) CKPT_WARN_UNUSED;
 void oci_rootfs_base_drop(const char *root);
 int oci_rootfs_base_load(int rootfd, struct rootfs_base **out, ckpt_err_t *err) CKPT_WARN_UNUSED;

@@ -34,7 +34,7 @@
 
 #define BASE_DIR   "/run/ckpt-oci/rootfs-base"
 #define BASE_MAGIC "ckpt-oci rootfs base 1\n"
-#define BASE_DEPTH 256
+#define WALK_DEPTH 256
 #define BASE_MAX   (1u << 24) /* entries */
 
 struct base_rec {
@@ -87,66 +87,91 @@ static char *base_path(const struct root_id *id)
 	return xasprintf(BASE_DIR "/%" PRIx64 "-%" PRIx64, id->dev, id->ino);
 }
 
-struct take {
-	FILE *out;
-	dev_t dev;
-	size_t n;
+struct walker {
+	dev_t dev; /* the root's: mounts below are not walked */
+	int (*fn)(void *arg, const char *path, const struct stat *st, ckpt_err_t *err);
+	void *arg;
+	char path[PATH_MAX];
 };
 
-static int take_dir(struct take *t, int dfd, char *path, size_t len, int depth, ckpt_err_t *err)
+static int walk_dir(struct walker *w, int dfd, size_t len, int depth, ckpt_err_t *err)
 {
 	DIR *d;
 	struct dirent *de;
 	int ret = 0;
 
-	if (depth > BASE_DEPTH)
-		return ckpt_error_msg(err, ELOOP, "deeper than %d at %s", BASE_DEPTH, path);
+	if (depth > WALK_DEPTH)
+		return ckpt_error_msg(err, ELOOP, "deeper than %d at %s", WALK_DEPTH, w->path);
 	d = fdopendir(dfd);
 	if (!d) {
 		close(dfd);
-		return ckpt_error(err, errno, "open %s", path);
+		return ckpt_error(err, errno, "open %s", w->path);
 	}
 	while (ret == 0 && (errno = 0, de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		struct base_rec r;
 		struct stat st;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (len + 1 + n >= PATH_MAX)
-			return ckpt_error_msg(err, ENAMETOOLONG, "path too long in %s", path);
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue; /* gone meanwhile */
-		if (++t->n > BASE_MAX) {
-			ret = ckpt_error_msg(err, EFBIG, "more than %u entries", BASE_MAX);
+		if (len + 1 + n >= PATH_MAX) {
+			ret = ckpt_error_msg(err, ENAMETOOLONG, "path too long in %s", w->path);
 			break;
 		}
-		path[len] = '/';
-		memcpy(path + len + 1, de->d_name, n + 1);
-		r = (struct base_rec){ .ino = st.st_ino, .ctime_sec = st.st_ctim.tv_sec,
-				       .ctime_nsec = st.st_ctim.tv_nsec, .mode = st.st_mode,
-				       .len = len + 1 + n };
-		if (fwrite(&r, sizeof(r), 1, t->out) != 1 || fwrite(path, r.len, 1, t->out) != 1)
-			ret = ckpt_error(err, errno ?: EIO, "write the base");
-		if (ret == 0 && S_ISDIR(st.st_mode) && st.st_dev == t->dev) {
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		w->path[len] = '/';
+		memcpy(w->path + len + 1, de->d_name, n + 1);
+		ret = w->fn(w->arg, w->path, &st, err);
+		if (ret == 0 && S_ISDIR(st.st_mode) && st.st_dev == w->dev) {
 			int fd = openat(dirfd(d), de->d_name,
 					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (fd >= 0)
-				ret = take_dir(t, fd, path, len + 1 + n, depth + 1, err);
+				ret = walk_dir(w, fd, len + 1 + n, depth + 1, err);
 		}
-		path[len] = '\0';
+		w->path[len] = '\0';
 	}
 	if (ret == 0 && errno)
-		ret = ckpt_error(err, errno, "read %s", path);
+		ret = ckpt_error(err, errno, "read %s", w->path);
 	closedir(d);
 	return ret;
+}
+
+int oci_rootfs_walk(int fd, dev_t dev,
+		    int (*fn)(void *arg, const char *path, const struct stat *st, ckpt_err_t *err),
+		    void *arg, ckpt_err_t *err)
+{
+	struct walker *w = xzalloc(sizeof(*w));
+	int ret;
+
+	*w = (struct walker){ .dev = dev, .fn = fn, .arg = arg, .path = "." };
+	ret = walk_dir(w, fd, 1, 0, err);
+	free(w);
+	return ret;
+}
+
+struct take {
+	FILE *out;
+	size_t n;
+};
+
+static int take_entry(void *arg, const char *path, const struct stat *st, ckpt_err_t *err)
+{
+	struct take *t = arg;
+	struct base_rec r = { .ino = st->st_ino, .ctime_sec = st->st_ctim.tv_sec,
+			      .ctime_nsec = st->st_ctim.tv_nsec, .mode = st->st_mode,
+			      .len = strlen(path) };
+
+	if (++t->n > BASE_MAX)
+		return ckpt_error_msg(err, EFBIG, "more than %u entries", BASE_MAX);
+	if (fwrite(&r, sizeof(r), 1, t->out) != 1 || fwrite(path, r.len, 1, t->out) != 1)
+		return ckpt_error(err, errno ?: EIO, "write the base");
+	return 0;
 }
 
 int oci_rootfs_base_take(const char *root, ckpt_err_t *err)
 {
 	cleanup_free char *dst = NULL, *tmp = NULL;
-	char path[PATH_MAX] = ".";
 	struct take t = { 0 };
 	struct root_id id;
 	struct stat st;
@@ -176,11 +201,13 @@ int oci_rootfs_base_take(const char *root, ckpt_err_t *err)
 		close(fd);
 		return ret;
 	}
-	t.dev = st.st_dev;
-	ret = fwrite(BASE_MAGIC, strlen(BASE_MAGIC), 1, t.out) == 1 &&
-			      fwrite(&id, sizeof(id), 1, t.out) == 1
-		      ? take_dir(&t, fd, path, 1, 0, err)
-		      : ckpt_error(err, errno ?: EIO, "write the base");
+	if (fwrite(BASE_MAGIC, strlen(BASE_MAGIC), 1, t.out) == 1 &&
+	    fwrite(&id, sizeof(id), 1, t.out) == 1) {
+		ret = oci_rootfs_walk(fd, st.st_dev, take_entry, &t, err);
+	} else {
+		ret = ckpt_error(err, errno ?: EIO, "write the base");
+		close(fd);
+	}
 	if (fclose(t.out) != 0 && ret == 0)
 		ret = ckpt_error(err, errno, "write the base");
 	if (ret == 0 && rename(tmp, dst) < 0)

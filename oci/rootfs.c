@@ -59,7 +59,6 @@
 
 #define DIFF_TAR "rootfs-diff.tar"
 #define DIFF_JSON "rootfs-diff.json"
-#define WALK_DEPTH 256
 #define DELETED_MAX (1u << 22)
 
 struct walk {
@@ -111,52 +110,15 @@ static bool newer(const struct timespec *a, const struct timespec *since)
 	       (a->tv_sec == since->tv_sec && a->tv_nsec >= since->tv_nsec);
 }
 
-static int walk_dir(struct walk *w, int dfd, char *path, size_t len, int depth,
-		    ckpt_err_t *err)
+static int walk_entry(void *arg, const char *path, const struct stat *st, ckpt_err_t *err)
 {
-	DIR *d;
-	struct dirent *de;
-	int ret = 0;
+	struct walk *w = arg;
 
-	if (depth > WALK_DEPTH)
-		return ckpt_error_msg(err, ELOOP, "rootfs: deeper than %d at %s", WALK_DEPTH, path);
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return ckpt_error(err, errno, "rootfs: open %s", path);
+	if (w->base ? oci_rootfs_base_changed(w->base, path, st) : newer(&st->st_ctim, &w->since)) {
+		fwrite(path, 1, strlen(path) + 1, w->list);
+		w->entries++;
 	}
-	while (ret == 0 && (errno = 0, de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		struct stat st;
-		int fd;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (len + 1 + n >= PATH_MAX) {
-			ret = ckpt_error_msg(err, ENAMETOOLONG, "rootfs: path too long in %s", path);
-			break;
-		}
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue; /* gone meanwhile */
-		path[len] = '/';
-		memcpy(path + len + 1, de->d_name, n + 1);
-		if (w->base ? oci_rootfs_base_changed(w->base, path, &st)
-			    : newer(&st.st_ctim, &w->since)) {
-			fwrite(path, 1, len + 1 + n + 1, w->list);
-			w->entries++;
-		}
-		if (S_ISDIR(st.st_mode) && st.st_dev == w->dev) {
-			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-							      O_CLOEXEC);
-			if (fd >= 0)
-				ret = walk_dir(w, fd, path, len + 1 + n, depth + 1, err);
-		}
-		path[len] = '\0';
-	}
-	if (ret == 0 && errno)
-		ret = ckpt_error(err, errno, "rootfs: read %s", path);
-	closedir(d);
-	return ret;
+	return 0;
 }
 
 static int to_image(void *img, const void *buf, size_t len, ckpt_err_t *err)
@@ -209,7 +171,6 @@ static int add_deleted(void *arg, const char *path)
 /* What changed: by the base taken at creation if there is one, else by ctime. */
 static int rootfs_walk(struct walk *w, int fd, const char *created, ckpt_err_t *err)
 {
-	char path[PATH_MAX] = ".";
 	int ret;
 
 	ret = oci_rootfs_base_load(fd, &w->base, err);
@@ -225,7 +186,8 @@ static int rootfs_walk(struct walk *w, int fd, const char *created, ckpt_err_t *
 		}
 		since_coarse(&w->since);
 	}
-	return walk_dir(w, fd, path, 1, 0, err);
+	ret = oci_rootfs_walk(fd, w->dev, walk_entry, w, err);
+	return ret < 0 ? ckpt_error_wrap(err, "rootfs") : 0;
 }
 
 int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created, ckpt_err_t *err)
