@@ -102,6 +102,15 @@ int bundle_image_commit(struct bundle_image *img, size_t n, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 /* Whether its chunks are sealed (no zero-copy path then: bytes go through the buffers). */
 bool bundle_image_sealed(const struct bundle_image *img);
+/*
+ * Move up to len bytes from a pipe into the image (splice: the one copy is
+ * the kernel's), as many as the pipe holds now: *moved. From the first
+ * call on, the image's bytes are digested from the file itself (see
+ * bundle-image.c); writes and room/commit still work. Not for a sealed
+ * image (EINVAL).
+ */
+int bundle_image_splice(struct bundle_image *img, int pipefd, size_t len, size_t *moved,
+			ckpt_err_t *err) __attribute__((warn_unused_result));
 /* Finish an image: record its size and checksum for the manifest, close it. */
 int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
 	__attribute__((warn_unused_result));

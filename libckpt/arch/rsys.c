@@ -93,14 +93,12 @@ void rsys_drop(struct rsys *r)
 	r->active = false;
 }
 
-/* Resume to the next syscall stop; other stops are not expected with all signals blocked. */
-static int rsys_step(struct rsys *r, ckpt_err_t *err)
+/* Wait for the syscall stop after a resume; other stops are resumed again. */
+static int rsys_wait_syscall(struct rsys *r, ckpt_err_t *err)
 {
 	int status, ret;
 
 	for (;;) {
-		if (ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0)
-			return ckpt_error(err, errno, "thread %d: resume to syscall", r->tid);
 		ret = rsys_wait_stop(r->tid, &status, err);
 		if (ret < 0)
 			return ret;
@@ -111,11 +109,21 @@ static int rsys_step(struct rsys *r, ckpt_err_t *err)
 		 * (only SIGKILL/SIGSTOP can get here) is suppressed.
 		 */
 		pr_debug("thread %d: stop 0x%x while driving a syscall, resuming", r->tid, status);
+		if (ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0)
+			return ckpt_error(err, errno, "thread %d: resume to syscall", r->tid);
 	}
 }
 
-int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
-	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
+/* Resume to the next syscall stop; other stops are not expected with all signals blocked. */
+static int rsys_step(struct rsys *r, ckpt_err_t *err)
+{
+	if (ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0)
+		return ckpt_error(err, errno, "thread %d: resume to syscall", r->tid);
+	return rsys_wait_syscall(r, err);
+}
+
+int rsys_call_start(struct rsys *r, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		    uint64_t a5, uint64_t a6, ckpt_err_t *err)
 {
 	struct user_regs_struct regs = r->saved;
 	char name[32];
@@ -137,20 +145,66 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 	regs.r10 = a4;
 	regs.r8 = a5;
 	regs.r9 = a6;
+	r->nr = nr;
+	r->exited = false;
 	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
 		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
 	rc = rsys_step(r, err); /* syscall entry */
-	if (rc == 0)
-		rc = rsys_step(r, err); /* syscall exit */
+	if (rc == 0 && ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0)
+		rc = ckpt_error(err, errno, "thread %d: resume to syscall", r->tid);
 	if (rc < 0)
 		return ckpt_error_wrap(err, "remote %s", rsys_name(nr, name));
+	return 0;
+}
+
+int rsys_call_done(struct rsys *r, ckpt_err_t *err)
+{
+	int status;
+	pid_t w;
+
+	if (r->exited)
+		return 1;
+	w = waitpid(r->tid, &status, __WALL | WNOHANG);
+	if (w == 0 || (w < 0 && errno == EINTR))
+		return 0;
+	if (w < 0)
+		return ckpt_error(err, errno, "wait for thread %d", r->tid);
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return ckpt_error_msg(err, ESRCH, "thread %d died (status 0x%x)", r->tid, status);
+	if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+		r->exited = true;
+		return 1;
+	}
+	pr_debug("thread %d: stop 0x%x while driving a syscall, resuming", r->tid, status);
+	if (ptrace(PTRACE_SYSCALL, r->tid, NULL, NULL) < 0)
+		return ckpt_error(err, errno, "thread %d: resume to syscall", r->tid);
+	return 0;
+}
+
+int rsys_call_finish(struct rsys *r, long *ret, ckpt_err_t *err)
+{
+	struct user_regs_struct regs;
+	char name[32];
+	int rc = r->exited ? 0 : rsys_wait_syscall(r, err); /* syscall exit */
+
+	r->exited = false;
+	if (rc < 0)
+		return ckpt_error_wrap(err, "remote %s", rsys_name(r->nr, name));
 	if (ptrace(PTRACE_GETREGS, r->tid, NULL, &regs) < 0)
 		return ckpt_error(err, errno, "thread %d: get registers", r->tid);
 	*ret = (long)regs.rax;
-	pr_debug("%d: %s(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) = %ld", r->tid, rsys_name(nr, name),
-		 (unsigned long)a1, (unsigned long)a2, (unsigned long)a3, (unsigned long)a4,
-		 (unsigned long)a5, (unsigned long)a6, *ret);
+	pr_debug("%d: %s(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) = %ld", r->tid, rsys_name(r->nr, name),
+		 (unsigned long)regs.rdi, (unsigned long)regs.rsi, (unsigned long)regs.rdx,
+		 (unsigned long)regs.r10, (unsigned long)regs.r8, (unsigned long)regs.r9, *ret);
 	return 0;
+}
+
+int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
+{
+	int rc = rsys_call_start(r, nr, a1, a2, a3, a4, a5, a6, err);
+
+	return rc < 0 ? rc : rsys_call_finish(r, ret, err);
 }
 
 __asm__(".pushsection .rodata\n"

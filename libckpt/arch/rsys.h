@@ -32,6 +32,8 @@ struct rsys {
 	uint64_t saved_mask;	       /* blocked signals put back by rsys_fini */
 	bool active;
 	bool signal_taken;		/* a signal was dequeued while we stopped it */
+	long nr;			/* the call under way (rsys_call_start) */
+	bool exited;			/* it has reached its exit (rsys_call_done) */
 };
 
 /*
@@ -53,6 +55,19 @@ void rsys_drop(struct rsys *r);
 int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 	      uint64_t a4, uint64_t a5, uint64_t a6, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
+
+/*
+ * rsys_call in two halves, for a call that blocks until we act (a
+ * vmsplice into a pipe we drain): start runs the thread into the syscall
+ * and lets it go on; finish waits for its exit and reads the result. In
+ * between, only the thread's own syscall runs; nothing else may drive it.
+ */
+int rsys_call_start(struct rsys *r, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		    uint64_t a5, uint64_t a6, ckpt_err_t *err) __attribute__((warn_unused_result));
+int rsys_call_finish(struct rsys *r, long *ret, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* Without waiting: 1 when the call started has reached its exit, 0 while it runs. */
+int rsys_call_done(struct rsys *r, ckpt_err_t *err) __attribute__((warn_unused_result));
 
 #define RSYS(r, ret, err, nr, ...) rsys_callv(r, ret, err, nr, (uint64_t[6]){__VA_ARGS__})
 int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6]);

@@ -107,14 +107,61 @@ struct pcopy {
 	const struct mem_ranges *refs;
 	size_t ref_cur;
 	struct mem_ranges used;
+	size_t cap;	       /* bytes per batch */
+	struct mem_splice *vs; /* pages moved by the task's vmsplice (mem-splice.c) */
+	bool vs_tried;
 };
+
+/*
+ * A first batch that is full means a large task: worth the few remote
+ * calls that set up the pipe. Without one (the task's fd table full, ...)
+ * the pages are copied as before.
+ */
+static int pcopy_try_splice(struct pcopy *c, ckpt_err_t *err)
+{
+	int ret;
+
+	if (c->vs_tried || c->batch < MEM_COPY_BUF)
+		return 0;
+	c->vs_tried = true;
+	if (bundle_image_sealed(c->img))
+		return 0; /* sealed chunks are made from the buffers */
+	ret = mem_splice_open(c->t, &c->vs, err);
+	if (ret == -ECANCELED)
+		return ret;
+	if (ret < 0) {
+		pr_debug("task %d: %s, pages copied instead", c->t->pid, err->msg);
+		ckpt_error_clear(err);
+		return 0;
+	}
+	c->cap = mem_splice_cap(c->vs);
+	return 0;
+}
+
+/* One batch through the pipe; what the task could not vmsplice is copied. */
+static int splice_batch(struct pcopy *c, ckpt_err_t *err)
+{
+	size_t done;
+	int i = 0, ret = mem_splice_batch(c->vs, c->img, c->remote, c->nr, &done, err);
+
+	if (ret < 0 || done == c->batch)
+		return ret;
+	while (done >= c->remote[i].iov_len)
+		done -= c->remote[i++].iov_len;
+	c->remote[i].iov_base = (char *)c->remote[i].iov_base + done;
+	c->remote[i].iov_len -= done;
+	return copy_batch(c->t, c->memfd, c->img, c->remote + i, c->nr - i, err);
+}
 
 static int pcopy_flush(struct pcopy *c, ckpt_err_t *err)
 {
 	int ret = c->nr ? ckpt_abort_check(err) : 0;
 
 	if (ret == 0 && c->nr)
-		ret = copy_batch(c->t, c->memfd, c->img, c->remote, c->nr, err);
+		ret = pcopy_try_splice(c, err);
+	if (ret == 0 && c->nr)
+		ret = c->vs ? splice_batch(c, err)
+			    : copy_batch(c->t, c->memfd, c->img, c->remote, c->nr, err);
 
 	c->nr = 0;
 	c->batch = 0;
@@ -125,7 +172,7 @@ static int pcopy_flush(struct pcopy *c, ckpt_err_t *err)
 static int pcopy_add(struct pcopy *c, uint64_t a, uint64_t e, ckpt_err_t *err)
 {
 	while (a < e) {
-		size_t len = MIN(e - a, MEM_COPY_BUF - c->batch);
+		size_t len = MIN(e - a, c->cap - c->batch);
 		struct json *run;
 		int ret;
 
@@ -369,7 +416,12 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 	cleanup_close int pmfd = openat(t->procfd, "pagemap", O_RDONLY | O_CLOEXEC);
 	cleanup_close int memfd = openat(t->procfd, "mem", O_RDONLY | O_CLOEXEC);
 	cleanup_close int ppmfd = -1;
-	struct pcopy c = {.t = t, .memfd = memfd, .buf = buf, .remote = remote, .pagemap = pagemap};
+	struct pcopy c = {.t = t,
+			  .memfd = memfd,
+			  .buf = buf,
+			  .remote = remote,
+			  .pagemap = pagemap,
+			  .cap = MEM_COPY_BUF};
 	struct mem_ranges refs = {0};
 	int ret;
 
@@ -391,6 +443,8 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 	ret = pages_scan(&c, w, pmfd, regs, err);
 	if (ret == 0)
 		ret = pcopy_flush(&c, err);
+	if (mem_splice_close(c.vs, ret < 0 ? NULL : err) < 0 && ret == 0)
+		ret = -err->code;
 	if (ret == 0 && ctx->incr)
 		ret = mem_incr_refs_put(ctx->bundle, t->ns_pid, &c.used, err);
 	if (ctx->incr)

@@ -152,4 +152,22 @@ struct task;
  */
 int mem_vmas_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err);
 
+/*
+ * mem-splice.c: a task's pages moved into its image by the task's own
+ * vmsplice and our splice, one copy. open: a pipe and scratch memory in
+ * the task; batch: the runs remote[0..nr) (at most cap bytes) into img,
+ * *done the bytes moved (fewer: the rest could not be vmspliced, copy it);
+ * close: everything of ours out of the task again (accepts NULL).
+ */
+struct task;
+struct iovec;
+struct bundle_image;
+struct mem_splice;
+int mem_splice_open(struct task *t, struct mem_splice **out, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+size_t mem_splice_cap(const struct mem_splice *s);
+int mem_splice_batch(struct mem_splice *s, struct bundle_image *img, const struct iovec *remote,
+		     int nr, size_t *done, ckpt_err_t *err) __attribute__((warn_unused_result));
+int mem_splice_close(struct mem_splice *s, ckpt_err_t *err);
+
 #endif

@@ -32,6 +32,7 @@ static int fault_sig;
 static pid_t fault_parent;
 static char fault_dir[4096]; /* pause: where `paused` and `resume` are */
 static int fault_count;	     /* report the count on exit */
+static unsigned long span_first, span_last; /* ckpt_fault_span: the page copy */
 
 static int sig_from_name(const char *s)
 {
@@ -86,7 +87,10 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 
 void ckpt_fault_report(void)
 {
-	if (fault_count)
+	if (fault_count && span_first)
+		fprintf(stderr, "ckpt-oci: ptrace calls: %lu, page copy: %lu-%lu\n", fault_calls,
+			span_first, span_last);
+	else if (fault_count)
 		fprintf(stderr, "ckpt-oci: ptrace calls: %lu\n", fault_calls);
 }
 
@@ -145,6 +149,14 @@ static void fault_act(void)
 	default:
 		break;
 	}
+}
+
+void ckpt_fault_span(bool start)
+{
+	if (start && !span_first)
+		span_first = fault_calls + 1;
+	if (!start)
+		span_last = fault_calls;
 }
 
 long __wrap_ptrace(enum __ptrace_request req, ...)

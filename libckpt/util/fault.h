@@ -14,6 +14,7 @@
 #ifndef CKPT_FAULT_H
 #define CKPT_FAULT_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "ckpt/error.h"
@@ -22,5 +23,12 @@
 int ckpt_fault_arm(pid_t parent, ckpt_err_t *err) __attribute__((warn_unused_result));
 /* The "count" report, on stderr. */
 void ckpt_fault_report(void);
+/*
+ * The ptrace calls of the page copy (mem-splice.c: before a remote
+ * vmsplice starts, after it ended), reported by "count" as "page copy:
+ * FIRST-LAST" so a test can aim inside it. Weak: the library refers to it
+ * only where this file is linked.
+ */
+void ckpt_fault_span(bool start) __attribute__((weak));
 
 #endif
