@@ -23,6 +23,7 @@ setup()
 
 teardown()
 {
+	! mountpoint -q "$T/small" 2>/dev/null || umount "$T/small"
 	ctr_teardown
 	ckpt_teardown
 }
@@ -118,6 +119,57 @@ ks_tree_ok()
 	run "$CKPT_OCI" recover
 	assert_success
 	[[ ! -e $T/b.tmp ]]
+	wl_go
+	_wl_wait_pass "$WL_PID" "killsafe_tree"
+}
+
+# ks_copy_points FIRST LAST: calls inside the page copy, the first and last
+# of it and about eight between (every one when sweeping).
+ks_copy_points()
+{
+	local first=$1 last=$2 step
+
+	if [[ ${KILLSAFE_SWEEP:-} == 1 ]]; then
+		seq "$first" "$last"
+		return
+	fi
+	step=$(((last - first) / 8 + 1))
+	{
+		seq "$first" "$step" "$last"
+		echo "$((first + 1))" "$last"
+	} | tr ' ' '\n' | sort -nu
+}
+
+@test "killsafe: caller killed inside the page copy, or the disk full, leaves the tree as it was" {
+	local first last n sig left
+
+	mkfifo "$T/ask" "$T/answer"
+	# 64 MiB per process: each one's pages go through the pipe (mem-splice.c)
+	wl_start killsafe_tree "$T/ask" "$T/answer" 64
+	ks_tree_ok "before"
+	ks_count --pid "$WL_PID" -o "$T/full" --leave-running
+	rm -rf "$T/full"
+	[[ $output =~ page\ copy:\ ([0-9]+)-([0-9]+) ]] || fail "no page copy in: $output"
+	first=${BASH_REMATCH[1]} last=${BASH_REMATCH[2]}
+	echo "# page copy: ptrace calls $first-$last" >&3
+	# inside a remote vmsplice, pages of the task in our pipe, its fd open
+	for n in $(ks_copy_points "$first" "$last"); do
+		for sig in $(ks_signals tree); do
+			ks_kill "$sig" "$n" "$T/b" --pid "$WL_PID"
+			ks_tree_ok "SIG$sig at call $n"
+		done
+	done
+	# the disk full in the middle of the first task's pages
+	mkdir "$T/small"
+	mount -t tmpfs -o size=40m tmpfs "$T/small"
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --pid "$WL_PID" \
+		-o "$T/small/b" -w "$T" --leave-running
+	left=$(ls -A "$T/small")
+	umount "$T/small"
+	[[ $status -ne 0 && $output == *"No space left on device"* ]] ||
+		fail "disk full: status $status: $output"
+	[[ -z $left ]] || fail "disk full: left behind: $left"
+	ks_tree_ok "disk full"
 	wl_go
 	_wl_wait_pass "$WL_PID" "killsafe_tree"
 }

@@ -7,7 +7,11 @@
  * its process's memory (a fixed region against its checksum, and a region
  * rewritten each round); B checks that the counter it reads never skips.
  *
- * Usage: killsafe_tree ASK ANSWER (two FIFOs). It stays running; each
+ * Usage: killsafe_tree ASK ANSWER [MIB] (two FIFOs; MIB of fixed memory per
+ * process, default 2: 64 makes the page copy long, its vmsplice path
+ * taken; a round then checks one 2 MiB slice of it, in turn). A and B
+ * also check each round that their lowest free fd has not moved: an fd
+ * left behind in them (the dump's pipe) fails. It stays running; each
  * line written to ASK makes the root check that every thread of the tree
  * still beats and nothing failed, and answer "ok" or "FAIL: why" on
  * ANSWER. After the harness's go (WL_GO) it checks once more, stops the
@@ -25,7 +29,7 @@
 
 enum { ROOT, A, B, NPROC };
 enum { MAIN, MEM, NTHR };
-#define FIXED_WORDS (256 * 1024) /* 2 MiB, written once */
+#define SLICE_WORDS (256 * 1024) /* 2 MiB, written once: the default size */
 #define ROUND_WORDS (64 * 1024)	 /* 512 KiB, rewritten every round */
 
 struct shared {
@@ -36,7 +40,9 @@ struct shared {
 
 static struct shared *sh;
 static int me = ROOT;
-static uint64_t *fixed, fixed_sum;
+static uint64_t *fixed, *slice_sums;
+static size_t fixed_words = SLICE_WORDS, nslices;
+static int free_fd; /* A and B: the lowest free fd, which must not move */
 static const char *ask_path, *answer_path;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -74,6 +80,15 @@ static void round_checks(int thr)
 	__atomic_fetch_add(&sh->beat[me][thr], 1, __ATOMIC_SEQ_CST);
 }
 
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
 static void *mem_thread(void *arg)
 {
 	uint64_t *w = malloc(ROUND_WORDS * sizeof(*w));
@@ -91,8 +106,13 @@ static void *mem_thread(void *arg)
 				fail("process %d: round memory word %zu changed", me, i);
 				break;
 			}
-		if (sum_words(w, ROUND_WORDS) != want || sum_words(fixed, FIXED_WORDS) != fixed_sum)
+		if (sum_words(w, ROUND_WORDS) != want ||
+		    sum_words(fixed + r % nslices * SLICE_WORDS, SLICE_WORDS) !=
+			    slice_sums[r % nslices])
 			fail("process %d: memory checksum differs", me);
+		if (me != ROOT && lowest_free_fd() != free_fd)
+			fail("process %d: an fd was left open (lowest free %d, was %d)", me,
+			     lowest_free_fd(), free_fd);
 		round_checks(MEM);
 	}
 	return NULL;
@@ -126,12 +146,16 @@ static void process_setup(void)
 {
 	pthread_t th;
 
-	fixed = malloc(FIXED_WORDS * sizeof(*fixed));
-	if (!fixed)
+	nslices = fixed_words / SLICE_WORDS;
+	fixed = malloc(fixed_words * sizeof(*fixed));
+	slice_sums = malloc(nslices * sizeof(*slice_sums));
+	if (!fixed || !slice_sums)
 		exit(2);
-	for (size_t i = 0; i < FIXED_WORDS; i++)
+	for (size_t i = 0; i < fixed_words; i++)
 		fixed[i] = wl_pattern(0xF1 + me, i);
-	fixed_sum = sum_words(fixed, FIXED_WORDS);
+	for (size_t k = 0; k < nslices; k++)
+		slice_sums[k] = sum_words(fixed + k * SLICE_WORDS, SLICE_WORDS);
+	free_fd = lowest_free_fd();
 	if (pthread_create(&th, NULL, mem_thread, NULL))
 		exit(2);
 }
@@ -214,8 +238,12 @@ int main(int argc, char **argv)
 	int p[2], sa, sb;
 
 	wl_init(argc, argv);
-	if (argc != 3)
-		return wl_fail("usage: killsafe_tree ASK ANSWER");
+	if (argc != 3 && argc != 4)
+		return wl_fail("usage: killsafe_tree ASK ANSWER [MIB]");
+	if (argc == 4 && (atoi(argv[3]) < 2 || atoi(argv[3]) > 1024 || atoi(argv[3]) % 2))
+		return wl_fail("MIB: an even number from 2 to 1024");
+	if (argc == 4)
+		fixed_words = (size_t)atoi(argv[3]) / 2 * SLICE_WORDS;
 	ask_path = argv[1];
 	answer_path = argv[2];
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
