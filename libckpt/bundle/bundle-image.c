@@ -42,6 +42,7 @@
 #include "util/util.h"
 
 #define RING 8 /* twice the hasher's four */
+#define HASH_WINDOW (16 * BUNDLE_CHUNK) /* file mode: mapped and hashed at once */
 
 struct bundle_image {
 	crypto_generichash_state outer; /* over the chunks' digests: the hasher's */
@@ -394,26 +395,30 @@ static void *hasher(void *arg)
 	return NULL;
 }
 
-/* Digest len bytes of the file at off (a chunk boundary): up to four chunks. */
+/*
+ * Digest len bytes of the file at off (a chunk boundary): full chunks four
+ * at a time, a partial last one alone. One mapping per window: each unmap
+ * costs a TLB shootdown on the core the caller runs on.
+ */
 static void hash_file_window(struct bundle_image *img, uint64_t off, size_t len)
 {
 	uint8_t sums[4][BUNDLE_SUM_BYTES];
 	const void *p[4];
 	char *map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, img->rfd, (off_t)off);
+	size_t at = 0;
 
 	if (map == MAP_FAILED) {
 		img->hash_errno = errno;
 		return;
 	}
-	if (len == 4 * BUNDLE_CHUNK) {
+	for (; len - at >= 4 * BUNDLE_CHUNK; at += 4 * BUNDLE_CHUNK) {
 		for (int k = 0; k < 4; k++)
-			p[k] = map + k * BUNDLE_CHUNK;
+			p[k] = map + at + k * BUNDLE_CHUNK;
 		bundle_chunk_sum4(p, BUNDLE_CHUNK, sums);
 		crypto_generichash_update(&img->outer, &sums[0][0], sizeof(sums));
-	} else {
-		for (size_t at = 0; at < len; at += BUNDLE_CHUNK)
-			hash_chunk(img, map + at, MIN(BUNDLE_CHUNK, len - at));
 	}
+	for (; at < len; at += BUNDLE_CHUNK)
+		hash_chunk(img, map + at, MIN(BUNDLE_CHUNK, len - at));
 	munmap(map, len);
 	/* start writing it out now: the commit's flush then waits for less */
 	if (!img->b->no_sync)
@@ -427,8 +432,10 @@ static size_t file_window(const struct bundle_image *img)
 
 	if (img->drop)
 		return 0;
+	if (left >= HASH_WINDOW)
+		return HASH_WINDOW;
 	if (left >= 4 * BUNDLE_CHUNK)
-		return 4 * BUNDLE_CHUNK;
+		return left / (4 * BUNDLE_CHUNK) * (4 * BUNDLE_CHUNK);
 	return img->stop ? left : 0;
 }
 
