@@ -12,6 +12,10 @@
  * limits and, in v2, its type (threaded); nothing is written to a cgroup
  * that was already there.
  *
+ * spawn and spawned (ckpt-oci, around the root's clone): the root is born
+ * where it starts, ckpt-oci being there for the clone only; no one sees it
+ * anywhere else.
+ *
  * restore (the root, before its children) joins the root's cgroups, so
  * its children are born there; with a namespace of its own it first joins
  * the new base, unshares its cgroup namespace there (its root reads "/"
@@ -396,6 +400,72 @@ static int cg_join(const struct cg_place *pl, const struct proc_cgroup *now, int
 	return cg_write(pl->dir, file, val, err) < 0 ? -err->code : 0;
 }
 
+/*
+ * Where the root starts in the hierarchy of saved cgroup i: with a
+ * namespace of its own, the namespace's root (the new base, or the
+ * hierarchy's own), else its own cgroup.
+ */
+static const char *cg_birth_dir(const struct ns_restore *r, size_t i)
+{
+	if (r->flags & CLONE_NEWCGROUP)
+		for (size_t b = 0; b < cg_rs.nbase; b++)
+			if (!strcmp(cg_rs.base_ctl[b], cg_rs.doc.cgroups[i].controllers))
+				return cg_rs.base_abs[b];
+	return cg_rs.place[i].dir;
+}
+
+/* ckpt-oci's own cgroups, left while the root is cloned, then taken back. */
+static struct {
+	char **dir;
+	size_t n;
+} cg_home;
+
+/*
+ * The root is born where it starts: ckpt-oci enters those cgroups for its
+ * clone, so no one (a runtime, a test, the pids controller counting) ever
+ * sees the root in ckpt-oci's cgroups. The root forks nothing before
+ * ckpt-oci has left (cgroup_spawned): a pids.max counts the tree only.
+ */
+int cgroup_spawn(struct ns_restore *r, ckpt_err_t *err)
+{
+	const struct cg_doc *d = &cg_rs.doc;
+	size_t nroot = d->nthreads ? d->threads[0].n : d->ncgroups;
+
+	cg_home.dir = xzalloc((nroot + 1) * sizeof(*cg_home.dir));
+	for (size_t k = 0; k < nroot; k++) {
+		size_t i = d->nthreads ? d->threads[0].cg[k] : k;
+		const char *ctl = d->cgroups[i].controllers;
+		cleanup_free char *mnt = proc_cgroup_mount(ctl), *mine = cg_path_of(ctl);
+
+		if (!mnt || !mine)
+			return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted here",
+					      ctl);
+		cg_home.dir[cg_home.n++] = xasprintf("%s%s", mnt, strcmp(mine, "/") ? mine : "");
+		if (cg_write(cg_birth_dir(r, i), "cgroup.procs", "0", err) < 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+/* Back to ckpt-oci's own cgroups, every one even when one fails. */
+int cgroup_spawned(struct ns_restore *r, ckpt_err_t *err)
+{
+	int ret = 0;
+
+	for (size_t k = 0; k < cg_home.n; k++) {
+		ckpt_err_t e = {0};
+
+		if (cg_write(cg_home.dir[k], "cgroup.procs", "0", &e) < 0 && ret == 0) {
+			*err = e;
+			ret = -e.code;
+		}
+		free(cg_home.dir[k]);
+	}
+	free(cg_home.dir);
+	memset(&cg_home, 0, sizeof(cg_home));
+	return ret;
+}
+
 int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 {
 	const struct cg_doc *d = &cg_rs.doc;
@@ -404,16 +474,14 @@ int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 	int nnow = 0, ret = 0;
 
 	if (r->flags & CLONE_NEWCGROUP) {
-		/* the namespace's root first (the new base, or the hierarchy's own): unshare
-		 * makes it "/" */
+		/*
+		 * the namespace's root first (born there: this only makes sure);
+		 * unshare makes it "/"
+		 */
 		for (size_t k = 0; k < nroot; k++) {
 			size_t i = d->nthreads ? d->threads[0].cg[k] : k;
-			const char *dir = cg_rs.place[i].dir;
 
-			for (size_t b = 0; b < cg_rs.nbase; b++)
-				if (!strcmp(cg_rs.base_ctl[b], d->cgroups[i].controllers))
-					dir = cg_rs.base_abs[b];
-			if (cg_write(dir, "cgroup.procs", "0", err) < 0)
+			if (cg_write(cg_birth_dir(r, i), "cgroup.procs", "0", err) < 0)
 				return -err->code;
 		}
 		if (unshare(CLONE_NEWCGROUP) < 0)

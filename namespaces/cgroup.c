@@ -292,5 +292,7 @@ const struct ckpt_ns_ops ns_cgroup_ops = {
 	.prepare = cgroup_prepare,
 	.restore = cgroup_restore,
 	.resume = cgroup_resume,
+	.spawn = cgroup_spawn,
+	.spawned = cgroup_spawned,
 	.undo = cgroup_undo,
 };

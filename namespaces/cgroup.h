@@ -70,6 +70,8 @@ void cg_doc_free(struct cg_doc *d);
 int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err);
 int cgroup_restore(struct ns_restore *r, ckpt_err_t *err);
 int cgroup_resume(struct ns_restore *r, ckpt_err_t *err);
+int cgroup_spawn(struct ns_restore *r, ckpt_err_t *err);
+int cgroup_spawned(struct ns_restore *r, ckpt_err_t *err);
 void cgroup_undo(struct ns_restore *r);
 
 #endif

@@ -305,6 +305,16 @@ int ns_resume_all(struct ns_restore *r, ckpt_err_t *err)
 	return ns_each(r, offsetof(struct ckpt_ns_ops, resume), "resume", err);
 }
 
+int ns_spawn_all(struct ns_restore *r, ckpt_err_t *err)
+{
+	return ns_each(r, offsetof(struct ckpt_ns_ops, spawn), "spawn", err);
+}
+
+int ns_spawned_all(struct ns_restore *r, ckpt_err_t *err)
+{
+	return ns_each(r, offsetof(struct ckpt_ns_ops, spawned), "spawned", err);
+}
+
 /*
  * The namespace behind ops when it was dumped: root's own (*owned), or
  * ckpt-oci's for a module dumped always. Open it, else -1.

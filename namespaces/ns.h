@@ -72,6 +72,12 @@ struct ckpt_ns_ops {
 	int (*restore)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
 	int (*finish)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
 	int (*resume)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
+	/*
+	 * optional, in ckpt-oci around the root's clone: enter what the root
+	 * is to be born in, then leave it (the root forks nothing before)
+	 */
+	int (*spawn)(struct ns_restore *r, ckpt_err_t *err);
+	int (*spawned)(struct ns_restore *r, ckpt_err_t *err);
 	/* optional: take back what prepare made, the restore having failed */
 	void (*undo)(struct ns_restore *r);
 	int (*lock)(const struct ns_dump *d, ckpt_err_t *err);		/* optional */
@@ -101,6 +107,8 @@ int ns_prepare_all(struct ns_restore *r, ckpt_err_t *err);
 int ns_restore_all(struct ns_restore *r, ckpt_err_t *err);
 int ns_finish_all(struct ns_restore *r, ckpt_err_t *err);
 int ns_resume_all(struct ns_restore *r, ckpt_err_t *err);
+int ns_spawn_all(struct ns_restore *r, ckpt_err_t *err);
+int ns_spawned_all(struct ns_restore *r, ckpt_err_t *err);
 /* A restore failed after ns_prepare_all: undo what the prepares made (tree killed). */
 void ns_undo_all(struct ns_restore *r);
 

@@ -244,6 +244,10 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 		}
 		_exit(WEXITSTATUS(code));
 	}
+	/* ckpt-oci, in the root's cgroups for its clone, leaves them before the root forks */
+	if (t == rc->root)
+		while (!__atomic_load_n(&rc->shared->born, __ATOMIC_SEQ_CST))
+			syscall(SYS_futex, &rc->shared->born, FUTEX_WAIT, 0, NULL, NULL, 0);
 	/* the root was created in the new namespaces: fill them before anything else */
 	if (t == rc->root && ns_restore_all(&rc->ns, &err) < 0)
 		child_fail(rc, t, "%s", err.msg);
@@ -312,6 +316,14 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 		a.flags |= CLONE_PARENT;
 		a.exit_signal = 0; /* clone3 wants none: it is ckpt-oci's own */
 	}
+	/* the root is born in its cgroups: ckpt-oci is in them for the clone */
+	if (t == rc->root) {
+		ret = ns_spawn_all(&rc->ns, err);
+		if (ret < 0) {
+			(void)ns_spawned_all(&rc->ns, &(ckpt_err_t){0});
+			return ret;
+		}
+	}
 	parent_fd = syscall(__NR_pidfd_open, a.flags & CLONE_PARENT ? getppid() : getpid(), 0);
 	pid = syscall(__NR_clone3, &a, sizeof(a));
 	e = errno;
@@ -319,6 +331,15 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 		child_main(rc, t, parent_fd);
 	if (parent_fd >= 0)
 		close(parent_fd);
+	if (t == rc->root) {
+		ret = ns_spawned_all(&rc->ns, err);
+		__atomic_store_n(&rc->shared->born, 1, __ATOMIC_SEQ_CST);
+		syscall(SYS_futex, &rc->shared->born, FUTEX_WAKE, 1, NULL, NULL, 0);
+		if (ret < 0 && pid > 0)
+			*host_pid = pid; /* the caller kills it */
+		if (ret < 0)
+			return ret;
+	}
 	if (pid < 0) {
 		if (e == EEXIST)
 			return ckpt_error_msg(err, EEXIST, "pid %d is taken", want);

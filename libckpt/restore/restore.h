@@ -40,6 +40,7 @@ struct rslot {
 
 struct rshared {
 	int done;		/* futex: tasks that are ready or failed */
+	int born;		/* futex: the root's clone is over (ckpt-oci left its cgroups) */
 	struct rslot slot[];
 };
 
