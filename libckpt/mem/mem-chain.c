@@ -2,7 +2,8 @@
  * libckpt/mem/mem-chain.c - restoring an incremental checkpoint: its
  * chain.json names the parent bundle (a path from the directory it sits
  * in) and the BLAKE2b of the parent's manifest.json. Each parent is
- * opened with the same key and fully verified, its manifest must be the
+ * opened with the same key and fully verified (and only from an
+ * authenticated bundle, to an authenticated one: the path is the host's), its manifest must be the
  * very one recorded (the child's MAC covers the link, the parent's MAC its
  * own files), and it must come from the same tree; anything else is
  * refused before restore makes anything. A page of parentmap-PID.json is
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "arch/rsys.h"
 #include "mem/mem-cow.h"
@@ -84,8 +86,20 @@ int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, struct
 		if (ch->n == CHAIN_MAX)
 			return ckpt_error_msg(err, ELOOP, "`%s`: a chain of more than %d bundles",
 					      bundle_path(b), CHAIN_MAX);
+		/*
+		 * The link names a place on the host: followed only from a bundle
+		 * written by a holder of the key, and only to one (TRUST MODEL).
+		 */
+		if (bundle_mac_status(cur) != BUNDLE_MAC_VERIFIED)
+			return ckpt_error_msg(err, EPERM,
+					      "`%s` is not authenticated: its parent `%s` is not "
+					      "followed",
+					      bundle_path(cur), c.parent);
 		path = parent_path(cur, c.parent);
-		ret = bundle_open(path, auth, &p, err);
+		ret = bundle_open(path,
+				  &(struct bundle_auth){.key_file = auth->key_file,
+							.seal_key_file = auth->seal_key_file},
+				  &p, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "parent `%s` of `%s`", path, bundle_path(cur));
 		ch->b[ch->n++] = p;
@@ -247,15 +261,78 @@ int mem_chain_task(struct ckpt_bundle *b, const struct mem_chain *ch, pid_t pid,
 }
 
 /*
- * The pages of xruns inside [s, e) (all with e 0) but those in VMAs the
- * task made before its fork (skip), into memfd at their address, or, memfd
- * -1, into our own memory (the task itself, before it forks).
+ * Pieces of one image read with one pread (their span, gaps and all, at
+ * most FILL_BUF) and written into the task with one process_vm_writev: a
+ * parent's pages come in many short runs (between the pages written since),
+ * and a pair of syscalls per run cost more than the copy.
  */
-static int chain_copy(const struct mem_chain *ch, pid_t pid, const struct mem_task *m, int memfd,
-		      uint64_t s, uint64_t e, const uint8_t *skip, struct rsys *rs, uint64_t *pages,
-		      ckpt_err_t *err)
+#define WB_IOV 512
+struct wbatch {
+	pid_t host_pid;
+	int memfd, fd;
+	off_t start; /* image offset of buf[0] */
+	size_t span, total;
+	int n;
+	char *buf;
+	struct iovec local[WB_IOV], remote[WB_IOV];
+};
+
+static int wb_flush(struct wbatch *b, ckpt_err_t *err)
 {
-	cleanup_free char *buf = memfd >= 0 ? xzalloc(FILL_BUF) : NULL;
+	ssize_t got;
+
+	if (!b->n)
+		return 0;
+	got = pread(b->fd, b->buf, b->span, b->start);
+	if (got != (ssize_t)b->span)
+		return ckpt_error(err, got < 0 ? errno : EIO, "read parent pages");
+	/* a read-only VMA refuses process_vm_writev: /proc/PID/mem writes with force */
+	if (process_vm_writev(b->host_pid, b->local, b->n, b->remote, b->n, 0) !=
+	    (ssize_t)b->total) {
+		for (int i = 0; i < b->n; i++)
+			if (pwrite(b->memfd, b->local[i].iov_base, b->local[i].iov_len,
+				   (off_t)(uintptr_t)b->remote[i].iov_base) !=
+			    (ssize_t)b->local[i].iov_len)
+				return ckpt_error(err, errno, "write pages of %d at %p",
+						  b->host_pid, b->remote[i].iov_base);
+	}
+	b->n = 0;
+	b->span = b->total = 0;
+	return 0;
+}
+
+/* len bytes (at most FILL_BUF) from offset off of image fd, for addr. */
+static int wb_add(struct wbatch *b, int fd, off_t off, uint64_t addr, size_t len, ckpt_err_t *err)
+{
+	int ret;
+
+	if (b->n && (fd != b->fd || off < b->start + (off_t)b->span ||
+		     off + len - b->start > FILL_BUF || b->n == WB_IOV)) {
+		ret = wb_flush(b, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (!b->n) {
+		b->fd = fd;
+		b->start = off;
+	}
+	b->local[b->n] = (struct iovec){b->buf + (off - b->start), len};
+	b->remote[b->n] = (struct iovec){(void *)(uintptr_t)addr, len};
+	b->n++;
+	b->span = off + len - b->start;
+	b->total += len;
+	return 0;
+}
+
+/*
+ * The pages of xruns inside [s, e) (all with e 0) but those in VMAs the
+ * task made before its fork (skip), into the task host_pid through b, or,
+ * b NULL, into our own memory (the task itself, before it forks).
+ */
+static int chain_copy(const struct mem_chain *ch, pid_t pid, const struct mem_task *m,
+		      struct wbatch *b, uint64_t s, uint64_t e, const uint8_t *skip,
+		      struct rsys *rs, uint64_t *pages, ckpt_err_t *err)
+{
 	int fds[CHAIN_MAX];
 	size_t v = 0;
 	int ret = 0;
@@ -297,23 +374,24 @@ static int chain_copy(const struct mem_chain *ch, pid_t pid, const struct mem_ta
 		}
 		*pages += (end - addr) / PAGE_SIZE;
 		off = x->off * PAGE_SIZE + (addr - x->addr);
-		while (addr < end) {
+		while (ret == 0 && addr < end) {
 			size_t n = MIN(end - addr, FILL_BUF);
-			ssize_t got = pread(fds[x->level], memfd >= 0 ? buf : (void *)addr, n, off);
+			ssize_t got;
 
-			if (got != (ssize_t)n) {
-				ret = ckpt_error(err, got < 0 ? errno : EIO, "read parent pages");
-				break;
-			}
-			if (memfd >= 0 && pwrite(memfd, buf, n, (off_t)addr) != (ssize_t)n) {
-				ret = ckpt_error(err, errno, "write pages at %#llx",
-						 (unsigned long long)addr);
-				break;
+			if (b) {
+				ret = wb_add(b, fds[x->level], off, addr, n, err);
+			} else {
+				got = pread(fds[x->level], (void *)(uintptr_t)addr, n, off);
+				if (got != (ssize_t)n)
+					ret = ckpt_error(err, got < 0 ? errno : EIO,
+							 "read parent pages");
 			}
 			addr += n;
 			off += n;
 		}
 	}
+	if (ret == 0 && b)
+		ret = wb_flush(b, err);
 	for (int k = 0; k < CHAIN_MAX; k++)
 		if (fds[k] >= 0)
 			close(fds[k]);
@@ -327,13 +405,15 @@ int mem_chain_premake(const struct mem_chain *ch, pid_t pid, const struct mem_ta
 
 	if (!ch || !m->nxruns)
 		return 0;
-	return chain_copy(ch, pid, m, -1, s, e, NULL, NULL, &pages, err);
+	return chain_copy(ch, pid, m, NULL, s, e, NULL, NULL, &pages, err);
 }
 
 int mem_chain_fill(const struct mem_chain *ch, pid_t pid, pid_t host_pid, struct rsys *rs,
 		   const struct mem_task *m, const uint8_t *keep, ckpt_err_t *err)
 {
 	cleanup_free char *mem = xasprintf("/proc/%d/mem", host_pid);
+	cleanup_free struct wbatch *b = NULL;
+	cleanup_free char *buf = NULL;
 	cleanup_close int memfd = -1;
 	uint64_t pages = 0;
 	int ret;
@@ -343,7 +423,12 @@ int mem_chain_fill(const struct mem_chain *ch, pid_t pid, pid_t host_pid, struct
 	memfd = open(mem, O_RDWR | O_CLOEXEC);
 	if (memfd < 0)
 		return ckpt_error(err, errno, "open %s", mem);
-	ret = chain_copy(ch, pid, m, memfd, 0, 0, keep, rs, &pages, err);
+	buf = xzalloc(FILL_BUF);
+	b = xzalloc(sizeof(*b));
+	b->host_pid = host_pid;
+	b->memfd = memfd;
+	b->buf = buf;
+	ret = chain_copy(ch, pid, m, b, 0, 0, keep, rs, &pages, err);
 	if (ret == 0)
 		pr_info("task %d: %llu pages from %d parent bundles", host_pid,
 			(unsigned long long)pages, ch->n);

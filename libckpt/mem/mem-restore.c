@@ -229,23 +229,32 @@ static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, struc
 #define MADV_POPULATE_WRITE 23
 #endif
 
+/* The pages of [addr, end) counted in the VMAs they fall in, from *v on. */
+static void vmas_count_run(struct rvma *vmas, int n, int *v, uint64_t addr, uint64_t end)
+{
+	while (*v < n && vmas[*v].end <= addr)
+		(*v)++;
+	for (int k = *v; k < n && vmas[k].start < end; k++) {
+		uint64_t s = MAX(addr, vmas[k].start), e = MIN(end, vmas[k].end);
+
+		if (e > s)
+			vmas[k].npages += (e - s) / PAGE_SIZE;
+	}
+}
+
 static void vmas_count_pages(struct rvma *vmas, int n, const struct mem_task *m)
 {
 	int v = 0;
 
 	/* a run may cross VMA boundaries (PAGEMAP_SCAN merges alike pages) */
-	for (size_t i = 0; i < m->nruns && v < n; i++) {
-		uint64_t addr = m->runs[i].addr, end = addr + m->runs[i].npages * PAGE_SIZE;
-
-		while (v < n && vmas[v].end <= addr)
-			v++;
-		for (int k = v; k < n && vmas[k].start < end; k++) {
-			uint64_t s = MAX(addr, vmas[k].start), e = MIN(end, vmas[k].end);
-
-			if (e > s)
-				vmas[k].npages += (e - s) / PAGE_SIZE;
-		}
-	}
+	for (size_t i = 0; i < m->nruns && v < n; i++)
+		vmas_count_run(vmas, n, &v, m->runs[i].addr,
+			       m->runs[i].addr + m->runs[i].npages * PAGE_SIZE);
+	/* and those of an incremental bundle's parents (mem-chain.c, sorted too) */
+	v = 0;
+	for (size_t i = 0; i < m->nxruns && v < n; i++)
+		vmas_count_run(vmas, n, &v, m->xruns[i].addr,
+			       m->xruns[i].addr + m->xruns[i].npages * PAGE_SIZE);
 	for (int i = 0; i < n; i++) {
 		uint64_t total = (vmas[i].end - vmas[i].start) / PAGE_SIZE;
 

@@ -138,6 +138,11 @@ refs()
 	"$MKBUNDLE" --reseal "$T/b1"
 	run -1 clean_exec "$CKPT_OCI" restore "$T/bundle"
 	assert_output "ckpt-oci: restore: parent \`$T/b1\` of \`$T/bundle\` is not the bundle it was made from (its manifest differs)"
+	# a bundle whose MAC does not verify names no parent to follow
+	head -c 32 /dev/urandom >"$T/other.key" && chmod 600 "$T/other.key"
+	run -1 clean_exec "$CKPT_OCI" restore --insecure-unauthenticated --key "$T/other.key" \
+		"$T/bundle"
+	assert_output --partial "\`$T/bundle\` is not authenticated: its parent \`b1\` is not followed"
 	! pid_alive "$WL_PID"
 }
 
