@@ -5,7 +5,8 @@
  * Folder libckpt/mem/: a task's address space, dump and restore side by
  * side. mem-vmas.c lists the VMAs (smaps) and saves the shared objects,
  * mem-dump.c writes present private pages (PAGEMAP_SCAN), a child's page
- * that is its parent's very page only once;
+ * that is its parent's very page only once; mem-splice.c moves a large
+ * task's pages into the image in one copy (the task's vmsplice, our splice);
  * mem-doc.c is the typed reader of the "vmas" and pagemap documents;
  * mem-restore.c is the puppeteer's memory phase (unmap, map each VMA, fill,
  * VMA state, mm fields), mem-object.c makes and fills the objects several
