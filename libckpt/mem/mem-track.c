@@ -18,7 +18,8 @@
  * tracker process, forked from ckpt-oci and detached, holds every task's
  * uffd and exits when the tree's root does. Its state (pid, the uffds'
  * numbers in it, the id of the last arm) is /run/ckpt-oci/track-ROOT-
- * START.json; a later dump takes the uffds back with pidfd_getfd.
+ * START.json, removed by the tracker when the root exits and by the final
+ * dump; a later dump takes the uffds back with pidfd_getfd.
  *
  * A VMA is tracked when PAGEMAP_SCAN accepts PM_SCAN_CHECK_WPASYNC on it:
  * one unmapped and mapped again, or moved by mremap, lost the registration
@@ -389,7 +390,7 @@ int track_task_arm(const struct track_state *st, pid_t pid, pid_t tid, uint64_t 
 /* --- the tracker --- */
 
 static __attribute__((noreturn)) void tracker_main(const struct track_task *tasks, size_t n,
-						   int rootfd)
+						   int rootfd, const char *state)
 {
 	int top = rootfd, nul;
 	sigset_t all;
@@ -423,12 +424,14 @@ static __attribute__((noreturn)) void tracker_main(const struct track_task *task
 	p = (struct pollfd){.fd = 3 + (int)n, .events = POLLIN};
 	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
+	/* the tree is gone: so is what would find us (a replaced tracker is killed first) */
+	(void)unlink(state);
 	_exit(0);
 }
 
 /* A detached tracker holding tasks[i].fd at 3 + i; its pid. */
-static int tracker_spawn(pid_t root, const struct track_task *tasks, size_t n, pid_t *out,
-			 ckpt_err_t *err)
+static int tracker_spawn(pid_t root, const struct track_task *tasks, size_t n, const char *state,
+			 pid_t *out, ckpt_err_t *err)
 {
 	cleanup_close int rootfd = syscall(__NR_pidfd_open, root, 0);
 	int pipefd[2], status;
@@ -454,7 +457,7 @@ static int tracker_spawn(pid_t root, const struct track_task *tasks, size_t n, p
 		}
 		close(pipefd[0]);
 		close(pipefd[1]);
-		tracker_main(tasks, n, rootfd);
+		tracker_main(tasks, n, rootfd, state);
 	}
 	close(pipefd[1]);
 	if (read_all(pipefd[0], &grand, sizeof(grand)) != sizeof(grand))
@@ -500,9 +503,10 @@ int track_state_commit(struct track_state *st, const struct track_task *tasks, s
 		       const char *id, ckpt_err_t *err)
 {
 	struct track_state ns = {.root = st->root, .root_start = st->root_start};
+	cleanup_free char *state = state_path(st->root, st->root_start);
 	int ret;
 
-	ret = tracker_spawn(st->root, tasks, n, &ns.tracker, err);
+	ret = tracker_spawn(st->root, tasks, n, state, &ns.tracker, err);
 	if (ret < 0)
 		return ret;
 	ns.tracker_start = journal_starttime(ns.tracker);

@@ -21,6 +21,8 @@ predump()
 	pid_alive "$WL_PID" || fail "the pre-dump stopped the workload"
 }
 
+_no_track_state() { ! ls /run/ckpt-oci/track-"$WL_PID"-*.json >/dev/null 2>&1; }
+
 # refs BUNDLE: pages BUNDLE takes from its parent.
 refs()
 {
@@ -55,7 +57,10 @@ refs()
 	predump "$T/b2" --parent "$T/b1" || return
 	ls -l "/proc/$WL_PID/fd" >"$T/fd.after"
 	diff "$T/fd.before" "$T/fd.after"
+	ls /run/ckpt-oci/track-"$WL_PID"-*.json
 	ckpt_checkpoint --parent "$T/b2" || return
+	# the final checkpoint ends the tracking: no state is left
+	! ls /run/ckpt-oci/track-"$WL_PID"-*.json 2>/dev/null
 	ckpt_restore_bg || return
 	wl_go || return
 	wl_finish
@@ -96,6 +101,9 @@ refs()
 	predump "$T/b1" || return
 	run -1 clean_exec "$CKPT_OCI" restore "$T/b1"
 	assert_output "ckpt-oci: restore: \`$T/b1\` is a pre-dump: restore the checkpoint taken with --parent after it"
+	# the tree exits: its tracker removes its state and exits too
+	kill -9 "$WL_PID"
+	wait_until 10 _no_track_state || fail "the tracker's state outlived the tree"
 }
 
 @test "predump: a parent that is missing, of another tree or not the last pre-dump is refused, the tree runs on" {
