@@ -4,6 +4,7 @@
  * A container's bundle is restored under its runtime (oci/restore.c)
  * unless --no-runtime.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "ckpt/ckpt.h"
 #include "cmd/cmd.h"
 #include "oci/oci.h"
+#include "util/abort.h"
 #include "util/fault.h"
 
 static void restore_usage(FILE *f)
@@ -217,6 +219,11 @@ int cmd_restore(int argc, char **argv)
 		ret = ckpt_restore(&opts, &err);
 	}
 	ckpt_fault_report();
+	if (ret < 0 && err.code == ECANCELED && ckpt_abort_signal()) {
+		/* rolled back: nothing of the tree is left; the signal's status */
+		cmd_fail("restore", err.msg);
+		return 128 + ckpt_abort_signal();
+	}
 	if (ret < 0)
 		return cmd_fail("restore", err.msg);
 	return restore_status(&opts);

@@ -34,6 +34,7 @@
 #include "mem/mem.h"
 #include "restore/restore.h"
 #include "task/task.h"
+#include "util/abort.h"
 #include "util/confine.h"
 #include "util/journal.h"
 #include "util/log.h"
@@ -71,6 +72,8 @@ static int wait_ready(struct rctx *rc, ckpt_err_t *err)
 						      rc->shared->slot[i].msg);
 		if (done >= rc->ntasks)
 			return 0;
+		if (ckpt_abort_check(err) < 0)
+			return -err->code;
 		if (waitpid(rc->root->host_pid, NULL, WNOHANG) == rc->root->host_pid)
 			return ckpt_error_msg(err, ECHILD, "task %d died while being created",
 					      rc->root->pid);
@@ -547,6 +550,9 @@ static int restore_start(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_
 	if (ret < 0)
 		return ret;
 	o->root_pid = rc->root->host_pid;
+	/* a signal that came after the last step boundary still undoes it all */
+	if (ckpt_abort_check(err) < 0)
+		return -err->code;
 	if (o->pid_file && write_pid_file(o->pid_file, o->root_pid, err) < 0)
 		return -err->code;
 	return 0;
@@ -579,17 +585,26 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 		ns_undo_all(&rc.ns);
 		goto out;
 	}
+	/*
+	 * SIGINT, SIGTERM, SIGHUP (and our parent's death) until the tree is
+	 * released: the rollback below, not a death that leaves it half made
+	 */
+	ckpt_abort_signals_on(getppid());
+	(void)prctl(PR_SET_PDEATHSIG, 0); /* a restore may outlive its caller: it goes on */
 	ret = reaper_start(&reaper, err);
 	if (ret == 0)
 		ret = restore_start(&rc, o, err);
 	if (ret < 0) {
 		kill_all(&rc, &reaper);
 		reaper_stop(&reaper);
+		ckpt_abort_signals_off();
 		goto out;
 	}
 	/* every task stopped: none is orphaned until the tree runs, and then not to us */
 	reaper_stop(&reaper);
 	release_all(&rc);
+	/* a signal during the detach came too late to undo anything: the tree runs */
+	ckpt_abort_signals_off();
 	journal_keep(NULL); /* the tree runs: its cgroups and runtime state are its own now */
 	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);
 	if (o->running)

@@ -347,6 +347,72 @@ ks_no_restored_process()
 	done
 }
 
+# ---- a tree's restore, killed: nothing of the tree left, its pids free -----
+
+# No pid of $T/bundle's tree is in use (alive, or a zombie nobody reaped).
+ks_tree_gone()
+{
+	local p
+
+	KS_LEFT=
+	for p in $KS_PIDS; do
+		[[ -e /proc/$p ]] && KS_LEFT+=" $p"
+	done
+	[[ -z $KS_LEFT ]]
+}
+
+# Take a restored tree (-d) away again: every task of it, by pid.
+ks_tree_kill()
+{
+	local p
+
+	for p in $KS_PIDS; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	wait_until 10 ks_tree_gone || fail "$1: the restored tree did not go: $KS_LEFT"
+}
+
+@test "killsafe: a restore killed at any ptrace call leaves no task of the tree; its pids restore at once" {
+	local n sig nthreads
+
+	wl_start fd_pipeline || return
+	ckpt_checkpoint || return
+	KS_PIDS=$(jq '.tasks[].pid' "$T/bundle/pstree.json")
+	nthreads=$(jq '[.tasks[].threads[]] | length' "$T/bundle/pstree.json")
+	run clean_exec env CKPT_OCI_FAULT=count timeout -k 5 "$CKPT_TIMEOUT" \
+		"$CKPT_OCI" restore -d "$T/bundle"
+	assert_success
+	[[ $output =~ ptrace\ calls:\ ([0-9]+) ]] || fail "no count in: $output"
+	KS_COUNT=${BASH_REMATCH[1]}
+	ks_tree_kill "counting run"
+	for n in $(ks_points "$KS_COUNT"); do
+		for sig in TERM KILL; do
+			# the last calls detach the tree: killed there, what was
+			# released runs (SIGTERM there is too late and ignored)
+			[[ $sig == KILL ]] && ((n > KS_COUNT - nthreads)) && continue
+			run clean_exec env CKPT_OCI_FAULT="kill-self:$sig:$n" \
+				timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d "$T/bundle"
+			if [[ $status -eq 0 ]]; then
+				ks_tree_kill "SIG$sig at call $n (restored)"
+				continue
+			fi
+			if [[ $sig == TERM ]]; then
+				# rolled back: every task reaped before ckpt-oci returned
+				[[ $status -eq 143 ]] || fail "SIG$sig at call $n: status $status: $output"
+				assert_output --partial "interrupted by SIGTERM"
+				ks_tree_gone || fail "SIG$sig at call $n: pids left: $KS_LEFT"
+			else
+				# no rollback: the tasks die with their tracer, init reaps them
+				wait_until 10 ks_tree_gone || fail "SIG$sig at call $n: pids left: $KS_LEFT"
+			fi
+		done
+	done
+	# the same pids, restored at once, and the workload passes
+	ckpt_restore_bg
+	wl_go
+	wl_finish
+}
+
 @test "killsafe: a killed checkpoint worker's changes are undone by ckpt-oci recover" {
 	local n pid
 
