@@ -738,38 +738,56 @@ int bundle_unseal_buf(const struct ckpt_bundle *b, const struct bundle_file *f, 
 	return 0;
 }
 
+static int pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
 /*
  * A sealed file decoded, every chunk checked, into a memfd sealed against
- * change: what it holds now is what the reader reads.
+ * change: what it holds now is what the reader reads. Written, not mapped:
+ * a fault per fresh shmem page costs three times what write() does here.
+ * One thread: the caller may be a restored process still being made,
+ * where a thread would take a pid or tid the tree needs.
  */
 static int unseal_to_memfd(struct ckpt_bundle *b, const struct bundle_file *f, int fd,
 			   ckpt_err_t *err)
 {
+	cleanup_free char *buf = malloc(BUNDLE_CHUNK);
 	struct bundle_reader *r = NULL;
 	cleanup_close int mfd = -1;
-	char *m = NULL;
-	size_t maplen = (f->plain_size / BUNDLE_CHUNK + 1) * BUNDLE_CHUNK, n;
+	size_t n;
 	int ret;
 
+	if (!buf)
+		abort();
 	ret = reader_new(b, f, fd, NULL, &r, err);
-	if (ret < 0)
+	if (ret < 0) {
+		close(fd);
 		return ret;
-	mfd = memfd_create(f->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mfd < 0 || ftruncate(mfd, maplen) < 0)
-		ret = ckpt_error(err, errno, "%s: memfd for its plain bytes", f->name);
-	if (ret == 0) {
-		m = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-		if (m == MAP_FAILED)
-			ret = ckpt_error(err, errno, "%s: map its memfd", f->name);
 	}
-	for (uint64_t i = 0; ret == 0 && i < r->nrec; i++)
-		ret = bundle_reader_chunk(r, i, m + i * BUNDLE_CHUNK, &n, err);
-	if (m && m != MAP_FAILED)
-		munmap(m, maplen);
+	mfd = memfd_create(f->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		ret = ckpt_error(err, errno, "%s: memfd for its plain bytes", f->name);
+	for (uint64_t i = 0; ret == 0 && i < r->nrec; i++) {
+		ret = bundle_reader_chunk(r, i, buf, &n, err);
+		if (ret == 0 && n && (ret = pwrite_all(mfd, buf, n, i * BUNDLE_CHUNK)) < 0)
+			ret = ckpt_error(err, -ret, "%s: write its memfd", f->name);
+	}
 	bundle_reader_close(r); /* and fd */
 	if (ret == 0 &&
-	    (ftruncate(mfd, f->plain_size) < 0 ||
-	     fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0))
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
 		ret = ckpt_error(err, errno, "%s: seal its memfd", f->name);
 	if (ret < 0)
 		return ret;
