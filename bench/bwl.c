@@ -2,6 +2,7 @@
  * bench/bwl.c - the benchmark workloads, one program with a mode each:
  *
  *     bwl mem     MIB  READY   fill MIB MiB with a pattern (every word)
+ *     bwl text    MIB  READY   MIB MiB of log-like text (compresses as text does)
  *     bwl sparse  MIB  READY   a MIB MiB mapping, every tenth page filled
  *     bwl tree    P    READY   a root and P-1 children
  *     bwl threads T    READY   a main thread and T-1 others
@@ -349,6 +350,58 @@ static int run_fds(unsigned long n)
 }
 
 /* Map 2V pages, unmap every other one: V VMAs that cannot merge. */
+/*
+ * Log-like lines, their numbers from the pattern: 64 KiB blocks, each
+ * made on its own from its index, so the check remakes one at a time.
+ */
+#define TEXT_BLOCK (64u << 10)
+
+static void text_block(char *p, uint64_t blk)
+{
+	static const char *const verbs[] = {"GET", "PUT", "POST", "DELETE"};
+	char line[160];
+	size_t off = 0;
+
+	for (uint64_t i = blk << 10; off < TEXT_BLOCK; i++) {
+		uint64_t r = pat(i);
+		int n = snprintf(line, sizeof(line),
+				 "2026-12-07T15:%02u:%02u.%03uZ worker-%u %s /api/items/%u %u %u "
+				 "bytes in %u us\n",
+				 (unsigned)(r % 60), (unsigned)(r >> 8) % 60,
+				 (unsigned)(r >> 16) % 1000, (unsigned)(r >> 26) % 32,
+				 verbs[(r >> 31) % 4], (unsigned)(r >> 36) % 100000,
+				 (r >> 53) % 8 ? 200 : 404, (unsigned)(r >> 40) % 65536,
+				 (unsigned)(r >> 20) % 10000);
+		size_t k = (size_t)n < TEXT_BLOCK - off ? (size_t)n : TEXT_BLOCK - off;
+
+		memcpy(p + off, line, k);
+		off += k;
+	}
+}
+
+static int run_text(unsigned long mib)
+{
+	size_t len = mib << 20, blocks = len / TEXT_BLOCK;
+	static char want[TEXT_BLOCK];
+	char *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+		 0);
+	if (p == MAP_FAILED)
+		return fail("mmap %lu MiB: %m", mib);
+	for (size_t b = 0; b < blocks; b++)
+		text_block(p + b * TEXT_BLOCK, b);
+	if (say_ready())
+		return 1;
+	wait_go();
+	for (size_t b = 0; b < blocks; b++) {
+		text_block(want, b);
+		if (memcmp(p + b * TEXT_BLOCK, want, TEXT_BLOCK))
+			return fail("text: block %zu of %zu differs", b, blocks);
+	}
+	return ok("text %lu MiB", mib);
+}
+
 static int run_vmas(unsigned long n)
 {
 	uint64_t *p;
@@ -379,7 +432,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 4) {
-		fprintf(stderr, "usage: bwl mem|sparse|tree|threads|fds|vmas N READY\n");
+		fprintf(stderr, "usage: bwl mem|text|sparse|tree|threads|fds|vmas N READY\n");
 		return 2;
 	}
 	n = strtoul(argv[2], &end, 10);
@@ -391,6 +444,8 @@ int main(int argc, char **argv)
 	setup_signals();
 	if (!strcmp(argv[1], "mem"))
 		return run_mem(n);
+	if (!strcmp(argv[1], "text"))
+		return run_text(n);
 	if (!strcmp(argv[1], "sparse"))
 		return run_sparse(n);
 	if (!strcmp(argv[1], "tree"))
