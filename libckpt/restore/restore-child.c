@@ -57,6 +57,39 @@ child_fail(struct rctx *rc, struct rtask *t, const char *fmt, ...)
 	_exit(127);
 }
 
+/* This process's parent, as a pidfd (-1: none known), until its files are made. */
+static int child_parent_fd = -1;
+
+/*
+ * A parent-death signal set after the parent died never comes: a process
+ * whose parent was killed (a failed restore) between its fork and its
+ * prctl would live on, a child of init. The pidfd is the parent's, made
+ * before the fork, readable once the parent has exited (a pidfd, not
+ * getppid(): the root of a new pid namespace sees 0 for any parent).
+ */
+static void child_die_with_parent(void)
+{
+	struct pollfd p = {child_parent_fd, POLLIN, 0};
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* until the puppeteer sets the real one */
+	if (child_parent_fd >= 0 && poll(&p, 1, 0) != 0)
+		_exit(127); /* gone (or unknowable): whoever reaps us cleans up */
+}
+
+/*
+ * Taking on a task's filesystem credentials and back (rconfine_enter,
+ * confine_leave) clears the parent-death signal (the kernel does on any
+ * change of fsuid or capabilities): set again, the parent checked again,
+ * once the last of them is over; then the pidfd goes.
+ */
+static void child_rearm_pdeathsig(void)
+{
+	child_die_with_parent();
+	if (child_parent_fd >= 0)
+		close(child_parent_fd);
+	child_parent_fd = -1;
+}
+
 /*
  * Close every fd that is neither saved nor the page image (keep; keep2, -1
  * or a deleted root held for prctl, above it): one pass over
@@ -126,6 +159,7 @@ static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	confine_leave();
 	if (ret < 0)
 		return ret;
+	child_rearm_pdeathsig();
 	return close_others(t, t->img_fd, root ? t->img_fd + 1 : -1, err);
 }
 
@@ -200,31 +234,19 @@ static bool paths_in_root(const struct rctx *rc)
 	return rc->ns.flags & (CLONE_NEWNS | CLONE_NEWNET);
 }
 
-/*
- * A parent-death signal set after the parent died never comes: a process
- * whose parent was killed (a failed restore) between its fork and its
- * prctl would live on, a child of init. pidfd: the parent's, made before
- * the fork; readable once the parent has exited. Through a pidfd, not
- * getppid(): the root of a new pid namespace sees 0 for any parent.
- */
-static void child_die_with_parent(int pidfd)
-{
-	struct pollfd p = {pidfd, POLLIN, 0};
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL); /* until the puppeteer sets the real one */
-	if (pidfd < 0)
-		return;
-	if (poll(&p, 1, 0) != 0)
-		_exit(127); /* gone (or unknowable): whoever reaps us cleans up */
-	close(pidfd);
-}
-
 __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t, int parent_fd)
 {
 	ckpt_err_t err = { 0 };
 	static int never;
 
-	child_die_with_parent(parent_fd);
+	/* the parent's pidfd above every fd the task will have (img_fd, img_fd + 1) */
+	if (parent_fd >= 0 && (t->zombie || t->img_fd < 0)) {
+		child_parent_fd = parent_fd; /* no files to make: it stays */
+	} else if (parent_fd >= 0) {
+		child_parent_fd = fcntl(parent_fd, F_DUPFD_CLOEXEC, t->img_fd + 2);
+		close(parent_fd);
+	}
+	child_die_with_parent();
 	/* whatever ckpt-oci inherited (an ignored SIGPIPE...) must not leak in */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)

@@ -414,6 +414,29 @@ refused_unauth()
 	no_tree_left
 }
 
+# pids_gone PID...: none of them in use any more (a zombie counts as in use).
+pids_gone()
+{
+	local pid
+
+	for pid in "$@"; do
+		[[ ! -e /proc/$pid ]] || return 1
+	done
+}
+
+@test "hostile override: a restore killed before it seizes its confined tree leaves no task alive" {
+	# each task made its files as nobody and back: a change of credentials
+	# that clears the parent-death signal, set again after it
+	nobody_bundle fd_pipeline
+	attack pstree.json .
+	run clean_exec env CKPT_OCI_FAULT=kill-self:KILL:1 timeout -k 5 60 \
+		"$CKPT_OCI" restore --insecure-unauthenticated "$T/bundle"
+	[[ $status -eq 137 ]] || fail "not killed at its first ptrace call: status $status: $output"
+	# they die with their parents; init reaps them
+	# shellcheck disable=SC2086 # one pid a word
+	wait_until 10 pids_gone $PIDS || fail "tasks left: $(ps -o pid=,ppid=,stat= -p "${PIDS//$'\n'/,}")"
+}
+
 @test "hostile override: an unaltered bundle of a task run as nobody comes back as nobody" {
 	nobody_bundle fd_unix_listen
 	attack pstree.json .
