@@ -34,6 +34,8 @@ static void restore_usage(FILE *f)
 		   "                       from NEW instead (repeatable)\n"
 		   "      --veth-map CT=HOST  make the host end of veth CT in this namespace:\n"
 		   "                       on bridge HOST if it is one, else named HOST\n"
+		   "      --tcp-close      TCP connections come back closed, as reset by\n"
+		   "                       their peer (no byte of theirs is sent)\n"
 		   "A container's bundle is handed to its runtime (runc, crun):\n"
 		   "      --name NAME      the restored container's name (default: the old one)\n"
 		   "      --runtime R      runc or crun (default: the one it came from)\n"
@@ -61,6 +63,7 @@ static const struct option restore_longopts[] = {
 	{ "ignore-file-changes", no_argument, NULL, 'I' },
 	{ "mount-map", required_argument, NULL, 'M' },
 	{ "veth-map", required_argument, NULL, 'V' },
+	{ "tcp-close", no_argument, NULL, 'T' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "name", required_argument, NULL, 'N' },
 	{ "runtime", required_argument, NULL, 'R' },
@@ -132,6 +135,9 @@ static int restore_opt(int c, struct ckpt_restore_opts *opts, struct oci_restore
 		break;
 	case 'I':
 		opts->ignore_file_changes = true;
+		break;
+	case 'T':
+		opts->tcp_close = true;
 		break;
 	case 'M':
 		if (!strchr(optarg, '=') || optarg[0] != '/' || strchr(optarg, '=')[1] != '/') {

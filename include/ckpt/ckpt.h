@@ -69,6 +69,7 @@ struct ckpt_restore_opts {
 	pid_t root_pid;		/* out: the restored root */
 	bool verbose;		/* progress on stderr */
 	bool ignore_file_changes;	/* restore files changed on disk since the checkpoint */
+	bool tcp_close;		/* TCP connections restored closed (reset), not repaired */
 	const char *const *mount_map;	/* OLD=NEW: host paths of external mounts */
 	int nmount_map;
 	const char *const *veth_map;	/* CTNAME=HOSTNAME: host end of a veth */

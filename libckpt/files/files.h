@@ -180,6 +180,7 @@ struct files_rctx {
 	int nobjs;
 	int min_fd;	     /* where shared objects are parked */
 	bool ignore_changes; /* --ignore-file-changes */
+	bool tcp_close;	     /* --tcp-close: connections restored reset (inet-restore.c) */
 	bool unix_made;	     /* every unix socket of files.json exists (unix.c) */
 	struct files_task **tasks; /* every task's fds (files_task_load) */
 	int ntasks;

@@ -428,8 +428,8 @@ static int restore_queues(int sk, const struct inet_saved *e, const struct files
 	return sndbuf_close(sk, &sb, err);
 }
 
-static int restore_established(int sk, const struct inet_saved *e, const struct files_rctx *rc,
-			       ckpt_err_t *err)
+/* Repair mode, sequence numbers, bind and connect (no SYN): established, empty. */
+static int repair_connect(int sk, const struct inet_saved *e, ckpt_err_t *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -446,11 +446,33 @@ static int restore_established(int sk, const struct inet_saved *e, const struct 
 		return -err->code;
 	if (bind(sk, (struct sockaddr *)&ss, len) < 0)
 		return ckpt_error(err, errno, "bind %s:%d", e->addr, e->port);
+	/*
+	 * connect caches the route to the peer in the socket: one taken before
+	 * the local route of a new namespace's IPv6 address is in would send
+	 * every segment to that address (a peer on loopback) away, for good
+	 */
+	if (e->family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr))
+		inet_wait_local_route6(&((struct sockaddr_in6 *)&ss)->sin6_addr);
 	if (get_addr(e, true, &ss, &len, err) < 0)
 		return -err->code;
 	if (connect(sk, (struct sockaddr *)&ss, len) < 0)
 		return ckpt_error(err, errno, "connect (repair) to %s", e->peer_addr);
-	if (set_tcp_options(sk, e, err) < 0 || restore_queues(sk, e, rc, err) < 0)
+	return 0;
+}
+
+static int restore_established(int sk, const struct inet_saved *e, const struct files_rctx *rc,
+			       ckpt_err_t *err)
+{
+	if (repair_connect(sk, e, err) < 0)
+		return -err->code;
+	/* --tcp-close: reset at once, the way the peer would reset it (inet-tcp.c) */
+	if (rc->tcp_close &&
+	    (inet_tcp_reset(sk, e, err) < 0 ||
+	     sockopt(sk, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "leave TCP_REPAIR", err) < 0))
+		return -err->code;
+	if (!rc->tcp_close &&
+	    (set_tcp_options(sk, e, err) < 0 || restore_queues(sk, e, rc, err) < 0))
 		return -err->code;
 	/* repair mode forced address reuse; off again, the saved options win */
 	return set_opts(sk, e, true, err);

@@ -25,6 +25,12 @@
  *    acknowledged, so nothing of ours in flight is taken as delivered;
  *  - our FIN after the peer's (LAST_ACK): shutdown(SHUT_WR) again.
  *
+ * --tcp-close: the connection, made established and empty in repair mode,
+ * gets a reset from its peer the same way (exactly at the expected
+ * sequence, so it is taken): closed, ECONNRESET for the program's next
+ * call, and nothing of it ever reaches the peer, whose next segment finds
+ * no socket and is answered with a reset.
+ *
  * A FIN not yet acknowledged goes out (into the lock, or behind bytes the
  * peer's window holds back) and is sent again once the tree runs, as any
  * segment lost. Bytes never sent are queued (repair mode left for the
@@ -169,9 +175,10 @@ static int raw_socket(int fam, ckpt_err_t *err)
  * PAWS check can drop it, none can drop the peer's next) where the
  * connection has them. Waits until sk leaves the state it was in.
  */
-static int inject(int sk, const struct inet_saved *e, uint32_t seq, uint32_t ack, bool fin,
+static int inject(int sk, const struct inet_saved *e, uint32_t seq, uint32_t ack, int flags,
 		  ckpt_err_t *err)
 {
+	const char *what = flags & TH_RST ? "RST" : flags & TH_FIN ? "FIN" : "ACK";
 	struct tcp_addr src, dst;
 	uint8_t pkt[sizeof(struct ip6_hdr) + sizeof(struct tcphdr) + 12] = {0};
 	bool ts = e->tcpi_options & TCPI_OPT_TIMESTAMPS;
@@ -191,8 +198,7 @@ static int inject(int sk, const struct inet_saved *e, uint32_t seq, uint32_t ack
 	t->seq = htonl(seq);
 	t->ack_seq = htonl(ack);
 	t->doff = tl / 4;
-	t->ack = 1;
-	t->fin = fin;
+	t->th_flags = TH_ACK | flags;
 	t->window = htons(MIN(e->snd_wnd >> e->snd_wscale, 0xffffu));
 	if (ts) {
 		uint8_t *o = (uint8_t *)(t + 1);
@@ -239,14 +245,14 @@ static int inject(int sk, const struct inet_saved *e, uint32_t seq, uint32_t ack
 		if ((errno != ENETUNREACH && errno != EADDRNOTAVAIL && errno != EHOSTUNREACH) ||
 		    now_ms() > end)
 			return ckpt_error(err, errno, "send the peer's %s to the restored socket",
-					  fin ? "FIN" : "ACK");
+					  what);
 		poll(NULL, 0, 5);
 	}
 	while (tcp_state(sk) == before && now_ms() < end)
 		poll(NULL, 0, 1);
 	if (tcp_state(sk) == before)
 		return ckpt_error_msg(err, EPROTO, "the restored socket took no %s from its peer",
-				      fin ? "FIN" : "ACK");
+				      what);
 	return 0;
 }
 
@@ -274,15 +280,24 @@ int inet_tcp_fins(int sk, const struct inet_saved *e, ckpt_err_t *err)
 		if (shut_wr(sk, s == TCP_FIN_WAIT2, err) < 0)
 			return -err->code;
 		/* the peer acknowledged it: FIN_WAIT2 now, as it was */
-		if (s == TCP_FIN_WAIT2 && inject(sk, e, e->rcv_seq, e->snd_seq + 1, false, err) < 0)
+		if (s == TCP_FIN_WAIT2 && inject(sk, e, e->rcv_seq, e->snd_seq + 1, 0, err) < 0)
 			return -err->code;
 	}
-	if (inet_tcp_fin_rcvd(s) && inject(sk, e, e->rcv_seq, snd_una, true, err) < 0)
+	if (inet_tcp_fin_rcvd(s) && inject(sk, e, e->rcv_seq, snd_una, TH_FIN, err) < 0)
 		return -err->code;
 	if (s == TCP_LAST_ACK && shut_wr(sk, false, err) < 0)
 		return -err->code;
 	if (tcp_state(sk) != s)
 		return ckpt_error_msg(err, EPROTO, "TCP state %d restored as %d", s, tcp_state(sk));
 	pr_debug("socket %lu back in TCP state %d", (unsigned long)e->id, s);
+	return 0;
+}
+
+int inet_tcp_reset(int sk, const struct inet_saved *e, ckpt_err_t *err)
+{
+	/* the receive queue is empty: its sequence is where repair_connect put it */
+	if (inject(sk, e, e->rcv_seq - e->rcv_len, e->snd_seq - e->snd_len, TH_RST, err) < 0)
+		return -err->code;
+	pr_debug("socket %lu restored closed (--tcp-close)", (unsigned long)e->id);
 	return 0;
 }

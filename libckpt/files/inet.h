@@ -121,6 +121,8 @@ bool inet_tcp_fin_sent(int state);
 bool inet_tcp_fin_rcvd(int state);
 /* inet-tcp.c: in repair mode, queues and window back: the FINs of e's state. */
 int inet_tcp_fins(int sk, const struct inet_saved *e, ckpt_err_t *err);
+/* inet-tcp.c: in repair mode, connected and empty: reset as by the peer (--tcp-close). */
+int inet_tcp_reset(int sk, const struct inet_saved *e, ckpt_err_t *err);
 
 /* sock-dgram.c: proto is a datagram protocol other than UDP handled there. */
 bool inet_dgram_proto(int proto);

@@ -563,6 +563,7 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	struct rctx rc = {.detach = o->detach,
 			  .sibling = o->sibling,
 			  .files.ignore_changes = o->ignore_file_changes,
+			  .files.tcp_close = o->tcp_close,
 			  .files.console_sk = -1,
 			  .console_rx = -1,
 			  .console_master = -1};

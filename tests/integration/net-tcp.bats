@@ -68,3 +68,12 @@ tcp_roundtrip()
 	wl_go || return
 	wl_finish
 }
+
+# --tcp-close: each connection comes back reset, as its peer would reset it.
+@test "tcp: restore --tcp-close: both ends closed, ECONNRESET then the end, no write" {
+	wl_start_ns "--net" net_tcp_pair closed || return
+	ckpt_checkpoint --tcp-established || return
+	ckpt_restore_bg --tcp-close || return
+	wl_go || return
+	wl_finish
+}

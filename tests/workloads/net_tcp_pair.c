@@ -17,6 +17,9 @@
  *              FIN_WAIT2 with the client's bytes unread
  *   last_ack   the client shut down first (FIN_WAIT2), the server then,
  *              behind a full window (LAST_ACK)
+ *   closed     established with bytes both ways, restored with --tcp-close:
+ *              each end is closed, its next read says ECONNRESET, the one
+ *              after reads the end, a write fails with EPIPE
  *
  * Buffers are set small (and so locked) so the windows fill with a few
  * kilobytes.
@@ -40,6 +43,9 @@
 #include "wl.h"
 
 #define LIMIT 20000 /* ms, every wait */
+
+/* wl_fail's line, and -1 for the helpers' callers. */
+#define failed(...) (wl_fail(__VA_ARGS__), -1)
 
 /* Byte i of the stream in direction dir (0 client to server, 1 back). */
 static unsigned char pat(int dir, uint64_t i)
@@ -104,7 +110,7 @@ static int fill(struct end *e)
 		if (n < 0 && errno == EAGAIN)
 			return 0;
 		if (n <= 0)
-			return wl_fail("fill: %m");
+			return failed("fill: %m");
 		e->sent += n;
 	}
 }
@@ -118,7 +124,7 @@ static int send_some(struct end *e, size_t len)
 	for (size_t i = 0; i < len; i++)
 		buf[i] = pat(e->dir, e->sent + i);
 	if (send(e->sk, buf, len, 0) != (ssize_t)len)
-		return wl_fail("send: %m");
+		return failed("send: %m");
 	e->sent += len;
 	return 0;
 }
@@ -134,16 +140,16 @@ static int drain(struct end *e)
 		if (n < 0 && errno == EAGAIN)
 			return 0;
 		if (n < 0)
-			return wl_fail("recv (dir %d, after %llu bytes): %m", !e->dir,
-				       (unsigned long long)e->got);
+			return failed("recv (dir %d, after %llu bytes): %m", !e->dir,
+				      (unsigned long long)e->got);
 		if (n == 0) {
 			e->eof = true;
 			return 0;
 		}
 		for (ssize_t i = 0; i < n; i++)
 			if (buf[i] != pat(!e->dir, e->got + i))
-				return wl_fail("byte %llu of dir %d differs",
-					       (unsigned long long)(e->got + i), !e->dir);
+				return failed("byte %llu of dir %d differs",
+					      (unsigned long long)(e->got + i), !e->dir);
 		e->got += n;
 	}
 }
@@ -159,23 +165,23 @@ static int recv_until(struct end *a, uint64_t want, bool eof)
 		if (drain(a) < 0)
 			return -1;
 		if (a->got > want)
-			return wl_fail("dir %d: %llu bytes, more than the %llu sent", !a->dir,
-				       (unsigned long long)a->got, (unsigned long long)want);
+			return failed("dir %d: %llu bytes, more than the %llu sent", !a->dir,
+				      (unsigned long long)a->got, (unsigned long long)want);
 		if (a->eof && a->got < want)
-			return wl_fail("dir %d: end of stream after %llu of %llu bytes", !a->dir,
-				       (unsigned long long)a->got, (unsigned long long)want);
+			return failed("dir %d: end of stream after %llu of %llu bytes", !a->dir,
+				      (unsigned long long)a->got, (unsigned long long)want);
 		if (a->got == want && (!eof || a->eof))
 			return 0;
 		poll(&p, 1, 100);
 	}
-	return wl_fail("dir %d: %llu of %llu bytes%s in time", !a->dir, (unsigned long long)a->got,
-		       (unsigned long long)want, eof ? " and the end of stream" : "");
+	return failed("dir %d: %llu of %llu bytes%s in time", !a->dir, (unsigned long long)a->got,
+		      (unsigned long long)want, eof ? " and the end of stream" : "");
 }
 
 static int expect(struct end *e, int want, const char *who)
 {
 	if (!wait_state(e->sk, want))
-		return wl_fail("%s is %s, not %s", who, state_name(state(e->sk)), state_name(want));
+		return failed("%s is %s, not %s", who, state_name(state(e->sk)), state_name(want));
 	return 0;
 }
 
@@ -185,7 +191,7 @@ static int small_bufs(int sk)
 
 	if (setsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) < 0 ||
 	    setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd)) < 0)
-		return wl_fail("buffers: %m");
+		return failed("buffers: %m");
 	return 0;
 }
 
@@ -227,13 +233,13 @@ static int pair(int fam, int port, struct end *c, struct end *s)
 	ls = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	c->sk = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ls < 0 || c->sk < 0 || small_bufs(ls) < 0 || small_bufs(c->sk) < 0)
-		return wl_fail("socket: %m");
+		return failed("socket: %m");
 	if (bind(ls, (void *)&ss, len) < 0 || listen(ls, 1) < 0 ||
 	    connect(c->sk, (void *)&ss, len) < 0)
-		return wl_fail("listen/connect: %m");
+		return failed("listen/connect: %m");
 	s->sk = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	if (s->sk < 0)
-		return wl_fail("accept: %m");
+		return failed("accept: %m");
 	close(ls);
 	c->dir = 0;
 	s->dir = 1;
@@ -244,6 +250,22 @@ static int check_states(struct end *c, int cs, struct end *s, int ss)
 {
 	if (expect(c, cs, "client") < 0 || expect(s, ss, "server") < 0)
 		return -1;
+	return 0;
+}
+
+/* Closed by a reset: ECONNRESET once, then the end; no write. */
+static int check_closed(struct end *e, const char *who)
+{
+	char b;
+
+	if (state(e->sk) != TCP_CLOSE)
+		return failed("%s is %s, not CLOSE", who, state_name(state(e->sk)));
+	if (recv(e->sk, &b, 1, MSG_DONTWAIT) != -1 || errno != ECONNRESET)
+		return failed("%s: first read after restore: %m, not ECONNRESET", who);
+	if (recv(e->sk, &b, 1, MSG_DONTWAIT) != 0)
+		return failed("%s: second read after restore: %m, not the end", who);
+	if (send(e->sk, "x", 1, MSG_NOSIGNAL) != -1 || errno != EPIPE)
+		return failed("%s: a write after restore: %m, not EPIPE", who);
 	return 0;
 }
 
@@ -264,6 +286,10 @@ int main(int argc, char **argv)
 		if (send_some(&c, 1000) < 0 || shutdown(c.sk, SHUT_WR) < 0 ||
 		    send_some(&s, 1500) < 0 ||
 		    check_states(&c, TCP_FIN_WAIT2, &s, TCP_CLOSE_WAIT) < 0)
+			return 1;
+	} else if (!strcmp(mode, "closed")) {
+		if (send_some(&c, 100) < 0 || send_some(&s, 200) < 0 ||
+		    check_states(&c, 1, &s, 1) < 0)
 			return 1;
 	} else if (!strcmp(mode, "fin_wait1")) {
 		if (fill(&c) < 0 || shutdown(c.sk, SHUT_WR) < 0 || send_some(&s, 700) < 0 ||
@@ -303,6 +329,9 @@ int main(int argc, char **argv)
 			return wl_fail("the client could send after shutdown: %m");
 		if (shutdown(s.sk, SHUT_WR) < 0 || recv_until(&c, s.sent, true) < 0 ||
 		    check_states(&c, TCP_CLOSE, &s, TCP_CLOSE) < 0)
+			return 1;
+	} else if (!strcmp(mode, "closed")) {
+		if (check_closed(&c, "client") < 0 || check_closed(&s, "server") < 0)
 			return 1;
 	} else if (!strcmp(mode, "fin_wait1")) {
 		if (check_states(&c, TCP_FIN_WAIT1, &s, TCP_ESTABLISHED) < 0 ||
