@@ -200,6 +200,35 @@ ctr_cgroup_dirs()
 	[[ $(stat -c %i "/proc/$pid/root/root/note") == $(stat -c %i "$fresh/root/note") ]]
 }
 
+@test "runtime: --compress zstd --encrypt: the rootfs changes sealed too, restored with the key" {
+	local n pid fresh=$T/fresh
+
+	head -c 32 /dev/urandom >"$T/ek"
+	chmod 600 "$T/ek"
+	ctr_create rc1 ".process.args = [\"sh\", \"-c\", \"echo kept-note >/root/note; $CTR_COUNTER\"]"
+	ctr_start rc1
+	ctr_wait_count_above rc1 1
+	checkpoint -o "$T/ckpt" --compress zstd --encrypt "$T/ek" rc1
+	assert_success
+	n=$(ctr_count rc1)
+	# sealed: no longer a tar, nothing of it in clear
+	! tar -tf "$T/ckpt/rootfs-diff.tar" >/dev/null 2>&1
+	! grep -q kept-note "$T/ckpt/rootfs-diff.tar"
+	rm -rf "$T/rc1/rootfs"
+	cp -a "$(ctr_rootfs)" "$fresh"
+	CTRS+=(rc2)
+	restore --rootfs "$fresh" --name rc2 "$T/ckpt"
+	assert_failure
+	assert_output --partial "give --decrypt KEYFILE"
+	[[ ! -e $fresh/root/note ]]
+	restore --rootfs "$fresh" --name rc2 --decrypt "$T/ek" "$T/ckpt"
+	assert_success
+	pid=$output
+	ckpt_track_pid "$pid"
+	[[ $(cat "$fresh/root/note") == kept-note ]]
+	wait_until "${WL_TIMEOUT:-120}" _fresh_count_above "$fresh" "$n"
+}
+
 _fresh_count_above()
 {
 	local c
