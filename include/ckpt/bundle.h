@@ -93,6 +93,11 @@ int bundle_image_write(struct bundle_image *img, const void *buf, size_t len, ck
 	__attribute__((warn_unused_result));
 uint64_t bundle_image_size(const struct bundle_image *img);
 /*
+ * Keep the digest of every chunk and write it beside the image, as
+ * NAME.sums (a page image: lazy restore checks each chunk as it reads it).
+ */
+void bundle_image_keep_sums(struct bundle_image *img);
+/*
  * Writing in place, without a copy: the free room of the image's current
  * buffer (*len > 0 bytes at the pointer returned), then how many bytes were
  * put there. Nothing else may write to the image in between.
@@ -134,6 +139,32 @@ int bundle_open(const char *path, const struct bundle_auth *auth, struct ckpt_bu
 int bundle_open_documents(const char *path, const struct bundle_auth *auth,
 			  struct ckpt_bundle **out, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
+/*
+ * Lazy restore: as bundle_open, but a page image with its NAME.sums is
+ * not hashed now: its reader checks each chunk against bundle_image_sums
+ * as it reads it. remote: such an image may be missing (its chunks come
+ * from a page server); bundle_file_remote says which are.
+ */
+int bundle_open_lazy(const char *path, const struct bundle_auth *auth, bool remote,
+		     struct ckpt_bundle **out, ckpt_err_t *err) __attribute__((warn_unused_result));
+#define BUNDLE_SUMS_SUFFIX ".sums"
+#define BUNDLE_SUM_LEN	   32
+/*
+ * The chunk digests of image name (*n of them, BUNDLE_SUM_LEN bytes each,
+ * malloc'd), checked against the manifest; *size is the image's. -ENOENT
+ * when it has none (a bundle from before them, or a small image).
+ */
+int bundle_image_sums(struct ckpt_bundle *b, const char *name, uint8_t **sums, size_t *n,
+		      uint64_t *size, ckpt_err_t *err) __attribute__((warn_unused_result));
+/* Whether buf (len bytes, chunk idx of its image) is what was written. */
+bool bundle_chunk_ok(const uint8_t *sums, size_t idx, const void *buf, size_t len);
+/* A deferred image hashed whole now (it is read other than chunk by chunk). */
+int bundle_verify_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+bool bundle_file_remote(const struct ckpt_bundle *b, const char *name);
+/* BLAKE2b keyed with the bundle's key over msg (false: no key held). */
+bool bundle_key_mac(const struct ckpt_bundle *b, const void *msg, size_t len,
+		    uint8_t out[BUNDLE_SUM_LEN]);
 enum bundle_mac bundle_mac_status(const struct ckpt_bundle *b);
 /* "verified", "none", "bad", "no key": inspect's words. */
 const char *bundle_mac_name(enum bundle_mac m);

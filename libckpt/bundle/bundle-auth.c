@@ -341,3 +341,12 @@ int bundle_seal_key_load(const char *path, uint8_t key[SEAL_KEY_BYTES], char id[
 	sodium_memzero(file_key, sizeof(file_key));
 	return 0;
 }
+
+bool bundle_key_mac(const struct ckpt_bundle *b, const void *msg, size_t len,
+		    uint8_t out[BUNDLE_SUM_LEN])
+{
+	if (!b->have_key)
+		return false;
+	crypto_generichash(out, BUNDLE_SUM_LEN, msg, len, b->key, sizeof(b->key));
+	return true;
+}

@@ -61,6 +61,10 @@ struct bundle_image {
 	bool threaded, stop;
 	bool failed;  /* sealed: a chunk failed (seal->err), under the lock */
 	bool partial; /* the newest queued chunk is the last and holds used bytes */
+	/* bundle_image_keep_sums: every chunk's digest, in order (the hasher's) */
+	bool keep_sums;
+	uint8_t *sums;
+	size_t nsums;
 	pthread_t th;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -344,12 +348,22 @@ static void seal_free(struct image_seal *is)
 	free(is);
 }
 
+static void keep_sums(struct bundle_image *img, const uint8_t *sums, size_t n)
+{
+	if (!img->keep_sums)
+		return;
+	img->sums = xrealloc(img->sums, (img->nsums + n) * BUNDLE_SUM_BYTES);
+	memcpy(img->sums + img->nsums * BUNDLE_SUM_BYTES, sums, n * BUNDLE_SUM_BYTES);
+	img->nsums += n;
+}
+
 static void hash_chunk(struct bundle_image *img, const char *buf, size_t len)
 {
 	uint8_t sum[BUNDLE_SUM_BYTES];
 
 	bundle_chunk_sum(buf, len, sum);
 	crypto_generichash_update(&img->outer, sum, sizeof(sum));
+	keep_sums(img, sum, 1);
 }
 
 /* Four full chunks from the ring's tail, in order. */
@@ -362,6 +376,7 @@ static void hash_four(struct bundle_image *img, int tail)
 		p[k] = img->buf[(tail + k) % RING];
 	bundle_chunk_sum4(p, BUNDLE_CHUNK, sums);
 	crypto_generichash_update(&img->outer, &sums[0][0], sizeof(sums));
+	keep_sums(img, &sums[0][0], 4);
 }
 
 static void *hasher(void *arg)
@@ -416,6 +431,7 @@ static void hash_file_window(struct bundle_image *img, uint64_t off, size_t len)
 			p[k] = map + at + k * BUNDLE_CHUNK;
 		bundle_chunk_sum4(p, BUNDLE_CHUNK, sums);
 		crypto_generichash_update(&img->outer, &sums[0][0], sizeof(sums));
+		keep_sums(img, &sums[0][0], 4);
 	}
 	for (; at < len; at += BUNDLE_CHUNK)
 		hash_chunk(img, map + at, MIN(BUNDLE_CHUNK, len - at));
@@ -717,8 +733,38 @@ static void image_free(struct bundle_image *img)
 	for (int i = 0; i < RING; i++)
 		free(img->buf[i]);
 	seal_free(img->seal);
+	free(img->sums);
 	free(img->name);
 	free(img);
+}
+
+void bundle_image_keep_sums(struct bundle_image *img)
+{
+	/* a sealed image's digest is over its stored bytes: checked whole */
+	img->keep_sums = !img->seal && !img->b->seal;
+}
+
+/*
+ * NAME.sums: the digests of NAME's chunks, in order. Their digest is
+ * NAME's own (bundle_sum_of_chunks), so a reader holding the manifest can
+ * check them without reading NAME, then each chunk as it reads it.
+ */
+static int write_sums(struct bundle_image *img, ckpt_err_t *err)
+{
+	cleanup_free char *name = xasprintf("%s" BUNDLE_SUMS_SUFFIX, img->name);
+	size_t len = img->nsums * BUNDLE_SUM_BYTES;
+	uint8_t sum[BUNDLE_SUM_BYTES];
+	int fd = bundle_new_file(img->b, name, err), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = write_all(fd, img->sums, len);
+	close(fd);
+	if (ret < 0)
+		return ckpt_error(err, -ret, "write %s", name);
+	bundle_digest(img->sums, len, sum);
+	bundle_add_file(img->b, name, len, sum, len, 0);
+	return 0;
 }
 
 int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
@@ -738,6 +784,8 @@ int bundle_image_close(struct bundle_image *img, ckpt_err_t *err)
 	} else if (ret == 0) {
 		crypto_generichash_final(&img->outer, sum, sizeof(sum));
 		bundle_add_file(img->b, img->name, img->size, sum, img->size, 0);
+		if (img->keep_sums && img->nsums)
+			ret = write_sums(img, err);
 	} else {
 		(void)unlinkat(img->b->dirfd, img->name, 0);
 	}

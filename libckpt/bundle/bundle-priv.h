@@ -39,6 +39,12 @@ struct bundle_file {
 	uint8_t sum[BUNDLE_SUM_BYTES];
 	uint64_t plain_size; /* sealed: its contents' size */
 	unsigned seal;	     /* SEAL_* the file was written with; 0: as it is */
+	/*
+	 * bundle_open_lazy: a page image with its NAME.sums, not hashed at
+	 * open: its reader checks each chunk (bundle_image_sums); remote: not
+	 * here at all, its chunks come from a page server
+	 */
+	bool deferred, remote;
 };
 
 /*

@@ -141,6 +141,7 @@ static int manifest_file(struct ckpt_bundle *b, const struct doc_at *at, const s
 		return ckpt_error_msg(err, EPROTO, BUNDLE_MANIFEST ": %s: listed twice", name);
 	b->files = xrealloc(b->files, (b->nfiles + 1) * sizeof(*b->files));
 	bf = &b->files[b->nfiles++];
+	memset(bf, 0, sizeof(*bf));
 	bf->name = xstrdup(name);
 	bf->size = size;
 	memcpy(bf->sum, sum, sizeof(sum));
@@ -287,8 +288,11 @@ static int check_sizes(struct ckpt_bundle *b, ckpt_err_t *err)
 	struct stat st;
 
 	for (size_t i = 0; i < b->nfiles; i++) {
-		int fd = open_member(b->dirfd, b->files[i].name, &st, err);
+		int fd;
 
+		if (b->files[i].remote)
+			continue;
+		fd = open_member(b->dirfd, b->files[i].name, &st, err);
 		if (fd < 0)
 			return fd;
 		close(fd);
@@ -475,7 +479,7 @@ static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
 
 	job.sums = xzalloc((b->nfiles + 1) * sizeof(*job.sums));
 	for (size_t i = 0; i < b->nfiles; i++) {
-		size_t n = nchunks(b->files[i].size);
+		size_t n = b->files[i].deferred ? 0 : nchunks(b->files[i].size);
 
 		total += b->files[i].size;
 		job.sums[i] = xzalloc(n * BUNDLE_SUM_BYTES + 1);
@@ -504,7 +508,7 @@ static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
 	for (size_t i = 0; i < b->nfiles; i++) {
 		uint8_t sum[BUNDLE_SUM_BYTES];
 
-		if (ret == 0) {
+		if (ret == 0 && !b->files[i].deferred) {
 			bundle_sum_of_chunks(job.sums[i], nchunks(b->files[i].size), sum);
 			if (sodium_memcmp(sum, b->files[i].sum, sizeof(sum)))
 				ret = ckpt_error_msg(err, EPROTO,
@@ -827,9 +831,33 @@ static int check_sealed(struct ckpt_bundle *b, ckpt_err_t *err)
 	return ret;
 }
 
-static int open_bundle(const char *path, const struct bundle_auth *auth, bool lazy,
+/*
+ * A page image whose chunk digests are listed beside it (NAME.sums) is
+ * checked chunk by chunk by its reader; remote, it may be absent. Sealed
+ * bundles have no such lists: their images are checked whole.
+ */
+static void defer_images(struct ckpt_bundle *b, bool remote)
+{
+	for (size_t i = 0; i < b->nfiles; i++) {
+		struct bundle_file *f = &b->files[i];
+		cleanup_free char *sums = xasprintf("%s" BUNDLE_SUMS_SUFFIX, f->name);
+		struct stat st;
+
+		if (strncmp(f->name, "pages-", 6) || f->seal || !bundle_find(b, sums))
+			continue;
+		f->deferred = true;
+		if (remote && fstatat(b->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT)
+			f->remote = true;
+	}
+}
+
+enum open_mode { OPEN_FULL, OPEN_DOCUMENTS, OPEN_LAZY, OPEN_REMOTE };
+
+static int open_bundle(const char *path, const struct bundle_auth *auth, enum open_mode mode,
 		       struct ckpt_bundle **out, ckpt_err_t *err)
 {
+	bool lazy = mode == OPEN_DOCUMENTS;
 	struct ckpt_bundle *b = xzalloc(sizeof(*b));
 	int ret;
 
@@ -845,6 +873,8 @@ static int open_bundle(const char *path, const struct bundle_auth *auth, bool la
 	ret = check_owners(b, err);
 	if (ret == 0)
 		ret = manifest_load(b, auth, err);
+	if (ret == 0 && mode >= OPEN_LAZY)
+		defer_images(b, mode == OPEN_REMOTE);
 	if (ret == 0)
 		ret = check_listing(b, err);
 	if (ret == 0)
@@ -864,13 +894,19 @@ static int open_bundle(const char *path, const struct bundle_auth *auth, bool la
 int bundle_open(const char *path, const struct bundle_auth *auth, struct ckpt_bundle **out,
 		ckpt_err_t *err)
 {
-	return open_bundle(path, auth, false, out, err);
+	return open_bundle(path, auth, OPEN_FULL, out, err);
+}
+
+int bundle_open_lazy(const char *path, const struct bundle_auth *auth, bool remote,
+		     struct ckpt_bundle **out, ckpt_err_t *err)
+{
+	return open_bundle(path, auth, remote ? OPEN_REMOTE : OPEN_LAZY, out, err);
 }
 
 int bundle_open_documents(const char *path, const struct bundle_auth *auth,
 			  struct ckpt_bundle **out, ckpt_err_t *err)
 {
-	return open_bundle(path, auth, true, out, err);
+	return open_bundle(path, auth, OPEN_DOCUMENTS, out, err);
 }
 
 const char *bundle_sealed_with(const struct ckpt_bundle *b)
@@ -932,6 +968,9 @@ int bundle_open_file(struct ckpt_bundle *b, const char *name, int *fd, uint64_t 
 		return ckpt_error_msg(err, ENOENT, "%s: not in the bundle", name);
 	if (b->lazy)
 		return ckpt_error_msg(err, EPERM, "%s: contents not verified yet", name);
+	if (f->remote)
+		return ckpt_error_msg(err, ENOENT, "%s: served by the page server, not here",
+				      name);
 	r = open_member(b->dirfd, name, &st, err);
 	if (r >= 0 && f->seal)
 		r = unseal_to_memfd(b, f, r, err);
@@ -951,4 +990,78 @@ int bundle_has_file(struct ckpt_bundle *b, const char *name)
 void bundle_manifest_sum(const struct ckpt_bundle *b, uint8_t out[32])
 {
 	memcpy(out, b->manifest_sum, BUNDLE_SUM_BYTES);
+}
+
+int bundle_image_sums(struct ckpt_bundle *b, const char *name, uint8_t **sums, size_t *n,
+		      uint64_t *size, ckpt_err_t *err)
+{
+	cleanup_free char *sname = xasprintf("%s" BUNDLE_SUMS_SUFFIX, name);
+	const struct bundle_file *f = bundle_find(b, name), *sf = bundle_find(b, sname);
+	cleanup_free char *text = NULL;
+	uint8_t sum[BUNDLE_SUM_BYTES];
+	size_t len;
+	int ret;
+
+	if (!f)
+		return ckpt_error_msg(err, ENOENT, "%s: not in the bundle", name);
+	if (!sf || f->seal || sf->seal)
+		return -ENOENT;
+	ret = read_member(b->dirfd, sname, &text, &len, err);
+	if (ret < 0)
+		return ret;
+	bundle_digest(text, len, sum);
+	if (len != sf->size || sodium_memcmp(sum, sf->sum, sizeof(sum)))
+		return ckpt_error_msg(err, EPROTO, "%s: changed since the bundle was verified",
+				      sname);
+	if (len != nchunks(f->size) * BUNDLE_SUM_BYTES)
+		return ckpt_error_msg(err, EPROTO, "%s: %zu bytes for %zu chunks", sname, len,
+				      nchunks(f->size));
+	/* the digests of the chunks make the image's digest: they are its own */
+	bundle_sum_of_chunks((const uint8_t *)text, nchunks(f->size), sum);
+	if (sodium_memcmp(sum, f->sum, sizeof(sum)))
+		return ckpt_error_msg(err, EPROTO, "%s: not the digests of %s: corrupt bundle",
+				      sname, name);
+	*sums = (uint8_t *)steal_pointer(&text);
+	*n = nchunks(f->size);
+	*size = f->size;
+	return 0;
+}
+
+bool bundle_chunk_ok(const uint8_t *sums, size_t idx, const void *buf, size_t len)
+{
+	uint8_t sum[BUNDLE_SUM_BYTES];
+
+	bundle_chunk_sum(buf, len, sum);
+	return !sodium_memcmp(sum, sums + idx * BUNDLE_SUM_BYTES, sizeof(sum));
+}
+
+int bundle_verify_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
+{
+	struct bundle_file *f = bundle_find(b, name);
+	struct ckpt_bundle one;
+	int ret;
+
+	if (!f)
+		return ckpt_error_msg(err, ENOENT, "%s: not in the bundle", name);
+	if (!f->deferred)
+		return 0;
+	if (f->remote)
+		return ckpt_error_msg(err, ENOENT, "%s: needed here, but only on the page server",
+				      name);
+	/* check_sums over a bundle of this one file */
+	one = *b;
+	one.files = f;
+	one.nfiles = 1;
+	f->deferred = false;
+	ret = check_sums(&one, err);
+	if (ret < 0)
+		f->deferred = true;
+	return ret;
+}
+
+bool bundle_file_remote(const struct ckpt_bundle *b, const char *name)
+{
+	const struct bundle_file *f = bundle_find(b, name);
+
+	return f && f->remote;
 }

@@ -440,6 +440,8 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 	ret = bundle_image_create(ctx->bundle, name, &c.img, err);
 	if (ret < 0)
 		return ret;
+	/* lazy restore reads it chunk by chunk, checking each (pages-PID.img.sums) */
+	bundle_image_keep_sums(c.img);
 	ret = pages_scan(&c, w, pmfd, regs, err);
 	if (ret == 0)
 		ret = pcopy_flush(&c, err);
