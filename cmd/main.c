@@ -21,6 +21,7 @@ static const struct subcommand commands[] = {
 	{ "hook", cmd_hook, "OCI runtime hook (state JSON on stdin)" },
 	{ "criu", criu_main, "CRIU's RPC service for runc, podman, containerd" },
 	{ "recover", cmd_recover, "undo what a killed ckpt-oci left behind" },
+	{ "page-server", cmd_page_server, "serve a bundle's pages to restore --lazy elsewhere" },
 };
 
 static void usage(FILE *f)

@@ -53,6 +53,12 @@ static void restore_usage(FILE *f)
 		   "      --console-socket PATH  the tree's console (a terminal whose master\n"
 		   "                       was outside it, as a container's terminal: true) is\n"
 		   "                       made again; its master goes to this unix socket\n"
+		   "Lazy restore (post-copy):\n"
+		   "      --lazy           resume the tree before its private memory is back:\n"
+		   "                       pages come on fault and in the background, from a\n"
+		   "                       lazy-pages process that outlives -d\n"
+		   "      --page-server HOST:PORT  with --lazy: the page images the bundle does\n"
+		   "                       not hold come from this page server\n"
 		   "  -v, --verbose        progress on stderr\n");
 }
 
@@ -75,6 +81,8 @@ static const struct option restore_longopts[] = {
 	{ "decrypt", required_argument, NULL, 'E' },
 	{ "encrypt", required_argument, NULL, 'E' },
 	{ "console-socket", required_argument, NULL, 'C' },
+	{ "lazy", no_argument, NULL, 'L' },
+	{ "page-server", required_argument, NULL, 'S' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -166,6 +174,12 @@ static int restore_opt(int c, struct ckpt_restore_opts *opts, struct oci_restore
 	case 'E':
 		opts->decrypt_key = optarg;
 		break;
+	case 'L':
+		opts->lazy = true;
+		break;
+	case 'S':
+		opts->page_server = optarg;
+		break;
 	case 'h':
 		restore_usage(stdout);
 		return 0;
@@ -208,6 +222,10 @@ int cmd_restore(int argc, char **argv)
 		return 2;
 	}
 	opts.bundle = argv[optind];
+	if (opts.page_server && !opts.lazy) {
+		fprintf(stderr, "ckpt-oci restore: --page-server needs --lazy\n");
+		return 2;
+	}
 	if (oopts.no_runtime && (oopts.name || oopts.runtime || oopts.root)) {
 		fprintf(stderr, "ckpt-oci restore: --no-runtime with --name, --runtime or --root\n");
 		return 2;

@@ -78,6 +78,8 @@ struct ckpt_restore_opts {
 	const char *key_file;	/* the bundle's MAC key; NULL: this host's */
 	bool insecure_unauthenticated;	/* restore a bundle whose MAC does not verify */
 	const char *decrypt_key;	/* an encrypted bundle's key (--decrypt FILE) */
+	bool lazy;		/* resume before private memory is back (libckpt/lazy) */
+	const char *page_server;	/* lazy: HOST:PORT serving the images not here */
 	/*
 	 * Called once the bundle is verified, before anything is made (oci/:
 	 * the rootfs changes are put back); a failure stops the restore.
@@ -103,6 +105,17 @@ struct ckpt_restore_opts {
 	void *arg;		/* the caller's, for the three above */
 };
 
+/* `ckpt-oci page-server`: a bundle's page images for restore --lazy elsewhere. */
+struct ckpt_page_server_opts {
+	const char *bundle;
+	const char *listen;	/* HOST:PORT (port 0: any free one) */
+	const char *key_file;	/* clients must hold this key; NULL: this host's */
+	bool insecure_unauthenticated;	/* serve a bundle whose MAC does not verify */
+	bool once;		/* exit once the clients that came are done */
+	void (*ready)(const char *bound, void *arg);	/* listening on bound */
+	void *arg;
+};
+int ckpt_page_server(const struct ckpt_page_server_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 

@@ -37,6 +37,7 @@
 #include "util/util.h"
 #include "mem/mem-cow.h"
 #include "mem/vdso.h"
+#include "lazy/lazy-restore.h"
 
 #define TASK_SIZE MEM_TASK_SIZE
 
@@ -309,6 +310,8 @@ static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas,
 	size_t n = 0;
 	int vi = 0, ret;
 
+	if (rc->lazy)
+		return lazy_fill(rc, t, runs, nruns, err);
 	/* runs are checked at load: inside private VMAs and inside the image */
 	for (size_t i = 0; i < nruns; i++) {
 		uint64_t addr = runs[i].addr;
@@ -546,6 +549,16 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 				vmas[i].tmp_prot = PROT_READ | PROT_WRITE; /* as it was made */
 		}
 		runs = cow_runs_to_fill(t, keep, &nruns);
+	}
+	if (rc->lazy) {
+		struct mem_run *eager;
+
+		ret = lazy_split(rc, t, vmas, n, runs ? runs : t->mem.runs, nruns, &eager, &nruns,
+				 err);
+		if (ret < 0)
+			return ret;
+		free(runs);
+		runs = eager;
 	}
 	/* glibc registered rseq in the fork of ckpt-oci: unregister before its memory goes */
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->host_pid, sizeof(rseq), &rseq) < 0)

@@ -25,6 +25,7 @@ struct rvma {
 	enum vma_kind kind;
 	const char *path, *vmflags;
 	uint8_t keep; /* COW_*: already in place, made before the fork (mem-cow.c) */
+	bool lazy;    /* its pages come later, on fault (lazy/lazy.c) */
 };
 
 /*

@@ -17,6 +17,7 @@
 #include "ckpt/ckpt.h"
 #include "restore/restore.h"
 #include "task/task.h"
+#include "lazy/lazy-restore.h"
 #include "util/confine.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -209,7 +210,9 @@ int rc_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
 	struct bundle_auth auth = {.key_file = o->key_file,
 				   .insecure = o->insecure_unauthenticated,
 				   .seal_key_file = o->decrypt_key};
-	int ret = bundle_open(o->bundle, &auth, &rc->bundle, err);
+	/* lazy: the page images are checked chunk by chunk as they are read */
+	int ret = o->lazy ? bundle_open_lazy(o->bundle, &auth, o->page_server, &rc->bundle, err)
+			  : bundle_open(o->bundle, &auth, &rc->bundle, err);
 
 	if (ret == 0)
 		ret = bundle_check_host(rc->bundle, err);
@@ -219,6 +222,8 @@ int rc_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
 	}
 	if (ret == 0)
 		ret = rc_load(rc, err);
+	if (ret == 0 && rc->lazy)
+		ret = lazy_prepare(rc, err);
 	if (ret == 0)
 		ret = check_pids_free(rc, err);
 	if (ret == 0)

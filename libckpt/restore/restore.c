@@ -35,6 +35,7 @@
 #include "restore/restore.h"
 #include "task/task.h"
 #include "util/abort.h"
+#include "lazy/lazy-restore.h"
 #include "util/confine.h"
 #include "util/journal.h"
 #include "util/log.h"
@@ -168,6 +169,8 @@ static int puppeteer_task(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
 	int ret = mem_restore(rc, t, err);
 
+	if (ret == 0 && t->lazy)
+		ret = lazy_register(rc, t, err);
 	if (ret == 0)
 		ret = rmem_fill_shared(rc, t, err);
 	if (ret == 0)
@@ -277,6 +280,9 @@ static int restore_tree(struct rctx *rc, ckpt_err_t *err)
 			ret = rtask_pgid(rc, &rc->tasks[i], pass == 0, err);
 	if (ret == 0)
 		ret = restore_ttys(rc, ttys, nttys, err);
+	/* before the first task's memory: a remote call may fault on a lazy page */
+	if (ret == 0 && rc->lazy)
+		ret = lazy_start(rc, err);
 	for (int i = 0; ret == 0 && i < rc->ntasks; i++) {
 		if (rc->tasks[i].zombie)
 			continue;
@@ -425,6 +431,7 @@ static void kill_all(struct rctx *rc, const struct reaper *r)
 		reap_tracee(rc->root->host_pid);
 	}
 	reap_adopted(r); /* those whose pid we did not know yet, or whose parent died first */
+	lazy_release(rc, true);
 	ns_undo_all(&rc->ns);
 }
 
@@ -458,6 +465,7 @@ static void rc_free(struct rctx *rc)
 		close(rc->files.console_sk);
 	if (rc->console_master >= 0)
 		close(rc->console_master);
+	lazy_free(rc);
 	rc_load_free(rc);
 	free(rc->shms);
 	files_rctx_free(&rc->files);
@@ -577,6 +585,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	if (o->sibling && !o->detach)
 		return ckpt_error_msg(err, EINVAL, "a root born to the caller's parent needs detach");
 	restore_open_log(o, err);
+	if (o->lazy)
+		(void)lazy_new(&rc, o, err);
 	ret = rc_prepare(&rc, o, err);
 	if (ret < 0)
 		goto out;
@@ -606,6 +616,7 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	release_all(&rc);
 	/* a signal during the detach came too late to undo anything: the tree runs */
 	ckpt_abort_signals_off();
+	lazy_release(&rc, false); /* the lazy-pages process goes on alone */
 	journal_keep(NULL); /* the tree runs: its cgroups and runtime state are its own now */
 	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);
 	if (o->running)

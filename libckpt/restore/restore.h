@@ -75,6 +75,7 @@ struct rtask {
 	struct mem_task mem;	/* vmas, pages, mm, vdso: read and checked at load */
 	size_t cow_off;		/* its VMAs' bytes in rctx.cow_made */
 	struct rsys rs;		/* the leader, driven by the puppeteer */
+	struct lazy_task *lazy;	/* lazy restore: its lazy runs (lazy/lazy.c) */
 };
 
 /* A shared memory object (shared anonymous, memfd, deleted file): the first mapping made. */
@@ -113,6 +114,7 @@ struct rctx {
 	int console_master;		/* and this is it, once received; else -1 */
 	struct ns_restore ns;		/* the tree's own namespaces */
 	struct mem_chain *chain;	/* an incremental bundle's parents (mem-chain.c) */
+	struct lazy_restore *lazy;	/* restore --lazy, else NULL (lazy/lazy.c) */
 };
 
 /* restore-load.c: read and check every document the tree is made from */

@@ -1,0 +1,86 @@
+/*
+ * libckpt/lazy/lazy.h - lazy restore (post-copy): the tree resumes before its
+ * private anonymous memory is back; the pages come on fault and in the
+ * background, from the bundle or from a page server on another node.
+ *
+ * Folder libckpt/lazy/: page-src.c hands out verified chunks of page
+ * images (pages-PID.img, checked against pages-PID.img.sums as each chunk
+ * is first read), from the bundle's directory or over TCP from a page
+ * server (page-server.c, which also serves them); uffd-server.c is the
+ * lazy-pages process, a child of ckpt-oci that outlives `restore -d`,
+ * holding one userfaultfd per restored address space, serving faults
+ * with UFFDIO_COPY and copying the rest in the background; lazy.c is the
+ * restore side: which VMAs go lazy, the userfaultfd made in each task.
+ */
+#ifndef CKPT_LAZY_H
+#define CKPT_LAZY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ckpt/bundle.h"
+#include "ckpt/error.h"
+#include "mem/mem.h"
+
+/* --- page-src.c --- */
+struct page_src;
+/*
+ * The page images of bundle b: from its directory, or (server "HOST:PORT",
+ * for the images the bundle does not hold, bundle_file_remote) from a
+ * page server, authenticated with the bundle's key.
+ */
+int page_src_open(struct ckpt_bundle *b, const char *server, struct page_src **out, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+void page_src_close(struct page_src *s);
+/* Copy len bytes at offset off of pages-PID.img into dst, every chunk checked. */
+int page_src_read(struct page_src *s, pid_t pid, uint64_t off, void *dst, size_t len,
+		  ckpt_err_t *err) __attribute__((warn_unused_result));
+/* Chunk idx of pages-PID.img, checked: *data stays valid until the next call. */
+int page_src_chunk(struct page_src *s, pid_t pid, uint64_t idx, const uint8_t **data, size_t *len,
+		   ckpt_err_t *err) __attribute__((warn_unused_result));
+
+/* --- page-server.c --- */
+/*
+ * Serve the page images of bundle b on addr ("HOST:PORT") until a client
+ * that connected says it is done (once) or forever. ready, when not NULL,
+ * is called once listening, with the address bound ("HOST:PORT").
+ */
+int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
+		    void (*ready)(const char *bound, void *arg), void *arg, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* "HOST:PORT" into a socket: listening (server) or connected (client). */
+int lazy_listen(const char *addr, ckpt_err_t *err) __attribute__((warn_unused_result));
+int lazy_connect(const char *addr, ckpt_err_t *err) __attribute__((warn_unused_result));
+/* The handshake of page-server.c, both ends (a keyed MAC over a nonce). */
+int ps_auth_server(int sk, const struct ckpt_bundle *b, ckpt_err_t *err);
+int ps_auth_client(int sk, const struct ckpt_bundle *b, ckpt_err_t *err);
+
+/* --- uffd-server.c --- */
+/* One run of lazy pages: npages at addr, from page off of the task's image. */
+struct lazy_run {
+	uint64_t addr, npages, off;
+};
+
+struct uffd_server {
+	pid_t pid; /* the lazy-pages process */
+	int sk;	   /* to it: one message per task */
+};
+
+/*
+ * Start the lazy-pages process for bundle b (server: see page_src_open);
+ * its log goes to log_path.
+ */
+int uffd_server_start(struct ckpt_bundle *b, const char *server, const char *log_path,
+		      struct uffd_server *us, ckpt_err_t *err) __attribute__((warn_unused_result));
+/* Hand it the userfaultfd of task pid and the task's lazy runs. */
+int uffd_server_add(struct uffd_server *us, pid_t pid, pid_t host_pid, int uffd,
+		    const struct lazy_run *runs, size_t nruns, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* The tree runs: the process goes on alone. kill: the restore failed, it goes. */
+void uffd_server_release(struct uffd_server *us, bool kill);
+
+/* The features a lazy restore asks of userfaultfd. */
+int uffd_api(int uffd, ckpt_err_t *err) __attribute__((warn_unused_result));
+
+#endif

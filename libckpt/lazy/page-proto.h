@@ -1,0 +1,35 @@
+/*
+ * libckpt/lazy/page-proto.h - the page server's wire format (page-server.c
+ * serves it, page-src.c asks it). All integers in the host's order: both
+ * ends are x86-64.
+ *
+ *   server: PS_MAGIC (8 bytes), nonce (32)
+ *   client: BLAKE2b keyed with the bundle's key over magic and nonce (32)
+ *   server: int32 0, or an errno and it closes
+ *   then, repeated: client: struct ps_req; server: struct ps_resp, len bytes
+ *   client: a ps_req with chunk PS_BYE: done (a server run --once exits)
+ *
+ * The handshake only decides who may read the pages; that the pages are
+ * right is checked by the client against the bundle's digests.
+ */
+#ifndef CKPT_PAGE_PROTO_H
+#define CKPT_PAGE_PROTO_H
+
+#include <stdint.h>
+
+#define PS_MAGIC    "CKPTPS01"
+#define PS_NONCE    32
+#define PS_NAME_MAX 64
+#define PS_BYE	    UINT64_MAX
+
+struct ps_req {
+	char name[PS_NAME_MAX]; /* pages-PID.img, NUL-terminated */
+	uint64_t chunk;		/* BUNDLE_CHUNK_BYTES each */
+};
+
+struct ps_resp {
+	int32_t status; /* 0, or an errno */
+	uint32_t len;
+};
+
+#endif

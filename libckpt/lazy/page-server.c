@@ -1,0 +1,281 @@
+/*
+ * libckpt/lazy/page-server.c - `ckpt-oci page-server`: a bundle's page images
+ * over TCP, chunk by chunk, for a lazy restore on another node (page-src.c
+ * is the client; page-proto.h the format).
+ *
+ * A client proves it holds the bundle's key (a keyed BLAKE2b over a fresh
+ * nonce) before it is sent a byte; only page images listed in the
+ * manifest are served. The server does not check the chunks it sends:
+ * the client does, against the digests it holds, so nothing on the way
+ * can alter a page unnoticed. Several clients at once (the restore and
+ * its lazy-pages process) are served from one poll() loop.
+ */
+#define LOG_PREFIX "page-server: "
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "ckpt/ckpt.h"
+#include "lazy/lazy.h"
+#include "lazy/page-proto.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define CLIENTS_MAX 16
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT" (any address, listening). */
+static int resolve(const char *addr, bool passive, struct addrinfo **out, ckpt_err_t *err)
+{
+	cleanup_free char *host = xstrdup(addr);
+	char *port = strrchr(host, ':');
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0};
+	char *h = host;
+	int ret;
+
+	if (!port || !port[1])
+		return ckpt_error_msg(err, EINVAL, "address `%s`: want HOST:PORT", addr);
+	*port++ = '\0';
+	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+		h[strlen(h) - 1] = '\0';
+		h++;
+	}
+	ret = getaddrinfo(*h ? h : NULL, port, &hints, out);
+	if (ret)
+		return ckpt_error_msg(err, EINVAL, "address `%s`: %s", addr, gai_strerror(ret));
+	return 0;
+}
+
+static void tune(int sk)
+{
+	int one = 1;
+
+	(void)setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int lazy_listen(const char *addr, ckpt_err_t *err)
+{
+	struct addrinfo *ai;
+	int sk, one = 1, ret = resolve(addr, true, &ai, err);
+
+	if (ret < 0)
+		return ret;
+	sk = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sk < 0 || setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(sk, ai->ai_addr, ai->ai_addrlen) < 0 || listen(sk, CLIENTS_MAX) < 0) {
+		ret = ckpt_error(err, errno, "listen on %s", addr);
+		if (sk >= 0)
+			close(sk);
+		sk = ret;
+	}
+	freeaddrinfo(ai);
+	return sk;
+}
+
+int lazy_connect(const char *addr, ckpt_err_t *err)
+{
+	struct addrinfo *ai;
+	int sk, ret = resolve(addr, false, &ai, err);
+
+	if (ret < 0)
+		return ret;
+	sk = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sk < 0 || connect(sk, ai->ai_addr, ai->ai_addrlen) < 0) {
+		ret = ckpt_error(err, errno, "connect to %s", addr);
+		if (sk >= 0)
+			close(sk);
+		sk = ret;
+	} else {
+		tune(sk);
+	}
+	freeaddrinfo(ai);
+	return sk;
+}
+
+static void hello_mac(const struct ckpt_bundle *b, const uint8_t *hello, uint8_t mac[32])
+{
+	if (!bundle_key_mac(b, hello, sizeof(PS_MAGIC) - 1 + PS_NONCE, mac))
+		memset(mac, 0, 32);
+}
+
+int ps_auth_server(int sk, const struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	uint8_t hello[sizeof(PS_MAGIC) - 1 + PS_NONCE], want[32], got[32];
+	int32_t status = 0;
+
+	memcpy(hello, PS_MAGIC, sizeof(PS_MAGIC) - 1);
+	randombytes_buf(hello + sizeof(PS_MAGIC) - 1, PS_NONCE);
+	if (write_all(sk, hello, sizeof(hello)) < 0 ||
+	    read_all(sk, got, sizeof(got)) != sizeof(got))
+		return ckpt_error(err, EPIPE, "handshake");
+	hello_mac(b, hello, want);
+	if (sodium_memcmp(want, got, sizeof(got)))
+		status = EACCES;
+	if (write_all(sk, &status, sizeof(status)) < 0)
+		return ckpt_error(err, EPIPE, "handshake");
+	if (status)
+		return ckpt_error_msg(err, EACCES, "client does not hold the bundle's key");
+	return 0;
+}
+
+int ps_auth_client(int sk, const struct ckpt_bundle *b, ckpt_err_t *err)
+{
+	uint8_t hello[sizeof(PS_MAGIC) - 1 + PS_NONCE], mac[32];
+	int32_t status;
+
+	if (read_all(sk, hello, sizeof(hello)) != sizeof(hello) ||
+	    memcmp(hello, PS_MAGIC, sizeof(PS_MAGIC) - 1))
+		return ckpt_error_msg(err, EPROTO, "not a ckpt-oci page server");
+	hello_mac(b, hello, mac);
+	if (write_all(sk, mac, sizeof(mac)) < 0 ||
+	    read_all(sk, &status, sizeof(status)) != sizeof(status))
+		return ckpt_error(err, EPIPE, "handshake");
+	if (status)
+		return ckpt_error_msg(err, status,
+				      "refused: this bundle's key is not the server's");
+	return 0;
+}
+
+/* One request of a client: 1 to go on, 0 when it said bye or left, < 0 on error. */
+static int serve_one(struct ckpt_bundle *b, int sk, uint8_t *buf, ckpt_err_t *err)
+{
+	struct ps_req req;
+	struct ps_resp resp = {0};
+	ssize_t n = read_all(sk, &req, sizeof(req));
+	cleanup_close int fd = -1;
+	uint64_t size = 0;
+
+	if (n == 0)
+		return 0;
+	if (n != sizeof(req))
+		return ckpt_error_msg(err, EPROTO, "client: short request");
+	if (req.chunk == PS_BYE)
+		return 0;
+	req.name[PS_NAME_MAX - 1] = '\0';
+	if (strncmp(req.name, "pages-", 6) || bundle_open_file(b, req.name, &fd, &size, err) < 0)
+		resp.status = ENOENT;
+	else if (req.chunk >= (size + BUNDLE_CHUNK_BYTES - 1) / BUNDLE_CHUNK_BYTES)
+		resp.status = ERANGE;
+	if (!resp.status) {
+		resp.len = MIN((uint64_t)BUNDLE_CHUNK_BYTES, size - req.chunk * BUNDLE_CHUNK_BYTES);
+		n = pread(fd, buf, resp.len, (off_t)(req.chunk * BUNDLE_CHUNK_BYTES));
+		if (n != (ssize_t)resp.len) {
+			resp.status = n < 0 ? errno : EIO;
+			resp.len = 0;
+		}
+	}
+	ckpt_error_clear(err);
+	if (write_all(sk, &resp, sizeof(resp)) < 0 ||
+	    (resp.len && write_all(sk, buf, resp.len) < 0))
+		return ckpt_error(err, EPIPE, "client went away");
+	return 1;
+}
+
+static int accept_one(struct ckpt_bundle *b, int lsk, struct pollfd *fds, int *n)
+{
+	ckpt_err_t e = {0};
+	int sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+
+	if (sk < 0)
+		return 0;
+	tune(sk);
+	if (*n == CLIENTS_MAX || ps_auth_server(sk, b, &e) < 0) {
+		pr_warn("client refused: %s", *n == CLIENTS_MAX ? "too many" : e.msg);
+		close(sk);
+		return 0;
+	}
+	fds[*n] = (struct pollfd){.fd = sk, .events = POLLIN};
+	(*n)++;
+	return 1;
+}
+
+/* The address a listening socket was bound to, as HOST:PORT. */
+static void bound_name(int sk, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getsockname(sk, (struct sockaddr *)&ss, &sl) < 0 ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV)) {
+		snprintf(out, len, "?");
+		return;
+	}
+	snprintf(out, len, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
+		    void (*ready)(const char *bound, void *arg), void *arg, ckpt_err_t *err)
+{
+	struct pollfd fds[CLIENTS_MAX + 1];
+	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
+	int lsk = lazy_listen(addr, err), n = 1;
+	bool served = false;
+
+	if (lsk < 0)
+		return lsk;
+	if (ready) {
+		char name[NI_MAXHOST + NI_MAXSERV + 4];
+
+		bound_name(lsk, name, sizeof(name));
+		ready(name, arg);
+	}
+	fds[0] = (struct pollfd){.fd = lsk, .events = POLLIN};
+	/* once: until every client that came has left, and one did */
+	while (!(once && served && n == 1)) {
+		if (poll(fds, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			close(lsk);
+			return ckpt_error(err, errno, "poll");
+		}
+		if (fds[0].revents & POLLIN) {
+			int nc = n - 1;
+
+			if (accept_one(b, lsk, fds + 1, &nc))
+				n = nc + 1;
+		}
+		for (int i = n - 1; i >= 1; i--) {
+			int r;
+
+			if (!fds[i].revents)
+				continue;
+			r = serve_one(b, fds[i].fd, buf, err);
+			if (r > 0)
+				continue;
+			if (r < 0)
+				pr_warn("%s, client dropped", err->msg);
+			ckpt_error_clear(err);
+			close(fds[i].fd);
+			fds[i] = fds[--n];
+			served = true;
+		}
+	}
+	close(lsk);
+	return 0;
+}
+
+int ckpt_page_server(const struct ckpt_page_server_opts *o, ckpt_err_t *err)
+{
+	struct ckpt_bundle *b = NULL;
+	int ret;
+
+	/* the images are not hashed here: the client checks every chunk */
+	ret = bundle_open_lazy(o->bundle,
+			       &(struct bundle_auth){.key_file = o->key_file,
+						     .insecure = o->insecure_unauthenticated},
+			       false, &b, err);
+	if (ret < 0)
+		return ret;
+	ret = page_server_run(b, o->listen, o->once, o->ready, o->arg, err);
+	bundle_close(b);
+	return ret;
+}

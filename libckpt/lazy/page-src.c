@@ -1,0 +1,245 @@
+/*
+ * libckpt/lazy/page-src.c - verified chunks of page images for lazy restore.
+ *
+ * A lazy restore does not hash pages-PID.img at open (that is the time it
+ * saves): each 1 MiB chunk is read whole, checked against its digest in
+ * pages-PID.img.sums (whose own digest is the image's, in the MAC'd
+ * manifest: bundle_image_sums), and only then copied out. The bytes come
+ * from the bundle's directory, or, for an image the bundle lacks, from a
+ * page server (page-server.c): the check is the same, so a page server
+ * can neither alter nor swap a page. A bundle from before the .sums files
+ * was hashed whole at open: its chunks are used as read.
+ */
+#define LOG_PREFIX "lazy: "
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lazy/lazy.h"
+#include "lazy/page-proto.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define CACHE 4
+
+struct src_image {
+	pid_t pid;
+	char name[PS_NAME_MAX];
+	uint8_t *sums; /* NULL: verified whole at open */
+	size_t nchunks;
+	uint64_t size;
+	int fd; /* local, else -1: remote */
+};
+
+struct cached {
+	int img;
+	uint64_t idx;
+	size_t len;
+	uint8_t *buf;
+};
+
+struct page_src {
+	struct ckpt_bundle *b;
+	const char *server;
+	int sk; /* to the page server, once needed */
+	struct src_image *imgs;
+	size_t nimgs;
+	struct cached cache[CACHE];
+	int next; /* the cache entry replaced next */
+};
+
+int page_src_open(struct ckpt_bundle *b, const char *server, struct page_src **out, ckpt_err_t *err)
+{
+	struct page_src *s = xzalloc(sizeof(*s));
+
+	s->b = b;
+	s->server = server;
+	s->sk = -1;
+	for (int i = 0; i < CACHE; i++) {
+		s->cache[i].img = -1;
+		s->cache[i].buf = malloc(BUNDLE_CHUNK_BYTES);
+		if (!s->cache[i].buf)
+			abort();
+	}
+	(void)err;
+	*out = s;
+	return 0;
+}
+
+void page_src_close(struct page_src *s)
+{
+	if (!s)
+		return;
+	if (s->sk >= 0) {
+		struct ps_req bye = {.chunk = PS_BYE};
+
+		if (write_all(s->sk, &bye, sizeof(bye)) < 0)
+			pr_debug("page server gone before our bye, ignoring");
+		close(s->sk);
+	}
+	for (size_t i = 0; i < s->nimgs; i++) {
+		free(s->imgs[i].sums);
+		if (s->imgs[i].fd >= 0)
+			close(s->imgs[i].fd);
+	}
+	for (int i = 0; i < CACHE; i++)
+		free(s->cache[i].buf);
+	free(s->imgs);
+	free(s);
+}
+
+static int image_of(struct page_src *s, pid_t pid, ckpt_err_t *err)
+{
+	struct src_image *im;
+	int ret;
+
+	for (size_t i = 0; i < s->nimgs; i++)
+		if (s->imgs[i].pid == pid)
+			return (int)i;
+	s->imgs = xrealloc(s->imgs, (s->nimgs + 1) * sizeof(*s->imgs));
+	im = &s->imgs[s->nimgs];
+	memset(im, 0, sizeof(*im));
+	im->pid = pid;
+	im->fd = -1;
+	snprintf(im->name, sizeof(im->name), "pages-%d.img", pid);
+	ret = bundle_image_sums(s->b, im->name, &im->sums, &im->nchunks, &im->size, err);
+	if (ret == -ENOENT && !bundle_file_remote(s->b, im->name)) {
+		/* no digests: hashed whole when the bundle was opened */
+		ckpt_error_clear(err);
+		ret = 0;
+	}
+	if (ret < 0)
+		return ret;
+	if (!bundle_file_remote(s->b, im->name)) {
+		ret = bundle_open_file(s->b, im->name, &im->fd, &im->size, err);
+		if (ret < 0) {
+			free(im->sums);
+			return ret;
+		}
+		im->nchunks = (im->size + BUNDLE_CHUNK_BYTES - 1) / BUNDLE_CHUNK_BYTES;
+	} else if (!s->server) {
+		free(im->sums);
+		return ckpt_error_msg(err, ENOENT, "%s: not in the bundle, and no page server",
+				      im->name);
+	}
+	return (int)s->nimgs++;
+}
+
+static int server_connect(struct page_src *s, ckpt_err_t *err)
+{
+	int sk, ret;
+
+	if (s->sk >= 0)
+		return 0;
+	sk = lazy_connect(s->server, err);
+	if (sk < 0)
+		return sk;
+	ret = ps_auth_client(sk, s->b, err);
+	if (ret < 0) {
+		close(sk);
+		return ckpt_error_wrap(err, "page server %s", s->server);
+	}
+	s->sk = sk;
+	return 0;
+}
+
+/* Chunk idx of an image, len bytes, into buf: from the file or the page server. */
+static int fetch(struct page_src *s, const struct src_image *im, uint64_t idx, uint8_t *buf,
+		 size_t len, ckpt_err_t *err)
+{
+	struct ps_req req = {.chunk = idx};
+	struct ps_resp resp;
+	ssize_t n;
+	int ret;
+
+	if (im->fd >= 0) {
+		n = pread(im->fd, buf, len, (off_t)(idx * BUNDLE_CHUNK_BYTES));
+		if (n < 0)
+			return ckpt_error(err, errno, "read %s", im->name);
+		if ((size_t)n != len)
+			return ckpt_error_msg(err, EPROTO, "%s: cut short", im->name);
+		return 0;
+	}
+	ret = server_connect(s, err);
+	if (ret < 0)
+		return ret;
+	memcpy(req.name, im->name, sizeof(req.name));
+	ret = write_all(s->sk, &req, sizeof(req));
+	if (ret == 0 && read_all(s->sk, &resp, sizeof(resp)) != sizeof(resp))
+		ret = -EPIPE;
+	if (ret < 0)
+		return ckpt_error(err, -ret, "page server %s", s->server);
+	if (resp.status)
+		return ckpt_error(err, resp.status, "page server %s: %s chunk %lu", s->server,
+				  im->name, (unsigned long)idx);
+	if (resp.len != len || read_all(s->sk, buf, len) != (ssize_t)len)
+		return ckpt_error_msg(err, EPROTO, "page server %s: %s chunk %lu: short reply",
+				      s->server, im->name, (unsigned long)idx);
+	return 0;
+}
+
+int page_src_chunk(struct page_src *s, pid_t pid, uint64_t idx, const uint8_t **data, size_t *len,
+		   ckpt_err_t *err)
+{
+	int i = image_of(s, pid, err), ret;
+	struct src_image *im;
+	struct cached *c;
+
+	if (i < 0)
+		return i;
+	im = &s->imgs[i];
+	if (idx >= im->nchunks)
+		return ckpt_error_msg(err, ERANGE, "%s: chunk %lu past its end", im->name,
+				      (unsigned long)idx);
+	for (int k = 0; k < CACHE; k++)
+		if (s->cache[k].img == i && s->cache[k].idx == idx) {
+			*data = s->cache[k].buf;
+			*len = s->cache[k].len;
+			return 0;
+		}
+	c = &s->cache[s->next];
+	s->next = (s->next + 1) % CACHE;
+	c->img = -1;
+	c->len = MIN((uint64_t)BUNDLE_CHUNK_BYTES, im->size - idx * BUNDLE_CHUNK_BYTES);
+	ret = fetch(s, im, idx, c->buf, c->len, err);
+	if (ret < 0)
+		return ret;
+	/* checked before a byte of it reaches the task: the file may have changed */
+	if (im->sums && !bundle_chunk_ok(im->sums, idx, c->buf, c->len))
+		return ckpt_error_msg(err, EPROTO,
+				      "%s: chunk %lu: checksum mismatch: corrupt bundle", im->name,
+				      (unsigned long)idx);
+	c->img = i;
+	c->idx = idx;
+	*data = c->buf;
+	*len = c->len;
+	return 0;
+}
+
+int page_src_read(struct page_src *s, pid_t pid, uint64_t off, void *dst, size_t len,
+		  ckpt_err_t *err)
+{
+	uint8_t *p = dst;
+
+	while (len) {
+		uint64_t idx = off / BUNDLE_CHUNK_BYTES, in = off % BUNDLE_CHUNK_BYTES;
+		const uint8_t *data;
+		size_t clen, n;
+		int ret = page_src_chunk(s, pid, idx, &data, &clen, err);
+
+		if (ret < 0)
+			return ret;
+		if (in >= clen)
+			return ckpt_error_msg(err, ERANGE, "pages-%d.img: offset %lu past its end",
+					      pid, (unsigned long)off);
+		n = MIN(len, clen - in);
+		memcpy(p, data + in, n);
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}

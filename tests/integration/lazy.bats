@@ -1,0 +1,130 @@
+#!/usr/bin/env bats
+# tests/integration/lazy.bats - restore --lazy: the tree resumes before its
+# private memory is back; the workload checks every word of it while the
+# lazy-pages process is still copying, after forking, dropping, moving and
+# unmapping parts of it. A page image altered on disk is never handed to
+# the program: the task is killed instead.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+# The lazy-pages process logs its last line once every page is back.
+lazy_done()
+{
+	grep -q "every page back" "$T/lazy-pages.log" 2>/dev/null
+}
+
+@test "lazy: lazy_mem, fork, DONTNEED, mremap, munmap while pages come (dynamic)" {
+	wl_start lazy_mem || return
+	ckpt_checkpoint || return
+	[[ -f $T/bundle/pages-$WL_PID.img.sums ]]
+	ckpt_restore_bg --lazy || return
+	wl_go || return
+	wl_finish || return
+	wait_until 30 lazy_done
+	grep -q "task $WL_PID: [0-9]* pages to come" "$T/lazy-pages.log"
+}
+
+@test "lazy: lazy_mem, fork, DONTNEED, mremap, munmap while pages come (static)" {
+	wl_start lazy_mem.static || return
+	ckpt_checkpoint || return
+	ckpt_restore_bg --lazy || return
+	wl_go || return
+	wl_finish || return
+	wait_until 30 lazy_done
+}
+
+pass_in_out()
+{
+	[[ $(tail -n 1 "$T/out" 2>/dev/null) == PASS ]]
+}
+
+@test "lazy: restore --lazy -d returns; the lazy-pages process outlives it" {
+	wl_start bigmem 256 || return
+	ckpt_checkpoint || return
+	run clean_exec "$CKPT_OCI" restore --lazy -d "$T/bundle"
+	assert_success
+	[[ $output == "$WL_PID" ]]
+	ckpt_track_pid "$WL_PID"
+	WL_GO_PID=$WL_PID wl_go || return
+	wait_until 60 pass_in_out || { ckpt_show_logs; fail "no PASS from the workload"; }
+	wait_until 30 lazy_done
+}
+
+@test "lazy: a page image altered on disk kills the task, never feeds it" {
+	wl_start bigmem 64 || return
+	ckpt_checkpoint || return
+	# one byte in the middle of the image: the manifest's digest no longer holds
+	printf '\x5a' | dd of="$T/bundle/pages-$WL_PID.img" bs=1 seek=$((32 << 20)) \
+		conv=notrunc status=none
+	ckpt_restore_bg --lazy || return
+	wl_go || return
+	local st=0
+	wait "$RESTORE_PID" || st=$?
+	[[ $st -eq 137 ]] || { ckpt_show_logs; fail "restore status $st, want 137"; }
+	grep -q "checksum mismatch" "$T/lazy-pages.log"
+	[[ $(tail -n 1 "$T/out") != PASS ]]
+	# an eager restore refuses it before anything is made
+	run "$CKPT_OCI" restore "$T/bundle"
+	assert_failure
+	assert_output --partial "checksum mismatch"
+}
+
+# page_server_start BUNDLE [ARGS...]: a page server on a free port of
+# 127.0.0.1 for BUNDLE; PS_ADDR is where it listens.
+page_server_start()
+{
+	local b=$1
+	shift
+	(
+		_close_fds
+		exec "$CKPT_OCI" page-server --listen 127.0.0.1:0 --once "$@" "$b"
+	) </dev/null >"$T/ps.out" 2>"$T/ps.err" &
+	PS_PID=$!
+	ckpt_track_pid "$PS_PID"
+	wait_until 10 grep -q "^listening on " "$T/ps.out" || {
+		cat "$T/ps.err"
+		fail "page server did not listen"
+	}
+	PS_ADDR=$(awk '{print $3}' "$T/ps.out")
+}
+
+# A copy of the bundle without its page images: what a node that was sent
+# only the documents holds.
+docs_only()
+{
+	cp -a "$T/bundle" "$T/docs"
+	rm "$T"/docs/pages-*.img
+}
+
+@test "lazy: pages from a page server, the documents alone here" {
+	wl_start lazy_mem || return
+	ckpt_checkpoint || return
+	docs_only
+	page_server_start "$T/bundle" || return
+	(
+		_close_fds
+		exec "$CKPT_OCI" restore --lazy --page-server "$PS_ADDR" "$T/docs"
+	) </dev/null >"$T/restore.out" 2>"$T/restore.err" &
+	RESTORE_PID=$!
+	ckpt_track_pid "$RESTORE_PID"
+	wl_go || return
+	wl_finish || return
+	wait_until 30 lazy_done
+	# --once: the server exits when both clients (restore, lazy-pages) are done
+	wait "$PS_PID"
+}
+
+@test "lazy: a page server refuses a client without its key" {
+	wl_start bigmem 16 || return
+	ckpt_checkpoint || return
+	docs_only
+	head -c 32 /dev/urandom >"$T/other.key"
+	chmod 600 "$T/other.key"
+	# a server holding another key than the one the bundle was written with
+	page_server_start "$T/bundle" --key "$T/other.key" --insecure-unauthenticated || return
+	run "$CKPT_OCI" restore --lazy --page-server "$PS_ADDR" "$T/docs"
+	assert_failure
+	assert_output --partial "refused: this bundle's key is not the server's"
+	grep -q "client refused" "$T/ps.err"
+}
