@@ -253,6 +253,7 @@ static int on_fault(struct server *srv, struct space *s, uint64_t addr, ckpt_err
 	} else {
 		struct uffdio_zeropage z = {.range = {.start = addr, .len = PAGE_SIZE}};
 
+		pr_debug("task %d: fault at %#lx: a zero page", s->pid, (unsigned long)addr);
 		if (ioctl(s->uffd, UFFDIO_ZEROPAGE, &z) == 0)
 			srv->zeroed++;
 		else if (errno == ESRCH)
@@ -336,6 +337,10 @@ static int drain(struct server *srv, size_t si, ckpt_err_t *err)
 			break;
 		case UFFD_EVENT_REMOVE:
 		case UFFD_EVENT_UNMAP:
+			pr_debug("task %d: %s %#llx-%#llx", s->pid,
+				 m.event == UFFD_EVENT_REMOVE ? "remove" : "unmap",
+				 (unsigned long long)m.arg.remove.start,
+				 (unsigned long long)m.arg.remove.end);
 			drop_range(s, m.arg.remove.start, m.arg.remove.end);
 			break;
 		default:
@@ -428,14 +433,20 @@ static int serve(struct server *srv, ckpt_err_t *err)
 	while (srv->ctl >= 0 || !all_done(srv)) {
 		size_t nsp = srv->nsp; /* a fork event adds one */
 		cleanup_free struct pollfd *pf = xzalloc((nsp + 1) * sizeof(*pf));
-		bool busy = !all_done(srv);
+		/*
+		 * Background copies wait until restore let the tree go (it
+		 * closed its end): a copy made while a multi-threaded task was
+		 * still being rebuilt was seen lost again (its thread faulted
+		 * on a page copied before). Faults are served at once.
+		 */
+		bool copy = srv->ctl < 0 && !all_done(srv);
 		int n;
 
 		pf[0] = (struct pollfd){.fd = srv->ctl, .events = POLLIN};
 		for (size_t i = 0; i < srv->nsp; i++)
 			pf[i + 1] = (struct pollfd){.fd = srv->sp[i].gone ? -1 : srv->sp[i].uffd,
 						    .events = POLLIN};
-		n = poll(pf, nsp + 1, busy ? 0 : -1);
+		n = poll(pf, nsp + 1, copy ? 0 : -1);
 		if (n < 0 && errno != EINTR)
 			return ckpt_error(err, errno, "poll");
 		if (n > 0 && pf[0].revents) {
@@ -457,7 +468,7 @@ static int serve(struct server *srv, ckpt_err_t *err)
 			if (ret < 0)
 				return ret;
 		}
-		if (n == 0 && busy)
+		if (n == 0 && copy)
 			background(srv, &rr, err);
 	}
 	pr_info("every page back in %.3f s: %lu copied, %lu zero, %lu faults",
