@@ -11,6 +11,8 @@ int cmd_check(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_page_server(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
 /* What every command does first: undo what killed runs left (cmd/recover.c). */
 void cmd_recover_quietly(void);
 

@@ -22,6 +22,8 @@ static const struct subcommand commands[] = {
 	{ "criu", criu_main, "CRIU's RPC service for runc, podman, containerd" },
 	{ "recover", cmd_recover, "undo what a killed ckpt-oci left behind" },
 	{ "page-server", cmd_page_server, "serve a bundle's pages to restore --lazy elsewhere" },
+	{ "migrate", cmd_migrate, "move a process tree to a node running receive" },
+	{ "receive", cmd_receive, "take a tree from migrate and restore it here" },
 };
 
 static void usage(FILE *f)

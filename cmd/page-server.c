@@ -3,6 +3,7 @@
  * bundle's page images to `restore --lazy --page-server` on another node.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -71,6 +72,7 @@ int cmd_page_server(int argc, char **argv)
 		return 2;
 	}
 	o.bundle = argv[optind];
+	signal(SIGPIPE, SIG_IGN); /* a client that goes away is dropped, not fatal */
 	if (ckpt_page_server(&o, &err) < 0)
 		return cmd_fail("page-server", err.msg);
 	return 0;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,8 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "ckpt-oci restore: --page-server needs --lazy\n");
 		return 2;
 	}
+	if (opts.page_server)
+		signal(SIGPIPE, SIG_IGN); /* a page server gone is an error, not our death */
 	if (oopts.no_runtime && (oopts.name || oopts.runtime || oopts.root)) {
 		fprintf(stderr, "ckpt-oci restore: --no-runtime with --name, --runtime or --root\n");
 		return 2;

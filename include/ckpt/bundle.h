@@ -162,9 +162,11 @@ bool bundle_chunk_ok(const uint8_t *sums, size_t idx, const void *buf, size_t le
 int bundle_verify_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 bool bundle_file_remote(const struct ckpt_bundle *b, const char *name);
-/* BLAKE2b keyed with the bundle's key over msg (false: no key held). */
-bool bundle_key_mac(const struct ckpt_bundle *b, const void *msg, size_t len,
-		    uint8_t out[BUNDLE_SUM_LEN]);
+/* The key b was opened or made with (BUNDLE_KEY_BYTES), NULL when it has none. */
+const uint8_t *bundle_key_bytes(const struct ckpt_bundle *b);
+/* The key in key_file (NULL: this host's), checked as a bundle's key is. */
+int bundle_key_file(const char *key_file, uint8_t key[BUNDLE_KEY_BYTES], ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 enum bundle_mac bundle_mac_status(const struct ckpt_bundle *b);
 /* "verified", "none", "bad", "no key": inspect's words. */
 const char *bundle_mac_name(enum bundle_mac m);

@@ -52,6 +52,12 @@ struct ckpt_dump_opts {
 	 * files of the caller's to the bundle (oci/: the rootfs changes).
 	 */
 	int (*frozen)(struct ckpt_dump_opts *o, struct ckpt_bundle *b, ckpt_err_t *err);
+	/*
+	 * Called once the bundle is committed, the tree still stopped; a
+	 * failure resumes the tree as it was (migrate: the other node did not
+	 * take it), success goes on as asked (killed, or left running).
+	 */
+	int (*committed)(struct ckpt_dump_opts *o, ckpt_err_t *err);
 	void *frozen_arg;
 };
 
@@ -116,6 +122,30 @@ struct ckpt_page_server_opts {
 	void *arg;
 };
 int ckpt_page_server(const struct ckpt_page_server_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
+/* `ckpt-oci migrate`: checkpoint a tree, restore it on a receiver, kill it here once it runs. */
+struct ckpt_migrate_opts {
+	pid_t pid;		/* root of the tree */
+	const char *to;		/* HOST:PORT of `ckpt-oci receive` */
+	bool lazy;		/* restore there before the pages are: served from here */
+	const char *work_dir;	/* where this node's bundle is written; NULL: /var/tmp */
+	const char *key_file;	/* the key both nodes hold; NULL: this host's */
+	bool keep_bundle;	/* leave this node's bundle behind */
+	bool verbose;
+	uint64_t frozen_ns;	/* out: the tree stopped here */
+	uint64_t bytes_sent;	/* out */
+	pid_t root_pid;		/* out: the root on the receiver */
+};
+int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
+/* `ckpt-oci receive`: take one tree from migrate, restore it here. */
+struct ckpt_receive_opts {
+	const char *listen;	/* HOST:PORT */
+	const char *dir;	/* where the bundle goes, and the logs */
+	const char *key_file;	/* the sender must hold it; NULL: this host's */
+	void (*ready)(const char *bound, void *arg);	/* listening on bound */
+	void *arg;
+	pid_t root_pid;		/* out: the restored root */
+};
+int ckpt_receive(struct ckpt_receive_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 

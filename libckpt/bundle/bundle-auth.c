@@ -342,11 +342,17 @@ int bundle_seal_key_load(const char *path, uint8_t key[SEAL_KEY_BYTES], char id[
 	return 0;
 }
 
-bool bundle_key_mac(const struct ckpt_bundle *b, const void *msg, size_t len,
-		    uint8_t out[BUNDLE_SUM_LEN])
+const uint8_t *bundle_key_bytes(const struct ckpt_bundle *b)
 {
-	if (!b->have_key)
-		return false;
-	crypto_generichash(out, BUNDLE_SUM_LEN, msg, len, b->key, sizeof(b->key));
-	return true;
+	return b->have_key ? b->key : NULL;
+}
+
+int bundle_key_file(const char *key_file, uint8_t key[BUNDLE_KEY_BYTES], ckpt_err_t *err)
+{
+	const char *path = key_file ? key_file : BUNDLE_HOST_KEY;
+	int ret = bundle_key_read(path, key, err);
+
+	if (ret == -ENOKEY)
+		return ckpt_error_msg(err, ENOKEY, "key file `%s` does not exist", path);
+	return ret;
 }

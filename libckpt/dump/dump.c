@@ -407,6 +407,12 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		pr_info("checkpoint failed, tree left running: %s", err->msg);
 		goto out;
 	}
+	/* the bundle is whole, the tree still stopped: the caller decides (migrate) */
+	if (o->committed && (ret = o->committed(o, err)) < 0) {
+		dump_release(&ctx, &fc, &fz, locked, j_net);
+		pr_info("tree left running: %s", err->msg);
+		goto out;
+	}
 	if (o->leave_running) {
 		dump_release(&ctx, &fc, &fz, locked, j_net);
 		t_end = now_ns();

@@ -52,9 +52,17 @@ int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
 /* "HOST:PORT" into a socket: listening (server) or connected (client). */
 int lazy_listen(const char *addr, ckpt_err_t *err) __attribute__((warn_unused_result));
 int lazy_connect(const char *addr, ckpt_err_t *err) __attribute__((warn_unused_result));
-/* The handshake of page-server.c, both ends (a keyed MAC over a nonce). */
-int ps_auth_server(int sk, const struct ckpt_bundle *b, ckpt_err_t *err);
-int ps_auth_client(int sk, const struct ckpt_bundle *b, ckpt_err_t *err);
+/* page_server_run on a socket already listening (lsk, closed when done). */
+int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* The address a listening socket was bound to, as HOST:PORT. */
+void lazy_bound_name(int sk, char *out, size_t len);
+/*
+ * The handshake of page-server.c and migrate.c, both ends: the client
+ * proves it holds key (a keyed BLAKE2b over the server's nonce); NULL: none.
+ */
+int ps_auth_server(int sk, const uint8_t *key, ckpt_err_t *err);
+int ps_auth_client(int sk, const uint8_t *key, ckpt_err_t *err);
 
 /* --- uffd-server.c --- */
 /* One run of lazy pages: npages at addr, from page off of the task's image. */

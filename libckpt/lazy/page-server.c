@@ -99,13 +99,15 @@ int lazy_connect(const char *addr, ckpt_err_t *err)
 	return sk;
 }
 
-static void hello_mac(const struct ckpt_bundle *b, const uint8_t *hello, uint8_t mac[32])
+static void hello_mac(const uint8_t *key, const uint8_t *hello, uint8_t mac[32])
 {
-	if (!bundle_key_mac(b, hello, sizeof(PS_MAGIC) - 1 + PS_NONCE, mac))
-		memset(mac, 0, 32);
+	memset(mac, 0, 32);
+	if (key)
+		crypto_generichash(mac, 32, hello, sizeof(PS_MAGIC) - 1 + PS_NONCE, key,
+				   BUNDLE_KEY_BYTES);
 }
 
-int ps_auth_server(int sk, const struct ckpt_bundle *b, ckpt_err_t *err)
+int ps_auth_server(int sk, const uint8_t *key, ckpt_err_t *err)
 {
 	uint8_t hello[sizeof(PS_MAGIC) - 1 + PS_NONCE], want[32], got[32];
 	int32_t status = 0;
@@ -115,7 +117,7 @@ int ps_auth_server(int sk, const struct ckpt_bundle *b, ckpt_err_t *err)
 	if (write_all(sk, hello, sizeof(hello)) < 0 ||
 	    read_all(sk, got, sizeof(got)) != sizeof(got))
 		return ckpt_error(err, EPIPE, "handshake");
-	hello_mac(b, hello, want);
+	hello_mac(key, hello, want);
 	if (sodium_memcmp(want, got, sizeof(got)))
 		status = EACCES;
 	if (write_all(sk, &status, sizeof(status)) < 0)
@@ -125,7 +127,7 @@ int ps_auth_server(int sk, const struct ckpt_bundle *b, ckpt_err_t *err)
 	return 0;
 }
 
-int ps_auth_client(int sk, const struct ckpt_bundle *b, ckpt_err_t *err)
+int ps_auth_client(int sk, const uint8_t *key, ckpt_err_t *err)
 {
 	uint8_t hello[sizeof(PS_MAGIC) - 1 + PS_NONCE], mac[32];
 	int32_t status;
@@ -133,7 +135,7 @@ int ps_auth_client(int sk, const struct ckpt_bundle *b, ckpt_err_t *err)
 	if (read_all(sk, hello, sizeof(hello)) != sizeof(hello) ||
 	    memcmp(hello, PS_MAGIC, sizeof(PS_MAGIC) - 1))
 		return ckpt_error_msg(err, EPROTO, "not a ckpt-oci page server");
-	hello_mac(b, hello, mac);
+	hello_mac(key, hello, mac);
 	if (write_all(sk, mac, sizeof(mac)) < 0 ||
 	    read_all(sk, &status, sizeof(status)) != sizeof(status))
 		return ckpt_error(err, EPIPE, "handshake");
@@ -186,7 +188,7 @@ static int accept_one(struct ckpt_bundle *b, int lsk, struct pollfd *fds, int *n
 	if (sk < 0)
 		return 0;
 	tune(sk);
-	if (*n == CLIENTS_MAX || ps_auth_server(sk, b, &e) < 0) {
+	if (*n == CLIENTS_MAX || ps_auth_server(sk, bundle_key_bytes(b), &e) < 0) {
 		pr_warn("client refused: %s", *n == CLIENTS_MAX ? "too many" : e.msg);
 		close(sk);
 		return 0;
@@ -197,7 +199,7 @@ static int accept_one(struct ckpt_bundle *b, int lsk, struct pollfd *fds, int *n
 }
 
 /* The address a listening socket was bound to, as HOST:PORT. */
-static void bound_name(int sk, char *out, size_t len)
+void lazy_bound_name(int sk, char *out, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -215,19 +217,26 @@ static void bound_name(int sk, char *out, size_t len)
 int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
 		    void (*ready)(const char *bound, void *arg), void *arg, ckpt_err_t *err)
 {
-	struct pollfd fds[CLIENTS_MAX + 1];
-	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
-	int lsk = lazy_listen(addr, err), n = 1;
-	bool served = false;
+	int lsk = lazy_listen(addr, err);
 
 	if (lsk < 0)
 		return lsk;
 	if (ready) {
 		char name[NI_MAXHOST + NI_MAXSERV + 4];
 
-		bound_name(lsk, name, sizeof(name));
+		lazy_bound_name(lsk, name, sizeof(name));
 		ready(name, arg);
 	}
+	return page_server_serve(b, lsk, once, err);
+}
+
+int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, ckpt_err_t *err)
+{
+	struct pollfd fds[CLIENTS_MAX + 1];
+	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
+	int n = 1;
+	bool served = false;
+
 	fds[0] = (struct pollfd){.fd = lsk, .events = POLLIN};
 	/* once: until every client that came has left, and one did */
 	while (!(once && served && n == 1)) {

@@ -137,7 +137,7 @@ static int server_connect(struct page_src *s, ckpt_err_t *err)
 	sk = lazy_connect(s->server, err);
 	if (sk < 0)
 		return sk;
-	ret = ps_auth_client(sk, s->b, err);
+	ret = ps_auth_client(sk, bundle_key_bytes(s->b), err);
 	if (ret < 0) {
 		close(sk);
 		return ckpt_error_wrap(err, "page server %s", s->server);

@@ -1,0 +1,388 @@
+/*
+ * libckpt/lazy/migrate.c - `ckpt-oci migrate` (the old node) and `ckpt-oci
+ * receive` (the new one): a tree moves between nodes in one command.
+ *
+ * migrate checkpoints the tree into a bundle of its own work directory
+ * and, once the bundle is committed but the tree still stopped (the
+ * dump's committed hook), streams it to the receiver: every file of the
+ * bundle, the rootfs changes among them, or (--lazy) all but the page
+ * images, which a page server of this node then serves. The receiver
+ * writes them into a bundle of its own, restores it (detached; lazy, with
+ * this node's page server) and answers; only on its "running" is the old
+ * tree killed. Any failure before that (the receiver gone, a refusal, a
+ * broken stream) resumes the old tree as it was: nothing is lost.
+ *
+ * The stream, after the handshake of page-server.c (the sender proves it
+ * holds the key): records { le32 type, le32 name length, le64 size },
+ * the name, then size bytes; MIG_END carries the page server's port and
+ * whether to restore lazily, and the receiver answers a struct mig_reply.
+ */
+#define LOG_PREFIX "migrate: "
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ckpt/bundle.h"
+#include "ckpt/ckpt.h"
+#include "lazy/lazy.h"
+#include "util/log.h"
+#include "util/util.h"
+
+enum { MIG_FILE = 1, MIG_END = 2 };
+
+struct mig_rec {
+	uint32_t type;
+	uint32_t name_len;
+	uint64_t size; /* MIG_END: lazy << 32 | page server port */
+};
+
+struct mig_reply {
+	int32_t status; /* 0: the tree runs there; else an errno */
+	int32_t root_pid;
+	char msg[512];
+};
+
+#define MIG_NAME_MAX 255
+
+struct mig {
+	struct ckpt_migrate_opts *o;
+	char *bundle; /* this node's bundle */
+	pid_t server; /* lazy: the page server */
+	uint8_t key[BUNDLE_KEY_BYTES];
+};
+
+static int send_file(int sk, int dirfd, const char *name, uint64_t *sent, ckpt_err_t *err)
+{
+	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct mig_rec r = {.type = MIG_FILE, .name_len = strlen(name)};
+	struct stat st;
+	off_t off = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return ckpt_error(err, errno, "open %s", name);
+	r.size = st.st_size;
+	if (write_all(sk, &r, sizeof(r)) < 0 || write_all(sk, name, r.name_len) < 0)
+		return ckpt_error(err, errno ? errno : EPIPE, "send %s", name);
+	while ((uint64_t)off < r.size) {
+		ssize_t n = sendfile(sk, fd, &off, MIN(r.size - off, (uint64_t)1 << 30));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ckpt_error(err, n < 0 ? errno : EPIPE, "send %s", name);
+	}
+	*sent += sizeof(r) + r.name_len + r.size;
+	return 0;
+}
+
+/* Whether name is a page image a page server will serve instead. */
+static bool served_later(int dirfd, const char *name)
+{
+	char sums[MIG_NAME_MAX + 8];
+	struct stat st;
+
+	if (strncmp(name, "pages-", 6) || strlen(name) > MIG_NAME_MAX)
+		return false;
+	snprintf(sums, sizeof(sums), "%s" BUNDLE_SUMS_SUFFIX, name);
+	return fstatat(dirfd, sums, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static int send_bundle(struct mig *m, int sk, ckpt_err_t *err)
+{
+	cleanup_close int dirfd = open(m->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int ret = 0;
+
+	if (dirfd < 0 || !(d = opendir(m->bundle)))
+		return ckpt_error(err, errno, "open bundle `%s`", m->bundle);
+	while (ret == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || (m->o->lazy && served_later(dirfd, de->d_name)))
+			continue;
+		ret = send_file(sk, dirfd, de->d_name, &m->o->bytes_sent, err);
+	}
+	return ret;
+}
+
+/* Lazy: a page server on this end of the connection, in a process of its own. */
+static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST], addr[NI_MAXHOST + 8], bound[NI_MAXHOST + 16];
+	int lsk;
+
+	if (getsockname(sk, (struct sockaddr *)&ss, &sl) < 0 ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL, 0, NI_NUMERICHOST))
+		return ckpt_error(err, errno, "local address");
+	snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:0" : "%s:0", host);
+	lsk = lazy_listen(addr, err);
+	if (lsk < 0)
+		return lsk;
+	lazy_bound_name(lsk, bound, sizeof(bound));
+	*port = (uint16_t)atoi(strrchr(bound, ':') + 1);
+	m->server = fork();
+	if (m->server < 0) {
+		close(lsk);
+		return ckpt_error(err, errno, "fork the page server");
+	}
+	if (m->server == 0) {
+		struct ckpt_bundle *b = NULL;
+		ckpt_err_t e = {0};
+		int ret;
+
+		close(sk);
+		ret = bundle_open_lazy(m->bundle, &(struct bundle_auth){.key_file = m->o->key_file},
+				       false, &b, &e);
+		if (ret == 0)
+			ret = page_server_serve(b, lsk, true, &e);
+		if (ret < 0)
+			pr_warn("page server: %s", e.msg);
+		_exit(ret < 0);
+	}
+	close(lsk);
+	pr_info("page server on %s", bound);
+	return 0;
+}
+
+/* The dump's committed hook: the bundle there, restored and running, or an error. */
+static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
+{
+	struct mig *m = d->frozen_arg;
+	struct mig_rec end = {.type = MIG_END};
+	struct mig_reply rep;
+	cleanup_close int sk = lazy_connect(m->o->to, err);
+	uint16_t port = 0;
+	int ret;
+
+	if (sk < 0)
+		return sk;
+	ret = ps_auth_client(sk, m->key, err);
+	if (ret == 0 && m->o->lazy)
+		ret = start_server(m, sk, &port, err);
+	if (ret == 0)
+		ret = send_bundle(m, sk, err);
+	end.size = (uint64_t)m->o->lazy << 32 | port;
+	if (ret == 0 && write_all(sk, &end, sizeof(end)) < 0)
+		ret = ckpt_error(err, errno ? errno : EPIPE, "send the end of the bundle");
+	if (ret == 0 && read_all(sk, &rep, sizeof(rep)) != sizeof(rep))
+		ret = ckpt_error_msg(err, EPIPE,
+				     "the receiver went away before the tree ran there");
+	if (ret == 0 && rep.status) {
+		rep.msg[sizeof(rep.msg) - 1] = '\0';
+		ret = ckpt_error_msg(err, rep.status, "the receiver could not restore: %s",
+				     rep.msg);
+	}
+	if (ret < 0)
+		return ckpt_error_wrap(err, "to %s", m->o->to);
+	m->o->root_pid = rep.root_pid;
+	pr_info("running on %s as %d; %llu bytes sent", m->o->to, rep.root_pid,
+		(unsigned long long)m->o->bytes_sent);
+	return 0;
+}
+
+int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
+{
+	struct mig m = {.o = o};
+	cleanup_free char *tmpl =
+		xasprintf("%s/ckpt-migrate.XXXXXX", o->work_dir ? o->work_dir : "/var/tmp");
+	cleanup_free char *dir = NULL;
+	struct ckpt_dump_opts d = {.pid = o->pid,
+				   .key_file = o->key_file,
+				   .verbose = o->verbose,
+				   .committed = mig_committed,
+				   .frozen_arg = &m};
+	int ret;
+
+	ret = bundle_key_file(o->key_file, m.key, err);
+	if (ret < 0)
+		return ret;
+	if (!mkdtemp(tmpl))
+		return ckpt_error(err, errno, "make a work directory in `%s`", o->work_dir);
+	dir = xstrdup(tmpl);
+	m.bundle = xasprintf("%s/bundle", dir);
+	d.bundle = m.bundle;
+	d.work_dir = dir;
+	ret = ckpt_dump(&d, err);
+	o->frozen_ns = d.frozen_ns;
+	if (m.server > 0 && ret < 0)
+		kill(m.server, SIGKILL);
+	/* lazy: the pages go on being served until the new node has them all */
+	if (m.server > 0)
+		while (waitpid(m.server, NULL, 0) < 0 && errno == EINTR)
+			;
+	/* the bundle goes; on a failure dump.log stays, to say why */
+	if (!o->keep_bundle) {
+		cleanup_close int parent = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (parent >= 0)
+			(void)bundle_rmtree(parent, "bundle");
+		if (parent >= 0 && ret == 0)
+			(void)unlinkat(parent, "dump.log", 0);
+		if (ret == 0)
+			(void)unlinkat(AT_FDCWD, dir, AT_REMOVEDIR);
+	}
+	free(m.bundle);
+	return ret;
+}
+
+/* --- the receiving end --- */
+
+static bool name_ok(const char *name)
+{
+	return name[0] && name[0] != '.' && !strchr(name, '/');
+}
+
+static int recv_file(int sk, int dirfd, const struct mig_rec *r, uint8_t *buf, ckpt_err_t *err)
+{
+	char name[MIG_NAME_MAX + 1];
+	cleanup_close int fd = -1;
+	uint64_t left = r->size;
+
+	if (r->name_len == 0 || r->name_len > MIG_NAME_MAX ||
+	    read_all(sk, name, r->name_len) != (ssize_t)r->name_len)
+		return ckpt_error_msg(err, EPROTO, "bad file record");
+	name[r->name_len] = '\0';
+	if (!name_ok(name))
+		return ckpt_error_msg(err, EPERM, "file `%s`: not a plain name", name);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ckpt_error(err, errno, "create %s", name);
+	while (left) {
+		size_t n = MIN(left, (uint64_t)BUNDLE_CHUNK_BYTES);
+
+		if (read_all(sk, buf, n) != (ssize_t)n)
+			return ckpt_error_msg(err, EPIPE, "%s: the sender went away", name);
+		if (write_all(fd, buf, n) < 0)
+			return ckpt_error(err, errno, "write %s", name);
+		left -= n;
+	}
+	return 0;
+}
+
+/* The bundle into dir/NAME.tmp, renamed to dir/NAME once whole; *end its last record. */
+static int recv_bundle(int sk, const char *dir, const char *name, struct mig_rec *end,
+		       ckpt_err_t *err)
+{
+	cleanup_free char *tmp = xasprintf("%s/%s.tmp", dir, name);
+	cleanup_free char *final = xasprintf("%s/%s", dir, name);
+	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
+	cleanup_close int dirfd = -1;
+	int ret = 0;
+
+	if (mkdir(tmp, 0700) < 0)
+		return ckpt_error(err, errno, "make `%s`", tmp);
+	dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return ckpt_error(err, errno, "open `%s`", tmp);
+	for (;;) {
+		if (read_all(sk, end, sizeof(*end)) != sizeof(*end)) {
+			ret = ckpt_error_msg(err, EPIPE, "the sender went away");
+			break;
+		}
+		if (end->type == MIG_END)
+			break;
+		ret = end->type == MIG_FILE ? recv_file(sk, dirfd, end, buf, err)
+					    : ckpt_error_msg(err, EPROTO, "bad record");
+		if (ret < 0)
+			break;
+	}
+	if (ret == 0 && (fsync(dirfd) < 0 || rename(tmp, final) < 0))
+		ret = ckpt_error(err, errno, "rename `%s`", tmp);
+	if (ret < 0) {
+		cleanup_close int parent = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (parent >= 0) {
+			cleanup_free char *base = xasprintf("%s.tmp", name);
+
+			(void)bundle_rmtree(parent, base);
+		}
+	}
+	return ret;
+}
+
+static int recv_restore(struct ckpt_receive_opts *o, int sk, const char *bundle,
+			const struct mig_rec *end, ckpt_err_t *err)
+{
+	struct ckpt_restore_opts r = {.bundle = bundle,
+				      .work_dir = o->dir,
+				      .detach = true,
+				      .key_file = o->key_file,
+				      .lazy = end->size >> 32 & 1};
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST];
+	cleanup_free char *server = NULL;
+
+	if (r.lazy) {
+		if (getpeername(sk, (struct sockaddr *)&ss, &sl) < 0 ||
+		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL, 0,
+				NI_NUMERICHOST))
+			return ckpt_error(err, errno, "the sender's address");
+		server = xasprintf(strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+				   (unsigned)(end->size & 0xffff));
+		r.page_server = server;
+	}
+	if (ckpt_restore(&r, err) < 0)
+		return -err->code;
+	o->root_pid = r.root_pid;
+	return 0;
+}
+
+int ckpt_receive(struct ckpt_receive_opts *o, ckpt_err_t *err)
+{
+	uint8_t key[BUNDLE_KEY_BYTES];
+	cleanup_close int lsk = -1, sk = -1;
+	cleanup_free char *bundle = NULL;
+	struct mig_rec end;
+	struct mig_reply rep = {0};
+	char name[64];
+	int ret;
+
+	ret = bundle_key_file(o->key_file, key, err);
+	if (ret < 0)
+		return ret;
+	if (mkdir(o->dir, 0700) < 0 && errno != EEXIST)
+		return ckpt_error(err, errno, "make `%s`", o->dir);
+	lsk = lazy_listen(o->listen, err);
+	if (lsk < 0)
+		return lsk;
+	if (o->ready) {
+		char bound[NI_MAXHOST + NI_MAXSERV + 4];
+
+		lazy_bound_name(lsk, bound, sizeof(bound));
+		o->ready(bound, o->arg);
+	}
+	sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+	if (sk < 0)
+		return ckpt_error(err, errno, "accept");
+	ret = ps_auth_server(sk, key, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "sender");
+	snprintf(name, sizeof(name), "bundle-%llu", (unsigned long long)now_ns());
+	bundle = xasprintf("%s/%s", o->dir, name);
+	ret = recv_bundle(sk, o->dir, name, &end, err);
+	if (ret < 0)
+		return ret; /* the sender sees the connection go: its tree resumes */
+	ret = recv_restore(o, sk, bundle, &end, err);
+	rep.status = ret < 0 ? err->code : 0;
+	rep.root_pid = o->root_pid;
+	if (ret < 0)
+		snprintf(rep.msg, sizeof(rep.msg), "%.*s", (int)sizeof(rep.msg) - 1, err->msg);
+	if (write_all(sk, &rep, sizeof(rep)) < 0 && ret == 0) {
+		/* the old node cannot know the tree runs here: it resumes its own */
+		kill(o->root_pid, SIGKILL);
+		return ckpt_error_msg(err, EPIPE, "the sender went away; restored tree killed");
+	}
+	return ret;
+}

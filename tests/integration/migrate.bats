@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# tests/integration/migrate.bats - ckpt-oci migrate between two nodes
+# simulated on one machine: two network namespaces of the test's own,
+# joined by a veth pair
+# (nothing else is reached), separate work directories. The workload
+# (migrate_ts, in a pid namespace of its own) stamps the time every
+# millisecond and checks all its memory after the move.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+ADDR_A=10.231.7.1
+ADDR_B=10.231.7.2
+
+# Names of this test's own (the pid of its shell): runs beside other tests.
+setup()
+{
+	ckpt_setup
+	require_root
+	require_cmd ip
+	NS_A=ckpt-mig-$$-a
+	NS_B=ckpt-mig-$$-b
+	ip netns add "$NS_A"
+	ip netns add "$NS_B"
+	# the veth ends live only in the two namespaces, named there alike
+	ip link add "ckm$$a" netns "$NS_A" type veth peer name "ckm$$b" netns "$NS_B"
+	ip -n "$NS_A" link set "ckm$$a" name veth0
+	ip -n "$NS_B" link set "ckm$$b" name veth0
+	ip -n "$NS_A" addr add "$ADDR_A/24" dev veth0
+	ip -n "$NS_B" addr add "$ADDR_B/24" dev veth0
+	ip -n "$NS_A" link set veth0 up
+	ip -n "$NS_B" link set veth0 up
+	ip -n "$NS_A" link set lo up
+	ip -n "$NS_B" link set lo up
+	mkdir -p "$T/nodeA"
+}
+
+teardown()
+{
+	ckpt_teardown
+	ip netns del "$NS_A" 2>/dev/null || true
+	ip netns del "$NS_B" 2>/dev/null || true
+}
+
+# receiver_start: `ckpt-oci receive` on node B; RECV_ADDR is where it listens.
+receiver_start()
+{
+	(
+		_close_fds
+		exec nsenter --net="/run/netns/$NS_B" "$CKPT_OCI" receive --listen "$ADDR_B:0" -o "$T/nodeB"
+	) </dev/null >"$T/recv.out" 2>"$T/recv.err" &
+	RECV_PID=$!
+	ckpt_track_pid "$RECV_PID"
+	wait_until 10 grep -q "^listening on " "$T/recv.out" || {
+		cat "$T/recv.err"
+		fail "receiver did not listen"
+	}
+	RECV_ADDR=$(awk '/^listening on /{print $3}' "$T/recv.out")
+}
+
+out_pass()
+{
+	[[ $(tail -n 1 "$T/out" 2>/dev/null) == PASS ]]
+}
+
+# The workload runs on node A: its network namespace, a pid namespace of its
+# own. (nsenter --net, not ip netns exec: that one mounts a /sys without
+# the cgroup hierarchies a checkpoint reads.)
+wl_start_node_a()
+{
+	local fd line
+	mkfifo "$T/ready" "$T/go" || return
+	(
+		_close_fds
+		WL_READY=$T/ready WL_GO=$T/go exec nsenter --net="/run/netns/$NS_A" \
+			unshare --fork --pid --mount-proc "$WL_BIN/migrate_ts" 64
+	) </dev/null >>"$T/out" 2>&1 &
+	WL_NS_PARENT=$!
+	ckpt_track_pid "$WL_NS_PARENT"
+	exec {fd}<>"$T/ready"
+	line=$(_read_ready "$fd" "$WL_NS_PARENT")
+	exec {fd}<&-
+	[[ ${line:-} == ready ]] || { cat "$T/out"; fail "migrate_ts did not say ready"; return; }
+	WL_PID=$(cat /proc/"$WL_NS_PARENT"/task/*/children 2>/dev/null)
+	WL_PID=${WL_PID// /}
+	[[ -n $WL_PID ]] || { fail "no workload under unshare"; return; }
+	ckpt_track_pid "$WL_PID"
+}
+
+# migrate_roundtrip [MIGRATE-ARGS...]: the workload moves to node B and passes there.
+migrate_roundtrip()
+{
+	local root
+	wl_start_node_a || return
+	receiver_start || return
+	run nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" --to "$RECV_ADDR" \
+		-w "$T/nodeA" --json "$@"
+	if [[ $status -ne 0 ]]; then
+		cat "$T/recv.err" "$T"/nodeA/*/dump.log 2>/dev/null | tail -40
+		fail "migrate failed: $output"
+		return
+	fi
+	assert_output --partial '"frozen_ms"'
+	wait "$RECV_PID" || { cat "$T/recv.err"; fail "receiver failed"; return; }
+	root=$(tail -n 1 "$T/recv.out")
+	[[ $root -gt 0 ]] || fail "receiver printed no root pid: $root"
+	ckpt_track_pid "$root"
+	# the old tree is gone: only the new one runs
+	wait_until 10 pid_exited "$WL_PID"
+	WL_GO_PID=$root wl_go || return
+	wait_until 60 out_pass || { tail "$T/out" "$T"/nodeB/*.log; fail "no PASS from node B"; }
+	grep -q "max gap" "$T/out"
+}
+
+@test "migrate: a tree moves to node B, memory intact, the old one gone" {
+	migrate_roundtrip
+}
+
+@test "migrate --lazy: it runs on node B while its pages come from node A" {
+	migrate_roundtrip --lazy
+	grep -q "every page back" "$T/nodeB/lazy-pages.log"
+	# node A's work directory is cleaned once the pages are all served
+	[[ -z $(ls "$T/nodeA") ]]
+}
+
+@test "migrate: a receiver that dies mid-way leaves the tree running here, intact" {
+	wl_start_node_a || return
+	# a receiver that takes the handshake and 1 MiB of the stream, then dies
+	(
+		_close_fds
+		exec nsenter --net="/run/netns/$NS_B" python3 -c '
+import os, socket, sys
+s = socket.socket(); s.bind(("'"$ADDR_B"'", 0)); s.listen(1)
+print("listening on %s:%d" % s.getsockname(), flush=True)
+c, _ = s.accept()
+c.sendall(b"CKPTPS01" + os.urandom(32)); c.recv(32, socket.MSG_WAITALL)
+c.sendall(b"\0\0\0\0")
+got = 0
+while got < (1 << 20):
+    got += len(c.recv(65536))
+os._exit(1)'
+	) </dev/null >"$T/recv.out" 2>"$T/recv.err" &
+	RECV_PID=$!
+	ckpt_track_pid "$RECV_PID"
+	wait_until 10 grep -q "^listening on " "$T/recv.out"
+	RECV_ADDR=$(awk '/^listening on /{print $3}' "$T/recv.out")
+	run nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" --to "$RECV_ADDR" \
+		-w "$T/nodeA"
+	assert_failure
+	assert_output --regexp "migrate: .*(Broken pipe|Connection reset|went away)"
+	# the tree ran on: still here, and it sees all its memory
+	pid_alive "$WL_PID"
+	[[ -z $(ls "$T"/nodeA/*/bundle 2>/dev/null) ]]
+	wl_go || return
+	wait_until 60 out_pass || { tail "$T/out"; fail "the original tree did not pass"; }
+}
