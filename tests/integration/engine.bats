@@ -36,8 +36,7 @@ snapshot()
 # openat() of $T/go (syscall 257), where it was checkpointed.
 restored_and_waiting()
 {
-	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" 2>/dev/null &&
-		in_syscall "$WL_PID" 257
+	restored_in_syscall 257
 }
 
 # outside_roundtrip NAME [ARGS]: roundtrip with /proc views compared.
@@ -46,7 +45,7 @@ outside_roundtrip()
 	wl_start "$@" || return
 	snapshot "$T/before"
 	ckpt_checkpoint || return
-	ckpt_restore_bg || return
+	ckpt_restore_bg --pid-file "$T/restored.pid" || return
 	wait_until 60 restored_and_waiting || fail "restored $1 not back in open($T/go)"
 	snapshot "$T/after"
 	diff -u "$T/before" "$T/after" || fail "/proc views of $1 differ after restore"
@@ -398,7 +397,7 @@ while True:
 	ckpt_track_pid "$WL_PID"
 	wait_until 10 in_syscall "$WL_PID" 230 || fail "sleep is not in clock_nanosleep"
 	ckpt_checkpoint
-	ckpt_restore_bg
+	ckpt_restore_bg --pid-file "$T/restored.pid"
 	wait_until 60 restored_sleeping || {
 		ckpt_show_logs
 		fail "restored sleep is not sleeping"
@@ -411,8 +410,7 @@ while True:
 
 restored_sleeping()
 {
-	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" 2>/dev/null &&
-		in_syscall "$WL_PID" 230
+	restored_in_syscall 230
 }
 
 @test "engine: guard_pages (dynamic)" {
@@ -497,7 +495,7 @@ vdso_proxy_roundtrip()
 @test "engine: vdso_proxy, checkpointed again behind its proxy, restores" {
 	wl_start vdso_proxy proxy
 	ckpt_checkpoint
-	CKPT_OCI_VDSO_PROXY=1 ckpt_restore_bg
+	CKPT_OCI_VDSO_PROXY=1 ckpt_restore_bg --pid-file "$T/restored.pid"
 	wait_until 60 restored_and_waiting || fail "restored vdso_proxy not back in open($T/go)"
 	grep -q 'proxy at' "$T/restore.log" || fail "restore.log does not say the vdso was proxied"
 	rm -rf "$T/bundle"

@@ -182,6 +182,23 @@ in_syscall()
 	[[ $nr == "$2" ]]
 }
 
+# restored_in_syscall NR: the restore started with
+# ckpt_restore_bg --pid-file "$T/restored.pid" has released the tree (the
+# pid file is written once every task is made, before the detach), and the
+# workload runs on its own again, blocked in syscall NR. The pid file comes
+# first: before it, TracerPid 0 may be read from the fork of ckpt-oci not
+# yet seized and the syscall a moment later from the puppeteer's injected
+# openat(), a task whose cmdline and memory are not yet the workload's.
+restored_in_syscall()
+{
+	local pid
+
+	{ read -r pid <"$T/restored.pid"; } 2>/dev/null || return 1
+	[[ $pid == "$WL_PID" ]] &&
+		grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" 2>/dev/null &&
+		in_syscall "$WL_PID" "$1"
+}
+
 # Close every fd above 2 in this (sub)shell: bats keeps pipes and files of
 # its own open (fd 3, 4, 251...), and a workload, the checkpointer and the
 # restored tree must start with nothing but stdin, stdout and stderr.

@@ -132,8 +132,7 @@ tree_pss()
 # The restored root runs on its own again, back in open() of $T/go.
 restored_and_waiting()
 {
-	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" 2>/dev/null &&
-		in_syscall "$WL_PID" 257
+	restored_in_syscall 257
 }
 
 # cow_roundtrip NAME: 8 children over 256 MiB shared untouched with their
@@ -148,7 +147,7 @@ cow_roundtrip()
 	ckpt_checkpoint || return
 	images=$(cat "$T"/bundle/pages-*.img | wc -c)
 	((images < 300 * 1024 * 1024)) || fail "pages images of $images bytes: shared pages saved again"
-	ckpt_restore_bg || return
+	ckpt_restore_bg --pid-file "$T/restored.pid" || return
 	wait_until 60 restored_and_waiting || fail "restored $1 not back in open($T/go)"
 	after=$(tree_pss "$WL_PID")
 	echo "# tree Pss: $before kB before, $after kB after" >&3
