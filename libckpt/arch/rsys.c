@@ -225,12 +225,47 @@ __asm__(".pushsection .rodata\n"
 	"rsys_code_sigactions_end:\n"
 	".popsection\n");
 
-int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
-		  ckpt_err_t *err)
+/*
+ * vmsplice(r12, r13 iovecs, r14 of them, 0) until every run is in the pipe
+ * or a call fails: each call returns once the pipe is full, and the
+ * iovecs are advanced in place past what it took. r15: the bytes moved;
+ * rax: the last call's result (<= 0 when one failed). Then int3.
+ */
+__asm__(".pushsection .rodata\n"
+	".globl rsys_code_vmsplice\n"
+	"rsys_code_vmsplice:\n"
+	"	xor %r15d, %r15d\n"
+	"1:	mov $278, %eax\n" /* vmsplice */
+	"	mov %r12d, %edi\n"
+	"	mov %r13, %rsi\n"
+	"	mov %r14, %rdx\n"
+	"	xor %r10d, %r10d\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jle 3f\n"
+	"	add %rax, %r15\n"
+	"2:	mov 8(%r13), %rcx\n" /* past the runs it took whole */
+	"	cmp %rcx, %rax\n"
+	"	jb 4f\n"
+	"	sub %rcx, %rax\n"
+	"	add $16, %r13\n"
+	"	dec %r14\n"
+	"	jnz 2b\n"
+	"	jmp 3f\n"
+	"4:	add %rax, (%r13)\n" /* into the one it took part of */
+	"	sub %rax, 8(%r13)\n"
+	"	jmp 1b\n"
+	"3:	int3\n"
+	".globl rsys_code_vmsplice_end\n"
+	"rsys_code_vmsplice_end:\n"
+	".popsection\n");
+
+int rsys_code_start(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
+		    ckpt_err_t *err)
 {
 	struct user_regs_struct regs = r->saved;
-	uint64_t all = ~0ULL, trap_open = ~(1ULL << (SIGTRAP - 1));
-	int status, ret;
+	uint64_t trap_open = ~(1ULL << (SIGTRAP - 1));
+	int ret;
 
 	if (!r->active)
 		return ckpt_error_msg(err, EINVAL, "thread %d: remote code without init", r->tid);
@@ -242,29 +277,77 @@ int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint
 	regs.r12 = r12;
 	regs.r13 = r13;
 	regs.r14 = r14;
+	r->exited = false;
 	if (ptrace(PTRACE_SETREGS, r->tid, NULL, &regs) < 0)
 		return ckpt_error(err, errno, "thread %d: set registers", r->tid);
 	/* SIGTRAP unblocked for the int3 (see rsys.h); every other signal stays blocked */
 	if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &trap_open) < 0)
 		return ckpt_error(err, errno, "thread %d: signal mask", r->tid);
-	for (;;) {
-		if (ptrace(PTRACE_CONT, r->tid, NULL, NULL) < 0)
-			return ckpt_error(err, errno, "thread %d: run code", r->tid);
-		ret = rsys_wait_stop(r->tid, &status, err);
-		if (ret < 0)
-			return ret;
-		/* the int3: a SIGTRAP delivery stop, suppressed by the next resume */
-		if (WSTOPSIG(status) == SIGTRAP && status >> 16 == 0) {
-			if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &all) < 0)
-				return ckpt_error(err, errno, "thread %d: signal mask", r->tid);
-			return 0;
-		}
-		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS ||
-		    WSTOPSIG(status) == SIGILL)
-			return ckpt_error_msg(err, EFAULT, "thread %d: remote code faulted (signal %d)",
-					      r->tid, WSTOPSIG(status));
-		pr_debug("thread %d: stop 0x%x while running code, resuming", r->tid, status);
+	if (ptrace(PTRACE_CONT, r->tid, NULL, NULL) < 0)
+		return ckpt_error(err, errno, "thread %d: run code", r->tid);
+	return 0;
+}
+
+/* One stop of code running: 1 its int3 (signals blocked again), 0 another (resumed). */
+static int code_stop(struct rsys *r, int status, ckpt_err_t *err)
+{
+	uint64_t all = ~0ULL;
+
+	/* the int3: a SIGTRAP delivery stop, suppressed by the next resume */
+	if (WSTOPSIG(status) == SIGTRAP && status >> 16 == 0) {
+		if (ptrace(PTRACE_SETSIGMASK, r->tid, sizeof(uint64_t), &all) < 0)
+			return ckpt_error(err, errno, "thread %d: signal mask", r->tid);
+		r->exited = true;
+		return 1;
 	}
+	if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL)
+		return ckpt_error_msg(err, EFAULT, "thread %d: remote code faulted (signal %d)",
+				      r->tid, WSTOPSIG(status));
+	pr_debug("thread %d: stop 0x%x while running code, resuming", r->tid, status);
+	if (ptrace(PTRACE_CONT, r->tid, NULL, NULL) < 0)
+		return ckpt_error(err, errno, "thread %d: run code", r->tid);
+	return 0;
+}
+
+int rsys_code_done(struct rsys *r, ckpt_err_t *err)
+{
+	int status;
+	pid_t w;
+
+	if (r->exited)
+		return 1;
+	w = waitpid(r->tid, &status, __WALL | WNOHANG);
+	if (w == 0 || (w < 0 && errno == EINTR))
+		return 0;
+	if (w < 0)
+		return ckpt_error(err, errno, "wait for thread %d", r->tid);
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return ckpt_error_msg(err, ESRCH, "thread %d died (status 0x%x)", r->tid, status);
+	return code_stop(r, status, err);
+}
+
+int rsys_code_finish(struct rsys *r, struct user_regs_struct *regs, ckpt_err_t *err)
+{
+	int status, ret = 0;
+
+	while (!r->exited && ret == 0) {
+		ret = rsys_wait_stop(r->tid, &status, err);
+		if (ret == 0)
+			ret = code_stop(r, status, err);
+		ret = ret > 0 ? 0 : ret;
+	}
+	r->exited = false;
+	if (ret == 0 && regs && ptrace(PTRACE_GETREGS, r->tid, NULL, regs) < 0)
+		ret = ckpt_error(err, errno, "thread %d: get registers", r->tid);
+	return ret;
+}
+
+int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
+		  ckpt_err_t *err)
+{
+	int ret = rsys_code_start(r, rip, r12, r13, r14, err);
+
+	return ret < 0 ? ret : rsys_code_finish(r, NULL, err);
 }
 
 int rsys_callv(struct rsys *r, long *ret, ckpt_err_t *err, long nr, const uint64_t a[6])

