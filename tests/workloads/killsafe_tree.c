@@ -35,6 +35,7 @@ enum { MAIN, MEM, NTHR };
 struct shared {
 	volatile uint64_t beat[NPROC][NTHR];
 	volatile int failed, stop;
+	volatile int writer_done; /* A is out of its pipe loop: B may close its end */
 	char why[256];
 };
 
@@ -171,8 +172,18 @@ static pid_t spawn(int who, int fd, bool writer, int close_fd)
 	close(close_fd);
 	process_setup();
 	pipe_loop(fd, writer);
-	while (!sh->stop)
-		wl_msleep(1);
+	if (writer)
+		sh->writer_done = 1;
+	/*
+	 * The reader keeps its end until the writer is done (10 s at most):
+	 * a write into a pipe without a reader is a SIGPIPE, which would look
+	 * like one the checkpoint left pending.
+	 */
+	for (double end = wl_now() + 10; !sh->stop || (!writer && !sh->writer_done);)
+		if (wl_now() > end)
+			break;
+		else
+			wl_msleep(1);
 	_exit(0);
 }
 
