@@ -43,6 +43,9 @@ static unsigned char pattern(size_t i)
 	return (i * 2654435761u) >> 13;
 }
 
+/* make_bundle keeps the image's chunk digests (pages-12.img.sums), as a dump does */
+static bool want_sums;
+
 /* A bundle like a dump writes: two JSON documents and a streamed image. */
 static int make_bundle(const char *path, ckpt_err_t *err)
 {
@@ -63,6 +66,8 @@ static int make_bundle(const char *path, ckpt_err_t *err)
 	    (ret = bundle_put_json(b, "task-12.json", task, err)) < 0 ||
 	    (ret = bundle_image_create(b, "pages-12.img", &img, err)) < 0)
 		goto out;
+	if (want_sums)
+		bundle_image_keep_sums(img);
 	for (size_t k = 0; off < IMG_SIZE; k++) {
 		size_t n = MIN(chunks[k % ARRAY_SIZE(chunks)], IMG_SIZE - off);
 
@@ -480,6 +485,50 @@ static void test_mac(ckpt_err_t *err)
 }
 
 /* Four chunks at once: each digest is libsodium's BLAKE2b-256 of that chunk. */
+/* Lazy restore's reading: chunk digests beside the image, each chunk checked as read. */
+static void test_lazy(ckpt_err_t *err)
+{
+	cleanup_free char *p = NULL, *img = NULL;
+	cleanup_free uint8_t *sums = NULL, *buf = xzalloc(BUNDLE_CHUNK_BYTES);
+	struct ckpt_bundle *b = NULL;
+	size_t n = 0;
+	uint64_t size = 0;
+	int fd = -1;
+
+	want_sums = true;
+	p = fresh("lazy", err);
+	want_sums = false;
+	img = xasprintf("%s/pages-12.img", p);
+	flip_byte(p, "pages-12.img", BUNDLE_CHUNK_BYTES + 7);
+	like(open_msg(p, err), "pages-12.img: checksum mismatch", "a full open hashes the image");
+	is_int(bundle_open_lazy(p, &auth, false, &b, err), 0, "a lazy open does not");
+	is_int(b ? bundle_image_sums(b, "pages-12.img", &sums, &n, &size, err) : -1, 0,
+	       "chunk digests, checked against the manifest");
+	is_int((int)n, 4, "one per 1 MiB chunk");
+	is_int(b ? bundle_open_file(b, "pages-12.img", &fd, NULL, err) : -1, 0, "image opens");
+	ok(fd >= 0 && pread(fd, buf, BUNDLE_CHUNK_BYTES, 0) == BUNDLE_CHUNK_BYTES && sums &&
+		   bundle_chunk_ok(sums, 0, buf, BUNDLE_CHUNK_BYTES),
+	   "an intact chunk checks");
+	ok(fd >= 0 && pread(fd, buf, BUNDLE_CHUNK_BYTES, BUNDLE_CHUNK_BYTES) == BUNDLE_CHUNK_BYTES &&
+		   sums && !bundle_chunk_ok(sums, 1, buf, BUNDLE_CHUNK_BYTES),
+	   "the altered chunk does not");
+	like(b && bundle_verify_file(b, "pages-12.img", err) < 0 ? err->msg : "",
+	     "pages-12.img: checksum mismatch", "hashed whole on demand, it is refused");
+	if (fd >= 0)
+		close(fd);
+	bundle_close(b);
+	b = NULL;
+	/* the image elsewhere (a page server's): the documents alone open */
+	if (unlink(img) < 0)
+		abort();
+	like(open_msg(p, err), "pages-12.img: missing", "a full open wants the image");
+	is_int(bundle_open_lazy(p, &auth, true, &b, err), 0, "a remote lazy open does not");
+	ok(b && bundle_file_remote(b, "pages-12.img"), "and says it is remote");
+	like(b && bundle_open_file(b, "pages-12.img", &fd, NULL, err) < 0 ? err->msg : "",
+	     "served by the page server", "opening it here is refused");
+	bundle_close(b);
+}
+
 static void test_chunk_sum4(void)
 {
 	static const size_t lens[] = {0, 1, 127, 128, 129, 255, 256, 1000, 4096, 1u << 20};
@@ -527,6 +576,7 @@ int main(void)
 	test_big_json(&err);
 	test_image_sizes(&err);
 	test_mac(&err);
+	test_lazy(&err);
 	test_chunk_sum4();
 	cmd = xasprintf("rm -rf '%s'", base);
 	if (system(cmd) != 0)
