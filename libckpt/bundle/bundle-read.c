@@ -969,8 +969,7 @@ int bundle_open_file(struct ckpt_bundle *b, const char *name, int *fd, uint64_t 
 	if (b->lazy)
 		return ckpt_error_msg(err, EPERM, "%s: contents not verified yet", name);
 	if (f->remote)
-		return ckpt_error_msg(err, ENOENT, "%s: served by the page server, not here",
-				      name);
+		return ckpt_error_msg(err, ENOENT, "%s: served by the page server, not here", name);
 	r = open_member(b->dirfd, name, &st, err);
 	if (r >= 0 && f->seal)
 		r = unseal_to_memfd(b, f, r, err);

@@ -509,7 +509,8 @@ static void test_lazy(ckpt_err_t *err)
 	ok(fd >= 0 && pread(fd, buf, BUNDLE_CHUNK_BYTES, 0) == BUNDLE_CHUNK_BYTES && sums &&
 		   bundle_chunk_ok(sums, 0, buf, BUNDLE_CHUNK_BYTES),
 	   "an intact chunk checks");
-	ok(fd >= 0 && pread(fd, buf, BUNDLE_CHUNK_BYTES, BUNDLE_CHUNK_BYTES) == BUNDLE_CHUNK_BYTES &&
+	ok(fd >= 0 &&
+		   pread(fd, buf, BUNDLE_CHUNK_BYTES, BUNDLE_CHUNK_BYTES) == BUNDLE_CHUNK_BYTES &&
 		   sums && !bundle_chunk_ok(sums, 1, buf, BUNDLE_CHUNK_BYTES),
 	   "the altered chunk does not");
 	like(b && bundle_verify_file(b, "pages-12.img", err) < 0 ? err->msg : "",
