@@ -32,8 +32,8 @@
  * accepted, a connection still being opened (SYN_SENT, SYN_RECV), and
  * connections without --tcp-established. Datagrams queued on
  * a UDP socket are saved with their addresses and sent again at restore
- * (inet-udp.c). A datagram socket shut down for receiving or both ways is
- * shut down again (the send side alone does not show through poll).
+ * (inet-udp.c). A datagram socket shut down one way or both is shut down
+ * again.
  */
 #define LOG_PREFIX "inet: "
 #include <arpa/inet.h>
@@ -54,6 +54,7 @@
 #include "files/files.h"
 #include "files/inet.h"
 #include "files/inet-udp.h"
+#include "files/unix.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -331,19 +332,31 @@ static int dump_tcp(int *sk, const struct fd_info *fi, struct json *e, struct fi
 }
 
 /*
- * A datagram socket's shutdown, as poll tells it: receive side (RDHUP) or
- * both (HUP). The send side alone does not show and is not saved.
+ * A datagram socket's shutdown, as sock_diag tells it (INET_DIAG_SHUTDOWN,
+ * in the socket's own namespace): the send side alone shows nowhere else,
+ * yet a send fails with EPIPE. Where sock_diag does not know the protocol,
+ * as poll tells it: receive side (RDHUP) or both (HUP).
  */
-static void dump_shutdown(int sk, struct json *e)
+static int dump_shutdown(int sk, int fam, int proto, const struct fd_info *fi, struct json *e,
+			 struct files_dctx *dc, ckpt_err_t *err)
 {
 	struct pollfd p = {.fd = sk, .events = POLLIN | POLLRDHUP};
+	struct unix_diag_sk *ds;
+	int shut = -1;
 
-	if (poll(&p, 1, 0) != 1)
-		return;
-	if (p.revents & POLLHUP)
-		json_set(e, "shutdown", json_int(3));
-	else if (p.revents & POLLRDHUP)
-		json_set(e, "shutdown", json_int(1));
+	if (unix_diag_for(dc, sk, &ds, err) < 0)
+		return -err->code;
+	if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
+		shut = inet_diag_shutdown(ds, fam, proto, fi->st.st_ino, err);
+	if (shut < 0) {
+		ckpt_error_clear(err);
+		shut = 0;
+		if (poll(&p, 1, 0) == 1)
+			shut = p.revents & POLLHUP ? 3 : p.revents & POLLRDHUP ? 1 : 0;
+	}
+	if (shut & 3)
+		json_set(e, "shutdown", json_int(shut & 3));
+	return 0;
 }
 
 static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct files_dctx *dc,
@@ -376,8 +389,8 @@ static int dump_sock(int *sk, const struct fd_info *fi, struct json *e, struct f
 		put_addr(e, "peer_addr", "peer_port", &ss);
 	if (dump_opts(*sk, fam, e, fi, err) < 0)
 		return -err->code;
-	if (type == SOCK_DGRAM)
-		dump_shutdown(*sk, e);
+	if (type == SOCK_DGRAM && dump_shutdown(*sk, fam, proto, fi, e, dc, err) < 0)
+		return -err->code;
 	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
 		return udp_dump_queue(*sk, fi->st.st_ino, fam, e, dc, err);
 	if (type != SOCK_STREAM)

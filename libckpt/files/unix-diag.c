@@ -18,6 +18,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
+#include <linux/inet_diag.h>
 #include <linux/unix_diag.h>
 #include <sched.h>
 #include <string.h>
@@ -206,4 +207,60 @@ void unix_diag_close_all(struct files_dctx *dc)
 	free(dc->unix_diag);
 	dc->unix_diag = NULL;
 	dc->nunix_diag = 0;
+}
+
+/* One inet_diag_msg of a dump: its shutdown bits when it is socket *arg's inode. */
+struct inet_shut {
+	uint32_t ino;
+	int shutdown; /* -1: not found yet */
+};
+
+static int inet_attr_cb(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == INET_DIAG_SHUTDOWN && mnl_attr_get_payload_len(a) >= 1)
+		*(int *)data = *(const uint8_t *)mnl_attr_get_payload(a);
+	return MNL_CB_OK;
+}
+
+static int inet_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct inet_shut *s = data;
+	int shut = 0;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || m->idiag_inode != s->ino)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*m), inet_attr_cb, &shut);
+	s->shutdown = shut;
+	return MNL_CB_OK;
+}
+
+int inet_diag_shutdown(struct unix_diag_sk *ds, int fam, int proto, uint32_t ino, ckpt_err_t *err)
+{
+	cleanup_free char *buf = xzalloc(MNL_SOCKET_BUFFER_SIZE);
+	struct inet_shut s = {ino, -1};
+	struct inet_diag_req_v2 *req;
+	struct nlmsghdr *nlh;
+	unsigned int seq = ++ds->seq;
+	int ret = MNL_CB_OK;
+	ssize_t n;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = fam;
+	req->sdiag_protocol = proto;
+	req->idiag_states = ~0U;
+	if (mnl_socket_sendto(ds->nl, nlh, nlh->nlmsg_len) < 0)
+		return ckpt_error(err, errno, "sock_diag request");
+	while (ret > MNL_CB_STOP &&
+	       (n = mnl_socket_recvfrom(ds->nl, buf, MNL_SOCKET_BUFFER_SIZE)) > 0)
+		ret = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(ds->nl), inet_msg_cb, &s);
+	if (ret < 0)
+		return ckpt_error(err, errno, "sock_diag of inet socket %u", ino);
+	if (s.shutdown < 0)
+		return ckpt_error_msg(err, ENOENT, "sock_diag: no inet socket %u", ino);
+	return s.shutdown;
 }

@@ -45,6 +45,11 @@ int unix_diag_get(struct unix_diag_sk *ds, uint32_t ino, struct unix_diag_info *
 		  ckpt_err_t *err);
 /* unix-diag.c: socket ino in any network namespace the dump met sockets in. */
 int unix_diag_find(struct files_dctx *dc, uint32_t ino, struct unix_diag_info *ui, ckpt_err_t *err);
+/*
+ * unix-diag.c: the shutdown bits (1 receive, 2 send) sock_diag gives for
+ * the inet socket ino of family fam and protocol proto, or -errno.
+ */
+int inet_diag_shutdown(struct unix_diag_sk *ds, int fam, int proto, uint32_t ino, ckpt_err_t *err);
 /* unix-diag.c: close the sock_diag sockets of dc. */
 void unix_diag_close_all(struct files_dctx *dc);
 bool unix_match(const struct fd_info *fi);

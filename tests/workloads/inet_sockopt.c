@@ -4,11 +4,12 @@
  * classic BPF filter; UDP sockets over IPv4 and IPv6 with IP, IPv6 and
  * multicast options; an IPV6_V6ONLY socket sharing its port with an IPv4
  * one, an IP_FREEBIND socket bound to an address not on the host, and an
- * SO_REUSEPORT pair on one port; UDP sockets shut down for receiving and
- * both ways. After restore each option reads back as
- * set and each socket is bound where it was.
+ * SO_REUSEPORT pair on one port; UDP sockets shut down for receiving, for
+ * sending (a send fails with EPIPE, poll shows nothing) and both ways. After restore each option
+ * reads back as set and each socket is bound where it was.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,7 +25,7 @@ struct opt {
 	const char *name;
 };
 
-static int lt, u4, u6, v6, v4, fb, rp1, rp2, sr, sb;
+static int lt, u4, u6, v6, v4, fb, rp1, rp2, sr, sb, sw;
 
 static const struct opt opts[] = {
 	{&lt, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"},
@@ -191,6 +192,18 @@ static int check_shut(int sk, short want, const char *what)
 	return 0;
 }
 
+/* Shut down for sending only: poll shows nothing, a send fails with EPIPE. */
+static int check_shut_wr(int sk)
+{
+	struct pollfd p = {.fd = sk, .events = POLLIN | POLLRDHUP};
+
+	if (poll(&p, 1, 0) != 0)
+		return wl_fail("SHUT_WR: poll revents %#x", p.revents);
+	if (send(sk, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != -1 || errno != EPIPE)
+		return wl_fail("SHUT_WR: a send went through after restore");
+	return 0;
+}
+
 static int shut_both(void)
 {
 	struct sockaddr_storage ss;
@@ -198,13 +211,15 @@ static int shut_both(void)
 
 	sr = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	sb = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (sr < 0 || sb < 0 || getsockname(u4, (struct sockaddr *)&ss, &sl) < 0 ||
+	sw = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sr < 0 || sb < 0 || sw < 0 || getsockname(u4, (struct sockaddr *)&ss, &sl) < 0 ||
 	    connect(sr, (struct sockaddr *)&ss, sl) < 0 ||
-	    connect(sb, (struct sockaddr *)&ss, sl) < 0 || shutdown(sr, SHUT_RD) < 0 ||
-	    shutdown(sb, SHUT_RDWR) < 0)
+	    connect(sb, (struct sockaddr *)&ss, sl) < 0 ||
+	    connect(sw, (struct sockaddr *)&ss, sl) < 0 || shutdown(sr, SHUT_RD) < 0 ||
+	    shutdown(sb, SHUT_RDWR) < 0 || shutdown(sw, SHUT_WR) < 0)
 		return wl_fail("shutdown pair: %m");
 	return check_shut(sr, POLLRDHUP, "SHUT_RD") ||
-	       check_shut(sb, POLLHUP | POLLRDHUP, "SHUT_RDWR");
+	       check_shut(sb, POLLHUP | POLLRDHUP, "SHUT_RDWR") || check_shut_wr(sw);
 }
 
 static int check_bound(int sk, const char *want, int port)
@@ -234,7 +249,7 @@ int main(int argc, char **argv)
 	    check_bound(rp2, "127.0.0.1", prp))
 		return 1;
 	if (check_shut(sr, POLLRDHUP, "SHUT_RD") ||
-	    check_shut(sb, POLLHUP | POLLRDHUP, "SHUT_RDWR"))
+	    check_shut(sb, POLLHUP | POLLRDHUP, "SHUT_RDWR") || check_shut_wr(sw))
 		return 1;
 	return wl_pass();
 }
