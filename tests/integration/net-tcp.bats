@@ -77,3 +77,15 @@ tcp_roundtrip()
 	wl_go || return
 	wl_finish
 }
+
+# A connection in a listener's accept queue cannot be made again there:
+# refused at checkpoint with one line, the program goes on untouched.
+@test "tcp: a listener with a connection not yet accepted is refused, the tree runs on" {
+	wl_start_ns "--net" net_tcp_pair pending || return
+	run clean_exec "$CKPT_OCI" checkpoint --tcp-established --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(inet socket\) in pid $WL_PID: listener with connections not yet accepted"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	wl_go || return
+	_wl_wait_pass "$WL_NS_PARENT" "net_tcp_pair after the refused checkpoint"
+}

@@ -17,6 +17,8 @@
  *              FIN_WAIT2 with the client's bytes unread
  *   last_ack   the client shut down first (FIN_WAIT2), the server then,
  *              behind a full window (LAST_ACK)
+ *   pending    the client connected and sent, the server not accepted yet:
+ *              the checkpoint is refused, the program goes on (no restore)
  *   closed     established with bytes both ways, restored with --tcp-close:
  *              each end is closed, its next read says ECONNRESET, the one
  *              after reads the end, a write fails with EPIPE
@@ -209,7 +211,7 @@ static int lo_up(void)
 }
 
 /* c connected to s over loopback, both with small buffers. */
-static int pair(int fam, int port, struct end *c, struct end *s)
+static int pair(int fam, int port, struct end *c, struct end *s, int *pending)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
@@ -237,11 +239,17 @@ static int pair(int fam, int port, struct end *c, struct end *s)
 	if (bind(ls, (void *)&ss, len) < 0 || listen(ls, 1) < 0 ||
 	    connect(c->sk, (void *)&ss, len) < 0)
 		return failed("listen/connect: %m");
+	c->dir = 0;
+	s->dir = 1;
+	/* the connection left in the listener's accept queue */
+	if (pending) {
+		*pending = ls;
+		return 0;
+	}
 	s->sk = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 	if (s->sk < 0)
 		return failed("accept: %m");
 	close(ls);
-	c->dir = 0;
 	s->dir = 1;
 	return 0;
 }
@@ -275,9 +283,10 @@ int main(int argc, char **argv)
 	int fam = argc > 2 && !strcmp(argv[2], "6") ? AF_INET6 : AF_INET;
 	int port = argc > 3 ? atoi(argv[3]) : 7310;
 	struct end c = {0}, s = {0};
+	int ls = -1;
 
 	wl_init(argc, argv);
-	if (lo_up() < 0 || pair(fam, port, &c, &s) < 0)
+	if (lo_up() < 0 || pair(fam, port, &c, &s, strcmp(mode, "pending") ? NULL : &ls) < 0)
 		return 1;
 	if (!strcmp(mode, "flight")) {
 		if (fill(&c) < 0 || fill(&s) < 0 || check_states(&c, 1, &s, 1) < 0)
@@ -286,6 +295,9 @@ int main(int argc, char **argv)
 		if (send_some(&c, 1000) < 0 || shutdown(c.sk, SHUT_WR) < 0 ||
 		    send_some(&s, 1500) < 0 ||
 		    check_states(&c, TCP_FIN_WAIT2, &s, TCP_CLOSE_WAIT) < 0)
+			return 1;
+	} else if (!strcmp(mode, "pending")) {
+		if (send_some(&c, 100) < 0)
 			return 1;
 	} else if (!strcmp(mode, "closed")) {
 		if (send_some(&c, 100) < 0 || send_some(&s, 200) < 0 ||
@@ -329,6 +341,13 @@ int main(int argc, char **argv)
 			return wl_fail("the client could send after shutdown: %m");
 		if (shutdown(s.sk, SHUT_WR) < 0 || recv_until(&c, s.sent, true) < 0 ||
 		    check_states(&c, TCP_CLOSE, &s, TCP_CLOSE) < 0)
+			return 1;
+	} else if (!strcmp(mode, "pending")) {
+		s.sk = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+		if (s.sk < 0)
+			return wl_fail("accept after the refused checkpoint: %m");
+		if (recv_until(&s, c.sent, false) < 0 || send_some(&s, 50) < 0 ||
+		    recv_until(&c, s.sent, false) < 0)
 			return 1;
 	} else if (!strcmp(mode, "closed")) {
 		if (check_closed(&c, "client") < 0 || check_closed(&s, "server") < 0)
