@@ -73,6 +73,26 @@ refused_by_mac()
 	no_tree_left
 }
 
+# tree_pid PID: PID is taken by a process this test made: a fork of the
+# restore (its command line names $T/bundle) or a task of the tree (the
+# workload's environment names $T/ready and $T/go), or one that cannot tell
+# any more (a zombie, a task whose memory is being replaced). Pids wrap fast
+# on a busy machine: a pid of the checkpointed tree freed at the checkpoint
+# may be any other program's by now, and that one is not left by us.
+tree_pid()
+{
+	local status cmd env
+
+	status=$(awk '/^(State|Kthread):/ { print $1 $2 }' "/proc/$1/status" 2>/dev/null)
+	[[ $status == *State:* && $status != *Kthread:1* ]] || return 1
+	[[ $status != *State:Z* ]] || return 0
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline")
+	env=$(tr '\0' '\n' 2>/dev/null <"/proc/$1/environ")
+	[[ $cmd == *"$T/"* || $env == *"$T/"* ]] && return 0
+	# nothing to read: being replaced, or exited since
+	[[ -z $cmd && -e /proc/$1 ]]
+}
+
 # No pid of a process tree, no restore of this bundle still running, no
 # container in this test's runc root.
 no_tree_left()
@@ -80,7 +100,7 @@ no_tree_left()
 	local pid
 
 	for pid in $PIDS; do
-		! kill -0 "$pid" 2>/dev/null || fail "pid $pid exists after a refused restore"
+		! tree_pid "$pid" || fail "pid $pid exists after a refused restore"
 	done
 	! pgrep -f "restore.* $T/bundle" >/dev/null || fail "a restore is left: $(pgrep -af "$T/bundle")"
 	[[ -z ${RUNC_ROOT:-} || -z $("$RUNC" --root "$RUNC_ROOT" list -q 2>/dev/null) ]] ||
@@ -414,13 +434,14 @@ refused_unauth()
 	no_tree_left
 }
 
-# pids_gone PID...: none of them in use any more (a zombie counts as in use).
+# pids_gone PID...: none of them in use any more by a process of this
+# test (tree_pid: a zombie counts as in use).
 pids_gone()
 {
 	local pid
 
 	for pid in "$@"; do
-		[[ ! -e /proc/$pid ]] || return 1
+		! tree_pid "$pid" || return 1
 	done
 }
 
