@@ -77,6 +77,29 @@ static void child_die_with_parent(void)
 }
 
 /*
+ * A root born to ckpt-oci's parent (CLONE_PARENT) has a parent-death
+ * signal for that parent, not for ckpt-oci: killed before it seized the
+ * tree, ckpt-oci would leave the root waiting for it for ever, and the
+ * root's children with it. Such a root holds a pidfd of ckpt-oci (made
+ * before the clone, so a death before the child runs is seen too) until
+ * the puppeteer closes it, and waits in poll() on it, not in futex().
+ */
+static int child_owner_fd = -1;
+
+__attribute__((noreturn)) static void child_wait_seized(void)
+{
+	struct pollfd p = {child_owner_fd, POLLIN, 0};
+	static int never;
+
+	for (;;) {
+		if (child_owner_fd < 0)
+			syscall(SYS_futex, &never, FUTEX_WAIT, 0, NULL, NULL, 0);
+		else if (poll(&p, 1, -1) != 0 && (p.revents || errno != EINTR))
+			_exit(127); /* ckpt-oci is gone: whoever reaps us cleans up */
+	}
+}
+
+/*
  * Taking on a task's filesystem credentials and back (rconfine_enter,
  * confine_leave) clears the parent-death signal (the kernel does on any
  * change of fsuid or capabilities): set again, the parent checked again,
@@ -115,7 +138,8 @@ static int close_others(const struct rtask *t, int keep, int keep2, ckpt_err_t *
 	while ((de = readdir(d))) {
 		int fd = atoi(de->d_name);
 
-		if (de->d_name[0] == '.' || fd == keep || fd == keep2 || fd == dirfd(d) ||
+		if (de->d_name[0] == '.' || fd == keep || fd == keep2 || fd == child_owner_fd ||
+		    fd == dirfd(d) ||
 		    (fd < keep && saved[fd / 8] & (1 << (fd % 8))))
 			continue;
 		if (n == cap) {
@@ -237,10 +261,10 @@ static bool paths_in_root(const struct rctx *rc)
 	return rc->ns.flags & (CLONE_NEWNS | CLONE_NEWNET);
 }
 
-__attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t, int parent_fd)
+__attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t, int parent_fd,
+						 int owner_fd)
 {
 	ckpt_err_t err = { 0 };
-	static int never;
 
 	/* the parent's pidfd above every fd the task will have (img_fd, img_fd + 1) */
 	if (parent_fd >= 0 && (t->zombie || t->img_fd < 0)) {
@@ -248,6 +272,11 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 	} else if (parent_fd >= 0) {
 		child_parent_fd = fcntl(parent_fd, F_DUPFD_CLOEXEC, t->img_fd + 2);
 		close(parent_fd);
+	}
+	if (owner_fd >= 0) {
+		child_owner_fd = fcntl(owner_fd, F_DUPFD_CLOEXEC, t->img_fd + 2);
+		close(owner_fd);
+		rc->shared->owner_fd = child_owner_fd;
 	}
 	child_die_with_parent();
 	/* whatever ckpt-oci inherited (an ignored SIGPIPE...) must not leak in */
@@ -304,8 +333,7 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 	    child_setup_misc(t, &err) < 0)
 		child_fail(rc, t, "%s", err.msg);
 	slot_done(rc, t, 1);
-	for (;;)
-		syscall(SYS_futex, &never, FUTEX_WAIT, 0, NULL, NULL, 0);
+	child_wait_seized();
 }
 
 int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_pid,
@@ -319,7 +347,7 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 		.set_tid_size = 1,
 	};
 	long pid;
-	int ret, parent_fd, e;
+	int ret, parent_fd, owner_fd = -1, e;
 
 	/* in ckpt-oci, the tree's paths are ours: open them here, as the rest */
 	if (t == rc->root && !paths_in_root(rc)) {
@@ -350,12 +378,25 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 		}
 	}
 	parent_fd = syscall(__NR_pidfd_open, a.flags & CLONE_PARENT ? getppid() : getpid(), 0);
+	if (a.flags & CLONE_PARENT) {
+		owner_fd = syscall(__NR_pidfd_open, getpid(), 0);
+		if (owner_fd < 0) {
+			e = errno;
+			if (parent_fd >= 0)
+				close(parent_fd);
+			if (t == rc->root)
+				(void)ns_spawned_all(&rc->ns, &(ckpt_err_t){0});
+			return ckpt_error(err, e, "pidfd_open of ckpt-oci");
+		}
+	}
 	pid = syscall(__NR_clone3, &a, sizeof(a));
 	e = errno;
 	if (pid == 0)
-		child_main(rc, t, parent_fd);
+		child_main(rc, t, parent_fd, owner_fd);
 	if (parent_fd >= 0)
 		close(parent_fd);
+	if (owner_fd >= 0)
+		close(owner_fd);
 	if (t == rc->root) {
 		ret = ns_spawned_all(&rc->ns, err);
 		__atomic_store_n(&rc->shared->born, 1, __ATOMIC_SEQ_CST);

@@ -180,6 +180,9 @@ static int puppeteer_task(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	/* the page image, open in the task since its memory was filled */
 	if (ret == 0)
 		ret = RSYS_OK(&t->rs, NULL, err, SYS_close, t->img_fd, 0, 0, 0, 0, 0);
+	/* the root's watch on us, which seizing it made useless (PTRACE_O_EXITKILL) */
+	if (ret == 0 && t == rc->root && rc->shared->owner_fd >= 0)
+		ret = RSYS_OK(&t->rs, NULL, err, SYS_close, rc->shared->owner_fd, 0, 0, 0, 0, 0);
 	for (int i = 0; ret == 0 && i < t->nthreads; i++)
 		ret = rthread_restore(rc, t, &t->threads[i], err);
 	if (ret == 0)
@@ -520,6 +523,7 @@ static int map_control(struct rctx *rc, ckpt_err_t *err)
 			rc->cow_made = NULL;
 		return ckpt_error(err, errno, "map control block");
 	}
+	rc->shared->owner_fd = -1;
 	return 0;
 }
 

@@ -41,6 +41,7 @@ struct rslot {
 struct rshared {
 	int done;		/* futex: tasks that are ready or failed */
 	int born;		/* futex: the root's clone is over (ckpt-oci left its cgroups) */
+	int owner_fd;		/* in a root born to our parent: its pidfd of us, -1 none */
 	struct rslot slot[];
 };
 

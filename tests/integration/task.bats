@@ -50,6 +50,39 @@ load helpers
 	assert_output PASS
 }
 
+# The root of restore -d with a parent-death signal is born to ckpt-oci's
+# parent: ckpt-oci killed before it seized the tree (its first ptrace
+# call) fires no signal in it. It watches ckpt-oci itself and goes, and
+# its children with it.
+@test "task: restore -d killed before it seizes a root born to its parent leaves no task" {
+	local root
+	wl_start pdeathsig
+	ckpt_checkpoint
+	PIDS=$(jq '.tasks[].threads[]' "$T/bundle/pstree.json")
+	root=$(jq '.tasks[0].pid' "$T/bundle/pstree.json")
+	[[ $root == "$WL_PID" ]] || fail "root of the bundle $root, workload $WL_PID"
+	# started by this shell, which lives on: the root's parent stays
+	CKPT_OCI_FAULT=kill-self:KILL:1 ckpt_restore_bg -d
+	local rc=0
+	wait "$RESTORE_PID" || rc=$?
+	[[ $rc -eq 137 ]] || fail "not killed at its first ptrace call: status $rc"
+	# each a fork of the restore (its command line names $T/bundle), or
+	# exited: a pid freed may be another program's at once on a busy machine
+	local pid
+	for pid in $PIDS; do
+		wait_until 10 eval "! _restore_fork_alive $pid" || {
+			ps -o pid=,ppid=,stat=,args= -p "$pid" >&2
+			kill -KILL "$pid"
+			fail "task $pid left"
+		}
+	done
+}
+
+_restore_fork_alive()
+{
+	pid_alive "$1" && grep -aqs -- "$T/bundle" "/proc/$1/cmdline"
+}
+
 @test "task: audit loginuid of a process, a thread and a child (dynamic)" {
 	wl_roundtrip loginuid
 }
