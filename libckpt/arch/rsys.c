@@ -260,6 +260,32 @@ __asm__(".pushsection .rodata\n"
 	"rsys_code_vmsplice_end:\n"
 	".popsection\n");
 
+__asm__(".pushsection .rodata\n"
+	".globl rsys_code_batch\n"
+	"rsys_code_batch:\n"
+	"1:	test %r13, %r13\n"
+	"	jz 2f\n"
+	"	mov (%r12), %eax\n" /* nr: the low half, zero-extended */
+	"	mov 8(%r12), %rdi\n"
+	"	mov 16(%r12), %rsi\n"
+	"	mov 24(%r12), %rdx\n"
+	"	mov 32(%r12), %r10\n"
+	"	mov 40(%r12), %r8\n"
+	"	mov 48(%r12), %r9\n"
+	"	syscall\n"
+	"	mov %rax, 56(%r12)\n"
+	"	cmp $-4095, %rax\n"
+	"	jb 3f\n"
+	"	testb $1, 4(%r12)\n" /* RSYS_BATCH_SOFT */
+	"	jz 2f\n"
+	"3:	add $64, %r12\n"
+	"	dec %r13\n"
+	"	jmp 1b\n"
+	"2:	int3\n"
+	".globl rsys_code_batch_end\n"
+	"rsys_code_batch_end:\n"
+	".popsection\n");
+
 int rsys_code_start(struct rsys *r, uint64_t rip, uint64_t r12, uint64_t r13, uint64_t r14,
 		    ckpt_err_t *err)
 {
@@ -560,4 +586,108 @@ uint64_t rsys_find_syscall(pid_t pid)
 		}
 	}
 	return f.found;
+}
+
+_Static_assert(sizeof(struct rsys_batch_ent) == 64, "rsys_code_batch walks 64-byte entries");
+
+struct rsys_batch *rsys_batch_new(struct rsys *rs, uint64_t code, size_t table_off,
+				  size_t data_len)
+{
+	struct rsys_batch *b = xzalloc(sizeof(*b) + data_len);
+
+	b->rs = rs;
+	b->code = code;
+	b->table_off = table_off;
+	b->data_len = data_len;
+	return b;
+}
+
+void rsys_batch_free(struct rsys_batch *b)
+{
+	free(b);
+}
+
+int rsys_batch_add(struct rsys_batch *b, unsigned flags, int64_t expect, long nr, const uint64_t a[6],
+		   ckpt_err_t *err, const char *fmt, ...)
+{
+	struct rsys_batch_ent *e;
+	va_list ap;
+
+	if (b->n == RSYS_BATCH_MAX) {
+		int ret = rsys_batch_flush(b, err);
+
+		if (ret < 0)
+			return ret;
+	}
+	e = &b->ent[b->n];
+	e->nr = (uint64_t)nr | (flags & RSYS_BATCH_SOFT ? 1ULL << 32 : 0);
+	memcpy(e->a, a, sizeof(e->a));
+	e->ret = 0;
+	b->flags[b->n] = flags;
+	b->expect[b->n] = expect;
+	va_start(ap, fmt);
+	vsnprintf(b->what[b->n], sizeof(b->what[0]), fmt, ap);
+	va_end(ap);
+	b->n++;
+	return 0;
+}
+
+int rsys_batch_data(struct rsys_batch *b, const void *buf, size_t len, uint64_t *at,
+		    ckpt_err_t *err)
+{
+	size_t off;
+
+	if (len > b->data_len)
+		return ckpt_error_msg(err, E2BIG, "%zu bytes do not fit a remote batch", len);
+	if (b->data_used + len > b->data_len) {
+		int ret = rsys_batch_flush(b, err);
+
+		if (ret < 0)
+			return ret;
+	}
+	off = (b->data_used + 7) & ~7UL;
+	if (off + len > b->data_len)
+		off = b->data_used;
+	memcpy(b->data + off, buf, len);
+	b->data_used = off + len;
+	*at = rsys_at(b->rs, b->table_off + RSYS_BATCH_MAX * sizeof(b->ent[0]) + off);
+	return 0;
+}
+
+int rsys_batch_flush(struct rsys_batch *b, ckpt_err_t *err)
+{
+	size_t table = b->n * sizeof(b->ent[0]);
+	int n = b->n, ret = 0;
+
+	if (!n)
+		return 0;
+	b->n = 0;
+	if (b->data_used)
+		ret = rsys_put(b->rs, b->table_off + RSYS_BATCH_MAX * sizeof(b->ent[0]), b->data,
+			       b->data_used, err);
+	b->data_used = 0;
+	if (ret == 0)
+		ret = rsys_put(b->rs, b->table_off, b->ent, table, err);
+	if (ret == 0)
+		ret = rsys_run_code(b->rs, b->code, rsys_at(b->rs, b->table_off), n, 0, err);
+	if (ret == 0)
+		ret = rsys_get(b->rs, b->table_off, b->ent, table, err);
+	if (ret < 0)
+		return ckpt_error_wrap(err, "remote batch of %d calls", n);
+	for (int i = 0; i < n; i++) {
+		const struct rsys_batch_ent *e = &b->ent[i];
+		char name[32];
+
+		pr_debug("%d: %s(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx) = %ld (batch)", b->rs->tid,
+			 rsys_name((uint32_t)e->nr, name), (unsigned long)e->a[0],
+			 (unsigned long)e->a[1], (unsigned long)e->a[2], (unsigned long)e->a[3],
+			 (unsigned long)e->a[4], (unsigned long)e->a[5], (long)e->ret);
+		if (e->ret < 0 && e->ret > -4096 && !(b->flags[i] & RSYS_BATCH_SOFT))
+			return ckpt_error(err, (int)-e->ret, "%s", b->what[i]);
+		if (b->flags[i] & RSYS_BATCH_EXPECT && e->ret != b->expect[i])
+			return ckpt_error_msg(err, e->ret < 0 && e->ret > -4096 ? (int)-e->ret : EFAULT,
+					      "%s: %ld where %ld was due", b->what[i], (long)e->ret,
+					      (long)b->expect[i]);
+	}
+	return 0;
 }

@@ -140,6 +140,56 @@ int rsys_code_done(struct rsys *r, ckpt_err_t *err) __attribute__((warn_unused_r
 int rsys_code_finish(struct rsys *r, struct user_regs_struct *regs, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 
+/*
+ * A batch of remote calls run by the thread itself in one stop: a table of
+ * entries in its scratch area, each {nr, six arguments, return value}, run
+ * in order by rsys_code_batch (r12: the table, r13: the count) until the
+ * end or the first call that fails (returns -4095..-1) without
+ * RSYS_BATCH_SOFT, then int3. One ptrace stop pair for the whole table
+ * where RSYS costs one per call. Buffers the calls point to (paths,
+ * iovecs) go with the table (rsys_batch_data). A batch is flushed when
+ * full and by rsys_batch_flush, which reports the first failure as RSYS_OK
+ * and rsys_check would, with the label given to rsys_batch_add.
+ */
+#define RSYS_BATCH_MAX	  256
+#define RSYS_BATCH_SOFT	  1u /* its error is a result: the batch goes on, no failure */
+#define RSYS_BATCH_EXPECT 2u /* anything but `expect` is a failure (EFAULT) */
+
+struct rsys_batch_ent {
+	uint64_t nr; /* bit 32: RSYS_BATCH_SOFT, read by the code */
+	uint64_t a[6];
+	int64_t ret;
+};
+
+struct rsys_batch {
+	struct rsys *rs;
+	uint64_t code;	      /* rsys_code_batch in the task */
+	size_t table_off;     /* scratch offset of the table, then of the data */
+	size_t data_len;      /* room for data after the table */
+	size_t data_used;
+	int n;
+	struct rsys_batch_ent ent[RSYS_BATCH_MAX];
+	int64_t expect[RSYS_BATCH_MAX];
+	unsigned flags[RSYS_BATCH_MAX];
+	char what[RSYS_BATCH_MAX][80];
+	unsigned char data[];
+};
+
+/* A batch on rs: the table at scratch offset table_off, data_len bytes of data after it. */
+struct rsys_batch *rsys_batch_new(struct rsys *rs, uint64_t code, size_t table_off,
+				  size_t data_len);
+void rsys_batch_free(struct rsys_batch *b);
+/* Queue a call (flushing first when the table is full). */
+__attribute__((format(printf, 7, 8), warn_unused_result)) int
+rsys_batch_add(struct rsys_batch *b, unsigned flags, int64_t expect, long nr, const uint64_t a[6],
+	       ckpt_err_t *err, const char *fmt, ...);
+/* Copy len bytes into the batch's data: *at gets their address in the task (may flush). */
+int rsys_batch_data(struct rsys_batch *b, const void *buf, size_t len, uint64_t *at,
+		    ckpt_err_t *err) __attribute__((warn_unused_result));
+/* Run what is queued; the first failure as an error. */
+int rsys_batch_flush(struct rsys_batch *b, ckpt_err_t *err) __attribute__((warn_unused_result));
+extern const unsigned char rsys_code_batch[], rsys_code_batch_end[];
+
 /* Memory of the traced task through /proc/PID/mem (works on read-only pages). */
 int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err);
 int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, ckpt_err_t *err);

@@ -41,6 +41,21 @@
 
 #define TASK_SIZE MEM_TASK_SIZE
 
+/*
+ * The memory phase queues its mmap, madvise, preadv, mprotect and mlock
+ * calls in a batch (rsys.h) run by the task in one stop: a VMA cost two
+ * ptrace stop pairs or more, now a batch of 256 calls costs one. The
+ * table lies in scratch above what synchronous calls use meanwhile (a
+ * path at the start of the data area, rmem_open), its data after it.
+ */
+#define BATCH_TABLE (2 * PAGE_SIZE)
+#define BATCH_DATA  (SCRATCH_SIZE - SCRATCH_DATA - BATCH_TABLE - RSYS_BATCH_MAX * 64)
+
+static struct rsys_batch *batch_new(struct rctx *rc, struct rtask *t)
+{
+	return rsys_batch_new(&t->rs, rc->scratch + SCRATCH_BATCH, BATCH_TABLE, BATCH_DATA);
+}
+
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 1
 #endif
@@ -90,20 +105,22 @@ struct fcache {
 	long fd;
 };
 
-static int fcache_close(struct rtask *t, struct fcache *fc, ckpt_err_t *err)
+/* Closed after the mappings queued before (its result, as ever, not a failure). */
+static int fcache_close(struct rsys_batch *b, struct fcache *fc, ckpt_err_t *err)
 {
-	long r;
 	int ret = 0;
 
 	if (fc->fd >= 0)
-		ret = RSYS(&t->rs, &r, err, SYS_close, fc->fd, 0, 0, 0, 0, 0);
+		ret = rsys_batch_add(b, RSYS_BATCH_SOFT, 0, SYS_close,
+				     (uint64_t[6]){(uint64_t)fc->fd}, err, "close %ld", fc->fd);
 	fc->fd = -1;
 	fc->path = NULL;
 	return ret;
 }
 
-static int fcache_open(struct rtask *t, struct fcache *fc, uint64_t data, const char *path,
-		       int flags, long *fd, ckpt_err_t *err)
+/* Opened at once (its fd number is needed): the path lies below the batch's table. */
+static int fcache_open(struct rtask *t, struct rsys_batch *b, struct fcache *fc, uint64_t data,
+		       const char *path, int flags, long *fd, ckpt_err_t *err)
 {
 	int ret;
 
@@ -111,7 +128,7 @@ static int fcache_open(struct rtask *t, struct fcache *fc, uint64_t data, const 
 		*fd = fc->fd;
 		return 0;
 	}
-	ret = fcache_close(t, fc, err);
+	ret = fcache_close(b, fc, err);
 	if (ret == 0)
 		ret = rmem_open(t, data, path, flags, fd, err);
 	if (ret == 0) {
@@ -124,8 +141,10 @@ static int fcache_open(struct rtask *t, struct fcache *fc, uint64_t data, const 
 
 /* Where the mapping comes from. *fd is to be closed unless it is fc's. */
 static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, int *flags, long *fd,
-		      struct fcache *fc, ckpt_err_t *err)
+		      struct fcache *fc, struct rsys_batch *b, ckpt_err_t *err)
 {
+	int ret;
+
 	*fd = -1;
 	switch (v->kind) {
 	case VMA_ANON:
@@ -133,12 +152,14 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 		return 0;
 	case VMA_FILE:
 		/* open for writing when the mapping was made from a writable file */
-		return fcache_open(t, fc, rc->scratch + SCRATCH_DATA, v->path,
+		return fcache_open(t, b, fc, rc->scratch + SCRATCH_DATA, v->path,
 				   vma_writes_file(v) ? O_RDWR : O_RDONLY, fd, err);
 	case VMA_SHMEM:
 	case VMA_MEMFD:
 	case VMA_GHOST:
-		return rmem_object_source(rc, t, v, flags, fd, err);
+		/* its calls use the scratch area as they please: run what is queued first */
+		ret = rsys_batch_flush(b, err);
+		return ret < 0 ? ret : rmem_object_source(rc, t, v, flags, fd, err);
 	default:
 		return ckpt_error_msg(err, EPROTO, "VMA %#lx: cannot map", (unsigned long)v->start);
 	}
@@ -184,38 +205,38 @@ static int vma_map_sysv(struct rtask *t, const struct rvma *v, ckpt_err_t *err)
 }
 
 static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, struct fcache *fc,
-		   ckpt_err_t *err)
+		   struct rsys_batch *b, ckpt_err_t *err)
 {
 	int flags = MAP_FIXED | (v->shared ? MAP_SHARED : MAP_PRIVATE);
-	long fd, r, r2;
+	long fd;
 	int ret;
 
 	if (v->keep)
 		return 0; /* made before the fork, pages and all */
-	if (v->kind == VMA_SYSV)
-		return vma_map_sysv(t, v, err);
+	if (v->kind == VMA_SYSV) {
+		ret = rsys_batch_flush(b, err);
+		return ret < 0 ? ret : vma_map_sysv(t, v, err);
+	}
 	if (has_flag(v->vmflags, "gd"))
 		flags |= MAP_GROWSDOWN;
 	if (has_flag(v->vmflags, "nr"))
 		flags |= MAP_NORESERVE;
 	if (v->populate)
 		flags |= MAP_POPULATE;
-	ret = vma_source(rc, t, v, &flags, &fd, fc, err);
+	ret = vma_source(rc, t, v, &flags, &fd, fc, b, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "VMA %#lx-%#lx", (unsigned long)v->start,
 				       (unsigned long)v->end);
-	ret = RSYS(&t->rs, &r, err, SYS_mmap, v->start, v->end - v->start, v->tmp_prot, flags, fd,
-		   (flags & MAP_ANONYMOUS) ? 0 : v->pgoff);
-	if (fd >= 0 && fd != fc->fd && RSYS(&t->rs, &r2, err, SYS_close, fd, 0, 0, 0, 0, 0) < 0 &&
-	    ret == 0)
-		ret = -err->code;
-	ret = rsys_check(ret, r, err, "mmap %#lx", (unsigned long)(v->start));
-	if (ret == 0 && (uint64_t)r != v->start)
-		ret = ckpt_error_msg(err, EFAULT, "mmap at %#lx landed at %#lx",
-				     (unsigned long)v->start, (unsigned long)r);
-	if (ret < 0)
-		return ckpt_error_wrap(err, "VMA `%s`", v->path);
-	return 0;
+	/* the label names the VMA: the batch reports its failure later */
+	ret = rsys_batch_add(b, RSYS_BATCH_EXPECT, (int64_t)v->start, SYS_mmap,
+			     (uint64_t[6]){v->start, v->end - v->start, (uint64_t)v->tmp_prot,
+					   (uint64_t)flags, (uint64_t)fd,
+					   (flags & MAP_ANONYMOUS) ? 0 : v->pgoff},
+			     err, "VMA `%.40s`: mmap %#lx", v->path, (unsigned long)v->start);
+	if (ret == 0 && fd >= 0 && fd != fc->fd)
+		ret = rsys_batch_add(b, RSYS_BATCH_SOFT, 0, SYS_close, (uint64_t[6]){(uint64_t)fd},
+				     err, "close %ld", fd);
+	return ret;
 }
 
 /* The task reads its own pages: preadv with as many runs as fit in scratch. */
@@ -267,34 +288,31 @@ static void vmas_count_pages(struct rvma *vmas, int n, const struct mem_task *m)
 	}
 }
 
-static int run_populate(struct rtask *t, const struct rvma *vmas, int n, int *v, uint64_t addr,
-			uint64_t len, ckpt_err_t *err)
+/* A failure to populate is no failure: the reads fault the pages in. */
+static int run_populate(struct rsys_batch *b, const struct rvma *vmas, int n, int *v,
+			uint64_t addr, uint64_t len, ckpt_err_t *err)
 {
-	long r;
-	int ret;
-
 	while (*v < n && vmas[*v].end <= addr)
 		(*v)++;
 	if (len < POPULATE_MIN_PAGES * PAGE_SIZE || (*v < n && vmas[*v].populate))
 		return 0;
-	ret = RSYS(&t->rs, &r, err, SYS_madvise, addr, len, MADV_POPULATE_WRITE, 0, 0, 0);
-	if (ret == 0 && r < 0)
-		pr_debug("populate %#lx: %ld, ignoring", (unsigned long)addr, r);
-	return ret;
+	return rsys_batch_add(b, RSYS_BATCH_SOFT, 0, SYS_madvise,
+			      (uint64_t[6]){addr, len, MADV_POPULATE_WRITE}, err, "populate %#lx",
+			      (unsigned long)addr);
 }
 
 /* One preadv() by the task of n runs that are consecutive in its image. */
-static int fill_batch(struct rtask *t, uint64_t data, const struct iovec *iov, size_t n,
+static int fill_batch(struct rtask *t, struct rsys_batch *b, const struct iovec *iov, size_t n,
 		      uint64_t file_off, uint64_t total, ckpt_err_t *err)
 {
-	long r;
-	int ret = rsys_poke(t->host_pid, data, iov, n * sizeof(*iov), err);
+	uint64_t at;
+	int ret = rsys_batch_data(b, iov, n * sizeof(*iov), &at, err);
 
 	if (ret == 0)
-		ret = RSYS(&t->rs, &r, err, SYS_preadv, t->img_fd, data, n, file_off, 0, 0);
-	if (ret == 0 && (uint64_t)r != total)
-		ret = ckpt_error(err, r < 0 ? -r : EIO, "read %lu bytes of pages at offset %lu",
-				 (unsigned long)total, (unsigned long)file_off);
+		ret = rsys_batch_add(b, RSYS_BATCH_EXPECT, (int64_t)total, SYS_preadv,
+				     (uint64_t[6]){(uint64_t)t->img_fd, at, n, file_off}, err,
+				     "read %lu bytes of pages at offset %lu", (unsigned long)total,
+				     (unsigned long)file_off);
 	return ret;
 }
 
@@ -304,9 +322,10 @@ static int fill_batch(struct rtask *t, uint64_t data, const struct iovec *iov, s
 static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas, int nvmas,
 		      const struct mem_run *runs, size_t nruns, ckpt_err_t *err)
 {
-	size_t max_iov = MIN((size_t)IOV_MAX, (SCRATCH_SIZE - SCRATCH_DATA) / sizeof(struct iovec));
+	size_t max_iov = MIN((size_t)IOV_MAX, BATCH_DATA / 2 / sizeof(struct iovec));
 	cleanup_free struct iovec *iov = xzalloc(max_iov * sizeof(*iov));
-	uint64_t data = rc->scratch + SCRATCH_DATA, file_off = 0, next_off = 0, total = 0;
+	cleanup_free struct rsys_batch *b = batch_new(rc, t);
+	uint64_t file_off = 0, next_off = 0, total = 0;
 	size_t n = 0;
 	int vi = 0, ret;
 
@@ -318,14 +337,14 @@ static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas,
 		uint64_t len = runs[i].npages * PAGE_SIZE;
 		uint64_t off = runs[i].off * PAGE_SIZE;
 
-		ret = run_populate(t, vmas, nvmas, &vi, addr, len, err);
+		ret = run_populate(b, vmas, nvmas, &vi, addr, len, err);
 		if (ret < 0)
 			return ret;
 		while (len) {
 			uint64_t c;
 
 			if (n && (n == max_iov || off != next_off || total == FILL_MAX)) {
-				ret = fill_batch(t, data, iov, n, file_off, total, err);
+				ret = fill_batch(t, b, iov, n, file_off, total, err);
 				if (ret < 0)
 					return ret;
 				n = 0;
@@ -345,10 +364,11 @@ static int pages_fill(struct rctx *rc, struct rtask *t, const struct rvma *vmas,
 			len -= c;
 		}
 	}
-	return n ? fill_batch(t, data, iov, n, file_off, total, err) : 0;
+	ret = n ? fill_batch(t, b, iov, n, file_off, total, err) : 0;
+	return ret < 0 ? ret : rsys_batch_flush(b, err);
 }
 
-static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt_err_t *err)
+static int vma_finish(struct rsys_batch *b, const struct rvma *v, ckpt_err_t *err)
 {
 	static const struct {
 		const char *flag;
@@ -359,32 +379,35 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 		{"sr", MADV_SEQUENTIAL}, {"rr", MADV_RANDOM},
 	};
 	uint64_t len = v->end - v->start;
-	long r;
 	int ret;
 
 	for (size_t i = 0; i < ARRAY_SIZE(advice); i++) {
 		if (!has_flag(v->vmflags, advice[i].flag))
 			continue;
-		ret = RSYS(&t->rs, &r, err, SYS_madvise, v->start, len, advice[i].advice, 0, 0, 0);
-		ret = rsys_check(ret, r, err, "madvise %#lx", (unsigned long)(v->start));
+		ret = rsys_batch_add(b, 0, 0, SYS_madvise,
+				     (uint64_t[6]){v->start, len, (uint64_t)advice[i].advice}, err,
+				     "madvise %#lx", (unsigned long)v->start);
 		if (ret < 0)
 			return ret;
 	}
 	if (!strncmp(v->path, "[anon:", 6) && strlen(v->path) > 7) {
 		char name[256];
+		uint64_t at;
 
 		snprintf(name, sizeof(name), "%.*s", (int)strlen(v->path) - 7, v->path + 6);
-		ret = rsys_poke(t->host_pid, data, name, strlen(name) + 1, err);
+		ret = rsys_batch_data(b, name, strlen(name) + 1, &at, err);
 		if (ret == 0)
-			ret = RSYS(&t->rs, &r, err, SYS_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME,
-				   v->start, len, data, 0);
-		ret = rsys_check(ret, r, err, "name VMA %#lx", (unsigned long)(v->start));
+			ret = rsys_batch_add(b, 0, 0, SYS_prctl,
+					     (uint64_t[6]){PR_SET_VMA, PR_SET_VMA_ANON_NAME,
+							   v->start, len, at},
+					     err, "name VMA %#lx", (unsigned long)v->start);
 		if (ret < 0)
 			return ret;
 	}
 	if (v->tmp_prot != v->prot) {
-		ret = RSYS(&t->rs, &r, err, SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
-		ret = rsys_check(ret, r, err, "mprotect %#lx", (unsigned long)(v->start));
+		ret = rsys_batch_add(b, 0, 0, SYS_mprotect,
+				     (uint64_t[6]){v->start, len, (uint64_t)v->prot}, err,
+				     "mprotect %#lx", (unsigned long)v->start);
 		if (ret < 0)
 			return ret;
 	}
@@ -393,47 +416,44 @@ static int vma_finish(struct rtask *t, const struct rvma *v, uint64_t data, ckpt
 	 * neither RLIMIT_MEMLOCK nor the uid it will have (set later, with the
 	 * other credentials) stops a lock the task took before it dropped them.
 	 */
-	if (has_flag(v->vmflags, "lo")) {
-		ret = RSYS(&t->rs, &r, err, SYS_mlock2, v->start, len,
-			   has_flag(v->vmflags, "lf") ? MLOCK_ONFAULT : 0, 0, 0, 0);
-		ret = rsys_check(ret, r, err, "mlock %#lx", (unsigned long)(v->start));
-		if (ret < 0)
-			return ret;
-	}
+	if (has_flag(v->vmflags, "lo"))
+		return rsys_batch_add(b, 0, 0, SYS_mlock2,
+				      (uint64_t[6]){v->start, len,
+						    has_flag(v->vmflags, "lf") ? MLOCK_ONFAULT : 0},
+				      err, "mlock %#lx", (unsigned long)v->start);
 	return 0;
 }
 
 /* Sealed VMAs (mseal, 6.10+) are sealed when nothing is left to change in them. */
-static int vmas_seal(struct rtask *t, const struct rvma *vmas, int n, ckpt_err_t *err)
+static int vmas_seal(struct rsys_batch *b, const struct rvma *vmas, int n, ckpt_err_t *err)
 {
 	for (int i = 0; i < n; i++) {
-		long r;
 		int ret;
 
 		if (vmas[i].kind == VMA_VDSO || !has_flag(vmas[i].vmflags, "sl"))
 			continue;
-		ret = RSYS(&t->rs, &r, err, __NR_mseal, vmas[i].start, vmas[i].end - vmas[i].start,
-			   0, 0, 0, 0);
-		ret = rsys_check(ret, r, err, "mseal %#lx", (unsigned long)vmas[i].start);
+		ret = rsys_batch_add(b, 0, 0, __NR_mseal,
+				     (uint64_t[6]){vmas[i].start, vmas[i].end - vmas[i].start}, err,
+				     "mseal %#lx", (unsigned long)vmas[i].start);
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	return rsys_batch_flush(b, err);
 }
 
-static int guards_restore(struct rtask *t, ckpt_err_t *err)
+static int guards_restore(struct rtask *t, struct rsys_batch *b, ckpt_err_t *err)
 {
 	for (size_t i = 0; i < t->mem.nguards; i++) {
 		uint64_t addr = t->mem.guards[i].addr, len = t->mem.guards[i].npages * PAGE_SIZE;
-		long r;
 		int ret;
 
-		ret = RSYS(&t->rs, &r, err, SYS_madvise, addr, len, MADV_GUARD_INSTALL, 0, 0, 0);
-		ret = rsys_check(ret, r, err, "install guard pages at %#lx", (unsigned long)(addr));
+		ret = rsys_batch_add(b, 0, 0, SYS_madvise,
+				     (uint64_t[6]){addr, len, MADV_GUARD_INSTALL}, err,
+				     "install guard pages at %#lx", (unsigned long)addr);
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	return rsys_batch_flush(b, err);
 }
 
 /*
@@ -533,6 +553,7 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	cleanup_free struct rvma *vmas = NULL;
 	cleanup_free uint8_t *keep = xzalloc(t->mem.nvmas + 1);
 	cleanup_free struct mem_run *runs = NULL;
+	cleanup_free struct rsys_batch *b = batch_new(rc, t);
 	size_t nruns = t->mem.nruns;
 	int n = t->mem.nvmas, ret;
 	long r;
@@ -576,9 +597,11 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		ret = vdso_restore(rc, t, vmas, n, err);
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (vmas[i].kind != VMA_VDSO)
-			ret = vma_map(rc, t, &vmas[i], &fc, err);
-	if (fcache_close(t, &fc, ret < 0 ? NULL : err) < 0 && ret == 0)
-		ret = -err->code;
+			ret = vma_map(rc, t, &vmas[i], &fc, b, err);
+	if (ret == 0)
+		ret = fcache_close(b, &fc, err);
+	if (ret == 0)
+		ret = rsys_batch_flush(b, err);
 	if (ret == 0 && t->mem.ninherited)
 		ret = cow_drop(t, keep, err);
 	if (ret == 0)
@@ -591,12 +614,12 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 				     runs ? keep : NULL, err);
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (vmas[i].kind != VMA_VDSO)
-			ret = vma_finish(t, &vmas[i], rc->scratch + SCRATCH_DATA, err);
+			ret = vma_finish(b, &vmas[i], err);
 	if (ret == 0)
-		ret = guards_restore(t, err);
+		ret = guards_restore(t, b, err);
 	if (ret == 0)
 		ret = mm_restore(rc, t, err);
 	if (ret == 0)
-		ret = vmas_seal(t, vmas, n, err);
+		ret = vmas_seal(b, vmas, n, err);
 	return ret;
 }

@@ -247,6 +247,7 @@ static int child_scratch(struct rctx *rc, ckpt_err_t *err)
 		return ckpt_error(err, p == MAP_FAILED ? errno : EEXIST, "map scratch at %#lx",
 				  (unsigned long)rc->scratch);
 	memcpy(p, code, sizeof(code));
+	memcpy((char *)p + SCRATCH_BATCH, rsys_code_batch, rsys_code_batch_end - rsys_code_batch);
 	return 0;
 }
 

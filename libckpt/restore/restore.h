@@ -161,6 +161,7 @@ int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 int rthread_regs(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err);
 
 #define SCRATCH_CODE 0		/* syscall; int3 */
+#define SCRATCH_BATCH 64	/* rsys_code_batch */
 #define SCRATCH_DATA 4096	/* buffers for remote calls */
 
 #endif
