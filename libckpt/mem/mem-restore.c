@@ -94,48 +94,105 @@ int rmem_open(struct rtask *t, uint64_t data, const char *path, int flags, long 
 	return ret;
 }
 
-/* Where the mapping comes from: nothing, a file, or a shared object already made. */
 /*
- * The file of the last file mapping, still open in the task: a library is
- * five mappings of one file, opened once instead of five times.
+ * The files of the file mappings, opened in the task a group at a time:
+ * the next FCACHE_MAX distinct files from the VMA about to be mapped on,
+ * in one batch (their fd numbers are needed before their mmaps can be
+ * queued), kept open while their VMAs are mapped (a library is five
+ * mappings of one file), closed in the batch with the next group's opens.
  */
+#define FCACHE_MAX 16
+
 struct fcache {
-	const char *path;
-	int flags;
-	long fd;
+	const struct rvma *vmas; /* every VMA of the task, to look ahead in */
+	int nvmas;
+	int n;
+	struct {
+		const char *path;
+		int flags;
+		long fd;
+	} f[FCACHE_MAX];
 };
+
+static int vma_open_flags(const struct rvma *v)
+{
+	/* open for writing when the mapping was made from a writable file */
+	return vma_writes_file(v) ? O_RDWR : O_RDONLY;
+}
+
+static long fcache_find(const struct fcache *fc, const char *path, int flags)
+{
+	for (int i = 0; i < fc->n; i++)
+		if (fc->f[i].flags == flags && !strcmp(fc->f[i].path, path))
+			return fc->f[i].fd;
+	return -1;
+}
 
 /* Closed after the mappings queued before (its result, as ever, not a failure). */
 static int fcache_close(struct rsys_batch *b, struct fcache *fc, ckpt_err_t *err)
 {
 	int ret = 0;
 
-	if (fc->fd >= 0)
-		ret = rsys_batch_add(b, RSYS_BATCH_SOFT, 0, SYS_close,
-				     (uint64_t[6]){(uint64_t)fc->fd}, err, "close %ld", fc->fd);
-	fc->fd = -1;
-	fc->path = NULL;
+	for (int i = 0; ret == 0 && i < fc->n; i++)
+		if (fc->f[i].fd >= 0)
+			ret = rsys_batch_add(b, RSYS_BATCH_SOFT, 0, SYS_close,
+					     (uint64_t[6]){(uint64_t)fc->f[i].fd}, err, "close %ld",
+					     fc->f[i].fd);
+	fc->n = 0;
 	return ret;
 }
 
-/* Opened at once (its fd number is needed): the path lies below the batch's table. */
-static int fcache_open(struct rtask *t, struct rsys_batch *b, struct fcache *fc, uint64_t data,
-		       const char *path, int flags, long *fd, ckpt_err_t *err)
+/* The group of files from VMA first on, opened in one stop. */
+static int fcache_fill(struct rsys_batch *b, struct fcache *fc, int first, ckpt_err_t *err)
 {
-	int ret;
+	size_t bytes = 0;
+	int base, ret = rsys_batch_flush(b, err); /* the group's indices start at 0 */
 
-	if (fc->fd >= 0 && fc->flags == flags && !strcmp(fc->path, path)) {
-		*fd = fc->fd;
-		return 0;
-	}
-	ret = fcache_close(b, fc, err);
 	if (ret == 0)
-		ret = rmem_open(t, data, path, flags, fd, err);
-	if (ret == 0) {
-		fc->fd = *fd;
-		fc->path = path;
-		fc->flags = flags;
+		ret = fcache_close(b, fc, err);
+	base = b->n;
+	for (int i = first; ret == 0 && i < fc->nvmas && fc->n < FCACHE_MAX; i++) {
+		const struct rvma *v = &fc->vmas[i];
+		int flags = vma_open_flags(v);
+		size_t len = strlen(v->path) + 1;
+		uint64_t at;
+
+		if (v->keep || v->kind != VMA_FILE || fcache_find(fc, v->path, flags) >= 0)
+			continue;
+		/* the first always fits (a path is under PATH_MAX); the rest while there is room */
+		if (fc->n && bytes + len + 8 > BATCH_DATA)
+			break;
+		bytes += len + 8;
+		ret = rsys_batch_data(b, v->path, len, &at, err);
+		if (ret == 0)
+			ret = rsys_batch_add(b, 0, 0, SYS_openat,
+					     (uint64_t[6]){(uint64_t)AT_FDCWD, at,
+							   (uint64_t)(flags | O_CLOEXEC)},
+					     err, "open `%s` in the task", v->path);
+		fc->f[fc->n].path = v->path;
+		fc->f[fc->n].flags = flags;
+		fc->f[fc->n].fd = -1;
+		fc->n++;
 	}
+	if (ret == 0)
+		ret = rsys_batch_flush(b, err);
+	for (int i = 0; ret == 0 && i < fc->n; i++)
+		fc->f[i].fd = b->ent[base + i].ret;
+	if (ret < 0)
+		fc->n = 0; /* those opened go with the task: a failure kills it */
+	return ret;
+}
+
+static int fcache_open(struct rsys_batch *b, struct fcache *fc, const struct rvma *v, long *fd,
+		       ckpt_err_t *err)
+{
+	int flags = vma_open_flags(v), ret;
+
+	*fd = fcache_find(fc, v->path, flags);
+	if (*fd >= 0)
+		return 0;
+	ret = fcache_fill(b, fc, (int)(v - fc->vmas), err);
+	*fd = ret < 0 ? -1 : fcache_find(fc, v->path, flags);
 	return ret;
 }
 
@@ -151,9 +208,7 @@ static int vma_source(struct rctx *rc, struct rtask *t, const struct rvma *v, in
 		*flags |= MAP_ANONYMOUS;
 		return 0;
 	case VMA_FILE:
-		/* open for writing when the mapping was made from a writable file */
-		return fcache_open(t, b, fc, rc->scratch + SCRATCH_DATA, v->path,
-				   vma_writes_file(v) ? O_RDWR : O_RDONLY, fd, err);
+		return fcache_open(b, fc, v, fd, err);
 	case VMA_SHMEM:
 	case VMA_MEMFD:
 	case VMA_GHOST:
@@ -233,7 +288,7 @@ static int vma_map(struct rctx *rc, struct rtask *t, const struct rvma *v, struc
 					   (uint64_t)flags, (uint64_t)fd,
 					   (flags & MAP_ANONYMOUS) ? 0 : v->pgoff},
 			     err, "VMA `%.40s`: mmap %#lx", v->path, (unsigned long)v->start);
-	if (ret == 0 && fd >= 0 && fd != fc->fd)
+	if (ret == 0 && fd >= 0 && v->kind != VMA_FILE)
 		ret = rsys_batch_add(b, RSYS_BATCH_SOFT, 0, SYS_close, (uint64_t[6]){(uint64_t)fd},
 				     err, "close %ld", fd);
 	return ret;
@@ -516,11 +571,10 @@ static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 }
 
 /* Everything but the scratch area and the VMAs made before the fork goes. */
-static int unmap_all(struct rctx *rc, struct rtask *t, const struct rvma *vmas, int n,
+static int unmap_all(struct rctx *rc, struct rsys_batch *b, const struct rvma *vmas, int n,
 		     ckpt_err_t *err)
 {
 	uint64_t from = 0;
-	long r;
 	int ret = 0;
 
 	for (int i = 0; ret == 0 && i <= n; i++) {
@@ -530,25 +584,23 @@ static int unmap_all(struct rctx *rc, struct rtask *t, const struct rvma *vmas, 
 			continue;
 		/* the scratch area lies in a hole of every saved layout */
 		if (rc->scratch >= from && rc->scratch < s) {
-			if (rc->scratch > from) {
-				ret = RSYS(&t->rs, &r, err, SYS_munmap, from, rc->scratch - from, 0,
-					   0, 0, 0);
-				ret = rsys_check(ret, r, err, "unmap %#lx", (unsigned long)from);
-			}
+			if (rc->scratch > from)
+				ret = rsys_batch_add(b, 0, 0, SYS_munmap,
+						     (uint64_t[6]){from, rc->scratch - from}, err,
+						     "unmap %#lx", (unsigned long)from);
 			from = rc->scratch + SCRATCH_SIZE;
 		}
-		if (ret == 0 && s > from) {
-			ret = RSYS(&t->rs, &r, err, SYS_munmap, from, s - from, 0, 0, 0, 0);
-			ret = rsys_check(ret, r, err, "unmap %#lx", (unsigned long)from);
-		}
+		if (ret == 0 && s > from)
+			ret = rsys_batch_add(b, 0, 0, SYS_munmap, (uint64_t[6]){from, s - from}, err,
+					     "unmap %#lx", (unsigned long)from);
 		from = MAX(from, e);
 	}
-	return ret;
+	return ret < 0 ? ret : rsys_batch_flush(b, err);
 }
 
 int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	struct fcache fc = { NULL, 0, -1 };
+	struct fcache fc = {0};
 	struct ckpt_rseq_config rseq = {0};
 	cleanup_free struct rvma *vmas = NULL;
 	cleanup_free uint8_t *keep = xzalloc(t->mem.nvmas + 1);
@@ -562,6 +614,8 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	for (int i = 0; i < n; i++)
 		vma_init(&t->mem.vmas[i], &vmas[i]);
 	vmas_count_pages(vmas, n, &t->mem);
+	fc.vmas = vmas;
+	fc.nvmas = n;
 	if (t->mem.ninherited || t->nchildren) {
 		cow_kept(rc, t, keep);
 		for (int i = 0; i < n; i++) {
@@ -592,7 +646,7 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		if (ret < 0)
 			return ret;
 	}
-	ret = unmap_all(rc, t, vmas, n, err);
+	ret = unmap_all(rc, b, vmas, n, err);
 	if (ret == 0)
 		ret = vdso_restore(rc, t, vmas, n, err);
 	for (int i = 0; ret == 0 && i < n; i++)

@@ -8,16 +8,25 @@
  */
 #define LOG_PREFIX "restore: "
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "restore/restore.h"
 #include "task/task.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#define HPAGE_SIZE (2UL << 20)
+#define HEAP_HUGE_MIN (8UL << 20)
 
 /*
  * The saved fds, read by the files module (files_task_load: every member
@@ -234,4 +243,38 @@ void rc_load_free(struct rctx *rc)
 	pstree_free(&rc->tree);
 	json_free(rc->pstree);
 	rc->pstree = NULL;
+}
+
+static int heap_collapse(const struct proc_vma *v, void *arg, ckpt_err_t *err)
+{
+	uint64_t s = (v->start + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1), e = v->end & ~(HPAGE_SIZE - 1);
+	uint64_t t0 = now_ns();
+
+	if (strcmp(v->path, "[heap]") || e < s + HEAP_HUGE_MIN)
+		return 0;
+	if (madvise((void *)(uintptr_t)s, e - s, MADV_COLLAPSE) < 0)
+		pr_debug("heap %#lx-%#lx in huge pages: %s", (unsigned long)s, (unsigned long)e,
+			 strerror(errno));
+	else
+		pr_debug("heap %#lx-%#lx in huge pages in %.3f s", (unsigned long)s,
+			 (unsigned long)e, (now_ns() - t0) / 1e9);
+	return 1;
+}
+
+/*
+ * The restorer's heap, every task's documents in it, in huge pages before
+ * the tree is forked from it: each process of the tree is a fork of
+ * ckpt-oci (restore-child.c), and a fork copies the page table entries of
+ * its private memory, which the task unmaps again first thing (rmem_restore).
+ * With 4 KiB pages that is 512 entries per 2 MiB each way, growing with the
+ * tree: the most of a 1,000-process restore (copy_page_range and
+ * unmap_page_range in perf); a huge page is one entry each way. Best
+ * effort: a heap that cannot be collapsed stays as it is.
+ */
+void rc_heap_huge(void)
+{
+	ckpt_err_t e = {0};
+
+	if (proc_read_maps(AT_FDCWD, "/proc/self/maps", heap_collapse, NULL, &e) < 0)
+		ckpt_error_clear(&e);
 }

@@ -258,6 +258,7 @@ static int restore_tree(struct rctx *rc, ckpt_err_t *err)
 	cleanup_free struct pty_late *ttys = NULL;
 	int ret, nttys = 0;
 
+	rc_heap_huge();
 	ret = rchild_spawn(rc, rc->root, rc->own_pidns, &rc->root->host_pid, err);
 	if (ret < 0)
 		return ret;

@@ -141,6 +141,8 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 int rconfine_enter(const struct rctx *rc, const struct rtask *t, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 
+/* restore-load.c: the restorer's heap in huge pages before the tree is forked */
+void rc_heap_huge(void);
 /* mem-restore.c: the address space, rewritten through remote syscalls */
 int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 /* Pages of shared objects (shared anonymous, memfd), written from outside. */
