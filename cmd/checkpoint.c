@@ -18,42 +18,43 @@
 
 static void checkpoint_usage(FILE *f)
 {
-	fprintf(f, "usage: ckpt-oci checkpoint [--runtime runc|crun] [--root DIR] [-o BUNDLE]\n"
-		   "                           [--leave-running] [OPTIONS] CONTAINER\n"
-		   "       ckpt-oci checkpoint --pid PID -o BUNDLE [--leave-running] [OPTIONS]\n"
-		   "\n"
-		   "      --runtime NAME   the container's runtime: runc or crun (default: runc,\n"
-		   "                       or crun when only crun knows the container)\n"
-		   "      --root DIR       the runtime's state root (default /run/runc, /run/crun)\n"
-		   "  -p, --pid PID        root of the process tree to checkpoint\n"
-		   "  -o, --output DIR     bundle directory to create (must not exist;\n"
-		   "                       default for a container: ./CONTAINER-checkpoint)\n"
-		   "  -R, --leave-running  resume the tree afterwards (default: stop it)\n"
-		   "  -w, --work-dir DIR   where dump.log is written (default: beside the bundle)\n"
-		   "      --cgroup PATH    freeze this cgroup (v1 freezer or v2) instead of\n"
-		   "                       seizing thread by thread\n"
-		   "      --ghost-limit N  largest unlinked file saved with its content, in\n"
-		   "                       bytes (suffix K, M, G; default 64M)\n"
-		   "      --tcp-established  also checkpoint established TCP connections\n"
-		   "                       (TCP_REPAIR; default: refuse them)\n"
-		   "      --ext-unix-sk    a datagram unix socket connected to a named one\n"
-		   "                       outside the tree is connected to that name again\n"
-		   "                       at restore (default: refuse it)\n"
-		   "      --no-rootfs      leave the container's root directory changes out of\n"
-		   "                       the bundle (rootfs-diff.tar)\n"
-		   "      --key FILE       MAC the bundle with this key, shared with the nodes\n"
-		   "                       that restore it (default: this host's key,\n"
-		   "                       " BUNDLE_HOST_KEY ", made on first use)\n"
-		   "      --compress zstd[:LEVEL]  compress every file of the bundle, each 1 MiB\n"
-		   "                       chunk on its own (default level: 1, zstd's fast one)\n"
-		   "      --encrypt FILE   encrypt and authenticate every file with this key\n"
-		   "                       (32 bytes, 0600, as --key's); restore and inspect\n"
-		   "                       need it (--decrypt FILE)\n"
-		   "      --pre-dump       copy memory only, the tree running, and track the\n"
-		   "                       pages it writes from now on (the tree runs on)\n"
-		   "      --parent DIR     a pre-dump of the same tree: pages it holds that\n"
-		   "                       were not written since are referenced, not copied\n"
-		   "  -v, --verbose        progress on stderr\n");
+	fprintf(f,
+		"usage: ckpt-oci checkpoint [--runtime runc|crun] [--root DIR] [-o BUNDLE]\n"
+		"                           [--leave-running] [OPTIONS] CONTAINER\n"
+		"       ckpt-oci checkpoint --pid PID -o BUNDLE [--leave-running] [OPTIONS]\n"
+		"\n"
+		"      --runtime NAME   the container's runtime: runc or crun (default: runc,\n"
+		"                       or crun when only crun knows the container)\n"
+		"      --root DIR       the runtime's state root (default /run/runc, /run/crun)\n"
+		"  -p, --pid PID        root of the process tree to checkpoint\n"
+		"  -o, --output DIR     bundle directory to create (must not exist;\n"
+		"                       default for a container: ./CONTAINER-checkpoint)\n"
+		"  -R, --leave-running  resume the tree afterwards (default: stop it)\n"
+		"  -w, --work-dir DIR   where dump.log is written (default: beside the bundle)\n"
+		"      --cgroup PATH    freeze this cgroup (v1 freezer or v2) instead of\n"
+		"                       seizing thread by thread\n"
+		"      --ghost-limit N  largest unlinked file saved with its content, in\n"
+		"                       bytes (suffix K, M, G; default 64M)\n"
+		"      --tcp-established  also checkpoint established TCP connections\n"
+		"                       (TCP_REPAIR; default: refuse them)\n"
+		"      --ext-unix-sk    a datagram unix socket connected to a named one\n"
+		"                       outside the tree is connected to that name again\n"
+		"                       at restore (default: refuse it)\n"
+		"      --no-rootfs      leave the container's root directory changes out of\n"
+		"                       the bundle (rootfs-diff.tar)\n"
+		"      --key FILE       MAC the bundle with this key, shared with the nodes\n"
+		"                       that restore it (default: this host's key,\n"
+		"                       " BUNDLE_HOST_KEY ", made on first use)\n"
+		"      --compress zstd[:LEVEL]  compress every file of the bundle, each 1 MiB\n"
+		"                       chunk on its own (default level: 1, zstd's fast one)\n"
+		"      --encrypt FILE   encrypt and authenticate every file with this key\n"
+		"                       (32 bytes, 0600, as --key's); restore and inspect\n"
+		"                       need it (--decrypt FILE)\n"
+		"      --pre-dump       copy memory only, the tree running, and track the\n"
+		"                       pages it writes from now on (the tree runs on)\n"
+		"      --parent DIR     a pre-dump of the same tree: pages it holds that\n"
+		"                       were not written since are referenced, not copied\n"
+		"  -v, --verbose        progress on stderr\n");
 }
 
 static int container_work(void *arg, ckpt_err_t *err)
@@ -83,25 +84,25 @@ static int checkpoint_container(struct oci_checkpoint_opts *oci, struct ckpt_dum
 }
 
 static const struct option checkpoint_longopts[] = {
-	{ "pid", required_argument, NULL, 'p' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "leave-running", no_argument, NULL, 'R' },
-	{ "work-dir", required_argument, NULL, 'w' },
-	{ "cgroup", required_argument, NULL, 'c' },
-	{ "ghost-limit", required_argument, NULL, 'G' },
-	{ "tcp-established", no_argument, NULL, 'T' },
-	{ "ext-unix-sk", no_argument, NULL, 'X' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "runtime", required_argument, NULL, 'r' },
-	{ "root", required_argument, NULL, 'D' },
-	{ "no-rootfs", no_argument, NULL, 'F' },
-	{ "key", required_argument, NULL, 'K' },
-	{ "compress", required_argument, NULL, 'Z' },
-	{ "encrypt", required_argument, NULL, 'E' },
-	{ "pre-dump", no_argument, NULL, 'P' },
-	{ "parent", required_argument, NULL, 'A' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{"pid", required_argument, NULL, 'p'},
+	{"output", required_argument, NULL, 'o'},
+	{"leave-running", no_argument, NULL, 'R'},
+	{"work-dir", required_argument, NULL, 'w'},
+	{"cgroup", required_argument, NULL, 'c'},
+	{"ghost-limit", required_argument, NULL, 'G'},
+	{"tcp-established", no_argument, NULL, 'T'},
+	{"ext-unix-sk", no_argument, NULL, 'X'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"runtime", required_argument, NULL, 'r'},
+	{"root", required_argument, NULL, 'D'},
+	{"no-rootfs", no_argument, NULL, 'F'},
+	{"key", required_argument, NULL, 'K'},
+	{"compress", required_argument, NULL, 'Z'},
+	{"encrypt", required_argument, NULL, 'E'},
+	{"pre-dump", no_argument, NULL, 'P'},
+	{"parent", required_argument, NULL, 'A'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 /* --ghost-limit N[KMG]: false when it is not a size. */
@@ -200,8 +201,8 @@ static int checkpoint_opt(int c, struct ckpt_dump_opts *opts, struct oci_checkpo
 
 int cmd_checkpoint(int argc, char **argv)
 {
-	struct oci_checkpoint_opts oci = { 0 };
-	struct ckpt_dump_opts opts = { 0 };
+	struct oci_checkpoint_opts oci = {0};
+	struct ckpt_dump_opts opts = {0};
 	char what[64];
 	int c, ret;
 

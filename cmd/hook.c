@@ -50,7 +50,7 @@ int cmd_hook(int argc, char **argv)
 {
 	static char state[STATE_MAX];
 	const char *stage = NULL;
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 	size_t len;
 	int ret;
 

@@ -14,16 +14,16 @@ struct subcommand {
 };
 
 static const struct subcommand commands[] = {
-	{ "checkpoint", cmd_checkpoint, "checkpoint a process tree (--pid) or a container" },
-	{ "restore", cmd_restore, "restore a bundle and resume it" },
-	{ "inspect", cmd_inspect, "show what a bundle holds" },
-	{ "check", cmd_check, "probe this host's kernel features" },
-	{ "hook", cmd_hook, "OCI runtime hook (state JSON on stdin)" },
-	{ "criu", criu_main, "CRIU's RPC service for runc, podman, containerd" },
-	{ "recover", cmd_recover, "undo what a killed ckpt-oci left behind" },
-	{ "page-server", cmd_page_server, "serve a bundle's pages to restore --lazy elsewhere" },
-	{ "migrate", cmd_migrate, "move a process tree to a node running receive" },
-	{ "receive", cmd_receive, "take a tree from migrate and restore it here" },
+	{"checkpoint", cmd_checkpoint, "checkpoint a process tree (--pid) or a container"},
+	{"restore", cmd_restore, "restore a bundle and resume it"},
+	{"inspect", cmd_inspect, "show what a bundle holds"},
+	{"check", cmd_check, "probe this host's kernel features"},
+	{"hook", cmd_hook, "OCI runtime hook (state JSON on stdin)"},
+	{"criu", criu_main, "CRIU's RPC service for runc, podman, containerd"},
+	{"recover", cmd_recover, "undo what a killed ckpt-oci left behind"},
+	{"page-server", cmd_page_server, "serve a bundle's pages to restore --lazy elsewhere"},
+	{"migrate", cmd_migrate, "move a process tree to a node running receive"},
+	{"receive", cmd_receive, "take a tree from migrate and restore it here"},
 };
 
 static void usage(FILE *f)

@@ -22,70 +22,72 @@
 
 static void restore_usage(FILE *f)
 {
-	fprintf(f, "usage: ckpt-oci restore [-d] [--pid-file F] [--work-dir DIR] [--ignore-file-changes]\n"
-		   "                        [--mount-map OLD=NEW]... [--key FILE] [-v]\n"
-		   "                        BUNDLE\n"
-		   "\n"
-		   "  -d, --detach         return once the tree runs, printing the root's pid\n"
-		   "      --pid-file F     write the root's pid to F\n"
-		   "  -w, --work-dir DIR   where restore.log is written (default: beside the bundle)\n"
-		   "      --ignore-file-changes  restore files that changed on disk since the\n"
-		   "                       checkpoint (default: refuse)\n"
-		   "      --mount-map OLD=NEW  take external mounts whose host path is under OLD\n"
-		   "                       from NEW instead (repeatable)\n"
-		   "      --veth-map CT=HOST  make the host end of veth CT in this namespace:\n"
-		   "                       on bridge HOST if it is one, else named HOST\n"
-		   "      --tcp-close      TCP connections come back closed, as reset by\n"
-		   "                       their peer (no byte of theirs is sent)\n"
-		   "A container's bundle is handed to its runtime (runc, crun):\n"
-		   "      --name NAME      the restored container's name (default: the old one)\n"
-		   "      --runtime R      runc or crun (default: the one it came from)\n"
-		   "      --root DIR       the runtime's state root (default: the one it came from)\n"
-		   "      --no-runtime     restore the processes only, unknown to any runtime\n"
-		   "      --rootfs DIR     the container's root directory: a copy of its image,\n"
-		   "                       onto which the bundle's changes go (default: the old one)\n"
-		   "Authentication (the bundle's MAC is checked before anything else):\n"
-		   "      --key FILE       the key it was written with (default: this host's,\n"
-		   "                       " BUNDLE_HOST_KEY ")\n"
-		   "      --insecure-unauthenticated  restore a bundle whose MAC is missing or\n"
-		   "                       does not verify: its tasks may be anyone's\n"
-		   "      --decrypt FILE   the key an encrypted bundle was written with\n"
-		   "                       (checkpoint --encrypt FILE; --encrypt FILE also works)\n"
-		   "      --console-socket PATH  the tree's console (a terminal whose master\n"
-		   "                       was outside it, as a container's terminal: true) is\n"
-		   "                       made again; its master goes to this unix socket\n"
-		   "Lazy restore (post-copy):\n"
-		   "      --lazy           resume the tree before its private memory is back:\n"
-		   "                       pages come on fault and in the background, from a\n"
-		   "                       lazy-pages process that outlives -d\n"
-		   "      --page-server HOST:PORT  with --lazy: the page images the bundle does\n"
-		   "                       not hold come from this page server\n"
-		   "  -v, --verbose        progress on stderr\n");
+	fprintf(f,
+		"usage: ckpt-oci restore [-d] [--pid-file F] [--work-dir DIR] "
+		"[--ignore-file-changes]\n"
+		"                        [--mount-map OLD=NEW]... [--key FILE] [-v]\n"
+		"                        BUNDLE\n"
+		"\n"
+		"  -d, --detach         return once the tree runs, printing the root's pid\n"
+		"      --pid-file F     write the root's pid to F\n"
+		"  -w, --work-dir DIR   where restore.log is written (default: beside the bundle)\n"
+		"      --ignore-file-changes  restore files that changed on disk since the\n"
+		"                       checkpoint (default: refuse)\n"
+		"      --mount-map OLD=NEW  take external mounts whose host path is under OLD\n"
+		"                       from NEW instead (repeatable)\n"
+		"      --veth-map CT=HOST  make the host end of veth CT in this namespace:\n"
+		"                       on bridge HOST if it is one, else named HOST\n"
+		"      --tcp-close      TCP connections come back closed, as reset by\n"
+		"                       their peer (no byte of theirs is sent)\n"
+		"A container's bundle is handed to its runtime (runc, crun):\n"
+		"      --name NAME      the restored container's name (default: the old one)\n"
+		"      --runtime R      runc or crun (default: the one it came from)\n"
+		"      --root DIR       the runtime's state root (default: the one it came from)\n"
+		"      --no-runtime     restore the processes only, unknown to any runtime\n"
+		"      --rootfs DIR     the container's root directory: a copy of its image,\n"
+		"                       onto which the bundle's changes go (default: the old one)\n"
+		"Authentication (the bundle's MAC is checked before anything else):\n"
+		"      --key FILE       the key it was written with (default: this host's,\n"
+		"                       " BUNDLE_HOST_KEY ")\n"
+		"      --insecure-unauthenticated  restore a bundle whose MAC is missing or\n"
+		"                       does not verify: its tasks may be anyone's\n"
+		"      --decrypt FILE   the key an encrypted bundle was written with\n"
+		"                       (checkpoint --encrypt FILE; --encrypt FILE also works)\n"
+		"      --console-socket PATH  the tree's console (a terminal whose master\n"
+		"                       was outside it, as a container's terminal: true) is\n"
+		"                       made again; its master goes to this unix socket\n"
+		"Lazy restore (post-copy):\n"
+		"      --lazy           resume the tree before its private memory is back:\n"
+		"                       pages come on fault and in the background, from a\n"
+		"                       lazy-pages process that outlives -d\n"
+		"      --page-server HOST:PORT  with --lazy: the page images the bundle does\n"
+		"                       not hold come from this page server\n"
+		"  -v, --verbose        progress on stderr\n");
 }
 
 static const struct option restore_longopts[] = {
-	{ "detach", no_argument, NULL, 'd' },
-	{ "pid-file", required_argument, NULL, 'P' },
-	{ "work-dir", required_argument, NULL, 'w' },
-	{ "ignore-file-changes", no_argument, NULL, 'I' },
-	{ "mount-map", required_argument, NULL, 'M' },
-	{ "veth-map", required_argument, NULL, 'V' },
-	{ "tcp-close", no_argument, NULL, 'T' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "name", required_argument, NULL, 'N' },
-	{ "runtime", required_argument, NULL, 'R' },
-	{ "root", required_argument, NULL, 'r' },
-	{ "no-runtime", no_argument, NULL, 'n' },
-	{ "rootfs", required_argument, NULL, 'F' },
-	{ "key", required_argument, NULL, 'K' },
-	{ "insecure-unauthenticated", no_argument, NULL, 'U' },
-	{ "decrypt", required_argument, NULL, 'E' },
-	{ "encrypt", required_argument, NULL, 'E' },
-	{ "console-socket", required_argument, NULL, 'C' },
-	{ "lazy", no_argument, NULL, 'L' },
-	{ "page-server", required_argument, NULL, 'S' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{"detach", no_argument, NULL, 'd'},
+	{"pid-file", required_argument, NULL, 'P'},
+	{"work-dir", required_argument, NULL, 'w'},
+	{"ignore-file-changes", no_argument, NULL, 'I'},
+	{"mount-map", required_argument, NULL, 'M'},
+	{"veth-map", required_argument, NULL, 'V'},
+	{"tcp-close", no_argument, NULL, 'T'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"name", required_argument, NULL, 'N'},
+	{"runtime", required_argument, NULL, 'R'},
+	{"root", required_argument, NULL, 'r'},
+	{"no-runtime", no_argument, NULL, 'n'},
+	{"rootfs", required_argument, NULL, 'F'},
+	{"key", required_argument, NULL, 'K'},
+	{"insecure-unauthenticated", no_argument, NULL, 'U'},
+	{"decrypt", required_argument, NULL, 'E'},
+	{"encrypt", required_argument, NULL, 'E'},
+	{"console-socket", required_argument, NULL, 'C'},
+	{"lazy", no_argument, NULL, 'L'},
+	{"page-server", required_argument, NULL, 'S'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 /* One more OLD=NEW of --mount-map or --veth-map: -1, or the exit status. */
@@ -207,10 +209,10 @@ static int restore_status(const struct ckpt_restore_opts *opts)
 
 int cmd_restore(int argc, char **argv)
 {
-	struct oci_restore_opts oopts = { 0 };
-	struct ckpt_restore_opts opts = { 0 };
+	struct oci_restore_opts oopts = {0};
+	struct ckpt_restore_opts opts = {0};
 	const char **maps = NULL, **veths = NULL;
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "dP:w:vh", restore_longopts, NULL)) != -1) {
@@ -230,7 +232,8 @@ int cmd_restore(int argc, char **argv)
 	if (opts.page_server)
 		signal(SIGPIPE, SIG_IGN); /* a page server gone is an error, not our death */
 	if (oopts.no_runtime && (oopts.name || oopts.runtime || oopts.root)) {
-		fprintf(stderr, "ckpt-oci restore: --no-runtime with --name, --runtime or --root\n");
+		fprintf(stderr,
+			"ckpt-oci restore: --no-runtime with --name, --runtime or --root\n");
 		return 2;
 	}
 	if (ckpt_fault_arm(getppid(), &err) < 0)

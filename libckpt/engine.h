@@ -19,43 +19,43 @@
 #define XSTATE_MAX 16384 /* larger than any XSAVE area (AVX-512: ~2.7 KiB) */
 
 struct thread {
-	pid_t tid;			/* in ckpt-oci's pid namespace */
-	pid_t ns_tid;			/* in the tree's innermost namespace */
-	bool seized;			/* attached by us */
-	bool stopped;			/* in its ptrace stop */
-	int stop_sig;			/* the stop signal of its group stop, or SIGTRAP */
-	struct user_regs_struct regs;	/* as stopped */
-	uint8_t *xstate;		/* NT_X86_XSTATE image */
+	pid_t tid;		      /* in ckpt-oci's pid namespace */
+	pid_t ns_tid;		      /* in the tree's innermost namespace */
+	bool seized;		      /* attached by us */
+	bool stopped;		      /* in its ptrace stop */
+	int stop_sig;		      /* the stop signal of its group stop, or SIGTRAP */
+	struct user_regs_struct regs; /* as stopped */
+	uint8_t *xstate;	      /* NT_X86_XSTATE image */
 	size_t xstate_len;
 	uint64_t sigmask;
-	siginfo_t *stolen;		/* signals dequeued by a delivery stop at seize */
+	siginfo_t *stolen; /* signals dequeued by a delivery stop at seize */
 	int nstolen;
 };
 
 struct task {
-	pid_t pid;			/* in ckpt-oci's pid namespace */
-	pid_t ns_pid;			/* innermost namespace */
-	pid_t ppid, pgid, sid;		/* innermost namespace */
-	char state;			/* from /proc/PID/stat; 'Z' for zombies */
-	int exit_code;			/* zombies: the wait status */
-	int procfd;			/* O_PATH-like dirfd of /proc/PID */
+	pid_t pid;	       /* in ckpt-oci's pid namespace */
+	pid_t ns_pid;	       /* innermost namespace */
+	pid_t ppid, pgid, sid; /* innermost namespace */
+	char state;	       /* from /proc/PID/stat; 'Z' for zombies */
+	int exit_code;	       /* zombies: the wait status */
+	int procfd;	       /* O_PATH-like dirfd of /proc/PID */
 	struct task *parent;
 	struct task **children;
 	int nchildren;
-	struct thread *threads;		/* threads[0] is the leader */
+	struct thread *threads; /* threads[0] is the leader */
 	int nthreads;
-	struct json *doc;		/* task-PID.json being built */
-	uint64_t sc_addr;		/* a `syscall` instruction in it (rsys_find_syscall) */
+	struct json *doc; /* task-PID.json being built */
+	uint64_t sc_addr; /* a `syscall` instruction in it (rsys_find_syscall) */
 };
 
 struct ckpt_ctx {
-	struct task **tasks;		/* parents before children */
+	struct task **tasks; /* parents before children */
 	int ntasks;
 	struct task *root;
-	bool own_pidns;			/* root is pid 1 of its namespace */
+	bool own_pidns; /* root is pid 1 of its namespace */
 	struct ckpt_bundle *bundle;
-	bool defer_wait;		/* the tree is frozen: attach now, wait later */
-	struct mem_incr *incr;		/* --parent: pages the parent holds (mem-incr.c) */
+	bool defer_wait;       /* the tree is frozen: attach now, wait later */
+	struct mem_incr *incr; /* --parent: pages the parent holds (mem-incr.c) */
 };
 
 /* seize.c */
@@ -90,8 +90,8 @@ int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err);
 /* task/task.c: every task-state room (needs rsys in t and a scratch area) */
 int task_dump_state(struct ckpt_ctx *ctx, struct task *t, struct rsys *rs, uint64_t scratch,
 		    ckpt_err_t *err);
-int thread_dump_state(struct ckpt_ctx *ctx, struct task *t, struct thread *th,
-		      struct rsys *rs, uint64_t scratch, struct json *out, ckpt_err_t *err);
+int thread_dump_state(struct ckpt_ctx *ctx, struct task *t, struct thread *th, struct rsys *rs,
+		      uint64_t scratch, struct json *out, ckpt_err_t *err);
 
 /* files-dump.c */
 int files_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err);

@@ -388,8 +388,8 @@ int cgroup_prepare(struct ns_restore *r, ckpt_err_t *err)
  * n lines; NULL: unknown) says it is there: file is cgroup.procs, tasks or
  * cgroup.threads.
  */
-static int cg_join(const struct cg_place *pl, const struct proc_cgroup *now, int n,
-		   const char *ctl, const char *file, pid_t id, ckpt_err_t *err)
+static int cg_join(const struct cg_place *pl, const struct proc_cgroup *now, int n, const char *ctl,
+		   const char *file, pid_t id, ckpt_err_t *err)
 {
 	const struct proc_cgroup *x = now ? proc_cgroup_named(now, n, ctl) : NULL;
 	char val[16];
@@ -493,8 +493,8 @@ int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 	for (size_t k = 0; ret == 0 && k < nroot; k++) {
 		size_t i = d->nthreads ? d->threads[0].cg[k] : k;
 
-		ret = cg_join(&cg_rs.place[i], now, nnow, d->cgroups[i].controllers,
-			      "cgroup.procs", 0, err);
+		ret = cg_join(&cg_rs.place[i], now, nnow, d->cgroups[i].controllers, "cgroup.procs",
+			      0, err);
 	}
 	proc_cgroups_free(now, nnow);
 	return ret;

@@ -249,8 +249,9 @@ static int cg_ns_roots(const struct ns_dump *d, struct json *out, ckpt_err_t *er
 				hp[plen - vlen] = '\0', root = hp[0] ? hp : "/";
 		}
 		if (root)
-			doc_write(json_push(out, json_obj()), cg_fields,
-				  &(struct cg_entry){.controllers = h[i].controllers, .path = root});
+			doc_write(
+				json_push(out, json_obj()), cg_fields,
+				&(struct cg_entry){.controllers = h[i].controllers, .path = root});
 	}
 	proc_cgroups_free(h, nh);
 	proc_cgroups_free(in, ni);

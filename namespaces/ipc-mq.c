@@ -46,8 +46,7 @@ static int mq_notify_pid(int dirfd, const char *name, int *pid, ckpt_err_t *err)
 }
 
 /* Take every message and put it back; record them in msgs. */
-static int mq_copy_messages(mqd_t q, const struct mq_attr *a, struct json *msgs,
-			    ckpt_err_t *err)
+static int mq_copy_messages(mqd_t q, const struct mq_attr *a, struct json *msgs, ckpt_err_t *err)
 {
 	cleanup_free char *buf = xzalloc(a->mq_msgsize + 1);
 	cleanup_free char **data = xzalloc((a->mq_curmsgs + 1) * sizeof(*data));

@@ -106,17 +106,17 @@ static struct json *sem_read(ckpt_err_t *err)
 	struct json *arr = json_arr();
 	struct seminfo info;
 	struct semid_ds ds;
-	int max = semctl(0, 0, SEM_INFO, (union semun){ .buf = (struct semid_ds *)&info });
+	int max = semctl(0, 0, SEM_INFO, (union semun){.buf = (struct semid_ds *)&info});
 
 	for (int i = 0; i <= max; i++) {
-		int id = semctl(i, 0, SEM_STAT, (union semun){ .buf = &ds });
+		int id = semctl(i, 0, SEM_STAT, (union semun){.buf = &ds});
 		cleanup_free unsigned short *vals = NULL;
 		struct json *o, *v;
 
 		if (id < 0)
 			continue;
 		vals = xzalloc(ds.sem_nsems * sizeof(*vals) + 1);
-		if (semctl(id, 0, GETALL, (union semun){ .array = vals }) < 0) {
+		if (semctl(id, 0, GETALL, (union semun){.array = vals}) < 0) {
 			ckpt_error(err, errno, "semaphore set %d: GETALL", id);
 			json_free(arr);
 			return NULL;
@@ -131,8 +131,7 @@ static struct json *sem_read(ckpt_err_t *err)
 }
 
 /* Every message of one queue, oldest first, copied in place (MSG_COPY). */
-static int msg_read_queue(int id, size_t qnum, size_t msgmax, struct json *msgs,
-			  ckpt_err_t *err)
+static int msg_read_queue(int id, size_t qnum, size_t msgmax, struct json *msgs, ckpt_err_t *err)
 {
 	cleanup_free struct msgbuf *m = xzalloc(sizeof(long) + msgmax + 1);
 
@@ -379,7 +378,7 @@ static int shm_restore_one(const struct ipc_obj *s, int img, uint64_t img_size, 
 
 static int sem_restore_one(const struct ipc_obj *s, ckpt_err_t *err)
 {
-	struct semid_ds ds = { 0 };
+	struct semid_ds ds = {0};
 	int got;
 
 	if (next_id("sem", s->id, err) < 0)
@@ -418,7 +417,7 @@ static int msg_fill(const struct ipc_obj *q, ckpt_err_t *err)
  */
 static int msg_restore_one(const struct ipc_obj *q, const char *msgmnb, ckpt_err_t *err)
 {
-	struct msqid_ds ds = { 0 };
+	struct msqid_ds ds = {0};
 	char lim[32];
 	int got, ret;
 
@@ -435,7 +434,7 @@ static int msg_restore_one(const struct ipc_obj *q, const char *msgmnb, ckpt_err
 	ds.msg_qbytes = q->qbytes;
 	if (ret == 0 && msgctl(q->id, IPC_SET, &ds) < 0)
 		ret = ckpt_error(err, errno, "set owner and limit");
-	if (ipc_sysctl_write("kernel/msgmnb", msgmnb, ret < 0 ? &(ckpt_err_t){ 0 } : err) < 0 &&
+	if (ipc_sysctl_write("kernel/msgmnb", msgmnb, ret < 0 ? &(ckpt_err_t){0} : err) < 0 &&
 	    ret == 0)
 		ret = -err->code;
 	if (ret < 0)

@@ -70,8 +70,7 @@ int mnt_doc_read(const struct json *doc, struct mnt_rec **out, size_t *n, ckpt_e
 	return ret;
 }
 
-int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n,
-	     ckpt_err_t *err)
+int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n, ckpt_err_t *err)
 {
 	struct doc_at at = DOC_TOP("mounts.json"), l = DOC_KEY(&at, "mounts");
 	cleanup_free struct mnt_rec *recs = NULL;

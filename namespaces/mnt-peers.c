@@ -26,16 +26,16 @@
 #include "util/util.h"
 
 struct peer {
-	int shared, master;	/* saved group ids, 0 for none */
-	bool master_in_tree;	/* some mount of the tree was in the master group */
+	int shared, master;  /* saved group ids, 0 for none */
+	bool master_in_tree; /* some mount of the tree was in the master group */
 	dev_t dev;
-	const char *root;	/* path inside the filesystem */
+	const char *root; /* path inside the filesystem */
 	bool done;
 };
 
 int mnt_set_propagation(int fd, unsigned long prop, const char *mp, ckpt_err_t *err)
 {
-	struct mount_attr a = { .propagation = prop };
+	struct mount_attr a = {.propagation = prop};
 
 	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
 		return ckpt_error(err, errno, "propagation of `%s`", mp);
@@ -78,9 +78,10 @@ static bool wider_pending(const struct peer *p, int n, int i)
 static int set_group(struct rmount *v, int from, int to, ckpt_err_t *err)
 {
 	if (move_mount(v[from].fd, "", v[to].fd, "",
-		       MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return ckpt_error(err, errno, "`%s`: join the peer group of `%s`",
-				  v[to].mountpoint, v[from].mountpoint);
+		       MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return ckpt_error(err, errno, "`%s`: join the peer group of `%s`", v[to].mountpoint,
+				  v[from].mountpoint);
 	return 0;
 }
 

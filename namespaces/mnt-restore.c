@@ -83,8 +83,7 @@ static int cgroup_check(const struct rmount *m, ckpt_err_t *err)
 	cleanup_free char *cg = proc_cgroup_path_for_mount(0, m->fstype, super);
 
 	if (!cg)
-		return ckpt_error_msg(err, ENOENT,
-				      "mount `%s`: this host has no %s hierarchy `%s`",
+		return ckpt_error_msg(err, ENOENT, "mount `%s`: this host has no %s hierarchy `%s`",
 				      m->mountpoint, m->fstype, super);
 	return 0;
 }
@@ -269,7 +268,7 @@ static int open_sources(struct ns_restore *r, struct rmount *v, int n, ckpt_err_
 
 static int open_in(int root, const char *path, int flags)
 {
-	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
 
 	return syscall(SYS_openat2, root, path[0] == '/' ? path + 1 : path, &how, sizeof(how));
 }
@@ -405,8 +404,7 @@ static int attach_one(struct ns_restore *r, int root, struct rmount *m, ckpt_err
 		 */
 		const char *prop = m->rec.propagation ?: "";
 
-		ret = mnt_set_propagation(m->fd,
-					  strncmp(prop, "slave", 5) ? MS_PRIVATE : MS_SLAVE,
+		ret = mnt_set_propagation(m->fd, strncmp(prop, "slave", 5) ? MS_PRIVATE : MS_SLAVE,
 					  m->mountpoint, err);
 		if (ret < 0)
 			return ret;
@@ -431,20 +429,22 @@ static void mount_flags(const char *opts, struct mount_attr *a)
 	cleanup_free char *copy = xstrdup(opts ?: "");
 	char *save = NULL;
 
-	a->attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-		      MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME |
-		      MOUNT_ATTR_NOSYMFOLLOW;
+	a->attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+		      MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_NOSYMFOLLOW;
 	a->attr_set = MOUNT_ATTR_STRICTATIME;
 	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
 		static const struct {
 			const char *name;
 			__u64 flag;
 		} map[] = {
-			{ "ro", MOUNT_ATTR_RDONLY },	     { "nosuid", MOUNT_ATTR_NOSUID },
-			{ "nodev", MOUNT_ATTR_NODEV },	     { "noexec", MOUNT_ATTR_NOEXEC },
-			{ "noatime", MOUNT_ATTR_NOATIME },   { "relatime", MOUNT_ATTR_RELATIME },
-			{ "nodiratime", MOUNT_ATTR_NODIRATIME },
-			{ "nosymfollow", MOUNT_ATTR_NOSYMFOLLOW },
+			{"ro", MOUNT_ATTR_RDONLY},
+			{"nosuid", MOUNT_ATTR_NOSUID},
+			{"nodev", MOUNT_ATTR_NODEV},
+			{"noexec", MOUNT_ATTR_NOEXEC},
+			{"noatime", MOUNT_ATTR_NOATIME},
+			{"relatime", MOUNT_ATTR_RELATIME},
+			{"nodiratime", MOUNT_ATTR_NODIRATIME},
+			{"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW},
 		};
 
 		for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
@@ -498,7 +498,7 @@ static int finish_super(struct rmount *m, const dev_t *host, int nh, ckpt_err_t 
 static int finish_mounts(struct rmount *v, int n, const dev_t *host, int nh, ckpt_err_t *err)
 {
 	for (int i = 0; i < n; i++) {
-		struct mount_attr a = { 0 };
+		struct mount_attr a = {0};
 		int ret = finish_super(&v[i], host, nh, err);
 
 		if (ret < 0)
@@ -558,11 +558,10 @@ int mnt_restore(struct ns_restore *r, ckpt_err_t *err)
 	if (ret == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		ret = ckpt_error(err, errno, "make the mount namespace private");
 	if (ret == 0)
-		v[0].fd = !strcmp(v[0].kind, "fresh")	   ? fresh_mount(r, &v[0], err)
-			  : !strcmp(v[0].kind, "external") ? external_mount(&v[0], err)
-							   : ckpt_error_msg(err, EPROTO,
-									    "kind `%s` as the root",
-									    v[0].kind);
+		v[0].fd = !strcmp(v[0].kind, "fresh") ? fresh_mount(r, &v[0], err)
+			  : !strcmp(v[0].kind, "external")
+				  ? external_mount(&v[0], err)
+				  : ckpt_error_msg(err, EPROTO, "kind `%s` as the root", v[0].kind);
 	if (ret == 0 && v[0].fd < 0)
 		ret = ckpt_error_wrap(err, "mount `/`");
 	if (ret == 0 && move_mount(v[0].fd, "", AT_FDCWD, MNT_STAGE, MOVE_MOUNT_F_EMPTY_PATH) < 0)

@@ -27,7 +27,7 @@
 #include "util/log.h"
 #include "util/util.h"
 
-#define TMPFS_PATH_MAX 4096
+#define TMPFS_PATH_MAX	4096
 #define TMPFS_DEPTH_MAX 256
 
 struct tmpfs_rec {
@@ -43,8 +43,7 @@ struct tmpfs_dump {
 	char buf[65536];
 };
 
-static int rec_write(struct tmpfs_dump *d, const char *path, const struct stat *st,
-		     ckpt_err_t *err)
+static int rec_write(struct tmpfs_dump *d, const char *path, const struct stat *st, ckpt_err_t *err)
 {
 	struct tmpfs_rec r = {
 		.mode = st->st_mode,
@@ -126,8 +125,8 @@ static int walk(struct tmpfs_dump *d, int dfd, const char *prefix, int depth, ck
 			ret = bundle_image_write(d->img, target, st.st_size, err);
 		}
 		if (ret == 0 && S_ISDIR(st.st_mode)) {
-			cleanup_close int sub = openat(dfd, de->d_name,
-						       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			cleanup_close int sub = openat(
+				dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub < 0)
 				return ckpt_error(err, errno, "open `%s`", path);
@@ -139,11 +138,10 @@ static int walk(struct tmpfs_dump *d, int dfd, const char *prefix, int depth, ck
 	return 0;
 }
 
-int mnt_tmpfs_dump(struct ckpt_bundle *b, const char *name, int dirfd, dev_t dev,
-		   ckpt_err_t *err)
+int mnt_tmpfs_dump(struct ckpt_bundle *b, const char *name, int dirfd, dev_t dev, ckpt_err_t *err)
 {
 	cleanup_free struct tmpfs_dump *d = xzalloc(sizeof(*d));
-	struct tmpfs_rec end = { 0 };
+	struct tmpfs_rec end = {0};
 	int ret;
 
 	d->dev = dev;
@@ -259,8 +257,7 @@ static int make_one(int root, int img, const struct tmpfs_rec *r, char *path, ck
 
 static int set_times(int root, char *path, const struct tmpfs_rec *r, ckpt_err_t *err)
 {
-	struct timespec ts[2] = { { r->atime_sec, r->atime_nsec },
-				  { r->mtime_sec, r->mtime_nsec } };
+	struct timespec ts[2] = {{r->atime_sec, r->atime_nsec}, {r->mtime_sec, r->mtime_nsec}};
 	cleanup_close int pfd = -1;
 	const char *base;
 
@@ -310,7 +307,7 @@ int mnt_tmpfs_restore(struct ckpt_bundle *b, const char *name, int dirfd, ckpt_e
 		if (S_ISDIR(r.mode)) {
 			/* a directory's times are set once everything in it exists */
 			dirs = xrealloc(dirs, (ndirs + 1) * sizeof(*dirs));
-			dirs[ndirs++] = (struct dir_time){ steal_pointer(&path), r };
+			dirs[ndirs++] = (struct dir_time){steal_pointer(&path), r};
 		} else {
 			ret = set_times(dirfd, path, &r, err);
 			if (ret < 0)

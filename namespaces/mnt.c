@@ -40,11 +40,11 @@
 #include "util/util.h"
 
 /* Always made anew: their content belongs to the new namespaces. */
-static const char *const mnt_always_fresh[] = { "proc", "sysfs", "mqueue", "cgroup", "cgroup2" };
+static const char *const mnt_always_fresh[] = {"proc", "sysfs", "mqueue", "cgroup", "cgroup2"};
 /* Made anew when the host does not share them with the tree. */
-static const char *const mnt_fresh[] = { "tmpfs",    "ramfs",  "devpts",	"overlay",
-					 "bpf",	     "debugfs", "tracefs", "securityfs",
-					 "configfs", "pstore",	"hugetlbfs", "fusectl" };
+static const char *const mnt_fresh[] = {"tmpfs",    "ramfs",   "devpts",    "overlay",
+					"bpf",	    "debugfs", "tracefs",   "securityfs",
+					"configfs", "pstore",  "hugetlbfs", "fusectl"};
 
 const struct doc_field mnt_fields[] = {
 	DOC_OPT_INT(struct mnt_rec, id, "id", 0, INT32_MAX),
@@ -170,7 +170,8 @@ static char *host_path(const struct proc_mount *m, const struct proc_mount *host
  * namespace shows its root. The original cgroup is gone by restore time;
  * what must be shown then is the restored tree's cgroup, whatever its name.
  */
-static bool classify_cgroup(const struct ns_dump *d, const struct proc_mount *me, struct mnt_rec *rec)
+static bool classify_cgroup(const struct ns_dump *d, const struct proc_mount *me,
+			    struct mnt_rec *rec)
 {
 	cleanup_free char *cg = proc_cgroup_path_for_mount(d->pid, me->fstype, me->super);
 	const char *rest;

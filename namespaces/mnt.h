@@ -18,8 +18,7 @@
  * (directories first, then what is in them), in image NAME. dirfd is the
  * mount's root; entries on another device (child mounts) are left out.
  */
-int mnt_tmpfs_dump(struct ckpt_bundle *b, const char *name, int dirfd, dev_t dev,
-		   ckpt_err_t *err);
+int mnt_tmpfs_dump(struct ckpt_bundle *b, const char *name, int dirfd, dev_t dev, ckpt_err_t *err);
 int mnt_tmpfs_restore(struct ckpt_bundle *b, const char *name, int dirfd, ckpt_err_t *err);
 
 /*
@@ -50,8 +49,8 @@ extern const struct doc_field mnt_fields[], mnt_shared_fields[], mnt_master_fiel
 struct rmount {
 	struct mnt_rec rec;
 	const char *kind, *mountpoint, *fstype;
-	int src;	/* host source (O_PATH) or overlay context, opened early */
-	int fd;		/* the mount, detached until attached; kept for its flags */
+	int src; /* host source (O_PATH) or overlay context, opened early */
+	int fd;	 /* the mount, detached until attached; kept for its flags */
 };
 
 /* mnt-peers.c: peer groups and slaves inside the tree, once all is mounted. */
@@ -61,8 +60,7 @@ int mnt_set_propagation(int fd, unsigned long prop, const char *mp, ckpt_err_t *
 /* mnt-doc.c: "mounts" of mounts.json, every one checked; *out malloc'd, strings in doc. */
 int mnt_doc_read(const struct json *doc, struct mnt_rec **out, size_t *n, ckpt_err_t *err);
 /* mnt-doc.c: mounts.json, every mount checked (*doc holds their strings) */
-int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n,
-	     ckpt_err_t *err);
+int mnt_load(struct ns_restore *r, struct json **doc, struct rmount **out, int *n, ckpt_err_t *err);
 /* mnt-doc.c: close the mounts' fds and free them */
 void mnt_rmounts_free(struct rmount *v, int n);
 

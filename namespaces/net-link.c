@@ -177,9 +177,9 @@ static int nl_dump(struct mnl_socket *nl, int type, int family, mnl_cb_t cb, str
 
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	g = mnl_nlmsg_put_extra_header(nlh, type == RTM_GETLINK ? sizeof(struct ifinfomsg)
-					       : type == RTM_GETADDR ? sizeof(struct ifaddrmsg)
-								     : sizeof(struct rtmsg));
+	g = mnl_nlmsg_put_extra_header(nlh, type == RTM_GETLINK	  ? sizeof(struct ifinfomsg)
+					    : type == RTM_GETADDR ? sizeof(struct ifaddrmsg)
+								  : sizeof(struct rtmsg));
 	g->rtgen_family = family;
 	return nl_talk(nl, nlh, cb, w, w->err);
 }
@@ -188,9 +188,9 @@ static int nsid_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nlattr *a;
 
-	mnl_attr_for_each(a, nlh, sizeof(struct rtgenmsg)) if (mnl_attr_get_type(a) ==
-								NETNSA_NSID) *(int *)data =
-		(int32_t)mnl_attr_get_u32(a);
+	mnl_attr_for_each(a, nlh,
+			  sizeof(struct rtgenmsg)) if (mnl_attr_get_type(a) == NETNSA_NSID) *
+		(int *)data = (int32_t)mnl_attr_get_u32(a);
 	return MNL_CB_OK;
 }
 

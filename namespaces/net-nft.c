@@ -328,7 +328,6 @@ int nft_lock_table(int fd, const char *table, uint32_t mark, bool add)
 	return table_batch(fd, table, add, mark_chains, &mark);
 }
 
-
 /*
  * One drop rule in chain: TCP from src:sport to dst:dport (family's
  * addresses, ports in network order); src NULL and sport 0 match any

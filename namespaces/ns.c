@@ -24,16 +24,14 @@ extern const struct ckpt_ns_ops ns_cgroup_ops;
 extern const struct ckpt_ns_ops ns_mnt_ops;
 
 static const struct ckpt_ns_ops *const ns_table[] = {
-	&ns_uts_ops,
-	&ns_net_ops, /* before mnt; restore only needs netlink sockets and fds */
-	&ns_ipc_ops, /* before mnt: it writes the new namespace's /proc/sys */
-	&ns_time_ops,
-	&ns_cgroup_ops, /* before mnt: it joins cgroups through the host's paths */
+	&ns_uts_ops,  &ns_net_ops,    /* before mnt; restore only needs netlink sockets and fds */
+	&ns_ipc_ops,		      /* before mnt: it writes the new namespace's /proc/sys */
+	&ns_time_ops, &ns_cgroup_ops, /* before mnt: it joins cgroups through the host's paths */
 	&ns_mnt_ops, /* last: its restore leaves the host's paths behind (pivot_root) */
 };
 
 /* Namespaces a tree may own that no module handles yet: refused at dump. */
-static const char *const ns_unhandled[] = { "user" };
+static const char *const ns_unhandled[] = {"user"};
 
 /* The helper's answer is a failure ("__error", "__errno"): pass it on. */
 static int ns_exec_error(struct json **out, ckpt_err_t *err)
@@ -83,8 +81,8 @@ static int ns_exec_child(void *arg)
 	return write_all(STDOUT_FILENO, text, len) < 0;
 }
 
-int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
-		 void *arg, struct json **out, ckpt_err_t *err)
+int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err), void *arg,
+		 struct json **out, ckpt_err_t *err)
 {
 	struct ns_exec x = {nsfd, nstype, fn, arg};
 	struct spawn s = {.name = "namespace helper",
@@ -143,8 +141,8 @@ static int ns_owned(const char *name, pid_t root, const pid_t *pids, int npids, 
 	return 0;
 }
 
-int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
-		bool tree_cgroup, ckpt_err_t *err)
+int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids, bool tree_cgroup,
+		ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = json_obj();
 	struct json *list = json_set(doc, "owned", json_arr());
@@ -157,9 +155,10 @@ int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
 		if (ret < 0)
 			return ret;
 		if (owned)
-			return ckpt_error_msg(err, ENOTSUP,
-					      "the tree has its own %s namespace: not supported yet",
-					      ns_unhandled[i]);
+			return ckpt_error_msg(
+				err, ENOTSUP,
+				"the tree has its own %s namespace: not supported yet",
+				ns_unhandled[i]);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
 		const struct ckpt_ns_ops *ops = ns_table[i];
@@ -337,7 +336,7 @@ int ns_lock_all(pid_t root, ckpt_err_t *err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
 		const struct ckpt_ns_ops *ops = ns_table[i];
-		struct ns_dump d = { NULL, root, -1 };
+		struct ns_dump d = {NULL, root, -1};
 		int ret;
 
 		if (!ops->lock || (d.nsfd = ns_own_fd(ops, root, &d.owned)) < 0)
@@ -362,7 +361,7 @@ void ns_unlock_all(pid_t root)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
 		const struct ckpt_ns_ops *ops = ns_table[i];
-		struct ns_dump d = { NULL, root, -1 };
+		struct ns_dump d = {NULL, root, -1};
 
 		if (!ops->lock || (d.nsfd = ns_own_fd(ops, root, &d.owned)) < 0)
 			continue;

@@ -32,28 +32,28 @@
 
 struct ns_dump {
 	struct ckpt_bundle *bundle;
-	pid_t pid;		/* the tree's root, in ckpt-oci's pid namespace */
-	int nsfd;		/* /proc/PID/ns/NAME */
-	const pid_t *pids;	/* every task of the tree (dump only) */
+	pid_t pid;	   /* the tree's root, in ckpt-oci's pid namespace */
+	int nsfd;	   /* /proc/PID/ns/NAME */
+	const pid_t *pids; /* every task of the tree (dump only) */
 	int npids;
-	bool owned;		/* the namespace is the tree's own */
-	bool tree_cgroup;	/* the tree has cgroups of its own (a container's) */
+	bool owned;	  /* the namespace is the tree's own */
+	bool tree_cgroup; /* the tree has cgroups of its own (a container's) */
 };
 
 struct ns_restore {
 	struct ckpt_bundle *bundle;
-	pid_t root_host_pid;	/* once the tree exists (finish) */
-	int flags;		/* clone flags of every namespace restored */
-	const char *const *mount_map;	/* restore --mount-map OLD=NEW, for mnt */
+	pid_t root_host_pid;	      /* once the tree exists (finish) */
+	int flags;		      /* clone flags of every namespace restored */
+	const char *const *mount_map; /* restore --mount-map OLD=NEW, for mnt */
 	int nmount_map;
-	const char *const *veth_map;	/* restore --veth-map CTNAME=HOSTNAME, for net */
+	const char *const *veth_map; /* restore --veth-map CTNAME=HOSTNAME, for net */
 	int nveth_map;
-	int join_flags;		/* namespaces not the tree's own whose state is restored */
-	const char *cgroup_name;	/* leaf name of the cgroups made; NULL: NAME-rPID */
+	int join_flags;		 /* namespaces not the tree's own whose state is restored */
+	const char *cgroup_name; /* leaf name of the cgroups made; NULL: NAME-rPID */
 };
 
 struct ckpt_ns_ops {
-	const char *name;	/* as in /proc/PID/ns */
+	const char *name; /* as in /proc/PID/ns */
 	int clone_flag;
 	/*
 	 * Dumped even when the namespace is the host's, if the dump says the
@@ -68,10 +68,10 @@ struct ckpt_ns_ops {
 	 */
 	bool always;
 	int (*dump)(const struct ns_dump *d, ckpt_err_t *err);
-	int (*prepare)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
-	int (*restore)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
-	int (*finish)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
-	int (*resume)(struct ns_restore *r, ckpt_err_t *err);		/* optional */
+	int (*prepare)(struct ns_restore *r, ckpt_err_t *err); /* optional */
+	int (*restore)(struct ns_restore *r, ckpt_err_t *err); /* optional */
+	int (*finish)(struct ns_restore *r, ckpt_err_t *err);  /* optional */
+	int (*resume)(struct ns_restore *r, ckpt_err_t *err);  /* optional */
 	/*
 	 * optional, in ckpt-oci around the root's clone: enter what the root
 	 * is to be born in, then leave it (the root forks nothing before)
@@ -80,23 +80,23 @@ struct ckpt_ns_ops {
 	int (*spawned)(struct ns_restore *r, ckpt_err_t *err);
 	/* optional: take back what prepare made, the restore having failed */
 	void (*undo)(struct ns_restore *r);
-	int (*lock)(const struct ns_dump *d, ckpt_err_t *err);		/* optional */
-	void (*unlock)(const struct ns_dump *d);	/* optional; with lock, warns */
+	int (*lock)(const struct ns_dump *d, ckpt_err_t *err); /* optional */
+	void (*unlock)(const struct ns_dump *d);	       /* optional; with lock, warns */
 };
 
 /*
  * Run fn in a child that joined the namespace behind nsfd; what it returns
  * comes back as a JSON document (the child cannot write into the bundle).
  */
-int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err),
-		 void *arg, struct json **out, ckpt_err_t *err);
+int ns_exec_json(int nsfd, int nstype, struct json *(*fn)(void *arg, ckpt_err_t *err), void *arg,
+		 struct json **out, ckpt_err_t *err);
 
 /*
  * dump.c: the namespaces of the tree rooted at pid; pids are every task;
  * tree_cgroup: the tree has cgroups of its own (a container's).
  */
-int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids,
-		bool tree_cgroup, ckpt_err_t *err);
+int ns_dump_all(struct ckpt_bundle *b, pid_t root, const pid_t *pids, int npids, bool tree_cgroup,
+		ckpt_err_t *err);
 /* dump.c: lock the tree's own namespaces once dumped; unlock if the tree runs on. */
 int ns_lock_all(pid_t root, ckpt_err_t *err);
 void ns_unlock_all(pid_t root);

@@ -53,7 +53,7 @@ static int64_t clock_ns(clockid_t id)
 static void boot_id(char out[64])
 {
 	cleanup_free char *s = NULL;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	size_t len;
 
 	out[0] = '\0';

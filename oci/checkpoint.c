@@ -21,7 +21,7 @@ static int check_status(const struct oci_container *c, ckpt_err_t *err)
 {
 	switch (c->status) {
 	case OCI_RUNNING:
-	case OCI_PAUSED:	/* allowed: the engine leaves its freezer frozen */
+	case OCI_PAUSED: /* allowed: the engine leaves its freezer frozen */
 		return 0;
 	default:
 		return ckpt_error_msg(err, EINVAL, "container `%s` is not running (%s)", c->id,
@@ -56,7 +56,7 @@ static bool root_readonly(const char *config)
 	struct doc_at at = DOC_TOP("config.json"), rat = DOC_KEY(&at, "root");
 	cleanup_json struct json *doc = NULL;
 	const struct json *root = NULL;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	bool ro = false;
 
 	if (json_parse(config, strlen(config), &doc, &e) < 0 ||
@@ -90,7 +90,7 @@ static int rootfs_frozen(struct ckpt_dump_opts *d, struct ckpt_bundle *b, ckpt_e
 
 int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 {
-	struct oci_container c = { 0 };
+	struct oci_container c = {0};
 	cleanup_free char *bundle = NULL, *lock_path = NULL;
 	int lock;
 	struct ckpt_extra_file extra[2];
@@ -117,8 +117,8 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 	ret = oci_json(&c, &ocij, err);
 	if (ret < 0)
 		goto out;
-	extra[0] = (struct ckpt_extra_file){ "config.json", c.config };
-	extra[1] = (struct ckpt_extra_file){ "oci.json", ocij };
+	extra[0] = (struct ckpt_extra_file){"config.json", c.config};
+	extra[1] = (struct ckpt_extra_file){"oci.json", ocij};
 	o->dump.extra = extra;
 	o->dump.nextra = 2;
 	o->dump.own_cgroup = true;
@@ -130,7 +130,8 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 	if (ret == 0 && !o->dump.leave_running) {
 		ret = oci_delete(&c, err);
 		if (ret < 0)
-			ckpt_error_wrap(err, "bundle written, processes stopped, but state not removed");
+			ckpt_error_wrap(err,
+					"bundle written, processes stopped, but state not removed");
 		else if (c.rootfs)
 			oci_rootfs_base_drop(c.rootfs); /* a restore takes its own */
 	}

@@ -34,13 +34,13 @@
 #include "util/proc.h"
 #include "util/util.h"
 
-#define ANN	       "org.ckpt-oci."
-#define DEFAULT_KEEP   2
-#define MAX_KEEP       1000
-#define MIN_INTERVAL   (100ull * 1000000)	/* below, the container is mostly frozen */
-#define MAX_INTERVAL   (366ull * 24 * 3600 * 1000000000)
-#define CMDLINE_MAX    (64u << 10)
-#define CONFIG_MAX     (4u << 20)
+#define ANN	     "org.ckpt-oci."
+#define DEFAULT_KEEP 2
+#define MAX_KEEP     1000
+#define MIN_INTERVAL (100ull * 1000000) /* below, the container is mostly frozen */
+#define MAX_INTERVAL (366ull * 24 * 3600 * 1000000000)
+#define CMDLINE_MAX  (64u << 10)
+#define CONFIG_MAX   (4u << 20)
 
 void hook_log(int logfd, const char *who, bool to_stderr, const char *fmt, ...)
 {
@@ -74,8 +74,10 @@ static int parse_interval(const char *s, uint64_t *ns, ckpt_err_t *err)
 	static const struct {
 		const char *unit;
 		uint64_t ns;
-	} units[] = { { "ms", 1000000ull }, { "s", 1000000000ull }, { "m", 60000000000ull },
-		      { "h", 3600000000000ull } };
+	} units[] = {{"ms", 1000000ull},
+		     {"s", 1000000000ull},
+		     {"m", 60000000000ull},
+		     {"h", 3600000000000ull}};
 	unsigned long long v;
 	char *end;
 
@@ -90,13 +92,17 @@ static int parse_interval(const char *s, uint64_t *ns, ckpt_err_t *err)
 			goto bad;
 		*ns = v * units[i].ns;
 		if (*ns < MIN_INTERVAL)
-			return ckpt_error_msg(err, EINVAL, ANN "checkpoint-interval `%s` is too "
-					      "short: at least 100ms", s);
+			return ckpt_error_msg(err, EINVAL,
+					      ANN "checkpoint-interval `%s` is too "
+						  "short: at least 100ms",
+					      s);
 		return 0;
 	}
 bad:
-	return ckpt_error_msg(err, EINVAL, "bad " ANN "checkpoint-interval `%s`: want a duration "
-			      "such as 500ms, 10s, 5m or 1h", s);
+	return ckpt_error_msg(err, EINVAL,
+			      "bad " ANN "checkpoint-interval `%s`: want a duration "
+			      "such as 500ms, 10s, 5m or 1h",
+			      s);
 }
 
 static int parse_keep(const char *s, unsigned *keep, ckpt_err_t *err)
@@ -110,8 +116,10 @@ static int parse_keep(const char *s, unsigned *keep, ckpt_err_t *err)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end || errno || v < 1 || v > MAX_KEEP)
-		return ckpt_error_msg(err, EINVAL, "bad " ANN "keep `%s`: want a number from 1 "
-				      "to %d", s, MAX_KEEP);
+		return ckpt_error_msg(err, EINVAL,
+				      "bad " ANN "keep `%s`: want a number from 1 "
+				      "to %d",
+				      s, MAX_KEEP);
 	*keep = v;
 	return 0;
 }
@@ -216,7 +224,7 @@ static void parent_runtime(char **runtime, char **root)
 	pid_t pp = getppid();
 	cleanup_free char *cmd = NULL;
 	char path[64], exe[PATH_MAX];
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	size_t len = 0;
 	ssize_t n;
 
@@ -251,10 +259,11 @@ static int find_runtime(struct hook_conf *c, const struct json *anns, ckpt_err_t
 		ret = oci_find(NULL, NULL, c->id, &oc, err);
 	}
 	if (ret < 0)
-		return ckpt_error_wrap(err, "find the container's runtime state (annotations "
-				       ANN "runtime and " ANN "root say where)");
+		return ckpt_error_wrap(err, "find the container's runtime state (annotations " ANN
+					    "runtime and " ANN "root say where)");
 	if (c->pid && oc.pid != c->pid) {
-		ret = ckpt_error_msg(err, ESRCH, "%s/%s is another container: init %d, not %d "
+		ret = ckpt_error_msg(err, ESRCH,
+				     "%s/%s is another container: init %d, not %d "
 				     "(annotations " ANN "runtime and " ANN "root say where)",
 				     oc.root, c->id, (int)oc.pid, (int)c->pid);
 		oci_container_free(&oc);
@@ -276,8 +285,8 @@ static int hook_poststart(struct hook_conf *c, const struct json *anns, ckpt_err
 		return 0;
 	c->interval = xstrdup(interval);
 	if (!c->dir)
-		ret = ckpt_error_msg(err, EINVAL, ANN "checkpoint-interval needs "
-				     ANN "checkpoint-dir");
+		ret = ckpt_error_msg(err, EINVAL,
+				     ANN "checkpoint-interval needs " ANN "checkpoint-dir");
 	else
 		ret = parse_interval(interval, &c->interval_ns, err);
 	if (ret == 0)
@@ -290,8 +299,10 @@ static int hook_poststart(struct hook_conf *c, const struct json *anns, ckpt_err
 		ret = supervisor_start(c, &pid, err);
 	if (ret < 0)
 		return ckpt_error_wrap(err, "no checkpoints");
-	hook_log(c->logfd, "hook poststart", true, "container `%s`: supervisor %d checkpoints it "
-		 "every %s into %s, keeping %u", c->id, (int)pid, interval, c->dir, c->keep);
+	hook_log(c->logfd, "hook poststart", true,
+		 "container `%s`: supervisor %d checkpoints it "
+		 "every %s into %s, keeping %u",
+		 c->id, (int)pid, interval, c->dir, c->keep);
 	return 0;
 }
 
@@ -337,7 +348,7 @@ static int hook_create(struct hook_conf *c, ckpt_err_t *err)
 static int hook_poststop(struct hook_conf *c, ckpt_err_t *err)
 {
 	cleanup_free char *root = NULL;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	pid_t pid;
 	int ret;
 
@@ -349,8 +360,10 @@ static int hook_poststop(struct hook_conf *c, ckpt_err_t *err)
 	if (ret < 0)
 		return ret;
 	if (pid)
-		hook_log(c->logfd, "hook poststop", false, "container `%s` stopped: supervisor %d "
-			 "stopped", c->id, (int)pid);
+		hook_log(c->logfd, "hook poststop", false,
+			 "container `%s` stopped: supervisor %d "
+			 "stopped",
+			 c->id, (int)pid);
 	return 0;
 }
 
@@ -363,14 +376,15 @@ static int hook_poststop(struct hook_conf *c, ckpt_err_t *err)
  */
 static void refuse_restore_from(const struct hook_conf *c, const char *bundle)
 {
-	hook_log(c->logfd, "hook", true, "container `%s`: " ANN "restore-from `%s` ignored, the "
+	hook_log(c->logfd, "hook", true,
+		 "container `%s`: " ANN "restore-from `%s` ignored, the "
 		 "container starts fresh: a hook runs after the runtime made the container's "
-		 "pid 1, which a restored tree cannot replace; use `ckpt-oci restore %s`", c->id,
-		 bundle, bundle);
+		 "pid 1, which a restored tree cannot replace; use `ckpt-oci restore %s`",
+		 c->id, bundle, bundle);
 }
 
-static const char *const stages[] = { "prestart", "createRuntime", "createContainer",
-				       "startContainer", "poststart", "poststop" };
+static const char *const stages[] = {"prestart",       "createRuntime", "createContainer",
+				     "startContainer", "poststart",	"poststop"};
 
 static bool known_stage(const char *stage)
 {
@@ -424,7 +438,7 @@ static int hook_run(struct hook_conf *c, const char *stage, const char *state, s
 
 int oci_hook(const char *stage, const char *state, size_t len, ckpt_err_t *err)
 {
-	struct hook_conf c = { .dirfd = -1, .logfd = -1 };
+	struct hook_conf c = {.dirfd = -1, .logfd = -1};
 	int ret;
 
 	ret = hook_run(&c, stage, state, len, err);

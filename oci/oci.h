@@ -15,17 +15,17 @@ enum oci_status { OCI_CREATED, OCI_RUNNING, OCI_PAUSED, OCI_STOPPED };
 
 /* What a runtime's state directory says about one container. */
 struct oci_container {
-	char *runtime;		/* "runc" or "crun" */
-	char *root;		/* the runtime's state root, e.g. /run/runc */
+	char *runtime; /* "runc" or "crun" */
+	char *root;    /* the runtime's state root, e.g. /run/runc */
 	char *id;
-	pid_t pid;		/* init process, in our pid namespace */
-	unsigned long long start;	/* its start time (clock ticks since boot) */
+	pid_t pid;		  /* init process, in our pid namespace */
+	unsigned long long start; /* its start time (clock ticks since boot) */
 	enum oci_status status;
-	char *bundle;		/* OCI bundle directory (holds config.json) */
+	char *bundle; /* OCI bundle directory (holds config.json) */
 	char *rootfs;
-	char *cgroup;		/* cgroup to freeze: v1 freezer or v2 directory */
-	char *config;		/* text of BUNDLE/config.json */
-	char *state;		/* text of the runtime's state file (state.json / status) */
+	char *cgroup; /* cgroup to freeze: v1 freezer or v2 directory */
+	char *config; /* text of BUNDLE/config.json */
+	char *state;  /* text of the runtime's state file (state.json / status) */
 };
 
 const char *oci_status_name(enum oci_status s);
@@ -53,11 +53,11 @@ int oci_lock(const struct oci_container *c, char **path, ckpt_err_t *err) CKPT_W
 int oci_delete(const struct oci_container *c, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 struct oci_checkpoint_opts {
-	const char *runtime;	/* NULL: found by oci_find */
-	const char *root;	/* NULL: the runtime's default */
+	const char *runtime; /* NULL: found by oci_find */
+	const char *root;    /* NULL: the runtime's default */
 	const char *id;
-	bool no_rootfs;		/* leave the root filesystem's changes out */
-	struct ckpt_dump_opts dump;	/* pid, cgroup and extra are filled in here */
+	bool no_rootfs;		    /* leave the root filesystem's changes out */
+	struct ckpt_dump_opts dump; /* pid, cgroup and extra are filled in here */
 };
 
 /* Look up, lock, check the status, dump the init's tree, clean up the state. */
@@ -71,11 +71,11 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err) CKPT_WARN_UNU
  * o->rootfs, or the one an authenticated bundle recorded.
  */
 struct oci_restore_opts {
-	const char *runtime;	/* NULL: the one in the bundle (runc or crun) */
-	const char *root;	/* NULL: the runtime's default (oci_default_root) */
-	const char *name;	/* NULL: the container's id at checkpoint */
-	const char *rootfs;	/* NULL: the old root directory, if the MAC verified */
-	bool no_runtime;	/* restore the processes only, unknown to the runtime */
+	const char *runtime; /* NULL: the one in the bundle (runc or crun) */
+	const char *root;    /* NULL: the runtime's default (oci_default_root) */
+	const char *name;    /* NULL: the container's id at checkpoint */
+	const char *rootfs;  /* NULL: the old root directory, if the MAC verified */
+	bool no_runtime;     /* restore the processes only, unknown to the runtime */
 	struct ckpt_restore_opts restore;
 };
 
@@ -132,8 +132,7 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err) CK
 /* Remove each path ("./a/b", as rootfs-diff.json lists them) in root, never leaving it. */
 int oci_rootfs_delete(const char *root, const char *const *paths, size_t n, unsigned long *gone,
 		      ckpt_err_t *err) CKPT_WARN_UNUSED;
-int oci_rootfs_move(const char *stage, const char *root, bool authenticated,
-		    unsigned long *moved, ckpt_err_t *err) CKPT_WARN_UNUSED;
-
+int oci_rootfs_move(const char *stage, const char *root, bool authenticated, unsigned long *moved,
+		    ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 #endif

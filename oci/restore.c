@@ -43,17 +43,17 @@
 
 struct adopt {
 	struct oci_restore_opts *o;
-	struct json *saved;	/* oci.json */
+	struct json *saved;				   /* oci.json */
 	const char *saved_runtime, *saved_root, *saved_id; /* in oci.json: names only */
 	struct json *config; /* the bundle's config.json, NULL if none */
 	struct json *mounts; /* its mounts.json, read only when it is not authenticated */
 	bool authenticated;  /* the bundle's MAC verified */
 	const char *runtime, *root, *name;
-	char *dir;		/* ROOT/NAME */
-	bool made;		/* dir made by us */
-	int journal;		/* its journal entry, until the tree runs */
-	const char *rootfs;	/* the root directory the tree gets */
-	char *mapping;		/* OLD=NEW for the root mount, with --rootfs */
+	char *dir;	    /* ROOT/NAME */
+	bool made;	    /* dir made by us */
+	int journal;	    /* its journal entry, until the tree runs */
+	const char *rootfs; /* the root directory the tree gets */
+	char *mapping;	    /* OLD=NEW for the root mount, with --rootfs */
 };
 
 bool oci_is_container_bundle(const char *bundle)
@@ -90,8 +90,10 @@ static int cg_dir(pid_t pid, const char *key, char **out, ckpt_err_t *err)
 		return ckpt_error_msg(err, ENOENT, "cgroup hierarchy `%s` not found here",
 				      *key ? key : "unified");
 	if (!strcmp(rel, "/"))
-		return ckpt_error_msg(err, EPROTO, "the restored tree has no cgroup of its own "
-				      "in `%s`", *key ? key : "unified");
+		return ckpt_error_msg(err, EPROTO,
+				      "the restored tree has no cgroup of its own "
+				      "in `%s`",
+				      *key ? key : "unified");
 	*out = xasprintf("%s%s", mnt, rel);
 	return 0;
 }
@@ -109,9 +111,8 @@ static struct json *fd_target(pid_t pid, int n)
 }
 
 static const char *const ns_keys[][2] = {
-	{ "NEWCGROUP", "cgroup" }, { "NEWIPC", "ipc" },	  { "NEWNET", "net" },
-	{ "NEWNS", "mnt" },	   { "NEWPID", "pid" },	  { "NEWUSER", "user" },
-	{ "NEWUTS", "uts" },	   { "NEWTIME", "time" },
+	{"NEWCGROUP", "cgroup"}, {"NEWIPC", "ipc"},   {"NEWNET", "net"}, {"NEWNS", "mnt"},
+	{"NEWPID", "pid"},	 {"NEWUSER", "user"}, {"NEWUTS", "uts"}, {"NEWTIME", "time"},
 };
 
 static int runc_state(struct adopt *a, struct json *st, pid_t pid, unsigned long long start,
@@ -244,7 +245,7 @@ static int adopt(struct ckpt_restore_opts *ro, ckpt_err_t *err)
 static int put_rootfs(struct ckpt_restore_opts *ro, struct ckpt_bundle *b, ckpt_err_t *err)
 {
 	struct adopt *a = ro->arg;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	int ret;
 
 	if (!oci_rootfs_in_bundle(b))
@@ -304,7 +305,7 @@ static void restart_checkpoints(struct ckpt_restore_opts *ro)
 	cleanup_json struct json *st = json_obj(), *copy = NULL;
 	cleanup_free char *text = NULL;
 	struct json *anns;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	size_t len = 0;
 
 	anns = json_get(a->config, "annotations");
@@ -339,8 +340,8 @@ static void restart_checkpoints(struct ckpt_restore_opts *ro)
 /* The runtime's directory for the container, removed with what is in it. */
 static void remove_state(const char *dir)
 {
-	static const char *const files[] = { "state.json", "status", "config.json",
-					     ".state.json.tmp", ".status.tmp", ".config.json.tmp" };
+	static const char *const files[] = {"state.json",      "status",      "config.json",
+					    ".state.json.tmp", ".status.tmp", ".config.json.tmp"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		cleanup_free char *p = xasprintf("%s/%s", dir, files[i]);
@@ -494,9 +495,12 @@ static int choose_rootfs(struct oci_restore_opts *o, struct adopt *a, const char
 				      "oci.json: no root directory: give --rootfs DIR");
 	a->rootfs = o->rootfs ?: old;
 	if (stat(a->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
-		return ckpt_error_msg(err, ENOENT, o->rootfs ? "--rootfs `%s` is not a directory" :
-				      "root directory `%s` is gone: give --rootfs DIR (a copy of "
-				      "the image)", a->rootfs);
+		return ckpt_error_msg(
+			err, ENOENT,
+			o->rootfs ? "--rootfs `%s` is not a directory"
+				  : "root directory `%s` is gone: give --rootfs DIR (a copy of "
+				    "the image)",
+			a->rootfs);
 	if (is_host_root(&st))
 		return ckpt_error_msg(err, EPERM,
 				      "root directory `%s` is the host's /, not a container's",

@@ -78,7 +78,7 @@ static int ensure_dir(int dfd, const char *name)
 /* Owner, mode and times of the staged directory st onto name in dfd. */
 static int dir_meta(int dfd, const char *name, const struct stat *st)
 {
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
 	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), ret = 0;
 
 	if (fd < 0)
@@ -107,7 +107,7 @@ static int move_entry(int sfd, int dfd, const char *name)
 
 struct apply {
 	int rootfd;
-	char path[PATH_MAX];	/* of the directory being applied, relative to the root */
+	char path[PATH_MAX]; /* of the directory being applied, relative to the root */
 	unsigned long moved;
 	ckpt_err_t *err;
 };
@@ -119,8 +119,8 @@ static int apply_dir(struct apply *a, int sfd, size_t len, int depth);
  * in dfd, made when missing: its content first, then its owner, mode and
  * times (its content changed them). a->path is its parent's, len long.
  */
-static int apply_subdir(struct apply *a, int sdfd, int dfd, const char *name,
-			const struct stat *st, size_t len, int depth)
+static int apply_subdir(struct apply *a, int sdfd, int dfd, const char *name, const struct stat *st,
+			size_t len, int depth)
 {
 	int sub, ret = ensure_dir(dfd, name);
 
@@ -235,7 +235,7 @@ static int find_device(int sfd, char *found, size_t size, int depth)
 int oci_rootfs_move(const char *stage, const char *root, bool authenticated, unsigned long *moved,
 		    ckpt_err_t *err)
 {
-	struct apply a = { .err = err };
+	struct apply a = {.err = err};
 	int sfd, ret;
 
 	a.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -73,8 +73,8 @@ static int root_id(int fd, struct root_id *id)
 
 	if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &sx) < 0)
 		return -errno;
-	*id = (struct root_id){ .dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
-				.ino = sx.stx_ino };
+	*id = (struct root_id){.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
+			       .ino = sx.stx_ino};
 	if (sx.stx_mask & STATX_BTIME) {
 		id->btime_sec = sx.stx_btime.tv_sec;
 		id->btime_nsec = sx.stx_btime.tv_nsec;
@@ -144,7 +144,7 @@ int oci_rootfs_walk(int fd, dev_t dev,
 	struct walker *w = xzalloc(sizeof(*w));
 	int ret;
 
-	*w = (struct walker){ .dev = dev, .fn = fn, .arg = arg, .path = "." };
+	*w = (struct walker){.dev = dev, .fn = fn, .arg = arg, .path = "."};
 	ret = walk_dir(w, fd, 1, 0, err);
 	free(w);
 	return ret;
@@ -158,9 +158,11 @@ struct take {
 static int take_entry(void *arg, const char *path, const struct stat *st, ckpt_err_t *err)
 {
 	struct take *t = arg;
-	struct base_rec r = { .ino = st->st_ino, .ctime_sec = st->st_ctim.tv_sec,
-			      .ctime_nsec = st->st_ctim.tv_nsec, .mode = st->st_mode,
-			      .len = strlen(path) };
+	struct base_rec r = {.ino = st->st_ino,
+			     .ctime_sec = st->st_ctim.tv_sec,
+			     .ctime_nsec = st->st_ctim.tv_nsec,
+			     .mode = st->st_mode,
+			     .len = strlen(path)};
 
 	if (++t->n > BASE_MAX)
 		return ckpt_error_msg(err, EFBIG, "more than %u entries", BASE_MAX);
@@ -172,7 +174,7 @@ static int take_entry(void *arg, const char *path, const struct stat *st, ckpt_e
 int oci_rootfs_base_take(const char *root, ckpt_err_t *err)
 {
 	cleanup_free char *dst = NULL, *tmp = NULL;
-	struct take t = { 0 };
+	struct take t = {0};
 	struct root_id id;
 	struct stat st;
 	int fd, tfd, ret;
@@ -308,8 +310,10 @@ static int base_read(FILE *f, const struct root_id *want, struct rootfs_base *b)
 			b->e = xrealloc(b->e, cap * sizeof(*b->e));
 		}
 		e = &b->e[b->n];
-		*e = (struct base_entry){ .ino = r.ino, .ctime_sec = r.ctime_sec,
-					  .ctime_nsec = r.ctime_nsec, .mode = r.mode };
+		*e = (struct base_entry){.ino = r.ino,
+					 .ctime_sec = r.ctime_sec,
+					 .ctime_nsec = r.ctime_nsec,
+					 .mode = r.mode};
 		e->path = xrealloc(NULL, r.len + 1);
 		b->n++;
 		if (fread(e->path, r.len, 1, f) != 1)

@@ -97,7 +97,8 @@ int rootfs_tar_create(void *arg)
 			continue;
 		}
 		if (archive_entry_filetype(e) == AE_IFSOCK) {
-			/* a socket file is made again by its socket's restore (tar skips them too) */
+			/* a socket file is made again by its socket's restore (tar skips them too)
+			 */
 			archive_entry_free(e);
 			continue;
 		}

@@ -57,13 +57,13 @@
 #include "util/spawn.h"
 #include "util/util.h"
 
-#define DIFF_TAR "rootfs-diff.tar"
-#define DIFF_JSON "rootfs-diff.json"
+#define DIFF_TAR    "rootfs-diff.tar"
+#define DIFF_JSON   "rootfs-diff.json"
 #define DELETED_MAX (1u << 22)
 
 struct walk {
-	FILE *list;		/* NUL-separated paths for tar */
-	dev_t dev;		/* the root's: mounts below are not walked */
+	FILE *list;		  /* NUL-separated paths for tar */
+	dev_t dev;		  /* the root's: mounts below are not walked */
 	struct rootfs_base *base; /* the first state, or NULL: since decides */
 	struct timespec since;
 	unsigned long entries;
@@ -72,7 +72,7 @@ struct walk {
 /* "2026-11-26T09:08:26.699173866Z" (the runtimes' RFC 3339, UTC). */
 static int parse_created(const char *s, struct timespec *ts)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
 	long ns = 0, scale = 100000000;
 
@@ -94,7 +94,7 @@ static int parse_created(const char *s, struct timespec *ts)
  */
 static void since_coarse(struct timespec *ts)
 {
-	struct timespec res = { 0, 10 * 1000 * 1000 }; /* a 100 Hz tick if unknown */
+	struct timespec res = {0, 10 * 1000 * 1000}; /* a 100 Hz tick if unknown */
 	int64_t ns;
 
 	(void)clock_getres(CLOCK_REALTIME_COARSE, &res);
@@ -195,7 +195,7 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 	cleanup_json struct json *doc = json_obj();
 	cleanup_close int listfd = memfd_create("rootfs-list", MFD_CLOEXEC);
 	struct bundle_image *img = NULL;
-	struct walk w = { 0 };
+	struct walk w = {0};
 	struct stat st;
 	int fd, ret;
 
@@ -232,15 +232,17 @@ int oci_rootfs_dump(struct ckpt_bundle *b, const char *dir, const char *created,
 	if (w.base) {
 		struct json *del = json_arr();
 
-		json_set(doc, "since", json_str("creation (the base taken before the program ran)"));
+		json_set(doc, "since",
+			 json_str("creation (the base taken before the program ran)"));
 		(void)oci_rootfs_base_deleted(w.base, add_deleted, del);
 		json_set(doc, "deleted", del);
 		oci_rootfs_base_free(w.base);
 	} else {
 		json_set(doc, "since", json_str(created));
-		json_set(doc, "deleted", json_str("not recorded: no base was taken at creation "
-						  "(the createRuntime hook); paths deleted come "
-						  "back on a fresh copy of the image"));
+		json_set(doc, "deleted",
+			 json_str("not recorded: no base was taken at creation "
+				  "(the createRuntime hook); paths deleted come "
+				  "back on a fresh copy of the image"));
 	}
 	ret = bundle_image_close(img, err);
 	if (ret == 0)
@@ -276,7 +278,8 @@ static int read_deleted(struct ckpt_bundle *b, struct json **doc, const char ***
 		return ret;
 	*paths = xzalloc((*n ?: 1) * sizeof(**paths));
 	for (size_t i = 0; i < *n && ret == 0; i++)
-		ret = doc_elem_str(&DOC_KEY(&at, "deleted"), arr, i, PATH_MAX - 1, &(*paths)[i], err);
+		ret = doc_elem_str(&DOC_KEY(&at, "deleted"), arr, i, PATH_MAX - 1, &(*paths)[i],
+				   err);
 	return ret;
 }
 
@@ -313,7 +316,7 @@ int oci_rootfs_apply(struct ckpt_bundle *b, const char *dir, ckpt_err_t *err)
 				      &moved, err);
 	(void)bundle_rmtree(AT_FDCWD, stage);
 	if (ret == 0)
-		pr_info("%lu entries (%" PRIu64 " bytes of tar) put back into %s, %lu deleted", moved,
-			size, dir, gone);
+		pr_info("%lu entries (%" PRIu64 " bytes of tar) put back into %s, %lu deleted",
+			moved, size, dir, gone);
 	return ret;
 }

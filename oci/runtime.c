@@ -28,11 +28,11 @@
 #include "util/util.h"
 
 #define STATE_MAX (4u << 20)
-#define LOCK_DIR "/run/ckpt-oci"
+#define LOCK_DIR  "/run/ckpt-oci"
 
 const char *oci_status_name(enum oci_status s)
 {
-	static const char *const names[] = { "created", "running", "paused", "stopped" };
+	static const char *const names[] = {"created", "running", "paused", "stopped"};
 
 	return names[s];
 }
@@ -51,7 +51,7 @@ int oci_proc_starttime(pid_t pid, unsigned long long *start)
 	cleanup_free char *path = xasprintf("/proc/%d", pid);
 	cleanup_close int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct proc_stat st;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 
 	if (procfd < 0)
 		return -errno;
@@ -68,7 +68,7 @@ static bool cgroup_frozen(const char *dir)
 {
 	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free char *st = NULL;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 
 	if (fd < 0)
 		return false;
@@ -83,7 +83,8 @@ static void derive_status(struct oci_container *c, int dirfd)
 {
 	unsigned long long start = 0;
 
-	if (c->pid <= 0 || oci_proc_starttime(c->pid, &start) < 0 || (c->start && start != c->start))
+	if (c->pid <= 0 || oci_proc_starttime(c->pid, &start) < 0 ||
+	    (c->start && start != c->start))
 		c->status = OCI_STOPPED;
 	else if (faccessat(dirfd, "exec.fifo", F_OK, 0) == 0)
 		c->status = OCI_CREATED;
@@ -173,7 +174,7 @@ static void crun_cgroup(struct oci_container *c, const char *rel)
 {
 	/* the hierarchies' mounts as the freezer at dump finds them */
 	static const char *const ctls[] = {"freezer", ""};
-	static const char *const files[] = { "freezer.state", "cgroup.freeze" };
+	static const char *const files[] = {"freezer.state", "cgroup.freeze"};
 
 	for (int i = 0; rel && *rel && i < 2; i++) {
 		cleanup_free char *mnt = proc_cgroup_mount(ctls[i]), *dir = NULL, *f = NULL;
@@ -330,8 +331,10 @@ int oci_lock(const struct oci_container *c, char **path, ckpt_err_t *err)
 	*path = xasprintf(LOCK_DIR "/%s:%s:%s.lock", c->runtime, root, c->id);
 	fd = lockfile_take(*path, err);
 	if (fd == -EBUSY)
-		return ckpt_error_msg(err, EBUSY, "container `%s` is busy: another "
-				      "checkpoint of it is running", c->id);
+		return ckpt_error_msg(err, EBUSY,
+				      "container `%s` is busy: another "
+				      "checkpoint of it is running",
+				      c->id);
 	return fd;
 }
 

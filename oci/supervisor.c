@@ -44,12 +44,12 @@
 
 struct supervisor {
 	const struct hook_conf *c;
-	int pidfd;		/* the container's init */
-	int sigfd;		/* SIGTERM, SIGINT, SIGHUP */
+	int pidfd; /* the container's init */
+	int sigfd; /* SIGTERM, SIGINT, SIGHUP */
 	int timerfd;
-	unsigned long seq;	/* number of the last bundle written */
-	unsigned long done;	/* checkpoints written by this supervisor */
-	char who[64];		/* "supervisor[PID]" for the log */
+	unsigned long seq;  /* number of the last bundle written */
+	unsigned long done; /* checkpoints written by this supervisor */
+	char who[64];	    /* "supervisor[PID]" for the log */
 };
 
 /* N for a name ckpt-N (digits only), else 0; .tmp leftovers are not bundles. */
@@ -112,7 +112,7 @@ static unsigned long prune(struct supervisor *s)
 		seqs[n++] = seq;
 		max = MAX(max, seq);
 	}
-	if (n)	/* qsort's base must not be NULL, even for no elements */
+	if (n) /* qsort's base must not be NULL, even for no elements */
 		qsort(seqs, n, sizeof(*seqs), cmp_ulong);
 	for (size_t i = 0; i + s->c->keep < n; i++) {
 		char name[64];
@@ -151,8 +151,8 @@ struct checkpoint_job {
 static int checkpoint_child(void *arg)
 {
 	struct checkpoint_job *j = arg;
-	struct oci_checkpoint_opts o = { 0 };
-	ckpt_err_t err = { 0 };
+	struct oci_checkpoint_opts o = {0};
+	ckpt_err_t err = {0};
 	sigset_t none;
 	int wfd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 
@@ -237,7 +237,7 @@ static void rotate_log(struct supervisor *s)
 	fd = openat(s->c->dirfd, HOOK_LOG_FILE,
 		    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return;	/* the renamed file goes on taking the lines */
+		return; /* the renamed file goes on taking the lines */
 	if (dup3(fd, s->c->logfd, O_CLOEXEC) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
 		/* some fds still write to supervisor.log.1; nothing is lost */
 	}
@@ -247,7 +247,7 @@ static void rotate_log(struct supervisor *s)
 /* One-shot timer: the next checkpoint starts an interval after this one ended. */
 static int arm_timer(struct supervisor *s, ckpt_err_t *err)
 {
-	struct itimerspec it = { 0 };
+	struct itimerspec it = {0};
 
 	it.it_value.tv_sec = s->c->interval_ns / 1000000000ull;
 	it.it_value.tv_nsec = s->c->interval_ns % 1000000000ull;
@@ -259,7 +259,7 @@ static int arm_timer(struct supervisor *s, ckpt_err_t *err)
 static void tick(struct supervisor *s)
 {
 	uint64_t t0 = now_ns(), expirations;
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 
 	if (read(s->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		hook_log(s->c->logfd, s->who, false, "read timerfd: %m, ignoring");
@@ -267,8 +267,9 @@ static void tick(struct supervisor *s)
 		hook_log(s->c->logfd, s->who, false, "checkpoint of `%s` failed: %s", s->c->id,
 			 err.msg);
 	} else {
-		hook_log(s->c->logfd, s->who, false, "checkpoint %s/" BUNDLE_PREFIX "%06lu in %.3f s",
-			 s->c->dir, s->seq, (now_ns() - t0) / 1e9);
+		hook_log(s->c->logfd, s->who, false,
+			 "checkpoint %s/" BUNDLE_PREFIX "%06lu in %.3f s", s->c->dir, s->seq,
+			 (now_ns() - t0) / 1e9);
 		(void)prune(s);
 	}
 	rotate_log(s);
@@ -280,9 +281,9 @@ static void tick(struct supervisor *s)
 static void supervise(struct supervisor *s)
 {
 	struct pollfd p[3] = {
-		{ .fd = s->pidfd, .events = POLLIN },
-		{ .fd = s->sigfd, .events = POLLIN },
-		{ .fd = s->timerfd, .events = POLLIN },
+		{.fd = s->pidfd, .events = POLLIN},
+		{.fd = s->sigfd, .events = POLLIN},
+		{.fd = s->timerfd, .events = POLLIN},
 	};
 	struct signalfd_siginfo si;
 
@@ -311,7 +312,7 @@ static void supervise(struct supervisor *s)
 /* Lock DIR/supervisor.pid and write "PID\nID\n" into it; one supervisor per DIR. */
 static int take_pid_file(const struct hook_conf *c, ckpt_err_t *err)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	cleanup_free char *text = NULL;
 	cleanup_close int fd = -1;
 
@@ -378,8 +379,8 @@ static int supervisor_setup(struct supervisor *s, int *lockfd, ckpt_err_t *err)
 /* The grandchild: set up, tell the hook, supervise, clean up. Never returns. */
 static void supervisor_main(const struct hook_conf *c, int pidfd, int wfd)
 {
-	struct supervisor s = { .c = c, .pidfd = pidfd, .sigfd = -1, .timerfd = -1 };
-	ckpt_err_t err = { 0 };
+	struct supervisor s = {.c = c, .pidfd = pidfd, .sigfd = -1, .timerfd = -1};
+	ckpt_err_t err = {0};
 	int lockfd = -1;
 	char ok[32];
 
@@ -391,8 +392,10 @@ static void supervisor_main(const struct hook_conf *c, int pidfd, int wfd)
 		_exit(1);
 	}
 	/* logged before the hook's own line, which follows our "ok" */
-	hook_log(c->logfd, s.who, false, "checkpointing `%s` (%s %s, init %d) every %s into %s, "
-		 "keeping %u", c->id, c->runtime, c->root, c->pid, c->interval, c->dir, c->keep);
+	hook_log(c->logfd, s.who, false,
+		 "checkpointing `%s` (%s %s, init %d) every %s into %s, "
+		 "keeping %u",
+		 c->id, c->runtime, c->root, c->pid, c->interval, c->dir, c->keep);
 	snprintf(ok, sizeof(ok), "ok %d", (int)getpid());
 	if (write_all(wfd, ok, strlen(ok)) < 0) {
 		/* the hook is gone; supervising goes on */
@@ -466,7 +469,7 @@ int supervisor_start(const struct hook_conf *c, pid_t *pid, ckpt_err_t *err)
 /* The live supervisor: the holder of the lock on DIR/supervisor.pid, or 0. */
 static pid_t lock_holder(int fd)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 
 	if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
 		return 0;
@@ -492,7 +495,7 @@ static int check_owner(const struct hook_conf *c, ckpt_err_t *err)
 
 int supervisor_stop(const struct hook_conf *c, pid_t *pid, ckpt_err_t *err)
 {
-	struct pollfd p = { .events = POLLIN };
+	struct pollfd p = {.events = POLLIN};
 	cleanup_close int fd = -1, pidfd = -1;
 	pid_t holder;
 	int r;
@@ -500,8 +503,9 @@ int supervisor_stop(const struct hook_conf *c, pid_t *pid, ckpt_err_t *err)
 	*pid = 0;
 	fd = openat(c->dirfd, HOOK_PID_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : ckpt_error(err, errno, "open %s/%s", c->dir,
-							HOOK_PID_FILE);
+		return errno == ENOENT
+			       ? 0
+			       : ckpt_error(err, errno, "open %s/%s", c->dir, HOOK_PID_FILE);
 	holder = lock_holder(fd);
 	if (!holder)
 		return 0;
@@ -522,8 +526,9 @@ int supervisor_stop(const struct hook_conf *c, pid_t *pid, ckpt_err_t *err)
 		r = poll(&p, 1, STOP_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
-		return ckpt_error_msg(err, ETIMEDOUT, "supervisor %d did not stop within %d s "
-				      "(a checkpoint still running?)", holder,
-				      STOP_TIMEOUT_MS / 1000);
+		return ckpt_error_msg(err, ETIMEDOUT,
+				      "supervisor %d did not stop within %d s "
+				      "(a checkpoint still running?)",
+				      holder, STOP_TIMEOUT_MS / 1000);
 	return 0;
 }

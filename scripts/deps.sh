@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libseccomp-dev libmnl-dev libyajl-dev libsodium-dev libzstd-dev libnftables-dev libarchive-dev
 bats bats-support bats-assert runc crun busybox-static iproute2 nftables
-clang libclang-rt-14-dev jq gnuplot-nox python3 strace procps util-linux file
+clang clang-format libclang-rt-14-dev jq gnuplot-nox python3 strace procps util-linux file
 time libprotobuf-c-dev protobuf-c-compiler podman containerd"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

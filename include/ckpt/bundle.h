@@ -33,7 +33,7 @@ struct bundle_image;
 #define BUNDLE_FORMAT_MAJOR 2
 /* 3: as 2, its files sealed (bundle_seal()); written only for such bundles. */
 #define BUNDLE_FORMAT_SEALED 3
-#define BUNDLE_FORMAT_MINOR 0
+#define BUNDLE_FORMAT_MINOR  0
 /* Largest JSON document a reader accepts. */
 #define BUNDLE_JSON_MAX (64u << 20)
 
@@ -45,9 +45,9 @@ struct bundle_image;
 
 /* Which key, and whether a bundle that it does not authenticate may be opened. */
 struct bundle_auth {
-	const char *key_file; /* NULL: BUNDLE_HOST_KEY */
-	bool insecure;	      /* --insecure-unauthenticated: open it anyway (a warning) */
-	bool quiet;	      /* no warning: the caller shows bundle_mac_status() */
+	const char *key_file;	   /* NULL: BUNDLE_HOST_KEY */
+	bool insecure;		   /* --insecure-unauthenticated: open it anyway (a warning) */
+	bool quiet;		   /* no warning: the caller shows bundle_mac_status() */
 	const char *seal_key_file; /* an encrypted bundle's key (--decrypt) */
 };
 
@@ -225,7 +225,7 @@ int bundle_rmtree(int parentfd, const char *name);
 struct bundle_host {
 	char kernel[128];
 	char cpu_model[128];
-	uint64_t xcr0;	   /* XSAVE feature mask, 0 without XSAVE */
+	uint64_t xcr0; /* XSAVE feature mask, 0 without XSAVE */
 	long page_size;
 };
 void bundle_host_probe(struct bundle_host *h);

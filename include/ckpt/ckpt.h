@@ -17,25 +17,25 @@ struct ckpt_bundle;
 
 /* A JSON document the caller adds to the bundle as it is (e.g. config.json). */
 struct ckpt_extra_file {
-	const char *name;	/* file name in the bundle, no '/' */
-	const char *json;	/* its text; parsed, so it must be valid JSON */
+	const char *name; /* file name in the bundle, no '/' */
+	const char *json; /* its text; parsed, so it must be valid JSON */
 };
 
 struct ckpt_dump_opts {
-	pid_t pid;		/* root of the tree */
-	const char *bundle;	/* output directory (created; must not exist) */
-	const char *work_dir;	/* where dump.log goes; default: bundle's parent */
-	bool leave_running;	/* resume the tree instead of killing it */
-	const char *cgroup;	/* freezer cgroup of the tree, NULL: seize thread by thread */
-	bool verbose;		/* progress on stderr */
-	unsigned long long ghost_limit;	/* largest unlinked file saved, bytes; 0: 64 MiB */
-	bool tcp_established;	/* dump established TCP connections (TCP_REPAIR) */
-	bool ext_unix_sk;	/* datagram unix sockets connected outside: reconnect by name */
-	bool own_cgroup;	/* the tree's cgroups are its own (a container's): record them */
-	const char *key_file;	/* the bundle's MAC key; NULL: this host's, made on first use */
-	bool no_sync;		/* commit without flushing to stable storage (bundle.h) */
-	bool compress;		/* --compress zstd: every file compressed per chunk */
-	int compress_level;	/* zstd's level; 0: its fast default */
+	pid_t pid;	      /* root of the tree */
+	const char *bundle;   /* output directory (created; must not exist) */
+	const char *work_dir; /* where dump.log goes; default: bundle's parent */
+	bool leave_running;   /* resume the tree instead of killing it */
+	const char *cgroup;   /* freezer cgroup of the tree, NULL: seize thread by thread */
+	bool verbose;	      /* progress on stderr */
+	unsigned long long ghost_limit; /* largest unlinked file saved, bytes; 0: 64 MiB */
+	bool tcp_established;		/* dump established TCP connections (TCP_REPAIR) */
+	bool ext_unix_sk;	 /* datagram unix sockets connected outside: reconnect by name */
+	bool own_cgroup;	 /* the tree's cgroups are its own (a container's): record them */
+	const char *key_file;	 /* the bundle's MAC key; NULL: this host's, made on first use */
+	bool no_sync;		 /* commit without flushing to stable storage (bundle.h) */
+	bool compress;		 /* --compress zstd: every file compressed per chunk */
+	int compress_level;	 /* zstd's level; 0: its fast default */
 	const char *encrypt_key; /* --encrypt FILE: every file encrypted with this key */
 	/*
 	 * Copy memory only, the tree running, and track the pages it writes
@@ -43,9 +43,9 @@ struct ckpt_dump_opts {
 	 * parent set to this bundle writes only those.
 	 */
 	bool pre_dump;
-	const char *parent;	/* a pre-dump of the same tree: pages it holds are referenced */
-	uint64_t frozen_ns;	/* out: first thread stopped to the tree resumed or killed */
-	const struct ckpt_extra_file *extra;	/* documents added to the bundle */
+	const char *parent; /* a pre-dump of the same tree: pages it holds are referenced */
+	uint64_t frozen_ns; /* out: first thread stopped to the tree resumed or killed */
+	const struct ckpt_extra_file *extra; /* documents added to the bundle */
 	int nextra;
 	/*
 	 * Called with the tree still frozen once every task is dumped, to add
@@ -63,29 +63,29 @@ struct ckpt_dump_opts {
 
 struct ckpt_restore_opts {
 	const char *bundle;
-	const char *work_dir;	/* where restore.log goes */
-	bool detach;		/* -d: return once the tree runs */
+	const char *work_dir; /* where restore.log goes */
+	bool detach;	      /* -d: return once the tree runs */
 	/*
 	 * With detach: the root is born a child of the caller's parent
 	 * (CLONE_PARENT), which waits for it as its own (CRIU's rst_sibling).
 	 */
 	bool sibling;
-	const char *pid_file;	/* write the root's pid here */
-	int exit_status;	/* out: root's exit status (without detach) */
-	pid_t root_pid;		/* out: the restored root */
-	bool verbose;		/* progress on stderr */
-	bool ignore_file_changes;	/* restore files changed on disk since the checkpoint */
-	bool tcp_close;		/* TCP connections restored closed (reset), not repaired */
-	const char *const *mount_map;	/* OLD=NEW: host paths of external mounts */
+	const char *pid_file;	      /* write the root's pid here */
+	int exit_status;	      /* out: root's exit status (without detach) */
+	pid_t root_pid;		      /* out: the restored root */
+	bool verbose;		      /* progress on stderr */
+	bool ignore_file_changes;     /* restore files changed on disk since the checkpoint */
+	bool tcp_close;		      /* TCP connections restored closed (reset), not repaired */
+	const char *const *mount_map; /* OLD=NEW: host paths of external mounts */
 	int nmount_map;
-	const char *const *veth_map;	/* CTNAME=HOSTNAME: host end of a veth */
+	const char *const *veth_map; /* CTNAME=HOSTNAME: host end of a veth */
 	int nveth_map;
-	const char *cgroup_name;	/* name of the cgroups made for the tree; NULL: NAME-rPID */
-	const char *key_file;	/* the bundle's MAC key; NULL: this host's */
-	bool insecure_unauthenticated;	/* restore a bundle whose MAC does not verify */
-	const char *decrypt_key;	/* an encrypted bundle's key (--decrypt FILE) */
-	bool lazy;		/* resume before private memory is back (libckpt/lazy) */
-	const char *page_server;	/* lazy: HOST:PORT serving the images not here */
+	const char *cgroup_name;       /* name of the cgroups made for the tree; NULL: NAME-rPID */
+	const char *key_file;	       /* the bundle's MAC key; NULL: this host's */
+	bool insecure_unauthenticated; /* restore a bundle whose MAC does not verify */
+	const char *decrypt_key;       /* an encrypted bundle's key (--decrypt FILE) */
+	bool lazy;		       /* resume before private memory is back (libckpt/lazy) */
+	const char *page_server;       /* lazy: HOST:PORT serving the images not here */
 	/*
 	 * Called once the bundle is verified, before anything is made (oci/:
 	 * the rootfs changes are put back); a failure stops the restore.
@@ -105,45 +105,45 @@ struct ckpt_restore_opts {
 	int console_master;
 	/* pass that master here (a unix socket, as runc's --console-socket) */
 	const char *console_socket;
-	bool console_to_adopt;	/* or adopt passes it on (CRIU's orphan-pts-master) */
+	bool console_to_adopt; /* or adopt passes it on (CRIU's orphan-pts-master) */
 	/* Called once the tree runs, released (oci/: periodic checkpoints again). */
 	void (*running)(struct ckpt_restore_opts *o);
-	void *arg;		/* the caller's, for the three above */
+	void *arg; /* the caller's, for the three above */
 };
 
 /* `ckpt-oci page-server`: a bundle's page images for restore --lazy elsewhere. */
 struct ckpt_page_server_opts {
 	const char *bundle;
-	const char *listen;	/* HOST:PORT (port 0: any free one) */
-	const char *key_file;	/* clients must hold this key; NULL: this host's */
-	bool insecure_unauthenticated;	/* serve a bundle whose MAC does not verify */
-	bool once;		/* exit once the clients that came are done */
-	void (*ready)(const char *bound, void *arg);	/* listening on bound */
+	const char *listen;	       /* HOST:PORT (port 0: any free one) */
+	const char *key_file;	       /* clients must hold this key; NULL: this host's */
+	bool insecure_unauthenticated; /* serve a bundle whose MAC does not verify */
+	bool once;		       /* exit once the clients that came are done */
+	void (*ready)(const char *bound, void *arg); /* listening on bound */
 	void *arg;
 };
 int ckpt_page_server(const struct ckpt_page_server_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 /* `ckpt-oci migrate`: checkpoint a tree, restore it on a receiver, kill it here once it runs. */
 struct ckpt_migrate_opts {
-	pid_t pid;		/* root of the tree */
-	const char *to;		/* HOST:PORT of `ckpt-oci receive` */
-	bool lazy;		/* restore there before the pages are: served from here */
-	const char *work_dir;	/* where this node's bundle is written; NULL: /var/tmp */
-	const char *key_file;	/* the key both nodes hold; NULL: this host's */
-	bool keep_bundle;	/* leave this node's bundle behind */
+	pid_t pid;	      /* root of the tree */
+	const char *to;	      /* HOST:PORT of `ckpt-oci receive` */
+	bool lazy;	      /* restore there before the pages are: served from here */
+	const char *work_dir; /* where this node's bundle is written; NULL: /var/tmp */
+	const char *key_file; /* the key both nodes hold; NULL: this host's */
+	bool keep_bundle;     /* leave this node's bundle behind */
 	bool verbose;
-	uint64_t frozen_ns;	/* out: the tree stopped here */
-	uint64_t bytes_sent;	/* out */
-	pid_t root_pid;		/* out: the root on the receiver */
+	uint64_t frozen_ns;  /* out: the tree stopped here */
+	uint64_t bytes_sent; /* out */
+	pid_t root_pid;	     /* out: the root on the receiver */
 };
 int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 /* `ckpt-oci receive`: take one tree from migrate, restore it here. */
 struct ckpt_receive_opts {
-	const char *listen;	/* HOST:PORT */
-	const char *dir;	/* where the bundle goes, and the logs */
-	const char *key_file;	/* the sender must hold it; NULL: this host's */
-	void (*ready)(const char *bound, void *arg);	/* listening on bound */
+	const char *listen;   /* HOST:PORT */
+	const char *dir;      /* where the bundle goes, and the logs */
+	const char *key_file; /* the sender must hold it; NULL: this host's */
+	void (*ready)(const char *bound, void *arg); /* listening on bound */
 	void *arg;
-	pid_t root_pid;		/* out: the restored root */
+	pid_t root_pid; /* out: the restored root */
 };
 int ckpt_receive(struct ckpt_receive_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;

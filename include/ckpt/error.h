@@ -14,17 +14,17 @@
 #define CKPT_ERR_MSG_MAX 2048
 
 typedef struct ckpt_err {
-	int code;			/* positive errno, 0 when no error */
-	char msg[CKPT_ERR_MSG_MAX];	/* full message, context first */
+	int code;		    /* positive errno, 0 when no error */
+	char msg[CKPT_ERR_MSG_MAX]; /* full message, context first */
 } ckpt_err_t;
 
 /* Record an error: "<fmt>: strerror(code)". Returns -code. */
-__attribute__((format(printf, 3, 4))) int ckpt_error(ckpt_err_t *err, int code,
-						      const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int ckpt_error(ckpt_err_t *err, int code, const char *fmt,
+						     ...);
 
 /* Record an error whose message needs no strerror() text. Returns -code. */
-__attribute__((format(printf, 3, 4))) int ckpt_error_msg(ckpt_err_t *err, int code,
-							  const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int ckpt_error_msg(ckpt_err_t *err, int code, const char *fmt,
+							 ...);
 
 /* Prefix context to the recorded error: "<fmt>: <old message>". Returns -code. */
 __attribute__((format(printf, 2, 3))) int ckpt_error_wrap(ckpt_err_t *err, const char *fmt, ...);

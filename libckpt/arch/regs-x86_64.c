@@ -22,26 +22,29 @@
 #include "util/log.h"
 #include "util/util.h"
 
-#define ERESTARTSYS	       512
-#define ERESTARTNOINTR	       513
-#define ERESTARTNOHAND	       514
+#define ERESTARTSYS	      512
+#define ERESTARTNOINTR	      513
+#define ERESTARTNOHAND	      514
 #define ERESTART_RESTARTBLOCK 516
 
 static const struct {
 	const char *name;
 	size_t off;
 } gpr_fields[] = {
-#define F(n) { #n, offsetof(struct user_regs_struct, n) }
-	F(r15), F(r14), F(r13), F(r12), F(rbp), F(rbx), F(r11), F(r10), F(r9),
-	F(r8), F(rax), F(rcx), F(rdx), F(rsi), F(rdi), F(orig_rax), F(rip), F(cs),
-	F(eflags), F(rsp), F(ss), F(fs_base), F(gs_base), F(ds), F(es), F(fs), F(gs),
+#define F(n)                                                                                       \
+	{                                                                                          \
+#n, offsetof(struct user_regs_struct, n)                                           \
+	}
+	F(r15),	   F(r14), F(r13), F(r12),     F(rbp),	   F(rbx), F(r11),	F(r10), F(r9),
+	F(r8),	   F(rax), F(rcx), F(rdx),     F(rsi),	   F(rdi), F(orig_rax), F(rip), F(cs),
+	F(eflags), F(rsp), F(ss),  F(fs_base), F(gs_base), F(ds),  F(es),	F(fs),	F(gs),
 #undef F
 };
 
 int regs_dump(struct thread *th, ckpt_err_t *err)
 {
 	uint8_t buf[XSTATE_MAX];
-	struct iovec iov = { buf, sizeof(buf) };
+	struct iovec iov = {buf, sizeof(buf)};
 
 	if (ptrace(PTRACE_GETREGS, th->tid, NULL, &th->regs) < 0)
 		return ckpt_error(err, errno, "thread %d: get registers", th->tid);
@@ -151,7 +154,7 @@ int regs_from_json(const struct doc_at *at, const struct json *j, struct user_re
 int regs_restore(pid_t tid, const struct user_regs_struct *regs, const uint8_t *xstate,
 		 size_t xstate_len, ckpt_err_t *err)
 {
-	struct iovec iov = { (void *)xstate, xstate_len };
+	struct iovec iov = {(void *)xstate, xstate_len};
 
 	if (xstate_len && ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0)
 		return ckpt_error(err, errno, "thread %d: set xstate", tid);

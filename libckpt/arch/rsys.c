@@ -210,7 +210,7 @@ int rsys_call(struct rsys *r, long *ret, long nr, uint64_t a1, uint64_t a2, uint
 __asm__(".pushsection .rodata\n"
 	".globl rsys_code_sigactions\n"
 	"rsys_code_sigactions:\n"
-	"1:	mov $13, %eax\n"	/* rt_sigaction */
+	"1:	mov $13, %eax\n" /* rt_sigaction */
 	"	mov %r12d, %edi\n"
 	"	xor %esi, %esi\n"
 	"	mov %r13, %rdx\n"
@@ -486,7 +486,7 @@ static int mem_fd(pid_t pid, int flags, ckpt_err_t *err)
  */
 static bool pvm_rw(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
 {
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
 	ssize_t n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
 			  : process_vm_readv(pid, &local, 1, &remote, 1, 0);
 
@@ -590,8 +590,7 @@ uint64_t rsys_find_syscall(pid_t pid)
 
 _Static_assert(sizeof(struct rsys_batch_ent) == 64, "rsys_code_batch walks 64-byte entries");
 
-struct rsys_batch *rsys_batch_new(struct rsys *rs, uint64_t code, size_t table_off,
-				  size_t data_len)
+struct rsys_batch *rsys_batch_new(struct rsys *rs, uint64_t code, size_t table_off, size_t data_len)
 {
 	struct rsys_batch *b = xzalloc(sizeof(*b) + data_len);
 
@@ -607,8 +606,8 @@ void rsys_batch_free(struct rsys_batch *b)
 	free(b);
 }
 
-int rsys_batch_add(struct rsys_batch *b, unsigned flags, int64_t expect, long nr, const uint64_t a[6],
-		   ckpt_err_t *err, const char *fmt, ...)
+int rsys_batch_add(struct rsys_batch *b, unsigned flags, int64_t expect, long nr,
+		   const uint64_t a[6], ckpt_err_t *err, const char *fmt, ...)
 {
 	struct rsys_batch_ent *e;
 	va_list ap;
@@ -685,7 +684,8 @@ int rsys_batch_flush(struct rsys_batch *b, ckpt_err_t *err)
 		if (e->ret < 0 && e->ret > -4096 && !(b->flags[i] & RSYS_BATCH_SOFT))
 			return ckpt_error(err, (int)-e->ret, "%s", b->what[i]);
 		if (b->flags[i] & RSYS_BATCH_EXPECT && e->ret != b->expect[i])
-			return ckpt_error_msg(err, e->ret < 0 && e->ret > -4096 ? (int)-e->ret : EFAULT,
+			return ckpt_error_msg(err,
+					      e->ret < 0 && e->ret > -4096 ? (int)-e->ret : EFAULT,
 					      "%s: %ld where %ld was due", b->what[i], (long)e->ret,
 					      (long)b->expect[i]);
 	}

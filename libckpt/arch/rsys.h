@@ -24,16 +24,16 @@
 #define SCRATCH_SIZE (64 * 1024UL)
 
 struct rsys {
-	pid_t tid;		       /* thread that executes the calls */
-	uint64_t sc_addr;	       /* address of a `syscall` instruction in it */
-	uint64_t scratch;	       /* data area for arguments (rsys_set_scratch), or 0 */
+	pid_t tid;	  /* thread that executes the calls */
+	uint64_t sc_addr; /* address of a `syscall` instruction in it */
+	uint64_t scratch; /* data area for arguments (rsys_set_scratch), or 0 */
 	size_t scratch_len;
 	struct user_regs_struct saved; /* registers put back by rsys_fini */
 	uint64_t saved_mask;	       /* blocked signals put back by rsys_fini */
 	bool active;
-	bool signal_taken;		/* a signal was dequeued while we stopped it */
-	long nr;			/* the call under way (rsys_call_start) */
-	bool exited;			/* it has reached its exit (rsys_call_done) */
+	bool signal_taken; /* a signal was dequeued while we stopped it */
+	long nr;	   /* the call under way (rsys_call_start) */
+	bool exited;	   /* it has reached its exit (rsys_call_done) */
 };
 
 /*
@@ -163,9 +163,9 @@ struct rsys_batch_ent {
 
 struct rsys_batch {
 	struct rsys *rs;
-	uint64_t code;	      /* rsys_code_batch in the task */
-	size_t table_off;     /* scratch offset of the table, then of the data */
-	size_t data_len;      /* room for data after the table */
+	uint64_t code;	  /* rsys_code_batch in the task */
+	size_t table_off; /* scratch offset of the table, then of the data */
+	size_t data_len;  /* room for data after the table */
 	size_t data_used;
 	int n;
 	struct rsys_batch_ent ent[RSYS_BATCH_MAX];

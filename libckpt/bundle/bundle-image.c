@@ -41,7 +41,7 @@
 #include "util/log.h"
 #include "util/util.h"
 
-#define RING 8 /* twice the hasher's four */
+#define RING	    8			/* twice the hasher's four */
 #define HASH_WINDOW (16 * BUNDLE_CHUNK) /* file mode: mapped and hashed at once */
 
 struct bundle_image {
@@ -108,7 +108,7 @@ static char *xmalloc_buf(void)
 enum { SLOT_QUEUED, SLOT_SEALED };
 
 struct image_seal {
-	struct bundle_digest stored; /* over the bytes as stored */
+	struct bundle_digest stored;	 /* over the bytes as stored */
 	struct seal s[SEAL_WORKERS_MAX]; /* one per worker: zstd contexts are not shared */
 	char *rec[RING];		 /* each slot's record: seal_bound(BUNDLE_CHUNK) */
 	size_t reclen[RING];

@@ -31,7 +31,7 @@
 #define BUNDLE_CHUNK	 BUNDLE_IOBUF
 #define BUNDLE_SUM_BYTES 32
 _Static_assert(BUNDLE_CHUNK == BUNDLE_CHUNK_BYTES, "one chunk size for digests and readers");
-#define BUNDLE_SUM_ALG	 "blake2b"
+#define BUNDLE_SUM_ALG "blake2b"
 
 struct bundle_file {
 	char *name;
@@ -81,11 +81,11 @@ struct ckpt_bundle {
 	char *tmp_path; /* NAME.tmp while writing, NULL when reading */
 	int dirfd;
 	bool writing, committed;
-	bool no_sync; /* bundle_set_no_sync: commit without syncfs/fsync */
+	bool no_sync;	 /* bundle_set_no_sync: commit without syncfs/fsync */
 	int open_images; /* images created and not yet closed or aborted */
 	struct bundle_file *files;
 	size_t nfiles;
-	struct json *manifest; /* reading: parsed manifest.json */
+	struct json *manifest;			/* reading: parsed manifest.json */
 	uint8_t manifest_sum[BUNDLE_SUM_BYTES]; /* reading: BLAKE2b of its bytes, as MACed */
 	uint8_t key[BUNDLE_KEY_BYTES];
 	bool have_key;

@@ -380,8 +380,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 }
 
 /* 1: hashed; 0: the file cannot be mapped (read it instead); < 0: error. */
-static int hash_mapped(const struct bundle_file *f, int fd, uint64_t off, size_t len,
-		       uint8_t *sums, ckpt_err_t *err)
+static int hash_mapped(const struct bundle_file *f, int fd, uint64_t off, size_t len, uint8_t *sums,
+		       ckpt_err_t *err)
 {
 	char *m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
 	sigjmp_buf jb;
@@ -415,8 +415,7 @@ static int hash_seg(const struct verify_job *job, const struct verify_seg *s, ch
 	fd = open_member(job->b->dirfd, f->name, &st, err);
 	if (fd < 0)
 		return fd;
-	ret = hash_mapped(f, fd, first, len, job->sums[s->file] + s->first * BUNDLE_SUM_BYTES,
-			  err);
+	ret = hash_mapped(f, fd, first, len, job->sums[s->file] + s->first * BUNDLE_SUM_BYTES, err);
 	if (ret != 0)
 		return ret < 0 ? ret : 0;
 	(void)posix_fadvise(fd, first, len, POSIX_FADV_SEQUENTIAL);

@@ -421,8 +421,10 @@ int check_needed(const char *const *names, int n, ckpt_err_t *err)
 		if (fake && !strcmp(fake, p->name))
 			probe_fail(&o, "made to fail by CKPT_OCI_PROBE_FAIL");
 		if (!o.ok)
-			ret = ckpt_error_msg(err, ENOTSUP, "this host lacks %s, which the bundle "
-					     "needs: %s", p->name, o.detail);
+			ret = ckpt_error_msg(err, ENOTSUP,
+					     "this host lacks %s, which the bundle "
+					     "needs: %s",
+					     p->name, o.detail);
 		else
 			pr_info("%s: %s", p->name, o.detail);
 	}

@@ -41,7 +41,7 @@
 static int task_dump_remote(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
 {
 	struct json *threads = json_set(t->doc, "threads", json_arr());
-	struct rsys rs = { 0 }, trs = { 0 };
+	struct rsys rs = {0}, trs = {0};
 	uint64_t sc, scratch = 0;
 	long r;
 	int ret;
@@ -81,7 +81,7 @@ static int task_dump_remote(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *er
 	}
 out:
 	if (scratch) {
-		ckpt_err_t e2 = { 0 };
+		ckpt_err_t e2 = {0};
 		int r2 = RSYS(&rs, &r, &e2, SYS_munmap, scratch, SCRATCH_SIZE, 0, 0, 0, 0);
 
 		if (r2 < 0 || r < 0)
@@ -159,8 +159,10 @@ int tree_lock(pid_t root, char **path, ckpt_err_t *err)
 	*path = xasprintf(LOCKFILE_DIR "/tree-%d-%llu.lock", root, start);
 	fd = lockfile_take(*path, err);
 	if (fd == -EBUSY)
-		return ckpt_error_msg(err, EBUSY, "the tree of %d is busy: another checkpoint "
-				      "of it is running", root);
+		return ckpt_error_msg(err, EBUSY,
+				      "the tree of %d is busy: another checkpoint "
+				      "of it is running",
+				      root);
 	return fd;
 }
 
@@ -169,8 +171,8 @@ int tree_lock(pid_t root, char **path, ckpt_err_t *err)
  * pass, then thawed into its ptrace stop; otherwise threads are seized one
  * by one until no new one shows up.
  */
-int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o,
-			       struct freezer *fz, ckpt_err_t *err)
+int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o, struct freezer *fz,
+			ckpt_err_t *err)
 {
 	int ret;
 
@@ -204,7 +206,7 @@ int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o,
 /* Resume the tree; one that was frozen (paused) is frozen again first. */
 void release_tree(struct ckpt_ctx *ctx, struct freezer *fz)
 {
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 
 	if (freezer_restore_state(fz, &e) < 0)
 		pr_warn("%s: the tree was frozen before, runs now", e.msg);
@@ -234,7 +236,7 @@ static void open_log(const char *work_dir, const char *bundle, const char *name,
 {
 	cleanup_free char *copy = xstrdup(bundle);
 	cleanup_free char *path = NULL;
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 
 	log_set_stderr_level(verbose ? LOG_INFO : LOG_WARN);
 	path = xasprintf("%s/%s", work_dir ? work_dir : dirname(copy), name);
@@ -366,10 +368,10 @@ static void dump_release(struct ckpt_ctx *ctx, struct files_dctx *fc, struct fre
 
 int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 {
-	struct ckpt_ctx ctx = { 0 };
-	struct files_dctx fc = { 0 };
-	struct freezer fz = { .dirfd = -1 };
-	struct mem_incr incr = { 0 };
+	struct ckpt_ctx ctx = {0};
+	struct files_dctx fc = {0};
+	struct freezer fz = {.dirfd = -1};
+	struct mem_incr incr = {0};
 	uint64_t t0 = now_ns(), t_frozen = 0, t_end = 0;
 	unsigned long long root_start = journal_starttime(o->pid);
 	cleanup_free char *lock_path = NULL;
@@ -423,8 +425,8 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		track_stop(o->pid, root_start); /* nothing left to track */
 	}
 	if (ctx.incr)
-		pr_info("%llu pages referenced in the parent `%s`",
-			(unsigned long long)incr.nref, o->parent);
+		pr_info("%llu pages referenced in the parent `%s`", (unsigned long long)incr.nref,
+			o->parent);
 	/* frozen: from the first thread stopped until the tree resumed or was killed */
 	o->frozen_ns = t_end - t_frozen;
 	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,

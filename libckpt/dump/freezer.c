@@ -43,7 +43,7 @@ static bool in_tree(pid_t pid, pid_t root)
 static bool cgroup_is_tree(int dirfd, pid_t root)
 {
 	cleanup_free char *procs = NULL;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	char *save = NULL;
 	int n = 0;
 
@@ -78,7 +78,7 @@ int freezer_find(struct freezer *fz, pid_t root, const char *given, ckpt_err_t *
 		const char *ctl = v2 ? "" : "freezer";
 		cleanup_free char *dir = NULL, *mnt = proc_cgroup_mount(ctl);
 		cleanup_free char *cg = proc_cgroup_path(root, ctl);
-		ckpt_err_t e = { 0 };
+		ckpt_err_t e = {0};
 
 		if (!mnt || !cg || !strcmp(cg, "/"))
 			continue;
@@ -104,7 +104,7 @@ static int write_at(int dirfd, const char *name, const char *val, ckpt_err_t *er
 /* v1 has no notification: re-read freezer.state every 200 us, bounded. */
 static int wait_v1(struct freezer *fz, ckpt_err_t *err)
 {
-	struct timespec ts = { 0, 200 * 1000 };
+	struct timespec ts = {0, 200 * 1000};
 
 	for (int i = 0; i < 50000; i++) {
 		cleanup_free char *st = NULL;
@@ -128,7 +128,7 @@ static int wait_v2(struct freezer *fz, ckpt_err_t *err)
 	if (fd < 0)
 		return ckpt_error(err, errno, "open cgroup.events");
 	for (int i = 0; i < 1000; i++) {
-		struct pollfd p = { fd, POLLPRI, 0 };
+		struct pollfd p = {fd, POLLPRI, 0};
 		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
 		if (n < 0)
@@ -146,10 +146,10 @@ static int wait_v2(struct freezer *fz, ckpt_err_t *err)
 static bool is_frozen(struct freezer *fz)
 {
 	cleanup_free char *st = NULL;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 
-	if (read_file_at(fz->dirfd, fz->v2 ? "cgroup.freeze" : "freezer.state", 64, &st, NULL,
-			 &e) < 0)
+	if (read_file_at(fz->dirfd, fz->v2 ? "cgroup.freeze" : "freezer.state", 64, &st, NULL, &e) <
+	    0)
 		return false;
 	return fz->v2 ? st[0] == '1' : strncmp(st, "THAWED", 6) != 0;
 }
@@ -174,12 +174,12 @@ int freezer_freeze(struct freezer *fz, ckpt_err_t *err)
 
 void freezer_thaw(struct freezer *fz)
 {
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 
 	if (!fz->frozen)
 		return;
-	if (write_at(fz->dirfd, fz->v2 ? "cgroup.freeze" : "freezer.state",
-		     fz->v2 ? "0" : "THAWED", &e) < 0)
+	if (write_at(fz->dirfd, fz->v2 ? "cgroup.freeze" : "freezer.state", fz->v2 ? "0" : "THAWED",
+		     &e) < 0)
 		pr_warn("thaw %s: %s", fz->path, e.msg);
 	fz->frozen = false;
 }

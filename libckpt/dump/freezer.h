@@ -16,10 +16,10 @@
 #include "ckpt/error.h"
 
 struct freezer {
-	int dirfd;		/* the cgroup directory, -1 when none is used */
+	int dirfd; /* the cgroup directory, -1 when none is used */
 	bool v2;
 	bool frozen;
-	bool was_frozen;	/* frozen before we came (a paused container) */
+	bool was_frozen; /* frozen before we came (a paused container) */
 	char path[4096];
 };
 

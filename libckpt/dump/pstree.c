@@ -29,7 +29,7 @@ int pstree_collect(struct ckpt_ctx *ctx, ckpt_err_t *err)
 {
 	for (int i = 0; i < ctx->ntasks; i++) {
 		struct task *t = ctx->tasks[i];
-		struct proc_status ps = { 0 };
+		struct proc_status ps = {0};
 		struct proc_stat st;
 		int ret;
 

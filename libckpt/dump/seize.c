@@ -148,8 +148,7 @@ int seize_wait_all(struct ckpt_ctx *ctx, ckpt_err_t *err)
 	return 0;
 }
 
-static struct task *task_new(struct ckpt_ctx *ctx, pid_t pid, struct task *parent,
-			     ckpt_err_t *err)
+static struct task *task_new(struct ckpt_ctx *ctx, pid_t pid, struct task *parent, ckpt_err_t *err)
 {
 	struct task *t = xzalloc(sizeof(*t));
 	char path[64];
@@ -180,8 +179,7 @@ static struct task *task_new(struct ckpt_ctx *ctx, pid_t pid, struct task *paren
 }
 
 /* The children of every thread of t not yet known become tasks (*changed then). */
-static int seize_add_children(struct ckpt_ctx *ctx, struct task *t, bool *changed,
-			      ckpt_err_t *err)
+static int seize_add_children(struct ckpt_ctx *ctx, struct task *t, bool *changed, ckpt_err_t *err)
 {
 	for (int i = 0; i < t->nthreads; i++) {
 		cleanup_free pid_t *kids = NULL;
@@ -302,7 +300,7 @@ void seize_release(struct ckpt_ctx *ctx)
 /* Wait until no process holds pid; pid 1 of these machines reaps lazily. */
 static void wait_pid_free(pid_t pid)
 {
-	struct timespec ts = { 0, 2 * 1000 * 1000 };
+	struct timespec ts = {0, 2 * 1000 * 1000};
 
 	for (int i = 0; i < 5000; i++) {
 		if (kill(pid, 0) < 0 && errno == ESRCH)
@@ -337,7 +335,7 @@ static void reap_traced(struct task *t)
 static void parent_reaps(struct task *p)
 {
 	struct rsys rs;
-	ckpt_err_t e = { 0 };
+	ckpt_err_t e = {0};
 	long r;
 
 	if (!p->sc_addr || !p->nthreads || !p->threads[0].stopped)

@@ -60,11 +60,11 @@ extern const struct fd_ops fd_mqueue_ops, fd_fanotify_ops, fd_nsfd_ops, fd_netli
 
 /* Order matters: the first kind whose match() is true takes the fd. */
 static const struct fd_ops *const fd_kinds[] = {
-	&fd_memfd_ops, &fd_mqueue_ops,	&fd_reg_ops,	  &fd_pty_ops,
-	&fd_dev_ops,   &fd_pipe_ops,	&fd_fifo_ops,	  &fd_inet_ops,
+	&fd_memfd_ops,	 &fd_mqueue_ops,  &fd_reg_ops,	    &fd_pty_ops,
+	&fd_dev_ops,	 &fd_pipe_ops,	  &fd_fifo_ops,	    &fd_inet_ops,
 	&fd_netlink_ops, &fd_packet_ops, /* before unix, which takes every other socket */
-	&fd_unix_ops,  &fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops,
-	&fd_epoll_ops, &fd_inotify_ops, &fd_pidfd_ops,	  &fd_fanotify_ops,
+	&fd_unix_ops,	 &fd_eventfd_ops, &fd_signalfd_ops, &fd_timerfd_ops,
+	&fd_epoll_ops,	 &fd_inotify_ops, &fd_pidfd_ops,    &fd_fanotify_ops,
 	&fd_nsfd_ops,
 };
 

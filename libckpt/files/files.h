@@ -36,9 +36,9 @@ struct fd_info {
 	char link[4096];    /* readlink of /proc/PID/fd/N */
 	unsigned int flags; /* from fdinfo, O_* with O_CLOEXEC */
 	long long pos;
-	int mnt_id;   /* from fdinfo; -1 when it does not say */
-	char *fdinfo; /* the whole of /proc/PID/fdinfo/N */
-	int pidfd;    /* of pid, while its fds are dumped (files_dump_task); else -1 */
+	int mnt_id;    /* from fdinfo; -1 when it does not say */
+	char *fdinfo;  /* the whole of /proc/PID/fdinfo/N */
+	int pidfd;     /* of pid, while its fds are dumped (files_dump_task); else -1 */
 	int sk_family; /* a socket's SO_DOMAIN, asked once for every kind's match; else -1 */
 	struct files_dctx *dc; /* the dump it is part of */
 };
@@ -66,9 +66,9 @@ struct files_dctx {
 	uint64_t ghost_limit;	  /* largest unlinked file saved with its content */
 	struct files_desc *descs; /* every open file description seen (kcmp) */
 	int ndescs;
-	bool tcp_established;	  /* --tcp-established: dump connections (inet.c) */
-	bool ext_unix_sk;	  /* --ext-unix-sk: datagram peers outside by name (unix.c) */
-	int *inet_held;		  /* copies of repaired TCP sockets, until the end */
+	bool tcp_established; /* --tcp-established: dump connections (inet.c) */
+	bool ext_unix_sk;     /* --ext-unix-sk: datagram peers outside by name (unix.c) */
+	int *inet_held;	      /* copies of repaired TCP sockets, until the end */
 	int ninet_held;
 	struct unix_diag_sk **unix_diag; /* sock_diag sockets, one per netns (unix-diag.c) */
 	int nunix_diag;
@@ -101,7 +101,7 @@ struct json *files_list_find(const struct json *list, uint64_t id);
 #define FILES_FLAGS_MAX 037777777
 /* The kernel's O_LARGEFILE as fdinfo shows it (glibc's is 0 on 64-bit). */
 #define FILES_O_LARGEFILE 0100000
-#define FILES_LIST_MAX	(1 << 22)
+#define FILES_LIST_MAX	  (1 << 22)
 /* A pipe or FIFO holds at most this much (pipe-max-size can go no higher). */
 #define FILES_PIPE_MAX (1U << 31)
 
@@ -161,9 +161,9 @@ int files_need(const struct json *doc, const char *list, uint64_t id, const stru
 struct fd_shared {
 	const char *kind;
 	uint64_t id;
-	int end; /* pipes: 0 read, 1 write */
-	int fd;	 /* in ckpt-oci, above every fd number of the tree */
-	bool external;	/* a dup of ckpt-oci's own stdio (pipe.c) */
+	int end;       /* pipes: 0 read, 1 write */
+	int fd;	       /* in ckpt-oci, above every fd number of the tree */
+	bool external; /* a dup of ckpt-oci's own stdio (pipe.c) */
 };
 
 /* The saved fds of one task, read by files_task_load. */
@@ -178,15 +178,15 @@ struct files_rctx {
 	struct json *doc; /* files.json */
 	struct fd_shared *objs;
 	int nobjs;
-	int min_fd;	     /* where shared objects are parked */
-	bool ignore_changes; /* --ignore-file-changes */
-	bool tcp_close;	     /* --tcp-close: connections restored reset (inet-restore.c) */
-	bool unix_made;	     /* every unix socket of files.json exists (unix.c) */
+	int min_fd;		   /* where shared objects are parked */
+	bool ignore_changes;	   /* --ignore-file-changes */
+	bool tcp_close;		   /* --tcp-close: connections restored reset (inet-restore.c) */
+	bool unix_made;		   /* every unix socket of files.json exists (unix.c) */
 	struct files_task **tasks; /* every task's fds (files_task_load) */
 	int ntasks;
 	struct fd_entry *inflight; /* files.json "inflight" (files_prepare) */
 	size_t ninflight;
-	int ndescs; /* the largest description id any fd may name */
+	int ndescs;	/* the largest description id any fd may name */
 	int console_sk; /* masters of orphan ptys go to ckpt-oci through it; -1: none */
 };
 

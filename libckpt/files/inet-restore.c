@@ -560,7 +560,8 @@ int inet_describe(const struct fd_entry *o, const struct json *files, bool lines
 		ret = doc_opt_arr(&e.it.at, e.it.obj, "dgrams", FILES_LIST_MAX, &dgrams, &n, err);
 	if (ret < 0 || lines)
 		return ret;
-	fprintf(out, " socket %" PRIu64 " %s", e.id, e.type == SOCK_STREAM ? "tcp"
+	fprintf(out, " socket %" PRIu64 " %s", e.id,
+		e.type == SOCK_STREAM ? "tcp"
 		: e.type == SOCK_RAW  ? "raw"
 				      : inet_dgram_name(e.proto));
 	if (n)

@@ -67,8 +67,8 @@ static bool inet_match(const struct fd_info *fi)
 
 static int unsupported(const struct fd_info *fi, ckpt_err_t *err, const char *why)
 {
-	return ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (inet socket) in pid %d: %s",
-			      fi->fd, fi->pid, why);
+	return ckpt_error_msg(err, ENOTSUP, "unsupported fd %d (inet socket) in pid %d: %s", fi->fd,
+			      fi->pid, why);
 }
 
 /* "addr" and "port" keys of o from a sockaddr_in or sockaddr_in6. */
@@ -272,7 +272,8 @@ static int dump_repair(int sk, int state, uint64_t id, struct json *e, struct fi
 		unsent--;
 	json_set(e, "unsent", json_int(unsent));
 	json_set(e, "mss", json_int(files_sock_int(sk, IPPROTO_TCP, TCP_MAXSEG)));
-	json_set(e, "timestamp", json_int((uint32_t)files_sock_int(sk, IPPROTO_TCP, TCP_TIMESTAMP)));
+	json_set(e, "timestamp",
+		 json_int((uint32_t)files_sock_int(sk, IPPROTO_TCP, TCP_TIMESTAMP)));
 	json_set(e, "tcpi_options", json_int(ti.tcpi_options));
 	json_set(e, "snd_wscale", json_int(ti.tcpi_snd_wscale));
 	json_set(e, "rcv_wscale", json_int(ti.tcpi_rcv_wscale));
@@ -426,8 +427,8 @@ void inet_dump_release(struct files_dctx *dc, bool killed)
 
 	for (int i = 0; i < dc->ninet_held; i++) {
 		/* the last reference of a killed tree's socket: close it silently */
-		if (killed && setsockopt(dc->inet_held[i], IPPROTO_TCP, TCP_REPAIR, &on,
-					 sizeof(on)) < 0)
+		if (killed &&
+		    setsockopt(dc->inet_held[i], IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
 			pr_warn("TCP_REPAIR before close: %m, the peer may see a reset");
 		close(dc->inet_held[i]);
 	}

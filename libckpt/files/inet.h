@@ -21,10 +21,10 @@ struct inet_opt {
 	int flags;
 };
 
-#define INET_OPT_BUF	     1 /* a buffer size: only when locked (set by the program) */
-#define INET_OPT_UNCONNECTED 2 /* TCP: read back as the path's value once connected */
-#define INET_OPT_SIGNED	     4 /* any int (an address, -1 for the default) */
-#define INET_OPT_DGRAM	     8 /* not on TCP sockets (multicast) */
+#define INET_OPT_BUF	     1	/* a buffer size: only when locked (set by the program) */
+#define INET_OPT_UNCONNECTED 2	/* TCP: read back as the path's value once connected */
+#define INET_OPT_SIGNED	     4	/* any int (an address, -1 for the default) */
+#define INET_OPT_DGRAM	     8	/* not on TCP sockets (multicast) */
 #define INET_OPT_PREBIND     16 /* only before bind (which may change it: v6only) */
 
 /*
@@ -91,11 +91,11 @@ struct inet_saved {
 	uint32_t snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup;
 	int mss, tcpi_options, snd_wscale, rcv_wscale;
 	const char *rcv_image, *snd_image;
-	int peek_off; /* UDP: -1 none */
-	int shutdown; /* datagram sockets: 1 receive, 2 send, 3 both */
+	int peek_off;			   /* UDP: -1 none */
+	int shutdown;			   /* datagram sockets: 1 receive, 2 send, 3 both */
 	int proto, send_cscov, recv_cscov; /* 0: TCP or UDP; sock-dgram.c's */
-	int hdrincl;          /* sock-raw.c's */
-	uint32_t icmp_filter; /* raw ICMP: the types dropped */
+	int hdrincl;			   /* sock-raw.c's */
+	uint32_t icmp_filter;		   /* raw ICMP: the types dropped */
 	struct files_item it;
 };
 

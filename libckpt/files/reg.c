@@ -193,7 +193,7 @@ struct ghost_saved {
 	unsigned int mode;
 	bool dir; /* a deleted directory */
 	const char *image;
-	struct file_attr attr; /* owner, group, mode, times (older bundles: mode only) */
+	struct file_attr attr;	 /* owner, group, mode, times (older bundles: mode only) */
 	const struct doc_at *at; /* where, for the runs (sparse.c) */
 	const struct json *obj;
 };
@@ -507,8 +507,10 @@ static int reg_outside(const struct fd_entry *o, const char *path, int *fd, bool
 	}
 	if (e)
 		return ckpt_error(err, e, "open `%s`", path);
-	return ckpt_error_msg(err, ESTALE, "`%s` is not the file the tree had open "
-			      "(another device or inode)", path);
+	return ckpt_error_msg(err, ESTALE,
+			      "`%s` is not the file the tree had open "
+			      "(another device or inode)",
+			      path);
 }
 
 static int reg_restore(const struct fd_entry *o, const struct files_rctx *rc, int *fd,

@@ -34,7 +34,6 @@
 #include "util/log.h"
 #include "util/util.h"
 
-
 static uint64_t run_end(const struct mem_run *r)
 {
 	return r->addr + r->npages * PAGE_SIZE;
@@ -248,7 +247,8 @@ int cow_drop(struct rtask *t, const uint8_t *keep, ckpt_err_t *err)
 		/* and those its parent bundles hold (xruns, sorted by address) */
 		for (size_t i = 0; i < pm->nxruns && pm->xruns[i].addr < v->end; i++) {
 			uint64_t s = MAX(v->start, pm->xruns[i].addr);
-			uint64_t e = MIN(v->end, pm->xruns[i].addr + pm->xruns[i].npages * PAGE_SIZE);
+			uint64_t e =
+				MIN(v->end, pm->xruns[i].addr + pm->xruns[i].npages * PAGE_SIZE);
 			int ret = s < e ? minus_runs(t->mem.inherited, t->mem.ninherited, s, e,
 						     drop_one, t, err)
 					: 0;
@@ -282,8 +282,7 @@ static int copy_one(void *arg, uint64_t s, uint64_t e, ckpt_err_t *err)
 }
 
 /* The kept VMAs as a sorted run list (their inherited pages are in place). */
-static int kept_as_runs(const struct rtask *t, const uint8_t *keep, struct mem_run **out,
-			size_t *n)
+static int kept_as_runs(const struct rtask *t, const uint8_t *keep, struct mem_run **out, size_t *n)
 {
 	*out = xzalloc((t->mem.nvmas + 1) * sizeof(**out));
 	*n = 0;
@@ -325,7 +324,6 @@ int cow_copy(struct rtask *t, const uint8_t *keep, ckpt_err_t *err)
 	return 0;
 }
 
-
 struct clip_arg {
 	const struct mem_run *run;
 	struct mem_run *out;
@@ -350,10 +348,9 @@ struct mem_run *cow_runs_to_fill(const struct rtask *t, const uint8_t *keep, siz
 
 	for (size_t k = 0; k < m->nvmas; k++)
 		if (keep[k] == COW_OWN)
-			own[nown++] = (struct mem_run){m->vmas[k].start,
-						       (m->vmas[k].end - m->vmas[k].start) /
-							       PAGE_SIZE,
-						       0};
+			own[nown++] = (struct mem_run){
+				m->vmas[k].start, (m->vmas[k].end - m->vmas[k].start) / PAGE_SIZE,
+				0};
 	if (!nown)
 		return NULL;
 	/* each run loses at most the inside of the VMAs it crosses: +1 piece per VMA */

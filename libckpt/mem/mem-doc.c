@@ -58,7 +58,7 @@ const struct doc_field mem_mm_fields[] = {
 
 static const char *const kind_names[] = {
 	[VMA_ANON] = "anon", [VMA_FILE] = "file", [VMA_SHMEM] = "shmem", [VMA_MEMFD] = "memfd",
-	[VMA_VDSO] = "vdso", [VMA_SKIP] = "skip", [VMA_SYSV] = "sysv",	   [VMA_GHOST] = "ghost",
+	[VMA_VDSO] = "vdso", [VMA_SKIP] = "skip", [VMA_SYSV] = "sysv",	 [VMA_GHOST] = "ghost",
 };
 
 const char *vma_kind_name(enum vma_kind k)
@@ -234,9 +234,8 @@ static int vma_kind_check(const struct doc_at *e, const struct mem_vma *v, ckpt_
 			return doc_error(err, e, "memfd VMA named `%s`", v->path);
 		/* fall through */
 	case VMA_GHOST:
-		if (v->kind == VMA_GHOST &&
-		    (v->path[0] != '/' || strlen(v->path) < 11 ||
-		     strcmp(v->path + strlen(v->path) - 10, " (deleted)")))
+		if (v->kind == VMA_GHOST && (v->path[0] != '/' || strlen(v->path) < 11 ||
+					     strcmp(v->path + strlen(v->path) - 10, " (deleted)")))
 			return doc_error(err, e, "deleted file VMA named `%s`", v->path);
 		/* fall through */
 	case VMA_SHMEM:

@@ -185,7 +185,8 @@ static int pcopy_add(struct pcopy *c, uint64_t a, uint64_t e, ckpt_err_t *err)
 		run = json_push(c->pagemap, json_arr());
 		json_push(run, json_hex(a));
 		json_push(run, json_int(len / PAGE_SIZE));
-		json_push(run, json_int(bundle_image_size(c->img) / PAGE_SIZE + c->batch / PAGE_SIZE));
+		json_push(run,
+			  json_int(bundle_image_size(c->img) / PAGE_SIZE + c->batch / PAGE_SIZE));
 		c->remote[c->nr].iov_base = (void *)a;
 		c->remote[c->nr].iov_len = len;
 		c->nr++;
@@ -204,10 +205,10 @@ static int pcopy_add(struct pcopy *c, uint64_t a, uint64_t e, ckpt_err_t *err)
  * restore gives them to the task by forking it from a parent that has them
  * (mem-restore.c), as the kernel did.
  */
-#define PM_PRESENT (1ULL << 63)
-#define PM_PFN	   ((1ULL << 55) - 1)
+#define PM_PRESENT   (1ULL << 63)
+#define PM_PFN	     ((1ULL << 55) - 1)
 #define PM_EXCLUSIVE (1ULL << 56)
-#define COW_CHUNK  1024 /* pagemap entries read at once */
+#define COW_CHUNK    1024 /* pagemap entries read at once */
 
 struct cow {
 	int self, parent; /* pagemap fds; parent -1: no parent in the tree */
@@ -324,7 +325,8 @@ static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, 
 		off_t off = a / PAGE_SIZE * sizeof(uint64_t);
 
 		if (pread(w->self, w->mine, n * 8, off) != (ssize_t)(n * 8) ||
-		    (w->parent >= 0 && pread(w->parent, w->theirs, n * 8, off) != (ssize_t)(n * 8))) {
+		    (w->parent >= 0 &&
+		     pread(w->parent, w->theirs, n * 8, off) != (ssize_t)(n * 8))) {
 			pr_debug("pagemap at %#lx: %m, pages saved as the task's own",
 				 (unsigned long)a);
 			return pages_copy(c, 0, a, e, err); /* unknown: saved as the task's own */
@@ -340,7 +342,8 @@ static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, 
 				cow_note(w, a + i * PAGE_SIZE, a + k * PAGE_SIZE);
 				ret = 0;
 			} else {
-				ret = pages_copy(c, kind, a + i * PAGE_SIZE, a + k * PAGE_SIZE, err);
+				ret = pages_copy(c, kind, a + i * PAGE_SIZE, a + k * PAGE_SIZE,
+						 err);
 			}
 			if (ret < 0)
 				return ret;
@@ -361,7 +364,7 @@ static int pages_scan(struct pcopy *c, struct cow *w, int pmfd, struct page_regi
 {
 	struct pm_scan_arg arg = {0};
 	uint64_t pos = 0, end = 0x7ffffffff000ULL; /* TASK_SIZE */
-	uint64_t done = 0; /* pages below are saved */
+	uint64_t done = 0;			   /* pages below are saved */
 	uint64_t guard = PAGE_IS_GUARD;
 	int ret;
 
@@ -369,8 +372,11 @@ static int pages_scan(struct pcopy *c, struct cow *w, int pmfd, struct page_regi
 		long n;
 
 		arg = (struct pm_scan_arg){
-			.size = sizeof(arg), .start = pos, .end = end,
-			.vec = (uintptr_t)regs, .vec_len = SCAN_REGIONS,
+			.size = sizeof(arg),
+			.start = pos,
+			.end = end,
+			.vec = (uintptr_t)regs,
+			.vec_len = SCAN_REGIONS,
 			/* guard markers count as swapped: keep them out */
 			.category_inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO | guard,
 			.category_mask = PAGE_IS_FILE | PAGE_IS_PFNZERO | guard,
@@ -405,8 +411,7 @@ static int pages_scan(struct pcopy *c, struct cow *w, int pmfd, struct page_regi
 }
 
 /* Stream the private pages: PAGEMAP_SCAN for runs, process_vm_readv in batches. */
-static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap,
-		      ckpt_err_t *err)
+static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap, ckpt_err_t *err)
 {
 	cleanup_free struct page_region *regs = xzalloc(SCAN_REGIONS * sizeof(*regs));
 	cleanup_free struct iovec *remote = xzalloc(IOV_MAX * sizeof(*remote));
@@ -484,9 +489,13 @@ static int guards_dump(struct task *t, struct json *doc, ckpt_err_t *err)
 		return ckpt_error(err, errno, "open /proc/%d/pagemap", t->pid);
 	while (pos < end) {
 		struct pm_scan_arg arg = {
-			.size = sizeof(arg), .start = pos, .end = end,
-			.vec = (uintptr_t)regs, .vec_len = SCAN_REGIONS,
-			.category_mask = PAGE_IS_GUARD, .return_mask = PAGE_IS_GUARD,
+			.size = sizeof(arg),
+			.start = pos,
+			.end = end,
+			.vec = (uintptr_t)regs,
+			.vec_len = SCAN_REGIONS,
+			.category_mask = PAGE_IS_GUARD,
+			.return_mask = PAGE_IS_GUARD,
 		};
 		long n = ioctl(pmfd, PAGEMAP_SCAN, &arg);
 

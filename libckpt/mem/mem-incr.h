@@ -160,8 +160,8 @@ int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, struct
 		   ckpt_err_t *err) __attribute__((warn_unused_result));
 void mem_chain_close(struct mem_chain *ch);
 /* In the task itself before it forks: those of [s, e) into its own memory (mem-cow.c). */
-int mem_chain_premake(const struct mem_chain *ch, pid_t pid, const struct mem_task *m,
-		      uint64_t s, uint64_t e, ckpt_err_t *err) __attribute__((warn_unused_result));
+int mem_chain_premake(const struct mem_chain *ch, pid_t pid, const struct mem_task *m, uint64_t s,
+		      uint64_t e, ckpt_err_t *err) __attribute__((warn_unused_result));
 /* inspect: the chain of b, each parent checked, on out. */
 int mem_chain_describe(struct ckpt_bundle *b, FILE *out, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
@@ -180,6 +180,7 @@ int mem_chain_task(struct ckpt_bundle *b, const struct mem_chain *ch, pid_t pid,
  */
 struct rsys;
 int mem_chain_fill(const struct mem_chain *ch, pid_t pid, pid_t host_pid, struct rsys *rs,
-		   const struct mem_task *m, const uint8_t *keep, ckpt_err_t *err) __attribute__((warn_unused_result));
+		   const struct mem_task *m, const uint8_t *keep, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 
 #endif

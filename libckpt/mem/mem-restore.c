@@ -70,8 +70,15 @@ static struct rsys_batch *batch_new(struct rctx *rc, struct rtask *t)
 static void vma_init(const struct mem_vma *m, struct rvma *v)
 {
 	*v = (struct rvma){
-		.m = m, .start = m->start, .end = m->end, .pgoff = m->pgoff, .prot = m->prot,
-		.shared = m->shared, .kind = m->kind, .path = m->path, .vmflags = m->vmflags,
+		.m = m,
+		.start = m->start,
+		.end = m->end,
+		.pgoff = m->pgoff,
+		.prot = m->prot,
+		.shared = m->shared,
+		.kind = m->kind,
+		.path = m->path,
+		.vmflags = m->vmflags,
 	};
 	v->tmp_prot = v->shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
 }
@@ -344,8 +351,8 @@ static void vmas_count_pages(struct rvma *vmas, int n, const struct mem_task *m)
 }
 
 /* A failure to populate is no failure: the reads fault the pages in. */
-static int run_populate(struct rsys_batch *b, const struct rvma *vmas, int n, int *v,
-			uint64_t addr, uint64_t len, ckpt_err_t *err)
+static int run_populate(struct rsys_batch *b, const struct rvma *vmas, int n, int *v, uint64_t addr,
+			uint64_t len, ckpt_err_t *err)
 {
 	while (*v < n && vmas[*v].end <= addr)
 		(*v)++;
@@ -452,10 +459,10 @@ static int vma_finish(struct rsys_batch *b, const struct rvma *v, ckpt_err_t *er
 		snprintf(name, sizeof(name), "%.*s", (int)strlen(v->path) - 7, v->path + 6);
 		ret = rsys_batch_data(b, name, strlen(name) + 1, &at, err);
 		if (ret == 0)
-			ret = rsys_batch_add(b, 0, 0, SYS_prctl,
-					     (uint64_t[6]){PR_SET_VMA, PR_SET_VMA_ANON_NAME,
-							   v->start, len, at},
-					     err, "name VMA %#lx", (unsigned long)v->start);
+			ret = rsys_batch_add(
+				b, 0, 0, SYS_prctl,
+				(uint64_t[6]){PR_SET_VMA, PR_SET_VMA_ANON_NAME, v->start, len, at},
+				err, "name VMA %#lx", (unsigned long)v->start);
 		if (ret < 0)
 			return ret;
 	}
@@ -539,11 +546,17 @@ static int mm_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	const struct mem_mm *mm = &t->mem.mm;
 	uint64_t data = rc->scratch + SCRATCH_DATA, auxv_at = data + 1024;
 	struct prctl_mm_map map = {
-		.start_code = mm->start_code, .end_code = mm->end_code,
-		.start_data = mm->start_data, .end_data = mm->end_data,
-		.start_brk = mm->start_brk, .brk = mm->brk, .start_stack = mm->start_stack,
-		.arg_start = mm->arg_start, .arg_end = mm->arg_end,
-		.env_start = mm->env_start, .env_end = mm->env_end,
+		.start_code = mm->start_code,
+		.end_code = mm->end_code,
+		.start_data = mm->start_data,
+		.end_data = mm->end_data,
+		.start_brk = mm->start_brk,
+		.brk = mm->brk,
+		.start_stack = mm->start_stack,
+		.arg_start = mm->arg_start,
+		.arg_end = mm->arg_end,
+		.env_start = mm->env_start,
+		.env_end = mm->env_end,
 	};
 	long fd, r;
 	int ret;
@@ -591,8 +604,8 @@ static int unmap_all(struct rctx *rc, struct rsys_batch *b, const struct rvma *v
 			from = rc->scratch + SCRATCH_SIZE;
 		}
 		if (ret == 0 && s > from)
-			ret = rsys_batch_add(b, 0, 0, SYS_munmap, (uint64_t[6]){from, s - from}, err,
-					     "unmap %#lx", (unsigned long)from);
+			ret = rsys_batch_add(b, 0, 0, SYS_munmap, (uint64_t[6]){from, s - from},
+					     err, "unmap %#lx", (unsigned long)from);
 		from = MAX(from, e);
 	}
 	return ret < 0 ? ret : rsys_batch_flush(b, err);

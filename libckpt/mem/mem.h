@@ -26,22 +26,22 @@
 /* The top of the x86-64 user address space (TASK_SIZE_MAX, 4-level paging). */
 #define MEM_TASK_SIZE 0x7ffffffff000ULL
 /* Largest shared memory object (shmem, memfd) a bundle may describe. */
-#define MEM_SHM_MAX (1ULL << 46)
+#define MEM_SHM_MAX  (1ULL << 46)
 #define MEM_AUXV_MAX 4096
 /* Bytes copied per batch at dump (private pages, shared objects). */
 #define MEM_COPY_BUF (8UL << 20)
 
 enum vma_kind {
-	VMA_ANON,	/* private anonymous (heap, stacks, mmap) */
-	VMA_FILE,	/* file mapping, private or shared */
-	VMA_SHMEM,	/* shared anonymous: /dev/zero (deleted) */
-	VMA_MEMFD,	/* memfd mapping: /memfd:NAME (deleted) */
-	VMA_VDSO,	/* [vvar], [vvar_vclock], [vdso]: moved together */
-	VMA_SKIP,	/* [vsyscall]: fixed by the kernel */
-	VMA_SYSV,	/* SysV shm: /SYSVkey (deleted), shmat() of the segment the ipc
-			   namespace restored (namespaces/ipc.c keeps its contents) */
-	VMA_GHOST,	/* a file mapped, then deleted: /PATH (deleted); its content is
-			   kept (mapghost-INO.img), mapped again from a temporary file */
+	VMA_ANON,  /* private anonymous (heap, stacks, mmap) */
+	VMA_FILE,  /* file mapping, private or shared */
+	VMA_SHMEM, /* shared anonymous: /dev/zero (deleted) */
+	VMA_MEMFD, /* memfd mapping: /memfd:NAME (deleted) */
+	VMA_VDSO,  /* [vvar], [vvar_vclock], [vdso]: moved together */
+	VMA_SKIP,  /* [vsyscall]: fixed by the kernel */
+	VMA_SYSV,  /* SysV shm: /SYSVkey (deleted), shmat() of the segment the ipc
+		      namespace restored (namespaces/ipc.c keeps its contents) */
+	VMA_GHOST, /* a file mapped, then deleted: /PATH (deleted); its content is
+		      kept (mapghost-INO.img), mapped again from a temporary file */
 };
 
 /* Kinds whose object is saved once and made once at restore, shared by its mappings. */
@@ -62,7 +62,6 @@ int vma_kind_parse(const char *s, enum vma_kind *k);
 /* A "rwx" letter triple from PROT_* bits, and back. */
 void prot_to_str(int prot, char out[4]);
 int prot_from_str(const char *s);
-
 
 /* A run of private pages: npages at addr, from page off of pages-PID.img. */
 struct mem_run {
@@ -93,8 +92,8 @@ struct mem_vma {
 
 /* The mm fields set with PR_SET_MM_MAP, in prctl_mm_map's order. */
 struct mem_mm {
-	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack,
-		arg_start, arg_end, env_start, env_end;
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start,
+		arg_end, env_start, env_end;
 	uint8_t auxv[MEM_AUXV_MAX];
 	size_t auxv_len;
 	const char *exe;
@@ -133,8 +132,8 @@ extern const struct doc_field mem_mm_fields[];
  * its pagemap (pm_at, the pages image img_size bytes long) into m.
  */
 int mem_doc_read(const struct doc_at *at, const struct json *task, const struct doc_at *pm_at,
-		 const struct json *pagemap, uint64_t img_size, struct mem_task *m,
-		 ckpt_err_t *err) __attribute__((warn_unused_result));
+		 const struct json *pagemap, uint64_t img_size, struct mem_task *m, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 void mem_doc_free(struct mem_task *m);
 /*
  * n runs of arr, [address, npages(, offset)] (with_off), sorted, disjoint,

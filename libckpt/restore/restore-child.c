@@ -139,8 +139,7 @@ static int close_others(const struct rtask *t, int keep, int keep2, ckpt_err_t *
 		int fd = atoi(de->d_name);
 
 		if (de->d_name[0] == '.' || fd == keep || fd == keep2 || fd == child_owner_fd ||
-		    fd == dirfd(d) ||
-		    (fd < keep && saved[fd / 8] & (1 << (fd % 8))))
+		    fd == dirfd(d) || (fd < keep && saved[fd / 8] & (1 << (fd % 8))))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -239,7 +238,7 @@ static int child_setup_misc(struct rtask *t, ckpt_err_t *err)
 
 static int child_scratch(struct rctx *rc, ckpt_err_t *err)
 {
-	static const unsigned char code[] = { 0x0f, 0x05, 0xcc, 0xcc }; /* syscall; int3 */
+	static const unsigned char code[] = {0x0f, 0x05, 0xcc, 0xcc}; /* syscall; int3 */
 	void *p = mmap((void *)rc->scratch, SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 
@@ -265,7 +264,7 @@ static bool paths_in_root(const struct rctx *rc)
 __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *t, int parent_fd,
 						 int owner_fd)
 {
-	ckpt_err_t err = { 0 };
+	ckpt_err_t err = {0};
 
 	/* the parent's pidfd above every fd the task will have (img_fd, img_fd + 1) */
 	if (parent_fd >= 0 && (t->zombie || t->img_fd < 0)) {
@@ -337,8 +336,7 @@ __attribute__((noreturn)) static void child_main(struct rctx *rc, struct rtask *
 	child_wait_seized();
 }
 
-int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_pid,
-		 ckpt_err_t *err)
+int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_pid, ckpt_err_t *err)
 {
 	pid_t want = t->pid;
 	struct ckpt_clone_args a = {
@@ -365,8 +363,7 @@ int rchild_spawn(struct rctx *rc, struct rtask *t, bool new_pidns, pid_t *host_p
 	 * every root when the caller asked (sibling: runc waits for the
 	 * container's init as its child). Not being ours, it is not waited for.
 	 */
-	if (t == rc->root &&
-	    (rc->sibling || (rc->detach && t->state && t->state->pdeathsig))) {
+	if (t == rc->root && (rc->sibling || (rc->detach && t->state && t->state->pdeathsig))) {
 		a.flags |= CLONE_PARENT;
 		a.exit_signal = 0; /* clone3 wants none: it is ckpt-oci's own */
 	}

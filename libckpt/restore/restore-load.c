@@ -25,7 +25,7 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
-#define HPAGE_SIZE (2UL << 20)
+#define HPAGE_SIZE    (2UL << 20)
 #define HEAP_HUGE_MIN (8UL << 20)
 
 /*
@@ -247,7 +247,8 @@ void rc_load_free(struct rctx *rc)
 
 static int heap_collapse(const struct proc_vma *v, void *arg, ckpt_err_t *err)
 {
-	uint64_t s = (v->start + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1), e = v->end & ~(HPAGE_SIZE - 1);
+	uint64_t s = (v->start + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1),
+		 e = v->end & ~(HPAGE_SIZE - 1);
 	uint64_t t0 = now_ns();
 
 	if (strcmp(v->path, "[heap]") || e < s + HEAP_HUGE_MIN)

@@ -184,8 +184,7 @@ static int check_confine(struct rctx *rc, ckpt_err_t *err)
  * again only for a caller that takes its master: refused before anything
  * is made, rather than closed once the tree runs.
  */
-static int check_console(const struct rctx *rc, const struct ckpt_restore_opts *o,
-			 ckpt_err_t *err)
+static int check_console(const struct rctx *rc, const struct ckpt_restore_opts *o, ckpt_err_t *err)
 {
 	const struct json *list = rc->files.doc ? json_get(rc->files.doc, "ptys") : NULL;
 
@@ -193,10 +192,11 @@ static int check_console(const struct rctx *rc, const struct ckpt_restore_opts *
 		return 0;
 	for (size_t i = 0; i < json_len(list); i++)
 		if (json_get(json_at(list, i), "orphan"))
-			return ckpt_error_msg(err, EINVAL,
-					      "the tree has a console (terminal: true) whose master "
-					      "was outside it: restore needs --console-socket to "
-					      "hand the new one to");
+			return ckpt_error_msg(
+				err, EINVAL,
+				"the tree has a console (terminal: true) whose master "
+				"was outside it: restore needs --console-socket to "
+				"hand the new one to");
 	return 0;
 }
 

@@ -44,8 +44,7 @@
 #include "util/util.h"
 
 #define RESTORE_OPTIONS                                                                            \
-	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_SUSPEND_SECCOMP |                  \
-	 PTRACE_O_EXITKILL)
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_EXITKILL)
 #define READY_TIMEOUT_S 30
 
 /*
@@ -60,7 +59,7 @@ static int wait_ready(struct rctx *rc, ckpt_err_t *err)
 
 	for (;;) {
 		int done = __atomic_load_n(&rc->shared->done, __ATOMIC_SEQ_CST);
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		struct timespec ts = {0, 100 * 1000 * 1000};
 
 		if (done > last) {
 			last = done;
@@ -511,8 +510,8 @@ static void restore_open_log(const struct ckpt_restore_opts *o, ckpt_err_t *err)
 static int map_control(struct rctx *rc, ckpt_err_t *err)
 {
 	rc->shared_len = sizeof(struct rshared) + rc->ntasks * sizeof(struct rslot);
-	rc->shared = mmap(NULL, rc->shared_len, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	rc->shared = mmap(NULL, rc->shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			  -1, 0);
 	for (int i = 0; i < rc->ntasks; i++) {
 		rc->tasks[i].cow_off = rc->cow_len;
 		rc->cow_len += rc->tasks[i].mem.nvmas;
@@ -590,7 +589,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	if (geteuid() != 0)
 		return ckpt_error_msg(err, EPERM, "restore needs root");
 	if (o->sibling && !o->detach)
-		return ckpt_error_msg(err, EINVAL, "a root born to the caller's parent needs detach");
+		return ckpt_error_msg(err, EINVAL,
+				      "a root born to the caller's parent needs detach");
 	restore_open_log(o, err);
 	if (o->lazy)
 		(void)lazy_new(&rc, o, err);
@@ -624,7 +624,7 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	/* a signal during the detach came too late to undo anything: the tree runs */
 	ckpt_abort_signals_off();
 	lazy_release(&rc, false); /* the lazy-pages process goes on alone */
-	journal_keep(NULL); /* the tree runs: its cgroups and runtime state are its own now */
+	journal_keep(NULL);	  /* the tree runs: its cgroups and runtime state are its own now */
 	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);
 	if (o->running)
 		o->running(o);

@@ -34,69 +34,69 @@
 
 /* One per task, in memory shared by ckpt-oci and every restored process. */
 struct rslot {
-	int state;		/* 0 creating, 1 ready, -1 failed */
-	char msg[RSLOT_MSG];	/* why it failed */
+	int state;	     /* 0 creating, 1 ready, -1 failed */
+	char msg[RSLOT_MSG]; /* why it failed */
 };
 
 struct rshared {
-	int done;		/* futex: tasks that are ready or failed */
-	int born;		/* futex: the root's clone is over (ckpt-oci left its cgroups) */
-	int owner_fd;		/* in a root born to our parent: its pidfd of us, -1 none */
+	int done;     /* futex: tasks that are ready or failed */
+	int born;     /* futex: the root's clone is over (ckpt-oci left its cgroups) */
+	int owner_fd; /* in a root born to our parent: its pidfd of us, -1 none */
 	struct rslot slot[];
 };
 
 struct rthread {
-	pid_t tid;		/* as in the bundle (the tree's namespace) */
-	pid_t host_tid;		/* in ckpt-oci's namespace, once it exists */
-	struct json *doc;	/* threads[i] of task-PID.json */
-	struct rsys rs;		/* threads[0] uses its task's rs */
-	struct user_regs_struct regs;	/* "regs", read at load */
+	pid_t tid;		      /* as in the bundle (the tree's namespace) */
+	pid_t host_tid;		      /* in ckpt-oci's namespace, once it exists */
+	struct json *doc;	      /* threads[i] of task-PID.json */
+	struct rsys rs;		      /* threads[0] uses its task's rs */
+	struct user_regs_struct regs; /* "regs", read at load */
 	uint8_t *xstate;
 	size_t xstate_len;
 };
 
 struct rtask {
-	int idx;		/* slot index */
+	int idx; /* slot index */
 	pid_t pid, ppid, pgid, sid;
 	pid_t host_pid;
 	bool zombie;
 	int exit_code;
-	struct json *doc;	/* task-PID.json */
+	struct json *doc;	  /* task-PID.json */
 	struct task_state *state; /* its task state, parsed (task/task.h) */
-	struct json *pagemap;	/* pagemap-PID.json */
+	struct json *pagemap;	  /* pagemap-PID.json */
 	struct rtask *parent;
 	struct rtask **children;
 	int nchildren;
 	struct rthread *threads;
 	int nthreads;
-	int img_fd;		/* page image fd number inside the task */
+	int img_fd; /* page image fd number inside the task */
 	/* img_fd + 1: a deleted root apart from the cwd, until prctl's chroot */
-	int *fds;		/* the fd numbers of task-PID.json "fds" */
+	int *fds; /* the fd numbers of task-PID.json "fds" */
 	int nfds;
 	struct mem_task mem;	/* vmas, pages, mm, vdso: read and checked at load */
 	size_t cow_off;		/* its VMAs' bytes in rctx.cow_made */
 	struct rsys rs;		/* the leader, driven by the puppeteer */
-	struct lazy_task *lazy;	/* lazy restore: its lazy runs (lazy/lazy.c) */
+	struct lazy_task *lazy; /* lazy restore: its lazy runs (lazy/lazy.c) */
 };
 
 /* A shared memory object (shared anonymous, memfd, deleted file): the first mapping made. */
 struct rshm {
-	uint64_t id;		/* inode number at dump */
+	uint64_t id; /* inode number at dump */
 	pid_t host_pid;
 	uint64_t start, end;
 	bool filled;
-	bool ghost;		/* a deleted file: id is its inode number */
+	bool ghost; /* a deleted file: id is its inode number */
 };
 
 struct rctx {
 	struct ckpt_bundle *bundle;
-	struct rtask *tasks;	/* parents before children */
+	struct rtask *tasks; /* parents before children */
 	int ntasks;
 	struct rtask *root;
 	bool own_pidns;
 	bool detach;
-	bool sibling;		/* the root is a child of ckpt-oci's parent */
-	uint64_t scratch;	/* scratch area address, a hole in every layout */
+	bool sibling;	  /* the root is a child of ckpt-oci's parent */
+	uint64_t scratch; /* scratch area address, a hole in every layout */
 	struct rshared *shared;
 	size_t shared_len;
 	/*
@@ -106,16 +106,16 @@ struct rctx {
 	uint8_t *cow_made;
 	size_t cow_len;
 	struct json *pstree;
-	struct pstree tree;	/* pstree.json, checked */
+	struct pstree tree; /* pstree.json, checked */
 	struct rshm *shms;
 	int nshms;
-	struct files_rctx files;	/* shared open files, made before the fork */
-	bool confine;			/* unauthenticated: the credential rule (rconfine_enter) */
-	int console_rx;			/* the root passes an orphan pty's master here */
-	int console_master;		/* and this is it, once received; else -1 */
-	struct ns_restore ns;		/* the tree's own namespaces */
-	struct mem_chain *chain;	/* an incremental bundle's parents (mem-chain.c) */
-	struct lazy_restore *lazy;	/* restore --lazy, else NULL (lazy/lazy.c) */
+	struct files_rctx files;   /* shared open files, made before the fork */
+	bool confine;		   /* unauthenticated: the credential rule (rconfine_enter) */
+	int console_rx;		   /* the root passes an orphan pty's master here */
+	int console_master;	   /* and this is it, once received; else -1 */
+	struct ns_restore ns;	   /* the tree's own namespaces */
+	struct mem_chain *chain;   /* an incremental bundle's parents (mem-chain.c) */
+	struct lazy_restore *lazy; /* restore --lazy, else NULL (lazy/lazy.c) */
 };
 
 /* restore-load.c: read and check every document the tree is made from */
@@ -162,8 +162,8 @@ int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_e
 int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 int rthread_regs(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err);
 
-#define SCRATCH_CODE 0		/* syscall; int3 */
-#define SCRATCH_BATCH 64	/* rsys_code_batch */
-#define SCRATCH_DATA 4096	/* buffers for remote calls */
+#define SCRATCH_CODE  0	   /* syscall; int3 */
+#define SCRATCH_BATCH 64   /* rsys_code_batch */
+#define SCRATCH_DATA  4096 /* buffers for remote calls */
 
 #endif

@@ -70,8 +70,8 @@ static int mlock_future_dump(struct task_dump *d, ckpt_err_t *err)
 	long addr;
 	int ret;
 
-	ret = RSYS(d->rs, &addr, err, SYS_mmap, 0, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		   -1, 0);
+	ret = RSYS(d->rs, &addr, err, SYS_mmap, 0, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		   0);
 	if (ret < 0)
 		return ret;
 	if (addr == -EAGAIN) /* only a locked mapping is over RLIMIT_MEMLOCK */
@@ -126,8 +126,9 @@ static int mmflags_parse(const struct doc_at *at, const struct json *doc, struct
 		ret = doc_opt_int(at, doc, "mlock_future", 0, MCL_FUTURE | MCL_ONFAULT, 0, &v, err);
 	ts->mlock_future = v;
 	if (ret == 0 && v && v != MCL_FUTURE && v != (MCL_FUTURE | MCL_ONFAULT))
-		ret = ckpt_error_msg(err, EINVAL, "%s: mlock_future: %" PRId64 " is not 0, %d or %d",
-				     ts->file, v, MCL_FUTURE, MCL_FUTURE | MCL_ONFAULT);
+		ret = ckpt_error_msg(err, EINVAL,
+				     "%s: mlock_future: %" PRId64 " is not 0, %d or %d", ts->file,
+				     v, MCL_FUTURE, MCL_FUTURE | MCL_ONFAULT);
 	return ret;
 }
 

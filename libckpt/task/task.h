@@ -139,8 +139,8 @@ struct task_state {
 	/* jobctl */
 	int stop_signal; /* stopped by it (group stop), or 0 */
 	/* mmflags */
-	int thp_disable; /* as PR_GET_THP_DISABLE answers */
-	int membarrier;	 /* MEMBARRIER_CMD_REGISTER_* bits */
+	int thp_disable;  /* as PR_GET_THP_DISABLE answers */
+	int membarrier;	  /* MEMBARRIER_CMD_REGISTER_* bits */
 	int mlock_future; /* MCL_FUTURE [| MCL_ONFAULT], or 0 */
 	/* per thread, as threads[] of the document */
 	struct thread_state *threads;

@@ -144,14 +144,14 @@ static int check_obj(const struct doc_at *at, const struct json *v, const struct
 /* What a typed getter wants of a member: its type and range. */
 struct want {
 	enum { W_INT, W_U64, W_BOOL, W_STR, W_ARR, W_OBJ } type;
-	int64_t lo, hi; /* W_INT */
-	uint64_t max;	/* W_U64: the highest value; W_STR: length; W_ARR: elements */
-	size_t *n;	/* W_ARR: how many */
+	int64_t lo, hi;	  /* W_INT */
+	uint64_t max;	  /* W_U64: the highest value; W_STR: length; W_ARR: elements */
+	size_t *n;	  /* W_ARR: how many */
 	bool null_absent; /* a JSON null is as if absent */
 };
 
-static int check_want(const struct doc_at *k, const struct json *v, const struct want *w,
-		      void *out, ckpt_err_t *err)
+static int check_want(const struct doc_at *k, const struct json *v, const struct want *w, void *out,
+		      ckpt_err_t *err)
 {
 	switch (w->type) {
 	case W_INT:
@@ -214,8 +214,8 @@ int doc_u64(const struct doc_at *at, const struct json *obj, const char *key, ui
 int doc_opt_u64(const struct doc_at *at, const struct json *obj, const char *key, uint64_t hi,
 		uint64_t dflt, uint64_t *out, ckpt_err_t *err)
 {
-	return get(at, obj, key, &(struct want){.type = W_U64, .max = hi}, &dflt, sizeof(dflt),
-		   out, err);
+	return get(at, obj, key, &(struct want){.type = W_U64, .max = hi}, &dflt, sizeof(dflt), out,
+		   err);
 }
 
 int doc_bool(const struct doc_at *at, const struct json *obj, const char *key, bool *out,

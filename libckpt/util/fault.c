@@ -30,8 +30,8 @@ static unsigned long fault_at;	  /* act at this call (1-based) */
 static enum fault_kind fault_kind;
 static int fault_sig;
 static pid_t fault_parent;
-static char fault_dir[4096]; /* pause: where `paused` and `resume` are */
-static int fault_count;	     /* report the count on exit */
+static char fault_dir[4096];		    /* pause: where `paused` and `resume` are */
+static int fault_count;			    /* report the count on exit */
 static unsigned long span_first, span_last; /* ckpt_fault_span: the page copy */
 
 static int sig_from_name(const char *s)

@@ -29,9 +29,9 @@ struct json *json_null(void);
 struct json *json_bool(bool v);
 struct json *json_int(int64_t v);
 struct json *json_double(double v);
-struct json *json_str(const char *s);		      /* copies s; NULL becomes null */
-struct json *json_strn(const char *s, size_t len);    /* copies len bytes */
-struct json *json_hex(uint64_t v);		      /* "0x..." string */
+struct json *json_str(const char *s);		       /* copies s; NULL becomes null */
+struct json *json_strn(const char *s, size_t len);     /* copies len bytes */
+struct json *json_hex(uint64_t v);		       /* "0x..." string */
 struct json *json_hexbuf(const void *buf, size_t len); /* lowercase hex digits, no 0x */
 
 /* Take ownership of val; json_set replaces an existing key. Return val. */

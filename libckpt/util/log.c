@@ -43,7 +43,7 @@ void log_close_file(void)
 
 void log_print(enum log_level lvl, const char *fmt, ...)
 {
-	static const char *const names[] = { "warn", "info", "debug" };
+	static const char *const names[] = {"warn", "info", "debug"};
 	char line[4096];
 	struct timespec now;
 	va_list ap;

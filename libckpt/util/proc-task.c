@@ -21,8 +21,7 @@ static uint64_t limit_value(const char *s)
 	return strcmp(s, "unlimited") ? strtoull(s, NULL, 10) : RLIM_INFINITY;
 }
 
-int proc_parse_limits(const char *text, struct proc_limit *out, int max, int *n,
-		      ckpt_err_t *err)
+int proc_parse_limits(const char *text, struct proc_limit *out, int max, int *n, ckpt_err_t *err)
 {
 	cleanup_free char *copy = xstrdup(text);
 	char *save = NULL, *l;

@@ -494,8 +494,8 @@ int proc_list_children(int procfd, pid_t tid, pid_t **out, int *n, ckpt_err_t *e
 
 pid_t proc_ns_pid(int dirfd, const char *path)
 {
-	struct proc_status st = { 0 };
-	ckpt_err_t e = { 0 };
+	struct proc_status st = {0};
+	ckpt_err_t e = {0};
 	pid_t ns = -1;
 	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 

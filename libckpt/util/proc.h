@@ -66,7 +66,7 @@ struct proc_vma {
 	uint64_t pgoff;
 	unsigned int dev_major, dev_minor;
 	uint64_t ino;
-	char path[4096]; /* may be empty, [heap], or end in " (deleted)" */
+	char path[4096];   /* may be empty, [heap], or end in " (deleted)" */
 	char vmflags[256]; /* smaps only: "rd wr mr mw me ac sd" */
 };
 
@@ -278,8 +278,7 @@ struct proc_limit {
 	uint64_t soft, hard;
 };
 /* The limits in RLIMIT_* order (the file's), at most max of them: *n. */
-int proc_parse_limits(const char *text, struct proc_limit *out, int max, int *n,
-		      ckpt_err_t *err);
+int proc_parse_limits(const char *text, struct proc_limit *out, int max, int *n, ckpt_err_t *err);
 
 /* /proc/PID/timens_offsets: its time namespace's offsets; a clock not listed is 0. */
 struct proc_timens {

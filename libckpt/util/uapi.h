@@ -69,10 +69,10 @@ struct ckpt_clone_args {
 
 /* prctl */
 #ifndef PR_TIMER_CREATE_RESTORE_IDS
-#define PR_TIMER_CREATE_RESTORE_IDS	 77
-#define PR_TIMER_CREATE_RESTORE_IDS_OFF	 0
-#define PR_TIMER_CREATE_RESTORE_IDS_ON	 1
-#define PR_TIMER_CREATE_RESTORE_IDS_GET	 2
+#define PR_TIMER_CREATE_RESTORE_IDS	77
+#define PR_TIMER_CREATE_RESTORE_IDS_OFF 0
+#define PR_TIMER_CREATE_RESTORE_IDS_ON	1
+#define PR_TIMER_CREATE_RESTORE_IDS_GET 2
 #endif
 
 /* madvise guard regions (6.13) */
@@ -82,26 +82,26 @@ struct ckpt_clone_args {
 #endif
 
 /* /proc/PID/pagemap bits */
-#define PM_PFN_MASK	   ((1ULL << 55) - 1)
-#define PM_SOFT_DIRTY	   (1ULL << 55)
-#define PM_MMAP_EXCLUSIVE  (1ULL << 56)
-#define PM_GUARD_REGION	   (1ULL << 58)
-#define PM_UFFD_WP	   (1ULL << 57)
-#define PM_FILE		   (1ULL << 61)
-#define PM_SWAP		   (1ULL << 62)
-#define PM_PRESENT	   (1ULL << 63)
+#define PM_PFN_MASK	  ((1ULL << 55) - 1)
+#define PM_SOFT_DIRTY	  (1ULL << 55)
+#define PM_MMAP_EXCLUSIVE (1ULL << 56)
+#define PM_GUARD_REGION	  (1ULL << 58)
+#define PM_UFFD_WP	  (1ULL << 57)
+#define PM_FILE		  (1ULL << 61)
+#define PM_SWAP		  (1ULL << 62)
+#define PM_PRESENT	  (1ULL << 63)
 
 /* PAGEMAP_SCAN ioctl on /proc/PID/pagemap (6.7) */
 #ifndef PAGEMAP_SCAN
-#define PAGE_IS_WPALLOWED (1 << 0)
-#define PAGE_IS_WRITTEN	  (1 << 1)
-#define PAGE_IS_FILE	  (1 << 2)
-#define PAGE_IS_PRESENT	  (1 << 3)
-#define PAGE_IS_SWAPPED	  (1 << 4)
-#define PAGE_IS_PFNZERO	  (1 << 5)
-#define PAGE_IS_HUGE	  (1 << 6)
+#define PAGE_IS_WPALLOWED  (1 << 0)
+#define PAGE_IS_WRITTEN	   (1 << 1)
+#define PAGE_IS_FILE	   (1 << 2)
+#define PAGE_IS_PRESENT	   (1 << 3)
+#define PAGE_IS_SWAPPED	   (1 << 4)
+#define PAGE_IS_PFNZERO	   (1 << 5)
+#define PAGE_IS_HUGE	   (1 << 6)
 #define PAGE_IS_SOFT_DIRTY (1 << 7)
-#define PAGE_IS_GUARD	  (1 << 8)
+#define PAGE_IS_GUARD	   (1 << 8)
 
 struct page_region {
 	__u64 start;

@@ -47,8 +47,7 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
-int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
-		 ckpt_err_t *err)
+int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len, ckpt_err_t *err)
 {
 	cleanup_close int fd = -1;
 	cleanup_free char *buf = NULL;

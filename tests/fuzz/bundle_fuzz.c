@@ -33,8 +33,8 @@ struct rec {
 };
 
 static char root[64];
-static const struct bundle_auth insecure = {.key_file = "/nonexistent", .insecure = true,
-					    .quiet = true};
+static const struct bundle_auth insecure = {
+	.key_file = "/nonexistent", .insecure = true, .quiet = true};
 
 static bool name_safe(const char *n)
 {

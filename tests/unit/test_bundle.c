@@ -348,7 +348,8 @@ static void test_rejections(ckpt_err_t *err)
 		bundle_close(b);
 		b = NULL;
 		edit_manifest(p, set_cpu_features);
-		is_int(bundle_open(p, &auth_insecure, &b, err), 0, "foreign CPU features still open");
+		is_int(bundle_open(p, &auth_insecure, &b, err), 0,
+		       "foreign CPU features still open");
 		ok(b && bundle_check_host(b, err) < 0, "but check_host refuses them");
 		like(err->msg, "instruction set extension", "saying why");
 		ok(strchr(err->msg, '\n') == NULL, "in one line");
@@ -409,7 +410,8 @@ static void test_image_sizes(ckpt_err_t *err)
 		if (ret == 0)
 			ret = bundle_image_create(b, "pages-1.img", &img, err);
 		for (size_t j = 0; ret == 0 && off < sizes[k]; j++) {
-			size_t n = MIN(MIN(pieces[j % ARRAY_SIZE(pieces)], sizes[k] - off), sizeof(buf));
+			size_t n = MIN(MIN(pieces[j % ARRAY_SIZE(pieces)], sizes[k] - off),
+				       sizeof(buf));
 
 			ret = bundle_image_write(img, buf, n, err);
 			off += n;
@@ -428,16 +430,18 @@ static void test_image_sizes(ckpt_err_t *err)
 static void test_mac(ckpt_err_t *err)
 {
 	struct bundle_auth other = {.key_file = key2path}, nokey = {.key_file = "/nonexistent/key"};
-	struct bundle_auth nokey_insecure = {.key_file = "/nonexistent/key", .insecure = true,
-					     .quiet = true};
+	struct bundle_auth nokey_insecure = {
+		.key_file = "/nonexistent/key", .insecure = true, .quiet = true};
 	cleanup_free char *p = fresh("mac", err), *mac = xasprintf("%s/manifest.mac", p);
 	cleanup_free char *nokey_path = bpath("nokey");
 	struct ckpt_bundle *b = NULL;
 
 	is_str(open_msg(p, err), "", "a fresh bundle authenticates");
 	make_key(key2path, 0x5a, 0600);
-	like(open_msg_as(p, &other, err), "MAC does not verify: altered after it was written, or "
-	     "written with another key (key id ", "another key refused");
+	like(open_msg_as(p, &other, err),
+	     "MAC does not verify: altered after it was written, or "
+	     "written with another key (key id ",
+	     "another key refused");
 	like(open_msg_as(p, &nokey, err), "no key to check its MAC with", "no key refused");
 	is_str(open_msg_as(p, &nokey_insecure, err), "", "no key, insecure: opens");
 	is_int(bundle_open(p, &nokey_insecure, &b, err), 0, "and says so");
@@ -468,10 +472,12 @@ static void test_mac(ckpt_err_t *err)
 			abort();
 		like(open_msg(p, err), "task-12.json: owner ", "a file others may write refused");
 		like(err->msg, "mode 0620: others could change it once verified", "saying why");
-		is_str(open_msg_insecure(p, err), "", "unauthenticated: opens (nothing is trusted)");
+		is_str(open_msg_insecure(p, err), "",
+		       "unauthenticated: opens (nothing is trusted)");
 		if (chmod(f, 0600) < 0 || chmod(p, 0707) < 0)
 			abort();
-		like(open_msg(p, err), "the bundle directory: owner ", "a directory others may write");
+		like(open_msg(p, err), "the bundle directory: owner ",
+		     "a directory others may write");
 		if (chmod(p, 0700) < 0)
 			abort();
 	}

@@ -393,8 +393,8 @@ static void test_task_host(void)
 		   "both clocks' offsets");
 		is_int(proc_parse_timens_offsets("", &off, &err), 0, "no offsets listed");
 		ok(!off.mono_s && !off.boot_ns, "a clock not listed is 0");
-		is_int(proc_parse_timens_offsets("monotonic 1 1000000000\n", &off, &err),
-		       -EPROTO, "nanoseconds out of range refused");
+		is_int(proc_parse_timens_offsets("monotonic 1 1000000000\n", &off, &err), -EPROTO,
+		       "nanoseconds out of range refused");
 		is_int(proc_parse_timens_offsets("monotonic x\n", &off, &err), -EPROTO,
 		       "a bad line refused");
 	}
@@ -409,15 +409,13 @@ static void test_task_host(void)
 	ok(tm[1].id == 7 && tm[1].sigval == 0x7f0000001000ULL && tm[1].notify_thread &&
 		   tm[1].notify_pid == 1240 && tm[1].has_clock && tm[1].clock == 1,
 	   "timer 7: a thread, CLOCK_MONOTONIC");
-	ok(tm[2].id == 9 && !tm[2].has_signal && !tm[2].has_clock &&
-		   !strcmp(tm[2].notify, "none"),
+	ok(tm[2].id == 9 && !tm[2].has_signal && !tm[2].has_clock && !strcmp(tm[2].notify, "none"),
 	   "timer 9: only what its lines say");
 	free(steal_pointer(&tm));
 	is_int(proc_parse_timers("signal: 1/0\n", &tm, &n, &err), 0, "lines before an ID");
 	ok(n == 0 && !tm, "are not a timer");
 
-	is_str(proc_cmdline_option(cmd, sizeof(cmd), "root") ?: "(none)", "/run/r",
-	       "-root VALUE");
+	is_str(proc_cmdline_option(cmd, sizeof(cmd), "root") ?: "(none)", "/run/r", "-root VALUE");
 	is_str(proc_cmdline_option(cmd_eq, sizeof(cmd_eq), "root") ?: "(none)", "state",
 	       "--root=VALUE, the first");
 	ok(!proc_cmdline_option(cmd_none, sizeof(cmd_none), "root"), "--root without a value");
@@ -460,9 +458,10 @@ static void test_task_host(void)
 	ok(sk.state == 1 && sk.lport == 80 && sk.pport == 50000 && sk.inode == 77 &&
 		   sk.local[10] == 0xff && sk.local[12] == 127 && sk.peer[15] == 2,
 	   "tcp6 mapped addresses");
-	ok(!proc_parse_tcp_line("   2: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 "
-				"00000000     0        0 4242\n",
-				AF_INET6, &sk),
+	ok(!proc_parse_tcp_line(
+		   "   2: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 "
+		   "00000000     0        0 4242\n",
+		   AF_INET6, &sk),
 	   "a tcp line read as tcp6 is refused");
 
 	is_int(proc_parse_status("State:\tt (tracing stop)\nTracerPid:\t321\nUid:\t0\t0\t0\t0\n"

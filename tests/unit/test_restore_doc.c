@@ -154,7 +154,8 @@ static void test_mem(void)
 		   "[[\"0x10000\",1,0]]", 4 * 4096),
 	       -EPROTO, "a shared mapping without its object: refused");
 	extra = "\"inherited\":[[\"0x10000\",4]],";
-	is_int(mem(two, "[[\"0x1f000\",2,0]]", 2 * 4096), 0, "pages shared with the parent: %s", msg);
+	is_int(mem(two, "[[\"0x1f000\",2,0]]", 2 * 4096), 0, "pages shared with the parent: %s",
+	       msg);
 	extra = "\"inherited\":[[\"0x2e000\",4]],";
 	is_int(mem(two, "[[\"0x1f000\",2,0]]", 2 * 4096), -EPROTO,
 	       "shared pages outside the task's memory: refused");

@@ -18,11 +18,11 @@
 #include "wl.h"
 #include "wl_sys.h"
 
-#define PG	 4096UL
-#define NCHILD	 8
-#define P_OWN	 3  /* the page the parent wrote after the forks */
-#define C0_OWN	 5  /* the page child 0 wrote */
-#define C1_DROP	 7  /* the page child 1 dropped */
+#define PG	4096UL
+#define NCHILD	8
+#define P_OWN	3 /* the page the parent wrote after the forks */
+#define C0_OWN	5 /* the page child 0 wrote */
+#define C1_DROP 7 /* the page child 1 dropped */
 
 static uint64_t *mem;
 static size_t npages;
@@ -47,8 +47,9 @@ static bool check(int who)
 		uint64_t v = want(who, p);
 
 		if (w[0] != v || w[PG / 8 - 1] != v) {
-			wl_log("%s %d: page %zu holds %#lx, want %#lx", who < 0 ? "parent" : "child",
-			       who, p, (unsigned long)w[0], (unsigned long)v);
+			wl_log("%s %d: page %zu holds %#lx, want %#lx",
+			       who < 0 ? "parent" : "child", who, p, (unsigned long)w[0],
+			       (unsigned long)v);
 			return false;
 		}
 	}

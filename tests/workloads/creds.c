@@ -13,23 +13,23 @@
 
 #define C(x) (1ULL << (x))
 /* CAP_DAC_OVERRIDE stays effective so the harness FIFOs can still be opened. */
-#define PERM (C(CAP_CHOWN) | C(CAP_DAC_OVERRIDE) | C(CAP_KILL) | C(CAP_NET_ADMIN) | \
-	      C(CAP_SYS_PTRACE))
+#define PERM                                                                                       \
+	(C(CAP_CHOWN) | C(CAP_DAC_OVERRIDE) | C(CAP_KILL) | C(CAP_NET_ADMIN) | C(CAP_SYS_PTRACE))
 #define EFF (C(CAP_DAC_OVERRIDE) | C(CAP_KILL) | C(CAP_NET_ADMIN))
 #define INH (C(CAP_CHOWN) | C(CAP_NET_ADMIN))
 #define AMB CAP_NET_ADMIN
-static const int dropped[] = { CAP_SYS_BOOT, CAP_MKNOD, CAP_AUDIT_WRITE, CAP_SYS_MODULE };
-static const gid_t groups[] = { 1001, 1005, 1007 };
+static const int dropped[] = {CAP_SYS_BOOT, CAP_MKNOD, CAP_AUDIT_WRITE, CAP_SYS_MODULE};
+static const gid_t groups[] = {1001, 1005, 1007};
 static uint64_t bset; /* the bounding set we expect: inherited minus dropped */
 
 static int caps(uint64_t *eff, uint64_t *perm, uint64_t *inh, int set)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
 
 	if (set) {
-		d[0] = (struct __user_cap_data_struct){ *eff, *perm, *inh };
-		d[1] = (struct __user_cap_data_struct){ *eff >> 32, *perm >> 32, *inh >> 32 };
+		d[0] = (struct __user_cap_data_struct){*eff, *perm, *inh};
+		d[1] = (struct __user_cap_data_struct){*eff >> 32, *perm >> 32, *inh >> 32};
 		return syscall(SYS_capset, &h, d);
 	}
 	if (syscall(SYS_capget, &h, d))

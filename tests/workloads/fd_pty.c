@@ -185,8 +185,7 @@ int main(int argc, char **argv)
 		return wl_fail("^S (IXON %#x): %m", t.c_iflag & IXON);
 	if (ioctl(m, TIOCPKT, &one) < 0)
 		return wl_fail("packet mode: %m");
-	if (pkt_status && (tcflush(s, TCIFLUSH) < 0 ||
-			   write(m, IN_QUEUED, strlen(IN_QUEUED)) < 0))
+	if (pkt_status && (tcflush(s, TCIFLUSH) < 0 || write(m, IN_QUEUED, strlen(IN_QUEUED)) < 0))
 		return wl_fail("tcflush: %m");
 	if (pipe(go) < 0 || pipe(res) < 0)
 		return wl_fail("pipe: %m");

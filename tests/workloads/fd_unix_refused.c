@@ -154,6 +154,6 @@ int main(int argc, char **argv)
 		return relative(true);
 	if (!strcmp(mode, "listen"))
 		return accept4(lsk, NULL, NULL, SOCK_CLOEXEC) < 0 ? wl_fail("accept: %m")
-								   : wl_pass();
+								  : wl_pass();
 	return !strcmp(mode, "inflight") ? check_inflight() : check_pending(closed);
 }

@@ -11,7 +11,7 @@
 #include "wl.h"
 #include "wl_sys.h"
 
-#define PG 4096UL
+#define PG  4096UL
 #define LEN (4 * PG)
 
 static int make_file(const char *dir, char *path, size_t len, uint64_t seed)

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 		return wl_fail("exiting before ready, as asked");
 	if (!strcmp(mode, "eintr")) {
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_usr1;	/* no SA_RESTART: open() gets EINTR */
+		sa.sa_handler = on_usr1; /* no SA_RESTART: open() gets EINTR */
 		sigemptyset(&sa.sa_mask);
 		if (sigaction(SIGUSR1, &sa, NULL) < 0)
 			return wl_fail("sigaction: %m");

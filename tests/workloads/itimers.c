@@ -14,9 +14,9 @@ static const struct {
 	int which, sig;
 	long usec;
 } timers[] = {
-	{ ITIMER_REAL, SIGALRM, 20000 },
-	{ ITIMER_VIRTUAL, SIGVTALRM, 10000 },
-	{ ITIMER_PROF, SIGPROF, 30000 },
+	{ITIMER_REAL, SIGALRM, 20000},
+	{ITIMER_VIRTUAL, SIGVTALRM, 10000},
+	{ITIMER_PROF, SIGPROF, 30000},
 };
 
 static volatile int count[65];
@@ -48,12 +48,12 @@ static int spin_until(const int *want)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_RESTART };
+	struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESTART};
 	int want[3], base[3];
 
 	wl_init(argc, argv);
 	for (int i = 0; i < 3; i++) {
-		struct itimerval it = { { 0, timers[i].usec }, { 0, timers[i].usec } };
+		struct itimerval it = {{0, timers[i].usec}, {0, timers[i].usec}};
 
 		if (sigaction(timers[i].sig, &sa, NULL) || setitimer(timers[i].which, &it, NULL))
 			return wl_fail("arm timer %d: %m", timers[i].which);

@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 	fill(zpriv, NPG * PG, 1);
 	fill(zshared, NPG * PG, 2);
 	fill(split, NPG * PG, 3);
-	/* offsets 1..7 of the object stay mapped, in a read-write, a read-only and a read-write VMA */
+	/* offsets 1..7 of the object stay mapped, in a read-write, a read-only and a read-write VMA
+	 */
 	if (munmap(split, PG) || mprotect(split + 3 * PG, 2 * PG, PROT_READ))
 		return wl_fail("munmap/mprotect: %m");
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)(split + PG),

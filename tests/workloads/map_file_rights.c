@@ -89,8 +89,9 @@ int main(int argc, char **argv)
 		ret = wl_fail("a read-only file's mapping became writable after restore");
 	if (!ret && mprotect(pv, NPG * PG, PROT_READ))
 		ret = wl_fail("mprotect private mapping: %m");
-	if (!ret && (pv[0] != (char)0xa5 || pv[PG - 1] != (char)0xa5 || !page_is(pv, 1, 3) ||
-		     pv[2 * PG] != (char)0x5a || pv[3 * PG - 1] != (char)0x5a || !page_is(pv, 3, 3)))
+	if (!ret &&
+	    (pv[0] != (char)0xa5 || pv[PG - 1] != (char)0xa5 || !page_is(pv, 1, 3) ||
+	     pv[2 * PG] != (char)0x5a || pv[3 * PG - 1] != (char)0x5a || !page_is(pv, 3, 3)))
 		ret = wl_fail("mixed-protection private mapping: data differs");
 	unlink(rw_path);
 	unlink(ro_path);

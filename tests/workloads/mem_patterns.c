@@ -13,8 +13,8 @@
 #include "wl.h"
 #include "wl_sys.h"
 
-#define PG 4096UL
-#define HEAP_WORDS (8UL << 20) / 8
+#define PG	    4096UL
+#define HEAP_WORDS  (8UL << 20) / 8
 #define STACK_WORDS 8192
 
 static void fill(void *p, size_t bytes, uint64_t seed)
@@ -43,8 +43,7 @@ static int perms_are(const void *p, const char *want)
 {
 	char line[512], perms[8];
 
-	if (wl_maps_line(p, line, sizeof(line)) < 0 ||
-	    sscanf(line, "%*x-%*x %7s", perms) != 1)
+	if (wl_maps_line(p, line, sizeof(line)) < 0 || sscanf(line, "%*x-%*x %7s", perms) != 1)
 		return 0;
 	return !strcmp(perms, want);
 }
@@ -139,8 +138,7 @@ int main(int argc, char **argv)
 	fill(dontfork, 4 * PG, 6);
 	fill(wipe, 4 * PG, 7);
 	if (mprotect(ro, 4 * PG, PROT_READ) || mprotect(guard + PG, PG, PROT_NONE) ||
-	    madvise(dontfork, 4 * PG, MADV_DONTFORK) ||
-	    madvise(wipe, 4 * PG, MADV_WIPEONFORK))
+	    madvise(dontfork, 4 * PG, MADV_DONTFORK) || madvise(wipe, 4 * PG, MADV_WIPEONFORK))
 		return wl_fail("mprotect/madvise: %m");
 	err = deep(16);
 	return err ? wl_fail("%s", err) : wl_pass();

@@ -81,7 +81,8 @@ int main(int argc, char **argv)
 		return wl_fail("open %s: %m", path);
 	status = run_fd(mfd);
 	if (status == 100)
-		return wl_fail("exec of the mapped memfd after restore: ETXTBSY (a writer is left)");
+		return wl_fail(
+			"exec of the mapped memfd after restore: ETXTBSY (a writer is left)");
 	if (status != 0)
 		return wl_fail("exec of the mapped memfd after restore: status %d", status);
 	return wl_pass();

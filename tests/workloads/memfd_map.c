@@ -10,7 +10,7 @@
 #include "wl.h"
 #include "wl_sys.h"
 
-#define LEN (64UL << 10)
+#define LEN  (64UL << 10)
 #define NAME "wl-memfd-test"
 
 static int has_name(const void *p)

@@ -16,9 +16,9 @@
 #include "wl.h"
 #include "wl_sys.h"
 
-#define NICE 7
+#define NICE	7
 #define OOM_ADJ 123
-#define SLACK 123456
+#define SLACK	123456
 /* SIGWINCH is ignored by default: harmless if the restorer parent exits */
 #define PDEATH SIGWINCH
 

@@ -19,7 +19,7 @@ struct m {
 static const struct {
 	long type;
 	const char *text;
-} want[] = { { 1, "first" }, { 7, "" }, { 1, "third, after an empty one" }, { 3, "last" } };
+} want[] = {{1, "first"}, {7, ""}, {1, "third, after an empty one"}, {3, "last"}};
 
 int main(int argc, char **argv)
 {

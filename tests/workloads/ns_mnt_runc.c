@@ -72,14 +72,17 @@ static int mountinfo_norm(char *out, size_t cap)
 		char *tok, *save = NULL, *colon;
 		int i = 0;
 
-		for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), i++) {
+		for (tok = strtok_r(line, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save), i++) {
 			if (i < 2)
 				continue;
 			if (i == 2)
-				len += snprintf(out + len, cap - len, "dev%d ", renumber(devs, &ndev, tok));
+				len += snprintf(out + len, cap - len, "dev%d ",
+						renumber(devs, &ndev, tok));
 			else if ((!strncmp(tok, "shared:", 7) || !strncmp(tok, "master:", 7)) &&
 				 (colon = strchr(tok, ':')))
-				len += snprintf(out + len, cap - len, "%.*s:%d ", (int)(colon - tok), tok,
+				len += snprintf(out + len, cap - len, "%.*s:%d ",
+						(int)(colon - tok), tok,
 						renumber(groups, &ngroup, colon + 1));
 			else
 				len += snprintf(out + len, cap - len, "%s ", tok);
@@ -235,8 +238,8 @@ static int verify(void)
 			       a, (int)strcspn(b, "\n"), b);
 	}
 	for (int i = 0; i < 4; i++) {
-		static const char *const masked[] = { "/proc/keys", "/proc/timer_list",
-						      "/proc/kallsyms", "/proc/kmsg" };
+		static const char *const masked[] = {"/proc/keys", "/proc/timer_list",
+						     "/proc/kallsyms", "/proc/kmsg"};
 
 		fd = open(masked[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0 || read(fd, buf, sizeof(buf)) != 0)

@@ -50,7 +50,8 @@ static int mountinfo_norm(char *out, size_t cap)
 		char *p = line, *tok, *save = NULL;
 		int i = 0;
 
-		for (tok = strtok_r(p, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), i++) {
+		for (tok = strtok_r(p, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save), i++) {
 			if (i < 3 || (i == 3 && any_root))
 				continue;
 			if (!strncmp(tok, "shared:", 7))
@@ -113,7 +114,8 @@ static int setup_root(const char *root, const char *data, const char *tdir)
 	TRY(symlink("pts/ptmx", p));
 	snprintf(p, sizeof(p), "%s/dev/pts", root);
 	TRY(mkdir(p, 0755));
-	TRY(mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620"));
+	TRY(mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=620"));
 	snprintf(p, sizeof(p), "%s/dev/mqueue", root);
 	TRY(mkdir(p, 0755));
 	TRY(mount("mqueue", p, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));

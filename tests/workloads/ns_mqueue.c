@@ -15,12 +15,12 @@
 static const struct {
 	unsigned prio;
 	const char *text;
-} sent[] = { { 1, "low one" }, { 9, "high" }, { 1, "low two" }, { 4, "" } };
-static const int order[] = { 1, 3, 0, 2 };
+} sent[] = {{1, "low one"}, {9, "high"}, {1, "low two"}, {4, ""}};
+static const int order[] = {1, 3, 0, 2};
 
 int main(int argc, char **argv)
 {
-	struct mq_attr a = { .mq_maxmsg = 7, .mq_msgsize = 100 };
+	struct mq_attr a = {.mq_maxmsg = 7, .mq_msgsize = 100};
 	char buf[100];
 	unsigned prio;
 	mqd_t q;

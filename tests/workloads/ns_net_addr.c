@@ -70,7 +70,8 @@ static char *snapshot(void)
 				add(&s, &len, line);
 			}
 		} else if (i->ifa_addr->sa_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof(ip));
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip,
+				  sizeof(ip));
 			snprintf(line, sizeof(line), "%s inet %s", i->ifa_name, ip);
 			add(&s, &len, line);
 		} else if (i->ifa_addr->sa_family == AF_INET6) {

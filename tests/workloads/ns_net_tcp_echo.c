@@ -28,11 +28,17 @@
 
 #include "wl.h"
 
-#define HALF 50000
+#define HALF  50000
 #define TOTAL (1 << 20)
 
-static unsigned char pat_c(size_t i) { return (i * 131 + (i >> 8)) & 0xff; }
-static unsigned char pat_s(size_t i) { return (i * 17 + (i >> 9) * 3 + 1) & 0xff; }
+static unsigned char pat_c(size_t i)
+{
+	return (i * 131 + (i >> 8)) & 0xff;
+}
+static unsigned char pat_s(size_t i)
+{
+	return (i * 17 + (i >> 9) * 3 + 1) & 0xff;
+}
 
 static int send_pat(int sk, size_t *off, size_t end, unsigned char (*pat)(size_t), int flags)
 {

@@ -36,7 +36,8 @@ int main(int argc, char **argv)
 	wl_init(argc, argv);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ioctl(ls, SIOCGIFFLAGS, &r) < 0 || (r.ifr_flags |= IFF_UP, ioctl(ls, SIOCSIFFLAGS, &r)) < 0)
+	if (ioctl(ls, SIOCGIFFLAGS, &r) < 0 ||
+	    (r.ifr_flags |= IFF_UP, ioctl(ls, SIOCSIFFLAGS, &r)) < 0)
 		return wl_fail("lo up: %m");
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(ls, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));

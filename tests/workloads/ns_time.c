@@ -22,13 +22,14 @@ int main(int argc, char **argv)
 {
 	long long min = argc > 1 ? atoll(argv[1]) * 1000000000LL : 0;
 	long long mono, boot, m2, b2, m3;
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	struct timespec pause = {0, 20 * 1000 * 1000};
 
 	wl_init(argc, argv);
 	mono = now(CLOCK_MONOTONIC);
 	boot = now(CLOCK_BOOTTIME);
 	if (mono < min || boot < min)
-		return wl_fail("clocks below %lld s before checkpoint: offsets not set", min / 1000000000LL);
+		return wl_fail("clocks below %lld s before checkpoint: offsets not set",
+			       min / 1000000000LL);
 	wl_ready();
 	wl_wait_restored();
 	m2 = now(CLOCK_MONOTONIC);

@@ -20,8 +20,8 @@ struct shared {
 
 int main(int argc, char **argv)
 {
-	struct shared *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				 -1, 0);
+	struct shared *sh =
+		mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t a, root = getpid();
 	int status;
 

@@ -15,12 +15,13 @@
 
 #define NT 3
 static timer_t tids[NT];
-static const int tags[NT] = { 0x1111, 0x2222, 0x3333 };
+static const int tags[NT] = {0x1111, 0x2222, 0x3333};
 static volatile int fired[NT], wrong;
 static volatile pid_t worker_tid;
 static volatile int stop;
 
-static void handler(int sig __attribute__((unused)), siginfo_t *si, void *uc __attribute__((unused)))
+static void handler(int sig __attribute__((unused)), siginfo_t *si,
+		    void *uc __attribute__((unused)))
 {
 	for (int i = 0; i < NT; i++)
 		if (si->si_value.sival_int == tags[i]) {
@@ -71,14 +72,14 @@ static int wait_fired(const int *want)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_sigaction = handler, .sa_flags = SA_SIGINFO | SA_RESTART };
+	struct sigaction sa = {.sa_sigaction = handler, .sa_flags = SA_SIGINFO | SA_RESTART};
 	struct itimerspec its[NT] = {
-		{ { 0, 20000000 }, { 0, 20000000 } },
-		{ { 0, 30000000 }, { 0, 30000000 } },
-		{ { 0, 0 }, { 100000, 0 } },
+		{{0, 20000000}, {0, 20000000}},
+		{{0, 30000000}, {0, 30000000}},
+		{{0, 0}, {100000, 0}},
 	};
-	int sigs[NT] = { SIGRTMIN, SIGRTMIN + 1, SIGUSR1 };
-	int want[2] = { 3, 3 };
+	int sigs[NT] = {SIGRTMIN, SIGRTMIN + 1, SIGUSR1};
+	int want[2] = {3, 3};
 	pthread_t t;
 	long ids;
 
@@ -88,9 +89,9 @@ int main(int argc, char **argv)
 	while (!worker_tid)
 		wl_msleep(1);
 	for (int i = 0; i < NT; i++) {
-		struct sigevent sev = { .sigev_signo = sigs[i],
-					.sigev_value.sival_int = tags[i],
-					.sigev_notify = i == 1 ? SIGEV_THREAD_ID : SIGEV_SIGNAL };
+		struct sigevent sev = {.sigev_signo = sigs[i],
+				       .sigev_value.sival_int = tags[i],
+				       .sigev_notify = i == 1 ? SIGEV_THREAD_ID : SIGEV_SIGNAL};
 
 		sev._sigev_un._tid = worker_tid;
 		if (sigaction(sigs[i], &sa, NULL) ||

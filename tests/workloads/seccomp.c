@@ -20,13 +20,13 @@
 #include "wl.h"
 #include "wl_sys.h"
 
-#define LD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
-#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
+#define LD(field)    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
+#define RET(v)	     BPF_STMT(BPF_RET | BPF_K, (v))
 #define JEQ(k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
 
 static int install(struct sock_filter *f, unsigned short len)
 {
-	struct sock_fprog prog = { .len = len, .filter = f };
+	struct sock_fprog prog = {.len = len, .filter = f};
 
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
@@ -61,7 +61,7 @@ static const char *verify(void)
 	if (pid < 0)
 		return "fork failed";
 	if (pid == 0) {
-		setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+		setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 		syscall(SYS_personality, 0xdeadbeefUL);
 		_exit(0);
 	}

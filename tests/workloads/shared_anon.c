@@ -53,7 +53,7 @@ static void child(struct shared *s)
 
 int main(int argc, char **argv)
 {
-	static const char *why[] = { "", "child: pattern lost", "child: parent's write not seen" };
+	static const char *why[] = {"", "child: pattern lost", "child: parent's write not seen"};
 	struct shared *s;
 	pid_t pid;
 	int st;

@@ -59,14 +59,14 @@ static struct sigaction before[7];
 static void init_setups(void)
 {
 	struct setup s[] = {
-		{ SIGUSR1, info_handler, SA_SIGINFO | SA_RESTART, { SIGUSR2, SIGTERM } },
-		{ SIGUSR2, info_handler, SA_SIGINFO | SA_ONSTACK | SA_NODEFER, { SIGHUP } },
-		{ RT, info_handler, SA_SIGINFO | SA_RESETHAND, { 0 } },
-		{ SIGHUP, plain_handler, SA_RESTART, { SIGRTMIN + 5 } },
-		{ SIGPIPE, SIG_IGN, 0, { 0 } },
-		{ SIGWINCH, SIG_DFL, 0, { 0 } },
+		{SIGUSR1, info_handler, SA_SIGINFO | SA_RESTART, {SIGUSR2, SIGTERM}},
+		{SIGUSR2, info_handler, SA_SIGINFO | SA_ONSTACK | SA_NODEFER, {SIGHUP}},
+		{RT, info_handler, SA_SIGINFO | SA_RESETHAND, {0}},
+		{SIGHUP, plain_handler, SA_RESTART, {SIGRTMIN + 5}},
+		{SIGPIPE, SIG_IGN, 0, {0}},
+		{SIGWINCH, SIG_DFL, 0, {0}},
 		/* a trap while SIGTRAP is blocked would reset it (rsys_run_code) */
-		{ SIGTRAP, plain_handler, 0, { 0 } },
+		{SIGTRAP, plain_handler, 0, {0}},
 	};
 	memcpy(setups, s, sizeof(s));
 }
@@ -84,12 +84,12 @@ static int same(const struct sigaction *a, const struct sigaction *b)
 
 static int fire(int sig, int value)
 {
-	return sigqueue(getpid(), sig, (union sigval){ .sival_int = value });
+	return sigqueue(getpid(), sig, (union sigval){.sival_int = value});
 }
 
 int main(int argc, char **argv)
 {
-	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
 	struct sigaction sa, now;
 
 	wl_init(argc, argv);
@@ -103,7 +103,8 @@ int main(int argc, char **argv)
 		sigemptyset(&sa.sa_mask);
 		for (int k = 0; k < 3 && setups[i].mask[k]; k++)
 			sigaddset(&sa.sa_mask, setups[i].mask[k]);
-		if (sigaction(setups[i].sig, &sa, NULL) || sigaction(setups[i].sig, NULL, &before[i]))
+		if (sigaction(setups[i].sig, &sa, NULL) ||
+		    sigaction(setups[i].sig, NULL, &before[i]))
 			return wl_fail("sigaction %d: %m", setups[i].sig);
 		if ((before[i].sa_flags & ~SA_RESTORER) != setups[i].flags)
 			return wl_fail("signal %d: flags read back 0x%x", setups[i].sig,
@@ -124,8 +125,8 @@ int main(int argc, char **argv)
 		struct hit *h = &hits[s];
 
 		if (h->count != 1 || h->signo != s || h->code != SI_QUEUE || h->value != 101 + i)
-			return wl_fail("signal %d: count %d signo %d code %d value %d", s,
-				       h->count, h->signo, h->code, h->value);
+			return wl_fail("signal %d: count %d signo %d code %d value %d", s, h->count,
+				       h->signo, h->code, h->value);
 	}
 	if (!hits[SIGUSR1].mask_ok)
 		return wl_fail("SIGUSR1 handler ran without its sa_mask");

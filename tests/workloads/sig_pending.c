@@ -64,7 +64,7 @@ static unsigned long long status_mask(const char *key)
 	return m;
 }
 
-#define BIT(s) (1ULL << ((s) - 1))
+#define BIT(s) (1ULL << ((s)-1))
 
 /* Did records for @sig arrive in thread @tid with exactly @vals, in order? */
 static int got(int sig, pid_t tid, const int *vals, int n)
@@ -83,7 +83,7 @@ static int got(int sig, pid_t tid, const int *vals, int n)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_sigaction = handler, .sa_flags = SA_SIGINFO };
+	struct sigaction sa = {.sa_sigaction = handler, .sa_flags = SA_SIGINFO};
 	int r1 = SIGRTMIN + 1, r2 = SIGRTMIN + 2;
 	sigset_t set, pend;
 	pthread_t t;
@@ -103,13 +103,13 @@ int main(int argc, char **argv)
 		return wl_fail("pthread_create");
 	while (!tid2)
 		wl_msleep(1);
-	if (sigqueue(getpid(), SIGUSR1, (union sigval){ 11 }) ||
-	    sigqueue(getpid(), r1, (union sigval){ 21 }) ||
-	    sigqueue(getpid(), r1, (union sigval){ 22 }) ||
-	    pthread_sigqueue(pthread_self(), r2, (union sigval){ 31 }) ||
-	    pthread_sigqueue(pthread_self(), r2, (union sigval){ 32 }) ||
-	    pthread_sigqueue(pthread_self(), SIGUSR2, (union sigval){ 41 }) ||
-	    pthread_sigqueue(t, r2, (union sigval){ 51 }))
+	if (sigqueue(getpid(), SIGUSR1, (union sigval){11}) ||
+	    sigqueue(getpid(), r1, (union sigval){21}) ||
+	    sigqueue(getpid(), r1, (union sigval){22}) ||
+	    pthread_sigqueue(pthread_self(), r2, (union sigval){31}) ||
+	    pthread_sigqueue(pthread_self(), r2, (union sigval){32}) ||
+	    pthread_sigqueue(pthread_self(), SIGUSR2, (union sigval){41}) ||
+	    pthread_sigqueue(t, r2, (union sigval){51}))
 		return wl_fail("queueing signals: %m");
 
 	wl_ready();
@@ -132,10 +132,9 @@ int main(int argc, char **argv)
 	if (wl_join(t, NULL))
 		return wl_fail("second thread stuck");
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	if (!got(SIGUSR1, gettid(), (int[]){ 11 }, 1) || !got(SIGUSR2, gettid(), (int[]){ 41 }, 1) ||
-	    !got(r1, gettid(), (int[]){ 21, 22 }, 2) || !got(r2, gettid(), (int[]){ 31, 32 }, 2) ||
-	    !got(r2, tid2, (int[]){ 51 }, 1) ||
-	    nrec != 7)
+	if (!got(SIGUSR1, gettid(), (int[]){11}, 1) || !got(SIGUSR2, gettid(), (int[]){41}, 1) ||
+	    !got(r1, gettid(), (int[]){21, 22}, 2) || !got(r2, gettid(), (int[]){31, 32}, 2) ||
+	    !got(r2, tid2, (int[]){51}, 1) || nrec != 7)
 		return wl_fail("delivered signals differ (%d records)", nrec);
 	return wl_pass();
 }

@@ -28,14 +28,14 @@ static void handler(int sig __attribute__((unused)))
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_ONSTACK };
+	struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_ONSTACK};
 	stack_t ss, old;
 
 	wl_init(argc, argv);
 	alt = malloc(ALT_SIZE);
 	if (!alt)
 		return wl_fail("malloc");
-	ss = (stack_t){ .ss_sp = alt, .ss_size = ALT_SIZE };
+	ss = (stack_t){.ss_sp = alt, .ss_size = ALT_SIZE};
 	if (sigaltstack(&ss, NULL) || sigaction(SIGUSR1, &sa, NULL))
 		return wl_fail("sigaltstack/sigaction: %m");
 

@@ -33,7 +33,7 @@ static void *waiter(void *arg __attribute__((unused)))
 
 int main(int argc, char **argv)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0x1234abcd5678ULL };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0x1234abcd5678ULL};
 	uint64_t one = 1;
 	pthread_t t;
 
@@ -52,7 +52,8 @@ int main(int argc, char **argv)
 	wl_ready();
 	wl_wait_restored();
 	if (got_n != -2)
-		return wl_fail("epoll_wait returned %d (errno %d) before the event", got_n, got_err);
+		return wl_fail("epoll_wait returned %d (errno %d) before the event", got_n,
+			       got_err);
 	if (write(efd, &one, sizeof(one)) != sizeof(one))
 		return wl_fail("write eventfd: %m");
 	if (wl_join(t, NULL))

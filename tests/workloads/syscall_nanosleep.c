@@ -19,7 +19,7 @@ static double started, elapsed;
 
 static void *sleeper(void *arg __attribute__((unused)))
 {
-	struct timespec req = { SLEEP_SEC, 0 };
+	struct timespec req = {SLEEP_SEC, 0};
 
 	started = wl_now();
 	sleeper_tid = gettid();

@@ -42,7 +42,7 @@ static void *suspender(void *arg __attribute__((unused)))
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = handler };
+	struct sigaction sa = {.sa_handler = handler};
 	pthread_t a, b;
 	sigset_t block;
 
@@ -70,8 +70,8 @@ int main(int argc, char **argv)
 	if (wl_join(a, NULL) || wl_join(b, NULL))
 		return wl_fail("pause/sigsuspend did not return");
 	if (ret_pause != -1 || err_pause != EINTR || ret_susp != -1 || err_susp != EINTR)
-		return wl_fail("pause/sigsuspend returned %d/%d, errno %d/%d", ret_pause,
-			       ret_susp, err_pause, err_susp);
+		return wl_fail("pause/sigsuspend returned %d/%d, errno %d/%d", ret_pause, ret_susp,
+			       err_pause, err_susp);
 	if (handled_in[SIGUSR1] != tid_pause || handled_in[SIGUSR2] != tid_susp)
 		return wl_fail("handlers ran in the wrong threads");
 	return wl_pass();

@@ -17,13 +17,13 @@
 #define NTHREADS 64
 
 struct th {
-	uint8_t vin[8 * 32];   /* 0: ymm8..ymm15 before */
-	uint8_t vout[8 * 32];  /* 256: ... and after the wait */
-	uint64_t gin[5];       /* 512: rbx, r12..r15 */
-	uint64_t gout[5];      /* 552 */
-	uint32_t mxin, mxout;  /* 592, 596 */
-	volatile int *go;      /* 600 */
-	volatile int *parked;  /* 608 */
+	uint8_t vin[8 * 32];  /* 0: ymm8..ymm15 before */
+	uint8_t vout[8 * 32]; /* 256: ... and after the wait */
+	uint64_t gin[5];      /* 512: rbx, r12..r15 */
+	uint64_t gout[5];     /* 552 */
+	uint32_t mxin, mxout; /* 592, 596 */
+	volatile int *go;     /* 600 */
+	volatile int *parked; /* 608 */
 	pid_t tid;
 	const char *err;
 	int idx;
@@ -32,10 +32,9 @@ _Static_assert(offsetof(struct th, gin) == 512 && offsetof(struct th, mxin) == 5
 		       offsetof(struct th, go) == 600 && offsetof(struct th, parked) == 608,
 	       "asm offsets");
 
-static const int sigs[6] = { SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGWINCH };
+static const int sigs[6] = {SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGWINCH};
 static volatile int go, parked;
 static struct th ths[NTHREADS];
-
 
 /* Load, count ourselves parked, FUTEX_WAIT until go != 0, store. */
 static void hold_registers(struct th *t)
@@ -58,8 +57,8 @@ static void hold_registers(struct th *t)
 		     "lock incl (%%rax)\n\t"
 		     "1: mov $202, %%eax\n\t" /* SYS_futex */
 		     "mov 600(%[t]), %%rdi\n\t"
-		     "xor %%esi, %%esi\n\t" /* FUTEX_WAIT */
-		     "xor %%edx, %%edx\n\t" /* while *go == 0 */
+		     "xor %%esi, %%esi\n\t"   /* FUTEX_WAIT */
+		     "xor %%edx, %%edx\n\t"   /* while *go == 0 */
 		     "xor %%r10d, %%r10d\n\t" /* no timeout */
 		     "syscall\n\t"
 		     "mov 600(%[t]), %%rdi\n\t"
@@ -83,9 +82,9 @@ static void hold_registers(struct th *t)
 		     "ldmxcsr 592(%[t])\n\t"
 		     :
 		     : [t] "r"(t)
-		     : "rax", "rcx", "rdx", "rsi", "rdi", "r10", "r11", "rbx", "r12", "r13",
-		       "r14", "r15", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-		       "xmm15", "memory", "cc");
+		     : "rax", "rcx", "rdx", "rsi", "rdi", "r10", "r11", "rbx", "r12", "r13", "r14",
+		       "r15", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
+		       "memory", "cc");
 }
 
 static void *thread_fn(void *arg)
@@ -101,7 +100,7 @@ static void *thread_fn(void *arg)
 	t->tid = gettid();
 	hold_registers(t);
 	/* back to the default rounding mode before any C floating point */
-	asm volatile("ldmxcsr %0" : : "m"((uint32_t){ 0x1f80 }));
+	asm volatile("ldmxcsr %0" : : "m"((uint32_t){0x1f80}));
 	if (gettid() != t->tid)
 		t->err = "gettid changed";
 	else if (memcmp(t->vin, t->vout, sizeof(t->vin)))

@@ -14,7 +14,7 @@
 #include "wl_sys.h"
 
 enum { ROOT, A, B, G, N };
-static const char *names[N] = { "root", "A", "B", "G" };
+static const char *names[N] = {"root", "A", "B", "G"};
 
 struct ids {
 	pid_t pid, ppid, pgid, sid;
@@ -30,7 +30,7 @@ static struct shared *sh;
 
 static struct ids mine(void)
 {
-	return (struct ids){ getpid(), getppid(), getpgid(0), getsid(0) };
+	return (struct ids){getpid(), getppid(), getpgid(0), getsid(0)};
 }
 
 static int same(struct ids a, struct ids b)

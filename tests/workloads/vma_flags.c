@@ -24,9 +24,9 @@
 
 #include "wl.h"
 
-#define PG    4096UL
-#define NPG   16 /* pages per region */
-#define FLEN  256
+#define PG   4096UL
+#define NPG  16 /* pages per region */
+#define FLEN 256
 
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 1
@@ -35,12 +35,25 @@
 #define __NR_mseal 462
 #endif
 
-enum { R_HUGE, R_NOHUGE, R_MERGE, R_DONTDUMP, R_DONTFORK, R_WIPE, R_SEQ, R_RAND, R_NORESERVE,
-       R_LOCK, R_ONFAULT, R_SEAL, R_N };
+enum {
+	R_HUGE,
+	R_NOHUGE,
+	R_MERGE,
+	R_DONTDUMP,
+	R_DONTFORK,
+	R_WIPE,
+	R_SEQ,
+	R_RAND,
+	R_NORESERVE,
+	R_LOCK,
+	R_ONFAULT,
+	R_SEAL,
+	R_N
+};
 
 static const char *const names[R_N] = {
-	"hugepage", "nohugepage", "mergeable", "dontdump", "dontfork", "wipeonfork",
-	"sequential", "random", "noreserve", "mlock", "mlock-onfault", "mseal",
+	"hugepage",   "nohugepage", "mergeable", "dontdump", "dontfork",      "wipeonfork",
+	"sequential", "random",	    "noreserve", "mlock",    "mlock-onfault", "mseal",
 };
 
 struct region {
@@ -121,10 +134,10 @@ static int child_sees(const char *p, uint64_t seed)
 static int setup(int i)
 {
 	static const int advice[R_N] = {
-		[R_HUGE] = MADV_HUGEPAGE,	  [R_NOHUGE] = MADV_NOHUGEPAGE,
-		[R_MERGE] = MADV_MERGEABLE,	  [R_DONTDUMP] = MADV_DONTDUMP,
-		[R_DONTFORK] = MADV_DONTFORK,	  [R_WIPE] = MADV_WIPEONFORK,
-		[R_SEQ] = MADV_SEQUENTIAL,	  [R_RAND] = MADV_RANDOM,
+		[R_HUGE] = MADV_HUGEPAGE,     [R_NOHUGE] = MADV_NOHUGEPAGE,
+		[R_MERGE] = MADV_MERGEABLE,   [R_DONTDUMP] = MADV_DONTDUMP,
+		[R_DONTFORK] = MADV_DONTFORK, [R_WIPE] = MADV_WIPEONFORK,
+		[R_SEQ] = MADV_SEQUENTIAL,    [R_RAND] = MADV_RANDOM,
 	};
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (i == R_NORESERVE ? MAP_NORESERVE : 0);
 	char *p = mmap(NULL, NPG * PG, PROT_READ | PROT_WRITE, flags, -1, 0);
@@ -160,8 +173,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < R_N; i++) {
 		if (setup(i) < 0)
 			return 1;
-		if (!mmap(r[i].p + NPG * PG, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-			  MAP_FIXED_NOREPLACE, -1, 0))
+		if (!mmap(r[i].p + NPG * PG, PG, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0))
 			return wl_fail("hole: %m");
 	}
 	for (int i = 0; i < R_N; i++)

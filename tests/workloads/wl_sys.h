@@ -31,7 +31,7 @@ static inline double wl_now(void)
 
 static inline void wl_msleep(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -52,7 +52,7 @@ static inline long wl_futex_wake(volatile int *w)
 static inline int wl_futex_wait_change(volatile int *w, int val, int timeout_sec)
 {
 	double end = wl_now() + timeout_sec;
-	struct timespec ts = { 0, 100 * 1000000L };
+	struct timespec ts = {0, 100 * 1000000L};
 
 	while (__atomic_load_n(w, __ATOMIC_SEQ_CST) == val) {
 		if (wl_now() > end)
