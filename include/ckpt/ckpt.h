@@ -43,8 +43,9 @@ struct ckpt_dump_opts {
 	 * parent set to this bundle writes only those.
 	 */
 	bool pre_dump;
-	const char *parent; /* a pre-dump of the same tree: pages it holds are referenced */
-	uint64_t frozen_ns; /* out: first thread stopped to the tree resumed or killed */
+	const char *parent;    /* a pre-dump of the same tree: pages it holds are referenced */
+	uint64_t frozen_ns;    /* out: first thread stopped to the tree resumed or killed */
+	uint64_t pages_copied; /* out, pre_dump: pages written (the rest referenced) */
 	const struct ckpt_extra_file *extra; /* documents added to the bundle */
 	int nextra;
 	/*
@@ -131,7 +132,9 @@ struct ckpt_migrate_opts {
 	const char *key_file; /* the key both nodes hold; NULL: this host's */
 	bool keep_bundle;     /* leave this node's bundle behind */
 	bool verbose;
+	int pre_copy;	     /* up to this many pre-dump rounds first, the tree running */
 	uint64_t frozen_ns;  /* out: the tree stopped here */
+	int pre_rounds;	     /* out: pre-dump rounds made */
 	uint64_t bytes_sent; /* out */
 	pid_t root_pid;	     /* out: the root on the receiver */
 };

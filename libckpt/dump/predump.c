@@ -176,6 +176,7 @@ int ckpt_predump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	if (ret < 0)
 		goto out;
 	o->frozen_ns = t_thawed - t_frozen;
+	o->pages_copied = p.incr.ncopied;
 	pr_info("pre-dump done: %d tasks, %zu tracked, %llu pages copied, %llu referenced, "
 		"frozen %.3f s, total %.3f s",
 		ctx.ntasks, p.ntasks, (unsigned long long)p.incr.ncopied,

@@ -12,10 +12,20 @@
  * tree killed. Any failure before that (the receiver gone, a refusal, a
  * broken stream) resumes the old tree as it was: nothing is lost.
  *
+ * --pre-copy N: first up to N pre-dumps (checkpoint --pre-dump) into
+ * pre-1, pre-2, ... beside the bundle, each the parent of the next, the
+ * tree running; each is streamed as soon as it is committed. The rounds
+ * stop early once one copies no fewer pages than the one before (the
+ * tree writes as fast as they go). The final checkpoint then has the last
+ * one as its parent: the tree is stopped only for the pages written since.
+ *
  * The stream, after the handshake of page-server.c (the sender proves it
  * holds the key): records { le32 type, le32 name length, le64 size },
- * the name, then size bytes; MIG_END carries the page server's port and
- * whether to restore lazily, and the receiver answers a struct mig_reply.
+ * the name, then size bytes. MIG_DIR (size 0) names the directory, beside
+ * the receiver's bundle, that the files after it go into (a pre-dump: the
+ * parent paths in chain.json are relative); an empty name, the bundle
+ * again. MIG_END carries the page server's port and whether to restore
+ * lazily, and the receiver answers a struct mig_reply.
  */
 #define LOG_PREFIX "migrate: "
 #include <dirent.h>
@@ -38,7 +48,7 @@
 #include "util/log.h"
 #include "util/util.h"
 
-enum { MIG_FILE = 1, MIG_END = 2 };
+enum { MIG_FILE = 1, MIG_END = 2, MIG_DIR = 3 };
 
 struct mig_rec {
 	uint32_t type;
@@ -57,6 +67,8 @@ struct mig_reply {
 struct mig {
 	struct ckpt_migrate_opts *o;
 	char *bundle; /* this node's bundle */
+	char *parent; /* --pre-copy: the last pre-dump */
+	int sk;	      /* to the receiver, or -1 */
 	pid_t server; /* lazy: the page server */
 	uint8_t key[BUNDLE_KEY_BYTES];
 };
@@ -97,21 +109,96 @@ static bool served_later(int dirfd, const char *name)
 	return fstatat(dirfd, sums, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int send_bundle(struct mig *m, int sk, ckpt_err_t *err)
+/* The files of bundle path; lazy: but the page images a page server serves. */
+static int send_bundle(struct mig *m, const char *path, bool lazy, ckpt_err_t *err)
 {
-	cleanup_close int dirfd = open(m->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 	int ret = 0;
 
-	if (dirfd < 0 || !(d = opendir(m->bundle)))
-		return ckpt_error(err, errno, "open bundle `%s`", m->bundle);
+	if (dirfd < 0 || !(d = opendir(path)))
+		return ckpt_error(err, errno, "open bundle `%s`", path);
 	while (ret == 0 && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || (m->o->lazy && served_later(dirfd, de->d_name)))
+		if (de->d_name[0] == '.' || (lazy && served_later(dirfd, de->d_name)))
 			continue;
-		ret = send_file(sk, dirfd, de->d_name, &m->o->bytes_sent, err);
+		ret = send_file(m->sk, dirfd, de->d_name, &m->o->bytes_sent, err);
 	}
 	return ret;
+}
+
+/* The files after this go into the receiver's directory name ("": the bundle). */
+static int send_dir(struct mig *m, const char *name, ckpt_err_t *err)
+{
+	struct mig_rec r = {.type = MIG_DIR, .name_len = strlen(name)};
+
+	if (write_all(m->sk, &r, sizeof(r)) < 0 || write_all(m->sk, name, r.name_len) < 0)
+		return ckpt_error(err, errno ? errno : EPIPE, "send directory `%s`", name);
+	m->o->bytes_sent += sizeof(r) + r.name_len;
+	return 0;
+}
+
+/* The connection to the receiver, made once, the key proven. */
+static int mig_connect(struct mig *m, ckpt_err_t *err)
+{
+	int ret;
+
+	if (m->sk >= 0)
+		return 0;
+	m->sk = lazy_connect(m->o->to, err);
+	if (m->sk < 0)
+		return m->sk;
+	ret = ps_auth_client(m->sk, m->key, err);
+	if (ret < 0) {
+		close(m->sk);
+		m->sk = -1;
+	}
+	return ret;
+}
+
+/*
+ * --pre-copy: pre-dumps into dir/pre-1, pre-2, ..., each streamed once
+ * committed; m->parent the last. A failure leaves the tree running (a
+ * pre-dump never stops it for longer than the arm).
+ */
+static int pre_copy(struct mig *m, const char *dir, ckpt_err_t *err)
+{
+	uint64_t prev = UINT64_MAX;
+	int ret = mig_connect(m, err);
+
+	for (int i = 1; ret == 0 && i <= m->o->pre_copy; i++) {
+		char name[32];
+		char *path;
+		struct ckpt_dump_opts d = {.pid = m->o->pid,
+					   .work_dir = dir,
+					   .key_file = m->o->key_file,
+					   .verbose = m->o->verbose,
+					   .pre_dump = true,
+					   .parent = m->parent};
+
+		snprintf(name, sizeof(name), "pre-%d", i);
+		path = xasprintf("%s/%s", dir, name);
+		d.bundle = path;
+		ret = ckpt_dump(&d, err);
+		if (ret == 0)
+			ret = send_dir(m, name, err);
+		if (ret == 0)
+			ret = send_bundle(m, path, false, err);
+		if (ret < 0) {
+			free(path);
+			break;
+		}
+		free(m->parent);
+		m->parent = path;
+		m->o->pre_rounds = i;
+		pr_info("pre-copy round %d: %llu pages, %llu bytes sent", i,
+			(unsigned long long)d.pages_copied, (unsigned long long)m->o->bytes_sent);
+		/* the tree writes as fast as the rounds copy: more would not shrink it */
+		if (d.pages_copied == 0 || d.pages_copied >= prev)
+			break;
+		prev = d.pages_copied;
+	}
+	return ret < 0 ? ckpt_error_wrap(err, "pre-copy to %s", m->o->to) : 0;
 }
 
 /* Lazy: a page server on this end of the connection, in a process of its own. */
@@ -161,21 +248,20 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	struct mig *m = d->frozen_arg;
 	struct mig_rec end = {.type = MIG_END};
 	struct mig_reply rep;
-	cleanup_close int sk = lazy_connect(m->o->to, err);
 	uint16_t port = 0;
 	int ret;
 
-	if (sk < 0)
-		return sk;
-	ret = ps_auth_client(sk, m->key, err);
+	ret = mig_connect(m, err);
 	if (ret == 0 && m->o->lazy)
-		ret = start_server(m, sk, &port, err);
+		ret = start_server(m, m->sk, &port, err);
+	if (ret == 0 && m->parent)
+		ret = send_dir(m, "", err);
 	if (ret == 0)
-		ret = send_bundle(m, sk, err);
+		ret = send_bundle(m, m->bundle, m->o->lazy, err);
 	end.size = (uint64_t)m->o->lazy << 32 | port;
-	if (ret == 0 && write_all(sk, &end, sizeof(end)) < 0)
+	if (ret == 0 && write_all(m->sk, &end, sizeof(end)) < 0)
 		ret = ckpt_error(err, errno ? errno : EPIPE, "send the end of the bundle");
-	if (ret == 0 && read_all(sk, &rep, sizeof(rep)) != sizeof(rep))
+	if (ret == 0 && read_all(m->sk, &rep, sizeof(rep)) != sizeof(rep))
 		ret = ckpt_error_msg(err, EPIPE,
 				     "the receiver went away before the tree ran there");
 	if (ret == 0 && rep.status) {
@@ -193,7 +279,7 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 
 int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 {
-	struct mig m = {.o = o};
+	struct mig m = {.o = o, .sk = -1};
 	cleanup_free char *tmpl =
 		xasprintf("%s/ckpt-migrate.XXXXXX", o->work_dir ? o->work_dir : "/var/tmp");
 	cleanup_free char *dir = NULL;
@@ -213,8 +299,14 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 	m.bundle = xasprintf("%s/bundle", dir);
 	d.bundle = m.bundle;
 	d.work_dir = dir;
-	ret = ckpt_dump(&d, err);
+	ret = o->pre_copy > 0 ? pre_copy(&m, dir, err) : 0;
+	d.parent = m.parent;
+	/* the final checkpoint ends the pre-dumps' tracking (or the tree's exit does) */
+	if (ret == 0)
+		ret = ckpt_dump(&d, err);
 	o->frozen_ns = d.frozen_ns;
+	if (m.sk >= 0)
+		close(m.sk);
 	if (m.server > 0 && ret < 0)
 		kill(m.server, SIGKILL);
 	/* lazy: the pages go on being served until the new node has them all */
@@ -227,12 +319,19 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 
 		if (parent >= 0)
 			(void)bundle_rmtree(parent, "bundle");
+		for (int i = 1; parent >= 0 && i <= o->pre_rounds + 1 && i <= o->pre_copy; i++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "pre-%d", i);
+			(void)bundle_rmtree(parent, name);
+		}
 		if (parent >= 0 && ret == 0)
 			(void)unlinkat(parent, "dump.log", 0);
 		if (ret == 0)
 			(void)unlinkat(AT_FDCWD, dir, AT_REMOVEDIR);
 	}
 	free(m.bundle);
+	free(m.parent);
 	return ret;
 }
 
@@ -270,44 +369,108 @@ static int recv_file(int sk, int dirfd, const struct mig_rec *r, uint8_t *buf, c
 	return 0;
 }
 
-/* The bundle into dir/NAME.tmp, renamed to dir/NAME once whole; *end its last record. */
+/* A directory being received: dir/NAME.tmp, renamed to dir/NAME once whole. */
+struct recv_dir {
+	char name[MIG_NAME_MAX + 1];
+	int fd; /* -1: none open */
+};
+
+static int recv_dir_open(const char *dir, struct recv_dir *rd, const char *name, ckpt_err_t *err)
+{
+	cleanup_free char *tmp = xasprintf("%s/%s.tmp", dir, name);
+
+	snprintf(rd->name, sizeof(rd->name), "%s", name);
+	if (mkdir(tmp, 0700) < 0)
+		return ckpt_error(err, errno, "make `%s`", tmp);
+	rd->fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rd->fd < 0)
+		return ckpt_error(err, errno, "open `%s`", tmp);
+	return 0;
+}
+
+static int recv_dir_commit(const char *dir, struct recv_dir *rd, ckpt_err_t *err)
+{
+	cleanup_free char *tmp = xasprintf("%s/%s.tmp", dir, rd->name);
+	cleanup_free char *final = xasprintf("%s/%s", dir, rd->name);
+	int ret = 0;
+
+	if (fsync(rd->fd) < 0 || rename(tmp, final) < 0)
+		ret = ckpt_error(err, errno, "rename `%s` to `%s`", tmp, rd->name);
+	close(rd->fd);
+	rd->fd = -1;
+	return ret;
+}
+
+/*
+ * The stream: the bundle into dir/NAME, the pre-dumps (MIG_DIR) beside it
+ * under the names the sender gave; *end its last record. On a failure
+ * nothing of it is left.
+ */
 static int recv_bundle(int sk, const char *dir, const char *name, struct mig_rec *end,
 		       ckpt_err_t *err)
 {
-	cleanup_free char *tmp = xasprintf("%s/%s.tmp", dir, name);
-	cleanup_free char *final = xasprintf("%s/%s", dir, name);
 	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
-	cleanup_close int dirfd = -1;
-	int ret = 0;
+	struct recv_dir bundle = {.fd = -1}, pre = {.fd = -1};
+	char **made = NULL; /* pre-dumps committed */
+	size_t nmade = 0;
+	int ret;
 
-	if (mkdir(tmp, 0700) < 0)
-		return ckpt_error(err, errno, "make `%s`", tmp);
-	dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return ckpt_error(err, errno, "open `%s`", tmp);
-	for (;;) {
+	ret = recv_dir_open(dir, &bundle, name, err);
+	while (ret == 0) {
+		char dname[MIG_NAME_MAX + 1];
+
 		if (read_all(sk, end, sizeof(*end)) != sizeof(*end)) {
 			ret = ckpt_error_msg(err, EPIPE, "the sender went away");
 			break;
 		}
 		if (end->type == MIG_END)
 			break;
-		ret = end->type == MIG_FILE ? recv_file(sk, dirfd, end, buf, err)
-					    : ckpt_error_msg(err, EPROTO, "bad record");
-		if (ret < 0)
+		if (end->type == MIG_FILE) {
+			ret = recv_file(sk, pre.fd >= 0 ? pre.fd : bundle.fd, end, buf, err);
+			continue;
+		}
+		if (end->type != MIG_DIR || end->size || end->name_len > 64 ||
+		    read_all(sk, dname, end->name_len) != (ssize_t)end->name_len) {
+			ret = ckpt_error_msg(err, EPROTO, "bad record");
 			break;
+		}
+		dname[end->name_len] = '\0';
+		if (pre.fd >= 0) {
+			ret = recv_dir_commit(dir, &pre, err);
+			made = xrealloc(made, (nmade + 1) * sizeof(*made));
+			made[nmade++] = xstrdup(pre.name);
+		}
+		if (ret < 0 || !dname[0])
+			continue;
+		if (!name_ok(dname) || !strcmp(dname, name))
+			ret = ckpt_error_msg(err, EPERM, "directory `%s`: not a plain name", dname);
+		else
+			ret = recv_dir_open(dir, &pre, dname, err);
 	}
-	if (ret == 0 && (fsync(dirfd) < 0 || rename(tmp, final) < 0))
-		ret = ckpt_error(err, errno, "rename `%s`", tmp);
+	if (ret == 0 && pre.fd >= 0)
+		ret = ckpt_error_msg(err, EPROTO, "the stream ends in pre-dump `%s`", pre.name);
+	if (ret == 0)
+		ret = recv_dir_commit(dir, &bundle, err);
 	if (ret < 0) {
 		cleanup_close int parent = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct recv_dir *open_dirs[] = {&bundle, &pre};
 
-		if (parent >= 0) {
-			cleanup_free char *base = xasprintf("%s.tmp", name);
+		for (size_t i = 0; parent >= 0 && i < 2; i++) {
+			cleanup_free char *base = xasprintf("%s.tmp", open_dirs[i]->name);
 
-			(void)bundle_rmtree(parent, base);
+			if (open_dirs[i]->name[0])
+				(void)bundle_rmtree(parent, base);
 		}
+		for (size_t i = 0; parent >= 0 && i < nmade; i++)
+			(void)bundle_rmtree(parent, made[i]);
 	}
+	if (bundle.fd >= 0)
+		close(bundle.fd);
+	if (pre.fd >= 0)
+		close(pre.fd);
+	for (size_t i = 0; i < nmade; i++)
+		free(made[i]);
+	free(made);
 	return ret;
 }
 

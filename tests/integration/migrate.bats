@@ -123,6 +123,28 @@ migrate_roundtrip()
 	[[ -z $(ls "$T/nodeA") ]]
 }
 
+@test "migrate --pre-copy: pre-dumps go first, the tree stops for what was written since" {
+	migrate_roundtrip --pre-copy 3
+	[[ $output =~ \"pre_rounds\":\ ([1-3]) ]] || fail "no pre_rounds in: $output"
+	local n=${BASH_REMATCH[1]} b i
+	# node B: pre-1..pre-N beside the bundle, each the parent of the next
+	b=$(ls -d "$T"/nodeB/bundle-*/)
+	b=${b%/}
+	[[ $(jq -r .parent "$b/chain.json") == "pre-$n" ]] || fail "bundle's parent: $(cat "$b/chain.json")"
+	[[ $(jq -r '.parent // "none"' "$T/nodeB/pre-1/chain.json") == none ]]
+	for ((i = 2; i <= n; i++)); do
+		[[ $(jq -r .parent "$T/nodeB/pre-$i/chain.json") == "pre-$((i - 1))" ]] ||
+			fail "pre-$i's parent: $(cat "$T/nodeB/pre-$i/chain.json")"
+	done
+	run -0 "$CKPT_OCI" inspect "$b"
+	assert_line "parent:    $(realpath "$T/nodeB")/pre-$n (manifest as recorded)"
+	# the final checkpoint wrote only the pages written since: most are referenced
+	(($(jq '[.[][1]] | add // 0' "$b"/parentmap-*.json) > 0)) || fail "nothing referenced"
+	# node A keeps nothing, and no tracking is left of the old tree
+	[[ -z $(ls "$T/nodeA") ]]
+	! ls /run/ckpt-oci/track-"$WL_PID"-*.json 2>/dev/null
+}
+
 @test "migrate: a receiver that dies mid-way leaves the tree running here, intact" {
 	wl_start_node_a || return
 	# a receiver that takes the handshake and 1 MiB of the stream, then dies
