@@ -145,9 +145,10 @@ migrate_roundtrip()
 	! ls /run/ckpt-oci/track-"$WL_PID"-*.json 2>/dev/null
 }
 
-@test "migrate: a receiver that dies mid-way leaves the tree running here, intact" {
-	wl_start_node_a || return
-	# a receiver that takes the handshake and 1 MiB of the stream, then dies
+# dying_receiver_start: a receiver on node B that takes the handshake and
+# 1 MiB of the stream, then dies.
+dying_receiver_start()
+{
 	(
 		_close_fds
 		exec nsenter --net="/run/netns/$NS_B" python3 -c '
@@ -164,8 +165,13 @@ os._exit(1)'
 	) </dev/null >"$T/recv.out" 2>"$T/recv.err" &
 	RECV_PID=$!
 	ckpt_track_pid "$RECV_PID"
-	wait_until 10 grep -q "^listening on " "$T/recv.out"
+	wait_until 10 grep -q "^listening on " "$T/recv.out" || { fail "receiver did not listen"; return; }
 	RECV_ADDR=$(awk '/^listening on /{print $3}' "$T/recv.out")
+}
+
+@test "migrate: a receiver that dies mid-way leaves the tree running here, intact" {
+	wl_start_node_a || return
+	dying_receiver_start || return
 	run nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" --to "$RECV_ADDR" \
 		-w "$T/nodeA"
 	assert_failure
@@ -173,6 +179,20 @@ os._exit(1)'
 	# the tree ran on: still here, and it sees all its memory
 	pid_alive "$WL_PID"
 	[[ -z $(ls "$T"/nodeA/*/bundle 2>/dev/null) ]]
+	wl_go || return
+	wait_until 60 out_pass || { tail "$T/out"; fail "the original tree did not pass"; }
+}
+
+@test "migrate --pre-copy: a receiver that dies during the rounds leaves the tree running" {
+	wl_start_node_a || return
+	dying_receiver_start || return
+	run nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" --to "$RECV_ADDR" \
+		-w "$T/nodeA" --pre-copy 3
+	assert_failure
+	assert_output --regexp "migrate: pre-copy to .*(Broken pipe|Connection reset|went away)"
+	pid_alive "$WL_PID"
+	# no bundle, no pre-dump left on node A
+	[[ -z $(ls -d "$T"/nodeA/*/bundle "$T"/nodeA/*/pre-* 2>/dev/null) ]]
 	wl_go || return
 	wait_until 60 out_pass || { tail "$T/out"; fail "the original tree did not pass"; }
 }
