@@ -379,9 +379,10 @@ static int recv_dir_open(const char *dir, struct recv_dir *rd, const char *name,
 {
 	cleanup_free char *tmp = xasprintf("%s/%s.tmp", dir, name);
 
-	snprintf(rd->name, sizeof(rd->name), "%s", name);
+	/* a name is set only for a directory of ours, removed on a failure */
 	if (mkdir(tmp, 0700) < 0)
 		return ckpt_error(err, errno, "make `%s`", tmp);
+	snprintf(rd->name, sizeof(rd->name), "%s", name);
 	rd->fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rd->fd < 0)
 		return ckpt_error(err, errno, "open `%s`", tmp);
@@ -437,8 +438,11 @@ static int recv_bundle(int sk, const char *dir, const char *name, struct mig_rec
 		dname[end->name_len] = '\0';
 		if (pre.fd >= 0) {
 			ret = recv_dir_commit(dir, &pre, err);
+			if (ret < 0)
+				break;
 			made = xrealloc(made, (nmade + 1) * sizeof(*made));
 			made[nmade++] = xstrdup(pre.name);
+			pre.name[0] = '\0';
 		}
 		if (ret < 0 || !dname[0])
 			continue;

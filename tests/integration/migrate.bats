@@ -196,3 +196,25 @@ os._exit(1)'
 	wl_go || return
 	wait_until 60 out_pass || { tail "$T/out"; fail "the original tree did not pass"; }
 }
+
+@test "receive: a pre-dump it already holds is refused, nothing of the stream kept, the tree runs on" {
+	wl_start_node_a || return
+	# left by an earlier migration: pre-1 is taken, then pre-2 refused
+	mkdir -p "$T/nodeB/pre-2"
+	echo earlier >"$T/nodeB/pre-2/mark"
+	receiver_start || return
+	run nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" --to "$RECV_ADDR" \
+		-w "$T/nodeA" --pre-copy 3
+	assert_failure
+	assert_output --regexp "migrate: .*(Broken pipe|Connection reset|went away)"
+	if wait "$RECV_PID"; then
+		fail "the receiver succeeded"
+	fi
+	grep -q "pre-2.*Directory not empty" "$T/recv.err" || { cat "$T/recv.err"; fail "no refusal"; }
+	# pre-1 it took is removed again, the earlier pre-2 untouched
+	[[ $(ls "$T/nodeB") == pre-2 ]] || fail "left on node B: $(ls "$T/nodeB")"
+	[[ $(cat "$T/nodeB/pre-2/mark") == earlier ]]
+	pid_alive "$WL_PID"
+	wl_go || return
+	wait_until 60 out_pass || { tail "$T/out"; fail "the original tree did not pass"; }
+}
