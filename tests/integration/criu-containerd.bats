@@ -38,6 +38,11 @@ teardown()
 		kill "$CONTAINERD_PID" 2>/dev/null || true
 		wait_until 10 pid_exited "$CONTAINERD_PID" || true
 	fi
+	# containerd makes a cgroup for the namespace in every hierarchy and
+	# leaves it; the tasks' own are gone with them
+	if [[ -n ${NS:-} ]]; then
+		find /sys/fs/cgroup/*/"$NS" -depth -type d -exec rmdir {} + 2>/dev/null || true
+	fi
 	ckpt_teardown
 }
 
