@@ -1,7 +1,11 @@
 /*
  * libckpt/lazy/lazy.c - the restore side of a lazy restore (restore --lazy).
  *
- * Which memory goes lazy: private anonymous VMAs with saved pages, made by
+ * Which memory goes lazy: private anonymous VMAs with saved pages (the
+ * bundle's own, or, an incremental checkpoint, those its pre-dumps hold:
+ * each comes from the nearest bundle of the chain that has it, checked
+ * chunk by chunk as any other, so none of the chain's pages is read before
+ * the tree runs), made by
  * the task itself (not inherited from its parent by fork, mem-cow.c), not
  * locked (mlock would fault every page in while the task is stopped), not
  * dropped or wiped on fork (a child must not get the parent's pages
@@ -30,6 +34,7 @@
 
 #include "lazy/lazy.h"
 #include "lazy/lazy-restore.h"
+#include "mem/mem-cow.h"
 #include "mem/mem-restore.h"
 #include "restore/restore.h"
 #include "util/log.h"
@@ -39,7 +44,8 @@
 struct lazy_restore {
 	const char *server; /* page server, or NULL */
 	char *log_path;
-	struct page_src *src; /* the eager pages, read by ckpt-oci */
+	struct page_src **src; /* the eager pages, read by ckpt-oci: per level */
+	int nsrc;
 	struct uffd_server us;
 	bool started;
 };
@@ -47,6 +53,8 @@ struct lazy_restore {
 struct lazy_task {
 	struct lazy_run *runs;
 	size_t nruns;
+	struct lazy_run *xeager; /* the chain's pages not lazy: lazy_fill_chain */
+	size_t nxeager;
 	uint64_t (*ranges)[2]; /* the lazy VMAs, registered */
 	size_t nranges;
 };
@@ -70,26 +78,39 @@ int lazy_new(struct rctx *rc, const struct ckpt_restore_opts *o, ckpt_err_t *err
  */
 int lazy_prepare(struct rctx *rc, ckpt_err_t *err)
 {
+	struct lazy_restore *l = rc->lazy;
+	int nchain = rc->chain ? rc->chain->n : 0;
+	int ret = 0;
+
 	for (int i = 0; i < rc->ntasks; i++) {
 		struct rtask *t = &rc->tasks[i];
 		char name[64];
-		int ret;
 
 		if (!t->parent || !t->mem.ninherited)
 			continue;
 		snprintf(name, sizeof(name), "pages-%d.img", t->parent->pid);
 		ret = bundle_verify_file(rc->bundle, name, err);
+		/* and the parents' pages it reads too (mem_chain_premake) */
+		for (int k = 0; ret == 0 && k < nchain; k++)
+			if (bundle_has_file(rc->chain->b[k], name))
+				ret = bundle_verify_file(rc->chain->b[k], name, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "task %d shares pages with its child %d",
 					       t->parent->pid, t->pid);
 	}
-	return page_src_open(rc->bundle, rc->lazy->server, &rc->lazy->src, err);
+	l->nsrc = 1 + nchain;
+	l->src = xzalloc(l->nsrc * sizeof(*l->src));
+	/* a chain's pre-dumps are here: only the bundle's own images may be remote */
+	for (int k = 0; ret == 0 && k < l->nsrc; k++)
+		ret = page_src_open(k ? rc->chain->b[k - 1] : rc->bundle, k ? NULL : l->server,
+				    &l->src[k], err);
+	return ret;
 }
 
 int lazy_start(struct rctx *rc, ckpt_err_t *err)
 {
-	int ret = uffd_server_start(rc->bundle, rc->lazy->server, rc->lazy->log_path, &rc->lazy->us,
-				    err);
+	int ret = uffd_server_start(rc->bundle, rc->chain, rc->lazy->server, rc->lazy->log_path,
+				    &rc->lazy->us, err);
 
 	rc->lazy->started = ret == 0;
 	return ret;
@@ -106,6 +127,45 @@ static void push_run(struct mem_run **v, size_t *n, uint64_t addr, uint64_t npag
 {
 	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
 	(*v)[(*n)++] = (struct mem_run){addr, npages, off};
+}
+
+static void push_lrun(struct lazy_run **v, size_t *n, uint64_t addr, uint64_t npages, uint64_t off,
+		      uint64_t level)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = (struct lazy_run){addr, npages, off, level};
+}
+
+/*
+ * The pages of t's chain (mem-chain.c): lazy where their VMA is, skipped
+ * in a VMA the task filled itself before its fork (mem_chain_premake),
+ * else written from outside (lazy_fill_chain).
+ */
+static void split_chain(struct lazy_task *lt, const struct mem_task *m, const struct rvma *vmas,
+			int n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < m->nxruns; i++) {
+		const struct mem_xrun *x = &m->xruns[i];
+		uint64_t addr = x->addr, end = addr + x->npages * PAGE_SIZE;
+
+		while (v < n && vmas[v].end <= addr)
+			v++;
+		for (int k = v; k < n && vmas[k].start < end; k++) {
+			uint64_t s = MAX(addr, vmas[k].start), e = MIN(end, vmas[k].end);
+			uint64_t off = x->off + (s - addr) / PAGE_SIZE;
+
+			if (e <= s || (!vmas[k].lazy && vmas[k].keep == COW_OWN))
+				continue;
+			if (vmas[k].lazy)
+				push_lrun(&lt->runs, &lt->nruns, s, (e - s) / PAGE_SIZE, off,
+					  x->level + 1);
+			else
+				push_lrun(&lt->xeager, &lt->nxeager, s, (e - s) / PAGE_SIZE, off,
+					  x->level + 1);
+		}
+	}
 }
 
 int lazy_split(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n,
@@ -148,43 +208,65 @@ int lazy_split(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n,
 	}
 	lt->runs = xzalloc((nlz + 1) * sizeof(*lt->runs));
 	for (size_t i = 0; i < nlz; i++)
-		lt->runs[i] = (struct lazy_run){lz[i].addr, lz[i].npages, lz[i].off};
+		lt->runs[i] = (struct lazy_run){lz[i].addr, lz[i].npages, lz[i].off, 0};
 	lt->nruns = nlz;
 	free(lz);
+	split_chain(lt, &t->mem, vmas, n);
 	t->lazy = lt;
-	pr_debug("task %d: %zu lazy VMAs, %zu lazy runs, %zu filled now", t->pid, lt->nranges, nlz,
-		 *neager);
+	pr_debug("task %d: %zu lazy VMAs, %zu lazy runs (%zu from the chain), %zu+%zu filled now",
+		 t->pid, lt->nranges, lt->nruns, lt->nruns - nlz, *neager, lt->nxeager);
 	(void)rc;
 	(void)err;
 	return 0;
 }
 
-/* The eager runs, written from outside (process_vm_writev) once checked. */
+/* One eager run, written from outside (process_vm_writev) once checked. */
+static int fill_run(struct rctx *rc, struct rtask *t, const struct lazy_run *r, uint8_t *buf,
+		    ckpt_err_t *err)
+{
+	uint64_t addr = r->addr, off = r->off * PAGE_SIZE, len = r->npages * PAGE_SIZE;
+
+	while (len) {
+		size_t n = MIN(len, BUNDLE_CHUNK_BYTES - off % BUNDLE_CHUNK_BYTES);
+		struct iovec lo = {buf, n}, re = {(void *)addr, n};
+		int ret = page_src_read(rc->lazy->src[r->level], t->pid, off, buf, n, err);
+
+		if (ret < 0)
+			return ret;
+		if (process_vm_writev(t->host_pid, &lo, 1, &re, 1, 0) != (ssize_t)n)
+			return ckpt_error(err, errno, "write pages at %#lx", (unsigned long)addr);
+		addr += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int lazy_fill(struct rctx *rc, struct rtask *t, const struct mem_run *runs, size_t nruns,
 	      ckpt_err_t *err)
 {
 	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
+	int ret = 0;
 
-	for (size_t i = 0; i < nruns; i++) {
-		uint64_t addr = runs[i].addr, off = runs[i].off * PAGE_SIZE;
-		uint64_t len = runs[i].npages * PAGE_SIZE;
+	for (size_t i = 0; ret == 0 && i < nruns; i++)
+		ret = fill_run(rc, t,
+			       &(struct lazy_run){runs[i].addr, runs[i].npages, runs[i].off, 0},
+			       buf, err);
+	return ret;
+}
 
-		while (len) {
-			size_t n = MIN(len, BUNDLE_CHUNK_BYTES - off % BUNDLE_CHUNK_BYTES);
-			struct iovec lo = {buf, n}, re = {(void *)addr, n};
-			int ret = page_src_read(rc->lazy->src, t->pid, off, buf, n, err);
+int lazy_fill_chain(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
+{
+	struct lazy_task *lt = t->lazy;
+	cleanup_free uint8_t *buf = NULL;
+	int ret = 0;
 
-			if (ret < 0)
-				return ret;
-			if (process_vm_writev(t->host_pid, &lo, 1, &re, 1, 0) != (ssize_t)n)
-				return ckpt_error(err, errno, "write pages at %#lx",
-						  (unsigned long)addr);
-			addr += n;
-			off += n;
-			len -= n;
-		}
-	}
-	return 0;
+	if (!lt->nxeager)
+		return 0;
+	buf = xzalloc(BUNDLE_CHUNK_BYTES);
+	for (size_t i = 0; ret == 0 && i < lt->nxeager; i++)
+		ret = fill_run(rc, t, &lt->xeager[i], buf, err);
+	return ret;
 }
 
 /* The task's userfaultfd, made by it, now ckpt-oci's (pidfd_getfd), closed in it. */
@@ -255,6 +337,7 @@ void lazy_free(struct rctx *rc)
 		if (!lt)
 			continue;
 		free(lt->runs);
+		free(lt->xeager);
 		free(lt->ranges);
 		free(lt);
 		rc->tasks[i].lazy = NULL;
@@ -262,7 +345,9 @@ void lazy_free(struct rctx *rc)
 	if (!l)
 		return;
 	lazy_release(rc, false);
-	page_src_close(l->src);
+	for (int k = 0; k < l->nsrc; k++)
+		page_src_close(l->src[k]);
+	free(l->src);
 	free(l->log_path);
 	free(l);
 	rc->lazy = NULL;

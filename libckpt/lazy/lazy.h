@@ -21,6 +21,7 @@
 
 #include "ckpt/bundle.h"
 #include "ckpt/error.h"
+#include "mem/mem-incr.h"
 #include "mem/mem.h"
 
 /* --- page-src.c --- */
@@ -65,10 +66,14 @@ int ps_auth_server(int sk, const uint8_t *key, ckpt_err_t *err);
 int ps_auth_client(int sk, const uint8_t *key, ckpt_err_t *err);
 
 /* --- uffd-server.c --- */
-/* One run of lazy pages: npages at addr, from page off of the task's image. */
+/*
+ * One run of lazy pages: npages at addr, from page off of the task's image
+ * in level of the chain (0: the bundle, k: its k-th parent, mem-chain.c).
+ */
 struct lazy_run {
-	uint64_t addr, npages, off;
+	uint64_t addr, npages, off, level;
 };
+#define LAZY_LEVELS (CHAIN_MAX + 1)
 
 struct uffd_server {
 	pid_t pid; /* the lazy-pages process */
@@ -76,11 +81,13 @@ struct uffd_server {
 };
 
 /*
- * Start the lazy-pages process for bundle b (server: see page_src_open);
+ * Start the lazy-pages process for bundle b and the parents of its chain ch
+ * (NULL: none; their images local, b's from server: see page_src_open);
  * its log goes to log_path.
  */
-int uffd_server_start(struct ckpt_bundle *b, const char *server, const char *log_path,
-		      struct uffd_server *us, ckpt_err_t *err) __attribute__((warn_unused_result));
+int uffd_server_start(struct ckpt_bundle *b, const struct mem_chain *ch, const char *server,
+		      const char *log_path, struct uffd_server *us, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 /* Hand it the userfaultfd of task pid and the task's lazy runs. */
 int uffd_server_add(struct uffd_server *us, pid_t pid, pid_t host_pid, int uffd,
 		    const struct lazy_run *runs, size_t nruns, ckpt_err_t *err)

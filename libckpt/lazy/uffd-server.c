@@ -5,8 +5,12 @@
  * address space it serves is gone.
  *
  * Restore hands it, per task, the userfaultfd made in the task (lazy.c)
- * and the task's lazy runs. Each page of the task's image is one entry:
- * the address it belongs at, or done. A MISSING fault on a pending entry
+ * and the task's lazy runs, each from one level of the bundle's chain
+ * (0: the bundle, 1: its parent, ...: an incremental checkpoint's pages
+ * the pre-dumps before it hold). Each page of the task's images is one
+ * entry: the address it belongs at, or done. The images of the levels
+ * lie end to end in one index, each from a chunk boundary on (base[]),
+ * so an index chunk is one chunk of one level's image. A MISSING fault on a pending entry
  * is served first (UFFDIO_COPY of that page, which wakes the thread), then
  * the rest of its 1 MiB chunk, which was read and checked once
  * (page-src.c); a fault anywhere else is a page that was zero, or that the
@@ -53,6 +57,8 @@ struct ctl_msg {
 
 /* One address space served. */
 struct space {
+	uint64_t base[LAZY_LEVELS + 1]; /* level k's page 0 in addr[]; base[nlev] = npages */
+	int nlev;
 	int uffd;
 	pid_t pid;	 /* whose image */
 	pid_t host_pid;	 /* the task restored, 0 for a child forked since */
@@ -64,7 +70,8 @@ struct space {
 };
 
 struct server {
-	struct page_src *src;
+	struct page_src **src; /* per level */
+	int nsrc;
 	struct space *sp;
 	size_t nsp;
 	int ctl; /* from restore; -1 once it closed */
@@ -187,8 +194,11 @@ static int serve_chunk(struct server *srv, struct space *s, uint64_t idx, int64_
 	uint64_t first = idx * CHUNK_PAGES, last = MIN(first + CHUNK_PAGES, s->npages);
 	const uint8_t *data;
 	size_t len;
-	int ret = page_src_chunk(srv->src, s->pid, idx, &data, &len, err);
+	int k = 0, ret;
 
+	while (k + 1 < s->nlev && s->base[k + 1] <= first)
+		k++;
+	ret = page_src_chunk(srv->src[k], s->pid, idx - s->base[k] / CHUNK_PAGES, &data, &len, err);
 	if (ret < 0)
 		return ret;
 	for (uint64_t i = only >= 0 ? (uint64_t)only : first; i < last;) {
@@ -297,6 +307,8 @@ static void on_fork(struct server *srv, size_t parent, int uffd)
 	const struct space *p = &srv->sp[parent];
 
 	c->npages = p->npages;
+	c->nlev = p->nlev;
+	memcpy(c->base, p->base, sizeof(c->base));
 	c->addr = xzalloc((p->npages + 1) * sizeof(*c->addr));
 	memcpy(c->addr, p->addr, p->npages * sizeof(*c->addr));
 	c->order = xzalloc((p->npages + 1) * sizeof(*c->order));
@@ -362,9 +374,9 @@ static int ctl_read(struct server *srv, ckpt_err_t *err)
 	struct cmsghdr *cm;
 	cleanup_free struct lazy_run *runs = NULL;
 	struct space *s;
-	uint64_t top = 0;
+	uint64_t top[LAZY_LEVELS] = {0};
 	ssize_t n = recvmsg(srv->ctl, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-	int uffd = -1;
+	int uffd = -1, nimg = 0;
 
 	if (n == 0)
 		return 0;
@@ -376,18 +388,32 @@ static int ctl_read(struct server *srv, ckpt_err_t *err)
 	runs = xzalloc((h.nruns + 1) * sizeof(*runs));
 	if (read_all(srv->ctl, runs, h.nruns * sizeof(*runs)) != (ssize_t)(h.nruns * sizeof(*runs)))
 		return ckpt_error_msg(err, EPROTO, "short message from restore");
-	for (uint32_t i = 0; i < h.nruns; i++)
-		top = MAX(top, runs[i].off + runs[i].npages);
+	for (uint32_t i = 0; i < h.nruns; i++) {
+		if (runs[i].level >= (uint64_t)srv->nsrc) {
+			close(uffd);
+			return ckpt_error_msg(err, EPROTO, "task %d: level %llu of a chain of %d",
+					      h.pid, (unsigned long long)runs[i].level, srv->nsrc);
+		}
+		top[runs[i].level] = MAX(top[runs[i].level], runs[i].off + runs[i].npages);
+	}
 	s = space_add(srv, uffd, h.pid);
 	s->host_pid = h.host_pid;
-	s->npages = top;
-	s->addr = xzalloc((top + 1) * sizeof(*s->addr));
-	s->order = xzalloc((top + 1) * sizeof(*s->order));
+	s->nlev = srv->nsrc;
+	/* each level from a chunk boundary: a chunk of the index is one of an image */
+	for (int k = 0; k < s->nlev; k++)
+		s->base[k + 1] =
+			s->base[k] + (top[k] + CHUNK_PAGES - 1) / CHUNK_PAGES * CHUNK_PAGES;
+	s->npages = s->base[s->nlev];
+	s->addr = xzalloc((s->npages + 1) * sizeof(*s->addr));
+	s->order = xzalloc((s->npages + 1) * sizeof(*s->order));
 	for (uint32_t i = 0; i < h.nruns; i++)
 		for (uint64_t k = 0; k < runs[i].npages; k++)
-			s->addr[runs[i].off + k] = runs[i].addr + k * PAGE_SIZE;
+			s->addr[s->base[runs[i].level] + runs[i].off + k] =
+				runs[i].addr + k * PAGE_SIZE;
 	space_sort(s);
-	pr_info("task %d: %zu pages to come", s->pid, s->pending);
+	for (int k = 0; k < s->nlev; k++)
+		nimg += s->base[k + 1] > s->base[k];
+	pr_info("task %d: %zu pages to come from %d bundles", s->pid, s->pending, nimg);
 	return 1;
 }
 
@@ -477,23 +503,32 @@ static int serve(struct server *srv, ckpt_err_t *err)
 	return 0;
 }
 
-/* The process's own fds: only the control socket and the bundle's directory. */
-static void close_others(int keep1, int keep2)
+static int fd_cmp(const void *a, const void *b)
 {
-	int a = MIN(keep1, keep2), b = MAX(keep1, keep2);
-
-	if (a > 3)
-		syscall(SYS_close_range, 3, a - 1, 0);
-	if (b > a + 1)
-		syscall(SYS_close_range, a + 1, b - 1, 0);
-	syscall(SYS_close_range, b + 1, ~0U, 0);
+	return *(const int *)a - *(const int *)b;
 }
 
-static int server_main(struct ckpt_bundle *b, const char *server, const char *log_path, int ctl)
+/* The process's own fds: only the control socket and the bundles' directories. */
+static void close_others(int *keep, int n)
 {
-	struct server srv = {.ctl = ctl};
+	int from = 3;
+
+	qsort(keep, n, sizeof(*keep), fd_cmp);
+	for (int i = 0; i < n; i++) {
+		if (keep[i] > from)
+			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		from = MAX(from, keep[i] + 1);
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static int server_main(struct ckpt_bundle *b, const struct mem_chain *ch, const char *server,
+		       const char *log_path, int ctl)
+{
+	struct server srv = {.ctl = ctl, .nsrc = 1 + (ch ? ch->n : 0)};
+	int keep[LAZY_LEVELS + 1] = {ctl, bundle_dirfd(b)};
 	ckpt_err_t err = {0};
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC), ret;
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC), ret = 0;
 
 	setsid();
 	prctl(PR_SET_NAME, "ckpt-lazy-pages");
@@ -501,22 +536,29 @@ static int server_main(struct ckpt_bundle *b, const char *server, const char *lo
 	for (int i = 0; i < 3 && fd >= 0; i++)
 		dup2(fd, i);
 	log_close_file();
-	close_others(ctl, bundle_dirfd(b));
+	for (int k = 1; k < srv.nsrc; k++)
+		keep[k + 1] = bundle_dirfd(ch->b[k - 1]);
+	close_others(keep, srv.nsrc + 1);
 	if (log_open_file(log_path, &err) < 0)
 		ckpt_error_clear(&err);
-	ret = page_src_open(b, server, &srv.src, &err);
+	/* the pre-dumps of a chain are on this node: only the bundle's images may be remote */
+	srv.src = xzalloc(srv.nsrc * sizeof(*srv.src));
+	for (int k = 0; ret == 0 && k < srv.nsrc; k++)
+		ret = page_src_open(k ? ch->b[k - 1] : b, k ? NULL : server, &srv.src[k], &err);
 	if (ret == 0)
 		ret = serve(&srv, &err);
 	if (ret < 0)
 		pr_warn("%s", err.msg);
 	/* what is still registered goes back to ordinary faults as these close */
-	page_src_close(srv.src);
+	for (int k = 0; k < srv.nsrc; k++)
+		page_src_close(srv.src[k]);
+	free(srv.src);
 	log_close_file();
 	return ret < 0 ? 1 : 0;
 }
 
-int uffd_server_start(struct ckpt_bundle *b, const char *server, const char *log_path,
-		      struct uffd_server *us, ckpt_err_t *err)
+int uffd_server_start(struct ckpt_bundle *b, const struct mem_chain *ch, const char *server,
+		      const char *log_path, struct uffd_server *us, ckpt_err_t *err)
 {
 	int sv[2];
 	pid_t pid;
@@ -531,7 +573,7 @@ int uffd_server_start(struct ckpt_bundle *b, const char *server, const char *log
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		_exit(server_main(b, server, log_path, sv[1]));
+		_exit(server_main(b, ch, server, log_path, sv[1]));
 	}
 	close(sv[1]);
 	us->pid = pid;

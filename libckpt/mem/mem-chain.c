@@ -2,11 +2,14 @@
  * libckpt/mem/mem-chain.c - restoring an incremental checkpoint: its
  * chain.json names the parent bundle (a path from the directory it sits
  * in) and the BLAKE2b of the parent's manifest.json. Each parent is
- * opened with the same key and fully verified (and only from an
+ * opened with the same key and verified (and only from an
  * authenticated bundle, to an authenticated one: the path is the host's), its manifest must be the
  * very one recorded (the child's MAC covers the link, the parent's MAC its
  * own files), and it must come from the same tree; anything else is
- * refused before restore makes anything. A page of parentmap-PID.json is
+ * refused before restore makes anything. Lazy, a parent's page images are
+ * not hashed at open but chunk by chunk as served (lazy/page-src.c), as
+ * the bundle's own: the manifest, its MAC and the link are what is checked
+ * before restore makes anything. A page of parentmap-PID.json is
  * looked up in the parent's pagemap, then in the parent's parent, and so
  * on; a page no bundle holds is refused too. The pages are written into
  * the restored task through /proc/PID/mem once its VMAs are made.
@@ -52,8 +55,8 @@ static char *parent_path(const struct ckpt_bundle *child, const char *rel)
 	return xasprintf("%s/%s", dirname(abs), rel);
 }
 
-int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, struct mem_chain *ch,
-		   ckpt_err_t *err)
+int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, bool lazy,
+		   struct mem_chain *ch, ckpt_err_t *err)
 {
 	struct ckpt_bundle *cur = b;
 	struct chain_doc c, pc;
@@ -65,6 +68,7 @@ int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, struct
 		cleanup_json struct json *doc = NULL, *pdoc = NULL;
 		cleanup_free char *path = NULL;
 		struct ckpt_bundle *p = NULL;
+		struct bundle_auth pauth;
 		uint8_t sum[32];
 		char hex[65];
 		bool has;
@@ -96,10 +100,10 @@ int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, struct
 					      "followed",
 					      bundle_path(cur), c.parent);
 		path = parent_path(cur, c.parent);
-		ret = bundle_open(path,
-				  &(struct bundle_auth){.key_file = auth->key_file,
-							.seal_key_file = auth->seal_key_file},
-				  &p, err);
+		pauth = (struct bundle_auth){.key_file = auth->key_file,
+					     .seal_key_file = auth->seal_key_file};
+		ret = lazy ? bundle_open_lazy(path, &pauth, false, &p, err)
+			   : bundle_open(path, &pauth, &p, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "parent `%s` of `%s`", path, bundle_path(cur));
 		ch->b[ch->n++] = p;

@@ -461,6 +461,9 @@ int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ppid, pid_t ns
 	if (pmfd < 0 || memfd < 0)
 		return ckpt_error(err, errno, "open %s", pmfd < 0 ? pm : mem);
 	ret = bundle_image_create(b, img_name, &c.img, err);
+	/* a lazy restore of a later checkpoint checks it chunk by chunk (lazy/page-src.c) */
+	if (ret == 0)
+		bundle_image_keep_sums(c.img);
 	while (ret == 0 && pos < MEM_TASK_SIZE) {
 		struct pm_scan_arg arg = {
 			.size = sizeof(arg),

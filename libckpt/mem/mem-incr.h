@@ -155,9 +155,12 @@ struct mem_chain {
 	int n; /* parents held: b[0] is the bundle's parent */
 	struct ckpt_bundle *b[CHAIN_MAX];
 };
-/* Refuse a pre-dump; open and check every parent of b. */
-int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, struct mem_chain *ch,
-		   ckpt_err_t *err) __attribute__((warn_unused_result));
+/*
+ * Refuse a pre-dump; open and check every parent of b (lazy: their page
+ * images left to be checked chunk by chunk, bundle_open_lazy).
+ */
+int mem_chain_open(struct ckpt_bundle *b, const struct bundle_auth *auth, bool lazy,
+		   struct mem_chain *ch, ckpt_err_t *err) __attribute__((warn_unused_result));
 void mem_chain_close(struct mem_chain *ch);
 /* In the task itself before it forks: those of [s, e) into its own memory (mem-cow.c). */
 int mem_chain_premake(const struct mem_chain *ch, pid_t pid, const struct mem_task *m, uint64_t s,

@@ -676,7 +676,9 @@ int rmem_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	if (ret == 0 && t->mem.ninherited)
 		ret = cow_copy(t, keep, err);
 	/* an incremental bundle: the pages its parents hold */
-	if (ret == 0 && t->mem.nxruns)
+	if (ret == 0 && t->mem.nxruns && rc->lazy)
+		ret = lazy_fill_chain(rc, t, err);
+	else if (ret == 0 && t->mem.nxruns)
 		ret = mem_chain_fill(rc->chain, t->pid, t->host_pid, &t->rs, &t->mem,
 				     runs ? keep : NULL, err);
 	for (int i = 0; ret == 0 && i < n; i++)

@@ -218,7 +218,7 @@ int rc_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
 		ret = bundle_check_host(rc->bundle, err);
 	if (ret == 0) {
 		rc->chain = xzalloc(sizeof(*rc->chain));
-		ret = mem_chain_open(rc->bundle, &auth, rc->chain, err);
+		ret = mem_chain_open(rc->bundle, &auth, o->lazy, rc->chain, err);
 	}
 	if (ret == 0)
 		ret = rc_load(rc, err);

@@ -128,3 +128,57 @@ docs_only()
 	assert_output --partial "refused: this bundle's key is not the server's"
 	grep -q "client refused" "$T/ps.err"
 }
+
+# predump_to OUT [ARGS...]: checkpoint --pre-dump of the workload into OUT.
+predump_to()
+{
+	local out=$1
+	shift
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" --pre-dump -o "$out" "$@"
+	[[ $status -eq 0 ]] || ckpt_show_logs
+	assert_success
+}
+
+@test "lazy: an incremental checkpoint: each page from the nearest bundle of the chain, on fault" {
+	require_root
+	wl_start dirty_mem 32 || return
+	predump_to "$T/b1" || return
+	predump_to "$T/b2" --parent "$T/b1" || return
+	ckpt_checkpoint --parent "$T/b2" || return
+	ckpt_restore_bg --lazy || return
+	wl_go || return
+	wl_finish || return
+	wait_until 30 lazy_done
+	# served from three images; none of the parents' pages written before the tree ran
+	grep -q "task $WL_PID: [0-9]* pages to come from 3 bundles" "$T/lazy-pages.log"
+	! grep -q "pages from [0-9]* parent bundles" "$T"/restore.log
+}
+
+@test "lazy: a parent's page image altered on disk kills the task; a broken chain is refused" {
+	require_root
+	local size off
+	wl_start dirty_mem 32 || return
+	predump_to "$T/b1" || return
+	ckpt_checkpoint --parent "$T/b1" || return
+	(($(jq '[.[][1]] | add // 0' "$T/bundle/parentmap-$WL_PID.json") > 0)) ||
+		fail "nothing referenced in the parent"
+	# a byte in each chunk of the parent's image inside the buffer (lazy memory,
+	# the image's first 8 MiB and last 2 hold the rest): whichever is served is caught
+	size=$(stat -c %s "$T/b1/pages-$WL_PID.img")
+	for ((off = (8 << 20) + 4096; off < size - (2 << 20); off += 1 << 20)); do
+		printf '\x5a' | dd of="$T/b1/pages-$WL_PID.img" bs=1 seek=$off conv=notrunc status=none
+	done
+	ckpt_restore_bg --lazy || return
+	# the background copy may reach an altered chunk before the go is taken
+	wl_go || true
+	local st=0
+	wait "$RESTORE_PID" || st=$?
+	[[ $st -eq 137 ]] || { ckpt_show_logs; fail "restore status $st, want 137"; }
+	grep -q "checksum mismatch" "$T/lazy-pages.log"
+	[[ $(tail -n 1 "$T/out") != PASS ]]
+	# a parent gone is refused in one line, lazy or not, before anything is made
+	mv "$T/b1" "$T/b1.gone"
+	run -1 clean_exec "$CKPT_OCI" restore --lazy "$T/bundle"
+	[ "${#lines[@]}" -eq 1 ]
+	assert_output --partial "parent \`$T/b1\` of \`$T/bundle\`"
+}

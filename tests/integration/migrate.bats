@@ -145,6 +145,19 @@ migrate_roundtrip()
 	! ls /run/ckpt-oci/track-"$WL_PID"-*.json 2>/dev/null
 }
 
+@test "migrate --lazy --pre-copy: node B runs before reading the pre-dumps; every page comes from its bundle" {
+	migrate_roundtrip --lazy --pre-copy 3
+	[[ $output =~ \"pre_rounds\":\ ([1-3]) ]] || fail "no pre_rounds in: $output"
+	local n=${BASH_REMATCH[1]}
+	wait_until 30 grep -q "every page back" "$T/nodeB/lazy-pages.log"
+	# the pre-dumps' pages too came through the lazy-pages process, not before the release
+	grep -q "pages to come from [2-4] bundles" "$T/nodeB/lazy-pages.log" ||
+		fail "$(grep "pages to come" "$T/nodeB/lazy-pages.log")"
+	! grep -q "pages from [0-9]* parent bundles" "$T/nodeB/restore.log"
+	[[ -d $T/nodeB/pre-$n ]]
+	[[ -z $(ls "$T/nodeA") ]]
+}
+
 # dying_receiver_start: a receiver on node B that takes the handshake and
 # 1 MiB of the stream, then dies.
 dying_receiver_start()
