@@ -12,6 +12,11 @@
  * tree killed. Any failure before that (the receiver gone, a refusal, a
  * broken stream) resumes the old tree as it was: nothing is lost.
  *
+ * This node's bundles are not flushed to stable storage (no_sync): they
+ * only feed the stream and the page server, and a crash of this node
+ * takes the tree with them; a flush of the final checkpoint was most of
+ * the time the tree stood frozen (0.8 s of 1.7 at 1 GiB, 180 MB written).
+ *
  * --pre-copy N: first up to N pre-dumps (checkpoint --pre-dump) into
  * pre-1, pre-2, ... beside the bundle, each the parent of the next, the
  * tree running; each is streamed as soon as it is committed. The rounds
@@ -174,6 +179,7 @@ static int pre_copy(struct mig *m, const char *dir, ckpt_err_t *err)
 					   .key_file = m->o->key_file,
 					   .verbose = m->o->verbose,
 					   .pre_dump = true,
+					   .no_sync = true,
 					   .parent = m->parent};
 
 		snprintf(name, sizeof(name), "pre-%d", i);
@@ -287,7 +293,9 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 				   .key_file = o->key_file,
 				   .verbose = o->verbose,
 				   .committed = mig_committed,
-				   .frozen_arg = &m};
+				   .frozen_arg = &m,
+				   /* see no_sync in the head comment */
+				   .no_sync = true};
 	int ret;
 
 	ret = bundle_key_file(o->key_file, m.key, err);
