@@ -48,6 +48,7 @@ struct cg_place {
 	char *rel; /* path in its hierarchy here */
 	char *dir; /* mount + rel */
 	bool v1;
+	bool absent; /* a v1 hierarchy mounted nowhere here, the tree at its root */
 };
 
 /*
@@ -259,10 +260,22 @@ static int cg_place_one(struct ns_restore *r, size_t i, ckpt_err_t *err)
 	bool made = false;
 	int ret;
 
+	pl->v1 = e->controllers[0] != '\0';
+	if (!mnt && pl->v1 && !strcmp(e->path, "/") && !e->nlim) {
+		/*
+		 * The tree sat at the root of a v1 hierarchy mounted for a while
+		 * when it was saved (crun mounts hugetlb so) and gone now: every
+		 * task is at the root of a hierarchy that is not there.
+		 */
+		pr_info("hierarchy `%s` is mounted nowhere here and the tree was at its root: "
+			"nothing to place",
+			e->controllers);
+		pl->absent = true;
+		return 0;
+	}
 	if (!mnt)
 		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted here",
 				      e->controllers);
-	pl->v1 = e->controllers[0] != '\0';
 	if (old && strcmp(old, "/"))
 		rest = cg_below(e->path, old);
 	if (rest) {
@@ -435,8 +448,12 @@ int cgroup_spawn(struct ns_restore *r, ckpt_err_t *err)
 	for (size_t k = 0; k < nroot; k++) {
 		size_t i = d->nthreads ? d->threads[0].cg[k] : k;
 		const char *ctl = d->cgroups[i].controllers;
-		cleanup_free char *mnt = proc_cgroup_mount(ctl), *mine = cg_path_of(ctl);
+		cleanup_free char *mnt = NULL, *mine = NULL;
 
+		if (cg_rs.place[i].absent)
+			continue;
+		mnt = proc_cgroup_mount(ctl);
+		mine = cg_path_of(ctl);
 		if (!mnt || !mine)
 			return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted here",
 					      ctl);
@@ -481,7 +498,8 @@ int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 		for (size_t k = 0; k < nroot; k++) {
 			size_t i = d->nthreads ? d->threads[0].cg[k] : k;
 
-			if (cg_write(cg_birth_dir(r, i), "cgroup.procs", "0", err) < 0)
+			if (!cg_rs.place[i].absent &&
+			    cg_write(cg_birth_dir(r, i), "cgroup.procs", "0", err) < 0)
 				return -err->code;
 		}
 		if (unshare(CLONE_NEWCGROUP) < 0)
@@ -493,8 +511,9 @@ int cgroup_restore(struct ns_restore *r, ckpt_err_t *err)
 	for (size_t k = 0; ret == 0 && k < nroot; k++) {
 		size_t i = d->nthreads ? d->threads[0].cg[k] : k;
 
-		ret = cg_join(&cg_rs.place[i], now, nnow, d->cgroups[i].controllers, "cgroup.procs",
-			      0, err);
+		if (!cg_rs.place[i].absent)
+			ret = cg_join(&cg_rs.place[i], now, nnow, d->cgroups[i].controllers,
+				      "cgroup.procs", 0, err);
 	}
 	proc_cgroups_free(now, nnow);
 	return ret;
@@ -590,6 +609,8 @@ static int cg_move(const struct cg_host *h, size_t nh, bool leaders, ckpt_err_t 
 					   : pl->v1 ? "tasks"
 						    : "cgroup.threads";
 
+			if (pl->absent)
+				continue;
 			ret = cg_join(pl, now, nnow, d->cgroups[t->cg[k]].controllers, what,
 				      leaders ? x->host_pid : x->host_tid, err);
 			if (ret == -ESRCH) {

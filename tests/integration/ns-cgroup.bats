@@ -140,3 +140,22 @@ _v1_hierarchy_unmounted()
 	_v1_hierarchy_unmounted || fail "hugetlb is not a v1 hierarchy mounted nowhere"
 	wl_roundtrip counter
 }
+
+# The other way round: mounted while the tree was saved (at its root), gone
+# by the restore. Nothing to place; before, restore refused the bundle.
+@test "cgroup: a v1 hierarchy mounted at checkpoint, gone at restore, with the tree at its root" {
+	local m=$T/hugetlb
+
+	_v1_hierarchy_unmounted || grep -qw hugetlb $CG/unified/cgroup.controllers 2>/dev/null ||
+		skip "no hugetlb controller to mount as v1 here"
+	mkdir "$m"
+	mount -t cgroup -o hugetlb cgroup "$m"
+	wl_start counter || { umount "$m"; return 1; }
+	ckpt_checkpoint || { umount "$m"; return 1; }
+	umount "$m"
+	_v1_hierarchy_unmounted || fail "hugetlb still mounted"
+	grep -q '"controllers": *"hugetlb"' "$T/bundle/cgroup.json" || fail "hugetlb not saved"
+	ckpt_restore_bg
+	wl_go
+	wl_finish
+}
