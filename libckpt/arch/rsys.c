@@ -157,20 +157,32 @@ int rsys_call_start(struct rsys *r, long nr, uint64_t a1, uint64_t a2, uint64_t 
 	return 0;
 }
 
-int rsys_call_done(struct rsys *r, ckpt_err_t *err)
+/*
+ * A stop of a thread left running, without waiting: 1 one (*status), 0
+ * none yet, < 0 the thread died or cannot be waited for.
+ */
+static int poll_stop(struct rsys *r, int *status, ckpt_err_t *err)
 {
-	int status;
-	pid_t w;
+	pid_t w = waitpid(r->tid, status, __WALL | WNOHANG);
 
-	if (r->exited)
-		return 1;
-	w = waitpid(r->tid, &status, __WALL | WNOHANG);
 	if (w == 0 || (w < 0 && errno == EINTR))
 		return 0;
 	if (w < 0)
 		return ckpt_error(err, errno, "wait for thread %d", r->tid);
-	if (WIFEXITED(status) || WIFSIGNALED(status))
-		return ckpt_error_msg(err, ESRCH, "thread %d died (status 0x%x)", r->tid, status);
+	if (WIFEXITED(*status) || WIFSIGNALED(*status))
+		return ckpt_error_msg(err, ESRCH, "thread %d died (status 0x%x)", r->tid, *status);
+	return 1;
+}
+
+int rsys_call_done(struct rsys *r, ckpt_err_t *err)
+{
+	int status, ret;
+
+	if (r->exited)
+		return 1;
+	ret = poll_stop(r, &status, err);
+	if (ret <= 0)
+		return ret;
 	if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80)) {
 		r->exited = true;
 		return 1;
@@ -337,19 +349,12 @@ static int code_stop(struct rsys *r, int status, ckpt_err_t *err)
 
 int rsys_code_done(struct rsys *r, ckpt_err_t *err)
 {
-	int status;
-	pid_t w;
+	int status, ret;
 
 	if (r->exited)
 		return 1;
-	w = waitpid(r->tid, &status, __WALL | WNOHANG);
-	if (w == 0 || (w < 0 && errno == EINTR))
-		return 0;
-	if (w < 0)
-		return ckpt_error(err, errno, "wait for thread %d", r->tid);
-	if (WIFEXITED(status) || WIFSIGNALED(status))
-		return ckpt_error_msg(err, ESRCH, "thread %d died (status 0x%x)", r->tid, status);
-	return code_stop(r, status, err);
+	ret = poll_stop(r, &status, err);
+	return ret <= 0 ? ret : code_stop(r, status, err);
 }
 
 int rsys_code_finish(struct rsys *r, struct user_regs_struct *regs, ckpt_err_t *err)

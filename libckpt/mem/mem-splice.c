@@ -187,6 +187,12 @@ size_t mem_splice_cap(const struct mem_splice *s)
 	return s->cap;
 }
 
+/* Has the remote run ended? 1 yes, 0 not yet, < 0 error (rsys_*_done). */
+static int splice_done(struct mem_splice *s, ckpt_err_t *err)
+{
+	return s->code ? rsys_code_done(&s->rs, err) : rsys_call_done(&s->rs, err);
+}
+
 /*
  * After a failure: the task's vmsplice may wait for room in the pipe.
  * Drain it until the call ends (closing our end would make it EPIPE, with
@@ -197,7 +203,7 @@ static int splice_drain(struct mem_splice *s, ckpt_err_t *err)
 	char buf[65536];
 	int ret;
 
-	while ((ret = s->code ? rsys_code_done(&s->rs, err) : rsys_call_done(&s->rs, err)) == 0) {
+	while ((ret = splice_done(s, err)) == 0) {
 		struct pollfd p = {.fd = s->rfd, .events = POLLIN};
 
 		while (read(s->rfd, buf, sizeof(buf)) > 0)
@@ -205,6 +211,51 @@ static int splice_drain(struct mem_splice *s, ckpt_err_t *err)
 		(void)poll(&p, 1, 1);
 	}
 	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Splice the pipe into the image while the remote run (started by the
+ * caller) fills it, until want bytes moved or the run has ended (1: the
+ * rest of its bytes are in the pipe). *moved: bytes moved so far.
+ */
+static int splice_pump(struct mem_splice *s, struct bundle_image *img, size_t want, size_t *moved,
+		       ckpt_err_t *err)
+{
+	int ret = 0;
+	size_t m;
+
+	while (ret == 0 && *moved < want) {
+		struct pollfd p = {.fd = s->rfd, .events = POLLIN};
+
+		ret = bundle_image_splice(img, s->rfd, want - *moved, &m, err);
+		*moved += m;
+		if (ret < 0 || m)
+			continue;
+		ret = splice_done(s, err);
+		if (ret == 0)
+			(void)poll(&p, 1, 1);
+	}
+	return ret;
+}
+
+/* The rest of an ended run's bytes, left in the pipe: up to total. */
+static int splice_rest(struct mem_splice *s, struct bundle_image *img, size_t total, size_t *moved,
+		       ckpt_err_t *err)
+{
+	size_t m;
+	int ret;
+
+	while (*moved < total) {
+		ret = bundle_image_splice(img, s->rfd, total - *moved, &m, err);
+		if (ret < 0)
+			return ret;
+		if (!m)
+			return ckpt_error_msg(err, EIO,
+					      "task %d: %zu bytes vmspliced, %zu in the pipe",
+					      s->t->pid, total, *moved);
+		*moved += m;
+	}
+	return 0;
 }
 
 /*
@@ -217,7 +268,7 @@ static int splice_code(struct mem_splice *s, struct bundle_image *img, int nr, s
 		       size_t *done, ckpt_err_t *err)
 {
 	struct user_regs_struct regs;
-	size_t moved = 0, m;
+	size_t moved = 0;
 	int ret;
 
 	if (ckpt_fault_span)
@@ -225,19 +276,7 @@ static int splice_code(struct mem_splice *s, struct bundle_image *img, int nr, s
 	ret = rsys_code_start(&s->rs, s->scratch, s->task_wfd, s->scratch + SPLICE_IOV, nr, err);
 	if (ret < 0)
 		return ret;
-	while (ret == 0 && moved < want) {
-		struct pollfd p = {.fd = s->rfd, .events = POLLIN};
-
-		ret = bundle_image_splice(img, s->rfd, want - moved, &m, err);
-		moved += m;
-		if (ret < 0 || m)
-			continue;
-		ret = rsys_code_done(&s->rs, err);
-		if (ret > 0)
-			break; /* ended: the rest of its bytes are in the pipe */
-		if (ret == 0)
-			(void)poll(&p, 1, 1);
-	}
+	ret = splice_pump(s, img, want, &moved, err);
 	if (ret < 0) {
 		ckpt_err_t e2 = {0};
 
@@ -258,18 +297,10 @@ static int splice_code(struct mem_splice *s, struct bundle_image *img, int nr, s
 	if ((long)regs.rax < 0)
 		pr_debug("task %d: vmsplice after %llu bytes: %s, the rest copied", s->t->pid,
 			 (unsigned long long)regs.r15, strerror(-(long)regs.rax));
-	while (moved < regs.r15) {
-		ret = bundle_image_splice(img, s->rfd, regs.r15 - moved, &m, err);
-		if (ret < 0)
-			return ret;
-		if (!m)
-			return ckpt_error_msg(err, EIO,
-					      "task %d: %llu bytes vmspliced, %zu in the pipe",
-					      s->t->pid, (unsigned long long)regs.r15, moved);
-		moved += m;
-	}
-	*done = moved;
-	return 0;
+	ret = splice_rest(s, img, regs.r15, &moved, err);
+	if (ret == 0)
+		*done = moved;
+	return ret;
 }
 
 /*
@@ -281,7 +312,7 @@ static int splice_code(struct mem_splice *s, struct bundle_image *img, int nr, s
 static int splice_call(struct mem_splice *s, struct bundle_image *img, int at, int nr, size_t want,
 		       long *n, ckpt_err_t *err)
 {
-	size_t moved = 0, m;
+	size_t moved = 0;
 	int ret;
 
 	if (ckpt_fault_span)
@@ -291,19 +322,7 @@ static int splice_call(struct mem_splice *s, struct bundle_image *img, int at, i
 			      err);
 	if (ret < 0)
 		return ret;
-	while (ret == 0 && moved < want) {
-		struct pollfd p = {.fd = s->rfd, .events = POLLIN};
-
-		ret = bundle_image_splice(img, s->rfd, want - moved, &m, err);
-		moved += m;
-		if (ret < 0 || m)
-			continue;
-		ret = rsys_call_done(&s->rs, err);
-		if (ret > 0)
-			break; /* ended: the rest of its bytes are in the pipe */
-		if (ret == 0)
-			(void)poll(&p, 1, 1);
-	}
+	ret = splice_pump(s, img, want, &moved, err);
 	if (ret < 0) {
 		ckpt_err_t e2 = {0};
 
@@ -316,14 +335,8 @@ static int splice_call(struct mem_splice *s, struct bundle_image *img, int at, i
 	ret = rsys_call_finish(&s->rs, n, err);
 	if (ckpt_fault_span)
 		ckpt_fault_span(false);
-	while (ret == 0 && *n > 0 && moved < (size_t)*n) {
-		ret = bundle_image_splice(img, s->rfd, *n - moved, &m, err);
-		if (ret == 0 && !m)
-			return ckpt_error_msg(err, EIO,
-					      "task %d: %ld bytes vmspliced, %zu in the pipe",
-					      s->t->pid, *n, moved);
-		moved += m;
-	}
+	if (ret == 0 && *n > 0)
+		ret = splice_rest(s, img, *n, &moved, err);
 	return ret;
 }
 
