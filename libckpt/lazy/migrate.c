@@ -377,7 +377,14 @@ static int recv_file(int sk, int dirfd, const struct mig_rec *r, uint8_t *buf, c
 	return 0;
 }
 
-/* A directory being received: dir/NAME.tmp, renamed to dir/NAME once whole. */
+/*
+ * A directory being received: dir/NAME.tmp, renamed to dir/NAME once
+ * whole. Not flushed to stable storage: a crash of this node before the
+ * tree runs here fails the migration (the old node resumes its tree), one
+ * after takes the tree with it whatever the bundle. A flush here (ext4
+ * writes back the data of the files just written) cost 0.49 s of a 1.2 s
+ * downtime when the last pre-dump's came inside it.
+ */
 struct recv_dir {
 	char name[MIG_NAME_MAX + 1];
 	int fd; /* -1: none open */
@@ -403,7 +410,7 @@ static int recv_dir_commit(const char *dir, struct recv_dir *rd, ckpt_err_t *err
 	cleanup_free char *final = xasprintf("%s/%s", dir, rd->name);
 	int ret = 0;
 
-	if (fsync(rd->fd) < 0 || rename(tmp, final) < 0)
+	if (rename(tmp, final) < 0)
 		ret = ckpt_error(err, errno, "rename `%s` to `%s`", tmp, rd->name);
 	close(rd->fd);
 	rd->fd = -1;
