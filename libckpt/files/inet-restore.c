@@ -452,8 +452,9 @@ static int repair_connect(int sk, const struct inet_saved *e, ckpt_err_t *err)
 	 * every segment to that address (a peer on loopback) away, for good
 	 */
 	if (e->family == AF_INET6 &&
-	    !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr))
-		inet_wait_local_route6(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	    !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr) &&
+	    !inet_wait_local_route6(&((struct sockaddr_in6 *)&ss)->sin6_addr))
+		return ckpt_error_msg(err, ENETUNREACH, "no local route to %s", e->addr);
 	if (get_addr(e, true, &ss, &len, err) < 0)
 		return -err->code;
 	if (connect(sk, (struct sockaddr *)&ss, len) < 0)

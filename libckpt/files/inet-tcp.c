@@ -233,8 +233,9 @@ static int inject(int sk, const struct inet_saved *e, uint32_t seq, uint32_t ack
 		ip->ip6_dst = dst.a6;
 		*a = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_addr = dst.a6};
 	}
-	if (dst.fam == AF_INET6)
-		inet_wait_local_route6(&dst.a6);
+	if (dst.fam == AF_INET6 && !inet_wait_local_route6(&dst.a6))
+		return ckpt_error_msg(err, ENETUNREACH,
+				      "no local route to the connection's address");
 	raw = raw_socket(src.fam, err);
 	if (raw < 0)
 		return raw;

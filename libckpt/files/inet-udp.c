@@ -325,8 +325,12 @@ static int local_route_cb(const struct nlmsghdr *nlh, void *data)
  * then ask for the route to a; either the answer is local or the
  * insertion's notification follows. Only an address that can be bound is
  * waited for: the route of a tentative one comes with its link, maybe never.
+ * False when the route did not come within ROUTE6_WAIT_MS (or could not be
+ * asked for).
  */
-void inet_wait_local_route6(const struct in6_addr *a)
+#define ROUTE6_WAIT_MS 10000
+
+bool inet_wait_local_route6(const struct in6_addr *a)
 {
 	struct sockaddr_in6 probe = {.sin6_family = AF_INET6, .sin6_addr = *a};
 	cleanup_close int sk = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -334,12 +338,14 @@ void inet_wait_local_route6(const struct in6_addr *a)
 	struct mnl_socket *nl = NULL;
 	struct nlmsghdr *nlh;
 	struct rtmsg *rt;
+	int64_t deadline = (int64_t)(now_ns() / 1000000) + ROUTE6_WAIT_MS;
+	char name[INET6_ADDRSTRLEN];
 	ssize_t n;
-	int ret = MNL_CB_OK;
+	int ret = MNL_CB_ERROR;
 
 	if (sk < 0 || bind(sk, (struct sockaddr *)&probe, sizeof(probe)) < 0)
-		return;
-	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+		return true;
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!nl || mnl_socket_bind(nl, 1u << (RTNLGRP_IPV6_ROUTE - 1), MNL_SOCKET_AUTOPID) < 0)
 		goto out;
 	nlh = mnl_nlmsg_put_header(buf);
@@ -353,13 +359,28 @@ void inet_wait_local_route6(const struct in6_addr *a)
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		goto out;
 	/* the answer (seq 1) and notifications (seq 0) come on the one socket */
-	while (ret == MNL_CB_OK && (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
-		ret = mnl_cb_run(buf, n, 0, 0, local_route_cb, (void *)a);
-	if (ret != MNL_CB_STOP)
-		pr_debug("no local route to an address of this namespace");
+	ret = MNL_CB_OK;
+	while (ret == MNL_CB_OK) {
+		struct pollfd p = {.fd = mnl_socket_get_fd(nl), .events = POLLIN};
+		int64_t left = deadline - (int64_t)(now_ns() / 1000000);
+
+		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+			ret = MNL_CB_ERROR;
+			break;
+		}
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		ret = n > 0 ? mnl_cb_run(buf, n, 0, 0, local_route_cb, (void *)a) : MNL_CB_ERROR;
+	}
 out:
 	if (nl)
 		mnl_socket_close(nl);
+	if (ret == MNL_CB_STOP)
+		return true;
+	pr_warn("no local route to %s, an address of this namespace, after %d ms",
+		inet_ntop(AF_INET6, a, name, sizeof(name)) ? name : "?", ROUTE6_WAIT_MS);
+	return false;
 }
 
 /* The raw socket of family fam (made on first use), marked for the network lock. */
@@ -568,8 +589,8 @@ int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rct
 		/* one address lookup per run of datagrams to the same destination */
 		if (i == 0 || memcmp(&dst, &last, sizeof(dst))) {
 			local = addr_is_local(&dst);
-			if (local && dst.fam == AF_INET6)
-				inet_wait_local_route6(&dst.a6);
+			if (local && dst.fam == AF_INET6 && !inet_wait_local_route6(&dst.a6))
+				local = false; /* counted lost below */
 		}
 		last = dst;
 		ret = local ? send_one(raw, &src, dg.sport, &dst, dport, buf + off, len)

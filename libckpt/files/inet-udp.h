@@ -34,8 +34,9 @@ int udp_restore_queue(int sk, const struct inet_saved *e, const struct files_rct
 /*
  * Until a, an IPv6 address of this namespace that can be bound, has its
  * local route: a packet sent to it before is routed away and dropped.
+ * False (and a warning) when it has none after 10 s.
  */
 struct in6_addr;
-void inet_wait_local_route6(const struct in6_addr *a);
+bool inet_wait_local_route6(const struct in6_addr *a);
 
 #endif
