@@ -140,6 +140,16 @@ int bundle_open_documents(const char *path, const struct bundle_auth *auth,
 			  struct ckpt_bundle **out, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 /*
+ * Restore: as bundle_open, but a page image with its NAME.sums (of 16 MiB
+ * and more in all) is hashed by threads started now, while the tree is
+ * made from it. Nothing made from it may run before bundle_verify_wait()
+ * returned 0; bundle_close() stops the threads.
+ */
+int bundle_open_restore(const char *path, const struct bundle_auth *auth, struct ckpt_bundle **out,
+			ckpt_err_t *err) __attribute__((warn_unused_result));
+/* Wait for those threads (helping them): 0 once every image verified. */
+int bundle_verify_wait(struct ckpt_bundle *b, ckpt_err_t *err) __attribute__((warn_unused_result));
+/*
  * Lazy restore: as bundle_open, but a page image with its NAME.sums is
  * not hashed now: its reader checks each chunk against bundle_image_sums
  * as it reads it. remote: such an image may be missing (its chunks come

@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "bundle/seal.h"
 #include "ckpt/bundle.h"
@@ -40,9 +41,10 @@ struct bundle_file {
 	uint64_t plain_size; /* sealed: its contents' size */
 	unsigned seal;	     /* SEAL_* the file was written with; 0: as it is */
 	/*
-	 * bundle_open_lazy: a page image with its NAME.sums, not hashed at
-	 * open: its reader checks each chunk (bundle_image_sums); remote: not
-	 * here at all, its chunks come from a page server
+	 * a page image with its NAME.sums, not hashed at open: bundle_open_lazy,
+	 * its reader checks each chunk (bundle_image_sums); bundle_open_restore,
+	 * threads hash it meanwhile (bundle_verify_wait). remote: not here at
+	 * all, its chunks come from a page server
 	 */
 	bool deferred, remote;
 };
@@ -97,7 +99,22 @@ struct ckpt_bundle {
 	uint8_t seal_key[SEAL_KEY_BYTES];
 	char seal_key_id[17];
 	bool have_seal_key;
+	struct verify_job *bg; /* reading: the page images being hashed (bundle-verify.c) */
 };
+
+static inline size_t bundle_nchunks(uint64_t size)
+{
+	return (size + BUNDLE_CHUNK - 1) / BUNDLE_CHUNK;
+}
+
+/* Open a listed file (bundle-read.c): regular, not through a symlink, as ourselves. */
+int bundle_open_member(int dirfd, const char *name, struct stat *st, ckpt_err_t *err);
+/* bundle-verify.c: every listed file not deferred, hashed against its digest now. */
+int bundle_check_sums(struct ckpt_bundle *b, ckpt_err_t *err) __attribute__((warn_unused_result));
+/* The deferred ones: hashed by threads from now on; small ones at once. */
+int bundle_verify_start(struct ckpt_bundle *b, ckpt_err_t *err) __attribute__((warn_unused_result));
+/* Stop and join those threads, whatever they found (bundle_close). */
+void bundle_verify_stop(struct ckpt_bundle *b);
 
 /* A plain file name: no '/', not "..", not starting with '.', not empty. */
 bool bundle_name_ok(const char *name);

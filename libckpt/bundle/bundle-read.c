@@ -3,15 +3,12 @@
  * verified. bundle_open() checks the MAC over the manifest's bytes before
  * parsing them (bundle-auth.c), then the manifest (format version, file
  * names, sizes, BLAKE2b digests), that the directory holds exactly the
- * listed files, and only then hands out documents and images.
+ * listed files, and only then hands out documents and images. The
+ * contents are hashed in bundle-verify.c.
  */
 #define LOG_PREFIX "bundle: "
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -27,7 +24,7 @@
  * Open a bundle member: a regular file, never through a symlink; with
  * ckpt-oci's own credentials, also while a task's are taken on.
  */
-static int open_member(int dirfd, const char *name, struct stat *st, ckpt_err_t *err)
+int bundle_open_member(int dirfd, const char *name, struct stat *st, ckpt_err_t *err)
 {
 	bool paused = confine_pause();
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -91,7 +88,7 @@ static int read_member(int dirfd, const char *name, char **out, size_t *len, ckp
 	struct stat st;
 	ssize_t n;
 
-	fd = open_member(dirfd, name, &st, err);
+	fd = bundle_open_member(dirfd, name, &st, err);
 	if (fd < 0)
 		return fd;
 	if ((uint64_t)st.st_size > BUNDLE_JSON_MAX)
@@ -292,7 +289,7 @@ static int check_sizes(struct ckpt_bundle *b, ckpt_err_t *err)
 
 		if (b->files[i].remote)
 			continue;
-		fd = open_member(b->dirfd, b->files[i].name, &st, err);
+		fd = bundle_open_member(b->dirfd, b->files[i].name, &st, err);
 		if (fd < 0)
 			return fd;
 		close(fd);
@@ -306,222 +303,6 @@ static int check_sizes(struct ckpt_bundle *b, ckpt_err_t *err)
 					      b->files[i].size);
 	}
 	return 0;
-}
-
-/*
- * The contents, hashed in segments of SEG_CHUNKS chunks so that threads
- * share one big image as well as many small files; each chunk's digest
- * goes to its file's array, and the files' digests are made from those
- * once all is read. A segment is mapped and populated whole while it is
- * hashed (hash_mapped), and counts in the restore's resident size: 8 MiB
- * a thread keeps it flat whatever the image's size (32 MiB made a 1 GiB
- * restore peak at 71 MiB with two threads).
- */
-#define SEG_CHUNKS 8
-
-struct verify_seg {
-	size_t file;
-	uint64_t first, n; /* chunks */
-};
-
-struct verify_job {
-	const struct ckpt_bundle *b;
-	struct verify_seg *segs;
-	size_t nsegs;
-	uint8_t **sums; /* per file: its chunks' digests */
-	atomic_size_t next;
-	pthread_mutex_t lock;
-	size_t bad;	/* lowest failing segment; nsegs when none */
-	ckpt_err_t err; /* the error for that segment */
-};
-
-/* The digests of the chunks in buf[0, len): four at once while four are full. */
-static void hash_chunks(const char *buf, size_t len, uint8_t *sums)
-{
-	while (len >= 4 * BUNDLE_CHUNK) {
-		const void *p[4] = {buf, buf + BUNDLE_CHUNK, buf + 2 * BUNDLE_CHUNK,
-				    buf + 3 * BUNDLE_CHUNK};
-
-		bundle_chunk_sum4(p, BUNDLE_CHUNK, (uint8_t(*)[BUNDLE_SUM_BYTES])sums);
-		buf += 4 * BUNDLE_CHUNK;
-		len -= 4 * BUNDLE_CHUNK;
-		sums += 4 * BUNDLE_SUM_BYTES;
-	}
-	while (len) {
-		size_t n = MIN(len, (size_t)BUNDLE_CHUNK);
-
-		bundle_chunk_sum(buf, n, sums);
-		buf += n;
-		len -= n;
-		sums += BUNDLE_SUM_BYTES;
-	}
-}
-
-/*
- * A segment is hashed where it lies, in a read-only shared mapping of the
- * file: no copy into a buffer of ours, which cost as much CPU as the hash
- * itself (tmpfs, 0.5 s per GiB). A file cut short after its size was
- * checked faults (SIGBUS) instead of reading short: the handler below
- * jumps back to the thread that mapped it, which reports it as a change
- * while verifying, as a short read would be.
- */
-static __thread sigjmp_buf *bus_jmp;
-static struct sigaction bus_old;
-
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	(void)sig;
-	(void)si;
-	(void)uc;
-	if (bus_jmp)
-		siglongjmp(*bus_jmp, 1);
-	/* not ours: the fault comes again, with what was there before */
-	sigaction(SIGBUS, &bus_old, NULL);
-}
-
-/* 1: hashed; 0: the file cannot be mapped (read it instead); < 0: error. */
-static int hash_mapped(const struct bundle_file *f, int fd, uint64_t off, size_t len, uint8_t *sums,
-		       ckpt_err_t *err)
-{
-	char *m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
-	sigjmp_buf jb;
-	volatile int cut = 0;
-
-	if (m == MAP_FAILED)
-		return 0;
-	if (sigsetjmp(jb, 1) == 0) {
-		bus_jmp = &jb;
-		hash_chunks(m, len, sums);
-	} else {
-		cut = 1;
-	}
-	bus_jmp = NULL;
-	munmap(m, len);
-	if (cut)
-		return ckpt_error_msg(err, EPROTO, "%s: size changed while verifying", f->name);
-	return 1;
-}
-
-static int hash_seg(const struct verify_job *job, const struct verify_seg *s, char *buf,
-		    ckpt_err_t *err)
-{
-	const struct bundle_file *f = &job->b->files[s->file];
-	uint64_t first = s->first * BUNDLE_CHUNK;
-	size_t len = MIN(f->size - first, s->n * BUNDLE_CHUNK);
-	cleanup_close int fd = -1;
-	struct stat st;
-	int ret;
-
-	fd = open_member(job->b->dirfd, f->name, &st, err);
-	if (fd < 0)
-		return fd;
-	ret = hash_mapped(f, fd, first, len, job->sums[s->file] + s->first * BUNDLE_SUM_BYTES, err);
-	if (ret != 0)
-		return ret < 0 ? ret : 0;
-	(void)posix_fadvise(fd, first, len, POSIX_FADV_SEQUENTIAL);
-	/* four chunks per read, hashed at once when all four are full */
-	for (size_t done = 0; done < len;) {
-		size_t want = MIN(len - done, (size_t)4 * BUNDLE_CHUNK);
-		ssize_t n = pread(fd, buf, want, first + done);
-
-		if (n < 0)
-			return ckpt_error(err, errno, "read %s", f->name);
-		if ((size_t)n != want)
-			return ckpt_error_msg(err, EPROTO, "%s: size changed while verifying",
-					      f->name);
-		hash_chunks(buf, want,
-			    job->sums[s->file] + (first + done) / BUNDLE_CHUNK * BUNDLE_SUM_BYTES);
-		done += want;
-	}
-	return 0;
-}
-
-static void *verify_worker(void *arg)
-{
-	struct verify_job *job = arg;
-	char *buf = malloc(4 * BUNDLE_CHUNK);
-	ckpt_err_t err = {0};
-	size_t i;
-
-	if (!buf)
-		abort();
-	while ((i = atomic_fetch_add(&job->next, 1)) < job->nsegs) {
-		if (hash_seg(job, &job->segs[i], buf, &err) == 0)
-			continue;
-		pthread_mutex_lock(&job->lock);
-		/* report one deterministic error whatever the thread timing */
-		if (i < job->bad) {
-			job->bad = i;
-			job->err = err;
-		}
-		pthread_mutex_unlock(&job->lock);
-	}
-	free(buf);
-	return NULL;
-}
-
-static size_t nchunks(uint64_t size)
-{
-	return (size + BUNDLE_CHUNK - 1) / BUNDLE_CHUNK;
-}
-
-/* Below this much data a second hashing thread costs more than it saves. */
-#define VERIFY_PARALLEL_MIN (16u << 20)
-#define VERIFY_THREADS_MAX  8
-
-static int check_sums(const struct ckpt_bundle *b, ckpt_err_t *err)
-{
-	struct verify_job job = {.b = b, .lock = PTHREAD_MUTEX_INITIALIZER};
-	struct sigaction bus = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
-	pthread_t tids[VERIFY_THREADS_MAX];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nthreads = 0, want = 1;
-	uint64_t total = 0;
-	int ret = 0;
-
-	job.sums = xzalloc((b->nfiles + 1) * sizeof(*job.sums));
-	for (size_t i = 0; i < b->nfiles; i++) {
-		size_t n = b->files[i].deferred ? 0 : nchunks(b->files[i].size);
-
-		total += b->files[i].size;
-		job.sums[i] = xzalloc(n * BUNDLE_SUM_BYTES + 1);
-		for (uint64_t c = 0; c < n; c += SEG_CHUNKS) {
-			job.segs = xrealloc(job.segs, (job.nsegs + 1) * sizeof(*job.segs));
-			job.segs[job.nsegs++] =
-				(struct verify_seg){i, c, n - c < SEG_CHUNKS ? n - c : SEG_CHUNKS};
-		}
-	}
-	job.bad = job.nsegs;
-	atomic_init(&job.next, 0);
-	if (total >= VERIFY_PARALLEL_MIN && job.nsegs > 1 && cpus > 1)
-		want = cpus < VERIFY_THREADS_MAX ? (size_t)cpus : VERIFY_THREADS_MAX;
-	sigaction(SIGBUS, &bus, &bus_old);
-	while (nthreads + 1 < want &&
-	       pthread_create(&tids[nthreads], NULL, verify_worker, &job) == 0)
-		nthreads++;
-	verify_worker(&job);
-	while (nthreads)
-		pthread_join(tids[--nthreads], NULL);
-	sigaction(SIGBUS, &bus_old, NULL);
-	if (job.bad < job.nsegs) {
-		*err = job.err;
-		ret = -err->code;
-	}
-	for (size_t i = 0; i < b->nfiles; i++) {
-		uint8_t sum[BUNDLE_SUM_BYTES];
-
-		if (ret == 0 && !b->files[i].deferred) {
-			bundle_sum_of_chunks(job.sums[i], nchunks(b->files[i].size), sum);
-			if (sodium_memcmp(sum, b->files[i].sum, sizeof(sum)))
-				ret = ckpt_error_msg(err, EPROTO,
-						     "%s: checksum mismatch: corrupt bundle",
-						     b->files[i].name);
-		}
-		free(job.sums[i]);
-	}
-	free(job.sums);
-	free(job.segs);
-	return ret;
 }
 
 /*
@@ -667,7 +448,7 @@ int bundle_reader_open(struct ckpt_bundle *b, const char *name, struct bundle_re
 		return ckpt_error_msg(err, ENOENT, "%s: not in the bundle", name);
 	if (b->lazy)
 		return ckpt_error_msg(err, EPERM, "%s: contents not verified yet", name);
-	fd = open_member(b->dirfd, name, &st, err);
+	fd = bundle_open_member(b->dirfd, name, &st, err);
 	if (fd < 0)
 		return fd;
 	ret = reader_new(b, f, fd, NULL, out, err);
@@ -817,7 +598,7 @@ static int check_sealed(struct ckpt_bundle *b, ckpt_err_t *err)
 		struct bundle_reader *r = NULL;
 		struct stat st;
 		size_t n;
-		int fd = open_member(b->dirfd, b->files[i].name, &st, err);
+		int fd = bundle_open_member(b->dirfd, b->files[i].name, &st, err);
 
 		if (fd < 0)
 			return fd;
@@ -854,7 +635,12 @@ static void defer_images(struct ckpt_bundle *b, bool remote)
 	}
 }
 
-enum open_mode { OPEN_FULL, OPEN_DOCUMENTS, OPEN_LAZY, OPEN_REMOTE };
+/*
+ * OPEN_RESTORE: the page images are hashed while the tree is made from
+ * them (bundle_open_restore); OPEN_LAZY, OPEN_REMOTE: chunk by chunk as
+ * they are read.
+ */
+enum open_mode { OPEN_FULL, OPEN_DOCUMENTS, OPEN_RESTORE, OPEN_LAZY, OPEN_REMOTE };
 
 static int open_bundle(const char *path, const struct bundle_auth *auth, enum open_mode mode,
 		       struct ckpt_bundle **out, ckpt_err_t *err)
@@ -875,16 +661,18 @@ static int open_bundle(const char *path, const struct bundle_auth *auth, enum op
 	ret = check_owners(b, err);
 	if (ret == 0)
 		ret = manifest_load(b, auth, err);
-	if (ret == 0 && mode >= OPEN_LAZY)
+	if (ret == 0 && mode >= OPEN_RESTORE)
 		defer_images(b, mode == OPEN_REMOTE);
 	if (ret == 0)
 		ret = check_listing(b, err);
 	if (ret == 0)
 		ret = check_sizes(b, err);
 	if (ret == 0 && !lazy)
-		ret = check_sums(b, err);
+		ret = bundle_check_sums(b, err);
 	if (ret == 0 && !lazy && (b->seal & SEAL_ENCRYPT) && b->mac != BUNDLE_MAC_VERIFIED)
 		ret = check_sealed(b, err);
+	if (ret == 0 && mode == OPEN_RESTORE)
+		ret = bundle_verify_start(b, err);
 	if (ret < 0) {
 		bundle_close(b);
 		return ckpt_error_wrap(err, "bundle `%s`", path);
@@ -903,6 +691,12 @@ int bundle_open_lazy(const char *path, const struct bundle_auth *auth, bool remo
 		     struct ckpt_bundle **out, ckpt_err_t *err)
 {
 	return open_bundle(path, auth, remote ? OPEN_REMOTE : OPEN_LAZY, out, err);
+}
+
+int bundle_open_restore(const char *path, const struct bundle_auth *auth, struct ckpt_bundle **out,
+			ckpt_err_t *err)
+{
+	return open_bundle(path, auth, OPEN_RESTORE, out, err);
 }
 
 int bundle_open_documents(const char *path, const struct bundle_auth *auth,
@@ -972,7 +766,7 @@ int bundle_open_file(struct ckpt_bundle *b, const char *name, int *fd, uint64_t 
 		return ckpt_error_msg(err, EPERM, "%s: contents not verified yet", name);
 	if (f->remote)
 		return ckpt_error_msg(err, ENOENT, "%s: served by the page server, not here", name);
-	r = open_member(b->dirfd, name, &st, err);
+	r = bundle_open_member(b->dirfd, name, &st, err);
 	if (r >= 0 && f->seal)
 		r = unseal_to_memfd(b, f, r, err);
 	if (r < 0)
@@ -1014,16 +808,16 @@ int bundle_image_sums(struct ckpt_bundle *b, const char *name, uint8_t **sums, s
 	if (len != sf->size || sodium_memcmp(sum, sf->sum, sizeof(sum)))
 		return ckpt_error_msg(err, EPROTO, "%s: changed since the bundle was verified",
 				      sname);
-	if (len != nchunks(f->size) * BUNDLE_SUM_BYTES)
+	if (len != bundle_nchunks(f->size) * BUNDLE_SUM_BYTES)
 		return ckpt_error_msg(err, EPROTO, "%s: %zu bytes for %zu chunks", sname, len,
-				      nchunks(f->size));
+				      bundle_nchunks(f->size));
 	/* the digests of the chunks make the image's digest: they are its own */
-	bundle_sum_of_chunks((const uint8_t *)text, nchunks(f->size), sum);
+	bundle_sum_of_chunks((const uint8_t *)text, bundle_nchunks(f->size), sum);
 	if (sodium_memcmp(sum, f->sum, sizeof(sum)))
 		return ckpt_error_msg(err, EPROTO, "%s: not the digests of %s: corrupt bundle",
 				      sname, name);
 	*sums = (uint8_t *)steal_pointer(&text);
-	*n = nchunks(f->size);
+	*n = bundle_nchunks(f->size);
 	*size = f->size;
 	return 0;
 }
@@ -1054,7 +848,7 @@ int bundle_verify_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
 	one.files = f;
 	one.nfiles = 1;
 	f->deferred = false;
-	ret = check_sums(&one, err);
+	ret = bundle_check_sums(&one, err);
 	if (ret < 0)
 		f->deferred = true;
 	return ret;

@@ -62,6 +62,7 @@ int bundle_rmtree(int parentfd, const char *name)
 
 static void bundle_free(struct ckpt_bundle *b)
 {
+	bundle_verify_stop(b);
 	for (size_t i = 0; i < b->nfiles; i++)
 		free(b->files[i].name);
 	free(b->files);

@@ -210,9 +210,12 @@ int rc_prepare(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_t *err)
 	struct bundle_auth auth = {.key_file = o->key_file,
 				   .insecure = o->insecure_unauthenticated,
 				   .seal_key_file = o->decrypt_key};
-	/* lazy: the page images are checked chunk by chunk as they are read */
+	/*
+	 * lazy: the page images are checked chunk by chunk as they are read;
+	 * else hashed while the tree is made, before it runs (restore_start)
+	 */
 	int ret = o->lazy ? bundle_open_lazy(o->bundle, &auth, o->page_server, &rc->bundle, err)
-			  : bundle_open(o->bundle, &auth, &rc->bundle, err);
+			  : bundle_open_restore(o->bundle, &auth, &rc->bundle, err);
 
 	if (ret == 0)
 		ret = bundle_check_host(rc->bundle, err);

@@ -1,15 +1,19 @@
 /*
  * libckpt/restore/restore.c - the restore pipeline, short and linear:
  *
- *   verify the bundle (every checksum, the CPU) -> read the tree -> check
- *   every pid is free -> create the tree (clone3 with set_tid; each process
- *   makes its own children, see restore-child.c) -> seize every process ->
- *   puppeteer each: memory, threads, state, credentials, registers ->
- *   resume the namespaces (the network lock goes) -> detach them all
- *   together -> wait for the root (unless -d).
+ *   verify the bundle (every checksum but the page images', the CPU) ->
+ *   read the tree -> check every pid is free -> create the tree (clone3
+ *   with set_tid; each process makes its own children, see
+ *   restore-child.c) -> seize every process -> puppeteer each: memory,
+ *   threads, state, credentials, registers -> wait for the page images to
+ *   verify -> resume the namespaces (the network lock goes) -> detach them
+ *   all together -> wait for the root (unless -d).
  *
- * Nothing is started before the bundle is verified; a failure after that
- * kills whatever was half-restored and names the object that failed.
+ * Nothing is made before the documents are verified; the page images are
+ * hashed by threads of the bundle meanwhile (bundle_open_restore), and the
+ * tree is handed over and runs only once they verified. A failure after
+ * that first check, theirs included, kills whatever was half-restored and
+ * names the object that failed.
  */
 #define LOG_PREFIX "restore: "
 #include <errno.h>
@@ -554,6 +558,9 @@ static int restore_start(struct rctx *rc, struct ckpt_restore_opts *o, ckpt_err_
 {
 	int ret = restore_tree(rc, err);
 
+	/* the tree holds the pages now, and runs none of them before they verify */
+	if (ret == 0)
+		ret = bundle_verify_wait(rc->bundle, err);
 	if (ret < 0)
 		return ret;
 	o->root_pid = rc->root->host_pid;
@@ -597,7 +604,7 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	ret = rc_prepare(&rc, o, err);
 	if (ret < 0)
 		goto out;
-	pr_info("bundle verified in %.3f s", (now_ns() - t0) / 1e9);
+	pr_info("bundle opened and its documents verified in %.3f s", (now_ns() - t0) / 1e9);
 	ret = map_control(&rc, err);
 	if (ret < 0) {
 		ns_undo_all(&rc.ns);

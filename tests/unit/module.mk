@@ -4,7 +4,7 @@
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 UNIT_LIBOBJS := $(addprefix $(BUILD)/libckpt/,util/json.o util/json-get.o bundle/bundle.o \
-		bundle/bundle-read.o bundle/bundle-auth.o bundle/bundle-image.o bundle/blake2b-x4.o bundle/seal.o \
+		bundle/bundle-read.o bundle/bundle-verify.o bundle/bundle-auth.o bundle/bundle-image.o bundle/blake2b-x4.o bundle/seal.o \
 		util/doc.o util/cpu.o util/hash.o util/proc.o util/proc-mount.o util/proc-fdinfo.o \
 		util/proc-task.o util/proc-host.o \
 		util/spawn.o util/util.o util/error.o util/log.o util/confine.o)
