@@ -242,6 +242,7 @@ int cmd_restore(int argc, char **argv)
 		oopts.restore = opts;
 		ret = oci_restore(&oopts, &err);
 		opts = oopts.restore;
+		oci_container_free(&oopts.restored);
 	} else if (oopts.name || oopts.runtime || oopts.root || oopts.rootfs || oopts.no_runtime) {
 		return cmd_fail("restore", "--name, --runtime, --root, --rootfs and --no-runtime "
 					   "need a container's bundle");

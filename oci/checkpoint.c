@@ -3,7 +3,9 @@
  * runtime's state, hold its lock, dump the tree of its init (every process
  * of a container descends from it) frozen through its cgroup, with its
  * config.json in the bundle; then remove the runtime's state of the
- * stopped container, as `runc delete -f` does.
+ * stopped container, as `runc delete -f` does. A migration
+ * (`ckpt-oci migrate CONTAINER`) is the same around ckpt_migrate: the
+ * state goes only once the container runs on the other node.
  */
 #define LOG_PREFIX "oci: "
 #include <errno.h>
@@ -88,7 +90,13 @@ static int rootfs_frozen(struct ckpt_dump_opts *d, struct ckpt_bundle *b, ckpt_e
 	return ret;
 }
 
-int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
+/*
+ * Look up, lock, check the status, run (ckpt_dump, or a migration around
+ * it) on the init's tree, clean up the runtime's state once it is gone.
+ */
+static int container_dump(struct oci_checkpoint_opts *o,
+			  int (*run)(struct ckpt_dump_opts *d, void *arg, ckpt_err_t *err),
+			  void *arg, ckpt_err_t *err)
 {
 	struct oci_container c = {0};
 	cleanup_free char *bundle = NULL, *lock_path = NULL;
@@ -126,7 +134,7 @@ int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
 		o->dump.frozen = rootfs_frozen;
 		o->dump.frozen_arg = &c;
 	}
-	ret = ckpt_dump(&o->dump, err);
+	ret = run(&o->dump, arg, err);
 	if (ret == 0 && !o->dump.leave_running) {
 		ret = oci_delete(&c, err);
 		if (ret < 0)
@@ -146,4 +154,35 @@ out:
 	oci_container_free(&c);
 	lockfile_release(lock_path, lock);
 	return ret;
+}
+
+static int run_dump(struct ckpt_dump_opts *d, void *arg, ckpt_err_t *err)
+{
+	(void)arg;
+	return ckpt_dump(d, err);
+}
+
+int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err)
+{
+	return container_dump(o, run_dump, NULL, err);
+}
+
+/* The migration's final checkpoint is the container's dump: its documents, rootfs, cgroup. */
+static int run_migrate(struct ckpt_dump_opts *d, void *arg, ckpt_err_t *err)
+{
+	struct ckpt_migrate_opts *m = arg;
+	int ret;
+
+	m->pid = d->pid;
+	m->dump = d;
+	ret = ckpt_migrate(m, err);
+	m->dump = NULL;
+	return ret;
+}
+
+int oci_migrate(struct oci_migrate_opts *o, ckpt_err_t *err)
+{
+	struct oci_checkpoint_opts c = {.runtime = o->runtime, .root = o->root, .id = o->id};
+
+	return container_dump(&c, run_migrate, &o->migrate, err);
 }

@@ -64,6 +64,19 @@ struct oci_checkpoint_opts {
 int oci_checkpoint(struct oci_checkpoint_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 /*
+ * `ckpt-oci migrate CONTAINER`: as oci_checkpoint, the container's bundle
+ * (rootfs changes and all) streamed by ckpt_migrate (pid and dump are
+ * filled in here); its runtime's state removed once it runs there.
+ */
+struct oci_migrate_opts {
+	const char *runtime; /* NULL: found by oci_find */
+	const char *root;    /* NULL: the runtime's default */
+	const char *id;
+	struct ckpt_migrate_opts migrate;
+};
+int oci_migrate(struct oci_migrate_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
+
+/*
  * Restore a container bundle (one with oci.json) under the runtime it came
  * from (or o->runtime), in o->root or the runtime's default state root, as
  * o->name or its old id. Host locations never come from the bundle: the
@@ -77,6 +90,7 @@ struct oci_restore_opts {
 	const char *rootfs;  /* NULL: the old root directory, if the MAC verified */
 	bool no_runtime;     /* restore the processes only, unknown to the runtime */
 	struct ckpt_restore_opts restore;
+	struct oci_container restored; /* out: runtime, root and id it runs as (to free) */
 };
 
 bool oci_is_container_bundle(const char *bundle);

@@ -595,6 +595,11 @@ int oci_restore(struct oci_restore_opts *o, ckpt_err_t *err)
 	if (ret < 0 && a.made)
 		remove_state(a.dir);
 	journal_done(a.journal);
+	if (ret == 0 && !o->no_runtime) {
+		o->restored.runtime = xstrdup(a.runtime);
+		o->restored.root = xstrdup(a.root);
+		o->restored.id = xstrdup(a.name);
+	}
 out:
 	o->restore.adopt = NULL;
 	o->restore.running = NULL;

@@ -45,6 +45,7 @@ struct ckpt_dump_opts {
 	bool pre_dump;
 	const char *parent;    /* a pre-dump of the same tree: pages it holds are referenced */
 	uint64_t frozen_ns;    /* out: first thread stopped to the tree resumed or killed */
+	uint64_t frozen_at;    /* out: now_ns() when the first thread was stopped */
 	uint64_t pages_copied; /* out, pre_dump: pages written (the rest referenced) */
 	const struct ckpt_extra_file *extra; /* documents added to the bundle */
 	int nextra;
@@ -124,6 +125,11 @@ struct ckpt_page_server_opts {
 };
 int ckpt_page_server(const struct ckpt_page_server_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 /* `ckpt-oci migrate`: checkpoint a tree, restore it on a receiver, kill it here once it runs. */
+#define CKPT_MIGRATE_ROUNDS_MAX 17 /* pre-copy rounds (16 at most) and the final one */
+struct ckpt_migrate_round {
+	uint64_t pages; /* pages copied: written since the round before */
+	uint64_t bytes; /* bytes sent */
+};
 struct ckpt_migrate_opts {
 	pid_t pid;	      /* root of the tree */
 	const char *to;	      /* HOST:PORT of `ckpt-oci receive` */
@@ -132,11 +138,25 @@ struct ckpt_migrate_opts {
 	const char *key_file; /* the key both nodes hold; NULL: this host's */
 	bool keep_bundle;     /* leave this node's bundle behind */
 	bool verbose;
-	int pre_copy;	     /* up to this many pre-dump rounds first, the tree running */
+	int pre_copy; /* up to this many pre-dump rounds first, the tree running */
+	/*
+	 * The final checkpoint's options of the caller's (a container's:
+	 * cgroup, own_cgroup, extra documents, the frozen hook and its arg);
+	 * NULL: none. pid, bundle, work_dir, key, parent and committed are
+	 * migrate's own.
+	 */
+	const struct ckpt_dump_opts *dump;
+	/* Called as bytes go (round under way: nrounds + 1), and once a round ends. */
+	void (*progress)(const struct ckpt_migrate_opts *o);
 	uint64_t frozen_ns;  /* out: the tree stopped here */
 	int pre_rounds;	     /* out: pre-dump rounds made */
-	uint64_t bytes_sent; /* out */
+	uint64_t bytes_sent; /* out: in all */
 	pid_t root_pid;	     /* out: the root on the receiver */
+	/* out: the rounds done, the pre-dumps' then the final one's */
+	struct ckpt_migrate_round rounds[CKPT_MIGRATE_ROUNDS_MAX];
+	int nrounds;
+	uint64_t downtime_ns; /* out: the tree stopped for the final dump to "running" there */
+	uint64_t total_ns;    /* out: the whole migration (lazy: until every page is served) */
 };
 int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
 /* `ckpt-oci receive`: take one tree from migrate, restore it here. */
@@ -145,6 +165,18 @@ struct ckpt_receive_opts {
 	const char *dir;      /* where the bundle goes, and the logs */
 	const char *key_file; /* the sender must hold it; NULL: this host's */
 	void (*ready)(const char *bound, void *arg); /* listening on bound */
+	/*
+	 * Restore the bundle received (r filled: bundle, work_dir, detach,
+	 * key, lazy and page server); NULL: ckpt_restore. cmd/ hands a
+	 * container's bundle to its runtime here.
+	 */
+	int (*restore)(struct ckpt_restore_opts *r, void *arg, ckpt_err_t *err);
+	/*
+	 * Undo a restore that succeeded, the sender gone before it heard:
+	 * the tree is killed and what restore made for it removed; NULL:
+	 * the root is killed.
+	 */
+	void (*discard)(struct ckpt_restore_opts *r, void *arg);
 	void *arg;
 	pid_t root_pid; /* out: the restored root */
 };

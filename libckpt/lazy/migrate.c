@@ -10,7 +10,15 @@
  * writes them into a bundle of its own, restores it (detached; lazy, with
  * this node's page server) and answers; only on its "running" is the old
  * tree killed. Any failure before that (the receiver gone, a refusal, a
- * broken stream) resumes the old tree as it was: nothing is lost.
+ * broken stream) resumes the old tree as it was: nothing is lost. A
+ * container's final checkpoint takes the caller's dump options (its
+ * documents, cgroup, rootfs changes: oci/checkpoint.c), and the receiver
+ * hands a bundle to its caller's restore (cmd/: the runtime); a failed
+ * restore leaves no bundle there.
+ *
+ * Each round (the pre-dumps, then the final one) counts the pages it
+ * copied and the bytes it sent; the downtime is from the tree stopped for
+ * the final checkpoint to the receiver's "running".
  *
  * This node's bundles are not flushed to stable storage (no_sync): they
  * only feed the stream and the page server, and a crash of this node
@@ -70,6 +78,7 @@ struct mig_reply {
 #define MIG_NAME_MAX 255
 
 struct mig {
+	struct ckpt_dump_opts dump; /* first: the committed hook finds the rest from it */
 	struct ckpt_migrate_opts *o;
 	char *bundle; /* this node's bundle */
 	char *parent; /* --pre-copy: the last pre-dump */
@@ -78,9 +87,34 @@ struct mig {
 	uint8_t key[BUNDLE_KEY_BYTES];
 };
 
-static int send_file(int sk, int dirfd, const char *name, uint64_t *sent, ckpt_err_t *err)
+/* n more bytes of the round under way sent. */
+static void mig_sent(struct mig *m, uint64_t n)
+{
+	struct ckpt_migrate_opts *o = m->o;
+
+	o->bytes_sent += n;
+	o->rounds[o->nrounds].bytes += n;
+	if (o->progress)
+		o->progress(o);
+}
+
+/* The round under way is over: pages copied in it. */
+static void mig_round_end(struct mig *m, uint64_t pages)
+{
+	struct ckpt_migrate_opts *o = m->o;
+
+	o->rounds[o->nrounds++].pages = pages;
+	if (o->progress)
+		o->progress(o);
+}
+
+/* Sent in pieces this size, the progress told between them. */
+#define MIG_SEND_PIECE (4u << 20)
+
+static int send_file(struct mig *m, int dirfd, const char *name, ckpt_err_t *err)
 {
 	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int sk = m->sk;
 	struct mig_rec r = {.type = MIG_FILE, .name_len = strlen(name)};
 	struct stat st;
 	off_t off = 0;
@@ -90,16 +124,36 @@ static int send_file(int sk, int dirfd, const char *name, uint64_t *sent, ckpt_e
 	r.size = st.st_size;
 	if (write_all(sk, &r, sizeof(r)) < 0 || write_all(sk, name, r.name_len) < 0)
 		return ckpt_error(err, errno ? errno : EPIPE, "send %s", name);
+	mig_sent(m, sizeof(r) + r.name_len);
 	while ((uint64_t)off < r.size) {
-		ssize_t n = sendfile(sk, fd, &off, MIN(r.size - off, (uint64_t)1 << 30));
+		ssize_t n = sendfile(sk, fd, &off, MIN(r.size - off, (uint64_t)MIG_SEND_PIECE));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return ckpt_error(err, n < 0 ? errno : EPIPE, "send %s", name);
+		mig_sent(m, n);
 	}
-	*sent += sizeof(r) + r.name_len + r.size;
 	return 0;
+}
+
+/* Pages in the page images of bundle dirfd (the final round's count). */
+static uint64_t bundle_pages(int dirfd)
+{
+	cleanup_dir DIR *d = fdopendir(dup(dirfd));
+	uint64_t bytes = 0;
+	struct dirent *de;
+	struct stat st;
+	size_t len;
+
+	while (d && (de = readdir(d))) {
+		len = strlen(de->d_name);
+		if (!strncmp(de->d_name, "pages-", 6) && len > 10 &&
+		    !strcmp(de->d_name + len - 4, ".img") &&
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			bytes += st.st_size;
+	}
+	return bytes / (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 /* Whether name is a page image a page server will serve instead. */
@@ -114,8 +168,11 @@ static bool served_later(int dirfd, const char *name)
 	return fstatat(dirfd, sums, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* The files of bundle path; lazy: but the page images a page server serves. */
-static int send_bundle(struct mig *m, const char *path, bool lazy, ckpt_err_t *err)
+/*
+ * The files of bundle path; lazy: but the page images a page server
+ * serves. *pages (if set): how many its page images hold.
+ */
+static int send_bundle(struct mig *m, const char *path, bool lazy, uint64_t *pages, ckpt_err_t *err)
 {
 	cleanup_close int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_dir DIR *d = NULL;
@@ -127,8 +184,10 @@ static int send_bundle(struct mig *m, const char *path, bool lazy, ckpt_err_t *e
 	while (ret == 0 && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || (lazy && served_later(dirfd, de->d_name)))
 			continue;
-		ret = send_file(m->sk, dirfd, de->d_name, &m->o->bytes_sent, err);
+		ret = send_file(m, dirfd, de->d_name, err);
 	}
+	if (ret == 0 && pages)
+		*pages = bundle_pages(dirfd);
 	return ret;
 }
 
@@ -139,7 +198,7 @@ static int send_dir(struct mig *m, const char *name, ckpt_err_t *err)
 
 	if (write_all(m->sk, &r, sizeof(r)) < 0 || write_all(m->sk, name, r.name_len) < 0)
 		return ckpt_error(err, errno ? errno : EPIPE, "send directory `%s`", name);
-	m->o->bytes_sent += sizeof(r) + r.name_len;
+	mig_sent(m, sizeof(r) + r.name_len);
 	return 0;
 }
 
@@ -189,7 +248,7 @@ static int pre_copy(struct mig *m, const char *dir, ckpt_err_t *err)
 		if (ret == 0)
 			ret = send_dir(m, name, err);
 		if (ret == 0)
-			ret = send_bundle(m, path, false, err);
+			ret = send_bundle(m, path, false, NULL, err);
 		if (ret < 0) {
 			free(path);
 			break;
@@ -197,6 +256,7 @@ static int pre_copy(struct mig *m, const char *dir, ckpt_err_t *err)
 		free(m->parent);
 		m->parent = path;
 		m->o->pre_rounds = i;
+		mig_round_end(m, d.pages_copied);
 		pr_info("pre-copy round %d: %llu pages, %llu bytes sent", i,
 			(unsigned long long)d.pages_copied, (unsigned long long)m->o->bytes_sent);
 		/* the tree writes as fast as the rounds copy: more would not shrink it */
@@ -251,9 +311,10 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 /* The dump's committed hook: the bundle there, restored and running, or an error. */
 static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 {
-	struct mig *m = d->frozen_arg;
+	struct mig *m = (struct mig *)d; /* its first member */
 	struct mig_rec end = {.type = MIG_END};
 	struct mig_reply rep;
+	uint64_t pages = 0;
 	uint16_t port = 0;
 	int ret;
 
@@ -263,7 +324,7 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	if (ret == 0 && m->parent)
 		ret = send_dir(m, "", err);
 	if (ret == 0)
-		ret = send_bundle(m, m->bundle, m->o->lazy, err);
+		ret = send_bundle(m, m->bundle, m->o->lazy, &pages, err);
 	end.size = (uint64_t)m->o->lazy << 32 | port;
 	if (ret == 0 && write_all(m->sk, &end, sizeof(end)) < 0)
 		ret = ckpt_error(err, errno ? errno : EPIPE, "send the end of the bundle");
@@ -278,6 +339,8 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	if (ret < 0)
 		return ckpt_error_wrap(err, "to %s", m->o->to);
 	m->o->root_pid = rep.root_pid;
+	m->o->downtime_ns = now_ns() - d->frozen_at;
+	mig_round_end(m, pages);
 	pr_info("running on %s as %d; %llu bytes sent", m->o->to, rep.root_pid,
 		(unsigned long long)m->o->bytes_sent);
 	return 0;
@@ -289,14 +352,22 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 	cleanup_free char *tmpl =
 		xasprintf("%s/ckpt-migrate.XXXXXX", o->work_dir ? o->work_dir : "/var/tmp");
 	cleanup_free char *dir = NULL;
-	struct ckpt_dump_opts d = {.pid = o->pid,
-				   .key_file = o->key_file,
-				   .verbose = o->verbose,
-				   .committed = mig_committed,
-				   .frozen_arg = &m,
-				   /* see no_sync in the head comment */
-				   .no_sync = true};
+	struct ckpt_dump_opts *d = &m.dump;
+	uint64_t t0 = now_ns();
 	int ret;
+
+	if (o->dump)
+		*d = *o->dump;
+	d->pid = o->pid;
+	d->key_file = o->key_file;
+	d->verbose = o->verbose;
+	d->committed = mig_committed;
+	d->no_sync = true; /* see no_sync in the head comment */
+	d->leave_running = false;
+	d->pre_dump = false;
+	o->bytes_sent = 0;
+	o->nrounds = 0;
+	memset(o->rounds, 0, sizeof(o->rounds));
 
 	ret = bundle_key_file(o->key_file, m.key, err);
 	if (ret < 0)
@@ -305,14 +376,14 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 		return ckpt_error(err, errno, "make a work directory in `%s`", o->work_dir);
 	dir = xstrdup(tmpl);
 	m.bundle = xasprintf("%s/bundle", dir);
-	d.bundle = m.bundle;
-	d.work_dir = dir;
+	d->bundle = m.bundle;
+	d->work_dir = dir;
 	ret = o->pre_copy > 0 ? pre_copy(&m, dir, err) : 0;
-	d.parent = m.parent;
+	d->parent = m.parent;
 	/* the final checkpoint ends the pre-dumps' tracking (or the tree's exit does) */
 	if (ret == 0)
-		ret = ckpt_dump(&d, err);
-	o->frozen_ns = d.frozen_ns;
+		ret = ckpt_dump(d, err);
+	o->frozen_ns = d->frozen_ns;
 	if (m.sk >= 0)
 		close(m.sk);
 	if (m.server > 0 && ret < 0)
@@ -340,6 +411,7 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 	}
 	free(m.bundle);
 	free(m.parent);
+	o->total_ns = now_ns() - t0;
 	return ret;
 }
 
@@ -417,18 +489,36 @@ static int recv_dir_commit(const char *dir, struct recv_dir *rd, ckpt_err_t *err
 	return ret;
 }
 
+/* The pre-dumps received, committed beside the bundle. */
+struct recv_made {
+	char **names;
+	size_t n;
+};
+
+/* The pre-dumps received go (the bundle's restore failed, or the stream). */
+static void recv_made_remove(int parent, struct recv_made *made)
+{
+	for (size_t i = 0; parent >= 0 && i < made->n; i++)
+		(void)bundle_rmtree(parent, made->names[i]);
+}
+
+static void recv_made_free(struct recv_made *made)
+{
+	for (size_t i = 0; i < made->n; i++)
+		free(made->names[i]);
+	free(made->names);
+}
+
 /*
  * The stream: the bundle into dir/NAME, the pre-dumps (MIG_DIR) beside it
- * under the names the sender gave; *end its last record. On a failure
- * nothing of it is left.
+ * under the names the sender gave (into *made); *end its last record. On
+ * a failure nothing of it is left.
  */
 static int recv_bundle(int sk, const char *dir, const char *name, struct mig_rec *end,
-		       ckpt_err_t *err)
+		       struct recv_made *made, ckpt_err_t *err)
 {
 	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
 	struct recv_dir bundle = {.fd = -1}, pre = {.fd = -1};
-	char **made = NULL; /* pre-dumps committed */
-	size_t nmade = 0;
 	int ret;
 
 	ret = recv_dir_open(dir, &bundle, name, err);
@@ -455,8 +545,8 @@ static int recv_bundle(int sk, const char *dir, const char *name, struct mig_rec
 			ret = recv_dir_commit(dir, &pre, err);
 			if (ret < 0)
 				break;
-			made = xrealloc(made, (nmade + 1) * sizeof(*made));
-			made[nmade++] = xstrdup(pre.name);
+			made->names = xrealloc(made->names, (made->n + 1) * sizeof(*made->names));
+			made->names[made->n++] = xstrdup(pre.name);
 			pre.name[0] = '\0';
 		}
 		if (ret < 0 || !dname[0])
@@ -480,52 +570,48 @@ static int recv_bundle(int sk, const char *dir, const char *name, struct mig_rec
 			if (open_dirs[i]->name[0])
 				(void)bundle_rmtree(parent, base);
 		}
-		for (size_t i = 0; parent >= 0 && i < nmade; i++)
-			(void)bundle_rmtree(parent, made[i]);
+		recv_made_remove(parent, made);
 	}
 	if (bundle.fd >= 0)
 		close(bundle.fd);
 	if (pre.fd >= 0)
 		close(pre.fd);
-	for (size_t i = 0; i < nmade; i++)
-		free(made[i]);
-	free(made);
 	return ret;
 }
 
-static int recv_restore(struct ckpt_receive_opts *o, int sk, const char *bundle,
-			const struct mig_rec *end, ckpt_err_t *err)
+/* The bundle received restored (r: its page server, if lazy, set here). */
+static int recv_restore(struct ckpt_receive_opts *o, int sk, struct ckpt_restore_opts *r,
+			const struct mig_rec *end, char **server, ckpt_err_t *err)
 {
-	struct ckpt_restore_opts r = {.bundle = bundle,
-				      .work_dir = o->dir,
-				      .detach = true,
-				      .key_file = o->key_file,
-				      .lazy = end->size >> 32 & 1};
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[NI_MAXHOST];
-	cleanup_free char *server = NULL;
+	int ret;
 
-	if (r.lazy) {
+	r->lazy = end->size >> 32 & 1;
+	if (r->lazy) {
 		if (getpeername(sk, (struct sockaddr *)&ss, &sl) < 0 ||
 		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL, 0,
 				NI_NUMERICHOST))
 			return ckpt_error(err, errno, "the sender's address");
-		server = xasprintf(strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
-				   (unsigned)(end->size & 0xffff));
-		r.page_server = server;
+		*server = xasprintf(strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+				    (unsigned)(end->size & 0xffff));
+		r->page_server = *server;
 	}
-	if (ckpt_restore(&r, err) < 0)
-		return -err->code;
-	o->root_pid = r.root_pid;
+	ret = o->restore ? o->restore(r, o->arg, err) : ckpt_restore(r, err);
+	if (ret < 0)
+		return ret;
+	o->root_pid = r->root_pid;
 	return 0;
 }
 
 int ckpt_receive(struct ckpt_receive_opts *o, ckpt_err_t *err)
 {
 	uint8_t key[BUNDLE_KEY_BYTES];
-	cleanup_close int lsk = -1, sk = -1;
-	cleanup_free char *bundle = NULL;
+	cleanup_close int lsk = -1, sk = -1, parent = -1;
+	cleanup_free char *bundle = NULL, *server = NULL;
+	struct recv_made made = {0};
+	struct ckpt_restore_opts r = {.work_dir = o->dir, .detach = true, .key_file = o->key_file};
 	struct mig_rec end;
 	struct mig_reply rep = {0};
 	char name[64];
@@ -553,17 +639,29 @@ int ckpt_receive(struct ckpt_receive_opts *o, ckpt_err_t *err)
 		return ckpt_error_wrap(err, "sender");
 	snprintf(name, sizeof(name), "bundle-%llu", (unsigned long long)now_ns());
 	bundle = xasprintf("%s/%s", o->dir, name);
-	ret = recv_bundle(sk, o->dir, name, &end, err);
-	if (ret < 0)
+	r.bundle = bundle;
+	ret = recv_bundle(sk, o->dir, name, &end, &made, err);
+	if (ret < 0) {
+		recv_made_free(&made);
 		return ret; /* the sender sees the connection go: its tree resumes */
-	ret = recv_restore(o, sk, bundle, &end, err);
+	}
+	ret = recv_restore(o, sk, &r, &end, &server, err);
+	/* nothing of a tree that does not run here is kept: its bundle and parents go */
+	if (ret < 0 && (parent = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)bundle_rmtree(parent, name);
+		recv_made_remove(parent, &made);
+	}
+	recv_made_free(&made);
 	rep.status = ret < 0 ? err->code : 0;
 	rep.root_pid = o->root_pid;
 	if (ret < 0)
 		snprintf(rep.msg, sizeof(rep.msg), "%.*s", (int)sizeof(rep.msg) - 1, err->msg);
 	if (write_all(sk, &rep, sizeof(rep)) < 0 && ret == 0) {
 		/* the old node cannot know the tree runs here: it resumes its own */
-		kill(o->root_pid, SIGKILL);
+		if (o->discard)
+			o->discard(&r, o->arg);
+		else
+			kill(o->root_pid, SIGKILL);
 		return ckpt_error_msg(err, EPIPE, "the sender went away; restored tree killed");
 	}
 	return ret;

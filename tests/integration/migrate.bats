@@ -4,9 +4,12 @@
 # joined by a veth pair
 # (nothing else is reached), separate work directories. The workload
 # (migrate_ts, in a pid namespace of its own) stamps the time every
-# millisecond and checks all its memory after the move.
+# millisecond and checks all its memory after the move. A container (runc,
+# busybox counter) moves between two runc state roots; its names carry the
+# test's pid, so the file runs beside others.
 
 load helpers
+load container
 bats_require_minimum_version 1.5.0
 
 ADDR_A=10.231.7.1
@@ -37,17 +40,25 @@ setup()
 
 teardown()
 {
+	local id
+
+	for id in ${CTRS_B[@]+"${CTRS_B[@]}"}; do
+		"$RUNC" --root "$RUNC_ROOT_B" delete -f "$id" >/dev/null 2>&1 || true
+	done
+	[[ -z ${RUNC_ROOT:-} ]] || ctr_teardown
 	ckpt_teardown
 	ip netns del "$NS_A" 2>/dev/null || true
 	ip netns del "$NS_B" 2>/dev/null || true
 }
 
-# receiver_start: `ckpt-oci receive` on node B; RECV_ADDR is where it listens.
+# receiver_start [RECEIVE-ARGS...]: `ckpt-oci receive` on node B; RECV_ADDR
+# is where it listens.
 receiver_start()
 {
 	(
 		_close_fds
-		exec nsenter --net="/run/netns/$NS_B" "$CKPT_OCI" receive --listen "$ADDR_B:0" -o "$T/nodeB"
+		exec nsenter --net="/run/netns/$NS_B" "$CKPT_OCI" receive --listen "$ADDR_B:0" \
+			-o "$T/nodeB" "$@"
 	) </dev/null >"$T/recv.out" 2>"$T/recv.err" &
 	RECV_PID=$!
 	ckpt_track_pid "$RECV_PID"
@@ -93,14 +104,18 @@ migrate_roundtrip()
 	local root
 	wl_start_node_a || return
 	receiver_start || return
-	run nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" --to "$RECV_ADDR" \
-		-w "$T/nodeA" --json "$@"
+	run --separate-stderr nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" \
+		--to "$RECV_ADDR" -w "$T/nodeA" --json "$@"
 	if [[ $status -ne 0 ]]; then
 		cat "$T/recv.err" "$T"/nodeA/*/dump.log 2>/dev/null | tail -40
-		fail "migrate failed: $output"
+		fail "migrate failed: $output $stderr"
 		return
 	fi
 	assert_output --partial '"frozen_ms"'
+	# stderr is no terminal: no progress line
+	[[ $stderr != *$'\r'* ]] || fail "progress on a pipe: $stderr"
+	# migrate_ts: 64 MiB
+	json_summary_ok 16384 "$@" || return
 	wait "$RECV_PID" || { cat "$T/recv.err"; fail "receiver failed"; return; }
 	root=$(tail -n 1 "$T/recv.out")
 	[[ $root -gt 0 ]] || fail "receiver printed no root pid: $root"
@@ -158,10 +173,11 @@ migrate_roundtrip()
 	[[ -z $(ls "$T/nodeA") ]]
 }
 
-# dying_receiver_start: a receiver on node B that takes the handshake and
-# 1 MiB of the stream, then dies.
+# dying_receiver_start [BYTES]: a receiver on node B that takes the
+# handshake and BYTES (default 1 MiB) of the stream, then dies.
 dying_receiver_start()
 {
+	local bytes=${1:-1048576}
 	(
 		_close_fds
 		exec nsenter --net="/run/netns/$NS_B" python3 -c '
@@ -172,7 +188,7 @@ c, _ = s.accept()
 c.sendall(b"CKPTPS01" + os.urandom(32)); c.recv(32, socket.MSG_WAITALL)
 c.sendall(b"\0\0\0\0")
 got = 0
-while got < (1 << 20):
+while got < '"$bytes"':
     got += len(c.recv(65536))
 os._exit(1)'
 	) </dev/null >"$T/recv.out" 2>"$T/recv.err" &
@@ -230,4 +246,165 @@ os._exit(1)'
 	pid_alive "$WL_PID"
 	wl_go || return
 	wait_until 60 out_pass || { tail "$T/out"; fail "the original tree did not pass"; }
+}
+
+# json_summary_ok MIN-PAGES [MIGRATE-ARGS...]: migrate --json's summary
+# ($output) adds up: one round per pre-dump and the final one, the first
+# copying MIN-PAGES at least (not lazy), bytes per round summing to
+# bytes_sent, a downtime within the total time.
+json_summary_ok()
+{
+	local j=$output pre min=$1
+	shift
+	jq -e . >/dev/null <<<"$j" || { fail "not JSON: $j"; return; }
+	pre=$(jq .pre_rounds <<<"$j")
+	[[ $(jq '.rounds | length' <<<"$j") == $((pre + 1)) ]] || { fail "rounds: $j"; return; }
+	[[ " $* " == *" --pre-copy "* ]] || ((pre == 0)) || { fail "pre_rounds: $j"; return; }
+	jq -e '([.rounds[].bytes] | add) == .bytes_sent and .bytes_sent > 0' <<<"$j" >/dev/null ||
+		{ fail "bytes per round do not add up: $j"; return; }
+	jq -e 'all(.rounds[]; .bytes > 0 and (.pages | type) == "number")' <<<"$j" >/dev/null ||
+		{ fail "a round without bytes: $j"; return; }
+	# every page of the first round is copied
+	jq -e ".rounds[0].pages >= $min" <<<"$j" >/dev/null || [[ " $* " == *" --lazy "* ]] ||
+		{ fail "first round's pages: $j"; return; }
+	jq -e '.downtime_ms > 0 and .downtime_ms <= .total_ms and .frozen_ms <= .total_ms
+		and .root_pid > 0' <<<"$j" >/dev/null || fail "times: $j"
+}
+
+# ---- a container: runc on node A, runc with its own state root on node B ----
+
+# ctr_node_a ID: a busybox counter container under node A's runc root ($RUNC_ROOT).
+ctr_node_a()
+{
+	ctr_setup
+	RUNC_ROOT_B=$T/runc-b
+	CTRS_B=()
+	ctr_run_counter "$1" || return
+	ctr_wait_count_above "$1" 2
+}
+
+# The counter in a root directory.
+rootfs_count()
+{
+	local n
+	{ read -r n <"$1/tmp/count"; } 2>/dev/null && [[ -n $n ]] && echo "$n"
+}
+
+_rootfs_count_above()
+{
+	local n
+	n=$(rootfs_count "$1") && ((n > $2))
+}
+
+@test "migrate CONTAINER: a runc container moves to node B and counts on from where it was" {
+	local id=mig$$ idb=mig$$b pid n b0 rootfs_b=$T/rootfs-b
+
+	ctr_node_a "$id" || return
+	# node B has its own copy of the image; the changes come in the stream
+	cp -a "$(ctr_rootfs)" "$rootfs_b"
+	[[ ! -e $rootfs_b/tmp/count ]]
+	receiver_start --root "$RUNC_ROOT_B" --rootfs "$rootfs_b" --name "$idb" || return
+	CTRS_B+=("$idb")
+	run --separate-stderr nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate \
+		--root "$RUNC_ROOT" "$id" --to "$RECV_ADDR" -w "$T/nodeA" --json
+	if [[ $status -ne 0 ]]; then
+		cat "$T/recv.err" "$T"/nodeB/*.log "$T"/nodeA/*/dump.log 2>/dev/null | tail -40
+		fail "migrate failed: $output $stderr"
+		return
+	fi
+	# busybox sh: a few pages of its own
+	json_summary_ok 8 || return
+	wait "$RECV_PID" || { cat "$T/recv.err"; fail "receiver failed"; return; }
+	pid=$(tail -n 1 "$T/recv.out")
+	ckpt_track_pid "$pid"
+	# node A's runtime knows it no more; node B's runs it
+	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]] || fail "still on node A"
+	[[ $("$RUNC" --root "$RUNC_ROOT_B" state "$idb" | jq -r .status) == running ]]
+	[[ $(jq -r .init_process_pid "$RUNC_ROOT_B/$idb/state.json") == "$pid" ]]
+	# where node A's counter stopped, node B's goes on: not from 1
+	n=$(ctr_count "$id")
+	b0=$(rootfs_count "$rootfs_b") || fail "no counter in node B's root directory"
+	((n >= 3 && b0 >= n)) || fail "node B's counter at $b0, node A's stopped at $n"
+	wait_until 20 _rootfs_count_above "$rootfs_b" "$((b0 + 2))" || fail "node B does not count"
+	# ...and node A's stays where it stopped
+	[[ $(ctr_count "$id") == "$n" ]]
+	# node A keeps no bundle
+	[[ -z $(ls "$T/nodeA") ]] || fail "left on node A: $(ls -R "$T/nodeA")"
+	"$RUNC" --root "$RUNC_ROOT_B" delete -f "$idb"
+	wait_until 10 pid_exited "$pid"
+}
+
+# Node A's container runs and counts, unfrozen, without a network lock;
+# node B holds no container, no bundle.
+assert_stayed_on_a()
+{
+	local id=$1 n pid
+	[[ $("$RUNC" --root "$RUNC_ROOT" state "$id" | jq -r .status) == running ]] ||
+		{ fail "node A's container is not running"; return; }
+	pid=$(ctr_pid "$id")
+	grep -q "^State:.*[RS] (" "/proc/$pid/status" || fail "frozen: $(grep State "/proc/$pid/status")"
+	run nsenter -t "$pid" -n nft list tables
+	[[ $status -eq 0 && $output != *ckpt_oci* ]] || { fail "lock table left: $output"; return; }
+	n=$(ctr_count "$id")
+	ctr_wait_count_above "$id" "$n" || { fail "node A's counter stopped at $n"; return; }
+	[[ -z $("$RUNC" --root "$RUNC_ROOT_B" list -q 2>/dev/null) ]] || fail "a container on node B"
+	[[ -z $(ls -d "$T"/nodeB/bundle-* "$T"/nodeB/pre-* 2>/dev/null) ]] ||
+		fail "left on node B: $(ls "$T/nodeB")"
+	[[ -z $(ls -d "$T"/nodeA/*/bundle "$T"/nodeA/*/pre-* 2>/dev/null) ]] ||
+		fail "left on node A: $(ls -R "$T/nodeA")"
+}
+
+@test "migrate CONTAINER: a receiver killed mid-stream leaves it running on node A" {
+	local id=mig$$ pre
+
+	ctr_node_a "$id" || return
+	# during a pre-dump (the container running), then during the final
+	# stream (its cgroup frozen): a busybox shell's bundle is some 100 KiB
+	for pre in "--pre-copy 2" ""; do
+		dying_receiver_start 32768 || return
+		# shellcheck disable=SC2086 # $pre: no option, or one with its value
+		run nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --root "$RUNC_ROOT" "$id" \
+			--to "$RECV_ADDR" -w "$T/nodeA" $pre
+		assert_failure
+		assert_output --regexp "migrate: .*(Broken pipe|Connection reset|went away)"
+		assert_stayed_on_a "$id" || return
+	done
+}
+
+@test "migrate CONTAINER: a restore that fails on node B leaves it running on node A" {
+	local id=mig$$ idb=mig$$b
+
+	ctr_node_a "$id" || return
+	# no such root directory on node B: its restore fails once the stream is in
+	receiver_start --root "$RUNC_ROOT_B" --rootfs "$T/no-such-rootfs" --name "$idb" || return
+	CTRS_B+=("$idb")
+	run nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --root "$RUNC_ROOT" "$id" \
+		--to "$RECV_ADDR" -w "$T/nodeA"
+	assert_failure
+	assert_output --partial "the receiver could not restore"
+	assert_output --partial "no-such-rootfs"
+	if wait "$RECV_PID"; then
+		fail "the receiver succeeded"
+	fi
+	assert_stayed_on_a "$id"
+	# no cgroup of the name on node B
+	[[ -z $(find /sys/fs/cgroup -maxdepth 4 -type d -name "$idb" 2>/dev/null) ]] ||
+		fail "cgroups left: $(find /sys/fs/cgroup -maxdepth 4 -type d -name "$idb")"
+}
+
+@test "migrate: on a terminal one progress line, rewritten; none when stderr is not one" {
+	require_cmd script
+	wl_start_node_a || return
+	receiver_start || return
+	# script gives migrate a terminal; its stderr goes there
+	script -qec "nsenter --net=/run/netns/$NS_A $CKPT_OCI migrate --pid $WL_PID \
+		--to $RECV_ADDR -w $T/nodeA" /dev/null >"$T/tty.out" </dev/null ||
+		{ cat "$T/tty.out" "$T/recv.err"; fail "migrate failed"; return; }
+	grep -q $'\rmigrate: round 1, [0-9.]* MiB sent, [0-9.]* MiB/s' "$T/tty.out" ||
+		{ cat -A "$T/tty.out" | head; fail "no progress line"; return; }
+	grep -q $'\rmigrate: 1 rounds, [0-9.]* MiB sent in' "$T/tty.out" || fail "no last line"
+	# one line: every update begins with \r, only the last ends it
+	[[ $(tr -cd '\n' <"$T/tty.out" | wc -c) -le 1 ]] || { cat -A "$T/tty.out"; fail "more lines"; }
+	wait "$RECV_PID"
+	ckpt_track_pid "$(tail -n 1 "$T/recv.out")"
 }
