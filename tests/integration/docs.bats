@@ -49,6 +49,18 @@ load helpers
 	done
 }
 
+@test "docs: every option of migrate and receive is in ckpt-oci-migrate(1)" {
+	local cmd opt
+	for cmd in migrate receive; do
+		run "$CKPT_OCI" "$cmd" --help
+		assert_success
+		for opt in $(grep -o -- '--[a-z][a-z-]*' <<<"$output" | sort -u); do
+			grep -q -- "${opt//-/\\\\-}" "$REPO_ROOT/man/ckpt-oci-migrate.1" ||
+				fail "ckpt-oci-migrate(1) does not document $cmd $opt"
+		done
+	done
+}
+
 @test "docs: no page or README calls a shipped subcommand unsupported, or asks for sudo" {
 	local cmd page
 	run "$CKPT_OCI" --help
