@@ -493,6 +493,17 @@ wl_roundtrip()
 	wl_finish
 }
 
+# wl_roundtrip_tcp NAME [ARGS...]: the same for a tree holding established
+# TCP connections (checkpoint --tcp-established).
+wl_roundtrip_tcp()
+{
+	wl_start "$@" || return
+	ckpt_checkpoint --tcp-established || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
 # wl_native NAME [ARGS...]: the workload passes without any checkpoint.
 wl_native()
 {

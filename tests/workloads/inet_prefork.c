@@ -1,14 +1,20 @@
 /*
  * inet_prefork - a pre-fork server: the parent opens a TCP listener (and
- * a dup of it) and a UDP socket, then forks 4 workers that share them. A
- * datagram is left queued on the UDP socket at the checkpoint. After
- * restore the sockets are one description in every holder (kcmp, and
- * O_NONBLOCK set by the parent is seen by each worker), and each worker
- * in turn accepts a new client on the shared listener and answers one
- * datagram (the first: the one queued); every byte arrives once. Runs
- * in the host's network namespace or one of its own (lo brought up).
+ * a dup of it) and a UDP socket, then forks 4 workers that share them.
+ * Each worker accepts one client of the parent's and both ends write to
+ * the connection, without reading, as much of 1 MiB as it takes: at the
+ * checkpoint bytes are in flight both ways (the peer's receive queue,
+ * the writer's send queue). A datagram is left queued on the UDP socket.
+ * After restore each connection carries the rest of its MiB both ways and
+ * every byte is checked (none lost, none doubled); the sockets are one
+ * description in every holder (kcmp, and O_NONBLOCK set by the parent is
+ * seen by each worker), and each worker in turn accepts a new client on
+ * the shared listener and answers one datagram (the first: the one
+ * queued); every byte arrives once. Runs in the host's network namespace
+ * or one of its own (lo brought up).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <net/if.h>
@@ -25,8 +31,75 @@
 #include "wl.h"
 
 #define WORKERS 4
+#define HELD	(1 << 20) /* bytes each way on each held connection */
 
 static int ls, ls2, us;
+
+/* Byte off of the stream one way (up: client to worker) on held connection i. */
+static uint8_t held_byte(int i, int up, size_t off)
+{
+	return (uint8_t)(wl_pattern(i * 2 + up, off / 8) >> (off % 8 * 8));
+}
+
+/* Write up to HELD bytes of the stream from *off on, without blocking. */
+static int held_fill(int s, int i, int up, size_t *off)
+{
+	uint8_t buf[16384];
+
+	while (*off < HELD) {
+		size_t k = HELD - *off < sizeof(buf) ? HELD - *off : sizeof(buf);
+		ssize_t n;
+
+		for (size_t j = 0; j < k; j++)
+			buf[j] = held_byte(i, up, *off + j);
+		n = send(s, buf, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -1;
+		*off += n;
+	}
+	return 0;
+}
+
+/*
+ * The rest of held connection i both ways: write ours from *sent on, read
+ * the peer's whole stream (every byte checked) to its end, then close.
+ */
+static int held_finish(int s, int i, int up, size_t sent)
+{
+	size_t got = 0;
+	uint8_t buf[16384];
+
+	while (got < HELD || sent < HELD) {
+		struct pollfd p = {.fd = s, .events = POLLIN | (sent < HELD ? POLLOUT : 0)};
+		ssize_t n;
+
+		if (poll(&p, 1, 10000) != 1)
+			return wl_fail("held %d: stalled at %zu read, %zu written", i, got, sent);
+		if ((p.revents & POLLOUT) && held_fill(s, i, up, &sent) < 0)
+			return wl_fail("held %d: send: %m", i);
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n <= 0)
+			return wl_fail("held %d: %s after %zu bytes", i, n ? "recv failed" : "EOF",
+				       got);
+		if (got + n > HELD)
+			return wl_fail("held %d: %zu bytes, more than sent", i, got + n);
+		for (ssize_t j = 0; j < n; j++)
+			if (buf[j] != held_byte(i, !up, got + j))
+				return wl_fail("held %d: byte %zu differs", i, got + j);
+		got += n;
+	}
+	/* nothing after the stream: the peer closes once it has read ours */
+	shutdown(s, SHUT_WR);
+	if (poll(&(struct pollfd){.fd = s, .events = POLLIN}, 1, 10000) != 1 ||
+	    recv(s, buf, sizeof(buf), 0) != 0)
+		return wl_fail("held %d: bytes after the stream", i);
+	close(s);
+	return 0;
+}
 
 static int same_desc(pid_t p1, int fd1, pid_t p2, int fd2)
 {
@@ -40,17 +113,27 @@ static int wait_in(int fd)
 	return poll(&p, 1, 10000) == 1 ? 0 : -1;
 }
 
-/* One worker: after its go byte, one TCP client and one datagram. */
-static int worker(int i, int go)
+/*
+ * One worker: accept the held connection, fill it, say so on done; after
+ * its go byte the rest of the held connection, then one TCP client and
+ * one datagram.
+ */
+static int worker(int i, int go, int done)
 {
 	struct sockaddr_storage from;
 	socklen_t fl = sizeof(from);
 	char buf[64], want[16], out[80];
+	size_t sent = 0;
 	ssize_t n;
-	int s, k;
+	int s, k, h;
 
+	if ((h = accept4(ls, NULL, NULL, SOCK_CLOEXEC)) < 0 || held_fill(h, i, 0, &sent) < 0 ||
+	    write(done, "d", 1) != 1)
+		return 9;
 	if (read(go, buf, 1) != 1)
 		return 10;
+	if (held_finish(h, i, 0, sent))
+		return 20;
 	if (!same_desc(getpid(), ls, getppid(), ls) || !same_desc(getpid(), us, getppid(), us) ||
 	    !same_desc(getpid(), ls, getpid(), ls2))
 		return 11;
@@ -152,7 +235,8 @@ static int dgram_back(int cu, const char *want)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in la, ua, ca;
-	int go[WORKERS][2], cu, status;
+	int go[WORKERS][2], done[2], held[WORKERS], cu, status;
+	size_t held_sent[WORKERS] = {0};
 	pid_t kids[WORKERS];
 	char buf[64], want[80];
 
@@ -164,14 +248,27 @@ int main(int argc, char **argv)
 	cu = bound(SOCK_DGRAM, &ca);
 	if (ls < 0 || us < 0 || cu < 0 || listen(ls, 16) < 0 || (ls2 = dup(ls)) < 0)
 		return wl_fail("sockets: %m");
+	if (pipe2(done, O_CLOEXEC) < 0)
+		return wl_fail("pipe: %m");
 	for (int i = 0; i < WORKERS; i++) {
+		/* one pending connection at a time: worker i accepts its own */
+		held[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (held[i] < 0 || connect(held[i], (struct sockaddr *)&la, sizeof(la)) < 0)
+			return wl_fail("held %d: connect: %m", i);
 		if (pipe2(go[i], O_CLOEXEC) < 0)
 			return wl_fail("pipe: %m");
 		kids[i] = fork();
 		if (kids[i] < 0)
 			return wl_fail("fork: %m");
-		if (kids[i] == 0)
-			_exit(worker(i, go[i][0]));
+		if (kids[i] == 0) {
+			for (int k = 0; k <= i; k++)
+				close(held[k]);
+			_exit(worker(i, go[i][0], done[1]));
+		}
+		if (read(done[0], buf, 1) != 1)
+			return wl_fail("worker %d did not take its connection", i);
+		if (held_fill(held[i], i, 1, &held_sent[i]) < 0)
+			return wl_fail("held %d: send: %m", i);
 	}
 	/* left queued on the shared socket: one worker gets it, once */
 	if (sendto(cu, "queued", 6, 0, (struct sockaddr *)&ua, sizeof(ua)) != 6 || wait_in(us) < 0)
@@ -187,6 +284,8 @@ int main(int argc, char **argv)
 
 		if (write(go[i][1], "g", 1) != 1)
 			return wl_fail("go %d: %m", i);
+		if (held_finish(held[i], i, 1, held_sent[i]))
+			return 1;
 		if (client(&la, i))
 			return 1;
 		if (i > 0 && sendto(cu, buf, k, 0, (struct sockaddr *)&ua, sizeof(ua)) != k)
