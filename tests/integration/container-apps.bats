@@ -14,7 +14,10 @@
 #     counts as the tree's own, so it is dumped and restored as a fresh one
 #     with the veth's host end put back into the client's namespace. The
 #     test deletes the named one after the checkpoint, so the old veth pair
-#     is gone before the restore.
+#     is gone before the restore;
+#   - nginx (Debian's, unpacked by scripts/deps.sh) with its master and two
+#     workers, a keep-alive client in that other namespace: the same
+#     connection serves requests after the restore, and new ones are served.
 # Skipped tests at the end of part 2 name bugs of ckpt-oci met in
 # containers; each skip goes once the engine handles its case.
 
@@ -362,16 +365,20 @@ ctr_net_moved()
 		nsenter -t "$1" -n ip link set eth0 up && ip -n "$NS_CLI" link set vc0 up
 }
 
-# The client (ns_net_tcp_echo client, same FIFO protocol on $T/cready and
-# $T/cgo) in NS_CLI: sends half its stream before the checkpoint, half
-# after, and checks every byte the server sends; output in $T/client.out.
+# ctr_client_start PROG ARGS...: the client, a workload (same FIFO protocol
+# on $T/cready and $T/cgo) in NS_CLI; output in $T/client.out.
+# ns_net_tcp_echo client sends half its stream before the checkpoint, half
+# after, and checks every byte the server sends.
 ctr_client_start()
 {
+	local prog=$1
+	shift
+
 	mkfifo "$T/cready" "$T/cgo" || return
 	(
 		_close_fds
 		WL_READY=$T/cready WL_GO=$T/cgo exec nsenter --net=/run/netns/"$NS_CLI" \
-			"$WL_BIN/ns_net_tcp_echo" client "$@"
+			"$WL_BIN/$prog" "$@"
 	) </dev/null >"$T/client.out" 2>&1 &
 	CLIENT_PID=$!
 	ckpt_track_pid "$CLIENT_PID"
@@ -432,7 +439,7 @@ ctr_tcp_roundtrip()
 	if [[ $mode == moved ]]; then
 		ctr_net_moved "$(ctr_pid s1)" || return
 	fi
-	ctr_client_start 10.77.0.1 7000 || return
+	ctr_client_start ns_net_tcp_echo client 10.77.0.1 7000 || return
 	ctr_client_ready || return
 	wl_ctr_ready "$root" srv "$(ctr_pid s1)" || return
 	mapfile -t pids < <(ctr_pids s1)
@@ -464,6 +471,73 @@ ctr_tcp_roundtrip()
 
 @test "apps: TCP server container (netns made by runc, veth moved in) keeps its client's connection" {
 	ctr_tcp_roundtrip moved
+}
+
+# ---- 4. nginx: master and workers, a keep-alive client ---------------------
+
+# Debian's nginx, unpacked (never installed) by scripts/deps.sh.
+NGINX_DIR=${NGINX_DIR:-/var/cache/ckpt-oci/nginx}
+
+# nginx_rootfs ROOT: nginx and the libraries it links, serving /www on
+# port 8080 with a master and two workers, connections kept alive.
+nginx_rootfs()
+{
+	local root=$1 bin=$NGINX_DIR/usr/sbin/nginx lib
+
+	install -D "$bin" "$root/usr/sbin/nginx" || return
+	for lib in $(ldd "$bin" | awk '$2 == "=>" { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'); do
+		install -D "$lib" "$root$lib" || return
+	done
+	mkdir -p "$root/www" "$root/var/lib/nginx" "$root/var/log/nginx" "$root/run" || return
+	echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
+	echo "root:x:0:" >"$root/etc/group"
+	printf "served by nginx" >"$root/www/index.html"
+	cat >"$root/etc/nginx.conf" <<-'EOF'
+		daemon off;
+		master_process on;
+		worker_processes 2;
+		user root root;
+		pid /run/nginx.pid;
+		events { worker_connections 64; }
+		http {
+			access_log off;
+			keepalive_timeout 600s;
+			keepalive_requests 1000;
+			server { listen 8080; root /www; }
+		}
+	EOF
+}
+
+# nginx of container ID up: its master and two workers, listening.
+_nginx_up()
+{
+	[[ $(ctr_pids "$1" | wc -l) -eq 3 ]] &&
+		nsenter -t "$(ctr_pid "$1")" -n ss -Hltn 'sport = :8080' | grep -q LISTEN
+}
+
+@test "apps: nginx (a master, two workers) in a container keeps a client's keep-alive connection and serves new ones" {
+	local pids
+
+	[[ -x $NGINX_DIR/usr/sbin/nginx ]] || skip "needs nginx in $NGINX_DIR (scripts/deps.sh)"
+	require_cmd ss
+	ctr_create s1 '.process.args = ["/usr/sbin/nginx", "-c", "/etc/nginx.conf", "-e", "stderr"]' ||
+		return
+	nginx_rootfs "$T/s1/rootfs" || return
+	ctr_start s1 || return
+	ctr_net_moved "$(ctr_pid s1)" || return
+	wait_until 20 _nginx_up s1 || fail "nginx did not start: $(cat "$T/s1.out")" || return
+	ctr_client_start http_keepalive 10.77.0.1 8080 /index.html "served by nginx" || return
+	ctr_client_ready || return
+	mapfile -t pids < <(ctr_pids s1)
+	ctr_checkpoint --tcp-established -o "$T/ckpt" s1
+	assert_success || return
+	assert_ctr_gone s1 "${pids[@]}" || return
+	wait_until 10 _ctr_link_gone vc0 || fail "old veth pair still there" || return
+	restore_as s2 "$T/ckpt" || return
+	[[ $(ctr_pids s2 | wc -l) -eq 3 ]] || fail "not 3 nginx processes: $(ctr_pids s2)" || return
+	# the same connection, two more requests, then a new connection
+	ctr_client_pass || return
+	_nginx_up s2 || fail "nginx no longer listens"
 }
 
 # Unix sockets bound to paths of the container's filesystem (absolute and
