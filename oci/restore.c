@@ -530,7 +530,11 @@ static int prepare(struct oci_restore_opts *o, struct adopt *a, bool *has_cgroup
 	struct ckpt_bundle *b = NULL;
 	int ret;
 
-	ret = bundle_open_documents(o->restore.bundle, &auth, &b, err);
+	/* lazy from a page server (migrate --lazy): its page images are not here */
+	if (o->restore.lazy && o->restore.page_server)
+		ret = bundle_open_lazy(o->restore.bundle, &auth, true, &b, err);
+	else
+		ret = bundle_open_documents(o->restore.bundle, &auth, &b, err);
 	if (ret < 0)
 		return ret;
 	a->authenticated = bundle_mac_status(b) == BUNDLE_MAC_VERIFIED;

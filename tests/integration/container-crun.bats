@@ -89,3 +89,31 @@ teardown()
 	assert_success
 	[[ -z $(crun --root "$RUNC_ROOT" list -q) ]]
 }
+
+@test "crun: migrate CONTAINER moves it to another state root through receive; it counts on there" {
+	local pid n b0 rootfs_b=$T/rootfs-b root_b=$T/crun-b
+
+	ctr_run_counter c1
+	ctr_wait_count_above c1 2
+	cp -a "$(ctr_rootfs)" "$rootfs_b"
+	mkdir "$T/nodeA"
+	"$CKPT_OCI" receive --listen 127.0.0.1:0 -o "$T/nodeB" --root "$root_b" \
+		--rootfs "$rootfs_b" --name c1b </dev/null >"$T/recv.out" 2>"$T/recv.err" &
+	ckpt_track_pid $!
+	wait_until 10 grep -q "^listening on " "$T/recv.out" || fail "receiver did not listen"
+	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" migrate --runtime crun --root "$RUNC_ROOT" c1 \
+		--to "$(awk '/^listening on /{print $3}' "$T/recv.out")" -w "$T/nodeA"
+	[[ $status -eq 0 ]] || fail "migrate: $output; receive: $(cat "$T/recv.err" "$T"/nodeB/*.log 2>/dev/null)"
+	wait_until 10 grep -qx "[0-9]*" "$T/recv.out" || fail "receiver printed no pid"
+	pid=$(tail -n 1 "$T/recv.out")
+	ckpt_track_pid "$pid"
+	run crun --root "$RUNC_ROOT" state c1
+	assert_failure
+	[[ $(crun --root "$root_b" state c1b | jq -r .status) == running ]]
+	n=$(ctr_count c1)
+	{ read -r b0 <"$rootfs_b/tmp/count"; } 2>/dev/null
+	((n >= 3 && b0 >= n)) || fail "crun-b's counter at ${b0:-none}, the old one stopped at $n"
+	wait_until 20 eval '(($(cat "$rootfs_b/tmp/count") > b0 + 2))' || fail "it does not count"
+	crun --root "$root_b" delete -f c1b
+	wait_until 10 pid_exited "$pid"
+}

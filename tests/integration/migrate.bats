@@ -334,6 +334,46 @@ _rootfs_count_above()
 	wait_until 10 pid_exited "$pid"
 }
 
+# A counter that forks nothing once started (a lazy restore from a page
+# server cannot yet give a task and its child the pages they share): it
+# waits on a fifo of its own with read -t.
+CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); echo $i >/tmp/count; read -t 0.1 x <>/tmp/tick; done'
+
+@test "migrate CONTAINER --lazy: it counts on node B while its pages come from node A" {
+	local id=mig$$ idb=mig$$b pid n b0 rootfs_b=$T/rootfs-b
+
+	ctr_setup
+	RUNC_ROOT_B=$T/runc-b
+	CTRS_B=()
+	ctr_create "$id" ".process.args = [\"sh\", \"-c\", \"$CTR_NOFORK_COUNTER\"]" || return
+	ctr_start "$id" || return
+	ctr_wait_count_above "$id" 2 || return
+	[[ -z $(cat /proc/"$(ctr_pid "$id")"/task/*/children) ]] || fail "the counter forks"
+	cp -a "$(ctr_rootfs)" "$rootfs_b"
+	receiver_start --root "$RUNC_ROOT_B" --rootfs "$rootfs_b" --name "$idb" || return
+	CTRS_B+=("$idb")
+	run --separate-stderr nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate \
+		--root "$RUNC_ROOT" "$id" --to "$RECV_ADDR" -w "$T/nodeA" --lazy --json
+	if [[ $status -ne 0 ]]; then
+		cat "$T/recv.err" "$T"/nodeB/*.log 2>/dev/null | tail -40
+		fail "migrate failed: $output $stderr"
+		return
+	fi
+	json_summary_ok 8 --lazy || return
+	wait "$RECV_PID" || { cat "$T/recv.err"; fail "receiver failed"; return; }
+	pid=$(tail -n 1 "$T/recv.out")
+	ckpt_track_pid "$pid"
+	wait_until 30 grep -q "every page back" "$T/nodeB/lazy-pages.log" || fail "pages not all back"
+	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]] || fail "still on node A"
+	[[ $("$RUNC" --root "$RUNC_ROOT_B" state "$idb" | jq -r .status) == running ]]
+	n=$(ctr_count "$id")
+	b0=$(rootfs_count "$rootfs_b") || fail "no counter in node B's root directory"
+	((n >= 3 && b0 >= n)) || fail "node B's counter at $b0, node A's stopped at $n"
+	wait_until 20 _rootfs_count_above "$rootfs_b" "$((b0 + 2))" || fail "node B does not count"
+	"$RUNC" --root "$RUNC_ROOT_B" delete -f "$idb"
+	wait_until 10 pid_exited "$pid"
+}
+
 # Node A's container runs and counts, unfrozen, without a network lock;
 # node B holds no container, no bundle.
 assert_stayed_on_a()
