@@ -89,6 +89,33 @@ static void migrate_json(const struct ckpt_migrate_opts *o)
 	       o->frozen_ns / 1e6, o->root_pid, o->pre_rounds);
 }
 
+struct migrate_job {
+	struct oci_migrate_opts oci; /* oci.id NULL: the tree of oci.migrate.pid */
+	bool json;
+};
+
+/*
+ * In the worker (cmd/worker.c): a signal to migrate is an abort request
+ * answered by the checkpoint's rollback, never a tree (or a container's
+ * cgroup) left frozen. The worker prints the summary: its memory is its own.
+ */
+static int migrate_work(void *arg, ckpt_err_t *err)
+{
+	struct migrate_job *j = arg;
+	struct ckpt_migrate_opts *o = &j->oci.migrate;
+	int ret;
+
+	ret = j->oci.id ? oci_migrate(&j->oci, err) : ckpt_migrate(o, err);
+	if (arg_shown)
+		fprintf(stderr, "\rmigrate: %d rounds, %.1f MiB sent in %.3f s            \n",
+			o->nrounds, o->bytes_sent / 1048576.0, (mono_ns() - arg_t0) / 1e9);
+	if (ret == 0 && j->json)
+		migrate_json(o);
+	fflush(stdout); /* the worker leaves with _exit */
+	fflush(stderr);
+	return ret;
+}
+
 static const struct option migrate_longopts[] = {
 	{"pid", required_argument, NULL, 'p'},
 	{"to", required_argument, NULL, 't'},
@@ -161,14 +188,13 @@ static int migrate_opt(int c, struct oci_migrate_opts *oci, bool *json)
 
 int cmd_migrate(int argc, char **argv)
 {
-	struct oci_migrate_opts oci = {0};
-	struct ckpt_migrate_opts *o = &oci.migrate;
-	ckpt_err_t err = {0};
-	bool json = false;
+	struct migrate_job job = {0};
+	struct oci_migrate_opts *oci = &job.oci;
+	struct ckpt_migrate_opts *o = &oci->migrate;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "p:t:w:k:vh", migrate_longopts, NULL)) != -1) {
-		ret = migrate_opt(c, &oci, &json);
+		ret = migrate_opt(c, oci, &job.json);
 		if (ret >= 0)
 			return ret;
 	}
@@ -176,7 +202,7 @@ int cmd_migrate(int argc, char **argv)
 		migrate_usage(stderr);
 		return 2;
 	}
-	if (optind == argc && (oci.runtime || oci.root))
+	if (optind == argc && (oci->runtime || oci->root))
 		return cmd_fail("migrate", "--runtime and --root need a CONTAINER");
 	/* a receiver that goes away is an error to report, the tree resumed */
 	signal(SIGPIPE, SIG_IGN);
@@ -184,18 +210,7 @@ int cmd_migrate(int argc, char **argv)
 		arg_t0 = mono_ns();
 		o->progress = migrate_progress;
 	}
-	if (optind < argc) {
-		oci.id = argv[optind];
-		ret = oci_migrate(&oci, &err);
-	} else {
-		ret = ckpt_migrate(o, &err);
-	}
-	if (arg_shown)
-		fprintf(stderr, "\rmigrate: %d rounds, %.1f MiB sent in %.3f s            \n",
-			o->nrounds, o->bytes_sent / 1048576.0, (mono_ns() - arg_t0) / 1e9);
-	if (ret < 0)
-		return cmd_fail("migrate", err.msg);
-	if (json)
-		migrate_json(o);
-	return 0;
+	if (optind < argc)
+		oci->id = argv[optind];
+	return cmd_worker("migrate", migrate_work, &job);
 }

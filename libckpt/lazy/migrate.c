@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@
 #include "ckpt/bundle.h"
 #include "ckpt/ckpt.h"
 #include "lazy/lazy.h"
+#include "util/abort.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -308,6 +310,31 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * The receiver's answer. The restore there may take long: an abort request
+ * (a signal to migrate, cmd/worker.c) ends the wait, and the tree resumes.
+ */
+static int mig_wait_reply(struct mig *m, struct mig_reply *rep, ckpt_err_t *err)
+{
+	struct pollfd p = {.fd = m->sk, .events = POLLIN};
+	int ret;
+
+	for (;;) {
+		ret = ckpt_abort_check(err);
+		if (ret < 0)
+			return ret;
+		ret = poll(&p, 1, 100);
+		if (ret > 0)
+			break;
+		if (ret < 0 && errno != EINTR)
+			return ckpt_error(err, errno, "wait for the receiver");
+	}
+	if (read_all(m->sk, rep, sizeof(*rep)) != sizeof(*rep))
+		return ckpt_error_msg(err, EPIPE,
+				      "the receiver went away before the tree ran there");
+	return 0;
+}
+
 /* The dump's committed hook: the bundle there, restored and running, or an error. */
 static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 {
@@ -328,9 +355,8 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	end.size = (uint64_t)m->o->lazy << 32 | port;
 	if (ret == 0 && write_all(m->sk, &end, sizeof(end)) < 0)
 		ret = ckpt_error(err, errno ? errno : EPIPE, "send the end of the bundle");
-	if (ret == 0 && read_all(m->sk, &rep, sizeof(rep)) != sizeof(rep))
-		ret = ckpt_error_msg(err, EPIPE,
-				     "the receiver went away before the tree ran there");
+	if (ret == 0)
+		ret = mig_wait_reply(m, &rep, err);
 	if (ret == 0 && rep.status) {
 		rep.msg[sizeof(rep.msg) - 1] = '\0';
 		ret = ckpt_error_msg(err, rep.status, "the receiver could not restore: %s",

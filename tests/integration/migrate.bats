@@ -411,6 +411,41 @@ assert_stayed_on_a()
 	done
 }
 
+@test "migrate CONTAINER: SIGTERM while node B keeps it waiting rolls back; it runs on node A" {
+	local id=mig$$ mig rc=0
+
+	ctr_node_a "$id" || return
+	# a receiver that takes the stream and never answers
+	(
+		_close_fds
+		exec nsenter --net="/run/netns/$NS_B" python3 -c '
+import os, socket
+s = socket.socket(); s.bind(("'"$ADDR_B"'", 0)); s.listen(1)
+print("listening on %s:%d" % s.getsockname(), flush=True)
+c, _ = s.accept()
+c.sendall(b"CKPTPS01" + os.urandom(32)); c.recv(32, socket.MSG_WAITALL)
+c.sendall(b"\0\0\0\0")
+c.recv(65536)
+print("streaming", flush=True)
+while c.recv(65536):
+    pass'
+	) </dev/null >"$T/recv.out" 2>"$T/recv.err" &
+	ckpt_track_pid $!
+	wait_until 10 grep -q "^listening on " "$T/recv.out" || { fail "receiver did not listen"; return; }
+	nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --root "$RUNC_ROOT" "$id" \
+		--to "$(awk '/^listening on /{print $3}' "$T/recv.out")" -w "$T/nodeA" \
+		</dev/null >"$T/mig.out" 2>&1 &
+	mig=$!
+	ckpt_track_pid "$mig"
+	# the final checkpoint streaming, the container frozen; then the wait for an answer
+	wait_until 30 grep -q "^streaming" "$T/recv.out" || { fail "nothing streamed"; return; }
+	kill -TERM "$mig"
+	wait "$mig" || rc=$?
+	((rc == 128 + 15)) || { fail "migrate exited $rc: $(cat "$T/mig.out")"; return; }
+	grep -q "rolled back, the tree runs on as before" "$T/mig.out" || fail "$(cat "$T/mig.out")"
+	assert_stayed_on_a "$id"
+}
+
 @test "migrate CONTAINER: a restore that fails on node B leaves it running on node A" {
 	local id=mig$$ idb=mig$$b
 
