@@ -139,12 +139,19 @@ static void push_lrun(struct lazy_run **v, size_t *n, uint64_t addr, uint64_t np
 /*
  * The pages of t's chain (mem-chain.c): lazy where their VMA is, skipped
  * in a VMA the task filled itself before its fork (mem_chain_premake),
- * else written from outside (lazy_fill_chain).
+ * else written from outside (lazy_fill_chain). A task whose children
+ * copy pages they shared with it (cow_copy, through /proc/PID/mem, which
+ * a missing page registered with userfaultfd answers with EIO) gets them
+ * all now.
  */
-static void split_chain(struct lazy_task *lt, const struct mem_task *m, const struct rvma *vmas,
-			int n)
+static void split_chain(struct lazy_task *lt, const struct rtask *t, const struct rvma *vmas, int n)
 {
+	const struct mem_task *m = &t->mem;
+	bool shared = false;
 	int v = 0;
+
+	for (int i = 0; i < t->nchildren; i++)
+		shared |= t->children[i]->mem.ninherited > 0;
 
 	for (size_t i = 0; i < m->nxruns; i++) {
 		const struct mem_xrun *x = &m->xruns[i];
@@ -158,7 +165,7 @@ static void split_chain(struct lazy_task *lt, const struct mem_task *m, const st
 
 			if (e <= s || (!vmas[k].lazy && vmas[k].keep == COW_OWN))
 				continue;
-			if (vmas[k].lazy)
+			if (vmas[k].lazy && !shared)
 				push_lrun(&lt->runs, &lt->nruns, s, (e - s) / PAGE_SIZE, off,
 					  x->level + 1);
 			else
@@ -211,7 +218,7 @@ int lazy_split(struct rctx *rc, struct rtask *t, struct rvma *vmas, int n,
 		lt->runs[i] = (struct lazy_run){lz[i].addr, lz[i].npages, lz[i].off, 0};
 	lt->nruns = nlz;
 	free(lz);
-	split_chain(lt, &t->mem, vmas, n);
+	split_chain(lt, t, vmas, n);
 	t->lazy = lt;
 	pr_debug("task %d: %zu lazy VMAs, %zu lazy runs (%zu from the chain), %zu+%zu filled now",
 		 t->pid, lt->nranges, lt->nruns, lt->nruns - nlz, *neager, lt->nxeager);

@@ -154,6 +154,17 @@ predump_to()
 	! grep -q "pages from [0-9]* parent bundles" "$T"/restore.log
 }
 
+@test "lazy: an incremental checkpoint of a tree whose children share pages since the fork" {
+	require_root
+	wl_start cow_fork || return
+	predump_to "$T/b1" || return
+	ckpt_checkpoint --parent "$T/b1" || return
+	ckpt_restore_bg --lazy || return
+	wl_go || return
+	wl_finish || return
+	wait_until 30 lazy_done
+}
+
 @test "lazy: a parent's page image altered on disk kills the task; a broken chain is refused" {
 	require_root
 	local size off
