@@ -253,7 +253,13 @@ static int on_fault(struct server *srv, struct space *s, uint64_t addr, ckpt_err
 		uint32_t i = s->order[k];
 
 		ret = serve_chunk(srv, s, i / CHUNK_PAGES, i, err);
-		if (ret == 0 && !s->gone)
+		/*
+		 * The rest of the chunk only once the tree is released: before,
+		 * a fault is the puppeteer's, and a page copied ahead into a
+		 * thread's stack was seen lost again (see serve); a chain's
+		 * bundle, whose few pages share one chunk, met it every few runs.
+		 */
+		if (ret == 0 && !s->gone && srv->ctl < 0)
 			ret = serve_chunk(srv, s, i / CHUNK_PAGES, -1, err);
 		if (ret == -EAGAIN) {
 			wake(s, addr); /* it faults again, after the layout settled */
