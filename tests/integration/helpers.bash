@@ -352,6 +352,16 @@ wl_start_ns()
 		for cg in ${WL_NS_CGROUPS:-}; do
 			echo "$BASHPID" >"$cg/cgroup.procs" || exit 1
 		done
+		if [[ " $flags " == *" --mount "* ]]; then
+			# The new mount namespace is a copy of the host's, made private:
+			# named network namespaces another test holds in /run/netns at
+			# that moment would be the tree's mounts, their sources gone by
+			# the restore. Not the tree's: unmounted in its copy.
+			# shellcheck disable=SC2016,SC2086 # the flags are words on purpose
+			WL_READY=$T/ready WL_GO=$T/go exec unshare --fork --pid $flags sh -c \
+				'for m in /run/netns/*; do umount -l "$m" 2>/dev/null; done; exec "$@"' \
+				sh "$bin" "$@"
+		fi
 		# shellcheck disable=SC2086 # the flags are words on purpose
 		WL_READY=$T/ready WL_GO=$T/go exec unshare --fork --pid $flags "$bin" "$@"
 	) </dev/null >>"$T/out" 2>&1 &
