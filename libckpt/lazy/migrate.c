@@ -38,7 +38,11 @@
  * the receiver's bundle, that the files after it go into (a pre-dump: the
  * parent paths in chain.json are relative); an empty name, the bundle
  * again. MIG_END carries the page server's port and whether to restore
- * lazily, and the receiver answers a struct mig_reply.
+ * lazily, and the receiver answers a struct mig_reply. On "running" the
+ * sender sends one byte (MIG_ACK) before it kills its tree; a receiver
+ * that gets none (the sender gone, or rolled back by a signal: its close
+ * arrives after the answer was written) kills its copy: a written answer
+ * alone does not say the sender read it.
  */
 #define LOG_PREFIX "migrate: "
 #include <dirent.h>
@@ -64,6 +68,7 @@
 #include "util/util.h"
 
 enum { MIG_FILE = 1, MIG_END = 2, MIG_DIR = 3 };
+#define MIG_ACK 'K' /* the sender read "running" and kills its tree */
 
 struct mig_rec {
 	uint32_t type;
@@ -362,6 +367,8 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 		ret = ckpt_error_msg(err, rep.status, "the receiver could not restore: %s",
 				     rep.msg);
 	}
+	if (ret == 0 && write_all(m->sk, &(char){MIG_ACK}, 1) < 0)
+		ret = ckpt_error(err, errno ? errno : EPIPE, "acknowledge the tree running there");
 	if (ret < 0)
 		return ckpt_error_wrap(err, "to %s", m->o->to);
 	m->o->root_pid = rep.root_pid;
@@ -640,7 +647,8 @@ int ckpt_receive(struct ckpt_receive_opts *o, ckpt_err_t *err)
 	struct ckpt_restore_opts r = {.work_dir = o->dir, .detach = true, .key_file = o->key_file};
 	struct mig_rec end;
 	struct mig_reply rep = {0};
-	char name[64];
+	char name[64], ack = 0;
+	bool wrote;
 	int ret;
 
 	ret = bundle_key_file(o->key_file, key, err);
@@ -682,7 +690,8 @@ int ckpt_receive(struct ckpt_receive_opts *o, ckpt_err_t *err)
 	rep.root_pid = o->root_pid;
 	if (ret < 0)
 		snprintf(rep.msg, sizeof(rep.msg), "%.*s", (int)sizeof(rep.msg) - 1, err->msg);
-	if (write_all(sk, &rep, sizeof(rep)) < 0 && ret == 0) {
+	wrote = write_all(sk, &rep, sizeof(rep)) == 0;
+	if (ret == 0 && (!wrote || read_all(sk, &ack, 1) != 1 || ack != MIG_ACK)) {
 		/* the old node cannot know the tree runs here: it resumes its own */
 		if (o->discard)
 			o->discard(&r, o->arg);
