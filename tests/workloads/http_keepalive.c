@@ -45,7 +45,8 @@ static int get(int s, const char *what)
 			return wl_fail("%s: no answer (%zu bytes)", what, n);
 		r = read(s, buf + n, sizeof(buf) - 1 - n);
 		if (r <= 0)
-			return wl_fail("%s: %s after %zu bytes", what, r ? "read failed" : "EOF", n);
+			return wl_fail("%s: %s after %zu bytes", what, r ? "read failed" : "EOF",
+				       n);
 		n += r;
 	}
 	if (strncmp(buf, "HTTP/1.1 200 ", 13))
