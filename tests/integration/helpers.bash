@@ -353,14 +353,10 @@ wl_start_ns()
 			echo "$BASHPID" >"$cg/cgroup.procs" || exit 1
 		done
 		if [[ " $flags " == *" --mount "* ]]; then
-			# The new mount namespace is a copy of the host's, made private:
-			# named network namespaces another test holds in /run/netns at
-			# that moment would be the tree's mounts, their sources gone by
-			# the restore. Not the tree's: unmounted in its copy.
-			# shellcheck disable=SC2016,SC2086 # the flags are words on purpose
-			WL_READY=$T/ready WL_GO=$T/go exec unshare --fork --pid $flags sh -c \
-				'for m in /run/netns/*; do umount -l "$m" 2>/dev/null; done; exec "$@"' \
-				sh "$bin" "$@"
+			# other tests' mounts are not the tree's (own-mounts.sh)
+			# shellcheck disable=SC2086 # the flags are words on purpose
+			WL_READY=$T/ready WL_GO=$T/go exec unshare --fork --pid $flags \
+				"$BATS_TEST_DIRNAME/own-mounts.sh" "$T" "$bin" "$@"
 		fi
 		# shellcheck disable=SC2086 # the flags are words on purpose
 		WL_READY=$T/ready WL_GO=$T/go exec unshare --fork --pid $flags "$bin" "$@"
