@@ -28,6 +28,12 @@ tcp_roundtrip()
 @test "tcp: loopback pair over IPv6, send queues larger than the peer's window" {
 	tcp_roundtrip net_tcp_pair flight 6
 }
+@test "tcp: loopback pair of IPv6 sockets on IPv4-mapped addresses, send queues larger than the peer's window" {
+	tcp_roundtrip net_tcp_pair flight m
+}
+@test "tcp: IPv4-mapped pair half closed, bytes unread both ways (static)" {
+	tcp_roundtrip net_tcp_pair.static shut_wr m
+}
 
 # Shut down one way or both: restored as established, then the FINs.
 @test "tcp: loopback pair half closed (FIN_WAIT2 / CLOSE_WAIT), bytes unread both ways (dynamic)" {

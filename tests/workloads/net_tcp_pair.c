@@ -1,6 +1,7 @@
 /*
- * net_tcp_pair MODE [4|6 [PORT]] - both ends of a TCP connection in the
- * tree, over loopback (IPv6 with "6"; port 7310 unless given), left in the
+ * net_tcp_pair MODE [4|6|m [PORT]] - both ends of a TCP connection in the
+ * tree, over loopback (IPv6 with "6", IPv6 sockets on the IPv4-mapped
+ * ::ffff:127.0.0.1 with "m"; port 7310 unless given), left in the
  * state MODE names, with bytes in flight both ways, then checked after
  * restore: every byte arrives once and in order (a pattern per direction,
  * so sequence numbers went on where they were), each end is in the state
@@ -211,7 +212,7 @@ static int lo_up(void)
 }
 
 /* c connected to s over loopback, both with small buffers. */
-static int pair(int fam, int port, struct end *c, struct end *s, int *pending)
+static int pair(int fam, bool mapped, int port, struct end *c, struct end *s, int *pending)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
@@ -223,6 +224,8 @@ static int pair(int fam, int port, struct end *c, struct end *s, int *pending)
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons(port);
 		a->sin6_addr = in6addr_loopback;
+		if (mapped && inet_pton(AF_INET6, "::ffff:127.0.0.1", &a->sin6_addr) != 1)
+			return failed("inet_pton");
 		len = sizeof(*a);
 	} else {
 		struct sockaddr_in *a = (void *)&ss;
@@ -280,13 +283,15 @@ static int check_closed(struct end *e, const char *who)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "flight";
-	int fam = argc > 2 && !strcmp(argv[2], "6") ? AF_INET6 : AF_INET;
+	bool mapped = argc > 2 && !strcmp(argv[2], "m");
+	int fam = argc > 2 && (!strcmp(argv[2], "6") || mapped) ? AF_INET6 : AF_INET;
 	int port = argc > 3 ? atoi(argv[3]) : 7310;
 	struct end c = {0}, s = {0};
 	int ls = -1;
 
 	wl_init(argc, argv);
-	if (lo_up() < 0 || pair(fam, port, &c, &s, strcmp(mode, "pending") ? NULL : &ls) < 0)
+	if (lo_up() < 0 ||
+	    pair(fam, mapped, port, &c, &s, strcmp(mode, "pending") ? NULL : &ls) < 0)
 		return 1;
 	if (!strcmp(mode, "flight")) {
 		if (fill(&c) < 0 || fill(&s) < 0 || check_states(&c, 1, &s, 1) < 0)
