@@ -48,7 +48,7 @@ ctr_checkpoint()
 }
 
 # restore_as NEW BUNDLE [ARGS...]: restored under runc as NEW; RPID is its
-# init.
+# init, RMARK its pid_mark.
 restore_as()
 {
 	local name=$1 bundle=$2
@@ -63,13 +63,14 @@ restore_as()
 		return
 	fi
 	RPID=$output
+	RMARK=$(pid_mark "$RPID")
 	ckpt_track_pid "$RPID"
 	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == "$name" ]] || fail "runc does not list $name"
 	[[ $(ctr_status "$name") == running ]] || fail "$name is not running"
 }
 
 # The checkpoint stopped the container: runc knows it no more and every one
-# of its processes (PIDS) is gone, so its namespaces are gone too (their
+# of its processes (MARKS, ctr_marks before the checkpoint) is gone, so its namespaces are gone too (their
 # inode numbers may be reused by the restored ones: no use comparing them).
 assert_ctr_gone()
 {
@@ -79,7 +80,7 @@ assert_ctr_gone()
 	run "$RUNC" --root "$RUNC_ROOT" state "$id"
 	assert_failure
 	for p in "$@"; do
-		wait_until 10 pid_exited "$p" || fail "pid $p of $id still runs"
+		wait_until 10 pid_gone "$p" || fail "pid ${p%%:*} of $id still runs"
 	done
 }
 
@@ -94,10 +95,11 @@ json_str()
 # Read the "ready" the workload NAME writes on ROOT/tmp/NAME.ready.
 wl_ctr_ready()
 {
-	local root=$1 name=$2 pid=$3 fd line
+	local root=$1 name=$2 mark fd line
 
+	mark=$(pid_mark "$3")
 	exec {fd}<>"$root/tmp/$name.ready"
-	line=$(_read_ready "$fd" "$pid")
+	line=$(_read_ready "$fd" "$mark")
 	exec {fd}<&-
 	[[ $line == ready ]] ||
 		fail "$name did not say ready: $(cat "$root/tmp/$name.out" 2>/dev/null)"
@@ -177,7 +179,7 @@ _progress_above()
 	read -r first <"$root/tmp/first"
 	wait_until "$WL_TIMEOUT" _progress_above "$root" $((first + 200)) ||
 		fail "the pipeline does not run on"
-	mapfile -t pids < <(ctr_pids p1)
+	mapfile -t pids < <(ctr_marks p1)
 	((${#pids[@]} >= 4)) || fail "want sh and 3 stages: ${pids[*]}"
 	ctr_checkpoint -o "$T/ckpt" p1
 	assert_success
@@ -202,7 +204,7 @@ _progress_above()
 	assert_equal "$first2" "$first"
 	((last > n + 200))
 	# the consumer ended the pipeline, and with it the container
-	wait_until 20 pid_exited "$RPID"
+	wait_until 20 pid_gone "$RMARK"
 }
 
 # ---- 2. workloads of the earlier issues -------------------------------------
@@ -243,7 +245,7 @@ ctr_wls_finish()
 {
 	local root=$T/w1/rootfs pids w
 
-	mapfile -t pids < <(ctr_pids w1)
+	mapfile -t pids < <(ctr_marks w1)
 	ctr_checkpoint -o "$T/ckpt" w1
 	assert_success || return
 	assert_ctr_gone w1 "${pids[@]}" || return
@@ -254,7 +256,7 @@ ctr_wls_finish()
 	for w in "$@"; do
 		wl_ctr_pass "$root" "$w" || return
 	done
-	wait_until 20 pid_exited "$RPID"
+	wait_until 20 pid_gone "$RMARK"
 }
 
 ctr_wls_roundtrip()
@@ -381,6 +383,7 @@ ctr_client_start()
 			"$WL_BIN/$prog" "$@"
 	) </dev/null >"$T/client.out" 2>&1 &
 	CLIENT_PID=$!
+	CLIENT_MARK=$(pid_mark "$CLIENT_PID")
 	ckpt_track_pid "$CLIENT_PID"
 }
 
@@ -389,14 +392,14 @@ ctr_client_ready()
 	local fd line
 
 	exec {fd}<>"$T/cready"
-	line=$(_read_ready "$fd" "$CLIENT_PID")
+	line=$(_read_ready "$fd" "$CLIENT_MARK")
 	exec {fd}<&-
 	[[ $line == ready ]] || fail "client did not say ready: $(cat "$T/client.out")"
 }
 
 _ctr_client_try_go()
 {
-	echo go | dd of="$T/cgo" oflag=nonblock status=none 2>/dev/null || ! pid_alive "$CLIENT_PID"
+	echo go | dd of="$T/cgo" oflag=nonblock status=none 2>/dev/null || ! pid_running "$CLIENT_MARK"
 }
 
 ctr_client_pass()
@@ -442,7 +445,7 @@ ctr_tcp_roundtrip()
 	ctr_client_start ns_net_tcp_echo client 10.77.0.1 7000 || return
 	ctr_client_ready || return
 	wl_ctr_ready "$root" srv "$(ctr_pid s1)" || return
-	mapfile -t pids < <(ctr_pids s1)
+	mapfile -t pids < <(ctr_marks s1)
 	ctr_checkpoint --tcp-established -o "$T/ckpt" s1
 	assert_success || return
 	assert_ctr_gone s1 "${pids[@]}" || return
@@ -528,7 +531,7 @@ _nginx_up()
 	wait_until 20 _nginx_up s1 || fail "nginx did not start: $(cat "$T/s1.out")" || return
 	ctr_client_start http_keepalive 10.77.0.1 8080 /index.html "served by nginx" || return
 	ctr_client_ready || return
-	mapfile -t pids < <(ctr_pids s1)
+	mapfile -t pids < <(ctr_marks s1)
 	ctr_checkpoint --tcp-established -o "$T/ckpt" s1
 	assert_success || return
 	assert_ctr_gone s1 "${pids[@]}" || return

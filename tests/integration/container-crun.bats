@@ -21,16 +21,16 @@ teardown()
 }
 
 @test "crun: checkpoint by name stops it and removes it from crun" {
-	local pid
+	local mark
 
 	ctr_run_counter c1
-	pid=$(jq -r .pid "$RUNC_ROOT/c1/status")
+	mark=$(pid_mark "$(jq -r .pid "$RUNC_ROOT/c1/status")")
 	checkpoint -o "$T/ckpt" c1
 	assert_success
 	cmp <(jq -S . "$T/c1/config.json") <(jq -S . "$T/ckpt/config.json")
 	run crun --root "$RUNC_ROOT" state c1
 	assert_failure
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 }
 
 @test "crun: --leave-running keeps it counting; a paused one stays paused" {
@@ -68,7 +68,7 @@ teardown()
 }
 
 @test "crun: restored under crun as a new name: listed, counting, crun kill/delete end it" {
-	local n pid
+	local n pid mark
 
 	ctr_run_counter c1
 	checkpoint -o "$T/ckpt" c1
@@ -78,20 +78,21 @@ teardown()
 	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --name c2 "$T/ckpt"
 	assert_success
 	pid=$output
+	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	[[ $(crun --root "$RUNC_ROOT" list -q) == c2 ]]
 	[[ $(crun --root "$RUNC_ROOT" state c2 | jq -r .status) == running ]]
 	[[ $(crun --root "$RUNC_ROOT" state c2 | jq -r .pid) == "$pid" ]]
 	ctr_wait_count_above c1 "$n"
 	crun --root "$RUNC_ROOT" kill c2 KILL
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 	run crun --root "$RUNC_ROOT" delete c2
 	assert_success
 	[[ -z $(crun --root "$RUNC_ROOT" list -q) ]]
 }
 
 @test "crun: migrate CONTAINER moves it to another state root through receive; it counts on there" {
-	local pid n b0 rootfs_b=$T/rootfs-b root_b=$T/crun-b
+	local pid mark n b0 rootfs_b=$T/rootfs-b root_b=$T/crun-b
 
 	ctr_run_counter c1
 	ctr_wait_count_above c1 2
@@ -106,6 +107,7 @@ teardown()
 	[[ $status -eq 0 ]] || fail "migrate: $output; receive: $(cat "$T/recv.err" "$T"/nodeB/*.log 2>/dev/null)"
 	wait_until 10 grep -qx "[0-9]*" "$T/recv.out" || fail "receiver printed no pid"
 	pid=$(tail -n 1 "$T/recv.out")
+	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	run crun --root "$RUNC_ROOT" state c1
 	assert_failure
@@ -115,5 +117,5 @@ teardown()
 	((n >= 3 && b0 >= n)) || fail "crun-b's counter at ${b0:-none}, the old one stopped at $n"
 	wait_until 20 eval '(($(cat "$rootfs_b/tmp/count") > b0 + 2))' || fail "it does not count"
 	crun --root "$root_b" delete -f c1b
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 }

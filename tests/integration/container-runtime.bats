@@ -38,7 +38,7 @@ ctr_cgroup_dirs()
 }
 
 @test "runtime: restored under runc, listed running, counting, and runc kill/delete end it" {
-	local n pid dirs d
+	local n pid dirs d mark
 
 	ctr_run_counter rc1
 	checkpoint -o "$T/ckpt" rc1
@@ -47,6 +47,7 @@ ctr_cgroup_dirs()
 	restore "$T/ckpt"
 	assert_success
 	pid=$output
+	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == rc1 ]]
 	[[ $(ctr_status rc1) == running ]]
@@ -58,7 +59,7 @@ ctr_cgroup_dirs()
 		grep -qx "$pid" "$d/cgroup.procs"
 	done
 	"$RUNC" --root "$RUNC_ROOT" kill rc1 KILL
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 	run "$RUNC" --root "$RUNC_ROOT" delete rc1
 	assert_success
 	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
@@ -89,7 +90,7 @@ ctr_cgroup_dirs()
 }
 
 @test "runtime: --name restores it under a new name; checkpointed again by that name" {
-	local n pid
+	local n pid mark
 
 	ctr_run_counter rc1
 	checkpoint -o "$T/ckpt" rc1
@@ -98,6 +99,7 @@ ctr_cgroup_dirs()
 	restore --name rc2 "$T/ckpt"
 	assert_success
 	pid=$output
+	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == rc2 ]]
 	[[ $(ctr_status rc2) == running ]]
@@ -106,7 +108,7 @@ ctr_cgroup_dirs()
 	# the restored container is a container like any other
 	checkpoint -o "$T/ckpt2" rc2
 	assert_success
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
 	n=$(ctr_count rc1)
 	restore --name rc3 "$T/ckpt2"
@@ -133,7 +135,7 @@ ctr_cgroup_dirs()
 }
 
 @test "runtime: --no-runtime restores the processes only; option errors are one line" {
-	local n pid dirs d p
+	local n pid dirs d p mark
 
 	ctr_run_counter rc1
 	checkpoint -o "$T/ckpt" rc1
@@ -151,6 +153,7 @@ ctr_cgroup_dirs()
 	restore --no-runtime "$T/ckpt"
 	assert_success
 	pid=$output
+	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
 	ctr_wait_count_above rc1 "$n"
@@ -158,7 +161,7 @@ ctr_cgroup_dirs()
 	dirs=$(awk -F: '$3 != "/" { print $3 }' "/proc/$pid/cgroup")
 	[[ $dirs == *rc1-r* ]]
 	kill -KILL "$pid"
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 	for d in /sys/fs/cgroup/*/; do
 		for p in $dirs; do
 			[[ -d $d$p ]] && rmdir "$d$p"

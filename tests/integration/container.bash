@@ -143,6 +143,16 @@ ctr_pids()
 	cat "$(jq -r '.cgroup_paths.freezer' "$RUNC_ROOT/$1/state.json")/cgroup.procs"
 }
 
+# The pid_mark of every process of the container, one a line.
+ctr_marks()
+{
+	local p
+
+	for p in $(ctr_pids "$1"); do
+		pid_mark "$p"
+	done
+}
+
 # ---- crun ------------------------------------------------------------------
 
 # crun 1.8.1 refuses to start a container while the cgroup v2 root lists a

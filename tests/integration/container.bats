@@ -51,14 +51,14 @@ assert_one_line_error()
 	local pids p
 
 	ctr_run_counter c1
-	pids=$(ctr_pids c1)
+	pids=$(ctr_marks c1)
 	checkpoint -o "$T/ckpt" c1
 	assert_success
 	cmp <(jq -S . "$T/c1/config.json") <(jq -S . "$T/ckpt/config.json")
 	[[ -f $T/ckpt/pstree.json && -f $T/ckpt/manifest.json ]]
 	assert_gone c1
 	for p in $pids; do
-		wait_until 10 pid_exited "$p"
+		wait_until 10 pid_gone "$p"
 	done
 }
 

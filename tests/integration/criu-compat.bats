@@ -65,7 +65,7 @@ assert_runc_knows()
 
 	[[ $(ctr_status "$id") == running ]] || fail "runc says $(ctr_status "$id")"
 	pid=$(ctr_pid "$id")
-	[[ -d /proc/$pid ]] || fail "runc's init pid $pid is gone"
+	pid_running "$(pid_mark "$pid")" || fail "runc's init pid $pid is gone"
 	grep -qx "$pid" <(ctr_pids "$id") || fail "pid $pid is not in the container's cgroup"
 }
 
@@ -151,12 +151,12 @@ EOF
 	local pids p
 
 	ctr_run_counter "$ID"
-	pids=$(ctr_pids "$ID")
+	pids=$(ctr_marks "$ID")
 	runc_criu checkpoint --image-path "$T/img" "$ID"
 	assert_success
 	assert_gone "$ID"
 	for p in $pids; do
-		wait_until 10 pid_exited "$p"
+		wait_until 10 pid_gone "$p"
 	done
 	N=$(ctr_count "$ID")
 	# the images directory: the bundle, runc's descriptors.json, the stats

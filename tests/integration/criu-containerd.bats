@@ -34,9 +34,9 @@ teardown()
 		"${CTR[@]}" task rm -f "$NAME" >/dev/null 2>&1 || true
 		"${CTR[@]}" container rm "$NAME" >/dev/null 2>&1 || true
 	fi
-	if [[ -n ${CONTAINERD_PID:-} ]]; then
-		kill "$CONTAINERD_PID" 2>/dev/null || true
-		wait_until 10 pid_exited "$CONTAINERD_PID" || true
+	if [[ -n ${CONTAINERD_MARK:-} ]]; then
+		! pid_running "$CONTAINERD_MARK" || kill "$CONTAINERD_PID" 2>/dev/null || true
+		wait_until 10 pid_gone "$CONTAINERD_MARK" || true
 	fi
 	# containerd makes a cgroup for the namespace in every hierarchy and
 	# leaves it; the tasks' own are gone with them
@@ -60,6 +60,7 @@ containerd_start()
 	PATH=$T/bin:$PATH containerd --config "$T/containerd.toml" \
 		</dev/null >"$T/containerd.log" 2>&1 &
 	CONTAINERD_PID=$!
+	CONTAINERD_MARK=$(pid_mark "$CONTAINERD_PID")
 	ckpt_track_pid "$CONTAINERD_PID"
 	wait_until 30 ctr -a "$T/containerd.sock" version >/dev/null 2>&1 ||
 		{ cat "$T/containerd.log"; return 1; }

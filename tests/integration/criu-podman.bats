@@ -202,7 +202,7 @@ _received() { grep -qx "$1" "$T/vol/recv" 2>/dev/null; }
 _ckpt_made() { [[ -f $T/ckd/ckpt-$(printf %06d "$1")/manifest.json ]]; }
 
 @test "podman: the hooks.d entry checkpoints a container with checkpoint-interval and stops with it" {
-	local spid
+	local spid spm
 
 	# the shipped entry, naming this build's binary
 	mkdir -p "$T/hooks.d" "$T/ckd"
@@ -219,9 +219,10 @@ _ckpt_made() { [[ -f $T/ckd/ckpt-$(printf %06d "$1")/manifest.json ]]; }
 	[[ $(podman inspect -f '{{.State.Status}}' "$NAME") == running ]]
 	[[ ! -e $T/ckd/ckpt-000001 ]] # keep=2
 	spid=$(head -1 "$T/ckd/supervisor.pid")
-	[[ -d /proc/$spid ]]
+	spm=$(pid_mark "$spid")
+	pid_running "$spm"
 	podman_run --hooks-dir "$T/hooks.d" stop -t 1 "$NAME"
 	assert_success
-	wait_until 20 pid_exited "$spid"
+	wait_until 20 pid_gone "$spm"
 	grep -q "stopping" "$T/ckd/supervisor.log"
 }

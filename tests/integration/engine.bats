@@ -288,7 +288,7 @@ outside_roundtrip()
 	run "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle2" --leave-running
 	assert_success
 	# The original kept running and is still right.
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 	wl_go
 	_wl_wait_pass "$WL_PID" "original counter after two checkpoints"
 	# Its pid is free now: restore each bundle in turn.
@@ -313,7 +313,7 @@ failed_checkpoint()
 	snapshot "$T/before"
 	run "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$1"
 	assert_failure
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
 	grep -q '^State:[[:space:]]*[RS]' "/proc/$WL_PID/status" || fail "left stopped"
 	snapshot "$T/after"
@@ -373,6 +373,7 @@ while True:
     time.sleep(0.005)
 ' </dev/null >>"$T/py.out" 2>&1 &
 	WL_PID=$!
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 	wait_until 30 py_lines_atleast 50 || fail "python did not start counting"
 	ckpt_checkpoint
@@ -394,6 +395,7 @@ while True:
 @test "engine: sleep 1000 restored is still sleeping and killable" {
 	clean_exec sleep 1000 </dev/null >/dev/null 2>&1 &
 	WL_PID=$!
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 	wait_until 10 in_syscall "$WL_PID" 230 || fail "sleep is not in clock_nanosleep"
 	ckpt_checkpoint
@@ -403,8 +405,9 @@ while True:
 		fail "restored sleep is not sleeping"
 	}
 	[[ $(tr '\0' ' ' <"/proc/$WL_PID/cmdline") == "sleep 1000 " ]]
+	WL_MARK=$(pid_mark "$WL_PID")
 	kill -TERM "$WL_PID"
-	wait_until 30 eval '! pid_alive "$WL_PID"' || fail "restored sleep survived SIGTERM"
+	wait_until 30 pid_gone "$WL_MARK" || fail "restored sleep survived SIGTERM"
 	wait "$RESTORE_PID" || true
 }
 
@@ -499,6 +502,7 @@ vdso_proxy_roundtrip()
 	wait_until 60 restored_and_waiting || fail "restored vdso_proxy not back in open($T/go)"
 	grep -q 'proxy at' "$T/restore.log" || fail "restore.log does not say the vdso was proxied"
 	rm -rf "$T/bundle"
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_checkpoint
 	wait "$RESTORE_PID" || true
 	ckpt_restore_bg
@@ -511,7 +515,7 @@ vdso_proxy_roundtrip()
 @test "engine: signal actions (a SIGTRAP handler too) are unchanged after --leave-running" {
 	wl_start sig_handlers
 	ckpt_checkpoint --leave-running
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 	wl_go
 	_wl_wait_pass "$WL_PID" "sig_handlers after a checkpoint with --leave-running"
 }

@@ -91,9 +91,9 @@ load helpers
 	assert_failure
 	assert_output --regexp "unsupported fd [0-9]+ \(inet socket\) in pid $WL_PID: UDP-Lite socket with datagrams queued"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_inet after the failed checkpoint"
 }
 
@@ -104,8 +104,8 @@ load helpers
 	assert_output --regexp "unsupported fd [0-9]+ \(inet socket\) in pid $WL_PID: UDP_CORK with data pending"
 	[[ ${#lines[@]} -eq 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
-	WL_GO_PID=$WL_PID wl_go || return
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "inet_udp_cork after the failed checkpoint"
 }
 
@@ -115,8 +115,8 @@ load helpers
 	assert_failure
 	assert_output --regexp "unsupported fd [0-9]+ \(netlink socket\) in pid $WL_PID: messages queued"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
-	WL_GO_PID=$WL_PID wl_go || return
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_netlink_queued after the failed checkpoint"
 }
 
@@ -127,8 +127,8 @@ load helpers
 	assert_output --regexp "unsupported fd [0-9]+ \(packet socket\) in pid $WL_PID: PACKET_MMAP ring"
 	[[ ${#lines[@]} -eq 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
-	WL_GO_PID=$WL_PID wl_go || return
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_packet_ring after the failed checkpoint"
 }
 
@@ -230,9 +230,9 @@ files_tree_gone()
 	assert_output --regexp "unsupported fd [0-9]+ \(O_ASYNC owner is a thread other than its process's first, tid [0-9]+\) in pid $WL_PID"
 	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_flags thread after the failed checkpoint"
 }
 
@@ -243,9 +243,9 @@ files_tree_gone()
 	assert_output --regexp "unsupported fd [0-9]+ \(uts namespace [0-9]+ that pid $WL_PID is not in: its content is not saved\) in pid $WL_PID"
 	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_nsfd gone after the failed checkpoint"
 }
 
@@ -256,9 +256,9 @@ files_tree_gone()
 	assert_output --regexp "unsupported fd [0-9]+ \(epoll watching a closed fd [0-9]+ whose number another file took\) in pid $WL_PID"
 	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_epoll_closed taken after the failed checkpoint"
 }
 
@@ -274,9 +274,9 @@ files_tree_gone()
 	assert_output --regexp "unsupported fd [0-9]+ \(lease being broken\) in pid $WL_PID"
 	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_lease breaking after the failed checkpoint"
 }
 
@@ -343,8 +343,8 @@ $after"
 	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" --ghost-limit 4K
 	assert_failure
 	assert_output --partial "more than the ghost limit of 4096"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
-	WL_GO_PID=$WL_PID wl_go || return
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_ghost after the failed checkpoint"
 }
 
@@ -385,9 +385,9 @@ _refused()
 	assert_output --regexp "$regexp"
 	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "$1 after the failed checkpoint"
 }
 
@@ -431,8 +431,8 @@ time.sleep(3600)' "$T/refused.sock" </dev/null >"$T/client" 2>&1) &
 	assert_failure
 	assert_output --regexp "unsupported unix socket [0-9]+: pending connection from socket [0-9]+ outside the tree"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
-	WL_GO_PID=$WL_PID wl_go || return
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_unix_refused listen after the failed checkpoint"
 }
 
@@ -455,8 +455,8 @@ c, _ = s.accept(); c.sendall(c.recv(16)); time.sleep(3600)' "$T/ext.sock" </dev/
 	assert_output --regexp "unsupported unix socket [0-9]+: connected to socket [0-9]+ outside the tree"
 	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
-	WL_GO_PID=$WL_PID wl_go || return
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_unix_kinds external after the failed checkpoint"
 }
 
@@ -547,8 +547,8 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 	((${#lines[@]} == 1)) || fail "not one line: $output"
 	assert_output --regexp "^ckpt-oci: checkpoint $WL_PID: task $WL_PID: unsupported fd [0-9]+ \(inotify with [0-9]+ bytes of unread events\) in pid $WL_PID\$"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
-	WL_GO_PID=$WL_PID wl_go || return
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_inotify_queued after the failed checkpoint"
 }
 
@@ -615,7 +615,7 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 	assert_failure
 	assert_output --regexp "unsupported fd [0-9]+ \(unix socket bound to relative path \`l.sock\`, its file is now \`$T/rel/renamed.sock\`\) in pid $WL_PID"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 }
 
 # fdinfo of the workload's periodic timerfd (fd 3) once its first expiry

@@ -43,13 +43,45 @@ load helpers
 }
 
 @test "harness: teardown kills a workload still waiting" {
-	local pid
-
 	wl_start harness_selftest
-	pid=$WL_PID
-	pid_alive "$pid"
+	pid_running "$WL_MARK"
 	ckpt_kill_started
-	run pid_alive "$pid"
+	run pid_running "$WL_MARK"
+	assert_failure
+	pid_gone "$WL_MARK"
+}
+
+# A pid another process took reads as the marked one gone; one still there
+# makes a wait for it fail; a bare pid is refused, not read as gone.
+@test "harness: pid marks tell a process from another with its pid" {
+	local mark pid other
+
+	clean_exec sleep 1000 </dev/null >/dev/null 2>&1 &
+	pid=$!
+	mark=$(pid_mark "$pid")
+	ckpt_track_pid "$pid"
+	pid_running "$mark"
+	run pid_gone "$mark"
+	assert_failure
+	run pid_taken_since "$mark"
+	assert_failure
+	# a process left makes the wait for it fail
+	run wait_until 1 pid_gone "$mark"
+	assert_failure
+	# the same pid, started at another time: another process
+	other=$pid:$((${mark#*:} - 1))
+	pid_gone "$other"
+	run pid_running "$other"
+	assert_failure
+	pid_taken_since "$other"
+	pid_taken_since "$pid:-"
+	# a bare pid may be anyone's: refused, not read as gone or alive
+	run pid_gone "$pid"
+	assert_failure
+	assert_output --partial "is not a pid mark"
+	ckpt_kill_started
+	wait_until 10 pid_gone "$mark"
+	run pid_taken_since "$mark"
 	assert_failure
 }
 

@@ -21,11 +21,13 @@
 #
 # Step by step, for tests that look from outside between the steps:
 #     wl_start NAME [ARGS]      # WL_PID is the workload, now waiting
+#                               # (WL_MARK its pid_mark: see "processes")
 #     wl_start_ns "--ipc ..." NAME   # the same in new namespaces (pid 1 there)
 #     ckpt_checkpoint [ARGS]    # bundle in $T/bundle, dump.log in $T
-#     ckpt_restore_bg [ARGS]    # RESTORE_PID; output in $T/restore.{out,err}
+#     ckpt_restore_bg [ARGS]    # RESTORE_PID (RESTORE_MARK); output in
+#                               # $T/restore.{out,err}
 #     wl_go                     # tell the restored workload to check itself
-#                               # (after restore -d, set WL_GO_PID first)
+#                               # (after restore -d, set WL_GO_MARK first)
 #     wl_finish                 # restore's (= workload's) exit 0, last line PASS
 #
 # Processes: every process a helper starts is recorded; teardown stops and
@@ -33,7 +35,8 @@
 # A process a test starts itself in the background must start with fds 0-2
 # only (bats holds pipes of its own, which would be checkpointed with it):
 #     clean_exec sleep 1000 </dev/null >/dev/null 2>&1 &
-#     WL_PID=$!; ckpt_track_pid "$WL_PID" Tests synchronise on FIFOs and exit statuses, never on sleep;
+#     WL_PID=$!; WL_MARK=$(pid_mark "$WL_PID"); ckpt_track_pid "$WL_PID"
+# Tests synchronise on FIFOs and exit statuses, never on sleep;
 # bats' BATS_TEST_TIMEOUT (set by tests/run-tests) bounds every test.
 
 REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
@@ -58,8 +61,11 @@ ckpt_setup()
 {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-test.XXXXXX")
 	WL_PID=
+	WL_MARK=
 	WL_NS_PARENT=
+	WL_NS_PARENT_MARK=
 	RESTORE_PID=
+	RESTORE_MARK=
 	export T
 }
 
@@ -99,6 +105,86 @@ _proc_starttime()
 	# shellcheck disable=SC2086
 	set -- $rest
 	echo "${20}"
+}
+
+# ---- processes by identity ---------------------------------------------------
+# A pid alone does not name a process: pid_max is 32768 on small machines and
+# a run forks tens of thousands, so a pid a test waits on may be handed to an
+# unrelated program meanwhile (the test then hangs or sees "alive" wrongly).
+# A mark, PID:STARTTIME (field 22 of /proc/PID/stat), taken when the pid is
+# first learned, names one process: a pid whose start time differs is
+# another process, and the marked one has exited. The kernel hands out pids
+# in turn, so a pid comes back only after all others were used, never
+# within the 10 ms tick of a start time, except by a restore that asks for
+# it: wait for the old process to be gone before restoring its pid.
+#     mark=$(pid_mark "$pid")      # "PID:-" when PID is already gone
+#     wait_until 10 pid_gone "$mark"
+#     pid_running "$mark" || fail "..."
+
+pid_mark()
+{
+	local start
+
+	start=$(_proc_starttime "$1") || start=-
+	echo "$1:$start"
+}
+
+# pid and start of a mark; a bare pid ends the test: it cannot be checked.
+_mark_split()
+{
+	if [[ ! $1 =~ ^([0-9]+):([0-9]+|-)$ ]]; then
+		echo "\`$1\` is not a pid mark: take one with pid_mark when the pid is learned" >&2
+		exit 1
+	fi
+	pid=${BASH_REMATCH[1]}
+	start=${BASH_REMATCH[2]}
+}
+
+# pid_running MARK: the marked process runs (a zombie does not count).
+pid_running()
+{
+	local pid start stat rest
+
+	_mark_split "$1"
+	{ read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
+	rest=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $rest
+	[[ $1 != Z && ${20} == "$start" ]]
+}
+
+# pid_gone MARK: every thread of the marked process has exited: its pid is
+# free, or another process's, or a zombie with no thread left (a zombie
+# leader whose other threads still run has not exited).
+pid_gone()
+{
+	local pid start stat rest tasks
+
+	_mark_split "$1"
+	[[ $start != - ]] || return 0
+	{ read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 0
+	rest=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $rest
+	[[ ${20} == "$start" ]] || return 0
+	[[ $1 == Z ]] || return 1
+	tasks=(/proc/"$pid"/task/*)
+	((${#tasks[@]} > 1)) || return 0
+	# the threads listed may be of a process that took the pid since
+	[[ $(_proc_starttime "$pid") != "$start" ]]
+}
+
+# pid_taken_since MARK: the pid of MARK is held (running or a zombie) by a
+# process that started after MARK was taken: "PID:-" marks a free pid, so
+# any holder counts. Checks that an action left no process behind on pids
+# it was meant to leave alone, without blaming whoever held them before.
+pid_taken_since()
+{
+	local pid start now
+
+	_mark_split "$1"
+	now=$(_proc_starttime "$pid") || return 1
+	[[ $now != "$start" ]]
 }
 
 # True while PID runs (a zombie does not count).
@@ -262,13 +348,13 @@ ckpt_show_logs()
 # ---- the workload protocol -------------------------------------------------
 
 # wl_start NAME [ARGS...]: start a workload, return once it said "ready".
-# _read_ready FD PID: print the line the workload wrote on its ready FIFO,
-# polling in short reads so that a dead PID is noticed at once. A read that
+# _read_ready FD MARK: print the line the workload wrote on its ready FIFO,
+# polling in short reads so that a dead process (pid_mark) is noticed at once. A read that
 # times out mid-line keeps what it got (bash reads a FIFO byte by byte):
 # collect it, or a line cut in two would never be seen.
 _read_ready()
 {
-	local fd=$1 pid=$2 line= part i
+	local fd=$1 mark=$2 line= part i
 
 	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
 		part=
@@ -277,7 +363,7 @@ _read_ready()
 			return
 		fi
 		line+=$part
-		if ! pid_alive "$pid"; then
+		if ! pid_running "$mark"; then
 			# it may have said ready just before exiting
 			part=
 			read -t 0.1 -u "$fd" part || true
@@ -307,16 +393,17 @@ wl_start()
 		WL_READY=$T/ready WL_GO=$T/go exec "$bin" "$@"
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_PID=$!
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 	# Read-write: opening never blocks, and no EOF when the writer closes.
 	exec {fd}<>"$T/ready"
 	# Short reads so a workload that died is reported at once, not after
 	# the whole timeout.
-	line=$(_read_ready "$fd" "$WL_PID")
+	line=$(_read_ready "$fd" "$WL_MARK")
 	exec {fd}<&-
 	if [[ ${line:-} != ready ]]; then
 		ckpt_show_logs
-		if pid_alive "$WL_PID"; then
+		if pid_running "$WL_MARK"; then
 			fail "workload $name did not say ready within ${WL_TIMEOUT}s"
 		else
 			fail "workload $name exited before saying ready"
@@ -362,9 +449,10 @@ wl_start_ns()
 		WL_READY=$T/ready WL_GO=$T/go exec unshare --fork --pid $flags "$bin" "$@"
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_NS_PARENT=$!
+	WL_NS_PARENT_MARK=$(pid_mark "$WL_NS_PARENT")
 	ckpt_track_pid "$WL_NS_PARENT"
 	exec {fd}<>"$T/ready"
-	line=$(_read_ready "$fd" "$WL_NS_PARENT")
+	line=$(_read_ready "$fd" "$WL_NS_PARENT_MARK")
 	exec {fd}<&-
 	if [[ ${line:-} != ready ]]; then
 		ckpt_show_logs
@@ -378,6 +466,7 @@ wl_start_ns()
 		fail "no workload process under unshare $WL_NS_PARENT"
 		return
 	fi
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 }
 
@@ -403,19 +492,19 @@ wl_native_ns()
 # wl_go: tell the workload it was restored (it is blocked opening $T/go).
 # A non-blocking open for writing succeeds only once a reader waits in
 # open(), so poll that; stop early when the process that should take the go
-# (WL_GO_PID, else RESTORE_PID, else WL_PID) is gone.
+# (the pid_mark WL_GO_MARK, else RESTORE_MARK, else WL_MARK) is gone.
 wl_go()
 {
-	local target=${WL_GO_PID:-${RESTORE_PID:-$WL_PID}}
+	local target=${WL_GO_MARK:-${RESTORE_MARK:-$WL_MARK}}
 
 	_wl_go_sent=0
 	wait_until "$WL_TIMEOUT" _wl_try_go "$target" || true
 	if ((!_wl_go_sent)); then
 		ckpt_show_logs
-		if pid_alive "$target"; then
+		if pid_running "$target"; then
 			fail "nobody opened $T/go within ${WL_TIMEOUT}s"
 		else
-			fail "process $target exited before taking its go"
+			fail "process ${target%%:*} exited before taking its go"
 		fi
 		return
 	fi
@@ -427,7 +516,7 @@ _wl_try_go()
 		_wl_go_sent=1
 		return 0
 	fi
-	! pid_alive "$1"
+	! pid_running "$1"
 }
 
 # Wait for PID (a child of this shell); 0 when it exited 0 and $T/out ends
@@ -450,6 +539,12 @@ ckpt_checkpoint()
 {
 	local a
 
+	# The mark says which process must die: after a restore of WL_PID, the
+	# test takes it again (a mark of the process before would read gone).
+	if ! pid_running "$WL_MARK" || [[ ${WL_MARK%%:*} != "$WL_PID" ]]; then
+		fail "WL_MARK \`$WL_MARK\` names no running process of pid WL_PID $WL_PID"
+		return
+	fi
 	# Bounded: `run` reads the output until EOF, so a hung checkpoint would
 	# hang bats itself, past its own test timeout.
 	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" \
@@ -463,7 +558,7 @@ ckpt_checkpoint()
 	done
 	# The checkpoint killed the workload: be sure it is gone and reaped
 	# before the restore wants its pid back.
-	if ! wait_until 10 pid_exited "$WL_PID"; then
+	if ! wait_until 10 pid_gone "$WL_MARK"; then
 		ckpt_show_logs
 		fail "checkpoint succeeded but workload $WL_PID did not die:" \
 			"$(ls /proc/$WL_PID/task 2>/dev/null | wc -l) threads left"
@@ -480,6 +575,7 @@ ckpt_restore_bg()
 		exec "$CKPT_OCI" restore "$@" "$T/bundle"
 	) </dev/null >"$T/restore.out" 2>"$T/restore.err" &
 	RESTORE_PID=$!
+	RESTORE_MARK=$(pid_mark "$RESTORE_PID")
 	ckpt_track_pid "$RESTORE_PID"
 }
 

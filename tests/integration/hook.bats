@@ -83,12 +83,13 @@ hook()
 }
 
 @test "hook: interval bundles while running, keep 2, each inspects; killed, the newest restores" {
-	local sp n0 seq k v b
+	local sp spm n0 seq k v b
 
 	run_hooked "$ID" "{\"org.ckpt-oci.checkpoint-interval\": \"500ms\",
 		\"org.ckpt-oci.checkpoint-dir\": \"$D\", \"org.ckpt-oci.keep\": \"2\"}"
 	wait_until 30 test -s "$D/supervisor.pid"
 	sp=$(supervisor_pid)
+	spm=$(pid_mark "$sp")
 	ckpt_track_pid "$sp"
 	grep -q "supervisor\[$sp\]: checkpointing \`$ID\` (runc $RUNC_ROOT" "$D/supervisor.log"
 	wait_bundle 1
@@ -100,7 +101,7 @@ hook()
 	wait_bundle 4
 	k=$(ctr_count "$ID")
 	"$RUNC" --root "$RUNC_ROOT" kill "$ID" KILL
-	wait_until 60 pid_exited "$sp"
+	wait_until 60 pid_gone "$spm"
 	grep -q "container init .* exited, stopping" "$D/supervisor.log"
 	"$RUNC" --root "$RUNC_ROOT" delete -f "$ID"
 	[[ ! -e $D/supervisor.pid ]]
@@ -133,12 +134,13 @@ hook()
 }
 
 @test "hook: poststop stops the supervisor, the container keeps running" {
-	local sp n state
+	local sp spm n state
 
 	run_hooked "$ID" "{\"org.ckpt-oci.checkpoint-interval\": \"1s\",
 		\"org.ckpt-oci.checkpoint-dir\": \"$D\"}"
 	wait_until 30 test -s "$D/supervisor.pid"
 	sp=$(supervisor_pid)
+	spm=$(pid_mark "$sp")
 	ckpt_track_pid "$sp"
 	wait_bundle 1
 	# as at `runc delete`: no pid, status stopped, which names the stage
@@ -149,7 +151,7 @@ hook()
 	hook "" "$state"
 	assert_success
 	assert_output ""
-	pid_exited "$sp"
+	pid_gone "$spm"
 	grep -q "supervisor\[$sp\]: Terminated from pid" "$D/supervisor.log"
 	grep -q "hook poststop: container \`$ID\` stopped: supervisor $sp stopped" \
 		"$D/supervisor.log"
@@ -164,7 +166,7 @@ hook()
 }
 
 @test "hook: a checkpoint process told to stop at a ptrace call rolls back, the container runs on" {
-	local sp n pid
+	local sp spm n pid
 
 	# its own SIGTERM at the 20th ptrace call: the tree seized and frozen
 	HOOK_ENV=CKPT_OCI_FAULT=kill-self:TERM:20
@@ -172,6 +174,7 @@ hook()
 		\"org.ckpt-oci.checkpoint-dir\": \"$D\"}"
 	wait_until 30 test -s "$D/supervisor.pid"
 	sp=$(supervisor_pid)
+	spm=$(pid_mark "$sp")
 	ckpt_track_pid "$sp"
 	wait_until 60 grep -q "interrupted by SIGTERM" "$D/supervisor.log" ||
 		fail "no rolled back checkpoint: $(cat "$D/supervisor.log")"
@@ -179,7 +182,7 @@ hook()
 	# every tick tries again (and is stopped again): the supervisor is
 	# stopped first, so no checkpoint is under way while the state is read
 	kill -TERM "$sp"
-	wait_until 30 pid_exited "$sp"
+	wait_until 30 pid_gone "$spm"
 	# running (runc says paused if its cgroup is frozen), no lock, counting
 	[[ $(ctr_status "$ID") == running ]]
 	pid=$(ctr_pid "$ID")
@@ -205,7 +208,7 @@ hook()
 }
 
 @test "hook: runtime root from annotations, one supervisor per DIR, the log rotates" {
-	local sp anns state
+	local sp spm anns state
 
 	# a log past 4 MiB moves to supervisor.log.1 after the next checkpoint
 	mkdir -p "$D"
@@ -217,6 +220,7 @@ hook()
 	run_hooked "$ID" "$anns"
 	wait_until 30 test -s "$D/supervisor.pid"
 	sp=$(supervisor_pid)
+	spm=$(pid_mark "$sp")
 	ckpt_track_pid "$sp"
 	wait_bundle 2
 	[[ $(stat -c %s "$D/supervisor.log.1") -gt $((4 << 20)) ]]
@@ -229,19 +233,20 @@ hook()
 	hook poststart "$state"
 	assert_success
 	assert_output "ckpt-oci hook: container \`$ID\`: no checkpoints: supervisor: $D is in use by supervisor $sp"
-	pid_alive "$sp"
+	pid_running "$spm"
 	"$RUNC" --root "$RUNC_ROOT" delete -f "$ID"
-	wait_until 60 pid_exited "$sp"
+	wait_until 60 pid_gone "$spm"
 }
 
 @test "hook: under crun, the hook finds crun and its root from its parent" {
-	local sp
+	local sp spm
 
 	ctr_crun_setup
 	run_hooked "$ID" "{\"org.ckpt-oci.checkpoint-interval\": \"500ms\",
 		\"org.ckpt-oci.checkpoint-dir\": \"$D\"}"
 	wait_until 30 test -s "$D/supervisor.pid"
 	sp=$(supervisor_pid)
+	spm=$(pid_mark "$sp")
 	ckpt_track_pid "$sp"
 	grep -q "supervisor\[$sp\]: checkpointing \`$ID\` (crun $RUNC_ROOT, init " \
 		"$D/supervisor.log"
@@ -249,7 +254,7 @@ hook()
 	run "$CKPT_OCI" inspect "$D/latest"
 	assert_success
 	"$RUNC" --root "$RUNC_ROOT" kill "$ID" KILL
-	wait_until 60 pid_exited "$sp"
+	wait_until 60 pid_gone "$spm"
 }
 
 # ---- the hook run by hand: one line on stderr, exit 0 -----------------------

@@ -37,7 +37,6 @@ teardown()
 {
 	[[ -n ${RUNC_ROOT:-} ]] && ctr_teardown
 	[[ -n ${ETC_SOCK:-} ]] && rm -f "$ETC_SOCK"
-	[[ -n ${VICTIM_PID:-} ]] && kill "$VICTIM_PID" 2>/dev/null
 	ckpt_teardown
 }
 
@@ -121,6 +120,8 @@ victim_socket()
 s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
 open(sys.argv[1]+".up","w").close(); signal.pause()' "$1" </dev/null >/dev/null 2>&1 &
 	VICTIM_PID=$!
+	VICTIM_MARK=$(pid_mark "$VICTIM_PID")
+	ckpt_track_pid "$VICTIM_PID"
 	wait_until 10 test -e "$1.up"
 }
 
@@ -163,7 +164,7 @@ process_bundle()
 	attack files.json "(.unix[] | select(.state == 10)).name = \"$(sun_hex "$victim")\""
 	refused_by_mac
 	assert_equal "$(snap "$victim" "$T")" "$before"
-	kill -0 "$VICTIM_PID"
+	pid_running "$VICTIM_MARK"
 	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$victim"
 }
 
@@ -408,9 +409,10 @@ wl_start_nobody()
 			--clear-groups "$WL_BIN/$name" "$@"
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_PID=$!
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 	exec {fd}<>"$T/ready"
-	line=$(_read_ready "$fd" "$WL_PID")
+	line=$(_read_ready "$fd" "$WL_MARK")
 	exec {fd}<&-
 	[[ ${line:-} == ready ]] || fail "workload $name as nobody did not say ready"
 }
@@ -494,7 +496,7 @@ pids_gone()
 	attack files.json "(.unix[] | select(.state == 10)).name = \"$(sun_hex "$victim")\""
 	refused_unauth "bind unix socket to \`$victim\`: a socket file is there that is not the socket file checkpointed .*: left alone$"
 	assert_equal "$(snapt "$victim" "$T/host")" "$before"
-	kill -0 "$VICTIM_PID"
+	pid_running "$VICTIM_MARK"
 	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$victim"
 }
 

@@ -184,6 +184,7 @@ restore_pass()
 	ckpt_track_pid "$reader"
 	wait_until 10 pgrep -x -P $$ sleep >/dev/null || fail "sleep did not start"
 	WL_PID=$(pgrep -x -P $$ sleep)
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 	ckpt_checkpoint || return
 	inspect_ok

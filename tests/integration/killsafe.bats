@@ -313,7 +313,7 @@ ks_no_restored_process()
 }
 
 @test "killsafe: a killed restore leaves no cgroup, runtime state or process after the next command" {
-	local n pid
+	local n pid mark
 
 	ctr_run_counter ks2
 	checkpoint -o "$T/ckpt" ks2
@@ -324,9 +324,9 @@ ks_no_restored_process()
 	[[ $output =~ ptrace\ calls:\ ([0-9]+) ]] || fail "no count in: $output"
 	KS_COUNT=${BASH_REMATCH[1]}
 	echo "# ptrace calls of a container restore: $KS_COUNT" >&3
-	pid=${lines[-1]}
+	mark=$(pid_mark "${lines[-1]}")
 	"$RUNC" --root "$RUNC_ROOT" kill ks2 KILL
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 	"$RUNC" --root "$RUNC_ROOT" delete ks2
 	for n in $(ks_points "$KS_COUNT"); do
 		for sig in $(ks_signals restore); do
@@ -335,8 +335,9 @@ ks_no_restored_process()
 				"$T/ckpt"
 			if [[ $status -eq 0 ]]; then
 				# past its last call: restored; take it away again
+				mark=$(pid_mark "${lines[-1]}")
 				"$RUNC" --root "$RUNC_ROOT" kill ks2 KILL
-				wait_until 10 pid_exited "${lines[-1]}"
+				wait_until 10 pid_gone "$mark"
 				"$RUNC" --root "$RUNC_ROOT" delete ks2
 				continue
 			fi
@@ -414,10 +415,11 @@ ks_tree_kill()
 }
 
 @test "killsafe: a killed checkpoint worker's changes are undone by ckpt-oci recover" {
-	local n pid
+	local n pid mark
 
 	ctr_run_counter ks1
 	pid=$(ctr_pid ks1)
+	mark=$(pid_mark "$pid")
 	ks_count --root "$RUNC_ROOT" -o "$T/full" --leave-running ks1
 	rm -rf "$T/full"
 	for n in $(ks_points "$KS_COUNT"); do
@@ -437,7 +439,7 @@ ks_tree_kill()
 		! compgen -G "/run/ckpt-oci/tree-$pid-*.lock" >/dev/null ||
 			fail "call $n: the tree's lock file is left"
 		# the tree itself may be harmed (its tracer died inside a remote call)
-		pid_alive "$pid" || break
+		pid_running "$mark" || break
 		ks_no_lock "$pid" "call $n"
 	done
 }

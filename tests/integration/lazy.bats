@@ -46,7 +46,7 @@ pass_in_out()
 	assert_success
 	[[ $output == "$WL_PID" ]]
 	ckpt_track_pid "$WL_PID"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	wait_until 60 pass_in_out || { ckpt_show_logs; fail "no PASS from the workload"; }
 	wait_until 30 lazy_done
 }
@@ -107,6 +107,7 @@ docs_only()
 		exec "$CKPT_OCI" restore --lazy --page-server "$PS_ADDR" "$T/docs"
 	) </dev/null >"$T/restore.out" 2>"$T/restore.err" &
 	RESTORE_PID=$!
+	RESTORE_MARK=$(pid_mark "$RESTORE_PID")
 	ckpt_track_pid "$RESTORE_PID"
 	wl_go || return
 	wl_finish || return

@@ -87,14 +87,16 @@ wl_start_node_a()
 			unshare --fork --pid --mount-proc "$WL_BIN/migrate_ts" 64
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_NS_PARENT=$!
+	WL_NS_PARENT_MARK=$(pid_mark "$WL_NS_PARENT")
 	ckpt_track_pid "$WL_NS_PARENT"
 	exec {fd}<>"$T/ready"
-	line=$(_read_ready "$fd" "$WL_NS_PARENT")
+	line=$(_read_ready "$fd" "$WL_NS_PARENT_MARK")
 	exec {fd}<&-
 	[[ ${line:-} == ready ]] || { cat "$T/out"; fail "migrate_ts did not say ready"; return; }
 	WL_PID=$(cat /proc/"$WL_NS_PARENT"/task/*/children 2>/dev/null)
 	WL_PID=${WL_PID// /}
 	[[ -n $WL_PID ]] || { fail "no workload under unshare"; return; }
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 }
 
@@ -119,10 +121,11 @@ migrate_roundtrip()
 	wait "$RECV_PID" || { cat "$T/recv.err"; fail "receiver failed"; return; }
 	root=$(tail -n 1 "$T/recv.out")
 	[[ $root -gt 0 ]] || fail "receiver printed no root pid: $root"
+	WL_GO_MARK=$(pid_mark "$root")
 	ckpt_track_pid "$root"
 	# the old tree is gone: only the new one runs
-	wait_until 10 pid_exited "$WL_PID"
-	WL_GO_PID=$root wl_go || return
+	wait_until 10 pid_gone "$WL_MARK"
+	wl_go || return
 	wait_until 60 out_pass || { tail "$T/out" "$T"/nodeB/*.log; fail "no PASS from node B"; }
 	grep -q "max gap" "$T/out"
 }
@@ -206,7 +209,7 @@ os._exit(1)'
 	assert_failure
 	assert_output --regexp "migrate: .*(Broken pipe|Connection reset|went away)"
 	# the tree ran on: still here, and it sees all its memory
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 	[[ -z $(ls "$T"/nodeA/*/bundle 2>/dev/null) ]]
 	wl_go || return
 	wait_until 60 out_pass || { tail "$T/out"; fail "the original tree did not pass"; }
@@ -219,7 +222,7 @@ os._exit(1)'
 		-w "$T/nodeA" --pre-copy 3
 	assert_failure
 	assert_output --regexp "migrate: pre-copy to .*(Broken pipe|Connection reset|went away)"
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 	# no bundle, no pre-dump left on node A
 	[[ -z $(ls -d "$T"/nodeA/*/bundle "$T"/nodeA/*/pre-* 2>/dev/null) ]]
 	wl_go || return
@@ -243,7 +246,7 @@ os._exit(1)'
 	# pre-1 it took is removed again, the earlier pre-2 untouched
 	[[ $(ls "$T/nodeB") == pre-2 ]] || fail "left on node B: $(ls "$T/nodeB")"
 	[[ $(cat "$T/nodeB/pre-2/mark") == earlier ]]
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 	wl_go || return
 	wait_until 60 out_pass || { tail "$T/out"; fail "the original tree did not pass"; }
 }
@@ -297,7 +300,7 @@ _rootfs_count_above()
 }
 
 @test "migrate CONTAINER: a runc container moves to node B and counts on from where it was" {
-	local id=mig$$ idb=mig$$b pid n b0 rootfs_b=$T/rootfs-b
+	local id=mig$$ idb=mig$$b pid mark n b0 rootfs_b=$T/rootfs-b
 
 	ctr_node_a "$id" || return
 	# node B has its own copy of the image; the changes come in the stream
@@ -316,6 +319,7 @@ _rootfs_count_above()
 	json_summary_ok 8 || return
 	wait "$RECV_PID" || { cat "$T/recv.err"; fail "receiver failed"; return; }
 	pid=$(tail -n 1 "$T/recv.out")
+	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	# node A's runtime knows it no more; node B's runs it
 	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]] || fail "still on node A"
@@ -331,7 +335,7 @@ _rootfs_count_above()
 	# node A keeps no bundle
 	[[ -z $(ls "$T/nodeA") ]] || fail "left on node A: $(ls -R "$T/nodeA")"
 	"$RUNC" --root "$RUNC_ROOT_B" delete -f "$idb"
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 }
 
 # A counter that forks nothing once started (a lazy restore from a page
@@ -340,7 +344,7 @@ _rootfs_count_above()
 CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); echo $i >/tmp/count; read -t 0.1 x <>/tmp/tick; done'
 
 @test "migrate CONTAINER --lazy: it counts on node B while its pages come from node A" {
-	local id=mig$$ idb=mig$$b pid n b0 rootfs_b=$T/rootfs-b
+	local id=mig$$ idb=mig$$b pid mark n b0 rootfs_b=$T/rootfs-b
 
 	ctr_setup
 	RUNC_ROOT_B=$T/runc-b
@@ -362,6 +366,7 @@ CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); echo $i >/tmp
 	json_summary_ok 8 --lazy || return
 	wait "$RECV_PID" || { cat "$T/recv.err"; fail "receiver failed"; return; }
 	pid=$(tail -n 1 "$T/recv.out")
+	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	wait_until 30 grep -q "every page back" "$T/nodeB/lazy-pages.log" || fail "pages not all back"
 	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]] || fail "still on node A"
@@ -371,7 +376,7 @@ CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); echo $i >/tmp
 	((n >= 3 && b0 >= n)) || fail "node B's counter at $b0, node A's stopped at $n"
 	wait_until 20 _rootfs_count_above "$rootfs_b" "$((b0 + 2))" || fail "node B does not count"
 	"$RUNC" --root "$RUNC_ROOT_B" delete -f "$idb"
-	wait_until 10 pid_exited "$pid"
+	wait_until 10 pid_gone "$mark"
 }
 
 # Node A's container runs and counts, unfrozen, without a network lock;

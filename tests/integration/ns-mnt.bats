@@ -134,12 +134,13 @@ _deleted_bind_ready()
 	ckpt_track_pid "$WL_NS_PARENT"
 	wait_until 20 _deleted_bind_ready
 	WL_PID=${WL_PID// /}
+	WL_MARK=$(pid_mark "$WL_PID")
 	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
 	assert_failure
 	assert_equal "${#lines[@]}" 1
 	assert_output --partial "mount \`$T/root/g\`: its source \`/f//deleted\` (tmpfs) was deleted"
 	[[ ! -e $T/bundle ]]
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 }
 
 # fd_shared_mntns: a file shared by two fds and two processes exists only on

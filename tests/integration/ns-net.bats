@@ -57,11 +57,12 @@ wl_start_netns()
 			unshare --fork --pid "$WL_BIN/$name" "$@"
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_NS_PARENT=$!
+	WL_NS_PARENT_MARK=$(pid_mark "$WL_NS_PARENT")
 	ckpt_track_pid "$WL_NS_PARENT"
 	exec {fd}<>"$T/ready"
 	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
 		read -t 0.1 -u "$fd" line && break
-		pid_alive "$WL_NS_PARENT" || break
+		pid_running "$WL_NS_PARENT_MARK" || break
 	done
 	exec {fd}<&-
 	if [[ ${line:-} != ready ]]; then
@@ -71,6 +72,7 @@ wl_start_netns()
 	fi
 	WL_PID=$(cat /proc/"$WL_NS_PARENT"/task/*/children 2>/dev/null)
 	WL_PID=${WL_PID// /}
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 }
 
@@ -85,6 +87,7 @@ client_start()
 			"$WL_BIN/ns_net_tcp_echo" client "$@"
 	) </dev/null >"$T/client.out" 2>&1 &
 	CLIENT_PID=$!
+	CLIENT_MARK=$(pid_mark "$CLIENT_PID")
 	ckpt_track_pid "$CLIENT_PID"
 }
 
@@ -94,7 +97,7 @@ client_wait_ready()
 	exec {fd}<>"$T/cready"
 	for ((i = 0; i < WL_TIMEOUT * 10; i++)); do
 		read -t 0.1 -u "$fd" line && break
-		pid_alive "$CLIENT_PID" || break
+		pid_running "$CLIENT_MARK" || break
 	done
 	exec {fd}<&-
 	[[ ${line:-} == ready ]] || fail "client did not say ready: $(cat "$T/client.out")"
@@ -102,7 +105,7 @@ client_wait_ready()
 
 _client_try_go()
 {
-	echo go | dd of="$T/cgo" oflag=nonblock status=none 2>/dev/null || ! pid_alive "$CLIENT_PID"
+	echo go | dd of="$T/cgo" oflag=nonblock status=none 2>/dev/null || ! pid_running "$CLIENT_MARK"
 }
 
 client_finish()
@@ -321,6 +324,7 @@ host_client_start()
 		WL_READY=$T/cready WL_GO=$T/cgo exec "$WL_BIN/net_tcp_host_lock" client "$@"
 	) </dev/null >"$T/client.out" 2>&1 &
 	CLIENT_PID=$!
+	CLIENT_MARK=$(pid_mark "$CLIENT_PID")
 	ckpt_track_pid "$CLIENT_PID"
 }
 

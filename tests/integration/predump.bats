@@ -18,7 +18,7 @@ predump()
 		"$CKPT_OCI" checkpoint --pid "$WL_PID" --pre-dump -o "$out" "$@"
 	[[ $status -eq 0 ]] || ckpt_show_logs
 	assert_success || return
-	pid_alive "$WL_PID" || fail "the pre-dump stopped the workload"
+	pid_running "$WL_MARK" || fail "the pre-dump stopped the workload"
 }
 
 _no_track_state() { ! ls /run/ckpt-oci/track-"$WL_PID"-*.json >/dev/null 2>&1; }
@@ -127,7 +127,7 @@ refs()
 	run -1 clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" --parent "$T/b1" -o "$T/bundle"
 	assert_output "ckpt-oci: checkpoint $WL_PID: parent \`$T/b1\` is not the last pre-dump of this tree: dirty-page tracking restarted since"
 	[ ! -e "$T/bundle" ]
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 }
 
 @test "predump: restore refuses a chain whose parent is gone or altered, in one line" {

@@ -159,5 +159,5 @@ flip_at()
 	run -1 "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle" --encrypt "$T/loose"
 	assert_output --partial "must be ours and 0600"
 	[ ! -e "$T/bundle" ]
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 }

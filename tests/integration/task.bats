@@ -25,7 +25,7 @@ load helpers
 @test "task: stopped children stay stopped after a checkpoint with --leave-running" {
 	wl_start stopped
 	ckpt_checkpoint --leave-running
-	pid_alive "$WL_PID"
+	pid_running "$WL_MARK"
 	wl_go
 	_wl_wait_pass "$WL_PID" "stopped after a checkpoint with --leave-running"
 }
@@ -43,9 +43,9 @@ load helpers
 	ckpt_checkpoint
 	ckpt_restore_bg -d --pid-file "$T/pid"
 	wait "$RESTORE_PID"
-	WL_GO_PID=$(cat "$T/pid")
+	WL_GO_MARK=$(pid_mark "$(cat "$T/pid")")
 	wl_go
-	wait_until "$WL_TIMEOUT" pid_exited "$WL_GO_PID"
+	wait_until "$WL_TIMEOUT" pid_gone "$WL_GO_MARK"
 	run tail -n 1 "$T/out"
 	assert_output PASS
 }
@@ -78,9 +78,11 @@ load helpers
 	done
 }
 
+# PID runs and is a fork of the restore: its command line says which
+# process it is (no mark could: the restore made it).
 _restore_fork_alive()
 {
-	pid_alive "$1" && grep -aqs -- "$T/bundle" "/proc/$1/cmdline"
+	pid_running "$(pid_mark "$1")" && grep -aqs -- "$T/bundle" "/proc/$1/cmdline"
 }
 
 @test "task: audit loginuid of a process, a thread and a child (dynamic)" {

@@ -16,7 +16,7 @@ load helpers
 @test "tty: --leave-running leaves the pty as it was (queues drained and put back)" {
 	wl_start fd_pty || return
 	ckpt_checkpoint --leave-running || return
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_pty after the checkpoint"
 }
 
@@ -38,9 +38,9 @@ load helpers
 	assert_failure
 	assert_output --regexp "pty [0-9]+: its foreground process group [0-9]+ has no leader in the tree"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_pty orphan-fg after the failed checkpoint"
 }
 
@@ -60,7 +60,7 @@ load helpers
 @test "tty: --leave-running leaves the output stopped" {
 	wl_start fd_pty stopped-ixon || return
 	ckpt_checkpoint --leave-running || return
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_pty stopped-ixon after the checkpoint"
 }
 
@@ -70,9 +70,9 @@ load helpers
 	assert_failure
 	assert_output --regexp "pty [0-9]+: a packet-mode status byte waits to be read on the master"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_pty pkt-status after the failed checkpoint"
 }
 
@@ -89,8 +89,8 @@ load helpers
 	assert_failure
 	assert_output --regexp "unsupported fd [0-9]+ \(terminal 4:1 at \`/tmp/ckpt-wl-vt-[0-9]+ \(deleted\)\`, which is not that device in the task's root\) in pid [0-9]+"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
-	pid_alive "$WL_PID" || fail "the tree did not survive"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$WL_PID/status" || fail "still traced"
-	WL_GO_PID=$WL_PID wl_go || return
+	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_PID" "fd_console removed after the failed checkpoint"
 }

@@ -89,9 +89,10 @@ refused_after_made()
 			--clear-groups "$WL_BIN/bigmem" 64
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_PID=$!
+	WL_MARK=$(pid_mark "$WL_PID")
 	ckpt_track_pid "$WL_PID"
 	exec {fd}<>"$T/ready"
-	line=$(_read_ready "$fd" "$WL_PID")
+	line=$(_read_ready "$fd" "$WL_MARK")
 	exec {fd}<&-
 	[[ ${line:-} == ready ]] || fail "bigmem as nobody did not say ready"
 	ckpt_checkpoint || return
