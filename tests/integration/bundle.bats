@@ -132,17 +132,22 @@ edit()
 	"$MKBUNDLE" --reseal "$T/bundle"
 }
 
-# restore_refused MSG: one line with MSG, exit 1, and no pid of the tree in use.
+# restore_refused MSG: one line with MSG, exit 1, and no pid of the tree
+# taken by a process born since the restore began (one that held it before
+# is not the restore's).
 restore_refused()
 {
-	local pid
+	local pid marks=() m
 
+	for pid in $PIDS; do
+		marks+=("$(pid_mark "$pid")")
+	done
 	run -1 clean_exec timeout -k 5 60 "$CKPT_OCI" restore "$T/bundle"
 	assert_output --partial "$1"
 	assert_output --regexp '^ckpt-oci: restore: '
 	[ "${#lines[@]}" -eq 1 ] || fail "more than one line: $output"
-	for pid in $PIDS; do
-		! kill -0 "$pid" 2>/dev/null || fail "pid $pid exists after a refused restore"
+	for m in "${marks[@]}"; do
+		! pid_taken_since "$m" || fail "pid ${m%%:*} exists after a refused restore"
 	done
 }
 

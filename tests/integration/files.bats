@@ -150,25 +150,39 @@ load helpers
 # leave no process of the tree behind.
 files_tamper()
 {
-	local filter=$1 doc=$2
+	local filter=$1 doc=$2 marks
 
 	rm -rf "$T/evil"
 	cp -a "$T/bundle" "$T/evil"
 	jq "$filter" "$T/bundle/$doc" >"$T/evil/$doc" || return
 	"$(dirname "$CKPT_OCI")/tests/unit/mkbundle" --reseal "$T/evil" || return
+	marks=$(files_tree_marks)
 	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore "$T/evil"
 	assert_failure || return
-	files_tree_gone
+	files_tree_gone "$marks"
 }
 
-# No pid of the bundle's tree is in use when the failed restore has
-# returned: neither alive nor a zombie waiting for a late reaper.
-files_tree_gone()
+# The pid_mark of each pid of the bundle's tree, now.
+files_tree_marks()
 {
 	local p
 
 	for p in $(jq '.tasks[].pid' "$T/bundle/pstree.json"); do
-		[[ ! -e /proc/$p ]] ||
+		pid_mark "$p"
+	done
+}
+
+# files_tree_gone MARKS: no pid of the bundle's tree is taken by a process
+# born since MARKS (files_tree_marks before the restore), alive or a zombie
+# waiting for a late reaper: the failed restore left nothing. A program that
+# held such a pid before is not the restore's (the checkpoint freed them).
+files_tree_gone()
+{
+	local m p
+
+	for m in $1; do
+		p=${m%%:*}
+		! pid_taken_since "$m" ||
 			fail "pid $p of the tree is left: $(grep -E '^(State|PPid):' "/proc/$p/status" | tr -s '\t\n' '  ')"
 	done
 }

@@ -350,14 +350,27 @@ ks_no_restored_process()
 
 # ---- a tree's restore, killed: nothing of the tree left, its pids free -----
 
-# No pid of $T/bundle's tree is in use (alive, or a zombie nobody reaped).
-ks_tree_gone()
+# Mark the pids of $T/bundle's tree (KS_PIDS) before a restore: KS_MARKS.
+ks_tree_mark()
 {
 	local p
 
-	KS_LEFT=
+	KS_MARKS=
 	for p in $KS_PIDS; do
-		[[ -e /proc/$p ]] && KS_LEFT+=" $p"
+		KS_MARKS+=" $(pid_mark "$p")"
+	done
+}
+
+# No pid of $T/bundle's tree is in use by a process born since ks_tree_mark
+# (alive, or a zombie nobody reaped). A program that held one before the
+# restore is not the restore's: the pids were free after the checkpoint.
+ks_tree_gone()
+{
+	local m
+
+	KS_LEFT=
+	for m in $KS_MARKS; do
+		pid_taken_since "$m" && KS_LEFT+=" ${m%%:*}"
 	done
 	[[ -z $KS_LEFT ]]
 }
@@ -365,10 +378,10 @@ ks_tree_gone()
 # Take a restored tree (-d) away again: every task of it, by pid.
 ks_tree_kill()
 {
-	local p
+	local m
 
-	for p in $KS_PIDS; do
-		kill -KILL "$p" 2>/dev/null || true
+	for m in $KS_MARKS; do
+		! pid_taken_since "$m" || kill -KILL "${m%%:*}" 2>/dev/null || true
 	done
 	wait_until 10 ks_tree_gone || fail "$1: the restored tree did not go: $KS_LEFT"
 }
@@ -380,6 +393,7 @@ ks_tree_kill()
 	ckpt_checkpoint || return
 	KS_PIDS=$(jq '.tasks[].pid' "$T/bundle/pstree.json")
 	nthreads=$(jq '[.tasks[].threads[]] | length' "$T/bundle/pstree.json")
+	ks_tree_mark
 	run clean_exec env CKPT_OCI_FAULT=count timeout -k 5 "$CKPT_TIMEOUT" \
 		"$CKPT_OCI" restore -d "$T/bundle"
 	assert_success
@@ -391,6 +405,7 @@ ks_tree_kill()
 			# the last calls detach the tree: killed there, what was
 			# released runs (SIGTERM there is too late and ignored)
 			[[ $sig == KILL ]] && ((n > KS_COUNT - nthreads)) && continue
+			ks_tree_mark
 			run clean_exec env CKPT_OCI_FAULT="kill-self:$sig:$n" \
 				timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d "$T/bundle"
 			if [[ $status -eq 0 ]]; then

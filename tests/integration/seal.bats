@@ -46,13 +46,14 @@ EOF
 # Restore must fail at once with one line containing $1, the workload not back.
 refused()
 {
-	local want=$1
+	local want=$1 before
 	shift
+	before=$(pid_mark "$WL_PID")
 	run -1 clean_exec timeout 60 "$CKPT_OCI" restore "$@" "$T/bundle"
 	assert_output --partial "$want"
 	assert_output --regexp '^ckpt-oci: restore: '
 	[ "${#lines[@]}" -eq 1 ]
-	! pid_alive "$WL_PID"
+	! pid_taken_since "$before"
 }
 
 flip_at()

@@ -41,6 +41,9 @@ flip()
 # WL_PID, after the tree was made, before it ran.
 refused_after_made()
 {
+	local before
+
+	before=$(pid_mark "$WL_PID")
 	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore "$@" "$T/bundle"
 	assert_failure
 	assert_output --partial "pages-$WL_PID.img: checksum mismatch: corrupt bundle"
@@ -51,7 +54,7 @@ refused_after_made()
 	if grep -q "restored 1 tasks" "$T/restore.log"; then
 		fail "the tree was released"
 	fi
-	wait_until 10 pid_exited "$WL_PID" || fail "task $WL_PID is left"
+	wait_until 10 eval '! pid_taken_since "$before"' || fail "task $WL_PID is left"
 	! echo go | dd of="$T/go" oflag=nonblock status=none 2>/dev/null ||
 		fail "the workload ran: it opened its go"
 	[[ $(tail -n 1 "$T/out") != PASS ]]
