@@ -79,6 +79,9 @@ load helpers
 	run pid_gone "$pid"
 	assert_failure
 	assert_output --partial "is not a pid mark"
+	run pid_alive "$pid"
+	assert_failure
+	assert_output --partial "use pid_running MARK"
 	ckpt_kill_started
 	wait_until 10 pid_gone "$mark"
 	run pid_taken_since "$mark"

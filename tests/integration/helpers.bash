@@ -187,24 +187,18 @@ pid_taken_since()
 	[[ $now != "$start" ]]
 }
 
-# True while PID runs (a zombie does not count).
+# The bare-pid checks are gone: each would read as false, and under `!` a
+# test that must fail would pass.
 pid_alive()
 {
-	local stat rest
-
-	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-	rest=${stat##*) }
-	[[ ${rest:0:1} != Z ]]
+	echo "pid_alive $*: a bare pid may be another process's: use pid_running MARK" >&2
+	exit 1
 }
 
-# True once every thread of PID has exited (a zombie leader whose other
-# threads still run has not).
 pid_exited()
 {
-	local tasks=(/proc/"$1"/task/*)
-
-	[[ ! -e /proc/$1 ]] && return 0
-	! pid_alive "$1" && ((${#tasks[@]} <= 1))
+	echo "pid_exited $*: a bare pid may be another process's: use pid_gone MARK" >&2
+	exit 1
 }
 
 # Stop PID, then its descendants, so nothing forks while the tree is listed.
