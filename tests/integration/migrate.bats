@@ -76,7 +76,9 @@ out_pass()
 
 # The workload runs on node A: its network namespace, a pid namespace of its
 # own. (nsenter --net, not ip netns exec: that one mounts a /sys without
-# the cgroup hierarchies a checkpoint reads.)
+# the cgroup hierarchies a checkpoint reads.) Its mount namespace is a copy
+# of the host's: own-mounts.sh drops what other tests had mounted then (their
+# named network namespaces), else node B's restore wants their sources.
 wl_start_node_a()
 {
 	local fd line
@@ -84,7 +86,8 @@ wl_start_node_a()
 	(
 		_close_fds
 		WL_READY=$T/ready WL_GO=$T/go exec nsenter --net="/run/netns/$NS_A" \
-			unshare --fork --pid --mount-proc "$WL_BIN/migrate_ts" 64
+			unshare --fork --pid --mount-proc \
+			"$BATS_TEST_DIRNAME/own-mounts.sh" "$T" "$WL_BIN/migrate_ts" 64
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_NS_PARENT=$!
 	WL_NS_PARENT_MARK=$(pid_mark "$WL_NS_PARENT")
