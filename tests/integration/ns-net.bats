@@ -168,6 +168,29 @@ dump_log_lock()
 	wl_finish
 }
 
+# The FIN states with the peer outside the tree, in another namespace.
+_tcp_fin_outside()
+{
+	net_pair || return
+	client_start 10.201.0.1 7000 "$1" || return
+	wl_start_netns "$NS_SRV" ns_net_tcp_echo server 7000 "$1" || return
+	client_wait_ready || return
+	ckpt_checkpoint --tcp-established || return
+	srv_netns_gone || return
+	ckpt_restore_bg || return
+	wl_go || return
+	client_finish || { ckpt_show_logs; return 1; }
+	wl_finish
+}
+
+@test "net: TCP peer outside the tree shut down first: restored in CLOSE_WAIT, every byte both ways" {
+	_tcp_fin_outside peer_fin
+}
+
+@test "net: TCP shut down with bytes not sent to a peer outside the tree: restored in FIN_WAIT1" {
+	_tcp_fin_outside our_fin
+}
+
 @test "net: --leave-running with a TCP connection: locked during the dump, the peer goes on" {
 	net_pair || return
 	ip netns exec "$NS_SRV" nft add table inet ckpt_t

@@ -2,8 +2,8 @@
  * ns_net_tcp_echo - an established TCP connection kept across checkpoint
  * and restore (--tcp-established) without losing or duplicating a byte.
  *
- *   ns_net_tcp_echo server PORT          the workload (inside the tree)
- *   ns_net_tcp_echo client ADDR PORT     the peer, outside the tree
+ *   ns_net_tcp_echo server PORT [MODE]        the workload (inside the tree)
+ *   ns_net_tcp_echo client ADDR PORT [MODE]   the peer, outside the tree
  *
  * Before the checkpoint the client sends HALF bytes the server leaves
  * unread, and the server writes until its send queue is full (the client
@@ -13,7 +13,16 @@
  * byte of its stream against a pattern that depends on the position.
  * The server's connection carries socket, TCP and IP options (keepalive
  * times, user timeout, congestion control, priority, mark, TOS, TTL),
- * read back after restore.
+ * read back after restore. MODE (the same on both ends):
+ *
+ *   peer_fin   the client shuts down after its first HALF, before the
+ *              checkpoint: the server is in CLOSE_WAIT (the peer outside
+ *              in FIN_WAIT2) with those bytes and the FIN unread; after
+ *              restore it reads them and the end, then sends the rest
+ *   our_fin    the server queues SHUT_BYTES (more than the client's window
+ *              takes) and shuts down before the checkpoint: FIN_WAIT1, its
+ *              FIN behind bytes not sent; the client sends HALF more after
+ *              restore as usual and reads exactly SHUT_BYTES, then the end
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,8 +37,27 @@
 
 #include "wl.h"
 
-#define HALF  50000
-#define TOTAL (1 << 20)
+#define HALF	   50000
+#define TOTAL	   (1 << 20)
+#define SHUT_BYTES 200000
+
+static enum { PLAIN, PEER_FIN, OUR_FIN } mode;
+
+static int tcp_state(int sk)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	return getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0 ? -1 : ti.tcpi_state;
+}
+
+/* Until sk is in state want (ten seconds at most): 0, or -1. */
+static int wait_state(int sk, int want)
+{
+	for (int i = 0; i < 1000 && tcp_state(sk) != want; i++)
+		poll(NULL, 0, 10);
+	return tcp_state(sk) == want ? 0 : -1;
+}
 
 static unsigned char pat_c(size_t i)
 {
@@ -153,15 +181,44 @@ static int server(int port)
 	/* every byte of the first half has arrived, none is read */
 	if (recv(sk, peek, HALF, MSG_PEEK | MSG_WAITALL) != HALF)
 		return wl_fail("peek the first half: %m");
-	if (send_pat(sk, &sent, TOTAL, pat_s, MSG_DONTWAIT) < 0)
+	if (mode == PEER_FIN && wait_state(sk, TCP_CLOSE_WAIT) < 0)
+		return wl_fail("not in CLOSE_WAIT after the client's FIN: %d", tcp_state(sk));
+	if (mode == OUR_FIN) {
+		int big = 1 << 20;
+
+		if (setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) < 0 ||
+		    send_pat(sk, &sent, SHUT_BYTES, pat_s, MSG_DONTWAIT) < 0)
+			return wl_fail("send: %m");
+		if (sent != SHUT_BYTES)
+			return wl_fail("only %zu of %d bytes queued", sent, SHUT_BYTES);
+		if (shutdown(sk, SHUT_WR) < 0 || tcp_state(sk) != TCP_FIN_WAIT1)
+			return wl_fail("not in FIN_WAIT1 after shutdown: %d", tcp_state(sk));
+	} else if (send_pat(sk, &sent, TOTAL, pat_s, MSG_DONTWAIT) < 0) {
 		return wl_fail("send: %m");
-	if (sent >= TOTAL)
+	} else if (sent >= TOTAL) {
 		return wl_fail("the send queue never filled");
-	wl_log("before checkpoint: %zu of %d bytes sent", sent, TOTAL);
+	}
+	wl_log("before checkpoint: %zu bytes sent, state %d", sent, tcp_state(sk));
 	wl_ready();
 	wl_wait_restored();
 	if (conn_opts_check(sk))
 		return 1;
+	if (mode == PEER_FIN && tcp_state(sk) != TCP_CLOSE_WAIT)
+		return wl_fail("restored in state %d, not CLOSE_WAIT", tcp_state(sk));
+	if (mode == OUR_FIN && tcp_state(sk) != TCP_FIN_WAIT1)
+		return wl_fail("restored in state %d, not FIN_WAIT1", tcp_state(sk));
+	if (mode == OUR_FIN) {
+		int r;
+
+		/* the rest goes out behind our FIN; read theirs to the end */
+		while ((r = recv_check(sk, &got, pat_c, 0)) > 0)
+			;
+		if (r < 0)
+			return wl_fail("receive: %m (%zu bytes in)", got);
+		if (got != 2 * HALF)
+			return wl_fail("got %zu bytes, want %d", got, 2 * HALF);
+		return wl_pass();
+	}
 	while (!eof || sent < TOTAL) {
 		struct pollfd p = {sk, (eof ? 0 : POLLIN) | (sent < TOTAL ? POLLOUT : 0), 0};
 		int r;
@@ -179,8 +236,8 @@ static int server(int port)
 		if (sent == TOTAL && shutdown(sk, SHUT_WR) < 0)
 			return wl_fail("shutdown: %m");
 	}
-	if (got != 2 * HALF)
-		return wl_fail("got %zu bytes, want %d", got, 2 * HALF);
+	if (got != (mode == PEER_FIN ? HALF : 2 * HALF))
+		return wl_fail("got %zu bytes, want %d", got, mode == PEER_FIN ? HALF : 2 * HALF);
 	return wl_pass();
 }
 
@@ -207,25 +264,43 @@ static int client(const char *addr, int port)
 		return wl_fail("connect: %m");
 	if (send_pat(sk, &sent, HALF, pat_c, 0) < 0)
 		return wl_fail("send: %m");
+	if (mode == PEER_FIN && shutdown(sk, SHUT_WR) < 0)
+		return wl_fail("shutdown: %m");
 	wl_ready();
 	wl_wait_restored();
-	if (send_pat(sk, &sent, 2 * HALF, pat_c, 0) < 0 || shutdown(sk, SHUT_WR) < 0)
+	if (mode != PEER_FIN &&
+	    (send_pat(sk, &sent, 2 * HALF, pat_c, 0) < 0 || shutdown(sk, SHUT_WR) < 0))
 		return wl_fail("send after restore: %m");
 	while ((r = recv_check(sk, &got, pat_s, 0)) > 0)
 		;
 	if (r < 0)
 		return wl_fail("receive: %m (%zu bytes in)", got);
-	if (got != TOTAL)
-		return wl_fail("got %zu bytes, want %d", got, TOTAL);
+	if (got != (mode == OUR_FIN ? SHUT_BYTES : TOTAL))
+		return wl_fail("got %zu bytes, want %d", got, mode == OUR_FIN ? SHUT_BYTES : TOTAL);
 	return wl_pass();
+}
+
+static int set_mode(const char *m)
+{
+	if (!m)
+		mode = PLAIN;
+	else if (!strcmp(m, "peer_fin"))
+		mode = PEER_FIN;
+	else if (!strcmp(m, "our_fin"))
+		mode = OUR_FIN;
+	else
+		return -1;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	wl_init(argc, argv);
-	if (argc == 3 && !strcmp(argv[1], "server"))
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "server") &&
+	    set_mode(argc == 4 ? argv[3] : NULL) == 0)
 		return server(atoi(argv[2]));
-	if (argc == 4 && !strcmp(argv[1], "client"))
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "client") &&
+	    set_mode(argc == 5 ? argv[4] : NULL) == 0)
 		return client(argv[2], atoi(argv[3]));
-	return wl_fail("usage: ns_net_tcp_echo server PORT | client ADDR PORT");
+	return wl_fail("usage: ns_net_tcp_echo server PORT [MODE] | client ADDR PORT [MODE]");
 }
