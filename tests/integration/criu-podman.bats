@@ -200,6 +200,7 @@ _received() { grep -qx "$1" "$T/vol/recv" 2>/dev/null; }
 }
 
 _ckpt_made() { [[ -f $T/ckd/ckpt-$(printf %06d "$1")/manifest.json ]]; }
+_ckpt_pruned() { [[ ! -e $T/ckd/ckpt-$(printf %06d "$1") ]]; }
 
 @test "podman: the hooks.d entry checkpoints a container with checkpoint-interval and stops with it" {
 	local spid spm
@@ -217,7 +218,8 @@ _ckpt_made() { [[ -f $T/ckd/ckpt-$(printf %06d "$1")/manifest.json ]]; }
 		>/dev/null
 	wait_until 60 _ckpt_made 3
 	[[ $(podman inspect -f '{{.State.Status}}' "$NAME") == running ]]
-	[[ ! -e $T/ckd/ckpt-000001 ]] # keep=2
+	# keep=2: the oldest goes once the third is committed, just after it
+	wait_until 20 _ckpt_pruned 1
 	spid=$(head -1 "$T/ckd/supervisor.pid")
 	spm=$(pid_mark "$spid")
 	pid_running "$spm"
