@@ -172,8 +172,10 @@ migrate_roundtrip()
 	local n=${BASH_REMATCH[1]}
 	wait_until 30 grep -q "every page back" "$T/nodeB/lazy-pages.log"
 	# the pre-dumps' pages too came through the lazy-pages process, not before the release
+	# when not, migrate's own words say why (a task saved whole: node A's
+	# dump.log is gone with its work directory)
 	grep -q "pages to come from [2-4] bundles" "$T/nodeB/lazy-pages.log" ||
-		fail "$(grep "pages to come" "$T/nodeB/lazy-pages.log")"
+		fail "$(grep "pages to come" "$T/nodeB/lazy-pages.log"; echo "$output"; echo "$stderr")"
 	! grep -q "pages from [0-9]* parent bundles" "$T/nodeB/restore.log"
 	[[ -d $T/nodeB/pre-$n ]]
 	[[ -z $(ls "$T/nodeA") ]]
