@@ -40,6 +40,8 @@ static void checkpoint_usage(FILE *f)
 		"      --ext-unix-sk    a datagram unix socket connected to a named one\n"
 		"                       outside the tree is connected to that name again\n"
 		"                       at restore (default: refuse it)\n"
+		"      --skip-in-flight  leave out connections a listener has not accepted\n"
+		"                       yet (default: refuse such a listener)\n"
 		"      --no-rootfs      leave the container's root directory changes out of\n"
 		"                       the bundle (rootfs-diff.tar)\n"
 		"      --key FILE       MAC the bundle with this key, shared with the nodes\n"
@@ -92,6 +94,7 @@ static const struct option checkpoint_longopts[] = {
 	{"ghost-limit", required_argument, NULL, 'G'},
 	{"tcp-established", no_argument, NULL, 'T'},
 	{"ext-unix-sk", no_argument, NULL, 'X'},
+	{"skip-in-flight", no_argument, NULL, 'I'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"runtime", required_argument, NULL, 'r'},
 	{"root", required_argument, NULL, 'D'},
@@ -150,6 +153,9 @@ static int checkpoint_opt(int c, struct ckpt_dump_opts *opts, struct oci_checkpo
 		break;
 	case 'X':
 		opts->ext_unix_sk = true;
+		break;
+	case 'I':
+		opts->skip_in_flight = true;
 		break;
 	case 'r':
 		oci->runtime = optarg;

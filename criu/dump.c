@@ -58,8 +58,6 @@ static int dump_refused(struct swrk *s, ckpt_err_t *err)
 		return swrk_refuse(s, "auto_dedup", err);
 	if (o->tcp_close)
 		return swrk_refuse(s, "tcp_close", err);
-	if (o->tcp_skip_in_flight)
-		return swrk_refuse(s, "tcp_skip_in_flight", err);
 	/*
 	 * runc always asks for an empty network namespace ("runc doesn't manage
 	 * network devices"): the engine keeps the one the tree had, loopback
@@ -161,6 +159,7 @@ static void dump_opts(struct swrk *s, const char *bundle, struct ckpt_extra_file
 	d->cgroup = o->freeze_cgroup && *o->freeze_cgroup ? o->freeze_cgroup : NULL;
 	d->tcp_established = o->tcp_established;
 	d->ext_unix_sk = o->ext_unix_sk;
+	d->skip_in_flight = o->tcp_skip_in_flight;
 	if (o->has_ghost_limit)
 		d->ghost_limit = o->ghost_limit ? o->ghost_limit : 1;
 	d->extra = extra;

@@ -57,8 +57,6 @@ static int restore_refused(struct swrk *s, const char *netkey, ckpt_err_t *err)
 		return swrk_refuse(s, "exec_cmd", err);
 	if (o->lsm_profile && *o->lsm_profile)
 		return swrk_refuse(s, "lsm_profile", err);
-	if (o->tcp_close)
-		return swrk_refuse(s, "tcp_close", err);
 	if (o->n_skip_mnt)
 		return swrk_refuse(s, "skip_mnt", err);
 	for (size_t i = 0; i < o->n_inherit_fd; i++) {
@@ -330,6 +328,7 @@ static const char **restore_opts(struct swrk *s, const char *bundle, const struc
 	}
 	/* rst_sibling: the root is the caller's child, as CRIU makes it (CLONE_PARENT) */
 	ro->sibling = o->rst_sibling;
+	ro->tcp_close = o->tcp_close;
 	ro->bundle = bundle;
 	ro->work_dir = s->work;
 	ro->key_file = s->key;

@@ -31,6 +31,7 @@ struct ckpt_dump_opts {
 	unsigned long long ghost_limit; /* largest unlinked file saved, bytes; 0: 64 MiB */
 	bool tcp_established;		/* dump established TCP connections (TCP_REPAIR) */
 	bool ext_unix_sk;	 /* datagram unix sockets connected outside: reconnect by name */
+	bool skip_in_flight;	 /* leave out connections a listener has not accepted yet */
 	bool own_cgroup;	 /* the tree's cgroups are its own (a container's): record them */
 	const char *key_file;	 /* the bundle's MAC key; NULL: this host's, made on first use */
 	bool no_sync;		 /* commit without flushing to stable storage (bundle.h) */

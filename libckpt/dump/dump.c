@@ -402,6 +402,7 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	fc.ghost_limit = o->ghost_limit;
 	fc.tcp_established = o->tcp_established;
 	fc.ext_unix_sk = o->ext_unix_sk;
+	fc.skip_in_flight = o->skip_in_flight;
 	o->frozen_at = t_frozen = now_ns();
 	ret = dump_frozen(&ctx, o, &fz, &fc, &j_net, &locked, err);
 	if (ret < 0) {

@@ -68,6 +68,7 @@ struct files_dctx {
 	int ndescs;
 	bool tcp_established; /* --tcp-established: dump connections (inet.c) */
 	bool ext_unix_sk;     /* --ext-unix-sk: datagram peers outside by name (unix.c) */
+	bool skip_in_flight;  /* --skip-in-flight: a listener's unaccepted ones left out */
 	int *inet_held;	      /* copies of repaired TCP sockets, until the end */
 	int ninet_held;
 	struct unix_diag_sk **unix_diag; /* sock_diag sockets, one per netns (unix-diag.c) */

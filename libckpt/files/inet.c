@@ -29,8 +29,9 @@
  *
  * Not supported (the checkpoint fails, naming the fd): other protocols,
  * such sockets with data queued, a listener with connections not yet
- * accepted, a connection still being opened (SYN_SENT, SYN_RECV), and
- * connections without --tcp-established. Datagrams queued on
+ * accepted (left out with --skip-in-flight, the number logged), a
+ * connection still being opened (SYN_SENT, SYN_RECV), and connections
+ * without --tcp-established. Datagrams queued on
  * a UDP socket are saved with their addresses and sent again at restore
  * (inet-udp.c). A datagram socket shut down one way or both is shut down
  * again.
@@ -308,8 +309,15 @@ static int dump_tcp(int *sk, const struct fd_info *fi, struct json *e, struct fi
 		return 0;
 	case TCP_LISTEN:
 		/* for a listener, tcpi_unacked is the accept queue, tcpi_sacked the backlog */
+		if (ti.tcpi_unacked && !dc->skip_in_flight)
+			return unsupported(fi, err,
+					   "listener with connections not yet accepted "
+					   "(use --skip-in-flight to leave them out)");
+		/* restored without them: their clients see a reset (or nothing, if they left) */
 		if (ti.tcpi_unacked)
-			return unsupported(fi, err, "listener with connections not yet accepted");
+			pr_warn("listener fd %d of %d: connections not yet accepted left out: "
+				"%u (--skip-in-flight)",
+				fi->fd, fi->pid, ti.tcpi_unacked);
 		json_set(e, "backlog", json_int(ti.tcpi_sacked));
 		return 0;
 	default:

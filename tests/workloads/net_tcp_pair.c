@@ -20,6 +20,10 @@
  *              behind a full window (LAST_ACK)
  *   pending    the client connected and sent, the server not accepted yet:
  *              the checkpoint is refused, the program goes on (no restore)
+ *   skipped    a client connected, sent and closed, the server not
+ *              accepted yet, checkpointed with --skip-in-flight: the
+ *              listener comes back with an empty accept queue, and a new
+ *              client is accepted and served
  *   closed     established with bytes both ways, restored with --tcp-close:
  *              each end is closed, its next read says ECONNRESET, the one
  *              after reads the end, a write fails with EPIPE
@@ -280,6 +284,30 @@ static int check_closed(struct end *e, const char *who)
 	return 0;
 }
 
+/* The listener ls came back without its queued connection; a new one is served. */
+static int check_skipped(int ls, int fam, struct end *c, struct end *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct pollfd p = {.fd = ls, .events = POLLIN};
+
+	if (poll(&p, 1, 0) != 0)
+		return failed("the listener has a connection queued after restore");
+	if (getsockname(ls, (void *)&ss, &len) < 0)
+		return failed("getsockname: %m");
+	c->sk = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c->sent = 0;
+	if (c->sk < 0 || connect(c->sk, (void *)&ss, len) < 0)
+		return failed("connect after restore: %m");
+	s->sk = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	if (s->sk < 0)
+		return failed("accept after restore: %m");
+	if (send_some(c, 100) < 0 || recv_until(s, c->sent, false) < 0 || send_some(s, 50) < 0 ||
+	    recv_until(c, s->sent, false) < 0)
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "flight";
@@ -288,10 +316,10 @@ int main(int argc, char **argv)
 	int port = argc > 3 ? atoi(argv[3]) : 7310;
 	struct end c = {0}, s = {0};
 	int ls = -1;
+	bool queued = !strcmp(mode, "pending") || !strcmp(mode, "skipped");
 
 	wl_init(argc, argv);
-	if (lo_up() < 0 ||
-	    pair(fam, mapped, port, &c, &s, strcmp(mode, "pending") ? NULL : &ls) < 0)
+	if (lo_up() < 0 || pair(fam, mapped, port, &c, &s, queued ? &ls : NULL) < 0)
 		return 1;
 	if (!strcmp(mode, "flight")) {
 		if (fill(&c) < 0 || fill(&s) < 0 || check_states(&c, 1, &s, 1) < 0)
@@ -303,6 +331,10 @@ int main(int argc, char **argv)
 			return 1;
 	} else if (!strcmp(mode, "pending")) {
 		if (send_some(&c, 100) < 0)
+			return 1;
+	} else if (!strcmp(mode, "skipped")) {
+		/* only the listener holds the connection now */
+		if (send_some(&c, 100) < 0 || close(c.sk) < 0)
 			return 1;
 	} else if (!strcmp(mode, "closed")) {
 		if (send_some(&c, 100) < 0 || send_some(&s, 200) < 0 ||
@@ -353,6 +385,9 @@ int main(int argc, char **argv)
 			return wl_fail("accept after the refused checkpoint: %m");
 		if (recv_until(&s, c.sent, false) < 0 || send_some(&s, 50) < 0 ||
 		    recv_until(&c, s.sent, false) < 0)
+			return 1;
+	} else if (!strcmp(mode, "skipped")) {
+		if (check_skipped(ls, fam, &c, &s) < 0)
 			return 1;
 	} else if (!strcmp(mode, "closed")) {
 		if (check_closed(&c, "client") < 0 || check_closed(&s, "server") < 0)
