@@ -12,7 +12,11 @@
  *
  *   listeners       socket, bind, listen; then each pending client
  *                   connects to it (an un-accepted connection again)
- *   pairs           both ends in the tree, peers of each other: socketpair
+ *   pairs           both ends in the tree, peers of each other: socketpair;
+ *                   a stream or seqpacket one with names is connected
+ *                   through a listener at the accepted end's name for an
+ *                   instant (pair_named), before the tree's listeners are
+ *                   made, so each end reads back both names
  *   one-way         a datagram socket connected to another: connect by name
  *   orphans         connected socket (any type) whose peer was closed:
  *                   socketpair with the other end dropped after the refill,
@@ -27,8 +31,7 @@
  * name from a private socket), message by message with the fds that were
  * in flight attached, SO_PASSCRED and shutdown applied. A name relative
  * to "dir" is bound, connected and sent to from that directory.
- * Known gaps: connected stream sockets are not re-bound (getsockname is
- * empty); datagram senders' addresses and SCM credentials are ckpt-oci's.
+ * Known gap: datagram senders' addresses and SCM credentials are ckpt-oci's.
  */
 #define LOG_PREFIX "unix: "
 #include <errno.h>
@@ -313,17 +316,179 @@ static int make_listener(struct files_rctx *rc, const struct unix_saved *e, ckpt
 }
 
 /*
+ * A name taken for an instant (name_take .. name_drop): what is at a path
+ * name is moved aside in its directory and put back after, the file bind
+ * made is unlinked, the directory keeps its times. An abstract name goes
+ * with the socket that holds it.
+ */
+struct name_hold {
+	struct sockaddr_un a;
+	socklen_t l;
+	char aside[sizeof(((struct sockaddr_un *)0)->sun_path) + 32];
+	bool moved, bound;
+	struct attr_dir dir;
+	int old; /* the cwd to go back to (enter_dir) */
+};
+
+/* Bind sk to u's name, relative to u's "dir" (the cwd stays there until name_drop). */
+static int name_take(int sk, const struct unix_saved *u, struct name_hold *h, ckpt_err_t *err)
+{
+	struct stat st;
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	h->dir.fd = -1;
+	ret = enter_dir(u, &h->old, err);
+	if (ret == 0)
+		ret = addr_of(u, &h->a, &h->l, err);
+	if (ret < 0 || !h->l)
+		return ret;
+	if (h->a.sun_path[0]) {
+		char parent[sizeof(h->a.sun_path) + 1];
+
+		snprintf(parent, sizeof(parent), "%s", h->a.sun_path);
+		(void)attr_dir_save(dirname(parent), &h->dir);
+		if (lstat(h->a.sun_path, &st) == 0) {
+			snprintf(h->aside, sizeof(h->aside), "%s.ckpt-aside-%d", h->a.sun_path,
+				 (int)getpid());
+			if (renameat2(AT_FDCWD, h->a.sun_path, AT_FDCWD, h->aside,
+				      RENAME_NOREPLACE) < 0)
+				return ckpt_error(err, errno, "move `%s` aside to take its name",
+						  h->a.sun_path);
+			h->moved = true;
+		}
+	}
+	if (bind(sk, (struct sockaddr *)&h->a, h->l) < 0)
+		return ckpt_error(err, errno, "bind unix socket to `%s%s`",
+				  h->a.sun_path[0] ? "" : "@",
+				  h->a.sun_path[0] ? h->a.sun_path : h->a.sun_path + 1);
+	h->bound = true;
+	return 0;
+}
+
+/* Give back what name_take moved aside; ret: the caller's result so far. */
+static int name_drop(struct name_hold *h, int ret, ckpt_err_t *err)
+{
+	if (h->bound && h->a.sun_path[0] && unlink(h->a.sun_path) < 0 && ret == 0)
+		ret = ckpt_error(err, errno, "unlink `%s`, bound for an instant", h->a.sun_path);
+	if (h->moved && rename(h->aside, h->a.sun_path) < 0 && ret == 0)
+		ret = ckpt_error(err, errno, "put `%s` back in place", h->a.sun_path);
+	attr_dir_put_back(&h->dir);
+	leave_dir(h->old);
+	h->old = -1;
+	return ret;
+}
+
+/*
+ * A connected stream or seqpacket pair whose ends had names: the end s
+ * (the accepted one) had its listener's name, c its own or none. c is
+ * bound to its name, then connects to a listener bound to s's name for
+ * that instant, and s is what that listener accepts; the listener is
+ * closed and nothing made at a path stays (a file at either name is left
+ * as it is). *sfd and *cfd: the two ends.
+ */
+static int pair_named(const struct unix_saved *s, const struct unix_saved *c, int type, int *sfd,
+		      int *cfd, ckpt_err_t *err)
+{
+	cleanup_close int l = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	int csk = socket(AF_UNIX, type | SOCK_CLOEXEC, 0), ssk = -1, ret = 0;
+	struct name_hold h;
+
+	if (l < 0 || csk < 0) {
+		ret = ckpt_error(err, errno, "socket");
+		goto out;
+	}
+	if (c && c->name) {
+		ret = name_take(csk, c, &h, err);
+		ret = name_drop(&h, ret, err);
+		if (ret < 0)
+			goto out;
+	}
+	ret = name_take(l, s, &h, err);
+	if (ret == 0 && listen(l, 1) < 0)
+		ret = ckpt_error(err, errno, "listen");
+	if (ret == 0 && connect(csk, (struct sockaddr *)&h.a, h.l) < 0)
+		ret = ckpt_error(err, errno, "connect");
+	if (ret == 0) {
+		ssk = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		if (ssk < 0)
+			ret = ckpt_error(err, errno, "accept");
+	}
+	ret = name_drop(&h, ret, err);
+out:
+	if (ret < 0) {
+		if (csk >= 0)
+			close(csk);
+		if (ssk >= 0)
+			close(ssk);
+		return ckpt_error_wrap(err, "connect unix socket %lu to %lu by name",
+				       (unsigned long)(c ? c->id : 0), (unsigned long)s->id);
+	}
+	*sfd = ssk;
+	*cfd = csk;
+	return 0;
+}
+
+/* Whether a listener of the tree is bound to hex name (1, 0 none). */
+static int listener_named(const struct files_rctx *rc, const char *name, ckpt_err_t *err)
+{
+	struct unix_saved l;
+	size_t n;
+	int ret = unix_count(rc->doc, &n, err);
+
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = unix_nth(rc->doc, i, &l, err);
+		if (ret == 0 && l.state == TCP_LISTEN && l.name && !strcmp(l.name, name))
+			return 1;
+	}
+	return ret;
+}
+
+/*
+ * Both ends of a stream or seqpacket pair as they were named, e's made
+ * as the accepted end when it has a name, unless both have and only p's
+ * is a listener's. Which end was accepted cannot be told when both have
+ * names, nor need it: each end reads back its own name and its peer's;
+ * only the connecting end keeps its name bound (an abstract one stays
+ * taken), so a listener's name goes to the accepted end. Without names,
+ * a socketpair.
+ */
+static int pair_ends(const struct files_rctx *rc, const struct unix_saved *e,
+		     const struct unix_saved *p, int sv[2], ckpt_err_t *err)
+{
+	bool en = e->name && *e->name, pn = p && p->name && *p->name;
+	int ret;
+
+	if (e->type == SOCK_DGRAM || (!en && !pn)) {
+		if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv) < 0)
+			return ckpt_error(err, errno, "socketpair");
+		return 0;
+	}
+	if (en && pn) {
+		ret = listener_named(rc, p->name, err);
+		if (ret == 1)
+			ret = listener_named(rc, e->name, err) == 1 ? 1 : 2;
+		if (ret < 0)
+			return ret;
+		en = ret != 2;
+	}
+	if (en)
+		return pair_named(e, p, e->type, &sv[0], &sv[1], err);
+	return pair_named(p, e, e->type, &sv[1], &sv[0], err);
+}
+
+/*
  * Both ends of a pair; without p an orphan, whose end 1 is dropped once
  * its queue is refilled. A datagram orphan is bound again (a stream one's
- * name is its listener's, which holds it).
+ * name is taken from a listener at it for an instant: pair_ends).
  */
 static int make_pair(struct files_rctx *rc, const struct unix_saved *e, const struct unix_saved *p,
 		     ckpt_err_t *err)
 {
-	int sv[2], ret = 0;
+	int sv[2], ret = pair_ends(rc, e, p, sv, err);
 
-	if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv) < 0)
-		return ckpt_error(err, errno, "socketpair");
+	if (ret < 0)
+		return ret;
 	if (!p && e->type == SOCK_DGRAM)
 		ret = sock_bind(rc, sv[0], e, err);
 	if (ret < 0) {
@@ -422,6 +587,18 @@ static int unix_make(struct files_rctx *rc, const struct unix_saved *e, int dept
 	if (e->peer || (e->state == TCP_ESTABLISHED && (e->type != SOCK_DGRAM || !e->name)))
 		return make_pair(rc, e, NULL, err);
 	return make_single(rc, e, NULL, err);
+}
+
+/* A connected stream or seqpacket socket, not a pending connection: made now. */
+static int unix_connection(struct files_rctx *rc, const struct unix_saved *e, ckpt_err_t *err)
+{
+	struct unix_saved l;
+	int ret;
+
+	if (e->type == SOCK_DGRAM || e->state != TCP_ESTABLISHED)
+		return 0;
+	ret = unix_listener_find(rc->doc, e->id, &l, err);
+	return ret ? (ret < 0 ? ret : 0) : unix_make(rc, e, 0, err);
 }
 
 /* Send one message of n bytes, with the in-flight files refs[0..k) attached. */
@@ -623,10 +800,15 @@ static int unix_prepare(const struct fd_entry *o, struct files_rctx *rc, ckpt_er
 
 	if (ret == 0 && !rc->unix_made)
 		ret = unix_count(rc->doc, &n, err);
-	for (size_t i = 0; !rc->unix_made && ret == 0 && i < n; i++) {
-		ret = unix_nth(rc->doc, i, &e, err);
-		if (ret == 0)
-			ret = unix_make(rc, &e, 0, err);
+	/* connections first: a listener of the tree may hold the name they take */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; !rc->unix_made && ret == 0 && i < n; i++) {
+			ret = unix_nth(rc->doc, i, &e, err);
+			if (ret == 0 && pass == 0)
+				ret = unix_connection(rc, &e, err);
+			else if (ret == 0)
+				ret = unix_make(rc, &e, 0, err);
+		}
 	}
 	if (ret < 0)
 		return ckpt_error_wrap(err, "unix socket");

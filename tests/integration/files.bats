@@ -622,6 +622,8 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 @test "files: queued data on unix sockets whose peer is closed, then EOF (static)" { wl_roundtrip fd_unix_kinds.static orphan; }
 @test "files: unix sockets bound to a deleted path and to one a FIFO took (dynamic)" { wl_roundtrip fd_unix_kinds gone; }
 @test "files: unix sockets bound to a deleted path and to one a FIFO took (static)" { wl_roundtrip fd_unix_kinds.static gone; }
+@test "files: connected unix sockets keep their own and their peer's names (dynamic)" { wl_roundtrip fd_unix_names; }
+@test "files: connected unix sockets keep their own and their peer's names (static)" { wl_roundtrip fd_unix_names.static; }
 @test "files: a relative unix name whose file was renamed fails the checkpoint clearly" {
 	wl_start fd_unix_relative || return
 	mv "$T/rel/l.sock" "$T/rel/renamed.sock" || return
