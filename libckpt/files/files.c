@@ -351,6 +351,9 @@ int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_
 	fi->link[n] = '\0';
 	fi->sk_family = sock_family(fi);
 	ret = fdinfo_read(fi, err);
+	/* the unix kind does not carry a socket filter yet: refused (sock-filter.c) */
+	if (ret == 0 && fi->sk_family == AF_UNIX)
+		ret = sock_filter_refuse_fd(fi, "unix", err);
 	if (ret < 0)
 		goto out;
 	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds); i++) {

@@ -278,6 +278,26 @@ int files_steal_fd(pid_t pid, int fd, ckpt_err_t *err);
 /* getsockopt of an int option of sk; -1 when it fails. */
 int files_sock_int(int sk, int level, int opt);
 
+struct nlmsghdr;
+/*
+ * sock-diag.c: a sock_diag dump request (req: len bytes, the family's
+ * *_diag_req) asked in sk's network namespace; cb sees each answer until
+ * it returns 1 (found) or -1 (a bad answer). 1 found, 0 not, < 0 an error.
+ */
+int sock_diag_query(int sk, const void *req, size_t len,
+		    int (*cb)(const struct nlmsghdr *h, void *arg), void *arg, ckpt_err_t *err);
+
+/* The longest classic BPF socket filter saved (BPF_MAXINSNS). */
+#define SOCK_FILTER_MAX 4096
+/* sock-filter.c: sk's classic BPF filter and its lock into o; an eBPF one is
+ * refused, naming fd fi as a `what` socket. */
+int sock_filter_dump(int sk, struct json *o, const struct fd_info *fi, const char *what,
+		     ckpt_err_t *err);
+/* sock-filter.c: refuse fd fi if it has a filter or a lock (kinds that do not carry them). */
+int sock_filter_refuse_fd(const struct fd_info *fi, const char *what, ckpt_err_t *err);
+/* sock-filter.c: the filter and lock saved in o (at) on sk again. */
+int sock_filter_restore(int sk, const struct doc_at *at, const struct json *o, ckpt_err_t *err);
+
 /* Owner, group, mode and times of a file restore makes (attr.c, "attr"). */
 struct file_attr {
 	unsigned int mode;

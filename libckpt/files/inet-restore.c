@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/filter.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,35 +150,6 @@ static int get_addr(const struct inet_saved *e, bool peer, struct sockaddr_stora
 	return doc_error(err, &e->it.at, "bad address `%s`", s);
 }
 
-/* The classic BPF filter as saved, then its lock (once: a locked one stays). */
-static int set_filter(int sk, const struct json *opts, const struct doc_at *at, ckpt_err_t *err)
-{
-	struct sock_fprog prog = {0};
-	socklen_t cur = 0;
-	int64_t n, lock;
-	int ret = doc_opt_int(at, opts, "filter_len", 0, INET_FILTER_MAX, 0, &n, err);
-
-	if (ret < 0 || n == 0)
-		return ret;
-	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &cur) == 0 && cur > 0)
-		return 0;
-	ret = doc_opt_int(at, opts, "lock_filter", 0, 1, 0, &lock, err);
-	if (ret < 0)
-		return ret;
-	prog.len = n;
-	prog.filter = calloc(n, sizeof(*prog.filter));
-	if (!prog.filter)
-		return ckpt_error(err, ENOMEM, "socket filter");
-	ret = doc_hexbuf(at, opts, "filter", prog.filter, n * sizeof(*prog.filter), err);
-	if (ret == 0 && setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
-		ret = ckpt_error(err, errno, "SO_ATTACH_FILTER");
-	free(prog.filter);
-	if (ret == 0 && lock &&
-	    setsockopt(sk, SOL_SOCKET, SO_LOCK_FILTER, &(int){1}, sizeof(int)) < 0)
-		ret = ckpt_error(err, errno, "SO_LOCK_FILTER");
-	return ret;
-}
-
 /* A string option as saved (the device by name, in the tree's netns). */
 static int set_str(int sk, int level, int opt, const struct json *opts, const struct doc_at *at,
 		   const char *key, ckpt_err_t *err)
@@ -270,7 +240,7 @@ static int set_opts(int sk, const struct inet_saved *e, bool bound, ckpt_err_t *
 		if (setsockopt(sk, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
 			return ckpt_error(err, errno, "SO_LINGER");
 	}
-	return set_filter(sk, opts, &at, err);
+	return sock_filter_restore(sk, &at, opts, err);
 }
 
 static int sockopt(int sk, int opt, int v, const char *what, ckpt_err_t *err)

@@ -40,7 +40,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -103,32 +102,6 @@ static bool opt_applies(const struct inet_opt *o, int fam, int proto, bool conne
 	return !(connected && (o->flags & INET_OPT_UNCONNECTED));
 }
 
-/* A classic BPF filter (SO_ATTACH_FILTER), read back as the program gave it. */
-static int dump_filter(int sk, struct json *opts, const struct fd_info *fi, ckpt_err_t *err)
-{
-	struct sock_filter *f;
-	socklen_t n = 0;
-
-	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &n) < 0)
-		return unsupported(fi, err, "socket filter that is not classic BPF");
-	if (n == 0)
-		return 0;
-	if (n > INET_FILTER_MAX)
-		return unsupported(fi, err, "socket filter too long");
-	f = calloc(n, sizeof(*f));
-	if (!f)
-		return ckpt_error(err, ENOMEM, "socket filter");
-	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, f, &n) < 0) {
-		free(f);
-		return ckpt_error(err, errno, "SO_GET_FILTER");
-	}
-	json_set(opts, "filter_len", json_int(n));
-	json_set(opts, "filter", json_hexbuf(f, n * sizeof(*f)));
-	free(f);
-	json_set(opts, "lock_filter", json_int(files_sock_int(sk, SOL_SOCKET, SO_LOCK_FILTER) > 0));
-	return 0;
-}
-
 /* A string option (device, congestion control) when set; "" otherwise. */
 static void dump_str(int sk, int level, int opt, struct json *opts, const char *key)
 {
@@ -171,7 +144,7 @@ static int dump_opts(int sk, int fam, struct json *e, const struct fd_info *fi, 
 	if (proto == IPPROTO_UDP && files_sock_int(sk, IPPROTO_UDP, UDP_CORK) > 0 &&
 	    ioctl(sk, SIOCOUTQ, &outq) == 0 && outq > 0)
 		return unsupported(fi, err, "UDP_CORK with data pending");
-	return dump_filter(sk, opts, fi, err);
+	return sock_filter_dump(sk, opts, fi, "inet", err);
 }
 
 static int peek_queue(int sk, int queue, size_t len, char **out, ckpt_err_t *err)

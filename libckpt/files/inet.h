@@ -78,9 +78,6 @@ static const struct inet_opt inet_int_opts[] = {
 /* The longest device or congestion control name saved (IFNAMSIZ, TCP_CA_NAME_MAX). */
 #define INET_OPT_STR_MAX 16
 
-/* The longest classic BPF filter saved (BPF_MAXINSNS). */
-#define INET_FILTER_MAX 4096
-
 /* A socket of files.json "inet", read by inet_get. Never copied. */
 struct inet_saved {
 	uint64_t id;

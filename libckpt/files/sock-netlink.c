@@ -2,18 +2,20 @@
  * libckpt/files/sock-netlink.c - netlink sockets (any protocol: route,
  * generic, ...): protocol and type, the port id it is bound to, every
  * multicast group it joined (NETLINK_LIST_MEMBERSHIPS), the peer it is
- * connected to and its NETLINK_* flags. Restore makes it again in the
- * task's network namespace, binds it to the same port id (to a new one,
- * with a warning, when another socket holds it) and joins the groups.
+ * connected to and its NETLINK_* flags, its classic BPF filter
+ * (sock-filter.c, in "opts"). Restore makes it again in the task's
+ * network namespace, binds it to the same port id (to a new one, with a
+ * warning, when another socket holds it) and joins the groups.
  *
- * Refused at checkpoint: a socket with messages queued (an answer not
- * read yet, notifications).
- * Not carried: a dump in progress with nothing queued yet.
+ * Refused at checkpoint: a dump in progress (an NLM_F_DUMP answer not read
+ * to its end, as sock_diag tells it: NDIAG_FLAG_CB_RUNNING), a socket with
+ * messages queued (an answer not read yet, notifications), an eBPF filter.
  */
 #define LOG_PREFIX "netlink: "
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/netlink.h>
+#include <linux/netlink_diag.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -69,6 +71,52 @@ static int refuse(const struct fd_info *fi, ckpt_err_t *err, const char *why)
 			      fi->fd, fi->pid, why);
 }
 
+struct nl_find {
+	uint32_t ino, flags;
+};
+
+/* The answer about socket f->ino: its NETLINK_DIAG_FLAGS. */
+static int flags_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct nl_find *f = arg;
+	const struct netlink_diag_msg *m = NLMSG_DATA(h);
+	const struct nlattr *a = (const void *)((const char *)m + NLMSG_ALIGN(sizeof(*m)));
+	size_t left;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m))))
+		return -1;
+	if (m->ndiag_ino != f->ino)
+		return 0;
+	left = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*m)));
+	while (left >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= left) {
+		if ((a->nla_type & NLA_TYPE_MASK) == NETLINK_DIAG_FLAGS &&
+		    a->nla_len >= NLA_HDRLEN + sizeof(uint32_t))
+			memcpy(&f->flags, (const char *)a + NLA_HDRLEN, sizeof(f->flags));
+		if ((size_t)NLA_ALIGN(a->nla_len) >= left)
+			break;
+		left -= (size_t)NLA_ALIGN(a->nla_len);
+		a = (const void *)((const char *)a + NLA_ALIGN(a->nla_len));
+	}
+	return 1;
+}
+
+/* Is a dump running on sk (an answer the program has not read to its end)? */
+static int dump_running(int sk, const struct fd_info *fi, int proto, ckpt_err_t *err)
+{
+	struct netlink_diag_req req = {.sdiag_family = AF_NETLINK,
+				       .sdiag_protocol = (uint8_t)proto,
+				       .ndiag_show = NDIAG_SHOW_FLAGS};
+	struct nl_find f = {.ino = fi->st.st_ino};
+	int ret = sock_diag_query(sk, &req, sizeof(req), flags_cb, &f, err);
+
+	if (ret == 0)
+		return ckpt_error_msg(err, ENOENT, "netlink socket %u: not in sock_diag's list",
+				      f.ino);
+	if (ret < 0)
+		return ret;
+	return !!(f.flags & NDIAG_FLAG_CB_RUNNING);
+}
+
 static int netlink_dump(const struct fd_info *fi, struct json *o, struct files_dctx *dc,
 			ckpt_err_t *err)
 {
@@ -78,10 +126,21 @@ static int netlink_dump(const struct fd_info *fi, struct json *o, struct files_d
 	uint32_t words[NL_GROUPS_MAX / 32] = {0};
 	struct json *groups, *opts;
 	char c;
+	bool queued;
+	int ret;
 
 	if (sk < 0)
 		return sk;
-	if (recv(sk, &c, 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) >= 0)
+	ret = dump_running(sk, fi, files_sock_int(sk, SOL_SOCKET, SO_PROTOCOL), err);
+	if (ret < 0)
+		return ret;
+	queued = recv(sk, &c, 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) >= 0;
+	if (ret)
+		return refuse(
+			fi, err,
+			queued ? "messages queued (a dump in progress, not read to its end)"
+			       : "a dump in progress (NLM_F_DUMP answer not read to its end)");
+	if (queued)
 		return refuse(fi, err, "messages queued");
 	if (getsockname(sk, (struct sockaddr *)&a, &al) < 0)
 		return ckpt_error(err, errno, "getsockname");
@@ -106,6 +165,8 @@ static int netlink_dump(const struct fd_info *fi, struct json *o, struct files_d
 		if (v > 0)
 			json_set(opts, nl_opts[i].name, json_int(1));
 	}
+	if (sock_filter_dump(sk, opts, fi, "netlink", err) < 0)
+		return -err->code;
 	al = sizeof(a);
 	if (getpeername(sk, (struct sockaddr *)&a, &al) == 0 && (a.nl_pid || a.nl_groups)) {
 		json_set(o, "peer_port", json_int((int32_t)a.nl_pid));
@@ -162,6 +223,8 @@ static int set_opts(int sk, const struct fd_entry *e, const struct nl_saved *s, 
 		if (ret == 0 && on)
 			ret = set_int(sk, SOL_NETLINK, nl_opts[i].opt, 1, nl_opts[i].name, err);
 	}
+	if (ret == 0 && opts)
+		ret = sock_filter_restore(sk, &at, opts, err);
 	return ret;
 }
 

@@ -120,6 +120,29 @@ load helpers
 	_wl_wait_pass "$WL_PID" "fd_netlink_queued after the failed checkpoint"
 }
 
+# What sockets cannot carry: refused in one line, the socket untouched after.
+sock_refused()
+{
+	wl_start fd_sock_filter_refused "$1" || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \\($2 socket\\) in pid $WL_PID: $3"
+	[[ ${#lines[@]} -eq 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_sock_filter_refused $1 after the failed checkpoint"
+}
+@test "files: a UDP socket with an eBPF filter fails the checkpoint, the filter stays" {
+	sock_refused ebpf inet "eBPF socket filter \\(SO_ATTACH_BPF\\)"
+}
+@test "files: a unix socket with a classic BPF filter fails the checkpoint, the filter stays" {
+	sock_refused unix unix "socket filter \\(SO_ATTACH_FILTER\\)"
+}
+@test "files: a netlink socket with a dump in progress fails the checkpoint, the dump goes on" {
+	sock_refused nldump netlink "messages queued \\(a dump in progress, not read to its end\\)"
+}
+
 @test "files: a packet socket with a PACKET_MMAP ring fails the checkpoint and leaves the tree running" {
 	wl_start fd_packet_ring || return
 	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"

@@ -2,10 +2,13 @@
  * ns_net_netlink - netlink sockets in a network namespace of their own: a
  * NETLINK_ROUTE socket bound to its port id, in the link group (bind) and
  * the IPv4 address group (NETLINK_ADD_MEMBERSHIP), with NETLINK_EXT_ACK,
- * and a NETLINK_GENERIC socket. After restore each keeps its port id, the
- * route socket its groups and flag, an RTM_GETLINK dump through it lists
- * the namespace's only link (lo), and the generic one resolves "nlctrl".
+ * and a NETLINK_GENERIC socket with a classic BPF filter taking every
+ * message, locked. After restore each keeps its port id, the route socket
+ * its groups and flag, an RTM_GETLINK dump through it lists the
+ * namespace's only link (lo), the generic one its filter and lock
+ * (SO_GET_FILTER) and it resolves "nlctrl".
  */
+#include <linux/filter.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -100,7 +103,9 @@ int main(int argc, char **argv)
 	struct sockaddr_nl a = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
 	int sr, sg, grp = RTNLGRP_IPV4_IFADDR, one = 1, v = 0, nlinks, has_lo;
 	uint32_t words[4] = {0}, pr, pg;
-	socklen_t sl = sizeof(words);
+	socklen_t sl = sizeof(words), fl = 2;
+	struct sock_filter take_all[] = {BPF_STMT(BPF_RET | BPF_K, 0xffff)}, f[2];
+	struct sock_fprog prog = {.len = 1, .filter = take_all};
 
 	wl_init(argc, argv);
 	sr = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -111,6 +116,9 @@ int main(int argc, char **argv)
 	    setsockopt(sr, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0 ||
 	    setsockopt(sr, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one)) < 0)
 		return wl_fail("route bind/membership: %m");
+	if (setsockopt(sg, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	    setsockopt(sg, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
+		return wl_fail("SO_ATTACH_FILTER: %m");
 	if (genl_nlctrl(sg) < 0)
 		return 1;
 	pr = port_of(sr);
@@ -130,6 +138,13 @@ int main(int argc, char **argv)
 		return 1;
 	if (nlinks != 1 || !has_lo)
 		return wl_fail("RTM_GETLINK: %d links, lo %s", nlinks, has_lo ? "seen" : "missing");
+	if (getsockopt(sg, SOL_SOCKET, SO_GET_FILTER, f, &fl) < 0 || fl != 1 ||
+	    memcmp(f, take_all, sizeof(take_all)))
+		return wl_fail("generic: the filter is not back (%u instructions): %m", fl);
+	sl = sizeof(v);
+	v = 0;
+	if (getsockopt(sg, SOL_SOCKET, SO_LOCK_FILTER, &v, &sl) < 0 || !v)
+		return wl_fail("generic: SO_LOCK_FILTER lost");
 	if (genl_nlctrl(sg) < 0)
 		return 1;
 	return wl_pass();
