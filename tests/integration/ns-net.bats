@@ -299,17 +299,17 @@ _tcp_fin_outside()
 	wl_roundtrip_ns "--net" ns_net_raw.static
 }
 
-@test "net: netlink route and generic sockets keep port, groups and flags, and answer (dynamic)" {
+@test "net: netlink route and generic sockets keep port, groups, flags and filter, and answer (dynamic)" {
 	wl_roundtrip_ns "--net" ns_net_netlink
 }
-@test "net: netlink route and generic sockets keep port, groups and flags, and answer (static)" {
+@test "net: netlink route and generic sockets keep port, groups, flags and filter, and answer (static)" {
 	wl_roundtrip_ns "--net" ns_net_netlink.static
 }
 
-@test "net: packet sockets bound to lo keep protocol and options, and see a frame (dynamic)" {
+@test "net: packet sockets bound to lo keep protocol, options, memberships and filter, and see a frame (dynamic)" {
 	wl_roundtrip_ns "--net" ns_net_packet
 }
-@test "net: packet sockets bound to lo keep protocol and options, and see a frame (static)" {
+@test "net: packet sockets bound to lo keep protocol, options, memberships and filter, and see a frame (static)" {
 	wl_roundtrip_ns "--net" ns_net_packet.static
 }
 

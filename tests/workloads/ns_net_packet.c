@@ -3,14 +3,21 @@
  * (loopback brought up here): a SOCK_RAW one for every protocol and a
  * SOCK_DGRAM one for IPv4 with PACKET_AUXDATA, both bound to lo. After
  * restore both keep protocol, interface and option, and both see the
- * frame of a UDP datagram sent on lo.
+ * frame of a UDP datagram sent on lo. The raw one holds memberships on lo
+ * (promiscuous twice, a multicast address once: lo's list shows it,
+ * /proc/net/dev_mcast) and each is there as many times as it was added
+ * (dropped that often, then once more fails); the dgram one has a classic
+ * BPF filter taking every frame, locked (SO_GET_FILTER reads it back).
  */
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <linux/filter.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -63,6 +70,72 @@ static int see_mark(int sk, const char *what)
 	}
 }
 
+static const unsigned char MCAST[6] = {0x01, 0x00, 0x5e, 0x7f, 0x73, 0x01};
+
+static int member(int sk, int op, int ifindex, int type, const unsigned char *addr)
+{
+	struct packet_mreq r = {.mr_ifindex = ifindex, .mr_type = type};
+
+	if (addr) {
+		r.mr_alen = 6;
+		memcpy(r.mr_address, addr, 6);
+	}
+	return setsockopt(sk, SOL_PACKET, op, &r, sizeof(r));
+}
+
+/* Is MCAST in lo's multicast list (/proc/net/dev_mcast of this netns)? */
+static int lo_has_mcast(void)
+{
+	char line[256], want[16];
+	FILE *f = fopen("/proc/net/dev_mcast", "r");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		sprintf(want + 2 * i, "%02x", MCAST[i]);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " lo ") && strstr(line, want))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+/* Each membership is there as often as it was added: dropped that often, no more. */
+static int check_members(int sk, int lo)
+{
+	if (lo_has_mcast() != 1)
+		return wl_fail("lo's multicast list lacks the address");
+	for (int i = 0; i < 2; i++)
+		if (member(sk, PACKET_DROP_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) < 0)
+			return wl_fail("promiscuous membership %d of 2 lost: %m", i + 1);
+	if (member(sk, PACKET_DROP_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) == 0 ||
+	    errno != EADDRNOTAVAIL)
+		return wl_fail("a third promiscuous membership: %m");
+	if (member(sk, PACKET_DROP_MEMBERSHIP, lo, PACKET_MR_MULTICAST, MCAST) < 0)
+		return wl_fail("multicast membership lost: %m");
+	if (lo_has_mcast() != 0)
+		return wl_fail("the address stays in lo's list after the drop");
+	return 0;
+}
+
+static struct sock_filter take_all[] = {BPF_STMT(BPF_RET | BPF_K, 0xffff)};
+
+static int check_filter(int sk)
+{
+	struct sock_filter f[4];
+	socklen_t n = 4;
+	int v = 0;
+	socklen_t sl = sizeof(v);
+
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, f, &n) < 0 || n != 1 ||
+	    memcmp(f, take_all, sizeof(take_all)))
+		return wl_fail("dgram: the filter is not back (%u instructions): %m", n);
+	if (getsockopt(sk, SOL_SOCKET, SO_LOCK_FILTER, &v, &sl) < 0 || !v)
+		return wl_fail("dgram: SO_LOCK_FILTER lost");
+	return 0;
+}
+
 static int check_bound(int sk, int proto, int ifindex, const char *what)
 {
 	struct sockaddr_ll a = {0};
@@ -93,6 +166,17 @@ int main(int argc, char **argv)
 		return wl_fail("packet sockets: %m");
 	if (setsockopt(sd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0)
 		return wl_fail("PACKET_AUXDATA: %m");
+	if (member(sr, PACKET_ADD_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) < 0 ||
+	    member(sr, PACKET_ADD_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) < 0 ||
+	    member(sr, PACKET_ADD_MEMBERSHIP, lo, PACKET_MR_MULTICAST, MCAST) < 0)
+		return wl_fail("PACKET_ADD_MEMBERSHIP: %m");
+	if (lo_has_mcast() != 1)
+		return wl_fail("lo's multicast list lacks the address before the checkpoint");
+	if (setsockopt(sd, SOL_SOCKET, SO_ATTACH_FILTER,
+		       &(struct sock_fprog){.len = 1, .filter = take_all},
+		       sizeof(struct sock_fprog)) < 0 ||
+	    setsockopt(sd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
+		return wl_fail("SO_ATTACH_FILTER: %m");
 	su = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ss = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (bind(su, (void *)&d, sizeof(d)) < 0)
@@ -103,6 +187,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (getsockopt(sd, SOL_PACKET, PACKET_AUXDATA, &v, &sl) < 0 || !v)
 		return wl_fail("PACKET_AUXDATA lost");
+	if (check_filter(sd) < 0 || check_members(sr, lo) < 0)
+		return 1;
 	if (sendto(ss, MARK, strlen(MARK), 0, (void *)&d, sizeof(d)) < 0)
 		return wl_fail("sendto: %m");
 	if (see_mark(sr, "raw") < 0 || see_mark(sd, "dgram") < 0)
