@@ -114,3 +114,43 @@ skip_roundtrip()
 @test "tcp: checkpoint --skip-in-flight leaves a listener's unaccepted connection out (static)" {
 	skip_roundtrip net_tcp_pair.static
 }
+
+# rpc_roundtrip MODE "DUMP-OPTS" "RESTORE-OPTS": net_tcp_pair MODE dumped and
+# restored through CRIU's RPC service (criu-rpc.py), with these options.
+rpc_roundtrip()
+{
+	local pid dump_opts restore_opts
+
+	read -ra dump_opts <<<"$2"
+	read -ra restore_opts <<<"$3"
+	require_cmd python3
+	wl_start_ns "--net" net_tcp_pair "$1" || return
+	mkdir "$T/img" || return
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" python3 "$BATS_TEST_DIRNAME/criu-rpc.py" \
+		"$CKPT_OCI" dump "$T/img" pid="$WL_PID" "${dump_opts[@]}"
+	[[ $status -eq 0 ]] || cat "$T/img/swrk.err"
+	assert_success
+	wait_until 10 pid_gone "$WL_MARK" || fail "the dump left the workload running"
+	wait "$WL_NS_PARENT" 2>/dev/null || true
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" python3 "$BATS_TEST_DIRNAME/criu-rpc.py" \
+		"$CKPT_OCI" restore "$T/img" "${restore_opts[@]}"
+	[[ $status -eq 0 ]] || cat "$T/img/swrk.err"
+	assert_success
+	pid=${output#pid }
+	ckpt_track_pid "$pid"
+	RESTORE_MARK=$(pid_mark "$pid")
+	wl_go || return
+	wait_until "$WL_TIMEOUT" pid_gone "$RESTORE_MARK" || fail "the restored workload did not end"
+	[[ $(tail -n 1 "$T/out") == PASS ]] || {
+		cat "$T/out"
+		fail "the restored workload did not pass"
+	}
+}
+@test "tcp: CRIU's RPC: tcp_skip_in_flight at dump leaves the unaccepted connection out" {
+	rpc_roundtrip skipped "tcp_skip_in_flight=1" ""
+	grep -q "connections not yet accepted left out: 1" "$T/img/swrk.err" "$T/img"/*.log ||
+		fail "no warning with the number left out"
+}
+@test "tcp: CRIU's RPC: tcp_close at restore brings both ends back closed" {
+	rpc_roundtrip closed "tcp_established=1" "tcp_close=1"
+}
