@@ -163,7 +163,8 @@ static int packet_dump(const struct fd_info *fi, struct json *o, struct files_dc
 	if (getsockname(sk, (struct sockaddr *)&a, &al) < 0)
 		return ckpt_error(err, errno, "getsockname");
 	json_set(o, "type", json_int(files_sock_int(sk, SOL_SOCKET, SO_TYPE)));
-	json_set(o, "proto", json_int(files_sock_int(sk, SOL_SOCKET, SO_PROTOCOL) & 0xffff));
+	/* the protocol it receives (bind may have changed it; SO_PROTOCOL reads 0) */
+	json_set(o, "proto", json_int(a.sll_protocol));
 	json_set(o, "ifindex", json_int(a.sll_ifindex));
 	json_set(o, "version", json_int(version));
 	for (size_t i = 1; i < ARRAY_SIZE(pk_opts); i++) /* the flags after the version */

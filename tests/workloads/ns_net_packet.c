@@ -4,13 +4,15 @@
  * SOCK_DGRAM one for IPv4 with PACKET_AUXDATA, both bound to lo. After
  * restore both keep protocol, interface and option, and both see the
  * frame of a UDP datagram sent on lo. The raw one holds memberships on lo
- * (promiscuous twice, a multicast address once: lo's list shows it,
- * /proc/net/dev_mcast) and each is there as many times as it was added
- * (dropped that often, then once more fails); the dgram one has a classic
+ * (promiscuous twice: lo's promiscuity counter is 1 until both are
+ * dropped; a multicast address once: lo's list shows it until it is
+ * dropped, /proc/net/dev_mcast); the dgram one has a classic
  * BPF filter taking every frame, locked (SO_GET_FILTER reads it back).
  */
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -24,6 +26,9 @@
 #include <unistd.h>
 
 #include "wl.h"
+
+/* wl_fail's line, and -1 for the helpers' callers. */
+#define failed(...) (wl_fail(__VA_ARGS__), -1)
 
 #define MARK "ckpt-frame-7300"
 
@@ -61,10 +66,10 @@ static int see_mark(int sk, const char *what)
 		ssize_t n;
 
 		if (poll(&p, 1, 10000) != 1)
-			return wl_fail("%s: no frame with the datagram", what);
+			return failed("%s: no frame with the datagram", what);
 		n = recv(sk, buf, sizeof(buf), 0);
 		if (n < 0)
-			return wl_fail("%s: recv: %m", what);
+			return failed("%s: recv: %m", what);
 		if (memmem(buf, n, MARK, strlen(MARK)))
 			return 0;
 	}
@@ -101,21 +106,59 @@ static int lo_has_mcast(void)
 	return found;
 }
 
-/* Each membership is there as often as it was added: dropped that often, no more. */
+/* lo's promiscuity counter (IFLA_PROMISCUITY), -1 when it cannot be read. */
+static int lo_promiscuity(int lo)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = {.h = {.nlmsg_len = sizeof(req),
+		       .nlmsg_type = RTM_GETLINK,
+		       .nlmsg_flags = NLM_F_REQUEST},
+		 .i = {.ifi_family = AF_UNSPEC, .ifi_index = lo}};
+	static char buf[16384];
+	struct nlmsghdr *h = (void *)buf;
+	int sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), ret = -1;
+	ssize_t n;
+
+	if (sk < 0 || send(sk, &req, sizeof(req), 0) != sizeof(req))
+		goto out;
+	n = recv(sk, buf, sizeof(buf), 0);
+	if (n <= 0 || !NLMSG_OK(h, (size_t)n) || h->nlmsg_type != RTM_NEWLINK)
+		goto out;
+	n = IFLA_PAYLOAD(h);
+	for (struct rtattr *a = IFLA_RTA(NLMSG_DATA(h)); RTA_OK(a, n); a = RTA_NEXT(a, n))
+		if (a->rta_type == IFLA_PROMISCUITY)
+			ret = *(unsigned int *)RTA_DATA(a);
+out:
+	if (sk >= 0)
+		close(sk);
+	return ret;
+}
+
+/*
+ * Each membership is there as often as it was added: promiscuous twice, so
+ * lo stays promiscuous after one drop and not after the second; the
+ * multicast address leaves lo's list with its one drop.
+ */
 static int check_members(int sk, int lo)
 {
 	if (lo_has_mcast() != 1)
-		return wl_fail("lo's multicast list lacks the address");
-	for (int i = 0; i < 2; i++)
-		if (member(sk, PACKET_DROP_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) < 0)
-			return wl_fail("promiscuous membership %d of 2 lost: %m", i + 1);
-	if (member(sk, PACKET_DROP_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) == 0 ||
-	    errno != EADDRNOTAVAIL)
-		return wl_fail("a third promiscuous membership: %m");
+		return failed("lo's multicast list lacks the address");
+	if (lo_promiscuity(lo) != 1)
+		return failed("lo's promiscuity is %d, not 1", lo_promiscuity(lo));
+	if (member(sk, PACKET_DROP_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) < 0 ||
+	    lo_promiscuity(lo) != 1)
+		return failed("one promiscuous membership of 2 dropped: promiscuity %d: %m",
+			      lo_promiscuity(lo));
+	if (member(sk, PACKET_DROP_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) < 0 ||
+	    lo_promiscuity(lo) != 0)
+		return failed("both promiscuous memberships dropped: promiscuity %d: %m",
+			      lo_promiscuity(lo));
 	if (member(sk, PACKET_DROP_MEMBERSHIP, lo, PACKET_MR_MULTICAST, MCAST) < 0)
-		return wl_fail("multicast membership lost: %m");
+		return failed("multicast membership lost: %m");
 	if (lo_has_mcast() != 0)
-		return wl_fail("the address stays in lo's list after the drop");
+		return failed("the address stays in lo's list after the drop");
 	return 0;
 }
 
@@ -130,9 +173,9 @@ static int check_filter(int sk)
 
 	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, f, &n) < 0 || n != 1 ||
 	    memcmp(f, take_all, sizeof(take_all)))
-		return wl_fail("dgram: the filter is not back (%u instructions): %m", n);
+		return failed("dgram: the filter is not back (%u instructions): %m", n);
 	if (getsockopt(sk, SOL_SOCKET, SO_LOCK_FILTER, &v, &sl) < 0 || !v)
-		return wl_fail("dgram: SO_LOCK_FILTER lost");
+		return failed("dgram: SO_LOCK_FILTER lost");
 	return 0;
 }
 
@@ -142,10 +185,10 @@ static int check_bound(int sk, int proto, int ifindex, const char *what)
 	socklen_t al = sizeof(a);
 
 	if (getsockname(sk, (struct sockaddr *)&a, &al) < 0)
-		return wl_fail("%s: getsockname: %m", what);
+		return failed("%s: getsockname: %m", what);
 	if (a.sll_ifindex != ifindex || a.sll_protocol != htons(proto))
-		return wl_fail("%s: interface %d protocol %#x, want %d %#x", what, a.sll_ifindex,
-			       ntohs(a.sll_protocol), ifindex, proto);
+		return failed("%s: interface %d protocol %#x, want %d %#x", what, a.sll_ifindex,
+			      ntohs(a.sll_protocol), ifindex, proto);
 	return 0;
 }
 
@@ -170,8 +213,10 @@ int main(int argc, char **argv)
 	    member(sr, PACKET_ADD_MEMBERSHIP, lo, PACKET_MR_PROMISC, NULL) < 0 ||
 	    member(sr, PACKET_ADD_MEMBERSHIP, lo, PACKET_MR_MULTICAST, MCAST) < 0)
 		return wl_fail("PACKET_ADD_MEMBERSHIP: %m");
-	if (lo_has_mcast() != 1)
-		return wl_fail("lo's multicast list lacks the address before the checkpoint");
+	if (lo_has_mcast() != 1 || lo_promiscuity(lo) != 1)
+		return wl_fail("before the checkpoint: lo's multicast list lacks the address, "
+			       "or its promiscuity is %d, not 1",
+			       lo_promiscuity(lo));
 	if (setsockopt(sd, SOL_SOCKET, SO_ATTACH_FILTER,
 		       &(struct sock_fprog){.len = 1, .filter = take_all},
 		       sizeof(struct sock_fprog)) < 0 ||
