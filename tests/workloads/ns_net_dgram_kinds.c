@@ -18,6 +18,9 @@
 
 #include "wl.h"
 
+/* wl_fail's line, and -1 for the helpers' callers. */
+#define failed(...) (wl_fail(__VA_ARGS__), -1)
+
 #ifndef IPPROTO_UDPLITE
 #define IPPROTO_UDPLITE 136
 #endif
@@ -67,13 +70,13 @@ static int ping(int sk)
 	struct icmphdr *r = (struct icmphdr *)buf;
 
 	if (send(sk, &h, sizeof(h), 0) != sizeof(h))
-		return wl_fail("ping send: %m");
+		return failed("ping send: %m");
 	if (recv(sk, buf, sizeof(buf), 0) < (ssize_t)sizeof(*r))
-		return wl_fail("ping recv: %m");
+		return failed("ping recv: %m");
 	if (r->type != ICMP_ECHOREPLY || ntohs(r->un.echo.sequence) != 7)
-		return wl_fail("ping: type %d sequence %d", r->type, ntohs(r->un.echo.sequence));
+		return failed("ping: type %d sequence %d", r->type, ntohs(r->un.echo.sequence));
 	if (ntohs(r->un.echo.id) != IDENT)
-		return wl_fail("ping: identifier %d, want %d", ntohs(r->un.echo.id), IDENT);
+		return failed("ping: identifier %d, want %d", ntohs(r->un.echo.id), IDENT);
 	return 0;
 }
 

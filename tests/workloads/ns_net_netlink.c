@@ -18,6 +18,9 @@
 
 #include "wl.h"
 
+/* wl_fail's line, and -1 for the helpers' callers. */
+#define failed(...) (wl_fail(__VA_ARGS__), -1)
+
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
@@ -46,11 +49,11 @@ static int getlink(int sk, int *nlinks, int *has_lo)
 
 	*nlinks = *has_lo = 0;
 	if (send(sk, &req, sizeof(req), 0) != sizeof(req))
-		return wl_fail("RTM_GETLINK send: %m");
+		return failed("RTM_GETLINK send: %m");
 	for (;;) {
 		n = recv(sk, buf, sizeof(buf), 0);
 		if (n <= 0)
-			return wl_fail("RTM_GETLINK recv: %m");
+			return failed("RTM_GETLINK recv: %m");
 		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
 			struct ifinfomsg *ifi = NLMSG_DATA(h);
 			struct rtattr *a = IFLA_RTA(ifi);
@@ -59,8 +62,8 @@ static int getlink(int sk, int *nlinks, int *has_lo)
 			if (h->nlmsg_type == NLMSG_DONE)
 				return 0;
 			if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_seq != 7)
-				return wl_fail("RTM_GETLINK: message type %d seq %u", h->nlmsg_type,
-					       h->nlmsg_seq);
+				return failed("RTM_GETLINK: message type %d seq %u", h->nlmsg_type,
+					      h->nlmsg_seq);
 			(*nlinks)++;
 			for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
 				if (a->rta_type == IFLA_IFNAME && !strcmp(RTA_DATA(a), "lo"))
@@ -89,12 +92,12 @@ static int genl_nlctrl(int sk)
 	ssize_t n;
 
 	if (send(sk, &req, sizeof(req), 0) != sizeof(req))
-		return wl_fail("CTRL_CMD_GETFAMILY send: %m");
+		return failed("CTRL_CMD_GETFAMILY send: %m");
 	n = recv(sk, buf, sizeof(buf), 0);
 	if (n <= 0 || !NLMSG_OK(h, n))
-		return wl_fail("CTRL_CMD_GETFAMILY recv: %zd: %m", n);
+		return failed("CTRL_CMD_GETFAMILY recv: %zd: %m", n);
 	if (h->nlmsg_type != GENL_ID_CTRL || h->nlmsg_seq != 9)
-		return wl_fail("CTRL_CMD_GETFAMILY: type %d seq %u", h->nlmsg_type, h->nlmsg_seq);
+		return failed("CTRL_CMD_GETFAMILY: type %d seq %u", h->nlmsg_type, h->nlmsg_seq);
 	return 0;
 }
 

@@ -18,6 +18,9 @@
 
 #include "wl.h"
 
+/* wl_fail's line, and -1 for the helpers' callers. */
+#define failed(...) (wl_fail(__VA_ARGS__), -1)
+
 #define IDENT 0x5151
 
 /* linux/icmp.h's, which cannot be included with net/if.h */
@@ -65,16 +68,16 @@ static int echo(int sk, int seq)
 	h.un.echo.sequence = htons(seq);
 	h.checksum = csum(&h, sizeof(h));
 	if (send(sk, &h, sizeof(h), 0) != sizeof(h))
-		return wl_fail("raw send: %m");
+		return failed("raw send: %m");
 	n = recv(sk, buf, sizeof(buf), 0);
 	if (n < (ssize_t)sizeof(*ip) || n < ip->ihl * 4 + (ssize_t)sizeof(*r))
-		return wl_fail("raw recv: %zd bytes: %m", n);
+		return failed("raw recv: %zd bytes: %m", n);
 	r = (struct icmphdr *)(buf + ip->ihl * 4);
 	if (r->type != ICMP_ECHOREPLY)
-		return wl_fail("raw: ICMP type %d came through the filter", r->type);
+		return failed("raw: ICMP type %d came through the filter", r->type);
 	if (ntohs(r->un.echo.id) != IDENT || ntohs(r->un.echo.sequence) != seq)
-		return wl_fail("raw: reply id %#x seq %d", ntohs(r->un.echo.id),
-			       ntohs(r->un.echo.sequence));
+		return failed("raw: reply id %#x seq %d", ntohs(r->un.echo.id),
+			      ntohs(r->un.echo.sequence));
 	return 0;
 }
 
