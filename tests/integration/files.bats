@@ -136,6 +136,9 @@ sock_refused()
 @test "files: a UDP socket with an eBPF filter fails the checkpoint, the filter stays" {
 	sock_refused ebpf inet "eBPF socket filter \\(SO_ATTACH_BPF\\)"
 }
+@test "files: a netlink socket with an eBPF filter fails the checkpoint, the filter stays" {
+	sock_refused ebpf_nl netlink "eBPF socket filter \\(SO_ATTACH_BPF\\)"
+}
 @test "files: a unix socket with a classic BPF filter fails the checkpoint, the filter stays" {
 	sock_refused unix unix "socket filter \\(SO_ATTACH_FILTER\\)"
 }

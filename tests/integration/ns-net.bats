@@ -292,10 +292,10 @@ _tcp_fin_outside()
 	wl_roundtrip_ns "--net" ns_net_dgram_kinds.static
 }
 
-@test "net: raw sockets keep protocol, binding, peer, IP_HDRINCL and ICMP_FILTER (dynamic)" {
+@test "net: raw sockets keep protocol, binding, peer, IP_HDRINCL, ICMP_FILTER, filter and lock (dynamic)" {
 	wl_roundtrip_ns "--net" ns_net_raw
 }
-@test "net: raw sockets keep protocol, binding, peer, IP_HDRINCL and ICMP_FILTER (static)" {
+@test "net: raw sockets keep protocol, binding, peer, IP_HDRINCL, ICMP_FILTER, filter and lock (static)" {
 	wl_roundtrip_ns "--net" ns_net_raw.static
 }
 

@@ -6,6 +6,8 @@
  *   ebpf      a UDP socket with an eBPF filter (SO_ATTACH_BPF, a program
  *             dropping every datagram): still attached (SO_GET_FILTER
  *             still says EACCES), a datagram sent to it is not received
+ *   ebpf_nl   a NETLINK_ROUTE socket with the same eBPF filter: still
+ *             attached
  *   unix      a unix datagram pair with a classic BPF filter on one end:
  *             still attached, it still passes what is sent
  *   nldump    a NETLINK_GENERIC socket with a family dump (CTRL_CMD_
@@ -63,6 +65,24 @@ static int ebpf(void)
 		return wl_fail("sendto: %m");
 	if (poll(&p, 1, 200) != 0)
 		return wl_fail("a datagram passed the filter dropping every one");
+	return wl_pass();
+}
+
+static int ebpf_netlink(void)
+{
+	int sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int prog = drop_all_prog();
+	socklen_t n = 0;
+
+	if (prog < 0)
+		return wl_fail("BPF_PROG_LOAD: %m");
+	if (sk < 0 || setsockopt(sk, SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) < 0)
+		return wl_fail("SO_ATTACH_BPF: %m");
+	close(prog);
+	wl_ready();
+	wl_wait_restored();
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &n) == 0 || errno != EACCES)
+		return wl_fail("the eBPF filter is gone (SO_GET_FILTER: %m, %u)", n);
 	return wl_pass();
 }
 
@@ -129,6 +149,8 @@ int main(int argc, char **argv)
 	wl_init(argc, argv);
 	if (!strcmp(mode, "ebpf"))
 		return ebpf();
+	if (!strcmp(mode, "ebpf_nl"))
+		return ebpf_netlink();
 	if (!strcmp(mode, "unix"))
 		return unix_filter();
 	if (!strcmp(mode, "nldump"))

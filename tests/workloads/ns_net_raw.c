@@ -2,11 +2,14 @@
  * ns_net_raw - raw inet sockets in a network namespace of their own
  * (loopback brought up here): a raw ICMP socket bound and connected to
  * 127.0.0.1 with an ICMP_FILTER letting only echo replies through, and a
- * raw UDP socket with IP_HDRINCL. After restore an echo request sent on
- * the connected socket (no address given) gets its reply, the request
- * itself filtered out, and both options are as they were.
+ * raw UDP socket with IP_HDRINCL. The ICMP one has a classic BPF filter
+ * too (taking every packet), the UDP one SO_LOCK_FILTER without any
+ * filter. After restore an echo request sent on the connected socket (no
+ * address given) gets its reply, the request itself filtered out, and
+ * the options, the filter and the lock are as they were.
  */
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -85,7 +88,9 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	struct icmp_filter filt = {.data = ~(1U << ICMP_ECHOREPLY)}, got = {0};
-	socklen_t sl = sizeof(got);
+	struct sock_filter take_all[] = {BPF_STMT(BPF_RET | BPF_K, 0xffff)}, f[2];
+	struct sock_fprog prog = {.len = 1, .filter = take_all};
+	socklen_t sl = sizeof(got), fl = 2;
 	int sr, su, one = 1, v = 0;
 
 	wl_init(argc, argv);
@@ -99,6 +104,9 @@ int main(int argc, char **argv)
 	if (setsockopt(sr, SOL_RAW, ICMP_FILTER, &filt, sizeof(filt)) < 0 ||
 	    setsockopt(su, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)) < 0)
 		return wl_fail("ICMP_FILTER / IP_HDRINCL: %m");
+	if (setsockopt(sr, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	    setsockopt(su, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
+		return wl_fail("SO_ATTACH_FILTER / SO_LOCK_FILTER: %m");
 	if (bind(sr, (void *)&a, sizeof(a)) < 0 || connect(sr, (void *)&a, sizeof(a)) < 0)
 		return wl_fail("bind/connect: %m");
 	if (echo(sr, 1) < 0)
@@ -115,5 +123,15 @@ int main(int argc, char **argv)
 	sl = sizeof(v);
 	if (getsockopt(su, SOL_SOCKET, SO_PROTOCOL, &v, &sl) < 0 || v != IPPROTO_UDP)
 		return wl_fail("raw socket protocol %d, want %d", v, IPPROTO_UDP);
+	if (getsockopt(sr, SOL_SOCKET, SO_GET_FILTER, f, &fl) < 0 || fl != 1 ||
+	    memcmp(f, take_all, sizeof(take_all)))
+		return wl_fail("ICMP: the filter is not back (%u instructions): %m", fl);
+	fl = 0;
+	sl = sizeof(v);
+	v = 0;
+	if (getsockopt(su, SOL_SOCKET, SO_LOCK_FILTER, &v, &sl) < 0 || !v ||
+	    getsockopt(su, SOL_SOCKET, SO_GET_FILTER, NULL, &fl) < 0 || fl)
+		return wl_fail("UDP: the lock without a filter is lost (lock %d, %u instructions)",
+			       v, fl);
 	return wl_pass();
 }
