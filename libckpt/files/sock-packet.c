@@ -127,6 +127,11 @@ static int dump_memberships(int sk, const struct fd_info *fi, struct json *o, ck
 	struct mc_find f = {.ino = fi->st.st_ino, .list = json_arr()};
 	int ret = sock_diag_query(sk, &req, sizeof(req), mclist_cb, &f, err);
 
+	/* sock_diag has no handler for the family: a kernel without packet_diag */
+	if (ret == -ENOENT) {
+		ckpt_error_clear(err);
+		ret = refuse(fi, err, "memberships unreadable (the kernel has no packet_diag)");
+	}
 	if (ret == 0)
 		ret = ckpt_error_msg(err, ENOENT, "packet socket %u: not in sock_diag's list",
 				     f.ino);
