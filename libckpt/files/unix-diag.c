@@ -198,6 +198,73 @@ int unix_diag_find(struct files_dctx *dc, uint32_t ino, struct unix_diag_info *u
 	return ckpt_error_msg(err, ENOENT, "sock_diag: no unix socket %u", ino);
 }
 
+/* One unix_diag_msg of a dump: does it hold the name *arg looks for? */
+struct name_find {
+	const char *name;
+	int len;
+	bool found;
+};
+
+static int name_attr_cb(const struct nlattr *a, void *data)
+{
+	struct name_find *f = data;
+
+	if (mnl_attr_get_type(a) == UNIX_DIAG_NAME && mnl_attr_get_payload_len(a) == f->len &&
+	    !memcmp(mnl_attr_get_payload(a), f->name, f->len))
+		f->found = true;
+	return MNL_CB_OK;
+}
+
+static int name_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct unix_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+
+	/* an abstract name is one per socket type */
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || m->udiag_type != SOCK_DGRAM)
+		return MNL_CB_OK;
+	return mnl_attr_parse(nlh, sizeof(struct unix_diag_msg), name_attr_cb, data);
+}
+
+static int diag_name_held(struct unix_diag_sk *ds, struct name_find *f, ckpt_err_t *err)
+{
+	cleanup_free char *buf = xzalloc(MNL_SOCKET_BUFFER_SIZE);
+	struct unix_diag_req *req;
+	struct nlmsghdr *nlh;
+	unsigned int seq = ++ds->seq;
+	int ret = MNL_CB_OK;
+	ssize_t n;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = AF_UNIX;
+	req->udiag_states = ~0U;
+	req->udiag_show = UDIAG_SHOW_NAME;
+	if (mnl_socket_sendto(ds->nl, nlh, nlh->nlmsg_len) < 0)
+		return ckpt_error(err, errno, "sock_diag request");
+	while (ret > MNL_CB_STOP &&
+	       (n = mnl_socket_recvfrom(ds->nl, buf, MNL_SOCKET_BUFFER_SIZE)) > 0)
+		ret = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(ds->nl), name_msg_cb, f);
+	if (ret < 0)
+		return ckpt_error(err, errno, "sock_diag dump of unix sockets");
+	return 0;
+}
+
+int unix_diag_name_held(struct files_dctx *dc, const char *name, int len, ckpt_err_t *err)
+{
+	struct name_find f = {name, len, false};
+
+	for (int i = 0; i < dc->nunix_diag && !f.found; i++) {
+		int ret = diag_name_held(dc->unix_diag[i], &f, err);
+
+		if (ret < 0)
+			return ret;
+	}
+	return f.found;
+}
+
 void unix_diag_close_all(struct files_dctx *dc)
 {
 	for (int i = 0; i < dc->nunix_diag; i++) {

@@ -31,9 +31,13 @@
  * name from a private socket), message by message with the fds that were
  * in flight attached, SO_PASSCRED and shutdown applied. A name relative
  * to "dir" is bound, connected and sent to from that directory.
- * Known gap: datagram senders' addresses and SCM credentials are ckpt-oci's.
+ * A datagram comes from its sender's name: the peer's, the tree's socket
+ * bound to it, or one bound to it for that message (fill_msgs). SCM
+ * credentials would be ckpt-oci's: a datagram socket with SO_PASSCRED
+ * holding messages that carry some is refused at checkpoint (unix.c).
  */
 #define LOG_PREFIX "unix: "
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -330,19 +334,16 @@ struct name_hold {
 	int old; /* the cwd to go back to (enter_dir) */
 };
 
-/* Bind sk to u's name, relative to u's "dir" (the cwd stays there until name_drop). */
-static int name_take(int sk, const struct unix_saved *u, struct name_hold *h, ckpt_err_t *err)
+/* Bind sk to a (of length l; 0: none, nothing done), with its file taken care of. */
+static int name_take_addr(int sk, const struct sockaddr_un *a, socklen_t l, struct name_hold *h,
+			  ckpt_err_t *err)
 {
 	struct stat st;
-	int ret;
 
-	memset(h, 0, sizeof(*h));
-	h->dir.fd = -1;
-	ret = enter_dir(u, &h->old, err);
-	if (ret == 0)
-		ret = addr_of(u, &h->a, &h->l, err);
-	if (ret < 0 || !h->l)
-		return ret;
+	h->a = *a;
+	h->l = l;
+	if (!h->l)
+		return 0;
 	if (h->a.sun_path[0]) {
 		char parent[sizeof(h->a.sun_path) + 1];
 
@@ -364,6 +365,21 @@ static int name_take(int sk, const struct unix_saved *u, struct name_hold *h, ck
 				  h->a.sun_path[0] ? h->a.sun_path : h->a.sun_path + 1);
 	h->bound = true;
 	return 0;
+}
+
+/* Bind sk to u's name, relative to u's "dir" (the cwd stays there until name_drop). */
+static int name_take(int sk, const struct unix_saved *u, struct name_hold *h, ckpt_err_t *err)
+{
+	struct sockaddr_un a;
+	socklen_t l;
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	h->dir.fd = -1;
+	ret = enter_dir(u, &h->old, err);
+	if (ret == 0)
+		ret = addr_of(u, &a, &l, err);
+	return ret < 0 ? ret : name_take_addr(sk, &a, l, h, err);
 }
 
 /* Give back what name_take moved aside; ret: the caller's result so far. */
@@ -663,22 +679,156 @@ static int msg_rights(const struct unix_saved *e, const struct json *rights, siz
 	return ret;
 }
 
-/* Message by message ("msgs"), each with its fds in flight ("rights"). */
-static int fill_msgs(int wfd, const char *buf, uint64_t size, const struct unix_saved *e,
-		     const struct sockaddr_un *a, socklen_t al, const int *inflight, int ninflight,
-		     ckpt_err_t *err)
+/* Sender i of e ("from": hex names, "" unbound) as an address; *l 0 when unbound. */
+static int from_addr(const struct unix_saved *e, const struct json *from, size_t i,
+		     struct sockaddr_un *a, socklen_t *l, const char **hex, ckpt_err_t *err)
 {
-	const struct json *msgs, *rights;
+	struct doc_at at = DOC_KEY(&e->it.at, "from");
+	size_t n;
+	int ret = doc_elem_str(&at, from, i, 2 * sizeof(a->sun_path), hex, err);
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	*l = 0;
+	if (ret < 0)
+		return ret;
+	n = strlen(*hex) / 2;
+	if (strlen(*hex) % 2)
+		return doc_error(err, &DOC_IDX(&at, i), "an odd number of hex digits");
+	for (size_t k = 0; k < n; k++) {
+		unsigned int c;
+
+		if (sscanf(*hex + 2 * k, "%2x", &c) != 1 ||
+		    !isxdigit((unsigned char)(*hex)[2 * k]) ||
+		    !isxdigit((unsigned char)(*hex)[2 * k + 1]))
+			return doc_error(err, &DOC_IDX(&at, i), "not hex digits");
+		a->sun_path[k] = c;
+	}
+	if (n && a->sun_path[0] && a->sun_path[0] != '/')
+		return doc_error(err, &DOC_IDX(&at, i), "a relative name");
+	if (a->sun_path[0])
+		n = strnlen(a->sun_path, n);
+	*l = n ? offsetof(struct sockaddr_un, sun_path) + n : 0;
+	return 0;
+}
+
+/* The socket of the tree bound to hex name that can send a datagram: its fd, or -1. */
+static int tree_sender(const struct files_rctx *rc, const char *hex, ckpt_err_t *err)
+{
+	struct unix_saved s;
+	size_t n;
+	int ret = unix_count(rc->doc, &n, err);
+
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		struct fd_shared *sh;
+
+		ret = unix_nth(rc->doc, i, &s, err);
+		if (ret < 0 || s.type != SOCK_DGRAM || !s.name || strcmp(s.name, hex))
+			continue;
+		sh = files_shared_find(rc, "unix", s.id, 0);
+		if (sh)
+			return sh->fd;
+	}
+	return ret < 0 ? ret : -1;
+}
+
+/*
+ * A socket bound to a for an instant (a path's file removed at once):
+ * what it sends reads back that name, as long as a datagram of it waits.
+ */
+static int bound_sender(const struct sockaddr_un *a, socklen_t l, ckpt_err_t *err)
+{
+	int sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), big = 4 << 20, ret;
+	struct name_hold h = {.dir.fd = -1, .old = -1};
+
+	if (sk < 0)
+		return ckpt_error(err, errno, "socket");
+	ret = name_take_addr(sk, a, l, &h, err);
+	ret = name_drop(&h, ret, err);
+	if (ret < 0) {
+		close(sk);
+		return ret;
+	}
+	(void)setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	return sk;
+}
+
+/*
+ * The socket datagram i comes from: the one refilling (wfd) when it is
+ * the peer, or an unbound one, else the socket of the tree bound to the
+ * sender's name, else one bound to it for the message (*tmp).
+ */
+static int msg_sender(const struct files_rctx *rc, const struct unix_saved *e,
+		      const struct json *from, size_t i, int wfd, bool by_name, int *tmp,
+		      ckpt_err_t *err)
+{
+	struct sockaddr_un a;
+	const char *hex;
+	socklen_t l;
+	int ret;
+
+	*tmp = -1;
+	if (!from || !by_name)
+		return wfd;
+	ret = from_addr(e, from, i, &a, &l, &hex, err);
+	if (ret < 0 || !l)
+		return ret < 0 ? ret : wfd;
+	ret = tree_sender(rc, hex, err);
+	if (ret != -1)
+		return ret;
+	*tmp = bound_sender(&a, l, err);
+	return *tmp;
+}
+
+/*
+ * The dropped end of an orphan, refilling it, takes the name its closed
+ * peer had (all its datagrams came from there: unix.c).
+ */
+static int orphan_from(const struct unix_saved *e, const struct json *from, int wfd,
+		       ckpt_err_t *err)
+{
+	struct name_hold h = {.dir.fd = -1, .old = -1};
+	struct sockaddr_un a;
+	const char *hex;
+	socklen_t l;
+	int ret;
+
+	if (!json_len(from))
+		return 0;
+	ret = from_addr(e, from, 0, &a, &l, &hex, err);
+	if (ret < 0 || !l)
+		return ret;
+	ret = name_take_addr(wfd, &a, l, &h, err);
+	return name_drop(&h, ret, err);
+}
+
+/*
+ * Message by message ("msgs"), each with its fds in flight ("rights"),
+ * a datagram from its sender's name ("from"): wfd writes them all when it
+ * is e's peer (or the dropped end of an orphan), else they are sent to
+ * e's name (a).
+ */
+static int fill_msgs(const struct files_rctx *rc, int wfd, bool orphan, const char *buf,
+		     uint64_t size, const struct unix_saved *e, const struct sockaddr_un *a,
+		     socklen_t al, const int *inflight, int ninflight, ckpt_err_t *err)
+{
+	const struct json *msgs, *rights, *from;
 	uint64_t off = 0;
-	size_t r = 0, nm, nr;
+	size_t r = 0, nm, nr, nf;
 	int ret;
 
 	ret = doc_arr(&e->it.at, e->it.obj, "msgs", FILES_LIST_MAX, &msgs, &nm, err);
 	if (ret == 0)
 		ret = doc_opt_arr(&e->it.at, e->it.obj, "rights", FILES_LIST_MAX, &rights, &nr,
 				  err);
+	if (ret == 0)
+		ret = doc_opt_arr(&e->it.at, e->it.obj, "from", FILES_LIST_MAX, &from, &nf, err);
+	if (ret == 0 && from && nf != nm)
+		ret = doc_error(err, &e->it.at, "from: %zu senders for %zu messages", nf, nm);
+	if (ret == 0 && from && orphan)
+		ret = orphan_from(e, from, wfd, err);
 	for (size_t i = 0; ret == 0 && i < nm; i++) {
-		int refs[253];
+		int refs[253], tmp, sfd;
 		int64_t n;
 		size_t k;
 
@@ -689,7 +839,12 @@ static int fill_msgs(int wfd, const char *buf, uint64_t size, const struct unix_
 			ret = msg_rights(e, rights, &r, i, refs, &k, err);
 		if (ret < 0)
 			return ret;
-		ret = send_msg(wfd, buf + off, n, a, al, refs, k, inflight, ninflight, err);
+		sfd = msg_sender(rc, e, from, i, wfd, al != 0, &tmp, err);
+		if (sfd < 0)
+			return ckpt_error_wrap(err, "sender of message %zu", i);
+		ret = send_msg(sfd, buf + off, n, a, al, refs, k, inflight, ninflight, err);
+		if (tmp >= 0)
+			close(tmp);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "message %zu", i);
 		off += n;
@@ -746,7 +901,8 @@ static int unix_fill(struct files_rctx *rc, const struct unix_saved *e, const in
 	if (al) /* sent to the name: relative to "dir" */
 		ret = enter_dir(e, &old, err);
 	if (ret == 0)
-		ret = fill_msgs(wfd, buf, size, e, &a, al, inflight, ninflight, err);
+		ret = fill_msgs(rc, wfd, w && w == files_shared_find(rc, "unix", id, ORPHAN_END),
+				buf, size, e, &a, al, inflight, ninflight, err);
 	leave_dir(old);
 	return ret;
 }

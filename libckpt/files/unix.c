@@ -16,10 +16,14 @@
  * socket bound to a relative path keeps its name and the directory its
  * bound file is in ("dir", through SIOCUNIXFILE).
  *
+ * Each queued datagram keeps its sender's name ("from", beside "msgs").
+ *
  * Refused with "unsupported fd N (...) in pid P", never dropped: a pending
  * (not accepted) connection holding bytes the client sent, or whose client
  * is closed (see unix_dump_pending); a relative name whose bound file was
- * moved since.
+ * moved since; a datagram socket with SO_PASSCRED holding datagrams that
+ * carry credentials (unix_dump_queue). With "unsupported unix socket N": a
+ * datagram whose sender's name cannot be given back (unix_check_from).
  *
  * Restore (unix-restore.c): every socket is made before the tree's first
  * fork, in the tree's namespaces (by its root when it has its own).
@@ -30,12 +34,14 @@
 #include <netinet/tcp.h>
 #include <limits.h>
 #include <linux/sockios.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "files/files.h"
 #include "files/unix.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -76,24 +82,42 @@ static void close_all(const int *fds, int n)
  * One peek. The kernel installs a copy of every fd in flight (SCM_RIGHTS)
  * into ckpt-oci on each peek: they are handed to the caller in fds.
  */
-static ssize_t peek_one(int sk, char *buf, size_t cap, int *msg_flags, int *fds, int *nfds,
-			ckpt_err_t *err)
+/* What a peek says of one message besides its bytes. */
+struct peeked {
+	int flags, fds[253], nfds;
+	struct sockaddr_un from; /* the sender's name (datagrams) */
+	socklen_t fromlen;
+	pid_t cred_pid; /* SCM_CREDENTIALS (SO_PASSCRED on): 0, none */
+};
+
+static ssize_t peek_one(int sk, char *buf, size_t cap, struct peeked *pk, ckpt_err_t *err)
 {
 	char cbuf[UNIX_CBUF] __attribute__((aligned(8)));
 	struct iovec iov = {buf, cap};
-	struct msghdr mh = {.msg_iov = &iov,
+	struct msghdr mh = {.msg_name = &pk->from,
+			    .msg_namelen = sizeof(pk->from),
+			    .msg_iov = &iov,
 			    .msg_iovlen = 1,
 			    .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf)};
+	int *fds = pk->fds, *nfds = &pk->nfds;
 	ssize_t n;
 
 	*nfds = 0;
+	pk->cred_pid = 0;
 	n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : ckpt_error(err, errno, "peek unix queue");
+	pk->fromlen = mh.msg_namelen;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		struct ucred uc;
 
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(uc))) {
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			pk->cred_pid = uc.pid;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		for (size_t i = 0; i < k; i++) {
@@ -112,8 +136,22 @@ static ssize_t peek_one(int sk, char *buf, size_t cap, int *msg_flags, int *fds,
 		*nfds = 0;
 		return ckpt_error_msg(err, EMSGSIZE, "unix message with too many fds in flight");
 	}
-	*msg_flags = mh.msg_flags;
+	pk->flags = mh.msg_flags;
 	return n;
+}
+
+/* A datagram's sender ("from", beside "msgs"): its name in hex, "" unbound. */
+static void peek_from(struct json *e, const struct peeked *pk)
+{
+	struct json *from = json_get(e, "from");
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+
+	if (!from)
+		return;
+	if (pk->fromlen > off && pk->fromlen <= sizeof(pk->from))
+		json_push(from, json_hexbuf(pk->from.sun_path, pk->fromlen - off));
+	else
+		json_push(from, json_str(""));
 }
 
 /*
@@ -142,7 +180,7 @@ static int peek_rights(size_t n, const int *fds, int nfds, struct json *e,
  * and returns 1: it is dumped again once every task is (unix-inflight.c).
  */
 static int unix_peek(int sk, int type, struct json *e, struct unix_inflight *inf, char **out,
-		     size_t *len, ckpt_err_t *err)
+		     size_t *len, bool *creds, ckpt_err_t *err)
 {
 	struct json *msgs = type == SOCK_STREAM && !inf ? NULL : json_set(e, "msgs", json_arr());
 	socklen_t sl = sizeof(int);
@@ -150,34 +188,41 @@ static int unix_peek(int sk, int type, struct json *e, struct unix_inflight *inf
 	size_t cap = 0;
 	char *buf = NULL;
 
+	*creds = false;
+	if (type == SOCK_DGRAM)
+		json_set(e, "from", json_arr());
 	if (getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &sl) < 0 ||
 	    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
 		return ckpt_error(err, errno, "SO_PEEK_OFF");
 	*len = 0;
 	for (;;) {
-		int flags = 0, fds[253], nfds = 0;
+		struct peeked pk;
 		ssize_t n;
 
 		if (cap - *len < (256u << 10)) {
 			cap = *len + (1u << 20);
 			buf = xrealloc(buf, cap);
 		}
-		n = peek_one(sk, buf + *len, cap - *len, &flags, fds, &nfds, err);
+		n = peek_one(sk, buf + *len, cap - *len, &pk, err);
 		if (n < 0)
 			ret = n;
-		if (nfds && !inf) {
-			close_all(fds, nfds);
+		if (pk.nfds && !inf) {
+			close_all(pk.fds, pk.nfds);
 			ret = 1;
 		}
 		if (n <= 0 || ret)
 			break;
-		if (flags & MSG_TRUNC) {
-			close_all(fds, nfds);
+		if (pk.flags & MSG_TRUNC) {
+			close_all(pk.fds, pk.nfds);
 			ret = ckpt_error_msg(err, EMSGSIZE, "datagram larger than 768 KiB");
 			break;
 		}
-		if (nfds)
-			ret = peek_rights(n, fds, nfds, e, inf, err);
+		if (type == SOCK_DGRAM && pk.cred_pid)
+			*creds = true;
+		if (type == SOCK_DGRAM)
+			peek_from(e, &pk);
+		if (pk.nfds)
+			ret = peek_rights(n, pk.fds, pk.nfds, e, inf, err);
 		else if (msgs)
 			json_push(msgs, json_int(n));
 		*len += n;
@@ -199,9 +244,21 @@ int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, st
 	cleanup_free char *buf = NULL, *name = NULL;
 	struct json *held;
 	size_t len = 0;
+	bool creds;
 	int ret;
 
-	ret = unix_peek(sk, type, e, inf, &buf, &len, err);
+	ret = unix_peek(sk, type, e, inf, &buf, &len, &creds, err);
+	/*
+	 * With SO_PASSCRED a datagram reads back the pid, uid and gid of its
+	 * sender: the queue is refilled before the tree's first fork, when no
+	 * pid of the tree but the root's exists to name.
+	 */
+	if (ret == 0 && creds)
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (unix datagram socket with SO_PASSCRED "
+				      "holding messages whose senders' credentials cannot be "
+				      "restored) in pid %d",
+				      fi->fd, fi->pid);
 	if (ret == 1) { /* fds in flight: again at the end (unix_dump_inflight) */
 		held = json_set(e, "held_by", json_arr());
 		json_push(held, json_int(fi->pid));
@@ -449,6 +506,108 @@ static int unix_ext_peer(struct files_dctx *dc, struct json *e, const struct uni
 	return 0;
 }
 
+#define HEXNAME_MAX (2 * sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/* The hex name of socket id of list ("" unbound); NULL when not in the list. */
+static const char *name_in(const struct json *list, uint64_t id)
+{
+	const struct json *s = id ? files_list_find(list, id) : NULL;
+	struct doc_at at = DOC_TOP("files.json");
+	const char *n = NULL;
+
+	if (!s)
+		return NULL;
+	if (doc_opt_str(&at, s, "name", HEXNAME_MAX, &n, &(ckpt_err_t){0}) < 0 || !n)
+		return "";
+	return n;
+}
+
+/* Whether a datagram socket of list is bound to hex name. */
+static bool dgram_named(const struct json *list, const char *name)
+{
+	for (size_t i = 0; i < json_len(list); i++) {
+		const struct json *s = json_at(list, i);
+		uint64_t type = 0;
+		const char *n = name_in(list, ino_of(json_get(s, "id")));
+
+		(void)json_hex_value(json_get(s, "type"), &type);
+		if (type == SOCK_DGRAM && n && !strcmp(n, name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Each queued datagram comes back from its sender's name ("from"), sent
+ * at restore from the socket of the tree bound to it, else from one
+ * bound to it for an instant. Refused: a datagram from another than the
+ * peer a socket is connected to (the kernel takes none), from more than
+ * one name into a socket whose peer is closed (the dropped end refills
+ * it), or from a relative name no socket of the tree holds (relative to
+ * an unknown directory).
+ */
+/*
+ * An abstract name a datagram comes from that no socket of the tree holds
+ * is bound again at restore: refused when a socket outside holds it now.
+ */
+static int from_free(struct files_dctx *dc, const char *hex, ckpt_err_t *err)
+{
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	size_t n = strlen(hex) / 2;
+
+	if (strncmp(hex, "00", 2) || n > sizeof(name))
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		unsigned int c = 0;
+
+		if (sscanf(hex + 2 * k, "%2x", &c) != 1)
+			return 0;
+		name[k] = c;
+	}
+	return unix_diag_name_held(dc, name, n, err);
+}
+
+static int unix_check_from(struct files_dctx *dc, const struct json *list, const struct json *e,
+			   ckpt_err_t *err)
+{
+	struct doc_at top = DOC_TOP("files.json"), at = DOC_KEY(&top, "from");
+	uint64_t id = ino_of(json_get(e, "id")), peer = ino_of(json_get(e, "peer")), state = 0;
+	const struct json *from = json_get(e, "from");
+	const char *pname = name_in(list, peer), *own = name_in(list, id), *first = NULL;
+	bool orphan;
+
+	(void)json_hex_value(json_get(e, "state"), &state);
+	orphan = !pname && (peer || (state == TCP_ESTABLISHED && !*own));
+	for (size_t i = 0; i < json_len(from); i++) {
+		const char *f = NULL;
+		const char *why = NULL;
+
+		if (doc_elem_str(&at, from, i, HEXNAME_MAX, &f, err) < 0)
+			return -err->code;
+		if (!first)
+			first = f;
+		if (pname && strcmp(f, pname))
+			why = "from another socket than the one it is connected to";
+		else if (orphan && strcmp(f, first))
+			why = "from two names, its peer closed";
+		else if (*f && strncmp(f, "00", 2) && strncmp(f, "2f", 2) && !dgram_named(list, f))
+			why = "from a relative name no socket of the tree holds";
+		if (!why && !pname && *f && !dgram_named(list, f)) {
+			int held = from_free(dc, f, err);
+
+			if (held < 0)
+				return held;
+			if (held)
+				why = "from an abstract name a socket outside the tree holds";
+		}
+		if (why)
+			return ckpt_error_msg(err, ENOTSUP,
+					      "unsupported unix socket %lu: a datagram queued %s",
+					      (unsigned long)id, why);
+	}
+	return 0;
+}
+
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 {
 	const struct json *list;
@@ -463,6 +622,8 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 		struct unix_diag_info ui;
 
 		ret = unix_check_icons(list, e, err);
+		if (ret == 0)
+			ret = unix_check_from(dc, list, e, err);
 		if (ret < 0)
 			return ret;
 		peer = ino_of(json_get(e, "peer"));

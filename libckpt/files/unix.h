@@ -50,6 +50,12 @@ int unix_diag_find(struct files_dctx *dc, uint32_t ino, struct unix_diag_info *u
  * the inet socket ino of family fam and protocol proto, or -errno.
  */
 int inet_diag_shutdown(struct unix_diag_sk *ds, int fam, int proto, uint32_t ino, ckpt_err_t *err);
+/*
+ * unix-diag.c: whether a datagram socket of a network namespace the dump met
+ * sockets in is bound to the abstract name (len bytes, its zero byte
+ * first): 1, 0 none.
+ */
+int unix_diag_name_held(struct files_dctx *dc, const char *name, int len, ckpt_err_t *err);
 /* unix-diag.c: close the sock_diag sockets of dc. */
 void unix_diag_close_all(struct files_dctx *dc);
 bool unix_match(const struct fd_info *fi);

@@ -650,6 +650,35 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 @test "files: unix sockets bound to a deleted path and to one a FIFO took (static)" { wl_roundtrip fd_unix_kinds.static gone; }
 @test "files: connected unix sockets keep their own and their peer's names (dynamic)" { wl_roundtrip fd_unix_names; }
 @test "files: connected unix sockets keep their own and their peer's names (static)" { wl_roundtrip fd_unix_names.static; }
+@test "files: queued unix datagrams keep their senders' names (dynamic)" { wl_roundtrip fd_unix_dgram_from; }
+@test "files: queued unix datagrams keep their senders' names (static)" { wl_roundtrip fd_unix_dgram_from.static; }
+@test "files: queued unix datagrams whose credentials SO_PASSCRED shows fail the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(unix datagram socket with SO_PASSCRED holding messages whose senders' credentials cannot be restored\) in pid [0-9]+" \
+		fd_unix_dgram_from passcred
+}
+@test "files: a queued unix datagram from an abstract name held outside the tree fails the checkpoint" {
+	local line fd
+	wl_start fd_unix_dgram_from outside || return
+	mkfifo "$T/sender" || return
+	# a socket outside the tree bound to an abstract name sends and holds on
+	(clean_exec /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1].encode().replace(b"@", b"\0", 1))
+s.sendto(b"out", sys.argv[2]); print("sent", flush=True); time.sleep(3600)' \
+		"@ckpt-from-$WL_PID-outside" "$T/out.sock" </dev/null >"$T/sender" 2>&1) &
+	ckpt_track_pid $!
+	exec {fd}<"$T/sender"
+	read -t 30 -u "$fd" line
+	exec {fd}<&-
+	[[ $line == sent ]] || fail "sender: $line"
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported unix socket [0-9]+: a datagram queued from an abstract name a socket outside the tree holds"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_unix_dgram_from outside after the failed checkpoint"
+}
 @test "files: a relative unix name whose file was renamed fails the checkpoint clearly" {
 	wl_start fd_unix_relative || return
 	mv "$T/rel/l.sock" "$T/rel/renamed.sock" || return
