@@ -550,3 +550,10 @@ _nginx_up()
 @test "apps: unix listeners by path and abstract name, fds in flight and a FIFO in a container" {
 	ctr_wls_roundtrip fd_unix_listen fd_unix_relative fd_unix_inflight fd_fifo
 }
+
+# Connected unix sockets named by their listeners (kept, closed, unlinked,
+# a FIFO at the name) and queued datagrams from named senders: the names
+# taken for an instant inside the container's filesystem and namespace.
+@test "apps: connected unix sockets keep their names, queued datagrams their senders', in a container" {
+	ctr_wls_roundtrip fd_unix_names fd_unix_dgram_from
+}
