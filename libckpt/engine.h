@@ -56,6 +56,8 @@ struct ckpt_ctx {
 	struct ckpt_bundle *bundle;
 	bool defer_wait;       /* the tree is frozen: attach now, wait later */
 	struct mem_incr *incr; /* --parent: pages the parent holds (mem-incr.c) */
+	bool live_pages;       /* pages listed live, not copied (ckpt_dump_opts) */
+	uint64_t live_npages;  /* how many */
 };
 
 /* seize.c */

@@ -172,6 +172,20 @@ bool bundle_chunk_ok(const uint8_t *sums, size_t idx, const void *buf, size_t le
 int bundle_verify_file(struct ckpt_bundle *b, const char *name, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 bool bundle_file_remote(const struct ckpt_bundle *b, const char *name);
+/*
+ * Live page images (a lazy migration's final checkpoint): listed with
+ * their size only, never written; the page server of the node that made
+ * the bundle reads their chunks from the stopped tree and sends each with
+ * a MAC under bundle_live_key: the bundle's key bound to this manifest,
+ * so a chunk altered or taken from another bundle is refused. Only a
+ * lazy open accepts such a bundle (remote: the image is not here).
+ */
+int bundle_add_live(struct ckpt_bundle *b, const char *name, uint64_t size, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+bool bundle_file_live(const struct ckpt_bundle *b, const char *name);
+#define BUNDLE_LIVE_KEY_BYTES 32
+int bundle_live_key(const struct ckpt_bundle *b, uint8_t out[BUNDLE_LIVE_KEY_BYTES],
+		    ckpt_err_t *err) __attribute__((warn_unused_result));
 /* The key b was opened or made with (BUNDLE_KEY_BYTES), NULL when it has none. */
 const uint8_t *bundle_key_bytes(const struct ckpt_bundle *b);
 /* The key in key_file (NULL: this host's), checked as a bundle's key is. */

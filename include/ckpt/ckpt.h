@@ -21,6 +21,12 @@ struct ckpt_extra_file {
 	const char *json; /* its text; parsed, so it must be valid JSON */
 };
 
+/* A task of a tree stopped for a live-pages checkpoint (ckpt_dump_opts). */
+struct ckpt_live_task {
+	pid_t ns_pid; /* pages-NS_PID.img */
+	int memfd;    /* its /proc/PID/mem, opened while it was stopped */
+};
+
 struct ckpt_dump_opts {
 	pid_t pid;	      /* root of the tree */
 	const char *bundle;   /* output directory (created; must not exist) */
@@ -44,10 +50,21 @@ struct ckpt_dump_opts {
 	 * parent set to this bundle writes only those.
 	 */
 	bool pre_dump;
-	const char *parent;    /* a pre-dump of the same tree: pages it holds are referenced */
-	uint64_t frozen_ns;    /* out: first thread stopped to the tree resumed or killed */
-	uint64_t frozen_at;    /* out: now_ns() when the first thread was stopped */
-	uint64_t pages_copied; /* out, pre_dump: pages written (the rest referenced) */
+	const char *parent; /* a pre-dump of the same tree: pages it holds are referenced */
+	uint64_t frozen_ns; /* out: first thread stopped to the tree resumed or killed */
+	uint64_t frozen_at; /* out: now_ns() when the first thread was stopped */
+	/* out, pre_dump: pages written (the rest referenced); live_pages: listed live */
+	uint64_t pages_copied;
+	/*
+	 * Final checkpoint of a lazy migration: the pages not in the parent
+	 * chain are not copied; pages-PID.img is listed live (bundle.h), its
+	 * runs in pagemap-PID.json, and during committed live[] holds, per
+	 * task, its /proc/PID/mem for a page server to read them from the
+	 * stopped tree. Ignored for a sealed bundle (compress, encrypt).
+	 */
+	bool live_pages;
+	const struct ckpt_live_task *live;
+	int nlive;
 	const struct ckpt_extra_file *extra; /* documents added to the bundle */
 	int nextra;
 	/*

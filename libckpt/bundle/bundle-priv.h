@@ -44,9 +44,11 @@ struct bundle_file {
 	 * a page image with its NAME.sums, not hashed at open: bundle_open_lazy,
 	 * its reader checks each chunk (bundle_image_sums); bundle_open_restore,
 	 * threads hash it meanwhile (bundle_verify_wait). remote: not here at
-	 * all, its chunks come from a page server
+	 * all, its chunks come from a page server. live: never written; listed
+	 * with its size only, its chunks are read from the stopped tree by
+	 * the page server of the node that made the bundle (bundle_add_live)
 	 */
-	bool deferred, remote;
+	bool deferred, remote, live;
 };
 
 /*

@@ -112,6 +112,7 @@ static int manifest_file(struct ckpt_bundle *b, const struct doc_at *at, const s
 	const char *name;
 	const char *seal = NULL;
 	int64_t size, plain = 0;
+	bool live = false;
 	struct bundle_file *bf;
 	uint8_t sum[BUNDLE_SUM_BYTES];
 
@@ -119,8 +120,11 @@ static int manifest_file(struct ckpt_bundle *b, const struct doc_at *at, const s
 	    doc_int(at, f, "size", 0, INT64_MAX, &size, err) < 0 ||
 	    doc_hexbuf(at, f, BUNDLE_SUM_ALG, sum, sizeof(sum), err) < 0 ||
 	    doc_opt_str(at, f, "seal", 64, &seal, err) < 0 ||
-	    doc_opt_int(at, f, "plain_size", 0, INT64_MAX, 0, &plain, err) < 0)
+	    doc_opt_int(at, f, "plain_size", 0, INT64_MAX, 0, &plain, err) < 0 ||
+	    doc_opt_bool(at, f, "live", false, &live, err) < 0)
 		return -EPROTO;
+	if (live && (seal || strncmp(name, "pages-", 6)))
+		return doc_error(err, at, "live: only a plain page image can be");
 	/* a sealed bundle's files are all sealed, all alike */
 	if (b->seal && (!seal || strcmp(seal, seal_name(b->seal))))
 		return doc_error(err, at, "seal `%s`: the bundle is sealed with %s",
@@ -144,6 +148,7 @@ static int manifest_file(struct ckpt_bundle *b, const struct doc_at *at, const s
 	memcpy(bf->sum, sum, sizeof(sum));
 	bf->plain_size = seal ? (uint64_t)plain : (uint64_t)size;
 	bf->seal = b->seal;
+	bf->live = live;
 	return 0;
 }
 
@@ -289,6 +294,11 @@ static int check_sizes(struct ckpt_bundle *b, ckpt_err_t *err)
 
 		if (b->files[i].remote)
 			continue;
+		if (b->files[i].live)
+			return ckpt_error_msg(err, EPROTO,
+					      "%s: served only from the stopped tree by the node "
+					      "that made the bundle (restore it --lazy from there)",
+					      b->files[i].name);
 		fd = bundle_open_member(b->dirfd, b->files[i].name, &st, err);
 		if (fd < 0)
 			return fd;
@@ -626,7 +636,7 @@ static void defer_images(struct ckpt_bundle *b, bool remote)
 		cleanup_free char *sums = xasprintf("%s" BUNDLE_SUMS_SUFFIX, f->name);
 		struct stat st;
 
-		if (strncmp(f->name, "pages-", 6) || f->seal || !bundle_find(b, sums))
+		if (strncmp(f->name, "pages-", 6) || f->seal || f->live || !bundle_find(b, sums))
 			continue;
 		f->deferred = true;
 		if (remote && fstatat(b->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
@@ -663,6 +673,10 @@ static int open_bundle(const char *path, const struct bundle_auth *auth, enum op
 		ret = manifest_load(b, auth, err);
 	if (ret == 0 && mode >= OPEN_RESTORE)
 		defer_images(b, mode == OPEN_REMOTE);
+	/* live images are never here: a reader that wants pages must be lazy */
+	for (size_t i = 0; ret == 0 && i < b->nfiles; i++)
+		if (b->files[i].live && (mode == OPEN_DOCUMENTS || mode >= OPEN_LAZY))
+			b->files[i].deferred = b->files[i].remote = true;
 	if (ret == 0)
 		ret = check_listing(b, err);
 	if (ret == 0)
@@ -859,4 +873,27 @@ bool bundle_file_remote(const struct ckpt_bundle *b, const char *name)
 	const struct bundle_file *f = bundle_find(b, name);
 
 	return f && f->remote;
+}
+
+bool bundle_file_live(const struct ckpt_bundle *b, const char *name)
+{
+	const struct bundle_file *f = bundle_find(b, name);
+
+	return f && f->live;
+}
+
+int bundle_live_key(const struct ckpt_bundle *b, uint8_t out[BUNDLE_LIVE_KEY_BYTES],
+		    ckpt_err_t *err)
+{
+	static const char label[] = "ckpt-oci live pages";
+	crypto_generichash_state st;
+
+	if (!b->have_key)
+		return ckpt_error_msg(err, EACCES,
+				      "live page images need the bundle's key to be checked");
+	crypto_generichash_init(&st, b->key, BUNDLE_KEY_BYTES, BUNDLE_LIVE_KEY_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label));
+	crypto_generichash_update(&st, b->manifest_sum, sizeof(b->manifest_sum));
+	crypto_generichash_final(&st, out, BUNDLE_LIVE_KEY_BYTES);
+	return 0;
 }

@@ -143,6 +143,20 @@ void bundle_add_file(struct ckpt_bundle *b, const char *name, uint64_t size,
 	memcpy(f->sum, sum, BUNDLE_SUM_BYTES);
 	f->plain_size = plain_size;
 	f->seal = seal;
+	f->deferred = f->remote = f->live = false;
+}
+
+int bundle_add_live(struct ckpt_bundle *b, const char *name, uint64_t size, ckpt_err_t *err)
+{
+	static const uint8_t none[BUNDLE_SUM_BYTES];
+
+	if (!b->writing || b->seal || !bundle_name_ok(name) || strncmp(name, "pages-", 6))
+		return ckpt_error_msg(err, EINVAL, "%s: cannot be a live page image", name);
+	if (bundle_find(b, name))
+		return ckpt_error_msg(err, EEXIST, "%s: already in the bundle", name);
+	bundle_add_file(b, name, size, none, size, 0);
+	b->files[b->nfiles - 1].live = true;
+	return 0;
 }
 
 int bundle_seal(struct ckpt_bundle *b, const struct bundle_seal_opts *o, ckpt_err_t *err)
@@ -278,6 +292,8 @@ static struct json *manifest_build(const struct ckpt_bundle *b)
 		json_set(f, "name", json_str(b->files[i].name));
 		json_set(f, "size", json_int(b->files[i].size));
 		json_set(f, BUNDLE_SUM_ALG, json_hexbuf(b->files[i].sum, BUNDLE_SUM_BYTES));
+		if (b->files[i].live)
+			json_set(f, "live", json_bool(true));
 		if (b->files[i].seal) {
 			json_set(f, "plain_size", json_int(b->files[i].plain_size));
 			json_set(f, "seal", json_str(seal_name(b->files[i].seal)));

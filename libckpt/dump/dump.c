@@ -271,6 +271,7 @@ int dump_open(struct ckpt_dump_opts *o, struct ckpt_ctx *ctx, int *j_tmp, ckpt_e
 		return ret;
 	if (o->no_sync)
 		bundle_set_no_sync(ctx->bundle);
+	ctx->live_pages = o->live_pages && !o->compress && !o->encrypt_key;
 	if (o->compress || o->encrypt_key) {
 		struct bundle_seal_opts so = {.zstd = o->compress,
 					      .level = o->compress_level,
@@ -355,6 +356,34 @@ static int dump_frozen(struct ckpt_ctx *ctx, struct ckpt_dump_opts *o, struct fr
 	return ret;
 }
 
+/* live_pages: each task's memory, for the committed hook's page server. */
+static struct ckpt_live_task *live_open(struct ckpt_ctx *ctx, ckpt_err_t *err)
+{
+	struct ckpt_live_task *live = xzalloc((ctx->ntasks + 1) * sizeof(*live));
+
+	for (int i = 0; i < ctx->ntasks; i++) {
+		live[i].ns_pid = ctx->tasks[i]->ns_pid;
+		live[i].memfd = openat(ctx->tasks[i]->procfd, "mem", O_RDONLY | O_CLOEXEC);
+		if (live[i].memfd < 0) {
+			ckpt_error(err, errno, "open /proc/%d/mem", ctx->tasks[i]->pid);
+			while (i-- > 0)
+				close(live[i].memfd);
+			free(live);
+			return NULL;
+		}
+	}
+	return live;
+}
+
+static void live_close(struct ckpt_dump_opts *o)
+{
+	for (int i = 0; i < o->nlive; i++)
+		close(o->live[i].memfd);
+	free((void *)o->live);
+	o->live = NULL;
+	o->nlive = 0;
+}
+
 /* The tree runs on as it was: sockets out of repair, network unlocked, tasks released. */
 static void dump_release(struct ckpt_ctx *ctx, struct files_dctx *fc, struct freezer *fz,
 			 bool locked, int j_net)
@@ -405,13 +434,21 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	fc.skip_in_flight = o->skip_in_flight;
 	o->frozen_at = t_frozen = now_ns();
 	ret = dump_frozen(&ctx, o, &fz, &fc, &j_net, &locked, err);
+	if (ret == 0 && ctx.live_pages) {
+		o->live = live_open(&ctx, err);
+		o->nlive = o->live ? ctx.ntasks : 0;
+		o->pages_copied = ctx.live_npages;
+		ret = o->live ? 0 : -err->code;
+	}
 	if (ret < 0) {
 		dump_release(&ctx, &fc, &fz, locked, j_net);
 		pr_info("checkpoint failed, tree left running: %s", err->msg);
 		goto out;
 	}
 	/* the bundle is whole, the tree still stopped: the caller decides (migrate) */
-	if (o->committed && (ret = o->committed(o, err)) < 0) {
+	ret = o->committed ? o->committed(o, err) : 0;
+	live_close(o);
+	if (ret < 0) {
 		dump_release(&ctx, &fc, &fz, locked, j_net);
 		pr_info("tree left running: %s", err->msg);
 		goto out;

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "ckpt/bundle.h"
+#include "ckpt/ckpt.h"
 #include "ckpt/error.h"
 #include "mem/mem-incr.h"
 #include "mem/mem.h"
@@ -53,9 +54,13 @@ int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
 /* "HOST:PORT" into a socket: listening (server) or connected (client). */
 int lazy_listen(const char *addr, ckpt_err_t *err) __attribute__((warn_unused_result));
 int lazy_connect(const char *addr, ckpt_err_t *err) __attribute__((warn_unused_result));
-/* page_server_run on a socket already listening (lsk, closed when done). */
-int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, ckpt_err_t *err)
-	__attribute__((warn_unused_result));
+/*
+ * page_server_run on a socket already listening (lsk, closed when done);
+ * live: the tasks whose live page images (bundle.h) are read from their
+ * memory (n of them; NULL: none).
+ */
+int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ckpt_live_task *live,
+		      int nlive, ckpt_err_t *err) __attribute__((warn_unused_result));
 /* The address a listening socket was bound to, as HOST:PORT. */
 void lazy_bound_name(int sk, char *out, size_t len);
 /*
@@ -64,6 +69,9 @@ void lazy_bound_name(int sk, char *out, size_t len);
  */
 int ps_auth_server(int sk, const uint8_t *key, ckpt_err_t *err);
 int ps_auth_client(int sk, const uint8_t *key, ckpt_err_t *err);
+/* The MAC of chunk idx (len bytes at buf) of live image name (page-proto.h). */
+void ps_live_mac(const uint8_t key[BUNDLE_LIVE_KEY_BYTES], const char *name, uint64_t idx,
+		 const void *buf, uint32_t len, uint8_t mac[32]);
 
 /* --- uffd-server.c --- */
 /*

@@ -20,6 +20,16 @@
  * copied and the bytes it sent; the downtime is from the tree stopped for
  * the final checkpoint to the receiver's "running".
  *
+ * --lazy: the final checkpoint copies no page (live_pages): it lists the
+ * pages written since the last pre-dump, and the page server reads them
+ * from the tree, stopped still, as node B asks (each chunk with a MAC
+ * under the bundle's key bound to its manifest, page-proto.h). The tree
+ * is killed only once node B answered "running" and then every client
+ * of the page server said it was done; the page server dies with
+ * migrate (PR_SET_PDEATHSIG), so a tree resumed after migrate died is
+ * never read, and node B's lazy-pages process, its pages gone, kills its
+ * tree: the one left is node A's.
+ *
  * This node's bundles are not flushed to stable storage (no_sync): they
  * only feed the stream and the page server, and a crash of this node
  * takes the tree with them; a flush of the final checkpoint was most of
@@ -54,6 +64,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -87,10 +98,11 @@ struct mig_reply {
 struct mig {
 	struct ckpt_dump_opts dump; /* first: the committed hook finds the rest from it */
 	struct ckpt_migrate_opts *o;
-	char *bundle; /* this node's bundle */
-	char *parent; /* --pre-copy: the last pre-dump */
-	int sk;	      /* to the receiver, or -1 */
-	pid_t server; /* lazy: the page server */
+	char *bundle;	  /* this node's bundle */
+	char *parent;	  /* --pre-copy: the last pre-dump */
+	int sk;		  /* to the receiver, or -1 */
+	pid_t server;	  /* lazy: the page server */
+	pid_t parent_pid; /* its parent: us */
 	uint8_t key[BUNDLE_KEY_BYTES];
 };
 
@@ -291,6 +303,7 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 		return lsk;
 	lazy_bound_name(lsk, bound, sizeof(bound));
 	*port = (uint16_t)atoi(strrchr(bound, ':') + 1);
+	m->parent_pid = getpid();
 	m->server = fork();
 	if (m->server < 0) {
 		close(lsk);
@@ -301,11 +314,15 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 		ckpt_err_t e = {0};
 		int ret;
 
+		/* live pages: never read from a tree that migrate's death resumed */
+		if (m->dump.live &&
+		    (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != m->parent_pid))
+			_exit(1);
 		close(sk);
 		ret = bundle_open_lazy(m->bundle, &(struct bundle_auth){.key_file = m->o->key_file},
 				       false, &b, &e);
 		if (ret == 0)
-			ret = page_server_serve(b, lsk, true, &e);
+			ret = page_server_serve(b, lsk, true, m->dump.live, m->dump.nlive, &e);
 		if (ret < 0)
 			pr_warn("page server: %s", e.msg);
 		_exit(ret < 0);
@@ -356,7 +373,9 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	if (ret == 0 && m->parent)
 		ret = send_dir(m, "", err);
 	if (ret == 0)
-		ret = send_bundle(m, m->bundle, m->o->lazy, &pages, err);
+		ret = send_bundle(m, m->bundle, m->o->lazy, d->live ? NULL : &pages, err);
+	if (d->live)
+		pages = d->pages_copied; /* listed live, read from the tree as asked */
 	end.size = (uint64_t)m->o->lazy << 32 | port;
 	if (ret == 0 && write_all(m->sk, &end, sizeof(end)) < 0)
 		ret = ckpt_error(err, errno ? errno : EPIPE, "send the end of the bundle");
@@ -374,6 +393,21 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	m->o->root_pid = rep.root_pid;
 	m->o->downtime_ns = now_ns() - d->frozen_at;
 	mig_round_end(m, pages);
+	/* live pages: the tree stays stopped until node B has every one */
+	if (d->live && m->server > 0) {
+		int status = 0;
+
+		while (waitpid(m->server, &status, 0) < 0 && errno == EINTR)
+			;
+		m->server = 0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			pr_warn("the page server ended before node B said it had every page "
+				"(see node B's lazy-pages.log); the tree is killed here as "
+				"node B runs it");
+		else
+			pr_info("every live page sent, %.3f s after the tree stopped",
+				(now_ns() - d->frozen_at) / 1e9);
+	}
 	pr_info("running on %s as %d; %llu bytes sent", m->o->to, rep.root_pid,
 		(unsigned long long)m->o->bytes_sent);
 	return 0;
@@ -398,6 +432,7 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 	d->no_sync = true; /* see no_sync in the head comment */
 	d->leave_running = false;
 	d->pre_dump = false;
+	d->live_pages = o->lazy; /* see --lazy in the head comment */
 	o->bytes_sent = 0;
 	o->nrounds = 0;
 	memset(o->rounds, 0, sizeof(o->rounds));

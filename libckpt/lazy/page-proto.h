@@ -10,17 +10,22 @@
  *   client: a ps_req with chunk PS_BYE: done (a server run --once exits)
  *
  * The handshake only decides who may read the pages; that the pages are
- * right is checked by the client against the bundle's digests.
+ * right is checked by the client against the bundle's digests. A live
+ * image (bundle.h: read from the stopped tree, never hashed) has none:
+ * each of its chunks is followed by PS_MAC_BYTES of keyed BLAKE2b under
+ * bundle_live_key over the image's name with its NUL, the chunk index
+ * (le64), the length (le32) and the bytes.
  */
 #ifndef CKPT_PAGE_PROTO_H
 #define CKPT_PAGE_PROTO_H
 
 #include <stdint.h>
 
-#define PS_MAGIC    "CKPTPS01"
-#define PS_NONCE    32
-#define PS_NAME_MAX 64
-#define PS_BYE	    UINT64_MAX
+#define PS_MAGIC     "CKPTPS01"
+#define PS_NONCE     32
+#define PS_NAME_MAX  64
+#define PS_BYE	     UINT64_MAX
+#define PS_MAC_BYTES 32
 
 struct ps_req {
 	char name[PS_NAME_MAX]; /* pages-PID.img, NUL-terminated */

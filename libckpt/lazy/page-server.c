@@ -9,6 +9,12 @@
  * the client does, against the digests it holds, so nothing on the way
  * can alter a page unnoticed. Several clients at once (the restore and
  * its lazy-pages process) are served from one poll() loop.
+ *
+ * Live page images (a lazy migration's final checkpoint, bundle.h) are
+ * not on disk: their chunks are read from the stopped tree's memory
+ * (/proc/PID/mem, opened while the dump held the tree, so a pid reused
+ * since can never be read), placed by the runs of pagemap-PID.json, and
+ * each sent with its MAC (page-proto.h) in place of a digest.
  */
 #define LOG_PREFIX "page-server: "
 #include <errno.h>
@@ -26,6 +32,8 @@
 #include "ckpt/ckpt.h"
 #include "lazy/lazy.h"
 #include "lazy/page-proto.h"
+#include "mem/mem.h"
+#include "util/doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -145,8 +153,128 @@ int ps_auth_client(int sk, const uint8_t *key, ckpt_err_t *err)
 	return 0;
 }
 
+void ps_live_mac(const uint8_t key[BUNDLE_LIVE_KEY_BYTES], const char *name, uint64_t idx,
+		 const void *buf, uint32_t len, uint8_t mac[32])
+{
+	crypto_generichash_state st;
+	uint64_t le_idx = htole64(idx);
+	uint32_t le_len = htole32(len);
+
+	crypto_generichash_init(&st, key, BUNDLE_LIVE_KEY_BYTES, PS_MAC_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)name, strlen(name) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)&le_idx, sizeof(le_idx));
+	crypto_generichash_update(&st, (const uint8_t *)&le_len, sizeof(le_len));
+	crypto_generichash_update(&st, buf, len);
+	crypto_generichash_final(&st, mac, PS_MAC_BYTES);
+}
+
+/* The stopped tree the live images are read from. */
+struct live_src {
+	const struct ckpt_live_task *tasks;
+	int n;
+	struct mem_run **runs; /* per task, read once: pagemap-PID.json */
+	size_t *nruns;
+	uint8_t key[BUNDLE_LIVE_KEY_BYTES];
+};
+
+/* Task i's runs, from its pagemap (verified: the bundle is authenticated). */
+static int live_runs(struct ckpt_bundle *b, struct live_src *ls, int i, uint64_t size,
+		     ckpt_err_t *err)
+{
+	char name[64];
+	cleanup_json struct json *doc = NULL;
+	struct doc_at at;
+	size_t n;
+	int ret;
+
+	if (ls->runs[i])
+		return 0;
+	snprintf(name, sizeof(name), "pagemap-%d.json", ls->tasks[i].ns_pid);
+	at = (struct doc_at)DOC_TOP(name);
+	ret = bundle_get_json(b, name, &doc, err);
+	if (ret < 0)
+		return ret;
+	if (json_type(doc) != JSON_ARR)
+		return doc_error(err, &at, "expected an array of page runs");
+	n = json_len(doc);
+	ls->runs[i] = xzalloc((n + 1) * sizeof(**ls->runs));
+	ret = mem_runs_read(&at, doc, n, true, size / PAGE_SIZE, ls->runs[i], err);
+	if (ret < 0) {
+		free(ls->runs[i]);
+		ls->runs[i] = NULL;
+		return ret;
+	}
+	ls->nruns[i] = n;
+	return 0;
+}
+
+/* len bytes at offset off of task i's image into buf: each run's part, from its memory. */
+static int live_read(struct live_src *ls, int i, uint64_t off, uint8_t *buf, size_t len)
+{
+	const struct mem_run *r = ls->runs[i];
+	size_t lo = 0, hi = ls->nruns[i], done = 0;
+
+	/* the first run ending after off: runs are in image order */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if ((r[mid].off + r[mid].npages) * PAGE_SIZE <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t k = lo; k < ls->nruns[i] && done < len; k++) {
+		uint64_t at = off + done, rs = r[k].off * PAGE_SIZE;
+		uint64_t in = at - rs, n = MIN(len - done, r[k].npages * PAGE_SIZE - in);
+
+		if (at < rs)
+			return EPROTO; /* a hole in the image: no run says what is there */
+		while (n) {
+			ssize_t got =
+				pread(ls->tasks[i].memfd, buf + done, n, (off_t)(r[k].addr + in));
+
+			if (got <= 0)
+				return got < 0 ? errno : EIO; /* the tree is gone */
+			done += got;
+			in += got;
+			n -= got;
+		}
+	}
+	return done == len ? 0 : EPROTO;
+}
+
+/* Chunk idx of a live image into buf (*len bytes), its MAC into mac: 0 or an errno. */
+static int live_chunk(struct ckpt_bundle *b, struct live_src *ls, const char *name, uint64_t idx,
+		      uint8_t *buf, uint32_t *len, uint8_t *mac, ckpt_err_t *err)
+{
+	int ns_pid, end = 0, i;
+	uint64_t size;
+
+	if (!ls || sscanf(name, "pages-%d.img%n", &ns_pid, &end) != 1 || name[end])
+		return ENOENT;
+	for (i = 0; i < ls->n && ls->tasks[i].ns_pid != ns_pid; i++)
+		;
+	if (i == ls->n || bundle_file_size(b, name, &size, err) < 0)
+		return ENOENT;
+	if (idx >= (size + BUNDLE_CHUNK_BYTES - 1) / BUNDLE_CHUNK_BYTES)
+		return ERANGE;
+	if (live_runs(b, ls, i, size, err) < 0) {
+		pr_warn("%s", err->msg);
+		return EPROTO;
+	}
+	*len = MIN((uint64_t)BUNDLE_CHUNK_BYTES, size - idx * BUNDLE_CHUNK_BYTES);
+	i = live_read(ls, i, idx * BUNDLE_CHUNK_BYTES, buf, *len);
+	if (i) {
+		pr_warn("%s chunk %llu: %s", name, (unsigned long long)idx, strerror(i));
+		return i;
+	}
+	ps_live_mac(ls->key, name, idx, buf, *len, mac);
+	return 0;
+}
+
 /* One request of a client: 1 to go on, 0 when it said bye or left, < 0 on error. */
-static int serve_one(struct ckpt_bundle *b, int sk, uint8_t *buf, ckpt_err_t *err)
+static int serve_one(struct ckpt_bundle *b, struct live_src *ls, int sk, uint8_t *buf,
+		     ckpt_err_t *err)
 {
 	struct ps_req req;
 	struct ps_resp resp = {0};
@@ -154,6 +282,8 @@ static int serve_one(struct ckpt_bundle *b, int sk, uint8_t *buf, ckpt_err_t *er
 	cleanup_close int fd = -1;
 	uint64_t size = 0;
 
+	if (n == 0 && ls)
+		return ckpt_error_msg(err, ECONNRESET, "client left before it said it was done");
 	if (n == 0)
 		return 0;
 	if (n != sizeof(req))
@@ -161,6 +291,19 @@ static int serve_one(struct ckpt_bundle *b, int sk, uint8_t *buf, ckpt_err_t *er
 	if (req.chunk == PS_BYE)
 		return 0;
 	req.name[PS_NAME_MAX - 1] = '\0';
+	if (bundle_file_live(b, req.name)) {
+		uint8_t mac[PS_MAC_BYTES];
+		uint32_t len = 0;
+
+		resp.status = live_chunk(b, ls, req.name, req.chunk, buf, &len, mac, err);
+		resp.len = resp.status ? 0 : len;
+		ckpt_error_clear(err);
+		if (write_all(sk, &resp, sizeof(resp)) < 0 ||
+		    (resp.len &&
+		     (write_all(sk, buf, resp.len) < 0 || write_all(sk, mac, sizeof(mac)) < 0)))
+			return ckpt_error(err, EPIPE, "client went away");
+		return 1;
+	}
 	if (strncmp(req.name, "pages-", 6) || bundle_open_file(b, req.name, &fd, &size, err) < 0)
 		resp.status = ENOENT;
 	else if (req.chunk >= (size + BUNDLE_CHUNK_BYTES - 1) / BUNDLE_CHUNK_BYTES)
@@ -227,15 +370,27 @@ int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
 		lazy_bound_name(lsk, name, sizeof(name));
 		ready(name, arg);
 	}
-	return page_server_serve(b, lsk, once, err);
+	return page_server_serve(b, lsk, once, NULL, 0, err);
 }
 
-int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, ckpt_err_t *err)
+int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ckpt_live_task *live,
+		      int nlive, ckpt_err_t *err)
 {
 	struct pollfd fds[CLIENTS_MAX + 1];
 	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
-	int n = 1;
+	struct live_src ls = {.tasks = live, .n = nlive};
+	int n = 1, ret, dropped = 0;
 	bool served = false;
+
+	if (live) {
+		ret = bundle_live_key(b, ls.key, err);
+		if (ret < 0) {
+			close(lsk);
+			return ret;
+		}
+		ls.runs = xzalloc((nlive + 1) * sizeof(*ls.runs));
+		ls.nruns = xzalloc((nlive + 1) * sizeof(*ls.nruns));
+	}
 
 	fds[0] = (struct pollfd){.fd = lsk, .events = POLLIN};
 	/* once: until every client that came has left, and one did */
@@ -257,11 +412,12 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, ckpt_err_t *err
 
 			if (!fds[i].revents)
 				continue;
-			r = serve_one(b, fds[i].fd, buf, err);
+			r = serve_one(b, live ? &ls : NULL, fds[i].fd, buf, err);
 			if (r > 0)
 				continue;
 			if (r < 0)
 				pr_warn("%s, client dropped", err->msg);
+			dropped += r < 0;
 			ckpt_error_clear(err);
 			close(fds[i].fd);
 			fds[i] = fds[--n];
@@ -269,6 +425,15 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, ckpt_err_t *err
 		}
 	}
 	close(lsk);
+	for (int i = 0; live && i < nlive; i++)
+		free(ls.runs[i]);
+	free(ls.runs);
+	free(ls.nruns);
+	sodium_memzero(ls.key, sizeof(ls.key));
+	if (live && dropped)
+		return ckpt_error_msg(err, ECONNRESET,
+				      "%d client(s) of the live pages left before they were done",
+				      dropped);
 	return 0;
 }
 

@@ -8,11 +8,15 @@
  * from the bundle's directory, or, for an image the bundle lacks, from a
  * page server (page-server.c): the check is the same, so a page server
  * can neither alter nor swap a page. A bundle from before the .sums files
- * was hashed whole at open: its chunks are used as read.
+ * was hashed whole at open: its chunks are used as read. A live image
+ * (bundle.h: read by the page server from the stopped tree) has no
+ * digests: each chunk comes with a MAC under bundle_live_key, checked
+ * the same way before a byte of it is used.
  */
 #define LOG_PREFIX "lazy: "
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +35,8 @@ struct src_image {
 	uint8_t *sums; /* NULL: verified whole at open */
 	size_t nchunks;
 	uint64_t size;
-	int fd; /* local, else -1: remote */
+	int fd;	   /* local, else -1: remote */
+	bool live; /* each chunk with a MAC (page-proto.h) */
 };
 
 struct cached {
@@ -49,6 +54,8 @@ struct page_src {
 	size_t nimgs;
 	struct cached cache[CACHE];
 	int next; /* the cache entry replaced next */
+	uint8_t live_key[BUNDLE_LIVE_KEY_BYTES];
+	bool have_live_key;
 };
 
 int page_src_open(struct ckpt_bundle *b, const char *server, struct page_src **out, ckpt_err_t *err)
@@ -88,6 +95,7 @@ void page_src_close(struct page_src *s)
 	for (int i = 0; i < CACHE; i++)
 		free(s->cache[i].buf);
 	free(s->imgs);
+	sodium_memzero(s->live_key, sizeof(s->live_key));
 	free(s);
 }
 
@@ -105,6 +113,22 @@ static int image_of(struct page_src *s, pid_t pid, ckpt_err_t *err)
 	im->pid = pid;
 	im->fd = -1;
 	snprintf(im->name, sizeof(im->name), "pages-%d.img", pid);
+	if (bundle_file_live(s->b, im->name)) {
+		if (!s->server)
+			return ckpt_error_msg(err, ENOENT,
+					      "%s: live, served only by the node that made it, "
+					      "and no page server",
+					      im->name);
+		if (!s->have_live_key && bundle_live_key(s->b, s->live_key, err) < 0)
+			return -err->code;
+		s->have_live_key = true;
+		ret = bundle_file_size(s->b, im->name, &im->size, err);
+		if (ret < 0)
+			return ret;
+		im->live = true;
+		im->nchunks = (im->size + BUNDLE_CHUNK_BYTES - 1) / BUNDLE_CHUNK_BYTES;
+		return (int)s->nimgs++;
+	}
 	ret = bundle_image_sums(s->b, im->name, &im->sums, &im->nchunks, &im->size, err);
 	if (ret == -ENOENT && !bundle_file_remote(s->b, im->name)) {
 		/* no digests: hashed whole when the bundle was opened */
@@ -178,6 +202,19 @@ static int fetch(struct page_src *s, const struct src_image *im, uint64_t idx, u
 	if (resp.len != len || read_all(s->sk, buf, len) != (ssize_t)len)
 		return ckpt_error_msg(err, EPROTO, "page server %s: %s chunk %lu: short reply",
 				      s->server, im->name, (unsigned long)idx);
+	if (im->live) {
+		uint8_t got[PS_MAC_BYTES], want[PS_MAC_BYTES];
+
+		if (read_all(s->sk, got, sizeof(got)) != sizeof(got))
+			return ckpt_error_msg(err, EPROTO, "page server %s: %s chunk %lu: no MAC",
+					      s->server, im->name, (unsigned long)idx);
+		ps_live_mac(s->live_key, im->name, idx, buf, len, want);
+		/* checked before a byte of it reaches the task */
+		if (sodium_memcmp(got, want, sizeof(got)))
+			return ckpt_error_msg(err, EPROTO,
+					      "%s: chunk %lu: MAC mismatch: altered on the way",
+					      im->name, (unsigned long)idx);
+	}
 	return 0;
 }
 

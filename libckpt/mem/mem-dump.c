@@ -110,7 +110,16 @@ struct pcopy {
 	size_t cap;	       /* bytes per batch */
 	struct mem_splice *vs; /* pages moved by the task's vmsplice (mem-splice.c) */
 	bool vs_tried;
+	/* live (ctx->live_pages): no image, runs only; bytes of it so far */
+	bool live;
+	uint64_t live_size;
 };
+
+/* Bytes of the image before the batch under way. */
+static uint64_t pcopy_size(const struct pcopy *c)
+{
+	return c->live ? c->live_size : bundle_image_size(c->img);
+}
 
 /*
  * A first batch that is full means a large task: worth the few remote
@@ -157,6 +166,12 @@ static int pcopy_flush(struct pcopy *c, ckpt_err_t *err)
 {
 	int ret = c->nr ? ckpt_abort_check(err) : 0;
 
+	if (c->live) {
+		c->live_size += c->batch; /* read later, from the stopped tree */
+		c->nr = 0;
+		c->batch = 0;
+		return ret;
+	}
 	if (ret == 0 && c->nr)
 		ret = pcopy_try_splice(c, err);
 	if (ret == 0 && c->nr)
@@ -185,8 +200,7 @@ static int pcopy_add(struct pcopy *c, uint64_t a, uint64_t e, ckpt_err_t *err)
 		run = json_push(c->pagemap, json_arr());
 		json_push(run, json_hex(a));
 		json_push(run, json_int(len / PAGE_SIZE));
-		json_push(run,
-			  json_int(bundle_image_size(c->img) / PAGE_SIZE + c->batch / PAGE_SIZE));
+		json_push(run, json_int(pcopy_size(c) / PAGE_SIZE + c->batch / PAGE_SIZE));
 		c->remote[c->nr].iov_base = (void *)a;
 		c->remote[c->nr].iov_len = len;
 		c->nr++;
@@ -264,6 +278,8 @@ static int pcopy_add_shared(struct pcopy *c, uint64_t a, uint64_t e, ckpt_err_t 
 {
 	int ret = pcopy_flush(c, err);
 
+	if (ret == 0 && c->live)
+		return pcopy_add(c, a, e, err); /* read later, as the rest */
 	while (ret == 0 && a < e) {
 		size_t len = MIN(e - a, MEM_COPY_BUF);
 		ssize_t n;
@@ -442,11 +458,14 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 			return ret;
 		c.refs = &refs;
 	}
-	ret = bundle_image_create(ctx->bundle, name, &c.img, err);
-	if (ret < 0)
-		return ret;
-	/* lazy restore reads it chunk by chunk, checking each (pages-PID.img.sums) */
-	bundle_image_keep_sums(c.img);
+	c.live = ctx->live_pages;
+	if (!c.live) {
+		ret = bundle_image_create(ctx->bundle, name, &c.img, err);
+		if (ret < 0)
+			goto out;
+		/* lazy restore reads it chunk by chunk, checking each (pages-PID.img.sums) */
+		bundle_image_keep_sums(c.img);
+	}
 	ret = pages_scan(&c, w, pmfd, regs, err);
 	if (ret == 0)
 		ret = pcopy_flush(&c, err);
@@ -464,12 +483,21 @@ static int pages_dump(struct ckpt_ctx *ctx, struct task *t, struct json *pagemap
 		cow_write(w, t->doc);
 	free(w->runs);
 	w->runs = NULL;
-	pr_info("task %d: %lu private pages, %lu shared with its parent", t->pid,
-		(unsigned long)c.npages, (unsigned long)w->npages);
+	pr_info("task %d: %lu private pages%s, %lu shared with its parent", t->pid,
+		(unsigned long)c.npages, c.live ? " (live: read later from the tree)" : "",
+		(unsigned long)w->npages);
+	if (c.live) {
+		ctx->live_npages += c.npages;
+		return bundle_add_live(ctx->bundle, name, c.live_size, err);
+	}
 	return bundle_image_close(c.img, err);
 fail:
 	free(w->runs);
-	bundle_image_abort(c.img);
+	if (c.img)
+		bundle_image_abort(c.img);
+	return ret;
+out:
+	ranges_free(&refs);
 	return ret;
 }
 

@@ -181,6 +181,68 @@ migrate_roundtrip()
 	[[ -z $(ls "$T/nodeA") ]]
 }
 
+@test "migrate --lazy --pre-copy: the final round copies no page; node B reads them from the stopped tree" {
+	local a
+	migrate_roundtrip --lazy --pre-copy 3 --keep-bundle
+	wait_until 30 grep -q "every page back" "$T/nodeB/lazy-pages.log" ||
+		fail "$(tail "$T/nodeB/lazy-pages.log")"
+	a=$(ls -d "$T"/nodeA/*/bundle)
+	# node A wrote no page image for the final checkpoint: each is listed live
+	! compgen -G "$a/pages-*.img" >/dev/null || fail "page images written: $(ls "$a")"
+	jq -e '[.files[] | select(.name | startswith("pages-")) | .live == true] | length > 0 and all' \
+		"$a/manifest.json" >/dev/null || fail "not live: $(jq -c .files "$a/manifest.json")"
+	grep -q "private pages (live: read later from the tree)" "$T"/nodeA/*/dump.log
+	# killed only once node B had every page (migrate_ts verified each of them)
+	grep -q "every live page sent" "$T"/nodeA/*/dump.log || fail "$(tail "$T"/nodeA/*/dump.log)"
+	# the final round counts the pages served live
+	jq -e '.rounds[-1].pages > 0' <<<"$output" >/dev/null || fail "final round: $output"
+	# a restore of node A's bundle from its disk alone is refused: its pages are only live
+	run "$CKPT_OCI" restore -d "$a"
+	assert_failure
+	assert_output --partial "served only from the stopped tree"
+}
+
+@test "migrate --lazy: node A's side killed after node B resumed: node B's tree dies, node A's runs on" {
+	local mig worker root bmark
+	require_cmd tc
+	wl_start_node_a || return
+	receiver_start || return
+	# the live pages trickle (64 MiB at 16 Mbit/s: half a minute), the documents pass
+	tc -n "$NS_A" qdisc add dev veth0 root tbf rate 16mbit burst 64kb latency 1s ||
+		{ fail "no tbf qdisc"; return; }
+	(
+		_close_fds
+		exec nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" \
+			--to "$RECV_ADDR" -w "$T/nodeA" --lazy
+	) </dev/null >"$T/mig.out" 2>&1 &
+	mig=$!
+	ckpt_track_pid "$mig"
+	# node B answered "running" and was acknowledged
+	wait "$RECV_PID" || { cat "$T/recv.err" "$T/mig.out"; fail "receiver failed"; return; }
+	root=$(tail -n 1 "$T/recv.out")
+	[[ $root -gt 0 ]] || { fail "receiver printed no root pid: $root"; return; }
+	bmark=$(pid_mark "$root")
+	ckpt_track_pid "$root"
+	! grep -q "every page back" "$T/nodeB/lazy-pages.log" ||
+		{ fail "every page already there: nothing to test"; return; }
+	# node A's side dies: the worker (the tracer), and with it its page server
+	worker=$(cat /proc/"$mig"/task/*/children)
+	worker=${worker// /}
+	[[ -n $worker ]] || { fail "no worker under migrate: $(cat "$T/mig.out")"; return; }
+	kill -KILL "$worker"
+	run wait "$mig"
+	assert_failure
+	# node B's lazy-pages process gets no more pages: its tree is killed, never fed zeros
+	wait_until 30 pid_gone "$bmark" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	grep -q "killed" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
+	# node A's tree was never killed: recover undoes what the dead worker left, it verifies
+	run "$CKPT_OCI" recover
+	assert_success
+	pid_running "$WL_MARK" || { fail "node A's tree is gone"; return; }
+	wl_go || return
+	wait_until 60 out_pass || { tail "$T/out"; fail "no PASS from node A"; }
+}
+
 # dying_receiver_start [BYTES]: a receiver on node B that takes the
 # handshake and BYTES (default 1 MiB) of the stream, then dies.
 dying_receiver_start()
