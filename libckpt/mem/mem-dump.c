@@ -336,6 +336,14 @@ static int pages_copy(struct pcopy *c, int kind, uint64_t a, uint64_t e, ckpt_er
 /* Region [a, e) of the task's private pages: inherited stretches noted, the rest copied. */
 static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, ckpt_err_t *err)
 {
+	/*
+	 * Live, and no parent in the tree: whether another process maps a
+	 * page too matters only to how it is read, later (/proc/PID/mem, which
+	 * leaves the sharing as it is): the pagemap (40 ms of a frozen 1 GiB
+	 * task) is not read.
+	 */
+	if (c->live && w->parent < 0)
+		return pages_copy(c, 0, a, e, err);
 	while (a < e) {
 		size_t n = MIN((e - a) / PAGE_SIZE, (uint64_t)COW_CHUNK), i = 0;
 		off_t off = a / PAGE_SIZE * sizeof(uint64_t);
