@@ -389,10 +389,18 @@ int track_task_arm(const struct track_state *st, pid_t pid, pid_t tid, uint64_t 
 
 /* --- the tracker --- */
 
+/*
+ * The tracker: the uffds to 3.., the root's pidfd after them, then its pid
+ * on ready. Every source is copied above every slot before any slot is
+ * filled (a source may sit in a slot), and the pid is written only once
+ * they are in place: the state file names these slots, and a pre-dump
+ * run right after this one takes its uffds from them.
+ */
 static __attribute__((noreturn)) void tracker_main(const struct track_task *tasks, size_t n,
-						   int rootfd, const char *state)
+						   int rootfd, int ready, const char *state)
 {
-	int top = rootfd, nul;
+	int top = MAX(rootfd, ready), nul, *copy = xzalloc((n + 1) * sizeof(*copy));
+	pid_t self = getpid();
 	sigset_t all;
 	struct pollfd p;
 
@@ -402,17 +410,21 @@ static __attribute__((noreturn)) void tracker_main(const struct track_task *task
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	for (int s = 1; s < NSIG; s++)
 		(void)signal(s, SIG_DFL);
-	/* the uffds at 3.., the root's pidfd after them; nothing else kept */
 	for (size_t i = 0; i < n; i++)
 		top = MAX(top, tasks[i].fd);
-	top = MAX(top + 1, 4 + (int)n); /* copies first, above every target */
+	top = MAX(top + 1, 4 + (int)n);
 	for (size_t i = 0; i <= n; i++) {
-		int hi = fcntl(i < n ? tasks[i].fd : rootfd, F_DUPFD, top);
-
-		if (hi < 0 || dup2(hi, 3 + (int)i) < 0)
+		copy[i] = fcntl(i < n ? tasks[i].fd : rootfd, F_DUPFD, top);
+		if (copy[i] < 0)
 			_exit(1);
-		top = hi + 1;
 	}
+	ready = fcntl(ready, F_DUPFD, top);
+	for (size_t i = 0; i <= n; i++)
+		if (ready < 0 || dup2(copy[i], 3 + (int)i) < 0)
+			_exit(1);
+	if (write(ready, &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	/* the uffds at 3.., the root's pidfd after them; nothing else kept */
 	(void)syscall(SYS_close_range, 4 + n, ~0U, 0);
 	nul = open("/dev/null", O_RDWR);
 	for (int i = 0; i < 3 && nul >= 0; i++)
@@ -429,7 +441,7 @@ static __attribute__((noreturn)) void tracker_main(const struct track_task *task
 	_exit(0);
 }
 
-/* A detached tracker holding tasks[i].fd at 3 + i; its pid. */
+/* A detached tracker holding tasks[i].fd at 3 + i, ready; its pid. */
 static int tracker_spawn(pid_t root, const struct track_task *tasks, size_t n, const char *state,
 			 pid_t *out, ckpt_err_t *err)
 {
@@ -449,17 +461,13 @@ static int tracker_spawn(pid_t root, const struct track_task *tasks, size_t n, c
 	}
 	if (pid == 0) {
 		(void)setsid();
-		grand = fork();
-		if (grand != 0) {
-			ssize_t w = write(pipefd[1], &grand, sizeof(grand));
-
-			_exit(w == sizeof(grand) ? 0 : 1);
-		}
+		if (fork() != 0)
+			_exit(0);
 		close(pipefd[0]);
-		close(pipefd[1]);
-		tracker_main(tasks, n, rootfd, state);
+		tracker_main(tasks, n, rootfd, pipefd[1], state);
 	}
 	close(pipefd[1]);
+	/* its pid comes from it once its slots are filled; none when it failed */
 	if (read_all(pipefd[0], &grand, sizeof(grand)) != sizeof(grand))
 		grand = 0;
 	close(pipefd[0]);

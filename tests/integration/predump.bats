@@ -19,6 +19,25 @@ predump()
 	[[ $status -eq 0 ]] || ckpt_show_logs
 	assert_success || return
 	pid_running "$WL_MARK" || fail "the pre-dump stopped the workload"
+	tracker_slots_ok
+}
+
+# tracker_slots_ok: the tracker the state file names holds, the moment the
+# pre-dump has returned, a userfaultfd in each task's slot and the root's
+# pidfd after them (the next pre-dump takes its uffds from those slots).
+tracker_slots_ok()
+{
+	local st tracker fd n=0 link
+	st=$(ls /run/ckpt-oci/track-"$WL_PID"-*.json) || { fail "no tracking state"; return; }
+	tracker=$(jq -r .tracker "$st")
+	for fd in $(jq -r '.tasks[].fd' "$st"); do
+		link=$(readlink "/proc/$tracker/fd/$fd") || true
+		[[ $link == "anon_inode:[userfaultfd]" ]] ||
+			{ fail "tracker $tracker slot $fd: ${link:-nothing}, not a userfaultfd"; return; }
+		n=$((n + 1))
+	done
+	link=$(readlink "/proc/$tracker/fd/$((3 + n))") || true
+	[[ $link == "anon_inode:[pidfd]" ]] || fail "tracker $tracker slot $((3 + n)): ${link:-nothing}"
 }
 
 _no_track_state() { ! ls /run/ckpt-oci/track-"$WL_PID"-*.json >/dev/null 2>&1; }
@@ -61,6 +80,20 @@ refs()
 	ckpt_checkpoint --parent "$T/b2" || return
 	# the final checkpoint ends the tracking: no state is left
 	! ls /run/ckpt-oci/track-"$WL_PID"-*.json 2>/dev/null
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
+@test "predump: pre-dumps back to back each take the tracking over from the last" {
+	require_root
+	wl_start dirty_mem 32 || return
+	predump "$T/b1" || return
+	for i in 2 3 4 5 6 7 8; do
+		predump "$T/b$i" --parent "$T/b$((i - 1))" || return
+		(($(refs "$T/b$i") > 0)) || fail "pre-dump $i copied everything again"
+	done
+	ckpt_checkpoint --parent "$T/b8" || return
 	ckpt_restore_bg || return
 	wl_go || return
 	wl_finish
