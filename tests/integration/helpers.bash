@@ -367,6 +367,14 @@ _read_ready()
 	printf '%s' "$line$part"
 }
 
+# wl_bin_unprivileged NAME: the path of a copy of workload NAME in $T/bin,
+# for a workload run as another user: the checkout may sit in a directory
+# only root can enter (root's home is 0700).
+wl_bin_unprivileged()
+{
+	mkdir -p -m 755 "$T/bin" && install -m 755 "$WL_BIN/$1" "$T/bin/$1" && printf '%s' "$T/bin/$1"
+}
+
 wl_start()
 {
 	local name=$1 bin fd line

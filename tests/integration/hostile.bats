@@ -395,10 +395,11 @@ snapt()
 # directory (0755) with a root file (0644) in it, the host as nobody sees it.
 wl_start_nobody()
 {
-	local name=$1 fd line
+	local name=$1 fd line bin
 	shift
 
 	require_cmd setpriv
+	bin=$(wl_bin_unprivileged "$name") || return
 	mkdir -m 755 "$T/host" && seq 1 1000 >"$T/host/file" && chmod 644 "$T/host/file"
 	mkdir "$T/a" && touch "$T/out" && mkfifo "$T/ready" "$T/go" &&
 		chown 65534:65534 "$T" "$T/a" "$T/out" "$T/ready" "$T/go" || return
@@ -406,7 +407,7 @@ wl_start_nobody()
 		_close_fds
 		cd "$T" || exit 1
 		WL_READY=$T/ready WL_GO=$T/go exec setpriv --reuid=65534 --regid=65534 \
-			--clear-groups "$WL_BIN/$name" "$@"
+			--clear-groups "$bin" "$@"
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_PID=$!
 	WL_MARK=$(pid_mark "$WL_PID")

@@ -79,17 +79,18 @@ refused_after_made()
 }
 
 @test "verify: a page image byte altered in an unauthenticated bundle: refused before the tree runs" {
-	local fd line
+	local fd line bin
 
 	# as nobody: an unauthenticated bundle restores no task as root outside a container
 	require_cmd setpriv
+	bin=$(wl_bin_unprivileged bigmem) || return
 	touch "$T/out" && mkfifo "$T/ready" "$T/go" &&
 		chown 65534:65534 "$T" "$T/out" "$T/ready" "$T/go" || return
 	(
 		_close_fds
 		cd "$T" || exit 1
 		WL_READY=$T/ready WL_GO=$T/go exec setpriv --reuid=65534 --regid=65534 \
-			--clear-groups "$WL_BIN/bigmem" 64
+			--clear-groups "$bin" 64
 	) </dev/null >>"$T/out" 2>&1 &
 	WL_PID=$!
 	WL_MARK=$(pid_mark "$WL_PID")
