@@ -128,6 +128,17 @@ refs()
 	wl_finish
 }
 
+@test "predump: pages dropped with MADV_DONTNEED between the dumps come back as zeros" {
+	require_root
+	wl_start dirty_mem 16 4 dontneed || return
+	predump "$T/b1" || return
+	predump "$T/b2" --parent "$T/b1" || return
+	ckpt_checkpoint --parent "$T/b2" || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
 @test "predump: a pre-dump is not restorable by itself" {
 	require_root
 	wl_start dirty_mem 8 || return

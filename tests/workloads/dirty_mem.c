@@ -9,7 +9,9 @@
  * With "churn" it also changes its VMAs as it goes: a region unmapped and
  * mapped again at the same address with new content, and one grown with
  * mremap, so a VMA tracked at a pre-dump is gone or different at the
- * final dump.
+ * final dump. With "dontneed" it also drops a page with MADV_DONTNEED
+ * every millisecond (it must read back as zeros, as allocators rely on)
+ * and writes some dropped pages again.
  *
  * After restore the thread stops at the end of the page it was writing;
  * every page is checked.
@@ -26,12 +28,13 @@
 #define PAGE	    4096UL
 #define WORDS	    (PAGE / 8)
 #define CHURN_PAGES 64
+#define ZERO_GEN    UINT64_MAX /* dropped: all zeros */
 
 static uint64_t *buf;
 static uint64_t *gens; /* the generation each page must have */
 static size_t npages;
 static long rate;
-static int churn;
+static int churn, dontneed;
 static volatile int stop;
 static volatile uint64_t writes;
 
@@ -50,6 +53,12 @@ static void fill(uint64_t *p, uint64_t seed, uint64_t gen)
 
 static int check(const uint64_t *p, uint64_t seed, uint64_t gen)
 {
+	if (gen == ZERO_GEN) {
+		for (size_t w = 0; w < WORDS; w++)
+			if (p[w])
+				return 0;
+		return 1;
+	}
 	if (p[0] != gen)
 		return 0;
 	for (size_t w = 1; w < WORDS; w++)
@@ -104,6 +113,17 @@ static void *writer(void *arg __attribute__((unused)))
 		}
 		if (churn)
 			churn_step(++n);
+		if (dontneed && !stop) {
+			size_t i;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			i = x % npages;
+			if (madvise(buf + i * WORDS, PAGE, MADV_DONTNEED))
+				abort();
+			gens[i] = ZERO_GEN;
+		}
 		wl_msleep(1);
 	}
 	return NULL;
@@ -142,6 +162,7 @@ int main(int argc, char **argv)
 	wl_init(argc, argv);
 	rate = argc > 2 ? strtol(argv[2], NULL, 10) : 4;
 	churn = argc > 3 && !strcmp(argv[3], "churn");
+	dontneed = argc > 3 && !strcmp(argv[3], "dontneed");
 	npages = mib * 256;
 	buf = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	gens = mmap(NULL, npages * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
