@@ -175,6 +175,7 @@ struct live_src {
 	struct mem_run **runs; /* per task, read once: pagemap-PID.json */
 	size_t *nruns;
 	uint8_t key[BUNDLE_LIVE_KEY_BYTES];
+	bool flip; /* fault injection: alter the next chunk sent */
 };
 
 /* Task i's runs, from its pagemap (verified: the bundle is authenticated). */
@@ -269,6 +270,11 @@ static int live_chunk(struct ckpt_bundle *b, struct live_src *ls, const char *na
 		return i;
 	}
 	ps_live_mac(ls->key, name, idx, buf, *len, mac);
+	/* CKPT_OCI_FAULT=live-flip (util/fault.h): the bytes altered on the way */
+	if (ls->flip && *len) {
+		ls->flip = false;
+		buf[*len / 2] ^= 0x01;
+	}
 	return 0;
 }
 
@@ -388,6 +394,8 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 			close(lsk);
 			return ret;
 		}
+		ls.flip =
+			getenv("CKPT_OCI_FAULT") && !strcmp(getenv("CKPT_OCI_FAULT"), "live-flip");
 		ls.runs = xzalloc((nlive + 1) * sizeof(*ls.runs));
 		ls.nruns = xzalloc((nlive + 1) * sizeof(*ls.nruns));
 	}

@@ -65,6 +65,8 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 		fault_count = 1;
 		return 0;
 	}
+	if (!strcmp(spec, "live-flip"))
+		return 0; /* the page server's own (page-server.c) */
 	fault_parent = parent;
 	if (sscanf(spec, "pause:%lu:%4095s", &n, fault_dir) == 2 && n && fault_dir[0] == '/') {
 		fault_kind = FAULT_PAUSE;
@@ -76,10 +78,11 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 	else if (sscanf(spec, "kill-self:%31[^:]:%lu", sig, &n) == 2 && n && sig_from_name(sig))
 		fault_kind = FAULT_KILL_SELF;
 	else
-		return ckpt_error_msg(err, EINVAL,
-				      "CKPT_OCI_FAULT=`%s`: want count, "
-				      "kill-parent:SIG:N, kill-self:SIG:N or pause:N:/DIR",
-				      spec);
+		return ckpt_error_msg(
+			err, EINVAL,
+			"CKPT_OCI_FAULT=`%s`: want count, "
+			"kill-parent:SIG:N, kill-self:SIG:N, pause:N:/DIR or live-flip",
+			spec);
 	fault_sig = sig_from_name(sig);
 	fault_at = n;
 	return 0;

@@ -7,6 +7,9 @@
  *                         name such as KILL or SIGTERM) to the parent (the
  *                         ckpt-oci the user started) and wait until the
  *                         abort it causes has arrived, then make the call
+ *   live-flip             the page server of migrate --lazy flips a byte of
+ *                         the first live chunk it sends, after its MAC
+ *                         (page-server.c): the receiver must refuse it
  *
  * Every ptrace() call of the binary goes through __wrap_ptrace (linked
  * with -Wl,--wrap=ptrace); without CKPT_OCI_FAULT it only counts.

@@ -243,6 +243,29 @@ migrate_roundtrip()
 	wait_until 60 out_pass || { tail "$T/out"; fail "no PASS from node A"; }
 }
 
+@test "migrate --lazy: a live chunk altered on the way is refused; no tree runs on node B" {
+	local logs root
+	wl_start_node_a || return
+	receiver_start || return
+	# node A's page server flips a byte of the first live chunk after its MAC
+	run --separate-stderr env CKPT_OCI_FAULT=live-flip nsenter --net="/run/netns/$NS_A" \
+		"$CKPT_OCI" migrate --pid "$WL_PID" --to "$RECV_ADDR" -w "$T/nodeA" --lazy
+	wait "$RECV_PID" || true
+	logs="$output $stderr $(cat "$T/recv.err" "$T"/nodeB/*.log 2>/dev/null)"
+	[[ $logs == *"MAC mismatch: altered on the way"* ]] || { fail "not refused: $logs"; return; }
+	if ((status != 0)); then
+		# refused by node B's restore (its first pages): node A's tree resumes, intact
+		pid_running "$WL_MARK" || { fail "node A's tree is gone"; return; }
+		wl_go || return
+		wait_until 60 out_pass || { tail "$T/out"; fail "no PASS from node A"; }
+		return
+	fi
+	# refused by node B's lazy-pages process, after the answer: its tree is killed
+	root=$(tail -n 1 "$T/recv.out")
+	ckpt_track_pid "$root"
+	wait_until 30 pid_gone "$(pid_mark "$root")" || fail "node B's tree runs on a bad page"
+}
+
 # dying_receiver_start [BYTES]: a receiver on node B that takes the
 # handshake and BYTES (default 1 MiB) of the stream, then dies.
 dying_receiver_start()
