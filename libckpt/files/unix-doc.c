@@ -36,6 +36,8 @@ static const struct doc_field unix_fields[] = {
 	DOC_OPT_STR(struct unix_saved, dir, "dir", PATH_MAX),
 	DOC_OPT_STR(struct unix_saved, ext_peer, "ext_peer",
 		    2 * sizeof(((struct sockaddr_un *)0)->sun_path)),
+	DOC_OPT_STR(struct unix_saved, peer_name, "peer_name",
+		    2 * sizeof(((struct sockaddr_un *)0)->sun_path)),
 	DOC_OPT_STR(struct unix_saved, image, "image", 255),
 	DOC_END,
 };
@@ -53,6 +55,12 @@ static int unix_check(struct unix_saved *u, ckpt_err_t *err)
 		ret = doc_error(err, &u->it.at, "socket type %d", u->type);
 	if (ret == 0 && u->name && strlen(u->name) % 2)
 		ret = doc_error(err, &u->it.at, "name: an odd number of hex digits");
+	if (ret == 0 && u->peer_name && strlen(u->peer_name) % 2)
+		ret = doc_error(err, &u->it.at, "peer_name: an odd number of hex digits");
+	/* bound again as it is: a path is absolute (unix.c refuses a relative one) */
+	if (ret == 0 && u->peer_name && strncmp(u->peer_name, "00", 2) &&
+	    strncmp(u->peer_name, "2f", 2))
+		ret = doc_error(err, &u->it.at, "peer_name: neither an absolute path nor abstract");
 	return ret;
 }
 

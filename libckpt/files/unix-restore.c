@@ -20,7 +20,9 @@
  *   one-way         a datagram socket connected to another: connect by name
  *   orphans         connected socket (any type) whose peer was closed:
  *                   socketpair with the other end dropped after the refill,
- *                   so the queue ends in EOF (a datagram one bound again)
+ *                   so the queue ends in EOF (a datagram one bound again);
+ *                   the dropped end takes the closed peer's name
+ *                   ("peer_name"), through a listener for a stream one
  *   outside         a datagram socket connected to one outside the tree
  *                   (--ext-unix-sk): connect to its name again
  *   unconnected     socket, bind; a name whose file was deleted since is
@@ -367,8 +369,17 @@ static int name_take_addr(int sk, const struct sockaddr_un *a, socklen_t l, stru
 	return 0;
 }
 
-/* Bind sk to u's name, relative to u's "dir" (the cwd stays there until name_drop). */
-static int name_take(int sk, const struct unix_saved *u, struct name_hold *h, ckpt_err_t *err)
+/*
+ * A name of a socket: u's own ("name", relative to "dir"), or with peer
+ * the one its closed peer had ("peer_name"); u NULL: none.
+ */
+struct sk_name {
+	const struct unix_saved *u;
+	bool peer;
+};
+
+/* Bind sk to name n (the cwd stays in n's "dir" until name_drop). */
+static int name_take(int sk, struct sk_name n, struct name_hold *h, ckpt_err_t *err)
 {
 	struct sockaddr_un a;
 	socklen_t l;
@@ -376,10 +387,19 @@ static int name_take(int sk, const struct unix_saved *u, struct name_hold *h, ck
 
 	memset(h, 0, sizeof(*h));
 	h->dir.fd = -1;
-	ret = enter_dir(u, &h->old, err);
-	if (ret == 0)
-		ret = addr_of(u, &a, &l, err);
+	h->old = -1;
+	if (n.peer)
+		ret = addr_key(n.u, "peer_name", n.u->peer_name, &a, &l, err);
+	else
+		ret = enter_dir(n.u, &h->old, err) ?: addr_of(n.u, &a, &l, err);
 	return ret < 0 ? ret : name_take_addr(sk, &a, l, h, err);
+}
+
+static bool has_name(struct sk_name n)
+{
+	const char *hex = !n.u ? NULL : n.peer ? n.u->peer_name : n.u->name;
+
+	return hex && *hex;
 }
 
 /* Give back what name_take moved aside; ret: the caller's result so far. */
@@ -403,8 +423,8 @@ static int name_drop(struct name_hold *h, int ret, ckpt_err_t *err)
  * closed and nothing made at a path stays (a file at either name is left
  * as it is). *sfd and *cfd: the two ends.
  */
-static int pair_named(const struct unix_saved *s, const struct unix_saved *c, int type, int *sfd,
-		      int *cfd, ckpt_err_t *err)
+static int pair_named(struct sk_name s, struct sk_name c, int type, int *sfd, int *cfd,
+		      ckpt_err_t *err)
 {
 	cleanup_close int l = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	int csk = socket(AF_UNIX, type | SOCK_CLOEXEC, 0), ssk = -1, ret = 0;
@@ -414,7 +434,7 @@ static int pair_named(const struct unix_saved *s, const struct unix_saved *c, in
 		ret = ckpt_error(err, errno, "socket");
 		goto out;
 	}
-	if (c && c->name) {
+	if (has_name(c)) {
 		ret = name_take(csk, c, &h, err);
 		ret = name_drop(&h, ret, err);
 		if (ret < 0)
@@ -437,8 +457,8 @@ out:
 			close(csk);
 		if (ssk >= 0)
 			close(ssk);
-		return ckpt_error_wrap(err, "connect unix socket %lu to %lu by name",
-				       (unsigned long)(c ? c->id : 0), (unsigned long)s->id);
+		return ckpt_error_wrap(err, "connect unix socket %lu by name",
+				       (unsigned long)s.u->id);
 	}
 	*sfd = ssk;
 	*cfd = csk;
@@ -472,25 +492,27 @@ static int listener_named(const struct files_rctx *rc, const char *name, ckpt_er
 static int pair_ends(const struct files_rctx *rc, const struct unix_saved *e,
 		     const struct unix_saved *p, int sv[2], ckpt_err_t *err)
 {
-	bool en = e->name && *e->name, pn = p && p->name && *p->name;
+	/* an orphan's peer (end 1) has the name the closed one had */
+	struct sk_name en = {e, false}, pn = {p ?: e, !p};
+	bool ehas = has_name(en), phas = has_name(pn);
 	int ret;
 
-	if (e->type == SOCK_DGRAM || (!en && !pn)) {
+	if (e->type == SOCK_DGRAM || (!ehas && !phas)) {
 		if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv) < 0)
 			return ckpt_error(err, errno, "socketpair");
 		return 0;
 	}
-	if (en && pn) {
-		ret = listener_named(rc, p->name, err);
+	if (ehas && phas) {
+		ret = listener_named(rc, p ? p->name : e->peer_name, err);
 		if (ret == 1)
 			ret = listener_named(rc, e->name, err) == 1 ? 1 : 2;
 		if (ret < 0)
 			return ret;
-		en = ret != 2;
+		ehas = ret != 2;
 	}
-	if (en)
-		return pair_named(e, p, e->type, &sv[0], &sv[1], err);
-	return pair_named(p, e, e->type, &sv[1], &sv[0], err);
+	if (ehas)
+		return pair_named(en, pn, e->type, &sv[0], &sv[1], err);
+	return pair_named(pn, en, e->type, &sv[1], &sv[0], err);
 }
 
 /*
@@ -507,6 +529,12 @@ static int make_pair(struct files_rctx *rc, const struct unix_saved *e, const st
 		return ret;
 	if (!p && e->type == SOCK_DGRAM)
 		ret = sock_bind(rc, sv[0], e, err);
+	if (ret == 0 && !p && e->type == SOCK_DGRAM && e->peer_name) {
+		struct name_hold h;
+
+		ret = name_take(sv[1], (struct sk_name){e, true}, &h, err);
+		ret = name_drop(&h, ret, err);
+	}
 	if (ret < 0) {
 		close(sv[0]);
 		close(sv[1]);
@@ -825,7 +853,7 @@ static int fill_msgs(const struct files_rctx *rc, int wfd, bool orphan, const ch
 		ret = doc_opt_arr(&e->it.at, e->it.obj, "from", FILES_LIST_MAX, &from, &nf, err);
 	if (ret == 0 && from && nf != nm)
 		ret = doc_error(err, &e->it.at, "from: %zu senders for %zu messages", nf, nm);
-	if (ret == 0 && from && orphan)
+	if (ret == 0 && from && orphan && !e->peer_name)
 		ret = orphan_from(e, from, wfd, err);
 	for (size_t i = 0; ret == 0 && i < nm; i++) {
 		int refs[253], tmp, sfd;

@@ -341,6 +341,26 @@ static int unix_dump_dir(const struct fd_info *fi, int sk, const struct unix_dia
 	return 0;
 }
 
+/*
+ * A connected socket whose peer is closed (sock_diag gives it as 0) still
+ * names it (getpeername): "peer_name", the name the end restore drops
+ * takes. A relative one ("peer_relative") is refused by unix_dump_check
+ * unless the socket is a pending connection (its peer, not accepted yet,
+ * is made again by its listener).
+ */
+static void unix_dump_peer_name(int sk, struct json *e)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	struct sockaddr_un a;
+	socklen_t l = sizeof(a);
+
+	memset(&a, 0, sizeof(a));
+	if (getpeername(sk, (struct sockaddr *)&a, &l) < 0 || l <= off || l > sizeof(a))
+		return; /* never connected, or the peer unbound */
+	json_set(e, a.sun_path[0] && a.sun_path[0] != '/' ? "peer_relative" : "peer_name",
+		 json_hexbuf(a.sun_path, l - off));
+}
+
 static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 			  struct files_dctx *dc, ckpt_err_t *err)
 {
@@ -400,6 +420,8 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 		return 0;
 	}
 	free(ui.icons);
+	if (ui.state == TCP_ESTABLISHED && !ui.peer)
+		unix_dump_peer_name(sk, e);
 	/* an unconnected stream or seqpacket socket has no queue (recv: EINVAL) */
 	if (ui.type != SOCK_DGRAM && ui.state != TCP_ESTABLISHED)
 		return 0;
@@ -574,7 +596,11 @@ static int unix_check_from(struct files_dctx *dc, const struct json *list, const
 	uint64_t id = ino_of(json_get(e, "id")), peer = ino_of(json_get(e, "peer")), state = 0;
 	const struct json *from = json_get(e, "from");
 	const char *pname = name_in(list, peer), *own = name_in(list, id), *first = NULL;
+	struct doc_at eat = DOC_TOP("files.json");
 	bool orphan;
+
+	if (doc_opt_str(&eat, e, "peer_name", HEXNAME_MAX, &first, err) < 0)
+		return -err->code;
 
 	(void)json_hex_value(json_get(e, "state"), &state);
 	orphan = !pname && (peer || (state == TCP_ESTABLISHED && !*own));
@@ -589,7 +615,7 @@ static int unix_check_from(struct files_dctx *dc, const struct json *list, const
 		if (pname && strcmp(f, pname))
 			why = "from another socket than the one it is connected to";
 		else if (orphan && strcmp(f, first))
-			why = "from two names, its peer closed";
+			why = "from another name than its closed peer's";
 		else if (*f && strncmp(f, "00", 2) && strncmp(f, "2f", 2) && !dgram_named(list, f))
 			why = "from a relative name no socket of the tree holds";
 		if (!why && !pname && *f && !dgram_named(list, f)) {
@@ -624,6 +650,12 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 		ret = unix_check_icons(list, e, err);
 		if (ret == 0)
 			ret = unix_check_from(dc, list, e, err);
+		if (ret == 0 && json_get(e, "peer_relative") && !unix_listener_of(list, id))
+			ret = ckpt_error_msg(
+				err, ENOTSUP,
+				"unsupported unix socket %lu: its closed peer was bound "
+				"to a relative path",
+				(unsigned long)id);
 		if (ret < 0)
 			return ret;
 		peer = ino_of(json_get(e, "peer"));

@@ -96,6 +96,7 @@ struct unix_saved {
 	int64_t file_dev, file_ino;	/* the bound file at checkpoint, 0: unknown */
 	const char *name, *dir, *image; /* name: hex digits */
 	const char *ext_peer;		/* hex name of a peer outside the tree (--ext-unix-sk) */
+	const char *peer_name;		/* hex name of its peer, closed since */
 	struct file_attr attr;		/* of the bound file (a path) */
 	struct files_item it;
 };

@@ -7,7 +7,7 @@
  *   r2       abstract, connected to s5.sock, which sent to it
  *   pair     a socketpair end, a datagram from its unbound peer
  *   orphan   a socketpair end whose peer bound an abstract name, sent and
- *            closed: the datagram, then nothing
+ *            closed: the datagram, then nothing; it still names that peer
  * After restore each datagram reads back its bytes and its sender's name
  * (none for an unbound one), in order, and s4.sock is not made again.
  * outside: out.sock holds a datagram the harness sent from an abstract
@@ -153,6 +153,8 @@ int main(int argc, char **argv)
 	struct name r2n = abstract_name("r2"), s5n = path_name("s5.sock");
 	struct name on = abstract_name("orphan");
 	int r, s1, s2, s3, s4, r2, s5, p[2], o[2];
+	struct sockaddr_un a;
+	socklen_t l;
 	char c;
 	struct stat st;
 
@@ -196,6 +198,11 @@ int main(int argc, char **argv)
 		return 1;
 	if (recv(r, &c, 1, MSG_DONTWAIT) >= 0 || recv(o[0], &c, 1, MSG_DONTWAIT) >= 0)
 		return wl_fail("more datagrams than queued");
+	l = sizeof(a);
+	memset(&a, 0, sizeof(a));
+	if (getpeername(o[0], (struct sockaddr *)&a, &l) < 0 || l != on.l ||
+	    memcmp(a.sun_path, on.a.sun_path, l - offsetof(struct sockaddr_un, sun_path)))
+		return wl_fail("orphan: its closed peer's name is lost (length %u)", (unsigned)l);
 	if (lstat(s4n.a.sun_path, &st) == 0)
 		return wl_fail("s4.sock was made again");
 	/* the names still receive */

@@ -10,6 +10,8 @@
  *   fifo    stream, listener fifo.sock closed, its name now a FIFO
  *   abs     stream, abstract listener closed
  *   orphan  accepted from live.sock, its client closed after sending
+ *   server gone  a client of live.sock whose accepted end sent and closed:
+ *           it still names live.sock as its peer
  * After restore every end reads back both names and every byte queued,
  * SO_PEERCRED gives our uid and gid, nothing is left at gone.sock, the
  * FIFO and client.sock stay, and both listeners kept take new clients.
@@ -58,7 +60,7 @@ struct conn {
 	struct name cn, sn; /* c's own name, s's (its listener's) */
 };
 
-static struct conn conns[6];
+static struct conn conns[8];
 static int nconns, live_l, seq_l;
 
 static int listener(int type, const struct name *n)
@@ -167,6 +169,12 @@ static int setup(void)
 	if (conns[nconns++].s < 0)
 		return wl_fail("accept the orphan: %m");
 	close(orphan_c);
+	/* the client whose server end closed after sending */
+	k[0] = connect_to("server gone", SOCK_STREAM, live_l, &live, &unbound);
+	if (!k[0] || write(k[0]->s, "bye", 3) != 3)
+		return wl_fail("server gone: %m");
+	close(k[0]->s);
+	k[0]->s = -1;
 	for (int i = 0; i < 3; i++)
 		close(l[i]);
 	if (unlink(gone.a.sun_path) < 0 || unlink(fifo.a.sun_path) < 0 ||
@@ -196,7 +204,8 @@ static int verify_names(void)
 	for (int i = 0; i < nconns; i++) {
 		struct conn *k = &conns[i];
 
-		if (check_names(k->what, "accepted", k->s, &k->sn, k->c >= 0 ? &k->cn : NULL) ||
+		if ((k->s >= 0 &&
+		     check_names(k->what, "accepted", k->s, &k->sn, k->c >= 0 ? &k->cn : NULL)) ||
 		    (k->c >= 0 && check_names(k->what, "connecting", k->c, &k->cn, &k->sn)))
 			return 1;
 	}
@@ -219,6 +228,9 @@ static int verify(void)
 		return wl_fail("live: no EOF after the client's shutdown");
 	if (recv(conns[6].s, buf, sizeof(buf), MSG_DONTWAIT) != 0)
 		return wl_fail("orphan: no EOF after the data");
+	if (expect("server gone", conns[7].c, "bye") ||
+	    recv(conns[7].c, buf, sizeof(buf), MSG_DONTWAIT) != 0)
+		return wl_fail("server gone: data or EOF lost");
 	if (write(conns[1].c, "ping", 4) != 4 || recv(conns[1].s, buf, sizeof(buf), 0) != 4 ||
 	    write(conns[3].s, "pong", 4) != 4 || recv(conns[3].c, buf, sizeof(buf), 0) != 4)
 		return wl_fail("the connections no longer carry data: %m");
