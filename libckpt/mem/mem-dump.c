@@ -378,6 +378,19 @@ static int pages_region(struct pcopy *c, struct cow *w, uint64_t a, uint64_t e, 
 	return 0;
 }
 
+/* A swapped run of pages_scan, markers left out (track_swapped_runs). */
+struct region_arg {
+	struct pcopy *c;
+	struct cow *w;
+};
+
+static int region_run(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	struct region_arg *ra = arg;
+
+	return pages_region(ra->c, ra->w, a, e, err);
+}
+
 /*
  * Every private page of the task through pcopy c: PAGEMAP_SCAN (at pmfd,
  * SCAN_REGIONS regions at a time in regs) for runs, each run split by
@@ -417,7 +430,16 @@ static int pages_scan(struct pcopy *c, struct cow *w, int pmfd, struct page_regi
 		for (long i = 0; i < n; i++) {
 			if (regs[i].end <= done)
 				continue;
-			ret = pages_region(c, w, MAX(regs[i].start, done), regs[i].end, err);
+			if ((regs[i].categories & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)) ==
+			    PAGE_IS_SWAPPED) {
+				struct region_arg ra = {c, w};
+
+				ret = track_swapped_runs(pmfd, MAX(regs[i].start, done),
+							 regs[i].end, region_run, &ra, err);
+			} else {
+				ret = pages_region(c, w, MAX(regs[i].start, done), regs[i].end,
+						   err);
+			}
 			if (ret < 0)
 				return ret;
 			done = regs[i].end;

@@ -438,6 +438,21 @@ static int rcopy_run(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
 	return 0;
 }
 
+/* A swapped run of the running copy, markers left out (track_swapped_runs). */
+struct rsplit {
+	const struct mem_ranges *refs;
+	size_t *cur;
+	struct rcopy *c;
+	struct mem_ranges *used;
+};
+
+static int rsplit_run(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
+{
+	struct rsplit *sp = arg;
+
+	return mem_incr_split(sp->refs, sp->cur, a, e, rcopy_run, sp->c, sp->used, err);
+}
+
 int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ppid, pid_t ns_pid,
 			  const struct mem_ranges *refs, uint64_t *ncopied, uint64_t *nref,
 			  ckpt_err_t *err)
@@ -485,8 +500,16 @@ int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ppid, pid_t ns
 		for (long i = 0; ret == 0 && i < n; i++) {
 			if (vec[i].end <= done)
 				continue;
-			ret = mem_incr_split(refs, &cur, MAX(vec[i].start, done), vec[i].end,
-					     rcopy_run, &c, &used, err);
+			if ((vec[i].categories & (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)) ==
+			    PAGE_IS_SWAPPED) {
+				struct rsplit sp = {refs, &cur, &c, &used};
+
+				ret = track_swapped_runs(pmfd, MAX(vec[i].start, done), vec[i].end,
+							 rsplit_run, &sp, err);
+			} else {
+				ret = mem_incr_split(refs, &cur, MAX(vec[i].start, done),
+						     vec[i].end, rcopy_run, &c, &used, err);
+			}
 			done = vec[i].end;
 		}
 		if (MAX(arg.walk_end, done) <= pos)

@@ -97,6 +97,16 @@ int track_state_commit(struct track_state *st, const struct track_task *tasks, s
 void track_state_invalidate(pid_t root);
 /* End the tracker of root's tree and remove its state (the tree is gone). */
 void track_stop(pid_t root, unsigned long long root_start);
+/*
+ * [s, e), reported swapped by PAGEMAP_SCAN, through pmfd (a pagemap): the
+ * runs of it that hold swap entries, to fn. Arming leaves uffd-wp markers
+ * on unpopulated entries, which PAGEMAP_SCAN counts as swapped too; they
+ * hold nothing (the page reads as zeros, or as its file), so they are left
+ * out, as an unpopulated page is.
+ */
+int track_swapped_runs(int pmfd, uint64_t s, uint64_t e,
+		       int (*fn)(void *arg, uint64_t s, uint64_t e, ckpt_err_t *err), void *arg,
+		       ckpt_err_t *err) __attribute__((warn_unused_result));
 
 /* --- mem-incr.c: the dump side --- */
 struct mem_incr {

@@ -387,6 +387,46 @@ int track_task_arm(const struct track_state *st, pid_t pid, pid_t tid, uint64_t 
 	return ret;
 }
 
+/*
+ * A pte marker reads in pagemap as a swap entry of type 31 (SWP_PTE_MARKER,
+ * the last of the five type bits; real swap areas have lower types), shown
+ * to CAP_SYS_ADMIN only: without it every type reads 0 and all is kept.
+ */
+#define PM_SWAP_TYPE	0x1fULL
+#define SWP_TYPE_MARKER 0x1fULL
+
+int track_swapped_runs(int pmfd, uint64_t s, uint64_t e,
+		       int (*fn)(void *arg, uint64_t s, uint64_t e, ckpt_err_t *err), void *arg,
+		       ckpt_err_t *err)
+{
+	uint64_t ent[SCAN_VEC], run = 0, a = s;
+	bool in = false;
+	int ret = 0;
+
+	while (ret == 0 && a < e) {
+		size_t n = MIN((size_t)SCAN_VEC, (size_t)((e - a) / PAGE_SIZE));
+		ssize_t r =
+			pread(pmfd, ent, n * sizeof(*ent), (off_t)(a / PAGE_SIZE * sizeof(*ent)));
+
+		if (r != (ssize_t)(n * sizeof(*ent)))
+			return ckpt_error(err, r < 0 ? errno : EIO, "read pagemap at %#llx",
+					  (unsigned long long)a);
+		for (size_t i = 0; ret == 0 && i < n; i++, a += PAGE_SIZE) {
+			bool marker = (ent[i] & (PM_PRESENT | PM_SWAP)) == PM_SWAP &&
+				      (ent[i] & PM_SWAP_TYPE) == SWP_TYPE_MARKER;
+
+			if (!marker && !in)
+				run = a;
+			else if (marker && in)
+				ret = fn(arg, run, a, err);
+			in = !marker;
+		}
+	}
+	if (ret == 0 && in)
+		ret = fn(arg, run, e, err);
+	return ret;
+}
+
 /* --- the tracker --- */
 
 /*

@@ -99,6 +99,29 @@ refs()
 	wl_finish
 }
 
+@test "predump: a pre-dump after another copies only the pages written, and maps in none" {
+	require_root
+	# 64 MiB written once, then only a timestamp a millisecond
+	wl_start migrate_ts 64 || return
+	predump "$T/b1" || return
+	predump "$T/b2" --parent "$T/b1" || return
+	local rss n b
+	rss=$(awk '/^VmRSS/{print $2}' "/proc/$WL_PID/status")
+	predump "$T/b3" --parent "$T/b2" || return
+	# the unpopulated rest of a page table it armed is no page to copy
+	for b in b2 b3; do
+		n=$(jq '[.[][1]] | add // 0' "$T/$b/pagemap-$WL_PID.json")
+		((n < 256)) || fail "$b copied $n pages"
+	done
+	# its timestamps take a page every 512 ms; libc's unread text was ~500 kB
+	(($(awk '/^VmRSS/{print $2}' "/proc/$WL_PID/status") - rss < 128)) ||
+		fail "VmRSS $rss kB before the pre-dump, then $(grep VmRSS "/proc/$WL_PID/status")"
+	ckpt_checkpoint --parent "$T/b3" || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
 @test "predump: a chain of 3 is restored; inspect shows it" {
 	require_root
 	wl_start dirty_mem 32 || return
