@@ -656,6 +656,14 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 	_refused "unsupported fd [0-9]+ \(unix datagram socket with SO_PASSCRED holding messages whose senders' credentials cannot be restored\) in pid [0-9]+" \
 		fd_unix_dgram_from passcred
 }
+@test "files: a queued unix datagram from a closed socket bound to a relative path fails the checkpoint" {
+	_refused "unsupported unix socket [0-9]+: a datagram queued from a relative name no socket of the tree holds" \
+		fd_unix_dgram_from relative
+}
+@test "files: a unix client whose closed server end had a relative name fails the checkpoint" {
+	_refused "unsupported unix socket [0-9]+: its closed peer was bound to a relative path" \
+		fd_unix_names relative
+}
 @test "files: a queued unix datagram from an abstract name held outside the tree fails the checkpoint" {
 	local line fd
 	wl_start fd_unix_dgram_from outside || return

@@ -13,6 +13,7 @@
  * outside: out.sock holds a datagram the harness sent from an abstract
  * name its socket outside the tree still holds: the checkpoint is
  * refused; after the go the datagram names that socket.
+ * relative: see relative().
  * passcred: the receiver has SO_PASSCRED and holds a datagram a child
  * sent: the checkpoint is refused (its credentials cannot be restored);
  * after the go the datagram names the child, as the kernel keeps it.
@@ -146,6 +147,29 @@ static int outside(void)
 	return expect("out.sock", r, "out", &from) ? 1 : wl_pass();
 }
 
+/*
+ * relative: a datagram queued from a socket bound to a relative path,
+ * closed since: refused at checkpoint (the directory is not known); after
+ * the go it reads back that name.
+ */
+static int relative(void)
+{
+	struct name rn = path_name("rr.sock"), from = {.a.sun_family = AF_UNIX};
+	int r = dgram(&rn), s;
+
+	if (chdir(fd_path(".")) < 0)
+		return wl_fail("chdir: %m");
+	snprintf(from.a.sun_path, sizeof(from.a.sun_path), "rel-sender.sock");
+	from.l = offsetof(struct sockaddr_un, sun_path) + strlen(from.a.sun_path) + 1;
+	s = dgram(&from);
+	if (r < 0 || s < 0 || sendto_name(s, "rel", &rn) < 0)
+		return wl_fail("relative: %m");
+	close(s);
+	wl_ready();
+	wl_wait_restored();
+	return expect("rr.sock", r, "rel", &from) ? 1 : wl_pass();
+}
+
 int main(int argc, char **argv)
 {
 	struct name rn = path_name("r.sock"), s1n = path_name("s1.sock");
@@ -163,6 +187,8 @@ int main(int argc, char **argv)
 		return passcred();
 	if (argc > 1 && !strcmp(argv[1], "outside"))
 		return outside();
+	if (argc > 1 && !strcmp(argv[1], "relative"))
+		return relative();
 	r = dgram(&rn);
 	s1 = dgram(&s1n);
 	s2 = dgram(&none);

@@ -12,6 +12,7 @@
  *   orphan  accepted from live.sock, its client closed after sending
  *   server gone  a client of live.sock whose accepted end sent and closed:
  *           it still names live.sock as its peer
+ * (relative: see relative().)
  * After restore every end reads back both names and every byte queued,
  * SO_PEERCRED gives our uid and gid, nothing is left at gone.sock, the
  * FIFO and client.sock stay, and both listeners kept take new clients.
@@ -246,9 +247,41 @@ static int verify(void)
 	return 0;
 }
 
+/*
+ * relative: a client of a listener bound to a relative path, whose server
+ * end sent and closed, names that relative path as its peer's: refused at
+ * checkpoint (the directory is not known); after the go the data is read.
+ */
+static int relative(void)
+{
+	struct name rel = {.a.sun_family = AF_UNIX};
+	struct conn *k;
+	char buf[8];
+	int l;
+
+	if (chdir(fd_path(".")) < 0)
+		return wl_fail("chdir: %m");
+	snprintf(rel.a.sun_path, sizeof(rel.a.sun_path), "rel.sock");
+	rel.l = offsetof(struct sockaddr_un, sun_path) + strlen(rel.a.sun_path) + 1;
+	l = listener(SOCK_STREAM, &rel);
+	k = l < 0 ? NULL : connect_to("relative", SOCK_STREAM, l, &rel, &unbound);
+	if (!k || write(k->s, "bye", 3) != 3)
+		return wl_fail("relative: %m");
+	close(k->s);
+	close(l);
+	wl_ready();
+	wl_wait_restored();
+	if (read(k->c, buf, sizeof(buf)) != 3 ||
+	    check_names("relative", "connecting", k->c, &unbound, &rel))
+		return wl_fail("relative: the data or the peer's name is lost");
+	return wl_pass();
+}
+
 int main(int argc, char **argv)
 {
 	wl_init(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "relative"))
+		return relative();
 	if (setup())
 		return 1;
 	if (verify_names()) /* what the kernel gives before any checkpoint */
