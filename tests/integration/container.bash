@@ -137,6 +137,21 @@ ctr_pid()
 	jq -r .init_process_pid "$RUNC_ROOT/$1/state.json"
 }
 
+# Whether the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze):
+# what a checkpoint that failed must not leave. A task's own state says
+# nothing: a frozen one may show S, a running one D for a moment.
+ctr_frozen()
+{
+	local dir
+
+	dir=$(jq -r '.cgroup_paths.freezer' "$RUNC_ROOT/$1/state.json")
+	if [[ -e $dir/freezer.state ]]; then
+		[[ $(cat "$dir/freezer.state") != THAWED ]]
+	else
+		[[ $(cat "$dir/cgroup.freeze") == 1 ]]
+	fi
+}
+
 # Every pid of the container (its cgroup's procs), one a line.
 ctr_pids()
 {

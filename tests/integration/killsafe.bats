@@ -176,18 +176,6 @@ ks_copy_points()
 
 # ---- a runc container ----------------------------------------------------
 
-ks_cgroup_frozen()
-{
-	local dir
-
-	dir=$(jq -r '.cgroup_paths.freezer' "$RUNC_ROOT/$1/state.json")
-	if [[ -e $dir/freezer.state ]]; then
-		[[ $(cat "$dir/freezer.state") != THAWED ]]
-	else
-		[[ $(cat "$dir/cgroup.freeze") == 1 ]]
-	fi
-}
-
 ks_no_lock()
 {
 	run nsenter -t "$1" -n nft list tables
@@ -201,7 +189,7 @@ ks_ctr_ok()
 
 	pid=$(ctr_pid "$id")
 	[[ $(ctr_status "$id") == running ]] || fail "$what: runc says $(ctr_status "$id")"
-	! ks_cgroup_frozen "$id" || fail "$what: the container's cgroup is frozen"
+	! ctr_frozen "$id" || fail "$what: the container's cgroup is frozen"
 	ks_no_lock "$pid" "$what"
 	nsenter -t "$pid" -n busybox ping -c 1 -W 5 127.0.0.1 >/dev/null ||
 		fail "$what: no answer on the container's loopback"
@@ -447,7 +435,7 @@ ks_tree_kill()
 		run "$CKPT_OCI" recover
 		assert_success
 		[[ ! -e $T/b.tmp ]] || fail "call $n: $T/b.tmp left"
-		! ks_cgroup_frozen ks1 || fail "call $n: the container's cgroup is frozen"
+		! ctr_frozen ks1 || fail "call $n: the container's cgroup is frozen"
 		# the dead worker's lock files are gone too
 		[[ ! -e /run/ckpt-oci/runc:${RUNC_ROOT//\//%}:ks1.lock ]] ||
 			fail "call $n: the container's lock file is left"

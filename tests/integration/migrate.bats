@@ -477,7 +477,7 @@ assert_stayed_on_a()
 	[[ $("$RUNC" --root "$RUNC_ROOT" state "$id" | jq -r .status) == running ]] ||
 		{ fail "node A's container is not running"; return; }
 	pid=$(ctr_pid "$id")
-	grep -q "^State:.*[RS] (" "/proc/$pid/status" || fail "frozen: $(grep State "/proc/$pid/status")"
+	! ctr_frozen "$id" || fail "node A's container is frozen"
 	run nsenter -t "$pid" -n nft list tables
 	[[ $status -eq 0 && $output != *ckpt_oci* ]] || { fail "lock table left: $output"; return; }
 	n=$(ctr_count "$id")
