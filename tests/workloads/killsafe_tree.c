@@ -17,6 +17,7 @@
  * ANSWER. After the harness's go (WL_GO) it checks once more, stops the
  * tree and prints PASS. A crash anywhere stops a heartbeat: FAIL.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -175,15 +176,21 @@ static pid_t spawn(int who, int fd, bool writer, int close_fd)
 	if (writer)
 		sh->writer_done = 1;
 	/*
-	 * The reader keeps its end until the writer is done (10 s at most):
-	 * a write into a pipe without a reader is a SIGPIPE, which would look
-	 * like one the checkpoint left pending.
+	 * The reader keeps its end, and drains it, until the writer is done
+	 * (10 s at most): the writer may be blocked in a write into a full
+	 * pipe when the stop comes, and a write into a pipe without a reader
+	 * is a SIGPIPE, which would look like one the checkpoint left pending.
 	 */
-	for (double end = wl_now() + 10; !sh->stop || (!writer && !sh->writer_done);)
+	if (!writer)
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+	for (double end = wl_now() + 10; !sh->stop || (!writer && !sh->writer_done);) {
+		char drain[4096];
+
 		if (wl_now() > end)
 			break;
-		else
+		if (writer || read(fd, drain, sizeof(drain)) <= 0)
 			wl_msleep(1);
+	}
 	_exit(0);
 }
 
