@@ -34,9 +34,10 @@
  * in flight attached, SO_PASSCRED and shutdown applied. A name relative
  * to "dir" is bound, connected and sent to from that directory.
  * A datagram comes from its sender's name: the peer's, the tree's socket
- * bound to it, or one bound to it for that message (fill_msgs). SCM
- * credentials would be ckpt-oci's: a datagram socket with SO_PASSCRED
- * holding messages that carry some is refused at checkpoint (unix.c).
+ * bound to it, or one bound to it for that message (fill_msgs), with the
+ * SCM credentials it carried (a pid not taken held for the send:
+ * pid_hold); a tree with its own pid or user namespace holding such
+ * datagrams is refused at checkpoint (unix.c).
  */
 #define LOG_PREFIX "unix: "
 #include <ctype.h>
@@ -51,11 +52,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "ckpt/bundle.h"
 #include "files/files.h"
 #include "files/unix.h"
 #include "util/log.h"
+#include "util/uapi.h"
 #include "util/util.h"
 
 #define ORPHAN_END 1 /* end 1 of ("unix", id): the dropped peer of an orphan */
@@ -645,11 +650,16 @@ static int unix_connection(struct files_rctx *rc, const struct unix_saved *e, ck
 	return ret ? (ret < 0 ? ret : 0) : unix_make(rc, e, 0, err);
 }
 
-/* Send one message of n bytes, with the in-flight files refs[0..k) attached. */
+/*
+ * Send one message of n bytes, with the in-flight files refs[0..k)
+ * attached, and the credentials uc when not NULL.
+ */
 static int send_msg(int wfd, const char *buf, size_t n, const struct sockaddr_un *a, socklen_t al,
-		    const int *refs, size_t k, const int *inflight, int ninflight, ckpt_err_t *err)
+		    const int *refs, size_t k, const int *inflight, int ninflight,
+		    const struct ucred *uc, ckpt_err_t *err)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 253)] __attribute__((aligned(8))) = {0};
+	char cbuf[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred))]
+		__attribute__((aligned(8))) = {0};
 	struct iovec iov = {(void *)buf, n};
 	struct msghdr mh = {.msg_name = al ? (void *)a : NULL,
 			    .msg_namelen = al,
@@ -657,10 +667,20 @@ static int send_msg(int wfd, const char *buf, size_t n, const struct sockaddr_un
 			    .msg_iovlen = 1};
 	struct cmsghdr *c = NULL;
 
-	if (k) {
+	if (k || uc) {
 		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(k * sizeof(int));
+		mh.msg_controllen =
+			(k ? CMSG_SPACE(k * sizeof(int)) : 0) + (uc ? CMSG_SPACE(sizeof(*uc)) : 0);
 		c = CMSG_FIRSTHDR(&mh);
+	}
+	if (uc) {
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_CREDENTIALS;
+		c->cmsg_len = CMSG_LEN(sizeof(*uc));
+		memcpy(CMSG_DATA(c), uc, sizeof(*uc));
+		c = CMSG_NXTHDR(&mh, c);
+	}
+	if (k) {
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(k * sizeof(int));
@@ -831,6 +851,81 @@ static int orphan_from(const struct unix_saved *e, const struct json *from, int 
 }
 
 /*
+ * The credentials of datagram i ("creds"), into *uc: 1, 0 when it carries
+ * none (or the queue has no "creds").
+ */
+static int msg_cred(const struct unix_saved *e, const struct json *creds, size_t i,
+		    struct ucred *uc, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_KEY(&e->it.at, "creds"), cat = DOC_IDX(&at, i);
+	const struct json *o;
+	int64_t pid = 0, uid = 0, gid = 0;
+	int ret;
+
+	if (!creds)
+		return 0;
+	ret = doc_elem_obj(&at, creds, i, &o, err);
+	if (ret == 0)
+		ret = doc_int(&cat, o, "pid", 0, 4194304, &pid, err);
+	if (ret == 0)
+		ret = doc_int(&cat, o, "uid", 0, UINT32_MAX - 1, &uid, err);
+	if (ret == 0)
+		ret = doc_int(&cat, o, "gid", 0, UINT32_MAX - 1, &gid, err);
+	if (ret < 0 || !pid)
+		return ret;
+	*uc = (struct ucred){.pid = pid, .uid = uid, .gid = gid};
+	return 1;
+}
+
+/*
+ * SCM_CREDENTIALS names a pid that exists when the message is sent: a
+ * pid no process has now (the sender gone, or a task of the tree not made
+ * yet) is taken for that instant by a child of ours made with that pid
+ * (clone3 set_tid), which exits and is reaped once the message is sent:
+ * the message keeps the pid, free again for the task that had it.
+ * *hold: that child, 0 when none was needed; *fd ends it.
+ */
+static int pid_hold(pid_t pid, pid_t *hold, int *fd, ckpt_err_t *err)
+{
+	struct ckpt_clone_args a = {
+		.exit_signal = SIGCHLD, .set_tid = (uintptr_t)&pid, .set_tid_size = 1};
+	int p[2];
+	long r;
+
+	*hold = 0;
+	*fd = -1;
+	if (kill(pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ckpt_error(err, errno, "pipe");
+	r = syscall(__NR_clone3, &a, sizeof(a));
+	if (r == 0) {
+		char c;
+
+		close(p[1]);
+		(void)!read(p[0], &c, 1);
+		_exit(0);
+	}
+	close(p[0]);
+	if (r < 0) {
+		close(p[1]);
+		return ckpt_error(err, errno, "hold pid %d for a datagram's credentials", pid);
+	}
+	*hold = r;
+	*fd = p[1];
+	return 0;
+}
+
+static void pid_release(pid_t hold, int fd)
+{
+	if (!hold)
+		return;
+	close(fd);
+	while (waitpid(hold, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/*
  * Message by message ("msgs"), each with its fds in flight ("rights"),
  * a datagram from its sender's name ("from"): wfd writes them all when it
  * is e's peer (or the dropped end of an orphan), else they are sent to
@@ -840,9 +935,9 @@ static int fill_msgs(const struct files_rctx *rc, int wfd, bool orphan, const ch
 		     uint64_t size, const struct unix_saved *e, const struct sockaddr_un *a,
 		     socklen_t al, const int *inflight, int ninflight, ckpt_err_t *err)
 {
-	const struct json *msgs, *rights, *from;
+	const struct json *msgs, *rights, *from, *creds;
 	uint64_t off = 0;
-	size_t r = 0, nm, nr, nf;
+	size_t r = 0, nm, nr, nf, nc;
 	int ret;
 
 	ret = doc_arr(&e->it.at, e->it.obj, "msgs", FILES_LIST_MAX, &msgs, &nm, err);
@@ -853,10 +948,16 @@ static int fill_msgs(const struct files_rctx *rc, int wfd, bool orphan, const ch
 		ret = doc_opt_arr(&e->it.at, e->it.obj, "from", FILES_LIST_MAX, &from, &nf, err);
 	if (ret == 0 && from && nf != nm)
 		ret = doc_error(err, &e->it.at, "from: %zu senders for %zu messages", nf, nm);
+	if (ret == 0)
+		ret = doc_opt_arr(&e->it.at, e->it.obj, "creds", FILES_LIST_MAX, &creds, &nc, err);
+	if (ret == 0 && creds && nc != nm)
+		ret = doc_error(err, &e->it.at, "creds: %zu for %zu messages", nc, nm);
 	if (ret == 0 && from && orphan && !e->peer_name)
 		ret = orphan_from(e, from, wfd, err);
 	for (size_t i = 0; ret == 0 && i < nm; i++) {
-		int refs[253], tmp, sfd;
+		int refs[253], tmp, sfd, hfd = -1, uret;
+		struct ucred uc = {0};
+		pid_t hold = 0;
 		int64_t n;
 		size_t k;
 
@@ -867,10 +968,19 @@ static int fill_msgs(const struct files_rctx *rc, int wfd, bool orphan, const ch
 			ret = msg_rights(e, rights, &r, i, refs, &k, err);
 		if (ret < 0)
 			return ret;
+		uret = msg_cred(e, creds, i, &uc, err);
+		if (uret > 0)
+			ret = pid_hold(uc.pid, &hold, &hfd, err);
+		if (uret < 0 || ret < 0)
+			return uret < 0 ? uret : ret;
 		sfd = msg_sender(rc, e, from, i, wfd, al != 0, &tmp, err);
-		if (sfd < 0)
+		if (sfd < 0) {
+			pid_release(hold, hfd);
 			return ckpt_error_wrap(err, "sender of message %zu", i);
-		ret = send_msg(sfd, buf + off, n, a, al, refs, k, inflight, ninflight, err);
+		}
+		ret = send_msg(sfd, buf + off, n, a, al, refs, k, inflight, ninflight,
+			       uret > 0 ? &uc : NULL, err);
+		pid_release(hold, hfd);
 		if (tmp >= 0)
 			close(tmp);
 		if (ret < 0)

@@ -87,7 +87,8 @@ struct peeked {
 	int flags, fds[253], nfds;
 	struct sockaddr_un from; /* the sender's name (datagrams) */
 	socklen_t fromlen;
-	pid_t cred_pid; /* SCM_CREDENTIALS (SO_PASSCRED on): 0, none */
+	struct ucred cred; /* SCM_CREDENTIALS (SO_PASSCRED on); pid 0: none */
+	bool has_cred;
 };
 
 static ssize_t peek_one(int sk, char *buf, size_t cap, struct peeked *pk, ckpt_err_t *err)
@@ -104,7 +105,8 @@ static ssize_t peek_one(int sk, char *buf, size_t cap, struct peeked *pk, ckpt_e
 	ssize_t n;
 
 	*nfds = 0;
-	pk->cred_pid = 0;
+	pk->has_cred = false;
+	pk->cred.pid = 0;
 	n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : ckpt_error(err, errno, "peek unix queue");
@@ -116,7 +118,8 @@ static ssize_t peek_one(int sk, char *buf, size_t cap, struct peeked *pk, ckpt_e
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(uc))) {
 			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-			pk->cred_pid = uc.pid;
+			pk->cred = uc;
+			pk->has_cred = true;
 		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -138,6 +141,23 @@ static ssize_t peek_one(int sk, char *buf, size_t cap, struct peeked *pk, ckpt_e
 	}
 	pk->flags = mh.msg_flags;
 	return n;
+}
+
+/*
+ * A datagram's credentials ("creds", beside "msgs", with SO_PASSCRED on):
+ * {pid, uid, gid} as ckpt-oci reads them, pid 0 when it carries none.
+ */
+static void peek_cred(struct json *e, const struct peeked *pk)
+{
+	struct json *creds, *c;
+
+	if (!pk->has_cred)
+		return;
+	creds = json_get(e, "creds") ?: json_set(e, "creds", json_arr());
+	c = json_push(creds, json_obj());
+	json_set(c, "pid", json_int(pk->cred.pid));
+	json_set(c, "uid", json_int(pk->cred.uid));
+	json_set(c, "gid", json_int(pk->cred.gid));
 }
 
 /* A datagram's sender ("from", beside "msgs"): its name in hex, "" unbound. */
@@ -191,6 +211,8 @@ static int unix_peek(int sk, int type, struct json *e, struct unix_inflight *inf
 	*creds = false;
 	if (type == SOCK_DGRAM)
 		json_set(e, "from", json_arr());
+	if (json_get(e, "creds")) /* peeked again (unix_dump_inflight) */
+		json_set(e, "creds", json_arr());
 	if (getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &sl) < 0 ||
 	    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
 		return ckpt_error(err, errno, "SO_PEEK_OFF");
@@ -217,10 +239,12 @@ static int unix_peek(int sk, int type, struct json *e, struct unix_inflight *inf
 			ret = ckpt_error_msg(err, EMSGSIZE, "datagram larger than 768 KiB");
 			break;
 		}
-		if (type == SOCK_DGRAM && pk.cred_pid)
+		if (type == SOCK_DGRAM && pk.cred.pid)
 			*creds = true;
-		if (type == SOCK_DGRAM)
+		if (type == SOCK_DGRAM) {
 			peek_from(e, &pk);
+			peek_cred(e, &pk);
+		}
 		if (pk.nfds)
 			ret = peek_rights(n, pk.fds, pk.nfds, e, inf, err);
 		else if (msgs)
@@ -238,6 +262,19 @@ static int unix_peek(int sk, int type, struct json *e, struct unix_inflight *inf
 	return ret;
 }
 
+/* Whether task pid is in ckpt-oci's namespace of kind ns ("pid", "user"). */
+static bool same_ns(pid_t pid, const char *ns)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
+	if (stat(path, &a) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
+	return stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
 int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, struct json *e,
 		    struct files_dctx *dc, struct unix_inflight *inf, ckpt_err_t *err)
 {
@@ -250,15 +287,17 @@ int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, st
 	ret = unix_peek(sk, type, e, inf, &buf, &len, &creds, err);
 	/*
 	 * With SO_PASSCRED a datagram reads back the pid, uid and gid of its
-	 * sender: the queue is refilled before the tree's first fork, when no
-	 * pid of the tree but the root's exists to name.
+	 * sender, as ckpt-oci reads them: the tree's own when it shares
+	 * ckpt-oci's pid and user namespaces, which restore names again (a
+	 * pid not taken then held for the instant of the send).
 	 */
-	if (ret == 0 && creds)
-		return ckpt_error_msg(err, ENOTSUP,
-				      "unsupported fd %d (unix datagram socket with SO_PASSCRED "
-				      "holding messages whose senders' credentials cannot be "
-				      "restored) in pid %d",
-				      fi->fd, fi->pid);
+	if (ret == 0 && creds && (!same_ns(fi->pid, "pid") || !same_ns(fi->pid, "user")))
+		return ckpt_error_msg(
+			err, ENOTSUP,
+			"unsupported fd %d (unix datagram socket with SO_PASSCRED "
+			"holding messages whose senders' credentials cannot be "
+			"restored: the tree has its own pid or user namespace) in pid %d",
+			fi->fd, fi->pid);
 	if (ret == 1) { /* fds in flight: again at the end (unix_dump_inflight) */
 		held = json_set(e, "held_by", json_arr());
 		json_push(held, json_int(fi->pid));

@@ -652,9 +652,18 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 @test "files: connected unix sockets keep their own and their peer's names (static)" { wl_roundtrip fd_unix_names.static; }
 @test "files: queued unix datagrams keep their senders' names (dynamic)" { wl_roundtrip fd_unix_dgram_from; }
 @test "files: queued unix datagrams keep their senders' names (static)" { wl_roundtrip fd_unix_dgram_from.static; }
-@test "files: queued unix datagrams whose credentials SO_PASSCRED shows fail the checkpoint, tree runs on" {
-	_refused "unsupported fd [0-9]+ \(unix datagram socket with SO_PASSCRED holding messages whose senders' credentials cannot be restored\) in pid [0-9]+" \
-		fd_unix_dgram_from passcred
+@test "files: queued unix datagrams keep the credentials SO_PASSCRED shows (dynamic)" { wl_roundtrip fd_unix_dgram_from passcred; }
+@test "files: queued unix datagrams keep the credentials SO_PASSCRED shows (static)" { wl_roundtrip fd_unix_dgram_from.static passcred; }
+@test "files: queued unix datagrams with credentials in a tree with its own pid namespace fail the checkpoint, tree runs on" {
+	wl_start_ns "" fd_unix_dgram_from passcred || return
+	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "unsupported fd [0-9]+ \(unix datagram socket with SO_PASSCRED holding messages whose senders' credentials cannot be restored: the tree has its own pid or user namespace\) in pid $WL_PID"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
+	_wl_wait_pass "$WL_NS_PARENT" "fd_unix_dgram_from passcred after the failed checkpoint"
 }
 @test "files: a queued unix datagram from a closed socket bound to a relative path fails the checkpoint" {
 	_refused "unsupported unix socket [0-9]+: a datagram queued from a relative name no socket of the tree holds" \

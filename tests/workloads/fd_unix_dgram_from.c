@@ -14,9 +14,9 @@
  * name its socket outside the tree still holds: the checkpoint is
  * refused; after the go the datagram names that socket.
  * relative: see relative().
- * passcred: the receiver has SO_PASSCRED and holds a datagram a child
- * sent: the checkpoint is refused (its credentials cannot be restored);
- * after the go the datagram names the child, as the kernel keeps it.
+ * passcred: the receiver has SO_PASSCRED and holds datagrams sent before
+ * it had it (no credentials), by a child gone since and by itself: after
+ * restore each names its sender's pid (none for the first), uid and gid.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -94,10 +94,9 @@ static int sendto_name(int s, const char *m, const struct name *to)
 		       : -1;
 }
 
-static int passcred(void)
+/* The next datagram of r: want, with credentials naming pid (0: none). */
+static int expect_cred(int r, const char *want, pid_t pid)
 {
-	struct name rn = path_name("pc.sock");
-	int r = dgram(&rn), on = 1, st;
 	char buf[16], cbuf[CMSG_SPACE(sizeof(struct ucred))] __attribute__((aligned(8)));
 	struct iovec iov = {buf, sizeof(buf)};
 	struct msghdr mh = {.msg_iov = &iov,
@@ -106,27 +105,42 @@ static int passcred(void)
 			    .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 	struct ucred uc;
+	ssize_t n = recvmsg(r, &mh, MSG_DONTWAIT);
+
+	if (n != (ssize_t)strlen(want) || memcmp(buf, want, n))
+		return wl_fail("pc.sock: read %zd bytes, not `%s`", n, want);
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_CREDENTIALS)
+		return wl_fail("`%s` came without credentials", want);
+	memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+	if (uc.pid != pid || (pid && (uc.uid != getuid() || uc.gid != getgid())))
+		return wl_fail("`%s` came from %d (%u:%u), not %d (%u:%u)", want, uc.pid, uc.uid,
+			       uc.gid, pid, getuid(), getgid());
+	return 0;
+}
+
+static int passcred(void)
+{
+	struct name rn = path_name("pc.sock");
+	int r = dgram(&rn), s = dgram(&none), on = 1, st;
 	pid_t kid;
 
-	if (r < 0 || setsockopt(r, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+	/* sent before SO_PASSCRED: it carries no credentials */
+	if (r < 0 || s < 0 || sendto_name(s, "none", &rn) < 0 ||
+	    setsockopt(r, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
 		return wl_fail("receiver: %m");
 	kid = fork();
-	if (kid == 0) {
-		int s = dgram(&none);
-
-		_exit(s < 0 || sendto_name(s, "cred", &rn) < 0);
-	}
+	if (kid == 0)
+		_exit(sendto_name(s, "child", &rn) < 0);
 	if (kid < 0 || waitpid(kid, &st, 0) != kid || st)
 		return wl_fail("the child did not send");
+	if (sendto_name(s, "self", &rn) < 0)
+		return wl_fail("send: %m");
 	wl_ready();
 	wl_wait_restored();
-	if (recvmsg(r, &mh, MSG_DONTWAIT) != 4 || !(c = CMSG_FIRSTHDR(&mh)) ||
-	    c->cmsg_type != SCM_CREDENTIALS)
-		return wl_fail("no datagram with credentials");
-	memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-	if (uc.pid != kid || uc.uid != getuid() || uc.gid != getgid())
-		return wl_fail("credentials %d:%u:%u, not the child's %d", uc.pid, uc.uid, uc.gid,
-			       kid);
+	if (expect_cred(r, "none", 0) || expect_cred(r, "child", kid) ||
+	    expect_cred(r, "self", getpid()))
+		return 1;
 	return wl_pass();
 }
 
