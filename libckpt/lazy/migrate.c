@@ -25,10 +25,15 @@
  * from the tree, stopped still, as node B asks (each chunk with a MAC
  * under the bundle's key bound to its manifest, page-proto.h). The tree
  * is killed only once node B answered "running" and then every client
- * of the page server said it was done; the page server dies with
- * migrate (PR_SET_PDEATHSIG), so a tree resumed after migrate died is
- * never read, and node B's lazy-pages process, its pages gone, kills its
- * tree: the one left is node A's.
+ * of the page server said it was done. No page is served from a tree
+ * that may run again: the page server reads and sends a chunk only while
+ * the write end of a pipe (held) is open here, and it is closed before
+ * the tree can resume: by us before a rollback (the page server killed
+ * and waited for too), by the kernel when migrate's worker dies (its
+ * files are closed before its tracees are let go; page-server.c). The
+ * page server then answers no more and dies (PR_SET_PDEATHSIG too), and
+ * node B's lazy-pages process, its pages gone, kills its tree: the one
+ * left is node A's.
  *
  * This node's bundles are not flushed to stable storage (no_sync): they
  * only feed the stream and the page server, and a crash of this node
@@ -103,6 +108,7 @@ struct mig {
 	int sk;		  /* to the receiver, or -1 */
 	pid_t server;	  /* lazy: the page server */
 	pid_t parent_pid; /* its parent: us */
+	int held;	  /* live: the page server reads the tree while this is open */
 	uint8_t key[BUNDLE_KEY_BYTES];
 };
 
@@ -292,7 +298,7 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[NI_MAXHOST], addr[NI_MAXHOST + 8], bound[NI_MAXHOST + 16];
-	int lsk;
+	int lsk, held[2] = {-1, -1};
 
 	if (getsockname(sk, (struct sockaddr *)&ss, &sl) < 0 ||
 	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL, 0, NI_NUMERICHOST))
@@ -303,10 +309,19 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 		return lsk;
 	lazy_bound_name(lsk, bound, sizeof(bound));
 	*port = (uint16_t)atoi(strrchr(bound, ':') + 1);
+	/* live pages: the pipe that says the tree is held (see --lazy above) */
+	if (m->dump.live && pipe2(held, O_CLOEXEC | O_NONBLOCK) < 0) {
+		close(lsk);
+		return ckpt_error(err, errno, "pipe for the page server");
+	}
 	m->parent_pid = getpid();
 	m->server = fork();
 	if (m->server < 0) {
 		close(lsk);
+		if (m->dump.live) {
+			close(held[0]);
+			close(held[1]);
+		}
 		return ckpt_error(err, errno, "fork the page server");
 	}
 	if (m->server == 0) {
@@ -314,7 +329,9 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 		ckpt_err_t e = {0};
 		int ret;
 
-		/* live pages: never read from a tree that migrate's death resumed */
+		if (m->dump.live)
+			close(held[1]); /* ours only: its end of file is the tree let go */
+		/* and dies with us: nothing left serving a tree resumed */
 		if (m->dump.live &&
 		    (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != m->parent_pid))
 			_exit(1);
@@ -322,12 +339,17 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 		ret = bundle_open_lazy(m->bundle, &(struct bundle_auth){.key_file = m->o->key_file},
 				       false, &b, &e);
 		if (ret == 0)
-			ret = page_server_serve(b, lsk, true, m->dump.live, m->dump.nlive, &e);
+			ret = page_server_serve(b, lsk, true, m->dump.live, m->dump.nlive,
+						m->dump.live ? held[0] : -1, &e);
 		if (ret < 0)
 			pr_warn("page server: %s", e.msg);
 		_exit(ret < 0);
 	}
 	close(lsk);
+	if (m->dump.live) {
+		close(held[0]);
+		m->held = held[1];
+	}
 	pr_info("page server on %s", bound);
 	return 0;
 }
@@ -355,6 +377,23 @@ static int mig_wait_reply(struct mig *m, struct mig_reply *rep, ckpt_err_t *err)
 		return ckpt_error_msg(err, EPIPE,
 				      "the receiver went away before the tree ran there");
 	return 0;
+}
+
+/*
+ * Before the tree may resume: the page server reads it no more (the pipe
+ * closed under its lock), is killed and waited for.
+ */
+static void stop_server(struct mig *m)
+{
+	if (m->held >= 0)
+		close(m->held);
+	m->held = -1;
+	if (m->server > 0) {
+		kill(m->server, SIGKILL);
+		while (waitpid(m->server, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	m->server = 0;
 }
 
 /* The dump's committed hook: the bundle there, restored and running, or an error. */
@@ -388,8 +427,10 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	}
 	if (ret == 0 && write_all(m->sk, &(char){MIG_ACK}, 1) < 0)
 		ret = ckpt_error(err, errno ? errno : EPIPE, "acknowledge the tree running there");
-	if (ret < 0)
+	if (ret < 0) {
+		stop_server(m); /* the dump resumes the tree on our error */
 		return ckpt_error_wrap(err, "to %s", m->o->to);
+	}
 	m->o->root_pid = rep.root_pid;
 	m->o->downtime_ns = now_ns() - d->frozen_at;
 	mig_round_end(m, pages);
@@ -407,6 +448,7 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 		else
 			pr_info("every live page sent, %.3f s after the tree stopped",
 				(now_ns() - d->frozen_at) / 1e9);
+		stop_server(m);
 	}
 	pr_info("running on %s as %d; %llu bytes sent", m->o->to, rep.root_pid,
 		(unsigned long long)m->o->bytes_sent);
@@ -415,7 +457,7 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 
 int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 {
-	struct mig m = {.o = o, .sk = -1};
+	struct mig m = {.o = o, .sk = -1, .held = -1};
 	cleanup_free char *tmpl =
 		xasprintf("%s/ckpt-migrate.XXXXXX", o->work_dir ? o->work_dir : "/var/tmp");
 	cleanup_free char *dir = NULL;
@@ -454,6 +496,8 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 	o->frozen_ns = d->frozen_ns;
 	if (m.sk >= 0)
 		close(m.sk);
+	if (m.held >= 0)
+		close(m.held); /* the tree is resumed or killed by now */
 	if (m.server > 0 && ret < 0)
 		kill(m.server, SIGKILL);
 	/* lazy: the pages go on being served until the new node has them all */

@@ -15,6 +15,15 @@
  * (/proc/PID/mem, opened while the dump held the tree, so a pid reused
  * since can never be read), placed by the runs of pagemap-PID.json, and
  * each sent with its MAC (page-proto.h) in place of a digest.
+ *
+ * A live chunk is read and sent only while migrate holds the tree: the
+ * server holds the read end of a pipe whose only writer is migrate's
+ * worker, which closes it before it resumes the tree, and a worker that
+ * dies has its files closed before the kernel detaches its tracees. The
+ * pipe is looked at (its lock taken) before each read and again after it,
+ * before the reply: a chunk is sent only if the tree was still held once
+ * the last byte of it was read. At its end of file the server answers
+ * ESRCH and stops; its death signal (PR_SET_PDEATHSIG) only comes later.
  */
 #define LOG_PREFIX "page-server: "
 #include <errno.h>
@@ -175,8 +184,21 @@ struct live_src {
 	struct mem_run **runs; /* per task, read once: pagemap-PID.json */
 	size_t *nruns;
 	uint8_t key[BUNDLE_LIVE_KEY_BYTES];
-	bool flip; /* fault injection: alter the next chunk sent */
+	int held;      /* the pipe whose end of file says the tree may run (lazy.h) */
+	bool released; /* it said so: nothing more is read */
+	bool flip;     /* fault injection: alter the next chunk sent */
 };
+
+/* Whether the tree is still held: the pipe's writer there (EAGAIN), not its end of file. */
+static bool live_held(struct live_src *ls)
+{
+	char c;
+
+	if (!ls->released && read(ls->held, &c, 1) < 0 && errno == EAGAIN)
+		return true;
+	ls->released = true;
+	return false;
+}
 
 /* Task i's runs, from its pagemap (verified: the bundle is authenticated). */
 static int live_runs(struct ckpt_bundle *b, struct live_src *ls, int i, uint64_t size,
@@ -264,11 +286,16 @@ static int live_chunk(struct ckpt_bundle *b, struct live_src *ls, const char *na
 		return EPROTO;
 	}
 	*len = MIN((uint64_t)BUNDLE_CHUNK_BYTES, size - idx * BUNDLE_CHUNK_BYTES);
+	if (!live_held(ls))
+		return ESRCH;
 	i = live_read(ls, i, idx * BUNDLE_CHUNK_BYTES, buf, *len);
 	if (i) {
 		pr_warn("%s chunk %llu: %s", name, (unsigned long long)idx, strerror(i));
 		return i;
 	}
+	/* held still after the last byte: held while every byte was read */
+	if (!live_held(ls))
+		return ESRCH;
 	ps_live_mac(ls->key, name, idx, buf, *len, mac);
 	/* CKPT_OCI_FAULT=live-flip (util/fault.h): the bytes altered on the way */
 	if (ls->flip && *len) {
@@ -376,15 +403,15 @@ int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
 		lazy_bound_name(lsk, name, sizeof(name));
 		ready(name, arg);
 	}
-	return page_server_serve(b, lsk, once, NULL, 0, err);
+	return page_server_serve(b, lsk, once, NULL, 0, -1, err);
 }
 
 int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ckpt_live_task *live,
-		      int nlive, ckpt_err_t *err)
+		      int nlive, int held, ckpt_err_t *err)
 {
 	struct pollfd fds[CLIENTS_MAX + 1];
 	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
-	struct live_src ls = {.tasks = live, .n = nlive};
+	struct live_src ls = {.tasks = live, .n = nlive, .held = held};
 	int n = 1, ret, dropped = 0;
 	bool served = false;
 
@@ -401,8 +428,8 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 	}
 
 	fds[0] = (struct pollfd){.fd = lsk, .events = POLLIN};
-	/* once: until every client that came has left, and one did */
-	while (!(once && served && n == 1)) {
+	/* once: until every client that came has left, and one did; live: while held */
+	while (!(once && served && n == 1) && !ls.released) {
 		if (poll(fds, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -433,11 +460,17 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 		}
 	}
 	close(lsk);
+	for (int i = 1; i < n; i++)
+		close(fds[i].fd);
 	for (int i = 0; live && i < nlive; i++)
 		free(ls.runs[i]);
 	free(ls.runs);
 	free(ls.nruns);
 	sodium_memzero(ls.key, sizeof(ls.key));
+	if (ls.released)
+		return ckpt_error_msg(err, ESRCH,
+				      "migrate let the tree go (it ended, or its worker died): "
+				      "no live page is read or sent from a tree that may run");
 	if (live && dropped)
 		return ckpt_error_msg(err, ECONNRESET,
 				      "%d client(s) of the live pages left before they were done",
