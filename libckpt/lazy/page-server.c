@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
@@ -187,6 +188,8 @@ struct live_src {
 	int held;      /* the pipe whose end of file says the tree may run (lazy.h) */
 	bool released; /* it said so: nothing more is read */
 	bool flip;     /* fault injection: alter the next chunk sent */
+	int death_fd;  /* fault injection (live-late-death): migrate's worker, or -1 */
+	bool late;     /* the chunk under way was read after that worker died */
 };
 
 /* Whether the tree is still held: the pipe's writer there (EAGAIN), not its end of file. */
@@ -198,6 +201,14 @@ static bool live_held(struct live_src *ls)
 		return true;
 	ls->released = true;
 	return false;
+}
+
+/* live-late-death: whether migrate's worker has died (its pidfd readable). */
+static bool worker_dead(const struct live_src *ls)
+{
+	struct pollfd p = {.fd = ls->death_fd, .events = POLLIN};
+
+	return ls->death_fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
 /* Task i's runs, from its pagemap (verified: the bundle is authenticated). */
@@ -288,6 +299,7 @@ static int live_chunk(struct ckpt_bundle *b, struct live_src *ls, const char *na
 	*len = MIN((uint64_t)BUNDLE_CHUNK_BYTES, size - idx * BUNDLE_CHUNK_BYTES);
 	if (!live_held(ls))
 		return ESRCH;
+	ls->late = worker_dead(ls);
 	i = live_read(ls, i, idx * BUNDLE_CHUNK_BYTES, buf, *len);
 	if (i) {
 		pr_warn("%s chunk %llu: %s", name, (unsigned long long)idx, strerror(i));
@@ -296,6 +308,9 @@ static int live_chunk(struct ckpt_bundle *b, struct live_src *ls, const char *na
 	/* held still after the last byte: held while every byte was read */
 	if (!live_held(ls))
 		return ESRCH;
+	if (ls->late)
+		pr_warn("%s chunk %llu read after migrate's worker died, sent", name,
+			(unsigned long long)idx);
 	ps_live_mac(ls->key, name, idx, buf, *len, mac);
 	/* CKPT_OCI_FAULT=live-flip (util/fault.h): the bytes altered on the way */
 	if (ls->flip && *len) {
@@ -411,7 +426,8 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 {
 	struct pollfd fds[CLIENTS_MAX + 1];
 	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
-	struct live_src ls = {.tasks = live, .n = nlive, .held = held};
+	struct live_src ls = {.tasks = live, .n = nlive, .held = held, .death_fd = -1};
+	const char *fault = getenv("CKPT_OCI_FAULT");
 	int n = 1, ret, dropped = 0;
 	bool served = false;
 
@@ -421,8 +437,10 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 			close(lsk);
 			return ret;
 		}
-		ls.flip =
-			getenv("CKPT_OCI_FAULT") && !strcmp(getenv("CKPT_OCI_FAULT"), "live-flip");
+		ls.flip = fault && !strcmp(fault, "live-flip");
+		/* live-late-death (util/fault.h): a chunk read after the worker died is told */
+		if (fault && !strcmp(fault, "live-late-death"))
+			ls.death_fd = (int)syscall(SYS_pidfd_open, getppid(), 0);
 		ls.runs = xzalloc((nlive + 1) * sizeof(*ls.runs));
 		ls.nruns = xzalloc((nlive + 1) * sizeof(*ls.nruns));
 	}
@@ -467,6 +485,8 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 	free(ls.runs);
 	free(ls.nruns);
 	sodium_memzero(ls.key, sizeof(ls.key));
+	if (ls.death_fd >= 0)
+		close(ls.death_fd);
 	if (ls.released)
 		return ckpt_error_msg(err, ESRCH,
 				      "migrate let the tree go (it ended, or its worker died): "

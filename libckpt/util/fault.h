@@ -10,6 +10,12 @@
  *   live-flip             the page server of migrate --lazy flips a byte of
  *                         the first live chunk it sends, after its MAC
  *                         (page-server.c): the receiver must refuse it
+ *   live-late-death       the page server of migrate --lazy gets no death
+ *                         signal (migrate.c): it outlives migrate's worker,
+ *                         the window between the tree resuming and its
+ *                         death held open; it says so of a live chunk read
+ *                         after the worker died and sent ("read after
+ *                         migrate's worker died, sent"): there must be none
  *
  * Every ptrace() call of the binary goes through __wrap_ptrace (linked
  * with -Wl,--wrap=ptrace); without CKPT_OCI_FAULT it only counts.

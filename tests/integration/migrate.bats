@@ -202,8 +202,11 @@ migrate_roundtrip()
 	assert_output --partial "served only from the stopped tree"
 }
 
-@test "migrate --lazy: node A's side killed after node B resumed: node B's tree dies, node A's runs on" {
-	local mig worker root bmark
+# slow_lazy_start [ENV=VALUE...]: migrate --lazy to node B (ENV in its
+# environment) with the live pages held back; returns once node B answered
+# "running": MIG (migrate), WORKER (its worker), ROOT and BMARK (node B's tree).
+slow_lazy_start()
+{
 	require_cmd tc
 	wl_start_node_a || return
 	receiver_start || return
@@ -212,30 +215,66 @@ migrate_roundtrip()
 		{ fail "no tbf qdisc"; return; }
 	(
 		_close_fds
-		exec nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" \
+		exec env "$@" nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" \
 			--to "$RECV_ADDR" -w "$T/nodeA" --lazy
 	) </dev/null >"$T/mig.out" 2>&1 &
-	mig=$!
-	ckpt_track_pid "$mig"
+	MIG=$!
+	ckpt_track_pid "$MIG"
 	# node B answered "running" and was acknowledged
 	wait "$RECV_PID" || { cat "$T/recv.err" "$T/mig.out"; fail "receiver failed"; return; }
-	root=$(tail -n 1 "$T/recv.out")
-	[[ $root -gt 0 ]] || { fail "receiver printed no root pid: $root"; return; }
-	bmark=$(pid_mark "$root")
-	ckpt_track_pid "$root"
+	ROOT=$(tail -n 1 "$T/recv.out")
+	[[ $ROOT -gt 0 ]] || { fail "receiver printed no root pid: $ROOT"; return; }
+	BMARK=$(pid_mark "$ROOT")
+	ckpt_track_pid "$ROOT"
 	! grep -q "every page back" "$T/nodeB/lazy-pages.log" ||
 		{ fail "every page already there: nothing to test"; return; }
+	WORKER=$(cat /proc/"$MIG"/task/*/children)
+	WORKER=${WORKER// /}
+	[[ -n $WORKER ]] || { fail "no worker under migrate: $(cat "$T/mig.out")"; return; }
+}
+
+@test "migrate --lazy: node A's side killed after node B resumed: node B's tree dies, node A's runs on" {
+	slow_lazy_start || return
 	# node A's side dies: the worker (the tracer), and with it its page server
-	worker=$(cat /proc/"$mig"/task/*/children)
-	worker=${worker// /}
-	[[ -n $worker ]] || { fail "no worker under migrate: $(cat "$T/mig.out")"; return; }
-	kill -KILL "$worker"
-	run wait "$mig"
+	kill -KILL "$WORKER"
+	run wait "$MIG"
 	assert_failure
 	# node B's lazy-pages process gets no more pages: its tree is killed, never fed zeros
-	wait_until 30 pid_gone "$bmark" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
 	grep -q "killed" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
 	# node A's tree was never killed: recover undoes what the dead worker left, it verifies
+	run "$CKPT_OCI" recover
+	assert_success
+	pid_running "$WL_MARK" || { fail "node A's tree is gone"; return; }
+	wl_go || return
+	wait_until 60 out_pass || { tail "$T/out"; fail "no PASS from node A"; }
+}
+
+@test "migrate --lazy: no live page is served once node A's tree may run again, however late the page server dies" {
+	local server smark log
+	# the page server gets no death signal: it outlives the worker, the window wide open
+	slow_lazy_start CKPT_OCI_FAULT=live-late-death || return
+	server=$(cat /proc/"$WORKER"/task/*/children)
+	server=${server// /}
+	[[ -n $server ]] || { fail "no page server under the worker: $(cat "$T/mig.out")"; return; }
+	smark=$(pid_mark "$server")
+	ckpt_track_pid "$server"
+	# the worker dies: the kernel lets node A's tree go, while node B still asks for pages
+	kill -KILL "$WORKER"
+	run wait "$MIG"
+	assert_failure
+	# the page server answers the next request with a refusal and ends
+	wait_until 30 pid_gone "$smark" || { fail "the page server serves on"; return; }
+	log=$(cat "$T"/nodeA/*/dump.log)
+	[[ $log == *"no live page is read or sent from a tree that may run"* ]] ||
+		{ fail "no refusal: $log"; return; }
+	[[ $log != *"read after migrate's worker died, sent"* ]] ||
+		{ fail "a page of the resumed tree was sent: $log"; return; }
+	# node B's lazy-pages process was refused the rest: its tree is killed
+	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	grep -q "No such process.*killed" "$T/nodeB/lazy-pages.log" ||
+		fail "$(tail "$T/nodeB/lazy-pages.log")"
+	# node A's tree runs on and verifies
 	run "$CKPT_OCI" recover
 	assert_success
 	pid_running "$WL_MARK" || { fail "node A's tree is gone"; return; }
