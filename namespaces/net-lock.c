@@ -59,6 +59,11 @@ static int lock_on(int fd, bool add, ckpt_err_t *err)
 		return fd;
 	ret = nft_lock_table(fd, NET_LOCK_NAME, INET_UDP_INJECT_MARK, add);
 	close(fd);
+	/* no table: unlocked already (a recovery of the same killed run beside this one) */
+	if (!add && ret == -ENOENT) {
+		pr_info("network unlocked already");
+		return 0;
+	}
 	if (ret < 0)
 		return ckpt_error(err, -ret, "%s the network (table inet " NET_LOCK_NAME ")",
 				  add ? "lock" : "unlock");

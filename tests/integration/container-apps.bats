@@ -62,7 +62,7 @@ restore_as()
 		fail "restore: $output"
 		return
 	fi
-	RPID=$output
+	RPID=$(out_pid)
 	RMARK=$(pid_mark "$RPID")
 	ckpt_track_pid "$RPID"
 	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == "$name" ]] || fail "runc does not list $name"

@@ -77,7 +77,7 @@ teardown()
 	CTRS+=(c2)
 	run timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore -d --root "$RUNC_ROOT" --name c2 "$T/ckpt"
 	assert_success
-	pid=$output
+	pid=$(out_pid)
 	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	[[ $(crun --root "$RUNC_ROOT" list -q) == c2 ]]

@@ -46,7 +46,7 @@ ctr_cgroup_dirs()
 	n=$(ctr_count rc1)
 	restore "$T/ckpt"
 	assert_success
-	pid=$output
+	pid=$(out_pid)
 	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == rc1 ]]
@@ -76,7 +76,7 @@ ctr_cgroup_dirs()
 	assert_success
 	restore "$T/ckpt"
 	assert_success
-	pid=$output
+	pid=$(out_pid)
 	ckpt_track_pid "$pid"
 	run "$RUNC" --root "$RUNC_ROOT" exec rc1 hostname
 	assert_success
@@ -98,7 +98,7 @@ ctr_cgroup_dirs()
 	CTRS+=(rc2)
 	restore --name rc2 "$T/ckpt"
 	assert_success
-	pid=$output
+	pid=$(out_pid)
 	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	[[ $("$RUNC" --root "$RUNC_ROOT" list -q) == rc2 ]]
@@ -114,7 +114,7 @@ ctr_cgroup_dirs()
 	restore --name rc3 "$T/ckpt2"
 	assert_success
 	CTRS+=(rc3)
-	ckpt_track_pid "$output"
+	ckpt_track_pid "$(out_pid)"
 	ctr_wait_count_above rc1 "$n"
 }
 
@@ -152,7 +152,7 @@ ctr_cgroup_dirs()
 	n=$(ctr_count rc1)
 	restore --no-runtime "$T/ckpt"
 	assert_success
-	pid=$output
+	pid=$(out_pid)
 	mark=$(pid_mark "$pid")
 	ckpt_track_pid "$pid"
 	[[ -z $("$RUNC" --root "$RUNC_ROOT" list -q) ]]
@@ -194,7 +194,7 @@ ctr_cgroup_dirs()
 	CTRS+=(rc2)
 	restore --rootfs "$fresh" --name rc2 "$T/moved"
 	assert_success
-	pid=$output
+	pid=$(out_pid)
 	ckpt_track_pid "$pid"
 	[[ $(cat "$fresh/root/note") == kept ]]
 	[[ $(jq -r .config.rootfs "$RUNC_ROOT/rc2/state.json") == "$fresh" ]]
@@ -226,7 +226,7 @@ ctr_cgroup_dirs()
 	[[ ! -e $fresh/root/note ]]
 	restore --rootfs "$fresh" --name rc2 --decrypt "$T/ek" "$T/ckpt"
 	assert_success
-	pid=$output
+	pid=$(out_pid)
 	ckpt_track_pid "$pid"
 	[[ $(cat "$fresh/root/note") == kept-note ]]
 	wait_until "${WL_TIMEOUT:-120}" _fresh_count_above "$fresh" "$n"
@@ -278,7 +278,7 @@ _fresh_count_above()
 	mkdir "$T/data"
 	restore "$T/ckpt"
 	assert_success
-	ckpt_track_pid "$output"
+	ckpt_track_pid "$(out_pid)"
 }
 
 # The last line of file $1 is a number above $2.
@@ -327,7 +327,7 @@ _last_above()
 	done
 	restore "$T/ckpt"
 	assert_success
-	ckpt_track_pid "$output"
+	ckpt_track_pid "$(out_pid)"
 }
 
 _is_link()
@@ -367,7 +367,7 @@ _is_link()
 	restore --name rc2 "$T/ckpt"
 	assert_success
 	CTRS+=(rc2)
-	ckpt_track_pid "$output"
+	ckpt_track_pid "$(out_pid)"
 	[[ -z $(ls -A "$T/victim") ]] || fail "restore wrote into the link's target: $(ls -A "$T/victim")"
 	[[ -d $root/data && ! -L $root/data && $(cat "$root/data/passwd") == owned ]]
 	[[ $(cat "$T/rc1/secret") == "host secret" ]]
@@ -427,7 +427,7 @@ _base_file()
 	n=$(ctr_count rc1)
 	restore --rootfs "$fresh" --name rc2 "$T/ckpt"
 	assert_success
-	pid=$output
+	pid=$(out_pid)
 	ckpt_track_pid "$pid"
 	[[ ! -e $fresh/etc/group && ! -L $fresh/bin/vi ]]
 	[[ $(cat "$fresh/first") == first && $(cat "$fresh/etc/passwd") == changed ]]

@@ -367,6 +367,14 @@ _read_ready()
 	printf '%s' "$line$part"
 }
 
+# out_pid: the pid a command printed on a line of its own in $output (run
+# merges stderr, where a warning, e.g. of a killed run another ckpt-oci
+# left and this one cleaned up, may stand before or after it).
+out_pid()
+{
+	grep -xE '[0-9]+' <<<"$output" | tail -n 1
+}
+
 # wl_bin_unprivileged NAME: the path of a copy of workload NAME in $T/bin,
 # for a workload run as another user: the checkout may sit in a directory
 # only root can enter (root's home is 0700).
