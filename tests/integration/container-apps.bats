@@ -84,12 +84,6 @@ assert_ctr_gone()
 	done
 }
 
-# A shell string as a JSON string (for jq filters).
-json_str()
-{
-	jq -n --arg s "$1" '$s'
-}
-
 # ---- workload FIFOs inside a container's root ------------------------------
 
 # Read the "ready" the workload NAME writes on ROOT/tmp/NAME.ready.

@@ -137,6 +137,12 @@ ctr_pid()
 	jq -r .init_process_pid "$RUNC_ROOT/$1/state.json"
 }
 
+# A shell string as a JSON string (for jq filters).
+json_str()
+{
+	jq -n --arg s "$1" '$s'
+}
+
 # Whether the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze):
 # what a checkpoint that failed must not leave. A task's own state says
 # nothing: a frozen one may show S, a running one D for a moment.

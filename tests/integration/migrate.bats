@@ -469,8 +469,10 @@ _rootfs_count_above()
 
 # A counter that forks nothing once started (a lazy restore from a page
 # server cannot yet give a task and its child the pages they share): it
-# waits on a fifo of its own with read -t.
-CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); echo $i >/tmp/count; read -t 0.1 x <>/tmp/tick; done'
+# waits on a fifo of its own with read -t. Each count overwrites the last
+# in place, one write of the same width (no truncation a stop could fall
+# after, leaving the file empty; a rename would need a fork of mv).
+CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); printf "%8d\n" $i 1<>/tmp/count; read -t 0.1 x <>/tmp/tick; done'
 
 @test "migrate CONTAINER --lazy: it counts on node B while its pages come from node A" {
 	local id=mig$$ idb=mig$$b pid mark n b0 rootfs_b=$T/rootfs-b
@@ -478,7 +480,7 @@ CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); echo $i >/tmp
 	ctr_setup
 	RUNC_ROOT_B=$T/runc-b
 	CTRS_B=()
-	ctr_create "$id" ".process.args = [\"sh\", \"-c\", \"$CTR_NOFORK_COUNTER\"]" || return
+	ctr_create "$id" ".process.args = [\"sh\", \"-c\", $(json_str "$CTR_NOFORK_COUNTER")]" || return
 	ctr_start "$id" || return
 	ctr_wait_count_above "$id" 2 || return
 	[[ -z $(cat /proc/"$(ctr_pid "$id")"/task/*/children) ]] || fail "the counter forks"
