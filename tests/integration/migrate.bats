@@ -233,6 +233,20 @@ slow_lazy_start()
 	[[ -n $WORKER ]] || { fail "no worker under migrate: $(cat "$T/mig.out")"; return; }
 }
 
+# b_killed_a_recovers REGEXP: node B's tree is killed, its lazy-pages.log
+# saying why (REGEXP); node A's tree, never killed, runs on once recover
+# has undone what the dead worker left, and verifies.
+b_killed_a_recovers()
+{
+	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	grep -q "$1" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
+	run "$CKPT_OCI" recover
+	assert_success
+	pid_running "$WL_MARK" || { fail "node A's tree is gone"; return; }
+	wl_go || return
+	wait_until 60 out_pass || { tail "$T/out"; fail "no PASS from node A"; }
+}
+
 @test "migrate --lazy: node A's side killed after node B resumed: node B's tree dies, node A's runs on" {
 	slow_lazy_start || return
 	# node A's side dies: the worker (the tracer), and with it its page server
@@ -240,14 +254,7 @@ slow_lazy_start()
 	run wait "$MIG"
 	assert_failure
 	# node B's lazy-pages process gets no more pages: its tree is killed, never fed zeros
-	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
-	grep -q "killed" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
-	# node A's tree was never killed: recover undoes what the dead worker left, it verifies
-	run "$CKPT_OCI" recover
-	assert_success
-	pid_running "$WL_MARK" || { fail "node A's tree is gone"; return; }
-	wl_go || return
-	wait_until 60 out_pass || { tail "$T/out"; fail "no PASS from node A"; }
+	b_killed_a_recovers "killed"
 }
 
 @test "migrate --lazy: no live page is served once node A's tree may run again, however late the page server dies" {
@@ -271,15 +278,7 @@ slow_lazy_start()
 	[[ $log != *"read after migrate's worker died, sent"* ]] ||
 		{ fail "a page of the resumed tree was sent: $log"; return; }
 	# node B's lazy-pages process was refused the rest: its tree is killed
-	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
-	grep -q "No such process.*killed" "$T/nodeB/lazy-pages.log" ||
-		fail "$(tail "$T/nodeB/lazy-pages.log")"
-	# node A's tree runs on and verifies
-	run "$CKPT_OCI" recover
-	assert_success
-	pid_running "$WL_MARK" || { fail "node A's tree is gone"; return; }
-	wl_go || return
-	wait_until 60 out_pass || { tail "$T/out"; fail "no PASS from node A"; }
+	b_killed_a_recovers "No such process.*killed"
 }
 
 @test "migrate --lazy: a live chunk altered on the way is refused; no tree runs on node B" {

@@ -140,9 +140,12 @@ refs()
 	wl_finish
 }
 
-@test "predump: VMAs unmapped, mapped again and grown between the dumps are saved whole" {
+# dirty_mem_chain_roundtrip MODE: dirty_mem in MODE, two pre-dumps and a
+# final checkpoint, restored; it checks every page.
+dirty_mem_chain_roundtrip()
+{
 	require_root
-	wl_start dirty_mem 16 4 churn || return
+	wl_start dirty_mem 16 4 "$1" || return
 	predump "$T/b1" || return
 	predump "$T/b2" --parent "$T/b1" || return
 	ckpt_checkpoint --parent "$T/b2" || return
@@ -151,15 +154,12 @@ refs()
 	wl_finish
 }
 
+@test "predump: VMAs unmapped, mapped again and grown between the dumps are saved whole" {
+	dirty_mem_chain_roundtrip churn
+}
+
 @test "predump: pages dropped with MADV_DONTNEED between the dumps come back as zeros" {
-	require_root
-	wl_start dirty_mem 16 4 dontneed || return
-	predump "$T/b1" || return
-	predump "$T/b2" --parent "$T/b1" || return
-	ckpt_checkpoint --parent "$T/b2" || return
-	ckpt_restore_bg || return
-	wl_go || return
-	wl_finish
+	dirty_mem_chain_roundtrip dontneed
 }
 
 @test "predump: a pre-dump is not restorable by itself" {
