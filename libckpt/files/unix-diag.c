@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -225,14 +226,20 @@ static int name_msg_cb(const struct nlmsghdr *nlh, void *data)
 	return mnl_attr_parse(nlh, sizeof(struct unix_diag_msg), name_attr_cb, data);
 }
 
-static int diag_name_held(struct unix_diag_sk *ds, struct name_find *f, ckpt_err_t *err)
+/*
+ * A dump of every unix socket of ds's namespace, each message to cb. A
+ * failed receive is an error, never "none found": a caller refusing on
+ * what it finds must not go on on what it did not read.
+ */
+static int diag_dump(struct unix_diag_sk *ds, uint32_t show, mnl_cb_t cb, void *data,
+		     ckpt_err_t *err)
 {
 	cleanup_free char *buf = xzalloc(MNL_SOCKET_BUFFER_SIZE);
 	struct unix_diag_req *req;
 	struct nlmsghdr *nlh;
 	unsigned int seq = ++ds->seq;
 	int ret = MNL_CB_OK;
-	ssize_t n;
+	ssize_t n = 0;
 
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
@@ -241,15 +248,95 @@ static int diag_name_held(struct unix_diag_sk *ds, struct name_find *f, ckpt_err
 	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
 	req->sdiag_family = AF_UNIX;
 	req->udiag_states = ~0U;
-	req->udiag_show = UDIAG_SHOW_NAME;
+	req->udiag_show = show;
 	if (mnl_socket_sendto(ds->nl, nlh, nlh->nlmsg_len) < 0)
 		return ckpt_error(err, errno, "sock_diag request");
-	while (ret > MNL_CB_STOP &&
-	       (n = mnl_socket_recvfrom(ds->nl, buf, MNL_SOCKET_BUFFER_SIZE)) > 0)
-		ret = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(ds->nl), name_msg_cb, f);
+	while (ret > MNL_CB_STOP) {
+		n = mnl_socket_recvfrom(ds->nl, buf, MNL_SOCKET_BUFFER_SIZE);
+		if (n <= 0)
+			break;
+		ret = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(ds->nl), cb, data);
+	}
+	if (n < 0)
+		return ckpt_error(err, errno, "sock_diag dump of unix sockets: receive");
+	if (n == 0 && ret > MNL_CB_STOP)
+		return ckpt_error_msg(err, EIO, "sock_diag dump of unix sockets: cut short");
 	if (ret < 0)
 		return ckpt_error(err, errno, "sock_diag dump of unix sockets");
 	return 0;
+}
+
+static int diag_name_held(struct unix_diag_sk *ds, struct name_find *f, ckpt_err_t *err)
+{
+	return diag_dump(ds, UDIAG_SHOW_NAME, name_msg_cb, f, err);
+}
+
+/* One unix_diag_msg of a dump: is it bound to the file v looks for? */
+struct vfs_find {
+	uint32_t dev, ino; /* the kernel's encoding of the device */
+	const struct json *skip; /* sockets not counted (the tree's) */
+	uint32_t found;          /* the socket's inode, 0: none */
+};
+
+static int vfs_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct unix_diag_vfs *v = mnl_attr_get_payload(a);
+	struct unix_diag_vfs *out = data;
+
+	if (mnl_attr_get_type(a) == UNIX_DIAG_VFS && mnl_attr_get_payload_len(a) >= sizeof(*v))
+		*out = *v;
+	return MNL_CB_OK;
+}
+
+static int vfs_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct unix_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct unix_diag_vfs v = {0};
+	struct vfs_find *f = data;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*m), vfs_attr_cb, &v);
+	if (v.udiag_vfs_ino == f->ino && v.udiag_vfs_dev == f->dev &&
+	    !(f->skip && files_list_find(f->skip, m->udiag_ino)))
+		f->found = m->udiag_ino;
+	return MNL_CB_OK;
+}
+
+static void vfs_find_init(struct vfs_find *f, const struct stat *st, const struct json *skip)
+{
+	*f = (struct vfs_find){.dev = (major(st->st_dev) << 20) | minor(st->st_dev),
+			       .ino = st->st_ino,
+			       .skip = skip};
+}
+
+int unix_diag_file_held(struct files_dctx *dc, const struct stat *st, const struct json *skip,
+			ckpt_err_t *err)
+{
+	struct vfs_find f;
+
+	vfs_find_init(&f, st, skip);
+	for (int i = 0; i < dc->nunix_diag && !f.found; i++) {
+		int ret = diag_dump(dc->unix_diag[i], UDIAG_SHOW_VFS, vfs_msg_cb, &f, err);
+
+		if (ret < 0)
+			return ret;
+	}
+	return f.found;
+}
+
+int unix_diag_file_held_here(const struct stat *st, ckpt_err_t *err)
+{
+	struct unix_diag_sk ds = {.seq = time(NULL)};
+	struct vfs_find f;
+	int ret = diag_socket_in(-1, &ds.nl, err);
+
+	if (ret < 0)
+		return ret;
+	vfs_find_init(&f, st, NULL);
+	ret = diag_dump(&ds, UDIAG_SHOW_VFS, vfs_msg_cb, &f, err);
+	mnl_socket_close(ds.nl);
+	return ret < 0 ? ret : f.found != 0;
 }
 
 int unix_diag_name_held(struct files_dctx *dc, const char *name, int len, ckpt_err_t *err)

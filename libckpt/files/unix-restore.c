@@ -187,6 +187,29 @@ static int sock_clear_name(const struct files_rctx *rc, const struct unix_saved 
 }
 
 /*
+ * A file at path a about to be moved aside for an instant: refused when
+ * it is a socket file something holds (bound, listening or receiving), so
+ * a live socket's name is never taken from it, not even for an instant.
+ */
+static int aside_ok(const struct sockaddr_un *a, socklen_t l, const struct stat *st,
+		    ckpt_err_t *err)
+{
+	int held;
+
+	if (!S_ISSOCK(st->st_mode))
+		return 0;
+	held = unix_diag_file_held_here(st, err);
+	if (held < 0)
+		return ckpt_error_wrap(err, "whether a socket holds `%s`", a->sun_path);
+	if (held || sock_alive(a, l, SOCK_DGRAM))
+		return ckpt_error_msg(err, EADDRINUSE,
+				      "unix name `%s` is held by a live socket: its file is not "
+				      "moved aside to bind there for an instant",
+				      a->sun_path);
+	return 0;
+}
+
+/*
  * A path name whose file was unlinked since the bind ("deleted"): bind
  * (getsockname gives the name again), then unlink the new file. Whatever
  * took the name since (a FIFO, a file, another socket) is moved aside in
@@ -200,6 +223,9 @@ static int bind_deleted(int sk, const struct sockaddr_un *a, socklen_t l, ckpt_e
 	int ret = 0;
 
 	if (lstat(a->sun_path, &st) == 0) {
+		ret = aside_ok(a, l, &st, err);
+		if (ret < 0)
+			return ret;
 		snprintf(aside, sizeof(aside), "%s.ckpt-aside-%d", a->sun_path, (int)getpid());
 		if (renameat2(AT_FDCWD, a->sun_path, AT_FDCWD, aside, RENAME_NOREPLACE) < 0)
 			return ckpt_error(err, errno, "move `%s` aside to bind a deleted unix name",
@@ -357,6 +383,10 @@ static int name_take_addr(int sk, const struct sockaddr_un *a, socklen_t l, stru
 		snprintf(parent, sizeof(parent), "%s", h->a.sun_path);
 		(void)attr_dir_save(dirname(parent), &h->dir);
 		if (lstat(h->a.sun_path, &st) == 0) {
+			int ret = aside_ok(&h->a, h->l, &st, err);
+
+			if (ret < 0)
+				return ret;
 			snprintf(h->aside, sizeof(h->aside), "%s.ckpt-aside-%d", h->a.sun_path,
 				 (int)getpid());
 			if (renameat2(AT_FDCWD, h->a.sun_path, AT_FDCWD, h->aside,

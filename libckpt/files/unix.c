@@ -607,24 +607,62 @@ static bool dgram_named(const struct json *list, const char *name)
  * it), or from a relative name no socket of the tree holds (relative to
  * an unknown directory).
  */
-/*
- * An abstract name a datagram comes from that no socket of the tree holds
- * is bound again at restore: refused when a socket outside holds it now.
- */
-static int from_free(struct files_dctx *dc, const char *hex, ckpt_err_t *err)
+/* Hex name hex as bytes into name (of room cap): its length, -1 if not hex. */
+static int unhex(const char *hex, char *name, size_t cap)
 {
-	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	size_t n = strlen(hex) / 2;
 
-	if (strncmp(hex, "00", 2) || n > sizeof(name))
-		return 0;
+	if (n > cap)
+		return -1;
 	for (size_t k = 0; k < n; k++) {
 		unsigned int c = 0;
 
 		if (sscanf(hex + 2 * k, "%2x", &c) != 1)
-			return 0;
+			return -1;
 		name[k] = c;
 	}
+	return n;
+}
+
+/*
+ * A socket outside the tree (not in list) bound to absolute path name
+ * now, found by the inode of the file at that path in the tree's root:
+ * its inode, 0 none.
+ */
+static int path_held_outside(struct files_dctx *dc, const struct json *list, const char *name,
+			     int len, ckpt_err_t *err)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+
+	if (dc->ntree_pids > 0)
+		snprintf(path, sizeof(path), "/proc/%d/root%.*s", (int)dc->tree_pids[0], len, name);
+	else
+		snprintf(path, sizeof(path), "%.*s", len, name);
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	return unix_diag_file_held(dc, &st, list, err);
+}
+
+/*
+ * A name a datagram comes from that no socket of the tree holds is bound
+ * again at restore (a path's file moved aside for that instant): refused
+ * when a socket outside holds it now. 1 abstract, 2 path held; 0 free.
+ */
+static int from_free(struct files_dctx *dc, const struct json *list, const char *hex,
+		     ckpt_err_t *err)
+{
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int n = unhex(hex, name, sizeof(name)), ret;
+
+	if (n <= 0)
+		return 0;
+	if (name[0] == '/') {
+		ret = path_held_outside(dc, list, name, strnlen(name, n), err);
+		return ret > 0 ? 2 : ret;
+	}
+	if (name[0])
+		return 0;
 	return unix_diag_name_held(dc, name, n, err);
 }
 
@@ -658,12 +696,15 @@ static int unix_check_from(struct files_dctx *dc, const struct json *list, const
 		else if (*f && strncmp(f, "00", 2) && strncmp(f, "2f", 2) && !dgram_named(list, f))
 			why = "from a relative name no socket of the tree holds";
 		if (!why && !pname && *f && !dgram_named(list, f)) {
-			int held = from_free(dc, f, err);
+			int held = from_free(dc, list, f, err);
 
 			if (held < 0)
 				return held;
-			if (held)
+			if (held == 1)
 				why = "from an abstract name a socket outside the tree holds";
+			else if (held)
+				why = "from a path a socket outside the tree holds (restore would "
+				      "move its file aside)";
 		}
 		if (why)
 			return ckpt_error_msg(err, ENOTSUP,
@@ -671,6 +712,34 @@ static int unix_check_from(struct files_dctx *dc, const struct json *list, const
 					      (unsigned long)id, why);
 	}
 	return 0;
+}
+
+/*
+ * The path a closed peer was bound to ("peer_name") is bound again for an
+ * instant at restore, its file moved aside: refused when a socket outside
+ * the tree holds that path now.
+ */
+static int unix_check_peer_name(struct files_dctx *dc, const struct json *list,
+				const struct json *e, ckpt_err_t *err)
+{
+	struct doc_at at = DOC_TOP("files.json");
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *hex = NULL;
+	int n, held;
+
+	if (doc_opt_str(&at, e, "peer_name", HEXNAME_MAX, &hex, err) < 0)
+		return -err->code;
+	n = hex ? unhex(hex, name, sizeof(name)) : 0;
+	if (n <= 0 || name[0] != '/')
+		return 0;
+	held = path_held_outside(dc, list, name, strnlen(name, n), err);
+	if (held <= 0)
+		return held;
+	return ckpt_error_msg(err, ENOTSUP,
+			      "unsupported unix socket %lu: its closed peer's path `%.*s` is held "
+			      "by socket %d outside the tree (restore would move its file aside)",
+			      (unsigned long)ino_of(json_get(e, "id")), (int)strnlen(name, n), name,
+			      held);
 }
 
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
@@ -695,6 +764,8 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 				"unsupported unix socket %lu: its closed peer was bound "
 				"to a relative path",
 				(unsigned long)id);
+		if (ret == 0)
+			ret = unix_check_peer_name(dc, list, e, err);
 		if (ret < 0)
 			return ret;
 		peer = ino_of(json_get(e, "peer"));

@@ -56,6 +56,14 @@ int inet_diag_shutdown(struct unix_diag_sk *ds, int fam, int proto, uint32_t ino
  * first): 1, 0 none.
  */
 int unix_diag_name_held(struct files_dctx *dc, const char *name, int len, ckpt_err_t *err);
+/*
+ * unix-diag.c: a socket of a network namespace the dump met bound to the
+ * file st (device and inode), not one of skip's: its inode, 0 none.
+ */
+int unix_diag_file_held(struct files_dctx *dc, const struct stat *st, const struct json *skip,
+			ckpt_err_t *err);
+/* unix-diag.c: whether a socket of ckpt-oci's network namespace is bound to file st. */
+int unix_diag_file_held_here(const struct stat *st, ckpt_err_t *err);
 /* unix-diag.c: close the sock_diag sockets of dc. */
 void unix_diag_close_all(struct files_dctx *dc);
 bool unix_match(const struct fd_info *fi);

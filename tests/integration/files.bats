@@ -673,28 +673,73 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 	_refused "unsupported unix socket [0-9]+: its closed peer was bound to a relative path" \
 		fd_unix_names relative
 }
-@test "files: a queued unix datagram from an abstract name held outside the tree fails the checkpoint" {
+# dgram_sender NAME TO [hold]: a socket outside the tree bound to NAME (@ for
+# an abstract one) sends "out" to TO, then holds on (hold) or closes; its
+# pid in SENDER_PID once it sent.
+dgram_sender()
+{
 	local line fd
-	wl_start fd_unix_dgram_from outside || return
+	rm -f "$T/sender"
 	mkfifo "$T/sender" || return
-	# a socket outside the tree bound to an abstract name sends and holds on
 	(clean_exec /usr/bin/python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1].encode().replace(b"@", b"\0", 1))
-s.sendto(b"out", sys.argv[2]); print("sent", flush=True); time.sleep(3600)' \
-		"@ckpt-from-$WL_PID-outside" "$T/out.sock" </dev/null >"$T/sender" 2>&1) &
-	ckpt_track_pid $!
+if sys.argv[2]: s.sendto(b"out", sys.argv[2])
+print("sent", flush=True)
+if sys.argv[3]: time.sleep(3600)' \
+		"$1" "$2" "${3:-}" </dev/null >"$T/sender" 2>&1) &
+	SENDER_PID=$!
+	ckpt_track_pid "$SENDER_PID"
 	exec {fd}<"$T/sender"
 	read -t 30 -u "$fd" line
 	exec {fd}<&-
 	[[ $line == sent ]] || fail "sender: $line"
+}
+
+# outside_sender MODE NAME REGEXP: a queued datagram from NAME (PID: the
+# tree's), held by a socket outside the tree, fails the checkpoint in one
+# line; the tree runs on.
+outside_sender()
+{
+	wl_start fd_unix_dgram_from "$1" || return
+	dgram_sender "${2/PID/$WL_PID}" "$T/out.sock" hold || return
 	run clean_exec "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
 	assert_failure
-	assert_output --regexp "unsupported unix socket [0-9]+: a datagram queued from an abstract name a socket outside the tree holds"
+	assert_output --regexp "$3"
 	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
 	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
 	pid_running "$WL_MARK" || fail "the tree did not survive"
 	WL_GO_MARK=$WL_MARK wl_go || return
-	_wl_wait_pass "$WL_PID" "fd_unix_dgram_from outside after the failed checkpoint"
+	_wl_wait_pass "$WL_PID" "fd_unix_dgram_from $1 after the failed checkpoint"
+}
+@test "files: a queued unix datagram from an abstract name held outside the tree fails the checkpoint" {
+	outside_sender outside "@ckpt-from-PID-outside" \
+		"unsupported unix socket [0-9]+: a datagram queued from an abstract name a socket outside the tree holds"
+}
+@test "files: a queued unix datagram from a path held outside the tree fails the checkpoint" {
+	outside_sender outside-path "$T/ext.sock" \
+		"unsupported unix socket [0-9]+: a datagram queued from a path a socket outside the tree holds \(restore would move its file aside\)"
+}
+@test "files: restore never moves aside the file of a unix name a live socket outside holds" {
+	local ino
+	wl_start fd_unix_dgram_from outside-path || return
+	dgram_sender "$T/ext.sock" "$T/out.sock" || return
+	ckpt_checkpoint || return
+	# since, a socket outside took the sender's path
+	rm -f "$T/ext.sock"
+	dgram_sender "$T/ext.sock" "" hold || return
+	ino=$(stat -c %i "$T/ext.sock") || return
+	run clean_exec timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore "$T/bundle"
+	assert_failure
+	assert_output --regexp "unix name .$T/ext.sock. is held by a live socket: its file is not moved aside to bind there for an instant"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ $(stat -c %i "$T/ext.sock") == "$ino" ]] || fail "ext.sock is not the holder's file"
+	! compgen -G "$T/ext.sock.ckpt-aside-*" >/dev/null || fail "a file was left aside"
+	# the holder gone (its file left), the restore goes through
+	kill "$SENDER_PID" || return
+	wait "$SENDER_PID" 2>/dev/null || true
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
 }
 @test "files: a relative unix name whose file was renamed fails the checkpoint clearly" {
 	wl_start fd_unix_relative || return

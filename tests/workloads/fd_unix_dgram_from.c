@@ -12,7 +12,10 @@
  * (none for an unbound one), in order, and s4.sock is not made again.
  * outside: out.sock holds a datagram the harness sent from an abstract
  * name its socket outside the tree still holds: the checkpoint is
- * refused; after the go the datagram names that socket.
+ * refused; after the go the datagram names that socket. outside-path: the
+ * same from ext.sock, a path: refused while that socket holds it (restore
+ * would move its file aside); once it is closed, a restore made while
+ * another socket holds ext.sock is refused and leaves that file alone.
  * relative: see relative().
  * passcred: the receiver has SO_PASSCRED and holds datagrams sent before
  * it had it (no credentials), by a child gone since and by itself: after
@@ -144,9 +147,10 @@ static int passcred(void)
 	return wl_pass();
 }
 
-static int outside(void)
+static int outside(bool path)
 {
-	struct name rn = path_name("out.sock"), from = abstract_name("outside");
+	struct name rn = path_name("out.sock");
+	struct name from = path ? path_name("ext.sock") : abstract_name("outside");
 	int r = dgram(&rn);
 	char buf[16];
 	ssize_t n;
@@ -200,7 +204,9 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "passcred"))
 		return passcred();
 	if (argc > 1 && !strcmp(argv[1], "outside"))
-		return outside();
+		return outside(false);
+	if (argc > 1 && !strcmp(argv[1], "outside-path"))
+		return outside(true);
 	if (argc > 1 && !strcmp(argv[1], "relative"))
 		return relative();
 	r = dgram(&rn);
