@@ -202,7 +202,9 @@ int unix_diag_find(struct files_dctx *dc, uint32_t ino, struct unix_diag_info *u
 /* One unix_diag_msg of a dump: does it hold the name *arg looks for? */
 struct name_find {
 	const char *name;
-	int len;
+	int len, type;
+	const struct json *skip; /* sockets not counted (the tree's) */
+	uint32_t ino;		 /* of the message being parsed */
 	bool found;
 };
 
@@ -211,7 +213,8 @@ static int name_attr_cb(const struct nlattr *a, void *data)
 	struct name_find *f = data;
 
 	if (mnl_attr_get_type(a) == UNIX_DIAG_NAME && mnl_attr_get_payload_len(a) == f->len &&
-	    !memcmp(mnl_attr_get_payload(a), f->name, f->len))
+	    !memcmp(mnl_attr_get_payload(a), f->name, f->len) &&
+	    !(f->skip && files_list_find(f->skip, f->ino)))
 		f->found = true;
 	return MNL_CB_OK;
 }
@@ -219,10 +222,12 @@ static int name_attr_cb(const struct nlattr *a, void *data)
 static int name_msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct unix_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct name_find *f = data;
 
 	/* an abstract name is one per socket type */
-	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || m->udiag_type != SOCK_DGRAM)
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || m->udiag_type != f->type)
 		return MNL_CB_OK;
+	f->ino = m->udiag_ino;
 	return mnl_attr_parse(nlh, sizeof(struct unix_diag_msg), name_attr_cb, data);
 }
 
@@ -273,9 +278,9 @@ static int diag_name_held(struct unix_diag_sk *ds, struct name_find *f, ckpt_err
 
 /* One unix_diag_msg of a dump: is it bound to the file v looks for? */
 struct vfs_find {
-	uint32_t dev, ino; /* the kernel's encoding of the device */
+	uint32_t dev, ino;	 /* the kernel's encoding of the device */
 	const struct json *skip; /* sockets not counted (the tree's) */
-	uint32_t found;          /* the socket's inode, 0: none */
+	uint32_t found;		 /* the socket's inode, 0: none */
 };
 
 static int vfs_attr_cb(const struct nlattr *a, void *data)
@@ -339,9 +344,10 @@ int unix_diag_file_held_here(const struct stat *st, ckpt_err_t *err)
 	return ret < 0 ? ret : f.found != 0;
 }
 
-int unix_diag_name_held(struct files_dctx *dc, const char *name, int len, ckpt_err_t *err)
+int unix_diag_name_held(struct files_dctx *dc, const char *name, int len, int type,
+			const struct json *skip, ckpt_err_t *err)
 {
-	struct name_find f = {name, len, false};
+	struct name_find f = {name, len, type, skip, 0, false};
 
 	for (int i = 0; i < dc->nunix_diag && !f.found; i++) {
 		int ret = diag_name_held(dc->unix_diag[i], &f, err);

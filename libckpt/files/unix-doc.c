@@ -29,6 +29,7 @@ static const struct doc_field unix_fields[] = {
 	DOC_OPT_INT(struct unix_saved, shutdown, "shutdown", 0, 3),
 	DOC_OPT_BOOL(struct unix_saved, passcred, "passcred"),
 	DOC_OPT_BOOL(struct unix_saved, deleted, "deleted"),
+	DOC_OPT_BOOL(struct unix_saved, peer_taken, "peer_taken"),
 	DOC_OPT_INT(struct unix_saved, file_dev, "file_dev", 0, INT64_MAX),
 	DOC_OPT_INT(struct unix_saved, file_ino, "file_ino", 0, INT64_MAX),
 	DOC_OPT_STR(struct unix_saved, name, "name",
@@ -61,6 +62,8 @@ static int unix_check(struct unix_saved *u, ckpt_err_t *err)
 	if (ret == 0 && u->peer_name && strncmp(u->peer_name, "00", 2) &&
 	    strncmp(u->peer_name, "2f", 2))
 		ret = doc_error(err, &u->it.at, "peer_name: neither an absolute path nor abstract");
+	if (u->peer_taken) /* another socket holds it now: never bound */
+		u->peer_name = NULL;
 	return ret;
 }
 

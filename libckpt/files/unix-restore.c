@@ -982,7 +982,7 @@ static int fill_msgs(const struct files_rctx *rc, int wfd, bool orphan, const ch
 		ret = doc_opt_arr(&e->it.at, e->it.obj, "creds", FILES_LIST_MAX, &creds, &nc, err);
 	if (ret == 0 && creds && nc != nm)
 		ret = doc_error(err, &e->it.at, "creds: %zu for %zu messages", nc, nm);
-	if (ret == 0 && from && orphan && !e->peer_name)
+	if (ret == 0 && from && orphan && !e->peer_name && !e->peer_taken)
 		ret = orphan_from(e, from, wfd, err);
 	for (size_t i = 0; ret == 0 && i < nm; i++) {
 		int refs[253], tmp, sfd, hfd = -1, uret;

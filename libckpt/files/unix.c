@@ -663,7 +663,7 @@ static int from_free(struct files_dctx *dc, const struct json *list, const char 
 	}
 	if (name[0])
 		return 0;
-	return unix_diag_name_held(dc, name, n, err);
+	return unix_diag_name_held(dc, name, n, SOCK_DGRAM, NULL, err);
 }
 
 static int unix_check_from(struct files_dctx *dc, const struct json *list, const struct json *e,
@@ -695,7 +695,8 @@ static int unix_check_from(struct files_dctx *dc, const struct json *list, const
 			why = "from another name than its closed peer's";
 		else if (*f && strncmp(f, "00", 2) && strncmp(f, "2f", 2) && !dgram_named(list, f))
 			why = "from a relative name no socket of the tree holds";
-		if (!why && !pname && *f && !dgram_named(list, f)) {
+		if (!why && !pname && *f && !dgram_named(list, f) &&
+		    !(orphan && json_get(e, "peer_taken"))) {
 			int held = from_free(dc, list, f, err);
 
 			if (held < 0)
@@ -715,31 +716,72 @@ static int unix_check_from(struct files_dctx *dc, const struct json *list, const
 }
 
 /*
- * The path a closed peer was bound to ("peer_name") is bound again for an
- * instant at restore, its file moved aside: refused when a socket outside
- * the tree holds that path now.
+ * The name a closed peer had ("peer_name", else the first datagram's
+ * sender for a datagram orphan) is bound again at restore by the end
+ * restore drops. Another socket may hold it now (the name was bound
+ * again since, a daemon restarted): one outside the tree holding a path
+ * is refused (restore would move its file aside); else, held by one
+ * outside the tree or (a datagram one: made before the orphan is filled)
+ * of the tree, the name is left out
+ * ("peer_taken": the dropped end stays unnamed, what it sent reads back
+ * no name) and the log says so.
  */
-static int unix_check_peer_name(struct files_dctx *dc, const struct json *list,
-				const struct json *e, ckpt_err_t *err)
+static int unix_peer_taken(struct files_dctx *dc, const struct json *list, struct json *e,
+			   ckpt_err_t *err)
 {
 	struct doc_at at = DOC_TOP("files.json");
-	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	const char *hex = NULL;
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path)], path[PATH_MAX + 64];
+	uint64_t id = ino_of(json_get(e, "id")), peer = ino_of(json_get(e, "peer"));
+	uint64_t type = 0, state = 0;
+	const char *hex = NULL, *own;
+	struct stat st;
+	bool orphan;
 	int n, held;
 
 	if (doc_opt_str(&at, e, "peer_name", HEXNAME_MAX, &hex, err) < 0)
 		return -err->code;
+	(void)json_hex_value(json_get(e, "type"), &type);
+	(void)json_hex_value(json_get(e, "state"), &state);
+	/* an orphan as unix_check_from tells one */
+	own = name_in(list, id);
+	orphan = !name_in(list, peer) && (peer || (state == TCP_ESTABLISHED && own && !*own));
+	if (!hex && orphan && json_len(json_get(e, "from")) &&
+	    doc_elem_str(&DOC_KEY(&at, "from"), json_get(e, "from"), 0, HEXNAME_MAX, &hex, err) < 0)
+		return -err->code;
 	n = hex ? unhex(hex, name, sizeof(name)) : 0;
-	if (n <= 0 || name[0] != '/')
+	if (n <= 0 || (name[0] && name[0] != '/'))
 		return 0;
-	held = path_held_outside(dc, list, name, strnlen(name, n), err);
+	if (!name[0]) {
+		held = unix_diag_name_held(dc, name, n, type, type == SOCK_DGRAM ? NULL : list,
+					   err);
+	} else {
+		n = strnlen(name, n);
+		held = path_held_outside(dc, list, name, n, err);
+		if (held > 0)
+			return ckpt_error_msg(
+				err, ENOTSUP,
+				"unsupported unix socket %lu: its closed peer's path "
+				"`%.*s` is held by socket %d outside the tree (restore "
+				"would move its file aside)",
+				(unsigned long)id, n, name, held);
+		if (dc->ntree_pids > 0)
+			snprintf(path, sizeof(path), "/proc/%d/root%.*s", (int)dc->tree_pids[0], n,
+				 name);
+		else
+			snprintf(path, sizeof(path), "%.*s", n, name);
+		/* a stream one's name is bound before the tree's listeners are */
+		if (held == 0 && type == SOCK_DGRAM && lstat(path, &st) == 0 &&
+		    S_ISSOCK(st.st_mode))
+			held = unix_diag_file_held(dc, &st, NULL, err);
+	}
 	if (held <= 0)
 		return held;
-	return ckpt_error_msg(err, ENOTSUP,
-			      "unsupported unix socket %lu: its closed peer's path `%.*s` is held "
-			      "by socket %d outside the tree (restore would move its file aside)",
-			      (unsigned long)ino_of(json_get(e, "id")), (int)strnlen(name, n), name,
-			      held);
+	pr_info("unix socket %lu: its closed peer's name `%s%.*s` is held by another socket now: "
+		"left out, the restored socket names no peer",
+		(unsigned long)id, name[0] ? "" : "@", name[0] ? n : n - 1,
+		name[0] ? name : name + 1);
+	json_set(e, "peer_taken", json_bool(true));
+	return 0;
 }
 
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
@@ -757,6 +799,8 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 
 		ret = unix_check_icons(list, e, err);
 		if (ret == 0)
+			ret = unix_peer_taken(dc, list, json_at(list, i), err);
+		if (ret == 0)
 			ret = unix_check_from(dc, list, e, err);
 		if (ret == 0 && json_get(e, "peer_relative") && !unix_listener_of(list, id))
 			ret = ckpt_error_msg(
@@ -764,8 +808,6 @@ int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err)
 				"unsupported unix socket %lu: its closed peer was bound "
 				"to a relative path",
 				(unsigned long)id);
-		if (ret == 0)
-			ret = unix_check_peer_name(dc, list, e, err);
 		if (ret < 0)
 			return ret;
 		peer = ino_of(json_get(e, "peer"));

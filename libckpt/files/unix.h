@@ -51,11 +51,12 @@ int unix_diag_find(struct files_dctx *dc, uint32_t ino, struct unix_diag_info *u
  */
 int inet_diag_shutdown(struct unix_diag_sk *ds, int fam, int proto, uint32_t ino, ckpt_err_t *err);
 /*
- * unix-diag.c: whether a datagram socket of a network namespace the dump met
- * sockets in is bound to the abstract name (len bytes, its zero byte
- * first): 1, 0 none.
+ * unix-diag.c: whether a socket of type type of a network namespace the
+ * dump met sockets in, not one of skip's (NULL: any), is bound to the
+ * abstract name (len bytes, its zero byte first): 1, 0 none.
  */
-int unix_diag_name_held(struct files_dctx *dc, const char *name, int len, ckpt_err_t *err);
+int unix_diag_name_held(struct files_dctx *dc, const char *name, int len, int type,
+			const struct json *skip, ckpt_err_t *err);
 /*
  * unix-diag.c: a socket of a network namespace the dump met bound to the
  * file st (device and inode), not one of skip's: its inode, 0 none.
@@ -101,6 +102,7 @@ struct unix_saved {
 	uint64_t id, peer; /* inode numbers; peer 0: none */
 	int type, state, backlog, shutdown;
 	bool passcred, deleted;		/* deleted: its bound file was unlinked since */
+	bool peer_taken;		/* its closed peer's name is another's now: not bound */
 	int64_t file_dev, file_ino;	/* the bound file at checkpoint, 0: unknown */
 	const char *name, *dir, *image; /* name: hex digits */
 	const char *ext_peer;		/* hex name of a peer outside the tree (--ext-unix-sk) */

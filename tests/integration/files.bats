@@ -665,6 +665,12 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 	WL_GO_MARK=$WL_MARK wl_go || return
 	_wl_wait_pass "$WL_NS_PARENT" "fd_unix_dgram_from passcred after the failed checkpoint"
 }
+@test "files: datagram sockets whose closed peer's abstract name was bound again since round-trip, sends refused (dynamic)" {
+	wl_roundtrip fd_unix_dgram_from retaken
+}
+@test "files: datagram sockets whose closed peer's abstract name was bound again since round-trip, sends refused (static)" {
+	wl_roundtrip fd_unix_dgram_from.static retaken
+}
 @test "files: a queued unix datagram from a closed socket bound to a relative path fails the checkpoint" {
 	_refused "unsupported unix socket [0-9]+: a datagram queued from a relative name no socket of the tree holds" \
 		fd_unix_dgram_from relative

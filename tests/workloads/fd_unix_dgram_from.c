@@ -188,6 +188,49 @@ static int relative(void)
 	return expect("rr.sock", r, "rel", &from) ? 1 : wl_pass();
 }
 
+/*
+ * retaken: a1 (a socketpair end) and a2 are connected to @n1 and @n2,
+ * whose sockets closed (b1 after sending to a1); c1 and c2 bound those names since (a daemon
+ * restarted). After restore a1 reads what b1 sent, sends from a1 and a2
+ * are refused (ECONNREFUSED) as before, and c1 and c2 keep the names.
+ */
+static int retaken(void)
+{
+	struct name n1 = abstract_name("n1"), n2 = abstract_name("n2");
+	int b2 = dgram(&n2), a2 = dgram(&none), p[2], c1, c2;
+	struct sockaddr_un a;
+	socklen_t l;
+	char buf[8];
+
+	if (b2 < 0 || a2 < 0 || socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, p) < 0 ||
+	    bind(p[1], (struct sockaddr *)&n1.a, n1.l) < 0 || send(p[1], "hi", 2, 0) != 2 ||
+	    connect(a2, (struct sockaddr *)&n2.a, n2.l) < 0)
+		return wl_fail("retaken: %m");
+	close(p[1]);
+	close(b2);
+	c1 = dgram(&n1);
+	c2 = dgram(&n2);
+	if (c1 < 0 || c2 < 0)
+		return wl_fail("bind the names again: %m");
+	wl_ready();
+	wl_wait_restored();
+	if (recv(p[0], buf, sizeof(buf), MSG_DONTWAIT) != 2 || memcmp(buf, "hi", 2))
+		return wl_fail("a1: the datagram from its closed peer is lost: %m");
+	if (send(p[0], "x", 1, MSG_DONTWAIT) >= 0 || errno != ECONNREFUSED)
+		return wl_fail("a1: send not refused: %m");
+	if (send(a2, "x", 1, MSG_DONTWAIT) >= 0 || errno != ECONNREFUSED)
+		return wl_fail("a2: send not refused: %m");
+	for (int i = 0; i < 2; i++) {
+		const struct name *n = i ? &n2 : &n1;
+
+		l = sizeof(a);
+		if (getsockname(i ? c2 : c1, (struct sockaddr *)&a, &l) < 0 || l != n->l ||
+		    memcmp(a.sun_path, n->a.sun_path, l - offsetof(struct sockaddr_un, sun_path)))
+			return wl_fail("c%d lost its name", i + 1);
+	}
+	return wl_pass();
+}
+
 int main(int argc, char **argv)
 {
 	struct name rn = path_name("r.sock"), s1n = path_name("s1.sock");
@@ -207,6 +250,8 @@ int main(int argc, char **argv)
 		return outside(false);
 	if (argc > 1 && !strcmp(argv[1], "outside-path"))
 		return outside(true);
+	if (argc > 1 && !strcmp(argv[1], "retaken"))
+		return retaken();
 	if (argc > 1 && !strcmp(argv[1], "relative"))
 		return relative();
 	r = dgram(&rn);
