@@ -22,7 +22,9 @@
  * (not accepted) connection holding bytes the client sent, or whose client
  * is closed (see unix_dump_pending); a relative name whose bound file was
  * moved since; a datagram socket with SO_PASSCRED holding datagrams that
- * carry credentials (unix_dump_queue). With "unsupported unix socket N": a
+ * carry credentials in a tree with its own pid or user namespace, a
+ * stream or seqpacket one with SO_PASSCRED or SO_PASSPIDFD holding bytes
+ * (unix_dump_queue). With "unsupported unix socket N": a
  * datagram whose sender's name cannot be given back (unix_check_from).
  *
  * Restore (unix-restore.c): every socket is made before the tree's first
@@ -275,6 +277,25 @@ static bool same_ns(pid_t pid, const char *ns)
 	return stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+
+/* Whether sk reads its senders' credentials (SO_PASSCRED or SO_PASSPIDFD on). */
+static bool unix_passcred(int sk)
+{
+	int opts[] = {SO_PASSCRED, SO_PASSPIDFD};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		int on = 0;
+		socklen_t sl = sizeof(on);
+
+		if (getsockopt(sk, SOL_SOCKET, opts[i], &on, &sl) == 0 && on)
+			return true;
+	}
+	return false;
+}
+
 int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, struct json *e,
 		    struct files_dctx *dc, struct unix_inflight *inf, ckpt_err_t *err)
 {
@@ -285,6 +306,18 @@ int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, st
 	int ret;
 
 	ret = unix_peek(sk, type, e, inf, &buf, &len, &creds, err);
+	/*
+	 * A stream or seqpacket queue keeps each writer's credentials, which
+	 * the receiver reads with SO_PASSCRED (or SO_PASSPIDFD) on: refilled,
+	 * the bytes would carry ckpt-oci's. Refused rather than changed.
+	 */
+	if (ret >= 0 && type != SOCK_DGRAM && (len || ret == 1) && unix_passcred(sk))
+		return ckpt_error_msg(err, ENOTSUP,
+				      "unsupported fd %d (unix %s socket with SO_PASSCRED holding "
+				      "queued bytes whose writers' credentials restore cannot "
+				      "carry) in pid %d",
+				      fi->fd, type == SOCK_STREAM ? "stream" : "seqpacket",
+				      fi->pid);
 	/*
 	 * With SO_PASSCRED a datagram reads back the pid, uid and gid of its
 	 * sender, as ckpt-oci reads them: the tree's own when it shares

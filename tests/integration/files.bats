@@ -441,6 +441,10 @@ _refused()
 		fd_unix_refused pending-closed
 }
 
+@test "files: a unix stream socket with SO_PASSCRED holding queued bytes fails the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(unix stream socket with SO_PASSCRED holding queued bytes whose writers' credentials restore cannot carry\) in pid [0-9]+" \
+		fd_unix_refused passcred
+}
 @test "files: BPF maps held as fds fail the checkpoint in one line, tree runs on (dynamic)" {
 	_refused "unsupported fd [0-9]+ \(anon_inode:bpf-map\) in pid [0-9]+" fd_bpf_map
 }

@@ -7,6 +7,8 @@
  *   pending-closed  the same client then closed its end
  *   listen          a listener at refused.sock; the harness connects to it
  *                   from outside the tree and does not wait to be accepted
+ *   passcred        a stream pair whose end with SO_PASSCRED holds bytes:
+ *                   read, they name their writer (this pid)
  * Two modes were refused once and are supported now; they round-trip
  * (checkpoint, restore, go) and verify after restore:
  *   inflight        a pipe's read end in flight (SCM_RIGHTS) in a queue,
@@ -129,6 +131,40 @@ static int check_inflight(void)
 	return wl_pass();
 }
 
+static int setup_passcred(void)
+{
+	int on = 1;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0 ||
+	    write(sv[1], "cred", 4) != 4)
+		return wl_fail("passcred: %m");
+	return 0;
+}
+
+static int check_passcred(void)
+{
+	char buf[8], cbuf[CMSG_SPACE(sizeof(struct ucred))] __attribute__((aligned(8)));
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+	struct ucred uc;
+
+	if (recvmsg(sv[0], &mh, MSG_DONTWAIT) != 4 || memcmp(buf, "cred", 4))
+		return wl_fail("passcred: the queued bytes are lost: %m");
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_CREDENTIALS)
+		return wl_fail("passcred: no credentials");
+	memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+	if (uc.pid != getpid() || uc.uid != getuid() || uc.gid != getgid())
+		return wl_fail("passcred: credentials name %d (%u:%u), not %d", uc.pid, uc.uid,
+			       uc.gid, getpid());
+	return wl_pass();
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -142,6 +178,8 @@ int main(int argc, char **argv)
 		ret = relative(false);
 	else if (!strcmp(mode, "listen"))
 		ret = listen_only();
+	else if (!strcmp(mode, "passcred"))
+		ret = setup_passcred();
 	else if (closed || !strcmp(mode, "pending-data"))
 		ret = setup_pending(closed);
 	else
@@ -152,6 +190,8 @@ int main(int argc, char **argv)
 	wl_wait_restored();
 	if (!strcmp(mode, "relative"))
 		return relative(true);
+	if (!strcmp(mode, "passcred"))
+		return check_passcred();
 	if (!strcmp(mode, "listen"))
 		return accept4(lsk, NULL, NULL, SOCK_CLOEXEC) < 0 ? wl_fail("accept: %m")
 								  : wl_pass();
