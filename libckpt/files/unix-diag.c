@@ -21,6 +21,7 @@
 #include <linux/inet_diag.h>
 #include <linux/unix_diag.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -243,6 +244,8 @@ static int diag_dump(struct unix_diag_sk *ds, uint32_t show, mnl_cb_t cb, void *
 	struct unix_diag_req *req;
 	struct nlmsghdr *nlh;
 	unsigned int seq = ++ds->seq;
+	const char *fault = getenv("CKPT_OCI_FAULT");
+	bool fault_recv = fault && !strcmp(fault, "unix-diag-recv");
 	int ret = MNL_CB_OK;
 	ssize_t n = 0;
 
@@ -258,6 +261,10 @@ static int diag_dump(struct unix_diag_sk *ds, uint32_t show, mnl_cb_t cb, void *
 		return ckpt_error(err, errno, "sock_diag request");
 	while (ret > MNL_CB_STOP) {
 		n = mnl_socket_recvfrom(ds->nl, buf, MNL_SOCKET_BUFFER_SIZE);
+		if (n > 0 && fault_recv) { /* CKPT_OCI_FAULT=unix-diag-recv (util/fault.h) */
+			n = -1;
+			errno = ENOBUFS;
+		}
 		if (n <= 0)
 			break;
 		ret = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(ds->nl), cb, data);

@@ -65,8 +65,9 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 		fault_count = 1;
 		return 0;
 	}
-	if (!strcmp(spec, "live-flip") || !strcmp(spec, "live-late-death"))
-		return 0; /* the page server's own (page-server.c, migrate.c) */
+	if (!strcmp(spec, "live-flip") || !strcmp(spec, "live-late-death") ||
+	    !strcmp(spec, "unix-diag-recv"))
+		return 0; /* the page server's own (page-server.c, migrate.c), unix-diag.c's */
 	fault_parent = parent;
 	if (sscanf(spec, "pause:%lu:%4095s", &n, fault_dir) == 2 && n && fault_dir[0] == '/') {
 		fault_kind = FAULT_PAUSE;
@@ -81,8 +82,8 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 		return ckpt_error_msg(
 			err, EINVAL,
 			"CKPT_OCI_FAULT=`%s`: want count, "
-			"kill-parent:SIG:N, kill-self:SIG:N, pause:N:/DIR, live-flip or "
-			"live-late-death",
+			"kill-parent:SIG:N, kill-self:SIG:N, pause:N:/DIR, live-flip, "
+			"live-late-death or unix-diag-recv",
 			spec);
 	fault_sig = sig_from_name(sig);
 	fault_at = n;

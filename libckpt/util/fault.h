@@ -16,6 +16,9 @@
  *                         death held open; it says so of a live chunk read
  *                         after the worker died and sent ("read after
  *                         migrate's worker died, sent"): there must be none
+ *   unix-diag-recv        each receive of a sock_diag dump of unix sockets
+ *                         fails (ENOBUFS) once it got a reply (unix-diag.c):
+ *                         the checkpoint must refuse, not read "none found"
  *
  * Every ptrace() call of the binary goes through __wrap_ptrace (linked
  * with -Wl,--wrap=ptrace); without CKPT_OCI_FAULT it only counts.

@@ -675,6 +675,17 @@ sys.exit(ctypes.CDLL(None, use_errno=True).mq_unlink(sys.argv[1].encode()) != 0)
 @test "files: datagram sockets whose closed peer's abstract name was bound again since round-trip, sends refused (static)" {
 	wl_roundtrip fd_unix_dgram_from.static retaken
 }
+@test "files: a failed sock_diag receive fails the checkpoint, never reads as a name not held" {
+	wl_start fd_unix_dgram_from || return
+	run clean_exec env CKPT_OCI_FAULT=unix-diag-recv "$CKPT_OCI" checkpoint --pid "$WL_PID" -o "$T/bundle"
+	assert_failure
+	assert_output --regexp "sock_diag dump of unix sockets: receive: No buffer space available"
+	[[ $(grep -c . <<<"$output") == 1 ]] || fail "more than one line: $output"
+	[[ ! -e $T/bundle ]] || fail "a bundle was left behind"
+	pid_running "$WL_MARK" || fail "the tree did not survive"
+	WL_GO_MARK=$WL_MARK wl_go || return
+	_wl_wait_pass "$WL_PID" "fd_unix_dgram_from after the failed checkpoint"
+}
 @test "files: a queued unix datagram from a closed socket bound to a relative path fails the checkpoint" {
 	_refused "unsupported unix socket [0-9]+: a datagram queued from a relative name no socket of the tree holds" \
 		fd_unix_dgram_from relative
