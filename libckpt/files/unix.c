@@ -433,6 +433,15 @@ static void unix_dump_peer_name(int sk, struct json *e)
 		 json_hexbuf(a.sun_path, l - off));
 }
 
+/* Whether sk has a peer, closed or not (getpeername: no ENOTCONN). */
+static bool peer_connected(int sk)
+{
+	struct sockaddr_un a;
+	socklen_t l = sizeof(a);
+
+	return getpeername(sk, (struct sockaddr *)&a, &l) == 0;
+}
+
 static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 			  struct files_dctx *dc, ckpt_err_t *err)
 {
@@ -492,6 +501,20 @@ static int unix_dump_sock(int sk, const struct fd_info *fi, struct json *list,
 		return 0;
 	}
 	free(ui.icons);
+	/*
+	 * A bound datagram socket connected to a peer that closed since: its
+	 * sends are refused (ECONNREFUSED), and restore would make it
+	 * unconnected (sends: ENOTCONN). Its state says nothing (a socket
+	 * connected to is TCP_ESTABLISHED too): getpeername still names the
+	 * closed peer.
+	 */
+	if (ui.type == SOCK_DGRAM && ui.state == TCP_ESTABLISHED && !ui.peer && ui.name_len &&
+	    peer_connected(sk))
+		return ckpt_error_msg(
+			err, ENOTSUP,
+			"unsupported fd %d (bound unix datagram socket connected to a "
+			"peer that has closed) in pid %d",
+			fi->fd, fi->pid);
 	if (ui.state == TCP_ESTABLISHED && !ui.peer)
 		unix_dump_peer_name(sk, e);
 	/* an unconnected stream or seqpacket socket has no queue (recv: EINVAL) */

@@ -445,6 +445,11 @@ _refused()
 	_refused "unsupported fd [0-9]+ \(unix stream socket with SO_PASSCRED holding queued bytes whose writers' credentials restore cannot carry\) in pid [0-9]+" \
 		fd_unix_refused passcred
 }
+
+@test "files: a bound unix datagram socket connected to a peer that closed fails the checkpoint, tree runs on" {
+	_refused "unsupported fd [0-9]+ \(bound unix datagram socket connected to a peer that has closed\) in pid [0-9]+" \
+		fd_unix_refused dgram-dead-peer
+}
 @test "files: BPF maps held as fds fail the checkpoint in one line, tree runs on (dynamic)" {
 	_refused "unsupported fd [0-9]+ \(anon_inode:bpf-map\) in pid [0-9]+" fd_bpf_map
 }

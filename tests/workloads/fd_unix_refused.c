@@ -9,6 +9,8 @@
  *                   from outside the tree and does not wait to be accepted
  *   passcred        a stream pair whose end with SO_PASSCRED holds bytes:
  *                   read, they name their writer (this pid)
+ *   dgram-dead-peer a bound datagram socket connected to another that has
+ *                   closed since: a send is refused (ECONNREFUSED)
  * Two modes were refused once and are supported now; they round-trip
  * (checkpoint, restore, go) and verify after restore:
  *   inflight        a pipe's read end in flight (SCM_RIGHTS) in a queue,
@@ -165,6 +167,29 @@ static int check_passcred(void)
 	return wl_pass();
 }
 
+static int setup_dead_peer(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX}, b = {.sun_family = AF_UNIX};
+	int peer = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", fd_path("own.sock"));
+	snprintf(b.sun_path, sizeof(b.sun_path), "%s", fd_path("peer.sock"));
+	sv[0] = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sv[0] < 0 || peer < 0 || bind(sv[0], (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    bind(peer, (struct sockaddr *)&b, sizeof(b)) < 0 ||
+	    connect(sv[0], (struct sockaddr *)&b, sizeof(b)) < 0)
+		return wl_fail("dgram-dead-peer: %m");
+	close(peer);
+	return 0;
+}
+
+static int check_dead_peer(void)
+{
+	if (send(sv[0], "x", 1, MSG_DONTWAIT) != -1 || errno != ECONNREFUSED)
+		return wl_fail("dgram-dead-peer: send to the closed peer: %m, not ECONNREFUSED");
+	return wl_pass();
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -180,6 +205,8 @@ int main(int argc, char **argv)
 		ret = listen_only();
 	else if (!strcmp(mode, "passcred"))
 		ret = setup_passcred();
+	else if (!strcmp(mode, "dgram-dead-peer"))
+		ret = setup_dead_peer();
 	else if (closed || !strcmp(mode, "pending-data"))
 		ret = setup_pending(closed);
 	else
@@ -192,6 +219,8 @@ int main(int argc, char **argv)
 		return relative(true);
 	if (!strcmp(mode, "passcred"))
 		return check_passcred();
+	if (!strcmp(mode, "dgram-dead-peer"))
+		return check_dead_peer();
 	if (!strcmp(mode, "listen"))
 		return accept4(lsk, NULL, NULL, SOCK_CLOEXEC) < 0 ? wl_fail("accept: %m")
 								  : wl_pass();
