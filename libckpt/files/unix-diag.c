@@ -32,6 +32,7 @@
 
 #include "files/files.h"
 #include "files/unix.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -244,8 +245,7 @@ static int diag_dump(struct unix_diag_sk *ds, uint32_t show, mnl_cb_t cb, void *
 	struct unix_diag_req *req;
 	struct nlmsghdr *nlh;
 	unsigned int seq = ++ds->seq;
-	const char *fault = getenv("CKPT_OCI_FAULT");
-	bool fault_recv = fault && !strcmp(fault, "unix-diag-recv");
+	bool fault_recv = ckpt_fault_is("unix-diag-recv");
 	int ret = MNL_CB_OK;
 	ssize_t n = 0;
 

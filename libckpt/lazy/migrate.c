@@ -80,6 +80,7 @@
 #include "ckpt/ckpt.h"
 #include "lazy/lazy.h"
 #include "util/abort.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -298,7 +299,6 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[NI_MAXHOST], addr[NI_MAXHOST + 8], bound[NI_MAXHOST + 16];
-	const char *fault = getenv("CKPT_OCI_FAULT");
 	int lsk, held[2] = {-1, -1};
 
 	if (getsockname(sk, (struct sockaddr *)&ss, &sl) < 0 ||
@@ -333,7 +333,7 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 		if (m->dump.live)
 			close(held[1]); /* ours only: its end of file is the tree let go */
 		/* CKPT_OCI_FAULT=live-late-death (util/fault.h): the death signal never comes */
-		if (m->dump.live && !(fault && !strcmp(fault, "live-late-death")) &&
+		if (m->dump.live && !ckpt_fault_is("live-late-death") &&
 		    (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != m->parent_pid))
 			_exit(1);
 		close(sk);

@@ -42,8 +42,10 @@
 #include "ckpt/ckpt.h"
 #include "lazy/lazy.h"
 #include "lazy/page-proto.h"
+#include "mem/mem-incr.h"
 #include "mem/mem.h"
 #include "util/doc.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -216,28 +218,15 @@ static int live_runs(struct ckpt_bundle *b, struct live_src *ls, int i, uint64_t
 		     ckpt_err_t *err)
 {
 	char name[64];
-	cleanup_json struct json *doc = NULL;
-	struct doc_at at;
 	size_t n;
 	int ret;
 
 	if (ls->runs[i])
 		return 0;
 	snprintf(name, sizeof(name), "pagemap-%d.json", ls->tasks[i].ns_pid);
-	at = (struct doc_at)DOC_TOP(name);
-	ret = bundle_get_json(b, name, &doc, err);
+	ret = mem_runs_get(b, name, true, size / PAGE_SIZE, &ls->runs[i], &n, err);
 	if (ret < 0)
 		return ret;
-	if (json_type(doc) != JSON_ARR)
-		return doc_error(err, &at, "expected an array of page runs");
-	n = json_len(doc);
-	ls->runs[i] = xzalloc((n + 1) * sizeof(**ls->runs));
-	ret = mem_runs_read(&at, doc, n, true, size / PAGE_SIZE, ls->runs[i], err);
-	if (ret < 0) {
-		free(ls->runs[i]);
-		ls->runs[i] = NULL;
-		return ret;
-	}
 	ls->nruns[i] = n;
 	return 0;
 }
@@ -427,7 +416,6 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 	struct pollfd fds[CLIENTS_MAX + 1];
 	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
 	struct live_src ls = {.tasks = live, .n = nlive, .held = held, .death_fd = -1};
-	const char *fault = getenv("CKPT_OCI_FAULT");
 	int n = 1, ret, dropped = 0;
 	bool served = false;
 
@@ -437,9 +425,9 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 			close(lsk);
 			return ret;
 		}
-		ls.flip = fault && !strcmp(fault, "live-flip");
+		ls.flip = ckpt_fault_is("live-flip");
 		/* live-late-death (util/fault.h): a chunk read after the worker died is told */
-		if (fault && !strcmp(fault, "live-late-death"))
+		if (ckpt_fault_is("live-late-death"))
 			ls.death_fd = (int)syscall(SYS_pidfd_open, getppid(), 0);
 		ls.runs = xzalloc((nlive + 1) * sizeof(*ls.runs));
 		ls.nruns = xzalloc((nlive + 1) * sizeof(*ls.nruns));

@@ -160,30 +160,21 @@ static int refs_in_vmas(const struct mem_ranges *want, const struct mem_task *m,
 static int level_take(struct ckpt_bundle *b, int k, pid_t pid, const struct mem_ranges *want,
 		      struct mem_ranges *left, struct mem_task *m, size_t *cap, ckpt_err_t *err)
 {
-	cleanup_json struct json *doc = NULL;
 	cleanup_free struct mem_run *runs = NULL;
 	struct mem_ranges got = {0};
 	char name[64], img[64];
-	struct doc_at at;
 	uint64_t size = 0;
 	size_t n = 0, w = 0;
 	int fd, ret;
 
 	snprintf(name, sizeof(name), "pagemap-%d.json", pid);
 	snprintf(img, sizeof(img), "pages-%d.img", pid);
-	at = DOC_TOP(name);
 	if (bundle_has_file(b, name)) {
-		ret = bundle_get_json(b, name, &doc, err);
-		if (ret == 0)
-			ret = bundle_open_file(b, img, &fd, &size, err);
+		ret = bundle_open_file(b, img, &fd, &size, err);
 		if (ret < 0)
 			return ret;
 		close(fd);
-		if (json_type(doc) != JSON_ARR)
-			return doc_error(err, &at, "expected an array of page runs");
-		n = json_len(doc);
-		runs = xzalloc((n + 1) * sizeof(*runs));
-		ret = mem_runs_read(&at, doc, n, true, size / PAGE_SIZE, runs, err);
+		ret = mem_runs_get(b, name, true, size / PAGE_SIZE, &runs, &n, err);
 		if (ret < 0)
 			return ret;
 	}

@@ -216,25 +216,42 @@ void mem_incr_free(struct mem_incr *in)
 	memset(in, 0, sizeof(*in));
 }
 
-int mem_incr_runs_get(struct ckpt_bundle *b, const char *name, bool with_off,
-		      struct mem_ranges *out, ckpt_err_t *err)
+int mem_runs_get(struct ckpt_bundle *b, const char *name, bool with_off, uint64_t img_pages,
+		 struct mem_run **out, size_t *n, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = NULL;
-	cleanup_free struct mem_run *runs = NULL;
 	struct doc_at at = DOC_TOP(name);
-	size_t n;
+	struct mem_run *runs;
 	int ret;
 
-	if (!bundle_has_file(b, name))
-		return 0;
+	*out = NULL;
+	*n = 0;
 	ret = bundle_get_json(b, name, &doc, err);
 	if (ret < 0)
 		return ret;
 	if (json_type(doc) != JSON_ARR)
 		return doc_error(err, &at, "expected an array of page runs");
-	n = json_len(doc);
-	runs = xzalloc((n + 1) * sizeof(*runs));
-	ret = mem_runs_read(&at, doc, n, with_off, MEM_TASK_SIZE / PAGE_SIZE, runs, err);
+	runs = xzalloc((json_len(doc) + 1) * sizeof(*runs));
+	ret = mem_runs_read(&at, doc, json_len(doc), with_off, img_pages, runs, err);
+	if (ret < 0) {
+		free(runs);
+		return ret;
+	}
+	*out = runs;
+	*n = json_len(doc);
+	return 0;
+}
+
+int mem_incr_runs_get(struct ckpt_bundle *b, const char *name, bool with_off,
+		      struct mem_ranges *out, ckpt_err_t *err)
+{
+	cleanup_free struct mem_run *runs = NULL;
+	size_t n;
+	int ret;
+
+	if (!bundle_has_file(b, name))
+		return 0;
+	ret = mem_runs_get(b, name, with_off, MEM_TASK_SIZE / PAGE_SIZE, &runs, &n, err);
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		ranges_add(out, runs[i].addr, runs[i].addr + runs[i].npages * PAGE_SIZE);
 	return ret;

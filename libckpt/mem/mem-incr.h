@@ -131,6 +131,14 @@ void mem_incr_free(struct mem_incr *in);
 int mem_incr_coverage(struct mem_incr *in, pid_t ns_pid, struct mem_ranges *out, ckpt_err_t *err)
 	__attribute__((warn_unused_result));
 /* The runs of name (pagemap: [addr, npages, off]; parentmap: [addr, npages]) into out. */
+/*
+ * The runs of pagemap document name of b, read with mem_runs_read (with_off,
+ * inside an image of img_pages); *out (n + 1 entries, freed by the
+ * caller) and *n. Absent: an error, as any document.
+ */
+int mem_runs_get(struct ckpt_bundle *b, const char *name, bool with_off, uint64_t img_pages,
+		 struct mem_run **out, size_t *n, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 int mem_incr_runs_get(struct ckpt_bundle *b, const char *name, bool with_off,
 		      struct mem_ranges *out, ckpt_err_t *err) __attribute__((warn_unused_result));
 /*

@@ -27,12 +27,21 @@
 #define CKPT_FAULT_H
 
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "ckpt/error.h"
 
 /* Read CKPT_OCI_FAULT; parent is the process kill-parent aims at (a worker's). */
 int ckpt_fault_arm(pid_t parent, ckpt_err_t *err) __attribute__((warn_unused_result));
+/* Whether CKPT_OCI_FAULT names the point `name` (live-flip, ...: no argument). */
+static inline bool ckpt_fault_is(const char *name)
+{
+	const char *spec = getenv("CKPT_OCI_FAULT");
+
+	return spec && !strcmp(spec, name);
+}
 /* The "count" report, on stderr. */
 void ckpt_fault_report(void);
 /*
