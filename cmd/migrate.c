@@ -39,6 +39,10 @@ static void migrate_usage(FILE *f)
 		"      --pre-copy N      first up to N pre-dump rounds (1-16), the tree\n"
 		"                        running, each sent at once; the tree then stops\n"
 		"                        only for the pages written since the last\n"
+		"      --live-timeout SECS  lazy: once it runs there, give up on the\n"
+		"                        receiver when it asks for no page that long\n"
+		"                        (default 30); the tree is then left stopped\n"
+		"                        here, for `ckpt-oci recover --resume|--kill`\n"
 		"  -w, --work-dir DIR    where this node's bundle and dump.log go\n"
 		"                        (default: /var/tmp)\n"
 		"      --keep-bundle     leave this node's bundle behind\n"
@@ -129,6 +133,7 @@ static const struct option migrate_longopts[] = {
 	{"pre-copy", required_argument, NULL, 'P'},
 	{"runtime", required_argument, NULL, 'r'},
 	{"root", required_argument, NULL, 'D'},
+	{"live-timeout", required_argument, NULL, 'T'},
 	{0},
 };
 
@@ -155,6 +160,18 @@ static int migrate_opt(int c, struct oci_migrate_opts *oci, bool *json)
 			return 2;
 		}
 		break;
+	case 'T': {
+		char *end;
+		double secs = strtod(optarg, &end);
+
+		if (*end || end == optarg || !(secs >= 0.1 && secs <= 3600)) {
+			fprintf(stderr, "migrate: --live-timeout: %s is not in 0.1..3600 seconds\n",
+				optarg);
+			return 2;
+		}
+		o->live_timeout_ms = (int)(secs * 1000);
+		break;
+	}
 	case 'w':
 		o->work_dir = optarg;
 		break;

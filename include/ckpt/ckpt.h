@@ -78,6 +78,11 @@ struct ckpt_dump_opts {
 	 * take it), success goes on as asked (killed, or left running).
 	 */
 	int (*committed)(struct ckpt_dump_opts *o, ckpt_err_t *err);
+	/*
+	 * Set by committed: the tree is neither resumed nor killed but left
+	 * stopped, detached, written down for ckpt_held_release.
+	 */
+	bool leave_stopped;
 	void *frozen_arg;
 };
 
@@ -148,6 +153,7 @@ struct ckpt_migrate_round {
 	uint64_t pages; /* pages copied: written since the round before */
 	uint64_t bytes; /* bytes sent */
 };
+#define CKPT_LIVE_TIMEOUT_MS 30000
 struct ckpt_migrate_opts {
 	pid_t pid;	      /* root of the tree */
 	const char *to;	      /* HOST:PORT of `ckpt-oci receive` */
@@ -157,6 +163,12 @@ struct ckpt_migrate_opts {
 	bool keep_bundle;     /* leave this node's bundle behind */
 	bool verbose;
 	int pre_copy; /* up to this many pre-dump rounds first, the tree running */
+	/*
+	 * Lazy: once node B runs the tree, how long (ms) the page server
+	 * waits for its next request before it gives up and the tree is left
+	 * stopped here (ckpt_held_release); 0: CKPT_LIVE_TIMEOUT_MS.
+	 */
+	int live_timeout_ms;
 	/*
 	 * The final checkpoint's options of the caller's (a container's:
 	 * cgroup, own_cgroup, extra documents, the frozen hook and its arg);
@@ -208,6 +220,13 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err) CKPT_WARN_UNUSED;
  * Returns how many were, or -errno.
  */
 int ckpt_recover(void (*report)(const char *what), ckpt_err_t *err) CKPT_WARN_UNUSED;
+/*
+ * Trees a lazy migration left stopped here (ckpt_dump_opts.leave_stopped):
+ * report gets each one's root; returns how many. ckpt_held_release resumes
+ * one (kill: kills it instead), once the other node's copy is known gone.
+ */
+int ckpt_held_list(void (*report)(pid_t root, void *arg), void *arg);
+int ckpt_held_release(pid_t root, bool kill, ckpt_err_t *err) CKPT_WARN_UNUSED;
 
 /* Probe every kernel feature; returns 0 when all required ones work, 1 if not. */
 int ckpt_check(FILE *out, bool json, ckpt_err_t *err) CKPT_WARN_UNUSED;

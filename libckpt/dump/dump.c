@@ -453,7 +453,13 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 		pr_info("tree left running: %s", err->msg);
 		goto out;
 	}
-	if (o->leave_running) {
+	if (o->leave_stopped) {
+		/* migrate: neither resumed nor killed (held.c) */
+		held_stop(&ctx);
+		dump_release(&ctx, &fc, &fz, locked, j_net);
+		held_freeze(&ctx, &fz);
+		t_end = now_ns();
+	} else if (o->leave_running) {
 		dump_release(&ctx, &fc, &fz, locked, j_net);
 		t_end = now_ns();
 	} else {

@@ -59,10 +59,14 @@ int lazy_connect(const char *addr, ckpt_err_t *err) __attribute__((warn_unused_r
  * live: the tasks whose live page images (bundle.h) are read from their
  * memory (n of them; NULL: none); held: the read end (O_NONBLOCK) of a
  * pipe whose only writer holds the tree stopped and closes it before the
- * tree may resume: at its end of file no live chunk is read or sent.
+ * tree may resume: at its end of file no live chunk is read or sent;
+ * idle_ms (> 0): it ends (-ETIMEDOUT) when no client asked for anything
+ * that long, and a client that neither reads nor writes for that long is
+ * dropped (0: no limit).
  */
 int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ckpt_live_task *live,
-		      int nlive, int held, ckpt_err_t *err) __attribute__((warn_unused_result));
+		      int nlive, int held, int idle_ms, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
 /* The address a listening socket was bound to, as HOST:PORT. */
 void lazy_bound_name(int sk, char *out, size_t len);
 /*

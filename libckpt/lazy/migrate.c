@@ -35,6 +35,16 @@
  * node B's lazy-pages process, its pages gone, kills its tree: the one
  * left is node A's.
  *
+ * The live phase, node B running the tree, cannot be undone from here:
+ * when the page server loses node B before it said it had every page
+ * (the connection broken, or no request for the live timeout) or an abort
+ * request (SIGTERM) ends the wait, node B may run the tree (only its
+ * "done" lost) or have killed it (its pages gone). Resumed, the tree could
+ * run twice; killed, nowhere. So it is left stopped, detached
+ * (leave_stopped, dump/held.c), and migrate fails saying how to resume or
+ * kill it (`ckpt-oci recover --resume|--kill PID`) once node B's fate is
+ * known.
+ *
  * This node's bundles are not flushed to stable storage (no_sync): they
  * only feed the stream and the page server, and a crash of this node
  * takes the tree with them; a flush of the final checkpoint was most of
@@ -73,6 +83,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,6 +121,7 @@ struct mig {
 	pid_t server;	  /* lazy: the page server */
 	pid_t parent_pid; /* its parent: us */
 	int held;	  /* live: the page server reads the tree while this is open */
+	char lost[256];	  /* live: why node B may not have every page (the tree held) */
 	uint8_t key[BUNDLE_KEY_BYTES];
 };
 
@@ -293,6 +305,13 @@ static int pre_copy(struct mig *m, const char *dir, ckpt_err_t *err)
 	return ret < 0 ? ckpt_error_wrap(err, "pre-copy to %s", m->o->to) : 0;
 }
 
+#define PS_EXIT_IDLE 2 /* the page server's status: node B asked for nothing in time */
+
+static int live_timeout_ms(const struct ckpt_migrate_opts *o)
+{
+	return o->live_timeout_ms > 0 ? o->live_timeout_ms : CKPT_LIVE_TIMEOUT_MS;
+}
+
 /* Lazy: a page server on this end of the connection, in a process of its own. */
 static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 {
@@ -341,10 +360,12 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 				       false, &b, &e);
 		if (ret == 0)
 			ret = page_server_serve(b, lsk, true, m->dump.live, m->dump.nlive,
-						m->dump.live ? held[0] : -1, &e);
+						m->dump.live ? held[0] : -1,
+						m->dump.live ? live_timeout_ms(m->o) : 0, &e);
 		if (ret < 0)
 			pr_warn("page server: %s", e.msg);
-		_exit(ret < 0);
+		/* its status says why to the worker: see live_wait */
+		_exit(ret == 0 ? 0 : e.code == ETIMEDOUT ? PS_EXIT_IDLE : 1);
 	}
 	close(lsk);
 	if (m->dump.live) {
@@ -397,6 +418,46 @@ static void stop_server(struct mig *m)
 	m->server = 0;
 }
 
+/*
+ * The live phase: node B runs the tree, its pages still come from here.
+ * 0 once the page server ended with node B's word that it had every page;
+ * else -1, m->lost saying why: the page server gave up on node B (it asked
+ * for nothing in the live timeout, its connection broke), or an abort
+ * request (SIGTERM to migrate) ended the wait. Either way the page server
+ * is stopped and the tree may be neither resumed (node B may run it, and
+ * only its "done" was lost) nor killed (node B may have killed its own).
+ */
+static int live_wait(struct mig *m)
+{
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, m->server, 0);
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	ckpt_err_t e = {0};
+	int status = 0;
+
+	while (pidfd >= 0 && poll(&p, 1, 100) <= 0) {
+		if (ckpt_abort_check(&e) < 0) {
+			snprintf(m->lost, sizeof(m->lost), "%.128s while node B fetched its pages",
+				 e.msg);
+			stop_server(m);
+			return -1;
+		}
+	}
+	while (waitpid(m->server, &status, 0) < 0 && errno == EINTR)
+		;
+	m->server = 0;
+	stop_server(m);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == PS_EXIT_IDLE)
+		snprintf(m->lost, sizeof(m->lost),
+			 "node B asked for no page in %d.%03d s (stopped, or cut off)",
+			 live_timeout_ms(m->o) / 1000, live_timeout_ms(m->o) % 1000);
+	else
+		snprintf(m->lost, sizeof(m->lost),
+			 "the page server lost node B before it had every page");
+	return -1;
+}
+
 /* The dump's committed hook: the bundle there, restored and running, or an error. */
 static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 {
@@ -436,21 +497,15 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	m->o->downtime_ns = now_ns() - d->frozen_at;
 	mig_round_end(m, pages);
 	/* live pages: the tree stays stopped until node B has every one */
-	if (d->live && m->server > 0) {
-		int status = 0;
-
-		while (waitpid(m->server, &status, 0) < 0 && errno == EINTR)
-			;
-		m->server = 0;
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			pr_warn("the page server ended before node B said it had every page "
-				"(see node B's lazy-pages.log); the tree is killed here as "
-				"node B runs it");
-		else
-			pr_info("every live page sent, %.3f s after the tree stopped",
-				(now_ns() - d->frozen_at) / 1e9);
-		stop_server(m);
+	if (d->live && m->server > 0 && live_wait(m) < 0) {
+		/* node B may run the tree or have killed it: neither resumed nor killed */
+		d->leave_stopped = true;
+		pr_warn("%s: the tree is left stopped", m->lost);
+		return 0;
 	}
+	if (d->live)
+		pr_info("every live page sent, %.3f s after the tree stopped",
+			(now_ns() - d->frozen_at) / 1e9);
 	pr_info("running on %s as %d; %llu bytes sent", m->o->to, rep.root_pid,
 		(unsigned long long)m->o->bytes_sent);
 	return 0;
@@ -474,6 +529,7 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 	d->committed = mig_committed;
 	d->no_sync = true; /* see no_sync in the head comment */
 	d->leave_running = false;
+	d->leave_stopped = false;
 	d->pre_dump = false;
 	d->live_pages = o->lazy; /* see --lazy in the head comment */
 	o->bytes_sent = 0;
@@ -494,6 +550,14 @@ int ckpt_migrate(struct ckpt_migrate_opts *o, ckpt_err_t *err)
 	/* the final checkpoint ends the pre-dumps' tracking (or the tree's exit does) */
 	if (ret == 0)
 		ret = ckpt_dump(d, err);
+	/* one line: what to do with the tree left stopped (see live_wait) */
+	if (ret == 0 && d->leave_stopped)
+		ret = ckpt_error_msg(err, EHOSTUNREACH,
+				     "%s: node B may run the tree or have killed it, so the tree "
+				     "of %d is left stopped here; once node B's is known gone, "
+				     "`ckpt-oci recover --resume %d` resumes it "
+				     "(or `ckpt-oci recover --kill %d`)",
+				     m.lost, o->pid, o->pid, o->pid);
 	o->frozen_ns = d->frozen_ns;
 	if (m.sk >= 0)
 		close(m.sk);

@@ -24,6 +24,12 @@
  * before the reply: a chunk is sent only if the tree was still held once
  * the last byte of it was read. At its end of file the server answers
  * ESRCH and stops; its death signal (PR_SET_PDEATHSIG) only comes later.
+ *
+ * Live, it also ends once no client asked for anything for idle_ms (node
+ * B's lazy-pages process stopped, its node down, the network cut), and a
+ * client that takes no byte, or sends half a request, for that long is
+ * dropped: migrate then leaves the tree stopped (migrate.c), never waits
+ * for ever. Every connection has keepalive and TCP_USER_TIMEOUT besides.
  */
 #define LOG_PREFIX "page-server: "
 #include <errno.h>
@@ -73,11 +79,34 @@ static int resolve(const char *addr, bool passive, struct addrinfo **out, ckpt_e
 	return 0;
 }
 
-static void tune(int sk)
+/*
+ * Every connection: no Nagle delay; and a peer gone silent (its node
+ * down, the network black-holed) is found within LAZY_USER_TIMEOUT_MS:
+ * keepalive probes while idle, a cap on unacknowledged data (and zero
+ * window probes) while sending.
+ */
+#define LAZY_USER_TIMEOUT_MS 30000
+static void tune(int sk, int user_timeout_ms)
 {
-	int one = 1;
+	int one = 1, idle = 10, intvl = 5, cnt = 3;
 
 	(void)setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(sk, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(sk, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(sk, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(sk, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	(void)setsockopt(sk, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+			 sizeof(user_timeout_ms));
+}
+
+/* A live client's reads and writes give up after ms: a peer that stopped reading. */
+static void tune_live(int sk, int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000};
+
+	tune(sk, ms);
+	(void)setsockopt(sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 int lazy_listen(const char *addr, ckpt_err_t *err)
@@ -113,7 +142,7 @@ int lazy_connect(const char *addr, ckpt_err_t *err)
 			close(sk);
 		sk = ret;
 	} else {
-		tune(sk);
+		tune(sk, LAZY_USER_TIMEOUT_MS);
 	}
 	freeaddrinfo(ai);
 	return sk;
@@ -360,14 +389,17 @@ static int serve_one(struct ckpt_bundle *b, struct live_src *ls, int sk, uint8_t
 	return 1;
 }
 
-static int accept_one(struct ckpt_bundle *b, int lsk, struct pollfd *fds, int *n)
+static int accept_one(struct ckpt_bundle *b, int lsk, struct pollfd *fds, int *n, int idle_ms)
 {
 	ckpt_err_t e = {0};
 	int sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
 
 	if (sk < 0)
 		return 0;
-	tune(sk);
+	if (idle_ms > 0)
+		tune_live(sk, idle_ms);
+	else
+		tune(sk, LAZY_USER_TIMEOUT_MS);
 	if (*n == CLIENTS_MAX || ps_auth_server(sk, bundle_key_bytes(b), &e) < 0) {
 		pr_warn("client refused: %s", *n == CLIENTS_MAX ? "too many" : e.msg);
 		close(sk);
@@ -407,17 +439,17 @@ int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
 		lazy_bound_name(lsk, name, sizeof(name));
 		ready(name, arg);
 	}
-	return page_server_serve(b, lsk, once, NULL, 0, -1, err);
+	return page_server_serve(b, lsk, once, NULL, 0, -1, 0, err);
 }
 
 int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ckpt_live_task *live,
-		      int nlive, int held, ckpt_err_t *err)
+		      int nlive, int held, int idle_ms, ckpt_err_t *err)
 {
 	struct pollfd fds[CLIENTS_MAX + 1];
 	cleanup_free uint8_t *buf = xzalloc(BUNDLE_CHUNK_BYTES);
 	struct live_src ls = {.tasks = live, .n = nlive, .held = held, .death_fd = -1};
 	int n = 1, ret, dropped = 0;
-	bool served = false;
+	bool served = false, idle = false;
 
 	if (live) {
 		ret = bundle_live_key(b, ls.key, err);
@@ -436,16 +468,24 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 	fds[0] = (struct pollfd){.fd = lsk, .events = POLLIN};
 	/* once: until every client that came has left, and one did; live: while held */
 	while (!(once && served && n == 1) && !ls.released) {
-		if (poll(fds, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		/* idle_ms counts from the first client: node B's restore may take long */
+		int ready = poll(fds, n, idle_ms > 0 && (served || n > 1) ? idle_ms : -1);
+
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0) {
 			close(lsk);
 			return ckpt_error(err, errno, "poll");
+		}
+		/* a node B that asks for nothing more (stopped, cut off) ends it */
+		if (ready == 0) {
+			idle = true;
+			break;
 		}
 		if (fds[0].revents & POLLIN) {
 			int nc = n - 1;
 
-			if (accept_one(b, lsk, fds + 1, &nc))
+			if (accept_one(b, lsk, fds + 1, &nc, idle_ms))
 				n = nc + 1;
 		}
 		for (int i = n - 1; i >= 1; i--) {
@@ -475,6 +515,9 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 	sodium_memzero(ls.key, sizeof(ls.key));
 	if (ls.death_fd >= 0)
 		close(ls.death_fd);
+	if (idle)
+		return ckpt_error_msg(err, ETIMEDOUT, "no request from node B in %d.%03d s",
+				      idle_ms / 1000, idle_ms % 1000);
 	if (ls.released)
 		return ckpt_error_msg(err, ESRCH,
 				      "migrate let the tree go (it ended, or its worker died): "

@@ -61,6 +61,7 @@ receiver_start()
 			-o "$T/nodeB" "$@"
 	) </dev/null >"$T/recv.out" 2>"$T/recv.err" &
 	RECV_PID=$!
+	RECV_MARK=$(pid_mark "$RECV_PID")
 	ckpt_track_pid "$RECV_PID"
 	wait_until 10 grep -q "^listening on " "$T/recv.out" || {
 		cat "$T/recv.err"
@@ -203,8 +204,9 @@ migrate_roundtrip()
 }
 
 # slow_lazy_start [ENV=VALUE...]: migrate --lazy to node B (ENV in its
-# environment) with the live pages held back; returns once node B answered
-# "running": MIG (migrate), WORKER (its worker), ROOT and BMARK (node B's tree).
+# environment, MIG_ARGS among its options) with the live pages held back;
+# returns once node B answered "running": MIG and MIGMARK (migrate), WORKER
+# (its worker), ROOT and BMARK (node B's tree).
 slow_lazy_start()
 {
 	require_cmd tc
@@ -216,11 +218,13 @@ slow_lazy_start()
 	(
 		_close_fds
 		exec env "$@" nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --pid "$WL_PID" \
-			--to "$RECV_ADDR" -w "$T/nodeA" --lazy
+			--to "$RECV_ADDR" -w "$T/nodeA" --lazy ${MIG_ARGS[@]+"${MIG_ARGS[@]}"}
 	) </dev/null >"$T/mig.out" 2>&1 &
 	MIG=$!
+	MIGMARK=$(pid_mark "$MIG")
 	ckpt_track_pid "$MIG"
 	# node B answered "running" and was acknowledged
+	wait_until 60 pid_gone "$RECV_MARK" || { cat "$T/mig.out"; fail "receiver waits on"; return; }
 	wait "$RECV_PID" || { cat "$T/recv.err" "$T/mig.out"; fail "receiver failed"; return; }
 	ROOT=$(tail -n 1 "$T/recv.out")
 	[[ $ROOT -gt 0 ]] || { fail "receiver printed no root pid: $ROOT"; return; }
@@ -279,6 +283,97 @@ b_killed_a_recovers()
 		{ fail "a page of the resumed tree was sent: $log"; return; }
 	# node B's lazy-pages process was refused the rest: its tree is killed
 	b_killed_a_recovers "No such process.*killed"
+}
+
+# proc_state PID: its state letter (R, S, T...), empty when gone.
+proc_state()
+{
+	local stat
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
+	stat=${stat##*) }
+	echo "${stat%% *}"
+}
+
+# lazy_pages_find: node B's lazy-pages process (its log open) as LP, LPMARK.
+lazy_pages_find()
+{
+	local p
+	for p in /proc/[0-9]*; do
+		[[ $(cat "$p/comm" 2>/dev/null) == ckpt-lazy-pages ]] || continue
+		[[ $(readlink "$p"/fd/* 2>/dev/null) == *"$T/nodeB/lazy-pages.log"* ]] || continue
+		LP=${p#/proc/}
+		LPMARK=$(pid_mark "$LP")
+		ckpt_track_pid "$LP"
+		return 0
+	done
+	return 1
+}
+
+# a_held SECS REGEXP: migrate ends within SECS with one line naming why
+# (REGEXP) and how to resume node A's tree, left stopped, no tracer on it.
+a_held()
+{
+	local line
+	wait_until "$1" pid_gone "$MIGMARK" || { fail "migrate waits on: $(cat "$T/mig.out")"; return; }
+	run wait "$MIG"
+	assert_failure
+	line=$(grep "^ckpt-oci: migrate: " "$T/mig.out")
+	[[ $(grep -c . <<<"$line") == 1 ]] || { fail "not one line: $(cat "$T/mig.out")"; return; }
+	[[ $line =~ $2 ]] || { fail "why not said: $line"; return; }
+	[[ $line == *"left stopped here"*"ckpt-oci recover --resume $WL_PID"* ]] ||
+		{ fail "no way to resume said: $line"; return; }
+	[[ $(proc_state "$WL_PID") == T ]] || { fail "node A's tree: $(proc_state "$WL_PID")"; return; }
+	grep -q "^TracerPid:[[:space:]]*0$" /proc/"$WL_PID"/status || fail "still traced"
+}
+
+# a_resumes: node A's tree, left stopped (recover alone leaves it so),
+# resumes on `recover --resume` and verifies all its memory.
+a_resumes()
+{
+	run "$CKPT_OCI" recover
+	assert_success
+	assert_output --partial "tree of $WL_PID left stopped by a lazy migration"
+	[[ $(proc_state "$WL_PID") == T ]] || { fail "recover let it go: $(proc_state "$WL_PID")"; return; }
+	run "$CKPT_OCI" recover --resume "$WL_PID"
+	assert_success
+	! compgen -G "/run/ckpt-oci/held/$WL_PID-*" >/dev/null || fail "the record stays"
+	wl_go || return
+	wait_until 60 out_pass || { tail "$T/out"; fail "no PASS from node A"; }
+}
+
+@test "migrate --lazy: node B's lazy-pages stopped mid-fetch: migrate gives up in --live-timeout, node A's tree left stopped, resumed" {
+	MIG_ARGS=(--live-timeout 2)
+	slow_lazy_start || return
+	lazy_pages_find || { fail "no lazy-pages process on node B"; return; }
+	kill -STOP "$LP"
+	a_held 20 "no page in 2.000 s|lost node B" || return
+	# let go, node B's lazy-pages process finds its pages gone: its tree is killed
+	kill -CONT "$LP"
+	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	grep -q "killed" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
+	a_resumes
+}
+
+@test "migrate --lazy: SIGTERM while node B fetches its pages: node B's tree killed, node A's left stopped, resumed" {
+	slow_lazy_start || return
+	kill -TERM "$MIG"
+	a_held 20 "interrupted by SIGTERM while node B fetched its pages" || return
+	# the page server went with it: node B's lazy-pages process kills its tree
+	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	grep -q "killed" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
+	a_resumes
+}
+
+@test "migrate --lazy: the page server's connection cut: node B's tree killed, node A's left stopped, resumed" {
+	require_cmd ss
+	slow_lazy_start || return
+	# both ends of node B's connection to the page server reset (sock_diag destroy)
+	nsenter --net="/run/netns/$NS_A" ss -K state established src "$ADDR_A" dst "$ADDR_B" \
+		>/dev/null || { fail "ss -K failed"; return; }
+	a_held 30 "lost node B before it had every page" || return
+	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	grep -q "killed" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
+	a_resumes
 }
 
 @test "migrate --lazy: a live chunk altered on the way is refused; no tree runs on node B" {
