@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -32,6 +33,7 @@
 #include "util/util.h"
 
 #define SCAN_REGIONS 4096
+#define SMAPS_MAX    (256UL << 20) /* larger: read in line, VMA by VMA */
 
 /* want bytes of the runs remote[0..nr) through /proc/PID/mem, which reads with force. */
 static int read_forced(struct task *t, int memfd, char *p, const struct iovec *remote, int nr,
@@ -574,17 +576,52 @@ static int guards_dump(struct task *t, struct json *doc, ckpt_err_t *err)
 	return 0;
 }
 
+/*
+ * /proc/PID/smaps read on a thread of its own. The kernel makes it by
+ * walking every page table entry (about 30 ms a GiB), as PAGEMAP_SCAN
+ * does for the pages: a live dump (lazy migration, the tree stopped until
+ * the new one runs) lets the two walks run side by side, since it makes
+ * no remote call in the task between them that could change its VMAs.
+ */
+struct smaps_reader {
+	pthread_t th;
+	int procfd;
+	char *buf; /* NULL: not read, read it again in line */
+};
+
+static void *smaps_read(void *arg)
+{
+	struct smaps_reader *r = arg;
+	ckpt_err_t e = {0};
+
+	if (read_file_at(r->procfd, "smaps", SMAPS_MAX, &r->buf, NULL, &e) < 0)
+		r->buf = NULL;
+	return NULL;
+}
+
 int mem_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
 {
 	cleanup_json struct json *pagemap = json_arr();
 	cleanup_free char *name = xasprintf("pagemap-%d.json", t->ns_pid);
-	int ret = mem_vmas_dump(ctx, t, err);
+	struct json *vmas = json_set(t->doc, "vmas", json_arr());
+	struct smaps_reader sr = {.procfd = t->procfd};
+	bool par = ctx->live_pages && pthread_create(&sr.th, NULL, smaps_read, &sr) == 0;
+	int ret;
 
-	if (ret < 0)
-		return ret;
+	if (!par) {
+		ret = mem_vmas_dump(ctx, t, NULL, vmas, err);
+		if (ret < 0)
+			return ret;
+	}
 	ret = pages_dump(ctx, t, pagemap, err);
 	if (ret == 0)
 		ret = guards_dump(t, t->doc, err);
+	if (par) {
+		pthread_join(sr.th, NULL);
+		if (ret == 0)
+			ret = mem_vmas_dump(ctx, t, sr.buf, vmas, err);
+		free(sr.buf);
+	}
 	if (ret < 0)
 		return ret;
 	return bundle_put_json(ctx->bundle, name, pagemap, err);

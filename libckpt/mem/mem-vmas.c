@@ -211,23 +211,28 @@ static int vma_seen(const struct proc_vma *v, void *arg, ckpt_err_t *err)
 	return ret;
 }
 
-/* Every VMA of smaps (the maps-format header and its VmFlags line). */
-static int vmas_dump(struct ckpt_ctx *ctx, struct task *t, struct json *vmas, struct vdso_where *vw,
-		     ckpt_err_t *err)
+/*
+ * Every VMA of smaps (the maps-format header and its VmFlags line): read
+ * now, or already read into smaps (mem_smaps_start) while the tree stood
+ * still.
+ */
+static int vmas_dump(struct ckpt_ctx *ctx, struct task *t, const char *smaps, struct json *vmas,
+		     struct vdso_where *vw, ckpt_err_t *err)
 {
 	struct vmas_walk w = {ctx, t, vmas, vw, false};
-	int ret = proc_read_maps(t->procfd, "smaps", vma_seen, &w, err);
+	int ret = smaps ? proc_parse_maps(smaps, true, vma_seen, &w, err)
+			: proc_read_maps(t->procfd, "smaps", vma_seen, &w, err);
 
 	if (ret < 0 && !w.failed)
 		return ckpt_error_wrap(err, "/proc/%d", t->pid);
 	return ret < 0 ? ret : 0;
 }
 
-int mem_vmas_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
+int mem_vmas_dump(struct ckpt_ctx *ctx, struct task *t, const char *smaps, struct json *vmas,
+		  ckpt_err_t *err)
 {
-	struct json *vmas = json_set(t->doc, "vmas", json_arr());
 	struct vdso_where vw = {0};
-	int ret = vmas_dump(ctx, t, vmas, &vw, err);
+	int ret = vmas_dump(ctx, t, smaps, vmas, &vw, err);
 
 	if (ret == 0) /* restore on another kernel needs it */
 		ret = vdso_dump(t->pid, vw.text, vw.size, vw.vvar, t->doc, err);

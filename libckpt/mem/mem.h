@@ -147,10 +147,12 @@ bool vmflags_has(const char *vmflags, const char *fl);
 struct ckpt_ctx;
 struct task;
 /*
- * mem-vmas.c: task-PID.json "vmas" and "vdso" of t, and the image of each
- * shared object a VMA maps (mem-dump.c's first step).
+ * mem-vmas.c: task-PID.json "vmas" (into the array vmas) and "vdso" of t,
+ * and the image of each shared object a VMA maps; smaps: the task's
+ * /proc/PID/smaps already read (mem-dump.c), or NULL to read it now.
  */
-int mem_vmas_dump(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err);
+int mem_vmas_dump(struct ckpt_ctx *ctx, struct task *t, const char *smaps, struct json *vmas,
+		  ckpt_err_t *err);
 
 /*
  * mem-splice.c: a task's pages moved into its image by the task's own
