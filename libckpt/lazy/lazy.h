@@ -41,6 +41,14 @@ int page_src_read(struct page_src *s, pid_t pid, uint64_t off, void *dst, size_t
 /* Chunk idx of pages-PID.img, checked: *data stays valid until the next call. */
 int page_src_chunk(struct page_src *s, pid_t pid, uint64_t idx, const uint8_t **data, size_t *len,
 		   ckpt_err_t *err) __attribute__((warn_unused_result));
+/*
+ * len bytes at off in chunk idx of pages-PID.img, checked, into *data
+ * (valid until the next call): of a live image only those bytes are
+ * asked of the page server (a reply with its own MAC) unless the chunk
+ * is at hand; of any other the whole chunk is read and checked.
+ */
+int page_src_part(struct page_src *s, pid_t pid, uint64_t idx, size_t off, size_t len,
+		  const uint8_t **data, ckpt_err_t *err) __attribute__((warn_unused_result));
 
 /* --- page-server.c --- */
 /*
@@ -75,9 +83,9 @@ void lazy_bound_name(int sk, char *out, size_t len);
  */
 int ps_auth_server(int sk, const uint8_t *key, ckpt_err_t *err);
 int ps_auth_client(int sk, const uint8_t *key, ckpt_err_t *err);
-/* The MAC of chunk idx (len bytes at buf) of live image name (page-proto.h). */
+/* The MAC of len bytes at buf, at off in chunk idx of live image name (page-proto.h). */
 void ps_live_mac(const uint8_t key[BUNDLE_LIVE_KEY_BYTES], const char *name, uint64_t idx,
-		 const void *buf, uint32_t len, uint8_t mac[32]);
+		 uint32_t off, const void *buf, uint32_t len, uint8_t mac[32]);
 
 /* --- uffd-server.c --- */
 /*

@@ -14,7 +14,8 @@
  * not on disk: their chunks are read from the stopped tree's memory
  * (/proc/PID/mem, opened while the dump held the tree, so a pid reused
  * since can never be read), placed by the runs of pagemap-PID.json, and
- * each sent with its MAC (page-proto.h) in place of a digest.
+ * each sent with its MAC (page-proto.h) in place of a digest; a client
+ * may ask part of a chunk, which then has a MAC of its own.
  *
  * A live chunk is read and sent only while migrate holds the tree: the
  * server holds the read end of a pipe whose only writer is migrate's
@@ -195,15 +196,16 @@ int ps_auth_client(int sk, const uint8_t *key, ckpt_err_t *err)
 }
 
 void ps_live_mac(const uint8_t key[BUNDLE_LIVE_KEY_BYTES], const char *name, uint64_t idx,
-		 const void *buf, uint32_t len, uint8_t mac[32])
+		 uint32_t off, const void *buf, uint32_t len, uint8_t mac[32])
 {
 	crypto_generichash_state st;
 	uint64_t le_idx = htole64(idx);
-	uint32_t le_len = htole32(len);
+	uint32_t le_off = htole32(off), le_len = htole32(len);
 
 	crypto_generichash_init(&st, key, BUNDLE_LIVE_KEY_BYTES, PS_MAC_BYTES);
 	crypto_generichash_update(&st, (const uint8_t *)name, strlen(name) + 1);
 	crypto_generichash_update(&st, (const uint8_t *)&le_idx, sizeof(le_idx));
+	crypto_generichash_update(&st, (const uint8_t *)&le_off, sizeof(le_off));
 	crypto_generichash_update(&st, (const uint8_t *)&le_len, sizeof(le_len));
 	crypto_generichash_update(&st, buf, len);
 	crypto_generichash_final(&st, mac, PS_MAC_BYTES);
@@ -221,6 +223,8 @@ struct live_src {
 	bool flip;     /* fault injection: alter the next chunk sent */
 	int death_fd;  /* fault injection (live-late-death): migrate's worker, or -1 */
 	bool late;     /* the chunk under way was read after that worker died */
+
+	uint64_t nparts; /* replies of part of a chunk */
 };
 
 /* Whether the tree is still held: the pipe's writer there (EAGAIN), not its end of file. */
@@ -295,12 +299,15 @@ static int live_read(struct live_src *ls, int i, uint64_t off, uint8_t *buf, siz
 	return done == len ? 0 : EPROTO;
 }
 
-/* Chunk idx of a live image into buf (*len bytes), its MAC into mac: 0 or an errno. */
+/*
+ * Chunk idx of a live image, or its part at off (*len bytes, 0: all of
+ * it), into buf (*len set), its MAC into mac: 0 or an errno.
+ */
 static int live_chunk(struct ckpt_bundle *b, struct live_src *ls, const char *name, uint64_t idx,
-		      uint8_t *buf, uint32_t *len, uint8_t *mac, ckpt_err_t *err)
+		      uint32_t off, uint8_t *buf, uint32_t *len, uint8_t *mac, ckpt_err_t *err)
 {
 	int ns_pid, end = 0, i;
-	uint64_t size;
+	uint64_t size, clen;
 
 	if (!ls || sscanf(name, "pages-%d.img%n", &ns_pid, &end) != 1 || name[end])
 		return ENOENT;
@@ -314,11 +321,15 @@ static int live_chunk(struct ckpt_bundle *b, struct live_src *ls, const char *na
 		pr_warn("%s", err->msg);
 		return EPROTO;
 	}
-	*len = MIN((uint64_t)BUNDLE_CHUNK_BYTES, size - idx * BUNDLE_CHUNK_BYTES);
+	clen = MIN((uint64_t)BUNDLE_CHUNK_BYTES, size - idx * BUNDLE_CHUNK_BYTES);
+	if (!*len && !off)
+		*len = (uint32_t)clen;
+	if (!*len || off > clen || *len > clen - off)
+		return ERANGE;
 	if (!live_held(ls))
 		return ESRCH;
 	ls->late = worker_dead(ls);
-	i = live_read(ls, i, idx * BUNDLE_CHUNK_BYTES, buf, *len);
+	i = live_read(ls, i, idx * BUNDLE_CHUNK_BYTES + off, buf, *len);
 	if (i) {
 		pr_warn("%s chunk %llu: %s", name, (unsigned long long)idx, strerror(i));
 		return i;
@@ -329,7 +340,8 @@ static int live_chunk(struct ckpt_bundle *b, struct live_src *ls, const char *na
 	if (ls->late)
 		pr_warn("%s chunk %llu read after migrate's worker died, sent", name,
 			(unsigned long long)idx);
-	ps_live_mac(ls->key, name, idx, buf, *len, mac);
+	ps_live_mac(ls->key, name, idx, off, buf, *len, mac);
+	ls->nparts += *len < clen;
 	/* CKPT_OCI_FAULT=live-flip (util/fault.h): the bytes altered on the way */
 	if (ls->flip && *len) {
 		ls->flip = false;
@@ -359,9 +371,9 @@ static int serve_one(struct ckpt_bundle *b, struct live_src *ls, int sk, uint8_t
 	req.name[PS_NAME_MAX - 1] = '\0';
 	if (bundle_file_live(b, req.name)) {
 		uint8_t mac[PS_MAC_BYTES];
-		uint32_t len = 0;
+		uint32_t len = req.len;
 
-		resp.status = live_chunk(b, ls, req.name, req.chunk, buf, &len, mac, err);
+		resp.status = live_chunk(b, ls, req.name, req.chunk, req.off, buf, &len, mac, err);
 		resp.len = resp.status ? 0 : len;
 		ckpt_error_clear(err);
 		if (write_all(sk, &resp, sizeof(resp)) < 0 ||
@@ -370,7 +382,10 @@ static int serve_one(struct ckpt_bundle *b, struct live_src *ls, int sk, uint8_t
 			return ckpt_error(err, EPIPE, "client went away");
 		return 1;
 	}
-	if (strncmp(req.name, "pages-", 6) || bundle_open_file(b, req.name, &fd, &size, err) < 0)
+	if (req.off || req.len) /* a digest covers a whole chunk only */
+		resp.status = EINVAL;
+	else if (strncmp(req.name, "pages-", 6) ||
+		 bundle_open_file(b, req.name, &fd, &size, err) < 0)
 		resp.status = ENOENT;
 	else if (req.chunk >= (size + BUNDLE_CHUNK_BYTES - 1) / BUNDLE_CHUNK_BYTES)
 		resp.status = ERANGE;
@@ -506,6 +521,8 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 		}
 	}
 	close(lsk);
+	if (live)
+		pr_info("%llu live replies of part of a chunk", (unsigned long long)ls.nparts);
 	for (int i = 1; i < n; i++)
 		close(fds[i].fd);
 	for (int i = 0; live && i < nlive; i++)

@@ -10,8 +10,9 @@
  * can neither alter nor swap a page. A bundle from before the .sums files
  * was hashed whole at open: its chunks are used as read. A live image
  * (bundle.h: read by the page server from the stopped tree) has no
- * digests: each chunk comes with a MAC under bundle_live_key, checked
- * the same way before a byte of it is used.
+ * digests: each reply comes with a MAC under bundle_live_key, checked
+ * the same way before a byte of it is used, and a reply may be part of a
+ * chunk (the bytes a fault or a fill needs, page-proto.h).
  */
 #define LOG_PREFIX "lazy: "
 #include <errno.h>
@@ -56,6 +57,8 @@ struct page_src {
 	int next; /* the cache entry replaced next */
 	uint8_t live_key[BUNDLE_LIVE_KEY_BYTES];
 	bool have_live_key;
+	uint8_t *part;		  /* page_src_part's bytes of a live chunk */
+	uint64_t nparts, nchunks; /* asked of the page server */
 };
 
 int page_src_open(struct ckpt_bundle *b, const char *server, struct page_src **out, ckpt_err_t *err)
@@ -83,6 +86,9 @@ void page_src_close(struct page_src *s)
 	if (s->sk >= 0) {
 		struct ps_req bye = {.chunk = PS_BYE};
 
+		pr_info("from page server %s: %llu chunks, %llu parts of live chunks", s->server,
+			(unsigned long long)s->nchunks, (unsigned long long)s->nparts);
+
 		if (write_all(s->sk, &bye, sizeof(bye)) < 0)
 			pr_debug("page server gone before our bye, ignoring");
 		close(s->sk);
@@ -94,6 +100,7 @@ void page_src_close(struct page_src *s)
 	}
 	for (int i = 0; i < CACHE; i++)
 		free(s->cache[i].buf);
+	free(s->part);
 	free(s->imgs);
 	sodium_memzero(s->live_key, sizeof(s->live_key));
 	free(s);
@@ -170,17 +177,21 @@ static int server_connect(struct page_src *s, ckpt_err_t *err)
 	return 0;
 }
 
-/* Chunk idx of an image, len bytes, into buf: from the file or the page server. */
-static int fetch(struct page_src *s, const struct src_image *im, uint64_t idx, uint8_t *buf,
-		 size_t len, ckpt_err_t *err)
+/*
+ * len bytes at off of chunk idx of an image into buf: from the file or the
+ * page server; part: only those bytes are asked (a live image), else the
+ * whole chunk (off 0).
+ */
+static int fetch(struct page_src *s, const struct src_image *im, uint64_t idx, size_t off,
+		 size_t len, bool part, uint8_t *buf, ckpt_err_t *err)
 {
-	struct ps_req req = {.chunk = idx};
+	struct ps_req req = {.chunk = idx, .off = part ? off : 0, .len = part ? len : 0};
 	struct ps_resp resp;
 	ssize_t n;
 	int ret;
 
 	if (im->fd >= 0) {
-		n = pread(im->fd, buf, len, (off_t)(idx * BUNDLE_CHUNK_BYTES));
+		n = pread(im->fd, buf, len, (off_t)(idx * BUNDLE_CHUNK_BYTES + off));
 		if (n < 0)
 			return ckpt_error(err, errno, "read %s", im->name);
 		if ((size_t)n != len)
@@ -191,6 +202,10 @@ static int fetch(struct page_src *s, const struct src_image *im, uint64_t idx, u
 	if (ret < 0)
 		return ret;
 	memcpy(req.name, im->name, sizeof(req.name));
+	if (part)
+		s->nparts++;
+	else
+		s->nchunks++;
 	ret = write_all(s->sk, &req, sizeof(req));
 	if (ret == 0 && read_all(s->sk, &resp, sizeof(resp)) != sizeof(resp))
 		ret = -EPIPE;
@@ -208,7 +223,7 @@ static int fetch(struct page_src *s, const struct src_image *im, uint64_t idx, u
 		if (read_all(s->sk, got, sizeof(got)) != sizeof(got))
 			return ckpt_error_msg(err, EPROTO, "page server %s: %s chunk %lu: no MAC",
 					      s->server, im->name, (unsigned long)idx);
-		ps_live_mac(s->live_key, im->name, idx, buf, len, want);
+		ps_live_mac(s->live_key, im->name, idx, off, buf, len, want);
 		/* checked before a byte of it reaches the task */
 		if (sodium_memcmp(got, want, sizeof(got)))
 			return ckpt_error_msg(err, EPROTO,
@@ -216,6 +231,58 @@ static int fetch(struct page_src *s, const struct src_image *im, uint64_t idx, u
 					      im->name, (unsigned long)idx);
 	}
 	return 0;
+}
+
+static struct cached *cache_find(struct page_src *s, int img, uint64_t idx)
+{
+	for (int k = 0; k < CACHE; k++)
+		if (s->cache[k].img == img && s->cache[k].idx == idx)
+			return &s->cache[k];
+	return NULL;
+}
+
+/*
+ * Whether len bytes at off of chunk idx of image i are better asked alone:
+ * a live image (each reply its own MAC) whose chunk is not at hand, for
+ * less than the whole chunk. *clen: the chunk's length.
+ */
+static int want_part(struct page_src *s, int i, uint64_t idx, size_t off, size_t len, size_t *clen,
+		     ckpt_err_t *err)
+{
+	const struct src_image *im = &s->imgs[i];
+
+	if (idx >= im->nchunks)
+		return ckpt_error_msg(err, ERANGE, "%s: chunk %lu past its end", im->name,
+				      (unsigned long)idx);
+	*clen = MIN((uint64_t)BUNDLE_CHUNK_BYTES, im->size - idx * BUNDLE_CHUNK_BYTES);
+	if (off > *clen || len > *clen - off)
+		return ckpt_error_msg(err, ERANGE, "%s: chunk %lu: %zu bytes at %zu past its end",
+				      im->name, (unsigned long)idx, len, off);
+	return im->live && len < *clen && !cache_find(s, i, idx);
+}
+
+int page_src_part(struct page_src *s, pid_t pid, uint64_t idx, size_t off, size_t len,
+		  const uint8_t **data, ckpt_err_t *err)
+{
+	int i = image_of(s, pid, err), ret;
+	size_t clen;
+
+	if (i < 0)
+		return i;
+	ret = want_part(s, i, idx, off, len, &clen, err);
+	if (ret < 0)
+		return ret;
+	if (!ret) {
+		ret = page_src_chunk(s, pid, idx, data, &clen, err);
+		if (ret == 0)
+			*data += off;
+		return ret;
+	}
+	if (!s->part)
+		s->part = xzalloc(BUNDLE_CHUNK_BYTES);
+	ret = fetch(s, &s->imgs[i], idx, off, len, true, s->part, err);
+	*data = s->part;
+	return ret;
 }
 
 int page_src_chunk(struct page_src *s, pid_t pid, uint64_t idx, const uint8_t **data, size_t *len,
@@ -231,17 +298,17 @@ int page_src_chunk(struct page_src *s, pid_t pid, uint64_t idx, const uint8_t **
 	if (idx >= im->nchunks)
 		return ckpt_error_msg(err, ERANGE, "%s: chunk %lu past its end", im->name,
 				      (unsigned long)idx);
-	for (int k = 0; k < CACHE; k++)
-		if (s->cache[k].img == i && s->cache[k].idx == idx) {
-			*data = s->cache[k].buf;
-			*len = s->cache[k].len;
-			return 0;
-		}
+	c = cache_find(s, i, idx);
+	if (c) {
+		*data = c->buf;
+		*len = c->len;
+		return 0;
+	}
 	c = &s->cache[s->next];
 	s->next = (s->next + 1) % CACHE;
 	c->img = -1;
 	c->len = MIN((uint64_t)BUNDLE_CHUNK_BYTES, im->size - idx * BUNDLE_CHUNK_BYTES);
-	ret = fetch(s, im, idx, c->buf, c->len, err);
+	ret = fetch(s, im, idx, 0, c->len, false, c->buf, err);
 	if (ret < 0)
 		return ret;
 	/* checked before a byte of it reaches the task: the file may have changed */
@@ -260,20 +327,22 @@ int page_src_read(struct page_src *s, pid_t pid, uint64_t off, void *dst, size_t
 		  ckpt_err_t *err)
 {
 	uint8_t *p = dst;
+	int i = image_of(s, pid, err);
 
+	if (i < 0)
+		return i;
 	while (len) {
 		uint64_t idx = off / BUNDLE_CHUNK_BYTES, in = off % BUNDLE_CHUNK_BYTES;
+		size_t n = MIN(len, BUNDLE_CHUNK_BYTES - in), clen;
 		const uint8_t *data;
-		size_t clen, n;
-		int ret = page_src_chunk(s, pid, idx, &data, &clen, err);
+		int ret = want_part(s, i, idx, in, n, &clen, err);
 
+		if (ret > 0) /* a live image: these bytes alone, their MAC checked */
+			ret = fetch(s, &s->imgs[i], idx, in, n, true, p, err);
+		else if (ret == 0 && (ret = page_src_chunk(s, pid, idx, &data, &clen, err)) == 0)
+			memcpy(p, data + in, n);
 		if (ret < 0)
 			return ret;
-		if (in >= clen)
-			return ckpt_error_msg(err, ERANGE, "pages-%d.img: offset %lu past its end",
-					      pid, (unsigned long)off);
-		n = MIN(len, clen - in);
-		memcpy(p, data + in, n);
 		p += n;
 		off += n;
 		len -= n;

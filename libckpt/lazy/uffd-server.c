@@ -11,9 +11,11 @@
  * entry: the address it belongs at, or done. The images of the levels
  * lie end to end in one index, each from a chunk boundary on (base[]),
  * so an index chunk is one chunk of one level's image. A MISSING fault on a pending entry
- * is served first (UFFDIO_COPY of that page, which wakes the thread), then
- * the rest of its 1 MiB chunk, which was read and checked once
- * (page-src.c); a fault anywhere else is a page that was zero, or that the
+ * is served first (UFFDIO_COPY of that page and a few after it, which
+ * wakes the thread), then the rest of its 1 MiB chunk, which was read and
+ * checked once (page-src.c; of a live image, the faulting pages are asked
+ * of the page server alone first, so the thread does not wait for the
+ * whole chunk to cross the network); a fault anywhere else is a page that was zero, or that the
  * program dropped since (UFFDIO_ZEROPAGE). Between faults the pending
  * entries are copied in the background, a chunk at a time.
  *
@@ -46,6 +48,7 @@
 
 #define DONE	    1ULL /* in an entry's address: copied, dropped or gone */
 #define CHUNK_PAGES (BUNDLE_CHUNK_BYTES / PAGE_SIZE)
+#define PART_PAGES  16 /* a fault after the release: its page and those after it */
 #define UFFD_FEATURES                                                                              \
 	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |          \
 	 UFFD_FEATURE_EVENT_UNMAP)
@@ -187,51 +190,96 @@ static long copy_pages(struct server *srv, struct space *s, uint64_t dst, const 
 	return -1; /* ENOENT, EFAULT: unmapped before we read that event */
 }
 
-/* The pending pages of chunk idx (or the one page only) into s. */
-static int serve_chunk(struct server *srv, struct space *s, uint64_t idx, int64_t only,
-		       ckpt_err_t *err)
+static bool pending_at(const struct space *s, uint64_t i)
 {
-	uint64_t first = idx * CHUNK_PAGES, last = MIN(first + CHUNK_PAGES, s->npages);
-	const uint8_t *data;
-	size_t len;
-	int k = 0, ret;
+	return s->addr[i] && !(s->addr[i] & DONE);
+}
 
-	while (k + 1 < s->nlev && s->base[k + 1] <= first)
+/* Chunk idx's level in the chain and its index in that level's image. */
+static int chunk_level(const struct space *s, uint64_t idx, uint64_t *lidx)
+{
+	int k = 0;
+
+	while (k + 1 < s->nlev && s->base[k + 1] <= idx * CHUNK_PAGES)
 		k++;
-	ret = page_src_chunk(srv->src[k], s->pid, idx - s->base[k] / CHUNK_PAGES, &data, &len, err);
+	*lidx = idx - s->base[k] / CHUNK_PAGES;
+	return k;
+}
+
+/* n pages of entry i on into s from data: n >= 1 placed, 0 to retry, < 0 gone (s->gone). */
+static long place(struct server *srv, struct space *s, uint64_t i, const uint8_t *data, uint64_t n)
+{
+	long r = copy_pages(srv, s, page_addr(s, i), data, n);
+
+	if (r == -ESRCH) {
+		s->gone = true;
+		return -1;
+	}
+	if (r < 0)
+		r = 1;
+	for (long k = 0; k < r; k++)
+		mark_done(s, (uint32_t)(i + k));
+	return r;
+}
+
+/*
+ * A fault on pending entry i, first: that page alone before the release
+ * (see on_fault), after it up to PART_PAGES pending ones that follow it in
+ * the image and in memory. Of a live image only those bytes are asked of
+ * the page server, not the whole chunk.
+ */
+static int serve_part(struct server *srv, struct space *s, uint64_t i, ckpt_err_t *err)
+{
+	uint64_t idx = i / CHUNK_PAGES, first = idx * CHUNK_PAGES, lidx;
+	uint64_t last = MIN(first + CHUNK_PAGES, s->npages), n = 1;
+	uint64_t max = srv->ctl >= 0 ? 1 : PART_PAGES;
+	int k = chunk_level(s, idx, &lidx), ret;
+	const uint8_t *data;
+	long r;
+
+	while (n < max && i + n < last && pending_at(s, i + n) &&
+	       page_addr(s, i + n) == page_addr(s, i) + n * PAGE_SIZE)
+		n++;
+	ret = page_src_part(srv->src[k], s->pid, lidx, (i - first) * PAGE_SIZE, n * PAGE_SIZE,
+			    &data, err);
 	if (ret < 0)
 		return ret;
-	for (uint64_t i = only >= 0 ? (uint64_t)only : first; i < last;) {
+	r = place(srv, s, i, data, n);
+	return r == 0 ? -EAGAIN : 0;
+}
+
+/* The pending pages of chunk idx into s. */
+static int serve_chunk(struct server *srv, struct space *s, uint64_t idx, ckpt_err_t *err)
+{
+	uint64_t first = idx * CHUNK_PAGES, last = MIN(first + CHUNK_PAGES, s->npages), lidx;
+	int k = chunk_level(s, idx, &lidx), ret;
+	const uint8_t *data;
+	size_t len;
+
+	ret = page_src_chunk(srv->src[k], s->pid, lidx, &data, &len, err);
+	if (ret < 0)
+		return ret;
+	for (uint64_t i = first; i < last;) {
 		uint64_t n = 1;
 		long r;
 
-		if (!s->addr[i] || s->addr[i] & DONE) {
-			if (only >= 0)
-				break;
+		if (!pending_at(s, i)) {
 			i++;
 			continue;
 		}
 		/* a run of pages consecutive in the image and in memory */
-		while (only < 0 && i + n < last && s->addr[i + n] && !(s->addr[i + n] & DONE) &&
+		while (i + n < last && pending_at(s, i + n) &&
 		       page_addr(s, i + n) == page_addr(s, i) + n * PAGE_SIZE)
 			n++;
 		if ((i - first + n) * PAGE_SIZE > len)
 			return ckpt_error_msg(err, EPROTO, "pages-%d.img: page %lu past its end",
 					      s->pid, (unsigned long)(i + n - 1));
-		r = copy_pages(srv, s, page_addr(s, i), data + (i - first) * PAGE_SIZE, n);
-		if (r == -ESRCH) {
-			s->gone = true;
+		r = place(srv, s, i, data + (i - first) * PAGE_SIZE, n);
+		if (r < 0)
 			return 0;
-		}
 		if (r == 0)
 			return -EAGAIN;
-		if (r < 0)
-			r = 1;
-		for (long k = 0; k < r; k++)
-			mark_done(s, (uint32_t)(i + k));
 		i += r;
-		if (only >= 0)
-			break;
 	}
 	return 0;
 }
@@ -252,7 +300,7 @@ static int on_fault(struct server *srv, struct space *s, uint64_t addr, ckpt_err
 	if (k < s->nsorted && page_addr(s, s->order[k]) == addr && !(s->addr[s->order[k]] & DONE)) {
 		uint32_t i = s->order[k];
 
-		ret = serve_chunk(srv, s, i / CHUNK_PAGES, i, err);
+		ret = serve_part(srv, s, i, err);
 		/*
 		 * The rest of the chunk only once the tree is released: before,
 		 * a fault is the puppeteer's, and a page copied ahead into a
@@ -260,7 +308,7 @@ static int on_fault(struct server *srv, struct space *s, uint64_t addr, ckpt_err
 		 * bundle, whose few pages share one chunk, met it every few runs.
 		 */
 		if (ret == 0 && !s->gone && srv->ctl < 0)
-			ret = serve_chunk(srv, s, i / CHUNK_PAGES, -1, err);
+			ret = serve_chunk(srv, s, i / CHUNK_PAGES, err);
 		if (ret == -EAGAIN) {
 			wake(s, addr); /* it faults again, after the layout settled */
 			return 0;
@@ -438,7 +486,7 @@ static bool background(struct server *srv, size_t *rr, ckpt_err_t *err)
 			s->cursor = 0; /* a fork or remap left some behind */
 			continue;
 		}
-		ret = serve_chunk(srv, s, s->cursor / CHUNK_PAGES, -1, err);
+		ret = serve_chunk(srv, s, s->cursor / CHUNK_PAGES, err);
 		if (ret < 0 && ret != -EAGAIN) {
 			poison(s, err);
 			continue;

@@ -141,6 +141,9 @@ migrate_roundtrip()
 @test "migrate --lazy: it runs on node B while its pages come from node A" {
 	migrate_roundtrip --lazy
 	grep -q "every page back" "$T/nodeB/lazy-pages.log"
+	# the pages filled before the release were asked alone, not as whole 1 MiB chunks
+	grep -q "from page server .*: [0-9]* chunks, [1-9][0-9]* parts of live chunks" \
+		"$T/nodeB/restore.log" || fail "$(grep "from page server" "$T/nodeB/restore.log")"
 	# node A's work directory is cleaned once the pages are all served
 	[[ -z $(ls "$T/nodeA") ]]
 }
@@ -411,7 +414,7 @@ import os, socket, sys
 s = socket.socket(); s.bind(("'"$ADDR_B"'", 0)); s.listen(1)
 print("listening on %s:%d" % s.getsockname(), flush=True)
 c, _ = s.accept()
-c.sendall(b"CKPTPS01" + os.urandom(32)); c.recv(32, socket.MSG_WAITALL)
+c.sendall(b"CKPTPS02" + os.urandom(32)); c.recv(32, socket.MSG_WAITALL)
 c.sendall(b"\0\0\0\0")
 got = 0
 while got < '"$bytes"':
@@ -653,7 +656,7 @@ import os, socket
 s = socket.socket(); s.bind(("'"$ADDR_B"'", 0)); s.listen(1)
 print("listening on %s:%d" % s.getsockname(), flush=True)
 c, _ = s.accept()
-c.sendall(b"CKPTPS01" + os.urandom(32)); c.recv(32, socket.MSG_WAITALL)
+c.sendall(b"CKPTPS02" + os.urandom(32)); c.recv(32, socket.MSG_WAITALL)
 c.sendall(b"\0\0\0\0")
 c.recv(65536)
 print("streaming", flush=True)
