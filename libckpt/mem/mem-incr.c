@@ -333,6 +333,7 @@ int mem_incr_task_refs(struct mem_incr *in, struct task *t, struct mem_ranges *r
 	if (!in->tracked || !track_has(&in->track, t->pid))
 		return 0;
 	ret = track_task_written(t->pid, &tracked, &written, err);
+	pr_debug("task %d: written pages scanned", t->pid);
 	if (ret == 0)
 		ret = mem_incr_coverage(in, t->ns_pid, &cover, err);
 	if (ret == 0) {
