@@ -174,6 +174,7 @@ static int server_connect(struct page_src *s, ckpt_err_t *err)
 		return ckpt_error_wrap(err, "page server %s", s->server);
 	}
 	s->sk = sk;
+	pr_debug("connected to page server %s", s->server);
 	return 0;
 }
 
