@@ -1,7 +1,7 @@
 /*
  * libckpt/files/unix.h - what sock_diag says about one unix socket, and
  * what the unix files (unix.c, unix-diag.c, unix-inflight.c, unix-doc.c,
- * unix-restore.c) share.
+ * unix-restore.c, unix-names.c, unix-fill.c) share.
  */
 #ifndef CKPT_FILES_UNIX_H
 #define CKPT_FILES_UNIX_H
@@ -126,5 +126,55 @@ int unix_listener_find(const struct json *doc, uint64_t client, struct unix_save
 /* unix-doc.c: inspect's line of a unix fd (name, queued bytes, fds in flight) */
 int unix_describe(const struct fd_entry *o, const struct json *files, bool lines, FILE *out,
 		  ckpt_err_t *err);
+
+/* end 1 of ("unix", id): the dropped peer of an orphan (unix-restore.c, unix-fill.c) */
+#define UNIX_ORPHAN_END 1
+
+/*
+ * A name taken for an instant (unix_name_take .. unix_name_drop): what is at a path
+ * name is moved aside in its directory and put back after, the file bind
+ * made is unlinked, the directory keeps its times. An abstract name goes
+ * with the socket that holds it.
+ */
+struct unix_name_hold {
+	struct sockaddr_un a;
+	socklen_t l;
+	char aside[sizeof(((struct sockaddr_un *)0)->sun_path) + 32];
+	bool moved, bound;
+	struct attr_dir dir;
+	int old; /* the cwd to go back to (unix_enter_dir) */
+};
+
+/*
+ * A name of a socket: u's own ("name", relative to "dir"), or with peer
+ * the one its closed peer had ("peer_name"); u NULL: none.
+ */
+struct unix_name {
+	const struct unix_saved *u;
+	bool peer;
+};
+
+/* unix-names.c: the address u's key ("name", "ext_peer") holds; *len 0 when none */
+int unix_addr_key(const struct unix_saved *u, const char *key, const char *hex,
+		  struct sockaddr_un *a, socklen_t *len, ckpt_err_t *err);
+/* unix-names.c: the address u was bound to; *len 0 when it was not bound */
+int unix_addr_of(const struct unix_saved *u, struct sockaddr_un *a, socklen_t *len,
+		 ckpt_err_t *err);
+/* unix-names.c: go into u's "dir" (*old: the cwd to go back to, -1 none) */
+int unix_enter_dir(const struct unix_saved *u, int *old, ckpt_err_t *err);
+/* unix-names.c: back to cwd old from unix_enter_dir */
+void unix_leave_dir(int old);
+/* unix-names.c: bind sk to u's name, its file as it was */
+int unix_bind(const struct files_rctx *rc, int sk, const struct unix_saved *u, ckpt_err_t *err);
+/* unix-names.c: connect sk to the name of to */
+int unix_connect(int sk, const struct unix_saved *to, ckpt_err_t *err);
+/* unix-names.c: bind sk to a for an instant (l 0: nothing done) */
+int unix_name_take_addr(int sk, const struct sockaddr_un *a, socklen_t l, struct unix_name_hold *h,
+			ckpt_err_t *err);
+/* unix-names.c: bind sk to name n for an instant (the cwd in its "dir" until unix_name_drop) */
+int unix_name_take(int sk, struct unix_name n, struct unix_name_hold *h, ckpt_err_t *err);
+bool unix_has_name(struct unix_name n);
+/* unix-names.c: give back what unix_name_take moved aside; ret: the caller's result so far */
+int unix_name_drop(struct unix_name_hold *h, int ret, ckpt_err_t *err);
 
 #endif
