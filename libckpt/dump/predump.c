@@ -29,6 +29,7 @@
 #include "util/journal.h"
 #include "util/lockfile.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 struct predump {
@@ -81,7 +82,22 @@ static int predump_arm(struct ckpt_ctx *ctx, struct predump *p, bool rearm, ckpt
 	return 0;
 }
 
-/* The tree running: every task's pages but the referenced ones. */
+/* Whether t ended (a zombie, or reaped) since it was seized. */
+static bool task_ended(const struct task *t)
+{
+	struct proc_stat st;
+	ckpt_err_t e = {0};
+
+	if (proc_read_stat(t->procfd, &st, &e) < 0)
+		return true; /* its /proc directory is gone with it */
+	return st.state == 'Z' || st.state == 'X';
+}
+
+/*
+ * The tree running: every task's pages but the referenced ones. A task
+ * that ends while it is copied (a shell's command) is left out, as one
+ * gone before its turn is; its partial image went with the failed copy.
+ */
 static int predump_copy(struct ckpt_ctx *ctx, struct predump *p, ckpt_err_t *err)
 {
 	for (int i = 0; i < ctx->ntasks; i++) {
@@ -102,6 +118,11 @@ static int predump_copy(struct ckpt_ctx *ctx, struct predump *p, ckpt_err_t *err
 			ctx->bundle, t->pid,
 			t->parent && t->parent->state != 'Z' ? t->parent->pid : 0, t->ns_pid,
 			&p->refs[i], &p->incr.ncopied, &p->incr.nref, err);
+		if (ret < 0 && task_ended(t)) {
+			pr_info("task %d exited during its copy (%s): left out", t->pid, err->msg);
+			ckpt_error_clear(err);
+			continue;
+		}
 		if (ret < 0)
 			return ckpt_error_wrap(err, "task %d", t->pid);
 	}

@@ -17,12 +17,17 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "mem/mem-incr.h"
 #include "util/doc.h"
+#include "util/fault.h"
 #include "util/journal.h"
 #include "util/log.h"
 #include "util/uapi.h"
@@ -471,6 +476,22 @@ static int rsplit_run(void *arg, uint64_t a, uint64_t e, ckpt_err_t *err)
 	return mem_incr_split(sp->refs, sp->cur, a, e, rcopy_run, sp->c, sp->used, err);
 }
 
+/*
+ * CKPT_OCI_FAULT=predump-exit: a task other than the root is killed once
+ * its copy has opened its files, and is gone (its memory too) when this
+ * returns, as a program's short-lived child exits in that window.
+ */
+static void fault_task_exit(pid_t pid)
+{
+	int fd = (int)syscall(__NR_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return;
+	if (kill(pid, SIGKILL) == 0)
+		(void)poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, -1);
+	close(fd);
+}
+
 int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ppid, pid_t ns_pid,
 			  const struct mem_ranges *refs, uint64_t *ncopied, uint64_t *nref,
 			  ckpt_err_t *err)
@@ -497,6 +518,8 @@ int mem_incr_copy_running(struct ckpt_bundle *b, pid_t pid, pid_t ppid, pid_t ns
 	/* a lazy restore of a later checkpoint checks it chunk by chunk (lazy/page-src.c) */
 	if (ret == 0)
 		bundle_image_keep_sums(c.img);
+	if (ret == 0 && ppid && ckpt_fault_is("predump-exit"))
+		fault_task_exit(pid);
 	while (ret == 0 && pos < MEM_TASK_SIZE) {
 		struct pm_scan_arg arg = {
 			.size = sizeof(arg),

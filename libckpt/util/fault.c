@@ -66,8 +66,8 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 		return 0;
 	}
 	if (!strcmp(spec, "live-flip") || !strcmp(spec, "live-late-death") ||
-	    !strcmp(spec, "unix-diag-recv"))
-		return 0; /* the page server's own (page-server.c, migrate.c), unix-diag.c's */
+	    !strcmp(spec, "unix-diag-recv") || !strcmp(spec, "predump-exit"))
+		return 0; /* each read where it acts (fault.h) */
 	fault_parent = parent;
 	if (sscanf(spec, "pause:%lu:%4095s", &n, fault_dir) == 2 && n && fault_dir[0] == '/') {
 		fault_kind = FAULT_PAUSE;
@@ -83,7 +83,7 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 			err, EINVAL,
 			"CKPT_OCI_FAULT=`%s`: want count, "
 			"kill-parent:SIG:N, kill-self:SIG:N, pause:N:/DIR, live-flip, "
-			"live-late-death or unix-diag-recv",
+			"live-late-death, unix-diag-recv or predump-exit",
 			spec);
 	fault_sig = sig_from_name(sig);
 	fault_at = n;

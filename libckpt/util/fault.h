@@ -16,6 +16,10 @@
  *                         death held open; it says so of a live chunk read
  *                         after the worker died and sent ("read after
  *                         migrate's worker died, sent"): there must be none
+ *   predump-exit          a pre-dump kills each task but the root once its
+ *                         copy opened the task's files, and waits until it
+ *                         is gone (mem-incr.c): the pre-dump must leave it
+ *                         out and go on, as for a child exiting then
  *   unix-diag-recv        each receive of a sock_diag dump of unix sockets
  *                         fails (ENOBUFS) once it got a reply (unix-diag.c):
  *                         the checkpoint must refuse, not read "none found"

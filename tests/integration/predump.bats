@@ -162,6 +162,19 @@ dirty_mem_chain_roundtrip()
 	dirty_mem_chain_roundtrip dontneed
 }
 
+@test "predump: a child exiting while the pre-dump copies it is left out, the chain restores" {
+	require_root
+	wl_start dirty_mem 16 4 forks || return
+	CKPT_OCI_FAULT=predump-exit predump "$T/b1" || return
+	grep -q "exited during its copy" "$T/dump.log" ||
+		fail "no child of the tree was copied, or its exit was not noticed"
+	predump "$T/b2" --parent "$T/b1" || return
+	ckpt_checkpoint --parent "$T/b2" || return
+	ckpt_restore_bg || return
+	wl_go || return
+	wl_finish
+}
+
 @test "predump: a pre-dump is not restorable by itself" {
 	require_root
 	wl_start dirty_mem 8 || return

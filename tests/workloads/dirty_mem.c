@@ -11,7 +11,10 @@
  * mremap, so a VMA tracked at a pre-dump is gone or different at the
  * final dump. With "dontneed" it also drops a page with MADV_DONTNEED
  * every millisecond (it must read back as zeros, as allocators rely on)
- * and writes some dropped pages again.
+ * and writes some dropped pages again. With "forks" a second thread keeps
+ * a child alive at all times, forking another when one dies: a
+ * checkpoint that kills a child (CKPT_OCI_FAULT=predump-exit) sees the
+ * tree change under it as when a shell's commands end.
  *
  * After restore the thread stops at the end of the page it was writing;
  * every page is checked.
@@ -21,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "wl.h"
 #include "wl_sys.h"
@@ -34,7 +39,7 @@ static uint64_t *buf;
 static uint64_t *gens; /* the generation each page must have */
 static size_t npages;
 static long rate;
-static int churn, dontneed;
+static int churn, dontneed, forks;
 static volatile int stop;
 static volatile uint64_t writes;
 
@@ -129,6 +134,33 @@ static void *writer(void *arg __attribute__((unused)))
 	return NULL;
 }
 
+/*
+ * forks: a child alive at all times, blocked on a pipe until the end;
+ * one that dies (killed) is reaped and another forked in its place.
+ */
+static int forks_pipe[2];
+
+static void *forker(void *arg __attribute__((unused)))
+{
+	while (!stop) {
+		char c;
+		pid_t pid = fork();
+
+		if (pid < 0)
+			abort();
+		if (pid == 0) {
+			close(forks_pipe[1]);
+			*(volatile uint64_t *)buf = 1; /* a page of its own */
+			while (read(forks_pipe[0], &c, 1) < 0)
+				;
+			_exit(0);
+		}
+		if (waitpid(pid, NULL, 0) != pid)
+			abort();
+	}
+	return NULL;
+}
+
 static int verify(void)
 {
 	size_t bad = 0, first = 0;
@@ -156,13 +188,14 @@ int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
 	uint64_t before;
-	pthread_t t;
+	pthread_t t, ft;
 	double deadline;
 
 	wl_init(argc, argv);
 	rate = argc > 2 ? strtol(argv[2], NULL, 10) : 4;
 	churn = argc > 3 && !strcmp(argv[3], "churn");
 	dontneed = argc > 3 && !strcmp(argv[3], "dontneed");
+	forks = argc > 3 && !strcmp(argv[3], "forks");
 	npages = mib * 256;
 	buf = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	gens = mmap(NULL, npages * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -187,6 +220,8 @@ int main(int argc, char **argv)
 	}
 	if (pthread_create(&t, NULL, writer, NULL))
 		return wl_fail("pthread_create");
+	if (forks && (pipe(forks_pipe) || pthread_create(&ft, NULL, forker, NULL)))
+		return wl_fail("forking thread");
 	while (writes < 1000)
 		wl_msleep(1);
 	wl_ready();
@@ -196,8 +231,12 @@ int main(int argc, char **argv)
 	while (writes < before + 1000 && wl_now() < deadline)
 		wl_msleep(1);
 	stop = 1;
+	if (forks)
+		close(forks_pipe[1]); /* the child reads EOF and exits */
 	if (wl_join(t, NULL))
 		return wl_fail("writer thread did not stop");
+	if (forks && wl_join(ft, NULL))
+		return wl_fail("forking thread did not stop");
 	if (writes < before + 1000)
 		return wl_fail("writer stuck after restore at %lu writes", (unsigned long)writes);
 	if (verify())
