@@ -131,11 +131,14 @@ int files_task_load(struct files_rctx *rc, pid_t pid, const struct json *doc, in
 	/* owned by rc from here, whatever happens */
 	rc->tasks = xrealloc(rc->tasks, (rc->ntasks + 1) * sizeof(*rc->tasks));
 	rc->tasks[rc->ntasks++] = t;
-	t->doc = doc;
+	t->pid = pid;
 	snprintf(file, sizeof(file), "task-%d.json", pid);
 	ret = doc_opt_arr(&top, doc, "fds", FILES_LIST_MAX, &fds, &n, err);
 	if (ret < 0)
 		return ret;
+	/* the entries point into their own copy, not into the task's document */
+	t->list = json_clone(fds);
+	fds = t->list;
 	t->fds = xzalloc((n + 1) * sizeof(*t->fds));
 	for (size_t i = 0; i < n; i++) {
 		struct fd_entry *e = &t->fds[i];
@@ -161,10 +164,10 @@ int files_task_load(struct files_rctx *rc, pid_t pid, const struct json *doc, in
 	return 0;
 }
 
-const struct files_task *files_task_of(const struct files_rctx *rc, const struct json *doc)
+const struct files_task *files_task_of(const struct files_rctx *rc, pid_t pid)
 {
 	for (int i = 0; i < rc->ntasks; i++)
-		if (rc->tasks[i]->doc == doc)
+		if (rc->tasks[i]->pid == pid)
 			return rc->tasks[i];
 	return NULL;
 }

@@ -153,6 +153,7 @@ void files_rctx_free(struct files_rctx *rc)
 	rc->nobjs = 0;
 	for (int i = 0; i < rc->ntasks; i++) {
 		free(rc->tasks[i]->fds);
+		json_free(rc->tasks[i]->list);
 		free(rc->tasks[i]);
 	}
 	free(rc->tasks);
@@ -209,10 +210,9 @@ static int fd_open_one(const struct fd_entry *e, const struct files_rctx *rc, in
  * (epoll) or hold locks finish once all are in place. Runs in the restored
  * task; the bundle must not be read here (its fd may be overwritten).
  */
-int files_restore_task(const struct json *doc, const struct files_rctx *rc, int keep_fd,
-		       ckpt_err_t *err)
+int files_restore_task(pid_t pid, const struct files_rctx *rc, int keep_fd, ckpt_err_t *err)
 {
-	const struct files_task *t = files_task_of(rc, doc);
+	const struct files_task *t = files_task_of(rc, pid);
 	size_t n = t ? t->nfds : 0;
 
 	for (size_t i = 0; i < n; i++) {

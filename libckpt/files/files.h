@@ -167,9 +167,13 @@ struct fd_shared {
 	bool external; /* a dup of ckpt-oci's own stdio (pipe.c) */
 };
 
-/* The saved fds of one task, read by files_task_load. */
+/*
+ * The saved fds of one task, read by files_task_load from a copy of its
+ * "fds" it owns: the task's document need not outlive the load.
+ */
 struct files_task {
-	const struct json *doc; /* task-PID.json */
+	pid_t pid;
+	struct json *list; /* task-PID.json "fds", copied: what fds[] point into */
 	struct fd_entry *fds;
 	size_t nfds;
 };
@@ -435,8 +439,8 @@ int files_task_load(struct files_rctx *rc, pid_t pid, const struct json *doc, in
 		    ckpt_err_t *err);
 /* files.json "inflight" into rc, and every description id checked (files_prepare). */
 int files_inflight_load(struct files_rctx *rc, ckpt_err_t *err);
-/* The fds files_task_load read from doc, NULL if none. */
-const struct files_task *files_task_of(const struct files_rctx *rc, const struct json *doc);
+/* The fds files_task_load read for task pid, NULL if none. */
+const struct files_task *files_task_of(const struct files_rctx *rc, pid_t pid);
 /*
  * Make every shared object the tree's fds need (in ckpt-oci, before forking)
  * except the descriptions opened by path and the kinds prepare_in_tree:
@@ -459,10 +463,9 @@ void files_rctx_free(struct files_rctx *rc);
 struct fd_shared *files_shared_find(const struct files_rctx *rc, const char *kind, uint64_t id,
 				    int end);
 /*
- * In the restored task: open every fd of doc at its number and close all
+ * In the restored task pid: open every fd of it at its number and close all
  * others except keep_fd (the page image). Runs before the task is rewritten.
  */
-int files_restore_task(const struct json *doc, const struct files_rctx *rc, int keep_fd,
-		       ckpt_err_t *err);
+int files_restore_task(pid_t pid, const struct files_rctx *rc, int keep_fd, ckpt_err_t *err);
 
 #endif

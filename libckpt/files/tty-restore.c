@@ -419,17 +419,15 @@ static bool master_holder(const struct files_rctx *rc, int64_t index, pid_t *pid
 
 		for (size_t i = 0; i < ft->nfds; i++) {
 			const struct fd_entry *e = &ft->fds[i];
-			int64_t idx, p;
+			int64_t idx;
 
 			if (strcmp(e->kind, "pty") || !json_get(e->obj, "master") ||
 			    doc_int(&e->at, e->obj, "pty", 0, (1 << 20) - 1, &idx, err) < 0 ||
-			    idx != index ||
-			    doc_int(&DOC_TOP("task"), ft->doc, "pid", 1, DOC_PID_MAX, &p, err) <
-				    0) {
+			    idx != index) {
 				ckpt_error_clear(err);
 				continue;
 			}
-			*pid = p;
+			*pid = ft->pid;
 			*fd = e->fd;
 			return true;
 		}

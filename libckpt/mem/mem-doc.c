@@ -371,8 +371,47 @@ static int mm_read(const struct doc_at *at, const struct json *task, struct mem_
 	return ret;
 }
 
-int mem_doc_read(const struct doc_at *at, const struct json *task, const struct doc_at *pm_at,
-		 const struct json *pagemap, uint64_t img_size, struct mem_task *m, ckpt_err_t *err)
+/* Copy s into *p (advanced past it), or count its bytes when there is no block yet. */
+static void str_own(const char **s, char **p, size_t *len)
+{
+	size_t n;
+
+	if (!*s)
+		return;
+	n = strlen(*s) + 1;
+	if (*p) {
+		memcpy(*p, *s, n);
+		*s = *p;
+		*p += n;
+	}
+	*len += n;
+}
+
+/* The strings read (pointing into the document) copied into m->strs. */
+static void strs_own(struct mem_task *m)
+{
+	size_t len = 0;
+	char *p = NULL;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < m->nvmas; i++) {
+			struct mem_vma *v = &m->vmas[i];
+
+			str_own(&v->prot_s, &p, &len);
+			str_own(&v->kind_s, &p, &len);
+			str_own(&v->path, &p, &len);
+			str_own(&v->vmflags, &p, &len);
+			str_own(&v->dev, &p, &len);
+		}
+		str_own(&m->mm.exe, &p, &len);
+		if (!pass)
+			p = m->strs = xzalloc(len + 1);
+	}
+}
+
+static int mem_doc_parse(const struct doc_at *at, const struct json *task,
+			 const struct doc_at *pm_at, const struct json *pagemap, uint64_t img_size,
+			 struct mem_task *m, ckpt_err_t *err)
 {
 	const struct json *vmas, *guards, *vdso;
 	struct doc_at vat = DOC_KEY(at, "vmas"), gat = DOC_KEY(at, "guards");
@@ -428,6 +467,16 @@ int mem_doc_read(const struct doc_at *at, const struct json *task, const struct 
 	return ret;
 }
 
+int mem_doc_read(const struct doc_at *at, const struct json *task, const struct doc_at *pm_at,
+		 const struct json *pagemap, uint64_t img_size, struct mem_task *m, ckpt_err_t *err)
+{
+	int ret = mem_doc_parse(at, task, pm_at, pagemap, img_size, m, err);
+
+	/* also on a failure: mem_doc_free may follow the document's */
+	strs_own(m);
+	return ret;
+}
+
 void mem_doc_free(struct mem_task *m)
 {
 	for (size_t i = 0; m->vmas && i < m->nvmas; i++)
@@ -438,5 +487,6 @@ void mem_doc_free(struct mem_task *m)
 	free(m->guards);
 	free(m->inherited);
 	free(m->vdso);
+	free(m->strs);
 	memset(m, 0, sizeof(*m));
 }

@@ -102,28 +102,12 @@ static int reopen_rdonly(struct rtask *t, uint64_t data, long *fd, ckpt_err_t *e
 	return ret;
 }
 
-/* An fd of t on the memfd of inode id (task-PID.json "fds"), or -1. */
+/* An fd of t on the memfd of inode id (task-PID.json "fds", read at load), or -1. */
 static int memfd_fd_of(const struct rtask *t, uint64_t id)
 {
-	const struct doc_at top = DOC_TOP(t->state ? t->state->file : "task");
-	const struct doc_at fds_at = DOC_KEY(&top, "fds");
-	const struct json *fds = json_get(t->doc, "fds");
-	ckpt_err_t e = {0};
-
-	for (size_t i = 0; i < json_len(fds); i++) {
-		const struct doc_at at = DOC_IDX(&fds_at, i);
-		const struct json *o = json_at(fds, i);
-		uint64_t m = 0;
-		int64_t fd;
-
-		if (doc_opt_u64(&at, o, "memfd", UINT64_MAX, 0, &m, &e) < 0 ||
-		    doc_int(&at, o, "fd", 0, INT_MAX, &fd, &e) < 0) {
-			ckpt_error_clear(&e);
-			continue;
-		}
-		if (m && m == id) /* 0: not a memfd (no inode is 0) */
-			return (int)fd;
-	}
+	for (int i = 0; i < t->nfds; i++)
+		if (t->fd_memfd[i] && t->fd_memfd[i] == id) /* 0: not a memfd (no inode is 0) */
+			return t->fds[i];
 	return -1;
 }
 

@@ -105,7 +105,8 @@ struct vdso_info;
  * A task's memory as its bundle documents describe it, parsed and checked
  * once when restore loads the bundle: VMAs sorted and disjoint inside the
  * user address range, every private page run inside a private VMA and
- * inside the page image. Strings point into the task's document.
+ * inside the page image. Its strings are its own (strs), copied out of the
+ * task's document, which may be freed once read.
  */
 struct mem_task {
 	struct mem_vma *vmas;
@@ -120,6 +121,7 @@ struct mem_task {
 	struct vdso_info *vdso; /* "vdso", NULL when not recorded */
 	struct mem_xrun *xruns; /* parentmap-PID.json, found in the chain (mem-chain.c) */
 	size_t nxruns;
+	char *strs; /* every string above, in one block */
 };
 
 /* mem-doc.c: the field tables the writer (mem-vmas.c) and the reader share. */

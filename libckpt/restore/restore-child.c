@@ -176,7 +176,7 @@ static int child_setup_files(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	ret = rconfine_enter(rc, t, err);
 	if (ret < 0)
 		return ret;
-	ret = files_restore_task(t->doc, &rc->files, t->img_fd, err);
+	ret = files_restore_task(t->pid, &rc->files, t->img_fd, err);
 	if (ret == 0 && t->state->cwd)
 		ret = files_chdir(t->state->cwd, err) < 0 ? -err->code : 0;
 	root = ret == 0 && files_root_apart(t->state->cwd, t->state->root);

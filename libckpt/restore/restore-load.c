@@ -4,7 +4,10 @@
  * here once, into typed structs, when restore loads the bundle and before
  * anything is made. A crafted or damaged document is refused in one line
  * naming the file and the key ("pstree.json: tasks[3].ppid: ...");
- * everything after this reads the structs, not the documents.
+ * everything after this reads the structs, not the documents, which are
+ * freed as soon as each task's are read: the restorer, which every task
+ * of the tree is forked from, holds the structs of the tree (at 1,000
+ * tasks, a quarter of what their documents took as JSON trees).
  */
 #define LOG_PREFIX "restore: "
 #include <errno.h>
@@ -41,11 +44,19 @@ static int fds_read(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	ret = files_task_load(&rc->files, t->pid, t->doc, &max, err);
 	if (ret < 0)
 		return ret;
-	ft = files_task_of(&rc->files, t->doc);
+	ft = files_task_of(&rc->files, t->pid);
 	t->fds = xzalloc((ft->nfds + 1) * sizeof(*t->fds));
+	t->fd_memfd = xzalloc((ft->nfds + 1) * sizeof(*t->fd_memfd));
 	t->nfds = ft->nfds;
-	for (size_t i = 0; i < ft->nfds; i++)
-		t->fds[i] = ft->fds[i].fd;
+	for (size_t i = 0; i < ft->nfds; i++) {
+		const struct fd_entry *e = &ft->fds[i];
+
+		t->fds[i] = e->fd;
+		/* a memfd's mapping is made through it (mem-object.c) */
+		ret = doc_opt_u64(&e->at, e->obj, "memfd", UINT64_MAX, 0, &t->fd_memfd[i], err);
+		if (ret < 0)
+			return ret;
+	}
 	t->img_fd = max + 1;
 	return 0;
 }
@@ -82,7 +93,6 @@ static int threads_read(const struct doc_at *at, struct rtask *t, const struct p
 					     err);
 		if (ret < 0)
 			return ret;
-		th->doc = (struct json *)j;
 		th->tid = tid;
 	}
 	return 0;
@@ -178,6 +188,14 @@ static int rc_load_task(struct rctx *rc, struct rtask *t, const struct pstree_ta
 	return ret;
 }
 
+/* The documents go once read: the structs own all they need of them. */
+static void rc_task_docs_free(struct rtask *t)
+{
+	json_free(t->doc);
+	json_free(t->pagemap);
+	t->doc = t->pagemap = NULL;
+}
+
 int rc_load(struct rctx *rc, ckpt_err_t *err)
 {
 	int ret;
@@ -197,6 +215,7 @@ int rc_load(struct rctx *rc, ckpt_err_t *err)
 		t->idx = i;
 		t->img_fd = -1;
 		ret = rc_load_task(rc, t, pt, err);
+		rc_task_docs_free(t);
 		if (ret < 0)
 			return ret;
 		if (i == 0) {
@@ -231,11 +250,11 @@ void rc_load_free(struct rctx *rc)
 		for (int k = 0; t->threads && k < t->nthreads; k++)
 			free(t->threads[k].xstate);
 		task_state_free(t->state);
-		json_free(t->doc);
-		json_free(t->pagemap);
+		rc_task_docs_free(t);
 		free(t->children);
 		free(t->threads);
 		free(t->fds);
+		free(t->fd_memfd);
 		mem_doc_free(&t->mem);
 	}
 	free(rc->tasks);
@@ -263,7 +282,7 @@ static int heap_collapse(const struct proc_vma *v, void *arg, ckpt_err_t *err)
 }
 
 /*
- * The restorer's heap, every task's documents in it, in huge pages before
+ * The restorer's heap, every task's structs in it, in huge pages before
  * the tree is forked from it: each process of the tree is a fork of
  * ckpt-oci (restore-child.c), and a fork copies the page table entries of
  * its private memory, which the task unmaps again first thing (rmem_restore).

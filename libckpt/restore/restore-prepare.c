@@ -72,7 +72,7 @@ static int check_features(struct rctx *rc, ckpt_err_t *err)
 			return ret;
 	}
 	for (int i = 0; i < rc->ntasks; i++) {
-		timers |= json_len(json_get(rc->tasks[i].doc, "posix_timers")) > 0;
+		timers |= rc->tasks[i].state && rc->tasks[i].state->ntimers > 0;
 		guards |= rc->tasks[i].mem.nguards > 0;
 	}
 	if (timers)

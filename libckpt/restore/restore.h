@@ -48,7 +48,6 @@ struct rshared {
 struct rthread {
 	pid_t tid;		      /* as in the bundle (the tree's namespace) */
 	pid_t host_tid;		      /* in ckpt-oci's namespace, once it exists */
-	struct json *doc;	      /* threads[i] of task-PID.json */
 	struct rsys rs;		      /* threads[0] uses its task's rs */
 	struct user_regs_struct regs; /* "regs", read at load */
 	uint8_t *xstate;
@@ -61,9 +60,14 @@ struct rtask {
 	pid_t host_pid;
 	bool zombie;
 	int exit_code;
-	struct json *doc;	  /* task-PID.json */
+	/*
+	 * task-PID.json and pagemap-PID.json, only while they are read: what
+	 * the task is made from is read out of them into the structs below,
+	 * and the restorer that forks the tree does not hold the documents
+	 */
+	struct json *doc;
+	struct json *pagemap;
 	struct task_state *state; /* its task state, parsed (task/task.h) */
-	struct json *pagemap;	  /* pagemap-PID.json */
 	struct rtask *parent;
 	struct rtask **children;
 	int nchildren;
@@ -71,7 +75,8 @@ struct rtask {
 	int nthreads;
 	int img_fd; /* page image fd number inside the task */
 	/* img_fd + 1: a deleted root apart from the cwd, until prctl's chroot */
-	int *fds; /* the fd numbers of task-PID.json "fds" */
+	int *fds;	    /* the fd numbers of task-PID.json "fds" */
+	uint64_t *fd_memfd; /* per fds[i]: the memfd (inode) it holds, 0 none */
 	int nfds;
 	struct mem_task mem;	/* vmas, pages, mm, vdso: read and checked at load */
 	size_t cow_off;		/* its VMAs' bytes in rctx.cow_made */

@@ -111,7 +111,41 @@ void task_state_free(struct task_state *ts)
 		if (rooms[i]->free)
 			rooms[i]->free(ts);
 	free(ts->threads);
+	free(ts->strs);
 	free(ts);
+}
+
+/* Copy s into *p (advanced past it), or count its bytes when there is no block yet. */
+static void str_own(const char **s, char **p, size_t *len)
+{
+	size_t n;
+
+	if (!*s)
+		return;
+	n = strlen(*s) + 1;
+	if (*p) {
+		memcpy(*p, *s, n);
+		*s = *p;
+		*p += n;
+	}
+	*len += n;
+}
+
+/* The strings parsed (pointing into the document) copied into ts->strs. */
+static void strs_own(struct task_state *ts)
+{
+	size_t len = 0;
+	char *p = NULL;
+
+	for (int pass = 0; pass < 2; pass++) {
+		str_own(&ts->comm, &p, &len);
+		str_own(&ts->root, &p, &len);
+		str_own(&ts->cwd, &p, &len);
+		for (size_t k = 0; k < ts->nthreads; k++)
+			str_own(&ts->threads[k].comm, &p, &len);
+		if (!pass)
+			p = ts->strs = xzalloc(len + 1);
+	}
 }
 
 struct task_state *task_state_parse(const char *file, const struct json *doc, ckpt_err_t *err)
@@ -156,6 +190,8 @@ struct task_state *task_state_parse(const char *file, const struct json *doc, ck
 				goto fail;
 		}
 	}
+	/* the document may go once parsed */
+	strs_own(ts);
 	return ts;
 fail:
 	task_state_free(ts);

@@ -145,6 +145,8 @@ struct task_state {
 	/* per thread, as threads[] of the document */
 	struct thread_state *threads;
 	size_t nthreads;
+	/* every string above (comm, root, cwd, threads' comm), copied out of the document */
+	char *strs;
 };
 
 /* ---- one room ---- */

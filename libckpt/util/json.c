@@ -175,6 +175,31 @@ void json_free(struct json *j)
 	free(j);
 }
 
+struct json *json_clone(const struct json *j)
+{
+	struct json *c;
+
+	if (!j)
+		return NULL;
+	if (j->type == JSON_STR)
+		return json_strn(j->str.s, j->str.len);
+	c = json_new(j->type);
+	if (j->type != JSON_ARR && j->type != JSON_OBJ) {
+		*c = *j;
+		return c;
+	}
+	c->c.cap = c->c.n = j->c.n;
+	c->c.v = xzalloc((j->c.n + 1) * sizeof(*c->c.v));
+	if (j->type == JSON_OBJ)
+		c->c.keys = xzalloc((j->c.n + 1) * sizeof(*c->c.keys));
+	for (size_t i = 0; i < j->c.n; i++) {
+		c->c.v[i] = json_clone(j->c.v[i]);
+		if (c->c.keys)
+			c->c.keys[i] = xstrdup(j->c.keys[i]);
+	}
+	return c;
+}
+
 enum json_type json_type(const struct json *j)
 {
 	return j ? j->type : JSON_NULL;

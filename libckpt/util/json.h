@@ -39,6 +39,8 @@ struct json *json_set(struct json *obj, const char *key, struct json *val);
 struct json *json_push(struct json *arr, struct json *val);
 
 void json_free(struct json *j);
+/* A deep copy of j (NULL for NULL), owned by the caller. */
+struct json *json_clone(const struct json *j);
 static inline void json_freep(struct json **j)
 {
 	json_free(*j);

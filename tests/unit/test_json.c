@@ -54,6 +54,17 @@ int main(void)
 
 		is_str(text, again, "round trip is byte identical");
 	}
+	{
+		struct json *copy = json_clone(doc);
+		cleanup_free char *a = json_dump(doc, false, NULL), *b = NULL;
+
+		json_set(doc, "pid", json_int(44));
+		json_set(doc, "pid", json_int(43)); /* the copy owns nothing of doc */
+		b = json_dump(copy, false, NULL);
+		is_str(b, a, "json_clone is a deep copy");
+		ok(json_clone(NULL) == NULL, "json_clone of NULL");
+		json_free(copy);
+	}
 	is_str(json_as_str(json_get(back, "comm")), "a \"b\"\n\x01", "escapes survive");
 	is_int(json_as_int(json_get(back, "big")), INT64_MIN, "INT64_MIN survives");
 	is_str(json_as_str(json_get(back, "rip")), "0xffffffffff600000", "json_hex format");
