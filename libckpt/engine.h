@@ -44,7 +44,8 @@ struct task {
 	int nchildren;
 	struct thread *threads; /* threads[0] is the leader */
 	int nthreads;
-	struct json *doc; /* task-PID.json being built */
+	struct json *doc; /* task-PID.json being built, freed once written */
+	char comm[65];	  /* its "comm" (for pstree.json), "" when none */
 	uint64_t sc_addr; /* a `syscall` instruction in it (rsys_find_syscall) */
 };
 

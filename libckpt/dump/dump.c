@@ -92,9 +92,30 @@ out:
 	return ret;
 }
 
+/*
+ * task-PID.json written as soon as the task is dumped, and freed: the
+ * dump holds one task's document at a time, not the tree's. What
+ * pstree.json takes from it (comm) is kept.
+ */
+static int task_doc_put(struct ckpt_ctx *ctx, struct task *t, ckpt_err_t *err)
+{
+	const struct doc_at at = DOC_TOP("task");
+	const char *comm = NULL;
+	char name[64];
+	int ret;
+
+	/* our own document: comm is a string if it is there at all */
+	if (doc_opt_str(&at, t->doc, "comm", sizeof(t->comm) - 1, &comm, NULL) == 0 && comm)
+		snprintf(t->comm, sizeof(t->comm), "%s", comm);
+	snprintf(name, sizeof(name), "task-%d.json", t->ns_pid);
+	ret = bundle_put_json(ctx->bundle, name, t->doc, err);
+	json_free(t->doc);
+	t->doc = NULL;
+	return ret;
+}
+
 static int task_dump(struct ckpt_ctx *ctx, struct task *t, struct files_dctx *fc, ckpt_err_t *err)
 {
-	char name[64];
 	int ret;
 
 	t->doc = json_obj();
@@ -119,8 +140,7 @@ static int task_dump(struct ckpt_ctx *ctx, struct task *t, struct files_dctx *fc
 	if (ret < 0)
 		return ret;
 write:
-	snprintf(name, sizeof(name), "task-%d.json", t->ns_pid);
-	return bundle_put_json(ctx->bundle, name, t->doc, err);
+	return task_doc_put(ctx, t, err);
 }
 
 /* The namespaces the tree owns (ns.json and one file per namespace). */

@@ -82,7 +82,6 @@ int pstree_dump(struct ckpt_ctx *ctx, ckpt_err_t *err)
 		struct task *t = ctx->tasks[i];
 		struct json *o = json_push(tasks, json_obj()), *th;
 		char state[2] = {t->state, 0};
-		struct doc_at at = DOC_TOP("task");
 		struct pstree_task pt = {
 			.pid = t->ns_pid,
 			.ppid = t->parent ? t->parent->ns_pid : 0,
@@ -92,9 +91,8 @@ int pstree_dump(struct ckpt_ctx *ctx, ckpt_err_t *err)
 			.exit_code = t->exit_code,
 		};
 
-		/* our own document: comm is a string if it is there at all */
-		if (t->doc && doc_opt_str(&at, t->doc, "comm", 64, &pt.comm, NULL) < 0)
-			pt.comm = NULL;
+		/* kept from its document when written (dump.c) */
+		pt.comm = t->comm[0] ? t->comm : NULL;
 		doc_write(o, pstree_task_fields, &pt);
 		th = json_set(o, "threads", json_arr());
 		for (int j = 0; j < t->nthreads; j++)
