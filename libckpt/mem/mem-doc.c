@@ -365,8 +365,11 @@ static int mm_read(const struct doc_at *at, const struct json *task, struct mem_
 		if (ret < 0 || !hex)
 			return ret;
 		mm->auxv_len = strlen(hex) / 2;
-		if (mm->auxv_len)
+		/* its own length, not MEM_AUXV_MAX: the restorer holds one per task */
+		if (mm->auxv_len) {
+			mm->auxv = xzalloc(mm->auxv_len);
 			ret = doc_hexbuf(&k, j, "auxv", mm->auxv, mm->auxv_len, err);
+		}
 	}
 	return ret;
 }
@@ -487,6 +490,7 @@ void mem_doc_free(struct mem_task *m)
 	free(m->guards);
 	free(m->inherited);
 	free(m->vdso);
+	free(m->mm.auxv);
 	free(m->strs);
 	memset(m, 0, sizeof(*m));
 }

@@ -94,7 +94,7 @@ struct mem_vma {
 struct mem_mm {
 	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start,
 		arg_end, env_start, env_end;
-	uint8_t auxv[MEM_AUXV_MAX];
+	uint8_t *auxv; /* auxv_len bytes, at most MEM_AUXV_MAX */
 	size_t auxv_len;
 	const char *exe;
 };
