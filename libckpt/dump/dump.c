@@ -493,8 +493,8 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 			o->parent);
 	/* frozen: from the first thread stopped until the tree resumed or was killed */
 	o->frozen_ns = t_end - t_frozen;
-	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s", ctx.ntasks,
-		(t_end - t_frozen) / 1e9, (now_ns() - t0) / 1e9);
+	pr_info("checkpoint done: %d tasks, frozen %.3f s, total %.3f s, peak RSS %ld KiB",
+		ctx.ntasks, (t_end - t_frozen) / 1e9, (now_ns() - t0) / 1e9, peak_rss_kib());
 out:
 	freezer_close(&fz);
 	bundle_close(ctx.bundle);

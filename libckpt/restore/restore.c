@@ -632,7 +632,8 @@ int ckpt_restore(struct ckpt_restore_opts *o, ckpt_err_t *err)
 	ckpt_abort_signals_off();
 	lazy_release(&rc, false); /* the lazy-pages process goes on alone */
 	journal_keep(NULL);	  /* the tree runs: its cgroups and runtime state are its own now */
-	pr_info("restored %d tasks in %.3f s", rc.ntasks, (now_ns() - t0) / 1e9);
+	pr_info("restored %d tasks in %.3f s, peak RSS %ld KiB", rc.ntasks, (now_ns() - t0) / 1e9,
+		peak_rss_kib());
 	if (o->running)
 		o->running(o);
 	if (!o->detach) {

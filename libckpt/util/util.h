@@ -101,6 +101,8 @@ int write_file_at(int dirfd, const char *path, const void *buf, size_t len, int 
 		  ckpt_err_t *err) __must_check;
 /* Now in nanoseconds on CLOCK_MONOTONIC. */
 uint64_t now_ns(void);
+/* This process's peak resident set so far, in KiB (getrusage ru_maxrss); 0 unknown. */
+long peak_rss_kib(void);
 
 /*
  * Birth time (ns) of path at dirfd (statx; flags such as AT_EMPTY_PATH), 0
