@@ -102,29 +102,35 @@ static int write_str(const char *dir, const char *file, const char *val)
 	return write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -errno;
 }
 
-/* Each line of record path: the processes signalled, the cgroup thawed. */
+/*
+ * Record path undone: its cgroup thawed first (a SIGCONT to a frozen task
+ * would be lost: it stays stopped once thawed), then each process that is
+ * still the one written down gets SIGCONT (kill_it: SIGKILL). Returns how
+ * many did.
+ */
 static int held_undo(const char *path, bool kill_it, ckpt_err_t *err)
 {
 	cleanup_free char *buf = NULL;
-	char *save = NULL, dir[4096];
+	char dir[4096];
 	unsigned long long start;
 	int pid, ret, n = 0;
 
 	ret = read_file_at(AT_FDCWD, path, 1 << 22, &buf, NULL, err);
 	if (ret < 0)
 		return ret;
-	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (sscanf(l, "stop %d %llu", &pid, &start) == 2 && pid > 0 &&
-		    journal_starttime(pid) == start) {
-			/* SIGCONT wakes even a pid namespace's init, which ignores it */
-			(void)kill(pid, kill_it ? SIGKILL : SIGCONT);
-			n++;
-		} else if (sscanf(l, "cgroup %4095[^\n]", dir) == 1 && dir[0] == '/') {
-			if (kill_it)
-				(void)write_str(dir, "cgroup.kill", "1");
-			if (write_str(dir, "cgroup.freeze", "0") < 0)
-				(void)write_str(dir, "freezer.state", "THAWED");
-		}
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (sscanf(l, "cgroup %4095[^\n]", dir) != 1 || dir[0] != '/')
+			continue;
+		if (write_str(dir, "cgroup.freeze", "0") < 0)
+			(void)write_str(dir, "freezer.state", "THAWED");
+	}
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (sscanf(l, "stop %d %llu", &pid, &start) != 2 || pid <= 0 ||
+		    journal_starttime(pid) != start)
+			continue;
+		/* SIGCONT wakes even a pid namespace's init, which ignores it */
+		(void)kill(pid, kill_it ? SIGKILL : SIGCONT);
+		n++;
 	}
 	(void)unlink(path);
 	return n;

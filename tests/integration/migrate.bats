@@ -46,9 +46,22 @@ teardown()
 		"$RUNC" --root "$RUNC_ROOT_B" delete -f "$id" >/dev/null 2>&1 || true
 	done
 	[[ -z ${RUNC_ROOT:-} ]] || ctr_teardown
+	# the test's own cgroup: thawed (a frozen v1 task takes no SIGKILL), emptied, removed
+	if [[ -d ${WL_CGROUP:-} ]]; then
+		echo THAWED >"$WL_CGROUP/freezer.state" || true
+		local p
+		for p in $(cat "$WL_CGROUP/cgroup.procs"); do kill -KILL "$p" || true; done
+		wait_until 10 cgroup_empty "$WL_CGROUP" || true
+		rmdir "$WL_CGROUP" || true
+	fi
 	ckpt_teardown
 	ip netns del "$NS_A" 2>/dev/null || true
 	ip netns del "$NS_B" 2>/dev/null || true
+}
+
+cgroup_empty()
+{
+	[[ -z $(cat "$1/cgroup.procs") ]]
 }
 
 # receiver_start [RECEIVE-ARGS...]: `ckpt-oci receive` on node B; RECV_ADDR
@@ -214,6 +227,11 @@ slow_lazy_start()
 {
 	require_cmd tc
 	wl_start_node_a || return
+	# WL_CGROUP: a freezer cgroup of the tree's own (as a container has)
+	if [[ -n ${WL_CGROUP:-} ]]; then
+		mkdir "$WL_CGROUP" && echo "$WL_PID" >"$WL_CGROUP/cgroup.procs" ||
+			{ fail "no cgroup $WL_CGROUP"; return; }
+	fi
 	receiver_start || return
 	# the live pages trickle (64 MiB at 16 Mbit/s: half a minute), the documents pass
 	tc -n "$NS_A" qdisc add dev veth0 root tbf rate 16mbit burst 64kb latency 1s ||
@@ -325,8 +343,18 @@ a_held()
 	[[ $line =~ $2 ]] || { fail "why not said: $line"; return; }
 	[[ $line == *"left stopped here"*"ckpt-oci recover --resume $WL_PID"* ]] ||
 		{ fail "no way to resume said: $line"; return; }
-	[[ $(proc_state "$WL_PID") == T ]] || { fail "node A's tree: $(proc_state "$WL_PID")"; return; }
+	a_stopped || { fail "node A's tree: $(proc_state "$WL_PID")"; return; }
 	grep -q "^TracerPid:[[:space:]]*0$" /proc/"$WL_PID"/status || fail "still traced"
+}
+
+# a_stopped: node A's tree is stopped (SIGSTOP), and frozen if in WL_CGROUP.
+a_stopped()
+{
+	if [[ -n ${WL_CGROUP:-} ]]; then
+		[[ $(cat "$WL_CGROUP/freezer.state") == FROZEN ]]
+	else
+		[[ $(proc_state "$WL_PID") == T ]]
+	fi
 }
 
 # a_resumes: node A's tree, left stopped (recover alone leaves it so),
@@ -336,7 +364,7 @@ a_resumes()
 	run "$CKPT_OCI" recover
 	assert_success
 	assert_output --partial "tree of $WL_PID left stopped by a lazy migration"
-	[[ $(proc_state "$WL_PID") == T ]] || { fail "recover let it go: $(proc_state "$WL_PID")"; return; }
+	a_stopped || { fail "recover let it go: $(proc_state "$WL_PID")"; return; }
 	run "$CKPT_OCI" recover --resume "$WL_PID"
 	assert_success
 	! compgen -G "/run/ckpt-oci/held/$WL_PID-*" >/dev/null || fail "the record stays"
@@ -377,6 +405,19 @@ a_resumes()
 	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
 	grep -q "killed" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
 	a_resumes
+}
+
+@test "migrate --lazy: SIGTERM in the live phase, the tree in a freezer cgroup of its own: left frozen there too, thawed by recover --resume" {
+	WL_CGROUP=/sys/fs/cgroup/freezer/ckpt-mig-$$
+	slow_lazy_start || return
+	kill -TERM "$MIG"
+	a_held 20 "interrupted by SIGTERM while node B fetched its pages" || return
+	# node B's lazy-pages process kills its tree; on this one machine that tree
+	# is restored into the same cgroup, frozen: it dies once thawed
+	wait_until 30 grep -q "killed" "$T/nodeB/lazy-pages.log" || { fail "$(tail "$T/nodeB/lazy-pages.log")"; return; }
+	a_resumes || return
+	[[ $(cat "$WL_CGROUP/freezer.state") == THAWED ]] || fail "left $(cat "$WL_CGROUP/freezer.state")"
+	wait_until 30 pid_gone "$BMARK" || fail "node B's tree runs: $(cat /proc/"$ROOT"/cgroup)"
 }
 
 @test "migrate --lazy: a live chunk altered on the way is refused; no tree runs on node B" {
