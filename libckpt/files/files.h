@@ -186,7 +186,7 @@ struct files_rctx {
 	int min_fd;		   /* where shared objects are parked */
 	bool ignore_changes;	   /* --ignore-file-changes */
 	bool tcp_close;		   /* --tcp-close: connections restored reset (inet-restore.c) */
-	bool unix_made;		   /* every unix socket of files.json exists (unix.c) */
+	bool unix_made;		   /* every unix socket of files.json exists (unix-restore.c) */
 	struct files_task **tasks; /* every task's fds (files_task_load) */
 	int ntasks;
 	struct fd_entry *inflight; /* files.json "inflight" (files_prepare) */
@@ -388,7 +388,7 @@ int locks_restore(const struct fd_entry *e, int fd, ckpt_err_t *err);
 /* Dump every fd of a task into "fds" of its document. */
 int files_dump_task(pid_t pid, int procfd, struct json *doc, struct files_dctx *dc,
 		    ckpt_err_t *err);
-/* unix.c: fds in flight, then every connected socket's peer is in the tree (end of dump) */
+/* unix-check.c: fds in flight, then every connected socket's peer is in the tree (end of dump) */
 int unix_dump_check(struct files_dctx *dc, ckpt_err_t *err);
 /* files.c: dump fd of pid (procfd /proc/PID) as one more entry of fds */
 int files_dump_fd(pid_t pid, int procfd, int fd, struct json *fds, struct files_dctx *dc,

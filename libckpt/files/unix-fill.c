@@ -212,7 +212,7 @@ static int msg_sender(const struct files_rctx *rc, const struct unix_saved *e,
 
 /*
  * The dropped end of an orphan, refilling it, takes the name its closed
- * peer had (all its datagrams came from there: unix.c).
+ * peer had (all its datagrams came from there: unix-check.c).
  */
 static int orphan_from(const struct unix_saved *e, const struct json *from, int wfd,
 		       ckpt_err_t *err)

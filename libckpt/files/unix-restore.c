@@ -6,7 +6,7 @@
  * its own mount or network namespace (a path is bound in the tree's
  * filesystem, an abstract name in its network namespace, and clients
  * connect by those names there), else by ckpt-oci. A socket connected to
- * one outside the tree was refused at checkpoint (unix.c), but for a
+ * one outside the tree was refused at checkpoint (unix-check.c), but for a
  * datagram one with --ext-unix-sk, so every other connection is between
  * sockets made here.
  *

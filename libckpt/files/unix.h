@@ -1,7 +1,8 @@
 /*
  * libckpt/files/unix.h - what sock_diag says about one unix socket, and
- * what the unix files (unix.c, unix-diag.c, unix-inflight.c, unix-doc.c,
- * unix-restore.c, unix-names.c, unix-fill.c) share.
+ * what the unix files share: at checkpoint unix.c, unix-queue.c,
+ * unix-check.c, unix-diag.c, unix-inflight.c; unix-doc.c for both; at
+ * restore unix-restore.c, unix-names.c, unix-fill.c.
  */
 #ifndef CKPT_FILES_UNIX_H
 #define CKPT_FILES_UNIX_H
@@ -84,7 +85,7 @@ struct unix_inflight {
 	int nheld;
 };
 
-/* unix.c: dump the receive queue of socket e (sk a copy of fd fi->fd of fi->pid) */
+/* unix-queue.c: dump the receive queue of socket e (sk a copy of fd fi->fd of fi->pid) */
 int unix_dump_queue(const struct fd_info *fi, int sk, uint32_t ino, int type, struct json *e,
 		    struct files_dctx *dc, struct unix_inflight *inf, ckpt_err_t *err);
 /* unix-inflight.c: dump the fds a peek returned; refs gets their "inflight" indexes */
