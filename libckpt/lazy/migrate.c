@@ -362,9 +362,11 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 			ret = page_server_serve(b, lsk, true, m->dump.live, m->dump.nlive,
 						m->dump.live ? held[0] : -1,
 						m->dump.live ? live_timeout_ms(m->o) : 0, &e);
-		if (ret < 0)
+		/* live: its status says why to the worker (live_wait), which says it once */
+		if (ret < 0 && m->dump.live)
+			pr_info("page server: %s", e.msg);
+		else if (ret < 0)
 			pr_warn("page server: %s", e.msg);
-		/* its status says why to the worker: see live_wait */
 		_exit(ret == 0 ? 0 : e.code == ETIMEDOUT ? PS_EXIT_IDLE : 1);
 	}
 	close(lsk);
@@ -500,7 +502,7 @@ static int mig_committed(struct ckpt_dump_opts *d, ckpt_err_t *err)
 	if (d->live && m->server > 0 && live_wait(m) < 0) {
 		/* node B may run the tree or have killed it: neither resumed nor killed */
 		d->leave_stopped = true;
-		pr_warn("%s: the tree is left stopped", m->lost);
+		pr_info("%s: the tree is left stopped", m->lost); /* said once, by the caller */
 		return 0;
 	}
 	if (d->live)

@@ -511,7 +511,10 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 			r = serve_one(b, live ? &ls : NULL, fds[i].fd, buf, err);
 			if (r > 0)
 				continue;
-			if (r < 0)
+			/* live, a lost client is migrate's to tell (migrate.c) */
+			if (r < 0 && live)
+				pr_info("%s, client dropped", err->msg);
+			else if (r < 0)
 				pr_warn("%s, client dropped", err->msg);
 			dropped += r < 0;
 			ckpt_error_clear(err);

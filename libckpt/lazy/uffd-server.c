@@ -604,6 +604,14 @@ static int serve(struct server *srv, ckpt_err_t *err)
 		if (n == 0 && copy)
 			background(srv, &rr, err);
 	}
+	/* a tree killed for want of its pages never got them all: not "every page back" */
+	for (size_t i = 0; i < srv->nsp; i++)
+		if (srv->sp[i].poisoned)
+			return ckpt_error_msg(
+				err, EIO,
+				"tree killed after %.3f s: its pages could not all be "
+				"had (%lu copied)",
+				(now_ns() - t0) / 1e9, (unsigned long)srv->copied);
 	pr_info("every page back in %.3f s: %lu copied, %lu zero, %lu faults",
 		(now_ns() - t0) / 1e9, (unsigned long)srv->copied, (unsigned long)srv->zeroed,
 		(unsigned long)srv->faults);
