@@ -419,6 +419,20 @@ a_resumes()
 	a_resumes
 }
 
+@test "recover --kill: a tree a lazy migration left stopped is killed, its record gone" {
+	slow_lazy_start || return
+	kill -TERM "$MIG"
+	a_held 20 "interrupted by SIGTERM" || return
+	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	run "$CKPT_OCI" recover --kill "$WL_PID"
+	assert_success
+	assert_output "tree of $WL_PID killed"
+	wait_until 10 pid_gone "$WL_MARK" || { fail "node A's tree runs on"; return; }
+	! compgen -G "/run/ckpt-oci/held/$WL_PID-*" >/dev/null || fail "the record stays"
+	run "$CKPT_OCI" recover --resume "$WL_PID"
+	assert_failure
+}
+
 @test "migrate --lazy: SIGTERM in the live phase, the tree in a freezer cgroup of its own: left frozen there too, thawed by recover --resume" {
 	WL_CGROUP=/sys/fs/cgroup/freezer/ckpt-mig-$$
 	slow_lazy_start || return
