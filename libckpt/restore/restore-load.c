@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "mem/vdso.h"
 #include "restore/restore.h"
 #include "task/task.h"
 #include "util/log.h"
@@ -196,6 +197,30 @@ static void rc_task_docs_free(struct rtask *t)
 	t->doc = t->pagemap = NULL;
 }
 
+/*
+ * The vdso every task of a tree recorded is most often one and the same
+ * (4.6 KiB of symbols each): a task's that equals the first one recorded
+ * is that one (rc_load_free frees it once).
+ */
+static struct vdso_info *vdso_first(const struct rctx *rc)
+{
+	for (int i = 0; rc->tasks && i < rc->ntasks; i++)
+		if (rc->tasks[i].mem.vdso)
+			return rc->tasks[i].mem.vdso;
+	return NULL;
+}
+
+static void vdso_share(struct rctx *rc, struct rtask *t)
+{
+	struct vdso_info *first = vdso_first(rc);
+
+	if (first && t->mem.vdso && t->mem.vdso != first &&
+	    !memcmp(first, t->mem.vdso, sizeof(*first))) {
+		free(t->mem.vdso);
+		t->mem.vdso = first;
+	}
+}
+
 int rc_load(struct rctx *rc, ckpt_err_t *err)
 {
 	int ret;
@@ -218,6 +243,7 @@ int rc_load(struct rctx *rc, ckpt_err_t *err)
 		rc_task_docs_free(t);
 		if (ret < 0)
 			return ret;
+		vdso_share(rc, t);
 		if (i == 0) {
 			rc->root = t;
 			if (t->mem.ninherited)
@@ -244,6 +270,17 @@ int rc_load(struct rctx *rc, ckpt_err_t *err)
 
 void rc_load_free(struct rctx *rc)
 {
+	struct vdso_info *first = vdso_first(rc);
+	bool owner = true;
+
+	/* vdso_share: the first task's vdso, freed with it alone */
+	for (int i = 0; first && i < rc->ntasks; i++) {
+		if (rc->tasks[i].mem.vdso != first)
+			continue;
+		if (!owner)
+			rc->tasks[i].mem.vdso = NULL;
+		owner = false;
+	}
 	for (int i = 0; rc->tasks && i < rc->ntasks; i++) {
 		struct rtask *t = &rc->tasks[i];
 
