@@ -68,9 +68,10 @@ int lazy_connect(const char *addr, ckpt_err_t *err) __attribute__((warn_unused_r
  * memory (n of them; NULL: none); held: the read end (O_NONBLOCK) of a
  * pipe whose only writer holds the tree stopped and closes it before the
  * tree may resume: at its end of file no live chunk is read or sent;
- * idle_ms (> 0): it ends (-ETIMEDOUT) when no client asked for anything
- * that long, and a client that neither reads nor writes for that long is
- * dropped (0: no limit).
+ * idle_ms (> 0): once SIGUSR1 comes (the caller has it blocked before
+ * this process exists: it is taken only while waiting), it ends
+ * (-ETIMEDOUT) when no client asked for anything that long; and a client
+ * that neither reads nor writes for that long is dropped (0: no limit).
  */
 int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ckpt_live_task *live,
 		      int nlive, int held, int idle_ms, ckpt_err_t *err)

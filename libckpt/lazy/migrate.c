@@ -319,6 +319,7 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 	socklen_t sl = sizeof(ss);
 	char host[NI_MAXHOST], addr[NI_MAXHOST + 8], bound[NI_MAXHOST + 16];
 	int lsk, held[2] = {-1, -1};
+	sigset_t usr1, mask;
 
 	if (getsockname(sk, (struct sockaddr *)&ss, &sl) < 0 ||
 	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL, 0, NI_NUMERICHOST))
@@ -335,7 +336,13 @@ static int start_server(struct mig *m, int sk, uint16_t *port, ckpt_err_t *err)
 		return ckpt_error(err, errno, "pipe for the page server");
 	}
 	m->parent_pid = getpid();
+	/* SIGUSR1 arms its live timeout (live_wait): blocked until it waits for it */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &mask);
 	m->server = fork();
+	if (m->server != 0)
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (m->server < 0) {
 		close(lsk);
 		if (m->dump.live) {
@@ -436,6 +443,7 @@ static int live_wait(struct mig *m)
 	ckpt_err_t e = {0};
 	int status = 0;
 
+	kill(m->server, SIGUSR1); /* node B runs the tree: its live timeout counts */
 	while (pidfd >= 0 && poll(&p, 1, 100) <= 0) {
 		if (ckpt_abort_check(&e) < 0) {
 			snprintf(m->lost, sizeof(m->lost), "%.128s while node B fetched its pages",

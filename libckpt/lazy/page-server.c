@@ -26,8 +26,10 @@
  * the last byte of it was read. At its end of file the server answers
  * ESRCH and stops; its death signal (PR_SET_PDEATHSIG) only comes later.
  *
- * Live, it also ends once no client asked for anything for idle_ms (node
- * B's lazy-pages process stopped, its node down, the network cut), and a
+ * Live, once migrate armed it (SIGUSR1: node B runs the tree, the live
+ * phase began), it also ends when no client asked for anything for
+ * idle_ms (node B's lazy-pages process stopped, its node down, the
+ * network cut); before, node B's restore may take its time. And a
  * client that takes no byte, or sends half a request, for that long is
  * dropped: migrate then leaves the tree stopped (migrate.c), never waits
  * for ever. Every connection has keepalive and TCP_USER_TIMEOUT besides.
@@ -36,6 +38,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,6 +460,13 @@ int page_server_run(struct ckpt_bundle *b, const char *addr, bool once,
 	return page_server_serve(b, lsk, once, NULL, 0, -1, 0, err);
 }
 
+static volatile sig_atomic_t live_armed;
+
+static void on_arm(int sig)
+{
+	live_armed = 1;
+}
+
 int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ckpt_live_task *live,
 		      int nlive, int held, int idle_ms, ckpt_err_t *err)
 {
@@ -465,7 +475,14 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 	struct live_src ls = {.tasks = live, .n = nlive, .held = held, .death_fd = -1};
 	int n = 1, ret, dropped = 0;
 	bool served = false, idle = false;
+	sigset_t arm_mask;
 
+	/* SIGUSR1 (blocked by the caller, taken only inside ppoll) arms idle_ms */
+	if (idle_ms > 0) {
+		sigprocmask(SIG_BLOCK, NULL, &arm_mask);
+		sigdelset(&arm_mask, SIGUSR1);
+		signal(SIGUSR1, on_arm);
+	}
 	if (live) {
 		ret = bundle_live_key(b, ls.key, err);
 		if (ret < 0) {
@@ -483,8 +500,11 @@ int page_server_serve(struct ckpt_bundle *b, int lsk, bool once, const struct ck
 	fds[0] = (struct pollfd){.fd = lsk, .events = POLLIN};
 	/* once: until every client that came has left, and one did; live: while held */
 	while (!(once && served && n == 1) && !ls.released) {
-		/* idle_ms counts from the first client: node B's restore may take long */
-		int ready = poll(fds, n, idle_ms > 0 && (served || n > 1) ? idle_ms : -1);
+		/* idle_ms counts once armed: node B's restore may take long */
+		struct timespec ts = {.tv_sec = idle_ms / 1000,
+				      .tv_nsec = idle_ms % 1000 * 1000000L};
+		int ready = ppoll(fds, n, idle_ms > 0 && live_armed ? &ts : NULL,
+				  idle_ms > 0 ? &arm_mask : NULL);
 
 		if (ready < 0 && errno == EINTR)
 			continue;

@@ -674,6 +674,59 @@ CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); printf "%8d\n
 	wait_until 10 pid_gone "$mark"
 }
 
+@test "migrate CONTAINER --lazy: node B stopped in the live phase: the container left paused on node A, resumed by recover --resume" {
+	local id=mig$$ idb=mig$$b apid n line rootfs_b=$T/rootfs-b
+
+	require_cmd tc
+	ctr_setup
+	RUNC_ROOT_B=$T/runc-b
+	CTRS_B=()
+	ctr_create "$id" ".process.args = [\"sh\", \"-c\", $(json_str "$CTR_NOFORK_COUNTER")]" || return
+	ctr_start "$id" || return
+	ctr_wait_count_above "$id" 2 || return
+	apid=$(ctr_pid "$id")
+	cp -a "$(ctr_rootfs)" "$rootfs_b"
+	receiver_start --root "$RUNC_ROOT_B" --rootfs "$rootfs_b" --name "$idb" || return
+	CTRS_B+=("$idb")
+	# its few live pages trickle (some 40 KiB at 64 kbit/s: seconds), the stream too
+	tc -n "$NS_A" qdisc add dev veth0 root tbf rate 64kbit burst 4kb latency 2s ||
+		{ fail "no tbf qdisc"; return; }
+	(
+		_close_fds
+		exec nsenter --net="/run/netns/$NS_A" "$CKPT_OCI" migrate --root "$RUNC_ROOT" "$id" \
+			--to "$RECV_ADDR" -w "$T/nodeA" --lazy --live-timeout 2
+	) </dev/null >"$T/mig.out" 2>&1 &
+	MIG=$!
+	MIGMARK=$(pid_mark "$MIG")
+	ckpt_track_pid "$MIG"
+	# node B restored it (the answer, behind the pages on the slow link, comes later)
+	wait_until 60 grep -q "restored [0-9]* tasks" "$T/nodeB/restore.log" ||
+		{ fail "no restore on node B: $(cat "$T/mig.out" "$T/recv.err")"; return; }
+	wait_until 10 lazy_pages_find || { fail "no lazy-pages process on node B"; return; }
+	kill -STOP "$LP"
+	! grep -q "every page back" "$T/nodeB/lazy-pages.log" ||
+		{ fail "every page already there: nothing to test"; return; }
+	wait_until 60 pid_gone "$RECV_MARK" || { cat "$T/mig.out"; fail "receiver waits on"; return; }
+	wait "$RECV_PID" || { cat "$T/recv.err" "$T/mig.out"; fail "receiver failed"; return; }
+	wait_until 20 pid_gone "$MIGMARK" || { fail "migrate waits on: $(cat "$T/mig.out")"; return; }
+	run wait "$MIG"
+	assert_failure
+	line=$(grep -v "^ckpt-oci: after a killed run: " "$T/mig.out")
+	[[ $(grep -c . <<<"$line") == 1 && $line == *"left stopped here"*"recover --resume $apid"* ]] ||
+		{ fail "not one line: $(cat "$T/mig.out")"; return; }
+	# node A: paused to its runtime (frozen), its state kept
+	[[ $("$RUNC" --root "$RUNC_ROOT" state "$id" | jq -r .status) == paused ]] ||
+		{ fail "node A: $("$RUNC" --root "$RUNC_ROOT" state "$id")"; return; }
+	n=$(ctr_count "$id")
+	# node B's copy known gone: removed there
+	"$RUNC" --root "$RUNC_ROOT_B" delete -f "$idb"
+	kill -KILL "$LP"
+	run "$CKPT_OCI" recover --resume "$apid"
+	assert_success
+	[[ $("$RUNC" --root "$RUNC_ROOT" state "$id" | jq -r .status) == running ]] || fail "not running"
+	ctr_wait_count_above "$id" "$n" || fail "node A's counter stopped at $n"
+}
+
 # Node A's container runs and counts, unfrozen, without a network lock;
 # node B holds no container, no bundle.
 assert_stayed_on_a()
