@@ -475,8 +475,9 @@ int ckpt_dump(struct ckpt_dump_opts *o, ckpt_err_t *err)
 	}
 	if (o->leave_stopped) {
 		/* migrate: neither resumed nor killed (held.c) */
-		held_stop(&ctx);
-		dump_release(&ctx, &fc, &fz, locked, j_net);
+		/* its network stays locked: node B may answer for its addresses now */
+		held_stop(&ctx, locked);
+		dump_release(&ctx, &fc, &fz, false, j_net);
 		held_freeze(&ctx, &fz);
 		t_end = now_ns();
 	} else if (o->leave_running) {

@@ -20,9 +20,10 @@ int seize_frozen_or_not(struct ckpt_ctx *ctx, const struct ckpt_dump_opts *o, st
 void release_tree(struct ckpt_ctx *ctx, struct freezer *fz);
 /*
  * held.c: the tree left stopped, detached (leave_stopped): held_stop while
- * every thread is still ptrace-stopped, held_freeze once released.
+ * every thread is still ptrace-stopped (netlock: its network locked, left
+ * so), held_freeze once released.
  */
-void held_stop(struct ckpt_ctx *ctx);
+void held_stop(struct ckpt_ctx *ctx, bool netlock);
 void held_freeze(struct ckpt_ctx *ctx, struct freezer *fz);
 /* predump.c: --pre-dump. */
 int ckpt_predump(struct ckpt_dump_opts *o, ckpt_err_t *err);

@@ -10,7 +10,9 @@
  * with a cgroup of its own (a container's) has it frozen too once
  * detached, which holds against a SIGCONT from outside. The tree is
  * written down in /run/ckpt-oci/held/ROOT-START: "stop PID START" a
- * process, "cgroup DIR" the cgroup frozen. Nothing undoes it by itself
+ * process, "cgroup DIR" the cgroup frozen, "netlock PID START" the
+ * network of the tree's own namespace, locked by the checkpoint and left
+ * so (node B may answer for its addresses by now). Nothing undoes it by itself
  * (ckpt_recover leaves it): only ckpt_held_release, from `ckpt-oci recover
  * --resume ROOT` or `--kill ROOT`, each process checked by its start time.
  */
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "dump/dump.h"
+#include "namespaces/ns.h"
 #include "util/journal.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -54,7 +57,7 @@ static void held_append(const char *path, const char *fmt, ...)
 		pr_warn("write %s: %m, ignoring (the tree stays stopped all the same)", path);
 }
 
-void held_stop(struct ckpt_ctx *ctx)
+void held_stop(struct ckpt_ctx *ctx, bool netlock)
 {
 	unsigned long long start = journal_starttime(ctx->root->pid);
 	cleanup_free char *path = held_path(ctx->root->pid, start);
@@ -64,6 +67,8 @@ void held_stop(struct ckpt_ctx *ctx)
 		pr_warn("mkdir " HELD_DIR ": %m, ignoring");
 	(void)unlink(path);
 	/* written down first: a run killed now leaves a record, not a tree nobody knows of */
+	if (netlock)
+		held_append(path, "netlock %d %llu\n", ctx->root->pid, start);
 	for (int i = 0; i < ctx->ntasks; i++) {
 		struct task *t = ctx->tasks[i];
 
@@ -119,6 +124,9 @@ static int held_undo(const char *path, bool kill_it, ckpt_err_t *err)
 	if (ret < 0)
 		return ret;
 	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (sscanf(l, "netlock %d %llu", &pid, &start) == 2 && pid > 0 &&
+		    journal_starttime(pid) == start)
+			ns_unlock_all(pid);
 		if (sscanf(l, "cgroup %4095[^\n]", dir) != 1 || dir[0] != '/')
 			continue;
 		if (write_str(dir, "cgroup.freeze", "0") < 0)

@@ -717,6 +717,9 @@ CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); printf "%8d\n
 	# node A: paused to its runtime (frozen), its state kept
 	[[ $("$RUNC" --root "$RUNC_ROOT" state "$id" | jq -r .status) == paused ]] ||
 		{ fail "node A: $("$RUNC" --root "$RUNC_ROOT" state "$id")"; return; }
+	# its network still locked: node B may answer for its addresses
+	run nsenter -t "$apid" -n nft list tables
+	[[ $status -eq 0 && $output == *ckpt_oci* ]] || { fail "no lock table: $output"; return; }
 	n=$(ctr_count "$id")
 	# node B's copy known gone: removed there
 	"$RUNC" --root "$RUNC_ROOT_B" delete -f "$idb"
@@ -724,6 +727,8 @@ CTR_NOFORK_COUNTER='mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); printf "%8d\n
 	run "$CKPT_OCI" recover --resume "$apid"
 	assert_success
 	[[ $("$RUNC" --root "$RUNC_ROOT" state "$id" | jq -r .status) == running ]] || fail "not running"
+	run nsenter -t "$apid" -n nft list tables
+	[[ $status -eq 0 && $output != *ckpt_oci* ]] || { fail "lock table left: $output"; return; }
 	ctr_wait_count_above "$id" "$n" || fail "node A's counter stopped at $n"
 }
 
