@@ -130,6 +130,48 @@ docs_only()
 	grep -q "client refused" "$T/ps.err"
 }
 
+@test "lazy: a page server sends whole chunks of a bundle's image; a part of one is refused" {
+	local img
+	wl_start bigmem 16 || return
+	head -c 32 /dev/urandom >"$T/k.key"
+	chmod 600 "$T/k.key"
+	ckpt_checkpoint --key "$T/k.key" || return
+	img=$(cd "$T/bundle" && ls pages-*.img | head -n 1)
+	page_server_start "$T/bundle" --key "$T/k.key" || return
+	# a client of its own: a part (a live image's only) of a digest-checked
+	# image is refused, the whole chunk sent, each with its status
+	run python3 - "${PS_ADDR%:*}" "${PS_ADDR##*:}" "$T/k.key" "$img" <<'PY'
+import hashlib, socket, struct, sys
+host, port, keyf, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+key = open(keyf, "rb").read()
+s = socket.create_connection((host, port))
+def recv(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise SystemExit("server closed")
+        b += c
+    return b
+hello = recv(8 + 32)
+assert hello[:8] == b"CKPTPS02", hello[:8]
+s.sendall(hashlib.blake2b(hello, digest_size=32, key=key).digest())
+assert struct.unpack("<i", recv(4))[0] == 0
+def ask(off, ln):
+    s.sendall(name.encode().ljust(64, b"\0") + struct.pack("<QII", 0, off, ln))
+    st, n = struct.unpack("<iI", recv(8))
+    recv(n)
+    return st, n
+print("part", *ask(0, 4096))
+print("whole", *ask(0, 0))
+s.sendall(b"\0" * 64 + struct.pack("<QII", 2**64 - 1, 0, 0))
+PY
+	assert_success
+	assert_line "part 22 0"
+	assert_line --regexp "^whole 0 [1-9][0-9]*$"
+	wait "$PS_PID"
+}
+
 # predump_to OUT [ARGS...]: checkpoint --pre-dump of the workload into OUT.
 predump_to()
 {
