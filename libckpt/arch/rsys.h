@@ -31,9 +31,12 @@ struct rsys {
 	struct user_regs_struct saved; /* registers put back by rsys_fini */
 	uint64_t saved_mask;	       /* blocked signals put back by rsys_fini */
 	bool active;
-	bool signal_taken; /* a signal was dequeued while we stopped it */
-	long nr;	   /* the call under way (rsys_call_start) */
-	bool exited;	   /* it has reached its exit (rsys_call_done) */
+	bool signal_taken;	  /* a signal was dequeued while we stopped it */
+	long nr;		  /* the call under way (rsys_call_start) */
+	bool exited;		  /* it has reached its exit (rsys_call_done) */
+	struct rsys_batch *queue; /* calls queued on it (rsys_queue), or NULL */
+	size_t data_used;	  /* without one: rsys_queue_data's bytes for the next call */
+	unsigned calls, runs;	  /* remote calls and runs of code so far, for the log */
 };
 
 /*
@@ -154,9 +157,10 @@ int rsys_code_finish(struct rsys *r, struct user_regs_struct *regs, ckpt_err_t *
 #define RSYS_BATCH_MAX	  256
 #define RSYS_BATCH_SOFT	  1u /* its error is a result: the batch goes on, no failure */
 #define RSYS_BATCH_EXPECT 2u /* anything but `expect` is a failure (EFAULT) */
+#define RSYS_BATCH_ALLOW  4u /* error `expect` (EINVAL, ...) is a result: the batch goes on */
 
 struct rsys_batch_ent {
-	uint64_t nr; /* bit 32: RSYS_BATCH_SOFT, read by the code */
+	uint64_t nr; /* bit 32: RSYS_BATCH_SOFT; bits 48-63: the errno RSYS_BATCH_ALLOW lets pass */
 	uint64_t a[6];
 	int64_t ret;
 };
@@ -172,6 +176,9 @@ struct rsys_batch {
 	int64_t expect[RSYS_BATCH_MAX];
 	unsigned flags[RSYS_BATCH_MAX];
 	char what[RSYS_BATCH_MAX][80];
+	char context[40];   /* put before each label queued (rsys_batch_context) */
+	int failed;	    /* the entry of the last flush that failed, or -1 */
+	ckpt_err_t failure; /* its error, as its label gives it (rsys_batch_failure) */
 	unsigned char data[];
 };
 
@@ -189,6 +196,44 @@ int rsys_batch_data(struct rsys_batch *b, const void *buf, size_t len, uint64_t 
 /* Run what is queued; the first failure as an error. */
 int rsys_batch_flush(struct rsys_batch *b, ckpt_err_t *err) __attribute__((warn_unused_result));
 extern const unsigned char rsys_code_batch[], rsys_code_batch_end[];
+
+/*
+ * The context labels get from now on ("thread 12"), put before each as
+ * "thread 12: <label>"; none after rsys_batch_context(b, NULL).
+ */
+__attribute__((format(printf, 2, 3))) void rsys_batch_context(struct rsys_batch *b, const char *fmt,
+							      ...);
+/*
+ * The error of a call that failed in a flush, as its label names it
+ * ("thread 12: credentials: setresuid: Operation not permitted"): the
+ * queue may have run long after the call was queued, under another
+ * step's context, which the caller's wraps would add. NULL if none failed.
+ */
+const ckpt_err_t *rsys_batch_failure(const struct rsys_batch *b);
+
+/*
+ * A queue on a thread: a batch attached to r. Calls queued with rsys_queue
+ * run, in order and in one stop, before anything else is asked of r (a
+ * remote call, code, rsys_put or rsys_get, rsys_fini) or at rsys_flush, so
+ * whatever comes after a queued call sees it done: only what the caller
+ * does to the task without r (a /proc write, a ptrace request) must flush
+ * first. A queued call's buffers come from rsys_queue_data, never from
+ * rsys_put (its offsets may lie under the table). Without a queue,
+ * rsys_queue runs the call at once, as RSYS_OK would, the label naming it,
+ * and rsys_queue_data puts the data for it at the start of the scratch
+ * area.
+ */
+void rsys_queue_attach(struct rsys *r, struct rsys_batch *b);
+/* Run what is queued, then take the queue off r. */
+int rsys_queue_detach(struct rsys *r, ckpt_err_t *err);
+__attribute__((format(printf, 7, 8), warn_unused_result)) int
+rsys_queue(struct rsys *r, unsigned flags, int64_t expect, long nr, const uint64_t a[6],
+	   ckpt_err_t *err, const char *fmt, ...);
+int rsys_queue_data(struct rsys *r, const void *buf, size_t len, uint64_t *at, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+/* Whether one more call with len bytes of data fits b without a flush. */
+bool rsys_batch_room(const struct rsys_batch *b, size_t len);
+int rsys_flush(struct rsys *r, ckpt_err_t *err) __attribute__((warn_unused_result));
 
 /* Memory of the traced task through /proc/PID/mem (works on read-only pages). */
 int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, ckpt_err_t *err);

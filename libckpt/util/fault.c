@@ -66,7 +66,8 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 		return 0;
 	}
 	if (!strcmp(spec, "live-flip") || !strcmp(spec, "live-late-death") ||
-	    !strcmp(spec, "unix-diag-recv") || !strcmp(spec, "predump-exit"))
+	    !strcmp(spec, "unix-diag-recv") || !strcmp(spec, "predump-exit") ||
+	    ckpt_fault_arg("remote-fail"))
 		return 0; /* each read where it acts (fault.h) */
 	fault_parent = parent;
 	if (sscanf(spec, "pause:%lu:%4095s", &n, fault_dir) == 2 && n && fault_dir[0] == '/') {
@@ -83,7 +84,7 @@ int ckpt_fault_arm(pid_t parent, ckpt_err_t *err)
 			err, EINVAL,
 			"CKPT_OCI_FAULT=`%s`: want count, "
 			"kill-parent:SIG:N, kill-self:SIG:N, pause:N:/DIR, live-flip, "
-			"live-late-death, unix-diag-recv or predump-exit",
+			"live-late-death, unix-diag-recv, predump-exit or remote-fail:LABEL",
 			spec);
 	fault_sig = sig_from_name(sig);
 	fault_at = n;

@@ -23,6 +23,11 @@
  *   unix-diag-recv        each receive of a sock_diag dump of unix sockets
  *                         fails (ENOBUFS) once it got a reply (unix-diag.c):
  *                         the checkpoint must refuse, not read "none found"
+ *   remote-fail:LABEL     a remote call queued in a batch (arch/rsys.c) whose
+ *                         label holds LABEL ("credentials: setresuid") runs
+ *                         as an unknown syscall, ENOSYS: the failure of a
+ *                         call run long after it was queued must still be
+ *                         named as the call
  *
  * Every ptrace() call of the binary goes through __wrap_ptrace (linked
  * with -Wl,--wrap=ptrace); without CKPT_OCI_FAULT it only counts.
@@ -45,6 +50,14 @@ static inline bool ckpt_fault_is(const char *name)
 	const char *spec = getenv("CKPT_OCI_FAULT");
 
 	return spec && !strcmp(spec, name);
+}
+/* The argument of a named point with one (remote-fail:LABEL), or NULL. */
+static inline const char *ckpt_fault_arg(const char *name)
+{
+	const char *spec = getenv("CKPT_OCI_FAULT");
+	size_t n = strlen(name);
+
+	return spec && !strncmp(spec, name, n) && spec[n] == ':' ? spec + n + 1 : NULL;
 }
 /* The "count" report, on stderr. */
 void ckpt_fault_report(void);
