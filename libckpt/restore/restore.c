@@ -182,10 +182,11 @@ static int puppeteer_task(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 		ret = rtask_state(rc, t, err);
 	/* the page image, open in the task since its memory was filled */
 	if (ret == 0)
-		ret = RSYS_OK(&t->rs, NULL, err, SYS_close, t->img_fd, 0, 0, 0, 0, 0);
+		ret = rsys_queue(&t->rs, 0, 0, SYS_close, (uint64_t[6]){t->img_fd}, err, "close");
 	/* the root's watch on us, which seizing it made useless (PTRACE_O_EXITKILL) */
 	if (ret == 0 && t == rc->root && rc->shared->owner_fd >= 0)
-		ret = RSYS_OK(&t->rs, NULL, err, SYS_close, rc->shared->owner_fd, 0, 0, 0, 0, 0);
+		ret = rsys_queue(&t->rs, 0, 0, SYS_close, (uint64_t[6]){rc->shared->owner_fd}, err,
+				 "close");
 	for (int i = 0; ret == 0 && i < t->nthreads; i++)
 		ret = rthread_restore(rc, t, &t->threads[i], err);
 	if (ret == 0)
@@ -475,6 +476,7 @@ static void rc_free(struct rctx *rc)
 	if (rc->console_master >= 0)
 		close(rc->console_master);
 	lazy_free(rc);
+	rsys_batch_free(rc->queue);
 	rc_load_free(rc);
 	free(rc->shms);
 	files_rctx_free(&rc->files);

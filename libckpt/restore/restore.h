@@ -121,6 +121,7 @@ struct rctx {
 	struct ns_restore ns;	   /* the tree's own namespaces */
 	struct mem_chain *chain;   /* an incremental bundle's parents (mem-chain.c) */
 	struct lazy_restore *lazy; /* restore --lazy, else NULL (lazy/lazy.c) */
+	struct rsys_batch *queue;  /* the task being made queues its calls here (task/task.c) */
 };
 
 /* restore-load.c: read and check every document the tree is made from */

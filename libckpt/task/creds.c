@@ -128,19 +128,27 @@ static int capset_remote(struct rsys *rs, uint64_t eff, uint64_t prm, uint64_t i
 	return ret;
 }
 
-/* The bounding set the thread has now; all of them if /proc cannot say. */
-static uint64_t current_bnd(pid_t pid, pid_t tid)
+/*
+ * The bounding and permitted sets the thread has now (what ckpt-oci had),
+ * read from /proc where a capget in the task would cost a stop: nothing
+ * queued before changes them (SECBIT_NO_SETUID_FIXUP keeps the permitted
+ * set across the ids). False if /proc cannot say.
+ */
+static bool current_caps(pid_t pid, pid_t tid, uint64_t *bnd, uint64_t *prm)
 {
 	cleanup_free char *path = xasprintf("/proc/%d/task/%d", pid, tid);
 	cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct proc_status st = {0};
 	ckpt_err_t e = {0};
-	uint64_t bnd = ~0ULL;
+	bool ok = fd >= 0 && proc_read_status(fd, &st, &e) == 0;
 
-	if (fd >= 0 && proc_read_status(fd, &st, &e) == 0)
-		bnd = st.cap_bnd;
+	if (ok) {
+		*bnd = st.cap_bnd;
+		*prm = st.cap_prm;
+	}
+	ckpt_error_clear(&e);
 	proc_status_free(&st);
-	return bnd;
+	return ok;
 }
 
 /* The permitted set the thread has now (what ckpt-oci had). */
@@ -160,70 +168,97 @@ static int capget_remote(struct rsys *rs, uint64_t *prm, ckpt_err_t *err)
 	return ret;
 }
 
-/* Ids first, with SECBIT_NO_SETUID_FIXUP keeping every capability across the change. */
-static int creds_ids(struct rsys *rs, const struct creds_state *c, ckpt_err_t *err)
+/* capset_remote, queued. */
+static int capset_queue(struct rsys *rs, uint64_t eff, uint64_t prm, uint64_t inh, ckpt_err_t *err)
 {
-	long r;
-	int ret;
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2] = {
+		{(uint32_t)eff, (uint32_t)prm, (uint32_t)inh},
+		{(uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32)},
+	};
+	uint64_t at_hdr, at_d;
+	int ret = rsys_queue_data(rs, &hdr, sizeof(hdr), &at_hdr, err);
 
-	ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0,
-		      0);
 	if (ret == 0)
-		ret = rsys_put(rs, 0, c->groups, c->ngroups * sizeof(gid_t), err);
+		ret = rsys_queue_data(rs, d, sizeof(d), &at_d, err);
 	if (ret == 0)
-		ret = RSYS_OK(rs, NULL, err, SYS_setgroups, c->ngroups, rsys_at(rs, 0), 0, 0, 0, 0);
-	if (ret == 0)
-		ret = RSYS_OK(rs, NULL, err, SYS_setresgid, c->gids[0], c->gids[1], c->gids[2], 0,
-			      0, 0);
-	/* setfsgid and setfsuid return the old id, never an error */
-	if (ret == 0)
-		ret = RSYS(rs, &r, err, SYS_setfsgid, c->gids[3], 0, 0, 0, 0, 0);
-	if (ret == 0)
-		ret = RSYS_OK(rs, NULL, err, SYS_setresuid, c->uids[0], c->uids[1], c->uids[2], 0,
-			      0, 0);
-	if (ret == 0)
-		ret = RSYS(rs, &r, err, SYS_setfsuid, c->uids[3], 0, 0, 0, 0, 0);
+		ret = rsys_queue(rs, 0, 0, SYS_capset, (uint64_t[6]){at_hdr, at_d}, err,
+				 "credentials: capset");
 	return ret;
 }
 
+/*
+ * Ids first, with SECBIT_NO_SETUID_FIXUP keeping every capability across
+ * the change; setfsgid and setfsuid return the old id, never an error.
+ */
+static int creds_ids(struct rsys *rs, const struct creds_state *c, ckpt_err_t *err)
+{
+	uint64_t groups;
+	int ret;
+
+	ret = rsys_queue(rs, 0, 0, SYS_prctl,
+			 (uint64_t[6]){PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP}, err,
+			 "credentials: prctl");
+	if (ret == 0)
+		ret = rsys_queue_data(rs, c->groups, c->ngroups * sizeof(gid_t), &groups, err);
+	if (ret == 0)
+		ret = rsys_queue(rs, 0, 0, SYS_setgroups, (uint64_t[6]){c->ngroups, groups}, err,
+				 "credentials: setgroups");
+	if (ret == 0)
+		ret = rsys_queue(rs, 0, 0, SYS_setresgid,
+				 (uint64_t[6]){c->gids[0], c->gids[1], c->gids[2]}, err,
+				 "credentials: setresgid");
+	if (ret == 0)
+		ret = rsys_queue(rs, RSYS_BATCH_SOFT, 0, SYS_setfsgid, (uint64_t[6]){c->gids[3]},
+				 err, "credentials: setfsgid");
+	if (ret == 0)
+		ret = rsys_queue(rs, 0, 0, SYS_setresuid,
+				 (uint64_t[6]){c->uids[0], c->uids[1], c->uids[2]}, err,
+				 "credentials: setresuid");
+	if (ret == 0)
+		ret = rsys_queue(rs, RSYS_BATCH_SOFT, 0, SYS_setfsuid, (uint64_t[6]){c->uids[3]},
+				 err, "credentials: setfsuid");
+	return ret;
+}
+
+/* Every call queued: they run with the thread's others, in one stop. */
 static int creds_restore_thread(struct rctx *rc, struct rtask *t, struct rthread *th,
 				ckpt_err_t *err)
 {
 	const struct creds_state *c = &rthread_state(t, th)->creds;
 	struct rsys *rs = rthread_rsys(t, th);
-	uint64_t bnd, full = ~0ULL;
+	uint64_t bnd = ~0ULL, full = ~0ULL;
+	bool known = current_caps(t->host_pid, rs->tid, &bnd, &full);
 	int ret;
 
 	(void)rc;
 	ret = creds_ids(rs, c, err);
 	/* only what the thread has now and the saved set lacks: a call each */
-	bnd = ~c->cap_bnd & current_bnd(t->host_pid, rs->tid);
-	for (int cap = 0; ret == 0 && cap < 64; cap++) {
-		long r;
-
-		if (!(bnd & (1ULL << cap)))
-			continue;
-		ret = RSYS(rs, &r, err, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0);
-		/* EINVAL: a capability this kernel does not have */
-		if (ret == 0 && r < 0 && r != -EINVAL)
-			ret = ckpt_error(err, -r, "drop bounding capability %d", cap);
-	}
-	if (ret == 0)
+	bnd &= ~c->cap_bnd;
+	for (int cap = 0; ret == 0 && cap < 64; cap++)
+		if (bnd & (1ULL << cap)) /* EINVAL: a capability this kernel does not have */
+			ret = rsys_queue(rs, RSYS_BATCH_ALLOW, EINVAL, SYS_prctl,
+					 (uint64_t[6]){PR_CAPBSET_DROP, cap}, err,
+					 "credentials: drop bounding capability %d", cap);
+	if (ret == 0 && !known)
 		ret = capget_remote(rs, &full, err);
 	if (ret == 0)
-		ret = capset_remote(rs, full, full, c->cap_inh, err);
+		ret = capset_queue(rs, full, full, c->cap_inh, err);
 	for (int cap = 0; ret == 0 && cap < 64; cap++)
 		if (c->cap_amb & (1ULL << cap))
-			ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_CAP_AMBIENT,
-				      PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0);
+			ret = rsys_queue(rs, 0, 0, SYS_prctl,
+					 (uint64_t[6]){PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap},
+					 err, "credentials: prctl");
 	if (ret == 0)
-		ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_SECUREBITS, c->securebits, 0, 0, 0,
-			      0);
+		ret = rsys_queue(rs, 0, 0, SYS_prctl,
+				 (uint64_t[6]){PR_SET_SECUREBITS, c->securebits}, err,
+				 "credentials: prctl");
 	if (ret == 0)
-		ret = capset_remote(rs, c->cap_eff, c->cap_prm, c->cap_inh, err);
+		ret = capset_queue(rs, c->cap_eff, c->cap_prm, c->cap_inh, err);
 	if (ret == 0 && c->no_new_privs)
-		ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
-	return ret < 0 ? ckpt_error_wrap(err, "credentials") : 0;
+		ret = rsys_queue(rs, 0, 0, SYS_prctl, (uint64_t[6]){PR_SET_NO_NEW_PRIVS, 1}, err,
+				 "credentials: prctl");
+	return ret;
 }
 
 /* ---- the credential rule of an unauthenticated bundle (util/confine.h) ---- */

@@ -161,24 +161,27 @@ static int mmflags_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	if (t->state->thp_disable & 1) {
 		uint64_t flags = t->state->thp_disable & 2 ? THP_DISABLE_EXCEPT_ADVISED : 0;
 
-		ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_THP_DISABLE, 1, flags, 0, 0, 0);
+		ret = rsys_queue(rs, 0, 0, SYS_prctl, (uint64_t[6]){PR_SET_THP_DISABLE, 1, flags},
+				 err, "disable transparent huge pages: prctl");
 		if (ret < 0)
-			return ckpt_error_wrap(err, "disable transparent huge pages");
+			return ret;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(membarrier_registers); i++) {
 		int cmd = membarrier_registers[i];
 
 		if (!(t->state->membarrier & cmd))
 			continue;
-		ret = RSYS_OK(rs, NULL, err, SYS_membarrier, cmd, 0, 0, 0, 0, 0);
+		ret = rsys_queue(rs, 0, 0, SYS_membarrier, (uint64_t[6]){cmd}, err,
+				 "membarrier registration %#x: membarrier", cmd);
 		if (ret < 0)
-			return ckpt_error_wrap(err, "membarrier registration %#x", cmd);
+			return ret;
 	}
 	/* after the memory: only what the task maps from now on comes locked */
 	if (t->state->mlock_future) {
-		ret = RSYS_OK(rs, NULL, err, SYS_mlockall, t->state->mlock_future, 0, 0, 0, 0, 0);
+		ret = rsys_queue(rs, 0, 0, SYS_mlockall, (uint64_t[6]){t->state->mlock_future}, err,
+				 "mlockall %#x: mlockall", t->state->mlock_future);
 		if (ret < 0)
-			return ckpt_error_wrap(err, "mlockall %#x", t->state->mlock_future);
+			return ret;
 	}
 	return 0;
 }

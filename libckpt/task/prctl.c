@@ -182,10 +182,11 @@ static int prctl_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	struct rsys *rs = &t->rs;
 	int ret;
 
-	ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_CHILD_SUBREAPER, ts->child_subreaper, 0, 0,
-		      0, 0);
+	ret = rsys_queue(rs, 0, 0, SYS_prctl,
+			 (uint64_t[6]){PR_SET_CHILD_SUBREAPER, ts->child_subreaper}, err,
+			 "child subreaper: prctl");
 	if (ret < 0)
-		return ckpt_error_wrap(err, "child subreaper");
+		return ret;
 	if (strcmp(ts->root, "/")) {
 		char held[64], real[PATH_MAX];
 		const char *root = ts->root;
@@ -265,37 +266,43 @@ static int prctl_restore_thread(struct rctx *rc, struct rtask *t, struct rthread
 
 	(void)rc;
 	if (ts->comm) {
-		ret = rsys_put(rs, 0, ts->comm, strlen(ts->comm) + 1, err);
+		uint64_t at;
+
+		ret = rsys_queue_data(rs, ts->comm, strlen(ts->comm) + 1, &at, err);
 		if (ret == 0)
-			ret = RSYS_OK(rs, NULL, err, SYS_prctl, PR_SET_NAME, rsys_at(rs, 0), 0, 0,
-				      0, 0);
+			ret = rsys_queue(rs, 0, 0, SYS_prctl, (uint64_t[6]){PR_SET_NAME, at}, err,
+					 "thread name: prctl");
 		if (ret < 0)
-			return ckpt_error_wrap(err, "thread name");
+			return ret;
 	}
 	return loginuid_restore(t, th, rs, ts, err);
 }
 
-/* After every thread's credentials: a change of euid or fsuid resets both. */
+/*
+ * After the thread's own credentials: a change of its euid or fsuid
+ * resets it. Each thread has its own (a new thread starts without one);
+ * with -d, a root that has one is not ckpt-oci's child (restore-child.c).
+ */
+static int prctl_restore_thread_last(struct rctx *rc, struct rtask *t, struct rthread *th,
+				     ckpt_err_t *err)
+{
+	int k = th - t->threads;
+	long sig = t->state->threads[k].pdeathsig;
+
+	(void)rc;
+	if (sig < 0) /* a bundle that kept the leader's only */
+		sig = k ? 0 : t->state->pdeathsig;
+	return rsys_queue(rthread_rsys(t, th), 0, 0, SYS_prctl,
+			  (uint64_t[6]){PR_SET_PDEATHSIG, sig}, err, "parent-death signal: prctl");
+}
+
+/* After every thread's credentials: a change of euid or fsuid in any resets it. */
 static int prctl_restore_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	if (RSYS_OK(&t->rs, NULL, err, SYS_prctl, PR_SET_DUMPABLE, t->state->dumpable, 0, 0, 0, 0) <
-	    0)
-		return ckpt_error_wrap(err, "dumpable");
-	/*
-	 * Each thread has its own (a new thread starts without one); with -d,
-	 * a root that has one is not ckpt-oci's child (restore-child.c).
-	 */
-	for (int k = 0; k < t->nthreads; k++) {
-		long sig = t->state->threads[k].pdeathsig;
-
-		if (sig < 0) /* a bundle that kept the leader's only */
-			sig = k ? 0 : t->state->pdeathsig;
-		if (RSYS_OK(rthread_rsys(t, &t->threads[k]), NULL, err, SYS_prctl, PR_SET_PDEATHSIG,
-			    sig, 0, 0, 0, 0) < 0)
-			return ckpt_error_wrap(err, "thread %d: parent-death signal",
-					       t->threads[k].tid);
-	}
-	return 0;
+	(void)rc;
+	return rsys_queue(&t->rs, 0, 0, SYS_prctl,
+			  (uint64_t[6]){PR_SET_DUMPABLE, t->state->dumpable}, err,
+			  "dumpable: prctl");
 }
 
 /* What differs from a plain process: nothing is printed for one. */
@@ -330,6 +337,7 @@ const struct task_state_ops task_prctl_ops = {
 	.parse_thread = prctl_parse_thread,
 	.restore = prctl_restore,
 	.restore_thread = prctl_restore_thread,
+	.restore_thread_last = prctl_restore_thread_last,
 	.restore_last = prctl_restore_last,
 	.describe = prctl_describe,
 };

@@ -1,13 +1,15 @@
 /*
  * libckpt/task/rlimits.c - resource limits (task-PID.json "rlimits": one
  * [soft, hard] pair of hex numbers per RLIMIT_*, in the kernel's order),
- * read from /proc/PID/limits and set with prlimit() from outside.
+ * read from /proc/PID/limits and set by the task itself (prlimit64 in its
+ * queue, after the pending signals they let in).
  */
 #define LOG_PREFIX "rlimits: "
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "engine.h"
 #include "restore/restore.h"
@@ -75,6 +77,8 @@ static int rlimits_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	(void)rc;
 	for (size_t res = 0; res < t->state->nrlimits; res++) {
 		struct rlimit want = t->state->rlimits[res], now;
+		uint64_t at;
+		int ret;
 
 		if (prlimit(t->host_pid, res, NULL, &now) < 0)
 			return ckpt_error(err, errno, "get rlimit %zu", res);
@@ -86,8 +90,13 @@ static int rlimits_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 			want.rlim_max = now.rlim_max;
 			want.rlim_cur = MIN(want.rlim_cur, want.rlim_max);
 		}
-		if (prlimit(t->host_pid, res, &want, NULL) < 0)
-			return ckpt_error(err, errno, "set rlimit %zu", res);
+		/* by the task, queued: after the pending signals it lets in */
+		ret = rsys_queue_data(&t->rs, &want, sizeof(want), &at, err);
+		if (ret == 0)
+			ret = rsys_queue(&t->rs, 0, 0, SYS_prlimit64, (uint64_t[6]){0, res, at},
+					 err, "set rlimit %zu", res);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }

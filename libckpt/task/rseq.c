@@ -90,14 +90,16 @@ static int rseq_restore_thread(struct rctx *rc, struct rtask *t, struct rthread 
 	int ret;
 
 	(void)rc;
-	ret = RSYS_OK(rs, NULL, err, SYS_set_robust_list, ts->robust_list, ts->robust_list_len, 0,
-		      0, 0, 0);
+	ret = rsys_queue(rs, 0, 0, SYS_set_robust_list,
+			 (uint64_t[6]){ts->robust_list, ts->robust_list_len}, err,
+			 "set_robust_list");
 	if (ret == 0)
-		ret = RSYS_OK(rs, NULL, err, SYS_set_tid_address, ts->clear_child_tid, 0, 0, 0, 0,
-			      0);
+		ret = rsys_queue(rs, 0, 0, SYS_set_tid_address, (uint64_t[6]){ts->clear_child_tid},
+				 err, "set_tid_address");
 	if (ret == 0 && ts->has_rseq)
-		ret = RSYS_OK(rs, NULL, err, __NR_rseq, ts->rseq_addr, ts->rseq_len, 0,
-			      ts->rseq_sig, 0, 0);
+		ret = rsys_queue(rs, 0, 0, __NR_rseq,
+				 (uint64_t[6]){ts->rseq_addr, ts->rseq_len, 0, ts->rseq_sig}, err,
+				 "rseq");
 	return ret;
 }
 

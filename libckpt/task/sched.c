@@ -69,10 +69,11 @@ static int sched_restore_thread(struct rctx *rc, struct rtask *t, struct rthread
 
 	(void)rc;
 	if (ts->has_timer_slack) {
-		ret = RSYS_OK(rthread_rsys(t, th), NULL, err, SYS_prctl, PR_SET_TIMERSLACK,
-			      ts->timer_slack_ns, 0, 0, 0, 0);
+		ret = rsys_queue(rthread_rsys(t, th), 0, 0, SYS_prctl,
+				 (uint64_t[6]){PR_SET_TIMERSLACK, ts->timer_slack_ns}, err,
+				 "timer slack: prctl");
 		if (ret < 0)
-			return ckpt_error_wrap(err, "timer slack");
+			return ret;
 	}
 	if (sched_setscheduler(th->host_tid, ts->sched_policy, &sp) < 0)
 		return ckpt_error(err, errno, "scheduling policy %d", ts->sched_policy);

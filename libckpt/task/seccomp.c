@@ -399,6 +399,37 @@ static int load_filter(struct rsys *rs, const struct seccomp_filter_state *f, un
 	return ret;
 }
 
+/*
+ * A filter of this thread alone, queued: its program and the sock_fprog
+ * that points to it in one batch. One synced to every thread answers with
+ * a thread id that must be read: load_filter.
+ */
+static int queue_filter(struct rsys *rs, const struct seccomp_filter_state *f, size_t i,
+			ckpt_err_t *err)
+{
+	size_t len = f->len * sizeof(*f->prog);
+	struct sock_fprog fp = {.len = f->len};
+	uint64_t prog, at;
+	int ret = 0;
+
+	if (!rs->queue)
+		return load_filter(rs, f, 0, err) < 0
+			       ? ckpt_error_wrap(err, "seccomp filter %zu", i)
+			       : 0;
+	if (!rsys_batch_room(rs->queue, len + sizeof(fp) + 16))
+		ret = rsys_flush(rs, err);
+	if (ret == 0)
+		ret = rsys_queue_data(rs, f->prog, len, &prog, err);
+	fp.filter = (struct sock_filter *)(uintptr_t)prog;
+	if (ret == 0)
+		ret = rsys_queue_data(rs, &fp, sizeof(fp), &at, err);
+	if (ret == 0)
+		ret = rsys_queue(rs, 0, 0, SYS_seccomp,
+				 (uint64_t[6]){SECCOMP_SET_MODE_FILTER, 0, at}, err,
+				 "seccomp filter %zu: seccomp", i);
+	return ret;
+}
+
 static int seccomp_restore_thread(struct rctx *rc, struct rtask *t, struct rthread *th,
 				  ckpt_err_t *err)
 {
@@ -409,12 +440,18 @@ static int seccomp_restore_thread(struct rctx *rc, struct rtask *t, struct rthre
 
 	(void)rc;
 	if (ts->seccomp_mode == SECCOMP_MODE_STRICT)
-		return RSYS_OK(rs, NULL, err, SYS_seccomp, SECCOMP_SET_MODE_STRICT, 0, 0, 0, 0, 0);
+		return rsys_queue(rs, 0, 0, SYS_seccomp, (uint64_t[6]){SECCOMP_SET_MODE_STRICT},
+				  err, "seccomp");
 	for (size_t i = 0; i < ts->nfilters; i++) {
 		if (i < shared && th != &t->threads[0])
 			continue; /* the leader gave it */
-		ret = load_filter(rs, &ts->filters[i], i < shared ? SECCOMP_FILTER_FLAG_TSYNC : 0,
-				  err);
+		if (i >= shared) {
+			ret = queue_filter(rs, &ts->filters[i], i, err);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		ret = load_filter(rs, &ts->filters[i], SECCOMP_FILTER_FLAG_TSYNC, err);
 		if (ret < 0)
 			return ckpt_error_wrap(err, "seccomp filter %zu%s", i,
 					       i < shared ? " (every thread)" : "");

@@ -148,13 +148,15 @@ static int signals_restore(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 	(void)rc;
 	for (size_t i = 0; i < t->state->nacts; i++) {
 		const struct sigaction_state *a = &t->state->acts[i];
-		int ret = rsys_put(rs, 0, &a->ka, sizeof(a->ka), err);
+		uint64_t at;
+		int ret = rsys_queue_data(rs, &a->ka, sizeof(a->ka), &at, err);
 
 		if (ret == 0)
-			ret = RSYS_OK(rs, NULL, err, SYS_rt_sigaction, a->sig, rsys_at(rs, 0), 0, 8,
-				      0, 0);
+			ret = rsys_queue(rs, 0, 0, SYS_rt_sigaction,
+					 (uint64_t[6]){a->sig, at, 0, 8}, err,
+					 "signal %d: rt_sigaction", a->sig);
 		if (ret < 0)
-			return ckpt_error_wrap(err, "signal %d", a->sig);
+			return ret;
 	}
 	return 0;
 }
@@ -165,6 +167,7 @@ static int signals_restore_thread(struct rctx *rc, struct rtask *t, struct rthre
 	const struct thread_state *ts = rthread_state(t, th);
 	struct rsys *rs = rthread_rsys(t, th);
 	stack_t st = {0};
+	uint64_t at;
 	int ret;
 
 	(void)rc;
@@ -173,9 +176,10 @@ static int signals_restore_thread(struct rctx *rc, struct rtask *t, struct rthre
 	st.ss_sp = (void *)(uintptr_t)ts->ss_sp;
 	st.ss_size = ts->ss_size;
 	st.ss_flags = ts->ss_flags & ~SS_ONSTACK;
-	ret = rsys_put(rs, 0, &st, sizeof(st), err);
+	ret = rsys_queue_data(rs, &st, sizeof(st), &at, err);
 	return ret < 0 ? ret
-		       : RSYS_OK(rs, NULL, err, SYS_sigaltstack, rsys_at(rs, 0), 0, 0, 0, 0, 0);
+		       : rsys_queue(rs, 0, 0, SYS_sigaltstack, (uint64_t[6]){at}, err,
+				    "sigaltstack");
 }
 
 /* Handlers (signal number and handler address), process-wide pending signals. */

@@ -103,6 +103,26 @@ int thread_dump_state(struct ckpt_ctx *ctx, struct task *t, struct thread *th, s
 
 /* ---- parse ---- */
 
+static bool sigtrap_in(const struct siginfo_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->si[i].si_signo == SIGTRAP)
+			return true;
+	return false;
+}
+
+/* SIGTRAP ignored, or pending for the process or a thread. */
+static bool sigtrap_held(const struct task_state *ts)
+{
+	for (size_t i = 0; i < ts->nacts; i++)
+		if (ts->acts[i].sig == SIGTRAP && ts->acts[i].ka.handler == (uint64_t)SIG_IGN)
+			return true;
+	for (size_t k = 0; k < ts->nthreads; k++)
+		if (sigtrap_in(&ts->threads[k].pending))
+			return true;
+	return sigtrap_in(&ts->shared_pending);
+}
+
 void task_state_free(struct task_state *ts)
 {
 	if (!ts)
@@ -192,6 +212,7 @@ struct task_state *task_state_parse(const char *file, const struct json *doc, ck
 	}
 	/* the document may go once parsed */
 	strs_own(ts);
+	ts->one_by_one = sigtrap_held(ts);
 	return ts;
 fail:
 	task_state_free(ts);
@@ -265,16 +286,18 @@ int task_queue_signals(struct rsys *rs, pid_t pid, pid_t tid, const struct sigin
 {
 	for (size_t i = 0; i < l->n; i++) {
 		int sig = l->si[i].si_signo;
-		int ret = rsys_put(rs, 0, &l->si[i], sizeof(siginfo_t), err);
+		uint64_t at;
+		int ret = rsys_queue_data(rs, &l->si[i], sizeof(siginfo_t), &at, err);
 
 		if (ret == 0 && tid)
-			ret = RSYS_OK(rs, NULL, err, SYS_rt_tgsigqueueinfo, pid, tid, sig,
-				      rsys_at(rs, 0), 0, 0);
+			ret = rsys_queue(rs, 0, 0, SYS_rt_tgsigqueueinfo,
+					 (uint64_t[6]){pid, tid, sig, at}, err,
+					 "queue pending signal %d: rt_tgsigqueueinfo", sig);
 		else if (ret == 0)
-			ret = RSYS_OK(rs, NULL, err, SYS_rt_sigqueueinfo, pid, sig, rsys_at(rs, 0),
-				      0, 0, 0);
+			ret = rsys_queue(rs, 0, 0, SYS_rt_sigqueueinfo, (uint64_t[6]){pid, sig, at},
+					 err, "queue pending signal %d: rt_sigqueueinfo", sig);
 		if (ret < 0)
-			return ckpt_error_wrap(err, "queue pending signal %d", sig);
+			return ret;
 	}
 	return 0;
 }
@@ -328,8 +351,65 @@ int rtask_pgid(struct rctx *rc, struct rtask *t, bool leaders, ckpt_err_t *err)
 	return 0;
 }
 
-/* Thread id in our namespace: the same unless the tree has its own pid namespace. */
-static pid_t host_tid_of(struct rctx *rc, struct rtask *t, pid_t ns_tid)
+/*
+ * The task's queue (arch/rsys.h): the rooms queue their calls and each
+ * thread runs its own in one stop, where a remote call costs two. One
+ * batch serves the whole restore, a thread at a time: moving it to
+ * another thread runs what the last one queued, so the calls run in the
+ * order the rooms made them. The leader's queue holds the process-wide
+ * state and its own thread's, then runs when the first other thread
+ * starts (the filters it syncs to every thread and the rlimits come
+ * before theirs), or else with the scratch area's unmap; each other
+ * thread's runs once its rooms are done.
+ */
+#define QUEUE_DATA (SCRATCH_SIZE - SCRATCH_DATA - RSYS_BATCH_MAX * sizeof(struct rsys_batch_ent))
+
+static int queue_move(struct rctx *rc, struct rsys *rs, ckpt_err_t *err)
+{
+	struct rsys_batch *q = rc->queue;
+	int ret;
+
+	if (!q)
+		q = rc->queue =
+			rsys_batch_new(&rc->root->rs, rc->scratch + SCRATCH_BATCH, 0, QUEUE_DATA);
+	if (rs && rs->queue == q)
+		return 0;
+	ret = q->rs && q->rs->queue == q ? rsys_queue_detach(q->rs, err) : 0;
+	if (ret == 0 && rs)
+		rsys_queue_attach(rs, q);
+	return ret;
+}
+
+/* The queue on rs, or on no thread when the task's calls go one by one. */
+static int rtask_queue_on(struct rctx *rc, struct rtask *t, struct rsys *rs, ckpt_err_t *err)
+{
+	return queue_move(rc, t->state->one_by_one ? NULL : rs, err);
+}
+
+/*
+ * A step failed: if a queued call did, its error as its label names it,
+ * not under the context of the step that happened to run the queue; the
+ * queue goes, unrun.
+ */
+static int rtask_failed(struct rctx *rc, ckpt_err_t *err)
+{
+	const ckpt_err_t *f = rsys_batch_failure(rc->queue);
+
+	if (f)
+		*err = *f;
+	if (rc->queue && rc->queue->rs && rc->queue->rs->queue == rc->queue) {
+		rc->queue->n = 0;
+		rc->queue->rs->queue = NULL;
+	}
+	return -err->code;
+}
+
+/*
+ * Host ids of threads first..last-1, made with their tids as the tree
+ * sees them: the same unless the tree has its own pid namespace, where
+ * the task's thread list is read once and each thread's NSpid matched.
+ */
+static void host_tids(struct rctx *rc, struct rtask *t, int first, int last)
 {
 	cleanup_free pid_t *tids = NULL;
 	cleanup_close int procfd = -1;
@@ -337,86 +417,131 @@ static pid_t host_tid_of(struct rctx *rc, struct rtask *t, pid_t ns_tid)
 	ckpt_err_t e = {0};
 	int n;
 
-	if (!rc->own_pidns)
-		return ns_tid;
+	if (!rc->own_pidns) {
+		for (int i = first; i < last; i++)
+			t->threads[i].host_tid = t->threads[i].tid;
+		return;
+	}
 	snprintf(path, sizeof(path), "/proc/%d", t->host_pid);
 	procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (procfd < 0 || proc_list_threads(procfd, &tids, &n, &e) < 0)
-		return -1;
-	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "task/%d", tids[i]);
-		if (proc_ns_pid(procfd, path) == ns_tid)
-			return tids[i];
+	if (procfd < 0 || proc_list_threads(procfd, &tids, &n, &e) < 0) {
+		ckpt_error_clear(&e);
+		return;
 	}
-	return -1;
+	for (int k = 0; k < n; k++) {
+		pid_t ns;
+
+		snprintf(path, sizeof(path), "task/%d", tids[k]);
+		ns = proc_ns_pid(procfd, path);
+		for (int i = first; i < last; i++)
+			if (t->threads[i].tid == ns)
+				t->threads[i].host_tid = tids[k];
+	}
 }
 
-/* Every thread but the leader: clone3 with set_tid from inside the task. */
+/*
+ * Queue the clone3 of threads[i]: the thread as the one the program made,
+ * its tid asked with set_tid. The new thread is attached (the tracer's
+ * PTRACE_O_TRACECLONE) and stops before it runs an instruction, so it never
+ * goes on through the queue's code that made it.
+ */
+static int queue_clone(struct rtask *t, int i, ckpt_err_t *err)
+{
+	struct ckpt_clone_args a = {
+		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			 CLONE_SYSVSEM,
+		.set_tid_size = 1,
+	};
+	pid_t want = t->threads[i].tid;
+	uint64_t at;
+	int ret;
+
+	ret = rsys_queue_data(&t->rs, &want, sizeof(want), &at, err);
+	a.set_tid = at;
+	if (ret == 0)
+		ret = rsys_queue_data(&t->rs, &a, sizeof(a), &at, err);
+	if (ret == 0)
+		ret = rsys_queue(&t->rs, RSYS_BATCH_EXPECT, want, __NR_clone3,
+				 (uint64_t[6]){at, sizeof(a)}, err, "thread %d: clone3 thread",
+				 want);
+	return ret;
+}
+
+/*
+ * Every thread but the leader, made by the leader in one stop per queue
+ * full (clone3 with set_tid each), then taken over one by one.
+ */
 int rtask_threads(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	struct rsys *rs = &t->rs;
+	const size_t need = sizeof(pid_t) + sizeof(struct ckpt_clone_args) + 16;
+	struct rsys_batch *q;
+	int made = 1, ret = queue_move(rc, &t->rs, err);
 
-	for (int i = 1; i < t->nthreads; i++) {
+	if (ret == 0)
+		ret = rsys_flush(&t->rs, err); /* the clones' results start at entry 0 */
+	q = rc->queue;
+	while (ret == 0 && made < t->nthreads) {
+		int first = made, i;
+
+		for (i = first; ret == 0 && i < t->nthreads && rsys_batch_room(q, need); i++)
+			ret = queue_clone(t, i, err);
+		if (ret == 0)
+			ret = rsys_flush(&t->rs, err);
+		/* those made before a failure: known, so a rollback reaps them */
+		while (made < i && q->ent[made - first].ret > 0)
+			made++;
+		if (ret < 0 && q->failed >= 0 && q->ent[q->failed].ret == -EEXIST)
+			ret = ckpt_error_msg(err, EEXIST, "thread id %d is taken",
+					     t->threads[first + q->failed].tid);
+	}
+	host_tids(rc, t, 1, made);
+	for (int i = 1; ret == 0 && i < made; i++) {
 		struct rthread *th = &t->threads[i];
-		pid_t want = th->tid;
-		struct ckpt_clone_args a = {
-			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-				 CLONE_SYSVSEM,
-			.set_tid = rsys_at(rs, 256),
-			.set_tid_size = 1,
-		};
-		int status, ret;
-		long r;
+		int status;
 
-		ret = rsys_put(rs, 0, &a, sizeof(a), err);
-		if (ret == 0)
-			ret = rsys_put(rs, 256, &want, sizeof(want), err);
-		if (ret == 0)
-			ret = RSYS(rs, &r, err, __NR_clone3, rsys_at(rs, 0), sizeof(a), 0, 0, 0, 0);
-		if (ret == 0 && r == -EEXIST)
-			return ckpt_error_msg(err, EEXIST, "thread id %d is taken", want);
-		ret = rsys_check(ret, r, err, "clone3 thread");
-		if (ret < 0)
-			return ckpt_error_wrap(err, "thread %d", want);
-		th->host_tid = host_tid_of(rc, t, r);
 		if (th->host_tid <= 0)
-			return ckpt_error_msg(err, ESRCH, "thread %d vanished", want);
+			return ckpt_error_msg(err, ESRCH, "thread %d vanished", th->tid);
 		/* auto-attached through PTRACE_O_TRACECLONE: wait for its first stop */
 		ret = rsys_wait_stop(th->host_tid, &status, err);
 		if (ret == 0)
 			ret = rsys_init(&th->rs, th->host_tid, rc->scratch + SCRATCH_CODE, err);
-		if (ret < 0)
-			return ret;
-		rsys_set_scratch(&th->rs, rs->scratch, rs->scratch_len);
+		rsys_set_scratch(&th->rs, t->rs.scratch, t->rs.scratch_len);
 	}
-	return 0;
+	return ret;
 }
 
 int rtask_state(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
-		int ret;
+	int ret = rtask_queue_on(rc, t, &t->rs, err);
 
-		if (!rooms[i]->restore)
-			continue;
-		ret = rooms[i]->restore(rc, t, err);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rooms); i++)
+		if (rooms[i]->restore)
+			ret = rooms[i]->restore(rc, t, err);
+	return ret < 0 ? rtask_failed(rc, err) : 0;
 }
 
-/* Everything of one thread that the thread itself must do. */
+/*
+ * Everything of one thread that the thread itself must do, queued under
+ * its name; then what must follow its own credentials.
+ */
 int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_err_t *err)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
-		int ret;
+	struct rsys *rs = rthread_rsys(t, th);
+	int ret = rtask_queue_on(rc, t, rs, err);
 
-		if (!rooms[i]->restore_thread)
-			continue;
-		ret = rooms[i]->restore_thread(rc, t, th, err);
-		if (ret < 0)
-			return ckpt_error_wrap(err, "thread %d", th->tid);
+	if (ret < 0)
+		return rtask_failed(rc, err);
+	rsys_batch_context(rc->queue, "thread %d", th->tid);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rooms); i++)
+		if (rooms[i]->restore_thread)
+			ret = rooms[i]->restore_thread(rc, t, th, err);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rooms); i++)
+		if (rooms[i]->restore_thread_last)
+			ret = rooms[i]->restore_thread_last(rc, t, th, err);
+	rsys_batch_context(rc->queue, NULL);
+	if (ret < 0) {
+		ckpt_error_wrap(err, "thread %d", th->tid);
+		return rtask_failed(rc, err);
 	}
 	return 0;
 }
@@ -424,16 +549,22 @@ int rthread_restore(struct rctx *rc, struct rtask *t, struct rthread *th, ckpt_e
 /* After the threads' credentials; then the scratch area goes. */
 int rtask_last(struct rctx *rc, struct rtask *t, ckpt_err_t *err)
 {
-	int ret;
+	int ret = rtask_queue_on(rc, t, &t->rs, err);
 
-	for (size_t i = 0; i < ARRAY_SIZE(rooms); i++) {
-		if (!rooms[i]->restore_last)
-			continue;
-		ret = rooms[i]->restore_last(rc, t, err);
-		if (ret < 0)
-			return ret;
-	}
-	ret = RSYS_OK(&t->rs, NULL, err, SYS_munmap, rc->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rooms); i++)
+		if (rooms[i]->restore_last)
+			ret = rooms[i]->restore_last(rc, t, err);
+	/* runs the queue first: the code it runs is in the scratch area */
+	if (ret == 0)
+		ret = RSYS_OK(&t->rs, NULL, err, SYS_munmap, rc->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	if (ret == 0)
+		ret = rsys_queue_detach(&t->rs, err);
+	if (ret < 0)
+		return rtask_failed(rc, err);
+	pr_debug("task %d: %u remote calls, %u runs of code", t->pid, t->rs.calls, t->rs.runs);
+	for (int i = 1; i < t->nthreads; i++)
+		pr_debug("task %d: thread %d: %u remote calls, %u runs of code", t->pid,
+			 t->threads[i].tid, t->threads[i].rs.calls, t->threads[i].rs.runs);
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rooms); i++)
 		if (rooms[i]->restore_end)
 			ret = rooms[i]->restore_end(rc, t, err);

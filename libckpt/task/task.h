@@ -147,6 +147,12 @@ struct task_state {
 	size_t nthreads;
 	/* every string above (comm, root, cwd, threads' comm), copied out of the document */
 	char *strs;
+	/*
+	 * SIGTRAP ignored or pending: no remote code may run once the state
+	 * is set, its int3 would reset the action or take the signal; the
+	 * calls go one by one (task.c).
+	 */
+	bool one_by_one;
 };
 
 /* ---- one room ---- */
@@ -175,11 +181,21 @@ struct task_state_ops {
 	 * Restore in the puppeteer phase: restore after memory and threads,
 	 * restore_thread for each thread after every room's restore,
 	 * restore_last once every thread has its credentials, restore_end
-	 * (below) last.
+	 * (below) last. Their remote calls go through the task's queue
+	 * (rsys_queue on the rsys they are given; task.c says when it runs):
+	 * a call whose result the room needs is a plain RSYS, which runs
+	 * what is queued first; whatever the room does to the task without
+	 * a remote call (a /proc write) after a queued call needs
+	 * rsys_flush before it. A queued call's label names the state the
+	 * way the room's own context would ("signal 10: rt_sigaction"),
+	 * thread calls without the thread (the queue adds it).
 	 */
 	int (*restore)(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 	int (*restore_thread)(struct rctx *rc, struct rtask *t, struct rthread *th,
 			      ckpt_err_t *err);
+	/* Per thread, after its own credentials (a change of its euid resets what it sets). */
+	int (*restore_thread_last)(struct rctx *rc, struct rtask *t, struct rthread *th,
+				   ckpt_err_t *err);
 	int (*restore_last)(struct rctx *rc, struct rtask *t, ckpt_err_t *err);
 	/*
 	 * After the scratch area is gone, before the registers: no remote

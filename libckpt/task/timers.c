@@ -202,8 +202,16 @@ static int itimer_set(struct rsys *rs, int which, int64_t v, int64_t iv, ckpt_er
 {
 	struct itimerval it = {{iv / 1000000, iv % 1000000}, {v / 1000000, v % 1000000}};
 	int64_t extra;
+	uint64_t at;
 	int ret;
 
+	/* a real-time one gains nothing: queued */
+	if (which == ITIMER_REAL) {
+		ret = rsys_queue_data(rs, &it, sizeof(it), &at, err);
+		return ret < 0 ? ret
+			       : rsys_queue(rs, 0, 0, SYS_setitimer, (uint64_t[6]){which, at}, err,
+					    "itimer %d: setitimer", which);
+	}
 	ret = rsys_put(rs, 0, &it, sizeof(it), err);
 	if (ret == 0)
 		ret = RSYS_OK(rs, NULL, err, SYS_setitimer, which, rsys_at(rs, 0), rsys_at(rs, 64),

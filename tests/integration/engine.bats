@@ -3,7 +3,8 @@
 # (ckpt-oci checkpoint --pid): every workload round-trips (dynamic and
 # static), outside views (/proc maps, status, cmdline) are equal before
 # checkpoint and after restore, --leave-running, failed checkpoints leave
-# the tree untouched, a taken pid is refused, and real programs continue.
+# the tree untouched, a taken pid is refused, a call of a task's queue
+# that fails is named, and real programs continue.
 
 load helpers
 
@@ -157,6 +158,14 @@ outside_roundtrip()
 
 @test "engine: sig_pending (static)" {
 	wl_roundtrip sig_pending.static
+}
+
+@test "engine: sigtrap (dynamic)" {
+	wl_roundtrip sigtrap
+}
+
+@test "engine: sigtrap (static)" {
+	wl_roundtrip sigtrap.static
 }
 
 @test "engine: sigaltstack (dynamic)" {
@@ -353,6 +362,36 @@ failed_checkpoint()
 	# The original is untouched.
 	wl_go
 	_wl_wait_pass "$WL_PID" "counter after the refused restore"
+}
+
+# ---- a failed call of a task's queue -----------------------------------------
+
+# A restored task's state calls are queued and run by the task itself in
+# one stop, long after the room that made them (arch/rsys.h rsys_queue);
+# the fault point remote-fail:LABEL makes the call so labelled fail
+# (ENOSYS). The restore must name it as a call of its own would have, and
+# leave no task behind: the next restore gets every pid back.
+@test "engine: a queued call that fails is named, and the failed restore leaves nothing" {
+	local p i
+	local -a labels want
+
+	wl_start threads64
+	p=$WL_PID
+	labels=("credentials: setresuid" "clone3 thread" "parent-death signal" "dumpable"
+		"set_tid_address")
+	want=("thread $p: credentials: setresuid" "thread [0-9]+: clone3 thread"
+		"thread $p: parent-death signal: prctl" "dumpable: prctl" "thread $p: set_tid_address")
+	ckpt_checkpoint
+	for i in "${!labels[@]}"; do
+		run clean_exec env CKPT_OCI_FAULT="remote-fail:${labels[i]}" \
+			timeout -k 5 "$CKPT_TIMEOUT" "$CKPT_OCI" restore "$T/bundle"
+		assert_failure
+		assert_output --regexp "^ckpt-oci: restore: task $p: ${want[i]}: Function not implemented\$"
+		[[ ! -e /proc/$p ]] || fail "task $p left behind by a restore failed at \`${labels[i]}\`"
+	done
+	ckpt_restore_bg
+	wl_go
+	wl_finish
 }
 
 # ---- real programs -----------------------------------------------------------

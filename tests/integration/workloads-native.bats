@@ -205,6 +205,14 @@ load helpers
 	wl_native sig_pending.static
 }
 
+@test "native: sigtrap (dynamic)" {
+	wl_native sigtrap
+}
+
+@test "native: sigtrap (static)" {
+	wl_native sigtrap.static
+}
+
 @test "native: sigaltstack (dynamic)" {
 	wl_native sigaltstack
 }
