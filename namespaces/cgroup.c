@@ -32,6 +32,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "namespaces/cgroup.h"
@@ -72,6 +73,8 @@ struct cg_seen {
 	char **key;
 	size_t n;
 	struct json *list;
+	char **unplaced; /* roots of hierarchies nobody mounts, met already */
+	size_t nunplaced;
 };
 
 static void cg_limits_read(const char *dir, struct json *lim)
@@ -107,11 +110,18 @@ static int cg_index(struct cg_seen *s, const char *ctl, const char *path, ckpt_e
 	for (size_t i = 0; i < s->n; i++)
 		if (!strcmp(s->key[i], key))
 			return (int)i;
+	for (size_t i = 0; i < s->nunplaced; i++)
+		if (!strcmp(s->unplaced[i], key))
+			return CG_UNPLACED;
 	if (s->n == CG_MAX)
 		return ckpt_error_msg(err, E2BIG, "more than %d cgroups", CG_MAX);
 	mnt = proc_cgroup_mount(ctl);
-	if (!mnt && !strcmp(path, "/"))
-		return CG_UNPLACED; /* the root of a hierarchy nobody mounts: nothing to keep */
+	if (!mnt && !strcmp(path, "/")) {
+		/* the root of a hierarchy nobody mounts: nothing to keep */
+		s->unplaced = xrealloc(s->unplaced, (s->nunplaced + 1) * sizeof(*s->unplaced));
+		s->unplaced[s->nunplaced++] = steal_pointer(&key);
+		return CG_UNPLACED;
+	}
 	if (!mnt)
 		return ckpt_error_msg(err, ENOENT, "hierarchy `%s` is not mounted", ctl);
 	dir = xasprintf("%s%s", mnt, path);
@@ -136,13 +146,16 @@ static int cg_index(struct cg_seen *s, const char *ctl, const char *path, ckpt_e
 	return (int)s->n++;
 }
 
-/* One thread: its cgroup in every hierarchy, as indexes into "cgroups". */
-static int cg_thread_dump(struct cg_seen *s, int procfd, pid_t nspid, pid_t tid,
+/*
+ * One thread: its cgroup in every hierarchy, as indexes into "cgroups".
+ * own_ns: the task is in ckpt-oci's pid namespace, where tid is its id.
+ */
+static int cg_thread_dump(struct cg_seen *s, int procfd, pid_t nspid, pid_t tid, bool own_ns,
 			  struct json *threads, ckpt_err_t *err)
 {
 	cleanup_free char *path = xasprintf("task/%d/cgroup", tid), *text = NULL;
 	cleanup_free char *task = xasprintf("task/%d", tid);
-	struct cg_thread t = {.pid = nspid, .tid = proc_ns_pid(procfd, task)};
+	struct cg_thread t = {.pid = nspid, .tid = own_ns ? tid : proc_ns_pid(procfd, task)};
 	struct proc_cgroup *v = NULL;
 	struct json *o, *list;
 	ckpt_err_t e = {0};
@@ -177,20 +190,24 @@ static int cg_task_dump(struct cg_seen *s, pid_t pid, struct json *threads, ckpt
 	cleanup_close int procfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_free pid_t *tids = NULL;
 	pid_t nspid = proc_ns_pid(AT_FDCWD, dir);
+	struct stat its, ours;
 	int n = 0, ret;
+	bool own_ns;
 
 	if (procfd < 0)
 		return ckpt_error(err, errno, "open %s", dir);
 	if (nspid < 0)
 		return 0; /* a zombie */
+	own_ns = fstatat(procfd, "ns/pid", &its, 0) == 0 && stat("/proc/self/ns/pid", &ours) == 0 &&
+		 its.st_ino == ours.st_ino && its.st_dev == ours.st_dev;
 	ret = proc_list_threads(procfd, &tids, &n, err);
 	/* the leader first: restore moves a process, then its threads */
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (tids[i] == pid)
-			ret = cg_thread_dump(s, procfd, nspid, tids[i], threads, err);
+			ret = cg_thread_dump(s, procfd, nspid, tids[i], own_ns, threads, err);
 	for (int i = 0; ret == 0 && i < n; i++)
 		if (tids[i] != pid)
-			ret = cg_thread_dump(s, procfd, nspid, tids[i], threads, err);
+			ret = cg_thread_dump(s, procfd, nspid, tids[i], own_ns, threads, err);
 	return ret < 0 ? ckpt_error_wrap(err, "task %d", pid) : 0;
 }
 
@@ -262,7 +279,7 @@ static int cgroup_dump(const struct ns_dump *d, ckpt_err_t *err)
 {
 	cleanup_json struct json *doc = json_obj();
 	struct json *threads;
-	struct cg_seen s = {NULL, 0, NULL};
+	struct cg_seen s = {0};
 	int ret;
 
 	json_set(doc, "tree_cgroup", json_bool(d->tree_cgroup));
@@ -278,6 +295,9 @@ static int cgroup_dump(const struct ns_dump *d, ckpt_err_t *err)
 	for (size_t i = 0; i < s.n; i++)
 		free(s.key[i]);
 	free(s.key);
+	for (size_t i = 0; i < s.nunplaced; i++)
+		free(s.unplaced[i]);
+	free(s.unplaced);
 	if (ret < 0)
 		return ret;
 	pr_info("%zu threads in %zu cgroups", json_len(threads), json_len(s.list));
