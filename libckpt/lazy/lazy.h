@@ -103,6 +103,24 @@ struct uffd_server {
 	int sk;	   /* to it: one message per task */
 };
 
+/* The guard of the tree's userfaultfds (lazy-guard.c), in the lazy-pages process. */
+struct lazy_guard {
+	pid_t pid;
+	int sk; /* to it: one message per task, then "done" */
+};
+
+/*
+ * Fork the guard; it closes others[] (the lazy-pages process's own fds).
+ * Each task restored is handed to it (its userfaultfd and a pidfd of
+ * host_pid); done once every page is back. Should the lazy-pages process
+ * die before, the guard kills the tree rather than let it fault zeros.
+ */
+int lazy_guard_start(struct lazy_guard *g, const int *others, int nothers, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+int lazy_guard_add(struct lazy_guard *g, int uffd, pid_t host_pid, ckpt_err_t *err)
+	__attribute__((warn_unused_result));
+void lazy_guard_done(struct lazy_guard *g);
+
 /*
  * Start the lazy-pages process for bundle b and the parents of its chain ch
  * (NULL: none; their images local, b's from server: see page_src_open);

@@ -78,6 +78,7 @@ struct server {
 	struct space *sp;
 	size_t nsp;
 	int ctl; /* from restore; -1 once it closed */
+	struct lazy_guard guard;
 	uint64_t copied, zeroed, faults;
 };
 
@@ -503,6 +504,10 @@ static int ctl_read(struct server *srv, ckpt_err_t *err)
 		}
 		top[runs[i].level] = MAX(top[runs[i].level], runs[i].off + runs[i].npages);
 	}
+	if (lazy_guard_add(&srv->guard, uffd, h.host_pid, err) < 0) {
+		close(uffd);
+		return -1;
+	}
 	s = space_add(srv, uffd, h.pid);
 	s->host_pid = h.host_pid;
 	s->nlev = srv->nsrc;
@@ -604,6 +609,7 @@ static int serve(struct server *srv, ckpt_err_t *err)
 		if (n == 0 && copy)
 			background(srv, &rr, err);
 	}
+	lazy_guard_done(&srv->guard);
 	/* a tree killed for want of its pages never got them all: not "every page back" */
 	for (size_t i = 0; i < srv->nsp; i++)
 		if (srv->sp[i].poisoned)
@@ -656,6 +662,7 @@ static int server_main(struct ckpt_bundle *b, const struct mem_chain *ch, const 
 	close_others(keep, srv.nsrc + 1);
 	if (log_open_file(log_path, &err) < 0)
 		ckpt_error_clear(&err);
+	ret = lazy_guard_start(&srv.guard, keep, srv.nsrc + 1, &err);
 	/* the pre-dumps of a chain are on this node: only the bundle's images may be remote */
 	srv.src = xzalloc(srv.nsrc * sizeof(*srv.src));
 	for (int k = 0; ret == 0 && k < srv.nsrc; k++)

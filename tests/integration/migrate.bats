@@ -397,6 +397,19 @@ a_resumes()
 	a_resumes
 }
 
+@test "migrate --lazy: node B's lazy-pages process killed mid-fetch: its guard kills node B's tree, never fed zeros" {
+	slow_lazy_start || return
+	lazy_pages_find || { fail "no lazy-pages process on node B"; return; }
+	# its userfaultfds close with it: without the guard, node B's tree would fault zeros
+	kill -KILL "$LP"
+	wait_until 30 pid_gone "$BMARK" || { tail "$T/nodeB/lazy-pages.log"; fail "node B's tree runs"; }
+	grep -q "lazy-guard: the lazy-pages process died before every page was back: 1 tasks" \
+		"$T/nodeB/lazy-pages.log" || { fail "$(tail "$T/nodeB/lazy-pages.log")"; return; }
+	! grep -q "every page back" "$T/nodeB/lazy-pages.log" || fail "$(tail "$T/nodeB/lazy-pages.log")"
+	a_held 30 "lost node B before it had every page" || return
+	a_resumes
+}
+
 @test "migrate --lazy: SIGTERM while node B fetches its pages: node B's tree killed, node A's left stopped, resumed" {
 	slow_lazy_start || return
 	kill -TERM "$MIG"
